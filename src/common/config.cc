@@ -1,0 +1,169 @@
+#include "common/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace rampart {
+namespace {
+
+template <typename T>
+Status ReadNumber(const YAML::Node& node, const std::string& key, T* out) {
+  try {
+    auto v = node.as<int64_t>();
+    if (v < 0 || static_cast<uint64_t>(v) > std::numeric_limits<T>::max()) {
+      return Status::InvalidArgument("config: '" + key + "' is out of range");
+    }
+    *out = static_cast<T>(v);
+    return Status::Ok();
+  } catch (const YAML::Exception&) {
+    return Status::InvalidArgument("config: '" + key + "' must be a non-negative integer");
+  }
+}
+
+Status ReadString(const YAML::Node& node, const std::string& key, std::string* out) {
+  if (!node.IsScalar()) return Status::InvalidArgument("config: '" + key + "' must be a string");
+  *out = node.as<std::string>();
+  return Status::Ok();
+}
+
+Status ReadBool(const YAML::Node& node, const std::string& key, bool* out) {
+  try {
+    *out = node.as<bool>();
+    return Status::Ok();
+  } catch (const YAML::Exception&) {
+    return Status::InvalidArgument("config: '" + key + "' must be true or false");
+  }
+}
+
+Status ApplyHttp(const YAML::Node& node, HttpLimits* http) {
+  if (!node.IsMap()) return Status::InvalidArgument("config: 'http' must be a mapping");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    const std::string name = "http." + key;
+    if (key == "max_header_bytes") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &http->max_header_bytes));
+    } else if (key == "max_body_bytes") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &http->max_body_bytes));
+    } else if (key == "max_upload_bytes") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &http->max_upload_bytes));
+    } else if (key == "max_connections") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &http->max_connections));
+    } else if (key == "idle_timeout_seconds") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &http->idle_timeout_seconds));
+    } else if (key == "read_timeout_seconds") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &http->read_timeout_seconds));
+    } else if (key == "requests_per_second_per_connection") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &http->requests_per_second_per_connection));
+    } else {
+      return Status::InvalidArgument("config: unknown key '" + name + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ApplyConfigYaml(const std::string& yaml_text, Config* config) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument("config: YAML error at line " + std::to_string(e.mark.line + 1) +
+                                   ": " + e.msg);
+  }
+  if (root.IsNull()) return Status::Ok();
+  if (!root.IsMap()) return Status::InvalidArgument("config: top level must be a mapping");
+  Config c = *config;  // apply all or nothing
+  try {
+    for (const auto& kv : root) {
+      const std::string key = kv.first.as<std::string>();
+      const YAML::Node& v = kv.second;
+      if (key == "data_dir") {
+        RAMPART_RETURN_IF_ERROR(ReadString(v, key, &c.data_dir));
+      } else if (key == "listen") {
+        RAMPART_RETURN_IF_ERROR(ReadString(v, key, &c.listen));
+        std::string host;
+        uint16_t port = 0;
+        RAMPART_RETURN_IF_ERROR(ParseHostPort(c.listen, &host, &port));
+      } else if (key == "tls") {
+        RAMPART_RETURN_IF_ERROR(ReadBool(v, key, &c.tls));
+      } else if (key == "threads") {
+        RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.threads));
+      } else if (key == "log_level") {
+        RAMPART_RETURN_IF_ERROR(ReadString(v, key, &c.log_level));
+        if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+            c.log_level != "error") {
+          return Status::InvalidArgument("config: 'log_level' must be debug, info, warn or error");
+        }
+      } else if (key == "http") {
+        RAMPART_RETURN_IF_ERROR(ApplyHttp(v, &c.http));
+      } else if (key == "device_clock_skew_seconds") {
+        RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.device_clock_skew_seconds));
+      } else if (key == "checkin_interval_seconds") {
+        RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.checkin_interval_seconds));
+      } else if (key == "command_expiry_seconds") {
+        RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.command_expiry_seconds));
+      } else if (key == "not_now_retry_seconds") {
+        RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.not_now_retry_seconds));
+      } else if (key == "max_not_now") {
+        RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.max_not_now));
+      } else if (key == "compliance_grace_seconds") {
+        RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.compliance_grace_seconds));
+      } else if (key == "demo_staff") {
+        RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.demo_staff));
+      } else {
+        return Status::InvalidArgument("config: unknown key '" + key + "'");
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(std::string("config: ") + e.what());
+  }
+  *config = std::move(c);
+  return Status::Ok();
+}
+
+Status LoadConfigFile(const std::string& path, Config* config) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("config: cannot open " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ApplyConfigYaml(ss.str(), config);
+}
+
+Status ParseHostPort(const std::string& text, std::string* host, uint16_t* port) {
+  std::string h;
+  std::string p;
+  if (!text.empty() && text[0] == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return Status::InvalidArgument("listen address must look like [::1]:8443");
+    }
+    h = text.substr(1, close - 1);
+    p = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos) {
+      return Status::InvalidArgument("listen address must look like HOST:PORT");
+    }
+    h = text.substr(0, colon);
+    p = text.substr(colon + 1);
+  }
+  if (h.empty() || p.empty() || p.size() > 5) {
+    return Status::InvalidArgument("listen address must look like HOST:PORT");
+  }
+  uint32_t value = 0;
+  for (char ch : p) {
+    if (ch < '0' || ch > '9') return Status::InvalidArgument("port must be a number");
+    value = value * 10 + static_cast<uint32_t>(ch - '0');
+  }
+  if (value > 65535) return Status::InvalidArgument("port must be at most 65535");
+  *host = h;
+  *port = static_cast<uint16_t>(value);
+  return Status::Ok();
+}
+
+}  // namespace rampart

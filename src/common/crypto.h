@@ -1,0 +1,65 @@
+// Thin, allocation-friendly wrappers over libsodium and OpenSSL primitives used across Rampart.
+// All functions are thread-safe once InitCrypto() has returned OK (call it once from main()).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace rampart::crypto {
+
+inline constexpr size_t kEd25519PublicKeyBytes = 32;
+inline constexpr size_t kEd25519SecretKeyBytes = 64;
+inline constexpr size_t kEd25519SignatureBytes = 64;
+
+Status InitCrypto();
+
+// Cryptographically secure random bytes.
+std::string RandomBytes(size_t n);
+// n random bytes rendered as lower-case hex (2n characters).
+std::string RandomHex(size_t n);
+// A bearer secret: prefix + "_" + 32 random bytes in URL-safe base64 without padding.
+std::string RandomToken(std::string_view prefix);
+
+std::array<uint8_t, 32> Sha256(std::string_view data);
+std::string Sha256Hex(std::string_view data);
+// Incremental SHA-256 for large payloads (app packages, files).
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void Update(std::string_view data);
+  std::string FinishHex();
+
+ private:
+  alignas(64) unsigned char state_[256];
+};
+
+std::string HmacSha256Hex(std::string_view key, std::string_view data);
+
+std::string HexEncode(std::string_view bytes);
+Result<std::string> HexDecode(std::string_view hex);
+// Standard base64 with padding (RFC 4648 section 4).
+std::string Base64Encode(std::string_view bytes);
+Result<std::string> Base64Decode(std::string_view text);
+// URL-safe base64 without padding (RFC 4648 section 5).
+std::string Base64UrlEncode(std::string_view bytes);
+
+bool ConstantTimeEqual(std::string_view a, std::string_view b);
+
+struct Ed25519KeyPair {
+  std::string public_key;  // 32 raw bytes
+  std::string secret_key;  // 64 raw bytes (seed || public key), libsodium layout
+};
+Ed25519KeyPair GenerateEd25519();
+// Returns the 64-byte detached signature. secret_key must be 64 bytes.
+Result<std::string> SignEd25519(std::string_view secret_key, std::string_view message);
+bool VerifyEd25519(std::string_view public_key, std::string_view message,
+                   std::string_view signature);
+
+}  // namespace rampart::crypto

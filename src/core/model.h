@@ -1,0 +1,232 @@
+// The MDM domain: plain value types shared by the store, the API and the rules in core/.
+// No I/O here. Ids are opaque random strings with a type prefix ("dev_5f1c..."), so that an id
+// says what it names and cannot be guessed by counting.
+//
+// Every tenant-owned row carries institution_id; the store filters on it in every query.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rampart::core {
+
+enum class Role { kSuperAdmin, kAdmin, kHelpdesk, kAnalyst, kAuditor };
+enum class Platform { kIos, kAndroid };
+enum class Ownership { kCorporate, kPersonal };
+enum class DeviceStatus { kActive, kRetired };
+enum class ComplianceState { kUnknown, kCompliant, kNonCompliant };
+enum class CommandType {
+  kLock,
+  kWipe,
+  kLostMode,
+  kClearPasscode,
+  kRestart,
+  kInstallApp,
+  kRemoveApp,
+  kApplyPolicy,
+  kRetire,
+};
+enum class CommandState { kQueued, kSent, kAcknowledged, kError, kNotNow, kCanceled, kExpired };
+enum class NonComplianceAction { kNone, kNotify, kLock };
+
+// Lower-case wire names ("superadmin", "ios", "corporate", "lost_mode", "not_now", ...).
+std::string_view ToString(Role v);
+std::string_view ToString(Platform v);
+std::string_view ToString(Ownership v);
+std::string_view ToString(DeviceStatus v);
+std::string_view ToString(ComplianceState v);
+std::string_view ToString(CommandType v);
+std::string_view ToString(CommandState v);
+std::string_view ToString(NonComplianceAction v);
+std::optional<Role> ParseRole(std::string_view s);
+std::optional<Platform> ParsePlatform(std::string_view s);
+std::optional<Ownership> ParseOwnership(std::string_view s);
+std::optional<DeviceStatus> ParseDeviceStatus(std::string_view s);
+std::optional<ComplianceState> ParseComplianceState(std::string_view s);
+std::optional<CommandType> ParseCommandType(std::string_view s);
+std::optional<CommandState> ParseCommandState(std::string_view s);
+std::optional<NonComplianceAction> ParseNonComplianceAction(std::string_view s);
+
+// A new random id: prefix + "_" + 24 hex characters (96 bits).
+std::string NewId(std::string_view prefix);
+
+struct Institution {
+  std::string id;  // "ins_..."
+  std::string name;
+  int64_t created_at = 0;  // Unix seconds, like every *_at field
+};
+
+struct Staff {
+  std::string id;  // "stf_..."
+  std::string institution_id;
+  std::string name;
+  std::string mobile;
+  std::string email;
+  std::string department;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct Group {
+  std::string id;  // "grp_..."
+  std::string institution_id;
+  std::string name;
+  std::string description;
+  int64_t created_at = 0;
+};
+
+// What a device reports at check-in.
+struct DeviceState {
+  std::string os_version;
+  bool passcode_set = false;
+  int32_t passcode_length = 0;
+  bool storage_encrypted = false;
+  bool compromised = false;  // rooted (Android) or jailbroken (iOS)
+  int32_t battery_percent = -1;  // -1: unknown
+  bool camera_disabled = false;
+  std::vector<std::string> installed_apps;  // bundle ids / package names
+};
+
+struct ComplianceReason {
+  std::string policy_id;
+  std::string code;     // stable machine code, e.g. "passcode_too_short"
+  std::string message;  // human sentence
+  bool operator==(const ComplianceReason&) const = default;
+};
+
+struct Device {
+  std::string id;  // "dev_..."
+  std::string institution_id;
+  std::string staff_id;  // empty: unassigned
+  Platform platform = Platform::kAndroid;
+  std::string model;
+  std::string serial;
+  Ownership ownership = Ownership::kCorporate;
+  DeviceStatus status = DeviceStatus::kActive;
+  std::string public_key;  // raw Ed25519 public key of the device; empty once retired
+  int64_t enrolled_at = 0;
+  int64_t last_seen = 0;
+  DeviceState state;
+  ComplianceState compliance = ComplianceState::kUnknown;
+  std::vector<ComplianceReason> compliance_reasons;
+  int64_t noncompliant_since = 0;  // 0 while compliant or unknown
+  int64_t compliance_action_taken_at = 0;  // when the grace-period action last fired
+};
+
+struct EnrollmentToken {
+  std::string id;  // "enr_..."
+  std::string institution_id;
+  std::string staff_id;    // optional owner for devices enrolled with it
+  std::string token_hash;  // SHA-256 hex of the secret; the secret itself is never stored
+  int64_t expires_at = 0;
+  int64_t max_uses = 1;
+  int64_t uses = 0;
+  bool revoked = false;
+  int64_t created_at = 0;
+};
+
+struct ApiToken {
+  std::string id;  // "tok_..."
+  std::string name;
+  std::string token_hash;  // SHA-256 hex of the secret
+  Role role = Role::kAuditor;
+  std::string institution_id;  // empty only for superadmin (all institutions)
+  int64_t expires_at = 0;      // 0: no expiry
+  bool revoked = false;
+  int64_t created_at = 0;
+  int64_t last_used_at = 0;
+};
+
+struct Command {
+  std::string id;  // "cmd_..."
+  std::string institution_id;
+  std::string device_id;
+  int64_t seq = 0;  // per-device, strictly increasing: FIFO order
+  CommandType type = CommandType::kLock;
+  std::string payload_json = "{}";  // type-specific parameters, validated by core::ValidateCommand
+  CommandState state = CommandState::kQueued;
+  std::string created_by;  // principal id (API token id, or "system")
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  int64_t expires_at = 0;
+  int64_t sent_at = 0;
+  int64_t not_before = 0;  // a not_now command is not redelivered before this time
+  int32_t not_now_count = 0;
+  std::string result_json;  // what the device reported, verbatim (bounded)
+  std::string error;
+};
+
+struct WifiPayload {
+  std::string ssid;
+  std::string security;  // "none", "wpa2", "wpa3", "wpa2-enterprise"
+  bool hidden = false;
+  bool operator==(const WifiPayload&) const = default;
+};
+
+struct VpnPayload {
+  std::string name;
+  std::string type;  // "ikev2", "wireguard", "openvpn"
+  std::string server;
+  bool always_on = false;
+  bool operator==(const VpnPayload&) const = default;
+};
+
+struct PolicyRules {
+  int32_t passcode_min_length = 0;  // 0: no passcode required
+  bool require_storage_encryption = false;
+  std::string min_os_version_ios;      // empty: no minimum
+  std::string min_os_version_android;  // empty: no minimum
+  bool block_compromised = false;
+  bool camera_allowed = true;
+  std::vector<std::string> required_apps;
+  std::vector<std::string> forbidden_apps;
+  std::vector<WifiPayload> wifi;
+  std::vector<VpnPayload> vpn;
+  NonComplianceAction action = NonComplianceAction::kNone;
+  int64_t grace_seconds = 0;  // how long a device may stay non-compliant before the action
+  bool operator==(const PolicyRules&) const = default;
+};
+
+struct Policy {
+  std::string id;  // "pol_..."
+  std::string institution_id;
+  std::string name;
+  PolicyRules rules;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// A policy applies to every device of its institution, or to the devices of one group.
+struct PolicyAssignment {
+  std::string id;  // "pas_..."
+  std::string institution_id;
+  std::string policy_id;
+  std::string group_id;  // empty: the whole institution
+  int64_t created_at = 0;
+};
+
+struct App {
+  std::string id;  // "app_..."
+  std::string institution_id;
+  std::string name;
+  std::string bundle_id;  // bundle identifier (iOS) or package name (Android)
+  std::string version;
+  Platform platform = Platform::kAndroid;
+  std::string sha256;  // hex of the package; the package is stored and served by this hash
+  int64_t size_bytes = 0;
+  bool quarantined = false;
+  int64_t created_at = 0;
+};
+
+struct AppAssignment {
+  std::string id;  // "aas_..."
+  std::string institution_id;
+  std::string app_id;
+  std::string group_id;
+  int64_t created_at = 0;
+};
+
+}  // namespace rampart::core

@@ -1,0 +1,227 @@
+// The storage interface: everything Rampart persists goes through Store.
+//
+// Backends live in sub-folders (sqlite/ now, postgres/ later) and are opened by URI through
+// OpenStore(). One conformance battery (tests/store/store_conformance_test.cc) runs against
+// every backend.
+//
+// Contract for every backend:
+//  - Thread-safe: any method may be called from any thread concurrently.
+//  - Tenant isolation: every method that touches tenant-owned rows takes a Scope. A Scope for
+//    one institution never reads, counts, changes or reveals the existence of another
+//    institution's rows (NotFound, never PermissionDenied). Scope::All() is only handed out by
+//    the API layer to cross-institution roles.
+//  - Only parameterised statements; no SQL text is ever assembled from values.
+//  - Errors: NotFound (no such row in scope), AlreadyExists (unique key taken), Conflict (the
+//    row's state forbids the change), InvalidArgument (bad cursor), Internal (I/O). A failed
+//    call changes nothing.
+//
+//   auto store = OpenStore("sqlite:var/rampart.db");
+//   Scope scope = Scope::Institution(inst_id);
+//   auto devices = (*store)->ListDevices(scope, DeviceFilter{}, PageRequest{50, ""});
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "core/model.h"
+
+namespace rampart::store {
+
+struct Scope {
+  std::string institution_id;  // meaningful when !all
+  bool all = false;
+  static Scope Institution(std::string id) { return Scope{std::move(id), false}; }
+  static Scope All() { return Scope{"", true}; }
+};
+
+struct PageRequest {
+  int64_t limit = 50;  // 1..500, clamped by the API layer
+  std::string cursor;  // opaque; empty for the first page
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string next_cursor;  // empty when there is no further page
+};
+
+struct StaffFilter {
+  std::string department;  // exact match; empty: any
+};
+
+struct DeviceFilter {
+  std::optional<core::Platform> platform;
+  std::optional<core::ComplianceState> compliance;
+  std::optional<core::DeviceStatus> status;
+  std::string staff_id;
+  std::string group_id;
+};
+
+struct CommandFilter {
+  std::optional<core::CommandState> state;
+};
+
+// Result of a device reporting a command outcome.
+enum class ResultOutcome {
+  kRecorded,   // the state changed
+  kDuplicate,  // the same outcome was already recorded: idempotent, nothing changed
+};
+
+struct ComplianceSummary {
+  int64_t compliant = 0;
+  int64_t noncompliant = 0;
+  int64_t unknown = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // --- Institutions (not tenant-owned: they are the tenants) ---
+  virtual Status CreateInstitution(const core::Institution& inst) = 0;
+  virtual Result<core::Institution> GetInstitution(const Scope& scope, const std::string& id) = 0;
+  virtual Result<Page<core::Institution>> ListInstitutions(const Scope& scope,
+                                                           const PageRequest& page) = 0;
+
+  // --- Staff ---
+  virtual Status CreateStaff(const core::Staff& staff) = 0;
+  virtual Result<core::Staff> GetStaff(const Scope& scope, const std::string& id) = 0;
+  virtual Result<Page<core::Staff>> ListStaff(const Scope& scope, const StaffFilter& filter,
+                                              const PageRequest& page) = 0;
+  // Replaces name, mobile, email, department and updated_at of an existing row.
+  virtual Status UpdateStaff(const Scope& scope, const core::Staff& staff) = 0;
+  // Conflict while a device is still assigned to the staff member.
+  virtual Status DeleteStaff(const Scope& scope, const std::string& id) = 0;
+
+  // --- Groups (of devices) ---
+  virtual Status CreateGroup(const core::Group& group) = 0;
+  virtual Result<core::Group> GetGroup(const Scope& scope, const std::string& id) = 0;
+  virtual Result<Page<core::Group>> ListGroups(const Scope& scope, const PageRequest& page) = 0;
+  // Also removes memberships, policy and app assignments of the group.
+  virtual Status DeleteGroup(const Scope& scope, const std::string& id) = 0;
+  // Device and group must both be in scope and in the same institution. Idempotent.
+  virtual Status AddGroupMember(const Scope& scope, const std::string& group_id,
+                                const std::string& device_id) = 0;
+  virtual Status RemoveGroupMember(const Scope& scope, const std::string& group_id,
+                                   const std::string& device_id) = 0;
+  virtual Result<std::vector<std::string>> ListGroupMembers(const Scope& scope,
+                                                            const std::string& group_id) = 0;
+  virtual Result<std::vector<std::string>> ListDeviceGroups(const Scope& scope,
+                                                            const std::string& device_id) = 0;
+
+  // --- Enrollment tokens ---
+  virtual Status CreateEnrollmentToken(const core::EnrollmentToken& token) = 0;
+  virtual Result<Page<core::EnrollmentToken>> ListEnrollmentTokens(const Scope& scope,
+                                                                   const PageRequest& page) = 0;
+  virtual Status RevokeEnrollmentToken(const Scope& scope, const std::string& id) = 0;
+  // Atomically: finds the token by hash, checks it is not revoked, not expired at `now` and has
+  // uses left, counts one use, and inserts `device` with the token's institution_id and staff_id
+  // (the device's own fields are overwritten with those). Returns the stored device.
+  // Unauthenticated when no token has that hash or it is revoked, expired or exhausted (one
+  // message for all four, so the caller learns nothing about which).
+  virtual Result<core::Device> EnrollDevice(const std::string& token_hash, core::Device device,
+                                            int64_t now) = 0;
+
+  // --- Devices ---
+  virtual Result<core::Device> GetDevice(const Scope& scope, const std::string& id) = 0;
+  virtual Result<Page<core::Device>> ListDevices(const Scope& scope, const DeviceFilter& filter,
+                                                 const PageRequest& page) = 0;
+  // Updates staff_id and ownership. The staff member must be in the device's institution.
+  virtual Status UpdateDeviceAssignment(const Scope& scope, const std::string& device_id,
+                                        const std::string& staff_id, core::Ownership ownership) = 0;
+  // Stores a check-in: state, last_seen, compliance fields. NotFound for a retired device.
+  virtual Status RecordCheckin(const std::string& device_id, const core::DeviceState& state,
+                               int64_t last_seen, core::ComplianceState compliance,
+                               const std::vector<core::ComplianceReason>& reasons,
+                               int64_t noncompliant_since, int64_t compliance_action_taken_at) = 0;
+  // Marks the device retired, clears its public key (so no later request verifies) and cancels
+  // every command still queued, sent or not_now.
+  virtual Status RetireDevice(const Scope& scope, const std::string& device_id, int64_t now) = 0;
+  virtual Result<ComplianceSummary> SummarizeCompliance(const Scope& scope) = 0;
+  virtual Result<int64_t> CountDevices(const Scope& scope) = 0;
+
+  // --- API tokens ---
+  virtual Status CreateApiToken(const core::ApiToken& token) = 0;
+  // Unscoped by design: authentication happens before a scope exists. NotFound if no token.
+  virtual Result<core::ApiToken> FindApiTokenByHash(const std::string& token_hash) = 0;
+  virtual Result<Page<core::ApiToken>> ListApiTokens(const Scope& scope,
+                                                     const PageRequest& page) = 0;
+  virtual Status RevokeApiToken(const Scope& scope, const std::string& id) = 0;
+
+  // --- Commands ---
+  // Assigns the next per-device seq (the passed seq is ignored) and stores the command as
+  // queued. NotFound if the device is not in scope; Conflict if it is retired.
+  virtual Result<core::Command> EnqueueCommand(const Scope& scope, core::Command command) = 0;
+  virtual Result<core::Command> GetCommand(const Scope& scope, const std::string& device_id,
+                                           const std::string& command_id) = 0;
+  // In seq order.
+  virtual Result<Page<core::Command>> ListCommands(const Scope& scope,
+                                                   const std::string& device_id,
+                                                   const CommandFilter& filter,
+                                                   const PageRequest& page) = 0;
+  // Atomically selects, in seq order, up to `limit` commands of the device that are queued, or
+  // not_now with not_before <= now, and not expired; marks them sent (sent_at = now) and
+  // returns them. Commands found expired on the way are marked expired.
+  virtual Result<std::vector<core::Command>> TakeDeliverableCommands(const std::string& device_id,
+                                                                     int64_t now,
+                                                                     int limit) = 0;
+  // Records a device's report on a command it was sent. `state` is acknowledged, error or
+  // not_now. A repeated identical report is kDuplicate. A report on a command that is not in
+  // state sent (or a different outcome for one already finished) is Conflict. For not_now the
+  // command gets not_before and not_now_count + 1; once not_now_count reaches max_not_now it
+  // becomes error ("device kept answering not_now").
+  virtual Result<ResultOutcome> RecordCommandResult(const std::string& device_id,
+                                                    const std::string& command_id,
+                                                    core::CommandState state,
+                                                    const std::string& result_json,
+                                                    const std::string& error, int64_t now,
+                                                    int64_t not_before, int32_t max_not_now) = 0;
+  // Cancels a queued or not_now command. Conflict once it was sent or finished.
+  virtual Status CancelCommand(const Scope& scope, const std::string& device_id,
+                               const std::string& command_id, int64_t now) = 0;
+  // Marks every queued/sent/not_now command past expires_at as expired; returns how many.
+  virtual Result<int64_t> ExpireCommands(int64_t now) = 0;
+  // Count of commands per state over all institutions (for /metrics).
+  virtual Result<std::map<core::CommandState, int64_t>> CountCommandsByState() = 0;
+
+  // --- Policies ---
+  virtual Status CreatePolicy(const core::Policy& policy) = 0;
+  virtual Result<core::Policy> GetPolicy(const Scope& scope, const std::string& id) = 0;
+  virtual Result<Page<core::Policy>> ListPolicies(const Scope& scope, const PageRequest& page) = 0;
+  // Replaces name, rules and updated_at.
+  virtual Status UpdatePolicy(const Scope& scope, const core::Policy& policy) = 0;
+  // Also removes the policy's assignments.
+  virtual Status DeletePolicy(const Scope& scope, const std::string& id) = 0;
+  // Policy and group (if any) must be in the assignment's institution. AlreadyExists if the same
+  // policy is already assigned to the same target.
+  virtual Status AssignPolicy(const core::PolicyAssignment& assignment) = 0;
+  virtual Status DeletePolicyAssignment(const Scope& scope, const std::string& assignment_id) = 0;
+  virtual Result<std::vector<core::PolicyAssignment>> ListPolicyAssignments(
+      const Scope& scope, const std::string& policy_id) = 0;
+  // Every policy that applies to the device: assigned to its institution or to one of its
+  // groups; each policy once, ordered by id.
+  virtual Result<std::vector<core::Policy>> PoliciesForDevice(const std::string& device_id) = 0;
+
+  // --- Apps ---
+  virtual Status CreateApp(const core::App& app) = 0;
+  virtual Result<core::App> GetApp(const Scope& scope, const std::string& id) = 0;
+  virtual Result<Page<core::App>> ListApps(const Scope& scope, const PageRequest& page) = 0;
+  // The app of the institution with that package hash (device downloads look up this way).
+  virtual Result<core::App> FindAppBySha256(const Scope& scope, const std::string& sha256) = 0;
+  virtual Status SetAppQuarantined(const Scope& scope, const std::string& id, bool quarantined) = 0;
+  // AlreadyExists if the app is already assigned to the group.
+  virtual Status AssignApp(const core::AppAssignment& assignment) = 0;
+  virtual Result<std::vector<core::AppAssignment>> ListAppAssignments(
+      const Scope& scope, const std::string& app_id) = 0;
+};
+
+// Opens a backend by URI: "sqlite:PATH" (file created if missing, migrations applied) or
+// "sqlite::memory:" for tests. InvalidArgument for an unknown scheme.
+Result<std::unique_ptr<Store>> OpenStore(const std::string& uri);
+
+}  // namespace rampart::store

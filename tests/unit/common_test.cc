@@ -1,0 +1,145 @@
+#include <gtest/gtest.h>
+
+#include "common/config.h"
+#include "common/crypto.h"
+#include "common/json_util.h"
+#include "common/log.h"
+#include "common/status.h"
+
+#include <nlohmann/json.hpp>
+
+namespace rampart {
+namespace {
+
+TEST(Status, OkAndErrors) {
+  EXPECT_TRUE(Status::Ok().ok());
+  Status s = Status::NotFound("device not found");
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kNotFound);
+  EXPECT_EQ(s.ToString(), "not_found: device not found");
+}
+
+Result<int> Half(int v) {
+  if (v % 2) return Status::InvalidArgument("odd");
+  return v / 2;
+}
+
+Result<int> Quarter(int v) {
+  RAMPART_ASSIGN_OR_RETURN(int h, Half(v));
+  return Half(h);
+}
+
+TEST(Result, PropagatesErrors) {
+  EXPECT_EQ(*Quarter(8), 2);
+  EXPECT_EQ(Quarter(6).status().code(), Code::kInvalidArgument);
+}
+
+TEST(Crypto, HexAndBase64RoundTrip) {
+  ASSERT_TRUE(crypto::InitCrypto().ok());
+  std::string bytes("\x00\x01\xfe\xff", 4);
+  EXPECT_EQ(crypto::HexEncode(bytes), "0001feff");
+  EXPECT_EQ(*crypto::HexDecode("0001FEff"), bytes);
+  EXPECT_FALSE(crypto::HexDecode("abc").ok());
+  EXPECT_FALSE(crypto::HexDecode("zz").ok());
+  EXPECT_EQ(*crypto::Base64Decode(crypto::Base64Encode(bytes)), bytes);
+  EXPECT_FALSE(crypto::Base64Decode("!!!!").ok());
+}
+
+TEST(Crypto, Sha256KnownAnswer) {
+  EXPECT_EQ(crypto::Sha256Hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  crypto::Sha256Stream s;
+  s.Update("a");
+  s.Update("bc");
+  EXPECT_EQ(s.FinishHex(), crypto::Sha256Hex("abc"));
+}
+
+TEST(Crypto, HmacKnownAnswer) {
+  // RFC 4231 test case 2.
+  EXPECT_EQ(crypto::HmacSha256Hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(Crypto, Ed25519SignVerify) {
+  auto kp = crypto::GenerateEd25519();
+  auto sig = crypto::SignEd25519(kp.secret_key, "message");
+  ASSERT_TRUE(sig.ok());
+  EXPECT_TRUE(crypto::VerifyEd25519(kp.public_key, "message", *sig));
+  EXPECT_FALSE(crypto::VerifyEd25519(kp.public_key, "messagf", *sig));
+  std::string bad = *sig;
+  bad[0] ^= 1;
+  EXPECT_FALSE(crypto::VerifyEd25519(kp.public_key, "message", bad));
+  EXPECT_FALSE(crypto::VerifyEd25519("short", "message", *sig));
+}
+
+TEST(Crypto, TokensAreRandomAndPrefixed) {
+  auto a = crypto::RandomToken("rmp");
+  auto b = crypto::RandomToken("rmp");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.rfind("rmp_", 0), 0u);
+  EXPECT_EQ(a.size(), 4u + 43u);
+}
+
+TEST(Config, AppliesKnownKeysAndRejectsUnknown) {
+  Config c;
+  ASSERT_TRUE(ApplyConfigYaml("listen: 127.0.0.1:9000\nhttp:\n  max_body_bytes: 4096\n", &c).ok());
+  EXPECT_EQ(c.listen, "127.0.0.1:9000");
+  EXPECT_EQ(c.http.max_body_bytes, 4096u);
+  Config before = c;
+  Status s = ApplyConfigYaml("listen: 127.0.0.1:9001\nlisten_typo: 1\n", &c);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("listen_typo"), std::string::npos);
+  EXPECT_EQ(c.listen, before.listen) << "a rejected file must change nothing";
+  EXPECT_FALSE(ApplyConfigYaml("http: [1, 2\n", &c).ok());
+  EXPECT_FALSE(ApplyConfigYaml("threads: -3\n", &c).ok());
+  EXPECT_FALSE(ApplyConfigYaml("http:\n  max_connections: lots\n", &c).ok());
+}
+
+TEST(Config, ParsesHostPort) {
+  std::string host;
+  uint16_t port = 0;
+  ASSERT_TRUE(ParseHostPort("127.0.0.1:8443", &host, &port).ok());
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 8443);
+  ASSERT_TRUE(ParseHostPort("[::1]:0", &host, &port).ok());
+  EXPECT_EQ(host, "::1");
+  EXPECT_FALSE(ParseHostPort("localhost", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("h:70000", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("h:8a", &host, &port).ok());
+}
+
+TEST(JsonUtil, StrictFieldReading) {
+  auto obj = json::ParseObject(R"({"name":"x","n":5,"b":true,"l":["a"],"bad":3})");
+  ASSERT_TRUE(obj.ok());
+  std::string name;
+  int64_t n = 0;
+  bool b = false;
+  std::vector<std::string> l;
+  EXPECT_TRUE(json::GetString(*obj, "name", &name, true).ok());
+  EXPECT_TRUE(json::GetInt(*obj, "n", &n, true, 0, 10).ok());
+  EXPECT_TRUE(json::GetBool(*obj, "b", &b, true).ok());
+  EXPECT_TRUE(json::GetStringList(*obj, "l", &l, true).ok());
+  EXPECT_EQ(name, "x");
+  EXPECT_EQ(n, 5);
+  EXPECT_TRUE(b);
+  EXPECT_EQ(l.size(), 1u);
+  EXPECT_FALSE(json::GetString(*obj, "n", &name, true).ok());
+  EXPECT_FALSE(json::GetInt(*obj, "n", &n, true, 6, 10).ok());
+  EXPECT_FALSE(json::GetInt(*obj, "missing", &n, true, 0, 1).ok());
+  EXPECT_TRUE(json::GetInt(*obj, "missing", &n, false, 0, 1).ok());
+  EXPECT_FALSE(json::RejectUnknownFields(*obj, {"name", "n", "b", "l"}).ok());
+  EXPECT_FALSE(json::ParseObject("[1]").ok());
+  EXPECT_FALSE(json::ParseObject("{\"a\":").ok());
+}
+
+TEST(Log, RendersJsonWithoutThrowingOnBadUtf8) {
+  std::string bad("\xff\xfe", 2);
+  std::string line = log::Render(log::Level::kWarn, "x", {{"path", bad}, {"n", 3}});
+  auto parsed = nlohmann::json::parse(line);
+  EXPECT_EQ(parsed["event"], "x");
+  EXPECT_EQ(parsed["n"], 3);
+  EXPECT_EQ(parsed["level"], "warn");
+}
+
+}  // namespace
+}  // namespace rampart
