@@ -207,7 +207,7 @@ Result<Page<T>> GetPage(Connection& conn, Query q, Order order, const PageReques
 // JSON columns. Values come from this process, so a parse failure means a corrupt row.
 
 std::string StringsToJson(const std::vector<std::string>& v) {
-  return ::rampart::json::Dump(Json(v));
+  return ::rampart::jsonutil::Dump(Json(v));
 }
 
 Result<std::vector<std::string>> StringsFromJson(const std::string& text, std::string_view what) {
@@ -223,7 +223,7 @@ std::string ReasonsToJson(const std::vector<core::ComplianceReason>& reasons) {
   for (const auto& r : reasons) {
     arr.push_back({{"policy_id", r.policy_id}, {"code", r.code}, {"message", r.message}});
   }
-  return ::rampart::json::Dump(arr);
+  return ::rampart::jsonutil::Dump(arr);
 }
 
 Result<std::vector<core::ComplianceReason>> ReasonsFromJson(const std::string& text) {
@@ -261,7 +261,7 @@ std::string RulesToJson(const core::PolicyRules& r) {
             {"vpn", vpn},
             {"action", std::string(core::ToString(r.action))},
             {"grace_seconds", r.grace_seconds}};
-  return ::rampart::json::Dump(j);
+  return ::rampart::jsonutil::Dump(j);
 }
 
 Result<core::PolicyRules> RulesFromJson(const std::string& text) {
