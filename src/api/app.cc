@@ -173,7 +173,9 @@ http::Response App::Impl::Handle(const http::Request& req) {
   std::string route_label = match.route ? match.route->pattern : "unmatched";
   http::Response response;
   Principal principal;
-  if (match.route == nullptr) {
+  if (!req.query.empty() && !http::PercentDecode(req.query, true).ok()) {
+    response = http::Response::Error(Status::InvalidArgument("malformed query string"));
+  } else if (match.route == nullptr) {
     response = match.path_matched_other_method
                    ? http::Response::Error(405, "method_not_allowed", "method not allowed")
                    : http::Response::Error(404, "not_found", "no such route");

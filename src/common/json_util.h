@@ -11,7 +11,7 @@
 
 #include "common/status.h"
 
-namespace rampart::json {
+namespace rampart::jsonutil {
 
 // Parses text that must be a JSON object; depth and size are bounded by the caller's body limit.
 Result<nlohmann::json> ParseObject(std::string_view text);
@@ -32,4 +32,4 @@ bool Has(const nlohmann::json& obj, std::string_view key);
 // Serialises without throwing on invalid UTF-8 (replaced with U+FFFD).
 std::string Dump(const nlohmann::json& value);
 
-}  // namespace rampart::json
+}  // namespace rampart::jsonutil

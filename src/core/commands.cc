@@ -38,16 +38,16 @@ Result<std::string> ValidateCommandPayload(CommandType type, const nlohmann::jso
   nlohmann::json out = nlohmann::json::object();
   switch (type) {
     case CommandType::kLock: {
-      RAMPART_RETURN_IF_ERROR(json::RejectUnknownFields(params, {"message"}));
+      RAMPART_RETURN_IF_ERROR(jsonutil::RejectUnknownFields(params, {"message"}));
       std::string message;
-      RAMPART_RETURN_IF_ERROR(json::GetString(params, "message", &message, false, 500));
+      RAMPART_RETURN_IF_ERROR(jsonutil::GetString(params, "message", &message, false, 500));
       if (!message.empty()) out["message"] = message;
       break;
     }
     case CommandType::kWipe: {
-      RAMPART_RETURN_IF_ERROR(json::RejectUnknownFields(params, {"mode"}));
+      RAMPART_RETURN_IF_ERROR(jsonutil::RejectUnknownFields(params, {"mode"}));
       std::string mode = "full";
-      RAMPART_RETURN_IF_ERROR(json::GetString(params, "mode", &mode, false, 16));
+      RAMPART_RETURN_IF_ERROR(jsonutil::GetString(params, "mode", &mode, false, 16));
       if (mode != "full" && mode != "corporate") {
         return Status::InvalidArgument("wipe mode must be 'full' or 'corporate'");
       }
@@ -55,11 +55,11 @@ Result<std::string> ValidateCommandPayload(CommandType type, const nlohmann::jso
       break;
     }
     case CommandType::kLostMode: {
-      RAMPART_RETURN_IF_ERROR(json::RejectUnknownFields(params, {"message", "phone"}));
+      RAMPART_RETURN_IF_ERROR(jsonutil::RejectUnknownFields(params, {"message", "phone"}));
       std::string message;
       std::string phone;
-      RAMPART_RETURN_IF_ERROR(json::GetString(params, "message", &message, true, 500));
-      RAMPART_RETURN_IF_ERROR(json::GetString(params, "phone", &phone, true, 32));
+      RAMPART_RETURN_IF_ERROR(jsonutil::GetString(params, "message", &message, true, 500));
+      RAMPART_RETURN_IF_ERROR(jsonutil::GetString(params, "phone", &phone, true, 32));
       if (message.empty()) return Status::InvalidArgument("lost mode needs a message");
       for (char c : phone) {
         if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '+' || c == ' ' || c == '-' ||
@@ -74,19 +74,19 @@ Result<std::string> ValidateCommandPayload(CommandType type, const nlohmann::jso
     case CommandType::kClearPasscode:
     case CommandType::kRestart:
     case CommandType::kRetire: {
-      RAMPART_RETURN_IF_ERROR(json::RejectUnknownFields(params, {}));
+      RAMPART_RETURN_IF_ERROR(jsonutil::RejectUnknownFields(params, {}));
       break;
     }
     case CommandType::kInstallApp: {
-      RAMPART_RETURN_IF_ERROR(json::RejectUnknownFields(
+      RAMPART_RETURN_IF_ERROR(jsonutil::RejectUnknownFields(
           params, {"app_id", "bundle_id", "version", "sha256", "size_bytes"}));
       std::string app_id, bundle_id, version, sha256;
       int64_t size = 0;
-      RAMPART_RETURN_IF_ERROR(json::GetString(params, "app_id", &app_id, true, 64));
-      RAMPART_RETURN_IF_ERROR(json::GetString(params, "bundle_id", &bundle_id, true, 255));
-      RAMPART_RETURN_IF_ERROR(json::GetString(params, "version", &version, true, 64));
-      RAMPART_RETURN_IF_ERROR(json::GetString(params, "sha256", &sha256, true, 64));
-      RAMPART_RETURN_IF_ERROR(json::GetInt(params, "size_bytes", &size, true, 0, INT64_MAX));
+      RAMPART_RETURN_IF_ERROR(jsonutil::GetString(params, "app_id", &app_id, true, 64));
+      RAMPART_RETURN_IF_ERROR(jsonutil::GetString(params, "bundle_id", &bundle_id, true, 255));
+      RAMPART_RETURN_IF_ERROR(jsonutil::GetString(params, "version", &version, true, 64));
+      RAMPART_RETURN_IF_ERROR(jsonutil::GetString(params, "sha256", &sha256, true, 64));
+      RAMPART_RETURN_IF_ERROR(jsonutil::GetInt(params, "size_bytes", &size, true, 0, INT64_MAX));
       out = {{"app_id", app_id},
              {"bundle_id", bundle_id},
              {"version", version},
@@ -95,17 +95,17 @@ Result<std::string> ValidateCommandPayload(CommandType type, const nlohmann::jso
       break;
     }
     case CommandType::kRemoveApp: {
-      RAMPART_RETURN_IF_ERROR(json::RejectUnknownFields(params, {"bundle_id"}));
+      RAMPART_RETURN_IF_ERROR(jsonutil::RejectUnknownFields(params, {"bundle_id"}));
       std::string bundle_id;
-      RAMPART_RETURN_IF_ERROR(json::GetString(params, "bundle_id", &bundle_id, true, 255));
+      RAMPART_RETURN_IF_ERROR(jsonutil::GetString(params, "bundle_id", &bundle_id, true, 255));
       if (bundle_id.empty()) return Status::InvalidArgument("field 'bundle_id' is empty");
       out["bundle_id"] = bundle_id;
       break;
     }
     case CommandType::kApplyPolicy: {
-      RAMPART_RETURN_IF_ERROR(json::RejectUnknownFields(params, {"policy_id", "rules"}));
+      RAMPART_RETURN_IF_ERROR(jsonutil::RejectUnknownFields(params, {"policy_id", "rules"}));
       std::string policy_id;
-      RAMPART_RETURN_IF_ERROR(json::GetString(params, "policy_id", &policy_id, true, 64));
+      RAMPART_RETURN_IF_ERROR(jsonutil::GetString(params, "policy_id", &policy_id, true, 64));
       auto rules = params.find("rules");
       if (rules == params.end() || !rules->is_object()) {
         return Status::InvalidArgument("field 'rules' must be an object");
@@ -115,7 +115,7 @@ Result<std::string> ValidateCommandPayload(CommandType type, const nlohmann::jso
       break;
     }
   }
-  return json::Dump(out);
+  return jsonutil::Dump(out);
 }
 
 }  // namespace rampart::core
