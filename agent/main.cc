@@ -38,7 +38,7 @@ int Enroll(const agent::EnrollOptions& o, const std::string& platform,
   options.platform = *p;
   options.ownership = *own;
   auto state = agent::EnrollDevice(options);
-  if (!state.ok()) return Fail("enrollment failed", state.status());
+  if (!state.ok()) return Fail("enroll", state.status());
   std::cout << state->device_id << "\n";
   return 0;
 }
@@ -56,7 +56,7 @@ int Run(const std::string& state_path, bool once, int64_t interval) {
   const Clock& clock = SystemClock::Instance();
   if (once) {
     auto r = agent::RunCycle(state_path, clock);
-    if (!r.ok()) return Fail("check-in failed", r.status());
+    if (!r.ok()) return Fail("run", r.status());
     PrintCycle(*r);
     return 0;
   }
@@ -72,7 +72,7 @@ int Run(const std::string& state_path, bool once, int64_t interval) {
     } else {
       // The device has no enrollment to retry with: nothing will fix itself.
       if (r.status().code() == Code::kNotFound || r.status().code() == Code::kInvalidArgument) {
-        return Fail("check-in failed", r.status());
+        return Fail("run", r.status());
       }
       ++failures;
       std::cerr << "rampart-agent: check-in failed: " << r.status().message() << "\n";
@@ -86,7 +86,7 @@ int Run(const std::string& state_path, bool once, int64_t interval) {
 
 int Simulate(const agent::SimulatorOptions& o, bool json) {
   auto summary = agent::RunSimulation(o);
-  if (!summary.ok()) return Fail("simulation failed", summary.status());
+  if (!summary.ok()) return Fail("simulate", summary.status());
   if (json) {
     std::cout << agent::SummaryJson(*summary);
   } else {
