@@ -224,7 +224,8 @@ Result<CheckinResponse> ParseCheckinResponse(const std::string& body) {
 std::string BuildResultBody(const Outcome& o) {
   json body = {{"status", o.status}};
   if (!o.result.is_null() && !o.result.empty()) body["result"] = o.result;
-  if (!o.error.empty()) body["error"] = o.error;
+  // The server keeps at most 1000 bytes of an error; longer text would be refused whole.
+  if (!o.error.empty()) body["error"] = o.error.substr(0, 900);
   return ju::Dump(body);
 }
 
