@@ -13,11 +13,11 @@ namespace rampart {
 
 struct HttpLimits {
   uint32_t max_header_bytes = 16 * 1024;
-  uint64_t max_body_bytes = 1024 * 1024;            // JSON requests
+  uint64_t max_body_bytes = 1024 * 1024;             // JSON requests
   uint64_t max_upload_bytes = 256ull * 1024 * 1024;  // app package uploads
   uint32_t max_connections = 20000;
-  uint32_t idle_timeout_seconds = 60;     // keep-alive connection with no request in flight
-  uint32_t read_timeout_seconds = 15;     // from first byte of a request to its last
+  uint32_t idle_timeout_seconds = 60;  // keep-alive connection with no request in flight
+  uint32_t read_timeout_seconds = 15;  // from first byte of a request to its last
   uint32_t requests_per_second_per_connection = 200;  // token bucket, burst = 2 x rate
 };
 

@@ -21,7 +21,9 @@ std::string RandomBytes(size_t n) {
   return out;
 }
 
-std::string RandomHex(size_t n) { return HexEncode(RandomBytes(n)); }
+std::string RandomHex(size_t n) {
+  return HexEncode(RandomBytes(n));
+}
 
 std::string RandomToken(std::string_view prefix) {
   std::string token(prefix);
@@ -44,7 +46,9 @@ std::string Sha256Hex(std::string_view data) {
 Sha256Stream::Sha256Stream() {
   crypto_hash_sha256_init(reinterpret_cast<crypto_hash_sha256_state*>(state_));
 }
-Sha256Stream::~Sha256Stream() { sodium_memzero(state_, sizeof(state_)); }
+Sha256Stream::~Sha256Stream() {
+  sodium_memzero(state_, sizeof(state_));
+}
 
 void Sha256Stream::Update(std::string_view data) {
   crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_),
@@ -116,8 +120,7 @@ Result<std::string> Base64Decode(std::string_view text) {
   std::string out(text.size() / 4 * 3 + 3, '\0');
   size_t len = 0;
   if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
-                        text.size(), nullptr, &len, nullptr,
-                        sodium_base64_VARIANT_ORIGINAL) != 0) {
+                        text.size(), nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
     return Status::InvalidArgument("invalid base64");
   }
   out.resize(len);
@@ -155,10 +158,10 @@ bool VerifyEd25519(std::string_view public_key, std::string_view message,
   if (public_key.size() != crypto_sign_PUBLICKEYBYTES || signature.size() != crypto_sign_BYTES) {
     return false;
   }
-  return crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(signature.data()),
-                                     reinterpret_cast<const unsigned char*>(message.data()),
-                                     message.size(),
-                                     reinterpret_cast<const unsigned char*>(public_key.data())) == 0;
+  return crypto_sign_verify_detached(
+             reinterpret_cast<const unsigned char*>(signature.data()),
+             reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+             reinterpret_cast<const unsigned char*>(public_key.data())) == 0;
 }
 
 }  // namespace rampart::crypto

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace rampart::json {
+namespace rampart::jsonutil {
 
 using nlohmann::json;
 
@@ -114,4 +114,4 @@ std::string Dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-}  // namespace rampart::json
+}  // namespace rampart::jsonutil

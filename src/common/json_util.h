@@ -11,12 +11,13 @@
 
 #include "common/status.h"
 
-namespace rampart::json {
+namespace rampart::jsonutil {
 
 // Parses text that must be a JSON object; depth and size are bounded by the caller's body limit.
 Result<nlohmann::json> ParseObject(std::string_view text);
 
-Status RejectUnknownFields(const nlohmann::json& obj, std::initializer_list<std::string_view> allowed);
+Status RejectUnknownFields(const nlohmann::json& obj,
+                           std::initializer_list<std::string_view> allowed);
 
 // Each Get* leaves *out untouched when the key is absent and not required.
 Status GetString(const nlohmann::json& obj, std::string_view key, std::string* out, bool required,
@@ -31,4 +32,4 @@ bool Has(const nlohmann::json& obj, std::string_view key);
 // Serialises without throwing on invalid UTF-8 (replaced with U+FFFD).
 std::string Dump(const nlohmann::json& value);
 
-}  // namespace rampart::json
+}  // namespace rampart::jsonutil

@@ -14,10 +14,14 @@ std::atomic<int> g_fd{2};
 
 std::string_view LevelName(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -36,8 +40,12 @@ std::string Timestamp() {
 }
 }  // namespace
 
-void SetMinLevel(Level level) { g_min_level = static_cast<int>(level); }
-void SetOutputFd(int fd) { g_fd = fd; }
+void SetMinLevel(Level level) {
+  g_min_level = static_cast<int>(level);
+}
+void SetOutputFd(int fd) {
+  g_fd = fd;
+}
 
 std::string Render(Level level, std::string_view event, std::initializer_list<Field> fields) {
   nlohmann::json line = nlohmann::json::object();

@@ -37,15 +37,21 @@ class [[nodiscard]] Status {
  public:
   Status() = default;
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }
-  static Status Unauthenticated(std::string msg) { return {Code::kUnauthenticated, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {Code::kInvalidArgument, std::move(msg)};
+  }
+  static Status Unauthenticated(std::string msg) {
+    return {Code::kUnauthenticated, std::move(msg)};
+  }
   static Status PermissionDenied(std::string msg) {
     return {Code::kPermissionDenied, std::move(msg)};
   }
   static Status NotFound(std::string msg) { return {Code::kNotFound, std::move(msg)}; }
   static Status Conflict(std::string msg) { return {Code::kConflict, std::move(msg)}; }
   static Status AlreadyExists(std::string msg) { return {Code::kAlreadyExists, std::move(msg)}; }
-  static Status PayloadTooLarge(std::string msg) { return {Code::kPayloadTooLarge, std::move(msg)}; }
+  static Status PayloadTooLarge(std::string msg) {
+    return {Code::kPayloadTooLarge, std::move(msg)};
+  }
   static Status ResourceExhausted(std::string msg) {
     return {Code::kResourceExhausted, std::move(msg)};
   }
@@ -69,7 +75,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     assert(!status_.ok() && "Result built from an OK status carries no value");
     if (status_.ok()) status_ = Status::Internal("Result built from OK status without a value");
@@ -93,17 +99,17 @@ class [[nodiscard]] Result {
 }  // namespace rampart
 
 // Early-returns a non-OK Status from the enclosing function.
-#define RAMPART_RETURN_IF_ERROR(expr)             \
-  do {                                            \
-    ::rampart::Status rampart_status_ = (expr);   \
+#define RAMPART_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::rampart::Status rampart_status_ = (expr);        \
     if (!rampart_status_.ok()) return rampart_status_; \
   } while (0)
 
 #define RAMPART_CONCAT_INNER(a, b) a##b
 #define RAMPART_CONCAT(a, b) RAMPART_CONCAT_INNER(a, b)
 // Assigns the value of a Result to lhs, or early-returns its Status.
-#define RAMPART_ASSIGN_OR_RETURN(lhs, expr)                                  \
-  auto RAMPART_CONCAT(rampart_result_, __LINE__) = (expr);                   \
-  if (!RAMPART_CONCAT(rampart_result_, __LINE__).ok())                       \
-    return RAMPART_CONCAT(rampart_result_, __LINE__).status();               \
+#define RAMPART_ASSIGN_OR_RETURN(lhs, expr)                    \
+  auto RAMPART_CONCAT(rampart_result_, __LINE__) = (expr);     \
+  if (!RAMPART_CONCAT(rampart_result_, __LINE__).ok())         \
+    return RAMPART_CONCAT(rampart_result_, __LINE__).status(); \
   lhs = std::move(RAMPART_CONCAT(rampart_result_, __LINE__)).value()

@@ -23,12 +23,13 @@ inline constexpr std::string_view kSignatureHeader = "x-rampart-signature";
 
 // "RAMPART-DEVICE-V1\n" METHOD "\n" TARGET "\n" TIMESTAMP "\n" NONCE "\n" SHA256HEX(BODY) "\n"
 // DEVICE_ID — TARGET is the request target exactly as sent (path and query).
-std::string DeviceSigningString(std::string_view method, std::string_view target,
-                                int64_t timestamp, std::string_view nonce,
-                                std::string_view body_sha256_hex, std::string_view device_id);
+std::string DeviceSigningString(std::string_view method, std::string_view target, int64_t timestamp,
+                                std::string_view nonce, std::string_view body_sha256_hex,
+                                std::string_view device_id);
 
 // Enrollment is not signed by a device key yet; the agent proves possession of the key by
 // signing this string (the enrollment token is the credential).
-std::string EnrollmentProofString(std::string_view enrollment_token, std::string_view public_key_b64);
+std::string EnrollmentProofString(std::string_view enrollment_token,
+                                  std::string_view public_key_b64);
 
 }  // namespace rampart::core

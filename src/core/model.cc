@@ -16,7 +16,8 @@ constexpr NameTable<Role, 5> kRoles{{{Role::kSuperAdmin, "superadmin"},
                                      {Role::kHelpdesk, "helpdesk"},
                                      {Role::kAnalyst, "analyst"},
                                      {Role::kAuditor, "auditor"}}};
-constexpr NameTable<Platform, 2> kPlatforms{{{Platform::kIos, "ios"}, {Platform::kAndroid, "android"}}};
+constexpr NameTable<Platform, 2> kPlatforms{
+    {{Platform::kIos, "ios"}, {Platform::kAndroid, "android"}}};
 constexpr NameTable<Ownership, 2> kOwnerships{
     {{Ownership::kCorporate, "corporate"}, {Ownership::kPersonal, "personal"}}};
 constexpr NameTable<DeviceStatus, 2> kDeviceStatuses{
@@ -63,25 +64,49 @@ std::optional<E> Lookup(const NameTable<E, N>& table, std::string_view name) {
 
 }  // namespace
 
-std::string_view ToString(Role v) { return NameOf(kRoles, v); }
-std::string_view ToString(Platform v) { return NameOf(kPlatforms, v); }
-std::string_view ToString(Ownership v) { return NameOf(kOwnerships, v); }
-std::string_view ToString(DeviceStatus v) { return NameOf(kDeviceStatuses, v); }
-std::string_view ToString(ComplianceState v) { return NameOf(kComplianceStates, v); }
-std::string_view ToString(CommandType v) { return NameOf(kCommandTypes, v); }
-std::string_view ToString(CommandState v) { return NameOf(kCommandStates, v); }
-std::string_view ToString(NonComplianceAction v) { return NameOf(kActions, v); }
+std::string_view ToString(Role v) {
+  return NameOf(kRoles, v);
+}
+std::string_view ToString(Platform v) {
+  return NameOf(kPlatforms, v);
+}
+std::string_view ToString(Ownership v) {
+  return NameOf(kOwnerships, v);
+}
+std::string_view ToString(DeviceStatus v) {
+  return NameOf(kDeviceStatuses, v);
+}
+std::string_view ToString(ComplianceState v) {
+  return NameOf(kComplianceStates, v);
+}
+std::string_view ToString(CommandType v) {
+  return NameOf(kCommandTypes, v);
+}
+std::string_view ToString(CommandState v) {
+  return NameOf(kCommandStates, v);
+}
+std::string_view ToString(NonComplianceAction v) {
+  return NameOf(kActions, v);
+}
 
-std::optional<Role> ParseRole(std::string_view s) { return Lookup(kRoles, s); }
-std::optional<Platform> ParsePlatform(std::string_view s) { return Lookup(kPlatforms, s); }
-std::optional<Ownership> ParseOwnership(std::string_view s) { return Lookup(kOwnerships, s); }
+std::optional<Role> ParseRole(std::string_view s) {
+  return Lookup(kRoles, s);
+}
+std::optional<Platform> ParsePlatform(std::string_view s) {
+  return Lookup(kPlatforms, s);
+}
+std::optional<Ownership> ParseOwnership(std::string_view s) {
+  return Lookup(kOwnerships, s);
+}
 std::optional<DeviceStatus> ParseDeviceStatus(std::string_view s) {
   return Lookup(kDeviceStatuses, s);
 }
 std::optional<ComplianceState> ParseComplianceState(std::string_view s) {
   return Lookup(kComplianceStates, s);
 }
-std::optional<CommandType> ParseCommandType(std::string_view s) { return Lookup(kCommandTypes, s); }
+std::optional<CommandType> ParseCommandType(std::string_view s) {
+  return Lookup(kCommandTypes, s);
+}
 std::optional<CommandState> ParseCommandState(std::string_view s) {
   return Lookup(kCommandStates, s);
 }

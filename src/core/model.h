@@ -84,7 +84,7 @@ struct DeviceState {
   bool passcode_set = false;
   int32_t passcode_length = 0;
   bool storage_encrypted = false;
-  bool compromised = false;  // rooted (Android) or jailbroken (iOS)
+  bool compromised = false;      // rooted (Android) or jailbroken (iOS)
   int32_t battery_percent = -1;  // -1: unknown
   bool camera_disabled = false;
   std::vector<std::string> installed_apps;  // bundle ids / package names
@@ -112,7 +112,7 @@ struct Device {
   DeviceState state;
   ComplianceState compliance = ComplianceState::kUnknown;
   std::vector<ComplianceReason> compliance_reasons;
-  int64_t noncompliant_since = 0;  // 0 while compliant or unknown
+  int64_t noncompliant_since = 0;          // 0 while compliant or unknown
   int64_t compliance_action_taken_at = 0;  // when the grace-period action last fired
 };
 

@@ -160,16 +160,14 @@ class Store {
   virtual Result<core::Command> GetCommand(const Scope& scope, const std::string& device_id,
                                            const std::string& command_id) = 0;
   // In seq order.
-  virtual Result<Page<core::Command>> ListCommands(const Scope& scope,
-                                                   const std::string& device_id,
+  virtual Result<Page<core::Command>> ListCommands(const Scope& scope, const std::string& device_id,
                                                    const CommandFilter& filter,
                                                    const PageRequest& page) = 0;
   // Atomically selects, in seq order, up to `limit` commands of the device that are queued, or
   // not_now with not_before <= now, and not expired; marks them sent (sent_at = now) and
   // returns them. Commands found expired on the way are marked expired.
   virtual Result<std::vector<core::Command>> TakeDeliverableCommands(const std::string& device_id,
-                                                                     int64_t now,
-                                                                     int limit) = 0;
+                                                                     int64_t now, int limit) = 0;
   // Records a device's report on a command it was sent. `state` is acknowledged, error or
   // not_now. A repeated identical report is kDuplicate. A report on a command that is not in
   // state sent (or a different outcome for one already finished) is Conflict. For not_now the

@@ -109,27 +109,27 @@ TEST(Config, ParsesHostPort) {
 }
 
 TEST(JsonUtil, StrictFieldReading) {
-  auto obj = json::ParseObject(R"({"name":"x","n":5,"b":true,"l":["a"],"bad":3})");
+  auto obj = jsonutil::ParseObject(R"({"name":"x","n":5,"b":true,"l":["a"],"bad":3})");
   ASSERT_TRUE(obj.ok());
   std::string name;
   int64_t n = 0;
   bool b = false;
   std::vector<std::string> l;
-  EXPECT_TRUE(json::GetString(*obj, "name", &name, true).ok());
-  EXPECT_TRUE(json::GetInt(*obj, "n", &n, true, 0, 10).ok());
-  EXPECT_TRUE(json::GetBool(*obj, "b", &b, true).ok());
-  EXPECT_TRUE(json::GetStringList(*obj, "l", &l, true).ok());
+  EXPECT_TRUE(jsonutil::GetString(*obj, "name", &name, true).ok());
+  EXPECT_TRUE(jsonutil::GetInt(*obj, "n", &n, true, 0, 10).ok());
+  EXPECT_TRUE(jsonutil::GetBool(*obj, "b", &b, true).ok());
+  EXPECT_TRUE(jsonutil::GetStringList(*obj, "l", &l, true).ok());
   EXPECT_EQ(name, "x");
   EXPECT_EQ(n, 5);
   EXPECT_TRUE(b);
   EXPECT_EQ(l.size(), 1u);
-  EXPECT_FALSE(json::GetString(*obj, "n", &name, true).ok());
-  EXPECT_FALSE(json::GetInt(*obj, "n", &n, true, 6, 10).ok());
-  EXPECT_FALSE(json::GetInt(*obj, "missing", &n, true, 0, 1).ok());
-  EXPECT_TRUE(json::GetInt(*obj, "missing", &n, false, 0, 1).ok());
-  EXPECT_FALSE(json::RejectUnknownFields(*obj, {"name", "n", "b", "l"}).ok());
-  EXPECT_FALSE(json::ParseObject("[1]").ok());
-  EXPECT_FALSE(json::ParseObject("{\"a\":").ok());
+  EXPECT_FALSE(jsonutil::GetString(*obj, "n", &name, true).ok());
+  EXPECT_FALSE(jsonutil::GetInt(*obj, "n", &n, true, 6, 10).ok());
+  EXPECT_FALSE(jsonutil::GetInt(*obj, "missing", &n, true, 0, 1).ok());
+  EXPECT_TRUE(jsonutil::GetInt(*obj, "missing", &n, false, 0, 1).ok());
+  EXPECT_FALSE(jsonutil::RejectUnknownFields(*obj, {"name", "n", "b", "l"}).ok());
+  EXPECT_FALSE(jsonutil::ParseObject("[1]").ok());
+  EXPECT_FALSE(jsonutil::ParseObject("{\"a\":").ok());
 }
 
 TEST(Log, RendersJsonWithoutThrowingOnBadUtf8) {

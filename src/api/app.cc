@@ -1,0 +1,259 @@
+#include "api/app.h"
+
+#include <chrono>
+
+#include "api/internal.h"
+#include "common/crypto.h"
+#include "common/json_util.h"
+#include "common/log.h"
+#include "core/device_signing.h"
+#include "core/permissions.h"
+
+namespace rampart::api {
+
+using internal::Call;
+using internal::Principal;
+using nlohmann::json;
+
+class App::Impl {
+ public:
+  Impl(AppOptions options, store::Store* store, const Clock* clock)
+      : nonces_(2 * static_cast<int64_t>(options.config.device_clock_skew_seconds)) {
+    ctx_.options = std::move(options);
+    ctx_.store = store;
+    ctx_.clock = clock;
+    ctx_.metrics = &metrics_;
+    ctx_.nonces = &nonces_;
+    RegisterRoutes();
+  }
+
+  http::Response Handle(const http::Request& req);
+  const std::vector<http::Route>& Routes() const { return table_.router().Routes(); }
+  Metrics& metrics() { return metrics_; }
+  internal::Context& ctx() { return ctx_; }
+  NonceCache& nonces() { return nonces_; }
+
+ private:
+  void RegisterRoutes();
+  Result<Principal> AuthenticateToken(const http::Request& req);
+  Result<Principal> AuthenticateDevice(const http::Request& req);
+  http::Response Health(const Call&) const;
+  http::Response MetricsPage(const Call&) const;
+
+  internal::Context ctx_;
+  internal::RouteTable table_;
+  Metrics metrics_;
+  NonceCache nonces_;
+};
+
+void App::Impl::RegisterRoutes() {
+  table_.Add("GET", "/healthz", std::string(core::kPublic),
+             [this](const Call& c) { return Health(c); });
+  table_.Add("GET", "/metrics", "metrics.read", [this](const Call& c) { return MetricsPage(c); });
+  internal::RegisterInstitutionRoutes(table_, ctx_);
+  internal::RegisterStaffRoutes(table_, ctx_);
+  internal::RegisterDeviceRoutes(table_, ctx_);
+  internal::RegisterCommandRoutes(table_, ctx_);
+  internal::RegisterGroupRoutes(table_, ctx_);
+  internal::RegisterEnrollmentRoutes(table_, ctx_);
+  internal::RegisterPolicyRoutes(table_, ctx_);
+  internal::RegisterAppRoutes(table_, ctx_);
+  internal::RegisterComplianceRoutes(table_, ctx_);
+  internal::RegisterTokenRoutes(table_, ctx_);
+  internal::RegisterDeviceProtocolRoutes(table_, ctx_);
+}
+
+http::Response App::Impl::Health(const Call&) const {
+  return internal::JsonResponse(200, json{{"status", "ok"}});
+}
+
+http::Response App::Impl::MetricsPage(const Call&) const {
+  std::string extra;
+  auto by_state = ctx_.store->CountCommandsByState();
+  if (by_state.ok()) {
+    extra += "# TYPE rampart_commands gauge\n";
+    for (const auto& [state, n] : *by_state) {
+      extra += "rampart_commands{state=\"" + std::string(core::ToString(state)) + "\"} " +
+               std::to_string(n) + "\n";
+    }
+  }
+  auto devices = ctx_.store->CountDevices(store::Scope::All());
+  if (devices.ok()) {
+    extra += "# TYPE rampart_devices gauge\nrampart_devices " + std::to_string(*devices) + "\n";
+  }
+  extra += "# TYPE rampart_device_nonces gauge\nrampart_device_nonces " +
+           std::to_string(nonces_.size()) + "\n";
+  http::Response r;
+  r.status = 200;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = metrics_.RenderPrometheus(extra);
+  return r;
+}
+
+Result<Principal> App::Impl::AuthenticateToken(const http::Request& req) {
+  std::string_view auth = req.Header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.size() <= kBearer.size() || auth.substr(0, kBearer.size()) != kBearer) {
+    metrics_.Increment("rampart_auth_failures_total", "reason", "missing_token");
+    return Status::Unauthenticated("missing bearer token");
+  }
+  std::string_view secret = auth.substr(kBearer.size());
+  if (secret.size() > 256) {
+    metrics_.Increment("rampart_auth_failures_total", "reason", "bad_token");
+    return Status::Unauthenticated("invalid or expired token");
+  }
+  auto token = ctx_.store->FindApiTokenByHash(crypto::Sha256Hex(secret));
+  int64_t now = ctx_.Now();
+  if (!token.ok() || token->revoked || (token->expires_at != 0 && token->expires_at <= now)) {
+    metrics_.Increment("rampart_auth_failures_total", "reason", "bad_token");
+    log::Warn("auth.token_rejected", {{"remote_ip", req.remote_ip},
+                                      {"request_id", req.request_id}});
+    return Status::Unauthenticated("invalid or expired token");
+  }
+  Principal p;
+  p.kind = Principal::Kind::kApiToken;
+  p.id = token->id;
+  p.role = token->role;
+  p.institution_id = token->institution_id;
+  return p;
+}
+
+Result<Principal> App::Impl::AuthenticateDevice(const http::Request& req) {
+  auto fail = [&](std::string_view reason) -> Status {
+    metrics_.Increment("rampart_device_auth_failures_total", "reason", reason);
+    log::Warn("auth.device_rejected", {{"reason", reason},
+                                       {"remote_ip", req.remote_ip},
+                                       {"request_id", req.request_id}});
+    return Status::Unauthenticated("device request signature rejected");
+  };
+  std::string device_id(req.Header(core::kDeviceHeader));
+  std::string_view ts_text = req.Header(core::kTimestampHeader);
+  std::string nonce(req.Header(core::kNonceHeader));
+  std::string_view sig_b64 = req.Header(core::kSignatureHeader);
+  if (device_id.empty() || ts_text.empty() || nonce.empty() || sig_b64.empty()) {
+    return fail("missing_headers");
+  }
+  if (device_id.size() > 64 || nonce.size() != 32 || ts_text.size() > 12) {
+    return fail("malformed_headers");
+  }
+  for (char ch : nonce) {
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return fail("malformed_headers");
+  }
+  int64_t ts = 0;
+  for (char ch : ts_text) {
+    if (ch < '0' || ch > '9') return fail("malformed_headers");
+    ts = ts * 10 + (ch - '0');
+  }
+  int64_t now = ctx_.Now();
+  int64_t skew = ctx_.options.config.device_clock_skew_seconds;
+  if (ts < now - skew || ts > now + skew) return fail("stale_timestamp");
+  auto sig = crypto::Base64Decode(sig_b64);
+  if (!sig.ok()) return fail("malformed_signature");
+  auto device = ctx_.store->GetDevice(store::Scope::All(), device_id);
+  if (!device.ok() || device->status != core::DeviceStatus::kActive ||
+      device->public_key.empty()) {
+    return fail("unknown_device");
+  }
+  std::string message = core::DeviceSigningString(req.method, req.target, ts, nonce,
+                                                   crypto::Sha256Hex(req.body), device_id);
+  if (!crypto::VerifyEd25519(device->public_key, message, *sig)) return fail("bad_signature");
+  // Only a verified request may consume a nonce, so garbage cannot evict or pre-empt nonces.
+  if (!nonces_.Remember(device_id, nonce, now)) return fail("replayed_nonce");
+  Principal p;
+  p.kind = Principal::Kind::kDevice;
+  p.id = device_id;
+  p.institution_id = device->institution_id;
+  p.device = std::move(device).value();
+  return p;
+}
+
+http::Response App::Impl::Handle(const http::Request& req) {
+  auto started = std::chrono::steady_clock::now();
+  http::RouteMatch match = table_.router().Match(req.method, req.path);
+  std::string route_label = match.route ? match.route->pattern : "unmatched";
+  http::Response response;
+  Principal principal;
+  if (!req.query.empty() && !http::PercentDecode(req.query, true).ok()) {
+    response = http::Response::Error(Status::InvalidArgument("malformed query string"));
+  } else if (match.route == nullptr) {
+    response = match.path_matched_other_method
+                   ? http::Response::Error(405, "method_not_allowed", "method not allowed")
+                   : http::Response::Error(404, "not_found", "no such route");
+  } else {
+    const std::string& permission = match.route->permission;
+    Status auth_status;
+    if (permission == core::kDevice) {
+      auto p = AuthenticateDevice(req);
+      if (p.ok()) principal = std::move(p).value();
+      auth_status = p.ok() ? Status::Ok() : p.status();
+    } else if (permission != core::kPublic) {
+      auto p = AuthenticateToken(req);
+      if (p.ok()) {
+        principal = std::move(p).value();
+        if (!core::RoleHasPermission(principal.role, permission)) {
+          metrics_.Increment("rampart_auth_failures_total", "reason", "forbidden");
+          auth_status = Status::PermissionDenied("this token's role may not do that");
+        }
+      } else {
+        auth_status = p.status();
+      }
+    }
+    if (!auth_status.ok()) {
+      response = http::Response::Error(auth_status);
+    } else {
+      Call call{req, match.params, principal};
+      try {
+        response = table_.HandlerFor(match.route)(call);
+      } catch (const std::exception& e) {
+        log::Error("api.handler_exception", {{"route", route_label},
+                                             {"request_id", req.request_id},
+                                             {"what", e.what()}});
+        response = http::Response::Error(Status::Internal("internal error"));
+      }
+    }
+  }
+  int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count();
+  metrics_.ObserveRequest(req.method, route_label, response.status, us);
+  log::Info("http.request", {{"request_id", req.request_id},
+                             {"remote_ip", req.remote_ip},
+                             {"method", req.method},
+                             {"route", route_label},
+                             {"status", response.status},
+                             {"principal", principal.id},
+                             {"duration_us", us}});
+  return response;
+}
+
+App::App(AppOptions options, store::Store* store, const Clock* clock)
+    : impl_(std::make_unique<Impl>(std::move(options), store, clock)) {}
+App::~App() = default;
+
+http::Response App::Handle(const http::Request& request) { return impl_->Handle(request); }
+const std::vector<http::Route>& App::Routes() const { return impl_->Routes(); }
+Metrics& App::metrics() { return impl_->metrics(); }
+
+uint64_t App::BodyLimit(std::string_view method, std::string_view path) const {
+  const auto& limits = impl_->ctx().options.config.http;
+  if (method == "POST" && path == "/api/v1/apps") return limits.max_upload_bytes;
+  return limits.max_body_bytes;
+}
+
+void App::RecordViolation(std::string_view remote_ip, std::string_view reason) {
+  impl_->metrics().Increment("rampart_http_violations_total", "reason", reason);
+  log::Warn("http.violation", {{"remote_ip", remote_ip}, {"reason", reason}});
+}
+
+void App::RunMaintenance() {
+  auto& ctx = impl_->ctx();
+  int64_t now = ctx.Now();
+  auto expired = ctx.store->ExpireCommands(now);
+  if (expired.ok() && *expired > 0) {
+    ctx.metrics->Increment("rampart_commands_expired_total", {}, {}, *expired);
+    log::Info("commands.expired", {{"count", *expired}});
+  }
+  impl_->nonces().Prune(now);
+}
+
+}  // namespace rampart::api

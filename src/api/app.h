@@ -1,0 +1,56 @@
+// The application behind the HTTP front door: routes, authentication, authorization, handlers.
+//
+// One request's path: HttpServer parses and limits → App::Handle → Router::Match →
+// Authenticate (bearer API token, or device signature for /device/v1) → the route's permission
+// checked against the principal's role (core/permissions) → the handler, which reaches data
+// only through store::Store with a Scope derived from the principal.
+//
+// Thread-safe: Handle() is called concurrently from the server's worker threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "http/message.h"
+#include "http/router.h"
+#include "store/store.h"
+
+namespace rampart::api {
+
+struct AppOptions {
+  Config config;
+  std::string apps_dir;              // where app packages are kept, named by SHA-256
+  std::string server_identity_key;   // raw Ed25519 public key, handed to devices at enrollment
+  std::string tls_ca_fingerprint;    // hex SHA-256 of the CA certificate devices pin
+};
+
+class Metrics;
+
+class App {
+ public:
+  App(AppOptions options, store::Store* store, const Clock* clock);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  http::Response Handle(const http::Request& request);
+
+  // Every route with its permission (tests compare this with docs/openapi.yaml and the roles).
+  const std::vector<http::Route>& Routes() const;
+  // Body limit for a route: uploads get max_upload_bytes, everything else max_body_bytes.
+  uint64_t BodyLimit(std::string_view method, std::string_view path) const;
+  // Called by the server when it cut a client off before a handler ran (counted in /metrics).
+  void RecordViolation(std::string_view remote_ip, std::string_view reason);
+  // Periodic housekeeping: expires commands past their expiry, prunes the nonce cache.
+  void RunMaintenance();
+  Metrics& metrics();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rampart::api

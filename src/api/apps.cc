@@ -1,0 +1,147 @@
+#include "api/internal.h"
+#include "api/package_store.h"
+#include "common/json_util.h"
+#include "common/log.h"
+#include "core/permissions.h"
+
+namespace rampart::api::internal {
+
+using nlohmann::json;
+
+namespace {
+
+Status ValidateToken(const std::string& value, std::string_view field, size_t max) {
+  if (value.empty() || value.size() > max) {
+    return Status::InvalidArgument("query parameter '" + std::string(field) + "' must have 1 to " +
+                                   std::to_string(max) + " characters");
+  }
+  for (char ch : value) {
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '-' || ch == '_';
+    if (!ok) {
+      return Status::InvalidArgument("query parameter '" + std::string(field) +
+                                     "' may hold only letters, digits, '.', '-' and '_'");
+    }
+  }
+  return Status::Ok();
+}
+
+json InstallParams(const core::App& app) {
+  return {{"app_id", app.id},
+          {"bundle_id", app.bundle_id},
+          {"version", app.version},
+          {"sha256", app.sha256},
+          {"size_bytes", app.size_bytes}};
+}
+
+}  // namespace
+
+void RegisterAppRoutes(RouteTable& t, Context& c) {
+  t.Add("GET", "/api/v1/apps", "apps.read", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto page, ReadPage(call));
+    RAMPART_API_ASSIGN(auto result, c.store->ListApps(scope, page));
+    return JsonResponse(200, PageToJson(result, [](const auto& v) { return ToJson(v); }));
+  });
+
+  // The package is the raw request body; metadata travels in the query string.
+  t.Add("POST", "/api/v1/apps", "apps.write", [&c](const Call& call) {
+    core::App app;
+    std::string platform;
+    std::string institution;
+    call.req.QueryParam("name", &app.name);
+    call.req.QueryParam("bundle_id", &app.bundle_id);
+    call.req.QueryParam("version", &app.version);
+    call.req.QueryParam("platform", &platform);
+    if (app.name.empty() || app.name.size() > 100) {
+      return ErrorResponse(
+          Status::InvalidArgument("query parameter 'name' must have 1 to 100 characters"));
+    }
+    RAMPART_API_CHECK(ValidateToken(app.bundle_id, "bundle_id", 255));
+    RAMPART_API_CHECK(ValidateToken(app.version, "version", 64));
+    auto p = core::ParsePlatform(platform);
+    if (!p) return ErrorResponse(Status::InvalidArgument("query parameter 'platform' must be ios or android"));
+    app.platform = *p;
+    if (call.req.body.empty()) return ErrorResponse(Status::InvalidArgument("package body is empty"));
+    json target = json::object();
+    if (call.req.QueryParam("institution_id", &institution)) target["institution_id"] = institution;
+    RAMPART_API_ASSIGN(app.institution_id, TargetInstitution(call, c, target));
+    store::Scope inst_scope = store::Scope::Institution(app.institution_id);
+    RAMPART_API_ASSIGN(app.sha256, StorePackage(c.options.apps_dir, call.req.body));
+    if (c.store->FindAppBySha256(inst_scope, app.sha256).ok()) {
+      return ErrorResponse(Status::AlreadyExists("this package is already in the catalogue"));
+    }
+    app.id = core::NewId("app");
+    app.size_bytes = static_cast<int64_t>(call.req.body.size());
+    app.created_at = c.Now();
+    RAMPART_API_CHECK(c.store->CreateApp(app));
+    log::Info("app.uploaded", {{"app_id", app.id},
+                               {"sha256", app.sha256},
+                               {"size_bytes", app.size_bytes},
+                               {"by", call.principal.id}});
+    return JsonResponse(201, ToJson(app));
+  });
+
+  t.Add("GET", "/api/v1/apps/{id}", "apps.read", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto app, c.store->GetApp(scope, call.Param("id")));
+    return JsonResponse(200, ToJson(app));
+  });
+
+  t.Add("GET", "/api/v1/apps/{id}/assignments", "apps.read", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto app, c.store->GetApp(scope, call.Param("id")));
+    RAMPART_API_ASSIGN(auto list, c.store->ListAppAssignments(scope, app.id));
+    json items = json::array();
+    for (const auto& a : list) items.push_back(ToJson(a));
+    return JsonResponse(200, json{{"items", items}});
+  });
+
+  // Assigning an app to a group queues install_app for every active device of the group on
+  // the app's platform.
+  t.Add("POST", "/api/v1/apps/{id}/assignments", "apps.write", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
+    RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"group_id"}));
+    RAMPART_API_ASSIGN(auto app, c.store->GetApp(scope, call.Param("id")));
+    if (app.quarantined) {
+      return ErrorResponse(Status::Conflict("app is quarantined and cannot be assigned"));
+    }
+    core::AppAssignment a;
+    RAMPART_API_CHECK(jsonutil::GetString(body, "group_id", &a.group_id, true, 64));
+    store::Scope inst_scope = store::Scope::Institution(app.institution_id);
+    if (!c.store->GetGroup(inst_scope, a.group_id).ok()) {
+      return ErrorResponse(Status::NotFound("group not found"));
+    }
+    a.id = core::NewId("aas");
+    a.institution_id = app.institution_id;
+    a.app_id = app.id;
+    a.created_at = c.Now();
+    RAMPART_API_CHECK(c.store->AssignApp(a));
+    RAMPART_API_ASSIGN(auto members, c.store->ListGroupMembers(inst_scope, a.group_id));
+    int64_t queued = 0;
+    for (const auto& device_id : members) {
+      auto device = c.store->GetDevice(inst_scope, device_id);
+      if (!device.ok() || device->status != core::DeviceStatus::kActive ||
+          device->platform != app.platform) {
+        continue;
+      }
+      auto cmd = QueueCommand(c, inst_scope, device_id, core::CommandType::kInstallApp,
+                              InstallParams(app), call.principal.id);
+      if (cmd.ok()) ++queued;
+    }
+    json out = ToJson(a);
+    out["commands_queued"] = queued;
+    return JsonResponse(201, out);
+  });
+
+  t.Add("POST", "/api/v1/apps/{id}/quarantine", "apps.write", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_CHECK(c.store->SetAppQuarantined(scope, call.Param("id"), true));
+    log::Warn("app.quarantined", {{"app_id", call.Param("id")}, {"by", call.principal.id}});
+    RAMPART_API_ASSIGN(auto app, c.store->GetApp(scope, call.Param("id")));
+    return JsonResponse(200, ToJson(app));
+  });
+}
+
+}  // namespace rampart::api::internal

@@ -1,0 +1,49 @@
+#include "api/credentials.h"
+
+#include "common/crypto.h"
+#include "core/permissions.h"
+
+namespace rampart::api {
+
+Result<IssuedApiToken> IssueApiToken(store::Store& store, const Clock& clock, core::Role role,
+                                     const std::string& institution_id, const std::string& name,
+                                     int64_t expires_in_seconds) {
+  if (core::IsCrossInstitution(role) != institution_id.empty()) {
+    return Status::InvalidArgument(
+        "a superadmin token takes no institution; every other role needs one");
+  }
+  IssuedApiToken out;
+  out.secret = crypto::RandomToken("rmp");
+  core::ApiToken& tok = out.token;
+  tok.id = core::NewId("tok");
+  tok.name = name;
+  tok.token_hash = crypto::Sha256Hex(out.secret);
+  tok.role = role;
+  tok.institution_id = institution_id;
+  tok.created_at = clock.NowSeconds();
+  tok.expires_at = expires_in_seconds > 0 ? tok.created_at + expires_in_seconds : 0;
+  RAMPART_RETURN_IF_ERROR(store.CreateApiToken(tok));
+  return out;
+}
+
+Result<IssuedEnrollmentToken> IssueEnrollmentToken(store::Store& store, const Clock& clock,
+                                                   const std::string& institution_id,
+                                                   const std::string& staff_id, int64_t max_uses,
+                                                   int64_t expires_in_seconds) {
+  if (max_uses < 1) return Status::InvalidArgument("max uses must be at least 1");
+  if (expires_in_seconds < 1) return Status::InvalidArgument("expiry must be in the future");
+  IssuedEnrollmentToken out;
+  out.secret = crypto::RandomToken("enr");
+  core::EnrollmentToken& tok = out.token;
+  tok.id = core::NewId("ent");
+  tok.institution_id = institution_id;
+  tok.staff_id = staff_id;
+  tok.token_hash = crypto::Sha256Hex(out.secret);
+  tok.max_uses = max_uses;
+  tok.created_at = clock.NowSeconds();
+  tok.expires_at = tok.created_at + expires_in_seconds;
+  RAMPART_RETURN_IF_ERROR(store.CreateEnrollmentToken(tok));
+  return out;
+}
+
+}  // namespace rampart::api

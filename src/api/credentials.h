@@ -1,0 +1,35 @@
+// Issuing bearer credentials: API tokens and enrollment tokens. The secret is returned once and
+// only its SHA-256 is stored (a copy of the database does not yield usable tokens).
+#pragma once
+
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "core/model.h"
+#include "store/store.h"
+
+namespace rampart::api {
+
+struct IssuedApiToken {
+  core::ApiToken token;
+  std::string secret;  // "rmp_..."
+};
+
+struct IssuedEnrollmentToken {
+  core::EnrollmentToken token;
+  std::string secret;  // "enr_..."
+};
+
+// institution_id must be empty for superadmin and set for every other role.
+// expires_in_seconds 0 means no expiry.
+Result<IssuedApiToken> IssueApiToken(store::Store& store, const Clock& clock, core::Role role,
+                                     const std::string& institution_id, const std::string& name,
+                                     int64_t expires_in_seconds);
+
+Result<IssuedEnrollmentToken> IssueEnrollmentToken(store::Store& store, const Clock& clock,
+                                                   const std::string& institution_id,
+                                                   const std::string& staff_id, int64_t max_uses,
+                                                   int64_t expires_in_seconds);
+
+}  // namespace rampart::api

@@ -1,0 +1,96 @@
+#include "api/demo.h"
+
+#include <array>
+
+#include "api/credentials.h"
+
+namespace rampart::api {
+
+namespace {
+
+constexpr std::string_view kDemoName = "Demo Institution";
+constexpr std::array<std::string_view, 20> kFirst{
+    "Anna",  "Luc",   "Sofia", "Jan",    "Marie", "Pieter", "Elena", "Mateo", "Ines", "Lars",
+    "Chiara", "Tomas", "Eva",  "Nikos",  "Lea",   "Jonas",  "Ana",   "Karel", "Mia",  "Oskar"};
+constexpr std::array<std::string_view, 20> kLast{
+    "Peeters", "Janssens", "Rossi",   "Novak",  "Dubois",   "Muller",  "Garcia",
+    "Jensen",  "Kowalski", "Silva",   "Bianchi", "Virtanen", "Horvat",  "Papadopoulos",
+    "Schmit",  "Berg",     "Costa",   "Dvorak", "Lambert",  "Nielsen"};
+constexpr std::array<std::string_view, 6> kDepartments{"DG DIGIT", "DG HR",   "Legal Service",
+                                                       "Security", "Finance", "Communication"};
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+}  // namespace
+
+Result<DemoSeed> SeedDemo(store::Store& store, const Clock& clock, int staff_count) {
+  DemoSeed seed;
+  store::PageRequest page{500, ""};
+  for (;;) {
+    RAMPART_ASSIGN_OR_RETURN(auto list, store.ListInstitutions(store::Scope::All(), page));
+    for (const auto& inst : list.items) {
+      if (inst.name == kDemoName) seed.institution_id = inst.id;
+    }
+    if (list.next_cursor.empty() || !seed.institution_id.empty()) break;
+    page.cursor = list.next_cursor;
+  }
+  int64_t now = clock.NowSeconds();
+  if (seed.institution_id.empty()) {
+    seed.created = true;
+    core::Institution inst{core::NewId("ins"), std::string(kDemoName), now};
+    RAMPART_RETURN_IF_ERROR(store.CreateInstitution(inst));
+    seed.institution_id = inst.id;
+    for (int i = 0; i < staff_count; ++i) {
+      core::Staff s;
+      s.id = core::NewId("stf");
+      s.institution_id = inst.id;
+      std::string_view first = kFirst[static_cast<size_t>(i) % kFirst.size()];
+      std::string_view last = kLast[(static_cast<size_t>(i) / kFirst.size() + static_cast<size_t>(i) * 7) % kLast.size()];
+      s.name = std::string(first) + " " + std::string(last);
+      char mobile[32];
+      std::snprintf(mobile, sizeof(mobile), "+32 47%d %02d %02d %02d", i % 10, (i / 10) % 100,
+                    (i * 37) % 100, (i * 53 + 11) % 100);
+      s.mobile = mobile;
+      s.email = Lower(first) + "." + Lower(last) + "." + std::to_string(i) + "@demo.example";
+      s.department = std::string(kDepartments[static_cast<size_t>(i) % kDepartments.size()]);
+      s.created_at = s.updated_at = now;
+      RAMPART_RETURN_IF_ERROR(store.CreateStaff(s));
+    }
+    for (std::string_view name : {"Executive phones", "Field staff", "Kiosk tablets"}) {
+      core::Group g{core::NewId("grp"), inst.id, std::string(name), "", now};
+      RAMPART_RETURN_IF_ERROR(store.CreateGroup(g));
+    }
+    core::Policy baseline;
+    baseline.id = core::NewId("pol");
+    baseline.institution_id = inst.id;
+    baseline.name = "Baseline";
+    baseline.rules.passcode_min_length = 6;
+    baseline.rules.require_storage_encryption = true;
+    baseline.rules.block_compromised = true;
+    baseline.rules.min_os_version_ios = "17.0";
+    baseline.rules.min_os_version_android = "13";
+    baseline.rules.action = core::NonComplianceAction::kNotify;
+    baseline.rules.grace_seconds = 24 * 3600;
+    baseline.created_at = baseline.updated_at = now;
+    RAMPART_RETURN_IF_ERROR(store.CreatePolicy(baseline));
+    core::PolicyAssignment a{core::NewId("pas"), inst.id, baseline.id, "", now};
+    RAMPART_RETURN_IF_ERROR(store.AssignPolicy(a));
+  }
+  constexpr int64_t kWeek = 7 * 24 * 3600;
+  RAMPART_ASSIGN_OR_RETURN(auto superadmin, IssueApiToken(store, clock, core::Role::kSuperAdmin,
+                                                          "", "demo superadmin", kWeek));
+  RAMPART_ASSIGN_OR_RETURN(auto admin, IssueApiToken(store, clock, core::Role::kAdmin,
+                                                     seed.institution_id, "demo admin", kWeek));
+  RAMPART_ASSIGN_OR_RETURN(auto enrollment, IssueEnrollmentToken(store, clock, seed.institution_id,
+                                                                 "", 10000, 30 * 24 * 3600));
+  seed.superadmin_token = superadmin.secret;
+  seed.admin_token = admin.secret;
+  seed.enrollment_token = enrollment.secret;
+  return seed;
+}
+
+}  // namespace rampart::api

@@ -1,0 +1,24 @@
+// `rampart serve --demo`: one demo institution with staff, groups, a baseline policy, an
+// enrollment token for simulated devices and admin API tokens, so the five-minute tour works.
+#pragma once
+
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "store/store.h"
+
+namespace rampart::api {
+
+struct DemoSeed {
+  std::string institution_id;
+  std::string superadmin_token;   // fresh on every start: secrets are stored only as hashes
+  std::string admin_token;        // institution admin of the demo institution
+  std::string enrollment_token;   // max_uses 10000, 30 days
+  bool created = false;           // false when the institution already existed
+};
+
+// Idempotent: the institution, its staff, groups and policy are created on the first run only.
+Result<DemoSeed> SeedDemo(store::Store& store, const Clock& clock, int staff_count);
+
+}  // namespace rampart::api

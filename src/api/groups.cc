@@ -1,0 +1,119 @@
+#include "api/internal.h"
+#include "common/json_util.h"
+
+namespace rampart::api::internal {
+
+using nlohmann::json;
+
+namespace {
+
+// A device that joins a group receives what the group carries: its policies and its apps.
+void PushGroupContentToDevice(Context& c, const store::Scope& scope, const core::Device& device,
+                              const std::string& group_id, const std::string& by) {
+  store::PageRequest page{500, ""};
+  for (;;) {
+    auto policies = c.store->ListPolicies(scope, page);
+    if (!policies.ok()) break;
+    for (const auto& p : policies->items) {
+      auto assignments = c.store->ListPolicyAssignments(scope, p.id);
+      if (!assignments.ok()) continue;
+      for (const auto& a : *assignments) {
+        if (a.group_id != group_id) continue;
+        json params = {{"policy_id", p.id}, {"rules", ToJson(p.rules)}};
+        QueueCommand(c, scope, device.id, core::CommandType::kApplyPolicy, params, by)
+            .status()
+            .IgnoreError();
+      }
+    }
+    if (policies->next_cursor.empty()) break;
+    page.cursor = policies->next_cursor;
+  }
+  page.cursor.clear();
+  for (;;) {
+    auto apps = c.store->ListApps(scope, page);
+    if (!apps.ok()) break;
+    for (const auto& app : apps->items) {
+      if (app.quarantined || app.platform != device.platform) continue;
+      auto assignments = c.store->ListAppAssignments(scope, app.id);
+      if (!assignments.ok()) continue;
+      for (const auto& a : *assignments) {
+        if (a.group_id != group_id) continue;
+        json params = {{"app_id", app.id},         {"bundle_id", app.bundle_id},
+                       {"version", app.version},   {"sha256", app.sha256},
+                       {"size_bytes", app.size_bytes}};
+        QueueCommand(c, scope, device.id, core::CommandType::kInstallApp, params, by)
+            .status()
+            .IgnoreError();
+      }
+    }
+    if (apps->next_cursor.empty()) break;
+    page.cursor = apps->next_cursor;
+  }
+}
+
+}  // namespace
+
+void RegisterGroupRoutes(RouteTable& t, Context& c) {
+  t.Add("GET", "/api/v1/groups", "groups.read", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto page, ReadPage(call));
+    RAMPART_API_ASSIGN(auto result, c.store->ListGroups(scope, page));
+    return JsonResponse(200, PageToJson(result, [](const auto& v) { return ToJson(v); }));
+  });
+
+  t.Add("POST", "/api/v1/groups", "groups.write", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
+    RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"name", "description", "institution_id"}));
+    core::Group g;
+    RAMPART_API_CHECK(jsonutil::GetString(body, "name", &g.name, true, 100));
+    RAMPART_API_CHECK(jsonutil::GetString(body, "description", &g.description, false, 500));
+    if (g.name.empty()) return ErrorResponse(Status::InvalidArgument("field 'name' must not be empty"));
+    RAMPART_API_ASSIGN(g.institution_id, TargetInstitution(call, c, body));
+    g.id = core::NewId("grp");
+    g.created_at = c.Now();
+    RAMPART_API_CHECK(c.store->CreateGroup(g));
+    return JsonResponse(201, ToJson(g));
+  });
+
+  t.Add("GET", "/api/v1/groups/{id}", "groups.read", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto g, c.store->GetGroup(scope, call.Param("id")));
+    return JsonResponse(200, ToJson(g));
+  });
+
+  t.Add("DELETE", "/api/v1/groups/{id}", "groups.write", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_CHECK(c.store->DeleteGroup(scope, call.Param("id")));
+    return JsonResponse(200, json{{"deleted", call.Param("id")}});
+  });
+
+  t.Add("GET", "/api/v1/groups/{id}/devices", "groups.read", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto members, c.store->ListGroupMembers(scope, call.Param("id")));
+    return JsonResponse(200, json{{"group_id", call.Param("id")}, {"device_ids", members}});
+  });
+
+  t.Add("PUT", "/api/v1/groups/{id}/devices/{device_id}", "groups.write", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto device, c.store->GetDevice(scope, call.Param("device_id")));
+    RAMPART_API_ASSIGN(auto before, c.store->ListDeviceGroups(scope, device.id));
+    RAMPART_API_CHECK(c.store->AddGroupMember(scope, call.Param("id"), device.id));
+    bool joined = std::find(before.begin(), before.end(), call.Param("id")) == before.end();
+    if (joined && device.status == core::DeviceStatus::kActive) {
+      PushGroupContentToDevice(c, store::Scope::Institution(device.institution_id), device,
+                               call.Param("id"), call.principal.id);
+    }
+    return JsonResponse(200, json{{"group_id", call.Param("id")}, {"device_id", device.id}});
+  });
+
+  t.Add("DELETE", "/api/v1/groups/{id}/devices/{device_id}", "groups.write",
+        [&c](const Call& call) {
+          RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+          RAMPART_API_CHECK(
+              c.store->RemoveGroupMember(scope, call.Param("id"), call.Param("device_id")));
+          return JsonResponse(200, json{{"group_id", call.Param("id")},
+                                        {"removed", call.Param("device_id")}});
+        });
+}
+
+}  // namespace rampart::api::internal

@@ -1,0 +1,124 @@
+#include <charconv>
+
+#include "api/internal.h"
+#include "common/json_util.h"
+#include "core/commands.h"
+#include "core/permissions.h"
+
+namespace rampart::api::internal {
+
+using nlohmann::json;
+
+const std::string& Call::Param(std::string_view name) const {
+  static const std::string kEmpty;
+  auto it = params.find(name);
+  return it == params.end() ? kEmpty : it->second;
+}
+
+void RouteTable::Add(std::string method, std::string pattern, std::string permission,
+                     ApiHandler handler) {
+  router_.Add(std::move(method), std::move(pattern), std::move(permission), nullptr);
+  handlers_.push_back(std::move(handler));
+}
+
+const ApiHandler& RouteTable::HandlerFor(const http::Route* route) const {
+  return handlers_.at(static_cast<size_t>(route - router_.Routes().data()));
+}
+
+Result<store::Scope> ReadScope(const Call& call) {
+  const Principal& p = call.principal;
+  if (p.kind == Principal::Kind::kApiToken && core::IsCrossInstitution(p.role)) {
+    std::string inst;
+    if (call.req.QueryParam("institution_id", &inst) && !inst.empty()) {
+      return store::Scope::Institution(inst);
+    }
+    return store::Scope::All();
+  }
+  if (p.institution_id.empty()) return Status::PermissionDenied("token has no institution");
+  return store::Scope::Institution(p.institution_id);
+}
+
+Result<std::string> TargetInstitution(const Call& call, Context& c, const json& body) {
+  const Principal& p = call.principal;
+  std::string inst = p.institution_id;
+  if (core::IsCrossInstitution(p.role)) {
+    RAMPART_RETURN_IF_ERROR(jsonutil::GetString(body, "institution_id", &inst, true, 64));
+  } else if (jsonutil::Has(body, "institution_id")) {
+    std::string requested;
+    RAMPART_RETURN_IF_ERROR(jsonutil::GetString(body, "institution_id", &requested, false, 64));
+    // Naming another institution is answered like naming one that does not exist.
+    if (requested != inst) return Status::NotFound("institution not found");
+  }
+  auto found = c.store->GetInstitution(store::Scope::Institution(inst), inst);
+  if (!found.ok()) return Status::NotFound("institution not found");
+  return inst;
+}
+
+Result<store::PageRequest> ReadPage(const Call& call) {
+  store::PageRequest page;
+  std::string limit;
+  if (call.req.QueryParam("limit", &limit)) {
+    int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(limit.data(), limit.data() + limit.size(), v);
+    if (ec != std::errc() || ptr != limit.data() + limit.size() || v < 1 || v > 500) {
+      return Status::InvalidArgument("limit must be an integer from 1 to 500");
+    }
+    page.limit = v;
+  }
+  std::string cursor;
+  if (call.req.QueryParam("cursor", &cursor)) {
+    if (cursor.size() > 256) return Status::InvalidArgument("cursor is malformed");
+    page.cursor = cursor;
+  }
+  return page;
+}
+
+Result<json> ReadJsonBody(const Call& call) { return jsonutil::ParseObject(call.req.body); }
+
+http::Response JsonResponse(int status, const json& body) {
+  return http::Response::Json(status, jsonutil::Dump(body));
+}
+
+http::Response ErrorResponse(const Status& status) { return http::Response::Error(status); }
+
+Result<core::Command> QueueCommand(Context& c, const store::Scope& scope,
+                                   const std::string& device_id, core::CommandType type,
+                                   const json& params, const std::string& created_by) {
+  RAMPART_ASSIGN_OR_RETURN(std::string payload, core::ValidateCommandPayload(type, params));
+  core::Command cmd;
+  cmd.id = core::NewId("cmd");
+  cmd.device_id = device_id;
+  cmd.type = type;
+  cmd.payload_json = std::move(payload);
+  cmd.created_by = created_by;
+  cmd.created_at = c.Now();
+  cmd.updated_at = cmd.created_at;
+  cmd.expires_at = cmd.created_at + c.options.config.command_expiry_seconds;
+  RAMPART_ASSIGN_OR_RETURN(core::Command stored, c.store->EnqueueCommand(scope, std::move(cmd)));
+  c.metrics->Increment("rampart_commands_queued_total", "type", core::ToString(type));
+  return stored;
+}
+
+Result<int64_t> PushPolicyToDevices(Context& c, const core::Policy& policy,
+                                    const core::PolicyAssignment& assignment,
+                                    const std::string& created_by) {
+  store::Scope scope = store::Scope::Institution(assignment.institution_id);
+  json params = {{"policy_id", policy.id}, {"rules", ToJson(policy.rules)}};
+  int64_t queued = 0;
+  store::DeviceFilter filter;
+  filter.status = core::DeviceStatus::kActive;
+  filter.group_id = assignment.group_id;
+  store::PageRequest page{500, ""};
+  while (true) {
+    RAMPART_ASSIGN_OR_RETURN(auto devices, c.store->ListDevices(scope, filter, page));
+    for (const auto& d : devices.items) {
+      auto cmd = QueueCommand(c, scope, d.id, core::CommandType::kApplyPolicy, params, created_by);
+      if (cmd.ok()) ++queued;
+    }
+    if (devices.next_cursor.empty()) break;
+    page.cursor = devices.next_cursor;
+  }
+  return queued;
+}
+
+}  // namespace rampart::api::internal

@@ -1,0 +1,49 @@
+#include "api/internal.h"
+#include "common/json_util.h"
+
+namespace rampart::api::internal {
+
+using nlohmann::json;
+
+namespace {
+
+Status ValidateName(const std::string& name, std::string_view what) {
+  if (name.empty()) return Status::InvalidArgument(std::string(what) + " must not be empty");
+  for (unsigned char ch : name) {
+    if (ch < 0x20 || ch == 0x7f) {
+      return Status::InvalidArgument(std::string(what) + " must not contain control characters");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterInstitutionRoutes(RouteTable& t, Context& c) {
+  t.Add("GET", "/api/v1/institutions", "institutions.read", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto page, ReadPage(call));
+    RAMPART_API_ASSIGN(auto result, c.store->ListInstitutions(scope, page));
+    return JsonResponse(200, PageToJson(result, [](const auto& v) { return ToJson(v); }));
+  });
+
+  t.Add("POST", "/api/v1/institutions", "institutions.write", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
+    RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"name"}));
+    core::Institution inst;
+    RAMPART_API_CHECK(jsonutil::GetString(body, "name", &inst.name, true, 200));
+    RAMPART_API_CHECK(ValidateName(inst.name, "name"));
+    inst.id = core::NewId("ins");
+    inst.created_at = c.Now();
+    RAMPART_API_CHECK(c.store->CreateInstitution(inst));
+    return JsonResponse(201, ToJson(inst));
+  });
+
+  t.Add("GET", "/api/v1/institutions/{id}", "institutions.read", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto inst, c.store->GetInstitution(scope, call.Param("id")));
+    return JsonResponse(200, ToJson(inst));
+  });
+}
+
+}  // namespace rampart::api::internal

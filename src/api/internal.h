@@ -1,0 +1,143 @@
+// Shared pieces of the API handlers. Private to src/api.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "api/app.h"
+#include "api/metrics.h"
+#include "api/nonce_cache.h"
+#include "common/clock.h"
+#include "core/model.h"
+#include "http/message.h"
+#include "http/router.h"
+#include "store/store.h"
+
+namespace rampart::api::internal {
+
+struct Principal {
+  enum class Kind { kNone, kApiToken, kDevice };
+  Kind kind = Kind::kNone;
+  std::string id;  // API token id or device id
+  core::Role role = core::Role::kAuditor;
+  std::string institution_id;  // empty only for cross-institution tokens
+  core::Device device;         // for kDevice
+};
+
+struct Call {
+  const http::Request& req;
+  const http::PathParams& params;
+  const Principal& principal;
+  const std::string& Param(std::string_view name) const;
+};
+
+using ApiHandler = std::function<http::Response(const Call&)>;
+
+// What every handler may use. Owned by App::Impl; outlives all handlers.
+struct Context {
+  AppOptions options;
+  store::Store* store = nullptr;
+  const Clock* clock = nullptr;
+  Metrics* metrics = nullptr;
+  NonceCache* nonces = nullptr;
+  int64_t Now() const { return clock->NowSeconds(); }
+};
+
+// The route table: http::Router for matching, plus the API handler of each route by index.
+class RouteTable {
+ public:
+  void Add(std::string method, std::string pattern, std::string permission, ApiHandler handler);
+  const http::Router& router() const { return router_; }
+  const ApiHandler& HandlerFor(const http::Route* route) const;
+
+ private:
+  http::Router router_;
+  std::vector<ApiHandler> handlers_;
+};
+
+// Each resource file registers its routes.
+void RegisterInstitutionRoutes(RouteTable& t, Context& c);
+void RegisterStaffRoutes(RouteTable& t, Context& c);
+void RegisterDeviceRoutes(RouteTable& t, Context& c);
+void RegisterCommandRoutes(RouteTable& t, Context& c);
+void RegisterGroupRoutes(RouteTable& t, Context& c);
+void RegisterEnrollmentRoutes(RouteTable& t, Context& c);
+void RegisterPolicyRoutes(RouteTable& t, Context& c);
+void RegisterAppRoutes(RouteTable& t, Context& c);
+void RegisterComplianceRoutes(RouteTable& t, Context& c);
+void RegisterTokenRoutes(RouteTable& t, Context& c);
+void RegisterDeviceProtocolRoutes(RouteTable& t, Context& c);
+
+// --- Request helpers ---
+
+// The scope a read runs in: a cross-institution principal sees every institution, or one when
+// it passes ?institution_id=; anyone else sees only their own institution.
+Result<store::Scope> ReadScope(const Call& call);
+// The institution a new object belongs to: the principal's own, or for a cross-institution
+// principal the body's "institution_id" (required then). The institution must exist.
+Result<std::string> TargetInstitution(const Call& call, Context& c, const nlohmann::json& body);
+// ?limit= (1..500, default 50) and ?cursor=.
+Result<store::PageRequest> ReadPage(const Call& call);
+// Body parsed as a JSON object, or InvalidArgument.
+Result<nlohmann::json> ReadJsonBody(const Call& call);
+
+http::Response JsonResponse(int status, const nlohmann::json& body);
+http::Response ErrorResponse(const Status& status);
+
+template <typename T, typename F>
+nlohmann::json PageToJson(const store::Page<T>& page, F&& to_json) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& item : page.items) items.push_back(to_json(item));
+  nlohmann::json out = {{"items", std::move(items)}};
+  out["next_cursor"] =
+      page.next_cursor.empty() ? nlohmann::json(nullptr) : nlohmann::json(page.next_cursor);
+  return out;
+}
+
+// --- Serialisation (wire shapes documented in docs/openapi.yaml) ---
+nlohmann::json ToJson(const core::Institution& v);
+nlohmann::json ToJson(const core::Staff& v);
+nlohmann::json ToJson(const core::Group& v);
+nlohmann::json ToJson(const core::Device& v);
+nlohmann::json ToJson(const core::DeviceState& v);
+nlohmann::json ToJson(const core::ComplianceReason& v);
+nlohmann::json ToJson(const core::EnrollmentToken& v);
+nlohmann::json ToJson(const core::ApiToken& v);
+nlohmann::json ToJson(const core::Command& v);
+nlohmann::json ToJson(const core::PolicyRules& v);
+nlohmann::json ToJson(const core::Policy& v);
+nlohmann::json ToJson(const core::PolicyAssignment& v);
+nlohmann::json ToJson(const core::App& v);
+nlohmann::json ToJson(const core::AppAssignment& v);
+Result<core::PolicyRules> PolicyRulesFromJson(const nlohmann::json& j);
+Result<core::DeviceState> DeviceStateFromJson(const nlohmann::json& j);
+
+// --- Shared domain operations ---
+
+// Validates and queues a command for one device (created_by = principal id or "system").
+Result<core::Command> QueueCommand(Context& c, const store::Scope& scope,
+                                   const std::string& device_id, core::CommandType type,
+                                   const nlohmann::json& params, const std::string& created_by);
+// Queues apply_policy for every active device a policy assignment reaches; returns the count.
+Result<int64_t> PushPolicyToDevices(Context& c, const core::Policy& policy,
+                                    const core::PolicyAssignment& assignment,
+                                    const std::string& created_by);
+
+}  // namespace rampart::api::internal
+
+// In a handler: assigns the value of a Result, or returns its error as the HTTP response.
+#define RAMPART_API_ASSIGN(lhs, expr)                                                 \
+  auto RAMPART_CONCAT(api_result_, __LINE__) = (expr);                                \
+  if (!RAMPART_CONCAT(api_result_, __LINE__).ok())                                    \
+    return ::rampart::api::internal::ErrorResponse(                                   \
+        RAMPART_CONCAT(api_result_, __LINE__).status());                              \
+  lhs = std::move(RAMPART_CONCAT(api_result_, __LINE__)).value()
+
+// In a handler: returns the error of a non-OK Status as the HTTP response.
+#define RAMPART_API_CHECK(expr)                                                     \
+  do {                                                                              \
+    ::rampart::Status api_status_ = (expr);                                         \
+    if (!api_status_.ok()) return ::rampart::api::internal::ErrorResponse(api_status_); \
+  } while (0)

@@ -1,0 +1,123 @@
+#include "api/internal.h"
+#include "common/json_util.h"
+#include "common/log.h"
+
+namespace rampart::api::internal {
+
+using nlohmann::json;
+
+namespace {
+
+// Re-sends a changed policy to every device its assignments reach.
+void PushPolicyEverywhere(Context& c, const store::Scope& scope, const core::Policy& policy,
+                          const std::string& by) {
+  auto assignments = c.store->ListPolicyAssignments(scope, policy.id);
+  if (!assignments.ok()) return;
+  for (const auto& a : *assignments) PushPolicyToDevices(c, policy, a, by).status().IgnoreError();
+}
+
+}  // namespace
+
+void RegisterPolicyRoutes(RouteTable& t, Context& c) {
+  t.Add("GET", "/api/v1/policies", "policies.read", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto page, ReadPage(call));
+    RAMPART_API_ASSIGN(auto result, c.store->ListPolicies(scope, page));
+    return JsonResponse(200, PageToJson(result, [](const auto& v) { return ToJson(v); }));
+  });
+
+  t.Add("POST", "/api/v1/policies", "policies.write", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
+    RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"name", "rules", "institution_id"}));
+    core::Policy p;
+    RAMPART_API_CHECK(jsonutil::GetString(body, "name", &p.name, true, 100));
+    if (p.name.empty()) return ErrorResponse(Status::InvalidArgument("field 'name' must not be empty"));
+    RAMPART_API_ASSIGN(p.rules, PolicyRulesFromJson(body.value("rules", json::object())));
+    RAMPART_API_ASSIGN(p.institution_id, TargetInstitution(call, c, body));
+    p.id = core::NewId("pol");
+    p.created_at = p.updated_at = c.Now();
+    RAMPART_API_CHECK(c.store->CreatePolicy(p));
+    return JsonResponse(201, ToJson(p));
+  });
+
+  t.Add("GET", "/api/v1/policies/{id}", "policies.read", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto p, c.store->GetPolicy(scope, call.Param("id")));
+    return JsonResponse(200, ToJson(p));
+  });
+
+  t.Add("PUT", "/api/v1/policies/{id}", "policies.write", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
+    RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"name", "rules"}));
+    RAMPART_API_ASSIGN(core::Policy p, c.store->GetPolicy(scope, call.Param("id")));
+    RAMPART_API_CHECK(jsonutil::GetString(body, "name", &p.name, false, 100));
+    if (p.name.empty()) return ErrorResponse(Status::InvalidArgument("field 'name' must not be empty"));
+    if (jsonutil::Has(body, "rules")) {
+      RAMPART_API_ASSIGN(p.rules, PolicyRulesFromJson(body["rules"]));
+    }
+    p.updated_at = c.Now();
+    RAMPART_API_CHECK(c.store->UpdatePolicy(scope, p));
+    PushPolicyEverywhere(c, store::Scope::Institution(p.institution_id), p, call.principal.id);
+    return JsonResponse(200, ToJson(p));
+  });
+
+  t.Add("DELETE", "/api/v1/policies/{id}", "policies.write", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_CHECK(c.store->DeletePolicy(scope, call.Param("id")));
+    return JsonResponse(200, json{{"deleted", call.Param("id")}});
+  });
+
+  t.Add("GET", "/api/v1/policies/{id}/assignments", "policies.read", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto p, c.store->GetPolicy(scope, call.Param("id")));
+    RAMPART_API_ASSIGN(auto list, c.store->ListPolicyAssignments(scope, p.id));
+    json items = json::array();
+    for (const auto& a : list) items.push_back(ToJson(a));
+    return JsonResponse(200, json{{"items", items}});
+  });
+
+  t.Add("POST", "/api/v1/policies/{id}/assignments", "policies.write", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
+    RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"target", "group_id"}));
+    RAMPART_API_ASSIGN(auto p, c.store->GetPolicy(scope, call.Param("id")));
+    std::string target;
+    RAMPART_API_CHECK(jsonutil::GetString(body, "target", &target, true, 16));
+    core::PolicyAssignment a;
+    if (target == "group") {
+      RAMPART_API_CHECK(jsonutil::GetString(body, "group_id", &a.group_id, true, 64));
+      // The group must be visible in the policy's own institution.
+      auto g = c.store->GetGroup(store::Scope::Institution(p.institution_id), a.group_id);
+      if (!g.ok()) return ErrorResponse(Status::NotFound("group not found"));
+    } else if (target != "institution") {
+      return ErrorResponse(Status::InvalidArgument("target must be 'institution' or 'group'"));
+    } else if (jsonutil::Has(body, "group_id")) {
+      return ErrorResponse(Status::InvalidArgument("group_id is only for target 'group'"));
+    }
+    a.id = core::NewId("pas");
+    a.institution_id = p.institution_id;
+    a.policy_id = p.id;
+    a.created_at = c.Now();
+    RAMPART_API_CHECK(c.store->AssignPolicy(a));
+    RAMPART_API_ASSIGN(int64_t queued, PushPolicyToDevices(c, p, a, call.principal.id));
+    log::Info("policy.assigned", {{"policy_id", p.id}, {"queued", queued}});
+    json out = ToJson(a);
+    out["commands_queued"] = queued;
+    return JsonResponse(201, out);
+  });
+
+  t.Add("DELETE", "/api/v1/policies/{id}/assignments/{assignment_id}", "policies.write",
+        [&c](const Call& call) {
+          RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+          RAMPART_API_ASSIGN(auto p, c.store->GetPolicy(scope, call.Param("id")));
+          RAMPART_API_ASSIGN(auto list, c.store->ListPolicyAssignments(scope, p.id));
+          bool found = false;
+          for (const auto& a : list) found = found || a.id == call.Param("assignment_id");
+          if (!found) return ErrorResponse(Status::NotFound("assignment not found"));
+          RAMPART_API_CHECK(c.store->DeletePolicyAssignment(scope, call.Param("assignment_id")));
+          return JsonResponse(200, json{{"deleted", call.Param("assignment_id")}});
+        });
+}
+
+}  // namespace rampart::api::internal

@@ -1,0 +1,111 @@
+#include "cli/commands.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include "api/credentials.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "store/store.h"
+
+namespace rampart::cli {
+
+std::string DatabasePath(const std::string& d) { return d + "/rampart.db"; }
+std::string TlsDir(const std::string& d) { return d + "/tls"; }
+std::string AppsDir(const std::string& d) { return d + "/apps"; }
+std::string KeysDir(const std::string& d) { return d + "/keys"; }
+
+namespace {
+
+bool MakeDir(const std::string& path, std::string* error) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    *error = "cannot create " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    *error = path + " is not a directory";
+    return false;
+  }
+  return true;
+}
+
+int Fail(const Status& s) {
+  std::cerr << "rampart: " << s.message() << "\n";
+  return s.code() == Code::kInvalidArgument || s.code() == Code::kNotFound ? 2 : 1;
+}
+
+Result<std::unique_ptr<store::Store>> OpenExisting(const std::string& data_dir) {
+  struct stat st {};
+  if (::stat(DatabasePath(data_dir).c_str(), &st) != 0) {
+    return Status::NotFound("no Rampart database in " + data_dir +
+                            " (start `rampart serve --data " + data_dir + "` once first)");
+  }
+  return store::OpenStore("sqlite:" + DatabasePath(data_dir));
+}
+
+}  // namespace
+
+int PrepareDataDir(const std::string& data_dir, std::string* error) {
+  for (const auto& dir : {data_dir, TlsDir(data_dir), AppsDir(data_dir), KeysDir(data_dir)}) {
+    if (!MakeDir(dir, error)) return 1;
+  }
+  return 0;
+}
+
+int InstitutionCreate(const std::string& data_dir, const std::string& name) {
+  if (name.empty() || name.size() > 200) {
+    return Fail(Status::InvalidArgument("institution name must have 1 to 200 characters"));
+  }
+  auto store = OpenExisting(data_dir);
+  if (!store.ok()) return Fail(store.status());
+  core::Institution inst{core::NewId("ins"), name, SystemClock::Instance().NowSeconds()};
+  Status s = (*store)->CreateInstitution(inst);
+  if (!s.ok()) return Fail(s);
+  std::cout << inst.id << "\n";
+  return 0;
+}
+
+int TokenCreate(const std::string& data_dir, const std::string& role_name,
+                const std::string& institution_id, const std::string& name,
+                int64_t expires_in_seconds) {
+  auto role = core::ParseRole(role_name);
+  if (!role) {
+    return Fail(Status::InvalidArgument(
+        "role must be superadmin, admin, helpdesk, analyst or auditor"));
+  }
+  auto store = OpenExisting(data_dir);
+  if (!store.ok()) return Fail(store.status());
+  if (!institution_id.empty()) {
+    auto inst = (*store)->GetInstitution(store::Scope::Institution(institution_id), institution_id);
+    if (!inst.ok()) return Fail(Status::NotFound("no institution " + institution_id));
+  }
+  auto issued = api::IssueApiToken(**store, SystemClock::Instance(), *role, institution_id, name,
+                                   expires_in_seconds);
+  if (!issued.ok()) return Fail(issued.status());
+  std::cout << issued->secret << "\n";
+  return 0;
+}
+
+int EnrollmentCreate(const std::string& data_dir, const std::string& institution_id,
+                     const std::string& staff_id, int64_t max_uses, int64_t expires_in_seconds) {
+  auto store = OpenExisting(data_dir);
+  if (!store.ok()) return Fail(store.status());
+  store::Scope scope = store::Scope::Institution(institution_id);
+  if (!(*store)->GetInstitution(scope, institution_id).ok()) {
+    return Fail(Status::NotFound("no institution " + institution_id));
+  }
+  if (!staff_id.empty() && !(*store)->GetStaff(scope, staff_id).ok()) {
+    return Fail(Status::NotFound("no staff member " + staff_id + " in that institution"));
+  }
+  auto issued = api::IssueEnrollmentToken(**store, SystemClock::Instance(), institution_id,
+                                          staff_id, max_uses, expires_in_seconds);
+  if (!issued.ok()) return Fail(issued.status());
+  std::cout << issued->secret << "\n";
+  return 0;
+}
+
+}  // namespace rampart::cli

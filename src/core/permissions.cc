@@ -1,0 +1,68 @@
+#include "core/permissions.h"
+
+#include <array>
+
+namespace rampart::core {
+namespace {
+
+struct Grant {
+  std::string_view permission;
+  // superadmin, admin, helpdesk, analyst, auditor
+  std::array<bool, 5> roles;
+};
+
+// Helpdesk reads the staff directory to answer calls; analysts and auditors see devices,
+// policies and compliance but not staff personal data (least privilege for read-only roles).
+constexpr std::array<Grant, 20> kGrants{{
+    {"institutions.read", {true, true, true, true, true}},
+    {"institutions.write", {true, false, false, false, false}},
+    {"staff.read", {true, true, true, false, false}},
+    {"staff.write", {true, true, false, false, false}},
+    {"devices.read", {true, true, true, true, true}},
+    {"devices.write", {true, true, true, false, false}},
+    {"devices.command", {true, true, true, false, false}},
+    {"devices.wipe", {true, true, false, false, false}},
+    {"groups.read", {true, true, true, true, true}},
+    {"groups.write", {true, true, false, false, false}},
+    {"enrollment.read", {true, true, true, false, true}},
+    {"enrollment.write", {true, true, true, false, false}},
+    {"policies.read", {true, true, true, true, true}},
+    {"policies.write", {true, true, false, false, false}},
+    {"apps.read", {true, true, true, true, true}},
+    {"apps.write", {true, true, false, false, false}},
+    {"compliance.read", {true, true, true, true, true}},
+    {"tokens.read", {true, true, false, false, true}},
+    {"tokens.write", {true, true, false, false, false}},
+    {"metrics.read", {true, true, false, true, true}},
+}};
+
+size_t RoleIndex(Role r) {
+  switch (r) {
+    case Role::kSuperAdmin:
+      return 0;
+    case Role::kAdmin:
+      return 1;
+    case Role::kHelpdesk:
+      return 2;
+    case Role::kAnalyst:
+      return 3;
+    case Role::kAuditor:
+      return 4;
+  }
+  return 4;
+}
+
+}  // namespace
+
+bool RoleHasPermission(Role role, std::string_view permission) {
+  for (const auto& g : kGrants) {
+    if (g.permission == permission) return g.roles[RoleIndex(role)];
+  }
+  return false;
+}
+
+bool IsCrossInstitution(Role role) {
+  return role == Role::kSuperAdmin;
+}
+
+}  // namespace rampart::core

@@ -1,0 +1,76 @@
+// The `rampart` binary: parses the command line and hands over to the component that does the
+// work. Nothing else lives here.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "common/crypto.h"
+#include "server/serve.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Rampart: a mobile device management server that defends itself"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+
+  rampart::server::ServeOptions serve;
+  auto* serve_cmd = app.add_subcommand("serve", "Run the server");
+  serve_cmd->add_option("--data", serve.data_dir, "Data directory")->required();
+  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT (default 127.0.0.1:8443)");
+  serve_cmd->add_option("--config", serve.config_file, "YAML configuration file")
+      ->check(CLI::ExistingFile);
+  serve_cmd->add_flag("--demo", serve.demo, "Seed a demo institution and print tokens");
+  serve_cmd->add_flag("--insecure-http", serve.plain_http,
+                      "Serve plain HTTP (local debugging only)");
+  serve_cmd->callback([&] { exit_code = rampart::server::Serve(serve); });
+
+  std::string data_dir;
+  auto* admin = app.add_subcommand("admin", "Administer a data directory");
+  admin->add_option("--data", data_dir, "Data directory")->required();
+  admin->require_subcommand(1);
+
+  auto* institution = admin->add_subcommand("institution", "Institutions");
+  institution->require_subcommand(1);
+  std::string inst_name;
+  auto* inst_create = institution->add_subcommand("create", "Create an institution, print its id");
+  inst_create->add_option("NAME", inst_name, "Institution name")->required();
+  inst_create->callback(
+      [&] { exit_code = rampart::cli::InstitutionCreate(data_dir, inst_name); });
+
+  auto* token = admin->add_subcommand("token", "API tokens");
+  token->require_subcommand(1);
+  std::string role, token_inst, token_name = "cli";
+  int64_t token_expires = 90 * 24 * 3600;
+  auto* token_create = token->add_subcommand("create", "Create an API token, print it once");
+  token_create->add_option("--role", role, "superadmin|admin|helpdesk|analyst|auditor")
+      ->required();
+  token_create->add_option("--institution", token_inst, "Institution id (all but superadmin)");
+  token_create->add_option("--name", token_name, "A label for the token");
+  token_create->add_option("--expires-in", token_expires, "Seconds until expiry (0: never)")
+      ->check(CLI::NonNegativeNumber);
+  token_create->callback([&] {
+    exit_code = rampart::cli::TokenCreate(data_dir, role, token_inst, token_name, token_expires);
+  });
+
+  auto* enrollment = admin->add_subcommand("enrollment", "Enrollment tokens");
+  enrollment->require_subcommand(1);
+  std::string enr_inst, enr_staff;
+  int64_t max_uses = 1, enr_expires = 7 * 24 * 3600;
+  auto* enr_create = enrollment->add_subcommand("create", "Create an enrollment token");
+  enr_create->add_option("--institution", enr_inst, "Institution id")->required();
+  enr_create->add_option("--staff", enr_staff, "Staff member the devices belong to");
+  enr_create->add_option("--max-uses", max_uses, "How many devices may enroll with it")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  enr_create->add_option("--expires-in", enr_expires, "Seconds until expiry")
+      ->check(CLI::Range(int64_t{60}, int64_t{365} * 24 * 3600));
+  enr_create->callback([&] {
+    exit_code =
+        rampart::cli::EnrollmentCreate(data_dir, enr_inst, enr_staff, max_uses, enr_expires);
+  });
+
+  if (!rampart::crypto::InitCrypto().ok()) return 1;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}

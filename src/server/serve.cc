@@ -1,0 +1,165 @@
+#include "server/serve.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <iostream>
+
+#include "api/app.h"
+#include "api/demo.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "http/server.h"
+#include "http/tls_files.h"
+#include "store/store.h"
+
+namespace rampart::server {
+namespace {
+
+int Fail(const std::string& message) {
+  std::cerr << "rampart: " << message << "\n";
+  log::Error("serve.failed", {{"reason", message}});
+  return 1;
+}
+
+// The server's Ed25519 identity, created on first start (mode 0600). Devices receive its public
+// half at enrollment.
+Result<crypto::Ed25519KeyPair> LoadOrCreateIdentity(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0) {
+    std::string secret(crypto::kEd25519SecretKeyBytes, '\0');
+    ssize_t n = ::read(fd, secret.data(), secret.size());
+    ::close(fd);
+    if (n != static_cast<ssize_t>(secret.size())) {
+      return Status::Internal("identity key file " + path + " is damaged");
+    }
+    crypto::Ed25519KeyPair kp;
+    kp.secret_key = secret;
+    kp.public_key = secret.substr(32);  // libsodium layout: seed || public key
+    return kp;
+  }
+  crypto::Ed25519KeyPair kp = crypto::GenerateEd25519();
+  fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Internal("cannot create identity key " + path);
+  bool ok = ::write(fd, kp.secret_key.data(), kp.secret_key.size()) ==
+            static_cast<ssize_t>(kp.secret_key.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  if (!ok) return Status::Internal("cannot write identity key " + path);
+  return kp;
+}
+
+log::Level ParseLevel(const std::string& s) {
+  if (s == "debug") return log::Level::kDebug;
+  if (s == "warn") return log::Level::kWarn;
+  if (s == "error") return log::Level::kError;
+  return log::Level::kInfo;
+}
+
+}  // namespace
+
+int Serve(const ServeOptions& options) {
+  if (!crypto::InitCrypto().ok()) return Fail("cannot initialise cryptography");
+  Config config;
+  config.data_dir = options.data_dir;
+  if (!options.config_file.empty()) {
+    Status s = LoadConfigFile(options.config_file, &config);
+    if (!s.ok()) return Fail(s.message());
+    config.data_dir = options.data_dir;  // the flag names the data directory
+  }
+  if (!options.listen.empty()) config.listen = options.listen;
+  if (options.plain_http) config.tls = false;
+  log::SetMinLevel(ParseLevel(config.log_level));
+
+  std::string host;
+  uint16_t port = 0;
+  Status parsed = ParseHostPort(config.listen, &host, &port);
+  if (!parsed.ok()) return Fail(parsed.message());
+
+  std::string error;
+  if (cli::PrepareDataDir(config.data_dir, &error) != 0) return Fail(error);
+  auto store = store::OpenStore("sqlite:" + cli::DatabasePath(config.data_dir));
+  if (!store.ok()) return Fail(store.status().message());
+
+  if (options.demo) {
+    auto seed = api::SeedDemo(**store, SystemClock::Instance(), static_cast<int>(config.demo_staff));
+    if (!seed.ok()) return Fail("demo seeding failed: " + seed.status().message());
+    // Printed once for the operator at the console; never logged.
+    std::cout << "demo institution:  " << seed->institution_id
+              << (seed->created ? " (created)" : " (existing)") << "\n"
+              << "superadmin token:  " << seed->superadmin_token << "\n"
+              << "admin token:       " << seed->admin_token << "\n"
+              << "enrollment token:  " << seed->enrollment_token << "\n";
+  }
+
+  api::AppOptions app_options;
+  app_options.config = config;
+  app_options.apps_dir = cli::AppsDir(config.data_dir);
+  auto identity = LoadOrCreateIdentity(cli::KeysDir(config.data_dir) + "/server_identity.key");
+  if (!identity.ok()) return Fail(identity.status().message());
+  app_options.server_identity_key = identity->public_key;
+
+  http::ServerOptions server_options;
+  server_options.host = host;
+  server_options.port = port;
+  server_options.tls = config.tls;
+  server_options.threads = config.threads;
+  server_options.limits = config.http;
+  if (config.tls) {
+    auto tls = http::EnsureServerCertificate(cli::TlsDir(config.data_dir));
+    if (!tls.ok()) return Fail("TLS setup failed: " + tls.status().message());
+    server_options.cert_file = tls->server_cert;
+    server_options.key_file = tls->server_key;
+    auto fingerprint = http::CertificateFingerprint(tls->ca_cert);
+    if (fingerprint.ok()) app_options.tls_ca_fingerprint = *fingerprint;
+  }
+
+  api::App app(app_options, store->get(), &SystemClock::Instance());
+  server_options.body_limit = [&app](std::string_view method, std::string_view path) {
+    return app.BodyLimit(method, path);
+  };
+  server_options.on_violation = [&app](std::string_view ip, std::string_view reason) {
+    app.RecordViolation(ip, reason);
+  };
+
+  // Signals are taken synchronously by this thread only; worker threads inherit the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  http::HttpServer server(server_options,
+                          [&app](http::Request& request) { return app.Handle(request); });
+  Status started = server.Start();
+  if (!started.ok()) return Fail(started.message());
+  std::string scheme = config.tls ? "https" : "http";
+  std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  std::cout << "rampart listening on " << scheme << "://" << shown_host << ":" << server.port()
+            << std::endl;
+  log::Info("serve.started", {{"listen", config.listen},
+                              {"port", static_cast<int>(server.port())},
+                              {"tls", config.tls}});
+
+  constexpr int kMaintenanceSeconds = 30;
+  for (;;) {
+    timespec timeout{kMaintenanceSeconds, 0};
+    int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (sig == SIGINT || sig == SIGTERM) {
+      log::Info("serve.stopping", {{"signal", sig}});
+      break;
+    }
+    app.RunMaintenance();
+  }
+  server.Stop(10000);
+  log::Info("serve.stopped");
+  return 0;
+}
+
+}  // namespace rampart::server

@@ -1,0 +1,240 @@
+#include "store/sqlite/migrations.h"
+
+#include "store/sqlite/connection.h"
+
+namespace rampart::store::sqlite {
+namespace {
+
+// Tenant-owned children reference their parents through (institution_id, id) pairs, so the
+// database itself refuses a row that points into another institution, whatever the code above
+// it does. Every parent therefore carries UNIQUE (institution_id, id).
+constexpr std::string_view kInitialSchema = R"sql(
+CREATE TABLE institutions (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX institutions_order ON institutions(created_at, id);
+
+CREATE TABLE staff (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions(id),
+  name TEXT NOT NULL,
+  mobile TEXT NOT NULL,
+  email TEXT NOT NULL,
+  department TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (institution_id, id)
+);
+CREATE INDEX staff_by_institution ON staff(institution_id, created_at, id);
+CREATE INDEX staff_by_department ON staff(institution_id, department, created_at, id);
+
+CREATE TABLE device_groups (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions(id),
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (institution_id, id)
+);
+CREATE INDEX device_groups_by_institution ON device_groups(institution_id, created_at, id);
+
+CREATE TABLE devices (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions(id),
+  staff_id TEXT,
+  platform TEXT NOT NULL,
+  model TEXT NOT NULL,
+  serial TEXT NOT NULL,
+  ownership TEXT NOT NULL,
+  status TEXT NOT NULL,
+  public_key BLOB NOT NULL,
+  enrolled_at INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  os_version TEXT NOT NULL,
+  passcode_set INTEGER NOT NULL,
+  passcode_length INTEGER NOT NULL,
+  storage_encrypted INTEGER NOT NULL,
+  compromised INTEGER NOT NULL,
+  battery_percent INTEGER NOT NULL,
+  camera_disabled INTEGER NOT NULL,
+  installed_apps TEXT NOT NULL,
+  compliance TEXT NOT NULL,
+  compliance_reasons TEXT NOT NULL,
+  noncompliant_since INTEGER NOT NULL,
+  compliance_action_taken_at INTEGER NOT NULL,
+  UNIQUE (institution_id, id),
+  FOREIGN KEY (institution_id, staff_id) REFERENCES staff(institution_id, id)
+);
+CREATE INDEX devices_by_institution ON devices(institution_id, enrolled_at, id);
+CREATE INDEX devices_by_platform ON devices(institution_id, platform, enrolled_at, id);
+CREATE INDEX devices_by_compliance ON devices(institution_id, compliance, enrolled_at, id);
+CREATE INDEX devices_by_status ON devices(institution_id, status, enrolled_at, id);
+CREATE INDEX devices_by_staff ON devices(institution_id, staff_id, enrolled_at, id);
+
+CREATE TABLE group_members (
+  institution_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  PRIMARY KEY (institution_id, group_id, device_id),
+  FOREIGN KEY (institution_id, group_id) REFERENCES device_groups(institution_id, id)
+    ON DELETE CASCADE,
+  FOREIGN KEY (institution_id, device_id) REFERENCES devices(institution_id, id)
+    ON DELETE CASCADE
+);
+CREATE INDEX group_members_by_device ON group_members(institution_id, device_id);
+
+CREATE TABLE enrollment_tokens (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions(id),
+  staff_id TEXT REFERENCES staff(id) ON DELETE SET NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  expires_at INTEGER NOT NULL,
+  max_uses INTEGER NOT NULL,
+  uses INTEGER NOT NULL,
+  revoked INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX enrollment_tokens_by_institution
+  ON enrollment_tokens(institution_id, created_at, id);
+CREATE INDEX enrollment_tokens_by_staff ON enrollment_tokens(staff_id);
+
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  institution_id TEXT REFERENCES institutions(id),
+  expires_at INTEGER NOT NULL,
+  revoked INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER NOT NULL
+);
+CREATE INDEX api_tokens_by_institution ON api_tokens(institution_id, created_at, id);
+CREATE INDEX api_tokens_order ON api_tokens(created_at, id);
+
+CREATE TABLE commands (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  payload_json TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  sent_at INTEGER NOT NULL,
+  not_before INTEGER NOT NULL,
+  not_now_count INTEGER NOT NULL,
+  result_json TEXT NOT NULL,
+  error TEXT NOT NULL,
+  UNIQUE (device_id, seq),
+  FOREIGN KEY (institution_id, device_id) REFERENCES devices(institution_id, id)
+);
+CREATE INDEX commands_by_state ON commands(state, expires_at);
+CREATE INDEX commands_by_device ON commands(institution_id, device_id);
+
+CREATE TABLE policies (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions(id),
+  name TEXT NOT NULL,
+  rules_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (institution_id, id)
+);
+CREATE INDEX policies_by_institution ON policies(institution_id, created_at, id);
+
+CREATE TABLE policy_assignments (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL,
+  policy_id TEXT NOT NULL,
+  group_id TEXT,
+  created_at INTEGER NOT NULL,
+  FOREIGN KEY (institution_id, policy_id) REFERENCES policies(institution_id, id)
+    ON DELETE CASCADE,
+  FOREIGN KEY (institution_id, group_id) REFERENCES device_groups(institution_id, id)
+    ON DELETE CASCADE
+);
+-- NULL (whole institution) counts as one target, so it must not escape the unique check.
+CREATE UNIQUE INDEX policy_assignments_target
+  ON policy_assignments(institution_id, policy_id, ifnull(group_id, ''));
+CREATE INDEX policy_assignments_by_group ON policy_assignments(institution_id, group_id);
+
+CREATE TABLE apps (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions(id),
+  name TEXT NOT NULL,
+  bundle_id TEXT NOT NULL,
+  version TEXT NOT NULL,
+  platform TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  quarantined INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (institution_id, id),
+  UNIQUE (institution_id, sha256)
+);
+CREATE INDEX apps_by_institution ON apps(institution_id, created_at, id);
+CREATE INDEX apps_by_sha256 ON apps(sha256);
+
+CREATE TABLE app_assignments (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL,
+  app_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (institution_id, app_id, group_id),
+  FOREIGN KEY (institution_id, app_id) REFERENCES apps(institution_id, id) ON DELETE CASCADE,
+  FOREIGN KEY (institution_id, group_id) REFERENCES device_groups(institution_id, id)
+    ON DELETE CASCADE
+);
+CREATE INDEX app_assignments_by_group ON app_assignments(institution_id, group_id);
+)sql";
+
+}  // namespace
+
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, "initial_schema", kInitialSchema},
+  };
+  return kMigrations;
+}
+
+Result<int> ApplyMigrations(Connection& conn) {
+  RAMPART_RETURN_IF_ERROR(
+      conn.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"));
+  const auto& migrations = Migrations();
+  int applied = 0;
+  for (const Migration& m : migrations) {
+    RAMPART_ASSIGN_OR_RETURN(Transaction txn,
+                             Transaction::Begin(conn, Transaction::Mode::kImmediate));
+    // Read inside the write transaction: another process may have migrated meanwhile.
+    int64_t current = 0;
+    {
+      RAMPART_ASSIGN_OR_RETURN(
+          Statement q, conn.Prepare("SELECT ifnull(max(version), 0) FROM schema_migrations"));
+      RAMPART_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (row) current = q.Int(0);
+    }
+    if (current > static_cast<int64_t>(migrations.back().version)) {
+      return Status::Internal("database schema is newer than this program");
+    }
+    if (current >= m.version) continue;
+    if (current != m.version - 1) return Status::Internal("schema_migrations has a gap");
+    RAMPART_RETURN_IF_ERROR(conn.ExecScript(m.sql));
+    RAMPART_RETURN_IF_ERROR(
+        conn.Exec("INSERT INTO schema_migrations (version, name, applied_at) "
+                  "VALUES (?, ?, CAST(strftime('%s', 'now') AS INTEGER))",
+                  {Param{static_cast<int64_t>(m.version)}, Param{std::string(m.name)}}));
+    RAMPART_RETURN_IF_ERROR(txn.Commit());
+    ++applied;
+  }
+  return applied;
+}
+
+}  // namespace rampart::store::sqlite

@@ -1,0 +1,1540 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <utility>
+
+#include "common/crypto.h"
+#include "common/json_util.h"
+#include "store/sqlite/connection.h"
+#include "store/sqlite/migrations.h"
+
+namespace rampart::store::sqlite {
+namespace {
+
+using Json = nlohmann::json;
+
+// Enough readers for the worker threads of a 2-4 core host; more only adds file handles.
+constexpr size_t kReadConnections = 4;
+constexpr int64_t kMaxPageLimit = 500;
+constexpr std::string_view kNotNowExhausted = "device kept answering not_now";
+
+// ---------------------------------------------------------------------------------------------
+// Query: SQL assembled only from string literals (the template parameter refuses anything
+// else), values collected separately and bound as parameters.
+
+class Query {
+ public:
+  template <size_t N>
+  explicit Query(const char (&head)[N]) : sql_(head) {}
+
+  template <size_t N>
+  Query& Where(const char (&cond)[N]) {
+    sql_ += has_where_ ? " AND " : " WHERE ";
+    sql_ += cond;
+    has_where_ = true;
+    return *this;
+  }
+  template <size_t N>
+  Query& Append(const char (&text)[N]) {
+    sql_ += text;
+    return *this;
+  }
+  Query& Arg(Param p) {
+    params_.push_back(std::move(p));
+    return *this;
+  }
+  Query& Arg(const std::string& s) { return Arg(Param{s}); }
+  Query& Arg(int64_t v) { return Arg(Param{v}); }
+  // Restricts to the scope's institution; Scope::All() adds nothing.
+  Query& InScope(const Scope& scope) {
+    if (!scope.all) Where("institution_id = ?").Arg(scope.institution_id);
+    return *this;
+  }
+
+  Result<Statement> Prepare(Connection& conn) const {
+    RAMPART_ASSIGN_OR_RETURN(Statement st, conn.Prepare(sql_));
+    for (const auto& p : params_) st.Bind(p);
+    return st;
+  }
+
+ private:
+  std::string sql_;
+  std::vector<Param> params_;
+  bool has_where_ = false;
+};
+
+// Gives a constraint failure the name of what was being written.
+Status Named(Status s, std::string_view what) {
+  if (s.code() == Code::kAlreadyExists)
+    return Status::AlreadyExists(std::string(what) + " already exists");
+  if (s.code() == Code::kNotFound) {
+    return Status::NotFound(std::string(what) + " refers to a row that does not exist");
+  }
+  return s;
+}
+
+Status RunQuery(Connection& conn, const Query& q) {
+  RAMPART_ASSIGN_OR_RETURN(Statement st, q.Prepare(conn));
+  return st.Run();
+}
+
+// Runs an UPDATE/DELETE; NotFound when it matched no row.
+Status RunOne(Connection& conn, const Query& q, std::string_view what) {
+  RAMPART_ASSIGN_OR_RETURN(Statement st, q.Prepare(conn));
+  RAMPART_RETURN_IF_ERROR(st.Run());
+  if (st.Changes() == 0) return Status::NotFound(std::string(what) + " not found");
+  return Status::Ok();
+}
+
+// True when the query returns at least one row.
+Result<bool> Exists(Connection& conn, const Query& q) {
+  RAMPART_ASSIGN_OR_RETURN(Statement st, q.Prepare(conn));
+  return st.Step();
+}
+
+// The first column of the first row as text; NotFound when there is no row.
+Result<std::string> FirstText(Connection& conn, const Query& q, std::string_view what) {
+  RAMPART_ASSIGN_OR_RETURN(Statement st, q.Prepare(conn));
+  RAMPART_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::NotFound(std::string(what) + " not found");
+  return st.Text(0);
+}
+
+template <typename ReadFn>
+auto GetOne(Connection& conn, const Query& q, ReadFn read, std::string_view what)
+    -> decltype(read(std::declval<const Statement&>())) {
+  RAMPART_ASSIGN_OR_RETURN(Statement st, q.Prepare(conn));
+  RAMPART_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::NotFound(std::string(what) + " not found");
+  return read(st);
+}
+
+template <typename T, typename ReadFn>
+Result<std::vector<T>> GetAll(Connection& conn, const Query& q, ReadFn read) {
+  RAMPART_ASSIGN_OR_RETURN(Statement st, q.Prepare(conn));
+  std::vector<T> out;
+  while (true) {
+    RAMPART_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    RAMPART_ASSIGN_OR_RETURN(T item, read(st));
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+Status Corrupt(std::string_view what) {
+  return Status::Internal(std::string("stored ") + std::string(what) + " is malformed");
+}
+
+template <typename E>
+Result<E> ParseEnum(std::optional<E> (*parse)(std::string_view), const std::string& text,
+                    std::string_view what) {
+  auto v = parse(text);
+  if (!v) return Corrupt(what);
+  return *v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pagination: keyset over (order key, id), rendered as hex of "key:id" so that it is opaque and
+// URL-safe.
+
+struct Cursor {
+  int64_t key = 0;
+  std::string id;
+};
+
+std::string EncodeCursor(int64_t key, const std::string& id) {
+  return crypto::HexEncode(std::to_string(key) + ":" + id);
+}
+
+Result<Cursor> DecodeCursor(const std::string& text) {
+  auto bad = [] { return Status::InvalidArgument("malformed page cursor"); };
+  auto raw = crypto::HexDecode(text);
+  if (!raw.ok()) return bad();
+  const std::string& s = *raw;
+  size_t colon = s.find(':');
+  if (colon == std::string::npos || colon == 0) return bad();
+  Cursor c;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + colon, c.key);
+  if (ec != std::errc() || ptr != s.data() + colon) return bad();
+  c.id = s.substr(colon + 1);
+  return c;
+}
+
+enum class Order { kCreatedAt, kEnrolledAt };
+
+// Adds the keyset condition, order and limit (one extra row tells whether a page follows).
+Status AddPage(Query& q, Order order, const PageRequest& page) {
+  if (page.limit < 1 || page.limit > kMaxPageLimit) {
+    return Status::InvalidArgument("page limit must be between 1 and 500");
+  }
+  if (!page.cursor.empty()) {
+    RAMPART_ASSIGN_OR_RETURN(Cursor c, DecodeCursor(page.cursor));
+    if (order == Order::kCreatedAt) {
+      q.Where("(created_at, id) > (?, ?)");
+    } else {
+      q.Where("(enrolled_at, id) > (?, ?)");
+    }
+    q.Arg(c.key).Arg(c.id);
+  }
+  if (order == Order::kCreatedAt) {
+    q.Append(" ORDER BY created_at, id LIMIT ?");
+  } else {
+    q.Append(" ORDER BY enrolled_at, id LIMIT ?");
+  }
+  q.Arg(page.limit + 1);
+  return Status::Ok();
+}
+
+template <typename T, typename ReadFn, typename KeyFn>
+Result<Page<T>> GetPage(Connection& conn, Query q, Order order, const PageRequest& page,
+                        ReadFn read, KeyFn key) {
+  RAMPART_RETURN_IF_ERROR(AddPage(q, order, page));
+  RAMPART_ASSIGN_OR_RETURN(std::vector<T> items, (GetAll<T>(conn, q, read)));
+  Page<T> out;
+  if (static_cast<int64_t>(items.size()) > page.limit) {
+    items.pop_back();
+    const T& last = items.back();
+    out.next_cursor = EncodeCursor(key(last), last.id);
+  }
+  out.items = std::move(items);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON columns. Values come from this process, so a parse failure means a corrupt row.
+
+std::string StringsToJson(const std::vector<std::string>& v) {
+  return ::rampart::jsonutil::Dump(Json(v));
+}
+
+Result<std::vector<std::string>> StringsFromJson(const std::string& text, std::string_view what) {
+  try {
+    return Json::parse(text).get<std::vector<std::string>>();
+  } catch (const Json::exception&) {
+    return Corrupt(what);
+  }
+}
+
+std::string ReasonsToJson(const std::vector<core::ComplianceReason>& reasons) {
+  Json arr = Json::array();
+  for (const auto& r : reasons) {
+    arr.push_back({{"policy_id", r.policy_id}, {"code", r.code}, {"message", r.message}});
+  }
+  return ::rampart::jsonutil::Dump(arr);
+}
+
+Result<std::vector<core::ComplianceReason>> ReasonsFromJson(const std::string& text) {
+  try {
+    std::vector<core::ComplianceReason> out;
+    for (const auto& r : Json::parse(text)) {
+      out.push_back({r.at("policy_id").get<std::string>(), r.at("code").get<std::string>(),
+                     r.at("message").get<std::string>()});
+    }
+    return out;
+  } catch (const Json::exception&) {
+    return Corrupt("compliance reasons");
+  }
+}
+
+std::string RulesToJson(const core::PolicyRules& r) {
+  Json wifi = Json::array();
+  for (const auto& w : r.wifi) {
+    wifi.push_back({{"ssid", w.ssid}, {"security", w.security}, {"hidden", w.hidden}});
+  }
+  Json vpn = Json::array();
+  for (const auto& v : r.vpn) {
+    vpn.push_back(
+        {{"name", v.name}, {"type", v.type}, {"server", v.server}, {"always_on", v.always_on}});
+  }
+  Json j = {{"passcode_min_length", r.passcode_min_length},
+            {"require_storage_encryption", r.require_storage_encryption},
+            {"min_os_version_ios", r.min_os_version_ios},
+            {"min_os_version_android", r.min_os_version_android},
+            {"block_compromised", r.block_compromised},
+            {"camera_allowed", r.camera_allowed},
+            {"required_apps", r.required_apps},
+            {"forbidden_apps", r.forbidden_apps},
+            {"wifi", wifi},
+            {"vpn", vpn},
+            {"action", std::string(core::ToString(r.action))},
+            {"grace_seconds", r.grace_seconds}};
+  return ::rampart::jsonutil::Dump(j);
+}
+
+Result<core::PolicyRules> RulesFromJson(const std::string& text) {
+  try {
+    Json j = Json::parse(text);
+    core::PolicyRules r;
+    r.passcode_min_length = j.at("passcode_min_length").get<int32_t>();
+    r.require_storage_encryption = j.at("require_storage_encryption").get<bool>();
+    r.min_os_version_ios = j.at("min_os_version_ios").get<std::string>();
+    r.min_os_version_android = j.at("min_os_version_android").get<std::string>();
+    r.block_compromised = j.at("block_compromised").get<bool>();
+    r.camera_allowed = j.at("camera_allowed").get<bool>();
+    r.required_apps = j.at("required_apps").get<std::vector<std::string>>();
+    r.forbidden_apps = j.at("forbidden_apps").get<std::vector<std::string>>();
+    for (const auto& w : j.at("wifi")) {
+      r.wifi.push_back({w.at("ssid").get<std::string>(), w.at("security").get<std::string>(),
+                        w.at("hidden").get<bool>()});
+    }
+    for (const auto& v : j.at("vpn")) {
+      r.vpn.push_back({v.at("name").get<std::string>(), v.at("type").get<std::string>(),
+                       v.at("server").get<std::string>(), v.at("always_on").get<bool>()});
+    }
+    auto action = core::ParseNonComplianceAction(j.at("action").get<std::string>());
+    if (!action) return Corrupt("policy rules");
+    r.action = *action;
+    r.grace_seconds = j.at("grace_seconds").get<int64_t>();
+    return r;
+  } catch (const Json::exception&) {
+    return Corrupt("policy rules");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row mapping. Each kXCols list matches its ReadX column by column.
+
+#define INSTITUTION_COLS "id, name, created_at"
+Result<core::Institution> ReadInstitution(const Statement& st) {
+  return core::Institution{st.Text(0), st.Text(1), st.Int(2)};
+}
+
+#define STAFF_COLS "id, institution_id, name, mobile, email, department, created_at, updated_at"
+Result<core::Staff> ReadStaff(const Statement& st) {
+  return core::Staff{st.Text(0), st.Text(1), st.Text(2), st.Text(3),
+                     st.Text(4), st.Text(5), st.Int(6),  st.Int(7)};
+}
+
+#define GROUP_COLS "id, institution_id, name, description, created_at"
+Result<core::Group> ReadGroup(const Statement& st) {
+  return core::Group{st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Int(4)};
+}
+
+#define DEVICE_COLS                                                                        \
+  "id, institution_id, staff_id, platform, model, serial, ownership, status, public_key, " \
+  "enrolled_at, last_seen, os_version, passcode_set, passcode_length, storage_encrypted, " \
+  "compromised, battery_percent, camera_disabled, installed_apps, compliance, "            \
+  "compliance_reasons, noncompliant_since, compliance_action_taken_at"
+Result<core::Device> ReadDevice(const Statement& st) {
+  core::Device d;
+  d.id = st.Text(0);
+  d.institution_id = st.Text(1);
+  d.staff_id = st.Text(2);
+  RAMPART_ASSIGN_OR_RETURN(d.platform, ParseEnum(&core::ParsePlatform, st.Text(3), "platform"));
+  d.model = st.Text(4);
+  d.serial = st.Text(5);
+  RAMPART_ASSIGN_OR_RETURN(d.ownership, ParseEnum(&core::ParseOwnership, st.Text(6), "ownership"));
+  RAMPART_ASSIGN_OR_RETURN(d.status,
+                           ParseEnum(&core::ParseDeviceStatus, st.Text(7), "device status"));
+  d.public_key = st.Blob(8);
+  d.enrolled_at = st.Int(9);
+  d.last_seen = st.Int(10);
+  d.state.os_version = st.Text(11);
+  d.state.passcode_set = st.Bool(12);
+  d.state.passcode_length = static_cast<int32_t>(st.Int(13));
+  d.state.storage_encrypted = st.Bool(14);
+  d.state.compromised = st.Bool(15);
+  d.state.battery_percent = static_cast<int32_t>(st.Int(16));
+  d.state.camera_disabled = st.Bool(17);
+  RAMPART_ASSIGN_OR_RETURN(d.state.installed_apps, StringsFromJson(st.Text(18), "installed apps"));
+  RAMPART_ASSIGN_OR_RETURN(d.compliance,
+                           ParseEnum(&core::ParseComplianceState, st.Text(19), "compliance"));
+  RAMPART_ASSIGN_OR_RETURN(d.compliance_reasons, ReasonsFromJson(st.Text(20)));
+  d.noncompliant_since = st.Int(21);
+  d.compliance_action_taken_at = st.Int(22);
+  return d;
+}
+
+#define ENROLLMENT_TOKEN_COLS \
+  "id, institution_id, staff_id, token_hash, expires_at, max_uses, uses, revoked, created_at"
+Result<core::EnrollmentToken> ReadEnrollmentToken(const Statement& st) {
+  return core::EnrollmentToken{st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Int(4),
+                               st.Int(5),  st.Int(6),  st.Bool(7), st.Int(8)};
+}
+
+#define API_TOKEN_COLS \
+  "id, name, token_hash, role, institution_id, expires_at, revoked, created_at, last_used_at"
+Result<core::ApiToken> ReadApiToken(const Statement& st) {
+  core::ApiToken t;
+  t.id = st.Text(0);
+  t.name = st.Text(1);
+  t.token_hash = st.Text(2);
+  RAMPART_ASSIGN_OR_RETURN(t.role, ParseEnum(&core::ParseRole, st.Text(3), "role"));
+  t.institution_id = st.Text(4);
+  t.expires_at = st.Int(5);
+  t.revoked = st.Bool(6);
+  t.created_at = st.Int(7);
+  t.last_used_at = st.Int(8);
+  return t;
+}
+
+#define COMMAND_COLS                                                                        \
+  "id, institution_id, device_id, seq, type, payload_json, state, created_by, created_at, " \
+  "updated_at, expires_at, sent_at, not_before, not_now_count, result_json, error"
+Result<core::Command> ReadCommand(const Statement& st) {
+  core::Command c;
+  c.id = st.Text(0);
+  c.institution_id = st.Text(1);
+  c.device_id = st.Text(2);
+  c.seq = st.Int(3);
+  RAMPART_ASSIGN_OR_RETURN(c.type, ParseEnum(&core::ParseCommandType, st.Text(4), "command type"));
+  c.payload_json = st.Text(5);
+  RAMPART_ASSIGN_OR_RETURN(c.state,
+                           ParseEnum(&core::ParseCommandState, st.Text(6), "command state"));
+  c.created_by = st.Text(7);
+  c.created_at = st.Int(8);
+  c.updated_at = st.Int(9);
+  c.expires_at = st.Int(10);
+  c.sent_at = st.Int(11);
+  c.not_before = st.Int(12);
+  c.not_now_count = static_cast<int32_t>(st.Int(13));
+  c.result_json = st.Text(14);
+  c.error = st.Text(15);
+  return c;
+}
+
+#define POLICY_COLS "id, institution_id, name, rules_json, created_at, updated_at"
+Result<core::Policy> ReadPolicy(const Statement& st) {
+  core::Policy p;
+  p.id = st.Text(0);
+  p.institution_id = st.Text(1);
+  p.name = st.Text(2);
+  RAMPART_ASSIGN_OR_RETURN(p.rules, RulesFromJson(st.Text(3)));
+  p.created_at = st.Int(4);
+  p.updated_at = st.Int(5);
+  return p;
+}
+
+#define POLICY_ASSIGNMENT_COLS "id, institution_id, policy_id, group_id, created_at"
+Result<core::PolicyAssignment> ReadPolicyAssignment(const Statement& st) {
+  return core::PolicyAssignment{st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Int(4)};
+}
+
+#define APP_COLS                                                                              \
+  "id, institution_id, name, bundle_id, version, platform, sha256, size_bytes, quarantined, " \
+  "created_at"
+Result<core::App> ReadApp(const Statement& st) {
+  core::App a;
+  a.id = st.Text(0);
+  a.institution_id = st.Text(1);
+  a.name = st.Text(2);
+  a.bundle_id = st.Text(3);
+  a.version = st.Text(4);
+  RAMPART_ASSIGN_OR_RETURN(a.platform, ParseEnum(&core::ParsePlatform, st.Text(5), "platform"));
+  a.sha256 = st.Text(6);
+  a.size_bytes = st.Int(7);
+  a.quarantined = st.Bool(8);
+  a.created_at = st.Int(9);
+  return a;
+}
+
+#define APP_ASSIGNMENT_COLS "id, institution_id, app_id, group_id, created_at"
+Result<core::AppAssignment> ReadAppAssignment(const Statement& st) {
+  return core::AppAssignment{st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Int(4)};
+}
+
+constexpr auto kCreatedAt = [](const auto& row) { return row.created_at; };
+
+Status RequireId(const std::string& id, std::string_view what) {
+  if (id.empty()) return Status::InvalidArgument(std::string(what) + " id is empty");
+  return Status::Ok();
+}
+
+std::string Str(std::string_view v) {
+  return std::string(v);
+}
+
+bool Expired(int64_t expires_at, int64_t now) {
+  return expires_at != 0 && now >= expires_at;
+}
+
+Status UpdateCommandState(Connection& conn, const core::Command& c) {
+  return RunQuery(conn, Query("UPDATE commands SET state = ?, updated_at = ?, sent_at = ?, "
+                              "not_before = ?, not_now_count = ?, result_json = ?, error = ?")
+                            .Arg(Str(core::ToString(c.state)))
+                            .Arg(c.updated_at)
+                            .Arg(c.sent_at)
+                            .Arg(c.not_before)
+                            .Arg(static_cast<int64_t>(c.not_now_count))
+                            .Arg(c.result_json)
+                            .Arg(c.error)
+                            .Where("id = ?")
+                            .Arg(c.id));
+}
+
+}  // namespace
+
+// -----------------------------------------------------------------------------------------------
+// Opening and connection handling
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  if (path.empty()) return Status::InvalidArgument("sqlite path is empty");
+  std::unique_ptr<SqliteStore> store(new SqliteStore());
+  RAMPART_ASSIGN_OR_RETURN(store->writer_, Connection::Open(path, /*read_only=*/false));
+  RAMPART_ASSIGN_OR_RETURN(store->migrations_applied_, ApplyMigrations(*store->writer_));
+  if (path != ":memory:") {
+    for (size_t i = 0; i < kReadConnections; ++i) {
+      RAMPART_ASSIGN_OR_RETURN(auto reader, Connection::Open(path, /*read_only=*/true));
+      store->idle_readers_.push_back(reader.get());
+      store->readers_.push_back(std::move(reader));
+    }
+  }
+  return store;
+}
+
+SqliteStore::~SqliteStore() = default;
+
+Connection* SqliteStore::AcquireReader() {
+  std::unique_lock<std::mutex> lock(pool_mu_);
+  pool_cv_.wait(lock, [this] { return !idle_readers_.empty(); });
+  Connection* conn = idle_readers_.back();
+  idle_readers_.pop_back();
+  return conn;
+}
+
+void SqliteStore::ReleaseReader(Connection* conn) {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    idle_readers_.push_back(conn);
+  }
+  pool_cv_.notify_one();
+}
+
+template <typename Fn>
+auto SqliteStore::Write(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  auto txn = Transaction::Begin(*writer_, Transaction::Mode::kImmediate);
+  if (!txn.ok()) return txn.status();
+  auto result = fn(*writer_);
+  if (!result.ok()) return result;  // the transaction rolls back as it goes out of scope
+  Status committed = txn->Commit();
+  if (!committed.ok()) return committed;
+  return result;
+}
+
+template <typename Fn>
+auto SqliteStore::Read(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  auto run = [&fn](Connection& conn) -> decltype(fn(std::declval<Connection&>())) {
+    auto txn = Transaction::Begin(conn, Transaction::Mode::kDeferred);
+    if (!txn.ok()) return txn.status();
+    auto result = fn(conn);
+    if (!result.ok()) return result;
+    Status ended = txn->Commit();
+    if (!ended.ok()) return ended;
+    return result;
+  };
+  if (readers_.empty()) {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    return run(*writer_);
+  }
+  struct Lease {
+    SqliteStore* store;
+    Connection* conn;
+    ~Lease() { store->ReleaseReader(conn); }
+  } lease{this, AcquireReader()};
+  return run(*lease.conn);
+}
+
+// -----------------------------------------------------------------------------------------------
+// Institutions
+
+Status SqliteStore::CreateInstitution(const core::Institution& inst) {
+  RAMPART_RETURN_IF_ERROR(RequireId(inst.id, "institution"));
+  return Write([&](Connection& c) {
+    return Named(
+        RunQuery(c, Query("INSERT INTO institutions (" INSTITUTION_COLS ") VALUES (?, ?, ?)")
+                        .Arg(inst.id)
+                        .Arg(inst.name)
+                        .Arg(inst.created_at)),
+        "institution");
+  });
+}
+
+Result<core::Institution> SqliteStore::GetInstitution(const Scope& scope, const std::string& id) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " INSTITUTION_COLS " FROM institutions");
+    q.Where("id = ?").Arg(id);
+    if (!scope.all) q.Where("id = ?").Arg(scope.institution_id);
+    return GetOne(c, q, ReadInstitution, "institution");
+  });
+}
+
+Result<Page<core::Institution>> SqliteStore::ListInstitutions(const Scope& scope,
+                                                              const PageRequest& page) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " INSTITUTION_COLS " FROM institutions");
+    if (!scope.all) q.Where("id = ?").Arg(scope.institution_id);
+    return GetPage<core::Institution>(c, std::move(q), Order::kCreatedAt, page, ReadInstitution,
+                                      kCreatedAt);
+  });
+}
+
+// -----------------------------------------------------------------------------------------------
+// Staff
+
+Status SqliteStore::CreateStaff(const core::Staff& staff) {
+  RAMPART_RETURN_IF_ERROR(RequireId(staff.id, "staff"));
+  return Write([&](Connection& c) {
+    return Named(
+        RunQuery(c, Query("INSERT INTO staff (" STAFF_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                        .Arg(staff.id)
+                        .Arg(staff.institution_id)
+                        .Arg(staff.name)
+                        .Arg(staff.mobile)
+                        .Arg(staff.email)
+                        .Arg(staff.department)
+                        .Arg(staff.created_at)
+                        .Arg(staff.updated_at)),
+        "staff member");
+  });
+}
+
+Result<core::Staff> SqliteStore::GetStaff(const Scope& scope, const std::string& id) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " STAFF_COLS " FROM staff");
+    q.Where("id = ?").Arg(id).InScope(scope);
+    return GetOne(c, q, ReadStaff, "staff member");
+  });
+}
+
+Result<Page<core::Staff>> SqliteStore::ListStaff(const Scope& scope, const StaffFilter& filter,
+                                                 const PageRequest& page) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " STAFF_COLS " FROM staff");
+    q.InScope(scope);
+    if (!filter.department.empty()) q.Where("department = ?").Arg(filter.department);
+    return GetPage<core::Staff>(c, std::move(q), Order::kCreatedAt, page, ReadStaff, kCreatedAt);
+  });
+}
+
+Status SqliteStore::UpdateStaff(const Scope& scope, const core::Staff& staff) {
+  return Write([&](Connection& c) {
+    Query q("UPDATE staff SET name = ?, mobile = ?, email = ?, department = ?, updated_at = ?");
+    q.Arg(staff.name)
+        .Arg(staff.mobile)
+        .Arg(staff.email)
+        .Arg(staff.department)
+        .Arg(staff.updated_at)
+        .Where("id = ?")
+        .Arg(staff.id)
+        .InScope(scope);
+    return RunOne(c, q, "staff member");
+  });
+}
+
+Status SqliteStore::DeleteStaff(const Scope& scope, const std::string& id) {
+  return Write([&](Connection& c) -> Status {
+    RAMPART_ASSIGN_OR_RETURN(
+        std::string inst,
+        FirstText(c,
+                  Query("SELECT institution_id FROM staff").Where("id = ?").Arg(id).InScope(scope),
+                  "staff member"));
+    RAMPART_ASSIGN_OR_RETURN(bool assigned, Exists(c, Query("SELECT 1 FROM devices")
+                                                          .Where("institution_id = ?")
+                                                          .Arg(inst)
+                                                          .Where("staff_id = ?")
+                                                          .Arg(id)
+                                                          .Append(" LIMIT 1")));
+    if (assigned) return Status::Conflict("a device is still assigned to the staff member");
+    return RunOne(c, Query("DELETE FROM staff").Where("id = ?").Arg(id), "staff member");
+  });
+}
+
+// -----------------------------------------------------------------------------------------------
+// Groups
+
+Status SqliteStore::CreateGroup(const core::Group& group) {
+  RAMPART_RETURN_IF_ERROR(RequireId(group.id, "group"));
+  return Write([&](Connection& c) {
+    return Named(
+        RunQuery(c, Query("INSERT INTO device_groups (" GROUP_COLS ") VALUES (?, ?, ?, ?, ?)")
+                        .Arg(group.id)
+                        .Arg(group.institution_id)
+                        .Arg(group.name)
+                        .Arg(group.description)
+                        .Arg(group.created_at)),
+        "group");
+  });
+}
+
+Result<core::Group> SqliteStore::GetGroup(const Scope& scope, const std::string& id) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " GROUP_COLS " FROM device_groups");
+    q.Where("id = ?").Arg(id).InScope(scope);
+    return GetOne(c, q, ReadGroup, "group");
+  });
+}
+
+Result<Page<core::Group>> SqliteStore::ListGroups(const Scope& scope, const PageRequest& page) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " GROUP_COLS " FROM device_groups");
+    q.InScope(scope);
+    return GetPage<core::Group>(c, std::move(q), Order::kCreatedAt, page, ReadGroup, kCreatedAt);
+  });
+}
+
+Status SqliteStore::DeleteGroup(const Scope& scope, const std::string& id) {
+  // Memberships and assignments go with it through ON DELETE CASCADE.
+  return Write([&](Connection& c) {
+    return RunOne(c, Query("DELETE FROM device_groups").Where("id = ?").Arg(id).InScope(scope),
+                  "group");
+  });
+}
+
+namespace {
+
+// The institution of a group in scope.
+Result<std::string> GroupInstitution(Connection& c, const Scope& scope, const std::string& id) {
+  return FirstText(
+      c, Query("SELECT institution_id FROM device_groups").Where("id = ?").Arg(id).InScope(scope),
+      "group");
+}
+
+Result<std::string> DeviceInstitution(Connection& c, const Scope& scope, const std::string& id) {
+  return FirstText(
+      c, Query("SELECT institution_id FROM devices").Where("id = ?").Arg(id).InScope(scope),
+      "device");
+}
+
+// NotFound unless a device of that id is in institution `inst`.
+Status RequireDeviceIn(Connection& c, const std::string& inst, const std::string& device_id) {
+  RAMPART_ASSIGN_OR_RETURN(bool found, Exists(c, Query("SELECT 1 FROM devices")
+                                                     .Where("id = ?")
+                                                     .Arg(device_id)
+                                                     .Where("institution_id = ?")
+                                                     .Arg(inst)));
+  if (!found) return Status::NotFound("device not found");
+  return Status::Ok();
+}
+
+Status RequireRowIn(Connection& c, Query q, std::string_view what) {
+  RAMPART_ASSIGN_OR_RETURN(bool found, Exists(c, q));
+  if (!found) return Status::NotFound(std::string(what) + " not found");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status SqliteStore::AddGroupMember(const Scope& scope, const std::string& group_id,
+                                   const std::string& device_id) {
+  return Write([&](Connection& c) -> Status {
+    RAMPART_ASSIGN_OR_RETURN(std::string inst, GroupInstitution(c, scope, group_id));
+    RAMPART_RETURN_IF_ERROR(RequireDeviceIn(c, inst, device_id));
+    return RunQuery(c, Query("INSERT OR IGNORE INTO group_members (institution_id, group_id, "
+                             "device_id) VALUES (?, ?, ?)")
+                           .Arg(inst)
+                           .Arg(group_id)
+                           .Arg(device_id));
+  });
+}
+
+Status SqliteStore::RemoveGroupMember(const Scope& scope, const std::string& group_id,
+                                      const std::string& device_id) {
+  return Write([&](Connection& c) -> Status {
+    RAMPART_ASSIGN_OR_RETURN(std::string inst, GroupInstitution(c, scope, group_id));
+    RAMPART_RETURN_IF_ERROR(RequireDeviceIn(c, inst, device_id));
+    return RunQuery(c, Query("DELETE FROM group_members")
+                           .Where("institution_id = ?")
+                           .Arg(inst)
+                           .Where("group_id = ?")
+                           .Arg(group_id)
+                           .Where("device_id = ?")
+                           .Arg(device_id));
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::ListGroupMembers(const Scope& scope,
+                                                               const std::string& group_id) {
+  return Read([&](Connection& c) -> Result<std::vector<std::string>> {
+    RAMPART_ASSIGN_OR_RETURN(std::string inst, GroupInstitution(c, scope, group_id));
+    return GetAll<std::string>(
+        c,
+        Query("SELECT device_id FROM group_members")
+            .Where("institution_id = ?")
+            .Arg(inst)
+            .Where("group_id = ?")
+            .Arg(group_id)
+            .Append(" ORDER BY device_id"),
+        [](const Statement& st) -> Result<std::string> { return st.Text(0); });
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::ListDeviceGroups(const Scope& scope,
+                                                               const std::string& device_id) {
+  return Read([&](Connection& c) -> Result<std::vector<std::string>> {
+    RAMPART_ASSIGN_OR_RETURN(std::string inst, DeviceInstitution(c, scope, device_id));
+    return GetAll<std::string>(
+        c,
+        Query("SELECT group_id FROM group_members")
+            .Where("institution_id = ?")
+            .Arg(inst)
+            .Where("device_id = ?")
+            .Arg(device_id)
+            .Append(" ORDER BY group_id"),
+        [](const Statement& st) -> Result<std::string> { return st.Text(0); });
+  });
+}
+
+// -----------------------------------------------------------------------------------------------
+// Enrollment
+
+Status SqliteStore::CreateEnrollmentToken(const core::EnrollmentToken& token) {
+  RAMPART_RETURN_IF_ERROR(RequireId(token.id, "enrollment token"));
+  return Write([&](Connection& c) -> Status {
+    if (!token.staff_id.empty()) {
+      RAMPART_RETURN_IF_ERROR(RequireRowIn(c,
+                                           Query("SELECT 1 FROM staff")
+                                               .Where("id = ?")
+                                               .Arg(token.staff_id)
+                                               .Where("institution_id = ?")
+                                               .Arg(token.institution_id),
+                                           "staff member"));
+    }
+    Query q("INSERT INTO enrollment_tokens (" ENROLLMENT_TOKEN_COLS
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    q.Arg(token.id)
+        .Arg(token.institution_id)
+        .Arg(token.staff_id.empty() ? Param{} : Param{token.staff_id})
+        .Arg(token.token_hash)
+        .Arg(token.expires_at)
+        .Arg(token.max_uses)
+        .Arg(token.uses)
+        .Arg(static_cast<int64_t>(token.revoked))
+        .Arg(token.created_at);
+    return Named(RunQuery(c, q), "enrollment token");
+  });
+}
+
+Result<Page<core::EnrollmentToken>> SqliteStore::ListEnrollmentTokens(const Scope& scope,
+                                                                      const PageRequest& page) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " ENROLLMENT_TOKEN_COLS " FROM enrollment_tokens");
+    q.InScope(scope);
+    return GetPage<core::EnrollmentToken>(c, std::move(q), Order::kCreatedAt, page,
+                                          ReadEnrollmentToken, kCreatedAt);
+  });
+}
+
+Status SqliteStore::RevokeEnrollmentToken(const Scope& scope, const std::string& id) {
+  return Write([&](Connection& c) {
+    return RunOne(
+        c, Query("UPDATE enrollment_tokens SET revoked = 1").Where("id = ?").Arg(id).InScope(scope),
+        "enrollment token");
+  });
+}
+
+namespace {
+
+Status InsertDevice(Connection& c, const core::Device& d) {
+  Query q("INSERT INTO devices (" DEVICE_COLS
+          ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  q.Arg(d.id)
+      .Arg(d.institution_id)
+      .Arg(d.staff_id.empty() ? Param{} : Param{d.staff_id})
+      .Arg(Str(core::ToString(d.platform)))
+      .Arg(d.model)
+      .Arg(d.serial)
+      .Arg(Str(core::ToString(d.ownership)))
+      .Arg(Str(core::ToString(d.status)))
+      .Arg(Param{BlobValue{d.public_key}})
+      .Arg(d.enrolled_at)
+      .Arg(d.last_seen)
+      .Arg(d.state.os_version)
+      .Arg(static_cast<int64_t>(d.state.passcode_set))
+      .Arg(static_cast<int64_t>(d.state.passcode_length))
+      .Arg(static_cast<int64_t>(d.state.storage_encrypted))
+      .Arg(static_cast<int64_t>(d.state.compromised))
+      .Arg(static_cast<int64_t>(d.state.battery_percent))
+      .Arg(static_cast<int64_t>(d.state.camera_disabled))
+      .Arg(StringsToJson(d.state.installed_apps))
+      .Arg(Str(core::ToString(d.compliance)))
+      .Arg(ReasonsToJson(d.compliance_reasons))
+      .Arg(d.noncompliant_since)
+      .Arg(d.compliance_action_taken_at);
+  return Named(RunQuery(c, q), "device");
+}
+
+}  // namespace
+
+Result<core::Device> SqliteStore::EnrollDevice(const std::string& token_hash, core::Device device,
+                                               int64_t now) {
+  return Write([&](Connection& c) -> Result<core::Device> {
+    const Status denied = Status::Unauthenticated("invalid enrollment token");
+    RAMPART_ASSIGN_OR_RETURN(Statement st,
+                             c.Prepare("SELECT id, institution_id, staff_id, expires_at, "
+                                       "max_uses, uses, revoked FROM enrollment_tokens "
+                                       "WHERE token_hash = ?"));
+    st.Bind(token_hash);
+    RAMPART_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return denied;
+    std::string token_id = st.Text(0);
+    device.institution_id = st.Text(1);
+    device.staff_id = st.Text(2);
+    const bool usable = !Expired(st.Int(3), now) && st.Int(5) < st.Int(4) && !st.Bool(6);
+    if (!usable) return denied;
+    RAMPART_RETURN_IF_ERROR(RunQuery(
+        c, Query("UPDATE enrollment_tokens SET uses = uses + 1").Where("id = ?").Arg(token_id)));
+    if (device.id.empty()) device.id = core::NewId("dev");
+    if (device.enrolled_at == 0) device.enrolled_at = now;
+    device.status = core::DeviceStatus::kActive;
+    RAMPART_RETURN_IF_ERROR(InsertDevice(c, device));
+    return device;
+  });
+}
+
+// -----------------------------------------------------------------------------------------------
+// Devices
+
+Result<core::Device> SqliteStore::GetDevice(const Scope& scope, const std::string& id) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " DEVICE_COLS " FROM devices");
+    q.Where("id = ?").Arg(id).InScope(scope);
+    return GetOne(c, q, ReadDevice, "device");
+  });
+}
+
+Result<Page<core::Device>> SqliteStore::ListDevices(const Scope& scope, const DeviceFilter& filter,
+                                                    const PageRequest& page) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " DEVICE_COLS " FROM devices");
+    q.InScope(scope);
+    if (filter.platform) q.Where("platform = ?").Arg(Str(core::ToString(*filter.platform)));
+    if (filter.compliance) q.Where("compliance = ?").Arg(Str(core::ToString(*filter.compliance)));
+    if (filter.status) q.Where("status = ?").Arg(Str(core::ToString(*filter.status)));
+    if (!filter.staff_id.empty()) q.Where("staff_id = ?").Arg(filter.staff_id);
+    if (!filter.group_id.empty()) {
+      q.Where(
+           "EXISTS (SELECT 1 FROM group_members m WHERE m.institution_id = devices.institution_id "
+           "AND m.group_id = ? AND m.device_id = devices.id)")
+          .Arg(filter.group_id);
+    }
+    return GetPage<core::Device>(c, std::move(q), Order::kEnrolledAt, page, ReadDevice,
+                                 [](const core::Device& d) { return d.enrolled_at; });
+  });
+}
+
+Status SqliteStore::UpdateDeviceAssignment(const Scope& scope, const std::string& device_id,
+                                           const std::string& staff_id, core::Ownership ownership) {
+  return Write([&](Connection& c) -> Status {
+    RAMPART_ASSIGN_OR_RETURN(std::string inst, DeviceInstitution(c, scope, device_id));
+    if (!staff_id.empty()) {
+      RAMPART_RETURN_IF_ERROR(RequireRowIn(c,
+                                           Query("SELECT 1 FROM staff")
+                                               .Where("id = ?")
+                                               .Arg(staff_id)
+                                               .Where("institution_id = ?")
+                                               .Arg(inst),
+                                           "staff member"));
+    }
+    return RunOne(c,
+                  Query("UPDATE devices SET staff_id = ?, ownership = ?")
+                      .Arg(staff_id.empty() ? Param{} : Param{staff_id})
+                      .Arg(Str(core::ToString(ownership)))
+                      .Where("id = ?")
+                      .Arg(device_id),
+                  "device");
+  });
+}
+
+Status SqliteStore::RecordCheckin(const std::string& device_id, const core::DeviceState& state,
+                                  int64_t last_seen, core::ComplianceState compliance,
+                                  const std::vector<core::ComplianceReason>& reasons,
+                                  int64_t noncompliant_since, int64_t compliance_action_taken_at) {
+  return Write([&](Connection& c) {
+    Query q(
+        "UPDATE devices SET last_seen = ?, os_version = ?, passcode_set = ?, passcode_length = ?, "
+        "storage_encrypted = ?, compromised = ?, battery_percent = ?, camera_disabled = ?, "
+        "installed_apps = ?, compliance = ?, compliance_reasons = ?, noncompliant_since = ?, "
+        "compliance_action_taken_at = ?");
+    q.Arg(last_seen)
+        .Arg(state.os_version)
+        .Arg(static_cast<int64_t>(state.passcode_set))
+        .Arg(static_cast<int64_t>(state.passcode_length))
+        .Arg(static_cast<int64_t>(state.storage_encrypted))
+        .Arg(static_cast<int64_t>(state.compromised))
+        .Arg(static_cast<int64_t>(state.battery_percent))
+        .Arg(static_cast<int64_t>(state.camera_disabled))
+        .Arg(StringsToJson(state.installed_apps))
+        .Arg(Str(core::ToString(compliance)))
+        .Arg(ReasonsToJson(reasons))
+        .Arg(noncompliant_since)
+        .Arg(compliance_action_taken_at)
+        .Where("id = ?")
+        .Arg(device_id)
+        .Where("status = 'active'");
+    return RunOne(c, q, "device");
+  });
+}
+
+Status SqliteStore::RetireDevice(const Scope& scope, const std::string& device_id, int64_t now) {
+  return Write([&](Connection& c) -> Status {
+    RAMPART_ASSIGN_OR_RETURN(
+        std::string status,
+        FirstText(c,
+                  Query("SELECT status FROM devices").Where("id = ?").Arg(device_id).InScope(scope),
+                  "device"));
+    if (status == core::ToString(core::DeviceStatus::kRetired)) return Status::Ok();
+    RAMPART_RETURN_IF_ERROR(
+        RunQuery(c, Query("UPDATE devices SET status = 'retired', public_key = x''")
+                        .Where("id = ?")
+                        .Arg(device_id)));
+    return RunQuery(c, Query("UPDATE commands SET state = 'canceled', updated_at = ?")
+                           .Arg(now)
+                           .Where("device_id = ?")
+                           .Arg(device_id)
+                           .Where("state IN ('queued', 'sent', 'not_now')"));
+  });
+}
+
+Result<ComplianceSummary> SqliteStore::SummarizeCompliance(const Scope& scope) {
+  return Read([&](Connection& c) -> Result<ComplianceSummary> {
+    Query q("SELECT compliance, count(*) FROM devices");
+    q.Where("status = 'active'").InScope(scope).Append(" GROUP BY compliance");
+    RAMPART_ASSIGN_OR_RETURN(Statement st, q.Prepare(c));
+    ComplianceSummary out;
+    while (true) {
+      RAMPART_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      RAMPART_ASSIGN_OR_RETURN(auto state,
+                               ParseEnum(&core::ParseComplianceState, st.Text(0), "compliance"));
+      switch (state) {
+        case core::ComplianceState::kCompliant:
+          out.compliant = st.Int(1);
+          break;
+        case core::ComplianceState::kNonCompliant:
+          out.noncompliant = st.Int(1);
+          break;
+        case core::ComplianceState::kUnknown:
+          out.unknown = st.Int(1);
+          break;
+      }
+    }
+    return out;
+  });
+}
+
+Result<int64_t> SqliteStore::CountDevices(const Scope& scope) {
+  return Read([&](Connection& c) -> Result<int64_t> {
+    Query q("SELECT count(*) FROM devices");
+    q.Where("status = 'active'").InScope(scope);
+    RAMPART_ASSIGN_OR_RETURN(Statement st, q.Prepare(c));
+    RAMPART_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::Internal("count returned no row");
+    return st.Int(0);
+  });
+}
+
+// -----------------------------------------------------------------------------------------------
+// API tokens
+
+Status SqliteStore::CreateApiToken(const core::ApiToken& token) {
+  RAMPART_RETURN_IF_ERROR(RequireId(token.id, "api token"));
+  return Write([&](Connection& c) {
+    Query q("INSERT INTO api_tokens (" API_TOKEN_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    q.Arg(token.id)
+        .Arg(token.name)
+        .Arg(token.token_hash)
+        .Arg(Str(core::ToString(token.role)))
+        .Arg(token.institution_id.empty() ? Param{} : Param{token.institution_id})
+        .Arg(token.expires_at)
+        .Arg(static_cast<int64_t>(token.revoked))
+        .Arg(token.created_at)
+        .Arg(token.last_used_at);
+    return Named(RunQuery(c, q), "api token");
+  });
+}
+
+Result<core::ApiToken> SqliteStore::FindApiTokenByHash(const std::string& token_hash) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " API_TOKEN_COLS " FROM api_tokens");
+    q.Where("token_hash = ?").Arg(token_hash);
+    return GetOne(c, q, ReadApiToken, "api token");
+  });
+}
+
+Result<Page<core::ApiToken>> SqliteStore::ListApiTokens(const Scope& scope,
+                                                        const PageRequest& page) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " API_TOKEN_COLS " FROM api_tokens");
+    q.InScope(scope);
+    return GetPage<core::ApiToken>(c, std::move(q), Order::kCreatedAt, page, ReadApiToken,
+                                   kCreatedAt);
+  });
+}
+
+Status SqliteStore::RevokeApiToken(const Scope& scope, const std::string& id) {
+  return Write([&](Connection& c) {
+    return RunOne(c,
+                  Query("UPDATE api_tokens SET revoked = 1").Where("id = ?").Arg(id).InScope(scope),
+                  "api token");
+  });
+}
+
+// -----------------------------------------------------------------------------------------------
+// Commands
+
+Result<core::Command> SqliteStore::EnqueueCommand(const Scope& scope, core::Command command) {
+  return Write([&](Connection& c) -> Result<core::Command> {
+    RAMPART_ASSIGN_OR_RETURN(Statement dev, (Query("SELECT institution_id, status FROM devices")
+                                                 .Where("id = ?")
+                                                 .Arg(command.device_id)
+                                                 .InScope(scope)
+                                                 .Prepare(c)));
+    RAMPART_ASSIGN_OR_RETURN(bool found, dev.Step());
+    if (!found) return Status::NotFound("device not found");
+    command.institution_id = dev.Text(0);
+    if (dev.Text(1) != core::ToString(core::DeviceStatus::kActive)) {
+      return Status::Conflict("device is retired");
+    }
+    RAMPART_ASSIGN_OR_RETURN(Statement seq, (Query("SELECT ifnull(max(seq), 0) + 1 FROM commands")
+                                                 .Where("device_id = ?")
+                                                 .Arg(command.device_id)
+                                                 .Prepare(c)));
+    RAMPART_ASSIGN_OR_RETURN(bool row, seq.Step());
+    if (!row) return Status::Internal("seq query returned no row");
+    command.seq = seq.Int(0);
+    if (command.id.empty()) command.id = core::NewId("cmd");
+    command.state = core::CommandState::kQueued;
+    command.updated_at = command.created_at;
+    command.sent_at = 0;
+    command.not_before = 0;
+    command.not_now_count = 0;
+    command.result_json.clear();
+    command.error.clear();
+    Query q("INSERT INTO commands (" COMMAND_COLS
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    q.Arg(command.id)
+        .Arg(command.institution_id)
+        .Arg(command.device_id)
+        .Arg(command.seq)
+        .Arg(Str(core::ToString(command.type)))
+        .Arg(command.payload_json)
+        .Arg(Str(core::ToString(command.state)))
+        .Arg(command.created_by)
+        .Arg(command.created_at)
+        .Arg(command.updated_at)
+        .Arg(command.expires_at)
+        .Arg(command.sent_at)
+        .Arg(command.not_before)
+        .Arg(static_cast<int64_t>(command.not_now_count))
+        .Arg(command.result_json)
+        .Arg(command.error);
+    RAMPART_RETURN_IF_ERROR(Named(RunQuery(c, q), "command"));
+    return command;
+  });
+}
+
+Result<core::Command> SqliteStore::GetCommand(const Scope& scope, const std::string& device_id,
+                                              const std::string& command_id) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " COMMAND_COLS " FROM commands");
+    q.Where("id = ?").Arg(command_id).Where("device_id = ?").Arg(device_id).InScope(scope);
+    return GetOne(c, q, ReadCommand, "command");
+  });
+}
+
+Result<Page<core::Command>> SqliteStore::ListCommands(const Scope& scope,
+                                                      const std::string& device_id,
+                                                      const CommandFilter& filter,
+                                                      const PageRequest& page) {
+  if (page.limit < 1 || page.limit > kMaxPageLimit) {
+    return Status::InvalidArgument("page limit must be between 1 and 500");
+  }
+  int64_t after_seq = 0;
+  if (!page.cursor.empty()) {
+    RAMPART_ASSIGN_OR_RETURN(Cursor cur, DecodeCursor(page.cursor));
+    after_seq = cur.key;
+  }
+  return Read([&](Connection& c) -> Result<Page<core::Command>> {
+    RAMPART_ASSIGN_OR_RETURN(std::string inst, DeviceInstitution(c, scope, device_id));
+    Query q("SELECT " COMMAND_COLS " FROM commands");
+    q.Where("device_id = ?").Arg(device_id).Where("institution_id = ?").Arg(inst);
+    if (filter.state) q.Where("state = ?").Arg(Str(core::ToString(*filter.state)));
+    q.Where("seq > ?").Arg(after_seq).Append(" ORDER BY seq LIMIT ?").Arg(page.limit + 1);
+    RAMPART_ASSIGN_OR_RETURN(std::vector<core::Command> items,
+                             GetAll<core::Command>(c, q, ReadCommand));
+    Page<core::Command> out;
+    if (static_cast<int64_t>(items.size()) > page.limit) {
+      items.pop_back();
+      out.next_cursor = EncodeCursor(items.back().seq, items.back().id);
+    }
+    out.items = std::move(items);
+    return out;
+  });
+}
+
+Result<std::vector<core::Command>> SqliteStore::TakeDeliverableCommands(
+    const std::string& device_id, int64_t now, int limit) {
+  if (limit < 1) return Status::InvalidArgument("limit must be positive");
+  return Write([&](Connection& c) -> Result<std::vector<core::Command>> {
+    RAMPART_RETURN_IF_ERROR(
+        RequireRowIn(c, Query("SELECT 1 FROM devices").Where("id = ?").Arg(device_id), "device"));
+    // Read the candidates first and update after, so no statement is stepped while the table
+    // it reads is being written.
+    RAMPART_ASSIGN_OR_RETURN(std::vector<core::Command> pending,
+                             GetAll<core::Command>(c,
+                                                   Query("SELECT " COMMAND_COLS " FROM commands")
+                                                       .Where("device_id = ?")
+                                                       .Arg(device_id)
+                                                       .Where("state IN ('queued', 'not_now')")
+                                                       .Append(" ORDER BY seq"),
+                                                   ReadCommand));
+    std::vector<core::Command> taken;
+    for (core::Command& cmd : pending) {
+      if (Expired(cmd.expires_at, now)) {
+        cmd.state = core::CommandState::kExpired;
+        cmd.updated_at = now;
+        RAMPART_RETURN_IF_ERROR(UpdateCommandState(c, cmd));
+        continue;
+      }
+      if (static_cast<int>(taken.size()) >= limit) continue;
+      if (cmd.state == core::CommandState::kNotNow && cmd.not_before > now) continue;
+      cmd.state = core::CommandState::kSent;
+      cmd.sent_at = now;
+      cmd.updated_at = now;
+      RAMPART_RETURN_IF_ERROR(UpdateCommandState(c, cmd));
+      taken.push_back(std::move(cmd));
+    }
+    return taken;
+  });
+}
+
+Result<ResultOutcome> SqliteStore::RecordCommandResult(const std::string& device_id,
+                                                       const std::string& command_id,
+                                                       core::CommandState state,
+                                                       const std::string& result_json,
+                                                       const std::string& error, int64_t now,
+                                                       int64_t not_before, int32_t max_not_now) {
+  using core::CommandState;
+  if (state != CommandState::kAcknowledged && state != CommandState::kError &&
+      state != CommandState::kNotNow) {
+    return Status::InvalidArgument("a device reports acknowledged, error or not_now");
+  }
+  return Write([&](Connection& c) -> Result<ResultOutcome> {
+    RAMPART_ASSIGN_OR_RETURN(core::Command cmd,
+                             GetOne(c,
+                                    Query("SELECT " COMMAND_COLS " FROM commands")
+                                        .Where("id = ?")
+                                        .Arg(command_id)
+                                        .Where("device_id = ?")
+                                        .Arg(device_id),
+                                    ReadCommand, "command"));
+    if (cmd.state != CommandState::kSent) {
+      // A retried report whose first copy was already recorded: same outcome, same content.
+      bool duplicate = false;
+      if (state == CommandState::kNotNow) {
+        duplicate = cmd.result_json == result_json &&
+                    ((cmd.state == CommandState::kNotNow && cmd.error == error) ||
+                     (cmd.state == CommandState::kError && cmd.error == kNotNowExhausted));
+      } else {
+        duplicate = cmd.state == state && cmd.result_json == result_json && cmd.error == error;
+      }
+      if (duplicate) return ResultOutcome::kDuplicate;
+      return Status::Conflict("command is not awaiting a result");
+    }
+    cmd.updated_at = now;
+    cmd.result_json = result_json;
+    cmd.error = error;
+    cmd.state = state;
+    if (state == CommandState::kNotNow) {
+      cmd.not_now_count += 1;
+      cmd.not_before = not_before;
+      if (cmd.not_now_count >= max_not_now) {
+        cmd.state = CommandState::kError;
+        cmd.error = Str(kNotNowExhausted);
+      }
+    }
+    RAMPART_RETURN_IF_ERROR(UpdateCommandState(c, cmd));
+    return ResultOutcome::kRecorded;
+  });
+}
+
+Status SqliteStore::CancelCommand(const Scope& scope, const std::string& device_id,
+                                  const std::string& command_id, int64_t now) {
+  return Write([&](Connection& c) -> Status {
+    RAMPART_ASSIGN_OR_RETURN(std::string state, FirstText(c,
+                                                          Query("SELECT state FROM commands")
+                                                              .Where("id = ?")
+                                                              .Arg(command_id)
+                                                              .Where("device_id = ?")
+                                                              .Arg(device_id)
+                                                              .InScope(scope),
+                                                          "command"));
+    if (state != core::ToString(core::CommandState::kQueued) &&
+        state != core::ToString(core::CommandState::kNotNow)) {
+      return Status::Conflict("command was already sent or finished");
+    }
+    return RunQuery(c, Query("UPDATE commands SET state = 'canceled', updated_at = ?")
+                           .Arg(now)
+                           .Where("id = ?")
+                           .Arg(command_id));
+  });
+}
+
+Result<int64_t> SqliteStore::ExpireCommands(int64_t now) {
+  return Write([&](Connection& c) -> Result<int64_t> {
+    RAMPART_ASSIGN_OR_RETURN(Statement st,
+                             (Query("UPDATE commands SET state = 'expired', updated_at = ?")
+                                  .Arg(now)
+                                  .Where("state IN ('queued', 'sent', 'not_now')")
+                                  .Where("expires_at > 0")
+                                  .Where("expires_at <= ?")
+                                  .Arg(now)
+                                  .Prepare(c)));
+    RAMPART_RETURN_IF_ERROR(st.Run());
+    return st.Changes();
+  });
+}
+
+Result<std::map<core::CommandState, int64_t>> SqliteStore::CountCommandsByState() {
+  return Read([&](Connection& c) -> Result<std::map<core::CommandState, int64_t>> {
+    std::map<core::CommandState, int64_t> out;
+    for (auto s :
+         {core::CommandState::kQueued, core::CommandState::kSent, core::CommandState::kAcknowledged,
+          core::CommandState::kError, core::CommandState::kNotNow, core::CommandState::kCanceled,
+          core::CommandState::kExpired}) {
+      out[s] = 0;
+    }
+    RAMPART_ASSIGN_OR_RETURN(Statement st,
+                             c.Prepare("SELECT state, count(*) FROM commands GROUP BY state"));
+    while (true) {
+      RAMPART_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      RAMPART_ASSIGN_OR_RETURN(auto state,
+                               ParseEnum(&core::ParseCommandState, st.Text(0), "command state"));
+      out[state] = st.Int(1);
+    }
+    return out;
+  });
+}
+
+// -----------------------------------------------------------------------------------------------
+// Policies
+
+Status SqliteStore::CreatePolicy(const core::Policy& policy) {
+  RAMPART_RETURN_IF_ERROR(RequireId(policy.id, "policy"));
+  return Write([&](Connection& c) {
+    Query q("INSERT INTO policies (" POLICY_COLS ") VALUES (?, ?, ?, ?, ?, ?)");
+    q.Arg(policy.id)
+        .Arg(policy.institution_id)
+        .Arg(policy.name)
+        .Arg(RulesToJson(policy.rules))
+        .Arg(policy.created_at)
+        .Arg(policy.updated_at);
+    return Named(RunQuery(c, q), "policy");
+  });
+}
+
+Result<core::Policy> SqliteStore::GetPolicy(const Scope& scope, const std::string& id) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " POLICY_COLS " FROM policies");
+    q.Where("id = ?").Arg(id).InScope(scope);
+    return GetOne(c, q, ReadPolicy, "policy");
+  });
+}
+
+Result<Page<core::Policy>> SqliteStore::ListPolicies(const Scope& scope, const PageRequest& page) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " POLICY_COLS " FROM policies");
+    q.InScope(scope);
+    return GetPage<core::Policy>(c, std::move(q), Order::kCreatedAt, page, ReadPolicy, kCreatedAt);
+  });
+}
+
+Status SqliteStore::UpdatePolicy(const Scope& scope, const core::Policy& policy) {
+  return Write([&](Connection& c) {
+    Query q("UPDATE policies SET name = ?, rules_json = ?, updated_at = ?");
+    q.Arg(policy.name)
+        .Arg(RulesToJson(policy.rules))
+        .Arg(policy.updated_at)
+        .Where("id = ?")
+        .Arg(policy.id)
+        .InScope(scope);
+    return RunOne(c, q, "policy");
+  });
+}
+
+Status SqliteStore::DeletePolicy(const Scope& scope, const std::string& id) {
+  // Assignments go with it through ON DELETE CASCADE.
+  return Write([&](Connection& c) {
+    return RunOne(c, Query("DELETE FROM policies").Where("id = ?").Arg(id).InScope(scope),
+                  "policy");
+  });
+}
+
+Status SqliteStore::AssignPolicy(const core::PolicyAssignment& a) {
+  RAMPART_RETURN_IF_ERROR(RequireId(a.id, "policy assignment"));
+  return Write([&](Connection& c) -> Status {
+    RAMPART_RETURN_IF_ERROR(RequireRowIn(c,
+                                         Query("SELECT 1 FROM policies")
+                                             .Where("id = ?")
+                                             .Arg(a.policy_id)
+                                             .Where("institution_id = ?")
+                                             .Arg(a.institution_id),
+                                         "policy"));
+    if (!a.group_id.empty()) {
+      RAMPART_RETURN_IF_ERROR(RequireRowIn(c,
+                                           Query("SELECT 1 FROM device_groups")
+                                               .Where("id = ?")
+                                               .Arg(a.group_id)
+                                               .Where("institution_id = ?")
+                                               .Arg(a.institution_id),
+                                           "group"));
+    }
+    Query q("INSERT INTO policy_assignments (" POLICY_ASSIGNMENT_COLS ") VALUES (?, ?, ?, ?, ?)");
+    q.Arg(a.id)
+        .Arg(a.institution_id)
+        .Arg(a.policy_id)
+        .Arg(a.group_id.empty() ? Param{} : Param{a.group_id})
+        .Arg(a.created_at);
+    return Named(RunQuery(c, q), "policy assignment");
+  });
+}
+
+Status SqliteStore::DeletePolicyAssignment(const Scope& scope, const std::string& assignment_id) {
+  return Write([&](Connection& c) {
+    return RunOne(
+        c,
+        Query("DELETE FROM policy_assignments").Where("id = ?").Arg(assignment_id).InScope(scope),
+        "policy assignment");
+  });
+}
+
+Result<std::vector<core::PolicyAssignment>> SqliteStore::ListPolicyAssignments(
+    const Scope& scope, const std::string& policy_id) {
+  return Read([&](Connection& c) -> Result<std::vector<core::PolicyAssignment>> {
+    RAMPART_ASSIGN_OR_RETURN(std::string inst,
+                             FirstText(c,
+                                       Query("SELECT institution_id FROM policies")
+                                           .Where("id = ?")
+                                           .Arg(policy_id)
+                                           .InScope(scope),
+                                       "policy"));
+    return GetAll<core::PolicyAssignment>(
+        c,
+        Query("SELECT " POLICY_ASSIGNMENT_COLS " FROM policy_assignments")
+            .Where("institution_id = ?")
+            .Arg(inst)
+            .Where("policy_id = ?")
+            .Arg(policy_id)
+            .Append(" ORDER BY created_at, id"),
+        ReadPolicyAssignment);
+  });
+}
+
+Result<std::vector<core::Policy>> SqliteStore::PoliciesForDevice(const std::string& device_id) {
+  return Read([&](Connection& c) -> Result<std::vector<core::Policy>> {
+    RAMPART_ASSIGN_OR_RETURN(std::string inst, DeviceInstitution(c, Scope::All(), device_id));
+    Query q("SELECT " POLICY_COLS
+            " FROM policies WHERE institution_id = ?1 AND id IN ("
+            "SELECT a.policy_id FROM policy_assignments a WHERE a.institution_id = ?1 AND "
+            "(a.group_id IS NULL OR a.group_id IN (SELECT m.group_id FROM group_members m "
+            "WHERE m.institution_id = ?1 AND m.device_id = ?2))) ORDER BY id");
+    q.Arg(inst).Arg(device_id);
+    return GetAll<core::Policy>(c, q, ReadPolicy);
+  });
+}
+
+// -----------------------------------------------------------------------------------------------
+// Apps
+
+Status SqliteStore::CreateApp(const core::App& app) {
+  RAMPART_RETURN_IF_ERROR(RequireId(app.id, "app"));
+  return Write([&](Connection& c) {
+    Query q("INSERT INTO apps (" APP_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    q.Arg(app.id)
+        .Arg(app.institution_id)
+        .Arg(app.name)
+        .Arg(app.bundle_id)
+        .Arg(app.version)
+        .Arg(Str(core::ToString(app.platform)))
+        .Arg(app.sha256)
+        .Arg(app.size_bytes)
+        .Arg(static_cast<int64_t>(app.quarantined))
+        .Arg(app.created_at);
+    return Named(RunQuery(c, q), "app");
+  });
+}
+
+Result<core::App> SqliteStore::GetApp(const Scope& scope, const std::string& id) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " APP_COLS " FROM apps");
+    q.Where("id = ?").Arg(id).InScope(scope);
+    return GetOne(c, q, ReadApp, "app");
+  });
+}
+
+Result<Page<core::App>> SqliteStore::ListApps(const Scope& scope, const PageRequest& page) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " APP_COLS " FROM apps");
+    q.InScope(scope);
+    return GetPage<core::App>(c, std::move(q), Order::kCreatedAt, page, ReadApp, kCreatedAt);
+  });
+}
+
+Result<core::App> SqliteStore::FindAppBySha256(const Scope& scope, const std::string& sha256) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " APP_COLS " FROM apps");
+    q.Where("sha256 = ?").Arg(sha256).InScope(scope).Append(" ORDER BY created_at, id LIMIT 1");
+    return GetOne(c, q, ReadApp, "app");
+  });
+}
+
+Status SqliteStore::SetAppQuarantined(const Scope& scope, const std::string& id, bool quarantined) {
+  return Write([&](Connection& c) {
+    return RunOne(c,
+                  Query("UPDATE apps SET quarantined = ?")
+                      .Arg(static_cast<int64_t>(quarantined))
+                      .Where("id = ?")
+                      .Arg(id)
+                      .InScope(scope),
+                  "app");
+  });
+}
+
+Status SqliteStore::AssignApp(const core::AppAssignment& a) {
+  RAMPART_RETURN_IF_ERROR(RequireId(a.id, "app assignment"));
+  return Write([&](Connection& c) -> Status {
+    RAMPART_RETURN_IF_ERROR(RequireRowIn(c,
+                                         Query("SELECT 1 FROM apps")
+                                             .Where("id = ?")
+                                             .Arg(a.app_id)
+                                             .Where("institution_id = ?")
+                                             .Arg(a.institution_id),
+                                         "app"));
+    RAMPART_RETURN_IF_ERROR(RequireRowIn(c,
+                                         Query("SELECT 1 FROM device_groups")
+                                             .Where("id = ?")
+                                             .Arg(a.group_id)
+                                             .Where("institution_id = ?")
+                                             .Arg(a.institution_id),
+                                         "group"));
+    Query q("INSERT INTO app_assignments (" APP_ASSIGNMENT_COLS ") VALUES (?, ?, ?, ?, ?)");
+    q.Arg(a.id).Arg(a.institution_id).Arg(a.app_id).Arg(a.group_id).Arg(a.created_at);
+    return Named(RunQuery(c, q), "app assignment");
+  });
+}
+
+Result<std::vector<core::AppAssignment>> SqliteStore::ListAppAssignments(
+    const Scope& scope, const std::string& app_id) {
+  return Read([&](Connection& c) -> Result<std::vector<core::AppAssignment>> {
+    RAMPART_ASSIGN_OR_RETURN(
+        std::string inst,
+        FirstText(
+            c, Query("SELECT institution_id FROM apps").Where("id = ?").Arg(app_id).InScope(scope),
+            "app"));
+    return GetAll<core::AppAssignment>(c,
+                                       Query("SELECT " APP_ASSIGNMENT_COLS " FROM app_assignments")
+                                           .Where("institution_id = ?")
+                                           .Arg(inst)
+                                           .Where("app_id = ?")
+                                           .Arg(app_id)
+                                           .Append(" ORDER BY created_at, id"),
+                                       ReadAppAssignment);
+  });
+}
+
+}  // namespace rampart::store::sqlite

@@ -1,0 +1,160 @@
+// The SQLite backend of Store. Users go through OpenStore("sqlite:PATH"); this header is for
+// open_store.cc and for backend-specific tests (migrations).
+//
+// Concurrency: one write connection guarded by write_mu_, plus a small pool of read-only
+// connections for a file database. Every write method runs in one BEGIN IMMEDIATE transaction
+// on the write connection, so writes are serialised inside the process (the mutex) and against
+// other processes (SQLite's write lock, waited for with busy_timeout); a failed call rolls back
+// and changes nothing. Reads run in a deferred transaction on a pooled connection and, thanks to
+// WAL, see one consistent snapshot without blocking or being blocked by the writer. An in-memory
+// database is private to its connection, so it has no read pool and reads share the write
+// connection under the same mutex.
+//
+// Chosen over a single mutex-guarded connection because device check-ins and admin listings are
+// mostly reads and would otherwise queue behind every write; chosen over a connection per thread
+// because worker threads come and go with the HTTP server and the pool bounds open handles.
+//
+// Conventions of this backend (the interface leaves them open):
+//  - expires_at == 0 means "never expires" for commands and enrollment tokens.
+//  - Pagination cursors are hex-encoded "created_at:id" (seq for commands); any other text is
+//    InvalidArgument.
+//  - RetireDevice on an already retired device is OK and changes nothing.
+//  - CountDevices and SummarizeCompliance count active devices only.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+namespace rampart::store::sqlite {
+
+class Connection;
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database at `path` (":memory:" for a private in-memory one) and
+  // applies pending migrations.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  ~SqliteStore() override;
+
+  // How many migrations Open() applied (0 when the database was already up to date).
+  int migrations_applied() const { return migrations_applied_; }
+
+  Status CreateInstitution(const core::Institution& inst) override;
+  Result<core::Institution> GetInstitution(const Scope& scope, const std::string& id) override;
+  Result<Page<core::Institution>> ListInstitutions(const Scope& scope,
+                                                   const PageRequest& page) override;
+
+  Status CreateStaff(const core::Staff& staff) override;
+  Result<core::Staff> GetStaff(const Scope& scope, const std::string& id) override;
+  Result<Page<core::Staff>> ListStaff(const Scope& scope, const StaffFilter& filter,
+                                      const PageRequest& page) override;
+  Status UpdateStaff(const Scope& scope, const core::Staff& staff) override;
+  Status DeleteStaff(const Scope& scope, const std::string& id) override;
+
+  Status CreateGroup(const core::Group& group) override;
+  Result<core::Group> GetGroup(const Scope& scope, const std::string& id) override;
+  Result<Page<core::Group>> ListGroups(const Scope& scope, const PageRequest& page) override;
+  Status DeleteGroup(const Scope& scope, const std::string& id) override;
+  Status AddGroupMember(const Scope& scope, const std::string& group_id,
+                        const std::string& device_id) override;
+  Status RemoveGroupMember(const Scope& scope, const std::string& group_id,
+                           const std::string& device_id) override;
+  Result<std::vector<std::string>> ListGroupMembers(const Scope& scope,
+                                                    const std::string& group_id) override;
+  Result<std::vector<std::string>> ListDeviceGroups(const Scope& scope,
+                                                    const std::string& device_id) override;
+
+  Status CreateEnrollmentToken(const core::EnrollmentToken& token) override;
+  Result<Page<core::EnrollmentToken>> ListEnrollmentTokens(const Scope& scope,
+                                                           const PageRequest& page) override;
+  Status RevokeEnrollmentToken(const Scope& scope, const std::string& id) override;
+  Result<core::Device> EnrollDevice(const std::string& token_hash, core::Device device,
+                                    int64_t now) override;
+
+  Result<core::Device> GetDevice(const Scope& scope, const std::string& id) override;
+  Result<Page<core::Device>> ListDevices(const Scope& scope, const DeviceFilter& filter,
+                                         const PageRequest& page) override;
+  Status UpdateDeviceAssignment(const Scope& scope, const std::string& device_id,
+                                const std::string& staff_id, core::Ownership ownership) override;
+  Status RecordCheckin(const std::string& device_id, const core::DeviceState& state,
+                       int64_t last_seen, core::ComplianceState compliance,
+                       const std::vector<core::ComplianceReason>& reasons,
+                       int64_t noncompliant_since, int64_t compliance_action_taken_at) override;
+  Status RetireDevice(const Scope& scope, const std::string& device_id, int64_t now) override;
+  Result<ComplianceSummary> SummarizeCompliance(const Scope& scope) override;
+  Result<int64_t> CountDevices(const Scope& scope) override;
+
+  Status CreateApiToken(const core::ApiToken& token) override;
+  Result<core::ApiToken> FindApiTokenByHash(const std::string& token_hash) override;
+  Result<Page<core::ApiToken>> ListApiTokens(const Scope& scope, const PageRequest& page) override;
+  Status RevokeApiToken(const Scope& scope, const std::string& id) override;
+
+  Result<core::Command> EnqueueCommand(const Scope& scope, core::Command command) override;
+  Result<core::Command> GetCommand(const Scope& scope, const std::string& device_id,
+                                   const std::string& command_id) override;
+  Result<Page<core::Command>> ListCommands(const Scope& scope, const std::string& device_id,
+                                           const CommandFilter& filter,
+                                           const PageRequest& page) override;
+  Result<std::vector<core::Command>> TakeDeliverableCommands(const std::string& device_id,
+                                                             int64_t now, int limit) override;
+  Result<ResultOutcome> RecordCommandResult(const std::string& device_id,
+                                            const std::string& command_id, core::CommandState state,
+                                            const std::string& result_json,
+                                            const std::string& error, int64_t now,
+                                            int64_t not_before, int32_t max_not_now) override;
+  Status CancelCommand(const Scope& scope, const std::string& device_id,
+                       const std::string& command_id, int64_t now) override;
+  Result<int64_t> ExpireCommands(int64_t now) override;
+  Result<std::map<core::CommandState, int64_t>> CountCommandsByState() override;
+
+  Status CreatePolicy(const core::Policy& policy) override;
+  Result<core::Policy> GetPolicy(const Scope& scope, const std::string& id) override;
+  Result<Page<core::Policy>> ListPolicies(const Scope& scope, const PageRequest& page) override;
+  Status UpdatePolicy(const Scope& scope, const core::Policy& policy) override;
+  Status DeletePolicy(const Scope& scope, const std::string& id) override;
+  Status AssignPolicy(const core::PolicyAssignment& assignment) override;
+  Status DeletePolicyAssignment(const Scope& scope, const std::string& assignment_id) override;
+  Result<std::vector<core::PolicyAssignment>> ListPolicyAssignments(
+      const Scope& scope, const std::string& policy_id) override;
+  Result<std::vector<core::Policy>> PoliciesForDevice(const std::string& device_id) override;
+
+  Status CreateApp(const core::App& app) override;
+  Result<core::App> GetApp(const Scope& scope, const std::string& id) override;
+  Result<Page<core::App>> ListApps(const Scope& scope, const PageRequest& page) override;
+  Result<core::App> FindAppBySha256(const Scope& scope, const std::string& sha256) override;
+  Status SetAppQuarantined(const Scope& scope, const std::string& id, bool quarantined) override;
+  Status AssignApp(const core::AppAssignment& assignment) override;
+  Result<std::vector<core::AppAssignment>> ListAppAssignments(const Scope& scope,
+                                                              const std::string& app_id) override;
+
+ private:
+  SqliteStore() = default;
+
+  // Runs fn(Connection&) in a BEGIN IMMEDIATE transaction on the write connection; commits when
+  // fn returns OK, rolls back otherwise. fn returns Status or Result<T>.
+  template <typename Fn>
+  auto Write(Fn&& fn) -> decltype(fn(std::declval<Connection&>()));
+  // Runs fn(Connection&) in a deferred (snapshot) transaction on a read connection.
+  template <typename Fn>
+  auto Read(Fn&& fn) -> decltype(fn(std::declval<Connection&>()));
+
+  Connection* AcquireReader();
+  void ReleaseReader(Connection* conn);
+
+  int migrations_applied_ = 0;
+
+  std::mutex write_mu_;
+  std::unique_ptr<Connection> writer_;  // guarded by write_mu_
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Connection>> readers_;  // owned; fixed after Open()
+  std::vector<Connection*> idle_readers_;             // guarded by pool_mu_
+};
+
+}  // namespace rampart::store::sqlite

@@ -1,0 +1,170 @@
+// The router and docs/openapi.yaml describe the same routes with the same permissions, and
+// every route refuses an unauthenticated caller, a caller whose role lacks the permission and a
+// caller of another institution.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "api_fixture.h"
+#include "core/permissions.h"
+
+namespace rampart::api::testing {
+namespace {
+
+using RouteKey = std::pair<std::string, std::string>;  // (METHOD, pattern)
+
+std::map<RouteKey, std::string> SpecRoutes() {
+  YAML::Node doc = YAML::LoadFile(std::string(RAMPART_SOURCE_DIR) + "/docs/openapi.yaml");
+  std::map<RouteKey, std::string> out;
+  for (const auto& path : doc["paths"]) {
+    for (const auto& op : path.second) {
+      std::string method = op.first.as<std::string>();
+      std::transform(method.begin(), method.end(), method.begin(), ::toupper);
+      out[{method, path.first.as<std::string>()}] = op.second["x-permission"].as<std::string>("");
+    }
+  }
+  return out;
+}
+
+TEST(OpenApi, RouterAndSpecAgree) {
+  ASSERT_TRUE(crypto::InitCrypto().ok());
+  auto store = store::OpenStore("sqlite::memory:");
+  ASSERT_TRUE(store.ok());
+  ManualClock clock(0);
+  App app(AppOptions{}, store->get(), &clock);
+  std::map<RouteKey, std::string> router;
+  for (const auto& r : app.Routes()) {
+    EXPECT_TRUE(router.emplace(RouteKey{r.method, r.pattern}, r.permission).second)
+        << "duplicate route " << r.method << " " << r.pattern;
+  }
+  auto spec = SpecRoutes();
+  for (const auto& [key, perm] : router) {
+    auto it = spec.find(key);
+    if (it == spec.end()) {
+      ADD_FAILURE() << key.first << " " << key.second << " is served but not in docs/openapi.yaml";
+      continue;
+    }
+    EXPECT_EQ(it->second, perm) << key.first << " " << key.second << ": permission differs";
+  }
+  for (const auto& [key, perm] : spec) {
+    EXPECT_TRUE(router.count(key)) << key.first << " " << key.second
+                                   << " is in docs/openapi.yaml but not served";
+  }
+  EXPECT_GT(router.size(), 40u);
+}
+
+class RouteWalk : public ApiFixture {
+ protected:
+  void SetUp() override {
+    ApiFixture::SetUp();
+    inst_a_ = CreateInstitution("A");
+    inst_b_ = CreateInstitution("B");
+    admin_a_ = Issue(core::Role::kAdmin, inst_a_);
+    admin_b_ = Issue(core::Role::kAdmin, inst_b_);
+    device_a_ = Enroll(CreateEnrollmentToken(admin_a_));
+    auto created = [&](const std::string& target, const json& body) {
+      Reply r = Send("POST", target, admin_a_, body);
+      EXPECT_EQ(r.status, 201) << target << " " << r.raw;
+      return r.body;
+    };
+    ids_["staff"] = created("/api/v1/staff", json{{"name", "Alice A"}})["id"];
+    ids_["group"] = created("/api/v1/groups", json{{"name", "G"}})["id"];
+    ids_["policy"] = created("/api/v1/policies", json{{"name", "P"}})["id"];
+    ids_["assignment"] =
+        created("/api/v1/policies/" + ids_["policy"] + "/assignments", json{{"target", "institution"}})["id"];
+    ids_["enrollment"] = created("/api/v1/enrollment-tokens", json::object())["id"];
+    ids_["token"] = created("/api/v1/tokens", json{{"role", "auditor"}})["id"];
+    ids_["command"] =
+        created("/api/v1/devices/" + device_a_.id + "/commands", json{{"type", "restart"}})["id"];
+    Reply app = Send("POST", "/api/v1/apps?name=A&bundle_id=a.a&version=1&platform=android",
+                     admin_a_, std::string("package-a"));
+    ids_["app"] = app.body["id"];
+    group_b_ = Send("POST", "/api/v1/groups", admin_b_, json{{"name", "GB"}}).body["id"];
+  }
+
+  // Fills a route pattern with institution A's ids.
+  std::string Fill(const std::string& pattern) {
+    static const std::vector<std::pair<std::string, std::string>> kPrefixes = {
+        {"/api/v1/institutions/", "inst"}, {"/api/v1/staff/", "staff"},
+        {"/api/v1/devices/", "device"},    {"/api/v1/groups/", "group"},
+        {"/api/v1/enrollment-tokens/", "enrollment"}, {"/api/v1/policies/", "policy"},
+        {"/api/v1/apps/", "app"},          {"/api/v1/tokens/", "token"},
+        {"/device/v1/commands/", "command"}};
+    std::string kind;
+    for (const auto& [prefix, k] : kPrefixes) {
+      if (pattern.rfind(prefix, 0) == 0) kind = k;
+    }
+    std::map<std::string, std::string> values = {
+        {"{command_id}", ids_["command"]}, {"{device_id}", device_a_.id},
+        {"{assignment_id}", ids_["assignment"]}, {"{sha256}", std::string(64, 'a')}};
+    values["{id}"] = kind == "inst" ? inst_a_ : kind == "device" ? device_a_.id : ids_[kind];
+    std::string out = pattern;
+    for (const auto& [placeholder, value] : values) {
+      auto pos = out.find(placeholder);
+      if (pos != std::string::npos) out.replace(pos, placeholder.size(), value);
+    }
+    return out;
+  }
+
+  // A body that would succeed if the caller were allowed to touch the object.
+  std::string BodyFor(const std::string& method, const std::string& pattern) {
+    if (method == "GET" || method == "DELETE") return "";
+    if (pattern == "/api/v1/devices/{id}/commands") return json{{"type", "lock"}}.dump();
+    if (pattern == "/api/v1/policies/{id}/assignments") return json{{"target", "institution"}}.dump();
+    if (pattern == "/api/v1/apps/{id}/assignments") return json{{"group_id", group_b_}}.dump();
+    if (pattern == "/api/v1/apps") return "package";
+    if (pattern == "/api/v1/tokens") return json{{"role", "auditor"}}.dump();
+    if (pattern == "/api/v1/devices/{id}") return json{{"ownership", "personal"}}.dump();
+    return json{{"name", "Changed"}}.dump();
+  }
+
+  std::string inst_a_, inst_b_, admin_a_, admin_b_, group_b_;
+  SimDevice device_a_;
+  std::map<std::string, std::string> ids_;
+};
+
+TEST_F(RouteWalk, EveryRouteRefusesTheWrongCaller) {
+  const std::vector<core::Role> roles = {core::Role::kAdmin, core::Role::kHelpdesk,
+                                         core::Role::kAnalyst, core::Role::kAuditor};
+  std::map<core::Role, std::string> tokens_a;
+  for (auto role : roles) tokens_a[role] = Issue(role, inst_a_);
+  int checked_cross_tenant = 0;
+  for (const auto& route : app_->Routes()) {
+    SCOPED_TRACE(route.method + " " + route.pattern);
+    if (route.permission == core::kPublic) continue;
+    std::string target = Fill(route.pattern);
+    std::string body = BodyFor(route.method, route.pattern);
+    if (route.permission == core::kDevice) {
+      EXPECT_EQ(Send(route.method, target, "", body).status, 401);
+      EXPECT_EQ(Send(route.method, target, admin_a_, body).status, 401)
+          << "an admin token is not a device credential";
+      continue;
+    }
+    EXPECT_EQ(Send(route.method, target, "", body).status, 401);
+    EXPECT_EQ(Send(route.method, target, "rmp_forged", body).status, 401);
+    for (auto role : roles) {
+      if (core::RoleHasPermission(role, route.permission)) continue;
+      EXPECT_EQ(Send(route.method, target, tokens_a[role], body).status, 403)
+          << core::ToString(role);
+    }
+    if (route.pattern.find('{') != std::string::npos) {
+      Reply r = Send(route.method, target, admin_b_, body);
+      EXPECT_TRUE(r.status == 404 || r.status == 403)
+          << "another institution's admin got " << r.status << ": " << r.raw;
+      ++checked_cross_tenant;
+    }
+  }
+  EXPECT_GT(checked_cross_tenant, 20);
+  // Institution B's attempts changed nothing of A's.
+  EXPECT_EQ(Send("GET", "/api/v1/staff/" + ids_["staff"], admin_a_).body["name"], "Alice A");
+  EXPECT_EQ(Send("GET", "/api/v1/devices/" + device_a_.id, admin_a_).body["status"], "active");
+  Reply commands = Send("GET", "/api/v1/devices/" + device_a_.id + "/commands", admin_a_);
+  EXPECT_EQ(commands.body["items"].size(), 2u) << "apply_policy and restart only";
+  EXPECT_EQ(Send("GET", "/api/v1/policies/" + ids_["policy"], admin_a_).body["name"], "P");
+  EXPECT_EQ(Send("GET", "/api/v1/apps/" + ids_["app"], admin_a_).body["quarantined"], false);
+}
+
+}  // namespace
+}  // namespace rampart::api::testing

@@ -1,0 +1,1562 @@
+// The conformance battery every Store backend must pass. A new backend is one more entry in
+// Backends(); nothing else here is backend-specific except the SqliteMigrations tests at the end.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <latch>
+#include <ostream>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/crypto.h"
+#include "core/model.h"
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/store.h"
+
+// Filters are written as designated initialisers naming only the fields a case sets; GCC 12
+// warns about the omitted ones even though they take their default member initialisers.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace rampart {
+
+void PrintTo(Code code, std::ostream* os) {
+  *os << CodeName(code);
+}
+
+namespace store {
+namespace {
+
+using core::CommandState;
+using core::CommandType;
+using core::ComplianceState;
+using core::Platform;
+
+// ------------------------------------------------------------------------------------------
+// Backends under test
+
+struct Backend {
+  std::string name;
+  // Opens the store kept in `dir` (an empty temporary directory owned by the test).
+  std::function<Result<std::unique_ptr<Store>>(const std::filesystem::path& dir)> open;
+  bool persistent;  // a second open() of the same dir sees the data of the first
+};
+
+std::vector<Backend> Backends() {
+  return {
+      {"SqliteFile",
+       [](const std::filesystem::path& dir) {
+         return OpenStore("sqlite:" + (dir / "rampart.db").string());
+       },
+       true},
+      {"SqliteMemory", [](const std::filesystem::path&) { return OpenStore("sqlite::memory:"); },
+       false},
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// Helpers
+
+const Status& StatusOf(const Status& s) {
+  return s;
+}
+template <typename T>
+const Status& StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
+#define ASSERT_OK(expr)                                                        \
+  do {                                                                         \
+    const auto& rampart_r_ = (expr);                                           \
+    ASSERT_TRUE(StatusOf(rampart_r_).ok()) << StatusOf(rampart_r_).ToString(); \
+  } while (0)
+#define EXPECT_OK(expr)                                                        \
+  do {                                                                         \
+    const auto& rampart_r_ = (expr);                                           \
+    EXPECT_TRUE(StatusOf(rampart_r_).ok()) << StatusOf(rampart_r_).ToString(); \
+  } while (0)
+#define EXPECT_CODE(expr, expected) EXPECT_EQ(StatusOf(expr).code(), Code::expected)
+
+// Unwraps a Result inside helpers that return values (where ASSERT_* cannot be used); a failure
+// ends the test through the exception GoogleTest reports.
+template <typename T>
+T Must(Result<T> r) {
+  if (!r.ok()) throw std::runtime_error("unexpected error: " + r.status().ToString());
+  return std::move(r).value();
+}
+void Must(const Status& s) {
+  if (!s.ok()) throw std::runtime_error("unexpected error: " + s.ToString());
+}
+
+// Follows next_cursor until the last page; checks page sizes along the way.
+template <typename Fetch>
+std::vector<std::string> CollectIds(Fetch fetch, int64_t limit, int* pages = nullptr) {
+  std::vector<std::string> ids;
+  std::string cursor;
+  int count = 0;
+  for (int guard = 0; guard < 10000; ++guard) {
+    auto page = Must(fetch(PageRequest{limit, cursor}));
+    ++count;
+    EXPECT_LE(static_cast<int64_t>(page.items.size()), limit);
+    for (const auto& item : page.items) ids.push_back(item.id);
+    if (page.next_cursor.empty()) break;
+    EXPECT_EQ(static_cast<int64_t>(page.items.size()), limit) << "short page before the end";
+    cursor = page.next_cursor;
+  }
+  if (pages != nullptr) *pages = count;
+  return ids;
+}
+
+std::set<std::string> AsSet(const std::vector<std::string>& v) {
+  return {v.begin(), v.end()};
+}
+
+core::PolicyRules RichRules() {
+  core::PolicyRules r;
+  r.passcode_min_length = 8;
+  r.require_storage_encryption = true;
+  r.min_os_version_ios = "17.2";
+  r.min_os_version_android = "14";
+  r.block_compromised = true;
+  r.camera_allowed = false;
+  r.required_apps = {"eu.europa.secure-mail", "com.example.vpn"};
+  r.forbidden_apps = {"com.example.\"quoted\"", "unicode.\xc3\xa9t\xc3\xa9"};
+  r.wifi = {{"EC-Staff", "wpa2-enterprise", true}, {"Guest", "none", false}};
+  r.vpn = {{"Brussels", "ikev2", "vpn.example.eu", true},
+           {"Backup", "wireguard", "10.0.0.1", false}};
+  r.action = core::NonComplianceAction::kLock;
+  r.grace_seconds = 86400;
+  return r;
+}
+
+// ------------------------------------------------------------------------------------------
+// Fixture
+
+class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    ASSERT_OK(crypto::InitCrypto());
+    dir_ = std::filesystem::temp_directory_path() / core::NewId("rampart-store-test");
+    std::filesystem::create_directories(dir_);
+    auto opened = GetParam().open(dir_);
+    ASSERT_OK(opened);
+    store_ = std::move(opened).value();
+    inst_a_ = MakeInstitution("European Commission");
+    inst_b_ = MakeInstitution("Other Agency");
+  }
+
+  void TearDown() override {
+    store_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // Strictly increasing timestamps, so creation order is unambiguous unless a test wants ties.
+  int64_t Tick() { return ++clock_; }
+
+  Scope A() const { return Scope::Institution(inst_a_); }
+  Scope B() const { return Scope::Institution(inst_b_); }
+
+  std::string MakeInstitution(const std::string& name) {
+    core::Institution inst{core::NewId("ins"), name, Tick()};
+    Must(store_->CreateInstitution(inst));
+    return inst.id;
+  }
+
+  core::Staff MakeStaff(const std::string& inst, const std::string& name = "Ada Lovelace",
+                        const std::string& department = "DG DIGIT") {
+    core::Staff s;
+    s.id = core::NewId("stf");
+    s.institution_id = inst;
+    s.name = name;
+    s.mobile = "+32 2 299 11 11";
+    s.email = "ada@example.eu";
+    s.department = department;
+    s.created_at = Tick();
+    s.updated_at = s.created_at;
+    Must(store_->CreateStaff(s));
+    return s;
+  }
+
+  core::EnrollmentToken MakeToken(const std::string& inst, int64_t max_uses = 1,
+                                  const std::string& staff_id = "", int64_t expires_at = 0) {
+    core::EnrollmentToken t;
+    t.id = core::NewId("enr");
+    t.institution_id = inst;
+    t.staff_id = staff_id;
+    t.token_hash = crypto::Sha256Hex(core::NewId("secret"));
+    t.expires_at = expires_at;
+    t.max_uses = max_uses;
+    t.created_at = Tick();
+    Must(store_->CreateEnrollmentToken(t));
+    return t;
+  }
+
+  core::Device Enroll(const std::string& inst, Platform platform = Platform::kAndroid,
+                      const std::string& staff_id = "") {
+    core::EnrollmentToken t = MakeToken(inst, 1, staff_id);
+    core::Device d;
+    d.id = core::NewId("dev");
+    d.platform = platform;
+    d.model = "Pixel 8";
+    d.serial = "SN-" + d.id;
+    d.public_key = crypto::GenerateEd25519().public_key;
+    return Must(store_->EnrollDevice(t.token_hash, d, Tick()));
+  }
+
+  core::Group MakeGroup(const std::string& inst, const std::string& name = "Field staff") {
+    core::Group g{core::NewId("grp"), inst, name, "devices in the field", Tick()};
+    Must(store_->CreateGroup(g));
+    return g;
+  }
+
+  core::Policy MakePolicy(const std::string& inst, const std::string& name = "Baseline",
+                          core::PolicyRules rules = {}) {
+    core::Policy p;
+    p.id = core::NewId("pol");
+    p.institution_id = inst;
+    p.name = name;
+    p.rules = std::move(rules);
+    p.created_at = Tick();
+    p.updated_at = p.created_at;
+    Must(store_->CreatePolicy(p));
+    return p;
+  }
+
+  core::PolicyAssignment AssignPolicy(const std::string& inst, const std::string& policy_id,
+                                      const std::string& group_id = "") {
+    core::PolicyAssignment a{core::NewId("pas"), inst, policy_id, group_id, Tick()};
+    Must(store_->AssignPolicy(a));
+    return a;
+  }
+
+  core::App MakeApp(const std::string& inst, const std::string& sha256) {
+    core::App a;
+    a.id = core::NewId("app");
+    a.institution_id = inst;
+    a.name = "Secure Mail";
+    a.bundle_id = "eu.europa.securemail";
+    a.version = "2.1.0";
+    a.platform = Platform::kIos;
+    a.sha256 = sha256;
+    a.size_bytes = 123456;
+    a.created_at = Tick();
+    Must(store_->CreateApp(a));
+    return a;
+  }
+
+  core::ApiToken MakeApiToken(const std::string& inst, core::Role role = core::Role::kAdmin) {
+    core::ApiToken t;
+    t.id = core::NewId("tok");
+    t.name = "automation";
+    t.token_hash = crypto::Sha256Hex(core::NewId("secret"));
+    t.role = role;
+    t.institution_id = inst;
+    t.created_at = Tick();
+    Must(store_->CreateApiToken(t));
+    return t;
+  }
+
+  core::Command Enqueue(const core::Device& d, CommandType type = CommandType::kLock,
+                        int64_t expires_at = 0) {
+    core::Command c;
+    c.device_id = d.id;
+    c.type = type;
+    c.payload_json = R"({"message":"call the helpdesk"})";
+    c.created_by = "tok_admin";
+    c.created_at = Tick();
+    c.expires_at = expires_at;
+    return Must(store_->EnqueueCommand(Scope::Institution(d.institution_id), c));
+  }
+
+  core::EnrollmentToken FindToken(const Scope& scope, const std::string& id) {
+    for (const auto& t : Must(store_->ListEnrollmentTokens(scope, PageRequest{500, ""})).items) {
+      if (t.id == id) return t;
+    }
+    throw std::runtime_error("token not listed");
+  }
+
+  core::Command GetCmd(const core::Command& c) {
+    return Must(store_->GetCommand(Scope::All(), c.device_id, c.id));
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+  std::string inst_a_;
+  std::string inst_b_;
+  int64_t clock_ = 1'769'700'000;
+};
+
+// ------------------------------------------------------------------------------------------
+// Institutions and staff
+
+TEST_P(StoreConformanceTest, InstitutionsAreScopedToThemselves) {
+  auto a = store_->GetInstitution(A(), inst_a_);
+  ASSERT_OK(a);
+  EXPECT_EQ(a->name, "European Commission");
+  EXPECT_CODE(store_->GetInstitution(A(), inst_b_), kNotFound);
+  EXPECT_OK(store_->GetInstitution(Scope::All(), inst_b_));
+
+  auto all =
+      CollectIds([&](PageRequest p) { return store_->ListInstitutions(Scope::All(), p); }, 1);
+  EXPECT_EQ(AsSet(all), (std::set<std::string>{inst_a_, inst_b_}));
+  auto only_a = CollectIds([&](PageRequest p) { return store_->ListInstitutions(A(), p); }, 10);
+  EXPECT_EQ(only_a, std::vector<std::string>{inst_a_});
+}
+
+TEST_P(StoreConformanceTest, DuplicateInstitutionFailsAndChangesNothing) {
+  core::Institution dup{inst_a_, "Impostor", Tick()};
+  EXPECT_CODE(store_->CreateInstitution(dup), kAlreadyExists);
+  EXPECT_EQ(Must(store_->GetInstitution(A(), inst_a_)).name, "European Commission");
+  EXPECT_CODE(store_->CreateInstitution(core::Institution{"", "No id", Tick()}), kInvalidArgument);
+}
+
+TEST_P(StoreConformanceTest, StaffCrud) {
+  core::Staff s = MakeStaff(inst_a_, "Grace Hopper", "DG HR");
+  auto got = store_->GetStaff(A(), s.id);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->name, "Grace Hopper");
+  EXPECT_EQ(got->mobile, s.mobile);
+  EXPECT_EQ(got->email, s.email);
+  EXPECT_EQ(got->department, "DG HR");
+  EXPECT_EQ(got->institution_id, inst_a_);
+  EXPECT_EQ(got->created_at, s.created_at);
+
+  core::Staff changed = s;
+  changed.name = "Grace B. Hopper";
+  changed.mobile = "+32 2 000 00 00";
+  changed.email = "grace@example.eu";
+  changed.department = "DG DIGIT";
+  changed.updated_at = Tick();
+  changed.created_at = 1;            // not replaced by UpdateStaff
+  changed.institution_id = inst_b_;  // cannot move a row between institutions
+  ASSERT_OK(store_->UpdateStaff(A(), changed));
+  got = store_->GetStaff(A(), s.id);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->name, "Grace B. Hopper");
+  EXPECT_EQ(got->mobile, "+32 2 000 00 00");
+  EXPECT_EQ(got->email, "grace@example.eu");
+  EXPECT_EQ(got->department, "DG DIGIT");
+  EXPECT_EQ(got->updated_at, changed.updated_at);
+  EXPECT_EQ(got->created_at, s.created_at);
+  EXPECT_EQ(got->institution_id, inst_a_);
+
+  ASSERT_OK(store_->DeleteStaff(A(), s.id));
+  EXPECT_CODE(store_->GetStaff(A(), s.id), kNotFound);
+  EXPECT_CODE(store_->DeleteStaff(A(), s.id), kNotFound);
+  EXPECT_CODE(store_->UpdateStaff(A(), changed), kNotFound);
+}
+
+TEST_P(StoreConformanceTest, StaffNeedsAnExistingInstitutionAndUniqueId) {
+  core::Staff s = MakeStaff(inst_a_, "Original");
+  core::Staff dup = s;
+  dup.name = "Overwriter";
+  EXPECT_CODE(store_->CreateStaff(dup), kAlreadyExists);
+  EXPECT_EQ(Must(store_->GetStaff(A(), s.id)).name, "Original");
+
+  core::Staff orphan = s;
+  orphan.id = core::NewId("stf");
+  orphan.institution_id = "ins_does_not_exist";
+  EXPECT_CODE(store_->CreateStaff(orphan), kNotFound);
+  EXPECT_CODE(store_->GetStaff(Scope::All(), orphan.id), kNotFound);
+}
+
+TEST_P(StoreConformanceTest, StaffNameWithSqlIsStoredVerbatim) {
+  const std::string evil = "Robert'); DROP TABLE staff;--";
+  const std::string dept = "x' OR '1'='1";
+  core::Staff s = MakeStaff(inst_a_, evil, dept);
+  MakeStaff(inst_a_, "Someone Else", "DG HR");
+  auto got = store_->GetStaff(A(), s.id);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->name, evil);
+  EXPECT_EQ(got->department, dept);
+  // The table survived and a filter built from the same kind of text matches only itself.
+  auto page = store_->ListStaff(A(), StaffFilter{dept}, PageRequest{50, ""});
+  ASSERT_OK(page);
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].name, evil);
+  EXPECT_EQ(CollectIds([&](PageRequest p) { return store_->ListStaff(A(), {}, p); }, 50).size(),
+            2u);
+}
+
+TEST_P(StoreConformanceTest, StaffFilterByDepartment) {
+  auto hr1 = MakeStaff(inst_a_, "H1", "DG HR");
+  MakeStaff(inst_a_, "D1", "DG DIGIT");
+  auto hr2 = MakeStaff(inst_a_, "H2", "DG HR");
+  MakeStaff(inst_b_, "H3", "DG HR");
+  auto hr = CollectIds([&](PageRequest p) { return store_->ListStaff(A(), {"DG HR"}, p); }, 1);
+  EXPECT_EQ(hr, (std::vector<std::string>{hr1.id, hr2.id}));
+  auto all_hr =
+      CollectIds([&](PageRequest p) { return store_->ListStaff(Scope::All(), {"DG HR"}, p); }, 5);
+  EXPECT_EQ(all_hr.size(), 3u);
+}
+
+TEST_P(StoreConformanceTest, DeleteStaffConflictsWhileADeviceIsAssigned) {
+  core::Staff s = MakeStaff(inst_a_);
+  core::Device d = Enroll(inst_a_, Platform::kIos, s.id);
+  EXPECT_EQ(d.staff_id, s.id);
+  EXPECT_CODE(store_->DeleteStaff(A(), s.id), kConflict);
+  EXPECT_OK(store_->GetStaff(A(), s.id));
+
+  ASSERT_OK(store_->UpdateDeviceAssignment(A(), d.id, "", core::Ownership::kPersonal));
+  auto dev = Must(store_->GetDevice(A(), d.id));
+  EXPECT_EQ(dev.staff_id, "");
+  EXPECT_EQ(dev.ownership, core::Ownership::kPersonal);
+  EXPECT_OK(store_->DeleteStaff(A(), s.id));
+}
+
+// ------------------------------------------------------------------------------------------
+// Pagination
+
+TEST_P(StoreConformanceTest, PaginationVisitsEveryRowOnceAcrossPages) {
+  std::set<std::string> created;
+  // Ties on created_at make the id the tie-breaker, which the cursor must honour.
+  for (int i = 0; i < 23; ++i) {
+    core::Staff s;
+    s.id = core::NewId("stf");
+    s.institution_id = inst_a_;
+    s.name = "Staff " + std::to_string(i);
+    s.created_at = 1000 + i / 4;
+    Must(store_->CreateStaff(s));
+    created.insert(s.id);
+  }
+  for (int i = 0; i < 4; ++i) MakeStaff(inst_b_);
+
+  for (int64_t limit : {1, 4, 5, 22, 23, 24, 500}) {
+    int pages = 0;
+    auto ids =
+        CollectIds([&](PageRequest p) { return store_->ListStaff(A(), {}, p); }, limit, &pages);
+    EXPECT_EQ(ids.size(), created.size()) << "limit " << limit;
+    EXPECT_EQ(AsSet(ids), created) << "limit " << limit;
+    EXPECT_EQ(pages, static_cast<int>((23 + limit - 1) / limit)) << "limit " << limit;
+  }
+  auto all = CollectIds([&](PageRequest p) { return store_->ListStaff(Scope::All(), {}, p); }, 7);
+  EXPECT_EQ(all.size(), 27u);
+  EXPECT_EQ(AsSet(all).size(), 27u);
+}
+
+TEST_P(StoreConformanceTest, PaginationRejectsBadLimitsAndCursors) {
+  MakeStaff(inst_a_);
+  EXPECT_CODE(store_->ListStaff(A(), {}, PageRequest{0, ""}), kInvalidArgument);
+  EXPECT_CODE(store_->ListStaff(A(), {}, PageRequest{501, ""}), kInvalidArgument);
+  EXPECT_CODE(store_->ListStaff(A(), {}, PageRequest{-3, ""}), kInvalidArgument);
+  EXPECT_OK(store_->ListStaff(A(), {}, PageRequest{500, ""}));
+  for (const std::string& bad :
+       std::vector<std::string>{"zz", "not a cursor", "abc", crypto::HexEncode("nocolon"),
+                                crypto::HexEncode("12x:stf_1"), crypto::HexEncode(":stf_1"),
+                                std::string("' OR 1=1 --")}) {
+    EXPECT_CODE(store_->ListStaff(A(), {}, PageRequest{10, bad}), kInvalidArgument) << bad;
+    EXPECT_CODE(store_->ListDevices(A(), {}, PageRequest{10, bad}), kInvalidArgument) << bad;
+    EXPECT_CODE(store_->ListInstitutions(A(), PageRequest{10, bad}), kInvalidArgument) << bad;
+  }
+  core::Device d = Enroll(inst_a_);
+  EXPECT_CODE(store_->ListCommands(A(), d.id, {}, PageRequest{10, "zz"}), kInvalidArgument);
+  EXPECT_CODE(store_->ListCommands(A(), d.id, {}, PageRequest{0, ""}), kInvalidArgument);
+}
+
+TEST_P(StoreConformanceTest, EveryListPaginates) {
+  std::set<std::string> groups, tokens, api_tokens, policies, apps, devices;
+  for (int i = 0; i < 5; ++i) {
+    groups.insert(MakeGroup(inst_a_).id);
+    tokens.insert(MakeToken(inst_a_).id);
+    api_tokens.insert(MakeApiToken(inst_a_).id);
+    policies.insert(MakePolicy(inst_a_).id);
+    apps.insert(MakeApp(inst_a_, crypto::Sha256Hex(std::to_string(i))).id);
+  }
+  // Enrolling consumes its own tokens; count them as well.
+  for (int i = 0; i < 5; ++i) devices.insert(Enroll(inst_a_).id);
+  MakeGroup(inst_b_);
+  MakeApiToken(inst_b_);
+  Enroll(inst_b_);
+
+  EXPECT_EQ(AsSet(CollectIds([&](PageRequest p) { return store_->ListGroups(A(), p); }, 2)),
+            groups);
+  EXPECT_EQ(
+      CollectIds([&](PageRequest p) { return store_->ListEnrollmentTokens(A(), p); }, 2).size(),
+      10u);
+  EXPECT_EQ(AsSet(CollectIds([&](PageRequest p) { return store_->ListApiTokens(A(), p); }, 2)),
+            api_tokens);
+  EXPECT_EQ(AsSet(CollectIds([&](PageRequest p) { return store_->ListPolicies(A(), p); }, 2)),
+            policies);
+  EXPECT_EQ(AsSet(CollectIds([&](PageRequest p) { return store_->ListApps(A(), p); }, 2)), apps);
+  EXPECT_EQ(AsSet(CollectIds([&](PageRequest p) { return store_->ListDevices(A(), {}, p); }, 2)),
+            devices);
+
+  core::Device d = Must(store_->GetDevice(A(), *devices.begin()));
+  std::vector<std::string> cmd_ids;
+  for (int i = 0; i < 7; ++i) cmd_ids.push_back(Enqueue(d).id);
+  EXPECT_EQ(CollectIds([&](PageRequest p) { return store_->ListCommands(A(), d.id, {}, p); }, 3),
+            cmd_ids);
+}
+
+// ------------------------------------------------------------------------------------------
+// Tenant isolation
+
+TEST_P(StoreConformanceTest, ScopeNeverReachesAnotherInstitution) {
+  // Everything lives in B; every call below uses A's scope.
+  core::Staff staff = MakeStaff(inst_b_);
+  core::Group group = MakeGroup(inst_b_);
+  core::Device dev = Enroll(inst_b_, Platform::kIos, staff.id);
+  ASSERT_OK(store_->AddGroupMember(B(), group.id, dev.id));
+  core::EnrollmentToken token = MakeToken(inst_b_, 5);
+  core::ApiToken api = MakeApiToken(inst_b_);
+  core::Command cmd = Enqueue(dev);
+  core::Policy pol = MakePolicy(inst_b_, "B policy", RichRules());
+  core::PolicyAssignment pas = AssignPolicy(inst_b_, pol.id, group.id);
+  core::App app = MakeApp(inst_b_, crypto::Sha256Hex("b-app"));
+  core::AppAssignment aas{core::NewId("aas"), inst_b_, app.id, group.id, Tick()};
+  ASSERT_OK(store_->AssignApp(aas));
+  const Scope a = A();
+
+  // Reads
+  EXPECT_CODE(store_->GetStaff(a, staff.id), kNotFound);
+  EXPECT_CODE(store_->GetGroup(a, group.id), kNotFound);
+  EXPECT_CODE(store_->GetDevice(a, dev.id), kNotFound);
+  EXPECT_CODE(store_->GetCommand(a, dev.id, cmd.id), kNotFound);
+  EXPECT_CODE(store_->GetPolicy(a, pol.id), kNotFound);
+  EXPECT_CODE(store_->GetApp(a, app.id), kNotFound);
+  EXPECT_CODE(store_->FindAppBySha256(a, app.sha256), kNotFound);
+  EXPECT_CODE(store_->ListGroupMembers(a, group.id), kNotFound);
+  EXPECT_CODE(store_->ListDeviceGroups(a, dev.id), kNotFound);
+  EXPECT_CODE(store_->ListCommands(a, dev.id, {}, PageRequest{50, ""}), kNotFound);
+  EXPECT_CODE(store_->ListPolicyAssignments(a, pol.id), kNotFound);
+  EXPECT_CODE(store_->ListAppAssignments(a, app.id), kNotFound);
+
+  // Lists and counts
+  const PageRequest page{500, ""};
+  EXPECT_TRUE(Must(store_->ListStaff(a, {}, page)).items.empty());
+  EXPECT_TRUE(Must(store_->ListGroups(a, page)).items.empty());
+  EXPECT_TRUE(Must(store_->ListDevices(a, {}, page)).items.empty());
+  EXPECT_TRUE(Must(store_->ListDevices(a, DeviceFilter{.group_id = group.id}, page)).items.empty());
+  EXPECT_TRUE(Must(store_->ListDevices(a, DeviceFilter{.staff_id = staff.id}, page)).items.empty());
+  EXPECT_TRUE(Must(store_->ListEnrollmentTokens(a, page)).items.empty());
+  EXPECT_TRUE(Must(store_->ListApiTokens(a, page)).items.empty());
+  EXPECT_TRUE(Must(store_->ListPolicies(a, page)).items.empty());
+  EXPECT_TRUE(Must(store_->ListApps(a, page)).items.empty());
+  EXPECT_EQ(Must(store_->CountDevices(a)), 0);
+  auto summary = Must(store_->SummarizeCompliance(a));
+  EXPECT_EQ(summary.compliant + summary.noncompliant + summary.unknown, 0);
+
+  // Writes
+  core::Staff renamed = staff;
+  renamed.name = "Changed";
+  EXPECT_CODE(store_->UpdateStaff(a, renamed), kNotFound);
+  EXPECT_CODE(store_->DeleteStaff(a, staff.id), kNotFound);
+  EXPECT_CODE(store_->DeleteGroup(a, group.id), kNotFound);
+  EXPECT_CODE(store_->AddGroupMember(a, group.id, dev.id), kNotFound);
+  EXPECT_CODE(store_->RemoveGroupMember(a, group.id, dev.id), kNotFound);
+  EXPECT_CODE(store_->RevokeEnrollmentToken(a, token.id), kNotFound);
+  EXPECT_CODE(store_->RevokeApiToken(a, api.id), kNotFound);
+  EXPECT_CODE(store_->UpdateDeviceAssignment(a, dev.id, "", core::Ownership::kPersonal), kNotFound);
+  EXPECT_CODE(store_->RetireDevice(a, dev.id, Tick()), kNotFound);
+  core::Command c2;
+  c2.device_id = dev.id;
+  c2.created_at = Tick();
+  EXPECT_CODE(store_->EnqueueCommand(a, c2), kNotFound);
+  EXPECT_CODE(store_->CancelCommand(a, dev.id, cmd.id, Tick()), kNotFound);
+  core::Policy pol2 = pol;
+  pol2.name = "Changed";
+  EXPECT_CODE(store_->UpdatePolicy(a, pol2), kNotFound);
+  EXPECT_CODE(store_->DeletePolicy(a, pol.id), kNotFound);
+  EXPECT_CODE(store_->DeletePolicyAssignment(a, pas.id), kNotFound);
+  EXPECT_CODE(store_->SetAppQuarantined(a, app.id, true), kNotFound);
+
+  // B's rows are exactly as before.
+  const Scope b = B();
+  EXPECT_EQ(Must(store_->GetStaff(b, staff.id)).name, staff.name);
+  EXPECT_OK(store_->GetGroup(b, group.id));
+  auto dev_now = Must(store_->GetDevice(b, dev.id));
+  EXPECT_EQ(dev_now.status, core::DeviceStatus::kActive);
+  EXPECT_EQ(dev_now.ownership, core::Ownership::kCorporate);
+  EXPECT_EQ(dev_now.staff_id, staff.id);
+  EXPECT_EQ(dev_now.public_key, dev.public_key);
+  EXPECT_EQ(Must(store_->ListGroupMembers(b, group.id)), std::vector<std::string>{dev.id});
+  EXPECT_FALSE(FindToken(b, token.id).revoked);
+  EXPECT_FALSE(Must(store_->FindApiTokenByHash(api.token_hash)).revoked);
+  EXPECT_EQ(Must(store_->GetCommand(b, dev.id, cmd.id)).state, CommandState::kQueued);
+  EXPECT_EQ(Must(store_->ListCommands(b, dev.id, {}, page)).items.size(), 1u);
+  EXPECT_EQ(Must(store_->GetPolicy(b, pol.id)).name, "B policy");
+  EXPECT_EQ(Must(store_->ListPolicyAssignments(b, pol.id)).size(), 1u);
+  EXPECT_FALSE(Must(store_->GetApp(b, app.id)).quarantined);
+  EXPECT_EQ(Must(store_->ListAppAssignments(b, app.id)).size(), 1u);
+  EXPECT_EQ(Must(store_->CountDevices(b)), 1);
+}
+
+TEST_P(StoreConformanceTest, RowsCannotReferenceAnotherInstitution) {
+  core::Staff staff_b = MakeStaff(inst_b_);
+  core::Group group_a = MakeGroup(inst_a_);
+  core::Group group_b = MakeGroup(inst_b_);
+  core::Device dev_a = Enroll(inst_a_);
+  core::Device dev_b = Enroll(inst_b_);
+  core::Policy pol_a = MakePolicy(inst_a_);
+  core::Policy pol_b = MakePolicy(inst_b_);
+  core::App app_a = MakeApp(inst_a_, crypto::Sha256Hex("a"));
+  core::App app_b = MakeApp(inst_b_, crypto::Sha256Hex("b"));
+
+  // Even Scope::All() cannot join rows of two institutions.
+  EXPECT_CODE(store_->AddGroupMember(Scope::All(), group_a.id, dev_b.id), kNotFound);
+  EXPECT_CODE(store_->AddGroupMember(A(), group_a.id, dev_b.id), kNotFound);
+  EXPECT_CODE(store_->UpdateDeviceAssignment(Scope::All(), dev_a.id, staff_b.id,
+                                             core::Ownership::kCorporate),
+              kNotFound);
+  EXPECT_EQ(Must(store_->GetDevice(A(), dev_a.id)).staff_id, "");
+  EXPECT_CODE(store_->AssignPolicy({core::NewId("pas"), inst_a_, pol_b.id, "", Tick()}), kNotFound);
+  EXPECT_CODE(store_->AssignPolicy({core::NewId("pas"), inst_a_, pol_a.id, group_b.id, Tick()}),
+              kNotFound);
+  EXPECT_CODE(store_->AssignApp({core::NewId("aas"), inst_a_, app_b.id, group_a.id, Tick()}),
+              kNotFound);
+  EXPECT_CODE(store_->AssignApp({core::NewId("aas"), inst_a_, app_a.id, group_b.id, Tick()}),
+              kNotFound);
+  core::EnrollmentToken t;
+  t.id = core::NewId("enr");
+  t.institution_id = inst_a_;
+  t.staff_id = staff_b.id;
+  t.token_hash = crypto::Sha256Hex("cross");
+  t.max_uses = 1;
+  EXPECT_CODE(store_->CreateEnrollmentToken(t), kNotFound);
+  EXPECT_TRUE(Must(store_->ListPolicyAssignments(A(), pol_a.id)).empty());
+  EXPECT_TRUE(Must(store_->ListAppAssignments(A(), app_a.id)).empty());
+  EXPECT_TRUE(Must(store_->ListGroupMembers(A(), group_a.id)).empty());
+}
+
+// ------------------------------------------------------------------------------------------
+// Enrollment
+
+TEST_P(StoreConformanceTest, EnrollDeviceTakesInstitutionAndStaffFromToken) {
+  core::Staff s = MakeStaff(inst_a_);
+  core::EnrollmentToken t = MakeToken(inst_a_, 2, s.id);
+  core::Device d;
+  d.id = core::NewId("dev");
+  d.institution_id = inst_b_;  // overwritten by the token's
+  d.staff_id = "stf_someone";  // overwritten by the token's
+  d.platform = Platform::kIos;
+  d.model = "iPhone 15";
+  d.serial = "F2LX";
+  d.public_key = std::string("\x00\x01\xff key with NUL", 16);
+  int64_t now = Tick();
+  auto enrolled = store_->EnrollDevice(t.token_hash, d, now);
+  ASSERT_OK(enrolled);
+  EXPECT_EQ(enrolled->institution_id, inst_a_);
+  EXPECT_EQ(enrolled->staff_id, s.id);
+
+  auto got = store_->GetDevice(A(), d.id);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->institution_id, inst_a_);
+  EXPECT_EQ(got->staff_id, s.id);
+  EXPECT_EQ(got->platform, Platform::kIos);
+  EXPECT_EQ(got->model, "iPhone 15");
+  EXPECT_EQ(got->serial, "F2LX");
+  EXPECT_EQ(got->public_key, d.public_key);
+  EXPECT_EQ(got->status, core::DeviceStatus::kActive);
+  EXPECT_EQ(got->enrolled_at, now);
+  EXPECT_CODE(store_->GetDevice(B(), d.id), kNotFound);
+
+  auto listed = FindToken(A(), t.id);
+  EXPECT_EQ(listed.uses, 1);
+  EXPECT_EQ(listed.max_uses, 2);
+  EXPECT_EQ(listed.staff_id, s.id);
+  EXPECT_EQ(listed.token_hash, t.token_hash);
+  EXPECT_FALSE(listed.revoked);
+}
+
+TEST_P(StoreConformanceTest, EnrollDeviceRefusesBadTokensWithOneMessage) {
+  core::EnrollmentToken exhausted = MakeToken(inst_a_, 1);
+  Enroll(inst_a_);  // unrelated device, so counts are not trivially zero
+  core::Device first;
+  first.id = core::NewId("dev");
+  ASSERT_OK(store_->EnrollDevice(exhausted.token_hash, first, Tick()));
+
+  core::EnrollmentToken revoked = MakeToken(inst_a_, 5);
+  ASSERT_OK(store_->RevokeEnrollmentToken(A(), revoked.id));
+  int64_t now = Tick();
+  core::EnrollmentToken expired = MakeToken(inst_a_, 5, "", now);  // expires exactly now
+
+  const int64_t before = Must(store_->CountDevices(A()));
+  std::set<std::string> messages;
+  for (const std::string& hash : {exhausted.token_hash, revoked.token_hash, expired.token_hash,
+                                  crypto::Sha256Hex("never issued")}) {
+    core::Device d;
+    d.id = core::NewId("dev");
+    auto r = store_->EnrollDevice(hash, d, now);
+    EXPECT_CODE(r, kUnauthenticated);
+    messages.insert(r.status().message());
+    EXPECT_CODE(store_->GetDevice(Scope::All(), d.id), kNotFound);
+  }
+  EXPECT_EQ(messages.size(), 1u) << "the caller must not learn why a token was refused";
+  EXPECT_EQ(Must(store_->CountDevices(A())), before);
+  EXPECT_EQ(FindToken(A(), revoked.id).uses, 0);
+  EXPECT_EQ(FindToken(A(), expired.id).uses, 0);
+  EXPECT_EQ(FindToken(A(), exhausted.id).uses, 1);
+  // One second before expiry the same token still works.
+  core::Device early;
+  early.id = core::NewId("dev");
+  EXPECT_OK(store_->EnrollDevice(expired.token_hash, early, now - 1));
+}
+
+TEST_P(StoreConformanceTest, EnrollWithTakenDeviceIdChangesNothing) {
+  core::Device existing = Enroll(inst_a_);
+  core::EnrollmentToken t = MakeToken(inst_a_, 3);
+  core::Device dup;
+  dup.id = existing.id;
+  dup.model = "Impostor";
+  EXPECT_CODE(store_->EnrollDevice(t.token_hash, dup, Tick()), kAlreadyExists);
+  EXPECT_EQ(Must(store_->GetDevice(A(), existing.id)).model, existing.model);
+  EXPECT_EQ(FindToken(A(), t.id).uses, 0) << "a failed enrollment must not spend a use";
+}
+
+TEST_P(StoreConformanceTest, RacingEnrollmentsSpendEachUseExactlyOnce) {
+  constexpr int kThreads = 8;
+  for (int64_t max_uses : {1, 3}) {
+    core::EnrollmentToken t = MakeToken(inst_a_, max_uses);
+    const int64_t before = Must(store_->CountDevices(A()));
+    std::atomic<int> wins{0};
+    std::atomic<int> refused{0};
+    std::atomic<int> other{0};
+    std::latch start(kThreads);
+    std::vector<std::thread> threads;
+    const int64_t now = Tick();
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&] {
+        core::Device d;
+        d.id = core::NewId("dev");
+        start.arrive_and_wait();
+        auto r = store_->EnrollDevice(t.token_hash, d, now);
+        if (r.ok()) {
+          ++wins;
+        } else if (r.status().code() == Code::kUnauthenticated) {
+          ++refused;
+        } else {
+          ++other;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(wins.load(), max_uses);
+    EXPECT_EQ(refused.load(), kThreads - max_uses);
+    EXPECT_EQ(other.load(), 0);
+    EXPECT_EQ(Must(store_->CountDevices(A())), before + max_uses);
+    EXPECT_EQ(FindToken(A(), t.id).uses, max_uses);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Devices
+
+TEST_P(StoreConformanceTest, DeviceFilters) {
+  core::Staff s = MakeStaff(inst_a_);
+  core::Device ios1 = Enroll(inst_a_, Platform::kIos, s.id);
+  core::Device ios2 = Enroll(inst_a_, Platform::kIos);
+  core::Device and1 = Enroll(inst_a_, Platform::kAndroid, s.id);
+  core::Device and2 = Enroll(inst_a_, Platform::kAndroid);
+  Enroll(inst_b_, Platform::kIos);
+  core::Group g = MakeGroup(inst_a_);
+  ASSERT_OK(store_->AddGroupMember(A(), g.id, ios2.id));
+  ASSERT_OK(store_->AddGroupMember(A(), g.id, and2.id));
+  core::DeviceState st;
+  ASSERT_OK(store_->RecordCheckin(ios1.id, st, Tick(), ComplianceState::kCompliant, {}, 0, 0));
+  ASSERT_OK(store_->RecordCheckin(and2.id, st, Tick(), ComplianceState::kNonCompliant, {}, 5, 0));
+  ASSERT_OK(store_->RetireDevice(A(), and1.id, Tick()));
+
+  auto list = [&](DeviceFilter f) {
+    return AsSet(CollectIds([&](PageRequest p) { return store_->ListDevices(A(), f, p); }, 1));
+  };
+  using S = std::set<std::string>;
+  EXPECT_EQ(list({}), (S{ios1.id, ios2.id, and1.id, and2.id}));
+  EXPECT_EQ(list({.platform = Platform::kIos}), (S{ios1.id, ios2.id}));
+  EXPECT_EQ(list({.platform = Platform::kAndroid}), (S{and1.id, and2.id}));
+  EXPECT_EQ(list({.compliance = ComplianceState::kCompliant}), (S{ios1.id}));
+  EXPECT_EQ(list({.compliance = ComplianceState::kNonCompliant}), (S{and2.id}));
+  EXPECT_EQ(list({.compliance = ComplianceState::kUnknown}), (S{ios2.id, and1.id}));
+  EXPECT_EQ(list({.status = core::DeviceStatus::kRetired}), (S{and1.id}));
+  EXPECT_EQ(list({.status = core::DeviceStatus::kActive}), (S{ios1.id, ios2.id, and2.id}));
+  EXPECT_EQ(list({.staff_id = s.id}), (S{ios1.id, and1.id}));
+  EXPECT_EQ(list({.group_id = g.id}), (S{ios2.id, and2.id}));
+  EXPECT_EQ(list({.platform = Platform::kAndroid, .group_id = g.id}), (S{and2.id}));
+  EXPECT_EQ(list({.platform = Platform::kIos, .staff_id = s.id}), (S{ios1.id}));
+  EXPECT_EQ(list({.group_id = "grp_unknown"}), S{});
+}
+
+TEST_P(StoreConformanceTest, CheckinRoundTripsStateAndCompliance) {
+  core::Device d = Enroll(inst_a_, Platform::kIos);
+  core::DeviceState st;
+  st.os_version = "17.4.1";
+  st.passcode_set = true;
+  st.passcode_length = 6;
+  st.storage_encrypted = true;
+  st.compromised = true;
+  st.battery_percent = 42;
+  st.camera_disabled = true;
+  st.installed_apps = {"com.apple.mobilesafari", "eu.europa.mail", "emoji.\xf0\x9f\x94\x92"};
+  std::vector<core::ComplianceReason> reasons = {
+      {"pol_1", "passcode_too_short", "Passcode must be at least 8 characters"},
+      {"pol_2", "compromised", "Device is jailbroken \"really\""}};
+  ASSERT_OK(
+      store_->RecordCheckin(d.id, st, 5555, ComplianceState::kNonCompliant, reasons, 5000, 5400));
+  auto got = Must(store_->GetDevice(A(), d.id));
+  EXPECT_EQ(got.last_seen, 5555);
+  EXPECT_EQ(got.state.os_version, "17.4.1");
+  EXPECT_TRUE(got.state.passcode_set);
+  EXPECT_EQ(got.state.passcode_length, 6);
+  EXPECT_TRUE(got.state.storage_encrypted);
+  EXPECT_TRUE(got.state.compromised);
+  EXPECT_EQ(got.state.battery_percent, 42);
+  EXPECT_TRUE(got.state.camera_disabled);
+  EXPECT_EQ(got.state.installed_apps, st.installed_apps);
+  EXPECT_EQ(got.compliance, ComplianceState::kNonCompliant);
+  EXPECT_EQ(got.compliance_reasons, reasons);
+  EXPECT_EQ(got.noncompliant_since, 5000);
+  EXPECT_EQ(got.compliance_action_taken_at, 5400);
+
+  // A second check-in replaces, not appends.
+  core::DeviceState st2;
+  ASSERT_OK(store_->RecordCheckin(d.id, st2, 6000, ComplianceState::kCompliant, {}, 0, 0));
+  got = Must(store_->GetDevice(A(), d.id));
+  EXPECT_TRUE(got.state.installed_apps.empty());
+  EXPECT_TRUE(got.compliance_reasons.empty());
+  EXPECT_EQ(got.compliance, ComplianceState::kCompliant);
+  EXPECT_EQ(got.state.battery_percent, -1);
+
+  EXPECT_CODE(store_->RecordCheckin("dev_unknown", st, 1, ComplianceState::kCompliant, {}, 0, 0),
+              kNotFound);
+}
+
+TEST_P(StoreConformanceTest, ComplianceSummaryAndCountAreScopedAndSkipRetired) {
+  core::DeviceState st;
+  auto c1 = Enroll(inst_a_);
+  auto c2 = Enroll(inst_a_);
+  auto n1 = Enroll(inst_a_);
+  Enroll(inst_a_);  // unknown
+  auto retired = Enroll(inst_a_);
+  auto b1 = Enroll(inst_b_);
+  ASSERT_OK(store_->RecordCheckin(c1.id, st, Tick(), ComplianceState::kCompliant, {}, 0, 0));
+  ASSERT_OK(store_->RecordCheckin(c2.id, st, Tick(), ComplianceState::kCompliant, {}, 0, 0));
+  ASSERT_OK(store_->RecordCheckin(n1.id, st, Tick(), ComplianceState::kNonCompliant, {}, 1, 0));
+  ASSERT_OK(
+      store_->RecordCheckin(retired.id, st, Tick(), ComplianceState::kNonCompliant, {}, 1, 0));
+  ASSERT_OK(store_->RecordCheckin(b1.id, st, Tick(), ComplianceState::kCompliant, {}, 0, 0));
+  ASSERT_OK(store_->RetireDevice(A(), retired.id, Tick()));
+
+  auto a = Must(store_->SummarizeCompliance(A()));
+  EXPECT_EQ(a.compliant, 2);
+  EXPECT_EQ(a.noncompliant, 1);
+  EXPECT_EQ(a.unknown, 1);
+  EXPECT_EQ(Must(store_->CountDevices(A())), 4);
+  auto all = Must(store_->SummarizeCompliance(Scope::All()));
+  EXPECT_EQ(all.compliant, 3);
+  EXPECT_EQ(Must(store_->CountDevices(Scope::All())), 5);
+  EXPECT_EQ(Must(store_->CountDevices(B())), 1);
+}
+
+TEST_P(StoreConformanceTest, RetireCancelsPendingCommandsAndClearsKey) {
+  core::Device d = Enroll(inst_a_);
+  core::Command acked = Enqueue(d);
+  core::Command sent = Enqueue(d);
+  core::Command not_now = Enqueue(d);
+  core::Command queued = Enqueue(d);
+  int64_t now = Tick();
+  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now, 3)).size(), 3u);
+  ASSERT_OK(store_->RecordCommandResult(d.id, acked.id, CommandState::kAcknowledged, "{}", "", now,
+                                        0, 3));
+  ASSERT_OK(store_->RecordCommandResult(d.id, not_now.id, CommandState::kNotNow, "", "", now,
+                                        now + 60, 3));
+
+  int64_t retire_at = Tick();
+  ASSERT_OK(store_->RetireDevice(A(), d.id, retire_at));
+  auto dev = Must(store_->GetDevice(A(), d.id));
+  EXPECT_EQ(dev.status, core::DeviceStatus::kRetired);
+  EXPECT_TRUE(dev.public_key.empty());
+  EXPECT_EQ(GetCmd(acked).state, CommandState::kAcknowledged);
+  for (const auto& c : {sent, not_now, queued}) {
+    auto got = GetCmd(c);
+    EXPECT_EQ(got.state, CommandState::kCanceled) << c.seq;
+    EXPECT_EQ(got.updated_at, retire_at);
+  }
+  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now + 1000, 10)).empty());
+  core::Command more;
+  more.device_id = d.id;
+  EXPECT_CODE(store_->EnqueueCommand(A(), more), kConflict);
+  EXPECT_CODE(store_->RecordCheckin(d.id, core::DeviceState{}, Tick(), ComplianceState::kCompliant,
+                                    {}, 0, 0),
+              kNotFound);
+  EXPECT_CODE(store_->RecordCommandResult(d.id, sent.id, CommandState::kAcknowledged, "{}", "",
+                                          Tick(), 0, 3),
+              kConflict);
+  // Retiring again is harmless.
+  EXPECT_OK(store_->RetireDevice(A(), d.id, Tick()));
+  EXPECT_EQ(Must(store_->ListCommands(A(), d.id, {}, PageRequest{50, ""})).items.size(), 4u);
+}
+
+// ------------------------------------------------------------------------------------------
+// Groups
+
+TEST_P(StoreConformanceTest, GroupMembership) {
+  core::Group g1 = MakeGroup(inst_a_, "One");
+  core::Group g2 = MakeGroup(inst_a_, "Two");
+  core::Device d1 = Enroll(inst_a_);
+  core::Device d2 = Enroll(inst_a_);
+  auto got = Must(store_->GetGroup(A(), g1.id));
+  EXPECT_EQ(got.name, "One");
+  EXPECT_EQ(got.description, g1.description);
+  EXPECT_EQ(got.created_at, g1.created_at);
+
+  ASSERT_OK(store_->AddGroupMember(A(), g1.id, d1.id));
+  ASSERT_OK(store_->AddGroupMember(A(), g1.id, d1.id));  // idempotent
+  ASSERT_OK(store_->AddGroupMember(A(), g1.id, d2.id));
+  ASSERT_OK(store_->AddGroupMember(A(), g2.id, d1.id));
+  auto members = Must(store_->ListGroupMembers(A(), g1.id));
+  std::vector<std::string> expected{d1.id, d2.id};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(members, expected);
+  std::vector<std::string> groups{g1.id, g2.id};
+  std::sort(groups.begin(), groups.end());
+  EXPECT_EQ(Must(store_->ListDeviceGroups(A(), d1.id)), groups);
+
+  ASSERT_OK(store_->RemoveGroupMember(A(), g1.id, d1.id));
+  EXPECT_EQ(Must(store_->ListGroupMembers(A(), g1.id)), std::vector<std::string>{d2.id});
+  EXPECT_CODE(store_->AddGroupMember(A(), g1.id, "dev_unknown"), kNotFound);
+  EXPECT_CODE(store_->AddGroupMember(A(), "grp_unknown", d1.id), kNotFound);
+
+  // Deleting a group removes its memberships and assignments.
+  core::Policy p = MakePolicy(inst_a_);
+  AssignPolicy(inst_a_, p.id, g2.id);
+  core::App app = MakeApp(inst_a_, crypto::Sha256Hex("app"));
+  ASSERT_OK(store_->AssignApp({core::NewId("aas"), inst_a_, app.id, g2.id, Tick()}));
+  ASSERT_OK(store_->DeleteGroup(A(), g2.id));
+  EXPECT_CODE(store_->GetGroup(A(), g2.id), kNotFound);
+  EXPECT_TRUE(Must(store_->ListDeviceGroups(A(), d1.id)).empty());
+  EXPECT_TRUE(Must(store_->ListPolicyAssignments(A(), p.id)).empty());
+  EXPECT_TRUE(Must(store_->ListAppAssignments(A(), app.id)).empty());
+  EXPECT_CODE(store_->DeleteGroup(A(), g2.id), kNotFound);
+}
+
+// ------------------------------------------------------------------------------------------
+// API tokens
+
+TEST_P(StoreConformanceTest, ApiTokens) {
+  core::ApiToken super = MakeApiToken("", core::Role::kSuperAdmin);
+  core::ApiToken a = MakeApiToken(inst_a_, core::Role::kHelpdesk);
+  core::ApiToken b = MakeApiToken(inst_b_);
+
+  auto found = store_->FindApiTokenByHash(a.token_hash);
+  ASSERT_OK(found);
+  EXPECT_EQ(found->id, a.id);
+  EXPECT_EQ(found->role, core::Role::kHelpdesk);
+  EXPECT_EQ(found->institution_id, inst_a_);
+  EXPECT_EQ(found->name, "automation");
+  EXPECT_EQ(Must(store_->FindApiTokenByHash(super.token_hash)).institution_id, "");
+  EXPECT_CODE(store_->FindApiTokenByHash(crypto::Sha256Hex("nope")), kNotFound);
+
+  EXPECT_EQ(CollectIds([&](PageRequest p) { return store_->ListApiTokens(A(), p); }, 10),
+            std::vector<std::string>{a.id});
+  EXPECT_EQ(
+      AsSet(CollectIds([&](PageRequest p) { return store_->ListApiTokens(Scope::All(), p); }, 1)),
+      (std::set<std::string>{super.id, a.id, b.id}));
+
+  core::ApiToken dup = MakeApiToken(inst_a_);
+  dup.id = core::NewId("tok");
+  EXPECT_CODE(store_->CreateApiToken(dup), kAlreadyExists);  // same hash
+
+  ASSERT_OK(store_->RevokeApiToken(A(), a.id));
+  EXPECT_TRUE(Must(store_->FindApiTokenByHash(a.token_hash)).revoked);
+  EXPECT_CODE(store_->RevokeApiToken(A(), super.id), kNotFound);
+  EXPECT_OK(store_->RevokeApiToken(Scope::All(), super.id));
+  EXPECT_TRUE(Must(store_->FindApiTokenByHash(super.token_hash)).revoked);
+}
+
+// ------------------------------------------------------------------------------------------
+// Commands
+
+TEST_P(StoreConformanceTest, CommandsAreDeliveredInFifoOrder) {
+  core::Device d = Enroll(inst_a_);
+  core::Device other = Enroll(inst_a_);
+  core::Command c;
+  c.device_id = d.id;
+  c.seq = 99;                             // ignored
+  c.state = CommandState::kAcknowledged;  // ignored: new commands are queued
+  c.type = CommandType::kWipe;
+  c.payload_json = R"({"preserve_esim":true})";
+  c.created_by = "tok_1";
+  c.created_at = Tick();
+  auto first = store_->EnqueueCommand(A(), c);
+  ASSERT_OK(first);
+  EXPECT_EQ(first->seq, 1);
+  EXPECT_EQ(first->state, CommandState::kQueued);
+  EXPECT_EQ(first->institution_id, inst_a_);
+  EXPECT_FALSE(first->id.empty());
+  auto stored = GetCmd(*first);
+  EXPECT_EQ(stored.type, CommandType::kWipe);
+  EXPECT_EQ(stored.payload_json, c.payload_json);
+  EXPECT_EQ(stored.created_by, "tok_1");
+  EXPECT_EQ(stored.created_at, c.created_at);
+  EXPECT_EQ(stored.state, CommandState::kQueued);
+
+  auto second = Enqueue(d);
+  auto third = Enqueue(d);
+  EXPECT_EQ(second.seq, 2);
+  EXPECT_EQ(third.seq, 3);
+  EXPECT_EQ(Enqueue(other).seq, 1) << "seq is per device";
+
+  int64_t now = Tick();
+  auto batch = Must(store_->TakeDeliverableCommands(d.id, now, 2));
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0].id, first->id);
+  EXPECT_EQ(batch[1].id, second.id);
+  for (const auto& cmd : batch) {
+    EXPECT_EQ(cmd.state, CommandState::kSent);
+    EXPECT_EQ(cmd.sent_at, now);
+    EXPECT_EQ(GetCmd(cmd).state, CommandState::kSent);
+    EXPECT_EQ(GetCmd(cmd).sent_at, now);
+  }
+  batch = Must(store_->TakeDeliverableCommands(d.id, now, 10));
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].id, third.id);
+  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now, 10)).empty());
+  EXPECT_CODE(store_->TakeDeliverableCommands(d.id, now, 0), kInvalidArgument);
+  EXPECT_CODE(store_->TakeDeliverableCommands("dev_unknown", now, 1), kNotFound);
+
+  auto sent = Must(
+      store_->ListCommands(A(), d.id, CommandFilter{CommandState::kSent}, PageRequest{50, ""}));
+  EXPECT_EQ(sent.items.size(), 3u);
+  EXPECT_TRUE(Must(store_->ListCommands(A(), d.id, CommandFilter{CommandState::kQueued},
+                                        PageRequest{50, ""}))
+                  .items.empty());
+  EXPECT_CODE(store_->GetCommand(A(), other.id, first->id), kNotFound) << "wrong device";
+}
+
+TEST_P(StoreConformanceTest, ConcurrentEnqueuesGetDistinctConsecutiveSeqs) {
+  core::Device d = Enroll(inst_a_);
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 15;
+  std::latch start(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int i = 0; i < kPerThread; ++i) {
+        core::Command c;
+        c.device_id = d.id;
+        c.created_at = 1;
+        if (!store_->EnqueueCommand(A(), c).ok()) ++failures;
+        // Readers run alongside the writers.
+        if (!store_->ListCommands(A(), d.id, {}, PageRequest{5, ""}).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto all = Must(store_->ListCommands(A(), d.id, {}, PageRequest{500, ""}));
+  ASSERT_EQ(all.items.size(), static_cast<size_t>(kThreads * kPerThread));
+  for (size_t i = 0; i < all.items.size(); ++i) EXPECT_EQ(all.items[i].seq, int64_t(i + 1));
+}
+
+TEST_P(StoreConformanceTest, CommandResultStateMachine) {
+  core::Device d = Enroll(inst_a_);
+  core::Device other = Enroll(inst_a_);
+  core::Command c1 = Enqueue(d);
+  core::Command c2 = Enqueue(d);
+  core::Command queued = Enqueue(d);
+  int64_t now = Tick();
+  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now, 2)).size(), 2u);
+
+  // Not a device outcome.
+  EXPECT_CODE(store_->RecordCommandResult(d.id, c1.id, CommandState::kQueued, "", "", now, 0, 3),
+              kInvalidArgument);
+  EXPECT_CODE(store_->RecordCommandResult(d.id, c1.id, CommandState::kCanceled, "", "", now, 0, 3),
+              kInvalidArgument);
+  // Another device cannot report on it.
+  EXPECT_CODE(store_->RecordCommandResult(other.id, c1.id, CommandState::kAcknowledged, "{}", "",
+                                          now, 0, 3),
+              kNotFound);
+  // Not sent yet.
+  EXPECT_CODE(store_->RecordCommandResult(d.id, queued.id, CommandState::kAcknowledged, "{}", "",
+                                          now, 0, 3),
+              kConflict);
+  EXPECT_EQ(GetCmd(queued).state, CommandState::kQueued);
+
+  const std::string result = R"({"locked":true})";
+  auto r = store_->RecordCommandResult(d.id, c1.id, CommandState::kAcknowledged, result, "",
+                                       now + 1, 0, 3);
+  ASSERT_OK(r);
+  EXPECT_EQ(*r, ResultOutcome::kRecorded);
+  auto got = GetCmd(c1);
+  EXPECT_EQ(got.state, CommandState::kAcknowledged);
+  EXPECT_EQ(got.result_json, result);
+  EXPECT_EQ(got.updated_at, now + 1);
+
+  // The same report again (a retry after a lost response) is a harmless duplicate.
+  r = store_->RecordCommandResult(d.id, c1.id, CommandState::kAcknowledged, result, "", now + 5, 0,
+                                  3);
+  ASSERT_OK(r);
+  EXPECT_EQ(*r, ResultOutcome::kDuplicate);
+  EXPECT_EQ(GetCmd(c1).updated_at, now + 1) << "a duplicate changes nothing";
+
+  // A different outcome for a finished command conflicts and changes nothing.
+  EXPECT_CODE(
+      store_->RecordCommandResult(d.id, c1.id, CommandState::kError, "", "boom", now + 6, 0, 3),
+      kConflict);
+  EXPECT_CODE(store_->RecordCommandResult(d.id, c1.id, CommandState::kAcknowledged, "{\"x\":1}", "",
+                                          now + 6, 0, 3),
+              kConflict);
+  got = GetCmd(c1);
+  EXPECT_EQ(got.state, CommandState::kAcknowledged);
+  EXPECT_EQ(got.result_json, result);
+  EXPECT_EQ(got.updated_at, now + 1);
+
+  r = store_->RecordCommandResult(d.id, c2.id, CommandState::kError, "", "passcode policy", now, 0,
+                                  3);
+  ASSERT_OK(r);
+  EXPECT_EQ(*r, ResultOutcome::kRecorded);
+  EXPECT_EQ(GetCmd(c2).state, CommandState::kError);
+  EXPECT_EQ(GetCmd(c2).error, "passcode policy");
+  EXPECT_EQ(Must(store_->RecordCommandResult(d.id, c2.id, CommandState::kError, "",
+                                             "passcode policy", now, 0, 3)),
+            ResultOutcome::kDuplicate);
+  EXPECT_CODE(store_->RecordCommandResult(d.id, "cmd_unknown", CommandState::kAcknowledged, "", "",
+                                          now, 0, 3),
+              kNotFound);
+}
+
+TEST_P(StoreConformanceTest, NotNowBacksOffAndEndsInError) {
+  core::Device d = Enroll(inst_a_);
+  core::Command c = Enqueue(d);
+  core::Command later = Enqueue(d);
+  int64_t now = Tick();
+  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now, 1)).size(), 1u);
+
+  auto r = store_->RecordCommandResult(d.id, c.id, CommandState::kNotNow, "", "", now, now + 60, 3);
+  ASSERT_OK(r);
+  EXPECT_EQ(*r, ResultOutcome::kRecorded);
+  auto got = GetCmd(c);
+  EXPECT_EQ(got.state, CommandState::kNotNow);
+  EXPECT_EQ(got.not_now_count, 1);
+  EXPECT_EQ(got.not_before, now + 60);
+  // The same not_now again is a duplicate and does not count twice.
+  EXPECT_EQ(Must(store_->RecordCommandResult(d.id, c.id, CommandState::kNotNow, "", "", now,
+                                             now + 60, 3)),
+            ResultOutcome::kDuplicate);
+  EXPECT_EQ(GetCmd(c).not_now_count, 1);
+
+  // Before not_before the backed-off command waits, but does not hold back the next one.
+  auto batch = Must(store_->TakeDeliverableCommands(d.id, now + 59, 10));
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].id, later.id);
+  batch = Must(store_->TakeDeliverableCommands(d.id, now + 60, 10));
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].id, c.id);
+  EXPECT_EQ(batch[0].not_now_count, 1);
+
+  ASSERT_OK(store_->RecordCommandResult(d.id, c.id, CommandState::kNotNow, "", "", now + 60,
+                                        now + 120, 3));
+  EXPECT_EQ(GetCmd(c).not_now_count, 2);
+  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now + 120, 10)).size(), 1u);
+  r = store_->RecordCommandResult(d.id, c.id, CommandState::kNotNow, "", "", now + 120, now + 180,
+                                  3);
+  ASSERT_OK(r);
+  EXPECT_EQ(*r, ResultOutcome::kRecorded);
+  got = GetCmd(c);
+  EXPECT_EQ(got.state, CommandState::kError);
+  EXPECT_EQ(got.not_now_count, 3);
+  EXPECT_EQ(got.error, "device kept answering not_now");
+  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now + 10000, 10)).empty());
+  // The last not_now repeated is still recognised as the same report.
+  EXPECT_EQ(Must(store_->RecordCommandResult(d.id, c.id, CommandState::kNotNow, "", "", now + 121,
+                                             now + 180, 3)),
+            ResultOutcome::kDuplicate);
+  EXPECT_CODE(store_->RecordCommandResult(d.id, c.id, CommandState::kAcknowledged, "{}", "",
+                                          now + 122, 0, 3),
+              kConflict);
+}
+
+TEST_P(StoreConformanceTest, CommandsExpire) {
+  core::Device d = Enroll(inst_a_);
+  int64_t now = Tick();
+  core::Command soon = Enqueue(d, CommandType::kLock, now + 10);
+  core::Command never = Enqueue(d, CommandType::kRestart, 0);
+  core::Command sent = Enqueue(d, CommandType::kLock, now + 20);
+  core::Command acked = Enqueue(d, CommandType::kLock, now + 20);
+
+  auto batch = Must(store_->TakeDeliverableCommands(d.id, now, 10));
+  ASSERT_EQ(batch.size(), 4u);
+  ASSERT_OK(
+      store_->RecordCommandResult(d.id, acked.id, CommandState::kAcknowledged, "", "", now, 0, 3));
+  ASSERT_OK(
+      store_->RecordCommandResult(d.id, soon.id, CommandState::kNotNow, "", "", now, now + 5, 3));
+  ASSERT_OK(
+      store_->RecordCommandResult(d.id, never.id, CommandState::kNotNow, "", "", now, now + 5, 3));
+  // At now+10 `soon` (not_now) is expired on the way; `never` is delivered.
+  batch = Must(store_->TakeDeliverableCommands(d.id, now + 10, 10));
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].id, never.id);
+  EXPECT_EQ(GetCmd(soon).state, CommandState::kExpired);
+  EXPECT_EQ(GetCmd(soon).updated_at, now + 10);
+
+  // ExpireCommands catches the sent one once past its expiry, and nothing without expiry.
+  EXPECT_EQ(Must(store_->ExpireCommands(now + 19)), 0);
+  EXPECT_EQ(Must(store_->ExpireCommands(now + 20)), 1);
+  EXPECT_EQ(GetCmd(sent).state, CommandState::kExpired);
+  EXPECT_EQ(GetCmd(acked).state, CommandState::kAcknowledged);
+  EXPECT_EQ(GetCmd(never).state, CommandState::kSent);
+  EXPECT_EQ(Must(store_->ExpireCommands(now + 1'000'000)), 0);
+
+  // A queued command past expiry is never delivered.
+  core::Command stale = Enqueue(d, CommandType::kLock, now + 30);
+  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now + 30, 10)).empty());
+  EXPECT_EQ(GetCmd(stale).state, CommandState::kExpired);
+
+  auto counts = Must(store_->CountCommandsByState());
+  EXPECT_EQ(counts[CommandState::kExpired], 3);
+  EXPECT_EQ(counts[CommandState::kSent], 1);
+  EXPECT_EQ(counts[CommandState::kAcknowledged], 1);
+  EXPECT_EQ(counts[CommandState::kQueued], 0);
+  EXPECT_EQ(counts.size(), 7u) << "every state is reported, zero or not";
+}
+
+TEST_P(StoreConformanceTest, CancelOnlyQueuedOrNotNow) {
+  core::Device d = Enroll(inst_a_);
+  core::Command first = Enqueue(d);
+  core::Command second = Enqueue(d);
+  core::Command third = Enqueue(d);
+  int64_t now = Tick();
+  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now, 2)).size(), 2u);
+  ASSERT_OK(store_->RecordCommandResult(d.id, second.id, CommandState::kNotNow, "", "", now,
+                                        now + 60, 3));
+
+  EXPECT_CODE(store_->CancelCommand(A(), d.id, first.id, now), kConflict);  // sent
+  EXPECT_EQ(GetCmd(first).state, CommandState::kSent);
+  EXPECT_OK(store_->CancelCommand(A(), d.id, second.id, now + 1));  // not_now
+  EXPECT_OK(store_->CancelCommand(A(), d.id, third.id, now + 2));   // queued
+  EXPECT_EQ(GetCmd(second).state, CommandState::kCanceled);
+  EXPECT_EQ(GetCmd(third).state, CommandState::kCanceled);
+  EXPECT_EQ(GetCmd(third).updated_at, now + 2);
+  EXPECT_CODE(store_->CancelCommand(A(), d.id, third.id, now + 3), kConflict);  // finished
+  EXPECT_CODE(store_->CancelCommand(A(), d.id, "cmd_unknown", now), kNotFound);
+  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now + 100, 10)).empty());
+}
+
+// ------------------------------------------------------------------------------------------
+// Policies
+
+TEST_P(StoreConformanceTest, PolicyRulesRoundTripExactly) {
+  core::Policy p = MakePolicy(inst_a_, "Strict", RichRules());
+  auto got = Must(store_->GetPolicy(A(), p.id));
+  EXPECT_EQ(got.name, "Strict");
+  EXPECT_TRUE(got.rules == RichRules());
+  EXPECT_EQ(got.created_at, p.created_at);
+  core::Policy empty = MakePolicy(inst_a_, "Empty");
+  EXPECT_TRUE(Must(store_->GetPolicy(A(), empty.id)).rules == core::PolicyRules{});
+
+  core::Policy changed = p;
+  changed.name = "Relaxed";
+  changed.rules = core::PolicyRules{};
+  changed.rules.vpn = {{"Only", "openvpn", "vpn.example.eu", false}};
+  changed.updated_at = Tick();
+  ASSERT_OK(store_->UpdatePolicy(A(), changed));
+  got = Must(store_->GetPolicy(A(), p.id));
+  EXPECT_EQ(got.name, "Relaxed");
+  EXPECT_TRUE(got.rules == changed.rules);
+  EXPECT_EQ(got.updated_at, changed.updated_at);
+  EXPECT_EQ(got.created_at, p.created_at);
+}
+
+TEST_P(StoreConformanceTest, PolicyAssignments) {
+  core::Policy p = MakePolicy(inst_a_);
+  core::Group g = MakeGroup(inst_a_);
+  auto whole = AssignPolicy(inst_a_, p.id);
+  auto to_group = AssignPolicy(inst_a_, p.id, g.id);
+  EXPECT_CODE(store_->AssignPolicy({core::NewId("pas"), inst_a_, p.id, "", Tick()}),
+              kAlreadyExists);
+  EXPECT_CODE(store_->AssignPolicy({core::NewId("pas"), inst_a_, p.id, g.id, Tick()}),
+              kAlreadyExists);
+  EXPECT_CODE(store_->AssignPolicy({core::NewId("pas"), inst_a_, "pol_unknown", "", Tick()}),
+              kNotFound);
+  EXPECT_CODE(store_->AssignPolicy({core::NewId("pas"), inst_a_, p.id, "grp_unknown", Tick()}),
+              kNotFound);
+  auto list = Must(store_->ListPolicyAssignments(A(), p.id));
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].id, whole.id);
+  EXPECT_EQ(list[0].group_id, "");
+  EXPECT_EQ(list[1].id, to_group.id);
+  EXPECT_EQ(list[1].group_id, g.id);
+  EXPECT_EQ(list[1].policy_id, p.id);
+
+  ASSERT_OK(store_->DeletePolicyAssignment(A(), whole.id));
+  EXPECT_CODE(store_->DeletePolicyAssignment(A(), whole.id), kNotFound);
+  EXPECT_EQ(Must(store_->ListPolicyAssignments(A(), p.id)).size(), 1u);
+  // The target is free again.
+  AssignPolicy(inst_a_, p.id);
+
+  ASSERT_OK(store_->DeletePolicy(A(), p.id));
+  EXPECT_CODE(store_->GetPolicy(A(), p.id), kNotFound);
+  EXPECT_CODE(store_->ListPolicyAssignments(A(), p.id), kNotFound);
+  EXPECT_CODE(store_->DeletePolicy(A(), p.id), kNotFound);
+  // Re-creating the same id shows the old assignments are gone, not hidden.
+  core::Policy again = p;
+  Must(store_->CreatePolicy(again));
+  EXPECT_TRUE(Must(store_->ListPolicyAssignments(A(), p.id)).empty());
+}
+
+TEST_P(StoreConformanceTest, PoliciesForDeviceViaInstitutionAndGroups) {
+  core::Device d = Enroll(inst_a_);
+  core::Device bystander = Enroll(inst_a_);
+  core::Group member_of = MakeGroup(inst_a_);
+  core::Group not_member = MakeGroup(inst_a_);
+  ASSERT_OK(store_->AddGroupMember(A(), member_of.id, d.id));
+  ASSERT_OK(store_->AddGroupMember(A(), not_member.id, bystander.id));
+
+  core::Policy everyone = MakePolicy(inst_a_, "everyone");
+  core::Policy via_group = MakePolicy(inst_a_, "via group", RichRules());
+  core::Policy both = MakePolicy(inst_a_, "both");
+  core::Policy other_group = MakePolicy(inst_a_, "other group");
+  MakePolicy(inst_a_, "unassigned");
+  core::Policy other_inst = MakePolicy(inst_b_, "B");
+  AssignPolicy(inst_a_, everyone.id);
+  AssignPolicy(inst_a_, via_group.id, member_of.id);
+  AssignPolicy(inst_a_, both.id);
+  AssignPolicy(inst_a_, both.id, member_of.id);
+  AssignPolicy(inst_a_, other_group.id, not_member.id);
+  AssignPolicy(inst_b_, other_inst.id);
+
+  std::vector<std::string> expected{everyone.id, via_group.id, both.id};
+  std::sort(expected.begin(), expected.end());
+  auto got = Must(store_->PoliciesForDevice(d.id));
+  std::vector<std::string> ids;
+  for (const auto& p : got) ids.push_back(p.id);
+  EXPECT_EQ(ids, expected);
+  for (const auto& p : got) {
+    if (p.id == via_group.id) {
+      EXPECT_TRUE(p.rules == RichRules());
+    }
+  }
+
+  ASSERT_OK(store_->RemoveGroupMember(A(), member_of.id, d.id));
+  expected = {everyone.id, both.id};
+  std::sort(expected.begin(), expected.end());
+  ids.clear();
+  for (const auto& p : Must(store_->PoliciesForDevice(d.id))) ids.push_back(p.id);
+  EXPECT_EQ(ids, expected);
+  EXPECT_CODE(store_->PoliciesForDevice("dev_unknown"), kNotFound);
+}
+
+// ------------------------------------------------------------------------------------------
+// Apps
+
+TEST_P(StoreConformanceTest, AppsBySha256AreScoped) {
+  const std::string sha = crypto::Sha256Hex("package bytes");
+  core::App a = MakeApp(inst_a_, sha);
+  core::App b = MakeApp(inst_b_, sha);  // same package uploaded by another institution
+  core::App only_b = MakeApp(inst_b_, crypto::Sha256Hex("only b"));
+
+  auto got = Must(store_->FindAppBySha256(A(), sha));
+  EXPECT_EQ(got.id, a.id);
+  EXPECT_EQ(got.name, a.name);
+  EXPECT_EQ(got.bundle_id, a.bundle_id);
+  EXPECT_EQ(got.version, a.version);
+  EXPECT_EQ(got.platform, Platform::kIos);
+  EXPECT_EQ(got.size_bytes, a.size_bytes);
+  EXPECT_EQ(Must(store_->FindAppBySha256(B(), sha)).id, b.id);
+  EXPECT_CODE(store_->FindAppBySha256(A(), only_b.sha256), kNotFound);
+  EXPECT_CODE(store_->FindAppBySha256(A(), crypto::Sha256Hex("unknown")), kNotFound);
+
+  core::App dup = a;
+  dup.id = core::NewId("app");
+  dup.name = "Same hash";
+  EXPECT_CODE(store_->CreateApp(dup), kAlreadyExists);
+  EXPECT_CODE(store_->GetApp(A(), dup.id), kNotFound);
+
+  ASSERT_OK(store_->SetAppQuarantined(A(), a.id, true));
+  EXPECT_TRUE(Must(store_->GetApp(A(), a.id)).quarantined);
+  EXPECT_FALSE(Must(store_->GetApp(B(), b.id)).quarantined);
+  ASSERT_OK(store_->SetAppQuarantined(A(), a.id, false));
+  EXPECT_FALSE(Must(store_->GetApp(A(), a.id)).quarantined);
+  EXPECT_CODE(store_->SetAppQuarantined(A(), "app_unknown", true), kNotFound);
+}
+
+TEST_P(StoreConformanceTest, AppAssignments) {
+  core::App app = MakeApp(inst_a_, crypto::Sha256Hex("x"));
+  core::Group g1 = MakeGroup(inst_a_);
+  core::Group g2 = MakeGroup(inst_a_);
+  core::AppAssignment a1{core::NewId("aas"), inst_a_, app.id, g1.id, Tick()};
+  core::AppAssignment a2{core::NewId("aas"), inst_a_, app.id, g2.id, Tick()};
+  ASSERT_OK(store_->AssignApp(a1));
+  ASSERT_OK(store_->AssignApp(a2));
+  EXPECT_CODE(store_->AssignApp({core::NewId("aas"), inst_a_, app.id, g1.id, Tick()}),
+              kAlreadyExists);
+  EXPECT_CODE(store_->AssignApp({core::NewId("aas"), inst_a_, "app_unknown", g1.id, Tick()}),
+              kNotFound);
+  auto list = Must(store_->ListAppAssignments(A(), app.id));
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].id, a1.id);
+  EXPECT_EQ(list[0].group_id, g1.id);
+  EXPECT_EQ(list[0].app_id, app.id);
+  EXPECT_EQ(list[1].id, a2.id);
+  EXPECT_CODE(store_->ListAppAssignments(A(), "app_unknown"), kNotFound);
+}
+
+// ------------------------------------------------------------------------------------------
+// Failures leave no trace
+
+TEST_P(StoreConformanceTest, FailedCallsChangeNothing) {
+  core::Device d = Enroll(inst_a_);
+  core::Command c = Enqueue(d);
+  auto before = Must(store_->CountCommandsByState());
+
+  // Unknown device: no command row appears.
+  core::Command orphan;
+  orphan.device_id = "dev_unknown";
+  EXPECT_CODE(store_->EnqueueCommand(A(), orphan), kNotFound);
+  // A report on a queued command conflicts: the command stays as it was.
+  EXPECT_CODE(
+      store_->RecordCommandResult(d.id, c.id, CommandState::kAcknowledged, "{}", "", Tick(), 0, 3),
+      kConflict);
+  EXPECT_EQ(Must(store_->CountCommandsByState()), before);
+  auto got = GetCmd(c);
+  EXPECT_EQ(got.state, CommandState::kQueued);
+  EXPECT_EQ(got.result_json, "");
+  EXPECT_EQ(got.updated_at, c.updated_at);
+
+  // A duplicate group id leaves the original group.
+  core::Group g = MakeGroup(inst_a_, "Original");
+  core::Group dup = g;
+  dup.name = "Duplicate";
+  EXPECT_CODE(store_->CreateGroup(dup), kAlreadyExists);
+  EXPECT_EQ(Must(store_->GetGroup(A(), g.id)).name, "Original");
+
+  // A duplicate token hash leaves no second token.
+  core::EnrollmentToken t = MakeToken(inst_a_);
+  core::EnrollmentToken t2 = t;
+  t2.id = core::NewId("enr");
+  EXPECT_CODE(store_->CreateEnrollmentToken(t2), kAlreadyExists);
+  size_t tokens = Must(store_->ListEnrollmentTokens(A(), PageRequest{500, ""})).items.size();
+  EXPECT_EQ(tokens, 2u);  // the one Enroll() used, and t
+
+  // An app assignment to an unknown group leaves none.
+  core::App app = MakeApp(inst_a_, crypto::Sha256Hex("y"));
+  EXPECT_CODE(store_->AssignApp({core::NewId("aas"), inst_a_, app.id, "grp_unknown", Tick()}),
+              kNotFound);
+  EXPECT_TRUE(Must(store_->ListAppAssignments(A(), app.id)).empty());
+}
+
+// ------------------------------------------------------------------------------------------
+// Persistence
+
+TEST_P(StoreConformanceTest, ReopeningKeepsData) {
+  if (!GetParam().persistent) GTEST_SKIP() << "backend does not persist across opens";
+  core::Staff s = MakeStaff(inst_a_, "Robert'); DROP TABLE staff;--");
+  core::Device d = Enroll(inst_a_, Platform::kIos, s.id);
+  core::Command c = Enqueue(d);
+  core::Policy p = MakePolicy(inst_a_, "Kept", RichRules());
+
+  store_.reset();
+  auto reopened = GetParam().open(dir_);
+  ASSERT_OK(reopened);
+  store_ = std::move(reopened).value();
+
+  EXPECT_EQ(Must(store_->GetStaff(A(), s.id)).name, s.name);
+  auto dev = Must(store_->GetDevice(A(), d.id));
+  EXPECT_EQ(dev.public_key, d.public_key);
+  EXPECT_EQ(dev.staff_id, s.id);
+  EXPECT_EQ(GetCmd(c).seq, 1);
+  EXPECT_EQ(Enqueue(d).seq, 2) << "seq continues after a reopen";
+  EXPECT_TRUE(Must(store_->GetPolicy(A(), p.id)).rules == RichRules());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param.name;
+                         });
+
+// ------------------------------------------------------------------------------------------
+// Outside the battery: URI parsing and the SQLite backend's migrations.
+
+TEST(OpenStore, RejectsUnknownSchemesAndEmptyPaths) {
+  EXPECT_CODE(OpenStore("postgres://localhost/rampart"), kInvalidArgument);
+  EXPECT_CODE(OpenStore("/var/lib/rampart.db"), kInvalidArgument);
+  EXPECT_CODE(OpenStore("sqlite:"), kInvalidArgument);
+  EXPECT_CODE(OpenStore(""), kInvalidArgument);
+  EXPECT_OK(OpenStore("sqlite::memory:"));
+}
+
+int64_t CountRows(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return -1;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  int64_t n = -1;
+  if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    n = sqlite3_column_int64(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return n;
+}
+
+TEST(SqliteMigrations, ReopeningAnUpToDateDatabaseAppliesNothing) {
+  ASSERT_OK(crypto::InitCrypto());
+  auto dir = std::filesystem::temp_directory_path() / core::NewId("rampart-migrations-test");
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "rampart.db").string();
+  const auto total = static_cast<int64_t>(sqlite::Migrations().size());
+  {
+    auto first = sqlite::SqliteStore::Open(path);
+    ASSERT_OK(first);
+    EXPECT_EQ((*first)->migrations_applied(), total);
+    ASSERT_OK((*first)->CreateInstitution({"ins_1", "Kept", 1}));
+  }
+  for (int round = 0; round < 2; ++round) {
+    auto again = sqlite::SqliteStore::Open(path);
+    ASSERT_OK(again);
+    EXPECT_EQ((*again)->migrations_applied(), 0);
+    EXPECT_OK((*again)->GetInstitution(Scope::All(), "ins_1"));
+  }
+  EXPECT_EQ(CountRows(path, "SELECT count(*) FROM schema_migrations"), total);
+  EXPECT_EQ(CountRows(path, "SELECT count(DISTINCT version) FROM schema_migrations"), total);
+  EXPECT_EQ(CountRows(path, "SELECT max(version) FROM schema_migrations"),
+            sqlite::Migrations().back().version);
+  // The connection settings the backend depends on.
+  EXPECT_EQ(CountRows(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"),
+            1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteMigrations, RefusesADatabaseFromANewerProgram) {
+  ASSERT_OK(crypto::InitCrypto());
+  auto dir = std::filesystem::temp_directory_path() / core::NewId("rampart-migrations-test");
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "rampart.db").string();
+  ASSERT_OK(sqlite::SqliteStore::Open(path));
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db,
+                           "INSERT INTO schema_migrations (version, name, applied_at) "
+                           "VALUES (9999, 'from the future', 0)",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  EXPECT_CODE(sqlite::SqliteStore::Open(path), kInternal);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteMigrations, VersionsAreConsecutiveFromOne) {
+  int expected = 1;
+  for (const auto& m : sqlite::Migrations()) {
+    EXPECT_EQ(m.version, expected++);
+    EXPECT_FALSE(m.sql.empty());
+  }
+}
+
+}  // namespace
+}  // namespace store
+}  // namespace rampart
