@@ -49,6 +49,8 @@ struct Backend {
   bool persistent;  // a second open() of the same dir sees the data of the first
 };
 
+void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
+
 std::vector<Backend> Backends() {
   return {
       {"SqliteFile",

@@ -1428,11 +1428,14 @@ Result<std::vector<core::PolicyAssignment>> SqliteStore::ListPolicyAssignments(
 Result<std::vector<core::Policy>> SqliteStore::PoliciesForDevice(const std::string& device_id) {
   return Read([&](Connection& c) -> Result<std::vector<core::Policy>> {
     RAMPART_ASSIGN_OR_RETURN(std::string inst, DeviceInstitution(c, Scope::All(), device_id));
+    // Each policy once: the outer query walks policies, the EXISTS only asks whether some
+    // assignment (institution-wide, or to a group the device is in) points at it.
     Query q("SELECT " POLICY_COLS
-            " FROM policies WHERE institution_id = ?1 AND id IN ("
-            "SELECT a.policy_id FROM policy_assignments a WHERE a.institution_id = ?1 AND "
-            "(a.group_id IS NULL OR a.group_id IN (SELECT m.group_id FROM group_members m "
-            "WHERE m.institution_id = ?1 AND m.device_id = ?2))) ORDER BY id");
+            " FROM policies WHERE institution_id = ?1 AND EXISTS ("
+            "SELECT 1 FROM policy_assignments a WHERE a.institution_id = ?1 AND "
+            "a.policy_id = policies.id AND (a.group_id IS NULL OR EXISTS ("
+            "SELECT 1 FROM group_members m WHERE m.institution_id = ?1 AND "
+            "m.group_id = a.group_id AND m.device_id = ?2))) ORDER BY id");
     q.Arg(inst).Arg(device_id);
     return GetAll<core::Policy>(c, q, ReadPolicy);
   });
