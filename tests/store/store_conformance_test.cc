@@ -49,7 +49,9 @@ struct Backend {
   bool persistent;  // a second open() of the same dir sees the data of the first
 };
 
-void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
+void PrintTo(const Backend& backend, std::ostream* os) {
+  *os << backend.name;
+}
 
 std::vector<Backend> Backends() {
   return {
@@ -1528,6 +1530,25 @@ TEST(SqliteMigrations, ReopeningAnUpToDateDatabaseAppliesNothing) {
   // The connection settings the backend depends on.
   EXPECT_EQ(CountRows(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"),
             1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteFiles, DatabaseFilesAreOwnerOnly) {
+  ASSERT_OK(crypto::InitCrypto());
+  auto dir = std::filesystem::temp_directory_path() / core::NewId("rampart-files-test");
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "rampart.db";
+  {
+    auto store = sqlite::SqliteStore::Open(path.string());
+    ASSERT_OK(store);
+    ASSERT_OK((*store)->CreateInstitution({"ins_1", "Kept", 1}));
+    using std::filesystem::perms;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      auto mode = entry.status().permissions();
+      EXPECT_EQ(mode & (perms::group_all | perms::others_all), perms::none)
+          << entry.path().filename();
+    }
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -1,5 +1,8 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -67,8 +70,9 @@ class Query {
 
 // Gives a constraint failure the name of what was being written.
 Status Named(Status s, std::string_view what) {
-  if (s.code() == Code::kAlreadyExists)
+  if (s.code() == Code::kAlreadyExists) {
     return Status::AlreadyExists(std::string(what) + " already exists");
+  }
   if (s.code() == Code::kNotFound) {
     return Status::NotFound(std::string(what) + " refers to a row that does not exist");
   }
@@ -472,6 +476,14 @@ Status UpdateCommandState(Connection& conn, const core::Command& c) {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
   if (path.empty()) return Status::InvalidArgument("sqlite path is empty");
+  if (path != ":memory:") {
+    // The file holds staff names and numbers: create it owner-only before SQLite does (SQLite
+    // would use 0644), and SQLite gives its -wal and -shm files the same mode. An existing file
+    // keeps the mode its operator chose.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return Status::Internal("cannot create the database file");
+    ::close(fd);
+  }
   std::unique_ptr<SqliteStore> store(new SqliteStore());
   RAMPART_ASSIGN_OR_RETURN(store->writer_, Connection::Open(path, /*read_only=*/false));
   RAMPART_ASSIGN_OR_RETURN(store->migrations_applied_, ApplyMigrations(*store->writer_));
