@@ -11,7 +11,7 @@
 namespace rampart::agent {
 
 using nlohmann::json;
-namespace ju = rampart::json;
+namespace ju = rampart::jsonutil;
 
 namespace {
 
@@ -83,7 +83,7 @@ std::string NextMinorVersion(const std::string& version) {
 void RemoveManagement(SimDevice& d) {
   for (const auto& app : d.managed_apps) Erase(d.state.installed_apps, app);
   d.managed_apps.clear();
-  d.policy = nullptr;
+  d.policies = json::object();
   d.passcode_prompt_min_length = 0;
   d.state.camera_disabled = false;
 }
@@ -124,12 +124,21 @@ Outcome DoApplyPolicy(SimDevice& d, const WireCommand& c) {
   if (s.ok()) s = ju::GetBool(rules, "require_storage_encryption", &require_encryption, false);
   if (!s.ok()) return Failed("invalid apply_policy rules: " + s.message());
 
-  d.policy = c.payload;
-  d.state.camera_disabled = !camera_allowed;
+  d.policies[policy_id] = rules;
+  // Like a real device, the most restrictive setting over all applied policies wins, so a
+  // lenient policy never undoes a strict one and a changed policy can lift its own restriction.
+  bool camera_disabled = false;
+  for (const auto& [id, r] : d.policies.items()) {
+    camera_disabled = camera_disabled || (r.is_object() && !r.value("camera_allowed", true));
+  }
+  d.state.camera_disabled = camera_disabled;
   // Encryption is a setting the device turns on by itself once a policy requires it.
   if (require_encryption) d.state.storage_encrypted = true;
   bool prompt = min_length > 0 && (!d.state.passcode_set || d.state.passcode_length < min_length);
-  d.passcode_prompt_min_length = prompt ? static_cast<int32_t>(min_length) : 0;
+  if (prompt) {
+    d.passcode_prompt_min_length =
+        std::max(d.passcode_prompt_min_length, static_cast<int32_t>(min_length));
+  }
   return Acknowledged({{"policy_id", policy_id}, {"passcode_prompt", prompt}});
 }
 
@@ -313,7 +322,7 @@ json SimDeviceToJson(const SimDevice& d) {
           {"lost_phone", d.lost_phone},
           {"restarts", d.restarts},
           {"managed_apps", d.managed_apps},
-          {"last_applied_policy", d.policy},
+          {"applied_policies", d.policies},
           {"passcode_prompt_min_length", d.passcode_prompt_min_length},
           {"charging", d.charging}};
 }
@@ -339,11 +348,12 @@ Result<SimDevice> SimDeviceFromJson(const json& j) {
   RAMPART_RETURN_IF_ERROR(ju::GetInt(j, "passcode_prompt_min_length", &prompt, true, 0, 64));
   RAMPART_RETURN_IF_ERROR(ju::GetBool(j, "charging", &d.charging, true));
   d.passcode_prompt_min_length = static_cast<int32_t>(prompt);
-  auto pol = j.find("last_applied_policy");
+  auto pol = j.find("applied_policies");
   if (pol != j.end() && !pol->is_null()) {
-    if (!pol->is_object())
-      return Status::InvalidArgument("field 'last_applied_policy' must be an object");
-    d.policy = *pol;
+    if (!pol->is_object()) {
+      return Status::InvalidArgument("field 'applied_policies' must be an object");
+    }
+    d.policies = *pol;
   }
   return d;
 }

@@ -36,8 +36,9 @@ struct SimDevice {
   int64_t restarts = 0;
   // Apps installed through install_app; a corporate wipe removes exactly these.
   std::vector<std::string> managed_apps;
-  // The last apply_policy payload as received ({"policy_id", "rules"}); null when none.
-  nlohmann::json policy;
+  // Policies applied with apply_policy: policy id -> rules as received. Several policies can
+  // apply to one device; the device enforces the most restrictive setting of each.
+  nlohmann::json policies = nlohmann::json::object();
   // A policy asked for a longer passcode than the device has: a real device prompts its user,
   // who sets one before the next check-in. 0 when no prompt is pending.
   int32_t passcode_prompt_min_length = 0;

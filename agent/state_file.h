@@ -4,7 +4,7 @@
 //    "server_identity_key", "tls_ca_sha256", "public_key", "secret_key" (base64),
 //    "platform", "model", "serial", "ownership", "checkin_interval_seconds",
 //    "last_command_seq", "last_checkin_at", "pending_results": [...],
-//    "device": {"state": {... installed_apps ...}, "last_applied_policy", "locked", ...}}
+//    "device": {"state": {... installed_apps ...}, "applied_policies", "locked", ...}}
 //
 // The file holds the device's secret key: it is created with mode 0600 and replaced atomically
 // (written to a temporary file in the same directory, flushed, then renamed over the old one),

@@ -136,7 +136,7 @@ TEST_F(DeviceModelTest, ApplyPolicyStoresItDisablesCameraAndPromptsForPasscode) 
   Outcome o = Execute(dev_, Cmd("apply_policy", payload), nullptr);
   EXPECT_EQ(o.status, "acknowledged");
   EXPECT_EQ(o.result["passcode_prompt"], true);
-  EXPECT_EQ(dev_.policy, payload);
+  EXPECT_EQ(dev_.policies["pol_1"], payload["rules"]);
   EXPECT_TRUE(dev_.state.camera_disabled);
   // The user has not answered the prompt yet: the device still reports its short passcode.
   EXPECT_EQ(dev_.state.passcode_length, 4);
@@ -162,20 +162,35 @@ TEST_F(DeviceModelTest, ApplyPolicyWithoutRulesIsAnError) {
               nullptr)
           .status,
       "error");
-  EXPECT_TRUE(dev_.policy.is_null());
+  EXPECT_TRUE(dev_.policies.empty());
+}
+
+TEST_F(DeviceModelTest, MostRestrictiveOfSeveralPoliciesWins) {
+  Execute(dev_, Cmd("apply_policy", {{"policy_id", "strict"},
+                                     {"rules", {{"passcode_min_length", 8}, {"camera_allowed", false}}}}),
+          nullptr);
+  Execute(dev_, Cmd("apply_policy", {{"policy_id", "lenient"},
+                                     {"rules", {{"passcode_min_length", 0}, {"camera_allowed", true}}}}),
+          nullptr);
+  EXPECT_TRUE(dev_.state.camera_disabled) << "the lenient policy must not re-enable the camera";
+  EXPECT_EQ(dev_.passcode_prompt_min_length, 8) << "nor cancel the strict passcode prompt";
+  // The strict policy changes to allow the camera: the restriction lifts.
+  Execute(dev_, Cmd("apply_policy", {{"policy_id", "strict"}, {"rules", {{"camera_allowed", true}}}}),
+          nullptr);
+  EXPECT_FALSE(dev_.state.camera_disabled);
 }
 
 TEST_F(DeviceModelTest, CorporateWipeRemovesOnlyManagedAppsAndPolicy) {
   dev_.state.installed_apps = {"com.personal", "org.corp.mail"};
   dev_.managed_apps = {"org.corp.mail"};
-  dev_.policy = {{"policy_id", "pol_1"}, {"rules", json::object()}};
+  dev_.policies = {{"pol_1", json::object()}};
   dev_.state.camera_disabled = true;
   Outcome o = Execute(dev_, Cmd("wipe", {{"mode", "corporate"}}), nullptr);
   EXPECT_EQ(o.status, "acknowledged");
   EXPECT_EQ(o.effect, Effect::kNone);
   EXPECT_EQ(dev_.state.installed_apps, std::vector<std::string>{"com.personal"});
   EXPECT_TRUE(dev_.managed_apps.empty());
-  EXPECT_TRUE(dev_.policy.is_null());
+  EXPECT_TRUE(dev_.policies.empty());
   EXPECT_FALSE(dev_.state.camera_disabled);
 }
 
@@ -273,7 +288,7 @@ TEST_F(DeviceModelTest, CompromiseSticksUntilWiped) {
 }
 
 TEST_F(DeviceModelTest, JsonRoundTrip) {
-  dev_.policy = {{"policy_id", "pol_1"}, {"rules", {{"camera_allowed", false}}}};
+  dev_.policies = {{"pol_1", {{"camera_allowed", false}}}};
   dev_.managed_apps = {"a"};
   dev_.state.installed_apps = {"a", "b"};
   dev_.lock_message = "m";

@@ -45,7 +45,7 @@ class StateFileTest : public ::testing::Test {
     s.device = NewDevice(core::Platform::kIos, "17.4");
     s.device.state.installed_apps = {"org.corp.mail"};
     s.device.managed_apps = {"org.corp.mail"};
-    s.device.policy = {{"policy_id", "pol_1"}, {"rules", {{"passcode_min_length", 6}}}};
+    s.device.policies = {{"pol_1", {{"passcode_min_length", 6}}}};
     Outcome o;
     o.status = "acknowledged";
     o.result = {{"locked", true}};
@@ -72,7 +72,7 @@ TEST_F(StateFileTest, RoundTripsEveryField) {
   EXPECT_EQ(back->ownership, core::Ownership::kPersonal);
   EXPECT_EQ(back->device.platform, core::Platform::kIos);
   EXPECT_EQ(back->device.state.installed_apps, s.device.state.installed_apps);
-  EXPECT_EQ(back->device.policy, s.device.policy);
+  EXPECT_EQ(back->device.policies, s.device.policies);
   EXPECT_EQ(back->last_command_seq, 7);
   ASSERT_EQ(back->pending_results.size(), 1u);
   EXPECT_EQ(back->pending_results[0].command_id, "cmd_9");

@@ -189,7 +189,9 @@ class ServerProcess {
   std::string log() const { return ReadFile(log_path_); }
   // A line "label:   value" printed before the address (the --demo tokens).
   std::string PrintedValue(const std::string& label) const {
-    auto at = printed_.find(label);
+    size_t at = printed_.rfind("\n" + label) != std::string::npos
+                    ? printed_.rfind("\n" + label) + 1
+                    : (printed_.rfind(label, 0) == 0 ? 0 : std::string::npos);
     if (at == std::string::npos) return "";
     auto eol = printed_.find('\n', at);
     std::string line = printed_.substr(at + label.size(), eol - at - label.size());
