@@ -11,7 +11,7 @@
 namespace rampart::agent {
 
 using nlohmann::json;
-namespace ju = rampart::json;
+namespace ju = rampart::jsonutil;
 
 namespace {
 

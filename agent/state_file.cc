@@ -14,7 +14,7 @@
 namespace rampart::agent {
 
 using nlohmann::json;
-namespace ju = rampart::json;
+namespace ju = rampart::jsonutil;
 
 namespace {
 
