@@ -45,7 +45,7 @@ std::vector<char*> Argv(const std::vector<std::string>& args) {
 }
 
 // Runs a program to completion, capturing stdout and stderr (no shell involved).
-ProcResult Run(const std::vector<std::string>& args) {
+ProcResult RunProgram(const std::vector<std::string>& args) {
   ProcResult r;
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return r;
@@ -100,13 +100,12 @@ std::string Trim(std::string s) {
 // The server as a child process; stdout is read until it names its listening address.
 class ServerProcess {
  public:
-  bool Start(const std::string& data_dir, std::string* error) {
+  bool Start(const std::string& data_dir, const std::string& log, std::string* error) {
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) return false;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    std::string log = data_dir + "/server.log";
     posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     std::vector<std::string> args = {kRampart, "serve",    "--data",
                                      data_dir, "--listen", "127.0.0.1:0"};
@@ -183,23 +182,25 @@ class AgentE2ETest : public ::testing::Test {
     fs::create_directories(dir_);
     data_ = (dir_ / "data").string();
 
-    ProcResult inst = Run({kRampart, "admin", "--data", data_, "institution", "create", "E2E"});
-    ASSERT_EQ(inst.exit_code, 0) << inst.err;
-    institution_ = Trim(inst.out);
-    ProcResult tok = Run({kRampart, "admin", "--data", data_, "token", "create", "--role", "admin",
-                          "--institution", institution_});
-    ASSERT_EQ(tok.exit_code, 0) << tok.err;
-    admin_token_ = Trim(tok.out);
-    ProcResult enr = Run({kRampart, "admin", "--data", data_, "enrollment", "create",
-                          "--institution", institution_, "--max-uses", "1000"});
-    ASSERT_EQ(enr.exit_code, 0) << enr.err;
-    enrollment_token_ = Trim(enr.out);
-
+    // The server creates the database on first start; the admin commands then work beside it.
     server_ = new ServerProcess();
     std::string error;
-    ASSERT_TRUE(server_->Start(data_, &error)) << error;
+    ASSERT_TRUE(server_->Start(data_, (dir_ / "server.log").string(), &error)) << error;
     ca_ = data_ + "/tls/ca.pem";
     ASSERT_TRUE(fs::exists(ca_));
+
+    ProcResult inst =
+        RunProgram({kRampart, "admin", "--data", data_, "institution", "create", "E2E"});
+    ASSERT_EQ(inst.exit_code, 0) << inst.err;
+    institution_ = Trim(inst.out);
+    ProcResult tok = RunProgram({kRampart, "admin", "--data", data_, "token", "create", "--role",
+                                 "admin", "--institution", institution_});
+    ASSERT_EQ(tok.exit_code, 0) << tok.err;
+    admin_token_ = Trim(tok.out);
+    ProcResult enr = RunProgram({kRampart, "admin", "--data", data_, "enrollment", "create",
+                                 "--institution", institution_, "--max-uses", "1000"});
+    ASSERT_EQ(enr.exit_code, 0) << enr.err;
+    enrollment_token_ = Trim(enr.out);
   }
 
   static void TearDownTestSuite() {
@@ -232,15 +233,15 @@ class AgentE2ETest : public ::testing::Test {
   static std::string StatePath(const std::string& name) { return (dir_ / name).string(); }
 
   static std::string Enroll(const std::string& state, const std::string& serial) {
-    ProcResult r = Run({kAgent, "enroll", "--server", server_->url(), "--ca", ca_, "--token",
-                        enrollment_token_, "--state", state, "--platform", "android", "--model",
-                        "Pixel 8", "--serial", serial, "--os-version", "14"});
+    ProcResult r = RunProgram({kAgent, "enroll", "--server", server_->url(), "--ca", ca_, "--token",
+                               enrollment_token_, "--state", state, "--platform", "android",
+                               "--model", "Pixel 8", "--serial", serial, "--os-version", "14"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return Trim(r.out);
   }
 
   static ProcResult RunOnce(const std::string& state) {
-    return Run({kAgent, "run", "--state", state, "--once"});
+    return RunProgram({kAgent, "run", "--state", state, "--once"});
   }
 
   static json ReadJsonFile(const std::string& path) {
@@ -428,8 +429,8 @@ TEST_F(AgentE2ETest, AForeignKeyIsRefused) {
 
 TEST_F(AgentE2ETest, BadEnrollmentTokenCreatesNoState) {
   std::string state = StatePath("device5.json");
-  ProcResult r = Run({kAgent, "enroll", "--server", server_->url(), "--ca", ca_, "--token",
-                      "enr_not_a_real_token", "--state", state});
+  ProcResult r = RunProgram({kAgent, "enroll", "--server", server_->url(), "--ca", ca_, "--token",
+                             "enr_not_a_real_token", "--state", state});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("401"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(state));
@@ -462,9 +463,9 @@ TEST_F(AgentE2ETest, FullWipeForgetsEnrollment) {
 }
 
 TEST_F(AgentE2ETest, SimulatorEnrollsAndChecksInAFleet) {
-  ProcResult r = Run({kAgent, "simulate", "--server", server_->url(), "--ca", ca_, "--token",
-                      enrollment_token_, "--devices", "20", "--interval", "1", "--duration", "4",
-                      "--connections", "4", "--seed", "7", "--json"});
+  ProcResult r = RunProgram({kAgent, "simulate", "--server", server_->url(), "--ca", ca_, "--token",
+                             enrollment_token_, "--devices", "20", "--interval", "1", "--duration",
+                             "4", "--connections", "4", "--seed", "7", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json summary = json::parse(r.out, nullptr, false);
   ASSERT_FALSE(summary.is_discarded()) << r.out;
