@@ -32,7 +32,11 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
     core::Policy p;
     RAMPART_API_CHECK(jsonutil::GetString(body, "name", &p.name, true, 100));
     if (p.name.empty()) return ErrorResponse(Status::InvalidArgument("field 'name' must not be empty"));
-    RAMPART_API_ASSIGN(p.rules, PolicyRulesFromJson(body.value("rules", json::object())));
+    json rules = body.value("rules", json::object());
+    RAMPART_API_ASSIGN(p.rules, PolicyRulesFromJson(rules));
+    if (rules.is_object() && !rules.contains("grace_seconds")) {
+      p.rules.grace_seconds = c.options.config.compliance_grace_seconds;
+    }
     RAMPART_API_ASSIGN(p.institution_id, TargetInstitution(call, c, body));
     p.id = core::NewId("pol");
     p.created_at = p.updated_at = c.Now();

@@ -38,12 +38,11 @@ int Fail(const Status& s) {
   return s.code() == Code::kInvalidArgument || s.code() == Code::kNotFound ? 2 : 1;
 }
 
-Result<std::unique_ptr<store::Store>> OpenExisting(const std::string& data_dir) {
-  struct stat st {};
-  if (::stat(DatabasePath(data_dir).c_str(), &st) != 0) {
-    return Status::NotFound("no Rampart database in " + data_dir +
-                            " (start `rampart serve --data " + data_dir + "` once first)");
-  }
+// Creates the data directory and database when missing, so that an operator can provision
+// institutions and tokens before the first `rampart serve`.
+Result<std::unique_ptr<store::Store>> OpenDataDir(const std::string& data_dir) {
+  std::string error;
+  if (PrepareDataDir(data_dir, &error) != 0) return Status::Internal(error);
   return store::OpenStore("sqlite:" + DatabasePath(data_dir));
 }
 
@@ -60,7 +59,7 @@ int InstitutionCreate(const std::string& data_dir, const std::string& name) {
   if (name.empty() || name.size() > 200) {
     return Fail(Status::InvalidArgument("institution name must have 1 to 200 characters"));
   }
-  auto store = OpenExisting(data_dir);
+  auto store = OpenDataDir(data_dir);
   if (!store.ok()) return Fail(store.status());
   core::Institution inst{core::NewId("ins"), name, SystemClock::Instance().NowSeconds()};
   Status s = (*store)->CreateInstitution(inst);
@@ -77,7 +76,7 @@ int TokenCreate(const std::string& data_dir, const std::string& role_name,
     return Fail(Status::InvalidArgument(
         "role must be superadmin, admin, helpdesk, analyst or auditor"));
   }
-  auto store = OpenExisting(data_dir);
+  auto store = OpenDataDir(data_dir);
   if (!store.ok()) return Fail(store.status());
   if (!institution_id.empty()) {
     auto inst = (*store)->GetInstitution(store::Scope::Institution(institution_id), institution_id);
@@ -92,7 +91,7 @@ int TokenCreate(const std::string& data_dir, const std::string& role_name,
 
 int EnrollmentCreate(const std::string& data_dir, const std::string& institution_id,
                      const std::string& staff_id, int64_t max_uses, int64_t expires_in_seconds) {
-  auto store = OpenExisting(data_dir);
+  auto store = OpenDataDir(data_dir);
   if (!store.ok()) return Fail(store.status());
   store::Scope scope = store::Scope::Institution(institution_id);
   if (!(*store)->GetInstitution(scope, institution_id).ok()) {

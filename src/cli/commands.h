@@ -1,5 +1,6 @@
 // The `rampart admin ...` commands operators' scripts call. Each opens the data directory's
-// store directly (safe beside a running server: SQLite WAL), prints its result on stdout and
+// store directly, creating the directory and database when missing (safe beside a running
+// server: SQLite WAL), prints its result on stdout and
 // returns the process exit code; errors go to stderr with a non-zero code.
 #pragma once
 

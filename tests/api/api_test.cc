@@ -135,6 +135,7 @@ TEST_F(ApiTest, CheckinEvaluatesComplianceWithEveryReason) {
   EXPECT_EQ(listed.body["items"][0]["compliance"]["reasons"].size(), 3u);
   Reply summary = Send("GET", "/api/v1/compliance", admin_);
   EXPECT_EQ(summary.body["noncompliant"], 1);
+  EXPECT_EQ(pol.body["rules"]["grace_seconds"], 86400) << "the configured default grace";
 }
 
 TEST_F(ApiTest, GracePeriodLockIsQueuedOnce) {

@@ -49,6 +49,10 @@ struct Backend {
   bool persistent;  // a second open() of the same dir sees the data of the first
 };
 
+void PrintTo(const Backend& backend, std::ostream* os) {
+  *os << backend.name;
+}
+
 std::vector<Backend> Backends() {
   return {
       {"SqliteFile",
@@ -746,6 +750,40 @@ TEST_P(StoreConformanceTest, RacingEnrollmentsSpendEachUseExactlyOnce) {
   }
 }
 
+TEST_P(StoreConformanceTest, TwoStoresOnOneDatabaseStillSpendEachUseOnce) {
+  if (!GetParam().persistent) GTEST_SKIP() << "backend has no shared database to open twice";
+  // A second store on the same database shares no in-process lock with the first: only the
+  // database's own transactions keep the token count right.
+  auto second = GetParam().open(dir_);
+  ASSERT_OK(second);
+  Store* stores[2] = {store_.get(), second->get()};
+  core::EnrollmentToken t = MakeToken(inst_a_, 2);
+  constexpr int kThreads = 8;
+  std::atomic<int> wins{0};
+  std::atomic<int> other{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  const int64_t now = Tick();
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      core::Device d;
+      d.id = core::NewId("dev");
+      start.arrive_and_wait();
+      auto r = stores[i % 2]->EnrollDevice(t.token_hash, d, now);
+      if (r.ok()) {
+        ++wins;
+      } else if (r.status().code() != Code::kUnauthenticated) {
+        ++other;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wins.load(), 2);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(FindToken(A(), t.id).uses, 2);
+  EXPECT_EQ(Must((*second)->CountDevices(A())), 2);
+}
+
 // ------------------------------------------------------------------------------------------
 // Devices
 
@@ -1055,6 +1093,41 @@ TEST_P(StoreConformanceTest, ConcurrentEnqueuesGetDistinctConsecutiveSeqs) {
   auto all = Must(store_->ListCommands(A(), d.id, {}, PageRequest{500, ""}));
   ASSERT_EQ(all.items.size(), static_cast<size_t>(kThreads * kPerThread));
   for (size_t i = 0; i < all.items.size(); ++i) EXPECT_EQ(all.items[i].seq, int64_t(i + 1));
+}
+
+TEST_P(StoreConformanceTest, ConcurrentTakersDeliverEachCommandOnce) {
+  core::Device d = Enroll(inst_a_);
+  std::set<std::string> queued;
+  for (int i = 0; i < 60; ++i) queued.insert(Enqueue(d).id);
+  constexpr int kThreads = 4;
+  std::latch start(kThreads);
+  std::vector<std::vector<std::string>> taken(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  const int64_t now = Tick();
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      while (true) {
+        auto batch = store_->TakeDeliverableCommands(d.id, now, 3);
+        if (!batch.ok()) {
+          ++failures;
+          return;
+        }
+        if (batch->empty()) return;
+        for (size_t i = 1; i < batch->size(); ++i) {
+          if ((*batch)[i].seq <= (*batch)[i - 1].seq) ++failures;
+        }
+        for (const auto& c : *batch) taken[t].push_back(c.id);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::vector<std::string> all;
+  for (const auto& v : taken) all.insert(all.end(), v.begin(), v.end());
+  EXPECT_EQ(all.size(), queued.size()) << "a command was delivered twice or not at all";
+  EXPECT_EQ(AsSet(all), queued);
 }
 
 TEST_P(StoreConformanceTest, CommandResultStateMachine) {
@@ -1526,6 +1599,25 @@ TEST(SqliteMigrations, ReopeningAnUpToDateDatabaseAppliesNothing) {
   // The connection settings the backend depends on.
   EXPECT_EQ(CountRows(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"),
             1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteFiles, DatabaseFilesAreOwnerOnly) {
+  ASSERT_OK(crypto::InitCrypto());
+  auto dir = std::filesystem::temp_directory_path() / core::NewId("rampart-files-test");
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "rampart.db";
+  {
+    auto store = sqlite::SqliteStore::Open(path.string());
+    ASSERT_OK(store);
+    ASSERT_OK((*store)->CreateInstitution({"ins_1", "Kept", 1}));
+    using std::filesystem::perms;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      auto mode = entry.status().permissions();
+      EXPECT_EQ(mode & (perms::group_all | perms::others_all), perms::none)
+          << entry.path().filename();
+    }
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -45,6 +45,7 @@ Statement::~Statement() {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }
+  if (leased_ != nullptr) *leased_ = false;
 }
 
 Statement& Statement::Bind(std::string_view text) {
@@ -160,9 +161,10 @@ Result<Statement> Connection::Prepare(const std::string& sql) {
     StmtHandle stmt(raw);
     if (rc != SQLITE_OK) return SqliteStatus(rc, "prepare");
     if (stmt == nullptr) return Status::Internal("prepare: empty statement");
-    it = cache_.emplace(sql, std::move(stmt)).first;
+    it = cache_.emplace(sql, CachedStatement{std::move(stmt), false}).first;
   }
-  return Statement(it->second.get());
+  if (it->second.leased) return Status::Internal("prepare: statement already in use");
+  return Statement(it->second.stmt.get(), &it->second.leased);
 }
 
 Status Connection::Exec(const std::string& sql, const std::vector<Param>& params) {

@@ -3,8 +3,9 @@
 // A Connection owns one sqlite3 handle and a cache of prepared statements keyed by SQL text.
 // A Connection is NOT thread-safe: the owner (SqliteStore) serialises access to each one.
 // Statements are obtained with Prepare(); the returned Statement borrows a cached handle and
-// resets it (and clears its bindings) when it goes out of scope, so the same SQL text must not
-// be prepared twice while an earlier Statement for it is still alive.
+// resets it (and clears its bindings) when it goes out of scope. Preparing the same SQL text
+// again while an earlier Statement for it is alive would rebind a running statement, so it is
+// refused (Internal) instead.
 //
 // SQL text passed here is always made of constant fragments chosen by the caller; every value
 // travels through Bind*().
@@ -47,11 +48,15 @@ Status SqliteStatus(int rc, std::string_view what);
 
 class Statement {
  public:
-  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Statement(sqlite3_stmt* stmt, bool* leased) : stmt_(stmt), leased_(leased) { *leased_ = true; }
   ~Statement();
   Statement(Statement&& other) noexcept
-      : stmt_(other.stmt_), next_(other.next_), bind_error_(other.bind_error_) {
+      : stmt_(other.stmt_),
+        leased_(other.leased_),
+        next_(other.next_),
+        bind_error_(other.bind_error_) {
     other.stmt_ = nullptr;
+    other.leased_ = nullptr;
   }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -85,6 +90,7 @@ class Statement {
 
  private:
   sqlite3_stmt* stmt_;
+  bool* leased_;  // the cache entry's in-use flag, cleared on destruction
   int next_ = 1;
   int bind_error_ = 0;
 };
@@ -108,8 +114,13 @@ class Connection {
 
  private:
   explicit Connection(DbHandle db) : db_(std::move(db)) {}
+  struct CachedStatement {
+    StmtHandle stmt;
+    bool leased = false;
+  };
   DbHandle db_;
-  std::unordered_map<std::string, StmtHandle> cache_;
+  // Node-based, so a Statement's pointer to its entry's flag stays valid as the map grows.
+  std::unordered_map<std::string, CachedStatement> cache_;
 };
 
 // A transaction on one connection; rolls back on destruction unless committed.

@@ -1,5 +1,8 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -67,8 +70,9 @@ class Query {
 
 // Gives a constraint failure the name of what was being written.
 Status Named(Status s, std::string_view what) {
-  if (s.code() == Code::kAlreadyExists)
+  if (s.code() == Code::kAlreadyExists) {
     return Status::AlreadyExists(std::string(what) + " already exists");
+  }
   if (s.code() == Code::kNotFound) {
     return Status::NotFound(std::string(what) + " refers to a row that does not exist");
   }
@@ -472,6 +476,14 @@ Status UpdateCommandState(Connection& conn, const core::Command& c) {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
   if (path.empty()) return Status::InvalidArgument("sqlite path is empty");
+  if (path != ":memory:") {
+    // The file holds staff names and numbers: create it owner-only before SQLite does (SQLite
+    // would use 0644), and SQLite gives its -wal and -shm files the same mode. An existing file
+    // keeps the mode its operator chose.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return Status::Internal("cannot create the database file");
+    ::close(fd);
+  }
   std::unique_ptr<SqliteStore> store(new SqliteStore());
   RAMPART_ASSIGN_OR_RETURN(store->writer_, Connection::Open(path, /*read_only=*/false));
   RAMPART_ASSIGN_OR_RETURN(store->migrations_applied_, ApplyMigrations(*store->writer_));
@@ -1428,11 +1440,14 @@ Result<std::vector<core::PolicyAssignment>> SqliteStore::ListPolicyAssignments(
 Result<std::vector<core::Policy>> SqliteStore::PoliciesForDevice(const std::string& device_id) {
   return Read([&](Connection& c) -> Result<std::vector<core::Policy>> {
     RAMPART_ASSIGN_OR_RETURN(std::string inst, DeviceInstitution(c, Scope::All(), device_id));
+    // Each policy once: the outer query walks policies, the EXISTS only asks whether some
+    // assignment (institution-wide, or to a group the device is in) points at it.
     Query q("SELECT " POLICY_COLS
-            " FROM policies WHERE institution_id = ?1 AND id IN ("
-            "SELECT a.policy_id FROM policy_assignments a WHERE a.institution_id = ?1 AND "
-            "(a.group_id IS NULL OR a.group_id IN (SELECT m.group_id FROM group_members m "
-            "WHERE m.institution_id = ?1 AND m.device_id = ?2))) ORDER BY id");
+            " FROM policies WHERE institution_id = ?1 AND EXISTS ("
+            "SELECT 1 FROM policy_assignments a WHERE a.institution_id = ?1 AND "
+            "a.policy_id = policies.id AND (a.group_id IS NULL OR EXISTS ("
+            "SELECT 1 FROM group_members m WHERE m.institution_id = ?1 AND "
+            "m.group_id = a.group_id AND m.device_id = ?2))) ORDER BY id");
     q.Arg(inst).Arg(device_id);
     return GetAll<core::Policy>(c, q, ReadPolicy);
   });

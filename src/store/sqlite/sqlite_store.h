@@ -14,10 +14,18 @@
 // mostly reads and would otherwise queue behind every write; chosen over a connection per thread
 // because worker threads come and go with the HTTP server and the pool bounds open handles.
 //
+// Store methods never call one another, so write_mu_ need not be recursive and a read never
+// waits for a reader it holds itself.
+//
 // Conventions of this backend (the interface leaves them open):
-//  - expires_at == 0 means "never expires" for commands and enrollment tokens.
-//  - Pagination cursors are hex-encoded "created_at:id" (seq for commands); any other text is
-//    InvalidArgument.
+//  - expires_at == 0 means "never expires" for commands and enrollment tokens; otherwise a row is
+//    expired from the second `now >= expires_at`.
+//  - Pagination is keyset-based: the cursor is hex of "key:id" with key = created_at (enrolled_at
+//    for devices, seq for commands), so pages neither skip nor repeat rows when rows are added
+//    meanwhile. Any other cursor text is InvalidArgument.
+//  - Create* methods require a non-empty id (InvalidArgument); EnrollDevice and EnqueueCommand
+//    generate one when it is empty, since they return the stored row.
+//  - AddGroupMember and RemoveGroupMember are idempotent.
 //  - RetireDevice on an already retired device is OK and changes nothing.
 //  - CountDevices and SummarizeCompliance count active devices only.
 #pragma once
