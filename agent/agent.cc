@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
+#include <filesystem>
 
 #include "agent/protocol_client.h"
 #include "common/crypto.h"
@@ -65,7 +67,10 @@ Result<AgentState> EnrollDevice(const EnrollOptions& o) {
 
   AgentState s;
   s.server_url = o.server_url;
-  s.ca_file = o.ca_file;
+  // Later runs may start from another working directory: keep the CA path absolute.
+  std::error_code ec;
+  auto ca = std::filesystem::absolute(o.ca_file, ec);
+  s.ca_file = ec ? o.ca_file : ca.string();
   s.device_id = enrolled.device_id;
   s.institution_id = enrolled.institution_id;
   s.server_identity_key = enrolled.server_identity_key;
