@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "api/credentials.h"
@@ -13,10 +14,18 @@
 
 namespace rampart::cli {
 
-std::string DatabasePath(const std::string& d) { return d + "/rampart.db"; }
-std::string TlsDir(const std::string& d) { return d + "/tls"; }
-std::string AppsDir(const std::string& d) { return d + "/apps"; }
-std::string KeysDir(const std::string& d) { return d + "/keys"; }
+std::string DatabasePath(const std::string& d) {
+  return d + "/rampart.db";
+}
+std::string TlsDir(const std::string& d) {
+  return d + "/tls";
+}
+std::string AppsDir(const std::string& d) {
+  return d + "/apps";
+}
+std::string KeysDir(const std::string& d) {
+  return d + "/keys";
+}
 
 namespace {
 
@@ -49,6 +58,9 @@ Result<std::unique_ptr<store::Store>> OpenDataDir(const std::string& data_dir) {
 }  // namespace
 
 int PrepareDataDir(const std::string& data_dir, std::string* error) {
+  // Parents are created like `mkdir -p`; the data directory itself and its children are 0700.
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(data_dir).parent_path(), ec);
   for (const auto& dir : {data_dir, TlsDir(data_dir), AppsDir(data_dir), KeysDir(data_dir)}) {
     if (!MakeDir(dir, error)) return 1;
   }
@@ -73,8 +85,8 @@ int TokenCreate(const std::string& data_dir, const std::string& role_name,
                 int64_t expires_in_seconds) {
   auto role = core::ParseRole(role_name);
   if (!role) {
-    return Fail(Status::InvalidArgument(
-        "role must be superadmin, admin, helpdesk, analyst or auditor"));
+    return Fail(
+        Status::InvalidArgument("role must be superadmin, admin, helpdesk, analyst or auditor"));
   }
   auto store = OpenDataDir(data_dir);
   if (!store.ok()) return Fail(store.status());

@@ -166,16 +166,19 @@ TEST_F(DeviceModelTest, ApplyPolicyWithoutRulesIsAnError) {
 }
 
 TEST_F(DeviceModelTest, MostRestrictiveOfSeveralPoliciesWins) {
-  Execute(dev_, Cmd("apply_policy", {{"policy_id", "strict"},
-                                     {"rules", {{"passcode_min_length", 8}, {"camera_allowed", false}}}}),
+  Execute(dev_,
+          Cmd("apply_policy", {{"policy_id", "strict"},
+                               {"rules", {{"passcode_min_length", 8}, {"camera_allowed", false}}}}),
           nullptr);
-  Execute(dev_, Cmd("apply_policy", {{"policy_id", "lenient"},
-                                     {"rules", {{"passcode_min_length", 0}, {"camera_allowed", true}}}}),
+  Execute(dev_,
+          Cmd("apply_policy", {{"policy_id", "lenient"},
+                               {"rules", {{"passcode_min_length", 0}, {"camera_allowed", true}}}}),
           nullptr);
   EXPECT_TRUE(dev_.state.camera_disabled) << "the lenient policy must not re-enable the camera";
   EXPECT_EQ(dev_.passcode_prompt_min_length, 8) << "nor cancel the strict passcode prompt";
   // The strict policy changes to allow the camera: the restriction lifts.
-  Execute(dev_, Cmd("apply_policy", {{"policy_id", "strict"}, {"rules", {{"camera_allowed", true}}}}),
+  Execute(dev_,
+          Cmd("apply_policy", {{"policy_id", "strict"}, {"rules", {{"camera_allowed", true}}}}),
           nullptr);
   EXPECT_FALSE(dev_.state.camera_disabled);
 }

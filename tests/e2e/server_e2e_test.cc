@@ -45,11 +45,16 @@ class FleetTest : public ::testing::Test {
                        ? "application/octet-stream"
                        : "application/json");
   }
-  static ApiReply Api(const std::string& method, const std::string& target, const json& body) {
-    return Api(method, target, body.dump());
+  static ApiReply ApiJson(const std::string& method, const std::string& target, const json& body,
+                          const std::string& token = "") {
+    return Api(method, target, body.dump(), token);
   }
-  static std::string StatePath(int i) { return (dir_ / ("device" + std::to_string(i) + ".json")).string(); }
-  static ProcResult RunOnce(int i) { return e2e::Run({kAgent, "run", "--state", StatePath(i), "--once"}); }
+  static std::string StatePath(int i) {
+    return (dir_ / ("device" + std::to_string(i) + ".json")).string();
+  }
+  static ProcResult RunOnce(int i) {
+    return e2e::Run({kAgent, "run", "--state", StatePath(i), "--once"});
+  }
 
   static inline fs::path dir_;
   static inline std::string data_, ca_, superadmin_, admin_, enrollment_;
@@ -61,22 +66,23 @@ TEST_F(FleetTest, TwentyDevicesPolicyLockCancelAppAndTenancy) {
   std::map<int, std::string> ids;
   for (int i = 0; i < kDevices; ++i) {
     // Even devices run an old Android: the baseline policy of the demo asks for 13.
-    ProcResult r = e2e::Run({kAgent, "enroll", "--server", server_->url(), "--ca", ca_, "--token",
-                        enrollment_, "--state", StatePath(i), "--platform", "android",
-                        "--serial", "E2E" + std::to_string(i), "--os-version",
-                        i % 2 == 0 ? "11" : "14"});
+    ProcResult r =
+        e2e::Run({kAgent, "enroll", "--server", server_->url(), "--ca", ca_, "--token", enrollment_,
+                  "--state", StatePath(i), "--platform", "android", "--serial",
+                  "E2E" + std::to_string(i), "--os-version", i % 2 == 0 ? "11" : "14"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     ids[i] = Trim(r.out);
     ASSERT_EQ(ids[i].rfind("dev_", 0), 0u) << r.out;
   }
   // A stricter policy for the whole institution on top of the demo baseline.
-  ApiReply pol = Api("POST", "/api/v1/policies",
-                     json{{"name", "No rooted phones"}, {"rules", {{"block_compromised", true},
-                                                                   {"forbidden_apps", {"com.example.torrent"}}}}});
+  ApiReply pol = ApiJson(
+      "POST", "/api/v1/policies",
+      json{{"name", "No rooted phones"},
+           {"rules", {{"block_compromised", true}, {"forbidden_apps", {"com.example.torrent"}}}}});
   ASSERT_EQ(pol.status, 201) << pol.raw;
-  ApiReply assigned = Api("POST", "/api/v1/policies/" + pol.body["id"].get<std::string>() +
-                                      "/assignments",
-                          json{{"target", "institution"}});
+  ApiReply assigned =
+      ApiJson("POST", "/api/v1/policies/" + pol.body["id"].get<std::string>() + "/assignments",
+              json{{"target", "institution"}});
   ASSERT_EQ(assigned.status, 201) << assigned.raw;
   EXPECT_EQ(assigned.body["commands_queued"], kDevices);
   // Two cycles: the first applies the policies (the simulated user then sets a longer
@@ -105,17 +111,18 @@ TEST_F(FleetTest, TwentyDevicesPolicyLockCancelAppAndTenancy) {
   EXPECT_FALSE(why.body["reasons"].empty());
 
   // Lock one device and see the agent acknowledge it.
-  ApiReply lock = Api("POST", "/api/v1/devices/" + ids[1] + "/commands",
-                      json{{"type", "lock"}, {"message", "Please call the service desk"}});
+  ApiReply lock = ApiJson("POST", "/api/v1/devices/" + ids[1] + "/commands",
+                          json{{"type", "lock"}, {"message", "Please call the service desk"}});
   ASSERT_EQ(lock.status, 201) << lock.raw;
   EXPECT_EQ(lock.body["state"], "queued");
   ASSERT_EQ(RunOnce(1).exit_code, 0);
-  ApiReply after = Api("GET", "/api/v1/devices/" + ids[1] + "/commands/" +
-                                  lock.body["id"].get<std::string>());
+  ApiReply after =
+      Api("GET", "/api/v1/devices/" + ids[1] + "/commands/" + lock.body["id"].get<std::string>());
   EXPECT_EQ(after.body["state"], "acknowledged") << after.raw;
 
   // Cancel a queued command: the agent never receives it.
-  ApiReply restart = Api("POST", "/api/v1/devices/" + ids[3] + "/commands", json{{"type", "restart"}});
+  ApiReply restart =
+      ApiJson("POST", "/api/v1/devices/" + ids[3] + "/commands", json{{"type", "restart"}});
   ASSERT_EQ(restart.status, 201);
   std::string restart_id = restart.body["id"];
   ApiReply cancel = Api("DELETE", "/api/v1/devices/" + ids[3] + "/commands/" + restart_id);
@@ -128,20 +135,21 @@ TEST_F(FleetTest, TwentyDevicesPolicyLockCancelAppAndTenancy) {
             0u);
 
   // Upload an app, assign it to a group of five devices, and see it installed.
-  ApiReply group = Api("POST", "/api/v1/groups", json{{"name", "Field team"}});
+  ApiReply group = ApiJson("POST", "/api/v1/groups", json{{"name", "Field team"}});
   ASSERT_EQ(group.status, 201);
   std::string gid = group.body["id"];
   for (int i = 0; i < 5; ++i) {
     ASSERT_EQ(Api("PUT", "/api/v1/groups/" + gid + "/devices/" + ids[i]).status, 200);
   }
   std::string package = "PK\x03\x04" + crypto::RandomBytes(50000);
-  ApiReply app = Api("POST",
-                     "/api/v1/apps?name=Field&bundle_id=org.example.field&version=2.1&platform=android",
-                     package);
+  ApiReply app = Api(
+      "POST", "/api/v1/apps?name=Field&bundle_id=org.example.field&version=2.1&platform=android",
+      package);
   ASSERT_EQ(app.status, 201) << app.raw;
   EXPECT_EQ(app.body["sha256"], crypto::Sha256Hex(package));
-  ApiReply assign = Api("POST", "/api/v1/apps/" + app.body["id"].get<std::string>() + "/assignments",
-                        json{{"group_id", gid}});
+  ApiReply assign =
+      ApiJson("POST", "/api/v1/apps/" + app.body["id"].get<std::string>() + "/assignments",
+              json{{"group_id", gid}});
   ASSERT_EQ(assign.status, 201) << assign.raw;
   EXPECT_EQ(assign.body["commands_queued"], 5);
   for (int i = 0; i < 6; ++i) {
@@ -156,15 +164,17 @@ TEST_F(FleetTest, TwentyDevicesPolicyLockCancelAppAndTenancy) {
   }
 
   // Another institution's administrator sees none of it and changes nothing.
-  ApiReply other = Api("POST", "/api/v1/institutions", json{{"name", "Other body"}}, superadmin_);
+  ApiReply other =
+      ApiJson("POST", "/api/v1/institutions", json{{"name", "Other body"}}, superadmin_);
   ASSERT_EQ(other.status, 201) << other.raw;
-  ApiReply tok = Api("POST", "/api/v1/tokens",
-                     json{{"role", "admin"}, {"institution_id", other.body["id"]}}, superadmin_);
+  ApiReply tok =
+      ApiJson("POST", "/api/v1/tokens",
+              json{{"role", "admin"}, {"institution_id", other.body["id"]}}, superadmin_);
   ASSERT_EQ(tok.status, 201) << tok.raw;
   std::string other_admin = tok.body["token"];
   EXPECT_EQ(Api("GET", "/api/v1/devices/" + ids[0], "", other_admin).status, 404);
-  EXPECT_EQ(Api("POST", "/api/v1/devices/" + ids[0] + "/commands", json{{"type", "wipe"}}.dump(),
-                other_admin)
+  EXPECT_EQ(ApiJson("POST", "/api/v1/devices/" + ids[0] + "/commands", json{{"type", "wipe"}},
+                    other_admin)
                 .status,
             404);
   EXPECT_EQ(Api("GET", "/api/v1/devices", "", other_admin).body["items"].size(), 0u);
@@ -200,11 +210,13 @@ TEST(ServerConfig, LimitsFromYamlAreEnforced) {
                          json{{"name", std::string(4000, 'x')}}.dump());
   EXPECT_EQ(big.status, 413) << big.raw;
   EXPECT_TRUE(big.body.contains("error")) << big.raw;
-  ApiReply fine = CallApi(server.url(), ca, admin, "POST", "/api/v1/groups", json{{"name", "ok"}}.dump());
+  ApiReply fine =
+      CallApi(server.url(), ca, admin, "POST", "/api/v1/groups", json{{"name", "ok"}}.dump());
   EXPECT_EQ(fine.status, 201) << fine.raw;
   auto client = http::HttpClient::Connect({.url = server.url(), .ca_file = ca});
   ASSERT_TRUE(client.ok());
-  auto huge_header = (*client)->Send("GET", "/healthz", {{"x-padding", std::string(8000, 'a')}}, "");
+  auto huge_header =
+      (*client)->Send("GET", "/healthz", {{"x-padding", std::string(8000, 'a')}}, "");
   ASSERT_TRUE(huge_header.ok()) << huge_header.status().ToString();
   EXPECT_EQ(huge_header->status, 431);
   EXPECT_EQ(server.Stop(), 0);
@@ -216,7 +228,8 @@ TEST(ServerConfig, BadConfigurationIsAClearErrorAndNothingStarts) {
   fs::create_directories(dir);
   std::string config = (dir / "rampart.yaml").string();
   std::ofstream(config) << "http:\n  max_body_byte: 10\n";
-  ProcResult r = e2e::Run({kRampart, "serve", "--data", (dir / "data").string(), "--config", config});
+  ProcResult r =
+      e2e::Run({kRampart, "serve", "--data", (dir / "data").string(), "--config", config});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("http.max_body_byte"), std::string::npos) << r.err;
   fs::remove_all(dir);
@@ -225,16 +238,17 @@ TEST(ServerConfig, BadConfigurationIsAClearErrorAndNothingStarts) {
 TEST(AdminCli, ContractAndErrors) {
   fs::path dir = fs::temp_directory_path() / ("rampart_cli_" + crypto::RandomHex(6));
   std::string data = (dir / "data").string();
-  ProcResult inst = e2e::Run({kRampart, "admin", "--data", data, "institution", "create", "Directorate B"});
+  ProcResult inst =
+      e2e::Run({kRampart, "admin", "--data", data, "institution", "create", "Directorate B"});
   ASSERT_EQ(inst.exit_code, 0) << inst.err;
   std::string id = Trim(inst.out);
   EXPECT_EQ(id.rfind("ins_", 0), 0u);
-  ProcResult tok = e2e::Run({kRampart, "admin", "--data", data, "token", "create", "--role", "helpdesk",
-                        "--institution", id});
+  ProcResult tok = e2e::Run({kRampart, "admin", "--data", data, "token", "create", "--role",
+                             "helpdesk", "--institution", id});
   EXPECT_EQ(tok.exit_code, 0) << tok.err;
   EXPECT_EQ(Trim(tok.out).rfind("rmp_", 0), 0u);
-  ProcResult enr = e2e::Run({kRampart, "admin", "--data", data, "enrollment", "create", "--institution",
-                        id, "--max-uses", "20", "--expires-in", "3600"});
+  ProcResult enr = e2e::Run({kRampart, "admin", "--data", data, "enrollment", "create",
+                             "--institution", id, "--max-uses", "20", "--expires-in", "3600"});
   EXPECT_EQ(enr.exit_code, 0) << enr.err;
   EXPECT_EQ(Trim(enr.out).rfind("enr_", 0), 0u);
   // Errors: a message and a non-zero exit, nothing printed on stdout.
@@ -265,9 +279,11 @@ TEST(Demo, SeedingTwiceKeepsOneInstitution) {
     std::string error;
     ASSERT_TRUE(server.Start(data, {"--demo"}, &error)) << error;
     std::string token = server.PrintedValue("superadmin token");
-    ApiReply insts = CallApi(server.url(), data + "/tls/ca.pem", token, "GET", "/api/v1/institutions");
+    ApiReply insts =
+        CallApi(server.url(), data + "/tls/ca.pem", token, "GET", "/api/v1/institutions");
     EXPECT_EQ(insts.body["items"].size(), 1u) << insts.raw;
-    ApiReply staff = CallApi(server.url(), data + "/tls/ca.pem", token, "GET", "/api/v1/staff?limit=500");
+    ApiReply staff =
+        CallApi(server.url(), data + "/tls/ca.pem", token, "GET", "/api/v1/staff?limit=500");
     EXPECT_EQ(staff.body["items"].size(), 200u);
     EXPECT_EQ(server.Stop(), 0);
   }
