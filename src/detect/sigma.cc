@@ -734,6 +734,17 @@ bool EvalAllFalse(const std::vector<Node>& nodes, uint32_t n,
   return false;
 }
 
+bool HasBoundedRepeat(std::string_view pattern) {
+  for (size_t i = 0; i + 1 < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (pattern[i] == '{' && std::isdigit(static_cast<unsigned char>(pattern[i + 1]))) return true;
+  }
+  return false;
+}
+
 std::string SlotName(uint8_t slot) {
   return slot == kKeywordSlot ? std::string("keywords") : std::string(FieldName(Field(slot)));
 }
@@ -780,7 +791,10 @@ Result<std::unique_ptr<RuleSet>> RuleSetBuilder::Build() {
     hs_free_compile_error(err);
     std::string reason = "pattern " + Quote(def.pattern) + " on " + SlotName(def.slot) +
                          " refused by Vectorscan (" + hs_msg + ")";
-    if (def.from_re) {
+    if (def.from_re && HasBoundedRepeat(def.pattern)) {
+      // std::regex unrolls {n,m} into n..m NFA states: "a{99999999}" would exhaust memory.
+      reason += "; bounded repeats {n,m} are not allowed in the std::regex fallback";
+    } else if (def.from_re) {
       try {
         auto flags = std::regex::ECMAScript | std::regex::optimize;
         if (def.flags & HS_FLAG_CASELESS) flags |= std::regex::icase;

@@ -173,6 +173,9 @@ TEST(SigmaTest, SkipsWithPreciseReasons) {
        "condition: s\n",
        "refused by Vectorscan"},
       {"title: a\nlogsource: [unclosed\n", "YAML error at line"},
+      {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|re: "
+       "'(?<=x)a{99999999}'\n  condition: s\n",
+       "bounded repeats"},
       {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri: x\n  "
        "condition: (s\n",
        "missing ')'"},
