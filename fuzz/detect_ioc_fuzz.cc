@@ -12,9 +12,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   rampart::detect::IocStore store;
   constexpr int64_t kNow = 1769760000000;
   switch (data[0] % 3) {
-    case 0: (void)rampart::detect::ImportStix(text, "f", kNow, &store); break;
-    case 1: (void)rampart::detect::ImportMisp(text, "f", kNow, &store); break;
-    default: (void)rampart::detect::ImportCsv(text, "f", kNow, &store); break;
+    case 0:
+      (void)rampart::detect::ImportStix(text, "f", kNow, &store);
+      break;
+    case 1:
+      (void)rampart::detect::ImportMisp(text, "f", kNow, &store);
+      break;
+    default:
+      (void)rampart::detect::ImportCsv(text, "f", kNow, &store);
+      break;
   }
   if (auto ip = rampart::detect::ParseIp("203.0.113.7")) (void)store.FindIp(*ip, kNow);
   (void)store.FindDomain("a.b.example", kNow);

@@ -85,7 +85,9 @@ void Event::Set(Field f, std::string_view value) {
   present_ |= 1u << i;
 }
 
-void Event::SetCopy(Field f, std::string_view value) { Set(f, Keep(value)); }
+void Event::SetCopy(Field f, std::string_view value) {
+  Set(f, Keep(value));
+}
 
 void Event::DecodeField(Field f) {
   auto i = static_cast<size_t>(f);

@@ -17,34 +17,34 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <memory>
 #include <vector>
 
 namespace rampart::detect {
 
 // Every field the engine knows. Adding one means adding its name in event.cc as well.
 enum class Field : uint8_t {
-  kSourceIp,               // source.ip
-  kUrlOriginal,            // url.original: the request target as sent (path?query or absolute)
-  kUrlPath,                // url.path
-  kUrlQuery,               // url.query, without the '?'
-  kUrlExtension,           // url.extension, derived from url.path ("jsp", no dot)
-  kHttpRequestMethod,      // http.request.method
-  kHttpResponseStatusCode, // http.response.status_code (text and number)
-  kHttpResponseBodyBytes,  // http.response.body.bytes (text and number)
-  kUserAgentOriginal,      // user_agent.original
-  kUserName,               // user.name
-  kEventAction,            // event.action
-  kHostName,               // host.name: the machine that logged the event
-  kHttpRequestReferrer,    // http.request.referrer
-  kDestinationDomain,      // destination.domain: virtual host / Host header
-  kDestinationIp,          // destination.ip
-  kHttpRequestCookie,      // http.request.cookie (JSON sources only)
-  kHttpRequestMimeType,    // http.request.mime_type
-  kEventOriginal,          // event.original: the whole log line
+  kSourceIp,                // source.ip
+  kUrlOriginal,             // url.original: the request target as sent (path?query or absolute)
+  kUrlPath,                 // url.path
+  kUrlQuery,                // url.query, without the '?'
+  kUrlExtension,            // url.extension, derived from url.path ("jsp", no dot)
+  kHttpRequestMethod,       // http.request.method
+  kHttpResponseStatusCode,  // http.response.status_code (text and number)
+  kHttpResponseBodyBytes,   // http.response.body.bytes (text and number)
+  kUserAgentOriginal,       // user_agent.original
+  kUserName,                // user.name
+  kEventAction,             // event.action
+  kHostName,                // host.name: the machine that logged the event
+  kHttpRequestReferrer,     // http.request.referrer
+  kDestinationDomain,       // destination.domain: virtual host / Host header
+  kDestinationIp,           // destination.ip
+  kHttpRequestCookie,       // http.request.cookie (JSON sources only)
+  kHttpRequestMimeType,     // http.request.mime_type
+  kEventOriginal,           // event.original: the whole log line
   kCount,
 };
 
@@ -97,7 +97,6 @@ class Event {
   std::string_view Keep(std::string_view s);
 
  private:
-
   std::array<std::string_view, kFieldCount> raw_{};
   std::array<std::string_view, kFieldCount> decoded_{};
   std::array<bool, kFieldCount> has_decoded_{};

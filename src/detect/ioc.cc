@@ -11,7 +11,9 @@
 namespace rampart::detect {
 namespace {
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char Lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string LowerCopy(std::string_view s) {
   std::string out(s);
@@ -93,11 +95,16 @@ std::string_view UrlHost(std::string_view url) {
 
 std::string_view IocTypeName(IocType type) {
   switch (type) {
-    case IocType::kIp: return "ip";
-    case IocType::kDomain: return "domain";
-    case IocType::kUrl: return "url";
-    case IocType::kHash: return "hash";
-    case IocType::kUserAgent: return "user-agent";
+    case IocType::kIp:
+      return "ip";
+    case IocType::kDomain:
+      return "domain";
+    case IocType::kUrl:
+      return "url";
+    case IocType::kHash:
+      return "hash";
+    case IocType::kUserAgent:
+      return "user-agent";
   }
   return "unknown";
 }
@@ -349,7 +356,7 @@ Status ParseStixPattern(std::string_view p, std::vector<StixComparison>* out) {
         return Status::InvalidArgument("expected an object path");
       }
       skip();
-      if (i < p.size() && p[i] == '=' ) {
+      if (i < p.size() && p[i] == '=') {
         ++i;
       } else {
         std::string op = i < p.size() && std::isalpha(static_cast<unsigned char>(p[i]))
@@ -535,8 +542,8 @@ void ImportMispObjects(const nlohmann::json& holder, const std::string& label, i
 
 }  // namespace
 
-Result<ImportReport> ImportStix(std::string_view json, std::string_view source,
-                                int64_t now_millis, IocStore* store) {
+Result<ImportReport> ImportStix(std::string_view json, std::string_view source, int64_t now_millis,
+                                IocStore* store) {
   RAMPART_ASSIGN_OR_RETURN(nlohmann::json j, ParseJsonDocument(json, source));
   ImportReport report;
   if (j.is_object() && j.contains("objects") && j["objects"].is_array()) {
@@ -573,7 +580,8 @@ Result<ImportReport> ImportMisp(std::string_view json, std::string_view source,
   }
   ImportReport report;
   for (const nlohmann::json* ev : events) {
-    std::string label = std::string(source) + " event " + StringOr(*ev, "uuid", StringOr(*ev, "id"));
+    std::string label =
+        std::string(source) + " event " + StringOr(*ev, "uuid", StringOr(*ev, "id"));
     ImportMispObjects(*ev, label, 0, store, &report);
   }
   return report;

@@ -50,8 +50,7 @@ class IocStore {
 
   // Normalises and adds one indicator; InvalidArgument names what is wrong with the value.
   // Adding the same indicator again keeps the later expiry (0 counts as latest) and new source.
-  Status Add(IocType type, std::string_view value, std::string_view source,
-             int64_t expires_millis);
+  Status Add(IocType type, std::string_view value, std::string_view source, int64_t expires_millis);
   size_t size() const { return entries_.size(); }
 
   // Each returns the matching live indicator, or nullptr. now_millis decides expiry.
@@ -99,10 +98,10 @@ struct ImportReport {
 // Each importer fails only when the document as a whole is unreadable (not JSON, truncated,
 // wrong top-level shape); single indicators it cannot use are counted in the report.
 // `source` labels every indicator (usually the file name).
-Result<ImportReport> ImportStix(std::string_view json, std::string_view source,
-                                int64_t now_millis, IocStore* store);
-Result<ImportReport> ImportMisp(std::string_view json, std::string_view source,
-                                int64_t now_millis, IocStore* store);
+Result<ImportReport> ImportStix(std::string_view json, std::string_view source, int64_t now_millis,
+                                IocStore* store);
+Result<ImportReport> ImportMisp(std::string_view json, std::string_view source, int64_t now_millis,
+                                IocStore* store);
 // Lines "type,value[,source,expiry]"; '#' comments, blank lines and a "type,value" header are
 // ignored; expiry is RFC 3339 or Unix seconds. Values with commas are double-quoted.
 Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, int64_t now_millis,

@@ -251,8 +251,8 @@ void FlattenJson(const nlohmann::json& obj, std::string& prefix, int depth, Even
       st->time = v.get_ref<const std::string&>();
     } else if ((prefix == "timestamp" || prefix == "time" || prefix == "@timestamp") &&
                v.is_number()) {
-      st->epoch = v.is_number_float() ? static_cast<int64_t>(v.get<double>() * 1000)
-                                      : v.get<int64_t>();
+      st->epoch =
+          v.is_number_float() ? static_cast<int64_t>(v.get<double>() * 1000) : v.get<int64_t>();
       st->has_epoch = true;
     } else if (auto f = JsonKeyField(prefix)) {
       if (v.is_string()) {
@@ -279,11 +279,16 @@ void FlattenJson(const nlohmann::json& obj, std::string& prefix, int depth, Even
 
 std::string_view LogFormatName(LogFormat format) {
   switch (format) {
-    case LogFormat::kAuto: return "auto";
-    case LogFormat::kCommon: return "common";
-    case LogFormat::kCombined: return "combined";
-    case LogFormat::kEpmm: return "epmm";
-    case LogFormat::kJsonLines: return "jsonl";
+    case LogFormat::kAuto:
+      return "auto";
+    case LogFormat::kCommon:
+      return "common";
+    case LogFormat::kCombined:
+      return "combined";
+    case LogFormat::kEpmm:
+      return "epmm";
+    case LogFormat::kJsonLines:
+      return "jsonl";
   }
   return "unknown";
 }
@@ -311,7 +316,8 @@ void SetUrlFields(std::string_view target, Event* ev) {
     std::string_view authority = after.substr(0, slash);
     size_t at = authority.rfind('@');
     if (at != std::string_view::npos) authority = authority.substr(at + 1);
-    if (!authority.empty() && authority[0] != '[') authority = authority.substr(0, authority.find(':'));
+    if (!authority.empty() && authority[0] != '[')
+      authority = authority.substr(0, authority.find(':'));
     if (!authority.empty() && !ev->Has(Field::kDestinationDomain)) {
       ev->Set(Field::kDestinationDomain, authority);
     }
@@ -458,8 +464,8 @@ bool LineParser::Parse(std::string_view line, Event* ev) {
     std::string_view one[] = {line};
     format_ = DetectFormat(one);
   }
-  bool ok = format_ == LogFormat::kJsonLines ? ParseJsonLine(line, ev)
-                                             : ParseAccessLogLine(line, ev);
+  bool ok =
+      format_ == LogFormat::kJsonLines ? ParseJsonLine(line, ev) : ParseAccessLogLine(line, ev);
   if (!ok) ++errors_;
   return ok;
 }

@@ -186,8 +186,7 @@ struct RuleSetBuilder::Impl {
   }
 
   Status ParseRule(const YAML::Node& doc, std::string_view origin, ParsedRule* r);
-  Status ParseSelection(const YAML::Node& n, const std::string& sel, ParsedRule* r,
-                        uint32_t* out);
+  Status ParseSelection(const YAML::Node& n, const std::string& sel, ParsedRule* r, uint32_t* out);
   Status ParseFieldEntry(const std::string& key, const YAML::Node& value, const std::string& sel,
                          ParsedRule* r, uint32_t* out);
   Status ValueLeaf(const YAML::Node& v, uint8_t slot, int position, bool cased, bool is_re,
@@ -351,8 +350,8 @@ class ConditionParser {
 
 }  // namespace
 
-Status RuleSetBuilder::Impl::ValueLeaf(const YAML::Node& v, uint8_t slot, int position,
-                                       bool cased, bool is_re, unsigned re_flags, bool cidr,
+Status RuleSetBuilder::Impl::ValueLeaf(const YAML::Node& v, uint8_t slot, int position, bool cased,
+                                       bool is_re, unsigned re_flags, bool cidr,
                                        const std::string& where, ParsedRule* r, uint32_t* out) {
   Node leaf;
   leaf.op = Node::Op::kLeaf;
@@ -403,8 +402,7 @@ Status RuleSetBuilder::Impl::ValueLeaf(const YAML::Node& v, uint8_t slot, int po
 }
 
 Status RuleSetBuilder::Impl::ParseFieldEntry(const std::string& key, const YAML::Node& value,
-                                             const std::string& sel, ParsedRule* r,
-                                             uint32_t* out) {
+                                             const std::string& sel, ParsedRule* r, uint32_t* out) {
   std::vector<std::string> parts;
   std::string cur;
   for (char c : key) {
@@ -516,8 +514,8 @@ Status RuleSetBuilder::Impl::ParseSelection(const YAML::Node& n, const std::stri
         RAMPART_RETURN_IF_ERROR(ParseSelection(item, sel, r, &kids.back()));
       } else {
         RAMPART_RETURN_IF_ERROR(ValueLeaf(item, static_cast<uint8_t>(kKeywordSlot), kContains,
-                                          false, false, 0, false,
-                                          "keywords " + Quote(sel), r, &kids.back()));
+                                          false, false, 0, false, "keywords " + Quote(sel), r,
+                                          &kids.back()));
       }
     }
     *out = Combine(r, Node::Op::kOr, std::move(kids));
@@ -556,8 +554,8 @@ Status RuleSetBuilder::Impl::ParseRule(const YAML::Node& doc, std::string_view o
   }
   if (r->info.title.empty()) return Status::InvalidArgument("rule has no title");
   if (const YAML::Node ls = doc["logsource"]; ls && ls.IsMap()) {
-    std::string category = ls["category"] && ls["category"].IsScalar() ? ls["category"].Scalar()
-                                                                        : "";
+    std::string category =
+        ls["category"] && ls["category"].IsScalar() ? ls["category"].Scalar() : "";
     std::string product = ls["product"] && ls["product"].IsScalar() ? ls["product"].Scalar() : "";
     if (category != "webserver" && category != "proxy" && product != "rampart") {
       return Status::InvalidArgument("logsource " +
@@ -606,8 +604,12 @@ Status RuleSetBuilder::Impl::ParseRule(const YAML::Node& doc, std::string_view o
 RuleSetBuilder::RuleSetBuilder() : impl_(std::make_unique<Impl>()) {}
 RuleSetBuilder::~RuleSetBuilder() = default;
 
-const std::vector<SkippedRule>& RuleSetBuilder::skipped() const { return impl_->skipped; }
-size_t RuleSetBuilder::pending() const { return impl_->rules.size(); }
+const std::vector<SkippedRule>& RuleSetBuilder::skipped() const {
+  return impl_->skipped;
+}
+size_t RuleSetBuilder::pending() const {
+  return impl_->rules.size();
+}
 
 Status RuleSetBuilder::AddRuleText(std::string_view yaml, std::string_view origin) {
   std::vector<YAML::Node> docs;
@@ -693,11 +695,21 @@ struct RuleSet::Impl {
 
 RuleSet::RuleSet() : impl_(std::make_unique<Impl>()) {}
 RuleSet::~RuleSet() = default;
-size_t RuleSet::size() const { return impl_->infos.size(); }
-const RuleInfo& RuleSet::rule(size_t i) const { return impl_->infos[i]; }
-const std::vector<SkippedRule>& RuleSet::skipped() const { return impl_->skipped; }
-size_t RuleSet::vectorscan_matchers() const { return impl_->hs_count; }
-size_t RuleSet::fallback_matchers() const { return impl_->fallback_count; }
+size_t RuleSet::size() const {
+  return impl_->infos.size();
+}
+const RuleInfo& RuleSet::rule(size_t i) const {
+  return impl_->infos[i];
+}
+const std::vector<SkippedRule>& RuleSet::skipped() const {
+  return impl_->skipped;
+}
+size_t RuleSet::vectorscan_matchers() const {
+  return impl_->hs_count;
+}
+size_t RuleSet::fallback_matchers() const {
+  return impl_->fallback_count;
+}
 
 namespace {
 
@@ -715,11 +727,13 @@ bool EvalAllFalse(const std::vector<Node>& nodes, uint32_t n,
                   const std::vector<MatcherDef>& matchers, bool* uncertain) {
   const Node& node = nodes[n];
   switch (node.op) {
-    case Node::Op::kConst: return node.value;
+    case Node::Op::kConst:
+      return node.value;
     case Node::Op::kLeaf:
       if (matchers[node.matcher].kind != MatcherKind::kHs) *uncertain = true;
       return false;
-    case Node::Op::kNot: return !EvalAllFalse(nodes, node.kids[0], matchers, uncertain);
+    case Node::Op::kNot:
+      return !EvalAllFalse(nodes, node.kids[0], matchers, uncertain);
     case Node::Op::kAnd:
       for (uint32_t k : node.kids) {
         if (!EvalAllFalse(nodes, k, matchers, uncertain)) return false;
@@ -948,10 +962,17 @@ struct RuleMatcher::Impl {
     bool result = false;
     auto field = static_cast<Field>(def.slot);
     switch (def.kind) {
-      case MatcherKind::kHs: break;
-      case MatcherKind::kNull: result = !ev->Has(field) || ev->Get(field).empty(); break;
-      case MatcherKind::kExists: result = ev->Has(field); break;
-      case MatcherKind::kNotExists: result = !ev->Has(field); break;
+      case MatcherKind::kHs:
+        break;
+      case MatcherKind::kNull:
+        result = !ev->Has(field) || ev->Get(field).empty();
+        break;
+      case MatcherKind::kExists:
+        result = ev->Has(field);
+        break;
+      case MatcherKind::kNotExists:
+        result = !ev->Has(field);
+        break;
       case MatcherKind::kCidr:
         if (ev->Has(field)) {
           auto ip = ParseIp(ev->Get(field));
@@ -960,16 +981,15 @@ struct RuleMatcher::Impl {
         break;
       case MatcherKind::kRegex: {
         auto test = [&](std::string_view v) {
-          return v.size() <= kMaxFallbackValue &&
-                 std::regex_search(v.begin(), v.end(), *def.regex);
+          return v.size() <= kMaxFallbackValue && std::regex_search(v.begin(), v.end(), *def.regex);
         };
         if (def.slot == kKeywordSlot) {
           result = test(ev->Get(Field::kEventOriginal)) ||
                    (ev->HasDistinctDecoded(Field::kUrlOriginal) &&
                     test(ev->Decoded(Field::kUrlOriginal)));
         } else if (ev->Has(field)) {
-          result = test(ev->Get(field)) ||
-                   (ev->HasDistinctDecoded(field) && test(ev->Decoded(field)));
+          result =
+              test(ev->Get(field)) || (ev->HasDistinctDecoded(field) && test(ev->Decoded(field)));
         }
         break;
       }
@@ -982,13 +1002,15 @@ struct RuleMatcher::Impl {
   bool Eval(const CompiledRule& r, uint32_t n) {
     const Node& node = r.nodes[n];
     switch (node.op) {
-      case Node::Op::kConst: return node.value;
+      case Node::Op::kConst:
+        return node.value;
       case Node::Op::kLeaf: {
         uint32_t m = node.matcher;
         if (rs.matchers[m].kind == MatcherKind::kHs) return (bits[m / 64] >> (m % 64)) & 1;
         return Special(m);
       }
-      case Node::Op::kNot: return !Eval(r, node.kids[0]);
+      case Node::Op::kNot:
+        return !Eval(r, node.kids[0]);
       case Node::Op::kAnd:
         for (uint32_t k : node.kids) {
           if (!Eval(r, k)) return false;
@@ -1045,6 +1067,8 @@ struct RuleMatcher::Impl {
 
 RuleMatcher::RuleMatcher(const RuleSet& rules) : impl_(std::make_unique<Impl>(*rules.impl_)) {}
 RuleMatcher::~RuleMatcher() = default;
-void RuleMatcher::Match(const Event& ev, std::vector<uint32_t>* out) { impl_->Match(ev, out); }
+void RuleMatcher::Match(const Event& ev, std::vector<uint32_t>* out) {
+  impl_->Match(ev, out);
+}
 
 }  // namespace rampart::detect

@@ -32,8 +32,8 @@ namespace rampart::detect {
 struct RuleInfo {
   std::string id;
   std::string title;
-  std::string severity;  // Sigma level: informational, low, medium, high, critical
-  std::string file;      // where it was loaded from ("" for rules given as text)
+  std::string severity;             // Sigma level: informational, low, medium, high, critical
+  std::string file;                 // where it was loaded from ("" for rules given as text)
   std::vector<std::string> attack;  // ATT&CK ids from the tags: "T1190", "T1505.003"
   std::vector<std::string> tags;
 };

@@ -13,7 +13,9 @@ namespace {
 
 constexpr int64_t kNow = 1769760000000;  // 2026-01-30T08:00:00Z
 
-IpAddress Ip(std::string_view s) { return *ParseIp(s); }
+IpAddress Ip(std::string_view s) {
+  return *ParseIp(s);
+}
 
 TEST(IocStoreTest, AddressesNetworksAndExpiry) {
   IocStore store;
@@ -104,8 +106,8 @@ TEST(IocImportTest, StixBundle) {
   EXPECT_NE(store.FindUrl("http://e.example/it's", kNow), nullptr);
   EXPECT_EQ(store.FindIp(Ip("192.0.2.1"), kNow), nullptr);
 
-  auto bad = ImportStix(R"({"type": "bundle", "objects": [{"type": "indic)", "t.json", kNow,
-                        &store);
+  auto bad =
+      ImportStix(R"({"type": "bundle", "objects": [{"type": "indic)", "t.json", kNow, &store);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("t.json: invalid JSON at byte"), std::string::npos)
       << bad.status().message();
@@ -169,11 +171,19 @@ TEST(IocImportTest, HundredThousandIocsLoadAndLookUp) {
   std::string csv;
   for (int i = 0; i < 100000; ++i) {
     switch (i % 4) {
-      case 0: csv += "ip,10." + std::to_string(i >> 16 & 255) + "." + std::to_string(i >> 8 & 255) +
-                     "." + std::to_string(i & 255) + "\n"; break;
-      case 1: csv += "ip,2001:db8:" + std::to_string(i % 9000) + "::/64\n"; break;
-      case 2: csv += "domain,host" + std::to_string(i) + ".bad.example\n"; break;
-      case 3: csv += "url,http://u" + std::to_string(i) + ".example/p\n"; break;
+      case 0:
+        csv += "ip,10." + std::to_string(i >> 16 & 255) + "." + std::to_string(i >> 8 & 255) + "." +
+               std::to_string(i & 255) + "\n";
+        break;
+      case 1:
+        csv += "ip,2001:db8:" + std::to_string(i % 9000) + "::/64\n";
+        break;
+      case 2:
+        csv += "domain,host" + std::to_string(i) + ".bad.example\n";
+        break;
+      case 3:
+        csv += "url,http://u" + std::to_string(i) + ".example/p\n";
+        break;
     }
   }
   IocStore store;

@@ -59,7 +59,8 @@ TEST(LogParserTest, EpmmVhostPrefix) {
 TEST(LogParserTest, EscapedQuoteAndBadRequestLine) {
   Event ev;
   ASSERT_TRUE(ParseAccessLogLine(
-      R"(192.0.2.1 - - [30/Jan/2026:09:15:00 +0000] "\x16\x03\x01\" junk" 400 0 "-" "a \"b\"")", &ev));
+      R"(192.0.2.1 - - [30/Jan/2026:09:15:00 +0000] "\x16\x03\x01\" junk" 400 0 "-" "a \"b\"")",
+      &ev));
   EXPECT_EQ(ev.Get(Field::kUserAgentOriginal), R"(a \"b\")");
   EXPECT_EQ(ev.status_code(), 400);
 }

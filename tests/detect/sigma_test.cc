@@ -17,8 +17,8 @@ const std::string kSigmaDir = RAMPART_SOURCE_DIR "/../shared/sigma";
 constexpr std::string_view kBrowser =
     "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 
-std::string Line(std::string_view ip, std::string_view method, std::string_view target,
-                 int status, std::string_view ua = kBrowser) {
+std::string Line(std::string_view ip, std::string_view method, std::string_view target, int status,
+                 std::string_view ua = kBrowser) {
   return std::string(ip) + " - - [30/Jan/2026:09:15:00 +0000] \"" + std::string(method) + " " +
          std::string(target) + " HTTP/1.1\" " + std::to_string(status) + " 100 \"-\" \"" +
          std::string(ua) + "\"";
@@ -246,8 +246,9 @@ TEST(SigmaHqTest, EveryRuleLoadsOrHasAReason) {
   EXPECT_FALSE(hits.empty());
   // Benign MDM traffic fires nothing.
   for (const auto& benign :
-       {Line("10.1.2.3", "GET", "/mifs/c/appstore/fob/3/17/sha256:kid=1,st=1769760000,h=0a1b2c,"
-                                "et=1769763600/0f8fad5b-d9cb-469f-a165-70867728950e.ipa",
+       {Line("10.1.2.3", "GET",
+             "/mifs/c/appstore/fob/3/17/sha256:kid=1,st=1769760000,h=0a1b2c,"
+             "et=1769763600/0f8fad5b-d9cb-469f-a165-70867728950e.ipa",
              200, "MobileIron/12.1 CFNetwork/1410.0.3 Darwin/22.6.0"),
         Line("10.1.2.3", "POST", "/api/v1/devices/checkin", 200, "RampartAgent/0.1"),
         Line("10.1.2.3", "GET", "/index.html", 200)}) {
