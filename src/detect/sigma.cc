@@ -23,6 +23,8 @@ constexpr size_t kKeywordSlot = kFieldCount;
 constexpr size_t kSlotCount = kFieldCount + 1;
 // std::regex backtracks recursively; values longer than this are not given to the fallback.
 constexpr size_t kMaxFallbackValue = 64 * 1024;
+// The largest SigmaHQ web rule has a few hundred values; this bounds what one rule may cost.
+constexpr size_t kMaxRuleNodes = 20000;
 
 enum class MatcherKind : uint8_t {
   kHs,         // compiled into the slot's Vectorscan database
@@ -353,6 +355,11 @@ class ConditionParser {
 Status RuleSetBuilder::Impl::ValueLeaf(const YAML::Node& v, uint8_t slot, int position, bool cased,
                                        bool is_re, unsigned re_flags, bool cidr,
                                        const std::string& where, ParsedRule* r, uint32_t* out) {
+  if (r->nodes.size() >= kMaxRuleNodes) {
+    // YAML aliases can multiply a small file into millions of values ("billion laughs").
+    return Status::InvalidArgument(where + ": rule has more than " +
+                                   std::to_string(kMaxRuleNodes) + " values");
+  }
   Node leaf;
   leaf.op = Node::Op::kLeaf;
   MatcherDef def;

@@ -176,6 +176,11 @@ TEST(SigmaTest, SkipsWithPreciseReasons) {
       {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|re: "
        "'(?<=x)a{99999999}'\n  condition: s\n",
        "bounded repeats"},
+      {"title: a\nlogsource: {category: webserver}\ndetection:\n  a: &a [x,x,x,x,x,x,x,x,x]\n"
+       "  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+       "  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+       "  f: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n  condition: f\n",
+       "more than 20000 values"},
       {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri: x\n  "
        "condition: (s\n",
        "missing ')'"},
