@@ -1,0 +1,134 @@
+#include "detect/event.h"
+
+#include <cstring>
+
+namespace rampart::detect {
+namespace {
+
+constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
+    "source.ip",
+    "url.original",
+    "url.path",
+    "url.query",
+    "url.extension",
+    "http.request.method",
+    "http.response.status_code",
+    "http.response.body.bytes",
+    "user_agent.original",
+    "user.name",
+    "event.action",
+    "host.name",
+    "http.request.referrer",
+    "destination.domain",
+    "destination.ip",
+    "http.request.cookie",
+    "http.request.mime_type",
+    "event.original",
+};
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string_view FieldName(Field field) {
+  auto i = static_cast<size_t>(field);
+  return i < kFieldCount ? kFieldNames[i] : std::string_view("unknown");
+}
+
+std::optional<Field> FieldFromName(std::string_view name) {
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    if (kFieldNames[i] == name) return static_cast<Field>(i);
+  }
+  return std::nullopt;
+}
+
+void Event::Clear() {
+  raw_.fill({});
+  decoded_.fill({});
+  has_decoded_.fill(false);
+  present_ = 0;
+  timestamp_millis_ = 0;
+  status_code_ = -1;
+  body_bytes_ = -1;
+  scratch_.clear();
+  overflow_.clear();
+}
+
+void Event::ReserveScratch(size_t line_length) {
+  // A line yields at most one unescaped copy and one decoded copy of each of its bytes.
+  if (scratch_.capacity() < 2 * line_length + 64) scratch_.reserve(2 * line_length + 64);
+}
+
+std::string_view Event::Keep(std::string_view s) {
+  if (scratch_.size() + s.size() <= scratch_.capacity()) {
+    size_t at = scratch_.size();
+    scratch_.append(s);
+    return std::string_view(scratch_.data() + at, s.size());
+  }
+  // Growing scratch_ would move the values already stored in it.
+  auto chunk = std::make_unique<char[]>(s.size() + 1);
+  std::memcpy(chunk.get(), s.data(), s.size());
+  std::string_view view(chunk.get(), s.size());
+  overflow_.push_back(std::move(chunk));
+  return view;
+}
+
+void Event::Set(Field f, std::string_view value) {
+  auto i = static_cast<size_t>(f);
+  raw_[i] = value;
+  has_decoded_[i] = false;
+  present_ |= 1u << i;
+}
+
+void Event::SetCopy(Field f, std::string_view value) {
+  Set(f, Keep(value));
+}
+
+void Event::DecodeField(Field f) {
+  auto i = static_cast<size_t>(f);
+  std::string_view raw = raw_[i];
+  if (!NeedsPercentDecode(raw)) return;
+  // Decode straight into scratch when it fits, to avoid a temporary.
+  if (scratch_.size() + raw.size() <= scratch_.capacity()) {
+    size_t at = scratch_.size();
+    PercentDecodeAppend(raw, &scratch_);
+    std::string_view out(scratch_.data() + at, scratch_.size() - at);
+    if (out != raw) {
+      decoded_[i] = out;
+      has_decoded_[i] = true;
+    } else {
+      scratch_.resize(at);
+    }
+    return;
+  }
+  std::string tmp;
+  PercentDecodeAppend(raw, &tmp);
+  if (tmp != raw) {
+    decoded_[i] = Keep(tmp);
+    has_decoded_[i] = true;
+  }
+}
+
+void PercentDecodeAppend(std::string_view in, std::string* out) {
+  size_t n = in.size();
+  for (size_t i = 0; i < n; ++i) {
+    char c = in[i];
+    if (c == '%' && i + 2 < n) {
+      int hi = HexValue(in[i + 1]);
+      int lo = HexValue(in[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out->push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out->push_back(c);
+  }
+}
+
+}  // namespace rampart::detect

@@ -1,0 +1,121 @@
+// The detection engine's event: one log line, request or action, seen through ECS-style dotted
+// field names (https://www.elastic.co/guide/en/ecs/current/) so that Sigma rules, IoC lookups and
+// correlations all read the same names whatever the source was.
+//
+//   Event ev;
+//   LineParser parser(LogFormat::kApacheCombined);
+//   if (parser.Parse(line, &ev)) {
+//     std::string_view path = ev.Get(Field::kUrlPath);  // raw, as logged
+//     std::string_view decoded = ev.Decoded(Field::kUrlPath);  // percent-decoded
+//   }
+//
+// An Event is a view: string values point into the parsed line or into the event's own scratch
+// buffer, so building one costs no per-field heap allocation once the scratch buffer has grown
+// to the longest line seen. Values stay valid until the event is cleared or reused and, for
+// values taken from the line, while the line's storage lives. Not thread-safe; one per thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rampart::detect {
+
+// Every field the engine knows. Adding one means adding its name in event.cc as well.
+enum class Field : uint8_t {
+  kSourceIp,                // source.ip
+  kUrlOriginal,             // url.original: the request target as sent (path?query or absolute)
+  kUrlPath,                 // url.path
+  kUrlQuery,                // url.query, without the '?'
+  kUrlExtension,            // url.extension, derived from url.path ("jsp", no dot)
+  kHttpRequestMethod,       // http.request.method
+  kHttpResponseStatusCode,  // http.response.status_code (text and number)
+  kHttpResponseBodyBytes,   // http.response.body.bytes (text and number)
+  kUserAgentOriginal,       // user_agent.original
+  kUserName,                // user.name
+  kEventAction,             // event.action
+  kHostName,                // host.name: the machine that logged the event
+  kHttpRequestReferrer,     // http.request.referrer
+  kDestinationDomain,       // destination.domain: virtual host / Host header
+  kDestinationIp,           // destination.ip
+  kHttpRequestCookie,       // http.request.cookie (JSON sources only)
+  kHttpRequestMimeType,     // http.request.mime_type
+  kEventOriginal,           // event.original: the whole log line
+  kCount,
+};
+
+inline constexpr size_t kFieldCount = static_cast<size_t>(Field::kCount);
+
+// "source.ip" for Field::kSourceIp.
+std::string_view FieldName(Field field);
+// The field with this ECS name, or nullopt.
+std::optional<Field> FieldFromName(std::string_view name);
+
+class Event {
+ public:
+  Event() = default;
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+
+  // Forgets every value; keeps the scratch capacity so that the next line allocates nothing.
+  void Clear();
+
+  bool Has(Field f) const { return (present_ >> static_cast<unsigned>(f)) & 1u; }
+  // The value as logged; empty when absent (use Has to tell absent from empty).
+  std::string_view Get(Field f) const { return raw_[static_cast<size_t>(f)]; }
+  // The percent-decoded value when decoding changed it, else the raw value.
+  std::string_view Decoded(Field f) const {
+    auto i = static_cast<size_t>(f);
+    return has_decoded_[i] ? decoded_[i] : raw_[i];
+  }
+  bool HasDistinctDecoded(Field f) const { return has_decoded_[static_cast<size_t>(f)]; }
+
+  // Sets a value whose storage the caller keeps alive (usually the log line).
+  void Set(Field f, std::string_view value);
+  // Copies the value into the event's scratch buffer (for unescaped JSON strings and the like).
+  void SetCopy(Field f, std::string_view value);
+  // Stores the percent-decoded form of the field's current raw value when it differs.
+  void DecodeField(Field f);
+
+  // Milliseconds since the Unix epoch; 0 when the source carried no time.
+  int64_t timestamp_millis() const { return timestamp_millis_; }
+  void set_timestamp_millis(int64_t ms) { timestamp_millis_ = ms; }
+  // Numeric views of http.response.status_code and http.response.body.bytes; -1 when absent.
+  int status_code() const { return status_code_; }
+  int64_t body_bytes() const { return body_bytes_; }
+  void set_status_code(int code) { status_code_ = code; }
+  void set_body_bytes(int64_t bytes) { body_bytes_ = bytes; }
+
+  // Reserves scratch room for values derived from a line of this length. Copies and decoded
+  // values are appended to one buffer; reserving up front keeps earlier views valid.
+  void ReserveScratch(size_t line_length);
+  // Copies bytes into the scratch buffer; the view lives as long as the event's values.
+  std::string_view Keep(std::string_view s);
+
+ private:
+  std::array<std::string_view, kFieldCount> raw_{};
+  std::array<std::string_view, kFieldCount> decoded_{};
+  std::array<bool, kFieldCount> has_decoded_{};
+  uint32_t present_ = 0;
+  int64_t timestamp_millis_ = 0;
+  int status_code_ = -1;
+  int64_t body_bytes_ = -1;
+  std::string scratch_;
+  // Values that did not fit in the reserved scratch; rare, so one allocation each is fine.
+  std::vector<std::unique_ptr<char[]>> overflow_;
+};
+
+static_assert(kFieldCount <= 32, "Event::present_ is a 32-bit mask");
+
+// Decodes %XX escapes (invalid escapes are kept as they are; '+' is left alone because it only
+// means a space inside form-encoded queries, and rules match the raw form too). Appends to *out.
+void PercentDecodeAppend(std::string_view in, std::string* out);
+inline bool NeedsPercentDecode(std::string_view s) {
+  return s.find('%') != std::string_view::npos;
+}
+
+}  // namespace rampart::detect

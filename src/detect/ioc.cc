@@ -1,0 +1,723 @@
+#include "detect/ioc.h"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "detect/log_parser.h"
+
+namespace rampart::detect {
+namespace {
+
+char Lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string LowerCopy(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = Lower(c);
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// "Example.ORG." → "example.org"; rejects anything that is not a DNS name.
+bool NormaliseDomain(std::string_view in, std::string* out) {
+  in = Trim(in);
+  if (in.starts_with("*.")) in.remove_prefix(2);
+  if (!in.empty() && in.back() == '.') in.remove_suffix(1);
+  if (in.empty() || in.size() > 253) return false;
+  out->clear();
+  for (char c : in) {
+    char l = Lower(c);
+    bool ok = (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '-' || l == '.' || l == '_';
+    if (!ok) return false;
+    out->push_back(l);
+  }
+  return true;
+}
+
+// Drops the scheme and fragment and lower-cases the host: "HTTPS://Evil.Example/A?b" →
+// "evil.example/A?b". A path-only value ("/mifs/403.jsp") stays as it is.
+std::string NormaliseUrl(std::string_view in) {
+  in = Trim(in);
+  size_t hash = in.find('#');
+  if (hash != std::string_view::npos) in = in.substr(0, hash);
+  size_t scheme = in.find("://");
+  if (scheme != std::string_view::npos && scheme < 10) in = in.substr(scheme + 3);
+  std::string out;
+  out.reserve(in.size());
+  if (!in.empty() && in[0] == '/') {
+    out.assign(in);
+    return out;
+  }
+  size_t slash = in.find_first_of("/?");
+  std::string_view host = in.substr(0, slash);
+  for (char c : host) out.push_back(Lower(c));
+  if (slash == std::string_view::npos) {
+    out.push_back('/');
+  } else {
+    if (in[slash] == '?') out.push_back('/');
+    out.append(in.substr(slash));
+  }
+  return out;
+}
+
+bool IsHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  });
+}
+
+// Host of an absolute URL ("https://a.example:8443/x" → "a.example"), or empty.
+std::string_view UrlHost(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos || scheme > 10) return {};
+  std::string_view rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  size_t at = rest.rfind('@');
+  if (at != std::string_view::npos) rest = rest.substr(at + 1);
+  if (!rest.empty() && rest[0] == '[') return rest.substr(0, rest.find(']') + 1);
+  return rest.substr(0, rest.find(':'));
+}
+
+}  // namespace
+
+std::string_view IocTypeName(IocType type) {
+  switch (type) {
+    case IocType::kIp:
+      return "ip";
+    case IocType::kDomain:
+      return "domain";
+    case IocType::kUrl:
+      return "url";
+    case IocType::kHash:
+      return "hash";
+    case IocType::kUserAgent:
+      return "user-agent";
+  }
+  return "unknown";
+}
+
+size_t IocStore::IpHash::operator()(const IpAddress& ip) const {
+  uint64_t a, b;
+  std::memcpy(&a, ip.bytes.data(), 8);
+  std::memcpy(&b, ip.bytes.data() + 8, 8);
+  return std::hash<uint64_t>{}(a * 0x9e3779b97f4a7c15ULL ^ b);
+}
+
+IocStore::IocStore() = default;
+IocStore::~IocStore() = default;
+
+void IocStore::Upsert(uint32_t* slot, bool fresh, Ioc ioc) {
+  if (fresh) {
+    *slot = static_cast<uint32_t>(entries_.size());
+    entries_.push_back(std::make_unique<Ioc>(std::move(ioc)));
+    return;
+  }
+  Ioc& old = *entries_[*slot];
+  bool later = ioc.expires_millis == 0 ||
+               (old.expires_millis != 0 && ioc.expires_millis > old.expires_millis);
+  if (later) old.expires_millis = ioc.expires_millis;
+  old.source = std::move(ioc.source);
+}
+
+Status IocStore::Add(IocType type, std::string_view value, std::string_view source,
+                     int64_t expires_millis) {
+  Ioc ioc{type, "", std::string(source), expires_millis};
+  value = Trim(value);
+  switch (type) {
+    case IocType::kIp: {
+      auto net = ParseCidr(value);
+      if (!net) return Status::InvalidArgument("not an IP address or CIDR network");
+      int shown = net->base.v4 ? net->prefix - 96 : net->prefix;
+      ioc.value = FormatIp(net->base);
+      if (shown != (net->base.v4 ? 32 : 128)) ioc.value += "/" + std::to_string(shown);
+      auto [it, fresh] = networks_[net->prefix].try_emplace(net->base, 0);
+      Upsert(&it->second, fresh, std::move(ioc));
+      return Status::Ok();
+    }
+    case IocType::kDomain: {
+      if (!NormaliseDomain(value, &ioc.value)) return Status::InvalidArgument("not a domain name");
+      auto [it, fresh] = domains_.try_emplace(ioc.value, 0);
+      Upsert(&it->second, fresh, std::move(ioc));
+      return Status::Ok();
+    }
+    case IocType::kUrl: {
+      ioc.value = NormaliseUrl(value);
+      if (ioc.value.empty() || ioc.value == "/") return Status::InvalidArgument("empty URL");
+      auto [it, fresh] = urls_.try_emplace(ioc.value, 0);
+      Upsert(&it->second, fresh, std::move(ioc));
+      return Status::Ok();
+    }
+    case IocType::kHash: {
+      if (!IsHex(value) || (value.size() != 32 && value.size() != 40 && value.size() != 64)) {
+        return Status::InvalidArgument("not an MD5, SHA-1 or SHA-256 hex digest");
+      }
+      ioc.value = LowerCopy(value);
+      auto [it, fresh] = hashes_.try_emplace(ioc.value, 0);
+      Upsert(&it->second, fresh, std::move(ioc));
+      return Status::Ok();
+    }
+    case IocType::kUserAgent: {
+      if (value.empty()) return Status::InvalidArgument("empty user agent");
+      ioc.value = std::string(value);
+      auto [it, fresh] = agents_.try_emplace(ioc.value, 0);
+      Upsert(&it->second, fresh, std::move(ioc));
+      return Status::Ok();
+    }
+  }
+  return Status::InvalidArgument("unknown indicator type");
+}
+
+const Ioc* IocStore::Live(uint32_t idx, int64_t now_millis) const {
+  const Ioc* ioc = entries_[idx].get();
+  if (ioc->expires_millis != 0 && now_millis >= ioc->expires_millis) return nullptr;
+  return ioc;
+}
+
+const Ioc* IocStore::FindIn(const StringIndex& index, std::string_view key,
+                            int64_t now_millis) const {
+  auto it = index.find(key);
+  return it == index.end() ? nullptr : Live(it->second, now_millis);
+}
+
+const Ioc* IocStore::FindIp(const IpAddress& ip, int64_t now_millis) const {
+  for (const auto& [prefix, table] : networks_) {
+    IpAddress masked = ip;
+    for (int bit = prefix; bit < 128; ++bit) {
+      if (bit % 8 == 0) {
+        std::memset(masked.bytes.data() + bit / 8, 0, 16 - bit / 8);
+        break;
+      }
+      masked.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+    }
+    auto it = table.find(masked);
+    if (it == table.end()) continue;
+    if (const Ioc* ioc = Live(it->second, now_millis)) return ioc;
+  }
+  return nullptr;
+}
+
+const Ioc* IocStore::FindDomain(std::string_view host, int64_t now_millis) const {
+  if (domains_.empty() || host.empty() || host.size() > 253) return nullptr;
+  char buf[256];
+  size_t n = 0;
+  for (char c : host) buf[n++] = Lower(c);
+  if (n > 0 && buf[n - 1] == '.') --n;
+  std::string_view name(buf, n);
+  // The name itself, then each parent: a.b.example → b.example → example.
+  while (!name.empty()) {
+    if (const Ioc* ioc = FindIn(domains_, name, now_millis)) return ioc;
+    size_t dot = name.find('.');
+    if (dot == std::string_view::npos) break;
+    name.remove_prefix(dot + 1);
+  }
+  return nullptr;
+}
+
+const Ioc* IocStore::FindUrl(std::string_view url, int64_t now_millis) const {
+  if (urls_.empty()) return nullptr;
+  return FindIn(urls_, NormaliseUrl(url), now_millis);
+}
+
+const Ioc* IocStore::FindHash(std::string_view hex, int64_t now_millis) const {
+  if (hashes_.empty() || hex.size() > 64) return nullptr;
+  return FindIn(hashes_, LowerCopy(hex), now_millis);
+}
+
+const Ioc* IocStore::FindUserAgent(std::string_view agent, int64_t now_millis) const {
+  if (agents_.empty()) return nullptr;
+  return FindIn(agents_, agent, now_millis);
+}
+
+void IocStore::MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMatch>* out) const {
+  out->clear();
+  if (entries_.empty()) return;
+  auto add = [&](const Ioc* ioc, Field f) {
+    if (ioc == nullptr) return;
+    for (const auto& m : *out) {
+      if (m.ioc == ioc) return;
+    }
+    out->push_back({ioc, f});
+  };
+  if (!networks_.empty()) {
+    for (Field f : {Field::kSourceIp, Field::kDestinationIp, Field::kDestinationDomain}) {
+      if (!ev.Has(f)) continue;
+      if (auto ip = ParseIp(ev.Get(f))) add(FindIp(*ip, now_millis), f);
+    }
+  }
+  if (!domains_.empty()) {
+    if (ev.Has(Field::kDestinationDomain)) {
+      add(FindDomain(ev.Get(Field::kDestinationDomain), now_millis), Field::kDestinationDomain);
+    }
+    if (ev.Has(Field::kHttpRequestReferrer)) {
+      add(FindDomain(UrlHost(ev.Get(Field::kHttpRequestReferrer)), now_millis),
+          Field::kHttpRequestReferrer);
+    }
+  }
+  if (!urls_.empty() && ev.Has(Field::kUrlOriginal)) {
+    std::string_view target = ev.Get(Field::kUrlOriginal);
+    add(FindUrl(target, now_millis), Field::kUrlOriginal);
+    if (!target.empty() && target[0] == '/' && ev.Has(Field::kDestinationDomain)) {
+      std::string full(ev.Get(Field::kDestinationDomain));
+      full.append(target);
+      add(FindUrl(full, now_millis), Field::kUrlOriginal);
+    }
+    if (ev.Has(Field::kHttpRequestReferrer)) {
+      add(FindUrl(ev.Get(Field::kHttpRequestReferrer), now_millis), Field::kHttpRequestReferrer);
+    }
+  }
+  if (ev.Has(Field::kUserAgentOriginal)) {
+    add(FindUserAgent(ev.Get(Field::kUserAgentOriginal), now_millis), Field::kUserAgentOriginal);
+  }
+}
+
+namespace {
+
+int64_t JsonTimeMillis(const nlohmann::json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) return 0;
+  auto t = ParseLogTime(it->get_ref<const std::string&>());
+  return t ? *t : 0;
+}
+
+bool Truthy(const nlohmann::json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return false;
+  if (it->is_boolean()) return it->get<bool>();
+  if (it->is_number_integer()) return it->get<int64_t>() != 0;
+  if (it->is_string()) {
+    const auto& s = it->get_ref<const std::string&>();
+    return s == "1" || s == "true" || s == "True";
+  }
+  return false;
+}
+
+std::string StringOr(const nlohmann::json& obj, const char* key, std::string fallback = "") {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+// One `path = 'value'` comparison of a STIX pattern.
+struct StixComparison {
+  std::string path;
+  std::string value;
+};
+
+// Parses patterns made of single `=` comparisons joined by OR, in one or several brackets:
+// "[ipv4-addr:value = '198.51.100.7'] OR [domain-name:value = 'x.example']". Anything else
+// (AND, FOLLOWEDBY, qualifiers, other operators) is refused with the reason.
+Status ParseStixPattern(std::string_view p, std::vector<StixComparison>* out) {
+  size_t i = 0;
+  auto skip = [&] {
+    while (i < p.size() && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) ++i;
+  };
+  auto word = [&]() {
+    size_t start = i;
+    while (i < p.size() && std::isalpha(static_cast<unsigned char>(p[i]))) ++i;
+    return std::string(p.substr(start, i - start));
+  };
+  int depth = 0;
+  bool expect_comparison = true;
+  for (;;) {
+    skip();
+    if (i >= p.size()) break;
+    if (expect_comparison) {
+      if (p[i] == '[') {
+        ++depth;
+        ++i;
+        continue;
+      }
+      if (p[i] == '(') return Status::InvalidArgument("pattern uses parentheses");
+      StixComparison c;
+      while (i < p.size() && p[i] != ' ' && p[i] != '=' && p[i] != '!' && p[i] != '<' &&
+             p[i] != '>' && p[i] != ']') {
+        if (p[i] == '\'') {
+          size_t end = p.find('\'', i + 1);
+          if (end == std::string_view::npos) return Status::InvalidArgument("unterminated quote");
+          c.path.append(p.substr(i, end - i + 1));
+          i = end + 1;
+          continue;
+        }
+        c.path.push_back(p[i++]);
+      }
+      if (c.path.find(':') == std::string::npos) {
+        return Status::InvalidArgument("expected an object path");
+      }
+      skip();
+      if (i < p.size() && p[i] == '=') {
+        ++i;
+      } else {
+        std::string op = i < p.size() && std::isalpha(static_cast<unsigned char>(p[i]))
+                             ? word()
+                             : std::string(p.substr(i, 2));
+        return Status::InvalidArgument("pattern uses operator '" + op + "'");
+      }
+      skip();
+      if (i >= p.size() || p[i] != '\'') {
+        return Status::InvalidArgument("pattern compares with a non-string value");
+      }
+      ++i;
+      bool closed = false;
+      while (i < p.size()) {
+        char ch = p[i++];
+        if (ch == '\\' && i < p.size()) {
+          c.value.push_back(p[i++]);
+        } else if (ch == '\'') {
+          closed = true;
+          break;
+        } else {
+          c.value.push_back(ch);
+        }
+      }
+      if (!closed) return Status::InvalidArgument("unterminated string in pattern");
+      out->push_back(std::move(c));
+      expect_comparison = false;
+      continue;
+    }
+    if (p[i] == ']') {
+      if (--depth < 0) return Status::InvalidArgument("unbalanced ']'");
+      ++i;
+      continue;
+    }
+    std::string w = word();
+    if (w == "OR") {
+      expect_comparison = true;
+      continue;
+    }
+    if (w.empty()) return Status::InvalidArgument("unexpected character in pattern");
+    return Status::InvalidArgument("pattern uses '" + w + "'");
+  }
+  if (depth != 0 || expect_comparison) return Status::InvalidArgument("incomplete pattern");
+  return Status::Ok();
+}
+
+bool StixPathType(const std::string& path, IocType* type) {
+  if (path == "ipv4-addr:value" || path == "ipv6-addr:value") {
+    *type = IocType::kIp;
+  } else if (path == "domain-name:value") {
+    *type = IocType::kDomain;
+  } else if (path == "url:value") {
+    *type = IocType::kUrl;
+  } else if (path.starts_with("file:hashes.")) {
+    *type = IocType::kHash;
+  } else if (path == "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'") {
+    *type = IocType::kUserAgent;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+Result<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view source) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    // Re-parse with exceptions only to learn where it broke.
+    try {
+      nlohmann::json unused = nlohmann::json::parse(text);
+      (void)unused;
+    } catch (const nlohmann::json::parse_error& e) {
+      return Status::InvalidArgument(std::string(source) + ": invalid JSON at byte " +
+                                     std::to_string(e.byte) + " (truncated or corrupt file?)");
+    } catch (const std::exception&) {
+    }
+    return Status::InvalidArgument(std::string(source) + ": invalid JSON");
+  }
+  return j;
+}
+
+void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_t now_millis,
+                      IocStore* store, ImportReport* report) {
+  if (!obj.is_object() || StringOr(obj, "type") != "indicator") return;
+  if (Truthy(obj, "revoked")) {
+    report->Skip("indicator revoked");
+    return;
+  }
+  int64_t until = JsonTimeMillis(obj, "valid_until");
+  if (until != 0 && until <= now_millis) {
+    report->Skip("indicator past valid_until");
+    return;
+  }
+  std::string pattern_type = StringOr(obj, "pattern_type", "stix");
+  if (pattern_type != "stix") {
+    report->Skip("pattern_type '" + pattern_type.substr(0, 40) + "' is not stix");
+    return;
+  }
+  std::string pattern = StringOr(obj, "pattern");
+  std::vector<StixComparison> comps;
+  Status s = ParseStixPattern(pattern, &comps);
+  if (!s.ok()) {
+    report->Skip(s.message());
+    return;
+  }
+  std::string label = std::string(source) + " " + StringOr(obj, "id", "indicator");
+  for (const auto& c : comps) {
+    IocType type;
+    if (!StixPathType(c.path, &type)) {
+      report->Skip("object path '" + c.path.substr(0, 80) + "' is not supported");
+      continue;
+    }
+    Status added = store->Add(type, c.value, label, until);
+    if (added.ok()) {
+      ++report->added;
+    } else {
+      report->Skip(std::string(IocTypeName(type)) + ": " + added.message());
+    }
+  }
+}
+
+void ImportMispAttribute(const nlohmann::json& a, const std::string& label, IocStore* store,
+                         ImportReport* report) {
+  if (!a.is_object()) return;
+  if (!Truthy(a, "to_ids")) return;  // MISP's own "not for detection" flag
+  if (Truthy(a, "deleted")) return;
+  std::string type = StringOr(a, "type");
+  std::string value = StringOr(a, "value");
+  // Composite types "a|b" carry two values "x|y".
+  std::vector<std::pair<std::string, std::string>> parts;
+  size_t bar = type.find('|');
+  if (bar != std::string::npos) {
+    size_t vbar = value.find('|');
+    if (vbar == std::string::npos) {
+      report->Skip("composite type '" + type + "' without '|' in its value");
+      return;
+    }
+    parts.emplace_back(type.substr(0, bar), value.substr(0, vbar));
+    parts.emplace_back(type.substr(bar + 1), value.substr(vbar + 1));
+  } else {
+    parts.emplace_back(type, value);
+  }
+  size_t used = 0;
+  for (const auto& [t, v] : parts) {
+    IocType it;
+    if (t == "ip-src" || t == "ip-dst" || t == "ip") {
+      it = IocType::kIp;
+    } else if (t == "domain" || t == "hostname") {
+      it = IocType::kDomain;
+    } else if (t == "url" || t == "uri") {
+      it = IocType::kUrl;
+    } else if (t == "md5" || t == "sha1" || t == "sha256") {
+      it = IocType::kHash;
+    } else if (t == "user-agent") {
+      it = IocType::kUserAgent;
+    } else {
+      continue;  // the other half of a pair (filename, port) or an unsupported type
+    }
+    Status s = store->Add(it, v, label, 0);
+    if (s.ok()) {
+      ++report->added;
+      ++used;
+    } else {
+      report->Skip("MISP " + t + ": " + s.message());
+      ++used;
+    }
+  }
+  if (used == 0) report->Skip("MISP type '" + type.substr(0, 40) + "' is not supported");
+}
+
+void ImportMispObjects(const nlohmann::json& holder, const std::string& label, int depth,
+                       IocStore* store, ImportReport* report) {
+  if (depth > 8 || !holder.is_object()) return;
+  if (auto it = holder.find("Attribute"); it != holder.end() && it->is_array()) {
+    for (const auto& a : *it) ImportMispAttribute(a, label, store, report);
+  }
+  if (auto it = holder.find("Object"); it != holder.end() && it->is_array()) {
+    for (const auto& o : *it) {
+      if (Truthy(o, "deleted")) continue;
+      ImportMispObjects(o, label, depth + 1, store, report);
+    }
+  }
+}
+
+}  // namespace
+
+Result<ImportReport> ImportStix(std::string_view json, std::string_view source, int64_t now_millis,
+                                IocStore* store) {
+  RAMPART_ASSIGN_OR_RETURN(nlohmann::json j, ParseJsonDocument(json, source));
+  ImportReport report;
+  if (j.is_object() && j.contains("objects") && j["objects"].is_array()) {
+    for (const auto& o : j["objects"]) ImportStixObject(o, source, now_millis, store, &report);
+  } else if (j.is_object() && StringOr(j, "type") == "indicator") {
+    ImportStixObject(j, source, now_millis, store, &report);
+  } else if (j.is_array()) {
+    for (const auto& o : j) ImportStixObject(o, source, now_millis, store, &report);
+  } else {
+    return Status::InvalidArgument(std::string(source) +
+                                   ": not a STIX bundle (no \"objects\" array)");
+  }
+  return report;
+}
+
+Result<ImportReport> ImportMisp(std::string_view json, std::string_view source,
+                                int64_t /*now_millis*/, IocStore* store) {
+  RAMPART_ASSIGN_OR_RETURN(nlohmann::json j, ParseJsonDocument(json, source));
+  std::vector<const nlohmann::json*> events;
+  auto collect = [&](const nlohmann::json& item) {
+    if (item.is_object() && item.contains("Event") && item["Event"].is_object()) {
+      events.push_back(&item["Event"]);
+    }
+  };
+  if (j.is_object() && j.contains("response") && j["response"].is_array()) {
+    for (const auto& item : j["response"]) collect(item);
+  } else if (j.is_array()) {
+    for (const auto& item : j) collect(item);
+  } else {
+    collect(j);
+  }
+  if (events.empty()) {
+    return Status::InvalidArgument(std::string(source) + ": no MISP \"Event\" object");
+  }
+  ImportReport report;
+  for (const nlohmann::json* ev : events) {
+    std::string label =
+        std::string(source) + " event " + StringOr(*ev, "uuid", StringOr(*ev, "id"));
+    ImportMispObjects(*ev, label, 0, store, &report);
+  }
+  return report;
+}
+
+namespace {
+
+// Splits one CSV line; double-quoted fields may hold commas and "" for a quote.
+bool SplitCsv(std::string_view line, std::vector<std::string>* out) {
+  out->clear();
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < line.size() && line[i + 1] == '"') {
+          cur.push_back('"');
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        cur.push_back(c);
+      }
+    } else if (c == '"' && Trim(cur).empty()) {
+      cur.clear();
+      quoted = true;
+    } else if (c == ',') {
+      out->push_back(std::string(Trim(cur)));
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (quoted) return false;
+  out->push_back(std::string(Trim(cur)));
+  return true;
+}
+
+bool CsvType(std::string_view t, IocType* type) {
+  std::string l = LowerCopy(t);
+  if (l == "ip" || l == "ipv4" || l == "ipv6" || l == "cidr" || l == "ip-src" || l == "ip-dst" ||
+      l == "ipv4-addr" || l == "ipv6-addr") {
+    *type = IocType::kIp;
+  } else if (l == "domain" || l == "hostname" || l == "domain-name" || l == "fqdn") {
+    *type = IocType::kDomain;
+  } else if (l == "url" || l == "uri") {
+    *type = IocType::kUrl;
+  } else if (l == "hash" || l == "md5" || l == "sha1" || l == "sha256" || l == "sha-1" ||
+             l == "sha-256") {
+    *type = IocType::kHash;
+  } else if (l == "user-agent" || l == "user_agent" || l == "useragent") {
+    *type = IocType::kUserAgent;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, int64_t now_millis,
+                               IocStore* store) {
+  ImportReport report;
+  std::vector<std::string> cols;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++line_no;
+    line = Trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    if (!SplitCsv(line, &cols) || cols.size() < 2) {
+      report.Skip("malformed CSV line");
+      continue;
+    }
+    if (line_no == 1 && LowerCopy(cols[0]) == "type") continue;
+    IocType type;
+    if (!CsvType(cols[0], &type)) {
+      report.Skip("CSV type '" + cols[0].substr(0, 40) + "' is not supported");
+      continue;
+    }
+    std::string label = cols.size() > 2 && !cols[2].empty() ? cols[2] : std::string(source);
+    int64_t expires = 0;
+    if (cols.size() > 3 && !cols[3].empty()) {
+      const std::string& e = cols[3];
+      if (std::all_of(e.begin(), e.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+          e.size() < 15) {
+        expires = std::stoll(e) * 1000;
+      } else if (auto t = ParseLogTime(e)) {
+        expires = *t;
+      } else {
+        report.Skip("CSV expiry is neither RFC 3339 nor Unix seconds");
+        continue;
+      }
+      if (expires <= now_millis) {
+        report.Skip("indicator expired");
+        continue;
+      }
+    }
+    Status s = store->Add(type, cols[1], label, expires);
+    if (s.ok()) {
+      ++report.added;
+    } else {
+      report.Skip(std::string(IocTypeName(type)) + ": " + s.message());
+    }
+  }
+  return report;
+}
+
+Result<ImportReport> ImportIocFile(const std::string& path, int64_t now_millis, IocStore* store) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(path + ": cannot open file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  std::string name = path.substr(path.find_last_of('/') + 1);
+  if (path.ends_with(".csv") || path.ends_with(".txt")) {
+    return ImportCsv(text, name, now_millis, store);
+  }
+  // MISP exports start with {"Event" or {"response"; everything else JSON is tried as STIX.
+  size_t brace = text.find_first_not_of(" \t\r\n");
+  if (brace != std::string::npos && (text[brace] == '{' || text[brace] == '[')) {
+    size_t head = std::min<size_t>(text.size(), 4096);
+    std::string_view start(text.data(), head);
+    size_t ev = start.find("\"Event\"");
+    size_t resp = start.find("\"response\"");
+    size_t objs = start.find("\"objects\"");
+    bool misp = (ev != std::string_view::npos || resp != std::string_view::npos) &&
+                (objs == std::string_view::npos || std::min(ev, resp) < objs);
+    return misp ? ImportMisp(text, name, now_millis, store)
+                : ImportStix(text, name, now_millis, store);
+  }
+  return ImportCsv(text, name, now_millis, store);
+}
+
+}  // namespace rampart::detect

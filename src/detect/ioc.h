@@ -1,0 +1,113 @@
+// Indicators of compromise: addresses and networks, domains (matching their subdomains too),
+// URLs, file hashes and user agents, each with the feed it came from and an optional expiry.
+// Imported from STIX 2.1 bundles, MISP event JSON and CSV.
+//
+//   IocStore iocs;
+//   Result<ImportReport> r = ImportIocFile("/etc/rampart/iocs/cert-eu.json", now_ms, &iocs);
+//   std::vector<IocMatch> hits;
+//   iocs.MatchEvent(ev, now_ms, &hits);
+//
+// Lookups are hash-table probes (one per distinct network prefix length for addresses, one per
+// label for domains), so the cost per event does not depend on the number of indicators.
+// Adding is not thread-safe; once filled, const lookups are safe from any number of threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "detect/event.h"
+#include "detect/ip.h"
+
+namespace rampart::detect {
+
+enum class IocType : uint8_t { kIp, kDomain, kUrl, kHash, kUserAgent };
+std::string_view IocTypeName(IocType type);
+
+struct Ioc {
+  IocType type;
+  std::string value;  // normalised: lower-case domain/hash, "1.2.3.0/24" for networks
+  std::string source;
+  int64_t expires_millis = 0;  // 0: never
+};
+
+struct IocMatch {
+  const Ioc* ioc;
+  Field field;  // the event field that matched
+};
+
+class IocStore {
+ public:
+  IocStore();
+  ~IocStore();
+  IocStore(const IocStore&) = delete;
+  IocStore& operator=(const IocStore&) = delete;
+
+  // Normalises and adds one indicator; InvalidArgument names what is wrong with the value.
+  // Adding the same indicator again keeps the later expiry (0 counts as latest) and new source.
+  Status Add(IocType type, std::string_view value, std::string_view source, int64_t expires_millis);
+  size_t size() const { return entries_.size(); }
+
+  // Each returns the matching live indicator, or nullptr. now_millis decides expiry.
+  const Ioc* FindIp(const IpAddress& ip, int64_t now_millis) const;
+  const Ioc* FindDomain(std::string_view host, int64_t now_millis) const;
+  const Ioc* FindUrl(std::string_view url, int64_t now_millis) const;
+  const Ioc* FindHash(std::string_view hex, int64_t now_millis) const;
+  const Ioc* FindUserAgent(std::string_view agent, int64_t now_millis) const;
+
+  // Looks up source.ip, destination.ip, destination.domain, the referrer's host, the URL and
+  // the user agent of the event. Replaces *out.
+  void MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMatch>* out) const;
+
+ private:
+  struct IpHash {
+    size_t operator()(const IpAddress& ip) const;
+  };
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using StringIndex = std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>>;
+
+  const Ioc* Live(uint32_t idx, int64_t now_millis) const;
+  const Ioc* FindIn(const StringIndex& index, std::string_view key, int64_t now_millis) const;
+  void Upsert(uint32_t* slot, bool fresh, Ioc ioc);
+
+  std::vector<std::unique_ptr<Ioc>> entries_;
+  // Prefix length on the mapped 128-bit form → masked network → entry.
+  std::map<int, std::unordered_map<IpAddress, uint32_t, IpHash>, std::greater<>> networks_;
+  StringIndex domains_, urls_, hashes_, agents_;
+};
+
+struct ImportReport {
+  size_t added = 0;
+  size_t skipped = 0;
+  // Why indicators were skipped, with counts ("pattern uses AND" → 3).
+  std::map<std::string, size_t> reasons;
+  void Skip(std::string reason) {
+    ++skipped;
+    ++reasons[std::move(reason)];
+  }
+};
+
+// Each importer fails only when the document as a whole is unreadable (not JSON, truncated,
+// wrong top-level shape); single indicators it cannot use are counted in the report.
+// `source` labels every indicator (usually the file name).
+Result<ImportReport> ImportStix(std::string_view json, std::string_view source, int64_t now_millis,
+                                IocStore* store);
+Result<ImportReport> ImportMisp(std::string_view json, std::string_view source, int64_t now_millis,
+                                IocStore* store);
+// Lines "type,value[,source,expiry]"; '#' comments, blank lines and a "type,value" header are
+// ignored; expiry is RFC 3339 or Unix seconds. Values with commas are double-quoted.
+Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, int64_t now_millis,
+                               IocStore* store);
+// Picks the importer from the extension (.csv) or the JSON content (MISP "Event"/"response",
+// else STIX).
+Result<ImportReport> ImportIocFile(const std::string& path, int64_t now_millis, IocStore* store);
+
+}  // namespace rampart::detect

@@ -1,0 +1,31 @@
+// IPv4/IPv6 addresses and CIDR networks as 16-byte values (IPv4 mapped into ::ffff:0:0/96), so
+// one comparison path serves both families.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rampart::detect {
+
+struct IpAddress {
+  std::array<uint8_t, 16> bytes{};
+  bool v4 = false;
+  auto operator<=>(const IpAddress&) const = default;
+};
+
+struct IpNetwork {
+  IpAddress base;  // host bits cleared
+  int prefix = 0;  // 0..128 on the mapped form (an IPv4 /24 is stored as /120)
+  bool Contains(const IpAddress& ip) const;
+};
+
+// Parses "192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1", "[2001:db8::1]" (brackets allowed).
+std::optional<IpAddress> ParseIp(std::string_view text);
+// Parses "192.0.2.0/24", "2001:db8::/32", or a bare address (a /32 or /128).
+std::optional<IpNetwork> ParseCidr(std::string_view text);
+std::string FormatIp(const IpAddress& ip);
+
+}  // namespace rampart::detect

@@ -1,0 +1,72 @@
+// Pure log-line parsers: one line of text in, one Event out, no I/O, so that they can be
+// unit-tested and fuzzed directly. Malformed lines are rejected (and counted by LineParser),
+// never trusted: every byte sequence up to kMaxLineBytes is safe to pass.
+//
+//   LineParser parser(DetectFormat(first_lines));
+//   Event ev;
+//   for (std::string_view line : lines) {
+//     if (!parser.Parse(line, &ev)) continue;  // counted in parser.errors()
+//     ...
+//   }
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "detect/event.h"
+
+namespace rampart::detect {
+
+inline constexpr size_t kMaxLineBytes = 1 << 20;
+
+enum class LogFormat {
+  kAuto,       // decide from the first lines (DetectFormat)
+  kCommon,     // Apache/nginx common: host ident user [time] "request" status bytes
+  kCombined,   // common + "referer" "user-agent" (anything after them is ignored)
+  kEpmm,       // Ivanti EPMM / Apache vhost_combined: "vhost:port" before the combined fields
+  kJsonLines,  // one JSON object per line, ECS names (flat or nested) or nginx variable names
+};
+
+std::string_view LogFormatName(LogFormat format);
+std::optional<LogFormat> LogFormatFromName(std::string_view name);
+
+// Parses common, combined and EPMM lines alike (the prefix and the trailing quoted fields are
+// recognised per line), so a log that mixes them still parses. Clears *ev first.
+// Returns false when the line is not an access-log line.
+bool ParseAccessLogLine(std::string_view line, Event* ev);
+// Parses one JSON object. Clears *ev first. Returns false when the line is not a JSON object.
+bool ParseJsonLine(std::string_view line, Event* ev);
+
+// Picks the format that parses most of the sample lines (empty lines ignored); kCombined when
+// nothing parses, so that the caller still gets per-line parse errors.
+LogFormat DetectFormat(std::span<const std::string_view> sample);
+
+// Parses "10/Oct/2000:13:55:36 -0700" (Apache %t without brackets) or RFC 3339 / ISO 8601
+// ("2026-01-30T09:15:00.123Z", "+01:00" offsets) into milliseconds since the epoch.
+std::optional<int64_t> ParseLogTime(std::string_view text);
+
+// Splits an HTTP request target into url.* fields (and destination.domain for absolute URLs),
+// percent-decoding path, query and original for matching.
+void SetUrlFields(std::string_view target, Event* ev);
+
+// Parses lines of one format and counts them. Not thread-safe.
+class LineParser {
+ public:
+  explicit LineParser(LogFormat format) : format_(format) {}
+
+  // Returns false (and counts a parse error) for a malformed line or one over kMaxLineBytes.
+  bool Parse(std::string_view line, Event* ev);
+
+  LogFormat format() const { return format_; }
+  uint64_t lines() const { return lines_; }
+  uint64_t errors() const { return errors_; }
+
+ private:
+  LogFormat format_;
+  uint64_t lines_ = 0;
+  uint64_t errors_ = 0;
+};
+
+}  // namespace rampart::detect

@@ -1,0 +1,55 @@
+// Offline hunting: `rampart scan` and `rampart rules check`, as functions the CLI calls with its
+// parsed options (the CLI library stays out of this component).
+//
+//   ScanOptions opt;
+//   opt.default_rules_dir = "/usr/share/rampart/rules";
+//   opt.log_files = {"/var/log/apache2/access.log.1.gz"};
+//   return RunScanCommand(opt);
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace rampart::detect {
+
+struct ScanOptions {
+  // --rules DIR (repeatable). When empty, default_rules_dir is used.
+  std::vector<std::string> rule_dirs;
+  // The bundled rules (the caller knows where they are installed).
+  std::string default_rules_dir;
+  // --iocs FILE (repeatable): STIX 2.1 bundle, MISP event JSON or CSV.
+  std::vector<std::string> ioc_files;
+  // --format: "jsonl" (one JSON object per alert) or "text".
+  std::string output_format = "jsonl";
+  // --log-format: "auto" (per file, from its first lines), "common", "combined", "epmm", "jsonl".
+  std::string log_format = "auto";
+  // LOGFILE...: plain text or gzip (.gz is detected from the content, not the name).
+  std::vector<std::string> log_files;
+  // Where alerts and the summary go; the CLI leaves the defaults (stdout, stderr).
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  // Time that decides IoC expiry, in ms since the epoch; 0 means now.
+  int64_t now_millis = 0;
+  // Progress on stderr while scanning; the CLI sets it when stderr is a terminal.
+  bool progress = false;
+};
+
+// Prints one alert per matching (line, rule) and per IoC hit, then a summary on err (lines,
+// seconds, lines/s, parse errors, alerts by rule). Returns 0 when every log file was scanned
+// (whatever was found), 1 when a log file could not be read, 2 for unusable options (unknown
+// format, no rules at all, an unreadable rules directory or IoC file).
+int RunScanCommand(const ScanOptions& options);
+
+struct RulesCheckOptions {
+  std::vector<std::string> rule_dirs;
+  std::ostream* out = nullptr;  // default stdout
+};
+
+// `rampart rules check DIR...`: prints one row per rule file (loaded or skipped, title, reason)
+// and a count. Returns 0 when every rule loaded, 1 when some were skipped, 2 when a directory
+// cannot be read.
+int RunRulesCheckCommand(const RulesCheckOptions& options);
+
+}  // namespace rampart::detect

@@ -1,0 +1,1081 @@
+#include "detect/sigma.h"
+
+#include <hs/hs.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <tuple>
+
+#include "detect/ip.h"
+
+namespace rampart::detect {
+namespace {
+
+// Slot kFieldCount holds the `keywords` matchers, which search the whole line.
+constexpr size_t kKeywordSlot = kFieldCount;
+constexpr size_t kSlotCount = kFieldCount + 1;
+// std::regex backtracks recursively; values longer than this are not given to the fallback.
+constexpr size_t kMaxFallbackValue = 64 * 1024;
+// The largest SigmaHQ web rule has a few hundred values; this bounds what one rule may cost.
+constexpr size_t kMaxRuleNodes = 20000;
+
+enum class MatcherKind : uint8_t {
+  kHs,         // compiled into the slot's Vectorscan database
+  kRegex,      // `re` pattern Vectorscan refused; std::regex over the value
+  kNull,       // `field: null`: absent or empty
+  kExists,     // `field|exists: true`
+  kNotExists,  // `field|exists: false`
+  kCidr,       // `field|cidr`
+};
+
+struct MatcherDef {
+  MatcherKind kind = MatcherKind::kHs;
+  uint8_t slot = 0;
+  bool from_re = false;
+  unsigned flags = 0;
+  std::string pattern;  // Vectorscan/std::regex pattern, or the CIDR text
+  std::shared_ptr<const std::regex> regex;
+  IpNetwork net;
+};
+
+struct Node {
+  enum class Op : uint8_t { kAnd, kOr, kNot, kLeaf, kConst };
+  Op op = Op::kConst;
+  bool value = false;
+  uint32_t matcher = 0;
+  std::vector<uint32_t> kids;
+};
+
+struct ParsedRule {
+  RuleInfo info;
+  std::vector<Node> nodes;
+  uint32_t root = 0;
+  bool skipped = false;
+  std::string reason;
+};
+
+struct FieldAlias {
+  std::string_view name;
+  Field field;
+};
+
+// W3C extended log names used by SigmaHQ's webserver and proxy rules. cs-uri-query is mapped to
+// the whole request target: SigmaHQ's webserver rules write path fragments under it
+// ("cs-uri-query|contains: '/vpns/portal/scripts/'"), so a query-only mapping would miss them,
+// and a true query substring is always part of the target too.
+constexpr std::array<FieldAlias, 31> kSigmaFields = {{
+    {"cs-uri-stem", Field::kUrlPath},
+    {"cs-uri-query", Field::kUrlOriginal},
+    {"c-uri-query", Field::kUrlQuery},
+    {"cs-uri", Field::kUrlOriginal},
+    {"c-uri", Field::kUrlOriginal},
+    {"uri", Field::kUrlOriginal},
+    {"url", Field::kUrlOriginal},
+    {"c-uri-stem", Field::kUrlPath},
+    {"c-uri-extension", Field::kUrlExtension},
+    {"cs-uri-extension", Field::kUrlExtension},
+    {"cs-method", Field::kHttpRequestMethod},
+    {"c-method", Field::kHttpRequestMethod},
+    {"sc-status", Field::kHttpResponseStatusCode},
+    {"sc-bytes", Field::kHttpResponseBodyBytes},
+    {"c-useragent", Field::kUserAgentOriginal},
+    {"cs-user-agent", Field::kUserAgentOriginal},
+    {"cs(User-Agent)", Field::kUserAgentOriginal},
+    {"cs-host", Field::kDestinationDomain},
+    {"r-dns", Field::kDestinationDomain},
+    {"cs-referer", Field::kHttpRequestReferrer},
+    {"cs-referrer", Field::kHttpRequestReferrer},
+    {"cs(Referer)", Field::kHttpRequestReferrer},
+    {"c-ip", Field::kSourceIp},
+    {"src_ip", Field::kSourceIp},
+    {"clientip", Field::kSourceIp},
+    {"dst_ip", Field::kDestinationIp},
+    {"s-ip", Field::kDestinationIp},
+    {"cs-username", Field::kUserName},
+    {"cs-cookie", Field::kHttpRequestCookie},
+    {"cs-content-type", Field::kHttpRequestMimeType},
+    {"s-computername", Field::kHostName},
+}};
+
+std::string Quote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s.substr(0, 120)) out.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
+  if (s.size() > 120) out += "...";
+  out += "'";
+  return out;
+}
+
+void AppendLiteral(char c, std::string* out) {
+  auto u = static_cast<unsigned char>(c);
+  if ((u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || u == '_') {
+    out->push_back(c);
+    return;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->append("\\x");
+  out->push_back(kHex[u >> 4]);
+  out->push_back(kHex[u & 15]);
+}
+
+// Sigma wildcards: '*' any run, '?' one character; a backslash escapes '*', '?' and '\' only.
+std::string GlobToRegex(std::string_view v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
+    if (c == '\\' && i + 1 < v.size() && (v[i + 1] == '*' || v[i + 1] == '?' || v[i + 1] == '\\')) {
+      AppendLiteral(v[++i], &out);
+    } else if (c == '*') {
+      out += ".*";
+    } else if (c == '?') {
+      out += ".";
+    } else {
+      AppendLiteral(c, &out);
+    }
+  }
+  return out;
+}
+
+bool GlobMatch(std::string_view pattern, std::string_view name) {
+  // Only '*' is a wildcard in selection names ("selection_*").
+  size_t star = pattern.find('*');
+  if (star == std::string_view::npos) return pattern == name;
+  std::string_view head = pattern.substr(0, star);
+  if (!name.starts_with(head)) return false;
+  std::string_view rest = pattern.substr(star + 1);
+  std::string_view tail = name.substr(head.size());
+  if (rest.empty()) return true;
+  for (size_t i = 0; i <= tail.size(); ++i) {
+    if (GlobMatch(rest, tail.substr(i))) return true;
+  }
+  return false;
+}
+
+class ConditionParser;
+
+}  // namespace
+
+std::optional<Field> MapSigmaField(std::string_view name) {
+  for (const auto& a : kSigmaFields) {
+    if (a.name == name) return a.field;
+  }
+  return FieldFromName(name);
+}
+
+struct RuleSetBuilder::Impl {
+  std::vector<MatcherDef> matchers;
+  std::map<std::tuple<uint8_t, MatcherKind, unsigned, std::string>, uint32_t> matcher_ids;
+  std::vector<ParsedRule> rules;
+  std::vector<SkippedRule> skipped;
+
+  uint32_t AddMatcher(MatcherDef def) {
+    auto key = std::make_tuple(def.slot, def.kind, def.flags, def.pattern);
+    auto it = matcher_ids.find(key);
+    if (it != matcher_ids.end()) {
+      matchers[it->second].from_re = matchers[it->second].from_re || def.from_re;
+      return it->second;
+    }
+    auto id = static_cast<uint32_t>(matchers.size());
+    matchers.push_back(std::move(def));
+    matcher_ids.emplace(std::move(key), id);
+    return id;
+  }
+
+  Status ParseRule(const YAML::Node& doc, std::string_view origin, ParsedRule* r);
+  Status ParseSelection(const YAML::Node& n, const std::string& sel, ParsedRule* r, uint32_t* out);
+  Status ParseFieldEntry(const std::string& key, const YAML::Node& value, const std::string& sel,
+                         ParsedRule* r, uint32_t* out);
+  Status ValueLeaf(const YAML::Node& v, uint8_t slot, int position, bool cased, bool is_re,
+                   unsigned re_flags, bool cidr, const std::string& where, ParsedRule* r,
+                   uint32_t* out);
+};
+
+namespace {
+
+uint32_t AddNode(ParsedRule* r, Node n) {
+  r->nodes.push_back(std::move(n));
+  return static_cast<uint32_t>(r->nodes.size() - 1);
+}
+
+uint32_t Combine(ParsedRule* r, Node::Op op, std::vector<uint32_t> kids) {
+  if (kids.size() == 1) return kids[0];
+  Node n;
+  n.op = op;
+  n.kids = std::move(kids);
+  return AddNode(r, std::move(n));
+}
+
+enum Position { kExact = 0, kContains = 1, kStartsWith = 2, kEndsWith = 3 };
+
+// Recursive-descent parser for Sigma conditions: or < and < not < "x of" < parentheses.
+class ConditionParser {
+ public:
+  ConditionParser(std::string_view text, const std::map<std::string, uint32_t>& selections,
+                  ParsedRule* rule)
+      : selections_(selections), rule_(rule) {
+    std::string cur;
+    for (char c : text) {
+      if (c == '(' || c == ')' || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+        if (!cur.empty()) tokens_.push_back(std::move(cur));
+        cur.clear();
+        if (c == '(' || c == ')') tokens_.emplace_back(1, c);
+      } else {
+        cur.push_back(c);
+      }
+    }
+    if (!cur.empty()) tokens_.push_back(std::move(cur));
+  }
+
+  Status Parse(uint32_t* out) {
+    if (tokens_.empty()) return Status::InvalidArgument("empty condition");
+    for (const auto& t : tokens_) {
+      if (t == "|") {
+        return Status::InvalidArgument(
+            "condition uses a '|' aggregation (count/near), which Sigma 2.x replaced by "
+            "correlation rules");
+      }
+    }
+    RAMPART_RETURN_IF_ERROR(ParseOr(out));
+    if (pos_ != tokens_.size()) {
+      return Status::InvalidArgument("unexpected " + Quote(tokens_[pos_]) + " in condition");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  bool Peek(std::string_view word) const {
+    if (pos_ >= tokens_.size()) return false;
+    const std::string& t = tokens_[pos_];
+    if (t.size() != word.size()) return false;
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(t[i])) != word[i]) return false;
+    }
+    return true;
+  }
+
+  Status ParseOr(uint32_t* out) {
+    std::vector<uint32_t> kids(1);
+    RAMPART_RETURN_IF_ERROR(ParseAnd(&kids[0]));
+    while (Peek("or")) {
+      ++pos_;
+      kids.emplace_back();
+      RAMPART_RETURN_IF_ERROR(ParseAnd(&kids.back()));
+    }
+    *out = Combine(rule_, Node::Op::kOr, std::move(kids));
+    return Status::Ok();
+  }
+
+  Status ParseAnd(uint32_t* out) {
+    std::vector<uint32_t> kids(1);
+    RAMPART_RETURN_IF_ERROR(ParseNot(&kids[0]));
+    while (Peek("and")) {
+      ++pos_;
+      kids.emplace_back();
+      RAMPART_RETURN_IF_ERROR(ParseNot(&kids.back()));
+    }
+    *out = Combine(rule_, Node::Op::kAnd, std::move(kids));
+    return Status::Ok();
+  }
+
+  Status ParseNot(uint32_t* out) {
+    if (Peek("not")) {
+      ++pos_;
+      uint32_t kid;
+      RAMPART_RETURN_IF_ERROR(ParseNot(&kid));
+      Node n;
+      n.op = Node::Op::kNot;
+      n.kids = {kid};
+      *out = AddNode(rule_, std::move(n));
+      return Status::Ok();
+    }
+    return ParsePrimary(out);
+  }
+
+  Status ParsePrimary(uint32_t* out) {
+    if (pos_ >= tokens_.size()) return Status::InvalidArgument("condition ends too early");
+    if (Peek("(")) {
+      ++pos_;
+      RAMPART_RETURN_IF_ERROR(ParseOr(out));
+      if (!Peek(")")) return Status::InvalidArgument("missing ')' in condition");
+      ++pos_;
+      return Status::Ok();
+    }
+    if (Peek("1") || Peek("all") || Peek("any")) {
+      bool all = Peek("all");
+      std::string quant = tokens_[pos_];
+      ++pos_;
+      if (!Peek("of")) {
+        return Status::InvalidArgument("expected 'of' after " + Quote(quant) + " in condition");
+      }
+      ++pos_;
+      if (pos_ >= tokens_.size()) return Status::InvalidArgument("condition ends after 'of'");
+      std::string target = tokens_[pos_++];
+      std::vector<uint32_t> kids;
+      for (const auto& [name, node] : selections_) {
+        bool hit = target == "them" ? !name.starts_with("_") : GlobMatch(target, name);
+        if (hit) kids.push_back(node);
+      }
+      if (kids.empty()) {
+        return Status::InvalidArgument(Quote(quant + " of " + target) + " matches no selection");
+      }
+      *out = Combine(rule_, all ? Node::Op::kAnd : Node::Op::kOr, std::move(kids));
+      return Status::Ok();
+    }
+    const std::string& name = tokens_[pos_];
+    if (name == ")" || Peek("and") || Peek("or")) {
+      return Status::InvalidArgument("unexpected " + Quote(name) + " in condition");
+    }
+    if (name.find_first_not_of("0123456789") == std::string::npos) {
+      return Status::InvalidArgument("only '1 of' and 'all of' are supported, not " +
+                                     Quote(name + " of"));
+    }
+    auto it = selections_.find(name);
+    if (it == selections_.end()) {
+      return Status::InvalidArgument("condition names unknown selection " + Quote(name));
+    }
+    ++pos_;
+    *out = it->second;
+    return Status::Ok();
+  }
+
+  std::vector<std::string> tokens_;
+  size_t pos_ = 0;
+  const std::map<std::string, uint32_t>& selections_;
+  ParsedRule* rule_;
+};
+
+}  // namespace
+
+Status RuleSetBuilder::Impl::ValueLeaf(const YAML::Node& v, uint8_t slot, int position, bool cased,
+                                       bool is_re, unsigned re_flags, bool cidr,
+                                       const std::string& where, ParsedRule* r, uint32_t* out) {
+  if (r->nodes.size() >= kMaxRuleNodes) {
+    // YAML aliases can multiply a small file into millions of values ("billion laughs").
+    return Status::InvalidArgument(where + ": rule has more than " +
+                                   std::to_string(kMaxRuleNodes) + " values");
+  }
+  Node leaf;
+  leaf.op = Node::Op::kLeaf;
+  MatcherDef def;
+  def.slot = slot;
+  if (v.IsNull()) {
+    if (slot == kKeywordSlot) return Status::InvalidArgument(where + ": null keyword");
+    def.kind = MatcherKind::kNull;
+    leaf.matcher = AddMatcher(std::move(def));
+    *out = AddNode(r, std::move(leaf));
+    return Status::Ok();
+  }
+  if (!v.IsScalar()) return Status::InvalidArgument(where + ": value is not a scalar or a list");
+  const std::string& text = v.Scalar();
+  if (cidr) {
+    auto net = ParseCidr(text);
+    if (!net) return Status::InvalidArgument(where + ": bad CIDR " + Quote(text));
+    def.kind = MatcherKind::kCidr;
+    def.pattern = text;
+    def.net = *net;
+  } else if (is_re) {
+    def.kind = MatcherKind::kHs;
+    def.from_re = true;
+    def.pattern = text;
+    def.flags = HS_FLAG_SINGLEMATCH | re_flags;
+  } else {
+    std::string body = GlobToRegex(text);
+    if (position == kExact || position == kStartsWith) body.insert(0, "^");
+    if (position == kExact || position == kEndsWith) body.append("\\z");
+    // Leading/trailing "match anything" adds nothing when only existence of a match counts.
+    if (body.starts_with("^.*")) body.erase(0, 3);
+    while (body.starts_with(".*")) body.erase(0, 2);
+    if (body.ends_with(".*\\z")) body.resize(body.size() - 4);
+    while (body.ends_with(".*") && !body.ends_with("\\.*")) body.resize(body.size() - 2);
+    if (body.empty()) {
+      // "*" or contains '': any value, even empty, of a present field.
+      def.kind = slot == kKeywordSlot ? MatcherKind::kHs : MatcherKind::kExists;
+      if (slot == kKeywordSlot) body = "^";
+    }
+    def.pattern = std::move(body);
+    if (def.kind == MatcherKind::kHs) {
+      def.flags = HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL | (cased ? 0u : HS_FLAG_CASELESS);
+    }
+  }
+  leaf.matcher = AddMatcher(std::move(def));
+  *out = AddNode(r, std::move(leaf));
+  return Status::Ok();
+}
+
+Status RuleSetBuilder::Impl::ParseFieldEntry(const std::string& key, const YAML::Node& value,
+                                             const std::string& sel, ParsedRule* r, uint32_t* out) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : key) {
+    if (c == '|') {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  parts.push_back(cur);
+  const std::string& field_name = parts[0];
+  std::string where = "selection " + Quote(sel) + ", key " + Quote(key);
+  uint8_t slot;
+  if (field_name.empty()) {
+    slot = static_cast<uint8_t>(kKeywordSlot);
+  } else {
+    auto f = MapSigmaField(field_name);
+    if (!f) {
+      return Status::InvalidArgument(where + ": field " + Quote(field_name) +
+                                     " has no mapping to a Rampart event field");
+    }
+    slot = static_cast<uint8_t>(*f);
+  }
+  int position = slot == kKeywordSlot ? kContains : kExact;
+  bool all = false, is_re = false, cidr = false, exists = false, cased = false;
+  unsigned re_flags = 0;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const std::string& m = parts[i];
+    if (m == "contains") {
+      position = kContains;
+    } else if (m == "startswith") {
+      position = kStartsWith;
+    } else if (m == "endswith") {
+      position = kEndsWith;
+    } else if (m == "all") {
+      all = true;
+    } else if (m == "re") {
+      is_re = true;
+    } else if (is_re && (m == "i" || m == "ignorecase")) {
+      re_flags |= HS_FLAG_CASELESS;
+    } else if (is_re && (m == "m" || m == "multiline")) {
+      re_flags |= HS_FLAG_MULTILINE;
+    } else if (is_re && (m == "s" || m == "dotall")) {
+      re_flags |= HS_FLAG_DOTALL;
+    } else if (m == "cidr") {
+      cidr = true;
+    } else if (m == "exists") {
+      exists = true;
+    } else if (m == "cased") {
+      cased = true;
+    } else {
+      return Status::InvalidArgument(where + ": modifier " + Quote(m) + " is not supported");
+    }
+  }
+  if ((is_re || cidr || exists) && position != kExact && slot != kKeywordSlot) {
+    return Status::InvalidArgument(where + ": re/cidr/exists cannot be combined with " +
+                                   "contains/startswith/endswith");
+  }
+  if ((cidr || exists) && slot == kKeywordSlot) {
+    return Status::InvalidArgument(where + ": cidr/exists need a field");
+  }
+  if (exists) {
+    if (!value.IsScalar() || (value.Scalar() != "true" && value.Scalar() != "false")) {
+      return Status::InvalidArgument(where + ": exists takes true or false");
+    }
+    MatcherDef def;
+    def.slot = slot;
+    def.kind = value.Scalar() == "true" ? MatcherKind::kExists : MatcherKind::kNotExists;
+    Node leaf;
+    leaf.op = Node::Op::kLeaf;
+    leaf.matcher = AddMatcher(std::move(def));
+    *out = AddNode(r, std::move(leaf));
+    return Status::Ok();
+  }
+  std::vector<uint32_t> kids;
+  auto add = [&](const YAML::Node& v) -> Status {
+    kids.emplace_back();
+    return ValueLeaf(v, slot, position, cased, is_re, re_flags, cidr, where, r, &kids.back());
+  };
+  if (value.IsSequence()) {
+    if (value.size() == 0) return Status::InvalidArgument(where + ": empty value list");
+    for (const auto& v : value) RAMPART_RETURN_IF_ERROR(add(v));
+  } else {
+    RAMPART_RETURN_IF_ERROR(add(value));
+  }
+  *out = Combine(r, all ? Node::Op::kAnd : Node::Op::kOr, std::move(kids));
+  return Status::Ok();
+}
+
+Status RuleSetBuilder::Impl::ParseSelection(const YAML::Node& n, const std::string& sel,
+                                            ParsedRule* r, uint32_t* out) {
+  std::vector<uint32_t> kids;
+  if (n.IsMap()) {
+    if (n.size() == 0) return Status::InvalidArgument("selection " + Quote(sel) + " is empty");
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      kids.emplace_back();
+      RAMPART_RETURN_IF_ERROR(
+          ParseFieldEntry(it->first.as<std::string>(), it->second, sel, r, &kids.back()));
+    }
+    *out = Combine(r, Node::Op::kAnd, std::move(kids));
+    return Status::Ok();
+  }
+  if (n.IsSequence()) {
+    if (n.size() == 0) return Status::InvalidArgument("selection " + Quote(sel) + " is empty");
+    for (const auto& item : n) {
+      kids.emplace_back();
+      if (item.IsMap()) {
+        RAMPART_RETURN_IF_ERROR(ParseSelection(item, sel, r, &kids.back()));
+      } else {
+        RAMPART_RETURN_IF_ERROR(ValueLeaf(item, static_cast<uint8_t>(kKeywordSlot), kContains,
+                                          false, false, 0, false, "keywords " + Quote(sel), r,
+                                          &kids.back()));
+      }
+    }
+    *out = Combine(r, Node::Op::kOr, std::move(kids));
+    return Status::Ok();
+  }
+  if (n.IsScalar()) {
+    return ValueLeaf(n, static_cast<uint8_t>(kKeywordSlot), kContains, false, false, 0, false,
+                     "keywords " + Quote(sel), r, out);
+  }
+  return Status::InvalidArgument("selection " + Quote(sel) + " is neither a map nor a list");
+}
+
+Status RuleSetBuilder::Impl::ParseRule(const YAML::Node& doc, std::string_view origin,
+                                       ParsedRule* r) {
+  r->info.file = std::string(origin);
+  if (!doc.IsMap()) return Status::InvalidArgument("document is not a YAML map");
+  if (doc["title"] && doc["title"].IsScalar()) r->info.title = doc["title"].Scalar();
+  if (doc["id"] && doc["id"].IsScalar()) r->info.id = doc["id"].Scalar();
+  if (doc["correlation"]) {
+    return Status::InvalidArgument("correlation rules are not supported by the matcher");
+  }
+  if (doc["level"] && doc["level"].IsScalar()) r->info.severity = doc["level"].Scalar();
+  if (r->info.severity.empty()) r->info.severity = "medium";
+  if (const YAML::Node tags = doc["tags"]; tags && tags.IsSequence()) {
+    for (const auto& t : tags) {
+      if (!t.IsScalar()) continue;
+      std::string tag = t.Scalar();
+      r->info.tags.push_back(tag);
+      if (tag.size() > 8 && tag.starts_with("attack.t") &&
+          std::isdigit(static_cast<unsigned char>(tag[8]))) {
+        std::string id = tag.substr(7);
+        for (auto& c : id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        r->info.attack.push_back(id);
+      }
+    }
+  }
+  if (r->info.title.empty()) return Status::InvalidArgument("rule has no title");
+  if (const YAML::Node ls = doc["logsource"]; ls && ls.IsMap()) {
+    std::string category =
+        ls["category"] && ls["category"].IsScalar() ? ls["category"].Scalar() : "";
+    std::string product = ls["product"] && ls["product"].IsScalar() ? ls["product"].Scalar() : "";
+    if (category != "webserver" && category != "proxy" && product != "rampart") {
+      return Status::InvalidArgument("logsource " +
+                                     Quote("category=" + category + " product=" + product) +
+                                     " is not a web server, proxy or Rampart source");
+    }
+  } else {
+    return Status::InvalidArgument("rule has no logsource");
+  }
+  const YAML::Node det = doc["detection"];
+  if (!det || !det.IsMap()) return Status::InvalidArgument("rule has no detection map");
+  if (det["timeframe"]) {
+    return Status::InvalidArgument(
+        "detection.timeframe (an aggregation window) is not supported; use a correlation rule");
+  }
+  std::map<std::string, uint32_t> selections;
+  for (auto it = det.begin(); it != det.end(); ++it) {
+    std::string name = it->first.as<std::string>();
+    if (name == "condition") continue;
+    uint32_t node;
+    RAMPART_RETURN_IF_ERROR(ParseSelection(it->second, name, r, &node));
+    selections.emplace(name, node);
+  }
+  const YAML::Node cond = det["condition"];
+  if (!cond) return Status::InvalidArgument("detection has no condition");
+  std::vector<uint32_t> roots;
+  auto parse_one = [&](const std::string& text) -> Status {
+    ConditionParser parser(text, selections, r);
+    roots.emplace_back();
+    Status s = parser.Parse(&roots.back());
+    if (!s.ok()) return Status::InvalidArgument("condition " + Quote(text) + ": " + s.message());
+    return s;
+  };
+  if (cond.IsSequence()) {
+    for (const auto& c : cond) RAMPART_RETURN_IF_ERROR(parse_one(c.as<std::string>()));
+  } else if (cond.IsScalar()) {
+    RAMPART_RETURN_IF_ERROR(parse_one(cond.Scalar()));
+  } else {
+    return Status::InvalidArgument("condition is neither text nor a list");
+  }
+  if (roots.empty()) return Status::InvalidArgument("empty condition list");
+  r->root = Combine(r, Node::Op::kOr, std::move(roots));
+  return Status::Ok();
+}
+
+RuleSetBuilder::RuleSetBuilder() : impl_(std::make_unique<Impl>()) {}
+RuleSetBuilder::~RuleSetBuilder() = default;
+
+const std::vector<SkippedRule>& RuleSetBuilder::skipped() const {
+  return impl_->skipped;
+}
+size_t RuleSetBuilder::pending() const {
+  return impl_->rules.size();
+}
+
+Status RuleSetBuilder::AddRuleText(std::string_view yaml, std::string_view origin) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    std::string reason = "YAML error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg;
+    impl_->skipped.push_back({std::string(origin), "", reason});
+    return Status::InvalidArgument(std::string(origin) + ": " + reason);
+  }
+  Status first;
+  for (const auto& doc : docs) {
+    if (doc.IsNull()) continue;
+    ParsedRule rule;
+    Status s;
+    try {
+      s = impl_->ParseRule(doc, origin, &rule);
+    } catch (const YAML::Exception& e) {
+      s = Status::InvalidArgument("YAML error at line " + std::to_string(e.mark.line + 1) + ": " +
+                                  e.msg);
+    }
+    if (!s.ok()) {
+      impl_->skipped.push_back({std::string(origin), rule.info.title, s.message()});
+      if (first.ok()) first = Status::InvalidArgument(std::string(origin) + ": " + s.message());
+      continue;
+    }
+    impl_->rules.push_back(std::move(rule));
+  }
+  return first;
+}
+
+Status RuleSetBuilder::AddFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    impl_->skipped.push_back({path, "", "cannot open file"});
+    return Status::NotFound(path + ": cannot open file");
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return AddRuleText(ss.str(), path);
+}
+
+Status RuleSetBuilder::AddDirectory(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::string> files;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+  if (ec) return Status::NotFound(dir + ": " + ec.message());
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) return Status::Internal(dir + ": " + ec.message());
+    if (!it->is_regular_file(ec)) continue;
+    auto ext = it->path().extension().string();
+    if (ext == ".yml" || ext == ".yaml") files.push_back(it->path().string());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) AddFile(f).IgnoreError();  // recorded in skipped()
+  return Status::Ok();
+}
+
+struct CompiledRule {
+  std::vector<Node> nodes;
+  uint32_t root = 0;
+};
+
+struct HsDatabaseDeleter {
+  void operator()(hs_database_t* db) const { hs_free_database(db); }
+};
+
+struct RuleSet::Impl {
+  std::vector<RuleInfo> infos;
+  std::vector<CompiledRule> rules;
+  std::vector<MatcherDef> matchers;
+  std::array<std::unique_ptr<hs_database_t, HsDatabaseDeleter>, kSlotCount> dbs;
+  // Matcher id → rules using it (CSR layout).
+  std::vector<uint32_t> owner_offsets;
+  std::vector<uint32_t> owners;
+  // Rules that can match without any Vectorscan matcher matching (negations, C++ matchers).
+  std::vector<uint32_t> always;
+  std::vector<SkippedRule> skipped;
+  size_t hs_count = 0;
+  size_t fallback_count = 0;
+};
+
+RuleSet::RuleSet() : impl_(std::make_unique<Impl>()) {}
+RuleSet::~RuleSet() = default;
+size_t RuleSet::size() const {
+  return impl_->infos.size();
+}
+const RuleInfo& RuleSet::rule(size_t i) const {
+  return impl_->infos[i];
+}
+const std::vector<SkippedRule>& RuleSet::skipped() const {
+  return impl_->skipped;
+}
+size_t RuleSet::vectorscan_matchers() const {
+  return impl_->hs_count;
+}
+size_t RuleSet::fallback_matchers() const {
+  return impl_->fallback_count;
+}
+
+namespace {
+
+void CollectLeaves(const std::vector<Node>& nodes, uint32_t n, std::vector<uint32_t>* out) {
+  const Node& node = nodes[n];
+  if (node.op == Node::Op::kLeaf) {
+    out->push_back(node.matcher);
+    return;
+  }
+  for (uint32_t k : node.kids) CollectLeaves(nodes, k, out);
+}
+
+// Evaluates with every Vectorscan matcher false; other leaves make the result "maybe" (true).
+bool EvalAllFalse(const std::vector<Node>& nodes, uint32_t n,
+                  const std::vector<MatcherDef>& matchers, bool* uncertain) {
+  const Node& node = nodes[n];
+  switch (node.op) {
+    case Node::Op::kConst:
+      return node.value;
+    case Node::Op::kLeaf:
+      if (matchers[node.matcher].kind != MatcherKind::kHs) *uncertain = true;
+      return false;
+    case Node::Op::kNot:
+      return !EvalAllFalse(nodes, node.kids[0], matchers, uncertain);
+    case Node::Op::kAnd:
+      for (uint32_t k : node.kids) {
+        if (!EvalAllFalse(nodes, k, matchers, uncertain)) return false;
+      }
+      return true;
+    case Node::Op::kOr:
+      for (uint32_t k : node.kids) {
+        if (EvalAllFalse(nodes, k, matchers, uncertain)) return true;
+      }
+      return false;
+  }
+  return false;
+}
+
+bool HasBoundedRepeat(std::string_view pattern) {
+  for (size_t i = 0; i + 1 < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (pattern[i] == '{' && std::isdigit(static_cast<unsigned char>(pattern[i + 1]))) return true;
+  }
+  return false;
+}
+
+std::string SlotName(uint8_t slot) {
+  return slot == kKeywordSlot ? std::string("keywords") : std::string(FieldName(Field(slot)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RuleSet>> RuleSetBuilder::Build() {
+  Impl& b = *impl_;
+  std::vector<std::vector<uint32_t>> leaves(b.rules.size());
+  for (size_t i = 0; i < b.rules.size(); ++i) {
+    CollectLeaves(b.rules[i].nodes, b.rules[i].root, &leaves[i]);
+  }
+  auto skip_users = [&](uint32_t matcher, const std::string& reason) {
+    for (size_t i = 0; i < b.rules.size(); ++i) {
+      if (b.rules[i].skipped) continue;
+      if (std::find(leaves[i].begin(), leaves[i].end(), matcher) != leaves[i].end()) {
+        b.rules[i].skipped = true;
+        b.rules[i].reason = reason;
+      }
+    }
+  };
+  auto live_matchers = [&]() {
+    std::vector<bool> live(b.matchers.size(), false);
+    for (size_t i = 0; i < b.rules.size(); ++i) {
+      if (b.rules[i].skipped) continue;
+      for (uint32_t m : leaves[i]) live[m] = true;
+    }
+    return live;
+  };
+
+  // Vet each pattern alone first, so that one refused pattern skips only its rules.
+  std::vector<bool> live = live_matchers();
+  for (uint32_t m = 0; m < b.matchers.size(); ++m) {
+    MatcherDef& def = b.matchers[m];
+    if (!live[m] || def.kind != MatcherKind::kHs) continue;
+    hs_expr_info_t* info = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_expression_info(def.pattern.c_str(), def.flags, &info, &err) == HS_SUCCESS) {
+      if (info->min_width == 0) def.flags |= HS_FLAG_ALLOWEMPTY;
+      std::free(info);
+      continue;
+    }
+    std::string hs_msg = err && err->message ? err->message : "unknown error";
+    hs_free_compile_error(err);
+    std::string reason = "pattern " + Quote(def.pattern) + " on " + SlotName(def.slot) +
+                         " refused by Vectorscan (" + hs_msg + ")";
+    if (def.from_re && HasBoundedRepeat(def.pattern)) {
+      // std::regex unrolls {n,m} into n..m NFA states: "a{99999999}" would exhaust memory.
+      reason += "; bounded repeats {n,m} are not allowed in the std::regex fallback";
+    } else if (def.from_re) {
+      try {
+        auto flags = std::regex::ECMAScript | std::regex::optimize;
+        if (def.flags & HS_FLAG_CASELESS) flags |= std::regex::icase;
+        if (def.flags & HS_FLAG_MULTILINE) flags |= std::regex::multiline;
+        def.regex = std::make_shared<const std::regex>(def.pattern, flags);
+        def.kind = MatcherKind::kRegex;
+        continue;
+      } catch (const std::regex_error& e) {
+        reason += " and by std::regex (" + std::string(e.what()) + ")";
+      }
+    }
+    skip_users(m, reason);
+  }
+
+  auto set = std::unique_ptr<RuleSet>(new RuleSet());
+  RuleSet::Impl& s = *set->impl_;
+  for (;;) {
+    live = live_matchers();
+    bool retry = false;
+    for (size_t slot = 0; slot < kSlotCount && !retry; ++slot) {
+      std::vector<const char*> exprs;
+      std::vector<unsigned> flags, ids;
+      for (uint32_t m = 0; m < b.matchers.size(); ++m) {
+        const MatcherDef& def = b.matchers[m];
+        if (!live[m] || def.kind != MatcherKind::kHs || def.slot != slot) continue;
+        exprs.push_back(def.pattern.c_str());
+        flags.push_back(def.flags);
+        ids.push_back(m);
+      }
+      s.dbs[slot].reset();
+      if (exprs.empty()) continue;
+      hs_database_t* db = nullptr;
+      hs_compile_error_t* err = nullptr;
+      if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                           static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
+                           &err) != HS_SUCCESS) {
+        std::string msg = err && err->message ? err->message : "unknown error";
+        int bad = err ? err->expression : -1;
+        hs_free_compile_error(err);
+        if (bad < 0 || static_cast<size_t>(bad) >= ids.size()) {
+          return Status::Internal("Vectorscan could not compile the " + SlotName(slot) +
+                                  " database: " + msg);
+        }
+        skip_users(ids[bad], "pattern " + Quote(exprs[bad]) + " on " + SlotName(slot) +
+                                 " refused by Vectorscan (" + msg + ")");
+        retry = true;
+        break;
+      }
+      s.dbs[slot].reset(db);
+    }
+    if (!retry) break;
+  }
+
+  s.skipped = b.skipped;
+  std::vector<std::vector<uint32_t>> owners(b.matchers.size());
+  for (size_t i = 0; i < b.rules.size(); ++i) {
+    ParsedRule& r = b.rules[i];
+    if (r.skipped) {
+      s.skipped.push_back({r.info.file, r.info.title, r.reason});
+      continue;
+    }
+    auto idx = static_cast<uint32_t>(s.rules.size());
+    bool uncertain = false;
+    bool empty_true = EvalAllFalse(r.nodes, r.root, b.matchers, &uncertain);
+    if (empty_true || uncertain) {
+      s.always.push_back(idx);
+    } else {
+      std::vector<uint32_t> uniq = leaves[i];
+      std::sort(uniq.begin(), uniq.end());
+      uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
+      for (uint32_t m : uniq) owners[m].push_back(idx);
+    }
+    s.infos.push_back(std::move(r.info));
+    s.rules.push_back({std::move(r.nodes), r.root});
+  }
+  s.owner_offsets.assign(b.matchers.size() + 1, 0);
+  for (size_t m = 0; m < owners.size(); ++m) {
+    s.owner_offsets[m + 1] = s.owner_offsets[m] + static_cast<uint32_t>(owners[m].size());
+    s.owners.insert(s.owners.end(), owners[m].begin(), owners[m].end());
+  }
+  live = live_matchers();
+  for (size_t m = 0; m < b.matchers.size(); ++m) {
+    if (!live[m]) continue;
+    if (b.matchers[m].kind == MatcherKind::kHs) {
+      ++s.hs_count;
+    } else {
+      ++s.fallback_count;
+    }
+  }
+  s.matchers = std::move(b.matchers);
+  b.matchers.clear();
+  b.matcher_ids.clear();
+  b.rules.clear();
+  b.skipped.clear();
+  return set;
+}
+
+struct HsScratchDeleter {
+  void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
+};
+
+struct RuleMatcher::Impl {
+  const RuleSet::Impl& rs;
+  std::unique_ptr<hs_scratch_t, HsScratchDeleter> scratch;
+  std::vector<uint64_t> bits;
+  std::vector<uint32_t> touched;
+  std::vector<uint32_t> stamp;  // per rule: epoch when it became a candidate
+  std::vector<uint32_t> candidates;
+  std::vector<int8_t> special;  // per matcher: 0 unknown, 1 false, 2 true
+  std::vector<uint32_t> special_touched;
+  uint32_t epoch = 0;
+  const Event* ev = nullptr;
+
+  explicit Impl(const RuleSet::Impl& r) : rs(r) {
+    hs_scratch_t* s = nullptr;
+    for (const auto& db : rs.dbs) {
+      // Allocation only fails on memory exhaustion; scanning then reports no matches.
+      if (db && hs_alloc_scratch(db.get(), &s) != HS_SUCCESS) break;
+    }
+    scratch.reset(s);
+    bits.assign(rs.matchers.size() / 64 + 1, 0);
+    stamp.assign(rs.rules.size(), 0);
+    special.assign(rs.matchers.size(), 0);
+  }
+
+  static int OnMatch(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+    auto* self = static_cast<Impl*>(ctx);
+    uint64_t bit = uint64_t{1} << (id % 64);
+    uint64_t& word = self->bits[id / 64];
+    if (word & bit) return 0;
+    word |= bit;
+    self->touched.push_back(id);
+    for (uint32_t i = self->rs.owner_offsets[id]; i < self->rs.owner_offsets[id + 1]; ++i) {
+      uint32_t rule = self->rs.owners[i];
+      if (self->stamp[rule] != self->epoch) {
+        self->stamp[rule] = self->epoch;
+        self->candidates.push_back(rule);
+      }
+    }
+    return 0;
+  }
+
+  void Scan(size_t slot, std::string_view v) {
+    hs_scan(rs.dbs[slot].get(), v.data(), static_cast<unsigned>(v.size()), 0, scratch.get(),
+            &Impl::OnMatch, this);
+  }
+
+  bool Special(uint32_t m) {
+    if (special[m] != 0) return special[m] == 2;
+    const MatcherDef& def = rs.matchers[m];
+    bool result = false;
+    auto field = static_cast<Field>(def.slot);
+    switch (def.kind) {
+      case MatcherKind::kHs:
+        break;
+      case MatcherKind::kNull:
+        result = !ev->Has(field) || ev->Get(field).empty();
+        break;
+      case MatcherKind::kExists:
+        result = ev->Has(field);
+        break;
+      case MatcherKind::kNotExists:
+        result = !ev->Has(field);
+        break;
+      case MatcherKind::kCidr:
+        if (ev->Has(field)) {
+          auto ip = ParseIp(ev->Get(field));
+          result = ip && def.net.Contains(*ip);
+        }
+        break;
+      case MatcherKind::kRegex: {
+        auto test = [&](std::string_view v) {
+          return v.size() <= kMaxFallbackValue && std::regex_search(v.begin(), v.end(), *def.regex);
+        };
+        if (def.slot == kKeywordSlot) {
+          result = test(ev->Get(Field::kEventOriginal)) ||
+                   (ev->HasDistinctDecoded(Field::kUrlOriginal) &&
+                    test(ev->Decoded(Field::kUrlOriginal)));
+        } else if (ev->Has(field)) {
+          result =
+              test(ev->Get(field)) || (ev->HasDistinctDecoded(field) && test(ev->Decoded(field)));
+        }
+        break;
+      }
+    }
+    special[m] = result ? 2 : 1;
+    special_touched.push_back(m);
+    return result;
+  }
+
+  bool Eval(const CompiledRule& r, uint32_t n) {
+    const Node& node = r.nodes[n];
+    switch (node.op) {
+      case Node::Op::kConst:
+        return node.value;
+      case Node::Op::kLeaf: {
+        uint32_t m = node.matcher;
+        if (rs.matchers[m].kind == MatcherKind::kHs) return (bits[m / 64] >> (m % 64)) & 1;
+        return Special(m);
+      }
+      case Node::Op::kNot:
+        return !Eval(r, node.kids[0]);
+      case Node::Op::kAnd:
+        for (uint32_t k : node.kids) {
+          if (!Eval(r, k)) return false;
+        }
+        return true;
+      case Node::Op::kOr:
+        for (uint32_t k : node.kids) {
+          if (Eval(r, k)) return true;
+        }
+        return false;
+    }
+    return false;
+  }
+
+  void Match(const Event& e, std::vector<uint32_t>* out) {
+    out->clear();
+    ev = &e;
+    if (++epoch == 0) {
+      std::fill(stamp.begin(), stamp.end(), 0);
+      epoch = 1;
+    }
+    candidates.clear();
+    if (scratch) {
+      for (size_t slot = 0; slot < kFieldCount; ++slot) {
+        if (!rs.dbs[slot]) continue;
+        auto f = static_cast<Field>(slot);
+        if (!e.Has(f)) continue;
+        Scan(slot, e.Get(f));
+        if (e.HasDistinctDecoded(f)) Scan(slot, e.Decoded(f));
+      }
+      if (rs.dbs[kKeywordSlot]) {
+        if (e.Has(Field::kEventOriginal)) Scan(kKeywordSlot, e.Get(Field::kEventOriginal));
+        if (e.HasDistinctDecoded(Field::kUrlOriginal)) {
+          Scan(kKeywordSlot, e.Decoded(Field::kUrlOriginal));
+        }
+      }
+    }
+    for (uint32_t r : rs.always) {
+      if (stamp[r] != epoch) {
+        stamp[r] = epoch;
+        candidates.push_back(r);
+      }
+    }
+    for (uint32_t r : candidates) {
+      if (Eval(rs.rules[r], rs.rules[r].root)) out->push_back(r);
+    }
+    std::sort(out->begin(), out->end());
+    for (uint32_t m : touched) bits[m / 64] = 0;
+    touched.clear();
+    for (uint32_t m : special_touched) special[m] = 0;
+    special_touched.clear();
+  }
+};
+
+RuleMatcher::RuleMatcher(const RuleSet& rules) : impl_(std::make_unique<Impl>(*rules.impl_)) {}
+RuleMatcher::~RuleMatcher() = default;
+void RuleMatcher::Match(const Event& ev, std::vector<uint32_t>* out) {
+  impl_->Match(ev, out);
+}
+
+}  // namespace rampart::detect

@@ -1,0 +1,118 @@
+// Sigma rules (sigma-specification 2.x) loaded from YAML and compiled so that the cost per event
+// does not grow with the number of rules: every string matcher of every rule goes into one
+// Vectorscan database per event field; an event is scanned once per field, the matched matcher
+// ids land in a bitset, and only the rules owning a matched matcher have their condition tree
+// evaluated.
+//
+//   RuleSetBuilder builder;
+//   builder.AddDirectory("/etc/rampart/rules");       // bad rules are recorded, not fatal
+//   Result<std::unique_ptr<RuleSet>> rules = builder.Build();
+//   RuleMatcher matcher(**rules);                      // one per thread
+//   std::vector<uint32_t> hits;
+//   matcher.Match(event, &hits);                       // indices into (*rules)->rule(i)
+//
+// Supported: selections (map = AND, list = OR), keywords, conditions with and/or/not,
+// parentheses, "1 of"/"any of"/"all of" with wildcards and "them"; modifiers contains,
+// startswith, endswith, all, re (with i/m/s), cidr, exists, cased. Field names: the W3C names of
+// the webserver and proxy categories, and Rampart's ECS names. Anything else makes the rule
+// skipped with a reason naming the file and what was not understood.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "detect/event.h"
+
+namespace rampart::detect {
+
+struct RuleInfo {
+  std::string id;
+  std::string title;
+  std::string severity;             // Sigma level: informational, low, medium, high, critical
+  std::string file;                 // where it was loaded from ("" for rules given as text)
+  std::vector<std::string> attack;  // ATT&CK ids from the tags: "T1190", "T1505.003"
+  std::vector<std::string> tags;
+};
+
+struct SkippedRule {
+  std::string file;
+  std::string title;   // empty when the YAML did not parse far enough
+  std::string reason;  // never empty
+};
+
+// The Sigma field name (W3C webserver/proxy names, common aliases or an ECS name) as a field.
+std::optional<Field> MapSigmaField(std::string_view name);
+
+class RuleSet;
+
+// Collects rules, then compiles them. Not thread-safe.
+class RuleSetBuilder {
+ public:
+  RuleSetBuilder();
+  ~RuleSetBuilder();
+  RuleSetBuilder(const RuleSetBuilder&) = delete;
+  RuleSetBuilder& operator=(const RuleSetBuilder&) = delete;
+
+  // Adds the rules of one YAML text (several documents allowed). A rule that cannot be used is
+  // recorded in skipped() and the returned Status says why; other rules in the text still load.
+  Status AddRuleText(std::string_view yaml, std::string_view origin);
+  // Reads a file and adds it; a read error is recorded as a skipped rule too.
+  Status AddFile(const std::string& path);
+  // Adds every *.yml / *.yaml below dir (recursively, in sorted order). Returns an error only
+  // when dir cannot be listed.
+  Status AddDirectory(const std::string& dir);
+
+  const std::vector<SkippedRule>& skipped() const;
+  size_t pending() const;
+
+  // Compiles everything added so far. Rules whose patterns Vectorscan (and, for `re`, the
+  // std::regex fallback) refuses are skipped with the compiler's message; the call fails only
+  // when the compiler itself fails in a way no single rule explains.
+  Result<std::unique_ptr<RuleSet>> Build();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Compiled, immutable rules; safe to share between threads (each thread needs a RuleMatcher).
+class RuleSet {
+ public:
+  ~RuleSet();
+  size_t size() const;
+  const RuleInfo& rule(size_t i) const;
+  // Rules skipped while loading or compiling.
+  const std::vector<SkippedRule>& skipped() const;
+  // Distinct matchers compiled into Vectorscan databases, and those evaluated in C++.
+  size_t vectorscan_matchers() const;
+  size_t fallback_matchers() const;
+
+ private:
+  friend class RuleSetBuilder;
+  friend class RuleMatcher;
+  struct Impl;
+  RuleSet();
+  std::unique_ptr<Impl> impl_;
+};
+
+// Per-thread matching state (Vectorscan scratch, bitsets). The RuleSet must outlive it.
+class RuleMatcher {
+ public:
+  explicit RuleMatcher(const RuleSet& rules);
+  ~RuleMatcher();
+  RuleMatcher(const RuleMatcher&) = delete;
+  RuleMatcher& operator=(const RuleMatcher&) = delete;
+
+  // Replaces *out with the indices of the rules that match, in increasing order.
+  void Match(const Event& ev, std::vector<uint32_t>* out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rampart::detect

@@ -1,0 +1,203 @@
+#include "detect/ioc.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <iostream>
+#include <string>
+
+#include "detect/log_parser.h"
+
+namespace rampart::detect {
+namespace {
+
+constexpr int64_t kNow = 1769760000000;  // 2026-01-30T08:00:00Z
+
+IpAddress Ip(std::string_view s) {
+  return *ParseIp(s);
+}
+
+TEST(IocStoreTest, AddressesNetworksAndExpiry) {
+  IocStore store;
+  ASSERT_TRUE(store.Add(IocType::kIp, "198.51.100.7", "feed-a", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kIp, "203.0.113.0/24", "feed-b", kNow + 1000).ok());
+  ASSERT_TRUE(store.Add(IocType::kIp, "2001:db8:bad::/48", "feed-c", 0).ok());
+  EXPECT_FALSE(store.Add(IocType::kIp, "300.1.1.1", "x", 0).ok());
+  EXPECT_FALSE(store.Add(IocType::kIp, "10.0.0.0/33", "x", 0).ok());
+
+  const Ioc* hit = store.FindIp(Ip("198.51.100.7"), kNow);
+  ASSERT_NE(hit, nullptr);
+  EXPECT_EQ(hit->source, "feed-a");
+  EXPECT_EQ(store.FindIp(Ip("198.51.100.8"), kNow), nullptr);
+  hit = store.FindIp(Ip("203.0.113.200"), kNow);
+  ASSERT_NE(hit, nullptr);
+  EXPECT_EQ(hit->value, "203.0.113.0/24");
+  EXPECT_EQ(store.FindIp(Ip("203.0.113.200"), kNow + 1000), nullptr) << "expired";
+  EXPECT_NE(store.FindIp(Ip("2001:db8:bad:1::5"), kNow), nullptr);
+  EXPECT_EQ(store.FindIp(Ip("2001:db8:bae::5"), kNow), nullptr);
+  EXPECT_NE(store.FindIp(Ip("::ffff:198.51.100.7"), kNow), nullptr);
+}
+
+TEST(IocStoreTest, DomainsUrlsHashesAgents) {
+  IocStore store;
+  ASSERT_TRUE(store.Add(IocType::kDomain, "Evil.Example.", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kUrl, "https://Drop.Example/x/payload.sh?a=1", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kUrl, "/mifs/css/mibasecss.css", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kHash, std::string(64, 'A'), "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kUserAgent, "Go-http-client/1.1 evil", "f", 0).ok());
+  EXPECT_FALSE(store.Add(IocType::kHash, "xyz", "f", 0).ok());
+  EXPECT_FALSE(store.Add(IocType::kDomain, "bad domain", "f", 0).ok());
+
+  EXPECT_NE(store.FindDomain("evil.example", kNow), nullptr);
+  EXPECT_NE(store.FindDomain("a.b.EVIL.example", kNow), nullptr);
+  EXPECT_EQ(store.FindDomain("notevil.example", kNow), nullptr);
+  EXPECT_EQ(store.FindDomain("example", kNow), nullptr);
+  EXPECT_NE(store.FindUrl("http://drop.example/x/payload.sh?a=1", kNow), nullptr);
+  EXPECT_EQ(store.FindUrl("http://drop.example/x/payload.sh?a=2", kNow), nullptr);
+  EXPECT_NE(store.FindHash(std::string(64, 'a'), kNow), nullptr);
+  EXPECT_NE(store.FindUserAgent("Go-http-client/1.1 evil", kNow), nullptr);
+
+  Event ev;
+  ASSERT_TRUE(ParseAccessLogLine(
+      R"(mdm.example:443 192.0.2.1 - - [30/Jan/2026:09:15:00 +0000] "GET /mifs/css/mibasecss.css HTTP/1.1" 200 9000000 "http://cdn.evil.example/" "Go-http-client/1.1 evil")",
+      &ev));
+  std::vector<IocMatch> hits;
+  store.MatchEvent(ev, kNow, &hits);
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_EQ(hits[0].field, Field::kHttpRequestReferrer);
+  EXPECT_EQ(hits[1].field, Field::kUrlOriginal);
+  EXPECT_EQ(hits[2].field, Field::kUserAgentOriginal);
+}
+
+TEST(IocImportTest, StixBundle) {
+  constexpr std::string_view kBundle = R"({
+  "type": "bundle", "id": "bundle--1",
+  "objects": [
+    {"type": "indicator", "spec_version": "2.1", "id": "indicator--a",
+     "pattern": "[ipv4-addr:value = '198.51.100.7'] OR [domain-name:value = 'x.example']",
+     "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z",
+     "valid_until": "2027-01-01T00:00:00Z"},
+    {"type": "indicator", "id": "indicator--b",
+     "pattern": "[file:hashes.'SHA-256' = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' OR url:value = 'http://e.example/it\\'s']",
+     "pattern_type": "stix"},
+    {"type": "indicator", "id": "indicator--c", "revoked": true,
+     "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix"},
+    {"type": "indicator", "id": "indicator--d",
+     "pattern": "[ipv4-addr:value = '192.0.2.2']", "pattern_type": "stix",
+     "valid_until": "2025-01-01T00:00:00Z"},
+    {"type": "indicator", "id": "indicator--e",
+     "pattern": "[ipv4-addr:value = '192.0.2.3' AND domain-name:value = 'y.example']"},
+    {"type": "indicator", "id": "indicator--f", "pattern": "alert tcp any", "pattern_type": "snort"},
+    {"type": "indicator", "id": "indicator--g", "pattern": "[process:name = 'sh']"},
+    {"type": "malware", "id": "malware--1"}
+  ]})";
+  IocStore store;
+  auto r = ImportStix(kBundle, "cert.json", kNow, &store);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->added, 4u);
+  EXPECT_EQ(r->skipped, 5u);
+  EXPECT_EQ(r->reasons.count("indicator revoked"), 1u);
+  EXPECT_EQ(r->reasons.count("indicator past valid_until"), 1u);
+  EXPECT_EQ(r->reasons.count("pattern uses 'AND'"), 1u);
+  const Ioc* ip = store.FindIp(Ip("198.51.100.7"), kNow);
+  ASSERT_NE(ip, nullptr);
+  EXPECT_EQ(ip->source, "cert.json indicator--a");
+  EXPECT_EQ(ip->expires_millis, 1798761600000);
+  EXPECT_NE(store.FindUrl("http://e.example/it's", kNow), nullptr);
+  EXPECT_EQ(store.FindIp(Ip("192.0.2.1"), kNow), nullptr);
+
+  auto bad =
+      ImportStix(R"({"type": "bundle", "objects": [{"type": "indic)", "t.json", kNow, &store);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("t.json: invalid JSON at byte"), std::string::npos)
+      << bad.status().message();
+}
+
+TEST(IocImportTest, MispEvent) {
+  constexpr std::string_view kEvent = R"({"Event": {"uuid": "ev-1", "info": "EPMM campaign",
+    "Attribute": [
+      {"type": "ip-src", "value": "203.0.113.66", "to_ids": true},
+      {"type": "ip-dst|port", "value": "198.51.100.9|4444", "to_ids": true},
+      {"type": "domain", "value": "c2.example", "to_ids": false},
+      {"type": "url", "value": "http://c2.example/x", "to_ids": true, "deleted": true},
+      {"type": "filename|sha256", "value": "403.jsp|bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "to_ids": true},
+      {"type": "regkey", "value": "HKLM\\x", "to_ids": true}
+    ],
+    "Object": [{"name": "domain-ip", "Attribute": [
+      {"type": "domain", "value": "Stage.Example", "to_ids": true}],
+      "Object": [{"Attribute": [{"type": "user-agent", "value": "evil-ua/1", "to_ids": true}]}]}]
+  }})";
+  IocStore store;
+  auto r = ImportMisp(kEvent, "misp.json", kNow, &store);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->added, 5u);
+  EXPECT_EQ(r->skipped, 1u);
+  EXPECT_NE(store.FindIp(Ip("203.0.113.66"), kNow), nullptr);
+  EXPECT_NE(store.FindIp(Ip("198.51.100.9"), kNow), nullptr);
+  EXPECT_EQ(store.FindDomain("c2.example", kNow), nullptr) << "to_ids false";
+  EXPECT_NE(store.FindHash(std::string(64, 'b'), kNow), nullptr);
+  EXPECT_NE(store.FindDomain("stage.example", kNow), nullptr);
+  EXPECT_NE(store.FindUserAgent("evil-ua/1", kNow), nullptr);
+  EXPECT_EQ(store.FindIp(Ip("203.0.113.66"), kNow)->source, "misp.json event ev-1");
+  EXPECT_FALSE(ImportMisp(R"({"nothing": 1})", "m.json", kNow, &store).ok());
+  EXPECT_FALSE(ImportMisp(R"({"Event": {"Attribute": [)", "m.json", kNow, &store).ok());
+}
+
+TEST(IocImportTest, Csv) {
+  constexpr std::string_view kCsv =
+      "type,value,source,expiry\n"
+      "# comment\n"
+      "ip,192.0.2.0/28,cert-eu,2027-01-01T00:00:00Z\n"
+      "domain,bad.example,,\n"
+      "user-agent,\"Mozilla/5.0 (compatible, \"\"x\"\")\",ua-feed,\n"
+      "ip,192.0.2.99,old,1000\n"
+      "mutex,abc\n"
+      "sha1,zzz\n";
+  IocStore store;
+  auto r = ImportCsv(kCsv, "list.csv", kNow, &store);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->added, 3u);
+  EXPECT_EQ(r->skipped, 3u);
+  const Ioc* net = store.FindIp(Ip("192.0.2.5"), kNow);
+  ASSERT_NE(net, nullptr);
+  EXPECT_EQ(net->source, "cert-eu");
+  EXPECT_EQ(net->expires_millis, 1798761600000);
+  EXPECT_EQ(store.FindDomain("bad.example", kNow)->source, "list.csv");
+  EXPECT_NE(store.FindUserAgent("Mozilla/5.0 (compatible, \"x\")", kNow), nullptr);
+  EXPECT_EQ(store.FindIp(Ip("192.0.2.99"), kNow), nullptr);
+}
+
+TEST(IocImportTest, HundredThousandIocsLoadAndLookUp) {
+  std::string csv;
+  for (int i = 0; i < 100000; ++i) {
+    switch (i % 4) {
+      case 0:
+        csv += "ip,10." + std::to_string(i >> 16 & 255) + "." + std::to_string(i >> 8 & 255) + "." +
+               std::to_string(i & 255) + "\n";
+        break;
+      case 1:
+        csv += "ip,2001:db8:" + std::to_string(i % 9000) + "::/64\n";
+        break;
+      case 2:
+        csv += "domain,host" + std::to_string(i) + ".bad.example\n";
+        break;
+      case 3:
+        csv += "url,http://u" + std::to_string(i) + ".example/p\n";
+        break;
+    }
+  }
+  IocStore store;
+  auto start = std::chrono::steady_clock::now();
+  auto r = ImportCsv(csv, "big.csv", kNow, &store);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->added, 100000u);
+  std::cout << "imported 100000 IoCs in " << secs << " s\n";
+  EXPECT_NE(store.FindIp(Ip("10.0.1.4"), kNow), nullptr);
+  EXPECT_NE(store.FindIp(Ip("2001:db8:5::1"), kNow), nullptr);
+  EXPECT_NE(store.FindDomain("www.host6.bad.example", kNow), nullptr);
+  EXPECT_EQ(store.FindDomain("host7.bad.example", kNow), nullptr);
+}
+
+}  // namespace
+}  // namespace rampart::detect

