@@ -271,6 +271,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return;
     }
     auto& msg = parser_->get();
+    // Beast reads a request whose Transfer-Encoding does not end in "chunked" as bodiless and
+    // would parse its body as the next request; RFC 9112 section 6.3 says to reject it, and so
+    // does request-smuggling hygiene. HTTP/1.1 also requires exactly one Host.
+    bool bad_framing = msg.count(bhttp::field::transfer_encoding) > 0 && !parser_->chunked();
+    bool bad_host = msg.version() >= 11 && msg.count(bhttp::field::host) != 1;
+    if (bad_framing || bad_host) {
+      shared_->Violation(remote_ip_, "bad_request");
+      SendError(400, "invalid_argument", "malformed HTTP request", true);
+      return;
+    }
     FillRequestHead(msg);
 
     uint64_t limit = Limits().max_body_bytes;

@@ -3,6 +3,8 @@
 #include "http/client.h"
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -122,6 +124,53 @@ class TestServer {
   std::thread thread_;
 };
 
+// Issues, with the CA in `tls`, a server certificate that names only `san` (e.g.
+// "DNS:other.example"), to check that the client verifies names and not just the chain.
+bool IssueCertFor(const TlsFiles& tls, const std::string& san, const std::string& cert_out,
+                  const std::string& key_out) {
+  BIO* b = BIO_new_file(tls.ca_cert.c_str(), "r");
+  X509* ca = PEM_read_bio_X509(b, nullptr, nullptr, nullptr);
+  BIO_free(b);
+  std::string ca_key_path = tls.ca_cert.substr(0, tls.ca_cert.size() - 3) + "key";
+  b = BIO_new_file(ca_key_path.c_str(), "r");
+  EVP_PKEY* ca_key = PEM_read_bio_PrivateKey(b, nullptr, nullptr, nullptr);
+  BIO_free(b);
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  X509* cert = X509_new();
+  bool ok = ca != nullptr && ca_key != nullptr && key != nullptr && cert != nullptr;
+  if (ok) {
+    X509_set_version(cert, X509_VERSION_3);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 4242);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("other"), -1, -1, 0);
+    X509_set_issuer_name(cert, X509_get_subject_name(ca));
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, ca, cert, nullptr, nullptr, 0);
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str());
+    ok = ext != nullptr && X509_add_ext(cert, ext, -1) == 1 &&
+         X509_sign(cert, ca_key, EVP_sha256()) > 0;
+    X509_EXTENSION_free(ext);
+  }
+  if (ok) {
+    b = BIO_new_file(cert_out.c_str(), "w");
+    ok = b != nullptr && PEM_write_bio_X509(b, cert) == 1;
+    BIO_free(b);
+    b = BIO_new_file(key_out.c_str(), "w");
+    ok = ok && b != nullptr &&
+         PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+    BIO_free(b);
+  }
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  EVP_PKEY_free(ca_key);
+  X509_free(ca);
+  return ok;
+}
+
 class ClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -211,6 +260,28 @@ TEST_F(ClientTest, RefusesServerNotSignedByPinnedCa) {
       HttpClient::Connect({.url = Url(true, "127.0.0.1", server.port()), .ca_file = tls_.ca_cert});
   ASSERT_FALSE(client.ok());
   EXPECT_EQ(client.status().code(), Code::kUnavailable);
+}
+
+TEST_F(ClientTest, RefusesPinnedCaCertificateForAnotherName) {
+  TlsFiles other = tls_;
+  other.server_cert = tmp_.path() + "/other.pem";
+  other.server_key = tmp_.path() + "/other.key";
+  ASSERT_TRUE(IssueCertFor(tls_, "DNS:other.example", other.server_cert, other.server_key));
+  TestServer server(Mode::kEcho, &other);
+  for (const char* host : {"127.0.0.1", "localhost"}) {
+    auto client =
+        HttpClient::Connect({.url = Url(true, host, server.port()), .ca_file = tls_.ca_cert});
+    EXPECT_EQ(client.status().code(), Code::kUnavailable) << host;
+  }
+  // The same CA with a matching name is accepted, so the refusal above is the name check.
+  TlsFiles named = tls_;
+  named.server_cert = tmp_.path() + "/named.pem";
+  named.server_key = tmp_.path() + "/named.key";
+  ASSERT_TRUE(IssueCertFor(tls_, "IP:127.0.0.1", named.server_cert, named.server_key));
+  TestServer named_server(Mode::kEcho, &named);
+  auto ok = HttpClient::Connect(
+      {.url = Url(true, "127.0.0.1", named_server.port()), .ca_file = tls_.ca_cert});
+  EXPECT_TRUE(ok.ok()) << ok.status().ToString();
 }
 
 TEST_F(ClientTest, HttpsNeedsCaFile) {

@@ -444,7 +444,18 @@ TEST_F(ServerTest, MalformedRequestsGet400AndClose) {
                                              "abc\r\n\r\n"),
                                  std::string("GET / HTTP/1.1\r\nBad Header\r\n\r\n"),
                                  std::string("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n"
-                                             "Content-Length: 2\r\n\r\nab")}) {
+                                             "Content-Length: 2\r\n\r\nab"),
+                                 // Framing that proxies and servers disagree on (smuggling).
+                                 std::string("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                                             "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+                                 std::string("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: "
+                                             "chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"),
+                                 std::string("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: "
+                                             "gzip\r\n\r\n" +
+                                             Get("/smuggled")),
+                                 // HTTP/1.1 without Host, and with two.
+                                 std::string("GET / HTTP/1.1\r\n\r\n"),
+                                 std::string("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")}) {
     RawConn conn(server_->port());
     ASSERT_TRUE(conn.Send(bad));
     RawResponse r = conn.ReadResponse();
@@ -454,6 +465,16 @@ TEST_F(ServerTest, MalformedRequestsGet400AndClose) {
   }
   EXPECT_TRUE(Eventually([&] { return observed_.HasViolation("bad_request"); }));
   EXPECT_EQ(observed_.handled.load(), 0);
+}
+
+TEST_F(ServerTest, Http10IsAnsweredAndClosed) {
+  StartServer(Options(false), Echo());
+  RawConn conn(server_->port());
+  ASSERT_TRUE(conn.Send("GET /old HTTP/1.0\r\n\r\n"));
+  RawResponse r = conn.ReadResponse();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["path"], "/old");
+  EXPECT_TRUE(conn.WaitClosed());
 }
 
 TEST_F(ServerTest, PipelinedRequestsAndExpectContinue) {
