@@ -164,7 +164,7 @@ void PrintAlert(const ScanOptions& opt, std::ostream& out, const Alert& a, const
                 {"source", a.ioc->source},
                 {"field", FieldName(a.ioc_field)}};
   }
-  out << json::Dump(j) << '\n';
+  out << jsonutil::Dump(j) << '\n';
 }
 
 std::string RuleKey(const RuleInfo& r) {

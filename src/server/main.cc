@@ -1,10 +1,25 @@
 // The `rampart` binary: parses the command line and hands over to the component that does the
 // work. Nothing else lives here.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <string>
 
 #include "cli/commands.h"
 #include "common/crypto.h"
+#include "detect/scan.h"
 #include "server/serve.h"
+
+namespace {
+
+// The bundled Sigma rules: $RAMPART_RULES_DIR when set, else the tree the binary was built from.
+std::string BundledRulesDir() {
+  const char* env = std::getenv("RAMPART_RULES_DIR");
+  return env != nullptr && *env != '\0' ? env : RAMPART_BUNDLED_RULES_DIR;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Rampart: a mobile device management server that defends itself"};
@@ -32,16 +47,14 @@ int main(int argc, char** argv) {
   std::string inst_name;
   auto* inst_create = institution->add_subcommand("create", "Create an institution, print its id");
   inst_create->add_option("NAME", inst_name, "Institution name")->required();
-  inst_create->callback(
-      [&] { exit_code = rampart::cli::InstitutionCreate(data_dir, inst_name); });
+  inst_create->callback([&] { exit_code = rampart::cli::InstitutionCreate(data_dir, inst_name); });
 
   auto* token = admin->add_subcommand("token", "API tokens");
   token->require_subcommand(1);
   std::string role, token_inst, token_name = "cli";
   int64_t token_expires = 90 * 24 * 3600;
   auto* token_create = token->add_subcommand("create", "Create an API token, print it once");
-  token_create->add_option("--role", role, "superadmin|admin|helpdesk|analyst|auditor")
-      ->required();
+  token_create->add_option("--role", role, "superadmin|admin|helpdesk|analyst|auditor")->required();
   token_create->add_option("--institution", token_inst, "Institution id (all but superadmin)");
   token_create->add_option("--name", token_name, "A label for the token");
   token_create->add_option("--expires-in", token_expires, "Seconds until expiry (0: never)")
@@ -65,6 +78,31 @@ int main(int argc, char** argv) {
     exit_code =
         rampart::cli::EnrollmentCreate(data_dir, enr_inst, enr_staff, max_uses, enr_expires);
   });
+
+  rampart::detect::ScanOptions scan;
+  auto* scan_cmd = app.add_subcommand(
+      "scan", "Hunt through access logs (plain or .gz) with Sigma rules and IoC feeds");
+  scan_cmd->add_option("--rules", scan.rule_dirs, "Sigma rules directory (repeatable)")
+      ->check(CLI::ExistingDirectory);
+  scan_cmd->add_option("--iocs", scan.ioc_files, "STIX 2.1, MISP JSON or CSV file (repeatable)")
+      ->check(CLI::ExistingFile);
+  scan_cmd->add_option("--format", scan.output_format, "Alert output: jsonl or text")
+      ->check(CLI::IsMember({"jsonl", "text"}));
+  scan_cmd->add_option("--log-format", scan.log_format, "auto, common, combined, epmm or jsonl")
+      ->check(CLI::IsMember({"auto", "common", "combined", "epmm", "jsonl"}));
+  scan_cmd->add_option("LOGFILE", scan.log_files, "Log files to scan")->required();
+  scan_cmd->callback([&] {
+    scan.default_rules_dir = BundledRulesDir();
+    scan.progress = ::isatty(STDERR_FILENO) != 0;
+    exit_code = rampart::detect::RunScanCommand(scan);
+  });
+
+  rampart::detect::RulesCheckOptions rules_check;
+  auto* rules = app.add_subcommand("rules", "Detection rules");
+  rules->require_subcommand(1);
+  auto* check = rules->add_subcommand("check", "Load every rule and say why any is skipped");
+  check->add_option("DIR", rules_check.rule_dirs, "Rule directories")->required();
+  check->callback([&] { exit_code = rampart::detect::RunRulesCheckCommand(rules_check); });
 
   if (!rampart::crypto::InitCrypto().ok()) return 1;
   try {
