@@ -37,8 +37,8 @@ struct Fleet {
       Device d;
       d.key = crypto::GenerateEd25519();
       std::string pub = crypto::Base64Encode(d.key.public_key);
-      std::string proof = crypto::Base64Encode(*crypto::SignEd25519(
-          d.key.secret_key, core::EnrollmentProofString(enroll->secret, pub)));
+      std::string proof = crypto::Base64Encode(
+          *crypto::SignEd25519(d.key.secret_key, core::EnrollmentProofString(enroll->secret, pub)));
       http::Request r = Make("POST", "/device/v1/enroll",
                              json{{"enrollment_token", enroll->secret},
                                   {"public_key", pub},
@@ -66,26 +66,25 @@ struct Fleet {
     return r;
   }
   http::Request SignedCheckin(const Device& d) {
-    static const std::string body =
-        json{{"state",
-              {{"os_version", "14"},
-               {"passcode_set", true},
-               {"passcode_length", 6},
-               {"storage_encrypted", true},
-               {"compromised", false},
-               {"battery_percent", 50},
-               {"installed_apps", {"a.b", "c.d"}}}}}
-            .dump();
+    static const std::string body = json{{"state",
+                                          {{"os_version", "14"},
+                                           {"passcode_set", true},
+                                           {"passcode_length", 6},
+                                           {"storage_encrypted", true},
+                                           {"compromised", false},
+                                           {"battery_percent", 50},
+                                           {"installed_apps", {"a.b", "c.d"}}}}}
+                                        .dump();
     http::Request r = Make("POST", "/device/v1/checkin", body);
     int64_t ts = clock.NowSeconds();
     std::string nonce = crypto::RandomHex(16);
-    std::string msg = core::DeviceSigningString("POST", r.target, ts, nonce,
-                                                crypto::Sha256Hex(body), d.id);
-    r.headers = {{"x-rampart-device", d.id},
-                 {"x-rampart-timestamp", std::to_string(ts)},
-                 {"x-rampart-nonce", nonce},
-                 {"x-rampart-signature",
-                  crypto::Base64Encode(*crypto::SignEd25519(d.key.secret_key, msg))}};
+    std::string msg =
+        core::DeviceSigningString("POST", r.target, ts, nonce, crypto::Sha256Hex(body), d.id);
+    r.headers = {
+        {"x-rampart-device", d.id},
+        {"x-rampart-timestamp", std::to_string(ts)},
+        {"x-rampart-nonce", nonce},
+        {"x-rampart-signature", crypto::Base64Encode(*crypto::SignEd25519(d.key.secret_key, msg))}};
     return r;
   }
   ManualClock clock;
@@ -122,9 +121,9 @@ void BM_SignedCheckin(benchmark::State& state) {
 BENCHMARK(BM_SignedCheckin);
 
 void BM_Reference_Sha256(benchmark::State& state) {
-  std::string msg = core::DeviceSigningString("POST", "/device/v1/checkin", 1769760000,
-                                              std::string(32, 'a'), std::string(64, 'b'),
-                                              "dev_0123456789abcdef01234567");
+  std::string msg =
+      core::DeviceSigningString("POST", "/device/v1/checkin", 1769760000, std::string(32, 'a'),
+                                std::string(64, 'b'), "dev_0123456789abcdef01234567");
   for (auto _ : state) benchmark::DoNotOptimize(crypto::Sha256Hex(msg));
   state.SetItemsProcessed(state.iterations());
 }
@@ -132,9 +131,9 @@ BENCHMARK(BM_Reference_Sha256);
 
 void BM_VerifyDeviceSignature(benchmark::State& state) {
   auto kp = crypto::GenerateEd25519();
-  std::string msg = core::DeviceSigningString("POST", "/device/v1/checkin", 1769760000,
-                                              std::string(32, 'a'), std::string(64, 'b'),
-                                              "dev_0123456789abcdef01234567");
+  std::string msg =
+      core::DeviceSigningString("POST", "/device/v1/checkin", 1769760000, std::string(32, 'a'),
+                                std::string(64, 'b'), "dev_0123456789abcdef01234567");
   std::string sig = *crypto::SignEd25519(kp.secret_key, msg);
   for (auto _ : state) benchmark::DoNotOptimize(crypto::VerifyEd25519(kp.public_key, msg, sig));
   state.SetItemsProcessed(state.iterations());

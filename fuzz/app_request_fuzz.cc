@@ -23,9 +23,9 @@ struct World {
     rampart::api::AppOptions options;
     options.apps_dir = "/nonexistent-rampart-fuzz";
     app = std::make_unique<rampart::api::App>(options, store.get(), &clock);
-    token = rampart::api::IssueApiToken(*store, clock, rampart::core::Role::kSuperAdmin, "",
-                                        "fuzz", 0)
-                ->secret;
+    token =
+        rampart::api::IssueApiToken(*store, clock, rampart::core::Role::kSuperAdmin, "", "fuzz", 0)
+            ->secret;
   }
   rampart::ManualClock clock;
   std::unique_ptr<rampart::store::Store> store;

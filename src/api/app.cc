@@ -106,8 +106,8 @@ Result<Principal> App::Impl::AuthenticateToken(const http::Request& req) {
   int64_t now = ctx_.Now();
   if (!token.ok() || token->revoked || (token->expires_at != 0 && token->expires_at <= now)) {
     metrics_.Increment("rampart_auth_failures_total", "reason", "bad_token");
-    log::Warn("auth.token_rejected", {{"remote_ip", req.remote_ip},
-                                      {"request_id", req.request_id}});
+    log::Warn("auth.token_rejected",
+              {{"remote_ip", req.remote_ip}, {"request_id", req.request_id}});
     return Status::Unauthenticated("invalid or expired token");
   }
   Principal p;
@@ -121,9 +121,8 @@ Result<Principal> App::Impl::AuthenticateToken(const http::Request& req) {
 Result<Principal> App::Impl::AuthenticateDevice(const http::Request& req) {
   auto fail = [&](std::string_view reason) -> Status {
     metrics_.Increment("rampart_device_auth_failures_total", "reason", reason);
-    log::Warn("auth.device_rejected", {{"reason", reason},
-                                       {"remote_ip", req.remote_ip},
-                                       {"request_id", req.request_id}});
+    log::Warn("auth.device_rejected",
+              {{"reason", reason}, {"remote_ip", req.remote_ip}, {"request_id", req.request_id}});
     return Status::Unauthenticated("device request signature rejected");
   };
   std::string device_id(req.Header(core::kDeviceHeader));
@@ -150,12 +149,11 @@ Result<Principal> App::Impl::AuthenticateDevice(const http::Request& req) {
   auto sig = crypto::Base64Decode(sig_b64);
   if (!sig.ok()) return fail("malformed_signature");
   auto device = ctx_.store->GetDevice(store::Scope::All(), device_id);
-  if (!device.ok() || device->status != core::DeviceStatus::kActive ||
-      device->public_key.empty()) {
+  if (!device.ok() || device->status != core::DeviceStatus::kActive || device->public_key.empty()) {
     return fail("unknown_device");
   }
   std::string message = core::DeviceSigningString(req.method, req.target, ts, nonce,
-                                                   crypto::Sha256Hex(req.body), device_id);
+                                                  crypto::Sha256Hex(req.body), device_id);
   if (!crypto::VerifyEd25519(device->public_key, message, *sig)) return fail("bad_signature");
   // Only a verified request may consume a nonce, so garbage cannot evict or pre-empt nonces.
   if (!nonces_.Remember(device_id, nonce, now)) return fail("replayed_nonce");
@@ -205,9 +203,8 @@ http::Response App::Impl::Handle(const http::Request& req) {
       try {
         response = table_.HandlerFor(match.route)(call);
       } catch (const std::exception& e) {
-        log::Error("api.handler_exception", {{"route", route_label},
-                                             {"request_id", req.request_id},
-                                             {"what", e.what()}});
+        log::Error("api.handler_exception",
+                   {{"route", route_label}, {"request_id", req.request_id}, {"what", e.what()}});
         response = http::Response::Error(Status::Internal("internal error"));
       }
     }
@@ -230,9 +227,15 @@ App::App(AppOptions options, store::Store* store, const Clock* clock)
     : impl_(std::make_unique<Impl>(std::move(options), store, clock)) {}
 App::~App() = default;
 
-http::Response App::Handle(const http::Request& request) { return impl_->Handle(request); }
-const std::vector<http::Route>& App::Routes() const { return impl_->Routes(); }
-Metrics& App::metrics() { return impl_->metrics(); }
+http::Response App::Handle(const http::Request& request) {
+  return impl_->Handle(request);
+}
+const std::vector<http::Route>& App::Routes() const {
+  return impl_->Routes();
+}
+Metrics& App::metrics() {
+  return impl_->metrics();
+}
 
 uint64_t App::BodyLimit(std::string_view method, std::string_view path) const {
   const auto& limits = impl_->ctx().options.config.http;

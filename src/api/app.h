@@ -22,9 +22,9 @@ namespace rampart::api {
 
 struct AppOptions {
   Config config;
-  std::string apps_dir;              // where app packages are kept, named by SHA-256
-  std::string server_identity_key;   // raw Ed25519 public key, handed to devices at enrollment
-  std::string tls_ca_fingerprint;    // hex SHA-256 of the CA certificate devices pin
+  std::string apps_dir;             // where app packages are kept, named by SHA-256
+  std::string server_identity_key;  // raw Ed25519 public key, handed to devices at enrollment
+  std::string tls_ca_fingerprint;   // hex SHA-256 of the CA certificate devices pin
 };
 
 class Metrics;

@@ -60,9 +60,12 @@ void RegisterAppRoutes(RouteTable& t, Context& c) {
     RAMPART_API_CHECK(ValidateToken(app.bundle_id, "bundle_id", 255));
     RAMPART_API_CHECK(ValidateToken(app.version, "version", 64));
     auto p = core::ParsePlatform(platform);
-    if (!p) return ErrorResponse(Status::InvalidArgument("query parameter 'platform' must be ios or android"));
+    if (!p)
+      return ErrorResponse(
+          Status::InvalidArgument("query parameter 'platform' must be ios or android"));
     app.platform = *p;
-    if (call.req.body.empty()) return ErrorResponse(Status::InvalidArgument("package body is empty"));
+    if (call.req.body.empty())
+      return ErrorResponse(Status::InvalidArgument("package body is empty"));
     json target = json::object();
     if (call.req.QueryParam("institution_id", &institution)) target["institution_id"] = institution;
     RAMPART_API_ASSIGN(app.institution_id, TargetInstitution(call, c, target));

@@ -10,12 +10,12 @@ namespace {
 
 constexpr std::string_view kDemoName = "Demo Institution";
 constexpr std::array<std::string_view, 20> kFirst{
-    "Anna",  "Luc",   "Sofia", "Jan",    "Marie", "Pieter", "Elena", "Mateo", "Ines", "Lars",
-    "Chiara", "Tomas", "Eva",  "Nikos",  "Lea",   "Jonas",  "Ana",   "Karel", "Mia",  "Oskar"};
+    "Anna",   "Luc",   "Sofia", "Jan",   "Marie", "Pieter", "Elena", "Mateo", "Ines", "Lars",
+    "Chiara", "Tomas", "Eva",   "Nikos", "Lea",   "Jonas",  "Ana",   "Karel", "Mia",  "Oskar"};
 constexpr std::array<std::string_view, 20> kLast{
-    "Peeters", "Janssens", "Rossi",   "Novak",  "Dubois",   "Muller",  "Garcia",
-    "Jensen",  "Kowalski", "Silva",   "Bianchi", "Virtanen", "Horvat",  "Papadopoulos",
-    "Schmit",  "Berg",     "Costa",   "Dvorak", "Lambert",  "Nielsen"};
+    "Peeters", "Janssens", "Rossi", "Novak",   "Dubois",   "Muller", "Garcia",
+    "Jensen",  "Kowalski", "Silva", "Bianchi", "Virtanen", "Horvat", "Papadopoulos",
+    "Schmit",  "Berg",     "Costa", "Dvorak",  "Lambert",  "Nielsen"};
 constexpr std::array<std::string_view, 6> kDepartments{"DG DIGIT", "DG HR",   "Legal Service",
                                                        "Security", "Finance", "Communication"};
 
@@ -49,7 +49,9 @@ Result<DemoSeed> SeedDemo(store::Store& store, const Clock& clock, int staff_cou
       s.id = core::NewId("stf");
       s.institution_id = inst.id;
       std::string_view first = kFirst[static_cast<size_t>(i) % kFirst.size()];
-      std::string_view last = kLast[(static_cast<size_t>(i) / kFirst.size() + static_cast<size_t>(i) * 7) % kLast.size()];
+      std::string_view last =
+          kLast[(static_cast<size_t>(i) / kFirst.size() + static_cast<size_t>(i) * 7) %
+                kLast.size()];
       s.name = std::string(first) + " " + std::string(last);
       char mobile[32];
       std::snprintf(mobile, sizeof(mobile), "+32 47%d %02d %02d %02d", i % 10, (i / 10) % 100,
@@ -81,8 +83,8 @@ Result<DemoSeed> SeedDemo(store::Store& store, const Clock& clock, int staff_cou
     RAMPART_RETURN_IF_ERROR(store.AssignPolicy(a));
   }
   constexpr int64_t kWeek = 7 * 24 * 3600;
-  RAMPART_ASSIGN_OR_RETURN(auto superadmin, IssueApiToken(store, clock, core::Role::kSuperAdmin,
-                                                          "", "demo superadmin", kWeek));
+  RAMPART_ASSIGN_OR_RETURN(auto superadmin, IssueApiToken(store, clock, core::Role::kSuperAdmin, "",
+                                                          "demo superadmin", kWeek));
   RAMPART_ASSIGN_OR_RETURN(auto admin, IssueApiToken(store, clock, core::Role::kAdmin,
                                                      seed.institution_id, "demo admin", kWeek));
   RAMPART_ASSIGN_OR_RETURN(auto enrollment, IssueEnrollmentToken(store, clock, seed.institution_id,

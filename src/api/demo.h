@@ -12,10 +12,10 @@ namespace rampart::api {
 
 struct DemoSeed {
   std::string institution_id;
-  std::string superadmin_token;   // fresh on every start: secrets are stored only as hashes
-  std::string admin_token;        // institution admin of the demo institution
-  std::string enrollment_token;   // max_uses 10000, 30 days
-  bool created = false;           // false when the institution already existed
+  std::string superadmin_token;  // fresh on every start: secrets are stored only as hashes
+  std::string admin_token;       // institution admin of the demo institution
+  std::string enrollment_token;  // max_uses 10000, 30 days
+  bool created = false;          // false when the institution already existed
 };
 
 // Idempotent: the institution, its staff, groups and policy are created on the first run only.

@@ -23,9 +23,9 @@ bool IsPrintable(const std::string& s) {
 
 http::Response Enroll(Context& c, const Call& call) {
   RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
-  RAMPART_API_CHECK(jsonutil::RejectUnknownFields(
-      body, {"enrollment_token", "public_key", "proof", "platform", "model", "serial",
-             "os_version", "ownership"}));
+  RAMPART_API_CHECK(
+      jsonutil::RejectUnknownFields(body, {"enrollment_token", "public_key", "proof", "platform",
+                                           "model", "serial", "os_version", "ownership"}));
   std::string token, public_key_b64, proof_b64, platform, ownership = "corporate";
   core::Device device;
   RAMPART_API_CHECK(jsonutil::GetString(body, "enrollment_token", &token, true, 128));
@@ -42,7 +42,8 @@ http::Response Enroll(Context& c, const Call& call) {
   if (!o) return ErrorResponse(Status::InvalidArgument("ownership must be corporate or personal"));
   if (!IsPrintable(device.model) || !IsPrintable(device.serial) ||
       !IsPrintable(device.state.os_version)) {
-    return ErrorResponse(Status::InvalidArgument("text fields must not contain control characters"));
+    return ErrorResponse(
+        Status::InvalidArgument("text fields must not contain control characters"));
   }
   auto key = crypto::Base64Decode(public_key_b64);
   if (!key.ok() || key->size() != crypto::kEd25519PublicKeyBytes) {
@@ -109,8 +110,7 @@ http::Response Checkin(Context& c, const Call& call) {
   }
   int64_t action_at = device.compliance_action_taken_at;
   store::Scope scope = store::Scope::Institution(device.institution_id);
-  core::DueAction due =
-      core::DueComplianceAction(verdict, policies, since, action_at, now);
+  core::DueAction due = core::DueComplianceAction(verdict, policies, since, action_at, now);
   if (due.action != core::NonComplianceAction::kNone) {
     action_at = now;
     c.metrics->Increment("rampart_compliance_actions_total", "action", core::ToString(due.action));
@@ -144,11 +144,10 @@ http::Response Checkin(Context& c, const Call& call) {
   }
   json reasons = json::array();
   for (const auto& r : verdict.reasons) reasons.push_back(ToJson(r));
-  return JsonResponse(200, json{{"compliance",
-                                 {{"state", core::ToString(verdict.state)}, {"reasons", reasons}}},
-                                {"commands", cmds},
-                                {"checkin_interval_seconds",
-                                 c.options.config.checkin_interval_seconds}});
+  return JsonResponse(
+      200, json{{"compliance", {{"state", core::ToString(verdict.state)}, {"reasons", reasons}}},
+                {"commands", cmds},
+                {"checkin_interval_seconds", c.options.config.checkin_interval_seconds}});
 }
 
 http::Response CommandResult(Context& c, const Call& call) {
@@ -166,8 +165,7 @@ http::Response CommandResult(Context& c, const Call& call) {
   } else if (status_name == "not_now") {
     state = core::CommandState::kNotNow;
   } else {
-    return ErrorResponse(
-        Status::InvalidArgument("status must be acknowledged, error or not_now"));
+    return ErrorResponse(Status::InvalidArgument("status must be acknowledged, error or not_now"));
   }
   std::string result_json;
   if (jsonutil::Has(body, "result") && !body["result"].is_null()) {
@@ -182,10 +180,10 @@ http::Response CommandResult(Context& c, const Call& call) {
   store::Scope scope = store::Scope::Institution(device.institution_id);
   RAMPART_API_ASSIGN(auto cmd, c.store->GetCommand(scope, device.id, call.Param("id")));
   int64_t now = c.Now();
-  RAMPART_API_ASSIGN(auto outcome,
-                     c.store->RecordCommandResult(device.id, cmd.id, state, result_json, error,
-                                                  now, now + c.options.config.not_now_retry_seconds,
-                                                  static_cast<int32_t>(c.options.config.max_not_now)));
+  RAMPART_API_ASSIGN(auto outcome, c.store->RecordCommandResult(
+                                       device.id, cmd.id, state, result_json, error, now,
+                                       now + c.options.config.not_now_retry_seconds,
+                                       static_cast<int32_t>(c.options.config.max_not_now)));
   if (outcome == store::ResultOutcome::kRecorded) {
     c.metrics->Increment("rampart_command_results_total", "status", status_name);
     log::Info("command.result", {{"command_id", cmd.id},
@@ -204,7 +202,8 @@ http::Response CommandResult(Context& c, const Call& call) {
     }
   }
   return JsonResponse(
-      200, json{{"outcome", outcome == store::ResultOutcome::kRecorded ? "recorded" : "duplicate"}});
+      200,
+      json{{"outcome", outcome == store::ResultOutcome::kRecorded ? "recorded" : "duplicate"}});
 }
 
 http::Response DownloadApp(Context& c, const Call& call) {

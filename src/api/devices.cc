@@ -67,7 +67,8 @@ void RegisterDeviceRoutes(RouteTable& t, Context& c) {
     std::string ownership(core::ToString(device.ownership));
     RAMPART_API_CHECK(jsonutil::GetString(body, "ownership", &ownership, false, 16));
     auto parsed = core::ParseOwnership(ownership);
-    if (!parsed) return ErrorResponse(Status::InvalidArgument("ownership must be corporate or personal"));
+    if (!parsed)
+      return ErrorResponse(Status::InvalidArgument("ownership must be corporate or personal"));
     RAMPART_API_CHECK(c.store->UpdateDeviceAssignment(scope, device.id, staff_id, *parsed));
     RAMPART_API_ASSIGN(auto updated, c.store->GetDevice(scope, device.id));
     return JsonResponse(200, ToJson(updated));
@@ -89,13 +90,13 @@ void RegisterDeviceRoutes(RouteTable& t, Context& c) {
     for (const auto& r : device.compliance_reasons) reasons.push_back(ToJson(r));
     json policy_ids = json::array();
     for (const auto& p : policies) policy_ids.push_back(p.id);
-    return JsonResponse(200, json{{"device_id", device.id},
-                                  {"state", core::ToString(device.compliance)},
-                                  {"reasons", reasons},
-                                  {"policy_ids", policy_ids},
-                                  {"evaluated_at", device.last_seen == 0
-                                                       ? json(nullptr)
-                                                       : json(FormatRfc3339(device.last_seen))}});
+    return JsonResponse(
+        200, json{{"device_id", device.id},
+                  {"state", core::ToString(device.compliance)},
+                  {"reasons", reasons},
+                  {"policy_ids", policy_ids},
+                  {"evaluated_at",
+                   device.last_seen == 0 ? json(nullptr) : json(FormatRfc3339(device.last_seen))}});
   });
 }
 
@@ -119,7 +120,8 @@ void RegisterCommandRoutes(RouteTable& t, Context& c) {
     std::string type_name;
     RAMPART_API_CHECK(jsonutil::GetString(body, "type", &type_name, true, 32));
     auto type = core::ParseCommandType(type_name);
-    if (!type) return ErrorResponse(Status::InvalidArgument("unknown command type '" + type_name + "'"));
+    if (!type)
+      return ErrorResponse(Status::InvalidArgument("unknown command type '" + type_name + "'"));
     // These payloads are built by the server from its own records (an app of the catalogue, a
     // stored policy), never taken from the caller.
     if (*type == core::CommandType::kInstallApp || *type == core::CommandType::kApplyPolicy) {
@@ -136,7 +138,8 @@ void RegisterCommandRoutes(RouteTable& t, Context& c) {
     // Existence and tenancy are checked before payload validation so that another
     // institution's device id is answered 404 whatever the body.
     RAMPART_API_ASSIGN(auto device, c.store->GetDevice(scope, call.Param("id")));
-    RAMPART_API_ASSIGN(auto cmd, QueueCommand(c, scope, device.id, *type, params, call.principal.id));
+    RAMPART_API_ASSIGN(auto cmd,
+                       QueueCommand(c, scope, device.id, *type, params, call.principal.id));
     log::Info("command.queued", {{"command_id", cmd.id},
                                  {"device_id", device.id},
                                  {"type", type_name},
@@ -147,8 +150,8 @@ void RegisterCommandRoutes(RouteTable& t, Context& c) {
   t.Add("GET", "/api/v1/devices/{id}/commands/{command_id}", "devices.read",
         [&c](const Call& call) {
           RAMPART_API_ASSIGN(auto scope, ReadScope(call));
-          RAMPART_API_ASSIGN(auto cmd,
-                             c.store->GetCommand(scope, call.Param("id"), call.Param("command_id")));
+          RAMPART_API_ASSIGN(
+              auto cmd, c.store->GetCommand(scope, call.Param("id"), call.Param("command_id")));
           return JsonResponse(200, ToJson(cmd));
         });
 
@@ -157,8 +160,8 @@ void RegisterCommandRoutes(RouteTable& t, Context& c) {
           RAMPART_API_ASSIGN(auto scope, ReadScope(call));
           RAMPART_API_CHECK(
               c.store->CancelCommand(scope, call.Param("id"), call.Param("command_id"), c.Now()));
-          RAMPART_API_ASSIGN(auto cmd,
-                             c.store->GetCommand(scope, call.Param("id"), call.Param("command_id")));
+          RAMPART_API_ASSIGN(
+              auto cmd, c.store->GetCommand(scope, call.Param("id"), call.Param("command_id")));
           log::Info("command.canceled", {{"command_id", cmd.id}, {"by", call.principal.id}});
           return JsonResponse(200, ToJson(cmd));
         });

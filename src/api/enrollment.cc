@@ -1,5 +1,5 @@
-#include "api/internal.h"
 #include "api/credentials.h"
+#include "api/internal.h"
 #include "common/json_util.h"
 #include "common/log.h"
 
@@ -23,17 +23,15 @@ void RegisterEnrollmentRoutes(RouteTable& t, Context& c) {
     RAMPART_API_ASSIGN(tok.institution_id, TargetInstitution(call, c, body));
     RAMPART_API_CHECK(jsonutil::GetString(body, "staff_id", &tok.staff_id, false, 64));
     if (!tok.staff_id.empty()) {
-      auto staff =
-          c.store->GetStaff(store::Scope::Institution(tok.institution_id), tok.staff_id);
+      auto staff = c.store->GetStaff(store::Scope::Institution(tok.institution_id), tok.staff_id);
       if (!staff.ok()) return ErrorResponse(Status::NotFound("staff member not found"));
     }
     int64_t expires_in = 7 * 24 * 3600;
     RAMPART_API_CHECK(jsonutil::GetInt(body, "max_uses", &tok.max_uses, false, 1, 1000000));
     RAMPART_API_CHECK(
         jsonutil::GetInt(body, "expires_in_seconds", &expires_in, false, 60, 365LL * 24 * 3600));
-    RAMPART_API_ASSIGN(auto issued,
-                       IssueEnrollmentToken(*c.store, *c.clock, tok.institution_id, tok.staff_id,
-                                            tok.max_uses, expires_in));
+    RAMPART_API_ASSIGN(auto issued, IssueEnrollmentToken(*c.store, *c.clock, tok.institution_id,
+                                                         tok.staff_id, tok.max_uses, expires_in));
     log::Info("enrollment_token.created", {{"token_id", issued.token.id},
                                            {"max_uses", issued.token.max_uses},
                                            {"by", call.principal.id}});

@@ -38,8 +38,10 @@ void PushGroupContentToDevice(Context& c, const store::Scope& scope, const core:
       if (!assignments.ok()) continue;
       for (const auto& a : *assignments) {
         if (a.group_id != group_id) continue;
-        json params = {{"app_id", app.id},         {"bundle_id", app.bundle_id},
-                       {"version", app.version},   {"sha256", app.sha256},
+        json params = {{"app_id", app.id},
+                       {"bundle_id", app.bundle_id},
+                       {"version", app.version},
+                       {"sha256", app.sha256},
                        {"size_bytes", app.size_bytes}};
         QueueCommand(c, scope, device.id, core::CommandType::kInstallApp, params, by)
             .status()
@@ -63,11 +65,13 @@ void RegisterGroupRoutes(RouteTable& t, Context& c) {
 
   t.Add("POST", "/api/v1/groups", "groups.write", [&c](const Call& call) {
     RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
-    RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"name", "description", "institution_id"}));
+    RAMPART_API_CHECK(
+        jsonutil::RejectUnknownFields(body, {"name", "description", "institution_id"}));
     core::Group g;
     RAMPART_API_CHECK(jsonutil::GetString(body, "name", &g.name, true, 100));
     RAMPART_API_CHECK(jsonutil::GetString(body, "description", &g.description, false, 500));
-    if (g.name.empty()) return ErrorResponse(Status::InvalidArgument("field 'name' must not be empty"));
+    if (g.name.empty())
+      return ErrorResponse(Status::InvalidArgument("field 'name' must not be empty"));
     RAMPART_API_ASSIGN(g.institution_id, TargetInstitution(call, c, body));
     g.id = core::NewId("grp");
     g.created_at = c.Now();
@@ -111,8 +115,8 @@ void RegisterGroupRoutes(RouteTable& t, Context& c) {
           RAMPART_API_ASSIGN(auto scope, ReadScope(call));
           RAMPART_API_CHECK(
               c.store->RemoveGroupMember(scope, call.Param("id"), call.Param("device_id")));
-          return JsonResponse(200, json{{"group_id", call.Param("id")},
-                                        {"removed", call.Param("device_id")}});
+          return JsonResponse(
+              200, json{{"group_id", call.Param("id")}, {"removed", call.Param("device_id")}});
         });
 }
 

@@ -73,13 +73,17 @@ Result<store::PageRequest> ReadPage(const Call& call) {
   return page;
 }
 
-Result<json> ReadJsonBody(const Call& call) { return jsonutil::ParseObject(call.req.body); }
+Result<json> ReadJsonBody(const Call& call) {
+  return jsonutil::ParseObject(call.req.body);
+}
 
 http::Response JsonResponse(int status, const json& body) {
   return http::Response::Json(status, jsonutil::Dump(body));
 }
 
-http::Response ErrorResponse(const Status& status) { return http::Response::Error(status); }
+http::Response ErrorResponse(const Status& status) {
+  return http::Response::Error(status);
+}
 
 Result<core::Command> QueueCommand(Context& c, const store::Scope& scope,
                                    const std::string& device_id, core::CommandType type,

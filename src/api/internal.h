@@ -128,16 +128,16 @@ Result<int64_t> PushPolicyToDevices(Context& c, const core::Policy& policy,
 }  // namespace rampart::api::internal
 
 // In a handler: assigns the value of a Result, or returns its error as the HTTP response.
-#define RAMPART_API_ASSIGN(lhs, expr)                                                 \
-  auto RAMPART_CONCAT(api_result_, __LINE__) = (expr);                                \
-  if (!RAMPART_CONCAT(api_result_, __LINE__).ok())                                    \
-    return ::rampart::api::internal::ErrorResponse(                                   \
-        RAMPART_CONCAT(api_result_, __LINE__).status());                              \
+#define RAMPART_API_ASSIGN(lhs, expr)                    \
+  auto RAMPART_CONCAT(api_result_, __LINE__) = (expr);   \
+  if (!RAMPART_CONCAT(api_result_, __LINE__).ok())       \
+    return ::rampart::api::internal::ErrorResponse(      \
+        RAMPART_CONCAT(api_result_, __LINE__).status()); \
   lhs = std::move(RAMPART_CONCAT(api_result_, __LINE__)).value()
 
 // In a handler: returns the error of a non-OK Status as the HTTP response.
-#define RAMPART_API_CHECK(expr)                                                     \
-  do {                                                                              \
-    ::rampart::Status api_status_ = (expr);                                         \
+#define RAMPART_API_CHECK(expr)                                                         \
+  do {                                                                                  \
+    ::rampart::Status api_status_ = (expr);                                             \
     if (!api_status_.ok()) return ::rampart::api::internal::ErrorResponse(api_status_); \
   } while (0)

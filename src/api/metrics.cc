@@ -33,7 +33,8 @@ static std::string Series(std::string_view name, std::string_view label_name,
 
 void Metrics::ObserveRequest(std::string_view method, std::string_view route, int status,
                              int64_t duration_us) {
-  std::string labels = "method=\"" + EscapeLabel(method) + "\",route=\"" + EscapeLabel(route) + "\"";
+  std::string labels =
+      "method=\"" + EscapeLabel(method) + "\",route=\"" + EscapeLabel(route) + "\"";
   std::string counter =
       "rampart_http_requests_total{" + labels + ",status=\"" + std::to_string(status) + "\"}";
   double ms = static_cast<double>(duration_us) / 1000.0;
@@ -80,8 +81,8 @@ std::string Metrics::RenderPrometheus(const std::string& extra) const {
     for (const auto& [labels, h] : latency_) {
       for (size_t i = 0; i < kBucketsMs.size(); ++i) {
         std::snprintf(buf, sizeof(buf), "%g", kBucketsMs[i] / 1000.0);
-        out += "rampart_http_request_duration_seconds_bucket{" + labels + ",le=\"" + buf +
-               "\"} " + std::to_string(h.buckets[i]) + "\n";
+        out += "rampart_http_request_duration_seconds_bucket{" + labels + ",le=\"" + buf + "\"} " +
+               std::to_string(h.buckets[i]) + "\n";
       }
       out += "rampart_http_request_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " +
              std::to_string(h.count) + "\n";

@@ -35,7 +35,7 @@ class Metrics {
     double sum_seconds = 0;
   };
   mutable std::mutex mu_;
-  std::map<std::string, int64_t, std::less<>> counters_;  // full series text -> value
+  std::map<std::string, int64_t, std::less<>> counters_;   // full series text -> value
   std::map<std::string, Histogram, std::less<>> latency_;  // route labels -> histogram
 };
 

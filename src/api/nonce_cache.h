@@ -26,7 +26,7 @@ class NonceCache {
   static constexpr int kShards = 16;
   struct Shard {
     mutable std::mutex mu;
-    std::unordered_map<std::string, int64_t> expiry;  // key: device_id + '/' + nonce
+    std::unordered_map<std::string, int64_t> expiry;    // key: device_id + '/' + nonce
     std::deque<std::pair<int64_t, std::string>> order;  // (expiry, key), oldest first
   };
   void PruneLocked(Shard& shard, int64_t now);

@@ -31,7 +31,8 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
     RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"name", "rules", "institution_id"}));
     core::Policy p;
     RAMPART_API_CHECK(jsonutil::GetString(body, "name", &p.name, true, 100));
-    if (p.name.empty()) return ErrorResponse(Status::InvalidArgument("field 'name' must not be empty"));
+    if (p.name.empty())
+      return ErrorResponse(Status::InvalidArgument("field 'name' must not be empty"));
     json rules = body.value("rules", json::object());
     RAMPART_API_ASSIGN(p.rules, PolicyRulesFromJson(rules));
     if (rules.is_object() && !rules.contains("grace_seconds")) {
@@ -56,7 +57,8 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
     RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"name", "rules"}));
     RAMPART_API_ASSIGN(core::Policy p, c.store->GetPolicy(scope, call.Param("id")));
     RAMPART_API_CHECK(jsonutil::GetString(body, "name", &p.name, false, 100));
-    if (p.name.empty()) return ErrorResponse(Status::InvalidArgument("field 'name' must not be empty"));
+    if (p.name.empty())
+      return ErrorResponse(Status::InvalidArgument("field 'name' must not be empty"));
     if (jsonutil::Has(body, "rules")) {
       RAMPART_API_ASSIGN(p.rules, PolicyRulesFromJson(body["rules"]));
     }

@@ -7,8 +7,12 @@ namespace rampart::api::internal {
 using nlohmann::json;
 
 namespace {
-json Time(int64_t t) { return t == 0 ? json(nullptr) : json(FormatRfc3339(t)); }
-json OrNull(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+json Time(int64_t t) {
+  return t == 0 ? json(nullptr) : json(FormatRfc3339(t));
+}
+json OrNull(const std::string& s) {
+  return s.empty() ? json(nullptr) : json(s);
+}
 }  // namespace
 
 json ToJson(const core::Institution& v) {
@@ -124,17 +128,18 @@ json ToJson(const core::PolicyRules& v) {
     vpn.push_back(
         {{"name", p.name}, {"type", p.type}, {"server", p.server}, {"always_on", p.always_on}});
   }
-  return {{"passcode_min_length", v.passcode_min_length},
-          {"require_storage_encryption", v.require_storage_encryption},
-          {"min_os_version", {{"ios", v.min_os_version_ios}, {"android", v.min_os_version_android}}},
-          {"block_compromised", v.block_compromised},
-          {"camera_allowed", v.camera_allowed},
-          {"required_apps", v.required_apps},
-          {"forbidden_apps", v.forbidden_apps},
-          {"wifi", wifi},
-          {"vpn", vpn},
-          {"noncompliance_action", core::ToString(v.action)},
-          {"grace_seconds", v.grace_seconds}};
+  return {
+      {"passcode_min_length", v.passcode_min_length},
+      {"require_storage_encryption", v.require_storage_encryption},
+      {"min_os_version", {{"ios", v.min_os_version_ios}, {"android", v.min_os_version_android}}},
+      {"block_compromised", v.block_compromised},
+      {"camera_allowed", v.camera_allowed},
+      {"required_apps", v.required_apps},
+      {"forbidden_apps", v.forbidden_apps},
+      {"wifi", wifi},
+      {"vpn", vpn},
+      {"noncompliance_action", core::ToString(v.action)},
+      {"grace_seconds", v.grace_seconds}};
 }
 
 json ToJson(const core::Policy& v) {
@@ -202,14 +207,17 @@ Result<core::PolicyRules> PolicyRulesFromJson(const json& j) {
       jsonutil::GetBool(j, "require_storage_encryption", &r.require_storage_encryption, false));
   RAMPART_RETURN_IF_ERROR(jsonutil::GetBool(j, "block_compromised", &r.block_compromised, false));
   RAMPART_RETURN_IF_ERROR(jsonutil::GetBool(j, "camera_allowed", &r.camera_allowed, false));
-  RAMPART_RETURN_IF_ERROR(jsonutil::GetStringList(j, "required_apps", &r.required_apps, false, 200));
-  RAMPART_RETURN_IF_ERROR(jsonutil::GetStringList(j, "forbidden_apps", &r.forbidden_apps, false, 200));
+  RAMPART_RETURN_IF_ERROR(
+      jsonutil::GetStringList(j, "required_apps", &r.required_apps, false, 200));
+  RAMPART_RETURN_IF_ERROR(
+      jsonutil::GetStringList(j, "forbidden_apps", &r.forbidden_apps, false, 200));
   if (jsonutil::Has(j, "min_os_version")) {
     const json& m = j.at("min_os_version");
     if (!m.is_object()) return Status::InvalidArgument("field 'min_os_version' must be an object");
     RAMPART_RETURN_IF_ERROR(jsonutil::RejectUnknownFields(m, {"ios", "android"}));
     RAMPART_RETURN_IF_ERROR(jsonutil::GetString(m, "ios", &r.min_os_version_ios, false, 32));
-    RAMPART_RETURN_IF_ERROR(jsonutil::GetString(m, "android", &r.min_os_version_android, false, 32));
+    RAMPART_RETURN_IF_ERROR(
+        jsonutil::GetString(m, "android", &r.min_os_version_android, false, 32));
     if (!IsOsVersion(r.min_os_version_ios) || !IsOsVersion(r.min_os_version_android)) {
       return Status::InvalidArgument("min_os_version values must look like 17.4");
     }
@@ -221,8 +229,8 @@ Result<core::PolicyRules> PolicyRulesFromJson(const json& j) {
     return Status::InvalidArgument("noncompliance_action must be none, notify or lock");
   }
   r.action = *parsed;
-  RAMPART_RETURN_IF_ERROR(jsonutil::GetInt(j, "grace_seconds", &r.grace_seconds, false, 0,
-                                       int64_t{365} * 24 * 3600));
+  RAMPART_RETURN_IF_ERROR(
+      jsonutil::GetInt(j, "grace_seconds", &r.grace_seconds, false, 0, int64_t{365} * 24 * 3600));
   if (jsonutil::Has(j, "wifi")) {
     const json& list = j.at("wifi");
     if (!list.is_array() || list.size() > 50) {

@@ -87,7 +87,8 @@ void RegisterStaffRoutes(RouteTable& t, Context& c) {
   t.Add("PATCH", "/api/v1/staff/{id}", "staff.write", [&c](const Call& call) {
     RAMPART_API_ASSIGN(auto scope, ReadScope(call));
     RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
-    RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"name", "mobile", "email", "department"}));
+    RAMPART_API_CHECK(
+        jsonutil::RejectUnknownFields(body, {"name", "mobile", "email", "department"}));
     RAMPART_API_ASSIGN(core::Staff s, c.store->GetStaff(scope, call.Param("id")));
     RAMPART_API_CHECK(ReadStaffFields(body, &s, false));
     s.updated_at = c.Now();

@@ -1,5 +1,5 @@
-#include "api/internal.h"
 #include "api/credentials.h"
+#include "api/internal.h"
 #include "common/json_util.h"
 #include "common/log.h"
 #include "core/permissions.h"
@@ -26,27 +26,28 @@ void RegisterTokenRoutes(RouteTable& t, Context& c) {
     RAMPART_API_CHECK(jsonutil::GetString(body, "role", &role_name, true, 32));
     auto role = core::ParseRole(role_name);
     if (!role) {
-      return ErrorResponse(Status::InvalidArgument(
-          "role must be superadmin, admin, helpdesk, analyst or auditor"));
+      return ErrorResponse(
+          Status::InvalidArgument("role must be superadmin, admin, helpdesk, analyst or auditor"));
     }
     tok.role = *role;
     // No token can mint a more powerful one than itself.
     if (core::IsCrossInstitution(tok.role) && !core::IsCrossInstitution(call.principal.role)) {
-      return ErrorResponse(Status::PermissionDenied("only a superadmin may create superadmin tokens"));
+      return ErrorResponse(
+          Status::PermissionDenied("only a superadmin may create superadmin tokens"));
     }
     if (core::IsCrossInstitution(tok.role)) {
       if (jsonutil::Has(body, "institution_id")) {
-        return ErrorResponse(
-            Status::InvalidArgument("a superadmin token spans all institutions: omit institution_id"));
+        return ErrorResponse(Status::InvalidArgument(
+            "a superadmin token spans all institutions: omit institution_id"));
       }
     } else {
       RAMPART_API_ASSIGN(tok.institution_id, TargetInstitution(call, c, body));
     }
     int64_t expires_in = 90 * 24 * 3600;
-    RAMPART_API_CHECK(
-        jsonutil::GetInt(body, "expires_in_seconds", &expires_in, false, 60, 2LL * 365 * 24 * 3600));
-    RAMPART_API_ASSIGN(auto issued, IssueApiToken(*c.store, *c.clock, tok.role,
-                                                  tok.institution_id, tok.name, expires_in));
+    RAMPART_API_CHECK(jsonutil::GetInt(body, "expires_in_seconds", &expires_in, false, 60,
+                                       2LL * 365 * 24 * 3600));
+    RAMPART_API_ASSIGN(auto issued, IssueApiToken(*c.store, *c.clock, tok.role, tok.institution_id,
+                                                  tok.name, expires_in));
     log::Info("api_token.created",
               {{"token_id", issued.token.id}, {"role", role_name}, {"by", call.principal.id}});
     json out = ToJson(issued.token);

@@ -88,7 +88,8 @@ int Serve(const ServeOptions& options) {
   if (!store.ok()) return Fail(store.status().message());
 
   if (options.demo) {
-    auto seed = api::SeedDemo(**store, SystemClock::Instance(), static_cast<int>(config.demo_staff));
+    auto seed =
+        api::SeedDemo(**store, SystemClock::Instance(), static_cast<int>(config.demo_staff));
     if (!seed.ok()) return Fail("demo seeding failed: " + seed.status().message());
     // Printed once for the operator at the console; never logged.
     std::cout << "demo institution:  " << seed->institution_id
@@ -143,9 +144,9 @@ int Serve(const ServeOptions& options) {
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::cout << "rampart listening on " << scheme << "://" << shown_host << ":" << server.port()
             << std::endl;
-  log::Info("serve.started", {{"listen", config.listen},
-                              {"port", static_cast<int>(server.port())},
-                              {"tls", config.tls}});
+  log::Info(
+      "serve.started",
+      {{"listen", config.listen}, {"port", static_cast<int>(server.port())}, {"tls", config.tls}});
 
   constexpr int kMaintenanceSeconds = 30;
   for (;;) {

@@ -40,8 +40,8 @@ class ApiFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(crypto::InitCrypto().ok());
-    apps_dir_ = std::filesystem::temp_directory_path() /
-                ("rampart-api-test-" + crypto::RandomHex(6));
+    apps_dir_ =
+        std::filesystem::temp_directory_path() / ("rampart-api-test-" + crypto::RandomHex(6));
     std::filesystem::create_directories(apps_dir_);
     auto s = store::OpenStore("sqlite::memory:");
     ASSERT_TRUE(s.ok()) << s.status().ToString();
@@ -104,8 +104,8 @@ class ApiFixture : public ::testing::Test {
     http::Request r = MakeRequest(method, target, body);
     int64_t ts = clock_.NowSeconds() + ts_offset;
     if (nonce.empty()) nonce = crypto::RandomHex(16);
-    std::string msg = core::DeviceSigningString(method, target, ts, nonce,
-                                                crypto::Sha256Hex(body), d.id);
+    std::string msg =
+        core::DeviceSigningString(method, target, ts, nonce, crypto::Sha256Hex(body), d.id);
     std::string sig = *crypto::SignEd25519(d.key.secret_key, msg);
     if (corrupt_signature) sig[5] ^= 0x10;
     r.headers.emplace_back("x-rampart-device", d.id);
@@ -148,8 +148,12 @@ class ApiFixture : public ::testing::Test {
   }
 
   static json GoodState(const std::string& os = "14") {
-    return json{{"os_version", os},          {"passcode_set", true},   {"passcode_length", 6},
-                {"storage_encrypted", true}, {"compromised", false},   {"battery_percent", 80},
+    return json{{"os_version", os},
+                {"passcode_set", true},
+                {"passcode_length", 6},
+                {"storage_encrypted", true},
+                {"compromised", false},
+                {"battery_percent", 80},
                 {"installed_apps", json::array()}};
   }
 

@@ -37,18 +37,19 @@ TEST_F(ApiTest, ExpiredAndRevokedTokensAreRefused) {
   ASSERT_EQ(created.status, 201) << created.raw;
   std::string helpdesk = created.body["token"];
   EXPECT_EQ(Send("GET", "/api/v1/devices", helpdesk).status, 200);
-  EXPECT_EQ(Send("DELETE", "/api/v1/tokens/" + created.body["id"].get<std::string>(), admin_).status,
-            200);
+  EXPECT_EQ(
+      Send("DELETE", "/api/v1/tokens/" + created.body["id"].get<std::string>(), admin_).status,
+      200);
   EXPECT_EQ(Send("GET", "/api/v1/devices", helpdesk).status, 401);
 }
 
 TEST_F(ApiTest, AdminCannotMintSuperadminOrTokensForOtherInstitutions) {
   std::string other = CreateInstitution("Institution B");
   EXPECT_EQ(Send("POST", "/api/v1/tokens", admin_, json{{"role", "superadmin"}}).status, 403);
-  EXPECT_EQ(Send("POST", "/api/v1/tokens", admin_,
-                 json{{"role", "admin"}, {"institution_id", other}})
-                .status,
-            404);
+  EXPECT_EQ(
+      Send("POST", "/api/v1/tokens", admin_, json{{"role", "admin"}, {"institution_id", other}})
+          .status,
+      404);
   EXPECT_EQ(Send("POST", "/api/v1/tokens", admin_, json{{"role", "wizard"}}).status, 400);
 }
 
@@ -113,9 +114,9 @@ TEST_F(ApiTest, CheckinEvaluatesComplianceWithEveryReason) {
                           {"min_os_version", {{"android", "15"}}},
                           {"block_compromised", true}}}});
   ASSERT_EQ(pol.status, 201) << pol.raw;
-  Reply assigned = Send("POST", "/api/v1/policies/" + pol.body["id"].get<std::string>() +
-                                    "/assignments",
-                        admin_, json{{"target", "institution"}});
+  Reply assigned =
+      Send("POST", "/api/v1/policies/" + pol.body["id"].get<std::string>() + "/assignments", admin_,
+           json{{"target", "institution"}});
   ASSERT_EQ(assigned.status, 201) << assigned.raw;
   SimDevice d = Enroll(enroll_);
   json state = GoodState("14");
@@ -125,8 +126,8 @@ TEST_F(ApiTest, CheckinEvaluatesComplianceWithEveryReason) {
   EXPECT_EQ(r.body["compliance"]["state"], "noncompliant");
   std::set<std::string> codes;
   for (const auto& reason : r.body["compliance"]["reasons"]) codes.insert(reason["code"]);
-  EXPECT_EQ(codes, (std::set<std::string>{"passcode_too_short", "os_too_old",
-                                          "device_compromised"}));
+  EXPECT_EQ(codes,
+            (std::set<std::string>{"passcode_too_short", "os_too_old", "device_compromised"}));
   // The policy reached the new device as an apply_policy command.
   ASSERT_EQ(r.body["commands"].size(), 1u);
   EXPECT_EQ(r.body["commands"][0]["type"], "apply_policy");
@@ -199,8 +200,8 @@ TEST_F(ApiTest, CommandQueueLifecycle) {
 
 TEST_F(ApiTest, NotNowIsRetriedLaterAndNeverLoops) {
   SimDevice d = Enroll(enroll_);
-  Reply cmd = Send("POST", "/api/v1/devices/" + d.id + "/commands", admin_,
-                   json{{"type", "restart"}});
+  Reply cmd =
+      Send("POST", "/api/v1/devices/" + d.id + "/commands", admin_, json{{"type", "restart"}});
   std::string id = cmd.body["id"];
   std::string result_path = "/device/v1/commands/" + id + "/result";
   for (int round = 0; round < 3; ++round) {
@@ -231,7 +232,8 @@ TEST_F(ApiTest, HelpdeskMayLockButNotWipe) {
 
 TEST_F(ApiTest, RetireRevokesTheDeviceKey) {
   SimDevice d = Enroll(enroll_);
-  Reply cmd = Send("POST", "/api/v1/devices/" + d.id + "/commands", admin_, json{{"type", "retire"}});
+  Reply cmd =
+      Send("POST", "/api/v1/devices/" + d.id + "/commands", admin_, json{{"type", "retire"}});
   ASSERT_EQ(cmd.status, 201);
   Reply c = Checkin(d, GoodState());
   ASSERT_EQ(c.body["commands"].size(), 1u);
@@ -249,12 +251,15 @@ TEST_F(ApiTest, AppUploadAssignmentAndDownloadByHash) {
   ASSERT_EQ(Send("PUT", "/api/v1/groups/" + gid + "/devices/" + android.id, admin_).status, 200);
   ASSERT_EQ(Send("PUT", "/api/v1/groups/" + gid + "/devices/" + ios.id, admin_).status, 200);
   std::string package = "PK\x03\x04 fake android package " + crypto::RandomHex(8);
-  Reply app = Send("POST", "/api/v1/apps?name=Field%20App&bundle_id=org.example.field&version=1.2&platform=android",
-                   admin_, package);
+  Reply app =
+      Send("POST",
+           "/api/v1/apps?name=Field%20App&bundle_id=org.example.field&version=1.2&platform=android",
+           admin_, package);
   ASSERT_EQ(app.status, 201) << app.raw;
   std::string sha = app.body["sha256"];
   EXPECT_EQ(sha, crypto::Sha256Hex(package));
-  EXPECT_EQ(Send("POST", "/api/v1/apps?name=Again&bundle_id=org.example.field&version=1.2&platform=android",
+  EXPECT_EQ(Send("POST",
+                 "/api/v1/apps?name=Again&bundle_id=org.example.field&version=1.2&platform=android",
                  admin_, package)
                 .status,
             409);
@@ -275,17 +280,18 @@ TEST_F(ApiTest, AppUploadAssignmentAndDownloadByHash) {
   // Unsigned download is refused.
   EXPECT_EQ(Send("GET", "/device/v1/apps/" + sha, "").status, 401);
   // Quarantine stops downloads.
-  ASSERT_EQ(Send("POST", "/api/v1/apps/" + app.body["id"].get<std::string>() + "/quarantine", admin_)
-                .status,
-            200);
+  ASSERT_EQ(
+      Send("POST", "/api/v1/apps/" + app.body["id"].get<std::string>() + "/quarantine", admin_)
+          .status,
+      200);
   EXPECT_EQ(DeviceSend(android, "GET", "/device/v1/apps/" + sha, "").status, 403);
 }
 
 TEST_F(ApiTest, TamperedPackageOnDiskIsNotServed) {
   SimDevice d = Enroll(enroll_);
   std::string package = "original package bytes";
-  Reply app = Send("POST", "/api/v1/apps?name=A&bundle_id=a.b&version=1&platform=android", admin_,
-                   package);
+  Reply app =
+      Send("POST", "/api/v1/apps?name=A&bundle_id=a.b&version=1&platform=android", admin_, package);
   ASSERT_EQ(app.status, 201);
   std::string sha = app.body["sha256"];
   {
@@ -304,26 +310,26 @@ TEST_F(ApiTest, OtherInstitutionsObjectsAreInvisible) {
   ASSERT_EQ(staff.status, 201);
   std::string their_staff = staff.body["id"];
   EXPECT_EQ(Send("GET", "/api/v1/devices/" + theirs.id, admin_).status, 404);
-  EXPECT_EQ(Send("POST", "/api/v1/devices/" + theirs.id + "/commands", admin_,
-                 json{{"type", "wipe"}})
-                .status,
-            404);
+  EXPECT_EQ(
+      Send("POST", "/api/v1/devices/" + theirs.id + "/commands", admin_, json{{"type", "wipe"}})
+          .status,
+      404);
   EXPECT_EQ(Send("GET", "/api/v1/staff/" + their_staff, admin_).status, 404);
   EXPECT_EQ(Send("PATCH", "/api/v1/staff/" + their_staff, admin_, json{{"name", "Owned"}}).status,
             404);
   EXPECT_EQ(Send("DELETE", "/api/v1/staff/" + their_staff, admin_).status, 404);
   EXPECT_EQ(Send("GET", "/api/v1/devices", admin_).body["items"].size(), 0u);
   // Naming the other institution explicitly does not help a non-superadmin.
-  EXPECT_EQ(Send("GET", "/api/v1/devices?institution_id=" + other, admin_).body["items"].size(), 0u);
-  EXPECT_EQ(Send("POST", "/api/v1/staff", admin_, json{{"name", "X"}, {"institution_id", other}})
-                .status,
-            404);
+  EXPECT_EQ(Send("GET", "/api/v1/devices?institution_id=" + other, admin_).body["items"].size(),
+            0u);
+  EXPECT_EQ(
+      Send("POST", "/api/v1/staff", admin_, json{{"name", "X"}, {"institution_id", other}}).status,
+      404);
   // Nothing changed on their side.
   EXPECT_EQ(Send("GET", "/api/v1/staff/" + their_staff, other_admin).body["name"], "B Person");
-  EXPECT_EQ(Send("GET", "/api/v1/devices/" + theirs.id + "/commands", other_admin)
-                .body["items"]
-                .size(),
-            0u);
+  EXPECT_EQ(
+      Send("GET", "/api/v1/devices/" + theirs.id + "/commands", other_admin).body["items"].size(),
+      0u);
   // The superadmin sees both.
   EXPECT_EQ(Send("GET", "/api/v1/institutions", superadmin_).body["items"].size(), 2u);
 }

@@ -49,8 +49,8 @@ TEST(OpenApi, RouterAndSpecAgree) {
     EXPECT_EQ(it->second, perm) << key.first << " " << key.second << ": permission differs";
   }
   for (const auto& [key, perm] : spec) {
-    EXPECT_TRUE(router.count(key)) << key.first << " " << key.second
-                                   << " is in docs/openapi.yaml but not served";
+    EXPECT_TRUE(router.count(key))
+        << key.first << " " << key.second << " is in docs/openapi.yaml but not served";
   }
   EXPECT_GT(router.size(), 40u);
 }
@@ -72,8 +72,8 @@ class RouteWalk : public ApiFixture {
     ids_["staff"] = created("/api/v1/staff", json{{"name", "Alice A"}})["id"];
     ids_["group"] = created("/api/v1/groups", json{{"name", "G"}})["id"];
     ids_["policy"] = created("/api/v1/policies", json{{"name", "P"}})["id"];
-    ids_["assignment"] =
-        created("/api/v1/policies/" + ids_["policy"] + "/assignments", json{{"target", "institution"}})["id"];
+    ids_["assignment"] = created("/api/v1/policies/" + ids_["policy"] + "/assignments",
+                                 json{{"target", "institution"}})["id"];
     ids_["enrollment"] = created("/api/v1/enrollment-tokens", json::object())["id"];
     ids_["token"] = created("/api/v1/tokens", json{{"role", "auditor"}})["id"];
     ids_["command"] =
@@ -87,18 +87,23 @@ class RouteWalk : public ApiFixture {
   // Fills a route pattern with institution A's ids.
   std::string Fill(const std::string& pattern) {
     static const std::vector<std::pair<std::string, std::string>> kPrefixes = {
-        {"/api/v1/institutions/", "inst"}, {"/api/v1/staff/", "staff"},
-        {"/api/v1/devices/", "device"},    {"/api/v1/groups/", "group"},
-        {"/api/v1/enrollment-tokens/", "enrollment"}, {"/api/v1/policies/", "policy"},
-        {"/api/v1/apps/", "app"},          {"/api/v1/tokens/", "token"},
+        {"/api/v1/institutions/", "inst"},
+        {"/api/v1/staff/", "staff"},
+        {"/api/v1/devices/", "device"},
+        {"/api/v1/groups/", "group"},
+        {"/api/v1/enrollment-tokens/", "enrollment"},
+        {"/api/v1/policies/", "policy"},
+        {"/api/v1/apps/", "app"},
+        {"/api/v1/tokens/", "token"},
         {"/device/v1/commands/", "command"}};
     std::string kind;
     for (const auto& [prefix, k] : kPrefixes) {
       if (pattern.rfind(prefix, 0) == 0) kind = k;
     }
-    std::map<std::string, std::string> values = {
-        {"{command_id}", ids_["command"]}, {"{device_id}", device_a_.id},
-        {"{assignment_id}", ids_["assignment"]}, {"{sha256}", std::string(64, 'a')}};
+    std::map<std::string, std::string> values = {{"{command_id}", ids_["command"]},
+                                                 {"{device_id}", device_a_.id},
+                                                 {"{assignment_id}", ids_["assignment"]},
+                                                 {"{sha256}", std::string(64, 'a')}};
     values["{id}"] = kind == "inst" ? inst_a_ : kind == "device" ? device_a_.id : ids_[kind];
     std::string out = pattern;
     for (const auto& [placeholder, value] : values) {
@@ -112,7 +117,8 @@ class RouteWalk : public ApiFixture {
   std::string BodyFor(const std::string& method, const std::string& pattern) {
     if (method == "GET" || method == "DELETE") return "";
     if (pattern == "/api/v1/devices/{id}/commands") return json{{"type", "lock"}}.dump();
-    if (pattern == "/api/v1/policies/{id}/assignments") return json{{"target", "institution"}}.dump();
+    if (pattern == "/api/v1/policies/{id}/assignments")
+      return json{{"target", "institution"}}.dump();
     if (pattern == "/api/v1/apps/{id}/assignments") return json{{"group_id", group_b_}}.dump();
     if (pattern == "/api/v1/apps") return "package";
     if (pattern == "/api/v1/tokens") return json{{"role", "auditor"}}.dump();
