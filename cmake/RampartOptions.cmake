@@ -22,4 +22,4 @@ if(RAMPART_SANITIZE)
 endif()
 
 # Boost.Asio: keep the heavy headers out of everything but http/ and agent/ sources.
-add_compile_definitions(BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+add_compile_definitions(BOOST_ASIO_NO_DEPRECATED)

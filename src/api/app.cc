@@ -110,9 +110,13 @@ Result<Principal> App::Impl::AuthenticateToken(const http::Request& req) {
               {{"remote_ip", req.remote_ip}, {"request_id", req.request_id}});
     return Status::Unauthenticated("invalid or expired token");
   }
+  // Investigations ask when a token was last used; once a minute is precise enough and keeps a
+  // write off most requests.
+  if (now - token->last_used_at >= 60) ctx_.store->TouchApiToken(token->id, now).IgnoreError();
   Principal p;
   p.kind = Principal::Kind::kApiToken;
   p.id = token->id;
+  p.expires_at = token->expires_at;
   p.role = token->role;
   p.institution_id = token->institution_id;
   return p;
@@ -204,7 +208,7 @@ http::Response App::Impl::Handle(const http::Request& req) {
         response = table_.HandlerFor(match.route)(call);
       } catch (const std::exception& e) {
         log::Error("api.handler_exception",
-                   {{"route", route_label}, {"request_id", req.request_id}, {"what", e.what()}});
+                   {{"route", route_label}, {"request_id", req.request_id}});
         response = http::Response::Error(Status::Internal("internal error"));
       }
     }
@@ -212,10 +216,17 @@ http::Response App::Impl::Handle(const http::Request& req) {
   int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
                    std::chrono::steady_clock::now() - started)
                    .count();
-  metrics_.ObserveRequest(req.method, route_label, response.status, us);
+  // Only known methods become label values: arbitrary method tokens from the network must not
+  // grow the metric series without bound.
+  static constexpr std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
+  std::string_view method_label = "other";
+  for (auto m : kMethods) {
+    if (req.method == m) method_label = m;
+  }
+  metrics_.ObserveRequest(method_label, route_label, response.status, us);
   log::Info("http.request", {{"request_id", req.request_id},
                              {"remote_ip", req.remote_ip},
-                             {"method", req.method},
+                             {"method", method_label},
                              {"route", route_label},
                              {"status", response.status},
                              {"principal", principal.id},

@@ -1,5 +1,6 @@
 #include "api/internal.h"
 #include "api/package_store.h"
+#include "common/crypto.h"
 #include "common/json_util.h"
 #include "common/log.h"
 #include "core/permissions.h"
@@ -26,14 +27,6 @@ Status ValidateToken(const std::string& value, std::string_view field, size_t ma
   return Status::Ok();
 }
 
-json InstallParams(const core::App& app) {
-  return {{"app_id", app.id},
-          {"bundle_id", app.bundle_id},
-          {"version", app.version},
-          {"sha256", app.sha256},
-          {"size_bytes", app.size_bytes}};
-}
-
 }  // namespace
 
 void RegisterAppRoutes(RouteTable& t, Context& c) {
@@ -53,10 +46,11 @@ void RegisterAppRoutes(RouteTable& t, Context& c) {
     call.req.QueryParam("bundle_id", &app.bundle_id);
     call.req.QueryParam("version", &app.version);
     call.req.QueryParam("platform", &platform);
-    if (app.name.empty() || app.name.size() > 100) {
+    if (app.name.size() > 100) {
       return ErrorResponse(
           Status::InvalidArgument("query parameter 'name' must have 1 to 100 characters"));
     }
+    RAMPART_API_CHECK(RequireName(app.name, "name"));
     RAMPART_API_CHECK(ValidateToken(app.bundle_id, "bundle_id", 255));
     RAMPART_API_CHECK(ValidateToken(app.version, "version", 64));
     auto p = core::ParsePlatform(platform);
@@ -70,10 +64,11 @@ void RegisterAppRoutes(RouteTable& t, Context& c) {
     if (call.req.QueryParam("institution_id", &institution)) target["institution_id"] = institution;
     RAMPART_API_ASSIGN(app.institution_id, TargetInstitution(call, c, target));
     store::Scope inst_scope = store::Scope::Institution(app.institution_id);
-    RAMPART_API_ASSIGN(app.sha256, StorePackage(c.options.apps_dir, call.req.body));
+    app.sha256 = crypto::Sha256Hex(call.req.body);
     if (c.store->FindAppBySha256(inst_scope, app.sha256).ok()) {
       return ErrorResponse(Status::AlreadyExists("this package is already in the catalogue"));
     }
+    RAMPART_API_CHECK(StorePackage(c.options.apps_dir, call.req.body, app.sha256));
     app.id = core::NewId("app");
     app.size_bytes = static_cast<int64_t>(call.req.body.size());
     app.created_at = c.Now();
@@ -130,7 +125,7 @@ void RegisterAppRoutes(RouteTable& t, Context& c) {
         continue;
       }
       auto cmd = QueueCommand(c, inst_scope, device_id, core::CommandType::kInstallApp,
-                              InstallParams(app), call.principal.id);
+                              InstallAppParams(app), call.principal.id);
       if (cmd.ok()) ++queued;
     }
     json out = ToJson(a);

@@ -9,6 +9,8 @@ namespace rampart::api {
 namespace {
 
 constexpr std::string_view kDemoName = "Demo Institution";
+constexpr const char* kDemoSuperadminName = "demo superadmin";
+constexpr const char* kDemoAdminName = "demo admin";
 constexpr std::array<std::string_view, 20> kFirst{
     "Anna",   "Luc",   "Sofia", "Jan",   "Marie", "Pieter", "Elena", "Mateo", "Ines", "Lars",
     "Chiara", "Tomas", "Eva",   "Nikos", "Lea",   "Jonas",  "Ana",   "Karel", "Mia",  "Oskar"};
@@ -82,11 +84,24 @@ Result<DemoSeed> SeedDemo(store::Store& store, const Clock& clock, int staff_cou
     core::PolicyAssignment a{core::NewId("pas"), inst.id, baseline.id, "", now};
     RAMPART_RETURN_IF_ERROR(store.AssignPolicy(a));
   }
+  // Fresh tokens are printed on every start; the previous run's are revoked so that tokens
+  // printed to a console or a journal do not pile up.
+  store::PageRequest token_page{500, ""};
+  for (;;) {
+    RAMPART_ASSIGN_OR_RETURN(auto tokens, store.ListApiTokens(store::Scope::All(), token_page));
+    for (const auto& t : tokens.items) {
+      if (!t.revoked && (t.name == kDemoSuperadminName || t.name == kDemoAdminName)) {
+        RAMPART_RETURN_IF_ERROR(store.RevokeApiToken(store::Scope::All(), t.id));
+      }
+    }
+    if (tokens.next_cursor.empty()) break;
+    token_page.cursor = tokens.next_cursor;
+  }
   constexpr int64_t kWeek = 7 * 24 * 3600;
   RAMPART_ASSIGN_OR_RETURN(auto superadmin, IssueApiToken(store, clock, core::Role::kSuperAdmin, "",
-                                                          "demo superadmin", kWeek));
+                                                          kDemoSuperadminName, kWeek));
   RAMPART_ASSIGN_OR_RETURN(auto admin, IssueApiToken(store, clock, core::Role::kAdmin,
-                                                     seed.institution_id, "demo admin", kWeek));
+                                                     seed.institution_id, kDemoAdminName, kWeek));
   RAMPART_ASSIGN_OR_RETURN(auto enrollment, IssueEnrollmentToken(store, clock, seed.institution_id,
                                                                  "", 10000, 30 * 24 * 3600));
   seed.superadmin_token = superadmin.secret;

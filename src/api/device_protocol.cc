@@ -14,13 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-bool IsPrintable(const std::string& s) {
-  for (unsigned char ch : s) {
-    if (ch < 0x20 || ch == 0x7f) return false;
-  }
-  return true;
-}
-
 http::Response Enroll(Context& c, const Call& call) {
   RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
   RAMPART_API_CHECK(
@@ -40,11 +33,9 @@ http::Response Enroll(Context& c, const Call& call) {
   if (!p) return ErrorResponse(Status::InvalidArgument("platform must be ios or android"));
   auto o = core::ParseOwnership(ownership);
   if (!o) return ErrorResponse(Status::InvalidArgument("ownership must be corporate or personal"));
-  if (!IsPrintable(device.model) || !IsPrintable(device.serial) ||
-      !IsPrintable(device.state.os_version)) {
-    return ErrorResponse(
-        Status::InvalidArgument("text fields must not contain control characters"));
-  }
+  RAMPART_API_CHECK(RequirePrintable(device.model, "model"));
+  RAMPART_API_CHECK(RequirePrintable(device.serial, "serial"));
+  RAMPART_API_CHECK(RequirePrintable(device.state.os_version, "os_version"));
   auto key = crypto::Base64Decode(public_key_b64);
   if (!key.ok() || key->size() != crypto::kEd25519PublicKeyBytes) {
     return ErrorResponse(Status::InvalidArgument("public_key must be a base64 Ed25519 public key"));
@@ -78,7 +69,7 @@ http::Response Enroll(Context& c, const Call& call) {
   if (policies.ok()) {
     store::Scope scope = store::Scope::Institution(enrolled->institution_id);
     for (const auto& pol : *policies) {
-      json params = {{"policy_id", pol.id}, {"rules", ToJson(pol.rules)}};
+      json params = ApplyPolicyParams(pol);
       QueueCommand(c, scope, enrolled->id, core::CommandType::kApplyPolicy, params, "system")
           .status()
           .IgnoreError();
@@ -111,8 +102,13 @@ http::Response Checkin(Context& c, const Call& call) {
   int64_t action_at = device.compliance_action_taken_at;
   store::Scope scope = store::Scope::Institution(device.institution_id);
   core::DueAction due = core::DueComplianceAction(verdict, policies, since, action_at, now);
+  if (due.action != core::NonComplianceAction::kNone) action_at = now;
+  // The check-in (with the time of the action) is stored before the action is queued, so a
+  // failed write cannot leave a lock behind that the next check-in would queue again.
+  RAMPART_API_CHECK(c.store->RecordCheckin(device.id, state, now, verdict.state, verdict.reasons,
+                                           since, action_at));
+  c.metrics->Increment("rampart_checkins_total");
   if (due.action != core::NonComplianceAction::kNone) {
-    action_at = now;
     c.metrics->Increment("rampart_compliance_actions_total", "action", core::ToString(due.action));
     log::Warn("compliance.action", {{"device_id", device.id},
                                     {"policy_id", due.policy_id},
@@ -125,10 +121,9 @@ http::Response Checkin(Context& c, const Call& call) {
           .IgnoreError();
     }
   }
-  RAMPART_API_CHECK(c.store->RecordCheckin(device.id, state, now, verdict.state, verdict.reasons,
-                                           since, action_at));
-  c.metrics->Increment("rampart_checkins_total");
-  RAMPART_API_ASSIGN(auto commands, c.store->TakeDeliverableCommands(device.id, now, 10));
+  RAMPART_API_ASSIGN(auto commands,
+                     c.store->TakeDeliverableCommands(
+                         device.id, now, 10, now - c.options.config.command_redeliver_seconds));
   json cmds = json::array();
   for (const auto& cmd : commands) {
     json payload = json::parse(cmd.payload_json, nullptr, false);

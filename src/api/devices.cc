@@ -158,6 +158,14 @@ void RegisterCommandRoutes(RouteTable& t, Context& c) {
   t.Add("DELETE", "/api/v1/devices/{id}/commands/{command_id}", "devices.command",
         [&c](const Call& call) {
           RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+          RAMPART_API_ASSIGN(
+              auto queued, c.store->GetCommand(scope, call.Param("id"), call.Param("command_id")));
+          // Cancelling a wipe or retire undoes a destructive decision: it takes the same right.
+          if (core::IsDestructive(queued.type) &&
+              !core::RoleHasPermission(call.principal.role, "devices.wipe")) {
+            return ErrorResponse(Status::PermissionDenied(
+                "this token's role may not cancel " + std::string(core::ToString(queued.type))));
+          }
           RAMPART_API_CHECK(
               c.store->CancelCommand(scope, call.Param("id"), call.Param("command_id"), c.Now()));
           RAMPART_API_ASSIGN(

@@ -43,6 +43,8 @@ void RegisterEnrollmentRoutes(RouteTable& t, Context& c) {
   t.Add("DELETE", "/api/v1/enrollment-tokens/{id}", "enrollment.write", [&c](const Call& call) {
     RAMPART_API_ASSIGN(auto scope, ReadScope(call));
     RAMPART_API_CHECK(c.store->RevokeEnrollmentToken(scope, call.Param("id")));
+    log::Info("enrollment_token.revoked",
+              {{"token_id", call.Param("id")}, {"by", call.principal.id}});
     return JsonResponse(200, json{{"revoked", call.Param("id")}});
   });
 }

@@ -1,5 +1,6 @@
 #include "api/internal.h"
 #include "common/json_util.h"
+#include "common/log.h"
 
 namespace rampart::api::internal {
 
@@ -19,7 +20,7 @@ void PushGroupContentToDevice(Context& c, const store::Scope& scope, const core:
       if (!assignments.ok()) continue;
       for (const auto& a : *assignments) {
         if (a.group_id != group_id) continue;
-        json params = {{"policy_id", p.id}, {"rules", ToJson(p.rules)}};
+        json params = ApplyPolicyParams(p);
         QueueCommand(c, scope, device.id, core::CommandType::kApplyPolicy, params, by)
             .status()
             .IgnoreError();
@@ -38,12 +39,7 @@ void PushGroupContentToDevice(Context& c, const store::Scope& scope, const core:
       if (!assignments.ok()) continue;
       for (const auto& a : *assignments) {
         if (a.group_id != group_id) continue;
-        json params = {{"app_id", app.id},
-                       {"bundle_id", app.bundle_id},
-                       {"version", app.version},
-                       {"sha256", app.sha256},
-                       {"size_bytes", app.size_bytes}};
-        QueueCommand(c, scope, device.id, core::CommandType::kInstallApp, params, by)
+        QueueCommand(c, scope, device.id, core::CommandType::kInstallApp, InstallAppParams(app), by)
             .status()
             .IgnoreError();
       }
@@ -70,12 +66,13 @@ void RegisterGroupRoutes(RouteTable& t, Context& c) {
     core::Group g;
     RAMPART_API_CHECK(jsonutil::GetString(body, "name", &g.name, true, 100));
     RAMPART_API_CHECK(jsonutil::GetString(body, "description", &g.description, false, 500));
-    if (g.name.empty())
-      return ErrorResponse(Status::InvalidArgument("field 'name' must not be empty"));
+    RAMPART_API_CHECK(RequireName(g.name, "name"));
+    RAMPART_API_CHECK(RequirePrintable(g.description, "description"));
     RAMPART_API_ASSIGN(g.institution_id, TargetInstitution(call, c, body));
     g.id = core::NewId("grp");
     g.created_at = c.Now();
     RAMPART_API_CHECK(c.store->CreateGroup(g));
+    log::Info("group.created", {{"group_id", g.id}, {"by", call.principal.id}});
     return JsonResponse(201, ToJson(g));
   });
 
@@ -88,6 +85,7 @@ void RegisterGroupRoutes(RouteTable& t, Context& c) {
   t.Add("DELETE", "/api/v1/groups/{id}", "groups.write", [&c](const Call& call) {
     RAMPART_API_ASSIGN(auto scope, ReadScope(call));
     RAMPART_API_CHECK(c.store->DeleteGroup(scope, call.Param("id")));
+    log::Info("group.deleted", {{"group_id", call.Param("id")}, {"by", call.principal.id}});
     return JsonResponse(200, json{{"deleted", call.Param("id")}});
   });
 
@@ -102,6 +100,9 @@ void RegisterGroupRoutes(RouteTable& t, Context& c) {
     RAMPART_API_ASSIGN(auto device, c.store->GetDevice(scope, call.Param("device_id")));
     RAMPART_API_ASSIGN(auto before, c.store->ListDeviceGroups(scope, device.id));
     RAMPART_API_CHECK(c.store->AddGroupMember(scope, call.Param("id"), device.id));
+    log::Info(
+        "group.member_added",
+        {{"group_id", call.Param("id")}, {"device_id", device.id}, {"by", call.principal.id}});
     bool joined = std::find(before.begin(), before.end(), call.Param("id")) == before.end();
     if (joined && device.status == core::DeviceStatus::kActive) {
       PushGroupContentToDevice(c, store::Scope::Institution(device.institution_id), device,

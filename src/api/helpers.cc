@@ -77,6 +77,35 @@ Result<json> ReadJsonBody(const Call& call) {
   return jsonutil::ParseObject(call.req.body);
 }
 
+Status RequirePrintable(std::string_view value, std::string_view field) {
+  for (unsigned char ch : value) {
+    if (ch < 0x20 || ch == 0x7f) {
+      return Status::InvalidArgument("field '" + std::string(field) +
+                                     "' must not contain control characters");
+    }
+  }
+  return Status::Ok();
+}
+
+Status RequireName(std::string_view value, std::string_view field) {
+  if (value.empty()) {
+    return Status::InvalidArgument("field '" + std::string(field) + "' must not be empty");
+  }
+  return RequirePrintable(value, field);
+}
+
+json ApplyPolicyParams(const core::Policy& policy) {
+  return {{"policy_id", policy.id}, {"rules", ToJson(policy.rules)}};
+}
+
+json InstallAppParams(const core::App& app) {
+  return {{"app_id", app.id},
+          {"bundle_id", app.bundle_id},
+          {"version", app.version},
+          {"sha256", app.sha256},
+          {"size_bytes", app.size_bytes}};
+}
+
 http::Response JsonResponse(int status, const json& body) {
   return http::Response::Json(status, jsonutil::Dump(body));
 }
@@ -107,7 +136,7 @@ Result<int64_t> PushPolicyToDevices(Context& c, const core::Policy& policy,
                                     const core::PolicyAssignment& assignment,
                                     const std::string& created_by) {
   store::Scope scope = store::Scope::Institution(assignment.institution_id);
-  json params = {{"policy_id", policy.id}, {"rules", ToJson(policy.rules)}};
+  json params = ApplyPolicyParams(policy);
   int64_t queued = 0;
   store::DeviceFilter filter;
   filter.status = core::DeviceStatus::kActive;

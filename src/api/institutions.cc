@@ -1,23 +1,10 @@
 #include "api/internal.h"
 #include "common/json_util.h"
+#include "common/log.h"
 
 namespace rampart::api::internal {
 
 using nlohmann::json;
-
-namespace {
-
-Status ValidateName(const std::string& name, std::string_view what) {
-  if (name.empty()) return Status::InvalidArgument(std::string(what) + " must not be empty");
-  for (unsigned char ch : name) {
-    if (ch < 0x20 || ch == 0x7f) {
-      return Status::InvalidArgument(std::string(what) + " must not contain control characters");
-    }
-  }
-  return Status::Ok();
-}
-
-}  // namespace
 
 void RegisterInstitutionRoutes(RouteTable& t, Context& c) {
   t.Add("GET", "/api/v1/institutions", "institutions.read", [&c](const Call& call) {
@@ -32,10 +19,11 @@ void RegisterInstitutionRoutes(RouteTable& t, Context& c) {
     RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"name"}));
     core::Institution inst;
     RAMPART_API_CHECK(jsonutil::GetString(body, "name", &inst.name, true, 200));
-    RAMPART_API_CHECK(ValidateName(inst.name, "name"));
+    RAMPART_API_CHECK(RequireName(inst.name, "name"));
     inst.id = core::NewId("ins");
     inst.created_at = c.Now();
     RAMPART_API_CHECK(c.store->CreateInstitution(inst));
+    log::Info("institution.created", {{"institution_id", inst.id}, {"by", call.principal.id}});
     return JsonResponse(201, ToJson(inst));
   });
 

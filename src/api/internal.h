@@ -23,6 +23,7 @@ struct Principal {
   std::string id;  // API token id or device id
   core::Role role = core::Role::kAuditor;
   std::string institution_id;  // empty only for cross-institution tokens
+  int64_t expires_at = 0;      // the API token's expiry (0: none)
   core::Device device;         // for kDevice
 };
 
@@ -82,6 +83,16 @@ Result<std::string> TargetInstitution(const Call& call, Context& c, const nlohma
 Result<store::PageRequest> ReadPage(const Call& call);
 // Body parsed as a JSON object, or InvalidArgument.
 Result<nlohmann::json> ReadJsonBody(const Call& call);
+
+// InvalidArgument naming the field when `value` holds a control character (names, labels and
+// identifiers are shown in consoles and reports; they never need one).
+Status RequirePrintable(std::string_view value, std::string_view field);
+// The same, and the value must not be empty.
+Status RequireName(std::string_view value, std::string_view field);
+
+// Command parameters the server builds from its own records.
+nlohmann::json ApplyPolicyParams(const core::Policy& policy);
+nlohmann::json InstallAppParams(const core::App& app);
 
 http::Response JsonResponse(int status, const nlohmann::json& body);
 http::Response ErrorResponse(const Status& status);

@@ -55,14 +55,6 @@ void Metrics::Increment(std::string_view name, std::string_view label_name,
   counters_[key] += by;
 }
 
-int64_t Metrics::CounterValue(std::string_view name, std::string_view label_name,
-                              std::string_view label_value) const {
-  std::string key = Series(name, label_name, label_value);
-  std::lock_guard lock(mu_);
-  auto it = counters_.find(key);
-  return it == counters_.end() ? 0 : it->second;
-}
-
 std::string Metrics::RenderPrometheus(const std::string& extra) const {
   std::string out;
   std::lock_guard lock(mu_);

@@ -20,8 +20,6 @@ class Metrics {
   // "bad_signature").
   void Increment(std::string_view name, std::string_view label_name = {},
                  std::string_view label_value = {}, int64_t by = 1);
-  int64_t CounterValue(std::string_view name, std::string_view label_name = {},
-                       std::string_view label_value = {}) const;
   // Renders all counters and histograms; `extra` is appended verbatim (gauges computed at
   // scrape time, such as queue depths).
   std::string RenderPrometheus(const std::string& extra) const;

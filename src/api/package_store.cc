@@ -19,9 +19,9 @@ bool IsSha256Hex(std::string_view s) {
   return true;
 }
 
-Result<std::string> StorePackage(const std::string& dir, const std::string& bytes) {
-  std::string digest = crypto::Sha256Hex(bytes);
-  std::string final_path = dir + "/" + digest;
+Status StorePackage(const std::string& dir, const std::string& bytes, const std::string& sha256) {
+  if (!IsSha256Hex(sha256)) return Status::InvalidArgument("not a SHA-256 digest");
+  std::string final_path = dir + "/" + sha256;
   std::string tmp_path = dir + "/.upload-" + crypto::RandomHex(8);
   int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Status::Internal("cannot store package");
@@ -42,7 +42,7 @@ Result<std::string> StorePackage(const std::string& dir, const std::string& byte
     ::unlink(tmp_path.c_str());
     return Status::Internal("cannot store package");
   }
-  return digest;
+  return Status::Ok();
 }
 
 Result<std::string> LoadPackage(const std::string& dir, const std::string& sha256) {

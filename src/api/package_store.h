@@ -12,8 +12,9 @@ namespace rampart::api {
 
 bool IsSha256Hex(std::string_view s);
 
-// Writes `bytes` to DIR/<sha256 of bytes> via a temporary file and rename; returns the digest.
-Result<std::string> StorePackage(const std::string& dir, const std::string& bytes);
+// Writes `bytes` to DIR/<sha256> via a temporary file and rename. `sha256` must be the digest
+// of `bytes` (the caller computed it to look the package up first).
+Status StorePackage(const std::string& dir, const std::string& bytes, const std::string& sha256);
 // Reads DIR/<sha256>; NotFound if absent, Internal if its content no longer has that digest.
 Result<std::string> LoadPackage(const std::string& dir, const std::string& sha256);
 

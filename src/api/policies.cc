@@ -8,6 +8,16 @@ using nlohmann::json;
 
 namespace {
 
+// Policy rules from a request; a policy that names no grace period gets the configured one
+// (on update too, so editing a rule never silently drops the grace to zero).
+Result<core::PolicyRules> ReadPolicyRules(Context& c, const json& rules_json) {
+  RAMPART_ASSIGN_OR_RETURN(core::PolicyRules rules, PolicyRulesFromJson(rules_json));
+  if (rules_json.is_object() && !rules_json.contains("grace_seconds")) {
+    rules.grace_seconds = c.options.config.compliance_grace_seconds;
+  }
+  return rules;
+}
+
 // Re-sends a changed policy to every device its assignments reach.
 void PushPolicyEverywhere(Context& c, const store::Scope& scope, const core::Policy& policy,
                           const std::string& by) {
@@ -31,17 +41,13 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
     RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"name", "rules", "institution_id"}));
     core::Policy p;
     RAMPART_API_CHECK(jsonutil::GetString(body, "name", &p.name, true, 100));
-    if (p.name.empty())
-      return ErrorResponse(Status::InvalidArgument("field 'name' must not be empty"));
-    json rules = body.value("rules", json::object());
-    RAMPART_API_ASSIGN(p.rules, PolicyRulesFromJson(rules));
-    if (rules.is_object() && !rules.contains("grace_seconds")) {
-      p.rules.grace_seconds = c.options.config.compliance_grace_seconds;
-    }
+    RAMPART_API_CHECK(RequireName(p.name, "name"));
+    RAMPART_API_ASSIGN(p.rules, ReadPolicyRules(c, body.value("rules", json::object())));
     RAMPART_API_ASSIGN(p.institution_id, TargetInstitution(call, c, body));
     p.id = core::NewId("pol");
     p.created_at = p.updated_at = c.Now();
     RAMPART_API_CHECK(c.store->CreatePolicy(p));
+    log::Info("policy.created", {{"policy_id", p.id}, {"by", call.principal.id}});
     return JsonResponse(201, ToJson(p));
   });
 
@@ -57,13 +63,13 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
     RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"name", "rules"}));
     RAMPART_API_ASSIGN(core::Policy p, c.store->GetPolicy(scope, call.Param("id")));
     RAMPART_API_CHECK(jsonutil::GetString(body, "name", &p.name, false, 100));
-    if (p.name.empty())
-      return ErrorResponse(Status::InvalidArgument("field 'name' must not be empty"));
+    RAMPART_API_CHECK(RequireName(p.name, "name"));
     if (jsonutil::Has(body, "rules")) {
-      RAMPART_API_ASSIGN(p.rules, PolicyRulesFromJson(body["rules"]));
+      RAMPART_API_ASSIGN(p.rules, ReadPolicyRules(c, body["rules"]));
     }
     p.updated_at = c.Now();
     RAMPART_API_CHECK(c.store->UpdatePolicy(scope, p));
+    log::Info("policy.updated", {{"policy_id", p.id}, {"by", call.principal.id}});
     PushPolicyEverywhere(c, store::Scope::Institution(p.institution_id), p, call.principal.id);
     return JsonResponse(200, ToJson(p));
   });
@@ -71,6 +77,7 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
   t.Add("DELETE", "/api/v1/policies/{id}", "policies.write", [&c](const Call& call) {
     RAMPART_API_ASSIGN(auto scope, ReadScope(call));
     RAMPART_API_CHECK(c.store->DeletePolicy(scope, call.Param("id")));
+    log::Info("policy.deleted", {{"policy_id", call.Param("id")}, {"by", call.principal.id}});
     return JsonResponse(200, json{{"deleted", call.Param("id")}});
   });
 
@@ -106,8 +113,15 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
     a.policy_id = p.id;
     a.created_at = c.Now();
     RAMPART_API_CHECK(c.store->AssignPolicy(a));
-    RAMPART_API_ASSIGN(int64_t queued, PushPolicyToDevices(c, p, a, call.principal.id));
-    log::Info("policy.assigned", {{"policy_id", p.id}, {"queued", queued}});
+    // The assignment stands even if queueing fails part way: devices also receive their
+    // policies when they enroll or join a group, and a retry would only answer 409.
+    auto pushed = PushPolicyToDevices(c, p, a, call.principal.id);
+    int64_t queued = pushed.ok() ? *pushed : 0;
+    if (!pushed.ok()) log::Error("policy.push_failed", {{"policy_id", p.id}});
+    log::Info("policy.assigned", {{"policy_id", p.id},
+                                  {"assignment_id", a.id},
+                                  {"queued", queued},
+                                  {"by", call.principal.id}});
     json out = ToJson(a);
     out["commands_queued"] = queued;
     return JsonResponse(201, out);

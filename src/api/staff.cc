@@ -1,5 +1,6 @@
 #include "api/internal.h"
 #include "common/json_util.h"
+#include "common/log.h"
 
 namespace rampart::api::internal {
 
@@ -7,18 +8,9 @@ using nlohmann::json;
 
 namespace {
 
-bool HasControl(const std::string& s) {
-  for (unsigned char ch : s) {
-    if (ch < 0x20 || ch == 0x7f) return true;
-  }
-  return false;
-}
-
 Status ValidateStaff(const core::Staff& s) {
-  if (s.name.empty()) return Status::InvalidArgument("field 'name' must not be empty");
-  if (HasControl(s.name) || HasControl(s.department)) {
-    return Status::InvalidArgument("text fields must not contain control characters");
-  }
+  RAMPART_RETURN_IF_ERROR(RequireName(s.name, "name"));
+  RAMPART_RETURN_IF_ERROR(RequirePrintable(s.department, "department"));
   if (!s.mobile.empty()) {
     size_t digits = 0;
     for (size_t i = 0; i < s.mobile.size(); ++i) {
@@ -75,6 +67,7 @@ void RegisterStaffRoutes(RouteTable& t, Context& c) {
     s.id = core::NewId("stf");
     s.created_at = s.updated_at = c.Now();
     RAMPART_API_CHECK(c.store->CreateStaff(s));
+    log::Info("staff.created", {{"staff_id", s.id}, {"by", call.principal.id}});
     return JsonResponse(201, ToJson(s));
   });
 
@@ -93,12 +86,14 @@ void RegisterStaffRoutes(RouteTable& t, Context& c) {
     RAMPART_API_CHECK(ReadStaffFields(body, &s, false));
     s.updated_at = c.Now();
     RAMPART_API_CHECK(c.store->UpdateStaff(scope, s));
+    log::Info("staff.updated", {{"staff_id", s.id}, {"by", call.principal.id}});
     return JsonResponse(200, ToJson(s));
   });
 
   t.Add("DELETE", "/api/v1/staff/{id}", "staff.write", [&c](const Call& call) {
     RAMPART_API_ASSIGN(auto scope, ReadScope(call));
     RAMPART_API_CHECK(c.store->DeleteStaff(scope, call.Param("id")));
+    log::Info("staff.deleted", {{"staff_id", call.Param("id")}, {"by", call.principal.id}});
     return JsonResponse(200, json{{"deleted", call.Param("id")}});
   });
 }

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "api/credentials.h"
 #include "api/internal.h"
 #include "common/json_util.h"
@@ -46,6 +48,12 @@ void RegisterTokenRoutes(RouteTable& t, Context& c) {
     int64_t expires_in = 90 * 24 * 3600;
     RAMPART_API_CHECK(jsonutil::GetInt(body, "expires_in_seconds", &expires_in, false, 60,
                                        2LL * 365 * 24 * 3600));
+    // A minted token never outlives the token that minted it: a stolen token that expires
+    // cannot leave behind a longer-lived child.
+    if (call.principal.expires_at != 0) {
+      expires_in = std::min(expires_in, call.principal.expires_at - c.Now());
+      if (expires_in <= 0) return ErrorResponse(Status::Unauthenticated("token has expired"));
+    }
     RAMPART_API_ASSIGN(auto issued, IssueApiToken(*c.store, *c.clock, tok.role, tok.institution_id,
                                                   tok.name, expires_in));
     log::Info("api_token.created",

@@ -35,8 +35,14 @@ bool MakeDir(const std::string& path, std::string* error) {
     return false;
   }
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     *error = path + " is not a directory";
+    return false;
+  }
+  // Keys, certificates and the database live here: tighten a directory that was created with
+  // looser permissions before Rampart first ran.
+  if ((st.st_mode & 077) != 0 && ::chmod(path.c_str(), 0700) != 0) {
+    *error = "cannot restrict " + path + " to mode 0700: " + std::strerror(errno);
     return false;
   }
   return true;
@@ -70,6 +76,11 @@ int PrepareDataDir(const std::string& data_dir, std::string* error) {
 int InstitutionCreate(const std::string& data_dir, const std::string& name) {
   if (name.empty() || name.size() > 200) {
     return Fail(Status::InvalidArgument("institution name must have 1 to 200 characters"));
+  }
+  for (unsigned char ch : name) {
+    if (ch < 0x20 || ch == 0x7f) {
+      return Fail(Status::InvalidArgument("institution name must not contain control characters"));
+    }
   }
   auto store = OpenDataDir(data_dir);
   if (!store.ok()) return Fail(store.status());

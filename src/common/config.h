@@ -37,6 +37,9 @@ struct Config {
   uint32_t command_expiry_seconds = 7 * 24 * 3600;
   uint32_t not_now_retry_seconds = 300;
   uint32_t max_not_now = 24;
+  // A command delivered but never reported on (the response carrying it was lost) is
+  // delivered again after this long.
+  uint32_t command_redeliver_seconds = 1800;
 
   // Compliance.
   uint32_t compliance_grace_seconds = 24 * 3600;  // default when a policy names none

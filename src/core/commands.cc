@@ -17,7 +17,8 @@ bool IsAllowedTransition(CommandState from, CommandState to) {
     case S::kQueued:
       return to == S::kSent || to == S::kCanceled || to == S::kExpired;
     case S::kSent:
-      return to == S::kAcknowledged || to == S::kError || to == S::kNotNow || to == S::kExpired;
+      return to == S::kAcknowledged || to == S::kError || to == S::kNotNow || to == S::kExpired ||
+             to == S::kSent || to == S::kCanceled;
     case S::kNotNow:
       return to == S::kSent || to == S::kCanceled || to == S::kExpired || to == S::kError;
     case S::kAcknowledged:

@@ -2,9 +2,11 @@
 //
 //   queued ──deliver──▶ sent ──device──▶ acknowledged | error | not_now
 //   not_now ──retry time reached, redeliver──▶ sent        (never before not_before)
-//   queued | not_now ──admin──▶ canceled
+//   sent ──no report for the redelivery interval──▶ sent   (the response carrying it was lost)
+//   queued | not_now ──admin──▶ canceled;  queued | sent | not_now ──device retired──▶ canceled
 //   queued | sent | not_now ──expires_at passed──▶ expired
-// acknowledged, error, canceled and expired are final.
+// acknowledged, error, canceled and expired are final. An admin cannot cancel a sent command
+// (the device may be executing it); retiring the device cancels everything still pending.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>

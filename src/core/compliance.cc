@@ -104,13 +104,16 @@ DueAction DueComplianceAction(const ComplianceVerdict& verdict, const std::vecto
                               int64_t noncompliant_since, int64_t action_taken_at, int64_t now) {
   DueAction due;
   if (verdict.state != ComplianceState::kNonCompliant || noncompliant_since <= 0) return due;
-  if (action_taken_at >= noncompliant_since) return due;
   for (const auto& p : policies) {
     if (p.rules.action == NonComplianceAction::kNone) continue;
     bool violated = std::any_of(verdict.reasons.begin(), verdict.reasons.end(),
                                 [&](const ComplianceReason& r) { return r.policy_id == p.id; });
     if (!violated) continue;
-    if (now - noncompliant_since < p.rules.grace_seconds) continue;
+    int64_t due_at = noncompliant_since + p.rules.grace_seconds;
+    if (now < due_at) continue;
+    // An action taken at or after this policy's due time already answered it; an earlier,
+    // weaker action (a notify after a short grace) does not stop a later lock.
+    if (action_taken_at >= due_at) continue;
     if (Rank(p.rules.action) > Rank(due.action)) {
       due.action = p.rules.action;
       due.policy_id = p.id;

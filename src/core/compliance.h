@@ -32,9 +32,10 @@ struct DueAction {
 };
 
 // The strongest action (lock > notify) among the violated policies whose grace period has run
-// out since `noncompliant_since`, unless an action already fired during this non-compliant
-// spell (`action_taken_at >= noncompliant_since`), so a still-non-compliant device is not
-// locked again at every check-in.
+// out since `noncompliant_since` and that no action has answered yet: a policy counts as
+// answered once an action was taken at or after its own due time. So a still-non-compliant
+// device is not locked again at every check-in, and an early notify does not prevent the lock
+// of a policy with a longer grace period.
 DueAction DueComplianceAction(const ComplianceVerdict& verdict, const std::vector<Policy>& policies,
                               int64_t noncompliant_since, int64_t action_taken_at, int64_t now);
 

@@ -33,7 +33,8 @@ constexpr std::array<Grant, 20> kGrants{{
     {"compliance.read", {true, true, true, true, true}},
     {"tokens.read", {true, true, false, false, true}},
     {"tokens.write", {true, true, false, false, false}},
-    {"metrics.read", {true, true, false, true, true}},
+    // Metrics count every institution's traffic and devices: cross-institution roles only.
+    {"metrics.read", {true, false, false, false, false}},
 }};
 
 size_t RoleIndex(Role r) {

@@ -152,6 +152,8 @@ class Store {
   virtual Result<Page<core::ApiToken>> ListApiTokens(const Scope& scope,
                                                      const PageRequest& page) = 0;
   virtual Status RevokeApiToken(const Scope& scope, const std::string& id) = 0;
+  // Records that the token authenticated a request at `now` (unscoped, like the lookup).
+  virtual Status TouchApiToken(const std::string& id, int64_t now) = 0;
 
   // --- Commands ---
   // Assigns the next per-device seq (the passed seq is ignored) and stores the command as
@@ -163,11 +165,12 @@ class Store {
   virtual Result<Page<core::Command>> ListCommands(const Scope& scope, const std::string& device_id,
                                                    const CommandFilter& filter,
                                                    const PageRequest& page) = 0;
-  // Atomically selects, in seq order, up to `limit` commands of the device that are queued, or
-  // not_now with not_before <= now, and not expired; marks them sent (sent_at = now) and
-  // returns them. Commands found expired on the way are marked expired.
-  virtual Result<std::vector<core::Command>> TakeDeliverableCommands(const std::string& device_id,
-                                                                     int64_t now, int limit) = 0;
+  // Atomically selects, in seq order, up to `limit` commands of the device that are queued,
+  // not_now with not_before <= now, or sent with sent_at <= resend_sent_before (the device never
+  // reported on them, e.g. the response carrying them was lost), and not expired; marks them
+  // sent (sent_at = now) and returns them. Commands found expired on the way are marked expired.
+  virtual Result<std::vector<core::Command>> TakeDeliverableCommands(
+      const std::string& device_id, int64_t now, int limit, int64_t resend_sent_before) = 0;
   // Records a device's report on a command it was sent. `state` is acknowledged, error or
   // not_now. A repeated identical report is kDuplicate. A report on a command that is not in
   // state sent (or a different outcome for one already finished) is Conflict. For not_now the

@@ -98,14 +98,17 @@ class ApiFixture : public ::testing::Test {
   }
 
   // Signed device request; `tweak` lets a test corrupt one part after signing.
+  // `signed_target` and `signed_body` sign something other than what is sent when not empty.
   Reply DeviceSend(const SimDevice& d, const std::string& method, const std::string& target,
                    const std::string& body, int64_t ts_offset = 0, std::string nonce = "",
-                   bool corrupt_signature = false) {
+                   bool corrupt_signature = false, const std::string& signed_target = "",
+                   const std::string* signed_body = nullptr) {
     http::Request r = MakeRequest(method, target, body);
     int64_t ts = clock_.NowSeconds() + ts_offset;
     if (nonce.empty()) nonce = crypto::RandomHex(16);
     std::string msg =
-        core::DeviceSigningString(method, target, ts, nonce, crypto::Sha256Hex(body), d.id);
+        core::DeviceSigningString(method, signed_target.empty() ? target : signed_target, ts, nonce,
+                                  crypto::Sha256Hex(signed_body ? *signed_body : body), d.id);
     std::string sig = *crypto::SignEd25519(d.key.secret_key, msg);
     if (corrupt_signature) sig[5] ^= 0x10;
     r.headers.emplace_back("x-rampart-device", d.id);

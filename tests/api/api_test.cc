@@ -97,6 +97,18 @@ TEST_F(ApiTest, DeviceSignaturesTimestampsAndNoncesAreChecked) {
   EXPECT_EQ(DeviceSend(d, "POST", "/device/v1/checkin", body, 0, nonce).status, 200);
   Reply replay = DeviceSend(d, "POST", "/device/v1/checkin", body, 0, nonce);
   EXPECT_EQ(replay.status, 401) << "a replayed nonce must be refused";
+  // The signature covers the body and the target: neither can be swapped after signing.
+  std::string other_body = json{{"state", GoodState("9")}}.dump();
+  EXPECT_EQ(DeviceSend(d, "POST", "/device/v1/checkin", body, 0, "", false, "", &other_body).status,
+            401);
+  EXPECT_EQ(
+      DeviceSend(d, "POST", "/device/v1/checkin", body, 0, "", false, "/device/v1/checkin?x=1")
+          .status,
+      401);
+  // A request with a bad signature does not consume its nonce.
+  std::string fresh = crypto::RandomHex(16);
+  EXPECT_EQ(DeviceSend(d, "POST", "/device/v1/checkin", body, 0, fresh, true).status, 401);
+  EXPECT_EQ(DeviceSend(d, "POST", "/device/v1/checkin", body, 0, fresh).status, 200);
   // Another device's key cannot speak for this one.
   SimDevice impostor = Enroll(enroll_);
   impostor.id = d.id;
@@ -154,15 +166,24 @@ TEST_F(ApiTest, GracePeriodLockIsQueuedOnce) {
   SimDevice d = Enroll(enroll_);
   json state = GoodState();
   state["passcode_set"] = false;
-  Checkin(d, state);
+  // Checks in and acknowledges what it receives, as an agent does; returns the command types.
+  auto cycle = [&]() {
+    std::vector<std::string> types;
+    Reply reply = Checkin(d, state);
+    for (const auto& cmd : reply.body["commands"]) {
+      types.push_back(cmd["type"]);
+      DeviceSend(d, "POST", "/device/v1/commands/" + cmd["id"].get<std::string>() + "/result",
+                 json{{"status", "acknowledged"}}.dump());
+    }
+    return types;
+  };
+  EXPECT_EQ(cycle(), std::vector<std::string>{"apply_policy"});
   clock_.AdvanceSeconds(1800);
-  EXPECT_EQ(Checkin(d, state).body["commands"].size(), 0u) << "still within grace";
+  EXPECT_TRUE(cycle().empty()) << "still within grace";
   clock_.AdvanceSeconds(1801);
-  Reply r = Checkin(d, state);
-  ASSERT_EQ(r.body["commands"].size(), 1u);
-  EXPECT_EQ(r.body["commands"][0]["type"], "lock");
+  EXPECT_EQ(cycle(), std::vector<std::string>{"lock"});
   clock_.AdvanceSeconds(3600);
-  EXPECT_EQ(Checkin(d, state).body["commands"].size(), 0u) << "lock is not queued again";
+  EXPECT_TRUE(cycle().empty()) << "lock is not queued again";
 }
 
 TEST_F(ApiTest, CommandQueueLifecycle) {
@@ -218,6 +239,47 @@ TEST_F(ApiTest, NotNowIsRetriedLaterAndNeverLoops) {
   EXPECT_EQ(Checkin(d, GoodState()).body["commands"].size(), 0u);
 }
 
+TEST_F(ApiTest, UpdatingAPolicyKeepsTheDefaultGrace) {
+  Reply pol = Send("POST", "/api/v1/policies", admin_,
+                   json{{"name", "P"}, {"rules", {{"noncompliance_action", "lock"}}}});
+  ASSERT_EQ(pol.status, 201);
+  Reply put = Send("PUT", "/api/v1/policies/" + pol.body["id"].get<std::string>(), admin_,
+                   json{{"rules", {{"passcode_min_length", 8}, {"noncompliance_action", "lock"}}}});
+  ASSERT_EQ(put.status, 200) << put.raw;
+  EXPECT_EQ(put.body["rules"]["grace_seconds"], 86400)
+      << "an edit that names no grace must not drop it to zero";
+}
+
+TEST_F(ApiTest, LostDeliveriesAreRedeliveredUntilReported) {
+  SimDevice d = Enroll(enroll_);
+  Reply cmd = Send("POST", "/api/v1/devices/" + d.id + "/commands", admin_, json{{"type", "lock"}});
+  ASSERT_EQ(cmd.status, 201);
+  std::string id = cmd.body["id"];
+  // The lock is delivered, but the device "loses" the response and never reports.
+  Reply first = Checkin(d, GoodState());
+  ASSERT_EQ(first.body["commands"].size(), 1u);
+  EXPECT_EQ(first.body["commands"][0]["id"], id);
+  EXPECT_EQ(Checkin(d, GoodState()).body["commands"].size(), 0u) << "not before the interval";
+  clock_.AdvanceSeconds(1801);
+  Reply again = Checkin(d, GoodState());
+  ASSERT_EQ(again.body["commands"].size(), 1u) << "the device never reported: deliver again";
+  EXPECT_EQ(again.body["commands"][0]["id"], id);
+  DeviceSend(d, "POST", "/device/v1/commands/" + id + "/result",
+             json{{"status", "acknowledged"}}.dump());
+  clock_.AdvanceSeconds(1801);
+  EXPECT_EQ(Checkin(d, GoodState()).body["commands"].size(), 0u);
+}
+
+TEST_F(ApiTest, MintedTokensDoNotOutliveTheirParent) {
+  auto parent = IssueApiToken(*store_, clock_, core::Role::kAdmin, inst_, "short", 3600);
+  ASSERT_TRUE(parent.ok());
+  Reply child = Send("POST", "/api/v1/tokens", parent->secret,
+                     json{{"role", "helpdesk"}, {"expires_in_seconds", 63072000}});
+  ASSERT_EQ(child.status, 201) << child.raw;
+  clock_.AdvanceSeconds(3601);
+  EXPECT_EQ(Send("GET", "/api/v1/devices", child.body["token"].get<std::string>()).status, 401);
+}
+
 TEST_F(ApiTest, HelpdeskMayLockButNotWipe) {
   SimDevice d = Enroll(enroll_);
   std::string helpdesk = Issue(core::Role::kHelpdesk, inst_);
@@ -226,7 +288,12 @@ TEST_F(ApiTest, HelpdeskMayLockButNotWipe) {
   EXPECT_EQ(Send("POST", base, helpdesk, json{{"type", "lock"}}).status, 201);
   EXPECT_EQ(Send("POST", base, helpdesk, json{{"type", "wipe"}}).status, 403);
   EXPECT_EQ(Send("POST", base, auditor, json{{"type", "lock"}}).status, 403);
-  EXPECT_EQ(Send("POST", base, admin_, json{{"type", "wipe"}, {"mode", "corporate"}}).status, 201);
+  Reply wipe = Send("POST", base, admin_, json{{"type", "wipe"}, {"mode", "corporate"}});
+  ASSERT_EQ(wipe.status, 201);
+  EXPECT_EQ(Send("DELETE", base + "/" + wipe.body["id"].get<std::string>(), helpdesk).status, 403)
+      << "cancelling a wipe takes the right to wipe";
+  EXPECT_EQ(Send("GET", base + "/" + wipe.body["id"].get<std::string>(), admin_).body["state"],
+            "queued");
   EXPECT_EQ(Send("GET", base, admin_).body["items"].size(), 2u);
 }
 
@@ -401,7 +468,9 @@ TEST_F(ApiTest, MetricsCountCheckinsAndNeedPermission) {
   Checkin(d, GoodState());
   std::string helpdesk = Issue(core::Role::kHelpdesk, inst_);
   EXPECT_EQ(Send("GET", "/metrics", helpdesk).status, 403);
-  Reply m = Send("GET", "/metrics", admin_);
+  EXPECT_EQ(Send("GET", "/metrics", admin_).status, 403)
+      << "metrics span institutions: an institution admin must not read them";
+  Reply m = Send("GET", "/metrics", superadmin_);
   ASSERT_EQ(m.status, 200);
   EXPECT_NE(m.raw.find("rampart_checkins_total 2"), std::string::npos) << m.raw;
   EXPECT_NE(m.raw.find("rampart_http_request_duration_seconds_bucket"), std::string::npos);

@@ -184,12 +184,24 @@ TEST_F(FleetTest, TwentyDevicesPolicyLockCancelAppAndTenancy) {
 }
 
 TEST_F(FleetTest, MetricsAndLogsCarryNoSecrets) {
-  ApiReply m = Api("GET", "/metrics");
+  // Traffic of its own, so the test does not depend on what ran before it.
+  ASSERT_EQ(Api("GET", "/api/v1/staff?limit=50").status, 200);
+  ApiReply m = Api("GET", "/metrics", "", superadmin_);
   ASSERT_EQ(m.status, 200);
   EXPECT_NE(m.raw.find("rampart_http_requests_total"), std::string::npos);
+  ApiReply staff = Api("GET", "/api/v1/staff?limit=50");
   std::string log = server_->log();
-  EXPECT_EQ(log.find(admin_), std::string::npos) << "an API token appeared in the log";
-  EXPECT_EQ(log.find(enrollment_), std::string::npos);
+  for (const std::string& secret : {admin_, superadmin_, enrollment_}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << "a token appeared in the log";
+    EXPECT_EQ(m.raw.find(secret), std::string::npos) << "a token appeared in the metrics";
+  }
+  ASSERT_EQ(staff.body["items"].size(), 50u);
+  for (const auto& person : staff.body["items"]) {
+    for (const char* field : {"name", "mobile", "email"}) {
+      std::string value = person[field];
+      EXPECT_EQ(log.find(value), std::string::npos) << field << " of a staff member was logged";
+    }
+  }
   EXPECT_NE(log.find("\"event\":\"http.request\""), std::string::npos);
 }
 
@@ -274,11 +286,19 @@ TEST(Demo, SeedingTwiceKeepsOneInstitution) {
   fs::path dir = fs::temp_directory_path() / ("rampart_demo_" + crypto::RandomHex(6));
   std::string data = (dir / "data").string();
   fs::create_directories(dir);
+  std::string previous_token;
   for (int round = 0; round < 2; ++round) {
     ServerProcess server;
     std::string error;
     ASSERT_TRUE(server.Start(data, {"--demo"}, &error)) << error;
     std::string token = server.PrintedValue("superadmin token");
+    if (!previous_token.empty()) {
+      EXPECT_EQ(CallApi(server.url(), data + "/tls/ca.pem", previous_token, "GET", "/api/v1/staff")
+                    .status,
+                401)
+          << "the previous run's demo token is revoked";
+    }
+    previous_token = token;
     ApiReply insts =
         CallApi(server.url(), data + "/tls/ca.pem", token, "GET", "/api/v1/institutions");
     EXPECT_EQ(insts.body["items"].size(), 1u) << insts.raw;

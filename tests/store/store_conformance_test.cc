@@ -34,6 +34,9 @@ void PrintTo(Code code, std::ostream* os) {
 namespace store {
 namespace {
 
+// Resend cutoff that redelivers no sent command (sent_at is never negative).
+constexpr int64_t kNoResend = -1;
+
 using core::CommandState;
 using core::CommandType;
 using core::ComplianceState;
@@ -899,7 +902,7 @@ TEST_P(StoreConformanceTest, RetireCancelsPendingCommandsAndClearsKey) {
   core::Command not_now = Enqueue(d);
   core::Command queued = Enqueue(d);
   int64_t now = Tick();
-  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now, 3)).size(), 3u);
+  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now, 3, kNoResend)).size(), 3u);
   ASSERT_OK(store_->RecordCommandResult(d.id, acked.id, CommandState::kAcknowledged, "{}", "", now,
                                         0, 3));
   ASSERT_OK(store_->RecordCommandResult(d.id, not_now.id, CommandState::kNotNow, "", "", now,
@@ -916,7 +919,7 @@ TEST_P(StoreConformanceTest, RetireCancelsPendingCommandsAndClearsKey) {
     EXPECT_EQ(got.state, CommandState::kCanceled) << c.seq;
     EXPECT_EQ(got.updated_at, retire_at);
   }
-  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now + 1000, 10)).empty());
+  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now + 1000, 10, kNoResend)).empty());
   core::Command more;
   more.device_id = d.id;
   EXPECT_CODE(store_->EnqueueCommand(A(), more), kConflict);
@@ -1006,6 +1009,10 @@ TEST_P(StoreConformanceTest, ApiTokens) {
   EXPECT_CODE(store_->RevokeApiToken(A(), super.id), kNotFound);
   EXPECT_OK(store_->RevokeApiToken(Scope::All(), super.id));
   EXPECT_TRUE(Must(store_->FindApiTokenByHash(super.token_hash)).revoked);
+
+  ASSERT_OK(store_->TouchApiToken(b.id, 1769770000));
+  EXPECT_EQ(Must(store_->FindApiTokenByHash(b.token_hash)).last_used_at, 1769770000);
+  EXPECT_CODE(store_->TouchApiToken("tok_unknown", 1), kNotFound);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1042,7 +1049,7 @@ TEST_P(StoreConformanceTest, CommandsAreDeliveredInFifoOrder) {
   EXPECT_EQ(Enqueue(other).seq, 1) << "seq is per device";
 
   int64_t now = Tick();
-  auto batch = Must(store_->TakeDeliverableCommands(d.id, now, 2));
+  auto batch = Must(store_->TakeDeliverableCommands(d.id, now, 2, kNoResend));
   ASSERT_EQ(batch.size(), 2u);
   EXPECT_EQ(batch[0].id, first->id);
   EXPECT_EQ(batch[1].id, second.id);
@@ -1052,12 +1059,12 @@ TEST_P(StoreConformanceTest, CommandsAreDeliveredInFifoOrder) {
     EXPECT_EQ(GetCmd(cmd).state, CommandState::kSent);
     EXPECT_EQ(GetCmd(cmd).sent_at, now);
   }
-  batch = Must(store_->TakeDeliverableCommands(d.id, now, 10));
+  batch = Must(store_->TakeDeliverableCommands(d.id, now, 10, kNoResend));
   ASSERT_EQ(batch.size(), 1u);
   EXPECT_EQ(batch[0].id, third.id);
-  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now, 10)).empty());
-  EXPECT_CODE(store_->TakeDeliverableCommands(d.id, now, 0), kInvalidArgument);
-  EXPECT_CODE(store_->TakeDeliverableCommands("dev_unknown", now, 1), kNotFound);
+  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now, 10, kNoResend)).empty());
+  EXPECT_CODE(store_->TakeDeliverableCommands(d.id, now, 0, kNoResend), kInvalidArgument);
+  EXPECT_CODE(store_->TakeDeliverableCommands("dev_unknown", now, 1, kNoResend), kNotFound);
 
   auto sent = Must(
       store_->ListCommands(A(), d.id, CommandFilter{CommandState::kSent}, PageRequest{50, ""}));
@@ -1109,7 +1116,7 @@ TEST_P(StoreConformanceTest, ConcurrentTakersDeliverEachCommandOnce) {
     threads.emplace_back([&, t] {
       start.arrive_and_wait();
       while (true) {
-        auto batch = store_->TakeDeliverableCommands(d.id, now, 3);
+        auto batch = store_->TakeDeliverableCommands(d.id, now, 3, kNoResend);
         if (!batch.ok()) {
           ++failures;
           return;
@@ -1130,6 +1137,28 @@ TEST_P(StoreConformanceTest, ConcurrentTakersDeliverEachCommandOnce) {
   EXPECT_EQ(AsSet(all), queued);
 }
 
+// A command whose delivery response was lost stays sent; once the redelivery cutoff passes
+// its sent_at it is delivered again, until the device reports on it.
+TEST_P(StoreConformanceTest, SentCommandsWithoutReportAreRedelivered) {
+  core::Device d = Enroll(inst_a_);
+  auto first = Enqueue(d);
+  auto second = Enqueue(d);
+  int64_t sent_at = Tick();
+  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, sent_at, 10, kNoResend)).size(), 2u);
+  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, sent_at + 5, 10, sent_at - 1)).empty())
+      << "sent after the cutoff: not yet redelivered";
+  int64_t later = sent_at + 100;
+  auto again = Must(store_->TakeDeliverableCommands(d.id, later, 10, sent_at));
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].id, first.id) << "FIFO order on redelivery too";
+  EXPECT_EQ(GetCmd(again[0]).sent_at, later);
+  ASSERT_OK(store_->RecordCommandResult(d.id, first.id, CommandState::kAcknowledged, "", "", later,
+                                        0, 5));
+  auto last = Must(store_->TakeDeliverableCommands(d.id, later + 100, 10, later));
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].id, second.id) << "an acknowledged command is never redelivered";
+}
+
 TEST_P(StoreConformanceTest, CommandResultStateMachine) {
   core::Device d = Enroll(inst_a_);
   core::Device other = Enroll(inst_a_);
@@ -1137,7 +1166,7 @@ TEST_P(StoreConformanceTest, CommandResultStateMachine) {
   core::Command c2 = Enqueue(d);
   core::Command queued = Enqueue(d);
   int64_t now = Tick();
-  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now, 2)).size(), 2u);
+  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now, 2, kNoResend)).size(), 2u);
 
   // Not a device outcome.
   EXPECT_CODE(store_->RecordCommandResult(d.id, c1.id, CommandState::kQueued, "", "", now, 0, 3),
@@ -1202,7 +1231,7 @@ TEST_P(StoreConformanceTest, NotNowBacksOffAndEndsInError) {
   core::Command c = Enqueue(d);
   core::Command later = Enqueue(d);
   int64_t now = Tick();
-  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now, 1)).size(), 1u);
+  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now, 1, kNoResend)).size(), 1u);
 
   auto r = store_->RecordCommandResult(d.id, c.id, CommandState::kNotNow, "", "", now, now + 60, 3);
   ASSERT_OK(r);
@@ -1218,10 +1247,10 @@ TEST_P(StoreConformanceTest, NotNowBacksOffAndEndsInError) {
   EXPECT_EQ(GetCmd(c).not_now_count, 1);
 
   // Before not_before the backed-off command waits, but does not hold back the next one.
-  auto batch = Must(store_->TakeDeliverableCommands(d.id, now + 59, 10));
+  auto batch = Must(store_->TakeDeliverableCommands(d.id, now + 59, 10, kNoResend));
   ASSERT_EQ(batch.size(), 1u);
   EXPECT_EQ(batch[0].id, later.id);
-  batch = Must(store_->TakeDeliverableCommands(d.id, now + 60, 10));
+  batch = Must(store_->TakeDeliverableCommands(d.id, now + 60, 10, kNoResend));
   ASSERT_EQ(batch.size(), 1u);
   EXPECT_EQ(batch[0].id, c.id);
   EXPECT_EQ(batch[0].not_now_count, 1);
@@ -1229,7 +1258,7 @@ TEST_P(StoreConformanceTest, NotNowBacksOffAndEndsInError) {
   ASSERT_OK(store_->RecordCommandResult(d.id, c.id, CommandState::kNotNow, "", "", now + 60,
                                         now + 120, 3));
   EXPECT_EQ(GetCmd(c).not_now_count, 2);
-  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now + 120, 10)).size(), 1u);
+  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now + 120, 10, kNoResend)).size(), 1u);
   r = store_->RecordCommandResult(d.id, c.id, CommandState::kNotNow, "", "", now + 120, now + 180,
                                   3);
   ASSERT_OK(r);
@@ -1238,7 +1267,7 @@ TEST_P(StoreConformanceTest, NotNowBacksOffAndEndsInError) {
   EXPECT_EQ(got.state, CommandState::kError);
   EXPECT_EQ(got.not_now_count, 3);
   EXPECT_EQ(got.error, "device kept answering not_now");
-  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now + 10000, 10)).empty());
+  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now + 10000, 10, kNoResend)).empty());
   // The last not_now repeated is still recognised as the same report.
   EXPECT_EQ(Must(store_->RecordCommandResult(d.id, c.id, CommandState::kNotNow, "", "", now + 121,
                                              now + 180, 3)),
@@ -1256,7 +1285,7 @@ TEST_P(StoreConformanceTest, CommandsExpire) {
   core::Command sent = Enqueue(d, CommandType::kLock, now + 20);
   core::Command acked = Enqueue(d, CommandType::kLock, now + 20);
 
-  auto batch = Must(store_->TakeDeliverableCommands(d.id, now, 10));
+  auto batch = Must(store_->TakeDeliverableCommands(d.id, now, 10, kNoResend));
   ASSERT_EQ(batch.size(), 4u);
   ASSERT_OK(
       store_->RecordCommandResult(d.id, acked.id, CommandState::kAcknowledged, "", "", now, 0, 3));
@@ -1265,7 +1294,7 @@ TEST_P(StoreConformanceTest, CommandsExpire) {
   ASSERT_OK(
       store_->RecordCommandResult(d.id, never.id, CommandState::kNotNow, "", "", now, now + 5, 3));
   // At now+10 `soon` (not_now) is expired on the way; `never` is delivered.
-  batch = Must(store_->TakeDeliverableCommands(d.id, now + 10, 10));
+  batch = Must(store_->TakeDeliverableCommands(d.id, now + 10, 10, kNoResend));
   ASSERT_EQ(batch.size(), 1u);
   EXPECT_EQ(batch[0].id, never.id);
   EXPECT_EQ(GetCmd(soon).state, CommandState::kExpired);
@@ -1281,7 +1310,7 @@ TEST_P(StoreConformanceTest, CommandsExpire) {
 
   // A queued command past expiry is never delivered.
   core::Command stale = Enqueue(d, CommandType::kLock, now + 30);
-  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now + 30, 10)).empty());
+  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now + 30, 10, kNoResend)).empty());
   EXPECT_EQ(GetCmd(stale).state, CommandState::kExpired);
 
   auto counts = Must(store_->CountCommandsByState());
@@ -1298,7 +1327,7 @@ TEST_P(StoreConformanceTest, CancelOnlyQueuedOrNotNow) {
   core::Command second = Enqueue(d);
   core::Command third = Enqueue(d);
   int64_t now = Tick();
-  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now, 2)).size(), 2u);
+  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, now, 2, kNoResend)).size(), 2u);
   ASSERT_OK(store_->RecordCommandResult(d.id, second.id, CommandState::kNotNow, "", "", now,
                                         now + 60, 3));
 
@@ -1311,7 +1340,7 @@ TEST_P(StoreConformanceTest, CancelOnlyQueuedOrNotNow) {
   EXPECT_EQ(GetCmd(third).updated_at, now + 2);
   EXPECT_CODE(store_->CancelCommand(A(), d.id, third.id, now + 3), kConflict);  // finished
   EXPECT_CODE(store_->CancelCommand(A(), d.id, "cmd_unknown", now), kNotFound);
-  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now + 100, 10)).empty());
+  EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now + 100, 10, kNoResend)).empty());
 }
 
 // ------------------------------------------------------------------------------------------

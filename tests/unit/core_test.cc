@@ -107,8 +107,12 @@ TEST(Compliance, ActionFiresOnceAfterGrace) {
   due = DueComplianceAction(v, policies, 5000, 0, 6000);
   EXPECT_EQ(due.action, NonComplianceAction::kLock);
   EXPECT_EQ(due.policy_id, "pol_l");
-  // Already acted during this non-compliant spell: nothing more.
+  // Already acted after every due time: nothing more.
   EXPECT_EQ(DueComplianceAction(v, policies, 5000, 6000, 9000).action, NonComplianceAction::kNone);
+  // The notify fired at 5100: nothing more until the lock's grace runs out, then the lock.
+  EXPECT_EQ(DueComplianceAction(v, policies, 5000, 5100, 5500).action, NonComplianceAction::kNone);
+  due = DueComplianceAction(v, policies, 5000, 5100, 6000);
+  EXPECT_EQ(due.action, NonComplianceAction::kLock) << "an early notify must not prevent the lock";
   // A compliant device never gets an action.
   ComplianceVerdict ok{ComplianceState::kCompliant, {}};
   EXPECT_EQ(DueComplianceAction(ok, policies, 5000, 0, 9000).action, NonComplianceAction::kNone);
@@ -120,7 +124,8 @@ TEST(Commands, StateMachine) {
   EXPECT_TRUE(IsAllowedTransition(S::kSent, S::kNotNow));
   EXPECT_TRUE(IsAllowedTransition(S::kNotNow, S::kSent));
   EXPECT_FALSE(IsAllowedTransition(S::kQueued, S::kAcknowledged));
-  EXPECT_FALSE(IsAllowedTransition(S::kSent, S::kCanceled));
+  EXPECT_TRUE(IsAllowedTransition(S::kSent, S::kSent)) << "redelivery after a lost response";
+  EXPECT_FALSE(IsAllowedTransition(S::kQueued, S::kNotNow));
   for (S final_state : {S::kAcknowledged, S::kError, S::kCanceled, S::kExpired}) {
     EXPECT_TRUE(IsFinal(final_state));
     for (S to : {S::kQueued, S::kSent, S::kAcknowledged, S::kError, S::kNotNow, S::kCanceled,

@@ -1,5 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include "core/commands.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -1085,6 +1087,14 @@ Status SqliteStore::RevokeApiToken(const Scope& scope, const std::string& id) {
   });
 }
 
+Status SqliteStore::TouchApiToken(const std::string& id, int64_t now) {
+  return Write([&](Connection& c) {
+    return RunOne(c,
+                  Query("UPDATE api_tokens SET last_used_at = ?").Arg(now).Where("id = ?").Arg(id),
+                  "api token");
+  });
+}
+
 // -----------------------------------------------------------------------------------------------
 // Commands
 
@@ -1179,21 +1189,22 @@ Result<Page<core::Command>> SqliteStore::ListCommands(const Scope& scope,
 }
 
 Result<std::vector<core::Command>> SqliteStore::TakeDeliverableCommands(
-    const std::string& device_id, int64_t now, int limit) {
+    const std::string& device_id, int64_t now, int limit, int64_t resend_sent_before) {
   if (limit < 1) return Status::InvalidArgument("limit must be positive");
   return Write([&](Connection& c) -> Result<std::vector<core::Command>> {
     RAMPART_RETURN_IF_ERROR(
         RequireRowIn(c, Query("SELECT 1 FROM devices").Where("id = ?").Arg(device_id), "device"));
     // Read the candidates first and update after, so no statement is stepped while the table
     // it reads is being written.
-    RAMPART_ASSIGN_OR_RETURN(std::vector<core::Command> pending,
-                             GetAll<core::Command>(c,
-                                                   Query("SELECT " COMMAND_COLS " FROM commands")
-                                                       .Where("device_id = ?")
-                                                       .Arg(device_id)
-                                                       .Where("state IN ('queued', 'not_now')")
-                                                       .Append(" ORDER BY seq"),
-                                                   ReadCommand));
+    RAMPART_ASSIGN_OR_RETURN(
+        std::vector<core::Command> pending,
+        GetAll<core::Command>(c,
+                              Query("SELECT " COMMAND_COLS " FROM commands")
+                                  .Where("device_id = ?")
+                                  .Arg(device_id)
+                                  .Where("state IN ('queued', 'not_now', 'sent')")
+                                  .Append(" ORDER BY seq"),
+                              ReadCommand));
     std::vector<core::Command> taken;
     for (core::Command& cmd : pending) {
       if (Expired(cmd.expires_at, now)) {
@@ -1204,6 +1215,10 @@ Result<std::vector<core::Command>> SqliteStore::TakeDeliverableCommands(
       }
       if (static_cast<int>(taken.size()) >= limit) continue;
       if (cmd.state == core::CommandState::kNotNow && cmd.not_before > now) continue;
+      if (cmd.state == core::CommandState::kSent && cmd.sent_at > resend_sent_before) continue;
+      if (!core::IsAllowedTransition(cmd.state, core::CommandState::kSent)) {
+        return Status::Internal("command state machine violated");
+      }
       cmd.state = core::CommandState::kSent;
       cmd.sent_at = now;
       cmd.updated_at = now;
@@ -1246,6 +1261,9 @@ Result<ResultOutcome> SqliteStore::RecordCommandResult(const std::string& device
       }
       if (duplicate) return ResultOutcome::kDuplicate;
       return Status::Conflict("command is not awaiting a result");
+    }
+    if (!core::IsAllowedTransition(cmd.state, state)) {
+      return Status::Internal("command state machine violated");
     }
     cmd.updated_at = now;
     cmd.result_json = result_json;

@@ -101,6 +101,7 @@ class SqliteStore final : public Store {
   Result<core::ApiToken> FindApiTokenByHash(const std::string& token_hash) override;
   Result<Page<core::ApiToken>> ListApiTokens(const Scope& scope, const PageRequest& page) override;
   Status RevokeApiToken(const Scope& scope, const std::string& id) override;
+  Status TouchApiToken(const std::string& id, int64_t now) override;
 
   Result<core::Command> EnqueueCommand(const Scope& scope, core::Command command) override;
   Result<core::Command> GetCommand(const Scope& scope, const std::string& device_id,
@@ -109,7 +110,8 @@ class SqliteStore final : public Store {
                                            const CommandFilter& filter,
                                            const PageRequest& page) override;
   Result<std::vector<core::Command>> TakeDeliverableCommands(const std::string& device_id,
-                                                             int64_t now, int limit) override;
+                                                             int64_t now, int limit,
+                                                             int64_t resend_sent_before) override;
   Result<ResultOutcome> RecordCommandResult(const std::string& device_id,
                                             const std::string& command_id, core::CommandState state,
                                             const std::string& result_json,
