@@ -44,6 +44,8 @@ std::string HmacSha256Hex(std::string_view key, std::string_view data);
 
 std::string HexEncode(std::string_view bytes);
 Result<std::string> HexDecode(std::string_view hex);
+// Value of one hex digit (either case): 0..15, or -1 for any other character.
+int HexDigitValue(char c);
 // Standard base64 with padding (RFC 4648 section 4).
 std::string Base64Encode(std::string_view bytes);
 Result<std::string> Base64Decode(std::string_view text);

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/crypto.h"
+
 namespace rampart::detect {
 namespace {
 
@@ -25,13 +27,6 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "http.request.mime_type",
     "event.original",
 };
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -119,8 +114,8 @@ void PercentDecodeAppend(std::string_view in, std::string* out) {
   for (size_t i = 0; i < n; ++i) {
     char c = in[i];
     if (c == '%' && i + 2 < n) {
-      int hi = HexValue(in[i + 1]);
-      int lo = HexValue(in[i + 2]);
+      int hi = crypto::HexDigitValue(in[i + 1]);
+      int lo = crypto::HexDigitValue(in[i + 2]);
       if (hi >= 0 && lo >= 0) {
         out->push_back(static_cast<char>(hi * 16 + lo));
         i += 2;

@@ -2,17 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/crypto.h"
+
 namespace rampart::http {
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 std::string_view Request::Header(std::string_view lower_name) const {
   for (const auto& [name, value] : headers) {
@@ -99,8 +91,8 @@ Result<std::string> PercentDecode(std::string_view in, bool plus_as_space) {
       if (in.size() - i < 3) {
         return Status::InvalidArgument("truncated percent escape");
       }
-      int hi = HexValue(in[i + 1]);
-      int lo = HexValue(in[i + 2]);
+      int hi = crypto::HexDigitValue(in[i + 1]);
+      int lo = crypto::HexDigitValue(in[i + 2]);
       if (hi < 0 || lo < 0) return Status::InvalidArgument("bad percent escape");
       char decoded = static_cast<char>(hi * 16 + lo);
       if (decoded == '\0') return Status::InvalidArgument("percent escape decodes to NUL");
