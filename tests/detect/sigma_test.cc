@@ -225,7 +225,8 @@ TEST(SigmaHqTest, EveryRuleLoadsOrHasAReason) {
   }
   std::cout << "SigmaHQ rules: " << files << " files, " << rs.size() << " loaded, "
             << rs.skipped().size() << " skipped, " << rs.vectorscan_matchers()
-            << " Vectorscan matchers, " << rs.fallback_matchers() << " C++ matchers\n";
+            << " Vectorscan matchers, " << rs.exact_matchers() << " exact-value lookups, "
+            << rs.fallback_matchers() << " C++ matchers\n";
   EXPECT_GE(rs.size(), files * 9 / 10);
 
   RuleMatcher m(rs);
