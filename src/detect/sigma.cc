@@ -180,6 +180,31 @@ bool GlobMatch(std::string_view pattern, std::string_view name) {
 
 class ConditionParser;
 
+// The 1-based line of the first significant character of a document when that character is ','.
+std::optional<size_t> DocumentStartingWithComma(std::string_view text) {
+  bool doc_start = true;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos || line[first] == '#') continue;
+    std::string_view rest = line.substr(first);
+    if (rest.starts_with("---")) {
+      doc_start = true;
+      rest.remove_prefix(3);
+      size_t next = rest.find_first_not_of(" \t\r");
+      if (next == std::string_view::npos || rest[next] == '#') continue;
+      rest = rest.substr(next);
+    }
+    if (doc_start && rest[0] == ',') return line_no;
+    doc_start = false;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<Field> MapSigmaField(std::string_view name) {
@@ -645,6 +670,13 @@ size_t RuleSetBuilder::pending() const {
 
 Status RuleSetBuilder::AddRuleText(std::string_view yaml, std::string_view origin) {
   std::vector<YAML::Node> docs;
+  if (auto line = DocumentStartingWithComma(yaml)) {
+    // yaml-cpp 0.7 never returns from such a document (found by fuzzing); it is not YAML anyway.
+    std::string reason =
+        "YAML error at line " + std::to_string(*line) + ": a document cannot start with ','";
+    impl_->skipped.push_back({std::string(origin), "", reason});
+    return Status::InvalidArgument(std::string(origin) + ": " + reason);
+  }
   try {
     docs = YAML::LoadAll(std::string(yaml));
   } catch (const YAML::Exception& e) {
