@@ -174,8 +174,9 @@ TEST(SigmaTest, SkipsWithPreciseReasons) {
        "refused by Vectorscan"},
       {"title: a\nlogsource: [unclosed\n", "YAML error at line"},
       // Regression: yaml-cpp 0.7 looped forever on a document starting with ',' (fuzzing).
-      {"# comment\n ,* \n", "YAML error at line 2: a document cannot start with ','"},
-      {"title: a\n---\n,a\n", "a document cannot start with ','"},
+      {"# comment\n ,* \n", "YAML error at line 2: a line cannot start with ','"},
+      {"title: a\n---\n,a\n", "a line cannot start with ','"},
+      {"title: x\n%\nlogsource: a\n ,   '|al!': b\n", "YAML error at line 4: a line cannot"},
       {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|re: "
        "'(?<=x)a{99999999}'\n  condition: s\n",
        "bounded repeats"},
