@@ -49,27 +49,32 @@ bool NormaliseDomain(std::string_view in, std::string* out) {
 
 // Drops the scheme and fragment and lower-cases the host: "HTTPS://Evil.Example/A?b" →
 // "evil.example/A?b". A path-only value ("/mifs/403.jsp") stays as it is.
-std::string NormaliseUrl(std::string_view in) {
+// Writes into *out so that lookups can reuse one buffer per thread.
+void NormaliseUrlInto(std::string_view in, std::string* out) {
+  out->clear();
   in = Trim(in);
   size_t hash = in.find('#');
   if (hash != std::string_view::npos) in = in.substr(0, hash);
   size_t scheme = in.find("://");
   if (scheme != std::string_view::npos && scheme < 10) in = in.substr(scheme + 3);
-  std::string out;
-  out.reserve(in.size());
   if (!in.empty() && in[0] == '/') {
-    out.assign(in);
-    return out;
+    out->assign(in);
+    return;
   }
   size_t slash = in.find_first_of("/?");
   std::string_view host = in.substr(0, slash);
-  for (char c : host) out.push_back(Lower(c));
+  for (char c : host) out->push_back(Lower(c));
   if (slash == std::string_view::npos) {
-    out.push_back('/');
+    out->push_back('/');
   } else {
-    if (in[slash] == '?') out.push_back('/');
-    out.append(in.substr(slash));
+    if (in[slash] == '?') out->push_back('/');
+    out->append(in.substr(slash));
   }
+}
+
+std::string NormaliseUrl(std::string_view in) {
+  std::string out;
+  NormaliseUrlInto(in, &out);
   return out;
 }
 
@@ -228,7 +233,9 @@ const Ioc* IocStore::FindDomain(std::string_view host, int64_t now_millis) const
 
 const Ioc* IocStore::FindUrl(std::string_view url, int64_t now_millis) const {
   if (urls_.empty()) return nullptr;
-  return FindIn(urls_, NormaliseUrl(url), now_millis);
+  thread_local std::string key;
+  NormaliseUrlInto(url, &key);
+  return FindIn(urls_, key, now_millis);
 }
 
 const Ioc* IocStore::FindHash(std::string_view hex, int64_t now_millis) const {
@@ -270,7 +277,8 @@ void IocStore::MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMa
     std::string_view target = ev.Get(Field::kUrlOriginal);
     add(FindUrl(target, now_millis), Field::kUrlOriginal);
     if (!target.empty() && target[0] == '/' && ev.Has(Field::kDestinationDomain)) {
-      std::string full(ev.Get(Field::kDestinationDomain));
+      thread_local std::string full;
+      full.assign(ev.Get(Field::kDestinationDomain));
       full.append(target);
       add(FindUrl(full, now_millis), Field::kUrlOriginal);
     }

@@ -12,6 +12,7 @@
 #include <regex>
 #include <sstream>
 #include <tuple>
+#include <unordered_map>
 
 #include "detect/ip.h"
 
@@ -28,6 +29,7 @@ constexpr size_t kMaxRuleNodes = 20000;
 
 enum class MatcherKind : uint8_t {
   kHs,         // compiled into the slot's Vectorscan database
+  kExact,      // case-insensitive equality with a literal: one hash lookup per field value
   kRegex,      // `re` pattern Vectorscan refused; std::regex over the value
   kNull,       // `field: null`: absent or empty
   kExists,     // `field|exists: true`
@@ -142,6 +144,25 @@ std::string GlobToRegex(std::string_view v) {
   return out;
 }
 
+// The value with its escapes removed, lower-cased, when it holds no wildcard.
+bool PlainLiteral(std::string_view v, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
+    if (c == '\\' && i + 1 < v.size() && (v[i + 1] == '*' || v[i + 1] == '?' || v[i + 1] == '\\')) {
+      c = v[++i];
+    } else if (c == '*' || c == '?') {
+      return false;
+    }
+    out->push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c);
+  }
+  return true;
+}
+
+bool UsesBits(MatcherKind kind) {
+  return kind == MatcherKind::kHs || kind == MatcherKind::kExact;
+}
+
 bool GlobMatch(std::string_view pattern, std::string_view name) {
   // Only '*' is a wildcard in selection names ("selection_*").
   size_t star = pattern.find('*');
@@ -158,6 +179,26 @@ bool GlobMatch(std::string_view pattern, std::string_view name) {
 }
 
 class ConditionParser;
+
+// The 1-based line of the first line whose first non-blank character is ','. yaml-cpp 0.7 never
+// returns from some such inputs (found by fuzzing); Sigma rules have no reason to write one.
+std::optional<size_t> LineStartingWithComma(std::string_view text) {
+  size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    size_t first = line.find_first_not_of(" \t\r");
+    if (first != std::string_view::npos && line[first] == ',') return line_no;
+    if (line.substr(first == std::string_view::npos ? line.size() : first).starts_with("---")) {
+      std::string_view rest = line.substr(first + 3);
+      size_t next = rest.find_first_not_of(" \t\r");
+      if (next != std::string_view::npos && rest[next] == ',') return line_no;
+    }
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -357,8 +398,8 @@ Status RuleSetBuilder::Impl::ValueLeaf(const YAML::Node& v, uint8_t slot, int po
                                        const std::string& where, ParsedRule* r, uint32_t* out) {
   if (r->nodes.size() >= kMaxRuleNodes) {
     // YAML aliases can multiply a small file into millions of values ("billion laughs").
-    return Status::InvalidArgument(where + ": rule has more than " +
-                                   std::to_string(kMaxRuleNodes) + " values");
+    return Status::InvalidArgument(where + ": rule has more than " + std::to_string(kMaxRuleNodes) +
+                                   " values");
   }
   Node leaf;
   leaf.op = Node::Op::kLeaf;
@@ -384,6 +425,10 @@ Status RuleSetBuilder::Impl::ValueLeaf(const YAML::Node& v, uint8_t slot, int po
     def.from_re = true;
     def.pattern = text;
     def.flags = HS_FLAG_SINGLEMATCH | re_flags;
+  } else if (std::string lit;
+             position == kExact && !cased && slot != kKeywordSlot && PlainLiteral(text, &lit)) {
+    def.kind = MatcherKind::kExact;
+    def.pattern = std::move(lit);
   } else {
     std::string body = GlobToRegex(text);
     if (position == kExact || position == kStartsWith) body.insert(0, "^");
@@ -620,6 +665,12 @@ size_t RuleSetBuilder::pending() const {
 
 Status RuleSetBuilder::AddRuleText(std::string_view yaml, std::string_view origin) {
   std::vector<YAML::Node> docs;
+  if (auto line = LineStartingWithComma(yaml)) {
+    std::string reason = "YAML error at line " + std::to_string(*line) +
+                         ": a line cannot start with ',' (yaml-cpp may not return from it)";
+    impl_->skipped.push_back({std::string(origin), "", reason});
+    return Status::InvalidArgument(std::string(origin) + ": " + reason);
+  }
   try {
     docs = YAML::LoadAll(std::string(yaml));
   } catch (const YAML::Exception& e) {
@@ -696,7 +747,10 @@ struct RuleSet::Impl {
   // Rules that can match without any Vectorscan matcher matching (negations, C++ matchers).
   std::vector<uint32_t> always;
   std::vector<SkippedRule> skipped;
+  // Per slot: lower-cased literal → kExact matchers.
+  std::array<std::unordered_map<std::string, std::vector<uint32_t>>, kSlotCount> exact;
   size_t hs_count = 0;
+  size_t exact_count = 0;
   size_t fallback_count = 0;
 };
 
@@ -717,6 +771,9 @@ size_t RuleSet::vectorscan_matchers() const {
 size_t RuleSet::fallback_matchers() const {
   return impl_->fallback_count;
 }
+size_t RuleSet::exact_matchers() const {
+  return impl_->exact_count;
+}
 
 namespace {
 
@@ -729,30 +786,63 @@ void CollectLeaves(const std::vector<Node>& nodes, uint32_t n, std::vector<uint3
   for (uint32_t k : node.kids) CollectLeaves(nodes, k, out);
 }
 
-// Evaluates with every Vectorscan matcher false; other leaves make the result "maybe" (true).
-bool EvalAllFalse(const std::vector<Node>& nodes, uint32_t n,
-                  const std::vector<MatcherDef>& matchers, bool* uncertain) {
+// How often a matcher is expected to match on ordinary traffic: an exact method or status
+// matches most lines, a long literal almost none.
+uint32_t MatcherCost(const MatcherDef& def) {
+  switch (static_cast<Field>(def.slot)) {
+    case Field::kHttpRequestMethod:
+    case Field::kHttpResponseStatusCode:
+    case Field::kHttpResponseBodyBytes:
+    case Field::kUrlExtension:
+      return 100;
+    default:
+      break;
+  }
+  return def.pattern.size() < 8 ? 20 : 1;
+}
+
+struct Trigger {
+  std::vector<uint32_t> matchers;
+  uint32_t cost = 0;
+};
+
+// A set of Vectorscan matchers at least one of which must match for the condition to be true,
+// chosen to be as selective as possible: an AND needs only its most selective child, an OR
+// needs all of its children. nullopt when no such set exists (a NOT or a C++ matcher on every
+// path), and the rule is then evaluated on every event. Only rules whose trigger set matched
+// are evaluated, which keeps "cs-method: GET" from making every rule a candidate.
+std::optional<Trigger> TriggerSet(const std::vector<Node>& nodes, uint32_t n,
+                                  const std::vector<MatcherDef>& matchers) {
   const Node& node = nodes[n];
   switch (node.op) {
     case Node::Op::kConst:
-      return node.value;
-    case Node::Op::kLeaf:
-      if (matchers[node.matcher].kind != MatcherKind::kHs) *uncertain = true;
-      return false;
     case Node::Op::kNot:
-      return !EvalAllFalse(nodes, node.kids[0], matchers, uncertain);
-    case Node::Op::kAnd:
+      return std::nullopt;
+    case Node::Op::kLeaf: {
+      const MatcherDef& def = matchers[node.matcher];
+      if (!UsesBits(def.kind)) return std::nullopt;
+      return Trigger{{node.matcher}, MatcherCost(def)};
+    }
+    case Node::Op::kAnd: {
+      std::optional<Trigger> best;
       for (uint32_t k : node.kids) {
-        if (!EvalAllFalse(nodes, k, matchers, uncertain)) return false;
+        auto t = TriggerSet(nodes, k, matchers);
+        if (t && (!best || t->cost < best->cost)) best = std::move(t);
       }
-      return true;
-    case Node::Op::kOr:
+      return best;
+    }
+    case Node::Op::kOr: {
+      Trigger all;
       for (uint32_t k : node.kids) {
-        if (EvalAllFalse(nodes, k, matchers, uncertain)) return true;
+        auto t = TriggerSet(nodes, k, matchers);
+        if (!t) return std::nullopt;
+        all.matchers.insert(all.matchers.end(), t->matchers.begin(), t->matchers.end());
+        all.cost += t->cost;
       }
-      return false;
+      return all;
+    }
   }
-  return false;
+  return std::nullopt;
 }
 
 bool HasBoundedRepeat(std::string_view pattern) {
@@ -878,12 +968,11 @@ Result<std::unique_ptr<RuleSet>> RuleSetBuilder::Build() {
       continue;
     }
     auto idx = static_cast<uint32_t>(s.rules.size());
-    bool uncertain = false;
-    bool empty_true = EvalAllFalse(r.nodes, r.root, b.matchers, &uncertain);
-    if (empty_true || uncertain) {
+    auto trigger = TriggerSet(r.nodes, r.root, b.matchers);
+    if (!trigger) {
       s.always.push_back(idx);
     } else {
-      std::vector<uint32_t> uniq = leaves[i];
+      std::vector<uint32_t> uniq = trigger->matchers;
       std::sort(uniq.begin(), uniq.end());
       uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
       for (uint32_t m : uniq) owners[m].push_back(idx);
@@ -899,7 +988,10 @@ Result<std::unique_ptr<RuleSet>> RuleSetBuilder::Build() {
   live = live_matchers();
   for (size_t m = 0; m < b.matchers.size(); ++m) {
     if (!live[m]) continue;
-    if (b.matchers[m].kind == MatcherKind::kHs) {
+    if (b.matchers[m].kind == MatcherKind::kExact) {
+      s.exact[b.matchers[m].slot][b.matchers[m].pattern].push_back(static_cast<uint32_t>(m));
+      ++s.exact_count;
+    } else if (b.matchers[m].kind == MatcherKind::kHs) {
       ++s.hs_count;
     } else {
       ++s.fallback_count;
@@ -926,6 +1018,7 @@ struct RuleMatcher::Impl {
   std::vector<uint32_t> candidates;
   std::vector<int8_t> special;  // per matcher: 0 unknown, 1 false, 2 true
   std::vector<uint32_t> special_touched;
+  std::string lower;
   uint32_t epoch = 0;
   const Event* ev = nullptr;
 
@@ -958,6 +1051,16 @@ struct RuleMatcher::Impl {
     return 0;
   }
 
+  void Lookup(size_t slot, std::string_view v) {
+    lower.assign(v);
+    for (auto& c : lower) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    auto it = rs.exact[slot].find(lower);
+    if (it == rs.exact[slot].end()) return;
+    for (uint32_t m : it->second) OnMatch(m, 0, 0, 0, this);
+  }
+
   void Scan(size_t slot, std::string_view v) {
     hs_scan(rs.dbs[slot].get(), v.data(), static_cast<unsigned>(v.size()), 0, scratch.get(),
             &Impl::OnMatch, this);
@@ -970,6 +1073,7 @@ struct RuleMatcher::Impl {
     auto field = static_cast<Field>(def.slot);
     switch (def.kind) {
       case MatcherKind::kHs:
+      case MatcherKind::kExact:
         break;
       case MatcherKind::kNull:
         result = !ev->Has(field) || ev->Get(field).empty();
@@ -1013,7 +1117,7 @@ struct RuleMatcher::Impl {
         return node.value;
       case Node::Op::kLeaf: {
         uint32_t m = node.matcher;
-        if (rs.matchers[m].kind == MatcherKind::kHs) return (bits[m / 64] >> (m % 64)) & 1;
+        if (UsesBits(rs.matchers[m].kind)) return (bits[m / 64] >> (m % 64)) & 1;
         return Special(m);
       }
       case Node::Op::kNot:
@@ -1048,6 +1152,15 @@ struct RuleMatcher::Impl {
         Scan(slot, e.Get(f));
         if (e.HasDistinctDecoded(f)) Scan(slot, e.Decoded(f));
       }
+    }
+    for (size_t slot = 0; slot < kFieldCount; ++slot) {
+      if (rs.exact[slot].empty()) continue;
+      auto f = static_cast<Field>(slot);
+      if (!e.Has(f)) continue;
+      Lookup(slot, e.Get(f));
+      if (e.HasDistinctDecoded(f)) Lookup(slot, e.Decoded(f));
+    }
+    if (scratch) {
       if (rs.dbs[kKeywordSlot]) {
         if (e.Has(Field::kEventOriginal)) Scan(kKeywordSlot, e.Get(Field::kEventOriginal));
         if (e.HasDistinctDecoded(Field::kUrlOriginal)) {

