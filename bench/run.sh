@@ -54,6 +54,10 @@ if 'BM_VerifyDeviceSignature' in rates and 'BM_Reference_Sha256' in rates:
 PY
 
 echo
+echo "== 1b. offline detection (rampart scan pipeline) on a generated EPMM access log"
+"$BUILD/bench/detect_bench" --lines="${SCAN_LINES:-200000}" --benchmark_min_time=0.2 2>/dev/null || true
+
+echo
 echo "== 2. HTTPS throughput on this machine ($(nproc) cores)"
 mkdir -p "$WORK/ref"
 start_rampart "$WORK/ref" /dev/null
