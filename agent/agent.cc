@@ -121,7 +121,7 @@ Result<CycleReport> RunCycle(const std::string& state_path, const Clock& clock) 
 
   for (const WireCommand& cmd : checkin->commands) {
     Outcome outcome;
-    if (auto sha = PackageToDownload(cmd)) {
+    if (auto sha = PackageForInstall(cmd)) {
       Result<std::string> package = client->DownloadApp(*sha);
       outcome = Execute(state.device, cmd, &package);
     } else {

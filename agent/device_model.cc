@@ -157,7 +157,7 @@ SimDevice NewDevice(core::Platform platform, std::string os_version) {
   return d;
 }
 
-std::optional<std::string> PackageToDownload(const WireCommand& command) {
+std::optional<std::string> PackageForInstall(const WireCommand& command) {
   if (command.type != "install_app" || !command.payload.is_object()) return std::nullopt;
   auto it = command.payload.find("sha256");
   if (it == command.payload.end() || !it->is_string()) return std::nullopt;

@@ -4,7 +4,7 @@
 //
 //   agent::SimDevice dev = agent::NewDevice(core::Platform::kAndroid, "14");
 //   agent::WireCommand cmd = ...;                      // parsed from a check-in response
-//   if (auto sha = agent::PackageToDownload(cmd)) {    // install_app needs the package first
+//   if (auto sha = agent::PackageForInstall(cmd)) {    // install_app needs the package first
 //     Result<std::string> bytes = Download(*sha);
 //     outcome = agent::Execute(dev, cmd, &bytes);
 //   } else {
@@ -75,7 +75,7 @@ struct Outcome {
 
 // For an install_app command with a well-formed payload, the SHA-256 (lower-case hex) of the
 // package the device must download before Execute; nullopt for every other command.
-std::optional<std::string> PackageToDownload(const WireCommand& command);
+std::optional<std::string> PackageForInstall(const WireCommand& command);
 
 // Executes the command on the device. For install_app, `package` is the downloaded package or
 // the download's error (nullptr when no download was attempted); the package is installed only

@@ -570,7 +570,7 @@ class Simulation {
       return EndSession(idx);
     }
     const WireCommand& cmd = d.commands.front();
-    if (auto sha = PackageToDownload(cmd)) {
+    if (auto sha = PackageForInstall(cmd)) {
       SubmitSigned(idx, "GET", AppDownloadTarget(*sha), "", [this, idx](Exchange ex) {
         if (ending_) return EndSession(idx);
         Result<std::string> package = Status::Unavailable("package download failed");

@@ -80,7 +80,7 @@ json InstallPayload(const std::string& package, std::string bundle = "org.exampl
 TEST_F(DeviceModelTest, InstallAppVerifiesHashAndInstalls) {
   std::string package = "PK\x03\x04 package bytes";
   WireCommand c = Cmd("install_app", InstallPayload(package));
-  auto sha = PackageToDownload(c);
+  auto sha = PackageForInstall(c);
   ASSERT_TRUE(sha.has_value());
   EXPECT_EQ(*sha, crypto::Sha256Hex(package));
   Result<std::string> downloaded = package;
@@ -110,9 +110,9 @@ TEST_F(DeviceModelTest, InstallAppDownloadFailureIsAnError) {
 
 TEST_F(DeviceModelTest, InstallAppWithMalformedHashNeedsNoDownloadAndFails) {
   WireCommand c = Cmd("install_app", {{"bundle_id", "x"}, {"sha256", "../../etc/passwd"}});
-  EXPECT_FALSE(PackageToDownload(c).has_value());
+  EXPECT_FALSE(PackageForInstall(c).has_value());
   EXPECT_EQ(Execute(dev_, c, nullptr).status, "error");
-  EXPECT_FALSE(PackageToDownload(Cmd("lock")).has_value());
+  EXPECT_FALSE(PackageForInstall(Cmd("lock")).has_value());
 }
 
 TEST_F(DeviceModelTest, RemoveAppUninstallsAndIsIdempotent) {
