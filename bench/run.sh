@@ -109,13 +109,13 @@ def find(d, *names):
         if n in d: return d[n]
     return None
 rate = find(s, "checkins_per_second", "checkins_per_sec")
-lat = s.get("latency_ms", {})
+lat = s.get("checkin_latency_ms", {})
 print(json.dumps(s, indent=1))
 print(f"nginx fixed-200 rate: {nginx:,.0f} req/s")
 if rate:
     print(f"rampart signed check-ins: {rate:,.0f}/s = {100*rate/nginx:.1f}% of nginx (target >= 30%)")
 if lat:
-    print(f"check-in latency p50 {lat.get('p50')} ms, p99 {lat.get('p99')} ms (target p99 < 25 ms)")
+    print(f"check-in latency p50 {lat.get('p50', 0):.1f} ms, p99 {lat.get('p99', 0):.1f} ms (target p99 < 25 ms)")
 PY
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 
