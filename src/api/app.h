@@ -18,6 +18,10 @@
 #include "http/router.h"
 #include "store/store.h"
 
+namespace rampart::keeper {
+class Keeper;
+}
+
 namespace rampart::api {
 
 struct AppOptions {
@@ -25,6 +29,9 @@ struct AppOptions {
   std::string apps_dir;             // where app packages are kept, named by SHA-256
   std::string server_identity_key;  // raw Ed25519 public key, handed to devices at enrollment
   std::string tls_ca_fingerprint;   // hex SHA-256 of the CA certificate devices pin
+  // The keeper (sealed staff data, command signing, audit log). Not owned. Null only in tests
+  // that exercise no keeper-backed route: those routes then answer 503, never weaker behaviour.
+  keeper::Keeper* keeper = nullptr;
 };
 
 class Metrics;

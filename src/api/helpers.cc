@@ -2,8 +2,10 @@
 
 #include "api/internal.h"
 #include "common/json_util.h"
+#include "common/log.h"
 #include "core/commands.h"
 #include "core/permissions.h"
+#include "keeper/keeper.h"
 
 namespace rampart::api::internal {
 
@@ -75,6 +77,35 @@ Result<store::PageRequest> ReadPage(const Call& call) {
 
 Result<json> ReadJsonBody(const Call& call) {
   return jsonutil::ParseObject(call.req.body);
+}
+
+void RecordAudit(Context& c, audit::Record record) {
+  Status status = Status::Unavailable("no keeper configured");
+  if (c.options.keeper != nullptr) {
+    auto appended = c.options.keeper->AppendAudit(record);
+    status = appended.ok() ? Status::Ok() : appended.status();
+  }
+  if (!status.ok()) {
+    c.metrics->Increment("rampart_audit_failures_total", "action", record.action);
+    log::Error("audit.append_failed", {{"action", record.action},
+                                       {"request_id", record.request_id},
+                                       {"error", status.message()}});
+  }
+}
+
+void RecordAudit(Context& c, const Call& call, std::string action, std::string target,
+                 std::string outcome, const nlohmann::json& details, std::string severity) {
+  audit::Record r;
+  r.actor = call.principal.id;
+  r.action = std::move(action);
+  r.target = std::move(target);
+  r.outcome = std::move(outcome);
+  r.institution_id = call.principal.institution_id;
+  r.request_id = call.req.request_id;
+  r.source_ip = call.req.remote_ip;
+  r.severity = std::move(severity);
+  r.details_json = details.is_object() ? details.dump() : "{}";
+  RecordAudit(c, std::move(r));
 }
 
 Status RequirePrintable(std::string_view value, std::string_view field) {

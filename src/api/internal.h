@@ -9,6 +9,7 @@
 #include "api/app.h"
 #include "api/metrics.h"
 #include "api/nonce_cache.h"
+#include "audit/record.h"
 #include "common/clock.h"
 #include "core/model.h"
 #include "http/message.h"
@@ -45,6 +46,16 @@ struct Context {
   NonceCache* nonces = nullptr;
   int64_t Now() const { return clock->NowSeconds(); }
 };
+
+// Appends a security-relevant action to the keeper's audit log, filling actor, institution,
+// request id and source address from the call. Serve's own records are best effort: a failure
+// is logged and counted (rampart_audit_failures_total), never shown to the caller. Decrypts and
+// signatures need no call here: the keeper records those itself.
+void RecordAudit(Context& c, const Call& call, std::string action, std::string target,
+                 std::string outcome, const nlohmann::json& details = nlohmann::json::object(),
+                 std::string severity = "info");
+// The same for actions without an authenticated call (login attempts, system jobs).
+void RecordAudit(Context& c, audit::Record record);
 
 // The route table: http::Router for matching, plus the API handler of each route by index.
 class RouteTable {

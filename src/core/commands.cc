@@ -8,23 +8,27 @@ namespace rampart::core {
 
 bool IsFinal(CommandState s) {
   return s == CommandState::kAcknowledged || s == CommandState::kError ||
-         s == CommandState::kCanceled || s == CommandState::kExpired;
+         s == CommandState::kCanceled || s == CommandState::kExpired ||
+         s == CommandState::kRejected;
 }
 
 bool IsAllowedTransition(CommandState from, CommandState to) {
   using S = CommandState;
   switch (from) {
+    case S::kAwaitingApproval:
+      return to == S::kQueued || to == S::kCanceled || to == S::kExpired;
     case S::kQueued:
       return to == S::kSent || to == S::kCanceled || to == S::kExpired;
     case S::kSent:
       return to == S::kAcknowledged || to == S::kError || to == S::kNotNow || to == S::kExpired ||
-             to == S::kSent || to == S::kCanceled;
+             to == S::kSent || to == S::kCanceled || to == S::kRejected;
     case S::kNotNow:
       return to == S::kSent || to == S::kCanceled || to == S::kExpired || to == S::kError;
     case S::kAcknowledged:
     case S::kError:
     case S::kCanceled:
     case S::kExpired:
+    case S::kRejected:
       return false;
   }
   return false;

@@ -35,13 +35,16 @@ constexpr NameTable<CommandType, 9> kCommandTypes{{{CommandType::kLock, "lock"},
                                                    {CommandType::kRemoveApp, "remove_app"},
                                                    {CommandType::kApplyPolicy, "apply_policy"},
                                                    {CommandType::kRetire, "retire"}}};
-constexpr NameTable<CommandState, 7> kCommandStates{{{CommandState::kQueued, "queued"},
-                                                     {CommandState::kSent, "sent"},
-                                                     {CommandState::kAcknowledged, "acknowledged"},
-                                                     {CommandState::kError, "error"},
-                                                     {CommandState::kNotNow, "not_now"},
-                                                     {CommandState::kCanceled, "canceled"},
-                                                     {CommandState::kExpired, "expired"}}};
+constexpr NameTable<CommandState, 9> kCommandStates{
+    {{CommandState::kQueued, "queued"},
+     {CommandState::kSent, "sent"},
+     {CommandState::kAcknowledged, "acknowledged"},
+     {CommandState::kError, "error"},
+     {CommandState::kNotNow, "not_now"},
+     {CommandState::kCanceled, "canceled"},
+     {CommandState::kExpired, "expired"},
+     {CommandState::kAwaitingApproval, "awaiting_approval"},
+     {CommandState::kRejected, "rejected"}}};
 constexpr NameTable<NonComplianceAction, 3> kActions{{{NonComplianceAction::kNone, "none"},
                                                       {NonComplianceAction::kNotify, "notify"},
                                                       {NonComplianceAction::kLock, "lock"}}};

@@ -29,7 +29,17 @@ enum class CommandType {
   kApplyPolicy,
   kRetire,
 };
-enum class CommandState { kQueued, kSent, kAcknowledged, kError, kNotNow, kCanceled, kExpired };
+enum class CommandState {
+  kQueued,
+  kSent,
+  kAcknowledged,
+  kError,
+  kNotNow,
+  kCanceled,
+  kExpired,
+  kAwaitingApproval,  // destructive or mass command: not signed until a second admin approves
+  kRejected,          // the device refused it (bad, missing or replayed signature): final
+};
 enum class NonComplianceAction { kNone, kNotify, kLock };
 
 // Lower-case wire names ("superadmin", "ios", "corporate", "lost_mode", "not_now", ...).
@@ -148,7 +158,11 @@ struct Command {
   CommandType type = CommandType::kLock;
   std::string payload_json = "{}";  // type-specific parameters, validated by core::ValidateCommand
   CommandState state = CommandState::kQueued;
-  std::string created_by;  // principal id (API token id, or "system")
+  std::string created_by;        // principal id (API token id, or "system")
+  std::string approved_by;       // the second admin's principal, for four-eyes commands
+  std::string signature_key_id;  // the command key that signed it; "" until signed
+  std::string signature;         // raw Ed25519 signature by the keeper; "" until signed
+  int64_t batch_size = 1;        // devices targeted by the admin action that created it
   int64_t created_at = 0;
   int64_t updated_at = 0;
   int64_t expires_at = 0;

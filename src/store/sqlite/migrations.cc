@@ -195,11 +195,23 @@ CREATE TABLE app_assignments (
 CREATE INDEX app_assignments_by_group ON app_assignments(institution_id, group_id);
 )sql";
 
+// Devices obey only commands signed by the keeper; a command awaiting a second admin's approval
+// has no signature yet.
+constexpr std::string_view kSignedCommands = R"sql(
+ALTER TABLE commands ADD COLUMN signature_key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE commands ADD COLUMN signature BLOB NOT NULL DEFAULT x'';
+ALTER TABLE commands ADD COLUMN approved_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE commands ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 1;
+)sql";
+
 }  // namespace
 
+// Versions are assigned in order of merge: 2 keeper (sealed staff, signed commands), 3 admin
+// identity, 4 alerts.
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "initial_schema", kInitialSchema},
+      {2, "signed_commands", kSignedCommands},
   };
   return kMigrations;
 }

@@ -1337,7 +1337,8 @@ Result<std::map<core::CommandState, int64_t>> SqliteStore::CountCommandsByState(
     for (auto s :
          {core::CommandState::kQueued, core::CommandState::kSent, core::CommandState::kAcknowledged,
           core::CommandState::kError, core::CommandState::kNotNow, core::CommandState::kCanceled,
-          core::CommandState::kExpired}) {
+          core::CommandState::kExpired, core::CommandState::kAwaitingApproval,
+          core::CommandState::kRejected}) {
       out[s] = 0;
     }
     RAMPART_ASSIGN_OR_RETURN(Statement st,

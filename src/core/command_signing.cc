@@ -1,0 +1,35 @@
+#include "core/command_signing.h"
+
+namespace rampart::core {
+
+std::string CommandSigningString(const CommandSignatureFields& f) {
+  std::string s = "RAMPART-COMMAND-V1\n";
+  s += f.device_id;
+  s += '\n';
+  s += f.command_id;
+  s += '\n';
+  s += std::to_string(f.seq);
+  s += '\n';
+  s += f.type;
+  s += '\n';
+  s += f.payload_sha256_hex;
+  s += '\n';
+  s += std::to_string(f.expires_at);
+  return s;
+}
+
+std::string KeyRotationSigningString(const KeyRotationFields& f) {
+  std::string s = "RAMPART-KEY-ROTATION-V1\n";
+  s += f.institution_id;
+  s += '\n';
+  s += f.old_key_id;
+  s += '\n';
+  s += f.new_key_id;
+  s += '\n';
+  s += f.new_public_key_b64;
+  s += '\n';
+  s += std::to_string(f.issued_at);
+  return s;
+}
+
+}  // namespace rampart::core

@@ -1,0 +1,140 @@
+// The keeper: the only holder of Rampart's secrets (the staff-data master key, the blind-index
+// key, the institutions' command-signing keys and the audit-checkpoint key).
+//
+// It runs as its own process (`rampart keeper`) beside the web-facing `rampart serve`, which
+// reaches it through a Unix-domain socket (keeper/client.h) and never opens the keeper's key
+// directory. A full compromise of serve therefore yields ciphertext, budget-limited decrypts
+// that are each audited, and no way to sign a command a device would obey.
+//
+// Keeper is the interface serve programs against; KeeperService (keeper/service.h) implements
+// it in-process (the keeper process, unit tests) and KeeperClient implements it over the socket.
+// Every method is thread-safe. Errors: Unavailable (keeper down: callers fail closed),
+// ResourceExhausted (a decrypt budget or signing limit is used up), PermissionDenied (the
+// request lacks what policy requires, e.g. a second admin's approval), InvalidArgument.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "audit/record.h"
+#include "common/status.h"
+#include "core/command_signing.h"
+
+namespace rampart::keeper {
+
+// Who asks and why. Named in every decrypt and signature and written to the audit log.
+struct Caller {
+  std::string principal;       // "tok_...", "usr_...", or "system"
+  std::string role;            // wire role name ("helpdesk", ...): decrypt budgets are per role
+  std::string institution_id;  // the caller's institution; "" for cross-institution roles
+  std::string request_id;
+  std::string source_ip;
+  std::string purpose;  // why the data is read: "staff.reveal", "staff.export", ...
+};
+
+// The personal fields of a staff record: stored only sealed.
+struct StaffFields {
+  std::string name;
+  std::string mobile;
+  std::string email;
+};
+
+struct SealRequest {
+  Caller caller;
+  std::string institution_id;
+  std::string staff_id;
+  StaffFields fields;
+  bool canary = false;  // sealed inside the ciphertext: nobody but the keeper can tell
+};
+
+struct SealedStaff {
+  std::string ciphertext;    // raw: 24-byte nonce || XChaCha20-Poly1305(fields), AD = record id
+  std::string wrapped_key;   // raw: the record's data key sealed under the master key
+  int64_t key_version = 0;   // which master key wrapped it
+  std::string mobile_index;  // hex keyed blind index of the normalised mobile; "" when none
+  std::string email_index;   // hex keyed blind index of the lower-cased email; "" when none
+  StaffFields masked;        // display forms: "J*** D***", "+32 4** *** *12", "j***@example.org"
+};
+
+struct SealedRef {
+  std::string institution_id;
+  std::string staff_id;
+  std::string ciphertext;
+  std::string wrapped_key;
+  int64_t key_version = 0;
+};
+
+struct OpenRequest {
+  Caller caller;
+  std::vector<SealedRef> records;
+};
+
+struct OpenedStaff {
+  std::string staff_id;
+  StaffFields fields;
+};
+
+struct CommandKey {
+  std::string institution_id;
+  std::string key_id;      // "ck_..." — devices pin (key_id, public_key)
+  std::string public_key;  // raw 32-byte Ed25519 public key
+  int64_t created_at = 0;
+};
+
+struct SignCommandRequest {
+  Caller caller;
+  std::string institution_id;
+  core::CommandSignatureFields fields;
+  std::string approved_by;  // the second admin's principal; required for destructive commands
+                            // and for batches above the mass-command threshold
+  int64_t batch_size = 1;   // how many devices the admin action that created it targets
+};
+
+struct CommandSignature {
+  std::string key_id;
+  std::string signature;  // raw 64-byte Ed25519 signature over core::CommandSigningString
+};
+
+struct KeyRotation {
+  core::KeyRotationFields fields;
+  std::string signature;  // raw, by the old key over core::KeyRotationSigningString
+};
+
+struct Checkpoint {
+  int64_t tree_size = 0;
+  std::string root_hex;  // RFC 6962 Merkle tree head over records [0, tree_size)
+  int64_t time = 0;
+  std::string signature;  // raw Ed25519 by the audit-checkpoint key (audit/log.h says over what)
+};
+
+class Keeper {
+ public:
+  virtual ~Keeper() = default;
+
+  virtual Result<SealedStaff> Seal(const SealRequest& request) = 0;
+  // Decrypts every record or none: ResourceExhausted when the caller's per-minute budget cannot
+  // cover them all. Each record read is audited; a canary read is audited as critical.
+  virtual Result<std::vector<OpenedStaff>> Open(const OpenRequest& request) = 0;
+  // Keyed blind index of a lookup value ("mobile" or "email"), normalised as Seal does.
+  virtual Result<std::string> BlindIndex(const std::string& institution_id,
+                                         const std::string& field, const std::string& value) = 0;
+
+  // The institution's current command key, created on first use.
+  virtual Result<CommandKey> GetCommandKey(const std::string& institution_id) = 0;
+  virtual Result<CommandSignature> SignCommand(const SignCommandRequest& request) = 0;
+  // Moves the institution to a new command key; the rotation is signed by the old key.
+  virtual Result<KeyRotation> RotateCommandKey(const Caller& caller,
+                                               const std::string& institution_id) = 0;
+  // Every rotation of the institution, oldest first, so a device pinned to any earlier key
+  // can walk the chain to the current one.
+  virtual Result<std::vector<KeyRotation>> KeyRotations(const std::string& institution_id) = 0;
+
+  // Appends to the tamper-evident audit log; returns the record with index and time set.
+  virtual Result<audit::Record> AppendAudit(const audit::Record& record) = 0;
+  // Signs a checkpoint of the log as it stands now.
+  virtual Result<Checkpoint> MakeCheckpoint() = 0;
+  virtual Result<std::string> CheckpointPublicKey() = 0;  // raw 32 bytes
+};
+
+}  // namespace rampart::keeper
