@@ -1318,7 +1318,7 @@ TEST_P(StoreConformanceTest, CommandsExpire) {
   EXPECT_EQ(counts[CommandState::kSent], 1);
   EXPECT_EQ(counts[CommandState::kAcknowledged], 1);
   EXPECT_EQ(counts[CommandState::kQueued], 0);
-  EXPECT_EQ(counts.size(), 7u) << "every state is reported, zero or not";
+  EXPECT_EQ(counts.size(), 9u) << "every state is reported, zero or not";
 }
 
 TEST_P(StoreConformanceTest, CancelOnlyQueuedOrNotNow) {
