@@ -164,4 +164,53 @@ bool VerifyEd25519(std::string_view public_key, std::string_view message,
              reinterpret_cast<const unsigned char*>(public_key.data())) == 0;
 }
 
+Result<Ed25519KeyPair> Ed25519FromSeed(std::string_view seed) {
+  if (seed.size() != crypto_sign_SEEDBYTES) return Status::InvalidArgument("bad Ed25519 seed");
+  Ed25519KeyPair kp;
+  kp.public_key.resize(crypto_sign_PUBLICKEYBYTES);
+  kp.secret_key.resize(crypto_sign_SECRETKEYBYTES);
+  crypto_sign_seed_keypair(reinterpret_cast<unsigned char*>(kp.public_key.data()),
+                           reinterpret_cast<unsigned char*>(kp.secret_key.data()),
+                           reinterpret_cast<const unsigned char*>(seed.data()));
+  return kp;
+}
+
+Result<std::string> AeadSeal(std::string_view key, std::string_view plaintext,
+                             std::string_view associated_data) {
+  if (key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
+    return Status::InvalidArgument("AEAD key must be 32 bytes");
+  }
+  constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  std::string out(kNonce + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  auto* bytes = reinterpret_cast<unsigned char*>(out.data());
+  randombytes_buf(bytes, kNonce);
+  unsigned long long written = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      bytes + kNonce, &written, reinterpret_cast<const unsigned char*>(plaintext.data()),
+      plaintext.size(), reinterpret_cast<const unsigned char*>(associated_data.data()),
+      associated_data.size(), nullptr, bytes, reinterpret_cast<const unsigned char*>(key.data()));
+  out.resize(kNonce + written);
+  return out;
+}
+
+Result<std::string> AeadOpen(std::string_view key, std::string_view sealed,
+                             std::string_view associated_data) {
+  constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  if (key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES ||
+      sealed.size() < kNonce + crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+    return Status::InvalidArgument("sealed data does not open");
+  }
+  std::string out(sealed.size() - kNonce - crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  unsigned long long written = 0;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(sealed.data());
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<unsigned char*>(out.data()), &written, nullptr, bytes + kNonce,
+          sealed.size() - kNonce, reinterpret_cast<const unsigned char*>(associated_data.data()),
+          associated_data.size(), bytes, reinterpret_cast<const unsigned char*>(key.data())) != 0) {
+    return Status::InvalidArgument("sealed data does not open");
+  }
+  out.resize(written);
+  return out;
+}
+
 }  // namespace rampart::crypto

@@ -63,5 +63,17 @@ Ed25519KeyPair GenerateEd25519();
 Result<std::string> SignEd25519(std::string_view secret_key, std::string_view message);
 bool VerifyEd25519(std::string_view public_key, std::string_view message,
                    std::string_view signature);
+// The Ed25519 key pair of a 32-byte seed (the keeper stores seeds, not expanded keys).
+Result<Ed25519KeyPair> Ed25519FromSeed(std::string_view seed);
+
+// XChaCha20-Poly1305 (IETF) with a random 24-byte nonce: returns nonce || ciphertext || tag.
+// `associated_data` is authenticated, not encrypted: binding a record id there means a
+// ciphertext moved to another row no longer opens. key must be 32 bytes.
+inline constexpr size_t kAeadKeyBytes = 32;
+Result<std::string> AeadSeal(std::string_view key, std::string_view plaintext,
+                             std::string_view associated_data);
+// InvalidArgument when the key, the associated data or any byte of `sealed` is wrong.
+Result<std::string> AeadOpen(std::string_view key, std::string_view sealed,
+                             std::string_view associated_data);
 
 }  // namespace rampart::crypto

@@ -73,6 +73,10 @@ struct OpenRequest {
 struct OpenedStaff {
   std::string staff_id;
   StaffFields fields;
+  // A canary record exists only to be read by an intruder. Serve learns this only after the
+  // read (the keeper has already written a critical audit record), so that its detection engine
+  // can raise the alert too.
+  bool canary = false;
 };
 
 struct CommandKey {

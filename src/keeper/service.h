@@ -1,0 +1,79 @@
+// KeeperService: the keeper's logic, in-process. The keeper process serves it over its socket
+// (keeper/socket_server.h); tests use it directly.
+//
+//   auto keeper = KeeperService::Open(options, &audit_trail, &SystemClock::Instance());
+//   auto sealed = (*keeper)->Seal({caller, institution_id, staff_id, fields});
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "keeper/keeper.h"
+
+namespace rampart::keeper {
+
+// Signs a message with the audit-checkpoint key; returns the raw signature.
+using CheckpointSigner = std::function<Result<std::string>(std::string_view message)>;
+
+// Where the keeper writes audit records: the tamper-evident log (audit::Log) in the keeper
+// process. An interface so the keeper's rules can be tested without files.
+class AuditTrail {
+ public:
+  virtual ~AuditTrail() = default;
+  virtual Result<audit::Record> Append(const audit::Record& record) = 0;
+  virtual Result<Checkpoint> MakeCheckpoint(const CheckpointSigner& sign) = 0;
+};
+
+struct KeeperOptions {
+  std::string key_dir;  // holds keys.json; created 0700; only the keeper opens it
+  // Staff records each principal may decrypt per minute, by role wire name. A role that is
+  // missing reads nothing.
+  std::map<std::string, int64_t> decrypt_budget_per_minute = {
+      {"superadmin", 300}, {"admin", 300}, {"helpdesk", 60}, {"analyst", 0}, {"auditor", 0}};
+  // Admin commands (everything but install_app and apply_policy, which the server builds from
+  // its catalogue) to more devices than this need a second admin's approval.
+  int64_t mass_command_threshold = 10;
+  // Destructive signatures (wipe, retire) per institution per hour, approvals or not: the
+  // ceiling on what a stolen pair of admin credentials can do.
+  int64_t max_destructive_per_hour = 50;
+};
+
+class KeeperService : public Keeper {
+ public:
+  // Loads keys.json from options.key_dir, creating the directory and fresh keys on first start.
+  static Result<std::unique_ptr<KeeperService>> Open(KeeperOptions options, AuditTrail* trail,
+                                                     const Clock* clock);
+  ~KeeperService() override;
+
+  Result<SealedStaff> Seal(const SealRequest& request) override;
+  Result<std::vector<OpenedStaff>> Open(const OpenRequest& request) override;
+  Result<std::string> BlindIndex(const std::string& institution_id, const std::string& field,
+                                 const std::string& value) override;
+  Result<CommandKey> GetCommandKey(const std::string& institution_id) override;
+  Result<CommandSignature> SignCommand(const SignCommandRequest& request) override;
+  Result<KeyRotation> RotateCommandKey(const Caller& caller,
+                                       const std::string& institution_id) override;
+  Result<std::vector<KeyRotation>> KeyRotations(const std::string& institution_id) override;
+  Result<audit::Record> AppendAudit(const audit::Record& record) override;
+  Result<Checkpoint> MakeCheckpoint() override;
+  Result<std::string> CheckpointPublicKey() override;
+
+ private:
+  class State;
+  explicit KeeperService(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// Display forms that reveal almost nothing: "J*** D***", "+32 4** *** *12", "j***@example.org".
+std::string MaskName(std::string_view name);
+std::string MaskMobile(std::string_view mobile);
+std::string MaskEmail(std::string_view email);
+// Lookup normalisation shared by Seal and BlindIndex: mobile keeps '+' and digits; email is
+// trimmed and lower-cased.
+std::string NormalizeMobile(std::string_view mobile);
+std::string NormalizeEmail(std::string_view email);
+
+}  // namespace rampart::keeper
