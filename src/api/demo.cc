@@ -3,6 +3,7 @@
 #include <array>
 
 #include "api/credentials.h"
+#include "api/vault.h"
 
 namespace rampart::api {
 
@@ -29,7 +30,8 @@ std::string Lower(std::string_view s) {
 
 }  // namespace
 
-Result<DemoSeed> SeedDemo(store::Store& store, const Clock& clock, int staff_count) {
+Result<DemoSeed> SeedDemo(store::Store& store, keeper::Keeper& keeper, const Clock& clock,
+                          int staff_count, int canaries) {
   DemoSeed seed;
   store::PageRequest page{500, ""};
   for (;;) {
@@ -46,6 +48,8 @@ Result<DemoSeed> SeedDemo(store::Store& store, const Clock& clock, int staff_cou
     core::Institution inst{core::NewId("ins"), std::string(kDemoName), now};
     RAMPART_RETURN_IF_ERROR(store.CreateInstitution(inst));
     seed.institution_id = inst.id;
+    keeper::Caller system{"system", "", inst.id, "", "", "demo.seed"};
+    keeper::StaffFields first_fields;
     for (int i = 0; i < staff_count; ++i) {
       core::Staff s;
       s.id = core::NewId("stf");
@@ -54,15 +58,22 @@ Result<DemoSeed> SeedDemo(store::Store& store, const Clock& clock, int staff_cou
       std::string_view last =
           kLast[(static_cast<size_t>(i) / kFirst.size() + static_cast<size_t>(i) * 7) %
                 kLast.size()];
-      s.name = std::string(first) + " " + std::string(last);
+      keeper::StaffFields fields;
+      fields.name = std::string(first) + " " + std::string(last);
       char mobile[32];
       std::snprintf(mobile, sizeof(mobile), "+32 47%d %02d %02d %02d", i % 10, (i / 10) % 100,
                     (i * 37) % 100, (i * 53 + 11) % 100);
-      s.mobile = mobile;
-      s.email = Lower(first) + "." + Lower(last) + "." + std::to_string(i) + "@demo.example";
+      fields.mobile = mobile;
+      fields.email = Lower(first) + "." + Lower(last) + "." + std::to_string(i) + "@demo.example";
       s.department = std::string(kDepartments[static_cast<size_t>(i) % kDepartments.size()]);
       s.created_at = s.updated_at = now;
+      RAMPART_RETURN_IF_ERROR(SealStaff(keeper, system, fields, false, &s));
       RAMPART_RETURN_IF_ERROR(store.CreateStaff(s));
+      if (i == 0) first_fields = fields;
+    }
+    if (staff_count > 0 && canaries > 0) {
+      RAMPART_RETURN_IF_ERROR(CreateCanaryStaff(store, keeper, inst.id, first_fields,
+                                                std::string(kDepartments[1]), canaries, now));
     }
     for (std::string_view name : {"Executive phones", "Field staff", "Kiosk tablets"}) {
       core::Group g{core::NewId("grp"), inst.id, std::string(name), "", now};

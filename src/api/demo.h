@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "keeper/keeper.h"
 #include "store/store.h"
 
 namespace rampart::api {
@@ -18,7 +19,9 @@ struct DemoSeed {
   bool created = false;          // false when the institution already existed
 };
 
-// Idempotent: the institution, its staff, groups and policy are created on the first run only.
-Result<DemoSeed> SeedDemo(store::Store& store, const Clock& clock, int staff_count);
+// Idempotent: the institution, its staff (sealed by the keeper, plus `canaries` decoys), groups
+// and policy are created on the first run only.
+Result<DemoSeed> SeedDemo(store::Store& store, keeper::Keeper& keeper, const Clock& clock,
+                          int staff_count, int canaries);
 
 }  // namespace rampart::api

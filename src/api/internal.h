@@ -14,6 +14,7 @@
 #include "core/model.h"
 #include "http/message.h"
 #include "http/router.h"
+#include "keeper/keeper.h"
 #include "store/store.h"
 
 namespace rampart::api::internal {
@@ -56,6 +57,9 @@ void RecordAudit(Context& c, const Call& call, std::string action, std::string t
                  std::string severity = "info");
 // The same for actions without an authenticated call (login attempts, system jobs).
 void RecordAudit(Context& c, audit::Record record);
+
+// Who is asking, for the keeper's budget and audit record.
+keeper::Caller CallerOf(const Call& call, std::string purpose);
 
 // The route table: http::Router for matching, plus the API handler of each route by index.
 class RouteTable {
@@ -120,7 +124,8 @@ nlohmann::json PageToJson(const store::Page<T>& page, F&& to_json) {
 
 // --- Serialisation (wire shapes documented in docs/openapi.yaml) ---
 nlohmann::json ToJson(const core::Institution& v);
-nlohmann::json ToJson(const core::Staff& v);
+// Masked by default; with `revealed` (from the keeper) the clear values, marked "revealed": true.
+nlohmann::json ToJson(const core::Staff& v, const keeper::StaffFields* revealed = nullptr);
 nlohmann::json ToJson(const core::Group& v);
 nlohmann::json ToJson(const core::Device& v);
 nlohmann::json ToJson(const core::DeviceState& v);

@@ -19,12 +19,13 @@ json ToJson(const core::Institution& v) {
   return {{"id", v.id}, {"name", v.name}, {"created_at", Time(v.created_at)}};
 }
 
-json ToJson(const core::Staff& v) {
+json ToJson(const core::Staff& v, const keeper::StaffFields* revealed) {
   return {{"id", v.id},
           {"institution_id", v.institution_id},
-          {"name", v.name},
-          {"mobile", v.mobile},
-          {"email", v.email},
+          {"name", revealed ? revealed->name : v.masked_name},
+          {"mobile", revealed ? revealed->mobile : v.masked_mobile},
+          {"email", revealed ? revealed->email : v.masked_email},
+          {"revealed", revealed != nullptr},
           {"department", v.department},
           {"created_at", Time(v.created_at)},
           {"updated_at", Time(v.updated_at)}};

@@ -65,6 +65,48 @@ Status ApplyHttp(const YAML::Node& node, HttpLimits* http) {
   return Status::Ok();
 }
 
+Status ApplyKeeper(const YAML::Node& node, KeeperSettings* k) {
+  if (!node.IsMap()) return Status::InvalidArgument("config: 'keeper' must be a mapping");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    const std::string name = "keeper." + key;
+    if (key == "socket") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &k->socket));
+    } else if (key == "budget_superadmin") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &k->budget_superadmin));
+    } else if (key == "budget_admin") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &k->budget_admin));
+    } else if (key == "budget_helpdesk") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &k->budget_helpdesk));
+    } else if (key == "budget_analyst") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &k->budget_analyst));
+    } else if (key == "budget_auditor") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &k->budget_auditor));
+    } else if (key == "canary_staff_per_institution") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &k->canary_staff_per_institution));
+      if (k->canary_staff_per_institution > 100) {
+        return Status::InvalidArgument(
+            "config: 'keeper.canary_staff_per_institution' is at most 100");
+      }
+    } else if (key == "max_destructive_commands_per_hour") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &k->max_destructive_commands_per_hour));
+    } else if (key == "audit_mirror_file") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &k->audit_mirror_file));
+    } else if (key == "audit_syslog") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &k->audit_syslog));
+    } else if (key == "checkpoint_interval_seconds") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &k->checkpoint_interval_seconds));
+      if (k->checkpoint_interval_seconds == 0) {
+        return Status::InvalidArgument("config: 'keeper.checkpoint_interval_seconds' must be > 0");
+      }
+    } else {
+      return Status::InvalidArgument("config: unknown key '" + name + "'");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ApplyConfigYaml(const std::string& yaml_text, Config* config) {
@@ -101,6 +143,8 @@ Status ApplyConfigYaml(const std::string& yaml_text, Config* config) {
         }
       } else if (key == "http") {
         RAMPART_RETURN_IF_ERROR(ApplyHttp(v, &c.http));
+      } else if (key == "keeper") {
+        RAMPART_RETURN_IF_ERROR(ApplyKeeper(v, &c.keeper));
       } else if (key == "device_clock_skew_seconds") {
         RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.device_clock_skew_seconds));
       } else if (key == "checkin_interval_seconds") {

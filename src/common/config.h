@@ -21,6 +21,30 @@ struct HttpLimits {
   uint32_t requests_per_second_per_connection = 200;  // token bucket, burst = 2 x rate
 };
 
+// The keeper (keeper/keeper.h): where serve finds it and the limits it enforces.
+struct KeeperSettings {
+  // Unix socket of an externally run keeper (`rampart keeper`). Empty: serve starts its own
+  // keeper process on DATA/run/keeper.sock, with its keys in DATA/keeper.
+  std::string socket;
+  // Staff records each principal may decrypt per minute, by role. A role not listed reads none.
+  uint32_t budget_superadmin = 300;
+  uint32_t budget_admin = 300;
+  uint32_t budget_helpdesk = 60;
+  uint32_t budget_analyst = 0;
+  uint32_t budget_auditor = 0;
+  // Decoy staff records created per institution, indistinguishable through the API; reading one
+  // is a critical alert.
+  uint32_t canary_staff_per_institution = 3;
+  // Wipe and retire signatures per institution per hour, even with approvals.
+  uint32_t max_destructive_commands_per_hour = 50;
+  // The audit log gets a signed checkpoint at least this often (and on demand).
+  uint32_t checkpoint_interval_seconds = 60;
+  // Off-box copies of every audit record and checkpoint: a JSON-lines file (ideally on another
+  // disk or a network mount) and syslog RFC 5424 over UDP ("HOST:PORT", numeric). "" for none.
+  std::string audit_mirror_file;
+  std::string audit_syslog;
+};
+
 struct Config {
   std::string data_dir = "var";
   std::string listen = "127.0.0.1:8443";
@@ -28,6 +52,7 @@ struct Config {
   uint32_t threads = 0;  // 0: one per core
   std::string log_level = "info";
   HttpLimits http;
+  KeeperSettings keeper;
 
   // Device protocol.
   uint32_t device_clock_skew_seconds = 300;

@@ -69,13 +69,21 @@ struct Institution {
   int64_t created_at = 0;  // Unix seconds, like every *_at field
 };
 
+// A staff member. Name, mobile number and e-mail exist here only sealed by the keeper
+// (keeper/keeper.h): the row holds the ciphertext, keyed blind indexes for exact lookup, and
+// masked display forms. Reading the clear values is a budgeted, audited keeper call.
 struct Staff {
   std::string id;  // "stf_..."
   std::string institution_id;
-  std::string name;
-  std::string mobile;
-  std::string email;
   std::string department;
+  std::string sealed;         // raw AEAD ciphertext of the personal fields
+  std::string wrapped_key;    // raw: the record's data key under the keeper's master key
+  int64_t key_version = 0;    // which master key wrapped it
+  std::string mobile_index;   // hex blind index; "" when no mobile
+  std::string email_index;    // hex blind index; "" when no e-mail
+  std::string masked_name;    // "J*** D***"
+  std::string masked_mobile;  // "+32 4** *** *12"
+  std::string masked_email;   // "j***@example.org"
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };

@@ -13,11 +13,13 @@ struct Grant {
 
 // Helpdesk reads the staff directory to answer calls; analysts and auditors see devices,
 // policies and compliance but not staff personal data (least privilege for read-only roles).
-constexpr std::array<Grant, 20> kGrants{{
+constexpr std::array<Grant, 21> kGrants{{
     {"institutions.read", {true, true, true, true, true}},
     {"institutions.write", {true, false, false, false, false}},
     {"staff.read", {true, true, true, false, false}},
     {"staff.write", {true, true, false, false, false}},
+    // Clear staff names and numbers, through the keeper's per-principal budget.
+    {"staff.reveal", {true, true, true, false, false}},
     {"devices.read", {true, true, true, true, true}},
     {"devices.write", {true, true, true, false, false}},
     {"devices.command", {true, true, true, false, false}},

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "common/crypto.h"
 #include "detect/scan.h"
+#include "server/keeper_process.h"
 #include "server/serve.h"
 
 namespace {
@@ -36,6 +37,17 @@ int main(int argc, char** argv) {
   serve_cmd->add_flag("--insecure-http", serve.plain_http,
                       "Serve plain HTTP (local debugging only)");
   serve_cmd->callback([&] { exit_code = rampart::server::Serve(serve); });
+
+  rampart::server::KeeperProcessOptions keeper;
+  auto* keeper_cmd = app.add_subcommand(
+      "keeper", "Run the keeper: the process that holds the keys (serve starts one by default)");
+  keeper_cmd->add_option("--data", keeper.data_dir, "Data directory (keys in DATA/keeper)")
+      ->required();
+  keeper_cmd->add_option("--socket", keeper.socket_path,
+                         "Unix socket to listen on (default DATA/run/keeper.sock)");
+  keeper_cmd->add_option("--config", keeper.config_file, "YAML configuration file")
+      ->check(CLI::ExistingFile);
+  keeper_cmd->callback([&] { exit_code = rampart::server::RunKeeper(keeper); });
 
   std::string data_dir;
   auto* admin = app.add_subcommand("admin", "Administer a data directory");

@@ -17,6 +17,8 @@
 #include "common/log.h"
 #include "http/server.h"
 #include "http/tls_files.h"
+#include "keeper/client.h"
+#include "server/keeper_process.h"
 #include "store/store.h"
 
 namespace rampart::server {
@@ -87,9 +89,27 @@ int Serve(const ServeOptions& options) {
   auto store = store::OpenStore("sqlite:" + cli::DatabasePath(config.data_dir));
   if (!store.ok()) return Fail(store.status().message());
 
+  // The keeper holds every secret serve must not: started here as a child process unless the
+  // configuration names the socket of one run as its own service.
+  KeeperProcessOptions keeper_options{config.data_dir, config.keeper.socket, options.config_file};
+  std::unique_ptr<KeeperChild> keeper_child;
+  std::string keeper_socket = config.keeper.socket;
+  if (keeper_socket.empty()) {
+    auto child = KeeperChild::Spawn(keeper_options);
+    if (!child.ok()) return Fail("cannot start the keeper: " + child.status().message());
+    keeper_child = std::move(child).value();
+    keeper_socket = DefaultKeeperSocket(config.data_dir);
+  }
+  keeper::KeeperClient keeper_client({keeper_socket});
+  if (Status ping = keeper_client.Ping(); !ping.ok()) {
+    // An external keeper may come later; until then staff data and signing answer 503.
+    log::Error("serve.keeper_unreachable", {{"socket", keeper_socket}, {"error", ping.message()}});
+  }
+
   if (options.demo) {
-    auto seed =
-        api::SeedDemo(**store, SystemClock::Instance(), static_cast<int>(config.demo_staff));
+    auto seed = api::SeedDemo(**store, keeper_client, SystemClock::Instance(),
+                              static_cast<int>(config.demo_staff),
+                              static_cast<int>(config.keeper.canary_staff_per_institution));
     if (!seed.ok()) return Fail("demo seeding failed: " + seed.status().message());
     // Printed once for the operator at the console; never logged.
     std::cout << "demo institution:  " << seed->institution_id
@@ -102,6 +122,7 @@ int Serve(const ServeOptions& options) {
   api::AppOptions app_options;
   app_options.config = config;
   app_options.apps_dir = cli::AppsDir(config.data_dir);
+  app_options.keeper = &keeper_client;
   auto identity = LoadOrCreateIdentity(cli::KeysDir(config.data_dir) + "/server_identity.key");
   if (!identity.ok()) return Fail(identity.status().message());
   app_options.server_identity_key = identity->public_key;
@@ -157,6 +178,15 @@ int Serve(const ServeOptions& options) {
       break;
     }
     app.RunMaintenance();
+    if (keeper_child && !keeper_child->Alive()) {
+      // Decrypts and signing fail closed meanwhile; a new keeper reloads the same keys and log.
+      log::Error("serve.keeper_died", {{"pid", static_cast<int64_t>(keeper_child->pid())}});
+      auto restarted = KeeperChild::Spawn(keeper_options);
+      if (restarted.ok()) {
+        keeper_child = std::move(restarted).value();
+        log::Info("serve.keeper_restarted", {{"pid", static_cast<int64_t>(keeper_child->pid())}});
+      }
+    }
   }
   server.Stop(10000);
   log::Info("serve.stopped");

@@ -51,7 +51,9 @@ struct Page {
 };
 
 struct StaffFilter {
-  std::string department;  // exact match; empty: any
+  std::string department;    // exact match; empty: any
+  std::string mobile_index;  // exact blind-index match; empty: any
+  std::string email_index;   // exact blind-index match; empty: any
 };
 
 struct DeviceFilter {
@@ -93,7 +95,7 @@ class Store {
   virtual Result<core::Staff> GetStaff(const Scope& scope, const std::string& id) = 0;
   virtual Result<Page<core::Staff>> ListStaff(const Scope& scope, const StaffFilter& filter,
                                               const PageRequest& page) = 0;
-  // Replaces name, mobile, email, department and updated_at of an existing row.
+  // Replaces the sealed fields, indexes, masks, department and updated_at of an existing row.
   virtual Status UpdateStaff(const Scope& scope, const core::Staff& staff) = 0;
   // Conflict while a device is still assigned to the staff member.
   virtual Status DeleteStaff(const Scope& scope, const std::string& id) = 0;

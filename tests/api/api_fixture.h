@@ -11,11 +11,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "../support/memory_trail.h"
 #include "api/app.h"
 #include "api/credentials.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "core/device_signing.h"
+#include "keeper/service.h"
 #include "store/store.h"
 
 namespace rampart::api::testing {
@@ -52,6 +54,14 @@ class ApiFixture : public ::testing::Test {
     options.tls_ca_fingerprint = "00";
     options.config.not_now_retry_seconds = 60;
     options.config.max_not_now = 3;
+    options.config.keeper.canary_staff_per_institution = canaries_;
+    // The real keeper rules in-process, its audit trail in memory.
+    keeper::KeeperOptions keeper_options;
+    keeper_options.key_dir = (apps_dir_ / "keeper").string();
+    auto k = keeper::KeeperService::Open(keeper_options, &trail_, &clock_);
+    ASSERT_TRUE(k.ok()) << k.status().ToString();
+    keeper_ = std::move(k).value();
+    options.keeper = keeper_.get();
     app_ = std::make_unique<App>(options, store_.get(), &clock_);
     superadmin_ = Issue(core::Role::kSuperAdmin, "");
   }
@@ -167,6 +177,9 @@ class ApiFixture : public ::testing::Test {
   ManualClock clock_{1769760000000};  // 2026-01-30T08:00:00Z
   std::filesystem::path apps_dir_;
   std::unique_ptr<store::Store> store_;
+  int canaries_ = 0;  // canary staff per institution; a test fixture may set it before SetUp
+  keeper::testing::MemoryTrail trail_{&clock_};
+  std::unique_ptr<keeper::KeeperService> keeper_;
   std::unique_ptr<App> app_;
   std::string superadmin_;
 };

@@ -16,7 +16,7 @@
 #include "keeper/service.h"
 #include "keeper/socket_io.h"
 #include "keeper/socket_server.h"
-#include "memory_trail.h"
+#include "../support/memory_trail.h"
 
 namespace rampart::keeper {
 namespace {

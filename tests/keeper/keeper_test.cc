@@ -8,7 +8,7 @@
 #include "../http/test_util.h"
 #include "common/crypto.h"
 #include "keeper/service.h"
-#include "memory_trail.h"
+#include "../support/memory_trail.h"
 
 namespace rampart::keeper {
 namespace {

@@ -182,9 +182,16 @@ class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
     core::Staff s;
     s.id = core::NewId("stf");
     s.institution_id = inst;
-    s.name = name;
-    s.mobile = "+32 2 299 11 11";
-    s.email = "ada@example.eu";
+    // The store never sees clear personal data: sealed bytes (with a NUL, as ciphertext has),
+    // indexes and masks stand in for what the keeper produces.
+    s.masked_name = name;
+    s.sealed = std::string("sealed\0", 7) + name;
+    s.wrapped_key = std::string("key\0", 4) + s.id;
+    s.key_version = 1;
+    s.mobile_index = "mobile-index-" + s.id;
+    s.email_index = "email-index-" + s.id;
+    s.masked_mobile = "+32 2** *** *11";
+    s.masked_email = "a***@example.eu";
     s.department = department;
     s.created_at = Tick();
     s.updated_at = s.created_at;
@@ -329,17 +336,27 @@ TEST_P(StoreConformanceTest, StaffCrud) {
   core::Staff s = MakeStaff(inst_a_, "Grace Hopper", "DG HR");
   auto got = store_->GetStaff(A(), s.id);
   ASSERT_OK(got);
-  EXPECT_EQ(got->name, "Grace Hopper");
-  EXPECT_EQ(got->mobile, s.mobile);
-  EXPECT_EQ(got->email, s.email);
+  EXPECT_EQ(got->masked_name, "Grace Hopper");
+  EXPECT_EQ(got->sealed, s.sealed) << "sealed bytes round-trip exactly, NULs included";
+  EXPECT_EQ(got->wrapped_key, s.wrapped_key);
+  EXPECT_EQ(got->key_version, 1);
+  EXPECT_EQ(got->mobile_index, s.mobile_index);
+  EXPECT_EQ(got->email_index, s.email_index);
+  EXPECT_EQ(got->masked_mobile, s.masked_mobile);
+  EXPECT_EQ(got->masked_email, s.masked_email);
   EXPECT_EQ(got->department, "DG HR");
   EXPECT_EQ(got->institution_id, inst_a_);
   EXPECT_EQ(got->created_at, s.created_at);
 
   core::Staff changed = s;
-  changed.name = "Grace B. Hopper";
-  changed.mobile = "+32 2 000 00 00";
-  changed.email = "grace@example.eu";
+  changed.masked_name = "Grace B. Hopper";
+  changed.sealed = "resealed";
+  changed.wrapped_key = "rewrapped";
+  changed.key_version = 2;
+  changed.mobile_index = "new-mobile-index";
+  changed.email_index = "";
+  changed.masked_mobile = "+32 2** *** *00";
+  changed.masked_email = "";
   changed.department = "DG DIGIT";
   changed.updated_at = Tick();
   changed.created_at = 1;            // not replaced by UpdateStaff
@@ -347,9 +364,13 @@ TEST_P(StoreConformanceTest, StaffCrud) {
   ASSERT_OK(store_->UpdateStaff(A(), changed));
   got = store_->GetStaff(A(), s.id);
   ASSERT_OK(got);
-  EXPECT_EQ(got->name, "Grace B. Hopper");
-  EXPECT_EQ(got->mobile, "+32 2 000 00 00");
-  EXPECT_EQ(got->email, "grace@example.eu");
+  EXPECT_EQ(got->masked_name, "Grace B. Hopper");
+  EXPECT_EQ(got->sealed, "resealed");
+  EXPECT_EQ(got->wrapped_key, "rewrapped");
+  EXPECT_EQ(got->key_version, 2);
+  EXPECT_EQ(got->mobile_index, "new-mobile-index");
+  EXPECT_EQ(got->email_index, "");
+  EXPECT_EQ(got->masked_mobile, "+32 2** *** *00");
   EXPECT_EQ(got->department, "DG DIGIT");
   EXPECT_EQ(got->updated_at, changed.updated_at);
   EXPECT_EQ(got->created_at, s.created_at);
@@ -361,12 +382,32 @@ TEST_P(StoreConformanceTest, StaffCrud) {
   EXPECT_CODE(store_->UpdateStaff(A(), changed), kNotFound);
 }
 
+TEST_P(StoreConformanceTest, StaffLookupByBlindIndexIsScoped) {
+  core::Staff a = MakeStaff(inst_a_, "A One");
+  core::Staff a2 = MakeStaff(inst_a_, "A Two");
+  core::Staff b = MakeStaff(inst_b_, "B One");
+  auto by_mobile = [&](const Scope& scope, const std::string& index) {
+    StaffFilter f;
+    f.mobile_index = index;
+    return Must(store_->ListStaff(scope, f, PageRequest{50, ""})).items;
+  };
+  auto found = by_mobile(A(), a.mobile_index);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].id, a.id);
+  EXPECT_TRUE(by_mobile(A(), b.mobile_index).empty()) << "another institution's row";
+  StaffFilter f;
+  f.email_index = a2.email_index;
+  auto by_email = Must(store_->ListStaff(A(), f, PageRequest{50, ""})).items;
+  ASSERT_EQ(by_email.size(), 1u);
+  EXPECT_EQ(by_email[0].id, a2.id);
+}
+
 TEST_P(StoreConformanceTest, StaffNeedsAnExistingInstitutionAndUniqueId) {
   core::Staff s = MakeStaff(inst_a_, "Original");
   core::Staff dup = s;
-  dup.name = "Overwriter";
+  dup.masked_name = "Overwriter";
   EXPECT_CODE(store_->CreateStaff(dup), kAlreadyExists);
-  EXPECT_EQ(Must(store_->GetStaff(A(), s.id)).name, "Original");
+  EXPECT_EQ(Must(store_->GetStaff(A(), s.id)).masked_name, "Original");
 
   core::Staff orphan = s;
   orphan.id = core::NewId("stf");
@@ -382,13 +423,13 @@ TEST_P(StoreConformanceTest, StaffNameWithSqlIsStoredVerbatim) {
   MakeStaff(inst_a_, "Someone Else", "DG HR");
   auto got = store_->GetStaff(A(), s.id);
   ASSERT_OK(got);
-  EXPECT_EQ(got->name, evil);
+  EXPECT_EQ(got->masked_name, evil);
   EXPECT_EQ(got->department, dept);
   // The table survived and a filter built from the same kind of text matches only itself.
   auto page = store_->ListStaff(A(), StaffFilter{dept}, PageRequest{50, ""});
   ASSERT_OK(page);
   ASSERT_EQ(page->items.size(), 1u);
-  EXPECT_EQ(page->items[0].name, evil);
+  EXPECT_EQ(page->items[0].masked_name, evil);
   EXPECT_EQ(CollectIds([&](PageRequest p) { return store_->ListStaff(A(), {}, p); }, 50).size(),
             2u);
 }
@@ -429,7 +470,7 @@ TEST_P(StoreConformanceTest, PaginationVisitsEveryRowOnceAcrossPages) {
     core::Staff s;
     s.id = core::NewId("stf");
     s.institution_id = inst_a_;
-    s.name = "Staff " + std::to_string(i);
+    s.masked_name = "Staff " + std::to_string(i);
     s.created_at = 1000 + i / 4;
     Must(store_->CreateStaff(s));
     created.insert(s.id);
@@ -553,7 +594,7 @@ TEST_P(StoreConformanceTest, ScopeNeverReachesAnotherInstitution) {
 
   // Writes
   core::Staff renamed = staff;
-  renamed.name = "Changed";
+  renamed.masked_name = "Changed";
   EXPECT_CODE(store_->UpdateStaff(a, renamed), kNotFound);
   EXPECT_CODE(store_->DeleteStaff(a, staff.id), kNotFound);
   EXPECT_CODE(store_->DeleteGroup(a, group.id), kNotFound);
@@ -577,7 +618,7 @@ TEST_P(StoreConformanceTest, ScopeNeverReachesAnotherInstitution) {
 
   // B's rows are exactly as before.
   const Scope b = B();
-  EXPECT_EQ(Must(store_->GetStaff(b, staff.id)).name, staff.name);
+  EXPECT_EQ(Must(store_->GetStaff(b, staff.id)).masked_name, staff.masked_name);
   EXPECT_OK(store_->GetGroup(b, group.id));
   auto dev_now = Must(store_->GetDevice(b, dev.id));
   EXPECT_EQ(dev_now.status, core::DeviceStatus::kActive);
@@ -1561,7 +1602,7 @@ TEST_P(StoreConformanceTest, ReopeningKeepsData) {
   ASSERT_OK(reopened);
   store_ = std::move(reopened).value();
 
-  EXPECT_EQ(Must(store_->GetStaff(A(), s.id)).name, s.name);
+  EXPECT_EQ(Must(store_->GetStaff(A(), s.id)).masked_name, s.masked_name);
   auto dev = Must(store_->GetDevice(A(), d.id));
   EXPECT_EQ(dev.public_key, d.public_key);
   EXPECT_EQ(dev.staff_id, s.id);

@@ -195,9 +195,30 @@ CREATE TABLE app_assignments (
 CREATE INDEX app_assignments_by_group ON app_assignments(institution_id, group_id);
 )sql";
 
+// Staff personal data is sealed by the keeper: the clear columns go, ciphertext, blind indexes
+// and masks come. Serve cannot seal rows itself, so the migration refuses a database that
+// already holds staff (re-import them after the upgrade); the CHECK names the reason.
 // Devices obey only commands signed by the keeper; a command awaiting a second admin's approval
 // has no signature yet.
 constexpr std::string_view kSignedCommands = R"sql(
+CREATE TEMP TABLE migration_guard (staff_rows INTEGER
+  CONSTRAINT "staff rows must be re-imported to be sealed: export, delete, upgrade, re-import"
+  CHECK (staff_rows = 0));
+INSERT INTO migration_guard SELECT count(*) FROM staff;
+DROP TABLE migration_guard;
+ALTER TABLE staff DROP COLUMN name;
+ALTER TABLE staff DROP COLUMN mobile;
+ALTER TABLE staff DROP COLUMN email;
+ALTER TABLE staff ADD COLUMN sealed BLOB NOT NULL DEFAULT x'';
+ALTER TABLE staff ADD COLUMN wrapped_key BLOB NOT NULL DEFAULT x'';
+ALTER TABLE staff ADD COLUMN key_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE staff ADD COLUMN mobile_index TEXT NOT NULL DEFAULT '';
+ALTER TABLE staff ADD COLUMN email_index TEXT NOT NULL DEFAULT '';
+ALTER TABLE staff ADD COLUMN masked_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE staff ADD COLUMN masked_mobile TEXT NOT NULL DEFAULT '';
+ALTER TABLE staff ADD COLUMN masked_email TEXT NOT NULL DEFAULT '';
+CREATE INDEX staff_by_mobile ON staff(institution_id, mobile_index) WHERE mobile_index != '';
+CREATE INDEX staff_by_email ON staff(institution_id, email_index) WHERE email_index != '';
 ALTER TABLE commands ADD COLUMN signature_key_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE commands ADD COLUMN signature BLOB NOT NULL DEFAULT x'';
 ALTER TABLE commands ADD COLUMN approved_by TEXT NOT NULL DEFAULT '';
@@ -211,7 +232,7 @@ ALTER TABLE commands ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 1;
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "initial_schema", kInitialSchema},
-      {2, "signed_commands", kSignedCommands},
+      {2, "sealed_staff_signed_commands", kSignedCommands},
   };
   return kMigrations;
 }

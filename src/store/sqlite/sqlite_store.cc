@@ -308,10 +308,25 @@ Result<core::Institution> ReadInstitution(const Statement& st) {
   return core::Institution{st.Text(0), st.Text(1), st.Int(2)};
 }
 
-#define STAFF_COLS "id, institution_id, name, mobile, email, department, created_at, updated_at"
+#define STAFF_COLS                                                                   \
+  "id, institution_id, department, sealed, wrapped_key, key_version, mobile_index, " \
+  "email_index, masked_name, masked_mobile, masked_email, created_at, updated_at"
 Result<core::Staff> ReadStaff(const Statement& st) {
-  return core::Staff{st.Text(0), st.Text(1), st.Text(2), st.Text(3),
-                     st.Text(4), st.Text(5), st.Int(6),  st.Int(7)};
+  core::Staff s;
+  s.id = st.Text(0);
+  s.institution_id = st.Text(1);
+  s.department = st.Text(2);
+  s.sealed = st.Blob(3);
+  s.wrapped_key = st.Blob(4);
+  s.key_version = st.Int(5);
+  s.mobile_index = st.Text(6);
+  s.email_index = st.Text(7);
+  s.masked_name = st.Text(8);
+  s.masked_mobile = st.Text(9);
+  s.masked_email = st.Text(10);
+  s.created_at = st.Int(11);
+  s.updated_at = st.Int(12);
+  return s;
 }
 
 #define GROUP_COLS "id, institution_id, name, description, created_at"
@@ -592,17 +607,22 @@ Result<Page<core::Institution>> SqliteStore::ListInstitutions(const Scope& scope
 Status SqliteStore::CreateStaff(const core::Staff& staff) {
   RAMPART_RETURN_IF_ERROR(RequireId(staff.id, "staff"));
   return Write([&](Connection& c) {
-    return Named(
-        RunQuery(c, Query("INSERT INTO staff (" STAFF_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-                        .Arg(staff.id)
-                        .Arg(staff.institution_id)
-                        .Arg(staff.name)
-                        .Arg(staff.mobile)
-                        .Arg(staff.email)
-                        .Arg(staff.department)
-                        .Arg(staff.created_at)
-                        .Arg(staff.updated_at)),
-        "staff member");
+    return Named(RunQuery(c, Query("INSERT INTO staff (" STAFF_COLS
+                                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                                 .Arg(staff.id)
+                                 .Arg(staff.institution_id)
+                                 .Arg(staff.department)
+                                 .Arg(Param{BlobValue{staff.sealed}})
+                                 .Arg(Param{BlobValue{staff.wrapped_key}})
+                                 .Arg(staff.key_version)
+                                 .Arg(staff.mobile_index)
+                                 .Arg(staff.email_index)
+                                 .Arg(staff.masked_name)
+                                 .Arg(staff.masked_mobile)
+                                 .Arg(staff.masked_email)
+                                 .Arg(staff.created_at)
+                                 .Arg(staff.updated_at)),
+                 "staff member");
   });
 }
 
@@ -620,17 +640,27 @@ Result<Page<core::Staff>> SqliteStore::ListStaff(const Scope& scope, const Staff
     Query q("SELECT " STAFF_COLS " FROM staff");
     q.InScope(scope);
     if (!filter.department.empty()) q.Where("department = ?").Arg(filter.department);
+    if (!filter.mobile_index.empty()) q.Where("mobile_index = ?").Arg(filter.mobile_index);
+    if (!filter.email_index.empty()) q.Where("email_index = ?").Arg(filter.email_index);
     return GetPage<core::Staff>(c, std::move(q), Order::kCreatedAt, page, ReadStaff, kCreatedAt);
   });
 }
 
 Status SqliteStore::UpdateStaff(const Scope& scope, const core::Staff& staff) {
   return Write([&](Connection& c) {
-    Query q("UPDATE staff SET name = ?, mobile = ?, email = ?, department = ?, updated_at = ?");
-    q.Arg(staff.name)
-        .Arg(staff.mobile)
-        .Arg(staff.email)
-        .Arg(staff.department)
+    Query q(
+        "UPDATE staff SET department = ?, sealed = ?, wrapped_key = ?, key_version = ?, "
+        "mobile_index = ?, email_index = ?, masked_name = ?, masked_mobile = ?, "
+        "masked_email = ?, updated_at = ?");
+    q.Arg(staff.department)
+        .Arg(Param{BlobValue{staff.sealed}})
+        .Arg(Param{BlobValue{staff.wrapped_key}})
+        .Arg(staff.key_version)
+        .Arg(staff.mobile_index)
+        .Arg(staff.email_index)
+        .Arg(staff.masked_name)
+        .Arg(staff.masked_mobile)
+        .Arg(staff.masked_email)
         .Arg(staff.updated_at)
         .Where("id = ?")
         .Arg(staff.id)

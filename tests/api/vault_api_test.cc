@@ -1,0 +1,160 @@
+// Staff personal data through the API: masked unless revealed, revealed only within the keeper's
+// budget and with the permission, looked up by blind index, canaries that sound the alarm, and
+// a keeper that is down means 503, never clear data from somewhere else.
+#include "api_fixture.h"
+
+namespace rampart::api::testing {
+namespace {
+
+class VaultApiTest : public ApiFixture {
+ protected:
+  void SetUp() override {
+    canaries_ = 3;
+    ApiFixture::SetUp();
+    inst_ = CreateInstitution("Institution A");
+    admin_ = Issue(core::Role::kAdmin, inst_);
+    helpdesk_ = Issue(core::Role::kHelpdesk, inst_);
+  }
+
+  std::string CreateStaff(const std::string& name, const std::string& mobile,
+                          const std::string& email) {
+    Reply r =
+        Send("POST", "/api/v1/staff", admin_,
+             json{{"name", name}, {"mobile", mobile}, {"email", email}, {"department", "HR"}});
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return r.body.value("id", "");
+  }
+
+  std::string inst_, admin_, helpdesk_;
+};
+
+TEST_F(VaultApiTest, ListingsAreMaskedAndRevealIsExplicit) {
+  std::string id = CreateStaff("Jane Doe", "+32 470 12 34 12", "jane.doe@example.org");
+  Reply masked = Send("GET", "/api/v1/staff/" + id, helpdesk_);
+  ASSERT_EQ(masked.status, 200);
+  EXPECT_EQ(masked.body["name"], "J*** D***");
+  EXPECT_EQ(masked.body["mobile"], "+32 4** *** *12");
+  EXPECT_EQ(masked.body["email"], "j***@example.org");
+  EXPECT_FALSE(masked.body["revealed"].get<bool>());
+  EXPECT_EQ(masked.raw.find("Jane"), std::string::npos);
+
+  Reply clear = Send("GET", "/api/v1/staff/" + id + "?reveal=true", helpdesk_);
+  ASSERT_EQ(clear.status, 200) << clear.raw;
+  EXPECT_EQ(clear.body["name"], "Jane Doe");
+  EXPECT_EQ(clear.body["mobile"], "+32 470 12 34 12");
+  EXPECT_TRUE(clear.body["revealed"].get<bool>());
+  const audit::Record r = trail_.records().back();
+  EXPECT_EQ(r.action, "staff.decrypt");
+  EXPECT_EQ(r.target, id);
+  EXPECT_NE(r.actor.find("tok_"), std::string::npos);
+
+  EXPECT_EQ(Send("GET", "/api/v1/staff/" + id + "?reveal=maybe", helpdesk_).status, 400);
+  // The listing masks every row, the three canaries included.
+  Reply list = Send("GET", "/api/v1/staff", helpdesk_);
+  ASSERT_EQ(list.body["items"].size(), 4u);
+  for (const auto& item : list.body["items"]) {
+    EXPECT_FALSE(item["revealed"].get<bool>());
+    EXPECT_NE(item["name"].get<std::string>().find("***"), std::string::npos);
+  }
+}
+
+TEST_F(VaultApiTest, RolesWithoutRevealAndExhaustedBudgetsGetNothing) {
+  std::string id = CreateStaff("Jane Doe", "+32 470 12 34 12", "jane@example.org");
+  std::string analyst = Issue(core::Role::kAnalyst, inst_);
+  EXPECT_EQ(Send("GET", "/api/v1/staff/" + id + "?reveal=true", analyst).status, 403);
+
+  // Helpdesk: 60 records a minute. Pages of 4 (one real, three canaries) cost 4 each.
+  int ok = 0;
+  Reply last;
+  for (int i = 0; i < 20; ++i) {
+    last = Send("GET", "/api/v1/staff?reveal=true", helpdesk_);
+    if (last.status != 200) break;
+    ++ok;
+  }
+  EXPECT_EQ(ok, 15) << "60 records / 4 per page";
+  EXPECT_EQ(last.status, 429);
+  EXPECT_EQ(last.ErrorCode(), "resource_exhausted");
+  EXPECT_EQ(last.raw.find("Jane"), std::string::npos);
+  // Masked reads still work; the budget refills with time.
+  EXPECT_EQ(Send("GET", "/api/v1/staff/" + id, helpdesk_).status, 200);
+  clock_.AdvanceSeconds(60);
+  EXPECT_EQ(Send("GET", "/api/v1/staff/" + id + "?reveal=true", helpdesk_).status, 200);
+}
+
+TEST_F(VaultApiTest, LookupByMobileOrEmailUsesBlindIndexes) {
+  std::string jane = CreateStaff("Jane Doe", "+32 470 12 34 12", "Jane.Doe@Example.org");
+  CreateStaff("John Roe", "+32 470 99 99 99", "john@example.org");
+  Reply by_mobile = Send("GET", "/api/v1/staff?mobile=%2B32470123412", helpdesk_);
+  ASSERT_EQ(by_mobile.status, 200) << by_mobile.raw;
+  ASSERT_EQ(by_mobile.body["items"].size(), 1u);
+  EXPECT_EQ(by_mobile.body["items"][0]["id"], jane);
+  Reply by_email = Send("GET", "/api/v1/staff?email=jane.doe%40example.org", helpdesk_);
+  ASSERT_EQ(by_email.body["items"].size(), 1u);
+  EXPECT_EQ(by_email.body["items"][0]["id"], jane);
+  EXPECT_EQ(Send("GET", "/api/v1/staff?mobile=%2B99", helpdesk_).body["items"].size(), 0u);
+  // Another institution's identical number is not found through this one.
+  std::string other = CreateInstitution("Institution B");
+  std::string other_admin = Issue(core::Role::kAdmin, other);
+  ASSERT_EQ(Send("POST", "/api/v1/staff", other_admin,
+                 json{{"name", "Twin"}, {"mobile", "+32 470 12 34 12"}})
+                .status,
+            201);
+  EXPECT_EQ(Send("GET", "/api/v1/staff?mobile=%2B32470123412", helpdesk_).body["items"].size(), 1u);
+}
+
+TEST_F(VaultApiTest, UpdatingOneFieldKeepsTheOthers) {
+  std::string id = CreateStaff("Jane Doe", "+32 470 12 34 12", "jane@example.org");
+  Reply patched =
+      Send("PATCH", "/api/v1/staff/" + id, admin_, json{{"mobile", "+32 470 00 00 07"}});
+  ASSERT_EQ(patched.status, 200) << patched.raw;
+  EXPECT_EQ(patched.body["mobile"], "+32 4** *** *07");
+  Reply clear = Send("GET", "/api/v1/staff/" + id + "?reveal=true", admin_);
+  EXPECT_EQ(clear.body["name"], "Jane Doe");
+  EXPECT_EQ(clear.body["mobile"], "+32 470 00 00 07");
+  EXPECT_EQ(clear.body["email"], "jane@example.org");
+  // The old number no longer finds the record.
+  EXPECT_EQ(Send("GET", "/api/v1/staff?mobile=%2B32470123412", admin_).body["items"].size(), 0u);
+}
+
+TEST_F(VaultApiTest, ReadingACanaryIsCritical) {
+  CreateStaff("Jane Doe", "+32 470 12 34 12", "jane@example.org");
+  size_t before = trail_.records().size();
+  Reply all = Send("GET", "/api/v1/staff?reveal=true", admin_);
+  ASSERT_EQ(all.status, 200) << all.raw;
+  ASSERT_EQ(all.body["items"].size(), 4u);
+  int critical = 0;
+  auto records = trail_.records();
+  for (size_t i = before; i < records.size(); ++i) {
+    const auto& r = records[i];
+    if (r.action == "staff.canary_read" && r.severity == "critical") ++critical;
+  }
+  EXPECT_EQ(critical, 3) << "every canary read is a critical audit record";
+  // Canaries look like colleagues: same domain and number format as the first staff member.
+  for (const auto& item : all.body["items"]) {
+    EXPECT_NE(item["email"].get<std::string>().find("@example.org"), std::string::npos);
+    EXPECT_EQ(item["mobile"].get<std::string>().rfind("+32 47", 0), 0u) << item.dump();
+  }
+}
+
+TEST_F(VaultApiTest, WithoutTheKeeperPersonalDataFailsClosed) {
+  std::string id = CreateStaff("Jane Doe", "+32 470 12 34 12", "jane@example.org");
+  AppOptions options;
+  options.apps_dir = apps_dir_.string();
+  options.keeper = nullptr;
+  App keeperless(options, store_.get(), &clock_);
+  auto send = [&](const std::string& method, const std::string& target, const json& body) {
+    http::Request r = MakeRequest(method, target, body.is_null() ? "" : body.dump());
+    r.headers.emplace_back("authorization", "Bearer " + admin_);
+    return ToReply(keeperless.Handle(r));
+  };
+  Reply reveal = send("GET", "/api/v1/staff/" + id + "?reveal=true", nullptr);
+  EXPECT_EQ(reveal.status, 503);
+  EXPECT_EQ(reveal.raw.find("Jane"), std::string::npos);
+  EXPECT_EQ(send("POST", "/api/v1/staff", json{{"name", "New Person"}}).status, 503);
+  EXPECT_EQ(send("GET", "/api/v1/staff?mobile=%2B32470123412", nullptr).status, 503);
+  // Masked reads need no keeper.
+  EXPECT_EQ(send("GET", "/api/v1/staff/" + id, nullptr).status, 200);
+}
+
+}  // namespace
+}  // namespace rampart::api::testing
