@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (checkpoint.ok()) {
     auto reparsed = ParseCheckpointLine(CheckpointLine(*checkpoint));
     if (!reparsed.ok() || reparsed->signature != checkpoint->signature ||
-        reparsed->root_hex != checkpoint->root_hex || reparsed->tree_size != checkpoint->tree_size) {
+        reparsed->root_hex != checkpoint->root_hex ||
+        reparsed->tree_size != checkpoint->tree_size) {
       std::abort();
     }
   }

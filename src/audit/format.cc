@@ -28,7 +28,7 @@ bool ValidSeverity(std::string_view s) {
 // agree.
 struct StringField {
   const char* key;
-  std::string Record::* member;
+  std::string Record::*member;
 };
 constexpr StringField kStringFields[] = {
     {"actor", &Record::actor},
@@ -99,7 +99,9 @@ Result<Record> CanonicalRecord(const Record& record) {
   return out;
 }
 
-std::string LeafBytes(const Record& record) { return jsonutil::Dump(RecordJson(record)); }
+std::string LeafBytes(const Record& record) {
+  return jsonutil::Dump(RecordJson(record));
+}
 
 std::string RecordLine(const Record& record, const Hash& root_after) {
   json obj = RecordJson(record);
@@ -166,8 +168,8 @@ Result<Checkpoint> ParseCheckpointLine(std::string_view line) {
     return Status::InvalidArgument("field 'root' must be 64 lower-case hex digits");
   }
   std::string sig_hex;
-  RAMPART_RETURN_IF_ERROR(jsonutil::GetString(obj, "signature", &sig_hex, true,
-                                              2 * crypto::kEd25519SignatureBytes));
+  RAMPART_RETURN_IF_ERROR(
+      jsonutil::GetString(obj, "signature", &sig_hex, true, 2 * crypto::kEd25519SignatureBytes));
   if (sig_hex.size() != 2 * crypto::kEd25519SignatureBytes || !IsLowerHex(sig_hex)) {
     return Status::InvalidArgument("field 'signature' must be 128 lower-case hex digits");
   }

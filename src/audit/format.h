@@ -37,8 +37,8 @@ inline constexpr size_t kMaxLineBytes = 64 * 1024;
 // it without conversion logic.
 struct Checkpoint {
   int64_t tree_size = 0;
-  std::string root_hex;  // lower-case hex of the RFC 6962 head over records [0, tree_size)
-  int64_t time = 0;      // Unix seconds when it was made
+  std::string root_hex;   // lower-case hex of the RFC 6962 head over records [0, tree_size)
+  int64_t time = 0;       // Unix seconds when it was made
   std::string signature;  // raw 64-byte Ed25519 signature over CheckpointMessage(...)
 };
 

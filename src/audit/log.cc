@@ -36,6 +36,14 @@ Status SyncDir(const std::string& dir) {
   return rc == 0 ? Status::Ok() : Status::Internal("cannot sync the audit log directory");
 }
 
+// Raises `value` to at least `to`; concurrent syncs finish in any order, and the durable mark
+// must never move back.
+void RaiseTo(std::atomic<uint64_t>& value, uint64_t to) {
+  uint64_t seen = value.load();
+  while (seen < to && !value.compare_exchange_weak(seen, to)) {
+  }
+}
+
 int OpenAppend(const std::string& path) {
   return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
@@ -81,8 +89,7 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, LogOptions option
   }
   if (created) RAMPART_RETURN_IF_ERROR(SyncDir(dir));
 
-  RAMPART_ASSIGN_OR_RETURN(VerifiedLog existing,
-                           LoadLog(dir, log->options_.checkpoint_public_key));
+  RAMPART_ASSIGN_OR_RETURN(VerifiedLog existing, LoadLog(dir, log->options_.checkpoint_public_key));
   if (!existing.report.ok) {
     if (!existing.torn_tail_only) {
       return Status::Conflict("the audit log in " + dir + " failed verification, so nothing " +
@@ -97,6 +104,8 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, LogOptions option
   for (const Hash& leaf : existing.leaves) log->tree_.Append(leaf);
   log->leaves_ = std::move(existing.leaves);
   log->records_bytes_ = existing.verified_bytes;
+  log->written_seq_.store(log->leaves_.size());
+  log->synced_seq_.store(log->leaves_.size());
   if (!existing.checkpoints.empty()) log->latest_ = existing.checkpoints.back();
 
   RAMPART_RETURN_IF_ERROR(
@@ -107,59 +116,90 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, LogOptions option
 Log::~Log() {
   {
     std::lock_guard lock(mu_);
-    if (unsynced_ > 0 && !broken_) SyncLocked().IgnoreError();  // best effort at shutdown
+    // Best effort at shutdown: a failure was already reported to the appender who hit it.
+    if (!broken_ && synced_seq_.load() < written_seq_.load()) SyncLocked().IgnoreError();
   }
   if (records_fd_ >= 0) ::close(records_fd_);
   if (checkpoints_fd_ >= 0) ::close(checkpoints_fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
+Status Log::SyncFailed() {
+  // After a failed fdatasync the kernel may have dropped the dirty pages and cleared the
+  // error: retrying would "succeed" on data that is gone. Stop acknowledging anything.
+  broken_ = true;
+  rampart::log::Error("audit.sync_failed", {{"errno", errno}});
+  return Status::Internal("cannot sync the audit log; it refuses appends until reopened");
+}
+
 Status Log::SyncLocked() {
+  uint64_t target = written_seq_.load();
+  if (::fdatasync(records_fd_) != 0) return SyncFailed();
+  RaiseTo(synced_seq_, target);
+  return Status::Ok();
+}
+
+Status Log::SyncUpTo(uint64_t seq) {
+  // Group commit: appenders queue here, and whoever gets the mutex first syncs every line
+  // written so far, so that N concurrent appends cost one fdatasync instead of N.
+  std::lock_guard sync_lock(sync_mu_);
+  if (synced_seq_.load() >= seq) return Status::Ok();
+  uint64_t target = written_seq_.load();  // every line up to it has been written
   if (::fdatasync(records_fd_) != 0) {
-    // After a failed fdatasync the kernel may have dropped the dirty pages and cleared the
-    // error: retrying would "succeed" on data that is gone. Stop acknowledging anything.
-    broken_ = true;
-    rampart::log::Error("audit.sync_failed", {{"errno", errno}});
-    return Status::Internal("cannot sync the audit log; it refuses appends until reopened");
+    std::lock_guard lock(mu_);
+    return SyncFailed();
   }
-  unsynced_ = 0;
+  RaiseTo(synced_seq_, target);
   return Status::Ok();
 }
 
 Result<Record> Log::Append(const Record& record) {
   RAMPART_ASSIGN_OR_RETURN(Record rec, CanonicalRecord(record));
-  std::lock_guard lock(mu_);
-  if (broken_) {
-    return Status::Internal("the audit log refuses appends after a failed write; reopen it");
+  std::string line;
+  uint64_t seq = 0;
+  Result<ParsedRecordLine> stored = Status::Internal("not yet written");
+  {
+    std::lock_guard lock(mu_);
+    if (broken_) {
+      return Status::Internal("the audit log refuses appends after a failed write; reopen it");
+    }
+    rec.index = static_cast<int64_t>(tree_.size());
+    rec.time = clock_->NowSeconds();
+    Hash leaf = LeafHash(LeafBytes(rec));
+    CompactTree next = tree_;
+    next.Append(leaf);
+    line = RecordLine(rec, next.Root());
+    // Read the line back as the verifier will: what is returned is exactly what is stored,
+    // and a line the verifier would reject is never written.
+    stored = ParseRecordLine(line);
+    if (!stored.ok() || LeafHash(LeafBytes(stored->record)) != leaf) {
+      return Status::Internal("audit record does not survive its own serialisation");
+    }
+    line.push_back('\n');
+    Status written = WriteAll(records_fd_, line);
+    if (!written.ok()) {
+      // Remove a partial line so that the file stays a sequence of whole records.
+      if (::ftruncate(records_fd_, static_cast<off_t>(records_bytes_)) != 0) broken_ = true;
+      rampart::log::Error("audit.write_failed", {{"index", rec.index}});
+      return written;
+    }
+    line.pop_back();
+    tree_ = next;
+    leaves_.push_back(leaf);
+    records_bytes_ += line.size() + 1;
+    seq = written_seq_.load() + 1;
+    written_seq_.store(seq);
+    if (!options_.sync_each_append) {
+      if (seq - synced_seq_.load() >= static_cast<uint64_t>(options_.sync_batch)) {
+        RAMPART_RETURN_IF_ERROR(SyncLocked());
+      }
+      streamer_.Send(StreamKind::kRecord, rec.severity, rec.time, line);
+      return std::move(stored->record);
+    }
   }
-  rec.index = static_cast<int64_t>(tree_.size());
-  rec.time = clock_->NowSeconds();
-  Hash leaf = LeafHash(LeafBytes(rec));
-  CompactTree next = tree_;
-  next.Append(leaf);
-  std::string line = RecordLine(rec, next.Root());
-  // Read the line back as the verifier will: what is returned is exactly what is stored, and
-  // a line the verifier would reject is never written.
-  auto stored = ParseRecordLine(line);
-  if (!stored.ok() || LeafHash(LeafBytes(stored->record)) != leaf) {
-    return Status::Internal("audit record does not survive its own serialisation");
-  }
-  line.push_back('\n');
-  Status written = WriteAll(records_fd_, line);
-  if (!written.ok()) {
-    // Remove a partial line so that the file stays a sequence of whole records.
-    if (::ftruncate(records_fd_, static_cast<off_t>(records_bytes_)) != 0) broken_ = true;
-    rampart::log::Error("audit.write_failed", {{"index", rec.index}});
-    return written;
-  }
-  ++unsynced_;
-  if (options_.sync_each_append || unsynced_ >= options_.sync_batch) {
-    RAMPART_RETURN_IF_ERROR(SyncLocked());
-  }
-  tree_ = next;
-  leaves_.push_back(leaf);
-  records_bytes_ += line.size();
-  line.pop_back();
+  RAMPART_RETURN_IF_ERROR(SyncUpTo(seq));
+  // Sent only once durable, so a witness never holds a record a crash took back. Concurrent
+  // appenders may send in a different order than their indexes; each line carries its index.
   streamer_.Send(StreamKind::kRecord, rec.severity, rec.time, line);
   return std::move(stored->record);
 }
@@ -170,7 +210,7 @@ Result<Checkpoint> Log::MakeCheckpoint(const Signer& signer) {
     return Status::Internal("the audit log refuses checkpoints after a failed write; reopen it");
   }
   // A signed head must never cover a record a crash could still take away.
-  if (unsynced_ > 0) RAMPART_RETURN_IF_ERROR(SyncLocked());
+  if (synced_seq_.load() < written_seq_.load()) RAMPART_RETURN_IF_ERROR(SyncLocked());
   Checkpoint cp;
   cp.tree_size = static_cast<int64_t>(tree_.size());
   cp.root_hex = ToHex(tree_.Root());
@@ -202,7 +242,7 @@ Result<Checkpoint> Log::MakeCheckpoint(const Signer& signer) {
 Status Log::Sync() {
   std::lock_guard lock(mu_);
   if (broken_) return Status::Internal("the audit log is unusable after a failed write");
-  return unsynced_ > 0 ? SyncLocked() : Status::Ok();
+  return synced_seq_.load() < written_seq_.load() ? SyncLocked() : Status::Ok();
 }
 
 int64_t Log::size() const {
@@ -251,8 +291,7 @@ Result<std::vector<Hash>> Log::ProveConsistency(int64_t old_size, int64_t new_si
     return Status::InvalidArgument("tree sizes must lie within the log");
   }
   std::vector<Hash> leaves = LeavesPrefix(new_size);
-  return ConsistencyProof(leaves, static_cast<uint64_t>(old_size),
-                          static_cast<uint64_t>(new_size));
+  return ConsistencyProof(leaves, static_cast<uint64_t>(old_size), static_cast<uint64_t>(new_size));
 }
 
 std::optional<Checkpoint> Log::LatestCheckpoint() const {

@@ -13,12 +13,14 @@
 //   checkpoints.jsonl  one line per signed tree head
 //   LOCK               flock(2)ed by the one process allowed to append
 // A record is acknowledged (Append returns) only once its line is written and, by default,
-// fdatasync'ed. Off-box copies go to the streams of audit/stream.h.
+// fdatasync'ed; concurrent appenders share one fdatasync (group commit). Off-box copies go to
+// the streams of audit/stream.h once the record is durable.
 //
 // Thread safety: every method may be called from any thread; appends are serialised.
 // Memory: 32 bytes per record (its leaf hash) plus O(log n) for the tree's right edge.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -84,7 +86,7 @@ class Log {
   Status Sync();
 
   int64_t size() const;
-  Hash Root() const;  // the head of the whole tree, O(log n)
+  Hash Root() const;                             // the head of the whole tree, O(log n)
   Result<Hash> RootAt(int64_t tree_size) const;  // O(tree_size)
   Result<Hash> LeafHashAt(int64_t index) const;
   // RFC 6962 audit path of record `index` in the tree of the first `tree_size` records;
@@ -98,7 +100,9 @@ class Log {
 
  private:
   Log() = default;
-  Status SyncLocked();
+  Status SyncLocked();            // requires mu_
+  Status SyncFailed();            // requires mu_
+  Status SyncUpTo(uint64_t seq);  // must not hold mu_
   std::vector<Hash> LeavesPrefix(int64_t n) const;
 
   std::string dir_;
@@ -110,12 +114,16 @@ class Log {
   Streamer streamer_;
 
   mutable std::mutex mu_;
-  CompactTree tree_;                        // guarded by mu_
-  std::vector<Hash> leaves_;                // guarded by mu_
-  std::optional<Checkpoint> latest_;        // guarded by mu_
-  uint64_t records_bytes_ = 0;              // guarded by mu_: length of records.jsonl
-  int64_t unsynced_ = 0;                    // guarded by mu_
-  bool broken_ = false;                     // guarded by mu_
+  CompactTree tree_;                  // guarded by mu_
+  std::vector<Hash> leaves_;          // guarded by mu_
+  std::optional<Checkpoint> latest_;  // guarded by mu_
+  uint64_t records_bytes_ = 0;        // guarded by mu_: length of records.jsonl
+  bool broken_ = false;               // guarded by mu_
+  // Appends written (incremented under mu_ after the write) and known durable. Lock order:
+  // sync_mu_ before mu_; MakeCheckpoint syncs under mu_ alone.
+  std::atomic<uint64_t> written_seq_{0};
+  std::atomic<uint64_t> synced_seq_{0};
+  std::mutex sync_mu_;
 };
 
 }  // namespace rampart::audit

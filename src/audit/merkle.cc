@@ -10,7 +10,9 @@ namespace rampart::audit {
 namespace {
 
 // Largest power of two strictly smaller than n (n >= 2): the RFC 6962 split point.
-uint64_t SplitPoint(uint64_t n) { return std::bit_floor(n - 1); }
+uint64_t SplitPoint(uint64_t n) {
+  return std::bit_floor(n - 1);
+}
 
 Hash SubtreeRoot(std::span<const Hash> leaves) {
   if (leaves.size() == 1) return leaves[0];
@@ -64,7 +66,9 @@ Hash NodeHash(const Hash& left, const Hash& right) {
   return crypto::Sha256(std::string_view(buf, sizeof buf));
 }
 
-Hash EmptyRoot() { return crypto::Sha256(""); }
+Hash EmptyRoot() {
+  return crypto::Sha256("");
+}
 
 std::string ToHex(const Hash& hash) {
   return crypto::HexEncode(std::string_view(reinterpret_cast<const char*>(hash.data()), 32));
@@ -89,8 +93,9 @@ Hash RootOf(std::span<const Hash> leaves) {
 Result<std::vector<Hash>> InclusionPath(std::span<const Hash> leaves, uint64_t index,
                                         uint64_t tree_size) {
   if (tree_size > leaves.size() || index >= tree_size) {
-    return Status::InvalidArgument("leaf index must be below the tree size, and the tree size "
-                                   "at most the number of records");
+    return Status::InvalidArgument(
+        "leaf index must be below the tree size, and the tree size "
+        "at most the number of records");
   }
   std::vector<Hash> out;
   Path(leaves.first(tree_size), index, &out);

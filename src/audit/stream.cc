@@ -121,7 +121,8 @@ void Streamer::Send(StreamKind kind, std::string_view severity, int64_t unix_sec
       ++mirror_lines_;
     } else {
       // Logged at the 1st, 2nd, 4th, 8th... failure: visible without flooding the process log.
-      if (std::has_single_bit(++mirror_failures_)) log::Warn("audit.mirror_failed", {{"errno", errno}});
+      if (std::has_single_bit(++mirror_failures_))
+        log::Warn("audit.mirror_failed", {{"errno", errno}});
     }
   }
   if (udp_fd_ >= 0) {
@@ -130,7 +131,8 @@ void Streamer::Send(StreamKind kind, std::string_view severity, int64_t unix_sec
     if (n == static_cast<ssize_t>(msg.size())) {
       ++syslog_sent_;
     } else {
-      if (std::has_single_bit(++syslog_failures_)) log::Warn("audit.syslog_failed", {{"errno", errno}});
+      if (std::has_single_bit(++syslog_failures_))
+        log::Warn("audit.syslog_failed", {{"errno", errno}});
     }
   }
 }

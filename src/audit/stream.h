@@ -62,8 +62,7 @@ class Streamer {
   int mirror_fd_ = -1;
   int udp_fd_ = -1;
   SyslogHeader header_;
-  std::atomic<uint64_t> mirror_lines_{0}, mirror_failures_{0}, syslog_sent_{0},
-      syslog_failures_{0};
+  std::atomic<uint64_t> mirror_lines_{0}, mirror_failures_{0}, syslog_sent_{0}, syslog_failures_{0};
 };
 
 }  // namespace rampart::audit

@@ -40,9 +40,7 @@ std::vector<Line> SplitLines(std::string_view text) {
 // Problems keyed by the record they name (-1: none, e.g. a forged checkpoint signature).
 class Problems {
  public:
-  void Add(int64_t index, std::string sentence) {
-    items_.emplace_back(index, std::move(sentence));
-  }
+  void Add(int64_t index, std::string sentence) { items_.emplace_back(index, std::move(sentence)); }
   void Fill(VerifyReport* report) {
     // Stable: problems naming the same record keep the order they were found in.
     std::stable_sort(items_.begin(), items_.end(), [](const auto& a, const auto& b) {
@@ -61,7 +59,9 @@ class Problems {
   std::vector<std::pair<int64_t, std::string>> items_;
 };
 
-std::string Num(int64_t n) { return std::to_string(n); }
+std::string Num(int64_t n) {
+  return std::to_string(n);
+}
 
 Status ReadWholeFile(const std::string& path, std::string* out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -129,13 +129,12 @@ VerifiedLog CheckLog(std::string_view records_text, std::string_view checkpoints
       }
       if (moved_to) {
         problems.Add(expected, "record " + Num(expected) + " is out of order: line " + line_no +
-                                   " holds record " + Num(found) + " and record " +
-                                   Num(expected) + " is on line " +
-                                   Num(static_cast<int64_t>(*moved_to) + 1));
+                                   " holds record " + Num(found) + " and record " + Num(expected) +
+                                   " is on line " + Num(static_cast<int64_t>(*moved_to) + 1));
       } else if (found > expected) {
         problems.Add(expected, "record " + Num(expected) + " is missing: line " + line_no +
-                                   " holds record " + Num(found) + " (records " +
-                                   Num(expected) + ".." + Num(found - 1) + " were removed)");
+                                   " holds record " + Num(found) + " (records " + Num(expected) +
+                                   ".." + Num(found - 1) + " were removed)");
       } else {
         problems.Add(expected, "record " + Num(expected) + " is missing: line " + line_no +
                                    " holds record " + Num(found) +
@@ -169,30 +168,31 @@ VerifiedLog CheckLog(std::string_view records_text, std::string_view checkpoints
     const std::string line_no = Num(static_cast<int64_t>(i) + 1);
     auto cp = ParseCheckpointLine(cp_lines[i].text);
     if (!cp_lines[i].terminated || !cp.ok()) {
-      problems.Add(-1, "line " + line_no + " of checkpoints.jsonl is malformed" +
-                           (cp.ok() ? std::string(": it has no newline")
-                                    : ": " + cp.status().message()));
+      problems.Add(
+          -1, "line " + line_no + " of checkpoints.jsonl is malformed" +
+                  (cp.ok() ? std::string(": it has no newline") : ": " + cp.status().message()));
       continue;
     }
-    const std::string what = "the checkpoint on line " + line_no + " (tree size " +
-                             Num(cp->tree_size) + ")";
+    const std::string what =
+        "the checkpoint on line " + line_no + " (tree size " + Num(cp->tree_size) + ")";
     if (!public_key.empty() &&
         !crypto::VerifyEd25519(public_key, CheckpointMessage(cp->tree_size, cp->root_hex, cp->time),
                                cp->signature)) {
-      problems.Add(-1, what + " has an invalid signature: it was forged, altered or signed "
-                              "by another key");
+      problems.Add(-1, what +
+                           " has an invalid signature: it was forged, altered or signed "
+                           "by another key");
       continue;
     }
     if (cp->tree_size < previous_size) {
-      problems.Add(-1, what + " is smaller than the checkpoint before it (" +
-                           Num(previous_size) + "): checkpoints were reordered");
+      problems.Add(-1, what + " is smaller than the checkpoint before it (" + Num(previous_size) +
+                           "): checkpoints were reordered");
     }
     previous_size = std::max(previous_size, cp->tree_size);
     if (cp->tree_size > n) {
       if (!records_problem_at) {
         problems.Add(n, "records " + Num(n) + ".." + Num(cp->tree_size - 1) +
-                            " were removed: the log ends after " + Num(n) + " records but " +
-                            what + " signed " + Num(cp->tree_size));
+                            " were removed: the log ends after " + Num(n) + " records but " + what +
+                            " signed " + Num(cp->tree_size));
       }
       // With a problem in the records already named, this checkpoint cannot be checked.
       continue;

@@ -32,8 +32,8 @@ inline constexpr char kPublicKeyFile[] = "checkpoint.pub";
 
 struct VerifyReport {
   bool ok = false;
-  int64_t records = 0;               // records that verified, from index 0 on
-  int64_t checkpoints_verified = 0;  // checkpoints whose signature and tree head are right
+  int64_t records = 0;                 // records that verified, from index 0 on
+  int64_t checkpoints_verified = 0;    // checkpoints whose signature and tree head are right
   int64_t latest_checkpoint_size = 0;  // records covered by the latest verified checkpoint
   int64_t first_bad_index = -1;        // the first record changed, removed or moved; -1: none
   std::string problem;                 // one sentence naming it; "" when ok
@@ -43,9 +43,9 @@ struct VerifyReport {
 // The verified contents of a log, for the writer (audit::Log::Open) and `rampart audit prove`.
 struct VerifiedLog {
   VerifyReport report;
-  std::vector<Hash> leaves;              // leaf hashes of the verified records
-  std::vector<Checkpoint> checkpoints;   // the checkpoints that verified, in file order
-  int64_t last_time = 0;                 // time of the last verified record
+  std::vector<Hash> leaves;             // leaf hashes of the verified records
+  std::vector<Checkpoint> checkpoints;  // the checkpoints that verified, in file order
+  int64_t last_time = 0;                // time of the last verified record
   // Byte length of records.jsonl up to the last verified record, and whether the only thing
   // after it is one unterminated line (an append cut short by a crash, never acknowledged).
   uint64_t verified_bytes = 0;

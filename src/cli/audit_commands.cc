@@ -36,10 +36,10 @@ Result<KeyChoice> LoadKey(const AuditOptions& options) {
   }
   auto key = audit::ReadPublicKeyFile(path);
   if (!key.ok()) {
-    return Status(key.status().code() == Code::kNotFound
-                      ? Status::NotFound("no checkpoint public key at " + path +
-                                         " (pass --public-key FILE)")
-                      : key.status());
+    return Status(
+        key.status().code() == Code::kNotFound
+            ? Status::NotFound("no checkpoint public key at " + path + " (pass --public-key FILE)")
+            : key.status());
   }
   choice.key = std::move(key).value();
   return choice;
@@ -53,7 +53,9 @@ std::string Range(int64_t from, int64_t to_exclusive) {
 
 }  // namespace
 
-std::string AuditDir(const std::string& data_dir) { return data_dir + "/keeper/audit"; }
+std::string AuditDir(const std::string& data_dir) {
+  return data_dir + "/keeper/audit";
+}
 
 int AuditVerify(const AuditOptions& options) {
   auto key = LoadKey(options);

@@ -110,8 +110,9 @@ int main(int argc, char** argv) {
   auto* audit = app.add_subcommand("audit", "Check the keeper's tamper-evident audit log");
   audit->require_subcommand(1);
   auto* audit_verify =
-      audit->add_subcommand("verify", "Verify every record and signed checkpoint; exit 1 names "
-                                      "the first record changed, removed or reordered");
+      audit->add_subcommand("verify",
+                            "Verify every record and signed checkpoint; exit 1 names "
+                            "the first record changed, removed or reordered");
   audit_verify->add_option("--data", audit_opts.data_dir, "Data directory")->required();
   audit_verify->add_option("--public-key", audit_opts.public_key_file,
                            "Checkpoint public key file, 64 hex digits (default: "

@@ -77,7 +77,8 @@ struct TestKey {
   }
   crypto::Ed25519KeyPair pair;
   Signer signer() const {
-    return [this](std::string_view message) { return crypto::SignEd25519(pair.secret_key, message); };
+    return
+        [this](std::string_view message) { return crypto::SignEd25519(pair.secret_key, message); };
   }
 };
 

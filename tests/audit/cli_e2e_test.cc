@@ -59,14 +59,14 @@ TEST_F(AuditCliTest, VerifySaysIntactAndWhatIsSigned) {
   EXPECT_NE(r.out.find("intact"), std::string::npos) << r.out;
 
   r = e2e::Run({kRampart, "audit", "verify", "--data", data_.path(), "--public-key",
-           elsewhere_.path() + "/audit.pub"});
+                elsewhere_.path() + "/audit.pub"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out.find("note:"), std::string::npos) << r.out;
 }
 
 TEST_F(AuditCliTest, ProvePrintsAProofThatVerifiesIndependently) {
   auto r = e2e::Run({kRampart, "audit", "prove", "--data", data_.path(), "--record", "4",
-                "--public-key", elsewhere_.path() + "/audit.pub"});
+                     "--public-key", elsewhere_.path() + "/audit.pub"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_TRUE(j.is_object()) << r.out;
@@ -81,8 +81,8 @@ TEST_F(AuditCliTest, ProvePrintsAProofThatVerifiesIndependently) {
   EXPECT_EQ(path.size(), 4u);
   Hash root = *HashFromHex(j["root"].get<std::string>());
   EXPECT_TRUE(VerifyInclusion(leaf, 4, 10, path, root));
-  std::string message = CheckpointMessage(10, j["root"].get<std::string>(),
-                                          j["checkpoint_time"].get<int64_t>());
+  std::string message =
+      CheckpointMessage(10, j["root"].get<std::string>(), j["checkpoint_time"].get<int64_t>());
   EXPECT_TRUE(crypto::VerifyEd25519(key_.pair.public_key, message,
                                     *crypto::HexDecode(j["signature"].get<std::string>())));
 }
@@ -94,7 +94,7 @@ TEST_F(AuditCliTest, UsageAndIoErrorsExitTwo) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("no checkpoint public key"), std::string::npos) << r.err;
   r = e2e::Run({kRampart, "audit", "verify", "--data", data_.path() + "/nowhere", "--public-key",
-           elsewhere_.path() + "/audit.pub"});
+                elsewhere_.path() + "/audit.pub"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("no audit log directory"), std::string::npos) << r.err;
   // Record 11 exists but no checkpoint signs it yet.
@@ -112,7 +112,7 @@ TEST_F(AuditCliTest, TamperingExitsOneAndNamesTheRecord) {
   WriteLines(dir_ + "/records.jsonl", lines);
 
   auto r = e2e::Run({kRampart, "audit", "verify", "--data", data_.path(), "--public-key",
-                elsewhere_.path() + "/audit.pub"});
+                     elsewhere_.path() + "/audit.pub"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("TAMPERED: record 6 (line 7) was changed"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("record 6"), std::string::npos) << r.err;
@@ -135,7 +135,7 @@ TEST_F(AuditCliTest, AnotherKeyIsTreatedAsForgery) {
   TestKey other;
   ASSERT_TRUE(WritePublicKeyFile(elsewhere_.path() + "/other.pub", other.pair.public_key).ok());
   auto r = e2e::Run({kRampart, "audit", "verify", "--data", data_.path(), "--public-key",
-                elsewhere_.path() + "/other.pub"});
+                     elsewhere_.path() + "/other.pub"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("invalid signature"), std::string::npos) << r.out;
 }

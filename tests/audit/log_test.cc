@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -135,8 +136,8 @@ TEST_F(AuditLogTest, CheckpointIsSignedOverTheDocumentedMessage) {
   EXPECT_EQ(cp->tree_size, 5);
   EXPECT_EQ(cp->root_hex, ToHex(log->Root()));
   EXPECT_EQ(cp->time, clock_.NowSeconds());
-  std::string message = "RAMPART-AUDIT-CHECKPOINT-V1\n5\n" + cp->root_hex + "\n" +
-                        std::to_string(cp->time);
+  std::string message =
+      "RAMPART-AUDIT-CHECKPOINT-V1\n5\n" + cp->root_hex + "\n" + std::to_string(cp->time);
   EXPECT_TRUE(crypto::VerifyEd25519(key_.pair.public_key, message, cp->signature));
   // The keeper returns it as keeper::Checkpoint: the same fields, copied one for one.
   keeper::Checkpoint k{cp->tree_size, cp->root_hex, cp->time, cp->signature};
@@ -279,8 +280,7 @@ TEST_F(AuditLogTest, TruncatedTailAfterACheckpointIsNamed) {
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.records, 8);
   EXPECT_EQ(report.first_bad_index, 8);
-  EXPECT_NE(report.problem.find("records 8..9 were removed"), std::string::npos)
-      << report.problem;
+  EXPECT_NE(report.problem.find("records 8..9 were removed"), std::string::npos) << report.problem;
 }
 
 TEST_F(AuditLogTest, RewriteWithRecomputedCommitmentsIsCaughtByTheCheckpoints) {
@@ -314,9 +314,12 @@ TEST_F(AuditLogTest, MalformedLinesAreReportedByLineNumber) {
   Fill(log.get(), 6, 6);
   log.reset();
   const auto original = ReadLines(RecordsPath());
-  const std::vector<std::string> garbage = {
-      "not json", "", "[]", std::string("{\"index\":3,\x00\xff}", 14), "{\"index\":3}",
-      std::string(kMaxLineBytes + 10, '{')};
+  const std::vector<std::string> garbage = {"not json",
+                                            "",
+                                            "[]",
+                                            std::string("{\"index\":3,\x00\xff}", 14),
+                                            "{\"index\":3}",
+                                            std::string(kMaxLineBytes + 10, '{')};
   for (const auto& g : garbage) {
     auto lines = original;
     lines[3] = g;
@@ -324,8 +327,7 @@ TEST_F(AuditLogTest, MalformedLinesAreReportedByLineNumber) {
     VerifyReport report = VerifyNow();
     EXPECT_FALSE(report.ok);
     EXPECT_EQ(report.first_bad_index, 3);
-    EXPECT_NE(report.problem.find("line 4 of records.jsonl"), std::string::npos)
-        << report.problem;
+    EXPECT_NE(report.problem.find("line 4 of records.jsonl"), std::string::npos) << report.problem;
   }
   WriteLines(RecordsPath(), original);
   WriteText(CheckpointsPath(), ReadText(CheckpointsPath()) + "{\"tree_size\":\n");
@@ -445,6 +447,29 @@ TEST_F(AuditLogTest, ConcurrentAppendsGetDistinctIndicesAndVerify) {
   EXPECT_EQ(report.records, 200);
 }
 
+TEST_F(AuditLogTest, ConcurrentSyncedAppendsShareFdatasyncsAndAllSurvive) {
+  auto log = OpenLog();  // fdatasync each: the group-commit path
+  ASSERT_NE(log, nullptr);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        if (!log->Append(SampleRecord(t * 100 + i)).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(log->size(), 80);
+  ASSERT_TRUE(log->MakeCheckpoint(signer_).ok());
+  log.reset();
+  VerifyReport report = VerifyNow();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.records, 80);
+  EXPECT_EQ(report.latest_checkpoint_size, 80);
+}
+
 // A UDP socket bound to 127.0.0.1 on a port the kernel picks.
 class UdpReceiver {
  public:
@@ -505,8 +530,8 @@ TEST_F(AuditLogTest, MirrorFileAndSyslogReceiveEveryRecordAndCheckpoint) {
     ASSERT_FALSE(msg.empty()) << "datagram " << i << " did not arrive";
     EXPECT_EQ(msg.substr(0, pri[i].size() + 2), pri[i] + "1 ") << msg;
     const std::string msgid = i < 3 ? "audit.record" : "audit.checkpoint";
-    const std::string header_tail = " rampart " + std::to_string(::getpid()) + " " + msgid +
-                                    " - " + bom;
+    const std::string header_tail =
+        " rampart " + std::to_string(::getpid()) + " " + msgid + " - " + bom;
     auto at = msg.find(header_tail);
     ASSERT_NE(at, std::string::npos) << msg;
     EXPECT_EQ(msg.substr(at + header_tail.size()), expected[i]);
@@ -547,10 +572,11 @@ TEST_F(AuditLogTest, BadStreamOptionsAreRefused) {
 
 TEST(AuditSyslog, FormatsAnRfc5424Message) {
   SyslogHeader header{.hostname = "keeper 1\x01", .app_name = "rampart", .procid = 42};
-  std::string msg = FormatSyslog(header, StreamKind::kRecord, "warning", 1769760000,
-                                 R"({"index":0})");
-  EXPECT_EQ(msg, "<108>1 2026-01-30T08:00:00Z keeper1 rampart 42 audit.record - "
-                 "\xEF\xBB\xBF{\"index\":0}");
+  std::string msg =
+      FormatSyslog(header, StreamKind::kRecord, "warning", 1769760000, R"({"index":0})");
+  EXPECT_EQ(msg,
+            "<108>1 2026-01-30T08:00:00Z keeper1 rampart 42 audit.record - "
+            "\xEF\xBB\xBF{\"index\":0}");
   msg = FormatSyslog(SyslogHeader{}, StreamKind::kCheckpoint, "info", 0, "{}");
   EXPECT_EQ(msg, "<109>1 1970-01-01T00:00:00Z - rampart - audit.checkpoint - \xEF\xBB\xBF{}");
 }
@@ -581,7 +607,8 @@ TEST(AuditFormat, ParsersRejectWhatTheWriterNeverWrites) {
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->signature, cp.signature);
   EXPECT_EQ(parsed->root_hex, cp.root_hex);
-  EXPECT_FALSE(ParseCheckpointLine(R"({"tree_size":1,"root":"00","time":1,"signature":"00"})").ok());
+  EXPECT_FALSE(
+      ParseCheckpointLine(R"({"tree_size":1,"root":"00","time":1,"signature":"00"})").ok());
   EXPECT_FALSE(ParseCheckpointLine("null").ok());
 }
 
