@@ -47,7 +47,8 @@ struct Checkpoint {
 std::string CheckpointMessage(int64_t tree_size, std::string_view root_hex, int64_t time);
 
 // Checks the caller-supplied fields (action non-empty, severity one of info/warning/critical,
-// strings at most kMaxFieldBytes, details_json a JSON object of at most kMaxDetailsBytes) and
+// strings at most kMaxFieldBytes, details_json a JSON object of at most kMaxDetailsBytes,
+// nested at most 32 levels) and
 // returns the record with details_json in canonical form. InvalidArgument names the field.
 Result<Record> CanonicalRecord(const Record& record);
 // The leaf bytes of a record already in canonical form (see the file comment).

@@ -602,6 +602,16 @@ TEST(AuditFormat, ParsersRejectWhatTheWriterNeverWrites) {
   EXPECT_FALSE(mutate([](auto& o) { o["root"] = std::string(64, 'A'); }));
   EXPECT_FALSE(mutate([](auto& o) { o["severity"] = "debug"; }));
 
+  // Nesting is bounded before parsing: rendering a 64 KiB "[[[[..." would recurse per level.
+  std::string deep = std::string(40, '[') + std::string(40, ']');
+  EXPECT_FALSE(mutate([&](auto& o) { o["details"] = {{"x", nlohmann::json::parse(deep)}}; }));
+  Record nested = SampleRecord(1);
+  nested.details_json = R"({"x":)" + deep + "}";
+  EXPECT_EQ(CanonicalRecord(nested).status().code(), Code::kInvalidArgument);
+  nested.details_json = R"({"x":")" + std::string(40, '[') + R"("})";  // brackets in a string
+  EXPECT_TRUE(CanonicalRecord(nested).ok());
+  EXPECT_FALSE(ParseRecordLine(std::string(kMaxLineBytes / 2, '[')).ok());
+
   Checkpoint cp{3, std::string(64, 'a'), 7, std::string(64, '\x01')};
   auto parsed = ParseCheckpointLine(CheckpointLine(cp));
   ASSERT_TRUE(parsed.ok());
