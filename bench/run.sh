@@ -58,6 +58,10 @@ echo "== 1b. offline detection (rampart scan pipeline) on a generated EPMM acces
 "$BUILD/bench/detect_bench" --lines="${SCAN_LINES:-200000}" --benchmark_min_time=0.2 2>/dev/null || true
 
 echo
+echo "== 1c. audit log appends (fdatasync each / every 64 / none) and tree heads, beside SHA-256"
+"$BUILD/bench/audit_bench" --benchmark_min_time=0.2 2>/dev/null || true
+
+echo
 echo "== 2. HTTPS throughput on this machine ($(nproc) cores)"
 mkdir -p "$WORK/ref"
 start_rampart "$WORK/ref" /dev/null
