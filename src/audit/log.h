@@ -71,9 +71,10 @@ class Log {
   Log& operator=(const Log&) = delete;
 
   // Appends a record, assigning index (the tree size before it) and time (the clock's Unix
-  // seconds), and returns it as stored. InvalidArgument for a record CanonicalRecord refuses;
-  // Internal when the write or sync fails, after which the log refuses further appends (a
-  // failed fdatasync leaves the file's state unknown) until it is reopened.
+  // seconds), and returns it as stored. InvalidArgument for a record CanonicalRecord refuses
+  // or whose line would exceed kMaxLineBytes. Internal when the write or the sync fails; after
+  // a failed sync the record may still be in the file, and the log refuses further appends
+  // (a failed fdatasync leaves the file's state unknown) until it is reopened.
   Result<Record> Append(const Record& record);
 
   // Signs the current tree head: makes sure every record it covers is synced, asks `signer`
