@@ -63,6 +63,12 @@ std::string Num(int64_t n) {
   return std::to_string(n);
 }
 
+// "record 5 was" or "records 5..8 were": records [from, to).
+std::string Span(int64_t from, int64_t to) {
+  return to - from == 1 ? "record " + Num(from) + " was"
+                        : "records " + Num(from) + ".." + Num(to - 1) + " were";
+}
+
 Status ReadWholeFile(const std::string& path, std::string* out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -134,8 +140,8 @@ VerifiedLog CheckLog(std::string_view records_text, std::string_view checkpoints
                                    " is on line " + Num(static_cast<int64_t>(*moved_to) + 1));
       } else if (found > expected) {
         problems.Add(expected, "record " + Num(expected) + " is missing: line " + line_no +
-                                   " holds record " + Num(found) + " (records " + Num(expected) +
-                                   ".." + Num(found - 1) + " were removed)");
+                                   " holds record " + Num(found) + " (" + Span(expected, found) +
+                                   " removed)");
       } else {
         problems.Add(expected, "record " + Num(expected) + " is missing: line " + line_no +
                                    " holds record " + Num(found) +
@@ -199,9 +205,8 @@ VerifiedLog CheckLog(std::string_view records_text, std::string_view checkpoints
     previous_size = std::max(previous_size, cp->tree_size);
     if (cp->tree_size > n) {
       if (!records_problem_at) {
-        problems.Add(n, "records " + Num(n) + ".." + Num(cp->tree_size - 1) +
-                            " were removed: the log ends after " + Num(n) + " records but " + what +
-                            " signed " + Num(cp->tree_size));
+        problems.Add(n, Span(n, cp->tree_size) + " removed: the log ends after " + Num(n) +
+                            " records but " + what + " signed " + Num(cp->tree_size));
       }
       // With a problem in the records already named, this checkpoint cannot be checked.
       continue;

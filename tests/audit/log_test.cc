@@ -248,7 +248,10 @@ TEST_F(AuditLogTest, DeletedRecordIsNamed) {
   VerifyReport report = VerifyNow();
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.first_bad_index, 5);
-  EXPECT_NE(report.problem.find("record 5 is missing"), std::string::npos) << report.problem;
+  EXPECT_NE(
+      report.problem.find("record 5 is missing: line 6 holds record 6 (record 5 was removed)"),
+      std::string::npos)
+      << report.problem;
 }
 
 TEST_F(AuditLogTest, ReorderedRecordsAreNamed) {
