@@ -96,14 +96,19 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& dir, LogOptions option
                               "will be appended to it: " + existing.report.problem);
     }
     if (::ftruncate(log->records_fd_, static_cast<off_t>(existing.verified_bytes)) != 0 ||
-        ::fdatasync(log->records_fd_) != 0) {
+        ::fdatasync(log->records_fd_) != 0 ||
+        ::ftruncate(log->checkpoints_fd_, static_cast<off_t>(existing.checkpoints_bytes)) != 0 ||
+        ::fdatasync(log->checkpoints_fd_) != 0) {
       return Status::Internal("cannot cut the incomplete last line of the audit log");
     }
-    rampart::log::Warn("audit.torn_tail_dropped", {{"records", existing.report.records}});
+    rampart::log::Warn("audit.torn_tail_dropped",
+                       {{"records", existing.report.records},
+                        {"checkpoints", existing.report.checkpoints_verified}});
   }
   for (const Hash& leaf : existing.leaves) log->tree_.Append(leaf);
   log->leaves_ = std::move(existing.leaves);
   log->records_bytes_ = existing.verified_bytes;
+  log->checkpoints_bytes_ = existing.checkpoints_bytes;
   log->written_seq_.store(log->leaves_.size());
   log->synced_seq_.store(log->leaves_.size());
   if (!existing.checkpoints.empty()) log->latest_ = existing.checkpoints.back();
@@ -169,6 +174,13 @@ Result<Record> Log::Append(const Record& record) {
     CompactTree next = tree_;
     next.Append(leaf);
     line = RecordLine(rec, next.Root());
+    // Today's field bounds keep a line under the verifier's limit even when every byte is
+    // escaped (about 60 KiB at most); this keeps a future change of those bounds from writing
+    // a line the verifier would refuse.
+    if (line.size() > kMaxLineBytes) {
+      return Status::InvalidArgument("audit record is longer than " +
+                                     std::to_string(kMaxLineBytes) + " bytes once rendered");
+    }
     // Read the line back as the verifier will: what is returned is exactly what is stored,
     // and a line the verifier would reject is never written.
     stored = ParseRecordLine(line);
@@ -227,12 +239,17 @@ Result<Checkpoint> Log::MakeCheckpoint(const Signer& signer) {
   }
   std::string line = CheckpointLine(cp);
   line.push_back('\n');
-  // A checkpoint line is small, so a partial write is a full disk: leave the log usable and
-  // let the verifier report a torn checkpoint line if it ever happens.
-  RAMPART_RETURN_IF_ERROR(WriteAll(checkpoints_fd_, line));
+  Status written = WriteAll(checkpoints_fd_, line);
+  if (!written.ok()) {
+    // Cut a partial line (a full disk) so that the next checkpoint starts on a line of its own.
+    if (::ftruncate(checkpoints_fd_, static_cast<off_t>(checkpoints_bytes_)) != 0) broken_ = true;
+    return written;
+  }
   if (::fdatasync(checkpoints_fd_) != 0) {
+    broken_ = true;  // as for records: the file's state is unknown after a failed sync
     return Status::Internal("cannot sync the audit checkpoints");
   }
+  checkpoints_bytes_ += line.size();
   line.pop_back();
   streamer_.Send(StreamKind::kCheckpoint, "info", cp.time, line);
   latest_ = cp;

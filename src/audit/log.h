@@ -63,7 +63,7 @@ class Log {
   // there and rebuilds the tree. Errors: Conflict when the existing log fails verification
   // (the message names the first bad record; nothing is appended onto a tampered log) or
   // another process holds it open; InvalidArgument for bad options; Internal for I/O.
-  // An unterminated last line (a crash in the middle of an append that was never
+  // An unterminated last line in either file (a crash in the middle of a write that was never
   // acknowledged) is cut off, with a warning in the process log.
   static Result<std::unique_ptr<Log>> Open(const std::string& dir, LogOptions options = {});
   ~Log();
@@ -71,9 +71,10 @@ class Log {
   Log& operator=(const Log&) = delete;
 
   // Appends a record, assigning index (the tree size before it) and time (the clock's Unix
-  // seconds), and returns it as stored. InvalidArgument for a record CanonicalRecord refuses;
-  // Internal when the write or sync fails, after which the log refuses further appends (a
-  // failed fdatasync leaves the file's state unknown) until it is reopened.
+  // seconds), and returns it as stored. InvalidArgument for a record CanonicalRecord refuses
+  // or whose line would exceed kMaxLineBytes. Internal when the write or the sync fails; after
+  // a failed sync the record may still be in the file, and the log refuses further appends
+  // (a failed fdatasync leaves the file's state unknown) until it is reopened.
   Result<Record> Append(const Record& record);
 
   // Signs the current tree head: makes sure every record it covers is synced, asks `signer`
@@ -118,6 +119,7 @@ class Log {
   std::vector<Hash> leaves_;          // guarded by mu_
   std::optional<Checkpoint> latest_;  // guarded by mu_
   uint64_t records_bytes_ = 0;        // guarded by mu_: length of records.jsonl
+  uint64_t checkpoints_bytes_ = 0;    // guarded by mu_: length of checkpoints.jsonl
   bool broken_ = false;               // guarded by mu_
   // Appends written (incremented under mu_ after the write) and known durable. Lock order:
   // sync_mu_ before mu_; MakeCheckpoint syncs under mu_ alone.

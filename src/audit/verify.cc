@@ -63,6 +63,12 @@ std::string Num(int64_t n) {
   return std::to_string(n);
 }
 
+// "record 5 was" or "records 5..8 were": records [from, to).
+std::string Span(int64_t from, int64_t to) {
+  return to - from == 1 ? "record " + Num(from) + " was"
+                        : "records " + Num(from) + ".." + Num(to - 1) + " were";
+}
+
 Status ReadWholeFile(const std::string& path, std::string* out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -95,6 +101,7 @@ VerifiedLog CheckLog(std::string_view records_text, std::string_view checkpoints
   // Tree heads after every prefix, so that each checkpoint is checked against its own size.
   std::vector<Hash> roots = {EmptyRoot()};
   std::optional<int64_t> records_problem_at;
+  size_t torn = 0;  // unterminated last lines: the only problems a writer may repair
 
   std::vector<Line> lines = SplitLines(records_text);
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -103,7 +110,7 @@ VerifiedLog CheckLog(std::string_view records_text, std::string_view checkpoints
     if (!lines[i].terminated) {
       // Only a crash between write(2) and its completion leaves a line without a newline; the
       // append was never acknowledged.
-      out.torn_tail_only = true;
+      ++torn;
       problems.Add(expected, "records.jsonl ends in an incomplete line " + line_no +
                                  " where record " + Num(expected) +
                                  " would be: an append interrupted by a crash (never "
@@ -133,8 +140,8 @@ VerifiedLog CheckLog(std::string_view records_text, std::string_view checkpoints
                                    " is on line " + Num(static_cast<int64_t>(*moved_to) + 1));
       } else if (found > expected) {
         problems.Add(expected, "record " + Num(expected) + " is missing: line " + line_no +
-                                   " holds record " + Num(found) + " (records " + Num(expected) +
-                                   ".." + Num(found - 1) + " were removed)");
+                                   " holds record " + Num(found) + " (" + Span(expected, found) +
+                                   " removed)");
       } else {
         problems.Add(expected, "record " + Num(expected) + " is missing: line " + line_no +
                                    " holds record " + Num(found) +
@@ -166,11 +173,19 @@ VerifiedLog CheckLog(std::string_view records_text, std::string_view checkpoints
   std::vector<Line> cp_lines = SplitLines(checkpoints_text);
   for (size_t i = 0; i < cp_lines.size(); ++i) {
     const std::string line_no = Num(static_cast<int64_t>(i) + 1);
+    if (!cp_lines[i].terminated) {
+      // As for records: only an interrupted write leaves a line without its newline, and the
+      // checkpoint it was writing was never returned to anyone.
+      ++torn;
+      problems.Add(-1, "checkpoints.jsonl ends in an incomplete line " + line_no +
+                           ": a checkpoint interrupted by a crash (never returned), or a cut "
+                           "made by hand");
+      break;
+    }
     auto cp = ParseCheckpointLine(cp_lines[i].text);
-    if (!cp_lines[i].terminated || !cp.ok()) {
+    if (!cp.ok()) {
       problems.Add(
-          -1, "line " + line_no + " of checkpoints.jsonl is malformed" +
-                  (cp.ok() ? std::string(": it has no newline") : ": " + cp.status().message()));
+          -1, "line " + line_no + " of checkpoints.jsonl is malformed: " + cp.status().message());
       continue;
     }
     const std::string what =
@@ -190,9 +205,8 @@ VerifiedLog CheckLog(std::string_view records_text, std::string_view checkpoints
     previous_size = std::max(previous_size, cp->tree_size);
     if (cp->tree_size > n) {
       if (!records_problem_at) {
-        problems.Add(n, "records " + Num(n) + ".." + Num(cp->tree_size - 1) +
-                            " were removed: the log ends after " + Num(n) + " records but " + what +
-                            " signed " + Num(cp->tree_size));
+        problems.Add(n, Span(n, cp->tree_size) + " removed: the log ends after " + Num(n) +
+                            " records but " + what + " signed " + Num(cp->tree_size));
       }
       // With a problem in the records already named, this checkpoint cannot be checked.
       continue;
@@ -206,14 +220,15 @@ VerifiedLog CheckLog(std::string_view records_text, std::string_view checkpoints
                        " signed a different head");
       continue;
     }
+    out.checkpoints_bytes = cp_lines[i].end;
     ++out.report.checkpoints_verified;
     last_good_size = std::max(last_good_size, cp->tree_size);
     out.report.latest_checkpoint_size = last_good_size;
     out.checkpoints.push_back(*cp);
   }
   problems.Fill(&out.report);
-  // The torn tail is recoverable only when it is the one and only problem.
-  out.torn_tail_only = out.torn_tail_only && out.report.problems.size() == 1;
+  // Torn tails are recoverable only when nothing else is wrong.
+  out.torn_tail_only = torn > 0 && out.report.problems.size() == torn;
   return out;
 }
 

@@ -46,9 +46,11 @@ struct VerifiedLog {
   std::vector<Hash> leaves;             // leaf hashes of the verified records
   std::vector<Checkpoint> checkpoints;  // the checkpoints that verified, in file order
   int64_t last_time = 0;                // time of the last verified record
-  // Byte length of records.jsonl up to the last verified record, and whether the only thing
-  // after it is one unterminated line (an append cut short by a crash, never acknowledged).
+  // Byte length of records.jsonl up to the last verified record and of checkpoints.jsonl up
+  // to the last verified checkpoint, and whether the only problems are unterminated last
+  // lines (a write cut short by a crash: never acknowledged, so a writer may cut them off).
   uint64_t verified_bytes = 0;
+  uint64_t checkpoints_bytes = 0;
   bool torn_tail_only = false;
 };
 

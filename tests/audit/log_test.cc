@@ -248,7 +248,10 @@ TEST_F(AuditLogTest, DeletedRecordIsNamed) {
   VerifyReport report = VerifyNow();
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.first_bad_index, 5);
-  EXPECT_NE(report.problem.find("record 5 is missing"), std::string::npos) << report.problem;
+  EXPECT_NE(
+      report.problem.find("record 5 is missing: line 6 holds record 6 (record 5 was removed)"),
+      std::string::npos)
+      << report.problem;
 }
 
 TEST_F(AuditLogTest, ReorderedRecordsAreNamed) {
@@ -409,6 +412,43 @@ TEST_F(AuditLogTest, TornLastLineIsCutOnOpen) {
   EXPECT_EQ(log->Append(SampleRecord(3))->index, 3);
   log.reset();
   EXPECT_TRUE(VerifyNow().ok);
+
+  // The same for a checkpoint cut short, and for both at once.
+  const std::string checkpoints = ReadText(CheckpointsPath());
+  const std::string records = ReadText(RecordsPath());
+  WriteText(CheckpointsPath(), checkpoints + R"({"root":"e3b0)");
+  WriteText(RecordsPath(), records + "{");
+  report = VerifyNow();
+  EXPECT_FALSE(report.ok);
+  ASSERT_EQ(report.problems.size(), 2u);
+  EXPECT_NE(report.problems[1].find("checkpoints.jsonl ends in an incomplete line 2"),
+            std::string::npos)
+      << report.problems[1];
+  log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(ReadText(CheckpointsPath()), checkpoints);
+  EXPECT_EQ(ReadText(RecordsPath()), records);
+  EXPECT_TRUE(log->MakeCheckpoint(signer_).ok());
+  log.reset();
+  report = VerifyNow();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.checkpoints_verified, 2);
+}
+
+TEST_F(AuditLogTest, TornTailIsNotRepairedWhenSomethingElseIsWrong) {
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  Fill(log.get(), 4, 4);
+  log.reset();
+  auto lines = ReadLines(RecordsPath());
+  lines.erase(lines.begin() + 1);
+  WriteLines(RecordsPath(), lines);
+  WriteText(CheckpointsPath(), ReadText(CheckpointsPath()) + "{");
+  auto reopened = Log::Open(dir_.path(), WithClock());
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), Code::kConflict);
+  EXPECT_NE(reopened.status().message().find("record 1 is missing"), std::string::npos)
+      << reopened.status().message();
 }
 
 TEST_F(AuditLogTest, ASecondWriterIsRefused) {
