@@ -173,7 +173,8 @@ TEST_F(RouteWalk, EveryRouteRefusesTheWrongCaller) {
   }
   EXPECT_GT(checked_cross_tenant, 20);
   // Institution B's attempts changed nothing of A's.
-  EXPECT_EQ(Send("GET", "/api/v1/staff/" + ids_["staff"], admin_a_).body["name"], "Alice A");
+  EXPECT_EQ(Send("GET", "/api/v1/staff/" + ids_["staff"] + "?reveal=true", admin_a_).body["name"],
+            "Alice A");
   EXPECT_EQ(Send("GET", "/api/v1/devices/" + device_a_.id, admin_a_).body["status"], "active");
   Reply commands = Send("GET", "/api/v1/devices/" + device_a_.id + "/commands", admin_a_);
   EXPECT_EQ(commands.body["items"].size(), 2u) << "apply_policy and restart only";

@@ -184,6 +184,7 @@ class ServerProcess {
   }
 
   const std::string& url() const { return url_; }
+  pid_t pid() const { return pid_; }
   const std::string& printed() const { return printed_; }
   std::string log() const { return ReadFile(log_path_); }
   // A line "label:   value" printed before the address (the --demo tokens).
