@@ -216,6 +216,10 @@ TEST_F(IdentityTest, LogoutEndsOnlyThatSession) {
   Session b = Login(user);
   EXPECT_EQ(SessionSend("POST", "/api/v1/auth/logout", a, std::string(), false).status, 403)
       << "logout needs the CSRF token too";
+  Session crossed = a;
+  crossed.csrf = b.csrf;
+  EXPECT_EQ(SessionSend("POST", "/api/v1/auth/logout", crossed).status, 403)
+      << "a CSRF token is bound to its own session";
   http::Request r = MakeRequest("POST", "/api/v1/auth/logout", "");
   r.headers.emplace_back("cookie", "rampart_session=" + a.secret);
   r.headers.emplace_back("x-rampart-csrf", a.csrf);
