@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "api/identity.h"
 #include "api/internal.h"
 #include "common/crypto.h"
 #include "common/json_util.h"
@@ -36,6 +37,9 @@ class App::Impl {
  private:
   void RegisterRoutes();
   Result<Principal> AuthenticateToken(const http::Request& req);
+  Result<Principal> AuthenticateSession(const http::Request& req);
+  // A bearer token when the request carries an Authorization header, else a session cookie.
+  Result<Principal> AuthenticateAdmin(const http::Request& req);
   Result<Principal> AuthenticateDevice(const http::Request& req);
   http::Response Health(const Call&) const;
   http::Response MetricsPage(const Call&) const;
@@ -60,6 +64,8 @@ void App::Impl::RegisterRoutes() {
   internal::RegisterAppRoutes(table_, ctx_);
   internal::RegisterComplianceRoutes(table_, ctx_);
   internal::RegisterTokenRoutes(table_, ctx_);
+  internal::RegisterAuthRoutes(table_, ctx_);
+  internal::RegisterUserRoutes(table_, ctx_);
   internal::RegisterDeviceProtocolRoutes(table_, ctx_);
 }
 
@@ -120,6 +126,60 @@ Result<Principal> App::Impl::AuthenticateToken(const http::Request& req) {
   p.role = token->role;
   p.institution_id = token->institution_id;
   return p;
+}
+
+Result<Principal> App::Impl::AuthenticateSession(const http::Request& req) {
+  auto reject = [&](std::string_view reason) -> Status {
+    metrics_.Increment("rampart_auth_failures_total", "reason", reason);
+    log::Warn("auth.session_rejected",
+              {{"reason", reason}, {"remote_ip", req.remote_ip}, {"request_id", req.request_id}});
+    return Status::Unauthenticated("not signed in, or the session has ended");
+  };
+  std::string secret = internal::SessionSecretFrom(req);
+  if (secret.empty()) {
+    metrics_.Increment("rampart_auth_failures_total", "reason", "missing_token");
+    return Status::Unauthenticated("missing bearer token or session cookie");
+  }
+  auto session = ctx_.store->FindAdminSessionByHash(crypto::Sha256Hex(secret));
+  if (!session.ok()) return reject("bad_session");
+  const auto& config = ctx_.options.config;
+  int64_t now = ctx_.Now();
+  if (now >= session->expires_at ||
+      now - session->last_seen_at >= static_cast<int64_t>(config.session_idle_timeout_seconds)) {
+    // Ended sessions are deleted now rather than at the next maintenance run.
+    ctx_.store->DeleteAdminSession(session->id).IgnoreError();
+    return reject("session_expired");
+  }
+  auto user = ctx_.store->GetAdminUser(store::Scope::All(), session->user_id);
+  if (!user.ok() || user->disabled) return reject("user_disabled");
+  // Cookies ride along on every request the browser sends, including ones another site
+  // triggers: anything that is not a plain read must also prove it came from the console.
+  bool safe_method = req.method == "GET" || req.method == "HEAD";
+  if (!safe_method && !crypto::ConstantTimeEqual(req.Header(internal::kCsrfHeader),
+                                                 internal::CsrfTokenFor(secret))) {
+    metrics_.Increment("rampart_auth_failures_total", "reason", "csrf");
+    log::Warn("auth.csrf_rejected", {{"remote_ip", req.remote_ip}, {"request_id", req.request_id}});
+    return Status::PermissionDenied("missing or wrong X-Rampart-CSRF header");
+  }
+  // Idle time is measured in steps of ten seconds, which keeps a write off most requests.
+  if (now - session->last_seen_at >= 10) {
+    ctx_.store->TouchAdminSession(session->id, now).IgnoreError();
+  }
+  Principal p;
+  p.kind = Principal::Kind::kSession;
+  p.id = user->id;
+  p.role = user->role;
+  p.institution_id = user->institution_id;
+  p.session_id = session->id;
+  p.session_expires_at = session->expires_at;
+  p.mfa_setup_required = internal::RoleRequiresMfa(user->role) && !user->totp_enabled();
+  p.csrf_token = internal::CsrfTokenFor(secret);
+  return p;
+}
+
+Result<Principal> App::Impl::AuthenticateAdmin(const http::Request& req) {
+  if (!req.Header("authorization").empty()) return AuthenticateToken(req);
+  return AuthenticateSession(req);
 }
 
 Result<Principal> App::Impl::AuthenticateDevice(const http::Request& req) {
@@ -189,12 +249,16 @@ http::Response App::Impl::Handle(const http::Request& req) {
       if (p.ok()) principal = std::move(p).value();
       auth_status = p.ok() ? Status::Ok() : p.status();
     } else if (permission != core::kPublic) {
-      auto p = AuthenticateToken(req);
+      auto p = AuthenticateAdmin(req);
       if (p.ok()) {
         principal = std::move(p).value();
         if (!core::RoleHasPermission(principal.role, permission)) {
           metrics_.Increment("rampart_auth_failures_total", "reason", "forbidden");
-          auth_status = Status::PermissionDenied("this token's role may not do that");
+          auth_status = Status::PermissionDenied("this role may not do that");
+        } else if (principal.mfa_setup_required && permission != core::kAccountSelf) {
+          metrics_.Increment("rampart_auth_failures_total", "reason", "mfa_setup_required");
+          auth_status = Status::PermissionDenied(
+              "set up two-factor authentication first (POST /api/v1/auth/totp)");
         }
       } else {
         auth_status = p.status();
@@ -268,6 +332,9 @@ void App::RunMaintenance() {
     log::Info("commands.expired", {{"count", *expired}});
   }
   impl_->nonces().Prune(now);
+  auto stale = ctx.store->DeleteStaleAdminSessions(
+      now, now - static_cast<int64_t>(ctx.options.config.session_idle_timeout_seconds));
+  if (stale.ok() && *stale > 0) log::Info("sessions.expired", {{"count", *stale}});
 }
 
 }  // namespace rampart::api

@@ -77,6 +77,9 @@ void RegisterAppRoutes(RouteTable& t, Context& c) {
                                {"sha256", app.sha256},
                                {"size_bytes", app.size_bytes},
                                {"by", call.principal.id}});
+    RecordAudit(
+        c, call, "app.upload", app.id, "success",
+        json{{"sha256", app.sha256}, {"bundle_id", app.bundle_id}, {"version", app.version}});
     return JsonResponse(201, ToJson(app));
   });
 
@@ -128,6 +131,9 @@ void RegisterAppRoutes(RouteTable& t, Context& c) {
                               InstallAppParams(app), call.principal.id);
       if (cmd.ok()) ++queued;
     }
+    RecordAudit(
+        c, call, "app.assign", app.id, "success",
+        json{{"assignment_id", a.id}, {"group_id", a.group_id}, {"commands_queued", queued}});
     json out = ToJson(a);
     out["commands_queued"] = queued;
     return JsonResponse(201, out);
@@ -137,6 +143,7 @@ void RegisterAppRoutes(RouteTable& t, Context& c) {
     RAMPART_API_ASSIGN(auto scope, ReadScope(call));
     RAMPART_API_CHECK(c.store->SetAppQuarantined(scope, call.Param("id"), true));
     log::Warn("app.quarantined", {{"app_id", call.Param("id")}, {"by", call.principal.id}});
+    RecordAudit(c, call, "app.quarantine", call.Param("id"), "success", json::object(), "warning");
     RAMPART_API_ASSIGN(auto app, c.store->GetApp(scope, call.Param("id")));
     return JsonResponse(200, ToJson(app));
   });

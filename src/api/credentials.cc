@@ -26,6 +26,44 @@ Result<IssuedApiToken> IssueApiToken(store::Store& store, const Clock& clock, co
   return out;
 }
 
+Status CheckUsername(const std::string& username) {
+  if (username.size() < 3 || username.size() > 64) {
+    return Status::InvalidArgument("a username needs 3 to 64 characters");
+  }
+  for (unsigned char ch : username) {
+    if (ch <= 0x20 || ch >= 0x7f) {
+      return Status::InvalidArgument(
+          "a username may hold only printable ASCII characters without spaces");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<IssuedAdminUser> IssueAdminUser(store::Store& store, const Clock& clock,
+                                       const std::string& username, core::Role role,
+                                       const std::string& institution_id) {
+  RAMPART_RETURN_IF_ERROR(CheckUsername(username));
+  if (core::IsCrossInstitution(role) != institution_id.empty()) {
+    return Status::InvalidArgument(
+        "a superadmin user takes no institution; every other role needs one");
+  }
+  if (!institution_id.empty() &&
+      !store.GetInstitution(store::Scope::Institution(institution_id), institution_id).ok()) {
+    return Status::NotFound("institution not found");
+  }
+  IssuedAdminUser out;
+  out.password = crypto::Base64UrlEncode(crypto::RandomBytes(18));
+  core::AdminUser& u = out.user;
+  u.id = core::NewId("usr");
+  u.username = username;
+  u.role = role;
+  u.institution_id = institution_id;
+  RAMPART_ASSIGN_OR_RETURN(u.password_hash, crypto::HashPassword(out.password));
+  u.created_at = u.updated_at = u.password_changed_at = clock.NowSeconds();
+  RAMPART_RETURN_IF_ERROR(store.CreateAdminUser(u));
+  return out;
+}
+
 Result<IssuedEnrollmentToken> IssueEnrollmentToken(store::Store& store, const Clock& clock,
                                                    const std::string& institution_id,
                                                    const std::string& staff_id, int64_t max_uses,

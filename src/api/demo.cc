@@ -4,6 +4,7 @@
 
 #include "api/credentials.h"
 #include "api/vault.h"
+#include "common/crypto.h"
 
 namespace rampart::api {
 
@@ -12,6 +13,7 @@ namespace {
 constexpr std::string_view kDemoName = "Demo Institution";
 constexpr const char* kDemoSuperadminName = "demo superadmin";
 constexpr const char* kDemoAdminName = "demo admin";
+constexpr const char* kDemoUsername = "demo-admin";
 constexpr std::array<std::string_view, 20> kFirst{
     "Anna",   "Luc",   "Sofia", "Jan",   "Marie", "Pieter", "Elena", "Mateo", "Ines", "Lars",
     "Chiara", "Tomas", "Eva",   "Nikos", "Lea",   "Jonas",  "Ana",   "Karel", "Mia",  "Oskar"};
@@ -115,6 +117,19 @@ Result<DemoSeed> SeedDemo(store::Store& store, keeper::Keeper& keeper, const Clo
                                                      seed.institution_id, kDemoAdminName, kWeek));
   RAMPART_ASSIGN_OR_RETURN(auto enrollment, IssueEnrollmentToken(store, clock, seed.institution_id,
                                                                  "", 10000, 30 * 24 * 3600));
+  // The console user keeps its id and any second factor it set up across restarts; only its
+  // password is new, which also ends the previous run's sessions.
+  seed.admin_username = kDemoUsername;
+  auto existing = store.FindAdminUserByUsername(kDemoUsername);
+  if (existing.ok()) {
+    seed.admin_password = crypto::Base64UrlEncode(crypto::RandomBytes(18));
+    RAMPART_ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(seed.admin_password));
+    RAMPART_RETURN_IF_ERROR(store.SetAdminPassword(existing->id, hash, now, ""));
+  } else {
+    RAMPART_ASSIGN_OR_RETURN(auto user, IssueAdminUser(store, clock, kDemoUsername,
+                                                       core::Role::kAdmin, seed.institution_id));
+    seed.admin_password = user.password;
+  }
   seed.superadmin_token = superadmin.secret;
   seed.admin_token = admin.secret;
   seed.enrollment_token = enrollment.secret;

@@ -1,5 +1,6 @@
 // `rampart serve --demo`: one demo institution with staff, groups, a baseline policy, an
-// enrollment token for simulated devices and admin API tokens, so the five-minute tour works.
+// enrollment token for simulated devices, admin API tokens and a console admin user, so the
+// five-minute tour works.
 #pragma once
 
 #include <string>
@@ -16,6 +17,8 @@ struct DemoSeed {
   std::string superadmin_token;  // fresh on every start: secrets are stored only as hashes
   std::string admin_token;       // institution admin of the demo institution
   std::string enrollment_token;  // max_uses 10000, 30 days
+  std::string admin_username;    // a console user (admin of the demo institution)
+  std::string admin_password;    // fresh on every start, like the tokens
   bool created = false;          // false when the institution already existed
 };
 

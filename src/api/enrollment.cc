@@ -35,6 +35,9 @@ void RegisterEnrollmentRoutes(RouteTable& t, Context& c) {
     log::Info("enrollment_token.created", {{"token_id", issued.token.id},
                                            {"max_uses", issued.token.max_uses},
                                            {"by", call.principal.id}});
+    RecordAudit(
+        c, call, "enrollment_token.create", issued.token.id, "success",
+        json{{"institution_id", issued.token.institution_id}, {"max_uses", issued.token.max_uses}});
     json out = ToJson(issued.token);
     out["token"] = issued.secret;  // shown once; only its hash is stored
     return JsonResponse(201, out);
@@ -45,6 +48,7 @@ void RegisterEnrollmentRoutes(RouteTable& t, Context& c) {
     RAMPART_API_CHECK(c.store->RevokeEnrollmentToken(scope, call.Param("id")));
     log::Info("enrollment_token.revoked",
               {{"token_id", call.Param("id")}, {"by", call.principal.id}});
+    RecordAudit(c, call, "enrollment_token.revoke", call.Param("id"), "success");
     return JsonResponse(200, json{{"revoked", call.Param("id")}});
   });
 }

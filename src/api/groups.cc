@@ -73,6 +73,8 @@ void RegisterGroupRoutes(RouteTable& t, Context& c) {
     g.created_at = c.Now();
     RAMPART_API_CHECK(c.store->CreateGroup(g));
     log::Info("group.created", {{"group_id", g.id}, {"by", call.principal.id}});
+    RecordAudit(c, call, "group.create", g.id, "success",
+                json{{"institution_id", g.institution_id}});
     return JsonResponse(201, ToJson(g));
   });
 
@@ -86,6 +88,7 @@ void RegisterGroupRoutes(RouteTable& t, Context& c) {
     RAMPART_API_ASSIGN(auto scope, ReadScope(call));
     RAMPART_API_CHECK(c.store->DeleteGroup(scope, call.Param("id")));
     log::Info("group.deleted", {{"group_id", call.Param("id")}, {"by", call.principal.id}});
+    RecordAudit(c, call, "group.delete", call.Param("id"), "success");
     return JsonResponse(200, json{{"deleted", call.Param("id")}});
   });
 
@@ -103,6 +106,8 @@ void RegisterGroupRoutes(RouteTable& t, Context& c) {
     log::Info(
         "group.member_added",
         {{"group_id", call.Param("id")}, {"device_id", device.id}, {"by", call.principal.id}});
+    RecordAudit(c, call, "group.member_add", call.Param("id"), "success",
+                json{{"device_id", device.id}});
     bool joined = std::find(before.begin(), before.end(), call.Param("id")) == before.end();
     if (joined && device.status == core::DeviceStatus::kActive) {
       PushGroupContentToDevice(c, store::Scope::Institution(device.institution_id), device,
@@ -116,6 +121,8 @@ void RegisterGroupRoutes(RouteTable& t, Context& c) {
           RAMPART_API_ASSIGN(auto scope, ReadScope(call));
           RAMPART_API_CHECK(
               c.store->RemoveGroupMember(scope, call.Param("id"), call.Param("device_id")));
+          RecordAudit(c, call, "group.member_remove", call.Param("id"), "success",
+                      json{{"device_id", call.Param("device_id")}});
           return JsonResponse(
               200, json{{"group_id", call.Param("id")}, {"removed", call.Param("device_id")}});
         });

@@ -29,7 +29,8 @@ const ApiHandler& RouteTable::HandlerFor(const http::Route* route) const {
 
 Result<store::Scope> ReadScope(const Call& call) {
   const Principal& p = call.principal;
-  if (p.kind == Principal::Kind::kApiToken && core::IsCrossInstitution(p.role)) {
+  if ((p.kind == Principal::Kind::kApiToken || p.kind == Principal::Kind::kSession) &&
+      core::IsCrossInstitution(p.role)) {
     std::string inst;
     if (call.req.QueryParam("institution_id", &inst) && !inst.empty()) {
       return store::Scope::Institution(inst);

@@ -24,6 +24,7 @@ void RegisterInstitutionRoutes(RouteTable& t, Context& c) {
     inst.created_at = c.Now();
     RAMPART_API_CHECK(c.store->CreateInstitution(inst));
     log::Info("institution.created", {{"institution_id", inst.id}, {"by", call.principal.id}});
+    RecordAudit(c, call, "institution.create", inst.id, "success");
     return JsonResponse(201, ToJson(inst));
   });
 

@@ -20,13 +20,19 @@
 namespace rampart::api::internal {
 
 struct Principal {
-  enum class Kind { kNone, kApiToken, kDevice };
+  enum class Kind { kNone, kApiToken, kDevice, kSession };
   Kind kind = Kind::kNone;
-  std::string id;  // API token id or device id
+  std::string id;  // API token id, device id, or for a session the user id ("usr_...")
   core::Role role = core::Role::kAuditor;
   std::string institution_id;  // empty only for cross-institution tokens
   int64_t expires_at = 0;      // the API token's expiry (0: none)
   core::Device device;         // for kDevice
+  // For kSession: the session, and whether the user still has to set up a second factor their
+  // role requires (then only kAccountSelf routes are open).
+  std::string session_id;
+  int64_t session_expires_at = 0;
+  bool mfa_setup_required = false;
+  std::string csrf_token;
 };
 
 struct Call {
@@ -84,6 +90,8 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c);
 void RegisterAppRoutes(RouteTable& t, Context& c);
 void RegisterComplianceRoutes(RouteTable& t, Context& c);
 void RegisterTokenRoutes(RouteTable& t, Context& c);
+void RegisterAuthRoutes(RouteTable& t, Context& c);
+void RegisterUserRoutes(RouteTable& t, Context& c);
 void RegisterDeviceProtocolRoutes(RouteTable& t, Context& c);
 
 // --- Request helpers ---
@@ -132,6 +140,7 @@ nlohmann::json ToJson(const core::DeviceState& v);
 nlohmann::json ToJson(const core::ComplianceReason& v);
 nlohmann::json ToJson(const core::EnrollmentToken& v);
 nlohmann::json ToJson(const core::ApiToken& v);
+nlohmann::json ToJson(const core::AdminUser& v);  // never the hash or the TOTP secrets
 nlohmann::json ToJson(const core::Command& v);
 nlohmann::json ToJson(const core::PolicyRules& v);
 nlohmann::json ToJson(const core::Policy& v);

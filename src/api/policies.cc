@@ -48,6 +48,8 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
     p.created_at = p.updated_at = c.Now();
     RAMPART_API_CHECK(c.store->CreatePolicy(p));
     log::Info("policy.created", {{"policy_id", p.id}, {"by", call.principal.id}});
+    RecordAudit(c, call, "policy.create", p.id, "success",
+                json{{"institution_id", p.institution_id}});
     return JsonResponse(201, ToJson(p));
   });
 
@@ -70,6 +72,7 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
     p.updated_at = c.Now();
     RAMPART_API_CHECK(c.store->UpdatePolicy(scope, p));
     log::Info("policy.updated", {{"policy_id", p.id}, {"by", call.principal.id}});
+    RecordAudit(c, call, "policy.update", p.id, "success");
     PushPolicyEverywhere(c, store::Scope::Institution(p.institution_id), p, call.principal.id);
     return JsonResponse(200, ToJson(p));
   });
@@ -78,6 +81,7 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
     RAMPART_API_ASSIGN(auto scope, ReadScope(call));
     RAMPART_API_CHECK(c.store->DeletePolicy(scope, call.Param("id")));
     log::Info("policy.deleted", {{"policy_id", call.Param("id")}, {"by", call.principal.id}});
+    RecordAudit(c, call, "policy.delete", call.Param("id"), "success");
     return JsonResponse(200, json{{"deleted", call.Param("id")}});
   });
 
@@ -122,6 +126,9 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
                                   {"assignment_id", a.id},
                                   {"queued", queued},
                                   {"by", call.principal.id}});
+    RecordAudit(
+        c, call, "policy.assign", p.id, "success",
+        json{{"assignment_id", a.id}, {"group_id", a.group_id}, {"commands_queued", queued}});
     json out = ToJson(a);
     out["commands_queued"] = queued;
     return JsonResponse(201, out);
@@ -136,6 +143,8 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
           for (const auto& a : list) found = found || a.id == call.Param("assignment_id");
           if (!found) return ErrorResponse(Status::NotFound("assignment not found"));
           RAMPART_API_CHECK(c.store->DeletePolicyAssignment(scope, call.Param("assignment_id")));
+          RecordAudit(c, call, "policy.unassign", p.id, "success",
+                      json{{"assignment_id", call.Param("assignment_id")}});
           return JsonResponse(200, json{{"deleted", call.Param("assignment_id")}});
         });
 }

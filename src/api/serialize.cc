@@ -96,6 +96,19 @@ json ToJson(const core::ApiToken& v) {
           {"last_used_at", Time(v.last_used_at)}};
 }
 
+json ToJson(const core::AdminUser& v) {
+  return {{"id", v.id},
+          {"username", v.username},
+          {"role", core::ToString(v.role)},
+          {"institution_id", OrNull(v.institution_id)},
+          {"disabled", v.disabled},
+          {"totp_enabled", v.totp_enabled()},
+          {"locked_until", Time(v.locked_until)},
+          {"created_at", Time(v.created_at)},
+          {"updated_at", Time(v.updated_at)},
+          {"password_changed_at", Time(v.password_changed_at)}};
+}
+
 json ToJson(const core::Command& v) {
   json payload = json::parse(v.payload_json, nullptr, false);
   json result = v.result_json.empty() ? json(nullptr) : json::parse(v.result_json, nullptr, false);

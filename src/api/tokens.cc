@@ -58,6 +58,10 @@ void RegisterTokenRoutes(RouteTable& t, Context& c) {
                                                   tok.name, expires_in));
     log::Info("api_token.created",
               {{"token_id", issued.token.id}, {"role", role_name}, {"by", call.principal.id}});
+    RecordAudit(c, call, "api_token.create", issued.token.id, "success",
+                json{{"role", role_name},
+                     {"institution_id", tok.institution_id},
+                     {"expires_at", issued.token.expires_at}});
     json out = ToJson(issued.token);
     out["token"] = issued.secret;  // shown once; only its hash is stored
     return JsonResponse(201, out);
@@ -67,6 +71,7 @@ void RegisterTokenRoutes(RouteTable& t, Context& c) {
     RAMPART_API_ASSIGN(auto scope, ReadScope(call));
     RAMPART_API_CHECK(c.store->RevokeApiToken(scope, call.Param("id")));
     log::Info("api_token.revoked", {{"token_id", call.Param("id")}, {"by", call.principal.id}});
+    RecordAudit(c, call, "api_token.revoke", call.Param("id"), "success");
     return JsonResponse(200, json{{"revoked", call.Param("id")}});
   });
 }

@@ -112,6 +112,24 @@ int TokenCreate(const std::string& data_dir, const std::string& role_name,
   return 0;
 }
 
+int UserCreate(const std::string& data_dir, const std::string& username,
+               const std::string& role_name, const std::string& institution_id) {
+  auto role = core::ParseRole(role_name);
+  if (!role) {
+    return Fail(
+        Status::InvalidArgument("role must be superadmin, admin, helpdesk, analyst or auditor"));
+  }
+  auto store = OpenDataDir(data_dir);
+  if (!store.ok()) return Fail(store.status());
+  auto issued =
+      api::IssueAdminUser(**store, SystemClock::Instance(), username, *role, institution_id);
+  if (!issued.ok()) return Fail(issued.status());
+  // The id goes to stderr so that scripts can capture the password alone from stdout.
+  std::cerr << "created user " << issued->user.id << "\n";
+  std::cout << issued->password << "\n";
+  return 0;
+}
+
 int EnrollmentCreate(const std::string& data_dir, const std::string& institution_id,
                      const std::string& staff_id, int64_t max_uses, int64_t expires_in_seconds) {
   auto store = OpenDataDir(data_dir);

@@ -22,6 +22,9 @@ int InstitutionCreate(const std::string& data_dir, const std::string& name);
 int TokenCreate(const std::string& data_dir, const std::string& role,
                 const std::string& institution_id, const std::string& name,
                 int64_t expires_in_seconds);
+// Creates a console user and prints its generated password once (only its hash is stored).
+int UserCreate(const std::string& data_dir, const std::string& username, const std::string& role,
+               const std::string& institution_id);
 int EnrollmentCreate(const std::string& data_dir, const std::string& institution_id,
                      const std::string& staff_id, int64_t max_uses, int64_t expires_in_seconds);
 

@@ -23,6 +23,13 @@ Status ReadNumber(const YAML::Node& node, const std::string& key, T* out) {
   }
 }
 
+// For limits where 0 would silently mean "no sessions" or "never locked": refused instead.
+Status ReadPositive(const YAML::Node& node, const std::string& key, uint32_t* out) {
+  RAMPART_RETURN_IF_ERROR(ReadNumber(node, key, out));
+  if (*out == 0) return Status::InvalidArgument("config: '" + key + "' must be at least 1");
+  return Status::Ok();
+}
+
 Status ReadString(const YAML::Node& node, const std::string& key, std::string* out) {
   if (!node.IsScalar()) return Status::InvalidArgument("config: '" + key + "' must be a string");
   *out = node.as<std::string>();
@@ -159,6 +166,18 @@ Status ApplyConfigYaml(const std::string& yaml_text, Config* config) {
         RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.command_redeliver_seconds));
       } else if (key == "compliance_grace_seconds") {
         RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.compliance_grace_seconds));
+      } else if (key == "session_idle_timeout_seconds") {
+        RAMPART_RETURN_IF_ERROR(ReadPositive(v, key, &c.session_idle_timeout_seconds));
+      } else if (key == "session_lifetime_seconds") {
+        RAMPART_RETURN_IF_ERROR(ReadPositive(v, key, &c.session_lifetime_seconds));
+      } else if (key == "max_sessions_per_user") {
+        RAMPART_RETURN_IF_ERROR(ReadPositive(v, key, &c.max_sessions_per_user));
+      } else if (key == "login_max_failures") {
+        RAMPART_RETURN_IF_ERROR(ReadPositive(v, key, &c.login_max_failures));
+      } else if (key == "login_failure_window_seconds") {
+        RAMPART_RETURN_IF_ERROR(ReadPositive(v, key, &c.login_failure_window_seconds));
+      } else if (key == "login_lockout_seconds") {
+        RAMPART_RETURN_IF_ERROR(ReadPositive(v, key, &c.login_lockout_seconds));
       } else if (key == "demo_staff") {
         RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.demo_staff));
       } else {

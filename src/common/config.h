@@ -69,6 +69,14 @@ struct Config {
   // Compliance.
   uint32_t compliance_grace_seconds = 24 * 3600;  // default when a policy names none
 
+  // Admin sign-in (docs/identity.md).
+  uint32_t session_idle_timeout_seconds = 900;    // a session unused this long is over
+  uint32_t session_lifetime_seconds = 12 * 3600;  // and every session ends this long after login
+  uint32_t max_sessions_per_user = 3;  // a login beyond this ends the user's least recently used
+  uint32_t login_max_failures = 3;     // failed logins within the window that lock the account
+  uint32_t login_failure_window_seconds = 900;
+  uint32_t login_lockout_seconds = 900;
+
   // Demo seeding (`serve --demo`).
   uint32_t demo_staff = 200;
 };

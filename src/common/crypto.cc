@@ -69,6 +69,34 @@ std::string HmacSha256Hex(std::string_view key, std::string_view data) {
   return HexEncode(std::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
+std::string HmacSha1(std::string_view key, std::string_view data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
+  return std::string(reinterpret_cast<const char*>(mac), len);
+}
+
+Result<std::string> HashPassword(std::string_view password) {
+  char out[crypto_pwhash_argon2id_STRBYTES];
+  if (crypto_pwhash_argon2id_str(out, password.data(), password.size(),
+                                 crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE,
+                                 crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE) != 0) {
+    return Status::Internal("password hashing ran out of memory");
+  }
+  return std::string(out);
+}
+
+bool VerifyPassword(std::string_view encoded_hash, std::string_view password) {
+  // libsodium wants a NUL-terminated string of at most STRBYTES.
+  if (encoded_hash.size() >= crypto_pwhash_argon2id_STRBYTES ||
+      encoded_hash.rfind("$argon2id$", 0) != 0) {
+    return false;
+  }
+  std::string hash(encoded_hash);
+  return crypto_pwhash_argon2id_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+}
+
 std::string HexEncode(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;

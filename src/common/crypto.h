@@ -41,6 +41,18 @@ class Sha256Stream {
 };
 
 std::string HmacSha256Hex(std::string_view key, std::string_view data);
+// Raw 20-byte HMAC-SHA1. Only for protocols that fix SHA-1, such as RFC 6238 TOTP, where HMAC's
+// security does not rest on SHA-1's collision resistance.
+std::string HmacSha1(std::string_view key, std::string_view data);
+
+// Passwords: argon2id through libsodium's crypto_pwhash_str, which returns a self-describing
+// string ("$argon2id$v=19$m=65536,t=2,p=1$salt$hash") with a fresh random salt. The cost is
+// opslimit 2 and 64 MiB of memory (libsodium's INTERACTIVE level, above OWASP's argon2id floor
+// of t=2, m=19 MiB) so that a login costs tens of milliseconds on a small server while an
+// offline guess costs the same. Internal when the memory cannot be allocated.
+Result<std::string> HashPassword(std::string_view password);
+// Constant-time in the password; false for a wrong password or a malformed hash.
+bool VerifyPassword(std::string_view encoded_hash, std::string_view password);
 
 std::string HexEncode(std::string_view bytes);
 Result<std::string> HexDecode(std::string_view hex);

@@ -158,6 +158,39 @@ struct ApiToken {
   int64_t last_used_at = 0;
 };
 
+// A person who signs in to the console. Credentials are stored only in forms that do not let a
+// copy of the database sign in: the password as an argon2id hash; the TOTP secret has to be
+// kept verifiable (docs/identity.md says why and what protects it).
+struct AdminUser {
+  std::string id;        // "usr_..."
+  std::string username;  // unique across the server
+  Role role = Role::kAuditor;
+  std::string institution_id;       // empty only for superadmin
+  std::string password_hash;        // argon2id, crypto_pwhash_str format
+  std::string totp_secret;          // raw bytes once confirmed; empty while TOTP is off
+  std::string totp_pending_secret;  // raw bytes issued by setup, not yet confirmed
+  int64_t totp_last_step = -1;      // newest accepted TOTP step: codes are not reusable
+  bool disabled = false;
+  int32_t failed_logins = 0;  // within the current failure window
+  int64_t failure_window_start = 0;
+  int64_t locked_until = 0;  // 0: not locked
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  int64_t password_changed_at = 0;
+  bool totp_enabled() const { return !totp_secret.empty(); }
+};
+
+// A signed-in console session. Only the SHA-256 of its cookie secret is stored.
+struct AdminSession {
+  std::string id;  // "ses_..."
+  std::string user_id;
+  std::string institution_id;  // the user's, copied so revocation can be scoped
+  std::string secret_hash;     // SHA-256 hex of the cookie secret
+  int64_t created_at = 0;
+  int64_t last_seen_at = 0;  // idle timeout counts from here
+  int64_t expires_at = 0;    // absolute end, fixed at login
+};
+
 struct Command {
   std::string id;  // "cmd_..."
   std::string institution_id;

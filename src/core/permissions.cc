@@ -13,7 +13,7 @@ struct Grant {
 
 // Helpdesk reads the staff directory to answer calls; analysts and auditors see devices,
 // policies and compliance but not staff personal data (least privilege for read-only roles).
-constexpr std::array<Grant, 21> kGrants{{
+constexpr std::array<Grant, 25> kGrants{{
     {"institutions.read", {true, true, true, true, true}},
     {"institutions.write", {true, false, false, false, false}},
     {"staff.read", {true, true, true, false, false}},
@@ -37,6 +37,13 @@ constexpr std::array<Grant, 21> kGrants{{
     {"tokens.write", {true, true, false, false, false}},
     // Metrics count every institution's traffic and devices: cross-institution roles only.
     {"metrics.read", {true, false, false, false, false}},
+    // Every signed-in person manages their own sign-in (session, password, second factor).
+    {"account.self", {true, true, true, true, true}},
+    // Auditors review who holds which role; helpdesk and analysts have no need to.
+    {"users.read", {true, true, false, false, true}},
+    {"users.write", {true, true, false, false, false}},
+    // The security analyst and the auditor read the audit trail; helpdesk does not.
+    {"audit.read", {true, true, false, true, true}},
 }};
 
 size_t RoleIndex(Role r) {

@@ -12,6 +12,9 @@ namespace rampart::core {
 // request) are not held by roles.
 inline constexpr std::string_view kPublic = "public";
 inline constexpr std::string_view kDevice = "device";
+// Held by every role: the caller's own sign-in (docs/identity.md). The only permission a
+// session whose user still has to set up a required second factor may use.
+inline constexpr std::string_view kAccountSelf = "account.self";
 
 // Returns whether `role` holds `permission` (e.g. "devices.command"). Unknown permissions are
 // held by nobody, so a typo in a route table fails closed.

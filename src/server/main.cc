@@ -77,6 +77,20 @@ int main(int argc, char** argv) {
     exit_code = rampart::cli::TokenCreate(data_dir, role, token_inst, token_name, token_expires);
   });
 
+  std::string user_name, user_role, user_inst;
+  auto* user_create =
+      admin->add_subcommand("create-user", "Create a console user, print its password once");
+  // `rampart admin create-user --data DIR ...` reads naturally too: --data falls through to
+  // `admin`.
+  user_create->fallthrough();
+  user_create->add_option("--username", user_name, "Login name (3-64 printable characters)")
+      ->required();
+  user_create->add_option("--role", user_role, "superadmin|admin|helpdesk|analyst|auditor")
+      ->required();
+  user_create->add_option("--institution", user_inst, "Institution id (all but superadmin)");
+  user_create->callback(
+      [&] { exit_code = rampart::cli::UserCreate(data_dir, user_name, user_role, user_inst); });
+
   auto* enrollment = admin->add_subcommand("enrollment", "Enrollment tokens");
   enrollment->require_subcommand(1);
   std::string enr_inst, enr_staff;

@@ -116,7 +116,9 @@ int Serve(const ServeOptions& options) {
               << (seed->created ? " (created)" : " (existing)") << "\n"
               << "superadmin token:  " << seed->superadmin_token << "\n"
               << "admin token:       " << seed->admin_token << "\n"
-              << "enrollment token:  " << seed->enrollment_token << "\n";
+              << "enrollment token:  " << seed->enrollment_token << "\n"
+              << "admin user:        " << seed->admin_username << "\n"
+              << "admin password:    " << seed->admin_password << "\n";
   }
 
   api::AppOptions app_options;

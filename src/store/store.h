@@ -157,6 +157,60 @@ class Store {
   // Records that the token authenticated a request at `now` (unscoped, like the lookup).
   virtual Status TouchApiToken(const std::string& id, int64_t now) = 0;
 
+  // --- Admin users (docs/identity.md) ---
+  // Users of an institution are tenant-owned; superadmins (institution_id empty) are visible
+  // only through Scope::All(). AlreadyExists when the username is taken.
+  virtual Status CreateAdminUser(const core::AdminUser& user) = 0;
+  virtual Result<core::AdminUser> GetAdminUser(const Scope& scope, const std::string& id) = 0;
+  // Unscoped by design: login happens before a scope exists. NotFound if no such user.
+  virtual Result<core::AdminUser> FindAdminUserByUsername(const std::string& username) = 0;
+  virtual Result<Page<core::AdminUser>> ListAdminUsers(const Scope& scope,
+                                                       const PageRequest& page) = 0;
+  // Sets role and disabled. Disabling also ends every session of the user, in the same
+  // transaction.
+  virtual Status UpdateAdminUserAccess(const Scope& scope, const std::string& id, core::Role role,
+                                       bool disabled, int64_t now) = 0;
+  // Replaces the password hash and ends every session of the user except `keep_session_id`
+  // (the one that changed it; empty: all).
+  virtual Status SetAdminPassword(const std::string& user_id, const std::string& password_hash,
+                                  int64_t now, const std::string& keep_session_id) = 0;
+  // Stores a TOTP secret awaiting confirmation (replacing any earlier pending one).
+  virtual Status SetPendingTotp(const std::string& user_id, const std::string& secret,
+                                int64_t now) = 0;
+  // Makes the pending secret the active one, with `step` as the newest used step. Conflict
+  // when no secret is pending or it is no longer `secret` (a second setup raced this one).
+  virtual Status ConfirmTotp(const std::string& user_id, const std::string& secret, int64_t step,
+                             int64_t now) = 0;
+  // Records `step` as used; Conflict when a step at or after it was already used (a replayed
+  // or concurrent code).
+  virtual Status UseTotpStep(const std::string& user_id, int64_t step) = 0;
+  // Removes the TOTP secrets and ends every session of the user.
+  virtual Status ResetAdminMfa(const Scope& scope, const std::string& id, int64_t now) = 0;
+  // Counts one failed login at `now`: starts a new window when the last one is older than
+  // `window_seconds`; once `max_failures` are counted in the window the user is locked until
+  // now + `lockout_seconds`. Returns the user's locked_until afterwards (0: not locked).
+  virtual Result<int64_t> RecordLoginFailure(const std::string& user_id, int64_t now,
+                                             int64_t window_seconds, int64_t max_failures,
+                                             int64_t lockout_seconds) = 0;
+  // Clears the failure count and any lock.
+  virtual Status ClearLoginFailures(const std::string& user_id) = 0;
+
+  // --- Admin sessions ---
+  // Stores a session. If the user then has more than `max_active` live sessions (live: expires_at
+  // and last_seen_at > idle_cutoff), the least recently used are deleted, in the same
+  // transaction; returns how many were.
+  virtual Result<int64_t> CreateAdminSession(const core::AdminSession& session, int64_t max_active,
+                                             int64_t idle_cutoff) = 0;
+  // Unscoped by design, like FindApiTokenByHash. NotFound if no session.
+  virtual Result<core::AdminSession> FindAdminSessionByHash(const std::string& secret_hash) = 0;
+  virtual Status TouchAdminSession(const std::string& id, int64_t now) = 0;
+  virtual Status DeleteAdminSession(const std::string& id) = 0;
+  // Deletes every session of a user in scope; returns how many. NotFound if the user is not.
+  virtual Result<int64_t> DeleteAdminSessionsOfUser(const Scope& scope,
+                                                    const std::string& user_id) = 0;
+  // Deletes sessions past expires_at or unused since idle_cutoff; returns how many.
+  virtual Result<int64_t> DeleteStaleAdminSessions(int64_t now, int64_t idle_cutoff) = 0;
+
   // --- Commands ---
   // Assigns the next per-device seq (the passed seq is ignored) and stores the command as
   // queued. NotFound if the device is not in scope; Conflict if it is retired.

@@ -76,6 +76,8 @@ class RouteWalk : public ApiFixture {
                                  json{{"target", "institution"}})["id"];
     ids_["enrollment"] = created("/api/v1/enrollment-tokens", json::object())["id"];
     ids_["token"] = created("/api/v1/tokens", json{{"role", "auditor"}})["id"];
+    ids_["user"] =
+        created("/api/v1/users", json{{"username", "a-user"}, {"role", "auditor"}})["id"];
     ids_["command"] =
         created("/api/v1/devices/" + device_a_.id + "/commands", json{{"type", "restart"}})["id"];
     Reply app = Send("POST", "/api/v1/apps?name=A&bundle_id=a.a&version=1&platform=android",
@@ -97,6 +99,7 @@ class RouteWalk : public ApiFixture {
         {"/api/v1/policies/", "policy"},
         {"/api/v1/apps/", "app"},
         {"/api/v1/tokens/", "token"},
+        {"/api/v1/users/", "user"},
         {"/device/v1/commands/", "command"}};
     std::string kind;
     for (const auto& [prefix, k] : kPrefixes) {
@@ -124,6 +127,8 @@ class RouteWalk : public ApiFixture {
     if (pattern == "/api/v1/apps/{id}/assignments") return json{{"group_id", group_b_}}.dump();
     if (pattern == "/api/v1/apps") return "package";
     if (pattern == "/api/v1/tokens") return json{{"role", "auditor"}}.dump();
+    if (pattern == "/api/v1/users") return json{{"username", "walker"}, {"role", "auditor"}}.dump();
+    if (pattern == "/api/v1/users/{id}") return json{{"disabled", true}}.dump();
     if (pattern == "/api/v1/devices/{id}") return json{{"ownership", "personal"}}.dump();
     return json{{"name", "Changed"}}.dump();
   }

@@ -1611,6 +1611,218 @@ TEST_P(StoreConformanceTest, ReopeningKeepsData) {
   EXPECT_TRUE(Must(store_->GetPolicy(A(), p.id)).rules == RichRules());
 }
 
+// ------------------------------------------------------------------------------------------
+// Admin users and sessions
+
+core::AdminUser MakeUser(const std::string& institution, const std::string& username,
+                         core::Role role = core::Role::kAdmin) {
+  core::AdminUser u;
+  u.id = core::NewId("usr");
+  u.username = username;
+  u.role = role;
+  u.institution_id = institution;
+  u.password_hash = "$argon2id$placeholder";
+  u.created_at = u.updated_at = u.password_changed_at = 1000;
+  return u;
+}
+
+core::AdminSession MakeSession(const core::AdminUser& u, int64_t now, int64_t lifetime = 3600) {
+  core::AdminSession s;
+  s.id = core::NewId("ses");
+  s.user_id = u.id;
+  s.institution_id = u.institution_id;
+  s.secret_hash = crypto::Sha256Hex(crypto::RandomHex(16));
+  s.created_at = s.last_seen_at = now;
+  s.expires_at = now + lifetime;
+  return s;
+}
+
+TEST_P(StoreConformanceTest, AdminUsersAreScopedAndUnique) {
+  core::AdminUser a = MakeUser(inst_a_, "alice");
+  a.totp_secret = std::string("\0\x01secret\xff", 9);  // raw bytes survive, NULs included
+  core::AdminUser b = MakeUser(inst_b_, "bob");
+  core::AdminUser root = MakeUser("", "root", core::Role::kSuperAdmin);
+  ASSERT_OK(store_->CreateAdminUser(a));
+  ASSERT_OK(store_->CreateAdminUser(b));
+  ASSERT_OK(store_->CreateAdminUser(root));
+
+  auto got = Must(store_->GetAdminUser(A(), a.id));
+  EXPECT_EQ(got.username, "alice");
+  EXPECT_EQ(got.role, core::Role::kAdmin);
+  EXPECT_EQ(got.institution_id, inst_a_);
+  EXPECT_EQ(got.password_hash, a.password_hash);
+  EXPECT_EQ(got.totp_secret, a.totp_secret);
+  EXPECT_TRUE(got.totp_enabled());
+  EXPECT_EQ(got.totp_last_step, -1);
+  EXPECT_FALSE(got.disabled);
+  EXPECT_EQ(got.password_changed_at, 1000);
+  EXPECT_CODE(store_->GetAdminUser(B(), a.id), kNotFound);
+  EXPECT_CODE(store_->GetAdminUser(A(), root.id), kNotFound) << "superadmins have no institution";
+  EXPECT_EQ(Must(store_->GetAdminUser(Scope::All(), root.id)).institution_id, "");
+  EXPECT_EQ(Must(store_->FindAdminUserByUsername("bob")).id, b.id);
+  EXPECT_CODE(store_->FindAdminUserByUsername("carol"), kNotFound);
+
+  core::AdminUser dup = MakeUser(inst_b_, "alice");
+  EXPECT_CODE(store_->CreateAdminUser(dup), kAlreadyExists);
+  EXPECT_CODE(store_->GetAdminUser(Scope::All(), dup.id), kNotFound);
+  core::AdminUser admin_without_institution = MakeUser("", "nobody");
+  EXPECT_CODE(store_->CreateAdminUser(admin_without_institution), kInvalidArgument);
+  core::AdminUser superadmin_with_institution =
+      MakeUser(inst_a_, "nobody2", core::Role::kSuperAdmin);
+  EXPECT_CODE(store_->CreateAdminUser(superadmin_with_institution), kInvalidArgument);
+
+  EXPECT_EQ(AsSet(CollectIds([&](PageRequest p) { return store_->ListAdminUsers(A(), p); }, 1)),
+            std::set<std::string>{a.id});
+  EXPECT_EQ(
+      AsSet(CollectIds([&](PageRequest p) { return store_->ListAdminUsers(Scope::All(), p); }, 2)),
+      (std::set<std::string>{a.id, b.id, root.id}));
+}
+
+TEST_P(StoreConformanceTest, AdminUserAccessChangesAndDisablingEndsSessions) {
+  core::AdminUser a = MakeUser(inst_a_, "alice");
+  ASSERT_OK(store_->CreateAdminUser(a));
+  core::AdminSession s = MakeSession(a, 2000);
+  ASSERT_OK(store_->CreateAdminSession(s, 3, 0));
+
+  EXPECT_CODE(store_->UpdateAdminUserAccess(B(), a.id, core::Role::kHelpdesk, false, 2100),
+              kNotFound);
+  EXPECT_CODE(store_->UpdateAdminUserAccess(A(), a.id, core::Role::kSuperAdmin, false, 2100),
+              kInvalidArgument);
+  EXPECT_EQ(Must(store_->GetAdminUser(A(), a.id)).role, core::Role::kAdmin);
+
+  ASSERT_OK(store_->UpdateAdminUserAccess(A(), a.id, core::Role::kHelpdesk, false, 2100));
+  auto got = Must(store_->GetAdminUser(A(), a.id));
+  EXPECT_EQ(got.role, core::Role::kHelpdesk);
+  EXPECT_EQ(got.updated_at, 2100);
+  // A role change keeps sessions: the role is read from the user on every request.
+  EXPECT_OK(store_->FindAdminSessionByHash(s.secret_hash));
+
+  ASSERT_OK(store_->UpdateAdminUserAccess(A(), a.id, core::Role::kHelpdesk, true, 2200));
+  EXPECT_TRUE(Must(store_->GetAdminUser(A(), a.id)).disabled);
+  EXPECT_CODE(store_->FindAdminSessionByHash(s.secret_hash), kNotFound);
+}
+
+TEST_P(StoreConformanceTest, TotpSetupConfirmationAndStepsUsedOnce) {
+  core::AdminUser a = MakeUser(inst_a_, "alice");
+  ASSERT_OK(store_->CreateAdminUser(a));
+  core::AdminSession s = MakeSession(a, 2000);
+  ASSERT_OK(store_->CreateAdminSession(s, 3, 0));
+
+  EXPECT_CODE(store_->ConfirmTotp(a.id, "pending", 10, 2000), kConflict) << "nothing pending";
+  ASSERT_OK(store_->SetPendingTotp(a.id, "first", 2000));
+  ASSERT_OK(store_->SetPendingTotp(a.id, "second", 2001));
+  EXPECT_CODE(store_->ConfirmTotp(a.id, "first", 10, 2002), kConflict)
+      << "replaced by a later setup";
+  auto pending = Must(store_->GetAdminUser(A(), a.id));
+  EXPECT_FALSE(pending.totp_enabled());
+  EXPECT_EQ(pending.totp_pending_secret, "second");
+  ASSERT_OK(store_->ConfirmTotp(a.id, "second", 10, 2003));
+  auto on = Must(store_->GetAdminUser(A(), a.id));
+  EXPECT_EQ(on.totp_secret, "second");
+  EXPECT_EQ(on.totp_pending_secret, "");
+  EXPECT_EQ(on.totp_last_step, 10);
+
+  EXPECT_CODE(store_->UseTotpStep(a.id, 10), kConflict) << "the confirming code is used up";
+  EXPECT_CODE(store_->UseTotpStep(a.id, 9), kConflict) << "older steps are too";
+  EXPECT_OK(store_->UseTotpStep(a.id, 11));
+  EXPECT_CODE(store_->UseTotpStep(a.id, 11), kConflict);
+
+  EXPECT_CODE(store_->ResetAdminMfa(B(), a.id, 2100), kNotFound);
+  EXPECT_OK(store_->FindAdminSessionByHash(s.secret_hash));
+  ASSERT_OK(store_->ResetAdminMfa(A(), a.id, 2100));
+  EXPECT_FALSE(Must(store_->GetAdminUser(A(), a.id)).totp_enabled());
+  EXPECT_CODE(store_->FindAdminSessionByHash(s.secret_hash), kNotFound);
+}
+
+TEST_P(StoreConformanceTest, LoginFailuresLockWithinTheWindowOnly) {
+  core::AdminUser a = MakeUser(inst_a_, "alice");
+  ASSERT_OK(store_->CreateAdminUser(a));
+  constexpr int64_t kWindow = 900, kMax = 3, kLock = 600;
+  EXPECT_EQ(Must(store_->RecordLoginFailure(a.id, 1000, kWindow, kMax, kLock)), 0);
+  EXPECT_EQ(Must(store_->RecordLoginFailure(a.id, 1100, kWindow, kMax, kLock)), 0);
+  // The window has run out: this failure starts a new count.
+  EXPECT_EQ(Must(store_->RecordLoginFailure(a.id, 1900, kWindow, kMax, kLock)), 0);
+  EXPECT_EQ(Must(store_->GetAdminUser(A(), a.id)).failed_logins, 1);
+  EXPECT_EQ(Must(store_->RecordLoginFailure(a.id, 1910, kWindow, kMax, kLock)), 0);
+  EXPECT_EQ(Must(store_->RecordLoginFailure(a.id, 1920, kWindow, kMax, kLock)), 1920 + kLock);
+  // Failures during the lock do not extend it.
+  EXPECT_EQ(Must(store_->RecordLoginFailure(a.id, 2000, kWindow, kMax, kLock)), 1920 + kLock);
+  EXPECT_EQ(Must(store_->GetAdminUser(A(), a.id)).locked_until, 1920 + kLock);
+  // After the lock, one failure is one failure again.
+  EXPECT_EQ(Must(store_->RecordLoginFailure(a.id, 1920 + kLock, kWindow, kMax, kLock)), 0);
+  ASSERT_OK(store_->ClearLoginFailures(a.id));
+  auto cleared = Must(store_->GetAdminUser(A(), a.id));
+  EXPECT_EQ(cleared.failed_logins, 0);
+  EXPECT_EQ(cleared.locked_until, 0);
+  EXPECT_CODE(store_->RecordLoginFailure("usr_unknown", 1000, kWindow, kMax, kLock), kNotFound);
+}
+
+TEST_P(StoreConformanceTest, SessionCapEndsTheLeastRecentlyUsed) {
+  core::AdminUser a = MakeUser(inst_a_, "alice");
+  core::AdminUser b = MakeUser(inst_a_, "bob");
+  ASSERT_OK(store_->CreateAdminUser(a));
+  ASSERT_OK(store_->CreateAdminUser(b));
+  core::AdminSession s1 = MakeSession(a, 1000), s2 = MakeSession(a, 1001),
+                     s3 = MakeSession(a, 1002), other = MakeSession(b, 1000);
+  ASSERT_OK(store_->CreateAdminSession(other, 3, 0));
+  EXPECT_EQ(Must(store_->CreateAdminSession(s1, 3, 0)), 0);
+  EXPECT_EQ(Must(store_->CreateAdminSession(s2, 3, 0)), 0);
+  EXPECT_EQ(Must(store_->CreateAdminSession(s3, 3, 0)), 0);
+  ASSERT_OK(store_->TouchAdminSession(s1.id, 1010));  // s2 is now the least recently used
+  core::AdminSession s4 = MakeSession(a, 1020);
+  EXPECT_EQ(Must(store_->CreateAdminSession(s4, 3, 0)), 1);
+  EXPECT_CODE(store_->FindAdminSessionByHash(s2.secret_hash), kNotFound);
+  for (const auto* s : {&s1, &s3, &s4, &other})
+    EXPECT_OK(store_->FindAdminSessionByHash(s->secret_hash));
+  EXPECT_EQ(Must(store_->FindAdminSessionByHash(s1.secret_hash)).last_seen_at, 1010);
+
+  // Sessions already idle or expired do not count against the cap and are removed.
+  core::AdminSession s5 = MakeSession(a, 2000);
+  EXPECT_EQ(Must(store_->CreateAdminSession(s5, 3, /*idle_cutoff=*/1015)), 0);
+  EXPECT_CODE(store_->FindAdminSessionByHash(s1.secret_hash), kNotFound);
+  EXPECT_OK(store_->FindAdminSessionByHash(s5.secret_hash));
+
+  core::AdminSession dup = MakeSession(a, 2001);
+  dup.secret_hash = s5.secret_hash;
+  EXPECT_CODE(store_->CreateAdminSession(dup, 3, 0), kAlreadyExists);
+  EXPECT_CODE(store_->CreateAdminSession(MakeSession(a, 2002), 0, 0), kInvalidArgument);
+}
+
+TEST_P(StoreConformanceTest, SessionsEndOnPasswordChangeRevocationAndStaleness) {
+  core::AdminUser a = MakeUser(inst_a_, "alice");
+  core::AdminUser b = MakeUser(inst_b_, "bob");
+  ASSERT_OK(store_->CreateAdminUser(a));
+  ASSERT_OK(store_->CreateAdminUser(b));
+  core::AdminSession keep = MakeSession(a, 1000), other = MakeSession(a, 1001),
+                     bobs = MakeSession(b, 1000, 100);
+  ASSERT_OK(store_->CreateAdminSession(keep, 5, 0));
+  ASSERT_OK(store_->CreateAdminSession(other, 5, 0));
+  ASSERT_OK(store_->CreateAdminSession(bobs, 5, 0));
+
+  ASSERT_OK(store_->SetAdminPassword(a.id, "$argon2id$new", 1500, keep.id));
+  auto changed = Must(store_->GetAdminUser(A(), a.id));
+  EXPECT_EQ(changed.password_hash, "$argon2id$new");
+  EXPECT_EQ(changed.password_changed_at, 1500);
+  EXPECT_OK(store_->FindAdminSessionByHash(keep.secret_hash));
+  EXPECT_CODE(store_->FindAdminSessionByHash(other.secret_hash), kNotFound);
+  EXPECT_CODE(store_->SetAdminPassword("usr_unknown", "x", 1500, ""), kNotFound);
+
+  EXPECT_CODE(store_->DeleteAdminSessionsOfUser(B(), a.id), kNotFound);
+  EXPECT_OK(store_->FindAdminSessionByHash(keep.secret_hash));
+  EXPECT_EQ(Must(store_->DeleteAdminSessionsOfUser(A(), a.id)), 1);
+  EXPECT_CODE(store_->FindAdminSessionByHash(keep.secret_hash), kNotFound);
+  EXPECT_CODE(store_->DeleteAdminSession(keep.id), kNotFound);
+
+  // bob's session expires at 1100; a fresh one of alice's stays. (A login of bob's own would
+  // already have removed his dead session.)
+  core::AdminSession fresh = MakeSession(a, 1200);
+  ASSERT_OK(store_->CreateAdminSession(fresh, 5, 0));
+  EXPECT_EQ(Must(store_->DeleteStaleAdminSessions(1200, 900)), 1);
+  EXPECT_CODE(store_->FindAdminSessionByHash(bobs.secret_hash), kNotFound);
+  EXPECT_OK(store_->FindAdminSessionByHash(fresh.secret_hash));
+  EXPECT_EQ(Must(store_->DeleteStaleAdminSessions(1300, 1200)), 1) << "idle since 1200";
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param.name;

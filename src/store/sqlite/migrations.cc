@@ -225,6 +225,43 @@ ALTER TABLE commands ADD COLUMN approved_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE commands ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 1;
 )sql";
 
+// Console users and their sessions. Superadmins have no institution (NULL), so an institution's
+// scope never reaches them. Sessions are deleted, not flagged, when they end: a row is only ever
+// a live credential (by hash).
+constexpr std::string_view kAdminIdentity = R"sql(
+CREATE TABLE admin_users (
+  id TEXT PRIMARY KEY,
+  username TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  institution_id TEXT REFERENCES institutions(id),
+  password_hash TEXT NOT NULL,
+  totp_secret BLOB NOT NULL,
+  totp_pending_secret BLOB NOT NULL,
+  totp_last_step INTEGER NOT NULL,
+  disabled INTEGER NOT NULL,
+  failed_logins INTEGER NOT NULL,
+  failure_window_start INTEGER NOT NULL,
+  locked_until INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  password_changed_at INTEGER NOT NULL
+);
+CREATE INDEX admin_users_by_institution ON admin_users(institution_id, created_at, id);
+CREATE INDEX admin_users_order ON admin_users(created_at, id);
+
+CREATE TABLE admin_sessions (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES admin_users(id) ON DELETE CASCADE,
+  institution_id TEXT,
+  secret_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX admin_sessions_by_user ON admin_sessions(user_id, last_seen_at);
+CREATE INDEX admin_sessions_by_expiry ON admin_sessions(expires_at);
+)sql";
+
 }  // namespace
 
 // Versions are assigned in order of merge: 2 keeper (sealed staff, signed commands), 3 admin
@@ -233,6 +270,7 @@ const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "initial_schema", kInitialSchema},
       {2, "sealed_staff_signed_commands", kSignedCommands},
+      {3, "admin_identity", kAdminIdentity},
   };
   return kMigrations;
 }

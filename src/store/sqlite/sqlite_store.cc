@@ -392,6 +392,37 @@ Result<core::ApiToken> ReadApiToken(const Statement& st) {
   return t;
 }
 
+#define ADMIN_USER_COLS                                                                       \
+  "id, username, role, institution_id, password_hash, totp_secret, totp_pending_secret, "     \
+  "totp_last_step, disabled, failed_logins, failure_window_start, locked_until, created_at, " \
+  "updated_at, password_changed_at"
+Result<core::AdminUser> ReadAdminUser(const Statement& st) {
+  core::AdminUser u;
+  u.id = st.Text(0);
+  u.username = st.Text(1);
+  RAMPART_ASSIGN_OR_RETURN(u.role, ParseEnum(&core::ParseRole, st.Text(2), "role"));
+  u.institution_id = st.Text(3);
+  u.password_hash = st.Text(4);
+  u.totp_secret = st.Blob(5);
+  u.totp_pending_secret = st.Blob(6);
+  u.totp_last_step = st.Int(7);
+  u.disabled = st.Bool(8);
+  u.failed_logins = static_cast<int32_t>(st.Int(9));
+  u.failure_window_start = st.Int(10);
+  u.locked_until = st.Int(11);
+  u.created_at = st.Int(12);
+  u.updated_at = st.Int(13);
+  u.password_changed_at = st.Int(14);
+  return u;
+}
+
+#define ADMIN_SESSION_COLS \
+  "id, user_id, institution_id, secret_hash, created_at, last_seen_at, expires_at"
+Result<core::AdminSession> ReadAdminSession(const Statement& st) {
+  return core::AdminSession{st.Text(0), st.Text(1), st.Text(2), st.Text(3),
+                            st.Int(4),  st.Int(5),  st.Int(6)};
+}
+
 #define COMMAND_COLS                                                                        \
   "id, institution_id, device_id, seq, type, payload_json, state, created_by, created_at, " \
   "updated_at, expires_at, sent_at, not_before, not_now_count, result_json, error"
@@ -1122,6 +1153,323 @@ Status SqliteStore::TouchApiToken(const std::string& id, int64_t now) {
     return RunOne(c,
                   Query("UPDATE api_tokens SET last_used_at = ?").Arg(now).Where("id = ?").Arg(id),
                   "api token");
+  });
+}
+
+// -----------------------------------------------------------------------------------------------
+// Admin users and sessions
+
+namespace {
+
+// The user must be in scope; NotFound otherwise (superadmins are in Scope::All() only).
+Status RequireUserInScope(Connection& c, const Scope& scope, const std::string& id) {
+  RAMPART_ASSIGN_OR_RETURN(
+      bool found,
+      Exists(c, Query("SELECT 1 FROM admin_users").Where("id = ?").Arg(id).InScope(scope)));
+  if (!found) return Status::NotFound("admin user not found");
+  return Status::Ok();
+}
+
+Status DeleteSessionsOf(Connection& c, const std::string& user_id) {
+  return RunQuery(c, Query("DELETE FROM admin_sessions").Where("user_id = ?").Arg(user_id));
+}
+
+}  // namespace
+
+Status SqliteStore::CreateAdminUser(const core::AdminUser& u) {
+  RAMPART_RETURN_IF_ERROR(RequireId(u.id, "admin user"));
+  if ((u.role == core::Role::kSuperAdmin) != u.institution_id.empty()) {
+    return Status::InvalidArgument(
+        "a superadmin user takes no institution; every other role needs one");
+  }
+  return Write([&](Connection& c) {
+    Query q("INSERT INTO admin_users (" ADMIN_USER_COLS
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    q.Arg(u.id)
+        .Arg(u.username)
+        .Arg(Str(core::ToString(u.role)))
+        .Arg(u.institution_id.empty() ? Param{} : Param{u.institution_id})
+        .Arg(u.password_hash)
+        .Arg(Param{BlobValue{u.totp_secret}})
+        .Arg(Param{BlobValue{u.totp_pending_secret}})
+        .Arg(u.totp_last_step)
+        .Arg(static_cast<int64_t>(u.disabled))
+        .Arg(static_cast<int64_t>(u.failed_logins))
+        .Arg(u.failure_window_start)
+        .Arg(u.locked_until)
+        .Arg(u.created_at)
+        .Arg(u.updated_at)
+        .Arg(u.password_changed_at);
+    return Named(RunQuery(c, q), "admin user");
+  });
+}
+
+Result<core::AdminUser> SqliteStore::GetAdminUser(const Scope& scope, const std::string& id) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " ADMIN_USER_COLS " FROM admin_users");
+    q.Where("id = ?").Arg(id).InScope(scope);
+    return GetOne(c, q, ReadAdminUser, "admin user");
+  });
+}
+
+Result<core::AdminUser> SqliteStore::FindAdminUserByUsername(const std::string& username) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " ADMIN_USER_COLS " FROM admin_users");
+    q.Where("username = ?").Arg(username);
+    return GetOne(c, q, ReadAdminUser, "admin user");
+  });
+}
+
+Result<Page<core::AdminUser>> SqliteStore::ListAdminUsers(const Scope& scope,
+                                                          const PageRequest& page) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " ADMIN_USER_COLS " FROM admin_users");
+    q.InScope(scope);
+    return GetPage<core::AdminUser>(c, std::move(q), Order::kCreatedAt, page, ReadAdminUser,
+                                    kCreatedAt);
+  });
+}
+
+Status SqliteStore::UpdateAdminUserAccess(const Scope& scope, const std::string& id,
+                                          core::Role role, bool disabled, int64_t now) {
+  return Write([&](Connection& c) -> Status {
+    RAMPART_ASSIGN_OR_RETURN(core::AdminUser u,
+                             GetOne(c,
+                                    Query("SELECT " ADMIN_USER_COLS " FROM admin_users")
+                                        .Where("id = ?")
+                                        .Arg(id)
+                                        .InScope(scope),
+                                    ReadAdminUser, "admin user"));
+    // The institution stays; a role change may not move a user across the superadmin line,
+    // which would leave a superadmin with an institution or an admin without one.
+    if ((role == core::Role::kSuperAdmin) != u.institution_id.empty()) {
+      return Status::InvalidArgument(
+          "a user cannot be moved between superadmin and an institution role");
+    }
+    RAMPART_RETURN_IF_ERROR(RunOne(c,
+                                   Query("UPDATE admin_users SET role = ?, disabled = ?, "
+                                         "updated_at = ?")
+                                       .Arg(Str(core::ToString(role)))
+                                       .Arg(static_cast<int64_t>(disabled))
+                                       .Arg(now)
+                                       .Where("id = ?")
+                                       .Arg(id),
+                                   "admin user"));
+    if (disabled) RAMPART_RETURN_IF_ERROR(DeleteSessionsOf(c, id));
+    return Status::Ok();
+  });
+}
+
+Status SqliteStore::SetAdminPassword(const std::string& user_id, const std::string& password_hash,
+                                     int64_t now, const std::string& keep_session_id) {
+  return Write([&](Connection& c) -> Status {
+    RAMPART_RETURN_IF_ERROR(RunOne(c,
+                                   Query("UPDATE admin_users SET password_hash = ?, "
+                                         "password_changed_at = ?, updated_at = ?")
+                                       .Arg(password_hash)
+                                       .Arg(now)
+                                       .Arg(now)
+                                       .Where("id = ?")
+                                       .Arg(user_id),
+                                   "admin user"));
+    return RunQuery(c, Query("DELETE FROM admin_sessions")
+                           .Where("user_id = ?")
+                           .Arg(user_id)
+                           .Where("id != ?")
+                           .Arg(keep_session_id));
+  });
+}
+
+Status SqliteStore::SetPendingTotp(const std::string& user_id, const std::string& secret,
+                                   int64_t now) {
+  return Write([&](Connection& c) {
+    return RunOne(c,
+                  Query("UPDATE admin_users SET totp_pending_secret = ?, updated_at = ?")
+                      .Arg(Param{BlobValue{secret}})
+                      .Arg(now)
+                      .Where("id = ?")
+                      .Arg(user_id),
+                  "admin user");
+  });
+}
+
+Status SqliteStore::ConfirmTotp(const std::string& user_id, const std::string& secret, int64_t step,
+                                int64_t now) {
+  if (secret.empty()) return Status::InvalidArgument("totp secret is empty");
+  return Write([&](Connection& c) -> Status {
+    RAMPART_ASSIGN_OR_RETURN(Statement st,
+                             Query("UPDATE admin_users SET totp_secret = totp_pending_secret, "
+                                   "totp_pending_secret = x'', totp_last_step = ?, updated_at = ?")
+                                 .Arg(step)
+                                 .Arg(now)
+                                 .Where("id = ?")
+                                 .Arg(user_id)
+                                 .Where("totp_pending_secret = ?")
+                                 .Arg(Param{BlobValue{secret}})
+                                 .Prepare(c));
+    RAMPART_RETURN_IF_ERROR(st.Run());
+    if (st.Changes() == 0) return Status::Conflict("no matching two-factor setup is pending");
+    return Status::Ok();
+  });
+}
+
+Status SqliteStore::UseTotpStep(const std::string& user_id, int64_t step) {
+  return Write([&](Connection& c) -> Status {
+    RAMPART_ASSIGN_OR_RETURN(Statement st, Query("UPDATE admin_users SET totp_last_step = ?")
+                                               .Arg(step)
+                                               .Where("id = ?")
+                                               .Arg(user_id)
+                                               .Where("totp_last_step < ?")
+                                               .Arg(step)
+                                               .Prepare(c));
+    RAMPART_RETURN_IF_ERROR(st.Run());
+    if (st.Changes() == 0) return Status::Conflict("that code was already used");
+    return Status::Ok();
+  });
+}
+
+Status SqliteStore::ResetAdminMfa(const Scope& scope, const std::string& id, int64_t now) {
+  return Write([&](Connection& c) -> Status {
+    RAMPART_RETURN_IF_ERROR(RequireUserInScope(c, scope, id));
+    RAMPART_RETURN_IF_ERROR(RunOne(c,
+                                   Query("UPDATE admin_users SET totp_secret = x'', "
+                                         "totp_pending_secret = x'', updated_at = ?")
+                                       .Arg(now)
+                                       .Where("id = ?")
+                                       .Arg(id),
+                                   "admin user"));
+    return DeleteSessionsOf(c, id);
+  });
+}
+
+Result<int64_t> SqliteStore::RecordLoginFailure(const std::string& user_id, int64_t now,
+                                                int64_t window_seconds, int64_t max_failures,
+                                                int64_t lockout_seconds) {
+  return Write([&](Connection& c) -> Result<int64_t> {
+    RAMPART_ASSIGN_OR_RETURN(
+        core::AdminUser u,
+        GetOne(c, Query("SELECT " ADMIN_USER_COLS " FROM admin_users").Where("id = ?").Arg(user_id),
+               ReadAdminUser, "admin user"));
+    int64_t failures = u.failed_logins;
+    int64_t window_start = u.failure_window_start;
+    int64_t locked_until = u.locked_until;
+    if (now - window_start >= window_seconds || (locked_until != 0 && now >= locked_until)) {
+      // A new window: the old one ran out, or a lock ran its course (a lock that ended must not
+      // carry its failures into the next attempt).
+      failures = 0;
+      window_start = now;
+      locked_until = 0;
+    }
+    ++failures;
+    if (failures >= max_failures && locked_until == 0) locked_until = now + lockout_seconds;
+    RAMPART_RETURN_IF_ERROR(RunOne(c,
+                                   Query("UPDATE admin_users SET failed_logins = ?, "
+                                         "failure_window_start = ?, locked_until = ?")
+                                       .Arg(failures)
+                                       .Arg(window_start)
+                                       .Arg(locked_until)
+                                       .Where("id = ?")
+                                       .Arg(user_id),
+                                   "admin user"));
+    return locked_until;
+  });
+}
+
+Status SqliteStore::ClearLoginFailures(const std::string& user_id) {
+  return Write([&](Connection& c) {
+    return RunOne(c,
+                  Query("UPDATE admin_users SET failed_logins = 0, failure_window_start = 0, "
+                        "locked_until = 0")
+                      .Where("id = ?")
+                      .Arg(user_id),
+                  "admin user");
+  });
+}
+
+Result<int64_t> SqliteStore::CreateAdminSession(const core::AdminSession& s, int64_t max_active,
+                                                int64_t idle_cutoff) {
+  RAMPART_RETURN_IF_ERROR(RequireId(s.id, "admin session"));
+  if (max_active < 1) return Status::InvalidArgument("at least one session must be allowed");
+  return Write([&](Connection& c) -> Result<int64_t> {
+    Query insert("INSERT INTO admin_sessions (" ADMIN_SESSION_COLS
+                 ") VALUES (?, ?, ?, ?, ?, ?, ?)");
+    insert.Arg(s.id)
+        .Arg(s.user_id)
+        .Arg(s.institution_id.empty() ? Param{} : Param{s.institution_id})
+        .Arg(s.secret_hash)
+        .Arg(s.created_at)
+        .Arg(s.last_seen_at)
+        .Arg(s.expires_at);
+    RAMPART_RETURN_IF_ERROR(Named(RunQuery(c, insert), "admin session"));
+    // Dead sessions of the user go first; they count for nothing.
+    RAMPART_RETURN_IF_ERROR(RunQuery(c, Query("DELETE FROM admin_sessions")
+                                            .Where("user_id = ?")
+                                            .Arg(s.user_id)
+                                            .Where("(expires_at <= ? OR last_seen_at <= ?)")
+                                            .Arg(s.created_at)
+                                            .Arg(idle_cutoff)));
+    // Then every live one beyond the newest max_active, least recently used first. The new
+    // session is the most recently used, so it always survives.
+    RAMPART_ASSIGN_OR_RETURN(
+        Statement st,
+        Query("DELETE FROM admin_sessions WHERE id IN (SELECT id FROM admin_sessions "
+              "WHERE user_id = ? ORDER BY id = ? DESC, last_seen_at DESC, created_at DESC "
+              "LIMIT -1 OFFSET ?)")
+            .Arg(s.user_id)
+            .Arg(s.id)
+            .Arg(max_active)
+            .Prepare(c));
+    RAMPART_RETURN_IF_ERROR(st.Run());
+    return static_cast<int64_t>(st.Changes());
+  });
+}
+
+Result<core::AdminSession> SqliteStore::FindAdminSessionByHash(const std::string& secret_hash) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " ADMIN_SESSION_COLS " FROM admin_sessions");
+    q.Where("secret_hash = ?").Arg(secret_hash);
+    return GetOne(c, q, ReadAdminSession, "admin session");
+  });
+}
+
+Status SqliteStore::TouchAdminSession(const std::string& id, int64_t now) {
+  return Write([&](Connection& c) {
+    return RunOne(c,
+                  Query("UPDATE admin_sessions SET last_seen_at = max(last_seen_at, ?)")
+                      .Arg(now)
+                      .Where("id = ?")
+                      .Arg(id),
+                  "admin session");
+  });
+}
+
+Status SqliteStore::DeleteAdminSession(const std::string& id) {
+  return Write([&](Connection& c) {
+    return RunOne(c, Query("DELETE FROM admin_sessions").Where("id = ?").Arg(id), "admin session");
+  });
+}
+
+Result<int64_t> SqliteStore::DeleteAdminSessionsOfUser(const Scope& scope,
+                                                       const std::string& user_id) {
+  return Write([&](Connection& c) -> Result<int64_t> {
+    RAMPART_RETURN_IF_ERROR(RequireUserInScope(c, scope, user_id));
+    RAMPART_ASSIGN_OR_RETURN(
+        Statement st,
+        Query("DELETE FROM admin_sessions").Where("user_id = ?").Arg(user_id).Prepare(c));
+    RAMPART_RETURN_IF_ERROR(st.Run());
+    return static_cast<int64_t>(st.Changes());
+  });
+}
+
+Result<int64_t> SqliteStore::DeleteStaleAdminSessions(int64_t now, int64_t idle_cutoff) {
+  return Write([&](Connection& c) -> Result<int64_t> {
+    RAMPART_ASSIGN_OR_RETURN(Statement st, Query("DELETE FROM admin_sessions")
+                                               .Where("(expires_at <= ? OR last_seen_at <= ?)")
+                                               .Arg(now)
+                                               .Arg(idle_cutoff)
+                                               .Prepare(c));
+    RAMPART_RETURN_IF_ERROR(st.Run());
+    return static_cast<int64_t>(st.Changes());
   });
 }
 

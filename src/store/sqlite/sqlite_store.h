@@ -103,6 +103,35 @@ class SqliteStore final : public Store {
   Status RevokeApiToken(const Scope& scope, const std::string& id) override;
   Status TouchApiToken(const std::string& id, int64_t now) override;
 
+  Status CreateAdminUser(const core::AdminUser& user) override;
+  Result<core::AdminUser> GetAdminUser(const Scope& scope, const std::string& id) override;
+  Result<core::AdminUser> FindAdminUserByUsername(const std::string& username) override;
+  Result<Page<core::AdminUser>> ListAdminUsers(const Scope& scope,
+                                               const PageRequest& page) override;
+  Status UpdateAdminUserAccess(const Scope& scope, const std::string& id, core::Role role,
+                               bool disabled, int64_t now) override;
+  Status SetAdminPassword(const std::string& user_id, const std::string& password_hash, int64_t now,
+                          const std::string& keep_session_id) override;
+  Status SetPendingTotp(const std::string& user_id, const std::string& secret,
+                        int64_t now) override;
+  Status ConfirmTotp(const std::string& user_id, const std::string& secret, int64_t step,
+                     int64_t now) override;
+  Status UseTotpStep(const std::string& user_id, int64_t step) override;
+  Status ResetAdminMfa(const Scope& scope, const std::string& id, int64_t now) override;
+  Result<int64_t> RecordLoginFailure(const std::string& user_id, int64_t now,
+                                     int64_t window_seconds, int64_t max_failures,
+                                     int64_t lockout_seconds) override;
+  Status ClearLoginFailures(const std::string& user_id) override;
+
+  Result<int64_t> CreateAdminSession(const core::AdminSession& session, int64_t max_active,
+                                     int64_t idle_cutoff) override;
+  Result<core::AdminSession> FindAdminSessionByHash(const std::string& secret_hash) override;
+  Status TouchAdminSession(const std::string& id, int64_t now) override;
+  Status DeleteAdminSession(const std::string& id) override;
+  Result<int64_t> DeleteAdminSessionsOfUser(const Scope& scope,
+                                            const std::string& user_id) override;
+  Result<int64_t> DeleteStaleAdminSessions(int64_t now, int64_t idle_cutoff) override;
+
   Result<core::Command> EnqueueCommand(const Scope& scope, core::Command command) override;
   Result<core::Command> GetCommand(const Scope& scope, const std::string& device_id,
                                    const std::string& command_id) override;
