@@ -17,6 +17,7 @@
 #include "common/crypto.h"
 #include "core/device_signing.h"
 #include "store/store.h"
+#include "tests/support/fake_keeper.h"
 
 namespace rampart::api::testing {
 
@@ -46,13 +47,14 @@ class ApiFixture : public ::testing::Test {
     auto s = store::OpenStore("sqlite::memory:");
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
-    AppOptions options;
-    options.apps_dir = apps_dir_.string();
-    options.server_identity_key = crypto::GenerateEd25519().public_key;
-    options.tls_ca_fingerprint = "00";
-    options.config.not_now_retry_seconds = 60;
-    options.config.max_not_now = 3;
-    app_ = std::make_unique<App>(options, store_.get(), &clock_);
+    options_.apps_dir = apps_dir_.string();
+    options_.server_identity_key = crypto::GenerateEd25519().public_key;
+    options_.tls_ca_fingerprint = "00";
+    options_.config.not_now_retry_seconds = 60;
+    options_.config.max_not_now = 3;
+    // Every command is signed: the App gets a keeper (an in-process fake with real keys).
+    options_.keeper = &keeper_;
+    app_ = std::make_unique<App>(options_, store_.get(), &clock_);
     superadmin_ = Issue(core::Role::kSuperAdmin, "");
   }
 
@@ -165,6 +167,8 @@ class ApiFixture : public ::testing::Test {
   }
 
   ManualClock clock_{1769760000000};  // 2026-01-30T08:00:00Z
+  ::rampart::testing::FakeKeeper keeper_;
+  AppOptions options_;
   std::filesystem::path apps_dir_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<App> app_;
