@@ -257,8 +257,23 @@ TEST_F(CommandSigningTest, AnAppWithoutKeeperAnswers503ForCommandsAndEnrollment)
   Reply r = ToReply(app.Handle(req));
   EXPECT_EQ(r.status, 503) << r.raw;
   EXPECT_TRUE(Commands(p.dev.id).empty());
-  http::Request enroll = MakeRequest("POST", "/device/v1/enroll", "{}");
-  EXPECT_EQ(ToReply(app.Handle(enroll)).status, 400) << "bad input is still refused first";
+  http::Request bad = MakeRequest("POST", "/device/v1/enroll", "{}");
+  EXPECT_EQ(ToReply(app.Handle(bad)).status, 400) << "bad input is still refused first";
+  auto key = crypto::GenerateEd25519();
+  std::string pub = crypto::Base64Encode(key.public_key);
+  http::Request enroll =
+      MakeRequest("POST", "/device/v1/enroll",
+                  json{{"enrollment_token", enroll_},
+                       {"public_key", pub},
+                       {"proof", crypto::Base64Encode(*crypto::SignEd25519(
+                                     key.secret_key, core::EnrollmentProofString(enroll_, pub)))},
+                       {"platform", "android"},
+                       {"model", "M"},
+                       {"serial", "S2"},
+                       {"os_version", "14"}}
+                      .dump());
+  EXPECT_EQ(ToReply(app.Handle(enroll)).status, 503);
+  EXPECT_EQ(Send("GET", "/api/v1/devices", admin_).body["items"].size(), 1u) << "no new device";
 }
 
 TEST_F(CommandSigningTest, WipeWaitsForASecondAdminOfTheSameInstitution) {

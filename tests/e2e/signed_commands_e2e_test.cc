@@ -66,7 +66,7 @@ class SignedCommandsE2eTest : public ::testing::Test {
         api::IssueApiToken(*store_, SystemClock::Instance(), core::Role::kAdmin, inst_, "b", 0)
             ->secret;
     enroll_ =
-        api::IssueEnrollmentToken(*store_, SystemClock::Instance(), inst_, "", 10, 3600)->secret;
+        api::IssueEnrollmentToken(*store_, SystemClock::Instance(), inst_, "", 50, 3600)->secret;
   }
 
   void TearDown() override {
@@ -82,8 +82,8 @@ class SignedCommandsE2eTest : public ::testing::Test {
   }
 
   std::string EnrollAgent(const std::string& state) {
-    ProcResult r = Run({kAgent, "enroll", "--server", url_, "--ca", ca_, "--token", enroll_,
-                        "--state", state, "--platform", "android", "--os-version", "14"});
+    ProcResult r = e2e::Run({kAgent, "enroll", "--server", url_, "--ca", ca_, "--token", enroll_,
+                             "--state", state, "--platform", "android", "--os-version", "14"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return json::parse(ReadFile(state), nullptr, false).value("device_id", "");
   }
@@ -96,7 +96,7 @@ class SignedCommandsE2eTest : public ::testing::Test {
 
   // The attacker's write: straight into the database file, beside the running server.
   void Sql(const std::string& sql, const std::vector<std::string>& text_args,
-           const std::string& blob = "") {
+           const std::string* blob = nullptr) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
@@ -107,8 +107,8 @@ class SignedCommandsE2eTest : public ::testing::Test {
     for (const auto& a : text_args) {
       sqlite3_bind_text(st, i++, a.c_str(), static_cast<int>(a.size()), SQLITE_TRANSIENT);
     }
-    if (!blob.empty()) {
-      sqlite3_bind_blob(st, i++, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    if (blob) {
+      sqlite3_bind_blob(st, i++, blob->data(), static_cast<int>(blob->size()), SQLITE_TRANSIENT);
     }
     EXPECT_EQ(sqlite3_step(st), SQLITE_DONE) << sqlite3_errmsg(db);
     sqlite3_finalize(st);
@@ -127,7 +127,7 @@ class SignedCommandsE2eTest : public ::testing::Test {
         "SELECT ?1, ?2, ?3, ifnull(max(seq), 0) + 1, ?4, ?5, 'queued', 'tok_attacker', "
         "strftime('%s','now'), strftime('%s','now'), strftime('%s','now') + 3600, 0, 0, 0, '', "
         "'', ?6, ?7 FROM commands WHERE device_id = ?3",
-        {id, inst_, device_id, type, payload, key_id}, signature);
+        {id, inst_, device_id, type, payload, key_id}, &signature);
     return id;
   }
 
@@ -151,7 +151,7 @@ TEST_F(SignedCommandsE2eTest, AgentRefusesRowsTheKeeperNeverSignedAndServerMarks
   ApiReply lock = Api("POST", "/api/v1/devices/" + device + "/commands", json{{"type", "lock"}});
   ASSERT_EQ(lock.status, 201) << lock.raw;
   std::string lock_id = lock.body["id"];
-  ProcResult run = Run({kAgent, "run", "--state", state, "--once"});
+  ProcResult run = e2e::Run({kAgent, "run", "--state", state, "--once"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(Command(device, lock_id)["state"], "acknowledged");
 
@@ -160,7 +160,7 @@ TEST_F(SignedCommandsE2eTest, AgentRefusesRowsTheKeeperNeverSignedAndServerMarks
   std::string forged =
       InsertForged(device, "wipe", R"({"mode":"full"})", key_id, crypto::RandomBytes(64));
   std::string unsigned_row = InsertForged(device, "wipe", R"({"mode":"full"})", "", "");
-  run = Run({kAgent, "run", "--state", state, "--once"});
+  run = e2e::Run({kAgent, "run", "--state", state, "--once"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.err.find("1 refused"), std::string::npos) << run.err;
   json f = Command(device, forged);
@@ -171,7 +171,7 @@ TEST_F(SignedCommandsE2eTest, AgentRefusesRowsTheKeeperNeverSignedAndServerMarks
 
   // The attacker replays the executed lock by resetting its row.
   Sql("UPDATE commands SET state = 'queued', sent_at = 0 WHERE id = ?1", {lock_id});
-  run = Run({kAgent, "run", "--state", state, "--once"});
+  run = e2e::Run({kAgent, "run", "--state", state, "--once"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   json replay = Command(device, lock_id);
   EXPECT_EQ(replay["state"], "rejected");
@@ -191,15 +191,37 @@ TEST_F(SignedCommandsE2eTest, ApprovedWipeReachesTheRealAgent) {
                       json{{"type", "wipe"}, {"mode", "full"}});
   ASSERT_EQ(wipe.status, 201) << wipe.raw;
   EXPECT_EQ(wipe.body["state"], "awaiting_approval");
-  ASSERT_EQ(Run({kAgent, "run", "--state", state, "--once"}).exit_code, 0);
+  ASSERT_EQ(e2e::Run({kAgent, "run", "--state", state, "--once"}).exit_code, 0);
   EXPECT_TRUE(fs::exists(state)) << "not delivered before approval";
   ApiReply ok = Api("POST", "/api/v1/commands/" + wipe.body["id"].get<std::string>() + "/approve",
                     nullptr, second_admin_);
   ASSERT_EQ(ok.status, 200) << ok.raw;
-  ProcResult run = Run({kAgent, "run", "--state", state, "--once"});
+  ProcResult run = e2e::Run({kAgent, "run", "--state", state, "--once"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_FALSE(fs::exists(state)) << "the wiped device forgot its enrollment";
   EXPECT_EQ(Command(device, wipe.body["id"])["state"], "acknowledged");
+}
+
+TEST_F(SignedCommandsE2eTest, SimulatedFleetVerifiesEveryCommand) {
+  // An institution-wide policy reaches each simulated device at enrollment as a signed
+  // apply_policy; every device verifies it (one Ed25519 verification) and none is refused.
+  ApiReply pol = Api("POST", "/api/v1/policies",
+                     json{{"name", "Base"}, {"rules", {{"passcode_min_length", 4}}}});
+  ASSERT_EQ(pol.status, 201) << pol.raw;
+  ASSERT_EQ(Api("POST", "/api/v1/policies/" + pol.body["id"].get<std::string>() + "/assignments",
+                json{{"target", "institution"}})
+                .status,
+            201);
+  ProcResult r = e2e::Run({kAgent, "simulate", "--server", url_, "--ca", ca_, "--token", enroll_,
+                           "--devices", "10", "--interval", "1", "--duration", "3", "--connections",
+                           "4", "--seed", "7", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json summary = json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(summary.is_discarded()) << r.out;
+  EXPECT_EQ(summary["devices_enrolled"], 10) << r.out;
+  EXPECT_TRUE(summary["errors"].empty()) << r.out;
+  EXPECT_TRUE(summary["commands_rejected"].empty()) << r.out;
+  EXPECT_EQ(summary["commands_executed"]["apply_policy"], 10) << r.out;
 }
 
 }  // namespace
