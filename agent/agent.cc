@@ -6,6 +6,7 @@
 #include <cctype>
 #include <filesystem>
 
+#include "agent/command_verifier.h"
 #include "agent/protocol_client.h"
 #include "common/crypto.h"
 
@@ -81,6 +82,7 @@ Result<AgentState> EnrollDevice(const EnrollOptions& o) {
   s.serial = params.serial;
   s.ownership = params.ownership;
   s.checkin_interval_seconds = enrolled.checkin_interval_seconds;
+  s.trust.pin = enrolled.command_key;
   s.device = NewDevice(params.platform, params.os_version);
   RAMPART_RETURN_IF_ERROR(SaveState(o.state_path, s));
   return s;
@@ -107,7 +109,7 @@ Result<CycleReport> RunCycle(const std::string& state_path, const Clock& clock) 
   }
 
   BeforeCheckin(state.device);
-  auto checkin = client->Checkin(state.device.state);
+  auto checkin = client->Checkin(state.device.state, state.trust.pin.key_id);
   if (!checkin.ok()) {
     // The user's answer to a passcode prompt happened whether or not the server heard of it.
     SaveState(state_path, state).IgnoreError();
@@ -119,17 +121,27 @@ Result<CycleReport> RunCycle(const std::string& state_path, const Clock& clock) 
   report.compliance_reasons = checkin->reasons.size();
   report.next_checkin_seconds = checkin->checkin_interval_seconds;
 
+  // Rotations first: commands in the same answer may already be signed with the new key.
+  FollowRotations(state.trust, state.institution_id, checkin->key_rotations);
+
   for (const WireCommand& cmd : checkin->commands) {
     Outcome outcome;
-    if (auto sha = PackageForInstall(cmd)) {
+    if (auto why = CheckCommand(state.trust, state.device_id, cmd, clock.NowSeconds())) {
+      // Never executed; the server records the refusal as a security event.
+      outcome.status = "rejected";
+      outcome.error = std::string(ToString(*why));
+      ++report.commands_rejected;
+    } else if (auto sha = PackageForInstall(cmd)) {
       Result<std::string> package = client->DownloadApp(*sha);
       outcome = Execute(state.device, cmd, &package);
     } else {
       outcome = Execute(state.device, cmd, nullptr);
     }
-    ++report.commands_executed;
-    if (outcome.status != "acknowledged") ++report.commands_failed;
-    state.last_command_seq = std::max(state.last_command_seq, cmd.seq);
+    if (outcome.status != "rejected") {
+      ++report.commands_executed;
+      if (outcome.status != "acknowledged") ++report.commands_failed;
+      MarkExecuted(state.trust, cmd);
+    }
     state.pending_results.push_back({cmd.id, outcome});
     // Persist before reporting: if the report is lost the outcome is sent again next cycle
     // instead of the command being executed twice.

@@ -34,7 +34,8 @@ struct CycleReport {
   std::string compliance_state;
   size_t compliance_reasons = 0;
   size_t commands_executed = 0;
-  size_t commands_failed = 0;  // executed with an "error" outcome
+  size_t commands_failed = 0;    // executed with an "error" outcome
+  size_t commands_rejected = 0;  // refused unexecuted (agent/command_verifier.h says why)
   // The device was wiped or retired: the state file (and the keys) are gone; the agent stops.
   bool enrollment_removed = false;
   int64_t next_checkin_seconds = 900;

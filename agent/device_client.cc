@@ -61,9 +61,11 @@ Result<http::ClientResponse> DeviceClient::SendSigned(const std::string& method,
   return http_->Send(req.method, req.target, req.headers, req.body);
 }
 
-Result<CheckinResponse> DeviceClient::Checkin(const core::DeviceState& state) {
-  RAMPART_ASSIGN_OR_RETURN(http::ClientResponse resp,
-                           SendSigned("POST", kCheckinTarget, BuildCheckinBody(state)));
+Result<CheckinResponse> DeviceClient::Checkin(const core::DeviceState& state,
+                                              const std::string& command_key_id) {
+  RAMPART_ASSIGN_OR_RETURN(
+      http::ClientResponse resp,
+      SendSigned("POST", kCheckinTarget, BuildCheckinBody(state, command_key_id)));
   if (resp.status != 200) return StatusFromHttp(resp.status, resp.body, "check-in");
   return ParseCheckinResponse(resp.body);
 }

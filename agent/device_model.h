@@ -57,6 +57,10 @@ struct WireCommand {
   std::string type;  // kept as text: an unknown type must still be answered with an error
   nlohmann::json payload = nlohmann::json::object();
   int64_t expires_at = 0;
+  // The keeper's signature (agent/command_verifier.h checks it before anything runs).
+  std::string payload_sha256;    // hex, as signed; "" when the server did not state it
+  std::string signature_key_id;  // "" when unsigned
+  std::string signature;         // raw 64 bytes; "" when unsigned or not valid base64
 };
 
 // What the agent must do after reporting the outcome of a command.
@@ -67,7 +71,7 @@ enum class Effect {
 };
 
 struct Outcome {
-  std::string status;  // "acknowledged" or "error"
+  std::string status;  // "acknowledged", "error", or "rejected" (refused unverified command)
   nlohmann::json result = nlohmann::json::object();
   std::string error;  // set when status is "error"
   Effect effect = Effect::kNone;

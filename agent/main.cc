@@ -46,7 +46,8 @@ int Enroll(const agent::EnrollOptions& o, const std::string& platform,
 void PrintCycle(const agent::CycleReport& r) {
   std::cerr << "rampart-agent: checked in: compliance "
             << (r.compliance_state.empty() ? "unknown" : r.compliance_state) << ", "
-            << r.commands_executed << " command(s) executed, " << r.commands_failed << " failed\n";
+            << r.commands_executed << " command(s) executed, " << r.commands_failed << " failed, "
+            << r.commands_rejected << " refused (unverified)\n";
   if (r.enrollment_removed) {
     std::cerr << "rampart-agent: the device was wiped or retired: enrollment removed, stopping\n";
   }

@@ -14,6 +14,7 @@ namespace ju = rampart::jsonutil;
 namespace {
 
 constexpr size_t kMaxCommandsPerCheckin = 1000;
+constexpr size_t kMaxKeyRotations = 1000;
 constexpr size_t kMaxIdLength = 128;
 
 bool IsSafeId(std::string_view id) {
@@ -151,6 +152,25 @@ Result<EnrollResponse> ParseEnrollResponse(const std::string& body) {
       if (s.ok()) s = ju::GetString(*server, "tls_ca_sha256", &r.tls_ca_sha256, false, 64);
     }
   }
+  if (s.ok()) {
+    auto key = j.find("command_key");
+    if (key == j.end() || !key->is_object()) {
+      s = Status::InvalidArgument("'command_key' is missing");
+    } else {
+      std::string public_b64;
+      s = ju::GetString(*key, "key_id", &r.command_key.key_id, true, kMaxIdLength);
+      if (s.ok()) s = ju::GetString(*key, "public_key", &public_b64, true, 64);
+      if (s.ok()) {
+        auto raw = crypto::Base64Decode(public_b64);
+        if (!raw.ok() || raw->size() != crypto::kEd25519PublicKeyBytes ||
+            r.command_key.key_id.empty()) {
+          s = Status::InvalidArgument("'command_key' is not an Ed25519 key with an id");
+        } else {
+          r.command_key.public_key = std::move(raw).value();
+        }
+      }
+    }
+  }
   if (!s.ok()) return BadResponse("enroll", s);
   if (!IsSafeId(r.device_id)) {
     return BadResponse("enroll", Status::InvalidArgument("device id has unexpected characters"));
@@ -158,8 +178,10 @@ Result<EnrollResponse> ParseEnrollResponse(const std::string& body) {
   return r;
 }
 
-std::string BuildCheckinBody(const core::DeviceState& state) {
-  return ju::Dump(json{{"state", DeviceStateToJson(state)}});
+std::string BuildCheckinBody(const core::DeviceState& state, const std::string& command_key_id) {
+  json body = {{"state", DeviceStateToJson(state)}};
+  if (!command_key_id.empty()) body["command_key_id"] = command_key_id;
+  return ju::Dump(body);
 }
 
 Result<CheckinResponse> ParseCheckinResponse(const std::string& body) {
@@ -192,6 +214,30 @@ Result<CheckinResponse> ParseCheckinResponse(const std::string& body) {
     }
   }
 
+  auto rotations = j.find("key_rotations");
+  if (rotations != j.end() && rotations->is_array()) {
+    if (rotations->size() > kMaxKeyRotations) {
+      return BadResponse("check-in", Status::InvalidArgument("too many key rotations"));
+    }
+    for (const auto& item : *rotations) {
+      if (!item.is_object()) continue;
+      WireKeyRotation rot;
+      std::string sig_b64;
+      s = ju::GetString(item, "institution_id", &rot.fields.institution_id, true, kMaxIdLength);
+      if (s.ok()) s = ju::GetString(item, "old_key_id", &rot.fields.old_key_id, true, kMaxIdLength);
+      if (s.ok()) s = ju::GetString(item, "new_key_id", &rot.fields.new_key_id, true, kMaxIdLength);
+      if (s.ok())
+        s = ju::GetString(item, "new_public_key", &rot.fields.new_public_key_b64, true, 64);
+      if (s.ok()) s = ju::GetInt(item, "issued_at", &rot.fields.issued_at, true, 0, INT64_MAX);
+      if (s.ok()) s = ju::GetString(item, "signature", &sig_b64, true, 128);
+      if (!s.ok()) return BadResponse("check-in", s);
+      // An undecodable signature stays empty and simply fails verification.
+      auto sig = crypto::Base64Decode(sig_b64);
+      if (sig.ok()) rot.signature = std::move(sig).value();
+      r.key_rotations.push_back(std::move(rot));
+    }
+  }
+
   auto cmds = j.find("commands");
   if (cmds == j.end() || cmds->is_null()) return r;
   if (!cmds->is_array()) {
@@ -216,6 +262,20 @@ Result<CheckinResponse> ParseCheckinResponse(const std::string& body) {
     }
     auto payload = item.find("payload");
     if (payload != item.end() && !payload->is_null()) c.payload = *payload;
+    // Signature fields are read leniently: a command whose signature is missing or malformed
+    // is still listed, so the agent can refuse it by id and report why.
+    ju::GetString(item, "payload_sha256", &c.payload_sha256, false, 64).IgnoreError();
+    auto sig = item.find("signature");
+    if (sig != item.end() && sig->is_object()) {
+      std::string value;
+      if (ju::GetString(*sig, "key_id", &c.signature_key_id, false, kMaxIdLength).ok() &&
+          ju::GetString(*sig, "value", &value, false, 128).ok()) {
+        auto raw = crypto::Base64Decode(value);
+        if (raw.ok()) c.signature = std::move(raw).value();
+      } else {
+        c.signature_key_id.clear();
+      }
+    }
     r.commands.push_back(std::move(c));
   }
   return r;

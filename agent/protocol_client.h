@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/command_verifier.h"
 #include "agent/device_model.h"
 #include "common/clock.h"
 #include "common/crypto.h"
@@ -65,16 +66,21 @@ struct EnrollResponse {
   std::string institution_id;
   std::string server_identity_key;  // base64, as sent
   std::string tls_ca_sha256;
+  CommandKeyPin command_key;  // the institution's command key: required
   int64_t checkin_interval_seconds = 900;
 };
+// InvalidArgument when the answer lacks a well-formed "command_key".
 Result<EnrollResponse> ParseEnrollResponse(const std::string& body);
 
-std::string BuildCheckinBody(const core::DeviceState& state);
+// `command_key_id` (the pinned key) is sent when not empty.
+std::string BuildCheckinBody(const core::DeviceState& state,
+                             const std::string& command_key_id = "");
 
 struct CheckinResponse {
   std::string compliance_state;  // "compliant", "noncompliant", "unknown"
   std::vector<core::ComplianceReason> reasons;
-  std::vector<WireCommand> commands;  // in the order received (seq ascending)
+  std::vector<WireCommand> commands;           // in the order received (seq ascending)
+  std::vector<WireKeyRotation> key_rotations;  // oldest first
   int64_t checkin_interval_seconds = 900;
 };
 Result<CheckinResponse> ParseCheckinResponse(const std::string& body);
@@ -107,7 +113,8 @@ class DeviceClient {
   Result<EnrollResponse> Enroll(const EnrollParams& params, const crypto::Ed25519KeyPair& keys);
   void SetIdentity(DeviceIdentity identity) { identity_ = std::move(identity); }
 
-  Result<CheckinResponse> Checkin(const core::DeviceState& state);
+  Result<CheckinResponse> Checkin(const core::DeviceState& state,
+                                  const std::string& command_key_id = "");
   // OK for "recorded" and "duplicate"; Conflict when the server holds a different outcome.
   Status ReportResult(const std::string& command_id, const Outcome& outcome);
   // The package bytes; NotFound / PermissionDenied (quarantined) as the server says.

@@ -354,6 +354,8 @@ class Simulation {
     int64_t last_checkin_ms = 0;
     std::string compliance;
     std::deque<WireCommand> commands;
+    std::string institution_id;
+    CommandTrust trust;  // pinned at enrollment, checked for every command
   };
 
   Status Setup() {
@@ -472,6 +474,8 @@ class Simulation {
       } else {
         d.enrolled = true;
         d.identity = {parsed->device_id, d.keys.secret_key};
+        d.institution_id = parsed->institution_id;
+        d.trust.pin = parsed->command_key;
         ++summary_.devices_enrolled;
         enroll_latency_.push_back(ex.latency_ms);
         // Spread the first check-ins over one interval so load is steady from the start.
@@ -526,7 +530,7 @@ class Simulation {
     Drift(d.dev, rng_, elapsed_s, options_.drift);
     BeforeCheckin(d.dev);
     d.last_checkin_ms = now;
-    SubmitSigned(idx, "POST", kCheckinTarget, BuildCheckinBody(d.dev.state),
+    SubmitSigned(idx, "POST", kCheckinTarget, BuildCheckinBody(d.dev.state, d.trust.pin.key_id),
                  [this, idx](Exchange ex) { OnCheckin(idx, std::move(ex)); });
   }
 
@@ -559,6 +563,7 @@ class Simulation {
       checkin_latency_.push_back(ex.latency_ms);
     }
     d.compliance = parsed->compliance_state.empty() ? "unknown" : parsed->compliance_state;
+    FollowRotations(d.trust, d.institution_id, parsed->key_rotations);
     d.commands.assign(parsed->commands.begin(), parsed->commands.end());
     NextCommand(idx);
   }
@@ -570,7 +575,12 @@ class Simulation {
       return EndSession(idx);
     }
     const WireCommand& cmd = d.commands.front();
-    if (auto sha = PackageForInstall(cmd)) {
+    // One Ed25519 verification per command, before anything (even a download) happens.
+    auto why =
+        CheckCommand(d.trust, d.identity.device_id, cmd, SystemClock::Instance().NowSeconds());
+    if (why) {
+      ExecuteAndReport(idx, nullptr, why);
+    } else if (auto sha = PackageForInstall(cmd)) {
       SubmitSigned(idx, "GET", AppDownloadTarget(*sha), "", [this, idx](Exchange ex) {
         if (ending_) return EndSession(idx);
         Result<std::string> package = Status::Unavailable("package download failed");
@@ -585,20 +595,29 @@ class Simulation {
           summary_.bytes_downloaded += static_cast<int64_t>(ex.body.size());
           package = std::move(ex.body);
         }
-        ExecuteAndReport(idx, &package);
+        ExecuteAndReport(idx, &package, std::nullopt);
       });
     } else {
-      ExecuteAndReport(idx, nullptr);
+      ExecuteAndReport(idx, nullptr, std::nullopt);
     }
   }
 
-  void ExecuteAndReport(uint32_t idx, const Result<std::string>* package) {
+  void ExecuteAndReport(uint32_t idx, const Result<std::string>* package,
+                        std::optional<Rejection> why) {
     VDevice& d = devices_[idx];
     WireCommand cmd = std::move(d.commands.front());
     d.commands.pop_front();
-    Outcome outcome = Execute(d.dev, cmd, package);
-    ++summary_.commands_executed[cmd.type];
-    if (outcome.status != "acknowledged") ++summary_.command_errors[cmd.type];
+    Outcome outcome;
+    if (why) {
+      outcome.status = "rejected";
+      outcome.error = std::string(ToString(*why));
+      ++summary_.commands_rejected[outcome.error];
+    } else {
+      outcome = Execute(d.dev, cmd, package);
+      MarkExecuted(d.trust, cmd);
+      ++summary_.commands_executed[cmd.type];
+      if (outcome.status != "acknowledged") ++summary_.command_errors[cmd.type];
+    }
     Effect effect = outcome.effect;
     SubmitSigned(idx, "POST", CommandResultTarget(cmd.id), BuildResultBody(outcome),
                  [this, idx, effect](Exchange ex) {
@@ -740,6 +759,7 @@ std::string SummaryText(const SimulatorSummary& s) {
   out << "schedule lag:       " << FormatLatency(s.schedule_lag_ms) << " ms\n";
   out << "commands executed:  " << FormatCounts(s.commands_executed) << "\n";
   out << "command errors:     " << FormatCounts(s.command_errors) << "\n";
+  out << "commands refused:   " << FormatCounts(s.commands_rejected) << "\n";
   out << "request errors:     " << FormatCounts(s.errors) << "\n";
   out << "compliance:         " << FormatCounts(s.compliance) << "\n";
   out << "apps downloaded:    " << s.apps_downloaded << " (" << s.bytes_downloaded << " bytes)\n";
@@ -760,6 +780,7 @@ std::string SummaryJson(const SimulatorSummary& s) {
       {"schedule_lag_ms", LatencyJson(s.schedule_lag_ms)},
       {"commands_executed", s.commands_executed},
       {"command_errors", s.command_errors},
+      {"commands_rejected", s.commands_rejected},
       {"errors", s.errors},
       {"compliance", s.compliance},
       {"apps_downloaded", s.apps_downloaded},

@@ -55,6 +55,7 @@ struct SimulatorSummary {
   LatencySummary schedule_lag_ms;
   std::map<std::string, int64_t> commands_executed;  // by type, whatever the outcome
   std::map<std::string, int64_t> command_errors;     // by type, outcome "error"
+  std::map<std::string, int64_t> commands_rejected;  // by reason: refused, never executed
   std::map<std::string, int64_t> errors;             // failed requests by "<operation>_<kind>"
   std::map<std::string, int64_t> compliance;         // devices by compliance state at last check-in
   int64_t apps_downloaded = 0;

@@ -121,7 +121,26 @@ Result<AgentState> ParseState(const json& j) {
   RAMPART_RETURN_IF_ERROR(ju::GetInt(j, "checkin_interval_seconds", &s.checkin_interval_seconds,
                                      true, 1, 7 * 24 * 3600));
   RAMPART_RETURN_IF_ERROR(
-      ju::GetInt(j, "last_command_seq", &s.last_command_seq, true, 0, INT64_MAX));
+      ju::GetInt(j, "last_command_seq", &s.trust.low_watermark, true, 0, INT64_MAX));
+  auto key = j.find("command_key");
+  if (key != j.end() && !key->is_null()) {
+    if (!key->is_object()) return Status::InvalidArgument("field 'command_key' must be an object");
+    RAMPART_RETURN_IF_ERROR(ju::GetString(*key, "key_id", &s.trust.pin.key_id, true, 128));
+    RAMPART_RETURN_IF_ERROR(
+        GetKey(*key, "public_key", crypto::kEd25519PublicKeyBytes, &s.trust.pin.public_key));
+  }
+  auto recent = j.find("recent_command_ids");
+  if (recent != j.end() && !recent->is_null()) {
+    if (!recent->is_array() || recent->size() > kRecentCommandIds) {
+      return Status::InvalidArgument("field 'recent_command_ids' must be a short array");
+    }
+    for (const auto& id : *recent) {
+      if (!id.is_string() || id.get_ref<const std::string&>().size() > 128) {
+        return Status::InvalidArgument("field 'recent_command_ids' must hold command ids");
+      }
+      s.trust.recent_ids.push_back(id.get<std::string>());
+    }
+  }
   RAMPART_RETURN_IF_ERROR(ju::GetInt(j, "last_checkin_at", &s.last_checkin_at, true, 0, INT64_MAX));
   auto pending = j.find("pending_results");
   if (pending == j.end() || !pending->is_array()) {
@@ -169,11 +188,17 @@ std::string StateToJson(const AgentState& s) {
       {"serial", s.serial},
       {"ownership", core::ToString(s.ownership)},
       {"checkin_interval_seconds", s.checkin_interval_seconds},
-      {"last_command_seq", s.last_command_seq},
+      {"last_command_seq", s.trust.low_watermark},
+      {"recent_command_ids",
+       json(std::vector<std::string>(s.trust.recent_ids.begin(), s.trust.recent_ids.end()))},
       {"last_checkin_at", s.last_checkin_at},
       {"pending_results", pending},
       {"device", SimDeviceToJson(s.device)},
   };
+  if (!s.trust.pin.key_id.empty()) {
+    j["command_key"] = {{"key_id", s.trust.pin.key_id},
+                        {"public_key", crypto::Base64Encode(s.trust.pin.public_key)}};
+  }
   return j.dump(2) + "\n";
 }
 

@@ -3,7 +3,9 @@
 //   {"version": 1, "server_url", "ca_file", "device_id", "institution_id",
 //    "server_identity_key", "tls_ca_sha256", "public_key", "secret_key" (base64),
 //    "platform", "model", "serial", "ownership", "checkin_interval_seconds",
-//    "last_command_seq", "last_checkin_at", "pending_results": [...],
+//    "last_command_seq" (the low watermark of agent/command_verifier.h), "last_checkin_at",
+//    "command_key": {"key_id", "public_key" (base64)}, "recent_command_ids": [...],
+//    "pending_results": [...],
 //    "device": {"state": {... installed_apps ...}, "applied_policies", "locked", ...}}
 //
 // The file holds the device's secret key: it is created with mode 0600 and replaced atomically
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/command_verifier.h"
 #include "agent/device_model.h"
 #include "common/status.h"
 #include "core/model.h"
@@ -40,8 +43,11 @@ struct AgentState {
   std::string serial;
   core::Ownership ownership = core::Ownership::kCorporate;
   int64_t checkin_interval_seconds = 900;
-  int64_t last_command_seq = 0;
   int64_t last_checkin_at = 0;
+  // The pinned command key, the low watermark (saved as "last_command_seq") and the ids of the
+  // commands executed last. A file without "command_key" (written before commands were
+  // signed) loads with an empty pin, so every command is refused as unknown_key.
+  CommandTrust trust;
   std::vector<PendingResult> pending_results;
   SimDevice device;  // platform, reported state, applied policy, installed apps
 };

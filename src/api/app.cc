@@ -58,6 +58,7 @@ void App::Impl::RegisterRoutes() {
   internal::RegisterStaffRoutes(table_, ctx_);
   internal::RegisterDeviceRoutes(table_, ctx_);
   internal::RegisterCommandRoutes(table_, ctx_);
+  internal::RegisterApprovalRoutes(table_, ctx_);
   internal::RegisterGroupRoutes(table_, ctx_);
   internal::RegisterEnrollmentRoutes(table_, ctx_);
   internal::RegisterPolicyRoutes(table_, ctx_);

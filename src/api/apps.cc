@@ -110,6 +110,11 @@ void RegisterAppRoutes(RouteTable& t, Context& c) {
     }
     core::AppAssignment a;
     RAMPART_API_CHECK(jsonutil::GetString(body, "group_id", &a.group_id, true, 64));
+    // The assignment is worth nothing if its install commands cannot be signed.
+    if (c.options.keeper == nullptr) {
+      return ErrorResponse(
+          Status::Unavailable("the keeper is unavailable: commands cannot be signed now"));
+    }
     store::Scope inst_scope = store::Scope::Institution(app.institution_id);
     if (!c.store->GetGroup(inst_scope, a.group_id).ok()) {
       return ErrorResponse(Status::NotFound("group not found"));
@@ -120,22 +125,27 @@ void RegisterAppRoutes(RouteTable& t, Context& c) {
     a.created_at = c.Now();
     RAMPART_API_CHECK(c.store->AssignApp(a));
     RAMPART_API_ASSIGN(auto members, c.store->ListGroupMembers(inst_scope, a.group_id));
-    int64_t queued = 0;
+    std::vector<std::string> targets;
     for (const auto& device_id : members) {
       auto device = c.store->GetDevice(inst_scope, device_id);
       if (!device.ok() || device->status != core::DeviceStatus::kActive ||
           device->platform != app.platform) {
         continue;
       }
-      auto cmd = QueueCommand(c, inst_scope, device_id, core::CommandType::kInstallApp,
-                              InstallAppParams(app), call.principal.id);
-      if (cmd.ok()) ++queued;
+      targets.push_back(device_id);
     }
-    RecordAudit(
-        c, call, "app.assign", app.id, "success",
-        json{{"assignment_id", a.id}, {"group_id", a.group_id}, {"commands_queued", queued}});
+    // The assignment stands even if signing fails part way (devices also receive the app when
+    // they join the group); the answer says how many commands exist and in which state.
+    auto created = CreateCommands(c, inst_scope, targets, core::CommandType::kInstallApp,
+                                  InstallAppParams(app), CommandOrigin::Admin(call, "app.install"));
+    if (!created.ok()) log::Error("app.push_failed", {{"app_id", app.id}});
+    {
+      json details = {{"assignment_id", a.id}, {"group_id", a.group_id}};
+      AddCreatedCommands(details, created);
+      RecordAudit(c, call, "app.assign", app.id, created.ok() ? "success" : "failure", details);
+    }
     json out = ToJson(a);
-    out["commands_queued"] = queued;
+    AddCreatedCommands(out, created);
     return JsonResponse(201, out);
   });
 

@@ -7,12 +7,24 @@
 #include "core/compliance.h"
 #include "core/device_signing.h"
 #include "core/permissions.h"
+#include "keeper/keeper.h"
 
 namespace rampart::api::internal {
 
 using nlohmann::json;
 
 namespace {
+
+constexpr char kKeeperDown[] = "the keeper is unavailable: try again later";
+
+json RotationToJson(const keeper::KeyRotation& r) {
+  return json{{"institution_id", r.fields.institution_id},
+              {"old_key_id", r.fields.old_key_id},
+              {"new_key_id", r.fields.new_key_id},
+              {"new_public_key", r.fields.new_public_key_b64},
+              {"issued_at", r.fields.issued_at},
+              {"signature", crypto::Base64Encode(r.signature)}};
+}
 
 http::Response Enroll(Context& c, const Call& call) {
   RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
@@ -45,6 +57,18 @@ http::Response Enroll(Context& c, const Call& call) {
       !crypto::VerifyEd25519(*key, core::EnrollmentProofString(token, public_key_b64), *proof)) {
     return ErrorResponse(Status::InvalidArgument("proof does not verify with public_key"));
   }
+  // The device must leave enrollment pinned to its institution's command key, or it could never
+  // verify a command: without the keeper there is no enrollment, and no device row.
+  if (c.options.keeper == nullptr) return ErrorResponse(Status::Unavailable(kKeeperDown));
+  keeper::CommandKey command_key;
+  if (auto tok = c.store->FindEnrollmentToken(crypto::Sha256Hex(token)); tok.ok()) {
+    auto key = c.options.keeper->GetCommandKey(tok->institution_id);
+    if (!key.ok()) {
+      log::Error("device.enroll_keeper_failed", {{"request_id", call.req.request_id}});
+      return ErrorResponse(Status::Unavailable(kKeeperDown));
+    }
+    command_key = std::move(key).value();
+  }
   device.id = core::NewId("dev");
   device.platform = *p;
   device.ownership = *o;
@@ -60,6 +84,17 @@ http::Response Enroll(Context& c, const Call& call) {
               {{"remote_ip", call.req.remote_ip}, {"request_id", call.req.request_id}});
     return ErrorResponse(enrolled.status());
   }
+  if (command_key.institution_id != enrolled->institution_id) {
+    // Unreachable unless the token changed hands between the two reads; never hand out a key
+    // of another institution.
+    auto key = c.options.keeper->GetCommandKey(enrolled->institution_id);
+    if (!key.ok()) {
+      c.store->RetireDevice(store::Scope::Institution(enrolled->institution_id), enrolled->id, now)
+          .IgnoreError();
+      return ErrorResponse(Status::Unavailable(kKeeperDown));
+    }
+    command_key = std::move(key).value();
+  }
   c.metrics->Increment("rampart_enrollments_total");
   log::Info("device.enrolled", {{"device_id", enrolled->id},
                                 {"institution_id", enrolled->institution_id},
@@ -70,9 +105,9 @@ http::Response Enroll(Context& c, const Call& call) {
     store::Scope scope = store::Scope::Institution(enrolled->institution_id);
     for (const auto& pol : *policies) {
       json params = ApplyPolicyParams(pol);
-      QueueCommand(c, scope, enrolled->id, core::CommandType::kApplyPolicy, params, "system")
-          .status()
-          .IgnoreError();
+      auto cmd = QueueCommand(c, scope, enrolled->id, core::CommandType::kApplyPolicy, params,
+                              CommandOrigin::System("system", "enrollment.policy"));
+      if (!cmd.ok()) log::Error("policy.push_failed", {{"policy_id", pol.id}});
     }
   }
   return JsonResponse(
@@ -81,16 +116,22 @@ http::Response Enroll(Context& c, const Call& call) {
                 {"server",
                  {{"identity_key", crypto::Base64Encode(c.options.server_identity_key)},
                   {"tls_ca_sha256", c.options.tls_ca_fingerprint}}},
+                {"command_key",
+                 {{"key_id", command_key.key_id},
+                  {"public_key", crypto::Base64Encode(command_key.public_key)}}},
                 {"checkin_interval_seconds", c.options.config.checkin_interval_seconds}});
 }
 
 http::Response Checkin(Context& c, const Call& call) {
   const core::Device& device = call.principal.device;
   RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
-  RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"state"}));
+  RAMPART_API_CHECK(jsonutil::RejectUnknownFields(body, {"state", "command_key_id"}));
   if (!jsonutil::Has(body, "state")) {
     return ErrorResponse(Status::InvalidArgument("field 'state' is required"));
   }
+  // The command key the device has pinned; "" from agents that do not say.
+  std::string pinned_key_id;
+  RAMPART_API_CHECK(jsonutil::GetString(body, "command_key_id", &pinned_key_id, false, 64));
   RAMPART_API_ASSIGN(core::DeviceState state, DeviceStateFromJson(body["state"]));
   int64_t now = c.Now();
   RAMPART_API_ASSIGN(auto policies, c.store->PoliciesForDevice(device.id));
@@ -102,6 +143,10 @@ http::Response Checkin(Context& c, const Call& call) {
   int64_t action_at = device.compliance_action_taken_at;
   store::Scope scope = store::Scope::Institution(device.institution_id);
   core::DueAction due = core::DueComplianceAction(verdict, policies, since, action_at, now);
+  // Without the keeper a lock cannot be signed: the action stays due for the next check-in.
+  if (due.action == core::NonComplianceAction::kLock && c.options.keeper == nullptr) {
+    due.action = core::NonComplianceAction::kNone;
+  }
   if (due.action != core::NonComplianceAction::kNone) action_at = now;
   // The check-in (with the time of the action) is stored before the action is queued, so a
   // failed write cannot leave a lock behind that the next check-in would queue again.
@@ -114,24 +159,52 @@ http::Response Checkin(Context& c, const Call& call) {
                                     {"policy_id", due.policy_id},
                                     {"action", core::ToString(due.action)}});
     if (due.action == core::NonComplianceAction::kLock) {
-      QueueCommand(c, scope, device.id, core::CommandType::kLock,
-                   json{{"message", "Locked by policy: device is not compliant"}},
-                   "system:compliance")
-          .status()
-          .IgnoreError();
+      auto cmd = QueueCommand(c, scope, device.id, core::CommandType::kLock,
+                              json{{"message", "Locked by policy: device is not compliant"}},
+                              CommandOrigin::System("system:compliance", "compliance.lock"));
+      if (!cmd.ok()) log::Error("compliance.action_failed", {{"device_id", device.id}});
     }
   }
-  RAMPART_API_ASSIGN(auto commands,
-                     c.store->TakeDeliverableCommands(
-                         device.id, now, 10, now - c.options.config.command_redeliver_seconds));
+  // A device pinned to an older command key first needs the rotations that lead to the current
+  // one, or it would refuse every command signed since. When they cannot be had (keeper down),
+  // commands wait for a later check-in rather than be sent to a device that must refuse them.
+  json rotations = json::array();
+  bool deliver = true;
+  if (!pinned_key_id.empty()) {
+    deliver = false;
+    if (c.options.keeper != nullptr) {
+      auto current = c.options.keeper->GetCommandKey(device.institution_id);
+      if (current.ok() && current->key_id == pinned_key_id) {
+        deliver = true;
+      } else if (current.ok()) {
+        auto chain = c.options.keeper->KeyRotations(device.institution_id);
+        if (chain.ok()) {
+          for (const auto& r : *chain) rotations.push_back(RotationToJson(r));
+          deliver = true;
+        }
+      }
+    }
+    if (!deliver) log::Warn("checkin.keeper_unavailable", {{"device_id", device.id}});
+  }
+  std::vector<core::Command> commands;
+  if (deliver) {
+    RAMPART_API_ASSIGN(commands,
+                       c.store->TakeDeliverableCommands(
+                           device.id, now, 10, now - c.options.config.command_redeliver_seconds));
+  }
   json cmds = json::array();
   for (const auto& cmd : commands) {
     json payload = json::parse(cmd.payload_json, nullptr, false);
-    cmds.push_back({{"id", cmd.id},
-                    {"seq", cmd.seq},
-                    {"type", core::ToString(cmd.type)},
-                    {"payload", payload.is_discarded() ? json::object() : payload},
-                    {"expires_at", cmd.expires_at}});
+    if (payload.is_discarded()) payload = json::object();
+    cmds.push_back(
+        {{"id", cmd.id},
+         {"seq", cmd.seq},
+         {"type", core::ToString(cmd.type)},
+         {"payload", payload},
+         {"payload_sha256", crypto::Sha256Hex(payload.dump())},
+         {"expires_at", cmd.expires_at},
+         {"signature",
+          {{"key_id", cmd.signature_key_id}, {"value", crypto::Base64Encode(cmd.signature)}}}});
   }
   if (!commands.empty()) {
     c.metrics->Increment("rampart_commands_delivered_total", {}, {},
@@ -142,6 +215,7 @@ http::Response Checkin(Context& c, const Call& call) {
   return JsonResponse(
       200, json{{"compliance", {{"state", core::ToString(verdict.state)}, {"reasons", reasons}}},
                 {"commands", cmds},
+                {"key_rotations", rotations},
                 {"checkin_interval_seconds", c.options.config.checkin_interval_seconds}});
 }
 
@@ -159,8 +233,11 @@ http::Response CommandResult(Context& c, const Call& call) {
     state = core::CommandState::kError;
   } else if (status_name == "not_now") {
     state = core::CommandState::kNotNow;
+  } else if (status_name == "rejected") {
+    state = core::CommandState::kRejected;
   } else {
-    return ErrorResponse(Status::InvalidArgument("status must be acknowledged, error or not_now"));
+    return ErrorResponse(
+        Status::InvalidArgument("status must be acknowledged, error, not_now or rejected"));
   }
   std::string result_json;
   if (jsonutil::Has(body, "result") && !body["result"].is_null()) {
@@ -185,6 +262,30 @@ http::Response CommandResult(Context& c, const Call& call) {
                                  {"device_id", device.id},
                                  {"type", core::ToString(cmd.type)},
                                  {"status", status_name}});
+    if (state == core::CommandState::kRejected) {
+      // The device refused a command the server delivered: either a forged or replayed row in
+      // the database, or a key the device does not trust. Either way a security event.
+      c.metrics->Increment("rampart_commands_rejected_by_device_total");
+      log::Warn("command.rejected_by_device", {{"command_id", cmd.id},
+                                               {"device_id", device.id},
+                                               {"institution_id", device.institution_id}});
+      audit::Record r;
+      r.actor = device.id;
+      r.action = "command.rejected_by_device";
+      r.target = cmd.id;
+      r.outcome = "failure";
+      r.institution_id = device.institution_id;
+      r.request_id = call.req.request_id;
+      r.source_ip = call.req.remote_ip;
+      r.severity = "critical";
+      r.details_json = json{{"device_id", device.id},
+                            {"type", core::ToString(cmd.type)},
+                            {"seq", cmd.seq},
+                            {"signature_key_id", cmd.signature_key_id},
+                            {"reason", error.substr(0, 100)}}
+                           .dump();
+      RecordAudit(c, std::move(r));
+    }
     // A device that acknowledged retire, or a full wipe, is no longer managed: forget its key.
     bool ends_management =
         state == core::CommandState::kAcknowledged &&

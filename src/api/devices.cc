@@ -139,11 +139,14 @@ void RegisterCommandRoutes(RouteTable& t, Context& c) {
     // institution's device id is answered 404 whatever the body.
     RAMPART_API_ASSIGN(auto device, c.store->GetDevice(scope, call.Param("id")));
     RAMPART_API_ASSIGN(auto cmd,
-                       QueueCommand(c, scope, device.id, *type, params, call.principal.id));
-    log::Info("command.queued", {{"command_id", cmd.id},
-                                 {"device_id", device.id},
-                                 {"type", type_name},
-                                 {"by", call.principal.id}});
+                       QueueCommand(c, store::Scope::Institution(device.institution_id), device.id,
+                                    *type, params, CommandOrigin::Admin(call, "command.admin")));
+    log::Info(cmd.state == core::CommandState::kAwaitingApproval ? "command.awaiting_approval"
+                                                                 : "command.queued",
+              {{"command_id", cmd.id},
+               {"device_id", device.id},
+               {"type", type_name},
+               {"by", call.principal.id}});
     return JsonResponse(201, ToJson(cmd));
   });
 

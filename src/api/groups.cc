@@ -1,6 +1,8 @@
 #include "api/internal.h"
 #include "common/json_util.h"
 #include "common/log.h"
+#include "core/commands.h"
+#include "core/permissions.h"
 
 namespace rampart::api::internal {
 
@@ -10,7 +12,8 @@ namespace {
 
 // A device that joins a group receives what the group carries: its policies and its apps.
 void PushGroupContentToDevice(Context& c, const store::Scope& scope, const core::Device& device,
-                              const std::string& group_id, const std::string& by) {
+                              const std::string& group_id, const Call& call) {
+  CommandOrigin origin = CommandOrigin::Admin(call, "group.join");
   store::PageRequest page{500, ""};
   for (;;) {
     auto policies = c.store->ListPolicies(scope, page);
@@ -21,9 +24,9 @@ void PushGroupContentToDevice(Context& c, const store::Scope& scope, const core:
       for (const auto& a : *assignments) {
         if (a.group_id != group_id) continue;
         json params = ApplyPolicyParams(p);
-        QueueCommand(c, scope, device.id, core::CommandType::kApplyPolicy, params, by)
-            .status()
-            .IgnoreError();
+        auto cmd =
+            QueueCommand(c, scope, device.id, core::CommandType::kApplyPolicy, params, origin);
+        if (!cmd.ok()) log::Error("group.push_failed", {{"group_id", group_id}});
       }
     }
     if (policies->next_cursor.empty()) break;
@@ -39,9 +42,9 @@ void PushGroupContentToDevice(Context& c, const store::Scope& scope, const core:
       if (!assignments.ok()) continue;
       for (const auto& a : *assignments) {
         if (a.group_id != group_id) continue;
-        QueueCommand(c, scope, device.id, core::CommandType::kInstallApp, InstallAppParams(app), by)
-            .status()
-            .IgnoreError();
+        auto cmd = QueueCommand(c, scope, device.id, core::CommandType::kInstallApp,
+                                InstallAppParams(app), origin);
+        if (!cmd.ok()) log::Error("group.push_failed", {{"group_id", group_id}});
       }
     }
     if (apps->next_cursor.empty()) break;
@@ -111,9 +114,66 @@ void RegisterGroupRoutes(RouteTable& t, Context& c) {
     bool joined = std::find(before.begin(), before.end(), call.Param("id")) == before.end();
     if (joined && device.status == core::DeviceStatus::kActive) {
       PushGroupContentToDevice(c, store::Scope::Institution(device.institution_id), device,
-                               call.Param("id"), call.principal.id);
+                               call.Param("id"), call);
     }
     return JsonResponse(200, json{{"group_id", call.Param("id")}, {"device_id", device.id}});
+  });
+
+  // One command type to every active device of the group, as one admin action: above
+  // mass_command_threshold devices (and for wipe and retire) it waits for a second admin.
+  t.Add("POST", "/api/v1/groups/{id}/commands", "devices.command", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto group, c.store->GetGroup(scope, call.Param("id")));
+    RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
+    std::string type_name;
+    RAMPART_API_CHECK(jsonutil::GetString(body, "type", &type_name, true, 32));
+    auto type = core::ParseCommandType(type_name);
+    if (!type)
+      return ErrorResponse(Status::InvalidArgument("unknown command type '" + type_name + "'"));
+    if (*type == core::CommandType::kInstallApp || *type == core::CommandType::kApplyPolicy) {
+      return ErrorResponse(Status::InvalidArgument(
+          "use POST /api/v1/apps/{id}/assignments or /api/v1/policies/{id}/assignments for '" +
+          type_name + "'"));
+    }
+    if (core::IsDestructive(*type) &&
+        !core::RoleHasPermission(call.principal.role, "devices.wipe")) {
+      return ErrorResponse(Status::PermissionDenied("this token's role may not send " + type_name));
+    }
+    json params = body;
+    params.erase("type");
+    store::Scope inst_scope = store::Scope::Institution(group.institution_id);
+    store::DeviceFilter filter;
+    filter.status = core::DeviceStatus::kActive;
+    filter.group_id = group.id;
+    std::vector<std::string> targets;
+    store::PageRequest page{500, ""};
+    for (;;) {
+      RAMPART_API_ASSIGN(auto devices, c.store->ListDevices(inst_scope, filter, page));
+      for (const auto& d : devices.items) targets.push_back(d.id);
+      if (devices.next_cursor.empty()) break;
+      page.cursor = devices.next_cursor;
+    }
+    if (targets.empty()) {
+      // Validate anyway, so a bad payload is a 400 whatever the group holds.
+      RAMPART_API_CHECK(core::ValidateCommandPayload(*type, params).status());
+      return ErrorResponse(Status::Conflict("the group has no active device"));
+    }
+    RAMPART_API_ASSIGN(auto created, CreateCommands(c, inst_scope, targets, *type, params,
+                                                    CommandOrigin::Admin(call, "group.command")));
+    log::Info("group.command", {{"group_id", group.id},
+                                {"type", type_name},
+                                {"devices", static_cast<int64_t>(created.commands.size())},
+                                {"awaiting_approval", created.awaiting_approval},
+                                {"by", call.principal.id}});
+    json items = json::array();
+    for (const auto& cmd : created.commands) items.push_back(ToJson(cmd));
+    return JsonResponse(
+        201, json{{"group_id", group.id},
+                  {"type", type_name},
+                  {"batch_size", static_cast<int64_t>(targets.size())},
+                  {"batch_id", created.batch_id.empty() ? json(nullptr) : json(created.batch_id)},
+                  {"state", created.awaiting_approval ? "awaiting_approval" : "queued"},
+                  {"commands", std::move(items)}});
   });
 
   t.Add("DELETE", "/api/v1/groups/{id}/devices/{device_id}", "groups.write",

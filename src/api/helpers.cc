@@ -146,44 +146,4 @@ http::Response ErrorResponse(const Status& status) {
   return http::Response::Error(status);
 }
 
-Result<core::Command> QueueCommand(Context& c, const store::Scope& scope,
-                                   const std::string& device_id, core::CommandType type,
-                                   const json& params, const std::string& created_by) {
-  RAMPART_ASSIGN_OR_RETURN(std::string payload, core::ValidateCommandPayload(type, params));
-  core::Command cmd;
-  cmd.id = core::NewId("cmd");
-  cmd.device_id = device_id;
-  cmd.type = type;
-  cmd.payload_json = std::move(payload);
-  cmd.created_by = created_by;
-  cmd.created_at = c.Now();
-  cmd.updated_at = cmd.created_at;
-  cmd.expires_at = cmd.created_at + c.options.config.command_expiry_seconds;
-  RAMPART_ASSIGN_OR_RETURN(core::Command stored, c.store->EnqueueCommand(scope, std::move(cmd)));
-  c.metrics->Increment("rampart_commands_queued_total", "type", core::ToString(type));
-  return stored;
-}
-
-Result<int64_t> PushPolicyToDevices(Context& c, const core::Policy& policy,
-                                    const core::PolicyAssignment& assignment,
-                                    const std::string& created_by) {
-  store::Scope scope = store::Scope::Institution(assignment.institution_id);
-  json params = ApplyPolicyParams(policy);
-  int64_t queued = 0;
-  store::DeviceFilter filter;
-  filter.status = core::DeviceStatus::kActive;
-  filter.group_id = assignment.group_id;
-  store::PageRequest page{500, ""};
-  while (true) {
-    RAMPART_ASSIGN_OR_RETURN(auto devices, c.store->ListDevices(scope, filter, page));
-    for (const auto& d : devices.items) {
-      auto cmd = QueueCommand(c, scope, d.id, core::CommandType::kApplyPolicy, params, created_by);
-      if (cmd.ok()) ++queued;
-    }
-    if (devices.next_cursor.empty()) break;
-    page.cursor = devices.next_cursor;
-  }
-  return queued;
-}
-
 }  // namespace rampart::api::internal

@@ -152,14 +152,52 @@ Result<core::DeviceState> DeviceStateFromJson(const nlohmann::json& j);
 
 // --- Shared domain operations ---
 
-// Validates and queues a command for one device (created_by = principal id or "system").
+// Who caused a set of commands: an admin's request, or the server itself (a compliance action,
+// an enrollment's institution-wide policies).
+struct CommandOrigin {
+  const Call* call = nullptr;  // the admin request; null for the server's own actions
+  std::string created_by;      // the principal id, or "system", "system:compliance"
+  std::string purpose;         // why, for the keeper's audit: "command.admin", "policy.push", ...
+  static CommandOrigin Admin(const Call& call, std::string purpose);
+  static CommandOrigin System(std::string created_by, std::string purpose);
+};
+
+struct CreatedCommands {
+  std::vector<core::Command> commands;  // one per device that received one
+  bool awaiting_approval = false;       // created unsigned; a second admin must approve
+  std::string batch_id;                 // set when several commands await approval together
+};
+
+// The one path by which commands come to exist (command_pipeline.cc). Validates the payload and
+// creates one command of `type` for each device, as a single admin action of
+// batch_size = device_ids.size():
+//  - wipe and retire, and any admin action for more than mass_command_threshold devices, are
+//    stored awaiting_approval, unsigned (sharing a batch id when there are several);
+//  - everything else is signed by the keeper, after the store assigned its seq and inside the
+//    same store transaction, and stored queued.
+// Unavailable when the keeper is missing or down: then no command of the action remains
+// deliverable (those created before the failure are canceled). With several devices, one that
+// is gone or retired meanwhile is skipped; with one, its NotFound/Conflict is returned.
+Result<CreatedCommands> CreateCommands(Context& c, const store::Scope& scope,
+                                       const std::vector<std::string>& device_ids,
+                                       core::CommandType type, const nlohmann::json& params,
+                                       const CommandOrigin& origin);
+// CreateCommands for one device; returns its command.
 Result<core::Command> QueueCommand(Context& c, const store::Scope& scope,
                                    const std::string& device_id, core::CommandType type,
-                                   const nlohmann::json& params, const std::string& created_by);
-// Queues apply_policy for every active device a policy assignment reaches; returns the count.
-Result<int64_t> PushPolicyToDevices(Context& c, const core::Policy& policy,
-                                    const core::PolicyAssignment& assignment,
-                                    const std::string& created_by);
+                                   const nlohmann::json& params, const CommandOrigin& origin);
+// The signer the store calls for each command (keeper->SignCommand over
+// core::CommandSignatureFields); Unavailable without a keeper.
+store::CommandSigner KeeperSigner(Context& c, const CommandOrigin& origin);
+// Queues apply_policy for every active device a policy assignment reaches, as one action.
+Result<CreatedCommands> PushPolicyToDevices(Context& c, const core::Policy& policy,
+                                            const core::PolicyAssignment& assignment,
+                                            const CommandOrigin& origin);
+// Adds "commands_queued", "commands_awaiting_approval" and "batch_id" (null when none) to the
+// answer of a route that created commands for several devices; zeros when creation failed.
+void AddCreatedCommands(nlohmann::json& out, const Result<CreatedCommands>& created);
+// Approval routes: POST /api/v1/commands/{id}/approve and /reject.
+void RegisterApprovalRoutes(RouteTable& t, Context& c);
 
 }  // namespace rampart::api::internal
 

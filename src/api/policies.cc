@@ -20,10 +20,13 @@ Result<core::PolicyRules> ReadPolicyRules(Context& c, const json& rules_json) {
 
 // Re-sends a changed policy to every device its assignments reach.
 void PushPolicyEverywhere(Context& c, const store::Scope& scope, const core::Policy& policy,
-                          const std::string& by) {
+                          const Call& call) {
   auto assignments = c.store->ListPolicyAssignments(scope, policy.id);
   if (!assignments.ok()) return;
-  for (const auto& a : *assignments) PushPolicyToDevices(c, policy, a, by).status().IgnoreError();
+  for (const auto& a : *assignments) {
+    auto pushed = PushPolicyToDevices(c, policy, a, CommandOrigin::Admin(call, "policy.push"));
+    if (!pushed.ok()) log::Error("policy.push_failed", {{"policy_id", policy.id}});
+  }
 }
 
 }  // namespace
@@ -73,7 +76,7 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
     RAMPART_API_CHECK(c.store->UpdatePolicy(scope, p));
     log::Info("policy.updated", {{"policy_id", p.id}, {"by", call.principal.id}});
     RecordAudit(c, call, "policy.update", p.id, "success");
-    PushPolicyEverywhere(c, store::Scope::Institution(p.institution_id), p, call.principal.id);
+    PushPolicyEverywhere(c, store::Scope::Institution(p.institution_id), p, call);
     return JsonResponse(200, ToJson(p));
   });
 
@@ -119,18 +122,17 @@ void RegisterPolicyRoutes(RouteTable& t, Context& c) {
     RAMPART_API_CHECK(c.store->AssignPolicy(a));
     // The assignment stands even if queueing fails part way: devices also receive their
     // policies when they enroll or join a group, and a retry would only answer 409.
-    auto pushed = PushPolicyToDevices(c, p, a, call.principal.id);
-    int64_t queued = pushed.ok() ? *pushed : 0;
+    auto pushed = PushPolicyToDevices(c, p, a, CommandOrigin::Admin(call, "policy.push"));
     if (!pushed.ok()) log::Error("policy.push_failed", {{"policy_id", p.id}});
-    log::Info("policy.assigned", {{"policy_id", p.id},
-                                  {"assignment_id", a.id},
-                                  {"queued", queued},
-                                  {"by", call.principal.id}});
-    RecordAudit(
-        c, call, "policy.assign", p.id, "success",
-        json{{"assignment_id", a.id}, {"group_id", a.group_id}, {"commands_queued", queued}});
+    log::Info("policy.assigned",
+              {{"policy_id", p.id}, {"assignment_id", a.id}, {"by", call.principal.id}});
+    {
+      json details = {{"assignment_id", a.id}, {"group_id", a.group_id}};
+      AddCreatedCommands(details, pushed);
+      RecordAudit(c, call, "policy.assign", p.id, pushed.ok() ? "success" : "failure", details);
+    }
     json out = ToJson(a);
-    out["commands_queued"] = queued;
+    AddCreatedCommands(out, pushed);
     return JsonResponse(201, out);
   });
 

@@ -129,7 +129,11 @@ json ToJson(const core::Command& v) {
           {"not_before", Time(v.not_before)},
           {"not_now_count", v.not_now_count},
           {"result", result},
-          {"error", OrNull(v.error)}};
+          {"error", OrNull(v.error)},
+          {"approved_by", OrNull(v.approved_by)},
+          {"signature_key_id", OrNull(v.signature_key_id)},
+          {"batch_id", OrNull(v.batch_id)},
+          {"batch_size", v.batch_size}};
 }
 
 json ToJson(const core::PolicyRules& v) {

@@ -164,6 +164,8 @@ Status ApplyConfigYaml(const std::string& yaml_text, Config* config) {
         RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.max_not_now));
       } else if (key == "command_redeliver_seconds") {
         RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.command_redeliver_seconds));
+      } else if (key == "mass_command_threshold") {
+        RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.mass_command_threshold));
       } else if (key == "compliance_grace_seconds") {
         RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.compliance_grace_seconds));
       } else if (key == "session_idle_timeout_seconds") {

@@ -65,6 +65,9 @@ struct Config {
   // A command delivered but never reported on (the response carrying it was lost) is
   // delivered again after this long.
   uint32_t command_redeliver_seconds = 1800;
+  // An admin action that targets more devices than this waits for a second admin's approval
+  // before any of its commands is signed (wipe and retire always wait).
+  uint32_t mass_command_threshold = 10;
 
   // Compliance.
   uint32_t compliance_grace_seconds = 24 * 3600;  // default when a policy names none

@@ -1,6 +1,14 @@
 #include "core/command_signing.h"
 
+#include <nlohmann/json.hpp>
+
 namespace rampart::core {
+
+Result<std::string> CanonicalPayload(std::string_view payload_json) {
+  nlohmann::json j = nlohmann::json::parse(payload_json, nullptr, false);
+  if (j.is_discarded()) return Status::InvalidArgument("command payload is not JSON");
+  return j.dump();
+}
 
 std::string CommandSigningString(const CommandSignatureFields& f) {
   std::string s = "RAMPART-COMMAND-V1\n";

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/status.h"
+
 namespace rampart::core {
 
 struct CommandSignatureFields {
@@ -21,6 +23,12 @@ struct CommandSignatureFields {
   std::string payload_sha256_hex;  // SHA-256 of the command's canonical payload JSON text
   int64_t expires_at = 0;          // Unix seconds; the agent refuses the command after it
 };
+
+// The canonical text of a command payload, whose SHA-256 is signed: the JSON parsed and dumped
+// again by nlohmann::json (object keys sorted, no whitespace). Server and agent both compute it
+// from the JSON value, so re-serialisation on the way does not change it. InvalidArgument when
+// the text is not JSON.
+Result<std::string> CanonicalPayload(std::string_view payload_json);
 
 // "RAMPART-COMMAND-V1\n" DEVICE_ID "\n" COMMAND_ID "\n" SEQ "\n" TYPE "\n" PAYLOAD_SHA256 "\n"
 // EXPIRES_AT

@@ -204,6 +204,8 @@ struct Command {
   std::string signature_key_id;  // the command key that signed it; "" until signed
   std::string signature;         // raw Ed25519 signature by the keeper; "" until signed
   int64_t batch_size = 1;        // devices targeted by the admin action that created it
+  std::string batch_id;          // "bat_..." shared by the commands of one multi-device action
+                                 // awaiting approval together; "" otherwise
   int64_t created_at = 0;
   int64_t updated_at = 0;
   int64_t expires_at = 0;

@@ -68,6 +68,7 @@ keeper::KeeperOptions KeeperOptionsFrom(const Config& config, const std::string&
                                  {"analyst", k.budget_analyst},
                                  {"auditor", k.budget_auditor}};
   o.max_destructive_per_hour = k.max_destructive_commands_per_hour;
+  o.mass_command_threshold = config.mass_command_threshold;
   return o;
 }
 

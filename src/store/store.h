@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -74,6 +75,17 @@ enum class ResultOutcome {
   kDuplicate,  // the same outcome was already recorded: idempotent, nothing changed
 };
 
+// A command's signature as the keeper made it (raw bytes, not base64).
+struct CommandSignatureParts {
+  std::string key_id;
+  std::string signature;
+};
+
+// Signs a command whose seq the store has just assigned. Called inside the store's write
+// transaction, so what it signs is exactly what is stored; an error aborts the whole call and
+// nothing is written. Must not call back into the store.
+using CommandSigner = std::function<Result<CommandSignatureParts>(const core::Command&)>;
+
 struct ComplianceSummary {
   int64_t compliant = 0;
   int64_t noncompliant = 0;
@@ -126,6 +138,9 @@ class Store {
   // (the device's own fields are overwritten with those). Returns the stored device.
   // Unauthenticated when no token has that hash or it is revoked, expired or exhausted (one
   // message for all four, so the caller learns nothing about which).
+  // The token with that hash, whatever its state (unscoped: enrollment happens before any
+  // scope exists). NotFound when there is none. EnrollDevice still decides whether it is usable.
+  virtual Result<core::EnrollmentToken> FindEnrollmentToken(const std::string& token_hash) = 0;
   virtual Result<core::Device> EnrollDevice(const std::string& token_hash, core::Device device,
                                             int64_t now) = 0;
 
@@ -142,7 +157,7 @@ class Store {
                                const std::vector<core::ComplianceReason>& reasons,
                                int64_t noncompliant_since, int64_t compliance_action_taken_at) = 0;
   // Marks the device retired, clears its public key (so no later request verifies) and cancels
-  // every command still queued, sent or not_now.
+  // every command still queued, sent, not_now or awaiting_approval.
   virtual Status RetireDevice(const Scope& scope, const std::string& device_id, int64_t now) = 0;
   virtual Result<ComplianceSummary> SummarizeCompliance(const Scope& scope) = 0;
   virtual Result<int64_t> CountDevices(const Scope& scope) = 0;
@@ -212,36 +227,69 @@ class Store {
   virtual Result<int64_t> DeleteStaleAdminSessions(int64_t now, int64_t idle_cutoff) = 0;
 
   // --- Commands ---
-  // Assigns the next per-device seq (the passed seq is ignored) and stores the command as
-  // queued. NotFound if the device is not in scope; Conflict if it is retired.
-  virtual Result<core::Command> EnqueueCommand(const Scope& scope, core::Command command) = 0;
+  // Devices obey only signed commands: a command is deliverable only once it carries the
+  // keeper's signature, and TakeDeliverableCommands never returns one without it.
+  //
+  // Assigns the next per-device seq (the passed seq is ignored) and stores the command in the
+  // state it carries, which must be:
+  //  - queued: `sign` is required; it is called inside the transaction once the seq is known and
+  //    its key id and signature are stored with the row. If it fails nothing is written and its
+  //    error is returned (Unavailable when the keeper is down).
+  //  - awaiting_approval: `sign` must be empty; the command is stored unsigned (with its
+  //    batch_id and batch_size) until ApproveCommands signs it.
+  // InvalidArgument for any other state or a missing/unexpected signer. NotFound if the device
+  // is not in scope; Conflict if it is retired.
+  virtual Result<core::Command> EnqueueCommand(const Scope& scope, core::Command command,
+                                               const CommandSigner& sign) = 0;
   virtual Result<core::Command> GetCommand(const Scope& scope, const std::string& device_id,
                                            const std::string& command_id) = 0;
+  // The same without knowing the device (approval routes address a command by id only).
+  virtual Result<core::Command> FindCommand(const Scope& scope, const std::string& command_id) = 0;
   // In seq order.
   virtual Result<Page<core::Command>> ListCommands(const Scope& scope, const std::string& device_id,
                                                    const CommandFilter& filter,
                                                    const PageRequest& page) = 0;
-  // Atomically selects, in seq order, up to `limit` commands of the device that are queued,
-  // not_now with not_before <= now, or sent with sent_at <= resend_sent_before (the device never
-  // reported on them, e.g. the response carrying them was lost), and not expired; marks them
-  // sent (sent_at = now) and returns them. Commands found expired on the way are marked expired.
+  // Approves the command and, when it has a batch_id, every other command of its batch still
+  // awaiting approval, in one transaction: those past expires_at become expired; each of the
+  // others gets a fresh seq (the next of its device, so devices receive commands in the order
+  // they were signed), approved_by, and the signature `sign` makes over it, and moves to queued.
+  // If any signature fails nothing changes and the error is returned. NotFound when the command
+  // is not in scope; Conflict when it is not awaiting approval. Returns the queued commands.
+  virtual Result<std::vector<core::Command>> ApproveCommands(const Scope& scope,
+                                                             const std::string& command_id,
+                                                             const std::string& approved_by,
+                                                             int64_t now,
+                                                             const CommandSigner& sign) = 0;
+  // Refuses a command awaiting approval: it and the rest of its batch still awaiting approval
+  // become canceled. NotFound / Conflict as ApproveCommands. Returns the canceled commands.
+  virtual Result<std::vector<core::Command>> RejectApproval(const Scope& scope,
+                                                            const std::string& command_id,
+                                                            int64_t now) = 0;
+  // Atomically selects, in seq order, up to `limit` signed commands of the device that are
+  // queued, not_now with not_before <= now, or sent with sent_at <= resend_sent_before (the
+  // device never reported on them, e.g. the response carrying them was lost), and not expired;
+  // marks them sent (sent_at = now) and returns them. Commands found expired on the way are
+  // marked expired. A row without a signature is never delivered, whatever its state.
   virtual Result<std::vector<core::Command>> TakeDeliverableCommands(
       const std::string& device_id, int64_t now, int limit, int64_t resend_sent_before) = 0;
-  // Records a device's report on a command it was sent. `state` is acknowledged, error or
-  // not_now. A repeated identical report is kDuplicate. A report on a command that is not in
-  // state sent (or a different outcome for one already finished) is Conflict. For not_now the
-  // command gets not_before and not_now_count + 1; once not_now_count reaches max_not_now it
-  // becomes error ("device kept answering not_now").
+  // Records a device's report on a command it was sent. `state` is acknowledged, error,
+  // not_now or rejected (the device refused it: bad, missing or replayed signature; final).
+  // A repeated identical report is kDuplicate. A report on a command that is not in state sent
+  // (or a different outcome for one already finished) is Conflict. For not_now the command gets
+  // not_before and not_now_count + 1; once not_now_count reaches max_not_now it becomes error
+  // ("device kept answering not_now").
   virtual Result<ResultOutcome> RecordCommandResult(const std::string& device_id,
                                                     const std::string& command_id,
                                                     core::CommandState state,
                                                     const std::string& result_json,
                                                     const std::string& error, int64_t now,
                                                     int64_t not_before, int32_t max_not_now) = 0;
-  // Cancels a queued or not_now command. Conflict once it was sent or finished.
+  // Cancels a queued, not_now or awaiting_approval command (only that one, not its batch).
+  // Conflict once it was sent or finished.
   virtual Status CancelCommand(const Scope& scope, const std::string& device_id,
                                const std::string& command_id, int64_t now) = 0;
-  // Marks every queued/sent/not_now command past expires_at as expired; returns how many.
+  // Marks every queued/sent/not_now/awaiting_approval command past expires_at as expired;
+  // returns how many.
   virtual Result<int64_t> ExpireCommands(int64_t now) = 0;
   // Count of commands per state over all institutions (for /metrics).
   virtual Result<std::map<core::CommandState, int64_t>> CountCommandsByState() = 0;

@@ -113,16 +113,64 @@ TEST_F(ProtocolTest, EnrollBodyCarriesAVerifiableProof) {
 }
 
 TEST_F(ProtocolTest, ParsesEnrollResponse) {
-  auto r = ParseEnrollResponse(R"({"device_id":"dev_1","institution_id":"ins_1",
+  std::string key = crypto::GenerateEd25519().public_key;
+  json answer = json::parse(R"({"device_id":"dev_1","institution_id":"ins_1",
       "server":{"identity_key":"AAAA","tls_ca_sha256":"ab"},"checkin_interval_seconds":60})");
+  answer["command_key"] = {{"key_id", "ck_1"}, {"public_key", crypto::Base64Encode(key)}};
+  auto r = ParseEnrollResponse(answer.dump());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->device_id, "dev_1");
   EXPECT_EQ(r->institution_id, "ins_1");
   EXPECT_EQ(r->server_identity_key, "AAAA");
   EXPECT_EQ(r->checkin_interval_seconds, 60);
+  EXPECT_EQ(r->command_key.key_id, "ck_1");
+  EXPECT_EQ(r->command_key.public_key, key);
+  // Without a well-formed command key the device could verify nothing: refused.
+  json no_key = answer;
+  no_key.erase("command_key");
+  EXPECT_FALSE(ParseEnrollResponse(no_key.dump()).ok());
+  json short_key = answer;
+  short_key["command_key"]["public_key"] = crypto::Base64Encode("short");
+  EXPECT_FALSE(ParseEnrollResponse(short_key.dump()).ok());
   EXPECT_FALSE(ParseEnrollResponse(R"({"institution_id":"ins_1"})").ok());
   EXPECT_FALSE(ParseEnrollResponse(R"({"device_id":"../x","institution_id":"i"})").ok());
   EXPECT_FALSE(ParseEnrollResponse("not json").ok());
+}
+
+TEST_F(ProtocolTest, ParsesSignaturesAndRotationsLeniently) {
+  std::string sig = std::string(64, 's');
+  json answer = {
+      {"commands",
+       json::array({{{"id", "cmd_1"},
+                     {"seq", 1},
+                     {"type", "lock"},
+                     {"payload", json::object()},
+                     {"payload_sha256", std::string(64, 'a')},
+                     {"signature", {{"key_id", "ck_1"}, {"value", crypto::Base64Encode(sig)}}}},
+                    {{"id", "cmd_2"}, {"seq", 2}, {"type", "lock"}},
+                    {{"id", "cmd_3"},
+                     {"seq", 3},
+                     {"type", "lock"},
+                     {"signature", {{"key_id", "ck_1"}, {"value", "%%%"}}}}})},
+      {"key_rotations", json::array({{{"institution_id", "ins_1"},
+                                      {"old_key_id", "ck_1"},
+                                      {"new_key_id", "ck_2"},
+                                      {"new_public_key", "AAAA"},
+                                      {"issued_at", 5},
+                                      {"signature", crypto::Base64Encode(sig)}}})}};
+  auto r = ParseCheckinResponse(answer.dump());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->commands.size(), 3u) << "unsigned and malformed commands are kept to be refused";
+  EXPECT_EQ(r->commands[0].signature_key_id, "ck_1");
+  EXPECT_EQ(r->commands[0].signature, sig);
+  EXPECT_EQ(r->commands[0].payload_sha256, std::string(64, 'a'));
+  EXPECT_TRUE(r->commands[1].signature.empty());
+  EXPECT_TRUE(r->commands[2].signature.empty());
+  ASSERT_EQ(r->key_rotations.size(), 1u);
+  EXPECT_EQ(r->key_rotations[0].fields.new_key_id, "ck_2");
+  EXPECT_EQ(r->key_rotations[0].signature, sig);
+  EXPECT_EQ(json::parse(BuildCheckinBody(core::DeviceState{}, "ck_1"))["command_key_id"], "ck_1");
+  EXPECT_FALSE(json::parse(BuildCheckinBody(core::DeviceState{})).contains("command_key_id"));
 }
 
 TEST_F(ProtocolTest, CheckinBodyHasTheStateFields) {

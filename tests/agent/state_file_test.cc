@@ -40,7 +40,9 @@ class StateFileTest : public ::testing::Test {
     s.serial = "F2LX";
     s.ownership = core::Ownership::kPersonal;
     s.checkin_interval_seconds = 60;
-    s.last_command_seq = 7;
+    s.trust.low_watermark = 7;
+    s.trust.pin = {"ck_1", crypto::GenerateEd25519().public_key};
+    s.trust.recent_ids = {"cmd_6", "cmd_7"};
     s.last_checkin_at = 1769770000;
     s.device = NewDevice(core::Platform::kIos, "17.4");
     s.device.state.installed_apps = {"org.corp.mail"};
@@ -73,7 +75,10 @@ TEST_F(StateFileTest, RoundTripsEveryField) {
   EXPECT_EQ(back->device.platform, core::Platform::kIos);
   EXPECT_EQ(back->device.state.installed_apps, s.device.state.installed_apps);
   EXPECT_EQ(back->device.policies, s.device.policies);
-  EXPECT_EQ(back->last_command_seq, 7);
+  EXPECT_EQ(back->trust.low_watermark, 7);
+  EXPECT_EQ(back->trust.pin.key_id, "ck_1");
+  EXPECT_EQ(back->trust.pin.public_key, s.trust.pin.public_key);
+  EXPECT_EQ(back->trust.recent_ids, s.trust.recent_ids);
   ASSERT_EQ(back->pending_results.size(), 1u);
   EXPECT_EQ(back->pending_results[0].command_id, "cmd_9");
   EXPECT_EQ(back->pending_results[0].outcome.effect, Effect::kRetire);
@@ -103,9 +108,9 @@ TEST_F(StateFileTest, IsWrittenWithMode0600AndNoTemporaryFileRemains) {
 TEST_F(StateFileTest, SaveReplacesTheOldContent) {
   AgentState s = Sample();
   ASSERT_TRUE(SaveState(path_, s).ok());
-  s.last_command_seq = 99;
+  s.trust.low_watermark = 99;
   ASSERT_TRUE(SaveState(path_, s).ok());
-  EXPECT_EQ(LoadState(path_)->last_command_seq, 99);
+  EXPECT_EQ(LoadState(path_)->trust.low_watermark, 99);
 }
 
 TEST_F(StateFileTest, MissingFileIsNotFoundWithAHint) {

@@ -19,6 +19,7 @@
 #include "core/device_signing.h"
 #include "keeper/service.h"
 #include "store/store.h"
+#include "tests/support/fake_keeper.h"
 
 namespace rampart::api::testing {
 
@@ -48,21 +49,22 @@ class ApiFixture : public ::testing::Test {
     auto s = store::OpenStore("sqlite::memory:");
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
-    AppOptions options;
-    options.apps_dir = apps_dir_.string();
-    options.server_identity_key = crypto::GenerateEd25519().public_key;
-    options.tls_ca_fingerprint = "00";
-    options.config.not_now_retry_seconds = 60;
-    options.config.max_not_now = 3;
-    options.config.keeper.canary_staff_per_institution = canaries_;
-    // The real keeper rules in-process, its audit trail in memory.
+    options_.apps_dir = apps_dir_.string();
+    options_.server_identity_key = crypto::GenerateEd25519().public_key;
+    options_.tls_ca_fingerprint = "00";
+    options_.config.not_now_retry_seconds = 60;
+    options_.config.max_not_now = 3;
+    options_.config.keeper.canary_staff_per_institution = canaries_;
+    // Staff data goes through the real keeper rules in-process (audit trail in memory); commands
+    // are signed by a fake with real keys that tests can inspect, forge with, or take down.
     keeper::KeeperOptions keeper_options;
     keeper_options.key_dir = (apps_dir_ / "keeper").string();
     auto k = keeper::KeeperService::Open(keeper_options, &trail_, &clock_);
     ASSERT_TRUE(k.ok()) << k.status().ToString();
-    keeper_ = std::move(k).value();
-    options.keeper = keeper_.get();
-    app_ = std::make_unique<App>(options, store_.get(), &clock_);
+    vault_ = std::move(k).value();
+    keeper_.set_vault(vault_.get());
+    options_.keeper = &keeper_;
+    app_ = std::make_unique<App>(options_, store_.get(), &clock_);
     superadmin_ = Issue(core::Role::kSuperAdmin, "");
   }
 
@@ -175,11 +177,13 @@ class ApiFixture : public ::testing::Test {
   }
 
   ManualClock clock_{1769760000000};  // 2026-01-30T08:00:00Z
+  ::rampart::testing::FakeKeeper keeper_;
+  AppOptions options_;
   std::filesystem::path apps_dir_;
   std::unique_ptr<store::Store> store_;
   int canaries_ = 0;  // canary staff per institution; a test fixture may set it before SetUp
   keeper::testing::MemoryTrail trail_{&clock_};
-  std::unique_ptr<keeper::KeeperService> keeper_;
+  std::unique_ptr<keeper::KeeperService> vault_;
   std::unique_ptr<App> app_;
   std::string superadmin_;
 };

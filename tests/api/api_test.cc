@@ -293,7 +293,8 @@ TEST_F(ApiTest, HelpdeskMayLockButNotWipe) {
   EXPECT_EQ(Send("DELETE", base + "/" + wipe.body["id"].get<std::string>(), helpdesk).status, 403)
       << "cancelling a wipe takes the right to wipe";
   EXPECT_EQ(Send("GET", base + "/" + wipe.body["id"].get<std::string>(), admin_).body["state"],
-            "queued");
+            "awaiting_approval")
+      << "a wipe waits for a second admin (command_signing_test covers approval)";
   EXPECT_EQ(Send("GET", base, admin_).body["items"].size(), 2u);
 }
 
@@ -302,6 +303,11 @@ TEST_F(ApiTest, RetireRevokesTheDeviceKey) {
   Reply cmd =
       Send("POST", "/api/v1/devices/" + d.id + "/commands", admin_, json{{"type", "retire"}});
   ASSERT_EQ(cmd.status, 201);
+  std::string second = Issue(core::Role::kAdmin, inst_);
+  ASSERT_EQ(
+      Send("POST", "/api/v1/commands/" + cmd.body["id"].get<std::string>() + "/approve", second)
+          .status,
+      200);
   Reply c = Checkin(d, GoodState());
   ASSERT_EQ(c.body["commands"].size(), 1u);
   DeviceSend(d, "POST", "/device/v1/commands/" + cmd.body["id"].get<std::string>() + "/result",

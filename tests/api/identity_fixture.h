@@ -29,7 +29,7 @@ class IdentityFixture : public ApiFixture {
     options.apps_dir = apps_dir_.string();
     options.server_identity_key = crypto::GenerateEd25519().public_key;
     options.tls_ca_fingerprint = "00";
-    keeper_.set_inner(ApiFixture::keeper_.get());
+    keeper_.set_inner(&(this->ApiFixture::keeper_));
     options.keeper = &keeper_;
     config_ = options.config;
     app_ = std::make_unique<App>(options, store_.get(), &clock_);

@@ -80,6 +80,9 @@ class RouteWalk : public ApiFixture {
         created("/api/v1/users", json{{"username", "a-user"}, {"role", "auditor"}})["id"];
     ids_["command"] =
         created("/api/v1/devices/" + device_a_.id + "/commands", json{{"type", "restart"}})["id"];
+    // A wipe waits for approval: the approval routes address it.
+    ids_["pending"] =
+        created("/api/v1/devices/" + device_a_.id + "/commands", json{{"type", "wipe"}})["id"];
     Reply app = Send("POST", "/api/v1/apps?name=A&bundle_id=a.a&version=1&platform=android",
                      admin_a_, std::string("package-a"));
     ids_["app"] = app.body["id"];
@@ -100,7 +103,8 @@ class RouteWalk : public ApiFixture {
         {"/api/v1/apps/", "app"},
         {"/api/v1/tokens/", "token"},
         {"/api/v1/users/", "user"},
-        {"/device/v1/commands/", "command"}};
+        {"/device/v1/commands/", "command"},
+        {"/api/v1/commands/", "pending"}};
     std::string kind;
     for (const auto& [prefix, k] : kPrefixes) {
       if (pattern.rfind(prefix, 0) == 0) kind = k;
@@ -182,7 +186,9 @@ TEST_F(RouteWalk, EveryRouteRefusesTheWrongCaller) {
             "Alice A");
   EXPECT_EQ(Send("GET", "/api/v1/devices/" + device_a_.id, admin_a_).body["status"], "active");
   Reply commands = Send("GET", "/api/v1/devices/" + device_a_.id + "/commands", admin_a_);
-  EXPECT_EQ(commands.body["items"].size(), 2u) << "apply_policy and restart only";
+  ASSERT_EQ(commands.body["items"].size(), 3u) << "apply_policy, restart and the wipe only";
+  EXPECT_EQ(commands.body["items"][2]["state"], "awaiting_approval")
+      << "B's approval attempts did not approve A's wipe";
   EXPECT_EQ(Send("GET", "/api/v1/policies/" + ids_["policy"], admin_a_).body["name"], "P");
   EXPECT_EQ(Send("GET", "/api/v1/apps/" + ids_["app"], admin_a_).body["quarantined"], false);
 }

@@ -49,6 +49,9 @@ class AuthzWalk : public IdentityFixture {
     app_sha_ = app.body["sha256"];
     ids_["user"] =
         created("/api/v1/users", json{{"username", "a-helper"}, {"role", "helpdesk"}})["id"];
+    // A wipe waits for a second admin: the approval routes name it.
+    ids_["pending"] =
+        created("/api/v1/devices/" + device_a_.id + "/commands", json{{"type", "wipe"}})["id"];
     ids_["device"] = device_a_.id;
     ids_["inst"] = inst_a_;
 
@@ -90,7 +93,8 @@ class AuthzWalk : public IdentityFixture {
         {"/api/v1/apps/", "app"},
         {"/api/v1/tokens/", "token"},
         {"/api/v1/users/", "user"},
-        {"/device/v1/commands/", "command"}};
+        {"/device/v1/commands/", "command"},
+        {"/api/v1/commands/", "pending"}};
     std::string kind;
     for (const auto& [prefix, k] : kPrefixes) {
       if (pattern.rfind(prefix, 0) == 0) kind = k;
@@ -191,7 +195,7 @@ TEST_F(AuthzWalk, EveryRouteRefusesStrangersWrongRolesAndOtherInstitutions) {
   EXPECT_EQ(Send("GET", "/api/v1/apps/" + ids_["app"], admin_a_).body["quarantined"], false);
   EXPECT_EQ(Send("GET", "/api/v1/users/" + ids_["user"], admin_a_).body["disabled"], false);
   Reply commands = Send("GET", "/api/v1/devices/" + device_a_.id + "/commands", admin_a_);
-  EXPECT_EQ(commands.body["items"].size(), 2u) << "apply_policy and restart only";
+  EXPECT_EQ(commands.body["items"].size(), 3u) << "apply_policy, restart and the pending wipe only";
   for (auto role : kInstitutionRoles) {
     EXPECT_EQ(SessionSend("GET", "/api/v1/auth/session", callers_a_[role][1].session).status, 200)
         << "A's sessions survive B's revocation attempts";

@@ -50,6 +50,11 @@ class AgentE2ETest : public ::testing::Test {
                                "admin", "--institution", institution_});
     ASSERT_EQ(tok.exit_code, 0) << tok.err;
     admin_token_ = Trim(tok.out);
+    // Wipe and retire wait for a second admin's approval.
+    ProcResult tok2 = e2e::Run({kRampart, "admin", "--data", data_, "token", "create", "--role",
+                                "admin", "--institution", institution_});
+    ASSERT_EQ(tok2.exit_code, 0) << tok2.err;
+    second_admin_token_ = Trim(tok2.out);
     ProcResult enr = e2e::Run({kRampart, "admin", "--data", data_, "enrollment", "create",
                                "--institution", institution_, "--max-uses", "1000"});
     ASSERT_EQ(enr.exit_code, 0) << enr.err;
@@ -81,6 +86,13 @@ class AgentE2ETest : public ::testing::Test {
     reply.status = r->status;
     reply.body = json::parse(r->body, nullptr, false);
     return reply;
+  }
+
+  // The second admin approves a command awaiting approval.
+  static void Approve(const std::string& command_id) {
+    ApiReply r = e2e::CallApi(server_->url(), ca_, second_admin_token_, "POST",
+                              "/api/v1/commands/" + command_id + "/approve");
+    EXPECT_EQ(r.status, 200) << r.raw;
   }
 
   static std::string StatePath(const std::string& name) { return (dir_ / name).string(); }
@@ -147,6 +159,7 @@ class AgentE2ETest : public ::testing::Test {
   static inline std::string ca_;
   static inline std::string institution_;
   static inline std::string admin_token_;
+  static inline std::string second_admin_token_;
   static inline std::string enrollment_token_;
   static inline ServerProcess* server_ = nullptr;
 };
@@ -292,7 +305,7 @@ TEST_F(AgentE2ETest, BadEnrollmentTokenCreatesNoState) {
 TEST_F(AgentE2ETest, RetireAcknowledgesThenForgetsEnrollment) {
   std::string state = StatePath("device6.json");
   std::string device_id = Enroll(state, "E2E0006");
-  QueueCommand(device_id, {{"type", "retire"}});
+  Approve(QueueCommand(device_id, {{"type", "retire"}}));
   ProcResult r = RunOnce(state);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(fs::exists(state));
@@ -306,7 +319,7 @@ TEST_F(AgentE2ETest, RetireAcknowledgesThenForgetsEnrollment) {
 TEST_F(AgentE2ETest, FullWipeForgetsEnrollment) {
   std::string state = StatePath("device7.json");
   std::string device_id = Enroll(state, "E2E0007");
-  QueueCommand(device_id, {{"type", "wipe"}, {"mode", "full"}});
+  Approve(QueueCommand(device_id, {{"type", "wipe"}, {"mode", "full"}}));
   ProcResult r = RunOnce(state);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(fs::exists(state));

@@ -84,7 +84,19 @@ TEST_F(FleetTest, TwentyDevicesPolicyLockCancelAppAndTenancy) {
       ApiJson("POST", "/api/v1/policies/" + pol.body["id"].get<std::string>() + "/assignments",
               json{{"target", "institution"}});
   ASSERT_EQ(assigned.status, 201) << assigned.raw;
-  EXPECT_EQ(assigned.body["commands_queued"], kDevices);
+  // Twenty devices is more than mass_command_threshold (10): the push waits for a second admin,
+  // whose one approval signs and queues the whole batch.
+  EXPECT_EQ(assigned.body["commands_queued"], 0);
+  EXPECT_EQ(assigned.body["commands_awaiting_approval"], kDevices);
+  ApiReply second = ApiJson("POST", "/api/v1/tokens", json{{"role", "admin"}});
+  ASSERT_EQ(second.status, 201) << second.raw;
+  ApiReply pending = Api("GET", "/api/v1/devices/" + ids[1] + "/commands?state=awaiting_approval");
+  ASSERT_EQ(pending.body["items"].size(), 1u) << pending.raw;
+  ApiReply approved = Api(
+      "POST", "/api/v1/commands/" + pending.body["items"][0]["id"].get<std::string>() + "/approve",
+      "", second.body["token"].get<std::string>());
+  ASSERT_EQ(approved.status, 200) << approved.raw;
+  EXPECT_EQ(approved.body["commands"].size(), static_cast<size_t>(kDevices));
   // Two cycles: the first applies the policies (the simulated user then sets a longer
   // passcode, as a real user answers the prompt), the second reports the resulting state.
   for (int cycle = 0; cycle < 2; ++cycle) {

@@ -287,7 +287,40 @@ class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
     c.created_by = "tok_admin";
     c.created_at = Tick();
     c.expires_at = expires_at;
-    return Must(store_->EnqueueCommand(Scope::Institution(d.institution_id), c));
+    return Must(store_->EnqueueCommand(Scope::Institution(d.institution_id), c, Signer()));
+  }
+
+  // A signer that records what it was asked to sign and signs with a fixed tag, as the keeper
+  // would (the store neither knows nor checks what a signature is).
+  CommandSigner Signer(std::string key_id = "ck_test") {
+    return [this, key_id](const core::Command& c) -> Result<CommandSignatureParts> {
+      signed_.push_back(c);
+      return CommandSignatureParts{key_id, "sig:" + c.id + ":" + std::to_string(c.seq)};
+    };
+  }
+
+  core::Command EnqueueAwaiting(const core::Device& d, const std::string& batch_id,
+                                int64_t batch_size, int64_t expires_at = 0) {
+    core::Command c;
+    c.device_id = d.id;
+    c.type = CommandType::kWipe;
+    c.payload_json = R"({"mode":"full"})";
+    c.state = CommandState::kAwaitingApproval;
+    c.created_by = "tok_first";
+    c.created_at = Tick();
+    c.expires_at = expires_at;
+    c.batch_id = batch_id;
+    c.batch_size = batch_size;
+    return Must(store_->EnqueueCommand(Scope::Institution(d.institution_id), c, nullptr));
+  }
+
+  std::vector<core::Command> signed_;
+
+  // Thread-safe (records nothing), for the concurrency tests.
+  static CommandSigner StaticSigner() {
+    return [](const core::Command& c) -> Result<CommandSignatureParts> {
+      return CommandSignatureParts{"ck_test", "sig:" + c.id};
+    };
   }
 
   core::EnrollmentToken FindToken(const Scope& scope, const std::string& id) {
@@ -607,7 +640,7 @@ TEST_P(StoreConformanceTest, ScopeNeverReachesAnotherInstitution) {
   core::Command c2;
   c2.device_id = dev.id;
   c2.created_at = Tick();
-  EXPECT_CODE(store_->EnqueueCommand(a, c2), kNotFound);
+  EXPECT_CODE(store_->EnqueueCommand(a, c2, Signer()), kNotFound);
   EXPECT_CODE(store_->CancelCommand(a, dev.id, cmd.id, Tick()), kNotFound);
   core::Policy pol2 = pol;
   pol2.name = "Changed";
@@ -963,7 +996,7 @@ TEST_P(StoreConformanceTest, RetireCancelsPendingCommandsAndClearsKey) {
   EXPECT_TRUE(Must(store_->TakeDeliverableCommands(d.id, now + 1000, 10, kNoResend)).empty());
   core::Command more;
   more.device_id = d.id;
-  EXPECT_CODE(store_->EnqueueCommand(A(), more), kConflict);
+  EXPECT_CODE(store_->EnqueueCommand(A(), more, Signer()), kConflict);
   EXPECT_CODE(store_->RecordCheckin(d.id, core::DeviceState{}, Tick(), ComplianceState::kCompliant,
                                     {}, 0, 0),
               kNotFound);
@@ -1064,13 +1097,16 @@ TEST_P(StoreConformanceTest, CommandsAreDeliveredInFifoOrder) {
   core::Device other = Enroll(inst_a_);
   core::Command c;
   c.device_id = d.id;
-  c.seq = 99;                             // ignored
-  c.state = CommandState::kAcknowledged;  // ignored: new commands are queued
+  c.seq = 99;  // ignored
+  c.state = CommandState::kAcknowledged;
   c.type = CommandType::kWipe;
   c.payload_json = R"({"preserve_esim":true})";
   c.created_by = "tok_1";
   c.created_at = Tick();
-  auto first = store_->EnqueueCommand(A(), c);
+  // A new command is queued (signed) or awaiting approval, nothing else.
+  EXPECT_CODE(store_->EnqueueCommand(A(), c, Signer()), kInvalidArgument);
+  c.state = CommandState::kQueued;
+  auto first = store_->EnqueueCommand(A(), c, Signer());
   ASSERT_OK(first);
   EXPECT_EQ(first->seq, 1);
   EXPECT_EQ(first->state, CommandState::kQueued);
@@ -1130,7 +1166,7 @@ TEST_P(StoreConformanceTest, ConcurrentEnqueuesGetDistinctConsecutiveSeqs) {
         core::Command c;
         c.device_id = d.id;
         c.created_at = 1;
-        if (!store_->EnqueueCommand(A(), c).ok()) ++failures;
+        if (!store_->EnqueueCommand(A(), c, StaticSigner()).ok()) ++failures;
         // Readers run alongside the writers.
         if (!store_->ListCommands(A(), d.id, {}, PageRequest{5, ""}).ok()) ++failures;
       }
@@ -1554,7 +1590,7 @@ TEST_P(StoreConformanceTest, FailedCallsChangeNothing) {
   // Unknown device: no command row appears.
   core::Command orphan;
   orphan.device_id = "dev_unknown";
-  EXPECT_CODE(store_->EnqueueCommand(A(), orphan), kNotFound);
+  EXPECT_CODE(store_->EnqueueCommand(A(), orphan, Signer()), kNotFound);
   // A report on a queued command conflicts: the command stays as it was.
   EXPECT_CODE(
       store_->RecordCommandResult(d.id, c.id, CommandState::kAcknowledged, "{}", "", Tick(), 0, 3),
@@ -1821,6 +1857,172 @@ TEST_P(StoreConformanceTest, SessionsEndOnPasswordChangeRevocationAndStaleness) 
   EXPECT_CODE(store_->FindAdminSessionByHash(bobs.secret_hash), kNotFound);
   EXPECT_OK(store_->FindAdminSessionByHash(fresh.secret_hash));
   EXPECT_EQ(Must(store_->DeleteStaleAdminSessions(1300, 1200)), 1) << "idle since 1200";
+}
+
+// ------------------------------------------------------------------------------------------
+// Signed commands and four-eyes approval
+
+TEST_P(StoreConformanceTest, QueuedCommandsAreSignedInsideTheWrite) {
+  core::Device d = Enroll(inst_a_);
+  core::Command c;
+  c.device_id = d.id;
+  c.type = CommandType::kLock;
+  c.created_at = Tick();
+  // Queued needs a signer; awaiting approval must not have one.
+  EXPECT_CODE(store_->EnqueueCommand(A(), c, nullptr), kInvalidArgument);
+  c.state = CommandState::kAwaitingApproval;
+  EXPECT_CODE(store_->EnqueueCommand(A(), c, Signer()), kInvalidArgument);
+  c.state = CommandState::kQueued;
+  // The signer sees the seq the row gets, and a failing signer leaves no row behind.
+  auto failing = [](const core::Command&) -> Result<CommandSignatureParts> {
+    return Status::Unavailable("keeper is down");
+  };
+  EXPECT_CODE(store_->EnqueueCommand(A(), c, failing), kUnavailable);
+  EXPECT_TRUE(Must(store_->ListCommands(A(), d.id, {}, PageRequest{50, ""})).items.empty());
+  core::Command stored = Must(store_->EnqueueCommand(A(), c, Signer("ck_one")));
+  ASSERT_EQ(signed_.size(), 1u);
+  EXPECT_EQ(signed_[0].seq, stored.seq);
+  EXPECT_EQ(signed_[0].id, stored.id);
+  EXPECT_EQ(stored.seq, 1);  // the failed attempt did not use a seq
+  core::Command back = GetCmd(stored);
+  EXPECT_EQ(back.signature_key_id, "ck_one");
+  EXPECT_EQ(back.signature, "sig:" + stored.id + ":1");
+  EXPECT_EQ(back.batch_size, 1);
+  EXPECT_EQ(back.approved_by, "");
+  EXPECT_EQ(Must(store_->FindCommand(A(), stored.id)).id, stored.id);
+  EXPECT_CODE(store_->FindCommand(B(), stored.id), kNotFound);
+}
+
+TEST_P(StoreConformanceTest, UnsignedRowsAreNeverDelivered) {
+  core::Device d = Enroll(inst_a_);
+  core::Command waiting = EnqueueAwaiting(d, "", 1);
+  EXPECT_EQ(waiting.state, CommandState::kAwaitingApproval);
+  EXPECT_TRUE(waiting.signature.empty());
+  core::Command lock = Enqueue(d);
+  auto taken = Must(store_->TakeDeliverableCommands(d.id, Tick(), 10, kNoResend));
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].id, lock.id);
+  EXPECT_FALSE(taken[0].signature.empty());
+  EXPECT_EQ(GetCmd(waiting).state, CommandState::kAwaitingApproval);
+}
+
+TEST_P(StoreConformanceTest, ApprovalSignsTheWholeBatchWithFreshSeqs) {
+  core::Device d1 = Enroll(inst_a_);
+  core::Device d2 = Enroll(inst_a_);
+  core::Device lone = Enroll(inst_a_);
+  core::Command w1 = EnqueueAwaiting(d1, "bat_1", 2);
+  core::Command w2 = EnqueueAwaiting(d2, "bat_1", 2);
+  core::Command other = EnqueueAwaiting(lone, "bat_2", 1);
+  // A lock signed after the wipe was requested is delivered first; the approved wipe must then
+  // carry a higher seq, or the device would refuse it as out of order.
+  core::Command lock = Enqueue(d1);
+  EXPECT_GT(lock.seq, w1.seq);
+  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d1.id, Tick(), 10, kNoResend)).size(), 1u);
+
+  EXPECT_CODE(store_->ApproveCommands(B(), w1.id, "tok_second", Tick(), Signer()), kNotFound);
+  EXPECT_CODE(store_->ApproveCommands(A(), lock.id, "tok_second", Tick(), Signer()), kConflict);
+  // One failing signature leaves the whole batch waiting.
+  int calls = 0;
+  auto second_fails = [&calls](const core::Command& c) -> Result<CommandSignatureParts> {
+    if (++calls == 2) return Status::Unavailable("keeper is down");
+    return CommandSignatureParts{"ck", "sig:" + c.id};
+  };
+  EXPECT_CODE(store_->ApproveCommands(A(), w2.id, "tok_second", Tick(), second_fails),
+              kUnavailable);
+  EXPECT_EQ(GetCmd(w1).state, CommandState::kAwaitingApproval);
+  EXPECT_EQ(GetCmd(w2).state, CommandState::kAwaitingApproval);
+  EXPECT_TRUE(GetCmd(w1).signature.empty());
+
+  int64_t now = Tick();
+  auto queued = Must(store_->ApproveCommands(A(), w2.id, "tok_second", now, Signer()));
+  ASSERT_EQ(queued.size(), 2u);
+  for (const auto& c : queued) {
+    core::Command back = GetCmd(c);
+    EXPECT_EQ(back.state, CommandState::kQueued);
+    EXPECT_EQ(back.approved_by, "tok_second");
+    EXPECT_EQ(back.created_by, "tok_first");
+    EXPECT_EQ(back.signature, "sig:" + c.id + ":" + std::to_string(back.seq));
+    EXPECT_EQ(back.batch_size, 2);
+    EXPECT_EQ(back.updated_at, now);
+  }
+  EXPECT_GT(GetCmd(w1).seq, lock.seq);
+  EXPECT_EQ(GetCmd(other).state, CommandState::kAwaitingApproval);  // another batch
+  auto delivered = Must(store_->TakeDeliverableCommands(d1.id, Tick(), 10, kNoResend));
+  ASSERT_EQ(delivered.size(), 1u);
+  EXPECT_EQ(delivered[0].id, w1.id);
+  // Approved once: a second approval conflicts.
+  EXPECT_CODE(store_->ApproveCommands(A(), w1.id, "tok_third", Tick(), Signer()), kConflict);
+}
+
+TEST_P(StoreConformanceTest, RefusedApprovalCancelsTheBatch) {
+  core::Device d1 = Enroll(inst_a_);
+  core::Device d2 = Enroll(inst_a_);
+  core::Command w1 = EnqueueAwaiting(d1, "bat_x", 2);
+  core::Command w2 = EnqueueAwaiting(d2, "bat_x", 2);
+  EXPECT_CODE(store_->RejectApproval(B(), w1.id, Tick()), kNotFound);
+  auto canceled = Must(store_->RejectApproval(A(), w1.id, Tick()));
+  EXPECT_EQ(canceled.size(), 2u);
+  EXPECT_EQ(GetCmd(w1).state, CommandState::kCanceled);
+  EXPECT_EQ(GetCmd(w2).state, CommandState::kCanceled);
+  EXPECT_CODE(store_->RejectApproval(A(), w2.id, Tick()), kConflict);
+  EXPECT_CODE(store_->ApproveCommands(A(), w2.id, "tok_second", Tick(), Signer()), kConflict);
+}
+
+TEST_P(StoreConformanceTest, AwaitingApprovalExpiresAndIsCanceledByRetire) {
+  core::Device d = Enroll(inst_a_);
+  core::Device gone = Enroll(inst_a_);
+  int64_t now = Tick();
+  core::Command soon = EnqueueAwaiting(d, "", 1, now + 10);
+  core::Command cancel_me = EnqueueAwaiting(d, "", 1, now + 1000);
+  core::Command on_gone = EnqueueAwaiting(gone, "", 1, now + 1000);
+  EXPECT_EQ(Must(store_->ExpireCommands(now + 10)), 1);
+  EXPECT_EQ(GetCmd(soon).state, CommandState::kExpired);
+  EXPECT_CODE(store_->ApproveCommands(A(), soon.id, "tok_second", now + 11, Signer()), kConflict);
+  // An admin may withdraw a single command awaiting approval.
+  EXPECT_OK(store_->CancelCommand(A(), d.id, cancel_me.id, now + 12));
+  EXPECT_EQ(GetCmd(cancel_me).state, CommandState::kCanceled);
+  ASSERT_OK(store_->RetireDevice(A(), gone.id, now + 13));
+  EXPECT_EQ(GetCmd(on_gone).state, CommandState::kCanceled);
+  // Approval of a batch member past its expiry turns it expired instead of signing it.
+  core::Command late = EnqueueAwaiting(d, "", 1, now + 20);
+  auto queued = Must(store_->ApproveCommands(A(), late.id, "tok_second", now + 30, Signer()));
+  EXPECT_TRUE(queued.empty());
+  EXPECT_EQ(GetCmd(late).state, CommandState::kExpired);
+}
+
+TEST_P(StoreConformanceTest, DeviceRejectionIsFinal) {
+  core::Device d = Enroll(inst_a_);
+  core::Command c = Enqueue(d);
+  EXPECT_CODE(store_->RecordCommandResult(d.id, c.id, CommandState::kRejected, "", "bad_signature",
+                                          Tick(), 0, 3),
+              kConflict);  // not sent yet
+  ASSERT_EQ(Must(store_->TakeDeliverableCommands(d.id, Tick(), 10, kNoResend)).size(), 1u);
+  EXPECT_EQ(Must(store_->RecordCommandResult(d.id, c.id, CommandState::kRejected, "",
+                                             "bad_signature", Tick(), 0, 3)),
+            ResultOutcome::kRecorded);
+  EXPECT_EQ(GetCmd(c).state, CommandState::kRejected);
+  EXPECT_EQ(GetCmd(c).error, "bad_signature");
+  EXPECT_EQ(Must(store_->RecordCommandResult(d.id, c.id, CommandState::kRejected, "",
+                                             "bad_signature", Tick(), 0, 3)),
+            ResultOutcome::kDuplicate);
+  EXPECT_CODE(
+      store_->RecordCommandResult(d.id, c.id, CommandState::kAcknowledged, "", "", Tick(), 0, 3),
+      kConflict);
+  EXPECT_TRUE(
+      Must(store_->TakeDeliverableCommands(d.id, Tick() + 100000, 10, Tick() + 100000)).empty());
+}
+
+TEST_P(StoreConformanceTest, FindEnrollmentTokenByHash) {
+  core::EnrollmentToken t;
+  t.id = core::NewId("enr");
+  t.institution_id = inst_a_;
+  t.token_hash = crypto::Sha256Hex("enr_secret_" + t.id);
+  t.expires_at = 0;
+  t.max_uses = 1;
+  t.created_at = Tick();
+  ASSERT_OK(store_->CreateEnrollmentToken(t));
+  EXPECT_EQ(Must(store_->FindEnrollmentToken(t.token_hash)).institution_id, inst_a_);
+  EXPECT_CODE(store_->FindEnrollmentToken(crypto::Sha256Hex("nothing")), kNotFound);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),

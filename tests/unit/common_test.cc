@@ -95,6 +95,14 @@ TEST(Config, AppliesKnownKeysAndRejectsUnknown) {
   EXPECT_FALSE(ApplyConfigYaml("http:\n  max_connections: lots\n", &c).ok());
 }
 
+TEST(Config, MassCommandThresholdDefaultsToTenAndIsConfigurable) {
+  Config c;
+  EXPECT_EQ(c.mass_command_threshold, 10u);
+  ASSERT_TRUE(ApplyConfigYaml("mass_command_threshold: 25\n", &c).ok());
+  EXPECT_EQ(c.mass_command_threshold, 25u);
+  EXPECT_FALSE(ApplyConfigYaml("mass_command_threshold: many\n", &c).ok());
+}
+
 TEST(Config, ParsesHostPort) {
   std::string host;
   uint16_t port = 0;

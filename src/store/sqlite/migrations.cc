@@ -223,6 +223,9 @@ ALTER TABLE commands ADD COLUMN signature_key_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE commands ADD COLUMN signature BLOB NOT NULL DEFAULT x'';
 ALTER TABLE commands ADD COLUMN approved_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE commands ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 1;
+-- The admin action that created several commands at once: approving one approves them all.
+ALTER TABLE commands ADD COLUMN batch_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX commands_by_batch ON commands(institution_id, batch_id);
 )sql";
 
 // Console users and their sessions. Superadmins have no institution (NULL), so an institution's

@@ -425,7 +425,8 @@ Result<core::AdminSession> ReadAdminSession(const Statement& st) {
 
 #define COMMAND_COLS                                                                        \
   "id, institution_id, device_id, seq, type, payload_json, state, created_by, created_at, " \
-  "updated_at, expires_at, sent_at, not_before, not_now_count, result_json, error"
+  "updated_at, expires_at, sent_at, not_before, not_now_count, result_json, error, "        \
+  "approved_by, signature_key_id, signature, batch_size, batch_id"
 Result<core::Command> ReadCommand(const Statement& st) {
   core::Command c;
   c.id = st.Text(0);
@@ -445,6 +446,11 @@ Result<core::Command> ReadCommand(const Statement& st) {
   c.not_now_count = static_cast<int32_t>(st.Int(13));
   c.result_json = st.Text(14);
   c.error = st.Text(15);
+  c.approved_by = st.Text(16);
+  c.signature_key_id = st.Text(17);
+  c.signature = st.Blob(18);
+  c.batch_size = st.Int(19);
+  c.batch_id = st.Text(20);
   return c;
 }
 
@@ -515,6 +521,43 @@ Status UpdateCommandState(Connection& conn, const core::Command& c) {
                             .Arg(c.error)
                             .Where("id = ?")
                             .Arg(c.id));
+}
+
+// The next per-device sequence number (seqs are never reused, even of deleted rows' successors).
+Result<int64_t> NextSeq(Connection& conn, const std::string& device_id) {
+  RAMPART_ASSIGN_OR_RETURN(Statement seq, (Query("SELECT ifnull(max(seq), 0) + 1 FROM commands")
+                                               .Where("device_id = ?")
+                                               .Arg(device_id)
+                                               .Prepare(conn)));
+  RAMPART_ASSIGN_OR_RETURN(bool row, seq.Step());
+  if (!row) return Status::Internal("seq query returned no row");
+  return seq.Int(0);
+}
+
+// The command (which must await approval) and the rest of its batch still awaiting approval,
+// in institution scope, ordered by device and seq.
+Result<std::vector<core::Command>> AwaitingBatch(Connection& conn, const Scope& scope,
+                                                 const std::string& command_id) {
+  RAMPART_ASSIGN_OR_RETURN(core::Command first,
+                           GetOne(conn,
+                                  Query("SELECT " COMMAND_COLS " FROM commands")
+                                      .Where("id = ?")
+                                      .Arg(command_id)
+                                      .InScope(scope),
+                                  ReadCommand, "command"));
+  if (first.state != core::CommandState::kAwaitingApproval) {
+    return Status::Conflict("command is not awaiting approval");
+  }
+  if (first.batch_id.empty()) return std::vector<core::Command>{std::move(first)};
+  return GetAll<core::Command>(conn,
+                               Query("SELECT " COMMAND_COLS " FROM commands")
+                                   .Where("institution_id = ?")
+                                   .Arg(first.institution_id)
+                                   .Where("batch_id = ?")
+                                   .Arg(first.batch_id)
+                                   .Where("state = 'awaiting_approval'")
+                                   .Append(" ORDER BY device_id, seq"),
+                               ReadCommand);
 }
 
 }  // namespace
@@ -934,6 +977,14 @@ Status InsertDevice(Connection& c, const core::Device& d) {
 
 }  // namespace
 
+Result<core::EnrollmentToken> SqliteStore::FindEnrollmentToken(const std::string& token_hash) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " ENROLLMENT_TOKEN_COLS " FROM enrollment_tokens");
+    q.Where("token_hash = ?").Arg(token_hash);
+    return GetOne(c, q, ReadEnrollmentToken, "enrollment token");
+  });
+}
+
 Result<core::Device> SqliteStore::EnrollDevice(const std::string& token_hash, core::Device device,
                                                int64_t now) {
   return Write([&](Connection& c) -> Result<core::Device> {
@@ -1060,7 +1111,7 @@ Status SqliteStore::RetireDevice(const Scope& scope, const std::string& device_i
                            .Arg(now)
                            .Where("device_id = ?")
                            .Arg(device_id)
-                           .Where("state IN ('queued', 'sent', 'not_now')"));
+                           .Where("state IN ('queued', 'sent', 'not_now', 'awaiting_approval')"));
   });
 }
 
@@ -1476,7 +1527,17 @@ Result<int64_t> SqliteStore::DeleteStaleAdminSessions(int64_t now, int64_t idle_
 // -----------------------------------------------------------------------------------------------
 // Commands
 
-Result<core::Command> SqliteStore::EnqueueCommand(const Scope& scope, core::Command command) {
+Result<core::Command> SqliteStore::EnqueueCommand(const Scope& scope, core::Command command,
+                                                  const CommandSigner& sign) {
+  using core::CommandState;
+  if (command.state == CommandState::kQueued) {
+    if (!sign) return Status::InvalidArgument("a queued command needs a signer");
+  } else if (command.state == CommandState::kAwaitingApproval) {
+    if (sign) return Status::InvalidArgument("a command awaiting approval is stored unsigned");
+  } else {
+    return Status::InvalidArgument("a new command is queued or awaiting approval");
+  }
+  if (command.batch_size < 1) return Status::InvalidArgument("batch size must be positive");
   return Write([&](Connection& c) -> Result<core::Command> {
     RAMPART_ASSIGN_OR_RETURN(Statement dev, (Query("SELECT institution_id, status FROM devices")
                                                  .Where("id = ?")
@@ -1489,23 +1550,26 @@ Result<core::Command> SqliteStore::EnqueueCommand(const Scope& scope, core::Comm
     if (dev.Text(1) != core::ToString(core::DeviceStatus::kActive)) {
       return Status::Conflict("device is retired");
     }
-    RAMPART_ASSIGN_OR_RETURN(Statement seq, (Query("SELECT ifnull(max(seq), 0) + 1 FROM commands")
-                                                 .Where("device_id = ?")
-                                                 .Arg(command.device_id)
-                                                 .Prepare(c)));
-    RAMPART_ASSIGN_OR_RETURN(bool row, seq.Step());
-    if (!row) return Status::Internal("seq query returned no row");
-    command.seq = seq.Int(0);
+    RAMPART_ASSIGN_OR_RETURN(command.seq, NextSeq(c, command.device_id));
     if (command.id.empty()) command.id = core::NewId("cmd");
-    command.state = core::CommandState::kQueued;
     command.updated_at = command.created_at;
     command.sent_at = 0;
     command.not_before = 0;
     command.not_now_count = 0;
     command.result_json.clear();
     command.error.clear();
+    command.signature_key_id.clear();
+    command.signature.clear();
+    if (command.state == CommandState::kQueued) {
+      RAMPART_ASSIGN_OR_RETURN(CommandSignatureParts sig, sign(command));
+      if (sig.key_id.empty() || sig.signature.empty()) {
+        return Status::Internal("signer returned an empty signature");
+      }
+      command.signature_key_id = std::move(sig.key_id);
+      command.signature = std::move(sig.signature);
+    }
     Query q("INSERT INTO commands (" COMMAND_COLS
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     q.Arg(command.id)
         .Arg(command.institution_id)
         .Arg(command.device_id)
@@ -1521,9 +1585,79 @@ Result<core::Command> SqliteStore::EnqueueCommand(const Scope& scope, core::Comm
         .Arg(command.not_before)
         .Arg(static_cast<int64_t>(command.not_now_count))
         .Arg(command.result_json)
-        .Arg(command.error);
+        .Arg(command.error)
+        .Arg(command.approved_by)
+        .Arg(command.signature_key_id)
+        .Arg(Param{BlobValue{command.signature}})
+        .Arg(command.batch_size)
+        .Arg(command.batch_id);
     RAMPART_RETURN_IF_ERROR(Named(RunQuery(c, q), "command"));
     return command;
+  });
+}
+
+Result<core::Command> SqliteStore::FindCommand(const Scope& scope, const std::string& command_id) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " COMMAND_COLS " FROM commands");
+    q.Where("id = ?").Arg(command_id).InScope(scope);
+    return GetOne(c, q, ReadCommand, "command");
+  });
+}
+
+Result<std::vector<core::Command>> SqliteStore::ApproveCommands(const Scope& scope,
+                                                                const std::string& command_id,
+                                                                const std::string& approved_by,
+                                                                int64_t now,
+                                                                const CommandSigner& sign) {
+  if (!sign) return Status::InvalidArgument("approval needs a signer");
+  if (approved_by.empty()) return Status::InvalidArgument("approved_by is empty");
+  return Write([&](Connection& c) -> Result<std::vector<core::Command>> {
+    RAMPART_ASSIGN_OR_RETURN(std::vector<core::Command> batch, AwaitingBatch(c, scope, command_id));
+    std::vector<core::Command> queued;
+    for (core::Command& cmd : batch) {
+      cmd.updated_at = now;
+      if (Expired(cmd.expires_at, now)) {
+        cmd.state = core::CommandState::kExpired;
+        RAMPART_RETURN_IF_ERROR(UpdateCommandState(c, cmd));
+        continue;
+      }
+      RAMPART_ASSIGN_OR_RETURN(cmd.seq, NextSeq(c, cmd.device_id));
+      cmd.state = core::CommandState::kQueued;
+      cmd.approved_by = approved_by;
+      RAMPART_ASSIGN_OR_RETURN(CommandSignatureParts sig, sign(cmd));
+      if (sig.key_id.empty() || sig.signature.empty()) {
+        return Status::Internal("signer returned an empty signature");
+      }
+      cmd.signature_key_id = std::move(sig.key_id);
+      cmd.signature = std::move(sig.signature);
+      RAMPART_RETURN_IF_ERROR(
+          RunQuery(c, Query("UPDATE commands SET state = 'queued', seq = ?, approved_by = ?, "
+                            "signature_key_id = ?, signature = ?, updated_at = ?")
+                          .Arg(cmd.seq)
+                          .Arg(cmd.approved_by)
+                          .Arg(cmd.signature_key_id)
+                          .Arg(Param{BlobValue{cmd.signature}})
+                          .Arg(now)
+                          .Where("id = ?")
+                          .Arg(cmd.id)
+                          .Where("state = 'awaiting_approval'")));
+      queued.push_back(std::move(cmd));
+    }
+    return queued;
+  });
+}
+
+Result<std::vector<core::Command>> SqliteStore::RejectApproval(const Scope& scope,
+                                                               const std::string& command_id,
+                                                               int64_t now) {
+  return Write([&](Connection& c) -> Result<std::vector<core::Command>> {
+    RAMPART_ASSIGN_OR_RETURN(std::vector<core::Command> batch, AwaitingBatch(c, scope, command_id));
+    for (core::Command& cmd : batch) {
+      cmd.state = core::CommandState::kCanceled;
+      cmd.updated_at = now;
+      RAMPART_RETURN_IF_ERROR(UpdateCommandState(c, cmd));
+    }
+    return batch;
   });
 }
 
@@ -1578,7 +1712,9 @@ Result<std::vector<core::Command>> SqliteStore::TakeDeliverableCommands(
         return Exists(c, Query("SELECT 1 FROM commands")
                              .Where("device_id = ?")
                              .Arg(device_id)
-                             .Where("state IN ('queued', 'not_now', 'sent')"));
+                             .Where("state IN ('queued', 'not_now', 'sent')")
+                             .Where("signature_key_id != ''")
+                             .Where("length(signature) > 0"));
       }));
   if (!anything) return std::vector<core::Command>{};
   return Write([&](Connection& c) -> Result<std::vector<core::Command>> {
@@ -1593,6 +1729,8 @@ Result<std::vector<core::Command>> SqliteStore::TakeDeliverableCommands(
                                   .Where("device_id = ?")
                                   .Arg(device_id)
                                   .Where("state IN ('queued', 'not_now', 'sent')")
+                                  .Where("signature_key_id != ''")
+                                  .Where("length(signature) > 0")
                                   .Append(" ORDER BY seq"),
                               ReadCommand));
     std::vector<core::Command> taken;
@@ -1627,8 +1765,8 @@ Result<ResultOutcome> SqliteStore::RecordCommandResult(const std::string& device
                                                        int64_t not_before, int32_t max_not_now) {
   using core::CommandState;
   if (state != CommandState::kAcknowledged && state != CommandState::kError &&
-      state != CommandState::kNotNow) {
-    return Status::InvalidArgument("a device reports acknowledged, error or not_now");
+      state != CommandState::kNotNow && state != CommandState::kRejected) {
+    return Status::InvalidArgument("a device reports acknowledged, error, not_now or rejected");
   }
   return Write([&](Connection& c) -> Result<ResultOutcome> {
     RAMPART_ASSIGN_OR_RETURN(core::Command cmd,
@@ -1684,7 +1822,8 @@ Status SqliteStore::CancelCommand(const Scope& scope, const std::string& device_
                                                               .InScope(scope),
                                                           "command"));
     if (state != core::ToString(core::CommandState::kQueued) &&
-        state != core::ToString(core::CommandState::kNotNow)) {
+        state != core::ToString(core::CommandState::kNotNow) &&
+        state != core::ToString(core::CommandState::kAwaitingApproval)) {
       return Status::Conflict("command was already sent or finished");
     }
     return RunQuery(c, Query("UPDATE commands SET state = 'canceled', updated_at = ?")
@@ -1699,7 +1838,8 @@ Result<int64_t> SqliteStore::ExpireCommands(int64_t now) {
     RAMPART_ASSIGN_OR_RETURN(Statement st,
                              (Query("UPDATE commands SET state = 'expired', updated_at = ?")
                                   .Arg(now)
-                                  .Where("state IN ('queued', 'sent', 'not_now')")
+                                  .Where("state IN ('queued', 'sent', 'not_now', "
+                                         "'awaiting_approval')")
                                   .Where("expires_at > 0")
                                   .Where("expires_at <= ?")
                                   .Arg(now)

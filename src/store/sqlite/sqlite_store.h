@@ -81,6 +81,7 @@ class SqliteStore final : public Store {
   Result<Page<core::EnrollmentToken>> ListEnrollmentTokens(const Scope& scope,
                                                            const PageRequest& page) override;
   Status RevokeEnrollmentToken(const Scope& scope, const std::string& id) override;
+  Result<core::EnrollmentToken> FindEnrollmentToken(const std::string& token_hash) override;
   Result<core::Device> EnrollDevice(const std::string& token_hash, core::Device device,
                                     int64_t now) override;
 
@@ -132,7 +133,16 @@ class SqliteStore final : public Store {
                                             const std::string& user_id) override;
   Result<int64_t> DeleteStaleAdminSessions(int64_t now, int64_t idle_cutoff) override;
 
-  Result<core::Command> EnqueueCommand(const Scope& scope, core::Command command) override;
+  Result<core::Command> EnqueueCommand(const Scope& scope, core::Command command,
+                                       const CommandSigner& sign) override;
+  Result<core::Command> FindCommand(const Scope& scope, const std::string& command_id) override;
+  Result<std::vector<core::Command>> ApproveCommands(const Scope& scope,
+                                                     const std::string& command_id,
+                                                     const std::string& approved_by, int64_t now,
+                                                     const CommandSigner& sign) override;
+  Result<std::vector<core::Command>> RejectApproval(const Scope& scope,
+                                                    const std::string& command_id,
+                                                    int64_t now) override;
   Result<core::Command> GetCommand(const Scope& scope, const std::string& device_id,
                                    const std::string& command_id) override;
   Result<Page<core::Command>> ListCommands(const Scope& scope, const std::string& device_id,
