@@ -13,7 +13,7 @@ struct Grant {
 
 // Helpdesk reads the staff directory to answer calls; analysts and auditors see devices,
 // policies and compliance but not staff personal data (least privilege for read-only roles).
-constexpr std::array<Grant, 20> kGrants{{
+constexpr std::array<Grant, 22> kGrants{{
     {"institutions.read", {true, true, true, true, true}},
     {"institutions.write", {true, false, false, false, false}},
     {"staff.read", {true, true, true, false, false}},
@@ -35,6 +35,9 @@ constexpr std::array<Grant, 20> kGrants{{
     {"tokens.write", {true, true, false, false, false}},
     // Metrics count every institution's traffic and devices: cross-institution roles only.
     {"metrics.read", {true, false, false, false, false}},
+    // Alerts: every role that investigates reads them; auditors may not change their state.
+    {"alerts.read", {true, true, false, true, true}},
+    {"alerts.write", {true, true, false, true, false}},
 }};
 
 size_t RoleIndex(Role r) {

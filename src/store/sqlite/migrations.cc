@@ -204,6 +204,32 @@ ALTER TABLE commands ADD COLUMN approved_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE commands ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 1;
 )sql";
 
+// Alerts of the live detection engine. At most one open alert per (institution, rule, entity):
+// the partial unique index makes the grouping a property of the database, not only of the code.
+constexpr std::string_view kAlerts = R"sql(
+CREATE TABLE alerts (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT REFERENCES institutions(id),
+  rule_id TEXT NOT NULL,
+  rule_title TEXT NOT NULL,
+  entity TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  attack_json TEXT NOT NULL,
+  evidence_json TEXT NOT NULL,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  acknowledged_by TEXT NOT NULL,
+  acknowledged_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX alerts_open_group ON alerts(ifnull(institution_id, ''), rule_id, entity)
+  WHERE status = 'open';
+CREATE INDEX alerts_order ON alerts(created_at, id);
+CREATE INDEX alerts_by_institution ON alerts(institution_id, created_at, id);
+)sql";
+
 }  // namespace
 
 // Versions are assigned in order of merge: 2 keeper (sealed staff, signed commands), 3 admin
@@ -212,6 +238,9 @@ const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "initial_schema", kInitialSchema},
       {2, "signed_commands", kSignedCommands},
+      // Numbered 3 on the alerts branch only: the lead renumbers it 4 at merge, after admin
+      // identity takes 3.
+      {3, "alerts", kAlerts},
   };
   return kMigrations;
 }
