@@ -30,8 +30,8 @@ struct Alert {
   std::string institution_id;  // empty: server-wide
   std::string rule_id;         // Sigma rule id, or a built-in id ("rampart-canary-path", ...)
   std::string rule_title;
-  std::string entity;  // what the alert is about: "source.ip=203.0.113.7", "user.name=tok_..."
-  std::string severity;             // one of kAlertSeverities
+  std::string entity;    // what the alert is about: "source.ip=203.0.113.7", "user.name=tok_..."
+  std::string severity;  // one of kAlertSeverities
   std::vector<std::string> attack;  // ATT&CK technique ids
   // Up to the configured number of evidence events (the first ones seen), each a JSON object of
   // event fields. Never secrets or staff personal data (see common/event_sink.h).

@@ -237,8 +237,7 @@ class Store {
   // ids and appends evidence while fewer than max_evidence are kept. An acknowledged alert is
   // never reopened: a new observation after acknowledgement starts a new open alert. Unscoped:
   // only the detection engine calls it. Returns the stored alert.
-  virtual Result<core::Alert> RecordAlert(const core::Alert& observation,
-                                          int32_t max_evidence) = 0;
+  virtual Result<core::Alert> RecordAlert(const core::Alert& observation, int32_t max_evidence) = 0;
   // A Scope for one institution sees that institution's alerts only; server-wide alerts
   // (no institution) are visible through Scope::All() alone.
   virtual Result<core::Alert> GetAlert(const Scope& scope, const std::string& id) = 0;

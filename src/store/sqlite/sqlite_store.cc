@@ -1587,7 +1587,7 @@ Result<std::vector<core::AppAssignment>> SqliteStore::ListAppAssignments(
 // -----------------------------------------------------------------------------------------------
 // Alerts
 
-#define ALERT_COLS                                                                           \
+#define ALERT_COLS                                                                          \
   "id, institution_id, rule_id, rule_title, entity, severity, attack_json, evidence_json, " \
   "first_seen, last_seen, count, status, acknowledged_by, acknowledged_at, created_at"
 
