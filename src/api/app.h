@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/event_sink.h"
 #include "http/message.h"
 #include "http/router.h"
 #include "store/store.h"
@@ -32,6 +33,9 @@ struct AppOptions {
   // The keeper (sealed staff data, command signing, audit log). Not owned. Null only in tests
   // that exercise no keeper-backed route: those routes then answer 503, never weaker behaviour.
   keeper::Keeper* keeper = nullptr;
+  // Where security events go (the live detection engine). Not owned; null: nowhere. Emit never
+  // blocks, so the request path does not wait for detection.
+  EventSink* events = nullptr;
 };
 
 class Metrics;

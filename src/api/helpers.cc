@@ -79,6 +79,23 @@ Result<json> ReadJsonBody(const Call& call) {
   return jsonutil::ParseObject(call.req.body);
 }
 
+void EmitEvent(Context& c, SecurityEvent event) {
+  if (c.options.events == nullptr) return;
+  if (event.timestamp_millis == 0) event.timestamp_millis = c.clock->NowMillis();
+  c.options.events->Emit(std::move(event));
+}
+
+void EmitEvent(Context& c, const Call& call, SecurityEvent event) {
+  if (c.options.events == nullptr) return;
+  event.Set("source.ip", call.req.remote_ip).Set("http.request.id", call.req.request_id);
+  if (!call.principal.id.empty()) {
+    event.Set(call.principal.kind == Principal::Kind::kDevice ? "device.id" : "user.name",
+              call.principal.id);
+  }
+  if (event.institution_id.empty()) event.institution_id = call.principal.institution_id;
+  EmitEvent(c, std::move(event));
+}
+
 void RecordAudit(Context& c, audit::Record record) {
   Status status = Status::Unavailable("no keeper configured");
   if (c.options.keeper != nullptr) {
@@ -160,6 +177,12 @@ Result<core::Command> QueueCommand(Context& c, const store::Scope& scope,
   cmd.expires_at = cmd.created_at + c.options.config.command_expiry_seconds;
   RAMPART_ASSIGN_OR_RETURN(core::Command stored, c.store->EnqueueCommand(scope, std::move(cmd)));
   c.metrics->Increment("rampart_commands_queued_total", "type", core::ToString(type));
+  SecurityEvent ev("command.queued");
+  ev.Set("command.type", core::ToString(type))
+      .Set("device.id", device_id)
+      .Set("user.name", created_by);
+  ev.institution_id = stored.institution_id;
+  EmitEvent(c, std::move(ev));
   return stored;
 }
 
