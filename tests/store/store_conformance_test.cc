@@ -1594,8 +1594,7 @@ TEST_P(StoreConformanceTest, AlertsGroupByRuleAndEntity) {
   // Repeats fold into the same alert: count, last_seen, severity raised, evidence capped at 3.
   for (int i = 1; i <= 4; ++i) {
     auto again = store_->RecordAlert(
-        Observation(inst_a_, "r1", "source.ip=192.0.2.1", 100 + i, i == 2 ? "critical" : "low"),
-        3);
+        Observation(inst_a_, "r1", "source.ip=192.0.2.1", 100 + i, i == 2 ? "critical" : "low"), 3);
     ASSERT_OK(again);
     EXPECT_EQ(again->id, first->id);
   }
@@ -1608,10 +1607,14 @@ TEST_P(StoreConformanceTest, AlertsGroupByRuleAndEntity) {
   EXPECT_EQ(got.attack, std::vector<std::string>{"T1190"});
   EXPECT_EQ(got.rule_title, "Title of r1");
   // Another entity, another rule, another institution, or server-wide: separate alerts.
-  auto other_entity = Must(store_->RecordAlert(Observation(inst_a_, "r1", "source.ip=192.0.2.2", 110), 3));
-  auto other_rule = Must(store_->RecordAlert(Observation(inst_a_, "r2", "source.ip=192.0.2.1", 111), 3));
-  auto other_inst = Must(store_->RecordAlert(Observation(inst_b_, "r1", "source.ip=192.0.2.1", 112), 3));
-  auto server_wide = Must(store_->RecordAlert(Observation("", "r1", "source.ip=192.0.2.1", 113), 3));
+  auto other_entity =
+      Must(store_->RecordAlert(Observation(inst_a_, "r1", "source.ip=192.0.2.2", 110), 3));
+  auto other_rule =
+      Must(store_->RecordAlert(Observation(inst_a_, "r2", "source.ip=192.0.2.1", 111), 3));
+  auto other_inst =
+      Must(store_->RecordAlert(Observation(inst_b_, "r1", "source.ip=192.0.2.1", 112), 3));
+  auto server_wide =
+      Must(store_->RecordAlert(Observation("", "r1", "source.ip=192.0.2.1", 113), 3));
   std::set<std::string> ids = {first->id, other_entity.id, other_rule.id, other_inst.id,
                                server_wide.id};
   EXPECT_EQ(ids.size(), 5u);
