@@ -91,6 +91,14 @@ class LiveEngine::Impl {
   std::string evidence_;
   bool evidence_built_ = false;
   uint64_t reported_drops_ = 0;
+  // Coalescing: the first observation of a (institution, rule, entity) in a housekeeping period
+  // goes to the handler at once (first-alert latency); repeats in the same period are folded
+  // here and handed over at the next housekeeping, so a flood of one probe costs one store
+  // write per second, not one per request.
+  std::unordered_set<std::string> delivered_this_period_;
+  std::unordered_map<std::string, core::Alert> pending_;
+  void Deliver(const core::Alert& a);
+  void FlushPending();
 
   std::atomic<uint64_t> processed_{0};
   std::atomic<uint64_t> alerts_{0};
@@ -245,7 +253,37 @@ LiveEngineStats LiveEngine::Impl::stats() const {
   return s;
 }
 
+void LiveEngine::Impl::Deliver(const core::Alert& a) {
+  constexpr size_t kMaxCoalescedKeys = 10000;
+  std::string key = a.institution_id;
+  key.append(1, '\0').append(a.rule_id).append(1, '\0').append(a.entity);
+  if (delivered_this_period_.size() < kMaxCoalescedKeys &&
+      delivered_this_period_.insert(key).second) {
+    handler_->OnAlert(a);
+    return;
+  }
+  auto [it, fresh] = pending_.try_emplace(std::move(key), a);
+  if (!fresh) {
+    core::Alert& p = it->second;
+    p.count += a.count;
+    p.last_seen = std::max(p.last_seen, a.last_seen);
+    if (core::SeverityRank(a.severity) > core::SeverityRank(p.severity)) p.severity = a.severity;
+    for (const auto& e : a.evidence) {
+      if (static_cast<int>(p.evidence.size()) >= options_.max_evidence) break;
+      p.evidence.push_back(e);
+    }
+  }
+  if (pending_.size() >= kMaxCoalescedKeys) FlushPending();
+}
+
+void LiveEngine::Impl::FlushPending() {
+  for (const auto& [key, alert] : pending_) handler_->OnAlert(alert);
+  pending_.clear();
+  delivered_this_period_.clear();
+}
+
 void LiveEngine::Impl::Housekeeping() {
+  FlushPending();
   int64_t now = clock_->NowMillis();
   tracker_->Sweep(now);
   tracked_keys_ = tracker_->tracked_keys();
@@ -262,6 +300,7 @@ void LiveEngine::Impl::Housekeeping() {
     log::Warn("detect.events_dropped", {{"dropped", delta}, {"dropped_total", dropped}});
     Raise("rampart-detection-events-dropped", "Detection engine dropped events (queue full)",
           "high", {"T1562"}, "engine=live", "", now, ev.dump(), static_cast<int64_t>(delta));
+    FlushPending();
   }
 }
 
@@ -295,7 +334,7 @@ void LiveEngine::Impl::Raise(const std::string& rule_id, const std::string& titl
   a.created_at = ts / 1000;
   a.count = count;
   ++alerts_;
-  handler_->OnAlert(a);
+  Deliver(a);
 }
 
 void LiveEngine::Impl::Process(const SecurityEvent& se) {

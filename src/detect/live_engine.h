@@ -17,6 +17,9 @@
 //   rampart-canary-path   a request to a configured canary path            critical, always
 //   rampart-canary-token  any use of a configured canary API token id      critical, always
 //   rampart-ioc           an address, domain, URL or user agent of an IoC   high
+// Repeats of one (institution, rule, entity) within a housekeeping period are folded into one
+// observation (count, last_seen, evidence) delivered at the next housekeeping; the first one is
+// delivered at once.
 // Event times come from the event (or the engine's clock when the event has none), so tests
 // drive windows with a ManualClock. Thread safety: Emit from any thread; everything else from
 // the controlling thread (or, without Start(), ProcessPending drives the engine inline).

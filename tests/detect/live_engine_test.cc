@@ -348,6 +348,25 @@ TEST(LiveEngineTest, EngineThreadProcessesEmittedEvents) {
   EXPECT_EQ(h.engine->stats().processed, 101u);
 }
 
+TEST(LiveEngineTest, AFloodOfOneProbeIsFoldedBeforeItReachesTheHandler) {
+  LiveEngineOptions opt;
+  opt.canary_paths = {"/canary"};
+  opt.max_evidence = 3;
+  Harness h(opt);
+  for (int i = 0; i < 1000; ++i) h.engine->Emit(Probe("192.0.2.1", "/canary"));
+  h.engine->Emit(Probe("192.0.2.2", "/canary"));
+  EXPECT_EQ(h.engine->ProcessPending(), 1001u);
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 3u) << "first of each entity at once, the rest folded into one";
+  EXPECT_EQ(alerts[0].count, 1);
+  EXPECT_EQ(alerts[0].entity, "source.ip=192.0.2.1");
+  EXPECT_EQ(alerts[1].entity, "source.ip=192.0.2.2");
+  EXPECT_EQ(alerts[2].entity, "source.ip=192.0.2.1");
+  EXPECT_EQ(alerts[2].count, 999);
+  EXPECT_EQ(alerts[2].evidence.size(), 3u);
+  EXPECT_EQ(h.engine->stats().alerts, 1001u);
+}
+
 TEST(CorrelationParseTest, RefusesWhatTheLiveEngineCannotDecide) {
   auto parse = [](const std::string& extra) {
     return ParseCorrelationRule(
