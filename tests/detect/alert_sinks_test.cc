@@ -156,9 +156,17 @@ TEST(AlertSinksTest, WebhookSignsTheBodyAndRetriesAfterAFailure) {
 }
 
 TEST(AlertSinksTest, WebhookGivesUpAfterMaxAttemptsAndAFullQueueDrops) {
+  // A port bound but never listened on: every connection attempt is refused at once.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   WebhookOptions w;
-  // Nothing listens on port 9 of loopback in the test environment (discard service is off).
-  w.url = "http://127.0.0.1:9/x";
+  w.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/x";
   w.secret = "s";
   w.max_attempts = 2;
   w.initial_backoff_ms = 1;
@@ -173,6 +181,7 @@ TEST(AlertSinksTest, WebhookGivesUpAfterMaxAttemptsAndAFullQueueDrops) {
   EXPECT_EQ(s.delivered, 0u);
   EXPECT_GT(s.dropped, 0u);
   EXPECT_EQ(s.failed + s.dropped, 50u);
+  ::close(fd);
 }
 
 TEST(AlertSinksTest, WebhookOptionsAreChecked) {
