@@ -84,6 +84,7 @@ http::Response App::Impl::MetricsPage(const Call&) const {
   }
   extra += "# TYPE rampart_device_nonces gauge\nrampart_device_nonces " +
            std::to_string(nonces_.size()) + "\n";
+  if (ctx_.options.extra_metrics) extra += ctx_.options.extra_metrics();
   http::Response r;
   r.status = 200;
   r.content_type = "text/plain; version=0.0.4";

@@ -8,6 +8,7 @@
 // Thread-safe: Handle() is called concurrently from the server's worker threads.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ struct AppOptions {
   // Where security events go (the live detection engine). Not owned; null: nowhere. Emit never
   // blocks, so the request path does not wait for detection.
   EventSink* events = nullptr;
+  // Extra Prometheus text for /metrics (the detection engine's and sinks' counters); optional.
+  std::function<std::string()> extra_metrics;
 };
 
 class Metrics;

@@ -68,6 +68,33 @@ void AlertPipeline::OnAlert(const core::Alert& observation) {
   if (on_stored_) on_stored_(*stored);
 }
 
+std::string AlertPipeline::RenderMetrics(const detect::LiveEngine& engine) const {
+  detect::LiveEngineStats s = engine.stats();
+  std::string out;
+  auto counter = [&](const char* name, uint64_t v) {
+    out += std::string("# TYPE ") + name + " counter\n" + name + " " + std::to_string(v) + "\n";
+  };
+  counter("rampart_detect_events_total", s.processed);
+  counter("rampart_detect_events_dropped_total", s.dropped);
+  counter("rampart_detect_alerts_total", s.alerts);
+  counter("rampart_detect_keys_evicted_total", s.evicted_keys);
+  counter("rampart_detect_alert_store_failures_total", store_failures_.load());
+  out += "# TYPE rampart_detect_tracked_keys gauge\nrampart_detect_tracked_keys " +
+         std::to_string(s.tracked_keys) + "\n";
+  out += "# TYPE rampart_alert_sink_total counter\n";
+  for (const auto& sink : sinks_) {
+    detect::SinkStats st = sink->stats();
+    std::string n(sink->name());
+    out += "rampart_alert_sink_total{sink=\"" + n + "\",outcome=\"delivered\"} " +
+           std::to_string(st.delivered) + "\n";
+    out += "rampart_alert_sink_total{sink=\"" + n + "\",outcome=\"failed\"} " +
+           std::to_string(st.failed) + "\n";
+    out += "rampart_alert_sink_total{sink=\"" + n + "\",outcome=\"dropped\"} " +
+           std::to_string(st.dropped) + "\n";
+  }
+  return out;
+}
+
 detect::LiveEngineOptions EngineOptions(const DetectionConfig& config,
                                         const std::string& bundled_rules_dir) {
   detect::LiveEngineOptions o;

@@ -6,8 +6,10 @@
 //   auto engine = detect::LiveEngine::Create(opts, &clock, pipeline->get());
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/config.h"
@@ -31,7 +33,9 @@ class AlertPipeline final : public detect::AlertHandler {
 
   // Called after each alert is stored, on the engine thread (benchmarks measure latency here).
   void set_on_stored(std::function<void(const core::Alert&)> fn) { on_stored_ = std::move(fn); }
-  uint64_t store_failures() const { return store_failures_; }
+  uint64_t store_failures() const { return store_failures_.load(); }
+  // Prometheus text for the engine's and the sinks' counters (for /metrics); thread-safe.
+  std::string RenderMetrics(const detect::LiveEngine& engine) const;
 
  private:
   AlertPipeline(store::Store* store, int max_evidence)
@@ -40,7 +44,7 @@ class AlertPipeline final : public detect::AlertHandler {
   int max_evidence_;
   std::vector<std::unique_ptr<detect::AsyncAlertSink>> sinks_;
   std::function<void(const core::Alert&)> on_stored_;
-  uint64_t store_failures_ = 0;
+  std::atomic<uint64_t> store_failures_{0};
 };
 
 // The engine options from the configuration, with the bundled rules directory first.

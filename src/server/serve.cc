@@ -143,6 +143,9 @@ int Serve(const ServeOptions& options) {
                {"skipped", static_cast<int64_t>(engine->skipped().size())}});
     engine->Start();
     app_options.events = engine.get();
+    app_options.extra_metrics = [p = pipeline.get(), e = engine.get()] {
+      return p->RenderMetrics(*e);
+    };
   }
 
   api::App app(app_options, store->get(), &SystemClock::Instance());

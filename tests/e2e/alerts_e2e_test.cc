@@ -106,6 +106,12 @@ TEST(AlertsE2e, ExploitRequestBecomesAStoredAlertVisibleThroughTheApi) {
   EXPECT_EQ(ack.status, 200) << ack.raw;
   EXPECT_EQ(ack.body["status"], "acknowledged");
 
+  ApiReply metrics = CallApi(server.url(), ca, superadmin, "GET", "/metrics");
+  EXPECT_NE(metrics.raw.find("rampart_detect_events_total "), std::string::npos) << metrics.raw;
+  EXPECT_NE(metrics.raw.find("rampart_detect_events_dropped_total 0"), std::string::npos);
+  EXPECT_NE(metrics.raw.find("rampart_alert_sink_total{sink=\"file\",outcome=\"delivered\"}"),
+            std::string::npos);
+
   EXPECT_EQ(server.Stop(), 0);
   std::string lines = ReadFile(alerts_file);
   EXPECT_NE(lines.find("\"rampart-canary-path\""), std::string::npos) << lines;
