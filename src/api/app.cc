@@ -68,6 +68,7 @@ void App::Impl::RegisterRoutes() {
   internal::RegisterAuthRoutes(table_, ctx_);
   internal::RegisterUserRoutes(table_, ctx_);
   internal::RegisterDeviceProtocolRoutes(table_, ctx_);
+  internal::RegisterAlertRoutes(table_, ctx_);
 }
 
 http::Response App::Impl::Health(const Call&) const {
@@ -90,6 +91,7 @@ http::Response App::Impl::MetricsPage(const Call&) const {
   }
   extra += "# TYPE rampart_device_nonces gauge\nrampart_device_nonces " +
            std::to_string(nonces_.size()) + "\n";
+  if (ctx_.options.extra_metrics) extra += ctx_.options.extra_metrics();
   http::Response r;
   r.status = 200;
   r.content_type = "text/plain; version=0.0.4";
@@ -115,6 +117,18 @@ Result<Principal> App::Impl::AuthenticateToken(const http::Request& req) {
     metrics_.Increment("rampart_auth_failures_total", "reason", "bad_token");
     log::Warn("auth.token_rejected",
               {{"remote_ip", req.remote_ip}, {"request_id", req.request_id}});
+    SecurityEvent ev("auth.token_rejected");
+    ev.Set("source.ip", req.remote_ip)
+        .Set("http.request.id", req.request_id)
+        .Set("url.path", req.path)
+        .Set("user_agent.original", req.Header("user-agent"));
+    // A known but revoked or expired token names itself by id (never by secret), so that a
+    // canary token is caught even after it was revoked.
+    if (token.ok()) {
+      ev.Set("user.name", token->id);
+      ev.institution_id = token->institution_id;
+    }
+    internal::EmitEvent(ctx_, std::move(ev));
     return Status::Unauthenticated("invalid or expired token");
   }
   // Investigations ask when a token was last used; once a minute is precise enough and keeps a
@@ -289,6 +303,25 @@ http::Response App::Impl::Handle(const http::Request& req) {
     if (req.method == m) method_label = m;
   }
   metrics_.ObserveRequest(method_label, route_label, response.status, us);
+  if (ctx_.options.events != nullptr) {
+    SecurityEvent ev("http.request");
+    ev.Set("source.ip", req.remote_ip)
+        .Set("http.request.method", req.method)
+        .Set("url.original", req.target)
+        .Set("url.path", req.path)
+        .Set("http.response.status_code", std::to_string(response.status))
+        .Set("http.request.id", req.request_id)
+        .Set("event.duration", std::to_string(us * 1000));
+    if (!req.query.empty()) ev.Set("url.query", req.query);
+    if (std::string_view ua = req.Header("user-agent"); !ua.empty()) {
+      ev.Set("user_agent.original", ua);
+    }
+    if (!principal.id.empty()) {
+      ev.Set(principal.kind == Principal::Kind::kDevice ? "device.id" : "user.name", principal.id);
+    }
+    ev.institution_id = principal.institution_id;
+    internal::EmitEvent(ctx_, std::move(ev));
+  }
   log::Info("http.request", {{"request_id", req.request_id},
                              {"remote_ip", req.remote_ip},
                              {"method", method_label},

@@ -8,12 +8,14 @@
 // Thread-safe: Handle() is called concurrently from the server's worker threads.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/event_sink.h"
 #include "http/message.h"
 #include "http/router.h"
 #include "store/store.h"
@@ -32,6 +34,11 @@ struct AppOptions {
   // The keeper (sealed staff data, command signing, audit log). Not owned. Null only in tests
   // that exercise no keeper-backed route: those routes then answer 503, never weaker behaviour.
   keeper::Keeper* keeper = nullptr;
+  // Where security events go (the live detection engine). Not owned; null: nowhere. Emit never
+  // blocks, so the request path does not wait for detection.
+  EventSink* events = nullptr;
+  // Extra Prometheus text for /metrics (the detection engine's and sinks' counters); optional.
+  std::function<std::string()> extra_metrics;
 };
 
 class Metrics;

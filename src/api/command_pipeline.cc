@@ -130,6 +130,20 @@ Result<CreatedCommands> CreateCommands(Context& c, const store::Scope& scope,
   c.metrics->Increment(out.awaiting_approval ? "rampart_commands_awaiting_approval_total"
                                              : "rampart_commands_queued_total",
                        "type", core::ToString(type), static_cast<int64_t>(out.commands.size()));
+  // Every command requested is an event, approved or not: a storm of wipe requests is what the
+  // detection rules look for, whether or not a second admin ever approves them.
+  for (const core::Command& cmd : out.commands) {
+    SecurityEvent ev("command.queued");
+    ev.Set("command.type", core::ToString(type))
+        .Set("device.id", cmd.device_id)
+        .Set("user.name", origin.created_by);
+    ev.institution_id = cmd.institution_id;
+    if (origin.call != nullptr) {
+      EmitEvent(c, *origin.call, std::move(ev));
+    } else {
+      EmitEvent(c, std::move(ev));
+    }
+  }
   return out;
 }
 

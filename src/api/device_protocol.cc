@@ -82,6 +82,7 @@ http::Response Enroll(Context& c, const Call& call) {
     c.metrics->Increment("rampart_enrollments_rejected_total");
     log::Warn("device.enroll_rejected",
               {{"remote_ip", call.req.remote_ip}, {"request_id", call.req.request_id}});
+    EmitEvent(c, call, SecurityEvent("device.enroll_rejected"));
     return ErrorResponse(enrolled.status());
   }
   if (command_key.institution_id != enrolled->institution_id) {
@@ -96,6 +97,12 @@ http::Response Enroll(Context& c, const Call& call) {
     command_key = std::move(key).value();
   }
   c.metrics->Increment("rampart_enrollments_total");
+  {
+    SecurityEvent ev("device.enrolled");
+    ev.Set("device.id", enrolled->id).Set("user_agent.original", call.req.Header("user-agent"));
+    ev.institution_id = enrolled->institution_id;
+    EmitEvent(c, call, std::move(ev));
+  }
   log::Info("device.enrolled", {{"device_id", enrolled->id},
                                 {"institution_id", enrolled->institution_id},
                                 {"platform", platform}});
@@ -153,6 +160,11 @@ http::Response Checkin(Context& c, const Call& call) {
   RAMPART_API_CHECK(c.store->RecordCheckin(device.id, state, now, verdict.state, verdict.reasons,
                                            since, action_at));
   c.metrics->Increment("rampart_checkins_total");
+  {
+    SecurityEvent ev("device.checkin");
+    ev.Set("compliance.state", core::ToString(verdict.state));
+    EmitEvent(c, call, std::move(ev));
+  }
   if (due.action != core::NonComplianceAction::kNone) {
     c.metrics->Increment("rampart_compliance_actions_total", "action", core::ToString(due.action));
     log::Warn("compliance.action", {{"device_id", device.id},

@@ -80,6 +80,23 @@ Result<json> ReadJsonBody(const Call& call) {
   return jsonutil::ParseObject(call.req.body);
 }
 
+void EmitEvent(Context& c, SecurityEvent event) {
+  if (c.options.events == nullptr) return;
+  if (event.timestamp_millis == 0) event.timestamp_millis = c.clock->NowMillis();
+  c.options.events->Emit(std::move(event));
+}
+
+void EmitEvent(Context& c, const Call& call, SecurityEvent event) {
+  if (c.options.events == nullptr) return;
+  event.Set("source.ip", call.req.remote_ip).Set("http.request.id", call.req.request_id);
+  if (!call.principal.id.empty()) {
+    event.Set(call.principal.kind == Principal::Kind::kDevice ? "device.id" : "user.name",
+              call.principal.id);
+  }
+  if (event.institution_id.empty()) event.institution_id = call.principal.institution_id;
+  EmitEvent(c, std::move(event));
+}
+
 void RecordAudit(Context& c, audit::Record record) {
   Status status = Status::Unavailable("no keeper configured");
   if (c.options.keeper != nullptr) {

@@ -11,6 +11,8 @@
 #include "api/nonce_cache.h"
 #include "audit/record.h"
 #include "common/clock.h"
+#include "common/event_sink.h"
+#include "core/alert.h"
 #include "core/model.h"
 #include "http/message.h"
 #include "http/router.h"
@@ -54,6 +56,12 @@ struct Context {
   int64_t Now() const { return clock->NowSeconds(); }
 };
 
+// Hands a security event to the configured sink (if any), stamped with the clock's time.
+void EmitEvent(Context& c, SecurityEvent event);
+// The same for an event about an authenticated call: adds source.ip, http.request.id, user.name
+// (the principal id) and the principal's institution.
+void EmitEvent(Context& c, const Call& call, SecurityEvent event);
+
 // Appends a security-relevant action to the keeper's audit log, filling actor, institution,
 // request id and source address from the call. Serve's own records are best effort: a failure
 // is logged and counted (rampart_audit_failures_total), never shown to the caller. Decrypts and
@@ -93,6 +101,7 @@ void RegisterTokenRoutes(RouteTable& t, Context& c);
 void RegisterAuthRoutes(RouteTable& t, Context& c);
 void RegisterUserRoutes(RouteTable& t, Context& c);
 void RegisterDeviceProtocolRoutes(RouteTable& t, Context& c);
+void RegisterAlertRoutes(RouteTable& t, Context& c);
 
 // --- Request helpers ---
 
@@ -147,6 +156,7 @@ nlohmann::json ToJson(const core::Policy& v);
 nlohmann::json ToJson(const core::PolicyAssignment& v);
 nlohmann::json ToJson(const core::App& v);
 nlohmann::json ToJson(const core::AppAssignment& v);
+nlohmann::json ToJson(const core::Alert& v);
 Result<core::PolicyRules> PolicyRulesFromJson(const nlohmann::json& j);
 Result<core::DeviceState> DeviceStateFromJson(const nlohmann::json& j);
 

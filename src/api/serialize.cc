@@ -109,6 +109,28 @@ json ToJson(const core::AdminUser& v) {
           {"password_changed_at", Time(v.password_changed_at)}};
 }
 
+json ToJson(const core::Alert& v) {
+  json evidence = json::array();
+  for (const auto& e : v.evidence) {
+    json parsed = json::parse(e, nullptr, false);
+    evidence.push_back(parsed.is_discarded() ? json(e) : parsed);
+  }
+  return {{"id", v.id},
+          {"institution_id", OrNull(v.institution_id)},
+          {"rule", v.rule_id},
+          {"title", v.rule_title},
+          {"entity", v.entity},
+          {"severity", v.severity},
+          {"attack", v.attack},
+          {"count", v.count},
+          {"first_seen", Time(v.first_seen)},
+          {"last_seen", Time(v.last_seen)},
+          {"status", core::ToString(v.status)},
+          {"acknowledged_by", OrNull(v.acknowledged_by)},
+          {"acknowledged_at", Time(v.acknowledged_at)},
+          {"evidence", std::move(evidence)}};
+}
+
 json ToJson(const core::Command& v) {
   json payload = json::parse(v.payload_json, nullptr, false);
   json result = v.result_json.empty() ? json(nullptr) : json::parse(v.result_json, nullptr, false);

@@ -79,6 +79,11 @@ Result<std::vector<json>> Reveal(Context& c, const Call& call, const std::vector
   RAMPART_ASSIGN_OR_RETURN(auto opened, k->Open(request));
   std::vector<json> out;
   for (size_t i = 0; i < rows.size() && i < opened.size(); ++i) {
+    // One event per record read: bulk reads and canary reads are detection rules.
+    SecurityEvent ev("staff.decrypt");
+    ev.Set("staff.id", rows[i].id).Set("staff.canary", opened[i].canary ? "true" : "false");
+    ev.institution_id = rows[i].institution_id;
+    EmitEvent(c, call, std::move(ev));
     if (opened[i].canary) {
       // The keeper has written the critical audit record already; tell the operators here too.
       c.metrics->Increment("rampart_canary_reads_total");

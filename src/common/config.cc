@@ -45,6 +45,73 @@ Status ReadBool(const YAML::Node& node, const std::string& key, bool* out) {
   }
 }
 
+Status ReadStringList(const YAML::Node& node, const std::string& key,
+                      std::vector<std::string>* out) {
+  if (!node.IsSequence()) {
+    return Status::InvalidArgument("config: '" + key + "' must be a list of strings");
+  }
+  std::vector<std::string> values;
+  for (const auto& v : node) {
+    if (!v.IsScalar()) {
+      return Status::InvalidArgument("config: '" + key + "' must be a list of strings");
+    }
+    values.push_back(v.as<std::string>());
+  }
+  *out = std::move(values);
+  return Status::Ok();
+}
+
+Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
+  if (!node.IsMap()) return Status::InvalidArgument("config: 'detection' must be a mapping");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    const std::string name = "detection." + key;
+    if (key == "enabled") {
+      RAMPART_RETURN_IF_ERROR(ReadBool(v, name, &d->enabled));
+    } else if (key == "queue_capacity") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->queue_capacity));
+      if (d->queue_capacity == 0) {
+        return Status::InvalidArgument("config: '" + name + "' must be at least 1");
+      }
+    } else if (key == "max_tracked_keys") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->max_tracked_keys));
+    } else if (key == "max_evidence") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->max_evidence));
+    } else if (key == "rule_dirs") {
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->rule_dirs));
+    } else if (key == "ioc_files") {
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->ioc_files));
+    } else if (key == "canary_paths") {
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->canary_paths));
+    } else if (key == "canary_token_ids") {
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->canary_token_ids));
+    } else if (key == "alerts_file") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->alerts_file));
+    } else if (key == "syslog") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->syslog));
+      std::string host;
+      uint16_t port = 0;
+      RAMPART_RETURN_IF_ERROR(ParseHostPort(d->syslog, &host, &port));
+    } else if (key == "webhook_url") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->webhook_url));
+    } else if (key == "webhook_secret_file") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->webhook_secret_file));
+    } else if (key == "webhook_ca_file") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->webhook_ca_file));
+    } else if (key == "webhook_max_attempts") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->webhook_max_attempts));
+    } else if (key == "webhook_initial_backoff_ms") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->webhook_initial_backoff_ms));
+    } else if (key == "sink_queue_capacity") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->sink_queue_capacity));
+    } else {
+      return Status::InvalidArgument("config: unknown key '" + name + "'");
+    }
+  }
+  return Status::Ok();
+}
+
 Status ApplyHttp(const YAML::Node& node, HttpLimits* http) {
   if (!node.IsMap()) return Status::InvalidArgument("config: 'http' must be a mapping");
   for (const auto& kv : node) {
@@ -180,6 +247,8 @@ Status ApplyConfigYaml(const std::string& yaml_text, Config* config) {
         RAMPART_RETURN_IF_ERROR(ReadPositive(v, key, &c.login_failure_window_seconds));
       } else if (key == "login_lockout_seconds") {
         RAMPART_RETURN_IF_ERROR(ReadPositive(v, key, &c.login_lockout_seconds));
+      } else if (key == "detection") {
+        RAMPART_RETURN_IF_ERROR(ApplyDetection(v, &c.detection));
       } else if (key == "demo_staff") {
         RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.demo_staff));
       } else {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -45,6 +46,26 @@ struct KeeperSettings {
   std::string audit_syslog;
 };
 
+// The live detection engine and its alert sinks (`detection:`; docs/operations.md).
+struct DetectionConfig {
+  bool enabled = true;
+  uint32_t queue_capacity = 65536;     // events waiting for the engine; more are dropped
+  uint32_t max_tracked_keys = 100000;  // per correlation rule; the least recent is evicted
+  uint32_t max_evidence = 10;          // evidence events kept per alert
+  std::vector<std::string> rule_dirs;  // besides the bundled rules
+  std::vector<std::string> ioc_files;
+  std::vector<std::string> canary_paths;      // exact request paths
+  std::vector<std::string> canary_token_ids;  // API token ids (tok_...)
+  std::string alerts_file;                    // JSON lines; empty: none
+  std::string syslog;                         // "host:port" (UDP, RFC 5424); empty: none
+  std::string webhook_url;                    // empty: none
+  std::string webhook_secret_file;            // HMAC key, read at start
+  std::string webhook_ca_file;                // PEM CA to pin for an https webhook
+  uint32_t webhook_max_attempts = 5;
+  uint32_t webhook_initial_backoff_ms = 500;
+  uint32_t sink_queue_capacity = 1024;  // alerts waiting per sink; more are dropped
+};
+
 struct Config {
   std::string data_dir = "var";
   std::string listen = "127.0.0.1:8443";
@@ -79,6 +100,8 @@ struct Config {
   uint32_t login_max_failures = 3;     // failed logins within the window that lock the account
   uint32_t login_failure_window_seconds = 900;
   uint32_t login_lockout_seconds = 900;
+
+  DetectionConfig detection;
 
   // Demo seeding (`serve --demo`).
   uint32_t demo_staff = 200;

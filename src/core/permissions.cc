@@ -13,7 +13,7 @@ struct Grant {
 
 // Helpdesk reads the staff directory to answer calls; analysts and auditors see devices,
 // policies and compliance but not staff personal data (least privilege for read-only roles).
-constexpr std::array<Grant, 25> kGrants{{
+constexpr std::array<Grant, 27> kGrants{{
     {"institutions.read", {true, true, true, true, true}},
     {"institutions.write", {true, false, false, false, false}},
     {"staff.read", {true, true, true, false, false}},
@@ -44,6 +44,9 @@ constexpr std::array<Grant, 25> kGrants{{
     {"users.write", {true, true, false, false, false}},
     // The security analyst and the auditor read the audit trail; helpdesk does not.
     {"audit.read", {true, true, false, true, true}},
+    // Alerts: every role that investigates reads them; auditors may not change their state.
+    {"alerts.read", {true, true, false, true, true}},
+    {"alerts.write", {true, true, false, true, false}},
 }};
 
 size_t RoleIndex(Role r) {

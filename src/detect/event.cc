@@ -26,6 +26,13 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "http.request.cookie",
     "http.request.mime_type",
     "event.original",
+    "http.request.id",
+    "event.duration",
+    "organization.id",
+    "device.id",
+    "staff.id",
+    "staff.canary",
+    "command.type",
 };
 
 }  // namespace

@@ -45,6 +45,14 @@ enum class Field : uint8_t {
   kHttpRequestCookie,       // http.request.cookie (JSON sources only)
   kHttpRequestMimeType,     // http.request.mime_type
   kEventOriginal,           // event.original: the whole log line
+  // In-process events of `rampart serve` (common/event_sink.h) add these.
+  kHttpRequestId,   // http.request.id: the X-Request-Id of the request
+  kEventDuration,   // event.duration: nanoseconds the request took
+  kOrganizationId,  // organization.id: the institution the event belongs to
+  kDeviceId,        // device.id
+  kStaffId,         // staff.id (an opaque id, never a name)
+  kStaffCanary,     // staff.canary: "true" when the record read was a canary
+  kCommandType,     // command.type: lock, wipe, ...
   kCount,
 };
 

@@ -1,5 +1,7 @@
 #include "detect/scan.h"
 
+#include "detect/correlation.h"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -9,9 +11,11 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/clock.h"
 #include "common/json_util.h"
+#include "detect/correlation.h"
 #include "detect/ioc.h"
 #include "detect/log_parser.h"
 #include "detect/sigma.h"
@@ -189,6 +193,8 @@ int RunScanCommand(const ScanOptions& opt) {
   std::vector<std::string> dirs = opt.rule_dirs;
   if (dirs.empty() && !opt.default_rules_dir.empty()) dirs.push_back(opt.default_rules_dir);
   RuleSetBuilder builder;
+  // Correlations need the live engine's windows; offline they are named, not evaluated.
+  builder.set_keep_correlations(true);
   for (const auto& d : dirs) {
     Status s = builder.AddDirectory(d);
     if (!s.ok()) {
@@ -204,6 +210,10 @@ int RunScanCommand(const ScanOptions& opt) {
   const RuleSet& rules = **compiled;
   for (const auto& s : rules.skipped()) {
     err << "rampart scan: rule skipped: " << s.file << ": " << s.reason << "\n";
+  }
+  if (!builder.correlations().empty()) {
+    err << "rampart scan: " << builder.correlations().size()
+        << " correlation rules are evaluated only by the live engine (rampart serve)\n";
   }
   int64_t now = opt.now_millis != 0 ? opt.now_millis : SystemClock::Instance().NowMillis();
   IocStore iocs;
@@ -325,6 +335,7 @@ int RunScanCommand(const ScanOptions& opt) {
 int RunRulesCheckCommand(const RulesCheckOptions& opt) {
   std::ostream& out = opt.out ? *opt.out : std::cout;
   RuleSetBuilder builder;
+  builder.set_keep_correlations(true);
   for (const auto& d : opt.rule_dirs) {
     Status s = builder.AddDirectory(d);
     if (!s.ok()) {
@@ -345,14 +356,38 @@ int RunRulesCheckCommand(const RulesCheckOptions& opt) {
   for (const auto& s : rules.skipped()) {
     rows.emplace_back(s.file, "skipped", (s.title.empty() ? "" : s.title + ": ") + s.reason);
   }
+  // Correlation rules: parsed, and every rule they name must be loaded.
+  std::set<std::string> refs;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (!rules.rule(i).id.empty()) refs.insert(rules.rule(i).id);
+    if (!rules.rule(i).name.empty()) refs.insert(rules.rule(i).name);
+  }
+  size_t correlations = 0, bad_correlations = 0;
+  for (const auto& [origin, text] : builder.correlations()) {
+    auto c = ParseCorrelationRule(text, origin);
+    std::string problem = c.ok() ? "" : c.status().message();
+    if (c.ok()) {
+      for (const auto& r : c->rules) {
+        if (!refs.count(r)) problem = "correlation refers to rule '" + r + "', which is not loaded";
+      }
+    }
+    if (problem.empty()) {
+      ++correlations;
+      rows.emplace_back(origin, "loaded",
+                        c->info.title + " (" + std::string(CorrelationTypeName(c->type)) + ")");
+    } else {
+      ++bad_correlations;
+      rows.emplace_back(origin, "skipped", problem);
+    }
+  }
   std::sort(rows.begin(), rows.end());
   for (const auto& [file, status, text] : rows) {
     out << status << "\t" << file << "\t" << text << "\n";
   }
-  out << rules.size() << " loaded, " << rules.skipped().size() << " skipped ("
-      << rules.vectorscan_matchers() << " Vectorscan matchers, " << rules.fallback_matchers()
-      << " evaluated in C++)\n";
-  return rules.skipped().empty() ? 0 : 1;
+  out << rules.size() + correlations << " loaded, " << rules.skipped().size() + bad_correlations
+      << " skipped (" << correlations << " correlations, " << rules.vectorscan_matchers()
+      << " Vectorscan matchers, " << rules.fallback_matchers() << " evaluated in C++)\n";
+  return rules.skipped().empty() && bad_correlations == 0 ? 0 : 1;
 }
 
 }  // namespace rampart::detect

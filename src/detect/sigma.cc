@@ -214,6 +214,8 @@ struct RuleSetBuilder::Impl {
   std::map<std::tuple<uint8_t, MatcherKind, unsigned, std::string>, uint32_t> matcher_ids;
   std::vector<ParsedRule> rules;
   std::vector<SkippedRule> skipped;
+  bool keep_correlations = false;
+  std::vector<std::pair<std::string, std::string>> correlations;
 
   uint32_t AddMatcher(MatcherDef def) {
     auto key = std::make_tuple(def.slot, def.kind, def.flags, def.pattern);
@@ -586,6 +588,7 @@ Status RuleSetBuilder::Impl::ParseRule(const YAML::Node& doc, std::string_view o
   if (!doc.IsMap()) return Status::InvalidArgument("document is not a YAML map");
   if (doc["title"] && doc["title"].IsScalar()) r->info.title = doc["title"].Scalar();
   if (doc["id"] && doc["id"].IsScalar()) r->info.id = doc["id"].Scalar();
+  if (doc["name"] && doc["name"].IsScalar()) r->info.name = doc["name"].Scalar();
   if (doc["correlation"]) {
     return Status::InvalidArgument("correlation rules are not supported by the matcher");
   }
@@ -662,6 +665,12 @@ const std::vector<SkippedRule>& RuleSetBuilder::skipped() const {
 size_t RuleSetBuilder::pending() const {
   return impl_->rules.size();
 }
+void RuleSetBuilder::set_keep_correlations(bool keep) {
+  impl_->keep_correlations = keep;
+}
+const std::vector<std::pair<std::string, std::string>>& RuleSetBuilder::correlations() const {
+  return impl_->correlations;
+}
 
 Status RuleSetBuilder::AddRuleText(std::string_view yaml, std::string_view origin) {
   std::vector<YAML::Node> docs;
@@ -681,6 +690,12 @@ Status RuleSetBuilder::AddRuleText(std::string_view yaml, std::string_view origi
   Status first;
   for (const auto& doc : docs) {
     if (doc.IsNull()) continue;
+    if (impl_->keep_correlations && doc.IsMap() && doc["correlation"]) {
+      YAML::Emitter emitter;
+      emitter << doc;
+      impl_->correlations.emplace_back(std::string(origin), emitter.c_str());
+      continue;
+    }
     ParsedRule rule;
     Status s;
     try {

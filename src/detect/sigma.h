@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -31,6 +32,7 @@ namespace rampart::detect {
 
 struct RuleInfo {
   std::string id;
+  std::string name;  // the rule's `name:` (correlation rules refer to rules by name or id)
   std::string title;
   std::string severity;             // Sigma level: informational, low, medium, high, critical
   std::string file;                 // where it was loaded from ("" for rules given as text)
@@ -68,6 +70,12 @@ class RuleSetBuilder {
 
   const std::vector<SkippedRule>& skipped() const;
   size_t pending() const;
+
+  // By default a correlation rule is skipped (the offline matcher cannot use one). When set,
+  // correlation documents are kept instead, as (origin, YAML text), for the live engine's
+  // correlation parser (detect/correlation.h).
+  void set_keep_correlations(bool keep);
+  const std::vector<std::pair<std::string, std::string>>& correlations() const;
 
   // Compiles everything added so far. Rules whose patterns Vectorscan (and, for `re`, the
   // std::regex fallback) refuses are skipped with the compiler's message; the call fails only

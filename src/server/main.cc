@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   rampart::server::ServeOptions serve;
   auto* serve_cmd = app.add_subcommand("serve", "Run the server");
   serve_cmd->add_option("--data", serve.data_dir, "Data directory")->required();
+  serve.bundled_rules_dir = BundledRulesDir();
   serve_cmd->add_option("--listen", serve.listen, "HOST:PORT (default 127.0.0.1:8443)");
   serve_cmd->add_option("--config", serve.config_file, "YAML configuration file")
       ->check(CLI::ExistingFile);

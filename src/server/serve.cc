@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "http/tls_files.h"
 #include "keeper/client.h"
+#include "server/alert_pipeline.h"
 #include "server/keeper_process.h"
 #include "store/store.h"
 
@@ -144,6 +145,32 @@ int Serve(const ServeOptions& options) {
     if (fingerprint.ok()) app_options.tls_ca_fingerprint = *fingerprint;
   }
 
+  // The live detection engine: every answered request and security action becomes an event;
+  // the engine thread matches it and the pipeline stores and forwards alerts.
+  std::unique_ptr<AlertPipeline> pipeline;
+  std::unique_ptr<detect::LiveEngine> engine;
+  if (config.detection.enabled) {
+    auto p = AlertPipeline::Create(config.detection, store->get());
+    if (!p.ok()) return Fail("detection: " + p.status().message());
+    pipeline = std::move(p).value();
+    auto e = detect::LiveEngine::Create(EngineOptions(config.detection, options.bundled_rules_dir),
+                                        &SystemClock::Instance(), pipeline.get());
+    if (!e.ok()) return Fail("detection: " + e.status().message());
+    engine = std::move(e).value();
+    for (const auto& s : engine->skipped()) {
+      log::Warn("detect.rule_skipped", {{"file", s.file}, {"reason", s.reason}});
+    }
+    log::Info("detect.started",
+              {{"rules", static_cast<int64_t>(engine->rule_count())},
+               {"correlations", static_cast<int64_t>(engine->correlation_count())},
+               {"skipped", static_cast<int64_t>(engine->skipped().size())}});
+    engine->Start();
+    app_options.events = engine.get();
+    app_options.extra_metrics = [p = pipeline.get(), e = engine.get()] {
+      return p->RenderMetrics(*e);
+    };
+  }
+
   api::App app(app_options, store->get(), &SystemClock::Instance());
   server_options.body_limit = [&app](std::string_view method, std::string_view path) {
     return app.BodyLimit(method, path);
@@ -191,6 +218,8 @@ int Serve(const ServeOptions& options) {
     }
   }
   server.Stop(10000);
+  if (engine) engine->Stop();
+  if (pipeline) pipeline->Stop();
   log::Info("serve.stopped");
   return 0;
 }

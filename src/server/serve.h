@@ -11,7 +11,8 @@ struct ServeOptions {
   std::string listen;       // overrides the config file when set
   std::string config_file;  // optional YAML
   bool demo = false;
-  bool plain_http = false;  // --insecure-http: for local debugging only
+  bool plain_http = false;        // --insecure-http: for local debugging only
+  std::string bundled_rules_dir;  // the bundled Sigma rules the live engine always loads
 };
 
 int Serve(const ServeOptions& options);

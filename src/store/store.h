@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "core/alert.h"
 #include "core/model.h"
 
 namespace rampart::store {
@@ -63,6 +64,15 @@ struct DeviceFilter {
   std::optional<core::DeviceStatus> status;
   std::string staff_id;
   std::string group_id;
+};
+
+struct AlertFilter {
+  std::string severity;  // exact level; empty: any
+  std::string rule_id;   // exact; empty: any
+  std::string entity;    // exact; empty: any
+  int64_t since = 0;     // last_seen >= since (Unix seconds); 0: no bound
+  int64_t until = 0;     // first_seen <= until; 0: no bound
+  std::optional<core::AlertStatus> status;
 };
 
 struct CommandFilter {
@@ -323,6 +333,25 @@ class Store {
   virtual Status AssignApp(const core::AppAssignment& assignment) = 0;
   virtual Result<std::vector<core::AppAssignment>> ListAppAssignments(
       const Scope& scope, const std::string& app_id) = 0;
+
+  // --- Alerts (raised by the detection engine) ---
+  // Folds an observation into the open alert with the same (institution_id, rule_id, entity),
+  // or creates one (a fresh id when observation.id is empty). Folding adds observation.count,
+  // widens first_seen/last_seen, raises the severity to the higher of the two, merges ATT&CK
+  // ids and appends evidence while fewer than max_evidence are kept. An acknowledged alert is
+  // never reopened: a new observation after acknowledgement starts a new open alert. Unscoped:
+  // only the detection engine calls it. Returns the stored alert.
+  virtual Result<core::Alert> RecordAlert(const core::Alert& observation, int32_t max_evidence) = 0;
+  // A Scope for one institution sees that institution's alerts only; server-wide alerts
+  // (no institution) are visible through Scope::All() alone.
+  virtual Result<core::Alert> GetAlert(const Scope& scope, const std::string& id) = 0;
+  // Ordered by (created_at, id), keyset-paginated like every list.
+  virtual Result<Page<core::Alert>> ListAlerts(const Scope& scope, const AlertFilter& filter,
+                                               const PageRequest& page) = 0;
+  // Marks an open alert acknowledged by `by` at `now` and returns it. Acknowledging an
+  // acknowledged alert changes nothing and returns it as it is (idempotent).
+  virtual Result<core::Alert> AcknowledgeAlert(const Scope& scope, const std::string& id,
+                                               const std::string& by, int64_t now) = 0;
 };
 
 // Opens a backend by URI: "sqlite:PATH" (file created if missing, migrations applied) or

@@ -87,6 +87,17 @@ class RouteWalk : public ApiFixture {
                      admin_a_, std::string("package-a"));
     ids_["app"] = app.body["id"];
     app_sha_ = app.body["sha256"];
+    core::Alert alert;
+    alert.institution_id = inst_a_;
+    alert.rule_id = "rule";
+    alert.rule_title = "Rule";
+    alert.entity = "source.ip=192.0.2.1";
+    alert.severity = "high";
+    alert.first_seen = alert.last_seen = alert.created_at = 1;
+    alert.count = 1;
+    auto stored = store_->RecordAlert(alert, 5);
+    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+    ids_["alert"] = stored->id;
     device_b_ = Enroll(CreateEnrollmentToken(admin_b_));
     group_b_ = Send("POST", "/api/v1/groups", admin_b_, json{{"name", "GB"}}).body["id"];
   }
@@ -103,6 +114,7 @@ class RouteWalk : public ApiFixture {
         {"/api/v1/apps/", "app"},
         {"/api/v1/tokens/", "token"},
         {"/api/v1/users/", "user"},
+        {"/api/v1/alerts/", "alert"},
         {"/device/v1/commands/", "command"},
         {"/api/v1/commands/", "pending"}};
     std::string kind;

@@ -52,6 +52,19 @@ class AuthzWalk : public IdentityFixture {
     // A wipe waits for a second admin: the approval routes name it.
     ids_["pending"] =
         created("/api/v1/devices/" + device_a_.id + "/commands", json{{"type", "wipe"}})["id"];
+    {
+      core::Alert alert;
+      alert.institution_id = inst_a_;
+      alert.rule_id = "rule";
+      alert.rule_title = "Rule";
+      alert.entity = "source.ip=192.0.2.1";
+      alert.severity = "high";
+      alert.first_seen = alert.last_seen = alert.created_at = 1;
+      alert.count = 1;
+      auto stored = store_->RecordAlert(alert, 5);
+      ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+      ids_["alert"] = stored->id;
+    }
     ids_["device"] = device_a_.id;
     ids_["inst"] = inst_a_;
 
@@ -93,6 +106,7 @@ class AuthzWalk : public IdentityFixture {
         {"/api/v1/apps/", "app"},
         {"/api/v1/tokens/", "token"},
         {"/api/v1/users/", "user"},
+        {"/api/v1/alerts/", "alert"},
         {"/device/v1/commands/", "command"},
         {"/api/v1/commands/", "pending"}};
     std::string kind;

@@ -2025,6 +2025,113 @@ TEST_P(StoreConformanceTest, FindEnrollmentTokenByHash) {
   EXPECT_CODE(store_->FindEnrollmentToken(crypto::Sha256Hex("nothing")), kNotFound);
 }
 
+// ------------------------------------------------------------------------------------------
+// Alerts
+
+core::Alert Observation(const std::string& inst, const std::string& rule, const std::string& entity,
+                        int64_t at, const std::string& severity = "high") {
+  core::Alert a;
+  a.institution_id = inst;
+  a.rule_id = rule;
+  a.rule_title = "Title of " + rule;
+  a.entity = entity;
+  a.severity = severity;
+  a.attack = {"T1190"};
+  a.evidence = {"{\"n\":" + std::to_string(at) + "}"};
+  a.first_seen = a.last_seen = a.created_at = at;
+  a.count = 1;
+  return a;
+}
+
+TEST_P(StoreConformanceTest, AlertsGroupByRuleAndEntity) {
+  auto first = store_->RecordAlert(Observation(inst_a_, "r1", "source.ip=192.0.2.1", 100), 3);
+  ASSERT_OK(first);
+  EXPECT_EQ(first->count, 1);
+  EXPECT_EQ(first->status, core::AlertStatus::kOpen);
+  EXPECT_FALSE(first->id.empty());
+  // Repeats fold into the same alert: count, last_seen, severity raised, evidence capped at 3.
+  for (int i = 1; i <= 4; ++i) {
+    auto again = store_->RecordAlert(
+        Observation(inst_a_, "r1", "source.ip=192.0.2.1", 100 + i, i == 2 ? "critical" : "low"), 3);
+    ASSERT_OK(again);
+    EXPECT_EQ(again->id, first->id);
+  }
+  core::Alert got = Must(store_->GetAlert(A(), first->id));
+  EXPECT_EQ(got.count, 5);
+  EXPECT_EQ(got.first_seen, 100);
+  EXPECT_EQ(got.last_seen, 104);
+  EXPECT_EQ(got.severity, "critical");
+  EXPECT_EQ(got.evidence, (std::vector<std::string>{"{\"n\":100}", "{\"n\":101}", "{\"n\":102}"}));
+  EXPECT_EQ(got.attack, std::vector<std::string>{"T1190"});
+  EXPECT_EQ(got.rule_title, "Title of r1");
+  // Another entity, another rule, another institution, or server-wide: separate alerts.
+  auto other_entity =
+      Must(store_->RecordAlert(Observation(inst_a_, "r1", "source.ip=192.0.2.2", 110), 3));
+  auto other_rule =
+      Must(store_->RecordAlert(Observation(inst_a_, "r2", "source.ip=192.0.2.1", 111), 3));
+  auto other_inst =
+      Must(store_->RecordAlert(Observation(inst_b_, "r1", "source.ip=192.0.2.1", 112), 3));
+  auto server_wide =
+      Must(store_->RecordAlert(Observation("", "r1", "source.ip=192.0.2.1", 113), 3));
+  std::set<std::string> ids = {first->id, other_entity.id, other_rule.id, other_inst.id,
+                               server_wide.id};
+  EXPECT_EQ(ids.size(), 5u);
+  EXPECT_EQ(Must(store_->RecordAlert(Observation("", "r1", "source.ip=192.0.2.1", 114), 3)).id,
+            server_wide.id);
+  EXPECT_CODE(store_->RecordAlert(Observation(inst_a_, "", "x", 1), 3), kInvalidArgument);
+  EXPECT_CODE(store_->RecordAlert(Observation(inst_a_, "r", "x", 1, "severe"), 3),
+              kInvalidArgument);
+}
+
+TEST_P(StoreConformanceTest, AlertsAreScopedAndServerWideOnesNeedAllScope) {
+  auto a = Must(store_->RecordAlert(Observation(inst_a_, "r1", "e", 100), 5));
+  auto b = Must(store_->RecordAlert(Observation(inst_b_, "r1", "e", 101), 5));
+  auto s = Must(store_->RecordAlert(Observation("", "r1", "e", 102), 5));
+  EXPECT_EQ(s.institution_id, "");
+  EXPECT_OK(store_->GetAlert(A(), a.id));
+  EXPECT_CODE(store_->GetAlert(A(), b.id), kNotFound);
+  EXPECT_CODE(store_->GetAlert(A(), s.id), kNotFound);
+  EXPECT_EQ(Must(store_->GetAlert(Scope::All(), s.id)).institution_id, "");
+  EXPECT_EQ(CollectIds([&](PageRequest p) { return store_->ListAlerts(A(), {}, p); }, 10),
+            std::vector<std::string>{a.id});
+  EXPECT_EQ(CollectIds([&](PageRequest p) { return store_->ListAlerts(Scope::All(), {}, p); }, 1),
+            (std::vector<std::string>{a.id, b.id, s.id}));
+  EXPECT_CODE(store_->AcknowledgeAlert(A(), b.id, "tok_a", 200), kNotFound);
+  EXPECT_EQ(Must(store_->GetAlert(B(), b.id)).status, core::AlertStatus::kOpen);
+  EXPECT_CODE(store_->ListAlerts(A(), {}, PageRequest{10, "zz"}), kInvalidArgument);
+}
+
+TEST_P(StoreConformanceTest, AlertFiltersAndAcknowledgement) {
+  auto a1 = Must(store_->RecordAlert(Observation(inst_a_, "r1", "e1", 100, "high"), 5));
+  auto a2 = Must(store_->RecordAlert(Observation(inst_a_, "r2", "e2", 200, "critical"), 5));
+  auto a3 = Must(store_->RecordAlert(Observation(inst_a_, "r1", "e3", 300, "low"), 5));
+  auto list = [&](store::AlertFilter f) {
+    return CollectIds([&](PageRequest p) { return store_->ListAlerts(A(), f, p); }, 2);
+  };
+  EXPECT_EQ(list({.severity = "critical"}), std::vector<std::string>{a2.id});
+  EXPECT_EQ(list({.rule_id = "r1"}), (std::vector<std::string>{a1.id, a3.id}));
+  EXPECT_EQ(list({.entity = "e2"}), std::vector<std::string>{a2.id});
+  EXPECT_EQ(list({.since = 200}), (std::vector<std::string>{a2.id, a3.id}));
+  EXPECT_EQ(list({.until = 200}), (std::vector<std::string>{a1.id, a2.id}));
+  EXPECT_EQ(list({.since = 150, .until = 250}), std::vector<std::string>{a2.id});
+
+  auto acked = Must(store_->AcknowledgeAlert(A(), a1.id, "tok_analyst", 400));
+  EXPECT_EQ(acked.status, core::AlertStatus::kAcknowledged);
+  EXPECT_EQ(acked.acknowledged_by, "tok_analyst");
+  EXPECT_EQ(acked.acknowledged_at, 400);
+  // Idempotent: a second acknowledgement keeps the first one's author and time.
+  auto again = Must(store_->AcknowledgeAlert(A(), a1.id, "tok_other", 500));
+  EXPECT_EQ(again.acknowledged_by, "tok_analyst");
+  EXPECT_EQ(Must(store_->GetAlert(A(), a1.id)).acknowledged_at, 400);
+  EXPECT_EQ(list({.status = core::AlertStatus::kOpen}), (std::vector<std::string>{a2.id, a3.id}));
+  // A new observation after acknowledgement opens a new alert; the acknowledged one stays.
+  auto reopened = Must(store_->RecordAlert(Observation(inst_a_, "r1", "e1", 600), 5));
+  EXPECT_NE(reopened.id, a1.id);
+  EXPECT_EQ(reopened.count, 1);
+  EXPECT_EQ(Must(store_->GetAlert(A(), a1.id)).count, 1);
+  EXPECT_CODE(store_->AcknowledgeAlert(A(), "alr_nope", "x", 1), kNotFound);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param.name;

@@ -103,6 +103,34 @@ TEST(Config, MassCommandThresholdDefaultsToTenAndIsConfigurable) {
   EXPECT_FALSE(ApplyConfigYaml("mass_command_threshold: many\n", &c).ok());
 }
 
+TEST(Config, DetectionSectionAndItsErrors) {
+  Config c;
+  EXPECT_TRUE(c.detection.enabled);
+  EXPECT_EQ(c.detection.queue_capacity, 65536u);
+  ASSERT_TRUE(ApplyConfigYaml("detection:\n"
+                              "  queue_capacity: 128\n"
+                              "  max_tracked_keys: 50\n"
+                              "  canary_paths: [/a, /b]\n"
+                              "  canary_token_ids: [tok_1]\n"
+                              "  syslog: 127.0.0.1:514\n"
+                              "  webhook_url: https://soc.example:8443/h\n"
+                              "  webhook_max_attempts: 3\n",
+                              &c)
+                  .ok());
+  EXPECT_EQ(c.detection.queue_capacity, 128u);
+  EXPECT_EQ(c.detection.max_tracked_keys, 50u);
+  EXPECT_EQ(c.detection.canary_paths, (std::vector<std::string>{"/a", "/b"}));
+  EXPECT_EQ(c.detection.canary_token_ids, std::vector<std::string>{"tok_1"});
+  EXPECT_EQ(c.detection.syslog, "127.0.0.1:514");
+  EXPECT_EQ(c.detection.webhook_max_attempts, 3u);
+  Status typo = ApplyConfigYaml("detection:\n  canary_path: [/a]\n", &c);
+  EXPECT_NE(typo.message().find("detection.canary_path"), std::string::npos) << typo.message();
+  EXPECT_FALSE(ApplyConfigYaml("detection:\n  canary_paths: /a\n", &c).ok()) << "not a list";
+  EXPECT_FALSE(ApplyConfigYaml("detection:\n  queue_capacity: 0\n", &c).ok());
+  EXPECT_FALSE(ApplyConfigYaml("detection:\n  syslog: nohostport\n", &c).ok());
+  EXPECT_FALSE(ApplyConfigYaml("detection: [1]\n", &c).ok());
+}
+
 TEST(Config, ParsesHostPort) {
   std::string host;
   uint16_t port = 0;

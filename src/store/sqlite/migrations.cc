@@ -265,6 +265,32 @@ CREATE INDEX admin_sessions_by_user ON admin_sessions(user_id, last_seen_at);
 CREATE INDEX admin_sessions_by_expiry ON admin_sessions(expires_at);
 )sql";
 
+// Alerts of the live detection engine. At most one open alert per (institution, rule, entity):
+// the partial unique index makes the grouping a property of the database, not only of the code.
+constexpr std::string_view kAlerts = R"sql(
+CREATE TABLE alerts (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT REFERENCES institutions(id),
+  rule_id TEXT NOT NULL,
+  rule_title TEXT NOT NULL,
+  entity TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  attack_json TEXT NOT NULL,
+  evidence_json TEXT NOT NULL,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  acknowledged_by TEXT NOT NULL,
+  acknowledged_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX alerts_open_group ON alerts(ifnull(institution_id, ''), rule_id, entity)
+  WHERE status = 'open';
+CREATE INDEX alerts_order ON alerts(created_at, id);
+CREATE INDEX alerts_by_institution ON alerts(institution_id, created_at, id);
+)sql";
+
 }  // namespace
 
 // Versions are assigned in order of merge: 2 keeper (sealed staff, signed commands), 3 admin
@@ -274,6 +300,7 @@ const std::vector<Migration>& Migrations() {
       {1, "initial_schema", kInitialSchema},
       {2, "sealed_staff_signed_commands", kSignedCommands},
       {3, "admin_identity", kAdminIdentity},
+      {4, "alerts", kAlerts},
   };
   return kMigrations;
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -2098,6 +2099,150 @@ Result<std::vector<core::AppAssignment>> SqliteStore::ListAppAssignments(
                                            .Arg(app_id)
                                            .Append(" ORDER BY created_at, id"),
                                        ReadAppAssignment);
+  });
+}
+
+// -----------------------------------------------------------------------------------------------
+// Alerts
+
+#define ALERT_COLS                                                                          \
+  "id, institution_id, rule_id, rule_title, entity, severity, attack_json, evidence_json, " \
+  "first_seen, last_seen, count, status, acknowledged_by, acknowledged_at, created_at"
+
+namespace {
+
+Result<core::Alert> ReadAlert(const Statement& st) {
+  core::Alert a;
+  a.id = st.Text(0);
+  a.institution_id = st.IsNull(1) ? "" : st.Text(1);
+  a.rule_id = st.Text(2);
+  a.rule_title = st.Text(3);
+  a.entity = st.Text(4);
+  a.severity = st.Text(5);
+  RAMPART_ASSIGN_OR_RETURN(a.attack, StringsFromJson(st.Text(6), "alert attack ids"));
+  RAMPART_ASSIGN_OR_RETURN(a.evidence, StringsFromJson(st.Text(7), "alert evidence"));
+  a.first_seen = st.Int(8);
+  a.last_seen = st.Int(9);
+  a.count = st.Int(10);
+  RAMPART_ASSIGN_OR_RETURN(a.status, ParseEnum(&core::ParseAlertStatus, st.Text(11), "status"));
+  a.acknowledged_by = st.Text(12);
+  a.acknowledged_at = st.Int(13);
+  a.created_at = st.Int(14);
+  return a;
+}
+
+}  // namespace
+
+Result<core::Alert> SqliteStore::RecordAlert(const core::Alert& obs, int32_t max_evidence) {
+  if (obs.rule_id.empty() || obs.entity.empty()) {
+    return Status::InvalidArgument("an alert needs a rule id and an entity");
+  }
+  if (!core::IsAlertSeverity(obs.severity)) return Status::InvalidArgument("unknown severity");
+  return Write([&](Connection& c) -> Result<core::Alert> {
+    Query find("SELECT " ALERT_COLS " FROM alerts");
+    find.Where("ifnull(institution_id, '') = ?")
+        .Arg(obs.institution_id)
+        .Where("rule_id = ?")
+        .Arg(obs.rule_id)
+        .Where("entity = ?")
+        .Arg(obs.entity)
+        .Where("status = 'open'");
+    auto existing = GetOne(c, find, ReadAlert, "alert");
+    if (!existing.ok() && existing.status().code() != Code::kNotFound) return existing.status();
+    const size_t cap = max_evidence < 0 ? 0 : static_cast<size_t>(max_evidence);
+    if (!existing.ok()) {
+      core::Alert a = obs;
+      if (a.id.empty()) a.id = core::NewId("alr");
+      if (a.count < 1) a.count = 1;
+      if (a.evidence.size() > cap) a.evidence.resize(cap);
+      a.status = core::AlertStatus::kOpen;
+      a.acknowledged_by.clear();
+      a.acknowledged_at = 0;
+      if (a.created_at == 0) a.created_at = a.first_seen;
+      Query q("INSERT INTO alerts (" ALERT_COLS
+              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', '', 0, ?)");
+      q.Arg(a.id)
+          .Arg(a.institution_id.empty() ? Param{} : Param{a.institution_id})
+          .Arg(a.rule_id)
+          .Arg(a.rule_title)
+          .Arg(a.entity)
+          .Arg(a.severity)
+          .Arg(StringsToJson(a.attack))
+          .Arg(StringsToJson(a.evidence))
+          .Arg(a.first_seen)
+          .Arg(a.last_seen)
+          .Arg(a.count)
+          .Arg(a.created_at);
+      RAMPART_RETURN_IF_ERROR(Named(RunQuery(c, q), "alert"));
+      return a;
+    }
+    core::Alert a = std::move(existing).value();
+    a.count += obs.count < 1 ? 1 : obs.count;
+    a.first_seen = std::min(a.first_seen, obs.first_seen);
+    a.last_seen = std::max(a.last_seen, obs.last_seen);
+    if (core::SeverityRank(obs.severity) > core::SeverityRank(a.severity)) {
+      a.severity = obs.severity;
+    }
+    for (const auto& t : obs.attack) {
+      if (std::find(a.attack.begin(), a.attack.end(), t) == a.attack.end()) a.attack.push_back(t);
+    }
+    for (const auto& e : obs.evidence) {
+      if (a.evidence.size() >= cap) break;
+      a.evidence.push_back(e);
+    }
+    Query q(
+        "UPDATE alerts SET count = ?, first_seen = ?, last_seen = ?, severity = ?, "
+        "attack_json = ?, evidence_json = ?");
+    q.Arg(a.count)
+        .Arg(a.first_seen)
+        .Arg(a.last_seen)
+        .Arg(a.severity)
+        .Arg(StringsToJson(a.attack))
+        .Arg(StringsToJson(a.evidence))
+        .Where("id = ?")
+        .Arg(a.id);
+    RAMPART_RETURN_IF_ERROR(RunOne(c, q, "alert"));
+    return a;
+  });
+}
+
+Result<core::Alert> SqliteStore::GetAlert(const Scope& scope, const std::string& id) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " ALERT_COLS " FROM alerts");
+    q.Where("id = ?").Arg(id).InScope(scope);
+    return GetOne(c, q, ReadAlert, "alert");
+  });
+}
+
+Result<Page<core::Alert>> SqliteStore::ListAlerts(const Scope& scope, const AlertFilter& filter,
+                                                  const PageRequest& page) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " ALERT_COLS " FROM alerts");
+    q.InScope(scope);
+    if (!filter.severity.empty()) q.Where("severity = ?").Arg(filter.severity);
+    if (!filter.rule_id.empty()) q.Where("rule_id = ?").Arg(filter.rule_id);
+    if (!filter.entity.empty()) q.Where("entity = ?").Arg(filter.entity);
+    if (filter.since != 0) q.Where("last_seen >= ?").Arg(filter.since);
+    if (filter.until != 0) q.Where("first_seen <= ?").Arg(filter.until);
+    if (filter.status) q.Where("status = ?").Arg(Str(core::ToString(*filter.status)));
+    return GetPage<core::Alert>(c, std::move(q), Order::kCreatedAt, page, ReadAlert, kCreatedAt);
+  });
+}
+
+Result<core::Alert> SqliteStore::AcknowledgeAlert(const Scope& scope, const std::string& id,
+                                                  const std::string& by, int64_t now) {
+  return Write([&](Connection& c) -> Result<core::Alert> {
+    Query find("SELECT " ALERT_COLS " FROM alerts");
+    find.Where("id = ?").Arg(id).InScope(scope);
+    RAMPART_ASSIGN_OR_RETURN(core::Alert a, GetOne(c, find, ReadAlert, "alert"));
+    if (a.status == core::AlertStatus::kAcknowledged) return a;
+    Query q("UPDATE alerts SET status = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?");
+    q.Arg(by).Arg(now).Where("id = ?").Arg(id);
+    RAMPART_RETURN_IF_ERROR(RunOne(c, q, "alert"));
+    a.status = core::AlertStatus::kAcknowledged;
+    a.acknowledged_by = by;
+    a.acknowledged_at = now;
+    return a;
   });
 }
 

@@ -181,6 +181,13 @@ class SqliteStore final : public Store {
   Result<std::vector<core::AppAssignment>> ListAppAssignments(const Scope& scope,
                                                               const std::string& app_id) override;
 
+  Result<core::Alert> RecordAlert(const core::Alert& observation, int32_t max_evidence) override;
+  Result<core::Alert> GetAlert(const Scope& scope, const std::string& id) override;
+  Result<Page<core::Alert>> ListAlerts(const Scope& scope, const AlertFilter& filter,
+                                       const PageRequest& page) override;
+  Result<core::Alert> AcknowledgeAlert(const Scope& scope, const std::string& id,
+                                       const std::string& by, int64_t now) override;
+
  private:
   SqliteStore() = default;
 

@@ -1,0 +1,299 @@
+#include "detect/alert_sinks.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/crypto.h"
+#include "http/client.h"
+
+namespace rampart::detect {
+
+std::string RenderAlertJson(const core::Alert& a) {
+  using nlohmann::json;
+  json evidence = json::array();
+  for (const auto& e : a.evidence) {
+    json parsed = json::parse(e, nullptr, false);
+    evidence.push_back(parsed.is_discarded() ? json(e) : parsed);
+  }
+  json j = {{"id", a.id},
+            {"institution_id", a.institution_id.empty() ? json(nullptr) : json(a.institution_id)},
+            {"rule", a.rule_id},
+            {"title", a.rule_title},
+            {"entity", a.entity},
+            {"severity", a.severity},
+            {"attack", a.attack},
+            {"count", a.count},
+            {"first_seen", FormatRfc3339(a.first_seen)},
+            {"last_seen", FormatRfc3339(a.last_seen)},
+            {"status", core::ToString(a.status)},
+            {"evidence", std::move(evidence)}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// --- JSON lines file ---------------------------------------------------------------------------
+
+namespace {
+
+class JsonLinesOutput final : public AlertOutput {
+ public:
+  explicit JsonLinesOutput(int fd) : fd_(fd) {}
+  ~JsonLinesOutput() override { ::close(fd_); }
+  std::string_view name() const override { return "file"; }
+  Status Deliver(const core::Alert&, const std::string& json) override {
+    std::string line = json + "\n";
+    size_t off = 0;
+    while (off < line.size()) {
+      ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::Internal("alert file write failed");
+      }
+      off += static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  int fd_;
+};
+
+// --- syslog ------------------------------------------------------------------------------------
+
+class SyslogOutput final : public AlertOutput {
+ public:
+  SyslogOutput(int fd, std::string hostname) : fd_(fd), hostname_(std::move(hostname)) {}
+  ~SyslogOutput() override { ::close(fd_); }
+  std::string_view name() const override { return "syslog"; }
+  Status Deliver(const core::Alert& alert, const std::string& json) override {
+    std::string msg = FormatSyslog5424(alert, json, hostname_, SystemClock::Instance().NowMillis());
+    if (::send(fd_, msg.data(), msg.size(), 0) < 0) {
+      return Status::Unavailable("syslog send failed");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  int fd_;
+  std::string hostname_;
+};
+
+// RFC 5424 section 6.3.3: inside PARAM-VALUE, '"', '\' and ']' are escaped with '\'.
+std::string SdEscape(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '"' || c == '\\' || c == ']') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+int SyslogSeverity(std::string_view s) {
+  switch (core::SeverityRank(s)) {
+    case 4:
+      return 2;  // critical
+    case 3:
+      return 3;  // error
+    case 2:
+      return 4;  // warning
+    case 1:
+      return 5;  // notice
+    default:
+      return 6;  // informational
+  }
+}
+
+// --- webhook -----------------------------------------------------------------------------------
+
+class WebhookOutput final : public AlertOutput {
+ public:
+  WebhookOutput(WebhookOptions options, std::string base, std::string target)
+      : options_(std::move(options)), base_(std::move(base)), target_(std::move(target)) {}
+  std::string_view name() const override { return "webhook"; }
+
+  Status Deliver(const core::Alert&, const std::string& json) override {
+    const std::string signature = "sha256=" + crypto::HmacSha256Hex(options_.secret, json);
+    int backoff = std::max(options_.initial_backoff_ms, 1);
+    Status last = Status::Unavailable("webhook not attempted");
+    for (int attempt = 1; attempt <= std::max(options_.max_attempts, 1); ++attempt) {
+      last = Once(json, signature);
+      if (last.ok()) return last;
+      client_.reset();  // reconnect on the next try
+      if (attempt == options_.max_attempts) break;
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, std::chrono::milliseconds(backoff), [&] { return cancelled_; })) {
+        break;
+      }
+      backoff = std::min(backoff * 2, 60000);
+    }
+    return last;
+  }
+
+  void Cancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  Status Once(const std::string& json, const std::string& signature) {
+    if (!client_) {
+      auto c = http::HttpClient::Connect(
+          {.url = base_, .ca_file = options_.ca_file, .timeout_ms = options_.timeout_ms});
+      if (!c.ok()) return c.status();
+      client_ = std::move(c).value();
+    }
+    auto r = client_->Send("POST", target_,
+                           {{"content-type", "application/json"},
+                            {"x-rampart-signature", signature},
+                            {"user-agent", "rampart-alerts/1"}},
+                           json);
+    if (!r.ok()) return r.status();
+    if (r->status < 200 || r->status > 299) {
+      return Status::Unavailable("webhook answered " + std::to_string(r->status));
+    }
+    return Status::Ok();
+  }
+
+  WebhookOptions options_;
+  std::string base_, target_;
+  std::unique_ptr<http::HttpClient> client_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool cancelled_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<AlertOutput>> OpenJsonLinesOutput(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::InvalidArgument("cannot open alert file " + path);
+  return std::unique_ptr<AlertOutput>(new JsonLinesOutput(fd));
+}
+
+std::string FormatSyslog5424(const core::Alert& a, const std::string& json,
+                             const std::string& hostname, int64_t now_millis) {
+  constexpr int kLocal0 = 16;
+  int pri = kLocal0 * 8 + SyslogSeverity(a.severity);
+  std::string ts = FormatRfc3339(now_millis / 1000);
+  char frac[8];
+  std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(now_millis % 1000));
+  ts.insert(ts.size() - 1, frac);  // before the 'Z'
+  std::string host = hostname.empty() ? "-" : hostname.substr(0, 255);
+  std::string out = "<" + std::to_string(pri) + ">1 " + ts + " " + host + " rampart - ALERT ";
+  out += "[rampart@32473 id=\"" + SdEscape(a.id) + "\" rule=\"" + SdEscape(a.rule_id) +
+         "\" severity=\"" + SdEscape(a.severity) + "\" entity=\"" + SdEscape(a.entity) +
+         "\" count=\"" + std::to_string(a.count) + "\"] ";
+  out += json;
+  return out;
+}
+
+Result<std::unique_ptr<AlertOutput>> OpenSyslogOutput(const std::string& host_port) {
+  std::string host;
+  uint16_t port = 0;
+  RAMPART_RETURN_IF_ERROR(ParseHostPort(host_port, &host, &port));
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string port_text = std::to_string(port);
+  if (::getaddrinfo(host.c_str(), port_text.c_str(), &hints, &res) != 0 || res == nullptr) {
+    return Status::InvalidArgument("syslog host " + host + " does not resolve");
+  }
+  int fd = ::socket(res->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+    if (fd >= 0) ::close(fd);
+    ::freeaddrinfo(res);
+    return Status::InvalidArgument("cannot open a UDP socket to " + host_port);
+  }
+  ::freeaddrinfo(res);
+  char name[256] = {0};
+  ::gethostname(name, sizeof name - 1);
+  return std::unique_ptr<AlertOutput>(new SyslogOutput(fd, name));
+}
+
+Result<std::unique_ptr<AlertOutput>> OpenWebhookOutput(const WebhookOptions& options) {
+  auto scheme_end = options.url.find("://");
+  if (scheme_end == std::string::npos) {
+    return Status::InvalidArgument("webhook url must look like https://host:port/path");
+  }
+  auto slash = options.url.find('/', scheme_end + 3);
+  std::string base = slash == std::string::npos ? options.url : options.url.substr(0, slash);
+  std::string target = slash == std::string::npos ? "/" : options.url.substr(slash);
+  bool tls = false;
+  std::string host;
+  uint16_t port = 0;
+  RAMPART_RETURN_IF_ERROR(http::ParseUrl(base, &tls, &host, &port));
+  if (tls && options.ca_file.empty()) {
+    return Status::InvalidArgument("an https webhook needs a CA file to pin");
+  }
+  if (options.secret.empty()) return Status::InvalidArgument("a webhook needs a signing secret");
+  return std::unique_ptr<AlertOutput>(new WebhookOutput(options, base, target));
+}
+
+// --- AsyncAlertSink ----------------------------------------------------------------------------
+
+AsyncAlertSink::AsyncAlertSink(std::unique_ptr<AlertOutput> output, size_t capacity)
+    : output_(std::move(output)), capacity_(std::max<size_t>(capacity, 1)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+AsyncAlertSink::~AsyncAlertSink() {
+  Stop();
+}
+
+void AsyncAlertSink::Submit(const core::Alert& alert) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_ || queue_.size() >= capacity_) {
+      ++dropped_;
+      return;
+    }
+    queue_.push_back(alert);
+  }
+  cv_.notify_one();
+}
+
+void AsyncAlertSink::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_ && !thread_.joinable()) return;
+    stop_ = true;
+  }
+  cv_.notify_one();
+  // What is queued still gets one attempt each; retry waits end now, so shutdown is bounded.
+  output_->Cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+SinkStats AsyncAlertSink::stats() const {
+  return {delivered_.load(), failed_.load(), dropped_.load()};
+}
+
+void AsyncAlertSink::Run() {
+  for (;;) {
+    core::Alert alert;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      alert = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    Status s = output_->Deliver(alert, RenderAlertJson(alert));
+    if (s.ok()) {
+      ++delivered_;
+    } else {
+      ++failed_;
+    }
+  }
+}
+
+}  // namespace rampart::detect

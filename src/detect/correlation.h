@@ -1,0 +1,99 @@
+// Sigma correlation rules (sigma-specification 2.x, `correlation:`) and the windowed state that
+// evaluates them over a stream of rule matches, with memory bounded by a cap on tracked keys.
+//
+//   title: Bulk staff record reads
+//   correlation:
+//     type: event_count           # or value_count, temporal, temporal_ordered
+//     rules: [staff_record_decrypt]
+//     group-by: [user.name]
+//     timespan: 1h                # s, m, h, d
+//     condition: {gte: 50}        # value_count also names `field:`
+//
+//   Result<CorrelationRule> rule = ParseCorrelationRule(yaml_text, "rules/x.yml");
+//   CorrelationTracker tracker(std::move(rules), /*max_keys=*/100000);
+//   tracker.OnMatch(correlation_index, rule_slot, event, now_ms, &fired);
+//
+// Windows are sliding: event_count keeps, per key, only the newest `threshold` timestamps;
+// value_count keeps the newest `threshold` distinct values with their last time; temporal keeps
+// one time per referenced rule. A key whose last activity is older than its window is forgotten
+// by Sweep(); past max_keys, the least recently active key is evicted. So a slow probe (one
+// every ten minutes inside a one-hour window) is still counted, and a flood of distinct keys
+// costs at most max_keys entries per rule. Not thread-safe: the engine thread owns it.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "detect/event.h"
+#include "detect/sigma.h"
+
+namespace rampart::detect {
+
+enum class CorrelationType { kEventCount, kValueCount, kTemporal, kTemporalOrdered };
+std::string_view CorrelationTypeName(CorrelationType t);
+
+struct CorrelationRule {
+  RuleInfo info;  // id, name, title, level (severity), ATT&CK tags, file
+  CorrelationType type = CorrelationType::kEventCount;
+  std::vector<std::string> rules;  // referenced rules, by name or id, in order
+  std::vector<Field> group_by;
+  int64_t timespan_millis = 0;
+  Field value_field = Field::kSourceIp;  // value_count only
+  // The condition as a minimum: gte N → N, gt N → N + 1 (temporal: every rule once).
+  int64_t threshold = 1;
+  // Sigma's `generate`: when false (the default) the referenced rules raise no alerts of their
+  // own; they only feed the correlation.
+  bool generate = false;
+};
+
+// "30s", "10m", "1h", "2d" → milliseconds; InvalidArgument otherwise.
+Result<int64_t> ParseTimespan(std::string_view text);
+
+// Parses one correlation rule. InvalidArgument names what is not understood: an unknown type,
+// a condition the live engine cannot decide when an event arrives (lt, lte, eq, neq need the end
+// of the window), group-by fields with no event mapping, a missing timespan or rule list.
+Result<CorrelationRule> ParseCorrelationRule(std::string_view yaml, std::string_view origin);
+
+// What a fired correlation reports.
+struct CorrelationHit {
+  size_t correlation = 0;  // index into the tracker's rules
+  std::string entity;      // "user.name=tok_1,source.ip=..." ("all" without group-by)
+  int64_t value = 0;       // events, distinct values or rules seen in the window
+};
+
+class CorrelationTracker {
+ public:
+  CorrelationTracker(std::vector<CorrelationRule> rules, size_t max_keys_per_rule);
+  ~CorrelationTracker();
+  CorrelationTracker(const CorrelationTracker&) = delete;
+  CorrelationTracker& operator=(const CorrelationTracker&) = delete;
+
+  const std::vector<CorrelationRule>& rules() const { return rules_; }
+
+  // Feeds one match: the event matched the rule at position `slot` of correlation `index`'s
+  // rule list. Appends a hit when the correlation's condition is met; the key's state is then
+  // reset, so the next hit needs a fresh window's worth of events.
+  void OnMatch(size_t index, size_t slot, const Event& ev, int64_t now_millis,
+               std::vector<CorrelationHit>* hits);
+  // Forgets keys whose last activity is older than their window.
+  void Sweep(int64_t now_millis);
+  // Keys currently tracked over all rules, and keys evicted because of the cap.
+  size_t tracked_keys() const;
+  uint64_t evicted_keys() const { return evicted_; }
+
+ private:
+  struct KeyState;
+  struct PerRule;
+  std::vector<CorrelationRule> rules_;
+  std::vector<std::unique_ptr<PerRule>> state_;
+  size_t max_keys_;
+  uint64_t evicted_ = 0;
+};
+
+}  // namespace rampart::detect

@@ -1,0 +1,462 @@
+#include "detect/live_engine.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/log.h"
+#include "detect/bounded_queue.h"
+#include "detect/correlation.h"
+#include "detect/event.h"
+#include "detect/ioc.h"
+
+namespace rampart::detect {
+namespace {
+
+constexpr size_t kMaxEvidenceValue = 512;
+
+// Fields whose percent-decoded form rules also look at.
+constexpr Field kDecodedFields[] = {Field::kUrlOriginal, Field::kUrlPath, Field::kUrlQuery};
+
+std::string EntityOf(const Event& ev) {
+  for (Field f : {Field::kSourceIp, Field::kUserName, Field::kDeviceId}) {
+    if (ev.Has(f) && !ev.Get(f).empty()) {
+      return std::string(FieldName(f)) + "=" + std::string(ev.Get(f));
+    }
+  }
+  return "server";
+}
+
+std::string NormalSeverity(const std::string& s) {
+  return core::IsAlertSeverity(s) ? s : std::string("medium");
+}
+
+}  // namespace
+
+class LiveEngine::Impl {
+ public:
+  Impl(LiveEngineOptions options, const Clock* clock, AlertHandler* handler)
+      : options_(std::move(options)),
+        clock_(clock),
+        handler_(handler),
+        queue_(options_.queue_capacity) {}
+
+  ~Impl() { Stop(); }
+
+  Status Load();
+  void Emit(SecurityEvent event);
+  void Start();
+  void Stop();
+  size_t ProcessPending();
+  LiveEngineStats stats() const;
+  size_t rule_count() const { return rules_ ? rules_->size() : 0; }
+  size_t correlation_count() const { return tracker_ ? tracker_->rules().size() : 0; }
+  const std::vector<SkippedRule>& skipped() const { return skipped_; }
+
+ private:
+  void Run();
+  void Process(const SecurityEvent& se);
+  void Housekeeping();
+  const std::string& Evidence(const SecurityEvent& se, int64_t ts);
+  void Raise(const std::string& rule_id, const std::string& title, const std::string& severity,
+             const std::vector<std::string>& attack, std::string entity,
+             const std::string& institution_id, int64_t ts, std::string evidence,
+             int64_t count = 1);
+
+  LiveEngineOptions options_;
+  const Clock* clock_;
+  AlertHandler* handler_;
+  BoundedQueue<SecurityEvent> queue_;
+
+  // Engine-thread state.
+  std::unique_ptr<RuleSet> rules_;
+  std::unique_ptr<RuleMatcher> matcher_;
+  std::unique_ptr<CorrelationTracker> tracker_;
+  IocStore iocs_;
+  // Per rule index: the (correlation, slot) pairs it feeds; and whether it alerts on its own.
+  std::vector<std::vector<std::pair<size_t, size_t>>> feeds_;
+  std::vector<bool> generates_;
+  std::unordered_set<std::string> canary_paths_;
+  std::unordered_set<std::string> canary_tokens_;
+  std::vector<SkippedRule> skipped_;
+  Event event_;
+  std::vector<uint32_t> hits_;
+  std::vector<CorrelationHit> corr_hits_;
+  std::vector<IocMatch> ioc_hits_;
+  std::string evidence_;
+  bool evidence_built_ = false;
+  uint64_t reported_drops_ = 0;
+  // Coalescing: the first observation of a (institution, rule, entity) in a housekeeping period
+  // goes to the handler at once (first-alert latency); repeats in the same period are folded
+  // here and handed over at the next housekeeping, so a flood of one probe costs one store
+  // write per second, not one per request.
+  std::unordered_set<std::string> delivered_this_period_;
+  std::unordered_map<std::string, core::Alert> pending_;
+  void Deliver(const core::Alert& a);
+  void FlushPending();
+
+  std::atomic<uint64_t> processed_{0};
+  std::atomic<uint64_t> alerts_{0};
+  std::atomic<size_t> tracked_keys_{0};
+  std::atomic<uint64_t> evicted_keys_{0};
+
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<bool> sleeping_{false};
+  std::atomic<bool> stop_{false};
+};
+
+Status LiveEngine::Impl::Load() {
+  RuleSetBuilder builder;
+  builder.set_keep_correlations(true);
+  for (const auto& dir : options_.rule_dirs) {
+    Status s = builder.AddDirectory(dir);
+    if (!s.ok()) return Status::InvalidArgument("rules directory " + dir + ": " + s.message());
+  }
+  for (size_t i = 0; i < options_.rule_texts.size(); ++i) {
+    builder.AddRuleText(options_.rule_texts[i], "rule text " + std::to_string(i + 1))
+        .IgnoreError();  // recorded in skipped()
+  }
+  RAMPART_ASSIGN_OR_RETURN(rules_, builder.Build());
+  skipped_ = rules_->skipped();
+  matcher_ = std::make_unique<RuleMatcher>(*rules_);
+
+  std::unordered_map<std::string, size_t> by_ref;
+  for (size_t i = 0; i < rules_->size(); ++i) {
+    const RuleInfo& r = rules_->rule(i);
+    if (!r.id.empty()) by_ref.emplace(r.id, i);
+    if (!r.name.empty()) by_ref.emplace(r.name, i);
+  }
+  feeds_.assign(rules_->size(), {});
+  generates_.assign(rules_->size(), true);
+  std::vector<bool> generate_requested(rules_->size(), false);
+  std::vector<CorrelationRule> correlations;
+  for (const auto& [origin, text] : builder.correlations()) {
+    auto parsed = ParseCorrelationRule(text, origin);
+    if (!parsed.ok()) {
+      skipped_.push_back({origin, "", parsed.status().message()});
+      continue;
+    }
+    std::vector<size_t> refs;
+    std::string missing;
+    for (const auto& name : parsed->rules) {
+      auto it = by_ref.find(name);
+      if (it == by_ref.end()) {
+        missing = name;
+        break;
+      }
+      refs.push_back(it->second);
+    }
+    if (!missing.empty()) {
+      skipped_.push_back({origin, parsed->info.title,
+                          "correlation refers to rule '" + missing + "', which is not loaded"});
+      continue;
+    }
+    size_t index = correlations.size();
+    for (size_t slot = 0; slot < refs.size(); ++slot) {
+      feeds_[refs[slot]].emplace_back(index, slot);
+      generates_[refs[slot]] = false;
+      if (parsed->generate) generate_requested[refs[slot]] = true;
+    }
+    correlations.push_back(std::move(parsed).value());
+  }
+  for (size_t i = 0; i < generates_.size(); ++i) {
+    if (generate_requested[i]) generates_[i] = true;
+  }
+  tracker_ =
+      std::make_unique<CorrelationTracker>(std::move(correlations), options_.max_tracked_keys);
+  int64_t now = clock_->NowMillis();
+  for (const auto& file : options_.ioc_files) {
+    auto report = ImportIocFile(file, now, &iocs_);
+    if (!report.ok()) {
+      return Status::InvalidArgument("IoC file " + file + ": " + report.status().message());
+    }
+  }
+  canary_paths_.insert(options_.canary_paths.begin(), options_.canary_paths.end());
+  canary_tokens_.insert(options_.canary_token_ids.begin(), options_.canary_token_ids.end());
+  return Status::Ok();
+}
+
+void LiveEngine::Impl::Emit(SecurityEvent event) {
+  if (!queue_.TryPush(std::move(event))) return;  // counted; reported by Housekeeping
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleeping_.load(std::memory_order_relaxed)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_one();
+  }
+}
+
+void LiveEngine::Impl::Start() {
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void LiveEngine::Impl::Stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    cv_.notify_one();
+  }
+  thread_.join();
+}
+
+void LiveEngine::Impl::Run() {
+  auto last_housekeeping = std::chrono::steady_clock::now();
+  const auto period = std::chrono::milliseconds(std::max<int64_t>(options_.housekeeping_millis, 1));
+  SecurityEvent ev;
+  for (;;) {
+    while (queue_.TryPop(&ev)) Process(ev);
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_housekeeping >= period) {
+      Housekeeping();
+      last_housekeeping = now;
+    }
+    if (stop_.load()) {
+      while (queue_.TryPop(&ev)) Process(ev);
+      Housekeeping();
+      return;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    sleeping_.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (queue_.Empty() && !stop_.load()) cv_.wait_for(lock, period);
+    sleeping_.store(false, std::memory_order_relaxed);
+  }
+}
+
+size_t LiveEngine::Impl::ProcessPending() {
+  size_t n = 0;
+  SecurityEvent ev;
+  while (queue_.TryPop(&ev)) {
+    Process(ev);
+    ++n;
+  }
+  Housekeeping();
+  return n;
+}
+
+LiveEngineStats LiveEngine::Impl::stats() const {
+  LiveEngineStats s;
+  s.processed = processed_.load();
+  s.dropped = queue_.dropped();
+  s.alerts = alerts_.load();
+  s.tracked_keys = tracked_keys_.load();
+  s.evicted_keys = evicted_keys_.load();
+  return s;
+}
+
+void LiveEngine::Impl::Deliver(const core::Alert& a) {
+  constexpr size_t kMaxCoalescedKeys = 10000;
+  std::string key = a.institution_id;
+  key.append(1, '\0').append(a.rule_id).append(1, '\0').append(a.entity);
+  if (delivered_this_period_.size() < kMaxCoalescedKeys &&
+      delivered_this_period_.insert(key).second) {
+    handler_->OnAlert(a);
+    return;
+  }
+  auto [it, fresh] = pending_.try_emplace(std::move(key), a);
+  if (!fresh) {
+    core::Alert& p = it->second;
+    p.count += a.count;
+    p.last_seen = std::max(p.last_seen, a.last_seen);
+    if (core::SeverityRank(a.severity) > core::SeverityRank(p.severity)) p.severity = a.severity;
+    for (const auto& e : a.evidence) {
+      if (static_cast<int>(p.evidence.size()) >= options_.max_evidence) break;
+      p.evidence.push_back(e);
+    }
+  }
+  if (pending_.size() >= kMaxCoalescedKeys) FlushPending();
+}
+
+void LiveEngine::Impl::FlushPending() {
+  for (const auto& [key, alert] : pending_) handler_->OnAlert(alert);
+  pending_.clear();
+  delivered_this_period_.clear();
+}
+
+void LiveEngine::Impl::Housekeeping() {
+  FlushPending();
+  int64_t now = clock_->NowMillis();
+  tracker_->Sweep(now);
+  tracked_keys_ = tracker_->tracked_keys();
+  evicted_keys_ = tracker_->evicted_keys();
+  uint64_t dropped = queue_.dropped();
+  if (dropped > reported_drops_) {
+    uint64_t delta = dropped - reported_drops_;
+    reported_drops_ = dropped;
+    nlohmann::json ev = {{"@timestamp", FormatRfc3339(now / 1000)},
+                         {"event.action", "detection.events_dropped"},
+                         {"dropped", delta},
+                         {"dropped_total", dropped},
+                         {"queue_capacity", queue_.capacity()}};
+    log::Warn("detect.events_dropped", {{"dropped", delta}, {"dropped_total", dropped}});
+    Raise("rampart-detection-events-dropped", "Detection engine dropped events (queue full)",
+          "high", {"T1562"}, "engine=live", "", now, ev.dump(), static_cast<int64_t>(delta));
+    FlushPending();
+  }
+}
+
+const std::string& LiveEngine::Impl::Evidence(const SecurityEvent& se, int64_t ts) {
+  if (evidence_built_) return evidence_;
+  nlohmann::json j = nlohmann::json::object();
+  j["@timestamp"] = FormatRfc3339(ts / 1000);
+  for (const auto& [k, v] : se.fields) {
+    j[k] = v.size() > kMaxEvidenceValue ? v.substr(0, kMaxEvidenceValue) : v;
+  }
+  if (!se.institution_id.empty()) j["organization.id"] = se.institution_id;
+  evidence_ = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  evidence_built_ = true;
+  return evidence_;
+}
+
+void LiveEngine::Impl::Raise(const std::string& rule_id, const std::string& title,
+                             const std::string& severity, const std::vector<std::string>& attack,
+                             std::string entity, const std::string& institution_id, int64_t ts,
+                             std::string evidence, int64_t count) {
+  core::Alert a;
+  a.institution_id = institution_id;
+  a.rule_id = rule_id;
+  a.rule_title = title;
+  a.entity = std::move(entity);
+  a.severity = NormalSeverity(severity);
+  a.attack = attack;
+  a.evidence.push_back(std::move(evidence));
+  a.first_seen = ts / 1000;
+  a.last_seen = ts / 1000;
+  a.created_at = ts / 1000;
+  a.count = count;
+  ++alerts_;
+  Deliver(a);
+}
+
+void LiveEngine::Impl::Process(const SecurityEvent& se) {
+  ++processed_;
+  const int64_t ts = se.timestamp_millis != 0 ? se.timestamp_millis : clock_->NowMillis();
+  evidence_built_ = false;
+  Event& ev = event_;
+  ev.Clear();
+  size_t total = 64;
+  for (const auto& [k, v] : se.fields) total += v.size() * 2 + 8;
+  ev.ReserveScratch(total * 2);
+  for (const auto& [k, v] : se.fields) {
+    auto f = FieldFromName(k);
+    if (!f) continue;
+    ev.SetCopy(*f, v);
+    if (*f == Field::kHttpResponseStatusCode) {
+      int code = 0;
+      for (char c : v) code = (c >= '0' && c <= '9' && code < 1000) ? code * 10 + (c - '0') : code;
+      ev.set_status_code(code);
+    }
+  }
+  if (!se.institution_id.empty() && !ev.Has(Field::kOrganizationId)) {
+    ev.SetCopy(Field::kOrganizationId, se.institution_id);
+  }
+  for (Field f : kDecodedFields) {
+    if (ev.Has(f)) ev.DecodeField(f);
+  }
+  if (ev.Has(Field::kUrlOriginal)) {
+    // Keyword rules search the whole line; give them what an access log line would hold.
+    std::string line;
+    line.reserve(total);
+    line.append(ev.Get(Field::kSourceIp)).append(" \"").append(ev.Get(Field::kHttpRequestMethod));
+    line.append(" ").append(ev.Get(Field::kUrlOriginal)).append("\" ");
+    line.append(ev.Get(Field::kHttpResponseStatusCode)).append(" \"");
+    line.append(ev.Get(Field::kUserAgentOriginal)).append("\"");
+    ev.SetCopy(Field::kEventOriginal, line);
+  }
+  ev.set_timestamp_millis(ts);
+  const std::string& inst = se.institution_id;
+
+  // Canaries first: they alert whatever the rules say.
+  if (!canary_paths_.empty() && ev.Has(Field::kUrlPath)) {
+    std::string path(ev.Decoded(Field::kUrlPath));
+    if (canary_paths_.count(path) || canary_paths_.count(std::string(ev.Get(Field::kUrlPath)))) {
+      Raise("rampart-canary-path", "Request to a canary path", "critical", {"T1190", "T1083"},
+            EntityOf(ev), inst, ts, Evidence(se, ts));
+    }
+  }
+  if (!canary_tokens_.empty() && ev.Has(Field::kUserName) &&
+      canary_tokens_.count(std::string(ev.Get(Field::kUserName)))) {
+    Raise("rampart-canary-token", "Use of a canary API token", "critical", {"T1078", "T1552.001"},
+          "user.name=" + std::string(ev.Get(Field::kUserName)), inst, ts, Evidence(se, ts));
+  }
+
+  matcher_->Match(ev, &hits_);
+  corr_hits_.clear();
+  for (uint32_t h : hits_) {
+    const RuleInfo& r = rules_->rule(h);
+    if (generates_[h]) {
+      Raise(r.id.empty() ? r.title : r.id, r.title, r.severity, r.attack, EntityOf(ev), inst, ts,
+            Evidence(se, ts));
+    }
+    for (const auto& [index, slot] : feeds_[h]) tracker_->OnMatch(index, slot, ev, ts, &corr_hits_);
+  }
+  for (const auto& hit : corr_hits_) {
+    const CorrelationRule& c = tracker_->rules()[hit.correlation];
+    nlohmann::json ev_json = nlohmann::json::parse(Evidence(se, ts), nullptr, false);
+    if (ev_json.is_object()) {
+      ev_json["correlation.type"] = CorrelationTypeName(c.type);
+      ev_json["correlation.value"] = hit.value;
+      ev_json["correlation.timespan_seconds"] = c.timespan_millis / 1000;
+    }
+    Raise(c.info.id, c.info.title, c.info.severity, c.info.attack, hit.entity, inst, ts,
+          ev_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  if (iocs_.size() > 0) {
+    iocs_.MatchEvent(ev, ts, &ioc_hits_);
+    for (const auto& m : ioc_hits_) {
+      Raise("rampart-ioc",
+            "Indicator of compromise (" + std::string(IocTypeName(m.ioc->type)) + ") from " +
+                m.ioc->source,
+            "high", {}, std::string(FieldName(m.field)) + "=" + m.ioc->value, inst, ts,
+            Evidence(se, ts));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Result<std::unique_ptr<LiveEngine>> LiveEngine::Create(LiveEngineOptions options,
+                                                       const Clock* clock, AlertHandler* handler) {
+  auto impl = std::make_unique<Impl>(std::move(options), clock, handler);
+  RAMPART_RETURN_IF_ERROR(impl->Load());
+  return std::unique_ptr<LiveEngine>(new LiveEngine(std::move(impl)));
+}
+
+LiveEngine::LiveEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LiveEngine::~LiveEngine() = default;
+
+void LiveEngine::Emit(SecurityEvent event) {
+  impl_->Emit(std::move(event));
+}
+void LiveEngine::Start() {
+  impl_->Start();
+}
+void LiveEngine::Stop() {
+  impl_->Stop();
+}
+size_t LiveEngine::ProcessPending() {
+  return impl_->ProcessPending();
+}
+LiveEngineStats LiveEngine::stats() const {
+  return impl_->stats();
+}
+size_t LiveEngine::rule_count() const {
+  return impl_->rule_count();
+}
+size_t LiveEngine::correlation_count() const {
+  return impl_->correlation_count();
+}
+const std::vector<SkippedRule>& LiveEngine::skipped() const {
+  return impl_->skipped();
+}
+
+}  // namespace rampart::detect

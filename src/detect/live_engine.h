@@ -1,0 +1,99 @@
+// The live detection engine of `rampart serve`: takes SecurityEvents from the request path
+// (common/event_sink.h) through a bounded queue, and on its own thread runs the Sigma rules,
+// the IoCs, the correlation rules (thresholds, distinct counts, sequences) and the canaries on
+// each, handing every alert to an AlertHandler (which stores it and feeds the sinks).
+//
+//   LiveEngineOptions opt;
+//   opt.rule_dirs = {"/usr/share/rampart/rules", "/etc/rampart/rules"};
+//   opt.canary_paths = {"/api/v1/staff/export"};
+//   auto engine = LiveEngine::Create(opt, &SystemClock::Instance(), &handler);
+//   (*engine)->Start();                 // the engine thread
+//   app_options.events = engine->get(); // App emits one event per answered request
+//   ...
+//   (*engine)->Stop();                  // drains what is queued, then joins
+//
+// Emit() never blocks: when the queue is full the event is dropped and counted, and a non-zero
+// drop count raises its own alert ("rampart-detection-events-dropped"). Built-in alerts:
+//   rampart-canary-path   a request to a configured canary path            critical, always
+//   rampart-canary-token  any use of a configured canary API token id      critical, always
+//   rampart-ioc           an address, domain, URL or user agent of an IoC   high
+// Repeats of one (institution, rule, entity) within a housekeeping period are folded into one
+// observation (count, last_seen, evidence) delivered at the next housekeeping; the first one is
+// delivered at once.
+// Event times come from the event (or the engine's clock when the event has none), so tests
+// drive windows with a ManualClock. Thread safety: Emit from any thread; everything else from
+// the controlling thread (or, without Start(), ProcessPending drives the engine inline).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/event_sink.h"
+#include "common/status.h"
+#include "core/alert.h"
+#include "detect/sigma.h"
+
+namespace rampart::detect {
+
+// Receives every alert observation on the engine thread. May block (a store write); the
+// request path never waits for it, only the engine does.
+class AlertHandler {
+ public:
+  virtual ~AlertHandler() = default;
+  virtual void OnAlert(const core::Alert& observation) = 0;
+};
+
+struct LiveEngineOptions {
+  std::vector<std::string> rule_dirs;   // Sigma rules and correlation rules, all loaded
+  std::vector<std::string> rule_texts;  // extra rule YAML (tests, benchmarks)
+  std::vector<std::string> ioc_files;   // STIX 2.1, MISP or CSV
+  size_t queue_capacity = 65536;
+  size_t max_tracked_keys = 100000;           // per correlation rule
+  int max_evidence = 10;                      // evidence events kept per alert
+  std::vector<std::string> canary_paths;      // exact url.path values
+  std::vector<std::string> canary_token_ids;  // API token ids (user.name of events)
+  int64_t housekeeping_millis = 1000;         // drop check and window sweep period
+};
+
+struct LiveEngineStats {
+  uint64_t processed = 0;
+  uint64_t dropped = 0;
+  uint64_t alerts = 0;
+  size_t tracked_keys = 0;
+  uint64_t evicted_keys = 0;
+};
+
+class LiveEngine final : public EventSink {
+ public:
+  // Loads and compiles the rules and IoCs. Rules that cannot be used are skipped (see
+  // skipped()); InvalidArgument only when the rule set cannot be built at all or an IoC file
+  // cannot be read. `clock` and `handler` must outlive the engine.
+  static Result<std::unique_ptr<LiveEngine>> Create(LiveEngineOptions options, const Clock* clock,
+                                                    AlertHandler* handler);
+  ~LiveEngine() override;
+
+  // Non-blocking; thread-safe.
+  void Emit(SecurityEvent event) override;
+
+  // Starts the engine thread. Stop() processes what is queued, then joins. Idempotent.
+  void Start();
+  void Stop();
+  // Without a thread: processes every queued event and runs housekeeping on the calling
+  // thread. Returns the number of events processed.
+  size_t ProcessPending();
+
+  LiveEngineStats stats() const;
+  size_t rule_count() const;
+  size_t correlation_count() const;
+  const std::vector<SkippedRule>& skipped() const;
+
+ private:
+  class Impl;
+  explicit LiveEngine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rampart::detect

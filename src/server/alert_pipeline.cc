@@ -1,0 +1,112 @@
+#include "server/alert_pipeline.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "common/log.h"
+
+namespace rampart::server {
+
+Result<std::unique_ptr<AlertPipeline>> AlertPipeline::Create(const DetectionConfig& config,
+                                                             store::Store* store) {
+  std::unique_ptr<AlertPipeline> p(new AlertPipeline(store, static_cast<int>(config.max_evidence)));
+  const size_t capacity = config.sink_queue_capacity;
+  if (!config.alerts_file.empty()) {
+    RAMPART_ASSIGN_OR_RETURN(auto out, detect::OpenJsonLinesOutput(config.alerts_file));
+    p->sinks_.push_back(std::make_unique<detect::AsyncAlertSink>(std::move(out), capacity));
+  }
+  if (!config.syslog.empty()) {
+    RAMPART_ASSIGN_OR_RETURN(auto out, detect::OpenSyslogOutput(config.syslog));
+    p->sinks_.push_back(std::make_unique<detect::AsyncAlertSink>(std::move(out), capacity));
+  }
+  if (!config.webhook_url.empty()) {
+    detect::WebhookOptions w;
+    w.url = config.webhook_url;
+    w.ca_file = config.webhook_ca_file;
+    w.max_attempts = static_cast<int>(config.webhook_max_attempts);
+    w.initial_backoff_ms = static_cast<int>(config.webhook_initial_backoff_ms);
+    std::ifstream in(config.webhook_secret_file, std::ios::binary);
+    if (config.webhook_secret_file.empty() || !in) {
+      return Status::InvalidArgument("detection.webhook_secret_file cannot be read");
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    w.secret = ss.str();
+    while (!w.secret.empty() && (w.secret.back() == '\n' || w.secret.back() == '\r')) {
+      w.secret.pop_back();
+    }
+    RAMPART_ASSIGN_OR_RETURN(auto out, detect::OpenWebhookOutput(w));
+    p->sinks_.push_back(std::make_unique<detect::AsyncAlertSink>(std::move(out), capacity));
+  }
+  return p;
+}
+
+AlertPipeline::~AlertPipeline() {
+  Stop();
+}
+
+void AlertPipeline::Stop() {
+  for (auto& s : sinks_) s->Stop();
+}
+
+void AlertPipeline::OnAlert(const core::Alert& observation) {
+  auto stored = store_->RecordAlert(observation, max_evidence_);
+  if (!stored.ok()) {
+    ++store_failures_;
+    log::Error("alert.store_failed",
+               {{"rule", observation.rule_id}, {"error", stored.status().message()}});
+    return;
+  }
+  // The first occurrence is logged; repeats only raise the stored count.
+  if (stored->count == observation.count) {
+    log::Warn("alert.raised", {{"alert_id", stored->id},
+                               {"rule", stored->rule_id},
+                               {"severity", stored->severity},
+                               {"entity", stored->entity}});
+  }
+  for (auto& s : sinks_) s->Submit(*stored);
+  if (on_stored_) on_stored_(*stored);
+}
+
+std::string AlertPipeline::RenderMetrics(const detect::LiveEngine& engine) const {
+  detect::LiveEngineStats s = engine.stats();
+  std::string out;
+  auto counter = [&](const char* name, uint64_t v) {
+    out += std::string("# TYPE ") + name + " counter\n" + name + " " + std::to_string(v) + "\n";
+  };
+  counter("rampart_detect_events_total", s.processed);
+  counter("rampart_detect_events_dropped_total", s.dropped);
+  counter("rampart_detect_alerts_total", s.alerts);
+  counter("rampart_detect_keys_evicted_total", s.evicted_keys);
+  counter("rampart_detect_alert_store_failures_total", store_failures_.load());
+  out += "# TYPE rampart_detect_tracked_keys gauge\nrampart_detect_tracked_keys " +
+         std::to_string(s.tracked_keys) + "\n";
+  out += "# TYPE rampart_alert_sink_total counter\n";
+  for (const auto& sink : sinks_) {
+    detect::SinkStats st = sink->stats();
+    std::string n(sink->name());
+    out += "rampart_alert_sink_total{sink=\"" + n + "\",outcome=\"delivered\"} " +
+           std::to_string(st.delivered) + "\n";
+    out += "rampart_alert_sink_total{sink=\"" + n + "\",outcome=\"failed\"} " +
+           std::to_string(st.failed) + "\n";
+    out += "rampart_alert_sink_total{sink=\"" + n + "\",outcome=\"dropped\"} " +
+           std::to_string(st.dropped) + "\n";
+  }
+  return out;
+}
+
+detect::LiveEngineOptions EngineOptions(const DetectionConfig& config,
+                                        const std::string& bundled_rules_dir) {
+  detect::LiveEngineOptions o;
+  if (!bundled_rules_dir.empty()) o.rule_dirs.push_back(bundled_rules_dir);
+  o.rule_dirs.insert(o.rule_dirs.end(), config.rule_dirs.begin(), config.rule_dirs.end());
+  o.ioc_files = config.ioc_files;
+  o.queue_capacity = config.queue_capacity;
+  o.max_tracked_keys = config.max_tracked_keys;
+  o.max_evidence = static_cast<int>(config.max_evidence);
+  o.canary_paths = config.canary_paths;
+  o.canary_token_ids = config.canary_token_ids;
+  return o;
+}
+
+}  // namespace rampart::server

@@ -1,0 +1,54 @@
+// Where the live detection engine's alerts go: stored first (grouped by rule and entity, see
+// Store::RecordAlert), then handed to each configured sink (file, syslog, webhook), each behind
+// its own queue and thread. Runs on the engine thread; the request path never waits for it.
+//
+//   auto pipeline = AlertPipeline::Create(config.detection, store);
+//   auto engine = detect::LiveEngine::Create(opts, &clock, pipeline->get());
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "detect/alert_sinks.h"
+#include "detect/live_engine.h"
+#include "store/store.h"
+
+namespace rampart::server {
+
+class AlertPipeline final : public detect::AlertHandler {
+ public:
+  // Opens the configured sinks; InvalidArgument when one cannot be opened (an unwritable file,
+  // an unresolvable syslog host, a webhook without a readable secret file).
+  static Result<std::unique_ptr<AlertPipeline>> Create(const DetectionConfig& config,
+                                                       store::Store* store);
+  ~AlertPipeline() override;
+
+  void OnAlert(const core::Alert& observation) override;
+  // Delivers what the sinks still hold, then stops their threads.
+  void Stop();
+
+  // Called after each alert is stored, on the engine thread (benchmarks measure latency here).
+  void set_on_stored(std::function<void(const core::Alert&)> fn) { on_stored_ = std::move(fn); }
+  uint64_t store_failures() const { return store_failures_.load(); }
+  // Prometheus text for the engine's and the sinks' counters (for /metrics); thread-safe.
+  std::string RenderMetrics(const detect::LiveEngine& engine) const;
+
+ private:
+  AlertPipeline(store::Store* store, int max_evidence)
+      : store_(store), max_evidence_(max_evidence) {}
+  store::Store* store_;
+  int max_evidence_;
+  std::vector<std::unique_ptr<detect::AsyncAlertSink>> sinks_;
+  std::function<void(const core::Alert&)> on_stored_;
+  std::atomic<uint64_t> store_failures_{0};
+};
+
+// The engine options from the configuration, with the bundled rules directory first.
+detect::LiveEngineOptions EngineOptions(const DetectionConfig& config,
+                                        const std::string& bundled_rules_dir);
+
+}  // namespace rampart::server

@@ -1,0 +1,194 @@
+// /api/v1/alerts and the security events App hands to its EventSink.
+#include <mutex>
+
+#include "api_fixture.h"
+#include "common/event_sink.h"
+
+namespace rampart::api::testing {
+namespace {
+
+class CapturingSink final : public EventSink {
+ public:
+  void Emit(SecurityEvent ev) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(std::move(ev));
+  }
+  std::vector<SecurityEvent> WithAction(std::string_view action) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<SecurityEvent> out;
+    for (const auto& e : events_) {
+      if (e.Get("event.action") == action) out.push_back(e);
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<SecurityEvent> events_;
+};
+
+class AlertsApiTest : public ApiFixture {
+ protected:
+  void SetUp() override {
+    ApiFixture::SetUp();
+    AppOptions options = options_;  // the fixture's, keeper included
+    options.events = &sink_;
+    app_ = std::make_unique<App>(options, store_.get(), &clock_);
+    inst_a_ = CreateInstitution("A");
+    inst_b_ = CreateInstitution("B");
+    admin_a_ = Issue(core::Role::kAdmin, inst_a_);
+  }
+
+  core::Alert Record(const std::string& inst, const std::string& rule, const std::string& entity,
+                     const std::string& severity, int64_t at) {
+    core::Alert a;
+    a.institution_id = inst;
+    a.rule_id = rule;
+    a.rule_title = "T " + rule;
+    a.entity = entity;
+    a.severity = severity;
+    a.attack = {"T1190"};
+    a.evidence = {R"({"url.path":"/x"})"};
+    a.first_seen = a.last_seen = a.created_at = at;
+    a.count = 1;
+    auto r = store_->RecordAlert(a, 10);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : core::Alert{};
+  }
+
+  CapturingSink sink_;
+  std::string inst_a_, inst_b_, admin_a_;
+};
+
+TEST_F(AlertsApiTest, EveryAnsweredRequestBecomesAnEventWithoutSecrets) {
+  Reply r = Send("GET", "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20/a.ipa?x=1", "");
+  EXPECT_EQ(r.status, 404);
+  Send("GET", "/api/v1/devices?limit=5", admin_a_);
+  auto events = sink_.WithAction("http.request");
+  ASSERT_GE(events.size(), 2u);
+  const SecurityEvent& probe = events[events.size() - 2];
+  EXPECT_EQ(probe.Get("url.path"), "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20/a.ipa");
+  EXPECT_EQ(probe.Get("url.query"), "x=1");
+  EXPECT_EQ(probe.Get("http.response.status_code"), "404");
+  EXPECT_EQ(probe.Get("source.ip"), "127.0.0.1");
+  EXPECT_EQ(probe.Get("http.request.method"), "GET");
+  EXPECT_FALSE(probe.Get("http.request.id").empty());
+  EXPECT_FALSE(probe.Get("event.duration").empty());
+  EXPECT_EQ(probe.Get("user.name"), "");
+  EXPECT_TRUE(probe.institution_id.empty());
+  const SecurityEvent& listed = events.back();
+  EXPECT_TRUE(listed.Get("user.name").starts_with("tok_")) << "the token id, never its secret";
+  EXPECT_EQ(listed.institution_id, inst_a_);
+  for (const auto& e : events) {
+    for (const auto& [k, v] : e.fields) {
+      EXPECT_EQ(v.find(admin_a_), std::string::npos) << k << " carries the bearer secret";
+    }
+  }
+}
+
+TEST_F(AlertsApiTest, TokenFailuresEnrollmentsCheckinsAndCommandsAreEvents) {
+  Send("GET", "/api/v1/devices", "rmp_forged");
+  auto rejected = sink_.WithAction("auth.token_rejected");
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].Get("url.path"), "/api/v1/devices");
+  EXPECT_EQ(rejected[0].Get("user.name"), "") << "an unknown token names nobody";
+
+  SimDevice d = Enroll(CreateEnrollmentToken(admin_a_));
+  auto enrolled = sink_.WithAction("device.enrolled");
+  ASSERT_EQ(enrolled.size(), 1u);
+  EXPECT_EQ(enrolled[0].Get("device.id"), d.id);
+  EXPECT_EQ(enrolled[0].institution_id, inst_a_);
+
+  EXPECT_EQ(Checkin(d, GoodState()).status, 200);
+  auto checkins = sink_.WithAction("device.checkin");
+  ASSERT_EQ(checkins.size(), 1u);
+  EXPECT_EQ(checkins[0].Get("device.id"), d.id);
+
+  Reply cmd =
+      Send("POST", "/api/v1/devices/" + d.id + "/commands", admin_a_, json{{"type", "wipe"}});
+  ASSERT_EQ(cmd.status, 201) << cmd.raw;
+  bool saw_wipe = false;
+  for (const auto& e : sink_.WithAction("command.queued")) {
+    if (e.Get("command.type") == "wipe") {
+      saw_wipe = true;
+      EXPECT_EQ(e.Get("device.id"), d.id);
+      EXPECT_TRUE(e.Get("user.name").starts_with("tok_"));
+      EXPECT_EQ(e.institution_id, inst_a_);
+    }
+  }
+  EXPECT_TRUE(saw_wipe);
+}
+
+TEST_F(AlertsApiTest, RevokedTokenStillNamesItselfForCanaries) {
+  std::string helper = Issue(core::Role::kAuditor, inst_a_);
+  Reply me = Send("GET", "/api/v1/tokens", admin_a_);
+  std::string id;
+  for (const auto& t : me.body["items"]) {
+    if (t["role"] == "auditor") id = t["id"];
+  }
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(Send("DELETE", "/api/v1/tokens/" + id, admin_a_).status, 200);
+  EXPECT_EQ(Send("GET", "/api/v1/devices", helper).status, 401);
+  auto rejected = sink_.WithAction("auth.token_rejected");
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].Get("user.name"), id);
+}
+
+TEST_F(AlertsApiTest, ListGetAcknowledgeWithScopes) {
+  core::Alert a1 = Record(inst_a_, "r1", "source.ip=192.0.2.1", "high", 1769760000);
+  core::Alert a2 = Record(inst_a_, "r2", "user.name=tok_x", "critical", 1769760100);
+  core::Alert b1 = Record(inst_b_, "r1", "source.ip=192.0.2.1", "high", 1769760200);
+  core::Alert s1 = Record("", "r1", "source.ip=203.0.113.50", "critical", 1769760300);
+
+  Reply list = Send("GET", "/api/v1/alerts", admin_a_);
+  ASSERT_EQ(list.status, 200) << list.raw;
+  ASSERT_EQ(list.body["items"].size(), 2u) << "own institution only, no server-wide alerts";
+  EXPECT_EQ(list.body["items"][0]["id"], a1.id);
+  EXPECT_EQ(list.body["items"][0]["evidence"][0]["url.path"], "/x");
+  EXPECT_EQ(list.body["items"][0]["first_seen"], "2026-01-30T08:00:00Z");
+
+  Reply all = Send("GET", "/api/v1/alerts?severity=critical&limit=1", superadmin_);
+  ASSERT_EQ(all.status, 200);
+  ASSERT_EQ(all.body["items"].size(), 1u);
+  EXPECT_EQ(all.body["items"][0]["id"], a2.id);
+  ASSERT_TRUE(all.body["next_cursor"].is_string());
+  Reply next = Send("GET",
+                    "/api/v1/alerts?severity=critical&limit=1&cursor=" +
+                        all.body["next_cursor"].get<std::string>(),
+                    superadmin_);
+  ASSERT_EQ(next.body["items"].size(), 1u);
+  EXPECT_EQ(next.body["items"][0]["id"], s1.id);
+  EXPECT_TRUE(next.body["items"][0]["institution_id"].is_null());
+
+  EXPECT_EQ(Send("GET", "/api/v1/alerts?rule=r1&since=2026-01-30T08:03:00Z", superadmin_)
+                .body["items"]
+                .size(),
+            2u);
+  EXPECT_EQ(Send("GET", "/api/v1/alerts?entity=source.ip%3D192.0.2.1&until=1769760100", superadmin_)
+                .body["items"]
+                .size(),
+            1u);
+  EXPECT_EQ(Send("GET", "/api/v1/alerts?severity=severe", admin_a_).status, 400);
+  EXPECT_EQ(Send("GET", "/api/v1/alerts?since=yesterday", admin_a_).status, 400);
+  EXPECT_EQ(Send("GET", "/api/v1/alerts?status=closed", admin_a_).status, 400);
+
+  EXPECT_EQ(Send("GET", "/api/v1/alerts/" + b1.id, admin_a_).status, 404);
+  EXPECT_EQ(Send("GET", "/api/v1/alerts/" + s1.id, admin_a_).status, 404);
+  EXPECT_EQ(Send("GET", "/api/v1/alerts/" + s1.id, superadmin_).status, 200);
+
+  std::string auditor = Issue(core::Role::kAuditor, inst_a_);
+  std::string analyst = Issue(core::Role::kAnalyst, inst_a_);
+  std::string helpdesk = Issue(core::Role::kHelpdesk, inst_a_);
+  EXPECT_EQ(Send("GET", "/api/v1/alerts/" + a1.id, auditor).status, 200);
+  EXPECT_EQ(Send("GET", "/api/v1/alerts", helpdesk).status, 403);
+  EXPECT_EQ(Send("POST", "/api/v1/alerts/" + a1.id + "/acknowledge", auditor).status, 403);
+  EXPECT_EQ(Send("POST", "/api/v1/alerts/" + b1.id + "/acknowledge", analyst).status, 404);
+  Reply ack = Send("POST", "/api/v1/alerts/" + a1.id + "/acknowledge", analyst);
+  ASSERT_EQ(ack.status, 200) << ack.raw;
+  EXPECT_EQ(ack.body["status"], "acknowledged");
+  EXPECT_TRUE(ack.body["acknowledged_by"].get<std::string>().starts_with("tok_"));
+  EXPECT_EQ(Send("GET", "/api/v1/alerts?status=open", admin_a_).body["items"].size(), 1u);
+}
+
+}  // namespace
+}  // namespace rampart::api::testing

@@ -1,0 +1,403 @@
+// The live engine: the bounded event queue, thresholds and correlations over a manual clock,
+// canaries, alert grouping keys, suppression of rules that only feed correlations.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "common/clock.h"
+#include "detect/bounded_queue.h"
+#include "detect/correlation.h"
+#include "detect/live_engine.h"
+
+namespace rampart::detect {
+namespace {
+
+constexpr int64_t kStart = 1'769'760'000'000;  // 2026-01-30, ms
+
+class Recorder final : public AlertHandler {
+ public:
+  void OnAlert(const core::Alert& a) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    alerts_.push_back(a);
+  }
+  std::vector<core::Alert> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::exchange(alerts_, {});
+  }
+  size_t CountRule(const std::string& rule) {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t n = 0;
+    for (const auto& a : alerts_) n += a.rule_id == rule;
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<core::Alert> alerts_;
+};
+
+// A base rule on 404s under /api/v1/devices/ plus one correlation given as text.
+std::vector<std::string> Rules(const std::string& correlation) {
+  return {R"(title: Device 404
+id: base-404
+name: device_404
+logsource: {product: rampart}
+detection:
+  sel:
+    url.path|startswith: /api/v1/devices/
+    http.response.status_code: 404
+  condition: sel
+level: low
+tags: [attack.t1087]
+)",
+          correlation};
+}
+
+SecurityEvent Probe(const std::string& ip, const std::string& path, int status = 404) {
+  SecurityEvent ev("http.request");
+  ev.Set("source.ip", ip).Set("url.path", path).Set("url.original", path);
+  ev.Set("http.request.method", "GET").Set("http.response.status_code", std::to_string(status));
+  return ev;
+}
+
+struct Harness {
+  explicit Harness(LiveEngineOptions opt) : clock(kStart) {
+    auto e = LiveEngine::Create(std::move(opt), &clock, &rec);
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    if (e.ok()) engine = std::move(e).value();
+  }
+  // Emits at the clock's time and processes inline.
+  void At(int64_t seconds_from_start, SecurityEvent ev) {
+    clock.SetMillis(kStart + seconds_from_start * 1000);
+    ev.timestamp_millis = clock.NowMillis();
+    engine->Emit(std::move(ev));
+    engine->ProcessPending();
+  }
+  ManualClock clock;
+  Recorder rec;
+  std::unique_ptr<LiveEngine> engine;
+};
+
+TEST(BoundedQueueTest, FixedCapacityDropsAndCountsWhenFull) {
+  BoundedQueue<int> q(3);
+  EXPECT_TRUE(q.TryPush(1));
+  EXPECT_TRUE(q.TryPush(2));
+  EXPECT_TRUE(q.TryPush(3));
+  EXPECT_FALSE(q.TryPush(4));
+  EXPECT_FALSE(q.TryPush(5));
+  EXPECT_EQ(q.dropped(), 2u);
+  int v = 0;
+  ASSERT_TRUE(q.TryPop(&v));
+  EXPECT_EQ(v, 1);
+  EXPECT_TRUE(q.TryPush(6));
+  std::vector<int> rest;
+  while (q.TryPop(&v)) rest.push_back(v);
+  EXPECT_EQ(rest, (std::vector<int>{2, 3, 6}));
+  EXPECT_TRUE(q.Empty());
+}
+
+TEST(BoundedQueueTest, ManyProducersLoseNothingButWhatTheyCount) {
+  BoundedQueue<int> q(1024);
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> popped{0};
+  std::thread consumer([&] {
+    int v;
+    while (!done.load() || !q.Empty()) {
+      if (q.TryPop(&v)) ++popped;
+    }
+  });
+  std::vector<std::thread> producers;
+  std::atomic<int64_t> accepted{0};
+  for (int p = 0; p < 4; ++p) {
+    producers.emplace_back([&] {
+      for (int i = 0; i < 50000; ++i) accepted += q.TryPush(int{i}) ? 1 : 0;
+    });
+  }
+  for (auto& t : producers) t.join();
+  done = true;
+  consumer.join();
+  EXPECT_EQ(popped.load(), accepted.load());
+  EXPECT_EQ(static_cast<int64_t>(q.dropped()) + accepted.load(), 200000);
+}
+
+TEST(LiveEngineTest, FullQueueDropsAndTheDropRaisesAnAlert) {
+  LiveEngineOptions opt;
+  opt.queue_capacity = 4;
+  Harness h(opt);
+  for (int i = 0; i < 10; ++i) h.engine->Emit(Probe("192.0.2.1", "/x", 200));
+  EXPECT_EQ(h.engine->stats().dropped, 6u);
+  EXPECT_EQ(h.engine->ProcessPending(), 4u);
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule_id, "rampart-detection-events-dropped");
+  EXPECT_EQ(alerts[0].count, 6);
+  EXPECT_EQ(alerts[0].severity, "high");
+  EXPECT_TRUE(alerts[0].institution_id.empty()) << "server-wide";
+  // Reported once: no new drops, no new alert.
+  h.engine->ProcessPending();
+  EXPECT_TRUE(h.rec.Take().empty());
+}
+
+TEST(LiveEngineTest, SlowProbeEveryTenMinutesIsCaughtInAnHourWindow) {
+  LiveEngineOptions opt;
+  opt.rule_texts = Rules(R"(title: Slow device 404s
+id: slow-404
+correlation:
+  type: event_count
+  rules: [device_404]
+  group-by: [source.ip]
+  timespan: 1h
+  condition: {gte: 6}
+level: high
+tags: [attack.t1087]
+)");
+  Harness h(opt);
+  ASSERT_EQ(h.engine->correlation_count(), 1u);
+  // One probe every 10 minutes: the sixth, 50 minutes after the first, completes the count.
+  for (int i = 0; i < 5; ++i)
+    h.At(i * 600, Probe("203.0.113.7", "/api/v1/devices/d" + std::to_string(i)));
+  EXPECT_EQ(h.rec.CountRule("slow-404"), 0u);
+  h.At(5 * 600, Probe("203.0.113.7", "/api/v1/devices/d5"));
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u) << "the base rule feeds the correlation and alerts not itself";
+  EXPECT_EQ(alerts[0].rule_id, "slow-404");
+  EXPECT_EQ(alerts[0].entity, "source.ip=203.0.113.7");
+  EXPECT_EQ(alerts[0].attack, std::vector<std::string>{"T1087"});
+  // Thirteen minutes apart, six probes span 65 minutes: never six inside one hour.
+  for (int i = 0; i < 12; ++i) h.At(10000 + i * 780, Probe("198.51.100.2", "/api/v1/devices/x"));
+  EXPECT_EQ(h.rec.CountRule("slow-404"), 0u);
+}
+
+TEST(LiveEngineTest, ValueCountCountsDistinctValuesInTheWindow) {
+  LiveEngineOptions opt;
+  opt.rule_texts = Rules(R"(title: Distinct ids
+id: distinct-404
+correlation:
+  type: value_count
+  rules: [device_404]
+  group-by: [source.ip]
+  timespan: 30m
+  condition: {gte: 3, field: url.path}
+tags: [attack.t1087]
+)");
+  Harness h(opt);
+  h.At(0, Probe("192.0.2.9", "/api/v1/devices/a"));
+  h.At(60, Probe("192.0.2.9", "/api/v1/devices/a"));
+  h.At(120, Probe("192.0.2.9", "/api/v1/devices/b"));
+  EXPECT_EQ(h.rec.CountRule("distinct-404"), 0u) << "a repeated path counts once";
+  // 'a' falls out of the 30-minute window before 'c' arrives.
+  h.At(1900, Probe("192.0.2.9", "/api/v1/devices/c"));
+  EXPECT_EQ(h.rec.CountRule("distinct-404"), 0u);
+  h.At(1910, Probe("192.0.2.9", "/api/v1/devices/d"));  // b (120 s) is still inside
+  EXPECT_EQ(h.rec.CountRule("distinct-404"), 1u);
+}
+
+TEST(LiveEngineTest, TemporalOrderedNeedsBothRulesInOrderByTheSameKey) {
+  LiveEngineOptions opt;
+  opt.rule_texts = {R"(title: Login failed
+id: login-failed
+name: login_failed
+logsource: {product: rampart}
+detection: {sel: {event.action: auth.token_rejected}, condition: sel}
+tags: [attack.t1110]
+)",
+                    R"(title: Staff export
+id: staff-export
+name: staff_export
+logsource: {product: rampart}
+detection: {sel: {url.path: /api/v1/staff}, condition: sel}
+tags: [attack.t1213]
+)",
+                    R"(title: Failure then export
+id: fail-then-export
+correlation:
+  type: temporal_ordered
+  rules: [login_failed, staff_export]
+  group-by: [source.ip]
+  timespan: 10m
+level: high
+tags: [attack.t1078]
+)"};
+  Harness h(opt);
+  auto fail = [](const std::string& ip) {
+    SecurityEvent e("auth.token_rejected");
+    e.Set("source.ip", ip);
+    return e;
+  };
+  h.At(0, Probe("192.0.2.1", "/api/v1/staff", 200));
+  h.At(10, fail("192.0.2.1"));
+  EXPECT_EQ(h.rec.CountRule("fail-then-export"), 0u) << "export before failure is not the chain";
+  h.At(20, fail("192.0.2.2"));
+  h.At(30, Probe("192.0.2.3", "/api/v1/staff", 200));
+  EXPECT_EQ(h.rec.CountRule("fail-then-export"), 0u) << "different addresses";
+  h.At(100, Probe("192.0.2.2", "/api/v1/staff", 200));
+  EXPECT_EQ(h.rec.CountRule("fail-then-export"), 1u);
+  h.At(1000, fail("192.0.2.4"));
+  h.At(1000 + 601, Probe("192.0.2.4", "/api/v1/staff", 200));
+  EXPECT_EQ(h.rec.CountRule("fail-then-export"), 1u) << "outside the window";
+}
+
+TEST(LiveEngineTest, TrackedKeysAreCappedAndEvictedOldestFirst) {
+  LiveEngineOptions opt;
+  opt.max_tracked_keys = 2;
+  opt.rule_texts = Rules(R"(title: Pairs
+id: pairs
+correlation:
+  type: event_count
+  rules: [device_404]
+  group-by: [source.ip]
+  timespan: 1h
+  condition: {gte: 2}
+tags: [attack.t1087]
+)");
+  Harness h(opt);
+  h.At(0, Probe("192.0.2.1", "/api/v1/devices/a"));
+  h.At(1, Probe("192.0.2.2", "/api/v1/devices/a"));
+  h.At(2, Probe("192.0.2.3", "/api/v1/devices/a"));  // evicts 192.0.2.1
+  EXPECT_EQ(h.engine->stats().tracked_keys, 2u);
+  EXPECT_EQ(h.engine->stats().evicted_keys, 1u);
+  h.At(3, Probe("192.0.2.1", "/api/v1/devices/b"));  // starts again from one
+  EXPECT_EQ(h.rec.CountRule("pairs"), 0u);
+  h.At(4, Probe("192.0.2.3", "/api/v1/devices/b"));
+  EXPECT_EQ(h.rec.CountRule("pairs"), 1u);
+  // Keys idle for longer than the window are swept.
+  h.clock.SetMillis(kStart + 2 * 3600 * 1000);
+  h.engine->ProcessPending();
+  EXPECT_EQ(h.engine->stats().tracked_keys, 0u);
+}
+
+TEST(LiveEngineTest, CanaryPathAndTokenAlertCriticalWithoutAnyRule) {
+  LiveEngineOptions opt;
+  opt.canary_paths = {"/api/v1/staff/export.csv"};
+  opt.canary_token_ids = {"tok_canary"};
+  Harness h(opt);
+  SecurityEvent a = Probe("198.51.100.1", "/api/v1/staff/export%2ecsv");
+  h.At(0, std::move(a));
+  SecurityEvent b("http.request");
+  b.Set("user.name", "tok_canary")
+      .Set("source.ip", "198.51.100.2")
+      .Set("url.path", "/api/v1/devices");
+  b.institution_id = "ins_a";
+  h.At(1, std::move(b));
+  SecurityEvent c("auth.token_rejected");
+  c.Set("user.name", "tok_other");
+  h.At(2, std::move(c));
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0].rule_id, "rampart-canary-path");
+  EXPECT_EQ(alerts[0].severity, "critical");
+  EXPECT_EQ(alerts[0].entity, "source.ip=198.51.100.1");
+  EXPECT_EQ(alerts[1].rule_id, "rampart-canary-token");
+  EXPECT_EQ(alerts[1].severity, "critical");
+  EXPECT_EQ(alerts[1].entity, "user.name=tok_canary");
+  EXPECT_EQ(alerts[1].institution_id, "ins_a");
+  EXPECT_NE(alerts[1].evidence[0].find("\"organization.id\":\"ins_a\""), std::string::npos);
+}
+
+TEST(LiveEngineTest, StaffCanaryDecryptRuleFromTheBundledSet) {
+  LiveEngineOptions opt;
+  opt.rule_dirs = {std::string(RAMPART_SOURCE_DIR) + "/rules/sigma"};
+  Harness h(opt);
+  EXPECT_TRUE(h.engine->skipped().empty());
+  SecurityEvent ev("staff.decrypt");
+  ev.Set("user.name", "tok_1").Set("staff.id", "stf_1").Set("staff.canary", "true");
+  h.At(0, std::move(ev));
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule_title, "Canary Staff Record Decrypted");
+  EXPECT_EQ(alerts[0].severity, "critical");
+  EXPECT_EQ(alerts[0].entity, "user.name=tok_1");
+}
+
+TEST(LiveEngineTest, BundledExploitRuleFiresOnTheLiveRequestShape) {
+  LiveEngineOptions opt;
+  opt.rule_dirs = {std::string(RAMPART_SOURCE_DIR) + "/rules/sigma"};
+  Harness h(opt);
+  const std::string target =
+      "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath%5B%60id%60%5D/"
+      "e2327851-1e09-4463-9b5a-b524bc71fc07.ipa";
+  h.At(0, Probe("203.0.113.50", target));
+  std::set<std::string> titles;
+  for (const auto& a : h.rec.Take()) {
+    titles.insert(a.rule_title);
+    EXPECT_EQ(a.entity, "source.ip=203.0.113.50");
+    EXPECT_TRUE(a.institution_id.empty());
+  }
+  EXPECT_EQ(titles.size(), 2u) << "the injection rule and the fob-404 rule";
+}
+
+TEST(LiveEngineTest, EngineThreadProcessesEmittedEvents) {
+  LiveEngineOptions opt;
+  opt.canary_paths = {"/canary"};
+  opt.housekeeping_millis = 20;
+  Harness h(opt);
+  h.engine->Start();
+  h.engine->Emit(Probe("192.0.2.7", "/canary"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (h.rec.CountRule("rampart-canary-path") == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(h.rec.CountRule("rampart-canary-path"), 1u);
+  // Stop drains what is queued.
+  for (int i = 0; i < 100; ++i) h.engine->Emit(Probe("192.0.2.8", "/canary"));
+  h.engine->Stop();
+  EXPECT_EQ(h.engine->stats().processed, 101u);
+}
+
+TEST(LiveEngineTest, AFloodOfOneProbeIsFoldedBeforeItReachesTheHandler) {
+  LiveEngineOptions opt;
+  opt.canary_paths = {"/canary"};
+  opt.max_evidence = 3;
+  Harness h(opt);
+  for (int i = 0; i < 1000; ++i) h.engine->Emit(Probe("192.0.2.1", "/canary"));
+  h.engine->Emit(Probe("192.0.2.2", "/canary"));
+  EXPECT_EQ(h.engine->ProcessPending(), 1001u);
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 3u) << "first of each entity at once, the rest folded into one";
+  EXPECT_EQ(alerts[0].count, 1);
+  EXPECT_EQ(alerts[0].entity, "source.ip=192.0.2.1");
+  EXPECT_EQ(alerts[1].entity, "source.ip=192.0.2.2");
+  EXPECT_EQ(alerts[2].entity, "source.ip=192.0.2.1");
+  EXPECT_EQ(alerts[2].count, 999);
+  EXPECT_EQ(alerts[2].evidence.size(), 3u);
+  EXPECT_EQ(h.engine->stats().alerts, 1001u);
+}
+
+TEST(CorrelationParseTest, RefusesWhatTheLiveEngineCannotDecide) {
+  auto parse = [](const std::string& extra) {
+    return ParseCorrelationRule(
+        "title: t\nid: x\ncorrelation:\n  type: event_count\n  rules: [a]\n"
+        "  timespan: 5m\n" +
+            extra,
+        "t.yml");
+  };
+  EXPECT_TRUE(parse("  condition: {gte: 3}\n").ok());
+  EXPECT_EQ(parse("  condition: {gt: 3}\n")->threshold, 4);
+  auto lt = parse("  condition: {lt: 3}\n");
+  ASSERT_FALSE(lt.ok());
+  EXPECT_NE(lt.status().message().find("gt and gte"), std::string::npos);
+  EXPECT_FALSE(parse("  condition: {gte: 3}\n  group-by: [no.such.field]\n").ok());
+  EXPECT_FALSE(parse("").ok()) << "no condition";
+  EXPECT_EQ(*ParseTimespan("90s"), 90000);
+  EXPECT_EQ(*ParseTimespan("2h"), 7200000);
+  EXPECT_FALSE(ParseTimespan("10").ok());
+  EXPECT_FALSE(ParseTimespan("-1m").ok());
+  EXPECT_FALSE(ParseTimespan("1w").ok());
+}
+
+TEST(LiveEngineTest, CorrelationNamingAMissingRuleIsSkippedWithItsReason) {
+  LiveEngineOptions opt;
+  opt.rule_texts = {
+      "title: c\nid: c1\ncorrelation:\n  type: event_count\n  rules: [nope]\n"
+      "  timespan: 1m\n  condition: {gte: 2}\n"};
+  Harness h(opt);
+  ASSERT_EQ(h.engine->skipped().size(), 1u);
+  EXPECT_NE(h.engine->skipped()[0].reason.find("'nope'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rampart::detect

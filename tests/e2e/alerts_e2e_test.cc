@@ -1,0 +1,125 @@
+// Live detection end to end: the real `rampart serve` on a free loopback port receives
+// CVE-2026-1281-shaped requests and a canary request; the alerts are found through
+// GET /api/v1/alerts and in the JSON-lines alert file. The request→alert latency is printed,
+// not asserted (the build machine is shared).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "common/crypto.h"
+#include "harness.h"
+
+namespace rampart::e2e {
+namespace {
+
+const std::string kExploit =
+    "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath%5B%60id%60%5D/"
+    "e2327851-1e09-4463-9b5a-b524bc71fc07.ipa";
+
+TEST(AlertsE2e, ExploitRequestBecomesAStoredAlertVisibleThroughTheApi) {
+  ASSERT_TRUE(crypto::InitCrypto().ok());
+  ASSERT_TRUE(fs::exists(kRampart)) << "binary is not built";
+  fs::path dir = fs::temp_directory_path() / ("rampart_alerts_e2e_" + crypto::RandomHex(6));
+  fs::create_directories(dir);
+  std::string data = (dir / "data").string();
+  std::string alerts_file = (dir / "alerts.jsonl").string();
+  std::string config = (dir / "rampart.yml").string();
+  {
+    std::ofstream out(config);
+    out << "detection:\n"
+        << "  canary_paths: [\"/api/v1/staff/export.csv\"]\n"
+        << "  alerts_file: \"" << alerts_file << "\"\n";
+  }
+  ServerProcess server;
+  std::string error;
+  ASSERT_TRUE(server.Start(data, {"--demo", "--config", config}, &error)) << error;
+  const std::string ca = data + "/tls/ca.pem";
+  const std::string superadmin = server.PrintedValue("superadmin token");
+  const std::string admin = server.PrintedValue("admin token");
+  ASSERT_FALSE(superadmin.empty()) << server.printed();
+
+  auto sent = std::chrono::steady_clock::now();
+  ApiReply probe = CallApi(server.url(), ca, "", "GET", kExploit);
+  EXPECT_EQ(probe.status, 404) << probe.raw;
+
+  // Poll with a deadline: the engine thread stores the alert after the response went out.
+  json found;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    ApiReply list =
+        CallApi(server.url(), ca, superadmin, "GET", "/api/v1/alerts?severity=critical");
+    ASSERT_EQ(list.status, 200) << list.raw;
+    for (const auto& a : list.body["items"]) {
+      if (a["entity"] == "source.ip=127.0.0.1" &&
+          a["evidence"][0]["url.path"] == kExploit.substr(0, kExploit.find('?'))) {
+        found = a;
+      }
+    }
+    if (!found.is_null()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto latency =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - sent)
+          .count();
+  ASSERT_FALSE(found.is_null()) << "no alert for the exploit request; server log:\n"
+                                << server.log();
+  std::printf("request -> alert visible through GET /api/v1/alerts: %.1f ms (polling included)\n",
+              latency / 1000.0);
+  EXPECT_TRUE(found["institution_id"].is_null()) << "an unauthenticated probe is server-wide";
+  EXPECT_EQ(found["status"], "open");
+  EXPECT_NE(std::find(found["attack"].begin(), found["attack"].end(), "T1190"),
+            found["attack"].end());
+
+  // The same probe again folds into the same alert.
+  EXPECT_EQ(CallApi(server.url(), ca, "", "GET", kExploit).status, 404);
+  std::string id = found["id"];
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  int64_t count = 0;
+  while (std::chrono::steady_clock::now() < deadline && count < 2) {
+    count =
+        CallApi(server.url(), ca, superadmin, "GET", "/api/v1/alerts/" + id).body.value("count", 0);
+    if (count < 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(count, 2);
+
+  // An institution admin does not see server-wide alerts.
+  ApiReply admin_view = CallApi(server.url(), ca, admin, "GET", "/api/v1/alerts/" + id);
+  EXPECT_EQ(admin_view.status, 404);
+
+  // A canary path, requested with the institution admin's token: critical, in its institution.
+  EXPECT_EQ(CallApi(server.url(), ca, admin, "GET", "/api/v1/staff/export.csv").status, 404);
+  json canary;
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline && canary.is_null()) {
+    ApiReply list =
+        CallApi(server.url(), ca, admin, "GET", "/api/v1/alerts?rule=rampart-canary-path");
+    if (list.status == 200 && !list.body["items"].empty()) canary = list.body["items"][0];
+    if (canary.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_FALSE(canary.is_null());
+  EXPECT_EQ(canary["severity"], "critical");
+  EXPECT_TRUE(canary["institution_id"].is_string());
+
+  ApiReply ack = CallApi(server.url(), ca, admin, "POST",
+                         "/api/v1/alerts/" + canary["id"].get<std::string>() + "/acknowledge");
+  EXPECT_EQ(ack.status, 200) << ack.raw;
+  EXPECT_EQ(ack.body["status"], "acknowledged");
+
+  ApiReply metrics = CallApi(server.url(), ca, superadmin, "GET", "/metrics");
+  EXPECT_NE(metrics.raw.find("rampart_detect_events_total "), std::string::npos) << metrics.raw;
+  EXPECT_NE(metrics.raw.find("rampart_detect_events_dropped_total 0"), std::string::npos);
+  EXPECT_NE(metrics.raw.find("rampart_alert_sink_total{sink=\"file\",outcome=\"delivered\"}"),
+            std::string::npos);
+
+  EXPECT_EQ(server.Stop(), 0);
+  std::string lines = ReadFile(alerts_file);
+  EXPECT_NE(lines.find("\"rampart-canary-path\""), std::string::npos) << lines;
+  EXPECT_NE(lines.find(id), std::string::npos) << lines;
+  EXPECT_EQ(lines.find(admin), std::string::npos) << "no bearer secret in the alert file";
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace rampart::e2e
