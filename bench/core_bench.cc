@@ -10,6 +10,7 @@
 
 #include "api/app.h"
 #include "api/credentials.h"
+#include "bench_keeper.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/log.h"
@@ -29,6 +30,8 @@ struct Fleet {
     store = std::move(store::OpenStore("sqlite::memory:")).value();
     api::AppOptions options;
     options.apps_dir = "/tmp";
+    keeper = bench::InProcessKeeper(&trail, &clock);  // enrollment hands out the command key
+    options.keeper = keeper.get();
     app = std::make_unique<api::App>(options, store.get(), &clock);
     core::Institution inst{"ins_bench", "Bench", 0};
     (void)store->CreateInstitution(inst);
@@ -89,6 +92,8 @@ struct Fleet {
   }
   ManualClock clock;
   std::unique_ptr<store::Store> store;
+  bench::CountingTrail trail;
+  std::unique_ptr<keeper::KeeperService> keeper;
   std::unique_ptr<api::App> app;
   std::vector<Device> devices;
 };

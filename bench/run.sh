@@ -54,6 +54,26 @@ if 'BM_VerifyDeviceSignature' in rates and 'BM_Reference_Sha256' in rates:
 PY
 
 echo
+echo "== 1c. the keeper: decrypts/s through its socket with the audit log; sealed vs masked listing"
+"$BUILD/bench/keeper_bench" --benchmark_min_time=1 --benchmark_format=console 2>/dev/null | tee "$WORK/keeper.txt" || true
+python3 - "$WORK/keeper.txt" <<'PY'
+import re, sys
+rates = {}
+for line in open(sys.argv[1]):
+    m = re.match(r'(BM_\w+(?:/\w+)*)\s.*items_per_second=([\d.]+)([kMG]?)/s', line)
+    if m:
+        rates[m.group(1)] = float(m.group(2)) * {'': 1, 'k': 1e3, 'M': 1e6, 'G': 1e9}[m.group(3)]
+best = max((v for k, v in rates.items() if k.startswith('BM_KeeperDecrypt')), default=None)
+if best:
+    print(f"keeper decrypts: best {best:,.0f} records/s (target >= 50,000/s)")
+m = rates.get('BM_StaffListMasked/real_time')
+for arg, mode in (('1', 'audit fdatasync per request'), ('0', 'audit synced in batches')):
+    r = rates.get(f'BM_StaffListRevealed/{arg}/real_time')
+    if m and r:
+        print(f"a revealed (sealed) listing of 50 costs {m / r:.1f}x a masked one, {mode} (target <= 2x)")
+PY
+
+echo
 echo "== 1b. offline detection (rampart scan pipeline) on a generated EPMM access log"
 "$BUILD/bench/detect_bench" --lines="${SCAN_LINES:-200000}" --benchmark_min_time=0.2 2>/dev/null || true
 "$BUILD/bench/alert_latency_bench" --rate="${ALERT_RATE:-2000}" --seconds="${ALERT_SECONDS:-5}" || true

@@ -165,6 +165,8 @@ Status ApplyKeeper(const YAML::Node& node, KeeperSettings* k) {
       }
     } else if (key == "max_destructive_commands_per_hour") {
       RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &k->max_destructive_commands_per_hour));
+    } else if (key == "audit_sync_each_append") {
+      RAMPART_RETURN_IF_ERROR(ReadBool(v, name, &k->audit_sync_each_append));
     } else if (key == "audit_mirror_file") {
       RAMPART_RETURN_IF_ERROR(ReadString(v, name, &k->audit_mirror_file));
     } else if (key == "audit_syslog") {

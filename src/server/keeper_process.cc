@@ -16,6 +16,7 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "keeper/client.h"
+#include "keeper/log_trail.h"
 #include "keeper/service.h"
 #include "keeper/socket_server.h"
 
@@ -27,22 +28,6 @@ int Fail(const std::string& message) {
   log::Error("keeper.failed", {{"reason", message}});
   return 1;
 }
-
-// The keeper's AuditTrail: the tamper-evident log in DATA/keeper/audit.
-class LogTrail : public keeper::AuditTrail {
- public:
-  explicit LogTrail(audit::Log* log) : log_(log) {}
-  Result<audit::Record> Append(const audit::Record& record) override {
-    return log_->Append(record);
-  }
-  Result<keeper::Checkpoint> MakeCheckpoint(const keeper::CheckpointSigner& sign) override {
-    RAMPART_ASSIGN_OR_RETURN(audit::Checkpoint c, log_->MakeCheckpoint(sign));
-    return keeper::Checkpoint{c.tree_size, c.root_hex, c.time, c.signature};
-  }
-
- private:
-  audit::Log* log_;
-};
 
 // Until the log is open (it needs the checkpoint key the service loads), nothing may append.
 class DeferredTrail : public keeper::AuditTrail {
@@ -109,10 +94,11 @@ int RunKeeper(const KeeperProcessOptions& options) {
   audit::LogOptions log_options;
   log_options.checkpoint_public_key = *checkpoint_key;
   log_options.mirror_path = config.keeper.audit_mirror_file;
+  log_options.sync_each_append = config.keeper.audit_sync_each_append;
   log_options.syslog_target = config.keeper.audit_syslog;
   auto log = audit::Log::Open(key_dir + "/audit", log_options);
   if (!log.ok()) return Fail("cannot open the audit log: " + log.status().message());
-  LogTrail log_trail(log->get());
+  keeper::LogTrail log_trail(log->get());
   trail.target = &log_trail;
 
   auto server = keeper::SocketServer::Start(service->get(), {socket_path, 64});

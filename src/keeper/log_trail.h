@@ -1,0 +1,25 @@
+// The keeper's AuditTrail over the tamper-evident log of src/audit (what the keeper process uses;
+// tests of the keeper's rules use an in-memory trail instead).
+#pragma once
+
+#include "audit/log.h"
+#include "keeper/service.h"
+
+namespace rampart::keeper {
+
+class LogTrail : public AuditTrail {
+ public:
+  explicit LogTrail(audit::Log* log) : log_(log) {}
+  Result<audit::Record> Append(const audit::Record& record) override {
+    return log_->Append(record);
+  }
+  Result<Checkpoint> MakeCheckpoint(const CheckpointSigner& sign) override {
+    RAMPART_ASSIGN_OR_RETURN(audit::Checkpoint c, log_->MakeCheckpoint(sign));
+    return Checkpoint{c.tree_size, c.root_hex, c.time, c.signature};
+  }
+
+ private:
+  audit::Log* log_;
+};
+
+}  // namespace rampart::keeper
