@@ -55,6 +55,7 @@ void App::Impl::RegisterRoutes() {
              [this](const Call& c) { return Health(c); });
   table_.Add("GET", "/metrics", "metrics.read", [this](const Call& c) { return MetricsPage(c); });
   internal::RegisterInstitutionRoutes(table_, ctx_);
+  internal::RegisterCommandKeyRoutes(table_, ctx_);
   internal::RegisterStaffRoutes(table_, ctx_);
   internal::RegisterDeviceRoutes(table_, ctx_);
   internal::RegisterCommandRoutes(table_, ctx_);

@@ -13,9 +13,11 @@ struct Grant {
 
 // Helpdesk reads the staff directory to answer calls; analysts and auditors see devices,
 // policies and compliance but not staff personal data (least privilege for read-only roles).
-constexpr std::array<Grant, 27> kGrants{{
+constexpr std::array<Grant, 28> kGrants{{
     {"institutions.read", {true, true, true, true, true}},
     {"institutions.write", {true, false, false, false, false}},
+    // Moving an institution's devices to a new command key.
+    {"keys.rotate", {true, true, false, false, false}},
     {"staff.read", {true, true, true, false, false}},
     {"staff.write", {true, true, false, false, false}},
     // Clear staff names and numbers, through the keeper's per-principal budget.

@@ -275,6 +275,13 @@ class Store {
   virtual Result<std::vector<core::Command>> RejectApproval(const Scope& scope,
                                                             const std::string& command_id,
                                                             int64_t now) = 0;
+  // After a command-key rotation: gives every pending (queued, sent, not_now) command in scope
+  // that was signed with `old_key_id` a new signature from `sign`, in one transaction. A signer
+  // error with code Conflict skips that command (it keeps its old signature, which devices on
+  // the new key refuse: used for rows whose old signature does not verify); any other error
+  // aborts and changes nothing. Returns how many were re-signed.
+  virtual Result<int64_t> ResignPendingCommands(const Scope& scope, const std::string& old_key_id,
+                                                int64_t now, const CommandSigner& sign) = 0;
   // Atomically selects, in seq order, up to `limit` signed commands of the device that are
   // queued, not_now with not_before <= now, or sent with sent_at <= resend_sent_before (the
   // device never reported on them, e.g. the response carrying them was lost), and not expired;

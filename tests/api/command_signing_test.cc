@@ -479,5 +479,62 @@ TEST_F(CommandSigningTest, BulkRouteRefusesBadInputAndChangesNothing) {
   EXPECT_TRUE(Commands(p.dev.id).empty());
 }
 
+TEST_F(CommandSigningTest, RotatingThroughTheApiResignsPendingCommandsButNoForgedOnes) {
+  Phone p = EnrollPhone();
+  std::string first_key = p.trust.pin.key_id;
+  ASSERT_EQ(
+      Send("POST", "/api/v1/devices/" + p.dev.id + "/commands", admin_, json{{"type", "restart"}})
+          .status,
+      201);
+  // A row an intruder in the web tier wrote, claiming the first key with a made-up signature.
+  core::Command forged;
+  forged.id = core::NewId("cmd");
+  forged.device_id = p.dev.id;
+  forged.type = core::CommandType::kLock;
+  forged.payload_json = "{}";
+  forged.state = core::CommandState::kQueued;
+  forged.created_by = "tok_intruder";
+  forged.created_at = forged.updated_at = clock_.NowSeconds();
+  forged.expires_at = clock_.NowSeconds() + 3600;
+  ASSERT_TRUE(
+      store_
+          ->EnqueueCommand(store::Scope::Institution(inst_), forged,
+                           [&](const core::Command&) -> Result<store::CommandSignatureParts> {
+                             return store::CommandSignatureParts{first_key, std::string(64, 'x')};
+                           })
+          .ok());
+
+  EXPECT_EQ(Send("POST", "/api/v1/institutions/" + inst_ + "/command-key/rotate", helpdesk_).status,
+            403);
+  Reply rot = Send("POST", "/api/v1/institutions/" + inst_ + "/command-key/rotate", admin_);
+  ASSERT_EQ(rot.status, 200) << rot.raw;
+  EXPECT_EQ(rot.body["old_key_id"], first_key);
+  EXPECT_EQ(rot.body["resigned"], 1) << "the genuine command only";
+  Reply key = Send("GET", "/api/v1/institutions/" + inst_ + "/command-key", admin_);
+  ASSERT_EQ(key.status, 200) << key.raw;
+  EXPECT_EQ(key.body["key_id"], rot.body["new_key_id"]);
+  EXPECT_EQ(key.body["rotations"], 1);
+
+  // The device follows the rotation; the re-signed command verifies, the forged one does not.
+  Reply c = DeviceSend(p.dev, "POST", "/device/v1/checkin",
+                       json{{"state", GoodState()}, {"command_key_id", first_key}}.dump());
+  ASSERT_EQ(c.status, 200) << c.raw;
+  auto parsed = agent::ParseCheckinResponse(c.raw);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(agent::FollowRotations(p.trust, inst_, parsed->key_rotations), 1);
+  ASSERT_EQ(parsed->commands.size(), 2u);
+  int verified = 0;
+  int refused = 0;
+  for (const auto& cmd : parsed->commands) {
+    if (agent::CheckCommand(p.trust, p.dev.id, cmd, clock_.NowSeconds())) {
+      ++refused;
+    } else {
+      ++verified;
+    }
+  }
+  EXPECT_EQ(verified, 1);
+  EXPECT_EQ(refused, 1);
+}
+
 }  // namespace
 }  // namespace rampart::api::testing

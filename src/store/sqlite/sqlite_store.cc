@@ -1662,6 +1662,49 @@ Result<std::vector<core::Command>> SqliteStore::RejectApproval(const Scope& scop
   });
 }
 
+Result<int64_t> SqliteStore::ResignPendingCommands(const Scope& scope,
+                                                   const std::string& old_key_id, int64_t now,
+                                                   const CommandSigner& sign) {
+  if (!sign) return Status::InvalidArgument("re-signing needs a signer");
+  if (old_key_id.empty()) return Status::InvalidArgument("old_key_id is empty");
+  return Write([&](Connection& c) -> Result<int64_t> {
+    std::vector<core::Command> pending;
+    {
+      Query q("SELECT " COMMAND_COLS " FROM commands");
+      q.Where("state IN ('queued', 'sent', 'not_now')")
+          .Where("signature_key_id = ?")
+          .Arg(old_key_id)
+          .InScope(scope);
+      RAMPART_ASSIGN_OR_RETURN(Statement st, q.Prepare(c));
+      while (true) {
+        RAMPART_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        RAMPART_ASSIGN_OR_RETURN(core::Command cmd, ReadCommand(st));
+        pending.push_back(std::move(cmd));
+      }
+    }
+    int64_t resigned = 0;
+    for (const core::Command& cmd : pending) {
+      auto sig = sign(cmd);
+      if (!sig.ok() && sig.status().code() == Code::kConflict) continue;
+      if (!sig.ok()) return sig.status();
+      if (sig->key_id.empty() || sig->signature.empty()) {
+        return Status::Internal("signer returned an empty signature");
+      }
+      RAMPART_RETURN_IF_ERROR(
+          RunQuery(c, Query("UPDATE commands SET signature_key_id = ?, signature = ?, "
+                            "updated_at = ?")
+                          .Arg(sig->key_id)
+                          .Arg(Param{BlobValue{sig->signature}})
+                          .Arg(now)
+                          .Where("id = ?")
+                          .Arg(cmd.id)));
+      ++resigned;
+    }
+    return resigned;
+  });
+}
+
 Result<core::Command> SqliteStore::GetCommand(const Scope& scope, const std::string& device_id,
                                               const std::string& command_id) {
   return Read([&](Connection& c) {

@@ -143,6 +143,8 @@ class SqliteStore final : public Store {
   Result<std::vector<core::Command>> RejectApproval(const Scope& scope,
                                                     const std::string& command_id,
                                                     int64_t now) override;
+  Result<int64_t> ResignPendingCommands(const Scope& scope, const std::string& old_key_id,
+                                        int64_t now, const CommandSigner& sign) override;
   Result<core::Command> GetCommand(const Scope& scope, const std::string& device_id,
                                    const std::string& command_id) override;
   Result<Page<core::Command>> ListCommands(const Scope& scope, const std::string& device_id,

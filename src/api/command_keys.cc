@@ -1,0 +1,107 @@
+// An institution's command key: which key its devices pin, and rotating it. Rotation is the
+// keeper's (it signs the new key with the old one); serve then moves every pending command to
+// the new key, after checking that the old key really signed it, so that a row an intruder
+// wrote into the database is not laundered by the rotation.
+#include "api/internal.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "core/command_signing.h"
+#include "core/commands.h"
+
+namespace rampart::api::internal {
+
+using nlohmann::json;
+
+namespace {
+
+json KeyJson(const keeper::CommandKey& k) {
+  return {{"institution_id", k.institution_id},
+          {"key_id", k.key_id},
+          {"public_key", crypto::Base64Encode(k.public_key)},
+          {"created_at", k.created_at}};
+}
+
+// Signs `cmd` again with the institution's current key, as its creator (the keeper's rules see
+// the same principal and approval as at the first signature). Conflict when the old signature
+// does not verify: such a row is left alone and devices keep refusing it.
+store::CommandSigner Resigner(keeper::Keeper* keeper, const keeper::CommandKey& old_key,
+                              const Call& call) {
+  keeper::Caller base = CallerOf(call, "command_key.resign");
+  return [keeper, old_key, base](const core::Command& cmd) -> Result<store::CommandSignatureParts> {
+    RAMPART_ASSIGN_OR_RETURN(std::string canonical, core::CanonicalPayload(cmd.payload_json));
+    core::CommandSignatureFields fields{cmd.device_id,
+                                        cmd.id,
+                                        cmd.seq,
+                                        std::string(core::ToString(cmd.type)),
+                                        crypto::Sha256Hex(canonical),
+                                        cmd.expires_at};
+    if (!crypto::VerifyEd25519(old_key.public_key, core::CommandSigningString(fields),
+                               cmd.signature)) {
+      log::Warn("command.resign_refused", {{"command_id", cmd.id}, {"reason", "bad_signature"}});
+      return Status::Conflict("the old key did not sign this command");
+    }
+    keeper::SignCommandRequest req;
+    req.caller = base;
+    req.caller.principal = cmd.created_by;
+    req.institution_id = cmd.institution_id;
+    req.fields = std::move(fields);
+    req.approved_by = cmd.approved_by;
+    req.batch_size = cmd.batch_size;
+    RAMPART_ASSIGN_OR_RETURN(keeper::CommandSignature sig, keeper->SignCommand(req));
+    return store::CommandSignatureParts{std::move(sig.key_id), std::move(sig.signature)};
+  };
+}
+
+}  // namespace
+
+void RegisterCommandKeyRoutes(RouteTable& t, Context& c) {
+  t.Add("GET", "/api/v1/institutions/{id}/command-key", "institutions.read",
+        [&c](const Call& call) {
+          RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+          RAMPART_API_ASSIGN(auto inst, c.store->GetInstitution(scope, call.Param("id")));
+          if (c.options.keeper == nullptr) {
+            return ErrorResponse(Status::Unavailable("the keeper is unavailable"));
+          }
+          RAMPART_API_ASSIGN(auto key, c.options.keeper->GetCommandKey(inst.id));
+          RAMPART_API_ASSIGN(auto rotations, c.options.keeper->KeyRotations(inst.id));
+          json out = KeyJson(key);
+          out["rotations"] = rotations.size();
+          return JsonResponse(200, out);
+        });
+
+  t.Add("POST", "/api/v1/institutions/{id}/command-key/rotate", "keys.rotate",
+        [&c](const Call& call) {
+          RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+          RAMPART_API_ASSIGN(auto inst, c.store->GetInstitution(scope, call.Param("id")));
+          keeper::Keeper* k = c.options.keeper;
+          if (k == nullptr) return ErrorResponse(Status::Unavailable("the keeper is unavailable"));
+          RAMPART_API_ASSIGN(auto old_key, k->GetCommandKey(inst.id));
+          RAMPART_API_ASSIGN(auto rotation,
+                             k->RotateCommandKey(CallerOf(call, "command_key.rotate"), inst.id));
+          // Devices learn the new key from the rotation at their next check-in; commands still
+          // waiting for them must carry the new key's signature by then.
+          auto resigned =
+              c.store->ResignPendingCommands(store::Scope::Institution(inst.id), old_key.key_id,
+                                             c.Now(), Resigner(k, old_key, call));
+          json details = {{"old_key_id", rotation.fields.old_key_id},
+                          {"new_key_id", rotation.fields.new_key_id},
+                          {"resigned", resigned.ok() ? *resigned : 0}};
+          RecordAudit(c, call, "command_key.rotate", inst.id, resigned.ok() ? "success" : "failure",
+                      details, "warning");
+          log::Warn("command_key.rotated", {{"institution_id", inst.id},
+                                            {"new_key_id", rotation.fields.new_key_id},
+                                            {"by", call.principal.id}});
+          if (!resigned.ok()) {
+            // The rotation stands (devices will move); pending commands stay on the old key and
+            // devices refuse them: say so rather than pretend.
+            return ErrorResponse(
+                Status::Unavailable("key rotated, but pending commands could not be re-signed: " +
+                                    resigned.status().message()));
+          }
+          json out = details;
+          out["issued_at"] = rotation.fields.issued_at;
+          return JsonResponse(200, out);
+        });
+}
+
+}  // namespace rampart::api::internal
