@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "common/crypto.h"
+#include "common/files.h"
 
 namespace rampart::http {
 namespace {
@@ -54,55 +55,6 @@ using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
 bool Exists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
-}
-
-Status EnsureDirectory(const std::string& dir) {
-  if (dir.empty()) return Status::InvalidArgument("TLS directory is empty");
-  // Create each missing parent, then the directory itself with owner-only access.
-  for (size_t pos = dir.find('/', 1); pos != std::string::npos; pos = dir.find('/', pos + 1)) {
-    std::string parent = dir.substr(0, pos);
-    if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Status::Internal("cannot create directory for TLS files");
-    }
-  }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Status::Internal("cannot create TLS directory");
-  }
-  struct stat st;
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Status::InvalidArgument("TLS path is not a directory");
-  }
-  if ((st.st_mode & 0777) != 0700 && ::chmod(dir.c_str(), 0700) != 0) {
-    return Status::Internal("cannot restrict TLS directory to its owner");
-  }
-  return Status::Ok();
-}
-
-// Writes via a temporary file and rename so that a crash never leaves a half-written key that a
-// later start would mistake for a complete one.
-Status WritePrivateFile(const std::string& path, std::string_view data) {
-  std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Internal("cannot create TLS file");
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::Internal("cannot write TLS file");
-    }
-    done += static_cast<size_t>(n);
-  }
-  bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::Internal("cannot store TLS file");
-  }
-  return Status::Ok();
 }
 
 Result<std::string> PemOfKey(EVP_PKEY* key) {
@@ -306,7 +258,7 @@ Result<X509Ptr> MakeServerCert(EVP_PKEY* server_key, X509* ca_cert, EVP_PKEY* ca
 
 Result<TlsFiles> EnsureServerCertificate(const std::string& dir,
                                          const std::vector<std::string>& extra_names) {
-  RAMPART_RETURN_IF_ERROR(EnsureDirectory(dir));
+  RAMPART_RETURN_IF_ERROR(files::EnsurePrivateDirectory(dir));
   const std::string ca_cert_path = dir + "/ca.pem";
   const std::string ca_key_path = dir + "/ca.key";
   TlsFiles files{ca_cert_path, dir + "/server.pem", dir + "/server.key"};
@@ -349,13 +301,13 @@ Result<TlsFiles> EnsureServerCertificate(const std::string& dir,
   if (!have_ca_cert) {
     RAMPART_ASSIGN_OR_RETURN(std::string ca_key_pem, PemOfKey(ca_key.get()));
     RAMPART_ASSIGN_OR_RETURN(std::string ca_cert_pem, PemOfCert(ca_cert.get()));
-    RAMPART_RETURN_IF_ERROR(WritePrivateFile(ca_key_path, ca_key_pem));
-    RAMPART_RETURN_IF_ERROR(WritePrivateFile(ca_cert_path, ca_cert_pem));
+    RAMPART_RETURN_IF_ERROR(files::WritePrivateFile(ca_key_path, ca_key_pem));
+    RAMPART_RETURN_IF_ERROR(files::WritePrivateFile(ca_cert_path, ca_cert_pem));
   }
   RAMPART_ASSIGN_OR_RETURN(std::string server_key_pem, PemOfKey(server_key.get()));
   RAMPART_ASSIGN_OR_RETURN(std::string server_cert_pem, PemOfCert(server_cert.get()));
-  RAMPART_RETURN_IF_ERROR(WritePrivateFile(files.server_key, server_key_pem));
-  RAMPART_RETURN_IF_ERROR(WritePrivateFile(files.server_cert, server_cert_pem));
+  RAMPART_RETURN_IF_ERROR(files::WritePrivateFile(files.server_key, server_key_pem));
+  RAMPART_RETURN_IF_ERROR(files::WritePrivateFile(files.server_cert, server_cert_pem));
   return files;
 }
 
