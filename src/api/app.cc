@@ -56,6 +56,7 @@ void App::Impl::RegisterRoutes() {
   table_.Add("GET", "/metrics", "metrics.read", [this](const Call& c) { return MetricsPage(c); });
   internal::RegisterInstitutionRoutes(table_, ctx_);
   internal::RegisterCommandKeyRoutes(table_, ctx_);
+  internal::RegisterStaffExportRoutes(table_, ctx_);
   internal::RegisterStaffRoutes(table_, ctx_);
   internal::RegisterDeviceRoutes(table_, ctx_);
   internal::RegisterCommandRoutes(table_, ctx_);

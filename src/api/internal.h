@@ -90,6 +90,7 @@ class RouteTable {
 // Each resource file registers its routes.
 void RegisterInstitutionRoutes(RouteTable& t, Context& c);
 void RegisterCommandKeyRoutes(RouteTable& t, Context& c);
+void RegisterStaffExportRoutes(RouteTable& t, Context& c);
 void RegisterStaffRoutes(RouteTable& t, Context& c);
 void RegisterDeviceRoutes(RouteTable& t, Context& c);
 void RegisterCommandRoutes(RouteTable& t, Context& c);

@@ -163,6 +163,8 @@ Status ApplyKeeper(const YAML::Node& node, KeeperSettings* k) {
         return Status::InvalidArgument(
             "config: 'keeper.canary_staff_per_institution' is at most 100");
       }
+    } else if (key == "export_records_per_day") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &k->export_records_per_day));
     } else if (key == "max_destructive_commands_per_hour") {
       RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &k->max_destructive_commands_per_hour));
     } else if (key == "audit_sync_each_append") {

@@ -36,6 +36,8 @@ struct KeeperSettings {
   // Decoy staff records created per institution, indistinguishable through the API; reading one
   // is a critical alert.
   uint32_t canary_staff_per_institution = 3;
+  // Staff records an institution may export in clear per day (approved bulk exports).
+  uint32_t export_records_per_day = 10000;
   // Wipe and retire signatures per institution per hour, even with approvals.
   uint32_t max_destructive_commands_per_hour = 50;
   // The audit log gets a signed checkpoint at least this often (and on demand).

@@ -180,6 +180,24 @@ struct AdminUser {
   bool totp_enabled() const { return !totp_secret.empty(); }
 };
 
+// A bulk export of an institution's staff directory in clear: requested by one admin, approved
+// by another (four eyes), downloaded once by the requester, within its expiry.
+// state: "pending" → "approved" | "rejected"; "approved" → "downloaded". A pending or approved
+// export past expires_at can do nothing more and is shown as "expired".
+struct StaffExport {
+  std::string id;  // "exp_..."
+  std::string institution_id;
+  std::string requested_by;  // principal id
+  std::string reason;        // why, for the record
+  std::string state = "pending";
+  std::string decided_by;  // the approving or rejecting principal
+  int64_t created_at = 0;
+  int64_t decided_at = 0;
+  int64_t downloaded_at = 0;
+  int64_t expires_at = 0;
+  int64_t record_count = 0;  // records decrypted by the download
+};
+
 // A signed-in console session. Only the SHA-256 of its cookie secret is stored.
 struct AdminSession {
   std::string id;  // "ses_..."

@@ -13,7 +13,7 @@ struct Grant {
 
 // Helpdesk reads the staff directory to answer calls; analysts and auditors see devices,
 // policies and compliance but not staff personal data (least privilege for read-only roles).
-constexpr std::array<Grant, 28> kGrants{{
+constexpr std::array<Grant, 29> kGrants{{
     {"institutions.read", {true, true, true, true, true}},
     {"institutions.write", {true, false, false, false, false}},
     // Moving an institution's devices to a new command key.
@@ -22,6 +22,8 @@ constexpr std::array<Grant, 28> kGrants{{
     {"staff.write", {true, true, false, false, false}},
     // Clear staff names and numbers, through the keeper's per-principal budget.
     {"staff.reveal", {true, true, true, false, false}},
+    // Bulk export in clear, under four eyes (a second holder approves).
+    {"staff.export", {true, true, false, false, false}},
     {"devices.read", {true, true, true, true, true}},
     {"devices.write", {true, true, true, false, false}},
     {"devices.command", {true, true, true, false, false}},

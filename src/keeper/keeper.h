@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "audit/record.h"
@@ -66,8 +67,14 @@ struct SealedRef {
 };
 
 struct OpenRequest {
+  OpenRequest() = default;
+  OpenRequest(Caller c, std::vector<SealedRef> r, std::string approver = "")
+      : caller(std::move(c)), records(std::move(r)), approved_by(std::move(approver)) {}
   Caller caller;
   std::vector<SealedRef> records;
+  // For purpose "staff.export" only: the second admin who approved the export. An approved
+  // export draws on the institution's daily export allowance instead of the caller's budget.
+  std::string approved_by;
 };
 
 struct OpenedStaff {

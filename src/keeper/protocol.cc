@@ -159,7 +159,9 @@ json ToWire(const OpenRequest& v) {
                        {"wrapped_key", crypto::Base64Encode(r.wrapped_key)},
                        {"key_version", r.key_version}});
   }
-  return {{"caller", ToWire(v.caller)}, {"records", std::move(records)}};
+  return {{"caller", ToWire(v.caller)},
+          {"records", std::move(records)},
+          {"approved_by", v.approved_by}};
 }
 
 Result<OpenRequest> OpenRequestFromWire(const json& j) {
@@ -179,6 +181,7 @@ Result<OpenRequest> OpenRequestFromWire(const json& j) {
     RAMPART_RETURN_IF_ERROR(GetInt(r, "key_version", &ref.key_version));
     v.records.push_back(std::move(ref));
   }
+  RAMPART_RETURN_IF_ERROR(GetString(j, "approved_by", &v.approved_by, false));
   return v;
 }
 

@@ -78,7 +78,23 @@ class KeeperService::State {
   crypto::Ed25519KeyPair checkpoint_key;
   std::map<std::string, InstitutionKeys> institutions;
   std::unordered_map<std::string, Bucket> buckets;
-  std::map<std::string, std::deque<int64_t>> destructive_signatures;  // institution → times
+  std::map<std::string, std::deque<int64_t>> destructive_signatures;       // institution → times
+  std::map<std::string, std::deque<std::pair<int64_t, int64_t>>> exports;  // (time, records)
+
+  // Requires mu. Spends `n` from the institution's daily export allowance, or nothing.
+  Status SpendExport(const std::string& institution_id, int64_t n, int64_t now) {
+    auto& spent = exports[institution_id];
+    while (!spent.empty() && spent.front().first <= now - 86400) spent.pop_front();
+    int64_t used = 0;
+    for (const auto& [at, records] : spent) used += records;
+    if (used + n > options.export_records_per_day) {
+      return Status::ResourceExhausted("the institution's daily export allowance (" +
+                                       std::to_string(options.export_records_per_day) +
+                                       " records) is used up");
+    }
+    spent.emplace_back(now, n);
+    return Status::Ok();
+  }
 
   std::string KeysPath() const { return options.key_dir + "/keys.json"; }
 
@@ -334,11 +350,25 @@ Result<std::vector<OpenedStaff>> KeeperService::Open(const OpenRequest& request)
     return Status::InvalidArgument("too many records in one request");
   }
   int64_t now = s.clock->NowSeconds();
+  const bool is_export = caller.purpose == "staff.export";
+  std::string export_institution;
+  if (is_export) {
+    if (request.approved_by.empty() || request.approved_by == caller.principal) {
+      return Status::PermissionDenied("an export needs a second admin's approval");
+    }
+    for (const auto& r : request.records) {
+      if (!export_institution.empty() && r.institution_id != export_institution) {
+        return Status::InvalidArgument("an export covers one institution");
+      }
+      export_institution = r.institution_id;
+    }
+  }
   std::map<int64_t, std::string> master_keys;
   Status budget;
   {
     std::lock_guard lock(s.mu);
-    budget = s.SpendBudget(caller, static_cast<int64_t>(request.records.size()), now);
+    auto n = static_cast<int64_t>(request.records.size());
+    budget = is_export ? s.SpendExport(export_institution, n, now) : s.SpendBudget(caller, n, now);
     master_keys = s.master_keys;
   }
   json ids = json::array();
@@ -382,10 +412,11 @@ Result<std::vector<OpenedStaff>> KeeperService::Open(const OpenRequest& request)
     out.push_back(std::move(opened));
   }
   // Every read is on record before any plaintext leaves the keeper: no audit, no data.
+  json details = {{"count", request.records.size()}, {"staff_ids", ids}};
+  if (is_export) details["approved_by"] = request.approved_by;
   RAMPART_RETURN_IF_ERROR(s.Audit(caller, "staff.decrypt",
                                   request.records.size() == 1 ? request.records[0].staff_id : "",
-                                  "success", institution,
-                                  {{"count", request.records.size()}, {"staff_ids", ids}})
+                                  "success", institution, details, is_export ? "warning" : "info")
                               .status());
   for (const SealedRef* r : canaries) {
     RAMPART_RETURN_IF_ERROR(s.Audit(caller, "staff.canary_read", r->staff_id, "success",

@@ -39,6 +39,8 @@ struct KeeperOptions {
   // Destructive signatures (wipe, retire) per institution per hour, approvals or not: the
   // ceiling on what a stolen pair of admin credentials can do.
   int64_t max_destructive_per_hour = 50;
+  // Staff records an institution may export (four-eyes approved bulk reads) per day.
+  int64_t export_records_per_day = 10000;
 };
 
 class KeeperService : public Keeper {

@@ -54,6 +54,7 @@ keeper::KeeperOptions KeeperOptionsFrom(const Config& config, const std::string&
                                  {"auditor", k.budget_auditor}};
   o.max_destructive_per_hour = k.max_destructive_commands_per_hour;
   o.mass_command_threshold = config.mass_command_threshold;
+  o.export_records_per_day = k.export_records_per_day;
   return o;
 }
 

@@ -182,6 +182,21 @@ class Store {
   // Records that the token authenticated a request at `now` (unscoped, like the lookup).
   virtual Status TouchApiToken(const std::string& id, int64_t now) = 0;
 
+  // --- Staff exports (four eyes) ---
+  virtual Status CreateStaffExport(const core::StaffExport& e) = 0;
+  virtual Result<core::StaffExport> GetStaffExport(const Scope& scope, const std::string& id) = 0;
+  virtual Result<Page<core::StaffExport>> ListStaffExports(const Scope& scope,
+                                                           const PageRequest& page) = 0;
+  // Moves the export from state `from` to `to` in one statement (so two racing callers cannot
+  // both win), setting decided_by/decided_at (to "approved"/"rejected") or downloaded_at and
+  // record_count (to "downloaded"). Conflict when it is not in `from` or has expired (now >=
+  // expires_at; the row keeps its state, readers show it as expired); NotFound when not in scope.
+  virtual Result<core::StaffExport> TransitionStaffExport(const Scope& scope, const std::string& id,
+                                                          const std::string& from,
+                                                          const std::string& to,
+                                                          const std::string& by, int64_t now,
+                                                          int64_t record_count) = 0;
+
   // --- Admin users (docs/identity.md) ---
   // Users of an institution are tenant-owned; superadmins (institution_id empty) are visible
   // only through Scope::All(). AlreadyExists when the username is taken.

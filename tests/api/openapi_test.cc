@@ -70,6 +70,8 @@ class RouteWalk : public ApiFixture {
       return r.body;
     };
     ids_["staff"] = created("/api/v1/staff", json{{"name", "Alice A"}})["id"];
+    ids_["export"] =
+        created("/api/v1/staff/exports", json{{"reason", "Audit of the directory"}})["id"];
     ids_["group"] = created("/api/v1/groups", json{{"name", "G"}})["id"];
     ids_["policy"] = created("/api/v1/policies", json{{"name", "P"}})["id"];
     ids_["assignment"] = created("/api/v1/policies/" + ids_["policy"] + "/assignments",
@@ -105,17 +107,12 @@ class RouteWalk : public ApiFixture {
   // Fills a route pattern with institution A's ids.
   std::string Fill(const std::string& pattern) {
     static const std::vector<std::pair<std::string, std::string>> kPrefixes = {
-        {"/api/v1/institutions/", "inst"},
-        {"/api/v1/staff/", "staff"},
-        {"/api/v1/devices/", "device"},
-        {"/api/v1/groups/", "group"},
-        {"/api/v1/enrollment-tokens/", "enrollment"},
-        {"/api/v1/policies/", "policy"},
-        {"/api/v1/apps/", "app"},
-        {"/api/v1/tokens/", "token"},
-        {"/api/v1/users/", "user"},
-        {"/api/v1/alerts/", "alert"},
-        {"/device/v1/commands/", "command"},
+        {"/api/v1/institutions/", "inst"}, {"/api/v1/staff/exports/", "export"},
+        {"/api/v1/staff/", "staff"},       {"/api/v1/devices/", "device"},
+        {"/api/v1/groups/", "group"},      {"/api/v1/enrollment-tokens/", "enrollment"},
+        {"/api/v1/policies/", "policy"},   {"/api/v1/apps/", "app"},
+        {"/api/v1/tokens/", "token"},      {"/api/v1/users/", "user"},
+        {"/api/v1/alerts/", "alert"},      {"/device/v1/commands/", "command"},
         {"/api/v1/commands/", "pending"}};
     std::string kind;
     for (const auto& [prefix, k] : kPrefixes) {

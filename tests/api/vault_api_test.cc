@@ -156,5 +156,65 @@ TEST_F(VaultApiTest, WithoutTheKeeperPersonalDataFailsClosed) {
   EXPECT_EQ(send("GET", "/api/v1/staff/" + id, nullptr).status, 200);
 }
 
+TEST_F(VaultApiTest, BulkExportNeedsASecondAdminAndIsDownloadedOnce) {
+  CreateStaff("Jane Doe", "+32 470 12 34 12", "jane@example.org");
+  CreateStaff("John Roe", "+32 470 99 99 99", "john@example.org");
+  std::string second_admin = Issue(core::Role::kAdmin, inst_);
+  EXPECT_EQ(Send("POST", "/api/v1/staff/exports", helpdesk_, json{{"reason", "x"}}).status, 403);
+  EXPECT_EQ(Send("POST", "/api/v1/staff/exports", admin_, json::object()).status, 400);
+  Reply asked = Send("POST", "/api/v1/staff/exports", admin_, json{{"reason", "Directory audit"}});
+  ASSERT_EQ(asked.status, 201) << asked.raw;
+  std::string id = asked.body["id"];
+  EXPECT_EQ(asked.body["state"], "pending");
+  const std::string base = "/api/v1/staff/exports/" + id;
+
+  EXPECT_EQ(Send("POST", base + "/download", admin_).status, 409) << "not approved yet";
+  EXPECT_EQ(Send("POST", base + "/approve", admin_).status, 403) << "no self-approval";
+  std::string other = CreateInstitution("Institution B");
+  EXPECT_EQ(Send("POST", base + "/approve", Issue(core::Role::kAdmin, other)).status, 404);
+  Reply approved = Send("POST", base + "/approve", second_admin);
+  ASSERT_EQ(approved.status, 200) << approved.raw;
+  EXPECT_EQ(approved.body["state"], "approved");
+  EXPECT_EQ(Send("POST", base + "/reject", second_admin).status, 409) << "already decided";
+  EXPECT_EQ(Send("POST", base + "/download", second_admin).status, 403) << "requester only";
+
+  Reply data = Send("POST", base + "/download", admin_);
+  ASSERT_EQ(data.status, 200) << data.raw;
+  EXPECT_EQ(data.body["items"].size(), 5u) << "two staff and three canaries";
+  EXPECT_EQ(data.body["export"]["state"], "downloaded");
+  EXPECT_EQ(data.body["export"]["record_count"], 5);
+  EXPECT_NE(data.raw.find("Jane Doe"), std::string::npos);
+  EXPECT_EQ(Send("POST", base + "/download", admin_).status, 409) << "once";
+
+  // The keeper's record names both admins; the canaries in the export are critical records.
+  int exports = 0;
+  int canaries = 0;
+  for (const auto& r : trail_.records()) {
+    if (r.action == "staff.decrypt" && r.details_json.find("staff.export") != std::string::npos) {
+      ++exports;
+      EXPECT_NE(r.details_json.find("approved_by"), std::string::npos);
+    }
+    if (r.action == "staff.canary_read") ++canaries;
+  }
+  EXPECT_EQ(exports, 1);
+  EXPECT_EQ(canaries, 3);
+}
+
+TEST_F(VaultApiTest, ExportsExpireAndRejectedOnesCannotBeDownloaded) {
+  CreateStaff("Jane Doe", "+32 470 12 34 12", "jane@example.org");
+  std::string second_admin = Issue(core::Role::kAdmin, inst_);
+  std::string rejected =
+      Send("POST", "/api/v1/staff/exports", admin_, json{{"reason", "One"}}).body["id"];
+  ASSERT_EQ(Send("POST", "/api/v1/staff/exports/" + rejected + "/reject", second_admin).status,
+            200);
+  EXPECT_EQ(Send("POST", "/api/v1/staff/exports/" + rejected + "/download", admin_).status, 409);
+  std::string late =
+      Send("POST", "/api/v1/staff/exports", admin_, json{{"reason", "Two"}}).body["id"];
+  clock_.AdvanceSeconds(24 * 3600 + 1);
+  EXPECT_EQ(Send("POST", "/api/v1/staff/exports/" + late + "/approve", second_admin).status, 409);
+  EXPECT_EQ(Send("GET", "/api/v1/staff/exports/" + late, admin_).body["state"], "expired");
+  EXPECT_EQ(Send("GET", "/api/v1/staff/exports", admin_).body["items"].size(), 2u);
+}
+
 }  // namespace
 }  // namespace rampart::api::testing

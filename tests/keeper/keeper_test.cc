@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "../http/test_util.h"
+#include "../support/memory_trail.h"
 #include "common/crypto.h"
 #include "keeper/service.h"
-#include "../support/memory_trail.h"
 
 namespace rampart::keeper {
 namespace {
@@ -280,6 +280,27 @@ TEST_F(KeeperTest, AuditRecordsFromServeAreBounded) {
   r.severity = "info";
   r.action = std::string(100, 'a');
   EXPECT_EQ(keeper_->AppendAudit(r).status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(KeeperTest, ExportsNeedAnApproverAndDrawOnADailyAllowance) {
+  options_.export_records_per_day = 3;
+  Reopen();
+  std::vector<SealedRef> records;
+  for (int i = 0; i < 4; ++i) {
+    records.push_back(Sealed("stf_" + std::to_string(i), {"N", "+32 470 00 00 00", ""}));
+  }
+  Caller exporter{"tok_admin", "admin", "ins_a", "req", "", "staff.export"};
+  OpenRequest unapproved{exporter, {records[0]}, ""};
+  EXPECT_EQ(keeper_->Open(unapproved).status().code(), Code::kPermissionDenied);
+  OpenRequest self{exporter, {records[0]}, "tok_admin"};
+  EXPECT_EQ(keeper_->Open(self).status().code(), Code::kPermissionDenied);
+  OpenRequest approved{exporter, {records[0], records[1], records[2]}, "tok_second"};
+  ASSERT_TRUE(keeper_->Open(approved).ok());
+  EXPECT_NE(trail_.records().back().details_json.find("tok_second"), std::string::npos);
+  OpenRequest more{exporter, {records[3]}, "tok_second"};
+  EXPECT_EQ(keeper_->Open(more).status().code(), Code::kResourceExhausted);
+  clock_.AdvanceSeconds(86401);
+  EXPECT_TRUE(keeper_->Open(more).ok());
 }
 
 }  // namespace

@@ -2132,6 +2132,43 @@ TEST_P(StoreConformanceTest, AlertFiltersAndAcknowledgement) {
   EXPECT_CODE(store_->AcknowledgeAlert(A(), "alr_nope", "x", 1), kNotFound);
 }
 
+TEST_P(StoreConformanceTest, StaffExportsMoveOnceThroughTheirStates) {
+  core::StaffExport e;
+  e.id = core::NewId("exp");
+  e.institution_id = inst_a_;
+  e.requested_by = "tok_a";
+  e.reason = "audit";
+  e.created_at = 1000;
+  e.expires_at = 2000;
+  ASSERT_OK(store_->CreateStaffExport(e));
+  EXPECT_CODE(store_->CreateStaffExport(e), kAlreadyExists);
+  EXPECT_CODE(store_->GetStaffExport(B(), e.id), kNotFound);
+  EXPECT_CODE(store_->TransitionStaffExport(B(), e.id, "pending", "approved", "tok_b", 1100, 0),
+              kNotFound);
+  EXPECT_CODE(store_->TransitionStaffExport(A(), e.id, "approved", "downloaded", "", 1100, 5),
+              kConflict);
+  auto approved =
+      Must(store_->TransitionStaffExport(A(), e.id, "pending", "approved", "tok_b", 1100, 0));
+  EXPECT_EQ(approved.decided_by, "tok_b");
+  EXPECT_CODE(store_->TransitionStaffExport(A(), e.id, "pending", "rejected", "tok_c", 1200, 0),
+              kConflict)
+      << "a decision is final";
+  EXPECT_CODE(store_->TransitionStaffExport(A(), e.id, "approved", "downloaded", "", 2000, 5),
+              kConflict)
+      << "expired";
+  auto done = Must(store_->TransitionStaffExport(A(), e.id, "approved", "downloaded", "", 1500, 5));
+  EXPECT_EQ(done.record_count, 5);
+  auto stored = Must(store_->GetStaffExport(A(), e.id));
+  EXPECT_EQ(stored.state, "downloaded");
+  EXPECT_EQ(stored.downloaded_at, 1500);
+  EXPECT_EQ(stored.decided_by, "tok_b");
+  EXPECT_CODE(store_->TransitionStaffExport(A(), e.id, "approved", "downloaded", "", 1600, 5),
+              kConflict)
+      << "downloaded once";
+  EXPECT_EQ(Must(store_->ListStaffExports(A(), PageRequest{50, ""})).items.size(), 1u);
+  EXPECT_TRUE(Must(store_->ListStaffExports(B(), PageRequest{50, ""})).items.empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param.name;

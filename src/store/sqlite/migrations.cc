@@ -291,16 +291,34 @@ CREATE INDEX alerts_order ON alerts(created_at, id);
 CREATE INDEX alerts_by_institution ON alerts(institution_id, created_at, id);
 )sql";
 
+// Bulk staff exports wait for a second admin (four eyes).
+constexpr std::string_view kStaffExports = R"sql(
+CREATE TABLE staff_exports (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions(id),
+  requested_by TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  state TEXT NOT NULL,
+  decided_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  decided_at INTEGER NOT NULL,
+  downloaded_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  record_count INTEGER NOT NULL
+);
+CREATE INDEX staff_exports_by_institution ON staff_exports(institution_id, created_at, id);
+CREATE INDEX staff_exports_order ON staff_exports(created_at, id);
+)sql";
+
 }  // namespace
 
 // Versions are assigned in order of merge: 2 keeper (sealed staff, signed commands), 3 admin
 // identity, 4 alerts.
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
-      {1, "initial_schema", kInitialSchema},
-      {2, "sealed_staff_signed_commands", kSignedCommands},
-      {3, "admin_identity", kAdminIdentity},
-      {4, "alerts", kAlerts},
+      {1, "initial_schema", kInitialSchema}, {2, "sealed_staff_signed_commands", kSignedCommands},
+      {3, "admin_identity", kAdminIdentity}, {4, "alerts", kAlerts},
+      {5, "staff_exports", kStaffExports},
   };
   return kMigrations;
 }

@@ -2249,6 +2249,95 @@ Result<core::Alert> SqliteStore::RecordAlert(const core::Alert& obs, int32_t max
   });
 }
 
+// -----------------------------------------------------------------------------------------------
+// Staff exports
+
+#define STAFF_EXPORT_COLS                                                                 \
+  "id, institution_id, requested_by, reason, state, decided_by, created_at, decided_at, " \
+  "downloaded_at, expires_at, record_count"
+Result<core::StaffExport> ReadStaffExport(const Statement& st) {
+  core::StaffExport e;
+  e.id = st.Text(0);
+  e.institution_id = st.Text(1);
+  e.requested_by = st.Text(2);
+  e.reason = st.Text(3);
+  e.state = st.Text(4);
+  e.decided_by = st.Text(5);
+  e.created_at = st.Int(6);
+  e.decided_at = st.Int(7);
+  e.downloaded_at = st.Int(8);
+  e.expires_at = st.Int(9);
+  e.record_count = st.Int(10);
+  return e;
+}
+
+Status SqliteStore::CreateStaffExport(const core::StaffExport& e) {
+  RAMPART_RETURN_IF_ERROR(RequireId(e.id, "staff export"));
+  return Write([&](Connection& c) {
+    return Named(RunQuery(c, Query("INSERT INTO staff_exports (" STAFF_EXPORT_COLS
+                                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                                 .Arg(e.id)
+                                 .Arg(e.institution_id)
+                                 .Arg(e.requested_by)
+                                 .Arg(e.reason)
+                                 .Arg(e.state)
+                                 .Arg(e.decided_by)
+                                 .Arg(e.created_at)
+                                 .Arg(e.decided_at)
+                                 .Arg(e.downloaded_at)
+                                 .Arg(e.expires_at)
+                                 .Arg(e.record_count)),
+                 "staff export");
+  });
+}
+
+Result<core::StaffExport> SqliteStore::GetStaffExport(const Scope& scope, const std::string& id) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " STAFF_EXPORT_COLS " FROM staff_exports");
+    q.Where("id = ?").Arg(id).InScope(scope);
+    return GetOne(c, q, ReadStaffExport, "staff export");
+  });
+}
+
+Result<Page<core::StaffExport>> SqliteStore::ListStaffExports(const Scope& scope,
+                                                              const PageRequest& page) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " STAFF_EXPORT_COLS " FROM staff_exports");
+    q.InScope(scope);
+    return GetPage<core::StaffExport>(c, std::move(q), Order::kCreatedAt, page, ReadStaffExport,
+                                      kCreatedAt);
+  });
+}
+
+Result<core::StaffExport> SqliteStore::TransitionStaffExport(
+    const Scope& scope, const std::string& id, const std::string& from, const std::string& to,
+    const std::string& by, int64_t now, int64_t record_count) {
+  return Write([&](Connection& c) -> Result<core::StaffExport> {
+    Query get("SELECT " STAFF_EXPORT_COLS " FROM staff_exports");
+    get.Where("id = ?").Arg(id).InScope(scope);
+    RAMPART_ASSIGN_OR_RETURN(core::StaffExport e, GetOne(c, get, ReadStaffExport, "staff export"));
+    if (e.state != from) {
+      return Status::Conflict("the export is " + e.state + ", not " + from);
+    }
+    if (now >= e.expires_at) return Status::Conflict("the export has expired");
+    Query q("UPDATE staff_exports SET state = ?");
+    q.Arg(to);
+    if (to == "downloaded") {
+      q.Append(", downloaded_at = ?, record_count = ?").Arg(now).Arg(record_count);
+      e.downloaded_at = now;
+      e.record_count = record_count;
+    } else {
+      q.Append(", decided_by = ?, decided_at = ?").Arg(by).Arg(now);
+      e.decided_by = by;
+      e.decided_at = now;
+    }
+    q.Where("id = ?").Arg(id).Where("state = ?").Arg(from);
+    RAMPART_RETURN_IF_ERROR(RunOne(c, q, "staff export"));
+    e.state = to;
+    return e;
+  });
+}
+
 Result<core::Alert> SqliteStore::GetAlert(const Scope& scope, const std::string& id) {
   return Read([&](Connection& c) {
     Query q("SELECT " ALERT_COLS " FROM alerts");

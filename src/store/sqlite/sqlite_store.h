@@ -104,6 +104,15 @@ class SqliteStore final : public Store {
   Status RevokeApiToken(const Scope& scope, const std::string& id) override;
   Status TouchApiToken(const std::string& id, int64_t now) override;
 
+  Status CreateStaffExport(const core::StaffExport& e) override;
+  Result<core::StaffExport> GetStaffExport(const Scope& scope, const std::string& id) override;
+  Result<Page<core::StaffExport>> ListStaffExports(const Scope& scope,
+                                                   const PageRequest& page) override;
+  Result<core::StaffExport> TransitionStaffExport(const Scope& scope, const std::string& id,
+                                                  const std::string& from, const std::string& to,
+                                                  const std::string& by, int64_t now,
+                                                  int64_t record_count) override;
+
   Status CreateAdminUser(const core::AdminUser& user) override;
   Result<core::AdminUser> GetAdminUser(const Scope& scope, const std::string& id) override;
   Result<core::AdminUser> FindAdminUserByUsername(const std::string& username) override;
