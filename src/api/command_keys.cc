@@ -78,6 +78,12 @@ void RegisterCommandKeyRoutes(RouteTable& t, Context& c) {
           RAMPART_API_ASSIGN(auto old_key, k->GetCommandKey(inst.id));
           RAMPART_API_ASSIGN(auto rotation,
                              k->RotateCommandKey(CallerOf(call, "command_key.rotate"), inst.id));
+          if (rotation.fields.old_key_id != old_key.key_id) {
+            // Another rotation ran in between: the commands to move are on a key this request
+            // did not read. Re-running the rotation request finishes the job.
+            return ErrorResponse(Status::Conflict(
+                "a concurrent rotation moved the key; pending commands were not re-signed"));
+          }
           // Devices learn the new key from the rotation at their next check-in; commands still
           // waiting for them must carry the new key's signature by then.
           auto resigned =

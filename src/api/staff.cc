@@ -77,6 +77,9 @@ Result<std::vector<json>> Reveal(Context& c, const Call& call, const std::vector
   keeper::OpenRequest request{CallerOf(call, std::move(purpose)), {}};
   for (const auto& s : rows) request.records.push_back(SealedRefOf(s));
   RAMPART_ASSIGN_OR_RETURN(auto opened, k->Open(request));
+  if (opened.size() != rows.size()) {
+    return Status::Unavailable("keeper answered a different number of records");
+  }
   std::vector<json> out;
   for (size_t i = 0; i < rows.size() && i < opened.size(); ++i) {
     // One event per record read: bulk reads and canary reads are detection rules.

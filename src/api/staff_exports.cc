@@ -129,10 +129,17 @@ void RegisterStaffExportRoutes(RouteTable& t, Context& c) {
                     json{{"error", opened.status().message()}}, "warning");
         return ErrorResponse(opened.status());
       }
-      for (size_t j = i; j < end; ++j) items.push_back(ToJson(rows[j], &(*opened)[j - i].fields));
+      if (opened->size() != end - i) {
+        return ErrorResponse(Status::Unavailable("keeper answered a different number of records"));
+      }
+      for (size_t j = i; j < end; ++j) {
+        const keeper::OpenedStaff& o = (*opened)[j - i];
+        if (o.canary) continue;  // decoys stay in the database, out of the file
+        items.push_back(ToJson(rows[j], &o.fields));
+      }
     }
     RecordAudit(c, call, "staff_export.download", e.id, "success",
-                json{{"records", rows.size()}, {"approved_by", e.decided_by}}, "warning");
+                json{{"records", items.size()}, {"approved_by", e.decided_by}}, "warning");
     SecurityEvent ev("staff.export");
     ev.institution_id = e.institution_id;
     EmitEvent(c, call, std::move(ev));

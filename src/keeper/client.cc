@@ -38,10 +38,15 @@ class KeeperClient::Pool {
       if (fd < 0) return Status::Unavailable("keeper is not reachable");
       std::string answer;
       Status io = WriteFrame(fd, request);
-      if (io.ok()) io = ReadFrame(fd, &answer);
+      bool sent = io.ok();
+      if (sent) io = ReadFrame(fd, &answer);
       if (!io.ok()) {
         ::close(fd);
-        if (fresh) return Status::Unavailable("keeper connection failed: " + io.message());
+        // Retried only when the keeper cannot have run it: the write failed, or the peer had
+        // closed the pooled connection (a keeper restart). A timeout after sending is not
+        // retried: decrypt budgets and signing limits must not be spent twice.
+        bool retry = !fresh && (!sent || io.code() == Code::kNotFound);
+        if (!retry) return Status::Unavailable("keeper connection failed: " + io.message());
         continue;
       }
       Give(fd);
@@ -119,6 +124,9 @@ Result<SealedStaff> KeeperClient::Seal(const SealRequest& request) {
 Result<std::vector<OpenedStaff>> KeeperClient::Open(const OpenRequest& request) {
   RAMPART_ASSIGN_OR_RETURN(json result, pool_->Call("open", ToWire(request)));
   if (!result.is_array()) return Status::Unavailable("keeper answer malformed");
+  if (result.size() != request.records.size()) {
+    return Status::Unavailable("keeper answered a different number of records");
+  }
   std::vector<OpenedStaff> out;
   for (const auto& item : result) {
     RAMPART_ASSIGN_OR_RETURN(OpenedStaff o, Unwrap(OpenedStaffFromWire(item)));

@@ -70,12 +70,18 @@ Status StatusFromWire(std::string_view code, std::string message) {
   return Status::Internal(std::move(message));
 }
 
+// Invalid UTF-8 in a value (a lookup string, a name) must not throw out of the protocol: it is
+// replaced, and the keeper's answer says what it got.
+std::string Dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 std::string ErrorAnswer(const Status& status) {
-  return json{{"ok", false}, {"code", CodeName(status.code())}, {"error", status.message()}}.dump();
+  return Dump(json{{"ok", false}, {"code", CodeName(status.code())}, {"error", status.message()}});
 }
 
 std::string OkAnswer(json result) {
-  return json{{"ok", true}, {"result", std::move(result)}}.dump();
+  return Dump(json{{"ok", true}, {"result", std::move(result)}});
 }
 
 template <typename T>
@@ -334,7 +340,7 @@ Result<Checkpoint> CheckpointFromWire(const json& j) {
 }
 
 std::string EncodeRequest(std::string_view op, const json& args) {
-  return json{{"op", op}, {"args", args}}.dump();
+  return Dump(json{{"op", op}, {"args", args}});
 }
 
 Result<json> DecodeAnswer(std::string_view answer_body) {
@@ -443,6 +449,9 @@ std::string HandleRequest(Keeper& keeper, std::string_view request_body, bool* m
   } catch (const json::exception&) {
     // A value of an unexpected type deep inside a request: still the caller's fault.
     return bad(Status::InvalidArgument("malformed request"));
+  } catch (const std::exception&) {
+    // Out of memory or a system error: this request fails, the keeper stays up.
+    return ErrorAnswer(Status::Internal("the keeper could not process the request"));
   }
 }
 

@@ -271,7 +271,7 @@ class KeeperService::State {
     r.severity = std::move(severity);
     if (!caller.role.empty()) details["role"] = caller.role;
     if (!caller.purpose.empty()) details["purpose"] = caller.purpose;
-    r.details_json = details.dump();
+    r.details_json = details.dump(-1, ' ', false, json::error_handler_t::replace);
     return trail->Append(r);
   }
 };
@@ -315,13 +315,16 @@ Result<SealedStaff> KeeperService::Seal(const SealRequest& request) {
                 {"c", request.canary ? 1 : 0}};
   // Padded to a multiple of 128 bytes so that a ciphertext's length tells neither the length of
   // the name nor whether the record is a canary.
-  std::string text = plain.dump();
+  // Field values were checked for length only; invalid UTF-8 must not throw here.
+  const auto kReplace = json::error_handler_t::replace;
+  std::string text = plain.dump(-1, ' ', false, kReplace);
   size_t padded = (text.size() + 8 + 127) / 128 * 128;
   plain["p"] = std::string(padded - text.size() - 8, ' ');
   std::string ad = StaffAssociatedData(request.institution_id, request.staff_id);
   std::string data_key = crypto::RandomBytes(crypto::kAeadKeyBytes);
   SealedStaff out;
-  RAMPART_ASSIGN_OR_RETURN(out.ciphertext, crypto::AeadSeal(data_key, plain.dump(), ad));
+  RAMPART_ASSIGN_OR_RETURN(out.ciphertext,
+                           crypto::AeadSeal(data_key, plain.dump(-1, ' ', false, kReplace), ad));
   RAMPART_ASSIGN_OR_RETURN(
       out.wrapped_key,
       crypto::AeadSeal(master, data_key, ad + "\nkey-v" + std::to_string(version)));
@@ -353,6 +356,9 @@ Result<std::vector<OpenedStaff>> KeeperService::Open(const OpenRequest& request)
   const bool is_export = caller.purpose == "staff.export";
   std::string export_institution;
   if (is_export) {
+    if (caller.role != "admin" && caller.role != "superadmin") {
+      return Status::PermissionDenied("only admins export staff data");
+    }
     if (request.approved_by.empty() || request.approved_by == caller.principal) {
       return Status::PermissionDenied("an export needs a second admin's approval");
     }
@@ -408,7 +414,9 @@ Result<std::vector<OpenedStaff>> KeeperService::Open(const OpenRequest& request)
     opened.fields.mobile = doc.value("m", "");
     opened.fields.email = doc.value("e", "");
     opened.canary = doc.value("c", 0) == 1;
-    if (opened.canary) canaries.push_back(&r);
+    // An approved export reads the whole directory, decoys included: serve leaves the canaries
+    // out of the file, and the export itself is on record with both admins' names.
+    if (opened.canary && !is_export) canaries.push_back(&r);
     out.push_back(std::move(opened));
   }
   // Every read is on record before any plaintext leaves the keeper: no audit, no data.

@@ -292,9 +292,9 @@ class Store {
                                                             int64_t now) = 0;
   // After a command-key rotation: gives every pending (queued, sent, not_now) command in scope
   // that was signed with `old_key_id` a new signature from `sign`, in one transaction. A signer
-  // error with code Conflict skips that command (it keeps its old signature, which devices on
-  // the new key refuse: used for rows whose old signature does not verify); any other error
-  // aborts and changes nothing. Returns how many were re-signed.
+  // error with code Unavailable aborts and changes nothing; any other error skips that command
+  // (it keeps its old signature, which devices on the new key refuse: rows whose old signature
+  // does not verify, or that the keeper's rules refuse now). Returns how many were re-signed.
   virtual Result<int64_t> ResignPendingCommands(const Scope& scope, const std::string& old_key_id,
                                                 int64_t now, const CommandSigner& sign) = 0;
   // Atomically selects, in seq order, up to `limit` signed commands of the device that are

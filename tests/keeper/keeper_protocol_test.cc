@@ -10,13 +10,13 @@
 #include <thread>
 
 #include "../http/test_util.h"
+#include "../support/memory_trail.h"
 #include "common/crypto.h"
 #include "keeper/client.h"
 #include "keeper/protocol.h"
 #include "keeper/service.h"
 #include "keeper/socket_io.h"
 #include "keeper/socket_server.h"
-#include "../support/memory_trail.h"
 
 namespace rampart::keeper {
 namespace {
@@ -116,6 +116,16 @@ TEST_F(KeeperSocketTest, ConcurrentClientsAreServed) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 400);
+}
+
+TEST_F(KeeperSocketTest, InvalidUtf8NeitherThrowsNorBreaksTheConnection) {
+  KeeperClient client({socket_path_});
+  std::string bad = std::string("\xff\xfe@example.org");
+  EXPECT_TRUE(client.BlindIndex("ins_a", "email", bad).ok());
+  Caller caller{"tok_h", "helpdesk", "ins_a", "req_\xff", "127.0.0.1", "staff.reveal"};
+  auto sealed = client.Seal({caller, "ins_a", "stf_1", {"Bad \xc3\x28 name", "", ""}, false});
+  ASSERT_TRUE(sealed.ok()) << sealed.status().ToString();
+  EXPECT_TRUE(client.Ping().ok());
 }
 
 TEST_F(KeeperSocketTest, MalformedRequestsAreRefusedAndCounted) {

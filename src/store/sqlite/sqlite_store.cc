@@ -1686,8 +1686,9 @@ Result<int64_t> SqliteStore::ResignPendingCommands(const Scope& scope,
     int64_t resigned = 0;
     for (const core::Command& cmd : pending) {
       auto sig = sign(cmd);
-      if (!sig.ok() && sig.status().code() == Code::kConflict) continue;
-      if (!sig.ok()) return sig.status();
+      // Unavailable (the keeper is down) aborts; any other refusal skips just this command.
+      if (!sig.ok() && sig.status().code() == Code::kUnavailable) return sig.status();
+      if (!sig.ok()) continue;
       if (sig->key_id.empty() || sig->signature.empty()) {
         return Status::Internal("signer returned an empty signature");
       }
