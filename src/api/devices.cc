@@ -117,35 +117,20 @@ void RegisterCommandRoutes(RouteTable& t, Context& c) {
   t.Add("POST", "/api/v1/devices/{id}/commands", "devices.command", [&c](const Call& call) {
     RAMPART_API_ASSIGN(auto scope, ReadScope(call));
     RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
-    std::string type_name;
-    RAMPART_API_CHECK(jsonutil::GetString(body, "type", &type_name, true, 32));
-    auto type = core::ParseCommandType(type_name);
-    if (!type)
-      return ErrorResponse(Status::InvalidArgument("unknown command type '" + type_name + "'"));
-    // These payloads are built by the server from its own records (an app of the catalogue, a
-    // stored policy), never taken from the caller.
-    if (*type == core::CommandType::kInstallApp || *type == core::CommandType::kApplyPolicy) {
-      return ErrorResponse(Status::InvalidArgument(
-          "use POST /api/v1/apps/{id}/assignments or /api/v1/policies/{id}/assignments for '" +
-          type_name + "'"));
-    }
-    if (core::IsDestructive(*type) &&
-        !core::RoleHasPermission(call.principal.role, "devices.wipe")) {
-      return ErrorResponse(Status::PermissionDenied("this token's role may not send " + type_name));
-    }
-    json params = body;
-    params.erase("type");
+    RAMPART_API_ASSIGN(AdminCommand request, ReadAdminCommand(call, body));
+    const core::CommandType type = request.type;
+    const json& params = request.params;
     // Existence and tenancy are checked before payload validation so that another
     // institution's device id is answered 404 whatever the body.
     RAMPART_API_ASSIGN(auto device, c.store->GetDevice(scope, call.Param("id")));
-    RAMPART_API_ASSIGN(auto cmd,
-                       QueueCommand(c, store::Scope::Institution(device.institution_id), device.id,
-                                    *type, params, CommandOrigin::Admin(call, "command.admin")));
+    RAMPART_API_ASSIGN(
+        auto cmd, QueueCommand(c, store::Scope::Institution(device.institution_id), device.id, type,
+                               params, CommandOrigin::Admin(call, "command.admin")));
     log::Info(cmd.state == core::CommandState::kAwaitingApproval ? "command.awaiting_approval"
                                                                  : "command.queued",
               {{"command_id", cmd.id},
                {"device_id", device.id},
-               {"type", type_name},
+               {"type", core::ToString(type)},
                {"by", call.principal.id}});
     return JsonResponse(201, ToJson(cmd));
   });

@@ -125,22 +125,9 @@ void RegisterGroupRoutes(RouteTable& t, Context& c) {
     RAMPART_API_ASSIGN(auto scope, ReadScope(call));
     RAMPART_API_ASSIGN(auto group, c.store->GetGroup(scope, call.Param("id")));
     RAMPART_API_ASSIGN(json body, ReadJsonBody(call));
-    std::string type_name;
-    RAMPART_API_CHECK(jsonutil::GetString(body, "type", &type_name, true, 32));
-    auto type = core::ParseCommandType(type_name);
-    if (!type)
-      return ErrorResponse(Status::InvalidArgument("unknown command type '" + type_name + "'"));
-    if (*type == core::CommandType::kInstallApp || *type == core::CommandType::kApplyPolicy) {
-      return ErrorResponse(Status::InvalidArgument(
-          "use POST /api/v1/apps/{id}/assignments or /api/v1/policies/{id}/assignments for '" +
-          type_name + "'"));
-    }
-    if (core::IsDestructive(*type) &&
-        !core::RoleHasPermission(call.principal.role, "devices.wipe")) {
-      return ErrorResponse(Status::PermissionDenied("this token's role may not send " + type_name));
-    }
-    json params = body;
-    params.erase("type");
+    RAMPART_API_ASSIGN(AdminCommand request, ReadAdminCommand(call, body));
+    const core::CommandType type = request.type;
+    const json& params = request.params;
     store::Scope inst_scope = store::Scope::Institution(group.institution_id);
     store::DeviceFilter filter;
     filter.status = core::DeviceStatus::kActive;
@@ -155,13 +142,13 @@ void RegisterGroupRoutes(RouteTable& t, Context& c) {
     }
     if (targets.empty()) {
       // Validate anyway, so a bad payload is a 400 whatever the group holds.
-      RAMPART_API_CHECK(core::ValidateCommandPayload(*type, params).status());
+      RAMPART_API_CHECK(core::ValidateCommandPayload(type, params).status());
       return ErrorResponse(Status::Conflict("the group has no active device"));
     }
-    RAMPART_API_ASSIGN(auto created, CreateCommands(c, inst_scope, targets, *type, params,
+    RAMPART_API_ASSIGN(auto created, CreateCommands(c, inst_scope, targets, type, params,
                                                     CommandOrigin::Admin(call, "group.command")));
     log::Info("group.command", {{"group_id", group.id},
-                                {"type", type_name},
+                                {"type", core::ToString(type)},
                                 {"devices", static_cast<int64_t>(created.commands.size())},
                                 {"awaiting_approval", created.awaiting_approval},
                                 {"by", call.principal.id}});
@@ -169,7 +156,7 @@ void RegisterGroupRoutes(RouteTable& t, Context& c) {
     for (const auto& cmd : created.commands) items.push_back(ToJson(cmd));
     return JsonResponse(
         201, json{{"group_id", group.id},
-                  {"type", type_name},
+                  {"type", core::ToString(type)},
                   {"batch_size", static_cast<int64_t>(targets.size())},
                   {"batch_id", created.batch_id.empty() ? json(nullptr) : json(created.batch_id)},
                   {"state", created.awaiting_approval ? "awaiting_approval" : "queued"},

@@ -76,6 +76,26 @@ Result<store::PageRequest> ReadPage(const Call& call) {
   return page;
 }
 
+Result<AdminCommand> ReadAdminCommand(const Call& call, const json& body) {
+  std::string type_name;
+  RAMPART_RETURN_IF_ERROR(jsonutil::GetString(body, "type", &type_name, true, 32));
+  auto type = core::ParseCommandType(type_name);
+  if (!type) return Status::InvalidArgument("unknown command type '" + type_name + "'");
+  // These payloads are built by the server from its own records (an app of the catalogue, a
+  // stored policy), never taken from the caller.
+  if (*type == core::CommandType::kInstallApp || *type == core::CommandType::kApplyPolicy) {
+    return Status::InvalidArgument(
+        "use POST /api/v1/apps/{id}/assignments or /api/v1/policies/{id}/assignments for '" +
+        type_name + "'");
+  }
+  if (core::IsDestructive(*type) && !core::RoleHasPermission(call.principal.role, "devices.wipe")) {
+    return Status::PermissionDenied("this token's role may not send " + type_name);
+  }
+  json params = body;
+  params.erase("type");
+  return AdminCommand{*type, std::move(params)};
+}
+
 Result<json> ReadJsonBody(const Call& call) {
   return jsonutil::ParseObject(call.req.body);
 }

@@ -124,6 +124,15 @@ Status RequirePrintable(std::string_view value, std::string_view field);
 // The same, and the value must not be empty.
 Status RequireName(std::string_view value, std::string_view field);
 
+// A command an admin asked for: {"type": ..., params...}. Refuses unknown types, the types the
+// server builds only from its own records (install_app, apply_policy), and wipe/retire for a
+// role without devices.wipe. The parameters are validated later, by CreateCommands.
+struct AdminCommand {
+  core::CommandType type;
+  nlohmann::json params;
+};
+Result<AdminCommand> ReadAdminCommand(const Call& call, const nlohmann::json& body);
+
 // Command parameters the server builds from its own records.
 nlohmann::json ApplyPolicyParams(const core::Policy& policy);
 nlohmann::json InstallAppParams(const core::App& app);
