@@ -69,7 +69,7 @@ class FakeKeeper final : public keeper::Keeper {
   }
 
  private:
-  static Status Down() { return Status::Unavailable("fake keeper: not implemented"); }
+  static Status Down() { return Status::Unavailable("recording keeper: no inner keeper to answer"); }
   keeper::Keeper* inner_ = nullptr;
   mutable std::mutex mu_;
   std::vector<audit::Record> records_;
