@@ -69,7 +69,9 @@ class FakeKeeper final : public keeper::Keeper {
   }
 
  private:
-  static Status Down() { return Status::Unavailable("recording keeper: no inner keeper to answer"); }
+  static Status Down() {
+    return Status::Unavailable("recording keeper: no inner keeper to answer");
+  }
   keeper::Keeper* inner_ = nullptr;
   mutable std::mutex mu_;
   std::vector<audit::Record> records_;
