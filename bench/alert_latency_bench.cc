@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   std::mutex mu;
   std::unordered_map<std::string, Steady::time_point> sent;  // request id → before Handle
   std::vector<double> latencies_us;
-  (*pipeline)->set_on_stored([&](const core::Alert& a) {
+  (*pipeline)->AddStoredListener([&](const core::Alert& a) {
     auto now = Steady::now();
     if (a.count != 1 || a.evidence.empty()) return;
     auto ev = nlohmann::json::parse(a.evidence[0], nullptr, false);

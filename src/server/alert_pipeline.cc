@@ -65,7 +65,7 @@ void AlertPipeline::OnAlert(const core::Alert& observation) {
                                {"entity", stored->entity}});
   }
   for (auto& s : sinks_) s->Submit(*stored);
-  if (on_stored_) on_stored_(*stored);
+  for (auto& listener : stored_listeners_) listener(*stored);
 }
 
 std::string AlertPipeline::RenderMetrics(const detect::LiveEngine& engine) const {

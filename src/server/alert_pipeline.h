@@ -31,8 +31,11 @@ class AlertPipeline final : public detect::AlertHandler {
   // Delivers what the sinks still hold, then stops their threads.
   void Stop();
 
-  // Called after each alert is stored, on the engine thread (benchmarks measure latency here).
-  void set_on_stored(std::function<void(const core::Alert&)> fn) { on_stored_ = std::move(fn); }
+  // Each listener is called after every alert is stored, on the engine thread, in the order
+  // added (incidents, playbooks; benchmarks measure latency here). Add before the engine starts.
+  void AddStoredListener(std::function<void(const core::Alert&)> fn) {
+    stored_listeners_.push_back(std::move(fn));
+  }
   uint64_t store_failures() const { return store_failures_.load(); }
   // Prometheus text for the engine's and the sinks' counters (for /metrics); thread-safe.
   std::string RenderMetrics(const detect::LiveEngine& engine) const;
@@ -43,7 +46,7 @@ class AlertPipeline final : public detect::AlertHandler {
   store::Store* store_;
   int max_evidence_;
   std::vector<std::unique_ptr<detect::AsyncAlertSink>> sinks_;
-  std::function<void(const core::Alert&)> on_stored_;
+  std::vector<std::function<void(const core::Alert&)>> stored_listeners_;
   std::atomic<uint64_t> store_failures_{0};
 };
 
