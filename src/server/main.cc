@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "cli/audit_commands.h"
+#include "cli/evidence_commands.h"
 #include "cli/commands.h"
 #include "common/crypto.h"
 #include "detect/scan.h"
@@ -155,13 +156,30 @@ int main(int argc, char** argv) {
                           "Checkpoint public key file (default as for verify)");
   audit_prove->callback([&] { exit_code = rampart::cli::AuditProve(audit_opts); });
 
+  rampart::cli::EvidenceVerifyOptions evidence_opts;
+  auto* evidence = app.add_subcommand("evidence", "Check an evidence bundle");
+  evidence->require_subcommand(1);
+  auto* evidence_verify = evidence->add_subcommand(
+      "verify", "Verify a bundle's signature and every file against its manifest");
+  evidence_verify->add_option("ARCHIVE", evidence_opts.archive, "The .tar.gz bundle")
+      ->required();
+  evidence_verify
+      ->add_option("--public-key", evidence_opts.public_key_file,
+                   "The keeper's checkpoint public key file, 64 hex digits (a copy of "
+                   "DATA/keeper/audit/checkpoint.pub kept elsewhere)")
+      ->required();
+  evidence_verify->callback([&] { exit_code = rampart::cli::EvidenceVerify(evidence_opts); });
+
   if (!rampart::crypto::InitCrypto().ok()) return 1;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     // `rampart audit` promises auditors' scripts 0 intact / 1 tampered / 2 usage error.
-    if (code != 0 && argc > 1 && std::string_view(argv[1]) == "audit") return 2;
+    if (code != 0 && argc > 1 &&
+        (std::string_view(argv[1]) == "audit" || std::string_view(argv[1]) == "evidence")) {
+      return 2;
+    }
     return code;
   }
   return exit_code;
