@@ -241,5 +241,42 @@ TEST(BaselineFormatTest, RoundTripsAndRefusesMalformedEntries) {
   EXPECT_TRUE(ParseBaseline(head + dup + "]}").ok());
 }
 
+TEST(FileTreeTest, DiffListsEveryKindInPathOrder) {
+  files::FileStates before = {{"/a", {std::string(64, 'a'), 1, 0644}},
+                              {"/b", {std::string(64, 'b'), 2, 0644}},
+                              {"/c", {std::string(64, 'c'), 3, 0600}},
+                              {"/d", {std::string(64, 'd'), 4, 0644}}};
+  files::FileStates after = {{"/a", {std::string(64, 'a'), 1, 0644}},
+                             {"/b", {std::string(64, 'e'), 2, 0755}},
+                             {"/c", {std::string(64, 'c'), 3, 0666}},
+                             {"/e", {std::string(64, 'f'), 5, 0644}}};
+  auto diff = files::DiffFileStates(before, after);
+  ASSERT_EQ(diff.size(), 4u);
+  EXPECT_EQ(diff[0].path, "/b");
+  EXPECT_EQ(diff[0].kind, files::ChangeKind::kModified);
+  EXPECT_EQ(diff[0].before->mode, 0644u);
+  EXPECT_EQ(diff[0].after->mode, 0755u);
+  EXPECT_EQ(diff[1].path, "/c");
+  EXPECT_EQ(diff[1].kind, files::ChangeKind::kModeChanged);
+  EXPECT_EQ(diff[2].path, "/d");
+  EXPECT_EQ(diff[2].kind, files::ChangeKind::kRemoved);
+  EXPECT_EQ(diff[3].path, "/e");
+  EXPECT_EQ(diff[3].kind, files::ChangeKind::kAdded);
+  EXPECT_TRUE(files::DiffFileStates(after, after).empty());
+}
+
+TEST(FileTreeTest, PathEncodingIsExactAndCanonical) {
+  const std::string odd = std::string("/w/caf\xc3\xa9 100%\x01\xff\xc3", 16);
+  std::string enc = files::EncodePath(odd);
+  EXPECT_EQ(enc, "/w/caf\xc3\xa9 100%25%01%FF%C3");
+  auto dec = files::DecodePath(enc);
+  ASSERT_TRUE(dec.ok());
+  EXPECT_EQ(*dec, odd);
+  EXPECT_FALSE(files::DecodePath("/w/%41").ok()) << "an escape that was not needed";
+  EXPECT_FALSE(files::DecodePath("/w/%00").ok()) << "NUL";
+  EXPECT_FALSE(files::DecodePath("/w/%4").ok());
+  EXPECT_FALSE(files::DecodePath("/w/\xff").ok()) << "raw invalid UTF-8 must be escaped";
+}
+
 }  // namespace
 }  // namespace rampart::detect
