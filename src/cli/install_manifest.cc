@@ -45,66 +45,24 @@ std::string CanonicalManifestBytes(const InstallManifest& m) {
 Result<std::string> SignManifest(InstallManifest m, std::string_view secret_key) {
   auto sig = crypto::SignEd25519(secret_key, CanonicalManifestBytes(m));
   if (!sig.ok()) return sig.status();
-  nlohmann::json roots = nlohmann::json::array();
-  for (const auto& r : m.roots) roots.push_back(files::EncodePath(r));
-  nlohmann::json doc = {{"format", kFormat},
-                        {"version", 1},
-                        {"created", m.created},
-                        {"roots", roots},
-                        {"entries", files::FileStatesToJson(m.entries)},
-                        {"signature", crypto::HexEncode(*sig)}};
+  nlohmann::json doc = files::FileListToJson(kFormat, {m.created, m.roots, m.entries});
+  doc["signature"] = crypto::HexEncode(*sig);
   return doc.dump(1) + "\n";
 }
 
 Result<InstallManifest> ParseAndVerifyManifest(std::string_view text, std::string_view public_key) {
   if (text.size() > kMaxManifestBytes) return Status::InvalidArgument("manifest is too large");
   auto doc = nlohmann::json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return Status::InvalidArgument("manifest is not a JSON object");
-  }
-  for (const auto& [key, value] : doc.items()) {
-    if (key != "format" && key != "version" && key != "created" && key != "roots" &&
-        key != "entries" && key != "signature") {
-      return Status::InvalidArgument("manifest has an unknown field '" + key + "'");
-    }
-  }
-  auto format = doc.find("format");
-  if (format == doc.end() || *format != kFormat) {
-    return Status::InvalidArgument("not a Rampart install manifest");
-  }
-  auto version = doc.find("version");
-  if (version == doc.end() || !version->is_number_integer() || *version != 1) {
-    return Status::InvalidArgument("unsupported manifest version");
-  }
-  InstallManifest m;
-  auto created = doc.find("created");
-  if (created == doc.end() || !created->is_number_integer()) {
-    return Status::InvalidArgument("'created' must be an integer");
-  }
-  m.created = created->get<int64_t>();
-  auto roots = doc.find("roots");
-  if (roots == doc.end() || !roots->is_array() || roots->empty() || roots->size() > 10000) {
-    return Status::InvalidArgument("'roots' must be a non-empty array of paths");
-  }
-  for (const auto& r : *roots) {
-    if (!r.is_string()) return Status::InvalidArgument("'roots' must be an array of paths");
-    auto p = files::DecodePath(r.get_ref<const std::string&>());
-    if (!p.ok() || p->empty() || (*p)[0] != '/') {
-      return Status::InvalidArgument("'roots' holds a path that is not absolute");
-    }
-    m.roots.push_back(std::move(p).value());
-  }
-  auto entries = doc.find("entries");
-  if (entries == doc.end()) return Status::InvalidArgument("'entries' is missing");
-  auto parsed = files::FileStatesFromJson(*entries, kMaxManifestEntries);
-  if (!parsed.ok()) return Status::InvalidArgument(parsed.status().message());
-  m.entries = std::move(parsed).value();
+  if (doc.is_discarded()) return Status::InvalidArgument("manifest is not JSON");
+  auto parsed = files::FileListFromJson(doc, kFormat, {"signature"}, kMaxManifestEntries);
+  if (!parsed.ok()) return Status::InvalidArgument("manifest: " + parsed.status().message());
+  InstallManifest m{parsed->created, std::move(parsed->roots), std::move(parsed->entries), ""};
   auto sig = doc.find("signature");
   if (sig == doc.end() || !sig->is_string() || sig->get_ref<const std::string&>().size() != 128) {
-    return Status::InvalidArgument("'signature' must be 128 hex digits");
+    return Status::InvalidArgument("manifest: 'signature' must be 128 hex digits");
   }
   auto raw = crypto::HexDecode(sig->get_ref<const std::string&>());
-  if (!raw.ok()) return Status::InvalidArgument("'signature' must be 128 hex digits");
+  if (!raw.ok()) return Status::InvalidArgument("manifest: 'signature' must be 128 hex digits");
   if (public_key.size() != crypto::kEd25519PublicKeyBytes ||
       !crypto::VerifyEd25519(public_key, CanonicalManifestBytes(m), *raw)) {
     return Status::PermissionDenied(

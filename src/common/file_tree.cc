@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -296,6 +297,62 @@ Result<FileStates> FileStatesFromJson(const nlohmann::json& entries, size_t max_
       return Status::InvalidArgument(where + "duplicate path");
     }
   }
+  return out;
+}
+
+nlohmann::json FileListToJson(std::string_view format, const FileListDocument& doc) {
+  nlohmann::json roots = nlohmann::json::array();
+  for (const auto& r : doc.roots) roots.push_back(EncodePath(r));
+  return {{"format", format},
+          {"version", 1},
+          {"created", doc.created},
+          {"roots", roots},
+          {"entries", FileStatesToJson(doc.entries)}};
+}
+
+Result<FileListDocument> FileListFromJson(const nlohmann::json& doc, std::string_view format,
+                                          const std::vector<std::string_view>& extra_fields,
+                                          size_t max_entries) {
+  if (!doc.is_object()) return Status::InvalidArgument("not a JSON object");
+  static constexpr std::string_view kFields[] = {"format", "version", "created", "roots",
+                                                 "entries"};
+  for (const auto& [key, value] : doc.items()) {
+    if (std::find(std::begin(kFields), std::end(kFields), key) == std::end(kFields) &&
+        std::find(extra_fields.begin(), extra_fields.end(), key) == extra_fields.end()) {
+      return Status::InvalidArgument("unknown field '" + key + "'");
+    }
+  }
+  auto fmt = doc.find("format");
+  if (fmt == doc.end() || !fmt->is_string() || fmt->get_ref<const std::string&>() != format) {
+    return Status::InvalidArgument("not a " + std::string(format) + " document");
+  }
+  auto version = doc.find("version");
+  if (version == doc.end() || !version->is_number_integer() || *version != 1) {
+    return Status::InvalidArgument("unsupported version");
+  }
+  FileListDocument out;
+  auto created = doc.find("created");
+  if (created == doc.end() || !created->is_number_integer()) {
+    return Status::InvalidArgument("'created' must be an integer");
+  }
+  out.created = created->get<int64_t>();
+  auto roots = doc.find("roots");
+  if (roots == doc.end() || !roots->is_array() || roots->empty() || roots->size() > 10000) {
+    return Status::InvalidArgument("'roots' must be a non-empty array of paths");
+  }
+  for (const auto& r : *roots) {
+    if (!r.is_string()) return Status::InvalidArgument("'roots' must be an array of paths");
+    auto p = DecodePath(r.get_ref<const std::string&>());
+    if (!p.ok() || p->empty() || (*p)[0] != '/') {
+      return Status::InvalidArgument("'roots' holds a path that is not absolute");
+    }
+    out.roots.push_back(std::move(p).value());
+  }
+  auto entries = doc.find("entries");
+  if (entries == doc.end()) return Status::InvalidArgument("'entries' is missing");
+  auto parsed = FileStatesFromJson(*entries, max_entries);
+  if (!parsed.ok()) return parsed.status();
+  out.entries = std::move(parsed).value();
   return out;
 }
 

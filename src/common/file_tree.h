@@ -79,4 +79,18 @@ nlohmann::json FileStatesToJson(const FileStates& files);
 // digits.
 Result<FileStates> FileStatesFromJson(const nlohmann::json& entries, size_t max_entries);
 
+// A JSON document listing files: {"format", "version": 1, "created", "roots", "entries"}, the
+// shape of both the integrity baseline and the install manifest (which adds "signature").
+struct FileListDocument {
+  int64_t created = 0;             // Unix seconds
+  std::vector<std::string> roots;  // absolute
+  FileStates entries;
+};
+nlohmann::json FileListToJson(std::string_view format, const FileListDocument& doc);
+// InvalidArgument for another format or version, a field other than those and `extra_fields`,
+// a missing or mistyped field, an empty or relative root, or a malformed entry.
+Result<FileListDocument> FileListFromJson(const nlohmann::json& doc, std::string_view format,
+                                          const std::vector<std::string_view>& extra_fields,
+                                          size_t max_entries);
+
 }  // namespace rampart::files

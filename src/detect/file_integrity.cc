@@ -91,52 +91,17 @@ Result<IntegrityBaseline> LoadBaselineFile(const std::string& path) {
 }  // namespace
 
 std::string SerializeBaseline(const IntegrityBaseline& baseline) {
-  nlohmann::json roots = nlohmann::json::array();
-  for (const auto& r : baseline.roots) roots.push_back(files::EncodePath(r));
-  nlohmann::json doc = {{"format", kBaselineFormat},
-                        {"version", 1},
-                        {"created", baseline.created},
-                        {"roots", roots},
-                        {"entries", files::FileStatesToJson(baseline.files)}};
-  return doc.dump(1) + "\n";
+  return files::FileListToJson(kBaselineFormat, {baseline.created, baseline.roots, baseline.files})
+             .dump(1) +
+         "\n";
 }
 
 Result<IntegrityBaseline> ParseBaseline(std::string_view text) {
   auto doc = nlohmann::json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return Status::InvalidArgument("baseline is not a JSON object");
-  }
-  if (doc.value("format", "") != kBaselineFormat) {
-    return Status::InvalidArgument("not a Rampart integrity baseline");
-  }
-  auto version = doc.find("version");
-  if (version == doc.end() || !version->is_number_integer() || *version != 1) {
-    return Status::InvalidArgument("unsupported baseline version");
-  }
-  IntegrityBaseline out;
-  auto created = doc.find("created");
-  if (created == doc.end() || !created->is_number_integer()) {
-    return Status::InvalidArgument("'created' must be an integer");
-  }
-  out.created = created->get<int64_t>();
-  auto roots = doc.find("roots");
-  if (roots == doc.end() || !roots->is_array()) {
-    return Status::InvalidArgument("'roots' must be an array of paths");
-  }
-  for (const auto& r : *roots) {
-    if (!r.is_string()) return Status::InvalidArgument("'roots' must be an array of paths");
-    auto p = files::DecodePath(r.get_ref<const std::string&>());
-    if (!p.ok() || p->empty() || (*p)[0] != '/') {
-      return Status::InvalidArgument("'roots' holds a path that is not absolute");
-    }
-    out.roots.push_back(std::move(p).value());
-  }
-  auto entries = doc.find("entries");
-  if (entries == doc.end()) return Status::InvalidArgument("'entries' is missing");
-  auto f = files::FileStatesFromJson(*entries, kMaxBaselineEntries);
-  if (!f.ok()) return f.status();
-  out.files = std::move(f).value();
-  return out;
+  if (doc.is_discarded()) return Status::InvalidArgument("baseline is not JSON");
+  auto parsed = files::FileListFromJson(doc, kBaselineFormat, {}, kMaxBaselineEntries);
+  if (!parsed.ok()) return Status::InvalidArgument("baseline: " + parsed.status().message());
+  return IntegrityBaseline{parsed->created, std::move(parsed->roots), std::move(parsed->entries)};
 }
 
 std::string IntegrityDir(const std::string& data_dir) {
