@@ -568,6 +568,22 @@ FileIntegrityStats FileIntegrityMonitor::stats() const {
   return impl_->stats();
 }
 
+std::string FileIntegrityMonitor::RenderMetrics() const {
+  FileIntegrityStats s = impl_->stats();
+  std::string out;
+  auto metric = [&](const char* name, const char* type, uint64_t v) {
+    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+    out.append(name).append(" ").append(std::to_string(v)).append("\n");
+  };
+  metric("rampart_integrity_events_total", "counter", s.events);
+  metric("rampart_integrity_rescans_total", "counter", s.rescans);
+  metric("rampart_integrity_queue_overflows_total", "counter", s.overflows);
+  metric("rampart_integrity_read_errors_total", "counter", s.read_errors);
+  metric("rampart_integrity_watched_dirs", "gauge", s.watched_dirs);
+  metric("rampart_integrity_baseline_files", "gauge", s.baseline_files);
+  return out;
+}
+
 int RunIntegrityBaselineCommand(const std::string& data_dir, const std::string& config_file) {
   Config config;
   if (!config_file.empty()) {

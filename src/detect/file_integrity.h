@@ -103,6 +103,8 @@ class FileIntegrityMonitor {
   size_t Rescan();
 
   FileIntegrityStats stats() const;
+  // Prometheus text of stats() (rampart_integrity_*) for /metrics; thread-safe.
+  std::string RenderMetrics() const;
 
  private:
   class Impl;

@@ -185,6 +185,9 @@ int Serve(const ServeOptions& options) {
     if (!m.ok()) return Fail("file integrity: " + m.status().message());
     integrity = std::move(m).value();
     if (Status s = integrity->Start(); !s.ok()) return Fail("file integrity: " + s.message());
+    app_options.extra_metrics = [engine_metrics = app_options.extra_metrics, m = integrity.get()] {
+      return (engine_metrics ? engine_metrics() : std::string()) + m->RenderMetrics();
+    };
   }
 
   api::App app(app_options, store->get(), &SystemClock::Instance());

@@ -66,6 +66,10 @@ TEST(IntegrityE2e, DroppedWebshellBecomesAnAlert) {
   EXPECT_EQ(ev["file.in_baseline"], "false");
   EXPECT_EQ(ev["file.hash.sha256"],
             crypto::Sha256Hex("<%@ page import=\"java.util.*\" %><% /* k0f53cf964d387 */ %>"));
+  ApiReply metrics = CallApi(server.url(), ca, superadmin, "GET", "/metrics");
+  EXPECT_NE(metrics.raw.find("rampart_integrity_events_total 1\n"), std::string::npos)
+      << metrics.raw;
+  EXPECT_NE(metrics.raw.find("rampart_integrity_baseline_files 1\n"), std::string::npos);
   EXPECT_EQ(server.Stop(), 0);
 
   // The operator accepts the tree as it is now: the command lists what it accepts.
