@@ -1,8 +1,13 @@
 // File integrity monitoring on a temporary tree: the baseline, the inotify watcher, the rescan.
 #include "detect/file_integrity.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <filesystem>
 #include <fstream>
@@ -185,6 +190,30 @@ TEST_F(FileIntegrityTest, RestartKeepsTheBaselineAndReportsWhatChangedMeanwhile)
                                            "file.modified " + P("mifs/login.jsp")}));
   // The rescan remembers what it reported: the next one is quiet.
   EXPECT_EQ(mon->Rescan(), 0u);
+}
+
+TEST_F(FileIntegrityTest, PeriodicRescanCatchesWhatInotifyDoesNotSay) {
+  options_.rescan_millis = 20;
+  auto mon = Make();
+  ASSERT_NE(mon, nullptr);
+  ASSERT_TRUE(mon->Start().ok());
+  mon->Flush();  // the start-up rescan is over: what follows is the periodic one's
+  ASSERT_TRUE(sink_.Take().empty());
+  // Written through a descriptor that stays open: no IN_CLOSE_WRITE, and IN_MODIFY is not
+  // watched (hashing on every write would be ruinous); only the rescan sees it.
+  int fd = ::open(P("index.html").c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "<script>", 8), 8);
+  std::vector<std::string> got;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (got.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    got = sink_.Take();
+  }
+  ::close(fd);
+  mon->Stop();
+  EXPECT_EQ(got, std::vector<std::string>{"file.modified " + P("index.html")});
+  EXPECT_GE(mon->stats().rescans, 2u);
 }
 
 TEST_F(FileIntegrityTest, CorruptBaselineIsRefusedNotReplaced) {
