@@ -105,6 +105,15 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
       RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->webhook_initial_backoff_ms));
     } else if (key == "sink_queue_capacity") {
       RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->sink_queue_capacity));
+    } else if (key == "integrity_paths") {
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->integrity_paths));
+      for (const auto& p : d->integrity_paths) {
+        if (p.empty()) return Status::InvalidArgument("config: '" + name + "' holds an empty path");
+      }
+    } else if (key == "integrity_exclude") {
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->integrity_exclude));
+    } else if (key == "integrity_rescan_seconds") {
+      RAMPART_RETURN_IF_ERROR(ReadPositive(v, name, &d->integrity_rescan_seconds));
     } else {
       return Status::InvalidArgument("config: unknown key '" + name + "'");
     }

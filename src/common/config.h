@@ -70,6 +70,11 @@ struct DetectionConfig {
   uint32_t webhook_max_attempts = 5;
   uint32_t webhook_initial_backoff_ms = 500;
   uint32_t sink_queue_capacity = 1024;  // alerts waiting per sink; more are dropped
+  // File integrity monitoring (detect/file_integrity.h): folders (or files) whose regular files
+  // are baselined and watched; empty: off. Paths under integrity_exclude are never watched.
+  std::vector<std::string> integrity_paths;
+  std::vector<std::string> integrity_exclude;
+  uint32_t integrity_rescan_seconds = 3600;  // full rescan period, besides inotify
 };
 
 struct Config {
