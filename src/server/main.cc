@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "common/crypto.h"
 #include "detect/scan.h"
+#include "server/demo_breach.h"
 #include "server/keeper_process.h"
 #include "server/serve.h"
 
@@ -154,6 +155,21 @@ int main(int argc, char** argv) {
   audit_prove->add_option("--public-key", audit_opts.public_key_file,
                           "Checkpoint public key file (default as for verify)");
   audit_prove->callback([&] { exit_code = rampart::cli::AuditProve(audit_opts); });
+
+  rampart::server::BreachDemoOptions breach;
+  auto* demo = app.add_subcommand("demo", "Demonstrations against a real server");
+  demo->require_subcommand(1);
+  auto* breach_cmd = demo->add_subcommand(
+      "breach", "The January 30 replay: stand up a server and a fleet, play the 2026 attack");
+  breach_cmd->add_option("--data", breach.data_dir,
+                         "Data directory for the server (empty or absent; default: temporary)");
+  breach_cmd->add_option("--staff", breach.staff, "Staff members across both institutions")
+      ->check(CLI::Range(int64_t{2}, int64_t{100000}));
+  breach_cmd->add_option("--devices", breach.devices, "Simulated devices across both institutions")
+      ->check(CLI::Range(int64_t{2}, int64_t{100000}));
+  breach_cmd->add_flag("--json", breach.json, "Print the summary as JSON");
+  breach_cmd->add_flag("--keep", breach.keep, "Keep the work directory (logs, temporary data)");
+  breach_cmd->callback([&] { exit_code = rampart::server::RunBreachDemo(breach); });
 
   if (!rampart::crypto::InitCrypto().ok()) return 1;
   try {
