@@ -585,6 +585,22 @@ class BreachDemo {
   Status PlayHarvest() {
     RAMPART_ASSIGN_OR_RETURN(auto attacker, Session::Open(endpoint_, stolen_token_));
     auto t = SteadyClock::now();
+    // First a try at the other institution: the token is Directorate A's, so the server
+    // answers from A's directory whatever institution_id says.
+    int64_t cross = 0, cross_records = 0;
+    if (institutions_.size() > 1) {
+      RAMPART_ASSIGN_OR_RETURN(
+          Reply r, attacker.Call("GET", "/api/v1/staff?reveal=true&limit=10&institution_id=" +
+                                            institutions_[1].id));
+      cross = r.status;
+      if (r.status == 200) {
+        ++harvest_.answered;
+        for (const auto& item : r.body["items"]) {
+          if (item.value("institution_id", std::string()) == institutions_[1].id) ++cross_records;
+          if (item.value("revealed", false)) harvest_.ids.insert(item.value("id", std::string()));
+        }
+      }
+    }
     std::string department = "/api/v1/staff?reveal=true&department=";
     for (const char* c = kTargetDepartment; *c != '\0'; ++c) {
       department += *c == ' ' ? std::string("%20") : std::string(1, *c);
@@ -593,20 +609,6 @@ class BreachDemo {
     if (going_on) {
       RAMPART_RETURN_IF_ERROR(
           HarvestPass(attacker, "/api/v1/staff?reveal=true", &harvest_).status());
-    }
-    // The stolen token belongs to Directorate A; Directorate B's staff are out of its scope.
-    int64_t cross = 0, cross_records = 0;
-    if (institutions_.size() > 1) {
-      RAMPART_ASSIGN_OR_RETURN(
-          Reply r, attacker.Call("GET", "/api/v1/staff?reveal=true&limit=100&institution_id=" +
-                                            institutions_[1].id));
-      cross = r.status;
-      if (r.status == 200) {
-        for (const auto& item : r.body["items"]) {
-          if (item.value("institution_id", std::string()) == institutions_[1].id) ++cross_records;
-          if (item.value("revealed", false)) harvest_.ids.insert(item.value("id", std::string()));
-        }
-      }
     }
     json other = json::object();
     for (const auto& [k, v] : harvest_.other) other[k] = v;
@@ -852,6 +854,11 @@ class BreachDemo {
     figures_.staff_read["count"] = read.size();
     figures_.staff_read["ids"] = read;
     figures_.staff_read["by_institution"] = per_inst;
+    int64_t elsewhere = 0;
+    for (const auto& [inst, ids] : by_institution) {
+      if (inst != institutions_[0].id) elsewhere += static_cast<int64_t>(ids.size());
+    }
+    figures_.staff_read["other_institutions"] = elsewhere;
     figures_.staff_read["canary_reads"] = canaries.size();
     figures_.staff_read["real_staff"] = read.size() - std::min(read.size(), canaries.size());
     figures_.staff_read["denied_requests"] = denied;
