@@ -6,7 +6,8 @@
 //   auto line = (*serve)->ReadLineStartingWith("rampart listening on ", std::chrono::seconds(60));
 //
 // The child asks the kernel for SIGTERM when its parent dies, so nothing outlives a demo that
-// crashed. Not thread-safe: one owner.
+// crashed; the kernel ties that to the thread that called Start, so call it from a thread that
+// lives as long as the child should. Not thread-safe: one owner.
 #pragma once
 
 #include <sys/types.h>
