@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -72,23 +71,10 @@ double Round3(double v) {
   return static_cast<double>(static_cast<int64_t>(v * 1000.0 + 0.5)) / 1000.0;
 }
 
-// "2026-01-30T09:15:00Z" as Unix seconds; 0 for null or anything else.
-int64_t ParseTime(const json& v) {
-  if (!v.is_string()) return 0;
-  const std::string& text = v.get_ref<const std::string&>();
-  std::tm tm{};
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  if (text.size() != 20 ||
-      std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ", &y, &mo, &d, &h, &mi, &s) != 6) {
-    return 0;
-  }
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return static_cast<int64_t>(timegm(&tm));
+// A time as the API renders it, "2026-01-30T09:15:00Z" (FormatRfc3339), or "" for null. The
+// form has a fixed width, so these strings order like the times they name.
+std::string TimeText(const json& v) {
+  return v.is_string() ? v.get<std::string>() : std::string();
 }
 
 struct Endpoint {
@@ -655,7 +641,7 @@ class BreachDemo {
             ++states[r.body.value("state", std::string("?"))];
             command_ids.push_back(r.body.value("id", std::string()));
             latest_attack_command_ =
-                std::max(latest_attack_command_, ParseTime(r.body["created_at"]));
+                std::max(latest_attack_command_, TimeText(r.body["created_at"]));
           }
           return Status::Ok();
         });
@@ -687,8 +673,8 @@ class BreachDemo {
   // anything deliverable would have reached it.
   Status WaitForFleetAfterWipe() {
     RAMPART_ASSIGN_OR_RETURN(auto defender, Session::Open(endpoint_, defender_token_));
-    int64_t after = latest_attack_command_;
-    if (after == 0) after = SystemClock::Instance().NowSeconds();
+    std::string after = latest_attack_command_;
+    if (after.empty()) after = FormatRfc3339(SystemClock::Instance().NowSeconds());
     auto deadline = SteadyClock::now() +
                     milliseconds(static_cast<int64_t>(fleet_interval_ * 3000)) + seconds(30);
     int64_t active = 0, since = 0;
@@ -696,7 +682,7 @@ class BreachDemo {
       RAMPART_ASSIGN_OR_RETURN(auto devices, defender.ListAll("/api/v1/devices?status=active"));
       active = static_cast<int64_t>(devices.size());
       since = 0;
-      for (const auto& d : devices) since += ParseTime(d["last_seen"]) > after ? 1 : 0;
+      for (const auto& d : devices) since += TimeText(d["last_seen"]) > after ? 1 : 0;
       if (since == active) break;
       std::this_thread::sleep_for(milliseconds(250));
     }
@@ -801,7 +787,7 @@ class BreachDemo {
       std::this_thread::sleep_for(milliseconds(100));
     }
     std::sort(alerts.begin(), alerts.end(), [](const json& a, const json& b) {
-      return ParseTime(a["first_seen"]) < ParseTime(b["first_seen"]);
+      return TimeText(a["first_seen"]) < TimeText(b["first_seen"]);
     });
     for (const auto& a : alerts) {
       figures_.alerts.push_back({{"id", a["id"]},
@@ -910,7 +896,7 @@ class BreachDemo {
   std::vector<Institution> institutions_;
   double fleet_interval_ = 10;
   Harvest harvest_;
-  int64_t latest_attack_command_ = 0;
+  std::string latest_attack_command_;  // the latest created_at of the attacker's commands
   Figures figures_;
 };
 
