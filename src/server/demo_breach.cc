@@ -959,7 +959,7 @@ void PrintText(const json& s, std::ostream& out) {
       << view["refused_429"]
       << " answers 429; records it saw that the audit log lacks: " << view["not_in_audit_log"]
       << "\n"
-      << "  records of the other institution it got: " << view["other_institution_records"] << "\n"
+      << "  records of other institutions decrypted for it: " << read["other_institutions"] << "\n"
       << "  staff ids read:\n";
   int column = 0;
   for (const auto& id : read["ids"]) {
