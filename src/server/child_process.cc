@@ -94,16 +94,27 @@ Result<std::string> ChildProcess::ReadLineStartingWith(std::string_view prefix,
   return Status::Unavailable("the child process did not print \"" + std::string(prefix) + "\"");
 }
 
+bool ChildProcess::Running() {
+  if (pid_ <= 0 || exit_status_ != -1) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_) return true;
+  exit_status_ = status;
+  return false;
+}
+
 Result<int> ChildProcess::Finish(bool terminate, std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return Status::Internal("the child process was already finished");
-  if (terminate) ::kill(pid_, SIGTERM);
+  int status = exit_status_;
+  if (terminate && status == -1) ::kill(pid_, SIGTERM);
   auto deadline = Clock::now() + timeout;
-  int status = 0;
-  for (;;) {
+  while (status == -1) {
     // Reading keeps a child that prints a lot at the end from blocking on a full pipe.
     ReadSome(std::chrono::milliseconds(out_fd_ >= 0 ? 20 : 0));
-    pid_t done = ::waitpid(pid_, &status, WNOHANG);
-    if (done == pid_) break;
+    int reaped = 0;
+    if (::waitpid(pid_, &reaped, WNOHANG) == pid_) {
+      status = reaped;
+      break;
+    }
     if (Clock::now() > deadline) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, &status, 0);

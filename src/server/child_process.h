@@ -42,6 +42,9 @@ class ChildProcess {
   // exit code; Unavailable when the process had to be killed after `timeout`.
   Result<int> Finish(bool terminate, std::chrono::milliseconds timeout);
 
+  // False once the process has exited; Finish then still returns its exit code.
+  bool Running();
+
   // Everything read from stdout so far.
   const std::string& printed() const { return printed_; }
   pid_t pid() const { return pid_; }
@@ -53,7 +56,8 @@ class ChildProcess {
 
   pid_t pid_;
   int out_fd_;
-  size_t consumed_ = 0;  // bytes of printed_ already handed out by ReadLineStartingWith
+  int exit_status_ = -1;  // waitpid status once reaped by Running, else -1
+  size_t consumed_ = 0;   // bytes of printed_ already handed out by ReadLineStartingWith
   std::string printed_;
 };
 

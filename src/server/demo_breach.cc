@@ -401,6 +401,12 @@ class BreachDemo {
     config << "log_level: warn\n";
     if (!config) return Status::Internal("cannot write the demo configuration");
     RAMPART_ASSIGN_OR_RETURN(bin_dir_, OwnBinaryDir());
+    for (const char* name : {"rampart", "rampart-agent"}) {
+      if (::access((bin_dir_ + "/" + name).c_str(), X_OK) != 0) {
+        return Status::NotFound(std::string(name) + " is not in " + bin_dir_ +
+                                ": the replay runs the binaries built beside this one");
+      }
+    }
     return Status::Ok();
   }
 
@@ -518,6 +524,12 @@ class BreachDemo {
     double enrolled_at = -1, checked_in_at = -1;
     int64_t enrolled = 0, checkins = 0;
     while (SteadyClock::now() < deadline && checked_in_at < 0) {
+      for (auto& inst : institutions_) {
+        if (inst.fleet && !inst.fleet->Running()) {
+          return Status::Unavailable("the simulated fleet of " + inst.name + " stopped (see " +
+                                     work_dir_ + "/fleet-" + inst.id + ".log)");
+        }
+      }
       if (enrolled_at < 0) {
         RAMPART_ASSIGN_OR_RETURN(auto devices, defender.ListAll("/api/v1/devices"));
         enrolled = static_cast<int64_t>(devices.size());
