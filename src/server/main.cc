@@ -164,8 +164,10 @@ int main(int argc, char** argv) {
   breach_cmd->add_option("--data", breach.data_dir,
                          "Data directory for the server (empty or absent; default: temporary)");
   breach_cmd->add_option("--staff", breach.staff, "Staff members across both institutions")
+      ->capture_default_str()
       ->check(CLI::Range(int64_t{2}, int64_t{100000}));
   breach_cmd->add_option("--devices", breach.devices, "Simulated devices across both institutions")
+      ->capture_default_str()
       ->check(CLI::Range(int64_t{2}, int64_t{100000}));
   breach_cmd->add_flag("--json", breach.json, "Print the summary as JSON");
   breach_cmd->add_flag("--keep", breach.keep, "Keep the work directory (logs, temporary data)");
