@@ -80,7 +80,12 @@ std::string TimeText(const json& v) {
 struct Endpoint {
   std::string url;
   std::string ca_file;
+  std::string local_address;  // the source address to connect from; empty: any
 };
+
+// The attacker connects from its own loopback address, so that the server (and any
+// containment that blocks an address) tells it apart from the fleet and the defender.
+constexpr char kAttackerAddress[] = "127.0.0.66";
 
 struct Reply {
   int status = 0;
@@ -92,8 +97,10 @@ struct Reply {
 class Session {
  public:
   static Result<Session> Open(const Endpoint& ep, std::string token) {
-    RAMPART_ASSIGN_OR_RETURN(auto client,
-                             http::HttpClient::Connect({.url = ep.url, .ca_file = ep.ca_file}));
+    RAMPART_ASSIGN_OR_RETURN(
+        auto client,
+        http::HttpClient::Connect(
+            {.url = ep.url, .ca_file = ep.ca_file, .local_address = ep.local_address}));
     return Session(std::move(client), std::move(token));
   }
 
@@ -436,7 +443,8 @@ class BreachDemo {
     if (!url.ok()) {
       return Status::Unavailable("the server did not start (see " + work_dir_ + "/server.log)");
     }
-    endpoint_ = {*url, data_dir_ + "/tls/ca.pem"};
+    endpoint_ = {*url, data_dir_ + "/tls/ca.pem", ""};
+    attacker_endpoint_ = {*url, data_dir_ + "/tls/ca.pem", kAttackerAddress};
     Progress("server up at " + endpoint_.url);
     return Status::Ok();
   }
@@ -554,7 +562,7 @@ class BreachDemo {
   }
 
   Status PlayExploits() {
-    RAMPART_ASSIGN_OR_RETURN(auto attacker, Session::Open(endpoint_, ""));
+    RAMPART_ASSIGN_OR_RETURN(auto attacker, Session::Open(attacker_endpoint_, ""));
     RAMPART_ASSIGN_OR_RETURN(auto defender, Session::Open(endpoint_, defender_token_));
     json requests = json::array();
     int64_t refused = 0, succeeded = 0;
@@ -595,7 +603,7 @@ class BreachDemo {
   }
 
   Status PlayHarvest() {
-    RAMPART_ASSIGN_OR_RETURN(auto attacker, Session::Open(endpoint_, stolen_token_));
+    RAMPART_ASSIGN_OR_RETURN(auto attacker, Session::Open(attacker_endpoint_, stolen_token_));
     auto t = SteadyClock::now();
     // First a try at the other institution: the token is Directorate A's, so the server
     // answers from A's directory whatever institution_id says.
@@ -635,7 +643,7 @@ class BreachDemo {
   }
 
   Status PlayWipe() {
-    RAMPART_ASSIGN_OR_RETURN(auto attacker, Session::Open(endpoint_, stolen_token_));
+    RAMPART_ASSIGN_OR_RETURN(auto attacker, Session::Open(attacker_endpoint_, stolen_token_));
     int list_refused = 0;
     RAMPART_ASSIGN_OR_RETURN(auto devices, attacker.ListAll("/api/v1/devices", &list_refused));
     std::mutex mu;
@@ -643,7 +651,8 @@ class BreachDemo {
     std::vector<std::string> command_ids;
     auto t = SteadyClock::now();
     Status pushed = ForEachParallel(
-        endpoint_, stolen_token_, devices.size(), kWorkers, [&](Session& s, size_t i) -> Status {
+        attacker_endpoint_, stolen_token_, devices.size(), kWorkers,
+        [&](Session& s, size_t i) -> Status {
           std::string id = devices[i].value("id", std::string());
           RAMPART_ASSIGN_OR_RETURN(
               Reply r, s.Call("POST", "/api/v1/devices/" + id + "/commands", {{"type", "wipe"}}));
@@ -904,6 +913,7 @@ class BreachDemo {
   std::string stolen_token_;
   std::string stolen_token_id_;
   Endpoint endpoint_;
+  Endpoint attacker_endpoint_;
   std::unique_ptr<ChildProcess> server_;
   std::vector<Institution> institutions_;
   double fleet_interval_ = 10;

@@ -93,6 +93,8 @@ TEST_F(BreachReplay, ExploitRequestsAreRefusedAndAlerted) {
   ASSERT_NE(injection, nullptr) << S()["alerts"].dump(2);
   EXPECT_EQ((*injection)["severity"], "critical");
   EXPECT_GE((*injection)["count"].get<int64_t>(), 3) << "every fob injection request counted";
+  // The attacker connects from its own loopback address; the alert names it, not the fleet's.
+  EXPECT_EQ((*injection)["entity"], "source.ip=127.0.0.66");
   const json& det = S()["detection"];
   ASSERT_TRUE(det["first_alert_id"].is_string());
   std::string first_rule = det["first_alert_rule"];
