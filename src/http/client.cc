@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -239,7 +240,29 @@ class HttpClient::Impl {
       plain_stream_.emplace(ioc_);
     }
     Lowest().expires_after(Timeout());
-    ec = Run([&](auto handler) { Lowest().async_connect(endpoints, std::move(handler)); });
+    if (options_.local_address.empty()) {
+      ec = Run([&](auto handler) { Lowest().async_connect(endpoints, std::move(handler)); });
+    } else {
+      // A bound socket connects to one endpoint of the same family: trying the next endpoint
+      // would reopen the socket and lose the binding.
+      auto local = asio::ip::make_address(options_.local_address, ec);
+      if (ec) return Status::InvalidArgument("local address is not an IP address");
+      auto target = std::find_if(endpoints.begin(), endpoints.end(), [&](const tcp::endpoint& e) {
+        return e.address().is_v4() == local.is_v4();
+      });
+      if (target == endpoints.end()) {
+        return Status::Unavailable("server has no address of the local address's family");
+      }
+      tcp::socket& socket = Lowest().socket();
+      socket.open(target->protocol(), ec);
+      if (!ec) socket.bind(tcp::endpoint(local, 0), ec);
+      if (ec) {
+        Close();
+        return Status::Unavailable("cannot bind to the local address");
+      }
+      tcp::endpoint one = *target;
+      ec = Run([&](auto handler) { Lowest().async_connect(one, std::move(handler)); });
+    }
     if (ec) {
       Close();
       return Status::Unavailable(ec == beast::error::timeout ? "connect timed out"

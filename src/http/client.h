@@ -23,6 +23,9 @@ struct ClientOptions {
   std::string url;      // "https://host:port" or "http://host:port"
   std::string ca_file;  // PEM CA to pin; required for https
   int timeout_ms = 10000;
+  // Source IP address to connect from (e.g. another loopback address, so that a test's or a
+  // demo's clients look like different hosts to the server); empty: chosen by the kernel.
+  std::string local_address = {};
 };
 
 struct ClientResponse {

@@ -14,6 +14,7 @@
 #include "common/crypto.h"
 #include "detect/file_integrity.h"
 #include "detect/scan.h"
+#include "server/demo_breach.h"
 #include "server/keeper_process.h"
 #include "server/serve.h"
 
@@ -202,6 +203,22 @@ int main(int argc, char** argv) {
                          "Create a signing key file (0600) and print the public key");
   verify_cmd->add_option("PATHS", verify_install.paths, "With --create: files and folders");
   verify_cmd->callback([&] { exit_code = rampart::cli::VerifyInstall(verify_install); });
+  rampart::server::BreachDemoOptions breach;
+  auto* demo = app.add_subcommand("demo", "Demonstrations against a real server");
+  demo->require_subcommand(1);
+  auto* breach_cmd = demo->add_subcommand(
+      "breach", "The January 30 replay: stand up a server and a fleet, play the 2026 attack");
+  breach_cmd->add_option("--data", breach.data_dir,
+                         "Data directory for the server (empty or absent; default: temporary)");
+  breach_cmd->add_option("--staff", breach.staff, "Staff members across both institutions")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{2}, int64_t{100000}));
+  breach_cmd->add_option("--devices", breach.devices, "Simulated devices across both institutions")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{2}, int64_t{100000}));
+  breach_cmd->add_flag("--json", breach.json, "Print the summary as JSON");
+  breach_cmd->add_flag("--keep", breach.keep, "Keep the work directory (logs, temporary data)");
+  breach_cmd->callback([&] { exit_code = rampart::server::RunBreachDemo(breach); });
 
   if (!rampart::crypto::InitCrypto().ok()) return 1;
   try {

@@ -103,6 +103,7 @@ class TestServer {
       echo["body"] = req.body();
       echo["host"] = std::string(req[bhttp::field::host]);
       echo["x_test"] = std::string(req["X-Test"]);
+      echo["peer"] = beast::get_lowest_layer(stream).remote_endpoint(ec).address().to_string();
       bhttp::response<bhttp::string_body> res(bhttp::status::ok, 11);
       res.set(bhttp::field::content_type, "application/json");
       res.set("X-Served-By", "test");
@@ -237,6 +238,31 @@ TEST_F(ClientTest, PlainKeepAliveReusesOneConnection) {
     EXPECT_EQ(echo["host"], "127.0.0.1:" + std::to_string(server.port()));
   }
   EXPECT_EQ(server.connections(), 1);
+}
+
+TEST_F(ClientTest, ConnectsFromTheLocalAddressAskedFor) {
+  TestServer server(Mode::kEcho, nullptr);
+  // Any 127.0.0.0/8 address is loopback on Linux: a second "host" without a second machine.
+  auto client = HttpClient::Connect({.url = Url(false, "127.0.0.1", server.port()),
+                                     .ca_file = "",
+                                     .timeout_ms = 5000,
+                                     .local_address = "127.0.0.66"});
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto r = (*client)->Send("GET", "/who", {}, "");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(nlohmann::json::parse(r->body)["peer"], "127.0.0.66");
+
+  auto bad = HttpClient::Connect({.url = Url(false, "127.0.0.1", server.port()),
+                                  .ca_file = "",
+                                  .timeout_ms = 5000,
+                                  .local_address = "not-an-address"});
+  if (bad.ok()) {
+    auto refused = (*bad)->Send("GET", "/who", {}, "");
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
+  } else {
+    EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  }
 }
 
 TEST_F(ClientTest, TlsWithPinnedCaByIpAndByName) {
