@@ -1,4 +1,6 @@
 #include <charconv>
+#include <cstdio>
+#include <ctime>
 
 #include "api/internal.h"
 #include "common/json_util.h"
@@ -177,6 +179,38 @@ json InstallAppParams(const core::App& app) {
 
 http::Response JsonResponse(int status, const json& body) {
   return http::Response::Json(status, jsonutil::Dump(body));
+}
+
+// Unix seconds, or RFC 3339 UTC "2026-01-30T09:15:00Z".
+Result<int64_t> ReadTimeParam(const Call& call, const char* name) {
+  std::string text;
+  if (!call.req.QueryParam(name, &text)) return int64_t{0};
+  auto bad = [&] {
+    return Status::InvalidArgument(std::string(name) +
+                                   " must be Unix seconds or an RFC 3339 UTC time");
+  };
+  if (text.empty() || text.size() > 32) return bad();
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc() && ptr == text.data() + text.size()) {
+    if (v < 0) return bad();
+    return v;
+  }
+  std::tm tm{};
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  char z = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s, &z) != 7 ||
+      z != 'Z' || text.size() != 20 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+      s > 60 || y < 1970) {
+    return bad();
+  }
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return static_cast<int64_t>(timegm(&tm));
 }
 
 http::Response ErrorResponse(const Status& status) {
