@@ -1,6 +1,4 @@
 #include <charconv>
-#include <cstdio>
-#include <ctime>
 
 #include "api/internal.h"
 #include "common/json_util.h"
@@ -8,6 +6,7 @@
 #include "core/commands.h"
 #include "core/permissions.h"
 #include "keeper/keeper.h"
+#include "respond/impact.h"
 
 namespace rampart::api::internal {
 
@@ -196,21 +195,11 @@ Result<int64_t> ReadTimeParam(const Call& call, const char* name) {
     if (v < 0) return bad();
     return v;
   }
-  std::tm tm{};
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  char z = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s, &z) != 7 ||
-      z != 'Z' || text.size() != 20 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-      s > 60 || y < 1970) {
-    return bad();
-  }
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return static_cast<int64_t>(timegm(&tm));
+  // Whole seconds only in a query ("...:15:00Z"), as documented in docs/openapi.yaml.
+  if (text.size() != 20) return bad();
+  int64_t t = respond::ParseUtcTime(text);
+  if (t < 0) return bad();
+  return t;
 }
 
 http::Response ErrorResponse(const Status& status) {

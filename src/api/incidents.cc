@@ -158,8 +158,8 @@ void RegisterIncidentRoutes(RouteTable& t, Context& c) {
       return ErrorResponse(Status::InvalidArgument(
           "kind must be early-warning, notification, final, personal-data-breach or stix"));
     }
-    std::string format_text = "md";
-    call.req.QueryParam("format", &format_text);
+    std::string format_text;
+    if (!call.req.QueryParam("format", &format_text)) format_text = "md";
     auto format = respond::ParseReportFormat(format_text);
     if (!format) return ErrorResponse(Status::InvalidArgument("format must be md, json or html"));
     RAMPART_API_ASSIGN(auto analysis, Analyze(c, call, scope));

@@ -142,7 +142,8 @@ struct Deadline {
 // breach notification when staff records were read.
 std::vector<Deadline> ComputeDeadlines(int64_t detected_at, bool personal_data, int64_t now);
 
-// "2026-01-30T09:15:00Z" → Unix seconds; nullopt-like -1 for anything else.
+// "2026-01-30T09:15:00Z" (fractions of a second allowed and dropped) → Unix seconds; -1 for
+// anything else.
 int64_t ParseUtcTime(const std::string& text);
 
 }  // namespace rampart::respond

@@ -118,6 +118,9 @@ TEST(IncidentsE2e, ExploitOpensAnIncidentThatIsHandledAndReported) {
       }
     }
   }
+  ApiReply markdown = CallApi(server.url(), ca, superadmin, "GET", base + "/reports/final");
+  EXPECT_EQ(markdown.status, 200) << "Markdown is the default format";
+  EXPECT_EQ(markdown.raw.rfind("# NIS2", 0), 0u) << markdown.raw;
   EXPECT_EQ(CallApi(server.url(), ca, superadmin, "GET", base + "/reports/pdf").status, 400);
   EXPECT_EQ(CallApi(server.url(), ca, superadmin, "GET", base + "/reports/final?format=pdf").status,
             400);
