@@ -100,6 +100,9 @@ struct Rig {
     Result<keeper::Checkpoint> MakeCheckpoint(const keeper::CheckpointSigner& s) override {
       return target->MakeCheckpoint(s);
     }
+    Result<std::vector<audit::Record>> Read(int64_t from, int64_t n) override {
+      return target->Read(from, n);
+    }
   };
 
   ManualClock clock;

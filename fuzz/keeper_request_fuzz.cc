@@ -22,7 +22,19 @@ class CountingTrail : public rampart::keeper::AuditTrail {
   rampart::Result<rampart::audit::Record> Append(const rampart::audit::Record& record) override {
     rampart::audit::Record r = record;
     r.index = next_++;
+    // Kept (up to a bound) so that query_audit inputs exercise the filter, not an empty log.
+    if (kept_.size() < 4096) kept_.push_back(r);
     return r;
+  }
+  rampart::Result<std::vector<rampart::audit::Record>> Read(int64_t from,
+                                                            int64_t max_records) override {
+    std::vector<rampart::audit::Record> out;
+    for (int64_t i = from; i >= 0 && i < static_cast<int64_t>(kept_.size()) &&
+                           static_cast<int64_t>(out.size()) < max_records;
+         ++i) {
+      out.push_back(kept_[static_cast<size_t>(i)]);
+    }
+    return out;
   }
   rampart::Result<rampart::keeper::Checkpoint> MakeCheckpoint(
       const rampart::keeper::CheckpointSigner& sign) override {
@@ -36,6 +48,7 @@ class CountingTrail : public rampart::keeper::AuditTrail {
 
  private:
   int64_t next_ = 0;
+  std::vector<rampart::audit::Record> kept_;
 };
 
 rampart::keeper::Keeper* Keeper() {

@@ -3,9 +3,6 @@
 // Scope: institution roles see their institution's alerts; server-wide alerts (about requests
 // no institution's principal made, such as unauthenticated exploit probes) are visible only to
 // cross-institution roles, which see everything (or one institution with ?institution_id=).
-#include <charconv>
-#include <ctime>
-
 #include "api/internal.h"
 #include "common/log.h"
 #include "core/alert.h"
@@ -15,38 +12,6 @@ namespace rampart::api::internal {
 using nlohmann::json;
 
 namespace {
-
-// Unix seconds, or RFC 3339 UTC "2026-01-30T09:15:00Z".
-Result<int64_t> ReadTime(const Call& call, const char* name) {
-  std::string text;
-  if (!call.req.QueryParam(name, &text)) return int64_t{0};
-  auto bad = [&] {
-    return Status::InvalidArgument(std::string(name) +
-                                   " must be Unix seconds or an RFC 3339 UTC time");
-  };
-  if (text.empty() || text.size() > 32) return bad();
-  int64_t v = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec == std::errc() && ptr == text.data() + text.size()) {
-    if (v < 0) return bad();
-    return v;
-  }
-  std::tm tm{};
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  char z = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s, &z) != 7 ||
-      z != 'Z' || text.size() != 20 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-      s > 60 || y < 1970) {
-    return bad();
-  }
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return static_cast<int64_t>(timegm(&tm));
-}
 
 Result<store::AlertFilter> ReadFilter(const Call& call) {
   store::AlertFilter f;
@@ -63,8 +28,8 @@ Result<store::AlertFilter> ReadFilter(const Call& call) {
   if (f.rule_id.size() > 200 || f.entity.size() > 600) {
     return Status::InvalidArgument("rule or entity is too long");
   }
-  RAMPART_ASSIGN_OR_RETURN(f.since, ReadTime(call, "since"));
-  RAMPART_ASSIGN_OR_RETURN(f.until, ReadTime(call, "until"));
+  RAMPART_ASSIGN_OR_RETURN(f.since, ReadTimeParam(call, "since"));
+  RAMPART_ASSIGN_OR_RETURN(f.until, ReadTimeParam(call, "until"));
   return f;
 }
 

@@ -71,6 +71,7 @@ void App::Impl::RegisterRoutes() {
   internal::RegisterUserRoutes(table_, ctx_);
   internal::RegisterDeviceProtocolRoutes(table_, ctx_);
   internal::RegisterAlertRoutes(table_, ctx_);
+  internal::RegisterIncidentRoutes(table_, ctx_);
 }
 
 http::Response App::Impl::Health(const Call&) const {

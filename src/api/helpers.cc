@@ -6,6 +6,7 @@
 #include "core/commands.h"
 #include "core/permissions.h"
 #include "keeper/keeper.h"
+#include "respond/impact.h"
 
 namespace rampart::api::internal {
 
@@ -177,6 +178,28 @@ json InstallAppParams(const core::App& app) {
 
 http::Response JsonResponse(int status, const json& body) {
   return http::Response::Json(status, jsonutil::Dump(body));
+}
+
+// Unix seconds, or RFC 3339 UTC "2026-01-30T09:15:00Z".
+Result<int64_t> ReadTimeParam(const Call& call, const char* name) {
+  std::string text;
+  if (!call.req.QueryParam(name, &text)) return int64_t{0};
+  auto bad = [&] {
+    return Status::InvalidArgument(std::string(name) +
+                                   " must be Unix seconds or an RFC 3339 UTC time");
+  };
+  if (text.empty() || text.size() > 32) return bad();
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc() && ptr == text.data() + text.size()) {
+    if (v < 0) return bad();
+    return v;
+  }
+  // Whole seconds only in a query ("...:15:00Z"), as documented in docs/openapi.yaml.
+  if (text.size() != 20) return bad();
+  int64_t t = respond::ParseUtcTime(text);
+  if (t < 0) return bad();
+  return t;
 }
 
 http::Response ErrorResponse(const Status& status) {

@@ -104,6 +104,7 @@ void RegisterAuthRoutes(RouteTable& t, Context& c);
 void RegisterUserRoutes(RouteTable& t, Context& c);
 void RegisterDeviceProtocolRoutes(RouteTable& t, Context& c);
 void RegisterAlertRoutes(RouteTable& t, Context& c);
+void RegisterIncidentRoutes(RouteTable& t, Context& c);
 
 // --- Request helpers ---
 
@@ -115,6 +116,8 @@ Result<store::Scope> ReadScope(const Call& call);
 Result<std::string> TargetInstitution(const Call& call, Context& c, const nlohmann::json& body);
 // ?limit= (1..500, default 50) and ?cursor=.
 Result<store::PageRequest> ReadPage(const Call& call);
+// ?NAME= as Unix seconds or an RFC 3339 UTC time ("2026-01-30T09:15:00Z"); 0 when absent.
+Result<int64_t> ReadTimeParam(const Call& call, const char* name);
 // Body parsed as a JSON object, or InvalidArgument.
 Result<nlohmann::json> ReadJsonBody(const Call& call);
 

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
 #include <utility>
 
 #include "audit/verify.h"
@@ -260,6 +261,24 @@ Status Log::Sync() {
   std::lock_guard lock(mu_);
   if (broken_) return Status::Internal("the audit log is unusable after a failed write");
   return synced_seq_.load() < written_seq_.load() ? SyncLocked() : Status::Ok();
+}
+
+Result<std::vector<Record>> Log::ReadRecords(int64_t from, int64_t max_records) const {
+  std::vector<Record> out;
+  const int64_t end = size();
+  if (from < 0 || max_records <= 0 || from >= end) return out;
+  std::ifstream in(dir_ + "/" + kRecordsFile, std::ios::binary);
+  if (!in) return Status::Internal("cannot read the audit log records");
+  std::string line;
+  int64_t index = 0;
+  while (index < end && static_cast<int64_t>(out.size()) < max_records && std::getline(in, line)) {
+    if (index >= from) {
+      RAMPART_ASSIGN_OR_RETURN(ParsedRecordLine parsed, ParseRecordLine(line));
+      out.push_back(std::move(parsed.record));
+    }
+    ++index;
+  }
+  return out;
 }
 
 int64_t Log::size() const {

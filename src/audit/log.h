@@ -97,6 +97,10 @@ class Log {
   // 0 <= old_size <= new_size <= size().
   Result<std::vector<Hash>> ProveConsistency(int64_t old_size, int64_t new_size) const;
   std::optional<Checkpoint> LatestCheckpoint() const;
+  // Up to `max_records` records from index `from` on, as stored (for the keeper's audit query).
+  // Reads records.jsonl from the start on every call: O(file size), outside the lock, and never
+  // past the records appended when it was called (a line being written is not read).
+  Result<std::vector<Record>> ReadRecords(int64_t from, int64_t max_records) const;
   StreamStats stream_stats() const { return streamer_.stats(); }
 
  private:

@@ -61,6 +61,34 @@ Status ReadStringList(const YAML::Node& node, const std::string& key,
   return Status::Ok();
 }
 
+Status ApplyIncidents(const YAML::Node& node, IncidentsConfig* d) {
+  if (!node.IsMap()) return Status::InvalidArgument("config: 'incidents' must be a mapping");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    const std::string name = "incidents." + key;
+    std::string* text = key == "organisation"            ? &d->organisation
+                        : key == "member_state"          ? &d->member_state
+                        : key == "csirt"                 ? &d->csirt
+                        : key == "supervisory_authority" ? &d->supervisory_authority
+                        : key == "dpo_name"              ? &d->dpo_name
+                        : key == "dpo_email"             ? &d->dpo_email
+                        : key == "dpo_phone"             ? &d->dpo_phone
+                                                         : nullptr;
+    if (key == "group_window_seconds") {
+      RAMPART_RETURN_IF_ERROR(ReadPositive(v, name, &d->group_window_seconds));
+    } else if (text != nullptr) {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, text));
+      if (text->size() > 200) {
+        return Status::InvalidArgument("config: '" + name + "' is longer than 200 bytes");
+      }
+    } else {
+      return Status::InvalidArgument("config: unknown key '" + name + "'");
+    }
+  }
+  return Status::Ok();
+}
+
 Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
   if (!node.IsMap()) return Status::InvalidArgument("config: 'detection' must be a mapping");
   for (const auto& kv : node) {
@@ -262,6 +290,8 @@ Status ApplyConfigYaml(const std::string& yaml_text, Config* config) {
         RAMPART_RETURN_IF_ERROR(ReadPositive(v, key, &c.login_lockout_seconds));
       } else if (key == "detection") {
         RAMPART_RETURN_IF_ERROR(ApplyDetection(v, &c.detection));
+      } else if (key == "incidents") {
+        RAMPART_RETURN_IF_ERROR(ApplyIncidents(v, &c.incidents));
       } else if (key == "demo_staff") {
         RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.demo_staff));
       } else {

@@ -77,6 +77,19 @@ struct DetectionConfig {
   uint32_t integrity_rescan_seconds = 3600;  // full rescan period, besides inotify
 };
 
+// Incidents and the regulator reports drafted from them (`incidents:`; docs/incidents.md).
+// The demo values name no real body: replace them before a report leaves the building.
+struct IncidentsConfig {
+  uint32_t group_window_seconds = 24 * 3600;  // an alert joins an entity's incident this close
+  std::string organisation = "Demo Union Agency";
+  std::string member_state = "BE";  // ISO 3166-1 alpha-2 of the establishment
+  std::string csirt = "CERT-EU";    // who receives the NIS2 notifications
+  std::string supervisory_authority = "European Data Protection Supervisor (EDPS)";
+  std::string dpo_name = "Data Protection Officer (demo)";
+  std::string dpo_email = "dpo@agency.example.eu";
+  std::string dpo_phone = "+32 2 000 00 00";
+};
+
 struct Config {
   std::string data_dir = "var";
   std::string listen = "127.0.0.1:8443";
@@ -113,6 +126,7 @@ struct Config {
   uint32_t login_lockout_seconds = 900;
 
   DetectionConfig detection;
+  IncidentsConfig incidents;
 
   // Demo seeding (`serve --demo`).
   uint32_t demo_staff = 200;

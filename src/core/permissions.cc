@@ -13,7 +13,7 @@ struct Grant {
 
 // Helpdesk reads the staff directory to answer calls; analysts and auditors see devices,
 // policies and compliance but not staff personal data (least privilege for read-only roles).
-constexpr std::array<Grant, 29> kGrants{{
+constexpr std::array<Grant, 31> kGrants{{
     {"institutions.read", {true, true, true, true, true}},
     {"institutions.write", {true, false, false, false, false}},
     // Moving an institution's devices to a new command key.
@@ -51,6 +51,10 @@ constexpr std::array<Grant, 29> kGrants{{
     // Alerts: every role that investigates reads them; auditors may not change their state.
     {"alerts.read", {true, true, false, true, true}},
     {"alerts.write", {true, true, false, true, false}},
+    // Incidents: the people who handle them. Their figures name staff ids and principals, so
+    // helpdesk and auditors have no need.
+    {"incidents.read", {true, true, false, true, false}},
+    {"incidents.write", {true, true, false, true, false}},
 }};
 
 size_t RoleIndex(Role r) {

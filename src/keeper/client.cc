@@ -194,4 +194,9 @@ Result<std::string> KeeperClient::CheckpointPublicKey() {
   return std::move(key).value();
 }
 
+Result<AuditPage> KeeperClient::QueryAudit(const AuditQuery& query) {
+  RAMPART_ASSIGN_OR_RETURN(json result, pool_->Call("query_audit", ToWire(query)));
+  return Unwrap(AuditPageFromWire(result));
+}
+
 }  // namespace rampart::keeper

@@ -38,6 +38,7 @@ class KeeperClient : public Keeper {
   Result<audit::Record> AppendAudit(const audit::Record& record) override;
   Result<Checkpoint> MakeCheckpoint() override;
   Result<std::string> CheckpointPublicKey() override;
+  Result<AuditPage> QueryAudit(const AuditQuery& query) override;
 
  private:
   class Pool;

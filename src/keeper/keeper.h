@@ -119,6 +119,38 @@ struct Checkpoint {
   std::string signature;  // raw Ed25519 by the audit-checkpoint key (audit/log.h says over what)
 };
 
+// A page of the audit log for incident figures (respond/): serve cannot open the keeper's
+// folder, so it asks. Filters are ANDed; a list that is empty does not filter.
+inline constexpr int64_t kMaxAuditQueryPage = 1000;
+// Records one query call examines at most, matching or not: a filter that matches little
+// cannot make one call read the whole log; the caller follows next_cursor.
+inline constexpr int64_t kMaxAuditQueryScan = 100000;
+inline constexpr size_t kMaxAuditQueryFilterValues = 64;
+
+struct AuditQuery {
+  Caller caller;                             // audited as "audit.query"
+  int64_t since = 0;                         // record time >= since (Unix seconds); 0: no bound
+  int64_t until = 0;                         // record time <= until; 0: no bound
+  std::vector<std::string> action_prefixes;  // "staff.decrypt", "command.", "response."
+  std::vector<std::string> actors;
+  std::vector<std::string> source_ips;
+  std::string institution_id;  // exact; "" any
+  int64_t limit = 200;         // 1..kMaxAuditQueryPage
+  int64_t cursor = 0;          // the index to resume from (0: the start of the log)
+};
+
+struct AuditPage {
+  // Matching records in index order. Records carry no secrets or staff personal data in clear
+  // by the audit contract (audit/record.h); nothing else (tree hashes, checkpoints) is returned.
+  std::vector<audit::Record> records;
+  int64_t next_cursor = -1;  // -1: the log was read to its end
+};
+
+// The query's bounds (InvalidArgument naming what is wrong) and its filter, shared by every
+// implementation so that the fakes of tests filter exactly as the keeper does.
+Status ValidateAuditQuery(const AuditQuery& query);
+bool AuditQueryMatches(const AuditQuery& query, const audit::Record& record);
+
 class Keeper {
  public:
   virtual ~Keeper() = default;
@@ -146,6 +178,9 @@ class Keeper {
   // Signs a checkpoint of the log as it stands now.
   virtual Result<Checkpoint> MakeCheckpoint() = 0;
   virtual Result<std::string> CheckpointPublicKey() = 0;  // raw 32 bytes
+  // Reads the audit log. InvalidArgument for a limit out of range, a negative cursor or too many
+  // filter values. Each call is itself audited ("audit.query").
+  virtual Result<AuditPage> QueryAudit(const AuditQuery& query) = 0;
 };
 
 }  // namespace rampart::keeper

@@ -17,6 +17,9 @@ class LogTrail : public AuditTrail {
     RAMPART_ASSIGN_OR_RETURN(audit::Checkpoint c, log_->MakeCheckpoint(sign));
     return Checkpoint{c.tree_size, c.root_hex, c.time, c.signature};
   }
+  Result<std::vector<audit::Record>> Read(int64_t from, int64_t max_records) override {
+    return log_->ReadRecords(from, max_records);
+  }
 
  private:
   audit::Log* log_;

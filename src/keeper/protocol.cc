@@ -339,6 +339,65 @@ Result<Checkpoint> CheckpointFromWire(const json& j) {
   return v;
 }
 
+json ToWire(const AuditQuery& v) {
+  return {
+      {"caller", ToWire(v.caller)},           {"since", v.since},   {"until", v.until},
+      {"action_prefixes", v.action_prefixes}, {"actors", v.actors}, {"source_ips", v.source_ips},
+      {"institution_id", v.institution_id},   {"limit", v.limit},   {"cursor", v.cursor}};
+}
+
+namespace {
+
+Status GetStringList(const json& j, const char* key, std::vector<std::string>* out) {
+  auto it = j.find(key);
+  if (it == j.end()) return Status::Ok();
+  if (!it->is_array() || it->size() > kMaxAuditQueryFilterValues) {
+    return Status::InvalidArgument(std::string(key) + " must be a short array of strings");
+  }
+  for (const auto& v : *it) {
+    if (!v.is_string()) return Status::InvalidArgument(std::string(key) + " must hold strings");
+    out->push_back(v.get<std::string>());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<AuditQuery> AuditQueryFromWire(const json& j) {
+  RAMPART_RETURN_IF_ERROR(RequireObject(j, "args"));
+  AuditQuery v;
+  if (!j.contains("caller")) return Status::InvalidArgument("missing caller");
+  RAMPART_ASSIGN_OR_RETURN(v.caller, CallerFromWire(j.at("caller")));
+  RAMPART_RETURN_IF_ERROR(GetInt(j, "since", &v.since, false));
+  RAMPART_RETURN_IF_ERROR(GetInt(j, "until", &v.until, false));
+  RAMPART_RETURN_IF_ERROR(GetStringList(j, "action_prefixes", &v.action_prefixes));
+  RAMPART_RETURN_IF_ERROR(GetStringList(j, "actors", &v.actors));
+  RAMPART_RETURN_IF_ERROR(GetStringList(j, "source_ips", &v.source_ips));
+  RAMPART_RETURN_IF_ERROR(GetString(j, "institution_id", &v.institution_id, false));
+  RAMPART_RETURN_IF_ERROR(GetInt(j, "limit", &v.limit));
+  RAMPART_RETURN_IF_ERROR(GetInt(j, "cursor", &v.cursor, false));
+  return v;
+}
+
+json ToWire(const AuditPage& v) {
+  json records = json::array();
+  for (const auto& r : v.records) records.push_back(ToWire(r));
+  return {{"records", std::move(records)}, {"next_cursor", v.next_cursor}};
+}
+
+Result<AuditPage> AuditPageFromWire(const json& j) {
+  RAMPART_RETURN_IF_ERROR(RequireObject(j, "result"));
+  AuditPage v;
+  RAMPART_RETURN_IF_ERROR(GetInt(j, "next_cursor", &v.next_cursor));
+  auto it = j.find("records");
+  if (it == j.end() || !it->is_array()) return Status::InvalidArgument("records must be an array");
+  for (const auto& r : *it) {
+    RAMPART_ASSIGN_OR_RETURN(audit::Record rec, RecordFromWire(r));
+    v.records.push_back(std::move(rec));
+  }
+  return v;
+}
+
 std::string EncodeRequest(std::string_view op, const json& args) {
   return Dump(json{{"op", op}, {"args", args}});
 }
@@ -438,6 +497,11 @@ std::string HandleRequest(Keeper& keeper, std::string_view request_body, bool* m
       auto record = RecordFromWire(args);
       if (!record.ok()) return bad(record.status());
       return Answer(keeper.AppendAudit(*record));
+    }
+    if (op == "query_audit") {
+      auto query = AuditQueryFromWire(args);
+      if (!query.ok()) return bad(query.status());
+      return Answer(keeper.QueryAudit(*query));
     }
     if (op == "checkpoint") return Answer(keeper.MakeCheckpoint());
     if (op == "checkpoint_public_key") {

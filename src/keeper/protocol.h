@@ -7,7 +7,7 @@
 // in order; a connection carries any number of them.
 //
 // Ops: seal, open, blind_index, get_command_key, sign_command, rotate_command_key,
-// key_rotations, append_audit, checkpoint, checkpoint_public_key.
+// key_rotations, append_audit, checkpoint, checkpoint_public_key, query_audit.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +42,8 @@ nlohmann::json ToWire(const CommandSignature& v);
 nlohmann::json ToWire(const KeyRotation& v);
 nlohmann::json ToWire(const audit::Record& v);
 nlohmann::json ToWire(const Checkpoint& v);
+nlohmann::json ToWire(const AuditQuery& v);
+nlohmann::json ToWire(const AuditPage& v);
 Result<Caller> CallerFromWire(const nlohmann::json& j);
 Result<SealRequest> SealRequestFromWire(const nlohmann::json& j);
 Result<SealedStaff> SealedStaffFromWire(const nlohmann::json& j);
@@ -53,5 +55,7 @@ Result<CommandSignature> CommandSignatureFromWire(const nlohmann::json& j);
 Result<KeyRotation> KeyRotationFromWire(const nlohmann::json& j);
 Result<audit::Record> RecordFromWire(const nlohmann::json& j);
 Result<Checkpoint> CheckpointFromWire(const nlohmann::json& j);
+Result<AuditQuery> AuditQueryFromWire(const nlohmann::json& j);
+Result<AuditPage> AuditPageFromWire(const nlohmann::json& j);
 
 }  // namespace rampart::keeper

@@ -25,6 +25,8 @@ class AuditTrail {
   virtual ~AuditTrail() = default;
   virtual Result<audit::Record> Append(const audit::Record& record) = 0;
   virtual Result<Checkpoint> MakeCheckpoint(const CheckpointSigner& sign) = 0;
+  // Up to max_records records from index `from`, in index order; fewer at the end of the log.
+  virtual Result<std::vector<audit::Record>> Read(int64_t from, int64_t max_records) = 0;
 };
 
 struct KeeperOptions {
@@ -62,6 +64,7 @@ class KeeperService : public Keeper {
   Result<audit::Record> AppendAudit(const audit::Record& record) override;
   Result<Checkpoint> MakeCheckpoint() override;
   Result<std::string> CheckpointPublicKey() override;
+  Result<AuditPage> QueryAudit(const AuditQuery& query) override;
 
  private:
   class State;

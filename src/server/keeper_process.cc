@@ -41,6 +41,10 @@ class DeferredTrail : public keeper::AuditTrail {
     if (target == nullptr) return Status::Unavailable("audit log not open yet");
     return target->MakeCheckpoint(sign);
   }
+  Result<std::vector<audit::Record>> Read(int64_t from, int64_t max_records) override {
+    if (target == nullptr) return Status::Unavailable("audit log not open yet");
+    return target->Read(from, max_records);
+  }
 };
 
 keeper::KeeperOptions KeeperOptionsFrom(const Config& config, const std::string& key_dir) {

@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "http/tls_files.h"
 #include "keeper/client.h"
+#include "respond/incident.h"
 #include "server/alert_pipeline.h"
 #include "server/keeper_process.h"
 #include "store/store.h"
@@ -148,12 +149,17 @@ int Serve(const ServeOptions& options) {
 
   // The live detection engine: every answered request and security action becomes an event;
   // the engine thread matches it and the pipeline stores and forwards alerts.
+  // Declared first so that it outlives the pipeline and the engine thread that call it.
+  respond::IncidentTracker incidents(store->get(), &SystemClock::Instance(),
+                                     config.incidents.group_window_seconds);
   std::unique_ptr<AlertPipeline> pipeline;
   std::unique_ptr<detect::LiveEngine> engine;
   if (config.detection.enabled) {
     auto p = AlertPipeline::Create(config.detection, store->get());
     if (!p.ok()) return Fail("detection: " + p.status().message());
     pipeline = std::move(p).value();
+    // Every stored alert opens or joins an incident (docs/incidents.md).
+    pipeline->AddStoredListener([&incidents](const core::Alert& a) { incidents.OnStoredAlert(a); });
     auto e = detect::LiveEngine::Create(EngineOptions(config.detection, options.bundled_rules_dir),
                                         &SystemClock::Instance(), pipeline.get());
     if (!e.ok()) return Fail("detection: " + e.status().message());

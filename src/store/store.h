@@ -30,6 +30,7 @@
 
 #include "common/status.h"
 #include "core/alert.h"
+#include "core/incident.h"
 #include "core/model.h"
 
 namespace rampart::store {
@@ -73,6 +74,13 @@ struct AlertFilter {
   int64_t since = 0;     // last_seen >= since (Unix seconds); 0: no bound
   int64_t until = 0;     // first_seen <= until; 0: no bound
   std::optional<core::AlertStatus> status;
+};
+
+struct IncidentFilter {
+  std::optional<core::IncidentState> state;
+  std::string severity;  // exact level; empty: any
+  int64_t since = 0;     // last_alert_at >= since; 0: no bound
+  int64_t until = 0;     // first_alert_at <= until; 0: no bound
 };
 
 struct CommandFilter {
@@ -374,6 +382,39 @@ class Store {
   // acknowledged alert changes nothing and returns it as it is (idempotent).
   virtual Result<core::Alert> AcknowledgeAlert(const Scope& scope, const std::string& id,
                                                const std::string& by, int64_t now) = 0;
+
+  // === Incidents (issue 5, respond/incident*; docs/incidents.md) ===
+  // Links a stored alert to an incident: the one it already belongs to (its severity and
+  // last_alert_at raised if the alert grew), else the latest incident of the same
+  // (institution, entity) that is not closed and whose last_alert_at is within window_seconds
+  // before the alert's last_seen, else a new incident in state new. Unscoped: only the incident
+  // tracker calls it. Returns the incident with its alert ids. NotFound if the alert is not
+  // stored.
+  virtual Result<core::Incident> AttachAlertToIncident(const std::string& alert_id,
+                                                       int64_t window_seconds, int64_t now) = 0;
+  // With alert_ids. Scoped like alerts: server-wide incidents only through Scope::All().
+  virtual Result<core::Incident> GetIncident(const Scope& scope, const std::string& id) = 0;
+  // Ordered by (created_at, id); alert_ids left empty.
+  virtual Result<Page<core::Incident>> ListIncidents(const Scope& scope,
+                                                     const IncidentFilter& filter,
+                                                     const PageRequest& page) = 0;
+  // Moves the incident to `to` and records the transition (who, when, reason) in one
+  // transaction. Conflict when core::IncidentTransitionAllowed refuses it (the message names
+  // both states); NotFound when not in scope.
+  virtual Result<core::Incident> TransitionIncident(const Scope& scope, const std::string& id,
+                                                    core::IncidentState to, const std::string& by,
+                                                    const std::string& reason, int64_t now) = 0;
+  virtual Result<core::IncidentEntry> AddIncidentNote(const Scope& scope, const std::string& id,
+                                                      const std::string& by,
+                                                      const std::string& text, int64_t now) = 0;
+  // Transitions and notes in the order recorded.
+  virtual Result<std::vector<core::IncidentEntry>> ListIncidentEntries(const Scope& scope,
+                                                                       const std::string& id) = 0;
+  // Every command of the scope created, approved or finished in [since, until] (Unix seconds),
+  // for an incident's impact; at most `limit` (oldest first).
+  virtual Result<std::vector<core::Command>> ListCommandsInWindow(const Scope& scope, int64_t since,
+                                                                  int64_t until, int64_t limit) = 0;
+  // === end of Incidents ===
 };
 
 // Opens a backend by URI: "sqlite:PATH" (file created if missing, migrations applied) or

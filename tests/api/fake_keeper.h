@@ -55,6 +55,35 @@ class FakeKeeper final : public keeper::Keeper {
   Result<keeper::Checkpoint> MakeCheckpoint() override { return Down(); }
   Result<std::string> CheckpointPublicKey() override { return Down(); }
 
+  Result<keeper::AuditPage> QueryAudit(const keeper::AuditQuery& q) override {
+    RAMPART_RETURN_IF_ERROR(keeper::ValidateAuditQuery(q));
+    std::lock_guard<std::mutex> lock(mu_);
+
+    keeper::AuditPage page;
+    int64_t i = q.cursor;
+    for (; i < static_cast<int64_t>(records_.size()); ++i) {
+      if (static_cast<int64_t>(page.records.size()) >= q.limit) break;
+      if (keeper::AuditQueryMatches(q, records_[static_cast<size_t>(i)])) {
+        page.records.push_back(records_[static_cast<size_t>(i)]);
+      }
+    }
+    page.next_cursor = i < static_cast<int64_t>(records_.size()) ? i : -1;
+    ++audit_queries_;
+    return page;
+  }
+  // How many QueryAudit calls were answered.
+  int64_t audit_queries() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return audit_queries_;
+  }
+  // Puts a crafted record into the log as the keeper or the playbook engine would have written
+  // it (time and all): figures are tested against records with known times.
+  void InjectAudit(audit::Record r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    r.index = static_cast<int64_t>(records_.size());
+    records_.push_back(std::move(r));
+  }
+
   std::vector<audit::Record> Records() const {
     std::lock_guard<std::mutex> lock(mu_);
     return records_;
@@ -75,6 +104,7 @@ class FakeKeeper final : public keeper::Keeper {
   keeper::Keeper* inner_ = nullptr;
   mutable std::mutex mu_;
   std::vector<audit::Record> records_;
+  int64_t audit_queries_ = 0;
 };
 
 }  // namespace rampart::api::testing

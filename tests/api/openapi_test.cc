@@ -100,6 +100,9 @@ class RouteWalk : public ApiFixture {
     auto stored = store_->RecordAlert(alert, 5);
     ASSERT_TRUE(stored.ok()) << stored.status().ToString();
     ids_["alert"] = stored->id;
+    auto incident = store_->AttachAlertToIncident(stored->id, 86400, 1);
+    ASSERT_TRUE(incident.ok()) << incident.status().ToString();
+    ids_["incident"] = incident->id;
     device_b_ = Enroll(CreateEnrollmentToken(admin_b_));
     group_b_ = Send("POST", "/api/v1/groups", admin_b_, json{{"name", "GB"}}).body["id"];
   }
@@ -113,7 +116,7 @@ class RouteWalk : public ApiFixture {
         {"/api/v1/policies/", "policy"},   {"/api/v1/apps/", "app"},
         {"/api/v1/tokens/", "token"},      {"/api/v1/users/", "user"},
         {"/api/v1/alerts/", "alert"},      {"/device/v1/commands/", "command"},
-        {"/api/v1/commands/", "pending"}};
+        {"/api/v1/commands/", "pending"},  {"/api/v1/incidents/", "incident"}};
     std::string kind;
     for (const auto& [prefix, k] : kPrefixes) {
       if (pattern.rfind(prefix, 0) == 0) kind = k;
@@ -121,7 +124,8 @@ class RouteWalk : public ApiFixture {
     std::map<std::string, std::string> values = {{"{command_id}", ids_["command"]},
                                                  {"{device_id}", device_a_.id},
                                                  {"{assignment_id}", ids_["assignment"]},
-                                                 {"{sha256}", app_sha_}};
+                                                 {"{sha256}", app_sha_},
+                                                 {"{kind}", "early-warning"}};
     values["{id}"] = kind == "inst" ? inst_a_ : kind == "device" ? device_a_.id : ids_[kind];
     std::string out = pattern;
     for (const auto& [placeholder, value] : values) {
@@ -143,6 +147,8 @@ class RouteWalk : public ApiFixture {
     if (pattern == "/api/v1/users") return json{{"username", "walker"}, {"role", "auditor"}}.dump();
     if (pattern == "/api/v1/users/{id}") return json{{"disabled", true}}.dump();
     if (pattern == "/api/v1/devices/{id}") return json{{"ownership", "personal"}}.dump();
+    if (pattern == "/api/v1/incidents/{id}/transition") return json{{"state", "triaged"}}.dump();
+    if (pattern == "/api/v1/incidents/{id}/notes") return json{{"text", "Looked at it"}}.dump();
     return json{{"name", "Changed"}}.dump();
   }
 

@@ -108,6 +108,24 @@ TEST_F(AuditLogTest, AppendAssignsIndexAndTimeAndStoresCanonicalLines) {
   EXPECT_EQ(log->Root(), NodeHash(*log->LeafHashAt(0), *log->LeafHashAt(1)));
 }
 
+TEST_F(AuditLogTest, ReadRecordsReturnsStoredRecordsFromAnIndex) {
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  Fill(log.get(), 5, 2);
+  auto some = log->ReadRecords(1, 3);
+  ASSERT_TRUE(some.ok()) << some.status().ToString();
+  ASSERT_EQ(some->size(), 3u);
+  EXPECT_EQ((*some)[0].index, 1);
+  EXPECT_EQ((*some)[2].index, 3);
+  EXPECT_EQ((*some)[0].actor, "tok_1");
+  auto tail = log->ReadRecords(4, 10);
+  ASSERT_TRUE(tail.ok());
+  ASSERT_EQ(tail->size(), 1u);
+  EXPECT_EQ((*tail)[0].index, 4);
+  EXPECT_TRUE(log->ReadRecords(5, 10)->empty());
+  EXPECT_TRUE(log->ReadRecords(-1, 10)->empty());
+}
+
 TEST_F(AuditLogTest, AppendRefusesRecordsTheVerifierWouldNotAccept) {
   auto log = OpenLog();
   ASSERT_NE(log, nullptr);

@@ -97,6 +97,18 @@ TEST_F(KeeperSocketTest, ClientRoundTripsEveryOperation) {
   auto appended = client.AppendAudit(r);
   ASSERT_TRUE(appended.ok());
   EXPECT_GE(appended->index, 0);
+  AuditQuery query;
+  query.caller = caller;
+  query.action_prefixes = {"auth."};
+  query.limit = 10;
+  auto page = client.QueryAudit(query);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->records.size(), 1u);
+  EXPECT_EQ(page->records[0].index, appended->index);
+  EXPECT_EQ(page->records[0].actor, "tok_h");
+  EXPECT_EQ(page->next_cursor, -1);
+  query.limit = 0;
+  EXPECT_EQ(client.QueryAudit(query).status().code(), Code::kInvalidArgument);
   auto cp = client.MakeCheckpoint();
   ASSERT_TRUE(cp.ok());
   EXPECT_TRUE(crypto::VerifyEd25519(*client.CheckpointPublicKey(), std::to_string(cp->tree_size),

@@ -303,5 +303,87 @@ TEST_F(KeeperTest, ExportsNeedAnApproverAndDrawOnADailyAllowance) {
   EXPECT_TRUE(keeper_->Open(more).ok());
 }
 
+TEST_F(KeeperTest, QueryAuditFiltersPagesAndIsItselfAudited) {
+  auto append = [&](std::string actor, std::string action, std::string ip, std::string inst) {
+    audit::Record r;
+    r.actor = std::move(actor);
+    r.action = std::move(action);
+    r.outcome = "success";
+    r.source_ip = std::move(ip);
+    r.institution_id = std::move(inst);
+    ASSERT_TRUE(keeper_->AppendAudit(r).ok());
+  };
+  const int64_t t0 = clock_.NowSeconds();
+  append("tok_x", "staff.decrypt", "203.0.113.7", "ins_a");
+  append("tok_y", "staff.decrypt", "198.51.100.1", "ins_a");
+  clock_.AdvanceSeconds(100);
+  append("tok_x", "command.sign", "203.0.113.7", "ins_a");
+  append("tok_x", "command.sign", "203.0.113.7", "ins_b");
+  append("tok_x", "auth.login", "203.0.113.7", "ins_a");
+
+  AuditQuery q;
+  q.caller = Caller{"system", "superadmin", "", "req_q", "", "incident.figures"};
+  q.action_prefixes = {"staff.", "command."};
+  q.actors = {"tok_x"};
+  q.institution_id = "ins_a";
+  auto page = keeper_->QueryAudit(q);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->records.size(), 2u);
+  EXPECT_EQ(page->records[0].action, "staff.decrypt");
+  EXPECT_EQ(page->records[0].index, 0);
+  EXPECT_EQ(page->records[1].action, "command.sign");
+  EXPECT_EQ(page->next_cursor, -1);
+
+  // The time range is inclusive and pages follow the cursor.
+  q.actors.clear();
+  q.institution_id.clear();
+  q.since = t0 + 100;
+  q.limit = 1;
+  page = keeper_->QueryAudit(q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->records.size(), 1u);
+  EXPECT_EQ(page->records[0].index, 2);
+  q.cursor = page->next_cursor;
+  page = keeper_->QueryAudit(q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->records.size(), 1u);
+  EXPECT_EQ(page->records[0].index, 3);
+
+  q.source_ips = {"198.51.100.1"};
+  q.since = 0;
+  q.cursor = 0;
+  q.limit = 10;
+  page = keeper_->QueryAudit(q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->records.size(), 1u);
+  EXPECT_EQ(page->records[0].actor, "tok_y");
+
+  int queries = 0;
+  for (const auto& r : trail_.records()) {
+    if (r.action == "audit.query") {
+      ++queries;
+      EXPECT_EQ(r.actor, "system");
+    }
+  }
+  EXPECT_EQ(queries, 4) << "every query is on record";
+}
+
+TEST_F(KeeperTest, QueryAuditRefusesOutOfBoundsRequests) {
+  AuditQuery q;
+  q.caller = Caller{"system", "superadmin", "", "", "", "incident.figures"};
+  q.limit = 0;
+  EXPECT_EQ(keeper_->QueryAudit(q).status().code(), Code::kInvalidArgument);
+  q.limit = kMaxAuditQueryPage + 1;
+  EXPECT_EQ(keeper_->QueryAudit(q).status().code(), Code::kInvalidArgument);
+  q.limit = 10;
+  q.cursor = -1;
+  EXPECT_EQ(keeper_->QueryAudit(q).status().code(), Code::kInvalidArgument);
+  q.cursor = 0;
+  q.actors.assign(kMaxAuditQueryFilterValues + 1, "tok_x");
+  EXPECT_EQ(keeper_->QueryAudit(q).status().code(), Code::kInvalidArgument);
+  q.actors = {std::string(200, 'a')};
+  EXPECT_EQ(keeper_->QueryAudit(q).status().code(), Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace rampart::keeper

@@ -2169,6 +2169,134 @@ TEST_P(StoreConformanceTest, StaffExportsMoveOnceThroughTheirStates) {
   EXPECT_TRUE(Must(store_->ListStaffExports(B(), PageRequest{50, ""})).items.empty());
 }
 
+// ------------------------------------------------------------------------------------------
+// Incidents (issue 5)
+
+TEST_P(StoreConformanceTest, IncidentsGroupAlertsByInstitutionEntityAndWindow) {
+  const int64_t day = 86400;
+  auto a1 = Must(store_->RecordAlert(Observation(inst_a_, "r1", "source.ip=192.0.2.1", 1000), 5));
+  auto inc = Must(store_->AttachAlertToIncident(a1.id, day, 1001));
+  EXPECT_EQ(inc.state, core::IncidentState::kNew);
+  EXPECT_EQ(inc.institution_id, inst_a_);
+  EXPECT_EQ(inc.entity, "source.ip=192.0.2.1");
+  EXPECT_EQ(inc.title, "Title of r1");
+  EXPECT_EQ(inc.first_alert_at, 1000);
+  EXPECT_EQ(inc.alert_ids, std::vector<std::string>{a1.id});
+  // Attaching again is idempotent.
+  EXPECT_EQ(Must(store_->AttachAlertToIncident(a1.id, day, 1002)).alert_ids.size(), 1u);
+
+  // Another rule on the same entity within the window joins, raising the severity.
+  auto a2 = Must(store_->RecordAlert(
+      Observation(inst_a_, "r2", "source.ip=192.0.2.1", 1000 + day - 10, "critical"), 5));
+  auto joined = Must(store_->AttachAlertToIncident(a2.id, day, 1000 + day));
+  EXPECT_EQ(joined.id, inc.id);
+  EXPECT_EQ(joined.severity, "critical");
+  EXPECT_EQ(joined.alert_ids, (std::vector<std::string>{a1.id, a2.id}));
+  // A lower severity does not lower it.
+  auto a3 = Must(
+      store_->RecordAlert(Observation(inst_a_, "r3", "source.ip=192.0.2.1", 1000 + day, "low"), 5));
+  EXPECT_EQ(Must(store_->AttachAlertToIncident(a3.id, day, 1000 + day)).severity, "critical");
+
+  // Other entity, other institution, server-wide, or past the window: new incidents.
+  auto other_entity =
+      Must(store_->RecordAlert(Observation(inst_a_, "r1", "source.ip=192.0.2.9", 1100), 5));
+  auto other_inst =
+      Must(store_->RecordAlert(Observation(inst_b_, "r1", "source.ip=192.0.2.1", 1100), 5));
+  auto server_wide =
+      Must(store_->RecordAlert(Observation("", "r1", "source.ip=192.0.2.1", 1100), 5));
+  auto late = Must(
+      store_->RecordAlert(Observation(inst_a_, "r4", "source.ip=192.0.2.1", 1000 + 3 * day), 5));
+  std::set<std::string> ids = {inc.id};
+  for (const auto* a : {&other_entity, &other_inst, &server_wide, &late}) {
+    auto i = Must(store_->AttachAlertToIncident(a->id, day, 5000));
+    EXPECT_TRUE(ids.insert(i.id).second) << a->entity << " " << a->institution_id;
+    EXPECT_EQ(Must(store_->GetIncident(Scope::All(), i.id)).alert_ids.size(), 1u);
+  }
+  EXPECT_CODE(store_->AttachAlertToIncident("alr_missing", day, 1), kNotFound);
+}
+
+TEST_P(StoreConformanceTest, IncidentStatesMoveForwardOnlyAndAreRecorded) {
+  auto a = Must(store_->RecordAlert(Observation(inst_a_, "r1", "e", 100), 5));
+  auto inc = Must(store_->AttachAlertToIncident(a.id, 86400, 100));
+  auto triaged = Must(
+      store_->TransitionIncident(A(), inc.id, core::IncidentState::kTriaged, "tok_x", "", 200));
+  EXPECT_EQ(triaged.state, core::IncidentState::kTriaged);
+  EXPECT_CODE(store_->TransitionIncident(A(), inc.id, core::IncidentState::kNew, "tok_x", "", 210),
+              kConflict);
+  EXPECT_CODE(
+      store_->TransitionIncident(A(), inc.id, core::IncidentState::kTriaged, "tok_x", "", 210),
+      kConflict);
+  // Skipping forward is allowed.
+  Must(store_->TransitionIncident(A(), inc.id, core::IncidentState::kEradicated, "tok_y",
+                                  "rebuilt from backup", 300));
+  Must(store_->AddIncidentNote(A(), inc.id, "tok_y", "Ivanti advisory checked", 310));
+  auto closed =
+      Must(store_->TransitionIncident(A(), inc.id, core::IncidentState::kClosed, "tok_z", "", 400));
+  EXPECT_EQ(closed.closed_at, 400);
+  EXPECT_CODE(
+      store_->TransitionIncident(A(), inc.id, core::IncidentState::kClosed, "tok_z", "", 500),
+      kConflict);
+  auto entries = Must(store_->ListIncidentEntries(A(), inc.id));
+  ASSERT_EQ(entries.size(), 4u);
+  EXPECT_EQ(entries[0].kind, "transition");
+  EXPECT_EQ(entries[0].from_state, "new");
+  EXPECT_EQ(entries[0].to_state, "triaged");
+  EXPECT_EQ(entries[0].actor, "tok_x");
+  EXPECT_EQ(entries[0].at, 200);
+  EXPECT_EQ(entries[1].text, "rebuilt from backup");
+  EXPECT_EQ(entries[2].kind, "note");
+  EXPECT_EQ(entries[2].text, "Ivanti advisory checked");
+  EXPECT_EQ(entries[3].to_state, "closed");
+  // A closed incident is final: a new alert on the entity opens another one.
+  auto b = Must(store_->RecordAlert(Observation(inst_a_, "r2", "e", 450), 5));
+  EXPECT_NE(Must(store_->AttachAlertToIncident(b.id, 86400, 450)).id, inc.id);
+}
+
+TEST_P(StoreConformanceTest, IncidentsAreScopedAndFiltered) {
+  auto a = Must(store_->RecordAlert(Observation(inst_a_, "r1", "e1", 100, "high"), 5));
+  auto b = Must(store_->RecordAlert(Observation(inst_b_, "r1", "e1", 200, "critical"), 5));
+  auto s = Must(store_->RecordAlert(Observation("", "r1", "e1", 300, "low"), 5));
+  auto ia = Must(store_->AttachAlertToIncident(a.id, 86400, 100));
+  auto ib = Must(store_->AttachAlertToIncident(b.id, 86400, 200));
+  auto is = Must(store_->AttachAlertToIncident(s.id, 86400, 300));
+  EXPECT_CODE(store_->GetIncident(A(), ib.id), kNotFound);
+  EXPECT_CODE(store_->GetIncident(A(), is.id), kNotFound);
+  EXPECT_CODE(store_->TransitionIncident(A(), ib.id, core::IncidentState::kClosed, "x", "", 1),
+              kNotFound);
+  EXPECT_CODE(store_->AddIncidentNote(A(), is.id, "x", "note", 1), kNotFound);
+  EXPECT_CODE(store_->ListIncidentEntries(B(), ia.id), kNotFound);
+  EXPECT_EQ(Must(store_->GetIncident(Scope::All(), is.id)).institution_id, "");
+  auto list = [&](const Scope& scope, store::IncidentFilter f) {
+    return CollectIds([&](PageRequest p) { return store_->ListIncidents(scope, f, p); }, 1);
+  };
+  EXPECT_EQ(list(A(), {}), std::vector<std::string>{ia.id});
+  EXPECT_EQ(list(Scope::All(), {}), (std::vector<std::string>{ia.id, ib.id, is.id}));
+  EXPECT_EQ(list(Scope::All(), {.severity = "critical"}), std::vector<std::string>{ib.id});
+  EXPECT_EQ(list(Scope::All(), {.since = 200}), (std::vector<std::string>{ib.id, is.id}));
+  EXPECT_EQ(list(Scope::All(), {.until = 200}), (std::vector<std::string>{ia.id, ib.id}));
+  Must(store_->TransitionIncident(B(), ib.id, core::IncidentState::kContained, "x", "", 250));
+  EXPECT_EQ(list(Scope::All(), {.state = core::IncidentState::kContained}),
+            std::vector<std::string>{ib.id});
+  EXPECT_CODE(store_->ListIncidents(A(), {}, PageRequest{10, "zz"}), kInvalidArgument);
+}
+
+TEST_P(StoreConformanceTest, CommandsInWindowAreScoped) {
+  constexpr int64_t kFar = 4'000'000'000;
+  core::Device da = Enroll(inst_a_);
+  core::Device db = Enroll(inst_b_);
+  core::Command ca = Enqueue(da);
+  core::Command cb = Enqueue(db);
+  auto in_a = Must(store_->ListCommandsInWindow(A(), 0, kFar, 100));
+  ASSERT_EQ(in_a.size(), 1u);
+  EXPECT_EQ(in_a[0].id, ca.id);
+  EXPECT_EQ(Must(store_->ListCommandsInWindow(Scope::All(), 0, kFar, 100)).size(), 2u);
+  EXPECT_TRUE(Must(store_->ListCommandsInWindow(A(), ca.updated_at + 1, kFar, 100)).empty());
+  EXPECT_TRUE(Must(store_->ListCommandsInWindow(A(), 0, ca.created_at - 1, 100)).empty());
+  EXPECT_EQ(Must(store_->ListCommandsInWindow(Scope::All(), 0, kFar, 1)).size(), 1u);
+  EXPECT_CODE(store_->ListCommandsInWindow(A(), 0, 1, 0), kInvalidArgument);
+  (void)cb;
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param.name;

@@ -129,6 +129,35 @@ class FakeKeeper : public keeper::Keeper {
     return Status::Unavailable("the fake keeper keeps no Merkle log");
   }
 
+  Result<keeper::AuditPage> QueryAudit(const keeper::AuditQuery& q) override {
+    RAMPART_RETURN_IF_ERROR(keeper::ValidateAuditQuery(q));
+    std::lock_guard lock(mu_);
+    if (!available_) return Down();
+    keeper::AuditPage page;
+    int64_t i = q.cursor;
+    for (; i < static_cast<int64_t>(audit_.size()); ++i) {
+      if (static_cast<int64_t>(page.records.size()) >= q.limit) break;
+      if (keeper::AuditQueryMatches(q, audit_[static_cast<size_t>(i)])) {
+        page.records.push_back(audit_[static_cast<size_t>(i)]);
+      }
+    }
+    page.next_cursor = i < static_cast<int64_t>(audit_.size()) ? i : -1;
+    ++audit_queries_;
+    return page;
+  }
+  // How many QueryAudit calls were answered.
+  int64_t audit_queries() const {
+    std::lock_guard lock(mu_);
+    return audit_queries_;
+  }
+  // Puts a crafted record into the log as the keeper or the playbook engine would have written
+  // it (time and all): figures are tested against records with known times.
+  void InjectAudit(audit::Record r) {
+    std::lock_guard lock(mu_);
+    r.index = static_cast<int64_t>(audit_.size());
+    audit_.push_back(std::move(r));
+  }
+
  private:
   struct Key {
     std::string key_id;
@@ -161,6 +190,7 @@ class FakeKeeper : public keeper::Keeper {
   std::map<std::string, std::vector<keeper::KeyRotation>> rotations_;
   std::vector<keeper::SignCommandRequest> signed_;
   std::vector<audit::Record> audit_;
+  int64_t audit_queries_ = 0;
 };
 
 }  // namespace rampart::testing

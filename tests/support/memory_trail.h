@@ -34,6 +34,17 @@ class MemoryTrail : public AuditTrail {
     return c;
   }
 
+  Result<std::vector<audit::Record>> Read(int64_t from, int64_t max_records) override {
+    std::lock_guard lock(mu_);
+    std::vector<audit::Record> out;
+    for (int64_t i = from; i >= 0 && i < static_cast<int64_t>(records_.size()) &&
+                           static_cast<int64_t>(out.size()) < max_records;
+         ++i) {
+      out.push_back(records_[static_cast<size_t>(i)]);
+    }
+    return out;
+  }
+
   std::vector<audit::Record> records() const {
     std::lock_guard lock(mu_);
     return records_;

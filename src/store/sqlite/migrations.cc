@@ -310,15 +310,58 @@ CREATE INDEX staff_exports_by_institution ON staff_exports(institution_id, creat
 CREATE INDEX staff_exports_order ON staff_exports(created_at, id);
 )sql";
 
+// Incidents (issue 5): alerts grouped per (institution, entity), their transitions and notes.
+// Written as migration 6 on the incidents branch; becomes 7 when merged after the other 6.
+constexpr std::string_view kIncidents = R"sql(
+CREATE TABLE incidents (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT REFERENCES institutions(id),
+  entity TEXT NOT NULL,
+  title TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  state TEXT NOT NULL,
+  first_alert_at INTEGER NOT NULL,
+  last_alert_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  closed_at INTEGER NOT NULL
+);
+CREATE INDEX incidents_order ON incidents(created_at, id);
+CREATE INDEX incidents_by_institution ON incidents(institution_id, created_at, id);
+CREATE INDEX incidents_by_entity ON incidents(ifnull(institution_id, ''), entity, last_alert_at);
+CREATE TABLE incident_alerts (
+  alert_id TEXT PRIMARY KEY REFERENCES alerts(id),
+  incident_id TEXT NOT NULL REFERENCES incidents(id),
+  seq INTEGER NOT NULL
+);
+CREATE INDEX incident_alerts_by_incident ON incident_alerts(incident_id, seq);
+CREATE TABLE incident_entries (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  incident_id TEXT NOT NULL REFERENCES incidents(id),
+  kind TEXT NOT NULL,
+  from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL,
+  text TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX incident_entries_by_incident ON incident_entries(incident_id, seq);
+CREATE INDEX commands_by_time ON commands(institution_id, updated_at);
+)sql";
+
 }  // namespace
 
 // Versions are assigned in order of merge: 2 keeper (sealed staff, signed commands), 3 admin
 // identity, 4 alerts.
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
-      {1, "initial_schema", kInitialSchema}, {2, "sealed_staff_signed_commands", kSignedCommands},
-      {3, "admin_identity", kAdminIdentity}, {4, "alerts", kAlerts},
+      {1, "initial_schema", kInitialSchema},
+      {2, "sealed_staff_signed_commands", kSignedCommands},
+      {3, "admin_identity", kAdminIdentity},
+      {4, "alerts", kAlerts},
       {5, "staff_exports", kStaffExports},
+      // Incidents: must become 7 at merge (6 is taken by the respond branch).
+      {6, "incidents", kIncidents},
   };
   return kMigrations;
 }

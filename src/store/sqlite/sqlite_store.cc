@@ -2379,4 +2379,258 @@ Result<core::Alert> SqliteStore::AcknowledgeAlert(const Scope& scope, const std:
   });
 }
 
+// ===============================================================================================
+// Incidents (issue 5, docs/incidents.md)
+
+#define INCIDENT_COLS                                                                   \
+  "id, institution_id, entity, title, severity, state, first_alert_at, last_alert_at, " \
+  "created_at, "                                                                        \
+  "updated_at, closed_at"
+
+namespace {
+
+Result<core::Incident> ReadIncident(const Statement& st) {
+  core::Incident i;
+  i.id = st.Text(0);
+  i.institution_id = st.IsNull(1) ? "" : st.Text(1);
+  i.entity = st.Text(2);
+  i.title = st.Text(3);
+  i.severity = st.Text(4);
+  RAMPART_ASSIGN_OR_RETURN(i.state,
+                           ParseEnum(&core::ParseIncidentState, st.Text(5), "incident state"));
+  i.first_alert_at = st.Int(6);
+  i.last_alert_at = st.Int(7);
+  i.created_at = st.Int(8);
+  i.updated_at = st.Int(9);
+  i.closed_at = st.Int(10);
+  return i;
+}
+
+Result<core::IncidentEntry> ReadIncidentEntry(const Statement& st) {
+  core::IncidentEntry e;
+  e.seq = st.Int(0);
+  e.incident_id = st.Text(1);
+  e.kind = st.Text(2);
+  e.from_state = st.Text(3);
+  e.to_state = st.Text(4);
+  e.text = st.Text(5);
+  e.actor = st.Text(6);
+  e.at = st.Int(7);
+  return e;
+}
+
+Result<std::string> ReadText0(const Statement& st) {
+  return st.Text(0);
+}
+
+Status LoadIncidentAlerts(Connection& c, core::Incident* i) {
+  Query q("SELECT alert_id FROM incident_alerts");
+  q.Where("incident_id = ?").Arg(i->id).Append(" ORDER BY seq");
+  RAMPART_ASSIGN_OR_RETURN(i->alert_ids, (GetAll<std::string>(c, q, ReadText0)));
+  return Status::Ok();
+}
+
+Result<core::Incident> FindIncident(Connection& c, const Scope& scope, const std::string& id) {
+  Query q("SELECT " INCIDENT_COLS " FROM incidents");
+  q.Where("id = ?").Arg(id).InScope(scope);
+  RAMPART_ASSIGN_OR_RETURN(core::Incident i, GetOne(c, q, ReadIncident, "incident"));
+  RAMPART_RETURN_IF_ERROR(LoadIncidentAlerts(c, &i));
+  return i;
+}
+
+Param OptionalInstitution(const std::string& id) {
+  return id.empty() ? Param{} : Param{id};
+}
+
+}  // namespace
+
+Result<core::Incident> SqliteStore::AttachAlertToIncident(const std::string& alert_id,
+                                                          int64_t window_seconds, int64_t now) {
+  return Write([&](Connection& c) -> Result<core::Incident> {
+    Query qa("SELECT " ALERT_COLS " FROM alerts");
+    qa.Where("id = ?").Arg(alert_id);
+    RAMPART_ASSIGN_OR_RETURN(core::Alert alert, GetOne(c, qa, ReadAlert, "alert"));
+    const int64_t alert_at = std::max(alert.last_seen, alert.created_at);
+
+    auto raise = [&](core::Incident inc) -> Result<core::Incident> {
+      bool changed = false;
+      if (core::SeverityRank(alert.severity) > core::SeverityRank(inc.severity)) {
+        inc.severity = alert.severity;
+        changed = true;
+      }
+      if (alert_at > inc.last_alert_at) {
+        inc.last_alert_at = alert_at;
+        changed = true;
+      }
+      if (changed) {
+        inc.updated_at = now;
+        Query u("UPDATE incidents SET severity = ?, last_alert_at = ?, updated_at = ?");
+        u.Arg(inc.severity).Arg(inc.last_alert_at).Arg(now).Where("id = ?").Arg(inc.id);
+        RAMPART_RETURN_IF_ERROR(RunOne(c, u, "incident"));
+      }
+      RAMPART_RETURN_IF_ERROR(LoadIncidentAlerts(c, &inc));
+      return inc;
+    };
+
+    Query linked("SELECT " INCIDENT_COLS " FROM incidents");
+    linked.Where("id = (SELECT incident_id FROM incident_alerts WHERE alert_id = ?)").Arg(alert_id);
+    auto existing = GetOne(c, linked, ReadIncident, "incident");
+    if (existing.ok()) return raise(std::move(existing).value());
+    if (existing.status().code() != Code::kNotFound) return existing.status();
+
+    Query open("SELECT " INCIDENT_COLS " FROM incidents");
+    open.Where("ifnull(institution_id, '') = ?")
+        .Arg(alert.institution_id)
+        .Where("entity = ?")
+        .Arg(alert.entity)
+        .Where("state <> 'closed'")
+        .Where("last_alert_at >= ?")
+        .Arg(alert.first_seen - window_seconds)
+        .Append(" ORDER BY last_alert_at DESC, id LIMIT 1");
+    auto joinable = GetOne(c, open, ReadIncident, "incident");
+    if (!joinable.ok() && joinable.status().code() != Code::kNotFound) return joinable.status();
+    core::Incident inc;
+    if (joinable.ok()) {
+      inc = std::move(joinable).value();
+    } else {
+      inc.id = core::NewId("inc");
+      inc.institution_id = alert.institution_id;
+      inc.entity = alert.entity;
+      inc.title = alert.rule_title.empty() ? alert.rule_id : alert.rule_title;
+      inc.severity = alert.severity;
+      inc.state = core::IncidentState::kNew;
+      inc.first_alert_at = alert.created_at;
+      inc.last_alert_at = alert_at;
+      inc.created_at = now;
+      inc.updated_at = now;
+      Query ins("INSERT INTO incidents (" INCIDENT_COLS
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)");
+      ins.Arg(inc.id)
+          .Arg(OptionalInstitution(inc.institution_id))
+          .Arg(inc.entity)
+          .Arg(inc.title)
+          .Arg(inc.severity)
+          .Arg(Str(core::ToString(inc.state)))
+          .Arg(inc.first_alert_at)
+          .Arg(inc.last_alert_at)
+          .Arg(inc.created_at)
+          .Arg(inc.updated_at);
+      RAMPART_RETURN_IF_ERROR(Named(RunQuery(c, ins), "incident"));
+    }
+    Query link(
+        "INSERT INTO incident_alerts (alert_id, incident_id, seq) VALUES (?, ?, "
+        "(SELECT ifnull(max(seq), 0) + 1 FROM incident_alerts WHERE incident_id = ?))");
+    link.Arg(alert_id).Arg(inc.id).Arg(inc.id);
+    RAMPART_RETURN_IF_ERROR(Named(RunQuery(c, link), "incident alert"));
+    if (alert.created_at < inc.first_alert_at) {
+      inc.first_alert_at = alert.created_at;
+      Query u("UPDATE incidents SET first_alert_at = ?");
+      u.Arg(inc.first_alert_at).Where("id = ?").Arg(inc.id);
+      RAMPART_RETURN_IF_ERROR(RunOne(c, u, "incident"));
+    }
+    return raise(std::move(inc));
+  });
+}
+
+Result<core::Incident> SqliteStore::GetIncident(const Scope& scope, const std::string& id) {
+  return Read([&](Connection& c) { return FindIncident(c, scope, id); });
+}
+
+Result<Page<core::Incident>> SqliteStore::ListIncidents(const Scope& scope,
+                                                        const IncidentFilter& filter,
+                                                        const PageRequest& page) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " INCIDENT_COLS " FROM incidents");
+    q.InScope(scope);
+    if (filter.state) q.Where("state = ?").Arg(Str(core::ToString(*filter.state)));
+    if (!filter.severity.empty()) q.Where("severity = ?").Arg(filter.severity);
+    if (filter.since != 0) q.Where("last_alert_at >= ?").Arg(filter.since);
+    if (filter.until != 0) q.Where("first_alert_at <= ?").Arg(filter.until);
+    return GetPage<core::Incident>(c, std::move(q), Order::kCreatedAt, page, ReadIncident,
+                                   kCreatedAt);
+  });
+}
+
+Result<core::Incident> SqliteStore::TransitionIncident(const Scope& scope, const std::string& id,
+                                                       core::IncidentState to,
+                                                       const std::string& by,
+                                                       const std::string& reason, int64_t now) {
+  return Write([&](Connection& c) -> Result<core::Incident> {
+    RAMPART_ASSIGN_OR_RETURN(core::Incident inc, FindIncident(c, scope, id));
+    if (!core::IncidentTransitionAllowed(inc.state, to)) {
+      return Status::Conflict("an incident cannot go from " + std::string(ToString(inc.state)) +
+                              " to " + std::string(ToString(to)));
+    }
+    const std::string from(ToString(inc.state));
+    Query u("UPDATE incidents SET state = ?, updated_at = ?, closed_at = ?");
+    u.Arg(Str(ToString(to)))
+        .Arg(now)
+        .Arg(to == core::IncidentState::kClosed ? now : int64_t{0})
+        .Where("id = ?")
+        .Arg(id)
+        .Where("state = ?")
+        .Arg(from);
+    RAMPART_RETURN_IF_ERROR(RunOne(c, u, "incident"));
+    Query e(
+        "INSERT INTO incident_entries (incident_id, kind, from_state, to_state, text, actor, at) "
+        "VALUES (?, 'transition', ?, ?, ?, ?, ?)");
+    e.Arg(id).Arg(from).Arg(Str(ToString(to))).Arg(reason).Arg(by).Arg(now);
+    RAMPART_RETURN_IF_ERROR(RunQuery(c, e));
+    inc.state = to;
+    inc.updated_at = now;
+    if (to == core::IncidentState::kClosed) inc.closed_at = now;
+    return inc;
+  });
+}
+
+Result<core::IncidentEntry> SqliteStore::AddIncidentNote(const Scope& scope, const std::string& id,
+                                                         const std::string& by,
+                                                         const std::string& text, int64_t now) {
+  return Write([&](Connection& c) -> Result<core::IncidentEntry> {
+    RAMPART_ASSIGN_OR_RETURN(core::Incident inc, FindIncident(c, scope, id));
+    const std::string state(ToString(inc.state));
+    Query e(
+        "INSERT INTO incident_entries (incident_id, kind, from_state, to_state, text, actor, at) "
+        "VALUES (?, 'note', ?, ?, ?, ?, ?)");
+    e.Arg(id).Arg(state).Arg(state).Arg(text).Arg(by).Arg(now);
+    RAMPART_RETURN_IF_ERROR(RunQuery(c, e));
+    Query last(
+        "SELECT seq, incident_id, kind, from_state, to_state, text, actor, at "
+        "FROM incident_entries");
+    last.Where("seq = last_insert_rowid()");
+    return GetOne(c, last, ReadIncidentEntry, "incident note");
+  });
+}
+
+Result<std::vector<core::IncidentEntry>> SqliteStore::ListIncidentEntries(const Scope& scope,
+                                                                          const std::string& id) {
+  return Read([&](Connection& c) -> Result<std::vector<core::IncidentEntry>> {
+    RAMPART_RETURN_IF_ERROR(FindIncident(c, scope, id).status());
+    Query q(
+        "SELECT seq, incident_id, kind, from_state, to_state, text, actor, at "
+        "FROM incident_entries");
+    q.Where("incident_id = ?").Arg(id).Append(" ORDER BY seq");
+    return GetAll<core::IncidentEntry>(c, q, ReadIncidentEntry);
+  });
+}
+
+Result<std::vector<core::Command>> SqliteStore::ListCommandsInWindow(const Scope& scope,
+                                                                     int64_t since, int64_t until,
+                                                                     int64_t limit) {
+  if (limit < 1) return Status::InvalidArgument("limit must be positive");
+  return Read([&](Connection& c) {
+    Query q("SELECT " COMMAND_COLS " FROM commands");
+    q.InScope(scope)
+        .Where("updated_at >= ?")
+        .Arg(since)
+        .Where("created_at <= ?")
+        .Arg(until)
+        .Append(" ORDER BY created_at, id LIMIT ?")
+        .Arg(limit);
+    return GetAll<core::Command>(c, q, ReadCommand);
+  });
+}
+
+// === end of Incidents ===
+
 }  // namespace rampart::store::sqlite

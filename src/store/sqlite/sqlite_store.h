@@ -199,6 +199,24 @@ class SqliteStore final : public Store {
   Result<core::Alert> AcknowledgeAlert(const Scope& scope, const std::string& id,
                                        const std::string& by, int64_t now) override;
 
+  // === Incidents (issue 5) ===
+  Result<core::Incident> AttachAlertToIncident(const std::string& alert_id, int64_t window_seconds,
+                                               int64_t now) override;
+  Result<core::Incident> GetIncident(const Scope& scope, const std::string& id) override;
+  Result<Page<core::Incident>> ListIncidents(const Scope& scope, const IncidentFilter& filter,
+                                             const PageRequest& page) override;
+  Result<core::Incident> TransitionIncident(const Scope& scope, const std::string& id,
+                                            core::IncidentState to, const std::string& by,
+                                            const std::string& reason, int64_t now) override;
+  Result<core::IncidentEntry> AddIncidentNote(const Scope& scope, const std::string& id,
+                                              const std::string& by, const std::string& text,
+                                              int64_t now) override;
+  Result<std::vector<core::IncidentEntry>> ListIncidentEntries(const Scope& scope,
+                                                               const std::string& id) override;
+  Result<std::vector<core::Command>> ListCommandsInWindow(const Scope& scope, int64_t since,
+                                                          int64_t until, int64_t limit) override;
+  // === end of Incidents ===
+
  private:
   SqliteStore() = default;
 

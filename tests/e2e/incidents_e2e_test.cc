@@ -1,0 +1,134 @@
+// Incidents end to end: the real `rampart serve` (with its keeper child) receives a
+// CVE-2026-1281-shaped request; the alert opens an incident that is read, moved through its
+// states, annotated, and drafted into every report kind in every format.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "common/crypto.h"
+#include "harness.h"
+
+namespace rampart::e2e {
+namespace {
+
+const std::string kExploit =
+    "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,"
+    "h=gPath%60bash%20-c%20id%60/e2c3f9dd.ipa";
+
+TEST(IncidentsE2e, ExploitOpensAnIncidentThatIsHandledAndReported) {
+  ASSERT_TRUE(crypto::InitCrypto().ok());
+  ASSERT_TRUE(fs::exists(kRampart)) << "binary is not built";
+  fs::path dir = fs::temp_directory_path() / ("rampart_incidents_e2e_" + crypto::RandomHex(6));
+  fs::create_directories(dir);
+  std::string data = (dir / "data").string();
+  std::string config = (dir / "rampart.yml").string();
+  {
+    std::ofstream out(config);
+    out << "incidents:\n"
+        << "  organisation: \"Test <Agency>\"\n"
+        << "  dpo_email: \"dpo@test.example.eu\"\n";
+  }
+  ServerProcess server;
+  std::string error;
+  ASSERT_TRUE(server.Start(data, {"--demo", "--config", config}, &error)) << error;
+  const std::string ca = data + "/tls/ca.pem";
+  const std::string superadmin = server.PrintedValue("superadmin token");
+  const std::string admin = server.PrintedValue("admin token");
+  ASSERT_FALSE(superadmin.empty()) << server.printed();
+
+  EXPECT_EQ(CallApi(server.url(), ca, "", "GET", kExploit).status, 404);
+
+  // Poll with a deadline: the engine thread stores the alert and opens the incident after the
+  // response went out.
+  json summary;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline && summary.is_null()) {
+    ApiReply list = CallApi(server.url(), ca, superadmin, "GET", "/api/v1/incidents?state=new");
+    ASSERT_EQ(list.status, 200) << list.raw;
+    for (const auto& i : list.body["items"]) {
+      if (i["entity"] == "source.ip=127.0.0.1") summary = i;
+    }
+    if (summary.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(summary.is_null()) << "no incident for the exploit request; server log:\n"
+                                  << server.log();
+  EXPECT_TRUE(summary["institution_id"].is_null()) << "an unauthenticated probe is server-wide";
+  EXPECT_EQ(summary["severity"], "critical");
+  const std::string id = summary["id"];
+  const std::string base = "/api/v1/incidents/" + id;
+
+  ApiReply got = CallApi(server.url(), ca, superadmin, "GET", base);
+  ASSERT_EQ(got.status, 200) << got.raw;
+  EXPECT_EQ(got.body["alerts"].size(), 1u);
+  EXPECT_GE(got.body["figures"]["time_to_detect_seconds"].get<int64_t>(), 0);
+  EXPECT_EQ(got.body["figures"]["contained"], false);
+  EXPECT_EQ(got.body["figures"]["staff_records_read"], 0);
+  EXPECT_EQ(got.body["timeline"][0]["kind"], "first_malicious_event");
+  EXPECT_NE(got.raw.find("127.0.0.1"), std::string::npos);
+  EXPECT_EQ(got.body["deadlines"].size(), 3u);
+
+  // Server-wide: not visible to an institution admin; lists stay empty for it.
+  EXPECT_EQ(CallApi(server.url(), ca, admin, "GET", base).status, 404);
+  EXPECT_TRUE(CallApi(server.url(), ca, admin, "GET", "/api/v1/incidents").body["items"].empty());
+
+  ApiReply moved =
+      CallApi(server.url(), ca, superadmin, "POST", base + "/transition",
+              json{{"state", "triaged"}, {"reason", "exploit probe confirmed"}}.dump());
+  ASSERT_EQ(moved.status, 200) << moved.raw;
+  EXPECT_EQ(moved.body["state"], "triaged");
+  ApiReply back = CallApi(server.url(), ca, superadmin, "POST", base + "/transition",
+                          json{{"state", "new"}}.dump());
+  EXPECT_EQ(back.status, 409) << back.raw;
+  EXPECT_TRUE(back.body.contains("error"));
+  EXPECT_EQ(CallApi(server.url(), ca, superadmin, "POST", base + "/transition",
+                    json{{"state", "reopened"}}.dump())
+                .status,
+            400);
+  ApiReply note = CallApi(server.url(), ca, superadmin, "POST", base + "/notes",
+                          json{{"text", "Probe from the loopback test client"}}.dump());
+  EXPECT_EQ(note.status, 201) << note.raw;
+  EXPECT_EQ(CallApi(server.url(), ca, superadmin, "POST", base + "/notes",
+                    json{{"text", std::string("bell\x07")}}.dump())
+                .status,
+            400);
+  got = CallApi(server.url(), ca, superadmin, "GET", base);
+  ASSERT_EQ(got.body["entries"].size(), 2u);
+  EXPECT_EQ(got.body["state"], "triaged");
+  const json figures = got.body["figures"];
+
+  for (std::string kind :
+       {"early-warning", "notification", "final", "personal-data-breach", "stix"}) {
+    for (std::string format : {"md", "json", "html"}) {
+      SCOPED_TRACE(kind + " " + format);
+      ApiReply r = CallApi(server.url(), ca, superadmin, "GET",
+                           base + "/reports/" + kind + "?format=" + format);
+      ASSERT_EQ(r.status, 200) << r.raw;
+      EXPECT_FALSE(r.raw.empty());
+      if (format == "json" && kind == "stix") {
+        EXPECT_EQ(r.body["type"], "bundle");
+        EXPECT_FALSE(r.body["objects"].empty());
+      } else if (format == "json") {
+        EXPECT_EQ(r.body["figures"]["time_to_detect_seconds"], figures["time_to_detect_seconds"]);
+        EXPECT_EQ(r.body["figures"]["device_verdict"], figures["device_verdict"]);
+      } else if (format == "html") {
+        EXPECT_NE(r.raw.find("Test &lt;Agency&gt;"), std::string::npos);
+        EXPECT_EQ(r.raw.find("Test <Agency>"), std::string::npos);
+      } else {
+        EXPECT_NE(r.raw.find("# "), std::string::npos);
+      }
+    }
+  }
+  ApiReply markdown = CallApi(server.url(), ca, superadmin, "GET", base + "/reports/final");
+  EXPECT_EQ(markdown.status, 200) << "Markdown is the default format";
+  EXPECT_EQ(markdown.raw.rfind("# NIS2", 0), 0u) << markdown.raw;
+  EXPECT_EQ(CallApi(server.url(), ca, superadmin, "GET", base + "/reports/pdf").status, 400);
+  EXPECT_EQ(CallApi(server.url(), ca, superadmin, "GET", base + "/reports/final?format=pdf").status,
+            400);
+
+  EXPECT_EQ(server.Stop(), 0);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace rampart::e2e
