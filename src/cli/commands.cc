@@ -130,6 +130,30 @@ int UserCreate(const std::string& data_dir, const std::string& username,
   return 0;
 }
 
+int BouncerKeyCreate(const std::string& data_dir, const std::string& name) {
+  if (name.empty() || name.size() > 100) {
+    return Fail(Status::InvalidArgument("bouncer name must have 1 to 100 characters"));
+  }
+  for (unsigned char ch : name) {
+    if (ch < 0x20 || ch == 0x7f) {
+      return Fail(Status::InvalidArgument("bouncer name must not contain control characters"));
+    }
+  }
+  auto store = OpenDataDir(data_dir);
+  if (!store.ok()) return Fail(store.status());
+  store::BouncerKey key;
+  key.id = core::NewId("bnc");
+  key.name = name;
+  const std::string secret = "rmb_" + crypto::RandomHex(32);
+  key.key_hash = crypto::Sha256Hex(secret);
+  key.created_at = SystemClock::Instance().NowSeconds();
+  Status s = (*store)->CreateBouncerKey(key);
+  if (!s.ok()) return Fail(s);
+  std::cerr << "created bouncer key " << key.id << "\n";
+  std::cout << secret << "\n";
+  return 0;
+}
+
 int EnrollmentCreate(const std::string& data_dir, const std::string& institution_id,
                      const std::string& staff_id, int64_t max_uses, int64_t expires_in_seconds) {
   auto store = OpenDataDir(data_dir);

@@ -72,6 +72,14 @@ struct DetectionConfig {
   uint32_t sink_queue_capacity = 1024;  // alerts waiting per sink; more are dropped
 };
 
+// Playbooks and response actions (`response:`; docs/incident-response.md).
+struct ResponseConfig {
+  bool playbooks = true;                   // run playbooks on stored alerts
+  std::vector<std::string> playbook_dirs;  // besides the bundled playbooks
+  uint32_t action_max_attempts = 3;        // tries of an action that fails transiently
+  uint32_t action_backoff_ms = 200;        // first wait between tries; doubles each time
+};
+
 struct Config {
   std::string data_dir = "var";
   std::string listen = "127.0.0.1:8443";
@@ -108,6 +116,7 @@ struct Config {
   uint32_t login_lockout_seconds = 900;
 
   DetectionConfig detection;
+  ResponseConfig response;
 
   // Demo seeding (`serve --demo`).
   uint32_t demo_staff = 200;

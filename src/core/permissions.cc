@@ -13,7 +13,7 @@ struct Grant {
 
 // Helpdesk reads the staff directory to answer calls; analysts and auditors see devices,
 // policies and compliance but not staff personal data (least privilege for read-only roles).
-constexpr std::array<Grant, 29> kGrants{{
+constexpr std::array<Grant, 36> kGrants{{
     {"institutions.read", {true, true, true, true, true}},
     {"institutions.write", {true, false, false, false, false}},
     // Moving an institution's devices to a new command key.
@@ -51,6 +51,14 @@ constexpr std::array<Grant, 29> kGrants{{
     // Alerts: every role that investigates reads them; auditors may not change their state.
     {"alerts.read", {true, true, false, true, true}},
     {"alerts.write", {true, true, false, true, false}},
+    // Response (docs/incident-response.md): front-door blocks, lockdowns, playbook approvals.
+    {"blocks.read", {true, true, false, true, true}},
+    {"blocks.write", {true, true, false, false, false}},
+    {"lockdown.read", {true, true, true, true, true}},
+    {"lockdown.write", {true, true, false, false, false}},
+    {"lockdown.server", {true, false, false, false, false}},
+    {"response.read", {true, true, false, true, true}},
+    {"response.write", {true, true, false, false, false}},
 }};
 
 size_t RoleIndex(Role r) {

@@ -12,6 +12,7 @@ struct ServeOptions {
   std::string config_file;  // optional YAML
   bool demo = false;
   bool plain_http = false;        // --insecure-http: for local debugging only
+  std::string bundled_playbooks_dir;  // the bundled playbooks (rules/playbooks)
   std::string bundled_rules_dir;  // the bundled Sigma rules the live engine always loads
 };
 
