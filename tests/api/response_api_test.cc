@@ -159,6 +159,7 @@ TEST_F(ResponseApiTest, LeavingLockdownNeedsTwoDistinctSignedInAdminsOfTheInstit
   TestUser bob = MakeUser(core::Role::kAdmin, inst_a_, true);
   TestUser eve = MakeUser(core::Role::kAdmin, inst_b_, true);
   Session alice_s = Login(alice), bob_s = Login(bob), eve_s = Login(eve);
+  clock_.AdvanceSeconds(31);           // a TOTP code is good once
   Session alice_again = Login(alice);  // a second session of the same person
   const std::string base = "/api/v1/institutions/" + inst_a_ + "/lockdown";
   ASSERT_EQ(Send("POST", base, admin_a_, json::object()).status, 200);
