@@ -35,14 +35,6 @@ bool Visible(const Call& call, const store::AddressBlock& b) {
          (!b.institution_id.empty() && b.institution_id == call.principal.institution_id);
 }
 
-respond::ActionContext ContextOf(const Call& call) {
-  respond::ActionContext ctx;
-  ctx.actor = call.principal.id;
-  ctx.request_id = call.req.request_id;
-  ctx.source_ip = call.req.remote_ip;
-  return ctx;
-}
-
 http::Response ListBlocks(Context& c, const Call& call) {
   RAMPART_API_ASSIGN(auto blocks, c.store->ListActiveAddressBlocks(c.Now()));
   json items = json::array();
@@ -71,8 +63,8 @@ http::Response CreateBlock(Context& c, const Call& call) {
   if (self.ok() && self->value == target->value) {
     return ErrorResponse(Status::InvalidArgument("refusing to block your own address"));
   }
-  RAMPART_API_ASSIGN(auto block, c.response->BlockAddress(ContextOf(call), value, seconds, reason,
-                                                          call.principal.institution_id));
+  RAMPART_API_ASSIGN(auto block, c.response->BlockAddress(ActionContextOf(call), value, seconds,
+                                                          reason, call.principal.institution_id));
   return JsonResponse(201, BlockJson(block));
 }
 
@@ -87,7 +79,7 @@ http::Response DeleteBlock(Context& c, const Call& call) {
   if (!existing.ok() || !Visible(call, *existing)) {
     return ErrorResponse(Status::NotFound("block not found"));
   }
-  RAMPART_API_ASSIGN(auto removed, c.response->UnblockAddress(ContextOf(call), id));
+  RAMPART_API_ASSIGN(auto removed, c.response->UnblockAddress(ActionContextOf(call), id));
   return JsonResponse(200, BlockJson(removed));
 }
 
@@ -124,6 +116,14 @@ http::Response DecisionStream(Context& c, const Call& call) {
 }
 
 }  // namespace
+
+respond::ActionContext ActionContextOf(const Call& call) {
+  respond::ActionContext ctx;
+  ctx.actor = call.principal.id;
+  ctx.request_id = call.req.request_id;
+  ctx.source_ip = call.req.remote_ip;
+  return ctx;
+}
 
 void RegisterBlockRoutes(RouteTable& t, Context& c) {
   t.Add("GET", "/api/v1/blocks", "blocks.read",

@@ -113,6 +113,8 @@ void RegisterDeviceProtocolRoutes(RouteTable& t, Context& c);
 void RegisterAlertRoutes(RouteTable& t, Context& c);
 void RegisterBlockRoutes(RouteTable& t, Context& c);     // blocks.cc (response)
 void RegisterLockdownRoutes(RouteTable& t, Context& c);  // lockdown.cc (response)
+// An admin's manual response action: the principal as actor, the request's id and address.
+respond::ActionContext ActionContextOf(const Call& call);
 
 // --- Request helpers ---
 

@@ -25,14 +25,6 @@ json LockdownJson(const std::string& scope, const std::optional<store::Lockdown>
                l->lift_requested_at == 0 ? json(nullptr) : json(l->lift_requested_at)}};
 }
 
-respond::ActionContext ContextOf(const Call& call) {
-  respond::ActionContext ctx;
-  ctx.actor = call.principal.id;
-  ctx.request_id = call.req.request_id;
-  ctx.source_ip = call.req.remote_ip;
-  return ctx;
-}
-
 respond::LiftActor LiftActorOf(const Call& call) {
   respond::LiftActor who;
   who.is_session = call.principal.kind == Principal::Kind::kSession;
@@ -69,17 +61,17 @@ http::Response Show(Context& c, const std::string& scope) {
 
 http::Response Enter(Context& c, const Call& call, const std::string& scope) {
   RAMPART_API_ASSIGN(std::string reason, ReadReason(call));
-  RAMPART_API_CHECK(c.response->EnterLockdown(ContextOf(call), scope, reason));
+  RAMPART_API_CHECK(c.response->EnterLockdown(ActionContextOf(call), scope, reason));
   return Show(c, scope);
 }
 
 http::Response LiftRequest(Context& c, const Call& call, const std::string& scope) {
-  RAMPART_API_CHECK(c.response->RequestLift(ContextOf(call), scope, LiftActorOf(call)));
+  RAMPART_API_CHECK(c.response->RequestLift(ActionContextOf(call), scope, LiftActorOf(call)));
   return JsonResponse(202, LockdownJson(scope, c.response->lockdowns().Get(scope)));
 }
 
 http::Response LiftApprove(Context& c, const Call& call, const std::string& scope) {
-  RAMPART_API_CHECK(c.response->ApproveLift(ContextOf(call), scope, LiftActorOf(call)));
+  RAMPART_API_CHECK(c.response->ApproveLift(ActionContextOf(call), scope, LiftActorOf(call)));
   return Show(c, scope);
 }
 
