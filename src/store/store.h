@@ -377,8 +377,9 @@ class Store {
                                                const std::string& by, int64_t now) = 0;
   // --- Response (src/respond: playbooks, denylist, lockdown; migration 6) ---
   // Adds a block, or when an active block (not removed, not expired at `now`) of the same
-  // institution_id already holds the same value, extends its expiry to the later of the two and returns it with `existed` set.
-  // Either way the row's change_seq moves forward. Unscoped: blocks are server-wide.
+  // institution_id already holds the same value, extends its expiry to the later of the two and
+  // returns it with `existed` set. Either way the row's change_seq moves forward. Unscoped: blocks
+  // are server-wide.
   virtual Result<AddressBlock> AddAddressBlock(const AddressBlock& block, int64_t now,
                                                bool* existed) = 0;
   // Marks a block removed. NotFound for an unknown id; Conflict when it was already removed.

@@ -358,8 +358,7 @@ const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "initial_schema", kInitialSchema}, {2, "sealed_staff_signed_commands", kSignedCommands},
       {3, "admin_identity", kAdminIdentity}, {4, "alerts", kAlerts},
-      {5, "staff_exports", kStaffExports},
-      {6, "response", kResponse},
+      {5, "staff_exports", kStaffExports},   {6, "response", kResponse},
   };
   return kMigrations;
 }
