@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "core/device_signing.h"
 #include "core/permissions.h"
+#include "respond/playbook_runner.h"
 
 namespace rampart::api {
 
@@ -19,12 +20,25 @@ using nlohmann::json;
 class App::Impl {
  public:
   Impl(AppOptions options, store::Store* store, const Clock* clock)
-      : nonces_(2 * static_cast<int64_t>(options.config.device_clock_skew_seconds)) {
+      : nonces_(2 * static_cast<int64_t>(options.config.device_clock_skew_seconds)),
+        denylist_(clock) {
     ctx_.options = std::move(options);
     ctx_.store = store;
     ctx_.clock = clock;
     ctx_.metrics = &metrics_;
     ctx_.nonces = &nonces_;
+    respond::ActionEngineOptions engine_options;
+    engine_options.max_attempts =
+        static_cast<int>(ctx_.options.config.response.action_max_attempts);
+    engine_options.initial_backoff_ms = ctx_.options.config.response.action_backoff_ms;
+    response_ = std::make_unique<respond::ActionEngine>(store, ctx_.options.keeper, clock,
+                                                        &denylist_, &lockdowns_, engine_options);
+    if (Status loaded = response_->Load(); !loaded.ok()) {
+      log::Error("response.load_failed", {{"error", loaded.message()}});
+    }
+    runner_ = std::make_unique<respond::PlaybookRunner>(response_.get(), clock);
+    ctx_.response = response_.get();
+    ctx_.runner = runner_.get();
     RegisterRoutes();
   }
 
@@ -32,6 +46,8 @@ class App::Impl {
   const std::vector<http::Route>& Routes() const { return table_.router().Routes(); }
   Metrics& metrics() { return metrics_; }
   internal::Context& ctx() { return ctx_; }
+  respond::ActionEngine& response() { return *response_; }
+  respond::PlaybookRunner& runner() { return *runner_; }
   NonceCache& nonces() { return nonces_; }
 
  private:
@@ -41,6 +57,9 @@ class App::Impl {
   // A bearer token when the request carries an Authorization header, else a session cookie.
   Result<Principal> AuthenticateAdmin(const http::Request& req);
   Result<Principal> AuthenticateDevice(const http::Request& req);
+  // True when a lockdown forbids the request (answered 423).
+  bool LockedOut(const http::Request& req, const http::Route& route,
+                 const Principal& principal) const;
   http::Response Health(const Call&) const;
   http::Response MetricsPage(const Call&) const;
 
@@ -48,6 +67,10 @@ class App::Impl {
   internal::RouteTable table_;
   Metrics metrics_;
   NonceCache nonces_;
+  respond::Denylist denylist_;
+  respond::LockdownState lockdowns_;
+  std::unique_ptr<respond::ActionEngine> response_;
+  std::unique_ptr<respond::PlaybookRunner> runner_;
 };
 
 void App::Impl::RegisterRoutes() {
@@ -72,6 +95,51 @@ void App::Impl::RegisterRoutes() {
   internal::RegisterDeviceProtocolRoutes(table_, ctx_);
   internal::RegisterAlertRoutes(table_, ctx_);
   internal::RegisterIncidentRoutes(table_, ctx_);
+  internal::RegisterBlockRoutes(table_, ctx_);
+  internal::RegisterLockdownRoutes(table_, ctx_);
+}
+
+namespace {
+
+constexpr const char* kLockedMessage =
+    "in lockdown: the admin API is read-only, staff data cannot be revealed or exported, and "
+    "enrollment is closed (docs/incident-response.md says how to leave it)";
+
+// Routes that stay open in lockdown: leaving it, the approvals that are its break-glass path,
+// containment itself, and signing in and out.
+bool OpenInLockdown(const http::Route& route) {
+  const std::string& p = route.pattern;
+  auto ends_with = [&p](std::string_view s) {
+    return p.size() >= s.size() && p.compare(p.size() - s.size(), s.size(), s) == 0;
+  };
+  return p.rfind("/api/v1/lockdown", 0) == 0 || p.find("/lockdown") != std::string::npos ||
+         p.rfind("/api/v1/blocks", 0) == 0 || p.rfind("/api/v1/response/", 0) == 0 ||
+         (p.rfind("/api/v1/commands/", 0) == 0 &&
+          (ends_with("/approve") || ends_with("/reject"))) ||
+         route.permission == core::kAccountSelf;
+}
+
+}  // namespace
+
+bool App::Impl::LockedOut(const http::Request& req, const http::Route& route,
+                          const Principal& principal) const {
+  if (route.pattern == "/device/v1/enroll") {
+    // The enrollment token's institution is checked by the handler; a server lockdown closes
+    // every institution at once.
+    return lockdowns_.ServerLocked();
+  }
+  if (principal.kind != Principal::Kind::kApiToken && principal.kind != Principal::Kind::kSession) {
+    return false;  // devices keep checking in
+  }
+  if (!lockdowns_.IsLocked(principal.institution_id)) return false;
+  if (route.permission == "staff.reveal" || route.permission == "staff.export") return true;
+  // Clear staff fields are also read through ?reveal= on the staff routes.
+  if (std::string reveal;
+      req.QueryParam("reveal", &reveal) && !reveal.empty() && reveal != "false") {
+    return true;
+  }
+  if (req.method == "GET" || req.method == "HEAD") return false;
+  return !OpenInLockdown(route);
 }
 
 http::Response App::Impl::Health(const Call&) const {
@@ -284,6 +352,9 @@ http::Response App::Impl::Handle(const http::Request& req) {
     }
     if (!auth_status.ok()) {
       response = http::Response::Error(auth_status);
+    } else if (LockedOut(req, *match.route, principal)) {
+      metrics_.Increment("rampart_lockdown_refusals_total", "route", route_label);
+      response = http::Response::Error(423, "locked", kLockedMessage);
     } else {
       Call call{req, match.params, principal};
       try {
@@ -347,6 +418,12 @@ const std::vector<http::Route>& App::Routes() const {
 }
 Metrics& App::metrics() {
   return impl_->metrics();
+}
+respond::ActionEngine& App::response() {
+  return impl_->response();
+}
+respond::PlaybookRunner& App::playbooks() {
+  return impl_->runner();
 }
 
 uint64_t App::BodyLimit(std::string_view method, std::string_view path) const {

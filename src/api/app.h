@@ -23,6 +23,10 @@
 namespace rampart::keeper {
 class Keeper;
 }
+namespace rampart::respond {
+class ActionEngine;
+class PlaybookRunner;
+}  // namespace rampart::respond
 
 namespace rampart::api {
 
@@ -61,6 +65,11 @@ class App {
   // Periodic housekeeping: expires commands past their expiry, prunes the nonce cache.
   void RunMaintenance();
   Metrics& metrics();
+  // The response component's engine (blocks, lockdowns, revocations) and playbook runner,
+  // owned by App because its routes use them; serve wires the denylist into the front door
+  // and the runner into the alert pipeline.
+  respond::ActionEngine& response();
+  respond::PlaybookRunner& playbooks();
 
  private:
   class Impl;

@@ -62,6 +62,10 @@ http::Response Enroll(Context& c, const Call& call) {
   if (c.options.keeper == nullptr) return ErrorResponse(Status::Unavailable(kKeeperDown));
   keeper::CommandKey command_key;
   if (auto tok = c.store->FindEnrollmentToken(crypto::Sha256Hex(token)); tok.ok()) {
+    if (c.response != nullptr && c.response->lockdowns().IsLocked(tok->institution_id)) {
+      return http::Response::Error(423, "locked",
+                                   "the institution is in lockdown: enrollment is closed");
+    }
     auto key = c.options.keeper->GetCommandKey(tok->institution_id);
     if (!key.ok()) {
       log::Error("device.enroll_keeper_failed", {{"request_id", call.req.request_id}});

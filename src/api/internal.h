@@ -17,7 +17,12 @@
 #include "http/message.h"
 #include "http/router.h"
 #include "keeper/keeper.h"
+#include "respond/actions.h"
 #include "store/store.h"
+
+namespace rampart::respond {
+class PlaybookRunner;
+}
 
 namespace rampart::api::internal {
 
@@ -53,6 +58,8 @@ struct Context {
   const Clock* clock = nullptr;
   Metrics* metrics = nullptr;
   NonceCache* nonces = nullptr;
+  respond::ActionEngine* response = nullptr;  // containment actions (blocks, lockdown, revoke)
+  respond::PlaybookRunner* runner = nullptr;  // playbook steps waiting for approval
   int64_t Now() const { return clock->NowSeconds(); }
 };
 
@@ -105,6 +112,10 @@ void RegisterUserRoutes(RouteTable& t, Context& c);
 void RegisterDeviceProtocolRoutes(RouteTable& t, Context& c);
 void RegisterAlertRoutes(RouteTable& t, Context& c);
 void RegisterIncidentRoutes(RouteTable& t, Context& c);
+void RegisterBlockRoutes(RouteTable& t, Context& c);     // blocks.cc (response)
+void RegisterLockdownRoutes(RouteTable& t, Context& c);  // lockdown.cc (response)
+// An admin's manual response action: the principal as actor, the request's id and address.
+respond::ActionContext ActionContextOf(const Call& call);
 
 // --- Request helpers ---
 

@@ -61,6 +61,20 @@ Result<std::unique_ptr<store::Store>> OpenDataDir(const std::string& data_dir) {
   return store::OpenStore("sqlite:" + DatabasePath(data_dir));
 }
 
+// A name shown in consoles and logs: 1..max_len characters, no control characters.
+Status CheckLabel(const std::string& name, const std::string& what, size_t max_len) {
+  if (name.empty() || name.size() > max_len) {
+    return Status::InvalidArgument(what + " must have 1 to " + std::to_string(max_len) +
+                                   " characters");
+  }
+  for (unsigned char ch : name) {
+    if (ch < 0x20 || ch == 0x7f) {
+      return Status::InvalidArgument(what + " must not contain control characters");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int PrepareDataDir(const std::string& data_dir, std::string* error) {
@@ -74,14 +88,7 @@ int PrepareDataDir(const std::string& data_dir, std::string* error) {
 }
 
 int InstitutionCreate(const std::string& data_dir, const std::string& name) {
-  if (name.empty() || name.size() > 200) {
-    return Fail(Status::InvalidArgument("institution name must have 1 to 200 characters"));
-  }
-  for (unsigned char ch : name) {
-    if (ch < 0x20 || ch == 0x7f) {
-      return Fail(Status::InvalidArgument("institution name must not contain control characters"));
-    }
-  }
+  if (Status s = CheckLabel(name, "institution name", 200); !s.ok()) return Fail(s);
   auto store = OpenDataDir(data_dir);
   if (!store.ok()) return Fail(store.status());
   core::Institution inst{core::NewId("ins"), name, SystemClock::Instance().NowSeconds()};
@@ -127,6 +134,23 @@ int UserCreate(const std::string& data_dir, const std::string& username,
   // The id goes to stderr so that scripts can capture the password alone from stdout.
   std::cerr << "created user " << issued->user.id << "\n";
   std::cout << issued->password << "\n";
+  return 0;
+}
+
+int BouncerKeyCreate(const std::string& data_dir, const std::string& name) {
+  if (Status s = CheckLabel(name, "bouncer name", 100); !s.ok()) return Fail(s);
+  auto store = OpenDataDir(data_dir);
+  if (!store.ok()) return Fail(store.status());
+  store::BouncerKey key;
+  key.id = core::NewId("bnc");
+  key.name = name;
+  const std::string secret = "rmb_" + crypto::RandomHex(32);
+  key.key_hash = crypto::Sha256Hex(secret);
+  key.created_at = SystemClock::Instance().NowSeconds();
+  Status s = (*store)->CreateBouncerKey(key);
+  if (!s.ok()) return Fail(s);
+  std::cerr << "created bouncer key " << key.id << "\n";
+  std::cout << secret << "\n";
   return 0;
 }
 

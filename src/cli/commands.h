@@ -25,6 +25,9 @@ int TokenCreate(const std::string& data_dir, const std::string& role,
 // Creates a console user and prints its generated password once (only its hash is stored).
 int UserCreate(const std::string& data_dir, const std::string& username, const std::string& role,
                const std::string& institution_id);
+// Creates an API key for a CrowdSec bouncer (GET /v1/decisions/stream, header X-Api-Key) and
+// prints it once; only its SHA-256 is stored.
+int BouncerKeyCreate(const std::string& data_dir, const std::string& name);
 int EnrollmentCreate(const std::string& data_dir, const std::string& institution_id,
                      const std::string& staff_id, int64_t max_uses, int64_t expires_in_seconds);
 

@@ -89,6 +89,33 @@ Status ApplyIncidents(const YAML::Node& node, IncidentsConfig* d) {
   return Status::Ok();
 }
 
+Status ApplyResponse(const YAML::Node& node, ResponseConfig* r) {
+  if (!node.IsMap()) return Status::InvalidArgument("config: 'response' must be a mapping");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    const std::string name = "response." + key;
+    if (key == "playbooks") {
+      RAMPART_RETURN_IF_ERROR(ReadBool(v, name, &r->playbooks));
+    } else if (key == "playbook_dirs") {
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &r->playbook_dirs));
+    } else if (key == "action_max_attempts") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &r->action_max_attempts));
+      if (r->action_max_attempts == 0 || r->action_max_attempts > 20) {
+        return Status::InvalidArgument("config: '" + name + "' must be between 1 and 20");
+      }
+    } else if (key == "action_backoff_ms") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &r->action_backoff_ms));
+      if (r->action_backoff_ms > 60000) {
+        return Status::InvalidArgument("config: '" + name + "' must be at most 60000");
+      }
+    } else {
+      return Status::InvalidArgument("config: unknown key '" + name + "'");
+    }
+  }
+  return Status::Ok();
+}
+
 Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
   if (!node.IsMap()) return Status::InvalidArgument("config: 'detection' must be a mapping");
   for (const auto& kv : node) {
@@ -292,6 +319,8 @@ Status ApplyConfigYaml(const std::string& yaml_text, Config* config) {
         RAMPART_RETURN_IF_ERROR(ApplyDetection(v, &c.detection));
       } else if (key == "incidents") {
         RAMPART_RETURN_IF_ERROR(ApplyIncidents(v, &c.incidents));
+      } else if (key == "response") {
+        RAMPART_RETURN_IF_ERROR(ApplyResponse(v, &c.response));
       } else if (key == "demo_staff") {
         RAMPART_RETURN_IF_ERROR(ReadNumber(v, key, &c.demo_staff));
       } else {

@@ -90,6 +90,14 @@ struct IncidentsConfig {
   std::string dpo_phone = "+32 2 000 00 00";
 };
 
+// Playbooks and response actions (`response:`; docs/incident-response.md).
+struct ResponseConfig {
+  bool playbooks = true;                   // run playbooks on stored alerts
+  std::vector<std::string> playbook_dirs;  // besides the bundled playbooks
+  uint32_t action_max_attempts = 3;        // tries of an action that fails transiently
+  uint32_t action_backoff_ms = 200;        // first wait between tries; doubles each time
+};
+
 struct Config {
   std::string data_dir = "var";
   std::string listen = "127.0.0.1:8443";
@@ -127,6 +135,7 @@ struct Config {
 
   DetectionConfig detection;
   IncidentsConfig incidents;
+  ResponseConfig response;
 
   // Demo seeding (`serve --demo`).
   uint32_t demo_staff = 200;

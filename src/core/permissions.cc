@@ -13,7 +13,7 @@ struct Grant {
 
 // Helpdesk reads the staff directory to answer calls; analysts and auditors see devices,
 // policies and compliance but not staff personal data (least privilege for read-only roles).
-constexpr std::array<Grant, 31> kGrants{{
+constexpr std::array<Grant, 38> kGrants{{
     {"institutions.read", {true, true, true, true, true}},
     {"institutions.write", {true, false, false, false, false}},
     // Moving an institution's devices to a new command key.
@@ -55,6 +55,14 @@ constexpr std::array<Grant, 31> kGrants{{
     // helpdesk and auditors have no need.
     {"incidents.read", {true, true, false, true, false}},
     {"incidents.write", {true, true, false, true, false}},
+    // Response (docs/incident-response.md): front-door blocks, lockdowns, playbook approvals.
+    {"blocks.read", {true, true, false, true, true}},
+    {"blocks.write", {true, true, false, false, false}},
+    {"lockdown.read", {true, true, true, true, true}},
+    {"lockdown.write", {true, true, false, false, false}},
+    {"lockdown.server", {true, false, false, false, false}},
+    {"response.read", {true, true, false, true, true}},
+    {"response.write", {true, true, false, false, false}},
 }};
 
 size_t RoleIndex(Role r) {

@@ -26,6 +26,12 @@ std::string BundledRulesDir() {
   return env != nullptr && *env != '\0' ? env : RAMPART_BUNDLED_RULES_DIR;
 }
 
+// The bundled playbooks: $RAMPART_PLAYBOOKS_DIR when set, else the tree the binary was built from.
+std::string BundledPlaybooksDir() {
+  const char* env = std::getenv("RAMPART_PLAYBOOKS_DIR");
+  return env != nullptr && *env != '\0' ? env : RAMPART_BUNDLED_PLAYBOOKS_DIR;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -37,6 +43,7 @@ int main(int argc, char** argv) {
   auto* serve_cmd = app.add_subcommand("serve", "Run the server");
   serve_cmd->add_option("--data", serve.data_dir, "Data directory")->required();
   serve.bundled_rules_dir = BundledRulesDir();
+  serve.bundled_playbooks_dir = BundledPlaybooksDir();
   serve_cmd->add_option("--listen", serve.listen, "HOST:PORT (default 127.0.0.1:8443)");
   serve_cmd->add_option("--config", serve.config_file, "YAML configuration file")
       ->check(CLI::ExistingFile);
@@ -95,6 +102,14 @@ int main(int argc, char** argv) {
   user_create->add_option("--institution", user_inst, "Institution id (all but superadmin)");
   user_create->callback(
       [&] { exit_code = rampart::cli::UserCreate(data_dir, user_name, user_role, user_inst); });
+
+  std::string bouncer_name;
+  auto* bouncer_create = admin->add_subcommand(
+      "create-bouncer-key", "Create an API key for a CrowdSec bouncer, print it once");
+  bouncer_create->fallthrough();
+  bouncer_create->add_option("--name", bouncer_name, "A label for the bouncer")->required();
+  bouncer_create->callback(
+      [&] { exit_code = rampart::cli::BouncerKeyCreate(data_dir, bouncer_name); });
 
   auto* enrollment = admin->add_subcommand("enrollment", "Enrollment tokens");
   enrollment->require_subcommand(1);

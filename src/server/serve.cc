@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <iostream>
+#include <set>
 
 #include "api/app.h"
 #include "api/demo.h"
@@ -20,6 +21,9 @@
 #include "http/tls_files.h"
 #include "keeper/client.h"
 #include "respond/incident.h"
+#include "respond/actions.h"
+#include "respond/playbook.h"
+#include "respond/playbook_runner.h"
 #include "server/alert_pipeline.h"
 #include "server/keeper_process.h"
 #include "store/store.h"
@@ -171,7 +175,6 @@ int Serve(const ServeOptions& options) {
               {{"rules", static_cast<int64_t>(engine->rule_count())},
                {"correlations", static_cast<int64_t>(engine->correlation_count())},
                {"skipped", static_cast<int64_t>(engine->skipped().size())}});
-    engine->Start();
     app_options.events = engine.get();
     app_options.extra_metrics = [p = pipeline.get(), e = engine.get()] {
       return p->RenderMetrics(*e);
@@ -197,6 +200,42 @@ int Serve(const ServeOptions& options) {
   }
 
   api::App app(app_options, store->get(), &SystemClock::Instance());
+
+  // Playbooks: a broken file is named with its line and skipped; the others still run.
+  if (config.response.playbooks) {
+    std::vector<std::string> dirs = {options.bundled_playbooks_dir};
+    dirs.insert(dirs.end(), config.response.playbook_dirs.begin(),
+                config.response.playbook_dirs.end());
+    std::vector<respond::Playbook> playbooks;
+    std::set<std::string> ids;
+    for (const auto& dir : dirs) {
+      if (dir.empty()) continue;
+      respond::PlaybookLoad load = respond::LoadPlaybookDir(dir);
+      for (const auto& error : load.errors) {
+        std::cerr << "rampart: playbook refused: " << error << "\n";
+        log::Error("response.playbook_refused", {{"error", error}});
+      }
+      for (auto& pb : load.playbooks) {
+        if (!ids.insert(pb.id).second) {
+          log::Error("response.playbook_refused",
+                     {{"error", pb.file + ":1: playbook id '" + pb.id + "' is already used"}});
+          continue;
+        }
+        playbooks.push_back(std::move(pb));
+      }
+    }
+    log::Info("response.playbooks_loaded", {{"playbooks", static_cast<int64_t>(playbooks.size())}});
+    app.playbooks().SetPlaybooks(std::move(playbooks));
+    app.playbooks().Start();
+    if (pipeline) {
+      pipeline->AddStoredListener([&app](const core::Alert& a) { app.playbooks().Submit(a); });
+    }
+  }
+  if (engine) engine->Start();
+  // The denylist is consulted for every accepted connection, before TLS or any parsing.
+  server_options.admit = [&app](std::string_view ip) {
+    return app.response().denylist().Admit(ip);
+  };
   server_options.body_limit = [&app](std::string_view method, std::string_view path) {
     return app.BodyLimit(method, path);
   };
@@ -246,6 +285,7 @@ int Serve(const ServeOptions& options) {
   if (integrity) integrity->Stop();
   if (engine) engine->Stop();
   if (pipeline) pipeline->Stop();
+  app.playbooks().Stop();
   log::Info("serve.stopped");
   return 0;
 }

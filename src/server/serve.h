@@ -11,8 +11,9 @@ struct ServeOptions {
   std::string listen;       // overrides the config file when set
   std::string config_file;  // optional YAML
   bool demo = false;
-  bool plain_http = false;        // --insecure-http: for local debugging only
-  std::string bundled_rules_dir;  // the bundled Sigma rules the live engine always loads
+  bool plain_http = false;            // --insecure-http: for local debugging only
+  std::string bundled_playbooks_dir;  // the bundled playbooks (rules/playbooks)
+  std::string bundled_rules_dir;      // the bundled Sigma rules the live engine always loads
 };
 
 int Serve(const ServeOptions& options);

@@ -32,6 +32,7 @@
 #include "core/alert.h"
 #include "core/incident.h"
 #include "core/model.h"
+#include "store/response_records.h"
 
 namespace rampart::store {
 
@@ -415,6 +416,33 @@ class Store {
   virtual Result<std::vector<core::Command>> ListCommandsInWindow(const Scope& scope, int64_t since,
                                                                   int64_t until, int64_t limit) = 0;
   // === end of Incidents ===
+  // --- Response (src/respond: playbooks, denylist, lockdown; migration 6) ---
+  // Adds a block, or when an active block (not removed, not expired at `now`) of the same
+  // institution_id already holds the same value, extends its expiry to the later of the two and
+  // returns it with `existed` set. Either way the row's change_seq moves forward. Unscoped: blocks
+  // are server-wide.
+  virtual Result<AddressBlock> AddAddressBlock(const AddressBlock& block, int64_t now,
+                                               bool* existed) = 0;
+  // Marks a block removed. NotFound for an unknown id; Conflict when it was already removed.
+  virtual Result<AddressBlock> RemoveAddressBlock(int64_t id, const std::string& by,
+                                                  int64_t now) = 0;
+  virtual Result<AddressBlock> GetAddressBlock(int64_t id) = 0;
+  // Blocks in force at `now` (not removed, not expired), oldest first.
+  virtual Result<std::vector<AddressBlock>> ListActiveAddressBlocks(int64_t now) = 0;
+  // Every block whose change_seq is above `after_seq`, in change order (at most `limit`).
+  virtual Result<std::vector<AddressBlock>> ListAddressBlockChanges(int64_t after_seq,
+                                                                    int64_t limit) = 0;
+  // AlreadyExists when the id or hash is taken.
+  virtual Status CreateBouncerKey(const BouncerKey& key) = 0;
+  virtual Result<BouncerKey> FindBouncerKeyByHash(const std::string& key_hash) = 0;
+  // Records a pull: the newest change_seq sent and when.
+  virtual Status UpdateBouncerCursor(const std::string& id, int64_t last_seq, int64_t now) = 0;
+  // Inserts or replaces the lockdown of lockdown.scope.
+  virtual Status PutLockdown(const Lockdown& lockdown) = 0;
+  // NotFound when that scope is not locked.
+  virtual Status DeleteLockdown(const std::string& scope) = 0;
+  virtual Result<std::vector<Lockdown>> ListLockdowns() = 0;
+  // --- end Response ---
 };
 
 // Opens a backend by URI: "sqlite:PATH" (file created if missing, migrations applied) or

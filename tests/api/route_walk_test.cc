@@ -70,6 +70,10 @@ class AuthzWalk : public IdentityFixture {
       ASSERT_TRUE(incident.ok()) << incident.status().ToString();
       ids_["incident"] = incident->id;
     }
+    // A front-door block of A's. Its id is a number, so it stays out of ids_ (whose values the
+    // list check searches for in B's answers).
+    block_a_ = std::to_string(
+        created("/api/v1/blocks", json{{"value", "192.0.2.200"}})["id"].get<int64_t>());
     ids_["device"] = device_a_.id;
     ids_["inst"] = inst_a_;
 
@@ -117,7 +121,9 @@ class AuthzWalk : public IdentityFixture {
                                                  {"{device_id}", device_a_.id},
                                                  {"{assignment_id}", ids_["assignment"]},
                                                  {"{sha256}", app_sha_},
-                                                 {"{kind}", "early-warning"}};
+                                                 {"{kind}", "early-warning"},
+                                                 {"{block_id}", block_a_},
+                                                 {"{pending_id}", "pnd_none"}};
     if (!kind.empty()) values["{id}"] = ids_[kind];
     std::string out = pattern;
     for (const auto& [placeholder, value] : values) {
@@ -144,7 +150,7 @@ class AuthzWalk : public IdentityFixture {
     return json{{"name", "Changed"}}.dump();
   }
 
-  std::string inst_a_, inst_b_, admin_a_, admin_b_, group_b_, app_sha_;
+  std::string inst_a_, inst_b_, admin_a_, admin_b_, group_b_, app_sha_, block_a_;
   SimDevice device_a_;
   std::map<std::string, std::string> ids_;
   std::map<core::Role, std::vector<Caller>> callers_a_;
@@ -211,6 +217,9 @@ TEST_F(AuthzWalk, EveryRouteRefusesStrangersWrongRolesAndOtherInstitutions) {
   EXPECT_EQ(Send("GET", "/api/v1/policies/" + ids_["policy"], admin_a_).body["name"], "P");
   EXPECT_EQ(Send("GET", "/api/v1/apps/" + ids_["app"], admin_a_).body["quarantined"], false);
   EXPECT_EQ(Send("GET", "/api/v1/users/" + ids_["user"], admin_a_).body["disabled"], false);
+  EXPECT_EQ(Send("GET", "/api/v1/blocks", admin_a_).body["items"].size(), 1u);
+  EXPECT_EQ(Send("GET", "/api/v1/institutions/" + inst_a_ + "/lockdown", admin_a_).body["locked"],
+            false);
   Reply commands = Send("GET", "/api/v1/devices/" + device_a_.id + "/commands", admin_a_);
   EXPECT_EQ(commands.body["items"].size(), 3u) << "apply_policy, restart and the pending wipe only";
   for (auto role : kInstitutionRoles) {

@@ -27,7 +27,11 @@ TEST(AlertsE2e, ExploitRequestBecomesAStoredAlertVisibleThroughTheApi) {
   std::string config = (dir / "rampart.yml").string();
   {
     std::ofstream out(config);
-    out << "detection:\n"
+    // The exploit comes from the test's own 127.0.0.1: the bundled playbook would block it and
+    // lock this client out (respond_e2e_test covers the playbooks, from 127.0.0.2).
+    out << "response:\n"
+        << "  playbooks: false\n"
+        << "detection:\n"
         << "  canary_paths: [\"/api/v1/staff/export.csv\"]\n"
         << "  alerts_file: \"" << alerts_file << "\"\n";
   }

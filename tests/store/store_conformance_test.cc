@@ -2297,6 +2297,122 @@ TEST_P(StoreConformanceTest, CommandsInWindowAreScoped) {
   (void)cb;
 }
 
+// --- Response (src/respond: blocks, bouncer keys, lockdowns; migration 6) ---
+
+AddressBlock Block(const std::string& value, int64_t created, int64_t expires,
+                   const std::string& institution_id = "") {
+  AddressBlock b;
+  b.value = value;
+  b.scope = value.find('/') == std::string::npos ? "Ip" : "Range";
+  b.reason = "probe";
+  b.origin = "playbook";
+  b.scenario = "rampart/test";
+  b.created_by = "system";
+  b.institution_id = institution_id;
+  b.created_at = created;
+  b.expires_at = expires;
+  return b;
+}
+
+TEST_P(StoreConformanceTest, AddressBlocksAreExtendedNotDuplicated) {
+  bool existed = true;
+  auto first = Must(store_->AddAddressBlock(Block("192.0.2.1", 100, 200), 100, &existed));
+  EXPECT_FALSE(existed);
+  EXPECT_GT(first.id, 0);
+  EXPECT_EQ(first.value, "192.0.2.1");
+  EXPECT_EQ(first.institution_id, "");
+  auto again = Must(store_->AddAddressBlock(Block("192.0.2.1", 150, 500), 150, &existed));
+  EXPECT_TRUE(existed);
+  EXPECT_EQ(again.id, first.id);
+  EXPECT_EQ(again.expires_at, 500);
+  EXPECT_GT(again.change_seq, first.change_seq);
+  // A shorter block never shortens one in force.
+  EXPECT_EQ(Must(store_->AddAddressBlock(Block("192.0.2.1", 160, 300), 160, &existed)).expires_at,
+            500);
+  // Another institution's block of the same address is its own row.
+  auto other = Must(store_->AddAddressBlock(Block("192.0.2.1", 170, 400, inst_a_), 170, &existed));
+  EXPECT_FALSE(existed);
+  EXPECT_NE(other.id, first.id);
+  EXPECT_EQ(other.institution_id, inst_a_);
+  EXPECT_EQ(Must(store_->ListActiveAddressBlocks(170)).size(), 2u);
+  // An expired block is not in force, and a new one starts afresh.
+  EXPECT_EQ(Must(store_->ListActiveAddressBlocks(450)).size(), 1u);
+  auto renewed = Must(store_->AddAddressBlock(Block("192.0.2.1", 600, 700), 600, &existed));
+  EXPECT_FALSE(existed);
+  EXPECT_NE(renewed.id, first.id);
+}
+
+TEST_P(StoreConformanceTest, AddressBlockRemovalAndChanges) {
+  bool existed = false;
+  auto a = Must(store_->AddAddressBlock(Block("192.0.2.1", 100, 1000), 100, &existed));
+  auto b = Must(store_->AddAddressBlock(Block("198.51.100.0/24", 100, 1000), 100, &existed));
+  auto removed = Must(store_->RemoveAddressBlock(a.id, "tok_admin", 200));
+  EXPECT_EQ(removed.removed_at, 200);
+  EXPECT_EQ(removed.removed_by, "tok_admin");
+  EXPECT_CODE(store_->RemoveAddressBlock(a.id, "tok_admin", 201), kConflict);
+  EXPECT_CODE(store_->RemoveAddressBlock(999999, "tok_admin", 201), kNotFound);
+  EXPECT_CODE(store_->GetAddressBlock(999999), kNotFound);
+  EXPECT_EQ(Must(store_->GetAddressBlock(b.id)).scope, "Range");
+  auto active = Must(store_->ListActiveAddressBlocks(300));
+  ASSERT_EQ(active.size(), 1u);
+  EXPECT_EQ(active[0].id, b.id);
+  // Changes come in change order: b was added after a, then a was removed.
+  auto changes = Must(store_->ListAddressBlockChanges(0, 100));
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].id, b.id);
+  EXPECT_EQ(changes[1].id, a.id);
+  EXPECT_TRUE(Must(store_->ListAddressBlockChanges(changes[1].change_seq, 100)).empty());
+  EXPECT_EQ(Must(store_->ListAddressBlockChanges(0, 1)).size(), 1u);
+}
+
+TEST_P(StoreConformanceTest, BouncerKeysAreFoundByHashAndKeepACursor) {
+  BouncerKey k;
+  k.id = core::NewId("bnc");
+  k.name = "nginx";
+  k.key_hash = std::string(64, 'a');
+  k.created_at = 10;
+  ASSERT_OK(store_->CreateBouncerKey(k));
+  EXPECT_CODE(store_->CreateBouncerKey(k), kAlreadyExists);
+  EXPECT_CODE(store_->FindBouncerKeyByHash(std::string(64, 'b')), kNotFound);
+  ASSERT_OK(store_->UpdateBouncerCursor(k.id, 7, 20));
+  ASSERT_OK(store_->UpdateBouncerCursor(k.id, 3, 30));  // a cursor never moves back
+  auto found = Must(store_->FindBouncerKeyByHash(k.key_hash));
+  EXPECT_EQ(found.name, "nginx");
+  EXPECT_EQ(found.last_seq, 7);
+  EXPECT_EQ(found.last_pull_at, 30);
+  EXPECT_CODE(store_->UpdateBouncerCursor("bnc_missing", 1, 1), kNotFound);
+}
+
+TEST_P(StoreConformanceTest, LockdownsArePutListedAndDeleted) {
+  EXPECT_TRUE(Must(store_->ListLockdowns()).empty());
+  Lockdown l;
+  l.scope = inst_a_;
+  l.entered_by = "system";
+  l.reason = "harvest";
+  l.entered_at = 5;
+  ASSERT_OK(store_->PutLockdown(l));
+  l.lift_requested_by = "usr_1";
+  l.lift_requested_at = 6;
+  ASSERT_OK(store_->PutLockdown(l));  // replaces
+  Lockdown server;
+  server.scope = "*";
+  server.entered_by = "tok_root";
+  ASSERT_OK(store_->PutLockdown(server));
+  auto all = Must(store_->ListLockdowns());
+  ASSERT_EQ(all.size(), 2u);
+  auto it =
+      std::find_if(all.begin(), all.end(), [&](const Lockdown& x) { return x.scope == inst_a_; });
+  ASSERT_NE(it, all.end());
+  EXPECT_EQ(it->lift_requested_by, "usr_1");
+  EXPECT_EQ(it->lift_requested_at, 6);
+  EXPECT_EQ(it->reason, "harvest");
+  ASSERT_OK(store_->DeleteLockdown(inst_a_));
+  EXPECT_CODE(store_->DeleteLockdown(inst_a_), kNotFound);
+  EXPECT_CODE(store_->PutLockdown(Lockdown{}), kInvalidArgument);
+  EXPECT_EQ(Must(store_->ListLockdowns()).size(), 1u);
+}
+// --- end Response ---
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param.name;

@@ -310,8 +310,46 @@ CREATE INDEX staff_exports_by_institution ON staff_exports(institution_id, creat
 CREATE INDEX staff_exports_order ON staff_exports(created_at, id);
 )sql";
 
+// Response (src/respond): front-door blocks, bouncer keys, lockdowns. change_seq is bumped on
+// every change so that CrowdSec bouncers can stream "what changed since I last asked".
+constexpr std::string_view kResponse = R"sql(
+CREATE TABLE address_blocks (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  value TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  scenario TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  institution_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  removed_at INTEGER NOT NULL,
+  removed_by TEXT NOT NULL,
+  change_seq INTEGER NOT NULL
+);
+CREATE INDEX address_blocks_by_value ON address_blocks(value, removed_at, expires_at);
+CREATE INDEX address_blocks_by_change ON address_blocks(change_seq);
+
+CREATE TABLE bouncer_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  key_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  last_pull_at INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL
+);
+
+CREATE TABLE lockdowns (
+  scope TEXT PRIMARY KEY,
+  entered_by TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  entered_at INTEGER NOT NULL,
+  lift_requested_by TEXT NOT NULL,
+  lift_requested_at INTEGER NOT NULL
+);
+
 // Incidents (issue 5): alerts grouped per (institution, entity), their transitions and notes.
-// Written as migration 6 on the incidents branch; becomes 7 when merged after the other 6.
 constexpr std::string_view kIncidents = R"sql(
 CREATE TABLE incidents (
   id TEXT PRIMARY KEY,
@@ -360,8 +398,8 @@ const std::vector<Migration>& Migrations() {
       {3, "admin_identity", kAdminIdentity},
       {4, "alerts", kAlerts},
       {5, "staff_exports", kStaffExports},
-      // Incidents: must become 7 at merge (6 is taken by the respond branch).
-      {6, "incidents", kIncidents},
+      {6, "response", kResponse},
+      {7, "incidents", kIncidents},
   };
   return kMigrations;
 }

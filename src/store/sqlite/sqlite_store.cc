@@ -2379,7 +2379,10 @@ Result<core::Alert> SqliteStore::AcknowledgeAlert(const Scope& scope, const std:
   });
 }
 
-// ===============================================================================================
+// ========================================================================================}
+
+}  // namespace
+
 // Incidents (issue 5, docs/incidents.md)
 
 #define INCIDENT_COLS                                                                   \
@@ -2440,6 +2443,67 @@ Result<core::Incident> FindIncident(Connection& c, const Scope& scope, const std
 
 Param OptionalInstitution(const std::string& id) {
   return id.empty() ? Param{} : Param{id};
+=======
+// -----------------------------------------------------------------------------------------------
+// Response (src/respond: playbooks, denylist, lockdown; migration 6)
+
+namespace {
+
+#define ADDRESS_BLOCK_COLS                                                                       \
+  "id, value, scope, reason, origin, scenario, created_by, created_at, expires_at, removed_at, " \
+  "removed_by, change_seq, institution_id"
+
+Result<AddressBlock> ReadAddressBlock(const Statement& st) {
+  AddressBlock b;
+  b.id = st.Int(0);
+  b.value = st.Text(1);
+  b.scope = st.Text(2);
+  b.reason = st.Text(3);
+  b.origin = st.Text(4);
+  b.scenario = st.Text(5);
+  b.created_by = st.Text(6);
+  b.created_at = st.Int(7);
+  b.expires_at = st.Int(8);
+  b.removed_at = st.Int(9);
+  b.removed_by = st.Text(10);
+  b.change_seq = st.Int(11);
+  b.institution_id = st.Text(12);
+  return b;
+}
+
+Result<BouncerKey> ReadBouncerKey(const Statement& st) {
+  BouncerKey k;
+  k.id = st.Text(0);
+  k.name = st.Text(1);
+  k.key_hash = st.Text(2);
+  k.created_at = st.Int(3);
+  k.last_pull_at = st.Int(4);
+  k.last_seq = st.Int(5);
+  return k;
+}
+
+Result<Lockdown> ReadLockdown(const Statement& st) {
+  Lockdown l;
+  l.scope = st.Text(0);
+  l.entered_by = st.Text(1);
+  l.reason = st.Text(2);
+  l.entered_at = st.Int(3);
+  l.lift_requested_by = st.Text(4);
+  l.lift_requested_at = st.Int(5);
+  return l;
+}
+
+Result<int64_t> NextChangeSeq(Connection& c) {
+  Query q("SELECT ifnull(max(change_seq), 0) + 1 FROM address_blocks");
+  RAMPART_ASSIGN_OR_RETURN(Statement st, q.Prepare(c));
+  RAMPART_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.Int(0) : int64_t{1};
+}
+
+Result<AddressBlock> BlockById(Connection& c, int64_t id) {
+  Query q("SELECT " ADDRESS_BLOCK_COLS " FROM address_blocks");
+  q.Where("id = ?").Arg(id);
+  return GetOne(c, q, ReadAddressBlock, "address block");
 }
 
 }  // namespace
@@ -2632,5 +2696,145 @@ Result<std::vector<core::Command>> SqliteStore::ListCommandsInWindow(const Scope
 }
 
 // === end of Incidents ===
+
+Result<AddressBlock> SqliteStore::AddAddressBlock(const AddressBlock& block, int64_t now,
+                                                  bool* existed) {
+  return Write([&](Connection& c) -> Result<AddressBlock> {
+    RAMPART_ASSIGN_OR_RETURN(int64_t seq, NextChangeSeq(c));
+    Query find("SELECT " ADDRESS_BLOCK_COLS " FROM address_blocks");
+    find.Where("value = ?").Arg(block.value).Where("institution_id = ?").Arg(block.institution_id);
+    find.Where("removed_at = 0").Where("expires_at > ?").Arg(now);
+    find.Append(" ORDER BY id LIMIT 1");
+    auto current = GetOne(c, find, ReadAddressBlock, "address block");
+    if (current.ok()) {
+      if (existed != nullptr) *existed = true;
+      Query up("UPDATE address_blocks SET expires_at = max(expires_at, ?), change_seq = ?");
+      up.Arg(block.expires_at).Arg(seq).Where("id = ?").Arg(current->id);
+      RAMPART_RETURN_IF_ERROR(RunOne(c, up, "address block"));
+      return BlockById(c, current->id);
+    }
+    if (current.status().code() != Code::kNotFound) return current.status();
+    if (existed != nullptr) *existed = false;
+    Query ins(
+        "INSERT INTO address_blocks (value, scope, reason, origin, scenario, created_by, "
+        "created_at, expires_at, removed_at, removed_by, change_seq, institution_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?)");
+    ins.Arg(block.value)
+        .Arg(block.scope)
+        .Arg(block.reason)
+        .Arg(block.origin)
+        .Arg(block.scenario)
+        .Arg(block.created_by)
+        .Arg(block.created_at)
+        .Arg(block.expires_at)
+        .Arg(seq)
+        .Arg(block.institution_id);
+    RAMPART_RETURN_IF_ERROR(Named(RunQuery(c, ins), "address block"));
+    Query last("SELECT " ADDRESS_BLOCK_COLS " FROM address_blocks");
+    last.Where("change_seq = ?").Arg(seq);
+    return GetOne(c, last, ReadAddressBlock, "address block");
+  });
+}
+
+Result<AddressBlock> SqliteStore::RemoveAddressBlock(int64_t id, const std::string& by,
+                                                     int64_t now) {
+  return Write([&](Connection& c) -> Result<AddressBlock> {
+    RAMPART_ASSIGN_OR_RETURN(AddressBlock current, BlockById(c, id));
+    if (current.removed_at != 0) return Status::Conflict("address block already removed");
+    RAMPART_ASSIGN_OR_RETURN(int64_t seq, NextChangeSeq(c));
+    Query up("UPDATE address_blocks SET removed_at = ?, removed_by = ?, change_seq = ?");
+    up.Arg(now).Arg(by).Arg(seq).Where("id = ?").Arg(id);
+    RAMPART_RETURN_IF_ERROR(RunOne(c, up, "address block"));
+    return BlockById(c, id);
+  });
+}
+
+Result<AddressBlock> SqliteStore::GetAddressBlock(int64_t id) {
+  return Read([&](Connection& c) { return BlockById(c, id); });
+}
+
+Result<std::vector<AddressBlock>> SqliteStore::ListActiveAddressBlocks(int64_t now) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " ADDRESS_BLOCK_COLS " FROM address_blocks");
+    q.Where("removed_at = 0").Where("expires_at > ?").Arg(now).Append(" ORDER BY id");
+    return GetAll<AddressBlock>(c, q, ReadAddressBlock);
+  });
+}
+
+Result<std::vector<AddressBlock>> SqliteStore::ListAddressBlockChanges(int64_t after_seq,
+                                                                       int64_t limit) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " ADDRESS_BLOCK_COLS " FROM address_blocks");
+    q.Where("change_seq > ?").Arg(after_seq).Append(" ORDER BY change_seq LIMIT ?");
+    q.Arg(std::clamp<int64_t>(limit, 1, 100000));
+    return GetAll<AddressBlock>(c, q, ReadAddressBlock);
+  });
+}
+
+Status SqliteStore::CreateBouncerKey(const BouncerKey& key) {
+  RAMPART_RETURN_IF_ERROR(RequireId(key.id, "bouncer key"));
+  return Write([&](Connection& c) {
+    Query q(
+        "INSERT INTO bouncer_keys (id, name, key_hash, created_at, last_pull_at, last_seq) "
+        "VALUES (?, ?, ?, ?, ?, ?)");
+    q.Arg(key.id)
+        .Arg(key.name)
+        .Arg(key.key_hash)
+        .Arg(key.created_at)
+        .Arg(key.last_pull_at)
+        .Arg(key.last_seq);
+    return Named(RunQuery(c, q), "bouncer key");
+  });
+}
+
+Result<BouncerKey> SqliteStore::FindBouncerKeyByHash(const std::string& key_hash) {
+  return Read([&](Connection& c) {
+    Query q("SELECT id, name, key_hash, created_at, last_pull_at, last_seq FROM bouncer_keys");
+    q.Where("key_hash = ?").Arg(key_hash);
+    return GetOne(c, q, ReadBouncerKey, "bouncer key");
+  });
+}
+
+Status SqliteStore::UpdateBouncerCursor(const std::string& id, int64_t last_seq, int64_t now) {
+  return Write([&](Connection& c) {
+    Query q("UPDATE bouncer_keys SET last_seq = max(last_seq, ?), last_pull_at = ?");
+    q.Arg(last_seq).Arg(now).Where("id = ?").Arg(id);
+    return RunOne(c, q, "bouncer key");
+  });
+}
+
+Status SqliteStore::PutLockdown(const Lockdown& lockdown) {
+  if (lockdown.scope.empty()) return Status::InvalidArgument("lockdown scope is empty");
+  return Write([&](Connection& c) {
+    Query q(
+        "INSERT OR REPLACE INTO lockdowns (scope, entered_by, reason, entered_at, "
+        "lift_requested_by, lift_requested_at) VALUES (?, ?, ?, ?, ?, ?)");
+    q.Arg(lockdown.scope)
+        .Arg(lockdown.entered_by)
+        .Arg(lockdown.reason)
+        .Arg(lockdown.entered_at)
+        .Arg(lockdown.lift_requested_by)
+        .Arg(lockdown.lift_requested_at);
+    return RunQuery(c, q);
+  });
+}
+
+Status SqliteStore::DeleteLockdown(const std::string& scope) {
+  return Write([&](Connection& c) {
+    Query q("DELETE FROM lockdowns");
+    q.Where("scope = ?").Arg(scope);
+    return RunOne(c, q, "lockdown");
+  });
+}
+
+Result<std::vector<Lockdown>> SqliteStore::ListLockdowns() {
+  return Read([&](Connection& c) {
+    Query q(
+        "SELECT scope, entered_by, reason, entered_at, lift_requested_by, lift_requested_at "
+        "FROM lockdowns ORDER BY scope");
+    return GetAll<Lockdown>(c, q, ReadLockdown);
+  });
+}
+// --- end Response ---
 
 }  // namespace rampart::store::sqlite

@@ -216,6 +216,21 @@ class SqliteStore final : public Store {
   Result<std::vector<core::Command>> ListCommandsInWindow(const Scope& scope, int64_t since,
                                                           int64_t until, int64_t limit) override;
   // === end of Incidents ===
+  // --- Response (src/respond: playbooks, denylist, lockdown; migration 6) ---
+  Result<AddressBlock> AddAddressBlock(const AddressBlock& block, int64_t now,
+                                       bool* existed) override;
+  Result<AddressBlock> RemoveAddressBlock(int64_t id, const std::string& by, int64_t now) override;
+  Result<AddressBlock> GetAddressBlock(int64_t id) override;
+  Result<std::vector<AddressBlock>> ListActiveAddressBlocks(int64_t now) override;
+  Result<std::vector<AddressBlock>> ListAddressBlockChanges(int64_t after_seq,
+                                                            int64_t limit) override;
+  Status CreateBouncerKey(const BouncerKey& key) override;
+  Result<BouncerKey> FindBouncerKeyByHash(const std::string& key_hash) override;
+  Status UpdateBouncerCursor(const std::string& id, int64_t last_seq, int64_t now) override;
+  Status PutLockdown(const Lockdown& lockdown) override;
+  Status DeleteLockdown(const std::string& scope) override;
+  Result<std::vector<Lockdown>> ListLockdowns() override;
+  // --- end Response ---
 
  private:
   SqliteStore() = default;

@@ -1,0 +1,377 @@
+#include "respond/actions.h"
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/log.h"
+#include "core/model.h"
+
+namespace rampart::respond {
+namespace {
+
+bool Transient(const Status& s) {
+  return s.code() == Code::kUnavailable || s.code() == Code::kInternal;
+}
+
+std::string ScopeInstitution(const std::string& scope) {
+  return scope == kServerScope ? std::string() : scope;
+}
+
+}  // namespace
+
+ActionEngine::ActionEngine(store::Store* store, keeper::Keeper* keeper, const Clock* clock,
+                           Denylist* denylist, LockdownState* lockdowns,
+                           ActionEngineOptions options)
+    : store_(store),
+      keeper_(keeper),
+      clock_(clock),
+      denylist_(denylist),
+      lockdowns_(lockdowns),
+      options_(std::move(options)) {
+  if (options_.max_attempts < 1) options_.max_attempts = 1;
+  if (!options_.sleep) {
+    options_.sleep = [](int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
+  }
+}
+
+Status ActionEngine::Load() {
+  RAMPART_RETURN_IF_ERROR(RefreshDenylist());
+  return lockdowns_->Load(*store_);
+}
+
+Status ActionEngine::RefreshDenylist() {
+  RAMPART_ASSIGN_OR_RETURN(auto blocks, store_->ListActiveAddressBlocks(clock_->NowSeconds()));
+  denylist_->Replace(blocks);
+  return Status::Ok();
+}
+
+Status ActionEngine::WithRetry(const std::function<Status()>& fn, int* attempts) {
+  int64_t backoff = options_.initial_backoff_ms;
+  Status last;
+  for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+    *attempts = attempt;
+    last = fn();
+    if (last.ok() || !Transient(last)) return last;
+    if (attempt < options_.max_attempts) {
+      options_.sleep(backoff);
+      backoff *= 2;
+    }
+  }
+  return last;
+}
+
+void ActionEngine::Audit(const ActionContext& ctx, const std::string& name,
+                         const std::string& target, const std::string& outcome,
+                         const std::string& institution_id, int attempt, bool containment,
+                         const std::string& error, int64_t expires) {
+  nlohmann::json details = {{"playbook", ctx.playbook},  {"step", ctx.step},
+                            {"alert_id", ctx.alert_id},  {"rule_id", ctx.rule_id},
+                            {"entity", ctx.entity},      {"attempt", attempt},
+                            {"containment", containment}};
+  if (outcome == "failure") details["error"] = error;
+  if (expires != 0) details["expires"] = expires;
+  audit::Record r;
+  r.actor = ctx.actor;
+  r.action = "response." + name;
+  r.target = target;
+  r.outcome = outcome;
+  r.institution_id = institution_id;
+  r.request_id = ctx.request_id;
+  r.source_ip = ctx.source_ip;
+  r.severity = outcome == "failure" ? "warning" : (containment ? "critical" : "info");
+  r.details_json = details.dump();
+  AppendAudit(r);
+}
+
+void ActionEngine::AppendAudit(const audit::Record& r) {
+  Status s = Status::Unavailable("no keeper configured");
+  if (keeper_ != nullptr) {
+    auto appended = keeper_->AppendAudit(r);
+    s = appended.ok() ? Status::Ok() : appended.status();
+  }
+  if (!s.ok()) {
+    log::Error("audit.append_failed", {{"action", r.action}, {"error", s.message()}});
+  }
+}
+
+Status ActionEngine::FailStep(const ActionContext& ctx, const std::string& name,
+                              const std::string& target, const std::string& institution_id,
+                              const Status& error) {
+  Audit(ctx, name, target, "failure", institution_id, 1, true, error.message(), 0);
+  RaiseFailure(ctx, name, target, institution_id, error);
+  return error;
+}
+
+void ActionEngine::RaiseFailure(const ActionContext& ctx, const std::string& name,
+                                const std::string& target, const std::string& institution_id,
+                                const Status& error) {
+  log::Error("response.action_failed", {{"action", name},
+                                        {"target", target},
+                                        {"playbook", ctx.playbook},
+                                        {"error", error.message()}});
+  core::Alert a;
+  a.institution_id = institution_id;
+  a.rule_id = std::string(kActionFailedRule);
+  a.rule_title = "A response action could not be completed";
+  a.entity = "response.action=" + name;
+  a.severity = "high";
+  a.evidence.push_back(nlohmann::json{
+      {"action", name},
+      {"target", target},
+      {"playbook", ctx.playbook},
+      {"alert_id", ctx.alert_id},
+      {"error",
+       error.message()}}.dump());
+  a.first_seen = a.last_seen = a.created_at = clock_->NowSeconds();
+  a.count = 1;
+  auto stored = store_->RecordAlert(a, 5);
+  if (!stored.ok()) {
+    log::Error("response.failure_alert_lost", {{"error", stored.status().message()}});
+  }
+}
+
+Result<store::AddressBlock> ActionEngine::BlockAddress(const ActionContext& ctx,
+                                                       std::string_view target,
+                                                       int64_t duration_seconds,
+                                                       const std::string& reason,
+                                                       const std::string& institution_id) {
+  auto parsed = ParseBlockTarget(target);
+  if (!parsed.ok()) return parsed.status();
+  if (duration_seconds <= 0 || duration_seconds > 366 * 24 * 3600) {
+    return Status::InvalidArgument("duration must be between 1 second and a year");
+  }
+  const int64_t now = clock_->NowSeconds();
+  store::AddressBlock block;
+  block.value = parsed->value;
+  block.scope = parsed->scope;
+  block.reason = reason;
+  block.origin = ctx.playbook.empty() ? "manual" : "playbook";
+  block.scenario = ctx.playbook.empty() ? "rampart/manual" : "rampart/" + ctx.playbook;
+  block.created_by = ctx.actor;
+  block.institution_id = institution_id;
+  block.created_at = now;
+  block.expires_at = now + duration_seconds;
+  store::AddressBlock stored;
+  int attempts = 0;
+  Status s = WithRetry(
+      [&]() -> Status {
+        bool existed = false;
+        auto r = store_->AddAddressBlock(block, now, &existed);
+        if (!r.ok()) return r.status();
+        stored = *r;
+        return RefreshDenylist();
+      },
+      &attempts);
+  if (!s.ok()) {
+    Audit(ctx, "block_address", block.value, "failure", institution_id, attempts, true, s.message(),
+          block.expires_at);
+    if (Transient(s) || ctx.actor == "system") {
+      RaiseFailure(ctx, "block_address", block.value, institution_id, s);
+    }
+    return s;
+  }
+  Audit(ctx, "block_address", stored.value, "success", institution_id, attempts, true, "",
+        stored.expires_at);
+  log::Warn("response.address_blocked",
+            {{"value", stored.value}, {"expires", stored.expires_at}, {"by", ctx.actor}});
+  return stored;
+}
+
+Result<store::AddressBlock> ActionEngine::UnblockAddress(const ActionContext& ctx, int64_t id) {
+  store::AddressBlock removed;
+  int attempts = 0;
+  Status s = WithRetry(
+      [&]() -> Status {
+        auto r = store_->RemoveAddressBlock(id, ctx.actor, clock_->NowSeconds());
+        if (!r.ok()) return r.status();
+        removed = *r;
+        return RefreshDenylist();
+      },
+      &attempts);
+  if (!s.ok()) {
+    // A bad id is the caller's mistake, not a failed action: answered, not audited as one.
+    if (s.code() == Code::kNotFound || s.code() == Code::kConflict) return s;
+    Audit(ctx, "unblock_address", std::to_string(id), "failure", "", attempts, false, s.message(),
+          0);
+    RaiseFailure(ctx, "unblock_address", std::to_string(id), "", s);
+    return s;
+  }
+  Audit(ctx, "unblock_address", removed.value, "success", removed.institution_id, attempts, false,
+        "", 0);
+  return removed;
+}
+
+Result<int64_t> ActionEngine::RevokePrincipal(const ActionContext& ctx,
+                                              const std::string& principal,
+                                              const std::string& institution_id) {
+  int64_t ended = 0;
+  int attempts = 0;
+  Status s = WithRetry(
+      [&]() -> Status {
+        if (principal.rfind("tok_", 0) == 0) {
+          // Revoking twice is harmless; the store answers NotFound only for an unknown id.
+          Status r = store_->RevokeApiToken(store::Scope::All(), principal);
+          if (r.ok()) ended = 1;
+          return r;
+        }
+        if (principal.rfind("usr_", 0) == 0) {
+          auto n = store_->DeleteAdminSessionsOfUser(store::Scope::All(), principal);
+          if (!n.ok()) return n.status();
+          ended = *n;
+          return Status::Ok();
+        }
+        return Status::InvalidArgument("principal must be an API token (tok_) or a user (usr_)");
+      },
+      &attempts);
+  if (!s.ok()) {
+    Audit(ctx, "revoke_principal", principal, "failure", institution_id, attempts, true,
+          s.message(), 0);
+    if (Transient(s) || ctx.actor == "system") {
+      RaiseFailure(ctx, "revoke_principal", principal, institution_id, s);
+    }
+    return s;
+  }
+  Audit(ctx, "revoke_principal", principal, "success", institution_id, attempts, true, "", 0);
+  return ended;
+}
+
+Status ActionEngine::DisableUser(const ActionContext& ctx, const std::string& user_id) {
+  std::string institution_id;
+  int attempts = 0;
+  Status s = WithRetry(
+      [&]() -> Status {
+        auto user = store_->GetAdminUser(store::Scope::All(), user_id);
+        if (!user.ok()) return user.status();
+        institution_id = user->institution_id;
+        if (user->disabled) return Status::Ok();
+        return store_->UpdateAdminUserAccess(store::Scope::All(), user_id, user->role, true,
+                                             clock_->NowSeconds());
+      },
+      &attempts);
+  if (!s.ok()) {
+    Audit(ctx, "disable_user", user_id, "failure", institution_id, attempts, true, s.message(), 0);
+    if (Transient(s) || ctx.actor == "system") {
+      RaiseFailure(ctx, "disable_user", user_id, institution_id, s);
+    }
+    return s;
+  }
+  Audit(ctx, "disable_user", user_id, "success", institution_id, attempts, true, "", 0);
+  return Status::Ok();
+}
+
+Status ActionEngine::EnterLockdown(const ActionContext& ctx, const std::string& scope,
+                                   const std::string& reason) {
+  if (scope.empty()) return Status::InvalidArgument("lockdown needs an institution or '*'");
+  const std::string inst = ScopeInstitution(scope);
+  int attempts = 0;
+  Status s = WithRetry(
+      [&]() -> Status {
+        if (!inst.empty()) {
+          auto found = store_->GetInstitution(store::Scope::All(), inst);
+          if (!found.ok()) return found.status();
+        }
+        if (auto current = lockdowns_->Get(scope)) {
+          // Already locked: keep who entered it and when; a pending lift request is void.
+          if (current->lift_requested_by.empty()) return Status::Ok();
+          current->lift_requested_by.clear();
+          current->lift_requested_at = 0;
+          RAMPART_RETURN_IF_ERROR(store_->PutLockdown(*current));
+          lockdowns_->Put(*current);
+          return Status::Ok();
+        }
+        store::Lockdown l;
+        l.scope = scope;
+        l.entered_by = ctx.actor;
+        l.reason = reason;
+        l.entered_at = clock_->NowSeconds();
+        RAMPART_RETURN_IF_ERROR(store_->PutLockdown(l));
+        lockdowns_->Put(l);
+        return Status::Ok();
+      },
+      &attempts);
+  if (!s.ok()) {
+    Audit(ctx, "lockdown", scope, "failure", inst, attempts, true, s.message(), 0);
+    if (Transient(s) || ctx.actor == "system") RaiseFailure(ctx, "lockdown", scope, inst, s);
+    return s;
+  }
+  Audit(ctx, "lockdown", scope, "success", inst, attempts, true, "", 0);
+  log::Warn("response.lockdown", {{"scope", scope}, {"by", ctx.actor}});
+  return Status::Ok();
+}
+
+Status ActionEngine::CheckLiftCaller(const ActionContext& ctx, const std::string& scope,
+                                     const LiftActor& who, const std::string& step_name) {
+  const std::string inst = ScopeInstitution(scope);
+  Status refusal;
+  if (!who.cross_institution && who.institution_id != inst) {
+    // Another institution's lockdown is not even confirmed to exist.
+    refusal = Status::NotFound("institution not found");
+  } else if (!lockdowns_->Get(scope)) {
+    refusal = Status::NotFound("not in lockdown");
+  } else if (!who.is_session) {
+    refusal = Status::PermissionDenied(
+        "leaving lockdown needs two signed-in admins; an API token cannot take part");
+  }
+  if (!refusal.ok()) {
+    Audit(ctx, step_name, scope, "failure", inst, 1, false, refusal.message(), 0);
+  }
+  return refusal;
+}
+
+Status ActionEngine::RequestLift(const ActionContext& ctx, const std::string& scope,
+                                 const LiftActor& who) {
+  RAMPART_RETURN_IF_ERROR(CheckLiftCaller(ctx, scope, who, "lockdown_lift"));
+  auto current = lockdowns_->Get(scope);
+  if (!current) return Status::NotFound("not in lockdown");
+  if (current->lift_requested_by == who.user_id) return Status::Ok();  // asked again: same state
+  current->lift_requested_by = who.user_id;
+  current->lift_requested_at = clock_->NowSeconds();
+  int attempts = 0;
+  Status s = WithRetry([&] { return store_->PutLockdown(*current); }, &attempts);
+  const std::string inst = ScopeInstitution(scope);
+  if (!s.ok()) {
+    Audit(ctx, "lockdown_lift", scope, "failure", inst, attempts, false, s.message(), 0);
+    return s;
+  }
+  lockdowns_->Put(*current);
+  Audit(ctx, "lockdown_lift", scope, "pending_approval", inst, attempts, false, "", 0);
+  return Status::Ok();
+}
+
+Status ActionEngine::ApproveLift(const ActionContext& ctx, const std::string& scope,
+                                 const LiftActor& who) {
+  RAMPART_RETURN_IF_ERROR(CheckLiftCaller(ctx, scope, who, "lockdown_lift"));
+  const std::string inst = ScopeInstitution(scope);
+  auto current = lockdowns_->Get(scope);
+  if (!current) return Status::NotFound("not in lockdown");
+  Status refusal;
+  if (current->lift_requested_by.empty()) {
+    refusal = Status::Conflict("nobody has asked to leave this lockdown yet");
+  } else if (current->lift_requested_by == who.user_id) {
+    refusal = Status::PermissionDenied(
+        "the admin who asked to leave lockdown cannot also approve it; a second admin must");
+  }
+  if (!refusal.ok()) {
+    Audit(ctx, "lockdown_lift", scope, "failure", inst, 1, false, refusal.message(), 0);
+    return refusal;
+  }
+  int attempts = 0;
+  Status s = WithRetry(
+      [&]() -> Status {
+        Status d = store_->DeleteLockdown(scope);
+        return d.code() == Code::kNotFound ? Status::Ok() : d;
+      },
+      &attempts);
+  if (!s.ok()) {
+    Audit(ctx, "lockdown_lift", scope, "failure", inst, attempts, false, s.message(), 0);
+    RaiseFailure(ctx, "lockdown_lift", scope, inst, s);
+    return s;
+  }
+  lockdowns_->Erase(scope);
+  Audit(ctx, "lockdown_lift", scope, "success", inst, attempts, false, "", 0);
+  log::Warn("response.lockdown_lifted",
+            {{"scope", scope}, {"requested_by", current->lift_requested_by}, {"by", who.user_id}});
+  return Status::Ok();
+}
+
+}  // namespace rampart::respond

@@ -1,0 +1,125 @@
+// Response actions: what a playbook step or an admin route does to contain an incident.
+//
+// Every action is idempotent (doing it twice leaves the same state and says so), writes exactly
+// one audit record through the keeper with the shape below, and is retried with exponential
+// backoff while it fails with a transient error (Unavailable, Internal). When an action cannot
+// complete, the engine also stores an alert with rule id "rampart-response-action-failed".
+//
+// Audit record: action "response.<name>", actor "system" (playbooks) or the admin's principal,
+// target the entity acted on, outcome "success" | "failure" | "pending_approval",
+// institution_id when scoped, details_json {"playbook", "step", "alert_id", "rule_id",
+// "entity", "attempt", "containment", "error" (failure only), "expires" (blocks)}.
+//
+// Thread-safe: the store, the keeper, the denylist and the lockdown cache are.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "keeper/keeper.h"
+#include "respond/denylist.h"
+#include "respond/lockdown.h"
+#include "store/store.h"
+
+namespace rampart::respond {
+
+inline constexpr std::string_view kActionFailedRule = "rampart-response-action-failed";
+
+// Who runs an action and why; copied into the audit record.
+struct ActionContext {
+  std::string actor = "system";  // "system" for playbooks, else the principal id
+  std::string playbook;
+  int step = 0;
+  std::string alert_id;
+  std::string rule_id;
+  std::string entity;
+  std::string request_id;
+  std::string source_ip;
+};
+
+// Who asks to leave a lockdown. Only a signed-in user counts as a person: an API token cannot
+// prove which human holds it, so two tokens could be one stolen pair.
+struct LiftActor {
+  bool is_session = false;
+  std::string user_id;  // "usr_..." for a session; the token id otherwise
+  bool cross_institution = false;
+  std::string institution_id;  // the caller's institution
+};
+
+struct ActionEngineOptions {
+  int max_attempts = 3;
+  int64_t initial_backoff_ms = 200;
+  // How to wait between attempts; tests pass a recorder instead of sleeping.
+  std::function<void(int64_t millis)> sleep;
+};
+
+class ActionEngine {
+ public:
+  // Nothing owned; all must outlive the engine. keeper may be null (audit records are then
+  // logged as lost, never silently skipped).
+  ActionEngine(store::Store* store, keeper::Keeper* keeper, const Clock* clock, Denylist* denylist,
+               LockdownState* lockdowns, ActionEngineOptions options = {});
+
+  // Reads the active blocks into the denylist and the lockdowns into their cache (at start).
+  Status Load();
+
+  // Blocks an address or range for `duration_seconds` (1 s .. 1 year). InvalidArgument for a
+  // bad address. A block already in force is extended, not duplicated.
+  // institution_id: whose block it is (see store::AddressBlock); "" for server-wide.
+  Result<store::AddressBlock> BlockAddress(const ActionContext& ctx, std::string_view target,
+                                           int64_t duration_seconds, const std::string& reason,
+                                           const std::string& institution_id);
+  // NotFound for an unknown id; Conflict when already removed.
+  Result<store::AddressBlock> UnblockAddress(const ActionContext& ctx, int64_t id);
+  // Ends every session and API token of a principal: "tok_..." revokes the token, "usr_..."
+  // ends every session of the user. Returns how many credentials were ended (0 when already).
+  Result<int64_t> RevokePrincipal(const ActionContext& ctx, const std::string& principal,
+                                  const std::string& institution_id);
+  // Disables an admin account (which ends its sessions). Only "usr_..." principals.
+  Status DisableUser(const ActionContext& ctx, const std::string& user_id);
+  // Puts an institution, or the server (scope "*"), in lockdown. Already locked: OK.
+  Status EnterLockdown(const ActionContext& ctx, const std::string& scope,
+                       const std::string& reason);
+  // The first of the two admins needed to leave a lockdown. PermissionDenied for an API token;
+  // NotFound when the scope is not locked (or is another institution's). Refusals are audited.
+  Status RequestLift(const ActionContext& ctx, const std::string& scope, const LiftActor& who);
+  // The second admin: must be a signed-in user other than the requester. Lifts the lockdown.
+  // FailedPrecondition-like Conflict when nobody asked yet; PermissionDenied for the same user
+  // or a token. Refusals are audited.
+  Status ApproveLift(const ActionContext& ctx, const std::string& scope, const LiftActor& who);
+
+  // A step that could not even start (the alert lacks what it needs): audited as a failure,
+  // with the failure alert. Returns `error`.
+  Status FailStep(const ActionContext& ctx, const std::string& name, const std::string& target,
+                  const std::string& institution_id, const Status& error);
+  // Appends a record as is (pending approvals); a lost record is logged.
+  void AppendAudit(const audit::Record& record);
+
+  Denylist& denylist() { return *denylist_; }
+  LockdownState& lockdowns() { return *lockdowns_; }
+
+ private:
+  // Runs fn until it succeeds, fails with a permanent error, or max_attempts are used up.
+  // Returns the last status and sets *attempts.
+  Status WithRetry(const std::function<Status()>& fn, int* attempts);
+  void Audit(const ActionContext& ctx, const std::string& name, const std::string& target,
+             const std::string& outcome, const std::string& institution_id, int attempt,
+             bool containment, const std::string& error, int64_t expires);
+  void RaiseFailure(const ActionContext& ctx, const std::string& name, const std::string& target,
+                    const std::string& institution_id, const Status& error);
+  Status RefreshDenylist();
+  Status CheckLiftCaller(const ActionContext& ctx, const std::string& scope, const LiftActor& who,
+                         const std::string& step_name);
+
+  store::Store* store_;
+  keeper::Keeper* keeper_;
+  const Clock* clock_;
+  Denylist* denylist_;
+  LockdownState* lockdowns_;
+  ActionEngineOptions options_;
+};
+
+}  // namespace rampart::respond

@@ -1,0 +1,89 @@
+#include "respond/denylist.h"
+
+#include <unordered_map>
+
+#include "detect/ip.h"
+
+namespace rampart::respond {
+
+struct Denylist::Snapshot {
+  // Single addresses by their 16 mapped bytes, so the common case is one hash lookup.
+  std::unordered_map<std::string, int64_t> addresses;  // bytes → expires_at
+  std::vector<std::pair<detect::IpNetwork, int64_t>> ranges;
+};
+
+namespace {
+
+std::string Key(const detect::IpAddress& ip) {
+  return std::string(reinterpret_cast<const char*>(ip.bytes.data()), ip.bytes.size());
+}
+
+}  // namespace
+
+Result<BlockTarget> ParseBlockTarget(std::string_view text) {
+  if (text.empty() || text.size() > 64)
+    return Status::InvalidArgument("address is empty or too long");
+  auto net = detect::ParseCidr(text);
+  if (!net) return Status::InvalidArgument("not an IP address or CIDR range");
+  const bool has_slash = text.find('/') != std::string_view::npos;
+  if (net->prefix == 128) return BlockTarget{detect::FormatIp(net->base), "Ip"};
+  if (has_slash) {
+    // ParseCidr clears host bits; refuse text that had some set, it was meant as something else.
+    auto given = detect::ParseIp(text.substr(0, text.find('/')));
+    if (!given || *given != net->base) {
+      return Status::InvalidArgument("range has host bits set; use the network address");
+    }
+  }
+  const int min_prefix = net->base.v4 ? 96 + 8 : 32;
+  if (net->prefix < min_prefix) return Status::InvalidArgument("range is too wide to block");
+  int shown = net->base.v4 ? net->prefix - 96 : net->prefix;
+  return BlockTarget{detect::FormatIp(net->base) + "/" + std::to_string(shown), "Range"};
+}
+
+Denylist::Denylist(const Clock* clock)
+    : clock_(clock), snapshot_(std::make_shared<const Snapshot>()) {}
+
+Denylist::~Denylist() = default;
+
+bool Denylist::Admit(std::string_view remote_ip) const {
+  std::shared_ptr<const Snapshot> snap = snapshot_.load(std::memory_order_acquire);
+  if (snap->addresses.empty() && snap->ranges.empty()) return true;
+  auto ip = detect::ParseIp(remote_ip);
+  if (!ip) return true;
+  const int64_t now = clock_->NowSeconds();
+  auto it = snap->addresses.find(Key(*ip));
+  if (it != snap->addresses.end() && it->second > now) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  for (const auto& [net, expires] : snap->ranges) {
+    if (expires > now && net.Contains(*ip)) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+  }
+  return true;
+}
+
+void Denylist::Replace(const std::vector<store::AddressBlock>& blocks) {
+  auto snap = std::make_shared<Snapshot>();
+  for (const auto& b : blocks) {
+    if (b.removed_at != 0) continue;
+    auto net = detect::ParseCidr(b.value);
+    if (!net) continue;
+    if (net->prefix == 128) {
+      int64_t& e = snap->addresses[Key(net->base)];
+      e = std::max(e, b.expires_at);
+    } else {
+      snap->ranges.emplace_back(*net, b.expires_at);
+    }
+  }
+  snapshot_.store(std::move(snap), std::memory_order_release);
+}
+
+size_t Denylist::size() const {
+  auto snap = snapshot_.load(std::memory_order_acquire);
+  return snap->addresses.size() + snap->ranges.size();
+}
+
+}  // namespace rampart::respond

@@ -1,0 +1,57 @@
+// The front door's denylist: addresses and ranges whose connections HttpServer refuses before a
+// byte is parsed (http::ServerOptions::admit).
+//
+// Read-mostly: Admit() runs on the accept path of every connection, so it reads an immutable
+// snapshot through one atomic load and takes no lock; Replace() builds a new snapshot and swaps
+// it in. The store is the record (AddressBlock rows); ActionEngine replaces the snapshot after
+// each change, and serve reloads it at start.
+//
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "store/response_records.h"
+
+namespace rampart::respond {
+
+// A block value in canonical form and its CrowdSec scope: "203.0.113.7" → Ip, "203.0.113.0/24"
+// → Range (host bits must be clear), "203.0.113.7/32" → Ip "203.0.113.7". InvalidArgument for
+// anything else, and for ranges wider than /8 (IPv4) or /32 (IPv6): a typo there would lock
+// out a continent.
+struct BlockTarget {
+  std::string value;
+  std::string scope;  // "Ip" or "Range"
+};
+Result<BlockTarget> ParseBlockTarget(std::string_view text);
+
+class Denylist {
+ public:
+  explicit Denylist(const Clock* clock);
+  ~Denylist();
+  Denylist(const Denylist&) = delete;
+  Denylist& operator=(const Denylist&) = delete;
+
+  // False when `remote_ip` lies in a block that has not expired. An address that does not parse
+  // is admitted (the server produced it; refusing it would refuse everyone on a format change).
+  bool Admit(std::string_view remote_ip) const;
+  // Replaces the whole list; rows that are removed or whose value does not parse are skipped.
+  void Replace(const std::vector<store::AddressBlock>& blocks);
+  size_t size() const;
+  uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Snapshot;
+  const Clock* clock_;
+  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  mutable std::atomic<uint64_t> refused_{0};
+};
+
+}  // namespace rampart::respond

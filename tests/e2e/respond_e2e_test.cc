@@ -1,0 +1,156 @@
+// Containment end to end with the real binary: CVE-2026-1281-shaped requests from 127.0.0.2
+// raise the EPMM alert, the bundled playbook blocks the address, further connections from it
+// are refused before any byte is parsed, the CrowdSec stream shows the decision, and the
+// admin client on 127.0.0.1 is untouched. Linux routes all of 127.0.0.0/8 to loopback, so the
+// attacker binds 127.0.0.2 as its source. Plain HTTP keeps the raw attacker socket simple; the
+// admission hook runs before TLS either way.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "common/crypto.h"
+#include "harness.h"
+
+namespace rampart::e2e {
+namespace {
+
+const std::string kExploit =
+    "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,"
+    "h=gPath%60bash%20-c%20id%60/e2c3f9dd.ipa";
+
+// One request from 127.0.0.2 on a fresh connection; returns what the server sent back ("" when
+// it closed the connection without answering).
+std::string SendFromAttacker(uint16_t port, const std::string& target) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "socket failed";
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  ::inet_pton(AF_INET, "127.0.0.2", &local.sin_addr);
+  sockaddr_in remote{};
+  remote.sin_family = AF_INET;
+  remote.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof(remote)) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  std::string request = "GET " + target +
+                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: python-requests/2.31\r\n"
+                        "Connection: close\r\n\r\n";
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string response;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    response.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return response;
+}
+
+uint16_t PortOf(const std::string& url) {
+  return static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+}
+
+TEST(RespondE2e, ExploitSourceIsBlockedAtTheFrontDoorAndPublishedToBouncers) {
+  ASSERT_TRUE(crypto::InitCrypto().ok());
+  ASSERT_TRUE(fs::exists(kRampart)) << "binary is not built";
+  fs::path dir = fs::temp_directory_path() / ("rampart_respond_e2e_" + crypto::RandomHex(6));
+  fs::create_directories(dir);
+  std::string data = (dir / "data").string();
+
+  ProcResult key =
+      e2e::Run({kRampart, "admin", "--data", data, "create-bouncer-key", "--name", "fw"});
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  const std::string bouncer_key = Trim(key.out);
+  ASSERT_EQ(bouncer_key.rfind("rmb_", 0), 0u) << key.out;
+  ProcResult bad =
+      e2e::Run({kRampart, "admin", "--data", data, "create-bouncer-key", "--name", ""});
+  EXPECT_NE(bad.exit_code, 0);
+
+  ServerProcess server;
+  std::string error;
+  ASSERT_TRUE(server.Start(data, {"--demo", "--insecure-http"}, &error)) << error;
+  const std::string superadmin = server.PrintedValue("superadmin token");
+  ASSERT_FALSE(superadmin.empty()) << server.printed();
+  const uint16_t port = PortOf(server.url());
+
+  std::string first = SendFromAttacker(port, kExploit);
+  ASSERT_EQ(first.rfind("HTTP/1.1 404", 0), 0u) << "the first probe is answered: " << first;
+
+  // Poll with a deadline: the alert is stored, then the playbook runs on its own thread.
+  bool blocked = false;
+  json block;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    ApiReply list = CallApi(server.url(), "", superadmin, "GET", "/api/v1/blocks");
+    ASSERT_EQ(list.status, 200) << list.raw;
+    for (const auto& b : list.body["items"]) {
+      if (b["value"] == "127.0.0.2") block = b;
+    }
+    if (!block.is_null()) {
+      blocked = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(blocked) << server.log();
+  EXPECT_EQ(block["origin"], "playbook");
+  EXPECT_EQ(block["scenario"], "rampart/epmm-exploit-block");
+  EXPECT_EQ(block["expires_at"].get<int64_t>() - block["created_at"].get<int64_t>(), 86400);
+
+  // Refused before a byte is parsed: no HTTP answer at all, whatever the request.
+  EXPECT_EQ(SendFromAttacker(port, "/healthz"), "");
+  EXPECT_EQ(SendFromAttacker(port, kExploit), "");
+  // The admin client on 127.0.0.1 is not affected.
+  EXPECT_EQ(CallApi(server.url(), "", "", "GET", "/healthz").status, 200);
+
+  // CrowdSec bouncers see the decision.
+  auto pull = [&](const std::string& key_value, const std::string& startup) {
+    ApiReply reply;
+    auto client = http::HttpClient::Connect({.url = server.url(), .ca_file = ""});
+    if (!client.ok()) return reply;
+    http::HeaderList headers = {{"x-api-key", key_value}};
+    auto r = (*client)->Send("GET", "/v1/decisions/stream?startup=" + startup, headers, "");
+    if (!r.ok()) return reply;
+    reply.status = r->status;
+    reply.raw = r->body;
+    reply.body = json::parse(r->body, nullptr, false);
+    return reply;
+  };
+  EXPECT_EQ(pull("rmb_wrong", "true").status, 403);
+  ApiReply stream = pull(bouncer_key, "true");
+  ASSERT_EQ(stream.status, 200) << stream.raw;
+  bool decision = false;
+  for (const auto& d : stream.body["new"]) {
+    decision |= d["value"] == "127.0.0.2" && d["scope"] == "Ip" && d["type"] == "ban" &&
+                d["scenario"] == "rampart/epmm-exploit-block";
+  }
+  EXPECT_TRUE(decision) << stream.raw;
+  EXPECT_TRUE(pull(bouncer_key, "false").body["new"].empty());
+
+  // Lifting the block by hand lets the address back in, and the bouncer hears of it.
+  ApiReply removed = CallApi(server.url(), "", superadmin, "DELETE",
+                             "/api/v1/blocks/" + std::to_string(block["id"].get<int64_t>()));
+  ASSERT_EQ(removed.status, 200) << removed.raw;
+  EXPECT_EQ(SendFromAttacker(port, "/healthz").rfind("HTTP/1.1 200", 0), 0u);
+  ApiReply after = pull(bouncer_key, "false");
+  ASSERT_EQ(after.body["deleted"].size(), 1u) << after.raw;
+  EXPECT_EQ(after.body["deleted"][0]["value"], "127.0.0.2");
+
+  server.Stop();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace rampart::e2e

@@ -1,0 +1,340 @@
+// The action engine and the playbook runner over a real (in-memory) store, a fault-injecting
+// wrapper around it, and the test keeper that records audit records.
+#include "respond/actions.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.h"
+#include "respond/decisions.h"
+#include "respond/playbook_runner.h"
+#include "tests/support/fake_keeper.h"
+#include "tests/support/faulty_store.h"
+
+namespace rampart::respond {
+namespace {
+
+using nlohmann::json;
+
+class ActionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(crypto::InitCrypto().ok());
+    auto s = store::OpenStore("sqlite::memory:");
+    ASSERT_TRUE(s.ok());
+    real_ = std::move(s).value();
+    store_ = std::make_unique<store::testing::FaultyStore>(real_.get());
+    clock_.SetMillis(1'800'000'000'000);
+    ActionEngineOptions options;
+    options.max_attempts = 3;
+    options.initial_backoff_ms = 100;
+    options.sleep = [this](int64_t ms) { waits_.push_back(ms); };
+    engine_ = std::make_unique<ActionEngine>(store_.get(), &keeper_, &clock_, &denylist_,
+                                             &lockdowns_, options);
+    ASSERT_TRUE(engine_->Load().ok());
+    inst_ = core::Institution{core::NewId("ins"), "A", 1};
+    ASSERT_TRUE(real_->CreateInstitution(inst_).ok());
+  }
+
+  std::vector<audit::Record> Audits(const std::string& action) const {
+    std::vector<audit::Record> out;
+    for (const auto& r : keeper_.audit_records()) {
+      if (r.action == action) out.push_back(r);
+    }
+    return out;
+  }
+
+  std::vector<core::Alert> FailureAlerts() {
+    auto page = real_->ListAlerts(store::Scope::All(), store::AlertFilter{}, {500, ""});
+    std::vector<core::Alert> out;
+    for (const auto& a : page->items) {
+      if (a.rule_id == kActionFailedRule) out.push_back(a);
+    }
+    return out;
+  }
+
+  std::unique_ptr<store::Store> real_;
+  std::unique_ptr<store::testing::FaultyStore> store_;
+  ManualClock clock_{0};
+  testing::FakeKeeper keeper_;
+  Denylist denylist_{&clock_};
+  LockdownState lockdowns_;
+  std::unique_ptr<ActionEngine> engine_;
+  std::vector<int64_t> waits_;
+  core::Institution inst_;
+};
+
+TEST_F(ActionsTest, BlockIsEnforcedAuditedAndIdempotent) {
+  ActionContext ctx;
+  ctx.playbook = "pb";
+  ctx.step = 1;
+  ctx.alert_id = "alr_1";
+  ctx.rule_id = "rule";
+  ctx.entity = "source.ip=203.0.113.7";
+  EXPECT_TRUE(denylist_.Admit("203.0.113.7"));
+  auto first = engine_->BlockAddress(ctx, "203.0.113.7", 3600, "probe", "");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_FALSE(denylist_.Admit("203.0.113.7"));
+  EXPECT_FALSE(denylist_.Admit("::ffff:203.0.113.7"));
+  EXPECT_TRUE(denylist_.Admit("203.0.113.8"));
+
+  clock_.AdvanceSeconds(10);
+  auto second = engine_->BlockAddress(ctx, "203.0.113.7", 7200, "probe", "");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->id, first->id) << "a block in force is extended, not duplicated";
+  EXPECT_EQ(second->expires_at, clock_.NowSeconds() + 7200);
+  EXPECT_EQ(real_->ListActiveAddressBlocks(clock_.NowSeconds())->size(), 1u);
+
+  auto audits = Audits("response.block_address");
+  ASSERT_EQ(audits.size(), 2u);
+  const auto& r = audits[0];
+  EXPECT_EQ(r.actor, "system");
+  EXPECT_EQ(r.target, "203.0.113.7");
+  EXPECT_EQ(r.outcome, "success");
+  json d = json::parse(r.details_json);
+  EXPECT_EQ(d["playbook"], "pb");
+  EXPECT_EQ(d["step"], 1);
+  EXPECT_EQ(d["alert_id"], "alr_1");
+  EXPECT_EQ(d["rule_id"], "rule");
+  EXPECT_EQ(d["entity"], "source.ip=203.0.113.7");
+  EXPECT_EQ(d["attempt"], 1);
+  EXPECT_EQ(d["containment"], true);
+  EXPECT_EQ(d["expires"], first->expires_at);
+  EXPECT_FALSE(d.contains("error"));
+
+  // Expiry lifts the block without anyone touching it.
+  clock_.AdvanceSeconds(7200);
+  EXPECT_TRUE(denylist_.Admit("203.0.113.7"));
+}
+
+TEST_F(ActionsTest, RangesAndBadTargets) {
+  ActionContext ctx;
+  ASSERT_TRUE(engine_->BlockAddress(ctx, "198.51.100.0/24", 60, "", "").ok());
+  EXPECT_FALSE(denylist_.Admit("198.51.100.77"));
+  EXPECT_TRUE(denylist_.Admit("198.51.101.1"));
+  ASSERT_TRUE(engine_->BlockAddress(ctx, "2001:db8::/48", 60, "", "").ok());
+  EXPECT_FALSE(denylist_.Admit("2001:db8:0:1::5"));
+  for (const char* bad :
+       {"", "not-an-ip", "10.0.0.1/33", "198.51.100.1/24", "0.0.0.0/0", "10.0.0.0/4", "::/0"}) {
+    SCOPED_TRACE(bad);
+    auto r = engine_->BlockAddress(ctx, bad, 60, "", "");
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  }
+  EXPECT_EQ(real_->ListActiveAddressBlocks(clock_.NowSeconds())->size(), 2u);
+}
+
+TEST_F(ActionsTest, UnblockIsReversibleAndTwiceIsConflict) {
+  ActionContext ctx;
+  ctx.actor = "tok_admin";
+  auto b = engine_->BlockAddress(ctx, "192.0.2.9", 600, "", "");
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE(engine_->UnblockAddress(ctx, b->id).ok());
+  EXPECT_TRUE(denylist_.Admit("192.0.2.9"));
+  EXPECT_EQ(engine_->UnblockAddress(ctx, b->id).status().code(), Code::kConflict);
+  EXPECT_EQ(engine_->UnblockAddress(ctx, 999).status().code(), Code::kNotFound);
+  auto audits = Audits("response.unblock_address");
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_EQ(audits[0].actor, "tok_admin");
+  EXPECT_EQ(json::parse(audits[0].details_json)["containment"], false);
+}
+
+TEST_F(ActionsTest, TransientFailureIsRetriedWithBackoff) {
+  store_->FailNext("AddAddressBlock", 2, Status::Unavailable("database busy"));
+  auto b = engine_->BlockAddress(ActionContext{}, "192.0.2.10", 600, "", "");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(store_->calls("AddAddressBlock"), 3);
+  EXPECT_EQ(waits_, (std::vector<int64_t>{100, 200}));
+  auto audits = Audits("response.block_address");
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_EQ(json::parse(audits[0].details_json)["attempt"], 3);
+  EXPECT_TRUE(FailureAlerts().empty());
+}
+
+TEST_F(ActionsTest, ActionThatCannotCompleteIsAuditedAndRaisesAnAlert) {
+  store_->FailNext("AddAddressBlock", 10, Status::Unavailable("database busy"));
+  ActionContext ctx;
+  ctx.playbook = "pb";
+  auto b = engine_->BlockAddress(ctx, "192.0.2.11", 600, "", inst_.id);
+  EXPECT_EQ(b.status().code(), Code::kUnavailable);
+  EXPECT_EQ(store_->calls("AddAddressBlock"), 3);
+  EXPECT_TRUE(denylist_.Admit("192.0.2.11"));
+  auto audits = Audits("response.block_address");
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_EQ(audits[0].outcome, "failure");
+  EXPECT_EQ(audits[0].institution_id, inst_.id);
+  json d = json::parse(audits[0].details_json);
+  EXPECT_EQ(d["attempt"], 3);
+  EXPECT_EQ(d["error"], "database busy");
+  auto alerts = FailureAlerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].institution_id, inst_.id);
+  EXPECT_EQ(alerts[0].entity, "response.action=block_address");
+}
+
+TEST_F(ActionsTest, PermanentErrorsAreNotRetried) {
+  store_->FailNext("RevokeApiToken", 10, Status::NotFound("api token not found"));
+  auto r = engine_->RevokePrincipal(ActionContext{}, "tok_missing", "");
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->calls("RevokeApiToken"), 1);
+  EXPECT_TRUE(waits_.empty());
+  // A playbook (actor "system") that cannot act still raises the alert: nobody else will notice.
+  EXPECT_EQ(FailureAlerts().size(), 1u);
+}
+
+TEST_F(ActionsTest, RevokePrincipalEndsTokenAndIsIdempotent) {
+  core::ApiToken t;
+  t.id = core::NewId("tok");
+  t.token_hash = crypto::Sha256Hex("secret");
+  t.role = core::Role::kAdmin;
+  t.institution_id = inst_.id;
+  ASSERT_TRUE(real_->CreateApiToken(t).ok());
+  ASSERT_TRUE(engine_->RevokePrincipal(ActionContext{}, t.id, inst_.id).ok());
+  EXPECT_TRUE(real_->FindApiTokenByHash(t.token_hash)->revoked);
+  ASSERT_TRUE(engine_->RevokePrincipal(ActionContext{}, t.id, inst_.id).ok());
+  auto audits = Audits("response.revoke_principal");
+  ASSERT_EQ(audits.size(), 2u);
+  EXPECT_EQ(audits[1].outcome, "success");
+  EXPECT_EQ(audits[1].target, t.id);
+  EXPECT_EQ(audits[1].institution_id, inst_.id);
+  EXPECT_EQ(engine_->RevokePrincipal(ActionContext{}, "dev_x", "").status().code(),
+            Code::kInvalidArgument);
+}
+
+TEST_F(ActionsTest, LockdownEntersOnceAndNeedsTwoDistinctSignedInAdminsToLeave) {
+  ActionContext ctx;
+  ASSERT_TRUE(engine_->EnterLockdown(ctx, inst_.id, "harvest").ok());
+  ASSERT_TRUE(engine_->EnterLockdown(ctx, inst_.id, "again").ok());
+  EXPECT_TRUE(lockdowns_.IsLocked(inst_.id));
+  EXPECT_FALSE(lockdowns_.IsLocked("ins_other"));
+  EXPECT_EQ(real_->ListLockdowns()->size(), 1u);
+  EXPECT_EQ(engine_->EnterLockdown(ctx, "ins_missing", "").code(), Code::kNotFound);
+
+  LiftActor alice{true, "usr_alice", false, inst_.id};
+  LiftActor bob{true, "usr_bob", false, inst_.id};
+  LiftActor token{false, "tok_bob", false, inst_.id};
+  LiftActor stranger{true, "usr_eve", false, "ins_other"};
+  EXPECT_EQ(engine_->ApproveLift(ctx, inst_.id, bob).code(), Code::kConflict);  // nobody asked
+  EXPECT_EQ(engine_->RequestLift(ctx, inst_.id, token).code(), Code::kPermissionDenied);
+  EXPECT_EQ(engine_->RequestLift(ctx, inst_.id, stranger).code(), Code::kNotFound);
+  ASSERT_TRUE(engine_->RequestLift(ctx, inst_.id, alice).ok());
+  EXPECT_EQ(engine_->ApproveLift(ctx, inst_.id, alice).code(), Code::kPermissionDenied);
+  EXPECT_EQ(engine_->ApproveLift(ctx, inst_.id, token).code(), Code::kPermissionDenied);
+  EXPECT_EQ(engine_->ApproveLift(ctx, inst_.id, stranger).code(), Code::kNotFound);
+  EXPECT_TRUE(lockdowns_.IsLocked(inst_.id));
+  ASSERT_TRUE(engine_->ApproveLift(ctx, inst_.id, bob).ok());
+  EXPECT_FALSE(lockdowns_.IsLocked(inst_.id));
+  EXPECT_TRUE(real_->ListLockdowns()->empty());
+
+  auto lifts = Audits("response.lockdown_lift");
+  int refused = 0, pending = 0, lifted = 0;
+  for (const auto& r : lifts) {
+    refused += r.outcome == "failure";
+    pending += r.outcome == "pending_approval";
+    lifted += r.outcome == "success";
+  }
+  EXPECT_EQ(refused, 6);
+  EXPECT_EQ(pending, 1);
+  EXPECT_EQ(lifted, 1);
+  EXPECT_EQ(Audits("response.lockdown").size(), 3u);  // two entries, one refused institution
+}
+
+TEST_F(ActionsTest, PlaybookRunsStepsOnceAndWaitsForApproval) {
+  core::ApiToken t;
+  t.id = core::NewId("tok");
+  t.token_hash = crypto::Sha256Hex("stolen");
+  t.role = core::Role::kAdmin;
+  t.institution_id = inst_.id;
+  ASSERT_TRUE(real_->CreateApiToken(t).ok());
+  auto pb = ParsePlaybook(R"(id: harvest
+trigger: {rule_ids: [canary-*]}
+steps:
+  - action: block_address
+  - action: revoke_principal
+  - action: lockdown
+    requires_approval: true
+)",
+                          "harvest.yml");
+  ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+  PlaybookRunner runner(engine_.get(), &clock_);
+  runner.SetPlaybooks({*pb});
+  core::Alert a;
+  a.id = "alr_7";
+  a.institution_id = inst_.id;
+  a.rule_id = "canary-read";
+  a.severity = "critical";
+  a.entity = "source.ip=203.0.113.50";
+  a.evidence = {json{{"user.name", t.id}, {"source.ip", "203.0.113.50"}}.dump()};
+  runner.Run(a);
+  runner.Run(a);  // the pipeline calls again for each event folded into the alert
+  EXPECT_FALSE(denylist_.Admit("203.0.113.50"));
+  EXPECT_TRUE(real_->FindApiTokenByHash(t.token_hash)->revoked);
+  EXPECT_FALSE(lockdowns_.IsLocked(inst_.id));
+  EXPECT_EQ(Audits("response.block_address").size(), 1u);
+  auto waiting = Audits("response.lockdown");
+  ASSERT_EQ(waiting.size(), 1u);
+  EXPECT_EQ(waiting[0].outcome, "pending_approval");
+
+  EXPECT_TRUE(runner.Pending("ins_other", false).empty());
+  auto pending = runner.Pending(inst_.id, false);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(runner.Approve(pending[0].id, "usr_x", "ins_other", false).code(), Code::kNotFound);
+  ASSERT_TRUE(runner.Approve(pending[0].id, "usr_admin", inst_.id, false).ok());
+  EXPECT_TRUE(lockdowns_.IsLocked(inst_.id));
+  auto done = Audits("response.lockdown");
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[1].outcome, "success");
+  EXPECT_EQ(done[1].actor, "usr_admin");
+  EXPECT_EQ(json::parse(done[1].details_json)["step"], 3);
+  EXPECT_TRUE(runner.Pending(inst_.id, false).empty());
+}
+
+TEST_F(ActionsTest, PlaybookStepWithoutItsEntityFailsLoudly) {
+  auto pb = ParsePlaybook("id: p\ntrigger: {rule_ids: [r]}\nsteps:\n  - action: block_address\n",
+                          "p.yml");
+  ASSERT_TRUE(pb.ok());
+  PlaybookRunner runner(engine_.get(), &clock_);
+  runner.SetPlaybooks({*pb});
+  core::Alert a;
+  a.id = "alr_8";
+  a.rule_id = "r";
+  a.severity = "high";
+  a.entity = "device.id=dev_1";
+  runner.Run(a);
+  auto audits = Audits("response.block_address");
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_EQ(audits[0].outcome, "failure");
+  EXPECT_EQ(FailureAlerts().size(), 1u);
+}
+
+TEST(Decisions, CrowdSecShape) {
+  store::AddressBlock active;
+  active.id = 3;
+  active.value = "192.0.2.1";
+  active.scope = "Ip";
+  active.scenario = "rampart/epmm";
+  active.expires_at = 1000 + 86399;
+  active.change_seq = 5;
+  store::AddressBlock removed = active;
+  removed.id = 4;
+  removed.removed_at = 900;
+  removed.change_seq = 9;
+  int64_t max_seq = 0;
+  json out = DecisionStream({active, removed}, 1000, &max_seq);
+  EXPECT_EQ(max_seq, 9);
+  ASSERT_EQ(out["new"].size(), 1u);
+  ASSERT_EQ(out["deleted"].size(), 1u);
+  const json& d = out["new"][0];
+  EXPECT_EQ(d["id"], 3);
+  EXPECT_EQ(d["origin"], "rampart");
+  EXPECT_EQ(d["type"], "ban");
+  EXPECT_EQ(d["scope"], "Ip");
+  EXPECT_EQ(d["value"], "192.0.2.1");
+  EXPECT_EQ(d["duration"], "23h59m59s");
+  EXPECT_EQ(d["scenario"], "rampart/epmm");
+  EXPECT_EQ(GoDuration(0), "0s");
+  EXPECT_EQ(GoDuration(61), "1m1s");
+}
+
+}  // namespace
+}  // namespace rampart::respond
