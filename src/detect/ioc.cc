@@ -50,13 +50,26 @@ bool NormaliseDomain(std::string_view in, std::string* out) {
 // Drops the scheme and fragment and lower-cases the host: "HTTPS://Evil.Example/A?b" →
 // "evil.example/A?b". A path-only value ("/mifs/403.jsp") stays as it is.
 // Writes into *out so that lookups can reuse one buffer per thread.
-void NormaliseUrlInto(std::string_view in, std::string* out) {
-  out->clear();
+// The URL without surrounding blanks, fragment and scheme: what NormaliseUrlInto keeps.
+std::string_view UrlWithoutSchemeAndFragment(std::string_view in) {
   in = Trim(in);
   size_t hash = in.find('#');
   if (hash != std::string_view::npos) in = in.substr(0, hash);
   size_t scheme = in.find("://");
   if (scheme != std::string_view::npos && scheme < 10) in = in.substr(scheme + 3);
+  return in;
+}
+
+// The host part of NormaliseUrlInto's result, not lower-cased ("" for a path-only URL).
+std::string_view NormalisedUrlHost(std::string_view in) {
+  in = UrlWithoutSchemeAndFragment(in);
+  if (!in.empty() && in[0] == '/') return {};
+  return in.substr(0, in.find_first_of("/?"));
+}
+
+void NormaliseUrlInto(std::string_view in, std::string* out) {
+  out->clear();
+  in = UrlWithoutSchemeAndFragment(in);
   if (!in.empty() && in[0] == '/') {
     out->assign(in);
     return;
@@ -161,6 +174,7 @@ Status IocStore::Add(IocType type, std::string_view value, std::string_view sour
     case IocType::kUrl: {
       ioc.value = NormaliseUrl(value);
       if (ioc.value.empty() || ioc.value == "/") return Status::InvalidArgument("empty URL");
+      url_hosts_.insert(ioc.value.substr(0, ioc.value.find('/')));
       auto [it, fresh] = urls_.try_emplace(ioc.value, 0);
       Upsert(&it->second, fresh, std::move(ioc));
       return Status::Ok();
@@ -233,6 +247,13 @@ const Ioc* IocStore::FindDomain(std::string_view host, int64_t now_millis) const
 
 const Ioc* IocStore::FindUrl(std::string_view url, int64_t now_millis) const {
   if (urls_.empty()) return nullptr;
+  // Most URLs seen have a host no indicator names: one short lookup rules them out before the
+  // whole URL is normalised and hashed.
+  std::string_view host = NormalisedUrlHost(url);
+  if (char buf[256]; host.size() <= sizeof(buf)) {
+    for (size_t i = 0; i < host.size(); ++i) buf[i] = Lower(host[i]);
+    if (!url_hosts_.contains(std::string_view(buf, host.size()))) return nullptr;
+  }
   thread_local std::string key;
   NormaliseUrlInto(url, &key);
   return FindIn(urls_, key, now_millis);

@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/status.h"
@@ -82,6 +83,8 @@ class IocStore {
   // Prefix length on the mapped 128-bit form → masked network → entry.
   std::map<int, std::unordered_map<IpAddress, uint32_t, IpHash>, std::greater<>> networks_;
   StringIndex domains_, urls_, hashes_, agents_;
+  // The hosts of urls_ keys ("" for path-only URLs), to rule most URLs out cheaply.
+  std::unordered_set<std::string, StringHash, std::equal_to<>> url_hosts_;
 };
 
 struct ImportReport {

@@ -10,9 +10,11 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "detect/ip.h"
 
@@ -751,6 +753,59 @@ struct HsDatabaseDeleter {
   void operator()(hs_database_t* db) const { hs_free_database(db); }
 };
 
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view v) const { return std::hash<std::string_view>{}(v); }
+};
+
+inline uint64_t LengthBit(size_t n) {
+  return uint64_t{1} << std::min<size_t>(n, 63);
+}
+
+// What RuleMatcher checks before the per-field scans. Each rule with a trigger has a few
+// clauses, sets of matchers at least one of which must match for the rule to be true (an AND
+// needs each child's clauses, an OR one member of each child's). Cheap checks that err on
+// "maybe" mark the matchers that may match; only when every clause of some rule is marked do
+// the per-field scans run.
+struct Prefilter {
+  bool ready = false;
+  // The longest literal of every glob-made matcher in a clause, all in one database scanned
+  // once over the line (and the values that are not part of it, and the decoded values). A
+  // report counts for a matcher only when the literal lies inside a value of the matcher's
+  // field, and, for a pattern that is nothing but that literal, where its anchors say: so for
+  // such patterns the answer is exact. Pattern id → uses (CSR).
+  struct LiteralUse {
+    uint32_t matcher;
+    uint32_t bytes;  // length of the literal
+    uint8_t slot;
+    bool at_start, at_end;  // anchors, for patterns made of the literal alone
+  };
+  std::unique_ptr<hs_database_t, HsDatabaseDeleter> literals;
+  std::vector<uint32_t> literal_offsets;
+  std::vector<LiteralUse> literal_uses;
+  uint32_t literal_slots = 0;  // bit per slot
+  // `re` matchers, which have no literal to stand for them: scanned as they are, per slot,
+  // over that slot's values (skipped when every value is shorter than min_width). Pattern id
+  // is the matcher id.
+  std::array<std::unique_ptr<hs_database_t, HsDatabaseDeleter>, kSlotCount> regexes;
+  std::array<unsigned, kSlotCount> regex_min_width{};
+  // Patterns made of a one-byte literal alone: found in almost every line and
+  // costly for the literal database, so compared with (or searched in) their field instead.
+  struct ShortLiteral {
+    uint32_t matcher;
+    std::string text;  // lower-cased when caseless
+    bool caseless, at_start, at_end;
+  };
+  std::array<std::vector<ShortLiteral>, kSlotCount> short_literals;
+  // Matchers that nothing narrower can stand for (they may match any value): marked whenever
+  // the event has their slot.
+  std::array<std::vector<uint32_t>, kSlotCount> any_value;
+  // Clauses: rule of each, clauses of each matcher (CSR), clause count of each rule.
+  std::vector<uint32_t> clause_rule;
+  std::vector<uint32_t> matcher_clause_offsets, matcher_clauses;
+  std::vector<uint32_t> rule_clauses;
+};
+
 struct RuleSet::Impl {
   std::vector<RuleInfo> infos;
   std::vector<CompiledRule> rules;
@@ -763,7 +818,13 @@ struct RuleSet::Impl {
   std::vector<uint32_t> always;
   std::vector<SkippedRule> skipped;
   // Per slot: lower-cased literal → kExact matchers.
-  std::array<std::unordered_map<std::string, std::vector<uint32_t>>, kSlotCount> exact;
+  std::array<std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>>,
+             kSlotCount>
+      exact;
+  // Lengths of those literals (bit n: some literal has n bytes; bit 63: 63 or more), so that
+  // most values are ruled out before they are lower-cased and hashed.
+  std::array<uint64_t, kSlotCount> exact_lengths{};
+  Prefilter prefilter;
   size_t hs_count = 0;
   size_t exact_count = 0;
   size_t fallback_count = 0;
@@ -873,6 +934,278 @@ bool HasBoundedRepeat(std::string_view pattern) {
 
 std::string SlotName(uint8_t slot) {
   return slot == kKeywordSlot ? std::string("keywords") : std::string(FieldName(Field(slot)));
+}
+
+// The longest run of literal characters in a pattern made by GlobToRegex, with the anchors
+// that ValueLeaf adds: every value the pattern matches contains that run, wherever the value
+// sits in a longer text. Empty when the pattern has no literal character.
+std::string LongestLiteralRun(std::string_view p, size_t* bytes) {
+  if (p.starts_with('^')) p.remove_prefix(1);
+  if (p.ends_with("\\z")) p.remove_suffix(2);
+  std::string best, cur;
+  size_t best_chars = 0, cur_chars = 0;
+  auto flush = [&] {
+    if (cur_chars > best_chars) {
+      best = cur;
+      best_chars = cur_chars;
+    }
+    cur.clear();
+    cur_chars = 0;
+  };
+  for (size_t i = 0; i < p.size();) {
+    if (p[i] == '\\' && i + 4 <= p.size() && p[i + 1] == 'x') {
+      cur.append(p.substr(i, 4));
+      ++cur_chars;
+      i += 4;
+    } else if (p[i] == '.') {
+      flush();
+      i += (i + 1 < p.size() && p[i + 1] == '*') ? 2 : 1;
+    } else {
+      cur.push_back(p[i]);
+      ++cur_chars;
+      ++i;
+    }
+  }
+  flush();
+  *bytes = best_chars;
+  return best;
+}
+
+// The bytes of a glob-made pattern without wildcards, and its anchors. False for a pattern
+// with a wildcard.
+// Literals shorter than this stay out of the literal database (see Prefilter::short_literals).
+constexpr size_t kMinScannedLiteral = 2;
+
+bool PureLiteral(std::string_view p, std::string* out, bool* at_start, bool* at_end) {
+  *at_start = p.starts_with('^');
+  if (*at_start) p.remove_prefix(1);
+  *at_end = p.ends_with("\\z");
+  if (*at_end) p.remove_suffix(2);
+  out->clear();
+  for (size_t i = 0; i < p.size();) {
+    char c;
+    if (p[i] == '\\' && i + 4 <= p.size() && p[i + 1] == 'x') {
+      c = static_cast<char>(std::stoi(std::string(p.substr(i + 2, 2)), nullptr, 16));
+      i += 4;
+    } else if (p[i] == '.') {
+      return false;
+    } else {
+      c = p[i++];
+    }
+    out->push_back(c);
+  }
+  return !out->empty();
+}
+
+hs_database_t* CompileOrNull(const std::vector<const char*>& exprs,
+                             const std::vector<unsigned>& flags, const std::vector<unsigned>& ids,
+                             unsigned mode) {
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                       mode, nullptr, &db, &err) != HS_SUCCESS) {
+    hs_free_compile_error(err);
+    return nullptr;
+  }
+  return db;
+}
+
+using Clauses = std::vector<std::vector<uint32_t>>;
+// Enough clauses to rule out most rules on ordinary traffic; any subset is still necessary.
+constexpr size_t kMaxClauses = 16;
+
+// Keeps the kMaxClauses clauses least likely to hold on ordinary traffic ("cs-method: POST"
+// holds on many lines, so a clause holding it rules out little).
+void KeepMostSelective(const std::vector<MatcherDef>& matchers, Clauses* clauses) {
+  if (clauses->size() <= kMaxClauses) return;
+  std::vector<std::pair<uint64_t, size_t>> cost;
+  for (size_t i = 0; i < clauses->size(); ++i) {
+    uint64_t sum = 0;
+    for (uint32_t m : (*clauses)[i]) sum += MatcherCost(matchers[m]);
+    cost.emplace_back(sum, i);
+  }
+  std::sort(cost.begin(), cost.end());
+  Clauses kept;
+  for (size_t i = 0; i < kMaxClauses; ++i) kept.push_back(std::move((*clauses)[cost[i].second]));
+  *clauses = std::move(kept);
+}
+
+// Necessary conditions of a condition tree: clauses of matchers (Vectorscan or exact) at least
+// one of which matches whenever the tree is true. nullopt when the tree can be true with no
+// such matcher matching (a NOT, a C++ matcher).
+std::optional<Clauses> Requirements(const std::vector<Node>& nodes, uint32_t n,
+                                    const std::vector<MatcherDef>& matchers) {
+  const Node& node = nodes[n];
+  switch (node.op) {
+    case Node::Op::kConst:
+    case Node::Op::kNot:
+      return std::nullopt;
+    case Node::Op::kLeaf:
+      if (!UsesBits(matchers[node.matcher].kind)) return std::nullopt;
+      return Clauses{{node.matcher}};
+    case Node::Op::kAnd: {
+      std::optional<Clauses> all;
+      for (uint32_t k : node.kids) {
+        auto c = Requirements(nodes, k, matchers);
+        if (!c) continue;
+        if (!all) all.emplace();
+        for (auto& clause : *c) all->push_back(std::move(clause));
+      }
+      if (all) {
+        // A method clause ("cs-method: GET") holds on most lines, rules out little and makes
+        // every such line mark many clauses: drop it when the AND has others.
+        Clauses selective;
+        for (auto& clause : *all) {
+          bool broad = std::any_of(clause.begin(), clause.end(), [&](uint32_t m) {
+            return matchers[m].slot == static_cast<uint8_t>(Field::kHttpRequestMethod);
+          });
+          if (!broad) selective.push_back(std::move(clause));
+        }
+        if (!selective.empty()) *all = std::move(selective);
+        KeepMostSelective(matchers, &*all);
+      }
+      return all;
+    }
+    case Node::Op::kOr: {
+      std::optional<Clauses> acc;
+      for (uint32_t k : node.kids) {
+        auto c = Requirements(nodes, k, matchers);
+        if (!c) return std::nullopt;
+        if (!acc) {
+          acc = std::move(c);
+          continue;
+        }
+        // (a1 and a2) or (b1 and b2) needs (a1 or b1), (a1 or b2), (a2 or b1), (a2 or b2).
+        Clauses next;
+        for (const auto& x : *acc) {
+          for (const auto& y : *c) {
+            next.push_back(x);
+            next.back().insert(next.back().end(), y.begin(), y.end());
+          }
+        }
+        KeepMostSelective(matchers, &next);
+        acc = std::move(next);
+      }
+      return acc;
+    }
+  }
+  return std::nullopt;
+}
+
+// Builds the prefilter. Leaves it not ready (every event then takes the per-field scans) when
+// a database does not compile; the per-slot databases compiled the same or harder patterns, so
+// that does not happen in practice.
+void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<CompiledRule>& rules,
+                    const std::vector<uint32_t>& always, Prefilter* pf) {
+  std::vector<bool> is_always(rules.size(), false);
+  for (uint32_t r : always) is_always[r] = true;
+  std::vector<std::vector<uint32_t>> clauses_of(matchers.size());
+  pf->rule_clauses.assign(rules.size(), 0);
+  for (uint32_t r = 0; r < rules.size(); ++r) {
+    if (is_always[r]) continue;
+    auto req = Requirements(rules[r].nodes, rules[r].root, matchers);
+    if (!req || req->empty()) return;  // cannot happen for a rule with a trigger
+    for (auto& clause : *req) {
+      std::sort(clause.begin(), clause.end());
+      clause.erase(std::unique(clause.begin(), clause.end()), clause.end());
+      auto id = static_cast<uint32_t>(pf->clause_rule.size());
+      pf->clause_rule.push_back(r);
+      for (uint32_t m : clause) clauses_of[m].push_back(id);
+    }
+    pf->rule_clauses[r] = static_cast<uint32_t>(req->size());
+  }
+  pf->matcher_clause_offsets.assign(matchers.size() + 1, 0);
+  for (size_t m = 0; m < matchers.size(); ++m) {
+    pf->matcher_clause_offsets[m + 1] =
+        pf->matcher_clause_offsets[m] + static_cast<uint32_t>(clauses_of[m].size());
+    pf->matcher_clauses.insert(pf->matcher_clauses.end(), clauses_of[m].begin(),
+                               clauses_of[m].end());
+  }
+
+  std::map<std::pair<std::string, unsigned>, std::vector<Prefilter::LiteralUse>> literals;
+  std::array<std::vector<uint32_t>, kSlotCount> regexes;
+  for (uint32_t m = 0; m < matchers.size(); ++m) {
+    if (clauses_of[m].empty()) continue;
+    const MatcherDef& def = matchers[m];
+    if (def.kind == MatcherKind::kExact) continue;  // looked up exactly, as in the full match
+    size_t bytes = 0;
+    std::string lit = def.from_re ? std::string() : LongestLiteralRun(def.pattern, &bytes);
+    if (def.from_re) {
+      regexes[def.slot].push_back(m);
+    } else if (!lit.empty()) {
+      Prefilter::LiteralUse use{m, static_cast<uint32_t>(bytes), def.slot, false, false};
+      std::string text;
+      bool at_start = false, at_end = false;
+      bool pure = PureLiteral(def.pattern, &text, &at_start, &at_end);
+      bool caseless = def.flags & HS_FLAG_CASELESS;
+      if (bytes < kMinScannedLiteral) {
+        if (!pure) {
+          regexes[def.slot].push_back(m);  // scanned as it is, on its field
+          continue;
+        }
+        if (caseless) {
+          for (char& c : text) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        }
+        pf->short_literals[def.slot].push_back({m, std::move(text), caseless, at_start, at_end});
+        continue;
+      }
+      if (pure) {
+        use.at_start = at_start;
+        use.at_end = at_end;
+      }
+      literals[{std::move(lit), def.flags & HS_FLAG_CASELESS}].push_back(use);
+      pf->literal_slots |= 1u << def.slot;
+    } else {
+      pf->any_value[def.slot].push_back(m);
+    }
+  }
+  std::vector<const char*> exprs;
+  std::vector<unsigned> flags;
+  pf->literal_offsets.assign(1, 0);
+  for (const auto& [key, uses] : literals) {
+    // Every occurrence is reported: the first may lie outside the field that counts.
+    exprs.push_back(key.first.c_str());
+    flags.push_back(key.second);
+    pf->literal_uses.insert(pf->literal_uses.end(), uses.begin(), uses.end());
+    pf->literal_offsets.push_back(static_cast<uint32_t>(pf->literal_uses.size()));
+  }
+  if (!exprs.empty()) {
+    std::vector<unsigned> ids(exprs.size());
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<unsigned>(i);
+    pf->literals.reset(CompileOrNull(exprs, flags, ids, HS_MODE_VECTORED));
+    if (!pf->literals) return;
+  }
+  for (size_t slot = 0; slot < kSlotCount; ++slot) {
+    if (regexes[slot].empty()) continue;
+    exprs.clear();
+    flags.clear();
+    std::vector<unsigned> ids;
+    unsigned min_width = ~0u;
+    for (uint32_t m : regexes[slot]) {
+      const MatcherDef& def = matchers[m];
+      hs_expr_info_t* info = nullptr;
+      hs_compile_error_t* err = nullptr;
+      if (hs_expression_info(def.pattern.c_str(), def.flags, &info, &err) != HS_SUCCESS) {
+        hs_free_compile_error(err);
+        return;
+      }
+      unsigned width = info->min_width;
+      std::free(info);
+      if (width == 0) {
+        pf->any_value[slot].push_back(m);
+        continue;
+      }
+      min_width = std::min(min_width, width);
+      exprs.push_back(def.pattern.c_str());
+      flags.push_back(def.flags);
+      ids.push_back(m);
+    }
+    if (exprs.empty()) continue;
+    pf->regexes[slot].reset(CompileOrNull(exprs, flags, ids, HS_MODE_BLOCK));
+    if (!pf->regexes[slot]) return;
+    pf->regex_min_width[slot] = min_width;
+  }
+  pf->ready = true;
 }
 
 }  // namespace
@@ -1005,6 +1338,7 @@ Result<std::unique_ptr<RuleSet>> RuleSetBuilder::Build() {
     if (!live[m]) continue;
     if (b.matchers[m].kind == MatcherKind::kExact) {
       s.exact[b.matchers[m].slot][b.matchers[m].pattern].push_back(static_cast<uint32_t>(m));
+      s.exact_lengths[b.matchers[m].slot] |= LengthBit(b.matchers[m].pattern.size());
       ++s.exact_count;
     } else if (b.matchers[m].kind == MatcherKind::kHs) {
       ++s.hs_count;
@@ -1013,6 +1347,7 @@ Result<std::unique_ptr<RuleSet>> RuleSetBuilder::Build() {
     }
   }
   s.matchers = std::move(b.matchers);
+  BuildPrefilter(s.matchers, s.rules, s.always, &s.prefilter);
   b.matchers.clear();
   b.matcher_ids.clear();
   b.rules.clear();
@@ -1036,14 +1371,52 @@ struct RuleMatcher::Impl {
   std::string lower;
   uint32_t epoch = 0;
   const Event* ev = nullptr;
+  const bool prefiltered;
+  // Set while only the rules without a trigger are evaluated, before any per-field scan: a leaf
+  // that needs a matcher bit then sets needs_scans instead of reading the (unset) bit.
+  bool bits_unknown = false;
+  bool needs_scans = false;
+  bool prefilter_scratch = false;
+  struct Region {
+    uint64_t begin, end;  // offsets in the concatenation of the scanned blocks
+  };
+  std::array<std::vector<Region>, kSlotCount> regions;
+  std::vector<const char*> block_data;
+  std::vector<unsigned> block_lengths;
+  uint64_t events = 0;
+  uint64_t full_scans = 0;
+  // Prefilter state: per clause and per rule, the epoch when last marked.
+  uint32_t pf_epoch = 0;
+  bool possible = false;
+  std::vector<uint32_t> clause_stamp, rule_stamp, rule_marked;
 
-  explicit Impl(const RuleSet::Impl& r) : rs(r) {
+  Impl(const RuleSet::Impl& r, MatchMode mode)
+      : rs(r), prefiltered(mode == MatchMode::kPrefiltered) {
     hs_scratch_t* s = nullptr;
+    bool ok = true;
     for (const auto& db : rs.dbs) {
       // Allocation only fails on memory exhaustion; scanning then reports no matches.
-      if (db && hs_alloc_scratch(db.get(), &s) != HS_SUCCESS) break;
+      if (db && hs_alloc_scratch(db.get(), &s) != HS_SUCCESS) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok && prefiltered && rs.prefilter.ready) {
+      prefilter_scratch = true;
+      const Prefilter& pf = rs.prefilter;
+      if (pf.literals && hs_alloc_scratch(pf.literals.get(), &s) != HS_SUCCESS) {
+        prefilter_scratch = false;
+      }
+      for (const auto& db : pf.regexes) {
+        if (prefilter_scratch && db && hs_alloc_scratch(db.get(), &s) != HS_SUCCESS) {
+          prefilter_scratch = false;
+        }
+      }
     }
     scratch.reset(s);
+    clause_stamp.assign(rs.prefilter.clause_rule.size(), 0);
+    rule_stamp.assign(rs.rules.size(), 0);
+    rule_marked.assign(rs.rules.size(), 0);
     bits.assign(rs.matchers.size() / 64 + 1, 0);
     stamp.assign(rs.rules.size(), 0);
     special.assign(rs.matchers.size(), 0);
@@ -1066,12 +1439,20 @@ struct RuleMatcher::Impl {
     return 0;
   }
 
-  void Lookup(size_t slot, std::string_view v) {
-    lower.assign(v);
-    for (auto& c : lower) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  // The value lower-cased into buf when some literal of that length exists, else false.
+  static bool LowerIfLength(uint64_t lengths, std::string_view v, std::string* buf) {
+    if (!(lengths & LengthBit(v.size()))) return false;
+    buf->resize(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      char c = v[i];
+      (*buf)[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     }
-    auto it = rs.exact[slot].find(lower);
+    return true;
+  }
+
+  void Lookup(size_t slot, std::string_view v) {
+    if (!LowerIfLength(rs.exact_lengths[slot], v, &lower)) return;
+    auto it = rs.exact[slot].find(std::string_view(lower));
     if (it == rs.exact[slot].end()) return;
     for (uint32_t m : it->second) OnMatch(m, 0, 0, 0, this);
   }
@@ -1079,6 +1460,188 @@ struct RuleMatcher::Impl {
   void Scan(size_t slot, std::string_view v) {
     hs_scan(rs.dbs[slot].get(), v.data(), static_cast<unsigned>(v.size()), 0, scratch.get(),
             &Impl::OnMatch, this);
+  }
+
+  // Marks matcher m as possibly matching; sets `possible` when that completes every clause
+  // of a rule.
+  void Mark(uint32_t m) {
+    const Prefilter& pf = rs.prefilter;
+    for (uint32_t i = pf.matcher_clause_offsets[m]; i < pf.matcher_clause_offsets[m + 1]; ++i) {
+      uint32_t c = pf.matcher_clauses[i];
+      if (clause_stamp[c] == pf_epoch) continue;
+      clause_stamp[c] = pf_epoch;
+      uint32_t r = pf.clause_rule[c];
+      if (rule_stamp[r] != pf_epoch) {
+        rule_stamp[r] = pf_epoch;
+        rule_marked[r] = 0;
+      }
+      if (++rule_marked[r] == pf.rule_clauses[r]) possible = true;
+    }
+  }
+
+  static int OnMatcher(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+    auto* self = static_cast<Impl*>(ctx);
+    self->Mark(id);
+    return self->possible ? 1 : 0;
+  }
+
+  static int OnLiteral(unsigned id, unsigned long long, unsigned long long to, unsigned,
+                       void* ctx) {
+    auto* self = static_cast<Impl*>(ctx);
+    const Prefilter& pf = self->rs.prefilter;
+    for (uint32_t i = pf.literal_offsets[id]; i < pf.literal_offsets[id + 1]; ++i) {
+      const Prefilter::LiteralUse& u = pf.literal_uses[i];
+      uint64_t from = to - u.bytes;
+      for (const Region& r : self->regions[u.slot]) {
+        if (from >= r.begin && to <= r.end && (!u.at_start || from == r.begin) &&
+            (!u.at_end || to == r.end)) {
+          self->Mark(u.matcher);
+          break;
+        }
+      }
+    }
+    return self->possible ? 1 : 0;
+  }
+
+  // Scans v with db, marking the matchers it reports. A scan error marks the slot's matchers
+  // all, so that an error can never hide a match.
+  void ScanMarking(const hs_database_t* db, size_t slot, std::string_view v) {
+    hs_error_t rc = hs_scan(db, v.data(), static_cast<unsigned>(v.size()), 0, scratch.get(),
+                            &Impl::OnMatcher, this);
+    if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) MarkSlot(slot);
+  }
+
+  void MarkSlot(size_t slot) {
+    for (uint32_t m = 0; m < rs.matchers.size(); ++m) {
+      if (rs.matchers[m].slot == slot) Mark(m);
+    }
+  }
+
+  static bool SameByte(char c, char lowered, bool caseless) {
+    if (caseless && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return c == lowered;
+  }
+
+  void MarkShort(const std::vector<Prefilter::ShortLiteral>& uses, std::string_view v) {
+    for (const auto& u : uses) {
+      char b = u.text[0];
+      bool hit;
+      if (v.empty()) {
+        hit = false;
+      } else if (u.at_start || u.at_end) {
+        hit = (!u.at_start || SameByte(v.front(), b, u.caseless)) &&
+              (!u.at_end || SameByte(v.back(), b, u.caseless)) &&
+              (!u.at_start || !u.at_end || v.size() == 1);
+      } else {
+        hit = v.find(b) != std::string_view::npos;
+        if (!hit && u.caseless && b >= 'a' && b <= 'z') {
+          hit = v.find(static_cast<char>(b - 'a' + 'A')) != std::string_view::npos;
+        }
+      }
+      if (hit) Mark(u.matcher);
+    }
+  }
+
+  // False only when no rule with a trigger can match the event. Each check is a superset of
+  // the per-field matching it stands for.
+  bool MayTrigger(const Event& e) {
+    const Prefilter& pf = rs.prefilter;
+    if (++pf_epoch == 0) {
+      std::fill(clause_stamp.begin(), clause_stamp.end(), 0);
+      std::fill(rule_stamp.begin(), rule_stamp.end(), 0);
+      pf_epoch = 1;
+    }
+    possible = false;
+    uint32_t present = 0;
+    for (size_t slot = 0; slot < kFieldCount; ++slot) {
+      if (e.Has(static_cast<Field>(slot))) present |= 1u << slot;
+    }
+    if (e.Has(Field::kEventOriginal)) present |= 1u << kKeywordSlot;
+    for (size_t slot = 0; slot < kSlotCount && !possible; ++slot) {
+      if (!(present >> slot & 1u)) continue;
+      for (uint32_t m : pf.any_value[slot]) Mark(m);
+    }
+    for (size_t slot = 0; slot < kSlotCount && !possible; ++slot) {
+      if (pf.short_literals[slot].empty() || !(present >> slot & 1u)) continue;
+      if (slot == kKeywordSlot) {
+        MarkShort(pf.short_literals[slot], e.Get(Field::kEventOriginal));
+        if (e.HasDistinctDecoded(Field::kUrlOriginal)) {
+          MarkShort(pf.short_literals[slot], e.Decoded(Field::kUrlOriginal));
+        }
+        continue;
+      }
+      auto f = static_cast<Field>(slot);
+      MarkShort(pf.short_literals[slot], e.Get(f));
+      if (e.HasDistinctDecoded(f)) MarkShort(pf.short_literals[slot], e.Decoded(f));
+    }
+    for (size_t slot = 0; slot < kFieldCount && !possible; ++slot) {
+      if (!(present >> slot & 1u)) continue;
+      auto f = static_cast<Field>(slot);
+      if (!rs.exact[slot].empty()) {
+        for (std::string_view v : {e.Get(f), e.Decoded(f)}) {
+          if (!LowerIfLength(rs.exact_lengths[slot], v, &lower)) continue;
+          auto it = rs.exact[slot].find(std::string_view(lower));
+          if (it == rs.exact[slot].end()) continue;
+          for (uint32_t m : it->second) Mark(m);
+        }
+      }
+      if (const hs_database_t* db = pf.regexes[slot].get()) {
+        unsigned w = pf.regex_min_width[slot];
+        if (e.Get(f).size() >= w) ScanMarking(db, slot, e.Get(f));
+        if (e.HasDistinctDecoded(f) && e.Decoded(f).size() >= w) {
+          ScanMarking(db, slot, e.Decoded(f));
+        }
+      }
+    }
+    if (const hs_database_t* db = pf.regexes[kKeywordSlot].get(); db && !possible) {
+      ScanMarking(db, kKeywordSlot, e.Get(Field::kEventOriginal));
+      if (e.HasDistinctDecoded(Field::kUrlOriginal)) {
+        ScanMarking(db, kKeywordSlot, e.Decoded(Field::kUrlOriginal));
+      }
+    }
+    if (possible) return true;
+    if (!pf.literals || !(pf.literal_slots & present)) return false;
+    // The line holds most raw values already (access logs): those are not given twice, and
+    // their regions are where they sit in the line.
+    std::string_view line = e.Get(Field::kEventOriginal);
+    auto begin = reinterpret_cast<uintptr_t>(line.data());
+    auto end = begin + line.size();
+    block_data.clear();
+    block_lengths.clear();
+    for (auto& r : regions) r.clear();
+    uint64_t stream = 0;
+    auto add = [&](std::string_view v) {
+      block_data.push_back(v.data());
+      block_lengths.push_back(static_cast<unsigned>(v.size()));
+      Region r{stream, stream + v.size()};
+      stream += v.size();
+      return r;
+    };
+    if (!line.empty()) regions[kKeywordSlot].push_back(add(line));
+    bool keyword_literals = pf.literal_slots >> kKeywordSlot & 1u;
+    for (size_t slot = 0; slot < kFieldCount; ++slot) {
+      bool keyword_input = keyword_literals && slot == static_cast<size_t>(Field::kUrlOriginal);
+      if (!(pf.literal_slots >> slot & 1u) && !keyword_input) continue;
+      auto f = static_cast<Field>(slot);
+      if (!e.Has(f)) continue;
+      std::string_view raw = e.Get(f);
+      auto at = reinterpret_cast<uintptr_t>(raw.data());
+      if (!line.empty() && at >= begin && at + raw.size() <= end) {
+        regions[slot].push_back({at - begin, at - begin + raw.size()});
+      } else {
+        regions[slot].push_back(add(raw));
+      }
+      if (e.HasDistinctDecoded(f)) {
+        Region d = add(e.Decoded(f));
+        regions[slot].push_back(d);
+        if (keyword_input) regions[kKeywordSlot].push_back(d);
+      }
+    }
+    if (block_data.empty()) return false;
+    hs_error_t rc = hs_scan_vector(pf.literals.get(), block_data.data(), block_lengths.data(),
+                                   static_cast<unsigned>(block_data.size()), 0, scratch.get(),
+                                   &Impl::OnLiteral, this);
+    return possible || (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED);
   }
 
   bool Special(uint32_t m) {
@@ -1132,7 +1695,13 @@ struct RuleMatcher::Impl {
         return node.value;
       case Node::Op::kLeaf: {
         uint32_t m = node.matcher;
-        if (UsesBits(rs.matchers[m].kind)) return (bits[m / 64] >> (m % 64)) & 1;
+        if (UsesBits(rs.matchers[m].kind)) {
+          if (bits_unknown) {
+            needs_scans = true;
+            return false;
+          }
+          return (bits[m / 64] >> (m % 64)) & 1;
+        }
         return Special(m);
       }
       case Node::Op::kNot:
@@ -1151,9 +1720,32 @@ struct RuleMatcher::Impl {
     return false;
   }
 
+  // Evaluates the rules without a trigger, which are all the candidates when no trigger can
+  // match. Returns false when one of them needs a matcher bit: the per-field scans must run.
+  bool MatchWithoutScans(std::vector<uint32_t>* out) {
+    bits_unknown = true;
+    needs_scans = false;
+    for (uint32_t r : rs.always) {
+      if (Eval(rs.rules[r], rs.rules[r].root)) out->push_back(r);
+      if (needs_scans) break;
+    }
+    bits_unknown = false;
+    if (needs_scans) {
+      out->clear();
+      return false;
+    }
+    std::sort(out->begin(), out->end());
+    for (uint32_t m : special_touched) special[m] = 0;
+    special_touched.clear();
+    return true;
+  }
+
   void Match(const Event& e, std::vector<uint32_t>* out) {
     out->clear();
     ev = &e;
+    ++events;
+    if (prefilter_scratch && scratch && !MayTrigger(e) && MatchWithoutScans(out)) return;
+    ++full_scans;
     if (++epoch == 0) {
       std::fill(stamp.begin(), stamp.end(), 0);
       epoch = 1;
@@ -1200,10 +1792,17 @@ struct RuleMatcher::Impl {
   }
 };
 
-RuleMatcher::RuleMatcher(const RuleSet& rules) : impl_(std::make_unique<Impl>(*rules.impl_)) {}
+RuleMatcher::RuleMatcher(const RuleSet& rules, MatchMode mode)
+    : impl_(std::make_unique<Impl>(*rules.impl_, mode)) {}
 RuleMatcher::~RuleMatcher() = default;
 void RuleMatcher::Match(const Event& ev, std::vector<uint32_t>* out) {
   impl_->Match(ev, out);
+}
+uint64_t RuleMatcher::events() const {
+  return impl_->events;
+}
+uint64_t RuleMatcher::full_scans() const {
+  return impl_->full_scans;
 }
 
 }  // namespace rampart::detect

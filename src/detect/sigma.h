@@ -109,16 +109,27 @@ class RuleSet {
   std::unique_ptr<Impl> impl_;
 };
 
+// kPrefiltered (the default) first asks whether any rule can become a candidate at all: one
+// Vectorscan scan over the line with a literal taken from every trigger pattern, plus hash
+// lookups of exact trigger values and small scans for trigger regexes. Only when that says
+// "maybe" are the per-field scans run. Both modes give identical results; kExhaustive always
+// runs the per-field scans and exists to prove that (tests/detect/prefilter_test.cc).
+enum class MatchMode { kPrefiltered, kExhaustive };
+
 // Per-thread matching state (Vectorscan scratch, bitsets). The RuleSet must outlive it.
 class RuleMatcher {
  public:
-  explicit RuleMatcher(const RuleSet& rules);
+  explicit RuleMatcher(const RuleSet& rules, MatchMode mode = MatchMode::kPrefiltered);
   ~RuleMatcher();
   RuleMatcher(const RuleMatcher&) = delete;
   RuleMatcher& operator=(const RuleMatcher&) = delete;
 
   // Replaces *out with the indices of the rules that match, in increasing order.
   void Match(const Event& ev, std::vector<uint32_t>* out);
+
+  // Events matched so far, and how many of them needed the per-field scans.
+  uint64_t events() const;
+  uint64_t full_scans() const;
 
  private:
   struct Impl;

@@ -69,6 +69,24 @@ TEST(IocStoreTest, DomainsUrlsHashesAgents) {
   EXPECT_EQ(hits[2].field, Field::kUserAgentOriginal);
 }
 
+// URL lookups first rule out hosts no indicator names; that must not lose a match that differs
+// only in case, scheme, fragment or surrounding blanks.
+TEST(IocStoreTest, UrlHostFilterKeepsEveryMatch) {
+  IocStore store;
+  ASSERT_TRUE(store.Add(IocType::kUrl, "HTTPS://Drop.Example:8443/P?q", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kUrl, "/only/path", "f", 0).ok());
+  EXPECT_NE(store.FindUrl("  http://DROP.example:8443/P?q#frag ", kNow), nullptr);
+  EXPECT_NE(store.FindUrl("drop.EXAMPLE:8443/P?q", kNow), nullptr);
+  EXPECT_EQ(store.FindUrl("drop.example/P?q", kNow), nullptr);
+  EXPECT_EQ(store.FindUrl("http://other.example/P?q", kNow), nullptr);
+  EXPECT_NE(store.FindUrl("/only/path", kNow), nullptr);
+  EXPECT_NE(store.FindUrl("https:///only/path", kNow), nullptr);
+  EXPECT_EQ(store.FindUrl("/only/other", kNow), nullptr);
+  std::string long_host(300, 'a');
+  ASSERT_TRUE(store.Add(IocType::kUrl, "http://" + long_host + "/x", "f", 0).ok());
+  EXPECT_NE(store.FindUrl("http://" + long_host + "/x", kNow), nullptr);
+}
+
 TEST(IocImportTest, StixBundle) {
   constexpr std::string_view kBundle = R"({
   "type": "bundle", "id": "bundle--1",

@@ -1,0 +1,230 @@
+// The prefiltered matcher must give exactly what the exhaustive one gives. Lines are generated
+// from benign MDM traffic, the EPMM exploit shapes, the bundled rules' test lines, and the string
+// values of every rule (bundled and SigmaHQ) put into each field, raw, re-cased and
+// percent-encoded, so that most rules are driven to match and to nearly match.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "detect/log_parser.h"
+#include "detect/sigma.h"
+
+namespace rampart::detect {
+namespace {
+
+const std::string kBundled = RAMPART_SOURCE_DIR "/rules/sigma";
+const std::string kSigmaHq = RAMPART_SOURCE_DIR "/../shared/sigma";
+
+std::string ReadAll(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Every quoted or bare scalar after "- " or ": " in the rule files: the values rules look for.
+std::vector<std::string> RuleValues(const std::vector<std::string>& dirs) {
+  std::set<std::string> values;
+  static const std::regex kValue(
+      R"((?:-|:)\s+'([^']{1,200})'|(?:-|:)\s+"([^"]{1,200})\"|-\s+([^\s'"#][^#\n]{0,200}))");
+  for (const auto& dir : dirs) {
+    if (!std::filesystem::exists(dir)) continue;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+      if (e.path().extension() != ".yml") continue;
+      std::string text = ReadAll(e.path());
+      for (std::sregex_iterator it(text.begin(), text.end(), kValue), end; it != end; ++it) {
+        for (size_t g = 1; g <= 3; ++g) {
+          if ((*it)[g].matched) values.insert((*it)[g].str());
+        }
+      }
+    }
+  }
+  return {values.begin(), values.end()};
+}
+
+std::string PercentEncode(std::string_view s, std::mt19937& rng) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '"' || (rng() % 3 == 0 && !std::isalnum(u))) {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Quotes and backslashes would end the quoted log field; the parser sees them escaped.
+std::string Quotable(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
+  }
+  return out;
+}
+
+std::string Recase(std::string s, std::mt19937& rng) {
+  for (char& c : s) {
+    if (rng() % 2) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return s;
+}
+
+std::vector<std::string> GenerateLines() {
+  std::vector<std::string> lines;
+  static const char* kBenign[] = {
+      "\"POST /mifs/services/CheckinService HTTP/1.1\" 200 812 \"-\" \"MobileIron/12.1.0 "
+      "(iPhone; iOS 17.2.1)\"",
+      "\"GET /mifs/c/appstore/fob/3/17/sha256:kid=1,st=1769760000,h=9f86d081884c7d659a2feaa0c55ad0"
+      "15a3bf4f1b2b0b822cd15d6c15b0f00a08,et=1769763600/0f8fad5b.ipa HTTP/1.1\" 200 48213377 "
+      "\"-\" \"MobileIron/12.1 CFNetwork/1410.0.3 Darwin/22.6.0\"",
+      "\"GET /mifs/admin/rest/api/v2/device?limit=50&offset=100 HTTP/1.1\" 200 45123 "
+      "\"https://mdm.example.eu/mifs/admin/\" \"Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
+      "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\"",
+      "\"GET /mifs/css/theme2.css HTTP/1.1\" 200 48213 \"https://mdm.example.eu/mifs/login.jsp\" "
+      "\"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\"",
+      "\"GET /mifs/images/logo.png?v=12.1 HTTP/1.1\" 304 - \"https://mdm.example.eu/mifs/\" "
+      "\"Mozilla/5.0 (iPad; CPU OS 17_2 like Mac OS X) AppleWebKit/605.1.15\"",
+      "\"GET /mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath%5B%60"
+      "id%60%5D/a.apk HTTP/1.1\" 404 196 \"-\" \"python-requests/2.31.0\"",
+      "\"POST /mifs/403.jsp?k0f53cf964d387=yv66vgAAA HTTP/1.1\" 200 12 \"-\" \"curl/8.5.0\"",
+      "\"GET /mifs/rs/api/v2/featureusage?format=%24%7B''.getClass()%7D HTTP/1.1\" 400 1 \"-\" "
+      "\"-\"",
+      "\"GET /mifs/css/mibasecss.css HTTP/1.1\" 200 18233127 \"-\" \"curl/8.5.0\"",
+  };
+  const std::string prefix = "mdm.example.eu:443 203.0.113.7 - - [30/Jan/2026:09:15:00 +0100] ";
+  for (const char* b : kBenign) lines.push_back(prefix + b);
+  for (const auto& e : std::filesystem::directory_iterator(kBundled + "/tests")) {
+    if (e.path().extension() != ".lines") continue;
+    std::istringstream in(ReadAll(e.path()));
+    for (std::string l; std::getline(in, l);) {
+      if (l.size() > 2 && (l[0] == '+' || l[0] == '-')) lines.push_back(l.substr(2));
+    }
+  }
+  std::mt19937 rng(7);
+  std::vector<std::string> values = RuleValues({kBundled, kSigmaHq});
+  static const char* kMethods[] = {"GET", "POST", "PUT", "OPTIONS", "get"};
+  static const char* kStatus[] = {"200", "404", "500", "302", "401"};
+  for (const std::string& v : values) {
+    for (int variant = 0; variant < 6; ++variant) {
+      std::string value = variant % 2 ? Recase(v, rng) : v;
+      if (variant >= 4) value = PercentEncode(value, rng);
+      const std::string& other = values[rng() % values.size()];
+      std::string path = "/mifs/" + std::string(rng() % 2 ? "" : "x/");
+      std::string target, agent = "Mozilla/5.0", referrer = "-", host = "mdm.example.eu:443";
+      switch (variant % 3) {
+        case 0:
+          target = value.starts_with("/") ? value : path + value;
+          agent = other;
+          break;
+        case 1:
+          target = path + "a?q=" + value + "&z=" + PercentEncode(other, rng);
+          referrer = "https://" + other;
+          break;
+        default:
+          target = path + "b.jsp";
+          agent = value;
+          host = other.substr(0, other.find(' ')) + ":443";
+          break;
+      }
+      std::string line = host + " 198.51.100." + std::to_string(rng() % 255) +
+                         " - - [30/Jan/2026:09:15:00 +0100] \"" + kMethods[rng() % 5] + " " +
+                         Quotable(target) + " HTTP/1.1\" " + kStatus[rng() % 5] + " " +
+                         std::to_string(rng() % 3 ? rng() % 5000 : rng() % 30000000) + " \"" +
+                         Quotable(referrer) + "\" \"" + Quotable(agent) + "\"";
+      lines.push_back(std::move(line));
+      // The same values as a JSON event, where fields are copies rather than parts of the line.
+      std::string json = R"({"remote_addr":"198.51.100.9","request_method":"GET","status":404,)"
+                         R"("request_uri":")" +
+                         Quotable(target) + R"(","http_user_agent":")" + Quotable(agent) +
+                         R"(","host":")" + Quotable(host.substr(0, host.find(':'))) + "\"}";
+      lines.push_back(std::move(json));
+    }
+  }
+  return lines;
+}
+
+TEST(PrefilterTest, SameResultsAsExhaustiveMatchingOnGeneratedLines) {
+  RuleSetBuilder b;
+  ASSERT_TRUE(b.AddDirectory(kBundled).ok());
+  bool have_sigmahq = std::filesystem::exists(kSigmaHq);
+  if (have_sigmahq) {
+    ASSERT_TRUE(b.AddDirectory(kSigmaHq).ok());
+  }
+  auto rules = b.Build();
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  RuleMatcher fast(**rules, MatchMode::kPrefiltered);
+  RuleMatcher full(**rules, MatchMode::kExhaustive);
+  std::vector<std::string> lines = GenerateLines();
+  ASSERT_GT(lines.size(), have_sigmahq ? 10000u : 100u);
+  Event ev;
+  std::vector<uint32_t> a, e;
+  size_t parsed = 0, matching = 0;
+  std::set<uint32_t> rules_hit;
+  for (const std::string& line : lines) {
+    bool ok = line.starts_with("{") ? ParseJsonLine(line, &ev) : ParseAccessLogLine(line, &ev);
+    if (!ok) continue;
+    ++parsed;
+    fast.Match(ev, &a);
+    full.Match(ev, &e);
+    ASSERT_EQ(a, e) << line;
+    if (!e.empty()) ++matching;
+    rules_hit.insert(e.begin(), e.end());
+  }
+  // The generator must exercise both paths: many lines that match, most rules matched, and
+  // many lines that the prefilter settles alone.
+  EXPECT_GT(parsed, lines.size() * 9 / 10);
+  EXPECT_GT(matching, parsed / 10);
+  EXPECT_GT(rules_hit.size(), (*rules)->size() / 2);
+  EXPECT_LT(fast.full_scans(), fast.events());
+  EXPECT_EQ(full.full_scans(), full.events());
+}
+
+// Values seen only after percent-decoding, or only in another case, still reach the rules.
+TEST(PrefilterTest, DecodedAndRecasedValuesAreNotFilteredOut) {
+  RuleSetBuilder b;
+  ASSERT_TRUE(b.AddRuleText(R"(
+title: t
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-query|contains: '/Evil/Path'
+    c-useragent|endswith: '='
+  condition: sel
+level: high
+)",
+                            "t.yml")
+                  .ok());
+  auto rules = b.Build();
+  ASSERT_TRUE(rules.ok());
+  RuleMatcher m(**rules);
+  Event ev;
+  std::vector<uint32_t> hits;
+  ASSERT_TRUE(ParseAccessLogLine(
+      R"(10.0.0.1 - - [30/Jan/2026:09:15:00 +0100] "GET /a%2FeVIL%2fpath HTTP/1.1" 200 1 "-" "x=")",
+      &ev));
+  m.Match(ev, &hits);
+  EXPECT_EQ(hits.size(), 1u);
+  // The literal outside its field (here in the referrer) must not count for the URL.
+  ASSERT_TRUE(ParseAccessLogLine(
+      R"(10.0.0.1 - - [30/Jan/2026:09:15:00 +0100] "GET /a HTTP/1.1" 200 1 "/evil/path" "x=")",
+      &ev));
+  m.Match(ev, &hits);
+  EXPECT_TRUE(hits.empty());
+  EXPECT_EQ(m.full_scans(), 1u);
+}
+
+}  // namespace
+}  // namespace rampart::detect
