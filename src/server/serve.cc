@@ -14,7 +14,10 @@
 #include "cli/commands.h"
 #include "common/config.h"
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/log.h"
+#include "detect/log_follower.h"
+#include "detect/syslog.h"
 #include "http/server.h"
 #include "http/tls_files.h"
 #include "keeper/client.h"
@@ -149,12 +152,22 @@ int Serve(const ServeOptions& options) {
   // the engine thread matches it and the pipeline stores and forwards alerts.
   std::unique_ptr<AlertPipeline> pipeline;
   std::unique_ptr<detect::LiveEngine> engine;
+  std::unique_ptr<detect::LogFollower> follower;
+  std::unique_ptr<detect::SyslogReceiver> syslog_receiver;
   if (config.detection.enabled) {
+    // The engine's own state (followed-file positions, known login addresses); no tables.
+    const std::string detect_dir = config.data_dir + "/detect";
+    if (Status s = files::EnsurePrivateDirectory(detect_dir); !s.ok()) {
+      return Fail("detection: " + s.message());
+    }
     auto p = AlertPipeline::Create(config.detection, store->get());
     if (!p.ok()) return Fail("detection: " + p.status().message());
     pipeline = std::move(p).value();
-    auto e = detect::LiveEngine::Create(EngineOptions(config.detection, options.bundled_rules_dir),
-                                        &SystemClock::Instance(), pipeline.get());
+    detect::LiveEngineOptions engine_options =
+        EngineOptions(config.detection, options.bundled_rules_dir);
+    engine_options.login_detector.state_file = detect_dir + "/login_addresses.json";
+    auto e = detect::LiveEngine::Create(std::move(engine_options), &SystemClock::Instance(),
+                                        pipeline.get());
     if (!e.ok()) return Fail("detection: " + e.status().message());
     engine = std::move(e).value();
     for (const auto& s : engine->skipped()) {
@@ -166,6 +179,27 @@ int Serve(const ServeOptions& options) {
                {"skipped", static_cast<int64_t>(engine->skipped().size())}});
     engine->Start();
     app_options.events = engine.get();
+    if (!config.detection.follow.empty()) {
+      detect::FollowerOptions fo;
+      fo.paths = config.detection.follow;
+      fo.positions_file = detect_dir + "/positions.json";
+      fo.poll_millis = config.detection.follow_poll_millis;
+      auto f = detect::LogFollower::Create(std::move(fo), engine.get());
+      if (!f.ok()) return Fail("detection.follow: " + f.status().message());
+      follower = std::move(f).value();
+      follower->Start();
+      log::Info("detect.following",
+                {{"files", static_cast<int64_t>(config.detection.follow.size())}});
+    }
+    if (!config.detection.syslog_listen.empty()) {
+      detect::SyslogReceiverOptions so;
+      so.listen = config.detection.syslog_listen;
+      auto r = detect::SyslogReceiver::Create(std::move(so), engine.get());
+      if (!r.ok()) return Fail("detection.syslog_listen: " + r.status().message());
+      syslog_receiver = std::move(r).value();
+      syslog_receiver->Start();
+      log::Info("detect.syslog_listening", {{"port", static_cast<int>(syslog_receiver->port())}});
+    }
     app_options.extra_metrics = [p = pipeline.get(), e = engine.get()] {
       return p->RenderMetrics(*e);
     };
@@ -192,6 +226,10 @@ int Serve(const ServeOptions& options) {
   if (!started.ok()) return Fail(started.message());
   std::string scheme = config.tls ? "https" : "http";
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  if (syslog_receiver) {
+    // Printed before the address line, which tools wait for (port 0 picks a free port).
+    std::cout << "syslog listening on udp+tcp port " << syslog_receiver->port() << "\n";
+  }
   std::cout << "rampart listening on " << scheme << "://" << shown_host << ":" << server.port()
             << std::endl;
   log::Info(
@@ -218,6 +256,8 @@ int Serve(const ServeOptions& options) {
     }
   }
   server.Stop(10000);
+  if (syslog_receiver) syslog_receiver->Stop();
+  if (follower) follower->Stop();
   if (engine) engine->Stop();
   if (pipeline) pipeline->Stop();
   log::Info("serve.stopped");
