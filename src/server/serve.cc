@@ -68,6 +68,38 @@ log::Level ParseLevel(const std::string& s) {
   return log::Level::kInfo;
 }
 
+// Prometheus text for the log sources' counters (absent sources print nothing).
+std::string SourceMetrics(const detect::LogFollower* follower,
+                          const detect::SyslogReceiver* receiver) {
+  std::string out;
+  auto line = [&out](std::string_view name, std::string_view labels, uint64_t v) {
+    out.append(name).append(labels).append(" ").append(std::to_string(v)).append("\n");
+  };
+  if (follower) {
+    detect::FollowerStats s = follower->stats();
+    out += "# TYPE rampart_detect_follow_lines_total counter\n";
+    line("rampart_detect_follow_lines_total", "", s.lines);
+    out += "# TYPE rampart_detect_follow_skipped_total counter\n";
+    line("rampart_detect_follow_skipped_total", "{reason=\"oversized\"}", s.oversized);
+    line("rampart_detect_follow_skipped_total", "{reason=\"binary\"}", s.binary);
+    line("rampart_detect_follow_skipped_total", "{reason=\"parse_error\"}", s.parse_errors);
+    out += "# TYPE rampart_detect_follow_rotations_total counter\n";
+    line("rampart_detect_follow_rotations_total", "", s.rotations);
+    out += "# TYPE rampart_detect_follow_truncations_total counter\n";
+    line("rampart_detect_follow_truncations_total", "", s.truncations);
+  }
+  if (receiver) {
+    detect::SyslogStats s = receiver->stats();
+    out += "# TYPE rampart_detect_syslog_messages_total counter\n";
+    line("rampart_detect_syslog_messages_total", "", s.messages);
+    out += "# TYPE rampart_detect_syslog_rejected_total counter\n";
+    line("rampart_detect_syslog_rejected_total", "{reason=\"malformed\"}", s.malformed);
+    line("rampart_detect_syslog_rejected_total", "{reason=\"oversized\"}", s.oversized);
+    line("rampart_detect_syslog_rejected_total", "{reason=\"connection_refused\"}", s.refused);
+  }
+  return out;
+}
+
 }  // namespace
 
 int Serve(const ServeOptions& options) {
@@ -200,8 +232,9 @@ int Serve(const ServeOptions& options) {
       syslog_receiver->Start();
       log::Info("detect.syslog_listening", {{"port", static_cast<int>(syslog_receiver->port())}});
     }
-    app_options.extra_metrics = [p = pipeline.get(), e = engine.get()] {
-      return p->RenderMetrics(*e);
+    app_options.extra_metrics = [p = pipeline.get(), e = engine.get(), f = follower.get(),
+                                 r = syslog_receiver.get()] {
+      return p->RenderMetrics(*e) + SourceMetrics(f, r);
     };
   }
 

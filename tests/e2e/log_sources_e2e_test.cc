@@ -131,6 +131,11 @@ TEST(LogSourcesE2e, FollowedFileUdpAndTcpSyslogLinesBecomeAlerts) {
   ASSERT_EQ(fob404.status, 200);
   EXPECT_GE(fob404.body["items"].size(), 1u);
 
+  ApiReply metrics = CallApi(server.url(), ca, superadmin, "GET", "/metrics");
+  EXPECT_NE(metrics.raw.find("rampart_detect_follow_lines_total 1\n"), std::string::npos)
+      << metrics.raw;
+  EXPECT_NE(metrics.raw.find("rampart_detect_syslog_messages_total 2\n"), std::string::npos);
+
   EXPECT_EQ(server.Stop(), 0);
   // The position is remembered, in the engine's private state directory.
   std::string positions = ReadFile(data + "/detect/positions.json");
