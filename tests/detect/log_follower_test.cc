@@ -11,27 +11,13 @@
 #include <random>
 
 #include "detect/log_parser.h"
+#include "tests/support/capturing_sink.h"
 
 namespace rampart::detect {
 namespace {
 
 namespace fs = std::filesystem;
-
-class CapturingSink final : public EventSink {
- public:
-  void Emit(SecurityEvent event) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(std::move(event));
-  }
-  std::vector<SecurityEvent> Take() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return std::exchange(events_, {});
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<SecurityEvent> events_;
-};
+using rampart::testing::CapturingSink;
 
 std::string Line(const std::string& ip, const std::string& path) {
   return "mdm.example.eu:443 " + ip + " - - [30/Jan/2026:09:15:00 +0100] \"GET " + path +

@@ -12,8 +12,12 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/support/capturing_sink.h"
+
 namespace rampart::detect {
 namespace {
+
+using rampart::testing::CapturingSink;
 
 // 2026-01-30T09:15:00Z
 constexpr int64_t kNow = 1769764500000;
@@ -147,30 +151,6 @@ TEST(SyslogEvent, OtherMessagesBecomeGenericSyslogEvents) {
   EXPECT_EQ(ev.timestamp_millis, kNow);
 }
 
-class CapturingSink final : public EventSink {
- public:
-  void Emit(SecurityEvent event) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(std::move(event));
-  }
-  size_t size() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return events_.size();
-  }
-  std::vector<SecurityEvent> Wait(size_t n) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (size() < n && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    return events_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<SecurityEvent> events_;
-};
-
 sockaddr_in Loopback(uint16_t port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -213,7 +193,7 @@ TEST(SyslogReceiverTest, UdpAndBothTcpFramings) {
   std::string dgram = "<13>1 - host app - - - over udp";
   ::sendto(udp, dgram.data(), dgram.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
   ::close(udp);
-  ASSERT_EQ(sink.Wait(1).size(), 1u);
+  ASSERT_EQ(sink.WaitFor(1).size(), 1u);
 
   int tcp = ConnectTcp(port);
   ASSERT_GE(tcp, 0);
@@ -226,7 +206,7 @@ TEST(SyslogReceiverTest, UdpAndBothTcpFramings) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   SendAll(tcp, stream.substr(7));
   SendAll(tcp, "<13>Jan 30 09:15:00 host app: lf framed\r\n<13>Jan 30 09:15:00 host app: last\n");
-  auto events = sink.Wait(5);
+  auto events = sink.WaitFor(5);
   ::close(tcp);
   ASSERT_EQ(events.size(), 5u);
   EXPECT_EQ(events[0].Get("message"), "over udp");
@@ -273,7 +253,7 @@ TEST(SyslogReceiverTest, ConnectionsOverTheLimitAreRefused) {
   (*r)->Start();
   int first = ConnectTcp((*r)->port());
   SendAll(first, "<13>1 - h a - - - first\n");
-  ASSERT_EQ(sink.Wait(1).size(), 1u);
+  ASSERT_EQ(sink.WaitFor(1).size(), 1u);
   int second = ConnectTcp((*r)->port());
   ASSERT_GE(second, 0);
   char buf[16];
