@@ -79,7 +79,8 @@ class SyslogReceiver {
   SyslogReceiver& operator=(const SyslogReceiver&) = delete;
 
   uint16_t port() const;
-  // Starts the receiving thread; Stop() closes every socket and joins. Idempotent.
+  // Starts the receiving thread; Stop() joins it and closes the TCP connections (the listening
+  // sockets close with the receiver). Idempotent.
   void Start();
   void Stop();
   SyslogStats stats() const;
