@@ -24,6 +24,7 @@ run: build
 	$(BUILD)/bin/rampart serve --data $(DATA) --demo
 
 bench: build
+	@bash scripts/setup bench
 	@bash bench/run.sh $(BUILD)
 
 sanitize: setup
@@ -32,6 +33,7 @@ sanitize: setup
 	@cd build-asan && ctest --output-on-failure -j $(JOBS)
 
 fuzz: setup
+	@bash scripts/setup fuzz
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DRAMPART_BUILD_FUZZ=ON -DRAMPART_BUILD_BENCH=OFF >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 

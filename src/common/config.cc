@@ -187,6 +187,15 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
       RAMPART_RETURN_IF_ERROR(ReadBool(v, name, &d->admin_login_new_address));
     } else if (key == "working_hours") {
       RAMPART_RETURN_IF_ERROR(ApplyWorkingHours(v, &d->working_hours));
+    } else if (key == "integrity_paths") {
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->integrity_paths));
+      for (const auto& p : d->integrity_paths) {
+        if (p.empty()) return Status::InvalidArgument("config: '" + name + "' holds an empty path");
+      }
+    } else if (key == "integrity_exclude") {
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->integrity_exclude));
+    } else if (key == "integrity_rescan_seconds") {
+      RAMPART_RETURN_IF_ERROR(ReadPositive(v, name, &d->integrity_rescan_seconds));
     } else {
       return Status::InvalidArgument("config: unknown key '" + name + "'");
     }

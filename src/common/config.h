@@ -83,6 +83,11 @@ struct DetectionConfig {
     uint32_t end_minute = 19 * 60;
     int32_t utc_offset_minutes = 0;
   } working_hours;
+  // File integrity monitoring (detect/file_integrity.h): folders (or files) whose regular files
+  // are baselined and watched; empty: off. Paths under integrity_exclude are never watched.
+  std::vector<std::string> integrity_paths;
+  std::vector<std::string> integrity_exclude;
+  uint32_t integrity_rescan_seconds = 3600;  // full rescan period, besides inotify
 };
 
 struct Config {

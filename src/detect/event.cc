@@ -33,6 +33,12 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "staff.id",
     "staff.canary",
     "command.type",
+    "file.path",
+    "file.extension",
+    "file.hash.sha256",
+    "file.size",
+    "file.mode",
+    "file.in_baseline",
 };
 
 }  // namespace
@@ -84,7 +90,7 @@ void Event::Set(Field f, std::string_view value) {
   auto i = static_cast<size_t>(f);
   raw_[i] = value;
   has_decoded_[i] = false;
-  present_ |= 1u << i;
+  present_ |= uint64_t{1} << i;
 }
 
 void Event::SetCopy(Field f, std::string_view value) {

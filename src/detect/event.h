@@ -55,6 +55,13 @@ enum class Field : uint8_t {
   kStaffId,         // staff.id (an opaque id, never a name)
   kStaffCanary,     // staff.canary: "true" when the record read was a canary
   kCommandType,     // command.type: lock, wipe, ...
+  // File integrity events (detect/file_integrity.h).
+  kFilePath,        // file.path: absolute path of the file
+  kFileExtension,   // file.extension: lower-cased, no dot ("jsp")
+  kFileHashSha256,  // file.hash.sha256: lower-case hex
+  kFileSize,        // file.size: bytes
+  kFileMode,        // file.mode: permission bits in octal ("0644")
+  kFileInBaseline,  // file.in_baseline: "true" when the baseline lists the path
   kCount,
 };
 
@@ -74,7 +81,7 @@ class Event {
   // Forgets every value; keeps the scratch capacity so that the next line allocates nothing.
   void Clear();
 
-  bool Has(Field f) const { return (present_ >> static_cast<unsigned>(f)) & 1u; }
+  bool Has(Field f) const { return (present_ >> static_cast<unsigned>(f)) & uint64_t{1}; }
   // The value as logged; empty when absent (use Has to tell absent from empty).
   std::string_view Get(Field f) const { return raw_[static_cast<size_t>(f)]; }
   // The percent-decoded value when decoding changed it, else the raw value.
@@ -110,7 +117,7 @@ class Event {
   std::array<std::string_view, kFieldCount> raw_{};
   std::array<std::string_view, kFieldCount> decoded_{};
   std::array<bool, kFieldCount> has_decoded_{};
-  uint32_t present_ = 0;
+  uint64_t present_ = 0;
   int64_t timestamp_millis_ = 0;
   int status_code_ = -1;
   int64_t body_bytes_ = -1;
@@ -119,7 +126,7 @@ class Event {
   std::vector<std::unique_ptr<char[]>> overflow_;
 };
 
-static_assert(kFieldCount <= 32, "Event::present_ is a 32-bit mask");
+static_assert(kFieldCount <= 64, "Event::present_ is a 64-bit mask");
 
 // Decodes %XX escapes (invalid escapes are kept as they are; '+' is left alone because it only
 // means a space inside form-encoded queries, and rules match the raw form too). Appends to *out.

@@ -24,7 +24,7 @@ constexpr size_t kMaxEvidenceValue = 512;
 constexpr Field kDecodedFields[] = {Field::kUrlOriginal, Field::kUrlPath, Field::kUrlQuery};
 
 std::string EntityOf(const Event& ev) {
-  for (Field f : {Field::kSourceIp, Field::kUserName, Field::kDeviceId}) {
+  for (Field f : {Field::kSourceIp, Field::kUserName, Field::kDeviceId, Field::kFilePath}) {
     if (ev.Has(f) && !ev.Get(f).empty()) {
       return std::string(FieldName(f)) + "=" + std::string(ev.Get(f));
     }

@@ -8,8 +8,11 @@
 #include <string_view>
 
 #include "cli/audit_commands.h"
+#include "cli/evidence_commands.h"
 #include "cli/commands.h"
+#include "cli/verify_install.h"
 #include "common/crypto.h"
+#include "detect/file_integrity.h"
 #include "detect/scan.h"
 #include "server/keeper_process.h"
 #include "server/serve.h"
@@ -155,13 +158,65 @@ int main(int argc, char** argv) {
                           "Checkpoint public key file (default as for verify)");
   audit_prove->callback([&] { exit_code = rampart::cli::AuditProve(audit_opts); });
 
+  rampart::cli::EvidenceVerifyOptions evidence_opts;
+  auto* evidence = app.add_subcommand("evidence", "Check an evidence bundle");
+  evidence->require_subcommand(1);
+  auto* evidence_verify = evidence->add_subcommand(
+      "verify", "Verify a bundle's signature and every file against its manifest");
+  evidence_verify->add_option("ARCHIVE", evidence_opts.archive, "The .tar.gz bundle")
+      ->required();
+  evidence_verify
+      ->add_option("--public-key", evidence_opts.public_key_file,
+                   "The keeper's checkpoint public key file, 64 hex digits (a copy of "
+                   "DATA/keeper/audit/checkpoint.pub kept elsewhere)")
+      ->required();
+  evidence_verify->callback([&] { exit_code = rampart::cli::EvidenceVerify(evidence_opts); });
+
+  // File integrity and the signed install baseline (docs/operations.md).
+  std::string integrity_data, integrity_config;
+  auto* integrity = app.add_subcommand("integrity", "File integrity monitoring");
+  integrity->require_subcommand(1);
+  auto* integrity_baseline = integrity->add_subcommand(
+      "baseline", "Re-create the baseline of detection.integrity_paths, listing what it accepts");
+  integrity_baseline->add_option("--data", integrity_data, "Data directory")->required();
+  integrity_baseline->add_option("--config", integrity_config, "YAML configuration file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  integrity_baseline->callback([&] {
+    exit_code = rampart::detect::RunIntegrityBaselineCommand(integrity_data, integrity_config);
+  });
+
+  rampart::cli::VerifyInstallOptions verify_install;
+  auto* verify_cmd = app.add_subcommand(
+      "verify-install",
+      "Check binaries, configuration and web root against a signed manifest; exit 0 identical, "
+      "1 different, 2 usage error or unusable manifest");
+  verify_cmd->add_option("--manifest", verify_install.manifest_file, "Signed manifest file");
+  verify_cmd->add_option("--public-key", verify_install.public_key_file,
+                         "The manifest signer's public key file (64 hex digits)");
+  verify_cmd->add_flag("--create", verify_install.create,
+                       "Write a manifest of PATHS signed with --key");
+  verify_cmd->add_option("--key", verify_install.key_file,
+                         "Signing key (seed) file from --generate-key; never in a data directory");
+  verify_cmd->add_option("--generate-key", verify_install.generate_key_file,
+                         "Create a signing key file (0600) and print the public key");
+  verify_cmd->add_option("PATHS", verify_install.paths, "With --create: files and folders");
+  verify_cmd->callback([&] { exit_code = rampart::cli::VerifyInstall(verify_install); });
+
   if (!rampart::crypto::InitCrypto().ok()) return 1;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
-    // `rampart audit` promises auditors' scripts 0 intact / 1 tampered / 2 usage error.
-    if (code != 0 && argc > 1 && std::string_view(argv[1]) == "audit") return 2;
+    // `rampart audit`, `evidence`, `verify-install` and `integrity` promise scripts exit 2 on a
+    // usage error (0 and 1 mean a verdict).
+    if (code != 0 && argc > 1) {
+      std::string_view command = argv[1];
+      if (command == "audit" || command == "evidence" || command == "verify-install" ||
+          command == "integrity") {
+        return 2;
+      }
+    }
     return code;
   }
   return exit_code;

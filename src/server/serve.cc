@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "detect/log_follower.h"
 #include "detect/syslog.h"
+#include "detect/file_integrity.h"
 #include "http/server.h"
 #include "http/tls_files.h"
 #include "keeper/client.h"
@@ -238,6 +239,24 @@ int Serve(const ServeOptions& options) {
     };
   }
 
+  // File integrity monitoring of the install and web-root folders feeds the same engine.
+  std::unique_ptr<detect::FileIntegrityMonitor> integrity;
+  if (engine && !config.detection.integrity_paths.empty()) {
+    detect::FileIntegrityOptions fim;
+    fim.roots = config.detection.integrity_paths;
+    fim.exclude = config.detection.integrity_exclude;
+    fim.exclude.push_back(config.data_dir);  // the baseline itself, the database, the keys
+    fim.baseline_file = detect::BaselinePath(config.data_dir);
+    fim.rescan_millis = int64_t{config.detection.integrity_rescan_seconds} * 1000;
+    auto m = detect::FileIntegrityMonitor::Create(fim, engine.get());
+    if (!m.ok()) return Fail("file integrity: " + m.status().message());
+    integrity = std::move(m).value();
+    if (Status s = integrity->Start(); !s.ok()) return Fail("file integrity: " + s.message());
+    app_options.extra_metrics = [engine_metrics = app_options.extra_metrics, m = integrity.get()] {
+      return (engine_metrics ? engine_metrics() : std::string()) + m->RenderMetrics();
+    };
+  }
+
   api::App app(app_options, store->get(), &SystemClock::Instance());
   server_options.body_limit = [&app](std::string_view method, std::string_view path) {
     return app.BodyLimit(method, path);
@@ -291,6 +310,7 @@ int Serve(const ServeOptions& options) {
   server.Stop(10000);
   if (syslog_receiver) syslog_receiver->Stop();
   if (follower) follower->Stop();
+  if (integrity) integrity->Stop();
   if (engine) engine->Stop();
   if (pipeline) pipeline->Stop();
   log::Info("serve.stopped");

@@ -159,7 +159,7 @@ TEST_F(ScanTest, RulesCheckPrintsEveryRule) {
   opt.rule_dirs = {kBundled};
   opt.out = &out;
   EXPECT_EQ(RunRulesCheckCommand(opt), 0) << out.str();
-  EXPECT_NE(out.str().find("14 loaded, 0 skipped (4 correlations"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("16 loaded, 0 skipped (4 correlations"), std::string::npos) << out.str();
   Write("bad.yml",
         "title: x\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|"
         "base64offset: a\n  condition: s\n");

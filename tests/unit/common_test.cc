@@ -173,6 +173,24 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
   }
 }
 
+TEST(Config, FileIntegrityKeys) {
+  Config c;
+  EXPECT_TRUE(c.detection.integrity_paths.empty());
+  EXPECT_EQ(c.detection.integrity_rescan_seconds, 3600u);
+  ASSERT_TRUE(ApplyConfigYaml("detection:\n"
+                              "  integrity_paths: [/opt/rampart, /srv/www]\n"
+                              "  integrity_exclude: [/opt/rampart/log]\n"
+                              "  integrity_rescan_seconds: 60\n",
+                              &c)
+                  .ok());
+  EXPECT_EQ(c.detection.integrity_paths, (std::vector<std::string>{"/opt/rampart", "/srv/www"}));
+  EXPECT_EQ(c.detection.integrity_exclude, std::vector<std::string>{"/opt/rampart/log"});
+  EXPECT_EQ(c.detection.integrity_rescan_seconds, 60u);
+  EXPECT_FALSE(ApplyConfigYaml("detection:\n  integrity_paths: /srv/www\n", &c).ok());
+  EXPECT_FALSE(ApplyConfigYaml("detection:\n  integrity_paths: [\"\"]\n", &c).ok());
+  EXPECT_FALSE(ApplyConfigYaml("detection:\n  integrity_rescan_seconds: 0\n", &c).ok());
+}
+
 TEST(Config, ParsesHostPort) {
   std::string host;
   uint16_t port = 0;
