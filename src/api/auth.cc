@@ -60,6 +60,11 @@ http::Response Login(Context& c, const Call& call) {
                                     {"request_id", call.req.request_id}});
     RecordAudit(c, LoginRecord(call, "auth.login", user_id, institution_id, "failure",
                                json{{"reason", reason}}, "warning"));
+    SecurityEvent ev("auth.login_failed");
+    ev.Set("event.reason", reason);
+    if (!user_id.empty()) ev.Set("user.name", user_id);
+    ev.institution_id = institution_id;
+    EmitEvent(c, call, std::move(ev));
     return ErrorResponse(Status::Unauthenticated(std::string(kLoginFailed)));
   };
   // Counts a wrong password or code; the failure that reaches the limit locks the account.
@@ -112,6 +117,11 @@ http::Response Login(Context& c, const Call& call) {
                              json{{"session_id", session.id},
                                   {"sessions_ended", evicted},
                                   {"mfa", user.totp_enabled()}}));
+  // The detection engine's rampart-admin-login-new-address reads user.name and source.ip.
+  SecurityEvent login_event("auth.login");
+  login_event.Set("user.name", user.id).Set("user.roles", core::ToString(user.role));
+  login_event.institution_id = user.institution_id;
+  EmitEvent(c, call, std::move(login_event));
   if (evicted > 0) {
     RecordAudit(c, LoginRecord(call, "session.revoke", user.id, user.institution_id, "success",
                                json{{"reason", "session_cap"}, {"count", evicted}}));

@@ -116,6 +116,68 @@ Status ApplyResponse(const YAML::Node& node, ResponseConfig* r) {
   return Status::Ok();
 }
 
+// "HH:MM", 00:00 to 24:00.
+Status ReadClock(const YAML::Node& node, const std::string& key, uint32_t* minutes) {
+  std::string text;
+  RAMPART_RETURN_IF_ERROR(ReadString(node, key, &text));
+  bool ok = text.size() == 5 && text[2] == ':';
+  for (size_t i : {0, 1, 3, 4}) ok = ok && text[i] >= '0' && text[i] <= '9';
+  uint32_t h = ok ? static_cast<uint32_t>((text[0] - '0') * 10 + (text[1] - '0')) : 0;
+  uint32_t m = ok ? static_cast<uint32_t>((text[3] - '0') * 10 + (text[4] - '0')) : 0;
+  if (!ok || m > 59 || h * 60 + m > 24 * 60) {
+    return Status::InvalidArgument("config: '" + key + "' must be a time \"HH:MM\"");
+  }
+  *minutes = h * 60 + m;
+  return Status::Ok();
+}
+
+Status ApplyWorkingHours(const YAML::Node& node, DetectionConfig::WorkingHours* w) {
+  const std::string prefix = "detection.working_hours";
+  if (!node.IsMap()) return Status::InvalidArgument("config: '" + prefix + "' must be a mapping");
+  static constexpr std::string_view kDays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    const std::string name = prefix + "." + key;
+    if (key == "days") {
+      std::vector<std::string> days;
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &days));
+      uint8_t mask = 0;
+      for (const auto& day : days) {
+        size_t i = 0;
+        while (i < 7 && kDays[i] != day) ++i;
+        if (i == 7) {
+          return Status::InvalidArgument("config: '" + name + "': unknown day '" + day +
+                                         "' (mon, tue, wed, thu, fri, sat, sun)");
+        }
+        mask = static_cast<uint8_t>(mask | (1u << i));
+      }
+      w->days = mask;
+    } else if (key == "start") {
+      RAMPART_RETURN_IF_ERROR(ReadClock(v, name, &w->start_minute));
+    } else if (key == "end") {
+      RAMPART_RETURN_IF_ERROR(ReadClock(v, name, &w->end_minute));
+    } else if (key == "utc_offset_minutes") {
+      int64_t offset = 0;
+      try {
+        offset = v.as<int64_t>();
+      } catch (const YAML::Exception&) {
+        return Status::InvalidArgument("config: '" + name + "' must be an integer");
+      }
+      if (offset < -14 * 60 || offset > 14 * 60) {
+        return Status::InvalidArgument("config: '" + name + "' must be within -840..840");
+      }
+      w->utc_offset_minutes = static_cast<int32_t>(offset);
+    } else {
+      return Status::InvalidArgument("config: unknown key '" + name + "'");
+    }
+  }
+  if (w->start_minute == w->end_minute) {
+    return Status::InvalidArgument("config: '" + prefix + "' start and end must differ");
+  }
+  return Status::Ok();
+}
+
 Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
   if (!node.IsMap()) return Status::InvalidArgument("config: 'detection' must be a mapping");
   for (const auto& kv : node) {
@@ -160,6 +222,26 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
       RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->webhook_initial_backoff_ms));
     } else if (key == "sink_queue_capacity") {
       RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->sink_queue_capacity));
+    } else if (key == "follow") {
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->follow));
+      for (const auto& path : d->follow) {
+        if (path.empty() || path[0] != '/') {
+          return Status::InvalidArgument("config: '" + name + "' paths must be absolute");
+        }
+      }
+    } else if (key == "follow_poll_millis") {
+      RAMPART_RETURN_IF_ERROR(ReadPositive(v, name, &d->follow_poll_millis));
+    } else if (key == "syslog_listen") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->syslog_listen));
+      if (!d->syslog_listen.empty()) {
+        std::string host;
+        uint16_t port = 0;
+        RAMPART_RETURN_IF_ERROR(ParseHostPort(d->syslog_listen, &host, &port));
+      }
+    } else if (key == "admin_login_new_address") {
+      RAMPART_RETURN_IF_ERROR(ReadBool(v, name, &d->admin_login_new_address));
+    } else if (key == "working_hours") {
+      RAMPART_RETURN_IF_ERROR(ApplyWorkingHours(v, &d->working_hours));
     } else if (key == "integrity_paths") {
       RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->integrity_paths));
       for (const auto& p : d->integrity_paths) {

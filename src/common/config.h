@@ -70,6 +70,19 @@ struct DetectionConfig {
   uint32_t webhook_max_attempts = 5;
   uint32_t webhook_initial_backoff_ms = 500;
   uint32_t sink_queue_capacity = 1024;  // alerts waiting per sink; more are dropped
+  // Event sources besides the server's own requests (detect/log_follower.h, detect/syslog.h).
+  std::vector<std::string> follow;    // absolute paths of log files followed like tail -F
+  uint32_t follow_poll_millis = 250;  // how often followed files are looked at
+  std::string syslog_listen;          // "host:port" for UDP and TCP syslog input; empty: off
+  // rampart-admin-login-new-address: a console login from an address new for the user,
+  // outside these working hours (local time = UTC + utc_offset_minutes).
+  bool admin_login_new_address = true;
+  struct WorkingHours {
+    uint8_t days = 0x1f;  // bit 0 Monday ... bit 6 Sunday
+    uint32_t start_minute = 7 * 60;
+    uint32_t end_minute = 19 * 60;
+    int32_t utc_offset_minutes = 0;
+  } working_hours;
   // File integrity monitoring (detect/file_integrity.h): folders (or files) whose regular files
   // are baselined and watched; empty: off. Paths under integrity_exclude are never watched.
   std::vector<std::string> integrity_paths;

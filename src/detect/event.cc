@@ -139,4 +139,15 @@ void PercentDecodeAppend(std::string_view in, std::string* out) {
   }
 }
 
+SecurityEvent ToSecurityEvent(const Event& ev) {
+  SecurityEvent out;
+  out.fields.reserve(kFieldCount);
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    auto f = static_cast<Field>(i);
+    if (ev.Has(f)) out.fields.emplace_back(std::string(kFieldNames[i]), std::string(ev.Get(f)));
+  }
+  out.timestamp_millis = ev.timestamp_millis();
+  return out;
+}
+
 }  // namespace rampart::detect

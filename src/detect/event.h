@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/event_sink.h"
+
 namespace rampart::detect {
 
 // Every field the engine knows. Adding one means adding its name in event.cc as well.
@@ -132,5 +134,10 @@ void PercentDecodeAppend(std::string_view in, std::string* out);
 inline bool NeedsPercentDecode(std::string_view s) {
   return s.find('%') != std::string_view::npos;
 }
+
+// The owned form the live engine takes (common/event_sink.h): every present field in its raw
+// form, and the timestamp. Log sources (the follower, syslog) hand parsed lines over this way,
+// so the engine sees exactly the fields `rampart scan` matches.
+SecurityEvent ToSecurityEvent(const Event& ev);
 
 }  // namespace rampart::detect

@@ -83,6 +83,7 @@ class LiveEngine::Impl {
   std::vector<bool> generates_;
   std::unordered_set<std::string> canary_paths_;
   std::unordered_set<std::string> canary_tokens_;
+  std::unique_ptr<NewAddressLoginDetector> login_detector_;
   std::vector<SkippedRule> skipped_;
   Event event_;
   std::vector<uint32_t> hits_;
@@ -180,6 +181,13 @@ Status LiveEngine::Impl::Load() {
   }
   canary_paths_.insert(options_.canary_paths.begin(), options_.canary_paths.end());
   canary_tokens_.insert(options_.canary_token_ids.begin(), options_.canary_token_ids.end());
+  if (options_.login_detector.enabled) {
+    login_detector_ = std::make_unique<NewAddressLoginDetector>(options_.login_detector);
+    if (Status s = login_detector_->Load(); !s.ok()) {
+      // Detection goes on with an empty memory rather than keeping the server down.
+      log::Warn("detect.login_memory_unreadable", {{"error", s.message()}});
+    }
+  }
   return Status::Ok();
 }
 
@@ -362,8 +370,9 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
   for (Field f : kDecodedFields) {
     if (ev.Has(f)) ev.DecodeField(f);
   }
-  if (ev.Has(Field::kUrlOriginal)) {
-    // Keyword rules search the whole line; give them what an access log line would hold.
+  if (ev.Has(Field::kUrlOriginal) && se.Get("event.original").empty()) {
+    // Keyword rules search the whole line; give them what an access log line would hold (log
+    // sources hand over the real line).
     std::string line;
     line.reserve(total);
     line.append(ev.Get(Field::kSourceIp)).append(" \"").append(ev.Get(Field::kHttpRequestMethod));
@@ -387,6 +396,17 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
       canary_tokens_.count(std::string(ev.Get(Field::kUserName)))) {
     Raise("rampart-canary-token", "Use of a canary API token", "critical", {"T1078", "T1552.001"},
           "user.name=" + std::string(ev.Get(Field::kUserName)), inst, ts, Evidence(se, ts));
+  }
+
+  if (login_detector_ && se.Get("event.action") == "auth.login") {
+    std::string_view user = se.Get("user.name");
+    std::string_view address = se.Get("source.ip");
+    if (!user.empty() && !address.empty() &&
+        login_detector_->Observe(user, address, ts) == LoginVerdict::kAlert) {
+      Raise("rampart-admin-login-new-address",
+            "Admin login from a new address outside working hours", "high", {"T1078"},
+            "user.name=" + std::string(user), inst, ts, Evidence(se, ts));
+    }
   }
 
   matcher_->Match(ev, &hits_);

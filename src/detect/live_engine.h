@@ -17,6 +17,8 @@
 //   rampart-canary-path   a request to a configured canary path            critical, always
 //   rampart-canary-token  any use of a configured canary API token id      critical, always
 //   rampart-ioc           an address, domain, URL or user agent of an IoC   high
+//   rampart-admin-login-new-address  a console login from an address new for the user,
+//                         outside working hours (login_detector.h)         high
 // Repeats of one (institution, rule, entity) within a housekeeping period are folded into one
 // observation (count, last_seen, evidence) delivered at the next housekeeping; the first one is
 // delivered at once.
@@ -34,6 +36,7 @@
 #include "common/event_sink.h"
 #include "common/status.h"
 #include "core/alert.h"
+#include "detect/login_detector.h"
 #include "detect/sigma.h"
 
 namespace rampart::detect {
@@ -56,6 +59,8 @@ struct LiveEngineOptions {
   std::vector<std::string> canary_paths;      // exact url.path values
   std::vector<std::string> canary_token_ids;  // API token ids (user.name of events)
   int64_t housekeeping_millis = 1000;         // drop check and window sweep period
+  // rampart-admin-login-new-address (detect/login_detector.h), on `auth.login` events.
+  NewAddressLoginOptions login_detector;
 };
 
 struct LiveEngineStats {

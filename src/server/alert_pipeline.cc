@@ -106,6 +106,11 @@ detect::LiveEngineOptions EngineOptions(const DetectionConfig& config,
   o.max_evidence = static_cast<int>(config.max_evidence);
   o.canary_paths = config.canary_paths;
   o.canary_token_ids = config.canary_token_ids;
+  o.login_detector.enabled = config.admin_login_new_address;
+  o.login_detector.hours.days = config.working_hours.days;
+  o.login_detector.hours.start_minute = static_cast<int>(config.working_hours.start_minute);
+  o.login_detector.hours.end_minute = static_cast<int>(config.working_hours.end_minute);
+  o.login_detector.hours.utc_offset_minutes = config.working_hours.utc_offset_minutes;
   return o;
 }
 

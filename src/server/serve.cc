@@ -15,7 +15,10 @@
 #include "cli/commands.h"
 #include "common/config.h"
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/log.h"
+#include "detect/log_follower.h"
+#include "detect/syslog.h"
 #include "detect/file_integrity.h"
 #include "http/server.h"
 #include "http/tls_files.h"
@@ -69,6 +72,38 @@ log::Level ParseLevel(const std::string& s) {
   if (s == "warn") return log::Level::kWarn;
   if (s == "error") return log::Level::kError;
   return log::Level::kInfo;
+}
+
+// Prometheus text for the log sources' counters (absent sources print nothing).
+std::string SourceMetrics(const detect::LogFollower* follower,
+                          const detect::SyslogReceiver* receiver) {
+  std::string out;
+  auto line = [&out](std::string_view name, std::string_view labels, uint64_t v) {
+    out.append(name).append(labels).append(" ").append(std::to_string(v)).append("\n");
+  };
+  if (follower) {
+    detect::FollowerStats s = follower->stats();
+    out += "# TYPE rampart_detect_follow_lines_total counter\n";
+    line("rampart_detect_follow_lines_total", "", s.lines);
+    out += "# TYPE rampart_detect_follow_skipped_total counter\n";
+    line("rampart_detect_follow_skipped_total", "{reason=\"oversized\"}", s.oversized);
+    line("rampart_detect_follow_skipped_total", "{reason=\"binary\"}", s.binary);
+    line("rampart_detect_follow_skipped_total", "{reason=\"parse_error\"}", s.parse_errors);
+    out += "# TYPE rampart_detect_follow_rotations_total counter\n";
+    line("rampart_detect_follow_rotations_total", "", s.rotations);
+    out += "# TYPE rampart_detect_follow_truncations_total counter\n";
+    line("rampart_detect_follow_truncations_total", "", s.truncations);
+  }
+  if (receiver) {
+    detect::SyslogStats s = receiver->stats();
+    out += "# TYPE rampart_detect_syslog_messages_total counter\n";
+    line("rampart_detect_syslog_messages_total", "", s.messages);
+    out += "# TYPE rampart_detect_syslog_rejected_total counter\n";
+    line("rampart_detect_syslog_rejected_total", "{reason=\"malformed\"}", s.malformed);
+    line("rampart_detect_syslog_rejected_total", "{reason=\"oversized\"}", s.oversized);
+    line("rampart_detect_syslog_rejected_total", "{reason=\"connection_refused\"}", s.refused);
+  }
+  return out;
 }
 
 }  // namespace
@@ -158,14 +193,24 @@ int Serve(const ServeOptions& options) {
                                      config.incidents.group_window_seconds);
   std::unique_ptr<AlertPipeline> pipeline;
   std::unique_ptr<detect::LiveEngine> engine;
+  std::unique_ptr<detect::LogFollower> follower;
+  std::unique_ptr<detect::SyslogReceiver> syslog_receiver;
   if (config.detection.enabled) {
+    // The engine's own state (followed-file positions, known login addresses); no tables.
+    const std::string detect_dir = config.data_dir + "/detect";
+    if (Status s = files::EnsurePrivateDirectory(detect_dir); !s.ok()) {
+      return Fail("detection: " + s.message());
+    }
     auto p = AlertPipeline::Create(config.detection, store->get());
     if (!p.ok()) return Fail("detection: " + p.status().message());
     pipeline = std::move(p).value();
     // Every stored alert opens or joins an incident (docs/incidents.md).
     pipeline->AddStoredListener([&incidents](const core::Alert& a) { incidents.OnStoredAlert(a); });
-    auto e = detect::LiveEngine::Create(EngineOptions(config.detection, options.bundled_rules_dir),
-                                        &SystemClock::Instance(), pipeline.get());
+    detect::LiveEngineOptions engine_options =
+        EngineOptions(config.detection, options.bundled_rules_dir);
+    engine_options.login_detector.state_file = detect_dir + "/login_addresses.json";
+    auto e = detect::LiveEngine::Create(std::move(engine_options), &SystemClock::Instance(),
+                                        pipeline.get());
     if (!e.ok()) return Fail("detection: " + e.status().message());
     engine = std::move(e).value();
     for (const auto& s : engine->skipped()) {
@@ -176,8 +221,30 @@ int Serve(const ServeOptions& options) {
                {"correlations", static_cast<int64_t>(engine->correlation_count())},
                {"skipped", static_cast<int64_t>(engine->skipped().size())}});
     app_options.events = engine.get();
-    app_options.extra_metrics = [p = pipeline.get(), e = engine.get()] {
-      return p->RenderMetrics(*e);
+    if (!config.detection.follow.empty()) {
+      detect::FollowerOptions fo;
+      fo.paths = config.detection.follow;
+      fo.positions_file = detect_dir + "/positions.json";
+      fo.poll_millis = config.detection.follow_poll_millis;
+      auto f = detect::LogFollower::Create(std::move(fo), engine.get());
+      if (!f.ok()) return Fail("detection.follow: " + f.status().message());
+      follower = std::move(f).value();
+      follower->Start();
+      log::Info("detect.following",
+                {{"files", static_cast<int64_t>(config.detection.follow.size())}});
+    }
+    if (!config.detection.syslog_listen.empty()) {
+      detect::SyslogReceiverOptions so;
+      so.listen = config.detection.syslog_listen;
+      auto r = detect::SyslogReceiver::Create(std::move(so), engine.get());
+      if (!r.ok()) return Fail("detection.syslog_listen: " + r.status().message());
+      syslog_receiver = std::move(r).value();
+      syslog_receiver->Start();
+      log::Info("detect.syslog_listening", {{"port", static_cast<int>(syslog_receiver->port())}});
+    }
+    app_options.extra_metrics = [p = pipeline.get(), e = engine.get(), f = follower.get(),
+                                 r = syslog_receiver.get()] {
+      return p->RenderMetrics(*e) + SourceMetrics(f, r);
     };
   }
 
@@ -256,6 +323,10 @@ int Serve(const ServeOptions& options) {
   if (!started.ok()) return Fail(started.message());
   std::string scheme = config.tls ? "https" : "http";
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  if (syslog_receiver) {
+    // Printed before the address line, which tools wait for (port 0 picks a free port).
+    std::cout << "syslog listening on udp+tcp port " << syslog_receiver->port() << "\n";
+  }
   std::cout << "rampart listening on " << scheme << "://" << shown_host << ":" << server.port()
             << std::endl;
   log::Info(
@@ -282,6 +353,8 @@ int Serve(const ServeOptions& options) {
     }
   }
   server.Stop(10000);
+  if (syslog_receiver) syslog_receiver->Stop();
+  if (follower) follower->Stop();
   if (integrity) integrity->Stop();
   if (engine) engine->Stop();
   if (pipeline) pipeline->Stop();

@@ -3,29 +3,12 @@
 
 #include "api_fixture.h"
 #include "common/event_sink.h"
+#include "tests/support/capturing_sink.h"
 
 namespace rampart::api::testing {
 namespace {
 
-class CapturingSink final : public EventSink {
- public:
-  void Emit(SecurityEvent ev) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(std::move(ev));
-  }
-  std::vector<SecurityEvent> WithAction(std::string_view action) {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::vector<SecurityEvent> out;
-    for (const auto& e : events_) {
-      if (e.Get("event.action") == action) out.push_back(e);
-    }
-    return out;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<SecurityEvent> events_;
-};
+using rampart::testing::CapturingSink;
 
 class AlertsApiTest : public ApiFixture {
  protected:

@@ -131,6 +131,48 @@ TEST(Config, DetectionSectionAndItsErrors) {
   EXPECT_FALSE(ApplyConfigYaml("detection: [1]\n", &c).ok());
 }
 
+TEST(Config, DetectionSourcesAndWorkingHours) {
+  Config c;
+  EXPECT_TRUE(c.detection.follow.empty());
+  EXPECT_EQ(c.detection.follow_poll_millis, 250u);
+  EXPECT_TRUE(c.detection.syslog_listen.empty());
+  EXPECT_TRUE(c.detection.admin_login_new_address);
+  EXPECT_EQ(c.detection.working_hours.days, 0x1f);
+  ASSERT_TRUE(
+      ApplyConfigYaml("detection:\n"
+                      "  follow: [/var/log/a, /var/log/b]\n"
+                      "  follow_poll_millis: 100\n"
+                      "  syslog_listen: 127.0.0.1:5514\n"
+                      "  admin_login_new_address: false\n"
+                      "  working_hours: {days: [mon, sat], start: \"08:30\", end: \"17:00\",\n"
+                      "                  utc_offset_minutes: -300}\n",
+                      &c)
+          .ok());
+  EXPECT_EQ(c.detection.follow, (std::vector<std::string>{"/var/log/a", "/var/log/b"}));
+  EXPECT_EQ(c.detection.follow_poll_millis, 100u);
+  EXPECT_EQ(c.detection.syslog_listen, "127.0.0.1:5514");
+  EXPECT_FALSE(c.detection.admin_login_new_address);
+  EXPECT_EQ(c.detection.working_hours.days, 0x21);
+  EXPECT_EQ(c.detection.working_hours.start_minute, 510u);
+  EXPECT_EQ(c.detection.working_hours.end_minute, 1020u);
+  EXPECT_EQ(c.detection.working_hours.utc_offset_minutes, -300);
+  const char* bad[] = {
+      "detection:\n  follow: [relative.log]\n",
+      "detection:\n  follow_poll_millis: 0\n",
+      "detection:\n  syslog_listen: nohostport\n",
+      "detection:\n  working_hours: {days: [monday]}\n",
+      "detection:\n  working_hours: {start: \"7:00\"}\n",
+      "detection:\n  working_hours: {end: \"24:01\"}\n",
+      "detection:\n  working_hours: {start: \"09:00\", end: \"09:00\"}\n",
+      "detection:\n  working_hours: {utc_offset_minutes: 900}\n",
+      "detection:\n  working_hours: {timezone: CET}\n",
+  };
+  for (const char* yaml : bad) {
+    Config d;
+    EXPECT_FALSE(ApplyConfigYaml(yaml, &d).ok()) << yaml;
+  }
+}
+
 TEST(Config, FileIntegrityKeys) {
   Config c;
   EXPECT_TRUE(c.detection.integrity_paths.empty());

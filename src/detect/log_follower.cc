@@ -1,0 +1,479 @@
+#include "detect/log_follower.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "common/files.h"
+#include "common/log.h"
+#include "detect/event.h"
+#include "detect/log_parser.h"
+
+namespace rampart::detect {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kFormatSampleLines = 20;
+constexpr size_t kMaxPositionsFileBytes = 16 * 1024 * 1024;
+// Parse errors are logged for the first few lines of a file, then only counted: a file in a
+// format we do not read would otherwise log every line.
+constexpr uint64_t kLoggedParseErrors = 5;
+
+bool IsBinary(std::string_view line) {
+  size_t control = 0;
+  for (unsigned char c : line) {
+    if (c == 0) return true;
+    if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) ++control;
+  }
+  return control * 8 > line.size();
+}
+
+struct SavedPosition {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  uint64_t offset = 0;
+  uint64_t line = 0;
+  bool skipping = false;
+};
+
+Result<std::unordered_map<std::string, SavedPosition>> LoadPositions(const std::string& file) {
+  std::unordered_map<std::string, SavedPosition> out;
+  if (file.empty()) return out;
+  auto text = files::ReadWholeFile(file, kMaxPositionsFileBytes);
+  if (!text.ok()) {
+    if (text.status().code() == Code::kNotFound) return out;
+    return text.status();
+  }
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object() || !j.contains("files") || !j["files"].is_object()) {
+    return Status::InvalidArgument(file + " is not a positions file");
+  }
+  for (const auto& [path, v] : j["files"].items()) {
+    if (!v.is_object()) continue;
+    SavedPosition p;
+    p.dev = v.value("dev", uint64_t{0});
+    p.ino = v.value("ino", uint64_t{0});
+    p.offset = v.value("offset", uint64_t{0});
+    p.line = v.value("line", uint64_t{0});
+    p.skipping = v.value("skipping", false);
+    out.emplace(path, p);
+  }
+  return out;
+}
+
+}  // namespace
+
+class LogFollower::Impl {
+ public:
+  Impl(FollowerOptions options, EventSink* sink) : options_(std::move(options)), sink_(sink) {}
+  ~Impl() {
+    Stop();
+    for (Tracked& t : files_) CloseFile(t);
+  }
+
+  Status Init();
+  void Start();
+  void Stop();
+  void PollOnce();
+  FollowerStats stats() const;
+
+ private:
+  struct Tracked {
+    std::string path;
+    int fd = -1;
+    uint64_t dev = 0;
+    uint64_t ino = 0;
+    uint64_t read_pos = 0;  // bytes of the file consumed into `pending` or lines
+    uint64_t line = 0;      // complete lines before `pending`
+    std::string pending;    // bytes after the last newline
+    bool skipping = false;  // inside a line over kMaxLineBytes: discard up to its newline
+    std::optional<LineParser> parser;
+    uint64_t parse_errors = 0;
+    bool warned_not_regular = false;
+  };
+
+  // Returns true when the file was read to its end, false when the line budget ran out first.
+  bool ReadAvailable(Tracked& t, size_t* budget);
+  void ProcessChunk(Tracked& t, std::string_view chunk, size_t* budget);
+  void HandleLine(Tracked& t, std::string_view line);
+  void SkipOversized(const Tracked& t, uint64_t line);
+  bool OpenFile(Tracked& t);
+  void CloseFile(Tracked& t);
+  void ResetToStart(Tracked& t);
+  void FinishFile(Tracked& t);
+  // True when this poll ran out of budget on some file.
+  bool PollFile(Tracked& t);
+  void SavePositions(bool force);
+  void Run();
+
+  FollowerOptions options_;
+  EventSink* sink_;
+  std::vector<Tracked> files_;
+  Event event_;
+  bool dirty_ = false;
+  std::chrono::steady_clock::time_point last_save_{};
+
+  std::atomic<uint64_t> lines_{0}, events_{0}, parse_errors_{0}, oversized_{0}, binary_{0},
+      rotations_{0}, truncations_{0};
+
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+};
+
+Status LogFollower::Impl::Init() {
+  RAMPART_ASSIGN_OR_RETURN(auto saved, LoadPositions(options_.positions_file));
+  for (const auto& path : options_.paths) {
+    if (path.empty() || path[0] != '/') {
+      return Status::InvalidArgument("followed log path '" + path + "' must be absolute");
+    }
+    Tracked t;
+    t.path = path;
+    files_.push_back(std::move(t));
+  }
+  for (Tracked& t : files_) {
+    if (!OpenFile(t)) continue;  // followed from its start once it appears
+    struct stat st;
+    if (::fstat(t.fd, &st) != 0) continue;
+    auto it = saved.find(t.path);
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (it != saved.end() && it->second.dev == t.dev && it->second.ino == t.ino) {
+      if (it->second.offset <= size) {
+        t.read_pos = it->second.offset;
+        t.line = it->second.line;
+        t.skipping = it->second.skipping;
+      }  // else truncated while we were stopped: from the start
+    } else if (it != saved.end()) {
+      // Rotated while we were stopped: the old file is gone from this path; read the new one.
+      ++rotations_;
+    } else {
+      // First sight of an existing file: from its end (the last complete line), counting its
+      // lines so that line numbers in messages and evidence are true ones.
+      char buf[kReadChunk];
+      uint64_t pos = 0, last_newline_end = 0, lines = 0;
+      while (pos < size) {
+        ssize_t n = ::pread(t.fd, buf, sizeof buf, static_cast<off_t>(pos));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n; ++i) {
+          if (buf[i] == '\n') {
+            ++lines;
+            last_newline_end = pos + static_cast<uint64_t>(i) + 1;
+          }
+        }
+        pos += static_cast<uint64_t>(n);
+      }
+      t.read_pos = last_newline_end;
+      t.line = lines;
+    }
+    dirty_ = true;
+  }
+  SavePositions(true);
+  return Status::Ok();
+}
+
+bool LogFollower::Impl::OpenFile(Tracked& t) {
+  // O_NONBLOCK: a FIFO at the path must not hang the follower; it is refused below anyway.
+  int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return false;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    if (!t.warned_not_regular) {
+      log::Warn("detect.follow_not_regular_file", {{"file", t.path}});
+      t.warned_not_regular = true;
+    }
+    return false;
+  }
+  t.fd = fd;
+  t.dev = static_cast<uint64_t>(st.st_dev);
+  t.ino = static_cast<uint64_t>(st.st_ino);
+  ResetToStart(t);
+  return true;
+}
+
+void LogFollower::Impl::CloseFile(Tracked& t) {
+  if (t.fd >= 0) ::close(t.fd);
+  t.fd = -1;
+}
+
+void LogFollower::Impl::ResetToStart(Tracked& t) {
+  t.read_pos = 0;
+  t.line = 0;
+  t.pending.clear();
+  t.skipping = false;
+  t.parser.reset();
+  t.parse_errors = 0;
+  dirty_ = true;
+}
+
+// The file will not grow any more (it was rotated away): its unterminated last line is a line.
+void LogFollower::Impl::FinishFile(Tracked& t) {
+  if (!t.pending.empty() && !t.skipping) {
+    std::string last = std::move(t.pending);
+    t.pending.clear();
+    if (!t.parser) {
+      std::string_view one[] = {last};
+      t.parser.emplace(DetectFormat(one));
+    }
+    HandleLine(t, last);
+  }
+  CloseFile(t);
+}
+
+bool LogFollower::Impl::ReadAvailable(Tracked& t, size_t* budget) {
+  char buf[kReadChunk];
+  while (*budget > 0) {
+    ssize_t n = ::pread(t.fd, buf, sizeof buf, static_cast<off_t>(t.read_pos));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return true;
+    ProcessChunk(t, std::string_view(buf, static_cast<size_t>(n)), budget);
+  }
+  return false;
+}
+
+void LogFollower::Impl::ProcessChunk(Tracked& t, std::string_view chunk, size_t* budget) {
+  if (!t.parser) {
+    // The format is chosen from the first complete lines of the file.
+    std::string head = t.pending;
+    head.append(chunk);
+    std::vector<std::string_view> sample;
+    std::string_view rest = head;
+    while (sample.size() < kFormatSampleLines) {
+      size_t nl = rest.find('\n');
+      if (nl == std::string_view::npos) break;
+      std::string_view l = rest.substr(0, nl);
+      if (l.size() <= kMaxLineBytes && !IsBinary(l)) sample.push_back(l);
+      rest.remove_prefix(nl + 1);
+    }
+    if (!sample.empty()) t.parser.emplace(DetectFormat(sample));
+  }
+  size_t start = 0;
+  while (start < chunk.size()) {
+    size_t nl = chunk.find('\n', start);
+    if (nl == std::string_view::npos) {
+      std::string_view tail = chunk.substr(start);
+      t.read_pos += tail.size();
+      dirty_ = true;
+      if (t.skipping) return;
+      if (t.pending.size() + tail.size() > kMaxLineBytes) {
+        SkipOversized(t, t.line + 1);
+        t.pending.clear();
+        t.skipping = true;
+        return;
+      }
+      t.pending.append(tail);
+      return;
+    }
+    std::string_view piece = chunk.substr(start, nl - start);
+    t.read_pos += piece.size() + 1;
+    dirty_ = true;
+    start = nl + 1;
+    if (t.skipping) {
+      t.skipping = false;
+      ++t.line;
+      ++lines_;
+      continue;
+    }
+    if (!t.parser) {
+      // The sample had only binary or oversized lines; decide on the next good one.
+      std::string_view one[] = {piece};
+      t.parser.emplace(DetectFormat(one));
+    }
+    if (t.pending.empty()) {
+      HandleLine(t, piece);
+    } else if (t.pending.size() + piece.size() > kMaxLineBytes) {
+      t.pending.clear();
+      ++t.line;
+      ++lines_;
+      SkipOversized(t, t.line);
+    } else {
+      t.pending.append(piece);
+      std::string line = std::move(t.pending);
+      t.pending.clear();
+      HandleLine(t, line);
+    }
+    if (--*budget == 0) {
+      // Stop at a line boundary: the rest of the chunk is read again next time.
+      return;
+    }
+  }
+}
+
+void LogFollower::Impl::SkipOversized(const Tracked& t, uint64_t line) {
+  ++oversized_;
+  log::Warn("detect.follow_line_too_long",
+            {{"file", t.path}, {"line", line}, {"limit", static_cast<int64_t>(kMaxLineBytes)}});
+}
+
+void LogFollower::Impl::HandleLine(Tracked& t, std::string_view line) {
+  ++t.line;
+  ++lines_;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.size() > kMaxLineBytes) {
+    SkipOversized(t, t.line);
+    return;
+  }
+  if (IsBinary(line)) {
+    ++binary_;
+    log::Warn("detect.follow_binary_line", {{"file", t.path}, {"line", t.line}});
+    return;
+  }
+  if (line.find_first_not_of(" \t") == std::string_view::npos) return;
+  if (!t.parser->Parse(line, &event_)) {
+    ++parse_errors_;
+    if (++t.parse_errors <= kLoggedParseErrors) {
+      log::Warn("detect.follow_parse_error",
+                {{"file", t.path},
+                 {"line", t.line},
+                 {"format", LogFormatName(t.parser->format())},
+                 {"more_only_counted", t.parse_errors == kLoggedParseErrors}});
+    }
+    return;
+  }
+  SecurityEvent se = ToSecurityEvent(event_);
+  se.Set("log.file.path", t.path).Set("log.file.line", std::to_string(t.line));
+  sink_->Emit(std::move(se));
+  ++events_;
+}
+
+bool LogFollower::Impl::PollFile(Tracked& t) {
+  size_t budget = options_.max_lines_per_poll == 0 ? 1 : options_.max_lines_per_poll;
+  if (t.fd < 0) {
+    if (!OpenFile(t)) return false;
+    log::Info("detect.follow_opened", {{"file", t.path}});
+  }
+  struct stat path_st;
+  bool exists = ::stat(t.path.c_str(), &path_st) == 0;
+  struct stat fd_st;
+  if (::fstat(t.fd, &fd_st) == 0 && static_cast<uint64_t>(fd_st.st_size) < t.read_pos) {
+    ++truncations_;
+    log::Info("detect.follow_truncated", {{"file", t.path}});
+    ResetToStart(t);
+  }
+  if (!ReadAvailable(t, &budget)) return true;
+  bool rotated = exists && (static_cast<uint64_t>(path_st.st_dev) != t.dev ||
+                            static_cast<uint64_t>(path_st.st_ino) != t.ino);
+  if (!rotated) return false;  // unchanged, or moved away with no successor yet: keep reading
+  FinishFile(t);
+  ++rotations_;
+  log::Info("detect.follow_rotated", {{"file", t.path}});
+  if (!OpenFile(t)) return false;
+  return !ReadAvailable(t, &budget);
+}
+
+void LogFollower::Impl::PollOnce() {
+  for (Tracked& t : files_) PollFile(t);
+  SavePositions(true);
+}
+
+void LogFollower::Impl::SavePositions(bool force) {
+  if (options_.positions_file.empty() || !dirty_) return;
+  auto now = std::chrono::steady_clock::now();
+  // At most once a second while lines flow: each save is an fsync.
+  if (!force && now - last_save_ < std::chrono::seconds(1)) return;
+  nlohmann::json files = nlohmann::json::object();
+  for (const Tracked& t : files_) {
+    if (t.dev == 0 && t.ino == 0) continue;
+    files[t.path] = {{"dev", t.dev},
+                     {"ino", t.ino},
+                     {"offset", t.read_pos - (t.skipping ? 0 : t.pending.size())},
+                     {"line", t.line},
+                     {"skipping", t.skipping}};
+  }
+  nlohmann::json doc = {{"version", 1}, {"files", files}};
+  Status s = files::WritePrivateFile(options_.positions_file, doc.dump());
+  if (!s.ok()) {
+    log::Warn("detect.follow_positions_not_saved", {{"error", s.message()}});
+    return;
+  }
+  dirty_ = false;
+  last_save_ = now;
+}
+
+void LogFollower::Impl::Run() {
+  const auto period = std::chrono::milliseconds(std::max<int64_t>(options_.poll_millis, 1));
+  for (;;) {
+    bool more = false;
+    for (Tracked& t : files_) more = PollFile(t) || more;
+    SavePositions(false);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stop_) break;
+    if (!more) cv_.wait_for(lock, period, [this] { return stop_; });
+    if (stop_) break;
+  }
+  for (Tracked& t : files_) PollFile(t);
+  SavePositions(true);
+}
+
+void LogFollower::Impl::Start() {
+  if (thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = false;
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+void LogFollower::Impl::Stop() {
+  if (!thread_.joinable()) {
+    SavePositions(true);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+FollowerStats LogFollower::Impl::stats() const {
+  FollowerStats s;
+  s.lines = lines_.load();
+  s.events = events_.load();
+  s.parse_errors = parse_errors_.load();
+  s.oversized = oversized_.load();
+  s.binary = binary_.load();
+  s.rotations = rotations_.load();
+  s.truncations = truncations_.load();
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Result<std::unique_ptr<LogFollower>> LogFollower::Create(FollowerOptions options, EventSink* sink) {
+  auto impl = std::make_unique<Impl>(std::move(options), sink);
+  RAMPART_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<LogFollower>(new LogFollower(std::move(impl)));
+}
+
+LogFollower::LogFollower(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LogFollower::~LogFollower() = default;
+
+void LogFollower::Start() {
+  impl_->Start();
+}
+void LogFollower::Stop() {
+  impl_->Stop();
+}
+void LogFollower::PollOnce() {
+  impl_->PollOnce();
+}
+FollowerStats LogFollower::stats() const {
+  return impl_->stats();
+}
+
+}  // namespace rampart::detect

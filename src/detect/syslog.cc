@@ -1,0 +1,636 @@
+#include "detect/syslog.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <list>
+#include <thread>
+#include <vector>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "detect/event.h"
+#include "detect/log_parser.h"
+
+namespace rampart::detect {
+namespace {
+
+constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+constexpr int64_t kDayMillis = 86400000;
+
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// Splits off the next token up to a space (RFC 5424 header fields are PRINTUSASCII).
+bool NextToken(std::string_view* rest, size_t max_len, std::string_view* out) {
+  size_t sp = rest->find(' ');
+  std::string_view tok = rest->substr(0, sp);
+  if (tok.empty() || tok.size() > max_len) return false;
+  for (unsigned char c : tok) {
+    if (c < 33 || c > 126) return false;
+  }
+  *out = tok == "-" ? std::string_view() : tok;
+  rest->remove_prefix(sp == std::string_view::npos ? rest->size() : sp + 1);
+  return true;
+}
+
+std::string_view StripBom(std::string_view s) {
+  if (s.starts_with("\xEF\xBB\xBF")) s.remove_prefix(3);
+  return s;
+}
+
+Status Bad(std::string_view why) {
+  return Status::InvalidArgument("syslog: " + std::string(why));
+}
+
+Result<SyslogMessage> Parse5424(SyslogMessage m, std::string_view rest) {
+  size_t v = 0;
+  m.version = 0;
+  while (v < rest.size() && v < 3 && IsDigit(rest[v]))
+    m.version = m.version * 10 + (rest[v++] - '0');
+  rest.remove_prefix(v + 1);
+  std::string_view ts;
+  if (!NextToken(&rest, 64, &ts)) return Bad("bad RFC 5424 timestamp");
+  if (!ts.empty()) {
+    auto t = ParseLogTime(ts);
+    if (!t) return Bad("bad RFC 5424 timestamp");
+    m.timestamp_millis = *t;
+  }
+  if (!NextToken(&rest, 255, &m.hostname)) return Bad("bad RFC 5424 hostname");
+  if (!NextToken(&rest, 48, &m.app_name)) return Bad("bad RFC 5424 app-name");
+  if (!NextToken(&rest, 128, &m.procid)) return Bad("bad RFC 5424 procid");
+  if (!NextToken(&rest, 32, &m.msgid)) return Bad("bad RFC 5424 msgid");
+  if (rest.empty()) return Bad("RFC 5424 message ends before its structured data");
+  size_t end = 0;
+  if (rest[0] == '-') {
+    end = 1;
+  } else {
+    while (end < rest.size() && rest[end] == '[') {
+      // One SD-ELEMENT: ']' ends it unless inside a quoted PARAM-VALUE, where '\' escapes.
+      bool quoted = false;
+      size_t i = end + 1;
+      for (; i < rest.size(); ++i) {
+        char c = rest[i];
+        if (quoted && c == '\\') {
+          ++i;
+        } else if (c == '"') {
+          quoted = !quoted;
+        } else if (!quoted && c == ']') {
+          break;
+        }
+      }
+      if (i >= rest.size()) return Bad("unterminated RFC 5424 structured data");
+      end = i + 1;
+    }
+    if (end == 0) return Bad("bad RFC 5424 structured data");
+    m.structured_data = rest.substr(0, end);
+  }
+  rest.remove_prefix(end);
+  if (!rest.empty()) {
+    if (rest[0] != ' ') return Bad("RFC 5424 structured data is not followed by a space");
+    m.message = StripBom(rest.substr(1));
+  }
+  return m;
+}
+
+// "Mmm dd hh:mm:ss" (day space-padded) in the year that puts it at most a day after now.
+bool ParseBsdTime(std::string_view s, int64_t now_millis, int64_t* out) {
+  if (s.size() < 15 || s[3] != ' ' || s[6] != ' ' || s[9] != ':' || s[12] != ':') return false;
+  int month = -1;
+  for (int i = 0; i < 12; ++i) {
+    if (s.substr(0, 3) == kMonths[i]) month = i;
+  }
+  if (month < 0) return false;
+  auto two = [&](size_t at, bool space_ok, int* v) {
+    char a = s[at], b = s[at + 1];
+    if (!IsDigit(b) || !(IsDigit(a) || (space_ok && a == ' '))) return false;
+    *v = (a == ' ' ? 0 : (a - '0') * 10) + (b - '0');
+    return true;
+  };
+  int day, hh, mm, ss;
+  if (!two(4, true, &day) || !two(7, false, &hh) || !two(10, false, &mm) || !two(13, false, &ss)) {
+    return false;
+  }
+  if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) return false;
+  time_t now_s = static_cast<time_t>(now_millis / 1000);
+  std::tm now_tm{};
+  gmtime_r(&now_s, &now_tm);
+  std::tm tm{};
+  tm.tm_year = now_tm.tm_year;
+  tm.tm_mon = month;
+  tm.tm_mday = day;
+  tm.tm_hour = hh;
+  tm.tm_min = mm;
+  tm.tm_sec = ss;
+  int64_t t = static_cast<int64_t>(timegm(&tm)) * 1000;
+  if (t > now_millis + kDayMillis) {
+    tm = std::tm{};
+    tm.tm_year = now_tm.tm_year - 1;
+    tm.tm_mon = month;
+    tm.tm_mday = day;
+    tm.tm_hour = hh;
+    tm.tm_min = mm;
+    tm.tm_sec = ss;
+    t = static_cast<int64_t>(timegm(&tm)) * 1000;
+  }
+  *out = t;
+  return true;
+}
+
+// TAG[PID]: (RFC 3164 §4.1.3). Only taken as a tag when it ends with ':' or "[pid]:", so that a
+// message with no tag (an access-log line after the hostname) is not cut.
+bool ParseTag(std::string_view* rest, SyslogMessage* m) {
+  size_t i = 0;
+  while (i < rest->size() && i < 48) {
+    char c = (*rest)[i];
+    if (c == '[' || c == ':' || c == ' ') break;
+    ++i;
+  }
+  if (i == 0 || i >= rest->size()) return false;
+  std::string_view tag = rest->substr(0, i);
+  std::string_view pid;
+  size_t j = i;
+  if ((*rest)[j] == '[') {
+    size_t close = rest->find(']', j);
+    if (close == std::string_view::npos || close - j > 129) return false;
+    pid = rest->substr(j + 1, close - j - 1);
+    j = close + 1;
+  }
+  if (j >= rest->size() || (*rest)[j] != ':') return false;
+  ++j;
+  if (j < rest->size() && (*rest)[j] == ' ') ++j;
+  m->app_name = tag;
+  m->procid = pid;
+  rest->remove_prefix(j);
+  return true;
+}
+
+SyslogMessage Parse3164(SyslogMessage m, std::string_view rest, int64_t now_millis) {
+  int64_t t = 0;
+  bool have_time = false;
+  if (ParseBsdTime(rest, now_millis, &t) && (rest.size() == 15 || rest[15] == ' ')) {
+    have_time = true;
+    rest.remove_prefix(std::min<size_t>(rest.size(), 16));
+  } else {
+    // Many senders put an RFC 3339 time in the BSD header.
+    size_t sp = rest.find(' ');
+    std::string_view first = rest.substr(0, sp);
+    if (first.size() >= 20 && first.find('T') == 10) {
+      if (auto parsed = ParseLogTime(first)) {
+        t = *parsed;
+        have_time = true;
+        rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
+      }
+    }
+  }
+  if (have_time) {
+    m.timestamp_millis = t;
+    if (!ParseTag(&rest, &m)) {
+      size_t sp = rest.find(' ');
+      std::string_view host = rest.substr(0, sp);
+      bool printable = !host.empty() && host.size() <= 255;
+      for (unsigned char c : host) printable = printable && c > 32 && c < 127;
+      if (printable) {
+        m.hostname = host;
+        rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
+        ParseTag(&rest, &m);
+      }
+    }
+  }
+  m.message = StripBom(rest);
+  return m;
+}
+
+}  // namespace
+
+Result<SyslogMessage> ParseSyslog(std::string_view text, int64_t now_millis) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == '\0')) {
+    text.remove_suffix(1);
+  }
+  if (text.empty() || text[0] != '<') return Bad("message does not start with <PRI>");
+  size_t i = 1;
+  int pri = 0;
+  while (i < text.size() && i <= 3 && IsDigit(text[i])) pri = pri * 10 + (text[i++] - '0');
+  if (i == 1 || i >= text.size() || text[i] != '>') return Bad("bad PRI");
+  if (pri > 191) return Bad("PRI out of range");
+  SyslogMessage m;
+  m.facility = pri / 8;
+  m.severity = pri % 8;
+  std::string_view rest = text.substr(i + 1);
+  // RFC 5424: VERSION (a non-zero digit, up to three) and a space. A BSD header starts with a
+  // month name, so a digit here can only be a version.
+  size_t v = 0;
+  while (v < rest.size() && v < 3 && IsDigit(rest[v])) ++v;
+  if (v > 0 && rest[0] != '0' && v < rest.size() && rest[v] == ' ') {
+    return Parse5424(m, rest);
+  }
+  return Parse3164(m, rest, now_millis);
+}
+
+SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport,
+                            std::string_view peer) {
+  SecurityEvent se;
+  bool parsed = false;
+  if (!msg.message.empty() && msg.message.size() <= kMaxLineBytes) {
+    Event ev;
+    bool json = msg.message.front() == '{';
+    bool ok = json ? ParseJsonLine(msg.message, &ev) : ParseAccessLogLine(msg.message, &ev);
+    // Any JSON object parses; only one that reads as a request or an action is taken as such.
+    if (ok && (!json || ev.Has(Field::kUrlOriginal) || ev.Has(Field::kEventAction))) {
+      se = ToSecurityEvent(ev);
+      parsed = true;
+    }
+  }
+  if (!parsed) {
+    se.Set("event.action", "syslog.message");
+    se.Set("message", msg.message);
+    // Keyword rules search event.original.
+    se.Set("event.original", msg.message);
+    if (!msg.app_name.empty()) se.Set("process.name", msg.app_name);
+    if (!msg.procid.empty()) se.Set("process.pid", msg.procid);
+    if (!msg.msgid.empty()) se.Set("log.syslog.msgid", msg.msgid);
+  }
+  if (se.timestamp_millis == 0) se.timestamp_millis = msg.timestamp_millis;
+  if (!msg.hostname.empty() && se.Get("host.name").empty()) se.Set("host.name", msg.hostname);
+  if (parsed && !msg.app_name.empty()) se.Set("process.name", msg.app_name);
+  se.Set("log.syslog.severity.code", std::to_string(msg.severity));
+  se.Set("log.syslog.facility.code", std::to_string(msg.facility));
+  if (!msg.structured_data.empty()) se.Set("log.syslog.structured_data", msg.structured_data);
+  se.Set("log.source.address", peer);
+  se.Set("network.transport", transport);
+  return se;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+std::string PeerName(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+    return std::string(buf) + ":" + std::to_string(ntohs(a->sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+    return "[" + std::string(buf) + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  return "unknown";
+}
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.release();
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  int release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+class SyslogReceiver::Impl {
+ public:
+  Impl(SyslogReceiverOptions options, EventSink* sink)
+      : options_(std::move(options)), sink_(sink) {}
+  ~Impl() { Stop(); }
+
+  Status Bind();
+  void Start();
+  void Stop();
+  uint16_t port() const { return port_; }
+  SyslogStats stats() const {
+    SyslogStats s;
+    s.messages = messages_.load();
+    s.malformed = malformed_.load();
+    s.oversized = oversized_.load();
+    s.connections = connections_.load();
+    s.refused = refused_.load();
+    return s;
+  }
+
+ private:
+  struct Conn {
+    Fd fd;
+    std::string peer;
+    std::string buf;
+    std::chrono::steady_clock::time_point last_active;
+  };
+
+  void Run();
+  void ReadUdp();
+  void Accept();
+  // False when the connection must be closed.
+  bool ReadTcp(Conn& c);
+  bool Frames(Conn& c, bool at_eof);
+  void Handle(std::string_view text, std::string_view transport, std::string_view peer);
+
+  SyslogReceiverOptions options_;
+  EventSink* sink_;
+  Fd udp_, tcp_, wake_;
+  uint16_t port_ = 0;
+  std::list<Conn> conns_;
+  std::vector<char> rbuf_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> messages_{0}, malformed_{0}, oversized_{0}, connections_{0}, refused_{0};
+};
+
+Status SyslogReceiver::Impl::Bind() {
+  std::string host;
+  uint16_t port = 0;
+  RAMPART_RETURN_IF_ERROR(ParseHostPort(options_.listen, &host, &port));
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  int family = AF_INET;
+  if (inet_pton(AF_INET, host.c_str(), &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr) == 1) {
+    addr.ss_family = AF_INET;
+    len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host.c_str(),
+                       &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr) == 1) {
+    addr.ss_family = AF_INET6;
+    family = AF_INET6;
+    len = sizeof(sockaddr_in6);
+  } else {
+    return Status::InvalidArgument("syslog listen address must be a numeric IP: " + host);
+  }
+  auto set_port = [&](uint16_t p) {
+    if (family == AF_INET) {
+      reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(p);
+    } else {
+      reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(p);
+    }
+  };
+  // With port 0 the TCP port is picked first and UDP must get the same number; another
+  // process may hold it for UDP, so a few picks are tried.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    Fd tcp(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    Fd udp(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (tcp.get() < 0 || udp.get() < 0) return Status::Unavailable("cannot create sockets");
+    int one = 1;
+    ::setsockopt(tcp.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    set_port(port);
+    if (::bind(tcp.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+      return Status::Unavailable("cannot bind TCP " + options_.listen + ": " +
+                                 std::strerror(errno));
+    }
+    sockaddr_storage bound{};
+    socklen_t blen = sizeof bound;
+    ::getsockname(tcp.get(), reinterpret_cast<sockaddr*>(&bound), &blen);
+    uint16_t chosen = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
+                                              : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+    set_port(chosen);
+    if (::bind(udp.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+      if (port == 0 && errno == EADDRINUSE) continue;
+      return Status::Unavailable("cannot bind UDP " + options_.listen + ": " +
+                                 std::strerror(errno));
+    }
+    if (::listen(tcp.get(), 64) != 0) {
+      return Status::Unavailable("cannot listen on " + options_.listen);
+    }
+    int rcvbuf = 1 << 20;  // absorbs bursts while the thread parses
+    ::setsockopt(udp.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    tcp_ = std::move(tcp);
+    udp_ = std::move(udp);
+    port_ = chosen;
+    wake_ = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (wake_.get() < 0) return Status::Unavailable("cannot create eventfd");
+    rbuf_.resize(std::max<size_t>(options_.max_message_bytes, 64 * 1024) + 1);
+    return Status::Ok();
+  }
+  return Status::Unavailable("no port free for both UDP and TCP on " + host);
+}
+
+void SyslogReceiver::Impl::Start() {
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void SyslogReceiver::Impl::Stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof one);
+  thread_.join();
+  conns_.clear();
+}
+
+void SyslogReceiver::Impl::Handle(std::string_view text, std::string_view transport,
+                                  std::string_view peer) {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  auto msg = ParseSyslog(text, now);
+  if (!msg.ok()) {
+    // Counted; logged only now and then so that a noisy sender cannot flood the log.
+    uint64_t n = ++malformed_;
+    if (n <= 5 || n % 10000 == 0) {
+      log::Warn("detect.syslog_malformed",
+                {{"peer", peer}, {"reason", msg.status().message()}, {"malformed_total", n}});
+    }
+    return;
+  }
+  sink_->Emit(SyslogToEvent(*msg, transport, peer));
+  ++messages_;
+}
+
+void SyslogReceiver::Impl::ReadUdp() {
+  for (int i = 0; i < 1024; ++i) {
+    sockaddr_storage from{};
+    socklen_t flen = sizeof from;
+    ssize_t n = ::recvfrom(udp_.get(), rbuf_.data(), rbuf_.size(), MSG_TRUNC,
+                           reinterpret_cast<sockaddr*>(&from), &flen);
+    if (n < 0) return;  // EAGAIN, or an error poll will show again
+    if (static_cast<size_t>(n) > options_.max_message_bytes) {
+      ++oversized_;
+      continue;
+    }
+    Handle(std::string_view(rbuf_.data(), static_cast<size_t>(n)), "udp", PeerName(from));
+  }
+}
+
+void SyslogReceiver::Impl::Accept() {
+  for (;;) {
+    sockaddr_storage from{};
+    socklen_t flen = sizeof from;
+    int fd = ::accept4(tcp_.get(), reinterpret_cast<sockaddr*>(&from), &flen,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    if (conns_.size() >= options_.max_connections) {
+      ::close(fd);
+      uint64_t n = ++refused_;
+      if (n <= 5 || n % 1000 == 0) log::Warn("detect.syslog_connection_refused", {{"total", n}});
+      continue;
+    }
+    ++connections_;
+    Conn c;
+    c.fd = Fd(fd);
+    c.peer = PeerName(from);
+    c.last_active = std::chrono::steady_clock::now();
+    conns_.push_back(std::move(c));
+  }
+}
+
+bool SyslogReceiver::Impl::Frames(Conn& c, bool at_eof) {
+  size_t pos = 0;
+  bool keep = true;
+  while (pos < c.buf.size()) {
+    std::string_view rest(c.buf.data() + pos, c.buf.size() - pos);
+    if (IsDigit(rest[0])) {
+      // RFC 6587 §3.4.1 octet counting: MSG-LEN SP SYSLOG-MSG.
+      size_t sp = rest.find(' ');
+      if (sp == std::string_view::npos) {
+        if (rest.size() > 10) keep = false;  // no length is that long
+        break;
+      }
+      uint64_t n = 0;
+      bool digits = sp > 0 && sp <= 10;
+      for (size_t i = 0; i < sp && digits; ++i) {
+        digits = IsDigit(rest[i]);
+        n = n * 10 + static_cast<uint64_t>(rest[i] - '0');
+      }
+      if (!digits) {
+        ++malformed_;
+        keep = false;
+        break;
+      }
+      if (n > options_.max_message_bytes) {
+        ++oversized_;
+        log::Warn("detect.syslog_oversized", {{"peer", c.peer}, {"bytes", n}});
+        keep = false;
+        break;
+      }
+      if (rest.size() < sp + 1 + n) break;
+      Handle(rest.substr(sp + 1, n), "tcp", c.peer);
+      pos += sp + 1 + n;
+    } else {
+      // RFC 6587 §3.4.2 non-transparent framing: LF ends the message.
+      size_t nl = rest.find('\n');
+      if (nl == std::string_view::npos) {
+        if (rest.size() > options_.max_message_bytes) {
+          ++oversized_;
+          log::Warn("detect.syslog_oversized", {{"peer", c.peer}, {"bytes", rest.size()}});
+          keep = false;
+        } else if (at_eof) {
+          Handle(rest, "tcp", c.peer);
+          pos = c.buf.size();
+        }
+        break;
+      }
+      std::string_view m = rest.substr(0, nl);
+      if (!m.empty() && m.find_first_not_of("\r\0", 0, 2) != std::string_view::npos) {
+        Handle(m, "tcp", c.peer);
+      }
+      pos += nl + 1;
+    }
+  }
+  c.buf.erase(0, pos);
+  return keep;
+}
+
+bool SyslogReceiver::Impl::ReadTcp(Conn& c) {
+  for (int i = 0; i < 64; ++i) {
+    ssize_t n = ::recv(c.fd.get(), rbuf_.data(), rbuf_.size(), 0);
+    if (n == 0) {
+      Frames(c, true);
+      return false;
+    }
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    c.last_active = std::chrono::steady_clock::now();
+    c.buf.append(rbuf_.data(), static_cast<size_t>(n));
+    if (!Frames(c, false)) return false;
+  }
+  return true;
+}
+
+void SyslogReceiver::Impl::Run() {
+  std::vector<pollfd> fds;
+  std::vector<std::list<Conn>::iterator> order;
+  const auto idle = std::chrono::milliseconds(std::max<int64_t>(options_.idle_timeout_millis, 1));
+  while (!stop_.load()) {
+    fds.clear();
+    order.clear();
+    fds.push_back({wake_.get(), POLLIN, 0});
+    fds.push_back({udp_.get(), POLLIN, 0});
+    fds.push_back({tcp_.get(), POLLIN, 0});
+    for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+      fds.push_back({it->fd.get(), POLLIN, 0});
+      order.push_back(it);
+    }
+    int ready = ::poll(fds.data(), fds.size(), 1000);
+    if (ready < 0 && errno != EINTR) break;
+    if (stop_.load()) break;
+    if (fds[1].revents & POLLIN) ReadUdp();
+    for (size_t i = 0; i < order.size(); ++i) {
+      if (fds[3 + i].revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (!ReadTcp(*order[i])) conns_.erase(order[i]);
+      }
+    }
+    if (fds[2].revents & POLLIN) Accept();
+    auto now = std::chrono::steady_clock::now();
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      it = now - it->last_active > idle ? conns_.erase(it) : std::next(it);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Result<std::unique_ptr<SyslogReceiver>> SyslogReceiver::Create(SyslogReceiverOptions options,
+                                                               EventSink* sink) {
+  auto impl = std::make_unique<Impl>(std::move(options), sink);
+  RAMPART_RETURN_IF_ERROR(impl->Bind());
+  return std::unique_ptr<SyslogReceiver>(new SyslogReceiver(std::move(impl)));
+}
+
+SyslogReceiver::SyslogReceiver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SyslogReceiver::~SyslogReceiver() = default;
+
+uint16_t SyslogReceiver::port() const {
+  return impl_->port();
+}
+void SyslogReceiver::Start() {
+  impl_->Start();
+}
+void SyslogReceiver::Stop() {
+  impl_->Stop();
+}
+SyslogStats SyslogReceiver::stats() const {
+  return impl_->stats();
+}
+
+}  // namespace rampart::detect

@@ -1,0 +1,63 @@
+// Console sign-ins are events for the detection engine: auth.login carries the user id and the
+// address (what rampart-admin-login-new-address reads), auth.login_failed the reason; neither
+// carries the login name or the password.
+#include <mutex>
+
+#include "common/event_sink.h"
+#include "identity_fixture.h"
+#include "tests/support/capturing_sink.h"
+
+namespace rampart::api::testing {
+namespace {
+
+using rampart::testing::CapturingSink;
+
+class LoginEventsTest : public IdentityFixture {
+ protected:
+  void SetUp() override {
+    IdentityFixture::SetUp();
+    AppOptions options;
+    options.apps_dir = apps_dir_.string();
+    options.server_identity_key = crypto::GenerateEd25519().public_key;
+    options.tls_ca_fingerprint = "00";
+    options.keeper = &keeper_;
+    options.events = &sink_;
+    app_ = std::make_unique<App>(options, store_.get(), &clock_);
+  }
+  CapturingSink sink_;
+};
+
+TEST_F(LoginEventsTest, SuccessAndFailureAreEventsWithoutNamesOrSecrets) {
+  std::string inst = CreateInstitution("A");
+  TestUser admin = MakeUser(core::Role::kAdmin, inst, true);
+  EXPECT_EQ(RawLogin(admin.username, "wrong password").status, 401);
+  Session s = Login(admin);
+  ASSERT_FALSE(s.secret.empty());
+
+  auto ok = sink_.WithAction("auth.login");
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(ok[0].Get("user.name"), admin.id);
+  EXPECT_EQ(ok[0].Get("source.ip"), "127.0.0.1");
+  EXPECT_EQ(ok[0].Get("user.roles"), "admin");
+  EXPECT_EQ(ok[0].institution_id, inst);
+  EXPECT_NE(ok[0].timestamp_millis, 0);
+
+  auto failed = sink_.WithAction("auth.login_failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].Get("user.name"), admin.id);
+  EXPECT_EQ(failed[0].Get("event.reason"), "bad_password");
+  for (const auto& e : {ok[0], failed[0]}) {
+    for (const auto& [k, v] : e.fields) {
+      EXPECT_EQ(v.find(admin.username), std::string::npos) << k;
+      EXPECT_EQ(v.find(admin.password), std::string::npos) << k;
+    }
+  }
+  EXPECT_EQ(RawLogin("nobody-" + crypto::RandomHex(3), "x").status, 401);
+  auto unknown = sink_.WithAction("auth.login_failed");
+  ASSERT_EQ(unknown.size(), 2u);
+  EXPECT_EQ(unknown[1].Get("user.name"), "") << "an unknown name is never recorded";
+  EXPECT_EQ(unknown[1].Get("event.reason"), "unknown_user");
+}
+
+}  // namespace
+}  // namespace rampart::api::testing

@@ -1,0 +1,272 @@
+// The tail -F follower, driven with PollOnce() on real files in a temporary directory.
+#include "detect/log_follower.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+
+#include "detect/log_parser.h"
+#include "tests/support/capturing_sink.h"
+
+namespace rampart::detect {
+namespace {
+
+namespace fs = std::filesystem;
+using rampart::testing::CapturingSink;
+
+std::string Line(const std::string& ip, const std::string& path) {
+  return "mdm.example.eu:443 " + ip + " - - [30/Jan/2026:09:15:00 +0100] \"GET " + path +
+         " HTTP/1.1\" 200 10 \"-\" \"curl/8\"\n";
+}
+
+void Append(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::app | std::ios::binary);
+  out << text;
+}
+
+class LogFollowerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    dir_ = fs::temp_directory_path() / ("rampart_follow_" + std::to_string(rd()));
+    fs::create_directories(dir_);
+    log_ = (dir_ / "access_log").string();
+    positions_ = (dir_ / "positions.json").string();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::unique_ptr<LogFollower> Make() {
+    FollowerOptions o;
+    o.paths = {log_};
+    o.positions_file = positions_;
+    auto f = LogFollower::Create(o, &sink_);
+    EXPECT_TRUE(f.ok()) << f.status().ToString();
+    return f.ok() ? std::move(f).value() : nullptr;
+  }
+  static std::vector<std::string> Paths(const std::vector<SecurityEvent>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.emplace_back(e.Get("url.path"));
+    return out;
+  }
+
+  fs::path dir_;
+  std::string log_;
+  std::string positions_;
+  CapturingSink sink_;
+};
+
+TEST_F(LogFollowerTest, FileThatDoesNotExistYetIsReadFromItsStartOnceItAppears) {
+  auto f = Make();
+  f->PollOnce();
+  EXPECT_TRUE(sink_.Take().empty());
+  Append(log_, Line("203.0.113.1", "/a") + Line("203.0.113.2", "/b"));
+  f->PollOnce();
+  auto events = sink_.Take();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].Get("source.ip"), "203.0.113.1");
+  EXPECT_EQ(events[0].Get("log.file.path"), log_);
+  EXPECT_EQ(events[0].Get("log.file.line"), "1");
+  EXPECT_EQ(events[1].Get("log.file.line"), "2");
+  EXPECT_EQ(events[1].Get("destination.domain"), "mdm.example.eu");
+  EXPECT_NE(events[0].timestamp_millis, 0);
+}
+
+TEST_F(LogFollowerTest, ExistingFileSeenForTheFirstTimeIsFollowedFromItsEnd) {
+  Append(log_, Line("203.0.113.1", "/old") + Line("203.0.113.1", "/old2"));
+  auto f = Make();
+  Append(log_, Line("203.0.113.1", "/new"));
+  f->PollOnce();
+  auto events = sink_.Take();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Get("url.path"), "/new");
+  EXPECT_EQ(events[0].Get("log.file.line"), "3") << "line numbers count the lines skipped";
+}
+
+TEST_F(LogFollowerTest, PartialLastLineWaitsForItsNewline) {
+  auto f = Make();
+  std::string line = Line("203.0.113.1", "/partial");
+  Append(log_, line.substr(0, 30));
+  f->PollOnce();
+  EXPECT_TRUE(sink_.Take().empty());
+  Append(log_, line.substr(30, line.size() - 31));
+  f->PollOnce();
+  EXPECT_TRUE(sink_.Take().empty()) << "no newline yet";
+  Append(log_, "\n");
+  f->PollOnce();
+  auto events = sink_.Take();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Get("url.path"), "/partial");
+}
+
+TEST_F(LogFollowerTest, RotationFinishesTheOldFileThenReadsTheNewOneFromItsStart) {
+  auto f = Make();
+  Append(log_, Line("203.0.113.1", "/one"));
+  f->PollOnce();
+  ASSERT_EQ(sink_.Take().size(), 1u);
+  // Written to the old file after our last look, then rotated: both must be read, in order.
+  Append(log_, Line("203.0.113.1", "/two"));
+  fs::rename(log_, log_ + ".1");
+  Append(log_, Line("203.0.113.1", "/three"));
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/two", "/three"}));
+  EXPECT_EQ(f->stats().rotations, 1u);
+  Append(log_, Line("203.0.113.1", "/four"));
+  f->PollOnce();
+  auto events = sink_.Take();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Get("url.path"), "/four");
+  EXPECT_EQ(events[0].Get("log.file.line"), "2");
+}
+
+TEST_F(LogFollowerTest, RenamedAwayWithNoSuccessorYetKeepsReadingTheOldFile) {
+  auto f = Make();
+  Append(log_, Line("203.0.113.1", "/one"));
+  f->PollOnce();
+  ASSERT_EQ(sink_.Take().size(), 1u);
+  fs::rename(log_, log_ + ".1");
+  Append(log_ + ".1", Line("203.0.113.1", "/late"));
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/late"}));
+  Append(log_, Line("203.0.113.1", "/fresh"));
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/fresh"}));
+}
+
+TEST_F(LogFollowerTest, TruncationRestartsAtZero) {
+  auto f = Make();
+  Append(log_, Line("203.0.113.1", "/one") + Line("203.0.113.1", "/two"));
+  f->PollOnce();
+  ASSERT_EQ(sink_.Take().size(), 2u);
+  fs::resize_file(log_, 0);
+  Append(log_, Line("203.0.113.9", "/after"));
+  f->PollOnce();
+  auto events = sink_.Take();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Get("url.path"), "/after");
+  EXPECT_EQ(events[0].Get("log.file.line"), "1");
+  EXPECT_EQ(f->stats().truncations, 1u);
+}
+
+TEST_F(LogFollowerTest, RestartResumesFromThePositionFile) {
+  {
+    auto f = Make();
+    Append(log_, Line("203.0.113.1", "/one") + Line("203.0.113.1", "/two"));
+    f->PollOnce();
+    ASSERT_EQ(sink_.Take().size(), 2u);
+    f->Stop();
+  }
+  struct stat st;
+  ASSERT_EQ(::stat(positions_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // Lines written while the follower was down are read after the restart, once.
+  Append(log_, Line("203.0.113.1", "/three") + Line("203.0.113.1", "/four").substr(0, 20));
+  auto f = Make();
+  f->PollOnce();
+  auto events = sink_.Take();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Get("url.path"), "/three");
+  EXPECT_EQ(events[0].Get("log.file.line"), "3");
+  f->Stop();
+  // The partial line is not counted as read: a third run sees it whole.
+  Append(log_, Line("203.0.113.1", "/four").substr(20));
+  auto g = Make();
+  g->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/four"}));
+}
+
+TEST_F(LogFollowerTest, FileReplacedWhileStoppedIsReadFromItsStart) {
+  {
+    auto f = Make();
+    Append(log_, Line("203.0.113.1", "/one"));
+    f->PollOnce();
+    sink_.Take();
+  }
+  fs::rename(log_, log_ + ".1");
+  Append(log_, Line("203.0.113.1", "/new"));
+  auto f = Make();
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/new"}));
+}
+
+TEST_F(LogFollowerTest, LineOverOneMebibyteIsSkippedAndTheNextOneRead) {
+  auto f = Make();
+  Append(log_, Line("203.0.113.1", "/before"));
+  f->PollOnce();
+  ASSERT_EQ(sink_.Take().size(), 1u);
+  std::string huge = "mdm.example.eu:443 203.0.113.1 - - [30/Jan/2026:09:15:00 +0100] \"GET /" +
+                     std::string(kMaxLineBytes + 10, 'a') + " HTTP/1.1\" 200 1 \"-\" \"-\"\n";
+  // Written in two halves with a poll between: the follower never holds more than the limit.
+  Append(log_, huge.substr(0, huge.size() / 2));
+  f->PollOnce();
+  Append(log_, huge.substr(huge.size() / 2) + Line("203.0.113.1", "/after"));
+  f->PollOnce();
+  auto events = sink_.Take();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Get("url.path"), "/after");
+  EXPECT_EQ(events[0].Get("log.file.line"), "3");
+  EXPECT_EQ(f->stats().oversized, 1u);
+}
+
+TEST_F(LogFollowerTest, BinaryGarbageIsCountedAndSkipped) {
+  auto f = Make();
+  std::string garbage("\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x03\x00\x3e\x00", 14);
+  Append(log_, Line("203.0.113.1", "/a") + garbage + "\n" + Line("203.0.113.1", "/b"));
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/a", "/b"}));
+  EXPECT_EQ(f->stats().binary, 1u);
+  EXPECT_EQ(f->stats().lines, 3u);
+}
+
+TEST_F(LogFollowerTest, JsonLinesAreDetected) {
+  auto f = Make();
+  Append(log_,
+         "{\"source.ip\":\"198.51.100.4\",\"url.original\":\"/mifs/403.jsp\",\"http.response."
+         "status_code\":200}\n");
+  f->PollOnce();
+  auto events = sink_.Take();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Get("url.path"), "/mifs/403.jsp");
+  EXPECT_EQ(events[0].Get("source.ip"), "198.51.100.4");
+}
+
+TEST_F(LogFollowerTest, ThreadFollowsUntilStopped) {
+  FollowerOptions o;
+  o.paths = {log_};
+  o.positions_file = positions_;
+  o.poll_millis = 10;
+  auto f = LogFollower::Create(o, &sink_);
+  ASSERT_TRUE(f.ok());
+  (*f)->Start();
+  Append(log_, Line("203.0.113.1", "/threaded"));
+  std::vector<SecurityEvent> got;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (got.empty() && std::chrono::steady_clock::now() < deadline) {
+    got = sink_.Take();
+    if (got.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  (*f)->Stop();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].Get("url.path"), "/threaded");
+}
+
+TEST_F(LogFollowerTest, RelativePathOrCorruptPositionsFileIsRefused) {
+  FollowerOptions o;
+  o.paths = {"relative/log"};
+  EXPECT_FALSE(LogFollower::Create(o, &sink_).ok());
+  Append(positions_, "not json");
+  o.paths = {log_};
+  o.positions_file = positions_;
+  auto f = LogFollower::Create(o, &sink_);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("positions"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rampart::detect

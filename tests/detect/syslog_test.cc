@@ -1,0 +1,279 @@
+// Syslog: the RFC 5424 and RFC 3164 parser on the RFCs' own examples and on broken input, the
+// event mapping, and the receiver over real UDP and TCP sockets on 127.0.0.1.
+#include "detect/syslog.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "tests/support/capturing_sink.h"
+
+namespace rampart::detect {
+namespace {
+
+using rampart::testing::CapturingSink;
+
+// 2026-01-30T09:15:00Z
+constexpr int64_t kNow = 1769764500000;
+
+TEST(SyslogParse, Rfc5424Example1) {
+  auto m = ParseSyslog(
+      "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - \xEF\xBB\xBF'su root' "
+      "failed for lonvick on /dev/pts/8",
+      kNow);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->version, 1);
+  EXPECT_EQ(m->facility, 4);
+  EXPECT_EQ(m->severity, 2);
+  EXPECT_EQ(m->timestamp_millis, 1065910455003);
+  EXPECT_EQ(m->hostname, "mymachine.example.com");
+  EXPECT_EQ(m->app_name, "su");
+  EXPECT_EQ(m->procid, "");
+  EXPECT_EQ(m->msgid, "ID47");
+  EXPECT_EQ(m->structured_data, "");
+  EXPECT_EQ(m->message, "'su root' failed for lonvick on /dev/pts/8");
+}
+
+TEST(SyslogParse, Rfc5424StructuredDataWithEscapesAndNoMessage) {
+  auto m = ParseSyslog(
+      "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+      "[exampleSDID@32473 iut=\"3\" eventSource=\"Appli\\\"cation]\" eventID=\"1011\"]"
+      "[examplePriority@32473 class=\"high\"]",
+      kNow);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->facility, 20);
+  EXPECT_EQ(m->severity, 5);
+  EXPECT_EQ(m->structured_data,
+            "[exampleSDID@32473 iut=\"3\" eventSource=\"Appli\\\"cation]\" eventID=\"1011\"]"
+            "[examplePriority@32473 class=\"high\"]");
+  EXPECT_EQ(m->message, "");
+}
+
+TEST(SyslogParse, Rfc5424WithOffsetTimeAndProcid) {
+  auto m = ParseSyslog(
+      "<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make "
+      "the do-nuts.",
+      kNow);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->hostname, "192.0.2.1");
+  EXPECT_EQ(m->procid, "8710");
+  EXPECT_EQ(m->timestamp_millis, 1061727255000);
+  EXPECT_EQ(m->message, "%% It's time to make the do-nuts.");
+}
+
+TEST(SyslogParse, Rfc3164Example) {
+  auto m = ParseSyslog("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick", kNow);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->version, 0);
+  EXPECT_EQ(m->severity, 2);
+  EXPECT_EQ(m->hostname, "mymachine");
+  EXPECT_EQ(m->app_name, "su");
+  EXPECT_EQ(m->message, "'su root' failed for lonvick");
+  // October is after "now" (January 2026): the message is from October 2025.
+  EXPECT_EQ(m->timestamp_millis, 1760220855000);
+}
+
+TEST(SyslogParse, Rfc3164TagWithPidAndPaddedDay) {
+  auto m = ParseSyslog("<13>Jan  3 09:15:00 mdm httpd[4242]: hello world\n", kNow);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->hostname, "mdm");
+  EXPECT_EQ(m->app_name, "httpd");
+  EXPECT_EQ(m->procid, "4242");
+  EXPECT_EQ(m->message, "hello world");
+  EXPECT_EQ(m->timestamp_millis, 1767431700000);  // 2026-01-03T09:15:00Z
+}
+
+TEST(SyslogParse, Rfc3164WithoutRecognisableHeaderKeepsEverythingAsMessage) {
+  auto m = ParseSyslog("<13>Use the BFG!", kNow);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->hostname, "");
+  EXPECT_EQ(m->message, "Use the BFG!");
+  EXPECT_EQ(m->timestamp_millis, 0);
+}
+
+TEST(SyslogParse, MalformedInputIsRefusedWithAReason) {
+  const char* bad[] = {
+      "",
+      "no pri at all",
+      "<>1 - - - - - -",
+      "<192>1 - - - - - -",
+      "<1234>msg",
+      "<34",
+      "<34>1 not-a-time host app - - -",
+      "<34>1 - host app - - [unterminated sd=\"x\"",
+      "<34>1 - host app - - [sd x=\"]\"]garbage",
+      "<34>1 - host",
+      "<34>1 - host app - -",
+  };
+  for (const char* text : bad) {
+    auto m = ParseSyslog(text, kNow);
+    EXPECT_FALSE(m.ok()) << "accepted: " << text;
+    if (!m.ok()) {
+      EXPECT_NE(m.status().message().find("syslog:"), std::string::npos);
+    }
+  }
+}
+
+TEST(SyslogEvent, AccessLogLineInMsgBecomesTheAccessLogEvent) {
+  std::string text =
+      "<190>Jan 30 09:15:00 mdm httpd: mdm.example.eu:443 203.0.113.50 - - [30/Jan/2026:09:15:00 "
+      "+0100] \"GET /mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,"
+      "h=gPath%5B%60id%60%5D/a.ipa HTTP/1.1\" 404 196 \"-\" \"python-requests/2.31.0\"";
+  auto m = ParseSyslog(text, kNow);
+  ASSERT_TRUE(m.ok());
+  SecurityEvent ev = SyslogToEvent(*m, "udp", "127.0.0.1:5000");
+  EXPECT_EQ(ev.Get("source.ip"), "203.0.113.50");
+  EXPECT_EQ(ev.Get("destination.domain"), "mdm.example.eu");
+  EXPECT_EQ(ev.Get("http.response.status_code"), "404");
+  EXPECT_EQ(ev.Get("host.name"), "mdm");
+  EXPECT_EQ(ev.Get("process.name"), "httpd");
+  EXPECT_EQ(ev.Get("log.source.address"), "127.0.0.1:5000");
+  EXPECT_EQ(ev.Get("network.transport"), "udp");
+  EXPECT_EQ(ev.Get("event.action"), "");
+  EXPECT_EQ(ev.timestamp_millis, 1769760900000) << "the access log's own time (+0100)";
+}
+
+TEST(SyslogEvent, OtherMessagesBecomeGenericSyslogEvents) {
+  auto m = ParseSyslog("<38>1 2026-01-30T09:15:00Z fw sshd 77 - - Accepted publickey", kNow);
+  ASSERT_TRUE(m.ok());
+  SecurityEvent ev = SyslogToEvent(*m, "tcp", "192.0.2.9:4000");
+  EXPECT_EQ(ev.Get("event.action"), "syslog.message");
+  EXPECT_EQ(ev.Get("host.name"), "fw");
+  EXPECT_EQ(ev.Get("process.name"), "sshd");
+  EXPECT_EQ(ev.Get("log.syslog.severity.code"), "6");
+  EXPECT_EQ(ev.Get("message"), "Accepted publickey");
+  EXPECT_EQ(ev.timestamp_millis, kNow);
+}
+
+sockaddr_in Loopback(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+int ConnectTcp(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = Loopback(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void SendAll(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+TEST(SyslogReceiverTest, UdpAndBothTcpFramings) {
+  CapturingSink sink;
+  SyslogReceiverOptions o;
+  o.listen = "127.0.0.1:0";
+  auto r = SyslogReceiver::Create(o, &sink);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  (*r)->Start();
+  uint16_t port = (*r)->port();
+  ASSERT_NE(port, 0);
+
+  int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = Loopback(port);
+  std::string dgram = "<13>1 - host app - - - over udp";
+  ::sendto(udp, dgram.data(), dgram.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::close(udp);
+  ASSERT_EQ(sink.WaitFor(1).size(), 1u);
+
+  int tcp = ConnectTcp(port);
+  ASSERT_GE(tcp, 0);
+  std::string counted1 = "<13>1 - host app - - - octet counted";
+  std::string counted2 = "<13>1 - host app - - - with\nnewline inside";
+  // Octet counting, split across writes, then LF framing on the same connection.
+  std::string stream = std::to_string(counted1.size()) + " " + counted1 +
+                       std::to_string(counted2.size()) + " " + counted2;
+  SendAll(tcp, stream.substr(0, 7));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  SendAll(tcp, stream.substr(7));
+  SendAll(tcp, "<13>Jan 30 09:15:00 host app: lf framed\r\n<13>Jan 30 09:15:00 host app: last\n");
+  auto events = sink.WaitFor(5);
+  ::close(tcp);
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[0].Get("message"), "over udp");
+  EXPECT_EQ(events[0].Get("network.transport"), "udp");
+  EXPECT_EQ(events[1].Get("message"), "octet counted");
+  EXPECT_EQ(events[1].Get("network.transport"), "tcp");
+  EXPECT_EQ(events[2].Get("message"), "with\nnewline inside");
+  EXPECT_EQ(events[3].Get("message"), "lf framed");
+  EXPECT_EQ(events[4].Get("message"), "last");
+  (*r)->Stop();
+  EXPECT_EQ((*r)->stats().messages, 5u);
+}
+
+TEST(SyslogReceiverTest, OversizedFrameClosesTheConnectionAndMalformedIsCounted) {
+  CapturingSink sink;
+  SyslogReceiverOptions o;
+  o.listen = "127.0.0.1:0";
+  o.max_message_bytes = 1024;
+  auto r = SyslogReceiver::Create(o, &sink);
+  ASSERT_TRUE(r.ok());
+  (*r)->Start();
+  int tcp = ConnectTcp((*r)->port());
+  ASSERT_GE(tcp, 0);
+  SendAll(tcp, "not syslog at all\n99999 <13>1 - h a - - - x");
+  // The receiver closes its end: recv sees EOF (or a reset) within the deadline.
+  char buf[16];
+  timeval tv{20, 0};
+  ::setsockopt(tcp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  EXPECT_LE(::recv(tcp, buf, sizeof buf, 0), 0);
+  ::close(tcp);
+  (*r)->Stop();
+  EXPECT_EQ((*r)->stats().malformed, 1u);
+  EXPECT_EQ((*r)->stats().oversized, 1u);
+  EXPECT_EQ(sink.size(), 0u);
+}
+
+TEST(SyslogReceiverTest, ConnectionsOverTheLimitAreRefused) {
+  CapturingSink sink;
+  SyslogReceiverOptions o;
+  o.listen = "127.0.0.1:0";
+  o.max_connections = 1;
+  auto r = SyslogReceiver::Create(o, &sink);
+  ASSERT_TRUE(r.ok());
+  (*r)->Start();
+  int first = ConnectTcp((*r)->port());
+  SendAll(first, "<13>1 - h a - - - first\n");
+  ASSERT_EQ(sink.WaitFor(1).size(), 1u);
+  int second = ConnectTcp((*r)->port());
+  ASSERT_GE(second, 0);
+  char buf[16];
+  timeval tv{20, 0};
+  ::setsockopt(second, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  EXPECT_LE(::recv(second, buf, sizeof buf, 0), 0);
+  ::close(second);
+  ::close(first);
+  (*r)->Stop();
+  EXPECT_EQ((*r)->stats().refused, 1u);
+}
+
+TEST(SyslogReceiverTest, BadListenAddressIsRefused) {
+  CapturingSink sink;
+  SyslogReceiverOptions o;
+  o.listen = "localhost:5514";
+  EXPECT_FALSE(SyslogReceiver::Create(o, &sink).ok()) << "numeric addresses only";
+  o.listen = "127.0.0.1";
+  EXPECT_FALSE(SyslogReceiver::Create(o, &sink).ok());
+}
+
+}  // namespace
+}  // namespace rampart::detect

@@ -1,0 +1,149 @@
+// Log sources end to end: the real `rampart serve` follows an EPMM access log that does not
+// exist yet and listens for syslog on a loopback port it picks. CVE-2026-1281 exploit lines
+// arrive by the followed file, by UDP syslog (RFC 3164) and by TCP syslog (RFC 5424 with
+// octet counting); each must become the bundled rule's alert, visible through
+// GET /api/v1/alerts, with evidence naming where the line came from.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <map>
+
+#include "common/crypto.h"
+#include "harness.h"
+
+namespace rampart::e2e {
+namespace {
+
+constexpr std::string_view kInjectionRule = "3b672e5c-3104-49c7-bfeb-7d14e1035b40";
+constexpr std::string_view kFob404Rule = "3fe778f1-3ab5-4259-b9c3-e2e3a80fc417";
+
+std::string ExploitLine(const std::string& ip) {
+  return "mdm.example.eu:443 " + ip +
+         " - - [30/Jan/2026:09:15:00 +0100] \"GET /mifs/c/appstore/fob/3/5/"
+         "sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath%5B%60id%60%5D/"
+         "e2327851-1e09-4463-9b5a-b524bc71fc07.ipa HTTP/1.1\" 404 196 \"-\" "
+         "\"python-requests/2.31.0\"";
+}
+
+uint16_t SyslogPort(const std::string& printed) {
+  const std::string marker = "syslog listening on udp+tcp port ";
+  auto at = printed.find(marker);
+  if (at == std::string::npos) return 0;
+  return static_cast<uint16_t>(std::stoi(printed.substr(at + marker.size())));
+}
+
+sockaddr_in Loopback(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+bool SendUdp(uint16_t port, const std::string& msg) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = Loopback(port);
+  ssize_t n = ::sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::close(fd);
+  return n == static_cast<ssize_t>(msg.size());
+}
+
+bool SendTcp(uint16_t port, const std::string& data) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = Loopback(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+            ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+  ::close(fd);
+  return ok;
+}
+
+TEST(LogSourcesE2e, FollowedFileUdpAndTcpSyslogLinesBecomeAlerts) {
+  ASSERT_TRUE(crypto::InitCrypto().ok());
+  ASSERT_TRUE(fs::exists(kRampart)) << "binary is not built";
+  fs::path dir = fs::temp_directory_path() / ("rampart_sources_e2e_" + crypto::RandomHex(6));
+  fs::create_directories(dir / "epmm");
+  std::string data = (dir / "data").string();
+  std::string followed = (dir / "epmm" / "access_log").string();
+  std::string config = (dir / "rampart.yml").string();
+  {
+    std::ofstream out(config);
+    out << "detection:\n"
+        << "  follow: [\"" << followed << "\"]\n"
+        << "  follow_poll_millis: 50\n"
+        << "  syslog_listen: \"127.0.0.1:0\"\n";
+  }
+  ServerProcess server;
+  std::string error;
+  ASSERT_TRUE(server.Start(data, {"--demo", "--config", config}, &error)) << error;
+  const std::string ca = data + "/tls/ca.pem";
+  const std::string superadmin = server.PrintedValue("superadmin token");
+  ASSERT_FALSE(superadmin.empty()) << server.printed();
+  uint16_t syslog_port = SyslogPort(server.printed());
+  ASSERT_NE(syslog_port, 0) << server.printed();
+
+  // The followed file appears only now, as a log does on a fresh install.
+  {
+    std::ofstream out(followed, std::ios::app);
+    out << ExploitLine("203.0.113.50") << "\n";
+  }
+  ASSERT_TRUE(
+      SendUdp(syslog_port, "<190>Jan 30 09:15:00 mdm httpd: " + ExploitLine("203.0.113.51")));
+  std::string rfc5424 =
+      "<190>1 2026-01-30T09:15:00Z mdm httpd - - - " + ExploitLine("203.0.113.52");
+  ASSERT_TRUE(SendTcp(syslog_port, std::to_string(rfc5424.size()) + " " + rfc5424));
+
+  std::map<std::string, json> by_entity;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && by_entity.size() < 3) {
+    ApiReply list = CallApi(server.url(), ca, superadmin, "GET",
+                            "/api/v1/alerts?rule=" + std::string(kInjectionRule));
+    ASSERT_EQ(list.status, 200) << list.raw;
+    for (const auto& a : list.body["items"]) by_entity[a["entity"].get<std::string>()] = a;
+    if (by_entity.size() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(by_entity.size(), 3u) << "server log:\n" << server.log();
+
+  const json& from_file = by_entity["source.ip=203.0.113.50"];
+  ASSERT_TRUE(from_file.is_object());
+  EXPECT_EQ(from_file["severity"], "critical");
+  EXPECT_EQ(from_file["evidence"][0]["log.file.path"], followed);
+  EXPECT_EQ(from_file["evidence"][0]["log.file.line"], "1");
+  EXPECT_EQ(from_file["evidence"][0]["destination.domain"], "mdm.example.eu");
+
+  const json& from_udp = by_entity["source.ip=203.0.113.51"];
+  ASSERT_TRUE(from_udp.is_object());
+  EXPECT_EQ(from_udp["evidence"][0]["network.transport"], "udp");
+  EXPECT_EQ(from_udp["evidence"][0]["log.source.address"].get<std::string>().rfind("127.0.0.1:", 0),
+            0u);
+  EXPECT_EQ(from_udp["evidence"][0]["host.name"], "mdm");
+
+  const json& from_tcp = by_entity["source.ip=203.0.113.52"];
+  ASSERT_TRUE(from_tcp.is_object());
+  EXPECT_EQ(from_tcp["evidence"][0]["network.transport"], "tcp");
+  EXPECT_EQ(from_tcp["evidence"][0]["process.name"], "httpd");
+
+  // The 404 rule fires on the same lines: Sigma web rules see these events like any other.
+  ApiReply fob404 = CallApi(server.url(), ca, superadmin, "GET",
+                            "/api/v1/alerts?rule=" + std::string(kFob404Rule));
+  ASSERT_EQ(fob404.status, 200);
+  EXPECT_GE(fob404.body["items"].size(), 1u);
+
+  ApiReply metrics = CallApi(server.url(), ca, superadmin, "GET", "/metrics");
+  EXPECT_NE(metrics.raw.find("rampart_detect_follow_lines_total 1\n"), std::string::npos)
+      << metrics.raw;
+  EXPECT_NE(metrics.raw.find("rampart_detect_syslog_messages_total 2\n"), std::string::npos);
+
+  EXPECT_EQ(server.Stop(), 0);
+  // The position is remembered, in the engine's private state directory.
+  std::string positions = ReadFile(data + "/detect/positions.json");
+  EXPECT_NE(positions.find(followed), std::string::npos) << positions;
+  EXPECT_EQ(fs::status(data + "/detect").permissions() & fs::perms::all, fs::perms::owner_all);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace rampart::e2e
