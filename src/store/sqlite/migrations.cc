@@ -348,6 +348,7 @@ CREATE TABLE lockdowns (
   lift_requested_by TEXT NOT NULL,
   lift_requested_at INTEGER NOT NULL
 );
+)sql";
 
 // Incidents (issue 5): alerts grouped per (institution, entity), their transitions and notes.
 constexpr std::string_view kIncidents = R"sql(
@@ -390,7 +391,7 @@ CREATE INDEX commands_by_time ON commands(institution_id, updated_at);
 }  // namespace
 
 // Versions are assigned in order of merge: 2 keeper (sealed staff, signed commands), 3 admin
-// identity, 4 alerts.
+// identity, 4 alerts, 5 staff exports, 6 response, 7 incidents.
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "initial_schema", kInitialSchema},
