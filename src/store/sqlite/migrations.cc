@@ -348,6 +348,7 @@ CREATE TABLE lockdowns (
   lift_requested_by TEXT NOT NULL,
   lift_requested_at INTEGER NOT NULL
 );
+)sql";
 
 // Incidents (issue 5): alerts grouped per (institution, entity), their transitions and notes.
 constexpr std::string_view kIncidents = R"sql(
