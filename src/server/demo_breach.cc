@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -83,9 +85,22 @@ struct Endpoint {
   std::string local_address;  // the source address to connect from; empty: any
 };
 
-// The attacker connects from its own loopback address, so that the server (and any
-// containment that blocks an address) tells it apart from the fleet and the defender.
-constexpr char kAttackerAddress[] = "127.0.0.66";
+// The attacker connects from its own loopback addresses, so that the server (and the
+// containment that blocks an address) tells it apart from the fleet and the defender on
+// 127.0.0.1. The exploit's address gets blocked at the front door, so the stolen token is used
+// from another one, as attackers rotate their infrastructure.
+constexpr char kExploitAddress[] = "127.0.0.66";
+constexpr char kAttackerAddress[] = "127.0.0.67";
+
+// The bundled playbooks (rules/playbooks/) the replay expects to see at work.
+constexpr std::string_view kBlockScenario = "rampart/epmm-exploit-block";
+
+// Report kinds of GET /api/v1/incidents/{id}/reports/{kind} (docs/incidents.md).
+constexpr const char* kReportKinds[] = {"early-warning", "notification", "final",
+                                        "personal-data-breach", "stix"};
+
+// How long the replay waits for the playbooks to act and the incidents to show it.
+constexpr auto kContainmentDeadline = seconds(60);
 
 struct Reply {
   int status = 0;
@@ -231,6 +246,8 @@ struct Figures {
   json stolen_token = json::object();
   json staff_read = json::object();
   json wipe = json::object();
+  json containment = json::object();
+  json incidents = json::array();
   json alerts = json::array();
   json audit = json::object();
 };
@@ -348,12 +365,16 @@ class BreachDemo {
     RAMPART_RETURN_IF_ERROR(CreateInstitutions());
     RAMPART_RETURN_IF_ERROR(StartFleet());
     RAMPART_RETURN_IF_ERROR(PlayExploits());
+    RAMPART_RETURN_IF_ERROR(WaitForBlock());
+    RAMPART_RETURN_IF_ERROR(ListDevicesAsAttacker());
     RAMPART_RETURN_IF_ERROR(PlayHarvest());
     RAMPART_RETURN_IF_ERROR(PlayWipe());
+    RAMPART_RETURN_IF_ERROR(WaitForContainment());
     RAMPART_RETURN_IF_ERROR(WaitForFleetAfterWipe());
     RAMPART_RETURN_IF_ERROR(StopFleet());
     RAMPART_RETURN_IF_ERROR(ReadCommandStates());
     RAMPART_RETURN_IF_ERROR(ReadAlerts());
+    RAMPART_RETURN_IF_ERROR(ReadIncidents());
     RAMPART_RETURN_IF_ERROR(StopServer());
     RAMPART_RETURN_IF_ERROR(ReadAuditLog());
     return Status::Ok();
@@ -370,6 +391,9 @@ class BreachDemo {
                 {"stolen_token", figures_.stolen_token},
                 {"staff_read", figures_.staff_read},
                 {"wipe", figures_.wipe},
+                {"containment", figures_.containment},
+                {"incidents", figures_.incidents},
+                {"reports_dir", reports_dir_},
                 {"alerts", figures_.alerts},
                 {"audit", figures_.audit},
                 {"duration_seconds", Round3(SecondsSince(started_))}};
@@ -398,6 +422,13 @@ class BreachDemo {
                                        " is not empty: the replay needs a fresh server");
       }
       data_dir_ = fs::absolute(options_.data_dir).string();
+    }
+    if (!options_.reports_dir.empty()) {
+      reports_dir_ = fs::absolute(options_.reports_dir).string();
+    } else if (options_.keep || options_.data_dir.empty()) {
+      reports_dir_ = work_dir_ + "/reports";
+    } else {
+      reports_dir_ = (fs::path(data_dir_).parent_path() / "reports").string();
     }
     // The configuration below leaves the keeper's budgets at their defaults: the stolen admin
     // token meets the limit every installation has.
@@ -444,6 +475,7 @@ class BreachDemo {
       return Status::Unavailable("the server did not start (see " + work_dir_ + "/server.log)");
     }
     endpoint_ = {*url, data_dir_ + "/tls/ca.pem", ""};
+    exploit_endpoint_ = {*url, data_dir_ + "/tls/ca.pem", kExploitAddress};
     attacker_endpoint_ = {*url, data_dir_ + "/tls/ca.pem", kAttackerAddress};
     Progress("server up at " + endpoint_.url);
     return Status::Ok();
@@ -562,20 +594,30 @@ class BreachDemo {
   }
 
   Status PlayExploits() {
-    RAMPART_ASSIGN_OR_RETURN(auto attacker, Session::Open(attacker_endpoint_, ""));
+    RAMPART_ASSIGN_OR_RETURN(auto attacker, Session::Open(exploit_endpoint_, ""));
     RAMPART_ASSIGN_OR_RETURN(auto defender, Session::Open(endpoint_, defender_token_));
     json requests = json::array();
-    int64_t refused = 0, succeeded = 0;
+    int64_t refused = 0, succeeded = 0, cut = 0;
     const int64_t sent_unix_ms = SystemClock::Instance().NowMillis();
     const auto sent = SteadyClock::now();
+    exploit_sent_ = sent;
     for (const auto& target : ExploitRequests()) {
-      RAMPART_ASSIGN_OR_RETURN(Reply r, attacker.Call("GET", target));
-      requests.push_back({{"target", target}, {"status", r.status}});
-      if (r.status >= 400 && r.status < 500) ++refused;
-      if (r.status >= 200 && r.status < 300) ++succeeded;
+      // Once the playbook has blocked the address, the server may drop the connection: the
+      // request then has no answer (status 0), which is a refusal too.
+      auto r = attacker.Call("GET", target);
+      const int status = r.ok() ? r->status : 0;
+      requests.push_back({{"target", target}, {"status", status}});
+      if (status >= 400 && status < 500) ++refused;
+      if (status >= 200 && status < 300) ++succeeded;
+      if (!r.ok()) {
+        ++cut;
+        break;
+      }
     }
-    figures_.exploits = {{"requests", std::move(requests)},
+    figures_.exploits = {{"source_address", kExploitAddress},
+                         {"requests", std::move(requests)},
                          {"refused_4xx", refused},
+                         {"unanswered", cut},
                          {"answered_2xx", succeeded},
                          {"first_sent_at_unix_ms", sent_unix_ms}};
     // The first alert the server stores for them, as GET /api/v1/alerts shows it.
@@ -602,9 +644,64 @@ class BreachDemo {
     return Status::Ok();
   }
 
+  // The exploit alert makes the bundled playbook block the source address for a day: wait for
+  // the block in GET /api/v1/blocks, then check that a connection from that address fails.
+  Status WaitForBlock() {
+    RAMPART_ASSIGN_OR_RETURN(auto defender, Session::Open(endpoint_, defender_token_));
+    json block;
+    auto deadline = SteadyClock::now() + kContainmentDeadline;
+    while (block.is_null() && SteadyClock::now() < deadline) {
+      RAMPART_ASSIGN_OR_RETURN(auto blocks, defender.ListAll("/api/v1/blocks"));
+      for (const auto& b : blocks) {
+        if (b.value("value", std::string()) == kExploitAddress) block = b;
+      }
+      if (block.is_null()) std::this_thread::sleep_for(milliseconds(20));
+    }
+    json& out = figures_.containment["exploit_address"];
+    out = {{"address", kExploitAddress}, {"blocked", !block.is_null()}};
+    if (block.is_null()) {
+      Progress(std::string("no block of ") + kExploitAddress + " within the deadline");
+      return Status::Ok();
+    }
+    const double ms =
+        std::chrono::duration<double, std::milli>(SteadyClock::now() - exploit_sent_).count();
+    out["block_id"] = block["id"];
+    out["origin"] = block["origin"];
+    out["scenario"] = block["scenario"];
+    out["duration_seconds"] =
+        block.value("expires_at", int64_t{0}) - block.value("created_at", int64_t{0});
+    out["exploit_to_block_visible_ms"] = Round3(ms);
+    // A fresh connection from the blocked address: the front door closes it before the TLS
+    // handshake completes, so no request is ever parsed.
+    std::string outcome;
+    auto probe = Session::Open(exploit_endpoint_, "");
+    if (probe.ok()) {
+      auto r = probe->Call("GET", "/healthz");
+      outcome = r.ok() ? "answered " + std::to_string(r->status) : r.status().message();
+      out["connection_refused"] = !r.ok();
+    } else {
+      outcome = probe.status().message();
+      out["connection_refused"] = true;
+    }
+    out["connection_outcome"] = outcome;
+    Progress(std::string(kExploitAddress) + " blocked after " + std::to_string(ms) +
+             " ms; a new connection from it: " + outcome);
+    return Status::Ok();
+  }
+
+  // With the stolen token, from its new address, the attacker first looks around: the device
+  // list (a read, which the token allows) gives it the ids to push the wipe to later.
+  Status ListDevicesAsAttacker() {
+    RAMPART_ASSIGN_OR_RETURN(auto attacker, Session::Open(attacker_endpoint_, stolen_token_));
+    RAMPART_ASSIGN_OR_RETURN(attacker_devices_,
+                             attacker.ListAll("/api/v1/devices", &device_list_refused_));
+    return Status::Ok();
+  }
+
   Status PlayHarvest() {
     RAMPART_ASSIGN_OR_RETURN(auto attacker, Session::Open(attacker_endpoint_, stolen_token_));
     auto t = SteadyClock::now();
+    harvest_started_ = t;
     // First a try at the other institution: the token is Directorate A's, so the server
     // answers from A's directory whatever institution_id says.
     int64_t cross = 0, cross_records = 0;
@@ -644,8 +741,7 @@ class BreachDemo {
 
   Status PlayWipe() {
     RAMPART_ASSIGN_OR_RETURN(auto attacker, Session::Open(attacker_endpoint_, stolen_token_));
-    int list_refused = 0;
-    RAMPART_ASSIGN_OR_RETURN(auto devices, attacker.ListAll("/api/v1/devices", &list_refused));
+    const std::vector<json>& devices = attacker_devices_;
     std::mutex mu;
     std::map<std::string, int64_t> statuses, states;
     std::vector<std::string> command_ids;
@@ -679,7 +775,7 @@ class BreachDemo {
     for (const auto& [k, v] : statuses) st[k] = v;
     for (const auto& [k, v] : states) sa[k] = v;
     figures_.wipe["attempt"] = {{"devices_targeted", devices.size()},
-                                {"device_list_refused_status", list_refused},
+                                {"device_list_refused_status", device_list_refused_},
                                 {"http_statuses", st},
                                 {"states_when_created", sa},
                                 {"self_approval_status", approve_status},
@@ -687,6 +783,60 @@ class BreachDemo {
     Progress("wipe pushed to " + std::to_string(devices.size()) + " devices in " +
              std::to_string(push_seconds) + " s; self-approval answered " +
              std::to_string(approve_status));
+    return Status::Ok();
+  }
+
+  // The canary read and the bulk read make the bundled playbook revoke every session and token
+  // of the principal and put its institution in lockdown: wait (with a deadline) until the
+  // stolen token answers 401 and the institution's lockdown shows.
+  Status WaitForContainment() {
+    RAMPART_ASSIGN_OR_RETURN(auto defender, Session::Open(endpoint_, defender_token_));
+    RAMPART_ASSIGN_OR_RETURN(auto attacker, Session::Open(attacker_endpoint_, stolen_token_));
+    const std::string lockdown = "/api/v1/institutions/" + institutions_[0].id + "/lockdown";
+    auto deadline = SteadyClock::now() + kContainmentDeadline;
+    int token_status = 0;
+    json state;
+    std::optional<double> revoked_ms, locked_ms;
+    for (;;) {
+      auto since_harvest = [&] {
+        return Round3(
+            std::chrono::duration<double, std::milli>(SteadyClock::now() - harvest_started_)
+                .count());
+      };
+      if (!revoked_ms) {
+        RAMPART_ASSIGN_OR_RETURN(Reply r, attacker.Call("GET", "/api/v1/devices?limit=1"));
+        token_status = r.status;
+        if (r.status == 401) revoked_ms = since_harvest();
+      }
+      if (!locked_ms) {
+        RAMPART_ASSIGN_OR_RETURN(state, defender.Expect(200, "GET", lockdown));
+        if (state.value("locked", false)) locked_ms = since_harvest();
+      }
+      if ((revoked_ms && locked_ms) || SteadyClock::now() > deadline) break;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    figures_.containment["stolen_token"] = {
+        {"id", stolen_token_id_},
+        {"source_address", kAttackerAddress},
+        {"status", token_status},
+        {"revoked", revoked_ms.has_value()},
+        {"harvest_to_revoked_seen_ms", revoked_ms ? json(*revoked_ms) : json(nullptr)}};
+    figures_.containment["institution_lockdown"] = {
+        {"institution_id", institutions_[0].id},
+        {"locked", state.value("locked", false)},
+        {"entered_by", state.contains("entered_by") ? state["entered_by"] : json(nullptr)},
+        {"reason", state.contains("reason") ? state["reason"] : json(nullptr)},
+        {"harvest_to_lockdown_seen_ms", locked_ms ? json(*locked_ms) : json(nullptr)}};
+    // The other institution goes on as before.
+    if (institutions_.size() > 1) {
+      RAMPART_ASSIGN_OR_RETURN(
+          json other,
+          defender.Expect(200, "GET", "/api/v1/institutions/" + institutions_[1].id + "/lockdown"));
+      figures_.containment["other_institution_locked"] = other.value("locked", false);
+    }
+    Progress(std::string("stolen token ") + (revoked_ms ? "revoked" : "still answered") + " (" +
+             std::to_string(token_status) + "), " + institutions_[0].name +
+             (locked_ms ? " in lockdown" : " not in lockdown"));
     return Status::Ok();
   }
 
@@ -823,6 +973,115 @@ class BreachDemo {
     return Status::Ok();
   }
 
+  // An incident of the attack: its entity is the exploit address, the address the stolen token
+  // was used from, or the stolen token itself.
+  bool OfTheAttack(const json& incident) const {
+    const std::string entity = incident.value("entity", std::string());
+    for (const std::string& mark : {std::string("=") + kExploitAddress,
+                                    std::string("=") + kAttackerAddress, "=" + stolen_token_id_}) {
+      auto at = entity.find(mark);
+      if (at != std::string::npos &&
+          (at + mark.size() == entity.size() || entity[at + mark.size()] == ',')) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  Status WriteReport(const std::string& name, const std::string& text, std::string* path) {
+    *path = reports_dir_ + "/" + name;
+    std::ofstream out(*path, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) return Status::Internal("cannot write " + *path);
+    return Status::Ok();
+  }
+
+  // The incidents of the attack as GET /api/v1/incidents/{id} computes them, once the
+  // playbooks' containment shows in them (or the deadline passes), and their drafted reports
+  // written to the reports folder: each kind as Markdown, the STIX bundle and the final report
+  // as JSON, and the incident JSON itself.
+  Status ReadIncidents() {
+    RAMPART_ASSIGN_OR_RETURN(auto defender, Session::Open(endpoint_, defender_token_));
+    std::vector<json> details;
+    auto deadline = SteadyClock::now() + kContainmentDeadline;
+    for (;;) {
+      RAMPART_ASSIGN_OR_RETURN(auto list, defender.ListAll("/api/v1/incidents"));
+      details.clear();
+      // Done when the exploit's incident and one of the victim institution's show containment.
+      bool exploit = false, token = false;
+      for (const auto& i : list) {
+        if (!OfTheAttack(i)) continue;
+        const std::string id = i.value("id", std::string());
+        RAMPART_ASSIGN_OR_RETURN(json d, defender.Expect(200, "GET", "/api/v1/incidents/" + id));
+        const std::string entity = d.value("entity", std::string());
+        const bool contained = d["figures"].value("contained", false);
+        exploit |= contained && entity.find(kExploitAddress) != std::string::npos;
+        token |= contained && d["institution_id"] == institutions_[0].id;
+        details.push_back(std::move(d));
+      }
+      if ((exploit && token) || SteadyClock::now() > deadline) break;
+      std::this_thread::sleep_for(milliseconds(500));
+    }
+    // Oldest first; within the same second (incident times are whole seconds) the exploit's,
+    // which came first.
+    std::sort(details.begin(), details.end(), [](const json& a, const json& b) {
+      auto key = [](const json& i) {
+        return std::make_pair(
+            TimeText(i["first_alert_at"]),
+            i.value("entity", std::string()).find(kExploitAddress) == std::string::npos);
+      };
+      return key(a) < key(b);
+    });
+    std::error_code ec;
+    fs::create_directories(reports_dir_, ec);
+    if (ec) return Status::Internal("cannot create " + reports_dir_ + ": " + ec.message());
+    for (const auto& d : details) {
+      const std::string id = d.value("id", std::string());
+      std::string stem;
+      for (char c : id) stem += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
+      json paths = json::object();
+      std::string path;
+      RAMPART_RETURN_IF_ERROR(WriteReport("incident-" + stem + ".json", d.dump(2), &path));
+      paths["incident"] = path;
+      for (const char* kind : kReportKinds) {
+        std::vector<std::string> formats = {"md"};
+        if (std::string_view(kind) == "stix") formats = {"json"};
+        if (std::string_view(kind) == "final") formats = {"md", "json"};
+        for (const auto& format : formats) {
+          const std::string target =
+              "/api/v1/incidents/" + id + "/reports/" + kind + "?format=" + format;
+          RAMPART_ASSIGN_OR_RETURN(Reply r, defender.Call("GET", target));
+          if (r.status != 200) {
+            return Status::Internal("GET /api/v1/incidents/" + id + "/reports/" + kind +
+                                    " answered " + std::to_string(r.status));
+          }
+          const std::string key = std::string(kind) + (formats.size() > 1 ? "." + format : "");
+          RAMPART_RETURN_IF_ERROR(WriteReport(stem + "-" + kind + "." + format, r.text, &path));
+          paths[key] = path;
+        }
+      }
+      reports_written_ = true;
+      const json& impact = d["impact"];
+      figures_.incidents.push_back({{"id", id},
+                                    {"entity", d["entity"]},
+                                    {"institution_id", d["institution_id"]},
+                                    {"title", d["title"]},
+                                    {"severity", d["severity"]},
+                                    {"state", d["state"]},
+                                    {"figures", d["figures"]},
+                                    {"staff_ids", impact["staff"]["staff_ids"]},
+                                    {"staff_institutions", impact["staff"]["institutions"]},
+                                    {"canary_reads", impact["staff"]["canary_reads"]},
+                                    {"commands_refused", impact["commands"]["refused"]},
+                                    {"implicated", d["implicated"]},
+                                    {"reports", std::move(paths)}});
+    }
+    Progress(std::to_string(details.size()) + " incidents of the attack; reports in " +
+             reports_dir_);
+    return Status::Ok();
+  }
+
   Status StopServer() {
     for (auto& inst : institutions_) inst.fleet.reset();
     if (!server_) return Status::Ok();
@@ -899,8 +1158,16 @@ class BreachDemo {
     server_.reset();
     if (options_.keep || work_dir_.empty()) return;
     std::error_code ec;
-    fs::remove_all(work_dir_, ec);
-    // A data directory the operator named stays: it holds the evidence of the replay.
+    // A data directory the operator named stays: it holds the evidence of the replay. The
+    // drafted reports stay too, wherever they are: the replay printed their paths.
+    const fs::path reports = fs::path(reports_dir_);
+    if (!reports_written_ || reports.parent_path() != fs::path(work_dir_)) {
+      fs::remove_all(work_dir_, ec);
+      return;
+    }
+    for (const auto& entry : fs::directory_iterator(work_dir_, ec)) {
+      if (entry.path() != reports) fs::remove_all(entry.path(), ec);
+    }
   }
 
   const BreachDemoOptions options_;
@@ -912,8 +1179,15 @@ class BreachDemo {
   std::string defender_token_;
   std::string stolen_token_;
   std::string stolen_token_id_;
+  std::string reports_dir_;
+  bool reports_written_ = false;
   Endpoint endpoint_;
+  Endpoint exploit_endpoint_;
   Endpoint attacker_endpoint_;
+  SteadyClock::time_point exploit_sent_;
+  SteadyClock::time_point harvest_started_;
+  std::vector<json> attacker_devices_;
+  int device_list_refused_ = 0;
   std::unique_ptr<ChildProcess> server_;
   std::vector<Institution> institutions_;
   double fleet_interval_ = 10;
@@ -967,12 +1241,26 @@ void PrintText(const json& s, std::ostream& out) {
         << "  time from first exploit request to that alert in GET /api/v1/alerts: "
         << Fixed(det["exploit_to_alert_visible_ms"]) << " ms\n\n";
   } else {
-    out << "  no exploit alert appeared within 30 s\n\n";
+    out << "  no exploit alert appeared within 30 s\n";
+  }
+  const json& ct = s["containment"];
+  const json& block = ct["exploit_address"];
+  if (block.value("blocked", false)) {
+    out << "  " << block["address"].get<std::string>() << " blocked at the front door ("
+        << block["scenario"].get<std::string>() << ", " << block["duration_seconds"] << " s) after "
+        << Fixed(block["exploit_to_block_visible_ms"]) << " ms; a new connection from it: "
+        << (block.value("connection_refused", false) ? "refused" : "NOT refused")
+        << " (the client's error: " << block.value("connection_outcome", std::string()) << ")\n\n";
+  } else {
+    out << "  the exploit address was not blocked\n\n";
   }
 
   out << "2. Stolen admin API token " << s["stolen_token"]["id"].get<std::string>() << " (admin of "
       << inst_a << ", " << s["stolen_token"]["decrypt_budget_per_minute"]
-      << " decrypts per minute)\n"
+      << " decrypts per minute), used from "
+      << ct["stolen_token"].value("source_address", std::string()) << "\n"
+      << "  the harvest ended with: " << Counts(view["other_statuses"])
+      << "; answers 429: " << view["refused_429"] << "\n"
       << "  staff records decrypted for it (keeper audit log): " << read["count"] << ", of which "
       << read["canary_reads"] << " canaries\n"
       << "  the budget allows " << read["budget_allows"] << " over its " << read["window_seconds"]
@@ -1001,7 +1289,10 @@ void PrintText(const json& s, std::ostream& out) {
       << ")\n"
       << "  answers: " << Counts(attempt["http_statuses"])
       << "; states: " << Counts(attempt["states_when_created"])
-      << "; approving its own wipe answered " << attempt["self_approval_status"] << "\n"
+      << "; approving its own wipe answered "
+      << (attempt["self_approval_status"] == 0 ? std::string("- (no wipe was created)")
+                                               : attempt["self_approval_status"].dump())
+      << "\n"
       << "  server records, attacker commands by state: "
       << Counts(server["attacker_commands_by_state"])
       << "; devices handed one: " << server["devices_handed_attacker_command"] << "\n"
@@ -1011,6 +1302,38 @@ void PrintText(const json& s, std::ostream& out) {
       << "\n"
       << "  devices that executed an attacker command: "
       << devices["devices_executed_attacker_command"] << "\n\n";
+
+  const json& tok = ct["stolen_token"];
+  const json& lock = ct["institution_lockdown"];
+  out << "4. Containment by the bundled playbooks\n"
+      << "  stolen token: " << (tok.value("revoked", false) ? "revoked" : "NOT revoked")
+      << " (answers " << tok["status"] << "), seen " << Fixed(tok["harvest_to_revoked_seen_ms"])
+      << " ms after the harvest began\n"
+      << "  " << inst_a << ": " << (lock.value("locked", false) ? "in lockdown" : "NOT in lockdown")
+      << ", seen " << Fixed(lock["harvest_to_lockdown_seen_ms"])
+      << " ms after the harvest began; other institution in lockdown: "
+      << (ct.value("other_institution_locked", false) ? "yes" : "no") << "\n\n";
+
+  out << "5. Incidents (GET /api/v1/incidents/{id}, figures computed by the server)\n";
+  for (const auto& inc : s["incidents"]) {
+    const json& f = inc["figures"];
+    out << "  " << inc["id"].get<std::string>() << "  " << inc["severity"].get<std::string>()
+        << "  " << inc["title"].get<std::string>() << "  [" << inc["entity"].get<std::string>()
+        << "]\n"
+        << "    time to detect: " << f["time_to_detect_seconds"] << " s; time to contain: "
+        << (f.value("contained", false) ? f["time_to_contain_seconds"].dump() + " s"
+                                        : std::string("not contained"))
+        << "\n"
+        << "    staff records read: " << f["staff_records_read"] << " (" << f["staff_data_subjects"]
+        << " staff); devices reached: " << f["devices_reached"] << " ("
+        << f["device_verdict"].get<std::string>() << ")\n"
+        << "    reports:\n";
+    for (const auto& [kind, path] : inc["reports"].items()) {
+      out << "      " << kind << ": " << path.get<std::string>() << "\n";
+    }
+  }
+  if (s["incidents"].empty()) out << "  none of the attack\n";
+  out << "\n";
 
   out << "Alerts (GET /api/v1/alerts):\n";
   for (const auto& a : s["alerts"]) {

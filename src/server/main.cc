@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "cli/audit_commands.h"
-#include "cli/evidence_commands.h"
 #include "cli/commands.h"
+#include "cli/evidence_commands.h"
 #include "cli/verify_install.h"
 #include "common/crypto.h"
 #include "detect/file_integrity.h"
@@ -179,8 +179,7 @@ int main(int argc, char** argv) {
   evidence->require_subcommand(1);
   auto* evidence_verify = evidence->add_subcommand(
       "verify", "Verify a bundle's signature and every file against its manifest");
-  evidence_verify->add_option("ARCHIVE", evidence_opts.archive, "The .tar.gz bundle")
-      ->required();
+  evidence_verify->add_option("ARCHIVE", evidence_opts.archive, "The .tar.gz bundle")->required();
   evidence_verify
       ->add_option("--public-key", evidence_opts.public_key_file,
                    "The keeper's checkpoint public key file, 64 hex digits (a copy of "
@@ -233,6 +232,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{2}, int64_t{100000}));
   breach_cmd->add_flag("--json", breach.json, "Print the summary as JSON");
   breach_cmd->add_flag("--keep", breach.keep, "Keep the work directory (logs, temporary data)");
+  breach_cmd->add_option("--reports", breach.reports_dir,
+                         "Folder for the drafted incident reports (default: reports/ in the work "
+                         "directory, or beside --data)");
   breach_cmd->callback([&] { exit_code = rampart::server::RunBreachDemo(breach); });
 
   if (!rampart::crypto::InitCrypto().ok()) return 1;

@@ -2379,10 +2379,7 @@ Result<core::Alert> SqliteStore::AcknowledgeAlert(const Scope& scope, const std:
   });
 }
 
-// ========================================================================================}
-
-}  // namespace
-
+// ===============================================================================================
 // Incidents (issue 5, docs/incidents.md)
 
 #define INCIDENT_COLS                                                                   \
@@ -2443,7 +2440,10 @@ Result<core::Incident> FindIncident(Connection& c, const Scope& scope, const std
 
 Param OptionalInstitution(const std::string& id) {
   return id.empty() ? Param{} : Param{id};
-=======
+}
+
+}  // namespace
+
 // -----------------------------------------------------------------------------------------------
 // Response (src/respond: playbooks, denylist, lockdown; migration 6)
 
