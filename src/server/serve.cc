@@ -317,10 +317,23 @@ int Serve(const ServeOptions& options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Sources first, then the engine (whose thread calls the playbook runner inside `app`), then
+  // the sinks: `app` is destroyed before the engine, so the engine must not outlive this.
+  auto stop_detection = [&] {
+    if (syslog_receiver) syslog_receiver->Stop();
+    if (follower) follower->Stop();
+    if (integrity) integrity->Stop();
+    if (engine) engine->Stop();
+    if (pipeline) pipeline->Stop();
+    app.playbooks().Stop();
+  };
   http::HttpServer server(server_options,
                           [&app](http::Request& request) { return app.Handle(request); });
   Status started = server.Start();
-  if (!started.ok()) return Fail(started.message());
+  if (!started.ok()) {
+    stop_detection();
+    return Fail(started.message());
+  }
   std::string scheme = config.tls ? "https" : "http";
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   if (syslog_receiver) {
@@ -353,12 +366,7 @@ int Serve(const ServeOptions& options) {
     }
   }
   server.Stop(10000);
-  if (syslog_receiver) syslog_receiver->Stop();
-  if (follower) follower->Stop();
-  if (integrity) integrity->Stop();
-  if (engine) engine->Stop();
-  if (pipeline) pipeline->Stop();
-  app.playbooks().Stop();
+  stop_detection();
   log::Info("serve.stopped");
   return 0;
 }
