@@ -426,6 +426,44 @@ class FaultyStore final : public Store {
     if (Status s = Fault("AcknowledgeAlert"); !s.ok()) return s;
     return inner_->AcknowledgeAlert(scope, id, by, now);
   }
+  // Incidents
+  Result<core::Incident> AttachAlertToIncident(const std::string& alert_id, int64_t window_seconds,
+                                               int64_t now) override {
+    if (Status s = Fault("AttachAlertToIncident"); !s.ok()) return s;
+    return inner_->AttachAlertToIncident(alert_id, window_seconds, now);
+  }
+  Result<core::Incident> GetIncident(const Scope& scope, const std::string& id) override {
+    if (Status s = Fault("GetIncident"); !s.ok()) return s;
+    return inner_->GetIncident(scope, id);
+  }
+  Result<Page<core::Incident>> ListIncidents(const Scope& scope, const IncidentFilter& filter,
+                                             const PageRequest& page) override {
+    if (Status s = Fault("ListIncidents"); !s.ok()) return s;
+    return inner_->ListIncidents(scope, filter, page);
+  }
+  Result<core::Incident> TransitionIncident(const Scope& scope, const std::string& id,
+                                            core::IncidentState to, const std::string& by,
+                                            const std::string& reason, int64_t now) override {
+    if (Status s = Fault("TransitionIncident"); !s.ok()) return s;
+    return inner_->TransitionIncident(scope, id, to, by, reason, now);
+  }
+  Result<core::IncidentEntry> AddIncidentNote(const Scope& scope, const std::string& id,
+                                              const std::string& by, const std::string& text,
+                                              int64_t now) override {
+    if (Status s = Fault("AddIncidentNote"); !s.ok()) return s;
+    return inner_->AddIncidentNote(scope, id, by, text, now);
+  }
+  Result<std::vector<core::IncidentEntry>> ListIncidentEntries(const Scope& scope,
+                                                               const std::string& id) override {
+    if (Status s = Fault("ListIncidentEntries"); !s.ok()) return s;
+    return inner_->ListIncidentEntries(scope, id);
+  }
+  Result<std::vector<core::Command>> ListCommandsInWindow(const Scope& scope, int64_t since,
+                                                          int64_t until, int64_t limit) override {
+    if (Status s = Fault("ListCommandsInWindow"); !s.ok()) return s;
+    return inner_->ListCommandsInWindow(scope, since, until, limit);
+  }
+  // Response
   Result<AddressBlock> AddAddressBlock(const AddressBlock& block, int64_t now,
                                        bool* existed) override {
     if (Status s = Fault("AddAddressBlock"); !s.ok()) return s;
