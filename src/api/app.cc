@@ -113,7 +113,8 @@ bool OpenInLockdown(const http::Route& route) {
     return p.size() >= s.size() && p.compare(p.size() - s.size(), s.size(), s) == 0;
   };
   return p.rfind("/api/v1/lockdown", 0) == 0 || p.find("/lockdown") != std::string::npos ||
-         p.rfind("/api/v1/blocks", 0) == 0 || p.rfind("/api/v1/response/", 0) == 0 ||
+         (p == "/api/v1/blocks" && route.method == "POST") ||
+         p.rfind("/api/v1/response/", 0) == 0 ||
          (p.rfind("/api/v1/commands/", 0) == 0 &&
           (ends_with("/approve") || ends_with("/reject"))) ||
          route.permission == core::kAccountSelf;

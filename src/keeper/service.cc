@@ -655,7 +655,11 @@ Result<AuditPage> KeeperService::QueryAudit(const AuditQuery& q) {
     for (auto& r : chunk) {
       next = r.index + 1;
       ++scanned;
-      if (AuditQueryMatches(q, r)) page.records.push_back(std::move(r));
+      // A caller bound to an institution sees its own records and server-wide ones (blocks,
+      // server lockdowns), never another institution's, whatever filter it asked for.
+      bool visible = q.caller.institution_id.empty() || r.institution_id.empty() ||
+                     r.institution_id == q.caller.institution_id;
+      if (visible && AuditQueryMatches(q, r)) page.records.push_back(std::move(r));
       if (static_cast<int64_t>(page.records.size()) >= q.limit || scanned >= kMaxAuditQueryScan) {
         full = true;
         break;

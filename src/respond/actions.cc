@@ -40,6 +40,7 @@ Status ActionEngine::Load() {
 }
 
 Status ActionEngine::RefreshDenylist() {
+  std::lock_guard lock(denylist_refresh_mu_);
   RAMPART_ASSIGN_OR_RETURN(auto blocks, store_->ListActiveAddressBlocks(clock_->NowSeconds()));
   denylist_->Replace(blocks);
   return Status::Ok();

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 
 #include "common/clock.h"
@@ -120,6 +121,9 @@ class ActionEngine {
   Denylist* denylist_;
   LockdownState* lockdowns_;
   ActionEngineOptions options_;
+  // Held from reading the blocks to swapping the snapshot, so two concurrent block changes
+  // cannot leave the older list in force.
+  std::mutex denylist_refresh_mu_;
 };
 
 }  // namespace rampart::respond

@@ -36,6 +36,11 @@ Result<BlockTarget> ParseBlockTarget(std::string_view text) {
   }
   const int min_prefix = net->base.v4 ? 96 + 8 : 32;
   if (net->prefix < min_prefix) return Status::InvalidArgument("range is too wide to block");
+  // IPv4 peers are held as ::ffff:a.b.c.d, so an IPv6 range over that prefix (::/32, say)
+  // would match every IPv4 client at once.
+  if (!net->base.v4 && net->Contains(*detect::ParseIp("::ffff:0.0.0.0"))) {
+    return Status::InvalidArgument("range covers every IPv4 address; block IPv4 ranges directly");
+  }
   int shown = net->base.v4 ? net->prefix - 96 : net->prefix;
   return BlockTarget{detect::FormatIp(net->base) + "/" + std::to_string(shown), "Range"};
 }

@@ -86,6 +86,11 @@ Result<IncidentAnalysis> AnalyzeIncident(store::Store& store, keeper::Keeper& ke
   RAMPART_ASSIGN_OR_RETURN(auto response_records, QueryAll(keeper, responses, &a.audit_complete));
   std::vector<audit::Record> approvals;
   for (auto& r : response_records) {
+    // Another institution's containment is neither this incident's timeline nor its figures;
+    // server-wide actions (an address block) are both.
+    if (!institution.empty() && !r.institution_id.empty() && r.institution_id != institution) {
+      continue;
+    }
     if (LinkedResponseAction(r, a.incident, a.implicated)) {
       a.response_actions.push_back(r);
     } else if (r.action.starts_with("command.") &&

@@ -275,36 +275,53 @@ ordered ReportDocument(ReportKind kind, const IncidentAnalysis& a, const Inciden
   return doc;
 }
 
+// Report text carries attacker-chosen strings (user agents, URL paths, entities). Escaped, they
+// stay text wherever the Markdown is pasted: no link, image, inline HTML or table cell break.
+std::string MarkdownText(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '\\':
+      case '`':
+      case '*':
+      case '[':
+      case ']':
+      case '(':
+      case ')':
+      case '<':
+      case '>':
+      case '!':
+      case '|':
+      case '#':
+      case '~':
+        out += '\\';
+        out += c;
+        break;
+      case '\n':
+      case '\r':
+        out += ' ';
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 std::string RenderMarkdown(const ordered& doc) {
-  std::string out = "# " + doc["title"].get<std::string>() + "\n\n";
+  std::string out = "# " + MarkdownText(doc["title"].get<std::string>()) + "\n\n";
   for (const auto& s : doc["sections"]) {
     out += "## " + s["heading"].get<std::string>() + "\n\n";
     if (!s["rows"].empty()) {
       out += "| | |\n|---|---|\n";
       for (const auto& r : s["rows"]) {
-        std::string v = r["value"].get<std::string>();
-        // A '|' or a line break would end the table cell.
-        std::string cell;
-        for (char c : v) {
-          if (c == '|') {
-            cell += "\\|";
-          } else if (c == '\n' || c == '\r') {
-            cell += ' ';
-          } else {
-            cell += c;
-          }
-        }
-        out += "| " + r["label"].get<std::string>() + " | " + cell + " |\n";
+        out += "| " + r["label"].get<std::string>() + " | " +
+               MarkdownText(r["value"].get<std::string>()) + " |\n";
       }
       out += "\n";
     }
-    for (const auto& i : s["items"]) {
-      std::string item = i.get<std::string>();
-      for (char& c : item) {
-        if (c == '\n' || c == '\r') c = ' ';
-      }
-      out += "- " + item + "\n";
-    }
+    for (const auto& i : s["items"]) out += "- " + MarkdownText(i.get<std::string>()) + "\n";
     if (!s["items"].empty()) out += "\n";
   }
   return out;

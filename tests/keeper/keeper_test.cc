@@ -368,6 +368,31 @@ TEST_F(KeeperTest, QueryAuditFiltersPagesAndIsItselfAudited) {
   EXPECT_EQ(queries, 4) << "every query is on record";
 }
 
+// Regression: an institution's analyst computing incident figures asked with no institution
+// filter and got every institution's response actions (found in review).
+TEST_F(KeeperTest, QueryAuditNeverShowsAnInstitutionCallerAnotherInstitutionsRecords) {
+  for (const char* inst : {"ins_a", "ins_b", ""}) {
+    audit::Record r;
+    r.actor = "system";
+    r.action = "response.lockdown";
+    r.outcome = "success";
+    r.institution_id = inst;
+    ASSERT_TRUE(keeper_->AppendAudit(r).ok());
+  }
+  AuditQuery q;
+  q.caller = Caller{"tok_analyst_a", "analyst", "ins_a", "req_q", "", "incident.figures"};
+  q.action_prefixes = {"response."};
+  auto page = keeper_->QueryAudit(q);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->records.size(), 2u);
+  EXPECT_EQ(page->records[0].institution_id, "ins_a");
+  EXPECT_EQ(page->records[1].institution_id, "") << "server-wide actions stay visible";
+  q.institution_id = "ins_b";  // asking for the other institution by name changes nothing
+  page = keeper_->QueryAudit(q);
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->records.empty());
+}
+
 TEST_F(KeeperTest, QueryAuditRefusesOutOfBoundsRequests) {
   AuditQuery q;
   q.caller = Caller{"system", "superadmin", "", "", "", "incident.figures"};

@@ -116,12 +116,15 @@ TEST_F(ActionsTest, RangesAndBadTargets) {
   ASSERT_TRUE(engine_->BlockAddress(ctx, "2001:db8::/48", 60, "", "").ok());
   EXPECT_FALSE(denylist_.Admit("2001:db8:0:1::5"));
   for (const char* bad :
-       {"", "not-an-ip", "10.0.0.1/33", "198.51.100.1/24", "0.0.0.0/0", "10.0.0.0/4", "::/0"}) {
+       {"", "not-an-ip", "10.0.0.1/33", "198.51.100.1/24", "0.0.0.0/0", "10.0.0.0/4", "::/0",
+        // Regression: IPv4 peers are ::ffff:a.b.c.d, so these would block every IPv4 client.
+        "::/32", "::/80", "::ffff:0:0/96"}) {
     SCOPED_TRACE(bad);
     auto r = engine_->BlockAddress(ctx, bad, 60, "", "");
     EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
   }
   EXPECT_EQ(real_->ListActiveAddressBlocks(clock_.NowSeconds())->size(), 2u);
+  EXPECT_TRUE(denylist_.Admit("127.0.0.1"));
 }
 
 TEST_F(ActionsTest, UnblockIsReversibleAndTwiceIsConflict) {

@@ -377,6 +377,24 @@ TEST_F(IncidentTest, HtmlReportsEscapeHostileStrings) {
   EXPECT_EQ(HtmlEscape("a<b>&'\""), "a&lt;b&gt;&amp;&#39;&quot;");
 }
 
+// Regression (review): Markdown reports passed attacker-chosen user agents and paths through
+// as Markdown, so a pasted report rendered their links, images and HTML.
+TEST_F(IncidentTest, MarkdownReportsKeepHostileStringsAsText) {
+  const std::string hostile = "![beacon](https://evil.example/x) <img src=x> | cell";
+  core::Alert al = Raise("ins_a", "r1", "source.ip=192.0.2.8", kT0 + 5,
+                         {Event(kT0, "192.0.2.8", "/" + hostile)});
+  IncidentTracker(store_.get(), &clock_, 86400).OnStoredAlert(al);
+  auto list = store_->ListIncidents(store::Scope::All(), {}, {50, ""});
+  ASSERT_TRUE(list.ok());
+  IncidentAnalysis a = Analyze(list->items.at(0).id);
+  RenderedReport r = RenderReport(ReportKind::kNotification, ReportFormat::kMarkdown, a, org_);
+  EXPECT_EQ(r.body.find("![beacon]("), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(" <img"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\\<img src=x\\> \\| cell"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\\!\\[beacon\\]\\(https://evil.example/x\\)"), std::string::npos)
+      << "the indicator is still there, as text: " << r.body;
+}
+
 TEST(ReportNames, ParseAndPrint) {
   for (auto name : {"early-warning", "notification", "final", "personal-data-breach", "stix"}) {
     auto k = ParseReportKind(name);
