@@ -103,10 +103,11 @@ http::Response DecisionStream(Context& c, const Call& call) {
   std::vector<store::AddressBlock> rows;
   int64_t max_seq = bouncer->last_seq;
   if (startup == "true") {
-    RAMPART_API_ASSIGN(rows, c.store->ListActiveAddressBlocks(now));
-    // Everything up to now is delivered: the next pull starts after the newest change.
+    // The cursor is read before the active blocks: a block added in between is then sent now
+    // and again on the next pull (harmless), never skipped.
     RAMPART_API_ASSIGN(auto changes, c.store->ListAddressBlockChanges(bouncer->last_seq, 100000));
     for (const auto& b : changes) max_seq = std::max(max_seq, b.change_seq);
+    RAMPART_API_ASSIGN(rows, c.store->ListActiveAddressBlocks(now));
   } else {
     RAMPART_API_ASSIGN(rows, c.store->ListAddressBlockChanges(bouncer->last_seq, 10000));
   }
