@@ -529,8 +529,10 @@ bool SyslogReceiver::Impl::Frames(Conn& c, bool at_eof) {
         break;
       }
       if (n > options_.max_message_bytes) {
-        ++oversized_;
-        log::Warn("detect.syslog_oversized", {{"peer", c.peer}, {"bytes", n}});
+        // Throttled like malformed messages: a sender looping on this must not flood the log.
+        if (uint64_t total = ++oversized_; total <= 5 || total % 10000 == 0) {
+          log::Warn("detect.syslog_oversized", {{"peer", c.peer}, {"bytes", n}});
+        }
         keep = false;
         break;
       }
@@ -542,8 +544,9 @@ bool SyslogReceiver::Impl::Frames(Conn& c, bool at_eof) {
       size_t nl = rest.find('\n');
       if (nl == std::string_view::npos) {
         if (rest.size() > options_.max_message_bytes) {
-          ++oversized_;
-          log::Warn("detect.syslog_oversized", {{"peer", c.peer}, {"bytes", rest.size()}});
+          if (uint64_t total = ++oversized_; total <= 5 || total % 10000 == 0) {
+            log::Warn("detect.syslog_oversized", {{"peer", c.peer}, {"bytes", rest.size()}});
+          }
           keep = false;
         } else if (at_eof) {
           Handle(rest, "tcp", c.peer);
