@@ -55,9 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       int n = 0;
       while (start <= rest.size() && n < 16) {
         size_t nul = rest.find('\0', start);
-        std::string_view piece = rest.substr(start, nul == std::string_view::npos
-                                                        ? std::string_view::npos
-                                                        : nul - start);
+        std::string_view piece = rest.substr(
+            start, nul == std::string_view::npos ? std::string_view::npos : nul - start);
         bundle.files.push_back({"f" + std::to_string(n++) + ".bin", std::string(piece)});
         if (nul == std::string_view::npos) break;
         start = nul + 1;

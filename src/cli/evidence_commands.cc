@@ -31,8 +31,8 @@ int EvidenceVerify(const EvidenceVerifyOptions& options) {
   }
   auto verified = respond::VerifyEvidenceArchive(*archive, *key);
   if (!verified.ok()) {
-    std::cerr << "rampart evidence verify: " << options.archive << ": NOT AUTHENTIC: "
-              << verified.status().message() << "\n";
+    std::cerr << "rampart evidence verify: " << options.archive
+              << ": NOT AUTHENTIC: " << verified.status().message() << "\n";
     return kTampered;
   }
   std::cout << "bundle " << verified->bundle_id << " (" << verified->purpose << "), created "

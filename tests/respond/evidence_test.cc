@@ -135,14 +135,14 @@ TEST_F(EvidenceTest, AddedAndRemovedFilesAreNamed) {
       Archive({small_entries[0], small_entries[1], big_entries[2], big_entries[3]}),
       key_.public_key);
   ASSERT_FALSE(added.ok());
-  EXPECT_EQ(added.status().message(), "in the archive but not in the manifest: audit/records.jsonl");
+  EXPECT_EQ(added.status().message(),
+            "in the archive but not in the manifest: audit/records.jsonl");
 
   // The big manifest with one file dropped.
   auto removed = VerifyEvidenceArchive(Archive({big_entries[0], big_entries[1], big_entries[2]}),
                                        key_.public_key);
   ASSERT_FALSE(removed.ok());
-  EXPECT_EQ(removed.status().message(),
-            "listed in the manifest but missing: audit/records.jsonl");
+  EXPECT_EQ(removed.status().message(), "listed in the manifest but missing: audit/records.jsonl");
 }
 
 TEST_F(EvidenceTest, BadNamesAndSignerFailuresBuildNothing) {
@@ -159,7 +159,9 @@ TEST_F(EvidenceTest, BadNamesAndSignerFailuresBuildNothing) {
   auto r = BuildEvidenceArchive(TwoFiles(), 1, failing);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
-  EvidenceSigner short_sig = [](std::string_view) -> Result<std::string> { return std::string("abc"); };
+  EvidenceSigner short_sig = [](std::string_view) -> Result<std::string> {
+    return std::string("abc");
+  };
   EXPECT_FALSE(BuildEvidenceArchive(TwoFiles(), 1, short_sig).ok());
 }
 
@@ -167,7 +169,8 @@ TEST_F(EvidenceTest, GarbageTruncationAndBombsAreRefused) {
   auto archive = BuildEvidenceArchive(TwoFiles(), 1, signer_);
   ASSERT_TRUE(archive.ok());
   EXPECT_FALSE(VerifyEvidenceArchive("not gzip at all", key_.public_key).ok());
-  EXPECT_FALSE(VerifyEvidenceArchive(archive->substr(0, archive->size() / 2), key_.public_key).ok());
+  EXPECT_FALSE(
+      VerifyEvidenceArchive(archive->substr(0, archive->size() / 2), key_.public_key).ok());
   EXPECT_FALSE(VerifyEvidenceArchive(*archive, "short key").ok());
   // A plain tar of zeros is an empty archive: no manifest.
   auto empty = VerifyEvidenceArchive(Deflate(std::string(1024, '\0')), key_.public_key);
@@ -186,8 +189,8 @@ TEST_F(EvidenceTest, GarbageTruncationAndBombsAreRefused) {
   char field[8];
   snprintf(field, sizeof field, "%06o", sum);
   link.replace(148, 6, field, 6);
-  auto linked = VerifyEvidenceArchive(Archive({entries[0], entries[1], link, entries[3]}),
-                                      key_.public_key);
+  auto linked =
+      VerifyEvidenceArchive(Archive({entries[0], entries[1], link, entries[3]}), key_.public_key);
   ASSERT_FALSE(linked.ok());
   EXPECT_NE(linked.status().message().find("other than regular files"), std::string::npos);
 }

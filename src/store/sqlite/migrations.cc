@@ -394,12 +394,9 @@ CREATE INDEX commands_by_time ON commands(institution_id, updated_at);
 // identity, 4 alerts, 5 staff exports, 6 response, 7 incidents.
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
-      {1, "initial_schema", kInitialSchema},
-      {2, "sealed_staff_signed_commands", kSignedCommands},
-      {3, "admin_identity", kAdminIdentity},
-      {4, "alerts", kAlerts},
-      {5, "staff_exports", kStaffExports},
-      {6, "response", kResponse},
+      {1, "initial_schema", kInitialSchema}, {2, "sealed_staff_signed_commands", kSignedCommands},
+      {3, "admin_identity", kAdminIdentity}, {4, "alerts", kAlerts},
+      {5, "staff_exports", kStaffExports},   {6, "response", kResponse},
       {7, "incidents", kIncidents},
   };
   return kMigrations;
