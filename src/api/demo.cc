@@ -5,6 +5,7 @@
 #include "api/credentials.h"
 #include "api/vault.h"
 #include "common/crypto.h"
+#include "common/text.h"
 
 namespace rampart::api {
 
@@ -23,12 +24,6 @@ constexpr std::array<std::string_view, 20> kLast{
     "Schmit",  "Berg",     "Costa", "Dvorak",  "Lambert",  "Nielsen"};
 constexpr std::array<std::string_view, 6> kDepartments{"DG DIGIT", "DG HR",   "Legal Service",
                                                        "Security", "Finance", "Communication"};
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return out;
-}
 
 }  // namespace
 
@@ -66,7 +61,8 @@ Result<DemoSeed> SeedDemo(store::Store& store, keeper::Keeper& keeper, const Clo
       std::snprintf(mobile, sizeof(mobile), "+32 47%d %02d %02d %02d", i % 10, (i / 10) % 100,
                     (i * 37) % 100, (i * 53 + 11) % 100);
       fields.mobile = mobile;
-      fields.email = Lower(first) + "." + Lower(last) + "." + std::to_string(i) + "@demo.example";
+      fields.email =
+          AsciiLower(first) + "." + AsciiLower(last) + "." + std::to_string(i) + "@demo.example";
       s.department = std::string(kDepartments[static_cast<size_t>(i) % kDepartments.size()]);
       s.created_at = s.updated_at = now;
       RAMPART_RETURN_IF_ERROR(SealStaff(keeper, system, fields, false, &s));

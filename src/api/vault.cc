@@ -3,6 +3,7 @@
 #include <array>
 
 #include "common/crypto.h"
+#include "common/text.h"
 
 namespace rampart::api {
 namespace {
@@ -22,12 +23,6 @@ uint32_t RandomBelow(uint32_t n) {
                (uint32_t{static_cast<unsigned char>(b[2])} << 8) |
                uint32_t{static_cast<unsigned char>(b[3])};
   return v % n;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return out;
 }
 
 // A number in the same format as `like`: its first four digits (country code and operator
@@ -80,7 +75,7 @@ Status CreateCanaryStaff(store::Store& store, keeper::Keeper& keeper,
     keeper::StaffFields fields;
     fields.name = std::string(first) + " " + std::string(last);
     fields.mobile = MobileLike(like.mobile);
-    if (!domain.empty()) fields.email = Lower(first) + "." + Lower(last) + domain;
+    if (!domain.empty()) fields.email = AsciiLower(first) + "." + AsciiLower(last) + domain;
     core::Staff s;
     s.id = core::NewId("stf");
     s.institution_id = institution_id;

@@ -6,16 +6,13 @@
 #include "audit/format.h"
 #include "audit/merkle.h"
 #include "audit/verify.h"
+#include "cli/exit_codes.h"
 #include "common/crypto.h"
 #include "common/json_util.h"
 
 namespace rampart::cli {
 
 namespace {
-
-constexpr int kIntact = 0;
-constexpr int kTampered = 1;
-constexpr int kUsage = 2;
 
 struct KeyChoice {
   std::string key;
@@ -24,7 +21,7 @@ struct KeyChoice {
 
 int Fail(const std::string& command, const std::string& message) {
   std::cerr << "rampart audit " << command << ": " << message << "\n";
-  return kUsage;
+  return kExitUsage;
 }
 
 Result<KeyChoice> LoadKey(const AuditOptions& options) {
@@ -77,7 +74,7 @@ int AuditVerify(const AuditOptions& options) {
       std::cout << "also: " << report->problems[i] << "\n";
     }
     std::cerr << "rampart audit verify: tampering found: " << report->problem << "\n";
-    return kTampered;
+    return kExitDifferent;
   }
   if (report->latest_checkpoint_size > 0) {
     std::cout << "signed: " << Range(0, report->latest_checkpoint_size)
@@ -89,7 +86,7 @@ int AuditVerify(const AuditOptions& options) {
                  "still have changed them)\n";
   }
   std::cout << "intact\n";
-  return kIntact;
+  return kExitVerified;
 }
 
 int AuditProve(const AuditOptions& options) {
@@ -102,7 +99,7 @@ int AuditProve(const AuditOptions& options) {
   if (!log->report.ok) {
     std::cerr << "rampart audit prove: the log failed verification: " << log->report.problem
               << "\n";
-    return kTampered;
+    return kExitDifferent;
   }
   if (log->checkpoints.empty()) return Fail("prove", "the log has no signed checkpoint yet");
   const audit::Checkpoint& cp = log->checkpoints.back();
@@ -122,7 +119,7 @@ int AuditProve(const AuditOptions& options) {
   if (!signed_ok || !audit::VerifyInclusion(leaf, index, size, *path, *root)) {
     std::cerr << "rampart audit prove: the proof of record " << options.record
               << " does not verify against the signed checkpoint\n";
-    return kTampered;
+    return kExitDifferent;
   }
   // The exact bytes that were hashed, so that a third party can recompute the leaf hash.
   auto record = audit::ReadRecord(dir, options.record);
@@ -130,7 +127,7 @@ int AuditProve(const AuditOptions& options) {
   const std::string leaf_bytes = audit::LeafBytes(*record);
   if (audit::LeafHash(leaf_bytes) != leaf) {
     std::cerr << "rampart audit prove: records.jsonl changed while it was being read\n";
-    return kTampered;
+    return kExitDifferent;
   }
   nlohmann::json out = {{"index", options.record},
                         {"leaf_bytes", leaf_bytes},
@@ -143,7 +140,7 @@ int AuditProve(const AuditOptions& options) {
                         {"verified", true}};
   for (const auto& h : *path) out["audit_path"].push_back(audit::ToHex(h));
   std::cout << out.dump(2) << "\n";
-  return kIntact;
+  return kExitVerified;
 }
 
 }  // namespace rampart::cli

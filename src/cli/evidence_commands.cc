@@ -3,15 +3,13 @@
 #include <iostream>
 
 #include "audit/verify.h"
+#include "cli/exit_codes.h"
 #include "common/files.h"
 #include "respond/evidence.h"
 
 namespace rampart::cli {
 namespace {
 
-constexpr int kAuthentic = 0;
-constexpr int kTampered = 1;
-constexpr int kUsage = 2;
 constexpr size_t kMaxArchiveBytes = size_t{1} << 30;
 
 }  // namespace
@@ -21,19 +19,19 @@ int EvidenceVerify(const EvidenceVerifyOptions& options) {
   if (!key.ok()) {
     std::cerr << "rampart evidence verify: " << options.public_key_file << ": "
               << key.status().message() << "\n";
-    return kUsage;
+    return kExitUsage;
   }
   auto archive = files::ReadWholeFile(options.archive, kMaxArchiveBytes);
   if (!archive.ok()) {
     std::cerr << "rampart evidence verify: " << options.archive << ": "
               << archive.status().message() << "\n";
-    return kUsage;
+    return kExitUsage;
   }
   auto verified = respond::VerifyEvidenceArchive(*archive, *key);
   if (!verified.ok()) {
     std::cerr << "rampart evidence verify: " << options.archive
               << ": NOT AUTHENTIC: " << verified.status().message() << "\n";
-    return kTampered;
+    return kExitDifferent;
   }
   std::cout << "bundle " << verified->bundle_id << " (" << verified->purpose << "), created "
             << verified->created_at << ": signature valid, " << verified->entries.size()
@@ -41,7 +39,7 @@ int EvidenceVerify(const EvidenceVerifyOptions& options) {
   for (const auto& e : verified->entries) {
     std::cout << "  " << e.sha256_hex << "  " << e.size << "  " << e.name << "\n";
   }
-  return kAuthentic;
+  return kExitVerified;
 }
 
 }  // namespace rampart::cli

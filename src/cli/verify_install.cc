@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/exit_codes.h"
 #include "cli/install_manifest.h"
 #include "common/clock.h"
 #include "common/crypto.h"
@@ -20,13 +21,9 @@
 namespace rampart::cli {
 namespace {
 
-constexpr int kIdentical = 0;
-constexpr int kDifferent = 1;
-constexpr int kUsage = 2;
-
 int Usage(const std::string& message) {
   std::cerr << "rampart verify-install: " << message << "\n";
-  return kUsage;
+  return kExitUsage;
 }
 
 // A data directory holds keys the keeper guards; the install-signing key must live elsewhere,
@@ -101,7 +98,7 @@ int GenerateKey(const std::string& path) {
   std::cout << pub_hex << "\n";
   std::cerr << "private key (seed) written to " << path << " (0600); public key "
             << (pfd >= 0 ? "also in " + pub_path : "printed above") << "\n";
-  return kIdentical;
+  return kExitVerified;
 }
 
 int Create(const VerifyInstallOptions& o) {
@@ -148,7 +145,7 @@ int Create(const VerifyInstallOptions& o) {
   size_t count = parsed.ok() ? parsed->entries.size() : 0;
   std::cout << "manifest written: " << o.manifest_file << " (" << count << " files under "
             << o.paths.size() << " paths), signed by " << crypto::HexEncode(kp->public_key) << "\n";
-  return kIdentical;
+  return kExitVerified;
 }
 
 int Verify(const VerifyInstallOptions& o) {
@@ -200,12 +197,12 @@ int Verify(const VerifyInstallOptions& o) {
             << " files under " << m->roots.size() << " paths: ";
   if (total == 0) {
     std::cout << "identical\n";
-    return kIdentical;
+    return kExitVerified;
   }
   std::cout << total << " differences (" << counts[0] << " added, " << counts[1] << " removed, "
             << counts[2] << " changed, " << counts[3] << " mode changed, " << scan.errors.size()
             << " unreadable)\n";
-  return kDifferent;
+  return kExitDifferent;
 }
 
 }  // namespace

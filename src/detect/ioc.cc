@@ -6,20 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/text.h"
 #include "detect/log_parser.h"
 
 namespace rampart::detect {
 namespace {
-
-char Lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string LowerCopy(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = Lower(c);
-  return out;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
@@ -39,7 +30,7 @@ bool NormaliseDomain(std::string_view in, std::string* out) {
   if (in.empty() || in.size() > 253) return false;
   out->clear();
   for (char c : in) {
-    char l = Lower(c);
+    char l = AsciiLower(c);
     bool ok = (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '-' || l == '.' || l == '_';
     if (!ok) return false;
     out->push_back(l);
@@ -76,7 +67,7 @@ void NormaliseUrlInto(std::string_view in, std::string* out) {
   }
   size_t slash = in.find_first_of("/?");
   std::string_view host = in.substr(0, slash);
-  for (char c : host) out->push_back(Lower(c));
+  for (char c : host) out->push_back(AsciiLower(c));
   if (slash == std::string_view::npos) {
     out->push_back('/');
   } else {
@@ -183,7 +174,7 @@ Status IocStore::Add(IocType type, std::string_view value, std::string_view sour
       if (!IsHex(value) || (value.size() != 32 && value.size() != 40 && value.size() != 64)) {
         return Status::InvalidArgument("not an MD5, SHA-1 or SHA-256 hex digest");
       }
-      ioc.value = LowerCopy(value);
+      ioc.value = AsciiLower(value);
       auto [it, fresh] = hashes_.try_emplace(ioc.value, 0);
       Upsert(&it->second, fresh, std::move(ioc));
       return Status::Ok();
@@ -232,7 +223,7 @@ const Ioc* IocStore::FindDomain(std::string_view host, int64_t now_millis) const
   if (domains_.empty() || host.empty() || host.size() > 253) return nullptr;
   char buf[256];
   size_t n = 0;
-  for (char c : host) buf[n++] = Lower(c);
+  for (char c : host) buf[n++] = AsciiLower(c);
   if (n > 0 && buf[n - 1] == '.') --n;
   std::string_view name(buf, n);
   // The name itself, then each parent: a.b.example → b.example → example.
@@ -251,7 +242,7 @@ const Ioc* IocStore::FindUrl(std::string_view url, int64_t now_millis) const {
   // whole URL is normalised and hashed.
   std::string_view host = NormalisedUrlHost(url);
   if (char buf[256]; host.size() <= sizeof(buf)) {
-    for (size_t i = 0; i < host.size(); ++i) buf[i] = Lower(host[i]);
+    for (size_t i = 0; i < host.size(); ++i) buf[i] = AsciiLower(host[i]);
     if (!url_hosts_.contains(std::string_view(buf, host.size()))) return nullptr;
   }
   thread_local std::string key;
@@ -261,7 +252,7 @@ const Ioc* IocStore::FindUrl(std::string_view url, int64_t now_millis) const {
 
 const Ioc* IocStore::FindHash(std::string_view hex, int64_t now_millis) const {
   if (hashes_.empty() || hex.size() > 64) return nullptr;
-  return FindIn(hashes_, LowerCopy(hex), now_millis);
+  return FindIn(hashes_, AsciiLower(hex), now_millis);
 }
 
 const Ioc* IocStore::FindUserAgent(std::string_view agent, int64_t now_millis) const {
@@ -655,7 +646,7 @@ bool SplitCsv(std::string_view line, std::vector<std::string>* out) {
 }
 
 bool CsvType(std::string_view t, IocType* type) {
-  std::string l = LowerCopy(t);
+  std::string l = AsciiLower(t);
   if (l == "ip" || l == "ipv4" || l == "ipv6" || l == "cidr" || l == "ip-src" || l == "ip-dst" ||
       l == "ipv4-addr" || l == "ipv6-addr") {
     *type = IocType::kIp;
@@ -692,7 +683,7 @@ Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, i
       report.Skip("malformed CSV line");
       continue;
     }
-    if (line_no == 1 && LowerCopy(cols[0]) == "type") continue;
+    if (line_no == 1 && AsciiLower(cols[0]) == "type") continue;
     IocType type;
     if (!CsvType(cols[0], &type)) {
       report.Skip("CSV type '" + cols[0].substr(0, 40) + "' is not supported");

@@ -23,7 +23,7 @@
 namespace rampart::detect {
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kFollowReadChunk = 64 * 1024;
 constexpr size_t kFormatSampleLines = 20;
 constexpr size_t kMaxPositionsFileBytes = 16 * 1024 * 1024;
 // Parse errors are logged for the first few lines of a file, then only counted: a file in a
@@ -161,7 +161,7 @@ Status LogFollower::Impl::Init() {
     } else {
       // First sight of an existing file: from its end (the last complete line), counting its
       // lines so that line numbers in messages and evidence are true ones.
-      char buf[kReadChunk];
+      char buf[kFollowReadChunk];
       uint64_t pos = 0, last_newline_end = 0, lines = 0;
       while (pos < size) {
         ssize_t n = ::pread(t.fd, buf, sizeof buf, static_cast<off_t>(pos));
@@ -234,7 +234,7 @@ void LogFollower::Impl::FinishFile(Tracked& t) {
 }
 
 bool LogFollower::Impl::ReadAvailable(Tracked& t, size_t* budget) {
-  char buf[kReadChunk];
+  char buf[kFollowReadChunk];
   while (*budget > 0) {
     ssize_t n = ::pread(t.fd, buf, sizeof buf, static_cast<off_t>(t.read_pos));
     if (n < 0 && errno == EINTR) continue;

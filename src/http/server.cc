@@ -30,6 +30,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/text.h"
 
 namespace rampart::http {
 
@@ -57,14 +58,6 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-
-std::string LowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 bool HasLineBreakOrNul(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
@@ -368,7 +361,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     request_.path = request_.target.substr(0, q);
     if (q != std::string::npos) request_.query = request_.target.substr(q + 1);
     for (const auto& field : msg) {
-      request_.headers.emplace_back(LowerAscii(field.name_string()), std::string(field.value()));
+      request_.headers.emplace_back(AsciiLower(field.name_string()), std::string(field.value()));
     }
     request_.remote_ip = remote_ip_;
     request_.remote_port = remote_port_;
@@ -430,7 +423,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     res.version(version_);
     res.result(static_cast<unsigned>(response.status));
     for (const auto& [name, value] : response.headers) {
-      std::string lower = LowerAscii(name);
+      std::string lower = AsciiLower(name);
       if (name.empty() || HasLineBreakOrNul(name) || name.find(':') != std::string::npos ||
           HasLineBreakOrNul(value) || lower == "content-length" || lower == "transfer-encoding" ||
           lower == "connection" || lower == "server" || lower == "x-request-id") {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include "common/text.h"
 
 namespace rampart::respond {
 namespace {
@@ -316,13 +317,7 @@ std::string_view EntityValue(std::string_view entity) {
   return eq == std::string_view::npos ? std::string_view() : entity.substr(eq + 1);
 }
 
-namespace {
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-}  // namespace
+namespace {}  // namespace
 
 bool TriggerMatches(const PlaybookTrigger& trigger, const core::Alert& alert) {
   if (!trigger.min_severity.empty() &&
@@ -337,10 +332,10 @@ bool TriggerMatches(const PlaybookTrigger& trigger, const core::Alert& alert) {
     if (GlobMatch(pattern, alert.rule_id)) matched = true;
   }
   for (const auto& tag : trigger.tags) {
-    std::string want = Lower(tag);
+    std::string want = AsciiLower(tag);
     if (want.rfind("attack.", 0) == 0) want = want.substr(7);
     for (const auto& id : alert.attack) {
-      if (GlobMatch(want, Lower(id))) matched = true;
+      if (GlobMatch(want, AsciiLower(id))) matched = true;
     }
   }
   return matched;

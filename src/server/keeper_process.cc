@@ -23,7 +23,7 @@
 namespace rampart::server {
 namespace {
 
-int Fail(const std::string& message) {
+int FailKeeper(const std::string& message) {
   std::cerr << "rampart keeper: " << message << "\n";
   log::Error("keeper.failed", {{"reason", message}});
   return 1;
@@ -69,19 +69,20 @@ std::string DefaultKeeperSocket(const std::string& data_dir) {
 }
 
 int RunKeeper(const KeeperProcessOptions& options) {
-  if (!crypto::InitCrypto().ok()) return Fail("cannot initialise cryptography");
+  if (!crypto::InitCrypto().ok()) return FailKeeper("cannot initialise cryptography");
   Config config;
   if (!options.config_file.empty()) {
     Status s = LoadConfigFile(options.config_file, &config);
-    if (!s.ok()) return Fail(s.message());
+    if (!s.ok()) return FailKeeper(s.message());
   }
   std::string socket_path =
       options.socket_path.empty() ? DefaultKeeperSocket(options.data_dir) : options.socket_path;
   std::string key_dir = options.data_dir + "/keeper";
-  if (Status s = files::EnsurePrivateDirectory(key_dir); !s.ok()) return Fail(s.message());
+  if (Status s = files::EnsurePrivateDirectory(key_dir); !s.ok()) return FailKeeper(s.message());
   std::string socket_dir = socket_path.substr(0, socket_path.rfind('/'));
   if (!socket_dir.empty() && socket_dir != socket_path) {
-    if (Status s = files::EnsurePrivateDirectory(socket_dir); !s.ok()) return Fail(s.message());
+    if (Status s = files::EnsurePrivateDirectory(socket_dir); !s.ok())
+      return FailKeeper(s.message());
   }
 
   sigset_t signals;
@@ -93,21 +94,21 @@ int RunKeeper(const KeeperProcessOptions& options) {
   DeferredTrail trail;
   auto service = keeper::KeeperService::Open(KeeperOptionsFrom(config, key_dir), &trail,
                                              &SystemClock::Instance());
-  if (!service.ok()) return Fail("cannot open keys: " + service.status().message());
+  if (!service.ok()) return FailKeeper("cannot open keys: " + service.status().message());
   auto checkpoint_key = (*service)->CheckpointPublicKey();
-  if (!checkpoint_key.ok()) return Fail(checkpoint_key.status().message());
+  if (!checkpoint_key.ok()) return FailKeeper(checkpoint_key.status().message());
   audit::LogOptions log_options;
   log_options.checkpoint_public_key = *checkpoint_key;
   log_options.mirror_path = config.keeper.audit_mirror_file;
   log_options.sync_each_append = config.keeper.audit_sync_each_append;
   log_options.syslog_target = config.keeper.audit_syslog;
   auto log = audit::Log::Open(key_dir + "/audit", log_options);
-  if (!log.ok()) return Fail("cannot open the audit log: " + log.status().message());
+  if (!log.ok()) return FailKeeper("cannot open the audit log: " + log.status().message());
   keeper::LogTrail log_trail(log->get());
   trail.target = &log_trail;
 
   auto server = keeper::SocketServer::Start(service->get(), {socket_path, 64});
-  if (!server.ok()) return Fail(server.status().message());
+  if (!server.ok()) return FailKeeper(server.status().message());
   log::Info("keeper.started", {{"socket", socket_path}, {"audit_records", (*log)->size()}});
 
   int64_t checkpointed_size = -1;

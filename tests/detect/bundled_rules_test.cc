@@ -13,6 +13,7 @@
 #include "detect/live_engine.h"
 #include "detect/log_parser.h"
 #include "detect/sigma.h"
+#include "support/recording_alert_handler.h"
 
 namespace rampart::detect {
 namespace {
@@ -115,12 +116,6 @@ TEST_F(BundledRulesTest, NegativeLinesFireNoBundledRule) {
 
 // --- Correlation rules: each rule file with one has <rule>.sequence (see tests/README.md) ---
 
-class Recorder final : public AlertHandler {
- public:
-  void OnAlert(const core::Alert& a) override { alerts.push_back(a); }
-  std::vector<core::Alert> alerts;
-};
-
 // An access log line or a JSON event as the engine's input, with every field the parser found.
 SecurityEvent ToSecurityEvent(const std::string& line) {
   Event ev;
@@ -158,7 +153,7 @@ TEST(BundledCorrelationsTest, EveryCorrelationLoadsAndPassesItsSequence) {
     fs::path seq = kRulesDir / "tests" / (stem + ".sequence");
     ASSERT_TRUE(fs::exists(seq)) << seq;
     ManualClock clock(1'769'760'000'000);
-    Recorder rec;
+    testing::RecordingAlertHandler rec;
     LiveEngineOptions opt;
     opt.rule_dirs = {kRulesDir.string()};
     auto engine = LiveEngine::Create(opt, &clock, &rec);
@@ -167,8 +162,7 @@ TEST(BundledCorrelationsTest, EveryCorrelationLoadsAndPassesItsSequence) {
     const int64_t start = clock.NowMillis();
     auto fired = [&] {
       size_t n = 0;
-      for (const auto& a : rec.alerts) n += ids.count(a.rule_id);
-      rec.alerts.clear();
+      for (const auto& a : rec.Take()) n += ids.count(a.rule_id);
       return n;
     };
     std::ifstream in(seq);

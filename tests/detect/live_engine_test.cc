@@ -11,36 +11,15 @@
 #include "detect/bounded_queue.h"
 #include "detect/correlation.h"
 #include "detect/live_engine.h"
+#include "support/recording_alert_handler.h"
 
 namespace rampart::detect {
 namespace {
 
 constexpr int64_t kStart = 1'769'760'000'000;  // 2026-01-30, ms
 
-class Recorder final : public AlertHandler {
- public:
-  void OnAlert(const core::Alert& a) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    alerts_.push_back(a);
-  }
-  std::vector<core::Alert> Take() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return std::exchange(alerts_, {});
-  }
-  size_t CountRule(const std::string& rule) {
-    std::lock_guard<std::mutex> lock(mu_);
-    size_t n = 0;
-    for (const auto& a : alerts_) n += a.rule_id == rule;
-    return n;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<core::Alert> alerts_;
-};
-
 // A base rule on 404s under /api/v1/devices/ plus one correlation given as text.
-std::vector<std::string> Rules(const std::string& correlation) {
+std::vector<std::string> RulesWithCorrelation(const std::string& correlation) {
   return {R"(title: Device 404
 id: base-404
 name: device_404
@@ -77,7 +56,7 @@ struct Harness {
     engine->ProcessPending();
   }
   ManualClock clock;
-  Recorder rec;
+  testing::RecordingAlertHandler rec;
   std::unique_ptr<LiveEngine> engine;
 };
 
@@ -143,7 +122,7 @@ TEST(LiveEngineTest, FullQueueDropsAndTheDropRaisesAnAlert) {
 
 TEST(LiveEngineTest, SlowProbeEveryTenMinutesIsCaughtInAnHourWindow) {
   LiveEngineOptions opt;
-  opt.rule_texts = Rules(R"(title: Slow device 404s
+  opt.rule_texts = RulesWithCorrelation(R"(title: Slow device 404s
 id: slow-404
 correlation:
   type: event_count
@@ -173,7 +152,7 @@ tags: [attack.t1087]
 
 TEST(LiveEngineTest, ValueCountCountsDistinctValuesInTheWindow) {
   LiveEngineOptions opt;
-  opt.rule_texts = Rules(R"(title: Distinct ids
+  opt.rule_texts = RulesWithCorrelation(R"(title: Distinct ids
 id: distinct-404
 correlation:
   type: value_count
@@ -243,7 +222,7 @@ tags: [attack.t1078]
 TEST(LiveEngineTest, TrackedKeysAreCappedAndEvictedOldestFirst) {
   LiveEngineOptions opt;
   opt.max_tracked_keys = 2;
-  opt.rule_texts = Rules(R"(title: Pairs
+  opt.rule_texts = RulesWithCorrelation(R"(title: Pairs
 id: pairs
 correlation:
   type: event_count

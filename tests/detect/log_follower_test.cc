@@ -19,7 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using rampart::testing::CapturingSink;
 
-std::string Line(const std::string& ip, const std::string& path) {
+std::string AccessLine(const std::string& ip, const std::string& path) {
   return "mdm.example.eu:443 " + ip + " - - [30/Jan/2026:09:15:00 +0100] \"GET " + path +
          " HTTP/1.1\" 200 10 \"-\" \"curl/8\"\n";
 }
@@ -66,7 +66,7 @@ TEST_F(LogFollowerTest, FileThatDoesNotExistYetIsReadFromItsStartOnceItAppears) 
   auto f = Make();
   f->PollOnce();
   EXPECT_TRUE(sink_.Take().empty());
-  Append(log_, Line("203.0.113.1", "/a") + Line("203.0.113.2", "/b"));
+  Append(log_, AccessLine("203.0.113.1", "/a") + AccessLine("203.0.113.2", "/b"));
   f->PollOnce();
   auto events = sink_.Take();
   ASSERT_EQ(events.size(), 2u);
@@ -79,9 +79,9 @@ TEST_F(LogFollowerTest, FileThatDoesNotExistYetIsReadFromItsStartOnceItAppears) 
 }
 
 TEST_F(LogFollowerTest, ExistingFileSeenForTheFirstTimeIsFollowedFromItsEnd) {
-  Append(log_, Line("203.0.113.1", "/old") + Line("203.0.113.1", "/old2"));
+  Append(log_, AccessLine("203.0.113.1", "/old") + AccessLine("203.0.113.1", "/old2"));
   auto f = Make();
-  Append(log_, Line("203.0.113.1", "/new"));
+  Append(log_, AccessLine("203.0.113.1", "/new"));
   f->PollOnce();
   auto events = sink_.Take();
   ASSERT_EQ(events.size(), 1u);
@@ -91,7 +91,7 @@ TEST_F(LogFollowerTest, ExistingFileSeenForTheFirstTimeIsFollowedFromItsEnd) {
 
 TEST_F(LogFollowerTest, PartialLastLineWaitsForItsNewline) {
   auto f = Make();
-  std::string line = Line("203.0.113.1", "/partial");
+  std::string line = AccessLine("203.0.113.1", "/partial");
   Append(log_, line.substr(0, 30));
   f->PollOnce();
   EXPECT_TRUE(sink_.Take().empty());
@@ -107,17 +107,17 @@ TEST_F(LogFollowerTest, PartialLastLineWaitsForItsNewline) {
 
 TEST_F(LogFollowerTest, RotationFinishesTheOldFileThenReadsTheNewOneFromItsStart) {
   auto f = Make();
-  Append(log_, Line("203.0.113.1", "/one"));
+  Append(log_, AccessLine("203.0.113.1", "/one"));
   f->PollOnce();
   ASSERT_EQ(sink_.Take().size(), 1u);
   // Written to the old file after our last look, then rotated: both must be read, in order.
-  Append(log_, Line("203.0.113.1", "/two"));
+  Append(log_, AccessLine("203.0.113.1", "/two"));
   fs::rename(log_, log_ + ".1");
-  Append(log_, Line("203.0.113.1", "/three"));
+  Append(log_, AccessLine("203.0.113.1", "/three"));
   f->PollOnce();
   EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/two", "/three"}));
   EXPECT_EQ(f->stats().rotations, 1u);
-  Append(log_, Line("203.0.113.1", "/four"));
+  Append(log_, AccessLine("203.0.113.1", "/four"));
   f->PollOnce();
   auto events = sink_.Take();
   ASSERT_EQ(events.size(), 1u);
@@ -127,25 +127,25 @@ TEST_F(LogFollowerTest, RotationFinishesTheOldFileThenReadsTheNewOneFromItsStart
 
 TEST_F(LogFollowerTest, RenamedAwayWithNoSuccessorYetKeepsReadingTheOldFile) {
   auto f = Make();
-  Append(log_, Line("203.0.113.1", "/one"));
+  Append(log_, AccessLine("203.0.113.1", "/one"));
   f->PollOnce();
   ASSERT_EQ(sink_.Take().size(), 1u);
   fs::rename(log_, log_ + ".1");
-  Append(log_ + ".1", Line("203.0.113.1", "/late"));
+  Append(log_ + ".1", AccessLine("203.0.113.1", "/late"));
   f->PollOnce();
   EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/late"}));
-  Append(log_, Line("203.0.113.1", "/fresh"));
+  Append(log_, AccessLine("203.0.113.1", "/fresh"));
   f->PollOnce();
   EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/fresh"}));
 }
 
 TEST_F(LogFollowerTest, TruncationRestartsAtZero) {
   auto f = Make();
-  Append(log_, Line("203.0.113.1", "/one") + Line("203.0.113.1", "/two"));
+  Append(log_, AccessLine("203.0.113.1", "/one") + AccessLine("203.0.113.1", "/two"));
   f->PollOnce();
   ASSERT_EQ(sink_.Take().size(), 2u);
   fs::resize_file(log_, 0);
-  Append(log_, Line("203.0.113.9", "/after"));
+  Append(log_, AccessLine("203.0.113.9", "/after"));
   f->PollOnce();
   auto events = sink_.Take();
   ASSERT_EQ(events.size(), 1u);
@@ -157,7 +157,7 @@ TEST_F(LogFollowerTest, TruncationRestartsAtZero) {
 TEST_F(LogFollowerTest, RestartResumesFromThePositionFile) {
   {
     auto f = Make();
-    Append(log_, Line("203.0.113.1", "/one") + Line("203.0.113.1", "/two"));
+    Append(log_, AccessLine("203.0.113.1", "/one") + AccessLine("203.0.113.1", "/two"));
     f->PollOnce();
     ASSERT_EQ(sink_.Take().size(), 2u);
     f->Stop();
@@ -166,7 +166,8 @@ TEST_F(LogFollowerTest, RestartResumesFromThePositionFile) {
   ASSERT_EQ(::stat(positions_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   // Lines written while the follower was down are read after the restart, once.
-  Append(log_, Line("203.0.113.1", "/three") + Line("203.0.113.1", "/four").substr(0, 20));
+  Append(log_,
+         AccessLine("203.0.113.1", "/three") + AccessLine("203.0.113.1", "/four").substr(0, 20));
   auto f = Make();
   f->PollOnce();
   auto events = sink_.Take();
@@ -175,7 +176,7 @@ TEST_F(LogFollowerTest, RestartResumesFromThePositionFile) {
   EXPECT_EQ(events[0].Get("log.file.line"), "3");
   f->Stop();
   // The partial line is not counted as read: a third run sees it whole.
-  Append(log_, Line("203.0.113.1", "/four").substr(20));
+  Append(log_, AccessLine("203.0.113.1", "/four").substr(20));
   auto g = Make();
   g->PollOnce();
   EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/four"}));
@@ -184,12 +185,12 @@ TEST_F(LogFollowerTest, RestartResumesFromThePositionFile) {
 TEST_F(LogFollowerTest, FileReplacedWhileStoppedIsReadFromItsStart) {
   {
     auto f = Make();
-    Append(log_, Line("203.0.113.1", "/one"));
+    Append(log_, AccessLine("203.0.113.1", "/one"));
     f->PollOnce();
     sink_.Take();
   }
   fs::rename(log_, log_ + ".1");
-  Append(log_, Line("203.0.113.1", "/new"));
+  Append(log_, AccessLine("203.0.113.1", "/new"));
   auto f = Make();
   f->PollOnce();
   EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/new"}));
@@ -197,7 +198,7 @@ TEST_F(LogFollowerTest, FileReplacedWhileStoppedIsReadFromItsStart) {
 
 TEST_F(LogFollowerTest, LineOverOneMebibyteIsSkippedAndTheNextOneRead) {
   auto f = Make();
-  Append(log_, Line("203.0.113.1", "/before"));
+  Append(log_, AccessLine("203.0.113.1", "/before"));
   f->PollOnce();
   ASSERT_EQ(sink_.Take().size(), 1u);
   std::string huge = "mdm.example.eu:443 203.0.113.1 - - [30/Jan/2026:09:15:00 +0100] \"GET /" +
@@ -205,7 +206,7 @@ TEST_F(LogFollowerTest, LineOverOneMebibyteIsSkippedAndTheNextOneRead) {
   // Written in two halves with a poll between: the follower never holds more than the limit.
   Append(log_, huge.substr(0, huge.size() / 2));
   f->PollOnce();
-  Append(log_, huge.substr(huge.size() / 2) + Line("203.0.113.1", "/after"));
+  Append(log_, huge.substr(huge.size() / 2) + AccessLine("203.0.113.1", "/after"));
   f->PollOnce();
   auto events = sink_.Take();
   ASSERT_EQ(events.size(), 1u);
@@ -217,7 +218,7 @@ TEST_F(LogFollowerTest, LineOverOneMebibyteIsSkippedAndTheNextOneRead) {
 TEST_F(LogFollowerTest, BinaryGarbageIsCountedAndSkipped) {
   auto f = Make();
   std::string garbage("\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x03\x00\x3e\x00", 14);
-  Append(log_, Line("203.0.113.1", "/a") + garbage + "\n" + Line("203.0.113.1", "/b"));
+  Append(log_, AccessLine("203.0.113.1", "/a") + garbage + "\n" + AccessLine("203.0.113.1", "/b"));
   f->PollOnce();
   EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/a", "/b"}));
   EXPECT_EQ(f->stats().binary, 1u);
@@ -244,7 +245,7 @@ TEST_F(LogFollowerTest, ThreadFollowsUntilStopped) {
   auto f = LogFollower::Create(o, &sink_);
   ASSERT_TRUE(f.ok());
   (*f)->Start();
-  Append(log_, Line("203.0.113.1", "/threaded"));
+  Append(log_, AccessLine("203.0.113.1", "/threaded"));
   std::vector<SecurityEvent> got;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (got.empty() && std::chrono::steady_clock::now() < deadline) {

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "detect/live_engine.h"
+#include "support/recording_alert_handler.h"
 
 namespace rampart::detect {
 namespace {
@@ -126,22 +127,6 @@ TEST_F(LoginDetectorTest, MemoryIsBounded) {
   EXPECT_EQ(d.Observe("usr_b", "192.0.2.9", kSat1000Utc), LoginVerdict::kFirstLogin);
 }
 
-class Recorder final : public AlertHandler {
- public:
-  void OnAlert(const core::Alert& a) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    alerts_.push_back(a);
-  }
-  std::vector<core::Alert> Take() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return std::exchange(alerts_, {});
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<core::Alert> alerts_;
-};
-
 SecurityEvent Login(const std::string& user, const std::string& ip, int64_t ts = 0) {
   SecurityEvent ev("auth.login");
   ev.Set("user.name", user).Set("source.ip", ip).Set("user.roles", "admin");
@@ -152,7 +137,7 @@ SecurityEvent Login(const std::string& user, const std::string& ip, int64_t ts =
 
 TEST_F(LoginDetectorTest, LiveEngineRaisesTheBuiltInRuleOnTheEventTime) {
   ManualClock clock(kFri1000Utc);
-  Recorder recorder;
+  testing::RecordingAlertHandler recorder;
   LiveEngineOptions o;
   o.login_detector = options_;
   o.login_detector.hours.utc_offset_minutes = 60;

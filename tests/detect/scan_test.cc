@@ -15,9 +15,9 @@ namespace rampart::detect {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kBundled = RAMPART_SOURCE_DIR "/rules/sigma";
-const std::string kSigmaHq = RAMPART_SOURCE_DIR "/../shared/sigma";
-constexpr std::string_view kBrowser =
+const std::string kBundledSigma = RAMPART_SOURCE_DIR "/rules/sigma";
+const std::string kSigmaHqRules = RAMPART_SOURCE_DIR "/../shared/sigma";
+constexpr std::string_view kFirefoxAgent =
     "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 
 class ScanTest : public ::testing::Test {
@@ -62,7 +62,7 @@ class ScanTest : public ::testing::Test {
 
   static std::string Log() {
     std::string t = " - - [30/Jan/2026:09:15:00 +0100] ";
-    std::string ua = " \"-\" \"" + std::string(kBrowser) + "\"\n";
+    std::string ua = " \"-\" \"" + std::string(kFirefoxAgent) + "\"\n";
     return "mdm.example.eu:443 10.1.1.1" + t + "\"GET /mifs/user/login.jsp HTTP/1.1\" 200 4312" +
            ua + "mdm.example.eu:443 203.0.113.50" + t +
            "\"GET /mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath"
@@ -78,7 +78,7 @@ class ScanTest : public ::testing::Test {
 
 TEST_F(ScanTest, FlagsExploitLinesWithLineNumbers) {
   ScanOptions opt;
-  opt.default_rules_dir = kBundled;
+  opt.default_rules_dir = kBundledSigma;
   opt.log_files = {Write("access.log", Log())};
   ASSERT_EQ(Run(opt), 0) << err_.str();
   auto alerts = Alerts();
@@ -100,7 +100,7 @@ TEST_F(ScanTest, FlagsExploitLinesWithLineNumbers) {
 
 TEST_F(ScanTest, GzipAndIocsAndSigmaHq) {
   ScanOptions opt;
-  opt.rule_dirs = {kBundled, kSigmaHq};
+  opt.rule_dirs = {kBundledSigma, kSigmaHqRules};
   opt.ioc_files = {Write("iocs.csv", "type,value\nip,198.51.100.0/24\n")};
   opt.log_files = {WriteGz("access.log.gz", Log())};
   ASSERT_EQ(Run(opt), 0) << err_.str();
@@ -124,7 +124,7 @@ TEST_F(ScanTest, GarbageAndHugeLinesAreCountedNotFatal) {
   std::string log = "\x01\x02 binary garbage\n" + std::string(1100000, 'x') + "\n" +
                     std::string(3000000, 'y') + "\n" + Log();
   ScanOptions opt;
-  opt.default_rules_dir = kBundled;
+  opt.default_rules_dir = kBundledSigma;
   opt.log_format = "epmm";
   opt.output_format = "text";
   opt.log_files = {Write("mixed.log", log)};
@@ -138,7 +138,7 @@ TEST_F(ScanTest, GarbageAndHugeLinesAreCountedNotFatal) {
 
 TEST_F(ScanTest, BadOptionsAndMissingFiles) {
   ScanOptions opt;
-  opt.default_rules_dir = kBundled;
+  opt.default_rules_dir = kBundledSigma;
   opt.log_files = {(dir_ / "missing.log").string(), Write("ok.log", Log())};
   EXPECT_EQ(Run(opt), 1);
   EXPECT_EQ(Alerts().size(), 3u) << "the readable file is still scanned";
@@ -156,7 +156,7 @@ TEST_F(ScanTest, BadOptionsAndMissingFiles) {
 TEST_F(ScanTest, RulesCheckPrintsEveryRule) {
   std::ostringstream out;
   RulesCheckOptions opt;
-  opt.rule_dirs = {kBundled};
+  opt.rule_dirs = {kBundledSigma};
   opt.out = &out;
   EXPECT_EQ(RunRulesCheckCommand(opt), 0) << out.str();
   EXPECT_NE(out.str().find("16 loaded, 0 skipped (4 correlations"), std::string::npos) << out.str();

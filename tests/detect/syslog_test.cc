@@ -20,13 +20,13 @@ namespace {
 using rampart::testing::CapturingSink;
 
 // 2026-01-30T09:15:00Z
-constexpr int64_t kNow = 1769764500000;
+constexpr int64_t kSyslogNow = 1769764500000;
 
 TEST(SyslogParse, Rfc5424Example1) {
   auto m = ParseSyslog(
       "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - \xEF\xBB\xBF'su root' "
       "failed for lonvick on /dev/pts/8",
-      kNow);
+      kSyslogNow);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->version, 1);
   EXPECT_EQ(m->facility, 4);
@@ -45,7 +45,7 @@ TEST(SyslogParse, Rfc5424StructuredDataWithEscapesAndNoMessage) {
       "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
       "[exampleSDID@32473 iut=\"3\" eventSource=\"Appli\\\"cation]\" eventID=\"1011\"]"
       "[examplePriority@32473 class=\"high\"]",
-      kNow);
+      kSyslogNow);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->facility, 20);
   EXPECT_EQ(m->severity, 5);
@@ -59,7 +59,7 @@ TEST(SyslogParse, Rfc5424WithOffsetTimeAndProcid) {
   auto m = ParseSyslog(
       "<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make "
       "the do-nuts.",
-      kNow);
+      kSyslogNow);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->hostname, "192.0.2.1");
   EXPECT_EQ(m->procid, "8710");
@@ -68,7 +68,8 @@ TEST(SyslogParse, Rfc5424WithOffsetTimeAndProcid) {
 }
 
 TEST(SyslogParse, Rfc3164Example) {
-  auto m = ParseSyslog("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick", kNow);
+  auto m =
+      ParseSyslog("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick", kSyslogNow);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->version, 0);
   EXPECT_EQ(m->severity, 2);
@@ -80,7 +81,7 @@ TEST(SyslogParse, Rfc3164Example) {
 }
 
 TEST(SyslogParse, Rfc3164TagWithPidAndPaddedDay) {
-  auto m = ParseSyslog("<13>Jan  3 09:15:00 mdm httpd[4242]: hello world\n", kNow);
+  auto m = ParseSyslog("<13>Jan  3 09:15:00 mdm httpd[4242]: hello world\n", kSyslogNow);
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->hostname, "mdm");
   EXPECT_EQ(m->app_name, "httpd");
@@ -90,7 +91,7 @@ TEST(SyslogParse, Rfc3164TagWithPidAndPaddedDay) {
 }
 
 TEST(SyslogParse, Rfc3164WithoutRecognisableHeaderKeepsEverythingAsMessage) {
-  auto m = ParseSyslog("<13>Use the BFG!", kNow);
+  auto m = ParseSyslog("<13>Use the BFG!", kSyslogNow);
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->hostname, "");
   EXPECT_EQ(m->message, "Use the BFG!");
@@ -112,7 +113,7 @@ TEST(SyslogParse, MalformedInputIsRefusedWithAReason) {
       "<34>1 - host app - -",
   };
   for (const char* text : bad) {
-    auto m = ParseSyslog(text, kNow);
+    auto m = ParseSyslog(text, kSyslogNow);
     EXPECT_FALSE(m.ok()) << "accepted: " << text;
     if (!m.ok()) {
       EXPECT_NE(m.status().message().find("syslog:"), std::string::npos);
@@ -125,7 +126,7 @@ TEST(SyslogEvent, AccessLogLineInMsgBecomesTheAccessLogEvent) {
       "<190>Jan 30 09:15:00 mdm httpd: mdm.example.eu:443 203.0.113.50 - - [30/Jan/2026:09:15:00 "
       "+0100] \"GET /mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,"
       "h=gPath%5B%60id%60%5D/a.ipa HTTP/1.1\" 404 196 \"-\" \"python-requests/2.31.0\"";
-  auto m = ParseSyslog(text, kNow);
+  auto m = ParseSyslog(text, kSyslogNow);
   ASSERT_TRUE(m.ok());
   SecurityEvent ev = SyslogToEvent(*m, "udp", "127.0.0.1:5000");
   EXPECT_EQ(ev.Get("source.ip"), "203.0.113.50");
@@ -140,7 +141,7 @@ TEST(SyslogEvent, AccessLogLineInMsgBecomesTheAccessLogEvent) {
 }
 
 TEST(SyslogEvent, OtherMessagesBecomeGenericSyslogEvents) {
-  auto m = ParseSyslog("<38>1 2026-01-30T09:15:00Z fw sshd 77 - - Accepted publickey", kNow);
+  auto m = ParseSyslog("<38>1 2026-01-30T09:15:00Z fw sshd 77 - - Accepted publickey", kSyslogNow);
   ASSERT_TRUE(m.ok());
   SecurityEvent ev = SyslogToEvent(*m, "tcp", "192.0.2.9:4000");
   EXPECT_EQ(ev.Get("event.action"), "syslog.message");
@@ -148,7 +149,7 @@ TEST(SyslogEvent, OtherMessagesBecomeGenericSyslogEvents) {
   EXPECT_EQ(ev.Get("process.name"), "sshd");
   EXPECT_EQ(ev.Get("log.syslog.severity.code"), "6");
   EXPECT_EQ(ev.Get("message"), "Accepted publickey");
-  EXPECT_EQ(ev.timestamp_millis, kNow);
+  EXPECT_EQ(ev.timestamp_millis, kSyslogNow);
 }
 
 sockaddr_in Loopback(uint16_t port) {

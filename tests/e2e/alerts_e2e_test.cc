@@ -13,7 +13,7 @@
 namespace rampart::e2e {
 namespace {
 
-const std::string kExploit =
+const std::string kBacktickExploit =
     "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath%5B%60id%60%5D/"
     "e2327851-1e09-4463-9b5a-b524bc71fc07.ipa";
 
@@ -44,7 +44,7 @@ TEST(AlertsE2e, ExploitRequestBecomesAStoredAlertVisibleThroughTheApi) {
   ASSERT_FALSE(superadmin.empty()) << server.printed();
 
   auto sent = std::chrono::steady_clock::now();
-  ApiReply probe = CallApi(server.url(), ca, "", "GET", kExploit);
+  ApiReply probe = CallApi(server.url(), ca, "", "GET", kBacktickExploit);
   EXPECT_EQ(probe.status, 404) << probe.raw;
 
   // Poll with a deadline: the engine thread stores the alert after the response went out.
@@ -56,7 +56,7 @@ TEST(AlertsE2e, ExploitRequestBecomesAStoredAlertVisibleThroughTheApi) {
     ASSERT_EQ(list.status, 200) << list.raw;
     for (const auto& a : list.body["items"]) {
       if (a["entity"] == "source.ip=127.0.0.1" &&
-          a["evidence"][0]["url.path"] == kExploit.substr(0, kExploit.find('?'))) {
+          a["evidence"][0]["url.path"] == kBacktickExploit.substr(0, kBacktickExploit.find('?'))) {
         found = a;
       }
     }
@@ -76,7 +76,7 @@ TEST(AlertsE2e, ExploitRequestBecomesAStoredAlertVisibleThroughTheApi) {
             found["attack"].end());
 
   // The same probe again folds into the same alert.
-  EXPECT_EQ(CallApi(server.url(), ca, "", "GET", kExploit).status, 404);
+  EXPECT_EQ(CallApi(server.url(), ca, "", "GET", kBacktickExploit).status, 404);
   std::string id = found["id"];
   deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   int64_t count = 0;

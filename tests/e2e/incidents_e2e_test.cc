@@ -11,7 +11,7 @@
 namespace rampart::e2e {
 namespace {
 
-const std::string kExploit =
+const std::string kIncidentExploit =
     "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,"
     "h=gPath%60bash%20-c%20id%60/e2c3f9dd.ipa";
 
@@ -41,7 +41,7 @@ TEST(IncidentsE2e, ExploitOpensAnIncidentThatIsHandledAndReported) {
   const std::string admin = server.PrintedValue("admin token");
   ASSERT_FALSE(superadmin.empty()) << server.printed();
 
-  EXPECT_EQ(CallApi(server.url(), ca, "", "GET", kExploit).status, 404);
+  EXPECT_EQ(CallApi(server.url(), ca, "", "GET", kIncidentExploit).status, 404);
 
   // Poll with a deadline: the engine thread stores the alert and opens the incident after the
   // response went out.

@@ -18,7 +18,7 @@ namespace rampart::e2e {
 namespace {
 
 constexpr std::string_view kInjectionRule = "3b672e5c-3104-49c7-bfeb-7d14e1035b40";
-constexpr std::string_view kFob404Rule = "3fe778f1-3ab5-4259-b9c3-e2e3a80fc417";
+constexpr std::string_view kFob404RuleId = "3fe778f1-3ab5-4259-b9c3-e2e3a80fc417";
 
 std::string ExploitLine(const std::string& ip) {
   return "mdm.example.eu:443 " + ip +
@@ -127,7 +127,7 @@ TEST(LogSourcesE2e, FollowedFileUdpAndTcpSyslogLinesBecomeAlerts) {
 
   // The 404 rule fires on the same lines: Sigma web rules see these events like any other.
   ApiReply fob404 = CallApi(server.url(), ca, superadmin, "GET",
-                            "/api/v1/alerts?rule=" + std::string(kFob404Rule));
+                            "/api/v1/alerts?rule=" + std::string(kFob404RuleId));
   ASSERT_EQ(fob404.status, 200);
   EXPECT_GE(fob404.body["items"].size(), 1u);
 

@@ -38,7 +38,7 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
-int Mode(const std::string& path) {
+int PermissionBits(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return -1;
   return st.st_mode & 0777;
@@ -72,9 +72,9 @@ TEST_F(TlsFilesTest, CreatesCaAndServerCertificateThatVerify) {
   EXPECT_EQ(files->server_cert, dir + "/server.pem");
   EXPECT_EQ(files->server_key, dir + "/server.key");
 
-  EXPECT_EQ(Mode(dir), 0700);
+  EXPECT_EQ(PermissionBits(dir), 0700);
   for (const char* name : {"ca.pem", "ca.key", "server.pem", "server.key"}) {
-    EXPECT_EQ(Mode(dir + "/" + name), 0600) << name;
+    EXPECT_EQ(PermissionBits(dir + "/" + name), 0600) << name;
   }
 
   X509Ptr ca = Load(files->ca_cert);

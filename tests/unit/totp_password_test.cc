@@ -91,7 +91,7 @@ TEST(Password, Argon2idHashesVerifyAndAreSalted) {
   EXPECT_FALSE(crypto::VerifyPassword(std::string(500, '$'), "x"));
 }
 
-TEST(Config, SignInKeysHaveDefaultsAndRefuseZero) {
+TEST(SignInConfig, KeysHaveDefaultsAndRefuseZero) {
   Config c;
   EXPECT_EQ(c.session_idle_timeout_seconds, 900u);
   EXPECT_EQ(c.session_lifetime_seconds, 12u * 3600);
