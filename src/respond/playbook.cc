@@ -59,8 +59,11 @@ Result<ActionKind> ParseAction(const std::string& name) {
   if (name == "revoke_principal") return ActionKind::kRevokePrincipal;
   if (name == "disable_user") return ActionKind::kDisableUser;
   if (name == "lockdown") return ActionKind::kLockdown;
+  if (name == "pause_command_batch") return ActionKind::kPauseCommandBatch;
+  if (name == "quarantine_app") return ActionKind::kQuarantineApp;
   return Status::InvalidArgument("unknown action '" + name +
-                                 "' (block_address, revoke_principal, disable_user, lockdown)");
+                                 "' (block_address, revoke_principal, disable_user, lockdown, "
+                                 "pause_command_batch, quarantine_app)");
 }
 
 Result<PlaybookStep> ParseStep(const YAML::Node& node, const std::string& file) {
@@ -195,6 +198,10 @@ std::string_view ToString(ActionKind kind) {
       return "disable_user";
     case ActionKind::kLockdown:
       return "lockdown";
+    case ActionKind::kPauseCommandBatch:
+      return "pause_command_batch";
+    case ActionKind::kQuarantineApp:
+      return "quarantine_app";
   }
   return "unknown";
 }
