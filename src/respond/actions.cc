@@ -138,6 +138,16 @@ Result<store::AddressBlock> ActionEngine::BlockAddress(const ActionContext& ctx,
                                                        const std::string& institution_id) {
   auto parsed = ParseBlockTarget(target);
   if (!parsed.ok()) return parsed.status();
+  if (!institution_id.empty()) {
+    // Every block is enforced for every connection: an institution's block stays narrow.
+    Status width = CheckInstitutionBlockWidth(*parsed);
+    if (!width.ok()) {
+      if (ctx.actor == "system") {
+        return FailStep(ctx, "block_address", parsed->value, institution_id, width);
+      }
+      return width;
+    }
+  }
   if (duration_seconds <= 0 || duration_seconds > 366 * 24 * 3600) {
     return Status::InvalidArgument("duration must be between 1 second and a year");
   }

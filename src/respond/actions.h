@@ -70,6 +70,8 @@ class ActionEngine {
   // Blocks an address or range for `duration_seconds` (1 s .. 1 year). InvalidArgument for a
   // bad address. A block already in force is extended, not duplicated.
   // institution_id: whose block it is (see store::AddressBlock); "" for server-wide.
+  // PermissionDenied when an institution's block is wider than CheckInstitutionBlockWidth
+  // allows (a playbook's refused step is audited as a failure and raises the failure alert).
   Result<store::AddressBlock> BlockAddress(const ActionContext& ctx, std::string_view target,
                                            int64_t duration_seconds, const std::string& reason,
                                            const std::string& institution_id);

@@ -40,15 +40,55 @@ TEST_F(ResponseApiTest, BlocksAreCreatedListedAndRemovedWithinTheInstitution) {
   ASSERT_EQ(listed.status, 200);
   EXPECT_EQ(listed.body["items"].size(), 1u);
   EXPECT_EQ(Send("POST", "/api/v1/blocks", analyst_a_, json{{"value", "192.0.2.1"}}).status, 403);
-  EXPECT_TRUE(Send("GET", "/api/v1/blocks", admin_b_).body["items"].empty());
   const std::string target = "/api/v1/blocks/" + std::to_string(made.body["id"].get<int64_t>());
-  EXPECT_EQ(Send("DELETE", target, admin_b_).status, 404);
+  EXPECT_EQ(Send("DELETE", target, admin_b_).status, 404) << "seen by B, removed only by A";
   EXPECT_FALSE(app_->response().denylist().Admit("203.0.113.9"));
   EXPECT_EQ(Send("DELETE", target, admin_a_).status, 200);
   EXPECT_TRUE(app_->response().denylist().Admit("203.0.113.9"));
   EXPECT_EQ(Send("DELETE", target, admin_a_).status, 409);
   EXPECT_EQ(Audits("response.block_address", "success").size(), 1u);
   EXPECT_EQ(Audits("response.unblock_address", "success").size(), 1u);
+}
+
+// Regression: an institution's admin could block a /8, cutting off other institutions' users,
+// who could not even see the block that refused them.
+TEST_F(ResponseApiTest, InstitutionBlocksCannotReachOtherInstitutions) {
+  for (const char* wide : {"10.0.0.0/8", "198.51.0.0/16", "203.0.112.0/23", "2001:db8::/48"}) {
+    SCOPED_TRACE(wide);
+    Reply r = Send("POST", "/api/v1/blocks", admin_a_, json{{"value", wide}});
+    EXPECT_EQ(r.status, 403) << r.raw;
+    EXPECT_TRUE(r.body.contains("error"));
+  }
+  EXPECT_TRUE(app_->response().denylist().Admit("10.1.2.3"));
+  EXPECT_EQ(Audits("response.block_address", "denied").size(), 4u);
+  EXPECT_TRUE(Audits("response.block_address", "success").empty());
+  EXPECT_EQ(Send("POST", "/api/v1/blocks", admin_a_, json{{"value", "2001:db8:0:1::/64"}}).status,
+            201);
+
+  // A superadmin may block wide; the block is the server's, and every institution sees it.
+  Reply server = Send("POST", "/api/v1/blocks", superadmin_,
+                      json{{"value", "10.0.0.0/8"}, {"reason", "botnet"}});
+  ASSERT_EQ(server.status, 201) << server.raw;
+  EXPECT_TRUE(server.body["institution_id"].is_null());
+  EXPECT_FALSE(app_->response().denylist().Admit("10.1.2.3"));
+  Reply seen = Send("GET", "/api/v1/blocks", admin_b_);
+  ASSERT_EQ(seen.status, 200);
+  ASSERT_EQ(seen.body["items"].size(), 2u);
+  for (const json& item : seen.body["items"]) {
+    EXPECT_EQ(item["editable"], false);
+    EXPECT_FALSE(item.contains("reason")) << "another owner's reason is not shown";
+    EXPECT_FALSE(item.contains("created_by"));
+  }
+  Reply own = Send("GET", "/api/v1/blocks", admin_a_);
+  ASSERT_EQ(own.body["items"].size(), 2u);
+  int editable = 0;
+  for (const json& item : own.body["items"]) editable += item["editable"].get<bool>() ? 1 : 0;
+  EXPECT_EQ(editable, 1);
+  const std::string target = "/api/v1/blocks/" + std::to_string(server.body["id"].get<int64_t>());
+  EXPECT_EQ(Send("DELETE", target, admin_a_).status, 404);
+  EXPECT_FALSE(app_->response().denylist().Admit("10.1.2.3"));
+  EXPECT_EQ(Audits("response.unblock_address", "denied").size(), 1u);
+  EXPECT_EQ(Send("DELETE", target, superadmin_).status, 200);
 }
 
 TEST_F(ResponseApiTest, BadBlocksAreRefusedAndChangeNothing) {

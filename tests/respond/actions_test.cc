@@ -127,6 +127,30 @@ TEST_F(ActionsTest, RangesAndBadTargets) {
   EXPECT_TRUE(denylist_.Admit("127.0.0.1"));
 }
 
+// Regression: an institution's block of a /8 cut off every other institution's users.
+TEST_F(ActionsTest, InstitutionBlocksStayNarrowAndServerBlocksMayBeWide) {
+  ActionContext admin;
+  admin.actor = "tok_admin";
+  auto wide = engine_->BlockAddress(admin, "10.0.0.0/8", 3600, "", inst_.id);
+  EXPECT_EQ(wide.status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(engine_->BlockAddress(admin, "2001:db8::/48", 3600, "", inst_.id).status().code(),
+            Code::kPermissionDenied);
+  EXPECT_TRUE(denylist_.Admit("10.1.2.3"));
+  EXPECT_TRUE(engine_->BlockAddress(admin, "10.1.2.0/24", 3600, "", inst_.id).ok());
+  EXPECT_TRUE(engine_->BlockAddress(admin, "2001:db8:0:1::/64", 3600, "", inst_.id).ok());
+  EXPECT_TRUE(engine_->BlockAddress(admin, "10.9.9.9", 3600, "", inst_.id).ok());
+
+  ActionContext playbook;
+  playbook.playbook = "pb";
+  auto refused = engine_->BlockAddress(playbook, "172.16.0.0/12", 3600, "", inst_.id);
+  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied);
+  EXPECT_TRUE(denylist_.Admit("172.16.0.1"));
+  EXPECT_EQ(FailureAlerts().size(), 1u) << "a playbook's refused step fails loudly";
+
+  EXPECT_TRUE(engine_->BlockAddress(playbook, "172.16.0.0/12", 3600, "", "").ok());
+  EXPECT_FALSE(denylist_.Admit("172.16.0.1"));
+}
+
 TEST_F(ActionsTest, UnblockIsReversibleAndTwiceIsConflict) {
   ActionContext ctx;
   ctx.actor = "tok_admin";
