@@ -31,6 +31,7 @@ class App::Impl {
     engine_options.max_attempts =
         static_cast<int>(ctx_.options.config.response.action_max_attempts);
     engine_options.initial_backoff_ms = ctx_.options.config.response.action_backoff_ms;
+    engine_options.lift_request_ttl_seconds = ctx_.options.config.response.lift_request_ttl_seconds;
     response_ = std::make_unique<respond::ActionEngine>(store, ctx_.options.keeper, clock,
                                                         &denylist_, &lockdowns_, engine_options);
     if (Status loaded = response_->Load(); !loaded.ok()) {

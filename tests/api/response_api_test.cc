@@ -241,6 +241,28 @@ TEST_F(ResponseApiTest, LeavingLockdownNeedsTwoDistinctSignedInAdminsOfTheInstit
   EXPECT_EQ(success[0].actor, bob.id);
 }
 
+// Regression: lift requests never expired; an old one could be approved at any later time.
+TEST_F(ResponseApiTest, ExpiredLiftRequestIsShownAndRefused) {
+  TestUser alice = MakeUser(core::Role::kAdmin, inst_a_, true);
+  TestUser bob = MakeUser(core::Role::kAdmin, inst_a_, true);
+  Session alice_s = Login(alice);
+  const std::string base = "/api/v1/institutions/" + inst_a_ + "/lockdown";
+  ASSERT_EQ(Send("POST", base, admin_a_, json::object()).status, 200);
+  Reply asked = SessionSend("POST", base + "/lift-request", alice_s);
+  ASSERT_EQ(asked.status, 202) << asked.raw;
+  EXPECT_EQ(asked.body["lift_request_expires_at"], clock_.NowSeconds() + 3600);
+  EXPECT_EQ(asked.body["lift_request_expired"], false);
+  clock_.AdvanceSeconds(3601);
+  Session bob_s = Login(bob);  // signed in after the wait, so the session is fresh
+  Reply shown = Send("GET", base, admin_a_);
+  EXPECT_EQ(shown.body["lift_request_expired"], true);
+  Reply late = SessionSend("POST", base + "/lift-approve", bob_s);
+  EXPECT_EQ(late.status, 409) << late.raw;
+  EXPECT_NE(late.raw.find("expired"), std::string::npos) << late.raw;
+  EXPECT_EQ(Send("GET", base, admin_a_).body["locked"], true);
+  EXPECT_EQ(Audits("response.lockdown_lift", "failure").size(), 1u);
+}
+
 TEST_F(ResponseApiTest, ServerLockdownIsForSuperadminsAndCoversEveryInstitution) {
   EXPECT_EQ(Send("POST", "/api/v1/lockdown", admin_a_, json::object()).status, 403);
   ASSERT_EQ(Send("POST", "/api/v1/lockdown", superadmin_, json{{"reason", "breach"}}).status, 200);

@@ -266,6 +266,51 @@ TEST_F(ActionsTest, LockdownEntersOnceAndNeedsTwoDistinctSignedInAdminsToLeave) 
   EXPECT_EQ(Audits("response.lockdown").size(), 3u);  // two entries, one refused institution
 }
 
+// Regression: an approval read the pending request, then lifted the lockdown unconditionally,
+// so a request cancelled (lockdown entered again) in between was still approved.
+TEST_F(ActionsTest, ApprovalNeverAppliesToACancelledLiftRequest) {
+  ActionContext ctx;
+  ASSERT_TRUE(engine_->EnterLockdown(ctx, inst_.id, "harvest").ok());
+  LiftActor alice{true, "usr_alice", false, inst_.id};
+  LiftActor bob{true, "usr_bob", false, inst_.id};
+  ASSERT_TRUE(engine_->RequestLift(ctx, inst_.id, alice).ok());
+  // The cancellation lands in the store after the approver's cache read (another writer).
+  auto row = lockdowns_.Get(inst_.id);
+  ASSERT_TRUE(row.has_value());
+  row->lift_requested_by.clear();
+  row->lift_requested_at = 0;
+  ASSERT_TRUE(real_->PutLockdown(*row).ok());
+  EXPECT_EQ(engine_->ApproveLift(ctx, inst_.id, bob).code(), Code::kConflict);
+  EXPECT_EQ(real_->ListLockdowns()->size(), 1u) << "the cancelled request lifted nothing";
+  EXPECT_TRUE(lockdowns_.IsLocked(inst_.id));
+  EXPECT_TRUE(lockdowns_.Get(inst_.id)->lift_requested_by.empty()) << "cache caught up";
+  // A lift request does not bring back a lockdown lifted in the meantime.
+  ASSERT_TRUE(engine_->RequestLift(ctx, inst_.id, alice).ok());
+  ASSERT_TRUE(engine_->ApproveLift(ctx, inst_.id, bob).ok());
+  EXPECT_TRUE(real_->ListLockdowns()->empty());
+}
+
+// Regression: a lift request never expired, so a forgotten one could be approved days later.
+TEST_F(ActionsTest, ExpiredLiftRequestCannotBeApproved) {
+  ActionContext ctx;
+  ASSERT_TRUE(engine_->EnterLockdown(ctx, inst_.id, "harvest").ok());
+  LiftActor alice{true, "usr_alice", false, inst_.id};
+  LiftActor bob{true, "usr_bob", false, inst_.id};
+  ASSERT_TRUE(engine_->RequestLift(ctx, inst_.id, alice).ok());
+  const int64_t expires = engine_->LiftRequestExpiresAt(*lockdowns_.Get(inst_.id));
+  EXPECT_EQ(expires, clock_.NowSeconds() + 3600);
+  clock_.AdvanceSeconds(3600);
+  Status late = engine_->ApproveLift(ctx, inst_.id, bob);
+  EXPECT_EQ(late.code(), Code::kConflict);
+  EXPECT_NE(late.message().find("expired"), std::string::npos) << late.message();
+  EXPECT_TRUE(lockdowns_.IsLocked(inst_.id));
+  // Asking again, even by the same admin, starts a fresh request.
+  ASSERT_TRUE(engine_->RequestLift(ctx, inst_.id, alice).ok());
+  EXPECT_EQ(engine_->LiftRequestExpiresAt(*lockdowns_.Get(inst_.id)), clock_.NowSeconds() + 3600);
+  ASSERT_TRUE(engine_->ApproveLift(ctx, inst_.id, bob).ok());
+  EXPECT_FALSE(lockdowns_.IsLocked(inst_.id));
+}
+
 TEST_F(ActionsTest, PlaybookRunsStepsOnceAndWaitsForApproval) {
   core::ApiToken t;
   t.id = core::NewId("tok");
