@@ -54,6 +54,16 @@ class ActionsTest : public ::testing::Test {
     return out;
   }
 
+  // A signed-in admin of inst_.
+  LiftActor LiftAdmin(const std::string& user_id) const {
+    return LiftActor{true, user_id, false, inst_.id};
+  }
+  // inst_ in lockdown, with usr_alice's request to leave it waiting for a second admin.
+  void LockAndAskToLift(const ActionContext& ctx) {
+    ASSERT_TRUE(engine_->EnterLockdown(ctx, inst_.id, "harvest").ok());
+    ASSERT_TRUE(engine_->RequestLift(ctx, inst_.id, LiftAdmin("usr_alice")).ok());
+  }
+
   std::unique_ptr<store::Store> real_;
   std::unique_ptr<store::testing::FaultyStore> store_;
   ManualClock clock_{0};
@@ -270,10 +280,8 @@ TEST_F(ActionsTest, LockdownEntersOnceAndNeedsTwoDistinctSignedInAdminsToLeave) 
 // so a request cancelled (lockdown entered again) in between was still approved.
 TEST_F(ActionsTest, ApprovalNeverAppliesToACancelledLiftRequest) {
   ActionContext ctx;
-  ASSERT_TRUE(engine_->EnterLockdown(ctx, inst_.id, "harvest").ok());
-  LiftActor alice{true, "usr_alice", false, inst_.id};
-  LiftActor bob{true, "usr_bob", false, inst_.id};
-  ASSERT_TRUE(engine_->RequestLift(ctx, inst_.id, alice).ok());
+  LockAndAskToLift(ctx);
+  const LiftActor alice = LiftAdmin("usr_alice"), bob = LiftAdmin("usr_bob");
   // The cancellation lands in the store after the approver's cache read (another writer).
   auto row = lockdowns_.Get(inst_.id);
   ASSERT_TRUE(row.has_value());
@@ -293,10 +301,8 @@ TEST_F(ActionsTest, ApprovalNeverAppliesToACancelledLiftRequest) {
 // Regression: a lift request never expired, so a forgotten one could be approved days later.
 TEST_F(ActionsTest, ExpiredLiftRequestCannotBeApproved) {
   ActionContext ctx;
-  ASSERT_TRUE(engine_->EnterLockdown(ctx, inst_.id, "harvest").ok());
-  LiftActor alice{true, "usr_alice", false, inst_.id};
-  LiftActor bob{true, "usr_bob", false, inst_.id};
-  ASSERT_TRUE(engine_->RequestLift(ctx, inst_.id, alice).ok());
+  LockAndAskToLift(ctx);
+  const LiftActor alice = LiftAdmin("usr_alice"), bob = LiftAdmin("usr_bob");
   const int64_t expires = engine_->LiftRequestExpiresAt(*lockdowns_.Get(inst_.id));
   EXPECT_EQ(expires, clock_.NowSeconds() + 3600);
   clock_.AdvanceSeconds(3600);
