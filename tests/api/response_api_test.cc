@@ -263,6 +263,45 @@ TEST_F(ResponseApiTest, ExpiredLiftRequestIsShownAndRefused) {
   EXPECT_EQ(Audits("response.lockdown_lift", "failure").size(), 1u);
 }
 
+// Regression: a superadmin (server-wide principal) could still write into a locked institution.
+TEST_F(ResponseApiTest, InstitutionLockdownHoldsASuperadminToo) {
+  SimDevice device = Enroll(CreateEnrollmentToken(admin_a_));
+  Reply staff = Send("POST", "/api/v1/staff", admin_a_, json{{"name", "Alice A"}});
+  ASSERT_EQ(staff.status, 201);
+  const std::string staff_id = staff.body["id"];
+  const std::string base = "/api/v1/institutions/" + inst_a_ + "/lockdown";
+  ASSERT_EQ(Send("POST", base, admin_a_, json::object()).status, 200);
+
+  Reply create =
+      Send("POST", "/api/v1/groups", superadmin_, json{{"name", "G"}, {"institution_id", inst_a_}});
+  EXPECT_EQ(create.status, 423) << create.raw;
+  EXPECT_EQ(create.ErrorCode(), "locked");
+  EXPECT_EQ(Send("POST", "/api/v1/devices/" + device.id + "/commands", superadmin_,
+                 json{{"type", "lock"}})
+                .status,
+            423);
+  EXPECT_EQ(
+      Send("PATCH", "/api/v1/staff/" + staff_id, superadmin_, json{{"name", "Mallory"}}).status,
+      423);
+  EXPECT_EQ(Send("GET", "/api/v1/staff/" + staff_id + "?reveal=true", superadmin_).status, 423);
+  EXPECT_EQ(Send("GET", "/api/v1/staff?reveal=true", superadmin_).status, 423)
+      << "a reveal across every institution includes the locked one";
+  EXPECT_EQ(Send("GET", "/api/v1/staff/" + staff_id, superadmin_).status, 200);
+  EXPECT_EQ(
+      Send("GET", "/api/v1/groups?institution_id=" + inst_a_, superadmin_).body["items"].size(), 0u)
+      << "the refused write changed nothing";
+
+  // Other institutions, server-level writes and the lockdown routes stay open.
+  EXPECT_EQ(
+      Send("POST", "/api/v1/groups", superadmin_, json{{"name", "GB"}, {"institution_id", inst_b_}})
+          .status,
+      201);
+  EXPECT_EQ(Send("POST", "/api/v1/institutions", superadmin_, json{{"name", "C"}}).status, 201);
+  EXPECT_EQ(Send("POST", base, superadmin_, json{{"reason", "still"}}).status, 200);
+  EXPECT_EQ(Send("POST", base + "/lift-request", superadmin_, std::string()).status, 403)
+      << "refused for being a token, not for the lockdown";
+}
+
 TEST_F(ResponseApiTest, ServerLockdownIsForSuperadminsAndCoversEveryInstitution) {
   EXPECT_EQ(Send("POST", "/api/v1/lockdown", admin_a_, json::object()).status, 403);
   ASSERT_EQ(Send("POST", "/api/v1/lockdown", superadmin_, json{{"reason", "breach"}}).status, 200);
