@@ -31,6 +31,7 @@ class App::Impl {
     engine_options.max_attempts =
         static_cast<int>(ctx_.options.config.response.action_max_attempts);
     engine_options.initial_backoff_ms = ctx_.options.config.response.action_backoff_ms;
+    engine_options.lift_request_ttl_seconds = ctx_.options.config.response.lift_request_ttl_seconds;
     response_ = std::make_unique<respond::ActionEngine>(store, ctx_.options.keeper, clock,
                                                         &denylist_, &lockdowns_, engine_options);
     if (Status loaded = response_->Load(); !loaded.ok()) {
@@ -58,8 +59,13 @@ class App::Impl {
   Result<Principal> AuthenticateAdmin(const http::Request& req);
   Result<Principal> AuthenticateDevice(const http::Request& req);
   // True when a lockdown forbids the request (answered 423).
-  bool LockedOut(const http::Request& req, const http::Route& route,
+  bool LockedOut(const http::Request& req, const http::Route& route, const http::PathParams& params,
                  const Principal& principal) const;
+  // The institutions a request names: the path's institution, ?institution_id=, the body's
+  // "institution_id" and the owner of each object the path names. Objects that do not exist
+  // name nothing (the handler answers 404).
+  std::vector<std::string> NamedInstitutions(const http::Request& req, const http::Route& route,
+                                             const http::PathParams& params) const;
   http::Response Health(const Call&) const;
   http::Response MetricsPage(const Call&) const;
 
@@ -124,8 +130,56 @@ bool OpenInLockdown(const http::Route& route) {
 
 }  // namespace
 
+std::vector<std::string> App::Impl::NamedInstitutions(const http::Request& req,
+                                                      const http::Route& route,
+                                                      const http::PathParams& params) const {
+  std::vector<std::string> out;
+  if (std::string inst; req.QueryParam("institution_id", &inst) && !inst.empty()) {
+    out.push_back(inst);
+  }
+  if (!req.body.empty()) {
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_object() && body.contains("institution_id") && body["institution_id"].is_string()) {
+      out.push_back(body["institution_id"].get<std::string>());
+    }
+  }
+  auto param = [&params](std::string_view name) -> std::string {
+    auto it = params.find(name);
+    return it == params.end() ? std::string() : it->second;
+  };
+  const std::string id = param("id");
+  store::Store& st = *ctx_.store;
+  const store::Scope all = store::Scope::All();
+  auto add = [&out](const auto& found) {
+    if (found.ok()) out.push_back(found->institution_id);
+  };
+  // The resource a path names, by the prefix of its route; the first match wins, so
+  // "/api/v1/staff/exports/{id}" comes before "/api/v1/staff/{id}".
+  using Lookup = std::function<void()>;
+  const std::pair<std::string_view, Lookup> resources[] = {
+      {"/api/v1/institutions/{id}", [&] { out.push_back(id); }},
+      {"/api/v1/devices/{id}", [&] { add(st.GetDevice(all, id)); }},
+      {"/api/v1/groups/{id}", [&] { add(st.GetGroup(all, id)); }},
+      {"/api/v1/policies/{id}", [&] { add(st.GetPolicy(all, id)); }},
+      {"/api/v1/apps/{id}", [&] { add(st.GetApp(all, id)); }},
+      {"/api/v1/staff/exports/{id}", [&] { add(st.GetStaffExport(all, id)); }},
+      {"/api/v1/staff/{id}", [&] { add(st.GetStaff(all, id)); }},
+      {"/api/v1/users/{id}", [&] { add(st.GetAdminUser(all, id)); }},
+      {"/api/v1/alerts/{id}", [&] { add(st.GetAlert(all, id)); }},
+      {"/api/v1/incidents/{id}", [&] { add(st.GetIncident(all, id)); }},
+  };
+  for (const auto& [prefix, lookup] : resources) {
+    if (!id.empty() && route.pattern.rfind(prefix, 0) == 0) {
+      lookup();
+      break;
+    }
+  }
+  if (std::string device = param("device_id"); !device.empty()) add(st.GetDevice(all, device));
+  return out;
+}
+
 bool App::Impl::LockedOut(const http::Request& req, const http::Route& route,
-                          const Principal& principal) const {
+                          const http::PathParams& params, const Principal& principal) const {
   if (route.pattern == "/device/v1/enroll") {
     // The enrollment token's institution is checked by the handler; a server lockdown closes
     // every institution at once.
@@ -134,15 +188,23 @@ bool App::Impl::LockedOut(const http::Request& req, const http::Route& route,
   if (principal.kind != Principal::Kind::kApiToken && principal.kind != Principal::Kind::kSession) {
     return false;  // devices keep checking in
   }
-  if (!lockdowns_.IsLocked(principal.institution_id)) return false;
-  if (route.permission == "staff.reveal" || route.permission == "staff.export") return true;
   // Clear staff fields are also read through ?reveal= on the staff routes.
-  if (std::string reveal;
-      req.QueryParam("reveal", &reveal) && !reveal.empty() && reveal != "false") {
-    return true;
+  std::string reveal;
+  const bool discloses =
+      route.permission == "staff.reveal" || route.permission == "staff.export" ||
+      (req.QueryParam("reveal", &reveal) && !reveal.empty() && reveal != "false");
+  const bool writes = req.method != "GET" && req.method != "HEAD" && !OpenInLockdown(route);
+  if (!discloses && !writes) return false;
+  if (lockdowns_.IsLocked(principal.institution_id)) return true;
+  // A superadmin's tokens span institutions: a locked institution holds them too, for whatever
+  // the request names in it. A disclosure that names no institution reads all of them.
+  if (!core::IsCrossInstitution(principal.role) || !lockdowns_.AnyLocked()) return false;
+  const std::vector<std::string> named = NamedInstitutions(req, route, params);
+  if (named.empty()) return discloses;
+  for (const auto& inst : named) {
+    if (lockdowns_.IsLocked(inst)) return true;
   }
-  if (req.method == "GET" || req.method == "HEAD") return false;
-  return !OpenInLockdown(route);
+  return false;
 }
 
 http::Response App::Impl::Health(const Call&) const {
@@ -355,7 +417,7 @@ http::Response App::Impl::Handle(const http::Request& req) {
     }
     if (!auth_status.ok()) {
       response = http::Response::Error(auth_status);
-    } else if (LockedOut(req, *match.route, principal)) {
+    } else if (LockedOut(req, *match.route, match.params, principal)) {
       metrics_.Increment("rampart_lockdown_refusals_total", "route", route_label);
       response = http::Response::Error(423, "locked", kLockedMessage);
     } else {

@@ -30,17 +30,35 @@ json BlockJson(const store::AddressBlock& b) {
               {"removed_by", b.removed_by}};
 }
 
-bool Visible(const Call& call, const store::AddressBlock& b) {
+// Every block is enforced for every connection (the front door does not know institutions), so
+// every caller sees every block that can refuse its users: its own in full, the others' (another
+// institution's, the server's) without who made them or why. Only the owner, or a superadmin,
+// may remove a block.
+bool Owned(const Call& call, const store::AddressBlock& b) {
   return core::IsCrossInstitution(call.principal.role) ||
          (!b.institution_id.empty() && b.institution_id == call.principal.institution_id);
+}
+
+json VisibleBlockJson(const Call& call, const store::AddressBlock& b) {
+  if (Owned(call, b)) {
+    json j = BlockJson(b);
+    j["editable"] = true;
+    return j;
+  }
+  return json{{"id", b.id},
+              {"value", b.value},
+              {"scope", b.scope},
+              {"owner", b.institution_id.empty() ? "server" : "another institution"},
+              {"created_at", b.created_at},
+              {"expires_at", b.expires_at},
+              {"removed_at", b.removed_at == 0 ? json(nullptr) : json(b.removed_at)},
+              {"editable", false}};
 }
 
 http::Response ListBlocks(Context& c, const Call& call) {
   RAMPART_API_ASSIGN(auto blocks, c.store->ListActiveAddressBlocks(c.Now()));
   json items = json::array();
-  for (const auto& b : blocks) {
-    if (Visible(call, b)) items.push_back(BlockJson(b));
-  }
+  for (const auto& b : blocks) items.push_back(VisibleBlockJson(call, b));
   return JsonResponse(200, json{{"items", std::move(items)}});
 }
 
@@ -63,9 +81,23 @@ http::Response CreateBlock(Context& c, const Call& call) {
   if (self.ok() && self->value == target->value) {
     return ErrorResponse(Status::InvalidArgument("refusing to block your own address"));
   }
-  RAMPART_API_ASSIGN(auto block, c.response->BlockAddress(ActionContextOf(call), value, seconds,
-                                                          reason, call.principal.institution_id));
-  return JsonResponse(201, BlockJson(block));
+  // A superadmin's block is server-wide; anyone else's belongs to their institution and must stay
+  // narrow enough not to reach other institutions.
+  const bool server_wide = core::IsCrossInstitution(call.principal.role);
+  if (!server_wide) {
+    Status width = respond::CheckInstitutionBlockWidth(*target);
+    if (!width.ok()) {
+      RecordAudit(c, call, "response.block_address", target->value, "denied",
+                  json{{"error", width.message()}}, "warning");
+      return ErrorResponse(width);
+    }
+  }
+  RAMPART_API_ASSIGN(auto block,
+                     c.response->BlockAddress(ActionContextOf(call), value, seconds, reason,
+                                              server_wide ? "" : call.principal.institution_id));
+  json out = BlockJson(block);
+  out["editable"] = true;
+  return JsonResponse(201, out);
 }
 
 http::Response DeleteBlock(Context& c, const Call& call) {
@@ -76,11 +108,18 @@ http::Response DeleteBlock(Context& c, const Call& call) {
     return ErrorResponse(Status::NotFound("block not found"));
   }
   auto existing = c.store->GetAddressBlock(id);
-  if (!existing.ok() || !Visible(call, *existing)) {
+  if (!existing.ok()) return ErrorResponse(Status::NotFound("block not found"));
+  if (!Owned(call, *existing)) {
+    // Listed to every caller but removed only by its owner; answered like any other tenant's
+    // object, and recorded.
+    RecordAudit(c, call, "response.unblock_address", existing->value, "denied",
+                json{{"block_id", id}, {"error", "not the caller's block"}}, "warning");
     return ErrorResponse(Status::NotFound("block not found"));
   }
   RAMPART_API_ASSIGN(auto removed, c.response->UnblockAddress(ActionContextOf(call), id));
-  return JsonResponse(200, BlockJson(removed));
+  json out = BlockJson(removed);
+  out["editable"] = true;
+  return JsonResponse(200, out);
 }
 
 // CrowdSec bouncers authenticate with X-Api-Key; an unknown key is 403 as in CrowdSec's LAPI.

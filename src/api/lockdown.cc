@@ -12,17 +12,25 @@ namespace {
 
 using nlohmann::json;
 
-json LockdownJson(const std::string& scope, const std::optional<store::Lockdown>& l) {
+json LockdownJson(Context& c, const std::string& scope, const std::optional<store::Lockdown>& l) {
   if (!l) return json{{"scope", scope}, {"locked", false}};
-  return json{{"scope", scope},
-              {"locked", true},
-              {"entered_by", l->entered_by},
-              {"entered_at", l->entered_at},
-              {"reason", l->reason},
-              {"lift_requested_by",
-               l->lift_requested_by.empty() ? json(nullptr) : json(l->lift_requested_by)},
-              {"lift_requested_at",
-               l->lift_requested_at == 0 ? json(nullptr) : json(l->lift_requested_at)}};
+  json out = json{{"scope", scope},
+                  {"locked", true},
+                  {"entered_by", l->entered_by},
+                  {"entered_at", l->entered_at},
+                  {"reason", l->reason},
+                  {"lift_requested_by", nullptr},
+                  {"lift_requested_at", nullptr},
+                  {"lift_request_expires_at", nullptr},
+                  {"lift_request_expired", false}};
+  if (!l->lift_requested_by.empty()) {
+    const int64_t expires = c.response->LiftRequestExpiresAt(*l);
+    out["lift_requested_by"] = l->lift_requested_by;
+    out["lift_requested_at"] = l->lift_requested_at;
+    out["lift_request_expires_at"] = expires;
+    out["lift_request_expired"] = c.Now() >= expires;
+  }
+  return out;
 }
 
 respond::LiftActor LiftActorOf(const Call& call) {
@@ -46,7 +54,7 @@ Result<std::string> InstitutionScope(Context& c, const Call& call) {
 }
 
 http::Response Show(Context& c, const std::string& scope) {
-  return JsonResponse(200, LockdownJson(scope, c.response->lockdowns().Get(scope)));
+  return JsonResponse(200, LockdownJson(c, scope, c.response->lockdowns().Get(scope)));
 }
 
 http::Response Enter(Context& c, const Call& call, const std::string& scope) {
@@ -57,7 +65,7 @@ http::Response Enter(Context& c, const Call& call, const std::string& scope) {
 
 http::Response LiftRequest(Context& c, const Call& call, const std::string& scope) {
   RAMPART_API_CHECK(c.response->RequestLift(ActionContextOf(call), scope, LiftActorOf(call)));
-  return JsonResponse(202, LockdownJson(scope, c.response->lockdowns().Get(scope)));
+  return JsonResponse(202, LockdownJson(c, scope, c.response->lockdowns().Get(scope)));
 }
 
 http::Response LiftApprove(Context& c, const Call& call, const std::string& scope) {
@@ -84,8 +92,9 @@ void RegisterLockdownRoutes(RouteTable& t, Context& c) {
   const std::string server(respond::kServerScope);
   t.Add("GET", "/api/v1/lockdown", "lockdown.server", [&c, server](const Call&) {
     json items = json::array();
-    for (const auto& l : c.response->lockdowns().List()) items.push_back(LockdownJson(l.scope, l));
-    json out = LockdownJson(server, c.response->lockdowns().Get(server));
+    for (const auto& l : c.response->lockdowns().List())
+      items.push_back(LockdownJson(c, l.scope, l));
+    json out = LockdownJson(c, server, c.response->lockdowns().Get(server));
     out["all"] = std::move(items);
     return JsonResponse(200, out);
   });

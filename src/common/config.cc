@@ -109,6 +109,12 @@ Status ApplyResponse(const YAML::Node& node, ResponseConfig* r) {
       if (r->action_backoff_ms > 60000) {
         return Status::InvalidArgument("config: '" + name + "' must be at most 60000");
       }
+    } else if (key == "lift_request_ttl_seconds") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &r->lift_request_ttl_seconds));
+      if (r->lift_request_ttl_seconds < 60 || r->lift_request_ttl_seconds > 7 * 24 * 3600) {
+        return Status::InvalidArgument("config: '" + name +
+                                       "' must be between 60 and 604800 (a week)");
+      }
     } else {
       return Status::InvalidArgument("config: unknown key '" + name + "'");
     }

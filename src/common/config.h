@@ -105,10 +105,11 @@ struct IncidentsConfig {
 
 // Playbooks and response actions (`response:`; docs/incident-response.md).
 struct ResponseConfig {
-  bool playbooks = true;                   // run playbooks on stored alerts
-  std::vector<std::string> playbook_dirs;  // besides the bundled playbooks
-  uint32_t action_max_attempts = 3;        // tries of an action that fails transiently
-  uint32_t action_backoff_ms = 200;        // first wait between tries; doubles each time
+  bool playbooks = true;                     // run playbooks on stored alerts
+  std::vector<std::string> playbook_dirs;    // besides the bundled playbooks
+  uint32_t action_max_attempts = 3;          // tries of an action that fails transiently
+  uint32_t action_backoff_ms = 200;          // first wait between tries; doubles each time
+  uint32_t lift_request_ttl_seconds = 3600;  // a request to leave lockdown expires after this
 };
 
 struct Config {

@@ -277,6 +277,17 @@ SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport
 
 namespace {
 
+// The peer's address without its port: what the per-peer connection cap counts.
+std::string PeerAddress(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  } else if (ss.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
 std::string PeerName(const sockaddr_storage& ss) {
   char buf[INET6_ADDRSTRLEN] = {};
   if (ss.ss_family == AF_INET) {
@@ -339,6 +350,7 @@ class SyslogReceiver::Impl {
     s.oversized = oversized_.load();
     s.connections = connections_.load();
     s.refused = refused_.load();
+    s.refused_per_peer = refused_per_peer_.load();
     return s;
   }
 
@@ -346,6 +358,7 @@ class SyslogReceiver::Impl {
   struct Conn {
     Fd fd;
     std::string peer;
+    std::string address;  // peer without the port
     std::string buf;
     std::chrono::steady_clock::time_point last_active;
   };
@@ -366,7 +379,8 @@ class SyslogReceiver::Impl {
   std::vector<char> rbuf_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> messages_{0}, malformed_{0}, oversized_{0}, connections_{0}, refused_{0};
+  std::atomic<uint64_t> messages_{0}, malformed_{0}, oversized_{0}, connections_{0}, refused_{0},
+      refused_per_peer_{0};
 };
 
 Status SyslogReceiver::Impl::Bind() {
@@ -490,16 +504,25 @@ void SyslogReceiver::Impl::Accept() {
     int fd = ::accept4(tcp_.get(), reinterpret_cast<sockaddr*>(&from), &flen,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
-    if (conns_.size() >= options_.max_connections) {
+    const std::string address = PeerAddress(from);
+    size_t from_peer = 0;
+    for (const auto& open : conns_) from_peer += open.address == address ? 1 : 0;
+    const bool peer_full = from_peer >= options_.max_connections_per_peer;
+    if (peer_full || conns_.size() >= options_.max_connections) {
       ::close(fd);
       uint64_t n = ++refused_;
-      if (n <= 5 || n % 1000 == 0) log::Warn("detect.syslog_connection_refused", {{"total", n}});
+      if (peer_full) ++refused_per_peer_;
+      if (n <= 5 || n % 1000 == 0) {
+        log::Warn("detect.syslog_connection_refused",
+                  {{"total", n}, {"reason", peer_full ? "per_peer_limit" : "limit"}});
+      }
       continue;
     }
     ++connections_;
     Conn c;
     c.fd = Fd(fd);
     c.peer = PeerName(from);
+    c.address = address;
     c.last_active = std::chrono::steady_clock::now();
     conns_.push_back(std::move(c));
   }

@@ -56,16 +56,20 @@ SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport
 struct SyslogReceiverOptions {
   std::string listen;  // "HOST:PORT"; port 0 picks one free for both UDP and TCP
   size_t max_message_bytes = 64 * 1024;
-  size_t max_connections = 64;           // TCP; more are refused at accept
+  size_t max_connections = 64;  // TCP; more are refused at accept
+  // TCP connections from one peer address (any port); more are refused at accept, so that one
+  // sender holding idle connections cannot take every slot from the others.
+  size_t max_connections_per_peer = 8;
   int64_t idle_timeout_millis = 300000;  // a TCP connection silent this long is closed
 };
 
 struct SyslogStats {
-  uint64_t messages = 0;     // parsed and emitted
-  uint64_t malformed = 0;    // not syslog
-  uint64_t oversized = 0;    // over max_message_bytes (the TCP connection is closed)
-  uint64_t connections = 0;  // TCP connections accepted
-  uint64_t refused = 0;      // TCP connections over max_connections
+  uint64_t messages = 0;          // parsed and emitted
+  uint64_t malformed = 0;         // not syslog
+  uint64_t oversized = 0;         // over max_message_bytes (the TCP connection is closed)
+  uint64_t connections = 0;       // TCP connections accepted
+  uint64_t refused = 0;           // TCP connections over max_connections or the per-peer cap
+  uint64_t refused_per_peer = 0;  // of those, refused for the per-peer cap
 };
 
 class SyslogReceiver {

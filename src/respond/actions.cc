@@ -150,6 +150,16 @@ Result<store::AddressBlock> ActionEngine::BlockAddress(const ActionContext& ctx,
                                                        const std::string& institution_id) {
   auto parsed = ParseBlockTarget(target);
   if (!parsed.ok()) return parsed.status();
+  if (!institution_id.empty()) {
+    // Every block is enforced for every connection: an institution's block stays narrow.
+    Status width = CheckInstitutionBlockWidth(*parsed);
+    if (!width.ok()) {
+      if (ctx.actor == "system") {
+        return FailStep(ctx, "block_address", parsed->value, institution_id, width);
+      }
+      return width;
+    }
+  }
   if (duration_seconds <= 0 || duration_seconds > 366 * 24 * 3600) {
     return Status::InvalidArgument("duration must be between 1 second and a year");
   }
@@ -414,9 +424,14 @@ Status ActionEngine::EnterLockdown(const ActionContext& ctx, const std::string& 
           if (current->lift_requested_by.empty()) return Status::Ok();
           current->lift_requested_by.clear();
           current->lift_requested_at = 0;
-          RAMPART_RETURN_IF_ERROR(store_->PutLockdown(*current));
-          lockdowns_->Put(*current);
-          return Status::Ok();
+          // Only the request is cleared, so an approval racing with this finds it gone.
+          Status cleared = store_->SetLockdownLiftRequest(scope, "", 0);
+          if (cleared.ok()) {
+            lockdowns_->Put(*current);
+            return Status::Ok();
+          }
+          // Lifted in between: lock it again, as a new lockdown.
+          if (cleared.code() != Code::kNotFound) return cleared;
         }
         store::Lockdown l;
         l.scope = scope;
@@ -436,6 +451,11 @@ Status ActionEngine::EnterLockdown(const ActionContext& ctx, const std::string& 
   Audit(ctx, "lockdown", scope, "success", inst, attempts, true, "", 0);
   log::Warn("response.lockdown", {{"scope", scope}, {"by", ctx.actor}});
   return Status::Ok();
+}
+
+int64_t ActionEngine::LiftRequestExpiresAt(const store::Lockdown& l) const {
+  if (l.lift_requested_by.empty()) return 0;
+  return l.lift_requested_at + options_.lift_request_ttl_seconds;
 }
 
 Status ActionEngine::CheckLiftCaller(const ActionContext& ctx, const std::string& scope,
@@ -462,12 +482,22 @@ Status ActionEngine::RequestLift(const ActionContext& ctx, const std::string& sc
   RAMPART_RETURN_IF_ERROR(CheckLiftCaller(ctx, scope, who, "lockdown_lift"));
   auto current = lockdowns_->Get(scope);
   if (!current) return Status::NotFound("not in lockdown");
-  if (current->lift_requested_by == who.user_id) return Status::Ok();  // asked again: same state
+  const int64_t now = clock_->NowSeconds();
+  if (current->lift_requested_by == who.user_id && now < LiftRequestExpiresAt(*current)) {
+    return Status::Ok();  // asked again while the request stands: same state
+  }
   current->lift_requested_by = who.user_id;
-  current->lift_requested_at = clock_->NowSeconds();
+  current->lift_requested_at = now;
   int attempts = 0;
-  Status s = WithRetry([&] { return store_->PutLockdown(*current); }, &attempts);
+  // Only the request is written: a lockdown lifted meanwhile is not brought back by asking.
+  Status s =
+      WithRetry([&] { return store_->SetLockdownLiftRequest(scope, who.user_id, now); }, &attempts);
   const std::string inst = ScopeInstitution(scope);
+  if (s.code() == Code::kNotFound) {
+    RAMPART_RETURN_IF_ERROR(lockdowns_->Load(*store_));
+    Audit(ctx, "lockdown_lift", scope, "failure", inst, attempts, false, "not in lockdown", 0);
+    return Status::NotFound("not in lockdown");
+  }
   if (!s.ok()) {
     Audit(ctx, "lockdown_lift", scope, "failure", inst, attempts, false, s.message(), 0);
     return s;
@@ -489,6 +519,9 @@ Status ActionEngine::ApproveLift(const ActionContext& ctx, const std::string& sc
   } else if (current->lift_requested_by == who.user_id) {
     refusal = Status::PermissionDenied(
         "the admin who asked to leave lockdown cannot also approve it; a second admin must");
+  } else if (clock_->NowSeconds() >= LiftRequestExpiresAt(*current)) {
+    refusal =
+        Status::Conflict("the request to leave this lockdown has expired; an admin must ask again");
   }
   if (!refusal.ok()) {
     Audit(ctx, "lockdown_lift", scope, "failure", inst, 1, false, refusal.message(), 0);
@@ -497,10 +530,20 @@ Status ActionEngine::ApproveLift(const ActionContext& ctx, const std::string& sc
   int attempts = 0;
   Status s = WithRetry(
       [&]() -> Status {
-        Status d = store_->DeleteLockdown(scope);
-        return d.code() == Code::kNotFound ? Status::Ok() : d;
+        return store_->LiftLockdownIfRequested(scope, current->lift_requested_by,
+                                               current->lift_requested_at);
       },
       &attempts);
+  if (s.code() == Code::kConflict) {
+    // Cancelled (lockdown entered again) or replaced between our read and the lift: the
+    // lockdown stands. The cache may be behind the store; read it again.
+    if (Status reloaded = lockdowns_->Load(*store_); !reloaded.ok()) {
+      log::Error("response.lockdown_reload_failed", {{"error", reloaded.message()}});
+    }
+    Audit(ctx, "lockdown_lift", scope, "failure", inst, attempts, false, s.message(), 0);
+    return Status::Conflict(
+        "the request to leave this lockdown was cancelled or replaced; nothing was lifted");
+  }
   if (!s.ok()) {
     Audit(ctx, "lockdown_lift", scope, "failure", inst, attempts, false, s.message(), 0);
     RaiseFailure(ctx, "lockdown_lift", scope, inst, s);

@@ -54,6 +54,8 @@ struct LiftActor {
 struct ActionEngineOptions {
   int max_attempts = 3;
   int64_t initial_backoff_ms = 200;
+  // How long a request to leave lockdown waits for its second admin before it expires.
+  int64_t lift_request_ttl_seconds = 3600;
   // How to wait between attempts; tests pass a recorder instead of sleeping.
   std::function<void(int64_t millis)> sleep;
 };
@@ -71,6 +73,8 @@ class ActionEngine {
   // Blocks an address or range for `duration_seconds` (1 s .. 1 year). InvalidArgument for a
   // bad address. A block already in force is extended, not duplicated.
   // institution_id: whose block it is (see store::AddressBlock); "" for server-wide.
+  // PermissionDenied when an institution's block is wider than CheckInstitutionBlockWidth
+  // allows (a playbook's refused step is audited as a failure and raises the failure alert).
   Result<store::AddressBlock> BlockAddress(const ActionContext& ctx, std::string_view target,
                                            int64_t duration_seconds, const std::string& reason,
                                            const std::string& institution_id);
@@ -121,9 +125,12 @@ class ActionEngine {
   // NotFound when the scope is not locked (or is another institution's). Refusals are audited.
   Status RequestLift(const ActionContext& ctx, const std::string& scope, const LiftActor& who);
   // The second admin: must be a signed-in user other than the requester. Lifts the lockdown.
-  // FailedPrecondition-like Conflict when nobody asked yet; PermissionDenied for the same user
-  // or a token. Refusals are audited.
+  // Conflict when nobody asked yet, when the request expired (lift_request_ttl_seconds) or when
+  // it was cancelled or replaced while this approval ran (the lift is one conditional write);
+  // PermissionDenied for the same user or a token. Refusals are audited.
   Status ApproveLift(const ActionContext& ctx, const std::string& scope, const LiftActor& who);
+  // When the pending lift request of `l` expires (0 when nobody asked).
+  int64_t LiftRequestExpiresAt(const store::Lockdown& l) const;
 
   // A step that could not even start (the alert lacks what it needs): audited as a failure,
   // with the failure alert. Returns `error`.

@@ -26,7 +26,8 @@ Result<BlockTarget> ParseBlockTarget(std::string_view text) {
   auto net = detect::ParseCidr(text);
   if (!net) return Status::InvalidArgument("not an IP address or CIDR range");
   const bool has_slash = text.find('/') != std::string_view::npos;
-  if (net->prefix == 128) return BlockTarget{detect::FormatIp(net->base), "Ip"};
+  const bool v4 = net->base.v4;
+  if (net->prefix == 128) return BlockTarget{detect::FormatIp(net->base), "Ip", v4, v4 ? 32 : 128};
   if (has_slash) {
     // ParseCidr clears host bits; refuse text that had some set, it was meant as something else.
     auto given = detect::ParseIp(text.substr(0, text.find('/')));
@@ -42,7 +43,21 @@ Result<BlockTarget> ParseBlockTarget(std::string_view text) {
     return Status::InvalidArgument("range covers every IPv4 address; block IPv4 ranges directly");
   }
   int shown = net->base.v4 ? net->prefix - 96 : net->prefix;
-  return BlockTarget{detect::FormatIp(net->base) + "/" + std::to_string(shown), "Range"};
+  return BlockTarget{detect::FormatIp(net->base) + "/" + std::to_string(shown), "Range", v4, shown};
+}
+
+Status CheckInstitutionBlockWidth(const BlockTarget& target) {
+  if (target.v4 && target.prefix < kInstitutionMinPrefixV4) {
+    return Status::PermissionDenied(
+        "an institution may block single addresses and IPv4 ranges up to a /24; wider ranges "
+        "reach other institutions and need a superadmin");
+  }
+  if (!target.v4 && target.prefix < kInstitutionMinPrefixV6) {
+    return Status::PermissionDenied(
+        "an institution may block single addresses and IPv6 ranges up to a /64; wider ranges "
+        "reach other institutions and need a superadmin");
+  }
+  return Status::Ok();
 }
 
 Denylist::Denylist(const Clock* clock)

@@ -29,8 +29,18 @@ namespace rampart::respond {
 struct BlockTarget {
   std::string value;
   std::string scope;  // "Ip" or "Range"
+  bool v4 = true;
+  int prefix = 32;  // as written: 0..32 for IPv4, 0..128 for IPv6 (32 / 128 for one address)
 };
 Result<BlockTarget> ParseBlockTarget(std::string_view text);
+
+// The widest range a block owned by one institution may cover. The front door enforces every
+// block for every connection, so a wider one would cut off other institutions' users and devices;
+// only server-wide callers (superadmins, playbooks of server-wide alerts) may go wider.
+inline constexpr int kInstitutionMinPrefixV4 = 24;
+inline constexpr int kInstitutionMinPrefixV6 = 64;
+// PermissionDenied when `target` is wider than an institution's block may be.
+Status CheckInstitutionBlockWidth(const BlockTarget& target);
 
 class Denylist {
  public:

@@ -24,6 +24,11 @@ bool LockdownState::ServerLocked() const {
   return by_scope_.count(std::string(kServerScope)) > 0;
 }
 
+bool LockdownState::AnyLocked() const {
+  std::shared_lock lock(mu_);
+  return !by_scope_.empty();
+}
+
 std::optional<store::Lockdown> LockdownState::Get(const std::string& scope) const {
   std::shared_lock lock(mu_);
   auto it = by_scope_.find(scope);

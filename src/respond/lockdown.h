@@ -24,6 +24,8 @@ class LockdownState {
   // True when the server is locked, or `institution_id` (non-empty) is.
   bool IsLocked(const std::string& institution_id) const;
   bool ServerLocked() const;
+  // True when the server or any institution is locked.
+  bool AnyLocked() const;
   std::optional<store::Lockdown> Get(const std::string& scope) const;
   std::vector<store::Lockdown> List() const;
   void Put(const store::Lockdown& lockdown);

@@ -485,6 +485,16 @@ class Store {
   virtual Status PutLockdown(const Lockdown& lockdown) = 0;
   // NotFound when that scope is not locked.
   virtual Status DeleteLockdown(const std::string& scope) = 0;
+  // Sets the pending lift request of a locked scope, or clears it with an empty requested_by
+  // (requested_at 0). Changes nothing else; NotFound when that scope is not locked.
+  virtual Status SetLockdownLiftRequest(const std::string& scope, const std::string& requested_by,
+                                        int64_t requested_at) = 0;
+  // Lifts the lockdown of `scope` only while its pending lift request is still the one being
+  // approved (same requester, same time): one conditional DELETE, so an approval can never apply
+  // to a request cancelled or replaced in between. Conflict when the request changed or is gone,
+  // or the scope is no longer locked.
+  virtual Status LiftLockdownIfRequested(const std::string& scope, const std::string& requested_by,
+                                         int64_t requested_at) = 0;
   virtual Result<std::vector<Lockdown>> ListLockdowns() = 0;
   // --- end Response ---
 };

@@ -40,15 +40,55 @@ TEST_F(ResponseApiTest, BlocksAreCreatedListedAndRemovedWithinTheInstitution) {
   ASSERT_EQ(listed.status, 200);
   EXPECT_EQ(listed.body["items"].size(), 1u);
   EXPECT_EQ(Send("POST", "/api/v1/blocks", analyst_a_, json{{"value", "192.0.2.1"}}).status, 403);
-  EXPECT_TRUE(Send("GET", "/api/v1/blocks", admin_b_).body["items"].empty());
   const std::string target = "/api/v1/blocks/" + std::to_string(made.body["id"].get<int64_t>());
-  EXPECT_EQ(Send("DELETE", target, admin_b_).status, 404);
+  EXPECT_EQ(Send("DELETE", target, admin_b_).status, 404) << "seen by B, removed only by A";
   EXPECT_FALSE(app_->response().denylist().Admit("203.0.113.9"));
   EXPECT_EQ(Send("DELETE", target, admin_a_).status, 200);
   EXPECT_TRUE(app_->response().denylist().Admit("203.0.113.9"));
   EXPECT_EQ(Send("DELETE", target, admin_a_).status, 409);
   EXPECT_EQ(Audits("response.block_address", "success").size(), 1u);
   EXPECT_EQ(Audits("response.unblock_address", "success").size(), 1u);
+}
+
+// Regression: an institution's admin could block a /8, cutting off other institutions' users,
+// who could not even see the block that refused them.
+TEST_F(ResponseApiTest, InstitutionBlocksCannotReachOtherInstitutions) {
+  for (const char* wide : {"10.0.0.0/8", "198.51.0.0/16", "203.0.112.0/23", "2001:db8::/48"}) {
+    SCOPED_TRACE(wide);
+    Reply r = Send("POST", "/api/v1/blocks", admin_a_, json{{"value", wide}});
+    EXPECT_EQ(r.status, 403) << r.raw;
+    EXPECT_TRUE(r.body.contains("error"));
+  }
+  EXPECT_TRUE(app_->response().denylist().Admit("10.1.2.3"));
+  EXPECT_EQ(Audits("response.block_address", "denied").size(), 4u);
+  EXPECT_TRUE(Audits("response.block_address", "success").empty());
+  EXPECT_EQ(Send("POST", "/api/v1/blocks", admin_a_, json{{"value", "2001:db8:0:1::/64"}}).status,
+            201);
+
+  // A superadmin may block wide; the block is the server's, and every institution sees it.
+  Reply server = Send("POST", "/api/v1/blocks", superadmin_,
+                      json{{"value", "10.0.0.0/8"}, {"reason", "botnet"}});
+  ASSERT_EQ(server.status, 201) << server.raw;
+  EXPECT_TRUE(server.body["institution_id"].is_null());
+  EXPECT_FALSE(app_->response().denylist().Admit("10.1.2.3"));
+  Reply seen = Send("GET", "/api/v1/blocks", admin_b_);
+  ASSERT_EQ(seen.status, 200);
+  ASSERT_EQ(seen.body["items"].size(), 2u);
+  for (const json& item : seen.body["items"]) {
+    EXPECT_EQ(item["editable"], false);
+    EXPECT_FALSE(item.contains("reason")) << "another owner's reason is not shown";
+    EXPECT_FALSE(item.contains("created_by"));
+  }
+  Reply own = Send("GET", "/api/v1/blocks", admin_a_);
+  ASSERT_EQ(own.body["items"].size(), 2u);
+  int editable = 0;
+  for (const json& item : own.body["items"]) editable += item["editable"].get<bool>() ? 1 : 0;
+  EXPECT_EQ(editable, 1);
+  const std::string target = "/api/v1/blocks/" + std::to_string(server.body["id"].get<int64_t>());
+  EXPECT_EQ(Send("DELETE", target, admin_a_).status, 404);
+  EXPECT_FALSE(app_->response().denylist().Admit("10.1.2.3"));
+  EXPECT_EQ(Audits("response.unblock_address", "denied").size(), 1u);
+  EXPECT_EQ(Send("DELETE", target, superadmin_).status, 200);
 }
 
 TEST_F(ResponseApiTest, BadBlocksAreRefusedAndChangeNothing) {
@@ -199,6 +239,67 @@ TEST_F(ResponseApiTest, LeavingLockdownNeedsTwoDistinctSignedInAdminsOfTheInstit
   auto success = Audits("response.lockdown_lift", "success");
   ASSERT_EQ(success.size(), 1u);
   EXPECT_EQ(success[0].actor, bob.id);
+}
+
+// Regression: lift requests never expired; an old one could be approved at any later time.
+TEST_F(ResponseApiTest, ExpiredLiftRequestIsShownAndRefused) {
+  TestUser alice = MakeUser(core::Role::kAdmin, inst_a_, true);
+  TestUser bob = MakeUser(core::Role::kAdmin, inst_a_, true);
+  Session alice_s = Login(alice);
+  const std::string base = "/api/v1/institutions/" + inst_a_ + "/lockdown";
+  ASSERT_EQ(Send("POST", base, admin_a_, json::object()).status, 200);
+  Reply asked = SessionSend("POST", base + "/lift-request", alice_s);
+  ASSERT_EQ(asked.status, 202) << asked.raw;
+  EXPECT_EQ(asked.body["lift_request_expires_at"], clock_.NowSeconds() + 3600);
+  EXPECT_EQ(asked.body["lift_request_expired"], false);
+  clock_.AdvanceSeconds(3601);
+  Session bob_s = Login(bob);  // signed in after the wait, so the session is fresh
+  Reply shown = Send("GET", base, admin_a_);
+  EXPECT_EQ(shown.body["lift_request_expired"], true);
+  Reply late = SessionSend("POST", base + "/lift-approve", bob_s);
+  EXPECT_EQ(late.status, 409) << late.raw;
+  EXPECT_NE(late.raw.find("expired"), std::string::npos) << late.raw;
+  EXPECT_EQ(Send("GET", base, admin_a_).body["locked"], true);
+  EXPECT_EQ(Audits("response.lockdown_lift", "failure").size(), 1u);
+}
+
+// Regression: a superadmin (server-wide principal) could still write into a locked institution.
+TEST_F(ResponseApiTest, InstitutionLockdownHoldsASuperadminToo) {
+  SimDevice device = Enroll(CreateEnrollmentToken(admin_a_));
+  Reply staff = Send("POST", "/api/v1/staff", admin_a_, json{{"name", "Alice A"}});
+  ASSERT_EQ(staff.status, 201);
+  const std::string staff_id = staff.body["id"];
+  const std::string base = "/api/v1/institutions/" + inst_a_ + "/lockdown";
+  ASSERT_EQ(Send("POST", base, admin_a_, json::object()).status, 200);
+
+  Reply create =
+      Send("POST", "/api/v1/groups", superadmin_, json{{"name", "G"}, {"institution_id", inst_a_}});
+  EXPECT_EQ(create.status, 423) << create.raw;
+  EXPECT_EQ(create.ErrorCode(), "locked");
+  EXPECT_EQ(Send("POST", "/api/v1/devices/" + device.id + "/commands", superadmin_,
+                 json{{"type", "lock"}})
+                .status,
+            423);
+  EXPECT_EQ(
+      Send("PATCH", "/api/v1/staff/" + staff_id, superadmin_, json{{"name", "Mallory"}}).status,
+      423);
+  EXPECT_EQ(Send("GET", "/api/v1/staff/" + staff_id + "?reveal=true", superadmin_).status, 423);
+  EXPECT_EQ(Send("GET", "/api/v1/staff?reveal=true", superadmin_).status, 423)
+      << "a reveal across every institution includes the locked one";
+  EXPECT_EQ(Send("GET", "/api/v1/staff/" + staff_id, superadmin_).status, 200);
+  EXPECT_EQ(
+      Send("GET", "/api/v1/groups?institution_id=" + inst_a_, superadmin_).body["items"].size(), 0u)
+      << "the refused write changed nothing";
+
+  // Other institutions, server-level writes and the lockdown routes stay open.
+  EXPECT_EQ(
+      Send("POST", "/api/v1/groups", superadmin_, json{{"name", "GB"}, {"institution_id", inst_b_}})
+          .status,
+      201);
+  EXPECT_EQ(Send("POST", "/api/v1/institutions", superadmin_, json{{"name", "C"}}).status, 201);
+  EXPECT_EQ(Send("POST", base, superadmin_, json{{"reason", "still"}}).status, 200);
+  EXPECT_EQ(Send("POST", base + "/lift-request", superadmin_, std::string()).status, 403)
+      << "refused for being a token, not for the lockdown";
 }
 
 TEST_F(ResponseApiTest, ServerLockdownIsForSuperadminsAndCoversEveryInstitution) {

@@ -179,6 +179,32 @@ void SendAll(int fd, const std::string& data) {
   }
 }
 
+int ConnectTcpFromForSyslogPeers(const char* source, uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source, &from.sin_addr);
+  sockaddr_in a = Loopback(port);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Connects from `source` and expects the receiver to close that connection within the
+// (generous) deadline: refused at accept, or closed once idle.
+void ExpectClosedForSyslogPeers(const char* source, uint16_t port) {
+  int fd = ConnectTcpFromForSyslogPeers(source, port);
+  ASSERT_GE(fd, 0);
+  char buf[16];
+  timeval tv{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  EXPECT_LE(::recv(fd, buf, sizeof buf, 0), 0);
+  ::close(fd);
+}
+
 TEST(SyslogReceiverTest, UdpAndBothTcpFramings) {
   CapturingSink sink;
   SyslogReceiverOptions o;
@@ -255,16 +281,72 @@ TEST(SyslogReceiverTest, ConnectionsOverTheLimitAreRefused) {
   int first = ConnectTcp((*r)->port());
   SendAll(first, "<13>1 - h a - - - first\n");
   ASSERT_EQ(sink.WaitFor(1).size(), 1u);
-  int second = ConnectTcp((*r)->port());
-  ASSERT_GE(second, 0);
-  char buf[16];
-  timeval tv{20, 0};
-  ::setsockopt(second, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  EXPECT_LE(::recv(second, buf, sizeof buf, 0), 0);
-  ::close(second);
+  ExpectClosedForSyslogPeers("127.0.0.1", (*r)->port());  // the second connection
   ::close(first);
   (*r)->Stop();
   EXPECT_EQ((*r)->stats().refused, 1u);
+}
+
+// A receiver on 127.0.0.1 with a per-peer cap, started; null when it cannot bind.
+std::unique_ptr<SyslogReceiver> StartForSyslogPeers(CapturingSink* sink, size_t per_peer,
+                                                    int64_t idle_millis) {
+  SyslogReceiverOptions o;
+  o.listen = "127.0.0.1:0";
+  o.max_connections_per_peer = per_peer;
+  o.idle_timeout_millis = idle_millis;
+  auto r = SyslogReceiver::Create(o, sink);
+  if (!r.ok()) return nullptr;
+  (*r)->Start();
+  return std::move(r).value();
+}
+
+// Regression: the only cap was 64 connections in total, so one peer holding 64 idle
+// connections shut every other sender out.
+TEST(SyslogPeerLimitTest, OnePeerCannotHoldEverySlot) {
+  CapturingSink sink;
+  auto r = StartForSyslogPeers(&sink, 2, 300000);
+  ASSERT_NE(r, nullptr);
+  const uint16_t port = r->port();
+  int a1 = ConnectTcpFromForSyslogPeers("127.0.0.1", port);
+  int a2 = ConnectTcpFromForSyslogPeers("127.0.0.1", port);
+  ASSERT_GE(a1, 0);
+  ASSERT_GE(a2, 0);
+  SendAll(a1, "<13>1 - h a - - - one\n");
+  SendAll(a2, "<13>1 - h a - - - two\n");
+  ASSERT_EQ(sink.WaitFor(2).size(), 2u);
+  {
+    SCOPED_TRACE("a third connection of the same peer");
+    ExpectClosedForSyslogPeers("127.0.0.1", port);
+  }
+  // Another peer address still gets in while the first holds its connections.
+  int b1 = ConnectTcpFromForSyslogPeers("127.0.0.2", port);
+  ASSERT_GE(b1, 0);
+  SendAll(b1, "<13>1 - h a - - - other peer\n");
+  auto events = sink.WaitFor(3);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].Get("message"), "other peer");
+  ::close(b1);
+  ::close(a1);
+  ::close(a2);
+  r->Stop();
+  EXPECT_EQ(r->stats().refused, 1u);
+  EXPECT_EQ(r->stats().refused_per_peer, 1u);
+}
+
+// An idle connection is closed, which frees its peer's slot.
+TEST(SyslogPeerLimitTest, IdleConnectionsAreClosedAndFreeTheirSlot) {
+  CapturingSink sink;
+  auto r = StartForSyslogPeers(&sink, 1, 100);
+  ASSERT_NE(r, nullptr);
+  const uint16_t port = r->port();
+  ExpectClosedForSyslogPeers("127.0.0.1", port);  // silent, so closed
+  int next = ConnectTcpFromForSyslogPeers("127.0.0.1", port);
+  ASSERT_GE(next, 0);
+  SendAll(next, "<13>1 - h a - - - after idle\n");
+  ASSERT_EQ(sink.WaitFor(1).size(), 1u);
+  ::close(next);
+  r->Stop();
+  EXPECT_EQ(r->stats().refused, 0u);
 }
 
 TEST(SyslogReceiverTest, BadListenAddressIsRefused) {

@@ -66,6 +66,15 @@ class ActionsTest : public ::testing::Test {
     a.entity = entity;
     return a;
   }
+  // A signed-in admin of inst_.
+  LiftActor LiftAdmin(const std::string& user_id) const {
+    return LiftActor{true, user_id, false, inst_.id};
+  }
+  // inst_ in lockdown, with usr_alice's request to leave it waiting for a second admin.
+  void LockAndAskToLift(const ActionContext& ctx) {
+    ASSERT_TRUE(engine_->EnterLockdown(ctx, inst_.id, "harvest").ok());
+    ASSERT_TRUE(engine_->RequestLift(ctx, inst_.id, LiftAdmin("usr_alice")).ok());
+  }
 
   std::unique_ptr<store::Store> real_;
   std::unique_ptr<store::testing::FaultyStore> store_;
@@ -138,6 +147,30 @@ TEST_F(ActionsTest, RangesAndBadTargets) {
   }
   EXPECT_EQ(real_->ListActiveAddressBlocks(clock_.NowSeconds())->size(), 2u);
   EXPECT_TRUE(denylist_.Admit("127.0.0.1"));
+}
+
+// Regression: an institution's block of a /8 cut off every other institution's users.
+TEST_F(ActionsTest, InstitutionBlocksStayNarrowAndServerBlocksMayBeWide) {
+  ActionContext admin;
+  admin.actor = "tok_admin";
+  auto wide = engine_->BlockAddress(admin, "10.0.0.0/8", 3600, "", inst_.id);
+  EXPECT_EQ(wide.status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(engine_->BlockAddress(admin, "2001:db8::/48", 3600, "", inst_.id).status().code(),
+            Code::kPermissionDenied);
+  EXPECT_TRUE(denylist_.Admit("10.1.2.3"));
+  EXPECT_TRUE(engine_->BlockAddress(admin, "10.1.2.0/24", 3600, "", inst_.id).ok());
+  EXPECT_TRUE(engine_->BlockAddress(admin, "2001:db8:0:1::/64", 3600, "", inst_.id).ok());
+  EXPECT_TRUE(engine_->BlockAddress(admin, "10.9.9.9", 3600, "", inst_.id).ok());
+
+  ActionContext playbook;
+  playbook.playbook = "pb";
+  auto refused = engine_->BlockAddress(playbook, "172.16.0.0/12", 3600, "", inst_.id);
+  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied);
+  EXPECT_TRUE(denylist_.Admit("172.16.0.1"));
+  EXPECT_EQ(FailureAlerts().size(), 1u) << "a playbook's refused step fails loudly";
+
+  EXPECT_TRUE(engine_->BlockAddress(playbook, "172.16.0.0/12", 3600, "", "").ok());
+  EXPECT_FALSE(denylist_.Admit("172.16.0.1"));
 }
 
 TEST_F(ActionsTest, UnblockIsReversibleAndTwiceIsConflict) {
@@ -253,6 +286,47 @@ TEST_F(ActionsTest, LockdownEntersOnceAndNeedsTwoDistinctSignedInAdminsToLeave) 
   EXPECT_EQ(pending, 1);
   EXPECT_EQ(lifted, 1);
   EXPECT_EQ(Audits("response.lockdown").size(), 3u);  // two entries, one refused institution
+}
+
+// Regression: an approval read the pending request, then lifted the lockdown unconditionally,
+// so a request cancelled (lockdown entered again) in between was still approved.
+TEST_F(ActionsTest, ApprovalNeverAppliesToACancelledLiftRequest) {
+  ActionContext ctx;
+  LockAndAskToLift(ctx);
+  const LiftActor alice = LiftAdmin("usr_alice"), bob = LiftAdmin("usr_bob");
+  // The cancellation lands in the store after the approver's cache read (another writer).
+  auto row = lockdowns_.Get(inst_.id);
+  ASSERT_TRUE(row.has_value());
+  row->lift_requested_by.clear();
+  row->lift_requested_at = 0;
+  ASSERT_TRUE(real_->PutLockdown(*row).ok());
+  EXPECT_EQ(engine_->ApproveLift(ctx, inst_.id, bob).code(), Code::kConflict);
+  EXPECT_EQ(real_->ListLockdowns()->size(), 1u) << "the cancelled request lifted nothing";
+  EXPECT_TRUE(lockdowns_.IsLocked(inst_.id));
+  EXPECT_TRUE(lockdowns_.Get(inst_.id)->lift_requested_by.empty()) << "cache caught up";
+  // A lift request does not bring back a lockdown lifted in the meantime.
+  ASSERT_TRUE(engine_->RequestLift(ctx, inst_.id, alice).ok());
+  ASSERT_TRUE(engine_->ApproveLift(ctx, inst_.id, bob).ok());
+  EXPECT_TRUE(real_->ListLockdowns()->empty());
+}
+
+// Regression: a lift request never expired, so a forgotten one could be approved days later.
+TEST_F(ActionsTest, ExpiredLiftRequestCannotBeApproved) {
+  ActionContext ctx;
+  LockAndAskToLift(ctx);
+  const LiftActor alice = LiftAdmin("usr_alice"), bob = LiftAdmin("usr_bob");
+  const int64_t expires = engine_->LiftRequestExpiresAt(*lockdowns_.Get(inst_.id));
+  EXPECT_EQ(expires, clock_.NowSeconds() + 3600);
+  clock_.AdvanceSeconds(3600);
+  Status late = engine_->ApproveLift(ctx, inst_.id, bob);
+  EXPECT_EQ(late.code(), Code::kConflict);
+  EXPECT_NE(late.message().find("expired"), std::string::npos) << late.message();
+  EXPECT_TRUE(lockdowns_.IsLocked(inst_.id));
+  // Asking again, even by the same admin, starts a fresh request.
+  ASSERT_TRUE(engine_->RequestLift(ctx, inst_.id, alice).ok());
+  EXPECT_EQ(engine_->LiftRequestExpiresAt(*lockdowns_.Get(inst_.id)), clock_.NowSeconds() + 3600);
+  ASSERT_TRUE(engine_->ApproveLift(ctx, inst_.id, bob).ok());
+  EXPECT_FALSE(lockdowns_.IsLocked(inst_.id));
 }
 
 TEST_F(ActionsTest, PlaybookRunsStepsOnceAndWaitsForApproval) {

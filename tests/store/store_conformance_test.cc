@@ -2484,6 +2484,19 @@ TEST_P(StoreConformanceTest, LockdownsArePutListedAndDeleted) {
   EXPECT_CODE(store_->DeleteLockdown(inst_a_), kNotFound);
   EXPECT_CODE(store_->PutLockdown(Lockdown{}), kInvalidArgument);
   EXPECT_EQ(Must(store_->ListLockdowns()).size(), 1u);
+
+  // A lift applies only to the request it approves: never to one cleared or replaced since.
+  EXPECT_CODE(store_->SetLockdownLiftRequest(inst_a_, "usr_1", 7), kNotFound);
+  ASSERT_OK(store_->SetLockdownLiftRequest("*", "usr_1", 7));
+  ASSERT_OK(store_->SetLockdownLiftRequest("*", "", 0));  // cancelled
+  EXPECT_CODE(store_->LiftLockdownIfRequested("*", "usr_1", 7), kConflict);
+  ASSERT_OK(store_->SetLockdownLiftRequest("*", "usr_2", 8));
+  EXPECT_CODE(store_->LiftLockdownIfRequested("*", "usr_1", 7), kConflict);
+  EXPECT_CODE(store_->LiftLockdownIfRequested("*", "", 0), kConflict);
+  EXPECT_EQ(Must(store_->ListLockdowns())[0].entered_by, "tok_root") << "only the request changed";
+  ASSERT_OK(store_->LiftLockdownIfRequested("*", "usr_2", 8));
+  EXPECT_TRUE(Must(store_->ListLockdowns()).empty());
+  EXPECT_CODE(store_->LiftLockdownIfRequested("*", "usr_2", 8), kConflict);
 }
 // --- end Response ---
 

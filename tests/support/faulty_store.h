@@ -528,6 +528,16 @@ class FaultyStore final : public Store {
     if (Status s = Fault("DeleteLockdown"); !s.ok()) return s;
     return inner_->DeleteLockdown(scope);
   }
+  Status SetLockdownLiftRequest(const std::string& scope, const std::string& requested_by,
+                                int64_t requested_at) override {
+    if (Status s = Fault("SetLockdownLiftRequest"); !s.ok()) return s;
+    return inner_->SetLockdownLiftRequest(scope, requested_by, requested_at);
+  }
+  Status LiftLockdownIfRequested(const std::string& scope, const std::string& requested_by,
+                                 int64_t requested_at) override {
+    if (Status s = Fault("LiftLockdownIfRequested"); !s.ok()) return s;
+    return inner_->LiftLockdownIfRequested(scope, requested_by, requested_at);
+  }
   Result<std::vector<Lockdown>> ListLockdowns() override {
     if (Status s = Fault("ListLockdowns"); !s.ok()) return s;
     return inner_->ListLockdowns();

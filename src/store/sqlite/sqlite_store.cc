@@ -2993,6 +2993,31 @@ Status SqliteStore::DeleteLockdown(const std::string& scope) {
   });
 }
 
+Status SqliteStore::SetLockdownLiftRequest(const std::string& scope,
+                                           const std::string& requested_by, int64_t requested_at) {
+  return Write([&](Connection& c) {
+    Query q("UPDATE lockdowns SET lift_requested_by = ?, lift_requested_at = ?");
+    q.Arg(requested_by).Arg(requested_at).Where("scope = ?").Arg(scope);
+    return RunOne(c, q, "lockdown");
+  });
+}
+
+Status SqliteStore::LiftLockdownIfRequested(const std::string& scope,
+                                            const std::string& requested_by, int64_t requested_at) {
+  if (requested_by.empty()) return Status::Conflict("no lift request to approve");
+  return Write([&](Connection& c) -> Status {
+    Query q("DELETE FROM lockdowns");
+    q.Where("scope = ?").Arg(scope);
+    q.Where("lift_requested_by = ?").Arg(requested_by);
+    q.Where("lift_requested_at = ?").Arg(requested_at);
+    Status s = RunOne(c, q, "lockdown");
+    if (s.code() == Code::kNotFound) {
+      return Status::Conflict("the lift request was cancelled or replaced");
+    }
+    return s;
+  });
+}
+
 Result<std::vector<Lockdown>> SqliteStore::ListLockdowns() {
   return Read([&](Connection& c) {
     Query q(

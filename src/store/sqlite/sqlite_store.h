@@ -239,6 +239,10 @@ class SqliteStore final : public Store {
   Status UpdateBouncerCursor(const std::string& id, int64_t last_seq, int64_t now) override;
   Status PutLockdown(const Lockdown& lockdown) override;
   Status DeleteLockdown(const std::string& scope) override;
+  Status SetLockdownLiftRequest(const std::string& scope, const std::string& requested_by,
+                                int64_t requested_at) override;
+  Status LiftLockdownIfRequested(const std::string& scope, const std::string& requested_by,
+                                 int64_t requested_at) override;
   Result<std::vector<Lockdown>> ListLockdowns() override;
   // --- end Response ---
 
