@@ -59,8 +59,11 @@ Result<ActionKind> ParseAction(const std::string& name) {
   if (name == "revoke_principal") return ActionKind::kRevokePrincipal;
   if (name == "disable_user") return ActionKind::kDisableUser;
   if (name == "lockdown") return ActionKind::kLockdown;
+  if (name == "capture_evidence") return ActionKind::kCaptureEvidence;
+  if (name == "rotate_command_key") return ActionKind::kRotateCommandKey;
   return Status::InvalidArgument("unknown action '" + name +
-                                 "' (block_address, revoke_principal, disable_user, lockdown)");
+                                 "' (block_address, revoke_principal, disable_user, lockdown, "
+                                 "capture_evidence, rotate_command_key)");
 }
 
 Result<PlaybookStep> ParseStep(const YAML::Node& node, const std::string& file) {
@@ -195,6 +198,10 @@ std::string_view ToString(ActionKind kind) {
       return "disable_user";
     case ActionKind::kLockdown:
       return "lockdown";
+    case ActionKind::kCaptureEvidence:
+      return "capture_evidence";
+    case ActionKind::kRotateCommandKey:
+      return "rotate_command_key";
   }
   return "unknown";
 }

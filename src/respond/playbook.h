@@ -30,7 +30,14 @@
 namespace rampart::respond {
 
 // The actions a playbook step may name. Each is implemented by ActionEngine (actions.h).
-enum class ActionKind { kBlockAddress, kRevokePrincipal, kDisableUser, kLockdown };
+enum class ActionKind {
+  kBlockAddress,
+  kRevokePrincipal,
+  kDisableUser,
+  kLockdown,
+  kCaptureEvidence,
+  kRotateCommandKey,
+};
 std::string_view ToString(ActionKind kind);
 
 struct PlaybookStep {

@@ -193,6 +193,10 @@ Status PlaybookRunner::RunStep(const Playbook& pb, size_t index, const core::Ale
       }
       return engine_->EnterLockdown(ctx, scope, reason);
     }
+    case ActionKind::kCaptureEvidence:
+      return engine_->CaptureEvidence(ctx, alert).status();
+    case ActionKind::kRotateCommandKey:
+      return engine_->RotateCommandKey(ctx, alert.institution_id).status();
   }
   return Status::Internal("unknown action");
 }

@@ -1,0 +1,109 @@
+// Evidence capture end to end: the real `rampart serve` (with its keeper child) opens an incident
+// for an exploit request; an admin captures its evidence bundle over HTTPS, lists and downloads
+// it, and `rampart evidence verify` accepts the download with the keeper's checkpoint public key
+// and refuses a copy with one byte changed.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <chrono>
+
+#include "common/crypto.h"
+#include "harness.h"
+
+namespace rampart::e2e {
+namespace {
+
+const std::string kEvidenceExploit =
+    "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,"
+    "h=gPath%60bash%20-c%20id%60/e2c3f9dd.ipa";
+
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+}
+
+TEST(EvidenceE2e, CapturedBundleDownloadsAndVerifiesOffline) {
+  ASSERT_TRUE(crypto::InitCrypto().ok());
+  ASSERT_TRUE(fs::exists(kRampart)) << "binary is not built";
+  fs::path dir = fs::temp_directory_path() / ("rampart_evidence_e2e_" + crypto::RandomHex(6));
+  fs::create_directories(dir);
+  std::string data = (dir / "data").string();
+  std::string config = (dir / "rampart.yml").string();
+  {
+    std::ofstream out(config);
+    // The exploit comes from the test's own 127.0.0.1: a playbook block would lock it out.
+    out << "response:\n"
+        << "  playbooks: false\n";
+  }
+  ServerProcess server;
+  std::string error;
+  ASSERT_TRUE(server.Start(data, {"--demo", "--config", config}, &error)) << error;
+  const std::string ca = data + "/tls/ca.pem";
+  const std::string superadmin = server.PrintedValue("superadmin token");
+  const std::string admin = server.PrintedValue("admin token");
+  ASSERT_FALSE(superadmin.empty()) << server.printed();
+
+  EXPECT_EQ(CallApi(server.url(), ca, "", "GET", kEvidenceExploit).status, 404);
+  std::string id;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline && id.empty()) {
+    ApiReply list = CallApi(server.url(), ca, superadmin, "GET", "/api/v1/incidents");
+    ASSERT_EQ(list.status, 200) << list.raw;
+    for (const auto& i : list.body["items"]) {
+      if (i["entity"] == "source.ip=127.0.0.1") id = i["id"];
+    }
+    if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(id.empty()) << "no incident for the exploit request; server log:\n" << server.log();
+  const std::string base = "/api/v1/incidents/" + id + "/evidence";
+
+  // A server-wide incident is not the institution admin's: not found, nothing captured.
+  EXPECT_EQ(CallApi(server.url(), ca, admin, "POST", base, "{}").status, 404);
+
+  ApiReply captured = CallApi(server.url(), ca, superadmin, "POST", base, "{}");
+  ASSERT_EQ(captured.status, 201) << captured.raw << "\n" << server.log();
+  const std::string bundle_id = captured.body["bundle_id"];
+  EXPECT_EQ(bundle_id.rfind("evb_", 0), 0u);
+  EXPECT_GE(captured.body["audit_records"].get<int64_t>(), 1);
+
+  const std::string stored = data + "/evidence/" + bundle_id + ".tar.gz";
+  struct stat st {};
+  ASSERT_EQ(::stat(stored.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  ApiReply listed = CallApi(server.url(), ca, superadmin, "GET", base);
+  ASSERT_EQ(listed.status, 200) << listed.raw;
+  ASSERT_EQ(listed.body["items"].size(), 1u);
+  EXPECT_EQ(listed.body["items"][0]["bundle_id"], bundle_id);
+
+  ApiReply download = CallApi(server.url(), ca, superadmin, "GET", "/api/v1/evidence/" + bundle_id);
+  ASSERT_EQ(download.status, 200);
+  EXPECT_EQ(crypto::Sha256Hex(download.raw), captured.body["sha256"]);
+  EXPECT_EQ(CallApi(server.url(), ca, admin, "GET", "/api/v1/evidence/" + bundle_id).status, 404);
+  EXPECT_EQ(CallApi(server.url(), ca, superadmin, "GET", "/api/v1/evidence/evb_0").status, 404);
+
+  // The capture is on the incident's timeline.
+  ApiReply incident = CallApi(server.url(), ca, superadmin, "GET", "/api/v1/incidents/" + id);
+  ASSERT_EQ(incident.status, 200);
+  EXPECT_NE(incident.body["entries"].dump().find(bundle_id), std::string::npos);
+
+  const std::string bundle = (dir / "bundle.tar.gz").string();
+  WriteBytes(bundle, download.raw);
+  const std::string public_key = data + "/keeper/audit/checkpoint.pub";
+  ProcResult ok = Run({kRampart, "evidence", "verify", bundle, "--public-key", public_key});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+
+  std::string tampered_bytes = download.raw;
+  tampered_bytes[tampered_bytes.size() / 2] ^= 0x01;
+  const std::string tampered = (dir / "tampered.tar.gz").string();
+  WriteBytes(tampered, tampered_bytes);
+  ProcResult bad = Run({kRampart, "evidence", "verify", tampered, "--public-key", public_key});
+  EXPECT_NE(bad.exit_code, 0) << bad.out;
+
+  EXPECT_EQ(server.Stop(), 0);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace rampart::e2e
