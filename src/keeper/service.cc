@@ -295,6 +295,16 @@ class KeeperService::State {
     r.details_json = details.dump(-1, ' ', false, json::error_handler_t::replace);
     return trail->Append(r);
   }
+  // A refusal: written to the log with its reason (best effort: the caller is refused either
+  // way), and returned.
+  Status Deny(const Caller& caller, const std::string& action, const std::string& target,
+              const std::string& institution_id, json details, Status why) {
+    details["reason"] = why.message();
+    Audit(caller, action, target, "denied", institution_id, std::move(details), "warning")
+        .status()
+        .IgnoreError();
+    return why;
+  }
 };
 
 KeeperService::KeeperService(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -501,13 +511,9 @@ Result<CommandSignature> KeeperService::SignCommand(const SignCommandRequest& re
                   {"seq", f.seq},
                   {"batch_size", request.batch_size}};
   if (!request.approved_by.empty()) details["approved_by"] = request.approved_by;
-  auto deny = [&](Status why) -> Status {
-    details["reason"] = why.message();
-    s.Audit(caller, "command.sign", f.command_id, "denied", request.institution_id, details,
-            "warning")
-        .status()
-        .IgnoreError();
-    return why;
+  auto deny = [&](Status why) {
+    return s.Deny(caller, "command.sign", f.command_id, request.institution_id, details,
+                  std::move(why));
   };
   bool approved = !request.approved_by.empty() && request.approved_by != caller.principal;
   if (!request.approved_by.empty() && !approved) {
@@ -714,13 +720,8 @@ Result<std::vector<AuditProof>> KeeperService::ProveAudit(const AuditProofReques
   }
   json details = {{"tree_size", request.tree_size}, {"count", request.indexes.size()}};
   if (!MayReadAudit(request.caller)) {
-    details["reason"] = "role may not read the audit log";
-    state_
-        ->Audit(request.caller, "audit.prove", "", "denied", request.caller.institution_id, details,
-                "warning")
-        .status()
-        .IgnoreError();
-    return Status::PermissionDenied("this role may not read the audit log");
+    return state_->Deny(request.caller, "audit.prove", "", request.caller.institution_id, details,
+                        Status::PermissionDenied("this role may not read the audit log"));
   }
   std::vector<AuditProof> out;
   out.reserve(request.indexes.size());
@@ -748,13 +749,9 @@ Result<std::string> KeeperService::SignEvidence(const SignEvidenceRequest& reque
     return Status::InvalidArgument("manifest_sha256 must be 64 lower-case hex digits");
   }
   json details = {{"manifest_sha256", request.manifest_sha256_hex}};
-  auto deny = [&](Status why) -> Status {
-    details["reason"] = why.message();
-    s.Audit(caller, "evidence.sign", request.bundle_id, "denied", request.institution_id, details,
-            "warning")
-        .status()
-        .IgnoreError();
-    return why;
+  auto deny = [&](Status why) {
+    return s.Deny(caller, "evidence.sign", request.bundle_id, request.institution_id, details,
+                  std::move(why));
   };
   if (!MayCaptureEvidence(caller)) {
     return deny(Status::PermissionDenied("this role may not capture evidence"));

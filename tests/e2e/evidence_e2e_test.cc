@@ -13,28 +13,14 @@
 namespace rampart::e2e {
 namespace {
 
-const std::string kEvidenceExploit =
-    "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,"
-    "h=gPath%60bash%20-c%20id%60/e2c3f9dd.ipa";
-
-void WriteBytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
-
 TEST(EvidenceE2e, CapturedBundleDownloadsAndVerifiesOffline) {
   ASSERT_TRUE(crypto::InitCrypto().ok());
   ASSERT_TRUE(fs::exists(kRampart)) << "binary is not built";
-  fs::path dir = fs::temp_directory_path() / ("rampart_evidence_e2e_" + crypto::RandomHex(6));
-  fs::create_directories(dir);
-  std::string data = (dir / "data").string();
-  std::string config = (dir / "rampart.yml").string();
-  {
-    std::ofstream out(config);
-    // The exploit comes from the test's own 127.0.0.1: a playbook block would lock it out.
-    out << "response:\n"
-        << "  playbooks: false\n";
-  }
+  const fs::path dir = FreshTestDir("rampart_evidence_e2e");
+  const std::string data = (dir / "data").string();
+  const std::string config = (dir / "rampart.yml").string();
+  // The probe comes from the test's own 127.0.0.1: a playbook block would lock it out.
+  WriteFile(config, "response:\n  playbooks: false\n");
   ServerProcess server;
   std::string error;
   ASSERT_TRUE(server.Start(data, {"--demo", "--config", config}, &error)) << error;
@@ -43,18 +29,11 @@ TEST(EvidenceE2e, CapturedBundleDownloadsAndVerifiesOffline) {
   const std::string admin = server.PrintedValue("admin token");
   ASSERT_FALSE(superadmin.empty()) << server.printed();
 
-  EXPECT_EQ(CallApi(server.url(), ca, "", "GET", kEvidenceExploit).status, 404);
-  std::string id;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline && id.empty()) {
-    ApiReply list = CallApi(server.url(), ca, superadmin, "GET", "/api/v1/incidents");
-    ASSERT_EQ(list.status, 200) << list.raw;
-    for (const auto& i : list.body["items"]) {
-      if (i["entity"] == "source.ip=127.0.0.1") id = i["id"];
-    }
-    if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_FALSE(id.empty()) << "no incident for the exploit request; server log:\n" << server.log();
+  EXPECT_EQ(CallApi(server.url(), ca, "", "GET", kFobInjectionProbe).status, 404);
+  json incident_summary = WaitForIncident(server.url(), ca, superadmin, "source.ip=127.0.0.1");
+  ASSERT_FALSE(incident_summary.is_null()) << "no incident for the probe; server log:\n"
+                                           << server.log();
+  const std::string id = incident_summary["id"];
   const std::string base = "/api/v1/incidents/" + id + "/evidence";
 
   // A server-wide incident is not the institution admin's: not found, nothing captured.
@@ -88,16 +67,16 @@ TEST(EvidenceE2e, CapturedBundleDownloadsAndVerifiesOffline) {
   EXPECT_NE(incident.body["entries"].dump().find(bundle_id), std::string::npos);
 
   const std::string bundle = (dir / "bundle.tar.gz").string();
-  WriteBytes(bundle, download.raw);
+  WriteFile(bundle, download.raw);
   const std::string public_key = data + "/keeper/audit/checkpoint.pub";
-  ProcResult ok = Run({kRampart, "evidence", "verify", bundle, "--public-key", public_key});
+  ProcResult ok = e2e::Run({kRampart, "evidence", "verify", bundle, "--public-key", public_key});
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
 
   std::string tampered_bytes = download.raw;
   tampered_bytes[tampered_bytes.size() / 2] ^= 0x01;
   const std::string tampered = (dir / "tampered.tar.gz").string();
-  WriteBytes(tampered, tampered_bytes);
-  ProcResult bad = Run({kRampart, "evidence", "verify", tampered, "--public-key", public_key});
+  WriteFile(tampered, tampered_bytes);
+  ProcResult bad = e2e::Run({kRampart, "evidence", "verify", tampered, "--public-key", public_key});
   EXPECT_NE(bad.exit_code, 0) << bad.out;
 
   EXPECT_EQ(server.Stop(), 0);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../http/test_util.h"
+#include "../support/log_records.h"
 #include "audit/format.h"
 #include "audit/log.h"
 #include "audit/merkle.h"
@@ -43,13 +44,7 @@ class KeeperEvidenceTest : public ::testing::Test {
   }
 
   std::vector<audit::Record> Records(const std::string& action) {
-    std::vector<audit::Record> out;
-    auto all = log_->ReadRecords(0, 100000);
-    EXPECT_TRUE(all.ok());
-    for (auto& r : *all) {
-      if (r.action == action) out.push_back(r);
-    }
-    return out;
+    return rampart::testing::LogRecordsWithAction(*log_, action);
   }
 
   TempDir dir_;
@@ -100,13 +95,10 @@ TEST_F(KeeperEvidenceTest, RefusesCallersThatMayNotCaptureEvidence) {
       keeper_->SignEvidence({EvidenceCaller("superadmin", ""), "evb_00000000000e", "ins_b", digest})
           .ok());
 
-  auto records = Records("evidence.sign");
-  ASSERT_EQ(records.size(), 5u);
-  EXPECT_EQ(records[0].outcome, "denied");
-  EXPECT_EQ(records[1].outcome, "denied");
-  EXPECT_EQ(records[2].outcome, "denied");
-  EXPECT_EQ(records[3].outcome, "success");
-  EXPECT_EQ(records[4].outcome, "success");
+  std::vector<std::string> outcomes;
+  for (const auto& r : Records("evidence.sign")) outcomes.push_back(r.outcome);
+  EXPECT_EQ(outcomes,
+            (std::vector<std::string>{"denied", "denied", "denied", "success", "success"}));
 }
 
 TEST_F(KeeperEvidenceTest, RefusesMalformedDigestsAndIds) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../http/test_util.h"
+#include "../support/log_records.h"
 #include "audit/format.h"
 #include "audit/log.h"
 #include "audit/merkle.h"
@@ -240,13 +241,10 @@ TEST_F(EvidenceCaptureTest, BundleVerifiesAndEveryInclusionProofChecksOut) {
   EXPECT_EQ(collector_->Read(store::Scope::All(), "evb_..%2f").status().code(), Code::kNotFound);
 
   // The keeper audited its signature with the bundle id and manifest hash.
-  auto all = log_->ReadRecords(0, 100000);
-  ASSERT_TRUE(all.ok());
-  int signs = 0;
-  for (const auto& r : *all) {
-    if (r.action == "evidence.sign" && r.target == info->bundle_id) ++signs;
-  }
-  EXPECT_EQ(signs, 1);
+  auto signs = rampart::testing::LogRecordsWithAction(*log_, "evidence.sign");
+  ASSERT_EQ(signs.size(), 1u);
+  EXPECT_EQ(signs[0].target, info->bundle_id);
+  EXPECT_EQ(json::parse(signs[0].details_json).value("manifest_sha256", "").size(), 64u);
 }
 
 TEST_F(EvidenceCaptureTest, OtherInstitutionsIncidentIsNotFoundAndKeeperRefusalIsFinal) {
@@ -277,13 +275,7 @@ class EvidenceActionTest : public EvidenceCaptureTest {
   }
 
   std::vector<audit::Record> Actions(const std::string& action) {
-    std::vector<audit::Record> out;
-    auto all = log_->ReadRecords(0, 100000);
-    EXPECT_TRUE(all.ok());
-    for (auto& r : *all) {
-      if (r.action == action) out.push_back(r);
-    }
-    return out;
+    return rampart::testing::LogRecordsWithAction(*log_, action);
   }
 
   Denylist denylist_{&clock_};
