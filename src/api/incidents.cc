@@ -51,12 +51,6 @@ json SummaryJson(const core::Incident& i) {
           {"closed_at", i.closed_at > 0 ? json(FormatRfc3339(i.closed_at)) : json(nullptr)}};
 }
 
-json EntryJson(const core::IncidentEntry& e) {
-  return {
-      {"seq", e.seq},   {"kind", e.kind},   {"from_state", e.from_state}, {"to_state", e.to_state},
-      {"text", e.text}, {"actor", e.actor}, {"at", FormatRfc3339(e.at)}};
-}
-
 // Free text an analyst types: line breaks and tabs are fine, other control characters are not
 // (they would corrupt terminals and reports).
 Status RequireText(std::string_view text, std::string_view field, size_t max, bool required) {
@@ -125,7 +119,7 @@ void RegisterIncidentRoutes(RouteTable& t, Context& c) {
     RAMPART_API_ASSIGN(auto analysis, Analyze(c, call, scope));
     json out = respond::AnalysisToJson(analysis);
     json entries = json::array();
-    for (const auto& e : analysis.entries) entries.push_back(EntryJson(e));
+    for (const auto& e : analysis.entries) entries.push_back(respond::IncidentEntryToJson(e));
     out["entries"] = std::move(entries);
     out["institution_id"] = analysis.incident.institution_id.empty()
                                 ? json(nullptr)
@@ -168,7 +162,7 @@ void RegisterIncidentRoutes(RouteTable& t, Context& c) {
     RAMPART_API_ASSIGN(auto entry, c.store->AddIncidentNote(scope, call.Param("id"),
                                                             call.principal.id, text, c.Now()));
     RecordAudit(c, call, "incident.note", entry.incident_id, "success");
-    return JsonResponse(201, EntryJson(entry));
+    return JsonResponse(201, respond::IncidentEntryToJson(entry));
   });
 
   t.Add("GET", "/api/v1/incidents/{id}/reports/{kind}", "incidents.read", [&c](const Call& call) {

@@ -248,15 +248,7 @@ Result<EvidenceBundleInfo> EvidenceCollector::Capture(const store::Scope& scope,
 
   json incident_json = AnalysisToJson(analysis);
   json entries = json::array();
-  for (const auto& e : analysis.entries) {
-    entries.push_back({{"seq", e.seq},
-                       {"kind", e.kind},
-                       {"from_state", e.from_state},
-                       {"to_state", e.to_state},
-                       {"text", e.text},
-                       {"actor", e.actor},
-                       {"at", FormatRfc3339(e.at)}});
-  }
+  for (const auto& e : analysis.entries) entries.push_back(IncidentEntryToJson(e));
   incident_json["entries"] = std::move(entries);
 
   EvidenceBundle bundle;

@@ -1,7 +1,7 @@
 // Evidence capture end to end: the real `rampart serve` (with its keeper child) opens an incident
-// for an exploit request; an admin captures its evidence bundle over HTTPS, lists and downloads
-// it, and `rampart evidence verify` accepts the download with the keeper's checkpoint public key
-// and refuses a copy with one byte changed.
+// for an exploit request; an demo.admin captures its evidence bundle over HTTPS, lists and
+// downloads it, and `rampart evidence verify` accepts the download with the keeper's checkpoint
+// public key and refuses a copy with one byte changed.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -21,26 +21,23 @@ TEST(EvidenceE2e, CapturedBundleDownloadsAndVerifiesOffline) {
   const std::string config = (dir / "rampart.yml").string();
   // The probe comes from the test's own 127.0.0.1: a playbook block would lock it out.
   WriteFile(config, "response:\n  playbooks: false\n");
-  ServerProcess server;
+  DemoServer demo;
   std::string error;
-  ASSERT_TRUE(server.Start(data, {"--demo", "--config", config}, &error)) << error;
-  const std::string ca = data + "/tls/ca.pem";
-  const std::string superadmin = server.PrintedValue("superadmin token");
-  const std::string admin = server.PrintedValue("admin token");
-  ASSERT_FALSE(superadmin.empty()) << server.printed();
+  ASSERT_TRUE(demo.Start(data, config, &error)) << error;
+  const std::string url = demo.process.url();
 
-  EXPECT_EQ(CallApi(server.url(), ca, "", "GET", kFobInjectionProbe).status, 404);
-  json incident_summary = WaitForIncident(server.url(), ca, superadmin, "source.ip=127.0.0.1");
+  EXPECT_EQ(CallApi(url, demo.ca, "", "GET", kFobInjectionProbe).status, 404);
+  json incident_summary = WaitForIncident(url, demo.ca, demo.superadmin, "source.ip=127.0.0.1");
   ASSERT_FALSE(incident_summary.is_null()) << "no incident for the probe; server log:\n"
-                                           << server.log();
+                                           << demo.process.log();
   const std::string id = incident_summary["id"];
   const std::string base = "/api/v1/incidents/" + id + "/evidence";
 
   // A server-wide incident is not the institution admin's: not found, nothing captured.
-  EXPECT_EQ(CallApi(server.url(), ca, admin, "POST", base, "{}").status, 404);
+  EXPECT_EQ(CallApi(url, demo.ca, demo.admin, "POST", base, "{}").status, 404);
 
-  ApiReply captured = CallApi(server.url(), ca, superadmin, "POST", base, "{}");
-  ASSERT_EQ(captured.status, 201) << captured.raw << "\n" << server.log();
+  ApiReply captured = CallApi(url, demo.ca, demo.superadmin, "POST", base, "{}");
+  ASSERT_EQ(captured.status, 201) << captured.raw << "\n" << demo.process.log();
   const std::string bundle_id = captured.body["bundle_id"];
   EXPECT_EQ(bundle_id.rfind("evb_", 0), 0u);
   EXPECT_GE(captured.body["audit_records"].get<int64_t>(), 1);
@@ -50,19 +47,20 @@ TEST(EvidenceE2e, CapturedBundleDownloadsAndVerifiesOffline) {
   ASSERT_EQ(::stat(stored.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 
-  ApiReply listed = CallApi(server.url(), ca, superadmin, "GET", base);
+  ApiReply listed = CallApi(url, demo.ca, demo.superadmin, "GET", base);
   ASSERT_EQ(listed.status, 200) << listed.raw;
   ASSERT_EQ(listed.body["items"].size(), 1u);
   EXPECT_EQ(listed.body["items"][0]["bundle_id"], bundle_id);
 
-  ApiReply download = CallApi(server.url(), ca, superadmin, "GET", "/api/v1/evidence/" + bundle_id);
+  ApiReply download =
+      CallApi(url, demo.ca, demo.superadmin, "GET", "/api/v1/evidence/" + bundle_id);
   ASSERT_EQ(download.status, 200);
   EXPECT_EQ(crypto::Sha256Hex(download.raw), captured.body["sha256"]);
-  EXPECT_EQ(CallApi(server.url(), ca, admin, "GET", "/api/v1/evidence/" + bundle_id).status, 404);
-  EXPECT_EQ(CallApi(server.url(), ca, superadmin, "GET", "/api/v1/evidence/evb_0").status, 404);
+  EXPECT_EQ(CallApi(url, demo.ca, demo.admin, "GET", "/api/v1/evidence/" + bundle_id).status, 404);
+  EXPECT_EQ(CallApi(url, demo.ca, demo.superadmin, "GET", "/api/v1/evidence/evb_0").status, 404);
 
   // The capture is on the incident's timeline.
-  ApiReply incident = CallApi(server.url(), ca, superadmin, "GET", "/api/v1/incidents/" + id);
+  ApiReply incident = CallApi(url, demo.ca, demo.superadmin, "GET", "/api/v1/incidents/" + id);
   ASSERT_EQ(incident.status, 200);
   EXPECT_NE(incident.body["entries"].dump().find(bundle_id), std::string::npos);
 
@@ -79,7 +77,7 @@ TEST(EvidenceE2e, CapturedBundleDownloadsAndVerifiesOffline) {
   ProcResult bad = e2e::Run({kRampart, "evidence", "verify", tampered, "--public-key", public_key});
   EXPECT_NE(bad.exit_code, 0) << bad.out;
 
-  EXPECT_EQ(server.Stop(), 0);
+  EXPECT_EQ(demo.process.Stop(), 0);
   std::error_code ec;
   fs::remove_all(dir, ec);
 }

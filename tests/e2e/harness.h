@@ -242,6 +242,24 @@ inline ApiReply CallApi(const std::string& url, const std::string& ca, const std
   return reply;
 }
 
+// `rampart serve --demo --config CONFIG` on a data directory, with the CA file and the demo
+// tokens it printed.
+struct DemoServer {
+  ServerProcess process;
+  std::string ca;
+  std::string superadmin;
+  std::string admin;
+  // False, with *error, when the server did not start or printed no superadmin token.
+  bool Start(const std::string& data, const std::string& config, std::string* error) {
+    if (!process.Start(data, {"--demo", "--config", config}, error)) return false;
+    ca = data + "/tls/ca.pem";
+    superadmin = process.PrintedValue("superadmin token");
+    admin = process.PrintedValue("admin token");
+    if (superadmin.empty()) *error = "no superadmin token printed:\n" + process.printed();
+    return !superadmin.empty();
+  }
+};
+
 // The CVE-2026-1281 fob-injection probe of the January 2026 attack: one unauthenticated request
 // the bundled rules turn into a critical server-wide alert (and incident) about its source.
 inline const std::string kFobInjectionProbe =

@@ -29,13 +29,13 @@ TEST(IncidentsE2e, ExploitOpensAnIncidentThatIsHandledAndReported) {
         << "  organisation: \"Test <Agency>\"\n"
         << "  dpo_email: \"dpo@test.example.eu\"\n";
   }
-  ServerProcess server;
+  DemoServer demo;
   std::string error;
-  ASSERT_TRUE(server.Start(data, {"--demo", "--config", config}, &error)) << error;
-  const std::string ca = data + "/tls/ca.pem";
-  const std::string superadmin = server.PrintedValue("superadmin token");
-  const std::string admin = server.PrintedValue("admin token");
-  ASSERT_FALSE(superadmin.empty()) << server.printed();
+  ASSERT_TRUE(demo.Start(data, config, &error)) << error;
+  ServerProcess& server = demo.process;
+  const std::string& ca = demo.ca;
+  const std::string& superadmin = demo.superadmin;
+  const std::string& admin = demo.admin;
 
   EXPECT_EQ(CallApi(server.url(), ca, "", "GET", kFobInjectionProbe).status, 404);
 
