@@ -4,7 +4,7 @@
 // one in `--exploit-every` is a CVE-2026-1281-shaped probe from its own address (so each makes
 // a new alert whose evidence names the request id). Prints p50/p99/max; asserts nothing.
 //
-//   alert_latency_bench [--rate=2000] [--seconds=5] [--exploit-every=50]
+//   alert_latency_bench [--rate=10000] [--seconds=5] [--exploit-every=50]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -43,7 +43,7 @@ long Flag(int argc, char** argv, const char* name, long fallback) {
 
 int main(int argc, char** argv) {
   using namespace rampart;
-  const long rate = std::max(1L, Flag(argc, argv, "rate", 2000));
+  const long rate = std::max(1L, Flag(argc, argv, "rate", 10000));
   const long seconds = std::max(1L, Flag(argc, argv, "seconds", 5));
   const long exploit_every = std::max(1L, Flag(argc, argv, "exploit-every", 50));
   if (!crypto::InitCrypto().ok()) return 1;
@@ -93,7 +93,8 @@ int main(int argc, char** argv) {
       "e2327851-1e09-4463-9b5a-b524bc71fc07.ipa";
   const long total = rate * seconds;
   const auto period = std::chrono::nanoseconds(1'000'000'000L / rate);
-  auto next = Steady::now();
+  const auto send_start = Steady::now();
+  auto next = send_start;
   long exploits = 0;
   double handle_us_total = 0;
   for (long i = 0; i < total; ++i) {
@@ -124,6 +125,8 @@ int main(int argc, char** argv) {
     app.Handle(req);
     handle_us_total += std::chrono::duration<double, std::micro>(Steady::now() - t0).count();
   }
+  // The driver is one thread: when App::Handle cannot keep the pace, the achieved rate says so.
+  const double send_seconds = std::chrono::duration<double>(Steady::now() - send_start).count();
   // Let the engine finish what is queued, then stop it.
   auto deadline = Steady::now() + std::chrono::seconds(30);
   while (Steady::now() < deadline) {
@@ -145,10 +148,10 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "alert latency (request -> stored alert, in-process, SQLite WAL file): rate %ld req/s for "
-      "%ld s, %ld exploit requests, %zu alerts measured\n",
-      rate, seconds, exploits, latencies_us.size());
-  std::printf("  p50 %.0f us   p99 %.0f us   max %.0f us\n", pct(0.50), pct(0.99),
-              latencies_us.empty() ? 0.0 : latencies_us.back());
+      "%ld s (achieved %.0f req/s), %ld exploit requests, %zu alerts measured\n",
+      rate, seconds, static_cast<double>(total) / send_seconds, exploits, latencies_us.size());
+  std::printf("  p50 %.0f us   p99 %.0f us (target < 50000 us)   max %.0f us\n", pct(0.50),
+              pct(0.99), latencies_us.empty() ? 0.0 : latencies_us.back());
   std::printf("  App::Handle mean %.1f us; engine processed %llu events, dropped %llu\n",
               handle_us_total / static_cast<double>(total),
               static_cast<unsigned long long>(stats.processed),

@@ -76,7 +76,7 @@ PY
 echo
 echo "== 1b. offline detection (rampart scan pipeline) on a generated EPMM access log"
 "$BUILD/bench/detect_bench" --lines="${SCAN_LINES:-200000}" --benchmark_min_time=0.2 2>/dev/null || true
-"$BUILD/bench/alert_latency_bench" --rate="${ALERT_RATE:-2000}" --seconds="${ALERT_SECONDS:-5}" || true
+"$BUILD/bench/alert_latency_bench" --rate="${ALERT_RATE:-10000}" --seconds="${ALERT_SECONDS:-5}" || true
 echo
 echo "== 1d. rampart scan beside fail2ban-regex and CrowdSec replay (bench/compare_scan.sh)"
 LINES="${SCAN_LINES:-1000000}" bash "$(dirname "$0")/compare_scan.sh" "$BUILD" || true

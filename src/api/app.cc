@@ -104,6 +104,7 @@ void App::Impl::RegisterRoutes() {
   internal::RegisterIncidentRoutes(table_, ctx_);
   internal::RegisterBlockRoutes(table_, ctx_);
   internal::RegisterLockdownRoutes(table_, ctx_);
+  internal::RegisterCommandBatchRoutes(table_, ctx_);
 }
 
 namespace {
@@ -126,6 +127,7 @@ bool OpenInLockdown(const http::Route& route) {
          p.rfind("/api/v1/response/", 0) == 0 ||
          (p.rfind("/api/v1/commands/", 0) == 0 &&
           (ends_with("/approve") || ends_with("/reject"))) ||
+         p == "/api/v1/command-batches/{id}/pause" || p == "/api/v1/apps/{id}/quarantine" ||
          route.permission == core::kAccountSelf;
 }
 

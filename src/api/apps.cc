@@ -149,12 +149,23 @@ void RegisterAppRoutes(RouteTable& t, Context& c) {
     return JsonResponse(201, out);
   });
 
+  // Containment (open in lockdown): the package is no longer offered, downloaded or installed,
+  // and its install commands not yet sent are canceled. Audited as response.quarantine_app.
   t.Add("POST", "/api/v1/apps/{id}/quarantine", "apps.write", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(std::string reason, ReadReason(call));
     RAMPART_API_ASSIGN(auto scope, ReadScope(call));
-    RAMPART_API_CHECK(c.store->SetAppQuarantined(scope, call.Param("id"), true));
-    log::Warn("app.quarantined", {{"app_id", call.Param("id")}, {"by", call.principal.id}});
-    RecordAudit(c, call, "app.quarantine", call.Param("id"), "success", json::object(), "warning");
-    RAMPART_API_ASSIGN(auto app, c.store->GetApp(scope, call.Param("id")));
+    RAMPART_API_ASSIGN(auto app, c.response->QuarantineApp(ActionContextOf(call), scope,
+                                                           call.Param("id"), reason));
+    return JsonResponse(200, ToJson(app));
+  });
+
+  // Refused in lockdown like every other write. Install commands canceled by the quarantine
+  // are not re-created: assign the app again to push it.
+  t.Add("POST", "/api/v1/apps/{id}/release", "apps.write", [&c](const Call& call) {
+    RAMPART_API_CHECK(ReadReason(call).status());
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_ASSIGN(auto app,
+                       c.response->ReleaseApp(ActionContextOf(call), scope, call.Param("id")));
     return JsonResponse(200, ToJson(app));
   });
 }

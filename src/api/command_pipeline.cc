@@ -88,6 +88,12 @@ Result<CreatedCommands> CreateCommands(Context& c, const store::Scope& scope,
   RAMPART_ASSIGN_OR_RETURN(std::string payload, core::ValidateCommandPayload(type, params));
   CreatedCommands out;
   if (device_ids.empty()) return out;
+  if (type == core::CommandType::kInstallApp) {
+    // Every install goes through here: a quarantined package is never pushed, whoever asks.
+    RAMPART_ASSIGN_OR_RETURN(core::App app,
+                             c.store->GetApp(scope, params.value("app_id", std::string())));
+    if (app.quarantined) return Status::Conflict("app is quarantined and cannot be installed");
+  }
   const int64_t batch_size = static_cast<int64_t>(device_ids.size());
   out.awaiting_approval =
       core::IsDestructive(type) ||

@@ -206,4 +206,14 @@ http::Response ErrorResponse(const Status& status) {
   return http::Response::Error(status);
 }
 
+Result<std::string> ReadReason(const Call& call) {
+  std::string reason;
+  if (call.req.body.empty()) return reason;
+  RAMPART_ASSIGN_OR_RETURN(nlohmann::json body, ReadJsonBody(call));
+  RAMPART_RETURN_IF_ERROR(jsonutil::RejectUnknownFields(body, {"reason"}));
+  RAMPART_RETURN_IF_ERROR(jsonutil::GetString(body, "reason", &reason, false, 500));
+  RAMPART_RETURN_IF_ERROR(RequirePrintable(reason, "reason"));
+  return reason;
+}
+
 }  // namespace rampart::api::internal

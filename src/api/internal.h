@@ -113,8 +113,9 @@ void RegisterUserRoutes(RouteTable& t, Context& c);
 void RegisterDeviceProtocolRoutes(RouteTable& t, Context& c);
 void RegisterAlertRoutes(RouteTable& t, Context& c);
 void RegisterIncidentRoutes(RouteTable& t, Context& c);
-void RegisterBlockRoutes(RouteTable& t, Context& c);     // blocks.cc (response)
-void RegisterLockdownRoutes(RouteTable& t, Context& c);  // lockdown.cc (response)
+void RegisterBlockRoutes(RouteTable& t, Context& c);         // blocks.cc (response)
+void RegisterLockdownRoutes(RouteTable& t, Context& c);      // lockdown.cc (response)
+void RegisterCommandBatchRoutes(RouteTable& t, Context& c);  // command_batches.cc (response)
 // An admin's manual response action: the principal as actor, the request's id and address.
 respond::ActionContext ActionContextOf(const Call& call);
 
@@ -132,6 +133,9 @@ Result<store::PageRequest> ReadPage(const Call& call);
 Result<int64_t> ReadTimeParam(const Call& call, const char* name);
 // Body parsed as a JSON object, or InvalidArgument.
 Result<nlohmann::json> ReadJsonBody(const Call& call);
+// The optional body {"reason": "..."} of a containment route (at most 500 printable
+// characters); "" for an empty body. InvalidArgument for anything else.
+Result<std::string> ReadReason(const Call& call);
 
 // InvalidArgument naming the field when `value` holds a control character (names, labels and
 // identifiers are shown in consoles and reports; they never need one).

@@ -45,16 +45,6 @@ Result<std::string> InstitutionScope(Context& c, const Call& call) {
   return id;
 }
 
-Result<std::string> ReadReason(const Call& call) {
-  std::string reason;
-  if (call.req.body.empty()) return reason;
-  RAMPART_ASSIGN_OR_RETURN(json body, ReadJsonBody(call));
-  RAMPART_RETURN_IF_ERROR(jsonutil::RejectUnknownFields(body, {"reason"}));
-  RAMPART_RETURN_IF_ERROR(jsonutil::GetString(body, "reason", &reason, false, 500));
-  RAMPART_RETURN_IF_ERROR(RequirePrintable(reason, "reason"));
-  return reason;
-}
-
 http::Response Show(Context& c, const std::string& scope) {
   return JsonResponse(200, LockdownJson(scope, c.response->lockdowns().Get(scope)));
 }

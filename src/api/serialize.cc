@@ -210,6 +210,9 @@ json ToJson(const core::App& v) {
           {"sha256", v.sha256},
           {"size_bytes", v.size_bytes},
           {"quarantined", v.quarantined},
+          {"quarantine_reason", OrNull(v.quarantine_reason)},
+          {"quarantined_by", OrNull(v.quarantined_by)},
+          {"quarantined_at", v.quarantined_at == 0 ? json(nullptr) : Time(v.quarantined_at)},
           {"created_at", Time(v.created_at)}};
 }
 

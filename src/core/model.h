@@ -293,6 +293,9 @@ struct App {
   std::string sha256;  // hex of the package; the package is stored and served by this hash
   int64_t size_bytes = 0;
   bool quarantined = false;
+  std::string quarantine_reason;  // why it was quarantined last; kept after a release
+  std::string quarantined_by;     // principal id or "system"
+  int64_t quarantined_at = 0;
   int64_t created_at = 0;
 };
 

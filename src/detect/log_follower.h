@@ -4,7 +4,7 @@
 //   opt.paths = {"/var/log/ivanti/access_log"};
 //   opt.positions_file = DATA + "/detect/positions.json";
 //   auto follower = LogFollower::Create(opt, engine);  // engine: an EventSink
-//   (*follower)->Start();                               // its own polling thread
+//   (*follower)->Start();   // its own thread, woken by inotify, polling as the fallback
 //   ...
 //   (*follower)->Stop();                                // reads what is there, saves positions
 //

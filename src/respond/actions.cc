@@ -139,6 +139,18 @@ void ActionEngine::RaiseFailure(const ActionContext& ctx, const std::string& nam
   }
 }
 
+Status ActionEngine::Conclude(const ActionContext& ctx, const std::string& name,
+                              const std::string& target, const std::string& institution_id,
+                              int attempts, bool containment, const Status& s) {
+  if (s.ok()) {
+    Audit(ctx, name, target, "success", institution_id, attempts, containment, "", 0);
+    return s;
+  }
+  Audit(ctx, name, target, "failure", institution_id, attempts, containment, s.message(), 0);
+  if (Transient(s) || ctx.actor == "system") RaiseFailure(ctx, name, target, institution_id, s);
+  return s;
+}
+
 Result<store::AddressBlock> ActionEngine::BlockAddress(const ActionContext& ctx,
                                                        std::string_view target,
                                                        int64_t duration_seconds,
@@ -232,15 +244,8 @@ Result<int64_t> ActionEngine::RevokePrincipal(const ActionContext& ctx,
         return Status::InvalidArgument("principal must be an API token (tok_) or a user (usr_)");
       },
       &attempts);
-  if (!s.ok()) {
-    Audit(ctx, "revoke_principal", principal, "failure", institution_id, attempts, true,
-          s.message(), 0);
-    if (Transient(s) || ctx.actor == "system") {
-      RaiseFailure(ctx, "revoke_principal", principal, institution_id, s);
-    }
-    return s;
-  }
-  Audit(ctx, "revoke_principal", principal, "success", institution_id, attempts, true, "", 0);
+  RAMPART_RETURN_IF_ERROR(
+      Conclude(ctx, "revoke_principal", principal, institution_id, attempts, true, s));
   return ended;
 }
 
@@ -257,15 +262,148 @@ Status ActionEngine::DisableUser(const ActionContext& ctx, const std::string& us
                                              clock_->NowSeconds());
       },
       &attempts);
-  if (!s.ok()) {
-    Audit(ctx, "disable_user", user_id, "failure", institution_id, attempts, true, s.message(), 0);
-    if (Transient(s) || ctx.actor == "system") {
-      RaiseFailure(ctx, "disable_user", user_id, institution_id, s);
-    }
-    return s;
+  return Conclude(ctx, "disable_user", user_id, institution_id, attempts, true, s);
+}
+
+template <typename T>
+Result<T> ActionEngine::ChangeObject(const ActionContext& ctx, const std::string& name,
+                                     const std::string& target, const store::Scope& scope,
+                                     bool containment, const ObjectChange<T>& change) {
+  T object;
+  int attempts = 0;
+  Status s = WithRetry(
+      [&]() -> Status {
+        RAMPART_ASSIGN_OR_RETURN(object, change(clock_->NowSeconds()));
+        return Status::Ok();
+      },
+      &attempts);
+  // A bad id is an admin's mistake, not a failed action: answered, not audited as one.
+  if (s.code() == Code::kNotFound && ctx.actor != "system") return s;
+  RAMPART_RETURN_IF_ERROR(Conclude(ctx, name, target,
+                                   scope.all ? object.institution_id : scope.institution_id,
+                                   attempts, containment, s));
+  return object;
+}
+
+Result<store::CommandBatch> ActionEngine::SetBatchPaused(const ActionContext& ctx,
+                                                         const store::Scope& scope,
+                                                         const std::string& batch_id, bool paused,
+                                                         const std::string& reason) {
+  bool changed = false;
+  auto batch = ChangeObject<store::CommandBatch>(
+      ctx, paused ? "pause_command_batch" : "resume_command_batch", batch_id, scope, paused,
+      [&](int64_t now) {
+        return store_->SetCommandBatchPaused(scope, batch_id, paused, ctx.actor, reason, now,
+                                             &changed);
+      });
+  if (changed) {
+    log::Warn(paused ? "response.command_batch_paused" : "response.command_batch_resumed",
+              {{"batch_id", batch_id}, {"by", ctx.actor}});
   }
-  Audit(ctx, "disable_user", user_id, "success", institution_id, attempts, true, "", 0);
-  return Status::Ok();
+  return batch;
+}
+
+Result<core::App> ActionEngine::SetQuarantine(const ActionContext& ctx, const store::Scope& scope,
+                                              const std::string& app_id, bool quarantined,
+                                              const std::string& reason) {
+  bool changed = false;
+  auto app =
+      ChangeObject<core::App>(ctx, quarantined ? "quarantine_app" : "release_app", app_id, scope,
+                              quarantined, [&](int64_t now) {
+                                return store_->SetAppQuarantine(scope, app_id, quarantined,
+                                                                ctx.actor, reason, now, &changed);
+                              });
+  if (changed) {
+    log::Warn(quarantined ? "app.quarantined" : "app.released",
+              {{"app_id", app_id}, {"sha256", app->sha256}, {"by", ctx.actor}});
+  }
+  return app;
+}
+
+Result<core::App> ActionEngine::QuarantineApp(const ActionContext& ctx, const store::Scope& scope,
+                                              const std::string& app_id,
+                                              const std::string& reason) {
+  return SetQuarantine(ctx, scope, app_id, true, reason);
+}
+
+Result<std::vector<core::App>> ActionEngine::QuarantinePackage(const ActionContext& ctx,
+                                                               const store::Scope& scope,
+                                                               const std::string& sha256,
+                                                               const std::string& reason) {
+  std::vector<std::string> ids;
+  int attempts = 0;
+  Status s = WithRetry(
+      [&]() -> Status {
+        ids.clear();
+        store::PageRequest page{500, ""};
+        for (;;) {
+          RAMPART_ASSIGN_OR_RETURN(auto apps, store_->ListApps(scope, page));
+          for (const auto& app : apps.items) {
+            if (app.sha256 == sha256) ids.push_back(app.id);
+          }
+          if (apps.next_cursor.empty()) break;
+          page.cursor = apps.next_cursor;
+        }
+        if (ids.empty()) return Status::NotFound("no app in the catalogue has that package hash");
+        return Status::Ok();
+      },
+      &attempts);
+  if (!s.ok()) {
+    return Conclude(ctx, "quarantine_app", sha256, scope.institution_id, attempts, true, s);
+  }
+  std::vector<core::App> out;
+  for (const std::string& id : ids) {
+    RAMPART_ASSIGN_OR_RETURN(core::App app, QuarantineApp(ctx, scope, id, reason));
+    out.push_back(std::move(app));
+  }
+  return out;
+}
+
+Result<core::App> ActionEngine::ReleaseApp(const ActionContext& ctx, const store::Scope& scope,
+                                           const std::string& app_id) {
+  return SetQuarantine(ctx, scope, app_id, false, "");
+}
+
+Result<store::CommandBatch> ActionEngine::PauseCommandBatch(const ActionContext& ctx,
+                                                            const store::Scope& scope,
+                                                            const std::string& batch_id,
+                                                            const std::string& reason) {
+  return SetBatchPaused(ctx, scope, batch_id, true, reason);
+}
+
+Result<store::CommandBatch> ActionEngine::ResumeCommandBatch(const ActionContext& ctx,
+                                                             const store::Scope& scope,
+                                                             const std::string& batch_id) {
+  return SetBatchPaused(ctx, scope, batch_id, false, "");
+}
+
+Result<std::vector<std::string>> ActionEngine::PauseBatchesOf(const ActionContext& ctx,
+                                                              const store::Scope& scope,
+                                                              const std::string& principal,
+                                                              const std::string& institution_id,
+                                                              const std::string& reason) {
+  std::vector<std::string> paused;
+  int attempts = 0;
+  Status s = WithRetry(
+      [&]() -> Status {
+        paused.clear();
+        RAMPART_ASSIGN_OR_RETURN(auto ids, store_->ListUnfinishedCommandBatches(scope, principal));
+        for (const std::string& id : ids) {
+          bool changed = false;
+          auto r = store_->SetCommandBatchPaused(scope, id, true, ctx.actor, reason,
+                                                 clock_->NowSeconds(), &changed);
+          if (!r.ok()) return r.status();
+          if (changed) paused.push_back(id);
+        }
+        return Status::Ok();
+      },
+      &attempts);
+  RAMPART_RETURN_IF_ERROR(
+      Conclude(ctx, "pause_command_batch", principal, institution_id, attempts, true, s));
+  for (const std::string& id : paused) {
+    log::Warn("response.command_batch_paused", {{"batch_id", id}, {"by", ctx.actor}});
+  }
+  return paused;
 }
 
 Status ActionEngine::EnterLockdown(const ActionContext& ctx, const std::string& scope,

@@ -17,6 +17,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -107,6 +108,38 @@ class ActionEngine {
   // ends every session of the user. Returns how many credentials were ended (0 when already).
   Result<int64_t> RevokePrincipal(const ActionContext& ctx, const std::string& principal,
                                   const std::string& institution_id);
+  // Pauses a command batch in `scope`: none of its commands is approved, signed or delivered
+  // until it is resumed. Pausing a paused batch changes nothing. NotFound when the batch is not
+  // in scope (a manual call's bad id is answered, not audited as a failed action).
+  Result<store::CommandBatch> PauseCommandBatch(const ActionContext& ctx, const store::Scope& scope,
+                                                const std::string& batch_id,
+                                                const std::string& reason);
+  // Lets a paused batch go on (audited as response.resume_command_batch; not containment).
+  Result<store::CommandBatch> ResumeCommandBatch(const ActionContext& ctx,
+                                                 const store::Scope& scope,
+                                                 const std::string& batch_id);
+  // Pauses every unfinished batch `principal` created in `scope` (one audit record, target the
+  // principal). Returns the ids of the batches that were not paused before; none at all is
+  // still success (nothing left to stop).
+  Result<std::vector<std::string>> PauseBatchesOf(const ActionContext& ctx,
+                                                  const store::Scope& scope,
+                                                  const std::string& principal,
+                                                  const std::string& institution_id,
+                                                  const std::string& reason);
+  // Quarantines an app package in `scope`: devices are no longer offered it nor may download
+  // it, and its pending install commands are canceled (store.h, SetAppQuarantine). Already
+  // quarantined: OK, nothing changes. NotFound as PauseCommandBatch.
+  Result<core::App> QuarantineApp(const ActionContext& ctx, const store::Scope& scope,
+                                  const std::string& app_id, const std::string& reason);
+  // Quarantines every app of `scope` whose package has this SHA-256 (hex). NotFound (audited
+  // as a failure) when the catalogue holds no such package. Returns the apps.
+  Result<std::vector<core::App>> QuarantinePackage(const ActionContext& ctx,
+                                                   const store::Scope& scope,
+                                                   const std::string& sha256,
+                                                   const std::string& reason);
+  // Takes an app out of quarantine (audited as response.release_app; not containment).
+  Result<core::App> ReleaseApp(const ActionContext& ctx, const store::Scope& scope,
+                               const std::string& app_id);
   // Disables an admin account (which ends its sessions). Only "usr_..." principals.
   Status DisableUser(const ActionContext& ctx, const std::string& user_id);
   // Puts an institution, or the server (scope "*"), in lockdown. Already locked: OK.
@@ -154,6 +187,27 @@ class ActionEngine {
              std::string_view extra_details_json = {});
   void RaiseFailure(const ActionContext& ctx, const std::string& name, const std::string& target,
                     const std::string& institution_id, const Status& error);
+  // Audits how an action that ran through WithRetry ended (success or failure) and, when it
+  // failed transiently or a playbook ran it, raises the failure alert. Returns `s`.
+  Status Conclude(const ActionContext& ctx, const std::string& name, const std::string& target,
+                  const std::string& institution_id, int attempts, bool containment,
+                  const Status& s);
+  // Changes one stored object (a batch, an app) with retries and concludes the action; a
+  // manual call's NotFound is returned unaudited. The change gets the time and returns the
+  // object afterwards (whose institution_id the audit record names when `scope` is every
+  // institution).
+  template <typename T>
+  using ObjectChange = std::function<Result<T>(int64_t now)>;
+  template <typename T>
+  Result<T> ChangeObject(const ActionContext& ctx, const std::string& name,
+                         const std::string& target, const store::Scope& scope, bool containment,
+                         const ObjectChange<T>& change);
+  Result<core::App> SetQuarantine(const ActionContext& ctx, const store::Scope& scope,
+                                  const std::string& app_id, bool quarantined,
+                                  const std::string& reason);
+  Result<store::CommandBatch> SetBatchPaused(const ActionContext& ctx, const store::Scope& scope,
+                                             const std::string& batch_id, bool paused,
+                                             const std::string& reason);
   Status RefreshDenylist();
   Status CheckLiftCaller(const ActionContext& ctx, const std::string& scope, const LiftActor& who,
                          const std::string& step_name);

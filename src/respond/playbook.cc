@@ -59,11 +59,14 @@ Result<ActionKind> ParseAction(const std::string& name) {
   if (name == "revoke_principal") return ActionKind::kRevokePrincipal;
   if (name == "disable_user") return ActionKind::kDisableUser;
   if (name == "lockdown") return ActionKind::kLockdown;
+  if (name == "pause_command_batch") return ActionKind::kPauseCommandBatch;
+  if (name == "quarantine_app") return ActionKind::kQuarantineApp;
   if (name == "capture_evidence") return ActionKind::kCaptureEvidence;
   if (name == "rotate_command_key") return ActionKind::kRotateCommandKey;
   return Status::InvalidArgument("unknown action '" + name +
                                  "' (block_address, revoke_principal, disable_user, lockdown, "
-                                 "capture_evidence, rotate_command_key)");
+                                 "pause_command_batch, quarantine_app, capture_evidence, "
+                                 "rotate_command_key)");
 }
 
 Result<PlaybookStep> ParseStep(const YAML::Node& node, const std::string& file) {
@@ -198,6 +201,10 @@ std::string_view ToString(ActionKind kind) {
       return "disable_user";
     case ActionKind::kLockdown:
       return "lockdown";
+    case ActionKind::kPauseCommandBatch:
+      return "pause_command_batch";
+    case ActionKind::kQuarantineApp:
+      return "quarantine_app";
     case ActionKind::kCaptureEvidence:
       return "capture_evidence";
     case ActionKind::kRotateCommandKey:

@@ -35,6 +35,8 @@ enum class ActionKind {
   kRevokePrincipal,
   kDisableUser,
   kLockdown,
+  kPauseCommandBatch,
+  kQuarantineApp,
   kCaptureEvidence,
   kRotateCommandKey,
 };

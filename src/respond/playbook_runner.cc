@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "core/model.h"
 
 namespace rampart::respond {
@@ -12,6 +13,8 @@ namespace {
 constexpr size_t kMaxQueue = 10000;
 constexpr size_t kMaxRemembered = 100000;
 constexpr size_t kMaxPending = 1000;
+// The entity kind of an alert about one command batch ("command.batch_id=bat_...").
+constexpr std::string_view kBatchEntity = "command.batch_id";
 
 // The value of `field` in the alert's entity or, failing that, in its first evidence event
 // that holds it (the entity names one field; a canary read is about an address *and* a token).
@@ -24,6 +27,12 @@ std::string FieldOf(const core::Alert& alert, std::string_view field) {
     }
   }
   return "";
+}
+
+// The store scope a step acts in: the alert's institution, or every one for a server-wide alert.
+store::Scope ScopeOf(const core::Alert& alert) {
+  return alert.institution_id.empty() ? store::Scope::All()
+                                      : store::Scope::Institution(alert.institution_id);
 }
 
 }  // namespace
@@ -192,6 +201,33 @@ Status PlaybookRunner::RunStep(const Playbook& pb, size_t index, const core::Ale
                                  Status::InvalidArgument("the alert names no institution"));
       }
       return engine_->EnterLockdown(ctx, scope, reason);
+    }
+    case ActionKind::kPauseCommandBatch: {
+      store::Scope scope = ScopeOf(alert);
+      if (EntityType(alert.entity) == kBatchEntity) {
+        return engine_
+            ->PauseCommandBatch(ctx, scope, std::string(EntityValue(alert.entity)), reason)
+            .status();
+      }
+      std::string principal = FieldOf(alert, "user.name");
+      if (principal.empty()) {
+        return engine_->FailStep(ctx, "pause_command_batch", alert.entity, alert.institution_id,
+                                 Status::InvalidArgument("the alert names no principal or batch"));
+      }
+      return engine_->PauseBatchesOf(ctx, scope, principal, alert.institution_id, reason).status();
+    }
+    case ActionKind::kQuarantineApp: {
+      store::Scope scope = ScopeOf(alert);
+      if (std::string app_id = FieldOf(alert, "app.id"); !app_id.empty()) {
+        return engine_->QuarantineApp(ctx, scope, app_id, reason).status();
+      }
+      // Package hashes are catalogued in lower-case hex; evidence may carry upper case.
+      std::string sha256 = FieldOf(alert, "file.hash.sha256");
+      if (sha256.empty()) {
+        return engine_->FailStep(ctx, "quarantine_app", alert.entity, alert.institution_id,
+                                 Status::InvalidArgument("the alert names no app or package hash"));
+      }
+      return engine_->QuarantinePackage(ctx, scope, AsciiLower(sha256), reason).status();
     }
     case ActionKind::kCaptureEvidence:
       return engine_->CaptureEvidence(ctx, alert).status();

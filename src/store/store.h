@@ -88,6 +88,24 @@ struct CommandFilter {
   std::optional<core::CommandState> state;
 };
 
+// A batch of commands created together (more than mass_command_threshold targets, or a
+// destructive action on several devices; they share core::Command::batch_id), with its pause
+// state. While paused, no command of the batch is approved, signed or delivered.
+struct CommandBatch {
+  std::string id;  // "bat_..."
+  std::string institution_id;
+  std::string type;        // the command type the batch carries
+  std::string created_by;  // the principal that created it
+  int64_t created_at = 0;
+  std::map<core::CommandState, int64_t> counts;  // commands per state
+  bool paused = false;
+  std::string paused_by;  // who paused it last; kept after a resume
+  std::string pause_reason;
+  int64_t paused_at = 0;
+  std::string resumed_by;
+  int64_t resumed_at = 0;
+};
+
 // Result of a device reporting a command outcome.
 enum class ResultOutcome {
   kRecorded,   // the state changed
@@ -288,7 +306,8 @@ class Store {
   // others gets a fresh seq (the next of its device, so devices receive commands in the order
   // they were signed), approved_by, and the signature `sign` makes over it, and moves to queued.
   // If any signature fails nothing changes and the error is returned. NotFound when the command
-  // is not in scope; Conflict when it is not awaiting approval. Returns the queued commands.
+  // is not in scope; Conflict when it is not awaiting approval or its batch is paused. Returns
+  // the queued commands.
   virtual Result<std::vector<core::Command>> ApproveCommands(const Scope& scope,
                                                              const std::string& command_id,
                                                              const std::string& approved_by,
@@ -310,7 +329,8 @@ class Store {
   // queued, not_now with not_before <= now, or sent with sent_at <= resend_sent_before (the
   // device never reported on them, e.g. the response carrying them was lost), and not expired;
   // marks them sent (sent_at = now) and returns them. Commands found expired on the way are
-  // marked expired. A row without a signature is never delivered, whatever its state.
+  // marked expired. A row without a signature is never delivered, whatever its state, nor is a
+  // command of a paused batch.
   virtual Result<std::vector<core::Command>> TakeDeliverableCommands(
       const std::string& device_id, int64_t now, int limit, int64_t resend_sent_before) = 0;
   // Records a device's report on a command it was sent. `state` is acknowledged, error,
@@ -325,6 +345,21 @@ class Store {
                                                     const std::string& result_json,
                                                     const std::string& error, int64_t now,
                                                     int64_t not_before, int32_t max_not_now) = 0;
+  // The batch with that id in scope, its counts per state and pause state. NotFound when no
+  // command of the scope carries that batch id.
+  virtual Result<CommandBatch> GetCommandBatch(const Scope& scope, const std::string& batch_id) = 0;
+  // Pauses (paused = true: by, reason, now recorded) or resumes (by, now recorded as resumed_by,
+  // resumed_at) a batch. Idempotent: *changed (if not null) says whether the state moved.
+  // NotFound as GetCommandBatch. Returns the batch afterwards.
+  virtual Result<CommandBatch> SetCommandBatchPaused(const Scope& scope,
+                                                     const std::string& batch_id, bool paused,
+                                                     const std::string& by,
+                                                     const std::string& reason, int64_t now,
+                                                     bool* changed) = 0;
+  // Ids of the batches created by `created_by` in scope that still hold a command awaiting
+  // approval, queued, sent or not_now, oldest first.
+  virtual Result<std::vector<std::string>> ListUnfinishedCommandBatches(
+      const Scope& scope, const std::string& created_by) = 0;
   // Cancels a queued, not_now or awaiting_approval command (only that one, not its batch).
   // Conflict once it was sent or finished.
   virtual Status CancelCommand(const Scope& scope, const std::string& device_id,
@@ -360,6 +395,15 @@ class Store {
   // The app of the institution with that package hash (device downloads look up this way).
   virtual Result<core::App> FindAppBySha256(const Scope& scope, const std::string& sha256) = 0;
   virtual Status SetAppQuarantined(const Scope& scope, const std::string& id, bool quarantined) = 0;
+  // Quarantines (recording by, reason and now) or releases an app. Quarantining also cancels,
+  // in the same transaction, every install_app command naming the app that is still awaiting
+  // approval, queued or not_now (a released app is not pushed again by itself). Idempotent:
+  // *changed (if not null) says whether the state moved. NotFound when the app is not in scope.
+  // Returns the app afterwards.
+  virtual Result<core::App> SetAppQuarantine(const Scope& scope, const std::string& id,
+                                             bool quarantined, const std::string& by,
+                                             const std::string& reason, int64_t now,
+                                             bool* changed) = 0;
   // AlreadyExists if the app is already assigned to the group.
   virtual Status AssignApp(const core::AppAssignment& assignment) = 0;
   virtual Result<std::vector<core::AppAssignment>> ListAppAssignments(

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "../support/memory_trail.h"
 #include "api/app.h"
@@ -38,6 +40,36 @@ struct SimDevice {
   std::string id;
   crypto::Ed25519KeyPair key;
 };
+
+// For the route walks (openapi_test, route_walk_test): the kind of object a route pattern
+// names ("group" for /api/v1/groups/{id}/...), the last matching prefix of the list winning;
+// empty for none.
+inline std::string RouteObjectKind(const std::string& pattern) {
+  static const std::vector<std::pair<std::string, std::string>> kPrefixes = {
+      {"/api/v1/institutions/", "inst"},    {"/api/v1/staff/exports/", "export"},
+      {"/api/v1/staff/", "staff"},          {"/api/v1/devices/", "device"},
+      {"/api/v1/groups/", "group"},         {"/api/v1/enrollment-tokens/", "enrollment"},
+      {"/api/v1/policies/", "policy"},      {"/api/v1/apps/", "app"},
+      {"/api/v1/tokens/", "token"},         {"/api/v1/users/", "user"},
+      {"/api/v1/alerts/", "alert"},         {"/device/v1/commands/", "command"},
+      {"/api/v1/commands/", "pending"},     {"/api/v1/incidents/", "incident"},
+      {"/api/v1/command-batches/", "batch"}};
+  std::string kind;
+  for (const auto& [prefix, k] : kPrefixes) {
+    if (pattern.rfind(prefix, 0) == 0) kind = k;
+  }
+  return kind;
+}
+
+// The body the containment routes accept ({"reason"}) for the route walks; empty for any other
+// route.
+inline std::string ContainmentWalkBody(const std::string& pattern) {
+  if (pattern.rfind("/api/v1/command-batches/", 0) == 0 ||
+      pattern == "/api/v1/apps/{id}/quarantine" || pattern == "/api/v1/apps/{id}/release") {
+    return nlohmann::json{{"reason", "Walk"}}.dump();
+  }
+  return "";
+}
 
 class ApiFixture : public ::testing::Test {
  protected:

@@ -410,7 +410,7 @@ TEST_F(IdentityTest, TokenAndOtherAdminChangesAreAudited) {
   Send("DELETE", "/api/v1/policies/" + policy, admin);
   for (const char* action : {"institution.create", "group.create", "policy.create", "policy.update",
                              "policy.assign", "enrollment_token.create", "app.upload",
-                             "app.quarantine", "group.delete", "policy.delete"}) {
+                             "response.quarantine_app", "group.delete", "policy.delete"}) {
     EXPECT_FALSE(keeper_.WithAction(action).empty()) << action;
   }
 }

@@ -103,24 +103,16 @@ class RouteWalk : public ApiFixture {
     auto incident = store_->AttachAlertToIncident(stored->id, 86400, 1);
     ASSERT_TRUE(incident.ok()) << incident.status().ToString();
     ids_["incident"] = incident->id;
+    // A well-formed batch id: the refusals come before the batch is looked up (route_walk_test
+    // walks a real batch of A's).
+    ids_["batch"] = "bat_" + std::string(24, '0');
     device_b_ = Enroll(CreateEnrollmentToken(admin_b_));
     group_b_ = Send("POST", "/api/v1/groups", admin_b_, json{{"name", "GB"}}).body["id"];
   }
 
   // Fills a route pattern with institution A's ids.
   std::string Fill(const std::string& pattern) {
-    static const std::vector<std::pair<std::string, std::string>> kPrefixes = {
-        {"/api/v1/institutions/", "inst"}, {"/api/v1/staff/exports/", "export"},
-        {"/api/v1/staff/", "staff"},       {"/api/v1/devices/", "device"},
-        {"/api/v1/groups/", "group"},      {"/api/v1/enrollment-tokens/", "enrollment"},
-        {"/api/v1/policies/", "policy"},   {"/api/v1/apps/", "app"},
-        {"/api/v1/tokens/", "token"},      {"/api/v1/users/", "user"},
-        {"/api/v1/alerts/", "alert"},      {"/device/v1/commands/", "command"},
-        {"/api/v1/commands/", "pending"},  {"/api/v1/incidents/", "incident"}};
-    std::string kind;
-    for (const auto& [prefix, k] : kPrefixes) {
-      if (pattern.rfind(prefix, 0) == 0) kind = k;
-    }
+    const std::string kind = RouteObjectKind(pattern);
     std::map<std::string, std::string> values = {{"{command_id}", ids_["command"]},
                                                  {"{device_id}", device_a_.id},
                                                  {"{assignment_id}", ids_["assignment"]},
@@ -150,6 +142,7 @@ class RouteWalk : public ApiFixture {
     if (pattern == "/api/v1/devices/{id}") return json{{"ownership", "personal"}}.dump();
     if (pattern == "/api/v1/incidents/{id}/transition") return json{{"state", "triaged"}}.dump();
     if (pattern == "/api/v1/incidents/{id}/notes") return json{{"text", "Looked at it"}}.dump();
+    if (std::string reason = ContainmentWalkBody(pattern); !reason.empty()) return reason;
     return json{{"name", "Changed"}}.dump();
   }
 

@@ -74,6 +74,18 @@ class AuthzWalk : public IdentityFixture {
     // list check searches for in B's answers).
     block_a_ = std::to_string(
         created("/api/v1/blocks", json{{"value", "192.0.2.200"}})["id"].get<int64_t>());
+    {
+      // A wipe of a group of two waits for a second admin as one batch.
+      std::string enroll = CreateEnrollmentToken(admin_a_);
+      std::string wiped = created("/api/v1/groups", json{{"name", "W"}})["id"];
+      for (int i = 0; i < 2; ++i) {
+        SimDevice d = Enroll(enroll);
+        EXPECT_EQ(Send("PUT", "/api/v1/groups/" + wiped + "/devices/" + d.id, admin_a_).status,
+                  200);
+      }
+      ids_["batch"] =
+          created("/api/v1/groups/" + wiped + "/commands", json{{"type", "wipe"}})["batch_id"];
+    }
     ids_["device"] = device_a_.id;
     ids_["inst"] = inst_a_;
 
@@ -105,18 +117,7 @@ class AuthzWalk : public IdentityFixture {
   // Fills a route pattern with institution A's ids; empty when the walk does not know the
   // kind of object the pattern names.
   std::string Fill(const std::string& pattern) {
-    static const std::vector<std::pair<std::string, std::string>> kPrefixes = {
-        {"/api/v1/institutions/", "inst"}, {"/api/v1/staff/exports/", "export"},
-        {"/api/v1/staff/", "staff"},       {"/api/v1/devices/", "device"},
-        {"/api/v1/groups/", "group"},      {"/api/v1/enrollment-tokens/", "enrollment"},
-        {"/api/v1/policies/", "policy"},   {"/api/v1/apps/", "app"},
-        {"/api/v1/tokens/", "token"},      {"/api/v1/users/", "user"},
-        {"/api/v1/alerts/", "alert"},      {"/device/v1/commands/", "command"},
-        {"/api/v1/commands/", "pending"},  {"/api/v1/incidents/", "incident"}};
-    std::string kind;
-    for (const auto& [prefix, k] : kPrefixes) {
-      if (pattern.rfind(prefix, 0) == 0) kind = k;
-    }
+    const std::string kind = RouteObjectKind(pattern);
     std::map<std::string, std::string> values = {{"{command_id}", ids_["command"]},
                                                  {"{device_id}", device_a_.id},
                                                  {"{assignment_id}", ids_["assignment"]},
@@ -148,6 +149,7 @@ class AuthzWalk : public IdentityFixture {
     if (pattern == "/api/v1/devices/{id}") return json{{"ownership", "personal"}}.dump();
     if (pattern == "/api/v1/incidents/{id}/transition") return json{{"state", "triaged"}}.dump();
     if (pattern == "/api/v1/incidents/{id}/notes") return json{{"text", "Looked at it"}}.dump();
+    if (std::string reason = ContainmentWalkBody(pattern); !reason.empty()) return reason;
     return json{{"name", "Changed"}}.dump();
   }
 

@@ -257,6 +257,29 @@ TEST_F(LogFollowerTest, ThreadFollowsUntilStopped) {
   EXPECT_EQ(got[0].Get("url.path"), "/threaded");
 }
 
+// The poll period is ten minutes, so only the inotify watch on the folder can make the thread
+// see the file appear, grow and rotate within the 20 s WaitFor deadline; Stop() wakes the thread
+// through its eventfd instead of waiting out the period (the test's timeout would catch that).
+TEST_F(LogFollowerTest, FolderChangesWakeTheThreadWithoutWaitingForThePollPeriod) {
+  FollowerOptions o;
+  o.paths = {log_};
+  o.positions_file = positions_;
+  o.poll_millis = 600'000;
+  auto f = LogFollower::Create(o, &sink_);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  (*f)->Start();
+  Append(log_, AccessLine("203.0.113.1", "/created"));
+  ASSERT_EQ(sink_.WaitFor(1).size(), 1u) << "a new file did not wake the follower";
+  Append(log_, AccessLine("203.0.113.1", "/appended"));
+  ASSERT_EQ(sink_.WaitFor(2).size(), 2u) << "an append did not wake the follower";
+  fs::rename(log_, log_ + ".1");
+  Append(log_, AccessLine("203.0.113.1", "/rotated"));
+  auto got = sink_.WaitFor(3);
+  (*f)->Stop();
+  ASSERT_EQ(got.size(), 3u) << "a rotation did not wake the follower";
+  EXPECT_EQ(Paths(got), (std::vector<std::string>{"/created", "/appended", "/rotated"}));
+}
+
 TEST_F(LogFollowerTest, RelativePathOrCorruptPositionsFileIsRefused) {
   FollowerOptions o;
   o.paths = {"relative/log"};

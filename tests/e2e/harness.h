@@ -119,6 +119,8 @@ class ServerProcess {
 
   bool Start(const std::string& data_dir, const std::vector<std::string>& extra_args,
              std::string* error) {
+    printed_.clear();  // a restart prints (and listens) anew
+    url_.clear();
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) return false;
     posix_spawn_file_actions_t fa;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
@@ -52,6 +53,18 @@ class ActionsTest : public ::testing::Test {
       if (a.rule_id == kActionFailedRule) out.push_back(a);
     }
     return out;
+  }
+
+  // A high alert of the institution for the containment playbooks.
+  core::Alert ContainmentAlert(const std::string& id, const std::string& rule,
+                               const std::string& entity) const {
+    core::Alert a;
+    a.id = id;
+    a.institution_id = inst_.id;
+    a.rule_id = rule;
+    a.severity = "high";
+    a.entity = entity;
+    return a;
   }
 
   std::unique_ptr<store::Store> real_;
@@ -307,6 +320,151 @@ TEST_F(ActionsTest, PlaybookStepWithoutItsEntityFailsLoudly) {
   auto audits = Audits("response.block_address");
   ASSERT_EQ(audits.size(), 1u);
   EXPECT_EQ(audits[0].outcome, "failure");
+  EXPECT_EQ(FailureAlerts().size(), 1u);
+}
+
+// Stores `n` commands of one batch awaiting approval, created by `creator`, each on a new
+// device of `inst`; returns the batch id.
+std::string StoreAwaitingBatchForActions(store::Store& store, const std::string& inst,
+                                         const std::string& creator, int n) {
+  core::EnrollmentToken t;
+  t.id = core::NewId("enr");
+  t.institution_id = inst;
+  t.token_hash = crypto::Sha256Hex(core::NewId("secret"));
+  t.max_uses = n;
+  t.created_at = 1;
+  EXPECT_TRUE(store.CreateEnrollmentToken(t).ok());
+  const std::string batch = core::NewId("bat");
+  for (int i = 0; i < n; ++i) {
+    core::Device d;
+    d.id = core::NewId("dev");
+    d.model = "Pixel 8";
+    d.serial = "SN-" + d.id;
+    d.public_key = crypto::GenerateEd25519().public_key;
+    auto enrolled = store.EnrollDevice(t.token_hash, d, 2);
+    EXPECT_TRUE(enrolled.ok()) << enrolled.status().ToString();
+    core::Command c;
+    c.device_id = d.id;
+    c.type = core::CommandType::kWipe;
+    c.payload_json = R"({"mode":"full"})";
+    c.state = core::CommandState::kAwaitingApproval;
+    c.created_by = creator;
+    c.created_at = 3;
+    c.expires_at = 0;
+    c.batch_size = n;
+    c.batch_id = batch;
+    EXPECT_TRUE(store.EnqueueCommand(store::Scope::Institution(inst), c, nullptr).ok());
+  }
+  return batch;
+}
+
+TEST_F(ActionsTest, PauseCommandBatchStopsEveryUnfinishedBatchOfThePrincipal) {
+  const std::string mine = StoreAwaitingBatchForActions(*real_, inst_.id, "tok_attacker", 3);
+  const std::string mine_too = StoreAwaitingBatchForActions(*real_, inst_.id, "tok_attacker", 2);
+  const std::string theirs = StoreAwaitingBatchForActions(*real_, inst_.id, "tok_other", 2);
+  auto pb = ParsePlaybook(R"(id: storm
+trigger: {rule_ids: [wipe-storm]}
+steps:
+  - action: pause_command_batch
+)",
+                          "storm.yml");
+  ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+  PlaybookRunner runner(engine_.get(), &clock_);
+  runner.SetPlaybooks({*pb});
+  core::Alert a = ContainmentAlert("alr_9", "wipe-storm", "user.name=tok_attacker");
+  // The first attempt meets a busy store and is retried.
+  store_->FailNext("SetCommandBatchPaused", 1, Status::Unavailable("database busy"));
+  runner.Run(a);
+  store::Scope scope = store::Scope::Institution(inst_.id);
+  EXPECT_TRUE(real_->GetCommandBatch(scope, mine)->paused);
+  EXPECT_TRUE(real_->GetCommandBatch(scope, mine_too)->paused);
+  EXPECT_FALSE(real_->GetCommandBatch(scope, theirs)->paused) << "only the principal's batches";
+  EXPECT_EQ(real_->GetCommandBatch(scope, mine)->paused_by, "system");
+  auto audits = Audits("response.pause_command_batch");
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_EQ(audits[0].outcome, "success");
+  EXPECT_EQ(audits[0].target, "tok_attacker");
+  EXPECT_EQ(audits[0].institution_id, inst_.id);
+  EXPECT_EQ(json::parse(audits[0].details_json)["attempt"], 2);
+  EXPECT_EQ(waits_, (std::vector<int64_t>{100}));
+
+  // Idempotent: pausing again changes nothing, and an alert naming one batch pauses just it.
+  ActionContext ctx;
+  auto again = engine_->PauseBatchesOf(ctx, scope, "tok_attacker", inst_.id, "again");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+  core::Alert named = a;
+  named.id = "alr_10";
+  named.entity = "command.batch_id=" + theirs;
+  runner.Run(named);
+  EXPECT_TRUE(real_->GetCommandBatch(scope, theirs)->paused);
+  // Another institution's scope does not reach the batch; an admin's bad id is answered, not
+  // a failed action.
+  ActionContext admin;
+  admin.actor = "usr_admin";
+  EXPECT_EQ(engine_->PauseCommandBatch(admin, store::Scope::Institution("ins_other"), mine, "")
+                .status()
+                .code(),
+            Code::kNotFound);
+  EXPECT_TRUE(FailureAlerts().empty());
+}
+
+TEST_F(ActionsTest, QuarantineAppFindsThePackageByHashOrId) {
+  core::App app;
+  app.id = core::NewId("app");
+  app.institution_id = inst_.id;
+  app.name = "Tool";
+  app.bundle_id = "org.tool";
+  app.version = "1";
+  app.sha256 = crypto::Sha256Hex("package");
+  app.created_at = 1;
+  ASSERT_TRUE(real_->CreateApp(app).ok());
+  core::App other = app;
+  other.id = core::NewId("app");
+  other.sha256 = crypto::Sha256Hex("other package");
+  ASSERT_TRUE(real_->CreateApp(other).ok());
+  auto pb = ParsePlaybook(
+      "id: pkg\ntrigger: {rule_ids: [ioc]}\nsteps:\n  - action: quarantine_app\n", "pkg.yml");
+  ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+  PlaybookRunner runner(engine_.get(), &clock_);
+  runner.SetPlaybooks({*pb});
+  core::Alert a = ContainmentAlert("alr_11", "ioc", "source.ip=203.0.113.9");
+  // The hash comes from the evidence, in upper case as some feeds write it.
+  std::string upper = app.sha256;
+  for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  a.evidence = {json{{"file.hash.sha256", upper}}.dump()};
+  store_->FailNext("SetAppQuarantine", 1, Status::Unavailable("database busy"));
+  runner.Run(a);
+  store::Scope scope = store::Scope::Institution(inst_.id);
+  auto quarantined = real_->GetApp(scope, app.id);
+  EXPECT_TRUE(quarantined->quarantined);
+  EXPECT_EQ(quarantined->quarantined_by, "system");
+  EXPECT_EQ(quarantined->quarantine_reason, "playbook pkg on alert alr_11");
+  EXPECT_FALSE(real_->GetApp(scope, other.id)->quarantined) << "only the matching package";
+  auto audits = Audits("response.quarantine_app");
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_EQ(audits[0].outcome, "success");
+  EXPECT_EQ(audits[0].target, app.id);
+  EXPECT_EQ(json::parse(audits[0].details_json)["attempt"], 2);
+
+  // By app id in the entity; twice changes nothing more.
+  core::Alert by_id = a;
+  by_id.id = "alr_12";
+  by_id.entity = "app.id=" + other.id;
+  by_id.evidence.clear();
+  runner.Run(by_id);
+  EXPECT_TRUE(real_->GetApp(scope, other.id)->quarantined);
+  auto repeat = engine_->QuarantineApp(ActionContext{}, scope, other.id, "again");
+  ASSERT_TRUE(repeat.ok());
+  EXPECT_EQ(repeat->quarantine_reason, "playbook pkg on alert alr_12") << "unchanged";
+  EXPECT_TRUE(FailureAlerts().empty());
+
+  // A hash no package has fails loudly.
+  core::Alert unknown = a;
+  unknown.id = "alr_13";
+  unknown.evidence = {json{{"file.hash.sha256", std::string(64, 'a')}}.dump()};
+  runner.Run(unknown);
+  EXPECT_EQ(Audits("response.quarantine_app").back().outcome, "failure");
   EXPECT_EQ(FailureAlerts().size(), 1u);
 }
 

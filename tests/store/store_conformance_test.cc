@@ -1906,6 +1906,80 @@ TEST_P(StoreConformanceTest, UnsignedRowsAreNeverDelivered) {
   EXPECT_EQ(GetCmd(waiting).state, CommandState::kAwaitingApproval);
 }
 
+TEST_P(StoreConformanceTest, PausedBatchIsNeitherApprovedNorDelivered) {
+  core::Device d1 = Enroll(inst_a_);
+  core::Device d2 = Enroll(inst_a_);
+  core::Command w1 = EnqueueAwaiting(d1, "bat_p", 2);
+  EnqueueAwaiting(d2, "bat_p", 2);
+  EXPECT_CODE(store_->GetCommandBatch(B(), "bat_p"), kNotFound);
+  EXPECT_CODE(store_->SetCommandBatchPaused(B(), "bat_p", true, "tok_b", "", Tick(), nullptr),
+              kNotFound);
+  EXPECT_CODE(store_->GetCommandBatch(A(), "bat_none"), kNotFound);
+  CommandBatch fresh = Must(store_->GetCommandBatch(A(), "bat_p"));
+  EXPECT_FALSE(fresh.paused);
+  EXPECT_EQ(fresh.counts[CommandState::kAwaitingApproval], 2);
+  EXPECT_EQ(fresh.created_by, "tok_first");
+  EXPECT_EQ(Must(store_->ListUnfinishedCommandBatches(A(), "tok_first")),
+            std::vector<std::string>{"bat_p"});
+  EXPECT_TRUE(Must(store_->ListUnfinishedCommandBatches(B(), "tok_first")).empty());
+
+  bool changed = false;
+  const int64_t paused_at = Tick();
+  CommandBatch paused = Must(
+      store_->SetCommandBatchPaused(A(), "bat_p", true, "tok_x", "storm", paused_at, &changed));
+  EXPECT_TRUE(changed);
+  EXPECT_TRUE(paused.paused);
+  Must(store_->SetCommandBatchPaused(A(), "bat_p", true, "tok_y", "again", Tick(), &changed));
+  EXPECT_FALSE(changed) << "pausing a paused batch changes nothing";
+  EXPECT_EQ(Must(store_->GetCommandBatch(A(), "bat_p")).paused_by, "tok_x");
+  EXPECT_EQ(Must(store_->GetCommandBatch(A(), "bat_p")).paused_at, paused_at);
+  EXPECT_CODE(store_->ApproveCommands(A(), w1.id, "tok_second", Tick(), Signer()), kConflict);
+  EXPECT_EQ(GetCmd(w1).state, CommandState::kAwaitingApproval);
+
+  Must(store_->SetCommandBatchPaused(A(), "bat_p", false, "tok_x", "", Tick(), &changed));
+  EXPECT_TRUE(changed);
+  ASSERT_EQ(Must(store_->ApproveCommands(A(), w1.id, "tok_second", Tick(), Signer())).size(), 2u);
+  // Signed and queued, then paused again: the check-in hands out nothing of it.
+  Must(store_->SetCommandBatchPaused(A(), "bat_p", true, "tok_x", "", Tick(), nullptr));
+  core::Command lock = Enqueue(d1);
+  auto taken = Must(store_->TakeDeliverableCommands(d1.id, Tick(), 10, kNoResend));
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].id, lock.id) << "commands outside the batch still go";
+  Must(store_->SetCommandBatchPaused(A(), "bat_p", false, "tok_x", "", Tick(), nullptr));
+  EXPECT_EQ(Must(store_->TakeDeliverableCommands(d2.id, Tick(), 10, kNoResend)).size(), 1u);
+}
+
+TEST_P(StoreConformanceTest, QuarantineCancelsPendingInstallsAndIsScoped) {
+  core::Device d = Enroll(inst_a_, Platform::kIos);
+  core::App app = MakeApp(inst_a_, crypto::Sha256Hex("q-app"));
+  core::Command c;
+  c.device_id = d.id;
+  c.type = CommandType::kInstallApp;
+  c.payload_json = R"({"app_id":")" + app.id + R"(","bundle_id":"x","version":"1"})";
+  c.created_by = "tok_admin";
+  c.created_at = Tick();
+  core::Command install = Must(store_->EnqueueCommand(A(), c, Signer()));
+  core::Command lock = Enqueue(d);
+  bool changed = false;
+  EXPECT_CODE(store_->SetAppQuarantine(B(), app.id, true, "tok_b", "", Tick(), &changed),
+              kNotFound);
+  EXPECT_FALSE(Must(store_->GetApp(A(), app.id)).quarantined);
+  core::App q =
+      Must(store_->SetAppQuarantine(A(), app.id, true, "tok_admin", "ioc", Tick(), &changed));
+  EXPECT_TRUE(changed);
+  EXPECT_TRUE(q.quarantined);
+  EXPECT_EQ(Must(store_->GetApp(A(), app.id)).quarantine_reason, "ioc");
+  EXPECT_EQ(GetCmd(install).state, CommandState::kCanceled);
+  EXPECT_EQ(GetCmd(lock).state, CommandState::kQueued) << "other commands are untouched";
+  Must(store_->SetAppQuarantine(A(), app.id, true, "tok_other", "later", Tick(), &changed));
+  EXPECT_FALSE(changed);
+  EXPECT_EQ(Must(store_->GetApp(A(), app.id)).quarantined_by, "tok_admin");
+  core::App released =
+      Must(store_->SetAppQuarantine(A(), app.id, false, "tok_admin", "", Tick(), &changed));
+  EXPECT_TRUE(changed);
+  EXPECT_FALSE(released.quarantined);
+}
+
 TEST_P(StoreConformanceTest, ApprovalSignsTheWholeBatchWithFreshSeqs) {
   core::Device d1 = Enroll(inst_a_);
   core::Device d2 = Enroll(inst_a_);

@@ -303,6 +303,22 @@ class FaultyStore final : public Store {
     if (Status s = Fault("ApproveCommands"); !s.ok()) return s;
     return inner_->ApproveCommands(scope, command_id, approved_by, now, sign);
   }
+  Result<CommandBatch> GetCommandBatch(const Scope& scope, const std::string& batch_id) override {
+    if (Status s = Fault("GetCommandBatch"); !s.ok()) return s;
+    return inner_->GetCommandBatch(scope, batch_id);
+  }
+  Result<CommandBatch> SetCommandBatchPaused(const Scope& scope, const std::string& batch_id,
+                                             bool paused, const std::string& by,
+                                             const std::string& reason, int64_t now,
+                                             bool* changed) override {
+    if (Status s = Fault("SetCommandBatchPaused"); !s.ok()) return s;
+    return inner_->SetCommandBatchPaused(scope, batch_id, paused, by, reason, now, changed);
+  }
+  Result<std::vector<std::string>> ListUnfinishedCommandBatches(
+      const Scope& scope, const std::string& created_by) override {
+    if (Status s = Fault("ListUnfinishedCommandBatches"); !s.ok()) return s;
+    return inner_->ListUnfinishedCommandBatches(scope, created_by);
+  }
   Result<std::vector<core::Command>> RejectApproval(const Scope& scope,
                                                     const std::string& command_id,
                                                     int64_t now) override {
@@ -398,6 +414,12 @@ class FaultyStore final : public Store {
   Status SetAppQuarantined(const Scope& scope, const std::string& id, bool quarantined) override {
     if (Status s = Fault("SetAppQuarantined"); !s.ok()) return s;
     return inner_->SetAppQuarantined(scope, id, quarantined);
+  }
+  Result<core::App> SetAppQuarantine(const Scope& scope, const std::string& id, bool quarantined,
+                                     const std::string& by, const std::string& reason, int64_t now,
+                                     bool* changed) override {
+    if (Status s = Fault("SetAppQuarantine"); !s.ok()) return s;
+    return inner_->SetAppQuarantine(scope, id, quarantined, by, reason, now, changed);
   }
   Status AssignApp(const core::AppAssignment& assignment) override {
     if (Status s = Fault("AssignApp"); !s.ok()) return s;

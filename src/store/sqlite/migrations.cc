@@ -388,16 +388,36 @@ CREATE INDEX incident_entries_by_incident ON incident_entries(incident_id, seq);
 CREATE INDEX commands_by_time ON commands(institution_id, updated_at);
 )sql";
 
+// Containment of issue 5: a paused command batch is neither approved nor delivered; a
+// quarantined app carries who quarantined it, when and why.
+constexpr std::string_view kContainment = R"sql(
+CREATE TABLE command_batches (
+  batch_id TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions(id),
+  paused INTEGER NOT NULL,
+  paused_by TEXT NOT NULL,
+  pause_reason TEXT NOT NULL,
+  paused_at INTEGER NOT NULL,
+  resumed_by TEXT NOT NULL,
+  resumed_at INTEGER NOT NULL
+);
+CREATE INDEX command_batches_paused ON command_batches(paused, batch_id);
+CREATE INDEX commands_by_creator ON commands(institution_id, created_by, batch_id);
+ALTER TABLE apps ADD COLUMN quarantine_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE apps ADD COLUMN quarantined_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE apps ADD COLUMN quarantined_at INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace
 
 // Versions are assigned in order of merge: 2 keeper (sealed staff, signed commands), 3 admin
-// identity, 4 alerts, 5 staff exports, 6 response, 7 incidents.
+// identity, 4 alerts, 5 staff exports, 6 response, 7 incidents, 8 containment.
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "initial_schema", kInitialSchema}, {2, "sealed_staff_signed_commands", kSignedCommands},
       {3, "admin_identity", kAdminIdentity}, {4, "alerts", kAlerts},
       {5, "staff_exports", kStaffExports},   {6, "response", kResponse},
-      {7, "incidents", kIncidents},
+      {7, "incidents", kIncidents},          {8, "containment", kContainment},
   };
   return kMigrations;
 }

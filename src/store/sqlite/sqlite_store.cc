@@ -474,7 +474,7 @@ Result<core::PolicyAssignment> ReadPolicyAssignment(const Statement& st) {
 
 #define APP_COLS                                                                              \
   "id, institution_id, name, bundle_id, version, platform, sha256, size_bytes, quarantined, " \
-  "created_at"
+  "created_at, quarantine_reason, quarantined_by, quarantined_at"
 Result<core::App> ReadApp(const Statement& st) {
   core::App a;
   a.id = st.Text(0);
@@ -487,6 +487,9 @@ Result<core::App> ReadApp(const Statement& st) {
   a.size_bytes = st.Int(7);
   a.quarantined = st.Bool(8);
   a.created_at = st.Int(9);
+  a.quarantine_reason = st.Text(10);
+  a.quarantined_by = st.Text(11);
+  a.quarantined_at = st.Int(12);
   return a;
 }
 
@@ -559,6 +562,59 @@ Result<std::vector<core::Command>> AwaitingBatch(Connection& conn, const Scope& 
                                    .Where("state = 'awaiting_approval'")
                                    .Append(" ORDER BY device_id, seq"),
                                ReadCommand);
+}
+
+// Commands of a paused batch are neither approved nor delivered (store.h, CommandBatch).
+#define NOT_IN_PAUSED_BATCH \
+  "(batch_id = '' OR batch_id NOT IN (SELECT batch_id FROM command_batches WHERE paused = 1))"
+
+// A batch: its commands' counts per state and its pause row, if any. NotFound when no command
+// of the scope carries the id.
+Result<CommandBatch> LoadCommandBatch(Connection& conn, const Scope& scope,
+                                      const std::string& batch_id) {
+  if (batch_id.empty()) return Status::NotFound("command batch not found");
+  CommandBatch b;
+  b.id = batch_id;
+  {
+    RAMPART_ASSIGN_OR_RETURN(Statement st, (Query("SELECT state, count(*), min(created_at), "
+                                                  "min(institution_id), min(created_by), min(type) "
+                                                  "FROM commands")
+                                                .Where("batch_id = ?")
+                                                .Arg(batch_id)
+                                                .InScope(scope)
+                                                .Append(" GROUP BY state")
+                                                .Prepare(conn)));
+    while (true) {
+      RAMPART_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      RAMPART_ASSIGN_OR_RETURN(core::CommandState state,
+                               ParseEnum(&core::ParseCommandState, st.Text(0), "command state"));
+      b.counts[state] = st.Int(1);
+      if (b.created_at == 0 || st.Int(2) < b.created_at) b.created_at = st.Int(2);
+      b.institution_id = st.Text(3);
+      b.created_by = st.Text(4);
+      b.type = st.Text(5);
+    }
+  }
+  if (b.counts.empty()) return Status::NotFound("command batch not found");
+  RAMPART_ASSIGN_OR_RETURN(Statement st,
+                           (Query("SELECT paused, paused_by, pause_reason, paused_at, resumed_by, "
+                                  "resumed_at FROM command_batches")
+                                .Where("batch_id = ?")
+                                .Arg(batch_id)
+                                .Where("institution_id = ?")
+                                .Arg(b.institution_id)
+                                .Prepare(conn)));
+  RAMPART_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (row) {
+    b.paused = st.Bool(0);
+    b.paused_by = st.Text(1);
+    b.pause_reason = st.Text(2);
+    b.paused_at = st.Int(3);
+    b.resumed_by = st.Text(4);
+    b.resumed_at = st.Int(5);
+  }
+  return b;
 }
 
 }  // namespace
@@ -1614,6 +1670,10 @@ Result<std::vector<core::Command>> SqliteStore::ApproveCommands(const Scope& sco
   if (approved_by.empty()) return Status::InvalidArgument("approved_by is empty");
   return Write([&](Connection& c) -> Result<std::vector<core::Command>> {
     RAMPART_ASSIGN_OR_RETURN(std::vector<core::Command> batch, AwaitingBatch(c, scope, command_id));
+    if (!batch.empty() && !batch.front().batch_id.empty()) {
+      RAMPART_ASSIGN_OR_RETURN(CommandBatch b, LoadCommandBatch(c, scope, batch.front().batch_id));
+      if (b.paused) return Status::Conflict("the command's batch is paused");
+    }
     std::vector<core::Command> queued;
     for (core::Command& cmd : batch) {
       cmd.updated_at = now;
@@ -1659,6 +1719,64 @@ Result<std::vector<core::Command>> SqliteStore::RejectApproval(const Scope& scop
       RAMPART_RETURN_IF_ERROR(UpdateCommandState(c, cmd));
     }
     return batch;
+  });
+}
+
+Result<CommandBatch> SqliteStore::GetCommandBatch(const Scope& scope, const std::string& batch_id) {
+  return Read([&](Connection& c) { return LoadCommandBatch(c, scope, batch_id); });
+}
+
+Result<CommandBatch> SqliteStore::SetCommandBatchPaused(const Scope& scope,
+                                                        const std::string& batch_id, bool paused,
+                                                        const std::string& by,
+                                                        const std::string& reason, int64_t now,
+                                                        bool* changed) {
+  if (by.empty()) return Status::InvalidArgument("who pauses or resumes a batch is empty");
+  return Write([&](Connection& c) -> Result<CommandBatch> {
+    RAMPART_ASSIGN_OR_RETURN(CommandBatch b, LoadCommandBatch(c, scope, batch_id));
+    if (changed != nullptr) *changed = b.paused != paused;
+    if (b.paused == paused) return b;
+    if (paused) {
+      b.paused_by = by;
+      b.pause_reason = reason;
+      b.paused_at = now;
+    } else {
+      b.resumed_by = by;
+      b.resumed_at = now;
+    }
+    b.paused = paused;
+    RAMPART_RETURN_IF_ERROR(RunQuery(
+        c, Query("INSERT INTO command_batches (batch_id, institution_id, paused, paused_by, "
+                 "pause_reason, paused_at, resumed_by, resumed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                 "ON CONFLICT(batch_id) DO UPDATE SET paused = excluded.paused, "
+                 "paused_by = excluded.paused_by, pause_reason = excluded.pause_reason, "
+                 "paused_at = excluded.paused_at, resumed_by = excluded.resumed_by, "
+                 "resumed_at = excluded.resumed_at")
+               .Arg(b.id)
+               .Arg(b.institution_id)
+               .Arg(static_cast<int64_t>(b.paused))
+               .Arg(b.paused_by)
+               .Arg(b.pause_reason)
+               .Arg(b.paused_at)
+               .Arg(b.resumed_by)
+               .Arg(b.resumed_at)));
+    return b;
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::ListUnfinishedCommandBatches(
+    const Scope& scope, const std::string& created_by) {
+  return Read([&](Connection& c) -> Result<std::vector<std::string>> {
+    return GetAll<std::string>(
+        c,
+        Query("SELECT batch_id FROM commands")
+            .Where("created_by = ?")
+            .Arg(created_by)
+            .Where("batch_id != ''")
+            .Where("state IN ('awaiting_approval', 'queued', 'sent', 'not_now')")
+            .InScope(scope)
+            .Append(" GROUP BY batch_id ORDER BY min(created_at), batch_id"),
+        [](const Statement& st) -> Result<std::string> { return st.Text(0); });
   });
 }
 
@@ -1759,7 +1877,8 @@ Result<std::vector<core::Command>> SqliteStore::TakeDeliverableCommands(
                              .Arg(device_id)
                              .Where("state IN ('queued', 'not_now', 'sent')")
                              .Where("signature_key_id != ''")
-                             .Where("length(signature) > 0"));
+                             .Where("length(signature) > 0")
+                             .Where(NOT_IN_PAUSED_BATCH));
       }));
   if (!anything) return std::vector<core::Command>{};
   return Write([&](Connection& c) -> Result<std::vector<core::Command>> {
@@ -1776,6 +1895,7 @@ Result<std::vector<core::Command>> SqliteStore::TakeDeliverableCommands(
                                   .Where("state IN ('queued', 'not_now', 'sent')")
                                   .Where("signature_key_id != ''")
                                   .Where("length(signature) > 0")
+                                  .Where(NOT_IN_PAUSED_BATCH)
                                   .Append(" ORDER BY seq"),
                               ReadCommand));
     std::vector<core::Command> taken;
@@ -2053,7 +2173,7 @@ Result<std::vector<core::Policy>> SqliteStore::PoliciesForDevice(const std::stri
 Status SqliteStore::CreateApp(const core::App& app) {
   RAMPART_RETURN_IF_ERROR(RequireId(app.id, "app"));
   return Write([&](Connection& c) {
-    Query q("INSERT INTO apps (" APP_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Query q("INSERT INTO apps (" APP_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     q.Arg(app.id)
         .Arg(app.institution_id)
         .Arg(app.name)
@@ -2063,7 +2183,10 @@ Status SqliteStore::CreateApp(const core::App& app) {
         .Arg(app.sha256)
         .Arg(app.size_bytes)
         .Arg(static_cast<int64_t>(app.quarantined))
-        .Arg(app.created_at);
+        .Arg(app.created_at)
+        .Arg(app.quarantine_reason)
+        .Arg(app.quarantined_by)
+        .Arg(app.quarantined_at);
     return Named(RunQuery(c, q), "app");
   });
 }
@@ -2101,6 +2224,49 @@ Status SqliteStore::SetAppQuarantined(const Scope& scope, const std::string& id,
                       .Arg(id)
                       .InScope(scope),
                   "app");
+  });
+}
+
+Result<core::App> SqliteStore::SetAppQuarantine(const Scope& scope, const std::string& id,
+                                                bool quarantined, const std::string& by,
+                                                const std::string& reason, int64_t now,
+                                                bool* changed) {
+  if (by.empty()) return Status::InvalidArgument("who quarantines or releases an app is empty");
+  return Write([&](Connection& c) -> Result<core::App> {
+    RAMPART_ASSIGN_OR_RETURN(
+        core::App app,
+        GetOne(c, Query("SELECT " APP_COLS " FROM apps").Where("id = ?").Arg(id).InScope(scope),
+               ReadApp, "app"));
+    if (changed != nullptr) *changed = app.quarantined != quarantined;
+    if (app.quarantined == quarantined) return app;
+    app.quarantined = quarantined;
+    if (quarantined) {
+      app.quarantine_reason = reason;
+      app.quarantined_by = by;
+      app.quarantined_at = now;
+    }
+    RAMPART_RETURN_IF_ERROR(RunQuery(c, Query("UPDATE apps SET quarantined = ?, "
+                                              "quarantine_reason = ?, quarantined_by = ?, "
+                                              "quarantined_at = ?")
+                                            .Arg(static_cast<int64_t>(app.quarantined))
+                                            .Arg(app.quarantine_reason)
+                                            .Arg(app.quarantined_by)
+                                            .Arg(app.quarantined_at)
+                                            .Where("id = ?")
+                                            .Arg(app.id)));
+    if (quarantined) {
+      // Install commands naming the package that no device has been sent yet never will be.
+      RAMPART_RETURN_IF_ERROR(
+          RunQuery(c, Query("UPDATE commands SET state = 'canceled', updated_at = ?")
+                          .Arg(now)
+                          .Where("institution_id = ?")
+                          .Arg(app.institution_id)
+                          .Where("type = 'install_app'")
+                          .Where("state IN ('awaiting_approval', 'queued', 'not_now')")
+                          .Where("json_extract(payload_json, '$.app_id') = ?")
+                          .Arg(app.id)));
+    }
+    return app;
   });
 }
 

@@ -149,6 +149,13 @@ class SqliteStore final : public Store {
                                                      const std::string& command_id,
                                                      const std::string& approved_by, int64_t now,
                                                      const CommandSigner& sign) override;
+  Result<CommandBatch> GetCommandBatch(const Scope& scope, const std::string& batch_id) override;
+  Result<CommandBatch> SetCommandBatchPaused(const Scope& scope, const std::string& batch_id,
+                                             bool paused, const std::string& by,
+                                             const std::string& reason, int64_t now,
+                                             bool* changed) override;
+  Result<std::vector<std::string>> ListUnfinishedCommandBatches(
+      const Scope& scope, const std::string& created_by) override;
   Result<std::vector<core::Command>> RejectApproval(const Scope& scope,
                                                     const std::string& command_id,
                                                     int64_t now) override;
@@ -188,6 +195,9 @@ class SqliteStore final : public Store {
   Result<Page<core::App>> ListApps(const Scope& scope, const PageRequest& page) override;
   Result<core::App> FindAppBySha256(const Scope& scope, const std::string& sha256) override;
   Status SetAppQuarantined(const Scope& scope, const std::string& id, bool quarantined) override;
+  Result<core::App> SetAppQuarantine(const Scope& scope, const std::string& id, bool quarantined,
+                                     const std::string& by, const std::string& reason, int64_t now,
+                                     bool* changed) override;
   Status AssignApp(const core::AppAssignment& assignment) override;
   Result<std::vector<core::AppAssignment>> ListAppAssignments(const Scope& scope,
                                                               const std::string& app_id) override;
