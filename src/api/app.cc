@@ -37,6 +37,12 @@ class App::Impl {
     if (Status loaded = response_->Load(); !loaded.ok()) {
       log::Error("response.load_failed", {{"error", loaded.message()}});
     }
+    if (!ctx_.options.evidence.data_dir.empty()) {
+      evidence_ = std::make_unique<respond::EvidenceCollector>(store, ctx_.options.keeper, clock,
+                                                               ctx_.options.evidence);
+      response_->SetEvidenceCollector(evidence_.get());
+      ctx_.evidence = evidence_.get();
+    }
     runner_ = std::make_unique<respond::PlaybookRunner>(response_.get(), clock);
     ctx_.response = response_.get();
     ctx_.runner = runner_.get();
@@ -75,6 +81,7 @@ class App::Impl {
   NonceCache nonces_;
   respond::Denylist denylist_;
   respond::LockdownState lockdowns_;
+  std::unique_ptr<respond::EvidenceCollector> evidence_;  // before the engine that uses it
   std::unique_ptr<respond::ActionEngine> response_;
   std::unique_ptr<respond::PlaybookRunner> runner_;
 };
@@ -121,6 +128,8 @@ bool OpenInLockdown(const http::Route& route) {
   };
   return p.rfind("/api/v1/lockdown", 0) == 0 || p.find("/lockdown") != std::string::npos ||
          (p == "/api/v1/blocks" && route.method == "POST") ||
+         // Preserving evidence is what a lockdown is for: it changes nothing an intruder can use.
+         (p == "/api/v1/incidents/{id}/evidence" && route.method == "POST") ||
          p.rfind("/api/v1/response/", 0) == 0 ||
          (p.rfind("/api/v1/commands/", 0) == 0 &&
           (ends_with("/approve") || ends_with("/reject"))) ||

@@ -18,6 +18,7 @@
 #include "common/event_sink.h"
 #include "http/message.h"
 #include "http/router.h"
+#include "respond/evidence_capture.h"
 #include "store/store.h"
 
 namespace rampart::keeper {
@@ -43,6 +44,9 @@ struct AppOptions {
   EventSink* events = nullptr;
   // Extra Prometheus text for /metrics (the detection engine's and sinks' counters); optional.
   std::function<std::string()> extra_metrics;
+  // Evidence capture (respond/evidence_capture.h): bundles under evidence.data_dir/evidence.
+  // An empty data_dir leaves capture off: its routes answer 503 and capture_evidence fails.
+  respond::EvidenceCaptureOptions evidence;
 };
 
 class Metrics;

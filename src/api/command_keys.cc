@@ -5,8 +5,7 @@
 #include "api/internal.h"
 #include "common/crypto.h"
 #include "common/log.h"
-#include "core/command_signing.h"
-#include "core/commands.h"
+#include "respond/actions.h"
 
 namespace rampart::api::internal {
 
@@ -19,37 +18,6 @@ json KeyJson(const keeper::CommandKey& k) {
           {"key_id", k.key_id},
           {"public_key", crypto::Base64Encode(k.public_key)},
           {"created_at", k.created_at}};
-}
-
-// Signs `cmd` again with the institution's current key, as its creator (the keeper's rules see
-// the same principal and approval as at the first signature). Conflict when the old signature
-// does not verify: such a row is left alone and devices keep refusing it.
-store::CommandSigner Resigner(keeper::Keeper* keeper, const keeper::CommandKey& old_key,
-                              const Call& call) {
-  keeper::Caller base = CallerOf(call, "command_key.resign");
-  return [keeper, old_key, base](const core::Command& cmd) -> Result<store::CommandSignatureParts> {
-    RAMPART_ASSIGN_OR_RETURN(std::string canonical, core::CanonicalPayload(cmd.payload_json));
-    core::CommandSignatureFields fields{cmd.device_id,
-                                        cmd.id,
-                                        cmd.seq,
-                                        std::string(core::ToString(cmd.type)),
-                                        crypto::Sha256Hex(canonical),
-                                        cmd.expires_at};
-    if (!crypto::VerifyEd25519(old_key.public_key, core::CommandSigningString(fields),
-                               cmd.signature)) {
-      log::Warn("command.resign_refused", {{"command_id", cmd.id}, {"reason", "bad_signature"}});
-      return Status::Conflict("the old key did not sign this command");
-    }
-    keeper::SignCommandRequest req;
-    req.caller = base;
-    req.caller.principal = cmd.created_by;
-    req.institution_id = cmd.institution_id;
-    req.fields = std::move(fields);
-    req.approved_by = cmd.approved_by;
-    req.batch_size = cmd.batch_size;
-    RAMPART_ASSIGN_OR_RETURN(keeper::CommandSignature sig, keeper->SignCommand(req));
-    return store::CommandSignatureParts{std::move(sig.key_id), std::move(sig.signature)};
-  };
 }
 
 }  // namespace
@@ -86,9 +54,9 @@ void RegisterCommandKeyRoutes(RouteTable& t, Context& c) {
           }
           // Devices learn the new key from the rotation at their next check-in; commands still
           // waiting for them must carry the new key's signature by then.
-          auto resigned =
-              c.store->ResignPendingCommands(store::Scope::Institution(inst.id), old_key.key_id,
-                                             c.Now(), Resigner(k, old_key, call));
+          auto resigned = c.store->ResignPendingCommands(
+              store::Scope::Institution(inst.id), old_key.key_id, c.Now(),
+              respond::PendingCommandResigner(k, old_key, CallerOf(call, "command_key.resign")));
           json details = {{"old_key_id", rotation.fields.old_key_id},
                           {"new_key_id", rotation.fields.new_key_id},
                           {"resigned", resigned.ok() ? *resigned : 0}};

@@ -51,12 +51,6 @@ json SummaryJson(const core::Incident& i) {
           {"closed_at", i.closed_at > 0 ? json(FormatRfc3339(i.closed_at)) : json(nullptr)}};
 }
 
-json EntryJson(const core::IncidentEntry& e) {
-  return {
-      {"seq", e.seq},   {"kind", e.kind},   {"from_state", e.from_state}, {"to_state", e.to_state},
-      {"text", e.text}, {"actor", e.actor}, {"at", FormatRfc3339(e.at)}};
-}
-
 // Free text an analyst types: line breaks and tabs are fine, other control characters are not
 // (they would corrupt terminals and reports).
 Status RequireText(std::string_view text, std::string_view field, size_t max, bool required) {
@@ -89,6 +83,26 @@ Result<respond::IncidentAnalysis> Analyze(Context& c, const Call& call, const st
                                   CallerOf(call, "incident.figures"), c.Now());
 }
 
+json BundleJson(const respond::EvidenceBundleInfo& b) {
+  return {{"bundle_id", b.bundle_id},
+          {"incident_id", b.incident_id},
+          {"created_by", b.created_by},
+          {"created_at", FormatRfc3339(b.created_at)},
+          {"sha256", b.sha256_hex},
+          {"size", b.size},
+          {"audit_records", b.audit_records},
+          {"checkpoint_tree_size", b.tree_size},
+          {"audit_complete", b.audit_complete},
+          {"download", "/api/v1/evidence/" + b.bundle_id}};
+}
+
+Result<respond::EvidenceCollector*> Collector(Context& c) {
+  if (c.evidence == nullptr || c.options.keeper == nullptr) {
+    return Status::Unavailable("evidence capture is not configured");
+  }
+  return c.evidence;
+}
+
 }  // namespace
 
 void RegisterIncidentRoutes(RouteTable& t, Context& c) {
@@ -105,7 +119,7 @@ void RegisterIncidentRoutes(RouteTable& t, Context& c) {
     RAMPART_API_ASSIGN(auto analysis, Analyze(c, call, scope));
     json out = respond::AnalysisToJson(analysis);
     json entries = json::array();
-    for (const auto& e : analysis.entries) entries.push_back(EntryJson(e));
+    for (const auto& e : analysis.entries) entries.push_back(respond::IncidentEntryToJson(e));
     out["entries"] = std::move(entries);
     out["institution_id"] = analysis.incident.institution_id.empty()
                                 ? json(nullptr)
@@ -148,7 +162,7 @@ void RegisterIncidentRoutes(RouteTable& t, Context& c) {
     RAMPART_API_ASSIGN(auto entry, c.store->AddIncidentNote(scope, call.Param("id"),
                                                             call.principal.id, text, c.Now()));
     RecordAudit(c, call, "incident.note", entry.incident_id, "success");
-    return JsonResponse(201, EntryJson(entry));
+    return JsonResponse(201, respond::IncidentEntryToJson(entry));
   });
 
   t.Add("GET", "/api/v1/incidents/{id}/reports/{kind}", "incidents.read", [&c](const Call& call) {
@@ -174,6 +188,57 @@ void RegisterIncidentRoutes(RouteTable& t, Context& c) {
     r.headers.emplace_back("Content-Security-Policy",
                            "default-src 'none'; style-src 'unsafe-inline'");
     r.body = std::move(report.body);
+    return r;
+  });
+
+  // Evidence bundles (respond/evidence_capture.h): signed by the keeper, kept under
+  // DATA/evidence, checked offline with `rampart evidence verify`.
+  t.Add("POST", "/api/v1/incidents/{id}/evidence", "incidents.write", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    // Another institution's incident is not found, whether or not capture is configured.
+    RAMPART_API_CHECK(c.store->GetIncident(scope, call.Param("id")).status());
+    RAMPART_API_ASSIGN(auto* collector, Collector(c));
+    auto captured = collector->Capture(scope, call.Param("id"), CallerOf(call, "evidence.capture"));
+    if (!captured.ok()) {
+      if (captured.status().code() != Code::kNotFound) {
+        RecordAudit(c, call, "incident.evidence", call.Param("id"), "failure",
+                    json{{"error", captured.status().message()}}, "warning");
+      }
+      return ErrorResponse(captured.status());
+    }
+    RecordAudit(c, call, "incident.evidence", captured->incident_id, "success",
+                json{{"bundle_id", captured->bundle_id},
+                     {"sha256", captured->sha256_hex},
+                     {"audit_records", captured->audit_records}},
+                "warning");
+    return JsonResponse(201, BundleJson(*captured));
+  });
+
+  t.Add("GET", "/api/v1/incidents/{id}/evidence", "incidents.read", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    RAMPART_API_CHECK(c.store->GetIncident(scope, call.Param("id")).status());
+    RAMPART_API_ASSIGN(auto* collector, Collector(c));
+    RAMPART_API_ASSIGN(auto bundles, collector->List(scope, call.Param("id")));
+    json items = json::array();
+    for (const auto& b : bundles) items.push_back(BundleJson(b));
+    return JsonResponse(200, json{{"items", std::move(items)}});
+  });
+
+  t.Add("GET", "/api/v1/evidence/{bundle_id}", "incidents.read", [&c](const Call& call) {
+    RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    // Without capture there is no bundle to find.
+    if (c.evidence == nullptr) {
+      return ErrorResponse(Status::NotFound("evidence bundle not found"));
+    }
+    RAMPART_API_ASSIGN(auto download, c.evidence->Read(scope, call.Param("bundle_id")));
+    RecordAudit(c, call, "incident.evidence_download", download.info.bundle_id, "success",
+                json{{"incident_id", download.info.incident_id}});
+    http::Response r;
+    r.status = 200;
+    r.content_type = "application/gzip";
+    r.headers.emplace_back("Content-Disposition",
+                           "attachment; filename=\"" + download.info.bundle_id + ".tar.gz\"");
+    r.body = std::move(download.archive);
     return r;
   });
 }

@@ -58,8 +58,9 @@ struct Context {
   const Clock* clock = nullptr;
   Metrics* metrics = nullptr;
   NonceCache* nonces = nullptr;
-  respond::ActionEngine* response = nullptr;  // containment actions (blocks, lockdown, revoke)
-  respond::PlaybookRunner* runner = nullptr;  // playbook steps waiting for approval
+  respond::ActionEngine* response = nullptr;       // containment actions (blocks, lockdown, revoke)
+  respond::PlaybookRunner* runner = nullptr;       // playbook steps waiting for approval
+  respond::EvidenceCollector* evidence = nullptr;  // null: evidence capture is not configured
   int64_t Now() const { return clock->NowSeconds(); }
 };
 

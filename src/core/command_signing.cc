@@ -40,4 +40,10 @@ std::string KeyRotationSigningString(const KeyRotationFields& f) {
   return s;
 }
 
+std::string EvidenceSigningString(std::string_view manifest_sha256_hex) {
+  std::string s = "RAMPART-EVIDENCE-MANIFEST-V1\n";
+  s += manifest_sha256_hex;
+  return s;
+}
+
 }  // namespace rampart::core

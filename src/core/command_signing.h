@@ -46,4 +46,9 @@ struct KeyRotationFields {
 // "\n" ISSUED_AT — signed by the old key.
 std::string KeyRotationSigningString(const KeyRotationFields& fields);
 
+// "RAMPART-EVIDENCE-MANIFEST-V1\n" MANIFEST_SHA256_HEX — what an evidence bundle's signature
+// covers (respond/evidence.h), signed by the keeper's audit-checkpoint key. The prefix keeps an
+// evidence signature from passing for a checkpoint signature and the reverse.
+std::string EvidenceSigningString(std::string_view manifest_sha256_hex);
+
 }  // namespace rampart::core

@@ -199,4 +199,25 @@ Result<AuditPage> KeeperClient::QueryAudit(const AuditQuery& query) {
   return Unwrap(AuditPageFromWire(result));
 }
 
+Result<std::vector<AuditProof>> KeeperClient::ProveAudit(const AuditProofRequest& request) {
+  RAMPART_ASSIGN_OR_RETURN(json result, pool_->Call("prove_audit", ToWire(request)));
+  if (!result.is_array() || result.size() != request.indexes.size()) {
+    return Status::Unavailable("keeper answer malformed");
+  }
+  std::vector<AuditProof> out;
+  for (const auto& item : result) {
+    RAMPART_ASSIGN_OR_RETURN(AuditProof p, Unwrap(AuditProofFromWire(item)));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Result<std::string> KeeperClient::SignEvidence(const SignEvidenceRequest& request) {
+  RAMPART_ASSIGN_OR_RETURN(json result, pool_->Call("sign_evidence", ToWire(request)));
+  if (!result.is_string()) return Status::Unavailable("keeper answer malformed");
+  auto signature = crypto::Base64Decode(result.get<std::string>());
+  if (!signature.ok()) return Status::Unavailable("keeper answer malformed");
+  return std::move(signature).value();
+}
+
 }  // namespace rampart::keeper

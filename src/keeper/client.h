@@ -39,6 +39,8 @@ class KeeperClient : public Keeper {
   Result<Checkpoint> MakeCheckpoint() override;
   Result<std::string> CheckpointPublicKey() override;
   Result<AuditPage> QueryAudit(const AuditQuery& query) override;
+  Result<std::vector<AuditProof>> ProveAudit(const AuditProofRequest& request) override;
+  Result<std::string> SignEvidence(const SignEvidenceRequest& request) override;
 
  private:
   class Pool;

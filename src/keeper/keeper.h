@@ -146,6 +146,32 @@ struct AuditPage {
   int64_t next_cursor = -1;  // -1: the log was read to its end
 };
 
+// Signing an evidence bundle (respond/evidence.h). The keeper is given the manifest's SHA-256,
+// never a message: it signs only core::EvidenceSigningString(manifest_sha256_hex), whose domain
+// prefix no checkpoint message carries, so serve cannot make it sign a checkpoint.
+struct SignEvidenceRequest {
+  Caller caller;                    // audited as "evidence.sign"
+  std::string bundle_id;            // "evb_..."
+  std::string institution_id;       // the incident's institution; "" for a server-wide one
+  std::string manifest_sha256_hex;  // 64 lower-case hex digits
+};
+
+// RFC 6962 inclusion proofs of audit records against the tree of the first tree_size records
+// (a signed checkpoint's size), for evidence bundles: serve cannot read the keeper's tree.
+inline constexpr size_t kMaxAuditProofsPerCall = 1000;
+
+struct AuditProofRequest {
+  Caller caller;  // audited as "audit.prove"
+  int64_t tree_size = 0;
+  std::vector<int64_t> indexes;  // each in [0, tree_size); at most kMaxAuditProofsPerCall
+};
+
+struct AuditProof {
+  int64_t index = 0;
+  std::string leaf_hash_hex;          // audit::LeafHash(audit::LeafBytes(record))
+  std::vector<std::string> path_hex;  // audit::InclusionPath, nearest sibling first
+};
+
 // The query's bounds (InvalidArgument naming what is wrong) and its filter, shared by every
 // implementation so that the fakes of tests filter exactly as the keeper does.
 Status ValidateAuditQuery(const AuditQuery& query);
@@ -181,6 +207,16 @@ class Keeper {
   // Reads the audit log. InvalidArgument for a limit out of range, a negative cursor or too many
   // filter values. Each call is itself audited ("audit.query").
   virtual Result<AuditPage> QueryAudit(const AuditQuery& query) = 0;
+  // Inclusion proofs of records in the tree of request.tree_size records, in request order.
+  // InvalidArgument for a size beyond the log, an index outside it or too many indexes;
+  // PermissionDenied for a role that may not read the audit log. Audited ("audit.prove").
+  virtual Result<std::vector<AuditProof>> ProveAudit(const AuditProofRequest& request) = 0;
+
+  // The raw 64-byte Ed25519 signature of core::EvidenceSigningString(manifest_sha256_hex) by
+  // the audit-checkpoint key. PermissionDenied for a role that may not capture evidence or an
+  // institution-bound caller signing another institution's bundle; InvalidArgument for a
+  // malformed id or digest. Audited ("evidence.sign") before the signature leaves the keeper.
+  virtual Result<std::string> SignEvidence(const SignEvidenceRequest& request) = 0;
 };
 
 }  // namespace rampart::keeper

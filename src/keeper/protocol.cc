@@ -398,6 +398,67 @@ Result<AuditPage> AuditPageFromWire(const json& j) {
   return v;
 }
 
+json ToWire(const SignEvidenceRequest& v) {
+  return {{"caller", ToWire(v.caller)},
+          {"bundle_id", v.bundle_id},
+          {"institution_id", v.institution_id},
+          {"manifest_sha256", v.manifest_sha256_hex}};
+}
+
+Result<SignEvidenceRequest> SignEvidenceRequestFromWire(const json& j) {
+  RAMPART_RETURN_IF_ERROR(RequireObject(j, "args"));
+  SignEvidenceRequest v;
+  if (!j.contains("caller")) return Status::InvalidArgument("missing caller");
+  RAMPART_ASSIGN_OR_RETURN(v.caller, CallerFromWire(j.at("caller")));
+  RAMPART_RETURN_IF_ERROR(GetString(j, "bundle_id", &v.bundle_id));
+  RAMPART_RETURN_IF_ERROR(GetString(j, "institution_id", &v.institution_id, false));
+  RAMPART_RETURN_IF_ERROR(GetString(j, "manifest_sha256", &v.manifest_sha256_hex));
+  return v;
+}
+
+json ToWire(const AuditProofRequest& v) {
+  return {{"caller", ToWire(v.caller)}, {"tree_size", v.tree_size}, {"indexes", v.indexes}};
+}
+
+Result<AuditProofRequest> AuditProofRequestFromWire(const json& j) {
+  RAMPART_RETURN_IF_ERROR(RequireObject(j, "args"));
+  AuditProofRequest v;
+  if (!j.contains("caller")) return Status::InvalidArgument("missing caller");
+  RAMPART_ASSIGN_OR_RETURN(v.caller, CallerFromWire(j.at("caller")));
+  RAMPART_RETURN_IF_ERROR(GetInt(j, "tree_size", &v.tree_size));
+  auto it = j.find("indexes");
+  if (it == j.end() || !it->is_array() || it->size() > kMaxAuditProofsPerCall) {
+    return Status::InvalidArgument("indexes must be an array of at most " +
+                                   std::to_string(kMaxAuditProofsPerCall) + " integers");
+  }
+  for (const auto& index : *it) {
+    if (!index.is_number_integer()) return Status::InvalidArgument("indexes must hold integers");
+    v.indexes.push_back(index.get<int64_t>());
+  }
+  return v;
+}
+
+json ToWire(const AuditProof& v) {
+  return {{"index", v.index}, {"leaf_hash", v.leaf_hash_hex}, {"path", v.path_hex}};
+}
+
+Result<AuditProof> AuditProofFromWire(const json& j) {
+  RAMPART_RETURN_IF_ERROR(RequireObject(j, "proof"));
+  AuditProof v;
+  RAMPART_RETURN_IF_ERROR(GetInt(j, "index", &v.index));
+  RAMPART_RETURN_IF_ERROR(GetString(j, "leaf_hash", &v.leaf_hash_hex));
+  auto it = j.find("path");
+  // A path has one hash per level of the tree: 64 levels cover any log.
+  if (it == j.end() || !it->is_array() || it->size() > 64) {
+    return Status::InvalidArgument("path must be an array of at most 64 hashes");
+  }
+  for (const auto& h : *it) {
+    if (!h.is_string()) return Status::InvalidArgument("path must hold strings");
+    v.path_hex.push_back(h.get<std::string>());
+  }
+  return v;
+}
+
 std::string EncodeRequest(std::string_view op, const json& args) {
   return Dump(json{{"op", op}, {"args", args}});
 }
@@ -502,6 +563,22 @@ std::string HandleRequest(Keeper& keeper, std::string_view request_body, bool* m
       auto query = AuditQueryFromWire(args);
       if (!query.ok()) return bad(query.status());
       return Answer(keeper.QueryAudit(*query));
+    }
+    if (op == "prove_audit") {
+      auto req = AuditProofRequestFromWire(args);
+      if (!req.ok()) return bad(req.status());
+      auto proofs = keeper.ProveAudit(*req);
+      if (!proofs.ok()) return ErrorAnswer(proofs.status());
+      json out = json::array();
+      for (const auto& p : *proofs) out.push_back(ToWire(p));
+      return OkAnswer(std::move(out));
+    }
+    if (op == "sign_evidence") {
+      auto req = SignEvidenceRequestFromWire(args);
+      if (!req.ok()) return bad(req.status());
+      auto signature = keeper.SignEvidence(*req);
+      if (!signature.ok()) return ErrorAnswer(signature.status());
+      return OkAnswer(crypto::Base64Encode(*signature));
     }
     if (op == "checkpoint") return Answer(keeper.MakeCheckpoint());
     if (op == "checkpoint_public_key") {

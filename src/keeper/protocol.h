@@ -7,7 +7,8 @@
 // in order; a connection carries any number of them.
 //
 // Ops: seal, open, blind_index, get_command_key, sign_command, rotate_command_key,
-// key_rotations, append_audit, checkpoint, checkpoint_public_key, query_audit.
+// key_rotations, append_audit, checkpoint, checkpoint_public_key, query_audit, prove_audit,
+// sign_evidence.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +45,9 @@ nlohmann::json ToWire(const audit::Record& v);
 nlohmann::json ToWire(const Checkpoint& v);
 nlohmann::json ToWire(const AuditQuery& v);
 nlohmann::json ToWire(const AuditPage& v);
+nlohmann::json ToWire(const SignEvidenceRequest& v);
+nlohmann::json ToWire(const AuditProofRequest& v);
+nlohmann::json ToWire(const AuditProof& v);
 Result<Caller> CallerFromWire(const nlohmann::json& j);
 Result<SealRequest> SealRequestFromWire(const nlohmann::json& j);
 Result<SealedStaff> SealedStaffFromWire(const nlohmann::json& j);
@@ -57,5 +61,8 @@ Result<audit::Record> RecordFromWire(const nlohmann::json& j);
 Result<Checkpoint> CheckpointFromWire(const nlohmann::json& j);
 Result<AuditQuery> AuditQueryFromWire(const nlohmann::json& j);
 Result<AuditPage> AuditPageFromWire(const nlohmann::json& j);
+Result<SignEvidenceRequest> SignEvidenceRequestFromWire(const nlohmann::json& j);
+Result<AuditProofRequest> AuditProofRequestFromWire(const nlohmann::json& j);
+Result<AuditProof> AuditProofFromWire(const nlohmann::json& j);
 
 }  // namespace rampart::keeper

@@ -7,6 +7,7 @@
 
 #include "common/crypto.h"
 #include "common/files.h"
+#include "core/command_signing.h"
 #include "core/model.h"
 
 namespace rampart::keeper {
@@ -53,6 +54,26 @@ bool IsDestructiveType(std::string_view type) {
 // typed by an admin; group assignments legitimately send them to thousands of devices.
 bool IsCatalogueType(std::string_view type) {
   return type == "install_app" || type == "apply_policy";
+}
+
+// Who may have evidence signed: the roles that handle incidents (incidents.write in
+// core/permissions.cc) and the playbook engine.
+bool MayCaptureEvidence(const Caller& caller) {
+  return caller.role == "superadmin" || caller.role == "admin" || caller.role == "analyst" ||
+         (caller.principal == "system" && caller.role == "system");
+}
+
+// Who may have audit records proved: the roles that read the audit log (audit.read) and the
+// playbook engine.
+bool MayReadAudit(const Caller& caller) {
+  return MayCaptureEvidence(caller) || caller.role == "auditor";
+}
+
+bool IsLowerHex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
 }
 
 Status CheckField(std::string_view value, std::string_view name, bool required) {
@@ -274,6 +295,16 @@ class KeeperService::State {
     r.details_json = details.dump(-1, ' ', false, json::error_handler_t::replace);
     return trail->Append(r);
   }
+  // A refusal: written to the log with its reason (best effort: the caller is refused either
+  // way), and returned.
+  Status Deny(const Caller& caller, const std::string& action, const std::string& target,
+              const std::string& institution_id, json details, Status why) {
+    details["reason"] = why.message();
+    Audit(caller, action, target, "denied", institution_id, std::move(details), "warning")
+        .status()
+        .IgnoreError();
+    return why;
+  }
 };
 
 KeeperService::KeeperService(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -480,13 +511,9 @@ Result<CommandSignature> KeeperService::SignCommand(const SignCommandRequest& re
                   {"seq", f.seq},
                   {"batch_size", request.batch_size}};
   if (!request.approved_by.empty()) details["approved_by"] = request.approved_by;
-  auto deny = [&](Status why) -> Status {
-    details["reason"] = why.message();
-    s.Audit(caller, "command.sign", f.command_id, "denied", request.institution_id, details,
-            "warning")
-        .status()
-        .IgnoreError();
-    return why;
+  auto deny = [&](Status why) {
+    return s.Deny(caller, "command.sign", f.command_id, request.institution_id, details,
+                  std::move(why));
   };
   bool approved = !request.approved_by.empty() && request.approved_by != caller.principal;
   if (!request.approved_by.empty() && !approved) {
@@ -677,6 +704,74 @@ Result<AuditPage> KeeperService::QueryAudit(const AuditQuery& q) {
       state_->Audit(q.caller, "audit.query", "", "success", q.institution_id, details).status());
   page.next_cursor = next;
   return page;
+}
+
+Result<std::vector<AuditProof>> KeeperService::ProveAudit(const AuditProofRequest& request) {
+  RAMPART_RETURN_IF_ERROR(CheckField(request.caller.principal, "caller.principal", true));
+  if (request.indexes.size() > kMaxAuditProofsPerCall) {
+    return Status::InvalidArgument("at most " + std::to_string(kMaxAuditProofsPerCall) +
+                                   " proofs per call");
+  }
+  if (request.tree_size <= 0) return Status::InvalidArgument("tree_size must be positive");
+  for (int64_t index : request.indexes) {
+    if (index < 0 || index >= request.tree_size) {
+      return Status::InvalidArgument("index " + std::to_string(index) + " is outside the tree");
+    }
+  }
+  json details = {{"tree_size", request.tree_size}, {"count", request.indexes.size()}};
+  if (!MayReadAudit(request.caller)) {
+    return state_->Deny(request.caller, "audit.prove", "", request.caller.institution_id, details,
+                        Status::PermissionDenied("this role may not read the audit log"));
+  }
+  std::vector<AuditProof> out;
+  out.reserve(request.indexes.size());
+  for (int64_t index : request.indexes) {
+    RAMPART_ASSIGN_OR_RETURN(AuditProof proof, state_->trail->Prove(index, request.tree_size));
+    out.push_back(std::move(proof));
+  }
+  RAMPART_RETURN_IF_ERROR(state_
+                              ->Audit(request.caller, "audit.prove", "", "success",
+                                      request.caller.institution_id, details)
+                              .status());
+  return out;
+}
+
+Result<std::string> KeeperService::SignEvidence(const SignEvidenceRequest& request) {
+  State& s = *state_;
+  const Caller& caller = request.caller;
+  RAMPART_RETURN_IF_ERROR(CheckField(caller.principal, "caller.principal", true));
+  RAMPART_RETURN_IF_ERROR(CheckField(request.bundle_id, "bundle_id", true));
+  RAMPART_RETURN_IF_ERROR(CheckField(request.institution_id, "institution_id", false));
+  if (!request.bundle_id.starts_with("evb_") || request.bundle_id.size() > 64) {
+    return Status::InvalidArgument("bundle_id must be an evb_ id");
+  }
+  if (request.manifest_sha256_hex.size() != 64 || !IsLowerHex(request.manifest_sha256_hex)) {
+    return Status::InvalidArgument("manifest_sha256 must be 64 lower-case hex digits");
+  }
+  json details = {{"manifest_sha256", request.manifest_sha256_hex}};
+  auto deny = [&](Status why) {
+    return s.Deny(caller, "evidence.sign", request.bundle_id, request.institution_id, details,
+                  std::move(why));
+  };
+  if (!MayCaptureEvidence(caller)) {
+    return deny(Status::PermissionDenied("this role may not capture evidence"));
+  }
+  if (!caller.institution_id.empty() && request.institution_id != caller.institution_id) {
+    return deny(Status::PermissionDenied("the bundle belongs to another institution"));
+  }
+  crypto::Ed25519KeyPair key;
+  {
+    std::lock_guard lock(s.mu);
+    key = s.checkpoint_key;
+  }
+  RAMPART_ASSIGN_OR_RETURN(std::string signature,
+                           crypto::SignEd25519(key.secret_key, core::EvidenceSigningString(
+                                                                   request.manifest_sha256_hex)));
+  // On record before the signature leaves: no audit, no signature.
+  RAMPART_RETURN_IF_ERROR(s.Audit(caller, "evidence.sign", request.bundle_id, "success",
+                                  request.institution_id, details, "warning")
+                              .status());
+  return signature;
 }
 
 namespace {

@@ -3,7 +3,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/crypto.h"
 #include "common/log.h"
+#include "core/command_signing.h"
+#include "core/commands.h"
 #include "core/model.h"
 
 namespace rampart::respond {
@@ -64,13 +67,18 @@ Status ActionEngine::WithRetry(const std::function<Status()>& fn, int* attempts)
 void ActionEngine::Audit(const ActionContext& ctx, const std::string& name,
                          const std::string& target, const std::string& outcome,
                          const std::string& institution_id, int attempt, bool containment,
-                         const std::string& error, int64_t expires) {
+                         const std::string& error, int64_t expires,
+                         std::string_view extra_details_json) {
   nlohmann::json details = {{"playbook", ctx.playbook},  {"step", ctx.step},
                             {"alert_id", ctx.alert_id},  {"rule_id", ctx.rule_id},
                             {"entity", ctx.entity},      {"attempt", attempt},
                             {"containment", containment}};
   if (outcome == "failure") details["error"] = error;
   if (expires != 0) details["expires"] = expires;
+  if (!extra_details_json.empty()) {
+    nlohmann::json extra = nlohmann::json::parse(extra_details_json, nullptr, false);
+    if (extra.is_object()) details.update(extra);
+  }
   audit::Record r;
   r.actor = ctx.actor;
   r.action = "response." + name;
@@ -554,6 +562,170 @@ Status ActionEngine::ApproveLift(const ActionContext& ctx, const std::string& sc
   log::Warn("response.lockdown_lifted",
             {{"scope", scope}, {"requested_by", current->lift_requested_by}, {"by", who.user_id}});
   return Status::Ok();
+}
+
+store::CommandSigner PendingCommandResigner(keeper::Keeper* keeper,
+                                            const keeper::CommandKey& old_key,
+                                            keeper::Caller caller) {
+  return [keeper, old_key, caller = std::move(caller)](
+             const core::Command& cmd) -> Result<store::CommandSignatureParts> {
+    RAMPART_ASSIGN_OR_RETURN(std::string canonical, core::CanonicalPayload(cmd.payload_json));
+    core::CommandSignatureFields fields{cmd.device_id,
+                                        cmd.id,
+                                        cmd.seq,
+                                        std::string(core::ToString(cmd.type)),
+                                        crypto::Sha256Hex(canonical),
+                                        cmd.expires_at};
+    if (!crypto::VerifyEd25519(old_key.public_key, core::CommandSigningString(fields),
+                               cmd.signature)) {
+      log::Warn("command.resign_refused", {{"command_id", cmd.id}, {"reason", "bad_signature"}});
+      return Status::Conflict("the old key did not sign this command");
+    }
+    keeper::SignCommandRequest req;
+    req.caller = caller;
+    req.caller.principal = cmd.created_by;
+    req.institution_id = cmd.institution_id;
+    req.fields = std::move(fields);
+    req.approved_by = cmd.approved_by;
+    req.batch_size = cmd.batch_size;
+    RAMPART_ASSIGN_OR_RETURN(keeper::CommandSignature sig, keeper->SignCommand(req));
+    return store::CommandSignatureParts{std::move(sig.key_id), std::move(sig.signature)};
+  };
+}
+
+namespace {
+
+// The keeper's caller for what the playbook engine does itself: serve's own engine, bound to the
+// institution the step acts for.
+keeper::Caller EngineCaller(const ActionContext& ctx, const std::string& institution_id,
+                            std::string purpose) {
+  keeper::Caller c;
+  c.principal = "system";
+  c.role = "system";
+  c.institution_id = institution_id;
+  c.request_id = ctx.request_id;
+  c.source_ip = ctx.source_ip;
+  c.purpose = std::move(purpose);
+  return c;
+}
+
+}  // namespace
+
+Result<EvidenceCaptureOutcome> ActionEngine::CaptureEvidence(const ActionContext& ctx,
+                                                             const core::Alert& alert) {
+  const std::string name = "capture_evidence";
+  if (evidence_ == nullptr || keeper_ == nullptr) {
+    return FailStep(ctx, name, alert.entity, alert.institution_id,
+                    Status::Unavailable("evidence capture is not configured"));
+  }
+  int attempts = 0;
+  EvidenceCaptureOutcome out;
+  std::string incident_id;
+  Status s = WithRetry(
+      [&]() -> Status {
+        RAMPART_ASSIGN_OR_RETURN(core::Incident incident, evidence_->IncidentOfAlert(alert));
+        incident_id = incident.id;
+        RAMPART_ASSIGN_OR_RETURN(auto existing, evidence_->List(store::Scope::All(), incident.id));
+        const int64_t now = clock_->NowSeconds();
+        if (!existing.empty() &&
+            existing.front().created_at > now - options_.evidence_dedup_seconds) {
+          out.bundle = existing.front();
+          out.reused = true;
+          return Status::Ok();
+        }
+        RAMPART_ASSIGN_OR_RETURN(
+            out.bundle,
+            evidence_->Capture(store::Scope::All(), incident.id,
+                               EngineCaller(ctx, incident.institution_id, "evidence.capture")));
+        return Status::Ok();
+      },
+      &attempts);
+  const std::string target = incident_id.empty() ? alert.entity : incident_id;
+  if (!s.ok()) {
+    Audit(ctx, name, target, "failure", alert.institution_id, attempts, false, s.message(), 0);
+    RaiseFailure(ctx, name, target, alert.institution_id, s);
+    return s;
+  }
+  nlohmann::json extra = {{"incident_id", incident_id},
+                          {"bundle_id", out.bundle.bundle_id},
+                          {"sha256", out.bundle.sha256_hex},
+                          {"reused", out.reused}};
+  Audit(ctx, name, target, "success", alert.institution_id, attempts, false, "", 0, extra.dump());
+  log::Info("response.capture_evidence",
+            {{"incident_id", incident_id}, {"bundle_id", out.bundle.bundle_id}});
+  return out;
+}
+
+Result<KeyRotationOutcome> ActionEngine::RotateCommandKey(const ActionContext& ctx,
+                                                          const std::string& institution_id) {
+  const std::string name = "rotate_command_key";
+  if (institution_id.empty()) {
+    return FailStep(ctx, name, ctx.entity, "",
+                    Status::InvalidArgument("the alert names no institution"));
+  }
+  if (keeper_ == nullptr) {
+    return FailStep(ctx, name, institution_id, institution_id,
+                    Status::Unavailable("no keeper configured"));
+  }
+  const keeper::Caller caller = EngineCaller(ctx, institution_id, "command_key.rotate");
+  KeyRotationOutcome out;
+  keeper::CommandKey old_key;
+  int attempts = 0;
+  Status s = WithRetry(
+      [&]() -> Status {
+        RAMPART_ASSIGN_OR_RETURN(auto rotations, keeper_->KeyRotations(institution_id));
+        const int64_t now = clock_->NowSeconds();
+        if (!rotations.empty() &&
+            rotations.back().fields.issued_at > now - options_.key_rotation_dedup_seconds) {
+          out.rotated = false;
+          out.old_key_id = rotations.back().fields.old_key_id;
+          out.new_key_id = rotations.back().fields.new_key_id;
+          return Status::Ok();
+        }
+        RAMPART_ASSIGN_OR_RETURN(old_key, keeper_->GetCommandKey(institution_id));
+        RAMPART_ASSIGN_OR_RETURN(keeper::KeyRotation rotation,
+                                 keeper_->RotateCommandKey(caller, institution_id));
+        out.rotated = true;
+        out.old_key_id = rotation.fields.old_key_id;
+        out.new_key_id = rotation.fields.new_key_id;
+        return Status::Ok();
+      },
+      &attempts);
+  if (s.ok() && out.rotated && out.old_key_id != old_key.key_id) {
+    s = Status::Conflict(
+        "a concurrent rotation moved the key; pending commands were not re-signed");
+  }
+  if (s.ok() && out.rotated) {
+    // Devices learn the new key at their next check-in; commands still waiting for them must
+    // carry the new key's signature by then.
+    int resign_attempts = 0;
+    s = WithRetry(
+        [&]() -> Status {
+          RAMPART_ASSIGN_OR_RETURN(
+              out.resigned,
+              store_->ResignPendingCommands(store::Scope::Institution(institution_id),
+                                            old_key.key_id, clock_->NowSeconds(),
+                                            PendingCommandResigner(keeper_, old_key, caller)));
+          return Status::Ok();
+        },
+        &resign_attempts);
+    attempts += resign_attempts;
+  }
+  nlohmann::json extra = {{"rotated", out.rotated},
+                          {"old_key_id", out.old_key_id},
+                          {"new_key_id", out.new_key_id},
+                          {"resigned", out.resigned}};
+  if (!s.ok()) {
+    Audit(ctx, name, institution_id, "failure", institution_id, attempts, true, s.message(), 0,
+          extra.dump());
+    RaiseFailure(ctx, name, institution_id, institution_id, s);
+    return s;
+  }
+  Audit(ctx, name, institution_id, "success", institution_id, attempts, true, "", 0, extra.dump());
+  log::Warn("response.rotate_command_key", {{"institution_id", institution_id},
+                                            {"rotated", out.rotated},
+                                            {"new_key_id", out.new_key_id}});
+  return out;
 }
 
 }  // namespace rampart::respond

@@ -21,8 +21,10 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "core/alert.h"
 #include "keeper/keeper.h"
 #include "respond/denylist.h"
+#include "respond/evidence_capture.h"
 #include "respond/lockdown.h"
 #include "store/store.h"
 
@@ -58,7 +60,33 @@ struct ActionEngineOptions {
   int64_t lift_request_ttl_seconds = 3600;
   // How to wait between attempts; tests pass a recorder instead of sleeping.
   std::function<void(int64_t millis)> sleep;
+  // capture_evidence reuses a bundle of the same incident captured this recently.
+  int64_t evidence_dedup_seconds = 600;
+  // rotate_command_key does nothing when the institution's key was rotated this recently.
+  int64_t key_rotation_dedup_seconds = 3600;
 };
+
+// What a playbook's capture_evidence step produced.
+struct EvidenceCaptureOutcome {
+  EvidenceBundleInfo bundle;
+  bool reused = false;  // a bundle of the incident captured within the dedup window
+};
+
+// What a rotate_command_key step did.
+struct KeyRotationOutcome {
+  bool rotated = false;  // false: the key was rotated within the dedup window already
+  std::string old_key_id;
+  std::string new_key_id;
+  int64_t resigned = 0;  // pending commands moved to the new key
+};
+
+// Signs a pending command again with its institution's current key, as its creator (the
+// keeper's rules see the same principal and approval as at the first signature). Conflict when
+// `old_key` did not sign it: a row an intruder wrote into the database is not laundered by a
+// rotation. For store::Store::ResignPendingCommands after a command-key rotation.
+store::CommandSigner PendingCommandResigner(keeper::Keeper* keeper,
+                                            const keeper::CommandKey& old_key,
+                                            keeper::Caller caller);
 
 class ActionEngine {
  public:
@@ -132,6 +160,20 @@ class ActionEngine {
   // When the pending lift request of `l` expires (0 when nobody asked).
   int64_t LiftRequestExpiresAt(const store::Lockdown& l) const;
 
+  // Where capture_evidence keeps bundles; without one the action fails. Not owned; set before
+  // the playbooks run.
+  void SetEvidenceCollector(EvidenceCollector* collector) { evidence_ = collector; }
+  // Captures the evidence bundle of the alert's incident (respond/evidence_capture.h), or
+  // returns the one captured for that incident within evidence_dedup_seconds. The keeper signs
+  // as the playbook engine ("system"). Failures are audited and raise the failure alert.
+  Result<EvidenceCaptureOutcome> CaptureEvidence(const ActionContext& ctx,
+                                                 const core::Alert& alert);
+  // Rotates the institution's command key through the keeper and moves its pending commands to
+  // the new key, unless the key was rotated within key_rotation_dedup_seconds (then nothing
+  // changes and the outcome says so). InvalidArgument without an institution.
+  Result<KeyRotationOutcome> RotateCommandKey(const ActionContext& ctx,
+                                              const std::string& institution_id);
+
   // A step that could not even start (the alert lacks what it needs): audited as a failure,
   // with the failure alert. Returns `error`.
   Status FailStep(const ActionContext& ctx, const std::string& name, const std::string& target,
@@ -148,7 +190,8 @@ class ActionEngine {
   Status WithRetry(const std::function<Status()>& fn, int* attempts);
   void Audit(const ActionContext& ctx, const std::string& name, const std::string& target,
              const std::string& outcome, const std::string& institution_id, int attempt,
-             bool containment, const std::string& error, int64_t expires);
+             bool containment, const std::string& error, int64_t expires,
+             std::string_view extra_details_json = {});
   void RaiseFailure(const ActionContext& ctx, const std::string& name, const std::string& target,
                     const std::string& institution_id, const Status& error);
   // Audits how an action that ran through WithRetry ended (success or failure) and, when it
@@ -181,6 +224,7 @@ class ActionEngine {
   const Clock* clock_;
   Denylist* denylist_;
   LockdownState* lockdowns_;
+  EvidenceCollector* evidence_ = nullptr;
   ActionEngineOptions options_;
   // Held from reading the blocks to swapping the snapshot, so two concurrent block changes
   // cannot leave the older list in force.

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/crypto.h"
+#include "core/command_signing.h"
 
 namespace rampart::respond {
 namespace {
@@ -186,7 +187,7 @@ Result<std::vector<EvidenceFile>> ParseTar(std::string_view tar) {
 }  // namespace
 
 std::string EvidenceSigningMessage(std::string_view manifest_bytes) {
-  return "RAMPART-EVIDENCE-MANIFEST-V1\n" + crypto::Sha256Hex(manifest_bytes);
+  return core::EvidenceSigningString(crypto::Sha256Hex(manifest_bytes));
 }
 
 Result<std::string> BuildEvidenceArchive(const EvidenceBundle& bundle, int64_t created_at,

@@ -61,9 +61,12 @@ Result<ActionKind> ParseAction(const std::string& name) {
   if (name == "lockdown") return ActionKind::kLockdown;
   if (name == "pause_command_batch") return ActionKind::kPauseCommandBatch;
   if (name == "quarantine_app") return ActionKind::kQuarantineApp;
+  if (name == "capture_evidence") return ActionKind::kCaptureEvidence;
+  if (name == "rotate_command_key") return ActionKind::kRotateCommandKey;
   return Status::InvalidArgument("unknown action '" + name +
                                  "' (block_address, revoke_principal, disable_user, lockdown, "
-                                 "pause_command_batch, quarantine_app)");
+                                 "pause_command_batch, quarantine_app, capture_evidence, "
+                                 "rotate_command_key)");
 }
 
 Result<PlaybookStep> ParseStep(const YAML::Node& node, const std::string& file) {
@@ -202,6 +205,10 @@ std::string_view ToString(ActionKind kind) {
       return "pause_command_batch";
     case ActionKind::kQuarantineApp:
       return "quarantine_app";
+    case ActionKind::kCaptureEvidence:
+      return "capture_evidence";
+    case ActionKind::kRotateCommandKey:
+      return "rotate_command_key";
   }
   return "unknown";
 }

@@ -37,6 +37,8 @@ enum class ActionKind {
   kLockdown,
   kPauseCommandBatch,
   kQuarantineApp,
+  kCaptureEvidence,
+  kRotateCommandKey,
 };
 std::string_view ToString(ActionKind kind);
 

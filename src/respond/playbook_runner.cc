@@ -229,6 +229,10 @@ Status PlaybookRunner::RunStep(const Playbook& pb, size_t index, const core::Ale
       }
       return engine_->QuarantinePackage(ctx, scope, AsciiLower(sha256), reason).status();
     }
+    case ActionKind::kCaptureEvidence:
+      return engine_->CaptureEvidence(ctx, alert).status();
+    case ActionKind::kRotateCommandKey:
+      return engine_->RotateCommandKey(ctx, alert.institution_id).status();
   }
   return Status::Internal("unknown action");
 }

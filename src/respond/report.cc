@@ -429,6 +429,12 @@ std::string HtmlEscape(std::string_view s) {
   return out;
 }
 
+json IncidentEntryToJson(const core::IncidentEntry& e) {
+  return {
+      {"seq", e.seq},   {"kind", e.kind},   {"from_state", e.from_state}, {"to_state", e.to_state},
+      {"text", e.text}, {"actor", e.actor}, {"at", FormatRfc3339(e.at)}};
+}
+
 json AnalysisToJson(const IncidentAnalysis& a) {
   const core::Incident& i = a.incident;
   json alerts = json::array();

@@ -31,6 +31,8 @@ std::optional<ReportFormat> ParseReportFormat(std::string_view s);
 // The incident as the API serves it: the incident, its alerts (ids, rules, severities), the
 // timeline, the figures, the impact, the indicators and the deadlines.
 nlohmann::json AnalysisToJson(const IncidentAnalysis& analysis);
+// One transition or note of the incident, as the API serves it.
+nlohmann::json IncidentEntryToJson(const core::IncidentEntry& entry);
 
 struct RenderedReport {
   std::string content_type;

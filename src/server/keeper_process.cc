@@ -45,6 +45,10 @@ class DeferredTrail : public keeper::AuditTrail {
     if (target == nullptr) return Status::Unavailable("audit log not open yet");
     return target->Read(from, max_records);
   }
+  Result<keeper::AuditProof> Prove(int64_t index, int64_t tree_size) override {
+    if (target == nullptr) return Status::Unavailable("audit log not open yet");
+    return target->Prove(index, tree_size);
+  }
 };
 
 keeper::KeeperOptions KeeperOptionsFrom(const Config& config, const std::string& key_dir) {

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "common/config.h"
 #include "common/crypto.h"
+#include "common/file_tree.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "detect/file_integrity.h"
@@ -264,7 +265,16 @@ int Serve(const ServeOptions& options) {
     app_options.extra_metrics = [engine_metrics = app_options.extra_metrics, m = integrity.get()] {
       return (engine_metrics ? engine_metrics() : std::string()) + m->RenderMetrics();
     };
+    app_options.evidence.integrity_baseline_file = fim.baseline_file;
+    app_options.evidence.integrity_exclude = fim.exclude;
   }
+
+  // Evidence bundles (DATA/evidence): what the server knows of itself goes in with each one.
+  app_options.evidence.data_dir = config.data_dir;
+  if (!options.config_file.empty()) {
+    app_options.evidence.config_files.push_back(files::AbsolutePath(options.config_file));
+  }
+  app_options.evidence.incident_window_seconds = config.incidents.group_window_seconds;
 
   api::App app(app_options, store->get(), &SystemClock::Instance());
 

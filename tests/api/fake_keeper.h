@@ -54,6 +54,13 @@ class FakeKeeper final : public keeper::Keeper {
   }
   Result<keeper::Checkpoint> MakeCheckpoint() override { return Down(); }
   Result<std::string> CheckpointPublicKey() override { return Down(); }
+  Result<std::vector<keeper::AuditProof>> ProveAudit(const keeper::AuditProofRequest&) override {
+    return Down();
+  }
+  Result<std::string> SignEvidence(const keeper::SignEvidenceRequest& r) override {
+    if (!inner_) return Down();
+    return inner_->SignEvidence(r);
+  }
 
   Result<keeper::AuditPage> QueryAudit(const keeper::AuditQuery& q) override {
     RAMPART_RETURN_IF_ERROR(keeper::ValidateAuditQuery(q));

@@ -117,7 +117,8 @@ class RouteWalk : public ApiFixture {
                                                  {"{device_id}", device_a_.id},
                                                  {"{assignment_id}", ids_["assignment"]},
                                                  {"{sha256}", app_sha_},
-                                                 {"{kind}", "early-warning"}};
+                                                 {"{kind}", "early-warning"},
+                                                 {"{bundle_id}", "evb_000000000000"}};
     values["{id}"] = kind == "inst" ? inst_a_ : kind == "device" ? device_a_.id : ids_[kind];
     std::string out = pattern;
     for (const auto& [placeholder, value] : values) {

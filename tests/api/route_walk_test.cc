@@ -124,7 +124,8 @@ class AuthzWalk : public IdentityFixture {
                                                  {"{sha256}", app_sha_},
                                                  {"{kind}", "early-warning"},
                                                  {"{block_id}", block_a_},
-                                                 {"{pending_id}", "pnd_none"}};
+                                                 {"{pending_id}", "pnd_none"},
+                                                 {"{bundle_id}", "evb_000000000000"}};
     if (!kind.empty()) values["{id}"] = ids_[kind];
     std::string out = pattern;
     for (const auto& [placeholder, value] : values) {

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/crypto.h"
 #include "http/client.h"
 
 extern char** environ;
@@ -241,6 +242,58 @@ inline ApiReply CallApi(const std::string& url, const std::string& ca, const std
   reply.raw = r->body;
   reply.body = json::parse(r->body, nullptr, false);
   return reply;
+}
+
+// `rampart serve --demo --config CONFIG` on a data directory, with the CA file and the demo
+// tokens it printed.
+struct DemoServer {
+  ServerProcess process;
+  std::string ca;
+  std::string superadmin;
+  std::string admin;
+  // False, with *error, when the server did not start or printed no superadmin token.
+  bool Start(const std::string& data, const std::string& config, std::string* error) {
+    if (!process.Start(data, {"--demo", "--config", config}, error)) return false;
+    ca = data + "/tls/ca.pem";
+    superadmin = process.PrintedValue("superadmin token");
+    admin = process.PrintedValue("admin token");
+    if (superadmin.empty()) *error = "no superadmin token printed:\n" + process.printed();
+    return !superadmin.empty();
+  }
+};
+
+// The CVE-2026-1281 fob-injection probe of the January 2026 attack: one unauthenticated request
+// the bundled rules turn into a critical server-wide alert (and incident) about its source.
+inline const std::string kFobInjectionProbe =
+    "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,"
+    "h=gPath%60bash%20-c%20id%60/e2c3f9dd.ipa";
+
+// A fresh directory under the system temporary directory, named after the test.
+inline fs::path FreshTestDir(const std::string& prefix) {
+  fs::path dir = fs::temp_directory_path() / (prefix + "_" + crypto::RandomHex(6));
+  fs::create_directories(dir);
+  return dir;
+}
+
+inline void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+}
+
+// Polls GET /api/v1/incidents{query} until an incident about `entity` is listed, for up to 30 s
+// (the engine thread opens it after the triggering response went out). Its summary, or null.
+inline json WaitForIncident(const std::string& url, const std::string& ca, const std::string& token,
+                            const std::string& entity, const std::string& query = "") {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    ApiReply list = CallApi(url, ca, token, "GET", "/api/v1/incidents" + query);
+    if (list.status != 200) return nullptr;
+    for (const auto& i : list.body["items"]) {
+      if (i["entity"] == entity) return i;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return nullptr;
 }
 
 }  // namespace rampart::e2e

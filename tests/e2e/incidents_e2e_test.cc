@@ -11,10 +11,6 @@
 namespace rampart::e2e {
 namespace {
 
-const std::string kIncidentExploit =
-    "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,"
-    "h=gPath%60bash%20-c%20id%60/e2c3f9dd.ipa";
-
 TEST(IncidentsE2e, ExploitOpensAnIncidentThatIsHandledAndReported) {
   ASSERT_TRUE(crypto::InitCrypto().ok());
   ASSERT_TRUE(fs::exists(kRampart)) << "binary is not built";
@@ -33,28 +29,17 @@ TEST(IncidentsE2e, ExploitOpensAnIncidentThatIsHandledAndReported) {
         << "  organisation: \"Test <Agency>\"\n"
         << "  dpo_email: \"dpo@test.example.eu\"\n";
   }
-  ServerProcess server;
+  DemoServer demo;
   std::string error;
-  ASSERT_TRUE(server.Start(data, {"--demo", "--config", config}, &error)) << error;
-  const std::string ca = data + "/tls/ca.pem";
-  const std::string superadmin = server.PrintedValue("superadmin token");
-  const std::string admin = server.PrintedValue("admin token");
-  ASSERT_FALSE(superadmin.empty()) << server.printed();
+  ASSERT_TRUE(demo.Start(data, config, &error)) << error;
+  ServerProcess& server = demo.process;
+  const std::string& ca = demo.ca;
+  const std::string& superadmin = demo.superadmin;
+  const std::string& admin = demo.admin;
 
-  EXPECT_EQ(CallApi(server.url(), ca, "", "GET", kIncidentExploit).status, 404);
+  EXPECT_EQ(CallApi(server.url(), ca, "", "GET", kFobInjectionProbe).status, 404);
 
-  // Poll with a deadline: the engine thread stores the alert and opens the incident after the
-  // response went out.
-  json summary;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline && summary.is_null()) {
-    ApiReply list = CallApi(server.url(), ca, superadmin, "GET", "/api/v1/incidents?state=new");
-    ASSERT_EQ(list.status, 200) << list.raw;
-    for (const auto& i : list.body["items"]) {
-      if (i["entity"] == "source.ip=127.0.0.1") summary = i;
-    }
-    if (summary.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  json summary = WaitForIncident(server.url(), ca, superadmin, "source.ip=127.0.0.1", "?state=new");
   ASSERT_FALSE(summary.is_null()) << "no incident for the exploit request; server log:\n"
                                   << server.log();
   EXPECT_TRUE(summary["institution_id"].is_null()) << "an unauthenticated probe is server-wide";

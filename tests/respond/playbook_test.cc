@@ -124,6 +124,34 @@ TEST(PlaybookLoad, BundledPlaybooksAllLoad) {
   EXPECT_GE(load.playbooks.size(), 3u);
 }
 
+TEST(PlaybookParse, ReadsEvidenceAndKeyRotationActions) {
+  auto pb = ParsePlaybook(
+      "id: ev\ntrigger: {rule_ids: [x]}\nsteps:\n  - action: rotate_command_key\n"
+      "  - action: capture_evidence\n",
+      "ev.yml");
+  ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+  ASSERT_EQ(pb->steps.size(), 2u);
+  EXPECT_EQ(pb->steps[0].action, ActionKind::kRotateCommandKey);
+  EXPECT_EQ(pb->steps[1].action, ActionKind::kCaptureEvidence);
+  EXPECT_EQ(ToString(ActionKind::kCaptureEvidence), "capture_evidence");
+  // Options of other actions are refused on them.
+  EXPECT_FALSE(ParsePlaybook("id: ev\ntrigger: {rule_ids: [x]}\nsteps:\n"
+                             "  - action: capture_evidence\n    duration: 1h\n",
+                             "ev.yml")
+                   .ok());
+}
+
+TEST(PlaybookLoad, StaffHarvestPlaybookEndsWithEvidenceCapture) {
+  PlaybookLoad load = LoadPlaybookDir(std::string(RAMPART_SOURCE_DIR) + "/rules/playbooks");
+  const Playbook* harvest = nullptr;
+  for (const auto& pb : load.playbooks) {
+    if (pb.id == "staff-harvest-contain") harvest = &pb;
+  }
+  ASSERT_NE(harvest, nullptr);
+  ASSERT_FALSE(harvest->steps.empty());
+  EXPECT_EQ(harvest->steps.back().action, ActionKind::kCaptureEvidence);
+}
+
 TEST(PlaybookTrigger, MatchesRuleSeverityAndEntity) {
   auto pb = ParsePlaybook(kGood, "good.yml");
   ASSERT_TRUE(pb.ok());

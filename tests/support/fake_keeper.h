@@ -1,8 +1,8 @@
 // An in-process keeper::Keeper for tests: real Ed25519 command keys (one per institution,
 // created on first use, rotatable), signatures over core::CommandSigningString, the four-eyes
 // rule the keeper enforces, and an in-memory audit log. It holds no staff data: Seal, Open,
-// BlindIndex and checkpoints answer Unavailable, so a test that needs them fails loudly instead
-// of passing on a pretend implementation.
+// BlindIndex, checkpoints, audit proofs and evidence signatures answer Unavailable, so a test that
+// needs them fails loudly instead of passing on a pretend implementation.
 //
 //   testing::FakeKeeper keeper;
 //   options.keeper = &keeper;
@@ -127,6 +127,13 @@ class FakeKeeper : public keeper::Keeper {
   }
   Result<std::string> CheckpointPublicKey() override {
     return Status::Unavailable("the fake keeper keeps no Merkle log");
+  }
+  Result<std::vector<keeper::AuditProof>> ProveAudit(const keeper::AuditProofRequest&) override {
+    return Status::Unavailable("the fake keeper keeps no Merkle log");
+  }
+  // No checkpoint key here: evidence is signed by the real keeper (tests/keeper, tests/e2e).
+  Result<std::string> SignEvidence(const keeper::SignEvidenceRequest&) override {
+    return Status::Unavailable("the fake keeper holds no checkpoint key");
   }
 
   Result<keeper::AuditPage> QueryAudit(const keeper::AuditQuery& q) override {
