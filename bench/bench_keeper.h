@@ -30,7 +30,7 @@ class CountingTrail : public keeper::AuditTrail {
   Result<std::vector<audit::Record>> Read(int64_t, int64_t) override {
     return std::vector<audit::Record>{};
   }
-  Result<keeper::AuditProof> Prove(int64_t, int64_t) override {
+  Result<std::vector<keeper::AuditProof>> Prove(const std::vector<int64_t>&, int64_t) override {
     return Status::Unavailable("the benchmark trail keeps no Merkle tree");
   }
 

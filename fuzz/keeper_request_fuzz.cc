@@ -38,7 +38,8 @@ class CountingTrail : public rampart::keeper::AuditTrail {
   }
   // prove_audit requests are still parsed and validated by the keeper before the trail is
   // asked; this trail keeps no Merkle tree to prove against.
-  rampart::Result<rampart::keeper::AuditProof> Prove(int64_t, int64_t) override {
+  rampart::Result<std::vector<rampart::keeper::AuditProof>> Prove(const std::vector<int64_t>&,
+                                                                  int64_t) override {
     return rampart::Status::Unavailable("the fuzz trail keeps no Merkle tree");
   }
   rampart::Result<rampart::keeper::Checkpoint> MakeCheckpoint(

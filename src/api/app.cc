@@ -1,5 +1,6 @@
 #include "api/app.h"
 
+#include <charconv>
 #include <chrono>
 
 #include "api/identity.h"
@@ -176,6 +177,7 @@ std::vector<std::string> App::Impl::NamedInstitutions(const http::Request& req,
       {"/api/v1/users/{id}", [&] { add(st.GetAdminUser(all, id)); }},
       {"/api/v1/alerts/{id}", [&] { add(st.GetAlert(all, id)); }},
       {"/api/v1/incidents/{id}", [&] { add(st.GetIncident(all, id)); }},
+      {"/api/v1/command-batches/{id}", [&] { add(st.GetCommandBatch(all, id)); }},
   };
   for (const auto& [prefix, lookup] : resources) {
     if (!id.empty() && route.pattern.rfind(prefix, 0) == 0) {
@@ -184,6 +186,15 @@ std::vector<std::string> App::Impl::NamedInstitutions(const http::Request& req,
     }
   }
   if (std::string device = param("device_id"); !device.empty()) add(st.GetDevice(all, device));
+  // An institution's own block (a server block names none: removing it is a server matter).
+  if (std::string block = param("block_id"); !block.empty()) {
+    int64_t block_id = 0;
+    auto [end, ec] = std::from_chars(block.data(), block.data() + block.size(), block_id);
+    if (ec == std::errc() && end == block.data() + block.size()) {
+      auto found = st.GetAddressBlock(block_id);
+      if (found.ok() && !found->institution_id.empty()) out.push_back(found->institution_id);
+    }
+  }
   return out;
 }
 

@@ -322,6 +322,21 @@ Result<std::vector<Hash>> Log::Prove(int64_t index, int64_t tree_size) const {
   return InclusionPath(leaves, static_cast<uint64_t>(index), static_cast<uint64_t>(tree_size));
 }
 
+Result<std::vector<std::vector<Hash>>> Log::ProveMany(const std::vector<int64_t>& indexes,
+                                                      int64_t tree_size) const {
+  if (tree_size < 0 || tree_size > size()) {
+    return Status::InvalidArgument("the tree size must lie within the log");
+  }
+  std::vector<uint64_t> positions;
+  positions.reserve(indexes.size());
+  for (int64_t index : indexes) {
+    if (index < 0) return Status::InvalidArgument("record indexes cannot be negative");
+    positions.push_back(static_cast<uint64_t>(index));
+  }
+  std::vector<Hash> leaves = LeavesPrefix(tree_size);
+  return InclusionPaths(leaves, positions, static_cast<uint64_t>(tree_size));
+}
+
 Result<std::vector<Hash>> Log::ProveConsistency(int64_t old_size, int64_t new_size) const {
   if (old_size < 0 || new_size < 0 || new_size > size()) {
     return Status::InvalidArgument("tree sizes must lie within the log");

@@ -93,6 +93,10 @@ class Log {
   // RFC 6962 audit path of record `index` in the tree of the first `tree_size` records;
   // InvalidArgument unless 0 <= index < tree_size <= size(). O(tree_size), outside the lock.
   Result<std::vector<Hash>> Prove(int64_t index, int64_t tree_size) const;
+  // The audit paths of several records of the same tree (audit::InclusionPaths): O(tree_size)
+  // once, then O(log tree_size) a record; outside the lock.
+  Result<std::vector<std::vector<Hash>>> ProveMany(const std::vector<int64_t>& indexes,
+                                                   int64_t tree_size) const;
   // RFC 6962 consistency proof between two sizes; InvalidArgument unless
   // 0 <= old_size <= new_size <= size().
   Result<std::vector<Hash>> ProveConsistency(int64_t old_size, int64_t new_size) const;

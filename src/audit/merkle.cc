@@ -102,6 +102,44 @@ Result<std::vector<Hash>> InclusionPath(std::span<const Hash> leaves, uint64_t i
   return out;
 }
 
+Result<std::vector<std::vector<Hash>>> InclusionPaths(std::span<const Hash> leaves,
+                                                      std::span<const uint64_t> indexes,
+                                                      uint64_t tree_size) {
+  if (tree_size > leaves.size()) {
+    return Status::InvalidArgument("the tree size is beyond the number of records");
+  }
+  for (uint64_t index : indexes) {
+    if (index >= tree_size)
+      return Status::InvalidArgument("leaf index must be below the tree size");
+  }
+  // Bottom-up levels where an unpaired last node moves up unchanged: the same tree as RFC 6962's
+  // recursive split at the largest power of two (its left subtrees are always complete).
+  std::vector<std::vector<Hash>> levels;
+  levels.emplace_back(leaves.begin(), leaves.begin() + static_cast<std::ptrdiff_t>(tree_size));
+  while (levels.back().size() > 1) {
+    const std::vector<Hash>& below = levels.back();
+    std::vector<Hash> above;
+    above.reserve((below.size() + 1) / 2);
+    for (size_t i = 0; i + 1 < below.size(); i += 2)
+      above.push_back(NodeHash(below[i], below[i + 1]));
+    if (below.size() % 2 == 1) above.push_back(below.back());
+    levels.push_back(std::move(above));
+  }
+  std::vector<std::vector<Hash>> out;
+  out.reserve(indexes.size());
+  for (uint64_t index : indexes) {
+    std::vector<Hash> path;
+    uint64_t node = index;
+    for (size_t level = 0; level + 1 < levels.size(); ++level, node >>= 1) {
+      const uint64_t sibling = node ^ 1;
+      // No sibling: the node is the unpaired last one and moves up with nothing to prove.
+      if (sibling < levels[level].size()) path.push_back(levels[level][sibling]);
+    }
+    out.push_back(std::move(path));
+  }
+  return out;
+}
+
 bool VerifyInclusion(const Hash& leaf, uint64_t index, uint64_t tree_size,
                      std::span<const Hash> path, const Hash& root) {
   if (index >= tree_size) return false;

@@ -45,6 +45,13 @@ Hash RootOf(std::span<const Hash> leaves);
 // section 2.1.1), nearest sibling first. InvalidArgument unless index < tree_size <= size.
 Result<std::vector<Hash>> InclusionPath(std::span<const Hash> leaves, uint64_t index,
                                         uint64_t tree_size);
+// The audit paths of several leaves of the same tree, in the order of `indexes`, from one pass:
+// the tree's levels are hashed once (O(tree_size) hashes, 2 * tree_size hashes of memory), then
+// each path costs O(log tree_size). InclusionPath per leaf would cost O(tree_size) each, which
+// an evidence bundle of thousands of records over a long log cannot afford.
+Result<std::vector<std::vector<Hash>>> InclusionPaths(std::span<const Hash> leaves,
+                                                      std::span<const uint64_t> indexes,
+                                                      uint64_t tree_size);
 // RFC 9162 section 2.1.3.2: true when `path` proves `leaf` sits at `index` of the tree of
 // `tree_size` leaves whose head is `root`.
 bool VerifyInclusion(const Hash& leaf, uint64_t index, uint64_t tree_size,

@@ -20,14 +20,20 @@ class LogTrail : public AuditTrail {
   Result<std::vector<audit::Record>> Read(int64_t from, int64_t max_records) override {
     return log_->ReadRecords(from, max_records);
   }
-  Result<AuditProof> Prove(int64_t index, int64_t tree_size) override {
-    RAMPART_ASSIGN_OR_RETURN(audit::Hash leaf, log_->LeafHashAt(index));
-    RAMPART_ASSIGN_OR_RETURN(std::vector<audit::Hash> path, log_->Prove(index, tree_size));
-    AuditProof proof;
-    proof.index = index;
-    proof.leaf_hash_hex = audit::ToHex(leaf);
-    for (const audit::Hash& h : path) proof.path_hex.push_back(audit::ToHex(h));
-    return proof;
+  Result<std::vector<AuditProof>> Prove(const std::vector<int64_t>& indexes,
+                                        int64_t tree_size) override {
+    RAMPART_ASSIGN_OR_RETURN(auto paths, log_->ProveMany(indexes, tree_size));
+    std::vector<AuditProof> out;
+    out.reserve(indexes.size());
+    for (size_t i = 0; i < indexes.size(); ++i) {
+      RAMPART_ASSIGN_OR_RETURN(audit::Hash leaf, log_->LeafHashAt(indexes[i]));
+      AuditProof proof;
+      proof.index = indexes[i];
+      proof.leaf_hash_hex = audit::ToHex(leaf);
+      for (const audit::Hash& h : paths[i]) proof.path_hex.push_back(audit::ToHex(h));
+      out.push_back(std::move(proof));
+    }
+    return out;
   }
 
  private:

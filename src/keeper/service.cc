@@ -723,12 +723,8 @@ Result<std::vector<AuditProof>> KeeperService::ProveAudit(const AuditProofReques
     return state_->Deny(request.caller, "audit.prove", "", request.caller.institution_id, details,
                         Status::PermissionDenied("this role may not read the audit log"));
   }
-  std::vector<AuditProof> out;
-  out.reserve(request.indexes.size());
-  for (int64_t index : request.indexes) {
-    RAMPART_ASSIGN_OR_RETURN(AuditProof proof, state_->trail->Prove(index, request.tree_size));
-    out.push_back(std::move(proof));
-  }
+  RAMPART_ASSIGN_OR_RETURN(std::vector<AuditProof> out,
+                           state_->trail->Prove(request.indexes, request.tree_size));
   RAMPART_RETURN_IF_ERROR(state_
                               ->Audit(request.caller, "audit.prove", "", "success",
                                       request.caller.institution_id, details)

@@ -27,9 +27,11 @@ class AuditTrail {
   virtual Result<Checkpoint> MakeCheckpoint(const CheckpointSigner& sign) = 0;
   // Up to max_records records from index `from`, in index order; fewer at the end of the log.
   virtual Result<std::vector<audit::Record>> Read(int64_t from, int64_t max_records) = 0;
-  // The leaf hash and RFC 6962 audit path of record `index` in the tree of the first
-  // `tree_size` records. InvalidArgument unless 0 <= index < tree_size <= the log's size.
-  virtual Result<AuditProof> Prove(int64_t index, int64_t tree_size) = 0;
+  // The leaf hash and RFC 6962 audit path of each record of `indexes` in the tree of the first
+  // `tree_size` records, in the order asked, from one pass over the tree. InvalidArgument
+  // unless 0 <= index < tree_size <= the log's size for every index.
+  virtual Result<std::vector<AuditProof>> Prove(const std::vector<int64_t>& indexes,
+                                                int64_t tree_size) = 0;
 };
 
 struct KeeperOptions {

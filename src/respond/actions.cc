@@ -306,7 +306,8 @@ Result<store::CommandBatch> ActionEngine::SetBatchPaused(const ActionContext& ct
         return store_->SetCommandBatchPaused(scope, batch_id, paused, ctx.actor, reason, now,
                                              &changed);
       });
-  if (changed) {
+  // `changed` is set before the writes: a write that failed after it must not be logged as done.
+  if (changed && batch.ok()) {
     log::Warn(paused ? "response.command_batch_paused" : "response.command_batch_resumed",
               {{"batch_id", batch_id}, {"by", ctx.actor}});
   }
@@ -323,7 +324,7 @@ Result<core::App> ActionEngine::SetQuarantine(const ActionContext& ctx, const st
                                 return store_->SetAppQuarantine(scope, app_id, quarantined,
                                                                 ctx.actor, reason, now, &changed);
                               });
-  if (changed) {
+  if (changed && app.ok()) {
     log::Warn(quarantined ? "app.quarantined" : "app.released",
               {{"app_id", app_id}, {"sha256", app->sha256}, {"by", ctx.actor}});
   }
@@ -418,6 +419,7 @@ Result<std::vector<std::string>> ActionEngine::PauseBatchesOf(const ActionContex
 
 Status ActionEngine::EnterLockdown(const ActionContext& ctx, const std::string& scope,
                                    const std::string& reason) {
+  std::lock_guard<std::mutex> lockdown_lock(lockdown_mu_);
   if (scope.empty()) return Status::InvalidArgument("lockdown needs an institution or '*'");
   const std::string inst = ScopeInstitution(scope);
   int attempts = 0;
@@ -487,6 +489,7 @@ Status ActionEngine::CheckLiftCaller(const ActionContext& ctx, const std::string
 
 Status ActionEngine::RequestLift(const ActionContext& ctx, const std::string& scope,
                                  const LiftActor& who) {
+  std::lock_guard<std::mutex> lockdown_lock(lockdown_mu_);
   RAMPART_RETURN_IF_ERROR(CheckLiftCaller(ctx, scope, who, "lockdown_lift"));
   auto current = lockdowns_->Get(scope);
   if (!current) return Status::NotFound("not in lockdown");
@@ -517,6 +520,7 @@ Status ActionEngine::RequestLift(const ActionContext& ctx, const std::string& sc
 
 Status ActionEngine::ApproveLift(const ActionContext& ctx, const std::string& scope,
                                  const LiftActor& who) {
+  std::lock_guard<std::mutex> lockdown_lock(lockdown_mu_);
   RAMPART_RETURN_IF_ERROR(CheckLiftCaller(ctx, scope, who, "lockdown_lift"));
   const std::string inst = ScopeInstitution(scope);
   auto current = lockdowns_->Get(scope);

@@ -229,6 +229,10 @@ class ActionEngine {
   // Held from reading the blocks to swapping the snapshot, so two concurrent block changes
   // cannot leave the older list in force.
   std::mutex denylist_refresh_mu_;
+  // Held by EnterLockdown, RequestLift and ApproveLift from the store write to the cache update,
+  // so that a lift and a new lockdown racing cannot leave the cache unlocked while the store
+  // holds the new lockdown (enforcement reads the cache).
+  std::mutex lockdown_mu_;
 };
 
 }  // namespace rampart::respond

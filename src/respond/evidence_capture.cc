@@ -25,6 +25,9 @@ using nlohmann::json;
 
 constexpr size_t kMaxInfoBytes = 64 * 1024;
 constexpr size_t kMaxArchiveBytes = size_t{1} << 30;
+// Bundles of one incident at most this often: each costs the keeper a pass over the audit tree
+// and the disk an archive, and a fresh one a minute later adds little.
+constexpr int64_t kMinCaptureSpacingSeconds = 60;
 constexpr size_t kMaxBaselineBytes = size_t{2} << 30;
 
 std::string Dump(const json& j) {
@@ -181,6 +184,14 @@ Result<EvidenceBundleInfo> EvidenceCollector::Capture(const store::Scope& scope,
   RAMPART_ASSIGN_OR_RETURN(IncidentAnalysis analysis,
                            AnalyzeIncident(*store_, *keeper_, scope, incident_id, caller, now));
   const std::string& institution = analysis.incident.institution_id;
+  RAMPART_ASSIGN_OR_RETURN(std::vector<EvidenceBundleInfo> earlier, ListAll());
+  for (const auto& b : earlier) {
+    if (b.incident_id == incident_id && b.created_at > now - kMinCaptureSpacingSeconds) {
+      return Status::ResourceExhausted("bundle " + b.bundle_id +
+                                       " of this incident was captured less than a minute ago; "
+                                       "download it, or capture again later");
+    }
+  }
 
   // The checkpoint first: every record the bundle carries is inside the tree it signs.
   RAMPART_ASSIGN_OR_RETURN(keeper::Checkpoint checkpoint, keeper_->MakeCheckpoint());
@@ -262,8 +273,12 @@ Result<EvidenceBundleInfo> EvidenceCollector::Capture(const store::Scope& scope,
                                                      {"complete", complete},
                                                      {"window_start", analysis.window_start},
                                                      {"proofs", std::move(proofs)}})});
-  bundle.files.push_back({"integrity.json", Dump(IntegrityJson(options_, now))});
-  bundle.files.push_back({"system.json", Dump(SystemJson(options_, now))});
+  // The server's own files (paths and hashes of the install, the configuration) are server-level
+  // information: in the bundles of server-wide callers and playbooks only.
+  if (scope.all) {
+    bundle.files.push_back({"integrity.json", Dump(IntegrityJson(options_, now))});
+    bundle.files.push_back({"system.json", Dump(SystemJson(options_, now))});
+  }
 
   const std::string prefix = core::EvidenceSigningString("");
   keeper::SignEvidenceRequest sign;

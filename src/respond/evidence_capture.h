@@ -16,6 +16,7 @@
 //   audit/proofs.json      each record's RFC 6962 inclusion proof against that checkpoint
 //   integrity.json         file-integrity differences from the baseline, scanned now
 //   system.json            SHA-256 of the running binary and of the configuration file(s)
+//                          (these two are server-level: only when the scope is all)
 // and is signed through the keeper's sign_evidence. Each capture adds a note to the incident's
 // timeline. Beside each archive, <bundle_id>.json records what it is (incident, institution,
 // who, when, the archive's SHA-256): the listing reads these, never the archives.
@@ -82,7 +83,8 @@ class EvidenceCollector {
   // Captures, signs and stores a bundle of the incident and notes it on the incident's
   // timeline. NotFound when the incident is not in scope; Unavailable when the keeper is down
   // (no bundle without its signature and proofs); PermissionDenied when the keeper refuses the
-  // caller; Internal for a file that cannot be written.
+  // caller; ResourceExhausted when a bundle of the incident is less than a minute old;
+  // Internal for a file that cannot be written.
   Result<EvidenceBundleInfo> Capture(const store::Scope& scope, const std::string& incident_id,
                                      const keeper::Caller& caller);
   // The bundles of an incident, newest first. NotFound when the incident is not in scope.

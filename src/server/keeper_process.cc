@@ -45,9 +45,10 @@ class DeferredTrail : public keeper::AuditTrail {
     if (target == nullptr) return Status::Unavailable("audit log not open yet");
     return target->Read(from, max_records);
   }
-  Result<keeper::AuditProof> Prove(int64_t index, int64_t tree_size) override {
+  Result<std::vector<keeper::AuditProof>> Prove(const std::vector<int64_t>& indexes,
+                                                int64_t tree_size) override {
     if (target == nullptr) return Status::Unavailable("audit log not open yet");
-    return target->Prove(index, tree_size);
+    return target->Prove(indexes, tree_size);
   }
 };
 

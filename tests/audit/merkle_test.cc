@@ -207,6 +207,27 @@ TEST(AuditMerkle, EveryInclusionProofOfTreesUpTo70Verifies) {
   }
 }
 
+// The one-pass paths are the recursive definition's, leaf for leaf, whatever the tree's shape;
+// out-of-range indexes are refused as a whole.
+TEST(AuditMerkle, BatchedInclusionPathsEqualTheRecursiveOnes) {
+  auto all = SyntheticLeaves(70);
+  for (uint64_t n = 1; n <= 70; ++n) {
+    std::vector<uint64_t> indexes;
+    for (uint64_t m = n; m-- > 0;) indexes.push_back(m);  // any order, here reversed
+    auto paths = InclusionPaths(all, indexes, n);
+    ASSERT_TRUE(paths.ok()) << paths.status().ToString();
+    ASSERT_EQ(paths->size(), indexes.size());
+    for (size_t i = 0; i < indexes.size(); ++i) {
+      auto one = InclusionPath(all, indexes[i], n);
+      ASSERT_TRUE(one.ok());
+      EXPECT_EQ((*paths)[i], *one) << "leaf " << indexes[i] << " of " << n;
+    }
+  }
+  const std::vector<uint64_t> beyond = {0, 5};
+  EXPECT_FALSE(InclusionPaths(all, beyond, 5).ok());
+  EXPECT_FALSE(InclusionPaths(all, std::vector<uint64_t>{0}, 71).ok());
+}
+
 TEST(AuditMerkle, EveryConsistencyProofOfTreesUpTo40Verifies) {
   auto all = SyntheticLeaves(40);
   std::vector<Hash> roots;

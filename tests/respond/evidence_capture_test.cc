@@ -201,19 +201,15 @@ TEST_F(EvidenceCaptureTest, BundleVerifiesAndEveryInclusionProofChecksOut) {
   }
   EXPECT_TRUE(saw_canary);
 
-  // The rest of the bundle: alerts with their evidence, integrity, binary and configuration.
+  // The rest of the bundle: alerts with their evidence. The server's own files (integrity,
+  // binary, configuration) are not an institution's to see.
   json alerts = json::parse(FileOf(*verified, "alerts.json"));
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].at("evidence").size(), 1u);
-  json integrity = json::parse(FileOf(*verified, "integrity.json"));
-  ASSERT_EQ(integrity.at("changes").size(), 1u);
-  EXPECT_NE(integrity["changes"][0].at("path").get<std::string>().find("403.jsp"),
-            std::string::npos);
-  EXPECT_EQ(integrity["changes"][0].at("change"), "added");
-  json system = json::parse(FileOf(*verified, "system.json"));
-  EXPECT_EQ(system.at("binary").at("sha256").get<std::string>().size(), 64u);
-  EXPECT_EQ(system.at("config_files")[0].at("sha256"),
-            crypto::Sha256Hex("listen: 127.0.0.1:8443\n"));
+  for (const auto& f : verified->files) {
+    EXPECT_NE(f.name, "integrity.json");
+    EXPECT_NE(f.name, "system.json");
+  }
   json incident_json = json::parse(FileOf(*verified, "incident.json"));
   EXPECT_FALSE(incident_json.dump().empty());
 
@@ -245,6 +241,40 @@ TEST_F(EvidenceCaptureTest, BundleVerifiesAndEveryInclusionProofChecksOut) {
   ASSERT_EQ(signs.size(), 1u);
   EXPECT_EQ(signs[0].target, info->bundle_id);
   EXPECT_EQ(json::parse(signs[0].details_json).value("manifest_sha256", "").size(), 64u);
+}
+
+// One bundle of an incident a minute; a server-wide caller's bundle carries the server's own
+// files: the file-integrity differences, the binary's and the configuration's hashes.
+TEST_F(EvidenceCaptureTest, ServerFilesForServerWideCallersAndOneBundleAMinute) {
+  core::Incident incident = RaiseIncident("ins_a", "tok_thief");
+  AppendRecord("ins_a", "staff.decrypt", "tok_thief");
+  ASSERT_TRUE(
+      collector_->Capture(store::Scope::Institution("ins_a"), incident.id, AdminOf("ins_a")).ok());
+  const keeper::Caller root{"tok_root", "superadmin", "", "req_2", "192.0.2.1", "evidence.capture"};
+  EXPECT_EQ(collector_->Capture(store::Scope::All(), incident.id, root).status().code(),
+            Code::kResourceExhausted);
+  clock_.AdvanceSeconds(61);
+  auto info = collector_->Capture(store::Scope::All(), incident.id, root);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  auto archive = files::ReadWholeFile(EvidenceDir(dir_.path()) + "/" + info->bundle_id + ".tar.gz",
+                                      size_t{1} << 30);
+  ASSERT_TRUE(archive.ok());
+  auto public_key = keeper_->CheckpointPublicKey();
+  ASSERT_TRUE(public_key.ok());
+  auto verified = VerifyEvidenceArchive(*archive, *public_key);
+  ASSERT_TRUE(verified.ok()) << verified.status().ToString();
+  json integrity = json::parse(FileOf(*verified, "integrity.json"));
+  ASSERT_EQ(integrity.at("changes").size(), 1u);
+  EXPECT_NE(integrity["changes"][0].at("path").get<std::string>().find("403.jsp"),
+            std::string::npos);
+  EXPECT_EQ(integrity["changes"][0].at("change"), "added");
+  json system = json::parse(FileOf(*verified, "system.json"));
+  EXPECT_EQ(system.at("binary").at("sha256").get<std::string>().size(), 64u);
+  EXPECT_EQ(system.at("config_files")[0].at("sha256"),
+            crypto::Sha256Hex("listen: 127.0.0.1:8443\n"));
+  auto listed = collector_->List(store::Scope::All(), incident.id);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 2u);
 }
 
 TEST_F(EvidenceCaptureTest, OtherInstitutionsIncidentIsNotFoundAndKeeperRefusalIsFinal) {

@@ -47,7 +47,7 @@ class MemoryTrail : public AuditTrail {
 
   // Checkpoints here are not Merkle heads, so there is nothing to prove against: tests of
   // proofs use the real log (audit::Log behind keeper::LogTrail).
-  Result<AuditProof> Prove(int64_t, int64_t) override {
+  Result<std::vector<AuditProof>> Prove(const std::vector<int64_t>&, int64_t) override {
     return Status::Unavailable("the in-memory trail keeps no Merkle tree");
   }
 
