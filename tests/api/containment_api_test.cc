@@ -126,6 +126,8 @@ TEST_F(ContainmentApiTest, BatchRoutesRefuseBadInputAndOtherInstitutions) {
 TEST_F(ContainmentApiTest, LockdownAllowsPausingButNotResuming) {
   const std::string batch = LockFleet().body["batch_id"];
   const std::string base = "/api/v1/command-batches/" + batch;
+  Reply block = Send("POST", "/api/v1/blocks", admin_, json{{"value", "198.51.100.7"}});
+  ASSERT_EQ(block.status, 201) << block.raw;
   ASSERT_EQ(Send("POST", "/api/v1/institutions/" + inst_ + "/lockdown", admin_,
                  json{{"reason", "wipe storm"}})
                 .status,
@@ -134,6 +136,12 @@ TEST_F(ContainmentApiTest, LockdownAllowsPausingButNotResuming) {
   Reply resume = Send("POST", base + "/resume", admin_);
   EXPECT_EQ(resume.status, 423);
   EXPECT_EQ(resume.ErrorCode(), "locked");
+  // The institution's lockdown holds a superadmin too: the batch and the block name it.
+  EXPECT_EQ(Send("POST", base + "/resume", superadmin_).status, 423);
+  EXPECT_EQ(Send("DELETE", "/api/v1/blocks/" + std::to_string(block.body["id"].get<int64_t>()),
+                 superadmin_)
+                .status,
+            423);
   EXPECT_EQ(Send("GET", base, admin_).body["paused"], true);
 }
 
