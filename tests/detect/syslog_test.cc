@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "support/loopback.h"
 #include "tests/support/capturing_sink.h"
 
 namespace rampart::detect {
@@ -152,17 +153,9 @@ TEST(SyslogEvent, OtherMessagesBecomeGenericSyslogEvents) {
   EXPECT_EQ(ev.timestamp_millis, kSyslogNow);
 }
 
-sockaddr_in Loopback(uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
 int ConnectTcp(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = Loopback(port);
+  sockaddr_in a = rampart::testing::LoopbackAddress(port);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     ::close(fd);
     return -1;
@@ -184,7 +177,7 @@ int ConnectTcpFromForSyslogPeers(const char* source, uint16_t port) {
   sockaddr_in from{};
   from.sin_family = AF_INET;
   ::inet_pton(AF_INET, source, &from.sin_addr);
-  sockaddr_in a = Loopback(port);
+  sockaddr_in a = rampart::testing::LoopbackAddress(port);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
       ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     ::close(fd);
@@ -216,7 +209,7 @@ TEST(SyslogReceiverTest, UdpAndBothTcpFramings) {
   ASSERT_NE(port, 0);
 
   int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = Loopback(port);
+  sockaddr_in a = rampart::testing::LoopbackAddress(port);
   std::string dgram = "<13>1 - host app - - - over udp";
   ::sendto(udp, dgram.data(), dgram.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
   ::close(udp);

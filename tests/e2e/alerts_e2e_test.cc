@@ -35,13 +35,13 @@ TEST(AlertsE2e, ExploitRequestBecomesAStoredAlertVisibleThroughTheApi) {
         << "  canary_paths: [\"/api/v1/staff/export.csv\"]\n"
         << "  alerts_file: \"" << alerts_file << "\"\n";
   }
-  ServerProcess server;
+  DemoServer demo;
   std::string error;
-  ASSERT_TRUE(server.Start(data, {"--demo", "--config", config}, &error)) << error;
-  const std::string ca = data + "/tls/ca.pem";
-  const std::string superadmin = server.PrintedValue("superadmin token");
-  const std::string admin = server.PrintedValue("admin token");
-  ASSERT_FALSE(superadmin.empty()) << server.printed();
+  ASSERT_TRUE(demo.Start(data, config, &error)) << error;
+  ServerProcess& server = demo.process;
+  const std::string& ca = demo.ca;
+  const std::string& superadmin = demo.superadmin;
+  const std::string& admin = demo.admin;
 
   auto sent = std::chrono::steady_clock::now();
   ApiReply probe = CallApi(server.url(), ca, "", "GET", kBacktickExploit);

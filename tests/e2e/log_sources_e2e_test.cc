@@ -13,6 +13,7 @@
 
 #include "common/crypto.h"
 #include "harness.h"
+#include "support/loopback.h"
 
 namespace rampart::e2e {
 namespace {
@@ -35,17 +36,9 @@ uint16_t SyslogPort(const std::string& printed) {
   return static_cast<uint16_t>(std::stoi(printed.substr(at + marker.size())));
 }
 
-sockaddr_in Loopback(uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
 bool SendUdp(uint16_t port, const std::string& msg) {
   int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = Loopback(port);
+  sockaddr_in a = rampart::testing::LoopbackAddress(port);
   ssize_t n = ::sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
   ::close(fd);
   return n == static_cast<ssize_t>(msg.size());
@@ -53,7 +46,7 @@ bool SendUdp(uint16_t port, const std::string& msg) {
 
 bool SendTcp(uint16_t port, const std::string& data) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = Loopback(port);
+  sockaddr_in a = rampart::testing::LoopbackAddress(port);
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
             ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
   ::close(fd);
@@ -75,12 +68,12 @@ TEST(LogSourcesE2e, FollowedFileUdpAndTcpSyslogLinesBecomeAlerts) {
         << "  follow_poll_millis: 50\n"
         << "  syslog_listen: \"127.0.0.1:0\"\n";
   }
-  ServerProcess server;
+  DemoServer demo;
   std::string error;
-  ASSERT_TRUE(server.Start(data, {"--demo", "--config", config}, &error)) << error;
-  const std::string ca = data + "/tls/ca.pem";
-  const std::string superadmin = server.PrintedValue("superadmin token");
-  ASSERT_FALSE(superadmin.empty()) << server.printed();
+  ASSERT_TRUE(demo.Start(data, config, &error)) << error;
+  ServerProcess& server = demo.process;
+  const std::string& ca = demo.ca;
+  const std::string& superadmin = demo.superadmin;
   uint16_t syslog_port = SyslogPort(server.printed());
   ASSERT_NE(syslog_port, 0) << server.printed();
 

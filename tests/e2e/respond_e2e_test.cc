@@ -19,10 +19,6 @@
 namespace rampart::e2e {
 namespace {
 
-const std::string kExploit =
-    "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,"
-    "h=gPath%60bash%20-c%20id%60/e2c3f9dd.ipa";
-
 // One request from 127.0.0.2 on a fresh connection; returns what the server sent back ("" when
 // it closed the connection without answering).
 std::string SendFromAttacker(uint16_t port, const std::string& target) {
@@ -84,7 +80,7 @@ TEST(RespondE2e, ExploitSourceIsBlockedAtTheFrontDoorAndPublishedToBouncers) {
   ASSERT_FALSE(superadmin.empty()) << server.printed();
   const uint16_t port = PortOf(server.url());
 
-  std::string first = SendFromAttacker(port, kExploit);
+  std::string first = SendFromAttacker(port, kFobInjectionProbe);
   ASSERT_EQ(first.rfind("HTTP/1.1 404", 0), 0u) << "the first probe is answered: " << first;
 
   // Poll with a deadline: the alert is stored, then the playbook runs on its own thread.
@@ -110,7 +106,7 @@ TEST(RespondE2e, ExploitSourceIsBlockedAtTheFrontDoorAndPublishedToBouncers) {
 
   // Refused before a byte is parsed: no HTTP answer at all, whatever the request.
   EXPECT_EQ(SendFromAttacker(port, "/healthz"), "");
-  EXPECT_EQ(SendFromAttacker(port, kExploit), "");
+  EXPECT_EQ(SendFromAttacker(port, kFobInjectionProbe), "");
   // The admin client on 127.0.0.1 is not affected.
   EXPECT_EQ(CallApi(server.url(), "", "", "GET", "/healthz").status, 200);
 
