@@ -56,10 +56,8 @@ std::optional<Field> FieldFromName(std::string_view name) {
 }
 
 void Event::Clear() {
-  raw_.fill({});
-  decoded_.fill({});
-  has_decoded_.fill(false);
   present_ = 0;
+  decoded_mask_ = 0;
   timestamp_millis_ = 0;
   status_code_ = -1;
   body_bytes_ = -1;
@@ -89,7 +87,7 @@ std::string_view Event::Keep(std::string_view s) {
 void Event::Set(Field f, std::string_view value) {
   auto i = static_cast<size_t>(f);
   raw_[i] = value;
-  has_decoded_[i] = false;
+  decoded_mask_ &= ~(uint64_t{1} << i);
   present_ |= uint64_t{1} << i;
 }
 
@@ -99,7 +97,7 @@ void Event::SetCopy(Field f, std::string_view value) {
 
 void Event::DecodeField(Field f) {
   auto i = static_cast<size_t>(f);
-  std::string_view raw = raw_[i];
+  std::string_view raw = Get(f);
   if (!NeedsPercentDecode(raw)) return;
   // Decode straight into scratch when it fits, to avoid a temporary.
   if (scratch_.size() + raw.size() <= scratch_.capacity()) {
@@ -108,7 +106,7 @@ void Event::DecodeField(Field f) {
     std::string_view out(scratch_.data() + at, scratch_.size() - at);
     if (out != raw) {
       decoded_[i] = out;
-      has_decoded_[i] = true;
+      decoded_mask_ |= uint64_t{1} << i;
     } else {
       scratch_.resize(at);
     }
@@ -118,7 +116,7 @@ void Event::DecodeField(Field f) {
   PercentDecodeAppend(raw, &tmp);
   if (tmp != raw) {
     decoded_[i] = Keep(tmp);
-    has_decoded_[i] = true;
+    decoded_mask_ |= uint64_t{1} << i;
   }
 }
 

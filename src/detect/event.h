@@ -82,14 +82,19 @@ class Event {
   void Clear();
 
   bool Has(Field f) const { return (present_ >> static_cast<unsigned>(f)) & uint64_t{1}; }
+  // Bit i set when Field(i) is present.
+  uint64_t present_mask() const { return present_; }
   // The value as logged; empty when absent (use Has to tell absent from empty).
-  std::string_view Get(Field f) const { return raw_[static_cast<size_t>(f)]; }
+  std::string_view Get(Field f) const {
+    return Has(f) ? raw_[static_cast<size_t>(f)] : std::string_view();
+  }
   // The percent-decoded value when decoding changed it, else the raw value.
   std::string_view Decoded(Field f) const {
-    auto i = static_cast<size_t>(f);
-    return has_decoded_[i] ? decoded_[i] : raw_[i];
+    return HasDistinctDecoded(f) ? decoded_[static_cast<size_t>(f)] : Get(f);
   }
-  bool HasDistinctDecoded(Field f) const { return has_decoded_[static_cast<size_t>(f)]; }
+  bool HasDistinctDecoded(Field f) const {
+    return (decoded_mask_ >> static_cast<unsigned>(f)) & uint64_t{1};
+  }
 
   // Sets a value whose storage the caller keeps alive (usually the log line).
   void Set(Field f, std::string_view value);
@@ -114,10 +119,12 @@ class Event {
   std::string_view Keep(std::string_view s);
 
  private:
+  // Slots are valid only where their bit is set, so that Clear touches two words, not every
+  // slot: it runs once per log line.
   std::array<std::string_view, kFieldCount> raw_{};
   std::array<std::string_view, kFieldCount> decoded_{};
-  std::array<bool, kFieldCount> has_decoded_{};
   uint64_t present_ = 0;
+  uint64_t decoded_mask_ = 0;
   int64_t timestamp_millis_ = 0;
   int status_code_ = -1;
   int64_t body_bytes_ = -1;

@@ -46,7 +46,8 @@ std::string_view UrlWithoutSchemeAndFragment(std::string_view in) {
   in = Trim(in);
   size_t hash = in.find('#');
   if (hash != std::string_view::npos) in = in.substr(0, hash);
-  size_t scheme = in.find("://");
+  // A scheme is short: only the start is searched, not every path seen.
+  size_t scheme = in.substr(0, 13).find("://");
   if (scheme != std::string_view::npos && scheme < 10) in = in.substr(scheme + 3);
   return in;
 }
@@ -125,6 +126,18 @@ size_t IocStore::IpHash::operator()(const IpAddress& ip) const {
   return std::hash<uint64_t>{}(a * 0x9e3779b97f4a7c15ULL ^ b);
 }
 
+std::pair<uint32_t*, bool> IocStore::StringIndex::Insert(const std::string& key) {
+  auto [it, fresh] = map_.try_emplace(key, 0);
+  if (fresh) filter_.Add(key);
+  return {&it->second, fresh};
+}
+
+const uint32_t* IocStore::StringIndex::Find(std::string_view key) const {
+  if (!filter_.MayContain(key)) return nullptr;
+  auto it = map_.find(key);
+  return it == map_.end() ? nullptr : &it->second;
+}
+
 IocStore::IocStore() = default;
 IocStore::~IocStore() = default;
 
@@ -152,22 +165,23 @@ Status IocStore::Add(IocType type, std::string_view value, std::string_view sour
       int shown = net->base.v4 ? net->prefix - 96 : net->prefix;
       ioc.value = FormatIp(net->base);
       if (shown != (net->base.v4 ? 32 : 128)) ioc.value += "/" + std::to_string(shown);
+      CoverIpv4(*net);
       auto [it, fresh] = networks_[net->prefix].try_emplace(net->base, 0);
       Upsert(&it->second, fresh, std::move(ioc));
       return Status::Ok();
     }
     case IocType::kDomain: {
       if (!NormaliseDomain(value, &ioc.value)) return Status::InvalidArgument("not a domain name");
-      auto [it, fresh] = domains_.try_emplace(ioc.value, 0);
-      Upsert(&it->second, fresh, std::move(ioc));
+      auto [slot, fresh] = domains_.Insert(ioc.value);
+      Upsert(slot, fresh, std::move(ioc));
       return Status::Ok();
     }
     case IocType::kUrl: {
       ioc.value = NormaliseUrl(value);
       if (ioc.value.empty() || ioc.value == "/") return Status::InvalidArgument("empty URL");
-      url_hosts_.insert(ioc.value.substr(0, ioc.value.find('/')));
-      auto [it, fresh] = urls_.try_emplace(ioc.value, 0);
-      Upsert(&it->second, fresh, std::move(ioc));
+      url_hosts_.Insert(ioc.value.substr(0, ioc.value.find('/')));
+      auto [slot, fresh] = urls_.Insert(ioc.value);
+      Upsert(slot, fresh, std::move(ioc));
       return Status::Ok();
     }
     case IocType::kHash: {
@@ -175,15 +189,15 @@ Status IocStore::Add(IocType type, std::string_view value, std::string_view sour
         return Status::InvalidArgument("not an MD5, SHA-1 or SHA-256 hex digest");
       }
       ioc.value = AsciiLower(value);
-      auto [it, fresh] = hashes_.try_emplace(ioc.value, 0);
-      Upsert(&it->second, fresh, std::move(ioc));
+      auto [slot, fresh] = hashes_.Insert(ioc.value);
+      Upsert(slot, fresh, std::move(ioc));
       return Status::Ok();
     }
     case IocType::kUserAgent: {
       if (value.empty()) return Status::InvalidArgument("empty user agent");
       ioc.value = std::string(value);
-      auto [it, fresh] = agents_.try_emplace(ioc.value, 0);
-      Upsert(&it->second, fresh, std::move(ioc));
+      auto [slot, fresh] = agents_.Insert(ioc.value);
+      Upsert(slot, fresh, std::move(ioc));
       return Status::Ok();
     }
   }
@@ -198,11 +212,29 @@ const Ioc* IocStore::Live(uint32_t idx, int64_t now_millis) const {
 
 const Ioc* IocStore::FindIn(const StringIndex& index, std::string_view key,
                             int64_t now_millis) const {
-  auto it = index.find(key);
-  return it == index.end() ? nullptr : Live(it->second, now_millis);
+  const uint32_t* slot = index.Find(key);
+  return slot == nullptr ? nullptr : Live(*slot, now_millis);
+}
+
+void IocStore::CoverIpv4(const IpNetwork& net) {
+  // IPv6 networks never match IPv4 addresses (the address family is part of the key), so
+  // only IPv4 networks go into the bitmap.
+  if (!net.base.v4) return;
+  if (v4_slash24_.empty()) v4_slash24_.assign((size_t{1} << 24) / 64, 0);
+  uint32_t first = (uint32_t{net.base.bytes[12]} << 16) | (uint32_t{net.base.bytes[13]} << 8) |
+                   net.base.bytes[14];
+  int prefix = net.prefix - 96;
+  uint64_t count = prefix >= 24 ? 1 : uint64_t{1} << (24 - prefix);
+  for (uint64_t i = first; i < first + count; ++i) v4_slash24_[i / 64] |= uint64_t{1} << (i % 64);
 }
 
 const Ioc* IocStore::FindIp(const IpAddress& ip, int64_t now_millis) const {
+  if (ip.v4) {
+    if (v4_slash24_.empty()) return nullptr;
+    uint32_t slash24 =
+        (uint32_t{ip.bytes[12]} << 16) | (uint32_t{ip.bytes[13]} << 8) | ip.bytes[14];
+    if (!(v4_slash24_[slash24 / 64] >> (slash24 % 64) & 1u)) return nullptr;
+  }
   for (const auto& [prefix, table] : networks_) {
     IpAddress masked = ip;
     for (int bit = prefix; bit < 128; ++bit) {
@@ -243,7 +275,7 @@ const Ioc* IocStore::FindUrl(std::string_view url, int64_t now_millis) const {
   std::string_view host = NormalisedUrlHost(url);
   if (char buf[256]; host.size() <= sizeof(buf)) {
     for (size_t i = 0; i < host.size(); ++i) buf[i] = AsciiLower(host[i]);
-    if (!url_hosts_.contains(std::string_view(buf, host.size()))) return nullptr;
+    if (url_hosts_.Find(std::string_view(buf, host.size())) == nullptr) return nullptr;
   }
   thread_local std::string key;
   NormaliseUrlInto(url, &key);

@@ -8,7 +8,9 @@
 //   iocs.MatchEvent(ev, now_ms, &hits);
 //
 // Lookups are hash-table probes (one per distinct network prefix length for addresses, one per
-// label for domains), so the cost per event does not depend on the number of indicators.
+// label for domains), so the cost per event does not depend on the number of indicators. Most
+// values looked up are not indicators: a bitmap of the IPv4 /24s any indicator covers, and a
+// QuickFilter in front of each string table, turn those away before any probe.
 // Adding is not thread-safe; once filled, const lookups are safe from any number of threads.
 #pragma once
 
@@ -18,12 +20,12 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "common/status.h"
 #include "detect/event.h"
 #include "detect/ip.h"
+#include "detect/quick_filter.h"
 
 namespace rampart::detect {
 
@@ -73,18 +75,33 @@ class IocStore {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  using StringIndex = std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>>;
+  // Indicator value → entry, behind a filter that answers most misses without hashing.
+  class StringIndex {
+   public:
+    // The entry slot for key, and whether it was added now.
+    std::pair<uint32_t*, bool> Insert(const std::string& key);
+    const uint32_t* Find(std::string_view key) const;
+    bool empty() const { return map_.empty(); }
+
+   private:
+    std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> map_;
+    QuickFilter filter_{QuickFilter::kCaseSensitive};
+  };
 
   const Ioc* Live(uint32_t idx, int64_t now_millis) const;
   const Ioc* FindIn(const StringIndex& index, std::string_view key, int64_t now_millis) const;
   void Upsert(uint32_t* slot, bool fresh, Ioc ioc);
+  void CoverIpv4(const IpNetwork& net);
 
   std::vector<std::unique_ptr<Ioc>> entries_;
   // Prefix length on the mapped 128-bit form → masked network → entry.
   std::map<int, std::unordered_map<IpAddress, uint32_t, IpHash>, std::greater<>> networks_;
+  // Bit per IPv4 /24 that some IPv4 network indicator overlaps; an IPv4 address outside them
+  // all matches nothing.
+  std::vector<uint64_t> v4_slash24_;
   StringIndex domains_, urls_, hashes_, agents_;
   // The hosts of urls_ keys ("" for path-only URLs), to rule most URLs out cheaply.
-  std::unordered_set<std::string, StringHash, std::equal_to<>> url_hosts_;
+  StringIndex url_hosts_;
 };
 
 struct ImportReport {

@@ -6,24 +6,48 @@
 
 namespace rampart::detect {
 
+namespace {
+
+// Dotted quad as inet_pton(AF_INET) reads it: four decimal octets, no leading zeros. Every
+// log line carries an address, so this skips inet_pton's copy into a C string.
+bool ParseIpv4(std::string_view text, uint8_t out[4]) {
+  size_t i = 0;
+  for (int octet = 0; octet < 4; ++octet) {
+    if (octet > 0) {
+      if (i >= text.size() || text[i] != '.') return false;
+      ++i;
+    }
+    size_t start = i;
+    unsigned value = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i - start < 3) {
+      value = value * 10 + static_cast<unsigned>(text[i] - '0');
+      ++i;
+    }
+    size_t digits = i - start;
+    if (digits == 0 || value > 255 || (digits > 1 && text[start] == '0')) return false;
+    out[octet] = static_cast<uint8_t>(value);
+  }
+  return i == text.size();
+}
+
+}  // namespace
+
 std::optional<IpAddress> ParseIp(std::string_view text) {
   if (text.size() > 2 && text.front() == '[' && text.back() == ']') {
     text = text.substr(1, text.size() - 2);
   }
   if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
-  char buf[INET6_ADDRSTRLEN];
-  std::memcpy(buf, text.data(), text.size());
-  buf[text.size()] = '\0';
   IpAddress ip;
   if (text.find(':') == std::string_view::npos) {
-    in_addr a4;
-    if (inet_pton(AF_INET, buf, &a4) != 1) return std::nullopt;
+    if (!ParseIpv4(text, ip.bytes.data() + 12)) return std::nullopt;
     ip.bytes[10] = 0xff;
     ip.bytes[11] = 0xff;
-    std::memcpy(ip.bytes.data() + 12, &a4, 4);
     ip.v4 = true;
     return ip;
   }
+  char buf[INET6_ADDRSTRLEN];
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
   in6_addr a6;
   if (inet_pton(AF_INET6, buf, &a6) != 1) return std::nullopt;
   std::memcpy(ip.bytes.data(), &a6, 16);

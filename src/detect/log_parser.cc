@@ -119,6 +119,14 @@ bool ReadQuoted(std::string_view line, size_t* pos, std::string_view* out) {
   size_t p = *pos;
   if (p >= line.size() || line[p] != '"') return false;
   size_t start = ++p;
+  // Most quoted values hold no escape: two memchr calls find the end without a byte loop.
+  size_t quote = line.find('"', start);
+  if (quote != std::string_view::npos &&
+      line.substr(start, quote - start).find('\\') == std::string_view::npos) {
+    *out = line.substr(start, quote - start);
+    *pos = quote + 1;
+    return true;
+  }
   while (p < line.size()) {
     char c = line[p];
     if (c == '\\') {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <unordered_set>
 
 #include "detect/ip.h"
+#include "detect/quick_filter.h"
 
 namespace rampart::detect {
 namespace {
@@ -24,6 +26,7 @@ namespace {
 // Slot kFieldCount holds the `keywords` matchers, which search the whole line.
 constexpr size_t kKeywordSlot = kFieldCount;
 constexpr size_t kSlotCount = kFieldCount + 1;
+static_assert(kSlotCount <= 32, "the matcher keeps a 32-bit mask of slots");
 // std::regex backtracks recursively; values longer than this are not given to the fallback.
 constexpr size_t kMaxFallbackValue = 64 * 1024;
 // The largest SigmaHQ web rule has a few hundred values; this bounds what one rule may cost.
@@ -758,10 +761,6 @@ struct StringHash {
   size_t operator()(std::string_view v) const { return std::hash<std::string_view>{}(v); }
 };
 
-inline uint64_t LengthBit(size_t n) {
-  return uint64_t{1} << std::min<size_t>(n, 63);
-}
-
 // What RuleMatcher checks before the per-field scans. Each rule with a trigger has a few
 // clauses, sets of matchers at least one of which must match for the rule to be true (an AND
 // needs each child's clauses, an OR one member of each child's). Cheap checks that err on
@@ -821,9 +820,9 @@ struct RuleSet::Impl {
   std::array<std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>>,
              kSlotCount>
       exact;
-  // Lengths of those literals (bit n: some literal has n bytes; bit 63: 63 or more), so that
-  // most values are ruled out before they are lower-cased and hashed.
-  std::array<uint64_t, kSlotCount> exact_lengths{};
+  // Those literals again, so that most values are ruled out before they are lower-cased and
+  // hashed.
+  std::array<QuickFilter, kSlotCount> exact_filter;
   Prefilter prefilter;
   size_t hs_count = 0;
   size_t exact_count = 0;
@@ -1338,7 +1337,9 @@ Result<std::unique_ptr<RuleSet>> RuleSetBuilder::Build() {
     if (!live[m]) continue;
     if (b.matchers[m].kind == MatcherKind::kExact) {
       s.exact[b.matchers[m].slot][b.matchers[m].pattern].push_back(static_cast<uint32_t>(m));
-      s.exact_lengths[b.matchers[m].slot] |= LengthBit(b.matchers[m].pattern.size());
+      QuickFilter& filter = s.exact_filter[b.matchers[m].slot];
+      if (filter.empty()) filter = QuickFilter(QuickFilter::kCaseFolded, 14);
+      filter.Add(b.matchers[m].pattern);
       ++s.exact_count;
     } else if (b.matchers[m].kind == MatcherKind::kHs) {
       ++s.hs_count;
@@ -1389,6 +1390,10 @@ struct RuleMatcher::Impl {
   uint32_t pf_epoch = 0;
   bool possible = false;
   std::vector<uint32_t> clause_stamp, rule_stamp, rule_marked;
+  // Bit per slot: which slots have any_value matchers, short literals, exact literals, `re`
+  // prefilter databases; and which regions MayTrigger filled last.
+  uint32_t any_value_slots = 0, short_slots = 0, exact_slots = 0, regex_slots = 0;
+  uint32_t regions_used = ~0u;
 
   Impl(const RuleSet::Impl& r, MatchMode mode)
       : rs(r), prefiltered(mode == MatchMode::kPrefiltered) {
@@ -1414,6 +1419,14 @@ struct RuleMatcher::Impl {
       }
     }
     scratch.reset(s);
+    for (size_t slot = 0; slot < kSlotCount; ++slot) {
+      const Prefilter& pf = rs.prefilter;
+      uint32_t bit = 1u << slot;
+      if (!pf.any_value[slot].empty()) any_value_slots |= bit;
+      if (!pf.short_literals[slot].empty()) short_slots |= bit;
+      if (slot < kFieldCount && !rs.exact[slot].empty()) exact_slots |= bit;
+      if (slot < kFieldCount && pf.regexes[slot]) regex_slots |= bit;
+    }
     clause_stamp.assign(rs.prefilter.clause_rule.size(), 0);
     rule_stamp.assign(rs.rules.size(), 0);
     rule_marked.assign(rs.rules.size(), 0);
@@ -1439,19 +1452,20 @@ struct RuleMatcher::Impl {
     return 0;
   }
 
-  // The value lower-cased into buf when some literal of that length exists, else false.
-  static bool LowerIfLength(uint64_t lengths, std::string_view v, std::string* buf) {
-    if (!(lengths & LengthBit(v.size()))) return false;
+  // The value lower-cased into buf when the filter says some literal may equal it, else false.
+  static bool LowerIfMaybe(const QuickFilter& filter, std::string_view v, std::string* buf) {
+    if (!filter.MayContain(v)) return false;
     buf->resize(v.size());
+    char* out = buf->data();
     for (size_t i = 0; i < v.size(); ++i) {
       char c = v[i];
-      (*buf)[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+      out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     }
     return true;
   }
 
   void Lookup(size_t slot, std::string_view v) {
-    if (!LowerIfLength(rs.exact_lengths[slot], v, &lower)) return;
+    if (!LowerIfMaybe(rs.exact_filter[slot], v, &lower)) return;
     auto it = rs.exact[slot].find(std::string_view(lower));
     if (it == rs.exact[slot].end()) return;
     for (uint32_t m : it->second) OnMatch(m, 0, 0, 0, this);
@@ -1552,17 +1566,14 @@ struct RuleMatcher::Impl {
       pf_epoch = 1;
     }
     possible = false;
-    uint32_t present = 0;
-    for (size_t slot = 0; slot < kFieldCount; ++slot) {
-      if (e.Has(static_cast<Field>(slot))) present |= 1u << slot;
-    }
+    auto present = static_cast<uint32_t>(e.present_mask());
     if (e.Has(Field::kEventOriginal)) present |= 1u << kKeywordSlot;
-    for (size_t slot = 0; slot < kSlotCount && !possible; ++slot) {
-      if (!(present >> slot & 1u)) continue;
-      for (uint32_t m : pf.any_value[slot]) Mark(m);
+    // Each loop visits only the slots that are present and have something to check.
+    for (uint32_t left = present & any_value_slots; left != 0 && !possible; left &= left - 1) {
+      for (uint32_t m : pf.any_value[std::countr_zero(left)]) Mark(m);
     }
-    for (size_t slot = 0; slot < kSlotCount && !possible; ++slot) {
-      if (pf.short_literals[slot].empty() || !(present >> slot & 1u)) continue;
+    for (uint32_t left = present & short_slots; left != 0 && !possible; left &= left - 1) {
+      auto slot = static_cast<size_t>(std::countr_zero(left));
       if (slot == kKeywordSlot) {
         MarkShort(pf.short_literals[slot], e.Get(Field::kEventOriginal));
         if (e.HasDistinctDecoded(Field::kUrlOriginal)) {
@@ -1574,12 +1585,14 @@ struct RuleMatcher::Impl {
       MarkShort(pf.short_literals[slot], e.Get(f));
       if (e.HasDistinctDecoded(f)) MarkShort(pf.short_literals[slot], e.Decoded(f));
     }
-    for (size_t slot = 0; slot < kFieldCount && !possible; ++slot) {
-      if (!(present >> slot & 1u)) continue;
+    for (uint32_t left = present & (exact_slots | regex_slots); left != 0 && !possible;
+         left &= left - 1) {
+      auto slot = static_cast<size_t>(std::countr_zero(left));
       auto f = static_cast<Field>(slot);
       if (!rs.exact[slot].empty()) {
-        for (std::string_view v : {e.Get(f), e.Decoded(f)}) {
-          if (!LowerIfLength(rs.exact_lengths[slot], v, &lower)) continue;
+        for (int pass = 0; pass < (e.HasDistinctDecoded(f) ? 2 : 1); ++pass) {
+          std::string_view v = pass == 0 ? e.Get(f) : e.Decoded(f);
+          if (!LowerIfMaybe(rs.exact_filter[slot], v, &lower)) continue;
           auto it = rs.exact[slot].find(std::string_view(lower));
           if (it == rs.exact[slot].end()) continue;
           for (uint32_t m : it->second) Mark(m);
@@ -1608,7 +1621,10 @@ struct RuleMatcher::Impl {
     auto end = begin + line.size();
     block_data.clear();
     block_lengths.clear();
-    for (auto& r : regions) r.clear();
+    for (uint32_t left = regions_used; left != 0; left &= left - 1) {
+      regions[std::countr_zero(left)].clear();
+    }
+    regions_used = 0;
     uint64_t stream = 0;
     auto add = [&](std::string_view v) {
       block_data.push_back(v.data());
@@ -1619,11 +1635,13 @@ struct RuleMatcher::Impl {
     };
     if (!line.empty()) regions[kKeywordSlot].push_back(add(line));
     bool keyword_literals = pf.literal_slots >> kKeywordSlot & 1u;
-    for (size_t slot = 0; slot < kFieldCount; ++slot) {
+    uint32_t inputs = pf.literal_slots & ((1u << kFieldCount) - 1);
+    if (keyword_literals) inputs |= 1u << static_cast<unsigned>(Field::kUrlOriginal);
+    regions_used = (inputs & present) | (1u << kKeywordSlot);
+    for (uint32_t left = inputs & present; left != 0; left &= left - 1) {
+      auto slot = static_cast<size_t>(std::countr_zero(left));
       bool keyword_input = keyword_literals && slot == static_cast<size_t>(Field::kUrlOriginal);
-      if (!(pf.literal_slots >> slot & 1u) && !keyword_input) continue;
       auto f = static_cast<Field>(slot);
-      if (!e.Has(f)) continue;
       std::string_view raw = e.Get(f);
       auto at = reinterpret_cast<uintptr_t>(raw.data());
       if (!line.empty() && at >= begin && at + raw.size() <= end) {

@@ -87,6 +87,70 @@ TEST(IocStoreTest, UrlHostFilterKeepsEveryMatch) {
   EXPECT_NE(store.FindUrl("http://" + long_host + "/x", kNow), nullptr);
 }
 
+// The IPv4 /24 bitmap in front of the network tables must never hide a match: networks wider
+// and narrower than /24, at the edges of their ranges.
+TEST(IocStoreTest, Ipv4BitmapKeepsEveryNetworkMatch) {
+  IocStore store;
+  EXPECT_EQ(store.FindIp(Ip("192.0.2.1"), kNow), nullptr);  // nothing loaded
+  ASSERT_TRUE(store.Add(IocType::kIp, "100.64.0.0/10", "wide", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kIp, "192.0.2.128/25", "narrow", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kIp, "198.51.100.255", "host", 0).ok());
+  EXPECT_NE(store.FindIp(Ip("100.64.0.0"), kNow), nullptr);
+  EXPECT_NE(store.FindIp(Ip("100.127.255.255"), kNow), nullptr);
+  EXPECT_EQ(store.FindIp(Ip("100.128.0.0"), kNow), nullptr);
+  EXPECT_EQ(store.FindIp(Ip("100.63.255.255"), kNow), nullptr);
+  EXPECT_NE(store.FindIp(Ip("192.0.2.200"), kNow), nullptr);
+  // Same /24 as the /25 but outside it: the bitmap says maybe, the table says no.
+  EXPECT_EQ(store.FindIp(Ip("192.0.2.1"), kNow), nullptr);
+  EXPECT_NE(store.FindIp(Ip("198.51.100.255"), kNow), nullptr);
+  EXPECT_EQ(store.FindIp(Ip("198.51.100.254"), kNow), nullptr);
+
+  IocStore everything;
+  ASSERT_TRUE(everything.Add(IocType::kIp, "0.0.0.0/0", "all-v4", 0).ok());
+  EXPECT_NE(everything.FindIp(Ip("255.255.255.255"), kNow), nullptr);
+  EXPECT_EQ(everything.FindIp(Ip("2001:db8::1"), kNow), nullptr);
+
+  // An IPv6 network never matches an IPv4 address, not even ::/0.
+  IocStore v6_only;
+  ASSERT_TRUE(v6_only.Add(IocType::kIp, "::/0", "all-v6", 0).ok());
+  EXPECT_EQ(v6_only.FindIp(Ip("192.0.2.1"), kNow), nullptr);
+  EXPECT_NE(v6_only.FindIp(Ip("2001:db8::1"), kNow), nullptr);
+}
+
+// Lookups behind the string filters: exact keys match, near misses (same length, same ends,
+// other middle) do not, and case rules stay as they were (domains folded, agents exact).
+TEST(IocStoreTest, StringFiltersKeepExactAnswers) {
+  IocStore store;
+  ASSERT_TRUE(store.Add(IocType::kDomain, "Evil.Example", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kUserAgent, "BadBot/1.0 (probe)", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kUrl, "https://drop.example/stage/a.zip", "f", 0).ok());
+  EXPECT_NE(store.FindDomain("EVIL.example", kNow), nullptr);
+  EXPECT_NE(store.FindDomain("cdn.evil.example", kNow), nullptr);
+  EXPECT_EQ(store.FindDomain("evil.exampla", kNow), nullptr);
+  EXPECT_NE(store.FindUserAgent("BadBot/1.0 (probe)", kNow), nullptr);
+  EXPECT_EQ(store.FindUserAgent("badbot/1.0 (probe)", kNow), nullptr);
+  EXPECT_EQ(store.FindUserAgent("BadBot/1.0 (pr0be)", kNow), nullptr);
+  EXPECT_NE(store.FindUrl("HTTPS://DROP.example/stage/a.zip", kNow), nullptr);
+  EXPECT_EQ(store.FindUrl("https://drop.example/stage/b.zip", kNow), nullptr);
+}
+
+TEST(IpParseTest, DottedQuadsAsInetPtonReadsThem) {
+  for (const char* good : {"0.0.0.0", "192.0.2.1", "255.255.255.255", "10.0.0.10", "[192.0.2.1]"}) {
+    EXPECT_TRUE(ParseIp(good).has_value()) << good;
+  }
+  for (const char* bad :
+       {"256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.04", "1..2.3", "1.2.3.4 ", " 1.2.3.4",
+        "1.2.3.-4", "1.2.3.1000", "1.2.3.4.", "a.b.c.d", ""}) {
+    EXPECT_FALSE(ParseIp(bad).has_value()) << bad;
+  }
+  auto ip = ParseIp("203.0.113.9");
+  ASSERT_TRUE(ip.has_value());
+  EXPECT_TRUE(ip->v4);
+  EXPECT_EQ(FormatIp(*ip), "203.0.113.9");
+  EXPECT_EQ(ip->bytes[10], 0xff);
+  EXPECT_EQ(ip->bytes[15], 9);
+}
+
 TEST(IocImportTest, StixBundle) {
   constexpr std::string_view kBundle = R"({
   "type": "bundle", "id": "bundle--1",
