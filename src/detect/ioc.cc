@@ -52,11 +52,22 @@ std::string_view UrlWithoutSchemeAndFragment(std::string_view in) {
   return in;
 }
 
+// Where the host part of a URL without scheme ends: the first '/' or '?' (npos when none).
+// A plain loop: string_view::find_first_of calls memchr once per byte.
+size_t HostEnd(std::string_view in) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '/' || in[i] == '?') return i;
+  }
+  return std::string_view::npos;
+}
+
 // The host part of NormaliseUrlInto's result, not lower-cased ("" for a path-only URL).
 std::string_view NormalisedUrlHost(std::string_view in) {
+  // Most URLs looked up are request paths: no fragment or scheme search needed for those.
+  if (!in.empty() && in[0] == '/') return {};
   in = UrlWithoutSchemeAndFragment(in);
   if (!in.empty() && in[0] == '/') return {};
-  return in.substr(0, in.find_first_of("/?"));
+  return in.substr(0, HostEnd(in));
 }
 
 void NormaliseUrlInto(std::string_view in, std::string* out) {
@@ -66,7 +77,7 @@ void NormaliseUrlInto(std::string_view in, std::string* out) {
     out->assign(in);
     return;
   }
-  size_t slash = in.find_first_of("/?");
+  size_t slash = HostEnd(in);
   std::string_view host = in.substr(0, slash);
   for (char c : host) out->push_back(AsciiLower(c));
   if (slash == std::string_view::npos) {

@@ -317,8 +317,10 @@ std::optional<int64_t> ParseLogTime(std::string_view text) {
 void SetUrlFields(std::string_view target, Event* ev) {
   ev->Set(Field::kUrlOriginal, target);
   std::string_view rest = target;
-  size_t scheme = rest.find("://");
-  if (scheme != std::string_view::npos && scheme < 10 && rest.size() > 0 && rest[0] != '/') {
+  // Only absolute URLs have a scheme, and it is short: paths are not searched.
+  size_t scheme = (rest.empty() || rest[0] == '/') ? std::string_view::npos
+                                                   : rest.substr(0, 13).find("://");
+  if (scheme != std::string_view::npos && scheme < 10) {
     std::string_view after = rest.substr(scheme + 3);
     size_t slash = after.find_first_of("/?");
     std::string_view authority = after.substr(0, slash);
