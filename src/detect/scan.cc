@@ -7,12 +7,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
+#include <thread>
 
 #include "common/clock.h"
 #include "common/json_util.h"
@@ -182,6 +187,239 @@ std::string RuleKey(const RuleInfo& r) {
   return r.id.empty() ? r.title : r.id;
 }
 
+// Consecutive lines of one file, copied out of the reader's buffer so that a matching thread
+// can work on them while the reader goes on; then what matching them produced.
+class Batch {
+ public:
+  static constexpr size_t kMaxLines = 4096;
+  static constexpr size_t kMaxBytes = 1 << 21;
+
+  Batch(size_t file, LogFormat format) : file_(file), format_(format) { text_.reserve(kMaxBytes); }
+
+  void Add(std::string_view line, uint64_t line_no) {
+    lines_.push_back({text_.size(), line.size(), line_no});
+    text_.append(line);
+  }
+  bool full() const { return lines_.size() >= kMaxLines || text_.size() >= kMaxBytes; }
+
+  struct Line {
+    size_t offset, length;
+    uint64_t number;
+  };
+  size_t file_;
+  LogFormat format_;
+  uint64_t seq_ = 0;
+  std::string text_;
+  std::vector<Line> lines_;
+  // Results.
+  std::string output_;
+  std::vector<std::pair<uint32_t, uint64_t>> rule_hits_;  // rule index, count
+  std::map<std::string, uint64_t> ioc_hits_;              // IoC type, count
+  uint64_t alerts_ = 0, parsed_ = 0, parse_errors_ = 0;
+};
+
+struct FileTotals {
+  uint64_t lines = 0, parse_errors = 0;
+};
+
+struct ScanTotals {
+  std::vector<FileTotals> files;
+  std::vector<uint64_t> per_rule;
+  std::map<std::string, uint64_t> per_ioc_type;
+  uint64_t alerts = 0;
+  double worker_cpu_seconds = 0;
+};
+
+// What one matching thread owns: a matcher (its own Vectorscan scratch) and an event.
+class BatchMatcher {
+ public:
+  BatchMatcher(const ScanOptions& opt, const RuleSet& rules, const IocStore& iocs, int64_t now,
+               const std::vector<std::string>& files)
+      : opt_(opt), rules_(rules), iocs_(iocs), now_(now), files_(files), matcher_(rules) {}
+
+  void Run(Batch* b) {
+    std::ostringstream out;
+    LineParser parser(b->format_);
+    std::vector<uint64_t> per_rule(rules_.size(), 0);
+    const std::string& path = files_[b->file_];
+    for (const Batch::Line& l : b->lines_) {
+      std::string_view line(b->text_.data() + l.offset, l.length);
+      if (!parser.Parse(line, &ev_)) continue;
+      matcher_.Match(ev_, &hits_);
+      for (uint32_t h : hits_) {
+        const RuleInfo& r = rules_.rule(h);
+        ++per_rule[h];
+        ++b->alerts_;
+        PrintAlert(opt_, out, {RuleKey(r), r.title, r.severity, &r.attack}, path, l.number, ev_);
+      }
+      if (iocs_.size() > 0) {
+        iocs_.MatchEvent(ev_, now_, &ioc_hits_);
+        for (const IocMatch& m : ioc_hits_) {
+          ++b->alerts_;
+          ++b->ioc_hits_[std::string(IocTypeName(m.ioc->type))];
+          std::string title = "IoC match: " + std::string(IocTypeName(m.ioc->type)) + " " +
+                              Truncate(m.ioc->value, 200);
+          Alert a{"ioc", title, "high", nullptr, m.ioc, m.field};
+          PrintAlert(opt_, out, a, path, l.number, ev_);
+        }
+      }
+    }
+    for (size_t i = 0; i < per_rule.size(); ++i) {
+      if (per_rule[i] > 0) b->rule_hits_.emplace_back(static_cast<uint32_t>(i), per_rule[i]);
+    }
+    b->parsed_ = parser.lines();
+    b->parse_errors_ = parser.errors();
+    b->output_ = std::move(out).str();
+    // The lines are no longer needed; the writer holds the batch until its turn.
+    std::string().swap(b->text_);
+    std::vector<Batch::Line>().swap(b->lines_);
+  }
+
+ private:
+  const ScanOptions& opt_;
+  const RuleSet& rules_;
+  const IocStore& iocs_;
+  int64_t now_;
+  const std::vector<std::string>& files_;
+  RuleMatcher matcher_;
+  Event ev_;
+  std::vector<uint32_t> hits_;
+  std::vector<IocMatch> ioc_hits_;
+};
+
+// Reader → matching threads → writer. Batches are matched in any order on any thread and
+// written in the order they were read, so the output is the same for any number of threads.
+// With one thread, batches are matched on the caller's thread as they come.
+class ScanPipeline {
+ public:
+  ScanPipeline(const ScanOptions& opt, const RuleSet& rules, const IocStore& iocs, int64_t now,
+               std::ostream& out)
+      : opt_(opt), rules_(rules), iocs_(iocs), now_(now), out_(out) {
+    unsigned n = opt.threads;
+    if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+    threads_ = std::min(n, 64u);
+    totals_.per_rule.assign(rules.size(), 0);
+    if (threads_ == 1) {
+      inline_matcher_ = std::make_unique<BatchMatcher>(opt, rules, iocs, now, opt.log_files);
+      return;
+    }
+    for (unsigned i = 0; i < threads_; ++i) workers_.emplace_back([this] { Work(); });
+  }
+
+  ~ScanPipeline() { Stop(); }
+
+  unsigned threads() const { return threads_; }
+
+  std::unique_ptr<Batch> NewBatch(size_t file, LogFormat format) {
+    return std::make_unique<Batch>(file, format);
+  }
+
+  void Submit(std::unique_ptr<Batch> batch) {
+    if (batch->lines_.empty()) return;
+    batch->seq_ = next_seq_++;
+    if (inline_matcher_) {
+      inline_matcher_->Run(batch.get());
+      Write(*batch);
+      ++written_;
+      return;
+    }
+    std::unique_lock lock(mu_);
+    // Bounded: the reader waits (writing finished batches) rather than buffer the whole log.
+    for (;;) {
+      WriteReady(lock);
+      if (next_seq_ - 1 - written_ < 2 * threads_) break;
+      done_cv_.wait(lock);
+    }
+    queue_.push_back(std::move(batch));
+    work_cv_.notify_one();
+  }
+
+  ScanTotals Finish(size_t files) {
+    if (!inline_matcher_) {
+      std::unique_lock lock(mu_);
+      for (;;) {
+        WriteReady(lock);
+        if (written_ == next_seq_) break;
+        done_cv_.wait(lock);
+      }
+    }
+    Stop();
+    totals_.files.resize(std::max(files, totals_.files.size()));
+    return std::move(totals_);
+  }
+
+ private:
+  void Work() {
+    BatchMatcher matcher(opt_, rules_, iocs_, now_, opt_.log_files);
+    double cpu_start = ThreadCpuSeconds();
+    std::unique_lock lock(mu_);
+    for (;;) {
+      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) break;
+      std::unique_ptr<Batch> b = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      matcher.Run(b.get());
+      lock.lock();
+      uint64_t seq = b->seq_;
+      done_.emplace(seq, std::move(b));
+      done_cv_.notify_all();
+    }
+    totals_.worker_cpu_seconds += ThreadCpuSeconds() - cpu_start;
+  }
+
+  // Writes every finished batch whose turn has come. Called with mu_ held; writes without it.
+  void WriteReady(std::unique_lock<std::mutex>& lock) {
+    for (;;) {
+      auto it = done_.find(written_);
+      if (it == done_.end()) return;
+      std::unique_ptr<Batch> b = std::move(it->second);
+      done_.erase(it);
+      lock.unlock();
+      Write(*b);
+      lock.lock();
+      ++written_;
+    }
+  }
+
+  void Write(const Batch& b) {
+    out_ << b.output_;
+    if (totals_.files.size() <= b.file_) totals_.files.resize(b.file_ + 1);
+    totals_.files[b.file_].lines += b.parsed_;
+    totals_.files[b.file_].parse_errors += b.parse_errors_;
+    for (const auto& [rule, n] : b.rule_hits_) totals_.per_rule[rule] += n;
+    for (const auto& [type, n] : b.ioc_hits_) totals_.per_ioc_type[type] += n;
+    totals_.alerts += b.alerts_;
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    work_cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  const ScanOptions& opt_;
+  const RuleSet& rules_;
+  const IocStore& iocs_;
+  int64_t now_;
+  std::ostream& out_;
+  unsigned threads_ = 1;
+  std::unique_ptr<BatchMatcher> inline_matcher_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<std::unique_ptr<Batch>> queue_;
+  std::map<uint64_t, std::unique_ptr<Batch>> done_;
+  bool stopping_ = false;
+  uint64_t next_seq_ = 0;  // reader thread only
+  uint64_t written_ = 0;   // under mu_ (or the caller's thread when inline)
+  ScanTotals totals_;      // written by the writer (the caller's thread); worker CPU under mu_
+};
+
 }  // namespace
 
 int RunScanCommand(const ScanOptions& opt) {
@@ -249,18 +487,15 @@ int RunScanCommand(const ScanOptions& opt) {
   err << "rampart scan: " << rules.size() << " rules loaded, " << rules.skipped().size()
       << " skipped, " << iocs.size() << " indicators\n";
 
-  RuleMatcher matcher(rules);
-  Event ev;
-  std::vector<uint32_t> hits;
-  std::vector<IocMatch> ioc_hits;
-  std::vector<uint64_t> per_rule(rules.size(), 0);
-  std::map<std::string, uint64_t> per_ioc_type;
-  uint64_t total_lines = 0, parse_errors = 0, alerts = 0;
+  ScanPipeline pipeline(opt, rules, iocs, now, out);
+  uint64_t total_lines = 0, too_long_lines = 0;
   int exit_code = 0;
+  std::vector<std::pair<size_t, LogFormat>> scanned;  // index in opt.log_files, format
   auto start = std::chrono::steady_clock::now();
   double cpu_start = ThreadCpuSeconds();
 
-  for (const auto& path : opt.log_files) {
+  for (size_t file = 0; file < opt.log_files.size(); ++file) {
+    const std::string& path = opt.log_files[file];
     LineReader reader;
     if (!reader.Open(path)) {
       err << "rampart scan: " << path << ": cannot open: " << std::strerror(errno) << "\n";
@@ -274,7 +509,8 @@ int RunScanCommand(const ScanOptions& opt) {
       format = DetectFormat(views);
       err << "rampart scan: " << path << ": format " << LogFormatName(format) << "\n";
     }
-    LineParser parser(format);
+    scanned.emplace_back(file, format);
+    auto batch = pipeline.NewBatch(file, format);
     uint64_t line_no = 0;
     std::string_view line;
     bool too_long = false;
@@ -284,32 +520,19 @@ int RunScanCommand(const ScanOptions& opt) {
         err << "\r" << path << ": " << line_no << " lines" << std::flush;
       }
       if (too_long) {
-        ++parse_errors;
+        ++too_long_lines;
         err << "rampart scan: " << path << ":" << line_no << ": line longer than " << kMaxLineBytes
             << " bytes skipped\n";
         continue;
       }
       if (line.empty() || (line.size() == 1 && line[0] == '\r')) continue;
-      if (!parser.Parse(line, &ev)) continue;
-      matcher.Match(ev, &hits);
-      for (uint32_t h : hits) {
-        const RuleInfo& r = rules.rule(h);
-        ++per_rule[h];
-        ++alerts;
-        PrintAlert(opt, out, {RuleKey(r), r.title, r.severity, &r.attack}, path, line_no, ev);
-      }
-      if (iocs.size() > 0) {
-        iocs.MatchEvent(ev, now, &ioc_hits);
-        for (const IocMatch& m : ioc_hits) {
-          ++alerts;
-          ++per_ioc_type[std::string(IocTypeName(m.ioc->type))];
-          std::string title = "IoC match: " + std::string(IocTypeName(m.ioc->type)) + " " +
-                              Truncate(m.ioc->value, 200);
-          Alert a{"ioc", title, "high", nullptr, m.ioc, m.field};
-          PrintAlert(opt, out, a, path, line_no, ev);
-        }
+      batch->Add(line, line_no);
+      if (batch->full()) {
+        pipeline.Submit(std::move(batch));
+        batch = pipeline.NewBatch(file, format);
       }
     }
+    pipeline.Submit(std::move(batch));
     if (opt.progress) err << "\r";
     if (reader.error()) {
       err << "rampart scan: " << path << ": read error after line " << line_no
@@ -317,23 +540,31 @@ int RunScanCommand(const ScanOptions& opt) {
       exit_code = 1;
     }
     total_lines += line_no;
-    parse_errors += parser.errors();
-    if (parser.errors() > 0) {
-      err << "rampart scan: " << path << ": " << parser.errors() << " of " << parser.lines()
+  }
+  ScanTotals totals = pipeline.Finish(opt.log_files.size());
+  for (const auto& [file, format] : scanned) {
+    const FileTotals& f = totals.files[file];
+    if (f.parse_errors > 0) {
+      err << "rampart scan: " << opt.log_files[file] << ": " << f.parse_errors << " of " << f.lines
           << " lines not in " << LogFormatName(format) << " format\n";
     }
   }
+  uint64_t parse_errors = too_long_lines;
+  for (const FileTotals& f : totals.files) parse_errors += f.parse_errors;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   out.flush();
   err << "rampart scan: " << total_lines << " lines in " << secs << " s ("
       << static_cast<uint64_t>(secs > 0 ? static_cast<double>(total_lines) / secs : 0)
-      << " lines/s), " << parse_errors << " parse errors, " << alerts << " alerts\n";
-  // On a shared machine the wall time includes waiting for a core; the thread's CPU time is
-  // the figure to compare with a one-core target.
-  double cpu = ThreadCpuSeconds() - cpu_start;
-  err << "rampart scan: " << cpu << " s of CPU ("
+      << " lines/s), " << parse_errors << " parse errors, " << totals.alerts << " alerts\n";
+  // On a shared machine the wall time includes waiting for a core, and with several matching
+  // threads it is not a one-core figure: the CPU time of every thread is.
+  double cpu = ThreadCpuSeconds() - cpu_start + totals.worker_cpu_seconds;
+  err << "rampart scan: " << cpu << " s of CPU on " << pipeline.threads() << " matching thread"
+      << (pipeline.threads() == 1 ? "" : "s") << " and the reader ("
       << static_cast<uint64_t>(cpu > 0 ? static_cast<double>(total_lines) / cpu : 0)
       << " lines per CPU second)\n";
+  const std::vector<uint64_t>& per_rule = totals.per_rule;
+  const std::map<std::string, uint64_t>& per_ioc_type = totals.per_ioc_type;
   std::vector<std::pair<uint64_t, size_t>> order;
   for (size_t i = 0; i < per_rule.size(); ++i) {
     if (per_rule[i] > 0) order.emplace_back(per_rule[i], i);

@@ -34,6 +34,9 @@ struct ScanOptions {
   int64_t now_millis = 0;
   // Progress on stderr while scanning; the CLI sets it when stderr is a terminal.
   bool progress = false;
+  // --threads: matching threads besides the reader; 0 means one per core. The output is the
+  // same, in the same order, for any number.
+  unsigned threads = 0;
 };
 
 // Prints one alert per matching (line, rule) and per IoC hit, then a summary on err (lines,

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +21,7 @@
 
 #include "detect/ip.h"
 #include "detect/quick_filter.h"
+#include "detect/regex_literals.h"
 
 namespace rampart::detect {
 namespace {
@@ -778,6 +781,9 @@ struct Prefilter {
     uint32_t bytes;  // length of the literal
     uint8_t slot;
     bool at_start, at_end;  // anchors, for patterns made of the literal alone
+    // A literal every match of an `re` matcher contains: finding it does not mark the
+    // matcher but opens the gate to scanning the slot's `re` database, which decides.
+    bool gate = false;
   };
   std::unique_ptr<hs_database_t, HsDatabaseDeleter> literals;
   std::vector<uint32_t> literal_offsets;
@@ -803,6 +809,16 @@ struct Prefilter {
   std::vector<uint32_t> clause_rule;
   std::vector<uint32_t> matcher_clause_offsets, matcher_clauses;
   std::vector<uint32_t> rule_clauses;
+  // The `re` databases are scanned last, and only for a rule that could still complete: one
+  // whose clauses without an `re` matcher ("plain" clauses) are all marked already. Per clause
+  // whether it has an `re` matcher; per rule its plain clause count; per slot the rules with
+  // an `re` matcher in that slot's database.
+  std::vector<uint8_t> clause_has_regex;
+  std::vector<uint32_t> rule_plain_clauses;
+  std::array<std::vector<uint32_t>, kSlotCount> regex_rules;
+  // Bit per slot whose `re` database holds a matcher without gate literals: scanned without
+  // waiting for a gate.
+  uint32_t ungated_regex_slots = 0;
 };
 
 struct RuleSet::Impl {
@@ -970,6 +986,21 @@ std::string LongestLiteralRun(std::string_view p, size_t* bytes) {
   return best;
 }
 
+// The raw bytes as a pattern of literal characters for the literal database.
+std::string LiteralPattern(std::string_view bytes) {
+  std::string p;
+  for (char c : bytes) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      p.push_back(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", static_cast<unsigned char>(c));
+      p += hex;
+    }
+  }
+  return p;
+}
+
 // The bytes of a glob-made pattern without wildcards, and its anchors. False for a pattern
 // with a wildcard.
 // Literals shorter than this stay out of the literal database (see Prefilter::short_literals).
@@ -1121,16 +1152,30 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
                                clauses_of[m].end());
   }
 
+  pf->clause_has_regex.assign(pf->clause_rule.size(), 0);
   std::map<std::pair<std::string, unsigned>, std::vector<Prefilter::LiteralUse>> literals;
   std::array<std::vector<uint32_t>, kSlotCount> regexes;
+  std::set<uint32_t> ungated;
   for (uint32_t m = 0; m < matchers.size(); ++m) {
     if (clauses_of[m].empty()) continue;
     const MatcherDef& def = matchers[m];
     if (def.kind == MatcherKind::kExact) continue;  // looked up exactly, as in the full match
     size_t bytes = 0;
     std::string lit = def.from_re ? std::string() : LongestLiteralRun(def.pattern, &bytes);
-    if (def.from_re) {
+    std::vector<std::string> required;
+    bool inline_caseless = false;
+    if (def.from_re && RegexRequiredLiterals(def.pattern, &required, &inline_caseless)) {
+      unsigned caseless = (def.flags & HS_FLAG_CASELESS) || inline_caseless ? HS_FLAG_CASELESS : 0;
+      for (const std::string& bytes : required) {
+        Prefilter::LiteralUse use{m, static_cast<uint32_t>(bytes.size()), def.slot, false, false,
+                                  /*gate=*/true};
+        literals[{LiteralPattern(bytes), caseless}].push_back(use);
+      }
+      pf->literal_slots |= 1u << def.slot;
       regexes[def.slot].push_back(m);
+    } else if (def.from_re) {
+      regexes[def.slot].push_back(m);
+      ungated.insert(m);
     } else if (!lit.empty()) {
       Prefilter::LiteralUse use{m, static_cast<uint32_t>(bytes), def.slot, false, false};
       std::string text;
@@ -1140,6 +1185,7 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
       if (bytes < kMinScannedLiteral) {
         if (!pure) {
           regexes[def.slot].push_back(m);  // scanned as it is, on its field
+          ungated.insert(m);
           continue;
         }
         if (caseless) {
@@ -1194,6 +1240,7 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
         pf->any_value[slot].push_back(m);
         continue;
       }
+      if (ungated.contains(m)) pf->ungated_regex_slots |= 1u << slot;
       min_width = std::min(min_width, width);
       exprs.push_back(def.pattern.c_str());
       flags.push_back(def.flags);
@@ -1203,6 +1250,20 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
     pf->regexes[slot].reset(CompileOrNull(exprs, flags, ids, HS_MODE_BLOCK));
     if (!pf->regexes[slot]) return;
     pf->regex_min_width[slot] = min_width;
+    for (unsigned m : ids) {
+      for (uint32_t c : clauses_of[m]) {
+        pf->clause_has_regex[c] = 1;
+        pf->regex_rules[slot].push_back(pf->clause_rule[c]);
+      }
+    }
+    std::sort(pf->regex_rules[slot].begin(), pf->regex_rules[slot].end());
+    pf->regex_rules[slot].erase(
+        std::unique(pf->regex_rules[slot].begin(), pf->regex_rules[slot].end()),
+        pf->regex_rules[slot].end());
+  }
+  pf->rule_plain_clauses = pf->rule_clauses;
+  for (size_t c = 0; c < pf->clause_rule.size(); ++c) {
+    if (pf->clause_has_regex[c]) --pf->rule_plain_clauses[pf->clause_rule[c]];
   }
   pf->ready = true;
 }
@@ -1389,11 +1450,13 @@ struct RuleMatcher::Impl {
   // Prefilter state: per clause and per rule, the epoch when last marked.
   uint32_t pf_epoch = 0;
   bool possible = false;
-  std::vector<uint32_t> clause_stamp, rule_stamp, rule_marked;
+  std::vector<uint32_t> clause_stamp, rule_stamp, rule_marked, rule_plain_marked;
   // Bit per slot: which slots have any_value matchers, short literals, exact literals, `re`
   // prefilter databases; and which regions MayTrigger filled last.
   uint32_t any_value_slots = 0, short_slots = 0, exact_slots = 0, regex_slots = 0;
   uint32_t regions_used = ~0u;
+  // Slots whose `re` database a gate literal opened for this event.
+  uint32_t regex_gates = 0;
 
   Impl(const RuleSet::Impl& r, MatchMode mode)
       : rs(r), prefiltered(mode == MatchMode::kPrefiltered) {
@@ -1425,11 +1488,12 @@ struct RuleMatcher::Impl {
       if (!pf.any_value[slot].empty()) any_value_slots |= bit;
       if (!pf.short_literals[slot].empty()) short_slots |= bit;
       if (slot < kFieldCount && !rs.exact[slot].empty()) exact_slots |= bit;
-      if (slot < kFieldCount && pf.regexes[slot]) regex_slots |= bit;
+      if (pf.regexes[slot]) regex_slots |= bit;
     }
     clause_stamp.assign(rs.prefilter.clause_rule.size(), 0);
     rule_stamp.assign(rs.rules.size(), 0);
     rule_marked.assign(rs.rules.size(), 0);
+    rule_plain_marked.assign(rs.rules.size(), 0);
     bits.assign(rs.matchers.size() / 64 + 1, 0);
     stamp.assign(rs.rules.size(), 0);
     special.assign(rs.matchers.size(), 0);
@@ -1488,7 +1552,9 @@ struct RuleMatcher::Impl {
       if (rule_stamp[r] != pf_epoch) {
         rule_stamp[r] = pf_epoch;
         rule_marked[r] = 0;
+        rule_plain_marked[r] = 0;
       }
+      if (!pf.clause_has_regex[c]) ++rule_plain_marked[r];
       if (++rule_marked[r] == pf.rule_clauses[r]) possible = true;
     }
   }
@@ -1509,7 +1575,11 @@ struct RuleMatcher::Impl {
       for (const Region& r : self->regions[u.slot]) {
         if (from >= r.begin && to <= r.end && (!u.at_start || from == r.begin) &&
             (!u.at_end || to == r.end)) {
-          self->Mark(u.matcher);
+          if (u.gate) {
+            self->regex_gates |= 1u << u.slot;
+          } else {
+            self->Mark(u.matcher);
+          }
           break;
         }
       }
@@ -1566,6 +1636,7 @@ struct RuleMatcher::Impl {
       pf_epoch = 1;
     }
     possible = false;
+    regex_gates = 0;
     auto present = static_cast<uint32_t>(e.present_mask());
     if (e.Has(Field::kEventOriginal)) present |= 1u << kKeywordSlot;
     // Each loop visits only the slots that are present and have something to check.
@@ -1585,35 +1656,57 @@ struct RuleMatcher::Impl {
       MarkShort(pf.short_literals[slot], e.Get(f));
       if (e.HasDistinctDecoded(f)) MarkShort(pf.short_literals[slot], e.Decoded(f));
     }
-    for (uint32_t left = present & (exact_slots | regex_slots); left != 0 && !possible;
-         left &= left - 1) {
+    for (uint32_t left = present & exact_slots; left != 0 && !possible; left &= left - 1) {
       auto slot = static_cast<size_t>(std::countr_zero(left));
       auto f = static_cast<Field>(slot);
-      if (!rs.exact[slot].empty()) {
-        for (int pass = 0; pass < (e.HasDistinctDecoded(f) ? 2 : 1); ++pass) {
-          std::string_view v = pass == 0 ? e.Get(f) : e.Decoded(f);
-          if (!LowerIfMaybe(rs.exact_filter[slot], v, &lower)) continue;
-          auto it = rs.exact[slot].find(std::string_view(lower));
-          if (it == rs.exact[slot].end()) continue;
-          for (uint32_t m : it->second) Mark(m);
-        }
-      }
-      if (const hs_database_t* db = pf.regexes[slot].get()) {
-        unsigned w = pf.regex_min_width[slot];
-        if (e.Get(f).size() >= w) ScanMarking(db, slot, e.Get(f));
-        if (e.HasDistinctDecoded(f) && e.Decoded(f).size() >= w) {
-          ScanMarking(db, slot, e.Decoded(f));
-        }
+      for (int pass = 0; pass < (e.HasDistinctDecoded(f) ? 2 : 1); ++pass) {
+        std::string_view v = pass == 0 ? e.Get(f) : e.Decoded(f);
+        if (!LowerIfMaybe(rs.exact_filter[slot], v, &lower)) continue;
+        auto it = rs.exact[slot].find(std::string_view(lower));
+        if (it == rs.exact[slot].end()) continue;
+        for (uint32_t m : it->second) Mark(m);
       }
     }
-    if (const hs_database_t* db = pf.regexes[kKeywordSlot].get(); db && !possible) {
-      ScanMarking(db, kKeywordSlot, e.Get(Field::kEventOriginal));
-      if (e.HasDistinctDecoded(Field::kUrlOriginal)) {
-        ScanMarking(db, kKeywordSlot, e.Decoded(Field::kUrlOriginal));
-      }
-    }
+    if (!possible && !ScanLiterals(e, present)) return true;  // a scan error hides nothing
     if (possible) return true;
-    if (!pf.literals || !(pf.literal_slots & present)) return false;
+    // Last, the `re` databases, each only when some rule using it could still complete.
+    for (uint32_t left = present & regex_slots; left != 0 && !possible; left &= left - 1) {
+      auto slot = static_cast<size_t>(std::countr_zero(left));
+      uint32_t bit = 1u << slot;
+      if (!((pf.ungated_regex_slots | regex_gates) & bit) || !RegexCanComplete(slot)) continue;
+      const hs_database_t* db = pf.regexes[slot].get();
+      if (slot == kKeywordSlot) {
+        ScanMarking(db, kKeywordSlot, e.Get(Field::kEventOriginal));
+        if (e.HasDistinctDecoded(Field::kUrlOriginal)) {
+          ScanMarking(db, kKeywordSlot, e.Decoded(Field::kUrlOriginal));
+        }
+        continue;
+      }
+      auto f = static_cast<Field>(slot);
+      unsigned w = pf.regex_min_width[slot];
+      if (e.Get(f).size() >= w) ScanMarking(db, slot, e.Get(f));
+      if (e.HasDistinctDecoded(f) && e.Decoded(f).size() >= w) ScanMarking(db, slot, e.Decoded(f));
+    }
+    return possible;
+  }
+
+  // True when a rule with an `re` matcher in this slot has every plain clause marked: only
+  // then can scanning the slot's `re` database complete it. Regex scans mark only clauses
+  // that have an `re` matcher, so the answer does not depend on the order slots are scanned.
+  bool RegexCanComplete(size_t slot) const {
+    const Prefilter& pf = rs.prefilter;
+    for (uint32_t r : pf.regex_rules[slot]) {
+      uint32_t plain = rule_stamp[r] == pf_epoch ? rule_plain_marked[r] : 0;
+      if (plain == pf.rule_plain_clauses[r]) return true;
+    }
+    return false;
+  }
+
+  // The vectored literal scan. False on a scan error (the caller then treats every rule as
+  // possible).
+  bool ScanLiterals(const Event& e, uint32_t present) {
+    const Prefilter& pf = rs.prefilter;
+    if (!pf.literals || !(pf.literal_slots & present)) return true;
     // The line holds most raw values already (access logs): those are not given twice, and
     // their regions are where they sit in the line.
     std::string_view line = e.Get(Field::kEventOriginal);
@@ -1655,11 +1748,11 @@ struct RuleMatcher::Impl {
         if (keyword_input) regions[kKeywordSlot].push_back(d);
       }
     }
-    if (block_data.empty()) return false;
+    if (block_data.empty()) return true;
     hs_error_t rc = hs_scan_vector(pf.literals.get(), block_data.data(), block_lengths.data(),
                                    static_cast<unsigned>(block_data.size()), 0, scratch.get(),
                                    &Impl::OnLiteral, this);
-    return possible || (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED);
+    return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
   }
 
   bool Special(uint32_t m) {

@@ -138,6 +138,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"jsonl", "text"}));
   scan_cmd->add_option("--log-format", scan.log_format, "auto, common, combined, epmm or jsonl")
       ->check(CLI::IsMember({"auto", "common", "combined", "epmm", "jsonl"}));
+  scan_cmd->add_option("--threads", scan.threads, "Matching threads (0: one per core)")
+      ->check(CLI::Range(0u, 64u));
   scan_cmd->add_option("LOGFILE", scan.log_files, "Log files to scan")->required();
   scan_cmd->callback([&] {
     scan.default_rules_dir = BundledRulesDir();

@@ -136,6 +136,38 @@ TEST_F(ScanTest, GarbageAndHugeLinesAreCountedNotFatal) {
   EXPECT_NE(out_.str().find("mixed.log:7 critical"), std::string::npos) << out_.str();
 }
 
+// Matching threads change nothing but speed: the same alerts in the same order, the same
+// counts, across batch boundaries and several files (one of them unreadable).
+TEST_F(ScanTest, ThreadsGiveTheSameOutputInTheSameOrder) {
+  std::string big;
+  for (int i = 0; i < 3000; ++i) big += Log();  // 12,000 lines: three batches and a part
+  std::string log1 = Write("a.log", big);
+  std::string log2 = WriteGz("b.log.gz", Log() + "not a log line\n" + Log());
+  ScanOptions opt;
+  opt.rule_dirs = {kBundledSigma};
+  opt.ioc_files = {Write("iocs.csv", "type,value\nip,10.1.1.2\n")};
+  opt.log_files = {log1, (dir_ / "missing.log").string(), log2};
+  opt.threads = 1;
+  ASSERT_EQ(Run(opt), 1) << err_.str();  // the missing file
+  std::string serial = out_.str();
+  std::string serial_err = err_.str();
+  auto alerts = Alerts();
+  // Per four lines: fob injection and its 404 (line 2), webshell (line 4), the IoC (line 3).
+  ASSERT_EQ(alerts.size(), 4u * 3000 + 4u * 2) << serial_err;
+  EXPECT_EQ(alerts.back()["file"], log2);
+  EXPECT_EQ(alerts.back()["line"], 9);
+  EXPECT_NE(serial_err.find("1 of 9 lines not in epmm format"), std::string::npos) << serial_err;
+  for (unsigned threads : {2u, 5u}) {
+    opt.threads = threads;
+    ASSERT_EQ(Run(opt), 1) << err_.str();
+    EXPECT_EQ(out_.str(), serial) << threads << " threads";
+    EXPECT_NE(err_.str().find("12009 lines in"), std::string::npos) << err_.str();
+    EXPECT_NE(err_.str().find("1 parse errors, 12008 alerts"), std::string::npos) << err_.str();
+    EXPECT_NE(err_.str().find(std::to_string(threads) + " matching threads"), std::string::npos);
+    EXPECT_NE(err_.str().find("1 of 9 lines not in epmm format"), std::string::npos);
+  }
+}
+
 TEST_F(ScanTest, BadOptionsAndMissingFiles) {
   ScanOptions opt;
   opt.default_rules_dir = kBundledSigma;
