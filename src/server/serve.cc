@@ -128,6 +128,12 @@ int Serve(const ServeOptions& options) {
   Status parsed = ParseHostPort(config.listen, &host, &port);
   if (!parsed.ok()) return Fail(parsed.message());
 
+  // Decision webhooks: every block added or removed is POSTed, signed, to external enforcers.
+  // Made before anything starts, so that a bad entry stops serve at once; declared before `app`,
+  // whose engine reports to it, so that it outlives the engine.
+  auto decision_hooks = respond::DecisionWebhooks::Create(config.response.decision_webhooks);
+  if (!decision_hooks.ok()) return Fail(decision_hooks.status().message());
+
   std::string error;
   if (cli::PrepareDataDir(config.data_dir, &error) != 0) return Fail(error);
   auto store = store::OpenStore("sqlite:" + cli::DatabasePath(config.data_dir));
@@ -277,10 +283,7 @@ int Serve(const ServeOptions& options) {
   }
   app_options.evidence.incident_window_seconds = config.incidents.group_window_seconds;
 
-  // Decision webhooks: every block added or removed is POSTed, signed, to external enforcers.
-  // Declared before `app`, whose engine reports to it, so that it outlives the engine.
-  auto decision_hooks = respond::DecisionWebhooks::Create(config.response.decision_webhooks);
-  if (!decision_hooks.ok()) return Fail(decision_hooks.status().message());
+  // The decision webhooks' counters go to /metrics beside the engine's.
   if ((*decision_hooks)->size() > 0) {
     app_options.extra_metrics = [metrics = app_options.extra_metrics,
                                  hooks = decision_hooks->get()] {
