@@ -531,6 +531,10 @@ void App::RunMaintenance() {
     log::Info("commands.expired", {{"count", *expired}});
   }
   impl_->nonces().Prune(now);
+  // Expired blocks are announced to the decision webhooks and leave the denylist.
+  if (auto ended = impl_->response().ExpireBlocks(); !ended.ok()) {
+    log::Error("response.expiry_failed", {{"error", ended.status().message()}});
+  }
   auto stale = ctx.store->DeleteStaleAdminSessions(
       now, now - static_cast<int64_t>(ctx.options.config.session_idle_timeout_seconds));
   if (stale.ok() && *stale > 0) log::Info("sessions.expired", {{"count", *stale}});

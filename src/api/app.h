@@ -66,7 +66,8 @@ class App {
   uint64_t BodyLimit(std::string_view method, std::string_view path) const;
   // Called by the server when it cut a client off before a handler ran (counted in /metrics).
   void RecordViolation(std::string_view remote_ip, std::string_view reason);
-  // Periodic housekeeping: expires commands past their expiry, prunes the nonce cache.
+  // Periodic housekeeping: expires commands past their expiry, prunes the nonce cache, reports
+  // expired address blocks (respond::ActionEngine::ExpireBlocks).
   void RunMaintenance();
   Metrics& metrics();
   // The response component's engine (blocks, lockdowns, revocations) and playbook runner,

@@ -89,6 +89,64 @@ Status ApplyIncidents(const YAML::Node& node, IncidentsConfig* d) {
   return Status::Ok();
 }
 
+// One entry of response.decision_webhooks; `prefix` names it ("response.decision_webhooks[0]").
+// Messages name keys, never a secret's value.
+Status ApplyDecisionWebhook(const YAML::Node& node, const std::string& prefix,
+                            DecisionWebhookConfig* w) {
+  if (!node.IsMap()) return Status::InvalidArgument("config: '" + prefix + "' must be a mapping");
+  auto range = [&](const std::string& name, uint32_t value, uint32_t lo, uint32_t hi) {
+    if (value < lo || value > hi) {
+      return Status::InvalidArgument("config: '" + name + "' must be between " +
+                                     std::to_string(lo) + " and " + std::to_string(hi));
+    }
+    return Status::Ok();
+  };
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    const std::string name = prefix + "." + key;
+    if (key == "url") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &w->url));
+    } else if (key == "secret") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &w->secret));
+      if (w->secret.empty()) return Status::InvalidArgument("config: '" + name + "' is empty");
+    } else if (key == "secret_file") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &w->secret_file));
+      if (w->secret_file.empty()) return Status::InvalidArgument("config: '" + name + "' is empty");
+    } else if (key == "ca_file") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &w->ca_file));
+    } else if (key == "timeout_ms") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &w->timeout_ms));
+      RAMPART_RETURN_IF_ERROR(range(name, w->timeout_ms, 1, 120000));
+    } else if (key == "max_attempts") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &w->max_attempts));
+      RAMPART_RETURN_IF_ERROR(range(name, w->max_attempts, 1, 20));
+    } else if (key == "initial_backoff_ms") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &w->initial_backoff_ms));
+      RAMPART_RETURN_IF_ERROR(range(name, w->initial_backoff_ms, 1, 60000));
+    } else if (key == "queue_capacity") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &w->queue_capacity));
+      RAMPART_RETURN_IF_ERROR(range(name, w->queue_capacity, 1, 1000000));
+    } else {
+      return Status::InvalidArgument("config: unknown key '" + name + "'");
+    }
+  }
+  const bool https = w->url.rfind("https://", 0) == 0;
+  if (!https && w->url.rfind("http://", 0) != 0) {
+    return Status::InvalidArgument("config: '" + prefix +
+                                   ".url' must start with https:// or http://");
+  }
+  if (https && w->ca_file.empty()) {
+    return Status::InvalidArgument("config: '" + prefix +
+                                   ".ca_file' is required for an https url (the CA to pin)");
+  }
+  if (w->secret.empty() == w->secret_file.empty()) {
+    return Status::InvalidArgument("config: '" + prefix +
+                                   "' needs exactly one of 'secret' and 'secret_file'");
+  }
+  return Status::Ok();
+}
+
 Status ApplyResponse(const YAML::Node& node, ResponseConfig* r) {
   if (!node.IsMap()) return Status::InvalidArgument("config: 'response' must be a mapping");
   for (const auto& kv : node) {
@@ -115,6 +173,18 @@ Status ApplyResponse(const YAML::Node& node, ResponseConfig* r) {
         return Status::InvalidArgument("config: '" + name +
                                        "' must be between 60 and 604800 (a week)");
       }
+    } else if (key == "decision_webhooks") {
+      if (!v.IsSequence()) {
+        return Status::InvalidArgument("config: '" + name + "' must be a list of mappings");
+      }
+      std::vector<DecisionWebhookConfig> hooks;
+      for (size_t i = 0; i < v.size(); ++i) {
+        DecisionWebhookConfig w;
+        RAMPART_RETURN_IF_ERROR(
+            ApplyDecisionWebhook(v[i], name + "[" + std::to_string(i) + "]", &w));
+        hooks.push_back(std::move(w));
+      }
+      r->decision_webhooks = std::move(hooks);
     } else {
       return Status::InvalidArgument("config: unknown key '" + name + "'");
     }

@@ -103,6 +103,19 @@ struct IncidentsConfig {
   std::string dpo_phone = "+32 2 000 00 00";
 };
 
+// One external enforcer (firewall, WAF, SOAR) told of every block added or removed at the front
+// door (`response.decision_webhooks:`; docs/incident-response.md, "Decision webhooks").
+struct DecisionWebhookConfig {
+  std::string url;             // "https://host:port/path" or "http://..."
+  std::string secret;          // HMAC key written in the file; or
+  std::string secret_file;     // a file holding it, read at start (exactly one of the two is set)
+  std::string ca_file;         // PEM CA to pin; required for https
+  uint32_t timeout_ms = 5000;  // per attempt
+  uint32_t max_attempts = 5;   // per decision, first included
+  uint32_t initial_backoff_ms = 500;  // doubled after each failure, at most 60 s
+  uint32_t queue_capacity = 1024;     // decisions waiting; more are dropped and counted
+};
+
 // Playbooks and response actions (`response:`; docs/incident-response.md).
 struct ResponseConfig {
   bool playbooks = true;                     // run playbooks on stored alerts
@@ -110,6 +123,7 @@ struct ResponseConfig {
   uint32_t action_max_attempts = 3;          // tries of an action that fails transiently
   uint32_t action_backoff_ms = 200;          // first wait between tries; doubles each time
   uint32_t lift_request_ttl_seconds = 3600;  // a request to leave lockdown expires after this
+  std::vector<DecisionWebhookConfig> decision_webhooks;
 };
 
 struct Config {

@@ -6,13 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/config.h"
-#include "common/crypto.h"
-#include "http/client.h"
+#include "http/webhook_sender.h"
 
 namespace rampart::detect {
 
@@ -112,62 +110,19 @@ int SyslogSeverity(std::string_view s) {
 
 // --- webhook -----------------------------------------------------------------------------------
 
+// The signing, retries and backoff are http::WebhookPoster's, shared with the decision webhooks.
 class WebhookOutput final : public AlertOutput {
  public:
-  WebhookOutput(WebhookOptions options, std::string base, std::string target)
-      : options_(std::move(options)), base_(std::move(base)), target_(std::move(target)) {}
+  explicit WebhookOutput(std::unique_ptr<http::WebhookPoster> poster)
+      : poster_(std::move(poster)) {}
   std::string_view name() const override { return "webhook"; }
-
   Status Deliver(const core::Alert&, const std::string& json) override {
-    const std::string signature = "sha256=" + crypto::HmacSha256Hex(options_.secret, json);
-    int backoff = std::max(options_.initial_backoff_ms, 1);
-    Status last = Status::Unavailable("webhook not attempted");
-    for (int attempt = 1; attempt <= std::max(options_.max_attempts, 1); ++attempt) {
-      last = Once(json, signature);
-      if (last.ok()) return last;
-      client_.reset();  // reconnect on the next try
-      if (attempt == options_.max_attempts) break;
-      std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_for(lock, std::chrono::milliseconds(backoff), [&] { return cancelled_; })) {
-        break;
-      }
-      backoff = std::min(backoff * 2, 60000);
-    }
-    return last;
+    return poster_->Post(json);
   }
-
-  void Cancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancelled_ = true;
-    cv_.notify_all();
-  }
+  void Cancel() override { poster_->Cancel(); }
 
  private:
-  Status Once(const std::string& json, const std::string& signature) {
-    if (!client_) {
-      auto c = http::HttpClient::Connect(
-          {.url = base_, .ca_file = options_.ca_file, .timeout_ms = options_.timeout_ms});
-      if (!c.ok()) return c.status();
-      client_ = std::move(c).value();
-    }
-    auto r = client_->Send("POST", target_,
-                           {{"content-type", "application/json"},
-                            {"x-rampart-signature", signature},
-                            {"user-agent", "rampart-alerts/1"}},
-                           json);
-    if (!r.ok()) return r.status();
-    if (r->status < 200 || r->status > 299) {
-      return Status::Unavailable("webhook answered " + std::to_string(r->status));
-    }
-    return Status::Ok();
-  }
-
-  WebhookOptions options_;
-  std::string base_, target_;
-  std::unique_ptr<http::HttpClient> client_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool cancelled_ = false;
+  std::unique_ptr<http::WebhookPoster> poster_;
 };
 
 }  // namespace
@@ -220,22 +175,16 @@ Result<std::unique_ptr<AlertOutput>> OpenSyslogOutput(const std::string& host_po
 }
 
 Result<std::unique_ptr<AlertOutput>> OpenWebhookOutput(const WebhookOptions& options) {
-  auto scheme_end = options.url.find("://");
-  if (scheme_end == std::string::npos) {
-    return Status::InvalidArgument("webhook url must look like https://host:port/path");
-  }
-  auto slash = options.url.find('/', scheme_end + 3);
-  std::string base = slash == std::string::npos ? options.url : options.url.substr(0, slash);
-  std::string target = slash == std::string::npos ? "/" : options.url.substr(slash);
-  bool tls = false;
-  std::string host;
-  uint16_t port = 0;
-  RAMPART_RETURN_IF_ERROR(http::ParseUrl(base, &tls, &host, &port));
-  if (tls && options.ca_file.empty()) {
-    return Status::InvalidArgument("an https webhook needs a CA file to pin");
-  }
-  if (options.secret.empty()) return Status::InvalidArgument("a webhook needs a signing secret");
-  return std::unique_ptr<AlertOutput>(new WebhookOutput(options, base, target));
+  http::WebhookOptions w;
+  w.url = options.url;
+  w.ca_file = options.ca_file;
+  w.secret = options.secret;
+  w.max_attempts = options.max_attempts;
+  w.initial_backoff_ms = options.initial_backoff_ms;
+  w.timeout_ms = options.timeout_ms;
+  w.user_agent = "rampart-alerts/1";
+  RAMPART_ASSIGN_OR_RETURN(auto poster, http::WebhookPoster::Create(w));
+  return std::unique_ptr<AlertOutput>(new WebhookOutput(std::move(poster)));
 }
 
 // --- AsyncAlertSink ----------------------------------------------------------------------------

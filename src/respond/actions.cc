@@ -38,8 +38,60 @@ ActionEngine::ActionEngine(store::Store* store, keeper::Keeper* keeper, const Cl
 }
 
 Status ActionEngine::Load() {
+  {
+    std::lock_guard lock(blocks_mu_);
+    RAMPART_ASSIGN_OR_RETURN(auto blocks, store_->ListActiveAddressBlocks(clock_->NowSeconds()));
+    live_blocks_.clear();
+    for (auto& b : blocks) live_blocks_[b.id] = std::move(b);
+  }
   RAMPART_RETURN_IF_ERROR(RefreshDenylist());
   return lockdowns_->Load(*store_);
+}
+
+void ActionEngine::SetBlockObserver(BlockObserver observer) {
+  std::lock_guard lock(blocks_mu_);
+  block_observer_ = std::move(observer);
+}
+
+void ActionEngine::NotifyLocked(BlockChange::Kind kind, const store::AddressBlock& block,
+                                int64_t now) {
+  if (block_observer_) block_observer_(BlockChange{kind, block, now});
+}
+
+void ActionEngine::EndBlockLocked(BlockChange::Kind kind, const store::AddressBlock& block,
+                                  int64_t now) {
+  if (live_blocks_.erase(block.id) == 0) return;
+  NotifyLocked(kind, block, now);
+  const store::AddressBlock* still = nullptr;
+  for (const auto& [id, b] : live_blocks_) {
+    if (b.value == block.value && b.expires_at > now &&
+        (still == nullptr || b.expires_at > still->expires_at)) {
+      still = &b;
+    }
+  }
+  if (still != nullptr) NotifyLocked(BlockChange::Kind::kReissued, *still, now);
+}
+
+int ActionEngine::SweepExpiredLocked(int64_t now) {
+  std::vector<store::AddressBlock> ended;
+  for (const auto& [id, b] : live_blocks_) {
+    if (b.expires_at <= now) ended.push_back(b);
+  }
+  for (const auto& b : ended) {
+    EndBlockLocked(BlockChange::Kind::kExpired, b, now);
+    log::Info("response.block_expired", {{"value", b.value}, {"block_id", b.id}});
+  }
+  return static_cast<int>(ended.size());
+}
+
+Result<int> ActionEngine::ExpireBlocks() {
+  int expired = 0;
+  {
+    std::lock_guard lock(blocks_mu_);
+    expired = SweepExpiredLocked(clock_->NowSeconds());
+  }
+  if (expired > 0) RAMPART_RETURN_IF_ERROR(RefreshDenylist());
+  return expired;
 }
 
 Status ActionEngine::RefreshDenylist() {
@@ -186,10 +238,23 @@ Result<store::AddressBlock> ActionEngine::BlockAddress(const ActionContext& ctx,
   int attempts = 0;
   Status s = WithRetry(
       [&]() -> Status {
-        bool existed = false;
-        auto r = store_->AddAddressBlock(block, now, &existed);
-        if (!r.ok()) return r.status();
-        stored = *r;
+        {
+          std::lock_guard lock(blocks_mu_);
+          // An expired block of the same value is announced as ended before this one begins.
+          SweepExpiredLocked(now);
+          bool existed = false;
+          auto r = store_->AddAddressBlock(block, now, &existed);
+          if (!r.ok()) return r.status();
+          stored = *r;
+          auto known = live_blocks_.find(stored.id);
+          const bool unchanged =
+              known != live_blocks_.end() && known->second.expires_at == stored.expires_at;
+          live_blocks_[stored.id] = stored;
+          if (!unchanged) {
+            NotifyLocked(existed ? BlockChange::Kind::kExtended : BlockChange::Kind::kAdded, stored,
+                         now);
+          }
+        }
         return RefreshDenylist();
       },
       &attempts);
@@ -213,9 +278,15 @@ Result<store::AddressBlock> ActionEngine::UnblockAddress(const ActionContext& ct
   int attempts = 0;
   Status s = WithRetry(
       [&]() -> Status {
-        auto r = store_->RemoveAddressBlock(id, ctx.actor, clock_->NowSeconds());
-        if (!r.ok()) return r.status();
-        removed = *r;
+        {
+          std::lock_guard lock(blocks_mu_);
+          const int64_t now = clock_->NowSeconds();
+          SweepExpiredLocked(now);
+          auto r = store_->RemoveAddressBlock(id, ctx.actor, now);
+          if (!r.ok()) return r.status();
+          removed = *r;
+          EndBlockLocked(BlockChange::Kind::kRemoved, removed, now);
+        }
         return RefreshDenylist();
       },
       &attempts);

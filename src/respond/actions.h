@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "common/status.h"
 #include "core/alert.h"
 #include "keeper/keeper.h"
+#include "respond/decisions.h"
 #include "respond/denylist.h"
 #include "respond/evidence_capture.h"
 #include "respond/lockdown.h"
@@ -108,6 +110,17 @@ class ActionEngine {
                                            const std::string& institution_id);
   // NotFound for an unknown id; Conflict when already removed.
   Result<store::AddressBlock> UnblockAddress(const ActionContext& ctx, int64_t id);
+  // Who hears of block changes (the decision webhooks, respond/decision_webhooks.h): every add,
+  // extension, removal and expiry, in the order the store made them, each ending exactly once
+  // per run. Called with the engine's block lock held, so it must not wait (queue and return).
+  // Set before the engine is used from other threads.
+  using BlockObserver = std::function<void(const BlockChange&)>;
+  void SetBlockObserver(BlockObserver observer);
+  // Reports each block whose time ran out since it was last seen in force (kExpired, once), and
+  // drops expired blocks from the denylist. Enforcement does not wait for this (Admit compares
+  // expiry itself); run it periodically (App::RunMaintenance). Returns how many expired.
+  // Blocks that expired while the server was stopped are not reported.
+  Result<int> ExpireBlocks();
   // Ends every session and API token of a principal: "tok_..." revokes the token, "usr_..."
   // ends every session of the user. Returns how many credentials were ended (0 when already).
   Result<int64_t> RevokePrincipal(const ActionContext& ctx, const std::string& principal,
@@ -216,6 +229,14 @@ class ActionEngine {
                                              const std::string& batch_id, bool paused,
                                              const std::string& reason);
   Status RefreshDenylist();
+  // With blocks_mu_ held: reports a change to the observer.
+  void NotifyLocked(BlockChange::Kind kind, const store::AddressBlock& block, int64_t now);
+  // With blocks_mu_ held: forgets a block that ended (removed or expired) and reports it, unless
+  // it was not in force as far as this engine knew (ended already); then re-announces the
+  // longest-lasting other block of the same value still in force.
+  void EndBlockLocked(BlockChange::Kind kind, const store::AddressBlock& block, int64_t now);
+  // With blocks_mu_ held: ends every known block expired at `now`. Returns how many.
+  int SweepExpiredLocked(int64_t now);
   Status CheckLiftCaller(const ActionContext& ctx, const std::string& scope, const LiftActor& who,
                          const std::string& step_name);
 
@@ -229,6 +250,12 @@ class ActionEngine {
   // Held from reading the blocks to swapping the snapshot, so two concurrent block changes
   // cannot leave the older list in force.
   std::mutex denylist_refresh_mu_;
+  // Held from a block write in the store to the report of it (and by expiry sweeps), so that
+  // reports leave in the store's order: an unban never overtakes the ban of a newer block.
+  // Taken before denylist_refresh_mu_, never after.
+  std::mutex blocks_mu_;
+  std::map<int64_t, store::AddressBlock> live_blocks_;  // in force as last seen; blocks_mu_
+  BlockObserver block_observer_;                        // guarded by blocks_mu_
   // Held by EnterLockdown, RequestLift and ApproveLift from the store write to the cache update,
   // so that a lift and a new lockdown racing cannot leave the cache unlocked while the store
   // holds the new lockdown (enforcement reads the cache).

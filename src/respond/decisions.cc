@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/clock.h"
+
 namespace rampart::respond {
 
 std::string GoDuration(int64_t seconds) {
@@ -22,6 +24,51 @@ nlohmann::json DecisionJson(const store::AddressBlock& b, int64_t now) {
                         {"value", b.value},
                         {"duration", GoDuration(b.expires_at - now)},
                         {"scenario", b.scenario}};
+}
+
+bool IsBan(BlockChange::Kind kind) {
+  return kind == BlockChange::Kind::kAdded || kind == BlockChange::Kind::kExtended ||
+         kind == BlockChange::Kind::kReissued;
+}
+
+std::string_view ToString(BlockChange::Kind kind) {
+  switch (kind) {
+    case BlockChange::Kind::kAdded:
+      return "added";
+    case BlockChange::Kind::kExtended:
+      return "extended";
+    case BlockChange::Kind::kRemoved:
+      return "removed";
+    case BlockChange::Kind::kExpired:
+      return "expired";
+    case BlockChange::Kind::kReissued:
+      return "reissued";
+  }
+  return "unknown";
+}
+
+nlohmann::json DecisionWebhookJson(const BlockChange& change, const std::string& id) {
+  const store::AddressBlock& b = change.block;
+  const bool ban = IsBan(change.kind);
+  nlohmann::json j = {
+      {"id", id},
+      {"type", ban ? "ban" : "unban"},
+      {"event", ToString(change.kind)},
+      {"block_id", b.id},
+      {"origin", "rampart"},
+      {"scope", b.scope},
+      {"value", b.value},
+      {"scenario", b.scenario},
+      {"reason", b.reason},
+      {"institution_id",
+       b.institution_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(b.institution_id)},
+  };
+  if (ban) {
+    j["duration"] = GoDuration(b.expires_at - change.at);
+    j["until"] = FormatRfc3339(b.expires_at);
+  }
+  j["created_at"] = FormatRfc3339(change.at);
+  return j;
 }
 
 nlohmann::json DecisionStream(const std::vector<store::AddressBlock>& rows, int64_t now,

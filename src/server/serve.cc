@@ -25,6 +25,7 @@
 #include "http/tls_files.h"
 #include "keeper/client.h"
 #include "respond/actions.h"
+#include "respond/decision_webhooks.h"
 #include "respond/incident.h"
 #include "respond/playbook.h"
 #include "respond/playbook_runner.h"
@@ -126,6 +127,12 @@ int Serve(const ServeOptions& options) {
   uint16_t port = 0;
   Status parsed = ParseHostPort(config.listen, &host, &port);
   if (!parsed.ok()) return Fail(parsed.message());
+
+  // Decision webhooks: every block added or removed is POSTed, signed, to external enforcers.
+  // Made before anything starts, so that a bad entry stops serve at once; declared before `app`,
+  // whose engine reports to it, so that it outlives the engine.
+  auto decision_hooks = respond::DecisionWebhooks::Create(config.response.decision_webhooks);
+  if (!decision_hooks.ok()) return Fail(decision_hooks.status().message());
 
   std::string error;
   if (cli::PrepareDataDir(config.data_dir, &error) != 0) return Fail(error);
@@ -276,7 +283,21 @@ int Serve(const ServeOptions& options) {
   }
   app_options.evidence.incident_window_seconds = config.incidents.group_window_seconds;
 
+  // The decision webhooks' counters go to /metrics beside the engine's.
+  if ((*decision_hooks)->size() > 0) {
+    app_options.extra_metrics = [metrics = app_options.extra_metrics,
+                                 hooks = decision_hooks->get()] {
+      return (metrics ? metrics() : std::string()) + hooks->RenderMetrics();
+    };
+    log::Info("response.decision_webhooks",
+              {{"receivers", static_cast<int64_t>((*decision_hooks)->size())}});
+  }
+
   api::App app(app_options, store->get(), &SystemClock::Instance());
+  if ((*decision_hooks)->size() > 0) {
+    app.response().SetBlockObserver(
+        [hooks = decision_hooks->get()](const respond::BlockChange& c) { hooks->Publish(c); });
+  }
 
   // Playbooks: a broken file is named with its line and skipped; the others still run.
   if (config.response.playbooks) {
@@ -377,6 +398,7 @@ int Serve(const ServeOptions& options) {
   }
   server.Stop(10000);
   stop_detection();
+  (*decision_hooks)->Stop();
   log::Info("serve.stopped");
   return 0;
 }
