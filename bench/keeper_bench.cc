@@ -103,6 +103,10 @@ struct Rig {
     Result<std::vector<audit::Record>> Read(int64_t from, int64_t n) override {
       return target->Read(from, n);
     }
+    Result<std::vector<keeper::AuditProof>> Prove(const std::vector<int64_t>& indexes,
+                                                  int64_t tree_size) override {
+      return target->Prove(indexes, tree_size);
+    }
   };
 
   ManualClock clock;
