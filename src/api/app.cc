@@ -535,6 +535,15 @@ void App::RunMaintenance() {
   if (auto ended = impl_->response().ExpireBlocks(); !ended.ok()) {
     log::Error("response.expiry_failed", {{"error", ended.status().message()}});
   }
+  if (ctx.evidence != nullptr && ctx.options.config.response.evidence_retention_days > 0) {
+    auto pruned = ctx.evidence->Prune(now, ctx.options.config.response.evidence_retention_days);
+    if (!pruned.ok()) {
+      log::Error("evidence.prune_failed", {{"error", pruned.status().message()}});
+    } else if (!pruned->empty()) {
+      ctx.metrics->Increment("rampart_evidence_bundles_pruned_total", {}, {},
+                             static_cast<int64_t>(pruned->size()));
+    }
+  }
   auto stale = ctx.store->DeleteStaleAdminSessions(
       now, now - static_cast<int64_t>(ctx.options.config.session_idle_timeout_seconds));
   if (stale.ok() && *stale > 0) log::Info("sessions.expired", {{"count", *stale}});

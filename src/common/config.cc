@@ -173,6 +173,11 @@ Status ApplyResponse(const YAML::Node& node, ResponseConfig* r) {
         return Status::InvalidArgument("config: '" + name +
                                        "' must be between 60 and 604800 (a week)");
       }
+    } else if (key == "evidence_retention_days") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &r->evidence_retention_days));
+      if (r->evidence_retention_days > 36500) {
+        return Status::InvalidArgument("config: '" + name + "' must be at most 36500 (0: keep)");
+      }
     } else if (key == "decision_webhooks") {
       if (!v.IsSequence()) {
         return Status::InvalidArgument("config: '" + name + "' must be a list of mappings");

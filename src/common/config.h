@@ -123,6 +123,9 @@ struct ResponseConfig {
   uint32_t action_max_attempts = 3;          // tries of an action that fails transiently
   uint32_t action_backoff_ms = 200;          // first wait between tries; doubles each time
   uint32_t lift_request_ttl_seconds = 3600;  // a request to leave lockdown expires after this
+  // Evidence bundles of an incident are deleted this many days after it was closed; 0 keeps
+  // them for ever. Bundles of an open incident are never deleted.
+  uint32_t evidence_retention_days = 0;
   std::vector<DecisionWebhookConfig> decision_webhooks;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "audit/format.h"
@@ -345,6 +346,65 @@ Result<std::vector<EvidenceBundleInfo>> EvidenceCollector::ListAll() const {
     return a.created_at != b.created_at ? a.created_at > b.created_at : a.bundle_id > b.bundle_id;
   });
   return out;
+}
+
+Result<std::vector<std::string>> EvidenceCollector::Prune(int64_t now, int64_t retention_days) {
+  std::vector<std::string> deleted;
+  if (retention_days <= 0) return deleted;
+  std::lock_guard lock(capture_mu_);  // never while a bundle of the same incident is written
+  RAMPART_ASSIGN_OR_RETURN(auto all, ListAll());
+  const int64_t cutoff = now - retention_days * 86400;
+  std::map<std::string, bool> expired;  // incident → its bundles may go
+  for (const auto& info : all) {
+    auto [it, fresh] = expired.try_emplace(info.incident_id, false);
+    if (!fresh) continue;
+    auto incident = store_->GetIncident(store::Scope::All(), info.incident_id);
+    if (incident.ok()) {
+      it->second = incident->state == core::IncidentState::kClosed && incident->closed_at > 0 &&
+                   incident->closed_at <= cutoff;
+    } else if (incident.status().code() == Code::kNotFound) {
+      it->second = true;  // nothing left to prove anything about
+    } else {
+      return incident.status();
+    }
+  }
+  const std::string dir = EvidenceDir(options_.data_dir);
+  for (const auto& info : all) {
+    if (!expired[info.incident_id]) continue;
+    std::error_code archive_ec, info_ec;
+    std::filesystem::remove(dir + "/" + info.bundle_id + ".tar.gz", archive_ec);
+    // The record goes last: a bundle whose archive could not be removed is still listed.
+    if (!archive_ec) std::filesystem::remove(dir + "/" + info.bundle_id + ".json", info_ec);
+    if (archive_ec || info_ec) {
+      log::Error("evidence.prune_failed", {{"bundle_id", info.bundle_id}});
+      continue;
+    }
+    log::Info("evidence.pruned", {{"bundle_id", info.bundle_id},
+                                  {"incident_id", info.incident_id},
+                                  {"created_at", info.created_at}});
+    // Deleting evidence is itself on the record, with the bundle's hash.
+    audit::Record r;
+    r.actor = "system";
+    r.action = "evidence.prune";
+    r.target = info.bundle_id;
+    r.outcome = "success";
+    r.institution_id = info.institution_id;
+    r.severity = "info";
+    r.details_json = nlohmann::json{
+        {"incident_id", info.incident_id},
+        {"created_at", info.created_at},
+        {"sha256", info.sha256_hex},
+        {"retention_days",
+         retention_days}}.dump();
+    if (keeper_ != nullptr) {
+      if (auto appended = keeper_->AppendAudit(r); !appended.ok()) {
+        log::Error("audit.append_failed",
+                   {{"action", r.action}, {"error", appended.status().message()}});
+      }
+    }
+    deleted.push_back(info.bundle_id);
+  }
+  return deleted;
 }
 
 Result<std::vector<EvidenceBundleInfo>> EvidenceCollector::List(const store::Scope& scope,

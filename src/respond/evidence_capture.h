@@ -96,6 +96,10 @@ class EvidenceCollector {
   // The incident an alert belongs to (joining it as the incident tracker would, when the
   // tracker has not yet seen the alert). NotFound when the alert is not stored.
   Result<core::Incident> IncidentOfAlert(const core::Alert& alert);
+  // Deletes the bundles of incidents closed at least retention_days ago (at `now`, Unix
+  // seconds), and the bundles of incidents no longer stored. Returns the ids deleted; a bundle
+  // whose files cannot be removed is left for the next pass and logged.
+  Result<std::vector<std::string>> Prune(int64_t now, int64_t retention_days);
 
  private:
   Result<std::vector<EvidenceBundleInfo>> ListAll() const;

@@ -277,6 +277,54 @@ TEST_F(EvidenceCaptureTest, ServerFilesForServerWideCallersAndOneBundleAMinute) 
   EXPECT_EQ(listed->size(), 2u);
 }
 
+// Retention: bundles go only once their incident has been closed for the whole period, an
+// open incident's never, and each deletion is on the audit record.
+TEST_F(EvidenceCaptureTest, PruneDeletesOnlyBundlesOfLongClosedIncidents) {
+  core::Incident closed = RaiseIncident("ins_a", "tok_a");
+  core::Incident open = RaiseIncident("ins_b", "tok_b");
+  ASSERT_NE(closed.id, open.id);
+  auto a = collector_->Capture(store::Scope::All(), closed.id, AdminOf(""));
+  auto b = collector_->Capture(store::Scope::All(), open.id, AdminOf(""));
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString() << b.status().ToString();
+  const std::string dir = EvidenceDir(dir_.path());
+  ASSERT_TRUE(store_
+                  ->TransitionIncident(store::Scope::All(), closed.id, core::IncidentState::kClosed,
+                                       "usr_analyst", "done", clock_.NowSeconds())
+                  .ok());
+  const int64_t closed_at = clock_.NowSeconds();
+
+  auto none = collector_->Prune(closed_at + 10 * 86400, 0);  // 0 keeps for ever
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  auto early = collector_->Prune(closed_at + 29 * 86400, 30);
+  ASSERT_TRUE(early.ok()) << early.status().ToString();
+  EXPECT_TRUE(early->empty());
+  EXPECT_TRUE(std::filesystem::exists(dir + "/" + a->bundle_id + ".tar.gz"));
+
+  const int64_t audit_before = log_->size();
+  auto due = collector_->Prune(closed_at + 30 * 86400, 30);
+  ASSERT_TRUE(due.ok()) << due.status().ToString();
+  ASSERT_EQ(*due, std::vector<std::string>{a->bundle_id});
+  EXPECT_FALSE(std::filesystem::exists(dir + "/" + a->bundle_id + ".tar.gz"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/" + a->bundle_id + ".json"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/" + b->bundle_id + ".tar.gz"));
+  auto listed = collector_->List(store::Scope::All(), closed.id);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty());
+  EXPECT_EQ(collector_->Read(store::Scope::All(), a->bundle_id).status().code(), Code::kNotFound);
+  ASSERT_EQ(log_->size(), audit_before + 1);
+  auto records = log_->ReadRecords(audit_before, 1);
+  ASSERT_TRUE(records.ok()) << records.status().ToString();
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].action, "evidence.prune");
+  EXPECT_EQ((*records)[0].target, a->bundle_id);
+  EXPECT_NE((*records)[0].details_json.find(a->sha256_hex), std::string::npos);
+
+  auto again = collector_->Prune(closed_at + 31 * 86400, 30);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+}
+
 TEST_F(EvidenceCaptureTest, OtherInstitutionsIncidentIsNotFoundAndKeeperRefusalIsFinal) {
   core::Incident incident = RaiseIncident("ins_b", "tok_x");
   EXPECT_EQ(collector_->Capture(store::Scope::Institution("ins_a"), incident.id, AdminOf("ins_a"))
