@@ -73,13 +73,13 @@ double Round3(double v) {
   return static_cast<double>(static_cast<int64_t>(v * 1000.0 + 0.5)) / 1000.0;
 }
 
-// A duration the server computed in milliseconds, as "0.84 s (840 ms)"; "unknown" for -1.
+// A duration the server computed in milliseconds, exact as the reports print it: "0.84 s (840
+// ms)", "0.001 s (1 ms)"; "unknown" for -1.
 std::string MillisText(int64_t ms) {
   if (ms < 0) return "unknown";
-  char text[64];
-  std::snprintf(text, sizeof text, "%.2f s (%lld ms)", static_cast<double>(ms) / 1000.0,
-                static_cast<long long>(ms));
-  return text;
+  std::string fraction = ms % 1000 == 0 ? "" : "." + std::to_string(1000 + ms % 1000).substr(1);
+  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
+  return std::to_string(ms / 1000) + fraction + " s (" + std::to_string(ms) + " ms)";
 }
 
 // A time as the API renders it, "2026-01-30T09:15:00Z" (FormatRfc3339), or "" for null. The

@@ -163,5 +163,19 @@ TEST_F(FourEyesTest, AnAdminsOwnTokenCannotApproveTheAdminsLockdownLift) {
   EXPECT_EQ(Audits("response.lockdown_lift", "failure").size(), 3u);
 }
 
+// A stolen session must not swap in the thief's authenticator by minting a token and resetting
+// the user's second factor with it.
+TEST_F(FourEyesTest, AnAdminsOwnTokenCannotResetTheAdminsSecondFactorOrRole) {
+  auto [alice_token, alice_token_id] = MintToken(alice_s_);
+  const std::string user = "/api/v1/users/" + alice_.id;
+  EXPECT_EQ(Send("POST", user + "/mfa-reset", alice_token).status, 403);
+  EXPECT_EQ(Send("PATCH", user, alice_token, json{{"disabled", true}}).status, 403);
+  EXPECT_FALSE(store_->GetAdminUser(store::Scope::All(), alice_.id)->totp_secret.empty());
+  auto [bob_token, bob_token_id] = MintToken(bob_s_);
+  Reply reset = Send("POST", user + "/mfa-reset", bob_token);
+  EXPECT_EQ(reset.status, 200) << reset.raw;
+  EXPECT_TRUE(store_->GetAdminUser(store::Scope::All(), alice_.id)->totp_secret.empty());
+}
+
 }  // namespace
 }  // namespace rampart::api::testing
