@@ -19,7 +19,7 @@ std::string Time(int64_t t) {
   return t > 0 ? FormatRfc3339(t) : "unknown";
 }
 
-// ".250" for 250 ms, "" for none: the milliseconds of a time or duration, trailing zeros dropped.
+// ".25" for 250 ms, "" for none: the part of a duration below one second, trailing zeros dropped.
 std::string Fraction(int64_t ms) {
   if (ms == 0) return "";
   std::string f = std::to_string(1000 + ms).substr(1);
