@@ -293,6 +293,7 @@ Result<Principal> App::Impl::AuthenticateToken(const http::Request& req) {
   Principal p;
   p.kind = Principal::Kind::kApiToken;
   p.id = token->id;
+  p.person_id = token->owner_id.empty() ? token->id : token->owner_id;
   p.expires_at = token->expires_at;
   p.role = token->role;
   p.institution_id = token->institution_id;
@@ -339,6 +340,7 @@ Result<Principal> App::Impl::AuthenticateSession(const http::Request& req) {
   Principal p;
   p.kind = Principal::Kind::kSession;
   p.id = user->id;
+  p.person_id = user->id;
   p.role = user->role;
   p.institution_id = user->institution_id;
   p.session_id = session->id;
@@ -395,6 +397,7 @@ Result<Principal> App::Impl::AuthenticateDevice(const http::Request& req) {
   Principal p;
   p.kind = Principal::Kind::kDevice;
   p.id = device_id;
+  p.person_id = device_id;
   p.institution_id = device->institution_id;
   p.device = std::move(device).value();
   return p;

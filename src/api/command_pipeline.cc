@@ -239,13 +239,21 @@ void RegisterApprovalRoutes(RouteTable& t, Context& c) {
       return ErrorResponse(loaded.status());
     }
     const core::Command& cmd = *loaded;
-    // Four eyes: whoever created the command cannot also be the second pair.
-    if (cmd.created_by == call.principal.id) {
+    // Four eyes: whoever created the command cannot also be the second pair, neither with the
+    // same credential nor with another one of theirs (an API token they made).
+    auto same = SamePerson(c, call, cmd.created_by);
+    if (!same.ok() || *same) {
+      const std::string reason =
+          same.ok() ? std::string(kSamePersonReason) : "the requester could not be identified";
       RecordAudit(c, call, "command.approve", cmd.id, "denied",
-                  json{{"reason", "approver created the command"}, {"batch_id", cmd.batch_id}},
+                  json{{"reason", reason},
+                       {"batch_id", cmd.batch_id},
+                       {"created_by", cmd.created_by},
+                       {"person_id", call.principal.person_id}},
                   "warning");
-      return ErrorResponse(
-          Status::PermissionDenied("a command must be approved by someone other than its creator"));
+      if (!same.ok()) return ErrorResponse(same.status());
+      return ErrorResponse(Status::PermissionDenied(
+          "a command must be approved by someone other than its creator: " + reason));
     }
     if (c.options.keeper == nullptr) return ErrorResponse(KeeperMissing());
     store::Scope scope = store::Scope::Institution(cmd.institution_id);

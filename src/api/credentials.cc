@@ -7,7 +7,7 @@ namespace rampart::api {
 
 Result<IssuedApiToken> IssueApiToken(store::Store& store, const Clock& clock, core::Role role,
                                      const std::string& institution_id, const std::string& name,
-                                     int64_t expires_in_seconds) {
+                                     int64_t expires_in_seconds, const std::string& owner_id) {
   if (core::IsCrossInstitution(role) != institution_id.empty()) {
     return Status::InvalidArgument(
         "a superadmin token takes no institution; every other role needs one");
@@ -20,6 +20,7 @@ Result<IssuedApiToken> IssueApiToken(store::Store& store, const Clock& clock, co
   tok.token_hash = crypto::Sha256Hex(out.secret);
   tok.role = role;
   tok.institution_id = institution_id;
+  tok.owner_id = owner_id;
   tok.created_at = clock.NowSeconds();
   tok.expires_at = expires_in_seconds > 0 ? tok.created_at + expires_in_seconds : 0;
   RAMPART_RETURN_IF_ERROR(store.CreateApiToken(tok));

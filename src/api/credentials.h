@@ -39,10 +39,11 @@ Result<IssuedAdminUser> IssueAdminUser(store::Store& store, const Clock& clock,
 Status CheckUsername(const std::string& username);
 
 // institution_id must be empty for superadmin and set for every other role.
-// expires_in_seconds 0 means no expiry.
+// expires_in_seconds 0 means no expiry. owner_id: the person behind the creator
+// (Principal::person_id, see api/internal.h); empty for tokens the CLI makes.
 Result<IssuedApiToken> IssueApiToken(store::Store& store, const Clock& clock, core::Role role,
                                      const std::string& institution_id, const std::string& name,
-                                     int64_t expires_in_seconds);
+                                     int64_t expires_in_seconds, const std::string& owner_id = "");
 
 Result<IssuedEnrollmentToken> IssueEnrollmentToken(store::Store& store, const Clock& clock,
                                                    const std::string& institution_id,

@@ -216,4 +216,18 @@ Result<std::string> ReadReason(const Call& call) {
   return reason;
 }
 
+Result<std::string> PersonOf(Context& c, const std::string& principal_id) {
+  if (!principal_id.starts_with("tok_")) return principal_id;
+  auto token = c.store->GetApiToken(principal_id);
+  if (token.ok()) return token->owner_id.empty() ? principal_id : token->owner_id;
+  if (token.status().code() == Code::kNotFound) return principal_id;
+  return token.status();
+}
+
+Result<bool> SamePerson(Context& c, const Call& call, const std::string& principal_id) {
+  if (principal_id == call.principal.id) return true;
+  RAMPART_ASSIGN_OR_RETURN(std::string person, PersonOf(c, principal_id));
+  return person == call.principal.person_id;
+}
+
 }  // namespace rampart::api::internal

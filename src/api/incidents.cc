@@ -7,6 +7,7 @@
 // the log behind them.
 #include "api/internal.h"
 #include "common/log.h"
+#include "core/alert.h"
 #include "core/incident.h"
 #include "respond/incident.h"
 #include "respond/report.h"
@@ -46,6 +47,7 @@ json SummaryJson(const core::Incident& i) {
           {"severity", i.severity},
           {"state", std::string(core::ToString(i.state))},
           {"first_alert_at", FormatRfc3339(i.first_alert_at)},
+          {"first_alert_at_ms", core::MillisOr(i.first_alert_at_ms, i.first_alert_at)},
           {"last_alert_at", FormatRfc3339(i.last_alert_at)},
           {"created_at", FormatRfc3339(i.created_at)},
           {"closed_at", i.closed_at > 0 ? json(FormatRfc3339(i.closed_at)) : json(nullptr)}};

@@ -30,6 +30,10 @@ struct Principal {
   enum class Kind { kNone, kApiToken, kDevice, kSession };
   Kind kind = Kind::kNone;
   std::string id;  // API token id, device id, or for a session the user id ("usr_...")
+  // The person behind the principal, for four-eyes rules: the user id for a session, the
+  // token's owner for an API token (the token id itself when it has none: made by the CLI or
+  // before migration 9), the device id for a device.
+  std::string person_id;
   core::Role role = core::Role::kAuditor;
   std::string institution_id;  // empty only for cross-institution tokens
   int64_t expires_at = 0;      // the API token's expiry (0: none)
@@ -82,6 +86,17 @@ void RecordAudit(Context& c, audit::Record record);
 
 // Who is asking, for the keeper's budget and audit record.
 keeper::Caller CallerOf(const Call& call, std::string purpose);
+
+// The person behind a stored principal id (a command's created_by, an export's requested_by):
+// an API token's owner when it has one, else the id itself. An error other than NotFound when
+// the token cannot be read: the caller refuses rather than guess (a guess could let an admin's
+// own token pass as a second admin).
+Result<std::string> PersonOf(Context& c, const std::string& principal_id);
+// Whether the caller is the person behind `principal_id`; errors as PersonOf.
+Result<bool> SamePerson(Context& c, const Call& call, const std::string& principal_id);
+// The refusal reason every four-eyes check audits and answers.
+inline constexpr std::string_view kSamePersonReason =
+    "approver is the same person as the requester";
 
 // The route table: http::Router for matching, plus the API handler of each route by index.
 class RouteTable {

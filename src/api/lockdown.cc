@@ -36,7 +36,9 @@ json LockdownJson(Context& c, const std::string& scope, const std::optional<stor
 respond::LiftActor LiftActorOf(const Call& call) {
   respond::LiftActor who;
   who.is_session = call.principal.kind == Principal::Kind::kSession;
-  who.user_id = call.principal.id;
+  // The person, not the credential: an admin's API token is still that admin (and tokens are
+  // refused here anyway).
+  who.user_id = call.principal.person_id;
   who.cross_institution = core::IsCrossInstitution(call.principal.role);
   who.institution_id = call.principal.institution_id;
   return who;

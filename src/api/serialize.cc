@@ -93,7 +93,8 @@ json ToJson(const core::ApiToken& v) {
           {"expires_at", Time(v.expires_at)},
           {"revoked", v.revoked},
           {"created_at", Time(v.created_at)},
-          {"last_used_at", Time(v.last_used_at)}};
+          {"last_used_at", Time(v.last_used_at)},
+          {"owner_id", OrNull(v.owner_id)}};
 }
 
 json ToJson(const core::AdminUser& v) {
@@ -125,6 +126,9 @@ json ToJson(const core::Alert& v) {
           {"count", v.count},
           {"first_seen", Time(v.first_seen)},
           {"last_seen", Time(v.last_seen)},
+          {"first_seen_ms", core::MillisOr(v.first_seen_ms, v.first_seen)},
+          {"last_seen_ms", core::MillisOr(v.last_seen_ms, v.last_seen)},
+          {"detected_at_ms", core::MillisOr(v.created_at_ms, v.created_at)},
           {"status", core::ToString(v.status)},
           {"acknowledged_by", OrNull(v.acknowledged_by)},
           {"acknowledged_at", Time(v.acknowledged_at)},

@@ -41,11 +41,20 @@ json ExportJson(const core::StaffExport& e) {
 http::Response Decide(Context& c, const Call& call, const std::string& to) {
   RAMPART_API_ASSIGN(auto scope, ReadScope(call));
   RAMPART_API_ASSIGN(auto e, c.store->GetStaffExport(scope, call.Param("id")));
-  if (e.requested_by == call.principal.id) {
+  // The requester's own API token is not a second admin either.
+  auto same = SamePerson(c, call, e.requested_by);
+  if (!same.ok() || *same) {
+    const std::string reason =
+        same.ok() ? std::string(kSamePersonReason) : "the requester could not be identified";
     RecordAudit(c, call, "staff_export." + std::string(to == "approved" ? "approve" : "reject"),
-                e.id, "denied", json{{"reason", "self-approval"}}, "warning");
-    return ErrorResponse(
-        Status::PermissionDenied("a second admin must decide on an export, not the requester"));
+                e.id, "denied",
+                json{{"reason", reason},
+                     {"requested_by", e.requested_by},
+                     {"person_id", call.principal.person_id}},
+                "warning");
+    if (!same.ok()) return ErrorResponse(same.status());
+    return ErrorResponse(Status::PermissionDenied(
+        "a second admin must decide on an export, not the requester: " + reason));
   }
   RAMPART_API_ASSIGN(auto decided, c.store->TransitionStaffExport(scope, e.id, "pending", to,
                                                                   call.principal.id, c.Now(), 0));

@@ -54,14 +54,17 @@ void RegisterTokenRoutes(RouteTable& t, Context& c) {
       expires_in = std::min(expires_in, call.principal.expires_at - c.Now());
       if (expires_in <= 0) return ErrorResponse(Status::Unauthenticated("token has expired"));
     }
+    // The new token belongs to the person behind the caller (a token minted by a token belongs
+    // to that token's owner), so four-eyes rules see through it.
     RAMPART_API_ASSIGN(auto issued, IssueApiToken(*c.store, *c.clock, tok.role, tok.institution_id,
-                                                  tok.name, expires_in));
+                                                  tok.name, expires_in, call.principal.person_id));
     log::Info("api_token.created",
               {{"token_id", issued.token.id}, {"role", role_name}, {"by", call.principal.id}});
     RecordAudit(c, call, "api_token.create", issued.token.id, "success",
                 json{{"role", role_name},
                      {"institution_id", tok.institution_id},
-                     {"expires_at", issued.token.expires_at}});
+                     {"expires_at", issued.token.expires_at},
+                     {"owner_id", issued.token.owner_id}});
     json out = ToJson(issued.token);
     out["token"] = issued.secret;  // shown once; only its hash is stored
     return JsonResponse(201, out);

@@ -74,7 +74,9 @@ http::Response UpdateUser(Context& c, const Call& call) {
   }
   RAMPART_API_CHECK(jsonutil::GetBool(body, "disabled", &disabled, false));
   RAMPART_API_CHECK(MayGrant(call, role));
-  if (id == call.principal.id && (role != user.role || disabled)) {
+  // The user's own API token is the user too.
+  if ((id == call.principal.id || id == call.principal.person_id) &&
+      (role != user.role || disabled)) {
     // A slip here could leave an institution without anyone able to administer it.
     return ErrorResponse(
         Status::PermissionDenied("you cannot change your own role or disable yourself"));
@@ -96,8 +98,9 @@ http::Response ResetMfa(Context& c, const Call& call) {
   RAMPART_API_ASSIGN(auto scope, ReadScope(call));
   const std::string& id = call.Param("id");
   RAMPART_API_ASSIGN(auto user, c.store->GetAdminUser(scope, id));
-  if (id == call.principal.id) {
-    // Otherwise a stolen session could swap in the thief's own authenticator.
+  if (id == call.principal.id || id == call.principal.person_id) {
+    // Otherwise a stolen session could swap in the thief's own authenticator (also through a
+    // token the session mints: that token is the same person).
     return ErrorResponse(
         Status::PermissionDenied("another admin must reset your two-factor authentication"));
   }

@@ -38,11 +38,23 @@ struct Alert {
   std::vector<std::string> evidence;
   int64_t first_seen = 0;  // Unix seconds
   int64_t last_seen = 0;
+  // The same times in Unix milliseconds (first_seen = first_seen_ms / 1000). 0 on rows stored
+  // before migration 9: read them through MillisOr.
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
   int64_t count = 0;  // events folded into this alert
   AlertStatus status = AlertStatus::kOpen;
   std::string acknowledged_by;  // principal id
   int64_t acknowledged_at = 0;
   int64_t created_at = 0;
+  // When the alert was first stored (the detection time), in Unix milliseconds; 0 as above.
+  int64_t created_at_ms = 0;
 };
+
+// A time kept both ways: `ms` when it was recorded, else the whole `seconds` (rows written before
+// the millisecond columns existed).
+inline int64_t MillisOr(int64_t ms, int64_t seconds) {
+  return ms > 0 ? ms : seconds * 1000;
+}
 
 }  // namespace rampart::core

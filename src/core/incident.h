@@ -29,8 +29,9 @@ struct Incident {
   std::string title;           // the first alert's rule title
   std::string severity;        // the highest severity of its alerts
   IncidentState state = IncidentState::kNew;
-  int64_t first_alert_at = 0;  // created_at of its first alert (Unix seconds)
-  int64_t last_alert_at = 0;   // last_seen of its latest alert: the grouping window runs from it
+  int64_t first_alert_at = 0;     // created_at of its first alert (Unix seconds)
+  int64_t first_alert_at_ms = 0;  // the same in Unix milliseconds; 0 before migration 9
+  int64_t last_alert_at = 0;      // last_seen of its latest alert: the grouping window runs from it
   int64_t created_at = 0;
   int64_t updated_at = 0;
   int64_t closed_at = 0;

@@ -156,6 +156,10 @@ struct ApiToken {
   bool revoked = false;
   int64_t created_at = 0;
   int64_t last_used_at = 0;
+  // The person behind the token: the admin user ("usr_...") whose session created it, or the
+  // owner of the token that created it. Empty for tokens made by the CLI and for those created
+  // before migration 9: such a token is its own person (see api::internal::PersonOf).
+  std::string owner_id;
 };
 
 // A person who signs in to the console. Credentials are stored only in forms that do not let a

@@ -275,6 +275,7 @@ void LiveEngine::Impl::Deliver(const core::Alert& a) {
     core::Alert& p = it->second;
     p.count += a.count;
     p.last_seen = std::max(p.last_seen, a.last_seen);
+    p.last_seen_ms = std::max(p.last_seen_ms, a.last_seen_ms);
     if (core::SeverityRank(a.severity) > core::SeverityRank(p.severity)) p.severity = a.severity;
     for (const auto& e : a.evidence) {
       if (static_cast<int>(p.evidence.size()) >= options_.max_evidence) break;
@@ -315,7 +316,10 @@ void LiveEngine::Impl::Housekeeping() {
 const std::string& LiveEngine::Impl::Evidence(const SecurityEvent& se, int64_t ts) {
   if (evidence_built_) return evidence_;
   nlohmann::json j = nlohmann::json::object();
-  j["@timestamp"] = FormatRfc3339(ts / 1000);
+  // To the millisecond: time to detect is measured from it (respond/impact.h).
+  std::string stamp = FormatRfc3339(ts / 1000);
+  stamp.insert(stamp.size() - 1, "." + std::to_string(1000 + ts % 1000).substr(1));
+  j["@timestamp"] = std::move(stamp);
   for (const auto& [k, v] : se.fields) {
     j[k] = v.size() > kMaxEvidenceValue ? v.substr(0, kMaxEvidenceValue) : v;
   }
@@ -339,6 +343,8 @@ void LiveEngine::Impl::Raise(const std::string& rule_id, const std::string& titl
   a.evidence.push_back(std::move(evidence));
   a.first_seen = ts / 1000;
   a.last_seen = ts / 1000;
+  a.first_seen_ms = ts;
+  a.last_seen_ms = ts;
   a.created_at = ts / 1000;
   a.count = count;
   ++alerts_;

@@ -125,6 +125,8 @@ void ActionEngine::Audit(const ActionContext& ctx, const std::string& name,
                             {"alert_id", ctx.alert_id},  {"rule_id", ctx.rule_id},
                             {"entity", ctx.entity},      {"attempt", attempt},
                             {"containment", containment}};
+  // The log stamps whole seconds; time to contain is measured in milliseconds from this.
+  details["at_ms"] = clock_->NowMillis();
   if (outcome == "failure") details["error"] = error;
   if (expires != 0) details["expires"] = expires;
   if (!extra_details_json.empty()) {
@@ -183,7 +185,8 @@ void ActionEngine::RaiseFailure(const ActionContext& ctx, const std::string& nam
       {"alert_id", ctx.alert_id},
       {"error",
        error.message()}}.dump());
-  a.first_seen = a.last_seen = a.created_at = clock_->NowSeconds();
+  a.first_seen_ms = a.last_seen_ms = a.created_at_ms = clock_->NowMillis();
+  a.first_seen = a.last_seen = a.created_at = a.created_at_ms / 1000;
   a.count = 1;
   auto stored = store_->RecordAlert(a, 5);
   if (!stored.ok()) {
@@ -601,7 +604,8 @@ Status ActionEngine::ApproveLift(const ActionContext& ctx, const std::string& sc
     refusal = Status::Conflict("nobody has asked to leave this lockdown yet");
   } else if (current->lift_requested_by == who.user_id) {
     refusal = Status::PermissionDenied(
-        "the admin who asked to leave lockdown cannot also approve it; a second admin must");
+        "approver is the same person as the requester: the admin who asked to leave lockdown "
+        "cannot also approve it; a second admin must");
   } else if (clock_->NowSeconds() >= LiftRequestExpiresAt(*current)) {
     refusal =
         Status::Conflict("the request to leave this lockdown has expired; an admin must ask again");

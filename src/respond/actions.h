@@ -50,7 +50,9 @@ struct ActionContext {
 // prove which human holds it, so two tokens could be one stolen pair.
 struct LiftActor {
   bool is_session = false;
-  std::string user_id;  // "usr_..." for a session; the token id otherwise
+  // The person: "usr_..." for a session; for an API token its owner (or the token id when it
+  // has none), so that an admin's own token is never the second admin.
+  std::string user_id;
   bool cross_institution = false;
   std::string institution_id;  // the caller's institution
 };

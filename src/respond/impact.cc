@@ -48,17 +48,28 @@ bool IsPrincipalId(const std::string& v) {
 }  // namespace
 
 int64_t ParseUtcTime(const std::string& text) {
+  const int64_t ms = ParseUtcTimeMillis(text);
+  return ms < 0 ? -1 : ms / 1000;
+}
+
+int64_t ParseUtcTimeMillis(const std::string& text) {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
   char z = 0;
   if (text.size() < 20 ||
       std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s, &z) != 7) {
     return -1;
   }
-  // Fractions of a second ("...:00.123Z") are dropped.
+  // A fraction of a second ("...:00.123Z") counts to the millisecond.
+  int64_t frac_ms = 0;
   if (z == '.') {
     size_t i = 20;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-    if (i != text.size() - 1 || text.back() != 'Z') return -1;
+    int64_t scale = 100;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      frac_ms += (text[i] - '0') * scale;
+      scale /= 10;
+      ++i;
+    }
+    if (i == 20 || i != text.size() - 1 || text.back() != 'Z') return -1;
   } else if (z != 'Z' || text.size() != 20) {
     return -1;
   }
@@ -70,7 +81,7 @@ int64_t ParseUtcTime(const std::string& text) {
   tm.tm_hour = h;
   tm.tm_min = mi;
   tm.tm_sec = s;
-  return static_cast<int64_t>(timegm(&tm));
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + frac_ms;
 }
 
 Implicated ImplicatedBy(const core::Incident& incident, const std::vector<core::Alert>& alerts) {
@@ -95,19 +106,33 @@ Implicated ImplicatedBy(const core::Incident& incident, const std::vector<core::
   return who;
 }
 
-int64_t FirstMaliciousEvent(const std::vector<core::Alert>& alerts) {
+int64_t FirstMaliciousEventMs(const std::vector<core::Alert>& alerts) {
   int64_t first = 0;
   auto consider = [&](int64_t t) {
     if (t > 0 && (first == 0 || t < first)) first = t;
   };
+  // The engine stamps evidence and first_seen_ms to the millisecond; older rows have evidence
+  // in whole seconds and first_seen only, both no later than the event itself.
   for (const auto& a : alerts) {
-    for (const auto& e : a.evidence)
-      consider(ParseUtcTime(StringField(ParseObject(e), "@timestamp")));
-  }
-  if (first == 0) {
-    for (const auto& a : alerts) consider(a.first_seen);
+    for (const auto& e : a.evidence) {
+      consider(ParseUtcTimeMillis(StringField(ParseObject(e), "@timestamp")));
+    }
+    consider(core::MillisOr(a.first_seen_ms, a.first_seen));
   }
   return first;
+}
+
+int64_t FirstMaliciousEvent(const std::vector<core::Alert>& alerts) {
+  return FirstMaliciousEventMs(alerts) / 1000;
+}
+
+int64_t RecordTimeMs(const audit::Record& record) {
+  json d = ParseObject(record.details_json);
+  auto it = d.find("at_ms");
+  if (it != d.end() && it->is_number_integer() && it->get<int64_t>() > 0) {
+    return it->get<int64_t>();
+  }
+  return record.time * 1000;
 }
 
 bool LinkedResponseAction(const audit::Record& record, const core::Incident& incident,
@@ -126,15 +151,16 @@ bool LinkedResponseAction(const audit::Record& record, const core::Incident& inc
 Figures ComputeFigures(const core::Incident& incident, const std::vector<core::Alert>& alerts,
                        const std::vector<audit::Record>& response_actions) {
   Figures f;
-  f.first_alert = incident.first_alert_at;
+  f.first_alert_ms = core::MillisOr(incident.first_alert_at_ms, incident.first_alert_at);
   for (const auto& a : alerts) {
-    if (a.created_at > 0 && (f.first_alert == 0 || a.created_at < f.first_alert)) {
-      f.first_alert = a.created_at;
+    const int64_t created = core::MillisOr(a.created_at_ms, a.created_at);
+    if (created > 0 && (f.first_alert_ms == 0 || created < f.first_alert_ms)) {
+      f.first_alert_ms = created;
     }
   }
-  f.first_malicious_event = FirstMaliciousEvent(alerts);
-  if (f.first_malicious_event > 0 && f.first_alert > 0) {
-    f.time_to_detect_seconds = std::max<int64_t>(0, f.first_alert - f.first_malicious_event);
+  f.first_malicious_event_ms = FirstMaliciousEventMs(alerts);
+  if (f.first_malicious_event_ms > 0 && f.first_alert_ms > 0) {
+    f.time_to_detect_ms = std::max<int64_t>(0, f.first_alert_ms - f.first_malicious_event_ms);
   }
   for (const auto& r : response_actions) {
     if (r.outcome != "success") continue;
@@ -142,11 +168,16 @@ Figures ComputeFigures(const core::Incident& incident, const std::vector<core::A
     auto it = d.find("containment");
     if (it == d.end() || !it->is_boolean() || !it->get<bool>()) continue;
     f.contained = true;
-    f.contained_at = std::max(f.contained_at, r.time);
+    f.contained_at_ms = std::max(f.contained_at_ms, RecordTimeMs(r));
   }
-  if (f.contained && f.first_alert > 0) {
-    f.time_to_contain_seconds = std::max<int64_t>(0, f.contained_at - f.first_alert);
+  if (f.contained && f.first_alert_ms > 0) {
+    f.time_to_contain_ms = std::max<int64_t>(0, f.contained_at_ms - f.first_alert_ms);
   }
+  f.first_alert = f.first_alert_ms / 1000;
+  f.first_malicious_event = f.first_malicious_event_ms / 1000;
+  f.contained_at = f.contained_at_ms / 1000;
+  if (f.time_to_detect_ms >= 0) f.time_to_detect_seconds = f.time_to_detect_ms / 1000;
+  if (f.time_to_contain_ms >= 0) f.time_to_contain_seconds = f.time_to_contain_ms / 1000;
   return f;
 }
 
@@ -280,15 +311,31 @@ std::vector<TimelineEntry> BuildTimeline(const Figures& figures,
                                          const std::vector<audit::Record>& approvals,
                                          const std::vector<core::IncidentEntry>& entries) {
   std::vector<TimelineEntry> t;
-  if (figures.first_malicious_event > 0) {
-    t.push_back({figures.first_malicious_event, "first_malicious_event",
-                 "earliest evidence event of the incident's alerts", "", "", ""});
+  auto at = [&t](int64_t ms) -> TimelineEntry& {
+    TimelineEntry& e = t.emplace_back();
+    e.at_ms = ms;
+    e.at = ms / 1000;
+    return e;
+  };
+  auto fill = [](TimelineEntry& e, std::string kind, std::string summary, std::string actor,
+                 std::string ref, std::string outcome) {
+    e.kind = std::move(kind);
+    e.summary = std::move(summary);
+    e.actor = std::move(actor);
+    e.ref = std::move(ref);
+    e.outcome = std::move(outcome);
+  };
+  const int64_t first_event_ms =
+      core::MillisOr(figures.first_malicious_event_ms, figures.first_malicious_event);
+  if (first_event_ms > 0) {
+    fill(at(first_event_ms), "first_malicious_event",
+         "earliest evidence event of the incident's alerts", "", "", "");
   }
   for (const auto& a : alerts) {
-    t.push_back({a.created_at, "alert",
-                 a.severity + ": " + a.rule_title + " (" + a.entity + ", " +
-                     std::to_string(a.count) + " events)",
-                 "detection", a.id, ""});
+    fill(at(core::MillisOr(a.created_at_ms, a.created_at)), "alert",
+         a.severity + ": " + a.rule_title + " (" + a.entity + ", " + std::to_string(a.count) +
+             " events)",
+         "detection", a.id, "");
   }
   for (const auto& r : response_actions) {
     json d = ParseObject(r.details_json);
@@ -298,24 +345,25 @@ std::vector<TimelineEntry> BuildTimeline(const Figures& figures,
     std::string error = StringField(d, "error");
     if (!error.empty()) summary += ": " + error;
     const bool waiting = r.outcome == "pending_approval";
-    t.push_back({r.time, waiting ? "approval" : "response_action", summary, r.actor,
-                 "audit:" + std::to_string(r.index), r.outcome});
+    fill(at(RecordTimeMs(r)), waiting ? "approval" : "response_action", summary, r.actor,
+         "audit:" + std::to_string(r.index), r.outcome);
   }
   for (const auto& r : approvals) {
-    t.push_back({r.time, "approval", r.action + " " + r.target, r.actor,
-                 "audit:" + std::to_string(r.index), r.outcome});
+    fill(at(RecordTimeMs(r)), "approval", r.action + " " + r.target, r.actor,
+         "audit:" + std::to_string(r.index), r.outcome);
   }
   for (const auto& e : entries) {
     if (e.kind == "transition") {
-      t.push_back({e.at, "transition",
-                   e.from_state + " → " + e.to_state + (e.text.empty() ? "" : ": " + e.text),
-                   e.actor, "entry:" + std::to_string(e.seq), ""});
+      fill(at(e.at * 1000), "transition",
+           e.from_state + " → " + e.to_state + (e.text.empty() ? "" : ": " + e.text), e.actor,
+           "entry:" + std::to_string(e.seq), "");
     } else {
-      t.push_back({e.at, "note", e.text, e.actor, "entry:" + std::to_string(e.seq), ""});
+      fill(at(e.at * 1000), "note", e.text, e.actor, "entry:" + std::to_string(e.seq), "");
     }
   }
-  std::stable_sort(t.begin(), t.end(),
-                   [](const TimelineEntry& a, const TimelineEntry& b) { return a.at < b.at; });
+  std::stable_sort(t.begin(), t.end(), [](const TimelineEntry& a, const TimelineEntry& b) {
+    return a.at_ms < b.at_ms;
+  });
   return t;
 }
 

@@ -28,9 +28,16 @@ struct Implicated {
 };
 Implicated ImplicatedBy(const core::Incident& incident, const std::vector<core::Alert>& alerts);
 
-// Earliest "@timestamp" among the alerts' evidence events (Unix seconds); the earliest
-// first_seen when no evidence carries one; 0 without alerts.
+// The earliest event behind the alerts, in Unix milliseconds: the earliest "@timestamp" of their
+// evidence events (fractions of a second kept) or first_seen_ms (first_seen x 1000 on rows
+// older than migration 9), whichever is earlier; 0 without alerts.
+int64_t FirstMaliciousEventMs(const std::vector<core::Alert>& alerts);
+// The same in whole Unix seconds.
 int64_t FirstMaliciousEvent(const std::vector<core::Alert>& alerts);
+
+// When a "response.*" record's action happened, in Unix milliseconds: its "at_ms" detail (the
+// action engine's clock), else the log's whole-second time x 1000.
+int64_t RecordTimeMs(const audit::Record& record);
 
 // Whether a "response.*" audit record (written by the playbook engine) belongs to the incident:
 // its details name one of the incident's alerts or its entity, or its target is one of the
@@ -38,6 +45,9 @@ int64_t FirstMaliciousEvent(const std::vector<core::Alert>& alerts);
 bool LinkedResponseAction(const audit::Record& record, const core::Incident& incident,
                           const Implicated& who);
 
+// Times are computed in milliseconds from the stored millisecond times (rows older than
+// migration 9 count as their whole seconds x 1000); the seconds fields are the same values in
+// whole seconds (rounded down) for readers that predate the milliseconds.
 struct Figures {
   int64_t first_malicious_event = 0;    // Unix seconds; 0: unknown
   int64_t first_alert = 0;              // the detection time: deadlines run from it
@@ -45,6 +55,11 @@ struct Figures {
   bool contained = false;
   int64_t contained_at = 0;              // the last successful containment action
   int64_t time_to_contain_seconds = -1;  // -1: not contained
+  int64_t first_malicious_event_ms = 0;  // Unix milliseconds; 0: unknown
+  int64_t first_alert_ms = 0;
+  int64_t time_to_detect_ms = -1;
+  int64_t contained_at_ms = 0;
+  int64_t time_to_contain_ms = -1;
 };
 Figures ComputeFigures(const core::Incident& incident, const std::vector<core::Alert>& alerts,
                        const std::vector<audit::Record>& response_actions);
@@ -116,7 +131,8 @@ Indicators CollectIndicators(const core::Incident& incident,
                              const std::vector<core::Alert>& alerts);
 
 struct TimelineEntry {
-  int64_t at = 0;
+  int64_t at = 0;     // Unix seconds
+  int64_t at_ms = 0;  // the same in milliseconds (whole seconds x 1000 where only those are known)
   // "first_malicious_event", "alert", "response_action", "approval", "transition", "note"
   std::string kind;
   std::string summary;
@@ -124,8 +140,9 @@ struct TimelineEntry {
   std::string ref;      // alert id, audit index ("audit:42"), or entry seq ("entry:3")
   std::string outcome;  // for actions and approvals
 };
-// In time order (ties keep the order above: first event, alerts, actions, approvals, entries).
-// Approvals are "command.approve"/"command.reject" records and response actions waiting for one.
+// In time order, by at_ms (ties keep the order above: first event, alerts, actions, approvals,
+// entries). Approvals are "command.approve"/"command.reject" records and response actions waiting
+// for one.
 std::vector<TimelineEntry> BuildTimeline(const Figures& figures,
                                          const std::vector<core::Alert>& alerts,
                                          const std::vector<audit::Record>& response_actions,
@@ -145,5 +162,7 @@ std::vector<Deadline> ComputeDeadlines(int64_t detected_at, bool personal_data, 
 // "2026-01-30T09:15:00Z" (fractions of a second allowed and dropped) → Unix seconds; -1 for
 // anything else.
 int64_t ParseUtcTime(const std::string& text);
+// The same → Unix milliseconds, keeping the first three digits of a fraction; -1 as above.
+int64_t ParseUtcTimeMillis(const std::string& text);
 
 }  // namespace rampart::respond

@@ -153,10 +153,11 @@ void PlaybookRunner::RunFrom(const Playbook& pb, size_t first, const core::Alert
       r.target = alert.entity;
       r.outcome = "pending_approval";
       r.institution_id = alert.institution_id;
-      r.details_json = nlohmann::json{{"playbook", pb.id},      {"step", ctx.step},
-                                      {"alert_id", alert.id},   {"rule_id", alert.rule_id},
-                                      {"entity", alert.entity}, {"attempt", 0},
-                                      {"containment", true},    {"pending_id", p.id}}
+      r.details_json = nlohmann::json{{"playbook", pb.id},           {"step", ctx.step},
+                                      {"alert_id", alert.id},        {"rule_id", alert.rule_id},
+                                      {"entity", alert.entity},      {"attempt", 0},
+                                      {"containment", true},         {"pending_id", p.id},
+                                      {"at_ms", clock_->NowMillis()}}
                            .dump();
       engine_->AppendAudit(r);
       return;

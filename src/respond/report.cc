@@ -19,15 +19,33 @@ std::string Time(int64_t t) {
   return t > 0 ? FormatRfc3339(t) : "unknown";
 }
 
-std::string Duration(int64_t seconds) {
-  if (seconds < 0) return "unknown";
+// ".25" for 250 ms, "" for none: the part of a duration below one second, trailing zeros dropped.
+std::string Fraction(int64_t ms) {
+  if (ms == 0) return "";
+  std::string f = std::to_string(1000 + ms).substr(1);
+  while (f.back() == '0') f.pop_back();
+  return "." + f;
+}
+
+// "2026-01-30T09:15:00.250Z": a time to the millisecond (whole seconds as before).
+std::string TimeMs(int64_t ms) {
+  if (ms <= 0) return "unknown";
+  std::string s = FormatRfc3339(ms / 1000);
+  if (ms % 1000 != 0) s.insert(s.size() - 1, "." + std::to_string(1000 + ms % 1000).substr(1));
+  return s;
+}
+
+// "0.84 s", "2 min 3.5 s", "1 d 0 h 0 min 0 s": exact to the millisecond, never rounded.
+std::string DurationMs(int64_t ms) {
+  if (ms < 0) return "unknown";
+  const int64_t seconds = ms / 1000;
   int64_t d = seconds / 86400, h = seconds % 86400 / 3600, m = seconds % 3600 / 60,
           s = seconds % 60;
   std::string out;
   if (d > 0) out += std::to_string(d) + " d ";
   if (d > 0 || h > 0) out += std::to_string(h) + " h ";
   if (d > 0 || h > 0 || m > 0) out += std::to_string(m) + " min ";
-  out += std::to_string(s) + " s";
+  out += std::to_string(s) + Fraction(ms % 1000) + " s";
   return out;
 }
 
@@ -50,6 +68,14 @@ ordered FiguresJson(const IncidentAnalysis& a) {
   j["contained"] = f.contained;
   j["contained_at"] = f.contained ? Time(f.contained_at) : "not contained";
   j["time_to_contain_seconds"] = f.time_to_contain_seconds;
+  // The same figures to the millisecond (Unix ms; -1 unknown or not contained).
+  j["first_malicious_event_ms"] = f.first_malicious_event_ms;
+  j["detected_at_ms"] = f.first_alert_ms;
+  j["time_to_detect_ms"] = f.time_to_detect_ms;
+  j["contained_at_ms"] = f.contained ? f.contained_at_ms : 0;
+  j["time_to_contain_ms"] = f.time_to_contain_ms;
+  j["time_to_detect"] = DurationMs(f.time_to_detect_ms);
+  j["time_to_contain"] = f.contained ? DurationMs(f.time_to_contain_ms) : "not contained";
   j["staff_records_read"] = a.staff.records_read;
   j["staff_data_subjects"] = static_cast<int64_t>(a.staff.staff_ids.size());
   j["commands_in_window"] = static_cast<int64_t>(a.commands.commands.size());
@@ -114,11 +140,11 @@ ordered FiguresSection(const IncidentAnalysis& a) {
   const Figures& f = a.figures;
   return Section(
       "Figures (computed from the audit log and the store)",
-      {{"First malicious event", Time(f.first_malicious_event)},
-       {"Detected (first alert)", Time(f.first_alert)},
-       {"Time to detect", Duration(f.time_to_detect_seconds)},
-       {"Contained", f.contained ? Time(f.contained_at) : "not contained"},
-       {"Time to contain", f.contained ? Duration(f.time_to_contain_seconds) : "not contained"},
+      {{"First malicious event", TimeMs(f.first_malicious_event_ms)},
+       {"Detected (first alert)", TimeMs(f.first_alert_ms)},
+       {"Time to detect", DurationMs(f.time_to_detect_ms)},
+       {"Contained", f.contained ? TimeMs(f.contained_at_ms) : "not contained"},
+       {"Time to contain", f.contained ? DurationMs(f.time_to_contain_ms) : "not contained"},
        {"Staff records read", std::to_string(a.staff.records_read)},
        {"Data subjects (distinct staff)", std::to_string(a.staff.staff_ids.size())},
        {"Commands in the incident window", std::to_string(a.commands.commands.size())},
@@ -172,7 +198,7 @@ ordered IndicatorsSection(const IncidentAnalysis& a) {
 ordered TimelineSection(const IncidentAnalysis& a) {
   std::vector<std::string> items;
   for (const auto& t : a.timeline) {
-    items.push_back(Time(t.at) + " [" + t.kind + "] " + t.summary +
+    items.push_back(TimeMs(t.at_ms) + " [" + t.kind + "] " + t.summary +
                     (t.actor.empty() ? "" : " — " + t.actor) +
                     (t.outcome.empty() ? "" : " (" + t.outcome + ")"));
   }
@@ -447,11 +473,14 @@ json AnalysisToJson(const IncidentAnalysis& a) {
                       {"count", al.count},
                       {"attack", al.attack},
                       {"first_seen", Time(al.first_seen)},
-                      {"created_at", Time(al.created_at)}});
+                      {"created_at", Time(al.created_at)},
+                      {"first_seen_ms", core::MillisOr(al.first_seen_ms, al.first_seen)},
+                      {"created_at_ms", core::MillisOr(al.created_at_ms, al.created_at)}});
   }
   json timeline = json::array();
   for (const auto& t : a.timeline) {
     timeline.push_back({{"at", Time(t.at)},
+                        {"at_ms", t.at_ms},
                         {"kind", t.kind},
                         {"summary", t.summary},
                         {"actor", t.actor},
@@ -571,8 +600,8 @@ json StixBundle(const IncidentAnalysis& a, const IncidentsConfig& org) {
   const Figures& f = a.figures;
   std::string description =
       "Incident " + a.incident.id + " (" + a.incident.severity + "): " + a.incident.title +
-      ". Time to detect: " + Duration(f.time_to_detect_seconds) + "; time to contain: " +
-      (f.contained ? Duration(f.time_to_contain_seconds) : "not contained") +
+      ". Time to detect: " + DurationMs(f.time_to_detect_ms) +
+      "; time to contain: " + (f.contained ? DurationMs(f.time_to_contain_ms) : "not contained") +
       "; staff records read: " + std::to_string(a.staff.records_read) +
       "; devices reached: " + std::to_string(a.commands.devices_reached) + " (" +
       a.commands.verdict + ").";

@@ -8,8 +8,10 @@
 namespace rampart::server {
 
 Result<std::unique_ptr<AlertPipeline>> AlertPipeline::Create(const DetectionConfig& config,
-                                                             store::Store* store) {
-  std::unique_ptr<AlertPipeline> p(new AlertPipeline(store, static_cast<int>(config.max_evidence)));
+                                                             store::Store* store,
+                                                             const Clock* clock) {
+  std::unique_ptr<AlertPipeline> p(
+      new AlertPipeline(store, static_cast<int>(config.max_evidence), clock));
   const size_t capacity = config.sink_queue_capacity;
   if (!config.alerts_file.empty()) {
     RAMPART_ASSIGN_OR_RETURN(auto out, detect::OpenJsonLinesOutput(config.alerts_file));
@@ -50,7 +52,12 @@ void AlertPipeline::Stop() {
 }
 
 void AlertPipeline::OnAlert(const core::Alert& observation) {
-  auto stored = store_->RecordAlert(observation, max_evidence_);
+  // Detected now, whenever the event happened: a log line read late or a queue that backed up
+  // shows as time to detect. The store keeps the first stamp when the alert grows.
+  core::Alert stamped = observation;
+  stamped.created_at_ms = clock_->NowMillis();
+  stamped.created_at = stamped.created_at_ms / 1000;
+  auto stored = store_->RecordAlert(stamped, max_evidence_);
   if (!stored.ok()) {
     ++store_failures_;
     log::Error("alert.store_failed",

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "detect/alert_sinks.h"
 #include "detect/live_engine.h"
@@ -22,9 +23,12 @@ namespace rampart::server {
 class AlertPipeline final : public detect::AlertHandler {
  public:
   // Opens the configured sinks; InvalidArgument when one cannot be opened (an unwritable file,
-  // an unresolvable syslog host, a webhook without a readable secret file).
-  static Result<std::unique_ptr<AlertPipeline>> Create(const DetectionConfig& config,
-                                                       store::Store* store);
+  // an unresolvable syslog host, a webhook without a readable secret file). `clock` (which must
+  // outlive the pipeline) stamps each alert's detection time, created_at_ms, as it is stored:
+  // the "first alert" that time to detect runs to from the event's own time.
+  static Result<std::unique_ptr<AlertPipeline>> Create(
+      const DetectionConfig& config, store::Store* store,
+      const Clock* clock = &SystemClock::Instance());
   ~AlertPipeline() override;
 
   void OnAlert(const core::Alert& observation) override;
@@ -41,9 +45,10 @@ class AlertPipeline final : public detect::AlertHandler {
   std::string RenderMetrics(const detect::LiveEngine& engine) const;
 
  private:
-  AlertPipeline(store::Store* store, int max_evidence)
-      : store_(store), max_evidence_(max_evidence) {}
+  AlertPipeline(store::Store* store, int max_evidence, const Clock* clock)
+      : store_(store), clock_(clock), max_evidence_(max_evidence) {}
   store::Store* store_;
+  const Clock* clock_;
   int max_evidence_;
   std::vector<std::unique_ptr<detect::AsyncAlertSink>> sinks_;
   std::vector<std::function<void(const core::Alert&)>> stored_listeners_;

@@ -73,6 +73,15 @@ double Round3(double v) {
   return static_cast<double>(static_cast<int64_t>(v * 1000.0 + 0.5)) / 1000.0;
 }
 
+// A duration the server computed in milliseconds, exact as the reports print it: "0.84 s (840
+// ms)", "0.001 s (1 ms)"; "unknown" for -1.
+std::string MillisText(int64_t ms) {
+  if (ms < 0) return "unknown";
+  std::string fraction = ms % 1000 == 0 ? "" : "." + std::to_string(1000 + ms % 1000).substr(1);
+  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
+  return std::to_string(ms / 1000) + fraction + " s (" + std::to_string(ms) + " ms)";
+}
+
 // A time as the API renders it, "2026-01-30T09:15:00Z" (FormatRfc3339), or "" for null. The
 // form has a fixed width, so these strings order like the times they name.
 std::string TimeText(const json& v) {
@@ -1023,12 +1032,11 @@ class BreachDemo {
       if ((exploit && token) || SteadyClock::now() > deadline) break;
       std::this_thread::sleep_for(milliseconds(500));
     }
-    // Oldest first; within the same second (incident times are whole seconds) the exploit's,
-    // which came first.
+    // Oldest first by the first alert's millisecond; on a tie the exploit's, which came first.
     std::sort(details.begin(), details.end(), [](const json& a, const json& b) {
       auto key = [](const json& i) {
         return std::make_pair(
-            TimeText(i["first_alert_at"]),
+            i["figures"].value("detected_at_ms", int64_t{0}),
             i.value("entity", std::string()).find(kExploitAddress) == std::string::npos);
       };
       return key(a) < key(b);
@@ -1320,8 +1328,9 @@ void PrintText(const json& s, std::ostream& out) {
     out << "  " << inc["id"].get<std::string>() << "  " << inc["severity"].get<std::string>()
         << "  " << inc["title"].get<std::string>() << "  [" << inc["entity"].get<std::string>()
         << "]\n"
-        << "    time to detect: " << f["time_to_detect_seconds"] << " s; time to contain: "
-        << (f.value("contained", false) ? f["time_to_contain_seconds"].dump() + " s"
+        << "    time to detect: " << MillisText(f.value("time_to_detect_ms", int64_t{-1}))
+        << "; time to contain: "
+        << (f.value("contained", false) ? MillisText(f.value("time_to_contain_ms", int64_t{-1}))
                                         : std::string("not contained"))
         << "\n"
         << "    staff records read: " << f["staff_records_read"] << " (" << f["staff_data_subjects"]

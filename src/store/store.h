@@ -203,6 +203,9 @@ class Store {
   virtual Status CreateApiToken(const core::ApiToken& token) = 0;
   // Unscoped by design: authentication happens before a scope exists. NotFound if no token.
   virtual Result<core::ApiToken> FindApiTokenByHash(const std::string& token_hash) = 0;
+  // The token with that id, whatever its state. Unscoped like the lookup by hash: four-eyes
+  // checks find the person behind the principal that asked (owner_id). NotFound if no token.
+  virtual Result<core::ApiToken> GetApiToken(const std::string& id) = 0;
   virtual Result<Page<core::ApiToken>> ListApiTokens(const Scope& scope,
                                                      const PageRequest& page) = 0;
   virtual Status RevokeApiToken(const Scope& scope, const std::string& id) = 0;

@@ -276,6 +276,27 @@ TEST(LiveEngineTest, CanaryPathAndTokenAlertCriticalWithoutAnyRule) {
   EXPECT_NE(alerts[1].evidence[0].find("\"organization.id\":\"ins_a\""), std::string::npos);
 }
 
+// Time to detect is measured from the event: its time reaches the alert and the evidence to the
+// millisecond, not rounded down to the second.
+TEST(LiveEngineTest, AlertsCarryTheEventTimeToTheMillisecond) {
+  LiveEngineOptions opt;
+  opt.canary_paths = {"/mifs/403.jsp"};
+  Harness h(opt);
+  SecurityEvent ev = Probe("198.51.100.1", "/mifs/403.jsp");
+  ev.timestamp_millis = kStart + 1234;
+  h.clock.SetMillis(kStart + 5000);  // processed later than it happened
+  h.engine->Emit(std::move(ev));
+  h.engine->ProcessPending();
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].first_seen_ms, kStart + 1234);
+  EXPECT_EQ(alerts[0].last_seen_ms, kStart + 1234);
+  EXPECT_EQ(alerts[0].first_seen, (kStart + 1234) / 1000);
+  EXPECT_NE(alerts[0].evidence[0].find("\"@timestamp\":\"2026-01-30T08:00:01.234Z\""),
+            std::string::npos)
+      << alerts[0].evidence[0];
+}
+
 TEST(LiveEngineTest, StaffCanaryDecryptRuleFromTheBundledSet) {
   LiveEngineOptions opt;
   opt.rule_dirs = {std::string(RAMPART_SOURCE_DIR) + "/rules/sigma"};

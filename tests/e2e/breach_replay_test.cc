@@ -251,16 +251,19 @@ TEST_F(BreachReplay, IncidentsRecordDetectionContainmentAndImpact) {
   for (const json* inc : {exploit, harvest}) {
     const json& f = (*inc)["figures"];
     EXPECT_TRUE(f["contained"].get<bool>()) << (*inc)["id"] << " " << f.dump(2);
-    EXPECT_GE(f["time_to_detect_seconds"].get<int64_t>(), 0);
-    EXPECT_GE(f["time_to_contain_seconds"].get<int64_t>(), 0);
+    const int64_t detect_ms = f["time_to_detect_ms"].get<int64_t>();
+    const int64_t contain_ms = f["time_to_contain_ms"].get<int64_t>();
+    EXPECT_GE(detect_ms, 0);
+    EXPECT_GE(contain_ms, 0);
+    EXPECT_EQ(f["time_to_detect_seconds"].get<int64_t>(), detect_ms / 1000);
+    EXPECT_EQ(f["time_to_contain_seconds"].get<int64_t>(), contain_ms / 1000);
     EXPECT_EQ(f["devices_reached"], 0);
     const std::string verdict = f["device_verdict"];
     EXPECT_TRUE(verdict == "no device reached" || verdict == "no commands") << verdict;
-    std::printf("incident %s [%s]: detect %lld s, contain %lld s, %lld records read, %s\n",
+    std::printf("incident %s [%s]: detect %lld ms, contain %lld ms, %lld records read, %s\n",
                 (*inc)["id"].get<std::string>().c_str(),
-                (*inc)["entity"].get<std::string>().c_str(),
-                static_cast<long long>(f["time_to_detect_seconds"].get<int64_t>()),
-                static_cast<long long>(f["time_to_contain_seconds"].get<int64_t>()),
+                (*inc)["entity"].get<std::string>().c_str(), static_cast<long long>(detect_ms),
+                static_cast<long long>(contain_ms),
                 static_cast<long long>(f["staff_records_read"].get<int64_t>()), verdict.c_str());
   }
   // The victim institution's incident names the records the audit log shows the token read,

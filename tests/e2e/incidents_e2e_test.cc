@@ -51,6 +51,12 @@ TEST(IncidentsE2e, ExploitOpensAnIncidentThatIsHandledAndReported) {
   ASSERT_EQ(got.status, 200) << got.raw;
   EXPECT_EQ(got.body["alerts"].size(), 1u);
   EXPECT_GE(got.body["figures"]["time_to_detect_seconds"].get<int64_t>(), 0);
+  // Computed in milliseconds (event time to the alert's storing); the seconds are the same value.
+  const int64_t detect_ms = got.body["figures"]["time_to_detect_ms"].get<int64_t>();
+  EXPECT_GE(detect_ms, 0);
+  EXPECT_EQ(got.body["figures"]["time_to_detect_seconds"].get<int64_t>(), detect_ms / 1000);
+  EXPECT_EQ(got.body["figures"]["time_to_contain_ms"], -1);
+  EXPECT_GT(got.body["timeline"][0]["at_ms"].get<int64_t>(), 0);
   EXPECT_EQ(got.body["figures"]["contained"], false);
   EXPECT_EQ(got.body["figures"]["staff_records_read"], 0);
   EXPECT_EQ(got.body["timeline"][0]["kind"], "first_malicious_event");
@@ -99,6 +105,7 @@ TEST(IncidentsE2e, ExploitOpensAnIncidentThatIsHandledAndReported) {
         EXPECT_FALSE(r.body["objects"].empty());
       } else if (format == "json") {
         EXPECT_EQ(r.body["figures"]["time_to_detect_seconds"], figures["time_to_detect_seconds"]);
+        EXPECT_EQ(r.body["figures"]["time_to_detect_ms"], figures["time_to_detect_ms"]);
         EXPECT_EQ(r.body["figures"]["device_verdict"], figures["device_verdict"]);
       } else if (format == "html") {
         EXPECT_NE(r.raw.find("Test &lt;Agency&gt;"), std::string::npos);

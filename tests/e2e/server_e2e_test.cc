@@ -88,13 +88,22 @@ TEST_F(FleetTest, TwentyDevicesPolicyLockCancelAppAndTenancy) {
   // whose one approval signs and queues the whole batch.
   EXPECT_EQ(assigned.body["commands_queued"], 0);
   EXPECT_EQ(assigned.body["commands_awaiting_approval"], kDevices);
-  ApiReply second = ApiJson("POST", "/api/v1/tokens", json{{"role", "admin"}});
-  ASSERT_EQ(second.status, 201) << second.raw;
   ApiReply pending = Api("GET", "/api/v1/devices/" + ids[1] + "/commands?state=awaiting_approval");
   ASSERT_EQ(pending.body["items"].size(), 1u) << pending.raw;
-  ApiReply approved = Api(
-      "POST", "/api/v1/commands/" + pending.body["items"][0]["id"].get<std::string>() + "/approve",
-      "", second.body["token"].get<std::string>());
+  const std::string approve =
+      "/api/v1/commands/" + pending.body["items"][0]["id"].get<std::string>() + "/approve";
+  // A token the first admin mints is the same person: not a second admin.
+  ApiReply own = ApiJson("POST", "/api/v1/tokens", json{{"role", "admin"}});
+  ASSERT_EQ(own.status, 201) << own.raw;
+  EXPECT_EQ(Api("POST", approve, "", own.body["token"].get<std::string>()).status, 403);
+  // Another person's token: one the superadmin makes for the institution.
+  ApiReply device = Api("GET", "/api/v1/devices/" + ids[1]);
+  ASSERT_EQ(device.status, 200) << device.raw;
+  ApiReply second = ApiJson(
+      "POST", "/api/v1/tokens",
+      json{{"role", "admin"}, {"institution_id", device.body["institution_id"]}}, superadmin_);
+  ASSERT_EQ(second.status, 201) << second.raw;
+  ApiReply approved = Api("POST", approve, "", second.body["token"].get<std::string>());
   ASSERT_EQ(approved.status, 200) << approved.raw;
   EXPECT_EQ(approved.body["commands"].size(), static_cast<size_t>(kDevices));
   // Two cycles: the first applies the policies (the simulated user then sets a longer

@@ -188,6 +188,9 @@ TEST_F(IncidentTest, FiguresComeFromTheRecords) {
   EXPECT_TRUE(a.figures.contained);
   EXPECT_EQ(a.figures.contained_at, kT0 + 500) << "the last successful containment action";
   EXPECT_EQ(a.figures.time_to_contain_seconds, 440);
+  // Records with whole seconds only (no at_ms detail) count as seconds x 1000.
+  EXPECT_EQ(a.figures.time_to_detect_ms, 60000);
+  EXPECT_EQ(a.figures.time_to_contain_ms, 440000);
   EXPECT_EQ(a.response_actions.size(), 3u) << "the unrelated block is not the incident's";
 
   EXPECT_EQ(a.staff.records_read, 4);
@@ -228,6 +231,109 @@ TEST_F(IncidentTest, FiguresComeFromTheRecords) {
   IncidentAnalysis later = Analyze(id);
   EXPECT_TRUE(later.deadlines[0].overdue);
   EXPECT_FALSE(later.deadlines[1].overdue);
+}
+
+// Regression (issue 5): alert and response times were whole seconds, so a detection 250 ms after
+// the event and a containment well under a second later showed as 0 s and 0 s.
+TEST_F(IncidentTest, TimesToDetectAndContainComeFromStoredMilliseconds) {
+  const std::string ip = "203.0.113.8";
+  const int64_t event_ms = kT0 * 1000 + 100;
+  json ev = {{"@timestamp", "2026-01-30T09:00:00.100Z"}, {"source.ip", ip}};
+  core::Alert a;
+  a.institution_id = "ins_a";
+  a.rule_id = "epmm-cve-2026-1281";
+  a.rule_title = "EPMM fob injection";
+  a.entity = "source.ip=" + ip;
+  a.severity = "critical";
+  a.evidence = {ev.dump()};
+  a.first_seen = a.last_seen = a.created_at = kT0;
+  a.first_seen_ms = a.last_seen_ms = event_ms;
+  a.created_at_ms = event_ms + 250;  // stored 250 ms after the event, within the same second
+  a.count = 1;
+  auto stored = store_->RecordAlert(a, 10);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  IncidentTracker(store_.get(), &clock_, 86400).OnStoredAlert(*stored);
+  // The block landed 590 ms after the alert; the log itself says only "second kT0 + 0".
+  Audit(kT0, "system", "response.block_address", ip, "success",
+        {{"alert_id", stored->id}, {"containment", true}, {"at_ms", event_ms + 250 + 590}});
+  auto list = store_->ListIncidents(store::Scope::All(), {}, {50, ""});
+  ASSERT_EQ(list->items.size(), 1u);
+  EXPECT_EQ(list->items[0].first_alert_at_ms, event_ms + 250);
+
+  IncidentAnalysis an = Analyze(list->items[0].id);
+  EXPECT_EQ(an.figures.first_malicious_event_ms, event_ms);
+  EXPECT_EQ(an.figures.first_alert_ms, event_ms + 250);
+  EXPECT_EQ(an.figures.time_to_detect_ms, 250);
+  EXPECT_EQ(an.figures.time_to_detect_seconds, 0) << "the seconds stay whole seconds";
+  EXPECT_TRUE(an.figures.contained);
+  EXPECT_EQ(an.figures.contained_at_ms, event_ms + 840);
+  EXPECT_EQ(an.figures.time_to_contain_ms, 590);
+  EXPECT_EQ(an.figures.time_to_contain_seconds, 0);
+
+  // The timeline orders and stamps by the millisecond.
+  ASSERT_EQ(an.timeline.size(), 3u);
+  EXPECT_EQ(an.timeline[0].kind, "first_malicious_event");
+  EXPECT_EQ(an.timeline[0].at_ms, event_ms);
+  EXPECT_EQ(an.timeline[1].kind, "alert");
+  EXPECT_EQ(an.timeline[1].at_ms, event_ms + 250);
+  EXPECT_EQ(an.timeline[2].kind, "response_action");
+  EXPECT_EQ(an.timeline[2].at_ms, event_ms + 840);
+  EXPECT_EQ(an.timeline[2].at, kT0);
+
+  json j = AnalysisToJson(an);
+  EXPECT_EQ(j["figures"]["time_to_detect_ms"], 250);
+  EXPECT_EQ(j["figures"]["time_to_contain_ms"], 590);
+  EXPECT_EQ(j["figures"]["time_to_detect_seconds"], 0);
+  EXPECT_EQ(j["figures"]["time_to_detect"], "0.25 s");
+  EXPECT_EQ(j["figures"]["time_to_contain"], "0.59 s");
+  EXPECT_EQ(j["timeline"][2]["at_ms"], event_ms + 840);
+  for (auto format : {ReportFormat::kMarkdown, ReportFormat::kHtml, ReportFormat::kJson}) {
+    RenderedReport r = RenderReport(ReportKind::kNotification, format, an, org_);
+    EXPECT_NE(r.body.find("0.25 s"), std::string::npos) << "time to detect";
+    EXPECT_NE(r.body.find("0.59 s"), std::string::npos) << "time to contain";
+  }
+  RenderedReport md = RenderReport(ReportKind::kFinal, ReportFormat::kMarkdown, an, org_);
+  EXPECT_NE(md.body.find("2026-01-30T09:00:00.350Z"), std::string::npos) << "detected at";
+}
+
+TEST(IncidentMillis, RowsWithoutMillisecondsCountAsWholeSeconds) {
+  core::Incident inc;
+  inc.entity = "source.ip=192.0.2.1";
+  inc.first_alert_at = 1000;  // first_alert_at_ms 0: written before migration 9
+  core::Alert a;
+  a.id = "alr_old";
+  a.first_seen = 990;
+  a.created_at = 1000;
+  inc.alert_ids = {a.id};
+  audit::Record block;
+  block.time = 1030;
+  block.action = "response.block_address";
+  block.outcome = "success";
+  block.details_json = json{{"alert_id", a.id}, {"containment", true}}.dump();
+  Figures f = ComputeFigures(inc, {a}, {block});
+  EXPECT_EQ(f.first_malicious_event_ms, 990000);
+  EXPECT_EQ(f.time_to_detect_ms, 10000);
+  EXPECT_EQ(f.time_to_detect_seconds, 10);
+  EXPECT_EQ(f.time_to_contain_ms, 30000);
+  EXPECT_EQ(f.time_to_contain_seconds, 30);
+  EXPECT_EQ(RecordTimeMs(block), 1030000);
+
+  // Evidence stamped in whole seconds still counts, and a fraction is kept.
+  a.evidence = {json{{"@timestamp", "1970-01-01T00:16:20Z"}}.dump()};
+  EXPECT_EQ(FirstMaliciousEventMs({a}), 980000);
+  a.evidence = {json{{"@timestamp", "1970-01-01T00:16:20.5Z"}}.dump()};
+  EXPECT_EQ(FirstMaliciousEventMs({a}), 980500);
+  EXPECT_EQ(FirstMaliciousEvent({a}), 980);
+}
+
+TEST(IncidentMillis, UtcTimesParseToTheMillisecond) {
+  EXPECT_EQ(ParseUtcTimeMillis("2026-01-30T09:00:00Z"), kT0 * 1000);
+  EXPECT_EQ(ParseUtcTimeMillis("2026-01-30T09:00:00.25Z"), kT0 * 1000 + 250);
+  EXPECT_EQ(ParseUtcTimeMillis("2026-01-30T09:00:00.123456Z"), kT0 * 1000 + 123);
+  EXPECT_EQ(ParseUtcTime("2026-01-30T09:00:00.999Z"), kT0);
+  EXPECT_EQ(ParseUtcTimeMillis("2026-01-30T09:00:00.Z"), -1);
+  EXPECT_EQ(ParseUtcTimeMillis("2026-01-30T09:00:00.5"), -1);
+  EXPECT_EQ(ParseUtcTimeMillis("yesterday"), -1);
 }
 
 TEST_F(IncidentTest, NotContainedWithoutASuccessfulContainmentAction) {

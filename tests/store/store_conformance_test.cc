@@ -2289,6 +2289,63 @@ TEST_P(StoreConformanceTest, IncidentsGroupAlertsByInstitutionEntityAndWindow) {
   EXPECT_CODE(store_->AttachAlertToIncident("alr_missing", day, 1), kNotFound);
 }
 
+// Migration 9: alerts and incidents keep millisecond times beside the seconds; an observation
+// that knows only seconds is stored as seconds x 1000, and folding keeps the extremes.
+TEST_P(StoreConformanceTest, AlertAndIncidentTimesKeepTheirMilliseconds) {
+  core::Alert obs = Observation(inst_a_, "r1", "source.ip=192.0.2.1", 1000);
+  obs.first_seen_ms = obs.last_seen_ms = 1000100;
+  obs.created_at_ms = 1000350;
+  auto first = Must(store_->RecordAlert(obs, 5));
+  core::Alert got = Must(store_->GetAlert(A(), first.id));
+  EXPECT_EQ(got.first_seen_ms, 1000100);
+  EXPECT_EQ(got.last_seen_ms, 1000100);
+  EXPECT_EQ(got.created_at_ms, 1000350);
+
+  core::Alert later = Observation(inst_a_, "r1", "source.ip=192.0.2.1", 1002);
+  later.first_seen_ms = later.last_seen_ms = 1002900;
+  later.created_at_ms = 1003000;
+  Must(store_->RecordAlert(later, 5));
+  core::Alert earlier = Observation(inst_a_, "r1", "source.ip=192.0.2.1", 1000);
+  earlier.first_seen_ms = earlier.last_seen_ms = 1000020;
+  Must(store_->RecordAlert(earlier, 5));
+  got = Must(store_->GetAlert(A(), first.id));
+  EXPECT_EQ(got.first_seen_ms, 1000020);
+  EXPECT_EQ(got.last_seen_ms, 1002900);
+  EXPECT_EQ(got.created_at_ms, 1000350) << "the first stamp stays: the detection time";
+
+  auto seconds_only = Must(store_->RecordAlert(Observation(inst_a_, "r2", "x=1", 2000), 5));
+  got = Must(store_->GetAlert(A(), seconds_only.id));
+  EXPECT_EQ(got.first_seen_ms, 2000000);
+  EXPECT_EQ(got.created_at_ms, 2000000);
+
+  auto inc = Must(store_->AttachAlertToIncident(first.id, 86400, 1004));
+  EXPECT_EQ(inc.first_alert_at, 1000);
+  EXPECT_EQ(inc.first_alert_at_ms, 1000350);
+  EXPECT_EQ(Must(store_->GetIncident(Scope::All(), inc.id)).first_alert_at_ms, 1000350);
+  // An alert of the same second but an earlier millisecond moves the first alert time.
+  core::Alert other = Observation(inst_a_, "r3", "source.ip=192.0.2.1", 1000);
+  other.created_at_ms = 1000200;
+  auto o = Must(store_->RecordAlert(other, 5));
+  EXPECT_EQ(Must(store_->AttachAlertToIncident(o.id, 86400, 1004)).first_alert_at_ms, 1000200);
+}
+
+TEST_P(StoreConformanceTest, ApiTokensKeepTheirOwner) {
+  core::ApiToken owned;
+  owned.id = core::NewId("tok");
+  owned.name = "automation";
+  owned.token_hash = crypto::Sha256Hex(core::NewId("secret"));
+  owned.role = core::Role::kAdmin;
+  owned.institution_id = inst_a_;
+  owned.owner_id = "usr_alice";
+  ASSERT_OK(store_->CreateApiToken(owned));
+  EXPECT_EQ(Must(store_->GetApiToken(owned.id)).owner_id, "usr_alice");
+  EXPECT_EQ(Must(store_->FindApiTokenByHash(owned.token_hash)).owner_id, "usr_alice");
+  core::ApiToken cli = MakeApiToken(inst_b_);
+  EXPECT_EQ(Must(store_->GetApiToken(cli.id)).owner_id, "");
+  EXPECT_EQ(Must(store_->GetApiToken(cli.id)).institution_id, inst_b_);
+  EXPECT_CODE(store_->GetApiToken("tok_missing"), kNotFound);
+}
+
 TEST_P(StoreConformanceTest, IncidentStatesMoveForwardOnlyAndAreRecorded) {
   auto a = Must(store_->RecordAlert(Observation(inst_a_, "r1", "e", 100), 5));
   auto inc = Must(store_->AttachAlertToIncident(a.id, 86400, 100));
@@ -2597,6 +2654,69 @@ TEST(SqliteMigrations, RefusesADatabaseFromANewerProgram) {
     sqlite3_close(db);
   }
   EXPECT_CODE(sqlite::SqliteStore::Open(path), kInternal);
+  std::filesystem::remove_all(dir);
+}
+
+// Migration 9 on a database with rows: older alerts, incidents and tokens keep everything and
+// read 0 for the new columns (readers fall back to seconds x 1000); an alert folded after the
+// upgrade counts its old times as whole seconds.
+TEST(SqliteMigrations, PreciseTimesAndTokenOwnersUpgradeExistingRows) {
+  ASSERT_OK(crypto::InitCrypto());
+  auto dir = std::filesystem::temp_directory_path() / core::NewId("rampart-migrations-test");
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "rampart.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    std::string script =
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "applied_at INTEGER NOT NULL);";
+    for (const auto& m : sqlite::Migrations()) {
+      if (m.version >= 9) break;
+      script += std::string(m.sql);
+      script += "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", '" +
+                std::string(m.name) + "', 0);";
+    }
+    script +=
+        "INSERT INTO institutions (id, name, created_at) VALUES ('ins_old', 'Old', 1);"
+        "INSERT INTO alerts VALUES ('alr_old', 'ins_old', 'r1', 'R1', 'source.ip=192.0.2.1', "
+        "'high', '[]', '[]', 100, 105, 2, 'open', '', 0, 101);"
+        "INSERT INTO incidents VALUES ('inc_old', 'ins_old', 'source.ip=192.0.2.1', 'R1', "
+        "'high', 'new', 101, 105, 101, 101, 0);"
+        "INSERT INTO incident_alerts VALUES ('alr_old', 'inc_old', 1);"
+        "INSERT INTO api_tokens VALUES ('tok_old', 'script', 'hash_old', 'admin', 'ins_old', 0, "
+        "0, 1, 0);";
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, script.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+        << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+  auto store = sqlite::SqliteStore::Open(path);
+  ASSERT_OK(store);
+  EXPECT_EQ((*store)->migrations_applied(), 1);
+  core::Alert old = Must((*store)->GetAlert(Scope::All(), "alr_old"));
+  EXPECT_EQ(old.first_seen, 100);
+  EXPECT_EQ(old.first_seen_ms, 0);
+  EXPECT_EQ(old.created_at_ms, 0);
+  EXPECT_EQ(core::MillisOr(old.created_at_ms, old.created_at), 101000);
+  core::Incident inc = Must((*store)->GetIncident(Scope::All(), "inc_old"));
+  EXPECT_EQ(inc.first_alert_at, 101);
+  EXPECT_EQ(inc.first_alert_at_ms, 0);
+  EXPECT_EQ(Must((*store)->GetApiToken("tok_old")).owner_id, "");
+
+  core::Alert obs;
+  obs.institution_id = "ins_old";
+  obs.rule_id = "r1";
+  obs.entity = "source.ip=192.0.2.1";
+  obs.severity = "high";
+  obs.first_seen = obs.last_seen = obs.created_at = 106;
+  obs.first_seen_ms = obs.last_seen_ms = 106250;
+  core::Alert folded = Must((*store)->RecordAlert(obs, 5));
+  EXPECT_EQ(folded.id, "alr_old");
+  EXPECT_EQ(folded.first_seen_ms, 100000);
+  EXPECT_EQ(folded.last_seen_ms, 106250);
+  store->reset();
   std::filesystem::remove_all(dir);
 }
 

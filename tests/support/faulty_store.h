@@ -163,6 +163,10 @@ class FaultyStore final : public Store {
     if (Status s = Fault("FindApiTokenByHash"); !s.ok()) return s;
     return inner_->FindApiTokenByHash(token_hash);
   }
+  Result<core::ApiToken> GetApiToken(const std::string& id) override {
+    if (Status s = Fault("GetApiToken"); !s.ok()) return s;
+    return inner_->GetApiToken(id);
+  }
   Result<Page<core::ApiToken>> ListApiTokens(const Scope& scope, const PageRequest& page) override {
     if (Status s = Fault("ListApiTokens"); !s.ok()) return s;
     return inner_->ListApiTokens(scope, page);

@@ -408,16 +408,34 @@ ALTER TABLE apps ADD COLUMN quarantined_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE apps ADD COLUMN quarantined_at INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Issue 5, times to detect and contain in milliseconds: alerts keep their times and incidents
+// their first alert time in ms beside the seconds (0 on older rows: readers fall back to
+// seconds x 1000). Four eyes by person: an API token records the admin user behind it, so that
+// the admin's own token is not a second admin ('' on older tokens: the token is its own person).
+constexpr std::string_view kPreciseTimesTokenOwners = R"sql(
+ALTER TABLE alerts ADD COLUMN first_seen_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN last_seen_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN created_at_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE incidents ADD COLUMN first_alert_at_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_tokens ADD COLUMN owner_id TEXT NOT NULL DEFAULT '';
+)sql";
+
 }  // namespace
 
 // Versions are assigned in order of merge: 2 keeper (sealed staff, signed commands), 3 admin
-// identity, 4 alerts, 5 staff exports, 6 response, 7 incidents, 8 containment.
+// identity, 4 alerts, 5 staff exports, 6 response, 7 incidents, 8 containment, 9 precise times and
+// token owners.
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
-      {1, "initial_schema", kInitialSchema}, {2, "sealed_staff_signed_commands", kSignedCommands},
-      {3, "admin_identity", kAdminIdentity}, {4, "alerts", kAlerts},
-      {5, "staff_exports", kStaffExports},   {6, "response", kResponse},
-      {7, "incidents", kIncidents},          {8, "containment", kContainment},
+      {1, "initial_schema", kInitialSchema},
+      {2, "sealed_staff_signed_commands", kSignedCommands},
+      {3, "admin_identity", kAdminIdentity},
+      {4, "alerts", kAlerts},
+      {5, "staff_exports", kStaffExports},
+      {6, "response", kResponse},
+      {7, "incidents", kIncidents},
+      {8, "containment", kContainment},
+      {9, "precise_times_token_owners", kPreciseTimesTokenOwners},
   };
   return kMigrations;
 }

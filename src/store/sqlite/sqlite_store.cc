@@ -377,8 +377,9 @@ Result<core::EnrollmentToken> ReadEnrollmentToken(const Statement& st) {
                                st.Int(5),  st.Int(6),  st.Bool(7), st.Int(8)};
 }
 
-#define API_TOKEN_COLS \
-  "id, name, token_hash, role, institution_id, expires_at, revoked, created_at, last_used_at"
+#define API_TOKEN_COLS                                                                          \
+  "id, name, token_hash, role, institution_id, expires_at, revoked, created_at, last_used_at, " \
+  "owner_id"
 Result<core::ApiToken> ReadApiToken(const Statement& st) {
   core::ApiToken t;
   t.id = st.Text(0);
@@ -390,6 +391,7 @@ Result<core::ApiToken> ReadApiToken(const Statement& st) {
   t.revoked = st.Bool(6);
   t.created_at = st.Int(7);
   t.last_used_at = st.Int(8);
+  t.owner_id = st.Text(9);
   return t;
 }
 
@@ -1216,7 +1218,7 @@ Result<int64_t> SqliteStore::CountDevices(const Scope& scope) {
 Status SqliteStore::CreateApiToken(const core::ApiToken& token) {
   RAMPART_RETURN_IF_ERROR(RequireId(token.id, "api token"));
   return Write([&](Connection& c) {
-    Query q("INSERT INTO api_tokens (" API_TOKEN_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Query q("INSERT INTO api_tokens (" API_TOKEN_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     q.Arg(token.id)
         .Arg(token.name)
         .Arg(token.token_hash)
@@ -1225,8 +1227,17 @@ Status SqliteStore::CreateApiToken(const core::ApiToken& token) {
         .Arg(token.expires_at)
         .Arg(static_cast<int64_t>(token.revoked))
         .Arg(token.created_at)
-        .Arg(token.last_used_at);
+        .Arg(token.last_used_at)
+        .Arg(token.owner_id);
     return Named(RunQuery(c, q), "api token");
+  });
+}
+
+Result<core::ApiToken> SqliteStore::GetApiToken(const std::string& id) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " API_TOKEN_COLS " FROM api_tokens");
+    q.Where("id = ?").Arg(id);
+    return GetOne(c, q, ReadApiToken, "api token");
   });
 }
 
@@ -2317,7 +2328,8 @@ Result<std::vector<core::AppAssignment>> SqliteStore::ListAppAssignments(
 
 #define ALERT_COLS                                                                          \
   "id, institution_id, rule_id, rule_title, entity, severity, attack_json, evidence_json, " \
-  "first_seen, last_seen, count, status, acknowledged_by, acknowledged_at, created_at"
+  "first_seen, last_seen, count, status, acknowledged_by, acknowledged_at, created_at, "    \
+  "first_seen_ms, last_seen_ms, created_at_ms"
 
 namespace {
 
@@ -2338,6 +2350,9 @@ Result<core::Alert> ReadAlert(const Statement& st) {
   a.acknowledged_by = st.Text(12);
   a.acknowledged_at = st.Int(13);
   a.created_at = st.Int(14);
+  a.first_seen_ms = st.Int(15);
+  a.last_seen_ms = st.Int(16);
+  a.created_at_ms = st.Int(17);
   return a;
 }
 
@@ -2369,8 +2384,13 @@ Result<core::Alert> SqliteStore::RecordAlert(const core::Alert& obs, int32_t max
       a.acknowledged_by.clear();
       a.acknowledged_at = 0;
       if (a.created_at == 0) a.created_at = a.first_seen;
+      // Every row stored from now on has its millisecond times; an observation that only knows
+      // whole seconds gets them x 1000.
+      a.first_seen_ms = core::MillisOr(a.first_seen_ms, a.first_seen);
+      a.last_seen_ms = core::MillisOr(a.last_seen_ms, a.last_seen);
+      a.created_at_ms = core::MillisOr(a.created_at_ms, a.created_at);
       Query q("INSERT INTO alerts (" ALERT_COLS
-              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', '', 0, ?)");
+              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', '', 0, ?, ?, ?, ?)");
       q.Arg(a.id)
           .Arg(a.institution_id.empty() ? Param{} : Param{a.institution_id})
           .Arg(a.rule_id)
@@ -2382,7 +2402,10 @@ Result<core::Alert> SqliteStore::RecordAlert(const core::Alert& obs, int32_t max
           .Arg(a.first_seen)
           .Arg(a.last_seen)
           .Arg(a.count)
-          .Arg(a.created_at);
+          .Arg(a.created_at)
+          .Arg(a.first_seen_ms)
+          .Arg(a.last_seen_ms)
+          .Arg(a.created_at_ms);
       RAMPART_RETURN_IF_ERROR(Named(RunQuery(c, q), "alert"));
       return a;
     }
@@ -2390,6 +2413,10 @@ Result<core::Alert> SqliteStore::RecordAlert(const core::Alert& obs, int32_t max
     a.count += obs.count < 1 ? 1 : obs.count;
     a.first_seen = std::min(a.first_seen, obs.first_seen);
     a.last_seen = std::max(a.last_seen, obs.last_seen);
+    a.first_seen_ms = std::min(core::MillisOr(a.first_seen_ms, a.first_seen),
+                               core::MillisOr(obs.first_seen_ms, obs.first_seen));
+    a.last_seen_ms = std::max(core::MillisOr(a.last_seen_ms, a.last_seen),
+                              core::MillisOr(obs.last_seen_ms, obs.last_seen));
     if (core::SeverityRank(obs.severity) > core::SeverityRank(a.severity)) {
       a.severity = obs.severity;
     }
@@ -2401,11 +2428,13 @@ Result<core::Alert> SqliteStore::RecordAlert(const core::Alert& obs, int32_t max
       a.evidence.push_back(e);
     }
     Query q(
-        "UPDATE alerts SET count = ?, first_seen = ?, last_seen = ?, severity = ?, "
-        "attack_json = ?, evidence_json = ?");
+        "UPDATE alerts SET count = ?, first_seen = ?, last_seen = ?, first_seen_ms = ?, "
+        "last_seen_ms = ?, severity = ?, attack_json = ?, evidence_json = ?");
     q.Arg(a.count)
         .Arg(a.first_seen)
         .Arg(a.last_seen)
+        .Arg(a.first_seen_ms)
+        .Arg(a.last_seen_ms)
         .Arg(a.severity)
         .Arg(StringsToJson(a.attack))
         .Arg(StringsToJson(a.evidence))
@@ -2551,7 +2580,7 @@ Result<core::Alert> SqliteStore::AcknowledgeAlert(const Scope& scope, const std:
 #define INCIDENT_COLS                                                                   \
   "id, institution_id, entity, title, severity, state, first_alert_at, last_alert_at, " \
   "created_at, "                                                                        \
-  "updated_at, closed_at"
+  "updated_at, closed_at, first_alert_at_ms"
 
 namespace {
 
@@ -2569,6 +2598,7 @@ Result<core::Incident> ReadIncident(const Statement& st) {
   i.created_at = st.Int(8);
   i.updated_at = st.Int(9);
   i.closed_at = st.Int(10);
+  i.first_alert_at_ms = st.Int(11);
   return i;
 }
 
@@ -2730,11 +2760,12 @@ Result<core::Incident> SqliteStore::AttachAlertToIncident(const std::string& ale
       inc.severity = alert.severity;
       inc.state = core::IncidentState::kNew;
       inc.first_alert_at = alert.created_at;
+      inc.first_alert_at_ms = core::MillisOr(alert.created_at_ms, alert.created_at);
       inc.last_alert_at = alert_at;
       inc.created_at = now;
       inc.updated_at = now;
       Query ins("INSERT INTO incidents (" INCIDENT_COLS
-                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)");
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)");
       ins.Arg(inc.id)
           .Arg(OptionalInstitution(inc.institution_id))
           .Arg(inc.entity)
@@ -2744,7 +2775,8 @@ Result<core::Incident> SqliteStore::AttachAlertToIncident(const std::string& ale
           .Arg(inc.first_alert_at)
           .Arg(inc.last_alert_at)
           .Arg(inc.created_at)
-          .Arg(inc.updated_at);
+          .Arg(inc.updated_at)
+          .Arg(inc.first_alert_at_ms);
       RAMPART_RETURN_IF_ERROR(Named(RunQuery(c, ins), "incident"));
     }
     Query link(
@@ -2752,10 +2784,12 @@ Result<core::Incident> SqliteStore::AttachAlertToIncident(const std::string& ale
         "(SELECT ifnull(max(seq), 0) + 1 FROM incident_alerts WHERE incident_id = ?))");
     link.Arg(alert_id).Arg(inc.id).Arg(inc.id);
     RAMPART_RETURN_IF_ERROR(Named(RunQuery(c, link), "incident alert"));
-    if (alert.created_at < inc.first_alert_at) {
+    const int64_t alert_ms = core::MillisOr(alert.created_at_ms, alert.created_at);
+    if (alert_ms < core::MillisOr(inc.first_alert_at_ms, inc.first_alert_at)) {
       inc.first_alert_at = alert.created_at;
-      Query u("UPDATE incidents SET first_alert_at = ?");
-      u.Arg(inc.first_alert_at).Where("id = ?").Arg(inc.id);
+      inc.first_alert_at_ms = alert_ms;
+      Query u("UPDATE incidents SET first_alert_at = ?, first_alert_at_ms = ?");
+      u.Arg(inc.first_alert_at).Arg(inc.first_alert_at_ms).Where("id = ?").Arg(inc.id);
       RAMPART_RETURN_IF_ERROR(RunOne(c, u, "incident"));
     }
     return raise(std::move(inc));

@@ -100,6 +100,7 @@ class SqliteStore final : public Store {
 
   Status CreateApiToken(const core::ApiToken& token) override;
   Result<core::ApiToken> FindApiTokenByHash(const std::string& token_hash) override;
+  Result<core::ApiToken> GetApiToken(const std::string& id) override;
   Result<Page<core::ApiToken>> ListApiTokens(const Scope& scope, const PageRequest& page) override;
   Status RevokeApiToken(const Scope& scope, const std::string& id) override;
   Status TouchApiToken(const std::string& id, int64_t now) override;
