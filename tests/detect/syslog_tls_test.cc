@@ -182,10 +182,18 @@ bool RawClosedByPeer(int fd) {
 // A blocking OpenSSL client that checks the server against ca.pem and the name localhost.
 class Client {
  public:
-  // Connects and runs the handshake; a client certificate when cert is given.
+  // Connects and runs the handshake; a client certificate when cert is given; only TLS
+  // `version` (TLS1_2_VERSION, say) when it is not 0.
   Client(const TlsFiles& files, uint16_t port, const std::string& cert = "",
-         const std::string& key = "") {
+         const std::string& key = "", int version = 0) {
     ctx_.reset(SSL_CTX_new(TLS_client_method()));
+    if (version != 0) {
+      // Level 0 lets this client offer versions the system policy forbids, to prove that the
+      // receiver refuses them itself.
+      SSL_CTX_set_security_level(ctx_.get(), 0);
+      SSL_CTX_set_min_proto_version(ctx_.get(), version);
+      SSL_CTX_set_max_proto_version(ctx_.get(), version);
+    }
     SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
     EXPECT_EQ(SSL_CTX_load_verify_locations(ctx_.get(), files.Path("ca.pem").c_str(), nullptr), 1);
     if (!cert.empty()) {
@@ -365,6 +373,33 @@ TEST_F(SyslogTlsTest, MutualTlsRefusesClientsWithoutAnAcceptedCertificate) {
       << events[0].Get("tls.client.subject");
   EXPECT_EQ(r->stats().tls_handshake_failures, 2u);
   EXPECT_EQ(r->stats().tls_connections, 1u);
+}
+
+TEST_F(SyslogTlsTest, Tls12WorksWithMutualTlsAndOlderVersionsAreRefused) {
+  SyslogReceiverOptions o = TlsOptions(files_);
+  o.tls_client_ca_file = files_.Path("ca.pem");
+  auto r = Start(o);
+  ASSERT_NE(r, nullptr);
+  {
+    // Before TLS 1.3 the server checks the client's certificate before the client's
+    // handshake ends, so the refusal shows in the handshake itself.
+    Client anonymous(files_, r->tls_port(), "", "", TLS1_2_VERSION);
+    EXPECT_FALSE(anonymous.handshake_ok());
+  }
+  {
+    Client old(files_, r->tls_port(), files_.Path("client.pem"), files_.Path("client.key"),
+               TLS1_1_VERSION);
+    EXPECT_FALSE(old.handshake_ok());
+  }
+  Client collector(files_, r->tls_port(), files_.Path("client.pem"), files_.Path("client.key"),
+                   TLS1_2_VERSION);
+  ASSERT_TRUE(collector.handshake_ok());
+  ASSERT_TRUE(collector.Write(Framed("<13>1 - host app - - - over TLS 1.2")));
+  auto events = sink_.WaitFor(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Get("tls.client.x509.subject.common_name"), kClientName);
+  r->Stop();
+  EXPECT_EQ(r->stats().tls_handshake_failures, 2u);
 }
 
 TEST_F(SyslogTlsTest, OversizedMessageClosesTheConnection) {
