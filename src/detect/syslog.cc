@@ -622,10 +622,11 @@ void SyslogReceiver::Impl::Accept(int listener, bool tls) {
       session = tls_ctx_->NewSession(fd);
     }
     if (peer_full || handshakes_full || total >= options_.max_connections || (tls && !session)) {
-      ::close(fd);
+      // Counted before the close, so that whoever sees the close sees the count.
       uint64_t n = ++refused_;
       if (peer_full) ++refused_per_peer_;
       if (handshakes_full) ++refused_tls_handshakes_;
+      ::close(fd);
       if (n <= 5 || n % 1000 == 0) {
         const char* reason = peer_full                           ? "per_peer_limit"
                              : handshakes_full                   ? "tls_handshake_limit"
