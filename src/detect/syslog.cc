@@ -367,7 +367,8 @@ class SyslogReceiver::Impl {
     std::string address;  // peer without the port
     std::string buf;
     Clock::time_point last_active;
-    // TLS only. The session is declared after the socket so that it goes first.
+    // TLS only. Declared after the socket, so destroyed first: its close_notify goes out
+    // before the socket closes.
     std::unique_ptr<internal::TlsSession> tls;
     bool handshaking = false;
     bool want_write = false;  // the session waits for the socket to take bytes
