@@ -5,6 +5,8 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <string_view>
+#include <utility>
 
 namespace rampart {
 namespace {
@@ -259,6 +261,27 @@ Status ApplyWorkingHours(const YAML::Node& node, DetectionConfig::WorkingHours* 
   return Status::Ok();
 }
 
+// Syslog over TLS needs its certificate and key; TLS files without the listener mean the
+// operator believes TLS is on when it is not. The files themselves are read at start.
+Status CheckSyslogTls(const DetectionConfig& d) {
+  const std::pair<const char*, const std::string*> files[] = {
+      {"syslog_tls_cert", &d.syslog_tls_cert},
+      {"syslog_tls_key", &d.syslog_tls_key},
+      {"syslog_tls_client_ca", &d.syslog_tls_client_ca}};
+  for (const auto& [key, value] : files) {
+    const bool required = std::string_view(key) != "syslog_tls_client_ca";
+    if (!d.syslog_tls_listen.empty() && required && value->empty()) {
+      return Status::InvalidArgument(std::string("config: 'detection.") + key +
+                                     "' is required with 'detection.syslog_tls_listen'");
+    }
+    if (d.syslog_tls_listen.empty() && !value->empty()) {
+      return Status::InvalidArgument(std::string("config: 'detection.") + key +
+                                     "' is set but 'detection.syslog_tls_listen' is not");
+    }
+  }
+  return Status::Ok();
+}
+
 Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
   if (!node.IsMap()) return Status::InvalidArgument("config: 'detection' must be a mapping");
   for (const auto& kv : node) {
@@ -319,6 +342,21 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
         uint16_t port = 0;
         RAMPART_RETURN_IF_ERROR(ParseHostPort(d->syslog_listen, &host, &port));
       }
+    } else if (key == "syslog_tls_listen") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->syslog_tls_listen));
+      if (!d->syslog_tls_listen.empty()) {
+        std::string host;
+        uint16_t port = 0;
+        if (Status s = ParseHostPort(d->syslog_tls_listen, &host, &port); !s.ok()) {
+          return Status::InvalidArgument("config: '" + name + "': " + s.message());
+        }
+      }
+    } else if (key == "syslog_tls_cert") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->syslog_tls_cert));
+    } else if (key == "syslog_tls_key") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->syslog_tls_key));
+    } else if (key == "syslog_tls_client_ca") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->syslog_tls_client_ca));
     } else if (key == "admin_login_new_address") {
       RAMPART_RETURN_IF_ERROR(ReadBool(v, name, &d->admin_login_new_address));
     } else if (key == "working_hours") {
@@ -336,7 +374,7 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
       return Status::InvalidArgument("config: unknown key '" + name + "'");
     }
   }
-  return Status::Ok();
+  return CheckSyslogTls(*d);
 }
 
 Status ApplyHttp(const YAML::Node& node, HttpLimits* http) {

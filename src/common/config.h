@@ -74,6 +74,13 @@ struct DetectionConfig {
   std::vector<std::string> follow;    // absolute paths of log files followed like tail -F
   uint32_t follow_poll_millis = 250;  // how often followed files are looked at
   std::string syslog_listen;          // "host:port" for UDP and TCP syslog input; empty: off
+  // Syslog over TLS (RFC 5425), "host:port"; empty: off. Needs syslog_tls_cert and
+  // syslog_tls_key (PEM files); with syslog_tls_client_ca, clients must present a certificate
+  // chaining to it (mutual TLS).
+  std::string syslog_tls_listen;
+  std::string syslog_tls_cert;
+  std::string syslog_tls_key;
+  std::string syslog_tls_client_ca;
   // rampart-admin-login-new-address: a console login from an address new for the user,
   // outside these working hours (local time = UTC + utc_offset_minutes).
   bool admin_login_new_address = true;

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "detect/event.h"
 #include "detect/log_parser.h"
+#include "detect/syslog_tls.h"
 
 namespace rampart::detect {
 namespace {
@@ -343,6 +344,7 @@ class SyslogReceiver::Impl {
   void Start();
   void Stop();
   uint16_t port() const { return port_; }
+  uint16_t tls_port() const { return tls_port_; }
   SyslogStats stats() const {
     SyslogStats s;
     s.messages = messages_.load();
@@ -351,39 +353,136 @@ class SyslogReceiver::Impl {
     s.connections = connections_.load();
     s.refused = refused_.load();
     s.refused_per_peer = refused_per_peer_.load();
+    s.refused_tls_handshakes = refused_tls_handshakes_.load();
+    s.tls_connections = tls_connections_.load();
+    s.tls_handshake_failures = tls_handshake_failures_.load();
     return s;
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
   struct Conn {
     Fd fd;
     std::string peer;
     std::string address;  // peer without the port
     std::string buf;
-    std::chrono::steady_clock::time_point last_active;
+    Clock::time_point last_active;
+    // TLS only. Declared after the socket, so destroyed first: its close_notify goes out
+    // before the socket closes.
+    std::unique_ptr<internal::TlsSession> tls;
+    bool handshaking = false;
+    bool want_write = false;  // the session waits for the socket to take bytes
+    Clock::time_point handshake_deadline;
   };
 
+  Status BindPlain();
+  Status BindTls();
   void Run();
+  int PollTimeoutMillis(Clock::time_point now) const;
   void ReadUdp();
-  void Accept();
+  void Accept(int listener, bool tls);
   // False when the connection must be closed.
   bool ReadTcp(Conn& c);
+  bool ServiceTls(Conn& c);
   bool Frames(Conn& c, bool at_eof);
-  void Handle(std::string_view text, std::string_view transport, std::string_view peer);
+  void Handle(std::string_view text, const Conn* conn, std::string_view peer);
 
   SyslogReceiverOptions options_;
   EventSink* sink_;
-  Fd udp_, tcp_, wake_;
+  Fd udp_, tcp_, tls_, wake_;
+  std::unique_ptr<internal::TlsServerContext> tls_ctx_;
   uint16_t port_ = 0;
+  uint16_t tls_port_ = 0;
   std::list<Conn> conns_;
   std::vector<char> rbuf_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> messages_{0}, malformed_{0}, oversized_{0}, connections_{0}, refused_{0},
-      refused_per_peer_{0};
+      refused_per_peer_{0}, refused_tls_handshakes_{0}, tls_connections_{0},
+      tls_handshake_failures_{0};
 };
 
+namespace {
+
+// A numeric address for bind(); InvalidArgument for a host name.
+Status NumericAddress(const std::string& host, uint16_t port, sockaddr_storage* addr,
+                      socklen_t* len) {
+  *addr = sockaddr_storage{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(addr);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    *len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    *len = sizeof(sockaddr_in6);
+  } else {
+    return Status::InvalidArgument("syslog listen address must be a numeric IP: " + host);
+  }
+  return Status::Ok();
+}
+
+// Binding fails only as InvalidArgument (the address) or Unavailable (the port).
+Status Named(std::string_view key, const Status& s) {
+  std::string msg = std::string(key) + ": " + s.message();
+  return s.code() == Code::kInvalidArgument ? Status::InvalidArgument(std::move(msg))
+                                            : Status::Unavailable(std::move(msg));
+}
+
+}  // namespace
+
 Status SyslogReceiver::Impl::Bind() {
+  if (options_.listen.empty() && options_.tls_listen.empty()) {
+    return Status::InvalidArgument("syslog_listen: neither a plain nor a TLS address is set");
+  }
+  if (!options_.listen.empty()) {
+    if (Status s = BindPlain(); !s.ok()) return Named("syslog_listen", s);
+  }
+  if (!options_.tls_listen.empty()) {
+    // The files are checked before the port is taken: a bad file names its own key.
+    auto ctx = internal::TlsServerContext::Create(
+        {options_.tls_cert_file, options_.tls_key_file, options_.tls_client_ca_file});
+    if (!ctx.ok()) return ctx.status();
+    tls_ctx_ = std::move(ctx).value();
+    if (Status s = BindTls(); !s.ok()) return Named("syslog_tls_listen", s);
+  }
+  wake_ = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (wake_.get() < 0) return Status::Unavailable("syslog: cannot create eventfd");
+  rbuf_.resize(std::max<size_t>(options_.max_message_bytes, 64 * 1024) + 1);
+  return Status::Ok();
+}
+
+Status SyslogReceiver::Impl::BindTls() {
+  std::string host;
+  uint16_t port = 0;
+  RAMPART_RETURN_IF_ERROR(ParseHostPort(options_.tls_listen, &host, &port));
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  RAMPART_RETURN_IF_ERROR(NumericAddress(host, port, &addr, &len));
+  Fd fd(::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return Status::Unavailable("cannot create socket");
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    return Status::Unavailable("cannot bind TCP " + options_.tls_listen + ": " +
+                               std::strerror(errno));
+  }
+  if (::listen(fd.get(), 64) != 0) {
+    return Status::Unavailable("cannot listen on " + options_.tls_listen);
+  }
+  sockaddr_storage bound{};
+  socklen_t blen = sizeof bound;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &blen);
+  tls_port_ =
+      ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
+                                       : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  tls_ = std::move(fd);
+  return Status::Ok();
+}
+
+Status SyslogReceiver::Impl::BindPlain() {
   std::string host;
   uint16_t port = 0;
   RAMPART_RETURN_IF_ERROR(ParseHostPort(options_.listen, &host, &port));
@@ -440,9 +539,6 @@ Status SyslogReceiver::Impl::Bind() {
     tcp_ = std::move(tcp);
     udp_ = std::move(udp);
     port_ = chosen;
-    wake_ = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    if (wake_.get() < 0) return Status::Unavailable("cannot create eventfd");
-    rbuf_.resize(std::max<size_t>(options_.max_message_bytes, 64 * 1024) + 1);
     return Status::Ok();
   }
   return Status::Unavailable("no port free for both UDP and TCP on " + host);
@@ -463,8 +559,7 @@ void SyslogReceiver::Impl::Stop() {
   conns_.clear();
 }
 
-void SyslogReceiver::Impl::Handle(std::string_view text, std::string_view transport,
-                                  std::string_view peer) {
+void SyslogReceiver::Impl::Handle(std::string_view text, const Conn* conn, std::string_view peer) {
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
@@ -478,7 +573,15 @@ void SyslogReceiver::Impl::Handle(std::string_view text, std::string_view transp
     }
     return;
   }
-  sink_->Emit(SyslogToEvent(*msg, transport, peer));
+  const bool tls = conn != nullptr && conn->tls != nullptr;
+  SecurityEvent ev = SyslogToEvent(*msg, conn == nullptr ? "udp" : tls ? "tls" : "tcp", peer);
+  if (tls && !conn->tls->client_subject().empty()) {
+    ev.Set("tls.client.subject", conn->tls->client_subject());
+    if (!conn->tls->client_common_name().empty()) {
+      ev.Set("tls.client.x509.subject.common_name", conn->tls->client_common_name());
+    }
+  }
+  sink_->Emit(std::move(ev));
   ++messages_;
 }
 
@@ -493,28 +596,44 @@ void SyslogReceiver::Impl::ReadUdp() {
       ++oversized_;
       continue;
     }
-    Handle(std::string_view(rbuf_.data(), static_cast<size_t>(n)), "udp", PeerName(from));
+    Handle(std::string_view(rbuf_.data(), static_cast<size_t>(n)), nullptr, PeerName(from));
   }
 }
 
-void SyslogReceiver::Impl::Accept() {
+void SyslogReceiver::Impl::Accept(int listener, bool tls) {
   for (;;) {
     sockaddr_storage from{};
     socklen_t flen = sizeof from;
-    int fd = ::accept4(tcp_.get(), reinterpret_cast<sockaddr*>(&from), &flen,
+    int fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&from), &flen,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
     const std::string address = PeerAddress(from);
-    size_t from_peer = 0;
-    for (const auto& open : conns_) from_peer += open.address == address ? 1 : 0;
+    // TCP and TLS connections are counted apart (see SyslogReceiverOptions::tls_listen).
+    size_t total = 0, from_peer = 0, handshakes = 0;
+    for (const auto& open : conns_) {
+      if ((open.tls != nullptr) != tls) continue;
+      ++total;
+      from_peer += open.address == address ? 1 : 0;
+      handshakes += open.handshaking ? 1 : 0;
+    }
     const bool peer_full = from_peer >= options_.max_connections_per_peer;
-    if (peer_full || conns_.size() >= options_.max_connections) {
-      ::close(fd);
+    const bool handshakes_full = tls && handshakes >= options_.max_tls_handshakes;
+    std::unique_ptr<internal::TlsSession> session;
+    if (tls && !peer_full && !handshakes_full && total < options_.max_connections) {
+      session = tls_ctx_->NewSession(fd);
+    }
+    if (peer_full || handshakes_full || total >= options_.max_connections || (tls && !session)) {
+      // Counted before the close, so that whoever sees the close sees the count.
       uint64_t n = ++refused_;
       if (peer_full) ++refused_per_peer_;
+      if (handshakes_full) ++refused_tls_handshakes_;
+      ::close(fd);
       if (n <= 5 || n % 1000 == 0) {
-        log::Warn("detect.syslog_connection_refused",
-                  {{"total", n}, {"reason", peer_full ? "per_peer_limit" : "limit"}});
+        const char* reason = peer_full                           ? "per_peer_limit"
+                             : handshakes_full                   ? "tls_handshake_limit"
+                             : total >= options_.max_connections ? "limit"
+                                                                 : "tls_session";
+        log::Warn("detect.syslog_connection_refused", {{"total", n}, {"reason", reason}});
       }
       continue;
     }
@@ -523,9 +642,67 @@ void SyslogReceiver::Impl::Accept() {
     c.fd = Fd(fd);
     c.peer = PeerName(from);
     c.address = address;
-    c.last_active = std::chrono::steady_clock::now();
+    c.last_active = Clock::now();
+    if (tls) {
+      c.tls = std::move(session);
+      c.handshaking = true;
+      c.handshake_deadline = c.last_active + std::chrono::milliseconds(std::max<int64_t>(
+                                                 options_.tls_handshake_timeout_millis, 1));
+    }
     conns_.push_back(std::move(c));
   }
+}
+
+bool SyslogReceiver::Impl::ServiceTls(Conn& c) {
+  auto failed = [&](std::string_view why) {
+    // Throttled: scanners and plain-TCP senders on the TLS port fail handshakes all day.
+    if (uint64_t n = ++tls_handshake_failures_; n <= 5 || n % 1000 == 0) {
+      log::Warn("detect.syslog_tls_handshake_failed",
+                {{"peer", c.peer}, {"reason", why}, {"failures_total", n}});
+    }
+    return false;
+  };
+  if (c.handshaking) {
+    switch (c.tls->Handshake()) {
+      case internal::TlsStep::kDone:
+        c.handshaking = false;
+        c.want_write = false;
+        c.last_active = Clock::now();
+        ++tls_connections_;
+        break;
+      case internal::TlsStep::kWantRead:
+        c.want_write = false;
+        return true;
+      case internal::TlsStep::kWantWrite:
+        c.want_write = true;
+        return true;
+      case internal::TlsStep::kClosed:
+      case internal::TlsStep::kFailed:
+        return failed(c.tls->failure());
+    }
+  }
+  for (int i = 0; i < 64; ++i) {
+    size_t n = 0;
+    switch (c.tls->Read(rbuf_.data(), rbuf_.size(), &n)) {
+      case internal::TlsStep::kDone:
+        c.want_write = false;
+        c.last_active = Clock::now();
+        c.buf.append(rbuf_.data(), n);
+        if (!Frames(c, false)) return false;
+        break;
+      case internal::TlsStep::kWantRead:
+        c.want_write = false;
+        return true;
+      case internal::TlsStep::kWantWrite:
+        c.want_write = true;
+        return true;
+      case internal::TlsStep::kClosed:
+      case internal::TlsStep::kFailed:
+        Frames(c, true);
+        return false;
+    }
+  }
+  return true;
 }
 
 bool SyslogReceiver::Impl::Frames(Conn& c, bool at_eof) {
@@ -560,7 +737,7 @@ bool SyslogReceiver::Impl::Frames(Conn& c, bool at_eof) {
         break;
       }
       if (rest.size() < sp + 1 + n) break;
-      Handle(rest.substr(sp + 1, n), "tcp", c.peer);
+      Handle(rest.substr(sp + 1, n), &c, c.peer);
       pos += sp + 1 + n;
     } else {
       // RFC 6587 §3.4.2 non-transparent framing: LF ends the message.
@@ -572,14 +749,14 @@ bool SyslogReceiver::Impl::Frames(Conn& c, bool at_eof) {
           }
           keep = false;
         } else if (at_eof) {
-          Handle(rest, "tcp", c.peer);
+          Handle(rest, &c, c.peer);
           pos = c.buf.size();
         }
         break;
       }
       std::string_view m = rest.substr(0, nl);
       if (!m.empty() && m.find_first_not_of("\r\0", 0, 2) != std::string_view::npos) {
-        Handle(m, "tcp", c.peer);
+        Handle(m, &c, c.peer);
       }
       pos += nl + 1;
     }
@@ -603,7 +780,25 @@ bool SyslogReceiver::Impl::ReadTcp(Conn& c) {
   return true;
 }
 
+// Until the next handshake deadline or idle timeout, at most a second; 0 when a TLS session
+// holds decrypted bytes that poll cannot see.
+int SyslogReceiver::Impl::PollTimeoutMillis(Clock::time_point now) const {
+  const auto idle = std::chrono::milliseconds(std::max<int64_t>(options_.idle_timeout_millis, 1));
+  auto next = now + std::chrono::seconds(1);
+  for (const auto& c : conns_) {
+    if (c.tls && !c.handshaking && c.tls->HasPending()) return 0;
+    next = std::min(next, c.last_active + idle);
+    if (c.handshaking) next = std::min(next, c.handshake_deadline);
+  }
+  if (next <= now) return 0;
+  // Rounded up, so that the deadline has passed when poll returns.
+  return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(next - now).count());
+}
+
 void SyslogReceiver::Impl::Run() {
+  // Slots 0..3 hold the eventfd and the listeners; poll skips a negative descriptor, so a
+  // listener that is off keeps its slot.
+  constexpr size_t kFirstConn = 4;
   std::vector<pollfd> fds;
   std::vector<std::list<Conn>::iterator> order;
   const auto idle = std::chrono::milliseconds(std::max<int64_t>(options_.idle_timeout_millis, 1));
@@ -613,23 +808,35 @@ void SyslogReceiver::Impl::Run() {
     fds.push_back({wake_.get(), POLLIN, 0});
     fds.push_back({udp_.get(), POLLIN, 0});
     fds.push_back({tcp_.get(), POLLIN, 0});
+    fds.push_back({tls_.get(), POLLIN, 0});
     for (auto it = conns_.begin(); it != conns_.end(); ++it) {
-      fds.push_back({it->fd.get(), POLLIN, 0});
+      fds.push_back({it->fd.get(), static_cast<short>(it->want_write ? POLLOUT : POLLIN), 0});
       order.push_back(it);
     }
-    int ready = ::poll(fds.data(), fds.size(), 1000);
+    int ready = ::poll(fds.data(), fds.size(), PollTimeoutMillis(Clock::now()));
     if (ready < 0 && errno != EINTR) break;
     if (stop_.load()) break;
     if (fds[1].revents & POLLIN) ReadUdp();
     for (size_t i = 0; i < order.size(); ++i) {
-      if (fds[3 + i].revents & (POLLIN | POLLHUP | POLLERR)) {
-        if (!ReadTcp(*order[i])) conns_.erase(order[i]);
-      }
+      Conn& c = *order[i];
+      const bool ready_fd = fds[kFirstConn + i].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR);
+      const bool pending = c.tls && !c.handshaking && c.tls->HasPending();
+      if (!ready_fd && !pending) continue;
+      if (!(c.tls ? ServiceTls(c) : ReadTcp(c))) conns_.erase(order[i]);
     }
-    if (fds[2].revents & POLLIN) Accept();
-    auto now = std::chrono::steady_clock::now();
+    if (fds[2].revents & POLLIN) Accept(tcp_.get(), false);
+    if (fds[3].revents & POLLIN) Accept(tls_.get(), true);
+    auto now = Clock::now();
     for (auto it = conns_.begin(); it != conns_.end();) {
-      it = now - it->last_active > idle ? conns_.erase(it) : std::next(it);
+      if (it->handshaking && now >= it->handshake_deadline) {
+        if (uint64_t n = ++tls_handshake_failures_; n <= 5 || n % 1000 == 0) {
+          log::Warn("detect.syslog_tls_handshake_failed",
+                    {{"peer", it->peer}, {"reason", "timeout"}, {"failures_total", n}});
+        }
+        it = conns_.erase(it);
+      } else {
+        it = now - it->last_active > idle ? conns_.erase(it) : std::next(it);
+      }
     }
   }
 }
@@ -648,6 +855,9 @@ SyslogReceiver::~SyslogReceiver() = default;
 
 uint16_t SyslogReceiver::port() const {
   return impl_->port();
+}
+uint16_t SyslogReceiver::tls_port() const {
+  return impl_->tls_port();
 }
 void SyslogReceiver::Start() {
   impl_->Start();

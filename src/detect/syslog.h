@@ -1,5 +1,6 @@
 // Syslog input for the live engine: a pure parser for RFC 5424 and RFC 3164 messages, and a
-// receiver on one address for UDP and TCP (RFC 6587 octet counting or LF-terminated framing).
+// receiver on one address for UDP and TCP (RFC 6587 octet counting or LF-terminated framing)
+// and, optionally, on another for syslog over TLS (RFC 5425).
 //
 //   auto msg = ParseSyslog("<165>1 2026-01-30T09:15:00Z mdm httpd - - - GET ...", now_ms);
 //   if (msg.ok()) SecurityEvent ev = SyslogToEvent(*msg, "udp", "192.0.2.1:514");
@@ -14,7 +15,14 @@
 // JSON lines) becomes that access-log event, so web rules fire on logs shipped by syslog;
 // anything else becomes `event.action: syslog.message` with host.name, process.name,
 // log.syslog.severity.code and message. Every event names where it came from:
-// `log.source.address` (the sender) and `network.transport`.
+// `log.source.address` (the sender) and `network.transport` ("udp", "tcp" or "tls"). Over mutual
+// TLS the client certificate's subject is added as `tls.client.subject` (RFC 2253 form) and its
+// common name as `tls.client.x509.subject.common_name`.
+//
+//   opt.tls_listen = "0.0.0.0:6514";          // RFC 5425: MSG-LEN SP SYSLOG-MSG over TLS 1.2+
+//   opt.tls_cert_file = "/etc/rampart/syslog.pem";
+//   opt.tls_key_file = "/etc/rampart/syslog.key";
+//   opt.tls_client_ca_file = "/etc/rampart/collectors-ca.pem";  // optional: mutual TLS
 #pragma once
 
 #include <cstdint>
@@ -61,6 +69,24 @@ struct SyslogReceiverOptions {
   // sender holding idle connections cannot take every slot from the others.
   size_t max_connections_per_peer = 8;
   int64_t idle_timeout_millis = 300000;  // a TCP connection silent this long is closed
+
+  // Syslog over TLS (RFC 5425) on its own TCP address ("HOST:PORT", port 0 picks a free one);
+  // empty: off. At least one of `listen` and `tls_listen` must be set. A TLS connection is
+  // framed like TCP (octet counting as RFC 5425 requires, LF framing accepted too) and has the
+  // same caps as TCP, counted apart: max_connections and max_connections_per_peer apply to the
+  // TLS connections on their own, so plain TCP senders cannot take the TLS slots.
+  std::string tls_listen;
+  std::string tls_cert_file;  // PEM: server certificate, then its chain
+  std::string tls_key_file;   // PEM: its private key, unencrypted
+  // PEM CA certificates; when set, a client must present a certificate that chains to one of
+  // them (mutual TLS, RFC 5425 §5), else the handshake fails.
+  std::string tls_client_ca_file;
+  // A handshake not finished this long after accept is dropped.
+  int64_t tls_handshake_timeout_millis = 10000;
+  // Handshakes in progress at once; a connection accepted beyond that is closed at once, so
+  // that clients opening connections and never finishing the handshake hold few slots and
+  // only for tls_handshake_timeout_millis.
+  size_t max_tls_handshakes = 16;
 };
 
 struct SyslogStats {
@@ -70,19 +96,27 @@ struct SyslogStats {
   uint64_t connections = 0;       // TCP connections accepted
   uint64_t refused = 0;           // TCP connections over max_connections or the per-peer cap
   uint64_t refused_per_peer = 0;  // of those, refused for the per-peer cap
+  // TLS: connections over max_tls_handshakes are in `refused` and here too.
+  uint64_t refused_tls_handshakes = 0;
+  uint64_t tls_connections = 0;  // TLS handshakes completed
+  uint64_t tls_handshake_failures =
+      0;  // failed (not TLS, no or bad client certificate) or timed out
 };
 
 class SyslogReceiver {
  public:
-  // Binds UDP and TCP on `listen`. InvalidArgument for a bad address, Unavailable when the
-  // port cannot be bound. `sink` must outlive the receiver.
+  // Binds UDP and TCP on `listen` and TLS on `tls_listen`, after loading the TLS files.
+  // InvalidArgument for a bad address or TLS file, Unavailable when a port cannot be bound; the
+  // message starts with the configuration key at fault (syslog_listen, syslog_tls_listen,
+  // syslog_tls_cert, syslog_tls_key, syslog_tls_client_ca). `sink` must outlive the receiver.
   static Result<std::unique_ptr<SyslogReceiver>> Create(SyslogReceiverOptions options,
                                                         EventSink* sink);
   ~SyslogReceiver();
   SyslogReceiver(const SyslogReceiver&) = delete;
   SyslogReceiver& operator=(const SyslogReceiver&) = delete;
 
-  uint16_t port() const;
+  uint16_t port() const;      // UDP and TCP; 0 when `listen` is empty
+  uint16_t tls_port() const;  // 0 when `tls_listen` is empty
   // Starts the receiving thread; Stop() joins it and closes the TCP connections (the listening
   // sockets close with the receiver). Idempotent.
   void Start();

@@ -104,6 +104,10 @@ std::string SourceMetrics(const detect::LogFollower* follower,
     line("rampart_detect_syslog_rejected_total", "{reason=\"malformed\"}", s.malformed);
     line("rampart_detect_syslog_rejected_total", "{reason=\"oversized\"}", s.oversized);
     line("rampart_detect_syslog_rejected_total", "{reason=\"connection_refused\"}", s.refused);
+    out += "# TYPE rampart_detect_syslog_tls_connections_total counter\n";
+    line("rampart_detect_syslog_tls_connections_total", "", s.tls_connections);
+    out += "# TYPE rampart_detect_syslog_tls_handshake_failures_total counter\n";
+    line("rampart_detect_syslog_tls_handshake_failures_total", "", s.tls_handshake_failures);
   }
   return out;
 }
@@ -241,14 +245,22 @@ int Serve(const ServeOptions& options) {
       log::Info("detect.following",
                 {{"files", static_cast<int64_t>(config.detection.follow.size())}});
     }
-    if (!config.detection.syslog_listen.empty()) {
+    if (!config.detection.syslog_listen.empty() || !config.detection.syslog_tls_listen.empty()) {
       detect::SyslogReceiverOptions so;
       so.listen = config.detection.syslog_listen;
+      so.tls_listen = config.detection.syslog_tls_listen;
+      so.tls_cert_file = config.detection.syslog_tls_cert;
+      so.tls_key_file = config.detection.syslog_tls_key;
+      so.tls_client_ca_file = config.detection.syslog_tls_client_ca;
       auto r = detect::SyslogReceiver::Create(std::move(so), engine.get());
-      if (!r.ok()) return Fail("detection.syslog_listen: " + r.status().message());
+      // The message starts with the configuration key at fault (syslog_tls_key: ...).
+      if (!r.ok()) return Fail("detection." + r.status().message());
       syslog_receiver = std::move(r).value();
       syslog_receiver->Start();
-      log::Info("detect.syslog_listening", {{"port", static_cast<int>(syslog_receiver->port())}});
+      log::Info("detect.syslog_listening",
+                {{"port", static_cast<int>(syslog_receiver->port())},
+                 {"tls_port", static_cast<int>(syslog_receiver->tls_port())},
+                 {"mutual_tls", !config.detection.syslog_tls_client_ca.empty()}});
     }
     app_options.extra_metrics = [p = pipeline.get(), e = engine.get(), f = follower.get(),
                                  r = syslog_receiver.get()] {
@@ -369,7 +381,12 @@ int Serve(const ServeOptions& options) {
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   if (syslog_receiver) {
     // Printed before the address line, which tools wait for (port 0 picks a free port).
-    std::cout << "syslog listening on udp+tcp port " << syslog_receiver->port() << "\n";
+    if (syslog_receiver->port() != 0) {
+      std::cout << "syslog listening on udp+tcp port " << syslog_receiver->port() << "\n";
+    }
+    if (syslog_receiver->tls_port() != 0) {
+      std::cout << "syslog listening on tls port " << syslog_receiver->tls_port() << "\n";
+    }
   }
   std::cout << "rampart listening on " << scheme << "://" << shown_host << ":" << server.port()
             << std::endl;

@@ -131,6 +131,39 @@ TEST(Config, DetectionSectionAndItsErrors) {
   EXPECT_FALSE(ApplyConfigYaml("detection: [1]\n", &c).ok());
 }
 
+TEST(Config, SyslogTlsNeedsItsFilesAndNamesTheMissingKey) {
+  Config c;
+  ASSERT_TRUE(ApplyConfigYaml("detection:\n"
+                              "  syslog_tls_listen: 0.0.0.0:6514\n"
+                              "  syslog_tls_cert: /etc/rampart/syslog.pem\n"
+                              "  syslog_tls_key: /etc/rampart/syslog.key\n"
+                              "  syslog_tls_client_ca: /etc/rampart/collectors.pem\n",
+                              &c)
+                  .ok());
+  EXPECT_EQ(c.detection.syslog_tls_listen, "0.0.0.0:6514");
+  EXPECT_EQ(c.detection.syslog_tls_cert, "/etc/rampart/syslog.pem");
+  EXPECT_EQ(c.detection.syslog_tls_key, "/etc/rampart/syslog.key");
+  EXPECT_EQ(c.detection.syslog_tls_client_ca, "/etc/rampart/collectors.pem");
+  const std::pair<const char*, const char*> bad[] = {
+      {"detection:\n  syslog_tls_listen: 0.0.0.0:6514\n  syslog_tls_key: /k\n",
+       "'detection.syslog_tls_cert' is required"},
+      {"detection:\n  syslog_tls_listen: 0.0.0.0:6514\n  syslog_tls_cert: /c\n",
+       "'detection.syslog_tls_key' is required"},
+      {"detection:\n  syslog_tls_cert: /c\n  syslog_tls_key: /k\n",
+       "'detection.syslog_tls_cert' is set but 'detection.syslog_tls_listen' is not"},
+      {"detection:\n  syslog_tls_client_ca: /ca\n", "'detection.syslog_tls_client_ca' is set but"},
+      {"detection:\n  syslog_tls_listen: nohostport\n  syslog_tls_cert: /c\n"
+       "  syslog_tls_key: /k\n",
+       "'detection.syslog_tls_listen'"},
+  };
+  for (const auto& [yaml, message] : bad) {
+    Config d;
+    Status s = ApplyConfigYaml(yaml, &d);
+    EXPECT_FALSE(s.ok()) << yaml;
+    EXPECT_NE(s.message().find(message), std::string::npos) << s.message();
+  }
+}
+
 TEST(Config, DetectionSourcesAndWorkingHours) {
   Config c;
   EXPECT_TRUE(c.detection.follow.empty());
