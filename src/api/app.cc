@@ -178,6 +178,7 @@ std::vector<std::string> App::Impl::NamedInstitutions(const http::Request& req,
       {"/api/v1/alerts/{id}", [&] { add(st.GetAlert(all, id)); }},
       {"/api/v1/incidents/{id}", [&] { add(st.GetIncident(all, id)); }},
       {"/api/v1/command-batches/{id}", [&] { add(st.GetCommandBatch(all, id)); }},
+      {"/api/v1/tokens/{id}", [&] { add(st.GetApiToken(id)); }},
   };
   for (const auto& [prefix, lookup] : resources) {
     if (!id.empty() && route.pattern.rfind(prefix, 0) == 0) {

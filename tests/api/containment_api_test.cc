@@ -128,6 +128,11 @@ TEST_F(ContainmentApiTest, LockdownAllowsPausingButNotResuming) {
   const std::string base = "/api/v1/command-batches/" + batch;
   Reply block = Send("POST", "/api/v1/blocks", admin_, json{{"value", "198.51.100.7"}});
   ASSERT_EQ(block.status, 201) << block.raw;
+  Reply token = Send("POST", "/api/v1/tokens", admin_, json{{"name", "ci"}, {"role", "helpdesk"}});
+  ASSERT_EQ(token.status, 201) << token.raw;
+  Reply other_token =
+      Send("POST", "/api/v1/tokens", other_admin_, json{{"name", "ci"}, {"role", "helpdesk"}});
+  ASSERT_EQ(other_token.status, 201) << other_token.raw;
   ASSERT_EQ(Send("POST", "/api/v1/institutions/" + inst_ + "/lockdown", admin_,
                  json{{"reason", "wipe storm"}})
                 .status,
@@ -142,6 +147,15 @@ TEST_F(ContainmentApiTest, LockdownAllowsPausingButNotResuming) {
                  superadmin_)
                 .status,
             423);
+  // So does a token of the locked institution; another institution's is a superadmin's to
+  // revoke.
+  EXPECT_EQ(
+      Send("DELETE", "/api/v1/tokens/" + token.body["id"].get<std::string>(), superadmin_).status,
+      423);
+  EXPECT_EQ(
+      Send("DELETE", "/api/v1/tokens/" + other_token.body["id"].get<std::string>(), superadmin_)
+          .status,
+      200);
   EXPECT_EQ(Send("GET", base, admin_).body["paused"], true);
 }
 
