@@ -7,12 +7,17 @@ namespace rampart::detect {
 
 namespace {
 
-// The index of the ']' closing the character class that opens at `open`, or npos.
+// The index of the ']' closing the character class that opens at `open`, or npos. A '['
+// inside the class (POSIX [:alpha:], collating [.a.] and [=a=] elements) is beyond this
+// reader: npos, so that the whole pattern is given up on rather than misread.
 size_t ClassEnd(std::string_view re, size_t open) {
   size_t j = open + 1;
   if (j < re.size() && re[j] == '^') ++j;
   if (j < re.size() && re[j] == ']') ++j;  // a leading ']' is a member
-  while (j < re.size() && re[j] != ']') j += (re[j] == '\\') ? 2 : 1;
+  while (j < re.size() && re[j] != ']') {
+    if (re[j] == '[') return std::string_view::npos;
+    j += (re[j] == '\\') ? 2 : 1;
+  }
   return j < re.size() ? j : std::string_view::npos;
 }
 
@@ -25,7 +30,11 @@ bool RequiredLiterals(std::string_view re, std::vector<std::string>* out, bool* 
   if (depth > kMaxGroupDepth) return false;
   out->clear();
   *caseless = false;
-  if (re.find("\\Q") != std::string_view::npos) return false;
+  // Vectorscan compiles the pattern as a C string, so a NUL ends it: a literal read past one
+  // could be text the compiled pattern never asks for.
+  if (re.find("\\Q") != std::string_view::npos || re.find('\0') != std::string_view::npos) {
+    return false;
+  }
   for (size_t at = re.find("(?"); at != std::string_view::npos; at = re.find("(?", at + 2)) {
     // Inline flags: i widens matching (the literal is then caseless); x would make spaces
     // in the pattern insignificant, which this reader does not follow.

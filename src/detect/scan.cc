@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "common/clock.h"
@@ -216,6 +218,7 @@ class Batch {
   std::vector<std::pair<uint32_t, uint64_t>> rule_hits_;  // rule index, count
   std::map<std::string, uint64_t> ioc_hits_;              // IoC type, count
   uint64_t alerts_ = 0, parsed_ = 0, parse_errors_ = 0;
+  std::string error_;  // set when matching the batch failed
 };
 
 struct FileTotals {
@@ -228,6 +231,7 @@ struct ScanTotals {
   std::map<std::string, uint64_t> per_ioc_type;
   uint64_t alerts = 0;
   double worker_cpu_seconds = 0;
+  std::vector<std::string> errors;  // batches that could not be matched
 };
 
 // What one matching thread owns: a matcher (its own Vectorscan scratch) and an event.
@@ -299,11 +303,18 @@ class ScanPipeline {
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
     threads_ = std::min(n, 64u);
     totals_.per_rule.assign(rules.size(), 0);
-    if (threads_ == 1) {
-      inline_matcher_ = std::make_unique<BatchMatcher>(opt, rules, iocs, now, opt.log_files);
-      return;
+    if (threads_ > 1) {
+      // Fewer threads than asked when the system refuses more; none: match inline.
+      try {
+        for (unsigned i = 0; i < threads_; ++i) workers_.emplace_back([this] { Work(); });
+      } catch (const std::system_error&) {
+      }
+      threads_ = static_cast<unsigned>(workers_.size());
     }
-    for (unsigned i = 0; i < threads_; ++i) workers_.emplace_back([this] { Work(); });
+    if (threads_ <= 1 && workers_.empty()) {
+      threads_ = 1;
+      inline_matcher_ = std::make_unique<BatchMatcher>(opt, rules, iocs, now, opt.log_files);
+    }
   }
 
   ~ScanPipeline() { Stop(); }
@@ -318,7 +329,7 @@ class ScanPipeline {
     if (batch->lines_.empty()) return;
     batch->seq_ = next_seq_++;
     if (inline_matcher_) {
-      inline_matcher_->Run(batch.get());
+      RunGuarded(inline_matcher_.get(), batch.get());
       Write(*batch);
       ++written_;
       return;
@@ -349,8 +360,33 @@ class ScanPipeline {
   }
 
  private:
+  // A batch whose matching threw (memory exhausted, say) is written as failed, so that the
+  // pipeline goes on and the scan ends with the error instead of std::terminate.
+  void RunGuarded(BatchMatcher* matcher, Batch* b) {
+    std::string error;
+    try {
+      if (matcher == nullptr) throw std::runtime_error("matching thread could not start");
+      matcher->Run(b);
+      return;
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    b->output_.clear();
+    b->rule_hits_.clear();
+    b->ioc_hits_.clear();
+    b->alerts_ = b->parsed_ = b->parse_errors_ = 0;
+    b->error_ = "lines " + std::to_string(b->lines_.empty() ? 0 : b->lines_.front().number) + "-" +
+                std::to_string(b->lines_.empty() ? 0 : b->lines_.back().number) +
+                " not matched: " + error;
+  }
+
   void Work() {
-    BatchMatcher matcher(opt_, rules_, iocs_, now_, opt_.log_files);
+    std::unique_ptr<BatchMatcher> matcher;
+    try {
+      matcher = std::make_unique<BatchMatcher>(opt_, rules_, iocs_, now_, opt_.log_files);
+    } catch (const std::exception&) {
+      // Every batch this thread takes is then written as failed (RunGuarded).
+    }
     double cpu_start = ThreadCpuSeconds();
     std::unique_lock lock(mu_);
     for (;;) {
@@ -359,7 +395,7 @@ class ScanPipeline {
       std::unique_ptr<Batch> b = std::move(queue_.front());
       queue_.pop_front();
       lock.unlock();
-      matcher.Run(b.get());
+      RunGuarded(matcher.get(), b.get());
       lock.lock();
       uint64_t seq = b->seq_;
       done_.emplace(seq, std::move(b));
@@ -383,6 +419,7 @@ class ScanPipeline {
   }
 
   void Write(const Batch& b) {
+    if (!b.error_.empty()) totals_.errors.push_back(opt_.log_files[b.file_] + ": " + b.error_);
     out_ << b.output_;
     if (totals_.files.size() <= b.file_) totals_.files.resize(b.file_ + 1);
     totals_.files[b.file_].lines += b.parsed_;
@@ -542,6 +579,10 @@ int RunScanCommand(const ScanOptions& opt) {
     total_lines += line_no;
   }
   ScanTotals totals = pipeline.Finish(opt.log_files.size());
+  for (const std::string& e : totals.errors) {
+    err << "rampart scan: " << e << "\n";
+    exit_code = 1;
+  }
   for (const auto& [file, format] : scanned) {
     const FileTotals& f = totals.files[file];
     if (f.parse_errors > 0) {

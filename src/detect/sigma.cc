@@ -1167,7 +1167,11 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
     if (def.from_re && RegexRequiredLiterals(def.pattern, &required, &inline_caseless)) {
       unsigned caseless = (def.flags & HS_FLAG_CASELESS) || inline_caseless ? HS_FLAG_CASELESS : 0;
       for (const std::string& bytes : required) {
-        Prefilter::LiteralUse use{m, static_cast<uint32_t>(bytes.size()), def.slot, false, false,
+        Prefilter::LiteralUse use{m,
+                                  static_cast<uint32_t>(bytes.size()),
+                                  def.slot,
+                                  false,
+                                  false,
                                   /*gate=*/true};
         literals[{LiteralPattern(bytes), caseless}].push_back(use);
       }
@@ -1454,7 +1458,7 @@ struct RuleMatcher::Impl {
   // Bit per slot: which slots have any_value matchers, short literals, exact literals, `re`
   // prefilter databases; and which regions MayTrigger filled last.
   uint32_t any_value_slots = 0, short_slots = 0, exact_slots = 0, regex_slots = 0;
-  uint32_t regions_used = ~0u;
+  uint32_t regions_used = kSlotCount == 32 ? ~0u : (1u << kSlotCount) - 1;
   // Slots whose `re` database a gate literal opened for this event.
   uint32_t regex_gates = 0;
 

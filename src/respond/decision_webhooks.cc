@@ -1,5 +1,7 @@
 #include "respond/decision_webhooks.h"
 
+#include "common/json_util.h"
+
 #include "common/files.h"
 #include "core/model.h"
 
@@ -59,7 +61,8 @@ DecisionWebhooks::~DecisionWebhooks() {
 
 void DecisionWebhooks::Publish(const BlockChange& change) {
   if (senders_.empty()) return;
-  const std::string body = DecisionWebhookJson(change, core::NewId("dec")).dump();
+  // Never throws on odd bytes in a reason: this runs under the engine's block lock.
+  const std::string body = jsonutil::Dump(DecisionWebhookJson(change, core::NewId("dec")));
   for (auto& s : senders_) s->Submit(body);
 }
 

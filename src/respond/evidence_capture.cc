@@ -10,6 +10,7 @@
 #include "common/crypto.h"
 #include "common/file_tree.h"
 #include "common/files.h"
+#include "common/json_util.h"
 #include "common/log.h"
 #include "core/command_signing.h"
 #include "core/model.h"
@@ -339,6 +340,10 @@ Result<std::vector<EvidenceBundleInfo>> EvidenceCollector::ListAll() const {
     RAMPART_ASSIGN_OR_RETURN(std::string text,
                              files::ReadWholeFile(entry.path().string(), kMaxInfoBytes));
     RAMPART_ASSIGN_OR_RETURN(EvidenceBundleInfo info, InfoFromJson(text));
+    // The record must name the bundle its file is named for: paths are built from the id.
+    if (info.bundle_id != name.substr(0, name.size() - 5)) {
+      return Status::Internal("evidence record " + name + " names another bundle");
+    }
     out.push_back(std::move(info));
   }
   if (ec) return Status::Internal("cannot list the evidence directory");
@@ -351,6 +356,9 @@ Result<std::vector<EvidenceBundleInfo>> EvidenceCollector::ListAll() const {
 Result<std::vector<std::string>> EvidenceCollector::Prune(int64_t now, int64_t retention_days) {
   std::vector<std::string> deleted;
   if (retention_days <= 0) return deleted;
+  // A deletion nobody can later see is not allowed: without the keeper's audit log, nothing
+  // is deleted.
+  if (keeper_ == nullptr) return Status::Unavailable("no keeper: evidence is not pruned");
   std::lock_guard lock(capture_mu_);  // never while a bundle of the same incident is written
   RAMPART_ASSIGN_OR_RETURN(auto all, ListAll());
   const int64_t cutoff = now - retention_days * 86400;
@@ -362,15 +370,32 @@ Result<std::vector<std::string>> EvidenceCollector::Prune(int64_t now, int64_t r
     if (incident.ok()) {
       it->second = incident->state == core::IncidentState::kClosed && incident->closed_at > 0 &&
                    incident->closed_at <= cutoff;
-    } else if (incident.status().code() == Code::kNotFound) {
-      it->second = true;  // nothing left to prove anything about
-    } else {
+    } else if (incident.status().code() != Code::kNotFound) {
       return incident.status();
     }
+    // An incident the store does not know (a database restored from a backup older than the
+    // incident) keeps its bundles: they may be all that is left of it.
   }
   const std::string dir = EvidenceDir(options_.data_dir);
   for (const auto& info : all) {
     if (!expired[info.incident_id]) continue;
+    // Deleting evidence is itself on the record, with the bundle's hash, before the files go.
+    audit::Record r;
+    r.actor = "system";
+    r.action = "evidence.prune";
+    r.target = info.bundle_id;
+    r.outcome = "success";
+    r.institution_id = info.institution_id;
+    r.severity = "info";
+    r.details_json = jsonutil::Dump(nlohmann::json{{"incident_id", info.incident_id},
+                                                   {"created_at", info.created_at},
+                                                   {"sha256", info.sha256_hex},
+                                                   {"retention_days", retention_days}});
+    if (auto appended = keeper_->AppendAudit(r); !appended.ok()) {
+      log::Error("evidence.prune_failed",
+                 {{"bundle_id", info.bundle_id}, {"error", appended.status().message()}});
+      continue;
+    }
     std::error_code archive_ec, info_ec;
     std::filesystem::remove(dir + "/" + info.bundle_id + ".tar.gz", archive_ec);
     // The record goes last: a bundle whose archive could not be removed is still listed.
@@ -382,26 +407,6 @@ Result<std::vector<std::string>> EvidenceCollector::Prune(int64_t now, int64_t r
     log::Info("evidence.pruned", {{"bundle_id", info.bundle_id},
                                   {"incident_id", info.incident_id},
                                   {"created_at", info.created_at}});
-    // Deleting evidence is itself on the record, with the bundle's hash.
-    audit::Record r;
-    r.actor = "system";
-    r.action = "evidence.prune";
-    r.target = info.bundle_id;
-    r.outcome = "success";
-    r.institution_id = info.institution_id;
-    r.severity = "info";
-    r.details_json = nlohmann::json{
-        {"incident_id", info.incident_id},
-        {"created_at", info.created_at},
-        {"sha256", info.sha256_hex},
-        {"retention_days",
-         retention_days}}.dump();
-    if (keeper_ != nullptr) {
-      if (auto appended = keeper_->AppendAudit(r); !appended.ok()) {
-        log::Error("audit.append_failed",
-                   {{"action", r.action}, {"error", appended.status().message()}});
-      }
-    }
     deleted.push_back(info.bundle_id);
   }
   return deleted;

@@ -97,8 +97,10 @@ class EvidenceCollector {
   // tracker has not yet seen the alert). NotFound when the alert is not stored.
   Result<core::Incident> IncidentOfAlert(const core::Alert& alert);
   // Deletes the bundles of incidents closed at least retention_days ago (at `now`, Unix
-  // seconds), and the bundles of incidents no longer stored. Returns the ids deleted; a bundle
-  // whose files cannot be removed is left for the next pass and logged.
+  // seconds), each after its `evidence.prune` audit record is written. Bundles of incidents
+  // the store does not know are kept. Returns the ids deleted; a bundle whose record or files
+  // cannot be written or removed is left for the next pass and logged. Unavailable without a
+  // keeper.
   Result<std::vector<std::string>> Prune(int64_t now, int64_t retention_days);
 
  private:

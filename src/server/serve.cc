@@ -115,6 +115,14 @@ std::string SourceMetrics(const detect::LogFollower* follower,
 }  // namespace
 
 int Serve(const ServeOptions& options) {
+  // Signals are taken synchronously by this thread only. Blocked before any thread starts
+  // (webhook senders, the keeper supervisor, detection), so that every thread inherits the
+  // mask and a SIGTERM can never take the default action in one of them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (!crypto::InitCrypto().ok()) return Fail("cannot initialise cryptography");
   Config config;
   config.data_dir = options.data_dir;
@@ -352,13 +360,6 @@ int Serve(const ServeOptions& options) {
   server_options.on_violation = [&app](std::string_view ip, std::string_view reason) {
     app.RecordViolation(ip, reason);
   };
-
-  // Signals are taken synchronously by this thread only; worker threads inherit the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // Sources first, then the engine (whose thread calls the playbook runner inside `app`), then
   // the sinks: `app` is destroyed before the engine, so the engine must not outlive this.

@@ -52,9 +52,12 @@ TEST(RegexLiteralsTest, QuantifiersShortenOrEndRuns) {
 TEST(RegexLiteralsTest, GivesUpOnWhatItDoesNotFollow) {
   for (const char* re :
        {"(a)\\1bcd", "\\x41bcd", "\\p{L}abc", "\\Qabc\\E", "(?x)a b c d", "abc)", "abc]", "(abc",
-        "[abc", "*abc", "abc{", "abc{,3}", "abc\\", "abc|", "|abc", ""}) {
+        "[abc", "*abc", "abc{", "abc{,3}", "abc\\", "abc|", "|abc", "",
+        // Brackets inside a class (POSIX and collating elements): given up on, not misread.
+        "[[:alpha:][]|evil[.]php", "[[.a.]]bcde", "[[=e=]]vil.example"}) {
     EXPECT_EQ(Literals(re), V{"<none>"}) << re;
   }
+  EXPECT_EQ(Literals(std::string_view("abc\0zzzz", 8)), V{"<none>"});  // NUL: C string ends
   std::string deep(100000, '(');  // nesting beyond the depth limit, and unbalanced
   EXPECT_EQ(Literals(deep + "abcd"), V{"<none>"});
   std::string nested;

@@ -13,7 +13,7 @@
 namespace rampart::e2e {
 namespace {
 
-using testing::WebhookReceiver;
+using ::rampart::testing::WebhookReceiver;
 
 TEST(DecisionWebhookE2e, BlockAndUnblockThroughTheApiArePostedSigned) {
   ASSERT_TRUE(crypto::InitCrypto().ok());

@@ -14,7 +14,7 @@
 namespace rampart::http {
 namespace {
 
-using testing::WebhookReceiver;
+using ::rampart::testing::WebhookReceiver;
 
 constexpr const char* kSecret = "decision-webhook-secret";
 

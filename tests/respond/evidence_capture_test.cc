@@ -287,6 +287,14 @@ TEST_F(EvidenceCaptureTest, PruneDeletesOnlyBundlesOfLongClosedIncidents) {
   auto b = collector_->Capture(store::Scope::All(), open.id, AdminOf(""));
   ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString() << b.status().ToString();
   const std::string dir = EvidenceDir(dir_.path());
+  // A bundle of an incident the database does not know (restored from an older backup).
+  auto record = files::ReadWholeFile(dir + "/" + a->bundle_id + ".json", 1 << 20);
+  ASSERT_TRUE(record.ok());
+  json orphan = json::parse(*record);
+  orphan["bundle_id"] = "evb_0123456789abcdef";
+  orphan["incident_id"] = "inc_restored_away";
+  ASSERT_TRUE(files::WritePrivateFile(dir + "/evb_0123456789abcdef.json", orphan.dump()).ok());
+  ASSERT_TRUE(files::WritePrivateFile(dir + "/evb_0123456789abcdef.tar.gz", "x").ok());
   ASSERT_TRUE(store_
                   ->TransitionIncident(store::Scope::All(), closed.id, core::IncidentState::kClosed,
                                        "usr_analyst", "done", clock_.NowSeconds())
@@ -308,6 +316,7 @@ TEST_F(EvidenceCaptureTest, PruneDeletesOnlyBundlesOfLongClosedIncidents) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/" + a->bundle_id + ".tar.gz"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/" + a->bundle_id + ".json"));
   EXPECT_TRUE(std::filesystem::exists(dir + "/" + b->bundle_id + ".tar.gz"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/evb_0123456789abcdef.tar.gz"));
   auto listed = collector_->List(store::Scope::All(), closed.id);
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->empty());
@@ -323,6 +332,11 @@ TEST_F(EvidenceCaptureTest, PruneDeletesOnlyBundlesOfLongClosedIncidents) {
   auto again = collector_->Prune(closed_at + 31 * 86400, 30);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->empty());
+
+  // A record whose id is not its file's name is refused, never used to build a path.
+  orphan["bundle_id"] = "../../escape";
+  ASSERT_TRUE(files::WritePrivateFile(dir + "/evb_0123456789abcdef.json", orphan.dump()).ok());
+  EXPECT_EQ(collector_->Prune(closed_at + 31 * 86400, 30).status().code(), Code::kInternal);
 }
 
 TEST_F(EvidenceCaptureTest, OtherInstitutionsIncidentIsNotFoundAndKeeperRefusalIsFinal) {
