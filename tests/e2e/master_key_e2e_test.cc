@@ -1,7 +1,7 @@
 // Master-key rotation against the real binaries: after POST /api/v1/keys/master/rotate serve's
 // background job moves every staff row to the new version and each record still reveals the same
 // data; a rotation made while serve was down (through the keeper's socket) is picked up by the
-// job when serve starts again.
+// job when serve starts again, after which the old version can be retired on the keeper host.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -155,6 +155,31 @@ TEST_F(MasterKeyE2eTest, ARotationMadeWhileServeWasDownIsReWrappedAtStart) {
   EXPECT_EQ(RowsOf(done, 1), 0);
   EXPECT_GT(done["job"]["rewrapped"].get<int64_t>(), 200);
   ExpectEveryCreatedRecordReveals();
+
+  // Version 1 wraps nothing any more: it can be retired on the keeper host, with the keeper down.
+  const std::string keys = data_ + "/keeper";
+  auto retire = [&](const std::string& version) {
+    return e2e::Run(
+        {kRampart, "keeper", "retire-master-key", "--keys", keys, "--version", version});
+  };
+  ProcResult running = retire("1");
+  EXPECT_EQ(running.exit_code, 1) << "refused while serve's keeper runs";
+  EXPECT_NE(running.err.find("stop it first"), std::string::npos) << running.err;
+  ASSERT_EQ(server_.Stop(), 0);
+  ProcResult current = retire("2");
+  EXPECT_EQ(current.exit_code, 1);
+  EXPECT_NE(current.err.find("current master key"), std::string::npos) << current.err;
+  ProcResult retired = retire("1");
+  ASSERT_EQ(retired.exit_code, 0) << retired.err;
+  EXPECT_EQ(e2e::Run({kRampart, "audit", "verify", "--data", data_}).exit_code, 0);
+
+  StartServer();
+  ApiReply after = Api(superadmin_, "GET", "/api/v1/keys/master");
+  ASSERT_EQ(after.status, 200) << after.raw;
+  ASSERT_EQ(after.body["versions"].size(), 1u) << after.raw;
+  EXPECT_EQ(after.body["versions"][0]["version"], 2);
+  ExpectEveryCreatedRecordReveals();
+  EXPECT_NE(ReadFile(keys + "/audit/records.jsonl").find("master_key.retire"), std::string::npos);
 }
 
 }  // namespace
