@@ -10,7 +10,7 @@ namespace {
 
 constexpr size_t kMaxFailedIds = 100;
 
-bool Transient(const Status& s) {
+bool RewrapRetryable(const Status& s) {
   return s.code() == Code::kUnavailable || s.code() == Code::kInternal;
 }
 
@@ -79,7 +79,7 @@ void MasterKeyRewrap::Loop() {
     lock.unlock();
     Status s = RunPass();
     lock.lock();
-    if (!s.ok() && Transient(s)) {
+    if (!s.ok() && RewrapRetryable(s)) {
       // The keeper restarting, the database busy: the same pass again later, unless stopped.
       cv_.wait_for(lock, std::chrono::milliseconds(options_.retry_millis),
                    [this] { return stopping_ || kicked_; });
@@ -93,7 +93,7 @@ Status MasterKeyRewrap::RunPass() {
   std::lock_guard pass(pass_mu_);
   auto fail = [this](const Status& s) {
     std::lock_guard lock(mu_);
-    snapshot_.state = Transient(s) ? "retrying" : "failed";
+    snapshot_.state = RewrapRetryable(s) ? "retrying" : "failed";
     snapshot_.last_error = s.message();
     log::Error("master_key.rewrap_failed", {{"error", s.message()}});
     return s;
