@@ -2,7 +2,7 @@
 // rotating it. Rotation is the keeper's (it adds the version and refuses more than one an hour);
 // serve's re-wrap job (respond/master_key_rewrap.h) then moves every row to the new version in
 // the background. Retiring an old version is not offered here: a compromised web tier could make
-// rows unreadable with it; it is done on the keeper host (`rampart keeper-retire-master-key`).
+// rows unreadable with it; it is done on the keeper host (`rampart keeper retire-master-key`).
 #include "api/internal.h"
 #include "common/log.h"
 #include "respond/master_key_rewrap.h"

@@ -77,7 +77,7 @@ class KeeperService : public Keeper {
   Result<MasterKeyStatus> GetMasterKeyStatus(const Caller& caller) override;
 
   // Deletes master key `version` from the keys.json of `key_dir`, on the keeper host with the
-  // keeper stopped (`rampart keeper-retire-master-key`): never through serve, so that a
+  // keeper stopped (`rampart keeper retire-master-key`): never through serve, so that a
   // compromised web tier cannot make rows unreadable. Rows still wrapped under the version no
   // longer open afterwards: GET /api/v1/keys/master must show none left on it first.
   // InvalidArgument for the current version; NotFound for a version the keeper does not hold;
