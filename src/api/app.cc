@@ -44,6 +44,11 @@ class App::Impl {
       response_->SetEvidenceCollector(evidence_.get());
       ctx_.evidence = evidence_.get();
     }
+    if (ctx_.options.keeper != nullptr) {
+      rewrap_ = std::make_unique<respond::MasterKeyRewrap>(store, ctx_.options.keeper, clock);
+      response_->SetMasterKeyRewrap(rewrap_.get());
+      ctx_.rewrap = rewrap_.get();
+    }
     runner_ = std::make_unique<respond::PlaybookRunner>(response_.get(), clock);
     ctx_.response = response_.get();
     ctx_.runner = runner_.get();
@@ -56,6 +61,7 @@ class App::Impl {
   internal::Context& ctx() { return ctx_; }
   respond::ActionEngine& response() { return *response_; }
   respond::PlaybookRunner& runner() { return *runner_; }
+  respond::MasterKeyRewrap* rewrap() { return rewrap_.get(); }
   NonceCache& nonces() { return nonces_; }
 
  private:
@@ -83,6 +89,7 @@ class App::Impl {
   respond::Denylist denylist_;
   respond::LockdownState lockdowns_;
   std::unique_ptr<respond::EvidenceCollector> evidence_;  // before the engine that uses it
+  std::unique_ptr<respond::MasterKeyRewrap> rewrap_;      // likewise
   std::unique_ptr<respond::ActionEngine> response_;
   std::unique_ptr<respond::PlaybookRunner> runner_;
 };
@@ -93,6 +100,7 @@ void App::Impl::RegisterRoutes() {
   table_.Add("GET", "/metrics", "metrics.read", [this](const Call& c) { return MetricsPage(c); });
   internal::RegisterInstitutionRoutes(table_, ctx_);
   internal::RegisterCommandKeyRoutes(table_, ctx_);
+  internal::RegisterMasterKeyRoutes(table_, ctx_);
   internal::RegisterStaffExportRoutes(table_, ctx_);
   internal::RegisterStaffRoutes(table_, ctx_);
   internal::RegisterDeviceRoutes(table_, ctx_);
@@ -513,6 +521,9 @@ respond::ActionEngine& App::response() {
 }
 respond::PlaybookRunner& App::playbooks() {
   return impl_->runner();
+}
+respond::MasterKeyRewrap* App::master_key_rewrap() {
+  return impl_->rewrap();
 }
 
 uint64_t App::BodyLimit(std::string_view method, std::string_view path) const {

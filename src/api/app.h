@@ -26,6 +26,7 @@ class Keeper;
 }
 namespace rampart::respond {
 class ActionEngine;
+class MasterKeyRewrap;
 class PlaybookRunner;
 }  // namespace rampart::respond
 
@@ -75,6 +76,8 @@ class App {
   // and the runner into the alert pipeline.
   respond::ActionEngine& response();
   respond::PlaybookRunner& playbooks();
+  // The master-key re-wrap job (null without a keeper); serve starts and stops its thread.
+  respond::MasterKeyRewrap* master_key_rewrap();
 
  private:
   class Impl;

@@ -65,6 +65,7 @@ struct Context {
   respond::ActionEngine* response = nullptr;       // containment actions (blocks, lockdown, revoke)
   respond::PlaybookRunner* runner = nullptr;       // playbook steps waiting for approval
   respond::EvidenceCollector* evidence = nullptr;  // null: evidence capture is not configured
+  respond::MasterKeyRewrap* rewrap = nullptr;      // null: no keeper, so nothing to re-wrap
   int64_t Now() const { return clock->NowSeconds(); }
 };
 
@@ -113,6 +114,7 @@ class RouteTable {
 // Each resource file registers its routes.
 void RegisterInstitutionRoutes(RouteTable& t, Context& c);
 void RegisterCommandKeyRoutes(RouteTable& t, Context& c);
+void RegisterMasterKeyRoutes(RouteTable& t, Context& c);  // master_keys.cc
 void RegisterStaffExportRoutes(RouteTable& t, Context& c);
 void RegisterStaffRoutes(RouteTable& t, Context& c);
 void RegisterDeviceRoutes(RouteTable& t, Context& c);

@@ -13,11 +13,13 @@ struct Grant {
 
 // Helpdesk reads the staff directory to answer calls; analysts and auditors see devices,
 // policies and compliance but not staff personal data (least privilege for read-only roles).
-constexpr std::array<Grant, 38> kGrants{{
+constexpr std::array<Grant, 39> kGrants{{
     {"institutions.read", {true, true, true, true, true}},
     {"institutions.write", {true, false, false, false, false}},
     // Moving an institution's devices to a new command key.
     {"keys.rotate", {true, true, false, false, false}},
+    // The keeper's staff-data master key, shared by every institution: the superadmin alone.
+    {"keys.master", {true, false, false, false, false}},
     {"staff.read", {true, true, true, false, false}},
     {"staff.write", {true, true, false, false, false}},
     // Clear staff names and numbers, through the keeper's per-principal budget.

@@ -220,4 +220,29 @@ Result<std::string> KeeperClient::SignEvidence(const SignEvidenceRequest& reques
   return std::move(signature).value();
 }
 
+Result<MasterKeyStatus> KeeperClient::RotateMasterKey(const Caller& caller) {
+  RAMPART_ASSIGN_OR_RETURN(json result,
+                           pool_->Call("rotate_master_key", json{{"caller", ToWire(caller)}}));
+  return Unwrap(MasterKeyStatusFromWire(result));
+}
+
+Result<std::vector<RewrappedKey>> KeeperClient::RewrapKeys(const RewrapRequest& request) {
+  RAMPART_ASSIGN_OR_RETURN(json result, pool_->Call("rewrap_keys", ToWire(request)));
+  if (!result.is_array() || result.size() != request.records.size()) {
+    return Status::Unavailable("keeper answer malformed");
+  }
+  std::vector<RewrappedKey> out;
+  for (const auto& item : result) {
+    RAMPART_ASSIGN_OR_RETURN(RewrappedKey r, Unwrap(RewrappedKeyFromWire(item)));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<MasterKeyStatus> KeeperClient::GetMasterKeyStatus(const Caller& caller) {
+  RAMPART_ASSIGN_OR_RETURN(json result,
+                           pool_->Call("master_key_status", json{{"caller", ToWire(caller)}}));
+  return Unwrap(MasterKeyStatusFromWire(result));
+}
+
 }  // namespace rampart::keeper

@@ -41,6 +41,9 @@ class KeeperClient : public Keeper {
   Result<AuditPage> QueryAudit(const AuditQuery& query) override;
   Result<std::vector<AuditProof>> ProveAudit(const AuditProofRequest& request) override;
   Result<std::string> SignEvidence(const SignEvidenceRequest& request) override;
+  Result<MasterKeyStatus> RotateMasterKey(const Caller& caller) override;
+  Result<std::vector<RewrappedKey>> RewrapKeys(const RewrapRequest& request) override;
+  Result<MasterKeyStatus> GetMasterKeyStatus(const Caller& caller) override;
 
  private:
   class Pool;

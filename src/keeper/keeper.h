@@ -172,6 +172,45 @@ struct AuditProof {
   std::vector<std::string> path_hex;  // audit::InclusionPath, nearest sibling first
 };
 
+// The staff-data master keys. Each record's data key is wrapped under one version; a rotation
+// adds a version that wraps every new seal, and RewrapKeys moves existing records onto it.
+// Old versions stay in the keeper until an operator retires one on the keeper host.
+struct MasterKeyVersion {
+  int64_t version = 0;
+  int64_t created_at = 0;  // Unix seconds; 0 for a key made before creation times were kept
+};
+
+struct MasterKeyStatus {
+  int64_t current_version = 0;             // the version that wraps new seals
+  std::vector<MasterKeyVersion> versions;  // oldest first; the last is current
+};
+
+// A record's wrapped data key, for re-wrapping: no ciphertext, so no field is ever decrypted.
+struct WrappedKeyRef {
+  std::string institution_id;
+  std::string staff_id;
+  std::string wrapped_key;  // raw, as SealedStaff::wrapped_key
+  int64_t key_version = 0;
+};
+
+inline constexpr size_t kMaxRewrapPerCall = 500;
+// One rotation at most per this many seconds: each adds a key the keeper keeps until retired.
+inline constexpr int64_t kMasterKeyRotationInterval = 3600;
+
+struct RewrapRequest {
+  Caller caller;                       // audited as "master_key.rewrap" (one record per call)
+  std::vector<WrappedKeyRef> records;  // at most kMaxRewrapPerCall
+};
+
+// One answer per request record, in request order.
+struct RewrappedKey {
+  std::string staff_id;
+  bool ok = false;
+  std::string wrapped_key;  // raw; under key_version (unchanged when already current)
+  int64_t key_version = 0;
+  std::string error;  // why the record failed: its wrapped key did not open, ...
+};
+
 // The query's bounds (InvalidArgument naming what is wrong) and its filter, shared by every
 // implementation so that the fakes of tests filter exactly as the keeper does.
 Status ValidateAuditQuery(const AuditQuery& query);
@@ -217,6 +256,21 @@ class Keeper {
   // institution-bound caller signing another institution's bundle; InvalidArgument for a
   // malformed id or digest. Audited ("evidence.sign") before the signature leaves the keeper.
   virtual Result<std::string> SignEvidence(const SignEvidenceRequest& request) = 0;
+
+  // Adds master key version current+1 and makes it wrap every new seal; persisted before it is
+  // used. Audited ("master_key.rotate"). PermissionDenied for a caller other than a superadmin
+  // or the playbook engine ("system"); ResourceExhausted when the current key came from a
+  // rotation less than kMasterKeyRotationInterval ago. Returns the status after the rotation.
+  virtual Result<MasterKeyStatus> RotateMasterKey(const Caller& caller) = 0;
+  // Unwraps each record's data key with its version's master key and wraps it under the
+  // current version, bound to the record's id as Seal binds it. Fields are never decrypted: no
+  // decrypt budget is spent and no personal data leaves. A record whose key does not open (or
+  // whose version is unknown, or that belongs to another institution than an institution-bound
+  // caller's) fails alone; the others go on. One audit record ("master_key.rewrap") per call.
+  // InvalidArgument for more than kMaxRewrapPerCall records; PermissionDenied as RotateMasterKey.
+  virtual Result<std::vector<RewrappedKey>> RewrapKeys(const RewrapRequest& request) = 0;
+  // The versions the keeper holds and which one is current. Not audited: it reveals no key.
+  virtual Result<MasterKeyStatus> GetMasterKeyStatus(const Caller& caller) = 0;
 };
 
 }  // namespace rampart::keeper

@@ -459,6 +459,85 @@ Result<AuditProof> AuditProofFromWire(const json& j) {
   return v;
 }
 
+json ToWire(const MasterKeyStatus& v) {
+  json versions = json::array();
+  for (const auto& k : v.versions) {
+    versions.push_back({{"version", k.version}, {"created_at", k.created_at}});
+  }
+  return {{"current_version", v.current_version}, {"versions", std::move(versions)}};
+}
+
+Result<MasterKeyStatus> MasterKeyStatusFromWire(const json& j) {
+  RAMPART_RETURN_IF_ERROR(RequireObject(j, "result"));
+  MasterKeyStatus v;
+  RAMPART_RETURN_IF_ERROR(GetInt(j, "current_version", &v.current_version));
+  auto it = j.find("versions");
+  // A keeper holds one key per rotation, at most one an hour: far fewer than this.
+  if (it == j.end() || !it->is_array() || it->empty() || it->size() > 100000) {
+    return Status::InvalidArgument("versions must be a non-empty array");
+  }
+  for (const auto& k : *it) {
+    RAMPART_RETURN_IF_ERROR(RequireObject(k, "version"));
+    MasterKeyVersion version;
+    RAMPART_RETURN_IF_ERROR(GetInt(k, "version", &version.version));
+    RAMPART_RETURN_IF_ERROR(GetInt(k, "created_at", &version.created_at));
+    v.versions.push_back(version);
+  }
+  return v;
+}
+
+json ToWire(const RewrapRequest& v) {
+  json records = json::array();
+  for (const auto& r : v.records) {
+    records.push_back({{"institution_id", r.institution_id},
+                       {"staff_id", r.staff_id},
+                       {"wrapped_key", crypto::Base64Encode(r.wrapped_key)},
+                       {"key_version", r.key_version}});
+  }
+  return {{"caller", ToWire(v.caller)}, {"records", std::move(records)}};
+}
+
+Result<RewrapRequest> RewrapRequestFromWire(const json& j) {
+  RAMPART_RETURN_IF_ERROR(RequireObject(j, "args"));
+  RewrapRequest v;
+  if (!j.contains("caller")) return Status::InvalidArgument("missing caller");
+  RAMPART_ASSIGN_OR_RETURN(v.caller, CallerFromWire(j.at("caller")));
+  auto it = j.find("records");
+  if (it == j.end() || !it->is_array() || it->size() > kMaxRewrapPerCall) {
+    return Status::InvalidArgument("records must be an array of at most " +
+                                   std::to_string(kMaxRewrapPerCall));
+  }
+  for (const auto& r : *it) {
+    RAMPART_RETURN_IF_ERROR(RequireObject(r, "record"));
+    WrappedKeyRef ref;
+    RAMPART_RETURN_IF_ERROR(GetString(r, "institution_id", &ref.institution_id));
+    RAMPART_RETURN_IF_ERROR(GetString(r, "staff_id", &ref.staff_id));
+    RAMPART_RETURN_IF_ERROR(GetBytes(r, "wrapped_key", &ref.wrapped_key));
+    RAMPART_RETURN_IF_ERROR(GetInt(r, "key_version", &ref.key_version));
+    v.records.push_back(std::move(ref));
+  }
+  return v;
+}
+
+json ToWire(const RewrappedKey& v) {
+  return {{"staff_id", v.staff_id},
+          {"ok", v.ok},
+          {"wrapped_key", crypto::Base64Encode(v.wrapped_key)},
+          {"key_version", v.key_version},
+          {"error", v.error}};
+}
+
+Result<RewrappedKey> RewrappedKeyFromWire(const json& j) {
+  RAMPART_RETURN_IF_ERROR(RequireObject(j, "record"));
+  RewrappedKey v;
+  RAMPART_RETURN_IF_ERROR(GetString(j, "staff_id", &v.staff_id));
+  RAMPART_RETURN_IF_ERROR(GetBool(j, "ok", &v.ok));
+  RAMPART_RETURN_IF_ERROR(GetBytes(j, "wrapped_key", &v.wrapped_key, false));
+  RAMPART_RETURN_IF_ERROR(GetInt(j, "key_version", &v.key_version));
+  RAMPART_RETURN_IF_ERROR(GetString(j, "error", &v.error, false));
+  return v;
+}
+
 std::string EncodeRequest(std::string_view op, const json& args) {
   return Dump(json{{"op", op}, {"args", args}});
 }
@@ -579,6 +658,22 @@ std::string HandleRequest(Keeper& keeper, std::string_view request_body, bool* m
       auto signature = keeper.SignEvidence(*req);
       if (!signature.ok()) return ErrorAnswer(signature.status());
       return OkAnswer(crypto::Base64Encode(*signature));
+    }
+    if (op == "rotate_master_key" || op == "master_key_status") {
+      if (!args.contains("caller")) return bad(Status::InvalidArgument("missing caller"));
+      auto caller = CallerFromWire(args.at("caller"));
+      if (!caller.ok()) return bad(caller.status());
+      return Answer(op == "rotate_master_key" ? keeper.RotateMasterKey(*caller)
+                                              : keeper.GetMasterKeyStatus(*caller));
+    }
+    if (op == "rewrap_keys") {
+      auto req = RewrapRequestFromWire(args);
+      if (!req.ok()) return bad(req.status());
+      auto rewrapped = keeper.RewrapKeys(*req);
+      if (!rewrapped.ok()) return ErrorAnswer(rewrapped.status());
+      json out = json::array();
+      for (const auto& r : *rewrapped) out.push_back(ToWire(r));
+      return OkAnswer(std::move(out));
     }
     if (op == "checkpoint") return Answer(keeper.MakeCheckpoint());
     if (op == "checkpoint_public_key") {

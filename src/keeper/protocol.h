@@ -8,7 +8,7 @@
 //
 // Ops: seal, open, blind_index, get_command_key, sign_command, rotate_command_key,
 // key_rotations, append_audit, checkpoint, checkpoint_public_key, query_audit, prove_audit,
-// sign_evidence.
+// sign_evidence, rotate_master_key, rewrap_keys, master_key_status.
 #pragma once
 
 #include <cstdint>
@@ -48,6 +48,9 @@ nlohmann::json ToWire(const AuditPage& v);
 nlohmann::json ToWire(const SignEvidenceRequest& v);
 nlohmann::json ToWire(const AuditProofRequest& v);
 nlohmann::json ToWire(const AuditProof& v);
+nlohmann::json ToWire(const MasterKeyStatus& v);
+nlohmann::json ToWire(const RewrapRequest& v);
+nlohmann::json ToWire(const RewrappedKey& v);
 Result<Caller> CallerFromWire(const nlohmann::json& j);
 Result<SealRequest> SealRequestFromWire(const nlohmann::json& j);
 Result<SealedStaff> SealedStaffFromWire(const nlohmann::json& j);
@@ -64,5 +67,8 @@ Result<AuditPage> AuditPageFromWire(const nlohmann::json& j);
 Result<SignEvidenceRequest> SignEvidenceRequestFromWire(const nlohmann::json& j);
 Result<AuditProofRequest> AuditProofRequestFromWire(const nlohmann::json& j);
 Result<AuditProof> AuditProofFromWire(const nlohmann::json& j);
+Result<MasterKeyStatus> MasterKeyStatusFromWire(const nlohmann::json& j);
+Result<RewrapRequest> RewrapRequestFromWire(const nlohmann::json& j);
+Result<RewrappedKey> RewrappedKeyFromWire(const nlohmann::json& j);
 
 }  // namespace rampart::keeper

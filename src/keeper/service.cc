@@ -1,5 +1,9 @@
 #include "keeper/service.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -69,6 +73,17 @@ bool MayReadAudit(const Caller& caller) {
   return MayCaptureEvidence(caller) || caller.role == "auditor";
 }
 
+// Who may rotate master keys and re-wrap data keys: the superadmin and the playbook engine.
+// Neither reveals a key or a field, but each rotation adds a key the keeper keeps.
+bool MayManageMasterKeys(const Caller& caller) {
+  return caller.role == "superadmin" || (caller.principal == "system" && caller.role == "system");
+}
+
+std::string WrapAssociatedData(std::string_view institution_id, std::string_view staff_id,
+                               int64_t version) {
+  return StaffAssociatedData(institution_id, staff_id) + "\nkey-v" + std::to_string(version);
+}
+
 bool IsLowerHex(std::string_view s) {
   for (char c : s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
@@ -92,8 +107,9 @@ class KeeperService::State {
   AuditTrail* trail = nullptr;
   const Clock* clock = nullptr;
 
-  std::mutex mu;                               // guards everything below
-  std::map<int64_t, std::string> master_keys;  // version → raw key
+  std::mutex mu;                                  // guards everything below
+  std::map<int64_t, std::string> master_keys;     // version → raw key
+  std::map<int64_t, int64_t> master_key_created;  // version → Unix seconds (0: not recorded)
   std::string blind_index_key;
   std::string checkpoint_seed;
   crypto::Ed25519KeyPair checkpoint_key;
@@ -129,7 +145,10 @@ class KeeperService::State {
       for (const auto& mk : doc.at("master_keys")) {
         RAMPART_ASSIGN_OR_RETURN(std::string key,
                                  crypto::HexDecode(mk.at("key").get<std::string>()));
-        master_keys[mk.at("version").get<int64_t>()] = std::move(key);
+        const auto version = mk.at("version").get<int64_t>();
+        master_keys[version] = std::move(key);
+        // Files written before rotation existed carry no creation time.
+        master_key_created[version] = mk.value("created_at", int64_t{0});
       }
       RAMPART_ASSIGN_OR_RETURN(blind_index_key,
                                crypto::HexDecode(doc.at("blind_index_key").get<std::string>()));
@@ -173,6 +192,7 @@ class KeeperService::State {
 
   Status CreateFresh() {
     master_keys[1] = crypto::RandomBytes(crypto::kAeadKeyBytes);
+    master_key_created[1] = clock->NowSeconds();
     blind_index_key = crypto::RandomBytes(32);
     checkpoint_seed = crypto::RandomBytes(32);
     RAMPART_ASSIGN_OR_RETURN(checkpoint_key, crypto::Ed25519FromSeed(checkpoint_seed));
@@ -200,7 +220,9 @@ class KeeperService::State {
     doc["format"] = 1;
     json mks = json::array();
     for (const auto& [version, key] : master_keys) {
-      mks.push_back({{"version", version}, {"key", crypto::HexEncode(key)}});
+      mks.push_back({{"version", version},
+                     {"key", crypto::HexEncode(key)},
+                     {"created_at", master_key_created[version]}});
     }
     doc["master_keys"] = std::move(mks);
     doc["blind_index_key"] = crypto::HexEncode(blind_index_key);
@@ -225,6 +247,16 @@ class KeeperService::State {
     }
     doc["institutions"] = std::move(insts);
     return files::WritePrivateFile(KeysPath(), doc.dump(2) + "\n");
+  }
+
+  // Requires mu.
+  MasterKeyStatus MasterStatus() {
+    MasterKeyStatus out;
+    out.current_version = master_keys.rbegin()->first;
+    for (const auto& [version, key] : master_keys) {
+      out.versions.push_back({version, master_key_created[version]});
+    }
+    return out;
   }
 
   // Requires mu.
@@ -358,7 +390,8 @@ Result<SealedStaff> KeeperService::Seal(const SealRequest& request) {
                            crypto::AeadSeal(data_key, plain.dump(-1, ' ', false, kReplace), ad));
   RAMPART_ASSIGN_OR_RETURN(
       out.wrapped_key,
-      crypto::AeadSeal(master, data_key, ad + "\nkey-v" + std::to_string(version)));
+      crypto::AeadSeal(master, data_key,
+                       WrapAssociatedData(request.institution_id, request.staff_id, version)));
   out.key_version = version;
   std::string mobile = NormalizeMobile(request.fields.mobile);
   std::string email = NormalizeEmail(request.fields.email);
@@ -432,8 +465,9 @@ Result<std::vector<OpenedStaff>> KeeperService::Open(const OpenRequest& request)
     auto master = master_keys.find(r.key_version);
     if (master == master_keys.end()) return Status::InvalidArgument("unknown master key version");
     std::string ad = StaffAssociatedData(r.institution_id, r.staff_id);
-    auto data_key = crypto::AeadOpen(master->second, r.wrapped_key,
-                                     ad + "\nkey-v" + std::to_string(r.key_version));
+    auto data_key =
+        crypto::AeadOpen(master->second, r.wrapped_key,
+                         WrapAssociatedData(r.institution_id, r.staff_id, r.key_version));
     if (!data_key.ok()) return Status::InvalidArgument("record " + r.staff_id + " does not open");
     auto plain = crypto::AeadOpen(*data_key, r.ciphertext, ad);
     if (!plain.ok()) return Status::InvalidArgument("record " + r.staff_id + " does not open");
@@ -768,6 +802,183 @@ Result<std::string> KeeperService::SignEvidence(const SignEvidenceRequest& reque
                                   request.institution_id, details, "warning")
                               .status());
   return signature;
+}
+
+Result<MasterKeyStatus> KeeperService::RotateMasterKey(const Caller& caller) {
+  State& s = *state_;
+  RAMPART_RETURN_IF_ERROR(CheckField(caller.principal, "caller.principal", true));
+  if (!MayManageMasterKeys(caller)) {
+    return s.Deny(caller, "master_key.rotate", "", "", json::object(),
+                  Status::PermissionDenied("only a superadmin rotates the master key"));
+  }
+  const int64_t now = s.clock->NowSeconds();
+  MasterKeyStatus out;
+  Status refused;
+  int64_t previous = 0;
+  {
+    std::lock_guard lock(s.mu);
+    previous = s.master_keys.rbegin()->first;
+    const int64_t last = s.master_key_created[previous];
+    // Version 1 came with the installation, not from a rotation: it does not hold the next one.
+    if (previous > 1 && last > now - kMasterKeyRotationInterval) {
+      refused =
+          Status::ResourceExhausted("the master key was rotated less than an hour ago (version " +
+                                    std::to_string(previous) + ")");
+    } else {
+      const int64_t next = previous + 1;
+      s.master_keys[next] = crypto::RandomBytes(crypto::kAeadKeyBytes);
+      s.master_key_created[next] = now;
+      // On disk before anything is wrapped under it: a key lost in a crash would leave rows
+      // no one can open.
+      if (Status saved = s.Save(); !saved.ok()) {
+        s.master_keys.erase(next);
+        s.master_key_created.erase(next);
+        return saved;
+      }
+      out = s.MasterStatus();
+    }
+  }
+  if (!refused.ok()) {
+    return s.Deny(caller, "master_key.rotate", "", "", {{"current_version", previous}},
+                  std::move(refused));
+  }
+  // The key is on disk and current; a lost audit record must not hide that, so it fails the
+  // call (the caller sees the error, GetMasterKeyStatus the new version).
+  RAMPART_RETURN_IF_ERROR(
+      s.Audit(caller, "master_key.rotate", "v" + std::to_string(out.current_version), "success", "",
+              {{"old_version", previous}, {"new_version", out.current_version}}, "warning")
+          .status());
+  return out;
+}
+
+Result<std::vector<RewrappedKey>> KeeperService::RewrapKeys(const RewrapRequest& request) {
+  State& s = *state_;
+  const Caller& caller = request.caller;
+  RAMPART_RETURN_IF_ERROR(CheckField(caller.principal, "caller.principal", true));
+  if (request.records.size() > kMaxRewrapPerCall) {
+    return Status::InvalidArgument("at most " + std::to_string(kMaxRewrapPerCall) +
+                                   " records per re-wrap");
+  }
+  if (!MayManageMasterKeys(caller)) {
+    return s.Deny(caller, "master_key.rewrap", "", caller.institution_id,
+                  {{"count", request.records.size()}},
+                  Status::PermissionDenied("only a superadmin re-wraps data keys"));
+  }
+  std::map<int64_t, std::string> master_keys;
+  {
+    std::lock_guard lock(s.mu);
+    master_keys = s.master_keys;
+  }
+  const int64_t current = master_keys.rbegin()->first;
+  const std::string& current_key = master_keys.rbegin()->second;
+  std::vector<RewrappedKey> out;
+  out.reserve(request.records.size());
+  std::map<int64_t, int64_t> from_versions;  // version → records moved from it
+  int64_t rewrapped = 0;
+  int64_t failed = 0;
+  for (const auto& r : request.records) {
+    RewrappedKey result;
+    result.staff_id = r.staff_id;
+    auto fail = [&](std::string why) {
+      result.error = std::move(why);
+      ++failed;
+      out.push_back(std::move(result));
+    };
+    if (!CheckField(r.institution_id, "institution_id", true).ok() ||
+        !CheckField(r.staff_id, "staff_id", true).ok()) {
+      fail("record names no institution or staff id");
+      continue;
+    }
+    if (!caller.institution_id.empty() && r.institution_id != caller.institution_id) {
+      fail("record belongs to another institution");
+      continue;
+    }
+    if (r.key_version == current) {
+      result.ok = true;
+      result.wrapped_key = r.wrapped_key;
+      result.key_version = current;
+      out.push_back(std::move(result));
+      continue;
+    }
+    auto master = master_keys.find(r.key_version);
+    if (master == master_keys.end()) {
+      fail("unknown master key version");
+      continue;
+    }
+    auto data_key =
+        crypto::AeadOpen(master->second, r.wrapped_key,
+                         WrapAssociatedData(r.institution_id, r.staff_id, r.key_version));
+    if (!data_key.ok()) {
+      fail("the wrapped key does not open");
+      continue;
+    }
+    auto wrapped = crypto::AeadSeal(current_key, *data_key,
+                                    WrapAssociatedData(r.institution_id, r.staff_id, current));
+    if (!wrapped.ok()) {
+      fail("the data key could not be wrapped");
+      continue;
+    }
+    result.ok = true;
+    result.wrapped_key = std::move(wrapped).value();
+    result.key_version = current;
+    ++from_versions[r.key_version];
+    ++rewrapped;
+    out.push_back(std::move(result));
+  }
+  json from = json::object();
+  for (const auto& [version, n] : from_versions) from[std::to_string(version)] = n;
+  // On record before any new wrapped key leaves: no audit, no re-wrap.
+  RAMPART_RETURN_IF_ERROR(s.Audit(caller, "master_key.rewrap", "v" + std::to_string(current),
+                                  failed == 0 ? "success" : "failure", caller.institution_id,
+                                  {{"count", request.records.size()},
+                                   {"rewrapped", rewrapped},
+                                   {"failed", failed},
+                                   {"from_versions", std::move(from)},
+                                   {"to_version", current}},
+                                  failed == 0 ? "info" : "warning")
+                              .status());
+  return out;
+}
+
+Result<MasterKeyStatus> KeeperService::GetMasterKeyStatus(const Caller& caller) {
+  RAMPART_RETURN_IF_ERROR(CheckField(caller.principal, "caller.principal", true));
+  std::lock_guard lock(state_->mu);
+  return state_->MasterStatus();
+}
+
+Status KeeperService::RetireMasterKey(const std::string& key_dir, int64_t version,
+                                      const Clock& clock) {
+  auto state = std::make_unique<State>();
+  state->options.key_dir = key_dir;
+  state->clock = &clock;
+  auto text = files::ReadWholeFile(state->KeysPath(), kMaxKeysFileBytes);
+  if (!text.ok()) {
+    return text.status().code() == Code::kNotFound ? Status::NotFound("no keys.json in " + key_dir)
+                                                   : text.status();
+  }
+  // A running keeper holds its keys in memory and would write the retired key back at its next
+  // save: its audit log's lock (audit/log.h) says whether one runs.
+  const std::string lock_path = key_dir + "/audit/LOCK";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) return Status::Internal("cannot open " + lock_path);
+  struct LockCloser {
+    int fd;
+    ~LockCloser() { ::close(fd); }
+  } closer{lock_fd};
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    return Status::Conflict("a keeper is running on " + key_dir + ": stop it first");
+  }
+  RAMPART_RETURN_IF_ERROR(state->Load());
+  if (state->master_keys.find(version) == state->master_keys.end()) {
+    return Status::NotFound("the keeper holds no master key version " + std::to_string(version));
+  }
+  if (version == state->master_keys.rbegin()->first) {
+    return Status::InvalidArgument("version " + std::to_string(version) +
+                                   " is the current master key: rotate first");
+  }
+  state->master_keys.erase(version);
+  state->master_key_created.erase(version);
+  return state->Save();
 }
 
 namespace {

@@ -72,6 +72,17 @@ class KeeperService : public Keeper {
   Result<AuditPage> QueryAudit(const AuditQuery& query) override;
   Result<std::vector<AuditProof>> ProveAudit(const AuditProofRequest& request) override;
   Result<std::string> SignEvidence(const SignEvidenceRequest& request) override;
+  Result<MasterKeyStatus> RotateMasterKey(const Caller& caller) override;
+  Result<std::vector<RewrappedKey>> RewrapKeys(const RewrapRequest& request) override;
+  Result<MasterKeyStatus> GetMasterKeyStatus(const Caller& caller) override;
+
+  // Deletes master key `version` from the keys.json of `key_dir`, on the keeper host with the
+  // keeper stopped (`rampart keeper retire-master-key`): never through serve, so that a
+  // compromised web tier cannot make rows unreadable. Rows still wrapped under the version no
+  // longer open afterwards: GET /api/v1/keys/master must show none left on it first.
+  // InvalidArgument for the current version; NotFound for a version the keeper does not hold;
+  // Conflict while a keeper process holds the key directory's audit log.
+  static Status RetireMasterKey(const std::string& key_dir, int64_t version, const Clock& clock);
 
  private:
   class State;

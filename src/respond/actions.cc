@@ -807,4 +807,56 @@ Result<KeyRotationOutcome> ActionEngine::RotateCommandKey(const ActionContext& c
   return out;
 }
 
+Result<MasterKeyRotationOutcome> ActionEngine::RewrapMasterKey(const ActionContext& ctx) {
+  const std::string name = "rewrap_master_key";
+  if (keeper_ == nullptr || rewrap_ == nullptr) {
+    return FailStep(ctx, name, "master_key", "",
+                    Status::Unavailable("master-key re-wrap is not configured"));
+  }
+  const keeper::Caller caller = EngineCaller(ctx, "", "master_key.rotate");
+  MasterKeyRotationOutcome out;
+  int attempts = 0;
+  auto recent = [this](const keeper::MasterKeyStatus& status) {
+    // Version 1 comes with the installation; only a later version is a rotation to reuse.
+    return status.current_version > 1 && !status.versions.empty() &&
+           status.versions.back().created_at >
+               clock_->NowSeconds() - options_.master_key_rotation_dedup_seconds;
+  };
+  Status s = WithRetry(
+      [&]() -> Status {
+        RAMPART_ASSIGN_OR_RETURN(keeper::MasterKeyStatus status,
+                                 keeper_->GetMasterKeyStatus(caller));
+        if (recent(status)) {
+          out.rotated = false;
+          out.version = status.current_version;
+          return Status::Ok();
+        }
+        auto rotated = keeper_->RotateMasterKey(caller);
+        if (!rotated.ok() && rotated.status().code() == Code::kResourceExhausted) {
+          // Another rotation (an admin's) won the race within the hour: reuse it.
+          RAMPART_ASSIGN_OR_RETURN(status, keeper_->GetMasterKeyStatus(caller));
+          out.rotated = false;
+          out.version = status.current_version;
+          return Status::Ok();
+        }
+        RAMPART_RETURN_IF_ERROR(rotated.status());
+        out.rotated = true;
+        out.version = rotated->current_version;
+        return Status::Ok();
+      },
+      &attempts);
+  nlohmann::json extra = {{"rotated", out.rotated}, {"version", out.version}};
+  if (!s.ok()) {
+    Audit(ctx, name, "master_key", "failure", "", attempts, true, s.message(), 0, extra.dump());
+    RaiseFailure(ctx, name, "master_key", "", s);
+    return s;
+  }
+  // Reused or new, the rows still on older versions move now (a reused rotation's job may have
+  // been cut off by a restart).
+  rewrap_->Kick();
+  Audit(ctx, name, "master_key", "success", "", attempts, true, "", 0, extra.dump());
+  log::Warn("response.rewrap_master_key", {{"rotated", out.rotated}, {"version", out.version}});
+  return out;
+}
+
 }  // namespace rampart::respond

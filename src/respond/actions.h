@@ -28,6 +28,7 @@
 #include "respond/denylist.h"
 #include "respond/evidence_capture.h"
 #include "respond/lockdown.h"
+#include "respond/master_key_rewrap.h"
 #include "store/store.h"
 
 namespace rampart::respond {
@@ -68,6 +69,9 @@ struct ActionEngineOptions {
   int64_t evidence_dedup_seconds = 600;
   // rotate_command_key does nothing when the institution's key was rotated this recently.
   int64_t key_rotation_dedup_seconds = 3600;
+  // rewrap_master_key reuses a master-key rotation this recent instead of rotating again (the
+  // keeper refuses more than one an hour anyway).
+  int64_t master_key_rotation_dedup_seconds = 3600;
 };
 
 // What a playbook's capture_evidence step produced.
@@ -82,6 +86,12 @@ struct KeyRotationOutcome {
   std::string old_key_id;
   std::string new_key_id;
   int64_t resigned = 0;  // pending commands moved to the new key
+};
+
+// What a rewrap_master_key step did.
+struct MasterKeyRotationOutcome {
+  bool rotated = false;  // false: a rotation within the dedup window was reused
+  int64_t version = 0;   // the master key version rows are moved to
 };
 
 // Signs a pending command again with its institution's current key, as its creator (the
@@ -189,6 +199,14 @@ class ActionEngine {
   Result<KeyRotationOutcome> RotateCommandKey(const ActionContext& ctx,
                                               const std::string& institution_id);
 
+  // Where rewrap_master_key hands the re-wrap; without one the action fails. Not owned.
+  void SetMasterKeyRewrap(MasterKeyRewrap* job) { rewrap_ = job; }
+  // Rotates the keeper's staff-data master key (as the playbook engine, "system") unless the
+  // current key came from a rotation within master_key_rotation_dedup_seconds, then has the
+  // re-wrap job move every staff row to the current version. Server-wide: audited without an
+  // institution. Failures are audited and raise the failure alert.
+  Result<MasterKeyRotationOutcome> RewrapMasterKey(const ActionContext& ctx);
+
   // A step that could not even start (the alert lacks what it needs): audited as a failure,
   // with the failure alert. Returns `error`.
   Status FailStep(const ActionContext& ctx, const std::string& name, const std::string& target,
@@ -248,6 +266,7 @@ class ActionEngine {
   Denylist* denylist_;
   LockdownState* lockdowns_;
   EvidenceCollector* evidence_ = nullptr;
+  MasterKeyRewrap* rewrap_ = nullptr;
   ActionEngineOptions options_;
   // Held from reading the blocks to swapping the snapshot, so two concurrent block changes
   // cannot leave the older list in force.

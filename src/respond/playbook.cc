@@ -63,10 +63,11 @@ Result<ActionKind> ParseAction(const std::string& name) {
   if (name == "quarantine_app") return ActionKind::kQuarantineApp;
   if (name == "capture_evidence") return ActionKind::kCaptureEvidence;
   if (name == "rotate_command_key") return ActionKind::kRotateCommandKey;
+  if (name == "rewrap_master_key") return ActionKind::kRewrapMasterKey;
   return Status::InvalidArgument("unknown action '" + name +
                                  "' (block_address, revoke_principal, disable_user, lockdown, "
                                  "pause_command_batch, quarantine_app, capture_evidence, "
-                                 "rotate_command_key)");
+                                 "rotate_command_key, rewrap_master_key)");
 }
 
 Result<PlaybookStep> ParseStep(const YAML::Node& node, const std::string& file) {
@@ -209,6 +210,8 @@ std::string_view ToString(ActionKind kind) {
       return "capture_evidence";
     case ActionKind::kRotateCommandKey:
       return "rotate_command_key";
+    case ActionKind::kRewrapMasterKey:
+      return "rewrap_master_key";
   }
   return "unknown";
 }

@@ -39,6 +39,7 @@ enum class ActionKind {
   kQuarantineApp,
   kCaptureEvidence,
   kRotateCommandKey,
+  kRewrapMasterKey,
 };
 std::string_view ToString(ActionKind kind);
 

@@ -234,6 +234,8 @@ Status PlaybookRunner::RunStep(const Playbook& pb, size_t index, const core::Ale
       return engine_->CaptureEvidence(ctx, alert).status();
     case ActionKind::kRotateCommandKey:
       return engine_->RotateCommandKey(ctx, alert.institution_id).status();
+    case ActionKind::kRewrapMasterKey:
+      return engine_->RewrapMasterKey(ctx).status();
   }
   return Status::Internal("unknown action");
 }

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <sys/types.h>
+
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -24,6 +26,12 @@ std::string DefaultKeeperSocket(const std::string& data_dir);
 // Runs the keeper until SIGINT/SIGTERM (or, when started by serve, until serve dies). Returns
 // the process exit code.
 int RunKeeper(const KeeperProcessOptions& options);
+
+// `rampart keeper retire-master-key --keys DIR --version N`, on the keeper host with the keeper
+// stopped: deletes an old staff-data master key version from DIR/keys.json and records it in
+// DIR/audit. Never offered through serve (a compromised web tier could make rows unreadable).
+// Refuses the current version and a running keeper. Returns the process exit code.
+int RetireMasterKey(const std::string& key_dir, int64_t version);
 
 // A keeper child process of serve: started with this same binary, killed with serve (the child
 // asks the kernel for SIGTERM when its parent dies) and stopped on destruction.

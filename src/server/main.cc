@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <iostream>
 #include <string>
 #include <string_view>
 
@@ -55,13 +56,36 @@ int main(int argc, char** argv) {
   rampart::server::KeeperProcessOptions keeper;
   auto* keeper_cmd = app.add_subcommand(
       "keeper", "Run the keeper: the process that holds the keys (serve starts one by default)");
-  keeper_cmd->add_option("--data", keeper.data_dir, "Data directory (keys in DATA/keeper)")
-      ->required();
+  // Required to run the keeper, not for its retire-master-key subcommand.
+  keeper.data_dir.clear();
+  keeper_cmd->add_option("--data", keeper.data_dir, "Data directory (keys in DATA/keeper)");
   keeper_cmd->add_option("--socket", keeper.socket_path,
                          "Unix socket to listen on (default DATA/run/keeper.sock)");
   keeper_cmd->add_option("--config", keeper.config_file, "YAML configuration file")
       ->check(CLI::ExistingFile);
-  keeper_cmd->callback([&] { exit_code = rampart::server::RunKeeper(keeper); });
+  std::string retire_keys;
+  int64_t retire_version = 0;
+  auto* retire_cmd = keeper_cmd->add_subcommand(
+      "retire-master-key",
+      "Delete an old staff-data master key version (keeper host, keeper stopped); rows still on "
+      "it no longer open: check GET /api/v1/keys/master first");
+  retire_cmd->add_option("--keys", retire_keys, "The keeper's key directory (DATA/keeper)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  retire_cmd->add_option("--version", retire_version, "The version to retire")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  retire_cmd->callback(
+      [&] { exit_code = rampart::server::RetireMasterKey(retire_keys, retire_version); });
+  keeper_cmd->callback([&] {
+    if (retire_cmd->parsed()) return;
+    if (keeper.data_dir.empty()) {
+      std::cerr << "rampart keeper: --data is required\n";
+      exit_code = 2;
+      return;
+    }
+    exit_code = rampart::server::RunKeeper(keeper);
+  });
 
   std::string data_dir;
   auto* admin = app.add_subcommand("admin", "Administer a data directory");

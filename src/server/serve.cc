@@ -27,6 +27,7 @@
 #include "respond/actions.h"
 #include "respond/decision_webhooks.h"
 #include "respond/incident.h"
+#include "respond/master_key_rewrap.h"
 #include "respond/playbook.h"
 #include "respond/playbook_runner.h"
 #include "server/alert_pipeline.h"
@@ -350,6 +351,8 @@ int Serve(const ServeOptions& options) {
     }
   }
   if (engine) engine->Start();
+  // Resumes a master-key re-wrap that a restart cut off (the rows' key versions say so).
+  if (auto* rewrap = app.master_key_rewrap()) rewrap->Start();
   // The denylist is consulted for every accepted connection, before TLS or any parsing.
   server_options.admit = [&app](std::string_view ip) {
     return app.response().denylist().Admit(ip);
@@ -370,6 +373,7 @@ int Serve(const ServeOptions& options) {
     if (engine) engine->Stop();
     if (pipeline) pipeline->Stop();
     app.playbooks().Stop();
+    if (auto* rewrap = app.master_key_rewrap()) rewrap->Stop();
   };
   http::HttpServer server(server_options,
                           [&app](http::Request& request) { return app.Handle(request); });

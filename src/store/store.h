@@ -60,6 +60,16 @@ struct StaffFilter {
   std::string email_index;   // exact blind-index match; empty: any
 };
 
+// A staff row moved to a new master key (keeper::Keeper::RewrapKeys): written only while the
+// row still holds old_wrapped_key, so that a concurrent edit, which sealed the row afresh under
+// the current key, wins over the re-wrap of the key it replaced.
+struct StaffKeyUpdate {
+  std::string staff_id;
+  std::string old_wrapped_key;  // raw
+  std::string wrapped_key;      // raw
+  int64_t key_version = 0;
+};
+
 struct DeviceFilter {
   std::optional<core::Platform> platform;
   std::optional<core::ComplianceState> compliance;
@@ -148,6 +158,19 @@ class Store {
   virtual Status UpdateStaff(const Scope& scope, const core::Staff& staff) = 0;
   // Conflict while a device is still assigned to the staff member.
   virtual Status DeleteStaff(const Scope& scope, const std::string& id) = 0;
+  // Up to `limit` (1..500) rows of `scope` whose key_version is below `version`, by id, after
+  // `after_id` ("" from the start): the master-key re-wrap job's pages.
+  virtual Result<std::vector<core::Staff>> ListStaffWithKeyBelow(const Scope& scope,
+                                                                 int64_t version,
+                                                                 const std::string& after_id,
+                                                                 int64_t limit) = 0;
+  // How many rows of `scope` each master key version wraps.
+  virtual Result<std::map<int64_t, int64_t>> CountStaffByKeyVersion(const Scope& scope) = 0;
+  // Applies the updates in one transaction, each only where the row (in `scope`) still holds
+  // its old_wrapped_key; updated_at is left alone (the record did not change). Returns how many
+  // rows changed: rows edited or deleted meanwhile are skipped, not an error.
+  virtual Result<int64_t> UpdateStaffKeys(const Scope& scope,
+                                          const std::vector<StaffKeyUpdate>& updates) = 0;
 
   // --- Groups (of devices) ---
   virtual Status CreateGroup(const core::Group& group) = 0;

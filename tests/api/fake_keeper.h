@@ -62,6 +62,19 @@ class FakeKeeper final : public keeper::Keeper {
     return inner_->SignEvidence(r);
   }
 
+  Result<keeper::MasterKeyStatus> RotateMasterKey(const keeper::Caller& c) override {
+    if (!inner_) return Down();
+    return inner_->RotateMasterKey(c);
+  }
+  Result<std::vector<keeper::RewrappedKey>> RewrapKeys(const keeper::RewrapRequest& r) override {
+    if (!inner_) return Down();
+    return inner_->RewrapKeys(r);
+  }
+  Result<keeper::MasterKeyStatus> GetMasterKeyStatus(const keeper::Caller& c) override {
+    if (!inner_) return Down();
+    return inner_->GetMasterKeyStatus(c);
+  }
+
   Result<keeper::AuditPage> QueryAudit(const keeper::AuditQuery& q) override {
     RAMPART_RETURN_IF_ERROR(keeper::ValidateAuditQuery(q));
     std::lock_guard<std::mutex> lock(mu_);

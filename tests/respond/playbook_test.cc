@@ -124,6 +124,26 @@ TEST(PlaybookLoad, BundledPlaybooksAllLoad) {
   EXPECT_GE(load.playbooks.size(), 3u);
 }
 
+TEST(PlaybookParse, ReadsTheMasterKeyRewrapActionWithoutOptions) {
+  auto pb = ParsePlaybook(
+      "id: mk\ntrigger: {rule_ids: [x]}\nsteps:\n  - action: rewrap_master_key\n"
+      "    requires_approval: true\n",
+      "mk.yml");
+  ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+  ASSERT_EQ(pb->steps.size(), 1u);
+  EXPECT_EQ(pb->steps[0].action, ActionKind::kRewrapMasterKey);
+  EXPECT_TRUE(pb->steps[0].requires_approval);
+  EXPECT_EQ(ToString(ActionKind::kRewrapMasterKey), "rewrap_master_key");
+  EXPECT_FALSE(ParsePlaybook("id: mk\ntrigger: {rule_ids: [x]}\nsteps:\n"
+                             "  - action: rewrap_master_key\n    duration: 1h\n",
+                             "mk.yml")
+                   .ok());
+  EXPECT_FALSE(ParsePlaybook("id: mk\ntrigger: {rule_ids: [x]}\nsteps:\n"
+                             "  - action: rewrap_master_key\n    scope: server\n",
+                             "mk.yml")
+                   .ok());
+}
+
 TEST(PlaybookParse, ReadsEvidenceAndKeyRotationActions) {
   auto pb = ParsePlaybook(
       "id: ev\ntrigger: {rule_ids: [x]}\nsteps:\n  - action: rotate_command_key\n"

@@ -449,6 +449,51 @@ TEST_P(StoreConformanceTest, StaffNeedsAnExistingInstitutionAndUniqueId) {
   EXPECT_CODE(store_->GetStaff(Scope::All(), orphan.id), kNotFound);
 }
 
+TEST_P(StoreConformanceTest, StaffKeysBelowAVersionPageByIdAndMoveOnlyIfUnchanged) {
+  std::vector<core::Staff> a;
+  for (int i = 0; i < 5; ++i) a.push_back(MakeStaff(inst_a_, "A" + std::to_string(i)));
+  core::Staff b = MakeStaff(inst_b_, "B");
+  std::sort(a.begin(), a.end(), [](const auto& x, const auto& y) { return x.id < y.id; });
+
+  auto first = Must(store_->ListStaffWithKeyBelow(Scope::All(), 2, "", 4));
+  ASSERT_EQ(first.size(), 4u);
+  for (size_t i = 1; i < first.size(); ++i) EXPECT_LT(first[i - 1].id, first[i].id);
+  auto rest = Must(store_->ListStaffWithKeyBelow(Scope::All(), 2, first.back().id, 4));
+  EXPECT_EQ(first.size() + rest.size(), 6u);
+  EXPECT_TRUE(Must(store_->ListStaffWithKeyBelow(Scope::All(), 1, "", 10)).empty());
+  auto only_a = Must(store_->ListStaffWithKeyBelow(A(), 2, "", 10));
+  ASSERT_EQ(only_a.size(), 5u);
+  EXPECT_EQ(only_a[0].wrapped_key, a[0].wrapped_key);
+  EXPECT_CODE(store_->ListStaffWithKeyBelow(A(), 2, "", 0), kInvalidArgument);
+
+  // a[1] is edited meanwhile (sealed afresh under the current key): its update is skipped.
+  core::Staff edited = a[1];
+  edited.wrapped_key = std::string("fresh\0", 6);
+  edited.key_version = 2;
+  edited.updated_at = Tick();
+  ASSERT_OK(store_->UpdateStaff(A(), edited));
+  std::vector<StaffKeyUpdate> updates;
+  for (const auto& s : a) {
+    updates.push_back({s.id, s.wrapped_key, std::string("new\0", 4) + s.id, 2});
+  }
+  updates.push_back({b.id, b.wrapped_key, "new-b", 2});  // not in scope A: untouched
+  EXPECT_EQ(Must(store_->UpdateStaffKeys(A(), updates)), 4);
+
+  core::Staff moved = Must(store_->GetStaff(A(), a[0].id));
+  EXPECT_EQ(moved.wrapped_key, std::string("new\0", 4) + a[0].id);
+  EXPECT_EQ(moved.key_version, 2);
+  EXPECT_EQ(moved.updated_at, a[0].updated_at) << "a re-wrap is not an edit";
+  EXPECT_EQ(moved.sealed, a[0].sealed);
+  EXPECT_EQ(Must(store_->GetStaff(A(), a[1].id)).wrapped_key, edited.wrapped_key);
+  EXPECT_EQ(Must(store_->GetStaff(B(), b.id)).key_version, 1);
+
+  auto counts = Must(store_->CountStaffByKeyVersion(Scope::All()));
+  EXPECT_EQ(counts[1], 1);
+  EXPECT_EQ(counts[2], 5);
+  EXPECT_EQ(Must(store_->CountStaffByKeyVersion(B())).size(), 1u);
+  EXPECT_EQ(Must(store_->ListStaffWithKeyBelow(Scope::All(), 2, "", 10)).size(), 1u);
+}
+
 TEST_P(StoreConformanceTest, StaffNameWithSqlIsStoredVerbatim) {
   const std::string evil = "Robert'); DROP TABLE staff;--";
   const std::string dept = "x' OR '1'='1";

@@ -1,8 +1,8 @@
 // An in-process keeper::Keeper for tests: real Ed25519 command keys (one per institution,
 // created on first use, rotatable), signatures over core::CommandSigningString, the four-eyes
 // rule the keeper enforces, and an in-memory audit log. It holds no staff data: Seal, Open,
-// BlindIndex, checkpoints, audit proofs and evidence signatures answer Unavailable, so a test that
-// needs them fails loudly instead of passing on a pretend implementation.
+// BlindIndex, master keys, checkpoints, audit proofs and evidence signatures answer Unavailable, so
+// a test that needs them fails loudly instead of passing on a pretend implementation.
 //
 //   testing::FakeKeeper keeper;
 //   options.keeper = &keeper;
@@ -134,6 +134,20 @@ class FakeKeeper : public keeper::Keeper {
   // No checkpoint key here: evidence is signed by the real keeper (tests/keeper, tests/e2e).
   Result<std::string> SignEvidence(const keeper::SignEvidenceRequest&) override {
     return Status::Unavailable("the fake keeper holds no checkpoint key");
+  }
+
+  // Master keys wrap staff data: like Seal and Open, they go to `vault` when one is set.
+  Result<keeper::MasterKeyStatus> RotateMasterKey(const keeper::Caller& c) override {
+    if (vault_ == nullptr || !Available()) return NoStaffData();
+    return vault_->RotateMasterKey(c);
+  }
+  Result<std::vector<keeper::RewrappedKey>> RewrapKeys(const keeper::RewrapRequest& r) override {
+    if (vault_ == nullptr || !Available()) return NoStaffData();
+    return vault_->RewrapKeys(r);
+  }
+  Result<keeper::MasterKeyStatus> GetMasterKeyStatus(const keeper::Caller& c) override {
+    if (vault_ == nullptr || !Available()) return NoStaffData();
+    return vault_->GetMasterKeyStatus(c);
   }
 
   Result<keeper::AuditPage> QueryAudit(const keeper::AuditQuery& q) override {

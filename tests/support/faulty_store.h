@@ -63,6 +63,21 @@ class FaultyStore final : public Store {
     if (Status s = Fault("DeleteStaff"); !s.ok()) return s;
     return inner_->DeleteStaff(scope, id);
   }
+  Result<std::vector<core::Staff>> ListStaffWithKeyBelow(const Scope& scope, int64_t version,
+                                                         const std::string& after_id,
+                                                         int64_t limit) override {
+    if (Status s = Fault("ListStaffWithKeyBelow"); !s.ok()) return s;
+    return inner_->ListStaffWithKeyBelow(scope, version, after_id, limit);
+  }
+  Result<std::map<int64_t, int64_t>> CountStaffByKeyVersion(const Scope& scope) override {
+    if (Status s = Fault("CountStaffByKeyVersion"); !s.ok()) return s;
+    return inner_->CountStaffByKeyVersion(scope);
+  }
+  Result<int64_t> UpdateStaffKeys(const Scope& scope,
+                                  const std::vector<StaffKeyUpdate>& updates) override {
+    if (Status s = Fault("UpdateStaffKeys"); !s.ok()) return s;
+    return inner_->UpdateStaffKeys(scope, updates);
+  }
   Status CreateGroup(const core::Group& group) override {
     if (Status s = Fault("CreateGroup"); !s.ok()) return s;
     return inner_->CreateGroup(group);

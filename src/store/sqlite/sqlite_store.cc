@@ -820,6 +820,57 @@ Status SqliteStore::DeleteStaff(const Scope& scope, const std::string& id) {
   });
 }
 
+Result<std::vector<core::Staff>> SqliteStore::ListStaffWithKeyBelow(const Scope& scope,
+                                                                    int64_t version,
+                                                                    const std::string& after_id,
+                                                                    int64_t limit) {
+  if (limit < 1 || limit > kMaxPageLimit) {
+    return Status::InvalidArgument("limit must be 1.." + std::to_string(kMaxPageLimit));
+  }
+  return Read([&](Connection& c) {
+    Query q("SELECT " STAFF_COLS " FROM staff");
+    q.Where("key_version < ?").Arg(version).Where("id > ?").Arg(after_id).InScope(scope);
+    q.Append(" ORDER BY id LIMIT ?").Arg(limit);
+    return GetAll<core::Staff>(c, q, ReadStaff);
+  });
+}
+
+Result<std::map<int64_t, int64_t>> SqliteStore::CountStaffByKeyVersion(const Scope& scope) {
+  return Read([&](Connection& c) -> Result<std::map<int64_t, int64_t>> {
+    Query q("SELECT key_version, count(*) FROM staff");
+    q.InScope(scope).Append(" GROUP BY key_version");
+    RAMPART_ASSIGN_OR_RETURN(Statement st, q.Prepare(c));
+    std::map<int64_t, int64_t> out;
+    while (true) {
+      RAMPART_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out[st.Int(0)] = st.Int(1);
+    }
+    return out;
+  });
+}
+
+Result<int64_t> SqliteStore::UpdateStaffKeys(const Scope& scope,
+                                             const std::vector<StaffKeyUpdate>& updates) {
+  return Write([&](Connection& c) -> Result<int64_t> {
+    int64_t changed = 0;
+    for (const auto& u : updates) {
+      Query q("UPDATE staff SET wrapped_key = ?, key_version = ?");
+      q.Arg(Param{BlobValue{u.wrapped_key}})
+          .Arg(u.key_version)
+          .Where("id = ?")
+          .Arg(u.staff_id)
+          .Where("wrapped_key = ?")
+          .Arg(Param{BlobValue{u.old_wrapped_key}})
+          .InScope(scope);
+      RAMPART_ASSIGN_OR_RETURN(Statement st, q.Prepare(c));
+      RAMPART_RETURN_IF_ERROR(st.Run());
+      changed += st.Changes();
+    }
+    return changed;
+  });
+}
+
 // -----------------------------------------------------------------------------------------------
 // Groups
 

@@ -63,6 +63,12 @@ class SqliteStore final : public Store {
                                       const PageRequest& page) override;
   Status UpdateStaff(const Scope& scope, const core::Staff& staff) override;
   Status DeleteStaff(const Scope& scope, const std::string& id) override;
+  Result<std::vector<core::Staff>> ListStaffWithKeyBelow(const Scope& scope, int64_t version,
+                                                         const std::string& after_id,
+                                                         int64_t limit) override;
+  Result<std::map<int64_t, int64_t>> CountStaffByKeyVersion(const Scope& scope) override;
+  Result<int64_t> UpdateStaffKeys(const Scope& scope,
+                                  const std::vector<StaffKeyUpdate>& updates) override;
 
   Status CreateGroup(const core::Group& group) override;
   Result<core::Group> GetGroup(const Scope& scope, const std::string& id) override;
