@@ -1,8 +1,9 @@
 // Log sources end to end: the real `rampart serve` follows an EPMM access log that does not
-// exist yet and listens for syslog on a loopback port it picks. CVE-2026-1281 exploit lines
-// arrive by the followed file, by UDP syslog (RFC 3164) and by TCP syslog (RFC 5424 with
-// octet counting); each must become the bundled rule's alert, visible through
-// GET /api/v1/alerts, with evidence naming where the line came from.
+// exist yet and listens for syslog on loopback ports it picks. CVE-2026-1281 exploit lines
+// arrive by the followed file, by UDP syslog (RFC 3164), by TCP syslog (RFC 5424 with octet
+// counting) and by syslog over TLS (RFC 5425, the server certificate checked by the sender);
+// each must become the bundled rule's alert, visible through GET /api/v1/alerts, with evidence
+// naming where the line came from.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -11,8 +12,11 @@
 #include <chrono>
 #include <map>
 
+#include <openssl/ssl.h>
+
 #include "common/crypto.h"
 #include "harness.h"
+#include "http/tls_files.h"
 #include "support/loopback.h"
 
 namespace rampart::e2e {
@@ -36,6 +40,37 @@ uint16_t SyslogPort(const std::string& printed) {
   return static_cast<uint16_t>(std::stoi(printed.substr(at + marker.size())));
 }
 
+uint16_t SyslogTlsPort(const std::string& printed) {
+  const std::string marker = "syslog listening on tls port ";
+  auto at = printed.find(marker);
+  if (at == std::string::npos) return 0;
+  return static_cast<uint16_t>(std::stoi(printed.substr(at + marker.size())));
+}
+
+// One TLS connection as a log shipper makes it: the server certificate checked against the CA
+// and the name "localhost", then the data, then a clean close.
+bool SendTls(uint16_t port, const std::string& ca_file, const std::string& data) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) return false;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  bool ok = SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) == 1;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = rampart::testing::LoopbackAddress(port);
+  ok = ok && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  SSL* ssl = SSL_new(ctx);
+  ok = ok && ssl != nullptr && SSL_set_fd(ssl, fd) == 1 && SSL_set1_host(ssl, "localhost") == 1 &&
+       SSL_connect(ssl) == 1 &&
+       SSL_write(ssl, data.data(), static_cast<int>(data.size())) == static_cast<int>(data.size());
+  if (ssl != nullptr) {
+    if (ok) SSL_shutdown(ssl);
+    SSL_free(ssl);
+  }
+  ::close(fd);
+  SSL_CTX_free(ctx);
+  return ok;
+}
+
 bool SendUdp(uint16_t port, const std::string& msg) {
   int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_in a = rampart::testing::LoopbackAddress(port);
@@ -53,7 +88,7 @@ bool SendTcp(uint16_t port, const std::string& data) {
   return ok;
 }
 
-TEST(LogSourcesE2e, FollowedFileUdpAndTcpSyslogLinesBecomeAlerts) {
+TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
   ASSERT_TRUE(crypto::InitCrypto().ok());
   ASSERT_TRUE(fs::exists(kRampart)) << "binary is not built";
   fs::path dir = fs::temp_directory_path() / ("rampart_sources_e2e_" + crypto::RandomHex(6));
@@ -61,12 +96,18 @@ TEST(LogSourcesE2e, FollowedFileUdpAndTcpSyslogLinesBecomeAlerts) {
   std::string data = (dir / "data").string();
   std::string followed = (dir / "epmm" / "access_log").string();
   std::string config = (dir / "rampart.yml").string();
+  // The TLS listener's certificate, from a private CA the shipper trusts.
+  auto tls = http::EnsureServerCertificate((dir / "syslog-tls").string());
+  ASSERT_TRUE(tls.ok()) << tls.status().ToString();
   {
     std::ofstream out(config);
     out << "detection:\n"
         << "  follow: [\"" << followed << "\"]\n"
         << "  follow_poll_millis: 50\n"
-        << "  syslog_listen: \"127.0.0.1:0\"\n";
+        << "  syslog_listen: \"127.0.0.1:0\"\n"
+        << "  syslog_tls_listen: \"127.0.0.1:0\"\n"
+        << "  syslog_tls_cert: \"" << tls->server_cert << "\"\n"
+        << "  syslog_tls_key: \"" << tls->server_key << "\"\n";
   }
   DemoServer demo;
   std::string error;
@@ -76,6 +117,8 @@ TEST(LogSourcesE2e, FollowedFileUdpAndTcpSyslogLinesBecomeAlerts) {
   const std::string& superadmin = demo.superadmin;
   uint16_t syslog_port = SyslogPort(server.printed());
   ASSERT_NE(syslog_port, 0) << server.printed();
+  uint16_t syslog_tls_port = SyslogTlsPort(server.printed());
+  ASSERT_NE(syslog_tls_port, 0) << server.printed();
 
   // The followed file appears only now, as a log does on a fresh install.
   {
@@ -87,17 +130,21 @@ TEST(LogSourcesE2e, FollowedFileUdpAndTcpSyslogLinesBecomeAlerts) {
   std::string rfc5424 =
       "<190>1 2026-01-30T09:15:00Z mdm httpd - - - " + ExploitLine("203.0.113.52");
   ASSERT_TRUE(SendTcp(syslog_port, std::to_string(rfc5424.size()) + " " + rfc5424));
+  std::string over_tls =
+      "<190>1 2026-01-30T09:15:00Z mdm httpd - - - " + ExploitLine("203.0.113.53");
+  ASSERT_TRUE(
+      SendTls(syslog_tls_port, tls->ca_cert, std::to_string(over_tls.size()) + " " + over_tls));
 
   std::map<std::string, json> by_entity;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && by_entity.size() < 3) {
+  while (std::chrono::steady_clock::now() < deadline && by_entity.size() < 4) {
     ApiReply list = CallApi(server.url(), ca, superadmin, "GET",
                             "/api/v1/alerts?rule=" + std::string(kInjectionRule));
     ASSERT_EQ(list.status, 200) << list.raw;
     for (const auto& a : list.body["items"]) by_entity[a["entity"].get<std::string>()] = a;
-    if (by_entity.size() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (by_entity.size() < 4) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ASSERT_EQ(by_entity.size(), 3u) << "server log:\n" << server.log();
+  ASSERT_EQ(by_entity.size(), 4u) << "server log:\n" << server.log();
 
   const json& from_file = by_entity["source.ip=203.0.113.50"];
   ASSERT_TRUE(from_file.is_object());
@@ -118,6 +165,11 @@ TEST(LogSourcesE2e, FollowedFileUdpAndTcpSyslogLinesBecomeAlerts) {
   EXPECT_EQ(from_tcp["evidence"][0]["network.transport"], "tcp");
   EXPECT_EQ(from_tcp["evidence"][0]["process.name"], "httpd");
 
+  const json& from_tls = by_entity["source.ip=203.0.113.53"];
+  ASSERT_TRUE(from_tls.is_object());
+  EXPECT_EQ(from_tls["evidence"][0]["network.transport"], "tls");
+  EXPECT_EQ(from_tls["severity"], "critical");
+
   // The 404 rule fires on the same lines: Sigma web rules see these events like any other.
   ApiReply fob404 = CallApi(server.url(), ca, superadmin, "GET",
                             "/api/v1/alerts?rule=" + std::string(kFob404RuleId));
@@ -127,7 +179,8 @@ TEST(LogSourcesE2e, FollowedFileUdpAndTcpSyslogLinesBecomeAlerts) {
   ApiReply metrics = CallApi(server.url(), ca, superadmin, "GET", "/metrics");
   EXPECT_NE(metrics.raw.find("rampart_detect_follow_lines_total 1\n"), std::string::npos)
       << metrics.raw;
-  EXPECT_NE(metrics.raw.find("rampart_detect_syslog_messages_total 2\n"), std::string::npos);
+  EXPECT_NE(metrics.raw.find("rampart_detect_syslog_messages_total 3\n"), std::string::npos);
+  EXPECT_NE(metrics.raw.find("rampart_detect_syslog_tls_connections_total 1\n"), std::string::npos);
 
   EXPECT_EQ(server.Stop(), 0);
   // The position is remembered, in the engine's private state directory.
