@@ -318,8 +318,8 @@ void SetUrlFields(std::string_view target, Event* ev) {
   ev->Set(Field::kUrlOriginal, target);
   std::string_view rest = target;
   // Only absolute URLs have a scheme, and it is short: paths are not searched.
-  size_t scheme = (rest.empty() || rest[0] == '/') ? std::string_view::npos
-                                                   : rest.substr(0, 13).find("://");
+  size_t scheme =
+      (rest.empty() || rest[0] == '/') ? std::string_view::npos : rest.substr(0, 13).find("://");
   if (scheme != std::string_view::npos && scheme < 10) {
     std::string_view after = rest.substr(scheme + 3);
     size_t slash = after.find_first_of("/?");

@@ -206,8 +206,10 @@ TEST(DecisionWebhooksTest, PostsEveryChangeSignedToEachReceiver) {
   auto got_b = b.deliveries();
   ASSERT_EQ(got_a.size(), 3u);
   ASSERT_EQ(got_b.size(), 2u);
-  for (const auto& d : got_a) EXPECT_TRUE(::rampart::testing::WebhookReceiver::SignedWith("secret-a", d));
-  for (const auto& d : got_b) EXPECT_TRUE(::rampart::testing::WebhookReceiver::SignedWith("secret-b", d));
+  for (const auto& d : got_a)
+    EXPECT_TRUE(::rampart::testing::WebhookReceiver::SignedWith("secret-a", d));
+  for (const auto& d : got_b)
+    EXPECT_TRUE(::rampart::testing::WebhookReceiver::SignedWith("secret-b", d));
   EXPECT_EQ(got_b[0].user_agent, "rampart-decisions/1");
   json ban = json::parse(got_b[0].body);
   json unban = json::parse(got_b[1].body);
