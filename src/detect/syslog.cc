@@ -424,6 +424,15 @@ Status NumericAddress(const std::string& host, uint16_t port, sockaddr_storage* 
   return Status::Ok();
 }
 
+// The port a bound socket got (the one picked when it asked for port 0).
+uint16_t BoundPort(int fd) {
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  return ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
+                                          : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+}
+
 // Binding fails only as InvalidArgument (the address) or Unavailable (the port).
 Status Named(std::string_view key, const Status& s) {
   std::string msg = std::string(key) + ": " + s.message();
@@ -472,12 +481,7 @@ Status SyslogReceiver::Impl::BindTls() {
   if (::listen(fd.get(), 64) != 0) {
     return Status::Unavailable("cannot listen on " + options_.tls_listen);
   }
-  sockaddr_storage bound{};
-  socklen_t blen = sizeof bound;
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &blen);
-  tls_port_ =
-      ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
-                                       : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  tls_port_ = BoundPort(fd.get());
   tls_ = std::move(fd);
   return Status::Ok();
 }
@@ -488,18 +492,8 @@ Status SyslogReceiver::Impl::BindPlain() {
   RAMPART_RETURN_IF_ERROR(ParseHostPort(options_.listen, &host, &port));
   sockaddr_storage addr{};
   socklen_t len = 0;
-  int family = AF_INET;
-  if (inet_pton(AF_INET, host.c_str(), &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr) == 1) {
-    addr.ss_family = AF_INET;
-    len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, host.c_str(),
-                       &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr) == 1) {
-    addr.ss_family = AF_INET6;
-    family = AF_INET6;
-    len = sizeof(sockaddr_in6);
-  } else {
-    return Status::InvalidArgument("syslog listen address must be a numeric IP: " + host);
-  }
+  RAMPART_RETURN_IF_ERROR(NumericAddress(host, port, &addr, &len));
+  const int family = addr.ss_family;
   auto set_port = [&](uint16_t p) {
     if (family == AF_INET) {
       reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(p);
@@ -520,11 +514,7 @@ Status SyslogReceiver::Impl::BindPlain() {
       return Status::Unavailable("cannot bind TCP " + options_.listen + ": " +
                                  std::strerror(errno));
     }
-    sockaddr_storage bound{};
-    socklen_t blen = sizeof bound;
-    ::getsockname(tcp.get(), reinterpret_cast<sockaddr*>(&bound), &blen);
-    uint16_t chosen = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
-                                              : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+    uint16_t chosen = BoundPort(tcp.get());
     set_port(chosen);
     if (::bind(udp.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
       if (port == 0 && errno == EADDRINUSE) continue;
