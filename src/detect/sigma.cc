@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -32,6 +33,12 @@ constexpr size_t kSlotCount = kFieldCount + 1;
 static_assert(kSlotCount <= 32, "the matcher keeps a 32-bit mask of slots");
 // std::regex backtracks recursively; values longer than this are not given to the fallback.
 constexpr size_t kMaxFallbackValue = 64 * 1024;
+// RuleMatcher's memo of prefilter marks per slot: entries per slot, the longest value kept,
+// and how it decides that a slot's values do not repeat (see RuleMatcher::Impl::MemoStats).
+constexpr size_t kMemoEntries = 1024;
+constexpr size_t kMaxMemoValue = 512;
+constexpr uint32_t kMemoProbe = 4096;
+constexpr uint32_t kMemoBypass = 65536;
 // The largest SigmaHQ web rule has a few hundred values; this bounds what one rule may cost.
 constexpr size_t kMaxRuleNodes = 20000;
 
@@ -771,24 +778,26 @@ struct StringHash {
 // the per-field scans run.
 struct Prefilter {
   bool ready = false;
-  // The longest literal of every glob-made matcher in a clause, all in one database scanned
-  // once over the line (and the values that are not part of it, and the decoded values). A
-  // report counts for a matcher only when the literal lies inside a value of the matcher's
-  // field, and, for a pattern that is nothing but that literal, where its anchors say: so for
-  // such patterns the answer is exact. Pattern id → uses (CSR).
+  // The longest literal of every glob-made matcher in a clause, one database per slot, scanned
+  // over each value of the slot (raw and decoded) on its own; the keyword slot's database over
+  // the line and the decoded request target. A report counts for a matcher only where the
+  // pattern's anchors say, so for patterns that are nothing but that literal the answer is
+  // exact. Per slot: pattern id → uses (CSR).
   struct LiteralUse {
     uint32_t matcher;
-    uint32_t bytes;  // length of the literal
-    uint8_t slot;
+    uint32_t bytes;         // length of the literal
     bool at_start, at_end;  // anchors, for patterns made of the literal alone
     // A literal every match of an `re` matcher contains: finding it does not mark the
     // matcher but opens the gate to scanning the slot's `re` database, which decides.
     bool gate = false;
   };
-  std::unique_ptr<hs_database_t, HsDatabaseDeleter> literals;
-  std::vector<uint32_t> literal_offsets;
-  std::vector<LiteralUse> literal_uses;
-  uint32_t literal_slots = 0;  // bit per slot
+  struct SlotLiterals {
+    std::unique_ptr<hs_database_t, HsDatabaseDeleter> db;
+    std::vector<uint32_t> offsets;
+    std::vector<LiteralUse> uses;
+  };
+  std::array<SlotLiterals, kSlotCount> literals;
+  uint32_t literal_slots = 0;  // bit per slot with a literal database
   // `re` matchers, which have no literal to stand for them: scanned as they are, per slot,
   // over that slot's values (skipped when every value is shorter than min_width). Pattern id
   // is the matcher id.
@@ -1153,7 +1162,10 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
   }
 
   pf->clause_has_regex.assign(pf->clause_rule.size(), 0);
-  std::map<std::pair<std::string, unsigned>, std::vector<Prefilter::LiteralUse>> literals;
+  // Per slot: (literal, caseless flag) → uses.
+  std::array<std::map<std::pair<std::string, unsigned>, std::vector<Prefilter::LiteralUse>>,
+             kSlotCount>
+      literals;
   std::array<std::vector<uint32_t>, kSlotCount> regexes;
   std::set<uint32_t> ungated;
   for (uint32_t m = 0; m < matchers.size(); ++m) {
@@ -1167,21 +1179,16 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
     if (def.from_re && RegexRequiredLiterals(def.pattern, &required, &inline_caseless)) {
       unsigned caseless = (def.flags & HS_FLAG_CASELESS) || inline_caseless ? HS_FLAG_CASELESS : 0;
       for (const std::string& bytes : required) {
-        Prefilter::LiteralUse use{m,
-                                  static_cast<uint32_t>(bytes.size()),
-                                  def.slot,
-                                  false,
-                                  false,
+        Prefilter::LiteralUse use{m, static_cast<uint32_t>(bytes.size()), false, false,
                                   /*gate=*/true};
-        literals[{LiteralPattern(bytes), caseless}].push_back(use);
+        literals[def.slot][{LiteralPattern(bytes), caseless}].push_back(use);
       }
-      pf->literal_slots |= 1u << def.slot;
       regexes[def.slot].push_back(m);
     } else if (def.from_re) {
       regexes[def.slot].push_back(m);
       ungated.insert(m);
     } else if (!lit.empty()) {
-      Prefilter::LiteralUse use{m, static_cast<uint32_t>(bytes), def.slot, false, false};
+      Prefilter::LiteralUse use{m, static_cast<uint32_t>(bytes), false, false};
       std::string text;
       bool at_start = false, at_end = false;
       bool pure = PureLiteral(def.pattern, &text, &at_start, &at_end);
@@ -1202,27 +1209,31 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
         use.at_start = at_start;
         use.at_end = at_end;
       }
-      literals[{std::move(lit), def.flags & HS_FLAG_CASELESS}].push_back(use);
-      pf->literal_slots |= 1u << def.slot;
+      literals[def.slot][{std::move(lit), def.flags & HS_FLAG_CASELESS}].push_back(use);
     } else {
       pf->any_value[def.slot].push_back(m);
     }
   }
   std::vector<const char*> exprs;
   std::vector<unsigned> flags;
-  pf->literal_offsets.assign(1, 0);
-  for (const auto& [key, uses] : literals) {
-    // Every occurrence is reported: the first may lie outside the field that counts.
-    exprs.push_back(key.first.c_str());
-    flags.push_back(key.second);
-    pf->literal_uses.insert(pf->literal_uses.end(), uses.begin(), uses.end());
-    pf->literal_offsets.push_back(static_cast<uint32_t>(pf->literal_uses.size()));
-  }
-  if (!exprs.empty()) {
+  for (size_t slot = 0; slot < kSlotCount; ++slot) {
+    if (literals[slot].empty()) continue;
+    Prefilter::SlotLiterals& out = pf->literals[slot];
+    exprs.clear();
+    flags.clear();
+    out.offsets.assign(1, 0);
+    for (const auto& [key, uses] : literals[slot]) {
+      // Every occurrence is reported: an anchored use may need one other than the first.
+      exprs.push_back(key.first.c_str());
+      flags.push_back(key.second);
+      out.uses.insert(out.uses.end(), uses.begin(), uses.end());
+      out.offsets.push_back(static_cast<uint32_t>(out.uses.size()));
+    }
     std::vector<unsigned> ids(exprs.size());
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<unsigned>(i);
-    pf->literals.reset(CompileOrNull(exprs, flags, ids, HS_MODE_VECTORED));
-    if (!pf->literals) return;
+    out.db.reset(CompileOrNull(exprs, flags, ids, HS_MODE_BLOCK));
+    if (!out.db) return;
+    pf->literal_slots |= 1u << slot;
   }
   for (size_t slot = 0; slot < kSlotCount; ++slot) {
     if (regexes[slot].empty()) continue;
@@ -1443,12 +1454,34 @@ struct RuleMatcher::Impl {
   bool bits_unknown = false;
   bool needs_scans = false;
   bool prefilter_scratch = false;
-  struct Region {
-    uint64_t begin, end;  // offsets in the concatenation of the scanned blocks
+  // Per slot, what the prefilter's checks found in the values seen lately: the slot's marks
+  // depend on nothing but its value, and logs repeat their values (user agents, request
+  // targets, referrers, virtual hosts), so most events find theirs here instead of scanning.
+  // Direct-mapped: a new value takes the place of the one whose hash had the same index.
+  struct SlotMemo {
+    uint64_t hash = 0;
+    bool filled = false, has_decoded = false;
+    bool gate = false;            // a gate literal of the slot's `re` database was found
+    std::string key;              // the raw value
+    std::vector<uint32_t> marks;  // sorted, unique
   };
-  std::array<std::vector<Region>, kSlotCount> regions;
-  std::vector<const char*> block_data;
-  std::vector<unsigned> block_lengths;
+  std::array<std::vector<SlotMemo>, kSlotCount> memo;
+  // A slot whose values rarely repeat (ids, times) gains nothing from the memo but pays its
+  // hashing and copying: after kMemoProbe lookups with fewer than 1 in 8 hits, the slot
+  // bypasses the memo for the next kMemoBypass values, then tries again.
+  struct MemoStats {
+    uint32_t lookups = 0, hits = 0, bypass = 0;
+  };
+  std::array<MemoStats, kSlotCount> memo_stats{};
+  SlotMemo uncached;  // computed for one event only (bypass, long values)
+  // While a memo entry is computed, Mark and the literal callback collect into it instead of
+  // marking clauses.
+  std::vector<uint32_t>* collecting = nullptr;
+  bool collected_gate = false;
+  // The slot whose literal database is scanning, and the length of the block, for the end
+  // anchor.
+  size_t literal_slot = 0;
+  uint64_t block_size = 0;
   uint64_t events = 0;
   uint64_t full_scans = 0;
   // Prefilter state: per clause and per rule, the epoch when last marked.
@@ -1456,9 +1489,9 @@ struct RuleMatcher::Impl {
   bool possible = false;
   std::vector<uint32_t> clause_stamp, rule_stamp, rule_marked, rule_plain_marked;
   // Bit per slot: which slots have any_value matchers, short literals, exact literals, `re`
-  // prefilter databases; and which regions MayTrigger filled last.
+  // prefilter databases; and the field slots whose checks go through the memo.
   uint32_t any_value_slots = 0, short_slots = 0, exact_slots = 0, regex_slots = 0;
-  uint32_t regions_used = kSlotCount == 32 ? ~0u : (1u << kSlotCount) - 1;
+  uint32_t memo_slots = 0;
   // Slots whose `re` database a gate literal opened for this event.
   uint32_t regex_gates = 0;
 
@@ -1476,8 +1509,10 @@ struct RuleMatcher::Impl {
     if (ok && prefiltered && rs.prefilter.ready) {
       prefilter_scratch = true;
       const Prefilter& pf = rs.prefilter;
-      if (pf.literals && hs_alloc_scratch(pf.literals.get(), &s) != HS_SUCCESS) {
-        prefilter_scratch = false;
+      for (const auto& lits : pf.literals) {
+        if (prefilter_scratch && lits.db && hs_alloc_scratch(lits.db.get(), &s) != HS_SUCCESS) {
+          prefilter_scratch = false;
+        }
       }
       for (const auto& db : pf.regexes) {
         if (prefilter_scratch && db && hs_alloc_scratch(db.get(), &s) != HS_SUCCESS) {
@@ -1494,6 +1529,10 @@ struct RuleMatcher::Impl {
       if (slot < kFieldCount && !rs.exact[slot].empty()) exact_slots |= bit;
       if (pf.regexes[slot]) regex_slots |= bit;
     }
+    // The whole line is a value of its own on every event: never worth remembering.
+    uint32_t fields =
+        ((1u << kFieldCount) - 1) & ~(1u << static_cast<unsigned>(Field::kEventOriginal));
+    memo_slots = (short_slots | exact_slots | rs.prefilter.literal_slots) & fields;
     clause_stamp.assign(rs.prefilter.clause_rule.size(), 0);
     rule_stamp.assign(rs.rules.size(), 0);
     rule_marked.assign(rs.rules.size(), 0);
@@ -1547,6 +1586,10 @@ struct RuleMatcher::Impl {
   // Marks matcher m as possibly matching; sets `possible` when that completes every clause
   // of a rule.
   void Mark(uint32_t m) {
+    if (collecting != nullptr) {
+      collecting->push_back(m);
+      return;
+    }
     const Prefilter& pf = rs.prefilter;
     for (uint32_t i = pf.matcher_clause_offsets[m]; i < pf.matcher_clause_offsets[m + 1]; ++i) {
       uint32_t c = pf.matcher_clauses[i];
@@ -1569,26 +1612,35 @@ struct RuleMatcher::Impl {
     return self->possible ? 1 : 0;
   }
 
+  // A literal of the slot's database (ctx: the slot) ends at `to` in the block scanned.
   static int OnLiteral(unsigned id, unsigned long long, unsigned long long to, unsigned,
                        void* ctx) {
     auto* self = static_cast<Impl*>(ctx);
-    const Prefilter& pf = self->rs.prefilter;
-    for (uint32_t i = pf.literal_offsets[id]; i < pf.literal_offsets[id + 1]; ++i) {
-      const Prefilter::LiteralUse& u = pf.literal_uses[i];
-      uint64_t from = to - u.bytes;
-      for (const Region& r : self->regions[u.slot]) {
-        if (from >= r.begin && to <= r.end && (!u.at_start || from == r.begin) &&
-            (!u.at_end || to == r.end)) {
-          if (u.gate) {
-            self->regex_gates |= 1u << u.slot;
-          } else {
-            self->Mark(u.matcher);
-          }
-          break;
-        }
+    const Prefilter::SlotLiterals& lits = self->rs.prefilter.literals[self->literal_slot];
+    for (uint32_t i = lits.offsets[id]; i < lits.offsets[id + 1]; ++i) {
+      const Prefilter::LiteralUse& u = lits.uses[i];
+      if ((u.at_start && to != u.bytes) || (u.at_end && to != self->block_size)) continue;
+      if (!u.gate) {
+        self->Mark(u.matcher);
+      } else if (self->collecting != nullptr) {
+        self->collected_gate = true;
+      } else {
+        self->regex_gates |= 1u << self->literal_slot;
       }
     }
-    return self->possible ? 1 : 0;
+    // A memo entry must hold every mark; the event's own scan may stop once a rule can match.
+    return self->collecting == nullptr && self->possible ? 1 : 0;
+  }
+
+  // Scans one block with the slot's literal database. False on a scan error.
+  bool ScanLiteralBlock(size_t slot, std::string_view v) {
+    if (v.empty()) return true;
+    literal_slot = slot;
+    block_size = v.size();
+    hs_error_t rc =
+        hs_scan(rs.prefilter.literals[slot].db.get(), v.data(), static_cast<unsigned>(v.size()), 0,
+                scratch.get(), &Impl::OnLiteral, this);
+    return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
   }
 
   // Scans v with db, marking the matchers it reports. A scan error marks the slot's matchers
@@ -1647,31 +1699,32 @@ struct RuleMatcher::Impl {
     for (uint32_t left = present & any_value_slots; left != 0 && !possible; left &= left - 1) {
       for (uint32_t m : pf.any_value[std::countr_zero(left)]) Mark(m);
     }
-    for (uint32_t left = present & short_slots; left != 0 && !possible; left &= left - 1) {
+    for (uint32_t left = present & memo_slots; left != 0 && !possible; left &= left - 1) {
       auto slot = static_cast<size_t>(std::countr_zero(left));
-      if (slot == kKeywordSlot) {
-        MarkShort(pf.short_literals[slot], e.Get(Field::kEventOriginal));
-        if (e.HasDistinctDecoded(Field::kUrlOriginal)) {
-          MarkShort(pf.short_literals[slot], e.Decoded(Field::kUrlOriginal));
-        }
+      const SlotMemo* found = Remembered(slot, e);
+      if (found == nullptr) {
+        MarkSlot(slot);  // a scan error hides nothing
         continue;
       }
-      auto f = static_cast<Field>(slot);
-      MarkShort(pf.short_literals[slot], e.Get(f));
-      if (e.HasDistinctDecoded(f)) MarkShort(pf.short_literals[slot], e.Decoded(f));
+      for (uint32_t m : found->marks) Mark(m);
+      if (found->gate) regex_gates |= 1u << slot;
     }
-    for (uint32_t left = present & exact_slots; left != 0 && !possible; left &= left - 1) {
-      auto slot = static_cast<size_t>(std::countr_zero(left));
-      auto f = static_cast<Field>(slot);
-      for (int pass = 0; pass < (e.HasDistinctDecoded(f) ? 2 : 1); ++pass) {
-        std::string_view v = pass == 0 ? e.Get(f) : e.Decoded(f);
-        if (!LowerIfMaybe(rs.exact_filter[slot], v, &lower)) continue;
-        auto it = rs.exact[slot].find(std::string_view(lower));
-        if (it == rs.exact[slot].end()) continue;
-        for (uint32_t m : it->second) Mark(m);
+    if (possible) return true;
+    if (present >> kKeywordSlot & 1u) {
+      std::string_view line = e.Get(Field::kEventOriginal);
+      bool decoded = e.HasDistinctDecoded(Field::kUrlOriginal);
+      if (short_slots >> kKeywordSlot & 1u) {
+        MarkShort(pf.short_literals[kKeywordSlot], line);
+        if (decoded) MarkShort(pf.short_literals[kKeywordSlot], e.Decoded(Field::kUrlOriginal));
+      }
+      if (!possible && pf.literals[kKeywordSlot].db) {
+        if (!ScanLiteralBlock(kKeywordSlot, line)) return true;  // a scan error hides nothing
+        if (!possible && decoded &&
+            !ScanLiteralBlock(kKeywordSlot, e.Decoded(Field::kUrlOriginal))) {
+          return true;
+        }
       }
     }
-    if (!possible && !ScanLiterals(e, present)) return true;  // a scan error hides nothing
     if (possible) return true;
     // Last, the `re` databases, each only when some rule using it could still complete.
     for (uint32_t left = present & regex_slots; left != 0 && !possible; left &= left - 1) {
@@ -1694,6 +1747,88 @@ struct RuleMatcher::Impl {
     return possible;
   }
 
+  static uint64_t HashValue(std::string_view v, bool has_decoded) {
+    uint64_t h = (v.size() * 0x9e3779b97f4a7c15ULL) ^ (has_decoded ? 0xd6e8feb86659fd93ULL : 0);
+    const char* p = v.data();
+    size_t n = v.size();
+    for (; n >= 8; p += 8, n -= 8) {
+      uint64_t x;
+      std::memcpy(&x, p, 8);
+      h = (h ^ x) * 0xbf58476d1ce4e5b9ULL;
+      h ^= h >> 31;
+    }
+    uint64_t x = 0;
+    std::memcpy(&x, p, n);
+    h = (h ^ x ^ (uint64_t{n} << 59)) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 29);
+  }
+
+  // The slot's marks for this event's value: remembered, or computed (and remembered unless
+  // the slot bypasses the memo or the value is long). The key is the raw value and whether
+  // the event carries its decoded form: that form is always the raw one percent-decoded
+  // (Event::DecodeField), so it adds nothing to the key. Null on a scan error.
+  const SlotMemo* Remembered(size_t slot, const Event& e) {
+    auto f = static_cast<Field>(slot);
+    std::string_view raw = e.Get(f);
+    bool has_decoded = e.HasDistinctDecoded(f);
+    MemoStats& stats = memo_stats[slot];
+    SlotMemo* entry = &uncached;
+    uint64_t h = 0;
+    if (stats.bypass > 0) {
+      --stats.bypass;
+    } else if (raw.size() <= kMaxMemoValue) {
+      h = HashValue(raw, has_decoded);
+      std::vector<SlotMemo>& table = memo[slot];
+      if (table.empty()) table.resize(kMemoEntries);
+      entry = &table[h & (kMemoEntries - 1)];
+      if (++stats.lookups == kMemoProbe) {
+        if (stats.hits < kMemoProbe / 8) stats.bypass = kMemoBypass;
+        stats.lookups = stats.hits = 0;
+      }
+      if (entry->filled && entry->hash == h && entry->has_decoded == has_decoded &&
+          entry->key.size() == raw.size() &&
+          std::memcmp(entry->key.data(), raw.data(), raw.size()) == 0) {
+        ++stats.hits;
+        return entry;
+      }
+    }
+    entry->filled = false;
+    entry->marks.clear();
+    collecting = &entry->marks;
+    collected_gate = false;
+    bool ok = CollectSlot(slot, raw, has_decoded ? e.Decoded(f) : std::string_view(), has_decoded);
+    collecting = nullptr;
+    if (!ok) return nullptr;
+    std::sort(entry->marks.begin(), entry->marks.end());
+    entry->marks.erase(std::unique(entry->marks.begin(), entry->marks.end()), entry->marks.end());
+    entry->gate = collected_gate;
+    if (entry != &uncached) {
+      entry->hash = h;
+      entry->has_decoded = has_decoded;
+      entry->key.assign(raw);
+      entry->filled = true;
+    }
+    return entry;
+  }
+
+  // Every check of the slot over its raw and decoded value; Mark collects. False on a scan
+  // error.
+  bool CollectSlot(size_t slot, std::string_view raw, std::string_view decoded, bool has_decoded) {
+    const Prefilter& pf = rs.prefilter;
+    for (int pass = 0; pass < (has_decoded ? 2 : 1); ++pass) {
+      std::string_view v = pass == 0 ? raw : decoded;
+      if (short_slots >> slot & 1u) MarkShort(pf.short_literals[slot], v);
+      if ((exact_slots >> slot & 1u) && LowerIfMaybe(rs.exact_filter[slot], v, &lower)) {
+        auto it = rs.exact[slot].find(std::string_view(lower));
+        if (it != rs.exact[slot].end()) {
+          for (uint32_t m : it->second) Mark(m);
+        }
+      }
+      if (pf.literals[slot].db && !ScanLiteralBlock(slot, v)) return false;
+    }
+    return true;
+  }
+
   // True when a rule with an `re` matcher in this slot has every plain clause marked: only
   // then can scanning the slot's `re` database complete it. Regex scans mark only clauses
   // that have an `re` matcher, so the answer does not depend on the order slots are scanned.
@@ -1704,59 +1839,6 @@ struct RuleMatcher::Impl {
       if (plain == pf.rule_plain_clauses[r]) return true;
     }
     return false;
-  }
-
-  // The vectored literal scan. False on a scan error (the caller then treats every rule as
-  // possible).
-  bool ScanLiterals(const Event& e, uint32_t present) {
-    const Prefilter& pf = rs.prefilter;
-    if (!pf.literals || !(pf.literal_slots & present)) return true;
-    // The line holds most raw values already (access logs): those are not given twice, and
-    // their regions are where they sit in the line.
-    std::string_view line = e.Get(Field::kEventOriginal);
-    auto begin = reinterpret_cast<uintptr_t>(line.data());
-    auto end = begin + line.size();
-    block_data.clear();
-    block_lengths.clear();
-    for (uint32_t left = regions_used; left != 0; left &= left - 1) {
-      regions[std::countr_zero(left)].clear();
-    }
-    regions_used = 0;
-    uint64_t stream = 0;
-    auto add = [&](std::string_view v) {
-      block_data.push_back(v.data());
-      block_lengths.push_back(static_cast<unsigned>(v.size()));
-      Region r{stream, stream + v.size()};
-      stream += v.size();
-      return r;
-    };
-    if (!line.empty()) regions[kKeywordSlot].push_back(add(line));
-    bool keyword_literals = pf.literal_slots >> kKeywordSlot & 1u;
-    uint32_t inputs = pf.literal_slots & ((1u << kFieldCount) - 1);
-    if (keyword_literals) inputs |= 1u << static_cast<unsigned>(Field::kUrlOriginal);
-    regions_used = (inputs & present) | (1u << kKeywordSlot);
-    for (uint32_t left = inputs & present; left != 0; left &= left - 1) {
-      auto slot = static_cast<size_t>(std::countr_zero(left));
-      bool keyword_input = keyword_literals && slot == static_cast<size_t>(Field::kUrlOriginal);
-      auto f = static_cast<Field>(slot);
-      std::string_view raw = e.Get(f);
-      auto at = reinterpret_cast<uintptr_t>(raw.data());
-      if (!line.empty() && at >= begin && at + raw.size() <= end) {
-        regions[slot].push_back({at - begin, at - begin + raw.size()});
-      } else {
-        regions[slot].push_back(add(raw));
-      }
-      if (e.HasDistinctDecoded(f)) {
-        Region d = add(e.Decoded(f));
-        regions[slot].push_back(d);
-        if (keyword_input) regions[kKeywordSlot].push_back(d);
-      }
-    }
-    if (block_data.empty()) return true;
-    hs_error_t rc = hs_scan_vector(pf.literals.get(), block_data.data(), block_lengths.data(),
-                                   static_cast<unsigned>(block_data.size()), 0, scratch.get(),
-                                   &Impl::OnLiteral, this);
-    return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
   }
 
   bool Special(uint32_t m) {

@@ -4,6 +4,7 @@
 // percent-encoded, so that most rules are driven to match and to nearly match.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -190,6 +191,81 @@ TEST(PrefilterTest, SameResultsAsExhaustiveMatchingOnGeneratedLines) {
   EXPECT_GT(rules_hit.size(), (*rules)->size() / 2);
   EXPECT_LT(fast.full_scans(), fast.events());
   EXPECT_EQ(full.full_scans(), full.events());
+}
+
+// The matcher remembers, per field, what its checks found in recent values. Results must not
+// depend on what it remembers: the same lines in other orders, after a stretch of values that
+// never repeat (which turns the memo off for a while), and the same raw value with and without
+// its decoded form (JSON events are not percent-decoded) all match as exhaustive matching does.
+TEST(PrefilterTest, RememberedValuesMatchAsFreshOnes) {
+  RuleSetBuilder b;
+  ASSERT_TRUE(b.AddDirectory(kBundled).ok());
+  if (std::filesystem::exists(kSigmaHq)) {
+    ASSERT_TRUE(b.AddDirectory(kSigmaHq).ok());
+  }
+  auto rules = b.Build();
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  RuleMatcher fast(**rules, MatchMode::kPrefiltered);
+  RuleMatcher full(**rules, MatchMode::kExhaustive);
+  std::vector<std::string> generated = GenerateLines();
+  generated.resize(std::min<size_t>(generated.size(), 3000));
+  std::vector<std::string> lines;
+  for (int i = 0; i < 5000; ++i) {
+    lines.push_back("10.0.0.1 - - [30/Jan/2026:09:15:00 +0100] \"GET /u/" + std::to_string(i) +
+                    " HTTP/1.1\" 200 1 \"-\" \"agent-" + std::to_string(i) + "\"");
+  }
+  std::mt19937 rng(7);
+  for (int pass = 0; pass < 3; ++pass) {
+    std::shuffle(generated.begin(), generated.end(), rng);
+    lines.insert(lines.end(), generated.begin(), generated.end());
+  }
+  const std::string exploit =
+      "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath%5B%60id%60"
+      "%5D/a.ipa";
+  lines.push_back("10.0.0.1 - - [30/Jan/2026:09:15:00 +0100] \"GET " + exploit +
+                  " HTTP/1.1\" 404 1 \"-\" \"x\"");
+  Event ev;
+  std::vector<uint32_t> a, e;
+  size_t matching = 0;
+  for (const std::string& line : lines) {
+    bool ok = line.starts_with("{") ? ParseJsonLine(line, &ev) : ParseAccessLogLine(line, &ev);
+    if (!ok) continue;
+    fast.Match(ev, &a);
+    full.Match(ev, &e);
+    ASSERT_EQ(a, e) << line;
+    if (!e.empty()) ++matching;
+  }
+  EXPECT_GT(matching, 100u);
+  EXPECT_LT(fast.full_scans(), fast.events());
+}
+
+// The same raw value with its decoded form and without (an in-process event may carry none):
+// the two match differently, in either order, however the memo was filled.
+TEST(PrefilterTest, RememberedValueWithoutDecodedFormIsNotTakenForOneWithIt) {
+  RuleSetBuilder b;
+  ASSERT_TRUE(b.AddRuleText(R"(
+title: t
+logsource: {category: webserver}
+detection:
+  sel:
+    c-uri|contains: '../etc/passwd'
+  condition: sel
+level: high
+)",
+                            "t.yml")
+                  .ok());
+  auto rules = b.Build();
+  ASSERT_TRUE(rules.ok());
+  RuleMatcher m(**rules);
+  Event ev;
+  std::vector<uint32_t> hits;
+  for (bool decode : {false, true, false, true}) {
+    ev.Clear();
+    ev.Set(Field::kUrlOriginal, "/x?f=..%2F..%2Fetc%2Fpasswd");
+    if (decode) ev.DecodeField(Field::kUrlOriginal);
+    m.Match(ev, &hits);
+    EXPECT_EQ(hits.size(), decode ? 1u : 0u) << decode;
+  }
 }
 
 // Values seen only after percent-decoding, or only in another case, still reach the rules.
