@@ -11,6 +11,7 @@
 #
 #   bench/compare_scan.sh [BUILD_DIR]
 #   env: LINES (1000000), CROWDSEC_LINES (20000), CROWDSEC_TIMEOUT (s, 900), SIGMA_DIR,
+#        VARIED=1 for detect_bench's --varied corpus (benign values that rarely repeat),
 #        INSTALL=0 to never apt-get install a missing tool.
 set -uo pipefail
 BUILD=${1:-build}
@@ -78,7 +79,9 @@ ROWS=()
 row() { ROWS+=("$*"); }
 
 echo "== generating $LINES lines"
-"$BUILD/bench/detect_bench" --lines="$LINES" --write="$WORK/access" || exit 1
+VARIED_FLAG=()
+[ "${VARIED:-0}" = 1 ] && VARIED_FLAG=(--varied)
+"$BUILD/bench/detect_bench" --lines="$LINES" "${VARIED_FLAG[@]}" --write="$WORK/access" || exit 1
 LOG=$WORK/access.log
 ATTACKS=$(grep -c '^[^ ]* 203\.0\.113\.' "$LOG")
 echo "$ATTACKS attack lines, $((LINES - ATTACKS)) benign"

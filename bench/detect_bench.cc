@@ -3,10 +3,14 @@
 // lines mixed in, with the bundled rules, SigmaHQ's web rules and 100,000 IoCs loaded. Printed
 // beside plain line splitting, the floor any log reader pays.
 //
-//   detect_bench [--lines=N] [google-benchmark flags]
+//   detect_bench [--lines=N] [--varied] [google-benchmark flags]
 //   detect_bench --lines=N --write=PREFIX   writes PREFIX.log (the generated log) and
 //                                           PREFIX.iocs.csv (the 100,000 IoCs), then exits;
 //                                           bench/compare_scan.sh feeds them to every tool.
+//
+// --varied: benign lines whose values rarely repeat where a real front end's would not either
+// (signed app-download URLs, paging offsets, device OS versions, response sizes), so that the
+// figures do not rest on the matcher remembering values it has seen.
 //
 // Attack lines come from 203.0.113.0/24 and benign lines from 10.0.0.0/8, so that a tool's
 // output can be scored by source address alone.
@@ -29,6 +33,7 @@ namespace rampart::detect {
 namespace {
 
 size_t g_lines = 1000000;
+bool g_varied = false;
 constexpr int64_t kNow = 1769760000000;
 
 struct Corpus {
@@ -75,6 +80,7 @@ Corpus Generate(size_t lines) {
   c.text.reserve(lines * 260);
   std::mt19937 rng(42);
   char prefix[128];
+  char varied[512];
   for (size_t i = 0; i < lines; ++i) {
     bool attack = rng() % 200 == 0;
     unsigned a = rng();
@@ -83,7 +89,45 @@ Corpus Generate(size_t lines) {
                   attack ? 203u : 10u, attack ? 0u : (a >> 8) & 255,
                   attack ? 113u : (a >> 16) & 255, a & 255, (i / 3600) % 24, (i / 60) % 60, i % 60);
     c.text += prefix;
-    c.text += attack ? kAttacks[rng() % std::size(kAttacks)] : kBenign[rng() % std::size(kBenign)];
+    if (!attack && g_varied) {
+      unsigned shape = rng() % 4;
+      unsigned a1 = rng(), a2 = rng(), a3 = rng(), a4 = rng();
+      switch (shape) {
+        case 0:  // a signed download: signature, times and file differ per request
+          std::snprintf(varied, sizeof(varied),
+                        "\"GET /mifs/c/appstore/fob/3/%u/sha256:kid=1,st=%u,h=%08x%08x%08x%08x,"
+                        "et=%u/%08x-%04x-%04x-%04x-%08x%04x.ipa HTTP/1.1\" 200 %u \"-\" "
+                        "\"MobileIron/12.%u CFNetwork/1410.0.%u Darwin/22.%u.0\"",
+                        a1 % 40, 1769760000 + (a2 % 86400), a1, a2, a3, a4,
+                        1769763600 + (a2 % 86400), a3, a4 & 0xffff, a1 & 0xffff, a2 & 0xffff, a4,
+                        a3 & 0xffff, 1000000 + a4 % 90000000, a1 % 4, a2 % 8, a3 % 7);
+          break;
+        case 1:  // paging through the device list
+          std::snprintf(varied, sizeof(varied),
+                        "\"GET /mifs/admin/rest/api/v2/device?limit=50&offset=%u&sortField=%s "
+                        "HTTP/1.1\" 200 %u \"https://mdm.example.eu/mifs/admin/\" \"Mozilla/5.0 "
+                        "(Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                        "Chrome/%u.0.0.0 Safari/537.36\"",
+                        (a1 % 400) * 50, a2 % 2 ? "lastCheckin" : "name", 20000 + a3 % 60000,
+                        120 + a4 % 12);
+          break;
+        case 2:  // check-ins from devices on many OS versions
+          std::snprintf(varied, sizeof(varied),
+                        "\"POST /mifs/services/CheckinService HTTP/1.1\" 200 %u \"-\" "
+                        "\"MobileIron/12.%u.%u (%s; %s %u.%u.%u)\"",
+                        700 + a1 % 400, a2 % 4, a3 % 3, a4 % 3 ? "iPhone" : "Android",
+                        a4 % 3 ? "iOS" : "Android", a4 % 3 ? 15 + a1 % 4 : 11 + a1 % 5, a2 % 7,
+                        a3 % 4);
+          break;
+        default:
+          std::snprintf(varied, sizeof(varied), "%s", kBenign[rng() % std::size(kBenign)]);
+          break;
+      }
+      c.text += varied;
+    } else {
+      c.text +=
+          attack ? kAttacks[rng() % std::size(kAttacks)] : kBenign[rng() % std::size(kBenign)];
+    }
     c.text += '\n';
     c.attack.push_back(attack);
   }
@@ -229,6 +273,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--lines=", 8) == 0)
       g_lines = std::strtoull(argv[i] + 8, nullptr, 10);
+    if (std::strcmp(argv[i], "--varied") == 0) g_varied = true;
   }
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--write=", 8) != 0) continue;
