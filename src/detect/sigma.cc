@@ -1458,10 +1458,22 @@ struct RuleMatcher::Impl {
   // depend on nothing but its value, and logs repeat their values (user agents, request
   // targets, referrers, virtual hosts), so most events find theirs here instead of scanning.
   // Direct-mapped: a new value takes the place of the one whose hash had the same index.
+  // In access logs url.path, url.query and url.extension are parts of url.original; where an
+  // event's are, their marks are remembered with the target's, keyed by where they sit in it
+  // (equal targets and equal places mean equal values).
+  static constexpr std::array<Field, 3> kTargetParts = {Field::kUrlPath, Field::kUrlQuery,
+                                                        Field::kUrlExtension};
+  struct TargetParts {
+    std::array<uint32_t, 3> offset{}, size{};
+    uint8_t present = 0, decoded = 0;  // bit per kTargetParts entry
+    bool operator==(const TargetParts&) const = default;
+  };
   struct SlotMemo {
     uint64_t hash = 0;
     bool filled = false, has_decoded = false;
-    bool gate = false;            // a gate literal of the slot's `re` database was found
+    bool with_parts = false;  // url.original only: the marks of `parts` are included
+    TargetParts parts;
+    uint32_t gates = 0;           // slots whose `re` database a gate literal opened
     std::string key;              // the raw value
     std::vector<uint32_t> marks;  // sorted, unique
   };
@@ -1477,7 +1489,7 @@ struct RuleMatcher::Impl {
   // While a memo entry is computed, Mark and the literal callback collect into it instead of
   // marking clauses.
   std::vector<uint32_t>* collecting = nullptr;
-  bool collected_gate = false;
+  uint32_t collected_gates = 0;
   // The slot whose literal database is scanning, and the length of the block, for the end
   // anchor.
   size_t literal_slot = 0;
@@ -1623,7 +1635,7 @@ struct RuleMatcher::Impl {
       if (!u.gate) {
         self->Mark(u.matcher);
       } else if (self->collecting != nullptr) {
-        self->collected_gate = true;
+        self->collected_gates |= 1u << self->literal_slot;
       } else {
         self->regex_gates |= 1u << self->literal_slot;
       }
@@ -1699,15 +1711,32 @@ struct RuleMatcher::Impl {
     for (uint32_t left = present & any_value_slots; left != 0 && !possible; left &= left - 1) {
       for (uint32_t m : pf.any_value[std::countr_zero(left)]) Mark(m);
     }
-    for (uint32_t left = present & memo_slots; left != 0 && !possible; left &= left - 1) {
+    uint32_t memo_todo = present & memo_slots;
+    constexpr auto kTarget = static_cast<size_t>(Field::kUrlOriginal);
+    if (memo_todo >> kTarget & 1u) {
+      TargetParts parts;
+      bool with_parts = FindTargetParts(e, &parts);
+      const SlotMemo* found = Remembered(kTarget, e, with_parts ? &parts : nullptr);
+      memo_todo &= ~(1u << kTarget);
+      if (found == nullptr) {
+        MarkSlot(kTarget);  // a scan error hides nothing; the parts are looked at one by one
+      } else {
+        for (uint32_t m : found->marks) Mark(m);
+        regex_gates |= found->gates;
+        for (size_t i = 0; with_parts && i < kTargetParts.size(); ++i) {
+          if (parts.present >> i & 1u) memo_todo &= ~(1u << static_cast<unsigned>(kTargetParts[i]));
+        }
+      }
+    }
+    for (uint32_t left = memo_todo; left != 0 && !possible; left &= left - 1) {
       auto slot = static_cast<size_t>(std::countr_zero(left));
-      const SlotMemo* found = Remembered(slot, e);
+      const SlotMemo* found = Remembered(slot, e, nullptr);
       if (found == nullptr) {
         MarkSlot(slot);  // a scan error hides nothing
         continue;
       }
       for (uint32_t m : found->marks) Mark(m);
-      if (found->gate) regex_gates |= 1u << slot;
+      regex_gates |= found->gates;
     }
     if (possible) return true;
     if (present >> kKeywordSlot & 1u) {
@@ -1767,7 +1796,26 @@ struct RuleMatcher::Impl {
   // the slot bypasses the memo or the value is long). The key is the raw value and whether
   // the event carries its decoded form: that form is always the raw one percent-decoded
   // (Event::DecodeField), so it adds nothing to the key. Null on a scan error.
-  const SlotMemo* Remembered(size_t slot, const Event& e) {
+  // Where the target's parts that the memo checks sit inside url.original. False when one of
+  // them is not inside it (a source that sets them apart).
+  bool FindTargetParts(const Event& e, TargetParts* parts) const {
+    std::string_view target = e.Get(Field::kUrlOriginal);
+    auto begin = reinterpret_cast<uintptr_t>(target.data());
+    for (size_t i = 0; i < kTargetParts.size(); ++i) {
+      Field f = kTargetParts[i];
+      if (!(memo_slots >> static_cast<unsigned>(f) & 1u) || !e.Has(f)) continue;
+      std::string_view v = e.Get(f);
+      auto at = reinterpret_cast<uintptr_t>(v.data());
+      if (v.data() == nullptr || at < begin || at + v.size() > begin + target.size()) return false;
+      parts->present |= static_cast<uint8_t>(1u << i);
+      if (e.HasDistinctDecoded(f)) parts->decoded |= static_cast<uint8_t>(1u << i);
+      parts->offset[i] = static_cast<uint32_t>(at - begin);
+      parts->size[i] = static_cast<uint32_t>(v.size());
+    }
+    return true;
+  }
+
+  const SlotMemo* Remembered(size_t slot, const Event& e, const TargetParts* parts) {
     auto f = static_cast<Field>(slot);
     std::string_view raw = e.Get(f);
     bool has_decoded = e.HasDistinctDecoded(f);
@@ -1786,6 +1834,7 @@ struct RuleMatcher::Impl {
         stats.lookups = stats.hits = 0;
       }
       if (entry->filled && entry->hash == h && entry->has_decoded == has_decoded &&
+          entry->with_parts == (parts != nullptr) && (parts == nullptr || entry->parts == *parts) &&
           entry->key.size() == raw.size() &&
           std::memcmp(entry->key.data(), raw.data(), raw.size()) == 0) {
         ++stats.hits;
@@ -1795,16 +1844,24 @@ struct RuleMatcher::Impl {
     entry->filled = false;
     entry->marks.clear();
     collecting = &entry->marks;
-    collected_gate = false;
+    collected_gates = 0;
     bool ok = CollectSlot(slot, raw, has_decoded ? e.Decoded(f) : std::string_view(), has_decoded);
+    for (size_t i = 0; ok && parts != nullptr && i < kTargetParts.size(); ++i) {
+      if (!(parts->present >> i & 1u)) continue;
+      Field part = kTargetParts[i];
+      ok = CollectSlot(static_cast<size_t>(part), e.Get(part), e.Decoded(part),
+                       e.HasDistinctDecoded(part));
+    }
     collecting = nullptr;
     if (!ok) return nullptr;
     std::sort(entry->marks.begin(), entry->marks.end());
     entry->marks.erase(std::unique(entry->marks.begin(), entry->marks.end()), entry->marks.end());
-    entry->gate = collected_gate;
+    entry->gates = collected_gates;
     if (entry != &uncached) {
       entry->hash = h;
       entry->has_decoded = has_decoded;
+      entry->with_parts = parts != nullptr;
+      entry->parts = parts != nullptr ? *parts : TargetParts();
       entry->key.assign(raw);
       entry->filled = true;
     }
