@@ -268,6 +268,52 @@ level: high
   }
 }
 
+// The parts of a request target are remembered with it by where they sit: the same target
+// with its path cut elsewhere (or set apart from it) is a different key.
+TEST(PrefilterTest, RememberedTargetPartsAreKeyedByWhereTheySit) {
+  RuleSetBuilder b;
+  ASSERT_TRUE(b.AddRuleText(R"(
+title: t
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-stem|endswith: '/evil.jsp'
+  condition: sel
+level: high
+)",
+                            "t.yml")
+                  .ok());
+  // A check on url.original too, so that the parts are remembered with it.
+  ASSERT_TRUE(b.AddRuleText(R"(
+title: u
+logsource: {category: webserver}
+detection:
+  sel:
+    c-uri|contains: '/elsewhere/'
+  condition: sel
+level: high
+)",
+                            "u.yml")
+                  .ok());
+  auto rules = b.Build();
+  ASSERT_TRUE(rules.ok());
+  RuleMatcher m(**rules);
+  const std::string target = "/x/evil.jsp?q=1";
+  const std::string apart = "/x/evil.jsp";
+  Event ev;
+  std::vector<uint32_t> hits;
+  // 0: path "/x" inside the target; 1: path "/x/evil.jsp" inside it; 2: the same path as a
+  // separate string.
+  for (int shape : {0, 1, 0, 2, 0, 1}) {
+    ev.Clear();
+    std::string_view t(target);
+    ev.Set(Field::kUrlOriginal, t);
+    ev.Set(Field::kUrlPath, shape == 0 ? t.substr(0, 2) : shape == 1 ? t.substr(0, 11) : apart);
+    m.Match(ev, &hits);
+    EXPECT_EQ(hits.size(), shape == 0 ? 0u : 1u) << shape;
+  }
+}
+
 // Values seen only after percent-decoding, or only in another case, still reach the rules.
 TEST(PrefilterTest, DecodedAndRecasedValuesAreNotFilteredOut) {
   RuleSetBuilder b;
