@@ -1476,6 +1476,10 @@ struct RuleMatcher::Impl {
     uint32_t gates = 0;           // slots whose `re` database a gate literal opened
     std::string key;              // the raw value
     std::vector<uint32_t> marks;  // sorted, unique
+    // What the slots' `re` databases found, filled when an event first needs them (they are
+    // scanned only when a rule could complete): bit per slot scanned.
+    uint32_t regex_done = 0;
+    std::vector<uint32_t> regex_marks;
   };
   std::array<std::vector<SlotMemo>, kSlotCount> memo;
   // A slot whose values rarely repeat (ids, times) gains nothing from the memo but pays its
@@ -1486,6 +1490,9 @@ struct RuleMatcher::Impl {
   };
   std::array<MemoStats, kSlotCount> memo_stats{};
   SlotMemo uncached;  // computed for one event only (bypass, long values)
+  // This event's memo entry per slot (bit set in event_memo_slots; none for `uncached`).
+  std::array<SlotMemo*, kSlotCount> event_memo{};
+  uint32_t event_memo_slots = 0;
   // While a memo entry is computed, Mark and the literal callback collect into it instead of
   // marking clauses.
   std::vector<uint32_t>* collecting = nullptr;
@@ -1621,7 +1628,7 @@ struct RuleMatcher::Impl {
   static int OnMatcher(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
     auto* self = static_cast<Impl*>(ctx);
     self->Mark(id);
-    return self->possible ? 1 : 0;
+    return self->collecting == nullptr && self->possible ? 1 : 0;
   }
 
   // A literal of the slot's database (ctx: the slot) ends at `to` in the block scanned.
@@ -1658,9 +1665,45 @@ struct RuleMatcher::Impl {
   // Scans v with db, marking the matchers it reports. A scan error marks the slot's matchers
   // all, so that an error can never hide a match.
   void ScanMarking(const hs_database_t* db, size_t slot, std::string_view v) {
+    if (!ScanMatchers(db, v)) MarkSlot(slot);
+  }
+
+  bool ScanMatchers(const hs_database_t* db, std::string_view v) {
     hs_error_t rc = hs_scan(db, v.data(), static_cast<unsigned>(v.size()), 0, scratch.get(),
                             &Impl::OnMatcher, this);
-    if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) MarkSlot(slot);
+    return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
+  }
+
+  // The slot's `re` database over its raw and decoded value, into the event's memo entry when
+  // it has one (and marked from there), else marked directly.
+  void ScanRegexes(size_t slot, const Event& e) {
+    const Prefilter& pf = rs.prefilter;
+    const hs_database_t* db = pf.regexes[slot].get();
+    auto f = static_cast<Field>(slot);
+    unsigned w = pf.regex_min_width[slot];
+    std::string_view raw = e.Get(f);
+    bool decoded = e.HasDistinctDecoded(f) && e.Decoded(f).size() >= w;
+    SlotMemo* entry = event_memo_slots >> slot & 1u ? event_memo[slot] : nullptr;
+    if (entry == nullptr) {
+      if (raw.size() >= w) ScanMarking(db, slot, raw);
+      if (decoded) ScanMarking(db, slot, e.Decoded(f));
+      return;
+    }
+    if (!(entry->regex_done >> slot & 1u)) {
+      collecting = &entry->regex_marks;
+      bool ok =
+          (raw.size() < w || ScanMatchers(db, raw)) && (!decoded || ScanMatchers(db, e.Decoded(f)));
+      collecting = nullptr;
+      if (!ok) {
+        entry->regex_marks.clear();
+        entry->regex_done = 0;
+        MarkSlot(slot);  // a scan error hides nothing
+        return;
+      }
+      entry->regex_done |= 1u << slot;
+    }
+    // Marks found for the entry's other slots hold for this event too.
+    for (uint32_t m : entry->regex_marks) Mark(m);
   }
 
   void MarkSlot(size_t slot) {
@@ -1712,31 +1755,37 @@ struct RuleMatcher::Impl {
       for (uint32_t m : pf.any_value[std::countr_zero(left)]) Mark(m);
     }
     uint32_t memo_todo = present & memo_slots;
+    event_memo_slots = 0;
     constexpr auto kTarget = static_cast<size_t>(Field::kUrlOriginal);
     if (memo_todo >> kTarget & 1u) {
       TargetParts parts;
       bool with_parts = FindTargetParts(e, &parts);
-      const SlotMemo* found = Remembered(kTarget, e, with_parts ? &parts : nullptr);
+      SlotMemo* found = Remembered(kTarget, e, with_parts ? &parts : nullptr);
       memo_todo &= ~(1u << kTarget);
       if (found == nullptr) {
         MarkSlot(kTarget);  // a scan error hides nothing; the parts are looked at one by one
       } else {
         for (uint32_t m : found->marks) Mark(m);
         regex_gates |= found->gates;
+        Remember(kTarget, found);
         for (size_t i = 0; with_parts && i < kTargetParts.size(); ++i) {
-          if (parts.present >> i & 1u) memo_todo &= ~(1u << static_cast<unsigned>(kTargetParts[i]));
+          if (!(parts.present >> i & 1u)) continue;
+          auto part = static_cast<unsigned>(kTargetParts[i]);
+          memo_todo &= ~(1u << part);
+          Remember(part, found);
         }
       }
     }
     for (uint32_t left = memo_todo; left != 0 && !possible; left &= left - 1) {
       auto slot = static_cast<size_t>(std::countr_zero(left));
-      const SlotMemo* found = Remembered(slot, e, nullptr);
+      SlotMemo* found = Remembered(slot, e, nullptr);
       if (found == nullptr) {
         MarkSlot(slot);  // a scan error hides nothing
         continue;
       }
       for (uint32_t m : found->marks) Mark(m);
       regex_gates |= found->gates;
+      Remember(slot, found);
     }
     if (possible) return true;
     if (present >> kKeywordSlot & 1u) {
@@ -1768,10 +1817,7 @@ struct RuleMatcher::Impl {
         }
         continue;
       }
-      auto f = static_cast<Field>(slot);
-      unsigned w = pf.regex_min_width[slot];
-      if (e.Get(f).size() >= w) ScanMarking(db, slot, e.Get(f));
-      if (e.HasDistinctDecoded(f) && e.Decoded(f).size() >= w) ScanMarking(db, slot, e.Decoded(f));
+      ScanRegexes(slot, e);
     }
     return possible;
   }
@@ -1815,7 +1861,13 @@ struct RuleMatcher::Impl {
     return true;
   }
 
-  const SlotMemo* Remembered(size_t slot, const Event& e, const TargetParts* parts) {
+  void Remember(size_t slot, SlotMemo* entry) {
+    if (entry == &uncached) return;
+    event_memo[slot] = entry;
+    event_memo_slots |= 1u << slot;
+  }
+
+  SlotMemo* Remembered(size_t slot, const Event& e, const TargetParts* parts) {
     auto f = static_cast<Field>(slot);
     std::string_view raw = e.Get(f);
     bool has_decoded = e.HasDistinctDecoded(f);
@@ -1843,6 +1895,8 @@ struct RuleMatcher::Impl {
     }
     entry->filled = false;
     entry->marks.clear();
+    entry->regex_done = 0;
+    entry->regex_marks.clear();
     collecting = &entry->marks;
     collected_gates = 0;
     bool ok = CollectSlot(slot, raw, has_decoded ? e.Decoded(f) : std::string_view(), has_decoded);

@@ -314,6 +314,57 @@ level: high
   }
 }
 
+// What an `re` pattern found is remembered with the value; a value that takes the place of
+// another in the memo must not inherit it. Repeated user agents that match, interleaved with
+// ones never seen again that take their places.
+TEST(PrefilterTest, RememberedRegexResultsBelongToTheirValue) {
+  RuleSetBuilder b;
+  ASSERT_TRUE(b.AddRuleText(R"(
+title: t
+logsource: {category: webserver}
+detection:
+  sel:
+    c-useragent|re: '^[a-z]{3}[0-9]{3}$'
+  condition: sel
+level: high
+)",
+                            "t.yml")
+                  .ok());
+  // A literal on the field too, so that its values go through the memo.
+  ASSERT_TRUE(b.AddRuleText(R"(
+title: u
+logsource: {category: webserver}
+detection:
+  sel:
+    c-useragent|contains: 'zzz'
+  condition: sel
+level: high
+)",
+                            "u.yml")
+                  .ok());
+  auto rules = b.Build();
+  ASSERT_TRUE(rules.ok());
+  RuleMatcher fast(**rules, MatchMode::kPrefiltered);
+  RuleMatcher full(**rules, MatchMode::kExhaustive);
+  Event ev;
+  std::vector<uint32_t> a, e;
+  size_t matching = 0;
+  std::vector<std::string> agents;
+  for (int i = 0; i < 20000; ++i) {
+    agents.push_back(i % 2 == 0 ? "abc" + std::to_string(100 + (i / 2) % 50)
+                                : "agent-" + std::to_string(i));
+  }
+  for (const std::string& agent : agents) {
+    ev.Clear();
+    ev.Set(Field::kUserAgentOriginal, agent);
+    fast.Match(ev, &a);
+    full.Match(ev, &e);
+    ASSERT_EQ(a, e) << agent;
+    matching += !e.empty();
+  }
+  EXPECT_EQ(matching, 10000u);
+}
+
 // Values seen only after percent-decoding, or only in another case, still reach the rules.
 TEST(PrefilterTest, DecodedAndRecasedValuesAreNotFilteredOut) {
   RuleSetBuilder b;
