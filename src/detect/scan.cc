@@ -246,6 +246,7 @@ class BatchMatcher {
     LineParser parser(b->format_);
     std::vector<uint64_t> per_rule(rules_.size(), 0);
     const std::string& path = files_[b->file_];
+    matcher_.PrepareLines(b->text_);
     for (const Batch::Line& l : b->lines_) {
       std::string_view line(b->text_.data() + l.offset, l.length);
       if (!parser.Parse(line, &ev_)) continue;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <regex>
 #include <set>
@@ -39,6 +40,9 @@ constexpr size_t kMemoEntries = 1024;
 constexpr size_t kMaxMemoValue = 512;
 constexpr uint32_t kMemoProbe = 4096;
 constexpr uint32_t kMemoBypass = 65536;
+// RuleMatcher::PrepareLines gives up (and lines are searched one by one) past this many
+// findings in one buffer.
+constexpr size_t kMaxPreparedHits = size_t{1} << 20;
 // The largest SigmaHQ web rule has a few hundred values; this bounds what one rule may cost.
 constexpr size_t kMaxRuleNodes = 20000;
 
@@ -1497,6 +1501,13 @@ struct RuleMatcher::Impl {
   // marking clauses.
   std::vector<uint32_t>* collecting = nullptr;
   uint32_t collected_gates = 0;
+  // PrepareLines' findings: each keyword literal found in the buffer, by end offset.
+  struct LineHit {
+    uint64_t to;
+    uint32_t id;
+  };
+  std::vector<LineHit> prepared_hits;
+  std::string_view prepared;  // empty when nothing is prepared
   // The slot whose literal database is scanning, and the length of the block, for the end
   // anchor.
   size_t literal_slot = 0;
@@ -1638,7 +1649,10 @@ struct RuleMatcher::Impl {
     const Prefilter::SlotLiterals& lits = self->rs.prefilter.literals[self->literal_slot];
     for (uint32_t i = lits.offsets[id]; i < lits.offsets[id + 1]; ++i) {
       const Prefilter::LiteralUse& u = lits.uses[i];
-      if ((u.at_start && to != u.bytes) || (u.at_end && to != self->block_size)) continue;
+      // (A prepared finding may start before the line it is looked at for.)
+      if (to < u.bytes || (u.at_start && to != u.bytes) || (u.at_end && to != self->block_size)) {
+        continue;
+      }
       if (!u.gate) {
         self->Mark(u.matcher);
       } else if (self->collecting != nullptr) {
@@ -1649,6 +1663,56 @@ struct RuleMatcher::Impl {
     }
     // A memo entry must hold every mark; the event's own scan may stop once a rule can match.
     return self->collecting == nullptr && self->possible ? 1 : 0;
+  }
+
+  static int OnPrepared(unsigned id, unsigned long long, unsigned long long to, unsigned,
+                        void* ctx) {
+    auto* self = static_cast<Impl*>(ctx);
+    self->prepared_hits.push_back({to, id});
+    return self->prepared_hits.size() >= kMaxPreparedHits ? 1 : 0;
+  }
+
+  void PrepareLines(std::string_view lines) {
+    prepared = {};
+    prepared_hits.clear();
+    const hs_database_t* db = rs.prefilter.literals[kKeywordSlot].db.get();
+    if (!prefilter_scratch || !scratch || db == nullptr || lines.empty() ||
+        lines.size() > std::numeric_limits<unsigned>::max()) {
+      return;
+    }
+    hs_error_t rc = hs_scan(db, lines.data(), static_cast<unsigned>(lines.size()), 0, scratch.get(),
+                            &Impl::OnPrepared, this);
+    // Too many findings (a hostile buffer) or an error: every line is searched on its own.
+    if (rc != HS_SUCCESS) {
+      prepared_hits.clear();
+      return;
+    }
+    if (!std::is_sorted(prepared_hits.begin(), prepared_hits.end(),
+                        [](const LineHit& a, const LineHit& b) { return a.to < b.to; })) {
+      std::stable_sort(prepared_hits.begin(), prepared_hits.end(),
+                       [](const LineHit& a, const LineHit& b) { return a.to < b.to; });
+    }
+    prepared = lines;
+  }
+
+  // The keyword literals PrepareLines found inside the line, as if the line had been scanned
+  // on its own: a finding counts only when it lies wholly inside. False when the line is not
+  // in the prepared buffer.
+  bool PreparedLiterals(std::string_view line) {
+    if (prepared.empty() || line.data() < prepared.data() ||
+        line.data() + line.size() > prepared.data() + prepared.size()) {
+      return false;
+    }
+    auto begin = static_cast<uint64_t>(line.data() - prepared.data());
+    uint64_t end = begin + line.size();
+    auto it = std::upper_bound(prepared_hits.begin(), prepared_hits.end(), begin,
+                               [](uint64_t at, const LineHit& h) { return at < h.to; });
+    literal_slot = kKeywordSlot;
+    block_size = line.size();
+    for (; it != prepared_hits.end() && it->to <= end && !possible; ++it) {
+      OnLiteral(it->id, 0, it->to - begin, 0, this);
+    }
+    return true;
   }
 
   // Scans one block with the slot's literal database. False on a scan error.
@@ -1796,7 +1860,9 @@ struct RuleMatcher::Impl {
         if (decoded) MarkShort(pf.short_literals[kKeywordSlot], e.Decoded(Field::kUrlOriginal));
       }
       if (!possible && pf.literals[kKeywordSlot].db) {
-        if (!ScanLiteralBlock(kKeywordSlot, line)) return true;  // a scan error hides nothing
+        if (!PreparedLiterals(line) && !ScanLiteralBlock(kKeywordSlot, line)) {
+          return true;  // a scan error hides nothing
+        }
         if (!possible && decoded &&
             !ScanLiteralBlock(kKeywordSlot, e.Decoded(Field::kUrlOriginal))) {
           return true;
@@ -2105,6 +2171,9 @@ RuleMatcher::RuleMatcher(const RuleSet& rules, MatchMode mode)
 RuleMatcher::~RuleMatcher() = default;
 void RuleMatcher::Match(const Event& ev, std::vector<uint32_t>* out) {
   impl_->Match(ev, out);
+}
+void RuleMatcher::PrepareLines(std::string_view lines) {
+  impl_->PrepareLines(lines);
 }
 uint64_t RuleMatcher::events() const {
   return impl_->events;

@@ -109,11 +109,12 @@ class RuleSet {
   std::unique_ptr<Impl> impl_;
 };
 
-// kPrefiltered (the default) first asks whether any rule can become a candidate at all: one
-// Vectorscan scan over the line with a literal taken from every trigger pattern, plus hash
-// lookups of exact trigger values and small scans for trigger regexes. Only when that says
-// "maybe" are the per-field scans run. Both modes give identical results; kExhaustive always
-// runs the per-field scans and exists to prove that (tests/detect/prefilter_test.cc).
+// kPrefiltered (the default) first asks whether any rule can become a candidate at all: a
+// literal taken from every trigger pattern, searched in its field's values (what a value gave
+// is remembered, since logs repeat their values) and, for `keywords`, in the whole line; hash
+// lookups of exact trigger values; small scans for trigger regexes. Only when that says "maybe"
+// are the per-field scans run. Both modes give identical results; kExhaustive always runs the
+// per-field scans and exists to prove that (tests/detect/prefilter_test.cc).
 enum class MatchMode { kPrefiltered, kExhaustive };
 
 // Per-thread matching state (Vectorscan scratch, bitsets). The RuleSet must outlive it.
@@ -126,6 +127,13 @@ class RuleMatcher {
 
   // Replaces *out with the indices of the rules that match, in increasing order.
   void Match(const Event& ev, std::vector<uint32_t>* out);
+
+  // For callers that match many lines held in one buffer (rampart scan's batches): searches
+  // the `keywords` literals in the whole buffer at once, and Match then takes the findings of
+  // an event whose event.original lies in the buffer from there, instead of searching its line
+  // on its own (one Vectorscan call per batch instead of one per line). Other events are
+  // searched as usual. The buffer must stay unchanged until the next PrepareLines.
+  void PrepareLines(std::string_view lines);
 
   // Events matched so far, and how many of them needed the per-field scans.
   uint64_t events() const;

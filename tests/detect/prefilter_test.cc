@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -363,6 +364,88 @@ level: high
     matching += !e.empty();
   }
   EXPECT_EQ(matching, 10000u);
+}
+
+// Lines matched from one prepared buffer give what they give one by one, and an event whose
+// line is elsewhere is searched on its own.
+TEST(PrefilterTest, PreparedLinesMatchAsLinesSearchedOneByOne) {
+  RuleSetBuilder b;
+  ASSERT_TRUE(b.AddDirectory(kBundled).ok());
+  if (std::filesystem::exists(kSigmaHq)) {
+    ASSERT_TRUE(b.AddDirectory(kSigmaHq).ok());
+  }
+  auto rules = b.Build();
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  RuleMatcher fast(**rules, MatchMode::kPrefiltered);
+  RuleMatcher full(**rules, MatchMode::kExhaustive);
+  std::vector<std::string> lines = GenerateLines();
+  std::erase_if(lines, [](const std::string& l) { return l.starts_with("{"); });
+  lines.resize(std::min<size_t>(lines.size(), 2000));
+  std::string buffer;
+  std::vector<std::pair<size_t, size_t>> spans;
+  for (const std::string& l : lines) {
+    spans.emplace_back(buffer.size(), l.size());
+    buffer += l;  // no separator: a finding may run from one line into the next
+  }
+  fast.PrepareLines(buffer);
+  Event ev;
+  std::vector<uint32_t> a, e;
+  size_t matching = 0, parsed = 0;
+  // The first pass reads the prepared buffer itself, the second a copy of it.
+  const std::string copy = buffer;
+  for (const std::string* text : std::array<const std::string*, 2>{&buffer, &copy}) {
+    for (const auto& [offset, size] : spans) {
+      std::string_view line(text->data() + offset, size);
+      if (!ParseAccessLogLine(line, &ev)) continue;
+      ++parsed;
+      fast.Match(ev, &a);
+      full.Match(ev, &e);
+      ASSERT_EQ(a, e) << line;
+      matching += !e.empty();
+    }
+  }
+  EXPECT_GT(parsed, 2000u);
+  EXPECT_GT(matching, 200u);
+}
+
+// A keyword found across two prepared lines counts for neither; one at a line's very start or
+// very end counts for it.
+TEST(PrefilterTest, PreparedKeywordsCountOnlyInsideTheirLine) {
+  RuleSetBuilder b;
+  ASSERT_TRUE(b.AddRuleText(R"(
+title: k
+logsource: {category: webserver}
+detection:
+  keywords:
+    - 'zqjx-marker'
+  condition: keywords
+level: high
+)",
+                            "k.yml")
+                  .ok());
+  auto rules = b.Build();
+  ASSERT_TRUE(rules.ok());
+  RuleMatcher m(**rules);
+  const std::string request =
+      " - - [30/Jan/2026:09:15:00 +0100] \"GET /a HTTP/1.1\" 200 1 \"-\" \"x\"";
+  const std::vector<std::string> lines = {
+      "10.0.0.1" + request + " zqjx-", "marker 10.0.0.1" + request,
+      "10.0.0.1" + request + " zqjx-marker", "zqjx-marker 10.0.0.1" + request};
+  std::string buffer;
+  for (const std::string& l : lines) buffer += l;
+  m.PrepareLines(buffer);
+  Event ev;
+  std::vector<uint32_t> hits;
+  size_t offset = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string_view line(buffer.data() + offset, lines[i].size());
+    offset += lines[i].size();
+    ASSERT_TRUE(ParseAccessLogLine(line, &ev)) << line;
+    m.Match(ev, &hits);
+    EXPECT_EQ(hits.size(), i >= 2 ? 1u : 0u) << line;
+  }
+  // The prefilter alone settled the first two: the split keyword made neither a candidate.
+  EXPECT_EQ(m.full_scans(), 2u);
 }
 
 // Values seen only after percent-decoding, or only in another case, still reach the rules.
