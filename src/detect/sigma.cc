@@ -828,6 +828,13 @@ struct Prefilter {
   // an `re` matcher in that slot's database.
   std::vector<uint8_t> clause_has_regex;
   std::vector<uint32_t> rule_plain_clauses;
+  // Method and status matchers ("broad": they hold on most lines, and one of them may sit in
+  // dozens of clauses) are marked after every other field and the keywords, and only for the
+  // rules that could still complete: a rule with a plain clause free of broad matchers that
+  // nothing marked by then cannot (later marks come from `re` scans, which reach only clauses
+  // with an `re` matcher). Per matcher whether it is broad; per rule how many such clauses.
+  std::vector<uint8_t> broad_matcher;
+  std::vector<uint32_t> rule_selective_plain;
   std::array<std::vector<uint32_t>, kSlotCount> regex_rules;
   // Bit per slot whose `re` database holds a matcher without gate literals: scanned without
   // waiting for a gate.
@@ -1284,6 +1291,24 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
   for (size_t c = 0; c < pf->clause_rule.size(); ++c) {
     if (pf->clause_has_regex[c]) --pf->rule_plain_clauses[pf->clause_rule[c]];
   }
+  pf->broad_matcher.assign(matchers.size(), 0);
+  for (size_t m = 0; m < matchers.size(); ++m) {
+    auto f = static_cast<Field>(matchers[m].slot);
+    pf->broad_matcher[m] =
+        f == Field::kHttpRequestMethod || f == Field::kHttpResponseStatusCode ? 1 : 0;
+  }
+  std::vector<uint8_t> clause_broad(pf->clause_rule.size(), 0);
+  for (size_t m = 0; m < matchers.size(); ++m) {
+    if (!pf->broad_matcher[m]) continue;
+    for (uint32_t i = pf->matcher_clause_offsets[m]; i < pf->matcher_clause_offsets[m + 1]; ++i) {
+      clause_broad[pf->matcher_clauses[i]] = 1;
+    }
+  }
+  pf->rule_selective_plain.assign(rules.size(), 0);
+  for (size_t c = 0; c < pf->clause_rule.size(); ++c) {
+    if (!pf->clause_has_regex[c] && !clause_broad[c])
+      ++pf->rule_selective_plain[pf->clause_rule[c]];
+  }
   pf->ready = true;
 }
 
@@ -1501,6 +1526,8 @@ struct RuleMatcher::Impl {
   // marking clauses.
   std::vector<uint32_t>* collecting = nullptr;
   uint32_t collected_gates = 0;
+  // Broad matchers this event's memo entries marked, held back (Prefilter::broad_matcher).
+  std::vector<uint32_t> deferred;
   // PrepareLines' findings: each keyword literal found in the buffer, by end offset.
   struct LineHit {
     uint64_t to;
@@ -1622,17 +1649,43 @@ struct RuleMatcher::Impl {
     }
     const Prefilter& pf = rs.prefilter;
     for (uint32_t i = pf.matcher_clause_offsets[m]; i < pf.matcher_clause_offsets[m + 1]; ++i) {
-      uint32_t c = pf.matcher_clauses[i];
-      if (clause_stamp[c] == pf_epoch) continue;
-      clause_stamp[c] = pf_epoch;
-      uint32_t r = pf.clause_rule[c];
-      if (rule_stamp[r] != pf_epoch) {
-        rule_stamp[r] = pf_epoch;
-        rule_marked[r] = 0;
-        rule_plain_marked[r] = 0;
+      MarkClause(pf.matcher_clauses[i]);
+    }
+  }
+
+  void MarkClause(uint32_t c) {
+    const Prefilter& pf = rs.prefilter;
+    if (clause_stamp[c] == pf_epoch) return;
+    clause_stamp[c] = pf_epoch;
+    uint32_t r = pf.clause_rule[c];
+    if (rule_stamp[r] != pf_epoch) {
+      rule_stamp[r] = pf_epoch;
+      rule_marked[r] = 0;
+      rule_plain_marked[r] = 0;
+    }
+    if (!pf.clause_has_regex[c]) ++rule_plain_marked[r];
+    if (++rule_marked[r] == pf.rule_clauses[r]) possible = true;
+  }
+
+  void MarkOrDefer(const std::vector<uint32_t>& marks) {
+    for (uint32_t m : marks) {
+      if (rs.prefilter.broad_matcher[m]) {
+        deferred.push_back(m);
+      } else {
+        Mark(m);
       }
-      if (!pf.clause_has_regex[c]) ++rule_plain_marked[r];
-      if (++rule_marked[r] == pf.rule_clauses[r]) possible = true;
+    }
+  }
+
+  // Mark for a broad matcher, once every other mark but the `re` ones is in (see
+  // Prefilter::broad_matcher): skips the clauses of rules that can no longer complete.
+  void MarkBroad(uint32_t m) {
+    const Prefilter& pf = rs.prefilter;
+    for (uint32_t i = pf.matcher_clause_offsets[m]; i < pf.matcher_clause_offsets[m + 1]; ++i) {
+      uint32_t c = pf.matcher_clauses[i];
+      uint32_t r = pf.clause_rule[c];
+      if (rule_stamp[r] != pf_epoch && pf.rule_selective_plain[r] > 0) continue;
+      MarkClause(c);
     }
   }
 
@@ -1818,6 +1871,7 @@ struct RuleMatcher::Impl {
     for (uint32_t left = present & any_value_slots; left != 0 && !possible; left &= left - 1) {
       for (uint32_t m : pf.any_value[std::countr_zero(left)]) Mark(m);
     }
+    deferred.clear();
     uint32_t memo_todo = present & memo_slots;
     event_memo_slots = 0;
     constexpr auto kTarget = static_cast<size_t>(Field::kUrlOriginal);
@@ -1829,7 +1883,7 @@ struct RuleMatcher::Impl {
       if (found == nullptr) {
         MarkSlot(kTarget);  // a scan error hides nothing; the parts are looked at one by one
       } else {
-        for (uint32_t m : found->marks) Mark(m);
+        MarkOrDefer(found->marks);
         regex_gates |= found->gates;
         Remember(kTarget, found);
         for (size_t i = 0; with_parts && i < kTargetParts.size(); ++i) {
@@ -1847,7 +1901,7 @@ struct RuleMatcher::Impl {
         MarkSlot(slot);  // a scan error hides nothing
         continue;
       }
-      for (uint32_t m : found->marks) Mark(m);
+      MarkOrDefer(found->marks);
       regex_gates |= found->gates;
       Remember(slot, found);
     }
@@ -1869,6 +1923,7 @@ struct RuleMatcher::Impl {
         }
       }
     }
+    for (uint32_t m : deferred) MarkBroad(m);
     if (possible) return true;
     // Last, the `re` databases, each only when some rule using it could still complete.
     for (uint32_t left = present & regex_slots; left != 0 && !possible; left &= left - 1) {

@@ -448,6 +448,44 @@ level: high
   EXPECT_EQ(m.full_scans(), 2u);
 }
 
+// Method and status matches are counted last and only for rules that can still complete:
+// rules made of them alone, or of them and a keyword or an `re` pattern, still match.
+TEST(PrefilterTest, BroadMatchersStillCompleteTheirRules) {
+  RuleSetBuilder b;
+  for (const char* detection : {
+           "sel: {cs-method: 'PUT', sc-status: 201}\n  condition: sel",
+           "sel: {sc-status: 500}\n  keywords: ['zz-key']\n  condition: sel and keywords",
+           "sel: {sc-status: 404, 'cs-uri-query|re': 'q=[0-9]{3}$'}\n  condition: sel",
+           "sel: {sc-status: 200, 'cs-uri-stem|contains': '/fob/'}\n  condition: sel",
+       }) {
+    std::string rule = "title: t\nlogsource: {category: webserver}\ndetection:\n  " +
+                       std::string(detection) + "\nlevel: high\n";
+    ASSERT_TRUE(b.AddRuleText(rule, "t.yml").ok()) << rule;
+  }
+  auto rules = b.Build();
+  ASSERT_TRUE(rules.ok());
+  RuleMatcher fast(**rules, MatchMode::kPrefiltered);
+  RuleMatcher full(**rules, MatchMode::kExhaustive);
+  const std::string prefix = "10.0.0.1 - - [30/Jan/2026:09:15:00 +0100] \"";
+  Event ev;
+  std::vector<uint32_t> a, e;
+  size_t matched = 0;
+  for (const std::string& line : {
+           prefix + "PUT /a HTTP/1.1\" 201 1 \"-\" \"x\"",
+           prefix + "GET /zz-key HTTP/1.1\" 500 1 \"-\" \"x\"",
+           prefix + "GET /a?q=123 HTTP/1.1\" 404 1 \"-\" \"x\"",
+           prefix + "GET /a/fob/b HTTP/1.1\" 200 1 \"-\" \"x\"",
+           prefix + "GET /a HTTP/1.1\" 200 1 \"-\" \"x\"",
+       }) {
+    ASSERT_TRUE(ParseAccessLogLine(line, &ev)) << line;
+    fast.Match(ev, &a);
+    full.Match(ev, &e);
+    EXPECT_EQ(a, e) << line;
+    matched += !a.empty();
+  }
+  EXPECT_EQ(matched, 4u);
+}
+
 // Values seen only after percent-decoding, or only in another case, still reach the rules.
 TEST(PrefilterTest, DecodedAndRecasedValuesAreNotFilteredOut) {
   RuleSetBuilder b;
