@@ -125,14 +125,24 @@ bool AllDigits(std::string_view s) {
 // The first index in [i, n) holding a or b, else n. Quoted fields run to tens or hundreds of
 // bytes: sixteen at a time finds their end in one pass, where memchr for the quote and again
 // for a backslash took two.
-size_t FindEither(const char* s, size_t i, size_t n, char a, char b) {
+[[gnu::always_inline]] inline size_t FindEither(const char* s, size_t i, size_t n, char a, char b) {
+  if (i >= n) return n;
 #if defined(__SSE2__)
-  const __m128i va = _mm_set1_epi8(a);
-  const __m128i vb = _mm_set1_epi8(b);
-  for (; i + 16 <= n; i += 16) {
-    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
-    int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)));
-    if (m != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(m)));
+  if (n >= 16) {
+    const __m128i va = _mm_set1_epi8(a);
+    const __m128i vb = _mm_set1_epi8(b);
+    auto mask = [&](size_t at) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + at));
+      return static_cast<unsigned>(
+          _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb))));
+    };
+    for (; i + 16 <= n; i += 16) {
+      if (unsigned m = mask(i); m != 0) return i + static_cast<size_t>(__builtin_ctz(m));
+    }
+    if (i == n) return n;
+    // The short rest as the last sixteen bytes, without those before i (already ruled out).
+    unsigned m = mask(n - 16) >> (i - (n - 16));
+    return m != 0 ? i + static_cast<size_t>(__builtin_ctz(m)) : n;
   }
 #endif
   for (; i < n; ++i) {
@@ -168,8 +178,11 @@ size_t SkipSpaces(const char* s, size_t n, size_t pos) {
 }
 
 size_t TokenEnd(const char* s, size_t n, size_t pos) {
-  while (pos < n && s[pos] != ' ') ++pos;
-  return pos;
+  return FindEither(s, pos, n, ' ', ' ');
+}
+
+bool IsDash(std::string_view s) {
+  return s.size() == 1 && s[0] == '-';
 }
 
 void SetNumber(Field f, std::string_view text, Event* ev) {
@@ -332,11 +345,28 @@ std::optional<int64_t> ParseLogTime(std::string_view text) {
 }
 
 namespace internal {
+namespace {
+
+// memcmp(a, b, n) == 0 for the few bytes of a time, without a library call.
+bool SameBytes(const char* a, const char* b, size_t n) {
+  uint64_t x, y;
+  for (; n >= 8; n -= 8, a += 8, b += 8) {
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return false;
+  }
+  for (; n > 0; --n, ++a, ++b) {
+    if (*a != *b) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 std::optional<int64_t> ApacheTimeCache::Parse(std::string_view t) {
   // Only the seconds may differ from the remembered time: its day, minute and zone were valid.
-  if (t.size() == key_size_ && t.size() >= 20 && std::memcmp(t.data(), key_, 18) == 0 &&
-      std::memcmp(t.data() + 20, key_ + 20, t.size() - 20) == 0) {
+  if (t.size() == key_size_ && t.size() >= 20 && SameBytes(t.data(), key_, 18) &&
+      SameBytes(t.data() + 20, key_ + 20, t.size() - 20)) {
     char hi = t[18], lo = t[19];
     if (hi < '0' || hi > '9' || lo < '0' || lo > '9') return std::nullopt;
     int sec = (hi - '0') * 10 + (lo - '0');
@@ -474,12 +504,12 @@ bool ParseAccessLogLine(std::string_view line, Event* ev) {
   int status_code = -1;
   if (status.size() == 3 && IsDigit(status[0]) && IsDigit(status[1]) && IsDigit(status[2])) {
     status_code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
-  } else if (status != "-") {
+  } else if (!IsDash(status)) {
     return false;
   }
   // Up to 18 digits cannot overflow int64; longer sizes go through from_chars (SetNumber).
   uint64_t body_bytes = 0;
-  if (bytes != "-") {
+  if (!IsDash(bytes)) {
     if (bytes.empty()) return false;
     for (char c : bytes) {
       if (!IsDigit(c)) return false;
@@ -494,23 +524,24 @@ bool ParseAccessLogLine(std::string_view line, Event* ev) {
     std::string_view vhost = pre[0];
     // "host:port", or "[v6]:port".
     size_t colon = vhost.rfind(':');
-    if (colon != std::string_view::npos && AllDigits(vhost.substr(colon + 1))) {
-      vhost = vhost.substr(0, colon);
+    if (colon != std::string_view::npos &&
+        AllDigits(std::string_view(vhost.data() + colon + 1, vhost.size() - colon - 1))) {
+      vhost = std::string_view(vhost.data(), colon);
     }
     if (vhost.size() > 2 && vhost.front() == '[' && vhost.back() == ']') {
-      vhost = vhost.substr(1, vhost.size() - 2);
+      vhost = std::string_view(vhost.data() + 1, vhost.size() - 2);
     }
     ev->Set(Field::kDestinationDomain, vhost);
     first = 1;
   }
   ev->Set(Field::kSourceIp, pre[first]);
-  if (pre[first + 2] != "-") ev->Set(Field::kUserName, pre[first + 2]);
+  if (!IsDash(pre[first + 2])) ev->Set(Field::kUserName, pre[first + 2]);
   SetRequestLine(request, ev);
   if (status_code >= 0) {
     ev->Set(Field::kHttpResponseStatusCode, status);
     ev->set_status_code(status_code);
   }
-  if (bytes != "-") {
+  if (!IsDash(bytes)) {
     if (bytes.size() <= 18) {
       ev->Set(Field::kHttpResponseBodyBytes, bytes);
       ev->set_body_bytes(static_cast<int64_t>(body_bytes));
@@ -521,9 +552,9 @@ bool ParseAccessLogLine(std::string_view line, Event* ev) {
   pos = SkipSpaces(s, n, pos);
   std::string_view referrer, agent;
   if (ReadQuoted(s, n, &pos, &referrer)) {
-    if (referrer != "-") ev->Set(Field::kHttpRequestReferrer, referrer);
+    if (!IsDash(referrer)) ev->Set(Field::kHttpRequestReferrer, referrer);
     pos = SkipSpaces(s, n, pos);
-    if (ReadQuoted(s, n, &pos, &agent) && agent != "-") {
+    if (ReadQuoted(s, n, &pos, &agent) && !IsDash(agent)) {
       ev->Set(Field::kUserAgentOriginal, agent);
     }
   }
