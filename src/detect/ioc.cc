@@ -54,13 +54,27 @@ std::string_view UrlWithoutSchemeAndFragment(std::string_view in) {
   return in;
 }
 
-// Where the host part of a URL without scheme ends: the first '/' or '?' (npos when none).
-// A plain loop: string_view::find_first_of calls memchr once per byte.
-size_t HostEnd(std::string_view in) {
+// Byte classes for the loops that walk hosts: one table load per byte, where
+// string_view::find_first_of calls memchr once per byte.
+enum : uint8_t { kEndsHost = 1, kEndsHostOrFragment = 2, kNotPlainHost = 4 };
+constexpr std::array<uint8_t, 256> kUrlBytes = [] {
+  std::array<uint8_t, 256> t{};
+  for (unsigned char c : std::string_view("/?")) t[c] |= kEndsHost;
+  for (unsigned char c : std::string_view("/?#")) t[c] |= kEndsHostOrFragment;
+  for (unsigned char c : std::string_view(" \t\r#/?:")) t[c] |= kNotPlainHost;
+  return t;
+}();
+
+size_t FindByteOfClass(std::string_view in, uint8_t cls) {
   for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '/' || in[i] == '?') return i;
+    if (kUrlBytes[static_cast<unsigned char>(in[i])] & cls) return i;
   }
   return std::string_view::npos;
+}
+
+// Where the host part of a URL without scheme ends: the first '/' or '?' (npos when none).
+size_t HostEnd(std::string_view in) {
+  return FindByteOfClass(in, kEndsHost);
 }
 
 // The host part of NormaliseUrlInto's result, not lower-cased ("" for a path-only URL).
@@ -107,9 +121,7 @@ std::string_view UrlHost(std::string_view url) {
   size_t scheme = url.find("://");
   if (scheme == std::string_view::npos || scheme > 10) return {};
   std::string_view rest = url.substr(scheme + 3);
-  size_t end = 0;
-  while (end < rest.size() && rest[end] != '/' && rest[end] != '?' && rest[end] != '#') ++end;
-  rest = rest.substr(0, end);
+  rest = rest.substr(0, FindByteOfClass(rest, kEndsHostOrFragment));
   size_t at = rest.rfind('@');
   if (at != std::string_view::npos) rest = rest.substr(at + 1);
   if (!rest.empty() && rest[0] == '[') return rest.substr(0, rest.find(']') + 1);
@@ -120,15 +132,7 @@ std::string_view UrlHost(std::string_view url) {
 // `domain`: nothing in it is trimmed, cut as a fragment, ends the host or starts a scheme, and
 // it is too long for a "://" in the path to fall where a scheme is looked for (before byte 10).
 bool IsPlainUrlHost(std::string_view domain) {
-  static constexpr auto kStops = [] {
-    std::array<bool, 256> t{};
-    for (unsigned char c : std::string_view(" \t\r#/?:")) t[c] = true;
-    return t;
-  }();
-  if (domain.size() < 9) return false;
-  bool stop = false;
-  for (char c : domain) stop |= kStops[static_cast<unsigned char>(c)];
-  return !stop;
+  return domain.size() >= 9 && FindByteOfClass(domain, kNotPlainHost) == std::string_view::npos;
 }
 
 std::atomic<uint64_t> next_generation{1};
@@ -143,7 +147,8 @@ uint64_t NewGeneration() {
 // every line stay, and a miss costs a few compares.
 class MissMemo {
  public:
-  enum Kind : uint8_t { kDomain = 1, kUrlHost = 2 };
+  // kHostAndPath: a virtual host that rules out every URL made of it and a path.
+  enum Kind : uint8_t { kDomain = 1, kUrlHost = 2, kHostAndPath = 3 };
 
   bool Has(uint64_t generation, Kind kind, std::string_view key) const {
     if (key.size() > kMaxKey) return false;
@@ -174,19 +179,20 @@ class MissMemo {
     return generation << 16 | uint64_t{kind} << 8 | size;
   }
 
+  // The sizes are known equal. Eight bytes at a time, the last eight overlapping the others.
   static bool SameKey(const char* a, std::string_view b) {
     size_t n = b.size();
     const char* p = b.data();
+    if (n < 8) return std::memcmp(a, p, n) == 0;
     uint64_t x, y;
-    for (; n >= 8; n -= 8, a += 8, p += 8) {
-      std::memcpy(&x, a, 8);
-      std::memcpy(&y, p, 8);
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      std::memcpy(&x, a + i, 8);
+      std::memcpy(&y, p + i, 8);
       if (x != y) return false;
     }
-    for (; n > 0; --n, ++a, ++p) {
-      if (*a != *p) return false;
-    }
-    return true;
+    std::memcpy(&x, a + n - 8, 8);
+    std::memcpy(&y, p + n - 8, 8);
+    return x == y;
   }
 
   Entry entries_[kEntries];
@@ -405,7 +411,11 @@ const Ioc* IocStore::FindUrl(std::string_view url, int64_t now_millis) const {
 const Ioc* IocStore::FindHostAndPath(std::string_view domain, std::string_view target,
                                      int64_t now_millis) const {
   // The host alone rules most requests out, without building the URL.
-  if (IsPlainUrlHost(domain) && !UrlHostMayMatch(domain)) return nullptr;
+  if (miss_memo.Has(generation_, MissMemo::kHostAndPath, domain)) return nullptr;
+  if (IsPlainUrlHost(domain) && !UrlHostMayMatch(domain)) {
+    miss_memo.Add(generation_, MissMemo::kHostAndPath, domain);
+    return nullptr;
+  }
   thread_local std::string full;
   full.assign(domain);
   full.append(target);
