@@ -55,11 +55,6 @@ std::optional<Field> FieldFromName(std::string_view name) {
   return std::nullopt;
 }
 
-void Event::ReserveScratch(size_t line_length) {
-  // A line yields at most one unescaped copy and one decoded copy of each of its bytes.
-  if (scratch_.capacity() < 2 * line_length + 64) scratch_.reserve(2 * line_length + 64);
-}
-
 std::string_view Event::Keep(std::string_view s) {
   if (scratch_.size() + s.size() <= scratch_.capacity()) {
     size_t at = scratch_.size();

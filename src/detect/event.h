@@ -128,7 +128,10 @@ class Event {
 
   // Reserves scratch room for values derived from a line of this length. Copies and decoded
   // values are appended to one buffer; reserving up front keeps earlier views valid.
-  void ReserveScratch(size_t line_length);
+  void ReserveScratch(size_t line_length) {
+    // A line yields at most one unescaped copy and one decoded copy of each of its bytes.
+    if (scratch_.capacity() < 2 * line_length + 64) scratch_.reserve(2 * line_length + 64);
+  }
   // Copies bytes into the scratch buffer; the view lives as long as the event's values.
   std::string_view Keep(std::string_view s);
 

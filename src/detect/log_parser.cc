@@ -349,11 +349,25 @@ namespace {
 
 // memcmp(a, b, n) == 0 for the few bytes of a time, without a library call.
 bool SameBytes(const char* a, const char* b, size_t n) {
-  uint64_t x, y;
-  for (; n >= 8; n -= 8, a += 8, b += 8) {
-    std::memcpy(&x, a, 8);
-    std::memcpy(&y, b, 8);
-    if (x != y) return false;
+  // Whole words, the last one overlapping the others, so that no byte loop is left.
+  if (n >= 8) {
+    uint64_t x, y;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      std::memcpy(&x, a + i, 8);
+      std::memcpy(&y, b + i, 8);
+      if (x != y) return false;
+    }
+    std::memcpy(&x, a + n - 8, 8);
+    std::memcpy(&y, b + n - 8, 8);
+    return x == y;
+  }
+  if (n >= 4) {
+    uint32_t x, y, u, v;
+    std::memcpy(&x, a, 4);
+    std::memcpy(&y, b, 4);
+    std::memcpy(&u, a + n - 4, 4);
+    std::memcpy(&v, b + n - 4, 4);
+    return x == y && u == v;
   }
   for (; n > 0; --n, ++a, ++b) {
     if (*a != *b) return false;
