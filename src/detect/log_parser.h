@@ -55,8 +55,8 @@ namespace internal {
 
 // ParseLogTime for Apache times ("10/Oct/2000:13:55:36 -0700"), remembering the last valid one
 // so that the next time differing only in its seconds costs a comparison instead of a parse.
-// Gives exactly what ParseLogTime gives for any text with '/' at [2], else nullopt like it.
-// Not thread-safe: one per thread.
+// Gives exactly what ParseLogTime gives for a text with '/' at [2] (an Apache time or nothing);
+// nullopt for any other text. Not thread-safe: one per thread.
 class ApacheTimeCache {
  public:
   std::optional<int64_t> Parse(std::string_view text);

@@ -385,6 +385,29 @@ TEST(LogParserEquivalenceTest, TimestampSequencesParseAsBefore) {
   }
 }
 
+// The cache on its own: fed one after another, times that share all but their seconds, or
+// differ in minute, day or zone, or are malformed in the remembered part, give ParseLogTime's
+// answer every time.
+TEST(LogParserEquivalenceTest, TimeCacheGivesParseLogTimeAnswers) {
+  std::mt19937_64 rng(99);
+  std::vector<std::string> times = {"30/Jan/2026:00:00:00 +0100", "30/Jan/2026:23:59:59 -0130",
+                                    "01/Mar/2024:12:00:00", "29/Feb/2024:12:00:00 Z",
+                                    "31/Dec/1999:23:59:60 +00:00"};
+  internal::ApacheTimeCache cache;
+  for (int i = 0; i < 100000; ++i) {
+    std::string t = times[rng() % times.size()];
+    // Mostly the seconds change, as on consecutive lines; sometimes anything else does.
+    if (rng() % 4 != 0) {
+      t[18] = static_cast<char>('0' + rng() % 7);
+      t[19] = static_cast<char>('0' + rng() % 10);
+    } else {
+      t = Mutate(t, rng);
+    }
+    if (t.size() < 3 || t[2] != '/') continue;
+    ASSERT_EQ(cache.Parse(t), ParseLogTime(t)) << t;
+  }
+}
+
 TEST(LogParserEquivalenceTest, MutatedTargetsSplitAsBefore) {
   std::mt19937_64 rng(7);
   const std::vector<std::string> targets = {"/mifs/c/appstore/fob/3/5/x%20y?a=%41b",
