@@ -110,7 +110,7 @@ std::optional<int64_t> ParseIsoTime(std::string_view t) {
   return ToMillis(y, mo, d, h, mi, s, frac_ms, offset);
 }
 
-bool IsDigit(char c) {
+bool IsDecimalDigit(char c) {
   return c >= '0' && c <= '9';
 }
 
@@ -516,7 +516,8 @@ bool ParseAccessLogLine(std::string_view line, Event* ev) {
   std::string_view bytes(s + pos, bytes_end - pos);
   pos = bytes_end;
   int status_code = -1;
-  if (status.size() == 3 && IsDigit(status[0]) && IsDigit(status[1]) && IsDigit(status[2])) {
+  if (status.size() == 3 && IsDecimalDigit(status[0]) && IsDecimalDigit(status[1]) &&
+      IsDecimalDigit(status[2])) {
     status_code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
   } else if (!IsDash(status)) {
     return false;
@@ -526,7 +527,7 @@ bool ParseAccessLogLine(std::string_view line, Event* ev) {
   if (!IsDash(bytes)) {
     if (bytes.empty()) return false;
     for (char c : bytes) {
-      if (!IsDigit(c)) return false;
+      if (!IsDecimalDigit(c)) return false;
       body_bytes = body_bytes * 10 + static_cast<uint64_t>(c - '0');
     }
   }
