@@ -1,6 +1,9 @@
 // libFuzzer target: every log-line parser and the format detector on arbitrary bytes.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "detect/log_parser.h"
@@ -12,7 +15,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)ev.Decoded(rampart::detect::Field::kUrlQuery);
   }
   (void)rampart::detect::ParseJsonLine(line, &ev);
-  (void)rampart::detect::ParseLogTime(line);
+  std::optional<int64_t> time = rampart::detect::ParseLogTime(line);
+  // The time cache must agree with the full parse: cold, remembered, and for a neighbour that
+  // differs only in its seconds (answered from what this text left behind).
+  if (line.size() >= 3 && line[2] == '/') {
+    rampart::detect::internal::ApacheTimeCache cache;
+    if (cache.Parse(line) != time || cache.Parse(line) != time) std::abort();
+    if (line.size() >= 20) {
+      std::string next(line);
+      next[18] = '5';
+      next[19] = '9';
+      if (cache.Parse(next) != rampart::detect::ParseLogTime(next)) std::abort();
+    }
+  }
   std::string_view sample[] = {line, line};
   (void)rampart::detect::DetectFormat(sample);
   return 0;

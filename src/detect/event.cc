@@ -55,21 +55,6 @@ std::optional<Field> FieldFromName(std::string_view name) {
   return std::nullopt;
 }
 
-void Event::Clear() {
-  present_ = 0;
-  decoded_mask_ = 0;
-  timestamp_millis_ = 0;
-  status_code_ = -1;
-  body_bytes_ = -1;
-  scratch_.clear();
-  overflow_.clear();
-}
-
-void Event::ReserveScratch(size_t line_length) {
-  // A line yields at most one unescaped copy and one decoded copy of each of its bytes.
-  if (scratch_.capacity() < 2 * line_length + 64) scratch_.reserve(2 * line_length + 64);
-}
-
 std::string_view Event::Keep(std::string_view s) {
   if (scratch_.size() + s.size() <= scratch_.capacity()) {
     size_t at = scratch_.size();
@@ -82,13 +67,6 @@ std::string_view Event::Keep(std::string_view s) {
   std::string_view view(chunk.get(), s.size());
   overflow_.push_back(std::move(chunk));
   return view;
-}
-
-void Event::Set(Field f, std::string_view value) {
-  auto i = static_cast<size_t>(f);
-  raw_[i] = value;
-  decoded_mask_ &= ~(uint64_t{1} << i);
-  present_ |= uint64_t{1} << i;
 }
 
 void Event::SetCopy(Field f, std::string_view value) {

@@ -79,7 +79,15 @@ class Event {
   Event& operator=(const Event&) = delete;
 
   // Forgets every value; keeps the scratch capacity so that the next line allocates nothing.
-  void Clear();
+  void Clear() {
+    present_ = 0;
+    decoded_mask_ = 0;
+    timestamp_millis_ = 0;
+    status_code_ = -1;
+    body_bytes_ = -1;
+    scratch_.clear();
+    if (!overflow_.empty()) overflow_.clear();
+  }
 
   bool Has(Field f) const { return (present_ >> static_cast<unsigned>(f)) & uint64_t{1}; }
   // Bit i set when Field(i) is present.
@@ -96,8 +104,14 @@ class Event {
     return (decoded_mask_ >> static_cast<unsigned>(f)) & uint64_t{1};
   }
 
-  // Sets a value whose storage the caller keeps alive (usually the log line).
-  void Set(Field f, std::string_view value);
+  // Sets a value whose storage the caller keeps alive (usually the log line). Inline: a parser
+  // sets a dozen fields per line.
+  void Set(Field f, std::string_view value) {
+    auto i = static_cast<size_t>(f);
+    raw_[i] = value;
+    decoded_mask_ &= ~(uint64_t{1} << i);
+    present_ |= uint64_t{1} << i;
+  }
   // Copies the value into the event's scratch buffer (for unescaped JSON strings and the like).
   void SetCopy(Field f, std::string_view value);
   // Stores the percent-decoded form of the field's current raw value when it differs.
@@ -114,7 +128,10 @@ class Event {
 
   // Reserves scratch room for values derived from a line of this length. Copies and decoded
   // values are appended to one buffer; reserving up front keeps earlier views valid.
-  void ReserveScratch(size_t line_length);
+  void ReserveScratch(size_t line_length) {
+    // A line yields at most one unescaped copy and one decoded copy of each of its bytes.
+    if (scratch_.capacity() < 2 * line_length + 64) scratch_.reserve(2 * line_length + 64);
+  }
   // Copies bytes into the scratch buffer; the view lives as long as the event's values.
   std::string_view Keep(std::string_view s);
 

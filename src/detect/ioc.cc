@@ -1,6 +1,8 @@
 #include "detect/ioc.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -52,13 +54,27 @@ std::string_view UrlWithoutSchemeAndFragment(std::string_view in) {
   return in;
 }
 
-// Where the host part of a URL without scheme ends: the first '/' or '?' (npos when none).
-// A plain loop: string_view::find_first_of calls memchr once per byte.
-size_t HostEnd(std::string_view in) {
+// Byte classes for the loops that walk hosts: one table load per byte, where
+// string_view::find_first_of calls memchr once per byte.
+enum : uint8_t { kEndsHost = 1, kEndsHostOrFragment = 2, kNotPlainHost = 4 };
+constexpr std::array<uint8_t, 256> kUrlBytes = [] {
+  std::array<uint8_t, 256> t{};
+  for (unsigned char c : std::string_view("/?")) t[c] |= kEndsHost;
+  for (unsigned char c : std::string_view("/?#")) t[c] |= kEndsHostOrFragment;
+  for (unsigned char c : std::string_view(" \t\r#/?:")) t[c] |= kNotPlainHost;
+  return t;
+}();
+
+size_t FindByteOfClass(std::string_view in, uint8_t cls) {
   for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '/' || in[i] == '?') return i;
+    if (kUrlBytes[static_cast<unsigned char>(in[i])] & cls) return i;
   }
   return std::string_view::npos;
+}
+
+// Where the host part of a URL without scheme ends: the first '/' or '?' (npos when none).
+size_t HostEnd(std::string_view in) {
+  return FindByteOfClass(in, kEndsHost);
 }
 
 // The host part of NormaliseUrlInto's result, not lower-cased ("" for a path-only URL).
@@ -105,12 +121,86 @@ std::string_view UrlHost(std::string_view url) {
   size_t scheme = url.find("://");
   if (scheme == std::string_view::npos || scheme > 10) return {};
   std::string_view rest = url.substr(scheme + 3);
-  rest = rest.substr(0, rest.find_first_of("/?#"));
+  rest = rest.substr(0, FindByteOfClass(rest, kEndsHostOrFragment));
   size_t at = rest.rfind('@');
   if (at != std::string_view::npos) rest = rest.substr(at + 1);
   if (!rest.empty() && rest[0] == '[') return rest.substr(0, rest.find(']') + 1);
   return rest.substr(0, rest.find(':'));
 }
+
+// True when `domain` followed by a path is read by NormalisedUrlHost as having the host
+// `domain`: nothing in it is trimmed, cut as a fragment, ends the host or starts a scheme, and
+// it is too long for a "://" in the path to fall where a scheme is looked for (before byte 10).
+bool IsPlainUrlHost(std::string_view domain) {
+  return domain.size() >= 9 && FindByteOfClass(domain, kNotPlainHost) == std::string_view::npos;
+}
+
+std::atomic<uint64_t> next_generation{1};
+
+uint64_t NewGeneration() {
+  return next_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Per thread: hosts lately found to match no indicator of a store generation. A lookup that
+// reached no table entry at all is a "no" at any time, so it may be remembered; one that found
+// an expired entry is not remembered. Round-robin over a few entries: the hosts that repeat on
+// every line stay, and a miss costs a few compares.
+class MissMemo {
+ public:
+  // kHostAndPath: a virtual host that rules out every URL made of it and a path.
+  enum Kind : uint8_t { kDomain = 1, kUrlHost = 2, kHostAndPath = 3 };
+
+  bool Has(uint64_t generation, Kind kind, std::string_view key) const {
+    if (key.size() > kMaxKey) return false;
+    uint64_t tag = Tag(generation, kind, key.size());
+    for (const Entry& e : entries_) {
+      if (e.tag == tag && SameKey(e.key, key)) return true;
+    }
+    return false;
+  }
+
+  void Add(uint64_t generation, Kind kind, std::string_view key) {
+    if (key.size() > kMaxKey) return;
+    Entry& e = entries_[next_++ % kEntries];
+    e.tag = Tag(generation, kind, key.size());
+    std::memcpy(e.key, key.data(), key.size());
+  }
+
+ private:
+  static constexpr size_t kEntries = 8;
+  static constexpr size_t kMaxKey = 56;
+  struct Entry {
+    uint64_t tag;  // 0 (generation 0 is never issued): empty
+    char key[kMaxKey];
+  };
+
+  // Generations count Adds and stores; 48 bits outlast any process.
+  static uint64_t Tag(uint64_t generation, Kind kind, size_t size) {
+    return generation << 16 | uint64_t{kind} << 8 | size;
+  }
+
+  // The sizes are known equal. Eight bytes at a time, the last eight overlapping the others.
+  static bool SameKey(const char* a, std::string_view b) {
+    size_t n = b.size();
+    const char* p = b.data();
+    if (n < 8) return std::memcmp(a, p, n) == 0;
+    uint64_t x, y;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      std::memcpy(&x, a + i, 8);
+      std::memcpy(&y, p + i, 8);
+      if (x != y) return false;
+    }
+    std::memcpy(&x, a + n - 8, 8);
+    std::memcpy(&y, p + n - 8, 8);
+    return x == y;
+  }
+
+  Entry entries_[kEntries];
+  unsigned next_;
+};
+
+// Zero-initialised, so no guard on each access.
+thread_local MissMemo miss_memo;
 
 }  // namespace
 
@@ -149,7 +239,7 @@ const uint32_t* IocStore::StringIndex::Find(std::string_view key) const {
   return it == map_.end() ? nullptr : &it->second;
 }
 
-IocStore::IocStore() = default;
+IocStore::IocStore() : generation_(NewGeneration()) {}
 IocStore::~IocStore() = default;
 
 void IocStore::Upsert(uint32_t* slot, bool fresh, Ioc ioc) {
@@ -167,6 +257,7 @@ void IocStore::Upsert(uint32_t* slot, bool fresh, Ioc ioc) {
 
 Status IocStore::Add(IocType type, std::string_view value, std::string_view source,
                      int64_t expires_millis) {
+  generation_ = NewGeneration();
   Ioc ioc{type, "", std::string(source), expires_millis};
   value = Trim(value);
   switch (type) {
@@ -190,7 +281,9 @@ Status IocStore::Add(IocType type, std::string_view value, std::string_view sour
     case IocType::kUrl: {
       ioc.value = NormaliseUrl(value);
       if (ioc.value.empty() || ioc.value == "/") return Status::InvalidArgument("empty URL");
-      url_hosts_.Insert(ioc.value.substr(0, ioc.value.find('/')));
+      std::string host = ioc.value.substr(0, ioc.value.find('/'));
+      if (host.empty()) has_path_only_url_ = true;
+      url_hosts_.Insert(host);
       auto [slot, fresh] = urls_.Insert(ioc.value);
       Upsert(slot, fresh, std::move(ioc));
       return Status::Ok();
@@ -232,16 +325,24 @@ void IocStore::CoverIpv4(const IpNetwork& net) {
   // only IPv4 networks go into the bitmap.
   if (!net.base.v4) return;
   if (v4_slash24_.empty()) v4_slash24_.assign((size_t{1} << 24) / 64, 0);
+  if (v4_slash16_.empty()) v4_slash16_.assign((size_t{1} << 16) / 64, 0);
   uint32_t first = (uint32_t{net.base.bytes[12]} << 16) | (uint32_t{net.base.bytes[13]} << 8) |
                    net.base.bytes[14];
   int prefix = net.prefix - 96;
   uint64_t count = prefix >= 24 ? 1 : uint64_t{1} << (24 - prefix);
   for (uint64_t i = first; i < first + count; ++i) v4_slash24_[i / 64] |= uint64_t{1} << (i % 64);
+  uint64_t first16 = first >> 8;
+  uint64_t count16 = prefix >= 16 ? 1 : uint64_t{1} << (16 - prefix);
+  for (uint64_t i = first16; i < first16 + count16; ++i) {
+    v4_slash16_[i / 64] |= uint64_t{1} << (i % 64);
+  }
 }
 
 const Ioc* IocStore::FindIp(const IpAddress& ip, int64_t now_millis) const {
   if (ip.v4) {
     if (v4_slash24_.empty()) return nullptr;
+    uint32_t slash16 = (uint32_t{ip.bytes[12]} << 8) | ip.bytes[13];
+    if (!(v4_slash16_[slash16 / 64] >> (slash16 % 64) & 1u)) return nullptr;
     uint32_t slash24 =
         (uint32_t{ip.bytes[12]} << 16) | (uint32_t{ip.bytes[13]} << 8) | ip.bytes[14];
     if (!(v4_slash24_[slash24 / 64] >> (slash24 % 64) & 1u)) return nullptr;
@@ -264,33 +365,61 @@ const Ioc* IocStore::FindIp(const IpAddress& ip, int64_t now_millis) const {
 
 const Ioc* IocStore::FindDomain(std::string_view host, int64_t now_millis) const {
   if (domains_.empty() || host.empty() || host.size() > 253) return nullptr;
+  if (miss_memo.Has(generation_, MissMemo::kDomain, host)) return nullptr;
   char buf[256];
-  size_t n = 0;
-  for (char c : host) buf[n++] = AsciiLower(c);
-  if (n > 0 && buf[n - 1] == '.') --n;
+  size_t n = host.size();
+  for (size_t i = 0; i < n; ++i) buf[i] = AsciiLower(host[i]);
+  if (buf[n - 1] == '.') --n;
   std::string_view name(buf, n);
+  bool listed = false;
   // The name itself, then each parent: a.b.example → b.example → example.
   while (!name.empty()) {
-    if (const Ioc* ioc = FindIn(domains_, name, now_millis)) return ioc;
+    if (const uint32_t* slot = domains_.Find(name)) {
+      listed = true;
+      if (const Ioc* ioc = Live(*slot, now_millis)) return ioc;
+    }
     size_t dot = name.find('.');
     if (dot == std::string_view::npos) break;
     name.remove_prefix(dot + 1);
   }
+  if (!listed) miss_memo.Add(generation_, MissMemo::kDomain, host);
   return nullptr;
+}
+
+bool IocStore::UrlHostMayMatch(std::string_view host) const {
+  if (host.empty()) return has_path_only_url_;
+  // Longer hosts are not worth a buffer: the URL table answers for them.
+  if (host.size() > 256) return true;
+  if (miss_memo.Has(generation_, MissMemo::kUrlHost, host)) return false;
+  char buf[256];
+  for (size_t i = 0; i < host.size(); ++i) buf[i] = AsciiLower(host[i]);
+  if (url_hosts_.Find(std::string_view(buf, host.size())) != nullptr) return true;
+  miss_memo.Add(generation_, MissMemo::kUrlHost, host);
+  return false;
 }
 
 const Ioc* IocStore::FindUrl(std::string_view url, int64_t now_millis) const {
   if (urls_.empty()) return nullptr;
   // Most URLs seen have a host no indicator names: one short lookup rules them out before the
   // whole URL is normalised and hashed.
-  std::string_view host = NormalisedUrlHost(url);
-  if (char buf[256]; host.size() <= sizeof(buf)) {
-    for (size_t i = 0; i < host.size(); ++i) buf[i] = AsciiLower(host[i]);
-    if (url_hosts_.Find(std::string_view(buf, host.size())) == nullptr) return nullptr;
-  }
+  if (!UrlHostMayMatch(NormalisedUrlHost(url))) return nullptr;
   thread_local std::string key;
   NormaliseUrlInto(url, &key);
   return FindIn(urls_, key, now_millis);
+}
+
+const Ioc* IocStore::FindHostAndPath(std::string_view domain, std::string_view target,
+                                     int64_t now_millis) const {
+  // The host alone rules most requests out, without building the URL.
+  if (miss_memo.Has(generation_, MissMemo::kHostAndPath, domain)) return nullptr;
+  if (IsPlainUrlHost(domain) && !UrlHostMayMatch(domain)) {
+    miss_memo.Add(generation_, MissMemo::kHostAndPath, domain);
+    return nullptr;
+  }
+  thread_local std::string full;
+  full.assign(domain);
+  full.append(target);
+  return FindUrl(full, now_millis);
 }
 
 const Ioc* IocStore::FindHash(std::string_view hex, int64_t now_millis) const {
@@ -332,10 +461,8 @@ void IocStore::MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMa
     std::string_view target = ev.Get(Field::kUrlOriginal);
     add(FindUrl(target, now_millis), Field::kUrlOriginal);
     if (!target.empty() && target[0] == '/' && ev.Has(Field::kDestinationDomain)) {
-      thread_local std::string full;
-      full.assign(ev.Get(Field::kDestinationDomain));
-      full.append(target);
-      add(FindUrl(full, now_millis), Field::kUrlOriginal);
+      add(FindHostAndPath(ev.Get(Field::kDestinationDomain), target, now_millis),
+          Field::kUrlOriginal);
     }
     if (ev.Has(Field::kHttpRequestReferrer)) {
       add(FindUrl(ev.Get(Field::kHttpRequestReferrer), now_millis), Field::kHttpRequestReferrer);

@@ -9,8 +9,11 @@
 //
 // Lookups are hash-table probes (one per distinct network prefix length for addresses, one per
 // label for domains), so the cost per event does not depend on the number of indicators. Most
-// values looked up are not indicators: a bitmap of the IPv4 /24s any indicator covers, and a
-// QuickFilter in front of each string table, turn those away before any probe.
+// values looked up are not indicators: bitmaps of the IPv4 /16s and /24s any indicator covers,
+// and a QuickFilter in front of each string table, turn those away before any probe. The same
+// few hosts come back on every line (the virtual host, the site's own referrer), so each thread
+// also remembers the last hosts that no indicator can match; that memo is tied to the store's
+// generation, which every Add renews, and holds only answers that do not depend on time.
 // Adding is not thread-safe; once filled, const lookups are safe from any number of threads.
 #pragma once
 
@@ -90,6 +93,12 @@ class IocStore {
 
   const Ioc* Live(uint32_t idx, int64_t now_millis) const;
   const Ioc* FindIn(const StringIndex& index, std::string_view key, int64_t now_millis) const;
+  // False when no URL indicator has this host (compared lower-cased), whatever the time.
+  bool UrlHostMayMatch(std::string_view host) const;
+  // The URL indicator for the host `domain` followed by the path `target` (which starts with
+  // '/'), as FindUrl(domain + target) finds it.
+  const Ioc* FindHostAndPath(std::string_view domain, std::string_view target,
+                             int64_t now_millis) const;
   void Upsert(uint32_t* slot, bool fresh, Ioc ioc);
   void CoverIpv4(const IpNetwork& net);
 
@@ -97,11 +106,16 @@ class IocStore {
   // Prefix length on the mapped 128-bit form → masked network → entry.
   std::map<int, std::unordered_map<IpAddress, uint32_t, IpHash>, std::greater<>> networks_;
   // Bit per IPv4 /24 that some IPv4 network indicator overlaps; an IPv4 address outside them
-  // all matches nothing.
+  // all matches nothing. The /16 bitmap (8 KiB, stays in cache) answers most addresses first.
   std::vector<uint64_t> v4_slash24_;
+  std::vector<uint64_t> v4_slash16_;
   StringIndex domains_, urls_, hashes_, agents_;
   // The hosts of urls_ keys ("" for path-only URLs), to rule most URLs out cheaply.
   StringIndex url_hosts_;
+  bool has_path_only_url_ = false;  // url_hosts_ holds ""
+  // Names this store's contents for the per-thread memo of hosts that match nothing: a fresh
+  // value at construction and on every Add, never reused by another store.
+  uint64_t generation_;
 };
 
 struct ImportReport {

@@ -11,23 +11,35 @@ namespace {
 // Dotted quad as inet_pton(AF_INET) reads it: four decimal octets, no leading zeros. Every
 // log line carries an address, so this skips inet_pton's copy into a C string.
 bool ParseIpv4(std::string_view text, uint8_t out[4]) {
-  size_t i = 0;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  auto digit = [&](unsigned* d) {
+    if (p == end) return false;
+    *d = static_cast<unsigned char>(*p - '0');
+    return *d <= 9;
+  };
   for (int octet = 0; octet < 4; ++octet) {
     if (octet > 0) {
-      if (i >= text.size() || text[i] != '.') return false;
-      ++i;
+      if (p == end || *p != '.') return false;
+      ++p;
     }
-    size_t start = i;
-    unsigned value = 0;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i - start < 3) {
-      value = value * 10 + static_cast<unsigned>(text[i] - '0');
-      ++i;
+    unsigned d;
+    if (!digit(&d)) return false;
+    unsigned value = d;
+    ++p;
+    if (digit(&d)) {
+      if (value == 0) return false;  // a leading zero
+      value = value * 10 + d;
+      ++p;
+      if (digit(&d)) {
+        value = value * 10 + d;
+        ++p;
+      }
     }
-    size_t digits = i - start;
-    if (digits == 0 || value > 255 || (digits > 1 && text[start] == '0')) return false;
+    if (value > 255) return false;
     out[octet] = static_cast<uint8_t>(value);
   }
-  return i == text.size();
+  return p == end;
 }
 
 }  // namespace
@@ -38,13 +50,20 @@ std::optional<IpAddress> ParseIp(std::string_view text) {
   }
   if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
   IpAddress ip;
-  if (text.find(':') == std::string_view::npos) {
-    if (!ParseIpv4(text, ip.bytes.data() + 12)) return std::nullopt;
+  // A dotted quad holds no ':', so trying it first gives what the ':' test used to decide, without
+  // a search through the text: most addresses looked up are IPv4.
+  if (ParseIpv4(text, ip.bytes.data() + 12)) {
     ip.bytes[10] = 0xff;
     ip.bytes[11] = 0xff;
     ip.v4 = true;
     return ip;
   }
+  // inet_pton(AF_INET6) takes only hex digits, ':' and '.': a host name is turned away here.
+  char c = text[0];
+  bool v6_start =
+      (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':';
+  if (!v6_start || text.find(':') == std::string_view::npos) return std::nullopt;
+  ip.bytes = {};
   char buf[INET6_ADDRSTRLEN];
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';

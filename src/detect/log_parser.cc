@@ -2,8 +2,13 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace rampart::detect {
 namespace {
@@ -105,6 +110,10 @@ std::optional<int64_t> ParseIsoTime(std::string_view t) {
   return ToMillis(y, mo, d, h, mi, s, frac_ms, offset);
 }
 
+bool IsDecimalDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
 bool AllDigits(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
@@ -113,46 +122,67 @@ bool AllDigits(std::string_view s) {
   return true;
 }
 
-// Reads a double-quoted field starting at line[*pos] == '"'. Apache and nginx escape '"' inside
-// as \" (or \x22), so a backslash skips the next byte. Returns the content without quotes.
-bool ReadQuoted(std::string_view line, size_t* pos, std::string_view* out) {
-  size_t p = *pos;
-  if (p >= line.size() || line[p] != '"') return false;
-  size_t start = ++p;
-  // Most quoted values hold no escape: two memchr calls find the end without a byte loop.
-  size_t quote = line.find('"', start);
-  if (quote != std::string_view::npos &&
-      line.substr(start, quote - start).find('\\') == std::string_view::npos) {
-    *out = line.substr(start, quote - start);
-    *pos = quote + 1;
-    return true;
-  }
-  while (p < line.size()) {
-    char c = line[p];
-    if (c == '\\') {
-      p += 2;
-      continue;
+// The first index in [i, n) holding a or b, else n. Quoted fields run to tens or hundreds of
+// bytes: sixteen at a time finds their end in one pass, where memchr for the quote and again
+// for a backslash took two.
+[[gnu::always_inline]] inline size_t FindEither(const char* s, size_t i, size_t n, char a, char b) {
+  if (i >= n) return n;
+#if defined(__SSE2__)
+  if (n >= 16) {
+    const __m128i va = _mm_set1_epi8(a);
+    const __m128i vb = _mm_set1_epi8(b);
+    auto mask = [&](size_t at) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + at));
+      return static_cast<unsigned>(
+          _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb))));
+    };
+    for (; i + 16 <= n; i += 16) {
+      if (unsigned m = mask(i); m != 0) return i + static_cast<size_t>(__builtin_ctz(m));
     }
-    if (c == '"') {
-      *out = line.substr(start, p - start);
+    if (i == n) return n;
+    // The short rest as the last sixteen bytes, without those before i (already ruled out).
+    unsigned m = mask(n - 16) >> (i - (n - 16));
+    return m != 0 ? i + static_cast<size_t>(__builtin_ctz(m)) : n;
+  }
+#endif
+  for (; i < n; ++i) {
+    if (s[i] == a || s[i] == b) return i;
+  }
+  return n;
+}
+
+// Reads a double-quoted field starting at s[*pos] == '"'. Apache and nginx escape '"' inside
+// as \" (or \x22), so a backslash skips the next byte. Returns the content without quotes.
+bool ReadQuoted(const char* s, size_t n, size_t* pos, std::string_view* out) {
+  size_t p = *pos;
+  if (p >= n || s[p] != '"') return false;
+  size_t start = ++p;
+  p = FindEither(s, p, n, '"', '\\');
+  while (p < n) {
+    if (s[p] == '"') {
+      *out = std::string_view(s + start, p - start);
       *pos = p + 1;
       return true;
     }
-    ++p;
+    // A backslash: the escaped byte is skipped whatever it is.
+    p += 2;
+    if (p >= n) return false;
+    p = FindEither(s, p, n, '"', '\\');
   }
   return false;
 }
 
-std::string_view ReadToken(std::string_view line, size_t* pos) {
-  size_t p = *pos;
-  size_t end = line.find(' ', p);
-  if (end == std::string_view::npos) end = line.size();
-  *pos = end;
-  return line.substr(p, end - p);
+size_t SkipSpaces(const char* s, size_t n, size_t pos) {
+  while (pos < n && s[pos] == ' ') ++pos;
+  return pos;
 }
 
-void SkipSpaces(std::string_view line, size_t* pos) {
-  while (*pos < line.size() && line[*pos] == ' ') ++*pos;
+size_t TokenEnd(const char* s, size_t n, size_t pos) {
+  return FindEither(s, pos, n, ' ', ' ');
+}
+
+bool IsDash(std::string_view s) {
+  return s.size() == 1 && s[0] == '-';
 }
 
 void SetNumber(Field f, std::string_view text, Event* ev) {
@@ -172,8 +202,8 @@ void SetNumber(Field f, std::string_view text, Event* ev) {
 // (TLS bytes sent to a plain port, "-") is kept whole in url.original so that rules still see it.
 void SetRequestLine(std::string_view req, Event* ev) {
   if (req.empty() || req == "-") return;
-  size_t sp1 = req.find(' ');
-  if (sp1 == std::string_view::npos) {
+  size_t sp1 = FindEither(req.data(), 0, req.size(), ' ', ' ');
+  if (sp1 == req.size()) {
     ev->Set(Field::kUrlOriginal, req);
     ev->DecodeField(Field::kUrlOriginal);
     return;
@@ -314,8 +344,64 @@ std::optional<int64_t> ParseLogTime(std::string_view text) {
   return ParseIsoTime(text);
 }
 
-void SetUrlFields(std::string_view target, Event* ev) {
-  ev->Set(Field::kUrlOriginal, target);
+namespace internal {
+namespace {
+
+// memcmp(a, b, n) == 0 for the few bytes of a time, without a library call.
+bool SameBytes(const char* a, const char* b, size_t n) {
+  // Whole words, the last one overlapping the others, so that no byte loop is left.
+  if (n >= 8) {
+    uint64_t x, y;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      std::memcpy(&x, a + i, 8);
+      std::memcpy(&y, b + i, 8);
+      if (x != y) return false;
+    }
+    std::memcpy(&x, a + n - 8, 8);
+    std::memcpy(&y, b + n - 8, 8);
+    return x == y;
+  }
+  if (n >= 4) {
+    uint32_t x, y, u, v;
+    std::memcpy(&x, a, 4);
+    std::memcpy(&y, b, 4);
+    std::memcpy(&u, a + n - 4, 4);
+    std::memcpy(&v, b + n - 4, 4);
+    return x == y && u == v;
+  }
+  for (; n > 0; --n, ++a, ++b) {
+    if (*a != *b) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<int64_t> ApacheTimeCache::Parse(std::string_view t) {
+  // Only the seconds may differ from the remembered time: its day, minute and zone were valid.
+  if (t.size() == key_size_ && t.size() >= 20 && SameBytes(t.data(), key_, 18) &&
+      SameBytes(t.data() + 20, key_ + 20, t.size() - 20)) {
+    char hi = t[18], lo = t[19];
+    if (hi < '0' || hi > '9' || lo < '0' || lo > '9') return std::nullopt;
+    int sec = (hi - '0') * 10 + (lo - '0');
+    if (sec > 60) return std::nullopt;
+    return minute_millis_ + sec * 1000;
+  }
+  std::optional<int64_t> ms = ParseApacheTime(t);
+  if (ms && t.size() <= sizeof(key_)) {
+    std::memcpy(key_, t.data(), t.size());
+    key_size_ = t.size();
+    minute_millis_ = *ms - ((t[18] - '0') * 10 + (t[19] - '0')) * 1000;
+  }
+  return ms;
+}
+
+}  // namespace internal
+
+namespace {
+
+// SetUrlFields for a target that is not a plain path: absolute URLs, "*", anything odd.
+void SetOtherUrlFields(std::string_view target, Event* ev) {
   std::string_view rest = target;
   // Only absolute URLs have a scheme, and it is short: paths are not searched.
   size_t scheme =
@@ -348,64 +434,142 @@ void SetUrlFields(std::string_view target, Event* ev) {
   if (q != std::string_view::npos) ev->DecodeField(Field::kUrlQuery);
 }
 
+}  // namespace
+
+void SetUrlFields(std::string_view target, Event* ev) {
+  ev->Set(Field::kUrlOriginal, target);
+  if (target.empty() || target[0] != '/') {
+    SetOtherUrlFields(target, ev);
+    return;
+  }
+  // A path, the usual case: one pass finds the query and whether anything needs decoding.
+  const char* s = target.data();
+  const size_t n = target.size();
+  size_t q = FindEither(s, 0, n, '?', '%');
+  bool path_escaped = false;
+  if (q < n && s[q] == '%') {
+    path_escaped = true;
+    q = FindEither(s, q + 1, n, '?', '?');
+  }
+  bool query_escaped = q < n && std::memchr(s + q + 1, '%', n - q - 1) != nullptr;
+  ev->Set(Field::kUrlPath, std::string_view(s, q));
+  if (q < n) ev->Set(Field::kUrlQuery, std::string_view(s + q + 1, n - q - 1));
+  // The extension follows the last dot of the last segment; the path starts with '/'.
+  for (size_t i = q; i > 0; --i) {
+    char c = s[i - 1];
+    if (c == '/') break;
+    if (c == '.') {
+      if (i < q) ev->Set(Field::kUrlExtension, std::string_view(s + i, q - i));
+      break;
+    }
+  }
+  if (path_escaped || query_escaped) ev->DecodeField(Field::kUrlOriginal);
+  if (path_escaped) ev->DecodeField(Field::kUrlPath);
+  if (query_escaped) ev->DecodeField(Field::kUrlQuery);
+}
+
 bool ParseAccessLogLine(std::string_view line, Event* ev) {
   ev->Clear();
   if (line.size() > kMaxLineBytes) return false;
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
   ev->ReserveScratch(line.size());
+  const char* s = line.data();
+  const size_t n = line.size();
   // Up to four space-separated tokens before the bracketed time: [vhost:port] host ident user.
   std::array<std::string_view, 4> pre;
-  size_t n = 0;
+  size_t count = 0;
   size_t pos = 0;
-  while (pos < line.size() && line[pos] != '[') {
-    if (n == pre.size()) return false;
-    pre[n++] = ReadToken(line, &pos);
-    if (pre[n - 1].empty()) return false;
-    SkipSpaces(line, &pos);
+  while (pos < n && s[pos] != '[') {
+    if (count == pre.size()) return false;
+    size_t end = TokenEnd(s, n, pos);
+    if (end == pos) return false;
+    pre[count++] = std::string_view(s + pos, end - pos);
+    pos = SkipSpaces(s, n, end);
   }
-  if (n != 3 && n != 4) return false;
-  size_t close = line.find(']', pos);
-  if (close == std::string_view::npos) return false;
-  auto ts = ParseApacheTime(line.substr(pos + 1, close - pos - 1));
-  if (!ts) return false;
-  pos = close + 1;
-  SkipSpaces(line, &pos);
+  if (count != 3 && count != 4) return false;
+  if (pos >= n) return false;
+  // Consecutive lines share their time up to the second: one cache per thread (the parser is a
+  // free function called from several threads).
+  thread_local internal::ApacheTimeCache time_cache;
+  // "dd/Mon/yyyy:HH:MM:SS +hhmm" is the usual length. A time that parses holds no ']', so when
+  // it parses up to a ']' there, that is the first ']' as the general path would find it.
+  constexpr size_t kUsualTime = 26;
+  std::optional<int64_t> ts;
+  size_t close = pos + kUsualTime + 1;
+  if (close < n && s[close] == ']')
+    ts = time_cache.Parse(std::string_view(s + pos + 1, kUsualTime));
+  if (!ts) {
+    const void* found = std::memchr(s + pos, ']', n - pos);
+    if (found == nullptr) return false;
+    close = static_cast<size_t>(static_cast<const char*>(found) - s);
+    ts = time_cache.Parse(std::string_view(s + pos + 1, close - pos - 1));
+    if (!ts) return false;
+  }
+  pos = SkipSpaces(s, n, close + 1);
   std::string_view request;
-  if (!ReadQuoted(line, &pos, &request)) return false;
-  SkipSpaces(line, &pos);
-  std::string_view status = ReadToken(line, &pos);
-  SkipSpaces(line, &pos);
-  std::string_view bytes = ReadToken(line, &pos);
-  if (!(status == "-" || (status.size() == 3 && AllDigits(status)))) return false;
-  if (!(bytes == "-" || AllDigits(bytes))) return false;
+  if (!ReadQuoted(s, n, &pos, &request)) return false;
+  pos = SkipSpaces(s, n, pos);
+  size_t status_end = TokenEnd(s, n, pos);
+  std::string_view status(s + pos, status_end - pos);
+  pos = SkipSpaces(s, n, status_end);
+  size_t bytes_end = TokenEnd(s, n, pos);
+  std::string_view bytes(s + pos, bytes_end - pos);
+  pos = bytes_end;
+  int status_code = -1;
+  if (status.size() == 3 && IsDecimalDigit(status[0]) && IsDecimalDigit(status[1]) &&
+      IsDecimalDigit(status[2])) {
+    status_code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+  } else if (!IsDash(status)) {
+    return false;
+  }
+  // Up to 18 digits cannot overflow int64; longer sizes go through from_chars (SetNumber).
+  uint64_t body_bytes = 0;
+  if (!IsDash(bytes)) {
+    if (bytes.empty()) return false;
+    for (char c : bytes) {
+      if (!IsDecimalDigit(c)) return false;
+      body_bytes = body_bytes * 10 + static_cast<uint64_t>(c - '0');
+    }
+  }
 
   ev->Set(Field::kEventOriginal, line);
   ev->set_timestamp_millis(*ts);
   size_t first = 0;
-  if (n == 4) {
+  if (count == 4) {
     std::string_view vhost = pre[0];
     // "host:port", or "[v6]:port".
     size_t colon = vhost.rfind(':');
-    if (colon != std::string_view::npos && AllDigits(vhost.substr(colon + 1))) {
-      vhost = vhost.substr(0, colon);
+    if (colon != std::string_view::npos &&
+        AllDigits(std::string_view(vhost.data() + colon + 1, vhost.size() - colon - 1))) {
+      vhost = std::string_view(vhost.data(), colon);
     }
     if (vhost.size() > 2 && vhost.front() == '[' && vhost.back() == ']') {
-      vhost = vhost.substr(1, vhost.size() - 2);
+      vhost = std::string_view(vhost.data() + 1, vhost.size() - 2);
     }
     ev->Set(Field::kDestinationDomain, vhost);
     first = 1;
   }
   ev->Set(Field::kSourceIp, pre[first]);
-  if (pre[first + 2] != "-") ev->Set(Field::kUserName, pre[first + 2]);
+  if (!IsDash(pre[first + 2])) ev->Set(Field::kUserName, pre[first + 2]);
   SetRequestLine(request, ev);
-  SetNumber(Field::kHttpResponseStatusCode, status, ev);
-  SetNumber(Field::kHttpResponseBodyBytes, bytes, ev);
-  SkipSpaces(line, &pos);
+  if (status_code >= 0) {
+    ev->Set(Field::kHttpResponseStatusCode, status);
+    ev->set_status_code(status_code);
+  }
+  if (!IsDash(bytes)) {
+    if (bytes.size() <= 18) {
+      ev->Set(Field::kHttpResponseBodyBytes, bytes);
+      ev->set_body_bytes(static_cast<int64_t>(body_bytes));
+    } else {
+      SetNumber(Field::kHttpResponseBodyBytes, bytes, ev);
+    }
+  }
+  pos = SkipSpaces(s, n, pos);
   std::string_view referrer, agent;
-  if (ReadQuoted(line, &pos, &referrer)) {
-    if (referrer != "-") ev->Set(Field::kHttpRequestReferrer, referrer);
-    SkipSpaces(line, &pos);
-    if (ReadQuoted(line, &pos, &agent) && agent != "-") {
+  if (ReadQuoted(s, n, &pos, &referrer)) {
+    if (!IsDash(referrer)) ev->Set(Field::kHttpRequestReferrer, referrer);
+    pos = SkipSpaces(s, n, pos);
+    if (ReadQuoted(s, n, &pos, &agent) && !IsDash(agent)) {
       ev->Set(Field::kUserAgentOriginal, agent);
     }
   }

@@ -51,6 +51,24 @@ std::optional<int64_t> ParseLogTime(std::string_view text);
 // percent-decoding path, query and original for matching.
 void SetUrlFields(std::string_view target, Event* ev);
 
+namespace internal {
+
+// ParseLogTime for Apache times ("10/Oct/2000:13:55:36 -0700"), remembering the last valid one
+// so that the next time differing only in its seconds costs a comparison instead of a parse.
+// Gives exactly what ParseLogTime gives for a text with '/' at [2] (an Apache time or nothing);
+// nullopt for any other text. Not thread-safe: one per thread.
+class ApacheTimeCache {
+ public:
+  std::optional<int64_t> Parse(std::string_view text);
+
+ private:
+  char key_[32] = {};
+  size_t key_size_ = 0;        // 0: nothing remembered
+  int64_t minute_millis_ = 0;  // the remembered time with its seconds set to zero
+};
+
+}  // namespace internal
+
 // Parses lines of one format and counts them. Not thread-safe.
 class LineParser {
  public:
