@@ -835,6 +835,11 @@ struct Prefilter {
   // with an `re` matcher). Per matcher whether it is broad; per rule how many such clauses.
   std::vector<uint8_t> broad_matcher;
   std::vector<uint32_t> rule_selective_plain;
+  // Per broad matcher, its clauses in rules without such a clause (always marked), CSR; per
+  // rule with one, its broad matchers' clauses as (matcher, clause), CSR.
+  std::vector<uint32_t> broad_always_offsets, broad_always;
+  std::vector<uint32_t> rule_broad_offsets;
+  std::vector<std::pair<uint32_t, uint32_t>> rule_broad;
   std::array<std::vector<uint32_t>, kSlotCount> regex_rules;
   // Bit per slot whose `re` database holds a matcher without gate literals: scanned without
   // waiting for a gate.
@@ -1306,8 +1311,29 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
   }
   pf->rule_selective_plain.assign(rules.size(), 0);
   for (size_t c = 0; c < pf->clause_rule.size(); ++c) {
-    if (!pf->clause_has_regex[c] && !clause_broad[c])
+    if (!pf->clause_has_regex[c] && !clause_broad[c]) {
       ++pf->rule_selective_plain[pf->clause_rule[c]];
+    }
+  }
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> broad_of_rule(rules.size());
+  pf->broad_always_offsets.assign(1, 0);
+  for (uint32_t m = 0; m < matchers.size(); ++m) {
+    for (uint32_t i = pf->matcher_clause_offsets[m];
+         pf->broad_matcher[m] && i < pf->matcher_clause_offsets[m + 1]; ++i) {
+      uint32_t c = pf->matcher_clauses[i];
+      uint32_t r = pf->clause_rule[c];
+      if (pf->rule_selective_plain[r] == 0) {
+        pf->broad_always.push_back(c);
+      } else {
+        broad_of_rule[r].emplace_back(m, c);
+      }
+    }
+    pf->broad_always_offsets.push_back(static_cast<uint32_t>(pf->broad_always.size()));
+  }
+  pf->rule_broad_offsets.assign(1, 0);
+  for (const auto& pairs : broad_of_rule) {
+    pf->rule_broad.insert(pf->rule_broad.end(), pairs.begin(), pairs.end());
+    pf->rule_broad_offsets.push_back(static_cast<uint32_t>(pf->rule_broad.size()));
   }
   pf->ready = true;
 }
@@ -1510,14 +1536,20 @@ struct RuleMatcher::Impl {
     uint32_t regex_done = 0;
     std::vector<uint32_t> regex_marks;
   };
-  std::array<std::vector<SlotMemo>, kSlotCount> memo;
+  // Method, status and virtual host take few values each and are remembered together, under
+  // one lookup (kContextMemo): a key of (field, decoded flag, length, bytes) for each present.
+  static constexpr std::array<Field, 3> kContextFields = {
+      Field::kHttpRequestMethod, Field::kHttpResponseStatusCode, Field::kDestinationDomain};
+  static constexpr size_t kContextMemo = kSlotCount;
+  std::array<std::vector<SlotMemo>, kSlotCount + 1> memo;
+  uint32_t context_slots = 0;
   // A slot whose values rarely repeat (ids, times) gains nothing from the memo but pays its
   // hashing and copying: after kMemoProbe lookups with fewer than 1 in 8 hits, the slot
   // bypasses the memo for the next kMemoBypass values, then tries again.
   struct MemoStats {
     uint32_t lookups = 0, hits = 0, bypass = 0;
   };
-  std::array<MemoStats, kSlotCount> memo_stats{};
+  std::array<MemoStats, kSlotCount + 1> memo_stats{};
   SlotMemo uncached;  // computed for one event only (bypass, long values)
   // This event's memo entry per slot (bit set in event_memo_slots; none for `uncached`).
   std::array<SlotMemo*, kSlotCount> event_memo{};
@@ -1526,8 +1558,11 @@ struct RuleMatcher::Impl {
   // marking clauses.
   std::vector<uint32_t>* collecting = nullptr;
   uint32_t collected_gates = 0;
-  // Broad matchers this event's memo entries marked, held back (Prefilter::broad_matcher).
+  // Broad matchers this event's memo entries marked, held back (Prefilter::broad_matcher), with
+  // a flag per matcher while they are marked; the rules this event marked a clause of.
   std::vector<uint32_t> deferred;
+  std::vector<uint8_t> deferred_flag;
+  std::vector<uint32_t> touched_rules;
   // PrepareLines' findings: each keyword literal found in the buffer, by end offset.
   struct LineHit {
     uint64_t to;
@@ -1590,6 +1625,9 @@ struct RuleMatcher::Impl {
     uint32_t fields =
         ((1u << kFieldCount) - 1) & ~(1u << static_cast<unsigned>(Field::kEventOriginal));
     memo_slots = (short_slots | exact_slots | rs.prefilter.literal_slots) & fields;
+    for (Field f : kContextFields) context_slots |= 1u << static_cast<unsigned>(f);
+    context_slots &= memo_slots;
+    if (std::popcount(context_slots) < 2) context_slots = 0;
     clause_stamp.assign(rs.prefilter.clause_rule.size(), 0);
     rule_stamp.assign(rs.rules.size(), 0);
     rule_marked.assign(rs.rules.size(), 0);
@@ -1597,6 +1635,7 @@ struct RuleMatcher::Impl {
     bits.assign(rs.matchers.size() / 64 + 1, 0);
     stamp.assign(rs.rules.size(), 0);
     special.assign(rs.matchers.size(), 0);
+    deferred_flag.assign(rs.matchers.size(), 0);
   }
 
   static int OnMatch(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
@@ -1662,6 +1701,7 @@ struct RuleMatcher::Impl {
       rule_stamp[r] = pf_epoch;
       rule_marked[r] = 0;
       rule_plain_marked[r] = 0;
+      touched_rules.push_back(r);
     }
     if (!pf.clause_has_regex[c]) ++rule_plain_marked[r];
     if (++rule_marked[r] == pf.rule_clauses[r]) possible = true;
@@ -1677,16 +1717,26 @@ struct RuleMatcher::Impl {
     }
   }
 
-  // Mark for a broad matcher, once every other mark but the `re` ones is in (see
-  // Prefilter::broad_matcher): skips the clauses of rules that can no longer complete.
-  void MarkBroad(uint32_t m) {
+  // The broad matchers held back, once every other mark but the `re` ones is in (see
+  // Prefilter::broad_matcher): their clauses in rules without a selective plain clause, and in
+  // the rules something marked already; the others can no longer complete.
+  void MarkDeferred() {
     const Prefilter& pf = rs.prefilter;
-    for (uint32_t i = pf.matcher_clause_offsets[m]; i < pf.matcher_clause_offsets[m + 1]; ++i) {
-      uint32_t c = pf.matcher_clauses[i];
-      uint32_t r = pf.clause_rule[c];
-      if (rule_stamp[r] != pf_epoch && pf.rule_selective_plain[r] > 0) continue;
-      MarkClause(c);
+    if (deferred.empty()) return;
+    for (uint32_t m : deferred) {
+      deferred_flag[m] = 1;
+      for (uint32_t i = pf.broad_always_offsets[m]; i < pf.broad_always_offsets[m + 1]; ++i) {
+        MarkClause(pf.broad_always[i]);
+      }
     }
+    // (Rules the loop above touches have no entries here, so the list may grow under it.)
+    for (size_t t = 0; t < touched_rules.size(); ++t) {
+      uint32_t r = touched_rules[t];
+      for (uint32_t i = pf.rule_broad_offsets[r]; i < pf.rule_broad_offsets[r + 1]; ++i) {
+        if (deferred_flag[pf.rule_broad[i].first]) MarkClause(pf.rule_broad[i].second);
+      }
+    }
+    for (uint32_t m : deferred) deferred_flag[m] = 0;
   }
 
   static int OnMatcher(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
@@ -1865,6 +1915,7 @@ struct RuleMatcher::Impl {
     }
     possible = false;
     regex_gates = 0;
+    touched_rules.clear();
     auto present = static_cast<uint32_t>(e.present_mask());
     if (e.Has(Field::kEventOriginal)) present |= 1u << kKeywordSlot;
     // Each loop visits only the slots that are present and have something to check.
@@ -1892,6 +1943,17 @@ struct RuleMatcher::Impl {
           memo_todo &= ~(1u << part);
           Remember(part, found);
         }
+      }
+    }
+    if (uint32_t context = memo_todo & context_slots; std::popcount(context) >= 2) {
+      // On a scan error (or values too long) the fields are looked up one by one below.
+      if (SlotMemo* found = RememberedContext(e, context)) {
+        MarkOrDefer(found->marks);
+        regex_gates |= found->gates;
+        for (uint32_t left = context; left != 0; left &= left - 1) {
+          Remember(static_cast<size_t>(std::countr_zero(left)), found);
+        }
+        memo_todo &= ~context;
       }
     }
     for (uint32_t left = memo_todo; left != 0 && !possible; left &= left - 1) {
@@ -1923,7 +1985,7 @@ struct RuleMatcher::Impl {
         }
       }
     }
-    for (uint32_t m : deferred) MarkBroad(m);
+    MarkDeferred();
     if (possible) return true;
     // Last, the `re` databases, each only when some rule using it could still complete.
     for (uint32_t left = present & regex_slots; left != 0 && !possible; left &= left - 1) {
@@ -1992,14 +2054,61 @@ struct RuleMatcher::Impl {
     auto f = static_cast<Field>(slot);
     std::string_view raw = e.Get(f);
     bool has_decoded = e.HasDistinctDecoded(f);
-    MemoStats& stats = memo_stats[slot];
+    return Memoized(slot, raw, has_decoded, parts, [&] {
+      bool ok =
+          CollectSlot(slot, raw, has_decoded ? e.Decoded(f) : std::string_view(), has_decoded);
+      for (size_t i = 0; ok && parts != nullptr && i < kTargetParts.size(); ++i) {
+        if (!(parts->present >> i & 1u)) continue;
+        Field part = kTargetParts[i];
+        ok = CollectSlot(static_cast<size_t>(part), e.Get(part), e.Decoded(part),
+                         e.HasDistinctDecoded(part));
+      }
+      return ok;
+    });
+  }
+
+  // The marks of the context fields in `context` (bits of kContextFields), remembered together.
+  // Null on a scan error, or when the values are too long to be a key (the fields are then
+  // looked up one by one).
+  SlotMemo* RememberedContext(const Event& e, uint32_t context) {
+    char key[kMaxMemoValue];
+    size_t n = 0;
+    for (uint32_t left = context; left != 0; left &= left - 1) {
+      auto slot = static_cast<unsigned>(std::countr_zero(left));
+      auto f = static_cast<Field>(slot);
+      std::string_view v = e.Get(f);
+      if (n + 6 + v.size() > sizeof(key)) return nullptr;
+      auto size = static_cast<uint32_t>(v.size());
+      key[n] = static_cast<char>(slot);
+      key[n + 1] = static_cast<char>(e.HasDistinctDecoded(f));
+      std::memcpy(key + n + 2, &size, 4);
+      std::memcpy(key + n + 6, v.data(), v.size());
+      n += 6 + v.size();
+    }
+    return Memoized(kContextMemo, std::string_view(key, n), false, nullptr, [&] {
+      for (uint32_t left = context; left != 0; left &= left - 1) {
+        auto slot = static_cast<size_t>(std::countr_zero(left));
+        auto f = static_cast<Field>(slot);
+        if (!CollectSlot(slot, e.Get(f), e.Decoded(f), e.HasDistinctDecoded(f))) return false;
+      }
+      return true;
+    });
+  }
+
+  // The entry of table `index` for `key`: remembered, or filled by compute() (which marks into
+  // `collecting`), and kept unless the table bypasses the memo or the key is long. Null when
+  // compute() fails (a scan error).
+  template <typename Compute>
+  SlotMemo* Memoized(size_t index, std::string_view key, bool has_decoded, const TargetParts* parts,
+                     Compute compute) {
+    MemoStats& stats = memo_stats[index];
     SlotMemo* entry = &uncached;
     uint64_t h = 0;
     if (stats.bypass > 0) {
       --stats.bypass;
-    } else if (raw.size() <= kMaxMemoValue) {
-      h = HashValue(raw, has_decoded);
-      std::vector<SlotMemo>& table = memo[slot];
+    } else if (key.size() <= kMaxMemoValue) {
+      h = HashValue(key, has_decoded);
+      std::vector<SlotMemo>& table = memo[index];
       if (table.empty()) table.resize(kMemoEntries);
       entry = &table[h & (kMemoEntries - 1)];
       if (++stats.lookups == kMemoProbe) {
@@ -2008,8 +2117,8 @@ struct RuleMatcher::Impl {
       }
       if (entry->filled && entry->hash == h && entry->has_decoded == has_decoded &&
           entry->with_parts == (parts != nullptr) && (parts == nullptr || entry->parts == *parts) &&
-          entry->key.size() == raw.size() &&
-          std::memcmp(entry->key.data(), raw.data(), raw.size()) == 0) {
+          entry->key.size() == key.size() &&
+          std::memcmp(entry->key.data(), key.data(), key.size()) == 0) {
         ++stats.hits;
         return entry;
       }
@@ -2020,13 +2129,7 @@ struct RuleMatcher::Impl {
     entry->regex_marks.clear();
     collecting = &entry->marks;
     collected_gates = 0;
-    bool ok = CollectSlot(slot, raw, has_decoded ? e.Decoded(f) : std::string_view(), has_decoded);
-    for (size_t i = 0; ok && parts != nullptr && i < kTargetParts.size(); ++i) {
-      if (!(parts->present >> i & 1u)) continue;
-      Field part = kTargetParts[i];
-      ok = CollectSlot(static_cast<size_t>(part), e.Get(part), e.Decoded(part),
-                       e.HasDistinctDecoded(part));
-    }
+    bool ok = compute();
     collecting = nullptr;
     if (!ok) return nullptr;
     std::sort(entry->marks.begin(), entry->marks.end());
@@ -2037,7 +2140,7 @@ struct RuleMatcher::Impl {
       entry->has_decoded = has_decoded;
       entry->with_parts = parts != nullptr;
       entry->parts = parts != nullptr ? *parts : TargetParts();
-      entry->key.assign(raw);
+      entry->key.assign(key);
       entry->filled = true;
     }
     return entry;

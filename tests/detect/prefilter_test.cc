@@ -486,6 +486,39 @@ TEST(PrefilterTest, BroadMatchersStillCompleteTheirRules) {
   EXPECT_EQ(matched, 4u);
 }
 
+// Method, status and virtual host are remembered under one key: the same bytes in another
+// field are another key.
+TEST(PrefilterTest, RememberedContextIsKeyedByField) {
+  RuleSetBuilder b;
+  ASSERT_TRUE(b.AddRuleText(R"(
+title: t
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-method: 'abc'
+  other:
+    sc-status: 599
+  host:
+    cs-host|contains: 'never.example'
+  condition: sel or other or host
+level: high
+)",
+                            "t.yml")
+                  .ok());
+  auto rules = b.Build();
+  ASSERT_TRUE(rules.ok());
+  RuleMatcher m(**rules);
+  Event ev;
+  std::vector<uint32_t> hits;
+  for (bool method : {false, true, false, true}) {
+    ev.Clear();
+    ev.Set(method ? Field::kHttpRequestMethod : Field::kHttpResponseStatusCode, "abc");
+    ev.Set(Field::kDestinationDomain, "mdm.example.eu");
+    m.Match(ev, &hits);
+    EXPECT_EQ(hits.size(), method ? 1u : 0u) << method;
+  }
+}
+
 // Values seen only after percent-decoding, or only in another case, still reach the rules.
 TEST(PrefilterTest, DecodedAndRecasedValuesAreNotFilteredOut) {
   RuleSetBuilder b;
