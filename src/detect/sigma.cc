@@ -1569,7 +1569,8 @@ struct RuleMatcher::Impl {
     uint32_t id;
   };
   std::vector<LineHit> prepared_hits;
-  std::string_view prepared;  // empty when nothing is prepared
+  std::string_view prepared;   // empty when nothing is prepared
+  size_t prepared_cursor = 0;  // first finding of the last line looked up
   // The slot whose literal database is scanning, and the length of the block, for the end
   // anchor.
   size_t literal_slot = 0;
@@ -1778,6 +1779,7 @@ struct RuleMatcher::Impl {
   void PrepareLines(std::string_view lines) {
     prepared = {};
     prepared_hits.clear();
+    prepared_cursor = 0;
     const hs_database_t* db = rs.prefilter.literals[kKeywordSlot].db.get();
     if (!prefilter_scratch || !scratch || db == nullptr || lines.empty() ||
         lines.size() > std::numeric_limits<unsigned>::max()) {
@@ -1808,8 +1810,18 @@ struct RuleMatcher::Impl {
     }
     auto begin = static_cast<uint64_t>(line.data() - prepared.data());
     uint64_t end = begin + line.size();
-    auto it = std::upper_bound(prepared_hits.begin(), prepared_hits.end(), begin,
-                               [](uint64_t at, const LineHit& h) { return at < h.to; });
+    // Lines usually come in buffer order: walk on from the last line's first finding, and
+    // search only when this line lies before it.
+    size_t first = prepared_cursor;
+    if (first > 0 && prepared_hits[first - 1].to > begin) {
+      first = static_cast<size_t>(
+          std::upper_bound(prepared_hits.begin(), prepared_hits.end(), begin,
+                           [](uint64_t at, const LineHit& h) { return at < h.to; }) -
+          prepared_hits.begin());
+    }
+    while (first < prepared_hits.size() && prepared_hits[first].to <= begin) ++first;
+    prepared_cursor = first;
+    auto it = prepared_hits.begin() + static_cast<ptrdiff_t>(first);
     literal_slot = kKeywordSlot;
     block_size = line.size();
     for (; it != prepared_hits.end() && it->to <= end && !possible; ++it) {
