@@ -2033,10 +2033,6 @@ struct RuleMatcher::Impl {
     return h ^ (h >> 29);
   }
 
-  // The slot's marks for this event's value: remembered, or computed (and remembered unless
-  // the slot bypasses the memo or the value is long). The key is the raw value and whether
-  // the event carries its decoded form: that form is always the raw one percent-decoded
-  // (Event::DecodeField), so it adds nothing to the key. Null on a scan error.
   // Where the target's parts that the memo checks sit inside url.original. False when one of
   // them is not inside it (a source that sets them apart).
   bool FindTargetParts(const Event& e, TargetParts* parts) const {
@@ -2062,21 +2058,16 @@ struct RuleMatcher::Impl {
     event_memo_slots |= 1u << slot;
   }
 
+  // The slot's entry for this event's value: remembered, or computed (and remembered unless
+  // the slot bypasses the memo or the value is long). The key is the raw value and whether
+  // the event carries its decoded form: that form is always the raw one percent-decoded
+  // (Event::DecodeField), so it adds nothing to the key. Null on a scan error.
   SlotMemo* Remembered(size_t slot, const Event& e, const TargetParts* parts) {
     auto f = static_cast<Field>(slot);
     std::string_view raw = e.Get(f);
     bool has_decoded = e.HasDistinctDecoded(f);
-    return Memoized(slot, raw, has_decoded, parts, [&] {
-      bool ok =
-          CollectSlot(slot, raw, has_decoded ? e.Decoded(f) : std::string_view(), has_decoded);
-      for (size_t i = 0; ok && parts != nullptr && i < kTargetParts.size(); ++i) {
-        if (!(parts->present >> i & 1u)) continue;
-        Field part = kTargetParts[i];
-        ok = CollectSlot(static_cast<size_t>(part), e.Get(part), e.Decoded(part),
-                         e.HasDistinctDecoded(part));
-      }
-      return ok;
-    });
+    Probed p = Probe(slot, raw, has_decoded, parts);
+    return p.hit ? p.entry : FillSlot(p, slot, e, parts);
   }
 
   // The marks of the context fields in `context` (bits of kContextFields), remembered together.
@@ -2097,58 +2088,90 @@ struct RuleMatcher::Impl {
       std::memcpy(key + n + 6, v.data(), v.size());
       n += 6 + v.size();
     }
-    return Memoized(kContextMemo, std::string_view(key, n), false, nullptr, [&] {
-      for (uint32_t left = context; left != 0; left &= left - 1) {
-        auto slot = static_cast<size_t>(std::countr_zero(left));
-        auto f = static_cast<Field>(slot);
-        if (!CollectSlot(slot, e.Get(f), e.Decoded(f), e.HasDistinctDecoded(f))) return false;
-      }
-      return true;
-    });
+    std::string_view k(key, n);
+    Probed p = Probe(kContextMemo, k, false, nullptr);
+    return p.hit ? p.entry : FillContext(p, k, e, context);
   }
 
-  // The entry of table `index` for `key`: remembered, or filled by compute() (which marks into
-  // `collecting`), and kept unless the table bypasses the memo or the key is long. Null when
-  // compute() fails (a scan error).
-  template <typename Compute>
-  SlotMemo* Memoized(size_t index, std::string_view key, bool has_decoded, const TargetParts* parts,
-                     Compute compute) {
+  // Where table `index` keeps `key`, and whether it is there. A bypassed table, or a long key,
+  // gives `uncached` (never a hit).
+  struct Probed {
+    SlotMemo* entry;
+    uint64_t hash;
+    bool hit;
+  };
+  Probed Probe(size_t index, std::string_view key, bool has_decoded, const TargetParts* parts) {
     MemoStats& stats = memo_stats[index];
-    SlotMemo* entry = &uncached;
-    uint64_t h = 0;
     if (stats.bypass > 0) {
       --stats.bypass;
-    } else if (key.size() <= kMaxMemoValue) {
-      h = HashValue(key, has_decoded);
-      std::vector<SlotMemo>& table = memo[index];
-      if (table.empty()) table.resize(kMemoEntries);
-      entry = &table[h & (kMemoEntries - 1)];
-      if (++stats.lookups == kMemoProbe) {
-        if (stats.hits < kMemoProbe / 8) stats.bypass = kMemoBypass;
-        stats.lookups = stats.hits = 0;
-      }
-      if (entry->filled && entry->hash == h && entry->has_decoded == has_decoded &&
-          entry->with_parts == (parts != nullptr) && (parts == nullptr || entry->parts == *parts) &&
-          entry->key.size() == key.size() &&
-          std::memcmp(entry->key.data(), key.data(), key.size()) == 0) {
-        ++stats.hits;
-        return entry;
-      }
+      return {&uncached, 0, false};
     }
+    if (key.size() > kMaxMemoValue) return {&uncached, 0, false};
+    uint64_t h = HashValue(key, has_decoded);
+    std::vector<SlotMemo>& table = memo[index];
+    if (table.empty()) table.resize(kMemoEntries);
+    SlotMemo* entry = &table[h & (kMemoEntries - 1)];
+    if (++stats.lookups == kMemoProbe) {
+      if (stats.hits < kMemoProbe / 8) stats.bypass = kMemoBypass;
+      stats.lookups = stats.hits = 0;
+    }
+    bool hit = entry->filled && entry->hash == h && entry->has_decoded == has_decoded &&
+               entry->with_parts == (parts != nullptr) &&
+               (parts == nullptr || entry->parts == *parts) && entry->key.size() == key.size() &&
+               std::memcmp(entry->key.data(), key.data(), key.size()) == 0;
+    stats.hits += hit;
+    return {entry, h, hit};
+  }
+
+  // A miss: the entry filled with the slot's (and the target parts') marks. Out of line, so
+  // that the lookups stay small.
+  [[gnu::noinline]] SlotMemo* FillSlot(const Probed& p, size_t slot, const Event& e,
+                                       const TargetParts* parts) {
+    auto f = static_cast<Field>(slot);
+    std::string_view raw = e.Get(f);
+    bool has_decoded = e.HasDistinctDecoded(f);
+    BeginFill(p.entry);
+    bool ok = CollectSlot(slot, raw, has_decoded ? e.Decoded(f) : std::string_view(), has_decoded);
+    for (size_t i = 0; ok && parts != nullptr && i < kTargetParts.size(); ++i) {
+      if (!(parts->present >> i & 1u)) continue;
+      Field part = kTargetParts[i];
+      ok = CollectSlot(static_cast<size_t>(part), e.Get(part), e.Decoded(part),
+                       e.HasDistinctDecoded(part));
+    }
+    return EndFill(p, raw, has_decoded, parts, ok);
+  }
+
+  [[gnu::noinline]] SlotMemo* FillContext(const Probed& p, std::string_view key, const Event& e,
+                                          uint32_t context) {
+    BeginFill(p.entry);
+    bool ok = true;
+    for (uint32_t left = context; ok && left != 0; left &= left - 1) {
+      auto slot = static_cast<size_t>(std::countr_zero(left));
+      auto f = static_cast<Field>(slot);
+      ok = CollectSlot(slot, e.Get(f), e.Decoded(f), e.HasDistinctDecoded(f));
+    }
+    return EndFill(p, key, false, nullptr, ok);
+  }
+
+  void BeginFill(SlotMemo* entry) {
     entry->filled = false;
     entry->marks.clear();
     entry->regex_done = 0;
     entry->regex_marks.clear();
     collecting = &entry->marks;
     collected_gates = 0;
-    bool ok = compute();
+  }
+
+  SlotMemo* EndFill(const Probed& p, std::string_view key, bool has_decoded,
+                    const TargetParts* parts, bool ok) {
     collecting = nullptr;
     if (!ok) return nullptr;
+    SlotMemo* entry = p.entry;
     std::sort(entry->marks.begin(), entry->marks.end());
     entry->marks.erase(std::unique(entry->marks.begin(), entry->marks.end()), entry->marks.end());
     entry->gates = collected_gates;
     if (entry != &uncached) {
-      entry->hash = h;
+      entry->hash = p.hash;
       entry->has_decoded = has_decoded;
       entry->with_parts = parts != nullptr;
       entry->parts = parts != nullptr ? *parts : TargetParts();
