@@ -2017,16 +2017,30 @@ struct RuleMatcher::Impl {
     return possible;
   }
 
+  // Four independent lanes over 32-byte blocks: a request target hashes in a few multiply
+  // latencies instead of one per eight bytes.
   static uint64_t HashValue(std::string_view v, bool has_decoded) {
-    uint64_t h = (v.size() * 0x9e3779b97f4a7c15ULL) ^ (has_decoded ? 0xd6e8feb86659fd93ULL : 0);
+    auto mix = [](uint64_t h, uint64_t x) {
+      h = (h ^ x) * 0xbf58476d1ce4e5b9ULL;
+      return h ^ (h >> 31);
+    };
+    auto load = [](const char* at) {
+      uint64_t x;
+      std::memcpy(&x, at, 8);
+      return x;
+    };
     const char* p = v.data();
     size_t n = v.size();
-    for (; n >= 8; p += 8, n -= 8) {
-      uint64_t x;
-      std::memcpy(&x, p, 8);
-      h = (h ^ x) * 0xbf58476d1ce4e5b9ULL;
-      h ^= h >> 31;
+    uint64_t a = (n * 0x9e3779b97f4a7c15ULL) ^ (has_decoded ? 0xd6e8feb86659fd93ULL : 0);
+    uint64_t b = 0x94d049bb133111ebULL, c = 0x2545f4914f6cdd1dULL, d = 0xa0761d6478bd642fULL;
+    for (; n >= 32; p += 32, n -= 32) {
+      a = mix(a, load(p));
+      b = mix(b, load(p + 8));
+      c = mix(c, load(p + 16));
+      d = mix(d, load(p + 24));
     }
+    uint64_t h = a ^ std::rotl(b, 17) ^ std::rotl(c, 31) ^ std::rotl(d, 47);
+    for (; n >= 8; p += 8, n -= 8) h = mix(h, load(p));
     uint64_t x = 0;
     std::memcpy(&x, p, n);
     h = (h ^ x ^ (uint64_t{n} << 59)) * 0x94d049bb133111ebULL;
