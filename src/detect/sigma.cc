@@ -37,6 +37,7 @@ constexpr size_t kMaxFallbackValue = 64 * 1024;
 // RuleMatcher's memo of prefilter marks per slot: entries per slot, the longest value kept,
 // and how it decides that a slot's values do not repeat (see RuleMatcher::Impl::MemoStats).
 constexpr size_t kMemoEntries = 1024;
+static_assert(std::has_single_bit(kMemoEntries), "memo indexes are hash bits");
 constexpr size_t kMaxMemoValue = 512;
 constexpr uint32_t kMemoProbe = 4096;
 constexpr uint32_t kMemoBypass = 65536;
@@ -1558,6 +1559,8 @@ struct RuleMatcher::Impl {
   // marking clauses.
   std::vector<uint32_t>* collecting = nullptr;
   uint32_t collected_gates = 0;
+  std::vector<uint32_t> collected_stamp;  // per matcher: fill_epoch when last collected
+  uint32_t fill_epoch = 0;
   // Broad matchers this event's memo entries marked, held back (Prefilter::broad_matcher), with
   // a flag per matcher while they are marked; the rules this event marked a clause of.
   std::vector<uint32_t> deferred;
@@ -1584,7 +1587,7 @@ struct RuleMatcher::Impl {
   // Bit per slot: which slots have any_value matchers, short literals, exact literals, `re`
   // prefilter databases; and the field slots whose checks go through the memo.
   uint32_t any_value_slots = 0, short_slots = 0, exact_slots = 0, regex_slots = 0;
-  uint32_t memo_slots = 0;
+  uint32_t memo_slots = 0, unremembered_slots = 0;
   // Slots whose `re` database a gate literal opened for this event.
   uint32_t regex_gates = 0;
 
@@ -1622,10 +1625,11 @@ struct RuleMatcher::Impl {
       if (slot < kFieldCount && !rs.exact[slot].empty()) exact_slots |= bit;
       if (pf.regexes[slot]) regex_slots |= bit;
     }
-    // The whole line is a value of its own on every event: never worth remembering.
-    uint32_t fields =
-        ((1u << kFieldCount) - 1) & ~(1u << static_cast<unsigned>(Field::kEventOriginal));
+    uint32_t fields = (1u << kFieldCount) - 1;
     memo_slots = (short_slots | exact_slots | rs.prefilter.literal_slots) & fields;
+    // The whole line (a rule on the event.original field) is a value of its own on every
+    // event: checked through the same path, never remembered.
+    unremembered_slots = 1u << static_cast<unsigned>(Field::kEventOriginal);
     for (Field f : kContextFields) context_slots |= 1u << static_cast<unsigned>(f);
     context_slots &= memo_slots;
     if (std::popcount(context_slots) < 2) context_slots = 0;
@@ -1637,6 +1641,16 @@ struct RuleMatcher::Impl {
     stamp.assign(rs.rules.size(), 0);
     special.assign(rs.matchers.size(), 0);
     deferred_flag.assign(rs.matchers.size(), 0);
+    collected_stamp.assign(rs.matchers.size(), 0);
+  }
+
+  // Starts collecting marks into *into, each matcher once.
+  void Collect(std::vector<uint32_t>* into) {
+    if (++fill_epoch == 0) {
+      std::fill(collected_stamp.begin(), collected_stamp.end(), 0);
+      fill_epoch = 1;
+    }
+    collecting = into;
   }
 
   static int OnMatch(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
@@ -1684,7 +1698,11 @@ struct RuleMatcher::Impl {
   // of a rule.
   void Mark(uint32_t m) {
     if (collecting != nullptr) {
-      collecting->push_back(m);
+      // Once per matcher per fill: a hostile value may report the same literal all along.
+      if (collected_stamp[m] != fill_epoch) {
+        collected_stamp[m] = fill_epoch;
+        collecting->push_back(m);
+      }
       return;
     }
     const Prefilter& pf = rs.prefilter;
@@ -1790,6 +1808,7 @@ struct RuleMatcher::Impl {
     // Too many findings (a hostile buffer) or an error: every line is searched on its own.
     if (rc != HS_SUCCESS) {
       prepared_hits.clear();
+      prepared_hits.shrink_to_fit();
       return;
     }
     if (!std::is_sorted(prepared_hits.begin(), prepared_hits.end(),
@@ -1804,11 +1823,13 @@ struct RuleMatcher::Impl {
   // on its own: a finding counts only when it lies wholly inside. False when the line is not
   // in the prepared buffer.
   bool PreparedLiterals(std::string_view line) {
-    if (prepared.empty() || line.data() < prepared.data() ||
-        line.data() + line.size() > prepared.data() + prepared.size()) {
+    auto at = reinterpret_cast<uintptr_t>(line.data());
+    auto base = reinterpret_cast<uintptr_t>(prepared.data());
+    if (prepared.empty() || line.empty() || at < base ||
+        at + line.size() > base + prepared.size()) {
       return false;
     }
-    auto begin = static_cast<uint64_t>(line.data() - prepared.data());
+    uint64_t begin = at - base;
     uint64_t end = begin + line.size();
     // Lines usually come in buffer order: walk on from the last line's first finding, and
     // search only when this line lies before it.
@@ -1869,7 +1890,7 @@ struct RuleMatcher::Impl {
       return;
     }
     if (!(entry->regex_done >> slot & 1u)) {
-      collecting = &entry->regex_marks;
+      Collect(&entry->regex_marks);
       bool ok =
           (raw.size() < w || ScanMatchers(db, raw)) && (!decoded || ScanMatchers(db, e.Decoded(f)));
       collecting = nullptr;
@@ -1928,8 +1949,13 @@ struct RuleMatcher::Impl {
     possible = false;
     regex_gates = 0;
     touched_rules.clear();
+    collecting = nullptr;  // (left set if a fill threw)
     auto present = static_cast<uint32_t>(e.present_mask());
-    if (e.Has(Field::kEventOriginal)) present |= 1u << kKeywordSlot;
+    // The keywords search the line and the decoded request target, either of which may be
+    // missing.
+    bool has_line = e.Has(Field::kEventOriginal);
+    bool decoded_target = e.HasDistinctDecoded(Field::kUrlOriginal);
+    if (has_line || decoded_target) present |= 1u << kKeywordSlot;
     // Each loop visits only the slots that are present and have something to check.
     for (uint32_t left = present & any_value_slots; left != 0 && !possible; left &= left - 1) {
       for (uint32_t m : pf.any_value[std::countr_zero(left)]) Mark(m);
@@ -1982,16 +2008,17 @@ struct RuleMatcher::Impl {
     if (possible) return true;
     if (present >> kKeywordSlot & 1u) {
       std::string_view line = e.Get(Field::kEventOriginal);
-      bool decoded = e.HasDistinctDecoded(Field::kUrlOriginal);
       if (short_slots >> kKeywordSlot & 1u) {
         MarkShort(pf.short_literals[kKeywordSlot], line);
-        if (decoded) MarkShort(pf.short_literals[kKeywordSlot], e.Decoded(Field::kUrlOriginal));
+        if (decoded_target) {
+          MarkShort(pf.short_literals[kKeywordSlot], e.Decoded(Field::kUrlOriginal));
+        }
       }
       if (!possible && pf.literals[kKeywordSlot].db) {
-        if (!PreparedLiterals(line) && !ScanLiteralBlock(kKeywordSlot, line)) {
+        if (has_line && !PreparedLiterals(line) && !ScanLiteralBlock(kKeywordSlot, line)) {
           return true;  // a scan error hides nothing
         }
-        if (!possible && decoded &&
+        if (!possible && decoded_target &&
             !ScanLiteralBlock(kKeywordSlot, e.Decoded(Field::kUrlOriginal))) {
           return true;
         }
@@ -2006,10 +2033,8 @@ struct RuleMatcher::Impl {
       if (!((pf.ungated_regex_slots | regex_gates) & bit) || !RegexCanComplete(slot)) continue;
       const hs_database_t* db = pf.regexes[slot].get();
       if (slot == kKeywordSlot) {
-        ScanMarking(db, kKeywordSlot, e.Get(Field::kEventOriginal));
-        if (e.HasDistinctDecoded(Field::kUrlOriginal)) {
-          ScanMarking(db, kKeywordSlot, e.Decoded(Field::kUrlOriginal));
-        }
+        if (has_line) ScanMarking(db, kKeywordSlot, e.Get(Field::kEventOriginal));
+        if (decoded_target) ScanMarking(db, kKeywordSlot, e.Decoded(Field::kUrlOriginal));
         continue;
       }
       ScanRegexes(slot, e);
@@ -2042,7 +2067,7 @@ struct RuleMatcher::Impl {
     uint64_t h = a ^ std::rotl(b, 17) ^ std::rotl(c, 31) ^ std::rotl(d, 47);
     for (; n >= 8; p += 8, n -= 8) h = mix(h, load(p));
     uint64_t x = 0;
-    std::memcpy(&x, p, n);
+    if (n != 0) std::memcpy(&x, p, n);
     h = (h ^ x ^ (uint64_t{n} << 59)) * 0x94d049bb133111ebULL;
     return h ^ (h >> 29);
   }
@@ -2080,7 +2105,8 @@ struct RuleMatcher::Impl {
     auto f = static_cast<Field>(slot);
     std::string_view raw = e.Get(f);
     bool has_decoded = e.HasDistinctDecoded(f);
-    Probed p = Probe(slot, raw, has_decoded, parts);
+    Probed p = unremembered_slots >> slot & 1u ? Probed{&uncached, 0, false}
+                                               : Probe(slot, raw, has_decoded, parts);
     return p.hit ? p.entry : FillSlot(p, slot, e, parts);
   }
 
@@ -2099,7 +2125,7 @@ struct RuleMatcher::Impl {
       key[n] = static_cast<char>(slot);
       key[n + 1] = static_cast<char>(e.HasDistinctDecoded(f));
       std::memcpy(key + n + 2, &size, 4);
-      std::memcpy(key + n + 6, v.data(), v.size());
+      if (!v.empty()) std::memcpy(key + n + 6, v.data(), v.size());
       n += 6 + v.size();
     }
     std::string_view k(key, n);
@@ -2131,8 +2157,7 @@ struct RuleMatcher::Impl {
     }
     bool hit = entry->filled && entry->hash == h && entry->has_decoded == has_decoded &&
                entry->with_parts == (parts != nullptr) &&
-               (parts == nullptr || entry->parts == *parts) && entry->key.size() == key.size() &&
-               std::memcmp(entry->key.data(), key.data(), key.size()) == 0;
+               (parts == nullptr || entry->parts == *parts) && std::string_view(entry->key) == key;
     stats.hits += hit;
     return {entry, h, hit};
   }
@@ -2172,7 +2197,7 @@ struct RuleMatcher::Impl {
     entry->marks.clear();
     entry->regex_done = 0;
     entry->regex_marks.clear();
-    collecting = &entry->marks;
+    Collect(&entry->marks);
     collected_gates = 0;
   }
 

@@ -132,7 +132,8 @@ class RuleMatcher {
   // the `keywords` literals in the whole buffer at once, and Match then takes the findings of
   // an event whose event.original lies in the buffer from there, instead of searching its line
   // on its own (one Vectorscan call per batch instead of one per line). Other events are
-  // searched as usual. The buffer must stay unchanged until the next PrepareLines.
+  // searched as usual. The buffer must stay alive and unchanged while its events are matched;
+  // PrepareLines({}) forgets it.
   void PrepareLines(std::string_view lines);
 
   // Events matched so far, and how many of them needed the per-field scans.

@@ -195,9 +195,9 @@ TEST(PrefilterTest, SameResultsAsExhaustiveMatchingOnGeneratedLines) {
 }
 
 // The matcher remembers, per field, what its checks found in recent values. Results must not
-// depend on what it remembers: the same lines in other orders, after a stretch of values that
-// never repeat (which turns the memo off for a while), and the same raw value with and without
-// its decoded form (JSON events are not percent-decoded) all match as exhaustive matching does.
+// depend on what it remembers: the same lines in other orders (repeated values found in the
+// memo), then after a stretch of values that never repeat (which turns the memo off for a
+// while) all match as exhaustive matching does.
 TEST(PrefilterTest, RememberedValuesMatchAsFreshOnes) {
   RuleSetBuilder b;
   ASSERT_TRUE(b.AddDirectory(kBundled).ok());
@@ -211,15 +211,18 @@ TEST(PrefilterTest, RememberedValuesMatchAsFreshOnes) {
   std::vector<std::string> generated = GenerateLines();
   generated.resize(std::min<size_t>(generated.size(), 3000));
   std::vector<std::string> lines;
+  std::mt19937 rng(7);
+  auto shuffled_pass = [&] {
+    std::shuffle(generated.begin(), generated.end(), rng);
+    lines.insert(lines.end(), generated.begin(), generated.end());
+  };
+  shuffled_pass();
+  shuffled_pass();
   for (int i = 0; i < 5000; ++i) {
     lines.push_back("10.0.0.1 - - [30/Jan/2026:09:15:00 +0100] \"GET /u/" + std::to_string(i) +
                     " HTTP/1.1\" 200 1 \"-\" \"agent-" + std::to_string(i) + "\"");
   }
-  std::mt19937 rng(7);
-  for (int pass = 0; pass < 3; ++pass) {
-    std::shuffle(generated.begin(), generated.end(), rng);
-    lines.insert(lines.end(), generated.begin(), generated.end());
-  }
+  shuffled_pass();
   const std::string exploit =
       "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath%5B%60id%60"
       "%5D/a.ipa";
@@ -364,6 +367,9 @@ level: high
     matching += !e.empty();
   }
   EXPECT_EQ(matching, 10000u);
+  // The `re` check is exact here, so only the matching lines needed the full scans: a value
+  // that kept another's findings would add candidates.
+  EXPECT_EQ(fast.full_scans(), matching);
 }
 
 // Lines matched from one prepared buffer give what they give one by one, and an event whose
@@ -522,6 +528,54 @@ level: high
     m.Match(ev, &hits);
     EXPECT_EQ(hits.size(), method ? 1u : 0u) << method;
   }
+}
+
+// Rules on fields the memo does not keep (the whole line as event.original), values too long
+// for it, request targets in absolute form (no path), and a clause that OR-s a method with a
+// target, all match as exhaustive matching says.
+TEST(PrefilterTest, UnrememberedAndUnusualValuesMatchAsExhaustively) {
+  RuleSetBuilder b;
+  for (const char* detection : {
+           "sel: {'event.original|contains': 'curl/8'}\n  condition: sel",
+           "sel: {'c-useragent|endswith': 'tail-marker'}\n  condition: sel",
+           "a: {cs-method: 'PUT'}\n  b: {'c-uri|contains': '/x/'}\n  c: {'c-useragent|contains': "
+           "'zz'}\n  condition: (a or b) and c",
+           "sel: {'cs-host|contains': 'evil'}\n  condition: sel",
+       }) {
+    std::string rule = "title: t\nlogsource: {category: webserver}\ndetection:\n  " +
+                       std::string(detection) + "\nlevel: high\n";
+    ASSERT_TRUE(b.AddRuleText(rule, "t.yml").ok()) << rule;
+  }
+  auto rules = b.Build();
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  RuleMatcher fast(**rules, MatchMode::kPrefiltered);
+  RuleMatcher full(**rules, MatchMode::kExhaustive);
+  const std::string prefix = "10.0.0.1 - - [30/Jan/2026:09:15:00 +0100] \"";
+  const std::string long_agent = std::string(2000, 'a') + "tail-marker";
+  Event ev;
+  std::vector<uint32_t> a, e;
+  size_t matched = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const std::string& line : {
+             prefix + "GET /a HTTP/1.1\" 200 1 \"-\" \"curl/8.5.0\"",
+             prefix + "GET /a HTTP/1.1\" 200 1 \"-\" \"" + long_agent + "\"",
+             prefix + "GET /a HTTP/1.1\" 200 1 \"-\" \"" + long_agent + "x\"",
+             prefix + "PUT /a HTTP/1.1\" 200 1 \"-\" \"zz\"",
+             prefix + "GET /x/a HTTP/1.1\" 200 1 \"-\" \"zz\"",
+             prefix + "GET /a HTTP/1.1\" 200 1 \"-\" \"zz\"",
+             prefix + "GET http://evil.example HTTP/1.1\" 200 1 \"-\" \"x\"",
+             prefix + "GET http://evil.example HTTP/1.1\" 200 1 \"-\" \"x\"",
+         }) {
+      ASSERT_TRUE(ParseAccessLogLine(line, &ev)) << line;
+      fast.Match(ev, &a);
+      full.Match(ev, &e);
+      EXPECT_EQ(a, e) << line;
+      matched += !a.empty();
+    }
+  }
+  // Per pass: curl, the long agent, PUT+zz, /x/+zz and both absolute targets (their host is
+  // the request's host).
+  EXPECT_EQ(matched, 12u);
 }
 
 // Values seen only after percent-decoding, or only in another case, still reach the rules.
