@@ -338,6 +338,31 @@ void IocStore::CoverIpv4(const IpNetwork& net) {
   }
 }
 
+bool IocStore::Ipv4PrefixUnlisted(std::string_view text) const {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  uint32_t prefix = 0;
+  for (int octet = 0; octet < 3; ++octet) {
+    // One to three digits without a leading zero, at most 255, then '.', as ParseIp takes them.
+    unsigned value = 0;
+    const char* start = p;
+    while (p < end && p - start < 3 && *p >= '0' && *p <= '9') value = value * 10 + (*p++ - '0');
+    if (p == start || p == end || *p != '.' || value > 255 || (*start == '0' && p - start > 1)) {
+      return false;
+    }
+    ++p;
+    prefix = prefix << 8 | value;
+    if (octet == 0) continue;
+    if (v4_slash16_.empty()) return true;
+    if (octet == 1) {
+      if (!(v4_slash16_[prefix / 64] >> (prefix % 64) & 1u)) return true;
+    } else if (!(v4_slash24_[prefix / 64] >> (prefix % 64) & 1u)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 const Ioc* IocStore::FindIp(const IpAddress& ip, int64_t now_millis) const {
   if (ip.v4) {
     if (v4_slash24_.empty()) return nullptr;
@@ -445,7 +470,15 @@ void IocStore::MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMa
   if (!networks_.empty()) {
     for (Field f : {Field::kSourceIp, Field::kDestinationIp, Field::kDestinationDomain}) {
       if (!ev.Has(f)) continue;
-      if (auto ip = ParseIp(ev.Get(f))) add(FindIp(*ip, now_millis), f);
+      std::string_view text = ev.Get(f);
+      if (text.empty() || Ipv4PrefixUnlisted(text)) continue;
+      // ParseIp takes only these first bytes: a host name is ruled out without a call.
+      char c = text[0];
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+            c == ':' || c == '[')) {
+        continue;
+      }
+      if (auto ip = ParseIp(text)) add(FindIp(*ip, now_millis), f);
     }
   }
   if (!domains_.empty()) {

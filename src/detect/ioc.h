@@ -101,6 +101,10 @@ class IocStore {
                              int64_t now_millis) const;
   void Upsert(uint32_t* slot, bool fresh, Ioc ioc);
   void CoverIpv4(const IpNetwork& net);
+  // True when text cannot be an address any indicator matches, decided from its first octets:
+  // "a.b." or "a.b.c." whose IPv4 /16 or /24 no network overlaps (such a text is an IPv4
+  // address or nothing: IPv6 needs a ':' before any '.'). False means: parse and look it up.
+  bool Ipv4PrefixUnlisted(std::string_view text) const;
 
   std::vector<std::unique_ptr<Ioc>> entries_;
   // Prefix length on the mapped 128-bit form → masked network → entry.

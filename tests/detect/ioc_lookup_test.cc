@@ -242,5 +242,48 @@ TEST(IocHostAndPathTest, MatchesAsTheBuiltUrl) {
   }
 }
 
+// MatchEvent rules most addresses out from their first octets (IPv4 /16 and /24 bitmaps)
+// before parsing them: every text must get what parsing it and FindIp give.
+TEST(IocAddressPrefixTest, MatchEventAgreesWithParseAndFindIp) {
+  IocStore v4_and_v6, v6_only;
+  for (const char* net : {"198.18.0.7", "198.18.1.0/24", "10.20.0.0/16", "172.16.0.0/12",
+                          "2.0.0.0/8", "203.0.113.128/25", "2001:db8::/64", "::ffff:9.9.9.9"}) {
+    ASSERT_TRUE(v4_and_v6.Add(IocType::kIp, net, "f", 0).ok()) << net;
+  }
+  ASSERT_TRUE(v6_only.Add(IocType::kIp, "2001:db8::/64", "f", 0).ok());
+  std::mt19937_64 rng(7);
+  constexpr std::string_view kAlphabet = "0123456789.:abcdefx[] ";
+  const std::string starts[] = {
+      "198.18.", "198.18.1.",  "10.20.",  "172.17.", "172.32.", "2.", "203.0.113.",
+      "9.9.9.",  "2001:db8::", "::ffff:", "0.",      "00.",     ""};
+  int matched = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string text = starts[rng() % std::size(starts)];
+    size_t n = rng() % 14;
+    for (size_t k = 0; k < n; ++k) {
+      text += rng() % 3 == 0 ? std::string(1, kAlphabet[rng() % kAlphabet.size()])
+                             : std::to_string(rng() % 260) + (rng() % 4 ? "." : "");
+    }
+    if (text.size() > 60) text.resize(rng() % 60);
+    for (const IocStore* store : {&v4_and_v6, &v6_only}) {
+      for (Field f : {Field::kSourceIp, Field::kDestinationIp, Field::kDestinationDomain}) {
+        Event ev;
+        ev.Set(f, text);
+        std::vector<IocMatch> hits;
+        store->MatchEvent(ev, kLookupNow, &hits);
+        std::optional<IpAddress> ip = ParseIp(text);
+        const Ioc* want = ip ? store->FindIp(*ip, kLookupNow) : nullptr;
+        ASSERT_EQ(hits.size(), want != nullptr ? 1u : 0u) << "'" << text << "'";
+        if (want != nullptr) {
+          EXPECT_EQ(hits[0].ioc, want) << text;
+          ++matched;
+        }
+      }
+    }
+  }
+  // The generated texts reach the listed networks, not only misses.
+  EXPECT_GT(matched, 1000);
+}
+
 }  // namespace
 }  // namespace rampart::detect
