@@ -12,6 +12,18 @@
 #include "detect/log_parser.h"
 
 namespace rampart::detect {
+
+namespace internal {
+
+size_t SchemeSeparator(std::string_view s, size_t limit) {
+  for (size_t i = 0; i < limit && i + 3 <= s.size(); ++i) {
+    if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/') return i;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace internal
+
 namespace {
 
 std::string_view Trim(std::string_view s) {
@@ -49,8 +61,8 @@ std::string_view UrlWithoutSchemeAndFragment(std::string_view in) {
   size_t hash = in.find('#');
   if (hash != std::string_view::npos) in = in.substr(0, hash);
   // A scheme is short: only the start is searched, not every path seen.
-  size_t scheme = in.substr(0, 13).find("://");
-  if (scheme != std::string_view::npos && scheme < 10) in = in.substr(scheme + 3);
+  size_t scheme = internal::SchemeSeparator(in, 10);
+  if (scheme != std::string_view::npos) in = in.substr(scheme + 3);
   return in;
 }
 
@@ -118,8 +130,8 @@ bool IsHex(std::string_view s) {
 
 // Host of an absolute URL ("https://a.example:8443/x" → "a.example"), or empty.
 std::string_view UrlHost(std::string_view url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos || scheme > 10) return {};
+  size_t scheme = internal::SchemeSeparator(url, 11);
+  if (scheme == std::string_view::npos) return {};
   std::string_view rest = url.substr(scheme + 3);
   rest = rest.substr(0, FindByteOfClass(rest, kEndsHostOrFragment));
   size_t at = rest.rfind('@');
@@ -338,29 +350,50 @@ void IocStore::CoverIpv4(const IpNetwork& net) {
   }
 }
 
+namespace {
+
+// Reads "d.", "dd." or "ddd." at *p as ParseIp reads an octet (no leading zero, at most 255),
+// moving *p past the dot. False, with *p unchanged, for anything else.
+bool ReadOctetAndDot(const char** p, const char* end, uint32_t* value) {
+  const char* s = *p;
+  if (end - s < 2) return false;
+  unsigned d0 = static_cast<unsigned char>(s[0]) - '0';
+  unsigned d1 = static_cast<unsigned char>(s[1]) - '0';
+  if (d0 > 9) return false;
+  if (d1 > 9) {
+    if (s[1] != '.') return false;
+    *value = d0;
+    *p = s + 2;
+    return true;
+  }
+  if (d0 == 0 || end - s < 3) return false;
+  unsigned d2 = static_cast<unsigned char>(s[2]) - '0';
+  if (d2 > 9) {
+    if (s[2] != '.') return false;
+    *value = d0 * 10 + d1;
+    *p = s + 3;
+    return true;
+  }
+  unsigned v = d0 * 100 + d1 * 10 + d2;
+  if (end - s < 4 || s[3] != '.' || v > 255) return false;
+  *value = v;
+  *p = s + 4;
+  return true;
+}
+
+}  // namespace
+
 bool IocStore::Ipv4PrefixUnlisted(std::string_view text) const {
   const char* p = text.data();
   const char* end = p + text.size();
-  uint32_t prefix = 0;
-  for (int octet = 0; octet < 3; ++octet) {
-    // One to three digits without a leading zero, at most 255, then '.', as ParseIp takes them.
-    unsigned value = 0;
-    const char* start = p;
-    while (p < end && p - start < 3 && *p >= '0' && *p <= '9') value = value * 10 + (*p++ - '0');
-    if (p == start || p == end || *p != '.' || value > 255 || (*start == '0' && p - start > 1)) {
-      return false;
-    }
-    ++p;
-    prefix = prefix << 8 | value;
-    if (octet == 0) continue;
-    if (v4_slash16_.empty()) return true;
-    if (octet == 1) {
-      if (!(v4_slash16_[prefix / 64] >> (prefix % 64) & 1u)) return true;
-    } else if (!(v4_slash24_[prefix / 64] >> (prefix % 64) & 1u)) {
-      return true;
-    }
-  }
-  return false;
+  uint32_t a, b, c;
+  if (!ReadOctetAndDot(&p, end, &a) || !ReadOctetAndDot(&p, end, &b)) return false;
+  if (v4_slash16_.empty()) return true;
+  uint32_t slash16 = a << 8 | b;
+  if (!(v4_slash16_[slash16 / 64] >> (slash16 % 64) & 1u)) return true;
+  if (!ReadOctetAndDot(&p, end, &c)) return false;
+  uint32_t slash24 = slash16 << 8 | c;
+  return !(v4_slash24_[slash24 / 64] >> (slash24 % 64) & 1u);
 }
 
 const Ioc* IocStore::FindIp(const IpAddress& ip, int64_t now_millis) const {

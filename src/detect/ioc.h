@@ -148,4 +148,12 @@ Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, i
 // else STIX).
 Result<ImportReport> ImportIocFile(const std::string& path, int64_t now_millis, IocStore* store);
 
+namespace internal {
+
+// Where the first "://" in s starts, when it starts before `limit`; else npos. A scheme is
+// short, so a URL is not searched past it (find("://") searched every referrer to its end).
+size_t SchemeSeparator(std::string_view s, size_t limit);
+
+}  // namespace internal
+
 }  // namespace rampart::detect

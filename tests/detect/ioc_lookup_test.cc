@@ -285,5 +285,26 @@ TEST(IocAddressPrefixTest, MatchEventAgreesWithParseAndFindIp) {
   EXPECT_GT(matched, 1000);
 }
 
+// The scheme search stops at `limit`, and answers as find("://") over the whole text did for
+// both of its callers: UrlHost (first "://" at 10 or before) and the URL normaliser (first
+// "://" in the first 13 bytes, before 10).
+TEST(IocSchemeTest, SchemeSeparatorAgreesWithFind) {
+  std::mt19937_64 rng(11);
+  constexpr std::string_view kAlphabet = "://ah";
+  for (int i = 0; i < 300000; ++i) {
+    std::string s;
+    size_t n = rng() % 20;
+    for (size_t k = 0; k < n; ++k) s.push_back(kAlphabet[rng() % kAlphabet.size()]);
+    std::string_view v = s;
+    size_t whole = v.find("://");
+    size_t host_want =
+        whole != std::string_view::npos && whole <= 10 ? whole : std::string_view::npos;
+    ASSERT_EQ(internal::SchemeSeparator(v, 11), host_want) << s;
+    size_t head = v.substr(0, 13).find("://");
+    size_t norm_want = head != std::string_view::npos && head < 10 ? head : std::string_view::npos;
+    ASSERT_EQ(internal::SchemeSeparator(v, 10), norm_want) << s;
+  }
+}
+
 }  // namespace
 }  // namespace rampart::detect
