@@ -165,8 +165,14 @@ class MissMemo {
   bool Has(uint64_t generation, Kind kind, std::string_view key) const {
     if (key.size() > kMaxKey) return false;
     uint64_t tag = Tag(generation, kind, key.size());
-    for (const Entry& e : entries_) {
-      if (e.tag == tag && SameKey(e.key, key)) return true;
+    // The same host comes back line after line: the entry that answered last is tried first.
+    const Entry& last = entries_[last_hit_[kind]];
+    if (last.tag == tag && SameKey(last.key, key)) return true;
+    for (unsigned i = 0; i < kEntries; ++i) {
+      if (entries_[i].tag == tag && SameKey(entries_[i].key, key)) {
+        last_hit_[kind] = static_cast<uint8_t>(i);
+        return true;
+      }
     }
     return false;
   }
@@ -209,6 +215,8 @@ class MissMemo {
 
   Entry entries_[kEntries];
   unsigned next_;
+  // Per kind, the entry of the last "yes"; only a hint, so a stale one costs one compare.
+  mutable uint8_t last_hit_[4];
 };
 
 // Zero-initialised, so no guard on each access.

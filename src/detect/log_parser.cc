@@ -210,8 +210,13 @@ void SetRequestLine(std::string_view req, Event* ev) {
   }
   ev->Set(Field::kHttpRequestMethod, req.substr(0, sp1));
   std::string_view rest = req.substr(sp1 + 1);
-  size_t sp2 = rest.rfind(' ');
-  if (sp2 != std::string_view::npos && rest.substr(sp2 + 1).starts_with("HTTP/")) {
+  // The usual ending, " HTTP/1.1": its space is the last one, found without walking back.
+  const size_t n = rest.size();
+  if (n >= 9 && rest[n - 9] == ' ' && std::memcmp(rest.data() + n - 8, "HTTP/", 5) == 0 &&
+      rest[n - 3] != ' ' && rest[n - 2] != ' ' && rest[n - 1] != ' ') {
+    rest = rest.substr(0, n - 9);
+  } else if (size_t sp2 = rest.rfind(' ');
+             sp2 != std::string_view::npos && rest.substr(sp2 + 1).starts_with("HTTP/")) {
     rest = rest.substr(0, sp2);
   }
   SetUrlFields(rest, ev);
