@@ -362,7 +362,8 @@ namespace {
 
 // Reads "d.", "dd." or "ddd." at *p as ParseIp reads an octet (no leading zero, at most 255),
 // moving *p past the dot. False, with *p unchanged, for anything else.
-bool ReadOctetAndDot(const char** p, const char* end, uint32_t* value) {
+[[gnu::always_inline]] inline bool ReadOctetAndDot(const char** p, const char* end,
+                                                   uint32_t* value) {
   const char* s = *p;
   if (end - s < 2) return false;
   unsigned d0 = static_cast<unsigned char>(s[0]) - '0';
