@@ -534,7 +534,10 @@ void IocStore::MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMa
   }
   if (!urls_.empty() && ev.Has(Field::kUrlOriginal)) {
     std::string_view target = ev.Get(Field::kUrlOriginal);
-    add(FindUrl(target, now_millis), Field::kUrlOriginal);
+    // A bare path ("/mifs/x") can match only a path-only indicator (FindUrl's host test).
+    if (!target.starts_with('/') || has_path_only_url_) {
+      add(FindUrl(target, now_millis), Field::kUrlOriginal);
+    }
     if (!target.empty() && target[0] == '/' && ev.Has(Field::kDestinationDomain)) {
       add(FindHostAndPath(ev.Get(Field::kDestinationDomain), target, now_millis),
           Field::kUrlOriginal);

@@ -306,5 +306,46 @@ TEST(IocSchemeTest, SchemeSeparatorAgreesWithFind) {
   }
 }
 
+// MatchEvent skips FindUrl for a bare path when no indicator is path-only: the URL it reports
+// for url.original is FindUrl's answer either way.
+TEST(IocTargetTest, MatchEventAgreesWithFindUrl) {
+  IocStore hosts_only, with_paths;
+  for (IocStore* store : {&hosts_only, &with_paths}) {
+    ASSERT_TRUE(store->Add(IocType::kUrl, "https://evil.example/mifs/x", "f", 0).ok());
+    ASSERT_TRUE(store->Add(IocType::kUrl, "evil.example/", "f", 0).ok());
+  }
+  ASSERT_TRUE(with_paths.Add(IocType::kUrl, "/mifs/x", "f", 0).ok());
+  ASSERT_TRUE(with_paths.Add(IocType::kUrl, "/a?b", "f", 0).ok());
+  const std::string targets[] = {"/mifs/x",
+                                 "/mifs/x#f",
+                                 "/a?b",
+                                 "/a",
+                                 "/",
+                                 "",
+                                 "mifs/x",
+                                 "https://evil.example/mifs/x",
+                                 "http://EVIL.example",
+                                 "evil.example/mifs/x",
+                                 "//evil.example/mifs/x",
+                                 " /mifs/x",
+                                 "/mifs/y"};
+  int matched = 0;
+  for (const IocStore* store : {&hosts_only, &with_paths}) {
+    for (const std::string& target : targets) {
+      Event ev;
+      ev.Set(Field::kUrlOriginal, target);
+      std::vector<IocMatch> hits;
+      store->MatchEvent(ev, kLookupNow, &hits);
+      const Ioc* want = store->FindUrl(target, kLookupNow);
+      ASSERT_EQ(hits.size(), want != nullptr ? 1u : 0u) << "'" << target << "'";
+      if (want != nullptr) {
+        EXPECT_EQ(hits[0].ioc, want) << target;
+        ++matched;
+      }
+    }
+  }
+  EXPECT_GE(matched, 6);
+}
+
 }  // namespace
 }  // namespace rampart::detect
