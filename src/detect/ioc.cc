@@ -433,6 +433,10 @@ const Ioc* IocStore::FindIp(const IpAddress& ip, int64_t now_millis) const {
 const Ioc* IocStore::FindDomain(std::string_view host, int64_t now_millis) const {
   if (domains_.empty() || host.empty() || host.size() > 253) return nullptr;
   if (miss_memo.Has(generation_, MissMemo::kDomain, host)) return nullptr;
+  return FindDomainInTable(host, now_millis);
+}
+
+const Ioc* IocStore::FindDomainInTable(std::string_view host, int64_t now_millis) const {
   char buf[256];
   size_t n = host.size();
   for (size_t i = 0; i < n; ++i) buf[i] = AsciiLower(host[i]);
@@ -458,6 +462,10 @@ bool IocStore::UrlHostMayMatch(std::string_view host) const {
   // Longer hosts are not worth a buffer: the URL table answers for them.
   if (host.size() > 256) return true;
   if (miss_memo.Has(generation_, MissMemo::kUrlHost, host)) return false;
+  return UrlHostInTable(host);
+}
+
+bool IocStore::UrlHostInTable(std::string_view host) const {
   char buf[256];
   for (size_t i = 0; i < host.size(); ++i) buf[i] = AsciiLower(host[i]);
   if (url_hosts_.Find(std::string_view(buf, host.size())) != nullptr) return true;

@@ -95,6 +95,10 @@ class IocStore {
   const Ioc* FindIn(const StringIndex& index, std::string_view key, int64_t now_millis) const;
   // False when no URL indicator has this host (compared lower-cased), whatever the time.
   bool UrlHostMayMatch(std::string_view host) const;
+  // The table lookups behind FindDomain and UrlHostMayMatch once the per-thread memo has not
+  // answered; apart, so that a remembered miss costs no stack buffer (nor its guard).
+  [[gnu::noinline]] const Ioc* FindDomainInTable(std::string_view host, int64_t now_millis) const;
+  [[gnu::noinline]] bool UrlHostInTable(std::string_view host) const;
   // The URL indicator for the host `domain` followed by the path `target` (which starts with
   // '/'), as FindUrl(domain + target) finds it.
   const Ioc* FindHostAndPath(std::string_view domain, std::string_view target,
