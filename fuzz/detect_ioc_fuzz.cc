@@ -2,7 +2,9 @@
 // the importer so that one corpus covers all three.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
+#include <vector>
 
 #include "detect/ioc.h"
 
@@ -25,5 +27,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto ip = rampart::detect::ParseIp("203.0.113.7")) (void)store.FindIp(*ip, kNow);
   (void)store.FindDomain("a.b.example", kNow);
   (void)store.FindUrl("http://a.example/x", kNow);
+  // MatchEvent's shortcuts (address prefixes against the IPv4 bitmaps, bare paths) must answer
+  // as ParseIp + FindIp and FindUrl do, with the input's last line as the looked-up text.
+  size_t last_newline = text.rfind('\n');
+  std::string_view probe =
+      last_newline == std::string_view::npos ? text : text.substr(last_newline + 1);
+  std::vector<rampart::detect::IocMatch> hits;
+  rampart::detect::Event ev;
+  ev.Set(rampart::detect::Field::kSourceIp, probe);
+  store.MatchEvent(ev, kNow, &hits);
+  auto ip = rampart::detect::ParseIp(probe);
+  const rampart::detect::Ioc* want = ip ? store.FindIp(*ip, kNow) : nullptr;
+  if (hits.size() != (want != nullptr ? 1u : 0u) || (want != nullptr && hits[0].ioc != want)) {
+    std::abort();
+  }
+  rampart::detect::Event target;
+  target.Set(rampart::detect::Field::kUrlOriginal, probe);
+  store.MatchEvent(target, kNow, &hits);
+  want = store.FindUrl(probe, kNow);
+  if (hits.size() != (want != nullptr ? 1u : 0u) || (want != nullptr && hits[0].ioc != want)) {
+    std::abort();
+  }
   return 0;
 }

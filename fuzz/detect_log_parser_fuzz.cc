@@ -6,7 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "detect/log_parser.h"
+#include "detect/scan.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view line(reinterpret_cast<const char*>(data), size);
@@ -27,6 +30,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       next[19] = '9';
       if (cache.Parse(next) != rampart::detect::ParseLogTime(next)) std::abort();
     }
+  }
+  // `rampart scan` quotes logged fields in its alerts as nlohmann::json did, byte for byte.
+  std::string quoted;
+  rampart::detect::internal::AppendJsonString(line, &quoted);
+  if (quoted != nlohmann::json(std::string(line))
+                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) {
+    std::abort();
   }
   std::string_view sample[] = {line, line};
   (void)rampart::detect::DetectFormat(sample);

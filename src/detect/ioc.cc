@@ -12,6 +12,18 @@
 #include "detect/log_parser.h"
 
 namespace rampart::detect {
+
+namespace internal {
+
+size_t SchemeSeparator(std::string_view s, size_t limit) {
+  for (size_t i = 0; i < limit && i + 3 <= s.size(); ++i) {
+    if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/') return i;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace internal
+
 namespace {
 
 std::string_view Trim(std::string_view s) {
@@ -49,8 +61,8 @@ std::string_view UrlWithoutSchemeAndFragment(std::string_view in) {
   size_t hash = in.find('#');
   if (hash != std::string_view::npos) in = in.substr(0, hash);
   // A scheme is short: only the start is searched, not every path seen.
-  size_t scheme = in.substr(0, 13).find("://");
-  if (scheme != std::string_view::npos && scheme < 10) in = in.substr(scheme + 3);
+  size_t scheme = internal::SchemeSeparator(in, 10);
+  if (scheme != std::string_view::npos) in = in.substr(scheme + 3);
   return in;
 }
 
@@ -118,8 +130,8 @@ bool IsHex(std::string_view s) {
 
 // Host of an absolute URL ("https://a.example:8443/x" → "a.example"), or empty.
 std::string_view UrlHost(std::string_view url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos || scheme > 10) return {};
+  size_t scheme = internal::SchemeSeparator(url, 11);
+  if (scheme == std::string_view::npos) return {};
   std::string_view rest = url.substr(scheme + 3);
   rest = rest.substr(0, FindByteOfClass(rest, kEndsHostOrFragment));
   size_t at = rest.rfind('@');
@@ -153,8 +165,14 @@ class MissMemo {
   bool Has(uint64_t generation, Kind kind, std::string_view key) const {
     if (key.size() > kMaxKey) return false;
     uint64_t tag = Tag(generation, kind, key.size());
-    for (const Entry& e : entries_) {
-      if (e.tag == tag && SameKey(e.key, key)) return true;
+    // The same host comes back line after line: the entry that answered last is tried first.
+    const Entry& last = entries_[last_hit_[kind]];
+    if (last.tag == tag && SameKey(last.key, key)) return true;
+    for (unsigned i = 0; i < kEntries; ++i) {
+      if (entries_[i].tag == tag && SameKey(entries_[i].key, key)) {
+        last_hit_[kind] = static_cast<uint8_t>(i);
+        return true;
+      }
     }
     return false;
   }
@@ -197,6 +215,8 @@ class MissMemo {
 
   Entry entries_[kEntries];
   unsigned next_;
+  // Per kind, the entry of the last "yes"; only a hint, so a stale one costs one compare.
+  mutable uint8_t last_hit_[4];
 };
 
 // Zero-initialised, so no guard on each access.
@@ -338,6 +358,53 @@ void IocStore::CoverIpv4(const IpNetwork& net) {
   }
 }
 
+namespace {
+
+// Reads "d.", "dd." or "ddd." at *p as ParseIp reads an octet (no leading zero, at most 255),
+// moving *p past the dot. False, with *p unchanged, for anything else.
+[[gnu::always_inline]] inline bool ReadOctetAndDot(const char** p, const char* end,
+                                                   uint32_t* value) {
+  const char* s = *p;
+  if (end - s < 2) return false;
+  unsigned d0 = static_cast<unsigned char>(s[0]) - '0';
+  unsigned d1 = static_cast<unsigned char>(s[1]) - '0';
+  if (d0 > 9) return false;
+  if (d1 > 9) {
+    if (s[1] != '.') return false;
+    *value = d0;
+    *p = s + 2;
+    return true;
+  }
+  if (d0 == 0 || end - s < 3) return false;
+  unsigned d2 = static_cast<unsigned char>(s[2]) - '0';
+  if (d2 > 9) {
+    if (s[2] != '.') return false;
+    *value = d0 * 10 + d1;
+    *p = s + 3;
+    return true;
+  }
+  unsigned v = d0 * 100 + d1 * 10 + d2;
+  if (end - s < 4 || s[3] != '.' || v > 255) return false;
+  *value = v;
+  *p = s + 4;
+  return true;
+}
+
+}  // namespace
+
+bool IocStore::Ipv4PrefixUnlisted(std::string_view text) const {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  uint32_t a, b, c;
+  if (!ReadOctetAndDot(&p, end, &a) || !ReadOctetAndDot(&p, end, &b)) return false;
+  if (v4_slash16_.empty()) return true;
+  uint32_t slash16 = a << 8 | b;
+  if (!(v4_slash16_[slash16 / 64] >> (slash16 % 64) & 1u)) return true;
+  if (!ReadOctetAndDot(&p, end, &c)) return false;
+  uint32_t slash24 = slash16 << 8 | c;
+  return !(v4_slash24_[slash24 / 64] >> (slash24 % 64) & 1u);
+}
+
 const Ioc* IocStore::FindIp(const IpAddress& ip, int64_t now_millis) const {
   if (ip.v4) {
     if (v4_slash24_.empty()) return nullptr;
@@ -366,6 +433,10 @@ const Ioc* IocStore::FindIp(const IpAddress& ip, int64_t now_millis) const {
 const Ioc* IocStore::FindDomain(std::string_view host, int64_t now_millis) const {
   if (domains_.empty() || host.empty() || host.size() > 253) return nullptr;
   if (miss_memo.Has(generation_, MissMemo::kDomain, host)) return nullptr;
+  return FindDomainInTable(host, now_millis);
+}
+
+const Ioc* IocStore::FindDomainInTable(std::string_view host, int64_t now_millis) const {
   char buf[256];
   size_t n = host.size();
   for (size_t i = 0; i < n; ++i) buf[i] = AsciiLower(host[i]);
@@ -391,6 +462,10 @@ bool IocStore::UrlHostMayMatch(std::string_view host) const {
   // Longer hosts are not worth a buffer: the URL table answers for them.
   if (host.size() > 256) return true;
   if (miss_memo.Has(generation_, MissMemo::kUrlHost, host)) return false;
+  return UrlHostInTable(host);
+}
+
+bool IocStore::UrlHostInTable(std::string_view host) const {
   char buf[256];
   for (size_t i = 0; i < host.size(); ++i) buf[i] = AsciiLower(host[i]);
   if (url_hosts_.Find(std::string_view(buf, host.size())) != nullptr) return true;
@@ -445,7 +520,15 @@ void IocStore::MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMa
   if (!networks_.empty()) {
     for (Field f : {Field::kSourceIp, Field::kDestinationIp, Field::kDestinationDomain}) {
       if (!ev.Has(f)) continue;
-      if (auto ip = ParseIp(ev.Get(f))) add(FindIp(*ip, now_millis), f);
+      std::string_view text = ev.Get(f);
+      if (text.empty() || Ipv4PrefixUnlisted(text)) continue;
+      // ParseIp takes only these first bytes: a host name is ruled out without a call.
+      char c = text[0];
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+            c == ':' || c == '[')) {
+        continue;
+      }
+      if (auto ip = ParseIp(text)) add(FindIp(*ip, now_millis), f);
     }
   }
   if (!domains_.empty()) {
@@ -459,7 +542,10 @@ void IocStore::MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMa
   }
   if (!urls_.empty() && ev.Has(Field::kUrlOriginal)) {
     std::string_view target = ev.Get(Field::kUrlOriginal);
-    add(FindUrl(target, now_millis), Field::kUrlOriginal);
+    // A bare path ("/mifs/x") can match only a path-only indicator (FindUrl's host test).
+    if (!target.starts_with('/') || has_path_only_url_) {
+      add(FindUrl(target, now_millis), Field::kUrlOriginal);
+    }
     if (!target.empty() && target[0] == '/' && ev.Has(Field::kDestinationDomain)) {
       add(FindHostAndPath(ev.Get(Field::kDestinationDomain), target, now_millis),
           Field::kUrlOriginal);

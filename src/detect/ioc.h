@@ -95,12 +95,20 @@ class IocStore {
   const Ioc* FindIn(const StringIndex& index, std::string_view key, int64_t now_millis) const;
   // False when no URL indicator has this host (compared lower-cased), whatever the time.
   bool UrlHostMayMatch(std::string_view host) const;
+  // The table lookups behind FindDomain and UrlHostMayMatch once the per-thread memo has not
+  // answered; apart, so that a remembered miss costs no stack buffer (nor its guard).
+  [[gnu::noinline]] const Ioc* FindDomainInTable(std::string_view host, int64_t now_millis) const;
+  [[gnu::noinline]] bool UrlHostInTable(std::string_view host) const;
   // The URL indicator for the host `domain` followed by the path `target` (which starts with
   // '/'), as FindUrl(domain + target) finds it.
   const Ioc* FindHostAndPath(std::string_view domain, std::string_view target,
                              int64_t now_millis) const;
   void Upsert(uint32_t* slot, bool fresh, Ioc ioc);
   void CoverIpv4(const IpNetwork& net);
+  // True when text cannot be an address any indicator matches, decided from its first octets:
+  // "a.b." or "a.b.c." whose IPv4 /16 or /24 no network overlaps (such a text is an IPv4
+  // address or nothing: IPv6 needs a ':' before any '.'). False means: parse and look it up.
+  bool Ipv4PrefixUnlisted(std::string_view text) const;
 
   std::vector<std::unique_ptr<Ioc>> entries_;
   // Prefix length on the mapped 128-bit form → masked network → entry.
@@ -143,5 +151,13 @@ Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, i
 // Picks the importer from the extension (.csv) or the JSON content (MISP "Event"/"response",
 // else STIX).
 Result<ImportReport> ImportIocFile(const std::string& path, int64_t now_millis, IocStore* store);
+
+namespace internal {
+
+// Where the first "://" in s starts, when it starts before `limit`; else npos. A scheme is
+// short, so a URL is not searched past it (find("://") searched every referrer to its end).
+size_t SchemeSeparator(std::string_view s, size_t limit);
+
+}  // namespace internal
 
 }  // namespace rampart::detect

@@ -6,6 +6,8 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -14,15 +16,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
 
 #include "common/clock.h"
-#include "common/json_util.h"
 #include "detect/correlation.h"
 #include "detect/ioc.h"
 #include "detect/log_parser.h"
@@ -30,6 +29,34 @@
 
 namespace rampart::detect {
 namespace {
+
+// Bjoern Hoehrmann's UTF-8 decoder as nlohmann::json's serializer runs it: each byte's class,
+// then state * 16 + class gives the next state (0 accepts a code point, 1 rejects).
+constexpr uint8_t kUtf8Class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  1, 1, 1, 1, 1, 1, 9,
+    9, 9, 9, 9, 9, 9, 9, 9, 9,  9, 9, 9, 9, 9, 9, 7, 7, 7, 7, 7, 7, 7,  7, 7, 7, 7, 7, 7, 7,
+    7, 7, 7, 7, 7, 7, 7, 7, 7,  7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 2, 2,  2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2,  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 10, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 4, 3, 3, 11, 6, 6, 6, 5, 8, 8, 8, 8, 8, 8, 8, 8, 8,  8, 8};
+constexpr uint8_t kUtf8Next[144] = {
+    0, 1, 2, 3, 5, 8, 7, 1, 1, 1, 4, 6, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 2, 1, 2,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1,
+    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1, 3, 1, 1, 1, 1, 1, 1, 1, 3, 1, 1,
+    1, 1, 1, 3, 1, 3, 1, 1, 1, 1, 1, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+constexpr uint8_t kUtf8Accept = 0;
+constexpr uint8_t kUtf8Reject = 1;
+
+// Printable ASCII but '"' and '\\': copied as they are, in runs.
+constexpr std::array<bool, 256> kPlainJsonByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}();
 
 constexpr size_t kReadChunk = 1 << 20;
 constexpr size_t kMaxUrlInAlert = 2048;
@@ -156,33 +183,87 @@ struct Alert {
   Field ioc_field = Field::kSourceIp;
 };
 
-void PrintAlert(const ScanOptions& opt, std::ostream& out, const Alert& a, const std::string& file,
+void AppendNumber(uint64_t v, std::string* out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, static_cast<size_t>(end - buf));
+}
+
+void AppendKey(std::string_view key, std::string* out) {
+  out->push_back(',');
+  out->push_back('"');
+  out->append(key);
+  out->append("\":");
+}
+
+// One alert per line. The JSON object is written directly, keys in the sorted order
+// nlohmann::json's std::map gave them, with the same escaping (internal::AppendJsonString).
+void PrintAlert(const ScanOptions& opt, std::string* out, const Alert& a, const std::string& file,
                 uint64_t line_no, const Event& ev) {
   if (opt.output_format == "text") {
-    out << file << ':' << line_no << ' ' << a.severity << ' ' << a.title
-        << " src=" << ev.Get(Field::kSourceIp) << ' ' << Truncate(ev.Get(Field::kUrlOriginal), 200)
-        << '\n';
+    out->append(file);
+    out->push_back(':');
+    AppendNumber(line_no, out);
+    out->push_back(' ');
+    out->append(a.severity);
+    out->push_back(' ');
+    out->append(a.title);
+    out->append(" src=");
+    out->append(ev.Get(Field::kSourceIp));
+    out->push_back(' ');
+    out->append(ev.Get(Field::kUrlOriginal).substr(0, 200));
+    out->push_back('\n');
     return;
   }
-  nlohmann::json j;
-  j["rule"] = a.rule;
-  j["title"] = a.title;
-  j["severity"] = a.severity;
-  j["file"] = file;
-  j["line"] = line_no;
-  j["source_ip"] = ev.Get(Field::kSourceIp);
-  j["attack"] = a.attack ? *a.attack : std::vector<std::string>{};
-  if (ev.timestamp_millis() != 0) j["timestamp"] = FormatRfc3339(ev.timestamp_millis() / 1000);
-  if (ev.Has(Field::kHttpRequestMethod)) j["method"] = ev.Get(Field::kHttpRequestMethod);
-  if (ev.Has(Field::kUrlOriginal)) j["url"] = Truncate(ev.Get(Field::kUrlOriginal), kMaxUrlInAlert);
-  if (ev.status_code() >= 0) j["status"] = ev.status_code();
-  if (a.ioc != nullptr) {
-    j["ioc"] = {{"type", IocTypeName(a.ioc->type)},
-                {"value", a.ioc->value},
-                {"source", a.ioc->source},
-                {"field", FieldName(a.ioc_field)}};
+  out->append("{\"attack\":[");
+  if (a.attack != nullptr) {
+    for (size_t i = 0; i < a.attack->size(); ++i) {
+      if (i > 0) out->push_back(',');
+      internal::AppendJsonString((*a.attack)[i], out);
+    }
   }
-  out << jsonutil::Dump(j) << '\n';
+  out->push_back(']');
+  AppendKey("file", out);
+  internal::AppendJsonString(file, out);
+  if (a.ioc != nullptr) {
+    AppendKey("ioc", out);
+    out->append("{\"field\":");
+    internal::AppendJsonString(FieldName(a.ioc_field), out);
+    out->append(",\"source\":");
+    internal::AppendJsonString(a.ioc->source, out);
+    out->append(",\"type\":");
+    internal::AppendJsonString(IocTypeName(a.ioc->type), out);
+    out->append(",\"value\":");
+    internal::AppendJsonString(a.ioc->value, out);
+    out->push_back('}');
+  }
+  AppendKey("line", out);
+  AppendNumber(line_no, out);
+  if (ev.Has(Field::kHttpRequestMethod)) {
+    AppendKey("method", out);
+    internal::AppendJsonString(ev.Get(Field::kHttpRequestMethod), out);
+  }
+  AppendKey("rule", out);
+  internal::AppendJsonString(a.rule, out);
+  AppendKey("severity", out);
+  internal::AppendJsonString(a.severity, out);
+  AppendKey("source_ip", out);
+  internal::AppendJsonString(ev.Get(Field::kSourceIp), out);
+  if (ev.status_code() >= 0) {
+    AppendKey("status", out);
+    AppendNumber(static_cast<uint64_t>(ev.status_code()), out);
+  }
+  if (ev.timestamp_millis() != 0) {
+    AppendKey("timestamp", out);
+    internal::AppendJsonString(FormatRfc3339(ev.timestamp_millis() / 1000), out);
+  }
+  AppendKey("title", out);
+  internal::AppendJsonString(a.title, out);
+  if (ev.Has(Field::kUrlOriginal)) {
+    AppendKey("url", out);
+    internal::AppendJsonString(ev.Get(Field::kUrlOriginal).substr(0, kMaxUrlInAlert), out);
+  }
+  out->append("}\n");
 }
 
 std::string RuleKey(const RuleInfo& r) {
@@ -242,7 +323,7 @@ class BatchMatcher {
       : opt_(opt), rules_(rules), iocs_(iocs), now_(now), files_(files), matcher_(rules) {}
 
   void Run(Batch* b) {
-    std::ostringstream out;
+    std::string out;
     LineParser parser(b->format_);
     std::vector<uint64_t> per_rule(rules_.size(), 0);
     const std::string& path = files_[b->file_];
@@ -255,7 +336,7 @@ class BatchMatcher {
         const RuleInfo& r = rules_.rule(h);
         ++per_rule[h];
         ++b->alerts_;
-        PrintAlert(opt_, out, {RuleKey(r), r.title, r.severity, &r.attack}, path, l.number, ev_);
+        PrintAlert(opt_, &out, {RuleKey(r), r.title, r.severity, &r.attack}, path, l.number, ev_);
       }
       if (iocs_.size() > 0) {
         iocs_.MatchEvent(ev_, now_, &ioc_hits_);
@@ -265,7 +346,7 @@ class BatchMatcher {
           std::string title = "IoC match: " + std::string(IocTypeName(m.ioc->type)) + " " +
                               Truncate(m.ioc->value, 200);
           Alert a{"ioc", title, "high", nullptr, m.ioc, m.field};
-          PrintAlert(opt_, out, a, path, l.number, ev_);
+          PrintAlert(opt_, &out, a, path, l.number, ev_);
         }
       }
     }
@@ -274,7 +355,7 @@ class BatchMatcher {
     }
     b->parsed_ = parser.lines();
     b->parse_errors_ = parser.errors();
-    b->output_ = std::move(out).str();
+    b->output_ = std::move(out);
     // The lines are no longer needed; the writer holds the batch until its turn.
     std::string().swap(b->text_);
     std::vector<Batch::Line>().swap(b->lines_);
@@ -618,6 +699,86 @@ int RunScanCommand(const ScanOptions& opt) {
   for (const auto& [type, n] : per_ioc_type) err << "  " << n << "\tIoC " << type << "\n";
   return exit_code;
 }
+
+namespace internal {
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  const char* p = s.data();
+  const size_t n = s.size();
+  out->push_back('"');
+  size_t i = 0;
+  while (i < n) {
+    size_t run = i;
+    while (run < n && kPlainJsonByte[static_cast<unsigned char>(p[run])]) ++run;
+    out->append(p + i, run - i);
+    i = run;
+    if (i == n) break;
+    auto c = static_cast<unsigned char>(p[i]);
+    if (c < 0x80) {
+      char esc = 0;
+      switch (c) {
+        case '"':
+          esc = '"';
+          break;
+        case '\\':
+          esc = '\\';
+          break;
+        case 0x08:
+          esc = 'b';
+          break;
+        case 0x09:
+          esc = 't';
+          break;
+        case 0x0A:
+          esc = 'n';
+          break;
+        case 0x0C:
+          esc = 'f';
+          break;
+        case 0x0D:
+          esc = 'r';
+          break;
+        default:
+          break;
+      }
+      if (esc != 0) {
+        out->push_back('\\');
+        out->push_back(esc);
+      } else {
+        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out->append(u, sizeof(u));
+      }
+      ++i;
+      continue;
+    }
+    // A multi-byte sequence: kept whole when it decodes; else one U+FFFD, and the byte that
+    // broke a sequence begun before it is read again as the start of the next.
+    uint8_t state = kUtf8Accept;
+    for (size_t k = i;; ++k) {
+      if (k == n) {
+        out->append(kReplacement);
+        i = n;
+        break;
+      }
+      state = kUtf8Next[state * 16 + kUtf8Class[static_cast<unsigned char>(p[k])]];
+      if (state == kUtf8Accept) {
+        out->append(p + i, k + 1 - i);
+        i = k + 1;
+        break;
+      }
+      if (state == kUtf8Reject) {
+        out->append(kReplacement);
+        i = k > i ? k : k + 1;
+        break;
+      }
+    }
+  }
+  out->push_back('"');
+}
+
+}  // namespace internal
 
 int RunRulesCheckCommand(const RulesCheckOptions& opt) {
   std::ostream& out = opt.out ? *opt.out : std::cout;

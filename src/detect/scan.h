@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rampart::detect {
@@ -54,5 +55,15 @@ struct RulesCheckOptions {
 // and a count. Returns 0 when every rule loaded, 1 when some were skipped, 2 when a directory
 // cannot be read.
 int RunRulesCheckCommand(const RulesCheckOptions& options);
+
+namespace internal {
+
+// Appends s as a JSON string literal, quotes included, byte for byte as nlohmann::json's
+// dump(-1, ' ', false, error_handler_t::replace) writes it (the alerts were written that way
+// before): '"', '\\' and control bytes escaped (\b \t \n \f \r, else \u00xx), valid UTF-8
+// kept, each invalid sequence replaced by U+FFFD as that decoder delimits it.
+void AppendJsonString(std::string_view s, std::string* out);
+
+}  // namespace internal
 
 }  // namespace rampart::detect

@@ -242,5 +242,110 @@ TEST(IocHostAndPathTest, MatchesAsTheBuiltUrl) {
   }
 }
 
+// MatchEvent rules most addresses out from their first octets (IPv4 /16 and /24 bitmaps)
+// before parsing them: every text must get what parsing it and FindIp give.
+TEST(IocAddressPrefixTest, MatchEventAgreesWithParseAndFindIp) {
+  IocStore v4_and_v6, v6_only;
+  for (const char* net : {"198.18.0.7", "198.18.1.0/24", "10.20.0.0/16", "172.16.0.0/12",
+                          "2.0.0.0/8", "203.0.113.128/25", "2001:db8::/64", "::ffff:9.9.9.9"}) {
+    ASSERT_TRUE(v4_and_v6.Add(IocType::kIp, net, "f", 0).ok()) << net;
+  }
+  ASSERT_TRUE(v6_only.Add(IocType::kIp, "2001:db8::/64", "f", 0).ok());
+  std::mt19937_64 rng(7);
+  constexpr std::string_view kAlphabet = "0123456789.:abcdefx[] ";
+  const std::string starts[] = {
+      "198.18.", "198.18.1.",  "10.20.",  "172.17.", "172.32.", "2.", "203.0.113.",
+      "9.9.9.",  "2001:db8::", "::ffff:", "0.",      "00.",     ""};
+  int matched = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string text = starts[rng() % std::size(starts)];
+    size_t n = rng() % 14;
+    for (size_t k = 0; k < n; ++k) {
+      text += rng() % 3 == 0 ? std::string(1, kAlphabet[rng() % kAlphabet.size()])
+                             : std::to_string(rng() % 260) + (rng() % 4 ? "." : "");
+    }
+    if (text.size() > 60) text.resize(rng() % 60);
+    for (const IocStore* store : {&v4_and_v6, &v6_only}) {
+      for (Field f : {Field::kSourceIp, Field::kDestinationIp, Field::kDestinationDomain}) {
+        Event ev;
+        ev.Set(f, text);
+        std::vector<IocMatch> hits;
+        store->MatchEvent(ev, kLookupNow, &hits);
+        std::optional<IpAddress> ip = ParseIp(text);
+        const Ioc* want = ip ? store->FindIp(*ip, kLookupNow) : nullptr;
+        ASSERT_EQ(hits.size(), want != nullptr ? 1u : 0u) << "'" << text << "'";
+        if (want != nullptr) {
+          EXPECT_EQ(hits[0].ioc, want) << text;
+          ++matched;
+        }
+      }
+    }
+  }
+  // The generated texts reach the listed networks, not only misses.
+  EXPECT_GT(matched, 1000);
+}
+
+// The scheme search stops at `limit`, and answers as find("://") over the whole text did for
+// both of its callers: UrlHost (first "://" at 10 or before) and the URL normaliser (first
+// "://" in the first 13 bytes, before 10).
+TEST(IocSchemeTest, SchemeSeparatorAgreesWithFind) {
+  std::mt19937_64 rng(11);
+  constexpr std::string_view kAlphabet = "://ah";
+  for (int i = 0; i < 300000; ++i) {
+    std::string s;
+    size_t n = rng() % 20;
+    for (size_t k = 0; k < n; ++k) s.push_back(kAlphabet[rng() % kAlphabet.size()]);
+    std::string_view v = s;
+    size_t whole = v.find("://");
+    size_t host_want =
+        whole != std::string_view::npos && whole <= 10 ? whole : std::string_view::npos;
+    ASSERT_EQ(internal::SchemeSeparator(v, 11), host_want) << s;
+    size_t head = v.substr(0, 13).find("://");
+    size_t norm_want = head != std::string_view::npos && head < 10 ? head : std::string_view::npos;
+    ASSERT_EQ(internal::SchemeSeparator(v, 10), norm_want) << s;
+  }
+}
+
+// MatchEvent skips FindUrl for a bare path when no indicator is path-only: the URL it reports
+// for url.original is FindUrl's answer either way.
+TEST(IocTargetTest, MatchEventAgreesWithFindUrl) {
+  IocStore hosts_only, with_paths;
+  for (IocStore* store : {&hosts_only, &with_paths}) {
+    ASSERT_TRUE(store->Add(IocType::kUrl, "https://evil.example/mifs/x", "f", 0).ok());
+    ASSERT_TRUE(store->Add(IocType::kUrl, "evil.example/", "f", 0).ok());
+  }
+  ASSERT_TRUE(with_paths.Add(IocType::kUrl, "/mifs/x", "f", 0).ok());
+  ASSERT_TRUE(with_paths.Add(IocType::kUrl, "/a?b", "f", 0).ok());
+  const std::string targets[] = {"/mifs/x",
+                                 "/mifs/x#f",
+                                 "/a?b",
+                                 "/a",
+                                 "/",
+                                 "",
+                                 "mifs/x",
+                                 "https://evil.example/mifs/x",
+                                 "http://EVIL.example",
+                                 "evil.example/mifs/x",
+                                 "//evil.example/mifs/x",
+                                 " /mifs/x",
+                                 "/mifs/y"};
+  int matched = 0;
+  for (const IocStore* store : {&hosts_only, &with_paths}) {
+    for (const std::string& target : targets) {
+      Event ev;
+      ev.Set(Field::kUrlOriginal, target);
+      std::vector<IocMatch> hits;
+      store->MatchEvent(ev, kLookupNow, &hits);
+      const Ioc* want = store->FindUrl(target, kLookupNow);
+      ASSERT_EQ(hits.size(), want != nullptr ? 1u : 0u) << "'" << target << "'";
+      if (want != nullptr) {
+        EXPECT_EQ(hits[0].ioc, want) << target;
+        ++matched;
+      }
+    }
+  }
+  EXPECT_GE(matched, 6);
+}
+
 }  // namespace
 }  // namespace rampart::detect
