@@ -356,7 +356,9 @@ class BatchMatcher {
     b->parsed_ = parser.lines();
     b->parse_errors_ = parser.errors();
     b->output_ = std::move(out);
-    // The lines are no longer needed; the writer holds the batch until its turn.
+    // The lines are no longer needed (and the matcher must not keep pointing at them); the
+    // writer holds the batch until its turn.
+    matcher_.PrepareLines({});
     std::string().swap(b->text_);
     std::vector<Batch::Line>().swap(b->lines_);
   }
