@@ -1532,6 +1532,9 @@ struct RuleMatcher::Impl {
     uint32_t gates = 0;           // slots whose `re` database a gate literal opened
     std::string key;              // the raw value
     std::vector<uint32_t> marks;  // sorted, unique
+    // The marks as the clauses they mark (broad matchers apart, see Prefilter::broad_matcher),
+    // so that a hit marks clauses without going through its matchers.
+    std::vector<uint32_t> clauses, broad;
     // What the slots' `re` databases found, filled when an event first needs them (they are
     // scanned only when a rule could complete): bit per slot scanned.
     uint32_t regex_done = 0;
@@ -1726,14 +1729,10 @@ struct RuleMatcher::Impl {
     if (++rule_marked[r] == pf.rule_clauses[r]) possible = true;
   }
 
-  void MarkOrDefer(const std::vector<uint32_t>& marks) {
-    for (uint32_t m : marks) {
-      if (rs.prefilter.broad_matcher[m]) {
-        deferred.push_back(m);
-      } else {
-        Mark(m);
-      }
-    }
+  // An entry's marks: its clauses now, its broad matchers held back.
+  void MarkOrDefer(const SlotMemo& entry) {
+    for (uint32_t c : entry.clauses) MarkClause(c);
+    deferred.insert(deferred.end(), entry.broad.begin(), entry.broad.end());
   }
 
   // The broad matchers held back, once every other mark but the `re` ones is in (see
@@ -1972,7 +1971,7 @@ struct RuleMatcher::Impl {
       if (found == nullptr) {
         MarkSlot(kTarget);  // a scan error hides nothing; the parts are looked at one by one
       } else {
-        MarkOrDefer(found->marks);
+        MarkOrDefer(*found);
         regex_gates |= found->gates;
         Remember(kTarget, found);
         for (size_t i = 0; with_parts && i < kTargetParts.size(); ++i) {
@@ -1986,7 +1985,7 @@ struct RuleMatcher::Impl {
     if (uint32_t context = memo_todo & context_slots; std::popcount(context) >= 2) {
       // On a scan error (or values too long) the fields are looked up one by one below.
       if (SlotMemo* found = RememberedContext(e, context)) {
-        MarkOrDefer(found->marks);
+        MarkOrDefer(*found);
         regex_gates |= found->gates;
         for (uint32_t left = context; left != 0; left &= left - 1) {
           Remember(static_cast<size_t>(std::countr_zero(left)), found);
@@ -2001,7 +2000,7 @@ struct RuleMatcher::Impl {
         MarkSlot(slot);  // a scan error hides nothing
         continue;
       }
-      MarkOrDefer(found->marks);
+      MarkOrDefer(*found);
       regex_gates |= found->gates;
       Remember(slot, found);
     }
@@ -2208,6 +2207,21 @@ struct RuleMatcher::Impl {
     SlotMemo* entry = p.entry;
     std::sort(entry->marks.begin(), entry->marks.end());
     entry->marks.erase(std::unique(entry->marks.begin(), entry->marks.end()), entry->marks.end());
+    const Prefilter& pf = rs.prefilter;
+    entry->clauses.clear();
+    entry->broad.clear();
+    for (uint32_t m : entry->marks) {
+      if (pf.broad_matcher[m]) {
+        entry->broad.push_back(m);
+        continue;
+      }
+      entry->clauses.insert(entry->clauses.end(),
+                            pf.matcher_clauses.begin() + pf.matcher_clause_offsets[m],
+                            pf.matcher_clauses.begin() + pf.matcher_clause_offsets[m + 1]);
+    }
+    std::sort(entry->clauses.begin(), entry->clauses.end());
+    entry->clauses.erase(std::unique(entry->clauses.begin(), entry->clauses.end()),
+                         entry->clauses.end());
     entry->gates = collected_gates;
     if (entry != &uncached) {
       entry->hash = p.hash;
