@@ -38,6 +38,14 @@ if(RAMPART_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# A fuzz build instruments every library its targets link: coverage then guides the fuzzer
+# through the parsers themselves, not only through the target's own file, and the sanitizers
+# see memory errors inside them.
+if(RAMPART_BUILD_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 # Unity batches: the json, gtest and Boost headers are parsed once per batch instead of once per
 # file, which is most of this code base's compile time (CI builds everything twice, once with
 # sanitizers). Files keep their own anonymous namespaces, so helper names must not collide
