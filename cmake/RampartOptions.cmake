@@ -42,7 +42,8 @@ endif()
 # through the parsers themselves, not only through the target's own file, and the sanitizers
 # see memory errors inside them.
 if(RAMPART_BUILD_FUZZ)
-  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
 

@@ -526,8 +526,9 @@ bool ParseAccessLogLine(std::string_view line, Event* ev) {
   constexpr size_t kUsualTime = 26;
   std::optional<int64_t> ts;
   size_t close = pos + kUsualTime + 1;
-  if (close < n && s[close] == ']')
+  if (close < n && s[close] == ']') {
     ts = time_cache.Parse(std::string_view(s + pos + 1, kUsualTime));
+  }
   if (!ts) {
     const void* found = std::memchr(s + pos, ']', n - pos);
     if (found == nullptr) return false;

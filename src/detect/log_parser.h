@@ -34,7 +34,9 @@ std::optional<LogFormat> LogFormatFromName(std::string_view name);
 
 // Parses common, combined and EPMM lines alike (the prefix and the trailing quoted fields are
 // recognised per line), so a log that mixes them still parses. Clears *ev first.
-// Returns false when the line is not an access-log line.
+// Returns false when the line is not an access-log line. Keeps the last time stamp it read in
+// a per-thread cache (the result depends on the line alone, but a fuzzing crash may need the
+// input before it to reproduce).
 bool ParseAccessLogLine(std::string_view line, Event* ev);
 // Parses one JSON object. Clears *ev first. Returns false when the line is not a JSON object.
 bool ParseJsonLine(std::string_view line, Event* ev);

@@ -56,7 +56,12 @@ class ScanTest : public ::testing::Test {
     std::vector<nlohmann::json> v;
     std::istringstream in(out_.str());
     std::string line;
-    while (std::getline(in, line)) v.push_back(nlohmann::json::parse(line));
+    while (std::getline(in, line)) {
+      v.push_back(nlohmann::json::parse(line));
+      // Written directly, not by nlohmann: the bytes must still be its dump (sorted keys, its
+      // escaping).
+      EXPECT_EQ(line, v.back().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
     return v;
   }
 
