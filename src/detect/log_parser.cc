@@ -122,6 +122,15 @@ bool AllDigits(std::string_view s) {
   return true;
 }
 
+#if defined(__SSE2__)
+// Bit k set when byte k of the sixteen at p is a or b.
+[[gnu::always_inline]] inline unsigned EitherMask(const char* p, char a, char b) {
+  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return static_cast<unsigned>(_mm_movemask_epi8(
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(a)), _mm_cmpeq_epi8(v, _mm_set1_epi8(b)))));
+}
+#endif
+
 // The first index in [i, n) holding a or b, else n. Quoted fields run to tens or hundreds of
 // bytes: sixteen at a time finds their end in one pass, where memchr for the quote and again
 // for a backslash took two.
@@ -129,13 +138,7 @@ bool AllDigits(std::string_view s) {
   if (i >= n) return n;
 #if defined(__SSE2__)
   if (n >= 16) {
-    const __m128i va = _mm_set1_epi8(a);
-    const __m128i vb = _mm_set1_epi8(b);
-    auto mask = [&](size_t at) {
-      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + at));
-      return static_cast<unsigned>(
-          _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb))));
-    };
+    auto mask = [&](size_t at) { return EitherMask(s + at, a, b); };
     for (; i + 16 <= n; i += 16) {
       if (unsigned m = mask(i); m != 0) return i + static_cast<size_t>(__builtin_ctz(m));
     }
@@ -156,13 +159,7 @@ bool AllDigits(std::string_view s) {
 [[gnu::always_inline]] inline size_t FindLastEither(const char* s, size_t n, char a, char b) {
 #if defined(__SSE2__)
   if (n >= 16) {
-    const __m128i va = _mm_set1_epi8(a);
-    const __m128i vb = _mm_set1_epi8(b);
-    auto mask = [&](size_t at) {
-      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + at));
-      return static_cast<unsigned>(
-          _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb))));
-    };
+    auto mask = [&](size_t at) { return EitherMask(s + at, a, b); };
     size_t i = n;
     for (; i >= 16; i -= 16) {
       if (unsigned m = mask(i - 16); m != 0) return i - 16 + (31 - __builtin_clz(m));

@@ -1960,14 +1960,14 @@ struct RuleMatcher::Impl {
       for (uint32_t m : pf.any_value[std::countr_zero(left)]) Mark(m);
     }
     deferred.clear();
-    uint32_t memo_todo = present & memo_slots;
+    uint32_t memo_pending = present & memo_slots;
     event_memo_slots = 0;
     constexpr auto kTarget = static_cast<size_t>(Field::kUrlOriginal);
-    if (memo_todo >> kTarget & 1u) {
+    if (memo_pending >> kTarget & 1u) {
       TargetParts parts;
       bool with_parts = FindTargetParts(e, &parts);
       SlotMemo* found = Remembered(kTarget, e, with_parts ? &parts : nullptr);
-      memo_todo &= ~(1u << kTarget);
+      memo_pending &= ~(1u << kTarget);
       if (found == nullptr) {
         MarkSlot(kTarget);  // a scan error hides nothing; the parts are looked at one by one
       } else {
@@ -1977,12 +1977,12 @@ struct RuleMatcher::Impl {
         for (size_t i = 0; with_parts && i < kTargetParts.size(); ++i) {
           if (!(parts.present >> i & 1u)) continue;
           auto part = static_cast<unsigned>(kTargetParts[i]);
-          memo_todo &= ~(1u << part);
+          memo_pending &= ~(1u << part);
           Remember(part, found);
         }
       }
     }
-    if (uint32_t context = memo_todo & context_slots; std::popcount(context) >= 2) {
+    if (uint32_t context = memo_pending & context_slots; std::popcount(context) >= 2) {
       // On a scan error (or values too long) the fields are looked up one by one below.
       if (SlotMemo* found = RememberedContext(e, context)) {
         MarkOrDefer(*found);
@@ -1990,10 +1990,10 @@ struct RuleMatcher::Impl {
         for (uint32_t left = context; left != 0; left &= left - 1) {
           Remember(static_cast<size_t>(std::countr_zero(left)), found);
         }
-        memo_todo &= ~context;
+        memo_pending &= ~context;
       }
     }
-    for (uint32_t left = memo_todo; left != 0 && !possible; left &= left - 1) {
+    for (uint32_t left = memo_pending; left != 0 && !possible; left &= left - 1) {
       auto slot = static_cast<size_t>(std::countr_zero(left));
       SlotMemo* found = Remembered(slot, e, nullptr);
       if (found == nullptr) {
