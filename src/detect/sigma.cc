@@ -37,7 +37,8 @@ constexpr size_t kMaxFallbackValue = 64 * 1024;
 // RuleMatcher's memo of prefilter marks per slot: entries per slot, the longest value kept,
 // and how it decides that a slot's values do not repeat (see RuleMatcher::Impl::MemoStats).
 constexpr size_t kMemoEntries = 1024;
-static_assert(std::has_single_bit(kMemoEntries), "memo indexes are hash bits");
+static_assert(std::has_single_bit(kMemoEntries) && kMemoEntries >= 2,
+              "memo sets are pairs of entries indexed by hash bits");
 constexpr size_t kMaxMemoValue = 512;
 constexpr uint32_t kMemoProbe = 4096;
 constexpr uint32_t kMemoBypass = 65536;
@@ -776,6 +777,10 @@ struct StringHash {
   size_t operator()(std::string_view v) const { return std::hash<std::string_view>{}(v); }
 };
 
+// The parts of the request target that access logs carry inside url.original, as slices of it.
+constexpr std::array<Field, 3> kTargetPartFields = {Field::kUrlPath, Field::kUrlQuery,
+                                                    Field::kUrlExtension};
+
 // What RuleMatcher checks before the per-field scans. Each rule with a trigger has a few
 // clauses, sets of matchers at least one of which must match for the rule to be true (an AND
 // needs each child's clauses, an OR one member of each child's). Cheap checks that err on
@@ -795,6 +800,8 @@ struct Prefilter {
     // A literal every match of an `re` matcher contains: finding it does not mark the
     // matcher but opens the gate to scanning the slot's `re` database, which decides.
     bool gate = false;
+    // In target_literals only: 0 for url.original's own uses, 1 + i for kTargetPartFields[i].
+    uint8_t part = 0;
   };
   struct SlotLiterals {
     std::unique_ptr<hs_database_t, HsDatabaseDeleter> db;
@@ -803,6 +810,11 @@ struct Prefilter {
   };
   std::array<SlotLiterals, kSlotCount> literals;
   uint32_t literal_slots = 0;  // bit per slot with a literal database
+  // The literals of url.original and of its parts, in one database: when the parts lie inside
+  // the target (access logs), one scan of the target finds them all, and a use counts only
+  // where it lies wholly inside its part. Null when it would not compile (the slots' own
+  // databases are scanned then).
+  SlotLiterals target_literals;
   // `re` matchers, which have no literal to stand for them: scanned as they are, per slot,
   // over that slot's values (skipped when every value is shorter than min_width). Pattern id
   // is the matcher id.
@@ -1148,6 +1160,26 @@ std::optional<Clauses> Requirements(const std::vector<Node>& nodes, uint32_t n,
   return std::nullopt;
 }
 
+// (literal, caseless flag) → its uses.
+using LiteralMap = std::map<std::pair<std::string, unsigned>, std::vector<Prefilter::LiteralUse>>;
+
+// One database of the literals, pattern id = index in the map. Every occurrence is reported:
+// an anchored use may need one other than the first. False when it does not compile.
+bool CompileLiterals(const LiteralMap& literals, Prefilter::SlotLiterals* out) {
+  std::vector<const char*> exprs;
+  std::vector<unsigned> flags, ids;
+  out->offsets.assign(1, 0);
+  for (const auto& [key, uses] : literals) {
+    ids.push_back(static_cast<unsigned>(exprs.size()));
+    exprs.push_back(key.first.c_str());
+    flags.push_back(key.second);
+    out->uses.insert(out->uses.end(), uses.begin(), uses.end());
+    out->offsets.push_back(static_cast<uint32_t>(out->uses.size()));
+  }
+  out->db.reset(CompileOrNull(exprs, flags, ids, HS_MODE_BLOCK));
+  return out->db != nullptr;
+}
+
 // Builds the prefilter. Leaves it not ready (every event then takes the per-field scans) when
 // a database does not compile; the per-slot databases compiled the same or harder patterns, so
 // that does not happen in practice.
@@ -1180,9 +1212,7 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
 
   pf->clause_has_regex.assign(pf->clause_rule.size(), 0);
   // Per slot: (literal, caseless flag) → uses.
-  std::array<std::map<std::pair<std::string, unsigned>, std::vector<Prefilter::LiteralUse>>,
-             kSlotCount>
-      literals;
+  std::array<LiteralMap, kSlotCount> literals;
   std::array<std::vector<uint32_t>, kSlotCount> regexes;
   std::set<uint32_t> ungated;
   for (uint32_t m = 0; m < matchers.size(); ++m) {
@@ -1231,27 +1261,30 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
       pf->any_value[def.slot].push_back(m);
     }
   }
-  std::vector<const char*> exprs;
-  std::vector<unsigned> flags;
   for (size_t slot = 0; slot < kSlotCount; ++slot) {
     if (literals[slot].empty()) continue;
-    Prefilter::SlotLiterals& out = pf->literals[slot];
-    exprs.clear();
-    flags.clear();
-    out.offsets.assign(1, 0);
-    for (const auto& [key, uses] : literals[slot]) {
-      // Every occurrence is reported: an anchored use may need one other than the first.
-      exprs.push_back(key.first.c_str());
-      flags.push_back(key.second);
-      out.uses.insert(out.uses.end(), uses.begin(), uses.end());
-      out.offsets.push_back(static_cast<uint32_t>(out.uses.size()));
-    }
-    std::vector<unsigned> ids(exprs.size());
-    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<unsigned>(i);
-    out.db.reset(CompileOrNull(exprs, flags, ids, HS_MODE_BLOCK));
-    if (!out.db) return;
+    if (!CompileLiterals(literals[slot], &pf->literals[slot])) return;
     pf->literal_slots |= 1u << slot;
   }
+  {
+    LiteralMap target;
+    auto add = [&](Field f, uint8_t part) {
+      for (const auto& [key, uses] : literals[static_cast<size_t>(f)]) {
+        std::vector<Prefilter::LiteralUse>& to = target[key];
+        for (Prefilter::LiteralUse use : uses) {
+          use.part = part;
+          to.push_back(use);
+        }
+      }
+    };
+    add(Field::kUrlOriginal, 0);
+    for (size_t i = 0; i < kTargetPartFields.size(); ++i) {
+      add(kTargetPartFields[i], static_cast<uint8_t>(i + 1));
+    }
+    if (!target.empty()) CompileLiterals(target, &pf->target_literals);
+  }
+  std::vector<const char*> exprs;
+  std::vector<unsigned> flags;
   for (size_t slot = 0; slot < kSlotCount; ++slot) {
     if (regexes[slot].empty()) continue;
     exprs.clear();
@@ -1513,12 +1546,11 @@ struct RuleMatcher::Impl {
   // Per slot, what the prefilter's checks found in the values seen lately: the slot's marks
   // depend on nothing but its value, and logs repeat their values (user agents, request
   // targets, referrers, virtual hosts), so most events find theirs here instead of scanning.
-  // Direct-mapped: a new value takes the place of the one whose hash had the same index.
+  // Two ways per set of hash bits (see Probe for which value gives way).
   // In access logs url.path, url.query and url.extension are parts of url.original; where an
   // event's are, their marks are remembered with the target's, keyed by where they sit in it
   // (equal targets and equal places mean equal values).
-  static constexpr std::array<Field, 3> kTargetParts = {Field::kUrlPath, Field::kUrlQuery,
-                                                        Field::kUrlExtension};
+  static constexpr const std::array<Field, 3>& kTargetParts = kTargetPartFields;
   struct TargetParts {
     std::array<uint32_t, 3> offset{}, size{};
     uint8_t present = 0, decoded = 0;  // bit per kTargetParts entry
@@ -1526,7 +1558,7 @@ struct RuleMatcher::Impl {
   };
   struct SlotMemo {
     uint64_t hash = 0;
-    bool filled = false, has_decoded = false;
+    bool filled = false, has_decoded = false, hot = false;
     bool with_parts = false;  // url.original only: the marks of `parts` are included
     TargetParts parts;
     uint32_t gates = 0;           // slots whose `re` database a gate literal opened
@@ -1581,6 +1613,7 @@ struct RuleMatcher::Impl {
   // anchor.
   size_t literal_slot = 0;
   uint64_t block_size = 0;
+  const TargetParts* target_parts = nullptr;  // while target_literals is scanned
   uint64_t events = 0;
   uint64_t full_scans = 0;
   // Prefilter state: per clause and per rule, the epoch when last marked.
@@ -1784,6 +1817,37 @@ struct RuleMatcher::Impl {
     }
     // A memo entry must hold every mark; the event's own scan may stop once a rule can match.
     return self->collecting == nullptr && self->possible ? 1 : 0;
+  }
+
+  // A literal of target_literals ends at `to` in the request target; each use counts where it
+  // lies wholly inside its part (target_parts) and as its anchors say there.
+  static int OnTargetLiteral(unsigned id, unsigned long long, unsigned long long to, unsigned,
+                             void* ctx) {
+    auto* self = static_cast<Impl*>(ctx);
+    const Prefilter::SlotLiterals& lits = self->rs.prefilter.target_literals;
+    const TargetParts& parts = *self->target_parts;
+    for (uint32_t i = lits.offsets[id]; i < lits.offsets[id + 1]; ++i) {
+      const Prefilter::LiteralUse& u = lits.uses[i];
+      uint64_t begin = 0, end = self->block_size;
+      auto slot = static_cast<unsigned>(Field::kUrlOriginal);
+      if (u.part != 0) {
+        unsigned k = u.part - 1u;
+        if (!(parts.present >> k & 1u)) continue;
+        begin = parts.offset[k];
+        end = begin + parts.size[k];
+        slot = static_cast<unsigned>(kTargetParts[k]);
+      }
+      if (to > end || to < begin + u.bytes || (u.at_start && to != begin + u.bytes) ||
+          (u.at_end && to != end)) {
+        continue;
+      }
+      if (!u.gate) {
+        self->Mark(u.matcher);
+      } else {
+        self->collected_gates |= 1u << slot;
+      }
+    }
+    return 0;  // only fills scan this database, and a memo entry must hold every mark
   }
 
   static int OnPrepared(unsigned id, unsigned long long, unsigned long long to, unsigned,
@@ -2065,8 +2129,14 @@ struct RuleMatcher::Impl {
     }
     uint64_t h = a ^ std::rotl(b, 17) ^ std::rotl(c, 31) ^ std::rotl(d, 47);
     for (; n >= 8; p += 8, n -= 8) h = mix(h, load(p));
+    // The last bytes in one load that ends with the value (a copy through memory byte by
+    // byte stalled the load that read it back). Bytes already hashed are shifted out.
     uint64_t x = 0;
-    if (n != 0) std::memcpy(&x, p, n);
+    if (n != 0 && v.size() >= 8) {
+      x = load(p + n - 8) >> (8 * (8 - n));
+    } else {
+      for (size_t i = 0; i < n; ++i) x |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
+    }
     h = (h ^ x ^ (uint64_t{n} << 59)) * 0x94d049bb133111ebULL;
     return h ^ (h >> 29);
   }
@@ -2149,16 +2219,30 @@ struct RuleMatcher::Impl {
     uint64_t h = HashValue(key, has_decoded);
     std::vector<SlotMemo>& table = memo[index];
     if (table.empty()) table.resize(kMemoEntries);
-    SlotMemo* entry = &table[h & (kMemoEntries - 1)];
     if (++stats.lookups == kMemoProbe) {
       if (stats.hits < kMemoProbe / 8) stats.bypass = kMemoBypass;
       stats.lookups = stats.hits = 0;
     }
-    bool hit = entry->filled && entry->hash == h && entry->has_decoded == has_decoded &&
-               entry->with_parts == (parts != nullptr) &&
-               (parts == nullptr || entry->parts == *parts) && std::string_view(entry->key) == key;
-    stats.hits += hit;
-    return {entry, h, hit};
+    // Two ways per set. A value that comes once (a signed download URL) must not push out one
+    // that keeps coming: an entry found since it was filled is "hot", and a new value takes
+    // the place of an entry that is not; when both are, it is looked at for this event only
+    // and both are made cold, so that a value that stopped coming leaves in time.
+    SlotMemo* ways = &table[h & (kMemoEntries - 2)];
+    for (int w = 0; w < 2; ++w) {
+      SlotMemo* entry = &ways[w];
+      if (entry->filled && entry->hash == h && entry->has_decoded == has_decoded &&
+          entry->with_parts == (parts != nullptr) && (parts == nullptr || entry->parts == *parts) &&
+          std::string_view(entry->key) == key) {
+        ++stats.hits;
+        entry->hot = true;
+        return {entry, h, true};
+      }
+    }
+    for (int w = 0; w < 2; ++w) {
+      if (!ways[w].filled || !ways[w].hot) return {&ways[w], h, false};
+    }
+    ways[0].hot = ways[1].hot = false;
+    return {&uncached, h, false};
   }
 
   // A miss: the entry filled with the slot's (and the target parts') marks. Out of line, so
@@ -2169,12 +2253,25 @@ struct RuleMatcher::Impl {
     std::string_view raw = e.Get(f);
     bool has_decoded = e.HasDistinctDecoded(f);
     BeginFill(p.entry);
-    bool ok = CollectSlot(slot, raw, has_decoded ? e.Decoded(f) : std::string_view(), has_decoded);
+    // With the parts inside the target, one scan of it stands for the raw values' literal
+    // scans of all of them (their decoded values, when distinct, are scanned on their own).
+    bool together = parts != nullptr && rs.prefilter.target_literals.db != nullptr;
+    bool ok = CollectSlot(slot, raw, has_decoded ? e.Decoded(f) : std::string_view(), has_decoded,
+                          /*raw_literals=*/!together);
     for (size_t i = 0; ok && parts != nullptr && i < kTargetParts.size(); ++i) {
       if (!(parts->present >> i & 1u)) continue;
       Field part = kTargetParts[i];
       ok = CollectSlot(static_cast<size_t>(part), e.Get(part), e.Decoded(part),
-                       e.HasDistinctDecoded(part));
+                       e.HasDistinctDecoded(part), /*raw_literals=*/!together);
+    }
+    if (ok && together && !raw.empty()) {
+      block_size = raw.size();
+      target_parts = parts;
+      hs_error_t rc = hs_scan(rs.prefilter.target_literals.db.get(), raw.data(),
+                              static_cast<unsigned>(raw.size()), 0, scratch.get(),
+                              &Impl::OnTargetLiteral, this);
+      target_parts = nullptr;
+      ok = rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
     }
     return EndFill(p, raw, has_decoded, parts, ok);
   }
@@ -2230,13 +2327,15 @@ struct RuleMatcher::Impl {
       entry->parts = parts != nullptr ? *parts : TargetParts();
       entry->key.assign(key);
       entry->filled = true;
+      entry->hot = false;
     }
     return entry;
   }
 
-  // Every check of the slot over its raw and decoded value; Mark collects. False on a scan
-  // error.
-  bool CollectSlot(size_t slot, std::string_view raw, std::string_view decoded, bool has_decoded) {
+  // Every check of the slot over its raw and decoded value (but the literal scan of the raw
+  // value when raw_literals is false); Mark collects. False on a scan error.
+  bool CollectSlot(size_t slot, std::string_view raw, std::string_view decoded, bool has_decoded,
+                   bool raw_literals = true) {
     const Prefilter& pf = rs.prefilter;
     for (int pass = 0; pass < (has_decoded ? 2 : 1); ++pass) {
       std::string_view v = pass == 0 ? raw : decoded;
@@ -2247,7 +2346,9 @@ struct RuleMatcher::Impl {
           for (uint32_t m : it->second) Mark(m);
         }
       }
-      if (pf.literals[slot].db && !ScanLiteralBlock(slot, v)) return false;
+      if ((pass == 1 || raw_literals) && pf.literals[slot].db && !ScanLiteralBlock(slot, v)) {
+        return false;
+      }
     }
     return true;
   }

@@ -193,6 +193,19 @@ bool MatchesAsExhaustively(RuleMatcher* fast, RuleMatcher* full, const Event& ev
   return !e.empty();
 }
 
+// Matches each user agent both ways (MatchesAsExhaustively); the number that matched.
+size_t MatchAgentsAsExhaustively(RuleMatcher* fast, RuleMatcher* full,
+                                 const std::vector<std::string>& agents) {
+  Event ev;
+  size_t matching = 0;
+  for (const std::string& agent : agents) {
+    ev.Clear();
+    ev.Set(Field::kUserAgentOriginal, agent);
+    matching += MatchesAsExhaustively(fast, full, ev, agent);
+  }
+  return matching;
+}
+
 TEST(PrefilterTest, SameResultsAsExhaustiveMatchingOnGeneratedLines) {
   RuleSetBuilder b;
   ASSERT_TRUE(b.AddDirectory(kBundled).ok());
@@ -317,19 +330,39 @@ TEST(PrefilterTest, RememberedRegexResultsBelongToTheirValue) {
   ASSERT_NE(rules, nullptr);
   RuleMatcher fast(*rules, MatchMode::kPrefiltered);
   RuleMatcher full(*rules, MatchMode::kExhaustive);
-  Event ev;
-  size_t matching = 0;
+  std::vector<std::string> agents;
   for (int i = 0; i < 20000; ++i) {
-    std::string agent =
-        i % 2 == 0 ? "abc" + std::to_string(100 + (i / 2) % 50) : "agent-" + std::to_string(i);
-    ev.Clear();
-    ev.Set(Field::kUserAgentOriginal, agent);
-    matching += MatchesAsExhaustively(&fast, &full, ev, agent);
+    agents.push_back(i % 2 == 0 ? "abc" + std::to_string(100 + (i / 2) % 50)
+                                : "agent-" + std::to_string(i));
   }
+  size_t matching = MatchAgentsAsExhaustively(&fast, &full, agents);
   EXPECT_EQ(matching, 10000u);
   // The `re` check is exact here, so only the matching lines needed the full scans: a value
   // that kept another's findings would add candidates.
   EXPECT_EQ(fast.full_scans(), matching);
+}
+
+// More values keep coming than the memo has places, so that every set is held by values found
+// again: the values seen once are then looked at for their event only, and must match as a
+// fresh lookup does, and so must the held values when they are found again.
+TEST(PrefilterTest, ValuesLookedAtWhileTheMemoIsFullMatchAsExhaustively) {
+  auto rules = WebRules({"sel: {'c-useragent|re': '^agent-[0-9]*5$'}\n  condition: sel",
+                         "sel: {'c-useragent|contains': '-77'}\n  condition: sel"});
+  ASSERT_NE(rules, nullptr);
+  RuleMatcher fast(*rules, MatchMode::kPrefiltered);
+  RuleMatcher full(*rules, MatchMode::kExhaustive);
+  // 1,000 values that come back (one in ten matches the `re`), each twice in a row so that it
+  // is found again, then one value that never comes back and matches the literal: taking a
+  // held value's findings for that one would lose its match.
+  std::vector<std::string> agents;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 9000; ++i) {
+      agents.push_back(i % 3 == 2 ? "once-" + std::to_string(round * 9000 + i) + "-77"
+                                  : "agent-" + std::to_string(1000 + (i / 3 * 7) % 1000));
+    }
+  }
+  size_t matching = MatchAgentsAsExhaustively(&fast, &full, agents);
+  EXPECT_EQ(matching, 4u * (3000 + 600));
 }
 
 // Lines matched from one prepared buffer give what they give one by one, and an event whose
