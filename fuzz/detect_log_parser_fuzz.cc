@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_util.h"
 #include "detect/log_parser.h"
-#include "detect/scan.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view line(reinterpret_cast<const char*>(data), size);
@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // `rampart scan` quotes logged fields in its alerts as nlohmann::json did, byte for byte.
   std::string quoted;
-  rampart::detect::internal::AppendJsonString(line, &quoted);
+  rampart::jsonutil::AppendString(line, &quoted);
   if (quoted != nlohmann::json(std::string(line))
                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) {
     std::abort();

@@ -32,4 +32,11 @@ bool Has(const nlohmann::json& obj, std::string_view key);
 // Serialises without throwing on invalid UTF-8 (replaced with U+FFFD).
 std::string Dump(const nlohmann::json& value);
 
+// Appends s as a JSON string literal, quotes included, byte for byte as Dump writes a string
+// (dump(-1, ' ', false, error_handler_t::replace)), for writers that build JSON text directly
+// (`rampart scan`'s alerts): '"', '\\' and control bytes escaped (\b \t \n \f \r, else
+// \u00xx), valid UTF-8 kept, each invalid sequence replaced by U+FFFD as nlohmann's decoder
+// delimits it.
+void AppendString(std::string_view s, std::string* out);
+
 }  // namespace rampart::jsonutil

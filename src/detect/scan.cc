@@ -1,5 +1,6 @@
 #include "detect/scan.h"
 
+#include "common/json_util.h"
 #include "detect/correlation.h"
 
 #include <time.h>
@@ -29,34 +30,6 @@
 
 namespace rampart::detect {
 namespace {
-
-// Bjoern Hoehrmann's UTF-8 decoder as nlohmann::json's serializer runs it: each byte's class,
-// then state * 16 + class gives the next state (0 accepts a code point, 1 rejects).
-constexpr uint8_t kUtf8Class[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  1, 1, 1, 1, 1, 1, 9,
-    9, 9, 9, 9, 9, 9, 9, 9, 9,  9, 9, 9, 9, 9, 9, 7, 7, 7, 7, 7, 7, 7,  7, 7, 7, 7, 7, 7, 7,
-    7, 7, 7, 7, 7, 7, 7, 7, 7,  7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 2, 2,  2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2,  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 10, 3, 3, 3, 3, 3, 3, 3,
-    3, 3, 3, 3, 3, 4, 3, 3, 11, 6, 6, 6, 5, 8, 8, 8, 8, 8, 8, 8, 8, 8,  8, 8};
-constexpr uint8_t kUtf8Next[144] = {
-    0, 1, 2, 3, 5, 8, 7, 1, 1, 1, 4, 6, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 2, 1, 2,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1,
-    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1, 3, 1, 1, 1, 1, 1, 1, 1, 3, 1, 1,
-    1, 1, 1, 3, 1, 3, 1, 1, 1, 1, 1, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-constexpr uint8_t kUtf8Accept = 0;
-constexpr uint8_t kUtf8Reject = 1;
-
-// Printable ASCII but '"' and '\\': copied as they are, in runs.
-constexpr std::array<bool, 256> kPlainJsonByte = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
-  return t;
-}();
 
 constexpr size_t kReadChunk = 1 << 20;
 constexpr size_t kMaxUrlInAlert = 2048;
@@ -197,7 +170,7 @@ void AppendKey(std::string_view key, std::string* out) {
 }
 
 // One alert per line. The JSON object is written directly, keys in the sorted order
-// nlohmann::json's std::map gave them, with the same escaping (internal::AppendJsonString).
+// nlohmann::json's std::map gave them, with the same escaping (jsonutil::AppendString).
 void PrintAlert(const ScanOptions& opt, std::string* out, const Alert& a, const std::string& file,
                 uint64_t line_no, const Event& ev) {
   if (opt.output_format == "text") {
@@ -219,49 +192,49 @@ void PrintAlert(const ScanOptions& opt, std::string* out, const Alert& a, const 
   if (a.attack != nullptr) {
     for (size_t i = 0; i < a.attack->size(); ++i) {
       if (i > 0) out->push_back(',');
-      internal::AppendJsonString((*a.attack)[i], out);
+      jsonutil::AppendString((*a.attack)[i], out);
     }
   }
   out->push_back(']');
   AppendKey("file", out);
-  internal::AppendJsonString(file, out);
+  jsonutil::AppendString(file, out);
   if (a.ioc != nullptr) {
     AppendKey("ioc", out);
     out->append("{\"field\":");
-    internal::AppendJsonString(FieldName(a.ioc_field), out);
+    jsonutil::AppendString(FieldName(a.ioc_field), out);
     out->append(",\"source\":");
-    internal::AppendJsonString(a.ioc->source, out);
+    jsonutil::AppendString(a.ioc->source, out);
     out->append(",\"type\":");
-    internal::AppendJsonString(IocTypeName(a.ioc->type), out);
+    jsonutil::AppendString(IocTypeName(a.ioc->type), out);
     out->append(",\"value\":");
-    internal::AppendJsonString(a.ioc->value, out);
+    jsonutil::AppendString(a.ioc->value, out);
     out->push_back('}');
   }
   AppendKey("line", out);
   AppendNumber(line_no, out);
   if (ev.Has(Field::kHttpRequestMethod)) {
     AppendKey("method", out);
-    internal::AppendJsonString(ev.Get(Field::kHttpRequestMethod), out);
+    jsonutil::AppendString(ev.Get(Field::kHttpRequestMethod), out);
   }
   AppendKey("rule", out);
-  internal::AppendJsonString(a.rule, out);
+  jsonutil::AppendString(a.rule, out);
   AppendKey("severity", out);
-  internal::AppendJsonString(a.severity, out);
+  jsonutil::AppendString(a.severity, out);
   AppendKey("source_ip", out);
-  internal::AppendJsonString(ev.Get(Field::kSourceIp), out);
+  jsonutil::AppendString(ev.Get(Field::kSourceIp), out);
   if (ev.status_code() >= 0) {
     AppendKey("status", out);
     AppendNumber(static_cast<uint64_t>(ev.status_code()), out);
   }
   if (ev.timestamp_millis() != 0) {
     AppendKey("timestamp", out);
-    internal::AppendJsonString(FormatRfc3339(ev.timestamp_millis() / 1000), out);
+    jsonutil::AppendString(FormatRfc3339(ev.timestamp_millis() / 1000), out);
   }
   AppendKey("title", out);
-  internal::AppendJsonString(a.title, out);
+  jsonutil::AppendString(a.title, out);
   if (ev.Has(Field::kUrlOriginal)) {
     AppendKey("url", out);
-    internal::AppendJsonString(ev.Get(Field::kUrlOriginal).substr(0, kMaxUrlInAlert), out);
+    jsonutil::AppendString(ev.Get(Field::kUrlOriginal).substr(0, kMaxUrlInAlert), out);
   }
   out->append("}\n");
 }
@@ -701,86 +674,6 @@ int RunScanCommand(const ScanOptions& opt) {
   for (const auto& [type, n] : per_ioc_type) err << "  " << n << "\tIoC " << type << "\n";
   return exit_code;
 }
-
-namespace internal {
-
-void AppendJsonString(std::string_view s, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-  const char* p = s.data();
-  const size_t n = s.size();
-  out->push_back('"');
-  size_t i = 0;
-  while (i < n) {
-    size_t run = i;
-    while (run < n && kPlainJsonByte[static_cast<unsigned char>(p[run])]) ++run;
-    out->append(p + i, run - i);
-    i = run;
-    if (i == n) break;
-    auto c = static_cast<unsigned char>(p[i]);
-    if (c < 0x80) {
-      char esc = 0;
-      switch (c) {
-        case '"':
-          esc = '"';
-          break;
-        case '\\':
-          esc = '\\';
-          break;
-        case 0x08:
-          esc = 'b';
-          break;
-        case 0x09:
-          esc = 't';
-          break;
-        case 0x0A:
-          esc = 'n';
-          break;
-        case 0x0C:
-          esc = 'f';
-          break;
-        case 0x0D:
-          esc = 'r';
-          break;
-        default:
-          break;
-      }
-      if (esc != 0) {
-        out->push_back('\\');
-        out->push_back(esc);
-      } else {
-        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out->append(u, sizeof(u));
-      }
-      ++i;
-      continue;
-    }
-    // A multi-byte sequence: kept whole when it decodes; else one U+FFFD, and the byte that
-    // broke a sequence begun before it is read again as the start of the next.
-    uint8_t state = kUtf8Accept;
-    for (size_t k = i;; ++k) {
-      if (k == n) {
-        out->append(kReplacement);
-        i = n;
-        break;
-      }
-      state = kUtf8Next[state * 16 + kUtf8Class[static_cast<unsigned char>(p[k])]];
-      if (state == kUtf8Accept) {
-        out->append(p + i, k + 1 - i);
-        i = k + 1;
-        break;
-      }
-      if (state == kUtf8Reject) {
-        out->append(kReplacement);
-        i = k > i ? k : k + 1;
-        break;
-      }
-    }
-  }
-  out->push_back('"');
-}
-
-}  // namespace internal
 
 int RunRulesCheckCommand(const RulesCheckOptions& opt) {
   std::ostream& out = opt.out ? *opt.out : std::cout;

@@ -56,14 +56,4 @@ struct RulesCheckOptions {
 // cannot be read.
 int RunRulesCheckCommand(const RulesCheckOptions& options);
 
-namespace internal {
-
-// Appends s as a JSON string literal, quotes included, byte for byte as nlohmann::json's
-// dump(-1, ' ', false, error_handler_t::replace) writes it (the alerts were written that way
-// before): '"', '\\' and control bytes escaped (\b \t \n \f \r, else \u00xx), valid UTF-8
-// kept, each invalid sequence replaced by U+FFFD as that decoder delimits it.
-void AppendJsonString(std::string_view s, std::string* out);
-
-}  // namespace internal
-
 }  // namespace rampart::detect

@@ -1,4 +1,4 @@
-// internal::AppendJsonString against the nlohmann::json serializer it replaced in `rampart scan`
+// jsonutil::AppendString against the nlohmann::json serializer it replaced in `rampart scan`
 // alerts: the output must stay byte-identical for every input, valid UTF-8 or not.
 #include <gtest/gtest.h>
 
@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "detect/scan.h"
+#include "common/json_util.h"
 
-namespace rampart::detect {
+namespace rampart::jsonutil {
 namespace {
 
 std::string ViaNlohmann(const std::string& s) {
@@ -18,7 +18,7 @@ std::string ViaNlohmann(const std::string& s) {
 
 std::string ViaAppend(const std::string& s) {
   std::string out = "prefix";
-  internal::AppendJsonString(s, &out);
+  AppendString(s, &out);
   return out.substr(6);
 }
 
@@ -87,4 +87,4 @@ TEST(JsonStringTest, RandomStringsMatchNlohmann) {
 }
 
 }  // namespace
-}  // namespace rampart::detect
+}  // namespace rampart::jsonutil
