@@ -77,9 +77,13 @@ std::optional<IpAddress> ParseIp(std::string_view text) {
 
 std::optional<IpNetwork> ParseCidr(std::string_view text) {
   size_t slash = text.find('/');
-  auto ip = ParseIp(text.substr(0, slash));
+  std::string_view address = text.substr(0, slash);
+  auto ip = ParseIp(address);
   if (!ip) return std::nullopt;
-  int max = ip->v4 ? 32 : 128;
+  // The prefix counts the bits of the notation the address is written in: an IPv4-mapped
+  // network in IPv6 notation ("::ffff:192.0.2.0/120") is the IPv4 /24.
+  bool v6_notation = address.find(':') != std::string_view::npos;
+  int max = v6_notation ? 128 : 32;
   int prefix = max;
   if (slash != std::string_view::npos) {
     std::string_view p = text.substr(slash + 1);
@@ -91,8 +95,11 @@ std::optional<IpNetwork> ParseCidr(std::string_view text) {
     }
     if (prefix > max) return std::nullopt;
   }
+  // A mapped network shorter than /96 would reach past the IPv4 addresses into IPv6 ones,
+  // which the families kept apart cannot express.
+  if (ip->v4 && v6_notation && prefix < 96) return std::nullopt;
   IpNetwork net;
-  net.prefix = ip->v4 ? prefix + 96 : prefix;
+  net.prefix = v6_notation ? prefix : prefix + 96;
   net.base = *ip;
   for (int bit = net.prefix; bit < 128; ++bit) {
     net.base.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));

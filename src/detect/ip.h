@@ -24,7 +24,9 @@ struct IpNetwork {
 
 // Parses "192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1", "[2001:db8::1]" (brackets allowed).
 std::optional<IpAddress> ParseIp(std::string_view text);
-// Parses "192.0.2.0/24", "2001:db8::/32", or a bare address (a /32 or /128).
+// Parses "192.0.2.0/24", "2001:db8::/32", or a bare address (a /32 or /128). The prefix is in
+// the bits of the address's notation: "::ffff:192.0.2.0/120" is 192.0.2.0/24; an IPv4-mapped
+// network shorter than /96 is refused.
 std::optional<IpNetwork> ParseCidr(std::string_view text);
 std::string FormatIp(const IpAddress& ip);
 

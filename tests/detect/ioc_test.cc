@@ -134,6 +134,34 @@ TEST(IocStoreTest, StringFiltersKeepExactAnswers) {
   EXPECT_EQ(store.FindUrl("https://drop.example/stage/b.zip", kNow), nullptr);
 }
 
+// A network's prefix is counted in the bits of the notation its address is written in.
+TEST(IpParseTest, MappedNetworksInIpv6NotationCountIpv6Bits) {
+  auto net = ParseCidr("::ffff:192.0.2.0/120");
+  ASSERT_TRUE(net.has_value());
+  EXPECT_EQ(net->prefix, 120);
+  EXPECT_TRUE(net->Contains(Ip("192.0.2.77")));
+  EXPECT_FALSE(net->Contains(Ip("192.0.3.1")));
+  auto v4 = ParseCidr("192.0.2.0/24");
+  ASSERT_TRUE(v4.has_value());
+  EXPECT_EQ(v4->prefix, net->prefix);
+  EXPECT_EQ(v4->base, net->base);
+  auto all = ParseCidr("::ffff:0.0.0.0/96");
+  ASSERT_TRUE(all.has_value());
+  EXPECT_TRUE(all->Contains(Ip("203.0.113.9")));
+  // "/24" on the mapped notation is an IPv6 /24, which would take in IPv6 addresses as well.
+  EXPECT_FALSE(ParseCidr("::ffff:192.0.2.0/24").has_value());
+  EXPECT_FALSE(ParseCidr("::ffff:192.0.2.0/95").has_value());
+  EXPECT_FALSE(ParseCidr("::ffff:192.0.2.0/129").has_value());
+
+  IocStore store;
+  ASSERT_TRUE(store.Add(IocType::kIp, "::ffff:198.51.100.0/120", "feed", 0).ok());
+  const Ioc* hit = store.FindIp(Ip("198.51.100.200"), kNow);
+  ASSERT_NE(hit, nullptr);
+  EXPECT_EQ(hit->value, "198.51.100.0/24");
+  EXPECT_EQ(store.FindIp(Ip("198.51.101.1"), kNow), nullptr);
+  EXPECT_FALSE(store.Add(IocType::kIp, "::ffff:198.51.100.0/24", "feed", 0).ok());
+}
+
 TEST(IpParseTest, DottedQuadsAsInetPtonReadsThem) {
   for (const char* good : {"0.0.0.0", "192.0.2.1", "255.255.255.255", "10.0.0.10", "[192.0.2.1]"}) {
     EXPECT_TRUE(ParseIp(good).has_value()) << good;
