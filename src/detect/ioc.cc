@@ -340,6 +340,19 @@ const Ioc* IocStore::FindIn(const StringIndex& index, std::string_view key,
   return slot == nullptr ? nullptr : Live(*slot, now_millis);
 }
 
+namespace {
+
+// Sets bits [first, first + count): a wide network (a /8 covers 65,536 /24s) a word at a time.
+void SetBits(std::vector<uint64_t>* bits, uint64_t first, uint64_t count) {
+  uint64_t end = first + count;
+  for (; first < end && first % 64 != 0; ++first)
+    (*bits)[first / 64] |= uint64_t{1} << (first % 64);
+  for (; end - first >= 64; first += 64) (*bits)[first / 64] = ~uint64_t{0};
+  for (; first < end; ++first) (*bits)[first / 64] |= uint64_t{1} << (first % 64);
+}
+
+}  // namespace
+
 void IocStore::CoverIpv4(const IpNetwork& net) {
   // IPv6 networks never match IPv4 addresses (the address family is part of the key), so
   // only IPv4 networks go into the bitmap.
@@ -349,13 +362,8 @@ void IocStore::CoverIpv4(const IpNetwork& net) {
   uint32_t first = (uint32_t{net.base.bytes[12]} << 16) | (uint32_t{net.base.bytes[13]} << 8) |
                    net.base.bytes[14];
   int prefix = net.prefix - 96;
-  uint64_t count = prefix >= 24 ? 1 : uint64_t{1} << (24 - prefix);
-  for (uint64_t i = first; i < first + count; ++i) v4_slash24_[i / 64] |= uint64_t{1} << (i % 64);
-  uint64_t first16 = first >> 8;
-  uint64_t count16 = prefix >= 16 ? 1 : uint64_t{1} << (16 - prefix);
-  for (uint64_t i = first16; i < first16 + count16; ++i) {
-    v4_slash16_[i / 64] |= uint64_t{1} << (i % 64);
-  }
+  SetBits(&v4_slash24_, first, prefix >= 24 ? 1 : uint64_t{1} << (24 - prefix));
+  SetBits(&v4_slash16_, first >> 8, prefix >= 16 ? 1 : uint64_t{1} << (16 - prefix));
 }
 
 namespace {
