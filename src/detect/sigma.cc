@@ -36,8 +36,12 @@ static_assert(kSlotCount <= 32, "the matcher keeps a 32-bit mask of slots");
 constexpr size_t kMaxFallbackValue = 64 * 1024;
 // RuleMatcher's memo of prefilter marks per slot: entries per slot, the longest value kept,
 // and how it decides that a slot's values do not repeat (see RuleMatcher::Impl::MemoStats).
+// The request target and the user agent take by far the most distinct values in web logs
+// (signed download links, device and OS versions), so their tables are larger.
 constexpr size_t kMemoEntries = 1024;
-static_assert(std::has_single_bit(kMemoEntries) && kMemoEntries >= 2,
+constexpr size_t kWideMemoEntries = 4096;
+static_assert(std::has_single_bit(kMemoEntries) && std::has_single_bit(kWideMemoEntries) &&
+                  kMemoEntries >= 2,
               "memo sets are pairs of entries indexed by hash bits");
 constexpr size_t kMaxMemoValue = 512;
 constexpr uint32_t kMemoProbe = 4096;
@@ -2218,7 +2222,11 @@ struct RuleMatcher::Impl {
     if (key.size() > kMaxMemoValue) return {&uncached, 0, false};
     uint64_t h = HashValue(key, has_decoded);
     std::vector<SlotMemo>& table = memo[index];
-    if (table.empty()) table.resize(kMemoEntries);
+    if (table.empty()) {
+      bool wide = index == static_cast<size_t>(Field::kUrlOriginal) ||
+                  index == static_cast<size_t>(Field::kUserAgentOriginal);
+      table.resize(wide ? kWideMemoEntries : kMemoEntries);
+    }
     if (++stats.lookups == kMemoProbe) {
       if (stats.hits < kMemoProbe / 8) stats.bypass = kMemoBypass;
       stats.lookups = stats.hits = 0;
@@ -2227,7 +2235,7 @@ struct RuleMatcher::Impl {
     // that keeps coming: an entry found since it was filled is "hot", and a new value takes
     // the place of an entry that is not; when both are, it is looked at for this event only
     // and both are made cold, so that a value that stopped coming leaves in time.
-    SlotMemo* ways = &table[h & (kMemoEntries - 2)];
+    SlotMemo* ways = &table[h & (table.size() - 2)];
     for (int w = 0; w < 2; ++w) {
       SlotMemo* entry = &ways[w];
       if (entry->filled && entry->hash == h && entry->has_decoded == has_decoded &&

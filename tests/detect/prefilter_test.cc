@@ -193,15 +193,15 @@ bool MatchesAsExhaustively(RuleMatcher* fast, RuleMatcher* full, const Event& ev
   return !e.empty();
 }
 
-// Matches each user agent both ways (MatchesAsExhaustively); the number that matched.
-size_t MatchAgentsAsExhaustively(RuleMatcher* fast, RuleMatcher* full,
-                                 const std::vector<std::string>& agents) {
+// Matches events of one field each both ways (MatchesAsExhaustively); the number that matched.
+size_t MatchValuesAsExhaustively(RuleMatcher* fast, RuleMatcher* full, Field field,
+                                 const std::vector<std::string>& values) {
   Event ev;
   size_t matching = 0;
-  for (const std::string& agent : agents) {
+  for (const std::string& value : values) {
     ev.Clear();
-    ev.Set(Field::kUserAgentOriginal, agent);
-    matching += MatchesAsExhaustively(fast, full, ev, agent);
+    ev.Set(field, value);
+    matching += MatchesAsExhaustively(fast, full, ev, value);
   }
   return matching;
 }
@@ -335,7 +335,7 @@ TEST(PrefilterTest, RememberedRegexResultsBelongToTheirValue) {
     agents.push_back(i % 2 == 0 ? "abc" + std::to_string(100 + (i / 2) % 50)
                                 : "agent-" + std::to_string(i));
   }
-  size_t matching = MatchAgentsAsExhaustively(&fast, &full, agents);
+  size_t matching = MatchValuesAsExhaustively(&fast, &full, Field::kUserAgentOriginal, agents);
   EXPECT_EQ(matching, 10000u);
   // The `re` check is exact here, so only the matching lines needed the full scans: a value
   // that kept another's findings would add candidates.
@@ -346,22 +346,23 @@ TEST(PrefilterTest, RememberedRegexResultsBelongToTheirValue) {
 // again: the values seen once are then looked at for their event only, and must match as a
 // fresh lookup does, and so must the held values when they are found again.
 TEST(PrefilterTest, ValuesLookedAtWhileTheMemoIsFullMatchAsExhaustively) {
-  auto rules = WebRules({"sel: {'c-useragent|re': '^agent-[0-9]*5$'}\n  condition: sel",
-                         "sel: {'c-useragent|contains': '-77'}\n  condition: sel"});
+  // (The referrer has one of the smaller tables, which 1,000 values fill.)
+  auto rules = WebRules({"sel: {'cs-referer|re': '^ref-[0-9]*5$'}\n  condition: sel",
+                         "sel: {'cs-referer|contains': '-77'}\n  condition: sel"});
   ASSERT_NE(rules, nullptr);
   RuleMatcher fast(*rules, MatchMode::kPrefiltered);
   RuleMatcher full(*rules, MatchMode::kExhaustive);
   // 1,000 values that come back (one in ten matches the `re`), each twice in a row so that it
   // is found again, then one value that never comes back and matches the literal: taking a
   // held value's findings for that one would lose its match.
-  std::vector<std::string> agents;
+  std::vector<std::string> referrers;
   for (int round = 0; round < 4; ++round) {
     for (int i = 0; i < 9000; ++i) {
-      agents.push_back(i % 3 == 2 ? "once-" + std::to_string(round * 9000 + i) + "-77"
-                                  : "agent-" + std::to_string(1000 + (i / 3 * 7) % 1000));
+      referrers.push_back(i % 3 == 2 ? "once-" + std::to_string(round * 9000 + i) + "-77"
+                                     : "ref-" + std::to_string(1000 + (i / 3 * 7) % 1000));
     }
   }
-  size_t matching = MatchAgentsAsExhaustively(&fast, &full, agents);
+  size_t matching = MatchValuesAsExhaustively(&fast, &full, Field::kHttpRequestReferrer, referrers);
   EXPECT_EQ(matching, 4u * (3000 + 600));
 }
 
