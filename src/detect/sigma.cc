@@ -205,24 +205,65 @@ bool GlobMatch(std::string_view pattern, std::string_view name) {
 
 class ConditionParser;
 
-// The 1-based line of the first line whose first non-blank character is ','. yaml-cpp 0.7 never
-// returns from some such inputs (found by fuzzing); Sigma rules have no reason to write one.
-std::optional<size_t> LineStartingWithComma(std::string_view text) {
-  size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    size_t first = line.find_first_not_of(" \t\r");
-    if (first != std::string_view::npos && line[first] == ',') return line_no;
-    if (line.substr(first == std::string_view::npos ? line.size() : first).starts_with("---")) {
-      std::string_view rest = line.substr(first + 3);
-      size_t next = rest.find_first_not_of(" \t\r");
-      if (next != std::string_view::npos && rest[next] == ',') return line_no;
+// A YAML stream cut into its documents, each with the 0-based line it starts on. yaml-cpp
+// 0.7's LoadAll, on some malformed text (a line starting with ',' after a marker, a '%'
+// line inside a document, ...), keeps returning empty documents without reading on and
+// allocates until the process dies (jbeder/yaml-cpp#1319); Load parses one document and
+// returns. So the stream is cut here, at the marker lines that end a document ("---" starts
+// the next one, "..." ends this one), and each part is given to Load. Parts holding nothing
+// but blank, comment and directive lines go with the document that follows them.
+struct YamlPart {
+  std::string_view text;
+  size_t first_line;
+  // 0-based line of the first line with content besides markers, if any. Where Load gives
+  // nothing for a part that has one, it stopped at something it could not read.
+  std::optional<size_t> body_line;
+};
+
+// `line` includes its '\n'.
+bool StartsWithMarker(std::string_view line, std::string_view marker) {
+  if (!line.starts_with(marker)) return false;
+  return line.size() == marker.size() ||
+         std::string_view(" \t\r\n").find(line[marker.size()]) != std::string_view::npos;
+}
+
+std::vector<YamlPart> SplitYamlDocuments(std::string_view yaml) {
+  std::vector<YamlPart> parts;
+  size_t begin = 0, begin_line = 0, line_no = 0;
+  bool marked = false;  // the current part has a marker line
+  std::optional<size_t> body;
+  auto close = [&](size_t end, size_t next_line) {
+    if (marked || body) {
+      parts.push_back({yaml.substr(begin, end - begin), begin_line, body});
+      begin = end;
+      begin_line = next_line;
     }
+    marked = false;
+    body.reset();
+  };
+  // Content: a character that is not blank and does not start a comment.
+  auto has_content = [](std::string_view text) {
+    size_t first = text.find_first_not_of(" \t\r\n");
+    return first != std::string_view::npos && text[first] != '#';
+  };
+  for (size_t at = 0; at < yaml.size(); ++line_no) {
+    size_t nl = yaml.find('\n', at);
+    size_t end = nl == std::string_view::npos ? yaml.size() : nl + 1;
+    std::string_view line = yaml.substr(at, end - at);
+    if (StartsWithMarker(line, "---")) {
+      close(at, line_no);
+      marked = true;
+      if (has_content(line.substr(3))) body = line_no;
+    } else if (StartsWithMarker(line, "...")) {
+      marked = true;
+      close(end, line_no + 1);
+    } else if (has_content(line) && !body && !(line[0] == '%' && !marked)) {
+      body = line_no;  // (a directive before the marker is not the document's content)
+    }
+    at = end;
   }
-  return std::nullopt;
+  close(yaml.size(), line_no);
+  return parts;
 }
 
 }  // namespace
@@ -699,18 +740,22 @@ const std::vector<std::pair<std::string, std::string>>& RuleSetBuilder::correlat
 
 Status RuleSetBuilder::AddRuleText(std::string_view yaml, std::string_view origin) {
   std::vector<YAML::Node> docs;
-  if (auto line = LineStartingWithComma(yaml)) {
-    std::string reason = "YAML error at line " + std::to_string(*line) +
-                         ": a line cannot start with ',' (yaml-cpp may not return from it)";
-    impl_->skipped.push_back({std::string(origin), "", reason});
-    return Status::InvalidArgument(std::string(origin) + ": " + reason);
-  }
-  try {
-    docs = YAML::LoadAll(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    std::string reason = "YAML error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg;
-    impl_->skipped.push_back({std::string(origin), "", reason});
-    return Status::InvalidArgument(std::string(origin) + ": " + reason);
+  for (const YamlPart& part : SplitYamlDocuments(yaml)) {
+    std::string reason;
+    try {
+      docs.push_back(YAML::Load(std::string(part.text)));
+      if (docs.back().IsNull() && part.body_line) {
+        reason = "YAML error at line " + std::to_string(*part.body_line + 1) +
+                 ": nothing could be read from this document";
+      }
+    } catch (const YAML::Exception& e) {
+      reason =
+          "YAML error at line " + std::to_string(part.first_line + e.mark.line + 1) + ": " + e.msg;
+    }
+    if (!reason.empty()) {
+      impl_->skipped.push_back({std::string(origin), "", reason});
+      return Status::InvalidArgument(std::string(origin) + ": " + reason);
+    }
   }
   Status first;
   for (const auto& doc : docs) {
