@@ -32,6 +32,7 @@ namespace {
 constexpr size_t kKeywordSlot = kFieldCount;
 constexpr size_t kSlotCount = kFieldCount + 1;
 static_assert(kSlotCount <= 32, "the matcher keeps a 32-bit mask of slots");
+static_assert(std::endian::native == std::endian::little, "HashValue's tail load assumes it");
 // std::regex backtracks recursively; values longer than this are not given to the fallback.
 constexpr size_t kMaxFallbackValue = 64 * 1024;
 // RuleMatcher's memo of prefilter marks per slot: entries per slot, the longest value kept,
@@ -1700,6 +1701,10 @@ struct RuleMatcher::Impl {
           prefilter_scratch = false;
         }
       }
+      if (prefilter_scratch && pf.target_literals.db &&
+          hs_alloc_scratch(pf.target_literals.db.get(), &s) != HS_SUCCESS) {
+        prefilter_scratch = false;
+      }
     }
     scratch.reset(s);
     for (size_t slot = 0; slot < kSlotCount; ++slot) {
@@ -2179,7 +2184,8 @@ struct RuleMatcher::Impl {
     uint64_t h = a ^ std::rotl(b, 17) ^ std::rotl(c, 31) ^ std::rotl(d, 47);
     for (; n >= 8; p += 8, n -= 8) h = mix(h, load(p));
     // The last bytes in one load that ends with the value (a copy through memory byte by
-    // byte stalled the load that read it back). Bytes already hashed are shifted out.
+    // byte stalled the load that read it back). Bytes already hashed are shifted out
+    // (little-endian: the value's last byte is the load's highest).
     uint64_t x = 0;
     if (n != 0 && v.size() >= 8) {
       x = load(p + n - 8) >> (8 * (8 - n));
@@ -2292,7 +2298,10 @@ struct RuleMatcher::Impl {
       }
     }
     for (int w = 0; w < 2; ++w) {
-      if (!ways[w].filled || !ways[w].hot) return {&ways[w], h, false};
+      if (!ways[w].filled) return {&ways[w], h, false};
+    }
+    for (int w = 0; w < 2; ++w) {
+      if (!ways[w].hot) return {&ways[w], h, false};
     }
     ways[0].hot = ways[1].hot = false;
     return {&uncached, h, false};
@@ -2439,7 +2448,9 @@ struct RuleMatcher::Impl {
       case MatcherKind::kCidr:
         if (ev->Has(field)) {
           auto ip = ParseIp(ev->Get(field));
-          result = ip && def.net.Contains(*ip);
+          // As the IoC store and pySigma: an address never falls in a network of the
+          // other family (so '::/0' takes no IPv4 address).
+          result = ip && ip->v4 == def.net.base.v4 && def.net.Contains(*ip);
         }
         break;
       case MatcherKind::kRegex: {

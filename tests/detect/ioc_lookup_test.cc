@@ -356,9 +356,10 @@ TEST(IocTargetTest, MatchEventAgreesWithFindUrl) {
 // An oracle for address and network indicators that shares nothing with src/detect/ip.cc:
 // texts are parsed here into the 16-byte mapped form, and containment is decided bit by bit.
 // What the store promises (ip.h, ioc.h): IPv4 lives in ::ffff:0:0/96 whatever its spelling
-// ("1.2.3.4", "::ffff:1.2.3.4", "0:0:0:0:0:ffff:102:304"), an IPv4 network's prefix counts
-// on that form, IPv6 networks never match IPv4 addresses nor IPv4 networks IPv6 ones, and the
-// longest listed network that holds an address is the one reported.
+// ("1.2.3.4", "::ffff:1.2.3.4", "0:0:0:0:0:ffff:102:304"), a network's prefix counts the bits
+// of its address's notation (32 for a dotted quad, 128 in IPv6 notation, where a mapped
+// network shorter than /96 is refused), IPv6 networks never match IPv4 addresses nor IPv4
+// networks IPv6 ones, and the longest listed network that holds an address is the one reported.
 using OracleBytes = std::array<uint8_t, 16>;
 
 struct OracleNet {
@@ -475,7 +476,8 @@ std::optional<OracleNet> OracleParseNetwork(std::string_view text) {
   OracleNet net;
   net.base = *addr;
   net.v4 = OracleIsMapped(*addr);
-  int max = net.v4 ? 32 : 128;
+  bool v6_notation = text.substr(0, slash).find(':') != std::string_view::npos;
+  int max = v6_notation ? 128 : 32;
   int prefix = max;
   if (slash != std::string_view::npos) {
     std::string_view digits = text.substr(slash + 1);
@@ -487,7 +489,8 @@ std::optional<OracleNet> OracleParseNetwork(std::string_view text) {
     }
     if (prefix > max) return std::nullopt;
   }
-  net.prefix = net.v4 ? prefix + 96 : prefix;
+  if (net.v4 && v6_notation && prefix < 96) return std::nullopt;
+  net.prefix = v6_notation ? prefix : prefix + 96;
   return net;
 }
 
@@ -613,10 +616,12 @@ OracleBytes OracleRandomV6(std::mt19937_64& rng) {
 // A network indicator's value as an operator writes it: host bits sometimes left set.
 std::string OracleNetworkText(const OracleBytes& addr, int shown_prefix, bool v4, bool bare,
                               std::mt19937_64& rng) {
-  std::string text =
-      v4 ? (bare && rng() % 3 == 0 ? "::ffff:" + OracleDotted(addr) : OracleDotted(addr))
-         : OracleV6Text(addr, rng() % 4 != 0, rng() % 4 == 0);
-  if (!bare) text += "/" + std::to_string(shown_prefix);
+  // An IPv4 network is sometimes written in IPv6 notation, its prefix then counted on 128 bits.
+  bool mapped = v4 && rng() % 3 == 0;
+  std::string text = !v4      ? OracleV6Text(addr, rng() % 4 != 0, rng() % 4 == 0)
+                     : mapped ? "::ffff:" + OracleDotted(addr)
+                              : OracleDotted(addr);
+  if (!bare) text += "/" + std::to_string(mapped ? 96 + shown_prefix : shown_prefix);
   return text;
 }
 
@@ -678,6 +683,24 @@ TEST(IocAddressOracleTest, OracleReadsItsOwnSpellings) {
   EXPECT_FALSE(OracleContains(*OracleParseNetwork("::/0"), *OracleParseAddress("10.21.0.0")));
   EXPECT_TRUE(OracleContains(*OracleParseNetwork("::/0"), *OracleParseAddress("::1.2.3.4")));
   EXPECT_TRUE(OracleContains(*OracleParseNetwork("0.0.0.0/0"), *OracleParseAddress("::ffff:0:0")));
+  EXPECT_EQ(OracleParseNetwork("::ffff:10.20.0.0/112")->prefix, net.prefix);
+  EXPECT_FALSE(OracleParseNetwork("::ffff:10.20.0.0/16").has_value());
+}
+
+// A mapped network shorter than /96 would reach into IPv6 space: the store refuses it, and a
+// dotted quad's prefix never counts past 32.
+TEST(IocAddressOracleTest, MappedNetworksShorterThan96AreRefused) {
+  IocStore store;
+  for (int prefix = 0; prefix < 96; ++prefix) {
+    std::string text = "::ffff:10.20.0.0/" + std::to_string(prefix);
+    EXPECT_FALSE(store.Add(IocType::kIp, text, "f", 0).ok()) << text;
+    EXPECT_FALSE(OracleParseNetwork(text).has_value()) << text;
+  }
+  for (int prefix = 96; prefix <= 128; ++prefix) {
+    std::string text = "::ffff:0.0.0.0/" + std::to_string(prefix);
+    EXPECT_TRUE(store.Add(IocType::kIp, text, "f", 0).ok()) << text;
+  }
+  EXPECT_FALSE(store.Add(IocType::kIp, "10.20.0.0/33", "f", 0).ok());
 }
 
 // MatchEvent on address texts against the oracle: for stores of random networks (with and
@@ -735,7 +758,7 @@ TEST(IocAddressOracleTest, MatchEventAgreesWithBitByBitContainment) {
         if (want == nullptr) {
           ++missed;
           for (const OracleNet& net : nets) {
-            if (net.v4 != OracleIsMapped(addr) && net.prefix == 0) ++cross_family;
+            if (net.v4 != OracleIsMapped(addr) && net.prefix == (net.v4 ? 96 : 0)) ++cross_family;
           }
           continue;
         }

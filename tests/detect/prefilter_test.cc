@@ -366,6 +366,30 @@ TEST(PrefilterTest, ValuesLookedAtWhileTheMemoIsFullMatchAsExhaustively) {
   EXPECT_EQ(matching, 4u * (3000 + 600));
 }
 
+// Benign MDM requests, each a new target with a path and a query inside it, need no full scan
+// with every rule loaded: the target's one literal scan answers for its parts (a scan that
+// failed would mark all of the target's matchers and send each line to the full scans).
+TEST(PrefilterTest, BenignTargetsAreAnsweredByTheTargetScan) {
+  auto rules = AllRules();
+  ASSERT_NE(rules, nullptr);
+  RuleMatcher fast(*rules, MatchMode::kPrefiltered);
+  RuleMatcher full(*rules, MatchMode::kExhaustive);
+  Event ev;
+  for (int i = 0; i < 300; ++i) {
+    std::string target =
+        i % 2 == 0
+            ? "/mifs/admin/rest/api/v2/device?limit=50&offset=" + std::to_string(i * 50) +
+                  "&sortField=name"
+            : "/mifs/c/appstore/fob/3/" + std::to_string(i) +
+                  "/sha256:kid=1,st=1769829446,h=54c6ba2b" + std::to_string(1000 + i) + "/app.ipa";
+    std::string line = "10.1.2.3 - - [30/Jan/2026:02:13:24 +0100] \"GET " + target +
+                       " HTTP/1.1\" 200 4475 \"-\" \"MobileIron/12.3 CFNetwork/1410.0.6\"";
+    ASSERT_TRUE(ParseAccessLogLine(line, &ev)) << line;
+    EXPECT_FALSE(MatchesAsExhaustively(&fast, &full, ev, line));
+  }
+  EXPECT_EQ(fast.full_scans(), 0u);
+}
+
 // Lines matched from one prepared buffer give what they give one by one, and an event whose
 // line is elsewhere is searched on its own.
 TEST(PrefilterTest, PreparedLinesMatchAsLinesSearchedOneByOne) {

@@ -80,6 +80,23 @@ detection:
   EXPECT_FALSE(r.Fires(Line("203.0.113.1", "GET", "/other/shell.jsp", 200)));
 }
 
+// A cidr network takes addresses of its own family only, its prefix counted in the bits of
+// its notation.
+TEST(SigmaTest, CidrKeepsAddressFamiliesApart) {
+  Rules r(R"(
+title: Cidr families
+logsource: {category: webserver}
+detection:
+  sel:
+    c-ip|cidr: ['::/0', '::ffff:198.51.100.0/120']
+  condition: sel
+)");
+  ASSERT_EQ(r.set().size(), 1u);
+  EXPECT_TRUE(r.Fires(Line("2001:db8::7", "GET", "/", 200)));
+  EXPECT_TRUE(r.Fires(Line("198.51.100.9", "GET", "/", 200)));
+  EXPECT_FALSE(r.Fires(Line("203.0.113.1", "GET", "/", 200))) << "'::/0' takes no IPv4 address";
+}
+
 TEST(SigmaTest, ExactWildcardsKeywordsAndNumbers) {
   Rules r(R"(
 title: Exact
