@@ -345,8 +345,9 @@ namespace {
 // Sets bits [first, first + count): a wide network (a /8 covers 65,536 /24s) a word at a time.
 void SetBits(std::vector<uint64_t>* bits, uint64_t first, uint64_t count) {
   uint64_t end = first + count;
-  for (; first < end && first % 64 != 0; ++first)
+  for (; first < end && first % 64 != 0; ++first) {
     (*bits)[first / 64] |= uint64_t{1} << (first % 64);
+  }
   for (; end - first >= 64; first += 64) (*bits)[first / 64] = ~uint64_t{0};
   for (; first < end; ++first) (*bits)[first / 64] |= uint64_t{1} << (first % 64);
 }
