@@ -1600,10 +1600,9 @@ struct RuleMatcher::Impl {
   // In access logs url.path, url.query and url.extension are parts of url.original; where an
   // event's are, their marks are remembered with the target's, keyed by where they sit in it
   // (equal targets and equal places mean equal values).
-  static constexpr const std::array<Field, 3>& kTargetParts = kTargetPartFields;
   struct TargetParts {
     std::array<uint32_t, 3> offset{}, size{};
-    uint8_t present = 0, decoded = 0;  // bit per kTargetParts entry
+    uint8_t present = 0, decoded = 0;  // bit per kTargetPartFields entry
     bool operator==(const TargetParts&) const = default;
   };
   struct SlotMemo {
@@ -1889,7 +1888,7 @@ struct RuleMatcher::Impl {
         if (!(parts.present >> k & 1u)) continue;
         begin = parts.offset[k];
         end = begin + parts.size[k];
-        slot = static_cast<unsigned>(kTargetParts[k]);
+        slot = static_cast<unsigned>(kTargetPartFields[k]);
       }
       if (to > end || to < begin + u.bytes || (u.at_start && to != begin + u.bytes) ||
           (u.at_end && to != end)) {
@@ -2092,9 +2091,9 @@ struct RuleMatcher::Impl {
         MarkOrDefer(*found);
         regex_gates |= found->gates;
         Remember(kTarget, found);
-        for (size_t i = 0; with_parts && i < kTargetParts.size(); ++i) {
+        for (size_t i = 0; with_parts && i < kTargetPartFields.size(); ++i) {
           if (!(parts.present >> i & 1u)) continue;
-          auto part = static_cast<unsigned>(kTargetParts[i]);
+          auto part = static_cast<unsigned>(kTargetPartFields[i]);
           memo_pending &= ~(1u << part);
           Remember(part, found);
         }
@@ -2201,8 +2200,8 @@ struct RuleMatcher::Impl {
   bool FindTargetParts(const Event& e, TargetParts* parts) const {
     std::string_view target = e.Get(Field::kUrlOriginal);
     auto begin = reinterpret_cast<uintptr_t>(target.data());
-    for (size_t i = 0; i < kTargetParts.size(); ++i) {
-      Field f = kTargetParts[i];
+    for (size_t i = 0; i < kTargetPartFields.size(); ++i) {
+      Field f = kTargetPartFields[i];
       if (!(memo_slots >> static_cast<unsigned>(f) & 1u) || !e.Has(f)) continue;
       std::string_view v = e.Get(f);
       auto at = reinterpret_cast<uintptr_t>(v.data());
@@ -2320,9 +2319,9 @@ struct RuleMatcher::Impl {
     bool together = parts != nullptr && rs.prefilter.target_literals.db != nullptr;
     bool ok = CollectSlot(slot, raw, has_decoded ? e.Decoded(f) : std::string_view(), has_decoded,
                           /*raw_literals=*/!together);
-    for (size_t i = 0; ok && parts != nullptr && i < kTargetParts.size(); ++i) {
+    for (size_t i = 0; ok && parts != nullptr && i < kTargetPartFields.size(); ++i) {
       if (!(parts->present >> i & 1u)) continue;
-      Field part = kTargetParts[i];
+      Field part = kTargetPartFields[i];
       ok = CollectSlot(static_cast<size_t>(part), e.Get(part), e.Decoded(part),
                        e.HasDistinctDecoded(part), /*raw_literals=*/!together);
     }

@@ -26,6 +26,14 @@ namespace {
 
 constexpr int64_t kLookupNow = 1769760000000;
 
+// Fewer than `bound` bytes drawn from `alphabet`.
+std::string RandomText(std::mt19937_64& rng, std::string_view alphabet, size_t bound) {
+  std::string text;
+  size_t n = rng() % bound;
+  for (size_t k = 0; k < n; ++k) text.push_back(alphabet[rng() % alphabet.size()]);
+  return text;
+}
+
 // ParseIp as it was before the IPv4-first rewrite, verbatim but for names.
 bool RefParseIpv4(std::string_view text, uint8_t out[4]) {
   size_t i = 0;
@@ -130,9 +138,7 @@ TEST(IpParseEquivalenceTest, AgreesWithThePreviousParser) {
   std::mt19937_64 rng(42);
   constexpr std::string_view kAlphabet = "0123456789.:abcdefABCDEFxz[] %";
   for (int i = 0; i < 200000; ++i) {
-    std::string text;
-    size_t n = rng() % 18;
-    for (size_t k = 0; k < n; ++k) text.push_back(kAlphabet[rng() % kAlphabet.size()]);
+    std::string text = RandomText(rng, kAlphabet, 18);
     ExpectSameIp(text);
     // And near-valid ones: an address with one byte changed.
     std::string near = std::to_string(rng() % 300) + "." + std::to_string(rng() % 256) + "." +
@@ -298,9 +304,7 @@ TEST(IocSchemeTest, SchemeSeparatorAgreesWithFind) {
   std::mt19937_64 rng(11);
   constexpr std::string_view kAlphabet = "://ah";
   for (int i = 0; i < 300000; ++i) {
-    std::string s;
-    size_t n = rng() % 20;
-    for (size_t k = 0; k < n; ++k) s.push_back(kAlphabet[rng() % kAlphabet.size()]);
+    std::string s = RandomText(rng, kAlphabet, 20);
     std::string_view v = s;
     size_t whole = v.find("://");
     size_t host_want =
