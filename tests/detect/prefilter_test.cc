@@ -484,6 +484,40 @@ TEST(PrefilterTest, BroadMatchersStillCompleteTheirRules) {
   EXPECT_EQ(matched, 4u);
 }
 
+// Short words among a rule's keywords ("POST", 200) are left out of the line's keyword scan when
+// the rule has other clauses; rules made of such words alone keep them.
+TEST(PrefilterTest, ShortKeywordWordsStillCompleteTheirRules) {
+  auto rules = WebRules({
+      "keywords:\n    '|all': ['POST', 200, 'VirtualDirectory']\n  condition: keywords",
+      "keywords:\n    '|all': ['PUT', 201]\n  condition: keywords",
+  });
+  ASSERT_NE(rules, nullptr);
+  RuleMatcher fast(*rules, MatchMode::kPrefiltered);
+  RuleMatcher full(*rules, MatchMode::kExhaustive);
+  const std::string prefix = "10.0.0.1 - - [30/Jan/2026:09:15:00 +0100] \"";
+  const std::vector<std::string> lines = {
+      prefix + "POST /ecp/VirtualDirectory HTTP/1.1\" 200 1 \"-\" \"x\"",
+      prefix + "POST /ecp/VirtualDirectory HTTP/1.1\" 500 1 \"-\" \"x\"",
+      prefix + "POST /ecp/x HTTP/1.1\" 200 1 \"-\" \"x\"",
+      prefix + "PUT /a HTTP/1.1\" 201 1 \"-\" \"x\"",
+      prefix + "PUT /a HTTP/1.1\" 204 1 \"-\" \"x\"",
+  };
+  std::string buffer;
+  for (const std::string& line : lines) buffer += line + "\n";
+  fast.PrepareLines(buffer);
+  Event ev;
+  std::vector<bool> matched;
+  for (size_t at = 0; at < buffer.size();) {
+    size_t end = buffer.find('\n', at);
+    std::string_view line(buffer.data() + at, end - at);
+    ASSERT_TRUE(ParseAccessLogLine(line, &ev)) << line;
+    matched.push_back(MatchesAsExhaustively(&fast, &full, ev, line));
+    at = end + 1;
+  }
+  fast.PrepareLines({});
+  EXPECT_EQ(matched, (std::vector<bool>{true, false, false, true, false}));
+}
+
 // Method, status and virtual host are remembered under one key: the same bytes in another
 // field are another key.
 TEST(PrefilterTest, RememberedContextIsKeyedByField) {
