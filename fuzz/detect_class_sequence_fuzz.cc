@@ -24,8 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (seq->positions() == 0 || seq->positions() > rampart::detect::ClassSequence::kMaxPositions) {
     std::abort();
   }
-  unsigned flags = HS_FLAG_SINGLEMATCH | (caseless ? HS_FLAG_CASELESS : 0u) |
-                   (dotall ? HS_FLAG_DOTALL : 0u);
+  unsigned flags =
+      HS_FLAG_SINGLEMATCH | (caseless ? HS_FLAG_CASELESS : 0u) | (dotall ? HS_FLAG_DOTALL : 0u);
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
   if (hs_compile(pattern.c_str(), flags, HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
@@ -34,14 +34,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   hs_scratch_t* scratch = nullptr;
   if (hs_alloc_scratch(db, &scratch) != HS_SUCCESS) std::abort();
-  bool found = false;
-  hs_scan(
-      db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
-      [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
-        *static_cast<bool*>(ctx) = true;
-        return 1;
-      },
-      &found);
+  auto scan = [&](std::string_view part) {
+    bool found = false;
+    hs_scan(
+        db, part.data(), static_cast<unsigned>(part.size()), 0, scratch,
+        [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
+          *static_cast<bool*>(ctx) = true;
+          return 1;
+        },
+        &found);
+    return found;
+  };
+  bool found = scan(text);
+  // Debian 12's Vectorscan 5.4.9, on CPUs with AVX-512, misses some matches that start 64
+  // bytes or more into the buffer (docs/detection.md). A pattern without anchors matches the
+  // text when it matches a suffix, so the suffixes stand in for the whole where it misses.
+  for (size_t from = 32; !found && from < text.size(); from += 32) found = scan(text.substr(from));
   hs_free_scratch(scratch);
   hs_free_database(db);
   if (seq->Search(text) != found) std::abort();

@@ -321,6 +321,7 @@ std::optional<ClassSequence> ClassSequence::Parse(std::string_view pattern, bool
   // The anchor: among the leading required positions, the one with the fewest bytes, and of
   // those a punctuation byte, which is rarer in text than a letter or digit.
   for (size_t i = 0; i < positions.size() && positions[i].take == Take::kOnce; ++i) {
+    seq.leading_ = i + 1;
     size_t count = positions[i].bytes.count();
     bool alnum = true;
     for (unsigned c = 0; c < 256 && alnum; ++c) {
@@ -349,7 +350,7 @@ bool ClassSequence::Search(std::string_view text) const {
   while (i < n) {
     if (state == 0) {
       // Nothing in progress: the next match can only start where the anchor's byte sits
-      // anchor_ bytes on.
+      // anchor_ bytes on, and where the leading required positions take the bytes there.
       size_t from = i + anchor_;
       if (from >= n) return false;
       size_t at;
@@ -363,17 +364,31 @@ bool ClassSequence::Search(std::string_view text) const {
         if (at == n) return false;
       }
       i = at - anchor_;
+      if (n - i < leading_) return false;  // no room left for a match
+      size_t k = 0;
+      while (k < leading_ && (holds_[p[i + k]] >> k & 1u)) ++k;
+      if (k < leading_) {
+        ++i;
+        continue;
+      }
     }
     // A match may also start here; position 0 is required, so it needs no closure.
     uint64_t live = state | 1u;
     uint64_t holds = holds_[p[i]];
-    state = ((live & once_ & holds) << 1) | (live & repeated_ & holds);
+    uint64_t taken = ((live & once_ & holds) << 1) | (live & repeated_ & holds);
     // Positions that may take no byte pass their state on.
+    state = taken;
     for (uint64_t next = state | ((state & skippable_) << 1); next != state;
          next = state | ((state & skippable_) << 1)) {
       state = next;
     }
     if (state & done_) return true;
+    if (taken != 0 && (taken & ~repeated_) == 0) {
+      // Only repeated positions took the byte (inside a hex digest for [^,/]*): every next
+      // byte that only they hold among the live positions leaves the state as it is.
+      live = state | 1u;
+      while (i + 1 < n && (holds_[p[i + 1]] & live) == taken) ++i;
+    }
     ++i;
   }
   return false;

@@ -58,6 +58,7 @@ class ClassSequence {
   // bytes its class holds; Search jumps to these bytes when no match is in progress.
   size_t anchor_ = 0;
   int anchor_byte_ = -1;  // the one byte, when the class holds exactly one
+  size_t leading_ = 0;    // how many positions lead the pattern, each taken once
 };
 
 }  // namespace rampart::detect
