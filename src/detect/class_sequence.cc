@@ -2,7 +2,6 @@
 
 #include <bit>
 #include <bitset>
-#include <cctype>
 #include <cstring>
 #include <vector>
 
@@ -49,6 +48,11 @@ ByteSet FoldCase(ByteSet s) {
   return s;
 }
 
+// Not std::isalnum, which follows the locale.
+bool IsAsciiAlnum(unsigned c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -81,6 +85,8 @@ class Reader {
     auto c = static_cast<unsigned char>(p_[i_++]);
     *is_class = false;
     switch (c) {
+      case '\0':  // Vectorscan takes the pattern as a C string and would stop here
+        return false;
       case 'd':
         *set = Digits();
         *is_class = true;
@@ -129,7 +135,7 @@ class Reader {
       default:
         // Any other escaped letter or digit is an assertion, a back-reference or a class
         // this reader does not follow; escaped punctuation stands for itself.
-        if (c >= 0x80 || std::isalnum(c) != 0) return false;
+        if (c >= 0x80 || IsAsciiAlnum(c)) return false;
         *byte = static_cast<int>(c);
         return true;
     }
@@ -175,8 +181,11 @@ class Reader {
   bool Class(ByteSet* out) {
     bool negated = i_ < p_.size() && p_[i_] == '^';
     if (negated) ++i_;
-    // A ']' first is a member in PCRE; rare in rules, so left to Vectorscan.
-    if (i_ >= p_.size() || p_[i_] == ']') return false;
+    // A ']' first is a member in PCRE; rare in rules, so left to Vectorscan. So are '=', '.'
+    // and ':' first, which Vectorscan reads as a POSIX collating element or class ([=a=]).
+    if (i_ >= p_.size() || p_[i_] == ']' || p_[i_] == '=' || p_[i_] == '.' || p_[i_] == ':') {
+      return false;
+    }
     ByteSet set;
     while (true) {
       if (i_ >= p_.size()) return false;
@@ -293,6 +302,13 @@ std::optional<ClassSequence> ClassSequence::Parse(std::string_view pattern, bool
       positions.size() > kMaxPositions || positions[0].take != Take::kOnce) {
     return std::nullopt;
   }
+  // Search passes a state across skippable positions one at a time, so a long run of them
+  // (x?{40}, a{0,60}) would cost that many steps per byte: such patterns stay with Vectorscan.
+  size_t run = 0;
+  for (const Position& pos : positions) {
+    run = pos.take == Take::kOnce ? 0 : run + 1;
+    if (run > kMaxSkippableRun) return std::nullopt;
+  }
   ClassSequence seq;
   seq.positions_ = positions.size();
   seq.done_ = uint64_t{1} << positions.size();
@@ -325,7 +341,7 @@ std::optional<ClassSequence> ClassSequence::Parse(std::string_view pattern, bool
     size_t count = positions[i].bytes.count();
     bool alnum = true;
     for (unsigned c = 0; c < 256 && alnum; ++c) {
-      if (positions[i].bytes[c] && std::isalnum(static_cast<int>(c)) == 0) alnum = false;
+      if (positions[i].bytes[c] && !class_sequence_internal::IsAsciiAlnum(c)) alnum = false;
     }
     if (count < anchor_count || (count == anchor_count && anchor_alnum && !alnum)) {
       anchor_count = count;
@@ -354,7 +370,9 @@ bool ClassSequence::Search(std::string_view text) const {
       size_t from = i + anchor_;
       if (from >= n) return false;
       size_t at;
-      if (anchor_byte_ >= 0) {
+      if (anchor_byte_ >= 0 && p[from] == anchor_byte_) {
+        at = from;  // (runs of the anchor byte, which a hostile value may hold, skip memchr)
+      } else if (anchor_byte_ >= 0) {
         const void* hit = std::memchr(p + from, anchor_byte_, n - from);
         if (hit == nullptr) return false;
         at = static_cast<size_t>(static_cast<const unsigned char*>(hit) - p);

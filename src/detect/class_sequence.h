@@ -29,13 +29,16 @@ class ClassSequence {
   // The most positions a pattern may expand to (a{3} is three): one state bit each, and one
   // for "all taken".
   static constexpr size_t kMaxPositions = 63;
+  // The most optional or repeated positions in a row (each costs Search a step per byte).
+  static constexpr size_t kMaxSkippableRun = 8;
 
   // Reads `pattern` in Vectorscan's syntax with the given flags (HS_FLAG_CASELESS,
   // HS_FLAG_DOTALL). nullopt for anything outside the shape above: anchors, groups,
   // alternation, back-references, \b and other assertions, POSIX classes, possessive
   // quantifiers, escapes this reader does not know, a NUL byte, more than kMaxPositions
-  // positions, or a pattern whose first position may be skipped (it then has no byte to jump
-  // to). Safe on any bytes.
+  // positions, more than kMaxSkippableRun optional or repeated positions in a row, or a
+  // pattern whose first position may be skipped (it then has no byte to jump to). Safe on any
+  // bytes.
   static std::optional<ClassSequence> Parse(std::string_view pattern, bool caseless, bool dotall);
 
   // Whether the pattern matches anywhere in `text`, as Vectorscan's block scan would report.

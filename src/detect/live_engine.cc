@@ -13,6 +13,7 @@
 #include "detect/bounded_queue.h"
 #include "detect/correlation.h"
 #include "detect/event.h"
+#include "detect/hs_runtime.h"
 #include "detect/ioc.h"
 
 namespace rampart::detect {
@@ -178,6 +179,10 @@ Status LiveEngine::Impl::Load() {
     if (!report.ok()) {
       return Status::InvalidArgument("IoC file " + file + ": " + report.status().message());
     }
+  }
+  if (HsScanMode() != "hs_scan") {
+    // Scans bypass the library's own choice of CPU code, or could not although they should.
+    log::Warn("detect.vectorscan_workaround", {{"scan", std::string(HsScanMode())}});
   }
   canary_paths_.insert(options_.canary_paths.begin(), options_.canary_paths.end());
   canary_tokens_.insert(options_.canary_token_ids.begin(), options_.canary_token_ids.end());

@@ -24,6 +24,7 @@
 
 #include "common/clock.h"
 #include "detect/correlation.h"
+#include "detect/hs_runtime.h"
 #include "detect/ioc.h"
 #include "detect/log_parser.h"
 #include "detect/sigma.h"
@@ -730,6 +731,7 @@ int RunRulesCheckCommand(const RulesCheckOptions& opt) {
   out << rules.size() + correlations << " loaded, " << rules.skipped().size() + bad_correlations
       << " skipped (" << correlations << " correlations, " << rules.vectorscan_matchers()
       << " Vectorscan matchers, " << rules.fallback_matchers() << " evaluated in C++)\n";
+  out << "Vectorscan scans with " << HsScanMode() << "\n";
   return rules.skipped().empty() && bad_correlations == 0 ? 0 : 1;
 }
 

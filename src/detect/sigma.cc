@@ -22,6 +22,7 @@
 #include <unordered_set>
 
 #include "detect/class_sequence.h"
+#include "detect/hs_runtime.h"
 #include "detect/ip.h"
 #include "detect/quick_filter.h"
 #include "detect/regex_literals.h"
@@ -1129,7 +1130,7 @@ hs_database_t* CompileOrNull(const std::vector<const char*>& exprs,
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
   if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-                       mode, nullptr, &db, &err) != HS_SUCCESS) {
+                       mode, HsPlatform(), &db, &err) != HS_SUCCESS) {
     hs_free_compile_error(err);
     return nullptr;
   }
@@ -1534,7 +1535,7 @@ Result<std::unique_ptr<RuleSet>> RuleSetBuilder::Build() {
       hs_database_t* db = nullptr;
       hs_compile_error_t* err = nullptr;
       if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
-                           static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
+                           static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, HsPlatform(), &db,
                            &err) != HS_SUCCESS) {
         std::string msg = err && err->message ? err->message : "unknown error";
         int bad = err ? err->expression : -1;
@@ -1811,8 +1812,8 @@ struct RuleMatcher::Impl {
   }
 
   void Scan(size_t slot, std::string_view v) {
-    hs_scan(rs.dbs[slot].get(), v.data(), static_cast<unsigned>(v.size()), 0, scratch.get(),
-            &Impl::OnMatch, this);
+    HsScan(rs.dbs[slot].get(), v.data(), static_cast<unsigned>(v.size()), 0, scratch.get(),
+           &Impl::OnMatch, this);
   }
 
   // Marks matcher m as possibly matching; sets `possible` when that completes every clause
@@ -1951,8 +1952,8 @@ struct RuleMatcher::Impl {
         lines.size() > std::numeric_limits<unsigned>::max()) {
       return;
     }
-    hs_error_t rc = hs_scan(db, lines.data(), static_cast<unsigned>(lines.size()), 0, scratch.get(),
-                            &Impl::OnPrepared, this);
+    hs_error_t rc = HsScan(db, lines.data(), static_cast<unsigned>(lines.size()), 0, scratch.get(),
+                           &Impl::OnPrepared, this);
     // Too many findings (a hostile buffer) or an error: every line is searched on its own.
     if (rc != HS_SUCCESS) {
       prepared_hits.clear();
@@ -2005,8 +2006,8 @@ struct RuleMatcher::Impl {
     literal_slot = slot;
     block_size = v.size();
     hs_error_t rc =
-        hs_scan(rs.prefilter.literals[slot].db.get(), v.data(), static_cast<unsigned>(v.size()), 0,
-                scratch.get(), &Impl::OnLiteral, this);
+        HsScan(rs.prefilter.literals[slot].db.get(), v.data(), static_cast<unsigned>(v.size()), 0,
+               scratch.get(), &Impl::OnLiteral, this);
     return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
   }
 
@@ -2030,8 +2031,8 @@ struct RuleMatcher::Impl {
   }
 
   bool ScanMatchers(const hs_database_t* db, std::string_view v) {
-    hs_error_t rc = hs_scan(db, v.data(), static_cast<unsigned>(v.size()), 0, scratch.get(),
-                            &Impl::OnMatcher, this);
+    hs_error_t rc = HsScan(db, v.data(), static_cast<unsigned>(v.size()), 0, scratch.get(),
+                           &Impl::OnMatcher, this);
     return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
   }
 
@@ -2371,9 +2372,9 @@ struct RuleMatcher::Impl {
     if (ok && together && !raw.empty()) {
       block_size = raw.size();
       target_parts = parts;
-      hs_error_t rc = hs_scan(rs.prefilter.target_literals.db.get(), raw.data(),
-                              static_cast<unsigned>(raw.size()), 0, scratch.get(),
-                              &Impl::OnTargetLiteral, this);
+      hs_error_t rc =
+          HsScan(rs.prefilter.target_literals.db.get(), raw.data(),
+                 static_cast<unsigned>(raw.size()), 0, scratch.get(), &Impl::OnTargetLiteral, this);
       target_parts = nullptr;
       ok = rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
     }

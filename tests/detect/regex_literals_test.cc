@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "detect/hs_runtime.h"
+
 namespace rampart::detect {
 namespace {
 
@@ -85,7 +87,8 @@ TEST(RegexLiteralsTest, EveryMatchContainsALiteral) {
   for (const auto& c : cases) {
     hs_database_t* db = nullptr;
     hs_compile_error_t* err = nullptr;
-    ASSERT_EQ(hs_compile(c.re, HS_FLAG_SINGLEMATCH, HS_MODE_BLOCK, nullptr, &db, &err), HS_SUCCESS)
+    ASSERT_EQ(hs_compile(c.re, HS_FLAG_SINGLEMATCH, HS_MODE_BLOCK, HsPlatform(), &db, &err),
+              HS_SUCCESS)
         << c.re;
     hs_scratch_t* scratch = nullptr;
     ASSERT_EQ(hs_alloc_scratch(db, &scratch), HS_SUCCESS);
@@ -94,7 +97,7 @@ TEST(RegexLiteralsTest, EveryMatchContainsALiteral) {
     ASSERT_TRUE(RegexRequiredLiterals(c.re, &lits, &caseless)) << c.re;
     for (const char* text : c.texts) {
       bool matched = false;
-      hs_scan(
+      HsScan(
           db, text, static_cast<unsigned>(std::string_view(text).size()), 0, scratch,
           [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
             *static_cast<bool*>(ctx) = true;

@@ -1,0 +1,123 @@
+#include "detect/hs_runtime.h"
+
+#include <dlfcn.h>
+
+#include <memory>
+#include <string>
+
+namespace rampart::detect {
+
+// Named rather than anonymous: the unity build puts this file beside others.
+namespace hs_runtime_internal {
+
+using ScanFunction = decltype(&hs_scan);
+
+struct HsRuntime {
+  ScanFunction scan = &hs_scan;
+  bool sse_platform = false;
+  hs_platform_info_t platform{};
+  std::string_view mode = "hs_scan";
+};
+
+struct ProbeDatabaseDeleter {
+  void operator()(hs_database_t* db) const { hs_free_database(db); }
+};
+struct ProbeScratchDeleter {
+  void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
+};
+
+// Shapes libhs 5.4.9 was seen to miss, each with a text whose only match comes after
+// `before` bytes: the AVX-512 code misses the first four past byte 64, the AVX2 code the last.
+struct MissProbe {
+  const char* pattern;
+  unsigned flags;
+  size_t before;
+  const char* match;
+};
+constexpr MissProbe kMissProbes[] = {
+    {"x[0-9]", HS_FLAG_SINGLEMATCH, 100, "x1"},
+    {"\\x24", HS_FLAG_SINGLEMATCH, 100, "$"},
+    {"a.", HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS, 100, "Ab"},
+    {"b+\\d", HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL, 100, "bb7"},
+    {",\\n* ", HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL, 20, ", "},
+};
+
+// Whether `scan` finds every probe in databases compiled for `platform`. False also when a
+// probe cannot be compiled or scanned at all.
+bool FindsEveryProbe(ScanFunction scan, const hs_platform_info_t* platform) {
+  for (const MissProbe& probe : kMissProbes) {
+    hs_database_t* raw_db = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile(probe.pattern, probe.flags, HS_MODE_BLOCK, platform, &raw_db, &err) !=
+        HS_SUCCESS) {
+      hs_free_compile_error(err);
+      return false;
+    }
+    std::unique_ptr<hs_database_t, ProbeDatabaseDeleter> db(raw_db);
+    hs_scratch_t* raw_scratch = nullptr;
+    if (hs_alloc_scratch(db.get(), &raw_scratch) != HS_SUCCESS) return false;
+    std::unique_ptr<hs_scratch_t, ProbeScratchDeleter> scratch(raw_scratch);
+    std::string text(probe.before, 'q');
+    text += probe.match;
+    text += "qq";
+    bool found = false;
+    hs_error_t rc = scan(
+        db.get(), text.data(), static_cast<unsigned>(text.size()), 0, scratch.get(),
+        [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
+          *static_cast<bool*>(ctx) = true;
+          return 0;
+        },
+        &found);
+    if (rc != HS_SUCCESS || !found) return false;
+  }
+  return true;
+}
+
+HsRuntime ChooseRuntime() {
+  HsRuntime runtime;
+  if (FindsEveryProbe(&hs_scan, nullptr)) return runtime;
+  runtime.mode = "hs_scan (misses matches on this CPU; no routine found that does not)";
+  // The fat build exports each of its variants of the scan routine; none is in hs.h, so they
+  // are looked up by name rather than linked, and each must find every probe before it is
+  // used. Random patterns and texts (tests/detect/class_sequence_test.cc) found no miss in
+  // the SSE variants, a few in the AVX2 one and many in the AVX-512 one.
+  hs_platform_info_t platform{};
+  if (hs_populate_platform(&platform) != HS_SUCCESS) return runtime;
+  platform.cpu_features = 0;  // databases the SSE variants can run
+  for (const char* name : {"corei7_hs_scan", "core2_hs_scan"}) {
+    auto scan = reinterpret_cast<ScanFunction>(dlsym(RTLD_DEFAULT, name));
+    if (scan == nullptr || !FindsEveryProbe(scan, &platform)) continue;
+    runtime.scan = scan;
+    runtime.sse_platform = true;
+    runtime.platform = platform;
+    runtime.mode = name == std::string_view("corei7_hs_scan")
+                       ? "corei7_hs_scan (hs_scan misses matches on this CPU)"
+                       : "core2_hs_scan (hs_scan misses matches on this CPU)";
+    return runtime;
+  }
+  return runtime;
+}
+
+const HsRuntime& TheRuntime() {
+  static const HsRuntime runtime = ChooseRuntime();
+  return runtime;
+}
+
+}  // namespace hs_runtime_internal
+
+hs_error_t HsScan(const hs_database_t* db, const char* data, unsigned length, unsigned flags,
+                  hs_scratch_t* scratch, match_event_handler on_match, void* context) {
+  return hs_runtime_internal::TheRuntime().scan(db, data, length, flags, scratch, on_match,
+                                                context);
+}
+
+const hs_platform_info_t* HsPlatform() {
+  const hs_runtime_internal::HsRuntime& runtime = hs_runtime_internal::TheRuntime();
+  return runtime.sse_platform ? &runtime.platform : nullptr;
+}
+
+std::string_view HsScanMode() {
+  return hs_runtime_internal::TheRuntime().mode;
+}
+
+}  // namespace rampart::detect
