@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdio>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +68,84 @@ TEST(HsRuntimeTest, ScansFindMatchesWhereverTheyStart) {
     hs_free_scratch(scratch);
     hs_free_database(db);
   }
+}
+
+// Literal databases as the prefilter compiles them (escaped bytes, caseless or not, no
+// HS_FLAG_SINGLEMATCH), against a naive search: every end of every literal is reported. Through
+// hs_scan on these machines, 69 of 3,000 such databases missed one.
+TEST(HsRuntimeTest, LiteralDatabasesReportEveryOccurrence) {
+  std::mt19937 rng(5);
+  const std::string alphabet = "abAB=/,.$ \n\t0q";
+  auto pick = [&] { return alphabet[rng() % alphabet.size()]; };
+  int differing = 0;
+  for (int round = 0; round < 1500; ++round) {
+    size_t count = 1 + rng() % (round % 10 == 0 ? 300 : 20);
+    std::vector<std::string> literals, patterns;
+    std::vector<unsigned> flags, ids;
+    for (size_t i = 0; i < count; ++i) {
+      std::string literal, pattern;
+      for (size_t k = 2 + rng() % 7; k > 0; --k) literal += pick();
+      for (unsigned char c : literal) {
+        char escaped[8];
+        std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+        pattern += escaped;
+      }
+      literals.push_back(literal);
+      patterns.push_back(pattern);
+      flags.push_back(rng() % 2 ? HS_FLAG_CASELESS : 0u);
+      ids.push_back(static_cast<unsigned>(i));
+    }
+    std::vector<const char*> expressions;
+    for (const std::string& p : patterns) expressions.push_back(p.c_str());
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* err = nullptr;
+    ASSERT_EQ(
+        hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(count),
+                         HS_MODE_BLOCK, HsPlatform(), &db, &err),
+        HS_SUCCESS);
+    hs_scratch_t* scratch = nullptr;
+    ASSERT_EQ(hs_alloc_scratch(db, &scratch), HS_SUCCESS);
+    bool differs = false;
+    for (int t = 0; t < 20 && !differs; ++t) {
+      std::string text;
+      for (int runs = 1 + static_cast<int>(rng() % 5); runs > 0; --runs) {
+        text.append(rng() % 90, pick());
+        if (rng() % 2) text += literals[rng() % count];
+      }
+      std::set<std::pair<unsigned, unsigned long long>> reported, expected;
+      ASSERT_EQ(
+          HsScan(
+              db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
+              [](unsigned id, unsigned long long, unsigned long long to, unsigned, void* ctx) {
+                static_cast<std::set<std::pair<unsigned, unsigned long long>>*>(ctx)->insert(
+                    {id, to});
+                return 0;
+              },
+              &reported),
+          HS_SUCCESS);
+      for (size_t i = 0; i < count; ++i) {
+        auto same = [&](char a, char b) {
+          if (flags[i] != 0) {
+            a = static_cast<char>(std::tolower(static_cast<unsigned char>(a)));
+            b = static_cast<char>(std::tolower(static_cast<unsigned char>(b)));
+          }
+          return a == b;
+        };
+        for (size_t at = 0; at + literals[i].size() <= text.size(); ++at) {
+          bool match = true;
+          for (size_t k = 0; k < literals[i].size() && match; ++k) {
+            match = same(text[at + k], literals[i][k]);
+          }
+          if (match) expected.insert({static_cast<unsigned>(i), at + literals[i].size()});
+        }
+      }
+      differs = reported != expected;
+    }
+    differing += differs ? 1 : 0;
+    hs_free_scratch(scratch);
+    hs_free_database(db);
+  }
+  EXPECT_EQ(differing, 0);
 }
 
 // The same through the rule matcher: a rule whose pattern has such a shape fires on a line where
