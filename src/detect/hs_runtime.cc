@@ -2,6 +2,9 @@
 
 #include <dlfcn.h>
 
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -27,7 +30,8 @@ struct ProbeScratchDeleter {
 };
 
 // Shapes libhs 5.4.9 was seen to miss, each with a text whose only match comes after
-// `before` bytes: the AVX-512 code misses the first four past byte 64, the AVX2 code the last.
+// `before` bytes: the AVX-512 code misses the first four past byte 64, the AVX2 code the last
+// two when the match ends the buffer.
 struct MissProbe {
   const char* pattern;
   unsigned flags;
@@ -40,10 +44,12 @@ constexpr MissProbe kMissProbes[] = {
     {"a.", HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS, 100, "Ab"},
     {"b+\\d", HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL, 100, "bb7"},
     {",\\n* ", HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL, 20, ", "},
+    {"xy*z", HS_FLAG_SINGLEMATCH, 20, "xz"},
 };
+// Whether the AVX-512 code misses depends on where the buffer sits: each text is scanned at
+// these distances from a 64-byte boundary, with the match ending the buffer and not.
+constexpr size_t kProbeAlignments[] = {0, 1, 27, 45};
 
-// Whether `scan` finds every probe in databases compiled for `platform`. False also when a
-// probe cannot be compiled or scanned at all.
 bool FindsEveryProbe(ScanFunction scan, const hs_platform_info_t* platform) {
   for (const MissProbe& probe : kMissProbes) {
     hs_database_t* raw_db = nullptr;
@@ -57,20 +63,57 @@ bool FindsEveryProbe(ScanFunction scan, const hs_platform_info_t* platform) {
     hs_scratch_t* raw_scratch = nullptr;
     if (hs_alloc_scratch(db.get(), &raw_scratch) != HS_SUCCESS) return false;
     std::unique_ptr<hs_scratch_t, ProbeScratchDeleter> scratch(raw_scratch);
-    std::string text(probe.before, 'q');
-    text += probe.match;
-    text += "qq";
-    bool found = false;
-    hs_error_t rc = scan(
-        db.get(), text.data(), static_cast<unsigned>(text.size()), 0, scratch.get(),
-        [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
-          *static_cast<bool*>(ctx) = true;
-          return 0;
-        },
-        &found);
-    if (rc != HS_SUCCESS || !found) return false;
+    for (const char* tail : {"", "qq"}) {
+      std::string text(probe.before, 'q');
+      text += probe.match;
+      text += tail;
+      auto buffer = std::make_unique<char[]>(text.size() + 128);
+      auto base = reinterpret_cast<uintptr_t>(buffer.get());
+      char* aligned = buffer.get() + ((64 - base % 64) % 64);
+      for (size_t alignment : kProbeAlignments) {
+        std::memcpy(aligned + alignment, text.data(), text.size());
+        bool found = false;
+        hs_error_t rc = scan(
+            db.get(), aligned + alignment, static_cast<unsigned>(text.size()), 0, scratch.get(),
+            [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
+              *static_cast<bool*>(ctx) = true;
+              return 0;
+            },
+            &found);
+        if (rc != HS_SUCCESS || !found) return false;
+      }
+    }
   }
   return true;
+}
+
+// The exported routine of the libhs that provides hs_scan (not some other copy a plugin may
+// carry), or null.
+ScanFunction LookUpRoutine(const char* name) {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&hs_scan), &info) == 0 || info.dli_fname == nullptr) {
+    return nullptr;
+  }
+  void* library = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+  if (library == nullptr) return nullptr;
+  auto routine = reinterpret_cast<ScanFunction>(dlsym(library, name));
+  dlclose(library);  // (RTLD_NOLOAD: only drops the reference just taken)
+  return routine;
+}
+
+// The SSE variants, each with the CPU features its code needs.
+bool CpuRuns(std::string_view routine) {
+  __builtin_cpu_init();
+  if (routine == "corei7_hs_scan") {
+    return __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt");
+  }
+  if (routine == "core2_hs_scan") return __builtin_cpu_supports("ssse3");
+  if (routine == "avx2_hs_scan") return __builtin_cpu_supports("avx2");
+  if (routine == "avx512_hs_scan") {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl");
+  }
+  return false;
 }
 
 HsRuntime ChooseRuntime() {
@@ -85,7 +128,8 @@ HsRuntime ChooseRuntime() {
   if (hs_populate_platform(&platform) != HS_SUCCESS) return runtime;
   platform.cpu_features = 0;  // databases the SSE variants can run
   for (const char* name : {"corei7_hs_scan", "core2_hs_scan"}) {
-    auto scan = reinterpret_cast<ScanFunction>(dlsym(RTLD_DEFAULT, name));
+    if (!CpuRuns(name)) continue;
+    ScanFunction scan = LookUpRoutine(name);
     if (scan == nullptr || !FindsEveryProbe(scan, &platform)) continue;
     runtime.scan = scan;
     runtime.sse_platform = true;
@@ -103,6 +147,11 @@ const HsRuntime& TheRuntime() {
   return runtime;
 }
 
+bool RoutineFindsEveryProbe(const char* name, const hs_platform_info_t* platform) {
+  ScanFunction scan = LookUpRoutine(name);
+  return scan != nullptr && CpuRuns(name) && FindsEveryProbe(scan, platform);
+}
+
 }  // namespace hs_runtime_internal
 
 hs_error_t HsScan(const hs_database_t* db, const char* data, unsigned length, unsigned flags,
@@ -114,6 +163,34 @@ hs_error_t HsScan(const hs_database_t* db, const char* data, unsigned length, un
 const hs_platform_info_t* HsPlatform() {
   const hs_runtime_internal::HsRuntime& runtime = hs_runtime_internal::TheRuntime();
   return runtime.sse_platform ? &runtime.platform : nullptr;
+}
+
+hs_error_t HsCompileMulti(const char* const* expressions, const unsigned* flags,
+                          const unsigned* ids, unsigned count, hs_database_t** db,
+                          hs_compile_error_t** error) {
+  hs_error_t rc =
+      hs_compile_multi(expressions, flags, ids, count, HS_MODE_BLOCK, HsPlatform(), db, error);
+  if (rc != HS_SUCCESS || HsPlatform() == nullptr) return rc;
+  // The SSE routines run whatever they are given, and crash on a database built for AVX-512:
+  // refuse one that says it needs any CPU feature.
+  char* info = nullptr;
+  bool plain = false;
+  if (hs_database_info(*db, &info) == HS_SUCCESS && info != nullptr) {
+    // "Version: 5.4.9 Features:  Mode: BLOCK": nothing between "Features:" and "Mode:".
+    std::string_view text(info);
+    size_t features = text.find("Features:");
+    if (features != std::string_view::npos) {
+      std::string_view rest = text.substr(features + 9);
+      size_t word = rest.find_first_not_of(' ');
+      plain = word == std::string_view::npos || rest.substr(word).starts_with("Mode:");
+    }
+  }
+  std::free(info);
+  if (plain) return HS_SUCCESS;
+  hs_free_database(*db);
+  *db = nullptr;
+  *error = nullptr;
+  return HS_COMPILER_ERROR;
 }
 
 std::string_view HsScanMode() {

@@ -28,9 +28,23 @@ hs_error_t HsScan(const hs_database_t* db, const char* data, unsigned length, un
 // The platform to compile for: null (the host) unless HsScan uses an SSE routine.
 const hs_platform_info_t* HsPlatform();
 
+// hs_compile_multi in block mode for HsPlatform(). With an SSE routine, a database that says
+// it needs a CPU feature all the same is refused (HS_COMPILER_ERROR, *error null): those
+// routines do not check, and crash on one built for AVX-512.
+hs_error_t HsCompileMulti(const char* const* expressions, const unsigned* flags,
+                          const unsigned* ids, unsigned count, hs_database_t** db,
+                          hs_compile_error_t** error);
+
 // How scans run, for `rampart rules check` and the server's start-up log: "hs_scan", or
 // "corei7_hs_scan (hs_scan misses matches on this CPU)", or "hs_scan (misses matches on this
 // CPU; no routine found that does not)".
 std::string_view HsScanMode();
+
+namespace hs_runtime_internal {
+// Whether the library's exported scan routine `name` (avx512_hs_scan, avx2_hs_scan,
+// corei7_hs_scan, core2_hs_scan) finds every probe in databases compiled for `platform`; false
+// when the library has no such routine or this CPU cannot run it. For tests.
+bool RoutineFindsEveryProbe(const char* name, const hs_platform_info_t* platform);
+}  // namespace hs_runtime_internal
 
 }  // namespace rampart::detect

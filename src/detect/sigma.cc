@@ -1125,12 +1125,11 @@ bool PureLiteral(std::string_view p, std::string* out, bool* at_start, bool* at_
 }
 
 hs_database_t* CompileOrNull(const std::vector<const char*>& exprs,
-                             const std::vector<unsigned>& flags, const std::vector<unsigned>& ids,
-                             unsigned mode) {
+                             const std::vector<unsigned>& flags, const std::vector<unsigned>& ids) {
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-                       mode, HsPlatform(), &db, &err) != HS_SUCCESS) {
+  if (HsCompileMulti(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                     &db, &err) != HS_SUCCESS) {
     hs_free_compile_error(err);
     return nullptr;
   }
@@ -1247,7 +1246,7 @@ bool CompileLiterals(const LiteralMap& literals, Prefilter::SlotLiterals* out) {
     out->uses.insert(out->uses.end(), uses.begin(), uses.end());
     out->offsets.push_back(static_cast<uint32_t>(out->uses.size()));
   }
-  out->db.reset(CompileOrNull(exprs, flags, ids, HS_MODE_BLOCK));
+  out->db.reset(CompileOrNull(exprs, flags, ids));
   return out->db != nullptr;
 }
 
@@ -1394,7 +1393,7 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
     }
     if (ids.empty()) continue;
     if (!exprs.empty()) {
-      pf->regexes[slot].reset(CompileOrNull(exprs, flags, hs_ids, HS_MODE_BLOCK));
+      pf->regexes[slot].reset(CompileOrNull(exprs, flags, hs_ids));
       if (!pf->regexes[slot]) return;
     }
     pf->regex_min_width[slot] = min_width;
@@ -1534,9 +1533,8 @@ Result<std::unique_ptr<RuleSet>> RuleSetBuilder::Build() {
       if (exprs.empty()) continue;
       hs_database_t* db = nullptr;
       hs_compile_error_t* err = nullptr;
-      if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
-                           static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, HsPlatform(), &db,
-                           &err) != HS_SUCCESS) {
+      if (HsCompileMulti(exprs.data(), flags.data(), ids.data(),
+                         static_cast<unsigned>(exprs.size()), &db, &err) != HS_SUCCESS) {
         std::string msg = err && err->message ? err->message : "unknown error";
         int bad = err ? err->expression : -1;
         hs_free_compile_error(err);

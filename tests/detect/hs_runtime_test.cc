@@ -7,9 +7,11 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "detect/log_parser.h"
@@ -68,6 +70,49 @@ TEST(HsRuntimeTest, ScansFindMatchesWhereverTheyStart) {
     hs_free_scratch(scratch);
     hs_free_database(db);
   }
+}
+
+// The probes tell the library's faulty routines from its sound ones (checked where this CPU can
+// run them, and only for the library version they were written against).
+TEST(HsRuntimeTest, ProbesRejectTheFaultyRoutines) {
+  std::string_view version = hs_version();
+  if (!version.starts_with("5.4.9")) GTEST_SKIP() << "probes written for libhs 5.4.9";
+  hs_platform_info_t host{};
+  ASSERT_EQ(hs_populate_platform(&host), HS_SUCCESS);
+  hs_platform_info_t avx2 = host, sse = host;
+  avx2.cpu_features = HS_CPU_FEATURES_AVX2;
+  sse.cpu_features = 0;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) {
+    EXPECT_FALSE(hs_runtime_internal::RoutineFindsEveryProbe("avx2_hs_scan", &avx2));
+  }
+  if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+    EXPECT_FALSE(hs_runtime_internal::RoutineFindsEveryProbe("avx512_hs_scan", &host));
+  }
+  if (__builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt")) {
+    EXPECT_TRUE(hs_runtime_internal::RoutineFindsEveryProbe("corei7_hs_scan", &sse));
+  }
+  if (__builtin_cpu_supports("ssse3")) {
+    EXPECT_TRUE(hs_runtime_internal::RoutineFindsEveryProbe("core2_hs_scan", &sse));
+  }
+  EXPECT_FALSE(hs_runtime_internal::RoutineFindsEveryProbe("no_such_hs_scan", &sse));
+}
+
+// A database compiled through HsCompileMulti runs on the routine HsScan picked.
+TEST(HsRuntimeTest, CompiledDatabasesNeedNoMoreThanTheRoutineRuns) {
+  const char* expressions[] = {"abc", "x[0-9]+y"};
+  unsigned flags[] = {0, HS_FLAG_CASELESS}, ids[] = {0, 1};
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  ASSERT_EQ(HsCompileMulti(expressions, flags, ids, 2, &db, &err), HS_SUCCESS);
+  char* info = nullptr;
+  ASSERT_EQ(hs_database_info(db, &info), HS_SUCCESS);
+  std::string text(info);
+  std::free(info);
+  if (HsPlatform() != nullptr) {
+    EXPECT_EQ(text.find("AVX"), std::string::npos) << text;
+  }
+  hs_free_database(db);
 }
 
 // Literal databases as the prefilter compiles them (escaped bytes, caseless or not, no
