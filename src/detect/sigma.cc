@@ -869,9 +869,10 @@ struct Prefilter {
   SlotLiterals target_literals;
   // `re` matchers, which have no literal to stand for them: scanned as they are, per slot,
   // over that slot's values (skipped when every value is shorter than min_width). Pattern id
-  // is the matcher id. Those that are plain sequences of byte classes are searched by
-  // ClassSequence instead, several times faster than Vectorscan's NFA; the database holds the
-  // rest (null when there is none).
+  // is the matcher id. (Glob-made matchers whose literal is too short to scan for are here
+  // too.) Those that are plain sequences of byte classes are searched by ClassSequence
+  // instead, several times faster than Vectorscan's NFA; the database holds the rest (null
+  // when there is none).
   std::array<std::unique_ptr<hs_database_t, HsDatabaseDeleter>, kSlotCount> regexes;
   struct SequenceRegex {
     uint32_t matcher;
