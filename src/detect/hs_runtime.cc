@@ -101,7 +101,7 @@ ScanFunction LookUpRoutine(const char* name) {
   return routine;
 }
 
-// The SSE variants, each with the CPU features its code needs.
+// Whether this CPU has what a variant's code needs.
 bool CpuRuns(std::string_view routine) {
   __builtin_cpu_init();
   if (routine == "corei7_hs_scan") {
