@@ -516,6 +516,9 @@ TEST(PrefilterTest, ShortKeywordWordsStillCompleteTheirRules) {
   }
   fast.PrepareLines({});
   EXPECT_EQ(matched, (std::vector<bool>{true, false, false, true, false}));
+  // The words are not required: the second line, with VirtualDirectory but not 200, is a
+  // candidate (it would not be if 200 were still searched for); PUT and 201 still are.
+  EXPECT_EQ(fast.full_scans(), 3u);
 }
 
 // Method, status and virtual host are remembered under one key: the same bytes in another
