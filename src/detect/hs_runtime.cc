@@ -1,7 +1,10 @@
 #include "detect/hs_runtime.h"
 
 #include <dlfcn.h>
+#include <link.h>
 
+#include <algorithm>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -198,3 +201,73 @@ std::string_view HsScanMode() {
 }
 
 }  // namespace rampart::detect
+
+// libhs 5.4.9's reverse double-byte search (`rvermicelliDoubleExec`, reached by patterns such
+// as `a.*[,\x0c]{2}`) starts with a debugging copy the library never reads:
+// `char s[255]; snprintf(s, end - start + 1, "%s", start)`. Built with _FORTIFY_SOURCE, that is
+// `__snprintf_chk(s, length + 1, 1, 255, "%s", start)`, and glibc aborts the process when the
+// searched range is longer than 255 bytes. Below that it still reads the text up to the next
+// NUL, past the range it was given. Definitions in the executable come first in symbol
+// lookup, so this one receives the library's calls: that exact call from inside libhs writes
+// an empty string and reads nothing; every other call goes on to glibc's checked routine
+// unchanged.
+extern "C" int __vsnprintf_chk(char* __restrict s, size_t length, int flag, size_t object_size,
+                               const char* __restrict format, va_list args) noexcept;
+
+namespace rampart::detect::hs_runtime_internal {
+namespace {
+
+struct AddressRange {
+  uintptr_t begin = 0;
+  uintptr_t end = 0;
+  bool Holds(uintptr_t address) const { return address >= begin && address < end; }
+};
+
+// The loaded segments of the object that holds hs_scan.
+AddressRange LibraryHoldingHsScan() {
+  struct Search {
+    uintptr_t target;
+    AddressRange range;
+  } search{reinterpret_cast<uintptr_t>(&hs_scan), {}};
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* data) {
+        auto* search = static_cast<Search*>(data);
+        AddressRange range{UINTPTR_MAX, 0};
+        for (ElfW(Half) i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& segment = info->dlpi_phdr[i];
+          if (segment.p_type != PT_LOAD) continue;
+          uintptr_t begin = info->dlpi_addr + segment.p_vaddr;
+          range.begin = std::min(range.begin, begin);
+          range.end = std::max(range.end, begin + segment.p_memsz);
+        }
+        if (!range.Holds(search->target)) return 0;
+        search->range = range;
+        return 1;
+      },
+      &search);
+  return search.range;
+}
+
+}  // namespace
+
+bool IsLibhsDebugCopy(const void* caller, size_t object_size, const char* format) {
+  if (object_size != 255 || std::strcmp(format, "%s") != 0) return false;
+  static const AddressRange libhs = LibraryHoldingHsScan();
+  return libhs.Holds(reinterpret_cast<uintptr_t>(caller));
+}
+
+}  // namespace rampart::detect::hs_runtime_internal
+
+extern "C" int __snprintf_chk(char* __restrict s, size_t length, int flag, size_t object_size,
+                              const char* __restrict format, ...) noexcept {
+  if (rampart::detect::hs_runtime_internal::IsLibhsDebugCopy(__builtin_return_address(0),
+                                                             object_size, format)) {
+    s[0] = '\0';
+    return 0;
+  }
+  va_list args;
+  va_start(args, format);
+  const int written = __vsnprintf_chk(s, length, flag, object_size, format, args);
+  va_end(args);
+  return written;
+}

@@ -45,6 +45,10 @@ namespace hs_runtime_internal {
 // corei7_hs_scan, core2_hs_scan) finds every probe in databases compiled for `platform`; false
 // when the library has no such routine or this CPU cannot run it. For tests.
 bool RoutineFindsEveryProbe(const char* name, const hs_platform_info_t* platform);
+
+// Whether a checked snprintf call is libhs's debugging copy of the text it searches, which
+// this file turns into a no-op (see hs_runtime.cc). For tests.
+bool IsLibhsDebugCopy(const void* caller, size_t object_size, const char* format);
 }  // namespace hs_runtime_internal
 
 }  // namespace rampart::detect

@@ -12,10 +12,16 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "detect/log_parser.h"
 #include "detect/sigma.h"
+
+// glibc's checked snprintf, which hs_runtime.cc defines again (declared by <stdio.h> only under
+// _FORTIFY_SOURCE).
+extern "C" int __snprintf_chk(char* __restrict s, size_t length, int flag, size_t object_size,
+                              const char* __restrict format, ...) noexcept;
 
 namespace rampart::detect {
 namespace {
@@ -25,6 +31,23 @@ struct Shape {
   unsigned flags;
   const char* match;
 };
+
+using ScanFunction = decltype(&hs_scan);
+
+// Whether `scan` reports a match of `db` in `text` (a failed scan counts as none, and fails).
+bool FoundBy(ScanFunction scan, const hs_database_t* db, hs_scratch_t* scratch,
+             std::string_view text) {
+  bool found = false;
+  EXPECT_EQ(scan(
+                db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
+                [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
+                  *static_cast<bool*>(ctx) = true;
+                  return 0;
+                },
+                &found),
+            HS_SUCCESS);
+  return found;
+}
 
 TEST(HsRuntimeTest, ScansFindMatchesWhereverTheyStart) {
   std::printf("Vectorscan scans with %.*s\n", static_cast<int>(HsScanMode().size()),
@@ -55,16 +78,7 @@ TEST(HsRuntimeTest, ScansFindMatchesWhereverTheyStart) {
     for (size_t before = 0; before < 300; ++before) {
       std::string text(before, 'q');
       text += shape.match;
-      bool found = false;
-      ASSERT_EQ(HsScan(
-                    db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
-                    [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
-                      *static_cast<bool*>(ctx) = true;
-                      return 0;
-                    },
-                    &found),
-                HS_SUCCESS);
-      missed += found ? 0 : 1;
+      missed += FoundBy(&HsScan, db, scratch, text) ? 0 : 1;
     }
     EXPECT_EQ(missed, 0u) << shape.pattern;
     hs_free_scratch(scratch);
@@ -96,6 +110,16 @@ TEST(HsRuntimeTest, ProbesRejectTheFaultyRoutines) {
     EXPECT_TRUE(hs_runtime_internal::RoutineFindsEveryProbe("core2_hs_scan", &sse));
   }
   EXPECT_FALSE(hs_runtime_internal::RoutineFindsEveryProbe("no_such_hs_scan", &sse));
+}
+
+// How many rules fire on an access-log line, prefiltered and exhaustively.
+std::pair<size_t, size_t> RulesFiredBothWays(const RuleSet& rules, std::string_view line) {
+  Event ev;
+  EXPECT_TRUE(ParseAccessLogLine(line, &ev)) << line;
+  std::vector<uint32_t> prefiltered, exhaustive;
+  RuleMatcher(rules, MatchMode::kPrefiltered).Match(ev, &prefiltered);
+  RuleMatcher(rules, MatchMode::kExhaustive).Match(ev, &exhaustive);
+  return {prefiltered.size(), exhaustive.size()};
 }
 
 // A database compiled through HsCompileMulti runs on the routine HsScan picked.
@@ -211,14 +235,95 @@ TEST(HsRuntimeTest, RulesMatchFarIntoTheLine) {
       "mdm.example.eu:443 10.1.2.3 - - [30/Jan/2026:02:13:24 +0100] \"GET /mifs/admin/rest/api/"
       "v2/device?limit=50&offset=100&sortField=lastCheckin&filter=x7&cost=$5 HTTP/1.1\" 200 4475 "
       "\"-\" \"MobileIron/12.3 CFNetwork/1410.0.6\"";
-  Event ev;
-  ASSERT_TRUE(ParseAccessLogLine(line, &ev));
-  for (MatchMode mode : {MatchMode::kPrefiltered, MatchMode::kExhaustive}) {
-    RuleMatcher matcher(**rules, mode);
-    std::vector<uint32_t> hits;
-    matcher.Match(ev, &hits);
-    EXPECT_EQ(hits.size(), 2u) << (mode == MatchMode::kPrefiltered ? "prefiltered" : "exhaustive");
+  EXPECT_EQ(RulesFiredBothWays(**rules, line), (std::pair<size_t, size_t>{2, 2}));
+}
+
+// libhs's reverse double-byte search makes a checked debugging copy of the text into 255 bytes
+// and aborts the process on a longer one (see hs_runtime.cc). Every routine the library offers
+// has that code; both the default dispatcher and the routine HsScan picked must now run through
+// long texts and still find what they should.
+TEST(HsRuntimeTest, LongTextsDoNotAbortTheDoubleByteSearch) {
+  struct PairShape {
+    const char* pattern;
+    std::string pair;  // the two bytes of the class, one of which must follow the `a` twice
+  };
+  const std::vector<PairShape> shapes = {
+      {"a.*[,\\x0c]{2}", ",\x0c"},
+      {"a.*[@`]{2}", "@`"},
+      {"a.*(?:,|\\x0c){2}", ",\x0c"},
+      {"a.*[,\\x0c][,\\x0c]", ",\x0c"},
+  };
+  for (const PairShape& shape : shapes) {
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* err = nullptr;
+    ASSERT_EQ(hs_compile(shape.pattern, HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL, HS_MODE_BLOCK,
+                         HsPlatform(), &db, &err),
+              HS_SUCCESS)
+        << shape.pattern;
+    hs_scratch_t* scratch = nullptr;
+    ASSERT_EQ(hs_alloc_scratch(db, &scratch), HS_SUCCESS);
+    for (ScanFunction scan : {ScanFunction{&HsScan}, ScanFunction{&hs_scan}}) {
+      for (size_t filler : {10u, 200u, 254u, 255u, 256u, 300u, 4000u}) {
+        for (int ending = 0; ending < 3; ++ending) {
+          // A pair of class bytes (mixed), a single one, or none: only the first matches.
+          std::string text = "a" + std::string(filler, 'q');
+          if (ending == 0) text += {shape.pair[1], shape.pair[0]};
+          if (ending == 1) text += shape.pair[0];
+          EXPECT_EQ(FoundBy(scan, db, scratch, text), ending == 0)
+              << shape.pattern << " after " << filler << " bytes";
+        }
+      }
+    }
+    hs_free_scratch(scratch);
+    hs_free_database(db);
   }
+}
+
+// The same through a rule an institution might write, on a long request line.
+TEST(HsRuntimeTest, ARuleOfThatShapeMatchesALongLine) {
+  RuleSetBuilder b;
+  ASSERT_TRUE(b.AddRuleText("title: pair\nlogsource: {category: webserver}\ndetection:\n"
+                            "  sel: {'cs-uri-query|re': '=.*[,\\x0c]{2}'}\n  condition: sel\n"
+                            "level: high\n",
+                            "pair.yml")
+                  .ok());
+  auto rules = b.Build();
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  for (const char* tail : {",,", ","}) {
+    const std::string line =
+        "10.1.2.3 - - [30/Jan/2026:02:13:24 +0100] \"GET /mifs/x?id=" + std::string(600, 'q') +
+        tail + " HTTP/1.1\" 200 12 \"-\" \"curl\"";
+    const size_t expected = std::string_view(tail) == ",," ? 1 : 0;
+    EXPECT_EQ(RulesFiredBothWays(**rules, line), (std::pair<size_t, size_t>{expected, expected}))
+        << tail;
+  }
+}
+
+TEST(HsRuntimeTest, OnlyLibhsDebugCopiesAreSkipped) {
+  const void* in_libhs = reinterpret_cast<const void*>(&hs_scan);
+  const void* in_rampart = reinterpret_cast<const void*>(&HsScan);
+  EXPECT_TRUE(hs_runtime_internal::IsLibhsDebugCopy(in_libhs, 255, "%s"));
+  EXPECT_FALSE(hs_runtime_internal::IsLibhsDebugCopy(in_rampart, 255, "%s"));
+  EXPECT_FALSE(hs_runtime_internal::IsLibhsDebugCopy(in_libhs, 254, "%s"));
+  EXPECT_FALSE(hs_runtime_internal::IsLibhsDebugCopy(in_libhs, 255, "%s\n"));
+}
+
+// Rampart's own checked calls still go to glibc: they copy, and abort on an overflow.
+TEST(HsRuntimeTest, OtherCheckedPrintsStillCopyAndCheck) {
+  char out[255];
+  EXPECT_EQ(__snprintf_chk(out, sizeof out, 1, sizeof out, "%s", "abc"), 3);
+  EXPECT_STREQ(out, "abc");
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's __vsnprintf_chk checks the bytes written instead";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  GTEST_SKIP() << "AddressSanitizer's __vsnprintf_chk checks the bytes written instead";
+#endif
+#endif
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  volatile size_t too_long = sizeof out + 1;  // (hidden from the compiler's own check)
+  EXPECT_DEATH(__snprintf_chk(out, too_long, 1, sizeof out, "%s", "abc"),
+               "buffer overflow detected");
 }
 
 }  // namespace
