@@ -359,8 +359,16 @@ void FileIntegrityMonitor::Impl::HandleEvent(const inotify_event& ev, int64_t no
   if (ev.mask & IN_ISDIR) {
     if (ev.mask & (IN_CREATE | IN_MOVED_TO)) {
       AddWatchTree(path, 0);
-      // Files written before the watch existed are only found by looking.
-      for (const auto& [p, st] : files::ScanTrees({path}, options_.exclude).files) Observe(p, st);
+      // Files written before the watch existed are only found by looking. In a directory just
+      // made they may still be open for writing: they wait like any created file (a close
+      // examines them at once); a directory moved in brings finished files.
+      for (const auto& [p, st] : files::ScanTrees({path}, options_.exclude).files) {
+        if (ev.mask & IN_CREATE) {
+          pending_.emplace(p, now + options_.settle_millis);
+        } else {
+          Observe(p, st);
+        }
+      }
     } else if (ev.mask & (IN_DELETE | IN_MOVED_FROM)) {
       RemoveWatchesUnder(path);
       std::vector<std::string> under;

@@ -245,6 +245,13 @@ Result<store::AddressBlock> ActionEngine::BlockAddress(const ActionContext& ctx,
           std::lock_guard lock(blocks_mu_);
           // An expired block of the same value is announced as ended before this one begins.
           SweepExpiredLocked(now);
+          {
+            // The front door closes before the block is on record, so that no connection is
+            // admitted once a reader of the record (GET /api/v1/blocks) can see the block. A
+            // failed write is undone by the refresh below.
+            std::lock_guard refresh(denylist_refresh_mu_);
+            denylist_->Add(block);
+          }
           bool existed = false;
           auto r = store_->AddAddressBlock(block, now, &existed);
           if (!r.ok()) return r.status();
@@ -262,6 +269,11 @@ Result<store::AddressBlock> ActionEngine::BlockAddress(const ActionContext& ctx,
       },
       &attempts);
   if (!s.ok()) {
+    // Drop the block added ahead of the write (a failed refresh leaves it enforced: it was asked
+    // for, and the next refresh settles it).
+    if (Status refreshed = RefreshDenylist(); !refreshed.ok()) {
+      log::Warn("response.denylist_refresh_failed", {{"error", refreshed.message()}});
+    }
     Audit(ctx, "block_address", block.value, "failure", institution_id, attempts, true, s.message(),
           block.expires_at);
     if (Transient(s) || ctx.actor == "system") {

@@ -6,12 +6,6 @@
 
 namespace rampart::respond {
 
-struct Denylist::Snapshot {
-  // Single addresses by their 16 mapped bytes, so the common case is one hash lookup.
-  std::unordered_map<std::string, int64_t> addresses;  // bytes → expires_at
-  std::vector<std::pair<detect::IpNetwork, int64_t>> ranges;
-};
-
 namespace {
 
 std::string Key(const detect::IpAddress& ip) {
@@ -19,6 +13,14 @@ std::string Key(const detect::IpAddress& ip) {
 }
 
 }  // namespace
+
+struct Denylist::Snapshot {
+  // Single addresses by their 16 mapped bytes, so the common case is one hash lookup.
+  std::unordered_map<std::string, int64_t> addresses;  // bytes → expires_at
+  std::vector<std::pair<detect::IpNetwork, int64_t>> ranges;
+
+  void Insert(const store::AddressBlock& block);
+};
 
 Result<BlockTarget> ParseBlockTarget(std::string_view text) {
   if (text.empty() || text.size() > 64)
@@ -85,19 +87,27 @@ bool Denylist::Admit(std::string_view remote_ip) const {
   return true;
 }
 
+void Denylist::Snapshot::Insert(const store::AddressBlock& block) {
+  if (block.removed_at != 0) return;
+  auto net = detect::ParseCidr(block.value);
+  if (!net) return;
+  if (net->prefix == 128) {
+    int64_t& e = addresses[Key(net->base)];
+    e = std::max(e, block.expires_at);
+  } else {
+    ranges.emplace_back(*net, block.expires_at);
+  }
+}
+
 void Denylist::Replace(const std::vector<store::AddressBlock>& blocks) {
   auto snap = std::make_shared<Snapshot>();
-  for (const auto& b : blocks) {
-    if (b.removed_at != 0) continue;
-    auto net = detect::ParseCidr(b.value);
-    if (!net) continue;
-    if (net->prefix == 128) {
-      int64_t& e = snap->addresses[Key(net->base)];
-      e = std::max(e, b.expires_at);
-    } else {
-      snap->ranges.emplace_back(*net, b.expires_at);
-    }
-  }
+  for (const auto& b : blocks) snap->Insert(b);
+  snapshot_.store(std::move(snap), std::memory_order_release);
+}
+
+void Denylist::Add(const store::AddressBlock& block) {
+  auto snap = std::make_shared<Snapshot>(*snapshot_.load(std::memory_order_acquire));
+  snap->Insert(block);
   snapshot_.store(std::move(snap), std::memory_order_release);
 }
 

@@ -54,6 +54,9 @@ class Denylist {
   bool Admit(std::string_view remote_ip) const;
   // Replaces the whole list; rows that are removed or whose value does not parse are skipped.
   void Replace(const std::vector<store::AddressBlock>& blocks);
+  // Adds one block to the current list, as Replace would take it. Callers serialise Add and
+  // Replace (ActionEngine does): each builds on the snapshot it reads.
+  void Add(const store::AddressBlock& block);
   size_t size() const;
   uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 

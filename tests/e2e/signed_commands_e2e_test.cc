@@ -213,8 +213,8 @@ TEST_F(SignedCommandsE2eTest, SimulatedFleetVerifiesEveryCommand) {
                 .status,
             201);
   ProcResult r = e2e::Run({kAgent, "simulate", "--server", url_, "--ca", ca_, "--token", enroll_,
-                           "--devices", "10", "--interval", "1", "--duration", "3", "--connections",
-                           "4", "--seed", "7", "--json"});
+                           "--devices", "10", "--interval", "0.25", "--duration", "5",
+                           "--connections", "4", "--seed", "7", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json summary = json::parse(r.out, nullptr, false);
   ASSERT_FALSE(summary.is_discarded()) << r.out;

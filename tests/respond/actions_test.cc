@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
@@ -30,7 +31,10 @@ class ActionsTest : public ::testing::Test {
     ActionEngineOptions options;
     options.max_attempts = 3;
     options.initial_backoff_ms = 100;
-    options.sleep = [this](int64_t ms) { waits_.push_back(ms); };
+    options.sleep = [this](int64_t ms) {
+      waits_.push_back(ms);
+      if (during_wait_) during_wait_();
+    };
     engine_ = std::make_unique<ActionEngine>(store_.get(), &keeper_, &clock_, &denylist_,
                                              &lockdowns_, options);
     ASSERT_TRUE(engine_->Load().ok());
@@ -84,6 +88,7 @@ class ActionsTest : public ::testing::Test {
   LockdownState lockdowns_;
   std::unique_ptr<ActionEngine> engine_;
   std::vector<int64_t> waits_;
+  std::function<void()> during_wait_;  // runs in each backoff wait, between attempts
   core::Institution inst_;
 };
 
@@ -198,6 +203,18 @@ TEST_F(ActionsTest, TransientFailureIsRetriedWithBackoff) {
   ASSERT_EQ(audits.size(), 1u);
   EXPECT_EQ(json::parse(audits[0].details_json)["attempt"], 3);
   EXPECT_TRUE(FailureAlerts().empty());
+}
+
+// Whoever can read the block on record (GET /api/v1/blocks) must find the door already closed:
+// the denylist takes the block before the store is written, and a failed write gives it back.
+TEST_F(ActionsTest, TheDoorClosesBeforeTheBlockIsOnRecord) {
+  std::vector<bool> admitted_between_attempts;
+  during_wait_ = [&] { admitted_between_attempts.push_back(denylist_.Admit("192.0.2.12")); };
+  store_->FailNext("AddAddressBlock", 1, Status::Unavailable("database busy"));
+  ASSERT_TRUE(engine_->BlockAddress(ActionContext{}, "192.0.2.12", 600, "", "").ok());
+  EXPECT_EQ(admitted_between_attempts, std::vector<bool>{false});
+  EXPECT_FALSE(denylist_.Admit("192.0.2.12"));
+  EXPECT_TRUE(denylist_.Admit("192.0.2.13"));
 }
 
 TEST_F(ActionsTest, ActionThatCannotCompleteIsAuditedAndRaisesAnAlert) {
