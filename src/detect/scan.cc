@@ -99,10 +99,8 @@ class LineReader {
       end_ -= begin_;
       begin_ = 0;
       int n = gzread(file_.get(), buf_.data() + end_, static_cast<unsigned>(kReadChunk));
-      if (n < 0) {
-        error_ = true;
-        eof_ = true;
-      } else if (n == 0) {
+      if (n <= 0) {
+        error_ = n < 0 || EndedMidStream();
         eof_ = true;
       } else {
         end_ += static_cast<size_t>(n);
@@ -115,7 +113,7 @@ class LineReader {
     while (!eof_ && end_ < kReadChunk) {
       int n = gzread(file_.get(), buf_.data() + end_, static_cast<unsigned>(kReadChunk - end_));
       if (n <= 0) {
-        if (n < 0) error_ = true;
+        error_ = n < 0 || EndedMidStream();
         eof_ = true;
         break;
       }
@@ -135,6 +133,13 @@ class LineReader {
   bool error() const { return error_; }
 
  private:
+  // zlib reports a gzip file cut short as an ordinary end of file; only gzerror tells.
+  bool EndedMidStream() {
+    int code = Z_OK;
+    gzerror(file_.get(), &code);
+    return code == Z_BUF_ERROR;
+  }
+
   GzFile file_;
   std::vector<char> buf_;
   size_t begin_ = 0;
@@ -631,7 +636,7 @@ int RunScanCommand(const ScanOptions& opt) {
     if (opt.progress) err << "\r";
     if (reader.error()) {
       err << "rampart scan: " << path << ": read error after line " << line_no
-          << " (truncated gzip?)\n";
+          << " (the file ends inside its gzip stream, or cannot be read)\n";
       exit_code = 1;
     }
     total_lines += line_no;

@@ -154,9 +154,13 @@ int main(int argc, char** argv) {
   rampart::detect::ScanOptions scan;
   auto* scan_cmd = app.add_subcommand(
       "scan", "Hunt through access logs (plain or .gz) with Sigma rules and IoC feeds");
+  // One value per occurrence: a vector option would otherwise take the log files after it as
+  // more rule directories or feeds.
   scan_cmd->add_option("--rules", scan.rule_dirs, "Sigma rules directory (repeatable)")
+      ->allow_extra_args(false)
       ->check(CLI::ExistingDirectory);
   scan_cmd->add_option("--iocs", scan.ioc_files, "STIX 2.1, MISP JSON or CSV file (repeatable)")
+      ->allow_extra_args(false)
       ->check(CLI::ExistingFile);
   scan_cmd->add_option("--format", scan.output_format, "Alert output: jsonl or text")
       ->check(CLI::IsMember({"jsonl", "text"}));
@@ -268,12 +272,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
-    // `rampart audit`, `evidence`, `verify-install` and `integrity` promise scripts exit 2 on a
-    // usage error (0 and 1 mean a verdict).
+    // `rampart audit`, `evidence`, `verify-install`, `integrity`, `scan` and `rules` promise
+    // scripts exit 2 on a usage error (0 and 1 mean a verdict or an unreadable input).
     if (code != 0 && argc > 1) {
       std::string_view command = argv[1];
       if (command == "audit" || command == "evidence" || command == "verify-install" ||
-          command == "integrity") {
+          command == "integrity" || command == "scan" || command == "rules") {
         return 2;
       }
     }
