@@ -58,6 +58,7 @@ class LiveEngine::Impl {
   size_t rule_count() const { return rules_ ? rules_->size() : 0; }
   size_t correlation_count() const { return tracker_ ? tracker_->rules().size() : 0; }
   const std::vector<SkippedRule>& skipped() const { return skipped_; }
+  const std::vector<UnusableFeed>& unusable_feeds() const { return unusable_feeds_; }
 
  private:
   void Run();
@@ -86,6 +87,8 @@ class LiveEngine::Impl {
   std::unordered_set<std::string> canary_tokens_;
   std::unique_ptr<NewAddressLoginDetector> login_detector_;
   std::vector<SkippedRule> skipped_;
+  std::vector<UnusableFeed> unusable_feeds_;
+  bool feeds_reported_ = false;  // their alerts raised (engine thread)
   Event event_;
   std::vector<uint32_t> hits_;
   std::vector<CorrelationHit> corr_hits_;
@@ -175,9 +178,13 @@ Status LiveEngine::Impl::Load() {
       std::make_unique<CorrelationTracker>(std::move(correlations), options_.max_tracked_keys);
   int64_t now = clock_->NowMillis();
   for (const auto& file : options_.ioc_files) {
+    // A feed cut short by a failed download must not keep the server (and every other feed and
+    // rule) down: it is left out, logged, and raised as an alert by the first housekeeping.
     auto report = ImportIocFile(file, now, &iocs_);
     if (!report.ok()) {
-      return Status::InvalidArgument("IoC file " + file + ": " + report.status().message());
+      unusable_feeds_.push_back({file, report.status().message()});
+      log::Error("detect.ioc_feed_unusable",
+                 {{"file", file}, {"error", report.status().message()}});
     }
   }
   if (HsScanMode() != "hs_scan") {
@@ -302,6 +309,19 @@ void LiveEngine::Impl::Housekeeping() {
   tracker_->Sweep(now);
   tracked_keys_ = tracker_->tracked_keys();
   evicted_keys_ = tracker_->evicted_keys();
+  if (!feeds_reported_) {
+    feeds_reported_ = true;
+    for (const UnusableFeed& feed : unusable_feeds_) {
+      nlohmann::json ev = {{"@timestamp", FormatRfc3339(now / 1000)},
+                           {"event.action", "detection.ioc_feed_unusable"},
+                           {"file.path", feed.file},
+                           {"error.message", feed.error}};
+      Raise("rampart-detection-ioc-feed-unusable",
+            "IoC feed could not be loaded; detection runs without it", "high", {"T1562"},
+            "file.path=" + feed.file, "", now, ev.dump(), 1);
+    }
+    if (!unusable_feeds_.empty()) FlushPending();
+  }
   uint64_t dropped = queue_.dropped();
   if (dropped > reported_drops_) {
     uint64_t delta = dropped - reported_drops_;
@@ -488,6 +508,9 @@ size_t LiveEngine::correlation_count() const {
 }
 const std::vector<SkippedRule>& LiveEngine::skipped() const {
   return impl_->skipped();
+}
+const std::vector<UnusableFeed>& LiveEngine::unusable_feeds() const {
+  return impl_->unusable_feeds();
 }
 
 }  // namespace rampart::detect

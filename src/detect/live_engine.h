@@ -71,11 +71,19 @@ struct LiveEngineStats {
   uint64_t evicted_keys = 0;
 };
 
+// An IoC file the engine left out, and why ("invalid JSON at byte 701").
+struct UnusableFeed {
+  std::string file;
+  std::string error;
+};
+
 class LiveEngine final : public EventSink {
  public:
   // Loads and compiles the rules and IoCs. Rules that cannot be used are skipped (see
-  // skipped()); InvalidArgument only when the rule set cannot be built at all or an IoC file
-  // cannot be read. `clock` and `handler` must outlive the engine.
+  // skipped()); an IoC file that cannot be read or parsed is left out (unusable_feeds(); logged,
+  // and raised as a high alert `rampart-detection-ioc-feed-unusable` by the first
+  // housekeeping). InvalidArgument only when the rule set cannot be built at all. `clock` and
+  // `handler` must outlive the engine.
   static Result<std::unique_ptr<LiveEngine>> Create(LiveEngineOptions options, const Clock* clock,
                                                     AlertHandler* handler);
   ~LiveEngine() override;
@@ -94,6 +102,7 @@ class LiveEngine final : public EventSink {
   size_t rule_count() const;
   size_t correlation_count() const;
   const std::vector<SkippedRule>& skipped() const;
+  const std::vector<UnusableFeed>& unusable_feeds() const;
 
  private:
   class Impl;

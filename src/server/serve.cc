@@ -237,6 +237,9 @@ int Serve(const ServeOptions& options) {
     for (const auto& s : engine->skipped()) {
       log::Warn("detect.rule_skipped", {{"file", s.file}, {"reason", s.reason}});
     }
+    for (const auto& feed : engine->unusable_feeds()) {
+      std::cerr << "rampart: IoC feed left out: " << feed.file << ": " << feed.error << "\n";
+    }
     log::Info("detect.started",
               {{"rules", static_cast<int64_t>(engine->rule_count())},
                {"correlations", static_cast<int64_t>(engine->correlation_count())},

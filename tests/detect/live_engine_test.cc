@@ -2,8 +2,11 @@
 // canaries, alert grouping keys, suppression of rules that only feed correlations.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -246,6 +249,38 @@ tags: [attack.t1087]
   h.clock.SetMillis(kStart + 2 * 3600 * 1000);
   h.engine->ProcessPending();
   EXPECT_EQ(h.engine->stats().tracked_keys, 0u);
+}
+
+// A feed cut short by a failed download leaves the other feeds and the rules working; the SOC
+// hears of it through an alert.
+TEST(LiveEngineTest, ATruncatedFeedIsLeftOutAndRaisedNotFatal) {
+  const std::string dir = ::testing::TempDir() + "/live_engine_feeds";
+  std::filesystem::create_directories(dir);
+  const std::string good = dir + "/good.csv", cut = dir + "/cut.json";
+  std::ofstream(good) << "type,value,source\nip,198.51.100.9,good-feed\n";
+  std::ofstream(cut) << R"({"type": "bundle", "id": "bundle--1", "objects": [{"type": "ind)";
+  LiveEngineOptions opt;
+  opt.ioc_files = {good, cut};
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  ASSERT_EQ(h.engine->unusable_feeds().size(), 1u);
+  EXPECT_EQ(h.engine->unusable_feeds()[0].file, cut);
+  EXPECT_FALSE(h.engine->unusable_feeds()[0].error.empty());
+  h.At(0, Probe("198.51.100.9", "/mifs/login.jsp", 200));
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 2u);
+  std::sort(alerts.begin(), alerts.end(),
+            [](const auto& a, const auto& b) { return a.rule_id < b.rule_id; });
+  EXPECT_EQ(alerts[0].rule_id, "rampart-detection-ioc-feed-unusable");
+  EXPECT_EQ(alerts[0].severity, "high");
+  EXPECT_EQ(alerts[0].entity, "file.path=" + cut);
+  EXPECT_NE(alerts[0].evidence[0].find("\"error.message\""), std::string::npos);
+  EXPECT_EQ(alerts[1].rule_id, "rampart-ioc") << "the good feed still matches";
+  EXPECT_EQ(alerts[1].entity, "source.ip=198.51.100.9");
+  // Raised once.
+  h.At(1, Probe("192.0.2.1", "/mifs/login.jsp", 200));
+  EXPECT_TRUE(h.rec.Take().empty());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(LiveEngineTest, CanaryPathAndTokenAlertCriticalWithoutAnyRule) {
