@@ -3,7 +3,10 @@
 #include "common/json_util.h"
 #include "detect/correlation.h"
 
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -11,6 +14,7 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <iostream>
@@ -54,6 +58,10 @@ class LineReader {
   bool Open(const std::string& path) {
     file_.reset(gzopen(path.c_str(), "rb"));
     if (!file_) return false;
+    struct stat st {};
+    size_ = ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)
+                ? static_cast<uint64_t>(st.st_size)
+                : 0;
     gzbuffer(file_.get(), 1 << 17);
     buf_.resize(kMaxLineBytes + kReadChunk + 1);
     return true;
@@ -131,6 +139,12 @@ class LineReader {
   }
 
   bool error() const { return error_; }
+  // The file's size as stored (0 when not a regular file), and how much of it zlib has read.
+  uint64_t size() const { return size_; }
+  uint64_t raw_offset() const {
+    z_off_t at = gzoffset(file_.get());
+    return at < 0 ? 0 : static_cast<uint64_t>(at);
+  }
 
  private:
   // zlib reports a gzip file cut short as an ordinary end of file; only gzerror tells.
@@ -147,6 +161,44 @@ class LineReader {
   bool eof_ = false;
   bool error_ = false;
   bool skipping_ = false;
+  uint64_t size_ = 0;
+};
+
+// Draws the progress line on a terminal at most five times a second.
+class ProgressLine {
+ public:
+  ProgressLine(std::ostream& err, bool enabled) : err_(err), enabled_(enabled) {
+    winsize ws{};
+    if (enabled_ && ::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) {
+      width_ = ws.ws_col - 1;
+    }
+  }
+  void StartFile(std::string_view path, size_t index, size_t count) {
+    progress_ = {path, index, count, 0, 0, 0, 0};
+    started_ = last_ = std::chrono::steady_clock::now();
+  }
+  // Cheap enough to call per line: looks at the clock once every 16,384 lines.
+  void Lines(uint64_t lines, const LineReader& reader) {
+    if (!enabled_ || (lines & 0x3fff) != 0) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(200)) return;
+    last_ = now;
+    progress_.lines = lines;
+    progress_.bytes_read = reader.raw_offset();
+    progress_.bytes_total = reader.size();
+    progress_.seconds = std::chrono::duration<double>(now - started_).count();
+    err_ << '\r' << internal::RenderProgress(progress_, width_) << "\x1b[K" << std::flush;
+  }
+  void EndFile() {
+    if (enabled_) err_ << "\r\x1b[K" << std::flush;
+  }
+
+ private:
+  std::ostream& err_;
+  bool enabled_;
+  size_t width_ = 79;
+  internal::ScanProgress progress_;
+  std::chrono::steady_clock::time_point started_, last_;
 };
 
 std::string Truncate(std::string_view s, size_t max) {
@@ -594,6 +646,7 @@ int RunScanCommand(const ScanOptions& opt) {
   auto start = std::chrono::steady_clock::now();
   double cpu_start = ThreadCpuSeconds();
 
+  ProgressLine progress(err, opt.progress);
   for (size_t file = 0; file < opt.log_files.size(); ++file) {
     const std::string& path = opt.log_files[file];
     LineReader reader;
@@ -614,11 +667,10 @@ int RunScanCommand(const ScanOptions& opt) {
     uint64_t line_no = 0;
     std::string_view line;
     bool too_long = false;
+    progress.StartFile(path, file, opt.log_files.size());
     while (reader.Next(&line, &too_long)) {
       ++line_no;
-      if (opt.progress && (line_no & 0xfffff) == 0) {
-        err << "\r" << path << ": " << line_no << " lines" << std::flush;
-      }
+      progress.Lines(line_no, reader);
       if (too_long) {
         ++too_long_lines;
         err << "rampart scan: " << path << ":" << line_no << ": line longer than " << kMaxLineBytes
@@ -633,7 +685,7 @@ int RunScanCommand(const ScanOptions& opt) {
       }
     }
     pipeline.Submit(std::move(batch));
-    if (opt.progress) err << "\r";
+    progress.EndFile();
     if (reader.error()) {
       err << "rampart scan: " << path << ": read error after line " << line_no
           << " (the file ends inside its gzip stream, or cannot be read)\n";
@@ -739,5 +791,77 @@ int RunRulesCheckCommand(const RulesCheckOptions& opt) {
   out << "Vectorscan scans with " << HsScanMode() << "\n";
   return rules.skipped().empty() && bad_correlations == 0 ? 0 : 1;
 }
+
+namespace internal {
+namespace {
+
+std::string WithThousands(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i != 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string Rate(double per_second) {
+  char buf[32];
+  if (per_second >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.1f M", per_second / 1e6);
+  } else if (per_second >= 1e3) {
+    std::snprintf(buf, sizeof buf, "%.1f k", per_second / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f", per_second);
+  }
+  return buf;
+}
+
+std::string Duration(double seconds) {
+  auto s = static_cast<uint64_t>(seconds + 0.5);
+  if (s < 60) return std::to_string(s) + " s";
+  if (s < 3600) return std::to_string(s / 60) + " min " + std::to_string(s % 60) + " s";
+  return std::to_string(s / 3600) + " h " + std::to_string(s % 3600 / 60) + " min";
+}
+
+}  // namespace
+
+std::string RenderProgress(const ScanProgress& p, size_t width) {
+  constexpr size_t kBar = 20;
+  std::string head, tail;
+  const bool sized = p.bytes_total > 0;
+  if (sized) {
+    const double done =
+        std::min(1.0, static_cast<double>(p.bytes_read) / static_cast<double>(p.bytes_total));
+    const auto filled = static_cast<size_t>(done * kBar);
+    head = "[" + std::string(filled, '#') + std::string(kBar - filled, '-') + "] ";
+    std::string percent = std::to_string(static_cast<int>(done * 100));
+    head += std::string(3 - std::min<size_t>(3, percent.size()), ' ') + percent + "%  ";
+  }
+  tail = "  " + WithThousands(p.lines) + " lines";
+  if (p.seconds > 0) {
+    tail += "  " + Rate(static_cast<double>(p.lines) / p.seconds) + " lines/s";
+  }
+  if (sized && p.seconds >= 0.5 && p.bytes_read > 0 && p.bytes_read < p.bytes_total) {
+    const double left = p.seconds * static_cast<double>(p.bytes_total - p.bytes_read) /
+                        static_cast<double>(p.bytes_read);
+    tail += "  ETA " + Duration(left);
+  }
+  std::string file(p.file);
+  if (p.file_count > 1) {
+    file += " (" + std::to_string(p.file_index + 1) + "/" + std::to_string(p.file_count) + ")";
+  }
+  // The file name gives way first, from the left (its end tells files apart), then the rest.
+  const size_t fixed = head.size() + tail.size();
+  if (fixed + file.size() > width && width > fixed + 3) {
+    file = "..." + file.substr(file.size() - (width - fixed - 3));
+  } else if (fixed + file.size() > width) {
+    file.clear();
+  }
+  std::string line = head + file + tail;
+  if (line.size() > width) line.resize(width);
+  return line;
+}
+
+}  // namespace internal
 
 }  // namespace rampart::detect

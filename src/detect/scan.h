@@ -56,4 +56,21 @@ struct RulesCheckOptions {
 // cannot be read.
 int RunRulesCheckCommand(const RulesCheckOptions& options);
 
+namespace internal {
+// What the scan's progress line shows at one moment.
+struct ScanProgress {
+  std::string_view file;
+  size_t file_index = 0;  // 0-based
+  size_t file_count = 1;
+  uint64_t bytes_read = 0;   // of the file as stored (compressed for .gz)
+  uint64_t bytes_total = 0;  // 0 when unknown (a pipe)
+  uint64_t lines = 0;        // of this file so far
+  double seconds = 0;        // since this file was opened
+};
+// One terminal line, `width` columns at most: a bar and percentage when the size is known,
+// then file (i/n), lines, lines/s and the time left, e.g.
+// "[########------------]  42%  access.log (1/3)  1,234,567 lines  1.9 M lines/s  ETA 3 s".
+std::string RenderProgress(const ScanProgress& p, size_t width);
+}  // namespace internal
+
 }  // namespace rampart::detect

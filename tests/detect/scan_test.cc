@@ -208,5 +208,47 @@ TEST_F(ScanTest, RulesCheckPrintsEveryRule) {
       << out.str();
 }
 
+TEST(ScanProgressTest, BarPercentRateAndTimeLeft) {
+  internal::ScanProgress p;
+  p.file = "/var/log/access.log";
+  p.bytes_read = 420;
+  p.bytes_total = 1000;
+  p.lines = 1234567;
+  p.seconds = 2;
+  EXPECT_EQ(internal::RenderProgress(p, 200),
+            "[########------------]  42%  /var/log/access.log  1,234,567 lines  617.3 k lines/s"
+            "  ETA 3 s");
+  p.file_index = 1;
+  p.file_count = 3;
+  p.bytes_read = 1000;
+  p.lines = 12;
+  p.seconds = 4000;
+  EXPECT_EQ(internal::RenderProgress(p, 200),
+            "[####################] 100%  /var/log/access.log (2/3)  12 lines  0 lines/s");
+  p.bytes_read = 10;
+  p.lines = 3000000;
+  p.seconds = 1.5;
+  EXPECT_EQ(internal::RenderProgress(p, 200),
+            "[--------------------]   1%  /var/log/access.log (2/3)  3,000,000 lines  2.0 M "
+            "lines/s  ETA 2 min 29 s");
+}
+
+TEST(ScanProgressTest, UnknownSizeAndNarrowTerminals) {
+  internal::ScanProgress p;
+  p.file = "/var/log/nginx/access.log";
+  p.lines = 999;
+  EXPECT_EQ(internal::RenderProgress(p, 200), "/var/log/nginx/access.log  999 lines")
+      << "no bar, rate or time left without a size and a duration";
+  p.bytes_total = 100;
+  p.bytes_read = 50;
+  p.seconds = 1;
+  // The file name gives way from the left, then the line is cut.
+  EXPECT_EQ(internal::RenderProgress(p, 66),
+            "[##########----------]  50%  ...g  999 lines  999 lines/s  ETA 1 s");
+  EXPECT_EQ(internal::RenderProgress(p, 60),
+            "[##########----------]  50%    999 lines  999 lines/s  ETA 1");
+  EXPECT_EQ(internal::RenderProgress(p, 20), "[##########---------");
+}
+
 }  // namespace
 }  // namespace rampart::detect
