@@ -218,6 +218,21 @@ Result<core::Command> LoadForDecision(Context& c, const Call& call) {
   return cmd;
 }
 
+// A second admin's decision is an event like the request it decides on: who approved or
+// refused which command (a batch counts its commands).
+void EmitDecisionEvent(Context& c, const Call& call, const char* action, const core::Command& cmd,
+                       size_t commands) {
+  SecurityEvent ev(action);
+  ev.Set("command.type", core::ToString(cmd.type))
+      .Set("device.id", cmd.device_id)
+      .Set("command.id", cmd.id)
+      .Set("command.created_by", cmd.created_by)
+      .Set("command.count", std::to_string(commands));
+  if (!cmd.batch_id.empty()) ev.Set("command.batch_id", cmd.batch_id);
+  ev.institution_id = cmd.institution_id;
+  EmitEvent(c, call, std::move(ev));
+}
+
 json DecisionJson(const std::vector<core::Command>& commands, const core::Command& first) {
   json items = json::array();
   for (const auto& cmd : commands) items.push_back(ToJson(cmd));
@@ -279,6 +294,7 @@ void RegisterApprovalRoutes(RouteTable& t, Context& c) {
                                    {"batch_id", cmd.batch_id},
                                    {"queued", static_cast<int64_t>(queued->size())},
                                    {"by", call.principal.id}});
+    EmitDecisionEvent(c, call, "command.approved", cmd, queued->size());
     return JsonResponse(200, DecisionJson(*queued, cmd));
   });
 
@@ -302,6 +318,7 @@ void RegisterApprovalRoutes(RouteTable& t, Context& c) {
                      {"created_by", cmd.created_by}});
     log::Info("command.approval_refused",
               {{"command_id", cmd.id}, {"batch_id", cmd.batch_id}, {"by", call.principal.id}});
+    EmitDecisionEvent(c, call, "command.rejected", cmd, canceled.size());
     return JsonResponse(200, DecisionJson(canceled, cmd));
   });
 }

@@ -100,6 +100,31 @@ TEST_F(AlertsApiTest, TokenFailuresEnrollmentsCheckinsAndCommandsAreEvents) {
     }
   }
   EXPECT_TRUE(saw_wipe);
+
+  // A second admin's decisions are events too, naming the decider and the request's creator.
+  std::string second = Issue(core::Role::kAdmin, inst_a_);
+  Reply approved =
+      Send("POST", "/api/v1/commands/" + cmd.body["id"].get<std::string>() + "/approve", second);
+  ASSERT_EQ(approved.status, 200) << approved.raw;
+  auto approvals = sink_.WithAction("command.approved");
+  ASSERT_EQ(approvals.size(), 1u);
+  EXPECT_EQ(approvals[0].Get("command.type"), "wipe");
+  EXPECT_EQ(approvals[0].Get("device.id"), d.id);
+  EXPECT_EQ(approvals[0].Get("command.id"), cmd.body["id"].get<std::string>());
+  EXPECT_NE(approvals[0].Get("user.name"), approvals[0].Get("command.created_by"));
+  EXPECT_TRUE(approvals[0].Get("command.created_by").starts_with("tok_"));
+  EXPECT_EQ(approvals[0].institution_id, inst_a_);
+
+  Reply retire =
+      Send("POST", "/api/v1/devices/" + d.id + "/commands", admin_a_, json{{"type", "retire"}});
+  ASSERT_EQ(retire.status, 201) << retire.raw;
+  Reply refused =
+      Send("POST", "/api/v1/commands/" + retire.body["id"].get<std::string>() + "/reject", second);
+  ASSERT_EQ(refused.status, 200) << refused.raw;
+  auto rejections = sink_.WithAction("command.rejected");
+  ASSERT_EQ(rejections.size(), 1u);
+  EXPECT_EQ(rejections[0].Get("command.type"), "retire");
+  EXPECT_EQ(rejections[0].Get("command.count"), "1");
 }
 
 TEST_F(AlertsApiTest, RevokedTokenStillNamesItselfForCanaries) {
