@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <map>
+#include <unordered_map>
 
 namespace rampart::detect {
 
@@ -304,6 +305,54 @@ void CorrelationTracker::Sweep(int64_t now) {
       st.lru.pop_front();
     }
   }
+}
+
+LinkedCorrelations LinkCorrelations(const RuleSet& rules,
+                                    const std::vector<std::pair<std::string, std::string>>& texts) {
+  LinkedCorrelations out;
+  std::unordered_map<std::string, size_t> by_ref;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const RuleInfo& r = rules.rule(i);
+    if (!r.id.empty()) by_ref.emplace(r.id, i);
+    if (!r.name.empty()) by_ref.emplace(r.name, i);
+  }
+  out.feeds.assign(rules.size(), {});
+  out.generates.assign(rules.size(), true);
+  std::vector<bool> generate_requested(rules.size(), false);
+  for (const auto& [origin, text] : texts) {
+    auto parsed = ParseCorrelationRule(text, origin);
+    if (!parsed.ok()) {
+      out.skipped.push_back({origin, "", parsed.status().message()});
+      continue;
+    }
+    std::vector<size_t> refs;
+    std::string missing;
+    for (const auto& name : parsed->rules) {
+      auto it = by_ref.find(name);
+      if (it == by_ref.end()) {
+        missing = name;
+        break;
+      }
+      refs.push_back(it->second);
+    }
+    if (!missing.empty()) {
+      out.skipped.push_back({origin, parsed->info.title,
+                             "correlation refers to rule '" + missing + "', which is not loaded"});
+      continue;
+    }
+    const size_t index = out.rules.size();
+    for (size_t slot = 0; slot < refs.size(); ++slot) {
+      out.feeds[refs[slot]].emplace_back(index, slot);
+      out.generates[refs[slot]] = false;
+      if (parsed->generate) generate_requested[refs[slot]] = true;
+    }
+    out.rules.push_back(std::move(parsed).value());
+  }
+  // A rule that one correlation lets alert alerts, whatever the others say.
+  for (size_t i = 0; i < out.generates.size(); ++i) {
+    if (generate_requested[i]) out.generates[i] = true;
+  }
+  return out;
 }
 
 }  // namespace rampart::detect

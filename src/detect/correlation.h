@@ -67,6 +67,20 @@ struct CorrelationHit {
   int64_t value = 0;       // events, distinct values or rules seen in the window
 };
 
+// A rule set's correlation rules, linked to the rules they name (by id or name).
+struct LinkedCorrelations {
+  std::vector<CorrelationRule> rules;  // the usable ones, in the order given
+  // Per rule of the set: the (correlation, slot) pairs its matches feed, and whether its
+  // matches alert on their own (false when it feeds a correlation that does not `generate`).
+  std::vector<std::vector<std::pair<size_t, size_t>>> feeds;
+  std::vector<bool> generates;
+  // Correlations that do not parse or name a rule that is not loaded, with the reason.
+  std::vector<SkippedRule> skipped;
+};
+// `texts`: (origin, YAML) as RuleSetBuilder::correlations() keeps them.
+LinkedCorrelations LinkCorrelations(const RuleSet& rules,
+                                    const std::vector<std::pair<std::string, std::string>>& texts);
+
 class CorrelationTracker {
  public:
   CorrelationTracker(std::vector<CorrelationRule> rules, size_t max_keys_per_rule);

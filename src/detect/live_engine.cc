@@ -132,50 +132,12 @@ Status LiveEngine::Impl::Load() {
   skipped_ = rules_->skipped();
   matcher_ = std::make_unique<RuleMatcher>(*rules_);
 
-  std::unordered_map<std::string, size_t> by_ref;
-  for (size_t i = 0; i < rules_->size(); ++i) {
-    const RuleInfo& r = rules_->rule(i);
-    if (!r.id.empty()) by_ref.emplace(r.id, i);
-    if (!r.name.empty()) by_ref.emplace(r.name, i);
-  }
-  feeds_.assign(rules_->size(), {});
-  generates_.assign(rules_->size(), true);
-  std::vector<bool> generate_requested(rules_->size(), false);
-  std::vector<CorrelationRule> correlations;
-  for (const auto& [origin, text] : builder.correlations()) {
-    auto parsed = ParseCorrelationRule(text, origin);
-    if (!parsed.ok()) {
-      skipped_.push_back({origin, "", parsed.status().message()});
-      continue;
-    }
-    std::vector<size_t> refs;
-    std::string missing;
-    for (const auto& name : parsed->rules) {
-      auto it = by_ref.find(name);
-      if (it == by_ref.end()) {
-        missing = name;
-        break;
-      }
-      refs.push_back(it->second);
-    }
-    if (!missing.empty()) {
-      skipped_.push_back({origin, parsed->info.title,
-                          "correlation refers to rule '" + missing + "', which is not loaded"});
-      continue;
-    }
-    size_t index = correlations.size();
-    for (size_t slot = 0; slot < refs.size(); ++slot) {
-      feeds_[refs[slot]].emplace_back(index, slot);
-      generates_[refs[slot]] = false;
-      if (parsed->generate) generate_requested[refs[slot]] = true;
-    }
-    correlations.push_back(std::move(parsed).value());
-  }
-  for (size_t i = 0; i < generates_.size(); ++i) {
-    if (generate_requested[i]) generates_[i] = true;
-  }
+  LinkedCorrelations linked = LinkCorrelations(*rules_, builder.correlations());
+  skipped_.insert(skipped_.end(), linked.skipped.begin(), linked.skipped.end());
+  feeds_ = std::move(linked.feeds);
+  generates_ = std::move(linked.generates);
   tracker_ =
-      std::make_unique<CorrelationTracker>(std::move(correlations), options_.max_tracked_keys);
+      std::make_unique<CorrelationTracker>(std::move(linked.rules), options_.max_tracked_keys);
   int64_t now = clock_->NowMillis();
   for (const auto& file : options_.ioc_files) {
     // A feed cut short by a failed download must not keep the server (and every other feed and

@@ -39,6 +39,9 @@ namespace {
 constexpr size_t kReadChunk = 1 << 20;
 constexpr size_t kMaxUrlInAlert = 2048;
 constexpr size_t kSampleLines = 20;
+// Keys each correlation tracks at most (the live engine's default): a scan of a huge log with
+// many sources evicts the least recently active, as the server does.
+constexpr size_t kMaxCorrelationKeys = 100000;
 
 struct GzCloser {
   void operator()(gzFile f) const { gzclose(f); }
@@ -212,6 +215,9 @@ struct Alert {
   const std::vector<std::string>* attack;
   const Ioc* ioc = nullptr;
   Field ioc_field = Field::kSourceIp;
+  // A correlation's alert: the rule and what completed it (the line is the one that did).
+  const CorrelationRule* correlation = nullptr;
+  const CorrelationHit* correlation_hit = nullptr;
 };
 
 void AppendNumber(uint64_t v, std::string* out) {
@@ -243,6 +249,13 @@ void PrintAlert(const ScanOptions& opt, std::string* out, const Alert& a, const 
     out->append(ev.Get(Field::kSourceIp));
     out->push_back(' ');
     out->append(ev.Get(Field::kUrlOriginal).substr(0, 200));
+    if (a.correlation_hit != nullptr) {
+      out->append(" correlation=");
+      out->append(a.correlation_hit->entity);
+      out->push_back('(');
+      AppendNumber(static_cast<uint64_t>(a.correlation_hit->value), out);
+      out->push_back(')');
+    }
     out->push_back('\n');
     return;
   }
@@ -254,6 +267,18 @@ void PrintAlert(const ScanOptions& opt, std::string* out, const Alert& a, const 
     }
   }
   out->push_back(']');
+  if (a.correlation_hit != nullptr) {
+    AppendKey("correlation", out);
+    out->append("{\"entity\":");
+    jsonutil::AppendString(a.correlation_hit->entity, out);
+    out->append(",\"timespan_seconds\":");
+    AppendNumber(static_cast<uint64_t>(a.correlation->timespan_millis / 1000), out);
+    out->append(",\"type\":");
+    jsonutil::AppendString(CorrelationTypeName(a.correlation->type), out);
+    out->append(",\"value\":");
+    AppendNumber(static_cast<uint64_t>(a.correlation_hit->value), out);
+    out->push_back('}');
+  }
   AppendKey("file", out);
   jsonutil::AppendString(file, out);
   if (a.ioc != nullptr) {
@@ -329,6 +354,14 @@ class Batch {
   std::string output_;
   std::vector<std::pair<uint32_t, uint64_t>> rule_hits_;  // rule index, count
   std::map<std::string, uint64_t> ioc_hits_;              // IoC type, count
+  // Lines whose matches feed correlation rules, kept (the text goes when the batch is matched)
+  // for the writer, which runs the correlations in the order the lines were read.
+  struct CorrelationFeed {
+    uint32_t rule;
+    uint64_t line_no;
+    std::string line;
+  };
+  std::vector<CorrelationFeed> feeds_;
   uint64_t alerts_ = 0, parsed_ = 0, parse_errors_ = 0;
   std::string error_;  // set when matching the batch failed
 };
@@ -340,6 +373,7 @@ struct FileTotals {
 struct ScanTotals {
   std::vector<FileTotals> files;
   std::vector<uint64_t> per_rule;
+  std::vector<uint64_t> per_correlation;
   std::map<std::string, uint64_t> per_ioc_type;
   uint64_t alerts = 0;
   double worker_cpu_seconds = 0;
@@ -349,9 +383,15 @@ struct ScanTotals {
 // What one matching thread owns: a matcher (its own Vectorscan scratch) and an event.
 class BatchMatcher {
  public:
-  BatchMatcher(const ScanOptions& opt, const RuleSet& rules, const IocStore& iocs, int64_t now,
-               const std::vector<std::string>& files)
-      : opt_(opt), rules_(rules), iocs_(iocs), now_(now), files_(files), matcher_(rules) {}
+  BatchMatcher(const ScanOptions& opt, const RuleSet& rules, const LinkedCorrelations& links,
+               const IocStore& iocs, int64_t now, const std::vector<std::string>& files)
+      : opt_(opt),
+        rules_(rules),
+        links_(links),
+        iocs_(iocs),
+        now_(now),
+        files_(files),
+        matcher_(rules) {}
 
   void Run(Batch* b) {
     std::string out;
@@ -364,6 +404,8 @@ class BatchMatcher {
       if (!parser.Parse(line, &ev_)) continue;
       matcher_.Match(ev_, &hits_);
       for (uint32_t h : hits_) {
+        if (!links_.feeds[h].empty()) b->feeds_.push_back({h, l.number, std::string(line)});
+        if (!links_.generates[h]) continue;  // it only feeds correlations
         const RuleInfo& r = rules_.rule(h);
         ++per_rule[h];
         ++b->alerts_;
@@ -397,6 +439,7 @@ class BatchMatcher {
  private:
   const ScanOptions& opt_;
   const RuleSet& rules_;
+  const LinkedCorrelations& links_;
   const IocStore& iocs_;
   int64_t now_;
   const std::vector<std::string>& files_;
@@ -411,13 +454,20 @@ class BatchMatcher {
 // With one thread, batches are matched on the caller's thread as they come.
 class ScanPipeline {
  public:
-  ScanPipeline(const ScanOptions& opt, const RuleSet& rules, const IocStore& iocs, int64_t now,
-               std::ostream& out)
-      : opt_(opt), rules_(rules), iocs_(iocs), now_(now), out_(out) {
+  ScanPipeline(const ScanOptions& opt, const RuleSet& rules, const LinkedCorrelations& links,
+               const IocStore& iocs, int64_t now, std::ostream& out)
+      : opt_(opt),
+        rules_(rules),
+        links_(links),
+        iocs_(iocs),
+        now_(now),
+        out_(out),
+        tracker_(links.rules, kMaxCorrelationKeys) {
     unsigned n = opt.threads;
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
     threads_ = std::min(n, 64u);
     totals_.per_rule.assign(rules.size(), 0);
+    totals_.per_correlation.assign(links.rules.size(), 0);
     if (threads_ > 1) {
       // Fewer threads than asked when the system refuses more; none: match inline.
       try {
@@ -428,7 +478,7 @@ class ScanPipeline {
     }
     if (threads_ <= 1 && workers_.empty()) {
       threads_ = 1;
-      inline_matcher_ = std::make_unique<BatchMatcher>(opt, rules, iocs, now, opt.log_files);
+      inline_matcher_ = std::make_unique<BatchMatcher>(opt, rules, links, iocs, now, opt.log_files);
     }
   }
 
@@ -498,7 +548,7 @@ class ScanPipeline {
   void Work() {
     std::unique_ptr<BatchMatcher> matcher;
     try {
-      matcher = std::make_unique<BatchMatcher>(opt_, rules_, iocs_, now_, opt_.log_files);
+      matcher = std::make_unique<BatchMatcher>(opt_, rules_, links_, iocs_, now_, opt_.log_files);
     } catch (const std::exception&) {
       // Every batch this thread takes is then written as failed (RunGuarded).
     }
@@ -542,6 +592,37 @@ class ScanPipeline {
     for (const auto& [rule, n] : b.rule_hits_) totals_.per_rule[rule] += n;
     for (const auto& [type, n] : b.ioc_hits_) totals_.per_ioc_type[type] += n;
     totals_.alerts += b.alerts_;
+    if (!b.feeds_.empty()) Correlate(b);
+  }
+
+  // Runs the batch's correlation feeds through the tracker, in the order the lines were read
+  // (the writer sees every batch in that order, one at a time): a correlation fires on the line
+  // that completes it, across batches and files alike.
+  void Correlate(const Batch& b) {
+    LineParser parser(b.format_);
+    std::string out;
+    int64_t latest = 0;
+    for (const Batch::CorrelationFeed& feed : b.feeds_) {
+      if (!parser.Parse(feed.line, &correlation_event_)) continue;
+      const int64_t at = correlation_event_.timestamp_millis();
+      latest = std::max(latest, at);
+      correlation_hits_.clear();
+      for (const auto& [index, slot] : links_.feeds[feed.rule]) {
+        tracker_.OnMatch(index, slot, correlation_event_, at, &correlation_hits_);
+      }
+      for (const CorrelationHit& hit : correlation_hits_) {
+        const CorrelationRule& c = tracker_.rules()[hit.correlation];
+        Alert a{c.info.id.empty() ? std::string_view(c.info.title) : std::string_view(c.info.id),
+                c.info.title, c.info.severity, &c.info.attack};
+        a.correlation = &c;
+        a.correlation_hit = &hit;
+        PrintAlert(opt_, &out, a, opt_.log_files[b.file_], feed.line_no, correlation_event_);
+        ++totals_.alerts;
+        ++totals_.per_correlation[hit.correlation];
+      }
+    }
+    tracker_.Sweep(latest);
+    out_ << out;
   }
 
   void Stop() {
@@ -556,9 +637,14 @@ class ScanPipeline {
 
   const ScanOptions& opt_;
   const RuleSet& rules_;
+  const LinkedCorrelations& links_;
   const IocStore& iocs_;
   int64_t now_;
   std::ostream& out_;
+  // The writer's: correlations run where the batches meet in order.
+  CorrelationTracker tracker_;
+  Event correlation_event_;
+  std::vector<CorrelationHit> correlation_hits_;
   unsigned threads_ = 1;
   std::unique_ptr<BatchMatcher> inline_matcher_;
   std::vector<std::thread> workers_;
@@ -608,9 +694,9 @@ int RunScanCommand(const ScanOptions& opt) {
   for (const auto& s : rules.skipped()) {
     err << "rampart scan: rule skipped: " << s.file << ": " << s.reason << "\n";
   }
-  if (!builder.correlations().empty()) {
-    err << "rampart scan: " << builder.correlations().size()
-        << " correlation rules are evaluated only by the live engine (rampart serve)\n";
+  const LinkedCorrelations links = LinkCorrelations(rules, builder.correlations());
+  for (const auto& s : links.skipped) {
+    err << "rampart scan: correlation skipped: " << s.file << ": " << s.reason << "\n";
   }
   int64_t now = opt.now_millis != 0 ? opt.now_millis : SystemClock::Instance().NowMillis();
   IocStore iocs;
@@ -639,7 +725,7 @@ int RunScanCommand(const ScanOptions& opt) {
   err << "rampart scan: " << rules.size() << " rules loaded, " << rules.skipped().size()
       << " skipped, " << iocs.size() << " indicators\n";
 
-  ScanPipeline pipeline(opt, rules, iocs, now, out);
+  ScanPipeline pipeline(opt, rules, links, iocs, now, out);
   uint64_t total_lines = 0, too_long_lines = 0;
   int exit_code = 0;
   std::vector<std::pair<size_t, LogFormat>> scanned;  // index in opt.log_files, format
@@ -729,6 +815,12 @@ int RunScanCommand(const ScanOptions& opt) {
   for (const auto& [n, i] : order) {
     err << "  " << n << "\t" << rules.rule(i).severity << "\t" << rules.rule(i).title << "\n";
   }
+  for (size_t i = 0; i < totals.per_correlation.size(); ++i) {
+    if (totals.per_correlation[i] == 0) continue;
+    const RuleInfo& c = links.rules[i].info;
+    err << "  " << totals.per_correlation[i] << "\t" << c.severity << "\t" << c.title
+        << " (correlation)\n";
+  }
   for (const auto& [type, n] : per_ioc_type) err << "  " << n << "\tIoC " << type << "\n";
   return exit_code;
 }
@@ -758,29 +850,13 @@ int RunRulesCheckCommand(const RulesCheckOptions& opt) {
     rows.emplace_back(s.file, "skipped", (s.title.empty() ? "" : s.title + ": ") + s.reason);
   }
   // Correlation rules: parsed, and every rule they name must be loaded.
-  std::set<std::string> refs;
-  for (size_t i = 0; i < rules.size(); ++i) {
-    if (!rules.rule(i).id.empty()) refs.insert(rules.rule(i).id);
-    if (!rules.rule(i).name.empty()) refs.insert(rules.rule(i).name);
+  LinkedCorrelations linked = LinkCorrelations(rules, builder.correlations());
+  const size_t correlations = linked.rules.size(), bad_correlations = linked.skipped.size();
+  for (const CorrelationRule& c : linked.rules) {
+    rows.emplace_back(c.info.file, "loaded",
+                      c.info.title + " (" + std::string(CorrelationTypeName(c.type)) + ")");
   }
-  size_t correlations = 0, bad_correlations = 0;
-  for (const auto& [origin, text] : builder.correlations()) {
-    auto c = ParseCorrelationRule(text, origin);
-    std::string problem = c.ok() ? "" : c.status().message();
-    if (c.ok()) {
-      for (const auto& r : c->rules) {
-        if (!refs.count(r)) problem = "correlation refers to rule '" + r + "', which is not loaded";
-      }
-    }
-    if (problem.empty()) {
-      ++correlations;
-      rows.emplace_back(origin, "loaded",
-                        c->info.title + " (" + std::string(CorrelationTypeName(c->type)) + ")");
-    } else {
-      ++bad_correlations;
-      rows.emplace_back(origin, "skipped", problem);
-    }
-  }
+  for (const SkippedRule& c : linked.skipped) rows.emplace_back(c.file, "skipped", c.reason);
   std::sort(rows.begin(), rows.end());
   for (const auto& [file, status, text] : rows) {
     out << status << "\t" << file << "\t" << text << "\n";

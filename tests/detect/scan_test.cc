@@ -173,6 +173,76 @@ TEST_F(ScanTest, ThreadsGiveTheSameOutputInTheSameOrder) {
   }
 }
 
+// A correlation fires on the line that completes it, across batches and files, whatever the
+// number of threads; the rule that only feeds it prints nothing of its own.
+TEST_F(ScanTest, CorrelationsFireOnTheLineThatCompletesThem) {
+  fs::create_directories(dir_ / "rules");
+  Write("rules/probes.yml", R"(title: Device id not found
+id: 0d0d0d0d-0000-4000-8000-000000000001
+name: device_404
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-stem|startswith: /api/v1/devices/
+    sc-status: 404
+  condition: sel
+level: low
+tags: [attack.t1087]
+---
+title: Device id probing
+id: 0d0d0d0d-0000-4000-8000-000000000002
+correlation:
+  type: event_count
+  rules: [device_404]
+  group-by: [source.ip]
+  timespan: 10m
+  condition: {gte: 3}
+level: high
+tags: [attack.t1087]
+)");
+  auto line = [](const std::string& ip, const std::string& path, int status) {
+    return ip + " - - [30/Jan/2026:09:15:00 +0100] \"GET " + path + " HTTP/1.1\" " +
+           std::to_string(status) + " 10 \"-\" \"curl/8\"\n";
+  };
+  std::string a;
+  for (int n = 1; n <= 5000; ++n) {
+    if (n == 10 || n == 20) {
+      a += line("192.0.2.1", "/api/v1/devices/dev_" + std::to_string(n), 404);
+    } else if (n == 100 || n == 4500 || n == 4900) {
+      a += line("192.0.2.2", "/api/v1/devices/dev_" + std::to_string(n), 404);
+    } else {
+      a += line("10.0.0." + std::to_string(n % 200), "/api/v1/devices/dev_1", 200);
+    }
+  }
+  ScanOptions opt;
+  opt.rule_dirs = {(dir_ / "rules").string()};
+  opt.log_files = {Write("a.log", a),
+                   Write("c.log", line("192.0.2.1", "/api/v1/devices/dev_x", 404))};
+  std::string serial;
+  for (unsigned threads : {1u, 3u}) {
+    opt.threads = threads;
+    ASSERT_EQ(Run(opt), 0) << err_.str();
+    auto alerts = Alerts();
+    ASSERT_EQ(alerts.size(), 2u) << out_.str();
+    EXPECT_EQ(alerts[0]["file"], opt.log_files[0]);
+    EXPECT_EQ(alerts[0]["line"], 4900) << "the third probe of 192.0.2.2, two batches later";
+    EXPECT_EQ(alerts[0]["rule"], "0d0d0d0d-0000-4000-8000-000000000002");
+    EXPECT_EQ(alerts[0]["severity"], "high");
+    EXPECT_EQ(alerts[0]["correlation"]["entity"], "source.ip=192.0.2.2");
+    EXPECT_EQ(alerts[0]["correlation"]["value"], 3);
+    EXPECT_EQ(alerts[0]["correlation"]["type"], "event_count");
+    EXPECT_EQ(alerts[0]["correlation"]["timespan_seconds"], 600);
+    EXPECT_EQ(alerts[1]["file"], opt.log_files[1]) << "192.0.2.1's third probe is in the next file";
+    EXPECT_EQ(alerts[1]["line"], 1);
+    EXPECT_EQ(alerts[1]["correlation"]["entity"], "source.ip=192.0.2.1");
+    EXPECT_NE(err_.str().find("2 alerts"), std::string::npos) << err_.str();
+    EXPECT_NE(err_.str().find("2\thigh\tDevice id probing (correlation)"), std::string::npos)
+        << err_.str();
+    if (threads == 1) serial = out_.str();
+    EXPECT_EQ(out_.str(), serial) << threads << " threads";
+  }
+}
+
 TEST_F(ScanTest, BadOptionsAndMissingFiles) {
   ScanOptions opt;
   opt.default_rules_dir = kBundledSigma;
