@@ -708,6 +708,17 @@ bool StixPathType(const std::string& path, IocType* type) {
   return true;
 }
 
+// Text from a feed for a message: at most `max` bytes, control and non-ASCII bytes as '?', so
+// that a message never carries terminal escapes.
+std::string Printable(std::string_view text, size_t max) {
+  std::string out(text.substr(0, max));
+  for (char& c : out) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b >= 0x7f) c = '?';
+  }
+  return out;
+}
+
 Result<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view source) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
@@ -716,8 +727,15 @@ Result<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view
       nlohmann::json unused = nlohmann::json::parse(text);
       (void)unused;
     } catch (const nlohmann::json::parse_error& e) {
-      return Status::InvalidArgument(std::string(source) + ": invalid JSON at byte " +
-                                     std::to_string(e.byte) + " (truncated or corrupt file?)");
+      // nlohmann counts the byte it stopped at from 1; a person looks for a line and column.
+      const size_t at = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+      const std::string_view before = text.substr(0, at);
+      const size_t line = 1 + static_cast<size_t>(std::count(before.begin(), before.end(), '\n'));
+      const size_t line_start = before.rfind('\n');
+      const size_t column = at - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
+      return Status::InvalidArgument(std::string(source) + ":" + std::to_string(line) + ":" +
+                                     std::to_string(column) + ": invalid JSON (byte " +
+                                     std::to_string(e.byte) + "; truncated or corrupt file?)");
     } catch (const std::exception&) {
     }
     return Status::InvalidArgument(std::string(source) + ": invalid JSON");
@@ -739,7 +757,7 @@ void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_
   }
   std::string pattern_type = StringOr(obj, "pattern_type", "stix");
   if (pattern_type != "stix") {
-    report->Skip("pattern_type '" + pattern_type.substr(0, 40) + "' is not stix");
+    report->Skip("pattern_type '" + Printable(pattern_type, 40) + "' is not stix");
     return;
   }
   std::string pattern = StringOr(obj, "pattern");
@@ -753,7 +771,7 @@ void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_
   for (const auto& c : comps) {
     IocType type;
     if (!StixPathType(c.path, &type)) {
-      report->Skip("object path '" + c.path.substr(0, 80) + "' is not supported");
+      report->Skip("object path '" + Printable(c.path, 80) + "' is not supported");
       continue;
     }
     Status added = store->Add(type, c.value, label, until);
@@ -778,7 +796,7 @@ void ImportMispAttribute(const nlohmann::json& a, const std::string& label, IocS
   if (bar != std::string::npos) {
     size_t vbar = value.find('|');
     if (vbar == std::string::npos) {
-      report->Skip("composite type '" + type + "' without '|' in its value");
+      report->Skip("composite type '" + Printable(type, 40) + "' without '|' in its value");
       return;
     }
     parts.emplace_back(type.substr(0, bar), value.substr(0, vbar));
@@ -811,7 +829,7 @@ void ImportMispAttribute(const nlohmann::json& a, const std::string& label, IocS
       ++used;
     }
   }
-  if (used == 0) report->Skip("MISP type '" + type.substr(0, 40) + "' is not supported");
+  if (used == 0) report->Skip("MISP type '" + Printable(type, 40) + "' is not supported");
 }
 
 void ImportMispObjects(const nlohmann::json& holder, const std::string& label, int depth,
@@ -945,13 +963,13 @@ Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, i
     line = Trim(line);
     if (line.empty() || line[0] == '#') continue;
     if (!SplitCsv(line, &cols) || cols.size() < 2) {
-      report.Skip("malformed CSV line");
+      report.Skip("malformed CSV line", line_no);
       continue;
     }
     if (line_no == 1 && AsciiLower(cols[0]) == "type") continue;
     IocType type;
     if (!CsvType(cols[0], &type)) {
-      report.Skip("CSV type '" + cols[0].substr(0, 40) + "' is not supported");
+      report.Skip("CSV type '" + Printable(cols[0], 40) + "' is not supported", line_no);
       continue;
     }
     std::string label = cols.size() > 2 && !cols[2].empty() ? cols[2] : std::string(source);
@@ -964,11 +982,11 @@ Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, i
       } else if (auto t = ParseLogTime(e)) {
         expires = *t;
       } else {
-        report.Skip("CSV expiry is neither RFC 3339 nor Unix seconds");
+        report.Skip("CSV expiry is neither RFC 3339 nor Unix seconds", line_no);
         continue;
       }
       if (expires <= now_millis) {
-        report.Skip("indicator expired");
+        report.Skip("indicator expired", line_no);
         continue;
       }
     }
@@ -976,7 +994,7 @@ Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, i
     if (s.ok()) {
       ++report.added;
     } else {
-      report.Skip(std::string(IocTypeName(type)) + ": " + s.message());
+      report.Skip(std::string(IocTypeName(type)) + ": " + s.message(), line_no);
     }
   }
   return report;
@@ -989,6 +1007,11 @@ Result<ImportReport> ImportIocFile(const std::string& path, int64_t now_millis, 
   ss << in.rdbuf();
   std::string text = ss.str();
   std::string name = path.substr(path.find_last_of('/') + 1);
+  // Not a feed at all (an archive, an image): said once, rather than a CSV error per row
+  // quoting its bytes back to the terminal.
+  if (std::string_view(text).substr(0, 4096).find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument(name + ": binary content, not STIX 2.1, MISP JSON or CSV");
+  }
   if (path.ends_with(".csv") || path.ends_with(".txt")) {
     return ImportCsv(text, name, now_millis, store);
   }

@@ -131,8 +131,11 @@ struct ImportReport {
   size_t skipped = 0;
   // Why indicators were skipped, with counts ("pattern uses AND" → 3).
   std::map<std::string, size_t> reasons;
-  void Skip(std::string reason) {
+  // For CSV, the first line each reason was met on (1-based).
+  std::map<std::string, size_t> first_line;
+  void Skip(std::string reason, size_t line = 0) {
     ++skipped;
+    if (line != 0) first_line.emplace(reason, line);
     ++reasons[std::move(reason)];
   }
 };

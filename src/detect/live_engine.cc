@@ -147,7 +147,11 @@ Status LiveEngine::Impl::Load() {
       unusable_feeds_.push_back({file, report.status().message()});
       log::Error("detect.ioc_feed_unusable",
                  {{"file", file}, {"error", report.status().message()}});
+      continue;
     }
+    log::Info("detect.ioc_feed_loaded", {{"file", file},
+                                         {"added", static_cast<int64_t>(report->added)},
+                                         {"skipped", static_cast<int64_t>(report->skipped)}});
   }
   if (HsScanMode() != "hs_scan") {
     // Scans bypass the library's own choice of CPU code, or could not although they should.

@@ -363,11 +363,13 @@ class Batch {
   };
   std::vector<CorrelationFeed> feeds_;
   uint64_t alerts_ = 0, parsed_ = 0, parse_errors_ = 0;
-  std::string error_;  // set when matching the batch failed
+  uint64_t first_parse_error_ = 0;  // line number of the batch's first unparsable line
+  std::string error_;               // set when matching the batch failed
 };
 
 struct FileTotals {
   uint64_t lines = 0, parse_errors = 0;
+  uint64_t first_parse_error = 0;  // line number, 0 when none
 };
 
 struct ScanTotals {
@@ -401,7 +403,10 @@ class BatchMatcher {
     matcher_.PrepareLines(b->text_);
     for (const Batch::Line& l : b->lines_) {
       std::string_view line(b->text_.data() + l.offset, l.length);
-      if (!parser.Parse(line, &ev_)) continue;
+      if (!parser.Parse(line, &ev_)) {
+        if (b->first_parse_error_ == 0) b->first_parse_error_ = l.number;
+        continue;
+      }
       matcher_.Match(ev_, &hits_);
       for (uint32_t h : hits_) {
         if (!links_.feeds[h].empty()) b->feeds_.push_back({h, l.number, std::string(line)});
@@ -539,7 +544,8 @@ class ScanPipeline {
     b->output_.clear();
     b->rule_hits_.clear();
     b->ioc_hits_.clear();
-    b->alerts_ = b->parsed_ = b->parse_errors_ = 0;
+    b->feeds_.clear();
+    b->alerts_ = b->parsed_ = b->parse_errors_ = b->first_parse_error_ = 0;
     b->error_ = "lines " + std::to_string(b->lines_.empty() ? 0 : b->lines_.front().number) + "-" +
                 std::to_string(b->lines_.empty() ? 0 : b->lines_.back().number) +
                 " not matched: " + error;
@@ -589,6 +595,9 @@ class ScanPipeline {
     if (totals_.files.size() <= b.file_) totals_.files.resize(b.file_ + 1);
     totals_.files[b.file_].lines += b.parsed_;
     totals_.files[b.file_].parse_errors += b.parse_errors_;
+    if (totals_.files[b.file_].first_parse_error == 0) {
+      totals_.files[b.file_].first_parse_error = b.first_parse_error_;
+    }
     for (const auto& [rule, n] : b.rule_hits_) totals_.per_rule[rule] += n;
     for (const auto& [type, n] : b.ioc_hits_) totals_.per_ioc_type[type] += n;
     totals_.alerts += b.alerts_;
@@ -712,6 +721,9 @@ int RunScanCommand(const ScanOptions& opt) {
       bool first = true;
       for (const auto& [reason, n] : r->reasons) {
         err << (first ? "" : "; ") << reason << ": " << n;
+        if (auto line = r->first_line.find(reason); line != r->first_line.end()) {
+          err << ", first at line " << line->second;
+        }
         first = false;
       }
       err << ")";
@@ -788,7 +800,8 @@ int RunScanCommand(const ScanOptions& opt) {
     const FileTotals& f = totals.files[file];
     if (f.parse_errors > 0) {
       err << "rampart scan: " << opt.log_files[file] << ": " << f.parse_errors << " of " << f.lines
-          << " lines not in " << LogFormatName(format) << " format\n";
+          << " lines not in " << LogFormatName(format) << " format (first at line "
+          << f.first_parse_error << ")\n";
     }
   }
   uint64_t parse_errors = too_long_lines;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -219,8 +221,38 @@ TEST(IocImportTest, StixBundle) {
   auto bad =
       ImportStix(R"({"type": "bundle", "objects": [{"type": "indic)", "t.json", kNow, &store);
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("t.json: invalid JSON at byte"), std::string::npos)
+  EXPECT_NE(bad.status().message().find("t.json:1:"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("invalid JSON (byte"), std::string::npos)
       << bad.status().message();
+  // A person looks for a line and column: the second line's broken value.
+  auto second = ImportStix("{\"type\": \"bundle\",\n  \"objects\": [tru]}", "t.json", kNow, &store);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().message().rfind("t.json:2:18: invalid JSON", 0), 0u)
+      << second.status().message();
+}
+
+TEST(IocImportTest, CsvSkipsNameTheirLineAndQuoteNoControlBytes) {
+  IocStore store;
+  auto r = ImportCsv("type,value\nip,192.0.2.1\nbogus\x1b[2J,x\nip,not-an-ip\nbogus\x1b[2J,y\n",
+                     "f.csv", kNow, &store);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->added, 1u);
+  EXPECT_EQ(r->skipped, 3u);
+  const std::string type_reason = "CSV type 'bogus?[2J' is not supported";
+  ASSERT_EQ(r->reasons.count(type_reason), 1u);
+  EXPECT_EQ(r->reasons.at(type_reason), 2u);
+  EXPECT_EQ(r->first_line.at(type_reason), 3u);
+  EXPECT_EQ(r->first_line.at("ip: not an IP address or CIDR network"), 4u);
+}
+
+TEST(IocImportTest, BinaryFilesAreRefusedAsAWhole) {
+  const std::string path = ::testing::TempDir() + "/feed.bin";
+  std::ofstream(path, std::ios::binary) << std::string("PK\x03\x04\0\0\x1b[2J", 10);
+  IocStore store;
+  auto r = ImportIocFile(path, kNow, &store);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "feed.bin: binary content, not STIX 2.1, MISP JSON or CSV");
+  std::remove(path.c_str());
 }
 
 TEST(IocImportTest, MispEvent) {

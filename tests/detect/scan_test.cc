@@ -257,7 +257,7 @@ TEST_F(ScanTest, BadOptionsAndMissingFiles) {
   opt.rule_dirs = {};
   opt.ioc_files = {Write("broken.json", "{\"type\": \"bundle\", \"objects\": [")};
   EXPECT_EQ(Run(opt), 2);
-  EXPECT_NE(err_.str().find("broken.json: invalid JSON"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find("broken.json:1:32: invalid JSON"), std::string::npos) << err_.str();
 }
 
 TEST_F(ScanTest, RulesCheckPrintsEveryRule) {
