@@ -10,7 +10,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
+
+#include <openssl/evp.h>
 
 #include "common/crypto.h"
 
@@ -91,7 +95,13 @@ void ScanInto(const std::string& path, const std::vector<std::string>& exclude, 
 
 }  // namespace
 
-Result<FileState> HashRegularFile(const std::string& path) {
+namespace {
+
+// Reads a regular file without following a symlink and without blocking on a FIFO swapped in
+// between, handing each chunk to `take`; *st receives its fstat. NotFound when absent or not a
+// regular file; Internal when it cannot be read.
+Status ReadRegularFile(const std::string& path, const std::function<void(std::string_view)>& take,
+                       struct stat* st) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) {
@@ -99,13 +109,10 @@ Result<FileState> HashRegularFile(const std::string& path) {
     }
     return Status::Internal(std::string("cannot open: ") + std::strerror(errno));
   }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
     ::close(fd);
     return Status::NotFound(path + " is not a regular file");
   }
-  crypto::Sha256Stream hash;
-  uint64_t size = 0;
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
@@ -116,15 +123,70 @@ Result<FileState> HashRegularFile(const std::string& path) {
       return Status::Internal(std::string("cannot read: ") + std::strerror(err));
     }
     if (n == 0) break;
-    hash.Update(std::string_view(buf, static_cast<size_t>(n)));
-    size += static_cast<uint64_t>(n);
+    take(std::string_view(buf, static_cast<size_t>(n)));
   }
   ::close(fd);
+  return Status::Ok();
+}
+
+struct EvpContextDeleter {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+using EvpContext = std::unique_ptr<EVP_MD_CTX, EvpContextDeleter>;
+
+std::string FinishHex(EVP_MD_CTX* ctx) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_DigestFinal_ex(ctx, digest, &size) != 1) return "";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 15]);
+  }
+  return hex;
+}
+
+}  // namespace
+
+Result<FileState> HashRegularFile(const std::string& path) {
+  crypto::Sha256Stream hash;
+  uint64_t size = 0;
+  struct stat st {};
+  RAMPART_RETURN_IF_ERROR(ReadRegularFile(
+      path,
+      [&](std::string_view chunk) {
+        hash.Update(chunk);
+        size += chunk.size();
+      },
+      &st));
   FileState state;
   state.sha256 = hash.FinishHex();
   state.size = size;
   state.mode = st.st_mode & 07777;
   return state;
+}
+
+Result<LegacyDigests> LegacyFileDigests(const std::string& path) {
+  EvpContext md5(EVP_MD_CTX_new()), sha1(EVP_MD_CTX_new());
+  if (!md5 || !sha1 || EVP_DigestInit_ex(md5.get(), EVP_md5(), nullptr) != 1 ||
+      EVP_DigestInit_ex(sha1.get(), EVP_sha1(), nullptr) != 1) {
+    return Status::Internal("MD5 or SHA-1 is not available");
+  }
+  bool updated = true;
+  struct stat st {};
+  RAMPART_RETURN_IF_ERROR(ReadRegularFile(
+      path,
+      [&](std::string_view chunk) {
+        updated = updated && EVP_DigestUpdate(md5.get(), chunk.data(), chunk.size()) == 1 &&
+                  EVP_DigestUpdate(sha1.get(), chunk.data(), chunk.size()) == 1;
+      },
+      &st));
+  LegacyDigests out{FinishHex(md5.get()), FinishHex(sha1.get())};
+  if (!updated || out.md5.empty() || out.sha1.empty()) {
+    return Status::Internal("MD5 or SHA-1 could not be computed");
+  }
+  return out;
 }
 
 TreeScan ScanTrees(const std::vector<std::string>& roots, const std::vector<std::string>& exclude) {

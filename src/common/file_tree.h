@@ -35,6 +35,13 @@ using FileStates = std::map<std::string, FileState>;
 // between. NotFound when absent or not a regular file; Internal when it cannot be read.
 Result<FileState> HashRegularFile(const std::string& path);
 
+// MD5 and SHA-1 of a regular file (lower-case hex), read the same way. Only to match indicator
+// feeds that name files by those digests alone; never to decide whether a file changed.
+struct LegacyDigests {
+  std::string md5, sha1;
+};
+Result<LegacyDigests> LegacyFileDigests(const std::string& path);
+
 struct TreeScan {
   FileStates files;
   std::vector<std::string> errors;  // "PATH: reason" for what could not be read

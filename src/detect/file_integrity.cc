@@ -232,6 +232,13 @@ void FileIntegrityMonitor::Impl::Observe(const std::string& path,
     ev.Set("file.previous.sha256", prev->sha256)
         .Set("file.previous.mode", files::ModeText(prev->mode));
   }
+  // Feeds often name a webshell by MD5 or SHA-1 alone: new content is read once more for them
+  // (only when it is reported, so the baseline stays SHA-256 only).
+  if (now && (!prev || prev->sha256 != now->sha256)) {
+    if (auto legacy = files::LegacyFileDigests(path); legacy.ok()) {
+      ev.Set("file.hash.md5", legacy->md5).Set("file.hash.sha1", legacy->sha1);
+    }
+  }
   log::Warn("integrity.change", {{"action", action}, {"path", path}});
   sink_->Emit(std::move(ev));
   ++emitted_in_call_;

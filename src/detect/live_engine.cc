@@ -436,6 +436,18 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
             "high", {}, std::string(FieldName(m.field)) + "=" + m.ioc->value, inst, ts,
             Evidence(se, ts));
     }
+    // The digests feeds use besides SHA-256 (set by the file-integrity monitor, or by a JSON
+    // log): looked up here, as the matcher's event has no field for them.
+    for (const char* key : {"file.hash.md5", "file.hash.sha1"}) {
+      std::string_view digest = se.Get(key);
+      if (digest.empty()) continue;
+      if (const Ioc* ioc = iocs_.FindHash(digest, ts)) {
+        Raise("rampart-ioc",
+              "Indicator of compromise (" + std::string(IocTypeName(ioc->type)) + ") from " +
+                  ioc->source,
+              "high", {}, std::string(key) + "=" + ioc->value, inst, ts, Evidence(se, ts));
+      }
+    }
   }
 }
 

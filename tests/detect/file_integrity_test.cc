@@ -134,7 +134,13 @@ TEST_F(FileIntegrityTest, WatcherReportsExactlyTheChanges) {
   EXPECT_EQ(created.Get("file.hash.sha256"),
             crypto::Sha256Hex("<% Class.forName(request.getParameter(\"k0f\")) %>"));
   EXPECT_EQ(created.Get("file.size"), "48");
+  // The digests feeds name webshells by besides SHA-256 (python3 hashlib of the same bytes).
+  EXPECT_EQ(created.Get("file.hash.md5"), "5f6cb87784f19891d763dfebd07a3f95");
+  EXPECT_EQ(created.Get("file.hash.sha1"), "5191aca215d011bb7d55b1b870b6a41259c53215");
+  EXPECT_EQ(by_action.at("file.permissions_changed")->Get("file.hash.md5"), "")
+      << "the content did not change: not read again";
   const SecurityEvent& modified = *by_action.at("file.modified");
+  EXPECT_EQ(modified.Get("file.hash.md5").size(), 32u);
   EXPECT_EQ(modified.Get("file.in_baseline"), "true");
   EXPECT_EQ(modified.Get("file.previous.sha256"), crypto::Sha256Hex("<html>hello</html>"));
   EXPECT_EQ(by_action.at("file.permissions_changed")->Get("file.mode"), "0666");

@@ -283,6 +283,36 @@ TEST(LiveEngineTest, ATruncatedFeedIsLeftOutAndRaisedNotFatal) {
   std::filesystem::remove_all(dir);
 }
 
+// Feeds that list a webshell by MD5 or SHA-1 alone match the file-integrity monitor's events.
+TEST(LiveEngineTest, Md5AndSha1IndicatorsMatchFileEvents) {
+  const std::string dir = ::testing::TempDir() + "/live_engine_hashes";
+  std::filesystem::create_directories(dir);
+  const std::string feed = dir + "/hashes.csv";
+  std::ofstream(feed) << "type,value,source\nmd5,5F6CB87784F19891D763DFEBD07A3F95,misp\n"
+                         "sha1,5191aca215d011bb7d55b1b870b6a41259c53215,misp\n";
+  LiveEngineOptions opt;
+  opt.ioc_files = {feed};
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  SecurityEvent created("file.created");
+  created.Set("file.path", "/opt/epmm/mifs/403.jsp")
+      .Set("file.hash.sha256", std::string(64, 'a'))
+      .Set("file.hash.md5", "5f6cb87784f19891d763dfebd07a3f95")
+      .Set("file.hash.sha1", "5191aca215d011bb7d55b1b870b6a41259c53215");
+  h.At(0, std::move(created));
+  SecurityEvent other("file.created");
+  other.Set("file.path", "/opt/epmm/mifs/ok.css").Set("file.hash.md5", std::string(32, '0'));
+  h.At(1, std::move(other));
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 2u);
+  std::sort(alerts.begin(), alerts.end(),
+            [](const auto& a, const auto& b) { return a.entity < b.entity; });
+  EXPECT_EQ(alerts[0].rule_id, "rampart-ioc");
+  EXPECT_EQ(alerts[0].entity, "file.hash.md5=5f6cb87784f19891d763dfebd07a3f95");
+  EXPECT_EQ(alerts[1].entity, "file.hash.sha1=5191aca215d011bb7d55b1b870b6a41259c53215");
+  std::filesystem::remove_all(dir);
+}
+
 TEST(LiveEngineTest, CanaryPathAndTokenAlertCriticalWithoutAnyRule) {
   LiveEngineOptions opt;
   opt.canary_paths = {"/api/v1/staff/export.csv"};
