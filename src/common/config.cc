@@ -359,6 +359,10 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
       RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->syslog_tls_client_ca));
     } else if (key == "admin_login_new_address") {
       RAMPART_RETURN_IF_ERROR(ReadBool(v, name, &d->admin_login_new_address));
+    } else if (key == "new_file_use") {
+      RAMPART_RETURN_IF_ERROR(ReadBool(v, name, &d->new_file_use));
+    } else if (key == "staged_download_kib") {
+      RAMPART_RETURN_IF_ERROR(ReadPositive(v, name, &d->staged_download_kib));
     } else if (key == "working_hours") {
       RAMPART_RETURN_IF_ERROR(ApplyWorkingHours(v, &d->working_hours));
     } else if (key == "integrity_paths") {

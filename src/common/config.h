@@ -84,6 +84,10 @@ struct DetectionConfig {
   // rampart-admin-login-new-address: a console login from an address new for the user,
   // outside these working hours (local time = UTC + utc_offset_minutes).
   bool admin_login_new_address = true;
+  // rampart-new-script-called / rampart-new-file-large-download: requests to files the
+  // integrity monitor saw created; a "large" response is at least staged_download_kib KiB.
+  bool new_file_use = true;
+  uint32_t staged_download_kib = 1024;
   struct WorkingHours {
     uint8_t days = 0x1f;  // bit 0 Monday ... bit 6 Sunday
     uint32_t start_minute = 7 * 60;

@@ -86,6 +86,8 @@ class LiveEngine::Impl {
   std::unordered_set<std::string> canary_paths_;
   std::unordered_set<std::string> canary_tokens_;
   std::unique_ptr<NewAddressLoginDetector> login_detector_;
+  std::unique_ptr<NewFileUseDetector> new_files_;
+  void ObserveFileUse(const SecurityEvent& se, const Event& ev, int64_t ts);
   std::vector<SkippedRule> skipped_;
   std::vector<UnusableFeed> unusable_feeds_;
   bool feeds_reported_ = false;  // their alerts raised (engine thread)
@@ -159,6 +161,9 @@ Status LiveEngine::Impl::Load() {
   }
   canary_paths_.insert(options_.canary_paths.begin(), options_.canary_paths.end());
   canary_tokens_.insert(options_.canary_token_ids.begin(), options_.canary_token_ids.end());
+  if (options_.new_file_use.enabled) {
+    new_files_ = std::make_unique<NewFileUseDetector>(options_.new_file_use);
+  }
   if (options_.login_detector.enabled) {
     login_detector_ = std::make_unique<NewAddressLoginDetector>(options_.login_detector);
     if (Status s = login_detector_->Load(); !s.ok()) {
@@ -406,6 +411,8 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
     }
   }
 
+  if (new_files_) ObserveFileUse(se, ev, ts);
+
   matcher_->Match(ev, &hits_);
   corr_hits_.clear();
   for (uint32_t h : hits_) {
@@ -448,6 +455,37 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
               "high", {}, std::string(key) + "=" + ioc->value, inst, ts, Evidence(se, ts));
       }
     }
+  }
+}
+
+void LiveEngine::Impl::ObserveFileUse(const SecurityEvent& se, const Event& ev, int64_t ts) {
+  std::string_view action = se.Get("event.action");
+  if (action == "file.created") {
+    new_files_->FileCreated(se.Get("file.path"), ts);
+    return;
+  }
+  if (action == "file.deleted") {
+    new_files_->FileDeleted(se.Get("file.path"));
+    return;
+  }
+  if (!ev.Has(Field::kUrlPath)) return;
+  const bool parameters =
+      !ev.Get(Field::kUrlQuery).empty() || ev.Get(Field::kHttpRequestMethod) == "POST";
+  uint64_t bytes = 0;
+  for (char c : ev.Get(Field::kHttpResponseBodyBytes)) {
+    if (c < '0' || c > '9' || bytes > (uint64_t{1} << 60)) break;
+    bytes = bytes * 10 + static_cast<uint64_t>(c - '0');
+  }
+  NewFileUse use = new_files_->Request(ev.Decoded(Field::kUrlPath), parameters, bytes, ts);
+  if (use.kind == NewFileUse::Kind::kScriptCalled) {
+    Raise("rampart-new-script-called",
+          "Request with parameters to a script created after the baseline (webshell use)",
+          "critical", {"T1505.003", "T1190"}, "file.path=" + use.file, se.institution_id, ts,
+          Evidence(se, ts));
+  } else if (use.kind == NewFileUse::Kind::kLargeDownload) {
+    Raise("rampart-new-file-large-download",
+          "Large download of a file created after the baseline (staged data)", "high",
+          {"T1074.001", "T1041"}, "file.path=" + use.file, se.institution_id, ts, Evidence(se, ts));
   }
 }
 

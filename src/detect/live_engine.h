@@ -19,6 +19,10 @@
 //   rampart-ioc           an address, domain, URL or user agent of an IoC   high
 //   rampart-admin-login-new-address  a console login from an address new for the user,
 //                         outside working hours (login_detector.h)         high
+//   rampart-new-script-called  a request with parameters to a script file created after the
+//                         baseline: webshell use (new_file_use.h)          critical
+//   rampart-new-file-large-download  a large response for a file created after the baseline:
+//                         staged data fetched (new_file_use.h)             high
 // Repeats of one (institution, rule, entity) within a housekeeping period are folded into one
 // observation (count, last_seen, evidence) delivered at the next housekeeping; the first one is
 // delivered at once.
@@ -37,6 +41,7 @@
 #include "common/status.h"
 #include "core/alert.h"
 #include "detect/login_detector.h"
+#include "detect/new_file_use.h"
 #include "detect/sigma.h"
 
 namespace rampart::detect {
@@ -61,6 +66,9 @@ struct LiveEngineOptions {
   int64_t housekeeping_millis = 1000;         // drop check and window sweep period
   // rampart-admin-login-new-address (detect/login_detector.h), on `auth.login` events.
   NewAddressLoginOptions login_detector;
+  // rampart-new-script-called and rampart-new-file-large-download (detect/new_file_use.h): the
+  // integrity monitor's `file.created` events joined with later requests.
+  NewFileUseOptions new_file_use;
 };
 
 struct LiveEngineStats {

@@ -113,6 +113,8 @@ detect::LiveEngineOptions EngineOptions(const DetectionConfig& config,
   o.max_evidence = static_cast<int>(config.max_evidence);
   o.canary_paths = config.canary_paths;
   o.canary_token_ids = config.canary_token_ids;
+  o.new_file_use.enabled = config.new_file_use;
+  o.new_file_use.large_response_bytes = uint64_t{config.staged_download_kib} * 1024;
   o.login_detector.enabled = config.admin_login_new_address;
   o.login_detector.hours.days = config.working_hours.days;
   o.login_detector.hours.start_minute = static_cast<int>(config.working_hours.start_minute);

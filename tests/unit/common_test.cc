@@ -170,6 +170,8 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
   EXPECT_EQ(c.detection.follow_poll_millis, 250u);
   EXPECT_TRUE(c.detection.syslog_listen.empty());
   EXPECT_TRUE(c.detection.admin_login_new_address);
+  EXPECT_TRUE(c.detection.new_file_use);
+  EXPECT_EQ(c.detection.staged_download_kib, 1024u);
   EXPECT_EQ(c.detection.working_hours.days, 0x1f);
   ASSERT_TRUE(
       ApplyConfigYaml("detection:\n"
@@ -177,6 +179,8 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
                       "  follow_poll_millis: 100\n"
                       "  syslog_listen: 127.0.0.1:5514\n"
                       "  admin_login_new_address: false\n"
+                      "  new_file_use: false\n"
+                      "  staged_download_kib: 64\n"
                       "  working_hours: {days: [mon, sat], start: \"08:30\", end: \"17:00\",\n"
                       "                  utc_offset_minutes: -300}\n",
                       &c)
@@ -185,6 +189,8 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
   EXPECT_EQ(c.detection.follow_poll_millis, 100u);
   EXPECT_EQ(c.detection.syslog_listen, "127.0.0.1:5514");
   EXPECT_FALSE(c.detection.admin_login_new_address);
+  EXPECT_FALSE(c.detection.new_file_use);
+  EXPECT_EQ(c.detection.staged_download_kib, 64u);
   EXPECT_EQ(c.detection.working_hours.days, 0x21);
   EXPECT_EQ(c.detection.working_hours.start_minute, 510u);
   EXPECT_EQ(c.detection.working_hours.end_minute, 1020u);
@@ -192,6 +198,7 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
   const char* bad[] = {
       "detection:\n  follow: [relative.log]\n",
       "detection:\n  follow_poll_millis: 0\n",
+      "detection:\n  staged_download_kib: 0\n",
       "detection:\n  syslog_listen: nohostport\n",
       "detection:\n  working_hours: {days: [monday]}\n",
       "detection:\n  working_hours: {start: \"7:00\"}\n",

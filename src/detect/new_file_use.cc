@@ -1,0 +1,91 @@
+#include "detect/new_file_use.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace rampart::detect {
+namespace {
+
+std::string_view LastComponent(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+}  // namespace
+
+NewFileUseDetector::NewFileUseDetector(NewFileUseOptions options) : options_(std::move(options)) {}
+
+void NewFileUseDetector::FileCreated(std::string_view path, int64_t now_millis) {
+  if (path.empty() || LastComponent(path).empty()) return;
+  Forget(now_millis);
+  std::string key(path);
+  auto [it, added] = created_.insert_or_assign(key, now_millis);
+  if (added) by_name_[std::string(LastComponent(path))].push_back(key);
+  order_.emplace_back(std::move(key), now_millis);
+  while (created_.size() > options_.max_files && !order_.empty()) {
+    auto [oldest, at] = std::move(order_.front());
+    order_.pop_front();
+    auto found = created_.find(oldest);
+    if (found != created_.end() && found->second == at) FileDeleted(oldest);
+  }
+}
+
+void NewFileUseDetector::FileDeleted(std::string_view path) {
+  auto it = created_.find(std::string(path));
+  if (it == created_.end()) return;
+  created_.erase(it);
+  auto named = by_name_.find(std::string(LastComponent(path)));
+  if (named == by_name_.end()) return;
+  std::erase(named->second, std::string(path));
+  if (named->second.empty()) by_name_.erase(named);
+}
+
+void NewFileUseDetector::Forget(int64_t now_millis) {
+  while (!order_.empty() && order_.front().second + options_.remember_millis <= now_millis) {
+    auto [path, at] = std::move(order_.front());
+    order_.pop_front();
+    auto found = created_.find(path);
+    if (found != created_.end() && found->second == at) FileDeleted(path);
+  }
+}
+
+bool NewFileUseDetector::IsScript(std::string_view path) const {
+  std::string_view name = LastComponent(path);
+  size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos) return false;
+  std::string extension = Lower(name.substr(dot + 1));
+  return std::find(options_.script_extensions.begin(), options_.script_extensions.end(),
+                   extension) != options_.script_extensions.end();
+}
+
+NewFileUse NewFileUseDetector::Request(std::string_view url_path, bool parameters,
+                                       uint64_t response_bytes, int64_t now_millis) {
+  NewFileUse use;
+  if (created_.empty() || url_path.empty() || url_path.front() != '/') return use;
+  Forget(now_millis);
+  auto named = by_name_.find(std::string(LastComponent(url_path)));
+  if (named == by_name_.end()) return use;
+  for (const std::string& file : named->second) {
+    // The URL path is the end of the file's path; it starts with '/', so the match falls on a
+    // component boundary.
+    if (!std::string_view(file).ends_with(url_path)) continue;
+    if (parameters && IsScript(file)) {
+      use = {NewFileUse::Kind::kScriptCalled, file};
+      return use;
+    }
+    if (response_bytes >= options_.large_response_bytes) {
+      use = {NewFileUse::Kind::kLargeDownload, file};
+    }
+  }
+  return use;
+}
+
+}  // namespace rampart::detect

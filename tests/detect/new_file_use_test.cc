@@ -1,0 +1,122 @@
+// The built-in detector joining created files with later requests (detect/new_file_use.h), on
+// its own and through the live engine.
+#include "detect/new_file_use.h"
+
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "detect/live_engine.h"
+#include "support/recording_alert_handler.h"
+
+namespace rampart::detect {
+namespace {
+
+constexpr int64_t kT0 = 1'769'760'000'000;  // 2026-01-30, ms
+constexpr int64_t kDay = 24 * 3600 * 1000;
+
+TEST(NewFileUseTest, ParametersOnANewScriptAndLargeDownloadsOfNewFiles) {
+  NewFileUseDetector d(NewFileUseOptions{});
+  d.FileCreated("/opt/epmm/webapps/mifs/403.jsp", kT0);
+  d.FileCreated("/opt/epmm/webapps/mifs/css/mibasecss.css", kT0);
+  using Kind = NewFileUse::Kind;
+  NewFileUse shell = d.Request("/mifs/403.jsp", true, 12, kT0 + 1000);
+  EXPECT_EQ(shell.kind, Kind::kScriptCalled);
+  EXPECT_EQ(shell.file, "/opt/epmm/webapps/mifs/403.jsp");
+  EXPECT_EQ(d.Request("/mifs/403.jsp", false, 12, kT0).kind, Kind::kNone)
+      << "a script fetched without parameters is not yet a call";
+  EXPECT_EQ(d.Request("/mifs/css/mibasecss.css", false, 5 << 20, kT0).kind, Kind::kLargeDownload);
+  EXPECT_EQ(d.Request("/mifs/css/mibasecss.css", false, 2000, kT0).kind, Kind::kNone);
+  // Another file of the same name, a partial name, a relative path: not the created file.
+  EXPECT_EQ(d.Request("/other/403.jsp", true, 12, kT0).kind, Kind::kNone);
+  EXPECT_EQ(d.Request("/ifs/403.jsp", true, 12, kT0).kind, Kind::kNone);
+  EXPECT_EQ(d.Request("403.jsp", true, 12, kT0).kind, Kind::kNone);
+  // The context root may be mapped away: the file's path still ends with the URL path.
+  EXPECT_EQ(d.Request("/403.jsp", true, 12, kT0).kind, Kind::kScriptCalled);
+  // Extensions are compared without case; a large response from a new script is a call first.
+  d.FileCreated("/srv/www/Dump.PHP", kT0);
+  EXPECT_EQ(d.Request("/Dump.PHP", true, 9 << 20, kT0).kind, Kind::kScriptCalled);
+}
+
+TEST(NewFileUseTest, DeletedForgottenAndBounded) {
+  NewFileUseOptions opt;
+  opt.max_files = 3;
+  NewFileUseDetector d(opt);
+  d.FileCreated("/w/a.jsp", kT0);
+  d.FileDeleted("/w/a.jsp");
+  EXPECT_EQ(d.Request("/a.jsp", true, 1, kT0).kind, NewFileUse::Kind::kNone);
+  // Past a week, forgotten.
+  d.FileCreated("/w/b.jsp", kT0);
+  EXPECT_EQ(d.Request("/b.jsp", true, 1, kT0 + 7 * kDay - 1).kind, NewFileUse::Kind::kScriptCalled);
+  EXPECT_EQ(d.Request("/b.jsp", true, 1, kT0 + 7 * kDay).kind, NewFileUse::Kind::kNone);
+  EXPECT_EQ(d.files(), 0u);
+  // Past max_files, the oldest goes first; re-creating a file renews it.
+  const int64_t t = kT0 + 8 * kDay;
+  d.FileCreated("/w/1.jsp", t);
+  d.FileCreated("/w/2.jsp", t + 1);
+  d.FileCreated("/w/1.jsp", t + 2);
+  d.FileCreated("/w/3.jsp", t + 3);
+  d.FileCreated("/w/4.jsp", t + 4);
+  EXPECT_EQ(d.files(), 3u);
+  EXPECT_EQ(d.Request("/2.jsp", true, 1, t + 5).kind, NewFileUse::Kind::kNone);
+  EXPECT_EQ(d.Request("/1.jsp", true, 1, t + 5).kind, NewFileUse::Kind::kScriptCalled);
+  EXPECT_EQ(d.Request("/4.jsp", true, 1, t + 5).kind, NewFileUse::Kind::kScriptCalled);
+}
+
+SecurityEvent Request(const std::string& method, const std::string& path, const std::string& query,
+                      const std::string& bytes) {
+  SecurityEvent ev("http.request");
+  ev.Set("source.ip", "203.0.113.9").Set("http.request.method", method).Set("url.path", path);
+  ev.Set("url.original", query.empty() ? path : path + "?" + query);
+  if (!query.empty()) ev.Set("url.query", query);
+  ev.Set("http.response.status_code", "200").Set("http.response.body.bytes", bytes);
+  return ev;
+}
+
+TEST(NewFileUseTest, TheLiveEngineRaisesBothAlertsByFile) {
+  ManualClock clock(kT0);
+  testing::RecordingAlertHandler rec;
+  auto engine = LiveEngine::Create(LiveEngineOptions{}, &clock, &rec);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  auto emit = [&](SecurityEvent ev) {
+    ev.timestamp_millis = clock.NowMillis();
+    (*engine)->Emit(std::move(ev));
+    (*engine)->ProcessPending();
+  };
+  for (const char* path : {"/opt/epmm/webapps/mifs/k.jsp", "/opt/epmm/webapps/mifs/css/x.css"}) {
+    SecurityEvent created("file.created");
+    created.Set("file.path", path).Set("file.extension", "jsp");
+    emit(std::move(created));
+  }
+  // Before its creation is known, the same request to an old file says nothing.
+  emit(Request("GET", "/mifs/login.jsp", "u=a", "900"));
+  emit(Request("POST", "/mifs/k.jsp", "", "120"));
+  emit(Request("GET", "/mifs/css/x.css", "", "7340032"));
+  auto alerts = rec.Take();
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0].rule_id, "rampart-new-script-called");
+  EXPECT_EQ(alerts[0].severity, "critical");
+  EXPECT_EQ(alerts[0].entity, "file.path=/opt/epmm/webapps/mifs/k.jsp");
+  EXPECT_EQ(alerts[0].attack, (std::vector<std::string>{"T1505.003", "T1190"}));
+  EXPECT_NE(alerts[0].evidence[0].find("\"url.path\":\"/mifs/k.jsp\""), std::string::npos);
+  EXPECT_EQ(alerts[1].rule_id, "rampart-new-file-large-download");
+  EXPECT_EQ(alerts[1].severity, "high");
+  EXPECT_EQ(alerts[1].entity, "file.path=/opt/epmm/webapps/mifs/css/x.css");
+
+  // Turned off, nothing.
+  LiveEngineOptions off;
+  off.new_file_use.enabled = false;
+  auto quiet = LiveEngine::Create(off, &clock, &rec);
+  ASSERT_TRUE(quiet.ok());
+  SecurityEvent created("file.created");
+  created.Set("file.path", "/w/k.jsp");
+  created.timestamp_millis = kT0;
+  (*quiet)->Emit(std::move(created));
+  SecurityEvent call = Request("POST", "/k.jsp", "", "1");
+  call.timestamp_millis = kT0;
+  (*quiet)->Emit(std::move(call));
+  (*quiet)->ProcessPending();
+  EXPECT_TRUE(rec.Take().empty());
+}
+
+}  // namespace
+}  // namespace rampart::detect
