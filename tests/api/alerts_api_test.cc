@@ -127,6 +127,20 @@ TEST_F(AlertsApiTest, TokenFailuresEnrollmentsCheckinsAndCommandsAreEvents) {
   EXPECT_EQ(rejections[0].Get("command.count"), "1");
 }
 
+// Requests the front door refuses before App::Handle (malformed, too large, rate limited) are
+// events too.
+TEST_F(AlertsApiTest, FrontDoorRefusalsAreEvents) {
+  app_->RecordViolation("198.51.100.3", "rate_limited");
+  app_->RecordViolation("198.51.100.4", "read_timeout");
+  auto refused = sink_.WithAction("http.violation");
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_EQ(refused[0].Get("source.ip"), "198.51.100.3");
+  EXPECT_EQ(refused[0].Get("http.violation.reason"), "rate_limited");
+  EXPECT_EQ(refused[0].Get("http.response.status_code"), "429");
+  EXPECT_EQ(refused[1].Get("http.violation.reason"), "read_timeout");
+  EXPECT_EQ(refused[1].Get("http.response.status_code"), "") << "nothing was answered";
+}
+
 TEST_F(AlertsApiTest, RevokedTokenStillNamesItselfForCanaries) {
   std::string helper = Issue(core::Role::kAuditor, inst_a_);
   Reply me = Send("GET", "/api/v1/tokens", admin_a_);
