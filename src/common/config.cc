@@ -26,6 +26,21 @@ Status ReadNumber(const YAML::Node& node, const std::string& key, T* out) {
 }
 
 // For limits where 0 would silently mean "no sessions" or "never locked": refused instead.
+// Minutes east of UTC, as a zone's standard or summer offset: -840..840.
+Status ReadUtcOffset(const YAML::Node& node, const std::string& key, int32_t* out) {
+  int64_t offset = 0;
+  try {
+    offset = node.as<int64_t>();
+  } catch (const YAML::Exception&) {
+    return Status::InvalidArgument("config: '" + key + "' must be an integer");
+  }
+  if (offset < -14 * 60 || offset > 14 * 60) {
+    return Status::InvalidArgument("config: '" + key + "' must be within -840..840");
+  }
+  *out = static_cast<int32_t>(offset);
+  return Status::Ok();
+}
+
 Status ReadPositive(const YAML::Node& node, const std::string& key, uint32_t* out) {
   RAMPART_RETURN_IF_ERROR(ReadNumber(node, key, out));
   if (*out == 0) return Status::InvalidArgument("config: '" + key + "' must be at least 1");
@@ -241,16 +256,7 @@ Status ApplyWorkingHours(const YAML::Node& node, DetectionConfig::WorkingHours* 
     } else if (key == "end") {
       RAMPART_RETURN_IF_ERROR(ReadClock(v, name, &w->end_minute));
     } else if (key == "utc_offset_minutes") {
-      int64_t offset = 0;
-      try {
-        offset = v.as<int64_t>();
-      } catch (const YAML::Exception&) {
-        return Status::InvalidArgument("config: '" + name + "' must be an integer");
-      }
-      if (offset < -14 * 60 || offset > 14 * 60) {
-        return Status::InvalidArgument("config: '" + name + "' must be within -840..840");
-      }
-      w->utc_offset_minutes = static_cast<int32_t>(offset);
+      RAMPART_RETURN_IF_ERROR(ReadUtcOffset(v, name, &w->utc_offset_minutes));
     } else {
       return Status::InvalidArgument("config: unknown key '" + name + "'");
     }
@@ -357,6 +363,8 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
       RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->syslog_tls_key));
     } else if (key == "syslog_tls_client_ca") {
       RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->syslog_tls_client_ca));
+    } else if (key == "syslog_bsd_utc_offset_minutes") {
+      RAMPART_RETURN_IF_ERROR(ReadUtcOffset(v, name, &d->syslog_bsd_utc_offset_minutes));
     } else if (key == "admin_login_new_address") {
       RAMPART_RETURN_IF_ERROR(ReadBool(v, name, &d->admin_login_new_address));
     } else if (key == "new_file_use") {

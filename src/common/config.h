@@ -81,6 +81,8 @@ struct DetectionConfig {
   std::string syslog_tls_cert;
   std::string syslog_tls_key;
   std::string syslog_tls_client_ca;
+  // RFC 3164 senders stamp local time without a zone: theirs is UTC + this many minutes.
+  int32_t syslog_bsd_utc_offset_minutes = 0;
   // rampart-admin-login-new-address: a console login from an address new for the user,
   // outside these working hours (local time = UTC + utc_offset_minutes).
   bool admin_login_new_address = true;

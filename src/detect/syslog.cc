@@ -178,10 +178,14 @@ bool ParseTag(std::string_view* rest, SyslogMessage* m) {
   return true;
 }
 
-SyslogMessage Parse3164(SyslogMessage m, std::string_view rest, int64_t now_millis) {
+SyslogMessage Parse3164(SyslogMessage m, std::string_view rest, int64_t now_millis,
+                        int64_t offset_millis) {
   int64_t t = 0;
   bool have_time = false;
-  if (ParseBsdTime(rest, now_millis, &t) && (rest.size() == 15 || rest[15] == ' ')) {
+  // The year is chosen on the sender's clock; the result goes back to UTC.
+  if (ParseBsdTime(rest, now_millis + offset_millis, &t) &&
+      (rest.size() == 15 || rest[15] == ' ')) {
+    t -= offset_millis;
     have_time = true;
     rest.remove_prefix(std::min<size_t>(rest.size(), 16));
   } else {
@@ -216,7 +220,8 @@ SyslogMessage Parse3164(SyslogMessage m, std::string_view rest, int64_t now_mill
 
 }  // namespace
 
-Result<SyslogMessage> ParseSyslog(std::string_view text, int64_t now_millis) {
+Result<SyslogMessage> ParseSyslog(std::string_view text, int64_t now_millis,
+                                  int bsd_utc_offset_minutes) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == '\0')) {
     text.remove_suffix(1);
   }
@@ -237,7 +242,7 @@ Result<SyslogMessage> ParseSyslog(std::string_view text, int64_t now_millis) {
   if (v > 0 && rest[0] != '0' && v < rest.size() && rest[v] == ' ') {
     return Parse5424(m, rest);
   }
-  return Parse3164(m, rest, now_millis);
+  return Parse3164(m, rest, now_millis, int64_t{bsd_utc_offset_minutes} * 60 * 1000);
 }
 
 SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport,
@@ -446,6 +451,9 @@ Status SyslogReceiver::Impl::Bind() {
   if (options_.listen.empty() && options_.tls_listen.empty()) {
     return Status::InvalidArgument("syslog_listen: neither a plain nor a TLS address is set");
   }
+  if (options_.bsd_utc_offset_minutes < -14 * 60 || options_.bsd_utc_offset_minutes > 14 * 60) {
+    return Status::InvalidArgument("syslog_bsd_utc_offset_minutes: must be within -840..840");
+  }
   if (!options_.listen.empty()) {
     if (Status s = BindPlain(); !s.ok()) return Named("syslog_listen", s);
   }
@@ -553,7 +561,7 @@ void SyslogReceiver::Impl::Handle(std::string_view text, const Conn* conn, std::
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-  auto msg = ParseSyslog(text, now);
+  auto msg = ParseSyslog(text, now, options_.bsd_utc_offset_minutes);
   if (!msg.ok()) {
     // Counted; logged only now and then so that a noisy sender cannot flood the log.
     uint64_t n = ++malformed_;

@@ -50,12 +50,13 @@ struct SyslogMessage {
 };
 
 // Parses one message (no transport framing). RFC 3164 timestamps carry no year or zone: they
-// are read as UTC in the year that puts them closest before `now_millis` (a message up to a day
-// in the future is taken as this year). A 3164 message whose header is not recognisable after
-// the PRI keeps the rest as MSG (RFC 3164 §4.3.3). InvalidArgument, with the reason, for a
-// missing or out-of-range PRI, a bad 5424 header or unterminated structured data. Safe on any
-// bytes (fuzzed: fuzz/detect_syslog_fuzz.cc).
-Result<SyslogMessage> ParseSyslog(std::string_view text, int64_t now_millis);
+// are read as the sender's local time, UTC + `bsd_utc_offset_minutes`, in the year that puts
+// them closest before `now_millis` (a message up to a day in the future is taken as this year). A
+// 3164 message whose header is not recognisable after the PRI keeps the rest as MSG (RFC 3164
+// §4.3.3). InvalidArgument, with the reason, for a missing or out-of-range PRI, a bad 5424 header
+// or unterminated structured data. Safe on any bytes (fuzzed: fuzz/detect_syslog_fuzz.cc).
+Result<SyslogMessage> ParseSyslog(std::string_view text, int64_t now_millis,
+                                  int bsd_utc_offset_minutes = 0);
 
 // The event for a parsed message (see the file comment). `transport` is "udp" or "tcp".
 SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport,
@@ -87,6 +88,8 @@ struct SyslogReceiverOptions {
   // that clients opening connections and never finishing the handshake hold few slots and
   // only for tls_handshake_timeout_millis.
   size_t max_tls_handshakes = 16;
+  // RFC 3164 senders stamp their local time without a zone: theirs is UTC + this (-840..840).
+  int bsd_utc_offset_minutes = 0;
 };
 
 struct SyslogStats {

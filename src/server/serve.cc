@@ -264,6 +264,7 @@ int Serve(const ServeOptions& options) {
       so.tls_cert_file = config.detection.syslog_tls_cert;
       so.tls_key_file = config.detection.syslog_tls_key;
       so.tls_client_ca_file = config.detection.syslog_tls_client_ca;
+      so.bsd_utc_offset_minutes = config.detection.syslog_bsd_utc_offset_minutes;
       auto r = detect::SyslogReceiver::Create(std::move(so), engine.get());
       // The message starts with the configuration key at fault (syslog_tls_key: ...).
       if (!r.ok()) return Fail("detection." + r.status().message());

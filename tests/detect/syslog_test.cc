@@ -91,6 +91,26 @@ TEST(SyslogParse, Rfc3164TagWithPidAndPaddedDay) {
   EXPECT_EQ(m->timestamp_millis, 1767431700000);  // 2026-01-03T09:15:00Z
 }
 
+// A BSD sender stamps its local time: with its offset the event gets the real UTC time, and the
+// year is chosen on the sender's clock (Dec 31 23:30 in UTC+1 is still last year at 22:30 UTC).
+TEST(SyslogParse, Rfc3164TimeIsTheSendersLocalTime) {
+  auto cet = ParseSyslog("<13>Jan 30 10:15:00 mdm httpd: x", kSyslogNow, 60);
+  ASSERT_TRUE(cet.ok());
+  EXPECT_EQ(cet->timestamp_millis, kSyslogNow) << "10:15 in UTC+1 is 09:15Z";
+  auto west = ParseSyslog("<13>Jan 30 04:15:00 mdm httpd: x", kSyslogNow, -300);
+  ASSERT_TRUE(west.ok());
+  EXPECT_EQ(west->timestamp_millis, kSyslogNow);
+  // An RFC 3339 time in the header carries its own zone: the offset does not apply.
+  auto zoned = ParseSyslog("<13>2026-01-30T09:15:00Z mdm httpd: x", kSyslogNow, 60);
+  ASSERT_TRUE(zoned.ok());
+  EXPECT_EQ(zoned->timestamp_millis, kSyslogNow);
+  // Just after midnight UTC on Jan 1, a sender at UTC-5 is still on Dec 31 of the year before.
+  const int64_t new_year = 1767225600000;  // 2026-01-01T00:00:00Z
+  auto late = ParseSyslog("<13>Dec 31 19:05:00 mdm httpd: x", new_year + 10 * 60 * 1000, -300);
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(late->timestamp_millis, new_year + 5 * 60 * 1000);
+}
+
 TEST(SyslogParse, Rfc3164WithoutRecognisableHeaderKeepsEverythingAsMessage) {
   auto m = ParseSyslog("<13>Use the BFG!", kSyslogNow);
   ASSERT_TRUE(m.ok());

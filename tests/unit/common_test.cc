@@ -180,6 +180,7 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
                       "  syslog_listen: 127.0.0.1:5514\n"
                       "  admin_login_new_address: false\n"
                       "  new_file_use: false\n"
+                      "  syslog_bsd_utc_offset_minutes: 60\n"
                       "  staged_download_kib: 64\n"
                       "  working_hours: {days: [mon, sat], start: \"08:30\", end: \"17:00\",\n"
                       "                  utc_offset_minutes: -300}\n",
@@ -190,6 +191,7 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
   EXPECT_EQ(c.detection.syslog_listen, "127.0.0.1:5514");
   EXPECT_FALSE(c.detection.admin_login_new_address);
   EXPECT_FALSE(c.detection.new_file_use);
+  EXPECT_EQ(c.detection.syslog_bsd_utc_offset_minutes, 60);
   EXPECT_EQ(c.detection.staged_download_kib, 64u);
   EXPECT_EQ(c.detection.working_hours.days, 0x21);
   EXPECT_EQ(c.detection.working_hours.start_minute, 510u);
@@ -199,6 +201,7 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
       "detection:\n  follow: [relative.log]\n",
       "detection:\n  follow_poll_millis: 0\n",
       "detection:\n  staged_download_kib: 0\n",
+      "detection:\n  syslog_bsd_utc_offset_minutes: 900\n",
       "detection:\n  syslog_listen: nohostport\n",
       "detection:\n  working_hours: {days: [monday]}\n",
       "detection:\n  working_hours: {start: \"7:00\"}\n",
