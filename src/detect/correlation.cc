@@ -241,14 +241,17 @@ void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int
   }
   KeyState& k = *it->second;
   k.last_activity = now;
+  // The window reaches as far ahead as behind: events may come slightly out of order (several
+  // sources), but times a whole window later than this one (rotated logs scanned newest first)
+  // are not counted with it.
   const int64_t window_start = now - rule.timespan_millis;
+  const int64_t window_end = now + rule.timespan_millis;
+  auto outside = [&](int64_t t) { return t < window_start || t > window_end; };
   int64_t value = 0;
   switch (rule.type) {
     case CorrelationType::kEventCount: {
       auto keep = static_cast<size_t>(rule.threshold);
-      k.times.erase(std::remove_if(k.times.begin(), k.times.end(),
-                                   [&](int64_t t) { return t < window_start; }),
-                    k.times.end());
+      k.times.erase(std::remove_if(k.times.begin(), k.times.end(), outside), k.times.end());
       k.times.push_back(now);
       if (k.times.size() > keep) k.times.erase(k.times.begin());
       value = static_cast<int64_t>(k.times.size());
@@ -256,7 +259,7 @@ void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int
     }
     case CorrelationType::kValueCount: {
       for (auto v = k.values.begin(); v != k.values.end();) {
-        v = v->second < window_start ? k.values.erase(v) : std::next(v);
+        v = outside(v->second) ? k.values.erase(v) : std::next(v);
       }
       std::string v(ev.Decoded(rule.value_field));
       k.values[v] = now;
@@ -271,18 +274,17 @@ void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int
     }
     case CorrelationType::kTemporal: {
       if (slot < k.seen.size()) k.seen[slot] = now;
-      for (int64_t t : k.seen) value += (t != 0 && t >= window_start) ? 1 : 0;
+      for (int64_t t : k.seen) value += (t != 0 && !outside(t)) ? 1 : 0;
       break;
     }
     case CorrelationType::kTemporalOrdered: {
       if (slot == 0) {
         k.seen[0] = now;
-      } else if (slot < k.seen.size() && k.seen[slot - 1] != 0 &&
-                 k.seen[slot - 1] >= window_start) {
+      } else if (slot < k.seen.size() && k.seen[slot - 1] != 0 && !outside(k.seen[slot - 1])) {
         k.seen[slot] = std::max(k.seen[slot], k.seen[slot - 1]);
       }
       for (int64_t t : k.seen) {
-        if (t == 0 || t < window_start) break;
+        if (t == 0 || outside(t)) break;
         ++value;
       }
       break;

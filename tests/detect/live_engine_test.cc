@@ -153,6 +153,32 @@ tags: [attack.t1087]
   EXPECT_EQ(h.rec.CountRule("slow-404"), 0u);
 }
 
+// Rotated logs scanned newest first go back in time: yesterday's probes are not counted with
+// today's. Slightly out-of-order events (several sources) still are.
+TEST(LiveEngineTest, TimesAWindowAheadAreNotCountedWithEarlierOnes) {
+  LiveEngineOptions opt;
+  opt.rule_texts = RulesWithCorrelation(R"(title: Device 404s
+id: many-404
+correlation:
+  type: event_count
+  rules: [device_404]
+  group-by: [source.ip]
+  timespan: 10m
+  condition: {gte: 3}
+level: high
+)");
+  Harness h(opt);
+  const int64_t day = 24 * 3600;
+  h.At(day, Probe("203.0.113.7", "/api/v1/devices/a"));
+  h.At(day + 60, Probe("203.0.113.7", "/api/v1/devices/b"));
+  h.At(0, Probe("203.0.113.7", "/api/v1/devices/c"));
+  EXPECT_EQ(h.rec.CountRule("many-404"), 0u) << "three probes a day apart";
+  h.At(day + 120, Probe("198.51.100.2", "/api/v1/devices/a"));
+  h.At(day + 180, Probe("198.51.100.2", "/api/v1/devices/b"));
+  h.At(day + 100, Probe("198.51.100.2", "/api/v1/devices/c"));
+  EXPECT_EQ(h.rec.CountRule("many-404"), 1u) << "a late event inside the window still counts";
+}
+
 TEST(LiveEngineTest, ValueCountCountsDistinctValuesInTheWindow) {
   LiveEngineOptions opt;
   opt.rule_texts = RulesWithCorrelation(R"(title: Distinct ids
