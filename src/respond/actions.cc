@@ -90,14 +90,24 @@ Result<int> ActionEngine::ExpireBlocks() {
     std::lock_guard lock(blocks_mu_);
     expired = SweepExpiredLocked(clock_->NowSeconds());
   }
-  if (expired > 0) RAMPART_RETURN_IF_ERROR(RefreshDenylist());
+  // A refresh that failed earlier (the store was down) is retried here, so that a block added
+  // ahead of a write that then failed does not stay enforced unseen.
+  if (expired > 0 || denylist_stale_.load()) RAMPART_RETURN_IF_ERROR(RefreshDenylist());
   return expired;
 }
 
 Status ActionEngine::RefreshDenylist() {
+  // blocks_mu_ first: a block is added to the denylist and written under it, so a refresh never
+  // lists the store between the two and drops a block that is about to be on record.
+  std::lock_guard blocks(blocks_mu_);
   std::lock_guard lock(denylist_refresh_mu_);
-  RAMPART_ASSIGN_OR_RETURN(auto blocks, store_->ListActiveAddressBlocks(clock_->NowSeconds()));
-  denylist_->Replace(blocks);
+  auto listed = store_->ListActiveAddressBlocks(clock_->NowSeconds());
+  if (!listed.ok()) {
+    denylist_stale_ = true;
+    return listed.status();
+  }
+  denylist_->Replace(*listed);
+  denylist_stale_ = false;
   return Status::Ok();
 }
 

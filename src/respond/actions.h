@@ -13,6 +13,7 @@
 // Thread-safe: the store, the keeper, the denylist and the lockdown cache are.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -271,6 +272,9 @@ class ActionEngine {
   // Held from reading the blocks to swapping the snapshot, so two concurrent block changes
   // cannot leave the older list in force.
   std::mutex denylist_refresh_mu_;
+  // The last refresh failed: the denylist may hold a block the store does not (ExpireBlocks
+  // retries).
+  std::atomic<bool> denylist_stale_{false};
   // Held from a block write in the store to the report of it (and by expiry sweeps), so that
   // reports leave in the store's order: an unban never overtakes the ban of a newer block.
   // Taken before denylist_refresh_mu_, never after.
