@@ -460,15 +460,19 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
 
 void LiveEngine::Impl::ObserveFileUse(const SecurityEvent& se, const Event& ev, int64_t ts) {
   std::string_view action = se.Get("event.action");
+  // The engine's clock, not the event's: a sender's far-future time must not make the detector
+  // forget every file at once.
+  const int64_t now = clock_->NowMillis();
   if (action == "file.created") {
-    new_files_->FileCreated(se.Get("file.path"), ts);
+    new_files_->FileCreated(se.Get("file.path"), now);
     return;
   }
   if (action == "file.deleted") {
     new_files_->FileDeleted(se.Get("file.path"));
     return;
   }
-  if (!ev.Has(Field::kUrlPath)) return;
+  // A refused or missing request (4xx, 5xx) did not reach the file.
+  if (!ev.Has(Field::kUrlPath) || ev.status_code() >= 400) return;
   const bool parameters =
       !ev.Get(Field::kUrlQuery).empty() || ev.Get(Field::kHttpRequestMethod) == "POST";
   uint64_t bytes = 0;
@@ -476,7 +480,7 @@ void LiveEngine::Impl::ObserveFileUse(const SecurityEvent& se, const Event& ev, 
     if (c < '0' || c > '9' || bytes > (uint64_t{1} << 60)) break;
     bytes = bytes * 10 + static_cast<uint64_t>(c - '0');
   }
-  NewFileUse use = new_files_->Request(ev.Decoded(Field::kUrlPath), parameters, bytes, ts);
+  NewFileUse use = new_files_->Request(ev.Decoded(Field::kUrlPath), parameters, bytes, now);
   if (use.kind == NewFileUse::Kind::kScriptCalled) {
     Raise("rampart-new-script-called",
           "Request with parameters to a script created after the baseline (webshell use)",

@@ -11,6 +11,30 @@ std::string_view LastComponent(std::string_view path) {
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
+// The path a server resolves a URL path to: empty and "." segments dropped, ".." taking the
+// previous one off, and Servlet path parameters (";jsessionid=...") cut from each segment, so
+// that "/mifs//./x/../403.jsp;a=b" reaches the same file as "/mifs/403.jsp". Empty when the path
+// climbs above the root.
+std::string NormalUrlPath(std::string_view url_path) {
+  std::vector<std::string_view> segments;
+  while (!url_path.empty()) {
+    size_t slash = url_path.find('/');
+    std::string_view segment = url_path.substr(0, slash);
+    url_path = slash == std::string_view::npos ? std::string_view() : url_path.substr(slash + 1);
+    segment = segment.substr(0, segment.find(';'));
+    if (segment.empty() || segment == ".") continue;
+    if (segment == "..") {
+      if (segments.empty()) return "";
+      segments.pop_back();
+      continue;
+    }
+    segments.push_back(segment);
+  }
+  std::string out;
+  for (std::string_view segment : segments) out.append("/").append(segment);
+  return out;
+}
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -27,15 +51,25 @@ void NewFileUseDetector::FileCreated(std::string_view path, int64_t now_millis) 
   if (path.empty() || LastComponent(path).empty()) return;
   Forget(now_millis);
   std::string key(path);
-  auto [it, added] = created_.insert_or_assign(key, now_millis);
+  const uint64_t generation = ++generation_;
+  auto [it, added] = created_.insert_or_assign(key, Created{now_millis, generation});
   if (added) by_name_[std::string(LastComponent(path))].push_back(key);
-  order_.emplace_back(std::move(key), now_millis);
+  order_.push_back({std::move(key), now_millis, generation});
   while (created_.size() > options_.max_files && !order_.empty()) {
-    auto [oldest, at] = std::move(order_.front());
+    Entry oldest = std::move(order_.front());
     order_.pop_front();
-    auto found = created_.find(oldest);
-    if (found != created_.end() && found->second == at) FileDeleted(oldest);
+    if (Current(oldest)) FileDeleted(oldest.path);
   }
+  // Re-creating or deleting a path leaves its older entries behind: drop them before they
+  // outnumber the files remembered.
+  if (order_.size() > 2 * created_.size() + 64) {
+    std::erase_if(order_, [&](const Entry& e) { return !Current(e); });
+  }
+}
+
+bool NewFileUseDetector::Current(const Entry& e) const {
+  auto found = created_.find(e.path);
+  return found != created_.end() && found->second.generation == e.generation;
 }
 
 void NewFileUseDetector::FileDeleted(std::string_view path) {
@@ -49,11 +83,10 @@ void NewFileUseDetector::FileDeleted(std::string_view path) {
 }
 
 void NewFileUseDetector::Forget(int64_t now_millis) {
-  while (!order_.empty() && order_.front().second + options_.remember_millis <= now_millis) {
-    auto [path, at] = std::move(order_.front());
+  while (!order_.empty() && order_.front().at + options_.remember_millis <= now_millis) {
+    Entry oldest = std::move(order_.front());
     order_.pop_front();
-    auto found = created_.find(path);
-    if (found != created_.end() && found->second == at) FileDeleted(path);
+    if (Current(oldest)) FileDeleted(oldest.path);
   }
 }
 
@@ -71,12 +104,14 @@ NewFileUse NewFileUseDetector::Request(std::string_view url_path, bool parameter
   NewFileUse use;
   if (created_.empty() || url_path.empty() || url_path.front() != '/') return use;
   Forget(now_millis);
-  auto named = by_name_.find(std::string(LastComponent(url_path)));
+  const std::string path = NormalUrlPath(url_path);
+  if (path.empty()) return use;
+  auto named = by_name_.find(std::string(LastComponent(path)));
   if (named == by_name_.end()) return use;
   for (const std::string& file : named->second) {
     // The URL path is the end of the file's path; it starts with '/', so the match falls on a
     // component boundary.
-    if (!std::string_view(file).ends_with(url_path)) continue;
+    if (!std::string_view(file).ends_with(path)) continue;
     if (parameters && IsScript(file)) {
       use = {NewFileUse::Kind::kScriptCalled, file};
       return use;

@@ -51,24 +51,38 @@ class NewFileUseDetector {
 
   void FileCreated(std::string_view path, int64_t now_millis);
   void FileDeleted(std::string_view path);
-  // `url_path` as requested (percent-decoded when the event has a decoded form); `parameters`:
-  // a non-empty query or a POST; `response_bytes`: the body size, 0 when unknown.
+  // `url_path` as requested (percent-decoded when the event has a decoded form; empty and "."
+  // segments, ".." and ";" path parameters are resolved as a server would); `parameters`: a
+  // non-empty query or a POST; `response_bytes`: the body size, 0 when unknown. `now_millis`
+  // is the engine's clock (forgetting), not the event's time, which a sender chooses.
   NewFileUse Request(std::string_view url_path, bool parameters, uint64_t response_bytes,
                      int64_t now_millis);
 
   size_t files() const { return created_.size(); }
+  size_t bookkeeping_entries() const { return order_.size(); }  // bounded by ~2 × files()
   const NewFileUseOptions& options() const { return options_; }
 
  private:
+  struct Created {
+    int64_t at;
+    uint64_t generation;  // tells a path's current creation from earlier ones
+  };
+  struct Entry {
+    std::string path;
+    int64_t at;
+    uint64_t generation;
+  };
   void Forget(int64_t now_millis);
   bool IsScript(std::string_view path) const;
+  bool Current(const Entry& e) const;
 
   NewFileUseOptions options_;
-  // Path → when it was created; by last path component for the lookup; creation order for
-  // forgetting (entries whose path was deleted or re-created are skipped when they come up).
-  std::unordered_map<std::string, int64_t> created_;
+  // Path → its creation; by last path component for the lookup; creation order for forgetting
+  // (entries whose path was deleted or created again since are stale and skipped).
+  std::unordered_map<std::string, Created> created_;
   std::unordered_map<std::string, std::vector<std::string>> by_name_;
-  std::deque<std::pair<std::string, int64_t>> order_;
+  std::deque<Entry> order_;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace rampart::detect

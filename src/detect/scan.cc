@@ -192,7 +192,9 @@ class ProgressLine {
     progress_.seconds = std::chrono::duration<double>(now - started_).count();
     err_ << '\r' << internal::RenderProgress(progress_, width_) << "\x1b[K" << std::flush;
   }
-  void EndFile() {
+  void EndFile() { Clear(); }
+  // Before another message on the same stream, so that it starts on a clean line.
+  void Clear() {
     if (enabled_) err_ << "\r\x1b[K" << std::flush;
   }
 
@@ -771,6 +773,7 @@ int RunScanCommand(const ScanOptions& opt) {
       progress.Lines(line_no, reader);
       if (too_long) {
         ++too_long_lines;
+        progress.Clear();
         err << "rampart scan: " << path << ":" << line_no << ": line longer than " << kMaxLineBytes
             << " bytes skipped\n";
         continue;

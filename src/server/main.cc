@@ -171,7 +171,8 @@ int main(int argc, char** argv) {
   scan_cmd->add_option("LOGFILE", scan.log_files, "Log files to scan")->required();
   scan_cmd->callback([&] {
     scan.default_rules_dir = BundledRulesDir();
-    scan.progress = ::isatty(STDERR_FILENO) != 0;
+    // Not when the alerts go to the same terminal: they would land on the progress line.
+    scan.progress = ::isatty(STDERR_FILENO) != 0 && ::isatty(STDOUT_FILENO) == 0;
     exit_code = rampart::detect::RunScanCommand(scan);
   });
 
