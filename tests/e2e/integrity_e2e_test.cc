@@ -24,10 +24,13 @@ TEST(IntegrityE2e, DroppedWebshellBecomesAnAlert) {
   { std::ofstream(web / "mifs" / "login.jsp") << "<% login %>"; }
   std::string data = (dir / "data").string();
   std::string config = (dir / "rampart.yml").string();
+  const fs::path access_log = dir / "access.log";
+  { std::ofstream(access_log) << ""; }
   {
     std::ofstream out(config);
     out << "detection:\n"
-        << "  integrity_paths: [\"" << web.string() << "\"]\n";
+        << "  integrity_paths: [\"" << web.string() << "\"]\n"
+        << "  follow: [\"" << access_log.string() << "\"]\n";
   }
   DemoServer demo;
   std::string error;
@@ -70,6 +73,27 @@ TEST(IntegrityE2e, DroppedWebshellBecomesAnAlert) {
   EXPECT_NE(metrics.raw.find("rampart_integrity_events_total 1\n"), std::string::npos)
       << metrics.raw;
   EXPECT_NE(metrics.raw.find("rampart_integrity_baseline_files 1\n"), std::string::npos);
+
+  // The web server's access log then shows the new file called with parameters: the engine
+  // joins the two (detect/new_file_use.h), whatever the file is named.
+  {
+    std::ofstream(access_log, std::ios::app)
+        << "mdm.example.eu:443 203.0.113.77 - - [30/Jan/2026:02:13:24 +0100] \"POST "
+           "/mifs/403.jsp HTTP/1.1\" 200 64 \"-\" \"curl/8.0\"\n";
+  }
+  json called;
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline && called.is_null()) {
+    ApiReply list = CallApi(server.url(), ca, superadmin, "GET",
+                            "/api/v1/alerts?rule=rampart-new-script-called");
+    ASSERT_EQ(list.status, 200) << list.raw;
+    if (!list.body["items"].empty()) called = list.body["items"][0];
+    if (called.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_FALSE(called.is_null()) << "no new-script alert; server log:\n" << server.log();
+  EXPECT_EQ(called["severity"], "critical");
+  EXPECT_EQ(called["entity"], "file.path=" + shell.string());
+  EXPECT_EQ(called["evidence"][0]["source.ip"], "203.0.113.77");
   EXPECT_EQ(server.Stop(), 0);
 
   // The operator accepts the tree as it is now: the command lists what it accepts.
