@@ -532,21 +532,14 @@ uint64_t App::BodyLimit(std::string_view method, std::string_view path) const {
   return limits.max_body_bytes;
 }
 
-void App::RecordViolation(std::string_view remote_ip, std::string_view reason) {
+void App::RecordViolation(std::string_view remote_ip, std::string_view reason, int status) {
   impl_->metrics().Increment("rampart_http_violations_total", "reason", reason);
   log::Warn("http.violation", {{"remote_ip", remote_ip}, {"reason", reason}});
   // The front door answers these itself, before App::Handle: without this they would be the
   // only requests the engine never sees (malformed exploit attempts, floods).
   SecurityEvent ev("http.violation");
   ev.Set("source.ip", std::string(remote_ip)).Set("http.violation.reason", std::string(reason));
-  static constexpr std::pair<std::string_view, std::string_view> kAnswered[] = {
-      {"bad_request", "400"},
-      {"body_too_large", "413"},
-      {"rate_limited", "429"},
-      {"header_too_large", "431"}};
-  for (const auto& [name, status] : kAnswered) {
-    if (reason == name) ev.Set("http.response.status_code", std::string(status));
-  }
+  if (status != 0) ev.Set("http.response.status_code", std::to_string(status));
   internal::EmitEvent(impl_->ctx(), std::move(ev));
 }
 

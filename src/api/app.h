@@ -65,8 +65,9 @@ class App {
   const std::vector<http::Route>& Routes() const;
   // Body limit for a route: uploads get max_upload_bytes, everything else max_body_bytes.
   uint64_t BodyLimit(std::string_view method, std::string_view path) const;
-  // Called by the server when it cut a client off before a handler ran (counted in /metrics).
-  void RecordViolation(std::string_view remote_ip, std::string_view reason);
+  // Called by the server when it cut a client off before a handler ran (counted in /metrics,
+  // and an http.violation event), with the status it answered (0: none).
+  void RecordViolation(std::string_view remote_ip, std::string_view reason, int status);
   // Periodic housekeeping: expires commands past their expiry, prunes the nonce cache, reports
   // expired address blocks (respond::ActionEngine::ExpireBlocks).
   void RunMaintenance();

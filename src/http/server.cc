@@ -116,8 +116,8 @@ struct ServerShared {
   uint64_t next_session_id = 0;
   std::unordered_map<uint64_t, std::weak_ptr<SessionBase>> sessions;
 
-  void Violation(const std::string& ip, std::string_view reason) {
-    if (options.on_violation) options.on_violation(ip, reason);
+  void Violation(const std::string& ip, std::string_view reason, int status = 0) {
+    if (options.on_violation) options.on_violation(ip, reason, status);
   }
 };
 
@@ -270,7 +270,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     bool bad_framing = msg.count(bhttp::field::transfer_encoding) > 0 && !parser_->chunked();
     bool bad_host = msg.version() >= 11 && msg.count(bhttp::field::host) != 1;
     if (bad_framing || bad_host) {
-      shared_->Violation(remote_ip_, "bad_request");
+      shared_->Violation(remote_ip_, "bad_request", 400);
       SendError(400, "invalid_argument", "malformed HTTP request", true);
       return;
     }
@@ -282,14 +282,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     auto content_length = parser_->content_length();
     bool has_body = parser_->chunked() || (content_length && *content_length > 0);
     if (content_length && *content_length > limit) {
-      shared_->Violation(remote_ip_, "body_too_large");
+      shared_->Violation(remote_ip_, "body_too_large", 413);
       SendError(413, "payload_too_large", "request body too large", /*close=*/true);
       return;
     }
     parser_->body_limit(limit);
 
     if (!bucket_.Take()) {
-      shared_->Violation(remote_ip_, "rate_limited");
+      shared_->Violation(remote_ip_, "rate_limited", 429);
       // Without a body the connection stays usable; with one, the unread body would have to be
       // consumed first, so the connection is closed instead.
       SendError(429, "resource_exhausted", "too many requests on this connection", has_body,
@@ -337,10 +337,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void OnReadError(error_code ec) {
     if (ec == bhttp::error::header_limit) {
-      shared_->Violation(remote_ip_, "header_too_large");
+      shared_->Violation(remote_ip_, "header_too_large", 431);
       SendError(431, "payload_too_large", "request header too large", true);
     } else if (ec == bhttp::error::body_limit) {
-      shared_->Violation(remote_ip_, "body_too_large");
+      shared_->Violation(remote_ip_, "body_too_large", 413);
       SendError(413, "payload_too_large", "request body too large", true);
     } else if (ec == beast::error::timeout) {
       shared_->Violation(remote_ip_, "read_timeout");
@@ -348,7 +348,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     } else if (IsDisconnect(ec)) {
       CloseNow();
     } else {
-      shared_->Violation(remote_ip_, "bad_request");
+      shared_->Violation(remote_ip_, "bad_request", 400);
       SendError(400, "invalid_argument", "malformed HTTP request", true);
     }
   }

@@ -36,8 +36,9 @@ struct ServerOptions {
   // Called after each response is written (metrics, detection events). Must not block.
   std::function<void(const Request&, const Response&, int64_t duration_us)> on_response;
   // Called when a client is cut off for a protocol or limit violation before a handler ran
-  // ("header_too_large", "body_too_large", "rate_limited", "bad_request", "read_timeout", ...).
-  std::function<void(std::string_view remote_ip, std::string_view reason)> on_violation;
+  // ("header_too_large", "body_too_large", "rate_limited", "bad_request", "read_timeout", ...),
+  // with the status it was answered (0 when the connection was closed without an answer).
+  std::function<void(std::string_view remote_ip, std::string_view reason, int status)> on_violation;
 };
 
 class HttpServer {

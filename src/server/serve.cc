@@ -364,8 +364,8 @@ int Serve(const ServeOptions& options) {
   server_options.body_limit = [&app](std::string_view method, std::string_view path) {
     return app.BodyLimit(method, path);
   };
-  server_options.on_violation = [&app](std::string_view ip, std::string_view reason) {
-    app.RecordViolation(ip, reason);
+  server_options.on_violation = [&app](std::string_view ip, std::string_view reason, int status) {
+    app.RecordViolation(ip, reason, status);
   };
 
   // Sources first, then the engine (whose thread calls the playbook runner inside `app`), then

@@ -130,8 +130,8 @@ TEST_F(AlertsApiTest, TokenFailuresEnrollmentsCheckinsAndCommandsAreEvents) {
 // Requests the front door refuses before App::Handle (malformed, too large, rate limited) are
 // events too.
 TEST_F(AlertsApiTest, FrontDoorRefusalsAreEvents) {
-  app_->RecordViolation("198.51.100.3", "rate_limited");
-  app_->RecordViolation("198.51.100.4", "read_timeout");
+  app_->RecordViolation("198.51.100.3", "rate_limited", 429);
+  app_->RecordViolation("198.51.100.4", "read_timeout", 0);
   auto refused = sink_.WithAction("http.violation");
   ASSERT_EQ(refused.size(), 2u);
   EXPECT_EQ(refused[0].Get("source.ip"), "198.51.100.3");

@@ -88,7 +88,7 @@ class ServerTest : public ::testing::Test {
     o.threads = 2;
     o.limits.idle_timeout_seconds = 30;
     o.limits.read_timeout_seconds = 30;
-    o.on_violation = [this](std::string_view ip, std::string_view reason) {
+    o.on_violation = [this](std::string_view ip, std::string_view reason, int) {
       std::lock_guard<std::mutex> lock(observed_.mu);
       EXPECT_EQ(ip, "127.0.0.1");
       observed_.violations.emplace_back(reason);
