@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/text.h"
+
 namespace rampart::detect {
 namespace {
 
@@ -32,14 +34,6 @@ std::string NormalUrlPath(std::string_view url_path) {
   }
   std::string out;
   for (std::string_view segment : segments) out.append("/").append(segment);
-  return out;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
   return out;
 }
 
@@ -94,7 +88,7 @@ bool NewFileUseDetector::IsScript(std::string_view path) const {
   std::string_view name = LastComponent(path);
   size_t dot = name.rfind('.');
   if (dot == std::string_view::npos) return false;
-  std::string extension = Lower(name.substr(dot + 1));
+  std::string extension = AsciiLower(name.substr(dot + 1));
   return std::find(options_.script_extensions.begin(), options_.script_extensions.end(),
                    extension) != options_.script_extensions.end();
 }
