@@ -39,6 +39,8 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "file.size",
     "file.mode",
     "file.in_baseline",
+    "file.hash.md5",
+    "file.hash.sha1",
 };
 
 }  // namespace

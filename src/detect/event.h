@@ -62,6 +62,8 @@ enum class Field : uint8_t {
   kFileSize,        // file.size: bytes
   kFileMode,        // file.mode: permission bits in octal ("0644")
   kFileInBaseline,  // file.in_baseline: "true" when the baseline lists the path
+  kFileHashMd5,     // file.hash.md5: lower-case hex (feeds often name a webshell by it)
+  kFileHashSha1,    // file.hash.sha1: lower-case hex
   kCount,
 };
 

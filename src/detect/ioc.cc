@@ -563,8 +563,10 @@ void IocStore::MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMa
       add(FindUrl(ev.Get(Field::kHttpRequestReferrer), now_millis), Field::kHttpRequestReferrer);
     }
   }
-  if (!hashes_.empty() && ev.Has(Field::kFileHashSha256)) {
-    add(FindHash(ev.Get(Field::kFileHashSha256), now_millis), Field::kFileHashSha256);
+  if (!hashes_.empty()) {
+    for (Field f : {Field::kFileHashSha256, Field::kFileHashMd5, Field::kFileHashSha1}) {
+      if (ev.Has(f)) add(FindHash(ev.Get(f), now_millis), f);
+    }
   }
   if (ev.Has(Field::kUserAgentOriginal)) {
     add(FindUserAgent(ev.Get(Field::kUserAgentOriginal), now_millis), Field::kUserAgentOriginal);

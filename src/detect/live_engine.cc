@@ -435,20 +435,14 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
           ev_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   if (iocs_.size() > 0) {
-    auto raise_ioc = [&](const Ioc& ioc, std::string_view field) {
+    iocs_.MatchEvent(ev, ts, &ioc_hits_);
+    for (const auto& m : ioc_hits_) {
+      const Ioc& ioc = *m.ioc;
       Raise(
           "rampart-ioc",
           "Indicator of compromise (" + std::string(IocTypeName(ioc.type)) + ") from " + ioc.source,
-          "high", {}, std::string(field) + "=" + ioc.value, inst, ts, Evidence(se, ts));
-    };
-    iocs_.MatchEvent(ev, ts, &ioc_hits_);
-    for (const auto& m : ioc_hits_) raise_ioc(*m.ioc, FieldName(m.field));
-    // The digests feeds use besides SHA-256 (set by the file-integrity monitor, or by a JSON
-    // log): looked up here, as the matcher's event has no field for them.
-    for (const char* key : {"file.hash.md5", "file.hash.sha1"}) {
-      std::string_view digest = se.Get(key);
-      if (digest.empty()) continue;
-      if (const Ioc* ioc = iocs_.FindHash(digest, ts)) raise_ioc(*ioc, key);
+          "high", {}, std::string(FieldName(m.field)) + "=" + ioc.value, inst, ts,
+          Evidence(se, ts));
     }
   }
 }

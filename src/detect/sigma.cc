@@ -33,7 +33,12 @@ namespace {
 // Slot kFieldCount holds the `keywords` matchers, which search the whole line.
 constexpr size_t kKeywordSlot = kFieldCount;
 constexpr size_t kSlotCount = kFieldCount + 1;
-static_assert(kSlotCount <= 32, "the matcher keeps a 32-bit mask of slots");
+// A bit per slot: present fields, remembered slots, gates, regexes done.
+using SlotMask = uint64_t;
+static_assert(kSlotCount <= 64, "the matcher keeps a 64-bit mask of slots");
+constexpr SlotMask SlotBit(size_t slot) {
+  return SlotMask{1} << slot;
+}
 static_assert(std::endian::native == std::endian::little, "HashValue's tail load assumes it");
 // std::regex backtracks recursively; values longer than this are not given to the fallback.
 constexpr size_t kMaxFallbackValue = 64 * 1024;
@@ -861,7 +866,7 @@ struct Prefilter {
     std::vector<LiteralUse> uses;
   };
   std::array<SlotLiterals, kSlotCount> literals;
-  uint32_t literal_slots = 0;  // bit per slot with a literal database
+  SlotMask literal_slots = 0;  // bit per slot with a literal database
   // The literals of url.original and of its parts, in one database: when the parts lie inside
   // the target (access logs), one scan of the target finds them all, and a use counts only
   // where it lies wholly inside its part. Null when it would not compile (the slots' own
@@ -916,7 +921,7 @@ struct Prefilter {
   std::array<std::vector<uint32_t>, kSlotCount> regex_rules;
   // Bit per slot whose `re` database holds a matcher without gate literals: scanned without
   // waiting for a gate.
-  uint32_t ungated_regex_slots = 0;
+  SlotMask ungated_regex_slots = 0;
 };
 
 struct RuleSet::Impl {
@@ -1335,7 +1340,7 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
   for (size_t slot = 0; slot < kSlotCount; ++slot) {
     if (literals[slot].empty()) continue;
     if (!CompileLiterals(literals[slot], &pf->literals[slot])) return;
-    pf->literal_slots |= 1u << slot;
+    pf->literal_slots |= SlotBit(slot);
   }
   {
     LiteralMap target;
@@ -1376,7 +1381,7 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
         pf->any_value[slot].push_back(m);
         continue;
       }
-      if (ungated.contains(m)) pf->ungated_regex_slots |= 1u << slot;
+      if (ungated.contains(m)) pf->ungated_regex_slots |= SlotBit(slot);
       min_width = std::min(min_width, width);
       ids.push_back(m);
       constexpr unsigned kSequenceFlags =
@@ -1642,7 +1647,7 @@ struct RuleMatcher::Impl {
     bool filled = false, has_decoded = false, hot = false;
     bool with_parts = false;  // url.original only: the marks of `parts` are included
     TargetParts parts;
-    uint32_t gates = 0;           // slots whose `re` database a gate literal opened
+    SlotMask gates = 0;           // slots whose `re` database a gate literal opened
     std::string key;              // the raw value
     std::vector<uint32_t> marks;  // sorted, unique
     // The marks as the clauses they mark (broad matchers apart, see Prefilter::broad_matcher),
@@ -1650,7 +1655,7 @@ struct RuleMatcher::Impl {
     std::vector<uint32_t> clauses, broad;
     // What the slots' `re` databases found, filled when an event first needs them (they are
     // scanned only when a rule could complete): bit per slot scanned.
-    uint32_t regex_done = 0;
+    SlotMask regex_done = 0;
     std::vector<uint32_t> regex_marks;
   };
   // Method, status and virtual host take few values each and are remembered together, under
@@ -1659,7 +1664,7 @@ struct RuleMatcher::Impl {
       Field::kHttpRequestMethod, Field::kHttpResponseStatusCode, Field::kDestinationDomain};
   static constexpr size_t kContextMemo = kSlotCount;
   std::array<std::vector<SlotMemo>, kSlotCount + 1> memo;
-  uint32_t context_slots = 0;
+  SlotMask context_slots = 0;
   // A slot whose values rarely repeat (ids, times) gains nothing from the memo but pays its
   // hashing and copying: after kMemoProbe lookups with fewer than 1 in 8 hits, the slot
   // bypasses the memo for the next kMemoBypass values, then tries again.
@@ -1670,11 +1675,11 @@ struct RuleMatcher::Impl {
   SlotMemo uncached;  // computed for one event only (bypass, long values)
   // This event's memo entry per slot (bit set in event_memo_slots; none for `uncached`).
   std::array<SlotMemo*, kSlotCount> event_memo{};
-  uint32_t event_memo_slots = 0;
+  SlotMask event_memo_slots = 0;
   // While a memo entry is computed, Mark and the literal callback collect into it instead of
   // marking clauses.
   std::vector<uint32_t>* collecting = nullptr;
-  uint32_t collected_gates = 0;
+  SlotMask collected_gates = 0;
   std::vector<uint32_t> collected_stamp;  // per matcher: fill_epoch when last collected
   uint32_t fill_epoch = 0;
   // Broad matchers this event's memo entries marked, held back (Prefilter::broad_matcher), with
@@ -1703,10 +1708,10 @@ struct RuleMatcher::Impl {
   std::vector<uint32_t> clause_stamp, rule_stamp, rule_marked, rule_plain_marked;
   // Bit per slot: which slots have any_value matchers, short literals, exact literals, `re`
   // prefilter databases; and the field slots whose checks go through the memo.
-  uint32_t any_value_slots = 0, short_slots = 0, exact_slots = 0, regex_slots = 0;
-  uint32_t memo_slots = 0, unremembered_slots = 0;
+  SlotMask any_value_slots = 0, short_slots = 0, exact_slots = 0, regex_slots = 0;
+  SlotMask memo_slots = 0, unremembered_slots = 0;
   // Slots whose `re` database a gate literal opened for this event.
-  uint32_t regex_gates = 0;
+  SlotMask regex_gates = 0;
 
   Impl(const RuleSet::Impl& r, MatchMode mode)
       : rs(r), prefiltered(mode == MatchMode::kPrefiltered) {
@@ -1740,18 +1745,18 @@ struct RuleMatcher::Impl {
     scratch.reset(s);
     for (size_t slot = 0; slot < kSlotCount; ++slot) {
       const Prefilter& pf = rs.prefilter;
-      uint32_t bit = 1u << slot;
+      SlotMask bit = SlotBit(slot);
       if (!pf.any_value[slot].empty()) any_value_slots |= bit;
       if (!pf.short_literals[slot].empty()) short_slots |= bit;
       if (slot < kFieldCount && !rs.exact[slot].empty()) exact_slots |= bit;
       if (pf.regexes[slot] || !pf.sequence_regexes[slot].empty()) regex_slots |= bit;
     }
-    uint32_t fields = (1u << kFieldCount) - 1;
+    SlotMask fields = SlotBit(kFieldCount) - 1;
     memo_slots = (short_slots | exact_slots | rs.prefilter.literal_slots) & fields;
     // The whole line (a rule on the event.original field) is a value of its own on every
     // event: checked through the same path, never remembered.
-    unremembered_slots = 1u << static_cast<unsigned>(Field::kEventOriginal);
-    for (Field f : kContextFields) context_slots |= 1u << static_cast<unsigned>(f);
+    unremembered_slots = SlotBit(static_cast<size_t>(Field::kEventOriginal));
+    for (Field f : kContextFields) context_slots |= SlotBit(static_cast<size_t>(f));
     context_slots &= memo_slots;
     if (std::popcount(context_slots) < 2) context_slots = 0;
     clause_stamp.assign(rs.prefilter.clause_rule.size(), 0);
@@ -1895,9 +1900,9 @@ struct RuleMatcher::Impl {
       if (!u.gate) {
         self->Mark(u.matcher);
       } else if (self->collecting != nullptr) {
-        self->collected_gates |= 1u << self->literal_slot;
+        self->collected_gates |= SlotBit(self->literal_slot);
       } else {
-        self->regex_gates |= 1u << self->literal_slot;
+        self->regex_gates |= SlotBit(self->literal_slot);
       }
     }
     // A memo entry must hold every mark; the event's own scan may stop once a rule can match.
@@ -1929,7 +1934,7 @@ struct RuleMatcher::Impl {
       if (!u.gate) {
         self->Mark(u.matcher);
       } else {
-        self->collected_gates |= 1u << slot;
+        self->collected_gates |= SlotBit(slot);
       }
     }
     return 0;  // only fills scan this database, and a memo entry must hold every mark
@@ -2060,7 +2065,7 @@ struct RuleMatcher::Impl {
         MarkSlot(slot);  // a scan error hides nothing
         return;
       }
-      entry->regex_done |= 1u << slot;
+      entry->regex_done |= SlotBit(slot);
     }
     // Marks found for the entry's other slots hold for this event too.
     for (uint32_t m : entry->regex_marks) Mark(m);
@@ -2110,25 +2115,25 @@ struct RuleMatcher::Impl {
     regex_gates = 0;
     touched_rules.clear();
     collecting = nullptr;  // (left set if a fill threw)
-    auto present = static_cast<uint32_t>(e.present_mask());
+    SlotMask present = e.present_mask();
     // The keywords search the line and the decoded request target, either of which may be
     // missing.
     bool has_line = e.Has(Field::kEventOriginal);
     bool decoded_target = e.HasDistinctDecoded(Field::kUrlOriginal);
-    if (has_line || decoded_target) present |= 1u << kKeywordSlot;
+    if (has_line || decoded_target) present |= SlotBit(kKeywordSlot);
     // Each loop visits only the slots that are present and have something to check.
-    for (uint32_t left = present & any_value_slots; left != 0 && !possible; left &= left - 1) {
+    for (SlotMask left = present & any_value_slots; left != 0 && !possible; left &= left - 1) {
       for (uint32_t m : pf.any_value[std::countr_zero(left)]) Mark(m);
     }
     deferred.clear();
-    uint32_t memo_pending = present & memo_slots;
+    SlotMask memo_pending = present & memo_slots;
     event_memo_slots = 0;
     constexpr auto kTarget = static_cast<size_t>(Field::kUrlOriginal);
     if (memo_pending >> kTarget & 1u) {
       TargetParts parts;
       bool with_parts = FindTargetParts(e, &parts);
       SlotMemo* found = Remembered(kTarget, e, with_parts ? &parts : nullptr);
-      memo_pending &= ~(1u << kTarget);
+      memo_pending &= ~SlotBit(kTarget);
       if (found == nullptr) {
         MarkSlot(kTarget);  // a scan error hides nothing; the parts are looked at one by one
       } else {
@@ -2138,23 +2143,23 @@ struct RuleMatcher::Impl {
         for (size_t i = 0; with_parts && i < kTargetPartFields.size(); ++i) {
           if (!(parts.present >> i & 1u)) continue;
           auto part = static_cast<unsigned>(kTargetPartFields[i]);
-          memo_pending &= ~(1u << part);
+          memo_pending &= ~SlotBit(part);
           Remember(part, found);
         }
       }
     }
-    if (uint32_t context = memo_pending & context_slots; std::popcount(context) >= 2) {
+    if (SlotMask context = memo_pending & context_slots; std::popcount(context) >= 2) {
       // On a scan error (or values too long) the fields are looked up one by one below.
       if (SlotMemo* found = RememberedContext(e, context)) {
         MarkOrDefer(*found);
         regex_gates |= found->gates;
-        for (uint32_t left = context; left != 0; left &= left - 1) {
+        for (SlotMask left = context; left != 0; left &= left - 1) {
           Remember(static_cast<size_t>(std::countr_zero(left)), found);
         }
         memo_pending &= ~context;
       }
     }
-    for (uint32_t left = memo_pending; left != 0 && !possible; left &= left - 1) {
+    for (SlotMask left = memo_pending; left != 0 && !possible; left &= left - 1) {
       auto slot = static_cast<size_t>(std::countr_zero(left));
       SlotMemo* found = Remembered(slot, e, nullptr);
       if (found == nullptr) {
@@ -2187,9 +2192,9 @@ struct RuleMatcher::Impl {
     MarkDeferred();
     if (possible) return true;
     // Last, the `re` databases, each only when some rule using it could still complete.
-    for (uint32_t left = present & regex_slots; left != 0 && !possible; left &= left - 1) {
+    for (SlotMask left = present & regex_slots; left != 0 && !possible; left &= left - 1) {
       auto slot = static_cast<size_t>(std::countr_zero(left));
-      uint32_t bit = 1u << slot;
+      SlotMask bit = SlotBit(slot);
       if (!((pf.ungated_regex_slots | regex_gates) & bit) || !RegexCanComplete(slot)) continue;
       if (slot == kKeywordSlot) {
         if (has_line) ScanMarking(kKeywordSlot, e.Get(Field::kEventOriginal));
@@ -2260,7 +2265,7 @@ struct RuleMatcher::Impl {
   void Remember(size_t slot, SlotMemo* entry) {
     if (entry == &uncached) return;
     event_memo[slot] = entry;
-    event_memo_slots |= 1u << slot;
+    event_memo_slots |= SlotBit(slot);
   }
 
   // The slot's entry for this event's value: remembered, or computed (and remembered unless
@@ -2279,10 +2284,10 @@ struct RuleMatcher::Impl {
   // The marks of the context fields in `context` (bits of kContextFields), remembered together.
   // Null on a scan error, or when the values are too long to be a key (the fields are then
   // looked up one by one).
-  SlotMemo* RememberedContext(const Event& e, uint32_t context) {
+  SlotMemo* RememberedContext(const Event& e, SlotMask context) {
     char key[kMaxMemoValue];
     size_t n = 0;
-    for (uint32_t left = context; left != 0; left &= left - 1) {
+    for (SlotMask left = context; left != 0; left &= left - 1) {
       auto slot = static_cast<unsigned>(std::countr_zero(left));
       auto f = static_cast<Field>(slot);
       std::string_view v = e.Get(f);
@@ -2381,10 +2386,10 @@ struct RuleMatcher::Impl {
   }
 
   [[gnu::noinline]] SlotMemo* FillContext(const Probed& p, std::string_view key, const Event& e,
-                                          uint32_t context) {
+                                          SlotMask context) {
     BeginFill(p.entry);
     bool ok = true;
-    for (uint32_t left = context; ok && left != 0; left &= left - 1) {
+    for (SlotMask left = context; ok && left != 0; left &= left - 1) {
       auto slot = static_cast<size_t>(std::countr_zero(left));
       auto f = static_cast<Field>(slot);
       ok = CollectSlot(slot, e.Get(f), e.Decoded(f), e.HasDistinctDecoded(f));

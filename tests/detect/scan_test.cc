@@ -4,9 +4,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -240,6 +242,54 @@ tags: [attack.t1087]
         << err_.str();
     if (threads == 1) serial = out_.str();
     EXPECT_EQ(out_.str(), serial) << threads << " threads";
+  }
+}
+
+// File-integrity exports in JSON lines name files by MD5 and SHA-1 as often as by SHA-256:
+// indicators of each match, and Sigma rules may test them (fields past the 32nd slot).
+TEST_F(ScanTest, Md5AndSha1DigestsInJsonLogs) {
+  const std::string md5 = "5f6cb87784f19891d763dfebd07a3f95";
+  const std::string sha1 = "5191aca215d011bb7d55b1b870b6a41259c53215";
+  fs::create_directories(dir_ / "rules");
+  Write("rules/digest.yml", R"(title: Known webshell by SHA-1
+id: 0d0d0d0d-0000-4000-8000-000000000003
+logsource: {product: rampart}
+detection:
+  sel:
+    file.hash.sha1|startswith: 5191aca2
+    file.extension: jsp
+  condition: sel
+level: critical
+tags: [attack.t1505.003]
+)");
+  std::string log =
+      R"({"@timestamp":"2026-01-30T09:15:00Z","file":{"path":"/mifs/403.jsp","extension":"jsp","hash":{"md5":")" +
+      md5 + R"("}}})" + "\n" +
+      R"({"@timestamp":"2026-01-30T09:15:01Z","file.path":"/mifs/a.jsp","file.extension":"jsp","file.hash.sha1":")" +
+      sha1 + R"("})" + "\n" +
+      R"({"@timestamp":"2026-01-30T09:15:02Z","file.path":"/mifs/b.jsp","file.extension":"jsp","file.hash.md5":")" +
+      std::string(32, '0') + R"("})" + "\n";
+  ScanOptions opt;
+  opt.rule_dirs = {(dir_ / "rules").string()};
+  // Upper case in the feed: digests compare without regard to case.
+  std::string upper_md5 = md5;
+  for (char& c : upper_md5) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  opt.ioc_files = {Write("iocs.csv", "type,value\nmd5," + upper_md5 + "\nsha1," + sha1 + "\n")};
+  opt.log_files = {Write("fim.jsonl", log)};
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  auto alerts = Alerts();
+  ASSERT_EQ(alerts.size(), 3u) << out_.str();
+  EXPECT_EQ(alerts[0]["line"], 1);
+  EXPECT_EQ(alerts[0]["rule"], "ioc");
+  EXPECT_EQ(alerts[0]["ioc"]["field"], "file.hash.md5");
+  EXPECT_EQ(alerts[0]["ioc"]["value"], md5);
+  for (size_t i = 1; i < 3; ++i) EXPECT_EQ(alerts[i]["line"], 2) << alerts[i].dump();
+  std::set<std::string> rules = {alerts[1]["rule"], alerts[2]["rule"]};
+  EXPECT_EQ(rules, (std::set<std::string>{"ioc", "0d0d0d0d-0000-4000-8000-000000000003"}));
+  for (const auto& a : alerts) {
+    if (a["rule"] == "ioc" && a["line"] == 2) {
+      EXPECT_EQ(a["ioc"]["field"], "file.hash.sha1");
+    }
   }
 }
 
