@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/crypto.h"
+#include "detect/url_path.h"
 
 namespace rampart::detect {
 namespace {
@@ -98,6 +99,18 @@ void Event::DecodeField(Field f) {
     decoded_[i] = Keep(tmp);
     decoded_mask_ |= uint64_t{1} << i;
   }
+}
+
+void Event::ResolvePath() {
+  has_resolved_path_ = false;
+  if (!Has(Field::kUrlPath)) return;
+  std::string_view path = Decoded(Field::kUrlPath);
+  if (!UrlPathMayResolve(path)) return;
+  thread_local std::string resolved;
+  ResolveUrlPath(path, &resolved);
+  if (resolved == path || resolved == Get(Field::kUrlPath)) return;
+  resolved_path_ = Keep(resolved);
+  has_resolved_path_ = true;
 }
 
 void PercentDecodeAppend(std::string_view in, std::string* out) {

@@ -87,6 +87,7 @@ class Event {
     timestamp_millis_ = 0;
     status_code_ = -1;
     body_bytes_ = -1;
+    has_resolved_path_ = false;
     scratch_.clear();
     if (!overflow_.empty()) overflow_.clear();
   }
@@ -105,6 +106,17 @@ class Event {
   bool HasDistinctDecoded(Field f) const {
     return (decoded_mask_ >> static_cast<unsigned>(f)) & uint64_t{1};
   }
+
+  // url.path as the server resolves it (detect/url_path.h) when that differs from both its raw
+  // and its decoded form: "/mifs//./c/appstore/fob/" reaches the handler of
+  // "/mifs/c/appstore/fob/", "/mifs/403.jsp;jsessionid=1" the file "/mifs/403.jsp". Rules on
+  // url.path look at it too, so that such spellings do not slip past them.
+  bool HasDistinctResolvedPath() const { return has_resolved_path_; }
+  std::string_view ResolvedPath() const {
+    return has_resolved_path_ ? resolved_path_ : Decoded(Field::kUrlPath);
+  }
+  // Computes ResolvedPath from the decoded url.path; call after DecodeField(kUrlPath).
+  void ResolvePath();
 
   // Sets a value whose storage the caller keeps alive (usually the log line). Inline: a parser
   // sets a dozen fields per line.
@@ -142,6 +154,8 @@ class Event {
   // slot: it runs once per log line.
   std::array<std::string_view, kFieldCount> raw_{};
   std::array<std::string_view, kFieldCount> decoded_{};
+  std::string_view resolved_path_;
+  bool has_resolved_path_ = false;
   uint64_t present_ = 0;
   uint64_t decoded_mask_ = 0;
   int64_t timestamp_millis_ = 0;

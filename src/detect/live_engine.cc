@@ -372,6 +372,7 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
   for (Field f : kDecodedFields) {
     if (ev.Has(f)) ev.DecodeField(f);
   }
+  ev.ResolvePath();
   if (ev.Has(Field::kUrlOriginal) && se.Get("event.original").empty()) {
     // Keyword rules search the whole line; give them what an access log line would hold (log
     // sources hand over the real line).
@@ -388,8 +389,9 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
 
   // Canaries first: they alert whatever the rules say.
   if (!canary_paths_.empty() && ev.Has(Field::kUrlPath)) {
-    std::string path(ev.Decoded(Field::kUrlPath));
-    if (canary_paths_.count(path) || canary_paths_.count(std::string(ev.Get(Field::kUrlPath)))) {
+    if (canary_paths_.count(std::string(ev.Get(Field::kUrlPath))) ||
+        canary_paths_.count(std::string(ev.Decoded(Field::kUrlPath))) ||
+        canary_paths_.count(std::string(ev.ResolvedPath()))) {
       Raise("rampart-canary-path", "Request to a canary path", "critical", {"T1190", "T1083"},
             EntityOf(ev), inst, ts, Evidence(se, ts));
     }

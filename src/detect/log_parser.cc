@@ -463,6 +463,7 @@ void SetOtherUrlFields(std::string_view target, Event* ev) {
   ev->DecodeField(Field::kUrlOriginal);
   ev->DecodeField(Field::kUrlPath);
   if (q != std::string_view::npos) ev->DecodeField(Field::kUrlQuery);
+  ev->ResolvePath();
 }
 
 }  // namespace
@@ -493,6 +494,7 @@ void SetUrlFields(std::string_view target, Event* ev) {
   if (path_escaped || query_escaped) ev->DecodeField(Field::kUrlOriginal);
   if (path_escaped) ev->DecodeField(Field::kUrlPath);
   if (query_escaped) ev->DecodeField(Field::kUrlQuery);
+  ev->ResolvePath();
 }
 
 bool ParseAccessLogLine(std::string_view line, Event* ev) {
@@ -625,6 +627,12 @@ bool ParseJsonLine(std::string_view line, Event* ev) {
   if (ev->Has(Field::kUrlOriginal) && !ev->Has(Field::kUrlPath)) {
     std::string_view original = ev->Get(Field::kUrlOriginal);
     SetUrlFields(original, ev);
+  } else if (ev->Has(Field::kUrlPath) && st.request.empty()) {
+    // The URL fields came as they are: rules still see their decoded and resolved forms.
+    for (Field f : {Field::kUrlOriginal, Field::kUrlPath, Field::kUrlQuery}) {
+      if (ev->Has(f)) ev->DecodeField(f);
+    }
+    ev->ResolvePath();
   }
   if (!st.time.empty()) {
     if (auto ts = ParseLogTime(st.time)) ev->set_timestamp_millis(*ts);

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/text.h"
+#include "detect/url_path.h"
 
 namespace rampart::detect {
 namespace {
@@ -11,30 +12,6 @@ namespace {
 std::string_view LastComponent(std::string_view path) {
   size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-// The path a server resolves a URL path to: empty and "." segments dropped, ".." taking the
-// previous one off, and Servlet path parameters (";jsessionid=...") cut from each segment, so
-// that "/mifs//./x/../403.jsp;a=b" reaches the same file as "/mifs/403.jsp". Empty when the path
-// climbs above the root.
-std::string NormalUrlPath(std::string_view url_path) {
-  std::vector<std::string_view> segments;
-  while (!url_path.empty()) {
-    size_t slash = url_path.find('/');
-    std::string_view segment = url_path.substr(0, slash);
-    url_path = slash == std::string_view::npos ? std::string_view() : url_path.substr(slash + 1);
-    segment = segment.substr(0, segment.find(';'));
-    if (segment.empty() || segment == ".") continue;
-    if (segment == "..") {
-      if (segments.empty()) return "";
-      segments.pop_back();
-      continue;
-    }
-    segments.push_back(segment);
-  }
-  std::string out;
-  for (std::string_view segment : segments) out.append("/").append(segment);
-  return out;
 }
 
 }  // namespace
@@ -98,8 +75,10 @@ NewFileUse NewFileUseDetector::Request(std::string_view url_path, bool parameter
   NewFileUse use;
   if (created_.empty() || url_path.empty() || url_path.front() != '/') return use;
   Forget(now_millis);
-  const std::string path = NormalUrlPath(url_path);
-  if (path.empty()) return use;
+  // The file the server maps the path to ("/mifs//./x/../403.jsp;a=b" reaches "/mifs/403.jsp");
+  // a path above the root is refused by the server.
+  std::string path;
+  if (ResolveUrlPath(url_path, &path)) return use;
   auto named = by_name_.find(std::string(LastComponent(path)));
   if (named == by_name_.end()) return use;
   for (const std::string& file : named->second) {

@@ -1608,6 +1608,15 @@ Result<std::unique_ptr<RuleSet>> RuleSetBuilder::Build() {
   return set;
 }
 
+// A value's form beyond its raw and decoded ones, empty when it has none: url.path as the
+// server resolves it (Event::ResolvedPath). It is a function of the raw value, as the decoded
+// form is, so memo entries keyed by the raw value hold its marks too.
+std::string_view ResolvedForm(const Event& e, size_t slot) {
+  return slot == static_cast<size_t>(Field::kUrlPath) && e.HasDistinctResolvedPath()
+             ? e.ResolvedPath()
+             : std::string_view();
+}
+
 struct HsScratchDeleter {
   void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
 };
@@ -2048,16 +2057,20 @@ struct RuleMatcher::Impl {
     unsigned w = pf.regex_min_width[slot];
     std::string_view raw = e.Get(f);
     bool decoded = e.HasDistinctDecoded(f) && e.Decoded(f).size() >= w;
+    std::string_view resolved = ResolvedForm(e, slot);
+    if (resolved.size() < w) resolved = {};
     SlotMemo* entry = event_memo_slots >> slot & 1u ? event_memo[slot] : nullptr;
     if (entry == nullptr) {
       if (raw.size() >= w) ScanMarking(slot, raw);
       if (decoded) ScanMarking(slot, e.Decoded(f));
+      if (!resolved.empty()) ScanMarking(slot, resolved);
       return;
     }
     if (!(entry->regex_done >> slot & 1u)) {
       Collect(&entry->regex_marks);
       bool ok = (raw.size() < w || ScanSlotRegexes(slot, raw)) &&
-                (!decoded || ScanSlotRegexes(slot, e.Decoded(f)));
+                (!decoded || ScanSlotRegexes(slot, e.Decoded(f))) &&
+                (resolved.empty() || ScanSlotRegexes(slot, resolved));
       collecting = nullptr;
       if (!ok) {
         entry->regex_marks.clear();
@@ -2366,12 +2379,13 @@ struct RuleMatcher::Impl {
     // scans of all of them (their decoded values, when distinct, are scanned on their own).
     bool together = parts != nullptr && rs.prefilter.target_literals.db != nullptr;
     bool ok = CollectSlot(slot, raw, has_decoded ? e.Decoded(f) : std::string_view(), has_decoded,
-                          /*raw_literals=*/!together);
+                          ResolvedForm(e, slot), /*raw_literals=*/!together);
     for (size_t i = 0; ok && parts != nullptr && i < kTargetPartFields.size(); ++i) {
       if (!(parts->present >> i & 1u)) continue;
       Field part = kTargetPartFields[i];
       ok = CollectSlot(static_cast<size_t>(part), e.Get(part), e.Decoded(part),
-                       e.HasDistinctDecoded(part), /*raw_literals=*/!together);
+                       e.HasDistinctDecoded(part), ResolvedForm(e, static_cast<size_t>(part)),
+                       /*raw_literals=*/!together);
     }
     if (ok && together && !raw.empty()) {
       block_size = raw.size();
@@ -2392,7 +2406,8 @@ struct RuleMatcher::Impl {
     for (SlotMask left = context; ok && left != 0; left &= left - 1) {
       auto slot = static_cast<size_t>(std::countr_zero(left));
       auto f = static_cast<Field>(slot);
-      ok = CollectSlot(slot, e.Get(f), e.Decoded(f), e.HasDistinctDecoded(f));
+      ok =
+          CollectSlot(slot, e.Get(f), e.Decoded(f), e.HasDistinctDecoded(f), ResolvedForm(e, slot));
     }
     return EndFill(p, key, false, nullptr, ok);
   }
@@ -2441,13 +2456,14 @@ struct RuleMatcher::Impl {
     return entry;
   }
 
-  // Every check of the slot over its raw and decoded value (but the literal scan of the raw
-  // value when raw_literals is false); Mark collects. False on a scan error.
+  // Every check of the slot over its raw, decoded and resolved value (but the literal scan of
+  // the raw value when raw_literals is false); Mark collects. False on a scan error.
   bool CollectSlot(size_t slot, std::string_view raw, std::string_view decoded, bool has_decoded,
-                   bool raw_literals = true) {
+                   std::string_view resolved, bool raw_literals = true) {
     const Prefilter& pf = rs.prefilter;
-    for (int pass = 0; pass < (has_decoded ? 2 : 1); ++pass) {
-      std::string_view v = pass == 0 ? raw : decoded;
+    for (int pass = 0; pass < 3; ++pass) {
+      if ((pass == 1 && !has_decoded) || (pass == 2 && resolved.empty())) continue;
+      std::string_view v = pass == 0 ? raw : pass == 1 ? decoded : resolved;
       if (short_slots >> slot & 1u) MarkShort(pf.short_literals[slot], v);
       if ((exact_slots >> slot & 1u) && LowerIfMaybe(rs.exact_filter[slot], v, &lower)) {
         auto it = rs.exact[slot].find(std::string_view(lower));
@@ -2455,7 +2471,7 @@ struct RuleMatcher::Impl {
           for (uint32_t m : it->second) Mark(m);
         }
       }
-      if ((pass == 1 || raw_literals) && pf.literals[slot].db && !ScanLiteralBlock(slot, v)) {
+      if ((pass != 0 || raw_literals) && pf.literals[slot].db && !ScanLiteralBlock(slot, v)) {
         return false;
       }
     }
@@ -2509,8 +2525,10 @@ struct RuleMatcher::Impl {
                    (ev->HasDistinctDecoded(Field::kUrlOriginal) &&
                     test(ev->Decoded(Field::kUrlOriginal)));
         } else if (ev->Has(field)) {
-          result =
-              test(ev->Get(field)) || (ev->HasDistinctDecoded(field) && test(ev->Decoded(field)));
+          std::string_view resolved = ResolvedForm(*ev, def.slot);
+          result = test(ev->Get(field)) ||
+                   (ev->HasDistinctDecoded(field) && test(ev->Decoded(field))) ||
+                   (!resolved.empty() && test(resolved));
         }
         break;
       }
@@ -2590,6 +2608,9 @@ struct RuleMatcher::Impl {
         if (!e.Has(f)) continue;
         Scan(slot, e.Get(f));
         if (e.HasDistinctDecoded(f)) Scan(slot, e.Decoded(f));
+        if (std::string_view resolved = ResolvedForm(e, slot); !resolved.empty()) {
+          Scan(slot, resolved);
+        }
       }
     }
     for (size_t slot = 0; slot < kFieldCount; ++slot) {
@@ -2598,6 +2619,9 @@ struct RuleMatcher::Impl {
       if (!e.Has(f)) continue;
       Lookup(slot, e.Get(f));
       if (e.HasDistinctDecoded(f)) Lookup(slot, e.Decoded(f));
+      if (std::string_view resolved = ResolvedForm(e, slot); !resolved.empty()) {
+        Lookup(slot, resolved);
+      }
     }
     if (scratch) {
       if (rs.dbs[kKeywordSlot]) {

@@ -339,6 +339,19 @@ TEST(LiveEngineTest, Md5AndSha1IndicatorsMatchFileEvents) {
   std::filesystem::remove_all(dir);
 }
 
+// A path the server resolves to the canary ("//", ".", path parameters) is the canary.
+TEST(LiveEngineTest, CanaryPathSpelledAnotherWayIsTheCanary) {
+  LiveEngineOptions opt;
+  opt.canary_paths = {"/api/v1/staff/export.csv"};
+  Harness h(opt);
+  h.At(0, Probe("198.51.100.1", "/api//v1/staff/./export.csv;jsessionid=1"));
+  h.At(1, Probe("198.51.100.2", "/api/v1/staff/export.csv/other"));
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule_id, "rampart-canary-path");
+  EXPECT_EQ(alerts[0].entity, "source.ip=198.51.100.1");
+}
+
 TEST(LiveEngineTest, CanaryPathAndTokenAlertCriticalWithoutAnyRule) {
   LiveEngineOptions opt;
   opt.canary_paths = {"/api/v1/staff/export.csv"};
