@@ -235,25 +235,50 @@ void AppendKey(std::string_view key, std::string* out) {
   out->append("\":");
 }
 
+// Log text on an analyst's terminal: control bytes, DEL and bytes past ASCII as \xNN, and the
+// backslash doubled, so that a hostile line can neither move the cursor, retitle the window nor
+// pass for another line.
+void AppendTerminalSafe(std::string_view text, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b == '\\') {
+      out->append("\\\\");
+    } else if (b < 0x20 || b >= 0x7f) {
+      out->append("\\x");
+      out->push_back(kHex[b >> 4]);
+      out->push_back(kHex[b & 15]);
+    } else {
+      out->push_back(c);
+    }
+  }
+}
+
+std::string TerminalSafe(std::string_view text) {
+  std::string out;
+  AppendTerminalSafe(text, &out);
+  return out;
+}
+
 // One alert per line. The JSON object is written directly, keys in the sorted order
 // nlohmann::json's std::map gave them, with the same escaping (jsonutil::AppendString).
 void PrintAlert(const ScanOptions& opt, std::string* out, const Alert& a, const std::string& file,
                 uint64_t line_no, const Event& ev) {
   if (opt.output_format == "text") {
-    out->append(file);
+    AppendTerminalSafe(file, out);
     out->push_back(':');
     AppendNumber(line_no, out);
     out->push_back(' ');
-    out->append(a.severity);
+    AppendTerminalSafe(a.severity, out);
     out->push_back(' ');
-    out->append(a.title);
+    AppendTerminalSafe(a.title, out);
     out->append(" src=");
-    out->append(ev.Get(Field::kSourceIp));
+    AppendTerminalSafe(ev.Get(Field::kSourceIp), out);
     out->push_back(' ');
-    out->append(ev.Get(Field::kUrlOriginal).substr(0, 200));
+    AppendTerminalSafe(ev.Get(Field::kUrlOriginal).substr(0, 200), out);
     if (a.correlation_hit != nullptr) {
       out->append(" correlation=");
-      out->append(a.correlation_hit->entity);
+      AppendTerminalSafe(a.correlation_hit->entity, out);
       out->push_back('(');
       AppendNumber(static_cast<uint64_t>(a.correlation_hit->value), out);
       out->push_back(')');
@@ -703,11 +728,13 @@ int RunScanCommand(const ScanOptions& opt) {
   }
   const RuleSet& rules = **compiled;
   for (const auto& s : rules.skipped()) {
-    err << "rampart scan: rule skipped: " << s.file << ": " << s.reason << "\n";
+    err << "rampart scan: rule skipped: " << TerminalSafe(s.file) << ": " << TerminalSafe(s.reason)
+        << "\n";
   }
   const LinkedCorrelations links = LinkCorrelations(rules, builder.correlations());
   for (const auto& s : links.skipped) {
-    err << "rampart scan: correlation skipped: " << s.file << ": " << s.reason << "\n";
+    err << "rampart scan: correlation skipped: " << TerminalSafe(s.file) << ": "
+        << TerminalSafe(s.reason) << "\n";
   }
   int64_t now = opt.now_millis != 0 ? opt.now_millis : SystemClock::Instance().NowMillis();
   IocStore iocs;
@@ -854,25 +881,30 @@ int RunRulesCheckCommand(const RulesCheckOptions& opt) {
   }
   auto compiled = builder.Build();
   if (!compiled.ok()) {
-    out << "error: " << compiled.status().message() << "\n";
+    out << "error: " << TerminalSafe(compiled.status().message()) << "\n";
     return 2;
   }
   const RuleSet& rules = **compiled;
   std::vector<std::tuple<std::string, std::string, std::string>> rows;
   for (size_t i = 0; i < rules.size(); ++i) {
-    rows.emplace_back(rules.rule(i).file, "loaded", rules.rule(i).title);
+    rows.emplace_back(TerminalSafe(rules.rule(i).file), "loaded",
+                      TerminalSafe(rules.rule(i).title));
   }
   for (const auto& s : rules.skipped()) {
-    rows.emplace_back(s.file, "skipped", (s.title.empty() ? "" : s.title + ": ") + s.reason);
+    rows.emplace_back(TerminalSafe(s.file), "skipped",
+                      TerminalSafe((s.title.empty() ? "" : s.title + ": ") + s.reason));
   }
   // Correlation rules: parsed, and every rule they name must be loaded.
   LinkedCorrelations linked = LinkCorrelations(rules, builder.correlations());
   const size_t correlations = linked.rules.size(), bad_correlations = linked.skipped.size();
   for (const CorrelationRule& c : linked.rules) {
-    rows.emplace_back(c.info.file, "loaded",
-                      c.info.title + " (" + std::string(CorrelationTypeName(c.type)) + ")");
+    rows.emplace_back(
+        TerminalSafe(c.info.file), "loaded",
+        TerminalSafe(c.info.title + " (" + std::string(CorrelationTypeName(c.type)) + ")"));
   }
-  for (const SkippedRule& c : linked.skipped) rows.emplace_back(c.file, "skipped", c.reason);
+  for (const SkippedRule& c : linked.skipped) {
+    rows.emplace_back(TerminalSafe(c.file), "skipped", TerminalSafe(c.reason));
+  }
   std::sort(rows.begin(), rows.end());
   for (const auto& [file, status, text] : rows) {
     out << status << "\t" << file << "\t" << text << "\n";

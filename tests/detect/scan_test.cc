@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -141,6 +142,27 @@ TEST_F(ScanTest, GarbageAndHugeLinesAreCountedNotFatal) {
   EXPECT_NE(err_.str().find(":3: line longer than"), std::string::npos) << err_.str();
   // Text alerts carry file:line with the original numbering.
   EXPECT_NE(out_.str().find("mixed.log:7 critical"), std::string::npos) << out_.str();
+}
+
+// A hostile line must not move the analyst's cursor, retitle the terminal or forge a line.
+TEST_F(ScanTest, TextOutputEscapesControlBytesFromTheLog) {
+  std::string log =
+      R"({"source.ip":"203.0.113.5\u001b]0;PWNED\u0007","url.original":)"
+      R"("/mifs/403.jsp?x\n\u001b[1A\u001b[2Kall clear: 0 alerts\\"})"
+      "\n";
+  ScanOptions opt;
+  opt.default_rules_dir = kBundledSigma;
+  opt.output_format = "text";
+  opt.log_files = {Write("hostile.jsonl", log)};
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  std::string out = out_.str();
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  EXPECT_EQ(out.find('\a'), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_NE(out.find("src=203.0.113.5\\x1b]0;PWNED\\x07 "), std::string::npos) << out;
+  EXPECT_NE(out.find("?x\\x0a\\x1b[1A"), std::string::npos) << out;
+  EXPECT_NE(out.find("alerts\\\\"), std::string::npos) << out;
 }
 
 // Matching threads change nothing but speed: the same alerts in the same order, the same
