@@ -203,6 +203,46 @@ tags: [attack.t1087]
   EXPECT_EQ(h.rec.CountRule("distinct-404"), 1u);
 }
 
+// An event without the counted field is not one more value; one without the group-by field
+// belongs to no group (else all such events would share the key "user.name=").
+TEST(LiveEngineTest, CorrelationsSkipEventsWithoutTheirFields) {
+  LiveEngineOptions opt;
+  opt.rule_texts = RulesWithCorrelation(R"(title: Distinct queries
+id: distinct-queries
+correlation:
+  type: value_count
+  rules: [device_404]
+  group-by: [source.ip]
+  timespan: 30m
+  condition: {gte: 3, field: url.query}
+level: high
+)");
+  opt.rule_texts.push_back(R"(title: Many 404s by one user
+id: user-404s
+correlation:
+  type: event_count
+  rules: [device_404]
+  group-by: [user.name]
+  timespan: 30m
+  condition: {gte: 4}
+level: high
+)");
+  Harness h(opt);
+  auto probe = [](const std::string& query) {
+    SecurityEvent ev = Probe("192.0.2.9", "/api/v1/devices/a");
+    if (!query.empty()) ev.Set("url.query", query);
+    return ev;
+  };
+  h.At(0, probe("x=1"));
+  h.At(1, probe("x=2"));
+  h.At(2, probe(""));
+  h.At(3, probe(""));
+  EXPECT_EQ(h.rec.CountRule("distinct-queries"), 0u) << "no query is not a third value";
+  EXPECT_EQ(h.rec.CountRule("user-404s"), 0u) << "four events, none with a user";
+  h.At(4, probe("x=3"));
+  EXPECT_EQ(h.rec.CountRule("distinct-queries"), 1u);
+}
+
 TEST(LiveEngineTest, TemporalOrderedNeedsBothRulesInOrderByTheSameKey) {
   LiveEngineOptions opt;
   opt.rule_texts = {R"(title: Login failed
