@@ -551,13 +551,20 @@ void IocStore::MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMa
   }
   if (!urls_.empty() && ev.Has(Field::kUrlOriginal)) {
     std::string_view target = ev.Get(Field::kUrlOriginal);
-    // A bare path ("/mifs/x") can match only a path-only indicator (FindUrl's host test).
-    if (!target.starts_with('/') || has_path_only_url_) {
-      add(FindUrl(target, now_millis), Field::kUrlOriginal);
-    }
-    if (!target.empty() && target[0] == '/' && ev.Has(Field::kDestinationDomain)) {
-      add(FindHostAndPath(ev.Get(Field::kDestinationDomain), target, now_millis),
-          Field::kUrlOriginal);
+    // The target as sent, then without its query: an indicator without one names the resource
+    // whatever parameters a request gives it ("/mifs/403.jsp" and "/mifs/403.jsp?k=...").
+    const size_t query = target.find('?');
+    for (std::string_view form :
+         {target, query == std::string_view::npos ? std::string_view() : target.substr(0, query)}) {
+      if (form.empty()) continue;
+      // A bare path ("/mifs/x") can match only a path-only indicator (FindUrl's host test).
+      if (!form.starts_with('/') || has_path_only_url_) {
+        add(FindUrl(form, now_millis), Field::kUrlOriginal);
+      }
+      if (form[0] == '/' && ev.Has(Field::kDestinationDomain)) {
+        add(FindHostAndPath(ev.Get(Field::kDestinationDomain), form, now_millis),
+            Field::kUrlOriginal);
+      }
     }
     if (ev.Has(Field::kHttpRequestReferrer)) {
       add(FindUrl(ev.Get(Field::kHttpRequestReferrer), now_millis), Field::kHttpRequestReferrer);

@@ -71,6 +71,33 @@ TEST(IocStoreTest, DomainsUrlsHashesAgents) {
   EXPECT_EQ(hits[2].field, Field::kUserAgentOriginal);
 }
 
+// An indicator without a query names the resource whatever parameters a request gives it; one
+// with a query names that query only.
+TEST(IocStoreTest, UrlWithoutQueryMatchesRequestsWithOne) {
+  IocStore store;
+  ASSERT_TRUE(store.Add(IocType::kUrl, "http://mdm.example.eu/mifs/403.jsp", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kUrl, "/mifs/x.jsp", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kUrl, "http://mdm.example.eu/mifs/y.jsp?a=1", "f", 0).ok());
+  auto hits = [&](const std::string& target) {
+    // The event's values point into the line: it must outlive the lookup.
+    const std::string line =
+        "mdm.example.eu:443 192.0.2.1 - - [30/Jan/2026:09:15:00 +0000] \"POST " + target +
+        " HTTP/1.1\" 200 12 \"-\" \"-\"";
+    Event ev;
+    EXPECT_TRUE(ParseAccessLogLine(line, &ev));
+    std::vector<IocMatch> out;
+    store.MatchEvent(ev, kNow, &out);
+    return out.size();
+  };
+  EXPECT_EQ(hits("/mifs/403.jsp?k0f53cf964d387=yv66"), 1u);
+  EXPECT_EQ(hits("/mifs/403.jsp"), 1u);
+  EXPECT_EQ(hits("/mifs/x.jsp?a=1"), 1u);
+  EXPECT_EQ(hits("/mifs/y.jsp?a=1"), 1u);
+  EXPECT_EQ(hits("/mifs/y.jsp?a=2"), 0u);
+  EXPECT_EQ(hits("/mifs/y.jsp"), 0u);
+  EXPECT_EQ(hits("/mifs/403.jspx?a=1"), 0u);
+}
+
 // URL lookups first rule out hosts no indicator names; that must not lose a match that differs
 // only in case, scheme, fragment or surrounding blanks.
 TEST(IocStoreTest, UrlHostFilterKeepsEveryMatch) {
