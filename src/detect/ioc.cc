@@ -7,6 +7,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
+#include <unordered_map>
 
 #include "common/text.h"
 #include "detect/log_parser.h"
@@ -760,6 +762,11 @@ void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_
     return;
   }
   int64_t until = JsonTimeMillis(obj, "valid_until");
+  if (until == 0 && obj.contains("valid_until")) {
+    // An expiry the feed meant but this reader cannot read must not become "never expires".
+    report->Skip("valid_until is not a timestamp");
+    return;
+  }
   if (until != 0 && until <= now_millis) {
     report->Skip("indicator past valid_until");
     return;
@@ -861,15 +868,40 @@ Result<ImportReport> ImportStix(std::string_view json, std::string_view source, 
                                 IocStore* store) {
   RAMPART_ASSIGN_OR_RETURN(nlohmann::json j, ParseJsonDocument(json, source));
   ImportReport report;
+  std::vector<const nlohmann::json*> objects;
   if (j.is_object() && j.contains("objects") && j["objects"].is_array()) {
-    for (const auto& o : j["objects"]) ImportStixObject(o, source, now_millis, store, &report);
+    for (const auto& o : j["objects"]) objects.push_back(&o);
   } else if (j.is_object() && StringOr(j, "type") == "indicator") {
-    ImportStixObject(j, source, now_millis, store, &report);
+    objects.push_back(&j);
   } else if (j.is_array()) {
-    for (const auto& o : j) ImportStixObject(o, source, now_millis, store, &report);
+    for (const auto& o : j) objects.push_back(&o);
   } else {
     return Status::InvalidArgument(std::string(source) +
                                    ": not a STIX bundle (no \"objects\" array)");
+  }
+  // A feed may carry several versions of one indicator (same id, each with its `modified`):
+  // only the latest counts, so that a later revocation or expiry is not outlived by the
+  // version before it. Equal times: the later in the file.
+  std::unordered_map<std::string, std::pair<int64_t, size_t>> latest;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const nlohmann::json& o = *objects[i];
+    if (!o.is_object() || StringOr(o, "type") != "indicator") continue;
+    std::string id = StringOr(o, "id");
+    if (id.empty()) continue;
+    int64_t modified = JsonTimeMillis(o, "modified");
+    auto [it, fresh] = latest.try_emplace(std::move(id), modified, i);
+    if (!fresh && modified >= it->second.first) it->second = {modified, i};
+  }
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const nlohmann::json& o = *objects[i];
+    if (o.is_object() && StringOr(o, "type") == "indicator") {
+      auto it = latest.find(StringOr(o, "id"));
+      if (it != latest.end() && it->second.second != i) {
+        report.Skip("indicator superseded by a later version of its id");
+        continue;
+      }
+    }
+    ImportStixObject(o, source, now_millis, store, &report);
   }
   return report;
 }

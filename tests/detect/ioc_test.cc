@@ -245,6 +245,30 @@ TEST(IocImportTest, StixBundle) {
   EXPECT_NE(store.FindUrl("http://e.example/it's", kNow), nullptr);
   EXPECT_EQ(store.FindIp(Ip("192.0.2.1"), kNow), nullptr);
 
+  // Versions of one indicator: the latest `modified` decides, wherever it sits in the file.
+  constexpr std::string_view kVersions = R"({"type": "bundle", "objects": [
+    {"type": "indicator", "id": "indicator--v", "modified": "2026-01-05T00:00:00Z",
+     "revoked": true, "pattern": "[ipv4-addr:value = '203.0.113.140']"},
+    {"type": "indicator", "id": "indicator--v", "modified": "2026-01-01T00:00:00Z",
+     "pattern": "[ipv4-addr:value = '203.0.113.140']"},
+    {"type": "indicator", "id": "indicator--w", "modified": "2026-01-01T00:00:00Z",
+     "revoked": true, "pattern": "[ipv4-addr:value = '203.0.113.141']"},
+    {"type": "indicator", "id": "indicator--w", "modified": "2026-01-02T00:00:00Z",
+     "pattern": "[ipv4-addr:value = '203.0.113.141']"},
+    {"type": "indicator", "id": "indicator--x", "valid_until": "2026-13-45T00:00:00Z",
+     "pattern": "[ipv4-addr:value = '203.0.113.142']"}
+  ]})";
+  IocStore versions;
+  auto v = ImportStix(kVersions, "v.json", kNow, &versions);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->added, 1u);
+  EXPECT_EQ(v->reasons.count("indicator superseded by a later version of its id"), 1u);
+  EXPECT_EQ(v->reasons["indicator superseded by a later version of its id"], 2u);
+  EXPECT_EQ(v->reasons.count("valid_until is not a timestamp"), 1u);
+  EXPECT_EQ(versions.FindIp(Ip("203.0.113.140"), kNow), nullptr) << "revoked later";
+  EXPECT_NE(versions.FindIp(Ip("203.0.113.141"), kNow), nullptr) << "restored later";
+  EXPECT_EQ(versions.FindIp(Ip("203.0.113.142"), kNow), nullptr) << "unreadable expiry";
+
   auto bad =
       ImportStix(R"({"type": "bundle", "objects": [{"type": "indic)", "t.json", kNow, &store);
   ASSERT_FALSE(bad.ok());
