@@ -342,7 +342,26 @@ void LogFollower::Impl::HandleLine(Tracked& t, std::string_view line) {
     return;
   }
   if (line.find_first_not_of(" \t") == std::string_view::npos) return;
-  if (!t.parser->Parse(line, &event_)) {
+  bool parsed = t.parser->Parse(line, &event_);
+  if (!parsed) {
+    // The format came from the file's first lines, which may be a banner or a stray line
+    // (a file being written often holds one line when first read): a line of another format
+    // that parses as such moves the file to it, rather than leave the rest of it unread.
+    std::string_view one[] = {line};
+    LogFormat other = DetectFormat(one);
+    if (other != t.parser->format()) {
+      LineParser candidate(other);
+      if (candidate.Parse(line, &event_)) {
+        log::Info("detect.follow_format_changed", {{"file", t.path},
+                                                   {"line", t.line},
+                                                   {"from", LogFormatName(t.parser->format())},
+                                                   {"to", LogFormatName(other)}});
+        t.parser.emplace(other);
+        parsed = true;
+      }
+    }
+  }
+  if (!parsed) {
     ++parse_errors_;
     if (++t.parse_errors <= kLoggedParseErrors) {
       log::Warn("detect.follow_parse_error",

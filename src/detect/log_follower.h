@@ -21,7 +21,9 @@
 // period before a crash may be read again). A path seen for the first time that already exists
 // is followed from its end, as tail -F does, so that configuring a large old log does not flood
 // the engine; `rampart scan` is the tool for history.
-// Each file's format is detected from its first lines (log_parser.h DetectFormat). Events carry
+// Each file's format is detected from its first lines (log_parser.h DetectFormat); a later line
+// that fails it but parses in the format it looks like moves the file to that format (a
+// banner first must not blind the rest). Events carry
 // the parsed fields plus `log.file.path` and `log.file.line`.
 // Thread safety: Start/Stop/PollOnce from one controlling thread; stats() from any thread.
 #pragma once

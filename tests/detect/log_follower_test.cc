@@ -237,6 +237,22 @@ TEST_F(LogFollowerTest, JsonLinesAreDetected) {
   EXPECT_EQ(events[0].Get("source.ip"), "198.51.100.4");
 }
 
+// A banner line first, read alone while the file was being written, must not fix the format
+// for the rest of the file.
+TEST_F(LogFollowerTest, AStrayFirstLineDoesNotBlindTheRestOfTheFile) {
+  auto f = Make();
+  Append(log_, "Log started at 2026-01-28\n");
+  f->PollOnce();
+  EXPECT_TRUE(sink_.Take().empty());
+  Append(log_,
+         "{\"source.ip\":\"198.51.100.4\",\"url.original\":\"/mifs/aad/api/v2/x\"}\n"
+         "{\"source.ip\":\"198.51.100.5\",\"url.original\":\"/mifs/b\"}\n" +
+             AccessLine("203.0.113.1", "/c"));
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/mifs/aad/api/v2/x", "/mifs/b", "/c"}));
+  EXPECT_EQ(f->stats().parse_errors, 1u) << "the banner only";
+}
+
 TEST_F(LogFollowerTest, ThreadFollowsUntilStopped) {
   FollowerOptions o;
   o.paths = {log_};
