@@ -42,6 +42,22 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "file.in_baseline",
     "file.hash.md5",
     "file.hash.sha1",
+    "file.previous.sha256",
+    "command.id",
+    "command.count",
+    "command.created_by",
+    "user.roles",
+    "event.reason",
+    "http.violation.reason",
+    "compliance.state",
+    "tls.client.subject",
+    "log.source.address",
+    "network.transport",
+    "message",
+    "process.name",
+    "log.syslog.severity.code",
+    "log.syslog.facility.code",
+    "log.syslog.msgid",
 };
 
 }  // namespace

@@ -56,14 +56,32 @@ enum class Field : uint8_t {
   kStaffCanary,     // staff.canary: "true" when the record read was a canary
   kCommandType,     // command.type: lock, wipe, ...
   // File integrity events (detect/file_integrity.h).
-  kFilePath,        // file.path: absolute path of the file
-  kFileExtension,   // file.extension: lower-cased, no dot ("jsp")
-  kFileHashSha256,  // file.hash.sha256: lower-case hex
-  kFileSize,        // file.size: bytes
-  kFileMode,        // file.mode: permission bits in octal ("0644")
-  kFileInBaseline,  // file.in_baseline: "true" when the baseline lists the path
-  kFileHashMd5,     // file.hash.md5: lower-case hex (feeds often name a webshell by it)
-  kFileHashSha1,    // file.hash.sha1: lower-case hex
+  kFilePath,            // file.path: absolute path of the file
+  kFileExtension,       // file.extension: lower-cased, no dot ("jsp")
+  kFileHashSha256,      // file.hash.sha256: lower-case hex
+  kFileSize,            // file.size: bytes
+  kFileMode,            // file.mode: permission bits in octal ("0644")
+  kFileInBaseline,      // file.in_baseline: "true" when the baseline lists the path
+  kFileHashMd5,         // file.hash.md5: lower-case hex (feeds often name a webshell by it)
+  kFileHashSha1,        // file.hash.sha1: lower-case hex
+  kFilePreviousSha256,  // file.previous.sha256: the content before a change
+  // Set by Rampart's own events (common/event_sink.h) and the syslog receiver, so that rules
+  // can test them too.
+  kCommandId,              // command.id
+  kCommandCount,           // command.count: commands approved or rejected at once
+  kCommandCreatedBy,       // command.created_by
+  kUserRoles,              // user.roles
+  kEventReason,            // event.reason
+  kHttpViolationReason,    // http.violation.reason: why the front door refused a request
+  kComplianceState,        // compliance.state
+  kTlsClientSubject,       // tls.client.subject: the syslog collector's certificate
+  kLogSourceAddress,       // log.source.address: the address a syslog message came from
+  kNetworkTransport,       // network.transport: udp, tcp or tls
+  kMessage,                // message: a syslog message's text
+  kProcessName,            // process.name: a syslog message's app name
+  kLogSyslogSeverityCode,  // log.syslog.severity.code
+  kLogSyslogFacilityCode,  // log.syslog.facility.code
+  kLogSyslogMsgid,         // log.syslog.msgid
   kCount,
 };
 

@@ -243,6 +243,46 @@ level: high
   EXPECT_EQ(h.rec.CountRule("distinct-queries"), 1u);
 }
 
+// Fields that Rampart's own events and the syslog receiver carry can be tested by rules.
+TEST(LiveEngineTest, RulesTestTheFieldsOfRampartsOwnEventsAndSyslog) {
+  LiveEngineOptions opt;
+  opt.rule_texts = {R"(title: Hundreds of commands approved at once
+id: mass-approval
+logsource: {product: rampart}
+detection:
+  sel:
+    event.action: command.approved
+    command.count|re: '^[0-9]{3,}$'
+  condition: sel
+level: high
+tags: [attack.t1072]
+)",
+                    R"(title: Rate limited at the front door
+id: rate-limited
+logsource: {product: rampart}
+detection:
+  sel:
+    http.violation.reason|contains: rate
+    network.transport: tcp
+  condition: sel
+level: low
+tags: [attack.t1595]
+)"};
+  Harness h(opt);
+  SecurityEvent few("command.approved");
+  few.Set("command.count", "12").Set("user.name", "alice");
+  h.At(0, std::move(few));
+  SecurityEvent many("command.approved");
+  many.Set("command.count", "500").Set("user.name", "alice");
+  h.At(1, std::move(many));
+  SecurityEvent violation("http.violation");
+  violation.Set("http.violation.reason", "rate limited").Set("network.transport", "tcp");
+  violation.Set("source.ip", "192.0.2.50");
+  h.At(2, std::move(violation));
+  EXPECT_EQ(h.rec.CountRule("mass-approval"), 1u);
+  EXPECT_EQ(h.rec.CountRule("rate-limited"), 1u);
+}
+
 TEST(LiveEngineTest, TemporalOrderedNeedsBothRulesInOrderByTheSameKey) {
   LiveEngineOptions opt;
   opt.rule_texts = {R"(title: Login failed
