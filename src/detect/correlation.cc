@@ -59,8 +59,11 @@ Status ParseInto(const YAML::Node& doc, std::string_view origin, CorrelationRule
   if (doc["name"] && doc["name"].IsScalar()) r->info.name = doc["name"].Scalar();
   if (r->info.title.empty()) return Status::InvalidArgument("rule has no title");
   if (r->info.id.empty()) return Status::InvalidArgument("rule has no id");
-  r->info.severity =
-      doc["level"] && doc["level"].IsScalar() ? doc["level"].Scalar() : std::string("medium");
+  auto level = SigmaLevel(doc["level"] && doc["level"].IsScalar()
+                              ? std::optional<std::string_view>(doc["level"].Scalar())
+                              : std::nullopt);
+  if (!level.ok()) return level.status();
+  r->info.severity = *std::move(level);
   if (const YAML::Node tags = doc["tags"]; tags && tags.IsSequence()) {
     for (const auto& t : tags) {
       if (!t.IsScalar()) continue;

@@ -656,6 +656,17 @@ Status RuleSetBuilder::Impl::ParseSelection(const YAML::Node& n, const std::stri
   return Status::InvalidArgument("selection " + Quote(sel) + " is neither a map nor a list");
 }
 
+Result<std::string> SigmaLevel(std::optional<std::string_view> level) {
+  if (!level || level->empty()) return std::string("medium");
+  std::string lower(*level);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* known : {"informational", "low", "medium", "high", "critical"}) {
+    if (lower == known) return lower;
+  }
+  return Status::InvalidArgument("level " + Quote(std::string(*level)) +
+                                 " is not informational, low, medium, high or critical");
+}
+
 Status RuleSetBuilder::Impl::ParseRule(const YAML::Node& doc, std::string_view origin,
                                        ParsedRule* r) {
   r->info.file = std::string(origin);
@@ -666,8 +677,11 @@ Status RuleSetBuilder::Impl::ParseRule(const YAML::Node& doc, std::string_view o
   if (doc["correlation"]) {
     return Status::InvalidArgument("correlation rules are not supported by the matcher");
   }
-  if (doc["level"] && doc["level"].IsScalar()) r->info.severity = doc["level"].Scalar();
-  if (r->info.severity.empty()) r->info.severity = "medium";
+  auto level = SigmaLevel(doc["level"] && doc["level"].IsScalar()
+                              ? std::optional<std::string_view>(doc["level"].Scalar())
+                              : std::nullopt);
+  if (!level.ok()) return level.status();
+  r->info.severity = *std::move(level);
   if (const YAML::Node tags = doc["tags"]; tags && tags.IsSequence()) {
     for (const auto& t : tags) {
       if (!t.IsScalar()) continue;

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,6 +49,11 @@ struct SkippedRule {
 
 // The Sigma field name (W3C webserver/proxy names, common aliases or an ECS name) as a field.
 std::optional<Field> MapSigmaField(std::string_view name);
+
+// A rule's `level` as an alert severity: absent is "medium", case is ignored, and anything but
+// informational, low, medium, high or critical is an error (a typo must not become another
+// severity unseen).
+Result<std::string> SigmaLevel(std::optional<std::string_view> level);
 
 class RuleSet;
 

@@ -205,6 +205,9 @@ TEST(SigmaTest, SkipsWithPreciseReasons) {
       {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri: x\n  "
        "condition: (s\n",
        "missing ')'"},
+      {"title: a\nlevel: catastrophic\nlogsource: {category: webserver}\ndetection:\n  s:\n"
+       "    c-uri: x\n  condition: s\n",
+       "level 'catastrophic' is not informational, low, medium, high or critical"},
   };
   // YAML aliases multiply a few hundred bytes into 30,000 values.
   std::string laughs = "title: a\nlogsource: {category: webserver}\ndetection:\n  v: &v [";
@@ -228,6 +231,13 @@ TEST(SigmaTest, SkipsWithPreciseReasons) {
         << (*set)->skipped()[0].reason;
     EXPECT_EQ((*set)->skipped()[0].file, "bad.yml");
   }
+}
+
+TEST(SigmaTest, LevelIsReadWithoutRegardToCase) {
+  EXPECT_EQ(*SigmaLevel("Critical"), "critical");
+  EXPECT_EQ(*SigmaLevel("informational"), "informational");
+  EXPECT_EQ(*SigmaLevel(std::nullopt), "medium");
+  EXPECT_FALSE(SigmaLevel("severe").ok());
 }
 
 // The fuzzer's input on which yaml-cpp's LoadAll allocated 3.5 GB in 68 s: a directive line
