@@ -253,8 +253,10 @@ struct JsonAlias {
   std::string_view key;
   Field field;
 };
-constexpr std::array<JsonAlias, 30> kJsonAliases = {{
+constexpr std::array<JsonAlias, 32> kJsonAliases = {{
     {"remote_addr", Field::kSourceIp},
+    {"client.ip", Field::kSourceIp},
+    {"url.full", Field::kUrlOriginal},
     {"client_ip", Field::kSourceIp},
     {"clientip", Field::kSourceIp},
     {"src_ip", Field::kSourceIp},

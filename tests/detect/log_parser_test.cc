@@ -126,6 +126,18 @@ TEST(LogParserTest, JsonLinesEcsAndNginx) {
   EXPECT_EQ(ev.timestamp_millis(), 1769764500000);
 }
 
+// ECS writers put the client in client.ip and the absolute URL in url.full.
+TEST(LogParserTest, JsonClientIpAndUrlFull) {
+  Event ev;
+  ASSERT_TRUE(ParseJsonLine(
+      R"({"client":{"ip":"203.0.113.9"},"url":{"full":"https://mdm.example.eu/mifs/403.jsp?a=1"}})",
+      &ev));
+  EXPECT_EQ(ev.Get(Field::kSourceIp), "203.0.113.9");
+  EXPECT_EQ(ev.Get(Field::kUrlPath), "/mifs/403.jsp");
+  EXPECT_EQ(ev.Get(Field::kUrlQuery), "a=1");
+  EXPECT_EQ(ev.Get(Field::kDestinationDomain), "mdm.example.eu");
+}
+
 TEST(LogParserTest, DetectsFormat) {
   std::vector<std::string_view> combined = {kCombined, kCombined, ""};
   EXPECT_EQ(DetectFormat(combined), LogFormat::kCombined);
