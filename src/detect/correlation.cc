@@ -221,12 +221,12 @@ void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int
   const CorrelationRule& rule = rules_[index];
   PerRule& st = *state_[index];
   // As a SIEM's "count by" and "distinct count": an event without a group-by field, or without
-  // the field whose values are counted, is not counted (else every such event would share one
-  // empty key, or count as one more value).
+  // the field whose values are counted (absent or empty), is not counted (else every such event
+  // would share one empty key, or count as one more value).
   for (Field f : rule.group_by) {
-    if (!ev.Has(f)) return;
+    if (ev.Get(f).empty()) return;
   }
-  if (rule.type == CorrelationType::kValueCount && !ev.Has(rule.value_field)) return;
+  if (rule.type == CorrelationType::kValueCount && ev.Get(rule.value_field).empty()) return;
   std::string key;
   for (Field f : rule.group_by) {
     if (!key.empty()) key.push_back(',');

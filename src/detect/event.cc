@@ -123,7 +123,8 @@ void Event::ResolvePath() {
   std::string_view path = Decoded(Field::kUrlPath);
   if (!UrlPathMayResolve(path)) return;
   thread_local std::string resolved;
-  ResolveUrlPath(path, &resolved);
+  ResolveUrlPath(path, &resolved,
+                 /*cut_parameters=*/Get(Field::kUrlPath).find(';') != std::string_view::npos);
   if (resolved == path || resolved == Get(Field::kUrlPath)) return;
   resolved_path_ = Keep(resolved);
   has_resolved_path_ = true;

@@ -143,6 +143,7 @@ class Event {
     raw_[i] = value;
     decoded_mask_ &= ~(uint64_t{1} << i);
     present_ |= uint64_t{1} << i;
+    if (f == Field::kUrlPath) has_resolved_path_ = false;
   }
   // Copies the value into the event's scratch buffer (for unescaped JSON strings and the like).
   void SetCopy(Field f, std::string_view value);
@@ -161,8 +162,9 @@ class Event {
   // Reserves scratch room for values derived from a line of this length. Copies and decoded
   // values are appended to one buffer; reserving up front keeps earlier views valid.
   void ReserveScratch(size_t line_length) {
-    // A line yields at most one unescaped copy and one decoded copy of each of its bytes.
-    if (scratch_.capacity() < 2 * line_length + 64) scratch_.reserve(2 * line_length + 64);
+    // A line yields at most one unescaped copy and one decoded copy of each of its bytes, and
+    // the resolved form of its path.
+    if (scratch_.capacity() < 3 * line_length + 64) scratch_.reserve(3 * line_length + 64);
   }
   // Copies bytes into the scratch buffer; the view lives as long as the event's values.
   std::string_view Keep(std::string_view s);

@@ -762,7 +762,7 @@ void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_
     return;
   }
   int64_t until = JsonTimeMillis(obj, "valid_until");
-  if (until == 0 && obj.contains("valid_until")) {
+  if (until == 0 && obj.contains("valid_until") && !obj["valid_until"].is_null()) {
     // An expiry the feed meant but this reader cannot read must not become "never expires".
     report->Skip("valid_until is not a timestamp");
     return;

@@ -103,6 +103,7 @@ class LogFollower::Impl {
     bool skipping = false;  // inside a line over kMaxLineBytes: discard up to its newline
     std::optional<LineParser> parser;
     uint64_t parse_errors = 0;
+    uint64_t format_changes = 0;
     bool warned_not_regular = false;
   };
 
@@ -226,6 +227,7 @@ void LogFollower::Impl::ResetToStart(Tracked& t) {
   t.skipping = false;
   t.parser.reset();
   t.parse_errors = 0;
+  t.format_changes = 0;
   dirty_ = true;
 }
 
@@ -347,15 +349,21 @@ void LogFollower::Impl::HandleLine(Tracked& t, std::string_view line) {
     // The format came from the file's first lines, which may be a banner or a stray line
     // (a file being written often holds one line when first read): a line of another format
     // that parses as such moves the file to it, rather than leave the rest of it unread.
+    // The access-log formats share one parser: only JSON against access log is a change.
     std::string_view one[] = {line};
     LogFormat other = DetectFormat(one);
-    if (other != t.parser->format()) {
+    const bool json_now = t.parser->format() == LogFormat::kJsonLines;
+    if ((other == LogFormat::kJsonLines) != json_now) {
       LineParser candidate(other);
       if (candidate.Parse(line, &event_)) {
-        log::Info("detect.follow_format_changed", {{"file", t.path},
-                                                   {"line", t.line},
-                                                   {"from", LogFormatName(t.parser->format())},
-                                                   {"to", LogFormatName(other)}});
+        if (++t.format_changes <= kLoggedParseErrors) {
+          log::Info("detect.follow_format_changed",
+                    {{"file", t.path},
+                     {"line", t.line},
+                     {"from", LogFormatName(t.parser->format())},
+                     {"to", LogFormatName(other)},
+                     {"more_only_counted", t.format_changes == kLoggedParseErrors}});
+        }
         t.parser.emplace(other);
         parsed = true;
       }

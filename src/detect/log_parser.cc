@@ -629,10 +629,11 @@ bool ParseJsonLine(std::string_view line, Event* ev) {
   if (ev->Has(Field::kUrlOriginal) && !ev->Has(Field::kUrlPath)) {
     std::string_view original = ev->Get(Field::kUrlOriginal);
     SetUrlFields(original, ev);
-  } else if (ev->Has(Field::kUrlPath) && st.request.empty()) {
-    // The URL fields came as they are: rules still see their decoded and resolved forms.
+  } else if (ev->Has(Field::kUrlPath)) {
+    // URL fields given as they are (or a request line that set none): rules still see their
+    // decoded and resolved forms. Decoding again what is decoded gives the same form.
     for (Field f : {Field::kUrlOriginal, Field::kUrlPath, Field::kUrlQuery}) {
-      if (ev->Has(f)) ev->DecodeField(f);
+      if (ev->Has(f) && !ev->HasDistinctDecoded(f)) ev->DecodeField(f);
     }
     ev->ResolvePath();
   }

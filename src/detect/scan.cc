@@ -235,30 +235,68 @@ void AppendKey(std::string_view key, std::string* out) {
   out->append("\":");
 }
 
-// Log text on an analyst's terminal: control bytes, DEL and bytes past ASCII as \xNN, and the
-// backslash doubled, so that a hostile line can neither move the cursor, retitle the window nor
-// pass for another line.
+// Log text on an analyst's terminal: control bytes (C0, DEL, C1), bytes that are not valid
+// UTF-8 and the backslash written as \\xNN (\\\\ for the backslash), so that a hostile line can
+// neither move the cursor, retitle the window nor pass for another line; valid UTF-8 (rule
+// titles, paths) stays readable.
 void AppendTerminalSafe(std::string_view text, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (char c : text) {
-    const auto b = static_cast<unsigned char>(c);
+  auto escape = [&](unsigned char b) {
+    out->append("\\x");
+    out->push_back(kHex[b >> 4]);
+    out->push_back(kHex[b & 15]);
+  };
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char b = p[i];
     if (b == '\\') {
       out->append("\\\\");
-    } else if (b < 0x20 || b >= 0x7f) {
-      out->append("\\x");
-      out->push_back(kHex[b >> 4]);
-      out->push_back(kHex[b & 15]);
-    } else {
-      out->push_back(c);
+      ++i;
+      continue;
     }
+    if (b >= 0x20 && b < 0x7f) {
+      out->push_back(static_cast<char>(b));
+      ++i;
+      continue;
+    }
+    // A UTF-8 sequence: its length from the lead byte, continuation bytes, no overlong form,
+    // no surrogate, at most U+10FFFF, and not a C1 control (U+0080..U+009F).
+    size_t len = b >= 0xc2 && b <= 0xdf   ? 2
+                 : b >= 0xe0 && b <= 0xef ? 3
+                 : b >= 0xf0 && b <= 0xf4 ? 4
+                                          : 0;
+    uint32_t cp = len == 2 ? b & 0x1fu : len == 3 ? b & 0x0fu : b & 0x07u;
+    bool valid = len != 0 && i + len <= n;
+    for (size_t k = 1; valid && k < len; ++k) {
+      valid = (p[i + k] & 0xc0) == 0x80;
+      cp = cp << 6 | (p[i + k] & 0x3fu);
+    }
+    valid = valid && !(len == 3 && cp < 0x800) && !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
+            !(cp >= 0xd800 && cp <= 0xdfff) && !(cp >= 0x80 && cp <= 0x9f);
+    if (!valid) {
+      escape(b);
+      ++i;
+      continue;
+    }
+    out->append(text.substr(i, len));
+    i += len;
   }
 }
 
+}  // namespace
+
+namespace internal {
 std::string TerminalSafe(std::string_view text) {
   std::string out;
   AppendTerminalSafe(text, &out);
   return out;
 }
+}  // namespace internal
+
+namespace {
+
+using internal::TerminalSafe;
 
 // One alert per line. The JSON object is written directly, keys in the sorted order
 // nlohmann::json's std::map gave them, with the same escaping (jsonutil::AppendString).
@@ -717,13 +755,13 @@ int RunScanCommand(const ScanOptions& opt) {
   for (const auto& d : dirs) {
     Status s = builder.AddDirectory(d);
     if (!s.ok()) {
-      err << "rampart scan: rules directory " << s.message() << "\n";
+      err << "rampart scan: rules directory " << TerminalSafe(s.message()) << "\n";
       return 2;
     }
   }
   auto compiled = builder.Build();
   if (!compiled.ok()) {
-    err << "rampart scan: " << compiled.status().message() << "\n";
+    err << "rampart scan: " << TerminalSafe(compiled.status().message()) << "\n";
     return 2;
   }
   const RuleSet& rules = **compiled;
@@ -856,13 +894,14 @@ int RunScanCommand(const ScanOptions& opt) {
   }
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a > b; });
   for (const auto& [n, i] : order) {
-    err << "  " << n << "\t" << rules.rule(i).severity << "\t" << rules.rule(i).title << "\n";
+    err << "  " << n << "\t" << TerminalSafe(rules.rule(i).severity) << "\t"
+        << TerminalSafe(rules.rule(i).title) << "\n";
   }
   for (size_t i = 0; i < totals.per_correlation.size(); ++i) {
     if (totals.per_correlation[i] == 0) continue;
     const RuleInfo& c = links.rules[i].info;
-    err << "  " << totals.per_correlation[i] << "\t" << c.severity << "\t" << c.title
-        << " (correlation)\n";
+    err << "  " << totals.per_correlation[i] << "\t" << TerminalSafe(c.severity) << "\t"
+        << TerminalSafe(c.title) << " (correlation)\n";
   }
   for (const auto& [type, n] : per_ioc_type) err << "  " << n << "\tIoC " << type << "\n";
   return exit_code;
@@ -875,7 +914,7 @@ int RunRulesCheckCommand(const RulesCheckOptions& opt) {
   for (const auto& d : opt.rule_dirs) {
     Status s = builder.AddDirectory(d);
     if (!s.ok()) {
-      out << "error: " << s.message() << "\n";
+      out << "error: " << TerminalSafe(s.message()) << "\n";
       return 2;
     }
   }

@@ -256,6 +256,13 @@ SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport
     // Any JSON object parses; only one that reads as a request or an action is taken as such.
     if (ok && (!json || ev.Has(Field::kUrlOriginal) || ev.Has(Field::kEventAction))) {
       se = ToSecurityEvent(ev);
+      // What only the receiver knows (who connected, how, the syslog header) is not the
+      // sender's to claim in its JSON: those fields are the receiver's own or absent.
+      std::erase_if(se.fields, [](const auto& field) {
+        const std::string& k = field.first;
+        return k.starts_with("tls.") || k.starts_with("log.syslog.") || k == "log.source.address" ||
+               k == "network.transport" || k == "process.name";
+      });
       parsed = true;
     }
   }

@@ -1,6 +1,8 @@
 #include "detect/url_path.h"
 
+#if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
 
 #include <cstdint>
 #include <cstring>
@@ -10,12 +12,13 @@ namespace rampart::detect {
 bool UrlPathMayResolve(std::string_view path) {
   const char* s = path.data();
   const size_t n = path.size();
+  // A '/' in the last byte looked at, whose follower comes next.
+  bool slash_before = false;
+  size_t i = 0;
+#if defined(__SSE2__)
   const __m128i slash = _mm_set1_epi8('/');
   const __m128i dot = _mm_set1_epi8('.');
   const __m128i semicolon = _mm_set1_epi8(';');
-  // A '/' in the last byte of a block whose follower starts the next block.
-  bool slash_before = false;
-  size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
     auto slashes = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, slash)));
@@ -28,6 +31,7 @@ bool UrlPathMayResolve(std::string_view path) {
     }
     slash_before = (slashes >> 15) & 1u;
   }
+#endif
   for (; i < n; ++i) {
     char c = s[i];
     if (c == ';' || (slash_before && (c == '/' || c == '.'))) return true;
@@ -36,7 +40,7 @@ bool UrlPathMayResolve(std::string_view path) {
   return false;
 }
 
-bool ResolveUrlPath(std::string_view path, std::string* out) {
+bool ResolveUrlPath(std::string_view path, std::string* out, bool cut_parameters) {
   out->clear();
   if (path.empty() || path[0] != '/') {
     out->assign(path);
@@ -49,7 +53,7 @@ bool ResolveUrlPath(std::string_view path, std::string* out) {
     size_t slash = path.find('/', pos);
     if (slash == std::string_view::npos) slash = path.size();
     std::string_view segment = path.substr(pos, slash - pos);
-    segment = segment.substr(0, segment.find(';'));
+    if (cut_parameters) segment = segment.substr(0, segment.find(';'));
     const bool last = slash == path.size();
     if (segment.empty() || segment == ".") {
       trailing_slash = last;

@@ -17,9 +17,11 @@ bool UrlPathMayResolve(std::string_view path);
 
 // Writes the resolved form of a percent-decoded path: empty and "." segments dropped, ".."
 // taking the previous segment off (never above the root), Servlet path parameters (";...")
-// cut from each segment; a trailing '/' (or a last segment of "." or "..") is kept as a
-// trailing '/'. A path that does not start with '/' is copied unchanged. Returns whether the
-// path climbed above the root (servers refuse such a request; matching still sees the form).
-bool ResolveUrlPath(std::string_view path, std::string* out);
+// cut from each segment unless cut_parameters is false (Tomcat cuts them before it decodes: a
+// ';' that decoding made, from "%3b", is part of the name); a trailing '/' (or a last segment
+// of "." or "..") is kept as a trailing '/'. A path that does not start with '/' is copied
+// unchanged. Returns whether the path climbed above the root (servers refuse such a request;
+// matching still sees the form).
+bool ResolveUrlPath(std::string_view path, std::string* out, bool cut_parameters = true);
 
 }  // namespace rampart::detect

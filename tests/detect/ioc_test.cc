@@ -256,18 +256,21 @@ TEST(IocImportTest, StixBundle) {
     {"type": "indicator", "id": "indicator--w", "modified": "2026-01-02T00:00:00Z",
      "pattern": "[ipv4-addr:value = '203.0.113.141']"},
     {"type": "indicator", "id": "indicator--x", "valid_until": "2026-13-45T00:00:00Z",
-     "pattern": "[ipv4-addr:value = '203.0.113.142']"}
+     "pattern": "[ipv4-addr:value = '203.0.113.142']"},
+    {"type": "indicator", "id": "indicator--y", "valid_until": null,
+     "pattern": "[ipv4-addr:value = '203.0.113.143']"}
   ]})";
   IocStore versions;
   auto v = ImportStix(kVersions, "v.json", kNow, &versions);
   ASSERT_TRUE(v.ok()) << v.status().ToString();
-  EXPECT_EQ(v->added, 1u);
+  EXPECT_EQ(v->added, 2u);
   EXPECT_EQ(v->reasons.count("indicator superseded by a later version of its id"), 1u);
   EXPECT_EQ(v->reasons["indicator superseded by a later version of its id"], 2u);
   EXPECT_EQ(v->reasons.count("valid_until is not a timestamp"), 1u);
   EXPECT_EQ(versions.FindIp(Ip("203.0.113.140"), kNow), nullptr) << "revoked later";
   EXPECT_NE(versions.FindIp(Ip("203.0.113.141"), kNow), nullptr) << "restored later";
   EXPECT_EQ(versions.FindIp(Ip("203.0.113.142"), kNow), nullptr) << "unreadable expiry";
+  EXPECT_NE(versions.FindIp(Ip("203.0.113.143"), kNow), nullptr) << "null is no expiry";
 
   auto bad =
       ImportStix(R"({"type": "bundle", "objects": [{"type": "indic)", "t.json", kNow, &store);

@@ -253,6 +253,16 @@ TEST_F(LogFollowerTest, AStrayFirstLineDoesNotBlindTheRestOfTheFile) {
   EXPECT_EQ(f->stats().parse_errors, 1u) << "the banner only";
 }
 
+// A malformed line in an access log is a parse error, not a reason to change format.
+TEST_F(LogFollowerTest, AMalformedAccessLineKeepsTheFormat) {
+  auto f = Make();
+  Append(log_, AccessLine("203.0.113.1", "/a") + "garbage without a time\n" +
+                   "{\"source.ip\":\"x\"\n" + AccessLine("203.0.113.2", "/b"));
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/a", "/b"}));
+  EXPECT_EQ(f->stats().parse_errors, 2u);
+}
+
 TEST_F(LogFollowerTest, ThreadFollowsUntilStopped) {
   FollowerOptions o;
   o.paths = {log_};

@@ -146,10 +146,9 @@ TEST_F(ScanTest, GarbageAndHugeLinesAreCountedNotFatal) {
 
 // A hostile line must not move the analyst's cursor, retitle the terminal or forge a line.
 TEST_F(ScanTest, TextOutputEscapesControlBytesFromTheLog) {
-  std::string log =
-      R"({"source.ip":"203.0.113.5\u001b]0;PWNED\u0007","url.original":)"
-      R"("/mifs/403.jsp?x\n\u001b[1A\u001b[2Kall clear: 0 alerts\\"})"
-      "\n";
+  std::string log = R"({"source.ip":"203.0.113.5\u001b]0;PWNED\u0007","url.original":)"
+                    R"("/mifs/403.jsp?x\n\u001b[1A\u001b[2Kall clear: 0 alerts\\"})"
+                    "\n";
   ScanOptions opt;
   opt.default_rules_dir = kBundledSigma;
   opt.output_format = "text";
@@ -163,6 +162,16 @@ TEST_F(ScanTest, TextOutputEscapesControlBytesFromTheLog) {
   EXPECT_NE(out.find("src=203.0.113.5\\x1b]0;PWNED\\x07 "), std::string::npos) << out;
   EXPECT_NE(out.find("?x\\x0a\\x1b[1A"), std::string::npos) << out;
   EXPECT_NE(out.find("alerts\\\\"), std::string::npos) << out;
+}
+
+TEST(ScanTextTest, ValidUtf8StaysReadableControlsDoNot) {
+  EXPECT_EQ(internal::TerminalSafe("Zugriff auf Ger\xc3\xa4t \xe2\x82\xac"),
+            "Zugriff auf Ger\xc3\xa4t \xe2\x82\xac");
+  // C1 CSI (U+009B), a lone continuation byte, an overlong '/', a cut sequence, a surrogate.
+  EXPECT_EQ(internal::TerminalSafe("a\xc2\x9b[2Jb"), "a\\xc2\\x9b[2Jb");
+  EXPECT_EQ(internal::TerminalSafe("\x80\xc0\xaf\xe2\x82"), "\\x80\\xc0\\xaf\\xe2\\x82");
+  EXPECT_EQ(internal::TerminalSafe("\xed\xa0\x80"), "\\xed\\xa0\\x80");
+  EXPECT_EQ(internal::TerminalSafe("\x1b\x7f\\"), "\\x1b\\x7f\\\\");
 }
 
 // Matching threads change nothing but speed: the same alerts in the same order, the same

@@ -161,6 +161,22 @@ TEST(SyslogEvent, AccessLogLineInMsgBecomesTheAccessLogEvent) {
   EXPECT_EQ(ev.timestamp_millis, 1769760900000) << "the access log's own time (+0100)";
 }
 
+// A sender's JSON cannot claim what only the receiver knows: the collector's certificate, the
+// transport, the address, the syslog header.
+TEST(SyslogEvent, JsonCannotClaimTheReceiversFields) {
+  auto m = ParseSyslog(
+      R"(<134>1 2026-01-30T09:15:00Z mdm - - - - {"url.original":"/mifs/x","tls.client.subject":"CN=collector","network.transport":"tls","log.source.address":"10.0.0.1","log.syslog.msgid":"X","process.name":"fake"})",
+      kSyslogNow);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  SecurityEvent ev = SyslogToEvent(*m, "udp", "192.0.2.9:514");
+  EXPECT_EQ(ev.Get("url.path"), "/mifs/x");
+  EXPECT_EQ(ev.Get("tls.client.subject"), "");
+  EXPECT_EQ(ev.Get("network.transport"), "udp");
+  EXPECT_EQ(ev.Get("log.source.address"), "192.0.2.9:514");
+  EXPECT_EQ(ev.Get("log.syslog.msgid"), "");
+  EXPECT_EQ(ev.Get("process.name"), "");
+}
+
 TEST(SyslogEvent, OtherMessagesBecomeGenericSyslogEvents) {
   auto m = ParseSyslog("<38>1 2026-01-30T09:15:00Z fw sshd 77 - - Accepted publickey", kSyslogNow);
   ASSERT_TRUE(m.ok());

@@ -89,6 +89,17 @@ TEST(UrlPathTest, ParsedEventsCarryTheResolvedPathOnlyWhenItDiffers) {
       &ev));
   EXPECT_FALSE(ev.HasDistinctResolvedPath());
   EXPECT_EQ(ev.ResolvedPath(), "/mifs/.well-known/x");
+  // Tomcat cuts path parameters before it decodes: "%3b" is part of the name, not a cut.
+  ASSERT_TRUE(ParseAccessLogLine(
+      "203.0.113.5 - - [30/Jan/2026:09:15:00 +0100] \"GET /mifs/403.jsp%3b.css HTTP/1.1\" 404 "
+      "12 \"-\" \"-\"",
+      &ev));
+  EXPECT_FALSE(ev.HasDistinctResolvedPath());
+  EXPECT_EQ(ev.ResolvedPath(), "/mifs/403.jsp;.css");
+  // A request line that sets no URL leaves the JSON's url.path, which still gets its forms.
+  ASSERT_TRUE(ParseJsonLine(R"({"request":"-","url.path":"/mifs//4%30%33.jsp"})", &ev));
+  ASSERT_TRUE(ev.HasDistinctResolvedPath());
+  EXPECT_EQ(ev.ResolvedPath(), "/mifs/403.jsp");
   // JSON lines that give url.path as it is get its forms too.
   ASSERT_TRUE(ParseJsonLine(R"({"source.ip":"203.0.113.5","url.path":"/mifs//403.jsp"})", &ev));
   ASSERT_TRUE(ev.HasDistinctResolvedPath());
