@@ -389,9 +389,11 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
 
   // Canaries first: they alert whatever the rules say.
   if (!canary_paths_.empty() && ev.Has(Field::kUrlPath)) {
-    if (canary_paths_.count(std::string(ev.Get(Field::kUrlPath))) ||
-        canary_paths_.count(std::string(ev.Decoded(Field::kUrlPath))) ||
-        canary_paths_.count(std::string(ev.ResolvedPath()))) {
+    // Each form once: raw, then decoded and resolved only where they differ.
+    auto listed = [&](std::string_view path) { return canary_paths_.count(std::string(path)) > 0; };
+    if (listed(ev.Get(Field::kUrlPath)) ||
+        (ev.HasDistinctDecoded(Field::kUrlPath) && listed(ev.Decoded(Field::kUrlPath))) ||
+        (ev.HasDistinctResolvedPath() && listed(ev.ResolvedPath()))) {
       Raise("rampart-canary-path", "Request to a canary path", "critical", {"T1190", "T1083"},
             EntityOf(ev), inst, ts, Evidence(se, ts));
     }
