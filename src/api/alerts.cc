@@ -28,7 +28,8 @@ Result<store::AlertFilter> ReadFilter(const Call& call) {
   if (f.rule_id.size() > 200 || f.entity.size() > 600) {
     return Status::InvalidArgument("rule or entity is too long");
   }
-  RAMPART_ASSIGN_OR_RETURN(f.since, ReadTimeParam(call, "since"));
+  RAMPART_ASSIGN_OR_RETURN(auto since, ReadTimeParam(call, "since"));
+  f.since = since.value_or(0);  // since the epoch is no bound at all
   RAMPART_ASSIGN_OR_RETURN(f.until, ReadTimeParam(call, "until"));
   return f;
 }

@@ -181,9 +181,9 @@ http::Response JsonResponse(int status, const json& body) {
 }
 
 // Unix seconds, or RFC 3339 UTC "2026-01-30T09:15:00Z".
-Result<int64_t> ReadTimeParam(const Call& call, const char* name) {
+Result<std::optional<int64_t>> ReadTimeParam(const Call& call, const char* name) {
   std::string text;
-  if (!call.req.QueryParam(name, &text)) return int64_t{0};
+  if (!call.req.QueryParam(name, &text)) return std::optional<int64_t>();
   auto bad = [&] {
     return Status::InvalidArgument(std::string(name) +
                                    " must be Unix seconds or an RFC 3339 UTC time");
@@ -193,13 +193,13 @@ Result<int64_t> ReadTimeParam(const Call& call, const char* name) {
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec == std::errc() && ptr == text.data() + text.size()) {
     if (v < 0) return bad();
-    return v;
+    return std::optional<int64_t>(v);
   }
   // Whole seconds only in a query ("...:15:00Z"), as documented in docs/openapi.yaml.
   if (text.size() != 20) return bad();
   int64_t t = respond::ParseUtcTime(text);
   if (t < 0) return bad();
-  return t;
+  return std::optional<int64_t>(t);
 }
 
 http::Response ErrorResponse(const Status& status) {

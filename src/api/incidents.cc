@@ -34,7 +34,8 @@ Result<store::IncidentFilter> ReadIncidentFilter(const Call& call) {
   if (call.req.QueryParam("severity", &f.severity) && !core::IsAlertSeverity(f.severity)) {
     return Status::InvalidArgument("severity must be informational, low, medium, high or critical");
   }
-  RAMPART_ASSIGN_OR_RETURN(f.since, ReadTimeParam(call, "since"));
+  RAMPART_ASSIGN_OR_RETURN(auto since, ReadTimeParam(call, "since"));
+  f.since = since.value_or(0);  // since the epoch is no bound at all
   RAMPART_ASSIGN_OR_RETURN(f.until, ReadTimeParam(call, "until"));
   return f;
 }

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -146,8 +147,9 @@ Result<store::Scope> ReadScope(const Call& call);
 Result<std::string> TargetInstitution(const Call& call, Context& c, const nlohmann::json& body);
 // ?limit= (1..500, default 50) and ?cursor=.
 Result<store::PageRequest> ReadPage(const Call& call);
-// ?NAME= as Unix seconds or an RFC 3339 UTC time ("2026-01-30T09:15:00Z"); 0 when absent.
-Result<int64_t> ReadTimeParam(const Call& call, const char* name);
+// ?NAME= as Unix seconds or an RFC 3339 UTC time ("2026-01-30T09:15:00Z"); nullopt when
+// absent, so that an explicit 0 ("until the epoch") is not taken for "no bound".
+Result<std::optional<int64_t>> ReadTimeParam(const Call& call, const char* name);
 // Body parsed as a JSON object, or InvalidArgument.
 Result<nlohmann::json> ReadJsonBody(const Call& call);
 // The optional body {"reason": "..."} of a containment route (at most 500 printable

@@ -79,19 +79,19 @@ struct DeviceFilter {
 };
 
 struct AlertFilter {
-  std::string severity;  // exact level; empty: any
-  std::string rule_id;   // exact; empty: any
-  std::string entity;    // exact; empty: any
-  int64_t since = 0;     // last_seen >= since (Unix seconds); 0: no bound
-  int64_t until = 0;     // first_seen <= until; 0: no bound
+  std::string severity;          // exact level; empty: any
+  std::string rule_id;           // exact; empty: any
+  std::string entity;            // exact; empty: any
+  int64_t since = 0;             // last_seen >= since (Unix seconds); 0: no bound
+  std::optional<int64_t> until;  // first_seen <= until; none: no bound
   std::optional<core::AlertStatus> status;
 };
 
 struct IncidentFilter {
   std::optional<core::IncidentState> state;
-  std::string severity;  // exact level; empty: any
-  int64_t since = 0;     // last_alert_at >= since; 0: no bound
-  int64_t until = 0;     // first_alert_at <= until; 0: no bound
+  std::string severity;          // exact level; empty: any
+  int64_t since = 0;             // last_alert_at >= since; 0: no bound
+  std::optional<int64_t> until;  // first_alert_at <= until; none: no bound
 };
 
 struct CommandFilter {

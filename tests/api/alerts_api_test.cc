@@ -190,6 +190,10 @@ TEST_F(AlertsApiTest, ListGetAcknowledgeWithScopes) {
                 .body["items"]
                 .size(),
             1u);
+  // An explicit bound at the epoch is a bound: nothing was first seen by then.
+  EXPECT_EQ(Send("GET", "/api/v1/alerts?until=0", superadmin_).body["items"].size(), 0u);
+  EXPECT_EQ(Send("GET", "/api/v1/alerts?since=0", superadmin_).body["items"].size(),
+            Send("GET", "/api/v1/alerts", superadmin_).body["items"].size());
   EXPECT_EQ(Send("GET", "/api/v1/alerts?severity=severe", admin_a_).status, 400);
   EXPECT_EQ(Send("GET", "/api/v1/alerts?since=yesterday", admin_a_).status, 400);
   EXPECT_EQ(Send("GET", "/api/v1/alerts?status=closed", admin_a_).status, 400);

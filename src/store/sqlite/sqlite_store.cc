@@ -2602,7 +2602,7 @@ Result<Page<core::Alert>> SqliteStore::ListAlerts(const Scope& scope, const Aler
     if (!filter.rule_id.empty()) q.Where("rule_id = ?").Arg(filter.rule_id);
     if (!filter.entity.empty()) q.Where("entity = ?").Arg(filter.entity);
     if (filter.since != 0) q.Where("last_seen >= ?").Arg(filter.since);
-    if (filter.until != 0) q.Where("first_seen <= ?").Arg(filter.until);
+    if (filter.until) q.Where("first_seen <= ?").Arg(*filter.until);
     if (filter.status) q.Where("status = ?").Arg(Str(core::ToString(*filter.status)));
     return GetPage<core::Alert>(c, std::move(q), Order::kCreatedAt, page, ReadAlert, kCreatedAt);
   });
@@ -2860,7 +2860,7 @@ Result<Page<core::Incident>> SqliteStore::ListIncidents(const Scope& scope,
     if (filter.state) q.Where("state = ?").Arg(Str(core::ToString(*filter.state)));
     if (!filter.severity.empty()) q.Where("severity = ?").Arg(filter.severity);
     if (filter.since != 0) q.Where("last_alert_at >= ?").Arg(filter.since);
-    if (filter.until != 0) q.Where("first_alert_at <= ?").Arg(filter.until);
+    if (filter.until) q.Where("first_alert_at <= ?").Arg(*filter.until);
     return GetPage<core::Incident>(c, std::move(q), Order::kCreatedAt, page, ReadIncident,
                                    kCreatedAt);
   });
