@@ -211,6 +211,29 @@ bool IsDash(std::string_view s) {
   return s.size() == 1 && s[0] == '-';
 }
 
+// Whether the token at pos is an IPv6 virtual host, "[2001:db8::1]" or "[2001:db8::1]:443",
+// rather than the bracketed time: the EPMM log's first field when the server is reached by
+// address. The time holds '/' and a space inside its brackets; an address holds neither.
+bool IsBracketedAddress(const char* s, size_t n, size_t pos) {
+  if (pos >= n || s[pos] != '[') return false;
+  size_t i = pos + 1;
+  bool colon = false;
+  for (; i < n && s[i] != ']'; ++i) {
+    char c = s[i];
+    bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!hex && c != ':' && c != '.') return false;
+    colon |= c == ':';
+  }
+  if (i >= n || !colon) return false;
+  ++i;  // past ']'
+  if (i < n && s[i] == ':') {
+    size_t digits = ++i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i;
+    if (i == digits) return false;
+  }
+  return i < n && s[i] == ' ';
+}
+
 void SetNumber(Field f, std::string_view text, Event* ev) {
   if (text.empty() || text == "-") return;
   ev->Set(f, text);
@@ -510,7 +533,7 @@ bool ParseAccessLogLine(std::string_view line, Event* ev) {
   std::array<std::string_view, 4> pre;
   size_t count = 0;
   size_t pos = 0;
-  while (pos < n && s[pos] != '[') {
+  while (pos < n && (s[pos] != '[' || (count == 0 && IsBracketedAddress(s, n, pos)))) {
     if (count == pre.size()) return false;
     size_t end = TokenEnd(s, n, pos);
     if (end == pos) return false;
@@ -657,11 +680,8 @@ LogFormat DetectFormat(std::span<const std::string_view> sample) {
     }
     if (ParseAccessLogLine(line, &ev)) {
       ++access;
-      // The EPMM prefix shows as a destination.domain taken from the first token.
-      if (ev.Has(Field::kDestinationDomain) &&
-          ev.Get(Field::kEventOriginal).starts_with(ev.Get(Field::kDestinationDomain))) {
-        ++vhost;
-      }
+      // The EPMM prefix is the only thing an access line takes destination.domain from.
+      if (ev.Has(Field::kDestinationDomain)) ++vhost;
       if (ev.Has(Field::kUserAgentOriginal) || ev.Has(Field::kHttpRequestReferrer)) ++combined;
     }
   }

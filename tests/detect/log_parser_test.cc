@@ -56,6 +56,30 @@ TEST(LogParserTest, EpmmVhostPrefix) {
   EXPECT_FALSE(ev.Has(Field::kHttpResponseBodyBytes));
 }
 
+TEST(LogParserTest, EpmmVhostPrefixByIpv6Address) {
+  Event ev;
+  for (std::string_view prefix : {"[2001:db8::10]:443", "[2001:db8::10]"}) {
+    std::string line =
+        std::string(prefix) +
+        R"( 2001:db8::99 - - [29/Jan/2026:23:01:02 +0000] "GET /mifs/403.jsp HTTP/1.1" 200 12 "-" "x")";
+    ASSERT_TRUE(ParseAccessLogLine(line, &ev)) << line;
+    EXPECT_EQ(ev.Get(Field::kDestinationDomain), "2001:db8::10");
+    EXPECT_EQ(ev.Get(Field::kSourceIp), "2001:db8::99");
+    EXPECT_EQ(ev.Get(Field::kUrlPath), "/mifs/403.jsp");
+    EXPECT_EQ(ev.timestamp_millis(), 1769727662000);
+  }
+  std::vector<std::string_view> sample = {
+      R"([2001:db8::10]:443 192.0.2.1 - - [29/Jan/2026:23:01:02 +0000] "GET / HTTP/1.1" 200 1 "-" "x")"};
+  EXPECT_EQ(DetectFormat(sample), LogFormat::kEpmm);
+  // A bracket that is neither an address nor the time is still malformed.
+  EXPECT_FALSE(ParseAccessLogLine(
+      R"([mdm.example.org]:443 192.0.2.1 - - [29/Jan/2026:23:01:02 +0000] "GET / HTTP/1.1" 200 1)",
+      &ev));
+  EXPECT_FALSE(ParseAccessLogLine(
+      R"([2001:db8::10]:x 192.0.2.1 - - [29/Jan/2026:23:01:02 +0000] "GET / HTTP/1.1" 200 1)",
+      &ev));
+}
+
 TEST(LogParserTest, EscapedQuoteAndBadRequestLine) {
   Event ev;
   ASSERT_TRUE(ParseAccessLogLine(

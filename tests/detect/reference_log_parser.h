@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstdint>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 
@@ -222,6 +223,16 @@ inline bool RefParseAccessLogLine(std::string_view line, Event* ev) {
   std::array<std::string_view, 4> pre;
   size_t n = 0;
   size_t pos = 0;
+  // An IPv6 virtual host, "[2001:db8::1]" or "[2001:db8::1]:443", may be the first token.
+  static const std::regex kBracketedAddress(R"(\[[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*\](:[0-9]+)?)");
+  if (size_t space = line.find(' ');
+      space != std::string_view::npos &&
+      std::regex_match(line.begin(), line.begin() + static_cast<ptrdiff_t>(space),
+                       kBracketedAddress)) {
+    pre[n++] = line.substr(0, space);
+    pos = space;
+    detail::SkipSpaces(line, &pos);
+  }
   while (pos < line.size() && line[pos] != '[') {
     if (n == pre.size()) return false;
     pre[n++] = detail::ReadToken(line, &pos);
