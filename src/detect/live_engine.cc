@@ -123,8 +123,8 @@ Status LiveEngine::Impl::Load() {
   RuleSetBuilder builder;
   builder.set_keep_correlations(true);
   for (const auto& dir : options_.rule_dirs) {
-    Status s = builder.AddDirectory(dir);
-    if (!s.ok()) return Status::InvalidArgument("rules directory " + dir + ": " + s.message());
+    Status s = builder.AddPath(dir);
+    if (!s.ok()) return Status::InvalidArgument("rules: " + s.message());
   }
   for (size_t i = 0; i < options_.rule_texts.size(); ++i) {
     builder.AddRuleText(options_.rule_texts[i], "rule text " + std::to_string(i + 1))

@@ -753,9 +753,9 @@ int RunScanCommand(const ScanOptions& opt) {
   // Correlations need the live engine's windows; offline they are named, not evaluated.
   builder.set_keep_correlations(true);
   for (const auto& d : dirs) {
-    Status s = builder.AddDirectory(d);
+    Status s = builder.AddPath(d);
     if (!s.ok()) {
-      err << "rampart scan: rules directory " << TerminalSafe(s.message()) << "\n";
+      err << "rampart scan: rules: " << TerminalSafe(s.message()) << "\n";
       return 2;
     }
   }
@@ -912,7 +912,7 @@ int RunRulesCheckCommand(const RulesCheckOptions& opt) {
   RuleSetBuilder builder;
   builder.set_keep_correlations(true);
   for (const auto& d : opt.rule_dirs) {
-    Status s = builder.AddDirectory(d);
+    Status s = builder.AddPath(d);
     if (!s.ok()) {
       out << "error: " << TerminalSafe(s.message()) << "\n";
       return 2;

@@ -7,6 +7,8 @@
 #include <array>
 #include <bit>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +16,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -290,6 +293,30 @@ struct RuleSetBuilder::Impl {
   std::vector<SkippedRule> skipped;
   bool keep_correlations = false;
   std::vector<std::pair<std::string, std::string>> correlations;
+  // The rule each id and name belongs to (index into rules): alerts are keyed by the rule's
+  // id and correlations name rules by id or name, so a second rule with either would merge
+  // its alerts with the first's or make a correlation ambiguous.
+  std::map<std::string, size_t, std::less<>> ids, names;
+
+  // Why the rule may not join those added before it; empty when it may.
+  std::string Clash(const RuleInfo& info) const {
+    auto owner = [&](const std::map<std::string, size_t, std::less<>>& index,
+                     const std::string& key, const char* what) -> std::string {
+      if (key.empty()) return "";
+      auto it = index.find(key);
+      if (it == index.end()) return "";
+      const RuleInfo& first = rules[it->second].info;
+      return std::string(what) + " " + Quote(key) + " is already the " + what + " of " +
+             Quote(first.title) + (first.file.empty() ? "" : " in " + first.file);
+    };
+    std::string why = owner(ids, info.id, "id");
+    return why.empty() ? owner(names, info.name, "name") : why;
+  }
+  void Keep(ParsedRule rule) {
+    if (!rule.info.id.empty()) ids.emplace(rule.info.id, rules.size());
+    if (!rule.info.name.empty()) names.emplace(rule.info.name, rules.size());
+    rules.push_back(std::move(rule));
+  }
 
   uint32_t AddMatcher(MatcherDef def) {
     auto key = std::make_tuple(def.slot, def.kind, def.flags, def.pattern);
@@ -469,6 +496,40 @@ class ConditionParser {
 
 }  // namespace
 
+namespace {
+
+// Fields whose values are numbers written in decimal by every source.
+bool IsNumericSlot(uint8_t slot) {
+  switch (static_cast<Field>(slot)) {
+    case Field::kHttpResponseStatusCode:
+    case Field::kHttpResponseBodyBytes:
+    case Field::kEventDuration:
+    case Field::kFileSize:
+    case Field::kCommandCount:
+    case Field::kLogSyslogSeverityCode:
+    case Field::kLogSyslogFacilityCode:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The integer a number such as "404.0", "+404" or "4.04e2" stands for; nullopt for text that
+// is not a number or not a whole one.
+std::optional<int64_t> IntegralNumber(std::string_view text) {
+  std::string_view digits = text.starts_with('+') ? text.substr(1) : text;
+  if (digits.empty() || digits.size() > 40) return std::nullopt;
+  double value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc() || end != digits.data() + digits.size() || !std::isfinite(value) ||
+      value != std::floor(value) || std::fabs(value) > 9.0e15) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(value);
+}
+
+}  // namespace
+
 Status RuleSetBuilder::Impl::ValueLeaf(const YAML::Node& v, uint8_t slot, int position, bool cased,
                                        bool is_re, unsigned re_flags, bool cidr,
                                        const std::string& where, ParsedRule* r, uint32_t* out) {
@@ -489,7 +550,12 @@ Status RuleSetBuilder::Impl::ValueLeaf(const YAML::Node& v, uint8_t slot, int po
     return Status::Ok();
   }
   if (!v.IsScalar()) return Status::InvalidArgument(where + ": value is not a scalar or a list");
-  const std::string& text = v.Scalar();
+  std::string text = v.Scalar();
+  // An unquoted YAML number is a number: `sc-status: 404.0` means the status 404, which the
+  // event holds as "404". (Quoted, "404.0" stays text.)
+  if (position == kExact && v.Tag() == "?" && IsNumericSlot(slot)) {
+    if (auto integral = IntegralNumber(text)) text = std::to_string(*integral);
+  }
   if (cidr) {
     auto net = ParseCidr(text);
     if (!net) return Status::InvalidArgument(where + ": bad CIDR " + Quote(text));
@@ -796,12 +862,17 @@ Status RuleSetBuilder::AddRuleText(std::string_view yaml, std::string_view origi
       s = Status::InvalidArgument("YAML error at line " + std::to_string(e.mark.line + 1) + ": " +
                                   e.msg);
     }
+    if (s.ok()) {
+      if (std::string clash = impl_->Clash(rule.info); !clash.empty()) {
+        s = Status::InvalidArgument(clash);
+      }
+    }
     if (!s.ok()) {
       impl_->skipped.push_back({std::string(origin), rule.info.title, s.message()});
       if (first.ok()) first = Status::InvalidArgument(std::string(origin) + ": " + s.message());
       continue;
     }
-    impl_->rules.push_back(std::move(rule));
+    impl_->Keep(std::move(rule));
   }
   return first;
 }
@@ -817,6 +888,18 @@ Status RuleSetBuilder::AddFile(const std::string& path) {
   return AddRuleText(ss.str(), path);
 }
 
+Status RuleSetBuilder::AddPath(const std::string& path) {
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  if (ec) return Status::NotFound(path + ": " + ec.message());
+  if (std::filesystem::is_directory(status)) return AddDirectory(path);
+  if (!std::filesystem::is_regular_file(status)) {
+    return Status::InvalidArgument(path + ": neither a rules directory nor a rule file");
+  }
+  AddFile(path).IgnoreError();  // recorded in skipped()
+  return Status::Ok();
+}
+
 Status RuleSetBuilder::AddDirectory(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -826,7 +909,9 @@ Status RuleSetBuilder::AddDirectory(const std::string& dir) {
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) return Status::Internal(dir + ": " + ec.message());
     if (!it->is_regular_file(ec)) continue;
-    auto ext = it->path().extension().string();
+    std::string ext = it->path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (ext == ".yml" || ext == ".yaml") files.push_back(it->path().string());
   }
   std::sort(files.begin(), files.end());

@@ -67,12 +67,16 @@ class RuleSetBuilder {
 
   // Adds the rules of one YAML text (several documents allowed). A rule that cannot be used is
   // recorded in skipped() and the returned Status says why; other rules in the text still load.
+  // A rule whose id or name an earlier rule has is skipped: the first one added keeps it.
   Status AddRuleText(std::string_view yaml, std::string_view origin);
   // Reads a file and adds it; a read error is recorded as a skipped rule too.
   Status AddFile(const std::string& path);
-  // Adds every *.yml / *.yaml below dir (recursively, in sorted order). Returns an error only
-  // when dir cannot be listed.
+  // Adds every *.yml / *.yaml below dir (recursively, in sorted order; the extension in any
+  // case). Returns an error only when dir cannot be listed.
   Status AddDirectory(const std::string& dir);
+  // A directory as AddDirectory, a file as AddFile (whatever its extension: it was named).
+  // Returns an error only when the path does not exist, is neither, or cannot be listed.
+  Status AddPath(const std::string& path);
 
   const std::vector<SkippedRule>& skipped() const;
   size_t pending() const;

@@ -156,9 +156,9 @@ int main(int argc, char** argv) {
       "scan", "Hunt through access logs (plain or .gz) with Sigma rules and IoC feeds");
   // One value per occurrence: a vector option would otherwise take the log files after it as
   // more rule directories or feeds.
-  scan_cmd->add_option("--rules", scan.rule_dirs, "Sigma rules directory (repeatable)")
+  scan_cmd->add_option("--rules", scan.rule_dirs, "Sigma rules directory or file (repeatable)")
       ->allow_extra_args(false)
-      ->check(CLI::ExistingDirectory);
+      ->check(CLI::ExistingPath);
   scan_cmd->add_option("--iocs", scan.ioc_files, "STIX 2.1, MISP JSON or CSV file (repeatable)")
       ->allow_extra_args(false)
       ->check(CLI::ExistingFile);
@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
   auto* rules = app.add_subcommand("rules", "Detection rules");
   rules->require_subcommand(1);
   auto* check = rules->add_subcommand("check", "Load every rule and say why any is skipped");
-  check->add_option("DIR", rules_check.rule_dirs, "Rule directories")->required();
+  check->add_option("PATH", rules_check.rule_dirs, "Rule directories or files")->required();
   check->callback([&] { exit_code = rampart::detect::RunRulesCheckCommand(rules_check); });
 
   rampart::cli::AuditOptions audit_opts;

@@ -357,6 +357,17 @@ TEST_F(ScanTest, RulesCheckPrintsEveryRule) {
   EXPECT_NE(out.str().find("skipped\t"), std::string::npos);
   EXPECT_NE(out.str().find("modifier 'base64offset' is not supported"), std::string::npos)
       << out.str();
+
+  // One file, named on its own; and the bundled rules twice: each copy's ids are taken.
+  out.str("");
+  opt.rule_dirs = {kBundledSigma + "/epmm_cve_2026_1281_fob_injection.yml"};
+  EXPECT_EQ(RunRulesCheckCommand(opt), 0) << out.str();
+  EXPECT_NE(out.str().find("1 loaded, 0 skipped"), std::string::npos) << out.str();
+  out.str("");
+  opt.rule_dirs = {kBundledSigma, kBundledSigma + "/epmm_cve_2026_1281_fob_injection.yml"};
+  EXPECT_EQ(RunRulesCheckCommand(opt), 1) << out.str();
+  EXPECT_NE(out.str().find("16 loaded, 1 skipped"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("is already the id of"), std::string::npos) << out.str();
 }
 
 TEST(ScanProgressTest, BarPercentRateAndTimeLeft) {

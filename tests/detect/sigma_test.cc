@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -115,6 +119,106 @@ detection:
   EXPECT_FALSE(r.Fires(Line("1.2.3.4", "GET", "/abcdef", 200)));
   EXPECT_FALSE(r.Fires(Line("1.2.3.4", "GET", "/xabcdef*", 200)));
   EXPECT_TRUE(r.Fires(Line("1.2.3.4", "GET", "/", 500, "x evil-agent y")));
+}
+
+// An unquoted YAML number is compared as a number; a quoted one stays text.
+TEST(SigmaTest, UnquotedNumbersCompareAsNumbers) {
+  Rules r(R"(
+title: Numbers
+logsource: {category: webserver}
+detection:
+  status_float:
+    sc-status: 404.0
+  status_text:
+    sc-status: '500.0'
+  condition: status_float or status_text
+)");
+  ASSERT_EQ(r.set().size(), 1u);
+  EXPECT_TRUE(r.Fires(Line("1.2.3.4", "GET", "/", 404)));
+  EXPECT_FALSE(r.Fires(Line("1.2.3.4", "GET", "/", 500))) << "'500.0' is text";
+  Rules bytes(R"(
+title: Bytes
+logsource: {category: webserver}
+detection:
+  sel:
+    sc-bytes: [1e2, +7]
+  condition: sel
+)");
+  EXPECT_TRUE(bytes.Fires(Line("1.2.3.4", "GET", "/", 200))) << "Line() logs 100 bytes";
+  Rules fraction(R"(
+title: Fraction
+logsource: {category: webserver}
+detection:
+  sel:
+    sc-status: 404.5
+  condition: sel
+)");
+  EXPECT_FALSE(fraction.Fires(Line("1.2.3.4", "GET", "/", 404)));
+}
+
+TEST(SigmaTest, SecondRuleWithAnIdOrNameIsSkipped) {
+  RuleSetBuilder b;
+  constexpr std::string_view kRule = R"(
+title: %s
+id: %s
+name: %s
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-stem: /x
+  condition: sel
+)";
+  auto rule = [&](const char* title, const char* id, const char* name) {
+    char text[512];
+    std::snprintf(text, sizeof(text), std::string(kRule).c_str(), title, id, name);
+    return std::string(text);
+  };
+  EXPECT_TRUE(b.AddRuleText(rule("First", "id-1", "first"), "a.yml").ok());
+  Status same_id = b.AddRuleText(rule("Copy", "id-1", "copy"), "b.yml");
+  EXPECT_FALSE(same_id.ok());
+  EXPECT_NE(same_id.message().find("id 'id-1' is already the id of 'First' in a.yml"),
+            std::string::npos)
+      << same_id.message();
+  Status same_name = b.AddRuleText(rule("Other", "id-2", "first"), "c.yml");
+  EXPECT_FALSE(same_name.ok());
+  EXPECT_NE(same_name.message().find("name 'first'"), std::string::npos) << same_name.message();
+  EXPECT_TRUE(b.AddRuleText(rule("Second", "id-3", "second"), "d.yml").ok());
+  ASSERT_EQ(b.skipped().size(), 2u);
+  EXPECT_EQ(b.skipped()[0].file, "b.yml");
+  EXPECT_EQ(b.skipped()[0].title, "Copy");
+  auto set = b.Build();
+  ASSERT_TRUE(set.ok());
+  ASSERT_EQ((*set)->size(), 2u);
+  EXPECT_EQ((*set)->rule(0).title, "First");
+  EXPECT_EQ((*set)->rule(1).title, "Second");
+  EXPECT_EQ((*set)->skipped().size(), 2u);
+}
+
+TEST(SigmaTest, AddPathTakesFilesAndExtensionsInAnyCase) {
+  namespace fs = std::filesystem;
+  std::string tmpl = (fs::temp_directory_path() / "rampart-sigma-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const fs::path dir = tmpl;
+  fs::create_directories(dir / "sub");
+  auto write = [](const fs::path& p, std::string_view title) {
+    std::ofstream(p) << "title: " << title << "\nlogsource: {category: webserver}\n"
+                     << "detection:\n  sel:\n    cs-uri-stem: /" << title << "\n  condition: sel\n";
+  };
+  write(dir / "a.yml", "a");
+  write(dir / "sub" / "B.YML", "b");
+  write(dir / "c.Yaml", "c");
+  write(dir / "notes.txt", "d");
+  write(dir / "one.rule", "e");
+  RuleSetBuilder b;
+  EXPECT_TRUE(b.AddPath(dir.string()).ok());
+  EXPECT_EQ(b.pending(), 3u) << "a.yml, sub/B.YML and c.Yaml; not notes.txt";
+  EXPECT_TRUE(b.AddPath((dir / "one.rule").string()).ok()) << "a named file whatever its extension";
+  EXPECT_EQ(b.pending(), 4u);
+  Status missing = b.AddPath((dir / "missing").string());
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("missing"), std::string::npos);
+  EXPECT_EQ(b.pending(), 4u);
+  fs::remove_all(dir);
 }
 
 TEST(SigmaTest, RegexNotAndParentheses) {
