@@ -33,6 +33,7 @@ class App::Impl {
         static_cast<int>(ctx_.options.config.response.action_max_attempts);
     engine_options.initial_backoff_ms = ctx_.options.config.response.action_backoff_ms;
     engine_options.lift_request_ttl_seconds = ctx_.options.config.response.lift_request_ttl_seconds;
+    engine_options.never_block = ctx_.options.config.response.never_block;
     response_ = std::make_unique<respond::ActionEngine>(store, ctx_.options.keeper, clock,
                                                         &denylist_, &lockdowns_, engine_options);
     if (Status loaded = response_->Load(); !loaded.ok()) {

@@ -195,6 +195,8 @@ Status ApplyResponse(const YAML::Node& node, ResponseConfig* r) {
       if (r->evidence_retention_days > 36500) {
         return Status::InvalidArgument("config: '" + name + "' must be at most 36500 (0: keep)");
       }
+    } else if (key == "never_block") {
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &r->never_block));
     } else if (key == "decision_webhooks") {
       if (!v.IsSequence()) {
         return Status::InvalidArgument("config: '" + name + "' must be a list of mappings");

@@ -140,6 +140,9 @@ struct ResponseConfig {
   // them for ever. Bundles of an open incident are never deleted.
   uint32_t evidence_retention_days = 0;
   std::vector<DecisionWebhookConfig> decision_webhooks;
+  // Addresses and CIDR ranges no block may cover, by a playbook or by hand: a reverse proxy or
+  // health checker on this host is the peer of every request it forwards.
+  std::vector<std::string> never_block = {"127.0.0.1", "::1"};
 };
 
 struct Config {

@@ -32,6 +32,12 @@ ActionEngine::ActionEngine(store::Store* store, keeper::Keeper* keeper, const Cl
       lockdowns_(lockdowns),
       options_(std::move(options)) {
   if (options_.max_attempts < 1) options_.max_attempts = 1;
+  for (const std::string& entry : options_.never_block) {
+    if (auto net = detect::ParseCidr(entry)) {
+      never_block_.push_back(*net);
+      never_block_text_.push_back(entry);
+    }
+  }
   if (!options_.sleep) {
     options_.sleep = [](int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
   }
@@ -223,6 +229,17 @@ Result<store::AddressBlock> ActionEngine::BlockAddress(const ActionContext& ctx,
                                                        const std::string& institution_id) {
   auto parsed = ParseBlockTarget(target);
   if (!parsed.ok()) return parsed.status();
+  if (std::string kept = NeverBlockOverlap(*parsed, never_block_, never_block_text_);
+      !kept.empty()) {
+    Status refused = Status::InvalidArgument(
+        parsed->value + " covers " + kept +
+        ", which response.never_block keeps open (a local reverse proxy or health checker is "
+        "the peer of every request it forwards)");
+    if (ctx.actor == "system") {
+      return FailStep(ctx, "block_address", parsed->value, institution_id, refused);
+    }
+    return refused;
+  }
   if (!institution_id.empty()) {
     // Every block is enforced for every connection: an institution's block stays narrow.
     Status width = CheckInstitutionBlockWidth(*parsed);

@@ -60,6 +60,9 @@ struct LiftActor {
 };
 
 struct ActionEngineOptions {
+  // Addresses and ranges no block may cover (respond/denylist.h, ParseNeverBlock); entries that
+  // do not parse are ignored here (the configuration refuses them at start).
+  std::vector<std::string> never_block = {"127.0.0.1", "::1"};
   int max_attempts = 3;
   int64_t initial_backoff_ms = 200;
   // How long a request to leave lockdown waits for its second admin before it expires.
@@ -117,7 +120,8 @@ class ActionEngine {
   // bad address. A block already in force is extended, not duplicated.
   // institution_id: whose block it is (see store::AddressBlock); "" for server-wide.
   // PermissionDenied when an institution's block is wider than CheckInstitutionBlockWidth
-  // allows (a playbook's refused step is audited as a failure and raises the failure alert).
+  // allows, InvalidArgument when it covers an address of options.never_block (a playbook's
+  // refused step is audited as a failure and raises the failure alert).
   Result<store::AddressBlock> BlockAddress(const ActionContext& ctx, std::string_view target,
                                            int64_t duration_seconds, const std::string& reason,
                                            const std::string& institution_id);
@@ -269,6 +273,8 @@ class ActionEngine {
   EvidenceCollector* evidence_ = nullptr;
   MasterKeyRewrap* rewrap_ = nullptr;
   ActionEngineOptions options_;
+  std::vector<detect::IpNetwork> never_block_;  // options_.never_block, parsed
+  std::vector<std::string> never_block_text_;   // the entries that parsed, as written
   // Held from reading the blocks to swapping the snapshot, so two concurrent block changes
   // cannot leave the older list in force.
   std::mutex denylist_refresh_mu_;

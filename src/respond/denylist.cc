@@ -62,6 +62,32 @@ Status CheckInstitutionBlockWidth(const BlockTarget& target) {
   return Status::Ok();
 }
 
+Result<std::vector<detect::IpNetwork>> ParseNeverBlock(const std::vector<std::string>& entries) {
+  std::vector<detect::IpNetwork> nets;
+  for (const std::string& entry : entries) {
+    auto net = detect::ParseCidr(entry);
+    if (!net) {
+      return Status::InvalidArgument("'" + entry + "' is not an IP address or CIDR range");
+    }
+    nets.push_back(*net);
+  }
+  return nets;
+}
+
+std::string NeverBlockOverlap(const BlockTarget& target,
+                              const std::vector<detect::IpNetwork>& never_block,
+                              const std::vector<std::string>& entries) {
+  auto net = detect::ParseCidr(target.value);
+  if (!net) return "";
+  // Two networks overlap exactly when one contains the other's base address.
+  for (size_t i = 0; i < never_block.size() && i < entries.size(); ++i) {
+    if (net->Contains(never_block[i].base) || never_block[i].Contains(net->base)) {
+      return entries[i];
+    }
+  }
+  return "";
+}
+
 Denylist::Denylist(const Clock* clock)
     : clock_(clock), snapshot_(std::make_shared<const Snapshot>()) {}
 

@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "detect/ip.h"
 #include "store/response_records.h"
 
 namespace rampart::respond {
@@ -41,6 +42,16 @@ inline constexpr int kInstitutionMinPrefixV4 = 24;
 inline constexpr int kInstitutionMinPrefixV6 = 64;
 // PermissionDenied when `target` is wider than an institution's block may be.
 Status CheckInstitutionBlockWidth(const BlockTarget& target);
+
+// The addresses no block may cover (`response.never_block`): a reverse proxy or health checker
+// on the same host is the peer of every request it forwards, so a playbook that blocked it
+// after one probe through it would refuse everyone behind it. Each entry is an address or a
+// CIDR range; InvalidArgument names the first that is neither.
+Result<std::vector<detect::IpNetwork>> ParseNeverBlock(const std::vector<std::string>& entries);
+// The entries `target` covers or lies in, as written; empty when it touches none.
+std::string NeverBlockOverlap(const BlockTarget& target,
+                              const std::vector<detect::IpNetwork>& never_block,
+                              const std::vector<std::string>& entries);
 
 class Denylist {
  public:

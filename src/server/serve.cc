@@ -146,6 +146,9 @@ int Serve(const ServeOptions& options) {
   // whose engine reports to it, so that it outlives the engine.
   auto decision_hooks = respond::DecisionWebhooks::Create(config.response.decision_webhooks);
   if (!decision_hooks.ok()) return Fail(decision_hooks.status().message());
+  if (auto never_block = respond::ParseNeverBlock(config.response.never_block); !never_block.ok()) {
+    return Fail("config: response.never_block: " + never_block.status().message());
+  }
 
   std::string error;
   if (cli::PrepareDataDir(config.data_dir, &error) != 0) return Fail(error);

@@ -178,6 +178,51 @@ TEST_F(ActionsTest, InstitutionBlocksStayNarrowAndServerBlocksMayBeWide) {
   EXPECT_FALSE(denylist_.Admit("172.16.0.1"));
 }
 
+// Regression: a probe relayed by a reverse proxy on loopback made the EPMM playbook block
+// 127.0.0.1, which refused every request the proxy forwarded.
+TEST_F(ActionsTest, NeverBlockAddressesStayOpen) {
+  ActionContext playbook;
+  playbook.playbook = "epmm-exploit-block";
+  for (const char* covering : {"127.0.0.1", "::1", "127.0.0.0/24", "::ffff:127.0.0.1"}) {
+    SCOPED_TRACE(covering);
+    auto r = engine_->BlockAddress(playbook, covering, 3600, "", "");
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("response.never_block"), std::string::npos);
+  }
+  EXPECT_TRUE(denylist_.Admit("127.0.0.1"));
+  EXPECT_TRUE(denylist_.Admit("::1"));
+  ASSERT_EQ(FailureAlerts().size(), 1u) << "each refused step fails loudly";
+  EXPECT_EQ(FailureAlerts()[0].count, 4);
+  EXPECT_EQ(Audits("response.block_address").size(), 4u);
+
+  ActionContext admin;
+  admin.actor = "tok_admin";
+  EXPECT_EQ(engine_->BlockAddress(admin, "127.0.0.1", 3600, "", "").status().code(),
+            Code::kInvalidArgument);
+  // Other loopback addresses (a test client, a local attacker) can still be blocked.
+  EXPECT_TRUE(engine_->BlockAddress(playbook, "127.0.0.66", 3600, "", "").ok());
+  EXPECT_FALSE(denylist_.Admit("127.0.0.66"));
+
+  // The list is the operator's: emptied, loopback can be blocked like any address.
+  ActionEngineOptions open;
+  open.never_block = {};
+  ActionEngine engine(store_.get(), &keeper_, &clock_, &denylist_, &lockdowns_, open);
+  EXPECT_TRUE(engine.BlockAddress(admin, "::1", 60, "", "").ok());
+  ActionEngineOptions proxy;
+  proxy.never_block = {"10.0.0.0/30", "not an address"};
+  ActionEngine engine2(store_.get(), &keeper_, &clock_, &denylist_, &lockdowns_, proxy);
+  EXPECT_EQ(engine2.BlockAddress(admin, "10.0.0.2", 60, "", "").status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(engine2.BlockAddress(admin, "10.0.0.0/24", 60, "", "").status().code(),
+            Code::kInvalidArgument);
+  EXPECT_TRUE(engine2.BlockAddress(admin, "10.0.0.4", 60, "", "").ok());
+
+  EXPECT_TRUE(ParseNeverBlock({"127.0.0.1", "2001:db8::/64"}).ok());
+  auto bad = ParseNeverBlock({"127.0.0.1", "localhost"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'localhost'"), std::string::npos);
+}
+
 TEST_F(ActionsTest, UnblockIsReversibleAndTwiceIsConflict) {
   ActionContext ctx;
   ctx.actor = "tok_admin";

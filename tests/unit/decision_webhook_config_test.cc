@@ -41,6 +41,18 @@ response:
   EXPECT_TRUE(Config().response.decision_webhooks.empty()) << "none unless configured";
 }
 
+TEST(ResponseConfig, NeverBlockDefaultsToLoopbackAndCanBeReplaced) {
+  EXPECT_EQ(Config().response.never_block, (std::vector<std::string>{"127.0.0.1", "::1"}));
+  Config c;
+  ASSERT_TRUE(ApplyConfigYaml("response:\n  never_block: [10.0.0.5, 2001:db8::/64]\n", &c).ok());
+  EXPECT_EQ(c.response.never_block, (std::vector<std::string>{"10.0.0.5", "2001:db8::/64"}));
+  ASSERT_TRUE(ApplyConfigYaml("response:\n  never_block: []\n", &c).ok());
+  EXPECT_TRUE(c.response.never_block.empty());
+  Status bad = ApplyConfigYaml("response:\n  never_block: 127.0.0.1\n", &c);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("response.never_block"), std::string::npos) << bad.message();
+}
+
 TEST(DecisionWebhooksConfig, MistakesNameTheKey) {
   struct Case {
     std::string yaml;
