@@ -1,6 +1,7 @@
-// Small ASCII text helpers shared by components that parse protocol tokens (HTTP methods,
-// header names, playbook keywords, IoC values). Locale-independent on purpose: protocol tokens
-// are ASCII, and std::tolower would change with the process locale.
+// Small text helpers shared by components that parse protocol tokens (HTTP methods, header
+// names, playbook keywords, IoC values) or show untrusted text on a terminal.
+// Locale-independent on purpose: protocol tokens are ASCII, and std::tolower would change with
+// the process locale.
 #pragma once
 
 #include <string>
@@ -17,5 +18,12 @@ inline std::string AsciiLower(std::string_view s) {
   for (char& c : out) c = AsciiLower(c);
   return out;
 }
+
+// Untrusted text (a log line, a feed's value, a rule file's title) as it may be shown on an
+// analyst's terminal: control bytes (C0, DEL, C1), bytes that are not valid UTF-8 and the
+// backslash written as \xNN (\\ for the backslash), so that it can neither move the cursor,
+// retitle the window nor pass for another line; valid UTF-8 (titles, paths) stays readable.
+void AppendTerminalSafe(std::string_view text, std::string* out);
+std::string TerminalSafe(std::string_view text);
 
 }  // namespace rampart

@@ -1,6 +1,7 @@
 #include "detect/event.h"
 
 #include <cstring>
+#include <unordered_map>
 
 #include "common/crypto.h"
 #include "detect/url_path.h"
@@ -68,10 +69,14 @@ std::string_view FieldName(Field field) {
 }
 
 std::optional<Field> FieldFromName(std::string_view name) {
-  for (size_t i = 0; i < kFieldCount; ++i) {
-    if (kFieldNames[i] == name) return static_cast<Field>(i);
-  }
-  return std::nullopt;
+  // JSON log lines look each of their keys up here.
+  static const std::unordered_map<std::string_view, Field> kByName = [] {
+    std::unordered_map<std::string_view, Field> m;
+    for (size_t i = 0; i < kFieldCount; ++i) m.emplace(kFieldNames[i], static_cast<Field>(i));
+    return m;
+  }();
+  auto it = kByName.find(name);
+  return it == kByName.end() ? std::nullopt : std::optional<Field>(it->second);
 }
 
 std::string_view Event::Keep(std::string_view s) {

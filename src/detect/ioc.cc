@@ -719,15 +719,9 @@ bool StixPathType(const std::string& path, IocType* type) {
   return true;
 }
 
-// Text from a feed for a message: at most `max` bytes, control and non-ASCII bytes as '?', so
-// that a message never carries terminal escapes.
+// Text from a feed for a message: at most `max` bytes of it, terminal-safe (common/text.h).
 std::string Printable(std::string_view text, size_t max) {
-  std::string out(text.substr(0, max));
-  for (char& c : out) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b < 0x20 || b >= 0x7f) c = '?';
-  }
-  return out;
+  return TerminalSafe(text.substr(0, max));
 }
 
 Result<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view source) {

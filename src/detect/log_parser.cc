@@ -5,6 +5,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unordered_map>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -313,10 +314,13 @@ constexpr std::array<JsonAlias, 32> kJsonAliases = {{
 
 std::optional<Field> JsonKeyField(std::string_view key) {
   if (auto f = FieldFromName(key)) return f;
-  for (const auto& a : kJsonAliases) {
-    if (a.key == key) return a.field;
-  }
-  return std::nullopt;
+  static const std::unordered_map<std::string_view, Field> kByAlias = [] {
+    std::unordered_map<std::string_view, Field> m;
+    for (const auto& a : kJsonAliases) m.emplace(a.key, a.field);
+    return m;
+  }();
+  auto it = kByAlias.find(key);
+  return it == kByAlias.end() ? std::nullopt : std::optional<Field>(it->second);
 }
 
 struct JsonState {

@@ -71,9 +71,6 @@ struct ScanProgress {
 // then file (i/n), lines, lines/s and the time left, e.g.
 // "[########------------]  42%  access.log (1/3)  1,234,567 lines  1.9 M lines/s  ETA 3 s".
 std::string RenderProgress(const ScanProgress& p, size_t width);
-// Log text as it may be shown on a terminal: control bytes (C0, DEL, C1), invalid UTF-8 and
-// the backslash escaped as \xNN and \\; valid UTF-8 kept.
-std::string TerminalSafe(std::string_view text);
 }  // namespace internal
 
 }  // namespace rampart::detect

@@ -292,7 +292,7 @@ TEST(IocImportTest, CsvSkipsNameTheirLineAndQuoteNoControlBytes) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->added, 1u);
   EXPECT_EQ(r->skipped, 3u);
-  const std::string type_reason = "CSV type 'bogus?[2J' is not supported";
+  const std::string type_reason = "CSV type 'bogus\\x1b[2J' is not supported";
   ASSERT_EQ(r->reasons.count(type_reason), 1u);
   EXPECT_EQ(r->reasons.at(type_reason), 2u);
   EXPECT_EQ(r->first_line.at(type_reason), 3u);

@@ -5,6 +5,7 @@
 #include "common/json_util.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -278,6 +279,16 @@ TEST(Log, RendersJsonWithoutThrowingOnBadUtf8) {
   EXPECT_EQ(parsed["event"], "x");
   EXPECT_EQ(parsed["n"], 3);
   EXPECT_EQ(parsed["level"], "warn");
+}
+
+TEST(TextTest, TerminalSafeKeepsValidUtf8AndEscapesControls) {
+  EXPECT_EQ(TerminalSafe("Zugriff auf Ger\xc3\xa4t \xe2\x82\xac"),
+            "Zugriff auf Ger\xc3\xa4t \xe2\x82\xac");
+  // C1 CSI (U+009B), a lone continuation byte, an overlong '/', a cut sequence, a surrogate.
+  EXPECT_EQ(TerminalSafe("a\xc2\x9b[2Jb"), "a\\xc2\\x9b[2Jb");
+  EXPECT_EQ(TerminalSafe("\x80\xc0\xaf\xe2\x82"), "\\x80\\xc0\\xaf\\xe2\\x82");
+  EXPECT_EQ(TerminalSafe("\xed\xa0\x80"), "\\xed\\xa0\\x80");
+  EXPECT_EQ(TerminalSafe("\x1b\x7f\\"), "\\x1b\\x7f\\\\");
 }
 
 }  // namespace

@@ -1,0 +1,58 @@
+#include "common/text.h"
+
+#include <cstdint>
+
+namespace rampart {
+
+void AppendTerminalSafe(std::string_view text, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto escape = [&](unsigned char b) {
+    out->append("\\x");
+    out->push_back(kHex[b >> 4]);
+    out->push_back(kHex[b & 15]);
+  };
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char b = p[i];
+    if (b == '\\') {
+      out->append("\\\\");
+      ++i;
+      continue;
+    }
+    if (b >= 0x20 && b < 0x7f) {
+      out->push_back(static_cast<char>(b));
+      ++i;
+      continue;
+    }
+    // A UTF-8 sequence: its length from the lead byte, continuation bytes, no overlong form,
+    // no surrogate, at most U+10FFFF, and not a C1 control (U+0080..U+009F).
+    size_t len = b >= 0xc2 && b <= 0xdf   ? 2
+                 : b >= 0xe0 && b <= 0xef ? 3
+                 : b >= 0xf0 && b <= 0xf4 ? 4
+                                          : 0;
+    uint32_t cp = len == 2 ? b & 0x1fu : len == 3 ? b & 0x0fu : b & 0x07u;
+    bool valid = len != 0 && i + len <= n;
+    for (size_t k = 1; valid && k < len; ++k) {
+      valid = (p[i + k] & 0xc0) == 0x80;
+      cp = cp << 6 | (p[i + k] & 0x3fu);
+    }
+    valid = valid && !(len == 3 && cp < 0x800) && !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
+            !(cp >= 0xd800 && cp <= 0xdfff) && !(cp >= 0x80 && cp <= 0x9f);
+    if (!valid) {
+      escape(b);
+      ++i;
+      continue;
+    }
+    out->append(text.substr(i, len));
+    i += len;
+  }
+}
+
+std::string TerminalSafe(std::string_view text) {
+  std::string out;
+  AppendTerminalSafe(text, &out);
+  return out;
+}
+
+}  // namespace rampart
