@@ -4,6 +4,20 @@
 
 namespace rampart {
 
+namespace {
+
+// Format characters that show nothing yet reorder or hide what follows (bidirectional
+// overrides and isolates, zero-width characters, tags), and the line and paragraph separators:
+// kept, they would let a value disguise itself or pass for another line.
+bool Invisible(uint32_t cp) {
+  return cp == 0xad || (cp >= 0x600 && cp <= 0x605) || cp == 0x61c || cp == 0x6dd || cp == 0x70f ||
+         cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+         (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
+         (cp >= 0xe0000 && cp <= 0xe007f);
+}
+
+}  // namespace
+
 void AppendTerminalSafe(std::string_view text, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   auto escape = [&](unsigned char b) {
@@ -38,7 +52,7 @@ void AppendTerminalSafe(std::string_view text, std::string* out) {
       cp = cp << 6 | (p[i + k] & 0x3fu);
     }
     valid = valid && !(len == 3 && cp < 0x800) && !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
-            !(cp >= 0xd800 && cp <= 0xdfff) && !(cp >= 0x80 && cp <= 0x9f);
+            !(cp >= 0xd800 && cp <= 0xdfff) && !(cp >= 0x80 && cp <= 0x9f) && !Invisible(cp);
     if (!valid) {
       escape(b);
       ++i;

@@ -20,9 +20,11 @@ inline std::string AsciiLower(std::string_view s) {
 }
 
 // Untrusted text (a log line, a feed's value, a rule file's title) as it may be shown on an
-// analyst's terminal: control bytes (C0, DEL, C1), bytes that are not valid UTF-8 and the
+// analyst's terminal: control bytes (C0, DEL, C1), bytes that are not valid UTF-8, invisible
+// format characters (bidirectional overrides, zero-width characters, U+2028/U+2029) and the
 // backslash written as \xNN (\\ for the backslash), so that it can neither move the cursor,
-// retitle the window nor pass for another line; valid UTF-8 (titles, paths) stays readable.
+// retitle the window, reorder what is shown nor pass for another line; other valid UTF-8
+// (titles, paths) stays readable.
 void AppendTerminalSafe(std::string_view text, std::string* out);
 std::string TerminalSafe(std::string_view text);
 

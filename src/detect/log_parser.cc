@@ -545,6 +545,8 @@ bool ParseAccessLogLine(std::string_view line, Event* ev) {
     pos = SkipSpaces(s, n, end);
   }
   if (count != 3 && count != 4) return false;
+  // A bracketed address is taken only as the EPMM prefix, never as the client.
+  if (count == 3 && s[0] == '[') return false;
   if (pos >= n) return false;
   // Consecutive lines share their time up to the second: one cache per thread (the parser is a
   // free function called from several threads).
@@ -684,8 +686,15 @@ LogFormat DetectFormat(std::span<const std::string_view> sample) {
     }
     if (ParseAccessLogLine(line, &ev)) {
       ++access;
-      // The EPMM prefix is the only thing an access line takes destination.domain from.
-      if (ev.Has(Field::kDestinationDomain)) ++vhost;
+      // The EPMM prefix shows as a destination.domain taken from the first token ("[v6]" in
+      // brackets); an absolute request target sets one too, elsewhere in the line.
+      std::string_view domain = ev.Get(Field::kDestinationDomain);
+      std::string_view original = ev.Get(Field::kEventOriginal);
+      if (!domain.empty() &&
+          (original.starts_with(domain) ||
+           (original.starts_with('[') && original.substr(1).starts_with(domain)))) {
+        ++vhost;
+      }
       if (ev.Has(Field::kUserAgentOriginal) || ev.Has(Field::kHttpRequestReferrer)) ++combined;
     }
   }

@@ -16,7 +16,7 @@
 namespace rampart::detect {
 
 struct ScanOptions {
-  // --rules DIR (repeatable). When empty, default_rules_dir is used.
+  // --rules DIR or FILE (repeatable). When empty, default_rules_dir is used.
   std::vector<std::string> rule_dirs;
   // The bundled rules (the caller knows where they are installed).
   std::string default_rules_dir;
@@ -51,9 +51,9 @@ struct RulesCheckOptions {
   std::ostream* out = nullptr;  // default stdout
 };
 
-// `rampart rules check DIR...`: prints one row per rule file (loaded or skipped, title, reason)
-// and a count. Returns 0 when every rule loaded, 1 when some were skipped, 2 when a directory
-// cannot be read.
+// `rampart rules check PATH...` (directories or files): prints one row per rule file (loaded or
+// skipped, title, reason) and a count. Returns 0 when every rule loaded, 1 when some were
+// skipped, 2 when a path does not exist or a directory cannot be read.
 int RunRulesCheckCommand(const RulesCheckOptions& options);
 
 namespace internal {

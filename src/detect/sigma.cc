@@ -8,7 +8,6 @@
 #include <bit>
 #include <cctype>
 #include <charconv>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -293,31 +292,6 @@ struct RuleSetBuilder::Impl {
   std::vector<SkippedRule> skipped;
   bool keep_correlations = false;
   std::vector<std::pair<std::string, std::string>> correlations;
-  // The rule each id and name belongs to (index into rules): alerts are keyed by the rule's
-  // id and correlations name rules by id or name, so a second rule with either would merge
-  // its alerts with the first's or make a correlation ambiguous.
-  std::map<std::string, size_t, std::less<>> ids, names;
-
-  // Why the rule may not join those added before it; empty when it may.
-  std::string Clash(const RuleInfo& info) const {
-    auto owner = [&](const std::map<std::string, size_t, std::less<>>& index,
-                     const std::string& key, const char* what) -> std::string {
-      if (key.empty()) return "";
-      auto it = index.find(key);
-      if (it == index.end()) return "";
-      const RuleInfo& first = rules[it->second].info;
-      return std::string(what) + " " + Quote(key) + " is already the " + what + " of " +
-             Quote(first.title) + (first.file.empty() ? "" : " in " + first.file);
-    };
-    std::string why = owner(ids, info.id, "id");
-    return why.empty() ? owner(names, info.name, "name") : why;
-  }
-  void Keep(ParsedRule rule) {
-    if (!rule.info.id.empty()) ids.emplace(rule.info.id, rules.size());
-    if (!rule.info.name.empty()) names.emplace(rule.info.name, rules.size());
-    rules.push_back(std::move(rule));
-  }
-
   uint32_t AddMatcher(MatcherDef def) {
     auto key = std::make_tuple(def.slot, def.kind, def.flags, def.pattern);
     auto it = matcher_ids.find(key);
@@ -514,18 +488,27 @@ bool IsNumericSlot(uint8_t slot) {
   }
 }
 
-// The integer a number such as "404.0", "+404" or "4.04e2" stands for; nullopt for text that
-// is not a number or not a whole one.
+// The integer a plain decimal such as "404.0", "404." or "+404" stands for; nullopt for
+// anything else. Read exactly, not through a double ("404.0000000000000001" is not 404); a
+// leading zero ("0404", octal in YAML 1.1), hex, octal and exponents stay text.
 std::optional<int64_t> IntegralNumber(std::string_view text) {
-  std::string_view digits = text.starts_with('+') ? text.substr(1) : text;
-  if (digits.empty() || digits.size() > 40) return std::nullopt;
-  double value = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (ec != std::errc() || end != digits.data() + digits.size() || !std::isfinite(value) ||
-      value != std::floor(value) || std::fabs(value) > 9.0e15) {
-    return std::nullopt;
+  bool negative = false;
+  if (!text.empty() && (text[0] == '+' || text[0] == '-')) {
+    negative = text[0] == '-';
+    text.remove_prefix(1);
   }
-  return static_cast<int64_t>(value);
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 18 || (digits > 1 && text[0] == '0')) return std::nullopt;
+  std::string_view rest = text.substr(digits);
+  if (!rest.empty()) {
+    if (rest[0] != '.' || rest.find_first_not_of('0', 1) != std::string_view::npos) {
+      return std::nullopt;
+    }
+  }
+  int64_t value = 0;
+  std::from_chars(text.data(), text.data() + digits, value);
+  return negative ? -value : value;
 }
 
 }  // namespace
@@ -553,7 +536,7 @@ Status RuleSetBuilder::Impl::ValueLeaf(const YAML::Node& v, uint8_t slot, int po
   std::string text = v.Scalar();
   // An unquoted YAML number is a number: `sc-status: 404.0` means the status 404, which the
   // event holds as "404". (Quoted, "404.0" stays text.)
-  if (position == kExact && v.Tag() == "?" && IsNumericSlot(slot)) {
+  if (position == kExact && !is_re && !cidr && v.Tag() == "?" && IsNumericSlot(slot)) {
     if (auto integral = IntegralNumber(text)) text = std::to_string(*integral);
   }
   if (cidr) {
@@ -862,17 +845,12 @@ Status RuleSetBuilder::AddRuleText(std::string_view yaml, std::string_view origi
       s = Status::InvalidArgument("YAML error at line " + std::to_string(e.mark.line + 1) + ": " +
                                   e.msg);
     }
-    if (s.ok()) {
-      if (std::string clash = impl_->Clash(rule.info); !clash.empty()) {
-        s = Status::InvalidArgument(clash);
-      }
-    }
     if (!s.ok()) {
       impl_->skipped.push_back({std::string(origin), rule.info.title, s.message()});
       if (first.ok()) first = Status::InvalidArgument(std::string(origin) + ": " + s.message());
       continue;
     }
-    impl_->Keep(std::move(rule));
+    impl_->rules.push_back(std::move(rule));
   }
   return first;
 }
@@ -1617,6 +1595,30 @@ Result<std::unique_ptr<RuleSet>> RuleSetBuilder::Build() {
       }
     }
     skip_users(m, reason);
+  }
+
+  // An id or a name belongs to the first rule that loads with it: alerts are keyed by the
+  // rule's id and correlations name rules by id or name (both in one namespace,
+  // LinkCorrelations), so a second rule with either would merge its alerts with the first's or
+  // make a correlation ambiguous. Checked after the patterns are vetted, so that a rule skipped
+  // for its pattern holds nothing.
+  std::map<std::string, size_t, std::less<>> owner;
+  for (size_t i = 0; i < b.rules.size(); ++i) {
+    ParsedRule& rule = b.rules[i];
+    if (rule.skipped) continue;
+    for (const std::string* ref : {&rule.info.id, &rule.info.name}) {
+      if (ref->empty() || rule.skipped) continue;
+      auto it = owner.find(*ref);
+      if (it == owner.end() || it->second == i) continue;
+      const RuleInfo& first = b.rules[it->second].info;
+      rule.skipped = true;
+      rule.reason = Quote(*ref) + " is already the " + (first.id == *ref ? "id" : "name") + " of " +
+                    Quote(first.title) + (first.file.empty() ? "" : " in " + first.file);
+    }
+    if (rule.skipped) continue;
+    for (const std::string* ref : {&rule.info.id, &rule.info.name}) {
+      if (!ref->empty()) owner.emplace(*ref, i);
+    }
   }
 
   auto set = std::unique_ptr<RuleSet>(new RuleSet());

@@ -67,7 +67,6 @@ class RuleSetBuilder {
 
   // Adds the rules of one YAML text (several documents allowed). A rule that cannot be used is
   // recorded in skipped() and the returned Status says why; other rules in the text still load.
-  // A rule whose id or name an earlier rule has is skipped: the first one added keeps it.
   Status AddRuleText(std::string_view yaml, std::string_view origin);
   // Reads a file and adds it; a read error is recorded as a skipped rule too.
   Status AddFile(const std::string& path);
@@ -88,8 +87,9 @@ class RuleSetBuilder {
   const std::vector<std::pair<std::string, std::string>>& correlations() const;
 
   // Compiles everything added so far. Rules whose patterns Vectorscan (and, for `re`, the
-  // std::regex fallback) refuses are skipped with the compiler's message; the call fails only
-  // when the compiler itself fails in a way no single rule explains.
+  // std::regex fallback) refuses are skipped with the compiler's message, and so is a rule
+  // whose id or name (one namespace) a rule added before it already loaded with; the call
+  // fails only when the compiler itself fails in a way no single rule explains.
   Result<std::unique_ptr<RuleSet>> Build();
 
  private:

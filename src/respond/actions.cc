@@ -38,6 +38,7 @@ ActionEngine::ActionEngine(store::Store* store, keeper::Keeper* keeper, const Cl
       never_block_text_.push_back(entry);
     }
   }
+  denylist_->KeepOpen(never_block_);
   if (!options_.sleep) {
     options_.sleep = [](int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
   }
@@ -48,7 +49,19 @@ Status ActionEngine::Load() {
     std::lock_guard lock(blocks_mu_);
     RAMPART_ASSIGN_OR_RETURN(auto blocks, store_->ListActiveAddressBlocks(clock_->NowSeconds()));
     live_blocks_.clear();
-    for (auto& b : blocks) live_blocks_[b.id] = std::move(b);
+    for (auto& b : blocks) {
+      // Made before response.never_block named the address: the front door admits it anyway
+      // (Denylist::KeepOpen), but bouncers and webhooks were told of it, so someone should lift
+      // it.
+      if (auto target = ParseBlockTarget(b.value); target.ok()) {
+        if (std::string kept = NeverBlockOverlap(*target, never_block_, never_block_text_);
+            !kept.empty()) {
+          log::Warn("response.block_covers_never_block",
+                    {{"block_id", b.id}, {"value", b.value}, {"never_block", kept}});
+        }
+      }
+      live_blocks_[b.id] = std::move(b);
+    }
   }
   RAMPART_RETURN_IF_ERROR(RefreshDenylist());
   return lockdowns_->Load(*store_);
@@ -143,7 +156,7 @@ void ActionEngine::Audit(const ActionContext& ctx, const std::string& name,
                             {"containment", containment}};
   // The log stamps whole seconds; time to contain is measured in milliseconds from this.
   details["at_ms"] = clock_->NowMillis();
-  if (outcome == "failure") details["error"] = error;
+  if (outcome == "failure" || outcome == "denied") details["error"] = error;
   if (expires != 0) details["expires"] = expires;
   if (!extra_details_json.empty()) {
     nlohmann::json extra = nlohmann::json::parse(extra_details_json, nullptr, false);
@@ -238,6 +251,8 @@ Result<store::AddressBlock> ActionEngine::BlockAddress(const ActionContext& ctx,
     if (ctx.actor == "system") {
       return FailStep(ctx, "block_address", parsed->value, institution_id, refused);
     }
+    Audit(ctx, "block_address", parsed->value, "denied", institution_id, 1, true, refused.message(),
+          0);
     return refused;
   }
   if (!institution_id.empty()) {

@@ -98,6 +98,9 @@ bool Denylist::Admit(std::string_view remote_ip) const {
   if (snap->addresses.empty() && snap->ranges.empty()) return true;
   auto ip = detect::ParseIp(remote_ip);
   if (!ip) return true;
+  for (const detect::IpNetwork& net : keep_open_) {
+    if (net.Contains(*ip)) return true;
+  }
   const int64_t now = clock_->NowSeconds();
   auto it = snap->addresses.find(Key(*ip));
   if (it != snap->addresses.end() && it->second > now) {

@@ -61,8 +61,13 @@ class Denylist {
   Denylist& operator=(const Denylist&) = delete;
 
   // False when `remote_ip` lies in a block that has not expired. An address that does not parse
-  // is admitted (the server produced it; refusing it would refuse everyone on a format change).
+  // is admitted (the server produced it; refusing it would refuse everyone on a format change),
+  // and so is one of KeepOpen's.
   bool Admit(std::string_view remote_ip) const;
+  // Addresses admitted whatever block covers them (response.never_block): blocks stored before
+  // the list named them must not shut a local proxy either. Call before the denylist is shared
+  // with other threads.
+  void KeepOpen(std::vector<detect::IpNetwork> networks) { keep_open_ = std::move(networks); }
   // Replaces the whole list; rows that are removed or whose value does not parse are skipped.
   void Replace(const std::vector<store::AddressBlock>& blocks);
   // Adds one block to the current list, as Replace would take it. Callers serialise Add and
@@ -74,6 +79,7 @@ class Denylist {
  private:
   struct Snapshot;
   const Clock* clock_;
+  std::vector<detect::IpNetwork> keep_open_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   mutable std::atomic<uint64_t> refused_{0};
 };

@@ -78,6 +78,13 @@ TEST(LogParserTest, EpmmVhostPrefixByIpv6Address) {
   EXPECT_FALSE(ParseAccessLogLine(
       R"([2001:db8::10]:x 192.0.2.1 - - [29/Jan/2026:23:01:02 +0000] "GET / HTTP/1.1" 200 1)",
       &ev));
+  // Not as the client of a common line either: source.ip would keep its brackets.
+  EXPECT_FALSE(ParseAccessLogLine(
+      R"([2001:db8::99] - - [29/Jan/2026:23:01:02 +0000] "GET / HTTP/1.1" 200 1)", &ev));
+  // An absolute request target sets destination.domain too, but is no EPMM prefix.
+  std::vector<std::string_view> proxy = {
+      R"(192.0.2.1 - - [29/Jan/2026:23:01:02 +0000] "GET http://evil.example/x HTTP/1.1" 200 1)"};
+  EXPECT_EQ(DetectFormat(proxy), LogFormat::kCommon);
 }
 
 TEST(LogParserTest, EscapedQuoteAndBadRequestLine) {

@@ -240,6 +240,7 @@ inline bool RefParseAccessLogLine(std::string_view line, Event* ev) {
     detail::SkipSpaces(line, &pos);
   }
   if (n != 3 && n != 4) return false;
+  if (n == 3 && line[0] == '[') return false;  // an address in brackets is only the vhost
   size_t close = line.find(']', pos);
   if (close == std::string_view::npos) return false;
   auto ts = detail::ParseApacheTime(line.substr(pos + 1, close - pos - 1));

@@ -141,19 +141,32 @@ title: Bytes
 logsource: {category: webserver}
 detection:
   sel:
-    sc-bytes: [1e2, +7]
+    sc-bytes: [100.0, +7]
   condition: sel
 )");
   EXPECT_TRUE(bytes.Fires(Line("1.2.3.4", "GET", "/", 200))) << "Line() logs 100 bytes";
-  Rules fraction(R"(
-title: Fraction
+  ASSERT_EQ(bytes.set().size(), 1u);
+  // Not whole, written another way, or a regex: text as written.
+  for (const char* value : {"404.5", "404.0000000000000001", "0404", "4.04e2", "0x194"}) {
+    SCOPED_TRACE(value);
+    Rules other(
+        "title: Other\nlogsource: {category: webserver}\ndetection:\n  sel:\n"
+        "    sc-status: " +
+        std::string(value) + "\n  condition: sel\n");
+    ASSERT_EQ(other.set().size(), 1u);
+    EXPECT_FALSE(other.Fires(Line("1.2.3.4", "GET", "/", 404)));
+  }
+  Rules regex(R"(
+title: Regex
 logsource: {category: webserver}
 detection:
   sel:
-    sc-status: 404.5
+    sc-status|re: 5.0
   condition: sel
 )");
-  EXPECT_FALSE(fraction.Fires(Line("1.2.3.4", "GET", "/", 404)));
+  ASSERT_EQ(regex.set().size(), 1u);
+  EXPECT_TRUE(regex.Fires(Line("1.2.3.4", "GET", "/", 510)));
+  EXPECT_FALSE(regex.Fires(Line("1.2.3.4", "GET", "/", 205))) << "5.0 is a regex, not 5";
 }
 
 TEST(SigmaTest, SecondRuleWithAnIdOrNameIsSkipped) {
@@ -173,25 +186,37 @@ detection:
     std::snprintf(text, sizeof(text), std::string(kRule).c_str(), title, id, name);
     return std::string(text);
   };
+  // A rule refused for its pattern holds no id: the next rule with it loads.
+  EXPECT_TRUE(b.AddRuleText(R"(
+title: Refused
+id: id-0
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-stem|re: '(a)\1{2,3}'
+  condition: sel
+)",
+                            "0.yml")
+                  .ok());
+  EXPECT_TRUE(b.AddRuleText(rule("Zero", "id-0", "zero"), "0b.yml").ok());
   EXPECT_TRUE(b.AddRuleText(rule("First", "id-1", "first"), "a.yml").ok());
-  Status same_id = b.AddRuleText(rule("Copy", "id-1", "copy"), "b.yml");
-  EXPECT_FALSE(same_id.ok());
-  EXPECT_NE(same_id.message().find("id 'id-1' is already the id of 'First' in a.yml"),
-            std::string::npos)
-      << same_id.message();
-  Status same_name = b.AddRuleText(rule("Other", "id-2", "first"), "c.yml");
-  EXPECT_FALSE(same_name.ok());
-  EXPECT_NE(same_name.message().find("name 'first'"), std::string::npos) << same_name.message();
+  EXPECT_TRUE(b.AddRuleText(rule("Copy", "id-1", "copy"), "b.yml").ok());
+  EXPECT_TRUE(b.AddRuleText(rule("Other", "id-2", "first"), "c.yml").ok());
+  // One namespace: a name equal to another rule's id is as ambiguous to a correlation.
+  EXPECT_TRUE(b.AddRuleText(rule("Crossed", "id-4", "id-1"), "e.yml").ok());
   EXPECT_TRUE(b.AddRuleText(rule("Second", "id-3", "second"), "d.yml").ok());
-  ASSERT_EQ(b.skipped().size(), 2u);
-  EXPECT_EQ(b.skipped()[0].file, "b.yml");
-  EXPECT_EQ(b.skipped()[0].title, "Copy");
   auto set = b.Build();
   ASSERT_TRUE(set.ok());
-  ASSERT_EQ((*set)->size(), 2u);
-  EXPECT_EQ((*set)->rule(0).title, "First");
-  EXPECT_EQ((*set)->rule(1).title, "Second");
-  EXPECT_EQ((*set)->skipped().size(), 2u);
+  std::vector<std::string> loaded;
+  for (size_t i = 0; i < (*set)->size(); ++i) loaded.push_back((*set)->rule(i).title);
+  EXPECT_EQ(loaded, (std::vector<std::string>{"Zero", "First", "Second"}));
+  std::map<std::string, std::string> reasons;
+  for (const SkippedRule& s : (*set)->skipped()) reasons[s.title] = s.reason;
+  ASSERT_EQ(reasons.size(), 4u);
+  EXPECT_NE(reasons["Refused"].find("refused by Vectorscan"), std::string::npos);
+  EXPECT_EQ(reasons["Copy"], "'id-1' is already the id of 'First' in a.yml");
+  EXPECT_EQ(reasons["Other"], "'first' is already the name of 'First' in a.yml");
+  EXPECT_EQ(reasons["Crossed"], "'id-1' is already the id of 'First' in a.yml");
 }
 
 TEST(SigmaTest, AddPathTakesFilesAndExtensionsInAnyCase) {

@@ -199,6 +199,12 @@ TEST_F(ActionsTest, NeverBlockAddressesStayOpen) {
   admin.actor = "tok_admin";
   EXPECT_EQ(engine_->BlockAddress(admin, "127.0.0.1", 3600, "", "").status().code(),
             Code::kInvalidArgument);
+  auto audits = Audits("response.block_address");
+  ASSERT_EQ(audits.size(), 5u);
+  EXPECT_EQ(audits.back().outcome, "denied") << "a person's refused block is on record too";
+  EXPECT_NE(json::parse(audits.back().details_json)["error"].get<std::string>().find(
+                "response.never_block"),
+            std::string::npos);
   // Other loopback addresses (a test client, a local attacker) can still be blocked.
   EXPECT_TRUE(engine_->BlockAddress(playbook, "127.0.0.66", 3600, "", "").ok());
   EXPECT_FALSE(denylist_.Admit("127.0.0.66"));
@@ -206,11 +212,21 @@ TEST_F(ActionsTest, NeverBlockAddressesStayOpen) {
   // The list is the operator's: emptied, loopback can be blocked like any address.
   ActionEngineOptions open;
   open.never_block = {};
-  ActionEngine engine(store_.get(), &keeper_, &clock_, &denylist_, &lockdowns_, open);
+  Denylist open_door(&clock_);
+  ActionEngine engine(store_.get(), &keeper_, &clock_, &open_door, &lockdowns_, open);
   EXPECT_TRUE(engine.BlockAddress(admin, "::1", 60, "", "").ok());
+  EXPECT_FALSE(open_door.Admit("::1"));
+  // A block stored before the list named its address does not shut the door either.
+  Denylist guarded(&clock_);
+  ActionEngine later(store_.get(), &keeper_, &clock_, &guarded, &lockdowns_, {});
+  ASSERT_TRUE(later.Load().ok());
+  EXPECT_TRUE(guarded.Admit("::1"));
+  EXPECT_FALSE(guarded.Admit("127.0.0.66"));
+
   ActionEngineOptions proxy;
   proxy.never_block = {"10.0.0.0/30", "not an address"};
-  ActionEngine engine2(store_.get(), &keeper_, &clock_, &denylist_, &lockdowns_, proxy);
+  Denylist proxied(&clock_);
+  ActionEngine engine2(store_.get(), &keeper_, &clock_, &proxied, &lockdowns_, proxy);
   EXPECT_EQ(engine2.BlockAddress(admin, "10.0.0.2", 60, "", "").status().code(),
             Code::kInvalidArgument);
   EXPECT_EQ(engine2.BlockAddress(admin, "10.0.0.0/24", 60, "", "").status().code(),

@@ -2232,6 +2232,7 @@ TEST_P(StoreConformanceTest, AlertFiltersAndAcknowledgement) {
   EXPECT_EQ(list({.entity = "e2"}), std::vector<std::string>{a2.id});
   EXPECT_EQ(list({.since = 200}), (std::vector<std::string>{a2.id, a3.id}));
   EXPECT_EQ(list({.until = 200}), (std::vector<std::string>{a1.id, a2.id}));
+  EXPECT_TRUE(list({.until = 0}).empty()) << "a bound at the epoch, not none";
   EXPECT_EQ(list({.since = 150, .until = 250}), std::vector<std::string>{a2.id});
 
   auto acked = Must(store_->AcknowledgeAlert(A(), a1.id, "tok_analyst", 400));
@@ -2450,6 +2451,7 @@ TEST_P(StoreConformanceTest, IncidentsAreScopedAndFiltered) {
   EXPECT_EQ(list(Scope::All(), {.severity = "critical"}), std::vector<std::string>{ib.id});
   EXPECT_EQ(list(Scope::All(), {.since = 200}), (std::vector<std::string>{ib.id, is.id}));
   EXPECT_EQ(list(Scope::All(), {.until = 200}), (std::vector<std::string>{ia.id, ib.id}));
+  EXPECT_TRUE(list(Scope::All(), {.until = 0}).empty()) << "a bound at the epoch, not none";
   Must(store_->TransitionIncident(B(), ib.id, core::IncidentState::kContained, "x", "", 250));
   EXPECT_EQ(list(Scope::All(), {.state = core::IncidentState::kContained}),
             std::vector<std::string>{ib.id});

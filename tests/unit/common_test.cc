@@ -289,6 +289,12 @@ TEST(TextTest, TerminalSafeKeepsValidUtf8AndEscapesControls) {
   EXPECT_EQ(TerminalSafe("\x80\xc0\xaf\xe2\x82"), "\\x80\\xc0\\xaf\\xe2\\x82");
   EXPECT_EQ(TerminalSafe("\xed\xa0\x80"), "\\xed\\xa0\\x80");
   EXPECT_EQ(TerminalSafe("\x1b\x7f\\"), "\\x1b\\x7f\\\\");
+  // A right-to-left override (U+202E), a zero-width space (U+200B), a line separator (U+2028).
+  EXPECT_EQ(TerminalSafe("exe.\xe2\x80\xaetxt"), "exe.\\xe2\\x80\\xaetxt");
+  EXPECT_EQ(TerminalSafe("a\xe2\x80\x8b"
+                         "b\xe2\x80\xa8"
+                         "c"),
+            "a\\xe2\\x80\\x8bb\\xe2\\x80\\xa8c");
 }
 
 }  // namespace
