@@ -985,8 +985,19 @@ bool CsvType(std::string_view t, IocType* type) {
 
 }  // namespace
 
+namespace {
+
+// Windows tools often begin UTF-8 files with a byte-order mark; it is not part of the first
+// field or of the JSON.
+std::string_view WithoutByteOrderMark(std::string_view text) {
+  return text.starts_with("\xEF\xBB\xBF") ? text.substr(3) : text;
+}
+
+}  // namespace
+
 Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, int64_t now_millis,
                                IocStore* store) {
+  text = WithoutByteOrderMark(text);
   ImportReport report;
   std::vector<std::string> cols;
   size_t line_no = 0;
@@ -1040,7 +1051,7 @@ Result<ImportReport> ImportIocFile(const std::string& path, int64_t now_millis, 
   if (!in) return Status::NotFound(path + ": cannot open file");
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string text = ss.str();
+  std::string text(WithoutByteOrderMark(ss.str()));
   std::string name = path.substr(path.find_last_of('/') + 1);
   // Not a feed at all (an archive, an image): said once, rather than a CSV error per row
   // quoting its bytes back to the terminal.

@@ -464,8 +464,10 @@ void LiveEngine::Impl::ObserveFileUse(const SecurityEvent& se, const Event& ev, 
     new_files_->FileDeleted(se.Get("file.path"));
     return;
   }
-  // A refused or missing request (4xx, 5xx) did not reach the file.
-  if (!ev.Has(Field::kUrlPath) || ev.status_code() >= 400) return;
+  // A refused or missing request (4xx) did not reach the file; a 5xx did (a page that throws
+  // has run), and a webshell that fails on its input is still a webshell.
+  const int status = ev.status_code();
+  if (!ev.Has(Field::kUrlPath) || (status >= 400 && status < 500)) return;
   const bool parameters =
       !ev.Get(Field::kUrlQuery).empty() || ev.Get(Field::kHttpRequestMethod) == "POST";
   uint64_t bytes = 0;

@@ -675,6 +675,10 @@ bool ParseJsonLine(std::string_view line, Event* ev) {
   return true;
 }
 
+bool ParseInOtherFamily(std::string_view line, LogFormat format, Event* ev) {
+  return format == LogFormat::kJsonLines ? ParseAccessLogLine(line, ev) : ParseJsonLine(line, ev);
+}
+
 LogFormat DetectFormat(std::span<const std::string_view> sample) {
   Event ev;
   int json = 0, access = 0, vhost = 0, combined = 0;

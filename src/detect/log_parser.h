@@ -41,6 +41,11 @@ bool ParseAccessLogLine(std::string_view line, Event* ev);
 // Parses one JSON object. Clears *ev first. Returns false when the line is not a JSON object.
 bool ParseJsonLine(std::string_view line, Event* ev);
 
+// For a line its file's format refuses: parses it as the other family would (JSON lines
+// against the access-log formats, which share one parser), so that a file that changed format
+// part way is still read. False when it does not parse there either.
+bool ParseInOtherFamily(std::string_view line, LogFormat format, Event* ev);
+
 // Picks the format that parses most of the sample lines (empty lines ignored); kCombined when
 // nothing parses, so that the caller still gets per-line parse errors.
 LogFormat DetectFormat(std::span<const std::string_view> sample);

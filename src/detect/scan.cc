@@ -371,12 +371,15 @@ class Batch {
   std::vector<CorrelationFeed> feeds_;
   uint64_t alerts_ = 0, parsed_ = 0, parse_errors_ = 0;
   uint64_t first_parse_error_ = 0;  // line number of the batch's first unparsable line
-  std::string error_;               // set when matching the batch failed
+  // Lines read in the other family (ParseInOtherFamily), and the first of them.
+  uint64_t other_format_ = 0, first_other_format_ = 0;
+  std::string error_;  // set when matching the batch failed
 };
 
 struct FileTotals {
   uint64_t lines = 0, parse_errors = 0;
   uint64_t first_parse_error = 0;  // line number, 0 when none
+  uint64_t other_format = 0, first_other_format = 0;
 };
 
 struct ScanTotals {
@@ -411,8 +414,13 @@ class BatchMatcher {
     for (const Batch::Line& l : b->lines_) {
       std::string_view line(b->text_.data() + l.offset, l.length);
       if (!parser.Parse(line, &ev_)) {
-        if (b->first_parse_error_ == 0) b->first_parse_error_ = l.number;
-        continue;
+        // The format came from the file's first lines; a file may change format part way (a
+        // front end switched to JSON logging), and each line is read as what it is.
+        if (!ParseInOtherFamily(line, parser.format(), &ev_)) {
+          if (b->first_parse_error_ == 0) b->first_parse_error_ = l.number;
+          continue;
+        }
+        if (b->other_format_++ == 0) b->first_other_format_ = l.number;
       }
       matcher_.Match(ev_, &hits_);
       for (uint32_t h : hits_) {
@@ -424,7 +432,10 @@ class BatchMatcher {
         PrintAlert(opt_, &out, {RuleKey(r), r.title, r.severity, &r.attack}, path, l.number, ev_);
       }
       if (iocs_.size() > 0) {
-        iocs_.MatchEvent(ev_, now_, &ioc_hits_);
+        // A hunt asks whether the line's address was bad when the line was logged: an
+        // indicator whose valid_until has passed since still names January's intruder.
+        iocs_.MatchEvent(ev_, ev_.timestamp_millis() > 0 ? ev_.timestamp_millis() : now_,
+                         &ioc_hits_);
         for (const IocMatch& m : ioc_hits_) {
           ++b->alerts_;
           ++b->ioc_hits_[std::string(IocTypeName(m.ioc->type))];
@@ -439,7 +450,7 @@ class BatchMatcher {
       if (per_rule[i] > 0) b->rule_hits_.emplace_back(static_cast<uint32_t>(i), per_rule[i]);
     }
     b->parsed_ = parser.lines();
-    b->parse_errors_ = parser.errors();
+    b->parse_errors_ = parser.errors() - b->other_format_;
     b->output_ = std::move(out);
     // The lines are no longer needed (and the matcher must not keep pointing at them); the
     // writer holds the batch until its turn.
@@ -553,6 +564,7 @@ class ScanPipeline {
     b->ioc_hits_.clear();
     b->feeds_.clear();
     b->alerts_ = b->parsed_ = b->parse_errors_ = b->first_parse_error_ = 0;
+    b->other_format_ = b->first_other_format_ = 0;
     b->error_ = "lines " + std::to_string(b->lines_.empty() ? 0 : b->lines_.front().number) + "-" +
                 std::to_string(b->lines_.empty() ? 0 : b->lines_.back().number) +
                 " not matched: " + error;
@@ -605,6 +617,10 @@ class ScanPipeline {
     if (totals_.files[b.file_].first_parse_error == 0) {
       totals_.files[b.file_].first_parse_error = b.first_parse_error_;
     }
+    totals_.files[b.file_].other_format += b.other_format_;
+    if (totals_.files[b.file_].first_other_format == 0) {
+      totals_.files[b.file_].first_other_format = b.first_other_format_;
+    }
     for (const auto& [rule, n] : b.rule_hits_) totals_.per_rule[rule] += n;
     for (const auto& [type, n] : b.ioc_hits_) totals_.per_ioc_type[type] += n;
     totals_.alerts += b.alerts_;
@@ -619,7 +635,10 @@ class ScanPipeline {
     std::string out;
     int64_t latest = 0;
     for (const Batch::CorrelationFeed& feed : b.feeds_) {
-      if (!parser.Parse(feed.line, &correlation_event_)) continue;
+      if (!parser.Parse(feed.line, &correlation_event_) &&
+          !ParseInOtherFamily(feed.line, parser.format(), &correlation_event_)) {
+        continue;
+      }
       const int64_t at = correlation_event_.timestamp_millis();
       latest = std::max(latest, at);
       correlation_hits_.clear();
@@ -719,7 +738,8 @@ int RunScanCommand(const ScanOptions& opt) {
   int64_t now = opt.now_millis != 0 ? opt.now_millis : SystemClock::Instance().NowMillis();
   IocStore iocs;
   for (const auto& f : opt.ioc_files) {
-    auto r = ImportIocFile(f, now, &iocs);
+    // Expiry is weighed per line, at the line's time (above), not now: none is dropped here.
+    auto r = ImportIocFile(f, /*now_millis=*/0, &iocs);
     if (!r.ok()) {
       err << "rampart scan: IoC file " << r.status().message() << "\n";
       return 2;
@@ -808,6 +828,12 @@ int RunScanCommand(const ScanOptions& opt) {
   }
   for (const auto& [file, format] : scanned) {
     const FileTotals& f = totals.files[file];
+    if (f.other_format > 0) {
+      err << "rampart scan: " << opt.log_files[file] << ": " << f.other_format << " of " << f.lines
+          << " lines read as " << (format == LogFormat::kJsonLines ? "an access log" : "JSON lines")
+          << ", not " << LogFormatName(format) << " (first at line " << f.first_other_format
+          << ")\n";
+    }
     if (f.parse_errors > 0) {
       err << "rampart scan: " << opt.log_files[file] << ": " << f.parse_errors << " of " << f.lines
           << " lines not in " << LogFormatName(format) << " format (first at line "

@@ -309,6 +309,29 @@ TEST(IocImportTest, BinaryFilesAreRefusedAsAWhole) {
   std::remove(path.c_str());
 }
 
+// Regression: a feed saved by a Windows tool began with a UTF-8 byte-order mark, and was read as
+// CSV whose first type was "\xef\xbb\xbfip" (or "\xef\xbb\xbf{..." for JSON): no indicator.
+TEST(IocImportTest, ByteOrderMarkIsNotPartOfTheFeed) {
+  const std::string bom = "\xEF\xBB\xBF";
+  const std::string dir = ::testing::TempDir();
+  std::ofstream(dir + "/bom.csv", std::ios::binary) << bom << "ip,192.0.2.7\n";
+  std::ofstream(dir + "/bom.json", std::ios::binary)
+      << bom << R"({"type": "bundle", "id": "bundle--1", "objects": [{"type": "indicator",
+           "id": "indicator--1", "pattern_type": "stix",
+           "pattern": "[ipv4-addr:value = '198.51.100.8']", "valid_from": "2026-01-01T00:00:00Z"}]})";
+  IocStore store;
+  auto csv = ImportIocFile(dir + "/bom.csv", kNow, &store);
+  ASSERT_TRUE(csv.ok()) << csv.status().ToString();
+  EXPECT_EQ(csv->added, 1u);
+  auto stix = ImportIocFile(dir + "/bom.json", kNow, &store);
+  ASSERT_TRUE(stix.ok()) << stix.status().ToString();
+  EXPECT_EQ(stix->added, 1u);
+  EXPECT_NE(store.FindIp(Ip("192.0.2.7"), kNow), nullptr);
+  EXPECT_NE(store.FindIp(Ip("198.51.100.8"), kNow), nullptr);
+  std::remove((dir + "/bom.csv").c_str());
+  std::remove((dir + "/bom.json").c_str());
+}
+
 TEST(IocImportTest, MispEvent) {
   constexpr std::string_view kEvent = R"({"Event": {"uuid": "ev-1", "info": "EPMM campaign",
     "Attribute": [

@@ -314,6 +314,45 @@ tags: [attack.t1505.003]
   }
 }
 
+// Regression: a hunt through January's logs dropped every indicator whose valid_until had
+// passed by the day of the hunt.
+TEST_F(ScanTest, IndicatorsAreWeighedAtTheLinesTime) {
+  ScanOptions opt;
+  // Expires 2026-01-29T12:00:00Z; the scan runs on 2026-01-30 (Run's now_millis).
+  opt.ioc_files = {
+      Write("iocs.csv", "type,value,source,expiry\nip,203.0.113.50,feed,1769688000\n")};
+  const std::string request = "\"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n";
+  opt.log_files = {Write("a.log", "203.0.113.50 - - [29/Jan/2026:09:00:00 +0000] " + request +
+                                      "203.0.113.50 - - [30/Jan/2026:09:00:00 +0000] " + request)};
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  auto alerts = Alerts();
+  ASSERT_EQ(alerts.size(), 1u) << out_.str();
+  EXPECT_EQ(alerts[0]["line"], 1) << "logged while the indicator was valid";
+  EXPECT_EQ(alerts[0]["source_ip"], "203.0.113.50");
+}
+
+// Regression: a file that began in JSON and went on as an access log was read as JSON to the
+// end, its exploit lines counted as parse errors and nothing flagged.
+TEST_F(ScanTest, AFileThatChangesFormatIsReadLineByLine) {
+  std::string json;
+  for (int i = 0; i < 5; ++i) {
+    json += R"({"@timestamp":"2026-01-30T09:00:0)" + std::to_string(i) +
+            R"(Z","source.ip":"10.0.0.1","url.original":"/mifs/user/login.jsp"})" + "\n";
+  }
+  ScanOptions opt;
+  opt.default_rules_dir = kBundledSigma;
+  opt.log_files = {Write("mixed.log", json + Log())};
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  auto alerts = Alerts();
+  EXPECT_EQ(alerts.size(), 3u) << out_.str();
+  for (const auto& a : alerts) EXPECT_GT(a["line"].get<int>(), 5) << a.dump();
+  EXPECT_NE(err_.str().find("format jsonl"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find("4 of 9 lines read as an access log, not jsonl (first at line 6)"),
+            std::string::npos)
+      << err_.str();
+  EXPECT_EQ(err_.str().find("not in jsonl format"), std::string::npos) << err_.str();
+}
+
 TEST_F(ScanTest, BadOptionsAndMissingFiles) {
   ScanOptions opt;
   opt.default_rules_dir = kBundledSigma;
