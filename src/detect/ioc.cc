@@ -614,9 +614,11 @@ struct StixComparison {
   std::string value;
 };
 
-// Parses patterns made of single `=` comparisons joined by OR, in one or several brackets:
-// "[ipv4-addr:value = '198.51.100.7'] OR [domain-name:value = 'x.example']". Anything else
-// (AND, FOLLOWEDBY, qualifiers, other operators) is refused with the reason.
+// Parses patterns made of single `=` comparisons (or `ISSUBSET` a network, for addresses)
+// joined by OR, in one or several brackets, grouped by parentheses or not:
+// "[ipv4-addr:value = '198.51.100.7'] OR ([domain-name:value = 'x.example'])". With OR alone
+// the grouping changes nothing. Anything else (AND, FOLLOWEDBY, qualifiers, other operators)
+// is refused with the reason.
 Status ParseStixPattern(std::string_view p, std::vector<StixComparison>* out) {
   size_t i = 0;
   auto skip = [&] {
@@ -627,18 +629,16 @@ Status ParseStixPattern(std::string_view p, std::vector<StixComparison>* out) {
     while (i < p.size() && std::isalpha(static_cast<unsigned char>(p[i]))) ++i;
     return std::string(p.substr(start, i - start));
   };
-  int depth = 0;
+  std::string open;  // the brackets and parentheses not yet closed, innermost last
   bool expect_comparison = true;
   for (;;) {
     skip();
     if (i >= p.size()) break;
     if (expect_comparison) {
-      if (p[i] == '[') {
-        ++depth;
-        ++i;
+      if (p[i] == '[' || p[i] == '(') {
+        open.push_back(p[i++]);
         continue;
       }
-      if (p[i] == '(') return Status::InvalidArgument("pattern uses parentheses");
       StixComparison c;
       while (i < p.size() && p[i] != ' ' && p[i] != '=' && p[i] != '!' && p[i] != '<' &&
              p[i] != '>' && p[i] != ']') {
@@ -661,7 +661,11 @@ Status ParseStixPattern(std::string_view p, std::vector<StixComparison>* out) {
         std::string op = i < p.size() && std::isalpha(static_cast<unsigned char>(p[i]))
                              ? word()
                              : std::string(p.substr(i, 2));
-        return Status::InvalidArgument("pattern uses operator '" + op + "'");
+        // "the address lies in this network": what an address indicator with a CIDR value says.
+        const bool address = c.path == "ipv4-addr:value" || c.path == "ipv6-addr:value";
+        if (op != "ISSUBSET" || !address) {
+          return Status::InvalidArgument("pattern uses operator '" + op + "'");
+        }
       }
       skip();
       if (i >= p.size() || p[i] != '\'') {
@@ -685,8 +689,12 @@ Status ParseStixPattern(std::string_view p, std::vector<StixComparison>* out) {
       expect_comparison = false;
       continue;
     }
-    if (p[i] == ']') {
-      if (--depth < 0) return Status::InvalidArgument("unbalanced ']'");
+    if (p[i] == ']' || p[i] == ')') {
+      const char opener = p[i] == ']' ? '[' : '(';
+      if (open.empty() || open.back() != opener) {
+        return Status::InvalidArgument(std::string("unbalanced '") + p[i] + "'");
+      }
+      open.pop_back();
       ++i;
       continue;
     }
@@ -698,7 +706,7 @@ Status ParseStixPattern(std::string_view p, std::vector<StixComparison>* out) {
     if (w.empty()) return Status::InvalidArgument("unexpected character in pattern");
     return Status::InvalidArgument("pattern uses '" + w + "'");
   }
-  if (depth != 0 || expect_comparison) return Status::InvalidArgument("incomplete pattern");
+  if (!open.empty() || expect_comparison) return Status::InvalidArgument("incomplete pattern");
   return Status::Ok();
 }
 

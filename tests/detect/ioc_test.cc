@@ -285,6 +285,42 @@ TEST(IocImportTest, StixBundle) {
       << second.status().message();
 }
 
+// Common forms that are still single comparisons joined by OR: a network given by ISSUBSET,
+// and parentheses around observations or comparisons.
+TEST(IocImportTest, StixIsSubsetAndParentheses) {
+  auto import = [](std::string_view pattern, IocStore* store) {
+    std::string bundle = R"({"type": "bundle", "id": "bundle--1", "objects": [
+        {"type": "indicator", "id": "indicator--1", "pattern_type": "stix", "pattern": ")" +
+                         std::string(pattern) + R"("}]})";
+    return ImportStix(bundle, "p.json", kNow, store);
+  };
+  IocStore store;
+  auto subset = import("[ipv4-addr:value ISSUBSET '203.0.113.0/24']", &store);
+  ASSERT_TRUE(subset.ok());
+  EXPECT_EQ(subset->added, 1u);
+  EXPECT_NE(store.FindIp(Ip("203.0.113.77"), kNow), nullptr);
+  auto grouped = import(
+      "([domain-name:value = 'a.example'] OR ([url:value = 'http://b.example/x'])) OR "
+      "[(ipv6-addr:value = '2001:db8::5' OR domain-name:value = 'c.example')]",
+      &store);
+  ASSERT_TRUE(grouped.ok());
+  EXPECT_EQ(grouped->added, 4u) << (grouped->reasons.empty() ? ""
+                                                             : grouped->reasons.begin()->first);
+  EXPECT_NE(store.FindDomain("a.example", kNow), nullptr);
+  EXPECT_NE(store.FindDomain("c.example", kNow), nullptr);
+  EXPECT_NE(store.FindIp(Ip("2001:db8::5"), kNow), nullptr);
+  for (std::string_view bad :
+       {"[domain-name:value ISSUBSET 'x.example']", "([ipv4-addr:value = '192.0.2.1']",
+        "[(ipv4-addr:value = '192.0.2.1'])", "[ipv4-addr:value = '192.0.2.1'])"}) {
+    SCOPED_TRACE(bad);
+    IocStore none;
+    auto r = import(bad, &none);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->added, 0u);
+    EXPECT_EQ(r->skipped, 1u);
+  }
+}
+
 TEST(IocImportTest, CsvSkipsNameTheirLineAndQuoteNoControlBytes) {
   IocStore store;
   auto r = ImportCsv("type,value\nip,192.0.2.1\nbogus\x1b[2J,x\nip,not-an-ip\nbogus\x1b[2J,y\n",
