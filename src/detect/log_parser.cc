@@ -11,6 +11,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/text.h"
+
 namespace rampart::detect {
 namespace {
 
@@ -460,8 +462,38 @@ std::optional<int64_t> ApacheTimeCache::Parse(std::string_view t) {
 
 namespace {
 
+// The host of a URL's authority ("user@host:port", "[2001:db8::1]:443"), without brackets or
+// port; empty when there is none.
+std::string_view AuthorityHost(std::string_view authority) {
+  size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) authority.remove_prefix(at + 1);
+  if (authority.starts_with('[')) {
+    size_t close = authority.find(']');
+    return close == std::string_view::npos ? std::string_view() : authority.substr(1, close - 1);
+  }
+  return authority.substr(0, authority.find(':'));
+}
+
+bool IsConnect(std::string_view method) {
+  constexpr std::string_view kConnect = "connect";
+  if (method.size() != kConnect.size()) return false;
+  for (size_t i = 0; i < kConnect.size(); ++i) {
+    if (AsciiLower(method[i]) != kConnect[i]) return false;
+  }
+  return true;
+}
+
 // SetUrlFields for a target that is not a plain path: absolute URLs, "*", anything odd.
 void SetOtherUrlFields(std::string_view target, Event* ev) {
+  // A proxy's CONNECT names host:port, the tunnel's far end, and no resource.
+  if (IsConnect(ev->Get(Field::kHttpRequestMethod)) && target.find('/') == std::string_view::npos) {
+    std::string_view host = AuthorityHost(target);
+    if (!host.empty() && !ev->Has(Field::kDestinationDomain)) {
+      ev->Set(Field::kDestinationDomain, host);
+    }
+    ev->DecodeField(Field::kUrlOriginal);
+    return;
+  }
   std::string_view rest = target;
   // Only absolute URLs have a scheme, and it is short: paths are not searched.
   size_t scheme =
@@ -469,13 +501,9 @@ void SetOtherUrlFields(std::string_view target, Event* ev) {
   if (scheme != std::string_view::npos && scheme < 10) {
     std::string_view after = rest.substr(scheme + 3);
     size_t slash = after.find_first_of("/?");
-    std::string_view authority = after.substr(0, slash);
-    size_t at = authority.rfind('@');
-    if (at != std::string_view::npos) authority = authority.substr(at + 1);
-    if (!authority.empty() && authority[0] != '[')
-      authority = authority.substr(0, authority.find(':'));
-    if (!authority.empty() && !ev->Has(Field::kDestinationDomain)) {
-      ev->Set(Field::kDestinationDomain, authority);
+    std::string_view host = AuthorityHost(after.substr(0, slash));
+    if (!host.empty() && !ev->Has(Field::kDestinationDomain)) {
+      ev->Set(Field::kDestinationDomain, host);
     }
     rest = slash == std::string_view::npos ? std::string_view() : after.substr(slash);
   }

@@ -87,6 +87,30 @@ TEST(LogParserTest, EpmmVhostPrefixByIpv6Address) {
   EXPECT_EQ(DetectFormat(proxy), LogFormat::kCommon);
 }
 
+// A proxy's CONNECT names the tunnel's far end, which indicators and cs-host rules look at.
+TEST(LogParserTest, ConnectAndBracketedHostsSetTheDestination) {
+  Event ev;
+  ASSERT_TRUE(ParseAccessLogLine(
+      R"(10.0.0.5 - - [30/Jan/2026:09:15:00 +0000] "CONNECT evil.example:443 HTTP/1.1" 200 0)",
+      &ev));
+  EXPECT_EQ(ev.Get(Field::kDestinationDomain), "evil.example");
+  EXPECT_EQ(ev.Get(Field::kUrlOriginal), "evil.example:443");
+  EXPECT_FALSE(ev.Has(Field::kUrlPath)) << "a tunnel names no resource";
+  ASSERT_TRUE(ParseAccessLogLine(
+      R"(10.0.0.5 - - [30/Jan/2026:09:15:00 +0000] "connect [2001:db8::7]:443 HTTP/1.1" 200 0)",
+      &ev));
+  EXPECT_EQ(ev.Get(Field::kDestinationDomain), "2001:db8::7");
+  ASSERT_TRUE(ParseAccessLogLine(
+      R"(10.0.0.5 - - [30/Jan/2026:09:15:00 +0000] "GET http://u@[2001:db8::8]:8080/x HTTP/1.1" 200 0)",
+      &ev));
+  EXPECT_EQ(ev.Get(Field::kDestinationDomain), "2001:db8::8");
+  EXPECT_EQ(ev.Get(Field::kUrlPath), "/x");
+  // Only CONNECT: a GET of "host:port" is an odd path, as before.
+  ASSERT_TRUE(ParseAccessLogLine(
+      R"(10.0.0.5 - - [30/Jan/2026:09:15:00 +0000] "GET evil.example:443 HTTP/1.1" 200 0)", &ev));
+  EXPECT_FALSE(ev.Has(Field::kDestinationDomain));
+}
+
 TEST(LogParserTest, EscapedQuoteAndBadRequestLine) {
   Event ev;
   ASSERT_TRUE(ParseAccessLogLine(

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <optional>
@@ -181,6 +182,28 @@ inline void SetRequestLine(std::string_view req, Event* ev) {
 // SetUrlFields as it was.
 inline void RefSetUrlFields(std::string_view target, Event* ev) {
   ev->Set(Field::kUrlOriginal, target);
+  // Bracketed IPv6 hosts lose their brackets, and every host its port and user.
+  static const std::regex kAuthority(R"(^(?:[\s\S]*@)?(?:\[([^\]]*)\]|([^\[:][^:]*|))[\s\S]*$)");
+  auto host_of = [](std::string_view authority) {
+    std::match_results<std::string_view::const_iterator> m;
+    if (!std::regex_match(authority.begin(), authority.end(), m, kAuthority)) {
+      return std::string_view();
+    }
+    const auto& g = m[1].matched ? m[1] : m[2];
+    return authority.substr(static_cast<size_t>(g.first - authority.begin()),
+                            static_cast<size_t>(g.length()));
+  };
+  std::string method(ev->Get(Field::kHttpRequestMethod));
+  for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (method == "connect" && !target.starts_with('/') &&
+      target.find('/') == std::string_view::npos) {
+    std::string_view host = host_of(target);
+    if (!host.empty() && !ev->Has(Field::kDestinationDomain)) {
+      ev->Set(Field::kDestinationDomain, host);
+    }
+    ev->DecodeField(Field::kUrlOriginal);
+    return;
+  }
   std::string_view rest = target;
   // Only absolute URLs have a scheme, and it is short: paths are not searched.
   size_t scheme =
@@ -188,13 +211,9 @@ inline void RefSetUrlFields(std::string_view target, Event* ev) {
   if (scheme != std::string_view::npos && scheme < 10) {
     std::string_view after = rest.substr(scheme + 3);
     size_t slash = after.find_first_of("/?");
-    std::string_view authority = after.substr(0, slash);
-    size_t at = authority.rfind('@');
-    if (at != std::string_view::npos) authority = authority.substr(at + 1);
-    if (!authority.empty() && authority[0] != '[')
-      authority = authority.substr(0, authority.find(':'));
-    if (!authority.empty() && !ev->Has(Field::kDestinationDomain)) {
-      ev->Set(Field::kDestinationDomain, authority);
+    std::string_view host = host_of(after.substr(0, slash));
+    if (!host.empty() && !ev->Has(Field::kDestinationDomain)) {
+      ev->Set(Field::kDestinationDomain, host);
     }
     rest = slash == std::string_view::npos ? std::string_view() : after.substr(slash);
   }
