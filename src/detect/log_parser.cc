@@ -462,6 +462,18 @@ std::optional<int64_t> ApacheTimeCache::Parse(std::string_view t) {
 
 namespace {
 
+// url.extension as the server sees the file, when the path is spelled so that its raw form
+// tells another: "/403.jsp;jsessionid=1" and "/403%2ejsp" are .jsp files.
+void SetServerExtension(Event* ev) {
+  std::string_view path = ev->ResolvedPath();
+  size_t slash = path.rfind('/');
+  std::string_view leaf = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  size_t dot = leaf.rfind('.');
+  if (dot == std::string_view::npos || dot + 1 >= leaf.size()) return;
+  std::string_view extension = leaf.substr(dot + 1);
+  if (extension != ev->Get(Field::kUrlExtension)) ev->Set(Field::kUrlExtension, extension);
+}
+
 // The host of a URL's authority ("user@host:port", "[2001:db8::1]:443"), without brackets or
 // port; empty when there is none.
 std::string_view AuthorityHost(std::string_view authority) {
@@ -521,6 +533,9 @@ void SetOtherUrlFields(std::string_view target, Event* ev) {
   ev->DecodeField(Field::kUrlPath);
   if (q != std::string_view::npos) ev->DecodeField(Field::kUrlQuery);
   ev->ResolvePath();
+  if (ev->HasDistinctDecoded(Field::kUrlPath) || ev->HasDistinctResolvedPath()) {
+    SetServerExtension(ev);
+  }
 }
 
 }  // namespace
@@ -552,6 +567,9 @@ void SetUrlFields(std::string_view target, Event* ev) {
   if (path_escaped) ev->DecodeField(Field::kUrlPath);
   if (query_escaped) ev->DecodeField(Field::kUrlQuery);
   ev->ResolvePath();
+  if (ev->HasDistinctDecoded(Field::kUrlPath) || ev->HasDistinctResolvedPath()) {
+    SetServerExtension(ev);
+  }
 }
 
 bool ParseAccessLogLine(std::string_view line, Event* ev) {

@@ -2,11 +2,18 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <string>
 #include <vector>
 
 namespace rampart::detect {
 namespace {
+
+std::string AsciiLowerCopy(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 constexpr std::string_view kCombined =
     R"(203.0.113.9 - alice [30/Jan/2026:09:15:00 +0100] "GET /mifs/c/appstore/fob/3/5/x%20y?a=%41b HTTP/1.1" 404 512 "https://ref.example/" "curl/8.0")";
@@ -109,6 +116,23 @@ TEST(LogParserTest, ConnectAndBracketedHostsSetTheDestination) {
   ASSERT_TRUE(ParseAccessLogLine(
       R"(10.0.0.5 - - [30/Jan/2026:09:15:00 +0000] "GET evil.example:443 HTTP/1.1" 200 0)", &ev));
   EXPECT_FALSE(ev.Has(Field::kDestinationDomain));
+}
+
+// The extension of the file the server runs, not of the spelling: rules on url.extension
+// (c-uri-extension) see "jsp" in both.
+TEST(LogParserTest, ExtensionIsTheServedFiles) {
+  Event ev;
+  for (std::string_view target : {"/mifs/403.jsp;jsessionid=abc?x=1", "/mifs/403%2ejsp?x=1",
+                                  "/mifs/403%2EJSP", "http://h/mifs/403.jsp;a=b"}) {
+    SCOPED_TRACE(target);
+    std::string line = "10.0.0.5 - - [30/Jan/2026:09:15:00 +0000] \"GET " + std::string(target) +
+                       " HTTP/1.1\" 200 0";
+    ASSERT_TRUE(ParseAccessLogLine(line, &ev));
+    EXPECT_EQ(AsciiLowerCopy(ev.Get(Field::kUrlExtension)), "jsp");
+  }
+  ASSERT_TRUE(ParseAccessLogLine(
+      R"(10.0.0.5 - - [30/Jan/2026:09:15:00 +0000] "GET /a/b.php?x=1 HTTP/1.1" 200 0)", &ev));
+  EXPECT_EQ(ev.Get(Field::kUrlExtension), "php");
 }
 
 TEST(LogParserTest, EscapedQuoteAndBadRequestLine) {

@@ -230,6 +230,17 @@ inline void RefSetUrlFields(std::string_view target, Event* ev) {
   ev->DecodeField(Field::kUrlOriginal);
   ev->DecodeField(Field::kUrlPath);
   if (q != std::string_view::npos) ev->DecodeField(Field::kUrlQuery);
+  // The extension of the file the server maps a decoded or resolved path to.
+  ev->ResolvePath();
+  if (ev->HasDistinctDecoded(Field::kUrlPath) || ev->HasDistinctResolvedPath()) {
+    std::string resolved(ev->ResolvedPath());
+    std::string leaf = resolved.substr(resolved.rfind('/') + 1);
+    size_t dot = leaf.rfind('.');
+    if (dot != std::string::npos && dot + 1 < leaf.size()) {
+      std::string_view whole = ev->ResolvedPath();
+      ev->Set(Field::kUrlExtension, whole.substr(whole.size() - (leaf.size() - dot - 1)));
+    }
+  }
 }
 
 // ParseAccessLogLine as it was (no time cache: each line is parsed on its own).
