@@ -106,7 +106,8 @@ struct FieldAlias {
 // W3C extended log names used by SigmaHQ's webserver and proxy rules. cs-uri-query is mapped to
 // the whole request target: SigmaHQ's webserver rules write path fragments under it
 // ("cs-uri-query|contains: '/vpns/portal/scripts/'"), so a query-only mapping would miss them,
-// and a true query substring is always part of the target too.
+// and a true query substring is always part of the target too (under startswith, equality,
+// null and exists it is the query: ParseFieldEntry).
 constexpr std::array<FieldAlias, 31> kSigmaFields = {{
     {"cs-uri-stem", Field::kUrlPath},
     {"cs-uri-query", Field::kUrlOriginal},
@@ -634,6 +635,13 @@ Status RuleSetBuilder::Impl::ParseFieldEntry(const std::string& key, const YAML:
     } else {
       return Status::InvalidArgument(where + ": modifier " + Quote(m) + " is not supported");
     }
+  }
+  // cs-uri-query stands for the whole target under contains and endswith (see kSigmaFields),
+  // but a rule that asks what the query starts with or equals, or whether there is one, means
+  // the query itself: "cs-uri-query|startswith: 'cmd='", "cs-uri-query: null".
+  if (field_name == "cs-uri-query" && !is_re &&
+      (exists || position == kStartsWith || position == kExact)) {
+    slot = static_cast<uint8_t>(Field::kUrlQuery);
   }
   if ((is_re || cidr || exists) && position != kExact && slot != kKeywordSlot) {
     return Status::InvalidArgument(where + ": re/cidr/exists cannot be combined with " +

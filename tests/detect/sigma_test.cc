@@ -169,6 +169,56 @@ detection:
   EXPECT_FALSE(regex.Fires(Line("1.2.3.4", "GET", "/", 205))) << "5.0 is a regex, not 5";
 }
 
+// cs-uri-query is the whole target where SigmaHQ writes path fragments under it (contains),
+// and the query where a rule asks where it starts, what it is or whether there is one.
+TEST(SigmaTest, CsUriQueryIsTheQueryWhereItsStartOrPresenceMatters) {
+  Rules starts(R"(
+title: Starts
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-query|startswith: 'cmd='
+  condition: sel
+)");
+  ASSERT_EQ(starts.set().size(), 1u);
+  EXPECT_TRUE(starts.Fires(Line("1.2.3.4", "GET", "/irj/helper.jsp?cmd=id", 200)));
+  EXPECT_FALSE(starts.Fires(Line("1.2.3.4", "GET", "/irj/helper.jsp?x=1&cmd=id", 200)));
+  Rules none(R"(
+title: No query
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-stem|endswith: '.php'
+  query:
+    cs-uri-query: null
+  condition: sel and query
+)");
+  ASSERT_EQ(none.set().size(), 1u);
+  EXPECT_TRUE(none.Fires(Line("1.2.3.4", "GET", "/x.php", 200)));
+  EXPECT_FALSE(none.Fires(Line("1.2.3.4", "GET", "/x.php?a=1", 200)));
+  Rules absent(R"(
+title: Absent
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-query|exists: false
+  condition: sel
+)");
+  ASSERT_EQ(absent.set().size(), 1u);
+  EXPECT_TRUE(absent.Fires(Line("1.2.3.4", "GET", "/nul", 200)));
+  EXPECT_FALSE(absent.Fires(Line("1.2.3.4", "GET", "/nul?x", 200)));
+  Rules fragment(R"(
+title: Fragment
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-query|contains: '/vpns/portal/scripts/'
+  condition: sel
+)");
+  ASSERT_EQ(fragment.set().size(), 1u);
+  EXPECT_TRUE(fragment.Fires(Line("1.2.3.4", "GET", "/vpns/portal/scripts/newbm.pl", 200)));
+}
+
 TEST(SigmaTest, SecondRuleWithAnIdOrNameIsSkipped) {
   RuleSetBuilder b;
   constexpr std::string_view kRule = R"(
