@@ -54,6 +54,12 @@ class Rules {
   std::unique_ptr<RuleMatcher> matcher_;
 };
 
+// A webserver rule of one selection holding one `key: value` entry.
+std::string OneEntryRule(std::string_view entry) {
+  return "title: One entry\nlogsource: {category: webserver}\ndetection:\n  sel:\n    " +
+         std::string(entry) + "\n  condition: sel\n";
+}
+
 TEST(SigmaTest, SelectionsConditionsAndModifiers) {
   Rules r(R"(
 title: Test rule
@@ -136,34 +142,17 @@ detection:
   ASSERT_EQ(r.set().size(), 1u);
   EXPECT_TRUE(r.Fires(Line("1.2.3.4", "GET", "/", 404)));
   EXPECT_FALSE(r.Fires(Line("1.2.3.4", "GET", "/", 500))) << "'500.0' is text";
-  Rules bytes(R"(
-title: Bytes
-logsource: {category: webserver}
-detection:
-  sel:
-    sc-bytes: [100.0, +7]
-  condition: sel
-)");
+  Rules bytes(OneEntryRule("sc-bytes: [100.0, +7]"));
   EXPECT_TRUE(bytes.Fires(Line("1.2.3.4", "GET", "/", 200))) << "Line() logs 100 bytes";
   ASSERT_EQ(bytes.set().size(), 1u);
   // Not whole, written another way, or a regex: text as written.
   for (const char* value : {"404.5", "404.0000000000000001", "0404", "4.04e2", "0x194"}) {
     SCOPED_TRACE(value);
-    Rules other(
-        "title: Other\nlogsource: {category: webserver}\ndetection:\n  sel:\n"
-        "    sc-status: " +
-        std::string(value) + "\n  condition: sel\n");
+    Rules other(OneEntryRule("sc-status: " + std::string(value)));
     ASSERT_EQ(other.set().size(), 1u);
     EXPECT_FALSE(other.Fires(Line("1.2.3.4", "GET", "/", 404)));
   }
-  Rules regex(R"(
-title: Regex
-logsource: {category: webserver}
-detection:
-  sel:
-    sc-status|re: 5.0
-  condition: sel
-)");
+  Rules regex(OneEntryRule("sc-status|re: 5.0"));
   ASSERT_EQ(regex.set().size(), 1u);
   EXPECT_TRUE(regex.Fires(Line("1.2.3.4", "GET", "/", 510)));
   EXPECT_FALSE(regex.Fires(Line("1.2.3.4", "GET", "/", 205))) << "5.0 is a regex, not 5";
@@ -172,14 +161,7 @@ detection:
 // cs-uri-query is the whole target where SigmaHQ writes path fragments under it (contains),
 // and the query where a rule asks where it starts, what it is or whether there is one.
 TEST(SigmaTest, CsUriQueryIsTheQueryWhereItsStartOrPresenceMatters) {
-  Rules starts(R"(
-title: Starts
-logsource: {category: webserver}
-detection:
-  sel:
-    cs-uri-query|startswith: 'cmd='
-  condition: sel
-)");
+  Rules starts(OneEntryRule("cs-uri-query|startswith: 'cmd='"));
   ASSERT_EQ(starts.set().size(), 1u);
   EXPECT_TRUE(starts.Fires(Line("1.2.3.4", "GET", "/irj/helper.jsp?cmd=id", 200)));
   EXPECT_FALSE(starts.Fires(Line("1.2.3.4", "GET", "/irj/helper.jsp?x=1&cmd=id", 200)));
@@ -196,25 +178,11 @@ detection:
   ASSERT_EQ(none.set().size(), 1u);
   EXPECT_TRUE(none.Fires(Line("1.2.3.4", "GET", "/x.php", 200)));
   EXPECT_FALSE(none.Fires(Line("1.2.3.4", "GET", "/x.php?a=1", 200)));
-  Rules absent(R"(
-title: Absent
-logsource: {category: webserver}
-detection:
-  sel:
-    cs-uri-query|exists: false
-  condition: sel
-)");
+  Rules absent(OneEntryRule("cs-uri-query|exists: false"));
   ASSERT_EQ(absent.set().size(), 1u);
   EXPECT_TRUE(absent.Fires(Line("1.2.3.4", "GET", "/nul", 200)));
   EXPECT_FALSE(absent.Fires(Line("1.2.3.4", "GET", "/nul?x", 200)));
-  Rules fragment(R"(
-title: Fragment
-logsource: {category: webserver}
-detection:
-  sel:
-    cs-uri-query|contains: '/vpns/portal/scripts/'
-  condition: sel
-)");
+  Rules fragment(OneEntryRule("cs-uri-query|contains: '/vpns/portal/scripts/'"));
   ASSERT_EQ(fragment.set().size(), 1u);
   EXPECT_TRUE(fragment.Fires(Line("1.2.3.4", "GET", "/vpns/portal/scripts/newbm.pl", 200)));
 }
