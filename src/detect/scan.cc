@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -765,6 +766,17 @@ int RunScanCommand(const ScanOptions& opt) {
   }
   err << "rampart scan: " << rules.size() << " rules loaded, " << rules.skipped().size()
       << " skipped, " << iocs.size() << " indicators\n";
+  auto is_bundled = [&](const std::string& path) {
+    std::error_code ec;
+    return std::filesystem::equivalent(path, opt.default_rules_dir, ec);
+  };
+  if (!opt.rule_dirs.empty() && !opt.default_rules_dir.empty() &&
+      std::none_of(opt.rule_dirs.begin(), opt.rule_dirs.end(), is_bundled)) {
+    // --rules replaces the bundled EPMM rules rather than adding to them: say so, since a hunt
+    // without them misses the exploit the product exists for.
+    err << "rampart scan: the bundled rules (" << TerminalSafe(opt.default_rules_dir)
+        << ") are not loaded: --rules names every rule source\n";
+  }
 
   ScanPipeline pipeline(opt, rules, links, iocs, now, out);
   uint64_t total_lines = 0, too_long_lines = 0;

@@ -156,7 +156,10 @@ int main(int argc, char** argv) {
       "scan", "Hunt through access logs (plain or .gz) with Sigma rules and IoC feeds");
   // One value per occurrence: a vector option would otherwise take the log files after it as
   // more rule directories or feeds.
-  scan_cmd->add_option("--rules", scan.rule_dirs, "Sigma rules directory or file (repeatable)")
+  scan_cmd
+      ->add_option("--rules", scan.rule_dirs,
+                   "Sigma rules directory or file (repeatable); given, it replaces the "
+                   "bundled rules, so name their directory too to keep them")
       ->allow_extra_args(false)
       ->check(CLI::ExistingPath);
   scan_cmd->add_option("--iocs", scan.ioc_files, "STIX 2.1, MISP JSON or CSV file (repeatable)")

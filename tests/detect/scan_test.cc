@@ -364,6 +364,16 @@ TEST_F(ScanTest, BadOptionsAndMissingFiles) {
   opt.output_format = "jsonl";
   opt.rule_dirs = {(dir_ / "no-rules").string()};
   EXPECT_EQ(Run(opt), 2);
+  // --rules without the bundled directory: said, since the EPMM rules are then not loaded.
+  opt.rule_dirs = {kSigmaHqRules};
+  opt.log_files = {Write("ok.log", Log())};
+  EXPECT_EQ(Run(opt), 0);
+  EXPECT_NE(err_.str().find("the bundled rules (" + kBundledSigma + ") are not loaded"),
+            std::string::npos)
+      << err_.str();
+  opt.rule_dirs = {kSigmaHqRules, RAMPART_SOURCE_DIR "/rules/../rules/sigma"};
+  EXPECT_EQ(Run(opt), 0);
+  EXPECT_EQ(err_.str().find("are not loaded"), std::string::npos) << err_.str();
   opt.rule_dirs = {};
   opt.ioc_files = {Write("broken.json", "{\"type\": \"bundle\", \"objects\": [")};
   EXPECT_EQ(Run(opt), 2);
