@@ -91,13 +91,27 @@ size_t HostEnd(std::string_view in) {
   return FindByteOfClass(in, kEndsHost);
 }
 
+// The host without its port: an indicator names the resource, which a log may show on another
+// port or none ("https://h:8443/x" in the feed, "h:8443 ... GET /x" with the port cut in an
+// EPMM log, "http://h:80/x" in a proxy's). A bare IPv6 address (several ':') is left alone.
+std::string_view WithoutPort(std::string_view host) {
+  size_t colon = host.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == host.size()) return host;
+  for (size_t i = colon + 1; i < host.size(); ++i) {
+    if (host[i] < '0' || host[i] > '9') return host;
+  }
+  const bool bracketed = host[0] == '[' && colon > 0 && host[colon - 1] == ']';
+  if (!bracketed && host.find(':') != colon) return host;
+  return host.substr(0, colon);
+}
+
 // The host part of NormaliseUrlInto's result, not lower-cased ("" for a path-only URL).
 std::string_view NormalisedUrlHost(std::string_view in) {
   // Most URLs looked up are request paths: no fragment or scheme search needed for those.
   if (!in.empty() && in[0] == '/') return {};
   in = UrlWithoutSchemeAndFragment(in);
   if (!in.empty() && in[0] == '/') return {};
-  return in.substr(0, HostEnd(in));
+  return WithoutPort(in.substr(0, HostEnd(in)));
 }
 
 void NormaliseUrlInto(std::string_view in, std::string* out) {
@@ -108,7 +122,7 @@ void NormaliseUrlInto(std::string_view in, std::string* out) {
     return;
   }
   size_t slash = HostEnd(in);
-  std::string_view host = in.substr(0, slash);
+  std::string_view host = WithoutPort(in.substr(0, slash));
   for (char c : host) out->push_back(AsciiLower(c));
   if (slash == std::string_view::npos) {
     out->push_back('/');

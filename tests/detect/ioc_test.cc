@@ -98,6 +98,31 @@ TEST(IocStoreTest, UrlWithoutQueryMatchesRequestsWithOne) {
   EXPECT_EQ(hits("/mifs/403.jspx?a=1"), 0u);
 }
 
+// Regression: a feed's "https://mdm.example.eu:8443/mifs/403.jsp" missed the EPMM log line
+// "mdm.example.eu:8443 ... GET /mifs/403.jsp", whose port the parser cuts from the host, and
+// "http://bad.example/payload.sh" missed a proxy's "GET http://bad.example:80/payload.sh".
+TEST(IocStoreTest, UrlsMatchWhateverPortTheLogShows) {
+  IocStore store;
+  ASSERT_TRUE(store.Add(IocType::kUrl, "https://mdm.example.eu:8443/mifs/403.jsp", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kUrl, "http://bad.example/payload.sh", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kUrl, "http://[2001:db8::9]:8080/x", "f", 0).ok());
+  auto hits = [&](const std::string& line) {
+    Event ev;
+    EXPECT_TRUE(ParseAccessLogLine(line, &ev)) << line;
+    std::vector<IocMatch> out;
+    store.MatchEvent(ev, kNow, &out);
+    return out.size();
+  };
+  const std::string t = " - - [30/Jan/2026:09:15:00 +0000] \"";
+  EXPECT_EQ(hits("mdm.example.eu:8443 192.0.2.1" + t + "POST /mifs/403.jsp HTTP/1.1\" 200 1"), 1u);
+  EXPECT_EQ(hits("192.0.2.1" + t + "GET http://bad.example:80/payload.sh HTTP/1.1\" 200 1"), 1u);
+  EXPECT_EQ(hits("192.0.2.1" + t + "GET http://[2001:db8::9]/x HTTP/1.1\" 200 1"), 1u);
+  EXPECT_EQ(hits("192.0.2.1" + t + "GET http://bad.example:80/other.sh HTTP/1.1\" 200 1"), 0u);
+  // A bare IPv6 host has no port to cut.
+  EXPECT_NE(store.FindUrl("http://[2001:db8::9]:1/x", kNow), nullptr);
+  EXPECT_EQ(store.FindUrl("http://2001:db8::9/x", kNow), nullptr);
+}
+
 // URL lookups first rule out hosts no indicator names; that must not lose a match that differs
 // only in case, scheme, fragment or surrounding blanks.
 TEST(IocStoreTest, UrlHostFilterKeepsEveryMatch) {
@@ -106,7 +131,9 @@ TEST(IocStoreTest, UrlHostFilterKeepsEveryMatch) {
   ASSERT_TRUE(store.Add(IocType::kUrl, "/only/path", "f", 0).ok());
   EXPECT_NE(store.FindUrl("  http://DROP.example:8443/P?q#frag ", kNow), nullptr);
   EXPECT_NE(store.FindUrl("drop.EXAMPLE:8443/P?q", kNow), nullptr);
-  EXPECT_EQ(store.FindUrl("drop.example/P?q", kNow), nullptr);
+  // The port does not name the resource: a log may show another or none.
+  EXPECT_NE(store.FindUrl("drop.example/P?q", kNow), nullptr);
+  EXPECT_NE(store.FindUrl("http://drop.example:80/P?q", kNow), nullptr);
   EXPECT_EQ(store.FindUrl("http://other.example/P?q", kNow), nullptr);
   EXPECT_NE(store.FindUrl("/only/path", kNow), nullptr);
   EXPECT_NE(store.FindUrl("https:///only/path", kNow), nullptr);
