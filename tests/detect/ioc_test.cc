@@ -19,6 +19,15 @@ IpAddress Ip(std::string_view s) {
   return *ParseIp(s);
 }
 
+// How many indicators of `store` an access-log line matches.
+size_t IocHits(const IocStore& store, const std::string& line) {
+  Event ev;  // its values point into `line`, which outlives the lookup
+  EXPECT_TRUE(ParseAccessLogLine(line, &ev)) << line;
+  std::vector<IocMatch> out;
+  store.MatchEvent(ev, kNow, &out);
+  return out.size();
+}
+
 TEST(IocStoreTest, AddressesNetworksAndExpiry) {
   IocStore store;
   ASSERT_TRUE(store.Add(IocType::kIp, "198.51.100.7", "feed-a", 0).ok());
@@ -79,15 +88,8 @@ TEST(IocStoreTest, UrlWithoutQueryMatchesRequestsWithOne) {
   ASSERT_TRUE(store.Add(IocType::kUrl, "/mifs/x.jsp", "f", 0).ok());
   ASSERT_TRUE(store.Add(IocType::kUrl, "http://mdm.example.eu/mifs/y.jsp?a=1", "f", 0).ok());
   auto hits = [&](const std::string& target) {
-    // The event's values point into the line: it must outlive the lookup.
-    const std::string line =
-        "mdm.example.eu:443 192.0.2.1 - - [30/Jan/2026:09:15:00 +0000] \"POST " + target +
-        " HTTP/1.1\" 200 12 \"-\" \"-\"";
-    Event ev;
-    EXPECT_TRUE(ParseAccessLogLine(line, &ev));
-    std::vector<IocMatch> out;
-    store.MatchEvent(ev, kNow, &out);
-    return out.size();
+    return IocHits(store, "mdm.example.eu:443 192.0.2.1 - - [30/Jan/2026:09:15:00 +0000] \"POST " +
+                              target + " HTTP/1.1\" 200 12 \"-\" \"-\"");
   };
   EXPECT_EQ(hits("/mifs/403.jsp?k0f53cf964d387=yv66"), 1u);
   EXPECT_EQ(hits("/mifs/403.jsp"), 1u);
@@ -106,13 +108,7 @@ TEST(IocStoreTest, UrlsMatchWhateverPortTheLogShows) {
   ASSERT_TRUE(store.Add(IocType::kUrl, "https://mdm.example.eu:8443/mifs/403.jsp", "f", 0).ok());
   ASSERT_TRUE(store.Add(IocType::kUrl, "http://bad.example/payload.sh", "f", 0).ok());
   ASSERT_TRUE(store.Add(IocType::kUrl, "http://[2001:db8::9]:8080/x", "f", 0).ok());
-  auto hits = [&](const std::string& line) {
-    Event ev;
-    EXPECT_TRUE(ParseAccessLogLine(line, &ev)) << line;
-    std::vector<IocMatch> out;
-    store.MatchEvent(ev, kNow, &out);
-    return out.size();
-  };
+  auto hits = [&](const std::string& line) { return IocHits(store, line); };
   const std::string t = " - - [30/Jan/2026:09:15:00 +0000] \"";
   EXPECT_EQ(hits("mdm.example.eu:8443 192.0.2.1" + t + "POST /mifs/403.jsp HTTP/1.1\" 200 1"), 1u);
   EXPECT_EQ(hits("192.0.2.1" + t + "GET http://bad.example:80/payload.sh HTTP/1.1\" 200 1"), 1u);
