@@ -145,6 +145,12 @@ class Event {
     present_ |= uint64_t{1} << i;
     if (f == Field::kUrlPath) has_resolved_path_ = false;
   }
+  // Makes the field absent again (a derived value that turned out not to hold).
+  void Unset(Field f) {
+    const uint64_t bit = uint64_t{1} << static_cast<unsigned>(f);
+    present_ &= ~bit;
+    decoded_mask_ &= ~bit;
+  }
   // Copies the value into the event's scratch buffer (for unescaped JSON strings and the like).
   void SetCopy(Field f, std::string_view value);
   // Stores the percent-decoded form of the field's current raw value when it differs.

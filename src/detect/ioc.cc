@@ -96,7 +96,8 @@ size_t HostEnd(std::string_view in) {
 // EPMM log, "http://h:80/x" in a proxy's). A bare IPv6 address (several ':') is left alone.
 std::string_view WithoutPort(std::string_view host) {
   size_t colon = host.rfind(':');
-  if (colon == std::string_view::npos || colon + 1 == host.size()) return host;
+  // (":80" alone is no host: cutting it would leave a path-only indicator matching any host.)
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == host.size()) return host;
   for (size_t i = colon + 1; i < host.size(); ++i) {
     if (host[i] < '0' || host[i] > '9') return host;
   }
@@ -517,7 +518,12 @@ const Ioc* IocStore::FindHostAndPath(std::string_view domain, std::string_view t
     return nullptr;
   }
   thread_local std::string full;
-  full.assign(domain);
+  // An IPv6 virtual host (two colons at least; "host:port" has one) comes without the brackets
+  // a URL gives it.
+  const bool ipv6 = !domain.starts_with('[') && std::count(domain.begin(), domain.end(), ':') >= 2;
+  full.assign(ipv6 ? "[" : "");
+  full.append(domain);
+  if (ipv6) full.push_back(']');
   full.append(target);
   return FindUrl(full, now_millis);
 }

@@ -464,10 +464,12 @@ void LiveEngine::Impl::ObserveFileUse(const SecurityEvent& se, const Event& ev, 
     new_files_->FileDeleted(se.Get("file.path"));
     return;
   }
-  // A refused or missing request (4xx) did not reach the file; a 5xx did (a page that throws
-  // has run), and a webshell that fails on its input is still a webshell.
+  // A refused or missing request (4xx) did not reach the file, nor did one the front proxy
+  // answered for a back end that was down (502, 503, 504: restarts and upgrades, when new
+  // pages appear); a 500 did (a page that throws has run, and a webshell failing on its input
+  // is still one).
   const int status = ev.status_code();
-  if (!ev.Has(Field::kUrlPath) || (status >= 400 && status < 500)) return;
+  if (!ev.Has(Field::kUrlPath) || (status >= 400 && status != 500)) return;
   const bool parameters =
       !ev.Get(Field::kUrlQuery).empty() || ev.Get(Field::kHttpRequestMethod) == "POST";
   uint64_t bytes = 0;

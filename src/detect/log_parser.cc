@@ -469,7 +469,10 @@ void SetServerExtension(Event* ev) {
   size_t slash = path.rfind('/');
   std::string_view leaf = slash == std::string_view::npos ? path : path.substr(slash + 1);
   size_t dot = leaf.rfind('.');
-  if (dot == std::string_view::npos || dot + 1 >= leaf.size()) return;
+  if (dot == std::string_view::npos || dot + 1 >= leaf.size()) {
+    ev->Unset(Field::kUrlExtension);  // "/x.jsp%2fy" names y, which has none
+    return;
+  }
   std::string_view extension = leaf.substr(dot + 1);
   if (extension != ev->Get(Field::kUrlExtension)) ev->Set(Field::kUrlExtension, extension);
 }

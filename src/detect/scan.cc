@@ -766,12 +766,21 @@ int RunScanCommand(const ScanOptions& opt) {
   }
   err << "rampart scan: " << rules.size() << " rules loaded, " << rules.skipped().size()
       << " skipped, " << iocs.size() << " indicators\n";
-  auto is_bundled = [&](const std::string& path) {
+  // Whether a --rules path loads the bundled directory: names it, or a directory above it (read
+  // recursively).
+  std::error_code bundled_ec;
+  const std::filesystem::path bundled =
+      opt.default_rules_dir.empty() ? std::filesystem::path()
+                                    : std::filesystem::canonical(opt.default_rules_dir, bundled_ec);
+  auto covers_bundled = [&](const std::string& path) {
     std::error_code ec;
-    return std::filesystem::equivalent(path, opt.default_rules_dir, ec);
+    const std::filesystem::path given = std::filesystem::canonical(path, ec);
+    if (ec) return false;
+    return std::mismatch(given.begin(), given.end(), bundled.begin(), bundled.end()).first ==
+           given.end();
   };
-  if (!opt.rule_dirs.empty() && !opt.default_rules_dir.empty() &&
-      std::none_of(opt.rule_dirs.begin(), opt.rule_dirs.end(), is_bundled)) {
+  if (!opt.rule_dirs.empty() && !bundled.empty() && !bundled_ec &&
+      std::none_of(opt.rule_dirs.begin(), opt.rule_dirs.end(), covers_bundled)) {
     // --rules replaces the bundled EPMM rules rather than adding to them: say so, since a hunt
     // without them misses the exploit the product exists for.
     err << "rampart scan: the bundled rules (" << TerminalSafe(opt.default_rules_dir)

@@ -636,13 +636,20 @@ Status RuleSetBuilder::Impl::ParseFieldEntry(const std::string& key, const YAML:
       return Status::InvalidArgument(where + ": modifier " + Quote(m) + " is not supported");
     }
   }
-  // cs-uri-query stands for the whole target under contains and endswith (see kSigmaFields),
-  // but a rule that asks what the query starts with or equals, or whether there is one, means
-  // the query itself: "cs-uri-query|startswith: 'cmd='", "cs-uri-query: null".
-  if (field_name == "cs-uri-query" && !is_re &&
-      (exists || position == kStartsWith || position == kExact)) {
-    slot = static_cast<uint8_t>(Field::kUrlQuery);
-  }
+  // cs-uri-query stands for the whole target (see kSigmaFields), but a rule that asks whether
+  // there is a query, or what it starts with when the value is no path, means the query
+  // itself: "cs-uri-query|exists: false", "cs-uri-query: null",
+  // "cs-uri-query|startswith: 'cmd='". SigmaHQ also writes whole paths under it, with
+  // equality and wildcards ("'/ui/vropspluginui/rest/services/uploadova'"), so those stay on
+  // the target.
+  const bool uri_query = field_name == "cs-uri-query" && !is_re;
+  if (uri_query && exists) slot = static_cast<uint8_t>(Field::kUrlQuery);
+  auto value_slot = [&](const YAML::Node& v) {
+    if (!uri_query) return slot;
+    const bool query_start = position == kStartsWith && v.IsScalar() &&
+                             !v.Scalar().starts_with('/') && !v.Scalar().starts_with('*');
+    return v.IsNull() || query_start ? static_cast<uint8_t>(Field::kUrlQuery) : slot;
+  };
   if ((is_re || cidr || exists) && position != kExact && slot != kKeywordSlot) {
     return Status::InvalidArgument(where + ": re/cidr/exists cannot be combined with " +
                                    "contains/startswith/endswith");
@@ -666,7 +673,8 @@ Status RuleSetBuilder::Impl::ParseFieldEntry(const std::string& key, const YAML:
   std::vector<uint32_t> kids;
   auto add = [&](const YAML::Node& v) -> Status {
     kids.emplace_back();
-    return ValueLeaf(v, slot, position, cased, is_re, re_flags, cidr, where, r, &kids.back());
+    return ValueLeaf(v, value_slot(v), position, cased, is_re, re_flags, cidr, where, r,
+                     &kids.back());
   };
   if (value.IsSequence()) {
     if (value.size() == 0) return Status::InvalidArgument(where + ": empty value list");

@@ -114,6 +114,10 @@ TEST(IocStoreTest, UrlsMatchWhateverPortTheLogShows) {
   EXPECT_EQ(hits("192.0.2.1" + t + "GET http://bad.example:80/payload.sh HTTP/1.1\" 200 1"), 1u);
   EXPECT_EQ(hits("192.0.2.1" + t + "GET http://[2001:db8::9]/x HTTP/1.1\" 200 1"), 1u);
   EXPECT_EQ(hits("192.0.2.1" + t + "GET http://bad.example:80/other.sh HTTP/1.1\" 200 1"), 0u);
+  EXPECT_EQ(hits("[2001:db8::9]:8443 192.0.2.1" + t + "GET /x HTTP/1.1\" 200 1"), 1u);
+  // ":80" alone is no host to cut a port from: not a path-only indicator matching every host.
+  ASSERT_TRUE(store.Add(IocType::kUrl, "http://:8080/evil", "f", 0).ok());
+  EXPECT_EQ(store.FindUrl("http://any.example/evil", kNow), nullptr);
   // A bare IPv6 host has no port to cut.
   EXPECT_NE(store.FindUrl("http://[2001:db8::9]:1/x", kNow), nullptr);
   EXPECT_EQ(store.FindUrl("http://2001:db8::9/x", kNow), nullptr);

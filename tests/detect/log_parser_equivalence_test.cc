@@ -26,6 +26,8 @@ const std::vector<std::string>& SeedLines() {
       R"(1.2.3.4 - - [31/Dec/1999:23:59:59] "-" - 99999999999999999999 "-" "-" extra fields here)",
       R"(h.example:80 1.2.3.4 - - [15/Jul/2025:12:34:56 +0200] "GET /a%2/b.%41? HTTP/1.1" 200 1 "x" "y")",
       R"(1.2.3.4 - - [15/Jul/2025:12:34:56 ] "OPTIONS * HTTP/1.1" 200 1)",
+      R"(10.0.0.5 - - [30/Jan/2026:09:15:00 +0000] "CONNECT u@[2001:db8::7]:443 HTTP/1.1" 200 0)",
+      R"(10.0.0.5 - - [30/Jan/2026:09:15:00 +0000] "GET /x.jsp%2fy;a=b/z.Php%3bq HTTP/1.1" 200 0)",
       "1.2.3.4   -   -   [15/Jul/2025:12:34:56 +0000]   \"GET /x?q=%zz%4 HTTP/1.1\"   200   10   "
       "\"-\"   \"ua\"\r\n",
   };
@@ -150,12 +152,19 @@ TEST(LogParserEquivalenceTest, MutatedTargetsSplitAsBefore) {
                                             "?q",
                                             "https://[2001:db8::1]:443/x.jsp",
                                             "/%41%4",
-                                            "x://y"};
+                                            "x://y",
+                                            "evil.example:443",
+                                            "/a.jsp%2fb;c=d"};
   for (int i = 0; i < 50000; ++i) {
     std::string target = Mutate(targets[rng() % targets.size()], rng);
     Event got, want;
     got.ReserveScratch(target.size());
     want.ReserveScratch(target.size());
+    // Some as a proxy's CONNECT, whose target names a host rather than a resource.
+    if (i % 4 == 0) {
+      got.Set(Field::kHttpRequestMethod, "CONNECT");
+      want.Set(Field::kHttpRequestMethod, "CONNECT");
+    }
     SetUrlFields(target, &got);
     reference::RefSetUrlFields(target, &want);
     ExpectSameEvent(got, want, target);

@@ -133,6 +133,9 @@ TEST(LogParserTest, ExtensionIsTheServedFiles) {
   ASSERT_TRUE(ParseAccessLogLine(
       R"(10.0.0.5 - - [30/Jan/2026:09:15:00 +0000] "GET /a/b.php?x=1 HTTP/1.1" 200 0)", &ev));
   EXPECT_EQ(ev.Get(Field::kUrlExtension), "php");
+  ASSERT_TRUE(ParseAccessLogLine(
+      R"(10.0.0.5 - - [30/Jan/2026:09:15:00 +0000] "GET /x.jsp%2fy HTTP/1.1" 200 0)", &ev));
+  EXPECT_FALSE(ev.Has(Field::kUrlExtension)) << "the file is y: " << ev.Get(Field::kUrlExtension);
 }
 
 TEST(LogParserTest, EscapedQuoteAndBadRequestLine) {

@@ -108,13 +108,19 @@ TEST(NewFileUseTest, TheLiveEngineRaisesBothAlertsByFile) {
   emit(Request("GET", "/mifs/css/x.css", "", "7340032"));
   auto alerts = rec.Take();
   ASSERT_EQ(alerts.size(), 2u);
-  // A page that throws has run: a 500 counts (one more event on the same alert).
+  // A page that throws has run: a 500 counts. A 503 came from the proxy for a back end that
+  // was down: the page did not run.
+  SecurityEvent unavailable = Request("POST", "/mifs/k.jsp", "", "0");
+  unavailable.Set("http.response.status_code", "503");
+  emit(std::move(unavailable));
+  EXPECT_TRUE(rec.Take().empty());
   SecurityEvent failed = Request("POST", "/mifs/k.jsp", "", "0");
   failed.Set("http.response.status_code", "500");
   emit(std::move(failed));
   auto again = rec.Take();
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].rule_id, "rampart-new-script-called");
+  EXPECT_EQ(again[0].entity, "file.path=/opt/epmm/webapps/mifs/k.jsp");
   EXPECT_EQ(alerts[0].rule_id, "rampart-new-script-called");
   EXPECT_EQ(alerts[0].severity, "critical");
   EXPECT_EQ(alerts[0].entity, "file.path=/opt/epmm/webapps/mifs/k.jsp");

@@ -233,12 +233,14 @@ inline void RefSetUrlFields(std::string_view target, Event* ev) {
   // The extension of the file the server maps a decoded or resolved path to.
   ev->ResolvePath();
   if (ev->HasDistinctDecoded(Field::kUrlPath) || ev->HasDistinctResolvedPath()) {
-    std::string resolved(ev->ResolvedPath());
-    std::string leaf = resolved.substr(resolved.rfind('/') + 1);
-    size_t dot = leaf.rfind('.');
-    if (dot != std::string::npos && dot + 1 < leaf.size()) {
-      std::string_view whole = ev->ResolvedPath();
-      ev->Set(Field::kUrlExtension, whole.substr(whole.size() - (leaf.size() - dot - 1)));
+    // The served file's extension: what follows the last dot of the last segment, if anything.
+    static const std::regex kExtension(R"(^(?:[\s\S]*/)?[^/]*\.([^/.]+)$)");
+    std::string_view whole = ev->ResolvedPath();
+    std::match_results<std::string_view::const_iterator> m;
+    if (std::regex_match(whole.begin(), whole.end(), m, kExtension)) {
+      ev->Set(Field::kUrlExtension, whole.substr(static_cast<size_t>(m[1].first - whole.begin())));
+    } else {
+      ev->Unset(Field::kUrlExtension);
     }
   }
 }

@@ -371,9 +371,18 @@ TEST_F(ScanTest, BadOptionsAndMissingFiles) {
   EXPECT_NE(err_.str().find("the bundled rules (" + kBundledSigma + ") are not loaded"),
             std::string::npos)
       << err_.str();
-  opt.rule_dirs = {kSigmaHqRules, RAMPART_SOURCE_DIR "/rules/../rules/sigma"};
+  for (std::string bundled : {std::string(RAMPART_SOURCE_DIR "/rules/../rules/sigma"),
+                              std::string(RAMPART_SOURCE_DIR "/rules")}) {
+    opt.rule_dirs = {kSigmaHqRules, bundled};
+    EXPECT_EQ(Run(opt), 0);
+    EXPECT_EQ(err_.str().find("are not loaded"), std::string::npos) << bundled << err_.str();
+  }
+  // Where the bundled directory is not (an installed binary's build path), nothing to say.
+  opt.default_rules_dir = (dir_ / "not-installed").string();
+  opt.rule_dirs = {kSigmaHqRules};
   EXPECT_EQ(Run(opt), 0);
   EXPECT_EQ(err_.str().find("are not loaded"), std::string::npos) << err_.str();
+  opt.default_rules_dir = kBundledSigma;
   opt.rule_dirs = {};
   opt.ioc_files = {Write("broken.json", "{\"type\": \"bundle\", \"objects\": [")};
   EXPECT_EQ(Run(opt), 2);

@@ -185,6 +185,21 @@ detection:
   Rules fragment(OneEntryRule("cs-uri-query|contains: '/vpns/portal/scripts/'"));
   ASSERT_EQ(fragment.set().size(), 1u);
   EXPECT_TRUE(fragment.Fires(Line("1.2.3.4", "GET", "/vpns/portal/scripts/newbm.pl", 200)));
+  // SigmaHQ writes whole paths under it with equality and wildcards (CVE-2021-21972,
+  // CVE-2019-11510), and paths under startswith: those stay on the target.
+  Rules path(OneEntryRule("cs-uri-query: '/ui/vropspluginui/rest/services/uploadova'"));
+  ASSERT_EQ(path.set().size(), 1u);
+  EXPECT_TRUE(
+      path.Fires(Line("1.2.3.4", "POST", "/ui/vropspluginui/rest/services/uploadova", 200)));
+  Rules wildcard(OneEntryRule("cs-uri-query: '*?/dana/html5acc/guacamole/*'"));
+  ASSERT_EQ(wildcard.set().size(), 1u);
+  EXPECT_TRUE(wildcard.Fires(Line(
+      "1.2.3.4", "GET",
+      "/dana-na/../dana/html5acc/guacamole/../../../../../../etc/passwd?/dana/html5acc/guacamole/",
+      200)));
+  Rules path_start(OneEntryRule("cs-uri-query|startswith: '/mifs/'"));
+  ASSERT_EQ(path_start.set().size(), 1u);
+  EXPECT_TRUE(path_start.Fires(Line("1.2.3.4", "GET", "/mifs/x?a=1", 200)));
 }
 
 TEST(SigmaTest, SecondRuleWithAnIdOrNameIsSkipped) {
