@@ -11,7 +11,6 @@
 #include <charconv>
 #include <cstdint>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 
@@ -182,16 +181,24 @@ inline void SetRequestLine(std::string_view req, Event* ev) {
 // SetUrlFields as it was.
 inline void RefSetUrlFields(std::string_view target, Event* ev) {
   ev->Set(Field::kUrlOriginal, target);
-  // Bracketed IPv6 hosts lose their brackets, and every host its port and user.
-  static const std::regex kAuthority(R"(^(?:[\s\S]*@)?(?:\[([^\]]*)\]|([^\[:][^:]*|))[\s\S]*$)");
+  // Bracketed IPv6 hosts lose their brackets, and every host its port and user. (Walked by
+  // hand, not with std::regex, whose recursion a long fuzzed authority would overflow.)
   auto host_of = [](std::string_view authority) {
-    std::match_results<std::string_view::const_iterator> m;
-    if (!std::regex_match(authority.begin(), authority.end(), m, kAuthority)) {
+    for (size_t i = authority.size(); i-- > 0;) {
+      if (authority[i] == '@') {
+        authority = authority.substr(i + 1);
+        break;
+      }
+    }
+    if (!authority.empty() && authority.front() == '[') {
+      for (size_t i = 1; i < authority.size(); ++i) {
+        if (authority[i] == ']') return authority.substr(1, i - 1);
+      }
       return std::string_view();
     }
-    const auto& g = m[1].matched ? m[1] : m[2];
-    return authority.substr(static_cast<size_t>(g.first - authority.begin()),
-                            static_cast<size_t>(g.length()));
+    size_t end = 0;
+    while (end < authority.size() && authority[end] != ':') ++end;
+    return authority.substr(0, end);
   };
   std::string method(ev->Get(Field::kHttpRequestMethod));
   for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -233,12 +240,13 @@ inline void RefSetUrlFields(std::string_view target, Event* ev) {
   // The extension of the file the server maps a decoded or resolved path to.
   ev->ResolvePath();
   if (ev->HasDistinctDecoded(Field::kUrlPath) || ev->HasDistinctResolvedPath()) {
-    // The served file's extension: what follows the last dot of the last segment, if anything.
-    static const std::regex kExtension(R"(^(?:[\s\S]*/)?[^/]*\.([^/.]+)$)");
+    // The served file's extension: walking back from the end, the bytes before the first '.'
+    // met, unless a '/' comes first or nothing follows the dot.
     std::string_view whole = ev->ResolvedPath();
-    std::match_results<std::string_view::const_iterator> m;
-    if (std::regex_match(whole.begin(), whole.end(), m, kExtension)) {
-      ev->Set(Field::kUrlExtension, whole.substr(static_cast<size_t>(m[1].first - whole.begin())));
+    size_t i = whole.size();
+    while (i > 0 && whole[i - 1] != '/' && whole[i - 1] != '.') --i;
+    if (i > 0 && whole[i - 1] == '.' && i < whole.size()) {
+      ev->Set(Field::kUrlExtension, whole.substr(i));
     } else {
       ev->Unset(Field::kUrlExtension);
     }
@@ -256,11 +264,20 @@ inline bool RefParseAccessLogLine(std::string_view line, Event* ev) {
   size_t n = 0;
   size_t pos = 0;
   // An IPv6 virtual host, "[2001:db8::1]" or "[2001:db8::1]:443", may be the first token.
-  static const std::regex kBracketedAddress(R"(\[[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*\](:[0-9]+)?)");
+  auto bracketed_address = [](std::string_view token) {
+    size_t close = token.find(']');
+    if (!token.starts_with('[') || close == std::string_view::npos) return false;
+    std::string_view inside = token.substr(1, close - 1);
+    std::string_view port = token.substr(close + 1);
+    if (inside.find(':') == std::string_view::npos ||
+        inside.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) {
+      return false;
+    }
+    return port.empty() || (port.size() > 1 && port[0] == ':' &&
+                            port.find_first_not_of("0123456789", 1) == std::string_view::npos);
+  };
   if (size_t space = line.find(' ');
-      space != std::string_view::npos &&
-      std::regex_match(line.begin(), line.begin() + static_cast<ptrdiff_t>(space),
-                       kBracketedAddress)) {
+      space != std::string_view::npos && bracketed_address(line.substr(0, space))) {
     pre[n++] = line.substr(0, space);
     pos = space;
     detail::SkipSpaces(line, &pos);
