@@ -309,13 +309,22 @@ void LiveEngine::Impl::Housekeeping() {
   }
 }
 
+namespace {
+
+// RFC 3339 UTC to the millisecond: time to detect is measured from it (respond/impact.h).
+std::string EvidenceStamp(int64_t ms) {
+  if (ms < 0) ms = 0;
+  std::string stamp = FormatRfc3339(ms / 1000);
+  stamp.insert(stamp.size() - 1, "." + std::to_string(1000 + ms % 1000).substr(1));
+  return stamp;
+}
+
+}  // namespace
+
 const std::string& LiveEngine::Impl::Evidence(const SecurityEvent& se, int64_t ts) {
   if (evidence_built_) return evidence_;
   nlohmann::json j = nlohmann::json::object();
-  // To the millisecond: time to detect is measured from it (respond/impact.h).
-  std::string stamp = FormatRfc3339(ts / 1000);
-  stamp.insert(stamp.size() - 1, "." + std::to_string(1000 + ts % 1000).substr(1));
-  j["@timestamp"] = std::move(stamp);
+  j["@timestamp"] = EvidenceStamp(ts);
   for (const auto& [k, v] : se.fields) {
     j[k] = v.size() > kMaxEvidenceValue ? v.substr(0, kMaxEvidenceValue) : v;
   }
@@ -434,6 +443,9 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
       ev_json["correlation.type"] = CorrelationTypeName(c.type);
       ev_json["correlation.value"] = hit.value;
       ev_json["correlation.timespan_seconds"] = c.timespan_millis / 1000;
+      // The evidence is the event that completed the correlation; the events it counted lie
+      // in the timespan before it, and an incident's impact must reach back to them.
+      ev_json["correlation.window_start"] = EvidenceStamp(ts - c.timespan_millis);
     }
     Raise(c.info.id, c.info.title, c.info.severity, c.info.attack, hit.entity, inst, ts,
           ev_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -122,6 +122,17 @@ int64_t FirstMaliciousEventMs(const std::vector<core::Alert>& alerts) {
   return first;
 }
 
+int64_t EarliestCorrelationWindow(const std::vector<core::Alert>& alerts) {
+  int64_t first = 0;
+  for (const auto& a : alerts) {
+    for (const auto& e : a.evidence) {
+      int64_t t = ParseUtcTimeMillis(StringField(ParseObject(e), "correlation.window_start"));
+      if (t > 0 && (first == 0 || t < first)) first = t;
+    }
+  }
+  return first / 1000;
+}
+
 int64_t FirstMaliciousEvent(const std::vector<core::Alert>& alerts) {
   return FirstMaliciousEventMs(alerts) / 1000;
 }

@@ -34,6 +34,11 @@ Implicated ImplicatedBy(const core::Incident& incident, const std::vector<core::
 int64_t FirstMaliciousEventMs(const std::vector<core::Alert>& alerts);
 // The same in whole Unix seconds.
 int64_t FirstMaliciousEvent(const std::vector<core::Alert>& alerts);
+// The earliest start of a correlation window behind the alerts ("correlation.window_start" of
+// their evidence), in whole Unix seconds; 0 when none is a correlation. A correlation's
+// evidence is the event that completed it; the events it counted (the first 49 of 50 bulk
+// reads) came before, and the incident's impact must include them.
+int64_t EarliestCorrelationWindow(const std::vector<core::Alert>& alerts);
 
 // When a "response.*" record's action happened, in Unix milliseconds: its "at_ms" detail (the
 // action engine's clock), else the log's whole-second time x 1000.

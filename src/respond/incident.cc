@@ -70,6 +70,10 @@ Result<IncidentAnalysis> AnalyzeIncident(store::Store& store, keeper::Keeper& ke
   const int64_t first_event = FirstMaliciousEvent(a.alerts);
   a.window_start = a.incident.first_alert_at;
   if (first_event > 0 && first_event < a.window_start) a.window_start = first_event;
+  // Time to detect still runs from first_event; what was read runs from the first event a
+  // correlation counted.
+  const int64_t counted_from = EarliestCorrelationWindow(a.alerts);
+  if (counted_from > 0 && counted_from < a.window_start) a.window_start = counted_from;
   a.window_end = a.incident.closed_at > 0 ? a.incident.closed_at : now;
   if (a.window_end < a.window_start) a.window_end = a.window_start;
 

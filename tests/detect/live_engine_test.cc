@@ -1,6 +1,7 @@
 // The live engine: the bounded event queue, thresholds and correlations over a manual clock,
 // canaries, alert grouping keys, suppression of rules that only feed correlations.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -148,6 +149,12 @@ tags: [attack.t1087]
   EXPECT_EQ(alerts[0].rule_id, "slow-404");
   EXPECT_EQ(alerts[0].entity, "source.ip=203.0.113.7");
   EXPECT_EQ(alerts[0].attack, std::vector<std::string>{"T1087"});
+  // The evidence is the completing probe; the window it counted in starts an hour before it,
+  // so that an incident's impact reaches the first probe too.
+  ASSERT_FALSE(alerts[0].evidence.empty());
+  auto evidence = nlohmann::json::parse(alerts[0].evidence[0]);
+  EXPECT_EQ(evidence["correlation.timespan_seconds"], 3600) << evidence.dump();
+  EXPECT_TRUE(evidence.contains("correlation.window_start")) << evidence.dump();
   // Thirteen minutes apart, six probes span 65 minutes: never six inside one hour.
   for (int i = 0; i < 12; ++i) h.At(10000 + i * 780, Probe("198.51.100.2", "/api/v1/devices/x"));
   EXPECT_EQ(h.rec.CountRule("slow-404"), 0u);

@@ -324,6 +324,14 @@ TEST(IncidentMillis, RowsWithoutMillisecondsCountAsWholeSeconds) {
   a.evidence = {json{{"@timestamp", "1970-01-01T00:16:20.5Z"}}.dump()};
   EXPECT_EQ(FirstMaliciousEventMs({a}), 980500);
   EXPECT_EQ(FirstMaliciousEvent({a}), 980);
+  // A correlation's evidence is the event that completed it: what was read reaches back to the
+  // start of its window, while time to detect still runs from the evidence.
+  EXPECT_EQ(EarliestCorrelationWindow({a}), 0);
+  a.evidence = {json{{"@timestamp", "1970-01-01T00:16:20.5Z"},
+                     {"correlation.window_start", "1970-01-01T00:06:20.5Z"}}
+                    .dump()};
+  EXPECT_EQ(EarliestCorrelationWindow({a}), 380);
+  EXPECT_EQ(FirstMaliciousEvent({a}), 980);
 }
 
 TEST(IncidentMillis, UtcTimesParseToTheMillisecond) {
