@@ -8,6 +8,8 @@
 #include <string_view>
 #include <utility>
 
+#include "common/yaml_quotes.h"
+
 namespace rampart {
 namespace {
 
@@ -473,6 +475,11 @@ Status ApplyConfigYaml(const std::string& yaml_text, Config* config) {
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument("config: YAML error at line " + std::to_string(e.mark.line + 1) +
                                    ": " + e.msg);
+  }
+  if (auto quote = FindUnclosedQuote(root, yaml_text)) {
+    return Status::InvalidArgument("config: YAML error at line " + std::to_string(quote->line + 1) +
+                                   ": the quote opened at column " +
+                                   std::to_string(quote->column + 1) + " is never closed");
   }
   if (root.IsNull()) return Status::Ok();
   if (!root.IsMap()) return Status::InvalidArgument("config: top level must be a mapping");

@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/yaml_quotes.h"
 #include "detect/class_sequence.h"
 #include "detect/hs_runtime.h"
 #include "detect/ip.h"
@@ -834,6 +835,10 @@ Status RuleSetBuilder::AddRuleText(std::string_view yaml, std::string_view origi
       if (docs.back().IsNull() && part.body_line) {
         reason = "YAML error at line " + std::to_string(*part.body_line + 1) +
                  ": nothing could be read from this document";
+      } else if (auto quote = FindUnclosedQuote(docs.back(), part.text)) {
+        reason = "YAML error at line " + std::to_string(part.first_line + quote->line + 1) +
+                 ": the quote opened at column " + std::to_string(quote->column + 1) +
+                 " is never closed";
       }
     } catch (const YAML::Exception& e) {
       reason =

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 #include "common/text.h"
+#include "common/yaml_quotes.h"
 
 namespace rampart::respond {
 namespace {
@@ -223,6 +224,11 @@ Result<Playbook> ParsePlaybook(std::string_view yaml_text, const std::string& fi
   // yaml-cpp reports faults by exception; they end here.
   try {
     YAML::Node root = YAML::Load(std::string(yaml_text));
+    if (auto quote = FindUnclosedQuote(root, yaml_text)) {
+      return Status::InvalidArgument(file + ":" + std::to_string(quote->line + 1) +
+                                     ": the quote opened at column " +
+                                     std::to_string(quote->column + 1) + " is never closed");
+    }
     return ParseRoot(root, file);
   } catch (const YAML::Exception& e) {
     return At(file, e.mark, e.msg);

@@ -367,6 +367,14 @@ TEST(SigmaTest, SkipsWithPreciseReasons) {
       {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri: x\n  "
        "condition: (s\n",
        "missing ')'"},
+      // yaml-cpp reads a quote left open to the end of the document as closed there: the
+      // rest of the rule became part of the value ("detection has no condition").
+      {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|contains: "
+       "'/evil\n  condition: s\nlevel: high\n",
+       "YAML error at line 5: the quote opened at column 21 is never closed"},
+      {"title: a\n---\ntitle: b\nlogsource: {category: webserver}\ndetection:\n  s:\n"
+       "    c-uri: \"/e\\\"vil\n  condition: s\n",
+       "YAML error at line 7: the quote opened at column 12 is never closed"},
       {"title: a\nlevel: catastrophic\nlogsource: {category: webserver}\ndetection:\n  s:\n"
        "    c-uri: x\n  condition: s\n",
        "level 'catastrophic' is not informational, low, medium, high or critical"},

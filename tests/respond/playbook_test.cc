@@ -79,6 +79,8 @@ TEST(PlaybookParse, RefusesBadPlaybooksNamingFileAndLine) {
       {"- just\n- a list\n", "bad.yml:1:", "mapping"},
       {"id: a\ntrigger: {rule_ids: [x]}\nsteps:\n  - action: lockdown\n    duration: 1h\n",
        "bad.yml:4:", "only block_address"},
+      {"id: a\ntrigger: {rule_ids: [x]}\nsteps:\n  - action: \"lockdown\n",
+       "bad.yml:4:", "the quote opened at column 13 is never closed"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.text);

@@ -6,7 +6,9 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/text.h"
+#include "common/yaml_quotes.h"
 
+#include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
 namespace rampart {
@@ -295,6 +297,43 @@ TEST(TextTest, TerminalSafeKeepsValidUtf8AndEscapesControls) {
                          "b\xe2\x80\xa8"
                          "c"),
             "a\\xe2\\x80\\x8bb\\xe2\\x80\\xa8c");
+}
+
+// yaml-cpp 0.7 closes a quote left open at the end of the document and carries on.
+TEST(YamlQuotes, FindsAQuoteNeverClosedAndNothingElse) {
+  auto unclosed = [](const std::string& text) { return FindUnclosedQuote(YAML::Load(text), text); };
+  auto q = unclosed("a: 1\nb:\n  c: 'x\n  d: 2\n");
+  ASSERT_TRUE(q.has_value());
+  EXPECT_EQ(q->line, 2u);
+  EXPECT_EQ(q->column, 5u);
+  q = unclosed("a:\n  - \"p\"\n  - \"q\\\"\n");
+  ASSERT_TRUE(q.has_value());
+  EXPECT_EQ(q->line, 2u);
+  EXPECT_EQ(q->column, 4u);
+  // Closed quotes, escapes of both kinds, quotes inside plain and block scalars, and a quoted
+  // scalar over two lines are all fine.
+  for (const char* ok : {"a: 'it''s'\nb: \"say \\\"hi\\\"\"\n", "a: it's\n", "a: |\n  it's\n",
+                         "'k': v\n", "a: 'one\n  two'\n", "a: ''\n", ""}) {
+    EXPECT_FALSE(unclosed(ok).has_value()) << ok;
+  }
+  // Aliases are followed within a budget: an exponential document is not walked in full.
+  std::string bomb = "a: &a ['x', 'y', 'z', 'w']\n";
+  std::string prev = "a";
+  for (int i = 0; i < 12; ++i) {
+    std::string name = "l" + std::to_string(i);
+    bomb += name + ": &" + name + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n";
+    prev = name;
+  }
+  EXPECT_FALSE(unclosed(bomb).has_value());
+}
+
+TEST(Config, AQuoteNeverClosedIsAnErrorWithItsLine) {
+  Config c;
+  Status s = ApplyConfigYaml("listen: 127.0.0.1:9000\ndata_dir: '/var/lib/x\nthreads: 4\n", &c);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("line 2: the quote opened at column 11 is never closed"),
+            std::string::npos)
+      << s.message();
 }
 
 }  // namespace
