@@ -1011,6 +1011,15 @@ bool CsvType(std::string_view t, IocType* type) {
   return true;
 }
 
+// YYYY-MM-DD and nothing else.
+bool IsBareDate(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 namespace {
@@ -1055,8 +1064,11 @@ Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, i
         expires = std::stoll(e) * 1000;
       } else if (auto t = ParseLogTime(e)) {
         expires = *t;
+      } else if (auto day = ParseLogTime(IsBareDate(e) ? e + "T00:00:00Z" : std::string())) {
+        // "valid until 2026-02-01" holds through that day: until the next one begins (UTC).
+        expires = *day + 86400000;
       } else {
-        report.Skip("CSV expiry is neither RFC 3339 nor Unix seconds", line_no);
+        report.Skip("CSV expiry is neither RFC 3339, a date nor Unix seconds", line_no);
         continue;
       }
       if (expires <= now_millis) {

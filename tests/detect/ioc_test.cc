@@ -449,6 +449,26 @@ TEST(IocImportTest, Csv) {
   EXPECT_EQ(store.FindIp(Ip("192.0.2.99"), kNow), nullptr);
 }
 
+// A bare date holds through that day (UTC); other shapes near it are refused, not "never".
+TEST(IocImportTest, CsvExpiryAsABareDate) {
+  constexpr std::string_view kCsv =
+      "ip,192.0.2.1,a,2027-01-01\n"
+      "ip,192.0.2.2,b,2027-1-01\n"
+      "ip,192.0.2.3,c,2027-01-01T\n"
+      "ip,192.0.2.4,d,27-01-2027\n";
+  IocStore store;
+  auto r = ImportCsv(kCsv, "list.csv", kNow, &store);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->added, 1u);
+  EXPECT_EQ(r->skipped, 3u);
+  const Ioc* ip = store.FindIp(Ip("192.0.2.1"), kNow);
+  ASSERT_NE(ip, nullptr);
+  EXPECT_EQ(ip->expires_millis, 1798761600000 + 86400000);
+  EXPECT_NE(store.FindIp(Ip("192.0.2.1"), 1798761600000 + 86399999), nullptr);
+  EXPECT_EQ(store.FindIp(Ip("192.0.2.1"), 1798761600000 + 86400000), nullptr);
+  EXPECT_EQ(store.FindIp(Ip("192.0.2.2"), kNow), nullptr);
+}
+
 TEST(IocImportTest, HundredThousandIocsLoadAndLookUp) {
   std::string csv;
   for (int i = 0; i < 100000; ++i) {
