@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -32,6 +31,7 @@
 #include "detect/correlation.h"
 #include "detect/hs_runtime.h"
 #include "detect/ioc.h"
+#include "detect/log_file_source.h"
 #include "detect/log_parser.h"
 #include "detect/sigma.h"
 
@@ -45,31 +45,22 @@ constexpr size_t kSampleLines = 20;
 // many sources evicts the least recently active, as the server does.
 constexpr size_t kMaxCorrelationKeys = 100000;
 
-struct GzCloser {
-  void operator()(gzFile f) const { gzclose(f); }
-};
-using GzFile = std::unique_ptr<std::remove_pointer_t<gzFile>, GzCloser>;
-
 double ThreadCpuSeconds() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-// Reads lines from a plain or gzip file (zlib reads plain files through unchanged). Lines over
-// kMaxLineBytes are returned truncated with `too_long` set, and the rest of them skipped.
+// Reads lines from a plain, gzip or xz file (LogFileSource). Lines over kMaxLineBytes are
+// returned truncated with `too_long` set, and the rest of them skipped.
 class LineReader {
  public:
-  bool Open(const std::string& path) {
-    file_.reset(gzopen(path.c_str(), "rb"));
-    if (!file_) return false;
-    struct stat st {};
-    size_ = ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)
-                ? static_cast<uint64_t>(st.st_size)
-                : 0;
-    gzbuffer(file_.get(), 1 << 17);
+  Status Open(const std::string& path) {
+    auto source = LogFileSource::Open(path);
+    if (!source.ok()) return source.status();
+    file_ = std::move(*source);
     buf_.resize(kMaxLineBytes + kReadChunk + 1);
-    return true;
+    return Status::Ok();
   }
 
   // Returns false at end of file or on a read error (see error()).
@@ -111,9 +102,9 @@ class LineReader {
       std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
       end_ -= begin_;
       begin_ = 0;
-      int n = gzread(file_.get(), buf_.data() + end_, static_cast<unsigned>(kReadChunk));
+      int n = file_->Read(buf_.data() + end_, kReadChunk);
       if (n <= 0) {
-        error_ = n < 0 || EndedMidStream();
+        error_ = n < 0 || file_->EndedMidStream();
         eof_ = true;
       } else {
         end_ += static_cast<size_t>(n);
@@ -124,9 +115,9 @@ class LineReader {
   // Peeks at the first lines without consuming them (for format detection).
   std::vector<std::string> Sample(size_t count) {
     while (!eof_ && end_ < kReadChunk) {
-      int n = gzread(file_.get(), buf_.data() + end_, static_cast<unsigned>(kReadChunk - end_));
+      int n = file_->Read(buf_.data() + end_, kReadChunk - end_);
       if (n <= 0) {
-        error_ = n < 0 || EndedMidStream();
+        error_ = n < 0 || file_->EndedMidStream();
         eof_ = true;
         break;
       }
@@ -144,29 +135,19 @@ class LineReader {
   }
 
   bool error() const { return error_; }
-  // The file's size as stored (0 when not a regular file), and how much of it zlib has read.
-  uint64_t size() const { return size_; }
-  uint64_t raw_offset() const {
-    z_off_t at = gzoffset(file_.get());
-    return at < 0 ? 0 : static_cast<uint64_t>(at);
-  }
+  std::string_view kind() const { return file_->kind(); }
+  // The file's size as stored (0 when not a regular file), and how much of it has been read.
+  uint64_t size() const { return file_->size(); }
+  uint64_t raw_offset() const { return file_->raw_offset(); }
 
  private:
-  // zlib reports a gzip file cut short as an ordinary end of file; only gzerror tells.
-  bool EndedMidStream() {
-    int code = Z_OK;
-    gzerror(file_.get(), &code);
-    return code == Z_BUF_ERROR;
-  }
-
-  GzFile file_;
+  std::unique_ptr<LogFileSource> file_;
   std::vector<char> buf_;
   size_t begin_ = 0;
   size_t end_ = 0;
   bool eof_ = false;
   bool error_ = false;
   bool skipping_ = false;
-  uint64_t size_ = 0;
 };
 
 // Draws the progress line on a terminal at most five times a second.
@@ -798,8 +779,8 @@ int RunScanCommand(const ScanOptions& opt) {
   for (size_t file = 0; file < opt.log_files.size(); ++file) {
     const std::string& path = opt.log_files[file];
     LineReader reader;
-    if (!reader.Open(path)) {
-      err << "rampart scan: " << path << ": cannot open: " << std::strerror(errno) << "\n";
+    if (Status opened = reader.Open(path); !opened.ok()) {
+      err << "rampart scan: " << TerminalSafe(opened.message()) << "\n";
       exit_code = 1;
       continue;
     }
@@ -837,7 +818,8 @@ int RunScanCommand(const ScanOptions& opt) {
     progress.EndFile();
     if (reader.error()) {
       err << "rampart scan: " << path << ": read error after line " << line_no
-          << " (the file ends inside its gzip stream, or cannot be read)\n";
+          << " (the file ends inside its " << reader.kind()
+          << " stream, is not valid, or cannot be read)\n";
       exit_code = 1;
     }
     total_lines += line_no;

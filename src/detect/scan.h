@@ -26,7 +26,7 @@ struct ScanOptions {
   std::string output_format = "jsonl";
   // --log-format: "auto" (per file, from its first lines), "common", "combined", "epmm", "jsonl".
   std::string log_format = "auto";
-  // LOGFILE...: plain text or gzip (.gz is detected from the content, not the name).
+  // LOGFILE...: plain text, gzip or xz (detected from the content, not the name).
   std::vector<std::string> log_files;
   // Where alerts and the summary go; the CLI leaves the defaults (stdout, stderr).
   std::ostream* out = nullptr;
@@ -62,7 +62,7 @@ struct ScanProgress {
   std::string_view file;
   size_t file_index = 0;  // 0-based
   size_t file_count = 1;
-  uint64_t bytes_read = 0;   // of the file as stored (compressed for .gz)
+  uint64_t bytes_read = 0;   // of the file as stored (compressed for .gz and .xz)
   uint64_t bytes_total = 0;  // 0 when unknown (a pipe)
   uint64_t lines = 0;        // of this file so far
   double seconds = 0;        // since this file was opened

@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
 
   rampart::detect::ScanOptions scan;
   auto* scan_cmd = app.add_subcommand(
-      "scan", "Hunt through access logs (plain or .gz) with Sigma rules and IoC feeds");
+      "scan", "Hunt through access logs (plain, .gz or .xz) with Sigma rules and IoC feeds");
   // One value per occurrence: a vector option would otherwise take the log files after it as
   // more rule directories or feeds.
   scan_cmd

@@ -1,6 +1,7 @@
 #include "detect/scan.h"
 
 #include <gtest/gtest.h>
+#include <lzma.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -387,6 +388,63 @@ TEST_F(ScanTest, BadOptionsAndMissingFiles) {
   opt.ioc_files = {Write("broken.json", "{\"type\": \"bundle\", \"objects\": [")};
   EXPECT_EQ(Run(opt), 2);
   EXPECT_NE(err_.str().find("broken.json:1:32: invalid JSON"), std::string::npos) << err_.str();
+}
+
+TEST_F(ScanTest, XzLogsAreReadOtherCompressionsAndDirectoriesRefused) {
+  auto xz = [](const std::string& text) {
+    std::string out(lzma_stream_buffer_bound(text.size()), '\0');
+    size_t size = 0;
+    EXPECT_EQ(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, nullptr,
+                                      reinterpret_cast<const uint8_t*>(text.data()), text.size(),
+                                      reinterpret_cast<uint8_t*>(out.data()), &size, out.size()),
+              LZMA_OK);
+    out.resize(size);
+    return out;
+  };
+  ScanOptions opt;
+  opt.default_rules_dir = kBundledSigma;
+  // Two streams one after the other (as `cat a.xz b.xz` makes): both are read.
+  opt.log_files = {Write("access.log.xz", xz(Log()) + xz(Log()))};
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  auto alerts = Alerts();
+  ASSERT_EQ(alerts.size(), 6u) << out_.str();
+  EXPECT_EQ(alerts[0]["line"], 2);
+  EXPECT_EQ(alerts[2]["line"], 4);
+  EXPECT_EQ(alerts[5]["line"], 8);
+  EXPECT_NE(err_.str().find("8 lines in"), std::string::npos) << err_.str();
+
+  // Cut short, or damaged: what was read is scanned, and the file is reported.
+  std::string whole = xz(Log());
+  opt.log_files = {Write("cut.log.xz", whole.substr(0, whole.size() - 12))};
+  EXPECT_EQ(Run(opt), 1);
+  EXPECT_NE(err_.str().find("ends inside its xz stream"), std::string::npos) << err_.str();
+  std::string damaged = whole;
+  damaged[damaged.size() / 2] ^= 0x55;
+  opt.log_files = {Write("damaged.log.xz", damaged)};
+  EXPECT_EQ(Run(opt), 1);
+  EXPECT_NE(err_.str().find("read error"), std::string::npos) << err_.str();
+
+  // Compressions not read are named rather than read as text, and so is a directory; the
+  // other files are still scanned.
+  const std::pair<std::string, std::string> refused[] = {
+      {std::string("\x28\xb5\x2f\xfd\x24\x00", 6), "compressed with zstd"},
+      {"BZh91AY&SY", "compressed with bzip2"},
+      {std::string("PK\x03\x04\x14\x00", 6), "compressed with zip"},
+  };
+  for (const auto& [bytes, message] : refused) {
+    opt.log_files = {Write("rotated.log.1", bytes), Write("ok.log", Log())};
+    EXPECT_EQ(Run(opt), 1);
+    EXPECT_NE(err_.str().find("rotated.log.1: " + message), std::string::npos) << err_.str();
+    EXPECT_EQ(err_.str().find("not in"), std::string::npos) << "not read as text: " << err_.str();
+    EXPECT_EQ(Alerts().size(), 3u);
+  }
+  fs::create_directories(dir_ / "logs");
+  opt.log_files = {(dir_ / "logs").string(), Write("ok.log", Log())};
+  EXPECT_EQ(Run(opt), 1);
+  EXPECT_NE(err_.str().find("logs: is a directory, not a log file"), std::string::npos)
+      << err_.str();
+  EXPECT_EQ(err_.str().find("gzip"), std::string::npos) << err_.str();
+  EXPECT_EQ(Alerts().size(), 3u);
 }
 
 TEST_F(ScanTest, RulesCheckPrintsEveryRule) {
