@@ -476,17 +476,20 @@ void LiveEngine::Impl::ObserveFileUse(const SecurityEvent& se, const Event& ev, 
     new_files_->FileDeleted(se.Get("file.path"));
     return;
   }
-  // A refused or missing request (4xx) did not reach the file, nor did one the front proxy
+  // A refused request (401, 403, ...) did not reach the file, nor did one the front proxy
   // answered for a back end that was down (502, 503, 504: restarts and upgrades, when new
   // pages appear); a 500 did (a page that throws has run, and a webshell failing on its input
-  // is still one).
+  // is still one). A 404 with parameters to a new script counts too: the file is on disk, and
+  // a webshell may answer its own requests with 404 to look like nothing is there. Its body
+  // is an error page, not the file, so it is no download.
   const int status = ev.status_code();
-  if (!ev.Has(Field::kUrlPath) || (status >= 400 && status != 500)) return;
   const bool parameters =
       !ev.Get(Field::kUrlQuery).empty() || ev.Get(Field::kHttpRequestMethod) == "POST";
+  const bool hidden_script = status == 404 && parameters;
+  if (!ev.Has(Field::kUrlPath) || (status >= 400 && status != 500 && !hidden_script)) return;
   uint64_t bytes = 0;
   for (char c : ev.Get(Field::kHttpResponseBodyBytes)) {
-    if (c < '0' || c > '9' || bytes > (uint64_t{1} << 60)) break;
+    if (hidden_script || c < '0' || c > '9' || bytes > (uint64_t{1} << 60)) break;
     bytes = bytes * 10 + static_cast<uint64_t>(c - '0');
   }
   NewFileUse use = new_files_->Request(ev.Decoded(Field::kUrlPath), parameters, bytes, now);

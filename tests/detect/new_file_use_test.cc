@@ -99,11 +99,14 @@ TEST(NewFileUseTest, TheLiveEngineRaisesBothAlertsByFile) {
     emit(std::move(created));
   }
   // Before its creation is known, the same request to an old file says nothing; a request the
-  // server refused did not reach the new one.
+  // server refused did not reach the new one, and a 404 for the staged file is no download.
   emit(Request("GET", "/mifs/login.jsp", "u=a", "900"));
   SecurityEvent refused = Request("POST", "/mifs/k.jsp", "", "0");
-  refused.Set("http.response.status_code", "404");
+  refused.Set("http.response.status_code", "403");
   emit(std::move(refused));
+  SecurityEvent missing = Request("GET", "/mifs/css/x.css", "", "7340032");
+  missing.Set("http.response.status_code", "404");
+  emit(std::move(missing));
   emit(Request("POST", "/mifs/k.jsp", "", "120"));
   emit(Request("GET", "/mifs/css/x.css", "", "7340032"));
   auto alerts = rec.Take();
@@ -121,6 +124,18 @@ TEST(NewFileUseTest, TheLiveEngineRaisesBothAlertsByFile) {
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].rule_id, "rampart-new-script-called");
   EXPECT_EQ(again[0].entity, "file.path=/opt/epmm/webapps/mifs/k.jsp");
+  // A webshell answering its own requests with 404 is on disk all the same; without
+  // parameters a 404 says nothing.
+  SecurityEvent hiding = Request("GET", "/mifs/k.jsp", "cmd=id", "196");
+  hiding.Set("http.response.status_code", "404");
+  emit(std::move(hiding));
+  SecurityEvent plain_404 = Request("GET", "/mifs/k.jsp", "", "196");
+  plain_404.Set("http.response.status_code", "404");
+  emit(std::move(plain_404));
+  auto hidden = rec.Take();
+  ASSERT_EQ(hidden.size(), 1u);
+  EXPECT_EQ(hidden[0].rule_id, "rampart-new-script-called");
+  EXPECT_NE(hidden[0].evidence[0].find("cmd=id"), std::string::npos);
   EXPECT_EQ(alerts[0].rule_id, "rampart-new-script-called");
   EXPECT_EQ(alerts[0].severity, "critical");
   EXPECT_EQ(alerts[0].entity, "file.path=/opt/epmm/webapps/mifs/k.jsp");
