@@ -80,6 +80,11 @@ void ActionEngine::NotifyLocked(BlockChange::Kind kind, const store::AddressBloc
 void ActionEngine::EndBlockLocked(BlockChange::Kind kind, const store::AddressBlock& block,
                                   int64_t now) {
   if (live_blocks_.erase(block.id) == 0) return;
+  ReportEndLocked(kind, block, now);
+}
+
+void ActionEngine::ReportEndLocked(BlockChange::Kind kind, const store::AddressBlock& block,
+                                   int64_t now) {
   NotifyLocked(kind, block, now);
   const store::AddressBlock* still = nullptr;
   for (const auto& [id, b] : live_blocks_) {
@@ -99,8 +104,37 @@ int ActionEngine::SweepExpiredLocked(int64_t now) {
   for (const auto& b : ended) {
     EndBlockLocked(BlockChange::Kind::kExpired, b, now);
     log::Info("response.block_expired", {{"value", b.value}, {"block_id", b.id}});
+    // Unmarked (the store was down), it is announced again at the next pass: twice rather
+    // than never.
+    if (Status marked = store_->MarkBlockExpiryAnnounced(b.id); !marked.ok()) {
+      log::Warn("response.block_expiry_mark_failed",
+                {{"block_id", b.id}, {"error", marked.message()}});
+    }
   }
-  return static_cast<int>(ended.size());
+  // Those that ran out while the server was stopped go out before any new block of theirs.
+  return static_cast<int>(ended.size()) + AnnounceMissedExpiriesLocked(now);
+}
+
+int ActionEngine::AnnounceMissedExpiriesLocked(int64_t now) {
+  constexpr int64_t kBatch = 1000;
+  auto missed = store_->ListUnannouncedExpiredBlocks(now, kBatch);
+  if (!missed.ok()) {
+    log::Warn("response.block_expiry_list_failed", {{"error", missed.status().message()}});
+    return 0;
+  }
+  int announced = 0;
+  for (const store::AddressBlock& b : *missed) {
+    if (live_blocks_.count(b.id) != 0) continue;  // the sweep's
+    ReportEndLocked(BlockChange::Kind::kExpired, b, now);
+    log::Info("response.block_expired_while_stopped",
+              {{"value", b.value}, {"block_id", b.id}, {"expired_at", b.expires_at}});
+    if (Status marked = store_->MarkBlockExpiryAnnounced(b.id); !marked.ok()) {
+      log::Warn("response.block_expiry_mark_failed",
+                {{"block_id", b.id}, {"error", marked.message()}});
+    }
+    ++announced;
+  }
+  return announced;
 }
 
 Result<int> ActionEngine::ExpireBlocks() {

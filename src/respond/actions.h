@@ -135,8 +135,10 @@ class ActionEngine {
   void SetBlockObserver(BlockObserver observer);
   // Reports each block whose time ran out since it was last seen in force (kExpired, once), and
   // drops expired blocks from the denylist. Enforcement does not wait for this (Admit compares
-  // expiry itself); run it periodically (App::RunMaintenance). Returns how many expired.
-  // Blocks that expired while the server was stopped are not reported.
+  // expiry itself); run it periodically (App::RunMaintenance), and once at start after the
+  // observer is set: blocks that expired while the server was stopped are reported then (each
+  // expiry is marked announced in the store, so it is reported once across restarts). Returns
+  // how many expired.
   Result<int> ExpireBlocks();
   // Ends every session and API token of a principal: "tok_..." revokes the token, "usr_..."
   // ends every session of the user. Returns how many credentials were ended (0 when already).
@@ -260,8 +262,15 @@ class ActionEngine {
   // it was not in force as far as this engine knew (ended already); then re-announces the
   // longest-lasting other block of the same value still in force.
   void EndBlockLocked(BlockChange::Kind kind, const store::AddressBlock& block, int64_t now);
-  // With blocks_mu_ held: ends every known block expired at `now`. Returns how many.
+  // With blocks_mu_ held: reports `block` ended, then re-announces the longest-lasting other
+  // block of the same value still in force.
+  void ReportEndLocked(BlockChange::Kind kind, const store::AddressBlock& block, int64_t now);
+  // With blocks_mu_ held: ends every known block expired at `now`, and marks each expiry
+  // announced in the store; then AnnounceMissedExpiriesLocked. Returns how many.
   int SweepExpiredLocked(int64_t now);
+  // With blocks_mu_ held: reports the blocks that expired while the server was stopped (the
+  // store has them unannounced and this engine never knew them in force) and marks them.
+  int AnnounceMissedExpiriesLocked(int64_t now);
   Status CheckLiftCaller(const ActionContext& ctx, const std::string& scope, const LiftActor& who,
                          const std::string& step_name);
 

@@ -326,6 +326,11 @@ int Serve(const ServeOptions& options) {
     app.response().SetBlockObserver(
         [hooks = decision_hooks->get()](const respond::BlockChange& c) { hooks->Publish(c); });
   }
+  // Blocks that ran out while the server was stopped: their unbans go out now, not at the
+  // first maintenance pass.
+  if (auto ended = app.response().ExpireBlocks(); !ended.ok()) {
+    log::Error("response.expiry_failed", {{"error", ended.status().message()}});
+  }
 
   // Playbooks: a broken file is named with its line and skipped; the others still run.
   if (config.response.playbooks) {

@@ -499,6 +499,14 @@ class Store {
   virtual Result<AddressBlock> GetAddressBlock(int64_t id) = 0;
   // Blocks in force at `now` (not removed, not expired), oldest first.
   virtual Result<std::vector<AddressBlock>> ListActiveAddressBlocks(int64_t now) = 0;
+  // Blocks that ran out by `now` (not removed by hand) and whose expiry has not been marked
+  // announced: those that expired while the server was stopped, or whose mark failed. Oldest
+  // first, at most `limit`.
+  virtual Result<std::vector<AddressBlock>> ListUnannouncedExpiredBlocks(int64_t now,
+                                                                         int64_t limit) = 0;
+  // Records that a block's expiry was announced to the decision webhooks. NotFound for an
+  // unknown id.
+  virtual Status MarkBlockExpiryAnnounced(int64_t id) = 0;
   // Every block whose change_seq is above `after_seq`, in change order (at most `limit`).
   virtual Result<std::vector<AddressBlock>> ListAddressBlockChanges(int64_t after_seq,
                                                                     int64_t limit) = 0;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/crypto.h"
 #include "respond/actions.h"
@@ -135,6 +136,52 @@ TEST_F(BlockObserverTest, BlocksInForceAtLoadExpireAfterARestart) {
   ASSERT_EQ(*restarted.ExpireBlocks(), 1);
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].kind, Kind::kExpired);
+}
+
+// A block that ran out while the server was stopped was never announced: receivers that do
+// not expire bans themselves kept it forever.
+TEST_F(BlockObserverTest, BlocksThatExpiredWhileStoppedAreAnnouncedOnceAtTheNextStart) {
+  ActionContext ctx;
+  ctx.actor = "usr_admin";
+  auto ran_out = engine_->BlockAddress(ctx, "203.0.113.7", 60, "", "");
+  auto lifted = engine_->BlockAddress(ctx, "203.0.113.8", 60, "", "");
+  auto lasting = engine_->BlockAddress(ctx, "203.0.113.9", 3600, "", "");
+  auto again = engine_->BlockAddress(ctx, "198.51.100.4", 60, "", "");
+  ASSERT_TRUE(ran_out.ok() && lifted.ok() && lasting.ok() && again.ok());
+  ASSERT_TRUE(engine_->UnblockAddress(ctx, lifted->id).ok());
+  engine_.reset();  // stopped; two minutes pass
+  clock_.AdvanceSeconds(120);
+
+  auto start = [&](std::vector<BlockChange>* seen) {
+    auto engine =
+        std::make_unique<ActionEngine>(store_.get(), &keeper_, &clock_, &denylist_, &lockdowns_);
+    EXPECT_TRUE(engine->Load().ok());
+    engine->SetBlockObserver([seen](const BlockChange& c) { seen->push_back(c); });
+    return engine;
+  };
+  std::vector<BlockChange> seen;
+  auto engine = start(&seen);
+  // Before any sweep, a new block of a value whose block ran out meanwhile: the old one's
+  // unban goes first, or a receiver keying bans by value would lift the new one.
+  auto renewed = engine->BlockAddress(ctx, "198.51.100.4", 600, "", "");
+  ASSERT_TRUE(renewed.ok());
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].kind, Kind::kExpired);
+  EXPECT_EQ(seen[1].kind, Kind::kExpired);
+  std::set<int64_t> expired = {seen[0].block.id, seen[1].block.id};
+  EXPECT_EQ(expired, (std::set<int64_t>{ran_out->id, again->id}));
+  EXPECT_EQ(seen[2].kind, Kind::kAdded);
+  EXPECT_EQ(seen[2].block.id, renewed->id);
+  EXPECT_EQ(*engine->ExpireBlocks(), 0) << "announced once";
+  EXPECT_EQ(seen.size(), 3u);
+
+  // Marked in the store: the next start says nothing of them.
+  engine.reset();
+  std::vector<BlockChange> after_restart;
+  auto next = start(&after_restart);
+  EXPECT_EQ(*next->ExpireBlocks(), 0);
+  EXPECT_TRUE(after_restart.empty());
+  EXPECT_FALSE(denylist_.Admit("203.0.113.9")) << "the lasting block still holds";
 }
 
 TEST(DecisionWebhookBody, BanAndUnbanShapes) {

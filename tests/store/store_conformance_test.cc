@@ -2520,6 +2520,25 @@ TEST_P(StoreConformanceTest, AddressBlocksAreExtendedNotDuplicated) {
   EXPECT_NE(renewed.id, first.id);
 }
 
+TEST_P(StoreConformanceTest, UnannouncedBlockExpiries) {
+  bool existed = false;
+  auto ran_out = Must(store_->AddAddressBlock(Block("192.0.2.1", 100, 200), 100, &existed));
+  auto later = Must(store_->AddAddressBlock(Block("192.0.2.2", 100, 300), 100, &existed));
+  auto lifted = Must(store_->AddAddressBlock(Block("192.0.2.3", 100, 200), 100, &existed));
+  Must(store_->RemoveAddressBlock(lifted.id, "tok_admin", 150));
+  EXPECT_TRUE(Must(store_->ListUnannouncedExpiredBlocks(199, 100)).empty());
+  auto due = Must(store_->ListUnannouncedExpiredBlocks(300, 100));
+  ASSERT_EQ(due.size(), 2u) << "a block lifted by hand has no expiry to announce";
+  EXPECT_EQ(due[0].id, ran_out.id) << "oldest expiry first";
+  EXPECT_EQ(due[1].id, later.id);
+  EXPECT_EQ(Must(store_->ListUnannouncedExpiredBlocks(300, 1)).size(), 1u);
+  ASSERT_TRUE(store_->MarkBlockExpiryAnnounced(ran_out.id).ok());
+  due = Must(store_->ListUnannouncedExpiredBlocks(300, 100));
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].id, later.id);
+  EXPECT_CODE(store_->MarkBlockExpiryAnnounced(999999), kNotFound);
+}
+
 TEST_P(StoreConformanceTest, AddressBlockRemovalAndChanges) {
   bool existed = false;
   auto a = Must(store_->AddAddressBlock(Block("192.0.2.1", 100, 1000), 100, &existed));
@@ -2704,6 +2723,54 @@ TEST(SqliteMigrations, RefusesADatabaseFromANewerProgram) {
   std::filesystem::remove_all(dir);
 }
 
+// A database file at schema `version - 1` (as an older release left it), with `rows` run on it.
+void WriteDatabaseBefore(const std::string& path, int version, const std::string& rows) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::string script =
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+      "applied_at INTEGER NOT NULL);";
+  for (const auto& m : sqlite::Migrations()) {
+    if (m.version >= version) break;
+    script += std::string(m.sql);
+    script += "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", '" +
+              std::string(m.name) + "', 0);";
+  }
+  script += rows;
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, script.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+      << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+// Blocks that ended before migration 10 are not announced again; those still in force are
+// announced when they run out.
+TEST(SqliteMigrations, BlocksEndedBeforeTheUpgradeAreNotAnnouncedAgain) {
+  ASSERT_OK(crypto::InitCrypto());
+  auto dir = std::filesystem::temp_directory_path() / core::NewId("rampart-migrations-test");
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "rampart.db").string();
+  std::string rows;
+  // Ended long ago; lifted by hand; in force until 2100.
+  for (const char* row : {"1, '192.0.2.1', 1000, 0", "2, '192.0.2.2', 4102444800, 500",
+                          "3, '192.0.2.3', 4102444800, 0"}) {
+    rows += std::string(
+                "INSERT INTO address_blocks (id, value, expires_at, removed_at, scope, reason, "
+                "origin, scenario, created_by, institution_id, created_at, removed_by, "
+                "change_seq) SELECT ") +
+            row + ", 'Ip', '', 'manual', 'rampart/manual', 'system', '', 1, '', 1;";
+  }
+  WriteDatabaseBefore(path, 10, rows);
+  auto store = sqlite::SqliteStore::Open(path);
+  ASSERT_OK(store);
+  auto due = Must((*store)->ListUnannouncedExpiredBlocks(5000000000, 100));
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].id, 3);
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
 // Migration 9 on a database with rows: older alerts, incidents and tokens keep everything and
 // read 0 for the new columns (readers fall back to seconds x 1000); an alert folded after the
 // upgrade counts its old times as whole seconds.
@@ -2712,36 +2779,19 @@ TEST(SqliteMigrations, PreciseTimesAndTokenOwnersUpgradeExistingRows) {
   auto dir = std::filesystem::temp_directory_path() / core::NewId("rampart-migrations-test");
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "rampart.db").string();
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    std::string script =
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-        "applied_at INTEGER NOT NULL);";
-    for (const auto& m : sqlite::Migrations()) {
-      if (m.version >= 9) break;
-      script += std::string(m.sql);
-      script += "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", '" +
-                std::string(m.name) + "', 0);";
-    }
-    script +=
-        "INSERT INTO institutions (id, name, created_at) VALUES ('ins_old', 'Old', 1);"
-        "INSERT INTO alerts VALUES ('alr_old', 'ins_old', 'r1', 'R1', 'source.ip=192.0.2.1', "
-        "'high', '[]', '[]', 100, 105, 2, 'open', '', 0, 101);"
-        "INSERT INTO incidents VALUES ('inc_old', 'ins_old', 'source.ip=192.0.2.1', 'R1', "
-        "'high', 'new', 101, 105, 101, 101, 0);"
-        "INSERT INTO incident_alerts VALUES ('alr_old', 'inc_old', 1);"
-        "INSERT INTO api_tokens VALUES ('tok_old', 'script', 'hash_old', 'admin', 'ins_old', 0, "
-        "0, 1, 0);";
-    char* error = nullptr;
-    EXPECT_EQ(sqlite3_exec(db, script.c_str(), nullptr, nullptr, &error), SQLITE_OK)
-        << (error ? error : "");
-    sqlite3_free(error);
-    sqlite3_close(db);
-  }
+  WriteDatabaseBefore(
+      path, 9,
+      "INSERT INTO institutions (id, name, created_at) VALUES ('ins_old', 'Old', 1);"
+      "INSERT INTO alerts VALUES ('alr_old', 'ins_old', 'r1', 'R1', 'source.ip=192.0.2.1', "
+      "'high', '[]', '[]', 100, 105, 2, 'open', '', 0, 101);"
+      "INSERT INTO incidents VALUES ('inc_old', 'ins_old', 'source.ip=192.0.2.1', 'R1', "
+      "'high', 'new', 101, 105, 101, 101, 0);"
+      "INSERT INTO incident_alerts VALUES ('alr_old', 'inc_old', 1);"
+      "INSERT INTO api_tokens VALUES ('tok_old', 'script', 'hash_old', 'admin', 'ins_old', 0, "
+      "0, 1, 0);");
   auto store = sqlite::SqliteStore::Open(path);
   ASSERT_OK(store);
-  EXPECT_EQ((*store)->migrations_applied(), 1);
+  EXPECT_EQ((*store)->migrations_applied(), static_cast<int>(sqlite::Migrations().size()) - 8);
   core::Alert old = Must((*store)->GetAlert(Scope::All(), "alr_old"));
   EXPECT_EQ(old.first_seen, 100);
   EXPECT_EQ(old.first_seen_ms, 0);

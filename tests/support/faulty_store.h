@@ -522,6 +522,15 @@ class FaultyStore final : public Store {
     if (Status s = Fault("ListActiveAddressBlocks"); !s.ok()) return s;
     return inner_->ListActiveAddressBlocks(now);
   }
+  Result<std::vector<AddressBlock>> ListUnannouncedExpiredBlocks(int64_t now,
+                                                                 int64_t limit) override {
+    if (Status s = Fault("ListUnannouncedExpiredBlocks"); !s.ok()) return s;
+    return inner_->ListUnannouncedExpiredBlocks(now, limit);
+  }
+  Status MarkBlockExpiryAnnounced(int64_t id) override {
+    if (Status s = Fault("MarkBlockExpiryAnnounced"); !s.ok()) return s;
+    return inner_->MarkBlockExpiryAnnounced(id);
+  }
   Result<std::vector<AddressBlock>> ListAddressBlockChanges(int64_t after_seq,
                                                             int64_t limit) override {
     if (Status s = Fault("ListAddressBlockChanges"); !s.ok()) return s;

@@ -420,11 +420,21 @@ ALTER TABLE incidents ADD COLUMN first_alert_at_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE api_tokens ADD COLUMN owner_id TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Blocks that expire while the server is stopped are announced to the decision webhooks at the
+// next start; a block's announced expiry is marked so that it is said once. Blocks that ended
+// before this version were announced then, or never will be: marked as done.
+constexpr std::string_view kBlockExpiryAnnounced = R"sql(
+ALTER TABLE address_blocks ADD COLUMN expiry_announced INTEGER NOT NULL DEFAULT 0;
+UPDATE address_blocks SET expiry_announced = 1
+  WHERE removed_at != 0 OR expires_at <= CAST(strftime('%s', 'now') AS INTEGER);
+CREATE INDEX address_blocks_unannounced ON address_blocks(expiry_announced, removed_at, expires_at);
+)sql";
+
 }  // namespace
 
 // Versions are assigned in order of merge: 2 keeper (sealed staff, signed commands), 3 admin
 // identity, 4 alerts, 5 staff exports, 6 response, 7 incidents, 8 containment, 9 precise times and
-// token owners.
+// token owners, 10 announced block expiries.
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "initial_schema", kInitialSchema},
@@ -436,6 +446,7 @@ const std::vector<Migration>& Migrations() {
       {7, "incidents", kIncidents},
       {8, "containment", kContainment},
       {9, "precise_times_token_owners", kPreciseTimesTokenOwners},
+      {10, "block_expiry_announced", kBlockExpiryAnnounced},
   };
   return kMigrations;
 }

@@ -3012,6 +3012,24 @@ Result<std::vector<AddressBlock>> SqliteStore::ListActiveAddressBlocks(int64_t n
   });
 }
 
+Result<std::vector<AddressBlock>> SqliteStore::ListUnannouncedExpiredBlocks(int64_t now,
+                                                                            int64_t limit) {
+  return Read([&](Connection& c) {
+    Query q("SELECT " ADDRESS_BLOCK_COLS " FROM address_blocks");
+    q.Where("removed_at = 0").Where("expires_at <= ?").Arg(now).Where("expiry_announced = 0");
+    q.Append(" ORDER BY expires_at, id LIMIT ?").Arg(std::clamp<int64_t>(limit, 1, 100000));
+    return GetAll<AddressBlock>(c, q, ReadAddressBlock);
+  });
+}
+
+Status SqliteStore::MarkBlockExpiryAnnounced(int64_t id) {
+  return Write([&](Connection& c) -> Status {
+    Query up("UPDATE address_blocks SET expiry_announced = 1");
+    up.Where("id = ?").Arg(id);
+    return RunOne(c, up, "address block");
+  });
+}
+
 Result<std::vector<AddressBlock>> SqliteStore::ListAddressBlockChanges(int64_t after_seq,
                                                                        int64_t limit) {
   return Read([&](Connection& c) {

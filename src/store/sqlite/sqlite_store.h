@@ -239,6 +239,9 @@ class SqliteStore final : public Store {
   Result<AddressBlock> RemoveAddressBlock(int64_t id, const std::string& by, int64_t now) override;
   Result<AddressBlock> GetAddressBlock(int64_t id) override;
   Result<std::vector<AddressBlock>> ListActiveAddressBlocks(int64_t now) override;
+  Result<std::vector<AddressBlock>> ListUnannouncedExpiredBlocks(int64_t now,
+                                                                 int64_t limit) override;
+  Status MarkBlockExpiryAnnounced(int64_t id) override;
   Result<std::vector<AddressBlock>> ListAddressBlockChanges(int64_t after_seq,
                                                             int64_t limit) override;
   Status CreateBouncerKey(const BouncerKey& key) override;
