@@ -54,8 +54,9 @@ bool NormaliseDomain(std::string_view in, std::string* out) {
   return true;
 }
 
-// Drops the scheme and fragment and lower-cases the host: "HTTPS://Evil.Example/A?b" →
-// "evil.example/A?b". A path-only value ("/mifs/403.jsp") stays as it is.
+// Drops the scheme, fragment, user info and port and lower-cases the host:
+// "HTTPS://u@Evil.Example:443/A?b" → "evil.example/A?b". A path-only value ("/mifs/403.jsp")
+// stays as it is.
 // Writes into *out so that lookups can reuse one buffer per thread.
 // The URL without surrounding blanks, fragment and scheme: what NormaliseUrlInto keeps.
 std::string_view UrlWithoutSchemeAndFragment(std::string_view in) {
@@ -106,13 +107,20 @@ std::string_view WithoutPort(std::string_view host) {
   return host.substr(0, colon);
 }
 
+// The host without user info ("user:pw@h" → "h"): credentials in a URL do not change the
+// resource it names, and a request can add them to dodge an indicator.
+std::string_view WithoutUserInfo(std::string_view host) {
+  size_t at = host.rfind('@');
+  return at == std::string_view::npos ? host : host.substr(at + 1);
+}
+
 // The host part of NormaliseUrlInto's result, not lower-cased ("" for a path-only URL).
 std::string_view NormalisedUrlHost(std::string_view in) {
   // Most URLs looked up are request paths: no fragment or scheme search needed for those.
   if (!in.empty() && in[0] == '/') return {};
   in = UrlWithoutSchemeAndFragment(in);
   if (!in.empty() && in[0] == '/') return {};
-  return WithoutPort(in.substr(0, HostEnd(in)));
+  return WithoutPort(WithoutUserInfo(in.substr(0, HostEnd(in))));
 }
 
 void NormaliseUrlInto(std::string_view in, std::string* out) {
@@ -123,7 +131,7 @@ void NormaliseUrlInto(std::string_view in, std::string* out) {
     return;
   }
   size_t slash = HostEnd(in);
-  std::string_view host = WithoutPort(in.substr(0, slash));
+  std::string_view host = WithoutPort(WithoutUserInfo(in.substr(0, slash)));
   for (char c : host) out->push_back(AsciiLower(c));
   if (slash == std::string_view::npos) {
     out->push_back('/');

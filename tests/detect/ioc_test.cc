@@ -115,6 +115,12 @@ TEST(IocStoreTest, UrlsMatchWhateverPortTheLogShows) {
   EXPECT_EQ(hits("192.0.2.1" + t + "GET http://[2001:db8::9]/x HTTP/1.1\" 200 1"), 1u);
   EXPECT_EQ(hits("192.0.2.1" + t + "GET http://bad.example:80/other.sh HTTP/1.1\" 200 1"), 0u);
   EXPECT_EQ(hits("[2001:db8::9]:8443 192.0.2.1" + t + "GET /x HTTP/1.1\" 200 1"), 1u);
+  // User info names no other resource: added to a request, it must not dodge the indicator.
+  EXPECT_EQ(hits("192.0.2.1" + t + "GET http://user:pw@bad.example/payload.sh HTTP/1.1\" 200 1"),
+            1u);
+  ASSERT_TRUE(store.Add(IocType::kUrl, "http://u@creds.example/y", "f", 0).ok());
+  EXPECT_EQ(hits("192.0.2.1" + t + "GET http://creds.example/y HTTP/1.1\" 200 1"), 1u);
+  EXPECT_EQ(hits("192.0.2.1" + t + "GET http://creds.example/y@z HTTP/1.1\" 200 1"), 0u);
   // ":80" alone is no host to cut a port from: not a path-only indicator matching every host.
   ASSERT_TRUE(store.Add(IocType::kUrl, "http://:8080/evil", "f", 0).ok());
   EXPECT_EQ(store.FindUrl("http://any.example/evil", kNow), nullptr);
