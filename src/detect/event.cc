@@ -152,6 +152,23 @@ void PercentDecodeAppend(std::string_view in, std::string* out) {
   }
 }
 
+bool IsRampartAction(std::string_view action) {
+  static constexpr std::string_view kNamespaces[] = {"auth.", "command.",   "device.",   "staff.",
+                                                     "file.", "detection.", "response.", "admin."};
+  for (std::string_view ns : kNamespaces) {
+    if (action.starts_with(ns)) return true;
+  }
+  return action == "http.request" || action == "http.violation";
+}
+
+SecurityEvent ExternalSecurityEvent(const Event& ev) {
+  SecurityEvent out = ToSecurityEvent(ev);
+  for (auto& [name, value] : out.fields) {
+    if (name == "event.action" && IsRampartAction(value)) value = "external." + value;
+  }
+  return out;
+}
+
 SecurityEvent ToSecurityEvent(const Event& ev) {
   SecurityEvent out;
   out.fields.reserve(kFieldCount);

@@ -206,4 +206,17 @@ inline bool NeedsPercentDecode(std::string_view s) {
 // so the engine sees exactly the fields `rampart scan` matches.
 SecurityEvent ToSecurityEvent(const Event& ev);
 
+// Whether `action` is one of Rampart's own event actions (the API's "http.request",
+// "auth.login", "staff.decrypt", "command.queued", "device.*"; file integrity's "file.*"; the
+// engine's "detection.*"; the response's "response.*" and the admin's "admin.*"), which only
+// in-process sources may emit.
+bool IsRampartAction(std::string_view action);
+
+// ToSecurityEvent for a line from outside the process (a followed log file, a syslog sender):
+// an action in Rampart's own namespaces is kept as "external." + action, so that a sender can
+// neither feed the detectors that act on those events (new files, admin logins, canary tokens)
+// nor match the rules written for them (a forged "file.deleted" hid a webshell from the
+// new-file detector; a forged canary "staff.decrypt" could set off the staff-harvest playbook).
+SecurityEvent ExternalSecurityEvent(const Event& ev);
+
 }  // namespace rampart::detect

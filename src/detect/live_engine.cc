@@ -159,7 +159,10 @@ Status LiveEngine::Impl::Load() {
     // Scans bypass the library's own choice of CPU code, or could not although they should.
     log::Warn("detect.vectorscan_workaround", {{"scan", std::string(HsScanMode())}});
   }
-  canary_paths_.insert(options_.canary_paths.begin(), options_.canary_paths.end());
+  for (std::string path : options_.canary_paths) {
+    if (path.size() > 1 && path.back() == '/') path.pop_back();  // compared without it
+    canary_paths_.insert(std::move(path));
+  }
   canary_tokens_.insert(options_.canary_token_ids.begin(), options_.canary_token_ids.end());
   if (options_.new_file_use.enabled) {
     new_files_ = std::make_unique<NewFileUseDetector>(options_.new_file_use);
@@ -398,8 +401,12 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
 
   // Canaries first: they alert whatever the rules say.
   if (!canary_paths_.empty() && ev.Has(Field::kUrlPath)) {
-    // Each form once: raw, then decoded and resolved only where they differ.
-    auto listed = [&](std::string_view path) { return canary_paths_.count(std::string(path)) > 0; };
+    // Each form once: raw, then decoded and resolved only where they differ. A trailing '/'
+    // reaches the same resource on most servers ("/mifs/canary/" for "/mifs/canary").
+    auto listed = [&](std::string_view path) {
+      if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+      return canary_paths_.count(std::string(path)) > 0;
+    };
     if (listed(ev.Get(Field::kUrlPath)) ||
         (ev.HasDistinctDecoded(Field::kUrlPath) && listed(ev.Decoded(Field::kUrlPath))) ||
         (ev.HasDistinctResolvedPath() && listed(ev.ResolvedPath()))) {
@@ -407,7 +414,10 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
             EntityOf(ev), inst, ts, Evidence(se, ts));
     }
   }
+  // A token is used on this server only: an outside source's user.name is not one (a log line
+  // naming the canary's id is no use of it).
   if (!canary_tokens_.empty() && ev.Has(Field::kUserName) &&
+      IsRampartAction(se.Get("event.action")) &&
       canary_tokens_.count(std::string(ev.Get(Field::kUserName)))) {
     Raise("rampart-canary-token", "Use of a canary API token", "critical", {"T1078", "T1552.001"},
           "user.name=" + std::string(ev.Get(Field::kUserName)), inst, ts, Evidence(se, ts));

@@ -380,7 +380,7 @@ void LogFollower::Impl::HandleLine(Tracked& t, std::string_view line) {
     }
     return;
   }
-  SecurityEvent se = ToSecurityEvent(event_);
+  SecurityEvent se = ExternalSecurityEvent(event_);
   se.Set("log.file.path", t.path).Set("log.file.line", std::to_string(t.line));
   sink_->Emit(std::move(se));
   ++events_;

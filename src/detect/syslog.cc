@@ -255,7 +255,7 @@ SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport
     bool ok = json ? ParseJsonLine(msg.message, &ev) : ParseAccessLogLine(msg.message, &ev);
     // Any JSON object parses; only one that reads as a request or an action is taken as such.
     if (ok && (!json || ev.Has(Field::kUrlOriginal) || ev.Has(Field::kEventAction))) {
-      se = ToSecurityEvent(ev);
+      se = ExternalSecurityEvent(ev);
       // What only the receiver knows (who connected, how, the syslog header) is not the
       // sender's to claim in its JSON: those fields are the receiver's own or absent.
       std::erase_if(se.fields, [](const auto& field) {

@@ -15,6 +15,7 @@
 #include "detect/bounded_queue.h"
 #include "detect/correlation.h"
 #include "detect/live_engine.h"
+#include "detect/log_parser.h"
 #include "support/recording_alert_handler.h"
 
 namespace rampart::detect {
@@ -433,10 +434,18 @@ TEST(LiveEngineTest, CanaryPathSpelledAnotherWayIsTheCanary) {
   Harness h(opt);
   h.At(0, Probe("198.51.100.1", "/api//v1/staff/./export.csv;jsessionid=1"));
   h.At(1, Probe("198.51.100.2", "/api/v1/staff/export.csv/other"));
+  h.At(2, Probe("198.51.100.3", "/api/v1/staff/export.csv/"));
   auto alerts = h.rec.Take();
-  ASSERT_EQ(alerts.size(), 1u);
+  ASSERT_EQ(alerts.size(), 2u);
   EXPECT_EQ(alerts[0].rule_id, "rampart-canary-path");
   EXPECT_EQ(alerts[0].entity, "source.ip=198.51.100.1");
+  EXPECT_EQ(alerts[1].entity, "source.ip=198.51.100.3") << "a trailing '/' reaches it too";
+  // Configured with a trailing '/', the same.
+  LiveEngineOptions slash;
+  slash.canary_paths = {"/mifs/hidden/"};
+  Harness s(slash);
+  s.At(0, Probe("198.51.100.4", "/mifs/hidden"));
+  EXPECT_EQ(s.rec.Take().size(), 1u);
 }
 
 TEST(LiveEngineTest, CanaryPathAndTokenAlertCriticalWithoutAnyRule) {
@@ -455,6 +464,10 @@ TEST(LiveEngineTest, CanaryPathAndTokenAlertCriticalWithoutAnyRule) {
   SecurityEvent c("auth.token_rejected");
   c.Set("user.name", "tok_other");
   h.At(2, std::move(c));
+  // A followed log or a syslog sender naming the canary's id is no use of the token.
+  Event line;
+  ASSERT_TRUE(ParseJsonLine(R"({"event.action":"http.request","user.name":"tok_canary"})", &line));
+  h.At(3, ExternalSecurityEvent(line));
   auto alerts = h.rec.Take();
   ASSERT_EQ(alerts.size(), 2u);
   EXPECT_EQ(alerts[0].rule_id, "rampart-canary-path");

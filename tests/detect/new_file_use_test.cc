@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "detect/live_engine.h"
+#include "detect/log_parser.h"
 #include "support/recording_alert_handler.h"
 
 namespace rampart::detect {
@@ -98,6 +99,12 @@ TEST(NewFileUseTest, TheLiveEngineRaisesBothAlertsByFile) {
     created.Set("file.path", path).Set("file.extension", "jsp");
     emit(std::move(created));
   }
+  // A followed log line or a syslog sender cannot tell the detector a file went away (a
+  // webshell would hide itself so).
+  Event forged;
+  ASSERT_TRUE(ParseJsonLine(
+      R"({"event.action":"file.deleted","file.path":"/opt/epmm/webapps/mifs/k.jsp"})", &forged));
+  emit(ExternalSecurityEvent(forged));
   // Before its creation is known, the same request to an old file says nothing; a request the
   // server refused did not reach the new one, and a 404 for the staged file is no download.
   emit(Request("GET", "/mifs/login.jsp", "u=a", "900"));

@@ -177,6 +177,26 @@ TEST(SyslogEvent, JsonCannotClaimTheReceiversFields) {
   EXPECT_EQ(ev.Get("process.name"), "");
 }
 
+// Nor can it claim one of Rampart's own actions: a forged "file.deleted" hid a new webshell
+// from the new-file detector, a forged canary "staff.decrypt" raised a critical alert.
+TEST(SyslogEvent, JsonCannotClaimRampartsOwnActions) {
+  for (const char* action : {"file.deleted", "staff.decrypt", "auth.login", "command.queued",
+                             "http.request", "detection.events_dropped"}) {
+    auto m = ParseSyslog(std::string("<14>1 - - app - - - {\"event.action\":\"") + action +
+                             "\",\"file.path\":\"/w/k.jsp\",\"staff.canary\":\"true\"}",
+                         kSyslogNow);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    SecurityEvent ev = SyslogToEvent(*m, "udp", "127.0.0.1:5000");
+    EXPECT_EQ(ev.Get("event.action"), std::string("external.") + action);
+    EXPECT_EQ(ev.Get("file.path"), "/w/k.jsp") << "kept for hunting";
+  }
+  // Other systems' actions are theirs to name.
+  auto m = ParseSyslog(R"(<14>1 - - app - - - {"event.action":"user-login","user.name":"x"})",
+                       kSyslogNow);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(SyslogToEvent(*m, "udp", "127.0.0.1:5000").Get("event.action"), "user-login");
+}
+
 TEST(SyslogEvent, OtherMessagesBecomeGenericSyslogEvents) {
   auto m = ParseSyslog("<38>1 2026-01-30T09:15:00Z fw sshd 77 - - Accepted publickey", kSyslogNow);
   ASSERT_TRUE(m.ok());
