@@ -72,6 +72,8 @@ class App::Impl {
   // A bearer token when the request carries an Authorization header, else a session cookie.
   Result<Principal> AuthenticateAdmin(const http::Request& req);
   Result<Principal> AuthenticateDevice(const http::Request& req);
+  // Names the API token a request carries (by id, never by secret) on its event, valid or not.
+  void NameBearerToken(const http::Request& req, SecurityEvent* ev);
   // True when a lockdown forbids the request (answered 423).
   bool LockedOut(const http::Request& req, const http::Route& route, const http::PathParams& params,
                  const Principal& principal) const;
@@ -413,12 +415,25 @@ Result<Principal> App::Impl::AuthenticateDevice(const http::Request& req) {
   return p;
 }
 
+void App::Impl::NameBearerToken(const http::Request& req, SecurityEvent* ev) {
+  constexpr std::string_view kBearer = "Bearer ";
+  std::string_view auth = req.Header("authorization");
+  if (auth.size() <= kBearer.size() || auth.substr(0, kBearer.size()) != kBearer) return;
+  std::string_view secret = auth.substr(kBearer.size());
+  if (secret.size() > 256) return;
+  auto token = ctx_.store->FindApiTokenByHash(crypto::Sha256Hex(secret));
+  if (!token.ok()) return;
+  ev->Set("user.name", token->id);
+  ev->institution_id = token->institution_id;
+}
+
 http::Response App::Impl::Handle(const http::Request& req) {
   auto started = std::chrono::steady_clock::now();
   http::RouteMatch match = table_.router().Match(req.method, req.path);
   std::string route_label = match.route ? match.route->pattern : "unmatched";
   http::Response response;
   Principal principal;
+  bool authenticated = false;  // an authentication was attempted (and its events emitted)
   if (!req.query.empty() && !http::PercentDecode(req.query, true).ok()) {
     response = http::Response::Error(Status::InvalidArgument("malformed query string"));
   } else if (match.route == nullptr) {
@@ -428,6 +443,7 @@ http::Response App::Impl::Handle(const http::Request& req) {
   } else {
     const std::string& permission = match.route->permission;
     Status auth_status;
+    authenticated = permission != core::kPublic;
     if (permission == core::kDevice) {
       auto p = AuthenticateDevice(req);
       if (p.ok()) principal = std::move(p).value();
@@ -490,8 +506,12 @@ http::Response App::Impl::Handle(const http::Request& req) {
     }
     if (!principal.id.empty()) {
       ev.Set(principal.kind == Principal::Kind::kDevice ? "device.id" : "user.name", principal.id);
+      ev.institution_id = principal.institution_id;
+    } else if (!authenticated) {
+      // A bearer token sent where none is checked (an unknown or public route, a malformed
+      // query) is still a use of it: a canary token tried against /healthz must be caught.
+      NameBearerToken(req, &ev);
     }
-    ev.institution_id = principal.institution_id;
     internal::EmitEvent(ctx_, std::move(ev));
   }
   log::Info("http.request", {{"request_id", req.request_id},

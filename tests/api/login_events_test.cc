@@ -59,5 +59,28 @@ TEST_F(LoginEventsTest, SuccessAndFailureAreEventsWithoutNamesOrSecrets) {
   EXPECT_EQ(unknown[1].Get("event.reason"), "unknown_user");
 }
 
+// A token sent where none is checked is still a use of it: the canary-token alert reads
+// user.name, so the request's event must name the token (by id, never by secret).
+TEST_F(LoginEventsTest, ATokenSentWhereNoneIsCheckedIsNamedOnTheEvent) {
+  std::string inst = CreateInstitution("A");
+  auto issued = IssueApiToken(*store_, clock_, core::Role::kAdmin, inst, "canary", 0);
+  ASSERT_TRUE(issued.ok());
+  sink_.Take();
+  EXPECT_EQ(Send("GET", "/api/v1/nonexistent", issued->secret).status, 404);
+  EXPECT_EQ(Send("GET", "/healthz", issued->secret).status, 200);
+  EXPECT_EQ(Send("GET", "/api/v1/alerts?x=%zz", issued->secret).status, 400);
+  EXPECT_EQ(Send("GET", "/healthz", "not-a-token").status, 200);
+  auto events = sink_.WithAction("http.request");
+  ASSERT_EQ(events.size(), 4u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(events[i].Get("user.name"), issued->token.id) << events[i].Get("url.path");
+    EXPECT_EQ(events[i].institution_id, inst);
+    for (const auto& [k, v] : events[i].fields) {
+      EXPECT_EQ(v.find(issued->secret), std::string::npos) << k;
+    }
+  }
+  EXPECT_EQ(events[3].Get("user.name"), "") << "an unknown token names nobody";
+}
+
 }  // namespace
 }  // namespace rampart::api::testing
