@@ -16,7 +16,53 @@ bool Invisible(uint32_t cp) {
          (cp >= 0xe0000 && cp <= 0xe007f);
 }
 
+// The length of the well-formed UTF-8 sequence of two to four bytes at p[0] (lead byte, then
+// continuation bytes, no overlong form, no surrogate, at most U+10FFFF) and its code point;
+// 0 when there is none.
+size_t Utf8Sequence(const unsigned char* p, size_t n, uint32_t* cp) {
+  const unsigned char b = p[0];
+  size_t len = b >= 0xc2 && b <= 0xdf   ? 2
+               : b >= 0xe0 && b <= 0xef ? 3
+               : b >= 0xf0 && b <= 0xf4 ? 4
+                                        : 0;
+  if (len == 0 || len > n) return 0;
+  uint32_t c = len == 2 ? b & 0x1fu : len == 3 ? b & 0x0fu : b & 0x07u;
+  for (size_t k = 1; k < len; ++k) {
+    if ((p[k] & 0xc0) != 0x80) return 0;
+    c = c << 6 | (p[k] & 0x3fu);
+  }
+  if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+      (c >= 0xd800 && c <= 0xdfff)) {
+    return 0;
+  }
+  *cp = c;
+  return len;
+}
+
 }  // namespace
+
+std::string ValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    if (p[i] < 0x80) {
+      out.push_back(static_cast<char>(p[i++]));
+      continue;
+    }
+    uint32_t cp = 0;
+    size_t len = Utf8Sequence(p + i, n - i, &cp);
+    if (len == 0) {
+      out.append("\xEF\xBF\xBD");  // U+FFFD
+      ++i;
+      continue;
+    }
+    out.append(text.substr(i, len));
+    i += len;
+  }
+  return out;
+}
 
 void AppendTerminalSafe(std::string_view text, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -39,20 +85,10 @@ void AppendTerminalSafe(std::string_view text, std::string* out) {
       ++i;
       continue;
     }
-    // A UTF-8 sequence: its length from the lead byte, continuation bytes, no overlong form,
-    // no surrogate, at most U+10FFFF, and not a C1 control (U+0080..U+009F).
-    size_t len = b >= 0xc2 && b <= 0xdf   ? 2
-                 : b >= 0xe0 && b <= 0xef ? 3
-                 : b >= 0xf0 && b <= 0xf4 ? 4
-                                          : 0;
-    uint32_t cp = len == 2 ? b & 0x1fu : len == 3 ? b & 0x0fu : b & 0x07u;
-    bool valid = len != 0 && i + len <= n;
-    for (size_t k = 1; valid && k < len; ++k) {
-      valid = (p[i + k] & 0xc0) == 0x80;
-      cp = cp << 6 | (p[i + k] & 0x3fu);
-    }
-    valid = valid && !(len == 3 && cp < 0x800) && !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
-            !(cp >= 0xd800 && cp <= 0xdfff) && !(cp >= 0x80 && cp <= 0x9f) && !Invisible(cp);
+    // A well-formed UTF-8 sequence, not a C1 control (U+0080..U+009F) nor invisible.
+    uint32_t cp = 0;
+    size_t len = Utf8Sequence(p + i, n - i, &cp);
+    bool valid = len != 0 && !(cp >= 0x80 && cp <= 0x9f) && !Invisible(cp);
     if (!valid) {
       escape(b);
       ++i;

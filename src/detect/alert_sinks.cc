@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,14 +11,16 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/log.h"
+#include "common/text.h"
 #include "http/webhook_sender.h"
 
 namespace rampart::detect {
 
-std::string RenderAlertJson(const core::Alert& a) {
+std::string RenderAlertJson(const core::Alert& a, bool with_evidence) {
   using nlohmann::json;
   json evidence = json::array();
-  for (const auto& e : a.evidence) {
+  for (const auto& e : with_evidence ? a.evidence : std::vector<std::string>()) {
     json parsed = json::parse(e, nullptr, false);
     evidence.push_back(parsed.is_discarded() ? json(e) : parsed);
   }
@@ -33,6 +36,7 @@ std::string RenderAlertJson(const core::Alert& a) {
             {"last_seen", FormatRfc3339(a.last_seen)},
             {"status", core::ToString(a.status)},
             {"evidence", std::move(evidence)}};
+  if (!with_evidence) j["evidence_omitted"] = a.evidence.size();
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -40,12 +44,17 @@ std::string RenderAlertJson(const core::Alert& a) {
 
 namespace {
 
+int OpenAlertFile(const std::string& path) {
+  return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+}
+
 class JsonLinesOutput final : public AlertOutput {
  public:
-  explicit JsonLinesOutput(int fd) : fd_(fd) {}
+  JsonLinesOutput(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   ~JsonLinesOutput() override { ::close(fd_); }
   std::string_view name() const override { return "file"; }
   Status Deliver(const core::Alert&, const std::string& json) override {
+    FollowRotation();
     std::string line = json + "\n";
     size_t off = 0;
     while (off < line.size()) {
@@ -60,10 +69,28 @@ class JsonLinesOutput final : public AlertOutput {
   }
 
  private:
+  // logrotate moves the file away (or deletes it): the next alert goes to a new file at the
+  // path, not on into the rotated one.
+  void FollowRotation() {
+    struct stat at_path {
+    }, open_file{};
+    if (::stat(path_.c_str(), &at_path) == 0 && ::fstat(fd_, &open_file) == 0 &&
+        at_path.st_dev == open_file.st_dev && at_path.st_ino == open_file.st_ino) {
+      return;
+    }
+    int fd = OpenAlertFile(path_);
+    if (fd < 0) return;  // kept writing where it was; the next alert tries again
+    ::close(fd_);
+    fd_ = fd;
+  }
+
   int fd_;
+  std::string path_;
 };
 
 // --- syslog ------------------------------------------------------------------------------------
+
+constexpr size_t kSyslogMessageBytes = 2048;
 
 class SyslogOutput final : public AlertOutput {
  public:
@@ -72,6 +99,12 @@ class SyslogOutput final : public AlertOutput {
   std::string_view name() const override { return "syslog"; }
   Status Deliver(const core::Alert& alert, const std::string& json) override {
     std::string msg = FormatSyslog5424(alert, json, hostname_, SystemClock::Instance().NowMillis());
+    if (msg.size() > kSyslogMessageBytes) {
+      // Receivers need only accept 2,048 bytes (RFC 5424 section 6.1): the evidence is left
+      // out (the alert's id finds it through the API) rather than the message cut.
+      msg = FormatSyslog5424(alert, RenderAlertJson(alert, /*with_evidence=*/false), hostname_,
+                             SystemClock::Instance().NowMillis());
+    }
     if (::send(fd_, msg.data(), msg.size(), 0) < 0) {
       return Status::Unavailable("syslog send failed");
     }
@@ -83,10 +116,11 @@ class SyslogOutput final : public AlertOutput {
   std::string hostname_;
 };
 
-// RFC 5424 section 6.3.3: inside PARAM-VALUE, '"', '\' and ']' are escaped with '\'.
+// RFC 5424 section 6.3.3: PARAM-VALUE is UTF-8 (invalid bytes become U+FFFD), and inside it
+// '"', '\' and ']' are escaped with '\'.
 std::string SdEscape(std::string_view v) {
   std::string out;
-  for (char c : v) {
+  for (char c : ValidUtf8(v)) {
     if (c == '"' || c == '\\' || c == ']') out.push_back('\\');
     out.push_back(c);
   }
@@ -128,9 +162,9 @@ class WebhookOutput final : public AlertOutput {
 }  // namespace
 
 Result<std::unique_ptr<AlertOutput>> OpenJsonLinesOutput(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int fd = OpenAlertFile(path);
   if (fd < 0) return Status::InvalidArgument("cannot open alert file " + path);
-  return std::unique_ptr<AlertOutput>(new JsonLinesOutput(fd));
+  return std::unique_ptr<AlertOutput>(new JsonLinesOutput(fd, path));
 }
 
 std::string FormatSyslog5424(const core::Alert& a, const std::string& json,
@@ -199,15 +233,28 @@ AsyncAlertSink::~AsyncAlertSink() {
 }
 
 void AsyncAlertSink::Submit(const core::Alert& alert) {
+  uint64_t dropped = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stop_ || queue_.size() >= capacity_) {
-      ++dropped_;
+    // An alert that is still waiting is replaced by its newer state (a higher count, later
+    // last_seen), in its place: a storm of updates to one alert takes one slot, not the
+    // queue.
+    if (auto waiting = queued_.find(alert.id); !stop_ && waiting != queued_.end()) {
+      *waiting->second = alert;
       return;
     }
-    queue_.push_back(alert);
+    if (stop_ || queue_.size() >= capacity_) {
+      dropped = ++dropped_;
+    } else {
+      queue_.push_back(alert);
+      queued_[alert.id] = std::prev(queue_.end());
+    }
   }
-  cv_.notify_one();
+  if (dropped == 0) {
+    cv_.notify_one();
+  } else if ((dropped & (dropped - 1)) == 0) {  // the 1st, 2nd, 4th, 8th...: said, not flooded
+    log::Warn("alerts.sink_dropped", {{"sink", output_->name()}, {"dropped_total", dropped}});
+  }
 }
 
 void AsyncAlertSink::Stop() {
@@ -234,6 +281,7 @@ void AsyncAlertSink::Run() {
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
       alert = std::move(queue_.front());
+      queued_.erase(alert.id);
       queue_.pop_front();
     }
     Status s = output_->Deliver(alert, RenderAlertJson(alert));

@@ -13,11 +13,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -26,7 +27,7 @@
 namespace rampart::detect {
 
 // The JSON object every sink carries (the same fields as GET /api/v1/alerts/{id}).
-std::string RenderAlertJson(const core::Alert& alert);
+std::string RenderAlertJson(const core::Alert& alert, bool with_evidence = true);
 
 // One delivery channel. Deliver() runs on the sink's thread only.
 class AlertOutput {
@@ -76,7 +77,8 @@ class AsyncAlertSink {
   AsyncAlertSink(const AsyncAlertSink&) = delete;
   AsyncAlertSink& operator=(const AsyncAlertSink&) = delete;
 
-  // Never blocks for long (a short lock on the queue); drops and counts when full.
+  // Never blocks for long (a short lock on the queue). An alert already waiting is replaced by
+  // this newer state of it; otherwise, when full, drops and counts (logged at powers of two).
   void Submit(const core::Alert& alert);
   // Delivers what is queued, then joins. Idempotent.
   void Stop();
@@ -89,8 +91,10 @@ class AsyncAlertSink {
   const size_t capacity_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<core::Alert> queue_;  // guarded by mu_
-  bool stop_ = false;              // guarded by mu_
+  std::list<core::Alert> queue_;  // guarded by mu_
+  // The waiting alerts by id, to replace one with its newer state; guarded by mu_.
+  std::unordered_map<std::string, std::list<core::Alert>::iterator> queued_;
+  bool stop_ = false;  // guarded by mu_
   std::atomic<uint64_t> delivered_{0}, failed_{0}, dropped_{0};
   std::thread thread_;
 };

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -55,8 +56,10 @@ TEST(AlertSinksTest, JsonLinesFileGetsOneObjectPerAlert) {
     auto out = OpenJsonLinesOutput(path.string());
     ASSERT_TRUE(out.ok()) << out.status().ToString();
     AsyncAlertSink sink(std::move(out).value(), 16);
+    core::Alert second = SampleAlert();
+    second.id = "alr_2";
     sink.Submit(SampleAlert());
-    sink.Submit(SampleAlert());
+    sink.Submit(second);
     sink.Stop();
     EXPECT_EQ(sink.stats().delivered, 2u);
   }
@@ -77,6 +80,35 @@ TEST(AlertSinksTest, JsonLinesFileGetsOneObjectPerAlert) {
   fs::remove(path);
 }
 
+// logrotate moves the file away: later alerts go to a new file at the path.
+TEST(AlertSinksTest, JsonLinesFileFollowsRotation) {
+  fs::path path = fs::temp_directory_path() / ("rampart_alerts_" + crypto::RandomHex(6) + ".jsonl");
+  auto out = OpenJsonLinesOutput(path.string());
+  ASSERT_TRUE(out.ok());
+  AsyncAlertSink sink(std::move(out).value(), 16);
+  sink.Submit(SampleAlert());
+  ASSERT_TRUE(WaitFor([&] { return sink.stats().delivered == 1; }));
+  fs::rename(path, path.string() + ".1");
+  core::Alert later = SampleAlert();
+  later.id = "alr_after";
+  sink.Submit(later);
+  sink.Stop();
+  auto lines = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::vector<std::string> ids;
+    for (std::string line; std::getline(in, line);) {
+      ids.push_back(nlohmann::json::parse(line)["id"]);
+    }
+    return ids;
+  };
+  EXPECT_EQ(lines(path.string() + ".1"), std::vector<std::string>{"alr_1"});
+  EXPECT_EQ(lines(path), std::vector<std::string>{"alr_after"});
+  EXPECT_EQ(fs::status(path).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  fs::remove(path);
+  fs::remove(path.string() + ".1");
+}
+
 TEST(AlertSinksTest, SyslogRfc5424OverUdpToALoopbackSocket) {
   int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   ASSERT_GE(fd, 0);
@@ -90,7 +122,8 @@ TEST(AlertSinksTest, SyslogRfc5424OverUdpToALoopbackSocket) {
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   AsyncAlertSink sink(std::move(out).value(), 16);
   core::Alert a = SampleAlert();
-  a.entity = "user.name=tok_\"odd]";
+  a.entity = "user.name=tok_\"odd]\xff";
+  a.evidence.assign(40, std::string(R"({"url.path":"/)") + std::string(100, 'x') + "\"}");
   sink.Submit(a);
   pollfd p{fd, POLLIN, 0};
   ASSERT_EQ(::poll(&p, 1, 10000), 1);
@@ -101,10 +134,16 @@ TEST(AlertSinksTest, SyslogRfc5424OverUdpToALoopbackSocket) {
   // local0 (16) * 8 + critical (2) = 130; version 1.
   EXPECT_EQ(msg.rfind("<130>1 ", 0), 0u) << msg;
   EXPECT_NE(msg.find(" rampart - ALERT [rampart@32473 id=\"alr_1\""), std::string::npos) << msg;
-  EXPECT_NE(msg.find("entity=\"user.name=tok_\\\"odd\\]\""), std::string::npos) << msg;
+  // Structured data is UTF-8: a byte that is not becomes U+FFFD.
+  EXPECT_NE(msg.find("entity=\"user.name=tok_\\\"odd\\]\xEF\xBF\xBD\""), std::string::npos) << msg;
   auto json_at = msg.find("] {");
   ASSERT_NE(json_at, std::string::npos);
-  EXPECT_EQ(nlohmann::json::parse(msg.substr(json_at + 2))["id"], "alr_1");
+  auto body = nlohmann::json::parse(msg.substr(json_at + 2));
+  EXPECT_EQ(body["id"], "alr_1");
+  // Over 2,048 bytes with its evidence: sent without it, the count said.
+  EXPECT_LE(msg.size(), 2048u);
+  EXPECT_TRUE(body["evidence"].empty());
+  EXPECT_EQ(body["evidence_omitted"], 40);
   sink.Stop();
   ::close(fd);
 }
@@ -174,7 +213,11 @@ TEST(AlertSinksTest, WebhookGivesUpAfterMaxAttemptsAndAFullQueueDrops) {
   auto out = OpenWebhookOutput(w);
   ASSERT_TRUE(out.ok());
   AsyncAlertSink sink(std::move(out).value(), 1);
-  for (int i = 0; i < 50; ++i) sink.Submit(SampleAlert());
+  for (int i = 0; i < 50; ++i) {
+    core::Alert a = SampleAlert();
+    a.id = "alr_" + std::to_string(i);
+    sink.Submit(a);
+  }
   ASSERT_TRUE(WaitFor([&] { return sink.stats().failed >= 1; }));
   sink.Stop();
   SinkStats s = sink.stats();
@@ -182,6 +225,34 @@ TEST(AlertSinksTest, WebhookGivesUpAfterMaxAttemptsAndAFullQueueDrops) {
   EXPECT_GT(s.dropped, 0u);
   EXPECT_EQ(s.failed + s.dropped, 50u);
   ::close(fd);
+}
+
+// Updates of an alert still waiting replace it in the queue: a storm of updates to a few
+// alerts takes a few slots and drops nothing, and the newest state is what leaves.
+TEST(AlertSinksTest, UpdatesOfAWaitingAlertReplaceIt) {
+  fs::path path = fs::temp_directory_path() / ("rampart_alerts_" + crypto::RandomHex(6) + ".jsonl");
+  auto out = OpenJsonLinesOutput(path.string());
+  ASSERT_TRUE(out.ok());
+  // A capacity of 2 and a slow start: the updates arrive while both slots are waiting.
+  AsyncAlertSink sink(std::move(out).value(), 2);
+  for (int count = 1; count <= 1000; ++count) {
+    for (const char* id : {"alr_a", "alr_b"}) {
+      core::Alert a = SampleAlert();
+      a.id = id;
+      a.count = count;
+      sink.Submit(a);
+    }
+  }
+  sink.Stop();
+  EXPECT_EQ(sink.stats().dropped, 0u);
+  std::ifstream in(path);
+  std::map<std::string, int64_t> last;
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    last[j["id"]] = j["count"];
+  }
+  EXPECT_EQ(last, (std::map<std::string, int64_t>{{"alr_a", 1000}, {"alr_b", 1000}}));
+  fs::remove(path);
 }
 
 TEST(AlertSinksTest, WebhookOptionsAreChecked) {

@@ -299,6 +299,20 @@ TEST(TextTest, TerminalSafeKeepsValidUtf8AndEscapesControls) {
             "a\\xe2\\x80\\x8bb\\xe2\\x80\\xa8c");
 }
 
+TEST(TextTest, ValidUtf8ReplacesEachStrayByte) {
+  EXPECT_EQ(ValidUtf8("plain ascii"), "plain ascii");
+  EXPECT_EQ(ValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92"),
+            "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92");
+  EXPECT_EQ(ValidUtf8("a\xff"
+                      "b"),
+            "a\xef\xbf\xbd"
+            "b");
+  // Overlong, surrogate, cut short: each byte replaced.
+  EXPECT_EQ(ValidUtf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(ValidUtf8("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(ValidUtf8("x\xe2\x82"), "x\xef\xbf\xbd\xef\xbf\xbd");
+}
+
 // yaml-cpp 0.7 closes a quote left open at the end of the document and carries on.
 TEST(YamlQuotes, FindsAQuoteNeverClosedAndNothingElse) {
   auto unclosed = [](const std::string& text) { return FindUnclosedQuote(YAML::Load(text), text); };
