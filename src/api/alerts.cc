@@ -31,6 +31,9 @@ Result<store::AlertFilter> ReadFilter(const Call& call) {
   RAMPART_ASSIGN_OR_RETURN(auto since, ReadTimeParam(call, "since"));
   f.since = since.value_or(0);  // since the epoch is no bound at all
   RAMPART_ASSIGN_OR_RETURN(f.until, ReadTimeParam(call, "until"));
+  if (f.until && since && *since > *f.until) {
+    return Status::InvalidArgument("since is later than until");
+  }
   return f;
 }
 
@@ -53,10 +56,14 @@ void RegisterAlertRoutes(RouteTable& t, Context& c) {
 
   t.Add("POST", "/api/v1/alerts/{id}/acknowledge", "alerts.write", [&c](const Call& call) {
     RAMPART_API_ASSIGN(auto scope, ReadScope(call));
+    // Why (optional, {"reason": "..."}): an analyst's note for the audit record. Read once the
+    // alert is known to be the caller's to see, as other routes do (404 before 400).
+    RAMPART_API_CHECK(c.store->GetAlert(scope, call.Param("id")).status());
+    RAMPART_API_ASSIGN(std::string reason, ReadReason(call));
     RAMPART_API_ASSIGN(
         auto alert, c.store->AcknowledgeAlert(scope, call.Param("id"), call.principal.id, c.Now()));
     log::Info("alert.acknowledged", {{"alert_id", alert.id}, {"by", call.principal.id}});
-    RecordAudit(c, call, "alert.acknowledge", alert.id, "success");
+    RecordAudit(c, call, "alert.acknowledge", alert.id, "success", json{{"reason", reason}});
     return JsonResponse(200, ToJson(alert));
   });
 }

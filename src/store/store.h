@@ -439,7 +439,8 @@ class Store {
   // Folds an observation into the open alert with the same (institution_id, rule_id, entity),
   // or creates one (a fresh id when observation.id is empty). Folding adds observation.count,
   // widens first_seen/last_seen, raises the severity to the higher of the two, merges ATT&CK
-  // ids and appends evidence while fewer than max_evidence are kept. An acknowledged alert is
+  // ids, and keeps at most max_evidence evidence events: the first half of them (rounded up)
+  // as they came, the rest the latest ones. An acknowledged alert is
   // never reopened: a new observation after acknowledgement starts a new open alert. Unscoped:
   // only the detection engine calls it. Returns the stored alert.
   virtual Result<core::Alert> RecordAlert(const core::Alert& observation, int32_t max_evidence) = 0;

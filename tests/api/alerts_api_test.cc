@@ -197,6 +197,12 @@ TEST_F(AlertsApiTest, ListGetAcknowledgeWithScopes) {
   EXPECT_EQ(Send("GET", "/api/v1/alerts?severity=severe", admin_a_).status, 400);
   EXPECT_EQ(Send("GET", "/api/v1/alerts?since=yesterday", admin_a_).status, 400);
   EXPECT_EQ(Send("GET", "/api/v1/alerts?status=closed", admin_a_).status, 400);
+  Reply reversed = Send("GET", "/api/v1/alerts?since=1769760100&until=1769760000", admin_a_);
+  EXPECT_EQ(reversed.status, 400);
+  EXPECT_NE(reversed.body["error"]["message"].get<std::string>().find("since is later"),
+            std::string::npos);
+  EXPECT_EQ(Send("GET", "/api/v1/incidents?since=1769760100&until=1769760000", superadmin_).status,
+            400);
 
   EXPECT_EQ(Send("GET", "/api/v1/alerts/" + b1.id, admin_a_).status, 404);
   EXPECT_EQ(Send("GET", "/api/v1/alerts/" + s1.id, admin_a_).status, 404);
@@ -209,7 +215,18 @@ TEST_F(AlertsApiTest, ListGetAcknowledgeWithScopes) {
   EXPECT_EQ(Send("GET", "/api/v1/alerts", helpdesk).status, 403);
   EXPECT_EQ(Send("POST", "/api/v1/alerts/" + a1.id + "/acknowledge", auditor).status, 403);
   EXPECT_EQ(Send("POST", "/api/v1/alerts/" + b1.id + "/acknowledge", analyst).status, 404);
-  Reply ack = Send("POST", "/api/v1/alerts/" + a1.id + "/acknowledge", analyst);
+  // A body, when given, is a reason; anything else is refused and acknowledges nothing.
+  EXPECT_EQ(
+      Send("POST", "/api/v1/alerts/" + a1.id + "/acknowledge", analyst, std::string("{not json"))
+          .status,
+      400);
+  EXPECT_EQ(Send("POST", "/api/v1/alerts/" + a1.id + "/acknowledge", analyst,
+                 json{{"reason", "x"}, {"colour", "red"}})
+                .status,
+            400);
+  EXPECT_EQ(Send("GET", "/api/v1/alerts/" + a1.id, admin_a_).body["status"], "open");
+  Reply ack = Send("POST", "/api/v1/alerts/" + a1.id + "/acknowledge", analyst,
+                   json{{"reason", "scanner of the pentest team"}});
   ASSERT_EQ(ack.status, 200) << ack.raw;
   EXPECT_EQ(ack.body["status"], "acknowledged");
   EXPECT_TRUE(ack.body["acknowledged_by"].get<std::string>().starts_with("tok_"));

@@ -2168,7 +2168,8 @@ TEST_P(StoreConformanceTest, AlertsGroupByRuleAndEntity) {
   EXPECT_EQ(first->count, 1);
   EXPECT_EQ(first->status, core::AlertStatus::kOpen);
   EXPECT_FALSE(first->id.empty());
-  // Repeats fold into the same alert: count, last_seen, severity raised, evidence capped at 3.
+  // Repeats fold into the same alert: count, last_seen, severity raised, evidence capped at 3:
+  // the first two and the latest.
   for (int i = 1; i <= 4; ++i) {
     auto again = store_->RecordAlert(
         Observation(inst_a_, "r1", "source.ip=192.0.2.1", 100 + i, i == 2 ? "critical" : "low"), 3);
@@ -2180,7 +2181,7 @@ TEST_P(StoreConformanceTest, AlertsGroupByRuleAndEntity) {
   EXPECT_EQ(got.first_seen, 100);
   EXPECT_EQ(got.last_seen, 104);
   EXPECT_EQ(got.severity, "critical");
-  EXPECT_EQ(got.evidence, (std::vector<std::string>{"{\"n\":100}", "{\"n\":101}", "{\"n\":102}"}));
+  EXPECT_EQ(got.evidence, (std::vector<std::string>{"{\"n\":100}", "{\"n\":101}", "{\"n\":104}"}));
   EXPECT_EQ(got.attack, std::vector<std::string>{"T1190"});
   EXPECT_EQ(got.rule_title, "Title of r1");
   // Another entity, another rule, another institution, or server-wide: separate alerts.

@@ -2474,9 +2474,16 @@ Result<core::Alert> SqliteStore::RecordAlert(const core::Alert& obs, int32_t max
     for (const auto& t : obs.attack) {
       if (std::find(a.attack.begin(), a.attack.end(), t) == a.attack.end()) a.attack.push_back(t);
     }
+    // The first events (how it began) stay; the rest of the room holds the latest (what it
+    // is doing now), so a long attack's alert does not stop at its first few requests.
+    const size_t head = (cap + 1) / 2;
     for (const auto& e : obs.evidence) {
-      if (a.evidence.size() >= cap) break;
-      a.evidence.push_back(e);
+      if (a.evidence.size() < cap) {
+        a.evidence.push_back(e);
+      } else if (head < cap) {
+        a.evidence.erase(a.evidence.begin() + static_cast<std::ptrdiff_t>(head));
+        a.evidence.push_back(e);
+      }
     }
     Query q(
         "UPDATE alerts SET count = ?, first_seen = ?, last_seen = ?, first_seen_ms = ?, "
