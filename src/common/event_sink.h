@@ -57,6 +57,16 @@ class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual void Emit(SecurityEvent event) = 0;
+  // For a producer that can wait (a followed file, whose lines stay on disk): takes the event
+  // and returns true, or returns false with `event` untouched and nothing counted when the
+  // sink cannot take it now, so that the producer tries again later instead of losing it.
+  virtual bool TryEmit(SecurityEvent& event) {
+    Emit(std::move(event));
+    return true;
+  }
+  // Events lost before they reached the sink (a socket buffer the kernel overflowed): counted
+  // with the sink's own drops, and reported the same way.
+  virtual void ReportLost(uint64_t count) { (void)count; }
 };
 
 }  // namespace rampart

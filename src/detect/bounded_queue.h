@@ -31,8 +31,9 @@ class BoundedQueue {
   BoundedQueue(const BoundedQueue&) = delete;
   BoundedQueue& operator=(const BoundedQueue&) = delete;
 
-  // False (and counted in dropped()) when the queue is full.
-  bool TryPush(T&& value) {
+  // False when the queue is full: counted in dropped(), unless `count_drop` is false (a
+  // producer that will try again). `value` is moved from only when it was taken.
+  bool TryPush(T&& value, bool count_drop = true) {
     size_t pos = enqueue_.load(std::memory_order_relaxed);
     for (;;) {
       Cell& cell = cells_[pos % capacity_];
@@ -45,7 +46,7 @@ class BoundedQueue {
           return true;
         }
       } else if (diff < 0) {
-        dropped_.fetch_add(1, std::memory_order_relaxed);
+        if (count_drop) dropped_.fetch_add(1, std::memory_order_relaxed);
         return false;
       } else {
         pos = enqueue_.load(std::memory_order_relaxed);
@@ -74,6 +75,8 @@ class BoundedQueue {
 
   size_t capacity() const { return capacity_; }
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  // Adds drops that happened elsewhere on the way to this queue.
+  void AddDropped(uint64_t count) { dropped_.fetch_add(count, std::memory_order_relaxed); }
 
  private:
   struct Cell {

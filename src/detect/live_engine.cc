@@ -51,6 +51,9 @@ class LiveEngine::Impl {
 
   Status Load();
   void Emit(SecurityEvent event);
+  bool TryEmit(SecurityEvent& event);
+  void ReportLost(uint64_t count) { queue_.AddDropped(count); }
+  void Wake();
   void Start();
   void Stop();
   size_t ProcessPending();
@@ -179,6 +182,16 @@ Status LiveEngine::Impl::Load() {
 
 void LiveEngine::Impl::Emit(SecurityEvent event) {
   if (!queue_.TryPush(std::move(event))) return;  // counted; reported by Housekeeping
+  Wake();
+}
+
+bool LiveEngine::Impl::TryEmit(SecurityEvent& event) {
+  if (!queue_.TryPush(std::move(event), /*count_drop=*/false)) return false;
+  Wake();
+  return true;
+}
+
+void LiveEngine::Impl::Wake() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (sleeping_.load(std::memory_order_relaxed)) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -306,8 +319,9 @@ void LiveEngine::Impl::Housekeeping() {
                          {"dropped_total", dropped},
                          {"queue_capacity", queue_.capacity()}};
     log::Warn("detect.events_dropped", {{"dropped", delta}, {"dropped_total", dropped}});
-    Raise("rampart-detection-events-dropped", "Detection engine dropped events (queue full)",
-          "high", {"T1562"}, "engine=live", "", now, ev.dump(), static_cast<int64_t>(delta));
+    Raise("rampart-detection-events-dropped",
+          "Detection engine dropped events (queue full, or the syslog socket overflowed)", "high",
+          {"T1562"}, "engine=live", "", now, ev.dump(), static_cast<int64_t>(delta));
     FlushPending();
   }
 }
@@ -529,6 +543,12 @@ LiveEngine::~LiveEngine() = default;
 
 void LiveEngine::Emit(SecurityEvent event) {
   impl_->Emit(std::move(event));
+}
+bool LiveEngine::TryEmit(SecurityEvent& event) {
+  return impl_->TryEmit(event);
+}
+void LiveEngine::ReportLost(uint64_t count) {
+  impl_->ReportLost(count);
 }
 void LiveEngine::Start() {
   impl_->Start();

@@ -98,6 +98,10 @@ class LiveEngine final : public EventSink {
 
   // Non-blocking; thread-safe.
   void Emit(SecurityEvent event) override;
+  // Non-blocking; thread-safe. False, with nothing counted, when the queue is full.
+  bool TryEmit(SecurityEvent& event) override;
+  // Counted as dropped events (the drop alert reports them).
+  void ReportLost(uint64_t count) override;
 
   // Starts the engine thread. Stop() processes what is queued, then joins. Idempotent.
   void Start();

@@ -55,6 +55,7 @@ struct FollowerStats {
   uint64_t binary = 0;        // binary lines, skipped
   uint64_t rotations = 0;
   uint64_t truncations = 0;
+  uint64_t backpressure_waits = 0;  // lines that waited for room in the engine's queue
 };
 
 class LogFollower {

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -362,6 +363,7 @@ class SyslogReceiver::Impl {
     s.messages = messages_.load();
     s.malformed = malformed_.load();
     s.oversized = oversized_.load();
+    s.udp_kernel_dropped = udp_kernel_dropped_.load();
     s.connections = connections_.load();
     s.refused = refused_.load();
     s.refused_per_peer = refused_per_peer_.load();
@@ -392,6 +394,7 @@ class SyslogReceiver::Impl {
   void Run();
   int PollTimeoutMillis(Clock::time_point now) const;
   void ReadUdp();
+  void CountKernelDrops();
   void Accept(int listener, bool tls);
   // False when the connection must be closed.
   bool ReadTcp(Conn& c);
@@ -409,6 +412,8 @@ class SyslogReceiver::Impl {
   std::vector<char> rbuf_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  uint32_t kernel_drops_seen_ = 0;  // the UDP socket's SO_MEMINFO drop counter, last read
+  std::atomic<uint64_t> udp_kernel_dropped_{0};
   std::atomic<uint64_t> messages_{0}, malformed_{0}, oversized_{0}, connections_{0}, refused_{0},
       refused_per_peer_{0}, refused_tls_handshakes_{0}, tls_connections_{0},
       tls_handshake_failures_{0};
@@ -596,13 +601,34 @@ void SyslogReceiver::Impl::ReadUdp() {
     socklen_t flen = sizeof from;
     ssize_t n = ::recvfrom(udp_.get(), rbuf_.data(), rbuf_.size(), MSG_TRUNC,
                            reinterpret_cast<sockaddr*>(&from), &flen);
-    if (n < 0) return;  // EAGAIN, or an error poll will show again
+    if (n < 0) break;  // EAGAIN, or an error poll will show again
     if (static_cast<size_t>(n) > options_.max_message_bytes) {
       ++oversized_;
       continue;
     }
     Handle(std::string_view(rbuf_.data(), static_cast<size_t>(n)), nullptr, PeerName(from));
   }
+  CountKernelDrops();
+}
+
+// Datagrams the kernel dropped because the socket's buffer was full never reach Handle: read
+// the socket's drop counter (SO_MEMINFO) and report them with the engine's own drops, so a UDP
+// flood that hides an exploit line is not silent.
+void SyslogReceiver::Impl::CountKernelDrops() {
+  uint32_t meminfo[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof meminfo;
+  if (::getsockopt(udp_.get(), SOL_SOCKET, SO_MEMINFO, meminfo, &len) != 0 ||
+      len < (SK_MEMINFO_DROPS + 1) * sizeof(uint32_t)) {
+    return;
+  }
+  const uint32_t total = meminfo[SK_MEMINFO_DROPS];
+  const uint32_t delta = total - kernel_drops_seen_;  // the counter wraps at 2^32
+  if (delta == 0) return;
+  kernel_drops_seen_ = total;
+  const uint64_t dropped = udp_kernel_dropped_ += delta;
+  sink_->ReportLost(delta);
+  log::Warn("detect.syslog_udp_dropped", {{"dropped", static_cast<int64_t>(delta)},
+                                          {"dropped_total", static_cast<int64_t>(dropped)}});
 }
 
 void SyslogReceiver::Impl::Accept(int listener, bool tls) {

@@ -93,12 +93,13 @@ struct SyslogReceiverOptions {
 };
 
 struct SyslogStats {
-  uint64_t messages = 0;          // parsed and emitted
-  uint64_t malformed = 0;         // not syslog
-  uint64_t oversized = 0;         // over max_message_bytes (the TCP connection is closed)
-  uint64_t connections = 0;       // TCP connections accepted
-  uint64_t refused = 0;           // TCP connections over max_connections or the per-peer cap
-  uint64_t refused_per_peer = 0;  // of those, refused for the per-peer cap
+  uint64_t messages = 0;            // parsed and emitted
+  uint64_t malformed = 0;           // not syslog
+  uint64_t oversized = 0;           // over max_message_bytes (the TCP connection is closed)
+  uint64_t udp_kernel_dropped = 0;  // datagrams the kernel dropped, its socket buffer full
+  uint64_t connections = 0;         // TCP connections accepted
+  uint64_t refused = 0;             // TCP connections over max_connections or the per-peer cap
+  uint64_t refused_per_peer = 0;    // of those, refused for the per-peer cap
   // TLS: connections over max_tls_handshakes are in `refused` and here too.
   uint64_t refused_tls_handshakes = 0;
   uint64_t tls_connections = 0;  // TLS handshakes completed

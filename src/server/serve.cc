@@ -96,6 +96,8 @@ std::string SourceMetrics(const detect::LogFollower* follower,
     line("rampart_detect_follow_rotations_total", "", s.rotations);
     out += "# TYPE rampart_detect_follow_truncations_total counter\n";
     line("rampart_detect_follow_truncations_total", "", s.truncations);
+    out += "# TYPE rampart_detect_follow_backpressure_waits_total counter\n";
+    line("rampart_detect_follow_backpressure_waits_total", "", s.backpressure_waits);
   }
   if (receiver) {
     detect::SyslogStats s = receiver->stats();
@@ -104,6 +106,8 @@ std::string SourceMetrics(const detect::LogFollower* follower,
     out += "# TYPE rampart_detect_syslog_rejected_total counter\n";
     line("rampart_detect_syslog_rejected_total", "{reason=\"malformed\"}", s.malformed);
     line("rampart_detect_syslog_rejected_total", "{reason=\"oversized\"}", s.oversized);
+    line("rampart_detect_syslog_rejected_total", "{reason=\"udp_buffer_full\"}",
+         s.udp_kernel_dropped);
     line("rampart_detect_syslog_rejected_total", "{reason=\"connection_refused\"}", s.refused);
     out += "# TYPE rampart_detect_syslog_tls_connections_total counter\n";
     line("rampart_detect_syslog_tls_connections_total", "", s.tls_connections);

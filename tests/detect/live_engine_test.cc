@@ -123,6 +123,20 @@ TEST(LiveEngineTest, FullQueueDropsAndTheDropRaisesAnAlert) {
   // Reported once: no new drops, no new alert.
   h.engine->ProcessPending();
   EXPECT_TRUE(h.rec.Take().empty());
+  // A producer that waits (TryEmit) is refused without a drop; losses reported from upstream
+  // (a syslog socket the kernel overflowed) are drops like the queue's own.
+  for (int i = 0; i < 4; ++i) h.engine->Emit(Probe("192.0.2.1", "/x", 200));
+  SecurityEvent waiting = Probe("192.0.2.2", "/y", 200);
+  EXPECT_FALSE(h.engine->TryEmit(waiting));
+  EXPECT_EQ(waiting.Get("url.path"), "/y") << "left to the producer";
+  EXPECT_EQ(h.engine->stats().dropped, 6u);
+  h.engine->ReportLost(3);
+  h.engine->ProcessPending();
+  EXPECT_TRUE(h.engine->TryEmit(waiting));
+  alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule_id, "rampart-detection-events-dropped");
+  EXPECT_EQ(alerts[0].count, 3);
 }
 
 TEST(LiveEngineTest, SlowProbeEveryTenMinutesIsCaughtInAnHourWindow) {

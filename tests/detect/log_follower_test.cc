@@ -263,6 +263,40 @@ TEST_F(LogFollowerTest, AMalformedAccessLineKeepsTheFormat) {
   EXPECT_EQ(f->stats().parse_errors, 2u);
 }
 
+// A sink whose queue is full two times in three: the follower waits, since its lines stay on
+// disk, rather than dropping them.
+class BusySink final : public EventSink {
+ public:
+  void Emit(SecurityEvent) override { ++dropped; }
+  bool TryEmit(SecurityEvent& event) override {
+    if (++attempts % 3 != 0) return false;
+    taken.push_back(std::move(event));
+    return true;
+  }
+  int attempts = 0;
+  int dropped = 0;
+  std::vector<SecurityEvent> taken;
+};
+
+TEST_F(LogFollowerTest, AFullQueueIsWaitedOutNotDropped) {
+  Append(log_, "");
+  BusySink busy;
+  FollowerOptions o;
+  o.paths = {log_};
+  o.positions_file = positions_;
+  auto f = LogFollower::Create(o, &busy);
+  ASSERT_TRUE(f.ok());
+  std::string lines;
+  for (int i = 0; i < 20; ++i) lines += AccessLine("203.0.113.1", "/p" + std::to_string(i));
+  Append(log_, lines);
+  (*f)->PollOnce();
+  EXPECT_EQ(busy.dropped, 0);
+  ASSERT_EQ(busy.taken.size(), 20u);
+  EXPECT_EQ(busy.taken[19].Get("url.path"), "/p19");
+  EXPECT_EQ((*f)->stats().backpressure_waits, 20u);
+  EXPECT_EQ((*f)->stats().events, 20u);
+}
+
 TEST_F(LogFollowerTest, ThreadFollowsUntilStopped) {
   FollowerOptions o;
   o.paths = {log_};

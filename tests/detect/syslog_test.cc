@@ -296,6 +296,34 @@ TEST(SyslogReceiverTest, UdpAndBothTcpFramings) {
   EXPECT_EQ((*r)->stats().messages, 5u);
 }
 
+// Datagrams the kernel drops (the socket's buffer full while the receiver is busy) never reach
+// the parser: they are counted from the socket's own counter and reported as lost events.
+TEST(SyslogReceiverTest, DatagramsTheKernelDroppedAreCountedAndReported) {
+  CapturingSink sink;
+  SyslogReceiverOptions o;
+  o.listen = "127.0.0.1:0";
+  auto r = SyslogReceiver::Create(o, &sink);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // Not started yet: nothing reads, so the buffer fills and the kernel drops the rest.
+  int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = rampart::testing::LoopbackAddress((*r)->port());
+  std::string dgram = "<13>1 - host app - - - " + std::string(1000, 'x');
+  for (int i = 0; i < 20000; ++i) {
+    ::sendto(udp, dgram.data(), dgram.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  ::close(udp);
+  (*r)->Start();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (sink.lost() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  (*r)->Stop();
+  SyslogStats s = (*r)->stats();
+  EXPECT_GT(s.udp_kernel_dropped, 0u);
+  EXPECT_EQ(sink.lost(), s.udp_kernel_dropped);
+  EXPECT_EQ(s.messages + s.udp_kernel_dropped, 20000u) << "every datagram read or counted";
+}
+
 TEST(SyslogReceiverTest, OversizedFrameClosesTheConnectionAndMalformedIsCounted) {
   CapturingSink sink;
   SyslogReceiverOptions o;

@@ -1,7 +1,9 @@
 // An EventSink for tests: keeps every event emitted, from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -31,6 +33,8 @@ class CapturingSink final : public EventSink {
     }
     return out;
   }
+  void ReportLost(uint64_t count) override { lost_ += count; }
+  uint64_t lost() const { return lost_.load(); }
   size_t size() {
     std::lock_guard<std::mutex> lock(mu_);
     return events_.size();
@@ -46,6 +50,7 @@ class CapturingSink final : public EventSink {
   }
 
  private:
+  std::atomic<uint64_t> lost_{0};
   std::mutex mu_;
   std::vector<SecurityEvent> events_;
 };
