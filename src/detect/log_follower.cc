@@ -48,7 +48,29 @@ struct SavedPosition {
   uint64_t offset = 0;
   uint64_t line = 0;
   bool skipping = false;
+  std::optional<uint64_t> check;  // WindowCheck at `offset` when saved (absent in older files)
 };
+
+// The bytes just before a position, summed (FNV-1a, with their count): a file truncated and
+// written again past that position (copytruncate, then a busy server), or a new file that
+// reused the inode, has other bytes there, and is read from its start rather than resumed in
+// the middle of its lines. nullopt when the bytes cannot be read.
+constexpr uint64_t kCheckWindow = 64;
+std::optional<uint64_t> WindowCheck(int fd, uint64_t end) {
+  const uint64_t len = std::min(end, kCheckWindow);
+  char buf[kCheckWindow];
+  ssize_t n;
+  do {
+    n = ::pread(fd, buf, len, static_cast<off_t>(end - len));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 || static_cast<uint64_t>(n) != len) return std::nullopt;
+  uint64_t h = 1469598103934665603ull ^ len;
+  for (uint64_t i = 0; i < len; ++i) {
+    h ^= static_cast<unsigned char>(buf[i]);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
 
 Result<std::unordered_map<std::string, SavedPosition>> LoadPositions(const std::string& file) {
   std::unordered_map<std::string, SavedPosition> out;
@@ -70,6 +92,8 @@ Result<std::unordered_map<std::string, SavedPosition>> LoadPositions(const std::
     p.offset = v.value("offset", uint64_t{0});
     p.line = v.value("line", uint64_t{0});
     p.skipping = v.value("skipping", false);
+    if (v.contains("check") && v["check"].is_number_unsigned())
+      p.check = v["check"].get<uint64_t>();
     out.emplace(path, p);
   }
   return out;
@@ -105,6 +129,10 @@ class LogFollower::Impl {
     uint64_t parse_errors = 0;
     uint64_t format_changes = 0;
     bool warned_not_regular = false;
+    // WindowCheck at check_at (a position already read), to tell a truncation that the file
+    // then outgrew between two polls.
+    std::optional<uint64_t> check;
+    uint64_t check_at = 0;
   };
 
   // Returns true when the file was read to its end, false when the line budget ran out first.
@@ -161,11 +189,19 @@ Status LogFollower::Impl::Init() {
     auto it = saved.find(t.path);
     uint64_t size = static_cast<uint64_t>(st.st_size);
     if (it != saved.end() && it->second.dev == t.dev && it->second.ino == t.ino) {
-      if (it->second.offset <= size) {
-        t.read_pos = it->second.offset;
-        t.line = it->second.line;
-        t.skipping = it->second.skipping;
-      }  // else truncated while we were stopped: from the start
+      const SavedPosition& p = it->second;
+      if (p.offset <= size && (!p.check || WindowCheck(t.fd, p.offset) == p.check)) {
+        t.read_pos = p.offset;
+        t.line = p.line;
+        t.skipping = p.skipping;
+        t.check = p.check;
+        t.check_at = p.offset;
+      } else {
+        // Truncated while we were stopped, maybe written again past where we were, or a new
+        // file on a reused inode: from the start.
+        ++truncations_;
+        log::Info("detect.follow_truncated", {{"file", t.path}, {"while", "stopped"}});
+      }
     } else if (it != saved.end()) {
       // Rotated while we were stopped: the old file is gone from this path; read the new one.
       ++rotations_;
@@ -222,6 +258,8 @@ void LogFollower::Impl::CloseFile(Tracked& t) {
 
 void LogFollower::Impl::ResetToStart(Tracked& t) {
   t.read_pos = 0;
+  t.check.reset();
+  t.check_at = 0;
   t.line = 0;
   t.pending.clear();
   t.skipping = false;
@@ -405,12 +443,20 @@ bool LogFollower::Impl::PollFile(Tracked& t) {
   struct stat path_st;
   bool exists = ::stat(t.path.c_str(), &path_st) == 0;
   struct stat fd_st;
-  if (::fstat(t.fd, &fd_st) == 0 && static_cast<uint64_t>(fd_st.st_size) < t.read_pos) {
+  if (::fstat(t.fd, &fd_st) == 0 && (static_cast<uint64_t>(fd_st.st_size) < t.read_pos ||
+                                     (t.check && WindowCheck(t.fd, t.check_at) != t.check))) {
+    // Shorter than what was read, or (copytruncate, then written past where we were before
+    // this poll) other bytes where we had read.
     ++truncations_;
     log::Info("detect.follow_truncated", {{"file", t.path}});
     ResetToStart(t);
   }
-  if (!ReadAvailable(t, &budget)) return true;
+  bool to_end = ReadAvailable(t, &budget);
+  if (t.read_pos > 0) {
+    t.check = WindowCheck(t.fd, t.read_pos);
+    t.check_at = t.read_pos;
+  }
+  if (!to_end) return true;
   bool rotated = exists && (static_cast<uint64_t>(path_st.st_dev) != t.dev ||
                             static_cast<uint64_t>(path_st.st_ino) != t.ino);
   if (!rotated) return false;  // unchanged, or moved away with no successor yet: keep reading
@@ -434,11 +480,16 @@ void LogFollower::Impl::SavePositions(bool force) {
   nlohmann::json files = nlohmann::json::object();
   for (const Tracked& t : files_) {
     if (t.dev == 0 && t.ino == 0) continue;
-    files[t.path] = {{"dev", t.dev},
-                     {"ino", t.ino},
-                     {"offset", t.read_pos - (t.skipping ? 0 : t.pending.size())},
-                     {"line", t.line},
-                     {"skipping", t.skipping}};
+    const uint64_t offset = t.read_pos - (t.skipping ? 0 : t.pending.size());
+    nlohmann::json entry = {{"dev", t.dev},
+                            {"ino", t.ino},
+                            {"offset", offset},
+                            {"line", t.line},
+                            {"skipping", t.skipping}};
+    if (t.fd >= 0 && offset > 0) {
+      if (auto check = WindowCheck(t.fd, offset)) entry["check"] = *check;
+    }
+    files[t.path] = std::move(entry);
   }
   nlohmann::json doc = {{"version", 1}, {"files", files}};
   Status s = files::WritePrivateFile(options_.positions_file, doc.dump());

@@ -154,6 +154,46 @@ TEST_F(LogFollowerTest, TruncationRestartsAtZero) {
   EXPECT_EQ(f->stats().truncations, 1u);
 }
 
+// copytruncate, then the server writes more than was read before the next poll: the file is
+// not shorter, but the bytes where the follower had read are others. From the start, or the
+// first new lines (an exploit among them) would be skipped.
+TEST_F(LogFollowerTest, TruncationThatTheFileOutgrewBeforeThePollRestartsAtZero) {
+  auto f = Make();
+  Append(log_, AccessLine("203.0.113.1", "/one") + AccessLine("203.0.113.1", "/two"));
+  f->PollOnce();
+  ASSERT_EQ(sink_.Take().size(), 2u);
+  fs::resize_file(log_, 0);
+  Append(log_, AccessLine("198.19.0.1", "/mifs/c/appstore/fob/exploit") +
+                   AccessLine("203.0.113.9", "/after-1") + AccessLine("203.0.113.9", "/after-2"));
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()),
+            (std::vector<std::string>{"/mifs/c/appstore/fob/exploit", "/after-1", "/after-2"}));
+  EXPECT_EQ(f->stats().truncations, 1u);
+}
+
+// The same while the follower was stopped: the saved position's bytes no longer match.
+TEST_F(LogFollowerTest, TruncatedAndRewrittenWhileStoppedIsReadFromItsStart) {
+  {
+    auto f = Make();
+    Append(log_, AccessLine("203.0.113.1", "/one") + AccessLine("203.0.113.1", "/two"));
+    f->PollOnce();
+    sink_.Take();
+  }
+  fs::resize_file(log_, 0);
+  Append(log_, AccessLine("198.25.0.1", "/first-after") + AccessLine("203.0.113.9", "/b") +
+                   AccessLine("203.0.113.9", "/c"));
+  auto f = Make();
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/first-after", "/b", "/c"}));
+  EXPECT_EQ(f->stats().truncations, 1u);
+  // Unchanged bytes resume where they were, as before.
+  f->Stop();
+  Append(log_, AccessLine("203.0.113.9", "/d"));
+  auto g = Make();
+  g->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/d"}));
+}
+
 TEST_F(LogFollowerTest, RestartResumesFromThePositionFile) {
   {
     auto f = Make();
