@@ -52,7 +52,7 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 }
 
 void ScanInto(const std::string& path, const std::vector<std::string>& exclude, TreeScan* out,
-              int depth) {
+              int depth, bool with_links) {
   for (const auto& ex : exclude) {
     if (IsUnder(path, ex)) return;
   }
@@ -67,6 +67,16 @@ void ScanInto(const std::string& path, const std::vector<std::string>& exclude, 
       out->files[path] = std::move(h).value();
     } else if (h.status().code() != Code::kNotFound) {
       out->errors.push_back(path + ": " + h.status().message());
+    }
+    return;
+  }
+  if (S_ISLNK(st.st_mode)) {
+    if (!with_links) return;
+    auto link = StateOfPath(path);
+    if (link.ok() && link->is_link()) {
+      out->files[path] = std::move(link).value();
+    } else if (!link.ok() && link.status().code() != Code::kNotFound) {
+      out->errors.push_back(path + ": " + link.status().message());
     }
     return;
   }
@@ -89,7 +99,7 @@ void ScanInto(const std::string& path, const std::vector<std::string>& exclude, 
   }
   ::closedir(dir);
   for (const auto& name : names) {
-    ScanInto(path == "/" ? "/" + name : path + "/" + name, exclude, out, depth + 1);
+    ScanInto(path == "/" ? "/" + name : path + "/" + name, exclude, out, depth + 1, with_links);
   }
 }
 
@@ -183,10 +193,35 @@ Result<LegacyDigests> LegacyFileDigests(const std::string& path) {
   return out;
 }
 
-TreeScan ScanTrees(const std::vector<std::string>& roots, const std::vector<std::string>& exclude) {
+TreeScan ScanTrees(const std::vector<std::string>& roots, const std::vector<std::string>& exclude,
+                   bool with_links) {
   TreeScan out;
-  for (const auto& root : roots) ScanInto(AbsolutePath(root), exclude, &out, 0);
+  for (const auto& root : roots) ScanInto(AbsolutePath(root), exclude, &out, 0, with_links);
   return out;
+}
+
+Result<FileState> StateOfPath(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return Status::NotFound(path + " does not exist");
+    return Status::Internal(std::string("cannot stat: ") + std::strerror(errno));
+  }
+  if (!S_ISLNK(st.st_mode)) return HashRegularFile(path);
+  char target[4096];
+  ssize_t n = ::readlink(path.c_str(), target, sizeof target);
+  if (n < 0) {
+    if (errno == ENOENT || errno == EINVAL) return Status::NotFound(path + " is not a link");
+    return Status::Internal(std::string("cannot read the link: ") + std::strerror(errno));
+  }
+  if (n == 0 || static_cast<size_t>(n) >= sizeof target) {
+    return Status::Internal("link target empty or too long");
+  }
+  FileState state;
+  state.link_target.assign(target, static_cast<size_t>(n));
+  state.sha256 = crypto::Sha256Hex(state.link_target);
+  state.size = state.link_target.size();
+  state.mode = st.st_mode & 07777;
+  return state;
 }
 
 std::string AbsolutePath(const std::string& path) {
@@ -292,10 +327,12 @@ std::string ModeText(uint32_t mode) {
 nlohmann::json FileStatesToJson(const FileStates& files) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [path, st] : files) {
-    out.push_back({{"path", EncodePath(path)},
-                   {"sha256", st.sha256},
-                   {"size", st.size},
-                   {"mode", ModeText(st.mode)}});
+    nlohmann::json entry = {{"path", EncodePath(path)},
+                            {"sha256", st.sha256},
+                            {"size", st.size},
+                            {"mode", ModeText(st.mode)}};
+    if (st.is_link()) entry["link"] = EncodePath(st.link_target);
+    out.push_back(std::move(entry));
   }
   return out;
 }
@@ -309,8 +346,10 @@ Result<FileStates> FileStatesFromJson(const nlohmann::json& entries, size_t max_
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
     const std::string where = "entry " + std::to_string(i) + ": ";
-    if (!e.is_object() || e.size() != 4) {
-      return Status::InvalidArgument(where + "must be an object of path, sha256, size, mode");
+    const bool link = e.is_object() && e.contains("link");
+    if (!e.is_object() || e.size() != (link ? 5u : 4u)) {
+      return Status::InvalidArgument(where +
+                                     "must be an object of path, sha256, size, mode (and link)");
     }
     auto path_it = e.find("path");
     auto hash_it = e.find("sha256");
@@ -328,6 +367,15 @@ Result<FileStates> FileStatesFromJson(const nlohmann::json& entries, size_t max_
       return Status::InvalidArgument(where + "'path' must be absolute and normal");
     }
     FileState st;
+    if (link) {
+      const auto& target = e["link"];
+      if (!target.is_string()) return Status::InvalidArgument(where + "'link' must be a string");
+      auto decoded = DecodePath(target.get_ref<const std::string&>());
+      if (!decoded.ok() || decoded->empty()) {
+        return Status::InvalidArgument(where + "'link' must be a non-empty encoded path");
+      }
+      st.link_target = std::move(decoded).value();
+    }
     if (!hash_it->is_string() || hash_it->get_ref<const std::string&>().size() != 64) {
       return Status::InvalidArgument(where + "'sha256' must be 64 lower-case hex digits");
     }

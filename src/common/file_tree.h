@@ -5,8 +5,9 @@
 //   files::TreeScan now = files::ScanTrees({"/opt/rampart", "/srv/www"}, {});
 //   for (const auto& c : files::DiffFileStates(baseline, now.files)) ...
 //
-// Symbolic links are neither followed nor recorded (a link to a directory could make the walk
-// loop or leave the roots); only regular files are. Thread-compatible: no shared state.
+// Symbolic links are never followed (a link to a directory could make the walk loop or leave
+// the roots); ScanTrees records them as links when asked (file integrity does: a webshell kept
+// elsewhere and linked into a web root is served all the same). Thread-compatible.
 #pragma once
 
 #include <cstdint>
@@ -22,10 +23,13 @@
 namespace rampart::files {
 
 struct FileState {
-  std::string sha256;  // lower-case hex
+  std::string sha256;  // lower-case hex; of the target text for a symbolic link
   uint64_t size = 0;
   uint32_t mode = 0;  // permission bits only (st_mode & 07777)
+  // A symbolic link's target as stored in the link (not resolved); "" for a regular file.
+  std::string link_target;
   bool operator==(const FileState&) const = default;
+  bool is_link() const { return !link_target.empty(); }
 };
 
 // Absolute, lexically normal path → state. Ordered, so that listings are stable.
@@ -34,6 +38,9 @@ using FileStates = std::map<std::string, FileState>;
 // Hashes one regular file without following a symlink and without blocking on a FIFO swapped in
 // between. NotFound when absent or not a regular file; Internal when it cannot be read.
 Result<FileState> HashRegularFile(const std::string& path);
+// HashRegularFile, or the state of a symbolic link at `path` (its target text, never followed).
+// NotFound when absent or neither.
+Result<FileState> StateOfPath(const std::string& path);
 
 // MD5 and SHA-1 of a regular file (lower-case hex), read the same way. Only to match indicator
 // feeds that name files by those digests alone; never to decide whether a file changed.
@@ -46,9 +53,11 @@ struct TreeScan {
   FileStates files;
   std::vector<std::string> errors;  // "PATH: reason" for what could not be read
 };
-// Every regular file under each root (a root may itself be a file). Paths under one of
-// `exclude` (absolute prefixes) are skipped. Missing roots are reported in errors.
-TreeScan ScanTrees(const std::vector<std::string>& roots, const std::vector<std::string>& exclude);
+// Every regular file under each root (a root may itself be a file), and every symbolic link
+// when `with_links`. Paths under one of `exclude` (absolute prefixes) are skipped. Missing roots
+// are reported in errors.
+TreeScan ScanTrees(const std::vector<std::string>& roots, const std::vector<std::string>& exclude,
+                   bool with_links = false);
 
 // An absolute, lexically normal form of `path` (relative to the working directory).
 std::string AbsolutePath(const std::string& path);
@@ -78,7 +87,8 @@ Result<std::string> DecodePath(std::string_view encoded);
 std::string ModeText(uint32_t mode);
 
 // The JSON form of a file list: [{"path", "sha256", "size", "mode"}] in path order, paths
-// encoded with EncodePath, modes as ModeText.
+// encoded with EncodePath, modes as ModeText; a symbolic link adds "link" (its target, encoded
+// like a path).
 nlohmann::json FileStatesToJson(const FileStates& files);
 // InvalidArgument naming the entry for anything malformed: not an array, more than
 // `max_entries`, a missing or mistyped field, an unknown field, a relative or non-normal path,

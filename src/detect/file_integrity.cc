@@ -117,7 +117,7 @@ Result<IntegrityBaseline> CreateBaseline(const std::vector<std::string>& roots,
   IntegrityBaseline b;
   b.created = now_seconds;
   b.roots = NormalRoots(roots);
-  files::TreeScan scan = files::ScanTrees(b.roots, exclude);
+  files::TreeScan scan = files::ScanTrees(b.roots, exclude, /*with_links=*/true);
   for (const auto& e : scan.errors) log::Warn("integrity.read_error", {{"error", e}});
   b.files = std::move(scan.files);
   std::string dir = std::filesystem::path(baseline_file).parent_path().string();
@@ -224,17 +224,26 @@ void FileIntegrityMonitor::Impl::Observe(const std::string& path,
   SecurityEvent ev(action);
   ev.Set("file.path", path)
       .Set("file.extension", ExtensionOf(path))
-      .Set("file.hash.sha256", shown.sha256)
-      .Set("file.size", std::to_string(shown.size))
       .Set("file.mode", files::ModeText(shown.mode))
       .Set("file.in_baseline", in_baseline ? "true" : "false");
-  if (prev && now) {
+  if (shown.is_link()) {
+    // A link into the web root serves its target (Apache's FollowSymLinks): what it points
+    // to is the news, and there is no content of its own to hash.
+    ev.Set("file.type", "symlink").Set("file.target_path", shown.link_target);
+  } else {
+    ev.Set("file.type", "file")
+        .Set("file.hash.sha256", shown.sha256)
+        .Set("file.size", std::to_string(shown.size));
+  }
+  if (prev && now && !prev->is_link()) {
     ev.Set("file.previous.sha256", prev->sha256)
         .Set("file.previous.mode", files::ModeText(prev->mode));
+  } else if (prev && now) {
+    ev.Set("file.previous.target_path", prev->link_target);
   }
   // Feeds often name a webshell by MD5 or SHA-1 alone: new content is read once more for them
   // (only when it is reported, so the baseline stays SHA-256 only).
-  if (now && (!prev || prev->sha256 != now->sha256)) {
+  if (now && !now->is_link() && (!prev || prev->sha256 != now->sha256)) {
     if (auto legacy = files::LegacyFileDigests(path); legacy.ok()) {
       ev.Set("file.hash.md5", legacy->md5).Set("file.hash.sha1", legacy->sha1);
     }
@@ -247,7 +256,7 @@ void FileIntegrityMonitor::Impl::Observe(const std::string& path,
 
 void FileIntegrityMonitor::Impl::ObservePath(const std::string& path) {
   if (Excluded(path)) return;
-  auto h = files::HashRegularFile(path);
+  auto h = files::StateOfPath(path);
   if (h.ok()) {
     Observe(path, *h);
   } else if (h.status().code() == Code::kNotFound) {
@@ -261,7 +270,7 @@ void FileIntegrityMonitor::Impl::ObservePath(const std::string& path) {
 size_t FileIntegrityMonitor::Impl::Rescan() {
   emitted_in_call_ = 0;
   MaybeReloadBaseline();
-  files::TreeScan scan = files::ScanTrees(options_.roots, options_.exclude);
+  files::TreeScan scan = files::ScanTrees(options_.roots, options_.exclude, /*with_links=*/true);
   Bump(&FileIntegrityStats::read_errors, scan.errors.size());
   for (const auto& e : scan.errors) log::Warn("integrity.read_error", {{"error", e}});
   // Whatever was seen under a root and is gone now was deleted.
@@ -369,7 +378,8 @@ void FileIntegrityMonitor::Impl::HandleEvent(const inotify_event& ev, int64_t no
       // Files written before the watch existed are only found by looking. In a directory just
       // made they may still be open for writing: they wait like any created file (a close
       // examines them at once); a directory moved in brings finished files.
-      for (const auto& [p, st] : files::ScanTrees({path}, options_.exclude).files) {
+      for (const auto& [p, st] :
+           files::ScanTrees({path}, options_.exclude, /*with_links=*/true).files) {
         if (ev.mask & IN_CREATE) {
           pending_.emplace(p, now + options_.settle_millis);
         } else {
@@ -553,7 +563,7 @@ Result<std::unique_ptr<FileIntegrityMonitor>> FileIntegrityMonitor::Create(
       if (!covered) added.push_back(root);
     }
     if (!added.empty()) {
-      files::TreeScan scan = files::ScanTrees(added, options.exclude);
+      files::TreeScan scan = files::ScanTrees(added, options.exclude, /*with_links=*/true);
       for (auto& [path, fs] : scan.files) baseline.files.emplace(path, fs);
       for (const auto& root : added) {
         baseline.roots.push_back(root);

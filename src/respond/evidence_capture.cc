@@ -142,7 +142,8 @@ json IntegrityJson(const EvidenceCaptureOptions& options, int64_t now) {
     out["error"] = "baseline unreadable: " + baseline.status().message();
     return out;
   }
-  files::TreeScan scan = files::ScanTrees(baseline->roots, options.integrity_exclude);
+  files::TreeScan scan =
+      files::ScanTrees(baseline->roots, options.integrity_exclude, /*with_links=*/true);
   json changes = json::array();
   for (const auto& c : files::DiffFileStates(baseline->files, scan.files)) {
     changes.push_back({{"path", files::EncodePath(c.path)},

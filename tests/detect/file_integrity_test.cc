@@ -83,8 +83,8 @@ class FileIntegrityTest : public ::testing::Test {
   RecordingSink sink_;
 };
 
-TEST_F(FileIntegrityTest, FirstStartCreatesAPrivateBaselineOfEveryRegularFile) {
-  fs::create_symlink("/etc/passwd", root_ / "link");  // links are not followed
+TEST_F(FileIntegrityTest, FirstStartCreatesAPrivateBaselineOfEveryFileAndLink) {
+  fs::create_symlink("/etc/passwd", root_ / "link");  // recorded as a link, not followed
   auto mon = Make();
   ASSERT_NE(mon, nullptr);
   struct stat st {};
@@ -96,7 +96,10 @@ TEST_F(FileIntegrityTest, FirstStartCreatesAPrivateBaselineOfEveryRegularFile) {
   std::string text((std::istreambuf_iterator<char>(in)), {});
   auto b = ParseBaseline(text);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
-  ASSERT_EQ(b->files.size(), 3u);
+  ASSERT_EQ(b->files.size(), 4u);
+  const auto& link = b->files.at(P("link"));
+  EXPECT_EQ(link.link_target, "/etc/passwd");
+  EXPECT_EQ(link.sha256, crypto::Sha256Hex("/etc/passwd")) << "the target's name, not its bytes";
   const auto& index = b->files.at(P("index.html"));
   EXPECT_EQ(index.sha256, crypto::Sha256Hex("<html>hello</html>"));
   EXPECT_EQ(index.size, 18u);
@@ -165,6 +168,28 @@ TEST_F(FileIntegrityTest, WatcherReportsExactlyTheChanges) {
   mon->Flush();
   EXPECT_EQ(sink_.Take(), (std::vector<std::string>{"file.created " + P("app.war"),
                                                     "file.deleted " + P("app.war")}));
+
+  // A webshell kept outside and linked into the web root is served (FollowSymLinks): the link
+  // is a new file, of type symlink, naming its target; pointed elsewhere, it is modified.
+  Write(dir_ / "shell.jsp", "<% Runtime.getRuntime().exec(request.getParameter(\"c\")); %>");
+  fs::create_symlink(dir_ / "shell.jsp", root_ / "mifs" / "help.jsp");
+  mon->Flush();
+  ASSERT_EQ(sink_.Take(), std::vector<std::string>{"file.created " + P("mifs/help.jsp")});
+  const SecurityEvent& linked = sink_.last_.back();
+  EXPECT_EQ(linked.Get("file.type"), "symlink");
+  EXPECT_EQ(linked.Get("file.target_path"), (dir_ / "shell.jsp").string());
+  EXPECT_EQ(linked.Get("file.extension"), "jsp");
+  EXPECT_EQ(linked.Get("file.in_baseline"), "false");
+  EXPECT_EQ(linked.Get("file.hash.sha256"), "") << "a link has no content of its own";
+  fs::remove(root_ / "mifs" / "help.jsp");
+  fs::create_symlink("/etc/shadow", root_ / "mifs" / "help.jsp");
+  mon->Flush();
+  got = sink_.Take();
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(sink_.last_.back().Get("file.target_path"), "/etc/shadow");
+  fs::remove(root_ / "mifs" / "help.jsp");
+  mon->Flush();
+  sink_.Take();
 
   // Brought back to exactly its baseline state: logged, not reported.
   Write(root_ / "index.html", "<html>hello</html>");
@@ -250,8 +275,9 @@ TEST(BaselineFormatTest, RoundTripsAndRefusesMalformedEntries) {
   IntegrityBaseline b;
   b.created = 1769760000;
   b.roots = {"/srv/www"};
-  b.files["/srv/www/a b%.jsp"] = {std::string(64, 'a'), 12, 0644};
-  b.files[std::string("/srv/www/\xff\n.txt")] = {std::string(64, 'b'), 0, 0600};
+  b.files["/srv/www/a b%.jsp"] = {std::string(64, 'a'), 12, 0644, ""};
+  b.files[std::string("/srv/www/\xff\n.txt")] = {std::string(64, 'b'), 0, 0600, ""};
+  b.files["/srv/www/help.jsp"] = {crypto::Sha256Hex("/tmp/s h\x01"), 8, 0777, "/tmp/s h\x01"};
   auto parsed = ParseBaseline(SerializeBaseline(b));
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   EXPECT_EQ(parsed->files, b.files);
@@ -267,6 +293,12 @@ TEST(BaselineFormatTest, RoundTripsAndRefusesMalformedEntries) {
            R"({"path":"/r/x","sha256":")" + std::string(64, 'a') + R"(","size":1,"mode":"0948"})",
            R"({"path":"/r/%zz","sha256":")" + std::string(64, 'a') + R"(","size":1,"mode":"0644"})",
            R"({"path":"/r/%61","sha256":")" + std::string(64, 'a') + R"(","size":1,"mode":"0644"})",
+           R"({"path":"/r/x","sha256":")" + std::string(64, 'a') +
+               R"(","size":1,"mode":"0777","link":""})",
+           R"({"path":"/r/x","sha256":")" + std::string(64, 'a') +
+               R"(","size":1,"mode":"0777","link":7})",
+           R"({"path":"/r/x","sha256":")" + std::string(64, 'a') +
+               R"(","size":1,"mode":"0777","colour":"red"})",
        }) {
     EXPECT_FALSE(ParseBaseline(head + bad + "]}").ok()) << bad;
   }
@@ -277,14 +309,14 @@ TEST(BaselineFormatTest, RoundTripsAndRefusesMalformedEntries) {
 }
 
 TEST(FileTreeTest, DiffListsEveryKindInPathOrder) {
-  files::FileStates before = {{"/a", {std::string(64, 'a'), 1, 0644}},
-                              {"/b", {std::string(64, 'b'), 2, 0644}},
-                              {"/c", {std::string(64, 'c'), 3, 0600}},
-                              {"/d", {std::string(64, 'd'), 4, 0644}}};
-  files::FileStates after = {{"/a", {std::string(64, 'a'), 1, 0644}},
-                             {"/b", {std::string(64, 'e'), 2, 0755}},
-                             {"/c", {std::string(64, 'c'), 3, 0666}},
-                             {"/e", {std::string(64, 'f'), 5, 0644}}};
+  files::FileStates before = {{"/a", {std::string(64, 'a'), 1, 0644, ""}},
+                              {"/b", {std::string(64, 'b'), 2, 0644, ""}},
+                              {"/c", {std::string(64, 'c'), 3, 0600, ""}},
+                              {"/d", {std::string(64, 'd'), 4, 0644, ""}}};
+  files::FileStates after = {{"/a", {std::string(64, 'a'), 1, 0644, ""}},
+                             {"/b", {std::string(64, 'e'), 2, 0755, ""}},
+                             {"/c", {std::string(64, 'c'), 3, 0666, ""}},
+                             {"/e", {std::string(64, 'f'), 5, 0644, ""}}};
   auto diff = files::DiffFileStates(before, after);
   ASSERT_EQ(diff.size(), 4u);
   EXPECT_EQ(diff[0].path, "/b");
