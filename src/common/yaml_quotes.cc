@@ -6,8 +6,10 @@
 namespace rampart {
 namespace {
 
-// Enough for any real rule, playbook or config file; an alias bomb runs out of it.
+// Enough for any real rule, playbook or config file; an alias bomb runs out of it, and an
+// alias inside its own anchor (yaml-cpp builds a cycle) out of the depth.
 constexpr size_t kNodeBudget = 200000;
+constexpr size_t kMaxDepth = 64;
 
 bool QuoteClosed(std::string_view text, size_t open) {
   char quote = text[open];
@@ -29,17 +31,17 @@ class QuoteWalker {
  public:
   explicit QuoteWalker(std::string_view text) : text_(text) {}
 
-  std::optional<TextPosition> Walk(const YAML::Node& node) {
-    if (++visited_ > kNodeBudget) return std::nullopt;
+  std::optional<TextPosition> Walk(const YAML::Node& node, size_t depth = 0) {
+    if (++visited_ > kNodeBudget || depth > kMaxDepth) return std::nullopt;
     if (node.IsScalar()) return Check(node);
     if (node.IsSequence()) {
       for (const YAML::Node& child : node) {
-        if (auto found = Walk(child)) return found;
+        if (auto found = Walk(child, depth + 1)) return found;
       }
     } else if (node.IsMap()) {
       for (const auto& entry : node) {
-        if (auto found = Walk(entry.first)) return found;
-        if (auto found = Walk(entry.second)) return found;
+        if (auto found = Walk(entry.first, depth + 1)) return found;
+        if (auto found = Walk(entry.second, depth + 1)) return found;
       }
     }
     return std::nullopt;

@@ -18,8 +18,9 @@ struct TextPosition {
 };
 
 // The first quoted scalar of `root` (parsed from `text`) whose quote is not closed before the
-// end of `text`. Aliases are followed within a budget, so a document built to expand
-// exponentially is not walked in full (the quote check then answers nothing).
+// end of `text`. Aliases are followed within a budget of nodes and of depth, so a document
+// built to expand exponentially, or an alias inside its own anchor (a cycle), is not walked in
+// full (the check then answers nothing for what lies beyond).
 std::optional<TextPosition> FindUnclosedQuote(const YAML::Node& root, std::string_view text);
 
 }  // namespace rampart

@@ -34,7 +34,8 @@ class GzipSource final : public LogFileSource {
     z_off_t at = gzoffset(file_);
     return at < 0 ? 0 : static_cast<uint64_t>(at);
   }
-  std::string_view kind() const override { return "gzip or plain"; }
+  // zlib reads a file without the gzip header through unchanged ("direct"); known once read.
+  std::string_view kind() const override { return gzdirect(file_) ? "plain" : "gzip"; }
 
  private:
   gzFile file_;

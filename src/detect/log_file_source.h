@@ -28,7 +28,7 @@ class LogFileSource {
   virtual bool EndedMidStream() const = 0;
   // Compressed bytes consumed so far, for progress against size().
   virtual uint64_t raw_offset() const = 0;
-  // "gzip or plain" or "xz", for messages.
+  // "gzip", "plain" or "xz", for messages (gzip or plain is known once something was read).
   virtual std::string_view kind() const = 0;
 
   // The file's size as stored; 0 when it is not a regular file (a pipe).

@@ -817,9 +817,13 @@ int RunScanCommand(const ScanOptions& opt) {
     pipeline.Submit(std::move(batch));
     progress.EndFile();
     if (reader.error()) {
-      err << "rampart scan: " << path << ": read error after line " << line_no
-          << " (the file ends inside its " << reader.kind()
-          << " stream, is not valid, or cannot be read)\n";
+      err << "rampart scan: " << path << ": read error after line " << line_no;
+      if (reader.kind() == "plain") {
+        err << " (the file cannot be read)\n";
+      } else {
+        err << " (the file ends inside its " << reader.kind()
+            << " stream, is damaged, or cannot be read)\n";
+      }
       exit_code = 1;
     }
     total_lines += line_no;
