@@ -258,6 +258,8 @@ void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int
   const int64_t window_end = now + rule.timespan_millis;
   auto outside = [&](int64_t t) { return t < window_start || t > window_end; };
   int64_t value = 0;
+  int64_t first = now;
+  std::vector<std::string> counted_values;
   switch (rule.type) {
     case CorrelationType::kEventCount: {
       auto keep = static_cast<size_t>(rule.threshold);
@@ -265,6 +267,7 @@ void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int
       k.times.push_back(now);
       if (k.times.size() > keep) k.times.erase(k.times.begin());
       value = static_cast<int64_t>(k.times.size());
+      first = *std::min_element(k.times.begin(), k.times.end());
       break;
     }
     case CorrelationType::kValueCount: {
@@ -280,11 +283,22 @@ void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int
         k.values.erase(oldest);
       }
       value = static_cast<int64_t>(k.values.size());
+      if (value >= rule.threshold) {
+        std::vector<std::pair<int64_t, const std::string*>> by_time;
+        for (const auto& [text, at] : k.values) by_time.emplace_back(at, &text);
+        std::sort(by_time.begin(), by_time.end());
+        for (const auto& [at, text] : by_time) counted_values.push_back(*text);
+        first = by_time.front().first;
+      }
       break;
     }
     case CorrelationType::kTemporal: {
       if (slot < k.seen.size()) k.seen[slot] = now;
-      for (int64_t t : k.seen) value += (t != 0 && !outside(t)) ? 1 : 0;
+      for (int64_t t : k.seen) {
+        if (t == 0 || outside(t)) continue;
+        ++value;
+        first = std::min(first, t);
+      }
       break;
     }
     case CorrelationType::kTemporalOrdered: {
@@ -296,12 +310,13 @@ void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int
       for (int64_t t : k.seen) {
         if (t == 0 || outside(t)) break;
         ++value;
+        first = std::min(first, t);
       }
       break;
     }
   }
   if (value >= rule.threshold) {
-    hits->push_back({index, key, value});
+    hits->push_back({index, key, value, first, std::move(counted_values)});
     auto node = it->second;
     st.index.erase(it);
     st.lru.erase(node);

@@ -62,9 +62,12 @@ Result<CorrelationRule> ParseCorrelationRule(std::string_view yaml, std::string_
 
 // What a fired correlation reports.
 struct CorrelationHit {
-  size_t correlation = 0;  // index into the tracker's rules
-  std::string entity;      // "user.name=tok_1,source.ip=..." ("all" without group-by)
-  int64_t value = 0;       // events, distinct values or rules seen in the window
+  size_t correlation = 0;    // index into the tracker's rules
+  std::string entity;        // "user.name=tok_1,source.ip=..." ("all" without group-by)
+  int64_t value = 0;         // events, distinct values or rules seen in the window
+  int64_t first_millis = 0;  // the time of the earliest event counted
+  // value_count: the distinct values counted (the enumerated ids), oldest first.
+  std::vector<std::string> values;
 };
 
 // A rule set's correlation rules, linked to the rules they name (by id or name).

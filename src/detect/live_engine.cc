@@ -70,8 +70,8 @@ class LiveEngine::Impl {
   const std::string& Evidence(const SecurityEvent& se, int64_t ts);
   void Raise(const std::string& rule_id, const std::string& title, const std::string& severity,
              const std::vector<std::string>& attack, std::string entity,
-             const std::string& institution_id, int64_t ts, std::string evidence,
-             int64_t count = 1);
+             const std::string& institution_id, int64_t ts, std::string evidence, int64_t count = 1,
+             int64_t first_ts = 0);
 
   LiveEngineOptions options_;
   const Clock* clock_;
@@ -354,7 +354,8 @@ const std::string& LiveEngine::Impl::Evidence(const SecurityEvent& se, int64_t t
 void LiveEngine::Impl::Raise(const std::string& rule_id, const std::string& title,
                              const std::string& severity, const std::vector<std::string>& attack,
                              std::string entity, const std::string& institution_id, int64_t ts,
-                             std::string evidence, int64_t count) {
+                             std::string evidence, int64_t count, int64_t first_ts) {
+  if (first_ts == 0 || first_ts > ts) first_ts = ts;
   core::Alert a;
   a.institution_id = institution_id;
   a.rule_id = rule_id;
@@ -363,9 +364,9 @@ void LiveEngine::Impl::Raise(const std::string& rule_id, const std::string& titl
   a.severity = NormalSeverity(severity);
   a.attack = attack;
   a.evidence.push_back(std::move(evidence));
-  a.first_seen = ts / 1000;
+  a.first_seen = first_ts / 1000;
   a.last_seen = ts / 1000;
-  a.first_seen_ms = ts;
+  a.first_seen_ms = first_ts;
   a.last_seen_ms = ts;
   a.created_at = ts / 1000;
   a.count = count;
@@ -470,9 +471,21 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
       // The evidence is the event that completed the correlation; the events it counted lie
       // in the timespan before it, and an incident's impact must reach back to them.
       ev_json["correlation.window_start"] = EvidenceStamp(ts - c.timespan_millis);
+      ev_json["correlation.first_event"] = EvidenceStamp(hit.first_millis);
+      if (!hit.values.empty()) {
+        // What was enumerated (device or staff ids), as many as an analyst can read.
+        constexpr size_t kMaxValues = 100;
+        nlohmann::json values = nlohmann::json::array();
+        for (size_t i = 0; i < hit.values.size() && i < kMaxValues; ++i) {
+          values.push_back(hit.values[i]);
+        }
+        ev_json["correlation.values"] = std::move(values);
+      }
     }
+    // The alert spans the counted events: first_seen is the earliest, count how many.
     Raise(c.info.id, c.info.title, c.info.severity, c.info.attack, hit.entity, inst, ts,
-          ev_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+          ev_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), hit.value,
+          hit.first_millis);
   }
   if (iocs_.size() > 0) {
     iocs_.MatchEvent(ev, ts, &ioc_hits_);

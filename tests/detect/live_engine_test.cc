@@ -170,6 +170,11 @@ tags: [attack.t1087]
   auto evidence = nlohmann::json::parse(alerts[0].evidence[0]);
   EXPECT_EQ(evidence["correlation.timespan_seconds"], 3600) << evidence.dump();
   EXPECT_TRUE(evidence.contains("correlation.window_start")) << evidence.dump();
+  // The alert spans the six probes: from the first, 50 minutes before the evidence.
+  EXPECT_EQ(alerts[0].first_seen_ms, kStart);
+  EXPECT_EQ(alerts[0].last_seen_ms, kStart + 5 * 600 * 1000);
+  EXPECT_EQ(alerts[0].count, 6);
+  EXPECT_EQ(evidence["correlation.first_event"], "2026-01-30T08:00:00.000Z") << evidence.dump();
   // Thirteen minutes apart, six probes span 65 minutes: never six inside one hour.
   for (int i = 0; i < 12; ++i) h.At(10000 + i * 780, Probe("198.51.100.2", "/api/v1/devices/x"));
   EXPECT_EQ(h.rec.CountRule("slow-404"), 0u);
@@ -223,6 +228,18 @@ tags: [attack.t1087]
   EXPECT_EQ(h.rec.CountRule("distinct-404"), 0u);
   h.At(1910, Probe("192.0.2.9", "/api/v1/devices/d"));  // b (120 s) is still inside
   EXPECT_EQ(h.rec.CountRule("distinct-404"), 1u);
+  // The alert names what was enumerated, spans it from its first value, and counts it.
+  std::vector<core::Alert> alerts;
+  for (auto& a : h.rec.Take()) {
+    if (a.rule_id == "distinct-404") alerts.push_back(a);
+  }
+  ASSERT_EQ(alerts.size(), 1u);
+  auto evidence = nlohmann::json::parse(alerts[0].evidence[0]);
+  EXPECT_EQ(evidence["correlation.values"],
+            nlohmann::json::array({"/api/v1/devices/b", "/api/v1/devices/c", "/api/v1/devices/d"}));
+  EXPECT_EQ(alerts[0].first_seen_ms, kStart + 120 * 1000);
+  EXPECT_EQ(alerts[0].last_seen_ms, kStart + 1910 * 1000);
+  EXPECT_EQ(alerts[0].count, 3);
 }
 
 // An event without the counted field is not one more value; one without the group-by field
