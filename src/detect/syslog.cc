@@ -380,7 +380,10 @@ class SyslogReceiver::Impl {
     std::string peer;
     std::string address;  // peer without the port
     std::string buf;
+    // At accept, then at each complete message: bytes that never finish one (a sender holding
+    // a slot by trickling) do not keep the connection.
     Clock::time_point last_active;
+    bool framed = false;  // a complete message has arrived
     // TLS only. Declared after the socket, so destroyed first: its close_notify goes out
     // before the socket closes.
     std::unique_ptr<internal::TlsSession> tls;
@@ -393,6 +396,12 @@ class SyslogReceiver::Impl {
   Status BindTls();
   void Run();
   int PollTimeoutMillis(Clock::time_point now) const;
+  // How long a connection may go without a complete message: idle_timeout_millis once one
+  // came, first_message_timeout_millis before.
+  std::chrono::milliseconds IdleLimit(const Conn& c) const {
+    return std::chrono::milliseconds(std::max<int64_t>(
+        c.framed ? options_.idle_timeout_millis : options_.first_message_timeout_millis, 1));
+  }
   void ReadUdp();
   void CountKernelDrops();
   void Accept(int listener, bool tls);
@@ -717,7 +726,6 @@ bool SyslogReceiver::Impl::ServiceTls(Conn& c) {
     switch (c.tls->Read(rbuf_.data(), rbuf_.size(), &n)) {
       case internal::TlsStep::kDone:
         c.want_write = false;
-        c.last_active = Clock::now();
         c.buf.append(rbuf_.data(), n);
         if (!Frames(c, false)) return false;
         break;
@@ -792,6 +800,10 @@ bool SyslogReceiver::Impl::Frames(Conn& c, bool at_eof) {
       pos += nl + 1;
     }
   }
+  if (pos > 0) {
+    c.last_active = Clock::now();
+    c.framed = true;
+  }
   c.buf.erase(0, pos);
   return keep;
 }
@@ -804,7 +816,6 @@ bool SyslogReceiver::Impl::ReadTcp(Conn& c) {
       return false;
     }
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-    c.last_active = std::chrono::steady_clock::now();
     c.buf.append(rbuf_.data(), static_cast<size_t>(n));
     if (!Frames(c, false)) return false;
   }
@@ -814,11 +825,10 @@ bool SyslogReceiver::Impl::ReadTcp(Conn& c) {
 // Until the next handshake deadline or idle timeout, at most a second; 0 when a TLS session
 // holds decrypted bytes that poll cannot see.
 int SyslogReceiver::Impl::PollTimeoutMillis(Clock::time_point now) const {
-  const auto idle = std::chrono::milliseconds(std::max<int64_t>(options_.idle_timeout_millis, 1));
   auto next = now + std::chrono::seconds(1);
   for (const auto& c : conns_) {
     if (c.tls && !c.handshaking && c.tls->HasPending()) return 0;
-    next = std::min(next, c.last_active + idle);
+    next = std::min(next, c.last_active + IdleLimit(c));
     if (c.handshaking) next = std::min(next, c.handshake_deadline);
   }
   if (next <= now) return 0;
@@ -832,7 +842,6 @@ void SyslogReceiver::Impl::Run() {
   constexpr size_t kFirstConn = 4;
   std::vector<pollfd> fds;
   std::vector<std::list<Conn>::iterator> order;
-  const auto idle = std::chrono::milliseconds(std::max<int64_t>(options_.idle_timeout_millis, 1));
   while (!stop_.load()) {
     fds.clear();
     order.clear();
@@ -866,7 +875,7 @@ void SyslogReceiver::Impl::Run() {
         }
         it = conns_.erase(it);
       } else {
-        it = now - it->last_active > idle ? conns_.erase(it) : std::next(it);
+        it = now - it->last_active > IdleLimit(*it) ? conns_.erase(it) : std::next(it);
       }
     }
   }

@@ -69,7 +69,11 @@ struct SyslogReceiverOptions {
   // TCP connections from one peer address (any port); more are refused at accept, so that one
   // sender holding idle connections cannot take every slot from the others.
   size_t max_connections_per_peer = 8;
-  int64_t idle_timeout_millis = 300000;  // a TCP connection silent this long is closed
+  // A TCP connection with no complete message for this long is closed (bytes that never finish
+  // one do not count), and one that has sent no complete message at all after
+  // first_message_timeout_millis: a sender cannot hold its per-peer slots by trickling.
+  int64_t idle_timeout_millis = 300000;
+  int64_t first_message_timeout_millis = 30000;
 
   // Syslog over TLS (RFC 5425) on its own TCP address ("HOST:PORT", port 0 picks a free one);
   // empty: off. At least one of `listen` and `tls_listen` must be set. A TLS connection is

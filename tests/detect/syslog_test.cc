@@ -371,6 +371,7 @@ std::unique_ptr<SyslogReceiver> StartForSyslogPeers(CapturingSink* sink, size_t 
   o.listen = "127.0.0.1:0";
   o.max_connections_per_peer = per_peer;
   o.idle_timeout_millis = idle_millis;
+  o.first_message_timeout_millis = std::min<int64_t>(idle_millis, 30000);
   auto r = SyslogReceiver::Create(o, sink);
   if (!r.ok()) return nullptr;
   (*r)->Start();
@@ -424,6 +425,45 @@ TEST(SyslogPeerLimitTest, IdleConnectionsAreClosedAndFreeTheirSlot) {
   ::close(next);
   r->Stop();
   EXPECT_EQ(r->stats().refused, 0u);
+}
+
+// Bytes that never finish a message do not keep a connection: a sender trickling one byte at a
+// time into a slot loses it once the first-message timeout runs out, while a sender whose
+// messages complete keeps its connection over the same time.
+TEST(SyslogPeerLimitTest, TricklingBytesDoesNotHoldASlot) {
+  CapturingSink sink;
+  SyslogReceiverOptions o;
+  o.listen = "127.0.0.1:0";
+  o.first_message_timeout_millis = 300;
+  auto r = SyslogReceiver::Create(o, &sink);
+  ASSERT_TRUE(r.ok());
+  (*r)->Start();
+  const uint16_t port = (*r)->port();
+  int trickler = ConnectTcpFromForSyslogPeers("127.0.0.1", port);
+  int sender = ConnectTcpFromForSyslogPeers("127.0.0.2", port);
+  ASSERT_GE(trickler, 0);
+  ASSERT_GE(sender, 0);
+  SendAll(sender, "<13>1 - h a - - - complete\n");
+  ASSERT_EQ(sink.WaitFor(1).size(), 1u);
+  bool closed = false;
+  std::string partial = "<13>1 - h a - - - never ends";
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (size_t i = 0; !closed && std::chrono::steady_clock::now() < until; ++i) {
+    closed = ::send(trickler, partial.data() + i % partial.size(), 1, MSG_NOSIGNAL) < 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    char buf[8];
+    ssize_t n = ::recv(trickler, buf, sizeof buf, MSG_DONTWAIT);
+    closed = closed || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+  EXPECT_TRUE(closed) << "the trickling connection was closed";
+  // The sender whose message completed is still connected (its idle limit is 5 minutes).
+  SendAll(sender, "<13>1 - h a - - - still here\n");
+  auto events = sink.WaitFor(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].Get("message"), "still here");
+  ::close(trickler);
+  ::close(sender);
+  (*r)->Stop();
 }
 
 TEST(SyslogReceiverTest, BadListenAddressIsRefused) {
