@@ -31,9 +31,6 @@ Result<store::AlertFilter> ReadFilter(const Call& call) {
   RAMPART_ASSIGN_OR_RETURN(auto since, ReadTimeParam(call, "since"));
   f.since = since.value_or(0);  // since the epoch is no bound at all
   RAMPART_ASSIGN_OR_RETURN(f.until, ReadTimeParam(call, "until"));
-  if (f.until && since && *since > *f.until) {
-    return Status::InvalidArgument("since is later than until");
-  }
   return f;
 }
 

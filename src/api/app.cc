@@ -424,7 +424,7 @@ void App::Impl::NameBearerToken(const http::Request& req, SecurityEvent* ev) {
   auto token = ctx_.store->FindApiTokenByHash(crypto::Sha256Hex(secret));
   if (!token.ok()) return;
   ev->Set("user.name", token->id);
-  ev->institution_id = token->institution_id;
+  if (ev->institution_id.empty()) ev->institution_id = token->institution_id;
 }
 
 http::Response App::Impl::Handle(const http::Request& req) {
@@ -433,7 +433,8 @@ http::Response App::Impl::Handle(const http::Request& req) {
   std::string route_label = match.route ? match.route->pattern : "unmatched";
   http::Response response;
   Principal principal;
-  bool authenticated = false;  // an authentication was attempted (and its events emitted)
+  // An admin authentication (token or session) was attempted, and its events emitted.
+  bool admin_checked = false;
   if (!req.query.empty() && !http::PercentDecode(req.query, true).ok()) {
     response = http::Response::Error(Status::InvalidArgument("malformed query string"));
   } else if (match.route == nullptr) {
@@ -443,7 +444,7 @@ http::Response App::Impl::Handle(const http::Request& req) {
   } else {
     const std::string& permission = match.route->permission;
     Status auth_status;
-    authenticated = permission != core::kPublic;
+    admin_checked = permission != core::kPublic && permission != core::kDevice;
     if (permission == core::kDevice) {
       auto p = AuthenticateDevice(req);
       if (p.ok()) principal = std::move(p).value();
@@ -507,9 +508,12 @@ http::Response App::Impl::Handle(const http::Request& req) {
     if (!principal.id.empty()) {
       ev.Set(principal.kind == Principal::Kind::kDevice ? "device.id" : "user.name", principal.id);
       ev.institution_id = principal.institution_id;
-    } else if (!authenticated) {
-      // A bearer token sent where none is checked (an unknown or public route, a malformed
-      // query) is still a use of it: a canary token tried against /healthz must be caught.
+    }
+    if (!admin_checked &&
+        (principal.kind == Principal::Kind::kNone || principal.kind == Principal::Kind::kDevice)) {
+      // A bearer token sent where none is checked (an unknown, public or device route, a
+      // malformed query) is still a use of it: a canary token tried against /healthz must be
+      // caught.
       NameBearerToken(req, &ev);
     }
     internal::EmitEvent(ctx_, std::move(ev));

@@ -210,7 +210,9 @@ Result<FileState> StateOfPath(const std::string& path) {
   char target[4096];
   ssize_t n = ::readlink(path.c_str(), target, sizeof target);
   if (n < 0) {
-    if (errno == ENOENT || errno == EINVAL) return Status::NotFound(path + " is not a link");
+    // Replaced between the two calls: a regular file now (EINVAL), or gone.
+    if (errno == EINVAL) return HashRegularFile(path);
+    if (errno == ENOENT) return Status::NotFound(path + " does not exist");
     return Status::Internal(std::string("cannot read the link: ") + std::strerror(errno));
   }
   if (n == 0 || static_cast<size_t>(n) >= sizeof target) {
@@ -337,7 +339,8 @@ nlohmann::json FileStatesToJson(const FileStates& files) {
   return out;
 }
 
-Result<FileStates> FileStatesFromJson(const nlohmann::json& entries, size_t max_entries) {
+Result<FileStates> FileStatesFromJson(const nlohmann::json& entries, size_t max_entries,
+                                      bool allow_links) {
   if (!entries.is_array()) return Status::InvalidArgument("'entries' must be an array");
   if (entries.size() > max_entries) {
     return Status::InvalidArgument("more than " + std::to_string(max_entries) + " entries");
@@ -346,7 +349,7 @@ Result<FileStates> FileStatesFromJson(const nlohmann::json& entries, size_t max_
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
     const std::string where = "entry " + std::to_string(i) + ": ";
-    const bool link = e.is_object() && e.contains("link");
+    const bool link = allow_links && e.is_object() && e.contains("link");
     if (!e.is_object() || e.size() != (link ? 5u : 4u)) {
       return Status::InvalidArgument(where +
                                      "must be an object of path, sha256, size, mode (and link)");
@@ -416,7 +419,7 @@ nlohmann::json FileListToJson(std::string_view format, const FileListDocument& d
 
 Result<FileListDocument> FileListFromJson(const nlohmann::json& doc, std::string_view format,
                                           const std::vector<std::string_view>& extra_fields,
-                                          size_t max_entries) {
+                                          size_t max_entries, bool allow_links) {
   if (!doc.is_object()) return Status::InvalidArgument("not a JSON object");
   static constexpr std::string_view kFields[] = {"format", "version", "created", "roots",
                                                  "entries"};
@@ -454,7 +457,7 @@ Result<FileListDocument> FileListFromJson(const nlohmann::json& doc, std::string
   }
   auto entries = doc.find("entries");
   if (entries == doc.end()) return Status::InvalidArgument("'entries' is missing");
-  auto parsed = FileStatesFromJson(*entries, max_entries);
+  auto parsed = FileStatesFromJson(*entries, max_entries, allow_links);
   if (!parsed.ok()) return parsed.status();
   out.entries = std::move(parsed).value();
   return out;

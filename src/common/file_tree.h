@@ -93,8 +93,9 @@ nlohmann::json FileStatesToJson(const FileStates& files);
 // InvalidArgument naming the entry for anything malformed: not an array, more than
 // `max_entries`, a missing or mistyped field, an unknown field, a relative or non-normal path,
 // a duplicate path, a hash that is not 64 lower-case hex digits, a mode that is not 4 octal
-// digits.
-Result<FileStates> FileStatesFromJson(const nlohmann::json& entries, size_t max_entries);
+// digits, a "link" where `allow_links` is false (the signed install manifest records none).
+Result<FileStates> FileStatesFromJson(const nlohmann::json& entries, size_t max_entries,
+                                      bool allow_links = false);
 
 // A JSON document listing files: {"format", "version": 1, "created", "roots", "entries"}, the
 // shape of both the integrity baseline and the install manifest (which adds "signature").
@@ -108,6 +109,6 @@ nlohmann::json FileListToJson(std::string_view format, const FileListDocument& d
 // a missing or mistyped field, an empty or relative root, or a malformed entry.
 Result<FileListDocument> FileListFromJson(const nlohmann::json& doc, std::string_view format,
                                           const std::vector<std::string_view>& extra_fields,
-                                          size_t max_entries);
+                                          size_t max_entries, bool allow_links = false);
 
 }  // namespace rampart::files

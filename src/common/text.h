@@ -26,10 +26,10 @@ inline std::string AsciiLower(std::string_view s) {
 // retitle the window, reorder what is shown nor pass for another line; other valid UTF-8
 // (titles, paths) stays readable.
 void AppendTerminalSafe(std::string_view text, std::string* out);
+std::string TerminalSafe(std::string_view text);
 
 // `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD, for
 // formats that require UTF-8 (RFC 5424 structured data).
 std::string ValidUtf8(std::string_view text);
-std::string TerminalSafe(std::string_view text);
 
 }  // namespace rampart

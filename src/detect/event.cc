@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "common/crypto.h"
+#include "common/text.h"
 #include "detect/url_path.h"
 
 namespace rampart::detect {
@@ -153,12 +154,15 @@ void PercentDecodeAppend(std::string_view in, std::string* out) {
 }
 
 bool IsRampartAction(std::string_view action) {
+  // Rules compare without case unless they say `cased`: "Staff.Decrypt" must count too.
+  const std::string lower = AsciiLower(action);
+  const std::string_view a = lower;
   static constexpr std::string_view kNamespaces[] = {"auth.", "command.",   "device.",   "staff.",
                                                      "file.", "detection.", "response.", "admin."};
   for (std::string_view ns : kNamespaces) {
-    if (action.starts_with(ns)) return true;
+    if (a.starts_with(ns)) return true;
   }
-  return action == "http.request" || action == "http.violation";
+  return a == "http.request" || a == "http.violation";
 }
 
 SecurityEvent ExternalSecurityEvent(const Event& ev) {

@@ -91,17 +91,24 @@ Result<IntegrityBaseline> LoadBaselineFile(const std::string& path) {
 }  // namespace
 
 std::string SerializeBaseline(const IntegrityBaseline& baseline) {
-  return files::FileListToJson(kBaselineFormat, {baseline.created, baseline.roots, baseline.files})
-             .dump(1) +
-         "\n";
+  nlohmann::json doc =
+      files::FileListToJson(kBaselineFormat, {baseline.created, baseline.roots, baseline.files});
+  if (baseline.links_recorded) doc["links"] = true;
+  return doc.dump(1) + "\n";
 }
 
 Result<IntegrityBaseline> ParseBaseline(std::string_view text) {
   auto doc = nlohmann::json::parse(text, nullptr, false);
   if (doc.is_discarded()) return Status::InvalidArgument("baseline is not JSON");
-  auto parsed = files::FileListFromJson(doc, kBaselineFormat, {}, kMaxBaselineEntries);
+  auto parsed = files::FileListFromJson(doc, kBaselineFormat, {"links"}, kMaxBaselineEntries,
+                                        /*allow_links=*/true);
   if (!parsed.ok()) return Status::InvalidArgument("baseline: " + parsed.status().message());
-  return IntegrityBaseline{parsed->created, std::move(parsed->roots), std::move(parsed->entries)};
+  bool links = doc.contains("links");
+  if (links && !doc["links"].is_boolean()) {
+    return Status::InvalidArgument("baseline: 'links' must be true or false");
+  }
+  return IntegrityBaseline{parsed->created, std::move(parsed->roots), std::move(parsed->entries),
+                           links && doc["links"].get<bool>()};
 }
 
 std::string IntegrityDir(const std::string& data_dir) {
@@ -562,6 +569,7 @@ Result<std::unique_ptr<FileIntegrityMonitor>> FileIntegrityMonitor::Create(
       for (const auto& old : baseline.roots) covered = covered || files::IsUnder(root, old);
       if (!covered) added.push_back(root);
     }
+    bool changed = false;
     if (!added.empty()) {
       files::TreeScan scan = files::ScanTrees(added, options.exclude, /*with_links=*/true);
       for (auto& [path, fs] : scan.files) baseline.files.emplace(path, fs);
@@ -569,6 +577,20 @@ Result<std::unique_ptr<FileIntegrityMonitor>> FileIntegrityMonitor::Create(
         baseline.roots.push_back(root);
         log::Warn("integrity.baseline_root_added", {{"root", root}});
       }
+      changed = true;
+    }
+    if (!baseline.links_recorded) {
+      // A baseline from before links were recorded: the links on disk now are taken in, each
+      // named in the log for the operator to look at, rather than all reported as new files.
+      files::TreeScan scan = files::ScanTrees(baseline.roots, options.exclude, /*with_links=*/true);
+      for (auto& [path, fs] : scan.files) {
+        if (!fs.is_link() || !baseline.files.emplace(path, fs).second) continue;
+        log::Warn("integrity.baseline_link_added", {{"path", path}, {"target", fs.link_target}});
+      }
+      baseline.links_recorded = true;
+      changed = true;
+    }
+    if (changed) {
       RAMPART_RETURN_IF_ERROR(
           files::WritePrivateFile(options.baseline_file, SerializeBaseline(baseline)));
     }

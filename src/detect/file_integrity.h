@@ -46,6 +46,9 @@ struct IntegrityBaseline {
   int64_t created = 0;  // Unix seconds
   std::vector<std::string> roots;
   files::FileStates files;
+  // Symbolic links are in `files` ("links": true in the file). Baselines written before links
+  // were recorded have none: their links are taken in once at start, not reported as new.
+  bool links_recorded = true;
 };
 
 // The baseline file's text (JSON); parsing is pure, so that it can be tested and fuzzed.

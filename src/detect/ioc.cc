@@ -54,10 +54,6 @@ bool NormaliseDomain(std::string_view in, std::string* out) {
   return true;
 }
 
-// Drops the scheme, fragment, user info and port and lower-cases the host:
-// "HTTPS://u@Evil.Example:443/A?b" → "evil.example/A?b". A path-only value ("/mifs/403.jsp")
-// stays as it is.
-// Writes into *out so that lookups can reuse one buffer per thread.
 // The URL without surrounding blanks, fragment and scheme: what NormaliseUrlInto keeps.
 std::string_view UrlWithoutSchemeAndFragment(std::string_view in) {
   in = Trim(in);
@@ -111,7 +107,8 @@ std::string_view WithoutPort(std::string_view host) {
 // resource it names, and a request can add them to dodge an indicator.
 std::string_view WithoutUserInfo(std::string_view host) {
   size_t at = host.rfind('@');
-  return at == std::string_view::npos ? host : host.substr(at + 1);
+  // ("u@" alone is no host: cutting it would leave a path-only indicator matching any host.)
+  return at == std::string_view::npos || at + 1 == host.size() ? host : host.substr(at + 1);
 }
 
 // The host part of NormaliseUrlInto's result, not lower-cased ("" for a path-only URL).
@@ -123,6 +120,9 @@ std::string_view NormalisedUrlHost(std::string_view in) {
   return WithoutPort(WithoutUserInfo(in.substr(0, HostEnd(in))));
 }
 
+// Drops the scheme, fragment, user info and port and lower-cases the host:
+// "HTTPS://u@Evil.Example:443/A?b" → "evil.example/A?b". A path-only value ("/mifs/403.jsp")
+// stays as it is. Writes into *out so that lookups can reuse one buffer per thread.
 void NormaliseUrlInto(std::string_view in, std::string* out) {
   out->clear();
   in = UrlWithoutSchemeAndFragment(in);

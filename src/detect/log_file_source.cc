@@ -50,9 +50,10 @@ class XzSource final : public LogFileSource {
   }
 
   bool Start() {
-    // No memory limit of our own: liblzma's decoder needs what the file's dictionary says,
-    // and a log compressed with `xz -9` wants 64 MiB.
-    return lzma_stream_decoder(&stream_, UINT64_MAX, LZMA_CONCATENATED) == LZMA_OK;
+    // `xz -9` wants 64 MiB to decode; a file that asks for more than 1 GiB is refused (a read
+    // error) rather than let a crafted header take the machine's memory.
+    constexpr uint64_t kMemoryLimit = uint64_t{1} << 30;
+    return lzma_stream_decoder(&stream_, kMemoryLimit, LZMA_CONCATENATED) == LZMA_OK;
   }
 
   int Read(char* out, size_t capacity) override {

@@ -72,6 +72,13 @@ std::optional<uint64_t> WindowCheck(int fd, uint64_t end) {
   return h;
 }
 
+// Other bytes there now. A read that fails says nothing (a transient error must not re-read a
+// whole file and repeat its alerts); a file cut shorter than the position is caught by size.
+bool WindowCheckDiffers(int fd, uint64_t end, uint64_t check) {
+  std::optional<uint64_t> now = WindowCheck(fd, end);
+  return now && *now != check;
+}
+
 Result<std::unordered_map<std::string, SavedPosition>> LoadPositions(const std::string& file) {
   std::unordered_map<std::string, SavedPosition> out;
   if (file.empty()) return out;
@@ -139,6 +146,8 @@ class LogFollower::Impl {
   bool ReadAvailable(Tracked& t, size_t* budget);
   void ProcessChunk(Tracked& t, std::string_view chunk, size_t* budget);
   void HandleLine(Tracked& t, std::string_view line);
+  void StepBack(Tracked& t, size_t line_bytes, size_t* budget);
+  bool refused_ = false;  // HandleLine could not hand the line over (stopping, queue full)
   void SkipOversized(const Tracked& t, uint64_t line);
   bool OpenFile(Tracked& t);
   void CloseFile(Tracked& t);
@@ -344,6 +353,7 @@ void LogFollower::Impl::ProcessChunk(Tracked& t, std::string_view chunk, size_t*
     }
     if (t.pending.empty()) {
       HandleLine(t, piece);
+      if (refused_) return StepBack(t, piece.size() + 1, budget);
     } else if (t.pending.size() + piece.size() > kMaxLineBytes) {
       t.pending.clear();
       ++t.line;
@@ -354,12 +364,23 @@ void LogFollower::Impl::ProcessChunk(Tracked& t, std::string_view chunk, size_t*
       std::string line = std::move(t.pending);
       t.pending.clear();
       HandleLine(t, line);
+      if (refused_) return StepBack(t, line.size() + 1, budget);
     }
     if (--*budget == 0) {
       // Stop at a line boundary: the rest of the chunk is read again next time.
       return;
     }
   }
+}
+
+// The line just handled was refused (stopping with a full queue): un-read it, and read no more.
+void LogFollower::Impl::StepBack(Tracked& t, size_t line_bytes, size_t* budget) {
+  refused_ = false;
+  t.read_pos -= line_bytes;
+  --t.line;
+  --lines_;
+  dirty_ = true;
+  *budget = 0;
 }
 
 void LogFollower::Impl::SkipOversized(const Tracked& t, uint64_t line) {
@@ -421,12 +442,13 @@ void LogFollower::Impl::HandleLine(Tracked& t, std::string_view line) {
   SecurityEvent se = ExternalSecurityEvent(event_);
   se.Set("log.file.path", t.path).Set("log.file.line", std::to_string(t.line));
   // The line stays on disk, so a full queue is waited out rather than the line dropped: a
-  // burst in a followed log slows this thread, not detection. While stopping, what the queue
-  // cannot take is counted as dropped.
+  // burst in a followed log slows this thread, not detection.
+  // While stopping, a line the queue cannot take is left unread: the saved position stays at
+  // its start, and the next run reads it (ProcessChunk steps back over it).
   for (int waited_ms = 0; !sink_->TryEmit(se); waited_ms = std::min(waited_ms * 2 + 1, 50)) {
     if (stop_.load()) {
-      sink_->Emit(std::move(se));
-      break;
+      refused_ = true;
+      return;
     }
     if (waited_ms == 0) ++backpressure_waits_;
     std::this_thread::sleep_for(std::chrono::milliseconds(waited_ms + 1));
@@ -444,7 +466,7 @@ bool LogFollower::Impl::PollFile(Tracked& t) {
   bool exists = ::stat(t.path.c_str(), &path_st) == 0;
   struct stat fd_st;
   if (::fstat(t.fd, &fd_st) == 0 && (static_cast<uint64_t>(fd_st.st_size) < t.read_pos ||
-                                     (t.check && WindowCheck(t.fd, t.check_at) != t.check))) {
+                                     (t.check && WindowCheckDiffers(t.fd, t.check_at, *t.check)))) {
     // Shorter than what was read, or (copytruncate, then written past where we were before
     // this poll) other bytes where we had read.
     ++truncations_;

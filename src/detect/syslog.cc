@@ -409,7 +409,8 @@ class SyslogReceiver::Impl {
   bool ReadTcp(Conn& c);
   bool ServiceTls(Conn& c);
   bool Frames(Conn& c, bool at_eof);
-  void Handle(std::string_view text, const Conn* conn, std::string_view peer);
+  // True when `text` was a syslog message (parsed and emitted).
+  bool Handle(std::string_view text, const Conn* conn, std::string_view peer);
 
   SyslogReceiverOptions options_;
   EventSink* sink_;
@@ -578,7 +579,7 @@ void SyslogReceiver::Impl::Stop() {
   conns_.clear();
 }
 
-void SyslogReceiver::Impl::Handle(std::string_view text, const Conn* conn, std::string_view peer) {
+bool SyslogReceiver::Impl::Handle(std::string_view text, const Conn* conn, std::string_view peer) {
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
@@ -590,7 +591,7 @@ void SyslogReceiver::Impl::Handle(std::string_view text, const Conn* conn, std::
       log::Warn("detect.syslog_malformed",
                 {{"peer", peer}, {"reason", msg.status().message()}, {"malformed_total", n}});
     }
-    return;
+    return false;
   }
   const bool tls = conn != nullptr && conn->tls != nullptr;
   SecurityEvent ev = SyslogToEvent(*msg, conn == nullptr ? "udp" : tls ? "tls" : "tcp", peer);
@@ -602,6 +603,7 @@ void SyslogReceiver::Impl::Handle(std::string_view text, const Conn* conn, std::
   }
   sink_->Emit(std::move(ev));
   ++messages_;
+  return true;
 }
 
 void SyslogReceiver::Impl::ReadUdp() {
@@ -747,6 +749,7 @@ bool SyslogReceiver::Impl::ServiceTls(Conn& c) {
 bool SyslogReceiver::Impl::Frames(Conn& c, bool at_eof) {
   size_t pos = 0;
   bool keep = true;
+  bool message = false;  // a syslog message parsed: what keeps the connection
   while (pos < c.buf.size()) {
     std::string_view rest(c.buf.data() + pos, c.buf.size() - pos);
     if (IsDigit(rest[0])) {
@@ -776,7 +779,7 @@ bool SyslogReceiver::Impl::Frames(Conn& c, bool at_eof) {
         break;
       }
       if (rest.size() < sp + 1 + n) break;
-      Handle(rest.substr(sp + 1, n), &c, c.peer);
+      message = Handle(rest.substr(sp + 1, n), &c, c.peer) || message;
       pos += sp + 1 + n;
     } else {
       // RFC 6587 §3.4.2 non-transparent framing: LF ends the message.
@@ -788,19 +791,19 @@ bool SyslogReceiver::Impl::Frames(Conn& c, bool at_eof) {
           }
           keep = false;
         } else if (at_eof) {
-          Handle(rest, &c, c.peer);
+          message = Handle(rest, &c, c.peer) || message;
           pos = c.buf.size();
         }
         break;
       }
       std::string_view m = rest.substr(0, nl);
       if (!m.empty() && m.find_first_not_of("\r\0", 0, 2) != std::string_view::npos) {
-        Handle(m, &c, c.peer);
+        message = Handle(m, &c, c.peer) || message;
       }
       pos += nl + 1;
     }
   }
-  if (pos > 0) {
+  if (message) {
     c.last_active = Clock::now();
     c.framed = true;
   }

@@ -69,17 +69,19 @@ TEST_F(LoginEventsTest, ATokenSentWhereNoneIsCheckedIsNamedOnTheEvent) {
   EXPECT_EQ(Send("GET", "/api/v1/nonexistent", issued->secret).status, 404);
   EXPECT_EQ(Send("GET", "/healthz", issued->secret).status, 200);
   EXPECT_EQ(Send("GET", "/api/v1/alerts?x=%zz", issued->secret).status, 400);
+  // A device route checks a device's signature, not a bearer token.
+  EXPECT_EQ(Send("POST", "/device/v1/checkin", issued->secret, json{{"state", "x"}}).status, 401);
   EXPECT_EQ(Send("GET", "/healthz", "not-a-token").status, 200);
   auto events = sink_.WithAction("http.request");
-  ASSERT_EQ(events.size(), 4u);
-  for (size_t i = 0; i < 3; ++i) {
+  ASSERT_EQ(events.size(), 5u);
+  for (size_t i = 0; i < 4; ++i) {
     EXPECT_EQ(events[i].Get("user.name"), issued->token.id) << events[i].Get("url.path");
     EXPECT_EQ(events[i].institution_id, inst);
     for (const auto& [k, v] : events[i].fields) {
       EXPECT_EQ(v.find(issued->secret), std::string::npos) << k;
     }
   }
-  EXPECT_EQ(events[3].Get("user.name"), "") << "an unknown token names nobody";
+  EXPECT_EQ(events[4].Get("user.name"), "") << "an unknown token names nobody";
 }
 
 }  // namespace

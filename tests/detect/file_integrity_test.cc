@@ -16,6 +16,7 @@
 
 #include "common/crypto.h"
 #include "common/file_tree.h"
+#include "common/files.h"
 
 namespace rampart::detect {
 namespace {
@@ -181,12 +182,12 @@ TEST_F(FileIntegrityTest, WatcherReportsExactlyTheChanges) {
   EXPECT_EQ(linked.Get("file.extension"), "jsp");
   EXPECT_EQ(linked.Get("file.in_baseline"), "false");
   EXPECT_EQ(linked.Get("file.hash.sha256"), "") << "a link has no content of its own";
-  fs::remove(root_ / "mifs" / "help.jsp");
-  fs::create_symlink("/etc/shadow", root_ / "mifs" / "help.jsp");
+  fs::create_symlink("/etc/shadow", dir_ / "next");
+  fs::rename(dir_ / "next", root_ / "mifs" / "help.jsp");  // atomically, as `ln -sf` does
   mon->Flush();
-  got = sink_.Take();
-  ASSERT_FALSE(got.empty());
+  ASSERT_EQ(sink_.Take(), std::vector<std::string>{"file.modified " + P("mifs/help.jsp")});
   EXPECT_EQ(sink_.last_.back().Get("file.target_path"), "/etc/shadow");
+  EXPECT_EQ(sink_.last_.back().Get("file.previous.target_path"), (dir_ / "shell.jsp").string());
   fs::remove(root_ / "mifs" / "help.jsp");
   mon->Flush();
   sink_.Take();
@@ -271,6 +272,32 @@ TEST_F(FileIntegrityTest, ReCreatedBaselineIsReloadedByARunningMonitor) {
   EXPECT_EQ(sink_.Take(), std::vector<std::string>{"file.deleted " + P("upgrade.js")});
 }
 
+// A baseline written before links were recorded: the links on disk are taken into it at start,
+// not reported as new files (every one would have alerted after the upgrade).
+TEST_F(FileIntegrityTest, LinksAreTakenIntoABaselineFromBeforeLinks) {
+  fs::create_symlink("/etc/hosts", root_ / "old-link.sh");
+  IntegrityBaseline old;
+  old.created = 1;
+  old.roots = {root_.string()};
+  old.files = files::ScanTrees({root_.string()}, {}).files;  // regular files only
+  old.links_recorded = false;
+  fs::create_directories(fs::path(options_.baseline_file).parent_path());
+  ASSERT_TRUE(files::WritePrivateFile(options_.baseline_file, SerializeBaseline(old)).ok());
+  EXPECT_EQ(SerializeBaseline(old).find("\"links\""), std::string::npos);
+  auto mon = Make();
+  ASSERT_NE(mon, nullptr);
+  EXPECT_EQ(mon->Rescan(), 0u) << "the old link is not new";
+  EXPECT_TRUE(sink_.Take().empty());
+  std::ifstream in(options_.baseline_file);
+  auto b = ParseBaseline(std::string((std::istreambuf_iterator<char>(in)), {}));
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(b->links_recorded);
+  EXPECT_EQ(b->files.at(P("old-link.sh")).link_target, "/etc/hosts");
+  // A link made after that is new.
+  fs::create_symlink("/etc/hosts", root_ / "new-link.sh");
+  EXPECT_EQ(mon->Rescan(), 1u);
+}
+
 TEST(BaselineFormatTest, RoundTripsAndRefusesMalformedEntries) {
   IntegrityBaseline b;
   b.created = 1769760000;
@@ -302,6 +329,17 @@ TEST(BaselineFormatTest, RoundTripsAndRefusesMalformedEntries) {
        }) {
     EXPECT_FALSE(ParseBaseline(head + bad + "]}").ok()) << bad;
   }
+  // The signed install manifest records no links: a "link" entry is refused there.
+  nlohmann::json link_entry = nlohmann::json::array();
+  link_entry.push_back(nlohmann::json::object({{"path", "/r/x"},
+                                               {"sha256", std::string(64, 'a')},
+                                               {"size", 4u},
+                                               {"mode", "0777"},
+                                               {"link", "/etc"}}));
+  EXPECT_FALSE(files::FileStatesFromJson(link_entry, 10).ok());
+  auto with_link = files::FileStatesFromJson(link_entry, 10, /*allow_links=*/true);
+  ASSERT_TRUE(with_link.ok()) << with_link.status().ToString();
+  EXPECT_EQ(with_link->at("/r/x").link_target, "/etc");
   std::string dup =
       R"({"path":"/r/x","sha256":")" + std::string(64, 'a') + R"(","size":1,"mode":"0644"})";
   EXPECT_FALSE(ParseBaseline(head + dup + "," + dup + "]}").ok());

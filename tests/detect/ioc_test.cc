@@ -121,6 +121,8 @@ TEST(IocStoreTest, UrlsMatchWhateverPortTheLogShows) {
   ASSERT_TRUE(store.Add(IocType::kUrl, "http://u@creds.example/y", "f", 0).ok());
   EXPECT_EQ(hits("192.0.2.1" + t + "GET http://creds.example/y HTTP/1.1\" 200 1"), 1u);
   EXPECT_EQ(hits("192.0.2.1" + t + "GET http://creds.example/y@z HTTP/1.1\" 200 1"), 0u);
+  ASSERT_TRUE(store.Add(IocType::kUrl, "http://u@/only-here", "f", 0).ok());
+  EXPECT_EQ(store.FindUrl("http://any.example/only-here", kNow), nullptr) << "no match-any-host";
   // ":80" alone is no host to cut a port from: not a path-only indicator matching every host.
   ASSERT_TRUE(store.Add(IocType::kUrl, "http://:8080/evil", "f", 0).ok());
   EXPECT_EQ(store.FindUrl("http://any.example/evil", kNow), nullptr);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -335,6 +336,52 @@ TEST_F(LogFollowerTest, AFullQueueIsWaitedOutNotDropped) {
   EXPECT_EQ(busy.taken[19].Get("url.path"), "/p19");
   EXPECT_EQ((*f)->stats().backpressure_waits, 20u);
   EXPECT_EQ((*f)->stats().events, 20u);
+}
+
+// Stopped while the queue is full: the lines it could not take are not skipped, the saved
+// position stays at the first of them, and the next run reads them.
+class FullSink final : public EventSink {
+ public:
+  void Emit(SecurityEvent) override { ++dropped; }
+  bool TryEmit(SecurityEvent&) override {
+    ++refusals;
+    return false;
+  }
+  std::atomic<int> dropped{0}, refusals{0};
+};
+
+TEST_F(LogFollowerTest, StoppingWithAFullQueueLeavesTheLinesForTheNextRun) {
+  Append(log_, AccessLine("203.0.113.1", "/before"));
+  {
+    CapturingSink first;
+    FollowerOptions o;
+    o.paths = {log_};
+    o.positions_file = positions_;
+    auto f = LogFollower::Create(o, &first);  // from the end: /before is history
+    ASSERT_TRUE(f.ok());
+    (*f)->Stop();
+  }
+  FullSink full;
+  {
+    FollowerOptions o;
+    o.paths = {log_};
+    o.positions_file = positions_;
+    o.poll_millis = 10;
+    auto f = LogFollower::Create(o, &full);
+    ASSERT_TRUE(f.ok());
+    (*f)->Start();
+    Append(log_, AccessLine("203.0.113.1", "/a") + AccessLine("203.0.113.1", "/b"));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (full.refusals.load() < 3 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    (*f)->Stop();
+    EXPECT_EQ((*f)->stats().events, 0u);
+  }
+  EXPECT_EQ(full.dropped.load(), 0);
+  auto next = Make();
+  next->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/a", "/b"}));
 }
 
 TEST_F(LogFollowerTest, ThreadFollowsUntilStopped) {

@@ -180,8 +180,8 @@ TEST(SyslogEvent, JsonCannotClaimTheReceiversFields) {
 // Nor can it claim one of Rampart's own actions: a forged "file.deleted" hid a new webshell
 // from the new-file detector, a forged canary "staff.decrypt" raised a critical alert.
 TEST(SyslogEvent, JsonCannotClaimRampartsOwnActions) {
-  for (const char* action : {"file.deleted", "staff.decrypt", "auth.login", "command.queued",
-                             "http.request", "detection.events_dropped"}) {
+  for (const char* action : {"file.deleted", "Staff.Decrypt", "FILE.CREATED", "auth.login",
+                             "command.queued", "http.request", "detection.events_dropped"}) {
     auto m = ParseSyslog(std::string("<14>1 - - app - - - {\"event.action\":\"") + action +
                              "\",\"file.path\":\"/w/k.jsp\",\"staff.canary\":\"true\"}",
                          kSyslogNow);
@@ -445,17 +445,30 @@ TEST(SyslogPeerLimitTest, TricklingBytesDoesNotHoldASlot) {
   ASSERT_GE(sender, 0);
   SendAll(sender, "<13>1 - h a - - - complete\n");
   ASSERT_EQ(sink.WaitFor(1).size(), 1u);
-  bool closed = false;
+  // One trickles a message that never ends; the other sends empty and unparsable frames.
+  int blanker = ConnectTcpFromForSyslogPeers("127.0.0.3", port);
+  ASSERT_GE(blanker, 0);
+  auto is_closed = [](int fd, std::string_view bytes) {
+    if (::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) < 0) return true;
+    char buf[8];
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+  };
+  bool trickler_closed = false, blanker_closed = false;
   std::string partial = "<13>1 - h a - - - never ends";
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  for (size_t i = 0; !closed && std::chrono::steady_clock::now() < until; ++i) {
-    closed = ::send(trickler, partial.data() + i % partial.size(), 1, MSG_NOSIGNAL) < 0;
+  for (size_t i = 0;
+       !(trickler_closed && blanker_closed) && std::chrono::steady_clock::now() < until; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    char buf[8];
-    ssize_t n = ::recv(trickler, buf, sizeof buf, MSG_DONTWAIT);
-    closed = closed || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    if (!trickler_closed) {
+      trickler_closed =
+          is_closed(trickler, std::string_view(partial).substr(i % partial.size(), 1));
+    }
+    if (!blanker_closed) blanker_closed = is_closed(blanker, i % 2 ? "\n" : "0 ");
   }
-  EXPECT_TRUE(closed) << "the trickling connection was closed";
+  EXPECT_TRUE(trickler_closed) << "the trickling connection was closed";
+  EXPECT_TRUE(blanker_closed) << "empty frames do not keep a connection";
+  ::close(blanker);
   // The sender whose message completed is still connected (its idle limit is 5 minutes).
   SendAll(sender, "<13>1 - h a - - - still here\n");
   auto events = sink.WaitFor(2);
