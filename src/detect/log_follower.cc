@@ -390,6 +390,7 @@ void LogFollower::Impl::SkipOversized(const Tracked& t, uint64_t line) {
 }
 
 void LogFollower::Impl::HandleLine(Tracked& t, std::string_view line) {
+  refused_ = false;  // (one left by FinishFile's last line must not step back over this one)
   ++t.line;
   ++lines_;
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);

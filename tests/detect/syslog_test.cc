@@ -182,9 +182,10 @@ TEST(SyslogEvent, JsonCannotClaimTheReceiversFields) {
 TEST(SyslogEvent, JsonCannotClaimRampartsOwnActions) {
   for (const char* action : {"file.deleted", "Staff.Decrypt", "FILE.CREATED", "auth.login",
                              "command.queued", "http.request", "detection.events_dropped"}) {
-    auto m = ParseSyslog(std::string("<14>1 - - app - - - {\"event.action\":\"") + action +
-                             "\",\"file.path\":\"/w/k.jsp\",\"staff.canary\":\"true\"}",
-                         kSyslogNow);
+    // The message views into its text: the text must outlive it.
+    const std::string text = std::string("<14>1 - - app - - - {\"event.action\":\"") + action +
+                             "\",\"file.path\":\"/w/k.jsp\",\"staff.canary\":\"true\"}";
+    auto m = ParseSyslog(text, kSyslogNow);
     ASSERT_TRUE(m.ok()) << m.status().ToString();
     SecurityEvent ev = SyslogToEvent(*m, "udp", "127.0.0.1:5000");
     EXPECT_EQ(ev.Get("event.action"), std::string("external.") + action);
