@@ -155,14 +155,24 @@ void PercentDecodeAppend(std::string_view in, std::string* out) {
 
 bool IsRampartAction(std::string_view action) {
   // Rules compare without case unless they say `cased`: "Staff.Decrypt" must count too.
-  const std::string lower = AsciiLower(action);
-  const std::string_view a = lower;
+  // Compared byte by byte, without a lower-cased copy: the live engine asks per event.
+  auto starts = [&](std::string_view lower_prefix) {
+    if (action.size() < lower_prefix.size()) return false;
+    for (size_t i = 0; i < lower_prefix.size(); ++i) {
+      if (AsciiLower(action[i]) != lower_prefix[i]) return false;
+    }
+    return true;
+  };
   static constexpr std::string_view kNamespaces[] = {"auth.", "command.",   "device.",   "staff.",
                                                      "file.", "detection.", "response.", "admin."};
   for (std::string_view ns : kNamespaces) {
-    if (a.starts_with(ns)) return true;
+    if (starts(ns)) return true;
   }
-  return a == "http.request" || a == "http.violation";
+  for (std::string_view exact :
+       {std::string_view("http.request"), std::string_view("http.violation")}) {
+    if (action.size() == exact.size() && starts(exact)) return true;
+  }
+  return false;
 }
 
 SecurityEvent ExternalSecurityEvent(const Event& ev) {

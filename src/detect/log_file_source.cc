@@ -115,10 +115,18 @@ Magic MagicOf(const unsigned char* head, size_t n) {
   return Magic::kGzipOrPlain;
 }
 
-Status Refused(const std::string& path, const char* what, const char* tool) {
-  return Status::InvalidArgument(path + ": compressed with " + what +
+Status Refused(const std::string& path, Magic magic) {
+  struct Named {
+    const char* what;
+    const char* tool;
+  };
+  Named n = magic == Magic::kBzip2  ? Named{"bzip2", "bzip2 -dk FILE"}
+            : magic == Magic::kZstd ? Named{"zstd", "zstd -d FILE"}
+            : magic == Magic::kZip  ? Named{"zip", "unzip FILE"}
+                                    : Named{"7-Zip", "7z x FILE"};
+  return Status::InvalidArgument(path + ": compressed with " + n.what +
                                  ", which rampart scan does not read; decompress it first (" +
-                                 tool + ")");
+                                 n.tool + ")");
 }
 
 }  // namespace
@@ -145,26 +153,14 @@ Result<std::unique_ptr<LogFileSource>> LogFileSource::Open(const std::string& pa
     ssize_t n = ::pread(fd, head, sizeof(head), 0);
     if (n > 0) magic = MagicOf(head, static_cast<size_t>(n));
   }
-  switch (magic) {
-    case Magic::kXz: {
-      auto source = std::make_unique<XzSource>(fd, size);
-      if (!source->Start()) return Status::Internal(path + ": cannot start the xz decoder");
-      return std::unique_ptr<LogFileSource>(std::move(source));
-    }
-    case Magic::kBzip2:
-      ::close(fd);
-      return Refused(path, "bzip2", "bzip2 -dk FILE");
-    case Magic::kZstd:
-      ::close(fd);
-      return Refused(path, "zstd", "zstd -d FILE");
-    case Magic::kZip:
-      ::close(fd);
-      return Refused(path, "zip", "unzip FILE");
-    case Magic::kSevenZip:
-      ::close(fd);
-      return Refused(path, "7-Zip", "7z x FILE");
-    case Magic::kGzipOrPlain:
-      break;
+  if (magic == Magic::kXz) {
+    auto source = std::make_unique<XzSource>(fd, size);
+    if (!source->Start()) return Status::Internal(path + ": cannot start the xz decoder");
+    return std::unique_ptr<LogFileSource>(std::move(source));
+  }
+  if (magic != Magic::kGzipOrPlain) {
+    ::close(fd);
+    return Refused(path, magic);
   }
   gzFile file = gzdopen(fd, "rb");
   if (file == nullptr) {
