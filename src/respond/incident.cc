@@ -38,6 +38,19 @@ std::vector<std::string> Capped(const std::set<std::string>& s) {
 
 }  // namespace
 
+namespace {
+
+void LogIfOpened(const core::Incident& inc, const core::Alert& alert) {
+  if (inc.alert_ids.size() == 1 && inc.alert_ids[0] == alert.id) {
+    log::Warn("incident.opened", {{"incident_id", inc.id},
+                                  {"alert_id", alert.id},
+                                  {"severity", inc.severity},
+                                  {"entity", inc.entity}});
+  }
+}
+
+}  // namespace
+
 void IncidentTracker::OnStoredAlert(const core::Alert& alert) {
   auto inc = store_->AttachAlertToIncident(alert.id, window_seconds_, clock_->NowSeconds());
   if (!inc.ok()) {
@@ -46,12 +59,21 @@ void IncidentTracker::OnStoredAlert(const core::Alert& alert) {
                {{"alert_id", alert.id}, {"error", inc.status().message()}});
     return;
   }
-  if (inc->alert_ids.size() == 1 && inc->alert_ids[0] == alert.id) {
-    log::Warn("incident.opened", {{"incident_id", inc->id},
-                                  {"alert_id", alert.id},
-                                  {"severity", inc->severity},
-                                  {"entity", inc->entity}});
+  LogIfOpened(*inc, alert);
+}
+
+void IncidentTracker::OnStoredAlerts(const std::vector<core::Alert>& alerts) {
+  if (alerts.size() == 1) return OnStoredAlert(alerts[0]);
+  std::vector<std::string> ids;
+  ids.reserve(alerts.size());
+  for (const core::Alert& a : alerts) ids.push_back(a.id);
+  auto linked = store_->AttachAlertsToIncidents(ids, window_seconds_, clock_->NowSeconds());
+  if (!linked.ok() || linked->size() != alerts.size()) {
+    for (const core::Alert& a : alerts) OnStoredAlert(a);
+    return;
   }
+  // Each incident is as it stood when its alert was linked, so "opened" is told as alone.
+  for (size_t i = 0; i < alerts.size(); ++i) LogIfOpened((*linked)[i], alerts[i]);
 }
 
 Result<IncidentAnalysis> AnalyzeIncident(store::Store& store, keeper::Keeper& keeper,

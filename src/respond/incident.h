@@ -3,7 +3,8 @@
 // audit log, everything respond/impact.h computes figures from.
 //
 //   IncidentTracker tracker(store, &clock, config.incidents.group_window_seconds);
-//   pipeline->AddStoredListener([&](const core::Alert& a) { tracker.OnStoredAlert(a); });
+//   pipeline->AddStoredBatchListener(
+//       [&](const std::vector<core::Alert>& batch) { tracker.OnStoredAlerts(batch); });
 //   auto analysis = AnalyzeIncident(*store, *keeper, scope, "inc_...", caller, clock.NowSeconds());
 #pragma once
 
@@ -28,6 +29,10 @@ class IncidentTracker {
   // Called for every stored alert (the alert pipeline's stored listener). A store failure is
   // logged and counted, never thrown: detection goes on.
   void OnStoredAlert(const core::Alert& alert);
+  // The same for a batch of stored alerts, in one store transaction (the alert pipeline's
+  // batch listener; an alert storm costs one commit per batch). When the batch fails, each
+  // alert is tried on its own, so one bad alert costs only itself.
+  void OnStoredAlerts(const std::vector<core::Alert>& alerts);
   uint64_t failures() const { return failures_.load(); }
 
  private:

@@ -1,6 +1,8 @@
 #include "server/alert_pipeline.h"
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "common/log.h"
@@ -47,7 +49,27 @@ AlertPipeline::~AlertPipeline() {
   Stop();
 }
 
+void AlertPipeline::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (running_) return;
+  running_ = true;
+  stopping_ = false;
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
 void AlertPipeline::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  room_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_ = false;
+  }
+  done_cv_.notify_all();
   for (auto& s : sinks_) s->Stop();
 }
 
@@ -57,22 +79,80 @@ void AlertPipeline::OnAlert(const core::Alert& observation) {
   core::Alert stamped = observation;
   stamped.created_at_ms = clock_->NowMillis();
   stamped.created_at = stamped.created_at_ms / 1000;
-  auto stored = store_->RecordAlert(stamped, max_evidence_);
-  if (!stored.ok()) {
-    ++store_failures_;
-    log::Error("alert.store_failed",
-               {{"rule", observation.rule_id}, {"error", stored.status().message()}});
+  std::unique_lock<std::mutex> lock(mu_);
+  if (queue_.size() >= kMaxQueued && running_ && !stopping_) {
+    ++queue_waits_;
+    room_cv_.wait(lock, [&] { return queue_.size() < kMaxQueued || stopping_; });
+  }
+  // A stopping writer may have written its last batch already.
+  if (!running_ || stopping_) {
+    lock.unlock();
+    StoreAndDeliver({std::move(stamped)});
     return;
   }
-  // The first occurrence is logged; repeats only raise the stored count.
-  if (stored->count == observation.count) {
-    log::Warn("alert.raised", {{"alert_id", stored->id},
-                               {"rule", stored->rule_id},
-                               {"severity", stored->severity},
-                               {"entity", stored->entity}});
+  queue_.push_back(std::move(stamped));
+  ++queued_total_;
+  lock.unlock();
+  work_cv_.notify_one();
+}
+
+void AlertPipeline::Flush() {
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t target = queued_total_;
+  done_cv_.wait(lock, [&] { return delivered_total_ >= target || !running_; });
+}
+
+void AlertPipeline::WriterLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) break;  // stopping, and everything is written
+    const size_t n = std::min(queue_.size(), kMaxBatch);
+    std::vector<core::Alert> batch(std::make_move_iterator(queue_.begin()),
+                                   std::make_move_iterator(queue_.begin() + n));
+    queue_.erase(queue_.begin(), queue_.begin() + n);
+    lock.unlock();
+    room_cv_.notify_all();
+    StoreAndDeliver(batch);
+    lock.lock();
+    delivered_total_ += n;
+    done_cv_.notify_all();
   }
-  for (auto& s : sinks_) s->Submit(*stored);
-  for (auto& listener : stored_listeners_) listener(*stored);
+}
+
+void AlertPipeline::StoreAndDeliver(const std::vector<core::Alert>& batch) {
+  std::vector<core::Alert> stored;
+  std::vector<uint8_t> first;  // per stored alert: this observation opened it
+  auto all = store_->RecordAlerts(batch, max_evidence_);
+  if (all.ok() && all->size() == batch.size()) {
+    stored = std::move(all).value();
+    for (size_t i = 0; i < stored.size(); ++i) first.push_back(stored[i].count == batch[i].count);
+  } else {
+    // One by one, so that an observation the store refuses costs only itself.
+    for (const core::Alert& obs : batch) {
+      auto one = store_->RecordAlert(obs, max_evidence_);
+      if (!one.ok()) {
+        ++store_failures_;
+        log::Error("alert.store_failed",
+                   {{"rule", obs.rule_id}, {"error", one.status().message()}});
+        continue;
+      }
+      first.push_back(one->count == obs.count);
+      stored.push_back(std::move(one).value());
+    }
+  }
+  for (size_t i = 0; i < stored.size(); ++i) {
+    // The first occurrence is logged; repeats only raise the stored count.
+    if (first[i]) {
+      log::Warn("alert.raised", {{"alert_id", stored[i].id},
+                                 {"rule", stored[i].rule_id},
+                                 {"severity", stored[i].severity},
+                                 {"entity", stored[i].entity}});
+    }
+    for (auto& s : sinks_) s->Submit(stored[i]);
+  }
+  if (stored.empty()) return;
+  for (auto& listener : stored_listeners_) listener(stored);
 }
 
 std::string AlertPipeline::RenderMetrics(const detect::LiveEngine& engine) const {
@@ -86,6 +166,7 @@ std::string AlertPipeline::RenderMetrics(const detect::LiveEngine& engine) const
   counter("rampart_detect_alerts_total", s.alerts);
   counter("rampart_detect_keys_evicted_total", s.evicted_keys);
   counter("rampart_detect_alert_store_failures_total", store_failures_.load());
+  counter("rampart_detect_alert_queue_waits_total", queue_waits_.load());
   out += "# TYPE rampart_detect_tracked_keys gauge\nrampart_detect_tracked_keys " +
          std::to_string(s.tracked_keys) + "\n";
   out += "# TYPE rampart_alert_sink_total counter\n";

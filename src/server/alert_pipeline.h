@@ -1,15 +1,29 @@
 // Where the live detection engine's alerts go: stored first (grouped by rule and entity, see
 // Store::RecordAlert), then handed to each configured sink (file, syslog, webhook), each behind
-// its own queue and thread. Runs on the engine thread; the request path never waits for it.
+// its own queue and thread, and to the stored listeners (incidents, playbooks).
+//
+// Once started, a writer thread stores what the engine hands over in batches, one transaction
+// each: under a storm of distinct alerts the engine goes on matching at its own pace instead of
+// waiting for a commit per alert (a commit costs far more than a match). Without Start() each
+// alert is stored inline, on the engine's thread (tests that drive the engine by hand).
 //
 //   auto pipeline = AlertPipeline::Create(config.detection, store);
 //   auto engine = detect::LiveEngine::Create(opts, &clock, pipeline->get());
+//   (*pipeline)->Start();
+//   ...
+//   engine->Stop();      // the engine's last alerts are handed over
+//   pipeline->Stop();    // stored and delivered, then the writer and the sinks stop
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -31,16 +45,37 @@ class AlertPipeline final : public detect::AlertHandler {
       const Clock* clock = &SystemClock::Instance());
   ~AlertPipeline() override;
 
+  // Starts the writer thread. Idempotent.
+  void Start();
+  // Stamps the detection time and queues the observation for the writer (stores it inline when
+  // not started). Blocks only while kMaxQueued alerts wait to be written: the engine then slows
+  // to the store's pace, and its own queue's drops raise the drop alert.
   void OnAlert(const core::Alert& observation) override;
-  // Delivers what the sinks still hold, then stops their threads.
+  // Returns once every alert queued before the call is stored and its listeners have run.
+  void Flush();
+  // Stores and delivers what is queued, stops the writer, then delivers what the sinks still
+  // hold and stops their threads. Idempotent.
   void Stop();
 
-  // Each listener is called after every alert is stored, on the engine thread, in the order
-  // added (incidents, playbooks; benchmarks measure latency here). Add before the engine starts.
+  // Each listener is called after every alert is stored, on the writer thread (the engine
+  // thread when not started), in the order added (incidents, playbooks; benchmarks measure
+  // latency here). Add before the engine starts.
   void AddStoredListener(std::function<void(const core::Alert&)> fn) {
+    stored_listeners_.push_back([fn = std::move(fn)](const std::vector<core::Alert>& batch) {
+      for (const core::Alert& a : batch) fn(a);
+    });
+  }
+  // The same for each batch of stored alerts (in the order stored), for listeners that write
+  // to the store in turn and do so in one transaction per batch.
+  void AddStoredBatchListener(std::function<void(const std::vector<core::Alert>&)> fn) {
     stored_listeners_.push_back(std::move(fn));
   }
+  // Alerts waiting for the writer at most; the most one transaction stores.
+  static constexpr size_t kMaxQueued = 16384;
+  static constexpr size_t kMaxBatch = 256;
   uint64_t store_failures() const { return store_failures_.load(); }
+  // Times the engine waited for room in the writer's queue.
+  uint64_t queue_waits() const { return queue_waits_.load(); }
   // Prometheus text for the engine's and the sinks' counters (for /metrics); thread-safe.
   std::string RenderMetrics(const detect::LiveEngine& engine) const;
 
@@ -50,9 +85,26 @@ class AlertPipeline final : public detect::AlertHandler {
   store::Store* store_;
   const Clock* clock_;
   int max_evidence_;
+  void WriterLoop();
+  // Stores the batch (one transaction; one by one when that fails), then hands the stored
+  // alerts to the sinks and the listeners.
+  void StoreAndDeliver(const std::vector<core::Alert>& batch);
+
   std::vector<std::unique_ptr<detect::AsyncAlertSink>> sinks_;
-  std::vector<std::function<void(const core::Alert&)>> stored_listeners_;
+  std::vector<std::function<void(const std::vector<core::Alert>&)>> stored_listeners_;
   std::atomic<uint64_t> store_failures_{0};
+  std::atomic<uint64_t> queue_waits_{0};
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;  // the writer: alerts queued, or stopping
+  std::condition_variable room_cv_;  // OnAlert: the queue has room
+  std::condition_variable done_cv_;  // Flush: a batch delivered
+  std::deque<core::Alert> queue_;    // guarded by mu_
+  uint64_t queued_total_ = 0;        // guarded by mu_
+  uint64_t delivered_total_ = 0;     // guarded by mu_
+  bool running_ = false;             // guarded by mu_
+  bool stopping_ = false;            // guarded by mu_
+  std::thread writer_;
 };
 
 // The engine options from the configuration, with the bundled rules directory first.

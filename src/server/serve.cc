@@ -233,7 +233,8 @@ int Serve(const ServeOptions& options) {
     if (!p.ok()) return Fail("detection: " + p.status().message());
     pipeline = std::move(p).value();
     // Every stored alert opens or joins an incident (docs/incidents.md).
-    pipeline->AddStoredListener([&incidents](const core::Alert& a) { incidents.OnStoredAlert(a); });
+    pipeline->AddStoredBatchListener(
+        [&incidents](const std::vector<core::Alert>& batch) { incidents.OnStoredAlerts(batch); });
     detect::LiveEngineOptions engine_options =
         EngineOptions(config.detection, options.bundled_rules_dir);
     engine_options.login_detector.state_file = detect_dir + "/login_addresses.json";
@@ -366,6 +367,7 @@ int Serve(const ServeOptions& options) {
       pipeline->AddStoredListener([&app](const core::Alert& a) { app.playbooks().Submit(a); });
     }
   }
+  if (pipeline) pipeline->Start();
   if (engine) engine->Start();
   // Resumes a master-key re-wrap that a restart cut off (the rows' key versions say so).
   if (auto* rewrap = app.master_key_rewrap()) rewrap->Start();

@@ -444,6 +444,11 @@ class Store {
   // never reopened: a new observation after acknowledgement starts a new open alert. Unscoped:
   // only the detection engine calls it. Returns the stored alert.
   virtual Result<core::Alert> RecordAlert(const core::Alert& observation, int32_t max_evidence) = 0;
+  // The observations folded in order, in one transaction (an alert storm costs one commit per
+  // batch, not per alert): all stored, or none and the first error. Later observations see the
+  // earlier ones, so two of one group fold into one alert.
+  virtual Result<std::vector<core::Alert>> RecordAlerts(
+      const std::vector<core::Alert>& observations, int32_t max_evidence) = 0;
   // A Scope for one institution sees that institution's alerts only; server-wide alerts
   // (no institution) are visible through Scope::All() alone.
   virtual Result<core::Alert> GetAlert(const Scope& scope, const std::string& id) = 0;
@@ -464,6 +469,10 @@ class Store {
   // stored.
   virtual Result<core::Incident> AttachAlertToIncident(const std::string& alert_id,
                                                        int64_t window_seconds, int64_t now) = 0;
+  // AttachAlertToIncident for each id in order, in one transaction: all linked, or none and the
+  // first error. The incidents come back in the ids' order.
+  virtual Result<std::vector<core::Incident>> AttachAlertsToIncidents(
+      const std::vector<std::string>& alert_ids, int64_t window_seconds, int64_t now) = 0;
   // With alert_ids. Scoped like alerts: server-wide incidents only through Scope::All().
   virtual Result<core::Incident> GetIncident(const Scope& scope, const std::string& id) = 0;
   // Ordered by (created_at, id); alert_ids left empty.

@@ -2336,6 +2336,44 @@ TEST_P(StoreConformanceTest, IncidentsGroupAlertsByInstitutionEntityAndWindow) {
   EXPECT_CODE(store_->AttachAlertToIncident("alr_missing", day, 1), kNotFound);
 }
 
+// The alert pipeline's writer stores a storm in batches: one transaction each, folding in order
+// (two observations of one group in a batch make one alert), all or nothing.
+TEST_P(StoreConformanceTest, AlertBatchesFoldInOrderAllOrNothing) {
+  auto stored = Must(store_->RecordAlerts({Observation(inst_a_, "r1", "source.ip=192.0.2.1", 100),
+                                           Observation(inst_a_, "r1", "source.ip=192.0.2.1", 101),
+                                           Observation(inst_a_, "r2", "source.ip=192.0.2.1", 102)},
+                                          5));
+  ASSERT_EQ(stored.size(), 3u);
+  EXPECT_EQ(stored[0].count, 1);
+  EXPECT_EQ(stored[1].id, stored[0].id) << "the second folds into the first";
+  EXPECT_EQ(stored[1].count, 2);
+  EXPECT_EQ(stored[1].last_seen, 101);
+  EXPECT_NE(stored[2].id, stored[0].id);
+  EXPECT_EQ(Must(store_->GetAlert(Scope::All(), stored[0].id)).count, 2);
+  EXPECT_TRUE(Must(store_->RecordAlerts({}, 5)).empty());
+
+  // A bad observation anywhere refuses the whole batch before anything is written.
+  EXPECT_CODE(store_->RecordAlerts({Observation(inst_a_, "r1", "source.ip=192.0.2.1", 103),
+                                    Observation(inst_a_, "", "source.ip=192.0.2.9", 103)},
+                                   5),
+              kInvalidArgument);
+  EXPECT_EQ(Must(store_->GetAlert(Scope::All(), stored[0].id)).count, 2);
+  EXPECT_EQ(Must(store_->ListAlerts(Scope::All(), {}, {50, ""})).items.size(), 2u);
+
+  // Linked in order in one transaction: the batch's second alert joins the incident its first
+  // opened; a missing alert leaves every link of the batch undone.
+  const int64_t day = 86400;
+  auto other = Must(store_->RecordAlert(Observation(inst_a_, "r3", "source.ip=192.0.2.7", 104), 5));
+  EXPECT_CODE(store_->AttachAlertsToIncidents({other.id, "alr_missing"}, day, 105), kNotFound);
+  EXPECT_TRUE(Must(store_->ListIncidents(Scope::All(), {}, {50, ""})).items.empty());
+  auto linked = Must(store_->AttachAlertsToIncidents({stored[0].id, stored[2].id}, day, 105));
+  ASSERT_EQ(linked.size(), 2u);
+  EXPECT_EQ(linked[0].alert_ids, std::vector<std::string>{stored[0].id});
+  EXPECT_EQ(linked[1].id, linked[0].id);
+  EXPECT_EQ(linked[1].alert_ids, (std::vector<std::string>{stored[0].id, stored[2].id}));
+  EXPECT_TRUE(Must(store_->AttachAlertsToIncidents({}, day, 105)).empty());
+}
+
 // Migration 9: alerts and incidents keep millisecond times beside the seconds; an observation
 // that knows only seconds is stored as seconds x 1000, and folding keeps the extremes.
 TEST_P(StoreConformanceTest, AlertAndIncidentTimesKeepTheirMilliseconds) {

@@ -453,6 +453,11 @@ class FaultyStore final : public Store {
     if (Status s = Fault("RecordAlert"); !s.ok()) return s;
     return inner_->RecordAlert(observation, max_evidence);
   }
+  Result<std::vector<core::Alert>> RecordAlerts(const std::vector<core::Alert>& observations,
+                                                int32_t max_evidence) override {
+    if (Status s = Fault("RecordAlerts"); !s.ok()) return s;
+    return inner_->RecordAlerts(observations, max_evidence);
+  }
   Result<core::Alert> GetAlert(const Scope& scope, const std::string& id) override {
     if (Status s = Fault("GetAlert"); !s.ok()) return s;
     return inner_->GetAlert(scope, id);
@@ -472,6 +477,11 @@ class FaultyStore final : public Store {
                                                int64_t now) override {
     if (Status s = Fault("AttachAlertToIncident"); !s.ok()) return s;
     return inner_->AttachAlertToIncident(alert_id, window_seconds, now);
+  }
+  Result<std::vector<core::Incident>> AttachAlertsToIncidents(
+      const std::vector<std::string>& alert_ids, int64_t window_seconds, int64_t now) override {
+    if (Status s = Fault("AttachAlertsToIncidents"); !s.ok()) return s;
+    return inner_->AttachAlertsToIncidents(alert_ids, window_seconds, now);
   }
   Result<core::Incident> GetIncident(const Scope& scope, const std::string& id) override {
     if (Status s = Fault("GetIncident"); !s.ok()) return s;

@@ -2407,14 +2407,17 @@ Result<core::Alert> ReadAlert(const Statement& st) {
   return a;
 }
 
-}  // namespace
-
-Result<core::Alert> SqliteStore::RecordAlert(const core::Alert& obs, int32_t max_evidence) {
+Status CheckAlertObservation(const core::Alert& obs) {
   if (obs.rule_id.empty() || obs.entity.empty()) {
     return Status::InvalidArgument("an alert needs a rule id and an entity");
   }
   if (!core::IsAlertSeverity(obs.severity)) return Status::InvalidArgument("unknown severity");
-  return Write([&](Connection& c) -> Result<core::Alert> {
+  return Status::Ok();
+}
+
+// One observation folded in, inside the caller's transaction.
+Result<core::Alert> RecordAlertIn(Connection& c, const core::Alert& obs, int32_t max_evidence) {
+  {
     Query find("SELECT " ALERT_COLS " FROM alerts");
     find.Where("ifnull(institution_id, '') = ?")
         .Arg(obs.institution_id)
@@ -2500,6 +2503,30 @@ Result<core::Alert> SqliteStore::RecordAlert(const core::Alert& obs, int32_t max
         .Arg(a.id);
     RAMPART_RETURN_IF_ERROR(RunOne(c, q, "alert"));
     return a;
+  }
+}
+
+}  // namespace
+
+Result<core::Alert> SqliteStore::RecordAlert(const core::Alert& obs, int32_t max_evidence) {
+  RAMPART_RETURN_IF_ERROR(CheckAlertObservation(obs));
+  return Write([&](Connection& c) { return RecordAlertIn(c, obs, max_evidence); });
+}
+
+Result<std::vector<core::Alert>> SqliteStore::RecordAlerts(
+    const std::vector<core::Alert>& observations, int32_t max_evidence) {
+  for (const core::Alert& obs : observations) {
+    RAMPART_RETURN_IF_ERROR(CheckAlertObservation(obs));
+  }
+  if (observations.empty()) return std::vector<core::Alert>{};
+  return Write([&](Connection& c) -> Result<std::vector<core::Alert>> {
+    std::vector<core::Alert> stored;
+    stored.reserve(observations.size());
+    for (const core::Alert& obs : observations) {
+      RAMPART_ASSIGN_OR_RETURN(core::Alert a, RecordAlertIn(c, obs, max_evidence));
+      stored.push_back(std::move(a));
+    }
+    return stored;
   });
 }
 
@@ -2762,9 +2789,12 @@ Result<AddressBlock> BlockById(Connection& c, int64_t id) {
 
 }  // namespace
 
-Result<core::Incident> SqliteStore::AttachAlertToIncident(const std::string& alert_id,
-                                                          int64_t window_seconds, int64_t now) {
-  return Write([&](Connection& c) -> Result<core::Incident> {
+namespace {
+
+// One alert linked, inside the caller's transaction.
+Result<core::Incident> AttachAlertIn(Connection& c, const std::string& alert_id,
+                                     int64_t window_seconds, int64_t now) {
+  {
     Query qa("SELECT " ALERT_COLS " FROM alerts");
     qa.Where("id = ?").Arg(alert_id);
     RAMPART_ASSIGN_OR_RETURN(core::Alert alert, GetOne(c, qa, ReadAlert, "alert"));
@@ -2851,6 +2881,27 @@ Result<core::Incident> SqliteStore::AttachAlertToIncident(const std::string& ale
       RAMPART_RETURN_IF_ERROR(RunOne(c, u, "incident"));
     }
     return raise(std::move(inc));
+  }
+}
+
+}  // namespace
+
+Result<core::Incident> SqliteStore::AttachAlertToIncident(const std::string& alert_id,
+                                                          int64_t window_seconds, int64_t now) {
+  return Write([&](Connection& c) { return AttachAlertIn(c, alert_id, window_seconds, now); });
+}
+
+Result<std::vector<core::Incident>> SqliteStore::AttachAlertsToIncidents(
+    const std::vector<std::string>& alert_ids, int64_t window_seconds, int64_t now) {
+  if (alert_ids.empty()) return std::vector<core::Incident>{};
+  return Write([&](Connection& c) -> Result<std::vector<core::Incident>> {
+    std::vector<core::Incident> linked;
+    linked.reserve(alert_ids.size());
+    for (const std::string& id : alert_ids) {
+      RAMPART_ASSIGN_OR_RETURN(core::Incident inc, AttachAlertIn(c, id, window_seconds, now));
+      linked.push_back(std::move(inc));
+    }
+    return linked;
   });
 }
 

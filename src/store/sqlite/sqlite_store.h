@@ -210,6 +210,8 @@ class SqliteStore final : public Store {
                                                               const std::string& app_id) override;
 
   Result<core::Alert> RecordAlert(const core::Alert& observation, int32_t max_evidence) override;
+  Result<std::vector<core::Alert>> RecordAlerts(const std::vector<core::Alert>& observations,
+                                                int32_t max_evidence) override;
   Result<core::Alert> GetAlert(const Scope& scope, const std::string& id) override;
   Result<Page<core::Alert>> ListAlerts(const Scope& scope, const AlertFilter& filter,
                                        const PageRequest& page) override;
@@ -219,6 +221,8 @@ class SqliteStore final : public Store {
   // === Incidents (issue 5) ===
   Result<core::Incident> AttachAlertToIncident(const std::string& alert_id, int64_t window_seconds,
                                                int64_t now) override;
+  Result<std::vector<core::Incident>> AttachAlertsToIncidents(
+      const std::vector<std::string>& alert_ids, int64_t window_seconds, int64_t now) override;
   Result<core::Incident> GetIncident(const Scope& scope, const std::string& id) override;
   Result<Page<core::Incident>> ListIncidents(const Scope& scope, const IncidentFilter& filter,
                                              const PageRequest& page) override;

@@ -1,0 +1,202 @@
+// The alert pipeline's writer thread: what the engine hands over is stored in batches, in order,
+// then the sinks and the stored listeners see every alert once; a batch the store refuses is
+// stored one by one; Stop() writes what is still queued. The incident tracker links a batch in
+// one transaction, and alone when that fails.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../support/faulty_store.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "respond/incident.h"
+#include "server/alert_pipeline.h"
+#include "store/store.h"
+
+namespace rampart::server {
+namespace {
+
+core::Alert Observation(const std::string& rule, const std::string& entity, int64_t at) {
+  core::Alert a;
+  a.rule_id = rule;
+  a.rule_title = "Title of " + rule;
+  a.entity = entity;
+  a.severity = "high";
+  a.attack = {"T1190"};
+  a.evidence = {"{\"n\":" + std::to_string(at) + "}"};
+  a.first_seen = a.last_seen = at;
+  a.count = 1;
+  return a;
+}
+
+class AlertPipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(crypto::InitCrypto().ok());
+    log::SetMinLevel(log::Level::kError);
+    auto s = store::OpenStore("sqlite::memory:");
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    real_ = std::move(s).value();
+    faulty_ = std::make_unique<store::testing::FaultyStore>(real_.get());
+  }
+
+  std::unique_ptr<AlertPipeline> Pipeline(const DetectionConfig& config = {}) {
+    auto p = AlertPipeline::Create(config, faulty_.get(), &clock_);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? std::move(p).value() : nullptr;
+  }
+
+  size_t StoredAlerts() {
+    size_t n = 0;
+    store::PageRequest request{100, ""};
+    for (;;) {
+      auto page = real_->ListAlerts(store::Scope::All(), {}, request);
+      EXPECT_TRUE(page.ok()) << page.status().ToString();
+      if (!page.ok()) return n;
+      n += page->items.size();
+      if (page->next_cursor.empty()) return n;
+      request.cursor = page->next_cursor;
+    }
+  }
+
+  ManualClock clock_{1'769'763'600'000};
+  std::unique_ptr<store::Store> real_;
+  std::unique_ptr<store::testing::FaultyStore> faulty_;
+};
+
+TEST_F(AlertPipelineTest, WriterStoresEveryAlertInOrderAndListenersSeeEachOnce) {
+  auto pipeline = Pipeline();
+  ASSERT_NE(pipeline, nullptr);
+  std::mutex mu;
+  std::vector<std::string> seen;  // "entity count", in the order the listener saw them
+  size_t batches = 0;
+  pipeline->AddStoredListener([&](const core::Alert& a) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(a.entity + " " + std::to_string(a.count));
+  });
+  pipeline->AddStoredBatchListener([&](const std::vector<core::Alert>& batch) {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_FALSE(batch.empty());
+    EXPECT_LE(batch.size(), AlertPipeline::kMaxBatch);
+    ++batches;
+  });
+  pipeline->Start();
+  pipeline->Start();  // idempotent
+  // More than one batch, with a repeat of every entity after the others.
+  const int kDistinct = 600;
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < kDistinct; ++i) {
+      pipeline->OnAlert(Observation("r1", "source.ip=10.0.0." + std::to_string(i), 100 + round));
+    }
+  }
+  pipeline->Flush();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(seen.size(), 2u * kDistinct);
+    EXPECT_EQ(seen[0], "source.ip=10.0.0.0 1");
+    EXPECT_EQ(seen[kDistinct - 1], "source.ip=10.0.0." + std::to_string(kDistinct - 1) + " 1");
+    EXPECT_EQ(seen[kDistinct], "source.ip=10.0.0.0 2") << "the repeat folds, after its first";
+    EXPECT_GE(batches, 2u * kDistinct / AlertPipeline::kMaxBatch);
+  }
+  EXPECT_EQ(StoredAlerts(), static_cast<size_t>(kDistinct));
+  EXPECT_EQ(pipeline->store_failures(), 0u);
+  EXPECT_GE(faulty_->calls("RecordAlerts"), 1);
+  EXPECT_EQ(faulty_->calls("RecordAlert"), 0) << "no batch fell back to one by one";
+
+  // The detection time is the pipeline's clock when the alert was handed over.
+  auto page = real_->ListAlerts(store::Scope::All(), {}, {1, ""});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].created_at_ms, clock_.NowMillis());
+  pipeline->Stop();
+  pipeline->Stop();  // idempotent
+}
+
+TEST_F(AlertPipelineTest, RefusedBatchIsStoredOneByOneAndOnlyTheFailuresAreLost) {
+  auto pipeline = Pipeline();
+  ASSERT_NE(pipeline, nullptr);
+  std::vector<std::string> seen;
+  pipeline->AddStoredListener([&](const core::Alert& a) { seen.push_back(a.entity); });
+  // Inline (not started): one batch of one per alert.
+  faulty_->FailNext("RecordAlerts", 1, Status::Unavailable("disk busy"));
+  pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.1", 100));
+  EXPECT_EQ(faulty_->calls("RecordAlert"), 1) << "the refused batch, alone";
+  EXPECT_EQ(seen, std::vector<std::string>{"source.ip=192.0.2.1"});
+
+  // Both the batch and the alert alone fail: counted, logged, and the next alert is stored.
+  faulty_->FailNext("RecordAlerts", 1, Status::Unavailable("disk busy"));
+  faulty_->FailNext("RecordAlert", 1, Status::Unavailable("disk busy"));
+  pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.2", 101));
+  EXPECT_EQ(pipeline->store_failures(), 1u);
+  pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.3", 102));
+  EXPECT_EQ(seen, (std::vector<std::string>{"source.ip=192.0.2.1", "source.ip=192.0.2.3"}));
+  EXPECT_EQ(StoredAlerts(), 2u);
+}
+
+TEST_F(AlertPipelineTest, StopWritesWhatIsQueuedAndTheSinksGetEveryAlert) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("rampart_pipeline_" + crypto::RandomHex(6));
+  fs::create_directories(dir);
+  DetectionConfig config;
+  config.alerts_file = (dir / "alerts.jsonl").string();
+  auto pipeline = Pipeline(config);
+  ASSERT_NE(pipeline, nullptr);
+  pipeline->Start();
+  // Handed over from another thread, as the engine does; no Flush before Stop.
+  std::thread engine([&] {
+    for (int i = 0; i < 300; ++i) {
+      pipeline->OnAlert(Observation("r1", "source.ip=10.1.0." + std::to_string(i), 100));
+    }
+  });
+  engine.join();
+  pipeline->Stop();
+  EXPECT_EQ(StoredAlerts(), 300u);
+  std::ifstream in(config.alerts_file);
+  std::string line;
+  std::set<std::string> entities;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    entities.insert(j.value("entity", ""));
+  }
+  EXPECT_EQ(entities.size(), 300u);
+  // Stopped: an alert handed over now is stored inline, not left in a queue nobody reads.
+  pipeline->OnAlert(Observation("r1", "source.ip=10.2.0.1", 101));
+  EXPECT_EQ(StoredAlerts(), 301u);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+TEST_F(AlertPipelineTest, IncidentTrackerLinksABatchInOneGoAndAloneWhenThatFails) {
+  respond::IncidentTracker tracker(faulty_.get(), &clock_, 86400);
+  auto a1 = real_->RecordAlert(Observation("r1", "source.ip=192.0.2.1", 100), 5);
+  auto a2 = real_->RecordAlert(Observation("r2", "source.ip=192.0.2.1", 101), 5);
+  auto a3 = real_->RecordAlert(Observation("r1", "source.ip=192.0.2.2", 102), 5);
+  ASSERT_TRUE(a1.ok() && a2.ok() && a3.ok());
+  tracker.OnStoredAlerts({*a1, *a2});
+  EXPECT_EQ(faulty_->calls("AttachAlertsToIncidents"), 1);
+  EXPECT_EQ(faulty_->calls("AttachAlertToIncident"), 0);
+  auto incidents = real_->ListIncidents(store::Scope::All(), {}, {50, ""});
+  ASSERT_TRUE(incidents.ok());
+  ASSERT_EQ(incidents->items.size(), 1u) << "one entity, one incident";
+
+  faulty_->FailNext("AttachAlertsToIncidents", 1, Status::Unavailable("disk busy"));
+  auto a4 = real_->RecordAlert(Observation("r2", "source.ip=192.0.2.2", 103), 5);
+  ASSERT_TRUE(a4.ok());
+  tracker.OnStoredAlerts({*a3, *a4});
+  EXPECT_EQ(faulty_->calls("AttachAlertToIncident"), 2) << "each alone after the batch failed";
+  EXPECT_EQ(tracker.failures(), 0u);
+  incidents = real_->ListIncidents(store::Scope::All(), {}, {50, ""});
+  ASSERT_TRUE(incidents.ok());
+  EXPECT_EQ(incidents->items.size(), 2u);
+}
+
+}  // namespace
+}  // namespace rampart::server
