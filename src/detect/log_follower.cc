@@ -1,5 +1,6 @@
 #include "detect/log_follower.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -106,6 +107,35 @@ Result<std::unordered_map<std::string, SavedPosition>> LoadPositions(const std::
   return out;
 }
 
+// The file a rotation while we were stopped renamed the followed path to: the sibling in the
+// same folder whose name starts with the path's name (access_log.1, access_log-20261123) and
+// that is the saved device and inode. Empty when there is none (compressed, moved to another
+// folder, deleted). At most kMaxSiblings entries are looked at.
+constexpr size_t kMaxSiblings = 4096;
+std::string RotatedSibling(const std::string& path, uint64_t dev, uint64_t ino) {
+  const size_t slash = path.rfind('/');
+  const std::string folder = slash == 0 ? "/" : path.substr(0, slash);
+  const std::string name = path.substr(slash + 1);
+  DIR* dir = ::opendir(folder.c_str());
+  if (dir == nullptr) return {};
+  std::string found;
+  size_t seen = 0;
+  while (dirent* entry = ::readdir(dir)) {
+    if (++seen > kMaxSiblings) break;
+    std::string_view candidate = entry->d_name;
+    if (candidate.size() <= name.size() || !candidate.starts_with(name)) continue;
+    std::string full = folder + (folder == "/" ? "" : "/") + std::string(candidate);
+    struct stat st;
+    if (::lstat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        static_cast<uint64_t>(st.st_dev) == dev && static_cast<uint64_t>(st.st_ino) == ino) {
+      found = std::move(full);
+      break;
+    }
+  }
+  ::closedir(dir);
+  return found;
+}
+
 }  // namespace
 
 class LogFollower::Impl {
@@ -150,6 +180,9 @@ class LogFollower::Impl {
   bool refused_ = false;  // HandleLine could not hand the line over (stopping, queue full)
   void SkipOversized(const Tracked& t, uint64_t line);
   bool OpenFile(Tracked& t);
+  // Points t at the file the path was rotated to while we were stopped, at the saved position.
+  // False (t unchanged) when that file is not found beside the path or no longer matches.
+  bool ResumeRotated(Tracked& t, const SavedPosition& p);
   void CloseFile(Tracked& t);
   void ResetToStart(Tracked& t);
   void FinishFile(Tracked& t);
@@ -192,10 +225,15 @@ Status LogFollower::Impl::Init() {
     files_.push_back(std::move(t));
   }
   for (Tracked& t : files_) {
-    if (!OpenFile(t)) continue;  // followed from its start once it appears
+    auto it = saved.find(t.path);
+    if (!OpenFile(t)) {
+      // Renamed away while we were stopped and not created again yet: the rest of the old file
+      // is read where it now is. Otherwise followed from its start once it appears.
+      if (it != saved.end()) ResumeRotated(t, it->second);
+      continue;
+    }
     struct stat st;
     if (::fstat(t.fd, &st) != 0) continue;
-    auto it = saved.find(t.path);
     uint64_t size = static_cast<uint64_t>(st.st_size);
     if (it != saved.end() && it->second.dev == t.dev && it->second.ino == t.ino) {
       const SavedPosition& p = it->second;
@@ -212,8 +250,17 @@ Status LogFollower::Impl::Init() {
         log::Info("detect.follow_truncated", {{"file", t.path}, {"while", "stopped"}});
       }
     } else if (it != saved.end()) {
-      // Rotated while we were stopped: the old file is gone from this path; read the new one.
-      ++rotations_;
+      // Rotated while we were stopped: the old file is no longer at this path. When it is still
+      // beside it (access_log.1), its lines after the saved position are read first, and the
+      // first poll moves on to the new file as after a live rotation.
+      if (!ResumeRotated(t, it->second)) {
+        ++rotations_;
+        log::Warn("detect.follow_rotated_unread",
+                  {{"file", t.path},
+                   {"reason",
+                    "the file rotated away while stopped was not found beside it; "
+                    "its lines after the saved position are not read"}});
+      }
     } else {
       // First sight of an existing file: from its end (the last complete line), counting its
       // lines so that line numbers in messages and evidence are true ones.
@@ -238,6 +285,32 @@ Status LogFollower::Impl::Init() {
   }
   SavePositions(true);
   return Status::Ok();
+}
+
+bool LogFollower::Impl::ResumeRotated(Tracked& t, const SavedPosition& p) {
+  const std::string sibling = RotatedSibling(t.path, p.dev, p.ino);
+  if (sibling.empty()) return false;
+  int fd = ::open(sibling.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return false;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_dev) != p.dev ||
+      static_cast<uint64_t>(st.st_ino) != p.ino || static_cast<uint64_t>(st.st_size) < p.offset ||
+      (p.check && WindowCheck(fd, p.offset) != p.check)) {
+    ::close(fd);
+    return false;
+  }
+  CloseFile(t);
+  ResetToStart(t);
+  t.fd = fd;
+  t.dev = p.dev;
+  t.ino = p.ino;
+  t.read_pos = p.offset;
+  t.line = p.line;
+  t.skipping = p.skipping;
+  t.check = p.check;
+  t.check_at = p.offset;
+  log::Info("detect.follow_resumed_rotated", {{"file", t.path}, {"rotated_to", sibling}});
+  return true;
 }
 
 bool LogFollower::Impl::OpenFile(Tracked& t) {

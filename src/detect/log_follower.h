@@ -11,6 +11,11 @@
 // Per path it handles:
 // - rotation (the path now names another inode): the old file is read to its end, its last
 //   unterminated line taken as a line, then the new file is read from its start;
+// - rotation while the follower was stopped: the old file is looked for beside the path (a
+//   regular file whose name starts with the path's name and that is the saved inode, such as
+//   access_log.1) and read from the saved position to its end first; when it is not there
+//   (compressed, moved to another folder, deleted) that is logged
+//   (detect.follow_rotated_unread) and only the new file is read;
 // - truncation (the file is shorter than what was read): reading restarts at 0;
 // - files that do not exist yet: followed from their start once they appear;
 // - a last line without its newline: kept until the newline arrives;

@@ -237,6 +237,74 @@ TEST_F(LogFollowerTest, FileReplacedWhileStoppedIsReadFromItsStart) {
   EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/new"}));
 }
 
+// Lines the old file got after the saved position, then rotated away while the follower was
+// down (logrotate at night, Rampart restarted in the morning), are read from where the file now
+// is, before the new file: an attack logged in between is not lost.
+TEST_F(LogFollowerTest, RotatedWhileStoppedTheOldFileIsFinishedBesideThePath) {
+  {
+    auto f = Make();
+    Append(log_, AccessLine("203.0.113.1", "/one"));
+    f->PollOnce();
+    ASSERT_EQ(sink_.Take().size(), 1u);
+  }
+  std::string last = AccessLine("203.0.113.1", "/mifs/403.jsp");
+  last.pop_back();  // the old file's last line never got its newline
+  Append(log_, AccessLine("203.0.113.1", "/two") + last);
+  fs::rename(log_, log_ + ".1");
+  Append(log_ + ".10", AccessLine("203.0.113.1", "/older"));  // another sibling, not it
+  Append(log_, AccessLine("203.0.113.1", "/new"));
+  auto f = Make();
+  f->PollOnce();
+  auto events = sink_.Take();
+  ASSERT_EQ(Paths(events), (std::vector<std::string>{"/two", "/mifs/403.jsp", "/new"}));
+  EXPECT_EQ(events[0].Get("log.file.line"), "2") << "line numbers go on from the saved ones";
+  EXPECT_EQ(events[2].Get("log.file.line"), "1");
+  EXPECT_EQ(f->stats().rotations, 1u);
+  f->Stop();
+  // Then the new file is followed as usual, and the next restart resumes in it.
+  Append(log_, AccessLine("203.0.113.1", "/after"));
+  auto g = Make();
+  g->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/after"}));
+}
+
+TEST_F(LogFollowerTest, RenamedAwayWhileStoppedWithNoSuccessorTheOldFileIsStillRead) {
+  {
+    auto f = Make();
+    Append(log_, AccessLine("203.0.113.1", "/one"));
+    f->PollOnce();
+    sink_.Take();
+  }
+  Append(log_, AccessLine("203.0.113.1", "/two"));
+  fs::rename(log_, log_ + "-20261123");
+  auto f = Make();
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/two"}));
+  Append(log_, AccessLine("203.0.113.1", "/new"));  // the successor appears
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/new"}));
+}
+
+TEST_F(LogFollowerTest, RotatedWhileStoppedAndCompressedOnlyTheNewFileIsRead) {
+  {
+    auto f = Make();
+    Append(log_, AccessLine("203.0.113.1", "/one"));
+    f->PollOnce();
+    sink_.Take();
+  }
+  Append(log_, AccessLine("203.0.113.1", "/two"));
+  // As `compress` without `delaycompress` does: the old inode is gone, a .gz stands there.
+  // (The new file is created first, so that it cannot reuse the old inode.)
+  fs::rename(log_, log_ + ".1");
+  Append(log_, AccessLine("203.0.113.1", "/new"));
+  Append(log_ + ".1.gz", "not the old inode");
+  fs::remove(log_ + ".1");
+  auto f = Make();
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/new"}));
+  EXPECT_EQ(f->stats().rotations, 1u);
+}
+
 TEST_F(LogFollowerTest, LineOverOneMebibyteIsSkippedAndTheNextOneRead) {
   auto f = Make();
   Append(log_, AccessLine("203.0.113.1", "/before"));
