@@ -46,8 +46,8 @@
 
 namespace rampart::detect {
 
-// Receives every alert observation on the engine thread. May block (a store write); the
-// request path never waits for it, only the engine does.
+// Receives every alert observation on the engine thread. May block (a store write, or room in
+// a writer's queue); the request path never waits for it, only the engine does.
 class AlertHandler {
  public:
   virtual ~AlertHandler() = default;

@@ -1,5 +1,5 @@
 // Runs playbooks against stored alerts. serve hands every stored alert to Submit() (from the
-// alert pipeline's engine thread, which must not wait); a worker thread matches the playbooks
+// alert pipeline's writer thread, which must not wait); a worker thread matches the playbooks
 // and runs their steps in order through ActionEngine. A step that requires approval stops the
 // run: it waits in Pending() until an admin approves it, then it and the steps after it run.
 //

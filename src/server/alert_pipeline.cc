@@ -51,20 +51,20 @@ AlertPipeline::~AlertPipeline() {
 
 void AlertPipeline::Start() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (running_) return;
+  if (running_ || stopping_) return;  // running, or stopped for good
   running_ = true;
-  stopping_ = false;
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
 void AlertPipeline::Stop() {
+  std::thread writer;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    writer = std::move(writer_);
   }
   work_cv_.notify_all();
-  room_cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  if (writer.joinable()) writer.join();
   {
     std::lock_guard<std::mutex> lock(mu_);
     running_ = false;
@@ -80,15 +80,16 @@ void AlertPipeline::OnAlert(const core::Alert& observation) {
   stamped.created_at_ms = clock_->NowMillis();
   stamped.created_at = stamped.created_at_ms / 1000;
   std::unique_lock<std::mutex> lock(mu_);
-  if (queue_.size() >= kMaxQueued && running_ && !stopping_) {
-    ++queue_waits_;
-    room_cv_.wait(lock, [&] { return queue_.size() < kMaxQueued || stopping_; });
-  }
-  // A stopping writer may have written its last batch already.
-  if (!running_ || stopping_) {
+  // Queued while a writer will still read the queue (also while it drains at Stop, so alerts
+  // keep their order and one thread delivers them); inline otherwise.
+  if (!running_ || writer_exited_) {
     lock.unlock();
     StoreAndDeliver({std::move(stamped)});
     return;
+  }
+  if (queue_.size() >= kMaxQueued) {
+    ++queue_waits_;
+    room_cv_.wait(lock, [&] { return queue_.size() < kMaxQueued; });
   }
   queue_.push_back(std::move(stamped));
   ++queued_total_;
@@ -118,23 +119,35 @@ void AlertPipeline::WriterLoop() {
     delivered_total_ += n;
     done_cv_.notify_all();
   }
+  writer_exited_ = true;  // under mu_: from now on OnAlert stores inline
 }
 
 void AlertPipeline::StoreAndDeliver(const std::vector<core::Alert>& batch) {
   std::vector<core::Alert> stored;
   std::vector<uint8_t> first;  // per stored alert: this observation opened it
   auto all = store_->RecordAlerts(batch, max_evidence_);
+  auto failed = [&](const core::Alert& obs, const Status& status) {
+    ++store_failures_;
+    log::Error("alert.store_failed", {{"rule", obs.rule_id}, {"error", status.message()}});
+  };
   if (all.ok() && all->size() == batch.size()) {
     stored = std::move(all).value();
     for (size_t i = 0; i < stored.size(); ++i) first.push_back(stored[i].count == batch[i].count);
+  } else if (all.ok()) {
+    // Cannot happen; storing them again would count them twice.
+    for (const core::Alert& obs : batch) failed(obs, Status::Internal("batch answer incomplete"));
+    return;
+  } else if (batch.size() == 1 || all.status().code() == Code::kUnavailable) {
+    // Alone already, or the database itself is busy or locked: trying each alert would wait
+    // the busy timeout once per alert.
+    for (const core::Alert& obs : batch) failed(obs, all.status());
+    return;
   } else {
     // One by one, so that an observation the store refuses costs only itself.
     for (const core::Alert& obs : batch) {
       auto one = store_->RecordAlert(obs, max_evidence_);
       if (!one.ok()) {
-        ++store_failures_;
-        log::Error("alert.store_failed",
-                   {{"rule", obs.rule_id}, {"error", one.status().message()}});
+        failed(obs, one.status());
         continue;
       }
       first.push_back(one->count == obs.count);

@@ -45,11 +45,12 @@ class AlertPipeline final : public detect::AlertHandler {
       const Clock* clock = &SystemClock::Instance());
   ~AlertPipeline() override;
 
-  // Starts the writer thread. Idempotent.
+  // Starts the writer thread. Idempotent; a pipeline once stopped stays stopped (its sinks are).
   void Start();
   // Stamps the detection time and queues the observation for the writer (stores it inline when
-  // not started). Blocks only while kMaxQueued alerts wait to be written: the engine then slows
-  // to the store's pace, and its own queue's drops raise the drop alert.
+  // not started, or once the writer has exited). Blocks only while kMaxQueued alerts wait to be
+  // written: the engine then slows to the store's pace, and its own queue's drops raise the
+  // drop alert.
   void OnAlert(const core::Alert& observation) override;
   // Returns once every alert queued before the call is stored and its listeners have run.
   void Flush();
@@ -59,7 +60,7 @@ class AlertPipeline final : public detect::AlertHandler {
 
   // Each listener is called after every alert is stored, on the writer thread (the engine
   // thread when not started), in the order added (incidents, playbooks; benchmarks measure
-  // latency here). Add before the engine starts.
+  // latency here). Add before Start().
   void AddStoredListener(std::function<void(const core::Alert&)> fn) {
     stored_listeners_.push_back([fn = std::move(fn)](const std::vector<core::Alert>& batch) {
       for (const core::Alert& a : batch) fn(a);
@@ -70,9 +71,12 @@ class AlertPipeline final : public detect::AlertHandler {
   void AddStoredBatchListener(std::function<void(const std::vector<core::Alert>&)> fn) {
     stored_listeners_.push_back(std::move(fn));
   }
-  // Alerts waiting for the writer at most; the most one transaction stores.
-  static constexpr size_t kMaxQueued = 16384;
-  static constexpr size_t kMaxBatch = 256;
+  // Alerts waiting for the writer at most (each with its evidence, up to
+  // detection.max_evidence events: about 40 MiB at worst with the default of 10); the most one
+  // transaction stores, which keeps a batch's hold on the store's write lock near 10 ms for the
+  // request path's writes (check-ins, enrollments) waiting behind it.
+  static constexpr size_t kMaxQueued = 4096;
+  static constexpr size_t kMaxBatch = 64;
   uint64_t store_failures() const { return store_failures_.load(); }
   // Times the engine waited for room in the writer's queue.
   uint64_t queue_waits() const { return queue_waits_.load(); }
@@ -104,6 +108,7 @@ class AlertPipeline final : public detect::AlertHandler {
   uint64_t delivered_total_ = 0;     // guarded by mu_
   bool running_ = false;             // guarded by mu_
   bool stopping_ = false;            // guarded by mu_
+  bool writer_exited_ = false;       // guarded by mu_
   std::thread writer_;
 };
 

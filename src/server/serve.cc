@@ -382,8 +382,9 @@ int Serve(const ServeOptions& options) {
     app.RecordViolation(ip, reason, status);
   };
 
-  // Sources first, then the engine (whose thread calls the playbook runner inside `app`), then
-  // the sinks: `app` is destroyed before the engine, so the engine must not outlive this.
+  // Sources first, then the engine, then the pipeline (whose writer thread calls the playbook
+  // runner inside `app`) and its sinks: `app` is destroyed before them, so neither thread may
+  // outlive this.
   auto stop_detection = [&] {
     if (syslog_receiver) syslog_receiver->Stop();
     if (follower) follower->Stop();

@@ -4,6 +4,9 @@
 // one transaction, and alone when that fails.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -36,6 +39,37 @@ core::Alert Observation(const std::string& rule, const std::string& entity, int6
   return a;
 }
 
+// Holds the writer inside a delivery until Open(), so that what is handed over meanwhile waits
+// in the queue and makes the next batch. Close() arms it again.
+class Gate {
+ public:
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+  }
+  void AwaitEntered() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return entered_; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = false;
+    entered_ = false;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true, entered_ = false;
+};
+
 class AlertPipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -51,6 +85,20 @@ class AlertPipelineTest : public ::testing::Test {
     auto p = AlertPipeline::Create(config, faulty_.get(), &clock_);
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     return p.ok() ? std::move(p).value() : nullptr;
+  }
+
+  // A started pipeline whose writer is held (by `gate`) inside the delivery of a first alert
+  // from `held_entity`: what is handed over next queues behind it.
+  std::unique_ptr<AlertPipeline> HeldPipeline(Gate* gate, const std::string& held_entity,
+                                              const DetectionConfig& config = {}) {
+    auto pipeline = Pipeline(config);
+    if (pipeline == nullptr) return nullptr;
+    pipeline->AddStoredListener([gate](const core::Alert&) { gate->Wait(); });
+    pipeline->Start();
+    gate->Close();
+    pipeline->OnAlert(Observation("r1", held_entity, 100));
+    gate->AwaitEntered();
+    return pipeline;
   }
 
   size_t StoredAlerts() {
@@ -119,25 +167,55 @@ TEST_F(AlertPipelineTest, WriterStoresEveryAlertInOrderAndListenersSeeEachOnce) 
   pipeline->Stop();  // idempotent
 }
 
-TEST_F(AlertPipelineTest, RefusedBatchIsStoredOneByOneAndOnlyTheFailuresAreLost) {
-  auto pipeline = Pipeline();
+TEST_F(AlertPipelineTest, RefusedBatchIsStoredOneByOneUnlessTheDatabaseIsBusy) {
+  Gate gate;
+  auto pipeline = HeldPipeline(&gate, "source.ip=192.0.2.1");
   ASSERT_NE(pipeline, nullptr);
-  std::vector<std::string> seen;
-  pipeline->AddStoredListener([&](const core::Alert& a) { seen.push_back(a.entity); });
-  // Inline (not started): one batch of one per alert.
-  faulty_->FailNext("RecordAlerts", 1, Status::Unavailable("disk busy"));
-  pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.1", 100));
-  EXPECT_EQ(faulty_->calls("RecordAlert"), 1) << "the refused batch, alone";
-  EXPECT_EQ(seen, std::vector<std::string>{"source.ip=192.0.2.1"});
+  const int64_t handed_over = clock_.NowMillis() + 1000;
+  clock_.SetMillis(handed_over);
+  for (int i = 2; i <= 6; ++i) {
+    pipeline->OnAlert(Observation("r1", "source.ip=192.0.2." + std::to_string(i), 100));
+  }
+  clock_.SetMillis(handed_over + 5000);  // the writer stores them later
+  // A row the store refuses fails the batch: each alert is then stored alone.
+  faulty_->FailNext("RecordAlerts", 1, Status::InvalidArgument("a refused row"));
+  gate.Open();
+  pipeline->Flush();
+  EXPECT_EQ(faulty_->calls("RecordAlert"), 5) << "the refused batch of five, one by one";
+  EXPECT_EQ(pipeline->store_failures(), 0u);
+  EXPECT_EQ(StoredAlerts(), 6u);
+  store::AlertFilter by_entity;
+  by_entity.entity = "source.ip=192.0.2.2";
+  auto a2 = real_->ListAlerts(store::Scope::All(), by_entity, {10, ""});
+  ASSERT_TRUE(a2.ok());
+  ASSERT_EQ(a2->items.size(), 1u);
+  EXPECT_EQ(a2->items[0].created_at_ms, handed_over) << "detected when handed over, not stored";
 
-  // Both the batch and the alert alone fail: counted, logged, and the next alert is stored.
-  faulty_->FailNext("RecordAlerts", 1, Status::Unavailable("disk busy"));
-  faulty_->FailNext("RecordAlert", 1, Status::Unavailable("disk busy"));
-  pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.2", 101));
-  EXPECT_EQ(pipeline->store_failures(), 1u);
-  pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.3", 102));
-  EXPECT_EQ(seen, (std::vector<std::string>{"source.ip=192.0.2.1", "source.ip=192.0.2.3"}));
-  EXPECT_EQ(StoredAlerts(), 2u);
+  // A busy or locked database fails the batch as a whole: one alert at a time would wait the
+  // busy timeout once each.
+  gate.Close();
+  pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.10", 100));
+  gate.AwaitEntered();
+  for (int i = 11; i <= 13; ++i) {
+    pipeline->OnAlert(Observation("r1", "source.ip=192.0.2." + std::to_string(i), 100));
+  }
+  faulty_->FailNext("RecordAlerts", 1, Status::Unavailable("database is locked"));
+  gate.Open();
+  pipeline->Flush();
+  EXPECT_EQ(faulty_->calls("RecordAlert"), 5) << "no alert tried alone";
+  EXPECT_EQ(pipeline->store_failures(), 3u);
+  EXPECT_EQ(StoredAlerts(), 7u);
+  pipeline->Stop();
+
+  // Not started: an alert is a batch of one, and its failure is not tried twice.
+  auto inline_pipeline = Pipeline();
+  ASSERT_NE(inline_pipeline, nullptr);
+  faulty_->FailNext("RecordAlerts", 1, Status::InvalidArgument("a refused row"));
+  inline_pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.20", 100));
+  EXPECT_EQ(inline_pipeline->store_failures(), 1u);
+  EXPECT_EQ(faulty_->calls("RecordAlert"), 5);
+  inline_pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.21", 100));
+  EXPECT_EQ(StoredAlerts(), 8u);
 }
 
 TEST_F(AlertPipelineTest, StopWritesWhatIsQueuedAndTheSinksGetEveryAlert) {
@@ -146,18 +224,18 @@ TEST_F(AlertPipelineTest, StopWritesWhatIsQueuedAndTheSinksGetEveryAlert) {
   fs::create_directories(dir);
   DetectionConfig config;
   config.alerts_file = (dir / "alerts.jsonl").string();
-  auto pipeline = Pipeline(config);
+  Gate gate;
+  auto pipeline = HeldPipeline(&gate, "source.ip=10.1.1.1", config);
   ASSERT_NE(pipeline, nullptr);
-  pipeline->Start();
-  // Handed over from another thread, as the engine does; no Flush before Stop.
-  std::thread engine([&] {
-    for (int i = 0; i < 300; ++i) {
-      pipeline->OnAlert(Observation("r1", "source.ip=10.1.0." + std::to_string(i), 100));
-    }
-  });
-  engine.join();
-  pipeline->Stop();
-  EXPECT_EQ(StoredAlerts(), 300u);
+  for (int i = 0; i < 300; ++i) {
+    pipeline->OnAlert(Observation("r1", "source.ip=10.1.0." + std::to_string(i), 100));
+  }
+  // Stop while 300 alerts wait behind the held batch: they are written before it returns.
+  std::thread stopper([&] { pipeline->Stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  gate.Open();
+  stopper.join();
+  EXPECT_EQ(StoredAlerts(), 301u);
   std::ifstream in(config.alerts_file);
   std::string line;
   std::set<std::string> entities;
@@ -166,12 +244,40 @@ TEST_F(AlertPipelineTest, StopWritesWhatIsQueuedAndTheSinksGetEveryAlert) {
     ASSERT_TRUE(j.is_object()) << line;
     entities.insert(j.value("entity", ""));
   }
-  EXPECT_EQ(entities.size(), 300u);
-  // Stopped: an alert handed over now is stored inline, not left in a queue nobody reads.
+  EXPECT_EQ(entities.size(), 301u);
+  // Stopped: an alert handed over now is stored inline, not left in a queue nobody reads, and
+  // the pipeline does not start again.
+  pipeline->Start();
   pipeline->OnAlert(Observation("r1", "source.ip=10.2.0.1", 101));
-  EXPECT_EQ(StoredAlerts(), 301u);
+  EXPECT_EQ(StoredAlerts(), 302u);
   std::error_code ec;
   fs::remove_all(dir, ec);
+}
+
+TEST_F(AlertPipelineTest, AFullQueueMakesTheEngineWaitNotDrop) {
+  Gate gate;
+  auto pipeline = HeldPipeline(&gate, "source.ip=10.3.255.255");
+  ASSERT_NE(pipeline, nullptr);
+  const size_t total = AlertPipeline::kMaxQueued + 1;
+  std::atomic<size_t> handed{0};
+  std::thread engine([&] {
+    for (size_t i = 0; i < total; ++i) {
+      pipeline->OnAlert(Observation(
+          "r1", "source.ip=10.3." + std::to_string(i / 256) + "." + std::to_string(i % 256), 100));
+      ++handed;
+    }
+  });
+  // The last one waits for room.
+  for (int waited = 0; pipeline->queue_waits() == 0 && waited < 10000; waited += 5) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(pipeline->queue_waits(), 1u);
+  EXPECT_EQ(handed.load(), total - 1);
+  gate.Open();
+  engine.join();
+  pipeline->Flush();
+  EXPECT_EQ(StoredAlerts(), total + 1);
+  EXPECT_EQ(pipeline->store_failures(), 0u);
 }
 
 TEST_F(AlertPipelineTest, IncidentTrackerLinksABatchInOneGoAndAloneWhenThatFails) {
