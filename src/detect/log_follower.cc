@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -107,23 +108,29 @@ Result<std::unordered_map<std::string, SavedPosition>> LoadPositions(const std::
   return out;
 }
 
-// The file a rotation while we were stopped renamed the followed path to: the sibling in the
-// same folder whose name starts with the path's name (access_log.1, access_log-20261123) and
-// that is the saved device and inode. Empty when there is none (compressed, moved to another
-// folder, deleted). At most kMaxSiblings entries are looked at.
+// The file a rotation while we were stopped renamed `path` to: the sibling in the same folder
+// whose name starts with the path's name (access_log.1, access_log-20261123), is not a
+// compressed copy, and is the saved device and inode. Empty when there is none (compressed,
+// moved to another folder, deleted). At most kMaxSiblings candidates are looked at.
 constexpr size_t kMaxSiblings = 4096;
-std::string RotatedSibling(const std::string& path, uint64_t dev, uint64_t ino) {
+std::string SiblingWithInode(const std::string& path, uint64_t dev, uint64_t ino) {
   const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {};
   const std::string folder = slash == 0 ? "/" : path.substr(0, slash);
   const std::string name = path.substr(slash + 1);
   DIR* dir = ::opendir(folder.c_str());
   if (dir == nullptr) return {};
   std::string found;
-  size_t seen = 0;
+  size_t looked = 0;
   while (dirent* entry = ::readdir(dir)) {
-    if (++seen > kMaxSiblings) break;
     std::string_view candidate = entry->d_name;
     if (candidate.size() <= name.size() || !candidate.starts_with(name)) continue;
+    // A compressed copy is another inode anyway; one that reused the old inode is not text.
+    if (candidate.ends_with(".gz") || candidate.ends_with(".xz") || candidate.ends_with(".bz2") ||
+        candidate.ends_with(".zst")) {
+      continue;
+    }
+    if (++looked > kMaxSiblings) break;
     std::string full = folder + (folder == "/" ? "" : "/") + std::string(candidate);
     struct stat st;
     if (::lstat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
@@ -134,6 +141,18 @@ std::string RotatedSibling(const std::string& path, uint64_t dev, uint64_t ino) 
   }
   ::closedir(dir);
   return found;
+}
+
+// Beside the path, and beside the file it links to when it is a symbolic link (the target is
+// what logrotate renames).
+std::string RotatedSibling(const std::string& path, uint64_t dev, uint64_t ino) {
+  std::string found = SiblingWithInode(path, dev, ino);
+  if (!found.empty()) return found;
+  char resolved[PATH_MAX];
+  if (::realpath(path.c_str(), resolved) != nullptr && path != resolved) {
+    return SiblingWithInode(resolved, dev, ino);
+  }
+  return {};
 }
 
 }  // namespace
@@ -183,6 +202,7 @@ class LogFollower::Impl {
   // Points t at the file the path was rotated to while we were stopped, at the saved position.
   // False (t unchanged) when that file is not found beside the path or no longer matches.
   bool ResumeRotated(Tracked& t, const SavedPosition& p);
+  void WarnRotatedUnread(const Tracked& t, const SavedPosition& p);
   void CloseFile(Tracked& t);
   void ResetToStart(Tracked& t);
   void FinishFile(Tracked& t);
@@ -229,7 +249,7 @@ Status LogFollower::Impl::Init() {
     if (!OpenFile(t)) {
       // Renamed away while we were stopped and not created again yet: the rest of the old file
       // is read where it now is. Otherwise followed from its start once it appears.
-      if (it != saved.end()) ResumeRotated(t, it->second);
+      if (it != saved.end() && !ResumeRotated(t, it->second)) WarnRotatedUnread(t, it->second);
       continue;
     }
     struct stat st;
@@ -255,11 +275,7 @@ Status LogFollower::Impl::Init() {
       // first poll moves on to the new file as after a live rotation.
       if (!ResumeRotated(t, it->second)) {
         ++rotations_;
-        log::Warn("detect.follow_rotated_unread",
-                  {{"file", t.path},
-                   {"reason",
-                    "the file rotated away while stopped was not found beside it; "
-                    "its lines after the saved position are not read"}});
+        WarnRotatedUnread(t, it->second);
       }
     } else {
       // First sight of an existing file: from its end (the last complete line), counting its
@@ -287,7 +303,19 @@ Status LogFollower::Impl::Init() {
   return Status::Ok();
 }
 
+void LogFollower::Impl::WarnRotatedUnread(const Tracked& t, const SavedPosition& p) {
+  log::Warn("detect.follow_rotated_unread",
+            {{"file", t.path},
+             {"offset", static_cast<int64_t>(p.offset)},
+             {"reason",
+              "the file rotated away while stopped was not found beside it (or no longer "
+              "matches); lines it may have got after this offset are not read"}});
+}
+
 bool LogFollower::Impl::ResumeRotated(Tracked& t, const SavedPosition& p) {
+  // Without the check of the bytes before the position (positions from an older version), an
+  // inode reused by another file could not be told apart: resumed only from the start.
+  if (p.offset > 0 && !p.check) return false;
   const std::string sibling = RotatedSibling(t.path, p.dev, p.ino);
   if (sibling.empty()) return false;
   int fd = ::open(sibling.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);

@@ -11,8 +11,9 @@
 // Per path it handles:
 // - rotation (the path now names another inode): the old file is read to its end, its last
 //   unterminated line taken as a line, then the new file is read from its start;
-// - rotation while the follower was stopped: the old file is looked for beside the path (a
-//   regular file whose name starts with the path's name and that is the saved inode, such as
+// - rotation while the follower was stopped: the old file is looked for beside the path and
+//   beside a symbolic link's target (a regular, uncompressed file whose name starts with the
+//   path's name, with the saved inode and the saved bytes before the position, such as
 //   access_log.1) and read from the saved position to its end first; when it is not there
 //   (compressed, moved to another folder, deleted) that is logged
 //   (detect.follow_rotated_unread) and only the new file is read;

@@ -57,6 +57,8 @@ void AlertPipeline::Start() {
 }
 
 void AlertPipeline::Stop() {
+  // A second Stop (the destructor's, or a concurrent one) waits for the first to finish.
+  std::lock_guard<std::mutex> stopping(stop_mu_);
   std::thread writer;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -48,9 +48,9 @@ class AlertPipeline final : public detect::AlertHandler {
   // Starts the writer thread. Idempotent; a pipeline once stopped stays stopped (its sinks are).
   void Start();
   // Stamps the detection time and queues the observation for the writer (stores it inline when
-  // not started, or once the writer has exited). Blocks only while kMaxQueued alerts wait to be
-  // written: the engine then slows to the store's pace, and its own queue's drops raise the
-  // drop alert.
+  // not started, or once the writer has exited; after Stop() the sinks drop it, counted). Blocks
+  // only while kMaxQueued alerts wait to be written: the engine then slows to the store's pace, and
+  // its own queue's drops raise the drop alert.
   void OnAlert(const core::Alert& observation) override;
   // Returns once every alert queued before the call is stored and its listeners have run.
   void Flush();
@@ -99,6 +99,7 @@ class AlertPipeline final : public detect::AlertHandler {
   std::atomic<uint64_t> store_failures_{0};
   std::atomic<uint64_t> queue_waits_{0};
 
+  std::mutex stop_mu_;  // held through Stop()
   std::mutex mu_;
   std::condition_variable work_cv_;  // the writer: alerts queued, or stopping
   std::condition_variable room_cv_;  // OnAlert: the queue has room

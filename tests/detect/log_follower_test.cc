@@ -285,6 +285,50 @@ TEST_F(LogFollowerTest, RenamedAwayWhileStoppedWithNoSuccessorTheOldFileIsStillR
   EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/new"}));
 }
 
+// The followed path is a symbolic link (to the folder where the server writes): logrotate
+// renames the link's target, so the old file is looked for beside the target.
+TEST_F(LogFollowerTest, RotatedWhileStoppedBehindASymlinkIsFoundBesideTheTarget) {
+  const fs::path real_dir = dir_ / "real";
+  fs::create_directories(real_dir);
+  const std::string target = (real_dir / "app.log").string();
+  Append(target, "");
+  fs::create_symlink(target, log_);
+  {
+    auto f = Make();
+    Append(target, AccessLine("203.0.113.1", "/one"));
+    f->PollOnce();
+    ASSERT_EQ(sink_.Take().size(), 1u);
+  }
+  Append(target, AccessLine("203.0.113.1", "/two"));
+  fs::rename(target, target + ".1");
+  Append(target, AccessLine("203.0.113.1", "/new"));
+  auto f = Make();
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/two", "/new"}));
+}
+
+// The sibling has the saved inode but other bytes before the saved position (rewritten in
+// place): it is not the file we were reading, and is not resumed in the middle.
+TEST_F(LogFollowerTest, RotatedSiblingWithOtherBytesIsNotResumed) {
+  {
+    auto f = Make();
+    Append(log_, AccessLine("203.0.113.1", "/one"));
+    f->PollOnce();
+    sink_.Take();
+  }
+  Append(log_, AccessLine("203.0.113.1", "/two"));
+  fs::rename(log_, log_ + ".1");
+  {
+    std::fstream rewrite(log_ + ".1", std::ios::in | std::ios::out | std::ios::binary);
+    rewrite.seekp(0);
+    rewrite << AccessLine("203.0.113.9", "/xxx");  // as long as the first line, other bytes
+  }
+  Append(log_, AccessLine("203.0.113.1", "/new"));
+  auto f = Make();
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/new"}));
+}
+
 TEST_F(LogFollowerTest, RotatedWhileStoppedAndCompressedOnlyTheNewFileIsRead) {
   {
     auto f = Make();

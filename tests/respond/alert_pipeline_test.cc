@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -89,10 +90,14 @@ class AlertPipelineTest : public ::testing::Test {
 
   // A started pipeline whose writer is held (by `gate`) inside the delivery of a first alert
   // from `held_entity`: what is handed over next queues behind it.
-  std::unique_ptr<AlertPipeline> HeldPipeline(Gate* gate, const std::string& held_entity,
-                                              const DetectionConfig& config = {}) {
+  // `also` is a listener of its own, added before the gate's (listeners are added before
+  // Start()).
+  std::unique_ptr<AlertPipeline> HeldPipeline(
+      Gate* gate, const std::string& held_entity, const DetectionConfig& config = {},
+      std::function<void(const core::Alert&)> also = nullptr) {
     auto pipeline = Pipeline(config);
     if (pipeline == nullptr) return nullptr;
+    if (also) pipeline->AddStoredListener(std::move(also));
     pipeline->AddStoredListener([gate](const core::Alert&) { gate->Wait(); });
     pipeline->Start();
     gate->Close();
@@ -224,18 +229,35 @@ TEST_F(AlertPipelineTest, StopWritesWhatIsQueuedAndTheSinksGetEveryAlert) {
   fs::create_directories(dir);
   DetectionConfig config;
   config.alerts_file = (dir / "alerts.jsonl").string();
+  std::mutex mu;
+  std::vector<std::string> order;
+  std::set<std::thread::id> threads;
   Gate gate;
-  auto pipeline = HeldPipeline(&gate, "source.ip=10.1.1.1", config);
+  auto pipeline = HeldPipeline(&gate, "source.ip=10.1.1.1", config, [&](const core::Alert& a) {
+    std::lock_guard<std::mutex> lock(mu);
+    order.push_back(a.entity);
+    threads.insert(std::this_thread::get_id());
+  });
   ASSERT_NE(pipeline, nullptr);
   for (int i = 0; i < 300; ++i) {
     pipeline->OnAlert(Observation("r1", "source.ip=10.1.0." + std::to_string(i), 100));
   }
-  // Stop while 300 alerts wait behind the held batch: they are written before it returns.
+  // Stop while 300 alerts wait behind the held batch: they are written before it returns. An
+  // alert handed over while the writer drains goes behind them, on the same thread.
   std::thread stopper([&] { pipeline->Stop(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  pipeline->OnAlert(Observation("r1", "source.ip=10.1.9.9", 100));
   gate.Open();
   stopper.join();
-  EXPECT_EQ(StoredAlerts(), 301u);
+  EXPECT_EQ(StoredAlerts(), 302u);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(order.size(), 302u);
+    EXPECT_EQ(order.front(), "source.ip=10.1.1.1");
+    EXPECT_EQ(order[1], "source.ip=10.1.0.0");
+    EXPECT_EQ(order.back(), "source.ip=10.1.9.9");
+    EXPECT_EQ(threads.size(), 1u) << "one thread delivered them all";
+  }
   std::ifstream in(config.alerts_file);
   std::string line;
   std::set<std::string> entities;
@@ -244,12 +266,12 @@ TEST_F(AlertPipelineTest, StopWritesWhatIsQueuedAndTheSinksGetEveryAlert) {
     ASSERT_TRUE(j.is_object()) << line;
     entities.insert(j.value("entity", ""));
   }
-  EXPECT_EQ(entities.size(), 301u);
+  EXPECT_EQ(entities.size(), 302u);
   // Stopped: an alert handed over now is stored inline, not left in a queue nobody reads, and
   // the pipeline does not start again.
   pipeline->Start();
   pipeline->OnAlert(Observation("r1", "source.ip=10.2.0.1", 101));
-  EXPECT_EQ(StoredAlerts(), 302u);
+  EXPECT_EQ(StoredAlerts(), 303u);
   std::error_code ec;
   fs::remove_all(dir, ec);
 }

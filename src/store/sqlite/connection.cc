@@ -32,10 +32,12 @@ Status SqliteStatus(int rc, std::string_view what) {
       return Status::AlreadyExists(op + ": already exists");
     case SQLITE_CONSTRAINT_FOREIGNKEY:
       return Status::NotFound(op + ": referenced row not found");
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return Status::Unavailable(op + ": database busy");
     default:
+      // Extended codes are on: SQLITE_BUSY_RECOVERY, SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_* are
+      // busy too.
+      if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+        return Status::Unavailable(op + ": database busy");
+      }
       return Status::Internal(op + ": " + sqlite3_errstr(rc));
   }
 }
