@@ -51,6 +51,14 @@ class LogFollowerTest : public ::testing::Test {
     EXPECT_TRUE(f.ok()) << f.status().ToString();
     return f.ok() ? std::move(f).value() : nullptr;
   }
+  // A first run that reads one line of `file` (the followed file, or its symlink's target) and
+  // stops, leaving its position saved.
+  void RunOnceOver(const std::string& file) {
+    auto f = Make();
+    Append(file, AccessLine("203.0.113.1", "/one"));
+    f->PollOnce();
+    ASSERT_EQ(sink_.Take().size(), 1u);
+  }
   static std::vector<std::string> Paths(const std::vector<SecurityEvent>& events) {
     std::vector<std::string> out;
     for (const auto& e : events) out.emplace_back(e.Get("url.path"));
@@ -224,12 +232,7 @@ TEST_F(LogFollowerTest, RestartResumesFromThePositionFile) {
 }
 
 TEST_F(LogFollowerTest, FileReplacedWhileStoppedIsReadFromItsStart) {
-  {
-    auto f = Make();
-    Append(log_, AccessLine("203.0.113.1", "/one"));
-    f->PollOnce();
-    sink_.Take();
-  }
+  RunOnceOver(log_);
   fs::rename(log_, log_ + ".1");
   Append(log_, AccessLine("203.0.113.1", "/new"));
   auto f = Make();
@@ -241,12 +244,7 @@ TEST_F(LogFollowerTest, FileReplacedWhileStoppedIsReadFromItsStart) {
 // down (logrotate at night, Rampart restarted in the morning), are read from where the file now
 // is, before the new file: an attack logged in between is not lost.
 TEST_F(LogFollowerTest, RotatedWhileStoppedTheOldFileIsFinishedBesideThePath) {
-  {
-    auto f = Make();
-    Append(log_, AccessLine("203.0.113.1", "/one"));
-    f->PollOnce();
-    ASSERT_EQ(sink_.Take().size(), 1u);
-  }
+  RunOnceOver(log_);
   std::string last = AccessLine("203.0.113.1", "/mifs/403.jsp");
   last.pop_back();  // the old file's last line never got its newline
   Append(log_, AccessLine("203.0.113.1", "/two") + last);
@@ -269,12 +267,7 @@ TEST_F(LogFollowerTest, RotatedWhileStoppedTheOldFileIsFinishedBesideThePath) {
 }
 
 TEST_F(LogFollowerTest, RenamedAwayWhileStoppedWithNoSuccessorTheOldFileIsStillRead) {
-  {
-    auto f = Make();
-    Append(log_, AccessLine("203.0.113.1", "/one"));
-    f->PollOnce();
-    sink_.Take();
-  }
+  RunOnceOver(log_);
   Append(log_, AccessLine("203.0.113.1", "/two"));
   fs::rename(log_, log_ + "-20261123");
   auto f = Make();
@@ -293,12 +286,7 @@ TEST_F(LogFollowerTest, RotatedWhileStoppedBehindASymlinkIsFoundBesideTheTarget)
   const std::string target = (real_dir / "app.log").string();
   Append(target, "");
   fs::create_symlink(target, log_);
-  {
-    auto f = Make();
-    Append(target, AccessLine("203.0.113.1", "/one"));
-    f->PollOnce();
-    ASSERT_EQ(sink_.Take().size(), 1u);
-  }
+  RunOnceOver(target);
   Append(target, AccessLine("203.0.113.1", "/two"));
   fs::rename(target, target + ".1");
   Append(target, AccessLine("203.0.113.1", "/new"));
@@ -310,12 +298,7 @@ TEST_F(LogFollowerTest, RotatedWhileStoppedBehindASymlinkIsFoundBesideTheTarget)
 // The sibling has the saved inode but other bytes before the saved position (rewritten in
 // place): it is not the file we were reading, and is not resumed in the middle.
 TEST_F(LogFollowerTest, RotatedSiblingWithOtherBytesIsNotResumed) {
-  {
-    auto f = Make();
-    Append(log_, AccessLine("203.0.113.1", "/one"));
-    f->PollOnce();
-    sink_.Take();
-  }
+  RunOnceOver(log_);
   Append(log_, AccessLine("203.0.113.1", "/two"));
   fs::rename(log_, log_ + ".1");
   {
@@ -330,12 +313,7 @@ TEST_F(LogFollowerTest, RotatedSiblingWithOtherBytesIsNotResumed) {
 }
 
 TEST_F(LogFollowerTest, RotatedWhileStoppedAndCompressedOnlyTheNewFileIsRead) {
-  {
-    auto f = Make();
-    Append(log_, AccessLine("203.0.113.1", "/one"));
-    f->PollOnce();
-    sink_.Take();
-  }
+  RunOnceOver(log_);
   Append(log_, AccessLine("203.0.113.1", "/two"));
   // As `compress` without `delaycompress` does: the old inode is gone, a .gz stands there.
   // (The new file is created first, so that it cannot reuse the old inode.)
