@@ -203,6 +203,8 @@ class LogFollower::Impl {
   // False (t unchanged) when that file is not found beside the path or no longer matches.
   bool ResumeRotated(Tracked& t, const SavedPosition& p);
   void WarnRotatedUnread(const Tracked& t, const SavedPosition& p);
+  // Takes up the open file t at the saved position p.
+  void ResumeAt(Tracked& t, const SavedPosition& p);
   void CloseFile(Tracked& t);
   void ResetToStart(Tracked& t);
   void FinishFile(Tracked& t);
@@ -258,11 +260,7 @@ Status LogFollower::Impl::Init() {
     if (it != saved.end() && it->second.dev == t.dev && it->second.ino == t.ino) {
       const SavedPosition& p = it->second;
       if (p.offset <= size && (!p.check || WindowCheck(t.fd, p.offset) == p.check)) {
-        t.read_pos = p.offset;
-        t.line = p.line;
-        t.skipping = p.skipping;
-        t.check = p.check;
-        t.check_at = p.offset;
+        ResumeAt(t, p);
       } else {
         // Truncated while we were stopped, maybe written again past where we were, or a new
         // file on a reused inode: from the start.
@@ -303,6 +301,14 @@ Status LogFollower::Impl::Init() {
   return Status::Ok();
 }
 
+void LogFollower::Impl::ResumeAt(Tracked& t, const SavedPosition& p) {
+  t.read_pos = p.offset;
+  t.line = p.line;
+  t.skipping = p.skipping;
+  t.check = p.check;
+  t.check_at = p.offset;
+}
+
 void LogFollower::Impl::WarnRotatedUnread(const Tracked& t, const SavedPosition& p) {
   log::Warn("detect.follow_rotated_unread",
             {{"file", t.path},
@@ -314,7 +320,7 @@ void LogFollower::Impl::WarnRotatedUnread(const Tracked& t, const SavedPosition&
 
 bool LogFollower::Impl::ResumeRotated(Tracked& t, const SavedPosition& p) {
   // Without the check of the bytes before the position (positions from an older version), an
-  // inode reused by another file could not be told apart: resumed only from the start.
+  // inode reused by another file could not be told apart: not resumed past the start.
   if (p.offset > 0 && !p.check) return false;
   const std::string sibling = RotatedSibling(t.path, p.dev, p.ino);
   if (sibling.empty()) return false;
@@ -332,11 +338,7 @@ bool LogFollower::Impl::ResumeRotated(Tracked& t, const SavedPosition& p) {
   t.fd = fd;
   t.dev = p.dev;
   t.ino = p.ino;
-  t.read_pos = p.offset;
-  t.line = p.line;
-  t.skipping = p.skipping;
-  t.check = p.check;
-  t.check_at = p.offset;
+  ResumeAt(t, p);
   log::Info("detect.follow_resumed_rotated", {{"file", t.path}, {"rotated_to", sibling}});
   return true;
 }
