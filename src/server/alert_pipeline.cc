@@ -1,6 +1,7 @@
 #include "server/alert_pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -86,7 +87,7 @@ void AlertPipeline::OnAlert(const core::Alert& observation) {
   // keep their order and one thread delivers them); inline otherwise.
   if (!running_ || writer_exited_) {
     lock.unlock();
-    StoreAndDeliver({std::move(stamped)});
+    StoreAndDeliver({std::move(stamped)}, 1);
     return;
   }
   if (queue_.size() >= kMaxQueued) {
@@ -116,7 +117,7 @@ void AlertPipeline::WriterLoop() {
     queue_.erase(queue_.begin(), queue_.begin() + n);
     lock.unlock();
     room_cv_.notify_all();
-    StoreAndDeliver(batch);
+    StoreAndDeliver(batch, kBusyAttempts);
     lock.lock();
     delivered_total_ += n;
     done_cv_.notify_all();
@@ -124,10 +125,24 @@ void AlertPipeline::WriterLoop() {
   writer_exited_ = true;  // under mu_: from now on OnAlert stores inline
 }
 
-void AlertPipeline::StoreAndDeliver(const std::vector<core::Alert>& batch) {
+void AlertPipeline::StoreAndDeliver(const std::vector<core::Alert>& batch, int attempts) {
   std::vector<core::Alert> stored;
   std::vector<uint8_t> first;  // per stored alert: this observation opened it
   auto all = store_->RecordAlerts(batch, max_evidence_);
+  // A busy or locked database (another process holding the write lock past the busy timeout)
+  // rolled the whole batch back: the same batch is tried again after a pause, rather than
+  // losing up to kMaxBatch alerts to one long transaction elsewhere.
+  for (int attempt = 1, pause_ms = kFirstBusyPauseMs;
+       attempt < attempts && !all.ok() && all.status().code() == Code::kUnavailable;
+       ++attempt, pause_ms *= 4) {
+    ++busy_retries_;
+    log::Warn("alert.store_busy", {{"alerts", static_cast<int64_t>(batch.size())},
+                                   {"attempt", attempt},
+                                   {"retry_in_ms", pause_ms},
+                                   {"error", all.status().message()}});
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    all = store_->RecordAlerts(batch, max_evidence_);
+  }
   auto failed = [&](const core::Alert& obs, const Status& status) {
     ++store_failures_;
     log::Error("alert.store_failed", {{"rule", obs.rule_id}, {"error", status.message()}});
@@ -182,6 +197,7 @@ std::string AlertPipeline::RenderMetrics(const detect::LiveEngine& engine) const
   counter("rampart_detect_keys_evicted_total", s.evicted_keys);
   counter("rampart_detect_alert_store_failures_total", store_failures_.load());
   counter("rampart_detect_alert_queue_waits_total", queue_waits_.load());
+  counter("rampart_detect_alert_store_busy_retries_total", busy_retries_.load());
   out += "# TYPE rampart_detect_tracked_keys gauge\nrampart_detect_tracked_keys " +
          std::to_string(s.tracked_keys) + "\n";
   out += "# TYPE rampart_alert_sink_total counter\n";

@@ -77,9 +77,16 @@ class AlertPipeline final : public detect::AlertHandler {
   // request path's writes (check-ins, enrollments) waiting behind it.
   static constexpr size_t kMaxQueued = 4096;
   static constexpr size_t kMaxBatch = 64;
+  // Tries the writer gives a batch that failed because the database was busy or locked, the
+  // first pause between them (each next one four times longer). Each try may itself wait the
+  // store's busy timeout; meanwhile alerts queue up to kMaxQueued.
+  static constexpr int kBusyAttempts = 3;
+  static constexpr int kFirstBusyPauseMs = 100;
   uint64_t store_failures() const { return store_failures_.load(); }
   // Times the engine waited for room in the writer's queue.
   uint64_t queue_waits() const { return queue_waits_.load(); }
+  // Times the writer tried a batch again because the database was busy.
+  uint64_t busy_retries() const { return busy_retries_.load(); }
   // Prometheus text for the engine's and the sinks' counters (for /metrics); thread-safe.
   std::string RenderMetrics(const detect::LiveEngine& engine) const;
 
@@ -90,14 +97,16 @@ class AlertPipeline final : public detect::AlertHandler {
   const Clock* clock_;
   int max_evidence_;
   void WriterLoop();
-  // Stores the batch (one transaction; one by one when that fails), then hands the stored
-  // alerts to the sinks and the listeners.
-  void StoreAndDeliver(const std::vector<core::Alert>& batch);
+  // Stores the batch (one transaction, tried up to `attempts` times while the database is busy;
+  // one by one when the store refuses it), then hands the stored alerts to the sinks and the
+  // listeners.
+  void StoreAndDeliver(const std::vector<core::Alert>& batch, int attempts);
 
   std::vector<std::unique_ptr<detect::AsyncAlertSink>> sinks_;
   std::vector<std::function<void(const std::vector<core::Alert>&)>> stored_listeners_;
   std::atomic<uint64_t> store_failures_{0};
   std::atomic<uint64_t> queue_waits_{0};
+  std::atomic<uint64_t> busy_retries_{0};
 
   std::mutex stop_mu_;  // held through Stop()
   std::mutex mu_;

@@ -172,7 +172,7 @@ TEST_F(AlertPipelineTest, WriterStoresEveryAlertInOrderAndListenersSeeEachOnce) 
   pipeline->Stop();  // idempotent
 }
 
-TEST_F(AlertPipelineTest, RefusedBatchIsStoredOneByOneUnlessTheDatabaseIsBusy) {
+TEST_F(AlertPipelineTest, RefusedBatchIsStoredOneByOneAndABusyOneIsTriedAgain) {
   Gate gate;
   auto pipeline = HeldPipeline(&gate, "source.ip=192.0.2.1");
   ASSERT_NE(pipeline, nullptr);
@@ -197,7 +197,7 @@ TEST_F(AlertPipelineTest, RefusedBatchIsStoredOneByOneUnlessTheDatabaseIsBusy) {
   EXPECT_EQ(a2->items[0].created_at_ms, handed_over) << "detected when handed over, not stored";
 
   // A busy or locked database fails the batch as a whole: one alert at a time would wait the
-  // busy timeout once each.
+  // busy timeout once each. The writer tries the same batch again after a pause.
   gate.Close();
   pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.10", 100));
   gate.AwaitEntered();
@@ -208,8 +208,25 @@ TEST_F(AlertPipelineTest, RefusedBatchIsStoredOneByOneUnlessTheDatabaseIsBusy) {
   gate.Open();
   pipeline->Flush();
   EXPECT_EQ(faulty_->calls("RecordAlert"), 5) << "no alert tried alone";
+  EXPECT_EQ(pipeline->busy_retries(), 1u);
+  EXPECT_EQ(pipeline->store_failures(), 0u) << "the batch was stored on its second try";
+  EXPECT_EQ(StoredAlerts(), 10u);
+
+  // Busy on every try: the batch is given up, each alert counted and logged as failed.
+  gate.Close();
+  pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.14", 100));
+  gate.AwaitEntered();
+  for (int i = 15; i <= 17; ++i) {
+    pipeline->OnAlert(Observation("r1", "source.ip=192.0.2." + std::to_string(i), 100));
+  }
+  faulty_->FailNext("RecordAlerts", AlertPipeline::kBusyAttempts,
+                    Status::Unavailable("database is locked"));
+  gate.Open();
+  pipeline->Flush();
+  EXPECT_EQ(faulty_->calls("RecordAlert"), 5) << "still no alert tried alone";
+  EXPECT_EQ(pipeline->busy_retries(), 1u + (AlertPipeline::kBusyAttempts - 1));
   EXPECT_EQ(pipeline->store_failures(), 3u);
-  EXPECT_EQ(StoredAlerts(), 7u);
+  EXPECT_EQ(StoredAlerts(), 11u);
   pipeline->Stop();
 
   // Not started: an alert is a batch of one, and its failure is not tried twice.
@@ -220,7 +237,13 @@ TEST_F(AlertPipelineTest, RefusedBatchIsStoredOneByOneUnlessTheDatabaseIsBusy) {
   EXPECT_EQ(inline_pipeline->store_failures(), 1u);
   EXPECT_EQ(faulty_->calls("RecordAlert"), 5);
   inline_pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.21", 100));
-  EXPECT_EQ(StoredAlerts(), 8u);
+  EXPECT_EQ(StoredAlerts(), 12u);
+  // Inline (the engine's own thread), a busy database is not waited for again.
+  faulty_->FailNext("RecordAlerts", 1, Status::Unavailable("database is locked"));
+  inline_pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.22", 100));
+  EXPECT_EQ(inline_pipeline->busy_retries(), 0u);
+  EXPECT_EQ(inline_pipeline->store_failures(), 2u);
+  EXPECT_EQ(StoredAlerts(), 12u);
 }
 
 TEST_F(AlertPipelineTest, StopWritesWhatIsQueuedAndTheSinksGetEveryAlert) {
