@@ -143,6 +143,48 @@ std::string SiblingWithInode(const std::string& path, uint64_t dev, uint64_t ino
   return found;
 }
 
+// Files beside `rotated` (the old file found by RotatedSibling) whose names start with the
+// followed path's name, written after it, and not the file now at the path: rotated after it
+// while we were stopped, so their lines are not read (the follower goes from the old file to
+// the current one). Compressed copies count too. At most kMaxSiblings candidates are looked at.
+std::vector<std::string> RotatedLater(const std::string& path, const std::string& rotated) {
+  std::vector<std::string> later;
+  struct stat old_st, current_st;
+  if (::stat(rotated.c_str(), &old_st) != 0) return later;
+  const bool has_current = ::stat(path.c_str(), &current_st) == 0;
+  const size_t slash = rotated.rfind('/');
+  const std::string folder = slash == 0 ? "/" : rotated.substr(0, slash);
+  const size_t path_slash = path.rfind('/');
+  // The name rotated copies start with: the followed path's, or its symlink target's.
+  std::string name = path.substr(path_slash + 1);
+  if (folder != (path_slash == 0 ? "/" : path.substr(0, path_slash))) {
+    char resolved[PATH_MAX];
+    if (::realpath(path.c_str(), resolved) == nullptr) return later;
+    std::string target = resolved;
+    name = target.substr(target.rfind('/') + 1);
+  }
+  DIR* dir = ::opendir(folder.c_str());
+  if (dir == nullptr) return later;
+  size_t looked = 0;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string_view candidate = entry->d_name;
+    if (candidate.size() <= name.size() || !candidate.starts_with(name)) continue;
+    if (++looked > kMaxSiblings) break;
+    std::string full = folder + (folder == "/" ? "" : "/") + std::string(candidate);
+    struct stat st;
+    if (::lstat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (st.st_dev == old_st.st_dev && st.st_ino == old_st.st_ino) continue;
+    if (has_current && st.st_dev == current_st.st_dev && st.st_ino == current_st.st_ino) continue;
+    const bool newer =
+        st.st_mtim.tv_sec > old_st.st_mtim.tv_sec ||
+        (st.st_mtim.tv_sec == old_st.st_mtim.tv_sec && st.st_mtim.tv_nsec > old_st.st_mtim.tv_nsec);
+    if (newer) later.push_back(std::move(full));
+  }
+  ::closedir(dir);
+  std::sort(later.begin(), later.end());
+  return later;
+}
+
 // Beside the path, and beside the file it links to when it is a symbolic link (the target is
 // what logrotate renames).
 std::string RotatedSibling(const std::string& path, uint64_t dev, uint64_t ino) {
@@ -228,7 +270,7 @@ class LogFollower::Impl {
   std::chrono::steady_clock::time_point last_save_{};
 
   std::atomic<uint64_t> lines_{0}, events_{0}, parse_errors_{0}, oversized_{0}, binary_{0},
-      rotations_{0}, truncations_{0}, backpressure_waits_{0};
+      rotations_{0}, truncations_{0}, backpressure_waits_{0}, unread_rotations_{0};
 
   std::thread thread_;
   std::atomic<bool> stop_{false};
@@ -310,6 +352,7 @@ void LogFollower::Impl::ResumeAt(Tracked& t, const SavedPosition& p) {
 }
 
 void LogFollower::Impl::WarnRotatedUnread(const Tracked& t, const SavedPosition& p) {
+  ++unread_rotations_;
   log::Warn("detect.follow_rotated_unread",
             {{"file", t.path},
              {"offset", static_cast<int64_t>(p.offset)},
@@ -340,6 +383,20 @@ bool LogFollower::Impl::ResumeRotated(Tracked& t, const SavedPosition& p) {
   t.ino = p.ino;
   ResumeAt(t, p);
   log::Info("detect.follow_resumed_rotated", {{"file", t.path}, {"rotated_to", sibling}});
+  // Rotated more than once while stopped: the files in between are not read.
+  if (std::vector<std::string> later = RotatedLater(t.path, sibling); !later.empty()) {
+    ++unread_rotations_;
+    std::string names;
+    for (size_t i = 0; i < later.size() && i < 5; ++i) names += (i ? ", " : "") + later[i];
+    if (later.size() > 5) names += ", ...";
+    log::Warn("detect.follow_rotated_unread",
+              {{"file", t.path},
+               {"unread", names},
+               {"reason",
+                "rotated more than once while stopped: the rest of the old file and then the "
+                "current one are read, not the files rotated in between (rampart scan reads "
+                "them)"}});
+  }
   return true;
 }
 
@@ -716,6 +773,7 @@ FollowerStats LogFollower::Impl::stats() const {
   s.rotations = rotations_.load();
   s.truncations = truncations_.load();
   s.backpressure_waits = backpressure_waits_.load();
+  s.unread_rotations = unread_rotations_.load();
   return s;
 }
 

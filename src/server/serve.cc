@@ -94,6 +94,8 @@ std::string SourceMetrics(const detect::LogFollower* follower,
     line("rampart_detect_follow_skipped_total", "{reason=\"parse_error\"}", s.parse_errors);
     out += "# TYPE rampart_detect_follow_rotations_total counter\n";
     line("rampart_detect_follow_rotations_total", "", s.rotations);
+    out += "# TYPE rampart_detect_follow_unread_rotations_total counter\n";
+    line("rampart_detect_follow_unread_rotations_total", "", s.unread_rotations);
     out += "# TYPE rampart_detect_follow_truncations_total counter\n";
     line("rampart_detect_follow_truncations_total", "", s.truncations);
     out += "# TYPE rampart_detect_follow_backpressure_waits_total counter\n";

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -250,6 +251,7 @@ TEST_F(LogFollowerTest, RotatedWhileStoppedTheOldFileIsFinishedBesideThePath) {
   Append(log_, AccessLine("203.0.113.1", "/two") + last);
   fs::rename(log_, log_ + ".1");
   Append(log_ + ".10", AccessLine("203.0.113.1", "/older"));  // another sibling, not it
+  fs::last_write_time(log_ + ".10", fs::file_time_type::clock::now() - std::chrono::hours(240));
   Append(log_, AccessLine("203.0.113.1", "/new"));
   auto f = Make();
   f->PollOnce();
@@ -258,12 +260,46 @@ TEST_F(LogFollowerTest, RotatedWhileStoppedTheOldFileIsFinishedBesideThePath) {
   EXPECT_EQ(events[0].Get("log.file.line"), "2") << "line numbers go on from the saved ones";
   EXPECT_EQ(events[2].Get("log.file.line"), "1");
   EXPECT_EQ(f->stats().rotations, 1u);
+  EXPECT_EQ(f->stats().unread_rotations, 0u) << "the older sibling was rotated before it";
   f->Stop();
   // Then the new file is followed as usual, and the next restart resumes in it.
   Append(log_, AccessLine("203.0.113.1", "/after"));
   auto g = Make();
   g->PollOnce();
   EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/after"}));
+}
+
+// Two rotations while stopped (access_log -> .1 -> .2): the rest of the saved file (.2) is read,
+// then the current one; the file rotated in between (.1) is not read, and that is counted
+// (and logged) rather than passed over in silence.
+TEST_F(LogFollowerTest, RotatedTwiceWhileStoppedTheFileInBetweenIsCountedAsUnread) {
+  RunOnceOver(log_);
+  Append(log_, AccessLine("203.0.113.1", "/two"));
+  fs::rename(log_, log_ + ".1");
+  Append(log_, AccessLine("203.0.113.1", "/between"));
+  // Written after the old file's last line: its modification time is later.
+  fs::last_write_time(log_, fs::last_write_time(log_ + ".1") + std::chrono::seconds(2));
+  fs::rename(log_ + ".1", log_ + ".2");
+  fs::rename(log_, log_ + ".1");
+  Append(log_, AccessLine("203.0.113.1", "/new"));
+  auto f = Make();
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/two", "/new"}));
+  EXPECT_EQ(f->stats().unread_rotations, 1u);
+}
+
+// Rotated once: nothing is unread, whatever older copies lie beside it.
+TEST_F(LogFollowerTest, RotatedOnceWhileStoppedLeavesNothingUnread) {
+  Append(log_ + ".2.gz", "an older, compressed copy");
+  fs::last_write_time(log_ + ".2.gz", fs::file_time_type::clock::now() - std::chrono::hours(24));
+  RunOnceOver(log_);
+  Append(log_, AccessLine("203.0.113.1", "/two"));
+  fs::rename(log_, log_ + ".1");
+  Append(log_, AccessLine("203.0.113.1", "/new"));
+  auto f = Make();
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/two", "/new"}));
+  EXPECT_EQ(f->stats().unread_rotations, 0u);
 }
 
 TEST_F(LogFollowerTest, RenamedAwayWhileStoppedWithNoSuccessorTheOldFileIsStillRead) {
@@ -325,6 +361,7 @@ TEST_F(LogFollowerTest, RotatedWhileStoppedAndCompressedOnlyTheNewFileIsRead) {
   f->PollOnce();
   EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/new"}));
   EXPECT_EQ(f->stats().rotations, 1u);
+  EXPECT_EQ(f->stats().unread_rotations, 1u) << "the old file's rest could not be read";
 }
 
 TEST_F(LogFollowerTest, LineOverOneMebibyteIsSkippedAndTheNextOneRead) {
