@@ -143,42 +143,57 @@ std::string SiblingWithInode(const std::string& path, uint64_t dev, uint64_t ino
   return found;
 }
 
-// Files beside `rotated` (the old file found by RotatedSibling) whose names start with the
-// followed path's name, written after it, and not the file now at the path: rotated after it
-// while we were stopped, so their lines are not read (the follower goes from the old file to
-// the current one). Compressed copies count too. At most kMaxSiblings candidates are looked at.
-std::vector<std::string> RotatedLater(const std::string& path, const std::string& rotated) {
+// Whether `candidate` names a rotated copy of the file named `name`: the name, then '.', '-'
+// or '_' and a digit (access_log.1, access_log.2.gz, access_log-20261123), and not another file
+// that merely shares the prefix (access_log.json, access_log-audit).
+bool RotatedCopyName(std::string_view candidate, std::string_view name) {
+  if (candidate.size() < name.size() + 2 || !candidate.starts_with(name)) return false;
+  char sep = candidate[name.size()], digit = candidate[name.size() + 1];
+  return (sep == '.' || sep == '-' || sep == '_') && digit >= '0' && digit <= '9';
+}
+
+// Rotated copies beside `rotated` (the old file RotatedSibling found, open with status
+// `old_st`) written after it, other than the file now at the path: rotated after it while we
+// were stopped, so their lines are not read (the follower goes from the old file to the current
+// one). Compressed copies count too (logrotate keeps the mtime). At most kMaxSiblings
+// candidates are looked at.
+std::vector<std::string> RotatedLater(const std::string& path, const std::string& rotated,
+                                      const struct stat& old_st) {
   std::vector<std::string> later;
-  struct stat old_st, current_st;
-  if (::stat(rotated.c_str(), &old_st) != 0) return later;
+  struct stat current_st;
   const bool has_current = ::stat(path.c_str(), &current_st) == 0;
   const size_t slash = rotated.rfind('/');
   const std::string folder = slash == 0 ? "/" : rotated.substr(0, slash);
-  const size_t path_slash = path.rfind('/');
-  // The name rotated copies start with: the followed path's, or its symlink target's.
-  std::string name = path.substr(path_slash + 1);
-  if (folder != (path_slash == 0 ? "/" : path.substr(0, path_slash))) {
+  const std::string_view rotated_name = std::string_view(rotated).substr(slash + 1);
+  // The copies are named after the followed path, or after its symlink's target.
+  std::string name = path.substr(path.rfind('/') + 1);
+  if (!rotated_name.starts_with(name)) {
     char resolved[PATH_MAX];
     if (::realpath(path.c_str(), resolved) == nullptr) return later;
-    std::string target = resolved;
-    name = target.substr(target.rfind('/') + 1);
+    std::string_view target = resolved;
+    name = std::string(target.substr(target.rfind('/') + 1));
+    if (!rotated_name.starts_with(name)) return later;
   }
+  // Whole-second file systems (ext3, some NFS) give copies rotated in the same second equal
+  // times: those count as later.
+  const bool whole_seconds = old_st.st_mtim.tv_nsec == 0;
+  auto after_old = [&](const struct timespec& t) {
+    if (t.tv_sec != old_st.st_mtim.tv_sec) return t.tv_sec > old_st.st_mtim.tv_sec;
+    return whole_seconds ? t.tv_nsec == 0 : t.tv_nsec > old_st.st_mtim.tv_nsec;
+  };
   DIR* dir = ::opendir(folder.c_str());
   if (dir == nullptr) return later;
   size_t looked = 0;
   while (dirent* entry = ::readdir(dir)) {
     std::string_view candidate = entry->d_name;
-    if (candidate.size() <= name.size() || !candidate.starts_with(name)) continue;
+    if (!RotatedCopyName(candidate, name)) continue;
     if (++looked > kMaxSiblings) break;
     std::string full = folder + (folder == "/" ? "" : "/") + std::string(candidate);
     struct stat st;
     if (::lstat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (st.st_dev == old_st.st_dev && st.st_ino == old_st.st_ino) continue;
     if (has_current && st.st_dev == current_st.st_dev && st.st_ino == current_st.st_ino) continue;
-    const bool newer =
-        st.st_mtim.tv_sec > old_st.st_mtim.tv_sec ||
-        (st.st_mtim.tv_sec == old_st.st_mtim.tv_sec && st.st_mtim.tv_nsec > old_st.st_mtim.tv_nsec);
-    if (newer) later.push_back(std::move(full));
+    if (after_old(st.st_mtim)) later.push_back(std::move(full));
   }
   ::closedir(dir);
   std::sort(later.begin(), later.end());
@@ -384,7 +399,7 @@ bool LogFollower::Impl::ResumeRotated(Tracked& t, const SavedPosition& p) {
   ResumeAt(t, p);
   log::Info("detect.follow_resumed_rotated", {{"file", t.path}, {"rotated_to", sibling}});
   // Rotated more than once while stopped: the files in between are not read.
-  if (std::vector<std::string> later = RotatedLater(t.path, sibling); !later.empty()) {
+  if (std::vector<std::string> later = RotatedLater(t.path, sibling, st); !later.empty()) {
     ++unread_rotations_;
     std::string names;
     for (size_t i = 0; i < later.size() && i < 5; ++i) names += (i ? ", " : "") + later[i];

@@ -62,8 +62,8 @@ struct FollowerStats {
   uint64_t rotations = 0;
   uint64_t truncations = 0;
   uint64_t backpressure_waits = 0;  // lines that waited for room in the engine's queue
-  // Restarts after which lines may be missing: the file rotated away while stopped was not
-  // found, or other files were rotated after it (logged as detect.follow_rotated_unread).
+  // Followed files whose lines may be missing after a restart: the file rotated away while
+  // stopped was not found, or other files were rotated after it (detect.follow_rotated_unread).
   uint64_t unread_rotations = 0;
 };
 

@@ -115,9 +115,10 @@ void AlertPipeline::WriterLoop() {
     std::vector<core::Alert> batch(std::make_move_iterator(queue_.begin()),
                                    std::make_move_iterator(queue_.begin() + n));
     queue_.erase(queue_.begin(), queue_.begin() + n);
+    const int attempts = stopping_ ? 1 : kBusyAttempts;  // (read under mu_)
     lock.unlock();
     room_cv_.notify_all();
-    StoreAndDeliver(batch, kBusyAttempts);
+    StoreAndDeliver(batch, attempts);
     lock.lock();
     delivered_total_ += n;
     done_cv_.notify_all();
@@ -140,7 +141,14 @@ void AlertPipeline::StoreAndDeliver(const std::vector<core::Alert>& batch, int a
                                    {"attempt", attempt},
                                    {"retry_in_ms", pause_ms},
                                    {"error", all.status().message()}});
-    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    {
+      // Stop() cuts the pause short, and then no further try is made: a database locked for
+      // good must not hold the shutdown for minutes.
+      std::unique_lock<std::mutex> lock(mu_);
+      if (work_cv_.wait_for(lock, std::chrono::milliseconds(pause_ms), [&] { return stopping_; })) {
+        break;
+      }
+    }
     all = store_->RecordAlerts(batch, max_evidence_);
   }
   auto failed = [&](const core::Alert& obs, const Status& status) {

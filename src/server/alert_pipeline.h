@@ -79,7 +79,8 @@ class AlertPipeline final : public detect::AlertHandler {
   static constexpr size_t kMaxBatch = 64;
   // Tries the writer gives a batch that failed because the database was busy or locked, the
   // first pause between them (each next one four times longer). Each try may itself wait the
-  // store's busy timeout; meanwhile alerts queue up to kMaxQueued.
+  // store's busy timeout; meanwhile alerts queue up to kMaxQueued. Once Stop() is called a batch
+  // is tried once, so that a database locked for good cannot hold the shutdown for minutes.
   static constexpr int kBusyAttempts = 3;
   static constexpr int kFirstBusyPauseMs = 100;
   uint64_t store_failures() const { return store_failures_.load(); }

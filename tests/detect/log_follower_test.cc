@@ -296,6 +296,11 @@ TEST_F(LogFollowerTest, RotatedOnceWhileStoppedLeavesNothingUnread) {
   Append(log_, AccessLine("203.0.113.1", "/two"));
   fs::rename(log_, log_ + ".1");
   Append(log_, AccessLine("203.0.113.1", "/new"));
+  // Other files that share the name's start and are written now are not rotated copies.
+  Append(log_ + ".json", "{}\n");
+  Append(log_ + "-audit", "x\n");
+  fs::last_write_time(log_ + ".json", fs::last_write_time(log_ + ".1") + std::chrono::seconds(2));
+  fs::last_write_time(log_ + "-audit", fs::last_write_time(log_ + ".1") + std::chrono::seconds(2));
   auto f = Make();
   f->PollOnce();
   EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/two", "/new"}));

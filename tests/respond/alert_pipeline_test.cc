@@ -205,8 +205,10 @@ TEST_F(AlertPipelineTest, RefusedBatchIsStoredOneByOneAndABusyOneIsTriedAgain) {
     pipeline->OnAlert(Observation("r1", "source.ip=192.0.2." + std::to_string(i), 100));
   }
   faulty_->FailNext("RecordAlerts", 1, Status::Unavailable("database is locked"));
+  const int batches_before = faulty_->calls("RecordAlerts");
   gate.Open();
   pipeline->Flush();
+  EXPECT_EQ(faulty_->calls("RecordAlerts"), batches_before + 2) << "the busy batch, then again";
   EXPECT_EQ(faulty_->calls("RecordAlert"), 5) << "no alert tried alone";
   EXPECT_EQ(pipeline->busy_retries(), 1u);
   EXPECT_EQ(pipeline->store_failures(), 0u) << "the batch was stored on its second try";
@@ -221,13 +223,35 @@ TEST_F(AlertPipelineTest, RefusedBatchIsStoredOneByOneAndABusyOneIsTriedAgain) {
   }
   faulty_->FailNext("RecordAlerts", AlertPipeline::kBusyAttempts,
                     Status::Unavailable("database is locked"));
+  const int tries_before = faulty_->calls("RecordAlerts");
   gate.Open();
   pipeline->Flush();
+  EXPECT_EQ(faulty_->calls("RecordAlerts"), tries_before + AlertPipeline::kBusyAttempts);
   EXPECT_EQ(faulty_->calls("RecordAlert"), 5) << "still no alert tried alone";
   EXPECT_EQ(pipeline->busy_retries(), 1u + (AlertPipeline::kBusyAttempts - 1));
   EXPECT_EQ(pipeline->store_failures(), 3u);
   EXPECT_EQ(StoredAlerts(), 11u);
-  pipeline->Stop();
+
+  // Once stopping, a busy batch is tried once: a database locked for good must not hold the
+  // shutdown.
+  gate.Close();
+  pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.18", 100));
+  gate.AwaitEntered();
+  pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.19", 100));
+  faulty_->FailNext("RecordAlerts", AlertPipeline::kBusyAttempts,
+                    Status::Unavailable("database is locked"));
+  const int tries_at_stop = faulty_->calls("RecordAlerts");
+  std::thread stopper([&] { pipeline->Stop(); });
+  // Stop() marks the pipeline stopping before it waits for the writer, held at the gate. Were
+  // the stopper later than the batch, Stop() would still cut the first pause short.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  gate.Open();
+  stopper.join();
+  EXPECT_EQ(faulty_->calls("RecordAlerts"), tries_at_stop + 1);
+  EXPECT_EQ(pipeline->busy_retries(), 1u + (AlertPipeline::kBusyAttempts - 1));
+  EXPECT_EQ(pipeline->store_failures(), 4u);
+  EXPECT_EQ(StoredAlerts(), 12u) << "the held alert";
+  faulty_->FailNext("RecordAlerts", 0, Status::Ok());
 
   // Not started: an alert is a batch of one, and its failure is not tried twice.
   auto inline_pipeline = Pipeline();
@@ -237,13 +261,13 @@ TEST_F(AlertPipelineTest, RefusedBatchIsStoredOneByOneAndABusyOneIsTriedAgain) {
   EXPECT_EQ(inline_pipeline->store_failures(), 1u);
   EXPECT_EQ(faulty_->calls("RecordAlert"), 5);
   inline_pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.21", 100));
-  EXPECT_EQ(StoredAlerts(), 12u);
+  EXPECT_EQ(StoredAlerts(), 13u);
   // Inline (the engine's own thread), a busy database is not waited for again.
   faulty_->FailNext("RecordAlerts", 1, Status::Unavailable("database is locked"));
   inline_pipeline->OnAlert(Observation("r1", "source.ip=192.0.2.22", 100));
   EXPECT_EQ(inline_pipeline->busy_retries(), 0u);
   EXPECT_EQ(inline_pipeline->store_failures(), 2u);
-  EXPECT_EQ(StoredAlerts(), 12u);
+  EXPECT_EQ(StoredAlerts(), 13u);
 }
 
 TEST_F(AlertPipelineTest, StopWritesWhatIsQueuedAndTheSinksGetEveryAlert) {
