@@ -36,6 +36,9 @@ struct Incident {
   int64_t updated_at = 0;
   int64_t closed_at = 0;
   std::vector<std::string> alert_ids;  // in the order they joined
+  // Not stored: true in what Store::AttachAlertToIncident(s) returns when that very link opened
+  // the incident (a repeat of its first alert, linked again, does not).
+  bool opened_by_link = false;
 };
 
 // A transition or an analyst note, in the order recorded.

@@ -41,7 +41,8 @@ std::vector<std::string> Capped(const std::set<std::string>& s) {
 namespace {
 
 void LogIfOpened(const core::Incident& inc, const core::Alert& alert) {
-  if (inc.alert_ids.size() == 1 && inc.alert_ids[0] == alert.id) {
+  // Not again when a repeat of the incident's only alert is linked (the alert's count grew).
+  if (inc.opened_by_link) {
     log::Warn("incident.opened", {{"incident_id", inc.id},
                                   {"alert_id", alert.id},
                                   {"severity", inc.severity},

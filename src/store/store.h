@@ -465,8 +465,8 @@ class Store {
   // last_alert_at raised if the alert grew), else the latest incident of the same
   // (institution, entity) that is not closed and whose last_alert_at is within window_seconds
   // before the alert's last_seen, else a new incident in state new. Unscoped: only the incident
-  // tracker calls it. Returns the incident with its alert ids. NotFound if the alert is not
-  // stored.
+  // tracker calls it. Returns the incident with its alert ids, opened_by_link set when this
+  // call created it. NotFound if the alert is not stored.
   virtual Result<core::Incident> AttachAlertToIncident(const std::string& alert_id,
                                                        int64_t window_seconds, int64_t now) = 0;
   // AttachAlertToIncident for each id in order, in one transaction: all linked, or none and the

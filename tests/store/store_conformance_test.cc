@@ -2303,14 +2303,19 @@ TEST_P(StoreConformanceTest, IncidentsGroupAlertsByInstitutionEntityAndWindow) {
   EXPECT_EQ(inc.title, "Title of r1");
   EXPECT_EQ(inc.first_alert_at, 1000);
   EXPECT_EQ(inc.alert_ids, std::vector<std::string>{a1.id});
-  // Attaching again is idempotent.
-  EXPECT_EQ(Must(store_->AttachAlertToIncident(a1.id, day, 1002)).alert_ids.size(), 1u);
+  EXPECT_TRUE(inc.opened_by_link);
+  // Attaching again is idempotent, and does not open it again.
+  auto again = Must(store_->AttachAlertToIncident(a1.id, day, 1002));
+  EXPECT_EQ(again.alert_ids.size(), 1u);
+  EXPECT_FALSE(again.opened_by_link);
+  EXPECT_FALSE(Must(store_->GetIncident(Scope::All(), inc.id)).opened_by_link);
 
   // Another rule on the same entity within the window joins, raising the severity.
   auto a2 = Must(store_->RecordAlert(
       Observation(inst_a_, "r2", "source.ip=192.0.2.1", 1000 + day - 10, "critical"), 5));
   auto joined = Must(store_->AttachAlertToIncident(a2.id, day, 1000 + day));
   EXPECT_EQ(joined.id, inc.id);
+  EXPECT_FALSE(joined.opened_by_link);
   EXPECT_EQ(joined.severity, "critical");
   EXPECT_EQ(joined.alert_ids, (std::vector<std::string>{a1.id, a2.id}));
   // A lower severity does not lower it.
@@ -2331,6 +2336,7 @@ TEST_P(StoreConformanceTest, IncidentsGroupAlertsByInstitutionEntityAndWindow) {
   for (const auto* a : {&other_entity, &other_inst, &server_wide, &late}) {
     auto i = Must(store_->AttachAlertToIncident(a->id, day, 5000));
     EXPECT_TRUE(ids.insert(i.id).second) << a->entity << " " << a->institution_id;
+    EXPECT_TRUE(i.opened_by_link);
     EXPECT_EQ(Must(store_->GetIncident(Scope::All(), i.id)).alert_ids.size(), 1u);
   }
   EXPECT_CODE(store_->AttachAlertToIncident("alr_missing", day, 1), kNotFound);
@@ -2369,7 +2375,9 @@ TEST_P(StoreConformanceTest, AlertBatchesFoldInOrderAllOrNothing) {
   auto linked = Must(store_->AttachAlertsToIncidents({stored[0].id, stored[2].id}, day, 105));
   ASSERT_EQ(linked.size(), 2u);
   EXPECT_EQ(linked[0].alert_ids, std::vector<std::string>{stored[0].id});
+  EXPECT_TRUE(linked[0].opened_by_link);
   EXPECT_EQ(linked[1].id, linked[0].id);
+  EXPECT_FALSE(linked[1].opened_by_link) << "joined the incident the first link opened";
   EXPECT_EQ(linked[1].alert_ids, (std::vector<std::string>{stored[0].id, stored[2].id}));
   EXPECT_TRUE(Must(store_->AttachAlertsToIncidents({}, day, 105)).empty());
 }

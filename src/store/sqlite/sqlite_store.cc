@@ -2866,6 +2866,7 @@ Result<core::Incident> AttachAlertIn(Connection& c, const std::string& alert_id,
           .Arg(inc.updated_at)
           .Arg(inc.first_alert_at_ms);
       RAMPART_RETURN_IF_ERROR(Named(RunQuery(c, ins), "incident"));
+      inc.opened_by_link = true;
     }
     Query link(
         "INSERT INTO incident_alerts (alert_id, incident_id, seq) VALUES (?, ?, "
