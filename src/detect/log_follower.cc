@@ -167,12 +167,12 @@ std::vector<std::string> RotatedLater(const std::string& path, const std::string
   const std::string_view rotated_name = std::string_view(rotated).substr(slash + 1);
   // The copies are named after the followed path, or after its symlink's target.
   std::string name = path.substr(path.rfind('/') + 1);
-  if (!rotated_name.starts_with(name)) {
+  if (!RotatedCopyName(rotated_name, name)) {
     char resolved[PATH_MAX];
     if (::realpath(path.c_str(), resolved) == nullptr) return later;
     std::string_view target = resolved;
     name = std::string(target.substr(target.rfind('/') + 1));
-    if (!rotated_name.starts_with(name)) return later;
+    if (!RotatedCopyName(rotated_name, name)) return later;
   }
   // Whole-second file systems (ext3, some NFS) give copies rotated in the same second equal
   // times: those count as later.

@@ -454,8 +454,10 @@ Result<EvidenceDownload> EvidenceCollector::Read(const store::Scope& scope,
 }
 
 Result<core::Incident> EvidenceCollector::IncidentOfAlert(const core::Alert& alert) {
-  return store_->AttachAlertToIncident(alert.id, options_.incident_window_seconds,
-                                       clock_->NowSeconds());
+  auto incident = store_->AttachAlertToIncident(alert.id, options_.incident_window_seconds,
+                                                clock_->NowSeconds());
+  if (incident.ok()) LogIfOpened(*incident, alert);
+  return incident;
 }
 
 }  // namespace rampart::respond

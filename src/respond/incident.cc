@@ -38,8 +38,6 @@ std::vector<std::string> Capped(const std::set<std::string>& s) {
 
 }  // namespace
 
-namespace {
-
 void LogIfOpened(const core::Incident& inc, const core::Alert& alert) {
   // Not again when a repeat of the incident's only alert is linked (the alert's count grew).
   if (inc.opened_by_link) {
@@ -49,8 +47,6 @@ void LogIfOpened(const core::Incident& inc, const core::Alert& alert) {
                                   {"entity", inc.entity}});
   }
 }
-
-}  // namespace
 
 void IncidentTracker::OnStoredAlert(const core::Alert& alert) {
   auto inc = store_->AttachAlertToIncident(alert.id, window_seconds_, clock_->NowSeconds());

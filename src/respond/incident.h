@@ -42,6 +42,10 @@ class IncidentTracker {
   std::atomic<uint64_t> failures_{0};
 };
 
+// Logs incident.opened when the link that returned `inc` opened it (Incident::opened_by_link),
+// for whoever linked `alert`: the tracker, or an evidence capture that got there first.
+void LogIfOpened(const core::Incident& inc, const core::Alert& alert);
+
 struct IncidentAnalysis {
   core::Incident incident;
   std::vector<core::Alert> alerts;

@@ -136,11 +136,6 @@ void AlertPipeline::StoreAndDeliver(const std::vector<core::Alert>& batch, int a
   for (int attempt = 1, pause_ms = kFirstBusyPauseMs;
        attempt < attempts && !all.ok() && all.status().code() == Code::kUnavailable;
        ++attempt, pause_ms *= 4) {
-    ++busy_retries_;
-    log::Warn("alert.store_busy", {{"alerts", static_cast<int64_t>(batch.size())},
-                                   {"attempt", attempt},
-                                   {"retry_in_ms", pause_ms},
-                                   {"error", all.status().message()}});
     {
       // Stop() cuts the pause short, and then no further try is made: a database locked for
       // good must not hold the shutdown for minutes.
@@ -149,6 +144,11 @@ void AlertPipeline::StoreAndDeliver(const std::vector<core::Alert>& batch, int a
         break;
       }
     }
+    ++busy_retries_;
+    log::Warn("alert.store_busy", {{"alerts", static_cast<int64_t>(batch.size())},
+                                   {"retry", attempt},
+                                   {"after_ms", pause_ms},
+                                   {"error", all.status().message()}});
     all = store_->RecordAlerts(batch, max_evidence_);
   }
   auto failed = [&](const core::Alert& obs, const Status& status) {

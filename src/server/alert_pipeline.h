@@ -88,6 +88,11 @@ class AlertPipeline final : public detect::AlertHandler {
   uint64_t queue_waits() const { return queue_waits_.load(); }
   // Times the writer tried a batch again because the database was busy.
   uint64_t busy_retries() const { return busy_retries_.load(); }
+  // Whether Stop() has been called (it may still be draining).
+  bool stopping() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stopping_;
+  }
   // Prometheus text for the engine's and the sinks' counters (for /metrics); thread-safe.
   std::string RenderMetrics(const detect::LiveEngine& engine) const;
 
@@ -110,7 +115,7 @@ class AlertPipeline final : public detect::AlertHandler {
   std::atomic<uint64_t> busy_retries_{0};
 
   std::mutex stop_mu_;  // held through Stop()
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable work_cv_;  // the writer: alerts queued, or stopping
   std::condition_variable room_cv_;  // OnAlert: the queue has room
   std::condition_variable done_cv_;  // Flush: a batch delivered

@@ -288,6 +288,26 @@ TEST_F(LogFollowerTest, RotatedTwiceWhileStoppedTheFileInBetweenIsCountedAsUnrea
   EXPECT_EQ(f->stats().unread_rotations, 1u);
 }
 
+// The followed path links to a file of another name in the same folder: the copies in between
+// are named after the link's target.
+TEST_F(LogFollowerTest, RotatedTwiceWhileStoppedBehindASymlinkCountsTheTargetsCopies) {
+  const std::string target = (dir_ / "app-2026.log").string();
+  Append(target, "");
+  fs::create_symlink(target, log_);
+  RunOnceOver(target);
+  Append(target, AccessLine("203.0.113.1", "/two"));
+  fs::rename(target, target + ".1");
+  Append(target, AccessLine("203.0.113.1", "/between"));
+  fs::last_write_time(target, fs::last_write_time(target + ".1") + std::chrono::seconds(2));
+  fs::rename(target + ".1", target + ".2");
+  fs::rename(target, target + ".1");
+  Append(target, AccessLine("203.0.113.1", "/new"));
+  auto f = Make();
+  f->PollOnce();
+  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/two", "/new"}));
+  EXPECT_EQ(f->stats().unread_rotations, 1u);
+}
+
 // Rotated once: nothing is unread, whatever older copies lie beside it.
 TEST_F(LogFollowerTest, RotatedOnceWhileStoppedLeavesNothingUnread) {
   Append(log_ + ".2.gz", "an older, compressed copy");

@@ -242,13 +242,12 @@ TEST_F(AlertPipelineTest, RefusedBatchIsStoredOneByOneAndABusyOneIsTriedAgain) {
                     Status::Unavailable("database is locked"));
   const int tries_at_stop = faulty_->calls("RecordAlerts");
   std::thread stopper([&] { pipeline->Stop(); });
-  // Stop() marks the pipeline stopping before it waits for the writer, held at the gate. Were
-  // the stopper later than the batch, Stop() would still cut the first pause short.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Stop() marks the pipeline stopping before it waits for the writer, held at the gate.
+  while (!pipeline->stopping()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   gate.Open();
   stopper.join();
   EXPECT_EQ(faulty_->calls("RecordAlerts"), tries_at_stop + 1);
-  EXPECT_EQ(pipeline->busy_retries(), 1u + (AlertPipeline::kBusyAttempts - 1));
+  EXPECT_EQ(pipeline->busy_retries(), 1u + (AlertPipeline::kBusyAttempts - 1)) << "none more";
   EXPECT_EQ(pipeline->store_failures(), 4u);
   EXPECT_EQ(StoredAlerts(), 12u) << "the held alert";
   faulty_->FailNext("RecordAlerts", 0, Status::Ok());
