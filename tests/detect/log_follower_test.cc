@@ -60,6 +60,25 @@ class LogFollowerTest : public ::testing::Test {
     f->PollOnce();
     ASSERT_EQ(sink_.Take().size(), 1u);
   }
+  // After a first run over `file`, two rotations while stopped (file -> .1 -> .2), then a
+  // restart: the rest of the saved file (.2) is read, then the current one; the file rotated in
+  // between (.1, its "/between" line) is not read, and that is counted (and logged) rather than
+  // passed over in silence.
+  void ExpectTwoRotationsCountedAsUnread(const std::string& file) {
+    RunOnceOver(file);
+    Append(file, AccessLine("203.0.113.1", "/two"));
+    fs::rename(file, file + ".1");
+    Append(file, AccessLine("203.0.113.1", "/between"));
+    // Written after the old file's last line: its modification time is later.
+    fs::last_write_time(file, fs::last_write_time(file + ".1") + std::chrono::seconds(2));
+    fs::rename(file + ".1", file + ".2");
+    fs::rename(file, file + ".1");
+    Append(file, AccessLine("203.0.113.1", "/new"));
+    auto f = Make();
+    f->PollOnce();
+    EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/two", "/new"}));
+    EXPECT_EQ(f->stats().unread_rotations, 1u);
+  }
   static std::vector<std::string> Paths(const std::vector<SecurityEvent>& events) {
     std::vector<std::string> out;
     for (const auto& e : events) out.emplace_back(e.Get("url.path"));
@@ -269,23 +288,8 @@ TEST_F(LogFollowerTest, RotatedWhileStoppedTheOldFileIsFinishedBesideThePath) {
   EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/after"}));
 }
 
-// Two rotations while stopped (access_log -> .1 -> .2): the rest of the saved file (.2) is read,
-// then the current one; the file rotated in between (.1) is not read, and that is counted
-// (and logged) rather than passed over in silence.
 TEST_F(LogFollowerTest, RotatedTwiceWhileStoppedTheFileInBetweenIsCountedAsUnread) {
-  RunOnceOver(log_);
-  Append(log_, AccessLine("203.0.113.1", "/two"));
-  fs::rename(log_, log_ + ".1");
-  Append(log_, AccessLine("203.0.113.1", "/between"));
-  // Written after the old file's last line: its modification time is later.
-  fs::last_write_time(log_, fs::last_write_time(log_ + ".1") + std::chrono::seconds(2));
-  fs::rename(log_ + ".1", log_ + ".2");
-  fs::rename(log_, log_ + ".1");
-  Append(log_, AccessLine("203.0.113.1", "/new"));
-  auto f = Make();
-  f->PollOnce();
-  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/two", "/new"}));
-  EXPECT_EQ(f->stats().unread_rotations, 1u);
+  ExpectTwoRotationsCountedAsUnread(log_);
 }
 
 // The followed path links to a file of another name in the same folder: the copies in between
@@ -294,18 +298,7 @@ TEST_F(LogFollowerTest, RotatedTwiceWhileStoppedBehindASymlinkCountsTheTargetsCo
   const std::string target = (dir_ / "app-2026.log").string();
   Append(target, "");
   fs::create_symlink(target, log_);
-  RunOnceOver(target);
-  Append(target, AccessLine("203.0.113.1", "/two"));
-  fs::rename(target, target + ".1");
-  Append(target, AccessLine("203.0.113.1", "/between"));
-  fs::last_write_time(target, fs::last_write_time(target + ".1") + std::chrono::seconds(2));
-  fs::rename(target + ".1", target + ".2");
-  fs::rename(target, target + ".1");
-  Append(target, AccessLine("203.0.113.1", "/new"));
-  auto f = Make();
-  f->PollOnce();
-  EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/two", "/new"}));
-  EXPECT_EQ(f->stats().unread_rotations, 1u);
+  ExpectTwoRotationsCountedAsUnread(target);
 }
 
 // Rotated once: nothing is unread, whatever older copies lie beside it.
