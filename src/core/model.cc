@@ -1,6 +1,8 @@
 #include "core/model.h"
 
 #include <array>
+#include <chrono>
+#include <cstdint>
 #include <utility>
 
 #include "common/crypto.h"
@@ -121,6 +123,19 @@ std::string NewId(std::string_view prefix) {
   std::string id(prefix);
   id += '_';
   id += crypto::RandomHex(12);
+  return id;
+}
+
+std::string NewTimeOrderedId(std::string_view prefix) {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  auto millis = static_cast<uint64_t>(now < 0 ? 0 : now);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(prefix);
+  id += '_';
+  for (int shift = 44; shift >= 0; shift -= 4) id += kHex[(millis >> shift) & 0xf];
+  id += crypto::RandomHex(6);
   return id;
 }
 

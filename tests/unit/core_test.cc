@@ -1,4 +1,7 @@
 #include <gtest/gtest.h>
+#include <chrono>
+#include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -178,6 +181,28 @@ TEST(Model, NamesRoundTrip) {
   auto a = NewId("dev");
   EXPECT_EQ(a.size(), 4u + 24u);
   EXPECT_NE(a, NewId("dev"));
+}
+
+// Alert ids: the same shape as the random ones, sorting in the order they were made (from one
+// millisecond to the next), and distinct within one millisecond.
+TEST(Ids, TimeOrderedIdsSortByCreationAndStayDistinct) {
+  ASSERT_TRUE(crypto::InitCrypto().ok());
+  const std::string first = NewTimeOrderedId("alr");
+  ASSERT_EQ(first.size(), 4u + 24u);
+  EXPECT_EQ(first.substr(0, 4), "alr_");
+  EXPECT_EQ(first.find_first_not_of("0123456789abcdef", 4), std::string::npos);
+  // The time part is now, in milliseconds.
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const int64_t id_ms = std::stoll(first.substr(4, 12), nullptr, 16);
+  EXPECT_LE(id_ms, now_ms);
+  EXPECT_GE(id_ms, now_ms - 60'000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  EXPECT_LT(first, NewTimeOrderedId("alr"));
+  std::set<std::string> burst;
+  for (int i = 0; i < 2000; ++i) burst.insert(NewTimeOrderedId("alr"));
+  EXPECT_EQ(burst.size(), 2000u);
 }
 
 TEST(DeviceSigning, StringIsStableAndSignable) {

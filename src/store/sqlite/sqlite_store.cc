@@ -2431,7 +2431,7 @@ Result<core::Alert> RecordAlertIn(Connection& c, const core::Alert& obs, int32_t
     const size_t cap = max_evidence < 0 ? 0 : static_cast<size_t>(max_evidence);
     if (!existing.ok()) {
       core::Alert a = obs;
-      if (a.id.empty()) a.id = core::NewId("alr");
+      if (a.id.empty()) a.id = core::NewTimeOrderedId("alr");
       if (a.count < 1) a.count = 1;
       if (a.evidence.size() > cap) a.evidence.resize(cap);
       a.status = core::AlertStatus::kOpen;
