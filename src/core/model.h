@@ -1,6 +1,7 @@
 // The MDM domain: plain value types shared by the store, the API and the rules in core/.
 // No I/O here. Ids are opaque random strings with a type prefix ("dev_5f1c..."), so that an id
-// says what it names and cannot be guessed by counting.
+// says what it names and cannot be guessed by counting (alert ids start with their creation
+// time, then 48 random bits: see NewTimeOrderedId).
 //
 // Every tenant-owned row carries institution_id; the store filters on it in every query.
 #pragma once
