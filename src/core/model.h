@@ -66,7 +66,7 @@ std::string NewId(std::string_view prefix);
 // A new id of the same shape whose first 12 hex characters are the wall-clock time in
 // milliseconds and the last 12 random (48 bits), for records inserted in bursts (alerts): ids
 // made close together sort together, so a storm of inserts lands on the primary key's last
-// pages instead of dirtying a random page each (about 1.7 times the alerts stored per second
+// pages instead of dirtying a random page each (about 1.9 times the alerts stored per second
 // in alert_latency_bench's storm). The time it shows is stored beside the record anyway; not
 // for anything that must be unguessable.
 std::string NewTimeOrderedId(std::string_view prefix);
