@@ -108,38 +108,56 @@ Result<std::unordered_map<std::string, SavedPosition>> LoadPositions(const std::
   return out;
 }
 
-// The file a rotation while we were stopped renamed `path` to: the sibling in the same folder
-// whose name starts with the path's name (access_log.1, access_log-20261123), is not a
-// compressed copy, and is the saved device and inode. Empty when there is none (compressed,
-// moved to another folder, deleted). At most kMaxSiblings candidates are looked at.
 constexpr size_t kMaxSiblings = 4096;
-std::string SiblingWithInode(const std::string& path, uint64_t dev, uint64_t ino) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return {};
-  const std::string folder = slash == 0 ? "/" : path.substr(0, slash);
-  const std::string name = path.substr(slash + 1);
+
+std::string FolderOf(const std::string& path, size_t slash) {
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Calls visit(full path, lstat status) for each regular file in `folder` whose name `wanted`
+// accepts, until visit returns true. At most kMaxSiblings accepted names are looked at, so a
+// folder of millions of files costs a bounded walk.
+template <typename Wanted, typename Visit>
+void VisitSiblings(const std::string& folder, Wanted wanted, Visit visit) {
   DIR* dir = ::opendir(folder.c_str());
-  if (dir == nullptr) return {};
-  std::string found;
+  if (dir == nullptr) return;
   size_t looked = 0;
   while (dirent* entry = ::readdir(dir)) {
     std::string_view candidate = entry->d_name;
-    if (candidate.size() <= name.size() || !candidate.starts_with(name)) continue;
-    // A compressed copy is another inode anyway; one that reused the old inode is not text.
-    if (candidate.ends_with(".gz") || candidate.ends_with(".xz") || candidate.ends_with(".bz2") ||
-        candidate.ends_with(".zst")) {
-      continue;
-    }
+    if (!wanted(candidate)) continue;
     if (++looked > kMaxSiblings) break;
     std::string full = folder + (folder == "/" ? "" : "/") + std::string(candidate);
     struct stat st;
-    if (::lstat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        static_cast<uint64_t>(st.st_dev) == dev && static_cast<uint64_t>(st.st_ino) == ino) {
-      found = std::move(full);
-      break;
-    }
+    if (::lstat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (visit(std::move(full), st)) break;
   }
   ::closedir(dir);
+}
+
+// The file a rotation while we were stopped renamed `path` to: the sibling in the same folder
+// whose name starts with the path's name (access_log.1, access_log-20261123), is not a
+// compressed copy, and is the saved device and inode. Empty when there is none (compressed,
+// moved to another folder, deleted).
+std::string SiblingWithInode(const std::string& path, uint64_t dev, uint64_t ino) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {};
+  const std::string name = path.substr(slash + 1);
+  std::string found;
+  VisitSiblings(
+      FolderOf(path, slash),
+      [&](std::string_view candidate) {
+        // A compressed copy is another inode anyway; one that reused the old inode is not text.
+        return candidate.size() > name.size() && candidate.starts_with(name) &&
+               !candidate.ends_with(".gz") && !candidate.ends_with(".xz") &&
+               !candidate.ends_with(".bz2") && !candidate.ends_with(".zst");
+      },
+      [&](std::string full, const struct stat& st) {
+        if (static_cast<uint64_t>(st.st_dev) != dev || static_cast<uint64_t>(st.st_ino) != ino) {
+          return false;
+        }
+        found = std::move(full);
+        return true;
+      });
   return found;
 }
 
@@ -155,15 +173,13 @@ bool RotatedCopyName(std::string_view candidate, std::string_view name) {
 // Rotated copies beside `rotated` (the old file RotatedSibling found, open with status
 // `old_st`) written after it, other than the file now at the path: rotated after it while we
 // were stopped, so their lines are not read (the follower goes from the old file to the current
-// one). Compressed copies count too (logrotate keeps the mtime). At most kMaxSiblings
-// candidates are looked at.
+// one). Compressed copies count too (logrotate keeps the mtime).
 std::vector<std::string> RotatedLater(const std::string& path, const std::string& rotated,
                                       const struct stat& old_st) {
   std::vector<std::string> later;
   struct stat current_st;
   const bool has_current = ::stat(path.c_str(), &current_st) == 0;
   const size_t slash = rotated.rfind('/');
-  const std::string folder = slash == 0 ? "/" : rotated.substr(0, slash);
   const std::string_view rotated_name = std::string_view(rotated).substr(slash + 1);
   // The copies are named after the followed path, or after its symlink's target.
   std::string name = path.substr(path.rfind('/') + 1);
@@ -181,21 +197,19 @@ std::vector<std::string> RotatedLater(const std::string& path, const std::string
     if (t.tv_sec != old_st.st_mtim.tv_sec) return t.tv_sec > old_st.st_mtim.tv_sec;
     return whole_seconds ? t.tv_nsec == 0 : t.tv_nsec > old_st.st_mtim.tv_nsec;
   };
-  DIR* dir = ::opendir(folder.c_str());
-  if (dir == nullptr) return later;
-  size_t looked = 0;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string_view candidate = entry->d_name;
-    if (!RotatedCopyName(candidate, name)) continue;
-    if (++looked > kMaxSiblings) break;
-    std::string full = folder + (folder == "/" ? "" : "/") + std::string(candidate);
-    struct stat st;
-    if (::lstat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (st.st_dev == old_st.st_dev && st.st_ino == old_st.st_ino) continue;
-    if (has_current && st.st_dev == current_st.st_dev && st.st_ino == current_st.st_ino) continue;
-    if (after_old(st.st_mtim)) later.push_back(std::move(full));
-  }
-  ::closedir(dir);
+  auto same_file = [](const struct stat& a, const struct stat& b) {
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  };
+  VisitSiblings(
+      FolderOf(rotated, slash),
+      [&](std::string_view candidate) { return RotatedCopyName(candidate, name); },
+      [&](std::string full, const struct stat& st) {
+        if (!same_file(st, old_st) && !(has_current && same_file(st, current_st)) &&
+            after_old(st.st_mtim)) {
+          later.push_back(std::move(full));
+        }
+        return false;
+      });
   std::sort(later.begin(), later.end());
   return later;
 }
