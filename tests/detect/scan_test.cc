@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "detect/log_file_source.h"
+
 namespace rampart::detect {
 namespace {
 
@@ -105,6 +107,36 @@ TEST_F(ScanTest, FlagsExploitLinesWithLineNumbers) {
   EXPECT_NE(err_.str().find("format epmm"), std::string::npos) << err_.str();
   EXPECT_NE(err_.str().find("4 lines in"), std::string::npos) << err_.str();
   EXPECT_NE(err_.str().find("lines/s"), std::string::npos);
+}
+
+// A plain file is read as it is, whatever its bytes (one that starts like gzip's magic but is
+// not gzip included), in reads of any size; a gzip file is decompressed.
+TEST_F(ScanTest, LogFileSourceReadsPlainFilesAsTheyAreAndGzipDecompressed) {
+  std::string binary = "\x1f" + std::string("not gzip\n") + std::string(3, '\0') + "\xff\r\n";
+  std::string text;
+  for (int i = 0; i < 5000; ++i) text += "line " + std::to_string(i) + "\n";
+  auto read_all = [](const std::string& path, size_t chunk, std::string* kind) {
+    auto source = LogFileSource::Open(path);
+    EXPECT_TRUE(source.ok()) << path;
+    if (!source.ok()) return std::string("(not opened)");
+    std::string got, buf(chunk, '\0');
+    for (int n; (n = (*source)->Read(buf.data(), buf.size())) > 0;) got.append(buf.data(), n);
+    EXPECT_FALSE((*source)->EndedMidStream());
+    EXPECT_EQ((*source)->raw_offset(), (*source)->size());
+    *kind = std::string((*source)->kind());
+    return got;
+  };
+  std::string kind;
+  for (size_t chunk : {size_t{1}, size_t{7}, size_t{65536}}) {
+    EXPECT_EQ(read_all(Write("b.log", binary), chunk, &kind), binary) << chunk;
+    EXPECT_EQ(kind, "plain");
+    EXPECT_EQ(read_all(Write("t.log", text), chunk, &kind), text) << chunk;
+    EXPECT_EQ(kind, "plain");
+    EXPECT_EQ(read_all(WriteGz("t.log.gz", text), chunk, &kind), text) << chunk;
+    EXPECT_EQ(kind, "gzip");
+  }
+  EXPECT_EQ(read_all(Write("empty.log", ""), 16, &kind), "");
+  EXPECT_EQ(kind, "plain");
 }
 
 TEST_F(ScanTest, GzipAndIocsAndSigmaHq) {
