@@ -52,9 +52,12 @@ constexpr size_t kMaxFallbackValue = 64 * 1024;
 constexpr size_t kMemoEntries = 1024;
 constexpr size_t kWideMemoEntries = 4096;
 static_assert(std::has_single_bit(kMemoEntries) && std::has_single_bit(kWideMemoEntries) &&
-                  kMemoEntries >= 2,
-              "memo sets are pairs of entries indexed by hash bits");
+                  kMemoEntries >= 4,
+              "memo sets are pairs of entries indexed by hash bits (at least one bit)");
 constexpr size_t kMaxMemoValue = 512;
+static_assert(kMaxMemoValue <= UINT16_MAX, "memo ways keep a key's size in 16 bits");
+// Bits of RuleMatcher's filter of values seen once lately, in 64-bit words.
+constexpr size_t kSeenOnceWords = 4096;
 constexpr uint32_t kMemoProbe = 4096;
 constexpr uint32_t kMemoBypass = 65536;
 // RuleMatcher::PrepareLines gives up (and lines are searched one by one) past this many
@@ -1771,41 +1774,85 @@ struct RuleMatcher::Impl {
   struct TargetParts {
     std::array<uint32_t, 3> offset{}, size{};
     uint8_t present = 0, decoded = 0;  // bit per kTargetPartFields entry
-    bool operator==(const TargetParts&) const = default;
+    // As the words a memo block keeps them in.
+    static constexpr size_t kWords = 7;
+    void Pack(uint32_t* out) const {
+      std::memcpy(out, offset.data(), 12);
+      std::memcpy(out + 3, size.data(), 12);
+      out[6] = present | uint32_t{decoded} << 8;
+    }
   };
-  struct SlotMemo {
+  // A memo entry is looked up on nearly every event, so what a lookup reads is kept small and
+  // together: a set's two ways share one cache line, and everything a hit needs besides (the
+  // gates, the target parts, the key's bytes, the marks) is one block of words the way points
+  // to. Memo tables outgrow the core's caches on varied logs, so each line a hit touches costs.
+  struct MemoWay {
+    static constexpr uint8_t kFilled = 1, kHasDecoded = 2, kWithParts = 4, kHot = 8;
     uint64_t hash = 0;
-    bool filled = false, has_decoded = false, hot = false;
-    bool with_parts = false;  // url.original only: the marks of `parts` are included
-    TargetParts parts;
-    SlotMask gates = 0;           // slots whose `re` database a gate literal opened
-    std::string key;              // the raw value
-    std::vector<uint32_t> marks;  // sorted, unique
-    // The marks as the clauses they mark (broad matchers apart, see Prefilter::broad_matcher),
-    // so that a hit marks clauses without going through its matchers.
-    std::vector<uint32_t> clauses, broad;
+    const uint32_t* block = nullptr;
+    uint32_t clauses = 0, broad = 0;  // counts in the block
+    uint16_t key_size = 0;
+    uint8_t flags = 0;
+  };
+  struct alignas(64) MemoSet {
+    std::array<MemoWay, 2> ways;
+  };
+  // What a way's block holds, from its first word: the gates (two words); with kWithParts the
+  // target parts (TargetParts::kWords); the key's bytes in whole words; the clauses (the marks
+  // as the clauses they mark, so that a hit marks clauses without going through its matchers);
+  // the broad matchers (Prefilter::broad_matcher), held back.
+  static constexpr size_t kBlockHeaderWords = 2;
+  static_assert(sizeof(SlotMask) == kBlockHeaderWords * sizeof(uint32_t));
+  static_assert(sizeof(MemoSet) == 64, "a set's two ways share one cache line");
+  // What owns a way's block, and the `re` findings of its value (read only when an event goes
+  // on past the memo).
+  struct MemoEntry {
+    std::vector<uint32_t> block;
     // What the slots' `re` databases found, filled when an event first needs them (they are
     // scanned only when a rule could complete): bit per slot scanned.
     SlotMask regex_done = 0;
     std::vector<uint32_t> regex_marks;
+  };
+  struct MemoTable {
+    std::vector<MemoSet> sets;
+    std::vector<MemoEntry> entries;  // two per set
+  };
+  // An entry's marks as a lookup or a fill gives them; entry is null for a value looked at for
+  // one event only (its `re` findings are not kept), and the marks then point into the fill's
+  // scratch, valid until the next fill.
+  struct MemoMarks {
+    const uint32_t* clauses = nullptr;
+    const uint32_t* broad = nullptr;
+    uint32_t clause_count = 0, broad_count = 0;
+    SlotMask gates = 0;
+    MemoEntry* entry = nullptr;
   };
   // Method, status and virtual host take few values each and are remembered together, under
   // one lookup (kContextMemo): a key of (field, decoded flag, length, bytes) for each present.
   static constexpr std::array<Field, 3> kContextFields = {
       Field::kHttpRequestMethod, Field::kHttpResponseStatusCode, Field::kDestinationDomain};
   static constexpr size_t kContextMemo = kSlotCount;
-  std::array<std::vector<SlotMemo>, kSlotCount + 1> memo;
+  std::array<MemoTable, kSlotCount + 1> memo;
   SlotMask context_slots = 0;
   // A slot whose values rarely repeat (ids, times) gains nothing from the memo but pays its
   // hashing and copying: after kMemoProbe lookups with fewer than 1 in 8 hits, the slot
-  // bypasses the memo for the next kMemoBypass values, then tries again.
+  // bypasses the memo for the next kMemoBypass values, then tries again. (A value is found
+  // from its third sighting on, see seen_once: one seen k times close together hits k - 2.)
   struct MemoStats {
     uint32_t lookups = 0, hits = 0, bypass = 0;
   };
   std::array<MemoStats, kSlotCount + 1> memo_stats{};
-  SlotMemo uncached;  // computed for one event only (bypass, long values)
-  // This event's memo entry per slot (bit set in event_memo_slots; none for `uncached`).
-  std::array<SlotMemo*, kSlotCount> event_memo{};
+  // A fill's marks: collected, then turned into clauses and broad matchers.
+  std::vector<uint32_t> fill_marks, fill_clauses, fill_broad;
+  std::vector<uint32_t> clause_fill_stamp;  // per clause: fill_epoch when last added
+  // Values first seen lately are looked at for one event only and not remembered, so that
+  // values that come once (signed download links) do not push remembered ones out of the
+  // caches: a bit per hash (high bits) set on a value's first miss, all cleared once an
+  // eighth of them are set.
+  std::vector<uint64_t> seen_once = std::vector<uint64_t>(kSeenOnceWords, 0);
+  size_t seen_once_set = 0;
+  // This event's memo entry per slot (bit set in event_memo_slots; none for one-event values).
+  std::array<MemoEntry*, kSlotCount> event_memo{};
   SlotMask event_memo_slots = 0;
   // While a memo entry is computed, Mark and the literal callback collect into it instead of
   // marking clauses.
@@ -1891,6 +1938,7 @@ struct RuleMatcher::Impl {
     context_slots &= memo_slots;
     if (std::popcount(context_slots) < 2) context_slots = 0;
     clause_stamp.assign(rs.prefilter.clause_rule.size(), 0);
+    clause_fill_stamp.assign(rs.prefilter.clause_rule.size(), 0);
     rule_stamp.assign(rs.rules.size(), 0);
     rule_marked.assign(rs.rules.size(), 0);
     rule_plain_marked.assign(rs.rules.size(), 0);
@@ -1905,6 +1953,7 @@ struct RuleMatcher::Impl {
   void Collect(std::vector<uint32_t>* into) {
     if (++fill_epoch == 0) {
       std::fill(collected_stamp.begin(), collected_stamp.end(), 0);
+      std::fill(clause_fill_stamp.begin(), clause_fill_stamp.end(), 0);
       fill_epoch = 1;
     }
     collecting = into;
@@ -1984,9 +2033,9 @@ struct RuleMatcher::Impl {
   }
 
   // An entry's marks: its clauses now, its broad matchers held back.
-  void MarkOrDefer(const SlotMemo& entry) {
-    for (uint32_t c : entry.clauses) MarkClause(c);
-    deferred.insert(deferred.end(), entry.broad.begin(), entry.broad.end());
+  void MarkOrDefer(const MemoMarks& found) {
+    for (uint32_t i = 0; i < found.clause_count; ++i) MarkClause(found.clauses[i]);
+    deferred.insert(deferred.end(), found.broad, found.broad + found.broad_count);
   }
 
   // The broad matchers held back, once every other mark but the `re` ones is in (see
@@ -2181,7 +2230,7 @@ struct RuleMatcher::Impl {
     bool decoded = e.HasDistinctDecoded(f) && e.Decoded(f).size() >= w;
     std::string_view resolved = ResolvedForm(e, slot);
     if (resolved.size() < w) resolved = {};
-    SlotMemo* entry = event_memo_slots >> slot & 1u ? event_memo[slot] : nullptr;
+    MemoEntry* entry = event_memo_slots >> slot & 1u ? event_memo[slot] : nullptr;
     if (entry == nullptr) {
       if (raw.size() >= w) ScanMarking(slot, raw);
       if (decoded) ScanMarking(slot, e.Decoded(f));
@@ -2267,43 +2316,43 @@ struct RuleMatcher::Impl {
     if (memo_pending >> kTarget & 1u) {
       TargetParts parts;
       bool with_parts = FindTargetParts(e, &parts);
-      SlotMemo* found = Remembered(kTarget, e, with_parts ? &parts : nullptr);
+      MemoMarks found;
       memo_pending &= ~SlotBit(kTarget);
-      if (found == nullptr) {
+      if (!Remembered(kTarget, e, with_parts ? &parts : nullptr, &found)) {
         MarkSlot(kTarget);  // a scan error hides nothing; the parts are looked at one by one
       } else {
-        MarkOrDefer(*found);
-        regex_gates |= found->gates;
-        Remember(kTarget, found);
+        MarkOrDefer(found);
+        regex_gates |= found.gates;
+        Remember(kTarget, found.entry);
         for (size_t i = 0; with_parts && i < kTargetPartFields.size(); ++i) {
           if (!(parts.present >> i & 1u)) continue;
           auto part = static_cast<unsigned>(kTargetPartFields[i]);
           memo_pending &= ~SlotBit(part);
-          Remember(part, found);
+          Remember(part, found.entry);
         }
       }
     }
     if (SlotMask context = memo_pending & context_slots; std::popcount(context) >= 2) {
       // On a scan error (or values too long) the fields are looked up one by one below.
-      if (SlotMemo* found = RememberedContext(e, context)) {
-        MarkOrDefer(*found);
-        regex_gates |= found->gates;
+      if (MemoMarks found; RememberedContext(e, context, &found)) {
+        MarkOrDefer(found);
+        regex_gates |= found.gates;
         for (SlotMask left = context; left != 0; left &= left - 1) {
-          Remember(static_cast<size_t>(std::countr_zero(left)), found);
+          Remember(static_cast<size_t>(std::countr_zero(left)), found.entry);
         }
         memo_pending &= ~context;
       }
     }
     for (SlotMask left = memo_pending; left != 0 && !possible; left &= left - 1) {
       auto slot = static_cast<size_t>(std::countr_zero(left));
-      SlotMemo* found = Remembered(slot, e, nullptr);
-      if (found == nullptr) {
+      MemoMarks found;
+      if (!Remembered(slot, e, nullptr, &found)) {
         MarkSlot(slot);  // a scan error hides nothing
         continue;
       }
-      MarkOrDefer(*found);
-      regex_gates |= found->gates;
-      Remember(slot, found);
+      MarkOrDefer(found);
+      regex_gates |= found.gates;
+      Remember(slot, found.entry);
     }
     if (possible) return true;
     if (present >> kKeywordSlot & 1u) {
@@ -2397,36 +2446,36 @@ struct RuleMatcher::Impl {
     return true;
   }
 
-  void Remember(size_t slot, SlotMemo* entry) {
-    if (entry == &uncached) return;
+  void Remember(size_t slot, MemoEntry* entry) {
+    if (entry == nullptr) return;
     event_memo[slot] = entry;
     event_memo_slots |= SlotBit(slot);
   }
 
-  // The slot's entry for this event's value: remembered, or computed (and remembered unless
-  // the slot bypasses the memo or the value is long). The key is the raw value and whether
-  // the event carries its decoded form: that form is always the raw one percent-decoded
-  // (Event::DecodeField), so it adds nothing to the key. Null on a scan error.
-  SlotMemo* Remembered(size_t slot, const Event& e, const TargetParts* parts) {
+  // The slot's marks for this event's value: remembered, or computed (and remembered unless
+  // the slot bypasses the memo, the value is long or was not seen lately). The key is the raw
+  // value and whether the event carries its decoded form: that form is always the raw one
+  // percent-decoded (Event::DecodeField), so it adds nothing to the key. False on a scan error.
+  bool Remembered(size_t slot, const Event& e, const TargetParts* parts, MemoMarks* out) {
     auto f = static_cast<Field>(slot);
     std::string_view raw = e.Get(f);
     bool has_decoded = e.HasDistinctDecoded(f);
-    Probed p = unremembered_slots >> slot & 1u ? Probed{&uncached, 0, false}
-                                               : Probe(slot, raw, has_decoded, parts);
-    return p.hit ? p.entry : FillSlot(p, slot, e, parts);
+    Probed p =
+        unremembered_slots >> slot & 1u ? Probed{} : Probe(slot, raw, has_decoded, parts, out);
+    return p.hit || FillSlot(p, slot, e, parts, out);
   }
 
   // The marks of the context fields in `context` (bits of kContextFields), remembered together.
-  // Null on a scan error, or when the values are too long to be a key (the fields are then
+  // False on a scan error, or when the values are too long to be a key (the fields are then
   // looked up one by one).
-  SlotMemo* RememberedContext(const Event& e, SlotMask context) {
+  bool RememberedContext(const Event& e, SlotMask context, MemoMarks* out) {
     char key[kMaxMemoValue];
     size_t n = 0;
     for (SlotMask left = context; left != 0; left &= left - 1) {
       auto slot = static_cast<unsigned>(std::countr_zero(left));
       auto f = static_cast<Field>(slot);
       std::string_view v = e.Get(f);
-      if (n + 6 + v.size() > sizeof(key)) return nullptr;
+      if (n + 6 + v.size() > sizeof(key)) return false;
       auto size = static_cast<uint32_t>(v.size());
       key[n] = static_cast<char>(slot);
       key[n + 1] = static_cast<char>(e.HasDistinctDecoded(f));
@@ -2435,68 +2484,104 @@ struct RuleMatcher::Impl {
       n += 6 + v.size();
     }
     std::string_view k(key, n);
-    Probed p = Probe(kContextMemo, k, false, nullptr);
-    return p.hit ? p.entry : FillContext(p, k, e, context);
+    Probed p = Probe(kContextMemo, k, false, nullptr, out);
+    return p.hit || FillContext(p, k, e, context, out);
   }
 
-  // Where table `index` keeps `key`, and whether it is there. A bypassed table, or a long key,
-  // gives `uncached` (never a hit).
+  static constexpr size_t KeyWords(size_t bytes) { return (bytes + 3) / 4; }
+
+  // Where table `index` keeps `key` (the marks in *out when it is there), or the way a fill
+  // should take: none for a bypassed table, a long key, a value not seen lately, or a set
+  // whose two values both keep coming.
   struct Probed {
-    SlotMemo* entry;
-    uint64_t hash;
-    bool hit;
+    MemoWay* way = nullptr;
+    MemoEntry* entry = nullptr;
+    uint64_t hash = 0;
+    bool hit = false;
   };
-  Probed Probe(size_t index, std::string_view key, bool has_decoded, const TargetParts* parts) {
+  Probed Probe(size_t index, std::string_view key, bool has_decoded, const TargetParts* parts,
+               MemoMarks* out) {
     MemoStats& stats = memo_stats[index];
     if (stats.bypass > 0) {
       --stats.bypass;
-      return {&uncached, 0, false};
+      return {};
     }
-    if (key.size() > kMaxMemoValue) return {&uncached, 0, false};
+    if (key.size() > kMaxMemoValue) return {};
     uint64_t h = HashValue(key, has_decoded);
-    std::vector<SlotMemo>& table = memo[index];
-    if (table.empty()) {
+    MemoTable& table = memo[index];
+    if (table.sets.empty()) {
       bool wide = index == static_cast<size_t>(Field::kUrlOriginal) ||
                   index == static_cast<size_t>(Field::kUserAgentOriginal);
-      table.resize(wide ? kWideMemoEntries : kMemoEntries);
+      size_t entries = wide ? kWideMemoEntries : kMemoEntries;
+      table.sets.resize(entries / 2);
+      table.entries.resize(entries);
     }
     if (++stats.lookups == kMemoProbe) {
       if (stats.hits < kMemoProbe / 8) stats.bypass = kMemoBypass;
       stats.lookups = stats.hits = 0;
     }
-    // Two ways per set. A value that comes once (a signed download URL) must not push out one
-    // that keeps coming: an entry found since it was filled is "hot", and a new value takes
-    // the place of an entry that is not; when both are, it is looked at for this event only
-    // and both are made cold, so that a value that stopped coming leaves in time.
-    SlotMemo* ways = &table[h & (table.size() - 2)];
-    for (int w = 0; w < 2; ++w) {
-      SlotMemo* entry = &ways[w];
-      if (entry->filled && entry->hash == h && entry->has_decoded == has_decoded &&
-          entry->with_parts == (parts != nullptr) && (parts == nullptr || entry->parts == *parts) &&
-          std::string_view(entry->key) == key) {
-        ++stats.hits;
-        entry->hot = true;
-        return {entry, h, true};
+    // The set from the hash's high bits: its low bits depend on few bytes of a short value
+    // (the seen-once filter takes bits 32 to 49).
+    size_t set = h >> (64 - std::countr_zero(table.sets.size()));
+    std::array<MemoWay, 2>& ways = table.sets[set].ways;
+    auto flags = static_cast<uint8_t>(MemoWay::kFilled | (has_decoded ? MemoWay::kHasDecoded : 0) |
+                                      (parts != nullptr ? MemoWay::kWithParts : 0));
+    for (size_t w = 0; w < 2; ++w) {
+      MemoWay& way = ways[w];
+      if (way.hash != h || (way.flags & ~MemoWay::kHot) != flags || way.key_size != key.size()) {
+        continue;
       }
+      const uint32_t* at = way.block + kBlockHeaderWords;
+      if (parts != nullptr) {
+        uint32_t packed[TargetParts::kWords];
+        parts->Pack(packed);
+        if (std::memcmp(at, packed, sizeof(packed)) != 0) continue;
+        at += TargetParts::kWords;
+      }
+      if (!key.empty() && std::memcmp(at, key.data(), key.size()) != 0) continue;
+      at += KeyWords(key.size());
+      ++stats.hits;
+      if (!(way.flags & MemoWay::kHot)) way.flags |= MemoWay::kHot;
+      MemoEntry* entry = &table.entries[set * 2 + w];
+      SlotMask gates;
+      std::memcpy(&gates, way.block, sizeof(gates));
+      *out = {at, at + way.clauses, way.clauses, way.broad, gates, entry};
+      return {&way, entry, h, true};
     }
-    for (int w = 0; w < 2; ++w) {
-      if (!ways[w].filled) return {&ways[w], h, false};
+    // A value not seen lately is looked at for this event only (see seen_once).
+    uint64_t bit = (h >> 32) % (kSeenOnceWords * 64);
+    uint64_t& word = seen_once[bit / 64];
+    if (!(word >> (bit % 64) & 1u)) {
+      word |= uint64_t{1} << (bit % 64);
+      if (++seen_once_set == kSeenOnceWords * 64 / 8) {
+        std::fill(seen_once.begin(), seen_once.end(), 0);
+        seen_once_set = 0;
+      }
+      return {nullptr, nullptr, h, false};
     }
-    for (int w = 0; w < 2; ++w) {
-      if (!ways[w].hot) return {&ways[w], h, false};
+    // Two ways per set. A value that comes rarely must not push out one that keeps coming: an
+    // entry found since it was filled is "hot", and a new value takes the place of an entry
+    // that is not; when both are, it is looked at for this event only and both are made cold,
+    // so that a value that stopped coming leaves in time.
+    for (size_t w = 0; w < 2; ++w) {
+      if (!(ways[w].flags & MemoWay::kFilled)) return {&ways[w], &table.entries[set * 2 + w], h};
     }
-    ways[0].hot = ways[1].hot = false;
-    return {&uncached, h, false};
+    for (size_t w = 0; w < 2; ++w) {
+      if (!(ways[w].flags & MemoWay::kHot)) return {&ways[w], &table.entries[set * 2 + w], h};
+    }
+    ways[0].flags &= static_cast<uint8_t>(~MemoWay::kHot);
+    ways[1].flags &= static_cast<uint8_t>(~MemoWay::kHot);
+    return {nullptr, nullptr, h, false};
   }
 
-  // A miss: the entry filled with the slot's (and the target parts') marks. Out of line, so
-  // that the lookups stay small.
-  [[gnu::noinline]] SlotMemo* FillSlot(const Probed& p, size_t slot, const Event& e,
-                                       const TargetParts* parts) {
+  // A miss: the slot's (and the target parts') marks computed, and remembered where the probe
+  // says. Out of line, so that the lookups stay small.
+  [[gnu::noinline]] bool FillSlot(const Probed& p, size_t slot, const Event& e,
+                                  const TargetParts* parts, MemoMarks* out) {
     auto f = static_cast<Field>(slot);
     std::string_view raw = e.Get(f);
     bool has_decoded = e.HasDistinctDecoded(f);
-    BeginFill(p.entry);
+    BeginFill();
     // With the parts inside the target, one scan of it stands for the raw values' literal
     // scans of all of them (their decoded values, when distinct, are scanned on their own).
     bool together = parts != nullptr && rs.prefilter.target_literals.db != nullptr;
@@ -2518,12 +2603,12 @@ struct RuleMatcher::Impl {
       target_parts = nullptr;
       ok = rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
     }
-    return EndFill(p, raw, has_decoded, parts, ok);
+    return EndFill(p, raw, has_decoded, parts, ok, out);
   }
 
-  [[gnu::noinline]] SlotMemo* FillContext(const Probed& p, std::string_view key, const Event& e,
-                                          SlotMask context) {
-    BeginFill(p.entry);
+  [[gnu::noinline]] bool FillContext(const Probed& p, std::string_view key, const Event& e,
+                                     SlotMask context, MemoMarks* out) {
+    BeginFill();
     bool ok = true;
     for (SlotMask left = context; ok && left != 0; left &= left - 1) {
       auto slot = static_cast<size_t>(std::countr_zero(left));
@@ -2531,51 +2616,70 @@ struct RuleMatcher::Impl {
       ok =
           CollectSlot(slot, e.Get(f), e.Decoded(f), e.HasDistinctDecoded(f), ResolvedForm(e, slot));
     }
-    return EndFill(p, key, false, nullptr, ok);
+    return EndFill(p, key, false, nullptr, ok, out);
   }
 
-  void BeginFill(SlotMemo* entry) {
-    entry->filled = false;
-    entry->marks.clear();
-    entry->regex_done = 0;
-    entry->regex_marks.clear();
-    Collect(&entry->marks);
+  void BeginFill() {
+    fill_marks.clear();
+    Collect(&fill_marks);
     collected_gates = 0;
   }
 
-  SlotMemo* EndFill(const Probed& p, std::string_view key, bool has_decoded,
-                    const TargetParts* parts, bool ok) {
+  // The fill's marks into *out, and into the probed way when there is one. A way changes only
+  // here, once its block is whole, so a fill cut short (an error, a throw) leaves it as it was.
+  bool EndFill(const Probed& p, std::string_view key, bool has_decoded, const TargetParts* parts,
+               bool ok, MemoMarks* out) {
     collecting = nullptr;
-    if (!ok) return nullptr;
-    SlotMemo* entry = p.entry;
-    std::sort(entry->marks.begin(), entry->marks.end());
-    entry->marks.erase(std::unique(entry->marks.begin(), entry->marks.end()), entry->marks.end());
+    if (!ok) return false;
     const Prefilter& pf = rs.prefilter;
-    entry->clauses.clear();
-    entry->broad.clear();
-    for (uint32_t m : entry->marks) {
+    fill_clauses.clear();
+    fill_broad.clear();
+    // (Collect kept each matcher once; the stamps keep each clause once.)
+    for (uint32_t m : fill_marks) {
       if (pf.broad_matcher[m]) {
-        entry->broad.push_back(m);
+        fill_broad.push_back(m);
         continue;
       }
-      entry->clauses.insert(entry->clauses.end(),
-                            pf.matcher_clauses.begin() + pf.matcher_clause_offsets[m],
-                            pf.matcher_clauses.begin() + pf.matcher_clause_offsets[m + 1]);
+      for (uint32_t i = pf.matcher_clause_offsets[m]; i < pf.matcher_clause_offsets[m + 1]; ++i) {
+        uint32_t c = pf.matcher_clauses[i];
+        if (clause_fill_stamp[c] == fill_epoch) continue;
+        clause_fill_stamp[c] = fill_epoch;
+        fill_clauses.push_back(c);
+      }
     }
-    std::sort(entry->clauses.begin(), entry->clauses.end());
-    entry->clauses.erase(std::unique(entry->clauses.begin(), entry->clauses.end()),
-                         entry->clauses.end());
-    entry->gates = collected_gates;
-    if (entry != &uncached) {
-      entry->hash = p.hash;
-      entry->has_decoded = has_decoded;
-      entry->with_parts = parts != nullptr;
-      entry->parts = parts != nullptr ? *parts : TargetParts();
-      entry->key.assign(key);
-      entry->filled = true;
-      entry->hot = false;
+    auto clauses = static_cast<uint32_t>(fill_clauses.size());
+    auto broad = static_cast<uint32_t>(fill_broad.size());
+    if (p.way == nullptr) {
+      *out = {fill_clauses.data(), fill_broad.data(), clauses, broad, collected_gates, nullptr};
+      return true;
     }
-    return entry;
+    MemoEntry& entry = *p.entry;
+    size_t key_words = KeyWords(key.size());
+    size_t parts_words = parts != nullptr ? TargetParts::kWords : 0;
+    entry.block.resize(kBlockHeaderWords + parts_words + key_words + clauses + broad);
+    uint32_t* at = entry.block.data();
+    std::memcpy(at, &collected_gates, sizeof(collected_gates));
+    at += kBlockHeaderWords;
+    if (parts != nullptr) parts->Pack(at);
+    at += parts_words;
+    if (key_words != 0) {
+      at[key_words - 1] = 0;
+      std::memcpy(at, key.data(), key.size());
+    }
+    at += key_words;
+    std::copy(fill_clauses.begin(), fill_clauses.end(), at);
+    std::copy(fill_broad.begin(), fill_broad.end(), at + clauses);
+    entry.regex_done = 0;
+    entry.regex_marks.clear();
+    *p.way = {p.hash,
+              entry.block.data(),
+              clauses,
+              broad,
+              static_cast<uint16_t>(key.size()),
+              static_cast<uint8_t>(MemoWay::kFilled | (has_decoded ? MemoWay::kHasDecoded : 0) |
+                                   (parts != nullptr ? MemoWay::kWithParts : 0))};
+    *out = {at, at + clauses, clauses, broad, collected_gates, &entry};
+    return true;
   }
 
   // Every check of the slot over its raw, decoded and resolved value (but the literal scan of

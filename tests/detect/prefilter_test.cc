@@ -280,14 +280,15 @@ TEST(PrefilterTest, RememberedValuesMatchAsFreshOnes) {
 }
 
 // The same raw value with its decoded form and without (an in-process event may carry none):
-// the two match differently, in either order, however the memo was filled.
+// the two match differently, in either order, however the memo was filled (a value is found
+// in it from its third sighting on, so each form comes four times).
 TEST(PrefilterTest, RememberedValueWithoutDecodedFormIsNotTakenForOneWithIt) {
   auto rules = WebRules({"sel: {'c-uri|contains': '../etc/passwd'}\n  condition: sel"});
   ASSERT_NE(rules, nullptr);
   RuleMatcher m(*rules);
   Event ev;
   std::vector<uint32_t> hits;
-  for (bool decode : {false, true, false, true}) {
+  for (bool decode : {false, true, false, true, false, true, false, true}) {
     ev.Clear();
     ev.Set(Field::kUrlOriginal, "/x?f=..%2F..%2Fetc%2Fpasswd");
     if (decode) ev.DecodeField(Field::kUrlOriginal);
@@ -321,8 +322,10 @@ TEST(PrefilterTest, RememberedTargetPartsAreKeyedByWhereTheySit) {
 }
 
 // What an `re` pattern found is remembered with the value; a value that takes the place of
-// another in the memo must not inherit it. Repeated user agents that match, interleaved with
-// ones never seen again that take their places.
+// another in the memo must not inherit it. User agents that match and ones that do not, in
+// turn, each three times in a row (remembered at the second, found at the third, when its
+// `re` findings are reused), more of them than the memo holds, so that each place is taken
+// again and again.
 TEST(PrefilterTest, RememberedRegexResultsBelongToTheirValue) {
   // The second rule puts a literal on the field, so that its values go through the memo.
   auto rules = WebRules({"sel: {'c-useragent|re': '^[a-z]{3}[0-9]{3}$'}\n  condition: sel",
@@ -331,12 +334,17 @@ TEST(PrefilterTest, RememberedRegexResultsBelongToTheirValue) {
   RuleMatcher fast(*rules, MatchMode::kPrefiltered);
   RuleMatcher full(*rules, MatchMode::kExhaustive);
   std::vector<std::string> agents;
-  for (int i = 0; i < 20000; ++i) {
-    agents.push_back(i % 2 == 0 ? "abc" + std::to_string(100 + (i / 2) % 50)
-                                : "agent-" + std::to_string(i));
+  for (int i = 0; i < 12000; ++i) {
+    std::string agent = "agent-" + std::to_string(i);
+    if (i % 2 == 0) {
+      agent = {static_cast<char>('a' + i % 26), static_cast<char>('a' + i / 26 % 26),
+               static_cast<char>('a' + i / 676 % 26)};
+      agent += std::to_string(100 + i % 900);
+    }
+    agents.insert(agents.end(), 3, agent);
   }
   size_t matching = MatchValuesAsExhaustively(&fast, &full, Field::kUserAgentOriginal, agents);
-  EXPECT_EQ(matching, 10000u);
+  EXPECT_EQ(matching, 3u * 6000);
   // The `re` check is exact here, so only the matching lines needed the full scans: a value
   // that kept another's findings would add candidates.
   EXPECT_EQ(fast.full_scans(), matching);
@@ -364,6 +372,29 @@ TEST(PrefilterTest, ValuesLookedAtWhileTheMemoIsFullMatchAsExhaustively) {
   }
   size_t matching = MatchValuesAsExhaustively(&fast, &full, Field::kHttpRequestReferrer, referrers);
   EXPECT_EQ(matching, 4u * (3000 + 600));
+}
+
+// A value missing from the memo is remembered only when it comes again; a filter of hashes says
+// which values came lately, and starts again once it holds 32,768. Far more values that come
+// once than that, between values that come back (remembered again after each restart): all
+// match as exhaustive matching does.
+TEST(PrefilterTest, ValuesSeenOnceAcrossTheirFiltersRestartsMatchAsExhaustively) {
+  auto rules = WebRules({"sel: {'cs-referer|re': '^ref-[0-9]*5$'}\n  condition: sel",
+                         "sel: {'cs-referer|contains': '-77'}\n  condition: sel"});
+  ASSERT_NE(rules, nullptr);
+  RuleMatcher fast(*rules, MatchMode::kPrefiltered);
+  RuleMatcher full(*rules, MatchMode::kExhaustive);
+  std::vector<std::string> referrers;
+  size_t expected = 0;
+  for (int i = 0; i < 80000; ++i) {
+    std::string v = i % 4 == 3 ? "ref-" + std::to_string(i / 4 % 200)
+                               : "once-" + std::to_string(i) + (i % 8 == 0 ? "-77" : "");
+    expected += (v.starts_with("ref-") && v.ends_with('5')) || v.find("-77") != std::string::npos;
+    referrers.push_back(std::move(v));
+  }
+  size_t matching = MatchValuesAsExhaustively(&fast, &full, Field::kHttpRequestReferrer, referrers);
+  EXPECT_EQ(matching, expected);
+  EXPECT_GT(matching, 12000u);
 }
 
 // Benign MDM requests, each a new target with a path and a query inside it, need no full scan
