@@ -2,25 +2,22 @@
 // HttpClient, and every limit driven by raw sockets that misbehave on purpose.
 #include "http/server.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <atomic>
-#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "common/crypto.h"
-#include "common/log.h"
 #include "http/client.h"
 #include "http/tls_files.h"
 #include "tests/http/raw_conn.h"
 #include "tests/http/test_util.h"
+#include "tests/support/captured_log.h"
 
 namespace rampart::http {
 namespace {
@@ -497,10 +494,8 @@ TEST_F(ServerTest, PipelinedRequestsAndExpectContinue) {
 }
 
 TEST_F(ServerTest, HandlerExceptionBecomes500AndLogOmitsBody) {
-  std::string log_path = tmp_.path() + "/log.txt";
-  int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  ASSERT_GE(fd, 0);
-  log::SetOutputFd(fd);
+  rampart::testing::CapturedLog captured;
+  ASSERT_TRUE(captured.ok());
   StartServer(Options(true), [](Request& req) -> Response {
     if (req.path == "/throw") throw std::runtime_error("boom " + req.body);
     return Response::Json(200, "{}");
@@ -517,13 +512,7 @@ TEST_F(ServerTest, HandlerExceptionBecomes500AndLogOmitsBody) {
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->status, 200);
   server_->Stop(1000);
-  log::SetOutputFd(2);
-  ::close(fd);
-
-  std::ifstream in(log_path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string logged = ss.str();
+  std::string logged = captured.Stop();
   EXPECT_NE(logged.find("http.handler_exception"), std::string::npos);
   EXPECT_NE(logged.find(r->Header("x-request-id")), std::string::npos);
   EXPECT_EQ(logged.find("SECRET_BODY_VALUE"), std::string::npos);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../http/test_util.h"
+#include "../support/captured_log.h"
 #include "../support/log_records.h"
 #include "audit/format.h"
 #include "audit/log.h"
@@ -20,6 +21,7 @@
 #include "respond/actions.h"
 #include "respond/evidence.h"
 #include "respond/evidence_capture.h"
+#include "respond/incident.h"
 #include "store/store.h"
 
 namespace rampart::respond {
@@ -72,6 +74,14 @@ class EvidenceCaptureTest : public ::testing::Test {
 
   // A stored alert joined to its incident, as the tracker does.
   core::Incident RaiseIncident(const std::string& institution, const std::string& user) {
+    alert_ = StoreAlert(institution, user);
+    auto incident = store_->AttachAlertToIncident(alert_.id, 24 * 3600, clock_.NowSeconds());
+    EXPECT_TRUE(incident.ok()) << incident.status().ToString();
+    return *incident;
+  }
+
+  // A stored alert, in no incident yet.
+  core::Alert StoreAlert(const std::string& institution, const std::string& user) {
     core::Alert a;
     a.institution_id = institution;
     a.rule_id = "rampart-canary-token";
@@ -84,10 +94,7 @@ class EvidenceCaptureTest : public ::testing::Test {
     a.count = 1;
     auto stored = store_->RecordAlert(a, 10);
     EXPECT_TRUE(stored.ok()) << stored.status().ToString();
-    alert_ = *stored;
-    auto incident = store_->AttachAlertToIncident(stored->id, 24 * 3600, clock_.NowSeconds());
-    EXPECT_TRUE(incident.ok()) << incident.status().ToString();
-    return *incident;
+    return stored.ok() ? *stored : a;
   }
 
   void AppendRecord(const std::string& institution, const std::string& action,
@@ -366,6 +373,16 @@ class EvidenceActionTest : public EvidenceCaptureTest {
     engine_->SetEvidenceCollector(collector_.get());
   }
 
+  // The context of a playbook step acting on `alert`.
+  static ActionContext StepFor(const core::Alert& alert) {
+    ActionContext ctx;
+    ctx.playbook = "staff-harvest-contain";
+    ctx.step = 3;
+    ctx.alert_id = alert.id;
+    ctx.entity = alert.entity;
+    return ctx;
+  }
+
   std::vector<audit::Record> Actions(const std::string& action) {
     return rampart::testing::LogRecordsWithAction(*log_, action);
   }
@@ -377,11 +394,7 @@ class EvidenceActionTest : public EvidenceCaptureTest {
 
 TEST_F(EvidenceActionTest, CaptureEvidenceIsIdempotentPerIncidentWithinItsWindow) {
   core::Incident incident = RaiseIncident("ins_a", "tok_thief");
-  ActionContext ctx;
-  ctx.playbook = "staff-harvest-contain";
-  ctx.step = 3;
-  ctx.alert_id = alert_.id;
-  ctx.entity = alert_.entity;
+  ActionContext ctx = StepFor(alert_);
   auto first = engine_->CaptureEvidence(ctx, alert_);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_FALSE(first->reused);
@@ -409,6 +422,29 @@ TEST_F(EvidenceActionTest, CaptureEvidenceIsIdempotentPerIncidentWithinItsWindow
   ASSERT_TRUE(third.ok());
   EXPECT_FALSE(third->reused);
   EXPECT_NE(third->bundle.bundle_id, first->bundle.bundle_id);
+}
+
+// A playbook's capture_evidence may be the first to join an alert to an incident: it logs
+// incident.opened then, once; a second capture, and the tracker seeing the alert after them,
+// join the incident that is open and log nothing.
+TEST_F(EvidenceActionTest, CaptureThatOpensTheIncidentLogsItOnce) {
+  rampart::testing::CapturedLog captured;
+  ASSERT_TRUE(captured.ok());
+  core::Alert alert = StoreAlert("ins_a", "tok_thief");
+  ActionContext ctx = StepFor(alert);
+  auto first = engine_->CaptureEvidence(ctx, alert);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  clock_.AdvanceSeconds(60);
+  auto second = engine_->CaptureEvidence(ctx, alert);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_TRUE(second->reused);
+  IncidentTracker tracker(store_.get(), &clock_, 24 * 3600);
+  tracker.OnStoredAlert(alert);
+  EXPECT_EQ(tracker.failures(), 0u);
+  EXPECT_EQ(captured.Count("incident.opened"), 1);
+  auto incidents = store_->ListIncidents(store::Scope::All(), {}, {});
+  ASSERT_TRUE(incidents.ok()) << incidents.status().ToString();
+  EXPECT_EQ(incidents->items.size(), 1u);
 }
 
 TEST_F(EvidenceActionTest, RotateCommandKeyRotatesOncePerWindowAndIsAudited) {

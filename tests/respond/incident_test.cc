@@ -2,15 +2,13 @@
 // audit records (a fake keeper and a manual clock), reports that carry the incident's figures,
 // the STIX bundle loading back through detect's importer, and HTML escaping of hostile strings.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "../support/captured_log.h"
 #include "../support/fake_keeper.h"
 #include "common/crypto.h"
-#include "common/log.h"
 #include "core/incident.h"
 #include "detect/ioc.h"
 #include "respond/impact.h"
@@ -184,11 +182,8 @@ TEST_F(IncidentTest, TrackerGroupsAlertsOfOneEntityAndKeepsOthersApart) {
 // "incident.opened" is logged once per incident: not again when a repeat of its only alert
 // (the same alert, its count grown) is linked, alone or in a batch.
 TEST_F(IncidentTest, OpenedIsLoggedOncePerIncident) {
-  char log_path[] = "/tmp/rampart_incident_log_XXXXXX";
-  int fd = ::mkstemp(log_path);
-  ASSERT_GE(fd, 0);
-  log::SetMinLevel(log::Level::kInfo);  // (other tests in this binary quieten the log)
-  log::SetOutputFd(fd);
+  rampart::testing::CapturedLog captured;
+  ASSERT_TRUE(captured.ok());
   IncidentTracker tracker(store_.get(), &clock_, 3600);
   core::Alert first = Raise("ins_a", "r1", "source.ip=192.0.2.1", kT0, {});
   tracker.OnStoredAlert(first);
@@ -197,16 +192,8 @@ TEST_F(IncidentTest, OpenedIsLoggedOncePerIncident) {
   tracker.OnStoredAlert(repeat);
   core::Alert other = Raise("ins_a", "r2", "source.ip=192.0.2.2", kT0 + 20, {});
   tracker.OnStoredAlerts({Raise("ins_a", "r1", "source.ip=192.0.2.1", kT0 + 30, {}), other});
-  log::SetOutputFd(2);
-  std::ifstream in(log_path);
-  std::string line;
-  int opened = 0;
-  while (std::getline(in, line)) {
-    if (line.find("\"incident.opened\"") != std::string::npos) ++opened;
-  }
-  ::close(fd);
-  ::unlink(log_path);
-  EXPECT_EQ(opened, 2) << "one per incident: 192.0.2.1's and 192.0.2.2's";
+  EXPECT_EQ(captured.Count("incident.opened"), 2)
+      << "one per incident: 192.0.2.1's and 192.0.2.2's";
   EXPECT_EQ(tracker.failures(), 0u);
 }
 
