@@ -6,10 +6,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <limits>
 #include <vector>
 
 namespace rampart::detect {
@@ -41,33 +39,6 @@ class GzipSource final : public LogFileSource {
 
  private:
   gzFile file_;
-};
-
-// A regular file that is not gzip, read straight into the caller's buffer: zlib would read it
-// through unchanged too, but by way of its own buffer, one more copy of every byte.
-class PlainSource final : public LogFileSource {
- public:
-  PlainSource(int fd, uint64_t size) : fd_(fd) { size_ = size; }
-  ~PlainSource() override { ::close(fd_); }
-
-  int Read(char* out, size_t capacity) override {
-    capacity = std::min<size_t>(capacity, std::numeric_limits<int>::max());
-    for (;;) {
-      ssize_t n = ::read(fd_, out, capacity);
-      if (n >= 0) {
-        offset_ += static_cast<uint64_t>(n);
-        return static_cast<int>(n);
-      }
-      if (errno != EINTR) return -1;
-    }
-  }
-  bool EndedMidStream() const override { return false; }
-  uint64_t raw_offset() const override { return offset_; }
-  std::string_view kind() const override { return "plain"; }
-
- private:
-  int fd_;
-  uint64_t offset_ = 0;
 };
 
 class XzSource final : public LogFileSource {
@@ -130,21 +101,18 @@ class XzSource final : public LogFileSource {
   bool truncated_ = false;
 };
 
-enum class Magic { kGzipOrPlain, kPlain, kXz, kBzip2, kZstd, kZip, kSevenZip };
+enum class Magic { kGzipOrPlain, kXz, kBzip2, kZstd, kZip, kSevenZip };
 
-// What a regular file's first bytes say it holds. Anything without a known magic is plain
-// text, as zlib would read it.
 Magic MagicOf(const unsigned char* head, size_t n) {
   auto starts = [&](std::initializer_list<unsigned char> magic) {
     return n >= magic.size() && std::equal(magic.begin(), magic.end(), head);
   };
-  if (starts({0x1F, 0x8B})) return Magic::kGzipOrPlain;
   if (starts({0xFD, '7', 'z', 'X', 'Z', 0x00})) return Magic::kXz;
   if (starts({'B', 'Z', 'h'}) && n >= 4 && head[3] >= '1' && head[3] <= '9') return Magic::kBzip2;
   if (starts({0x28, 0xB5, 0x2F, 0xFD})) return Magic::kZstd;
   if (starts({'P', 'K', 0x03, 0x04})) return Magic::kZip;
   if (starts({'7', 'z', 0xBC, 0xAF, 0x27, 0x1C})) return Magic::kSevenZip;
-  return Magic::kPlain;
+  return Magic::kGzipOrPlain;
 }
 
 Status Refused(const std::string& path, Magic magic) {
@@ -183,10 +151,7 @@ Result<std::unique_ptr<LogFileSource>> LogFileSource::Open(const std::string& pa
   if (S_ISREG(st.st_mode)) {
     unsigned char head[8] = {};
     ssize_t n = ::pread(fd, head, sizeof(head), 0);
-    if (n >= 0) magic = MagicOf(head, static_cast<size_t>(n));
-  }
-  if (magic == Magic::kPlain) {
-    return std::unique_ptr<LogFileSource>(std::make_unique<PlainSource>(fd, size));
+    if (n > 0) magic = MagicOf(head, static_cast<size_t>(n));
   }
   if (magic == Magic::kXz) {
     auto source = std::make_unique<XzSource>(fd, size);

@@ -1,8 +1,7 @@
-// The bytes of a log file given to `rampart scan`, decompressed: plain files as they are, gzip
-// files (and pipes, gzip or plain) through zlib, xz files through liblzma. Rotated logs are
-// compressed with either, and an analyst hunting in them should not have to unpack them first.
-// Other compressions are refused by name rather than read as text (which would give a parse
-// error per line and no alert).
+// The bytes of a log file given to `rampart scan`, decompressed: plain and gzip files through
+// zlib, xz files through liblzma. Rotated logs are compressed with either, and an analyst
+// hunting in them should not have to unpack them first. Other compressions are refused by
+// name rather than read as text (which would give a parse error per line and no alert).
 #pragma once
 
 #include <cstddef>

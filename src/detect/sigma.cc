@@ -52,7 +52,7 @@ constexpr size_t kMaxFallbackValue = 64 * 1024;
 constexpr size_t kMemoEntries = 1024;
 constexpr size_t kWideMemoEntries = 4096;
 static_assert(std::has_single_bit(kMemoEntries) && std::has_single_bit(kWideMemoEntries) &&
-                  kMemoEntries >= 4,
+                  kMemoEntries >= 4 && kWideMemoEntries >= 4,
               "memo sets are pairs of entries indexed by hash bits (at least one bit)");
 constexpr size_t kMaxMemoValue = 512;
 static_assert(kMaxMemoValue <= UINT16_MAX, "memo ways keep a key's size in 16 bits");
@@ -1847,7 +1847,7 @@ struct RuleMatcher::Impl {
   std::vector<uint32_t> clause_fill_stamp;  // per clause: fill_epoch when last added
   // Values first seen lately are looked at for one event only and not remembered, so that
   // values that come once (signed download links) do not push remembered ones out of the
-  // caches: a bit per hash (high bits) set on a value's first miss, all cleared once an
+  // caches: a bit per hash (its bits 32 to 49) set on a value's first miss, all cleared once an
   // eighth of them are set.
   std::vector<uint64_t> seen_once = std::vector<uint64_t>(kSeenOnceWords, 0);
   size_t seen_once_set = 0;

@@ -109,8 +109,9 @@ TEST_F(ScanTest, FlagsExploitLinesWithLineNumbers) {
   EXPECT_NE(err_.str().find("lines/s"), std::string::npos);
 }
 
-// A plain file is read as it is, whatever its bytes (one that starts like gzip's magic but is
-// not gzip included), in reads of any size; a gzip file is decompressed.
+// A plain file is read as it is, whatever its bytes (a first byte that is gzip's included), in
+// reads of any size; a gzip file is decompressed; gzip's magic before anything else is a read
+// error, not text.
 TEST_F(ScanTest, LogFileSourceReadsPlainFilesAsTheyAreAndGzipDecompressed) {
   std::string binary = "\x1f" + std::string("not gzip\n") + std::string(3, '\0') + "\xff\r\n";
   std::string text;
@@ -137,6 +138,15 @@ TEST_F(ScanTest, LogFileSourceReadsPlainFilesAsTheyAreAndGzipDecompressed) {
   }
   EXPECT_EQ(read_all(Write("empty.log", ""), 16, &kind), "");
   EXPECT_EQ(kind, "plain");
+
+  auto fake = LogFileSource::Open(Write("fake.log.gz", "\x1f\x8bnot a gzip stream\n"));
+  ASSERT_TRUE(fake.ok());
+  char buf[64];
+  int n;
+  while ((n = (*fake)->Read(buf, sizeof(buf))) > 0) {
+  }
+  EXPECT_EQ(n, -1);
+  EXPECT_EQ((*fake)->kind(), "gzip");
 }
 
 TEST_F(ScanTest, GzipAndIocsAndSigmaHq) {
