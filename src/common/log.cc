@@ -40,11 +40,11 @@ std::string Timestamp() {
 }
 }  // namespace
 
-void SetMinLevel(Level level) {
-  g_min_level = static_cast<int>(level);
+Level SetMinLevel(Level level) {
+  return static_cast<Level>(g_min_level.exchange(static_cast<int>(level)));
 }
-void SetOutputFd(int fd) {
-  g_fd = fd;
+int SetOutputFd(int fd) {
+  return g_fd.exchange(fd);
 }
 
 std::string Render(Level level, std::string_view event, std::initializer_list<Field> fields) {

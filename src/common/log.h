@@ -31,9 +31,10 @@ struct Field {
   Field(std::string_view k, bool v) : key(k), value(v) {}
 };
 
-void SetMinLevel(Level level);
+// Both return the setting they replace, so that a caller can put it back.
+Level SetMinLevel(Level level);
 // Sends lines to a file descriptor other than stderr (tests capture logs this way).
-void SetOutputFd(int fd);
+int SetOutputFd(int fd);
 void Write(Level level, std::string_view event, std::initializer_list<Field> fields = {});
 // Renders one line without writing it; used by Write and by tests.
 std::string Render(Level level, std::string_view event, std::initializer_list<Field> fields);
