@@ -183,6 +183,13 @@ std::unique_ptr<RuleSet> WebRules(const std::vector<std::string>& detections) {
   return rules.ok() ? std::move(rules).value() : nullptr;
 }
 
+// Two rules on the referrer, an `re` and a literal (the literal puts the field's values
+// through the memo): '^ref-[0-9]*5$' and '-77'.
+std::unique_ptr<RuleSet> ReferrerRules() {
+  return WebRules({"sel: {'cs-referer|re': '^ref-[0-9]*5$'}\n  condition: sel",
+                   "sel: {'cs-referer|contains': '-77'}\n  condition: sel"});
+}
+
 // Matches the event both ways and expects the same rules; true when some rule matched.
 bool MatchesAsExhaustively(RuleMatcher* fast, RuleMatcher* full, const Event& ev,
                            std::string_view what) {
@@ -355,8 +362,7 @@ TEST(PrefilterTest, RememberedRegexResultsBelongToTheirValue) {
 // fresh lookup does, and so must the held values when they are found again.
 TEST(PrefilterTest, ValuesLookedAtWhileTheMemoIsFullMatchAsExhaustively) {
   // (The referrer has one of the smaller tables, which 1,000 values fill.)
-  auto rules = WebRules({"sel: {'cs-referer|re': '^ref-[0-9]*5$'}\n  condition: sel",
-                         "sel: {'cs-referer|contains': '-77'}\n  condition: sel"});
+  auto rules = ReferrerRules();
   ASSERT_NE(rules, nullptr);
   RuleMatcher fast(*rules, MatchMode::kPrefiltered);
   RuleMatcher full(*rules, MatchMode::kExhaustive);
@@ -379,8 +385,7 @@ TEST(PrefilterTest, ValuesLookedAtWhileTheMemoIsFullMatchAsExhaustively) {
 // once than that, between values that come back (remembered again after each restart): all
 // match as exhaustive matching does.
 TEST(PrefilterTest, ValuesSeenOnceAcrossTheirFiltersRestartsMatchAsExhaustively) {
-  auto rules = WebRules({"sel: {'cs-referer|re': '^ref-[0-9]*5$'}\n  condition: sel",
-                         "sel: {'cs-referer|contains': '-77'}\n  condition: sel"});
+  auto rules = ReferrerRules();
   ASSERT_NE(rules, nullptr);
   RuleMatcher fast(*rules, MatchMode::kPrefiltered);
   RuleMatcher full(*rules, MatchMode::kExhaustive);
