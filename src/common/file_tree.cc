@@ -178,15 +178,19 @@ Result<LegacyDigests> LegacyFileDigests(const std::string& path) {
     return Status::Internal("MD5 or SHA-1 is not available");
   }
   bool updated = true;
+  crypto::Sha256Stream sha256;
+  uint64_t size = 0;
   struct stat st {};
   RAMPART_RETURN_IF_ERROR(ReadRegularFile(
       path,
       [&](std::string_view chunk) {
         updated = updated && EVP_DigestUpdate(md5.get(), chunk.data(), chunk.size()) == 1 &&
                   EVP_DigestUpdate(sha1.get(), chunk.data(), chunk.size()) == 1;
+        sha256.Update(chunk);
+        size += chunk.size();
       },
       &st));
-  LegacyDigests out{FinishHex(md5.get()), FinishHex(sha1.get())};
+  LegacyDigests out{FinishHex(md5.get()), FinishHex(sha1.get()), sha256.FinishHex(), size};
   if (!updated || out.md5.empty() || out.sha1.empty()) {
     return Status::Internal("MD5 or SHA-1 could not be computed");
   }

@@ -43,9 +43,12 @@ Result<FileState> HashRegularFile(const std::string& path);
 Result<FileState> StateOfPath(const std::string& path);
 
 // MD5 and SHA-1 of a regular file (lower-case hex), read the same way. Only to match indicator
-// feeds that name files by those digests alone; never to decide whether a file changed.
+// feeds that name files by those digests alone; never to decide whether a file changed. The
+// SHA-256 and size come from the same read, so that a caller can tell whether the legacy
+// digests describe the content it hashed before (the file may have changed in between).
 struct LegacyDigests {
-  std::string md5, sha1;
+  std::string md5, sha1, sha256;
+  uint64_t size = 0;
 };
 Result<LegacyDigests> LegacyFileDigests(const std::string& path);
 

@@ -249,9 +249,12 @@ void FileIntegrityMonitor::Impl::Observe(const std::string& path,
     ev.Set("file.previous.target_path", prev->link_target);
   }
   // Feeds often name a webshell by MD5 or SHA-1 alone: new content is read once more for them
-  // (only when it is reported, so the baseline stays SHA-256 only).
+  // (only when it is reported, so the baseline stays SHA-256 only). Content that changed
+  // between the two reads gets no legacy digests here, which would describe other bytes than
+  // the event's SHA-256; the next rescan reports it with its own.
   if (now && !now->is_link() && (!prev || prev->sha256 != now->sha256)) {
-    if (auto legacy = files::LegacyFileDigests(path); legacy.ok()) {
+    if (auto legacy = files::LegacyFileDigests(path);
+        legacy.ok() && legacy->sha256 == now->sha256 && legacy->size == now->size) {
       ev.Set("file.hash.md5", legacy->md5).Set("file.hash.sha1", legacy->sha1);
     }
   }
