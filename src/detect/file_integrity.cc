@@ -251,7 +251,8 @@ void FileIntegrityMonitor::Impl::Observe(const std::string& path,
   // Feeds often name a webshell by MD5 or SHA-1 alone: new content is read once more for them
   // (only when it is reported, so the baseline stays SHA-256 only). Content that changed
   // between the two reads gets no legacy digests here, which would describe other bytes than
-  // the event's SHA-256; the next rescan reports it with its own.
+  // the event's SHA-256; they come when that change is observed (the writer's close, or a
+  // rescan).
   if (now && !now->is_link() && (!prev || prev->sha256 != now->sha256)) {
     if (auto legacy = files::LegacyFileDigests(path);
         legacy.ok() && legacy->sha256 == now->sha256 && legacy->size == now->size) {

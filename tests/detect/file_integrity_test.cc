@@ -298,6 +298,24 @@ TEST_F(FileIntegrityTest, LinksAreTakenIntoABaselineFromBeforeLinks) {
   EXPECT_EQ(mon->Rescan(), 1u);
 }
 
+TEST_F(FileIntegrityTest, LegacyDigestsCarryTheSha256AndSizeOfTheBytesTheyRead) {
+  // The integrity event sets MD5 and SHA-1 only when this read's SHA-256 and size are those the
+  // monitor hashed before, so both must describe exactly the bytes read.
+  const fs::path file = root_ / "abc.txt";
+  Write(file, "abc");
+  auto legacy = files::LegacyFileDigests(file.string());
+  ASSERT_TRUE(legacy.ok()) << legacy.status().ToString();
+  EXPECT_EQ(legacy->md5, "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(legacy->sha1, "a9993e364706816aba3e25717850c26c9cd0d89d");
+  EXPECT_EQ(legacy->sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(legacy->size, 3u);
+  auto state = files::HashRegularFile(file.string());
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->sha256, legacy->sha256);
+  EXPECT_EQ(state->size, legacy->size);
+  EXPECT_FALSE(files::LegacyFileDigests((root_ / "missing").string()).ok());
+}
+
 TEST(BaselineFormatTest, RoundTripsAndRefusesMalformedEntries) {
   IntegrityBaseline b;
   b.created = 1769760000;
@@ -368,24 +386,6 @@ TEST(FileTreeTest, DiffListsEveryKindInPathOrder) {
   EXPECT_EQ(diff[3].path, "/e");
   EXPECT_EQ(diff[3].kind, files::ChangeKind::kAdded);
   EXPECT_TRUE(files::DiffFileStates(after, after).empty());
-}
-
-TEST_F(FileIntegrityTest, LegacyDigestsCarryTheSha256AndSizeOfTheBytesTheyRead) {
-  // The integrity event sets MD5 and SHA-1 only when this read's SHA-256 and size are those the
-  // monitor hashed before, so both must describe exactly the bytes read.
-  const fs::path file = root_ / "abc.txt";
-  Write(file, "abc");
-  auto legacy = files::LegacyFileDigests(file.string());
-  ASSERT_TRUE(legacy.ok()) << legacy.status().ToString();
-  EXPECT_EQ(legacy->md5, "900150983cd24fb0d6963f7d28e17f72");
-  EXPECT_EQ(legacy->sha1, "a9993e364706816aba3e25717850c26c9cd0d89d");
-  EXPECT_EQ(legacy->sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(legacy->size, 3u);
-  auto state = files::HashRegularFile(file.string());
-  ASSERT_TRUE(state.ok());
-  EXPECT_EQ(state->sha256, legacy->sha256);
-  EXPECT_EQ(state->size, legacy->size);
-  EXPECT_FALSE(files::LegacyFileDigests((root_ / "missing").string()).ok());
 }
 
 TEST(FileTreeTest, PathEncodingIsExactAndCanonical) {
