@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -37,6 +38,32 @@ std::string NormalSeverity(const std::string& s) {
   return core::IsAlertSeverity(s) ? s : std::string("medium");
 }
 
+// Reads each IoC file into *store; a file that cannot be read or parsed goes to *unusable
+// (and the log), the others are read all the same.
+void LoadFeeds(const std::vector<std::string>& files, int64_t now, IocStore* store,
+               std::vector<UnusableFeed>* unusable) {
+  for (const auto& file : files) {
+    auto report = ImportIocFile(file, now, store);
+    if (!report.ok()) {
+      unusable->push_back({file, report.status().message()});
+      log::Error("detect.ioc_feed_unusable",
+                 {{"file", file}, {"error", report.status().message()}});
+      continue;
+    }
+    log::Info("detect.ioc_feed_loaded", {{"file", file},
+                                         {"added", static_cast<int64_t>(report->added)},
+                                         {"skipped", static_cast<int64_t>(report->skipped)}});
+  }
+}
+
+// The files of `files` not in `unusable`.
+std::set<std::string> UsableFeeds(const std::vector<std::string>& files,
+                                  const std::vector<UnusableFeed>& unusable) {
+  std::set<std::string> usable(files.begin(), files.end());
+  for (const UnusableFeed& feed : unusable) usable.erase(feed.file);
+  return usable;
+}
+
 }  // namespace
 
 class LiveEngine::Impl {
@@ -54,6 +81,7 @@ class LiveEngine::Impl {
   bool TryEmit(SecurityEvent& event);
   void ReportLost(uint64_t count) { queue_.AddDropped(count); }
   void Wake();
+  Result<IocReload> ReloadIocs();
   void Start();
   void Stop();
   size_t ProcessPending();
@@ -65,6 +93,8 @@ class LiveEngine::Impl {
 
  private:
   void Run();
+  // Takes what ReloadIocs handed over, if anything (engine thread).
+  void TakeReload();
   void Process(const SecurityEvent& se);
   void Housekeeping();
   const std::string& Evidence(const SecurityEvent& se, int64_t ts);
@@ -82,7 +112,7 @@ class LiveEngine::Impl {
   std::unique_ptr<RuleSet> rules_;
   std::unique_ptr<RuleMatcher> matcher_;
   std::unique_ptr<CorrelationTracker> tracker_;
-  IocStore iocs_;
+  std::unique_ptr<IocStore> iocs_ = std::make_unique<IocStore>();
   // Per rule index: the (correlation, slot) pairs it feeds; and whether it alerts on its own.
   std::vector<std::vector<std::pair<size_t, size_t>>> feeds_;
   std::vector<bool> generates_;
@@ -93,7 +123,17 @@ class LiveEngine::Impl {
   void ObserveFileUse(const SecurityEvent& se, const Event& ev, int64_t ts);
   std::vector<SkippedRule> skipped_;
   std::vector<UnusableFeed> unusable_feeds_;
-  bool feeds_reported_ = false;  // their alerts raised (engine thread)
+  // Feeds that could not be used, at Create or at a reload, whose alerts are not raised yet
+  // (engine thread).
+  std::vector<UnusableFeed> feeds_to_report_;
+  // Handed over by ReloadIocs: new indicators (null when the reload failed) and the feeds it
+  // could not use. Guarded by reload_mu_; reload_pending_ says there is something.
+  std::mutex reload_mu_;
+  // The files whose indicators the engine's store holds (those usable at the last load).
+  std::set<std::string> feeds_in_use_;
+  std::unique_ptr<IocStore> reloaded_iocs_;
+  std::vector<UnusableFeed> reload_unusable_;
+  std::atomic<bool> reload_pending_{false};
   Event event_;
   std::vector<uint32_t> hits_;
   std::vector<CorrelationHit> corr_hits_;
@@ -143,21 +183,11 @@ Status LiveEngine::Impl::Load() {
   generates_ = std::move(linked.generates);
   tracker_ =
       std::make_unique<CorrelationTracker>(std::move(linked.rules), options_.max_tracked_keys);
-  int64_t now = clock_->NowMillis();
-  for (const auto& file : options_.ioc_files) {
-    // A feed cut short by a failed download must not keep the server (and every other feed and
-    // rule) down: it is left out, logged, and raised as an alert by the first housekeeping.
-    auto report = ImportIocFile(file, now, &iocs_);
-    if (!report.ok()) {
-      unusable_feeds_.push_back({file, report.status().message()});
-      log::Error("detect.ioc_feed_unusable",
-                 {{"file", file}, {"error", report.status().message()}});
-      continue;
-    }
-    log::Info("detect.ioc_feed_loaded", {{"file", file},
-                                         {"added", static_cast<int64_t>(report->added)},
-                                         {"skipped", static_cast<int64_t>(report->skipped)}});
-  }
+  // A feed cut short by a failed download must not keep the server (and every other feed and
+  // rule) down: it is left out, logged, and raised as an alert by the first housekeeping.
+  LoadFeeds(options_.ioc_files, clock_->NowMillis(), iocs_.get(), &unusable_feeds_);
+  feeds_to_report_ = unusable_feeds_;
+  feeds_in_use_ = UsableFeeds(options_.ioc_files, unusable_feeds_);
   if (HsScanMode() != "hs_scan") {
     // Scans bypass the library's own choice of CPU code, or could not although they should.
     log::Warn("detect.vectorscan_workaround", {{"scan", std::string(HsScanMode())}});
@@ -220,7 +250,12 @@ void LiveEngine::Impl::Run() {
   const auto period = std::chrono::milliseconds(std::max<int64_t>(options_.housekeeping_millis, 1));
   SecurityEvent ev;
   for (;;) {
-    while (queue_.TryPop(&ev)) Process(ev);
+    TakeReload();
+    // An event emitted after ReloadIocs returned is matched with what it loaded.
+    while (queue_.TryPop(&ev)) {
+      TakeReload();
+      Process(ev);
+    }
     auto now = std::chrono::steady_clock::now();
     if (now - last_housekeeping >= period) {
       Housekeeping();
@@ -234,7 +269,7 @@ void LiveEngine::Impl::Run() {
     std::unique_lock<std::mutex> lock(mu_);
     sleeping_.store(true, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (queue_.Empty() && !stop_.load()) cv_.wait_for(lock, period);
+    if (queue_.Empty() && !stop_.load() && !reload_pending_.load()) cv_.wait_for(lock, period);
     sleeping_.store(false, std::memory_order_relaxed);
   }
 }
@@ -242,12 +277,60 @@ void LiveEngine::Impl::Run() {
 size_t LiveEngine::Impl::ProcessPending() {
   size_t n = 0;
   SecurityEvent ev;
+  TakeReload();
   while (queue_.TryPop(&ev)) {
+    TakeReload();
     Process(ev);
     ++n;
   }
   Housekeeping();
   return n;
+}
+
+Result<IocReload> LiveEngine::Impl::ReloadIocs() {
+  auto store = std::make_unique<IocStore>();
+  std::vector<UnusableFeed> unusable;
+  LoadFeeds(options_.ioc_files, clock_->NowMillis(), store.get(), &unusable);
+  IocReload reload{options_.ioc_files.size(), store->size()};
+  // A feed the engine uses that cannot be read now (a download cut short) keeps the reload
+  // from applying: its indicators would be lost. One that was unusable already blocks nothing.
+  std::string lost;
+  {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    for (const UnusableFeed& feed : unusable) {
+      if (feeds_in_use_.count(feed.file)) {
+        lost += (lost.empty() ? "" : "; ") + feed.file + ": " + feed.error;
+      }
+    }
+    // (A failed reload leaves an earlier one that the engine has not taken yet pending.)
+    if (lost.empty()) {
+      reloaded_iocs_ = std::move(store);
+      feeds_in_use_ = UsableFeeds(options_.ioc_files, unusable);
+    }
+    reload_unusable_ = unusable;
+    reload_pending_ = true;
+  }
+  Wake();
+  if (!lost.empty()) {
+    return Status::InvalidArgument("IoC feeds not reloaded, the current indicators stay: " + lost);
+  }
+  return reload;
+}
+
+void LiveEngine::Impl::TakeReload() {
+  if (!reload_pending_.load()) return;
+  std::unique_ptr<IocStore> store;
+  std::vector<UnusableFeed> unusable;
+  {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    store = std::move(reloaded_iocs_);
+    unusable = std::move(reload_unusable_);
+    reload_unusable_.clear();
+    reload_pending_ = false;
+  }
+  // The store it replaces is freed here, on the engine thread, the only one that read it.
+  if (store) iocs_ = std::move(store);
+  feeds_to_report_.insert(feeds_to_report_.end(), unusable.begin(), unusable.end());
 }
 
 LiveEngineStats LiveEngine::Impl::stats() const {
@@ -296,9 +379,8 @@ void LiveEngine::Impl::Housekeeping() {
   tracker_->Sweep(now);
   tracked_keys_ = tracker_->tracked_keys();
   evicted_keys_ = tracker_->evicted_keys();
-  if (!feeds_reported_) {
-    feeds_reported_ = true;
-    for (const UnusableFeed& feed : unusable_feeds_) {
+  if (!feeds_to_report_.empty()) {
+    for (const UnusableFeed& feed : feeds_to_report_) {
       nlohmann::json ev = {{"@timestamp", FormatRfc3339(now / 1000)},
                            {"event.action", "detection.ioc_feed_unusable"},
                            {"file.path", feed.file},
@@ -307,7 +389,8 @@ void LiveEngine::Impl::Housekeeping() {
             "IoC feed could not be loaded; detection runs without it", "high", {"T1562"},
             "file.path=" + feed.file, "", now, ev.dump(), 1);
     }
-    if (!unusable_feeds_.empty()) FlushPending();
+    feeds_to_report_.clear();
+    FlushPending();
   }
   uint64_t dropped = queue_.dropped();
   if (dropped > reported_drops_) {
@@ -487,8 +570,8 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
           ev_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), hit.value,
           hit.first_millis);
   }
-  if (iocs_.size() > 0) {
-    iocs_.MatchEvent(ev, ts, &ioc_hits_);
+  if (iocs_->size() > 0) {
+    iocs_->MatchEvent(ev, ts, &ioc_hits_);
     for (const auto& m : ioc_hits_) {
       const Ioc& ioc = *m.ioc;
       Raise(
@@ -571,6 +654,9 @@ void LiveEngine::Stop() {
 }
 size_t LiveEngine::ProcessPending() {
   return impl_->ProcessPending();
+}
+Result<IocReload> LiveEngine::ReloadIocs() {
+  return impl_->ReloadIocs();
 }
 LiveEngineStats LiveEngine::stats() const {
   return impl_->stats();

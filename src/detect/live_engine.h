@@ -85,6 +85,12 @@ struct UnusableFeed {
   std::string error;
 };
 
+// What a reload of the IoC files read.
+struct IocReload {
+  size_t feeds = 0;       // files read
+  size_t indicators = 0;  // indicators the engine matches from now on
+};
+
 class LiveEngine final : public EventSink {
  public:
   // Loads and compiles the rules and IoCs. Rules that cannot be used are skipped (see
@@ -110,9 +116,19 @@ class LiveEngine final : public EventSink {
   // thread. Returns the number of events processed.
   size_t ProcessPending();
 
+  // Reads every IoC file again, on the calling thread, and hands the indicators to the engine,
+  // which takes them before its next event: feeds refreshed in place (a nightly download from
+  // a CERT) are matched without a restart, and no correlation window or alert state is lost.
+  // All or nothing: when a file cannot be read or parsed, the engine keeps the indicators it
+  // has, the error names the file, and the engine raises
+  // `rampart-detection-ioc-feed-unusable` for it at its next housekeeping. Thread-safe; one
+  // reload at a time is taken, a later one replacing an earlier that is still pending.
+  Result<IocReload> ReloadIocs();
+
   LiveEngineStats stats() const;
   size_t rule_count() const;
   size_t correlation_count() const;
+  // As loaded by Create.
   const std::vector<SkippedRule>& skipped() const;
   const std::vector<UnusableFeed>& unusable_feeds() const;
 

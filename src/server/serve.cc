@@ -119,6 +119,22 @@ std::string SourceMetrics(const detect::LogFollower* follower,
   return out;
 }
 
+// SIGHUP: the IoC feeds read again (an administrator's `systemctl reload` after a feed
+// download); the engine keeps its indicators when one it uses cannot be read.
+void ReloadIocFeeds(detect::LiveEngine* engine) {
+  if (engine == nullptr) {
+    log::Warn("detect.iocs_not_reloaded", {{"reason", "detection is disabled"}});
+    return;
+  }
+  auto reload = engine->ReloadIocs();
+  if (!reload.ok()) {
+    log::Error("detect.iocs_reload_failed", {{"error", reload.status().message()}});
+    return;
+  }
+  log::Info("detect.iocs_reloaded", {{"feeds", static_cast<int64_t>(reload->feeds)},
+                                     {"indicators", static_cast<int64_t>(reload->indicators)}});
+}
+
 }  // namespace
 
 int Serve(const ServeOptions& options) {
@@ -129,6 +145,7 @@ int Serve(const ServeOptions& options) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // reload the IoC feeds
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (!crypto::InitCrypto().ok()) return Fail("cannot initialise cryptography");
   Config config;
@@ -427,6 +444,10 @@ int Serve(const ServeOptions& options) {
     if (sig == SIGINT || sig == SIGTERM) {
       log::Info("serve.stopping", {{"signal", sig}});
       break;
+    }
+    if (sig == SIGHUP) {
+      ReloadIocFeeds(engine.get());
+      continue;
     }
     app.RunMaintenance();
     if (keeper_child && !keeper_child->Alive()) {

@@ -428,6 +428,85 @@ TEST(LiveEngineTest, ATruncatedFeedIsLeftOutAndRaisedNotFatal) {
   std::filesystem::remove_all(dir);
 }
 
+// A feed refreshed in place is matched after ReloadIocs, as a whole (an indicator it dropped
+// matches no more); one that breaks keeps the indicators the engine has, and is raised.
+TEST(LiveEngineTest, ReloadedFeedsReplaceTheIndicatorsAndABrokenOneKeepsThem) {
+  const std::string dir = ::testing::TempDir() + "/live_engine_reload";
+  std::filesystem::create_directories(dir);
+  const std::string feed = dir + "/cert.csv", missing = dir + "/never-downloaded.json";
+  std::ofstream(feed) << "type,value,source\nip,198.51.100.7,cert\n";
+  LiveEngineOptions opt;
+  opt.ioc_files = {feed, missing};
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  ASSERT_EQ(h.engine->unusable_feeds().size(), 1u);
+  h.At(0, Probe("198.51.100.9", "/mifs/login.jsp", 200));
+  EXPECT_EQ(h.rec.CountRule("rampart-ioc"), 0u);
+  h.rec.Take();
+
+  // The refreshed feed names .9 instead of .7. The feed that was never usable blocks nothing.
+  std::ofstream(feed, std::ios::trunc) << "type,value,source\nip,198.51.100.9,cert\n"
+                                          "domain,evil.example,cert\n";
+  auto reload = h.engine->ReloadIocs();
+  ASSERT_TRUE(reload.ok()) << reload.status().ToString();
+  EXPECT_EQ(reload->feeds, 2u);
+  EXPECT_EQ(reload->indicators, 2u);
+  h.At(10, Probe("198.51.100.9", "/mifs/login.jsp", 200));
+  h.At(11, Probe("198.51.100.7", "/mifs/login.jsp", 200));
+  auto alerts = h.rec.Take();
+  std::vector<std::string> entities;
+  for (const auto& a : alerts) {
+    if (a.rule_id == "rampart-ioc") entities.push_back(a.entity);
+  }
+  EXPECT_EQ(entities, std::vector<std::string>{"source.ip=198.51.100.9"});
+  EXPECT_EQ(std::count_if(
+                alerts.begin(), alerts.end(),
+                [](const auto& a) { return a.rule_id == "rampart-detection-ioc-feed-unusable"; }),
+            1)
+      << "the feed still missing is raised again";
+
+  // A download cut short: the reload is refused and names the file; .9 still matches.
+  std::ofstream(feed, std::ios::trunc) << std::string("\x1f\x8b\x08\0\0\0", 6);
+  reload = h.engine->ReloadIocs();
+  ASSERT_FALSE(reload.ok());
+  EXPECT_NE(reload.status().message().find(feed), std::string::npos) << reload.status().message();
+  h.At(20, Probe("198.51.100.9", "/mifs/index.jsp", 200));
+  alerts = h.rec.Take();
+  std::vector<std::string> raised;
+  for (const auto& a : alerts) raised.push_back(a.rule_id + " " + a.entity);
+  std::sort(raised.begin(), raised.end());
+  EXPECT_EQ(raised,
+            (std::vector<std::string>{"rampart-detection-ioc-feed-unusable file.path=" + feed,
+                                      "rampart-detection-ioc-feed-unusable file.path=" + missing,
+                                      "rampart-ioc source.ip=198.51.100.9"}));
+  std::filesystem::remove_all(dir);
+}
+
+// On the engine thread, an event emitted after ReloadIocs returned is matched with the new
+// indicators.
+TEST(LiveEngineTest, EngineThreadMatchesTheNextEventWithReloadedFeeds) {
+  const std::string dir = ::testing::TempDir() + "/live_engine_reload_thread";
+  std::filesystem::create_directories(dir);
+  const std::string feed = dir + "/feed.csv";
+  std::ofstream(feed) << "type,value,source\nip,198.51.100.7,cert\n";
+  LiveEngineOptions opt;
+  opt.ioc_files = {feed};
+  opt.housekeeping_millis = 60'000;
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  h.engine->Start();
+  std::ofstream(feed, std::ios::trunc) << "type,value,source\nip,198.51.100.9,cert\n";
+  ASSERT_TRUE(h.engine->ReloadIocs().ok());
+  h.engine->Emit(Probe("198.51.100.9", "/mifs/login.jsp", 200));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (h.rec.CountRule("rampart-ioc") == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  h.engine->Stop();
+  EXPECT_EQ(h.rec.CountRule("rampart-ioc"), 1u);
+  std::filesystem::remove_all(dir);
+}
+
 // Feeds that list a webshell by MD5 or SHA-1 alone match the file-integrity monitor's events.
 TEST(LiveEngineTest, Md5AndSha1IndicatorsMatchFileEvents) {
   const std::string dir = ::testing::TempDir() + "/live_engine_hashes";

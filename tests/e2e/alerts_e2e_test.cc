@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 
 #include "common/crypto.h"
@@ -123,6 +124,78 @@ TEST(AlertsE2e, ExploitRequestBecomesAStoredAlertVisibleThroughTheApi) {
   EXPECT_EQ(lines.find(admin), std::string::npos) << "no bearer secret in the alert file";
   std::error_code ec;
   fs::remove_all(dir, ec);
+}
+
+// An administrator replaces an IoC feed and sends SIGHUP (`systemctl reload`): the running
+// server matches the new indicators. A feed that then breaks keeps them and is raised.
+TEST(AlertsE2e, IocFeedsReloadOnSighupWithoutARestart) {
+  ASSERT_TRUE(crypto::InitCrypto().ok());
+  fs::path dir = FreshTestDir("rampart_ioc_reload_e2e");
+  std::string data = (dir / "data").string();
+  std::string feed = (dir / "cert-eu.csv").string();
+  std::string config = (dir / "rampart.yml").string();
+  WriteFile(feed, "type,value,source\nip,192.0.2.55,cert-eu\n");
+  {
+    std::ofstream out(config);
+    out << "response:\n"
+        << "  playbooks: false\n"
+        << "detection:\n"
+        << "  canary_paths: [\"/canary-sync\"]\n"
+        << "  ioc_files: [\"" << feed << "\"]\n";
+  }
+  DemoServer demo;
+  std::string error;
+  ASSERT_TRUE(demo.Start(data, config, &error)) << error;
+  ServerProcess& server = demo.process;
+  auto alerts_of = [&](const std::string& rule) {
+    ApiReply list =
+        CallApi(server.url(), demo.ca, demo.superadmin, "GET", "/api/v1/alerts?rule=" + rule);
+    EXPECT_EQ(list.status, 200) << list.raw;
+    return list.body["items"];
+  };
+  // Waits until the rule has an alert (the engine stores after the response went out).
+  auto wait_for = [&](const std::string& rule) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (!alerts_of(rule).empty()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  auto wait_for_log = [&](const std::string& event) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (server.log().find("\"event\":\"" + event + "\"") != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+
+  // This client (127.0.0.1) is in no feed yet: by the time the canary request after it has
+  // its alert, the engine has matched it, and found nothing.
+  EXPECT_EQ(CallApi(server.url(), demo.ca, "", "GET", "/mifs/login.jsp").status, 404);
+  CallApi(server.url(), demo.ca, "", "GET", "/canary-sync");
+  ASSERT_TRUE(wait_for("rampart-canary-path")) << server.log();
+  EXPECT_TRUE(alerts_of("rampart-ioc").empty());
+
+  // The feed is replaced as a downloader would (a new file renamed over the old), then SIGHUP.
+  WriteFile(feed + ".new", "type,value,source\nip,127.0.0.1,cert-eu\n");
+  fs::rename(feed + ".new", feed);
+  ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+  ASSERT_TRUE(wait_for_log("detect.iocs_reloaded")) << server.log();
+  EXPECT_EQ(CallApi(server.url(), demo.ca, "", "GET", "/mifs/login.jsp").status, 404);
+  ASSERT_TRUE(wait_for("rampart-ioc")) << server.log();
+  EXPECT_EQ(alerts_of("rampart-ioc")[0]["entity"], "source.ip=127.0.0.1");
+
+  // A download cut short: the reload is refused, the server keeps serving and says why.
+  WriteFile(feed, std::string("\x1f\x8b\x08\0\0\0", 6));
+  ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+  ASSERT_TRUE(wait_for_log("detect.iocs_reload_failed")) << server.log();
+  ASSERT_TRUE(wait_for("rampart-detection-ioc-feed-unusable")) << server.log();
+  EXPECT_EQ(alerts_of("rampart-detection-ioc-feed-unusable")[0]["entity"], "file.path=" + feed);
+  EXPECT_EQ(CallApi(server.url(), demo.ca, "", "GET", "/healthz").status, 200);
+  EXPECT_EQ(server.Stop(), 0);
+  fs::remove_all(dir);
 }
 
 }  // namespace
