@@ -39,11 +39,18 @@ std::string NormalSeverity(const std::string& s) {
 }
 
 // Reads each IoC file into *store; a file that cannot be read or parsed goes to *unusable
-// (and the log), the others are read all the same.
+// (and the log), the others are read all the same. So does one of `must_yield` that gives no
+// indicator: a feed that had some and has none now is an empty or error-page download far
+// more often than a feed whose every indicator was withdrawn.
 void LoadFeeds(const std::vector<std::string>& files, int64_t now, IocStore* store,
-               std::vector<UnusableFeed>* unusable) {
+               std::vector<UnusableFeed>* unusable, const std::set<std::string>& must_yield = {}) {
   for (const auto& file : files) {
     auto report = ImportIocFile(file, now, store);
+    if (report.ok() && report->added == 0 && must_yield.count(file)) {
+      report =
+          Status::InvalidArgument("no indicator in the file (" + std::to_string(report->skipped) +
+                                  " entries skipped): an empty or error-page download?");
+    }
     if (!report.ok()) {
       unusable->push_back({file, report.status().message()});
       log::Error("detect.ioc_feed_unusable",
@@ -54,6 +61,24 @@ void LoadFeeds(const std::vector<std::string>& files, int64_t now, IocStore* sto
                                          {"added", static_cast<int64_t>(report->added)},
                                          {"skipped", static_cast<int64_t>(report->skipped)}});
   }
+}
+
+// Whether two lists of correlation rules count the same things the same way, in the same
+// order (the tracker's windows are per rule index and per referenced-rule slot).
+bool SameCorrelations(const std::vector<CorrelationRule>& a,
+                      const std::vector<CorrelationRule>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const CorrelationRule& x = a[i];
+    const CorrelationRule& y = b[i];
+    if (x.info.id != y.info.id || x.info.name != y.info.name || x.info.title != y.info.title ||
+        x.info.severity != y.info.severity || x.info.attack != y.info.attack || x.type != y.type ||
+        x.rules != y.rules || x.group_by != y.group_by || x.timespan_millis != y.timespan_millis ||
+        x.value_field != y.value_field || x.threshold != y.threshold || x.generate != y.generate) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // The files of `files` not in `unusable`.
@@ -82,12 +107,13 @@ class LiveEngine::Impl {
   void ReportLost(uint64_t count) { queue_.AddDropped(count); }
   void Wake();
   Result<IocReload> ReloadIocs();
+  Result<RulesReload> ReloadRules();
   void Start();
   void Stop();
   size_t ProcessPending();
   LiveEngineStats stats() const;
-  size_t rule_count() const { return rules_ ? rules_->size() : 0; }
-  size_t correlation_count() const { return tracker_ ? tracker_->rules().size() : 0; }
+  size_t rule_count() const { return rule_count_.load(); }
+  size_t correlation_count() const { return correlation_count_.load(); }
   const std::vector<SkippedRule>& skipped() const { return skipped_; }
   const std::vector<UnusableFeed>& unusable_feeds() const { return unusable_feeds_; }
 
@@ -109,6 +135,17 @@ class LiveEngine::Impl {
   BoundedQueue<SecurityEvent> queue_;
 
   // Engine-thread state.
+  // What the rules compile to; built on whichever thread loads them, then installed on the
+  // engine thread (Install).
+  struct CompiledRules {
+    std::unique_ptr<RuleSet> rules;
+    LinkedCorrelations linked;
+    std::vector<SkippedRule> skipped;
+  };
+  Result<CompiledRules> CompileRules() const;
+  // Makes `compiled` the engine's rules; the correlation windows are kept when `keep_windows`.
+  void Install(CompiledRules compiled, bool keep_windows);
+
   std::unique_ptr<RuleSet> rules_;
   std::unique_ptr<RuleMatcher> matcher_;
   std::unique_ptr<CorrelationTracker> tracker_;
@@ -132,6 +169,11 @@ class LiveEngine::Impl {
   // The files whose indicators the engine's store holds (those usable at the last load).
   std::set<std::string> feeds_in_use_;
   std::unique_ptr<IocStore> reloaded_iocs_;
+  // The correlation rules of the last rules accepted (installed or pending), and the rules
+  // handed over by ReloadRules with whether the windows stay.
+  std::vector<CorrelationRule> correlations_in_use_;
+  std::unique_ptr<CompiledRules> reloaded_rules_;
+  bool reloaded_rules_keep_windows_ = true;
   std::vector<UnusableFeed> reload_unusable_;
   std::atomic<bool> reload_pending_{false};
   Event event_;
@@ -150,6 +192,8 @@ class LiveEngine::Impl {
   void Deliver(const core::Alert& a);
   void FlushPending();
 
+  std::atomic<size_t> rule_count_{0};
+  std::atomic<size_t> correlation_count_{0};
   std::atomic<uint64_t> processed_{0};
   std::atomic<uint64_t> alerts_{0};
   std::atomic<size_t> tracked_keys_{0};
@@ -162,7 +206,7 @@ class LiveEngine::Impl {
   std::atomic<bool> stop_{false};
 };
 
-Status LiveEngine::Impl::Load() {
+Result<LiveEngine::Impl::CompiledRules> LiveEngine::Impl::CompileRules() const {
   RuleSetBuilder builder;
   builder.set_keep_correlations(true);
   for (const auto& dir : options_.rule_dirs) {
@@ -173,16 +217,36 @@ Status LiveEngine::Impl::Load() {
     builder.AddRuleText(options_.rule_texts[i], "rule text " + std::to_string(i + 1))
         .IgnoreError();  // recorded in skipped()
   }
-  RAMPART_ASSIGN_OR_RETURN(rules_, builder.Build());
-  skipped_ = rules_->skipped();
-  matcher_ = std::make_unique<RuleMatcher>(*rules_);
+  CompiledRules compiled;
+  RAMPART_ASSIGN_OR_RETURN(compiled.rules, builder.Build());
+  compiled.skipped = compiled.rules->skipped();
+  compiled.linked = LinkCorrelations(*compiled.rules, builder.correlations());
+  compiled.skipped.insert(compiled.skipped.end(), compiled.linked.skipped.begin(),
+                          compiled.linked.skipped.end());
+  return compiled;
+}
 
-  LinkedCorrelations linked = LinkCorrelations(*rules_, builder.correlations());
-  skipped_.insert(skipped_.end(), linked.skipped.begin(), linked.skipped.end());
-  feeds_ = std::move(linked.feeds);
-  generates_ = std::move(linked.generates);
-  tracker_ =
-      std::make_unique<CorrelationTracker>(std::move(linked.rules), options_.max_tracked_keys);
+void LiveEngine::Impl::Install(CompiledRules compiled, bool keep_windows) {
+  // The matcher reads the rule set it was made for: the old set outlives the old matcher.
+  std::unique_ptr<RuleSet> old = std::move(rules_);
+  rules_ = std::move(compiled.rules);
+  matcher_ = std::make_unique<RuleMatcher>(*rules_);
+  old.reset();
+  feeds_ = std::move(compiled.linked.feeds);
+  generates_ = std::move(compiled.linked.generates);
+  if (!keep_windows || !tracker_) {
+    tracker_ = std::make_unique<CorrelationTracker>(std::move(compiled.linked.rules),
+                                                    options_.max_tracked_keys);
+  }
+  rule_count_ = rules_->size();
+  correlation_count_ = tracker_->rules().size();
+}
+
+Status LiveEngine::Impl::Load() {
+  RAMPART_ASSIGN_OR_RETURN(CompiledRules compiled, CompileRules());
+  skipped_ = compiled.skipped;
+  correlations_in_use_ = compiled.linked.rules;
+  Install(std::move(compiled), /*keep_windows=*/false);
   // A feed cut short by a failed download must not keep the server (and every other feed and
   // rule) down: it is left out, logged, and raised as an alert by the first housekeeping.
   LoadFeeds(options_.ioc_files, clock_->NowMillis(), iocs_.get(), &unusable_feeds_);
@@ -262,7 +326,11 @@ void LiveEngine::Impl::Run() {
       last_housekeeping = now;
     }
     if (stop_.load()) {
-      while (queue_.TryPop(&ev)) Process(ev);
+      TakeReload();
+      while (queue_.TryPop(&ev)) {
+        TakeReload();
+        Process(ev);
+      }
       Housekeeping();
       return;
     }
@@ -288,24 +356,33 @@ size_t LiveEngine::Impl::ProcessPending() {
 }
 
 Result<IocReload> LiveEngine::Impl::ReloadIocs() {
+  std::set<std::string> in_use;
+  {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    in_use = feeds_in_use_;
+  }
   auto store = std::make_unique<IocStore>();
   std::vector<UnusableFeed> unusable;
-  LoadFeeds(options_.ioc_files, clock_->NowMillis(), store.get(), &unusable);
-  IocReload reload{options_.ioc_files.size(), store->size()};
+  LoadFeeds(options_.ioc_files, clock_->NowMillis(), store.get(), &unusable, in_use);
+  std::set<std::string> usable = UsableFeeds(options_.ioc_files, unusable);
+  IocReload reload{usable.size(), store->size()};
+  std::unique_ptr<IocStore> replaced;  // a pending store this one replaces, freed unlocked
   // A feed the engine uses that cannot be read now (a download cut short) keeps the reload
   // from applying: its indicators would be lost. One that was unusable already blocks nothing.
   std::string lost;
   {
     std::lock_guard<std::mutex> lock(reload_mu_);
-    for (const UnusableFeed& feed : unusable) {
+    for (UnusableFeed& feed : unusable) {
       if (feeds_in_use_.count(feed.file)) {
+        feed.indicators_kept = true;
         lost += (lost.empty() ? "" : "; ") + feed.file + ": " + feed.error;
       }
     }
     // (A failed reload leaves an earlier one that the engine has not taken yet pending.)
     if (lost.empty()) {
+      replaced = std::move(reloaded_iocs_);
       reloaded_iocs_ = std::move(store);
-      feeds_in_use_ = UsableFeeds(options_.ioc_files, unusable);
+      feeds_in_use_ = std::move(usable);
     }
     reload_unusable_ = unusable;
     reload_pending_ = true;
@@ -317,19 +394,50 @@ Result<IocReload> LiveEngine::Impl::ReloadIocs() {
   return reload;
 }
 
+Result<RulesReload> LiveEngine::Impl::ReloadRules() {
+  RAMPART_ASSIGN_OR_RETURN(CompiledRules compiled, CompileRules());
+  RulesReload reload;
+  reload.rules = compiled.rules->size();
+  reload.correlations = compiled.linked.rules.size();
+  reload.skipped = compiled.skipped;
+  {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    // Compared with the last rules accepted; when a pending reload is replaced before the
+    // engine took it, the windows stay only if neither changed the correlations.
+    reload.correlation_windows_kept = SameCorrelations(correlations_in_use_, compiled.linked.rules);
+    if (reloaded_rules_) {
+      reloaded_rules_keep_windows_ =
+          reloaded_rules_keep_windows_ && reload.correlation_windows_kept;
+    } else {
+      reloaded_rules_keep_windows_ = reload.correlation_windows_kept;
+    }
+    correlations_in_use_ = compiled.linked.rules;
+    reloaded_rules_ = std::make_unique<CompiledRules>(std::move(compiled));
+    reload_pending_ = true;
+  }
+  Wake();
+  return reload;
+}
+
 void LiveEngine::Impl::TakeReload() {
   if (!reload_pending_.load()) return;
   std::unique_ptr<IocStore> store;
   std::vector<UnusableFeed> unusable;
+  std::unique_ptr<CompiledRules> rules;
+  bool keep_windows = true;
   {
     std::lock_guard<std::mutex> lock(reload_mu_);
     store = std::move(reloaded_iocs_);
     unusable = std::move(reload_unusable_);
     reload_unusable_.clear();
+    rules = std::move(reloaded_rules_);
+    keep_windows = reloaded_rules_keep_windows_;
+    reloaded_rules_keep_windows_ = true;
     reload_pending_ = false;
   }
-  // The store it replaces is freed here, on the engine thread, the only one that read it.
+  // What they replace is freed here, on the engine thread, the only one that read it.
   if (store) iocs_ = std::move(store);
+  if (rules) Install(std::move(*rules), keep_windows);
   feeds_to_report_.insert(feeds_to_report_.end(), unusable.begin(), unusable.end());
 }
 
@@ -384,10 +492,13 @@ void LiveEngine::Impl::Housekeeping() {
       nlohmann::json ev = {{"@timestamp", FormatRfc3339(now / 1000)},
                            {"event.action", "detection.ioc_feed_unusable"},
                            {"file.path", feed.file},
-                           {"error.message", feed.error}};
+                           {"error.message", feed.error},
+                           {"ioc_feed.indicators_kept", feed.indicators_kept}};
       Raise("rampart-detection-ioc-feed-unusable",
-            "IoC feed could not be loaded; detection runs without it", "high", {"T1562"},
-            "file.path=" + feed.file, "", now, ev.dump(), 1);
+            feed.indicators_kept
+                ? "IoC feed could not be reloaded; the indicators loaded before stay in use"
+                : "IoC feed could not be loaded; detection runs without it",
+            "high", {"T1562"}, "file.path=" + feed.file, "", now, ev.dump(), 1);
     }
     feeds_to_report_.clear();
     FlushPending();
@@ -657,6 +768,9 @@ size_t LiveEngine::ProcessPending() {
 }
 Result<IocReload> LiveEngine::ReloadIocs() {
   return impl_->ReloadIocs();
+}
+Result<RulesReload> LiveEngine::ReloadRules() {
+  return impl_->ReloadRules();
 }
 LiveEngineStats LiveEngine::stats() const {
   return impl_->stats();

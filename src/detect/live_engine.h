@@ -83,12 +83,23 @@ struct LiveEngineStats {
 struct UnusableFeed {
   std::string file;
   std::string error;
+  // Set when a reload was refused for it: the engine keeps the indicators it had.
+  bool indicators_kept = false;
 };
 
 // What a reload of the IoC files read.
 struct IocReload {
-  size_t feeds = 0;       // files read
+  size_t feeds = 0;       // files read and used
   size_t indicators = 0;  // indicators the engine matches from now on
+};
+
+// What a reload of the rules built.
+struct RulesReload {
+  size_t rules = 0;
+  size_t correlations = 0;
+  std::vector<SkippedRule> skipped;  // with their reasons, as at start
+  // False when the correlation rules changed: their windows start empty.
+  bool correlation_windows_kept = true;
 };
 
 class LiveEngine final : public EventSink {
@@ -119,16 +130,25 @@ class LiveEngine final : public EventSink {
   // Reads every IoC file again, on the calling thread, and hands the indicators to the engine,
   // which takes them before its next event: feeds refreshed in place (a nightly download from
   // a CERT) are matched without a restart, and no correlation window or alert state is lost.
-  // All or nothing: when a file cannot be read or parsed, the engine keeps the indicators it
-  // has, the error names the file, and the engine raises
-  // `rampart-detection-ioc-feed-unusable` for it at its next housekeeping. Thread-safe; one
-  // reload at a time is taken, a later one replacing an earlier that is still pending.
+  // All or nothing: when a file the engine uses cannot be read or parsed now, or gives no
+  // indicator (an empty download, an error page), the engine keeps the indicators it has, the
+  // error names the file, and the engine raises `rampart-detection-ioc-feed-unusable` for it
+  // at its next housekeeping. A file that was unusable already blocks nothing. Callable from
+  // any thread; meant for one caller at a time (with two at once, the one that finishes last
+  // wins), and a reload replaces an earlier one the engine has not taken yet.
   Result<IocReload> ReloadIocs();
+  // Builds the rules (rule_dirs and rule_texts) again, on the calling thread, and hands them to
+  // the engine like ReloadIocs: a new Sigma rule is matched without a restart. The correlation
+  // windows (counts, distinct values, sequences under way) are kept when the correlation rules
+  // are the same as before, and start empty when any changed. A rule that cannot be used is
+  // skipped, as at start; InvalidArgument, with the current rules kept, only when the set
+  // cannot be built at all (a rule directory gone). Thread-safe, as ReloadIocs.
+  Result<RulesReload> ReloadRules();
 
   LiveEngineStats stats() const;
   size_t rule_count() const;
   size_t correlation_count() const;
-  // As loaded by Create.
+  // As loaded by Create (ReloadRules and ReloadIocs report their own).
   const std::vector<SkippedRule>& skipped() const;
   const std::vector<UnusableFeed>& unusable_feeds() const;
 

@@ -95,6 +95,9 @@ int RunKeeper(const KeeperProcessOptions& options) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  // A hangup of serve's terminal or process group (serve reloads detection on it) must not
+  // stop the keeper: taken here, it only brings the next checkpoint forward.
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   DeferredTrail trail;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <set>
@@ -119,20 +120,33 @@ std::string SourceMetrics(const detect::LogFollower* follower,
   return out;
 }
 
-// SIGHUP: the IoC feeds read again (an administrator's `systemctl reload` after a feed
-// download); the engine keeps its indicators when one it uses cannot be read.
-void ReloadIocFeeds(detect::LiveEngine* engine) {
+// SIGHUP (an administrator's `systemctl reload` after a rule was added or a feed downloaded):
+// the rules and the IoC feeds read again. Each is taken whole or not at all; the engine keeps
+// what it has of the one that fails.
+void ReloadDetection(detect::LiveEngine* engine) {
   if (engine == nullptr) {
-    log::Warn("detect.iocs_not_reloaded", {{"reason", "detection is disabled"}});
+    log::Warn("detect.not_reloaded", {{"reason", "detection is disabled"}});
     return;
   }
-  auto reload = engine->ReloadIocs();
-  if (!reload.ok()) {
-    log::Error("detect.iocs_reload_failed", {{"error", reload.status().message()}});
+  if (auto rules = engine->ReloadRules(); !rules.ok()) {
+    log::Error("detect.rules_reload_failed", {{"error", rules.status().message()}});
+  } else {
+    for (const auto& s : rules->skipped) {
+      log::Warn("detect.rule_skipped", {{"file", s.file}, {"reason", s.reason}});
+    }
+    log::Info("detect.rules_reloaded",
+              {{"rules", static_cast<int64_t>(rules->rules)},
+               {"correlations", static_cast<int64_t>(rules->correlations)},
+               {"skipped", static_cast<int64_t>(rules->skipped.size())},
+               {"correlation_windows", rules->correlation_windows_kept ? "kept" : "restarted"}});
+  }
+  auto iocs = engine->ReloadIocs();
+  if (!iocs.ok()) {
+    log::Error("detect.iocs_reload_failed", {{"error", iocs.status().message()}});
     return;
   }
-  log::Info("detect.iocs_reloaded", {{"feeds", static_cast<int64_t>(reload->feeds)},
-                                     {"indicators", static_cast<int64_t>(reload->indicators)}});
+  log::Info("detect.iocs_reloaded", {{"feeds", static_cast<int64_t>(iocs->feeds)},
+                                     {"indicators", static_cast<int64_t>(iocs->indicators)}});
 }
 
 }  // namespace
@@ -145,7 +159,7 @@ int Serve(const ServeOptions& options) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);  // reload the IoC feeds
+  sigaddset(&signals, SIGHUP);  // reload the rules and the IoC feeds
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (!crypto::InitCrypto().ok()) return Fail("cannot initialise cryptography");
   Config config;
@@ -437,18 +451,23 @@ int Serve(const ServeOptions& options) {
       "serve.started",
       {{"listen", config.listen}, {"port", static_cast<int>(server.port())}, {"tls", config.tls}});
 
-  constexpr int kMaintenanceSeconds = 30;
+  // Maintenance every 30 s, however many reloads come in between.
+  constexpr auto kMaintenancePeriod = std::chrono::seconds(30);
+  auto next_maintenance = std::chrono::steady_clock::now() + kMaintenancePeriod;
   for (;;) {
-    timespec timeout{kMaintenanceSeconds, 0};
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        next_maintenance - std::chrono::steady_clock::now());
+    if (left.count() < 0) left = std::chrono::milliseconds(0);
+    timespec timeout{static_cast<time_t>(left.count() / 1000),
+                     static_cast<long>(left.count() % 1000) * 1000000L};
     int sig = sigtimedwait(&signals, nullptr, &timeout);
     if (sig == SIGINT || sig == SIGTERM) {
       log::Info("serve.stopping", {{"signal", sig}});
       break;
     }
-    if (sig == SIGHUP) {
-      ReloadIocFeeds(engine.get());
-      continue;
-    }
+    if (sig == SIGHUP) ReloadDetection(engine.get());
+    if (std::chrono::steady_clock::now() < next_maintenance) continue;
+    next_maintenance = std::chrono::steady_clock::now() + kMaintenancePeriod;
     app.RunMaintenance();
     if (keeper_child && !keeper_child->Alive()) {
       // Decrypts and signing fail closed meanwhile; a new keeper reloads the same keys and log.

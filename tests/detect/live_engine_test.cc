@@ -449,7 +449,7 @@ TEST(LiveEngineTest, ReloadedFeedsReplaceTheIndicatorsAndABrokenOneKeepsThem) {
                                           "domain,evil.example,cert\n";
   auto reload = h.engine->ReloadIocs();
   ASSERT_TRUE(reload.ok()) << reload.status().ToString();
-  EXPECT_EQ(reload->feeds, 2u);
+  EXPECT_EQ(reload->feeds, 1u) << "the feed never downloaded is not used";
   EXPECT_EQ(reload->indicators, 2u);
   h.At(10, Probe("198.51.100.9", "/mifs/login.jsp", 200));
   h.At(11, Probe("198.51.100.7", "/mifs/login.jsp", 200));
@@ -465,20 +465,31 @@ TEST(LiveEngineTest, ReloadedFeedsReplaceTheIndicatorsAndABrokenOneKeepsThem) {
             1)
       << "the feed still missing is raised again";
 
-  // A download cut short: the reload is refused and names the file; .9 still matches.
-  std::ofstream(feed, std::ios::trunc) << std::string("\x1f\x8b\x08\0\0\0", 6);
-  reload = h.engine->ReloadIocs();
-  ASSERT_FALSE(reload.ok());
-  EXPECT_NE(reload.status().message().find(feed), std::string::npos) << reload.status().message();
-  h.At(20, Probe("198.51.100.9", "/mifs/index.jsp", 200));
-  alerts = h.rec.Take();
-  std::vector<std::string> raised;
-  for (const auto& a : alerts) raised.push_back(a.rule_id + " " + a.entity);
-  std::sort(raised.begin(), raised.end());
-  EXPECT_EQ(raised,
-            (std::vector<std::string>{"rampart-detection-ioc-feed-unusable file.path=" + feed,
-                                      "rampart-detection-ioc-feed-unusable file.path=" + missing,
-                                      "rampart-ioc source.ip=198.51.100.9"}));
+  // A download cut short, an empty one, an error page saved under the feed's name: each
+  // reload is refused and names the file; .9 still matches.
+  int64_t at = 20;
+  for (const std::string& broken : {std::string("\x1f\x8b\x08\0\0\0", 6), std::string(),
+                                    std::string("<html><body>502 Bad Gateway</body></html>\n")}) {
+    std::ofstream(feed, std::ios::trunc | std::ios::binary) << broken;
+    reload = h.engine->ReloadIocs();
+    ASSERT_FALSE(reload.ok()) << broken;
+    EXPECT_NE(reload.status().message().find(feed), std::string::npos) << reload.status().message();
+    h.At(at++, Probe("198.51.100.9", "/mifs/index.jsp", 200));
+    alerts = h.rec.Take();
+    std::vector<std::string> raised;
+    for (const auto& a : alerts) {
+      raised.push_back(a.rule_id + " " + a.entity);
+      if (a.entity == "file.path=" + feed) {
+        EXPECT_NE(a.rule_title.find("stay in use"), std::string::npos) << a.rule_title;
+      }
+    }
+    std::sort(raised.begin(), raised.end());
+    EXPECT_EQ(raised,
+              (std::vector<std::string>{"rampart-detection-ioc-feed-unusable file.path=" + feed,
+                                        "rampart-detection-ioc-feed-unusable file.path=" + missing,
+                                        "rampart-ioc source.ip=198.51.100.9"}))
+        << broken;
+  }
   std::filesystem::remove_all(dir);
 }
 
@@ -505,6 +516,77 @@ TEST(LiveEngineTest, EngineThreadMatchesTheNextEventWithReloadedFeeds) {
   h.engine->Stop();
   EXPECT_EQ(h.rec.CountRule("rampart-ioc"), 1u);
   std::filesystem::remove_all(dir);
+}
+
+// A rule added to a rule directory is matched after ReloadRules; the correlation windows under
+// way are kept while the correlation rules stay the same, and restart when one changes.
+TEST(LiveEngineTest, ReloadedRulesMatchAndKeepOrRestartTheCorrelationWindows) {
+  const std::string dir = ::testing::TempDir() + "/live_engine_rules_reload";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto correlation = [](int threshold) {
+    return "title: Device 404s\nid: many-404\ncorrelation:\n  type: event_count\n"
+           "  rules: [device_404]\n  group-by: [source.ip]\n  timespan: 1h\n"
+           "  condition: {gte: " +
+           std::to_string(threshold) + "}\nlevel: high\ntags: [attack.t1087]\n";
+  };
+  auto rules = RulesWithCorrelation(correlation(3));
+  std::ofstream(dir + "/base.yml") << rules[0];
+  std::ofstream(dir + "/correlation.yml") << rules[1];
+  LiveEngineOptions opt;
+  opt.rule_dirs = {dir};
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  EXPECT_EQ(h.engine->rule_count(), 1u);
+  h.At(0, Probe("203.0.113.7", "/api/v1/devices/a"));
+  h.At(1, Probe("203.0.113.7", "/api/v1/devices/b"));
+  h.At(2, Probe("203.0.113.7", "/mifs/new-webshell.jsp", 200));
+  EXPECT_TRUE(h.rec.Take().empty());
+
+  // A new rule; the correlation unchanged: its two counted probes stay in the window.
+  std::ofstream(dir + "/webshell.yml") << "title: New webshell\nid: new-webshell\n"
+                                          "logsource: {product: rampart}\n"
+                                          "detection:\n  sel:\n"
+                                          "    url.path|endswith: /new-webshell.jsp\n"
+                                          "  condition: sel\nlevel: critical\n";
+  auto reload = h.engine->ReloadRules();
+  ASSERT_TRUE(reload.ok()) << reload.status().ToString();
+  EXPECT_EQ(reload->rules, 2u);
+  EXPECT_EQ(reload->correlations, 1u);
+  EXPECT_TRUE(reload->correlation_windows_kept);
+  EXPECT_TRUE(reload->skipped.empty());
+  h.At(3, Probe("203.0.113.7", "/mifs/new-webshell.jsp", 200));
+  EXPECT_EQ(h.rec.CountRule("new-webshell"), 1u);
+  h.At(4, Probe("203.0.113.7", "/api/v1/devices/c"));
+  EXPECT_EQ(h.rec.CountRule("many-404"), 1u) << "the third probe completes the kept window";
+  EXPECT_EQ(h.engine->rule_count(), 2u);
+  h.rec.Take();
+
+  // The threshold changes: the windows start empty, so four new probes are needed.
+  std::ofstream(dir + "/correlation.yml", std::ios::trunc) << correlation(4);
+  reload = h.engine->ReloadRules();
+  ASSERT_TRUE(reload.ok()) << reload.status().ToString();
+  EXPECT_FALSE(reload->correlation_windows_kept);
+  for (int i = 0; i < 3; ++i) h.At(10 + i, Probe("203.0.113.7", "/api/v1/devices/d"));
+  EXPECT_EQ(h.rec.CountRule("many-404"), 0u);
+  h.At(13, Probe("203.0.113.7", "/api/v1/devices/d"));
+  EXPECT_EQ(h.rec.CountRule("many-404"), 1u);
+
+  // A rule that does not parse is skipped with its reason, the others load.
+  std::ofstream(dir + "/broken.yml") << "title: [unclosed\n";
+  reload = h.engine->ReloadRules();
+  ASSERT_TRUE(reload.ok()) << reload.status().ToString();
+  EXPECT_EQ(reload->rules, 2u);
+  ASSERT_EQ(reload->skipped.size(), 1u);
+  EXPECT_NE(reload->skipped[0].file.find("broken.yml"), std::string::npos);
+
+  // The directory gone: refused, and the rules in use still match.
+  std::filesystem::remove_all(dir);
+  reload = h.engine->ReloadRules();
+  EXPECT_FALSE(reload.ok());
+  h.rec.Take();
+  h.At(20, Probe("203.0.113.8", "/mifs/new-webshell.jsp", 200));
+  EXPECT_EQ(h.rec.CountRule("new-webshell"), 1u);
 }
 
 // Feeds that list a webshell by MD5 or SHA-1 alone match the file-integrity monitor's events.

@@ -127,13 +127,16 @@ TEST(AlertsE2e, ExploitRequestBecomesAStoredAlertVisibleThroughTheApi) {
 }
 
 // An administrator replaces an IoC feed and sends SIGHUP (`systemctl reload`): the running
-// server matches the new indicators. A feed that then breaks keeps them and is raised.
-TEST(AlertsE2e, IocFeedsReloadOnSighupWithoutARestart) {
+// server matches the new indicators. A feed that then breaks keeps them and is raised. A rule
+// added to a rule directory is matched after the next SIGHUP.
+TEST(AlertsE2e, IocFeedsAndRulesReloadOnSighupWithoutARestart) {
   ASSERT_TRUE(crypto::InitCrypto().ok());
   fs::path dir = FreshTestDir("rampart_ioc_reload_e2e");
   std::string data = (dir / "data").string();
   std::string feed = (dir / "cert-eu.csv").string();
   std::string config = (dir / "rampart.yml").string();
+  std::string rules_dir = (dir / "rules").string();
+  fs::create_directories(rules_dir);
   WriteFile(feed, "type,value,source\nip,192.0.2.55,cert-eu\n");
   {
     std::ofstream out(config);
@@ -141,7 +144,8 @@ TEST(AlertsE2e, IocFeedsReloadOnSighupWithoutARestart) {
         << "  playbooks: false\n"
         << "detection:\n"
         << "  canary_paths: [\"/canary-sync\"]\n"
-        << "  ioc_files: [\"" << feed << "\"]\n";
+        << "  ioc_files: [\"" << feed << "\"]\n"
+        << "  rule_dirs: [\"" << rules_dir << "\"]\n";
   }
   DemoServer demo;
   std::string error;
@@ -162,10 +166,17 @@ TEST(AlertsE2e, IocFeedsReloadOnSighupWithoutARestart) {
     }
     return false;
   };
-  auto wait_for_log = [&](const std::string& event) {
+  // Waits until the server has logged `event` `times` times (each SIGHUP logs once).
+  auto wait_for_log = [&](const std::string& event, size_t times) {
+    const std::string needle = "\"event\":\"" + event + "\"";
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline) {
-      if (server.log().find("\"event\":\"" + event + "\"") != std::string::npos) return true;
+      std::string log = server.log();
+      size_t seen = 0;
+      for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
+        ++seen;
+      }
+      if (seen >= times) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return false;
@@ -182,18 +193,37 @@ TEST(AlertsE2e, IocFeedsReloadOnSighupWithoutARestart) {
   WriteFile(feed + ".new", "type,value,source\nip,127.0.0.1,cert-eu\n");
   fs::rename(feed + ".new", feed);
   ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
-  ASSERT_TRUE(wait_for_log("detect.iocs_reloaded")) << server.log();
+  ASSERT_TRUE(wait_for_log("detect.iocs_reloaded", 1)) << server.log();
   EXPECT_EQ(CallApi(server.url(), demo.ca, "", "GET", "/mifs/login.jsp").status, 404);
   ASSERT_TRUE(wait_for("rampart-ioc")) << server.log();
   EXPECT_EQ(alerts_of("rampart-ioc")[0]["entity"], "source.ip=127.0.0.1");
 
-  // A download cut short: the reload is refused, the server keeps serving and says why.
+  // A download cut short: the reload is refused, the server keeps serving and says why, and
+  // the indicators stay: one more request from this client adds to its IoC alert.
+  const int64_t count_before = alerts_of("rampart-ioc")[0]["count"].get<int64_t>();
   WriteFile(feed, std::string("\x1f\x8b\x08\0\0\0", 6));
   ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
-  ASSERT_TRUE(wait_for_log("detect.iocs_reload_failed")) << server.log();
+  ASSERT_TRUE(wait_for_log("detect.iocs_reload_failed", 1)) << server.log();
   ASSERT_TRUE(wait_for("rampart-detection-ioc-feed-unusable")) << server.log();
   EXPECT_EQ(alerts_of("rampart-detection-ioc-feed-unusable")[0]["entity"], "file.path=" + feed);
-  EXPECT_EQ(CallApi(server.url(), demo.ca, "", "GET", "/healthz").status, 200);
+  EXPECT_EQ(CallApi(server.url(), demo.ca, "", "GET", "/mifs/login.jsp").status, 404);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (alerts_of("rampart-ioc")[0]["count"].get<int64_t>() <= count_before &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GT(alerts_of("rampart-ioc")[0]["count"].get<int64_t>(), count_before);
+
+  // A rule dropped into a rule directory is matched after the next SIGHUP (the rules are taken
+  // before the first event after the log line).
+  WriteFile(rules_dir + "/reload-marker.yml",
+            "title: Reload marker\nid: reload-marker\nlogsource: {product: rampart}\n"
+            "detection:\n  sel:\n    url.path|endswith: /reload-marker.txt\n"
+            "  condition: sel\nlevel: high\n");
+  ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+  ASSERT_TRUE(wait_for_log("detect.rules_reloaded", 3)) << server.log();
+  EXPECT_EQ(CallApi(server.url(), demo.ca, "", "GET", "/reload-marker.txt").status, 404);
+  ASSERT_TRUE(wait_for("reload-marker")) << server.log();
   EXPECT_EQ(server.Stop(), 0);
   fs::remove_all(dir);
 }
