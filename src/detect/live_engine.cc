@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -38,15 +39,26 @@ std::string NormalSeverity(const std::string& s) {
   return core::IsAlertSeverity(s) ? s : std::string("medium");
 }
 
-// Reads each IoC file into *store; a file that cannot be read or parsed goes to *unusable
-// (and the log), the others are read all the same. So does one of `must_yield` that gives no
-// indicator: a feed that had some and has none now is an empty or error-page download far
-// more often than a feed whose every indicator was withdrawn.
+// Whether every entry an import skipped was skipped for having expired.
+bool OnlyExpired(const ImportReport& report) {
+  for (const auto& [reason, count] : report.reasons) {
+    if (reason != "indicator expired" && reason != "indicator past valid_until") return false;
+  }
+  return true;
+}
+
+// Reads each IoC file into *store, and into *yielded how many indicators each usable one gave;
+// a file that cannot be read or parsed goes to *unusable (and the log), the others are read
+// all the same. So does one of `must_yield` (files that gave indicators last time) that gives
+// none now, unless all it holds has expired: a feed that had indicators and has none is an
+// empty or error-page download far more often than a feed whose every indicator was withdrawn.
 void LoadFeeds(const std::vector<std::string>& files, int64_t now, IocStore* store,
-               std::vector<UnusableFeed>* unusable, const std::set<std::string>& must_yield = {}) {
+               std::vector<UnusableFeed>* unusable, std::map<std::string, size_t>* yielded,
+               const std::set<std::string>& must_yield = {}) {
   for (const auto& file : files) {
     auto report = ImportIocFile(file, now, store);
-    if (report.ok() && report->added == 0 && must_yield.count(file)) {
+    if (report.ok() && report->added == 0 && must_yield.count(file) &&
+        (report->skipped == 0 || !OnlyExpired(*report))) {
       report =
           Status::InvalidArgument("no indicator in the file (" + std::to_string(report->skipped) +
                                   " entries skipped): an empty or error-page download?");
@@ -57,6 +69,7 @@ void LoadFeeds(const std::vector<std::string>& files, int64_t now, IocStore* sto
                  {{"file", file}, {"error", report.status().message()}});
       continue;
     }
+    (*yielded)[file] += report->added;
     log::Info("detect.ioc_feed_loaded", {{"file", file},
                                          {"added", static_cast<int64_t>(report->added)},
                                          {"skipped", static_cast<int64_t>(report->skipped)}});
@@ -79,14 +92,6 @@ bool SameCorrelations(const std::vector<CorrelationRule>& a,
     }
   }
   return true;
-}
-
-// The files of `files` not in `unusable`.
-std::set<std::string> UsableFeeds(const std::vector<std::string>& files,
-                                  const std::vector<UnusableFeed>& unusable) {
-  std::set<std::string> usable(files.begin(), files.end());
-  for (const UnusableFeed& feed : unusable) usable.erase(feed.file);
-  return usable;
 }
 
 }  // namespace
@@ -166,8 +171,9 @@ class LiveEngine::Impl {
   // Handed over by ReloadIocs: new indicators (null when the reload failed) and the feeds it
   // could not use. Guarded by reload_mu_; reload_pending_ says there is something.
   std::mutex reload_mu_;
-  // The files whose indicators the engine's store holds (those usable at the last load).
-  std::set<std::string> feeds_in_use_;
+  // The files whose indicators the engine's store holds (those usable at the last load
+  // accepted), with how many each gave.
+  std::map<std::string, size_t> feeds_in_use_;
   std::unique_ptr<IocStore> reloaded_iocs_;
   // The correlation rules of the last rules accepted (installed or pending), and the rules
   // handed over by ReloadRules with whether the windows stay.
@@ -198,6 +204,7 @@ class LiveEngine::Impl {
   std::atomic<uint64_t> alerts_{0};
   std::atomic<size_t> tracked_keys_{0};
   std::atomic<uint64_t> evicted_keys_{0};
+  uint64_t evicted_before_ = 0;  // by trackers a rules reload replaced (engine thread)
 
   std::thread thread_;
   std::mutex mu_;
@@ -227,19 +234,25 @@ Result<LiveEngine::Impl::CompiledRules> LiveEngine::Impl::CompileRules() const {
 }
 
 void LiveEngine::Impl::Install(CompiledRules compiled, bool keep_windows) {
-  // The matcher reads the rule set it was made for: the old set outlives the old matcher.
+  // The matcher reads the rule set it was made for: the new one is made before anything is
+  // replaced, and the old set outlives the old matcher.
+  auto matcher = std::make_unique<RuleMatcher>(*compiled.rules);
   std::unique_ptr<RuleSet> old = std::move(rules_);
   rules_ = std::move(compiled.rules);
-  matcher_ = std::make_unique<RuleMatcher>(*rules_);
+  matcher_ = std::move(matcher);
   old.reset();
   feeds_ = std::move(compiled.linked.feeds);
   generates_ = std::move(compiled.linked.generates);
   if (!keep_windows || !tracker_) {
+    // The evictions counter (a metric) goes on from the old tracker's count.
+    if (tracker_) evicted_before_ += tracker_->evicted_keys();
     tracker_ = std::make_unique<CorrelationTracker>(std::move(compiled.linked.rules),
                                                     options_.max_tracked_keys);
   }
   rule_count_ = rules_->size();
   correlation_count_ = tracker_->rules().size();
+  tracked_keys_ = tracker_->tracked_keys();
+  evicted_keys_ = evicted_before_ + tracker_->evicted_keys();
 }
 
 Status LiveEngine::Impl::Load() {
@@ -249,9 +262,8 @@ Status LiveEngine::Impl::Load() {
   Install(std::move(compiled), /*keep_windows=*/false);
   // A feed cut short by a failed download must not keep the server (and every other feed and
   // rule) down: it is left out, logged, and raised as an alert by the first housekeeping.
-  LoadFeeds(options_.ioc_files, clock_->NowMillis(), iocs_.get(), &unusable_feeds_);
+  LoadFeeds(options_.ioc_files, clock_->NowMillis(), iocs_.get(), &unusable_feeds_, &feeds_in_use_);
   feeds_to_report_ = unusable_feeds_;
-  feeds_in_use_ = UsableFeeds(options_.ioc_files, unusable_feeds_);
   if (HsScanMode() != "hs_scan") {
     // Scans bypass the library's own choice of CPU code, or could not although they should.
     log::Warn("detect.vectorscan_workaround", {{"scan", std::string(HsScanMode())}});
@@ -356,15 +368,18 @@ size_t LiveEngine::Impl::ProcessPending() {
 }
 
 Result<IocReload> LiveEngine::Impl::ReloadIocs() {
-  std::set<std::string> in_use;
+  std::set<std::string> gave_indicators;
   {
     std::lock_guard<std::mutex> lock(reload_mu_);
-    in_use = feeds_in_use_;
+    for (const auto& [file, count] : feeds_in_use_) {
+      if (count > 0) gave_indicators.insert(file);
+    }
   }
   auto store = std::make_unique<IocStore>();
   std::vector<UnusableFeed> unusable;
-  LoadFeeds(options_.ioc_files, clock_->NowMillis(), store.get(), &unusable, in_use);
-  std::set<std::string> usable = UsableFeeds(options_.ioc_files, unusable);
+  std::map<std::string, size_t> usable;
+  LoadFeeds(options_.ioc_files, clock_->NowMillis(), store.get(), &unusable, &usable,
+            gave_indicators);
   IocReload reload{usable.size(), store->size()};
   std::unique_ptr<IocStore> replaced;  // a pending store this one replaces, freed unlocked
   // A feed the engine uses that cannot be read now (a download cut short) keeps the reload
@@ -400,6 +415,7 @@ Result<RulesReload> LiveEngine::Impl::ReloadRules() {
   reload.rules = compiled.rules->size();
   reload.correlations = compiled.linked.rules.size();
   reload.skipped = compiled.skipped;
+  std::unique_ptr<CompiledRules> replaced;  // a pending set this one replaces, freed unlocked
   {
     std::lock_guard<std::mutex> lock(reload_mu_);
     // Compared with the last rules accepted; when a pending reload is replaced before the
@@ -412,6 +428,7 @@ Result<RulesReload> LiveEngine::Impl::ReloadRules() {
       reloaded_rules_keep_windows_ = reload.correlation_windows_kept;
     }
     correlations_in_use_ = compiled.linked.rules;
+    replaced = std::move(reloaded_rules_);
     reloaded_rules_ = std::make_unique<CompiledRules>(std::move(compiled));
     reload_pending_ = true;
   }
@@ -486,7 +503,7 @@ void LiveEngine::Impl::Housekeeping() {
   int64_t now = clock_->NowMillis();
   tracker_->Sweep(now);
   tracked_keys_ = tracker_->tracked_keys();
-  evicted_keys_ = tracker_->evicted_keys();
+  evicted_keys_ = evicted_before_ + tracker_->evicted_keys();
   if (!feeds_to_report_.empty()) {
     for (const UnusableFeed& feed : feeds_to_report_) {
       nlohmann::json ev = {{"@timestamp", FormatRfc3339(now / 1000)},

@@ -200,9 +200,11 @@ Result<std::unique_ptr<KeeperChild>> KeeperChild::Spawn(const KeeperProcessOptio
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(1);  // serve died before the request took effect
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Only SIGHUP stays blocked: a hangup before the keeper takes it itself must not stop it.
+    sigset_t hangup;
+    sigemptyset(&hangup);
+    sigaddset(&hangup, SIGHUP);
+    ::sigprocmask(SIG_SETMASK, &hangup, nullptr);
     ::execv("/proc/self/exe", argv.data());
     ::_exit(127);
   }

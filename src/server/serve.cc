@@ -455,8 +455,8 @@ int Serve(const ServeOptions& options) {
   constexpr auto kMaintenancePeriod = std::chrono::seconds(30);
   auto next_maintenance = std::chrono::steady_clock::now() + kMaintenancePeriod;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        next_maintenance - std::chrono::steady_clock::now());
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(next_maintenance -
+                                                             std::chrono::steady_clock::now());
     if (left.count() < 0) left = std::chrono::milliseconds(0);
     timespec timeout{static_cast<time_t>(left.count() / 1000),
                      static_cast<long>(left.count() % 1000) * 1000000L};

@@ -493,6 +493,35 @@ TEST(LiveEngineTest, ReloadedFeedsReplaceTheIndicatorsAndABrokenOneKeepsThem) {
   std::filesystem::remove_all(dir);
 }
 
+// A feed that gave no indicator when last loaded (a local list kept empty for now) may stay
+// empty without blocking the other feeds' reloads; so may one whose every indicator expired.
+TEST(LiveEngineTest, FeedsThatGaveNoIndicatorOrExpiredDoNotBlockAReload) {
+  const std::string dir = ::testing::TempDir() + "/live_engine_reload_empty";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string feed = dir + "/cert.csv", local = dir + "/local.csv",
+                    expiring = dir + "/expiring.csv";
+  std::ofstream(feed) << "type,value,source\nip,198.51.100.7,cert\n";
+  std::ofstream(local) << "type,value,source\n";
+  // Valid until a minute after the engine's start (the harness clock).
+  std::ofstream(expiring) << "type,value,source,expires\nip,198.51.100.20,old,"
+                          << (kStart / 1000 + 60) << "\n";
+  LiveEngineOptions opt;
+  opt.ioc_files = {feed, local, expiring};
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  EXPECT_TRUE(h.engine->unusable_feeds().empty());
+  std::ofstream(feed, std::ios::trunc) << "type,value,source\nip,198.51.100.9,cert\n";
+  h.clock.SetMillis(kStart + 3'600'000);  // the expiring feed's indicator has expired
+  auto reload = h.engine->ReloadIocs();
+  ASSERT_TRUE(reload.ok()) << reload.status().ToString();
+  EXPECT_EQ(reload->indicators, 1u);
+  h.At(3601, Probe("198.51.100.9", "/mifs/login.jsp", 200));
+  EXPECT_EQ(h.rec.CountRule("rampart-ioc"), 1u);
+  EXPECT_EQ(h.rec.CountRule("rampart-detection-ioc-feed-unusable"), 0u);
+  std::filesystem::remove_all(dir);
+}
+
 // On the engine thread, an event emitted after ReloadIocs returned is matched with the new
 // indicators.
 TEST(LiveEngineTest, EngineThreadMatchesTheNextEventWithReloadedFeeds) {
@@ -543,12 +572,13 @@ TEST(LiveEngineTest, ReloadedRulesMatchAndKeepOrRestartTheCorrelationWindows) {
   h.At(2, Probe("203.0.113.7", "/mifs/new-webshell.jsp", 200));
   EXPECT_TRUE(h.rec.Take().empty());
 
-  // A new rule; the correlation unchanged: its two counted probes stay in the window.
-  std::ofstream(dir + "/webshell.yml") << "title: New webshell\nid: new-webshell\n"
-                                          "logsource: {product: rampart}\n"
-                                          "detection:\n  sel:\n"
-                                          "    url.path|endswith: /new-webshell.jsp\n"
-                                          "  condition: sel\nlevel: critical\n";
+  // A new rule, sorted first so that every rule index moves; the correlation unchanged: its
+  // two counted probes stay in the window.
+  std::ofstream(dir + "/a-webshell.yml") << "title: New webshell\nid: new-webshell\n"
+                                            "logsource: {product: rampart}\n"
+                                            "detection:\n  sel:\n"
+                                            "    url.path|endswith: /new-webshell.jsp\n"
+                                            "  condition: sel\nlevel: critical\n";
   auto reload = h.engine->ReloadRules();
   ASSERT_TRUE(reload.ok()) << reload.status().ToString();
   EXPECT_EQ(reload->rules, 2u);
@@ -562,14 +592,37 @@ TEST(LiveEngineTest, ReloadedRulesMatchAndKeepOrRestartTheCorrelationWindows) {
   EXPECT_EQ(h.engine->rule_count(), 2u);
   h.rec.Take();
 
-  // The threshold changes: the windows start empty, so four new probes are needed.
+  // Two probes counted, then the threshold changes to 4: the windows start empty, so three
+  // more probes (five in all) are not enough, and a fourth is. Kept, the window would have
+  // fired at the second.
+  h.At(5, Probe("203.0.113.7", "/api/v1/devices/d"));
+  h.At(6, Probe("203.0.113.7", "/api/v1/devices/e"));
   std::ofstream(dir + "/correlation.yml", std::ios::trunc) << correlation(4);
   reload = h.engine->ReloadRules();
   ASSERT_TRUE(reload.ok()) << reload.status().ToString();
   EXPECT_FALSE(reload->correlation_windows_kept);
-  for (int i = 0; i < 3; ++i) h.At(10 + i, Probe("203.0.113.7", "/api/v1/devices/d"));
+  for (int i = 0; i < 3; ++i) h.At(10 + i, Probe("203.0.113.7", "/api/v1/devices/f"));
   EXPECT_EQ(h.rec.CountRule("many-404"), 0u);
-  h.At(13, Probe("203.0.113.7", "/api/v1/devices/d"));
+  h.At(13, Probe("203.0.113.7", "/api/v1/devices/f"));
+  EXPECT_EQ(h.rec.CountRule("many-404"), 1u);
+  h.rec.Take();
+
+  // Two reloads before the engine takes either: the threshold to 5, then the same files again.
+  // The second alone changes nothing (it says so), but the engine goes from the rules it has
+  // to the last ones, so the windows restart: two probes counted before, and four more are
+  // not enough.
+  h.At(20, Probe("203.0.113.7", "/api/v1/devices/g"));
+  h.At(21, Probe("203.0.113.7", "/api/v1/devices/g"));
+  std::ofstream(dir + "/correlation.yml", std::ios::trunc) << correlation(5);
+  reload = h.engine->ReloadRules();
+  ASSERT_TRUE(reload.ok());
+  EXPECT_FALSE(reload->correlation_windows_kept);
+  reload = h.engine->ReloadRules();
+  ASSERT_TRUE(reload.ok());
+  EXPECT_TRUE(reload->correlation_windows_kept) << "compared with the pending set";
+  for (int i = 0; i < 4; ++i) h.At(22 + i, Probe("203.0.113.7", "/api/v1/devices/h"));
+  EXPECT_EQ(h.rec.CountRule("many-404"), 0u);
+  h.At(26, Probe("203.0.113.7", "/api/v1/devices/h"));
   EXPECT_EQ(h.rec.CountRule("many-404"), 1u);
 
   // A rule that does not parse is skipped with its reason, the others load.
@@ -585,7 +638,7 @@ TEST(LiveEngineTest, ReloadedRulesMatchAndKeepOrRestartTheCorrelationWindows) {
   reload = h.engine->ReloadRules();
   EXPECT_FALSE(reload.ok());
   h.rec.Take();
-  h.At(20, Probe("203.0.113.8", "/mifs/new-webshell.jsp", 200));
+  h.At(30, Probe("203.0.113.8", "/mifs/new-webshell.jsp", 200));
   EXPECT_EQ(h.rec.CountRule("new-webshell"), 1u);
 }
 
