@@ -124,7 +124,7 @@ class LiveEngine::Impl {
 
  private:
   void Run();
-  // Takes what ReloadIocs handed over, if anything (engine thread).
+  // Takes what ReloadIocs and ReloadRules handed over, if anything (engine thread).
   void TakeReload();
   void Process(const SecurityEvent& se);
   void Housekeeping();
@@ -168,8 +168,9 @@ class LiveEngine::Impl {
   // Feeds that could not be used, at Create or at a reload, whose alerts are not raised yet
   // (engine thread).
   std::vector<UnusableFeed> feeds_to_report_;
-  // Handed over by ReloadIocs: new indicators (null when the reload failed) and the feeds it
-  // could not use. Guarded by reload_mu_; reload_pending_ says there is something.
+  // Handed over by ReloadIocs (new indicators, null when the reload failed, and the feeds it
+  // could not use) and ReloadRules. Guarded by reload_mu_; reload_pending_ says there is
+  // something.
   std::mutex reload_mu_;
   // The files whose indicators the engine's store holds (those usable at the last load
   // accepted), with how many each gave.
@@ -327,7 +328,7 @@ void LiveEngine::Impl::Run() {
   SecurityEvent ev;
   for (;;) {
     TakeReload();
-    // An event emitted after ReloadIocs returned is matched with what it loaded.
+    // An event emitted after a reload returned is matched with what it loaded.
     while (queue_.TryPop(&ev)) {
       TakeReload();
       Process(ev);

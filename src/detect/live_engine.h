@@ -131,18 +131,20 @@ class LiveEngine final : public EventSink {
   // which takes them before its next event: feeds refreshed in place (a nightly download from
   // a CERT) are matched without a restart, and no correlation window or alert state is lost.
   // All or nothing: when a file the engine uses cannot be read or parsed now, or gives no
-  // indicator (an empty download, an error page), the engine keeps the indicators it has, the
-  // error names the file, and the engine raises `rampart-detection-ioc-feed-unusable` for it
-  // at its next housekeeping. A file that was unusable already blocks nothing. Callable from
-  // any thread; meant for one caller at a time (with two at once, the one that finishes last
-  // wins), and a reload replaces an earlier one the engine has not taken yet.
+  // indicator when it gave some last time (an empty download, an error page; a file whose
+  // entries have all expired passes), the engine keeps the indicators it has, the error names
+  // the file, and the engine raises `rampart-detection-ioc-feed-unusable` for it at its next
+  // housekeeping. A file that was unusable already blocks nothing. Callable from any thread;
+  // meant for one caller at a time (with two at once, the one that finishes last wins), and a
+  // reload replaces an earlier one the engine has not taken yet.
   Result<IocReload> ReloadIocs();
   // Builds the rules (rule_dirs and rule_texts) again, on the calling thread, and hands them to
   // the engine like ReloadIocs: a new Sigma rule is matched without a restart. The correlation
   // windows (counts, distinct values, sequences under way) are kept when the correlation rules
   // are the same as before, and start empty when any changed. A rule that cannot be used is
   // skipped, as at start; InvalidArgument, with the current rules kept, only when the set
-  // cannot be built at all (a rule directory gone). Thread-safe, as ReloadIocs.
+  // cannot be built at all (a rule directory gone). Called as ReloadIocs is; a reload whose
+  // windows are kept, replacing a pending one whose windows were not, restarts them.
   Result<RulesReload> ReloadRules();
 
   LiveEngineStats stats() const;
