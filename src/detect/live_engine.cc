@@ -39,10 +39,13 @@ std::string NormalSeverity(const std::string& s) {
   return core::IsAlertSeverity(s) ? s : std::string("medium");
 }
 
-// Whether every entry an import skipped was skipped for having expired.
-bool OnlyExpired(const ImportReport& report) {
+// Whether every entry an import skipped was withdrawn by its issuer: expired or revoked.
+bool OnlyWithdrawn(const ImportReport& report) {
   for (const auto& [reason, count] : report.reasons) {
-    if (reason != "indicator expired" && reason != "indicator past valid_until") return false;
+    if (reason != "indicator expired" && reason != "indicator past valid_until" &&
+        reason != "indicator revoked") {
+      return false;
+    }
   }
   return true;
 }
@@ -50,15 +53,16 @@ bool OnlyExpired(const ImportReport& report) {
 // Reads each IoC file into *store, and into *yielded how many indicators each usable one gave;
 // a file that cannot be read or parsed goes to *unusable (and the log), the others are read
 // all the same. So does one of `must_yield` (files that gave indicators last time) that gives
-// none now, unless all it holds has expired: a feed that had indicators and has none is an
-// empty or error-page download far more often than a feed whose every indicator was withdrawn.
+// none now, unless all it holds has expired or been revoked: a feed that had indicators and
+// has none is an empty or error-page download far more often than one whose issuer withdrew
+// every indicator.
 void LoadFeeds(const std::vector<std::string>& files, int64_t now, IocStore* store,
                std::vector<UnusableFeed>* unusable, std::map<std::string, size_t>* yielded,
                const std::set<std::string>& must_yield = {}) {
   for (const auto& file : files) {
     auto report = ImportIocFile(file, now, store);
     if (report.ok() && report->added == 0 && must_yield.count(file) &&
-        (report->skipped == 0 || !OnlyExpired(*report))) {
+        (report->skipped == 0 || !OnlyWithdrawn(*report))) {
       report =
           Status::InvalidArgument("no indicator in the file (" + std::to_string(report->skipped) +
                                   " entries skipped): an empty or error-page download?");

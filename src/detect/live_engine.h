@@ -132,9 +132,9 @@ class LiveEngine final : public EventSink {
   // a CERT) are matched without a restart, and no correlation window or alert state is lost.
   // All or nothing: when a file the engine uses cannot be read or parsed now, or gives no
   // indicator when it gave some last time (an empty download, an error page; a file whose
-  // entries have all expired passes), the engine keeps the indicators it has, the error names
-  // the file, and the engine raises `rampart-detection-ioc-feed-unusable` for it at its next
-  // housekeeping. A file that was unusable already blocks nothing. Callable from any thread;
+  // entries have all expired or been revoked passes), the engine keeps the indicators it has, the
+  // error names the file, and the engine raises `rampart-detection-ioc-feed-unusable` for it at its
+  // next housekeeping. A file that was unusable already blocks nothing. Callable from any thread;
   // meant for one caller at a time (with two at once, the one that finishes last wins), and a
   // reload replaces an earlier one the engine has not taken yet.
   Result<IocReload> ReloadIocs();

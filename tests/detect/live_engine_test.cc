@@ -494,24 +494,33 @@ TEST(LiveEngineTest, ReloadedFeedsReplaceTheIndicatorsAndABrokenOneKeepsThem) {
 }
 
 // A feed that gave no indicator when last loaded (a local list kept empty for now) may stay
-// empty without blocking the other feeds' reloads; so may one whose every indicator expired.
-TEST(LiveEngineTest, FeedsThatGaveNoIndicatorOrExpiredDoNotBlockAReload) {
+// empty without blocking the other feeds' reloads; so may one whose every indicator expired or
+// was revoked.
+TEST(LiveEngineTest, FeedsThatGaveNoIndicatorOrWereWithdrawnDoNotBlockAReload) {
   const std::string dir = ::testing::TempDir() + "/live_engine_reload_empty";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const std::string feed = dir + "/cert.csv", local = dir + "/local.csv",
-                    expiring = dir + "/expiring.csv";
+                    expiring = dir + "/expiring.csv", stix = dir + "/withdrawn.json";
+  auto bundle = [](bool revoked) {
+    return std::string(R"({"type": "bundle", "id": "bundle--1", "objects": [)") +
+           R"({"type": "indicator", "id": "indicator--w", "revoked": )" +
+           (revoked ? "true" : "false") +
+           R"(, "pattern": "[ipv4-addr:value = '198.51.100.30']", "pattern_type": "stix"}]})";
+  };
+  std::ofstream(stix) << bundle(false);
   std::ofstream(feed) << "type,value,source\nip,198.51.100.7,cert\n";
   std::ofstream(local) << "type,value,source\n";
   // Valid until a minute after the engine's start (the harness clock).
   std::ofstream(expiring) << "type,value,source,expires\nip,198.51.100.20,old,"
                           << (kStart / 1000 + 60) << "\n";
   LiveEngineOptions opt;
-  opt.ioc_files = {feed, local, expiring};
+  opt.ioc_files = {feed, local, expiring, stix};
   Harness h(opt);
   ASSERT_NE(h.engine, nullptr);
   EXPECT_TRUE(h.engine->unusable_feeds().empty());
   std::ofstream(feed, std::ios::trunc) << "type,value,source\nip,198.51.100.9,cert\n";
+  std::ofstream(stix, std::ios::trunc) << bundle(true);  // its issuer revoked it
   h.clock.SetMillis(kStart + 3'600'000);  // the expiring feed's indicator has expired
   auto reload = h.engine->ReloadIocs();
   ASSERT_TRUE(reload.ok()) << reload.status().ToString();
