@@ -130,6 +130,9 @@ class LiveEngine::Impl {
   void Run();
   // Takes what ReloadIocs and ReloadRules handed over, if anything (engine thread).
   void TakeReload();
+  // Processes every queued event, each after taking any reload handed over before it, so that
+  // an event emitted after a reload returned is matched with what it loaded. Returns how many.
+  size_t Drain();
   void Process(const SecurityEvent& se);
   void Housekeeping();
   const std::string& Evidence(const SecurityEvent& se, int64_t ts);
@@ -329,25 +332,15 @@ void LiveEngine::Impl::Stop() {
 void LiveEngine::Impl::Run() {
   auto last_housekeeping = std::chrono::steady_clock::now();
   const auto period = std::chrono::milliseconds(std::max<int64_t>(options_.housekeeping_millis, 1));
-  SecurityEvent ev;
   for (;;) {
-    TakeReload();
-    // An event emitted after a reload returned is matched with what it loaded.
-    while (queue_.TryPop(&ev)) {
-      TakeReload();
-      Process(ev);
-    }
+    Drain();
     auto now = std::chrono::steady_clock::now();
     if (now - last_housekeeping >= period) {
       Housekeeping();
       last_housekeeping = now;
     }
     if (stop_.load()) {
-      TakeReload();
-      while (queue_.TryPop(&ev)) {
-        TakeReload();
-        Process(ev);
-      }
+      Drain();
       Housekeeping();
       return;
     }
@@ -360,6 +353,12 @@ void LiveEngine::Impl::Run() {
 }
 
 size_t LiveEngine::Impl::ProcessPending() {
+  size_t n = Drain();
+  Housekeeping();
+  return n;
+}
+
+size_t LiveEngine::Impl::Drain() {
   size_t n = 0;
   SecurityEvent ev;
   TakeReload();
@@ -368,7 +367,6 @@ size_t LiveEngine::Impl::ProcessPending() {
     Process(ev);
     ++n;
   }
-  Housekeeping();
   return n;
 }
 

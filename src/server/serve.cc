@@ -120,6 +120,12 @@ std::string SourceMetrics(const detect::LogFollower* follower,
   return out;
 }
 
+void LogSkippedRules(const std::vector<detect::SkippedRule>& skipped) {
+  for (const auto& s : skipped) {
+    log::Warn("detect.rule_skipped", {{"file", s.file}, {"reason", s.reason}});
+  }
+}
+
 // SIGHUP (an administrator's `systemctl reload` after a rule was added or a feed downloaded):
 // the rules and the IoC feeds read again. Each is taken whole or not at all; the engine keeps
 // what it has of the one that fails.
@@ -131,9 +137,7 @@ void ReloadDetection(detect::LiveEngine* engine) {
   if (auto rules = engine->ReloadRules(); !rules.ok()) {
     log::Error("detect.rules_reload_failed", {{"error", rules.status().message()}});
   } else {
-    for (const auto& s : rules->skipped) {
-      log::Warn("detect.rule_skipped", {{"file", s.file}, {"reason", s.reason}});
-    }
+    LogSkippedRules(rules->skipped);
     log::Info("detect.rules_reloaded",
               {{"rules", static_cast<int64_t>(rules->rules)},
                {"correlations", static_cast<int64_t>(rules->correlations)},
@@ -275,9 +279,7 @@ int Serve(const ServeOptions& options) {
                                         pipeline.get());
     if (!e.ok()) return Fail("detection: " + e.status().message());
     engine = std::move(e).value();
-    for (const auto& s : engine->skipped()) {
-      log::Warn("detect.rule_skipped", {{"file", s.file}, {"reason", s.reason}});
-    }
+    LogSkippedRules(engine->skipped());
     for (const auto& feed : engine->unusable_feeds()) {
       std::cerr << "rampart: IoC feed left out: " << feed.file << ": " << feed.error << "\n";
     }
