@@ -313,6 +313,10 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
       RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->rule_dirs));
     } else if (key == "ioc_files") {
       RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->ioc_files));
+    } else if (key == "reload_on_change") {
+      RAMPART_RETURN_IF_ERROR(ReadBool(v, name, &d->reload_on_change));
+    } else if (key == "reload_settle_millis") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->reload_settle_millis));
     } else if (key == "canary_paths") {
       RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->canary_paths));
     } else if (key == "canary_token_ids") {

@@ -60,6 +60,10 @@ struct DetectionConfig {
   uint32_t max_evidence = 10;          // evidence events kept per alert
   std::vector<std::string> rule_dirs;  // besides the bundled rules
   std::vector<std::string> ioc_files;
+  // Rules and feeds are read again when their files change (detect/reload_watch.h), once they
+  // have stood still this long; SIGHUP reloads them either way.
+  bool reload_on_change = true;
+  uint32_t reload_settle_millis = 1000;
   std::vector<std::string> canary_paths;      // exact request paths
   std::vector<std::string> canary_token_ids;  // API token ids (tok_...)
   std::string alerts_file;                    // JSON lines; empty: none

@@ -212,6 +212,11 @@ class LiveEngine::Impl {
   std::atomic<uint64_t> alerts_{0};
   std::atomic<size_t> tracked_keys_{0};
   std::atomic<uint64_t> evicted_keys_{0};
+  std::atomic<size_t> indicator_count_{0};  // in the store the engine matches with
+  std::atomic<uint64_t> rules_reloads_{0};
+  std::atomic<uint64_t> rules_reloads_refused_{0};
+  std::atomic<uint64_t> ioc_reloads_{0};
+  std::atomic<uint64_t> ioc_reloads_refused_{0};
   uint64_t evicted_before_ = 0;  // by trackers a rules reload replaced (engine thread)
 
   std::thread thread_;
@@ -271,6 +276,7 @@ Status LiveEngine::Impl::Load() {
   // A feed cut short by a failed download must not keep the server (and every other feed and
   // rule) down: it is left out, logged, and raised as an alert by the first housekeeping.
   LoadFeeds(options_.ioc_files, clock_->NowMillis(), iocs_.get(), &unusable_feeds_, &feeds_in_use_);
+  indicator_count_ = iocs_->size();
   feeds_to_report_ = unusable_feeds_;
   if (HsScanMode() != "hs_scan") {
     // Scans bypass the library's own choice of CPU code, or could not although they should.
@@ -407,13 +413,20 @@ Result<IocReload> LiveEngine::Impl::ReloadIocs() {
   }
   Wake();
   if (!lost.empty()) {
+    ++ioc_reloads_refused_;
     return Status::InvalidArgument("IoC feeds not reloaded, the current indicators stay: " + lost);
   }
+  ++ioc_reloads_;
   return reload;
 }
 
 Result<RulesReload> LiveEngine::Impl::ReloadRules() {
-  RAMPART_ASSIGN_OR_RETURN(CompiledRules compiled, CompileRules());
+  Result<CompiledRules> built = CompileRules();
+  if (!built.ok()) {
+    ++rules_reloads_refused_;
+    return built.status();
+  }
+  CompiledRules compiled = std::move(built).value();
   RulesReload reload;
   reload.rules = compiled.rules->size();
   reload.correlations = compiled.linked.rules.size();
@@ -436,6 +449,7 @@ Result<RulesReload> LiveEngine::Impl::ReloadRules() {
     reload_pending_ = true;
   }
   Wake();
+  ++rules_reloads_;
   return reload;
 }
 
@@ -456,7 +470,10 @@ void LiveEngine::Impl::TakeReload() {
     reload_pending_ = false;
   }
   // What they replace is freed here, on the engine thread, the only one that read it.
-  if (store) iocs_ = std::move(store);
+  if (store) {
+    iocs_ = std::move(store);
+    indicator_count_ = iocs_->size();
+  }
   if (rules) Install(std::move(*rules), keep_windows);
   feeds_to_report_.insert(feeds_to_report_.end(), unusable.begin(), unusable.end());
 }
@@ -468,6 +485,13 @@ LiveEngineStats LiveEngine::Impl::stats() const {
   s.alerts = alerts_.load();
   s.tracked_keys = tracked_keys_.load();
   s.evicted_keys = evicted_keys_.load();
+  s.rules = rule_count_.load();
+  s.correlations = correlation_count_.load();
+  s.indicators = indicator_count_.load();
+  s.rules_reloads = rules_reloads_.load();
+  s.rules_reloads_refused = rules_reloads_refused_.load();
+  s.ioc_reloads = ioc_reloads_.load();
+  s.ioc_reloads_refused = ioc_reloads_refused_.load();
   return s;
 }
 

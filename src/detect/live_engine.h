@@ -77,6 +77,16 @@ struct LiveEngineStats {
   uint64_t alerts = 0;
   size_t tracked_keys = 0;
   uint64_t evicted_keys = 0;
+  // What the engine matches with (taken over at the event after a reload).
+  size_t rules = 0;
+  size_t correlations = 0;
+  size_t indicators = 0;
+  // Reloads handed over, and refused (rules that could not be built at all; feeds in use that
+  // could not be read), since start.
+  uint64_t rules_reloads = 0;
+  uint64_t rules_reloads_refused = 0;
+  uint64_t ioc_reloads = 0;
+  uint64_t ioc_reloads_refused = 0;
 };
 
 // An IoC file the engine left out, and why ("invalid JSON at byte 701").

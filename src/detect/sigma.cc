@@ -902,6 +902,19 @@ Status RuleSetBuilder::AddPath(const std::string& path) {
   return Status::Ok();
 }
 
+bool IsRuleFileName(std::string_view name) {
+  // std::filesystem's extension(): ".yml" alone is a name without one.
+  auto ends_with = [&](std::string_view suffix) {
+    if (name.size() <= suffix.size()) return false;
+    for (size_t i = 0; i < suffix.size(); ++i) {
+      char c = name[name.size() - suffix.size() + i];
+      if (std::tolower(static_cast<unsigned char>(c)) != suffix[i]) return false;
+    }
+    return true;
+  };
+  return ends_with(".yml") || ends_with(".yaml");
+}
+
 Status RuleSetBuilder::AddDirectory(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -911,10 +924,7 @@ Status RuleSetBuilder::AddDirectory(const std::string& dir) {
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) return Status::Internal(dir + ": " + ec.message());
     if (!it->is_regular_file(ec)) continue;
-    std::string ext = it->path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (ext == ".yml" || ext == ".yaml") files.push_back(it->path().string());
+    if (IsRuleFileName(it->path().filename().string())) files.push_back(it->path().string());
   }
   std::sort(files.begin(), files.end());
   for (const auto& f : files) AddFile(f).IgnoreError();  // recorded in skipped()

@@ -58,6 +58,9 @@ Result<std::string> SigmaLevel(std::optional<std::string_view> level);
 class RuleSet;
 
 // Collects rules, then compiles them. Not thread-safe.
+// What AddDirectory reads: a name ending in .yml or .yaml, in any case.
+bool IsRuleFileName(std::string_view name);
+
 class RuleSetBuilder {
  public:
   RuleSetBuilder();

@@ -206,8 +206,22 @@ std::string AlertPipeline::RenderMetrics(const detect::LiveEngine& engine) const
   counter("rampart_detect_alert_store_failures_total", store_failures_.load());
   counter("rampart_detect_alert_queue_waits_total", queue_waits_.load());
   counter("rampart_detect_alert_store_busy_retries_total", busy_retries_.load());
-  out += "# TYPE rampart_detect_tracked_keys gauge\nrampart_detect_tracked_keys " +
-         std::to_string(s.tracked_keys) + "\n";
+  auto gauge = [&](const char* name, uint64_t v) {
+    out += std::string("# TYPE ") + name + " gauge\n" + name + " " + std::to_string(v) + "\n";
+  };
+  gauge("rampart_detect_tracked_keys", s.tracked_keys);
+  gauge("rampart_detect_rules", s.rules);
+  gauge("rampart_detect_correlation_rules", s.correlations);
+  gauge("rampart_detect_ioc_indicators", s.indicators);
+  out += "# TYPE rampart_detect_reloads_total counter\n";
+  auto reloads = [&](const char* set, const char* outcome, uint64_t v) {
+    out += std::string("rampart_detect_reloads_total{set=\"") + set + "\",outcome=\"" + outcome +
+           "\"} " + std::to_string(v) + "\n";
+  };
+  reloads("rules", "accepted", s.rules_reloads);
+  reloads("rules", "refused", s.rules_reloads_refused);
+  reloads("iocs", "accepted", s.ioc_reloads);
+  reloads("iocs", "refused", s.ioc_reloads_refused);
   out += "# TYPE rampart_alert_sink_total counter\n";
   for (const auto& sink : sinks_) {
     detect::SinkStats st = sink->stats();

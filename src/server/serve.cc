@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 #include <set>
 
 #include "api/app.h"
@@ -21,6 +22,7 @@
 #include "common/log.h"
 #include "detect/file_integrity.h"
 #include "detect/log_follower.h"
+#include "detect/reload_watch.h"
 #include "detect/syslog.h"
 #include "http/server.h"
 #include "http/tls_files.h"
@@ -126,24 +128,30 @@ void LogSkippedRules(const std::vector<detect::SkippedRule>& skipped) {
   }
 }
 
-// SIGHUP (an administrator's `systemctl reload` after a rule was added or a feed downloaded):
-// the rules and the IoC feeds read again. Each is taken whole or not at all; the engine keeps
-// what it has of the one that fails.
-void ReloadDetection(detect::LiveEngine* engine) {
+// SIGHUP (an administrator's `systemctl reload` after a rule was added or a feed downloaded),
+// or the files changing under the reload watcher: the rules and the IoC feeds read again. Each
+// is taken whole or not at all; the engine keeps what it has of the one that fails. Reloads are
+// one at a time: the signal thread and the watcher both call this.
+void ReloadDetection(detect::LiveEngine* engine, detect::ReloadNeeded what) {
+  static std::mutex reload_mu;
+  std::lock_guard<std::mutex> lock(reload_mu);
   if (engine == nullptr) {
     log::Warn("detect.not_reloaded", {{"reason", "detection is disabled"}});
     return;
   }
-  if (auto rules = engine->ReloadRules(); !rules.ok()) {
-    log::Error("detect.rules_reload_failed", {{"error", rules.status().message()}});
-  } else {
-    LogSkippedRules(rules->skipped);
-    log::Info("detect.rules_reloaded",
-              {{"rules", static_cast<int64_t>(rules->rules)},
-               {"correlations", static_cast<int64_t>(rules->correlations)},
-               {"skipped", static_cast<int64_t>(rules->skipped.size())},
-               {"correlation_windows", rules->correlation_windows_kept ? "kept" : "restarted"}});
+  if (what.rules) {
+    if (auto rules = engine->ReloadRules(); !rules.ok()) {
+      log::Error("detect.rules_reload_failed", {{"error", rules.status().message()}});
+    } else {
+      LogSkippedRules(rules->skipped);
+      log::Info("detect.rules_reloaded",
+                {{"rules", static_cast<int64_t>(rules->rules)},
+                 {"correlations", static_cast<int64_t>(rules->correlations)},
+                 {"skipped", static_cast<int64_t>(rules->skipped.size())},
+                 {"correlation_windows", rules->correlation_windows_kept ? "kept" : "restarted"}});
+    }
   }
+  if (!what.iocs) return;
   auto iocs = engine->ReloadIocs();
   if (!iocs.ok()) {
     log::Error("detect.iocs_reload_failed", {{"error", iocs.status().message()}});
@@ -258,6 +266,7 @@ int Serve(const ServeOptions& options) {
                                      config.incidents.group_window_seconds);
   std::unique_ptr<AlertPipeline> pipeline;
   std::unique_ptr<detect::LiveEngine> engine;
+  std::unique_ptr<detect::ReloadWatcher> reload_watcher;  // stopped before the engine goes
   std::unique_ptr<detect::LogFollower> follower;
   std::unique_ptr<detect::SyslogReceiver> syslog_receiver;
   if (config.detection.enabled) {
@@ -275,6 +284,15 @@ int Serve(const ServeOptions& options) {
     detect::LiveEngineOptions engine_options =
         EngineOptions(config.detection, options.bundled_rules_dir);
     engine_options.login_detector.state_file = detect_dir + "/login_addresses.json";
+    if (config.detection.reload_on_change) {
+      detect::ReloadWatchOptions watch;
+      watch.rule_dirs = engine_options.rule_dirs;
+      watch.ioc_files = engine_options.ioc_files;
+      watch.settle_millis = config.detection.reload_settle_millis;
+      auto w = detect::ReloadWatcher::Create(std::move(watch));  // before the engine reads them
+      if (!w.ok()) return Fail("detection.reload_on_change: " + w.status().message());
+      reload_watcher = std::move(w).value();
+    }
     auto e = detect::LiveEngine::Create(std::move(engine_options), &SystemClock::Instance(),
                                         pipeline.get());
     if (!e.ok()) return Fail("detection: " + e.status().message());
@@ -288,6 +306,12 @@ int Serve(const ServeOptions& options) {
                {"correlations", static_cast<int64_t>(engine->correlation_count())},
                {"skipped", static_cast<int64_t>(engine->skipped().size())}});
     app_options.events = engine.get();
+    if (reload_watcher) {
+      reload_watcher->Start([e = engine.get()](detect::ReloadNeeded what) {
+        log::Info("detect.files_changed", {{"rules", what.rules}, {"iocs", what.iocs}});
+        ReloadDetection(e, what);
+      });
+    }
     if (!config.detection.follow.empty()) {
       detect::FollowerOptions fo;
       fo.paths = config.detection.follow;
@@ -421,6 +445,7 @@ int Serve(const ServeOptions& options) {
   // runner inside `app`) and its sinks: `app` is destroyed before them, so neither thread may
   // outlive this.
   auto stop_detection = [&] {
+    if (reload_watcher) reload_watcher->Stop();
     if (syslog_receiver) syslog_receiver->Stop();
     if (follower) follower->Stop();
     if (integrity) integrity->Stop();
@@ -467,7 +492,7 @@ int Serve(const ServeOptions& options) {
       log::Info("serve.stopping", {{"signal", sig}});
       break;
     }
-    if (sig == SIGHUP) ReloadDetection(engine.get());
+    if (sig == SIGHUP) ReloadDetection(engine.get(), {.rules = true, .iocs = true});
     if (std::chrono::steady_clock::now() < next_maintenance) continue;
     next_maintenance = std::chrono::steady_clock::now() + kMaintenancePeriod;
     app.RunMaintenance();

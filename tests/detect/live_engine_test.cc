@@ -451,7 +451,9 @@ TEST(LiveEngineTest, ReloadedFeedsReplaceTheIndicatorsAndABrokenOneKeepsThem) {
   ASSERT_TRUE(reload.ok()) << reload.status().ToString();
   EXPECT_EQ(reload->feeds, 1u) << "the feed never downloaded is not used";
   EXPECT_EQ(reload->indicators, 2u);
+  EXPECT_EQ(h.engine->stats().indicators, 1u) << "taken over at the next event";
   h.At(10, Probe("198.51.100.9", "/mifs/login.jsp", 200));
+  EXPECT_EQ(h.engine->stats().indicators, 2u);
   h.At(11, Probe("198.51.100.7", "/mifs/login.jsp", 200));
   auto alerts = h.rec.Take();
   std::vector<std::string> entities;
@@ -490,6 +492,9 @@ TEST(LiveEngineTest, ReloadedFeedsReplaceTheIndicatorsAndABrokenOneKeepsThem) {
                                         "rampart-ioc source.ip=198.51.100.9"}))
         << broken;
   }
+  EXPECT_EQ(h.engine->stats().indicators, 2u);
+  EXPECT_EQ(h.engine->stats().ioc_reloads, 1u);
+  EXPECT_EQ(h.engine->stats().ioc_reloads_refused, 3u);
   std::filesystem::remove_all(dir);
 }
 

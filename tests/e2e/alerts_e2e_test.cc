@@ -126,6 +126,44 @@ TEST(AlertsE2e, ExploitRequestBecomesAStoredAlertVisibleThroughTheApi) {
   fs::remove_all(dir, ec);
 }
 
+// The alerts of one rule, through the API.
+json AlertsOf(DemoServer& demo, const std::string& rule) {
+  ApiReply list =
+      CallApi(demo.process.url(), demo.ca, demo.superadmin, "GET", "/api/v1/alerts?rule=" + rule);
+  EXPECT_EQ(list.status, 200) << list.raw;
+  return list.body["items"];
+}
+
+// Waits until the rule has an alert (the engine stores after the response went out).
+bool WaitForAlert(DemoServer& demo, const std::string& rule) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!AlertsOf(demo, rule).empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+size_t CountLog(ServerProcess& server, const std::string& event) {
+  const std::string needle = "\"event\":\"" + event + "\"";
+  std::string log = server.log();
+  size_t seen = 0;
+  for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
+    ++seen;
+  }
+  return seen;
+}
+
+// Waits until the server has logged `event` `times` times (each reload logs once).
+bool WaitForLog(ServerProcess& server, const std::string& event, size_t times) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (CountLog(server, event) >= times) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 // An administrator replaces an IoC feed and sends SIGHUP (`systemctl reload`): the running
 // server matches the new indicators. A feed that then breaks keeps them and is raised. A rule
 // added to a rule directory is matched after the next SIGHUP.
@@ -145,41 +183,17 @@ TEST(AlertsE2e, IocFeedsAndRulesReloadOnSighupWithoutARestart) {
         << "detection:\n"
         << "  canary_paths: [\"/canary-sync\"]\n"
         << "  ioc_files: [\"" << feed << "\"]\n"
-        << "  rule_dirs: [\"" << rules_dir << "\"]\n";
+        << "  rule_dirs: [\"" << rules_dir << "\"]\n"
+        << "  reload_on_change: false\n";  // SIGHUP only: the next test has the watcher
   }
   DemoServer demo;
   std::string error;
   ASSERT_TRUE(demo.Start(data, config, &error)) << error;
   ServerProcess& server = demo.process;
-  auto alerts_of = [&](const std::string& rule) {
-    ApiReply list =
-        CallApi(server.url(), demo.ca, demo.superadmin, "GET", "/api/v1/alerts?rule=" + rule);
-    EXPECT_EQ(list.status, 200) << list.raw;
-    return list.body["items"];
-  };
-  // Waits until the rule has an alert (the engine stores after the response went out).
-  auto wait_for = [&](const std::string& rule) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (!alerts_of(rule).empty()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  };
-  // Waits until the server has logged `event` `times` times (each SIGHUP logs once).
+  auto alerts_of = [&](const std::string& rule) { return AlertsOf(demo, rule); };
+  auto wait_for = [&](const std::string& rule) { return WaitForAlert(demo, rule); };
   auto wait_for_log = [&](const std::string& event, size_t times) {
-    const std::string needle = "\"event\":\"" + event + "\"";
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::string log = server.log();
-      size_t seen = 0;
-      for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
-        ++seen;
-      }
-      if (seen >= times) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
+    return WaitForLog(server, event, times);
   };
 
   // This client (127.0.0.1) is in no feed yet: by the time the canary request after it has
@@ -226,6 +240,69 @@ TEST(AlertsE2e, IocFeedsAndRulesReloadOnSighupWithoutARestart) {
   ASSERT_TRUE(wait_for_log("detect.rules_reloaded", 3)) << server.log();
   EXPECT_EQ(CallApi(server.url(), demo.ca, "", "GET", "/reload-marker.txt").status, 404);
   ASSERT_TRUE(wait_for("reload-marker")) << server.log();
+  // The third signal's feed reload is refused too (the feed is still cut short).
+  ASSERT_TRUE(wait_for_log("detect.iocs_reload_failed", 2)) << server.log();
+  ApiReply metrics = CallApi(server.url(), demo.ca, demo.superadmin, "GET", "/metrics");
+  for (const char* line : {"rampart_detect_reloads_total{set=\"rules\",outcome=\"accepted\"} 3",
+                           "rampart_detect_reloads_total{set=\"rules\",outcome=\"refused\"} 0",
+                           "rampart_detect_reloads_total{set=\"iocs\",outcome=\"accepted\"} 1",
+                           "rampart_detect_reloads_total{set=\"iocs\",outcome=\"refused\"} 2",
+                           "rampart_detect_ioc_indicators 1\n"}) {
+    EXPECT_NE(metrics.raw.find(line), std::string::npos) << line << "\n" << metrics.raw;
+  }
+  EXPECT_EQ(server.Stop(), 0);
+  // Files changed and no watcher: nothing was reloaded but on the three signals.
+  EXPECT_EQ(CountLog(server, "detect.files_changed"), 0u);
+  EXPECT_EQ(CountLog(server, "detect.iocs_reloaded"), 1u);
+  fs::remove_all(dir);
+}
+
+// The same without a signal: a rule saved into a rule directory and a feed renamed over the
+// old one are each reloaded once they stood still, and only the set that changed is read.
+TEST(AlertsE2e, RulesAndIocFeedsReloadWhenTheirFilesChange) {
+  ASSERT_TRUE(crypto::InitCrypto().ok());
+  fs::path dir = FreshTestDir("rampart_reload_watch_e2e");
+  std::string data = (dir / "data").string();
+  std::string feed = (dir / "feeds" / "cert-eu.csv").string();
+  std::string config = (dir / "rampart.yml").string();
+  std::string rules_dir = (dir / "rules").string();
+  fs::create_directories(rules_dir);
+  fs::create_directories(dir / "feeds");
+  WriteFile(feed, "type,value,source\nip,192.0.2.55,cert-eu\n");
+  {
+    std::ofstream out(config);
+    out << "response:\n"
+        << "  playbooks: false\n"
+        << "detection:\n"
+        << "  ioc_files: [\"" << feed << "\"]\n"
+        << "  rule_dirs: [\"" << rules_dir << "\"]\n"
+        << "  reload_settle_millis: 100\n";
+  }
+  DemoServer demo;
+  std::string error;
+  ASSERT_TRUE(demo.Start(data, config, &error)) << error;
+  ServerProcess& server = demo.process;
+
+  // A rule saved as an editor or a deployment does (written aside, renamed into place).
+  WriteFile(rules_dir + "/watch-marker.yml.tmp",
+            "title: Watch marker\nid: watch-marker\nlogsource: {product: rampart}\n"
+            "detection:\n  sel:\n    url.path|endswith: /watch-marker.txt\n"
+            "  condition: sel\nlevel: high\n");
+  fs::rename(rules_dir + "/watch-marker.yml.tmp", rules_dir + "/watch-marker.yml");
+  ASSERT_TRUE(WaitForLog(server, "detect.rules_reloaded", 1)) << server.log();
+  EXPECT_EQ(CallApi(server.url(), demo.ca, "", "GET", "/watch-marker.txt").status, 404);
+  ASSERT_TRUE(WaitForAlert(demo, "watch-marker")) << server.log();
+  EXPECT_EQ(CountLog(server, "detect.iocs_reloaded"), 0u) << "the feeds did not change";
+
+  // The feed replaced: this client (127.0.0.1) becomes an indicator.
+  WriteFile(feed + ".new", "type,value,source\nip,127.0.0.1,cert-eu\n");
+  fs::rename(feed + ".new", feed);
+  ASSERT_TRUE(WaitForLog(server, "detect.iocs_reloaded", 1)) << server.log();
+  EXPECT_EQ(CallApi(server.url(), demo.ca, "", "GET", "/mifs/login.jsp").status, 404);
+  ASSERT_TRUE(WaitForAlert(demo, "rampart-ioc")) << server.log();
+  EXPECT_EQ(AlertsOf(demo, "rampart-ioc")[0]["entity"], "source.ip=127.0.0.1");
+  EXPECT_EQ(CountLog(server, "detect.rules_reloaded"), 1u) << "the rules did not change";
+  EXPECT_EQ(CountLog(server, "detect.files_changed"), 2u);
   EXPECT_EQ(server.Stop(), 0);
   fs::remove_all(dir);
 }

@@ -176,9 +176,13 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
   EXPECT_TRUE(c.detection.new_file_use);
   EXPECT_EQ(c.detection.staged_download_kib, 1024u);
   EXPECT_EQ(c.detection.working_hours.days, 0x1f);
+  EXPECT_TRUE(c.detection.reload_on_change);
+  EXPECT_EQ(c.detection.reload_settle_millis, 1000u);
   ASSERT_TRUE(
       ApplyConfigYaml("detection:\n"
                       "  follow: [/var/log/a, /var/log/b]\n"
+                      "  reload_on_change: false\n"
+                      "  reload_settle_millis: 2500\n"
                       "  follow_poll_millis: 100\n"
                       "  syslog_listen: 127.0.0.1:5514\n"
                       "  admin_login_new_address: false\n"
@@ -191,6 +195,8 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
           .ok());
   EXPECT_EQ(c.detection.follow, (std::vector<std::string>{"/var/log/a", "/var/log/b"}));
   EXPECT_EQ(c.detection.follow_poll_millis, 100u);
+  EXPECT_FALSE(c.detection.reload_on_change);
+  EXPECT_EQ(c.detection.reload_settle_millis, 2500u);
   EXPECT_EQ(c.detection.syslog_listen, "127.0.0.1:5514");
   EXPECT_FALSE(c.detection.admin_login_new_address);
   EXPECT_FALSE(c.detection.new_file_use);
@@ -203,6 +209,8 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
   const char* bad[] = {
       "detection:\n  follow: [relative.log]\n",
       "detection:\n  follow_poll_millis: 0\n",
+      "detection:\n  reload_on_change: sometimes\n",
+      "detection:\n  reload_settle_millis: -1\n",
       "detection:\n  staged_download_kib: 0\n",
       "detection:\n  syslog_bsd_utc_offset_minutes: 900\n",
       "detection:\n  syslog_listen: nohostport\n",
