@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 namespace rampart::detect {
@@ -91,7 +94,6 @@ Status ParseInto(const YAML::Node& doc, std::string_view origin, CorrelationRule
   } else {
     return Status::InvalidArgument("correlation type '" + type + "' is not supported");
   }
-  if (c["aliases"]) return Status::InvalidArgument("correlation aliases are not supported");
   const YAML::Node rules = c["rules"];
   if (rules && rules.IsScalar()) {
     r->rules.push_back(rules.Scalar());
@@ -103,11 +105,60 @@ Status ParseInto(const YAML::Node& doc, std::string_view origin, CorrelationRule
   }
   if (r->rules.empty()) return Status::InvalidArgument("correlation has no rules");
   if (r->rules.size() > 64) return Status::InvalidArgument("correlation names over 64 rules");
+  // aliases: {alias: {rule name: field}}; every rule the correlation names gets a field.
+  std::map<std::string, std::vector<Field>> aliases;
+  if (const YAML::Node a = c["aliases"]; a) {
+    if (!a.IsMap()) return Status::InvalidArgument("correlation.aliases is not a map");
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      const std::string alias = it->first.Scalar();
+      const YAML::Node per_rule = it->second;
+      if (alias.empty() || !per_rule.IsMap()) {
+        return Status::InvalidArgument("alias '" + alias + "' must map rule names to fields");
+      }
+      std::vector<std::optional<Field>> fields(r->rules.size());
+      for (auto f = per_rule.begin(); f != per_rule.end(); ++f) {
+        const std::string rule = f->first.Scalar();
+        auto slot = std::find(r->rules.begin(), r->rules.end(), rule);
+        if (slot == r->rules.end()) {
+          return Status::InvalidArgument("alias '" + alias + "' names rule '" + rule +
+                                         "', which the correlation does not list");
+        }
+        if (!f->second.IsScalar()) {
+          return Status::InvalidArgument("alias '" + alias + "' gives no field name for rule '" +
+                                         rule + "'");
+        }
+        auto field = MapSigmaField(f->second.Scalar());
+        if (!field) {
+          return Status::InvalidArgument("alias '" + alias + "' field '" + f->second.Scalar() +
+                                         "' has no event mapping");
+        }
+        fields[static_cast<size_t>(slot - r->rules.begin())] = *field;
+      }
+      std::vector<Field> resolved;
+      for (size_t slot = 0; slot < fields.size(); ++slot) {
+        if (!fields[slot]) {
+          return Status::InvalidArgument("alias '" + alias + "' gives no field for rule '" +
+                                         r->rules[slot] + "'");
+        }
+        resolved.push_back(*fields[slot]);
+      }
+      aliases[alias] = std::move(resolved);
+    }
+  }
+  r->group_fields.assign(r->rules.size(), {});
   const YAML::Node gb = c["group-by"];
   auto add_group = [&](const std::string& name) -> Status {
+    if (auto alias = aliases.find(name); alias != aliases.end()) {
+      r->group_by.push_back(name);
+      for (size_t slot = 0; slot < r->rules.size(); ++slot) {
+        r->group_fields[slot].push_back(alias->second[slot]);
+      }
+      return Status::Ok();
+    }
     auto f = MapSigmaField(name);
     if (!f) return Status::InvalidArgument("group-by field '" + name + "' has no event mapping");
-    r->group_by.push_back(*f);
+    r->group_by.emplace_back(FieldName(*f));
+    for (auto& fields : r->group_fields) fields.push_back(*f);
     return Status::Ok();
   };
   if (gb && gb.IsScalar()) {
@@ -217,22 +268,30 @@ size_t CorrelationTracker::tracked_keys() const {
 
 void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int64_t now,
                                  std::vector<CorrelationHit>* hits) {
-  if (index >= rules_.size()) return;
+  Feed(index, slot, ev, now, hits, 0);
+}
+
+void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_t now,
+                              std::vector<CorrelationHit>* hits, int depth) {
+  // LinkCorrelations makes no loop; a tracker built from other rules stops here all the same.
+  if (index >= rules_.size() || depth > kMaxCorrelationChain) return;
   const CorrelationRule& rule = rules_[index];
   PerRule& st = *state_[index];
   // As a SIEM's "count by" and "distinct count": an event without a group-by field, or without
   // the field whose values are counted (absent or empty), is not counted (else every such event
   // would share one empty key, or count as one more value).
-  for (Field f : rule.group_by) {
+  if (slot >= rule.group_fields.size()) return;
+  const std::vector<Field>& group_fields = rule.group_fields[slot];
+  for (Field f : group_fields) {
     if (ev.Get(f).empty()) return;
   }
   if (rule.type == CorrelationType::kValueCount && ev.Get(rule.value_field).empty()) return;
   std::string key;
-  for (Field f : rule.group_by) {
+  for (size_t i = 0; i < group_fields.size(); ++i) {
     if (!key.empty()) key.push_back(',');
-    key.append(FieldName(f));
+    key.append(rule.group_by[i]);
     key.push_back('=');
-    key.append(ev.Decoded(f));
+    key.append(ev.Decoded(group_fields[i]));
   }
   if (key.empty()) key = "all";
   auto it = st.index.find(key);
@@ -320,6 +379,9 @@ void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int
     auto node = it->second;
     st.index.erase(it);
     st.lru.erase(node);
+    for (const auto& [outer, outer_slot] : rule.feeds) {
+      Feed(outer, outer_slot, ev, now, hits, depth + 1);
+    }
   }
 }
 
@@ -337,47 +399,125 @@ void CorrelationTracker::Sweep(int64_t now) {
 LinkedCorrelations LinkCorrelations(const RuleSet& rules,
                                     const std::vector<std::pair<std::string, std::string>>& texts) {
   LinkedCorrelations out;
-  std::unordered_map<std::string, size_t> by_ref;
+  std::unordered_map<std::string, size_t> rule_by_ref;
   for (size_t i = 0; i < rules.size(); ++i) {
     const RuleInfo& r = rules.rule(i);
-    if (!r.id.empty()) by_ref.emplace(r.id, i);
-    if (!r.name.empty()) by_ref.emplace(r.name, i);
+    if (!r.id.empty()) rule_by_ref.emplace(r.id, i);
+    if (!r.name.empty()) rule_by_ref.emplace(r.name, i);
   }
+  // Every text parsed first: a correlation may name one that comes after it.
+  std::vector<CorrelationRule> parsed;
+  std::vector<std::string> origins;
+  std::vector<std::optional<SkippedRule>> outcome(texts.size());  // per text; set when skipped
+  std::vector<size_t> parsed_of_text(texts.size(), SIZE_MAX);
+  for (size_t t = 0; t < texts.size(); ++t) {
+    auto rule = ParseCorrelationRule(texts[t].second, texts[t].first);
+    if (!rule.ok()) {
+      outcome[t] = SkippedRule{texts[t].first, "", rule.status().message()};
+      continue;
+    }
+    parsed_of_text[t] = parsed.size();
+    parsed.push_back(std::move(rule).value());
+    origins.push_back(texts[t].first);
+  }
+  std::unordered_map<std::string, size_t> correlation_by_ref;
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    if (!parsed[i].info.id.empty()) correlation_by_ref.emplace(parsed[i].info.id, i);
+    if (!parsed[i].info.name.empty()) correlation_by_ref.emplace(parsed[i].info.name, i);
+  }
+
+  // What each referenced name resolves to: a rule, or (chaining) another correlation, which
+  // must itself be usable, not loop back and not chain too deep.
+  struct Ref {
+    bool correlation = false;
+    size_t index = 0;
+  };
+  enum class State { kNew, kVisiting, kUsable, kSkipped };
+  std::vector<State> state(parsed.size(), State::kNew);
+  std::vector<std::string> reason(parsed.size());
+  std::vector<std::vector<Ref>> refs(parsed.size());
+  std::function<bool(size_t, int)> resolve = [&](size_t i, int depth) -> bool {
+    if (state[i] == State::kUsable) return true;
+    if (state[i] != State::kNew) return false;
+    state[i] = State::kVisiting;
+    auto skip = [&](std::string why) {
+      reason[i] = std::move(why);
+      state[i] = State::kSkipped;
+      return false;
+    };
+    for (const std::string& name : parsed[i].rules) {
+      auto rule = rule_by_ref.find(name);
+      auto correlation = correlation_by_ref.find(name);
+      if (rule != rule_by_ref.end() && correlation != correlation_by_ref.end()) {
+        return skip("correlation refers to '" + name +
+                    "', which names both a rule and a correlation");
+      }
+      if (rule != rule_by_ref.end()) {
+        refs[i].push_back({false, rule->second});
+        continue;
+      }
+      if (correlation == correlation_by_ref.end()) {
+        return skip("correlation refers to rule '" + name + "', which is not loaded");
+      }
+      const size_t j = correlation->second;
+      if (state[j] == State::kVisiting) {
+        return skip("correlation chain loops back through '" + name + "'");
+      }
+      if (depth + 1 >= kMaxCorrelationChain) {
+        return skip("correlations chained more than " + std::to_string(kMaxCorrelationChain) +
+                    " deep");
+      }
+      if (!resolve(j, depth + 1)) {
+        return skip("correlation refers to correlation '" + name +
+                    "', which is skipped: " + reason[j]);
+      }
+      refs[i].push_back({true, j});
+    }
+    state[i] = State::kUsable;
+    return true;
+  };
+  std::vector<size_t> linked_index(parsed.size(), SIZE_MAX);
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    if (!resolve(i, 0)) continue;
+    linked_index[i] = out.rules.size();
+    out.rules.push_back(parsed[i]);
+  }
+  for (size_t t = 0; t < texts.size(); ++t) {
+    const size_t i = parsed_of_text[t];
+    if (i != SIZE_MAX && state[i] == State::kSkipped) {
+      outcome[t] = SkippedRule{origins[i], parsed[i].info.title, reason[i]};
+    }
+    if (outcome[t]) out.skipped.push_back(*std::move(outcome[t]));
+  }
+
   out.feeds.assign(rules.size(), {});
   out.generates.assign(rules.size(), true);
   std::vector<bool> generate_requested(rules.size(), false);
-  for (const auto& [origin, text] : texts) {
-    auto parsed = ParseCorrelationRule(text, origin);
-    if (!parsed.ok()) {
-      out.skipped.push_back({origin, "", parsed.status().message()});
-      continue;
-    }
-    std::vector<size_t> refs;
-    std::string missing;
-    for (const auto& name : parsed->rules) {
-      auto it = by_ref.find(name);
-      if (it == by_ref.end()) {
-        missing = name;
-        break;
+  std::vector<bool> correlation_generate_requested(out.rules.size(), false);
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    const size_t index = linked_index[i];
+    if (index == SIZE_MAX) continue;
+    const bool generate = out.rules[index].generate;
+    for (size_t slot = 0; slot < refs[i].size(); ++slot) {
+      const Ref& ref = refs[i][slot];
+      if (!ref.correlation) {
+        out.feeds[ref.index].emplace_back(index, slot);
+        out.generates[ref.index] = false;
+        if (generate) generate_requested[ref.index] = true;
+        continue;
       }
-      refs.push_back(it->second);
+      CorrelationRule& inner = out.rules[linked_index[ref.index]];
+      inner.feeds.emplace_back(index, slot);
+      inner.alerts = false;
+      if (generate) correlation_generate_requested[linked_index[ref.index]] = true;
     }
-    if (!missing.empty()) {
-      out.skipped.push_back({origin, parsed->info.title,
-                             "correlation refers to rule '" + missing + "', which is not loaded"});
-      continue;
-    }
-    const size_t index = out.rules.size();
-    for (size_t slot = 0; slot < refs.size(); ++slot) {
-      out.feeds[refs[slot]].emplace_back(index, slot);
-      out.generates[refs[slot]] = false;
-      if (parsed->generate) generate_requested[refs[slot]] = true;
-    }
-    out.rules.push_back(std::move(parsed).value());
   }
-  // A rule that one correlation lets alert alerts, whatever the others say.
+  // A rule (or correlation) that one correlation lets alert alerts, whatever the others say.
   for (size_t i = 0; i < out.generates.size(); ++i) {
     if (generate_requested[i]) out.generates[i] = true;
+  }
+  for (size_t i = 0; i < out.rules.size(); ++i) {
+    if (correlation_generate_requested[i]) out.rules[i].alerts = true;
   }
   return out;
 }

@@ -5,8 +5,10 @@
 //   correlation:
 //     type: event_count           # or value_count, temporal, temporal_ordered
 //     rules: [staff_record_decrypt]
-//     group-by: [user.name]
+//     group-by: [user.name]       # or an alias, below
 //     timespan: 1h                # s, m, h, d
+//     aliases:                    # optional: one name for a field that differs per rule
+//       peer: {web_exploit: source.ip, egress_connection: destination.ip}
 //     condition: {gte: 50}        # value_count also names `field:`
 //
 //   Result<CorrelationRule> rule = ParseCorrelationRule(yaml_text, "rules/x.yml");
@@ -42,7 +44,11 @@ struct CorrelationRule {
   RuleInfo info;  // id, name, title, level (severity), ATT&CK tags, file
   CorrelationType type = CorrelationType::kEventCount;
   std::vector<std::string> rules;  // referenced rules, by name or id, in order
-  std::vector<Field> group_by;
+  // The group-by names (a field's canonical name, or an alias) and, per referenced rule
+  // (slot), the event field each name reads there: group_fields[slot][i] for group_by[i]. An
+  // alias reads another field per rule (an address as source in one, destination in another).
+  std::vector<std::string> group_by;
+  std::vector<std::vector<Field>> group_fields;
   int64_t timespan_millis = 0;
   Field value_field = Field::kSourceIp;  // value_count only
   // The condition as a minimum: gte N → N, gt N → N + 1 (temporal: every rule once).
@@ -50,6 +56,11 @@ struct CorrelationRule {
   // Sigma's `generate`: when false (the default) the referenced rules raise no alerts of their
   // own; they only feed the correlation.
   bool generate = false;
+  // Set by LinkCorrelations when correlations are chained (one names another, as Sigma's "many
+  // failed logins, then a successful login"): the (correlation, slot) pairs this one's hits
+  // feed, and whether its hits alert (false when a correlation it feeds does not `generate`).
+  std::vector<std::pair<size_t, size_t>> feeds;
+  bool alerts = true;
 };
 
 // "30s", "10m", "1h", "2d" → milliseconds; InvalidArgument otherwise.
@@ -57,7 +68,9 @@ Result<int64_t> ParseTimespan(std::string_view text);
 
 // Parses one correlation rule. InvalidArgument names what is not understood: an unknown type,
 // a condition the live engine cannot decide when an event arrives (lt, lte, eq, neq need the end
-// of the window), group-by fields with no event mapping, a missing timespan or rule list.
+// of the window), group-by fields with no event mapping, an alias that does not give a field
+// for every referenced rule or names a rule the correlation does not, a missing timespan or
+// rule list.
 Result<CorrelationRule> ParseCorrelationRule(std::string_view yaml, std::string_view origin);
 
 // What a fired correlation reports.
@@ -70,14 +83,17 @@ struct CorrelationHit {
   std::vector<std::string> values;
 };
 
-// A rule set's correlation rules, linked to the rules they name (by id or name).
+// A rule set's correlation rules, linked to the rules and correlations they name (by id or
+// name). Chains are at most kMaxCorrelationChain correlations deep, and never loop.
+inline constexpr int kMaxCorrelationChain = 8;
 struct LinkedCorrelations {
-  std::vector<CorrelationRule> rules;  // the usable ones, in the order given
+  std::vector<CorrelationRule> rules;  // the usable ones, in the order given, chains linked
   // Per rule of the set: the (correlation, slot) pairs its matches feed, and whether its
   // matches alert on their own (false when it feeds a correlation that does not `generate`).
   std::vector<std::vector<std::pair<size_t, size_t>>> feeds;
   std::vector<bool> generates;
-  // Correlations that do not parse or name a rule that is not loaded, with the reason.
+  // Correlations that do not parse, name a rule or correlation that is not loaded (or is
+  // skipped itself), or loop, with the reason.
   std::vector<SkippedRule> skipped;
 };
 // `texts`: (origin, YAML) as RuleSetBuilder::correlations() keeps them.
@@ -95,7 +111,9 @@ class CorrelationTracker {
 
   // Feeds one match: the event matched the rule at position `slot` of correlation `index`'s
   // rule list. Appends a hit when the correlation's condition is met; the key's state is then
-  // reset, so the next hit needs a fresh window's worth of events.
+  // reset, so the next hit needs a fresh window's worth of events. A hit feeds the correlations
+  // chained to it (CorrelationRule::feeds) with the same event, whose hits follow it; check
+  // CorrelationRule::alerts before raising one.
   void OnMatch(size_t index, size_t slot, const Event& ev, int64_t now_millis,
                std::vector<CorrelationHit>* hits);
   // Forgets keys whose last activity is older than their window.
@@ -107,6 +125,8 @@ class CorrelationTracker {
  private:
   struct KeyState;
   struct PerRule;
+  void Feed(size_t index, size_t slot, const Event& ev, int64_t now_millis,
+            std::vector<CorrelationHit>* hits, int depth);
   std::vector<CorrelationRule> rules_;
   std::vector<std::unique_ptr<PerRule>> state_;
   size_t max_keys_;

@@ -90,8 +90,10 @@ bool SameCorrelations(const std::vector<CorrelationRule>& a,
     const CorrelationRule& y = b[i];
     if (x.info.id != y.info.id || x.info.name != y.info.name || x.info.title != y.info.title ||
         x.info.severity != y.info.severity || x.info.attack != y.info.attack || x.type != y.type ||
-        x.rules != y.rules || x.group_by != y.group_by || x.timespan_millis != y.timespan_millis ||
-        x.value_field != y.value_field || x.threshold != y.threshold || x.generate != y.generate) {
+        x.rules != y.rules || x.group_by != y.group_by || x.group_fields != y.group_fields ||
+        x.timespan_millis != y.timespan_millis || x.value_field != y.value_field ||
+        x.threshold != y.threshold || x.generate != y.generate || x.feeds != y.feeds ||
+        x.alerts != y.alerts) {
       return false;
     }
   }
@@ -701,6 +703,7 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
   }
   for (const auto& hit : corr_hits_) {
     const CorrelationRule& c = tracker_->rules()[hit.correlation];
+    if (!c.alerts) continue;  // it only feeds a chained correlation
     nlohmann::json ev_json = nlohmann::json::parse(Evidence(se, ts), nullptr, false);
     if (ev_json.is_object()) {
       ev_json["correlation.type"] = CorrelationTypeName(c.type);

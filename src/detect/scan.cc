@@ -629,6 +629,7 @@ class ScanPipeline {
       }
       for (const CorrelationHit& hit : correlation_hits_) {
         const CorrelationRule& c = tracker_.rules()[hit.correlation];
+        if (!c.alerts) continue;  // it only feeds a chained correlation
         Alert a{c.info.id.empty() ? std::string_view(c.info.title) : std::string_view(c.info.id),
                 c.info.title, c.info.severity, &c.info.attack};
         a.correlation = &c;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -365,6 +366,172 @@ tags: [attack.t1078]
   h.At(1000, fail("192.0.2.4"));
   h.At(1000 + 601, Probe("192.0.2.4", "/api/v1/staff", 200));
   EXPECT_EQ(h.rec.CountRule("fail-then-export"), 1u) << "outside the window";
+}
+
+// Sigma's field aliases: the attacker's address is the source of the exploit request and the
+// destination of the connection the server then opens to it (a reverse shell, an exfiltration).
+TEST(LiveEngineTest, AliasesCorrelateAnAddressAcrossFieldsThatDifferPerRule) {
+  LiveEngineOptions opt;
+  opt.rule_texts = {R"(title: EPMM exploit request
+id: web-exploit
+name: web_exploit
+logsource: {product: rampart}
+detection: {sel: {url.path|startswith: /mifs/c/appstore/fob/}, condition: sel}
+tags: [attack.t1190]
+)",
+                    R"(title: Connection out of the server
+id: egress
+name: egress_connection
+logsource: {product: rampart}
+detection: {sel: {event.action: network.connection}, condition: sel}
+)",
+                    R"(title: Exploit then a connection back to its source
+id: exploit-then-callback
+correlation:
+  type: temporal_ordered
+  rules: [web_exploit, egress_connection]
+  aliases:
+    peer:
+      web_exploit: source.ip
+      egress_connection: destination.ip
+  group-by: [peer]
+  timespan: 10m
+level: critical
+tags: [attack.t1041]
+)"};
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  ASSERT_TRUE(h.engine->skipped().empty()) << h.engine->skipped()[0].reason;
+  auto connection = [](const std::string& from, const std::string& to) {
+    SecurityEvent e("network.connection");
+    e.Set("source.ip", from).Set("destination.ip", to);
+    return e;
+  };
+  h.At(0, Probe("198.51.100.7", "/mifs/c/appstore/fob/3/5/sha256:x/y.ipa", 404));
+  h.At(10, connection("10.0.0.5", "198.51.100.9"));
+  EXPECT_EQ(h.rec.CountRule("exploit-then-callback"), 0u) << "another address";
+  // The exploit's address as the connection's source is not the alias's field for that rule.
+  h.At(20, connection("198.51.100.7", "192.0.2.1"));
+  EXPECT_EQ(h.rec.CountRule("exploit-then-callback"), 0u) << "source.ip is not the alias here";
+  h.At(30, connection("10.0.0.5", "198.51.100.7"));
+  ASSERT_EQ(h.rec.CountRule("exploit-then-callback"), 1u);
+  auto alerts = h.rec.Take();
+  auto hit = std::find_if(alerts.begin(), alerts.end(),
+                          [](const auto& a) { return a.rule_id == "exploit-then-callback"; });
+  ASSERT_NE(hit, alerts.end());
+  EXPECT_EQ(hit->entity, "peer=198.51.100.7");
+  EXPECT_EQ(hit->severity, "critical");
+}
+
+// Sigma's chaining: a correlation names another. Many failed logins from one address, then a
+// successful login from it; only the outer correlation alerts unless it lets the inner one.
+std::vector<std::string> ChainedLoginRules(bool outer_generates) {
+  return {R"(title: Login failed
+id: login-failed
+name: login_failed
+logsource: {product: rampart}
+detection: {sel: {event.action: auth.login_failed}, condition: sel}
+tags: [attack.t1110]
+)",
+          R"(title: Login
+id: login-ok
+name: login_ok
+logsource: {product: rampart}
+detection: {sel: {event.action: auth.login}, condition: sel}
+tags: [attack.t1078]
+)",
+          R"(title: Guessing then login
+id: guess-then-login
+correlation:
+  type: temporal_ordered
+  rules: [many_failures, login_ok]
+  group-by: [source.ip]
+  timespan: 1h
+)" + std::string(outer_generates ? "  generate: true\n" : "") +
+              "level: high\ntags: [attack.t1078]\n",
+          // After the correlation that names it: names resolve across the whole set.
+          R"(title: Many failures
+id: many-failures
+name: many_failures
+correlation:
+  type: event_count
+  rules: [login_failed]
+  group-by: [source.ip]
+  timespan: 10m
+  condition: {gte: 3}
+level: medium
+tags: [attack.t1110]
+)"};
+}
+
+SecurityEvent SignInEvent(const std::string& action, const std::string& ip) {
+  SecurityEvent e(action);
+  e.Set("source.ip", ip).Set("user.name", "adm_1");
+  return e;
+}
+
+TEST(LiveEngineTest, ChainedCorrelationFeedsTheOneThatNamesIt) {
+  LiveEngineOptions opt;
+  opt.rule_texts = ChainedLoginRules(false);
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  ASSERT_TRUE(h.engine->skipped().empty()) << h.engine->skipped()[0].reason;
+  EXPECT_EQ(h.engine->correlation_count(), 2u);
+  // Two failures then a login: the inner threshold is not reached.
+  h.At(0, SignInEvent("auth.login_failed", "192.0.2.1"));
+  h.At(10, SignInEvent("auth.login_failed", "192.0.2.1"));
+  h.At(20, SignInEvent("auth.login", "192.0.2.1"));
+  // A login before the failures does not complete the chain either.
+  h.At(30, SignInEvent("auth.login", "192.0.2.2"));
+  for (int i = 0; i < 3; ++i) h.At(40 + i, SignInEvent("auth.login_failed", "192.0.2.2"));
+  EXPECT_TRUE(h.rec.Take().empty()) << "the inner correlation only feeds the outer one";
+  h.At(100, SignInEvent("auth.login", "192.0.2.2"));
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule_id, "guess-then-login");
+  EXPECT_EQ(alerts[0].entity, "source.ip=192.0.2.2");
+  EXPECT_EQ(alerts[0].severity, "high");
+
+  // `generate: true` on the outer correlation lets what it names alert on its own too.
+  LiveEngineOptions generating;
+  generating.rule_texts = ChainedLoginRules(true);
+  Harness g(generating);
+  ASSERT_NE(g.engine, nullptr);
+  for (int i = 0; i < 3; ++i) g.At(i, SignInEvent("auth.login_failed", "192.0.2.3"));
+  EXPECT_EQ(g.rec.CountRule("many-failures"), 1u);
+  EXPECT_EQ(g.rec.CountRule("guess-then-login"), 0u);
+}
+
+TEST(LiveEngineTest, CorrelationChainsThatLoopOrBreakAreSkippedWithTheirReasons) {
+  auto correlation = [](const std::string& id, const std::string& refs) {
+    return "title: " + id + "\nid: " + id + "\nname: " + id +
+           "\ncorrelation:\n  type: event_count\n  rules: [" + refs +
+           "]\n  group-by: [source.ip]\n  timespan: 1m\n  condition: {gte: 2}\n";
+  };
+  LiveEngineOptions opt;
+  opt.rule_texts = {
+      "title: Base\nid: base\nname: base\nlogsource: {product: rampart}\n"
+      "detection: {sel: {event.action: x}, condition: sel}\ntags: [attack.t1110]\n",
+      correlation("loop_a", "loop_b"),
+      correlation("loop_b", "loop_a"),
+      correlation("self", "self"),
+      correlation("on_missing", "nope"),
+      correlation("on_broken", "on_missing"),
+      correlation("fine", "base"),
+      correlation("on_fine", "fine")};
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  std::map<std::string, std::string> reasons;
+  for (const auto& s : h.engine->skipped()) reasons[s.title] = s.reason;
+  EXPECT_EQ(reasons.size(), 5u);
+  EXPECT_NE(reasons["loop_a"].find("loops back through"), std::string::npos) << reasons["loop_a"];
+  EXPECT_NE(reasons["loop_b"].find("loops back through"), std::string::npos) << reasons["loop_b"];
+  EXPECT_NE(reasons["self"].find("loops back through 'self'"), std::string::npos);
+  EXPECT_NE(reasons["on_missing"].find("rule 'nope', which is not loaded"), std::string::npos);
+  EXPECT_NE(reasons["on_broken"].find("correlation 'on_missing', which is skipped"),
+            std::string::npos)
+      << reasons["on_broken"];
+  EXPECT_EQ(h.engine->correlation_count(), 2u) << "fine, and on_fine chained to it";
 }
 
 TEST(LiveEngineTest, TrackedKeysAreCappedAndEvictedOldestFirst) {
@@ -845,6 +1012,33 @@ TEST(CorrelationParseTest, RefusesWhatTheLiveEngineCannotDecide) {
   EXPECT_NE(lt.status().message().find("gt and gte"), std::string::npos);
   EXPECT_FALSE(parse("  condition: {gte: 3}\n  group-by: [no.such.field]\n").ok());
   EXPECT_FALSE(parse("").ok()) << "no condition";
+  // Aliases: a field for every rule listed, and only for those.
+  auto aliased = [](const std::string& aliases) {
+    return ParseCorrelationRule(
+        "title: t\nid: x\ncorrelation:\n  type: temporal\n  rules: [a, b]\n"
+        "  group-by: [peer, user.name]\n  timespan: 5m\n" +
+            aliases,
+        "t.yml");
+  };
+  auto ok = aliased("  aliases: {peer: {a: source.ip, b: destination.ip}}\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->group_by, (std::vector<std::string>{"peer", "user.name"}));
+  EXPECT_EQ(ok->group_fields,
+            (std::vector<std::vector<Field>>{{Field::kSourceIp, Field::kUserName},
+                                             {Field::kDestinationIp, Field::kUserName}}));
+  for (const auto& [aliases, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"  aliases: {peer: {a: source.ip}}\n", "gives no field for rule 'b'"},
+           {"  aliases: {peer: {a: source.ip, b: destination.ip, c: source.ip}}\n",
+            "names rule 'c'"},
+           {"  aliases: {peer: {a: source.ip, b: no.such.field}}\n", "has no event mapping"},
+           {"  aliases: {peer: [a, b]}\n", "must map rule names to fields"},
+           {"  aliases: [peer]\n", "not a map"},
+           {"", "group-by field 'peer' has no event mapping"}}) {
+    auto bad = aliased(aliases);
+    ASSERT_FALSE(bad.ok()) << aliases;
+    EXPECT_NE(bad.status().message().find(reason), std::string::npos)
+        << aliases << ": " << bad.status().message();
+  }
   EXPECT_EQ(*ParseTimespan("90s"), 90000);
   EXPECT_EQ(*ParseTimespan("2h"), 7200000);
   EXPECT_FALSE(ParseTimespan("10").ok());

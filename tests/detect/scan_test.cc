@@ -374,6 +374,32 @@ TEST_F(ScanTest, IndicatorsAreWeighedAtTheLinesTime) {
   EXPECT_EQ(alerts[0]["source_ip"], "203.0.113.50");
 }
 
+// The bundled chain over an exported console log: ten failed sign-ins from one address, then
+// its sign-in, alert once, on the sign-in's line; the inner correlation prints nothing.
+TEST_F(ScanTest, ChainedCorrelationsAlertOnceInAScan) {
+  auto event = [](int second, const std::string& action, const std::string& ip) {
+    char stamp[32];
+    std::snprintf(stamp, sizeof stamp, "2026-01-30T09:%02d:%02dZ", second / 60, second % 60);
+    return std::string(R"({"@timestamp":")") + stamp + R"(","event.action":")" + action +
+           R"(","source.ip":")" + ip + R"(","user.name":"adm_1"})" + "\n";
+  };
+  std::string log;
+  for (int i = 0; i < 10; ++i) log += event(i * 10, "auth.login_failed", "198.51.100.20");
+  for (int i = 0; i < 9; ++i) log += event(i * 10, "auth.login_failed", "192.0.2.10");
+  log += event(200, "auth.login", "192.0.2.10");     // line 20: nine failures only
+  log += event(300, "auth.login", "198.51.100.20");  // line 21: completes the chain
+  ScanOptions opt;
+  opt.default_rules_dir = kBundledSigma;
+  opt.log_files = {Write("console.jsonl", log)};
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  auto alerts = Alerts();
+  ASSERT_EQ(alerts.size(), 1u) << out_.str();
+  EXPECT_EQ(alerts[0]["rule"], "8c599858-bc56-4706-9375-a05b9940e513");
+  EXPECT_EQ(alerts[0]["line"], 21);
+  EXPECT_EQ(alerts[0]["correlation"]["entity"], "source.ip=198.51.100.20");
+  EXPECT_NE(err_.str().find("1 alerts"), std::string::npos) << err_.str();
+}
+
 // Regression: a file that began in JSON and went on as an access log was read as JSON to the
 // end, its exploit lines counted as parse errors and nothing flagged.
 TEST_F(ScanTest, AFileThatChangesFormatIsReadLineByLine) {
@@ -495,7 +521,7 @@ TEST_F(ScanTest, RulesCheckPrintsEveryRule) {
   opt.rule_dirs = {kBundledSigma};
   opt.out = &out;
   EXPECT_EQ(RunRulesCheckCommand(opt), 0) << out.str();
-  EXPECT_NE(out.str().find("17 loaded, 0 skipped (4 correlations"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("21 loaded, 0 skipped (6 correlations"), std::string::npos) << out.str();
   Write("bad.yml",
         "title: x\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|"
         "base64offset: a\n  condition: s\n");
@@ -514,7 +540,7 @@ TEST_F(ScanTest, RulesCheckPrintsEveryRule) {
   out.str("");
   opt.rule_dirs = {kBundledSigma, kBundledSigma + "/epmm_cve_2026_1281_fob_injection.yml"};
   EXPECT_EQ(RunRulesCheckCommand(opt), 1) << out.str();
-  EXPECT_NE(out.str().find("17 loaded, 1 skipped"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("21 loaded, 1 skipped"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("is already the id of"), std::string::npos) << out.str();
 }
 
