@@ -105,53 +105,39 @@ Status ParseInto(const YAML::Node& doc, std::string_view origin, CorrelationRule
   }
   if (r->rules.empty()) return Status::InvalidArgument("correlation has no rules");
   if (r->rules.size() > 64) return Status::InvalidArgument("correlation names over 64 rules");
-  // aliases: {alias: {rule name: field}}; every rule the correlation names gets a field.
-  std::map<std::string, std::vector<Field>> aliases;
-  if (const YAML::Node a = c["aliases"]; a) {
+  // aliases: {alias: {rule name or id: field}}.
+  if (const YAML::Node a = c["aliases"]; a && !a.IsNull()) {
     if (!a.IsMap()) return Status::InvalidArgument("correlation.aliases is not a map");
     for (auto it = a.begin(); it != a.end(); ++it) {
-      const std::string alias = it->first.Scalar();
+      const std::string alias = it->first.IsScalar() ? it->first.Scalar() : "";
       const YAML::Node per_rule = it->second;
       if (alias.empty() || !per_rule.IsMap()) {
         return Status::InvalidArgument("alias '" + alias + "' must map rule names to fields");
       }
-      std::vector<std::optional<Field>> fields(r->rules.size());
+      std::map<std::string, Field>& fields = r->aliases[alias];
       for (auto f = per_rule.begin(); f != per_rule.end(); ++f) {
-        const std::string rule = f->first.Scalar();
-        auto slot = std::find(r->rules.begin(), r->rules.end(), rule);
-        if (slot == r->rules.end()) {
-          return Status::InvalidArgument("alias '" + alias + "' names rule '" + rule +
-                                         "', which the correlation does not list");
-        }
-        if (!f->second.IsScalar()) {
-          return Status::InvalidArgument("alias '" + alias + "' gives no field name for rule '" +
-                                         rule + "'");
+        const std::string rule = f->first.IsScalar() ? f->first.Scalar() : "";
+        if (rule.empty() || !f->second.IsScalar()) {
+          return Status::InvalidArgument("alias '" + alias + "' must map rule names to fields");
         }
         auto field = MapSigmaField(f->second.Scalar());
         if (!field) {
           return Status::InvalidArgument("alias '" + alias + "' field '" + f->second.Scalar() +
                                          "' has no event mapping");
         }
-        fields[static_cast<size_t>(slot - r->rules.begin())] = *field;
+        fields[rule] = *field;
       }
-      std::vector<Field> resolved;
-      for (size_t slot = 0; slot < fields.size(); ++slot) {
-        if (!fields[slot]) {
-          return Status::InvalidArgument("alias '" + alias + "' gives no field for rule '" +
-                                         r->rules[slot] + "'");
-        }
-        resolved.push_back(*fields[slot]);
-      }
-      aliases[alias] = std::move(resolved);
     }
   }
   r->group_fields.assign(r->rules.size(), {});
   const YAML::Node gb = c["group-by"];
   auto add_group = [&](const std::string& name) -> Status {
-    if (auto alias = aliases.find(name); alias != aliases.end()) {
+    if (auto alias = r->aliases.find(name); alias != r->aliases.end()) {
       r->group_by.push_back(name);
       for (size_t slot = 0; slot < r->rules.size(); ++slot) {
-        r->group_fields[slot].push_back(alias->second[slot]);
+        auto field = alias->second.find(r->rules[slot]);
+        r->group_fields[slot].push_back(field != alias->second.end() ? field->second
+                                                                     : Field::kCount);
       }
       return Status::Ok();
     }
@@ -239,13 +225,17 @@ Result<CorrelationRule> ParseCorrelationRule(std::string_view yaml, std::string_
 struct CorrelationTracker::KeyState {
   std::string key;
   int64_t last_activity = 0;
-  // event_count: newest timestamps, oldest first, at most threshold of them.
-  std::vector<int64_t> times;
+  // event_count: newest timestamps, oldest first, at most threshold of them, each with the
+  // start of what it stands for (itself, or the span of the chained hit it was).
+  std::vector<std::pair<int64_t, int64_t>> times;
   // value_count: distinct value → last time (at most threshold values).
   std::map<std::string, int64_t> values;
   // temporal: per referenced rule, the time it was last seen (0: not seen); temporal_ordered:
   // the start time of the chain that reached that position.
   std::vector<int64_t> seen;
+  // Per position, the earliest time what `seen` stands for reaches back to (a chained hit's
+  // first event).
+  std::vector<int64_t> seen_first;
 };
 
 struct CorrelationTracker::PerRule {
@@ -268,30 +258,47 @@ size_t CorrelationTracker::tracked_keys() const {
 
 void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int64_t now,
                                  std::vector<CorrelationHit>* hits) {
-  Feed(index, slot, ev, now, hits, 0);
+  Feed(index, slot, ev, now, nullptr, hits, 0);
 }
 
 void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_t now,
-                              std::vector<CorrelationHit>* hits, int depth) {
+                              const CorrelationHit* from, std::vector<CorrelationHit>* hits,
+                              int depth) {
   // LinkCorrelations makes no loop; a tracker built from other rules stops here all the same.
   if (index >= rules_.size() || depth > kMaxCorrelationChain) return;
   const CorrelationRule& rule = rules_[index];
   PerRule& st = *state_[index];
-  // As a SIEM's "count by" and "distinct count": an event without a group-by field, or without
-  // the field whose values are counted (absent or empty), is not counted (else every such event
-  // would share one empty key, or count as one more value).
   if (slot >= rule.group_fields.size()) return;
   const std::vector<Field>& group_fields = rule.group_fields[slot];
+  // As a SIEM's "count by" and "distinct count": an event without a group-by field, or without
+  // the field whose values are counted (absent or empty), is not counted (else every such event
+  // would share one empty key, or count as one more value). A chained hit gives the values it
+  // was grouped by first: the event that completed it may be of another kind than its key.
+  std::vector<std::string_view> group_values;
   for (Field f : group_fields) {
-    if (ev.Get(f).empty()) return;
+    if (f == Field::kCount) return;  // an alias LinkCorrelations did not resolve
+    std::string_view value;
+    bool inherited = false;
+    if (from != nullptr) {
+      for (const auto& [name, v] : from->group) {
+        if (name == FieldName(f)) {
+          value = v;
+          inherited = true;
+          break;
+        }
+      }
+    }
+    if (!inherited) value = ev.Get(f).empty() ? std::string_view() : ev.Decoded(f);
+    if (value.empty()) return;
+    group_values.push_back(value);
   }
   if (rule.type == CorrelationType::kValueCount && ev.Get(rule.value_field).empty()) return;
   std::string key;
-  for (size_t i = 0; i < group_fields.size(); ++i) {
+  for (size_t i = 0; i < group_values.size(); ++i) {
     if (!key.empty()) key.push_back(',');
     key.append(rule.group_by[i]);
     key.push_back('=');
-    key.append(ev.Decoded(group_fields[i]));
+    key.append(group_values[i]);
   }
   if (key.empty()) key = "all";
   auto it = st.index.find(key);
@@ -304,6 +311,7 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
     st.lru.push_back(KeyState{});
     st.lru.back().key = key;
     st.lru.back().seen.assign(rule.rules.size(), 0);
+    st.lru.back().seen_first.assign(rule.rules.size(), 0);
     it = st.index.emplace(key, std::prev(st.lru.end())).first;
   } else {
     st.lru.splice(st.lru.end(), st.lru, it->second);
@@ -316,17 +324,21 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
   const int64_t window_start = now - rule.timespan_millis;
   const int64_t window_end = now + rule.timespan_millis;
   auto outside = [&](int64_t t) { return t < window_start || t > window_end; };
+  // What this match stands for begins here, or at the first event of the chained hit.
+  const int64_t span_start = from != nullptr ? std::min(now, from->first_millis) : now;
   int64_t value = 0;
   int64_t first = now;
   std::vector<std::string> counted_values;
   switch (rule.type) {
     case CorrelationType::kEventCount: {
       auto keep = static_cast<size_t>(rule.threshold);
-      k.times.erase(std::remove_if(k.times.begin(), k.times.end(), outside), k.times.end());
-      k.times.push_back(now);
+      k.times.erase(std::remove_if(k.times.begin(), k.times.end(),
+                                   [&](const auto& t) { return outside(t.first); }),
+                    k.times.end());
+      k.times.emplace_back(now, span_start);
       if (k.times.size() > keep) k.times.erase(k.times.begin());
       value = static_cast<int64_t>(k.times.size());
-      first = *std::min_element(k.times.begin(), k.times.end());
+      for (const auto& t : k.times) first = std::min(first, t.second);
       break;
     }
     case CorrelationType::kValueCount: {
@@ -352,35 +364,48 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
       break;
     }
     case CorrelationType::kTemporal: {
-      if (slot < k.seen.size()) k.seen[slot] = now;
-      for (int64_t t : k.seen) {
-        if (t == 0 || outside(t)) continue;
+      if (slot < k.seen.size()) {
+        k.seen[slot] = now;
+        k.seen_first[slot] = span_start;
+      }
+      for (size_t pos = 0; pos < k.seen.size(); ++pos) {
+        if (k.seen[pos] == 0 || outside(k.seen[pos])) continue;
         ++value;
-        first = std::min(first, t);
+        first = std::min(first, k.seen_first[pos]);
       }
       break;
     }
     case CorrelationType::kTemporalOrdered: {
       if (slot == 0) {
         k.seen[0] = now;
-      } else if (slot < k.seen.size() && k.seen[slot - 1] != 0 && !outside(k.seen[slot - 1])) {
-        k.seen[slot] = std::max(k.seen[slot], k.seen[slot - 1]);
+        k.seen_first[0] = span_start;
+      } else if (slot < k.seen.size() && k.seen[slot - 1] != 0 && !outside(k.seen[slot - 1]) &&
+                 k.seen[slot - 1] >= k.seen[slot]) {
+        k.seen[slot] = k.seen[slot - 1];
+        k.seen_first[slot] = std::min(k.seen_first[slot - 1], span_start);
       }
-      for (int64_t t : k.seen) {
-        if (t == 0 || outside(t)) break;
+      for (size_t pos = 0; pos < k.seen.size(); ++pos) {
+        if (k.seen[pos] == 0 || outside(k.seen[pos])) break;
         ++value;
-        first = std::min(first, t);
+        first = std::min(first, k.seen_first[pos]);
       }
       break;
     }
   }
   if (value >= rule.threshold) {
-    hits->push_back({index, key, value, first, std::move(counted_values)});
+    CorrelationHit hit{index, key, value, first, {}, std::move(counted_values)};
+    for (size_t i = 0; i < group_values.size(); ++i) {
+      hit.group.emplace_back(rule.group_by[i], std::string(group_values[i]));
+    }
     auto node = it->second;
     st.index.erase(it);
-    st.lru.erase(node);
+    st.lru.erase(node);  // group_values pointed into the event or `from`, not into the key
+    hits->push_back(std::move(hit));
+    if (rule.feeds.empty()) return;
+    // A copy: the chained correlations' hits are appended to the same vector.
+    const CorrelationHit inner = hits->back();
     for (const auto& [outer, outer_slot] : rule.feeds) {
-      Feed(outer, outer_slot, ev, now, hits, depth + 1);
+      Feed(outer, outer_slot, ev, now, &inner, hits, depth + 1);
     }
   }
 }
@@ -427,16 +452,19 @@ LinkedCorrelations LinkCorrelations(const RuleSet& rules,
   }
 
   // What each referenced name resolves to: a rule, or (chaining) another correlation, which
-  // must itself be usable, not loop back and not chain too deep.
+  // must itself be usable and not loop back. A chain's height (1 for a correlation of rules
+  // only, else 1 + the highest it names) is at most kMaxCorrelationChain, whatever the order
+  // the correlations come in.
   struct Ref {
     bool correlation = false;
     size_t index = 0;
   };
   enum class State { kNew, kVisiting, kUsable, kSkipped };
   std::vector<State> state(parsed.size(), State::kNew);
+  std::vector<int> height(parsed.size(), 0);
   std::vector<std::string> reason(parsed.size());
   std::vector<std::vector<Ref>> refs(parsed.size());
-  std::function<bool(size_t, int)> resolve = [&](size_t i, int depth) -> bool {
+  std::function<bool(size_t)> resolve = [&](size_t i) -> bool {
     if (state[i] == State::kUsable) return true;
     if (state[i] != State::kNew) return false;
     state[i] = State::kVisiting;
@@ -445,6 +473,9 @@ LinkedCorrelations LinkCorrelations(const RuleSet& rules,
       state[i] = State::kSkipped;
       return false;
     };
+    // The names each referenced rule answers to (as listed, its id, its name), for aliases.
+    std::vector<std::vector<std::string>> slot_names;
+    int tallest = 0;
     for (const std::string& name : parsed[i].rules) {
       auto rule = rule_by_ref.find(name);
       auto correlation = correlation_by_ref.find(name);
@@ -454,6 +485,8 @@ LinkedCorrelations LinkCorrelations(const RuleSet& rules,
       }
       if (rule != rule_by_ref.end()) {
         refs[i].push_back({false, rule->second});
+        const RuleInfo& info = rules.rule(rule->second);
+        slot_names.push_back({name, info.id, info.name});
         continue;
       }
       if (correlation == correlation_by_ref.end()) {
@@ -463,22 +496,57 @@ LinkedCorrelations LinkCorrelations(const RuleSet& rules,
       if (state[j] == State::kVisiting) {
         return skip("correlation chain loops back through '" + name + "'");
       }
-      if (depth + 1 >= kMaxCorrelationChain) {
-        return skip("correlations chained more than " + std::to_string(kMaxCorrelationChain) +
-                    " deep");
-      }
-      if (!resolve(j, depth + 1)) {
+      if (!resolve(j)) {
         return skip("correlation refers to correlation '" + name +
                     "', which is skipped: " + reason[j]);
       }
+      tallest = std::max(tallest, height[j]);
       refs[i].push_back({true, j});
+      slot_names.push_back({name, parsed[j].info.id, parsed[j].info.name});
     }
+    if (tallest + 1 > kMaxCorrelationChain) {
+      return skip("correlations chained more than " + std::to_string(kMaxCorrelationChain) +
+                  " deep");
+    }
+    // Aliases keyed by the other of a rule's name and id than `rules` lists it by.
+    CorrelationRule& r = parsed[i];
+    for (const auto& [alias, fields] : r.aliases) {
+      for (const auto& [ref, field] : fields) {
+        bool listed = false;
+        for (const auto& names : slot_names) {
+          listed = listed || std::find(names.begin(), names.end(), ref) != names.end();
+        }
+        if (!listed) {
+          return skip("alias '" + alias + "' names rule '" + ref +
+                      "', which the correlation does not list");
+        }
+      }
+    }
+    for (size_t g = 0; g < r.group_by.size(); ++g) {
+      auto alias = r.aliases.find(r.group_by[g]);
+      if (alias == r.aliases.end()) continue;
+      for (size_t slot = 0; slot < r.group_fields.size(); ++slot) {
+        if (r.group_fields[slot][g] != Field::kCount) continue;
+        for (const std::string& ref : slot_names[slot]) {
+          auto field = alias->second.find(ref);
+          if (!ref.empty() && field != alias->second.end()) {
+            r.group_fields[slot][g] = field->second;
+            break;
+          }
+        }
+        if (r.group_fields[slot][g] == Field::kCount) {
+          return skip("alias '" + alias->first + "' gives no field for rule '" + r.rules[slot] +
+                      "'");
+        }
+      }
+    }
+    height[i] = tallest + 1;
     state[i] = State::kUsable;
     return true;
   };
   std::vector<size_t> linked_index(parsed.size(), SIZE_MAX);
   for (size_t i = 0; i < parsed.size(); ++i) {
-    if (!resolve(i, 0)) continue;
+    if (!resolve(i)) continue;
     linked_index[i] = out.rules.size();
     out.rules.push_back(parsed[i]);
   }

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,8 +48,12 @@ struct CorrelationRule {
   // The group-by names (a field's canonical name, or an alias) and, per referenced rule
   // (slot), the event field each name reads there: group_fields[slot][i] for group_by[i]. An
   // alias reads another field per rule (an address as source in one, destination in another).
+  // The parser fills what `rules` names as the alias does; an alias that names a rule by the
+  // other of its name and id is resolved by LinkCorrelations (Field::kCount until then).
   std::vector<std::string> group_by;
   std::vector<std::vector<Field>> group_fields;
+  // aliases: alias → (referenced rule, by name or id → field), as written.
+  std::map<std::string, std::map<std::string, Field>> aliases;
   int64_t timespan_millis = 0;
   Field value_field = Field::kSourceIp;  // value_count only
   // The condition as a minimum: gte N → N, gt N → N + 1 (temporal: every rule once).
@@ -68,9 +73,9 @@ Result<int64_t> ParseTimespan(std::string_view text);
 
 // Parses one correlation rule. InvalidArgument names what is not understood: an unknown type,
 // a condition the live engine cannot decide when an event arrives (lt, lte, eq, neq need the end
-// of the window), group-by fields with no event mapping, an alias that does not give a field
-// for every referenced rule or names a rule the correlation does not, a missing timespan or
-// rule list.
+// of the window), group-by fields or alias fields with no event mapping, a missing timespan or
+// rule list. (An alias that gives no field for a referenced rule, or names a rule the
+// correlation does not, is found by LinkCorrelations, which knows every rule's name and id.)
 Result<CorrelationRule> ParseCorrelationRule(std::string_view yaml, std::string_view origin);
 
 // What a fired correlation reports.
@@ -78,7 +83,10 @@ struct CorrelationHit {
   size_t correlation = 0;    // index into the tracker's rules
   std::string entity;        // "user.name=tok_1,source.ip=..." ("all" without group-by)
   int64_t value = 0;         // events, distinct values or rules seen in the window
-  int64_t first_millis = 0;  // the time of the earliest event counted
+  int64_t first_millis = 0;  // the time of the earliest event counted (through chains too)
+  // The group-by names and values the entity was made of, which a chained correlation reads
+  // before the completing event's own fields.
+  std::vector<std::pair<std::string, std::string>> group;
   // value_count: the distinct values counted (the enumerated ids), oldest first.
   std::vector<std::string> values;
 };
@@ -125,8 +133,9 @@ class CorrelationTracker {
  private:
   struct KeyState;
   struct PerRule;
+  // `from`: the hit of a chained correlation that feeds this one, else null.
   void Feed(size_t index, size_t slot, const Event& ev, int64_t now_millis,
-            std::vector<CorrelationHit>* hits, int depth);
+            const CorrelationHit* from, std::vector<CorrelationHit>* hits, int depth);
   std::vector<CorrelationRule> rules_;
   std::vector<std::unique_ptr<PerRule>> state_;
   size_t max_keys_;

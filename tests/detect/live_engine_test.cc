@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/clock.h"
@@ -500,6 +501,50 @@ TEST(LiveEngineTest, ChainedCorrelationFeedsTheOneThatNamesIt) {
   for (int i = 0; i < 3; ++i) g.At(i, SignInEvent("auth.login_failed", "192.0.2.3"));
   EXPECT_EQ(g.rec.CountRule("many-failures"), 1u);
   EXPECT_EQ(g.rec.CountRule("guess-then-login"), 0u);
+  g.At(60, SignInEvent("auth.login", "192.0.2.3"));
+  EXPECT_EQ(g.rec.CountRule("guess-then-login"), 1u);
+  auto chain = g.rec.Take();
+  auto outer = std::find_if(chain.begin(), chain.end(),
+                            [](const auto& a) { return a.rule_id == "guess-then-login"; });
+  ASSERT_NE(outer, chain.end());
+  // The chain's alert reaches back to the first failure, not to the one that completed it.
+  EXPECT_EQ(outer->first_seen, kStart / 1000);
+}
+
+// A chained hit is keyed by the values it was grouped by: here the inner correlation groups by
+// an alias named source.ip that reads the connection's destination, and its completing event
+// (the connection) carries the server's own address as source.ip.
+TEST(LiveEngineTest, ChainedHitsCarryTheirGroupValuesToTheOuterCorrelation) {
+  LiveEngineOptions opt;
+  opt.rule_texts = {
+      "title: Exploit\nid: exploit\nname: exploit\nlogsource: {product: rampart}\n"
+      "detection: {sel: {event.action: web.exploit}, condition: sel}\ntags: [attack.t1190]\n",
+      "title: Callback\nid: callback\nname: callback\nlogsource: {product: rampart}\n"
+      "detection: {sel: {event.action: network.connection}, condition: sel}\n"
+      "tags: [attack.t1041]\n",
+      "title: Login\nid: login\nname: login\nlogsource: {product: rampart}\n"
+      "detection: {sel: {event.action: auth.login}, condition: sel}\ntags: [attack.t1078]\n",
+      "title: Exploited\nid: exploited\nname: exploited\ncorrelation:\n"
+      "  type: temporal_ordered\n  rules: [exploit, callback]\n"
+      "  aliases: {source.ip: {exploit: source.ip, callback: destination.ip}}\n"
+      "  group-by: [source.ip]\n  timespan: 10m\nlevel: high\ntags: [attack.t1190]\n",
+      "title: Exploited then login\nid: exploited-then-login\ncorrelation:\n"
+      "  type: temporal_ordered\n  rules: [exploited, login]\n"
+      "  group-by: [source.ip]\n  timespan: 1h\nlevel: critical\ntags: [attack.t1078]\n"};
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  ASSERT_TRUE(h.engine->skipped().empty()) << h.engine->skipped()[0].reason;
+  SecurityEvent exploit("web.exploit");
+  exploit.Set("source.ip", "198.51.100.7");
+  SecurityEvent callback("network.connection");
+  callback.Set("source.ip", "10.0.0.5").Set("destination.ip", "198.51.100.7");
+  h.At(0, exploit);
+  h.At(5, callback);
+  EXPECT_EQ(h.rec.CountRule("exploited-then-login"), 0u);
+  h.At(60, SignInEvent("auth.login", "10.0.0.5"));
+  EXPECT_EQ(h.rec.CountRule("exploited-then-login"), 0u) << "the server's address is not the key";
+  h.At(90, SignInEvent("auth.login", "198.51.100.7"));
+  EXPECT_EQ(h.rec.CountRule("exploited-then-login"), 1u);
 }
 
 TEST(LiveEngineTest, CorrelationChainsThatLoopOrBreakAreSkippedWithTheirReasons) {
@@ -518,12 +563,18 @@ TEST(LiveEngineTest, CorrelationChainsThatLoopOrBreakAreSkippedWithTheirReasons)
       correlation("on_missing", "nope"),
       correlation("on_broken", "on_missing"),
       correlation("fine", "base"),
-      correlation("on_fine", "fine")};
+      correlation("on_fine", "fine"),
+      correlation("both", "twice"),
+      correlation("twice", "base"),
+      "title: twice\nid: twice-rule\nname: twice\nlogsource: {product: rampart}\n"
+      "detection: {sel: {event.action: y}, condition: sel}\ntags: [attack.t1110]\n"};
   Harness h(opt);
   ASSERT_NE(h.engine, nullptr);
   std::map<std::string, std::string> reasons;
   for (const auto& s : h.engine->skipped()) reasons[s.title] = s.reason;
-  EXPECT_EQ(reasons.size(), 5u);
+  EXPECT_EQ(reasons.size(), 6u);
+  EXPECT_NE(reasons["both"].find("names both a rule and a correlation"), std::string::npos)
+      << reasons["both"];
   EXPECT_NE(reasons["loop_a"].find("loops back through"), std::string::npos) << reasons["loop_a"];
   EXPECT_NE(reasons["loop_b"].find("loops back through"), std::string::npos) << reasons["loop_b"];
   EXPECT_NE(reasons["self"].find("loops back through 'self'"), std::string::npos);
@@ -531,7 +582,66 @@ TEST(LiveEngineTest, CorrelationChainsThatLoopOrBreakAreSkippedWithTheirReasons)
   EXPECT_NE(reasons["on_broken"].find("correlation 'on_missing', which is skipped"),
             std::string::npos)
       << reasons["on_broken"];
-  EXPECT_EQ(h.engine->correlation_count(), 2u) << "fine, and on_fine chained to it";
+  EXPECT_EQ(h.engine->correlation_count(), 3u) << "fine, on_fine chained to it, twice";
+
+  // A chain ten high, listed innermost first and outermost first: the same eight load.
+  for (bool innermost_first : {true, false}) {
+    LiveEngineOptions chain;
+    chain.rule_texts = {opt.rule_texts[0]};
+    std::vector<std::string> links;
+    for (int k = 1; k <= 10; ++k) {
+      links.push_back(
+          correlation("c" + std::to_string(k), k == 1 ? "base" : "c" + std::to_string(k - 1)));
+    }
+    if (!innermost_first) std::reverse(links.begin(), links.end());
+    chain.rule_texts.insert(chain.rule_texts.end(), links.begin(), links.end());
+    Harness c(chain);
+    ASSERT_NE(c.engine, nullptr);
+    EXPECT_EQ(c.engine->correlation_count(), 8u) << innermost_first;
+    std::set<std::string> skipped;
+    for (const auto& s : c.engine->skipped()) skipped.insert(s.title);
+    EXPECT_EQ(skipped, (std::set<std::string>{"c9", "c10"})) << innermost_first;
+  }
+}
+
+// Aliases are checked against every name and id a referenced rule answers to: Sigma keys them
+// by rule name, while `rules` may list ids.
+TEST(LiveEngineTest, AliasesResolveByRuleNameOrIdAndMustCoverEveryRule) {
+  auto base = [](const std::string& id, const std::string& name, const std::string& action) {
+    return "title: " + name + "\nid: " + id + "\nname: " + name +
+           "\nlogsource: {product: rampart}\ndetection: {sel: {event.action: " + action +
+           "}, condition: sel}\ntags: [attack.t1190]\n";
+  };
+  auto correlation = [](const std::string& id, const std::string& aliases) {
+    return "title: " + id + "\nid: " + id +
+           "\ncorrelation:\n  type: temporal_ordered\n  rules: [id-a, b]\n"
+           "  group-by: [peer]\n  timespan: 10m\n  aliases:\n" +
+           aliases + "level: high\ntags: [attack.t1041]\n";
+  };
+  LiveEngineOptions opt;
+  opt.rule_texts = {base("id-a", "a", "web.exploit"), base("id-b", "b", "network.connection"),
+                    correlation("by-name", "    peer: {a: source.ip, b: destination.ip}\n"),
+                    correlation("no-b", "    peer: {a: source.ip}\n"),
+                    correlation("names-c",
+                                "    peer: {a: source.ip, b: destination.ip, "
+                                "c: source.ip}\n")};
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  std::map<std::string, std::string> reasons;
+  for (const auto& s : h.engine->skipped()) reasons[s.title] = s.reason;
+  EXPECT_EQ(reasons.size(), 2u);
+  EXPECT_NE(reasons["no-b"].find("alias 'peer' gives no field for rule 'b'"), std::string::npos)
+      << reasons["no-b"];
+  EXPECT_NE(reasons["names-c"].find("names rule 'c', which the correlation does not list"),
+            std::string::npos)
+      << reasons["names-c"];
+  SecurityEvent exploit("web.exploit");
+  exploit.Set("source.ip", "198.51.100.7");
+  SecurityEvent callback("network.connection");
+  callback.Set("source.ip", "10.0.0.5").Set("destination.ip", "198.51.100.7");
+  h.At(0, exploit);
+  h.At(5, callback);
+  EXPECT_EQ(h.rec.CountRule("by-name"), 1u) << "rule id-a's alias given by its name, a";
 }
 
 TEST(LiveEngineTest, TrackedKeysAreCappedAndEvictedOldestFirst) {
@@ -730,6 +840,39 @@ TEST(LiveEngineTest, EngineThreadMatchesTheNextEventWithReloadedFeeds) {
 
 // A rule added to a rule directory is matched after ReloadRules; the correlation windows under
 // way are kept while the correlation rules stay the same, and restart when one changes.
+// A chain's links are part of what keeps the windows: the same rules with the outer
+// correlation now letting the inner alert (or not chained at all) start them anew.
+TEST(LiveEngineTest, ReloadedChainsKeepTheWindowsOnlyWhenTheLinksAreTheSame) {
+  const std::string dir = ::testing::TempDir() + "/live_engine_chain_reload";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto write = [&](bool generate) {
+    auto rules = ChainedLoginRules(generate);
+    for (size_t i = 0; i < rules.size(); ++i) {
+      std::ofstream(dir + "/r" + std::to_string(i) + ".yml", std::ios::trunc) << rules[i];
+    }
+  };
+  write(false);
+  LiveEngineOptions opt;
+  opt.rule_dirs = {dir};
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  auto same = h.engine->ReloadRules();
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(same->correlation_windows_kept);
+  write(true);
+  auto generating = h.engine->ReloadRules();
+  ASSERT_TRUE(generating.ok());
+  EXPECT_FALSE(generating->correlation_windows_kept) << "the inner correlation now alerts";
+  // Unchained: the outer no longer names the inner (which then alerts on its own).
+  std::filesystem::remove(dir + "/r2.yml");
+  auto unchained = h.engine->ReloadRules();
+  ASSERT_TRUE(unchained.ok());
+  EXPECT_EQ(unchained->correlations, 1u);
+  EXPECT_FALSE(unchained->correlation_windows_kept);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(LiveEngineTest, ReloadedRulesMatchAndKeepOrRestartTheCorrelationWindows) {
   const std::string dir = ::testing::TempDir() + "/live_engine_rules_reload";
   std::filesystem::remove_all(dir);
@@ -1012,7 +1155,7 @@ TEST(CorrelationParseTest, RefusesWhatTheLiveEngineCannotDecide) {
   EXPECT_NE(lt.status().message().find("gt and gte"), std::string::npos);
   EXPECT_FALSE(parse("  condition: {gte: 3}\n  group-by: [no.such.field]\n").ok());
   EXPECT_FALSE(parse("").ok()) << "no condition";
-  // Aliases: a field for every rule listed, and only for those.
+  // Aliases: what the parser can tell alone (the links are checked by LinkCorrelations).
   auto aliased = [](const std::string& aliases) {
     return ParseCorrelationRule(
         "title: t\nid: x\ncorrelation:\n  type: temporal\n  rules: [a, b]\n"
@@ -1026,10 +1169,14 @@ TEST(CorrelationParseTest, RefusesWhatTheLiveEngineCannotDecide) {
   EXPECT_EQ(ok->group_fields,
             (std::vector<std::vector<Field>>{{Field::kSourceIp, Field::kUserName},
                                              {Field::kDestinationIp, Field::kUserName}}));
+  // A rule the alias names otherwise than `rules` does waits for the link.
+  auto by_other_name = aliased("  aliases: {peer: {a: source.ip}}\n");
+  ASSERT_TRUE(by_other_name.ok());
+  EXPECT_EQ(by_other_name->group_fields[1][0], Field::kCount);
+  // A null alias map is no aliases: `peer` is then an unknown field, not a malformed map.
+  EXPECT_NE(aliased("  aliases: ~\n").status().message().find("group-by field 'peer'"),
+            std::string::npos);
   for (const auto& [aliases, reason] : std::vector<std::pair<std::string, std::string>>{
-           {"  aliases: {peer: {a: source.ip}}\n", "gives no field for rule 'b'"},
-           {"  aliases: {peer: {a: source.ip, b: destination.ip, c: source.ip}}\n",
-            "names rule 'c'"},
            {"  aliases: {peer: {a: source.ip, b: no.such.field}}\n", "has no event mapping"},
            {"  aliases: {peer: [a, b]}\n", "must map rule names to fields"},
            {"  aliases: [peer]\n", "not a map"},

@@ -381,7 +381,8 @@ TEST_F(ScanTest, ChainedCorrelationsAlertOnceInAScan) {
     char stamp[32];
     std::snprintf(stamp, sizeof stamp, "2026-01-30T09:%02d:%02dZ", second / 60, second % 60);
     return std::string(R"({"@timestamp":")") + stamp + R"(","event.action":")" + action +
-           R"(","source.ip":")" + ip + R"(","user.name":"adm_1"})" + "\n";
+           R"(","event.reason":"bad_password","source.ip":")" + ip + R"(","user.name":"adm_1"})" +
+           "\n";
   };
   std::string log;
   for (int i = 0; i < 10; ++i) log += event(i * 10, "auth.login_failed", "198.51.100.20");
