@@ -288,7 +288,7 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
         }
       }
     }
-    if (!inherited) value = ev.Get(f).empty() ? std::string_view() : ev.Decoded(f);
+    if (!inherited) value = ev.Decoded(f);
     if (value.empty()) return;
     group_values.push_back(value);
   }

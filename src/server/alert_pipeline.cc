@@ -196,9 +196,12 @@ void AlertPipeline::StoreAndDeliver(const std::vector<core::Alert>& batch, int a
 std::string AlertPipeline::RenderMetrics(const detect::LiveEngine& engine) const {
   detect::LiveEngineStats s = engine.stats();
   std::string out;
-  auto counter = [&](const char* name, uint64_t v) {
-    out += std::string("# TYPE ") + name + " counter\n" + name + " " + std::to_string(v) + "\n";
+  auto metric = [&](const char* type, const char* name, uint64_t v) {
+    out +=
+        std::string("# TYPE ") + name + " " + type + "\n" + name + " " + std::to_string(v) + "\n";
   };
+  auto counter = [&](const char* name, uint64_t v) { metric("counter", name, v); };
+  auto gauge = [&](const char* name, uint64_t v) { metric("gauge", name, v); };
   counter("rampart_detect_events_total", s.processed);
   counter("rampart_detect_events_dropped_total", s.dropped);
   counter("rampart_detect_alerts_total", s.alerts);
@@ -206,9 +209,6 @@ std::string AlertPipeline::RenderMetrics(const detect::LiveEngine& engine) const
   counter("rampart_detect_alert_store_failures_total", store_failures_.load());
   counter("rampart_detect_alert_queue_waits_total", queue_waits_.load());
   counter("rampart_detect_alert_store_busy_retries_total", busy_retries_.load());
-  auto gauge = [&](const char* name, uint64_t v) {
-    out += std::string("# TYPE ") + name + " gauge\n" + name + " " + std::to_string(v) + "\n";
-  };
   gauge("rampart_detect_tracked_keys", s.tracked_keys);
   gauge("rampart_detect_rules", s.rules);
   gauge("rampart_detect_correlation_rules", s.correlations);

@@ -49,6 +49,26 @@ SecurityEvent Probe(const std::string& ip, const std::string& path, int status =
   return ev;
 }
 
+// A connection the server opened (an egress log), and a request of the kind `web.exploit`.
+SecurityEvent Connection(const std::string& from, const std::string& to) {
+  SecurityEvent e("network.connection");
+  e.Set("source.ip", from).Set("destination.ip", to);
+  return e;
+}
+
+SecurityEvent WebExploit(const std::string& ip) {
+  SecurityEvent e("web.exploit");
+  e.Set("source.ip", ip);
+  return e;
+}
+
+// The reasons of the skipped rules, by title.
+std::map<std::string, std::string> SkipReasons(const LiveEngine& engine) {
+  std::map<std::string, std::string> reasons;
+  for (const auto& s : engine.skipped()) reasons[s.title] = s.reason;
+  return reasons;
+}
+
 struct Harness {
   explicit Harness(LiveEngineOptions opt) : clock(kStart) {
     auto e = LiveEngine::Create(std::move(opt), &clock, &rec);
@@ -403,18 +423,13 @@ tags: [attack.t1041]
   Harness h(opt);
   ASSERT_NE(h.engine, nullptr);
   ASSERT_TRUE(h.engine->skipped().empty()) << h.engine->skipped()[0].reason;
-  auto connection = [](const std::string& from, const std::string& to) {
-    SecurityEvent e("network.connection");
-    e.Set("source.ip", from).Set("destination.ip", to);
-    return e;
-  };
   h.At(0, Probe("198.51.100.7", "/mifs/c/appstore/fob/3/5/sha256:x/y.ipa", 404));
-  h.At(10, connection("10.0.0.5", "198.51.100.9"));
+  h.At(10, Connection("10.0.0.5", "198.51.100.9"));
   EXPECT_EQ(h.rec.CountRule("exploit-then-callback"), 0u) << "another address";
   // The exploit's address as the connection's source is not the alias's field for that rule.
-  h.At(20, connection("198.51.100.7", "192.0.2.1"));
+  h.At(20, Connection("198.51.100.7", "192.0.2.1"));
   EXPECT_EQ(h.rec.CountRule("exploit-then-callback"), 0u) << "source.ip is not the alias here";
-  h.At(30, connection("10.0.0.5", "198.51.100.7"));
+  h.At(30, Connection("10.0.0.5", "198.51.100.7"));
   ASSERT_EQ(h.rec.CountRule("exploit-then-callback"), 1u);
   auto alerts = h.rec.Take();
   auto hit = std::find_if(alerts.begin(), alerts.end(),
@@ -534,12 +549,8 @@ TEST(LiveEngineTest, ChainedHitsCarryTheirGroupValuesToTheOuterCorrelation) {
   Harness h(opt);
   ASSERT_NE(h.engine, nullptr);
   ASSERT_TRUE(h.engine->skipped().empty()) << h.engine->skipped()[0].reason;
-  SecurityEvent exploit("web.exploit");
-  exploit.Set("source.ip", "198.51.100.7");
-  SecurityEvent callback("network.connection");
-  callback.Set("source.ip", "10.0.0.5").Set("destination.ip", "198.51.100.7");
-  h.At(0, exploit);
-  h.At(5, callback);
+  h.At(0, WebExploit("198.51.100.7"));
+  h.At(5, Connection("10.0.0.5", "198.51.100.7"));
   EXPECT_EQ(h.rec.CountRule("exploited-then-login"), 0u);
   h.At(60, SignInEvent("auth.login", "10.0.0.5"));
   EXPECT_EQ(h.rec.CountRule("exploited-then-login"), 0u) << "the server's address is not the key";
@@ -570,8 +581,7 @@ TEST(LiveEngineTest, CorrelationChainsThatLoopOrBreakAreSkippedWithTheirReasons)
       "detection: {sel: {event.action: y}, condition: sel}\ntags: [attack.t1110]\n"};
   Harness h(opt);
   ASSERT_NE(h.engine, nullptr);
-  std::map<std::string, std::string> reasons;
-  for (const auto& s : h.engine->skipped()) reasons[s.title] = s.reason;
+  std::map<std::string, std::string> reasons = SkipReasons(*h.engine);
   EXPECT_EQ(reasons.size(), 6u);
   EXPECT_NE(reasons["both"].find("names both a rule and a correlation"), std::string::npos)
       << reasons["both"];
@@ -627,20 +637,15 @@ TEST(LiveEngineTest, AliasesResolveByRuleNameOrIdAndMustCoverEveryRule) {
                                 "c: source.ip}\n")};
   Harness h(opt);
   ASSERT_NE(h.engine, nullptr);
-  std::map<std::string, std::string> reasons;
-  for (const auto& s : h.engine->skipped()) reasons[s.title] = s.reason;
+  std::map<std::string, std::string> reasons = SkipReasons(*h.engine);
   EXPECT_EQ(reasons.size(), 2u);
   EXPECT_NE(reasons["no-b"].find("alias 'peer' gives no field for rule 'b'"), std::string::npos)
       << reasons["no-b"];
   EXPECT_NE(reasons["names-c"].find("names rule 'c', which the correlation does not list"),
             std::string::npos)
       << reasons["names-c"];
-  SecurityEvent exploit("web.exploit");
-  exploit.Set("source.ip", "198.51.100.7");
-  SecurityEvent callback("network.connection");
-  callback.Set("source.ip", "10.0.0.5").Set("destination.ip", "198.51.100.7");
-  h.At(0, exploit);
-  h.At(5, callback);
+  h.At(0, WebExploit("198.51.100.7"));
+  h.At(5, Connection("10.0.0.5", "198.51.100.7"));
   EXPECT_EQ(h.rec.CountRule("by-name"), 1u) << "rule id-a's alias given by its name, a";
 }
 
