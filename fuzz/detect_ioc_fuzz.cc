@@ -100,7 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
   rampart::detect::IocStore store;
   Import(data[0], text, &store);
-  if (auto ip = rampart::detect::ParseIp("203.0.113.7")) (void)store.FindIp(*ip, kNow);
+  if (auto ip = rampart::ParseIp("203.0.113.7")) (void)store.FindIp(*ip, kNow);
   (void)store.FindDomain("a.b.example", kNow);
   (void)store.FindUrl("http://a.example/x", kNow);
   // MatchEvent's shortcuts (address prefixes against the IPv4 bitmaps, bare paths) must answer
@@ -112,7 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   rampart::detect::Event ev;
   ev.Set(rampart::detect::Field::kSourceIp, probe);
   store.MatchEvent(ev, kNow, &hits);
-  auto ip = rampart::detect::ParseIp(probe);
+  auto ip = rampart::ParseIp(probe);
   const rampart::detect::Ioc* want = ip ? store.FindIp(*ip, kNow) : nullptr;
   if (hits.size() != (want != nullptr ? 1u : 0u) || (want != nullptr && hits[0].ioc != want)) {
     std::abort();

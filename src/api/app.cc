@@ -34,6 +34,10 @@ class App::Impl {
     engine_options.initial_backoff_ms = ctx_.options.config.response.action_backoff_ms;
     engine_options.lift_request_ttl_seconds = ctx_.options.config.response.lift_request_ttl_seconds;
     engine_options.never_block = ctx_.options.config.response.never_block;
+    // A trusted proxy is the peer of everyone behind it: blocking it would refuse them all.
+    for (const std::string& proxy : ctx_.options.config.http_forwarding.trusted_proxies) {
+      engine_options.never_block.push_back(proxy);
+    }
     response_ = std::make_unique<respond::ActionEngine>(store, ctx_.options.keeper, clock,
                                                         &denylist_, &lockdowns_, engine_options);
     if (Status loaded = response_->Load(); !loaded.ok()) {
@@ -520,6 +524,7 @@ http::Response App::Impl::Handle(const http::Request& req) {
   }
   log::Info("http.request", {{"request_id", req.request_id},
                              {"remote_ip", req.remote_ip},
+                             {"peer_ip", req.peer_ip},
                              {"method", method_label},
                              {"route", route_label},
                              {"status", response.status},

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/ip.h"
 #include "common/yaml_quotes.h"
 
 namespace rampart {
@@ -397,7 +398,23 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
   return CheckSyslogTls(*d);
 }
 
-Status ApplyHttp(const YAML::Node& node, HttpLimits* http) {
+// Every entry must be an address or a range, and none may be everything: trusting the whole
+// Internet's forwarded header would let any client choose the address it is recorded under.
+Status CheckTrustedProxies(const std::vector<std::string>& entries) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string name = "http.trusted_proxies[" + std::to_string(i) + "]";
+    auto net = ParseCidr(entries[i]);
+    if (!net)
+      return Status::InvalidArgument("config: '" + name + "' is not an address or CIDR range");
+    if (net->prefix == 0 || (net->base.v4 && net->prefix <= 96)) {
+      return Status::InvalidArgument("config: '" + name +
+                                     "' trusts every address; list the proxies' addresses");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ApplyHttp(const YAML::Node& node, HttpLimits* http, HttpForwarding* forwarding) {
   if (!node.IsMap()) return Status::InvalidArgument("config: 'http' must be a mapping");
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
@@ -417,6 +434,16 @@ Status ApplyHttp(const YAML::Node& node, HttpLimits* http) {
       RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &http->read_timeout_seconds));
     } else if (key == "requests_per_second_per_connection") {
       RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &http->requests_per_second_per_connection));
+    } else if (key == "trusted_proxies") {
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &forwarding->trusted_proxies));
+      RAMPART_RETURN_IF_ERROR(CheckTrustedProxies(forwarding->trusted_proxies));
+    } else if (key == "client_address_header") {
+      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &forwarding->client_address_header));
+      const std::string& h = forwarding->client_address_header;
+      if (h != "x-forwarded-for" && h != "forwarded" && h != "x-real-ip") {
+        return Status::InvalidArgument(
+            "config: 'http.client_address_header' must be x-forwarded-for, forwarded or x-real-ip");
+      }
     } else {
       return Status::InvalidArgument("config: unknown key '" + name + "'");
     }
@@ -510,7 +537,7 @@ Status ApplyConfigYaml(const std::string& yaml_text, Config* config) {
           return Status::InvalidArgument("config: 'log_level' must be debug, info, warn or error");
         }
       } else if (key == "http") {
-        RAMPART_RETURN_IF_ERROR(ApplyHttp(v, &c.http));
+        RAMPART_RETURN_IF_ERROR(ApplyHttp(v, &c.http, &c.http_forwarding));
       } else if (key == "keeper") {
         RAMPART_RETURN_IF_ERROR(ApplyKeeper(v, &c.keeper));
       } else if (key == "device_clock_skew_seconds") {

@@ -22,6 +22,13 @@ struct HttpLimits {
   uint32_t requests_per_second_per_connection = 200;  // token bucket, burst = 2 x rate
 };
 
+// Reverse proxies in front of the server (`http.trusted_proxies`; http/forwarded.h). A request
+// whose TCP peer lies in one is attributed to the client the proxy names in its header.
+struct HttpForwarding {
+  std::vector<std::string> trusted_proxies;               // addresses or CIDR ranges; [] none
+  std::string client_address_header = "x-forwarded-for";  // or "forwarded", "x-real-ip"
+};
+
 // The keeper (keeper/keeper.h): where serve finds it and the limits it enforces.
 struct KeeperSettings {
   // Unix socket of an externally run keeper (`rampart keeper`). Empty: serve starts its own
@@ -156,6 +163,7 @@ struct Config {
   uint32_t threads = 0;  // 0: one per core
   std::string log_level = "info";
   HttpLimits http;
+  HttpForwarding http_forwarding;  // read from the same `http:` mapping
   KeeperSettings keeper;
 
   // Device protocol.

@@ -27,7 +27,7 @@
 
 #include "common/status.h"
 #include "detect/event.h"
-#include "detect/ip.h"
+#include "common/ip.h"
 #include "detect/quick_filter.h"
 
 namespace rampart::detect {

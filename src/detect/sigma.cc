@@ -26,7 +26,7 @@
 #include "common/yaml_quotes.h"
 #include "detect/class_sequence.h"
 #include "detect/hs_runtime.h"
-#include "detect/ip.h"
+#include "common/ip.h"
 #include "detect/quick_filter.h"
 #include "detect/regex_literals.h"
 

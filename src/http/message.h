@@ -19,8 +19,12 @@ struct Request {
   std::string query;   // after '?', still percent-encoded; empty if none
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
+  // The client's address: the TCP peer's, or behind a trusted proxy the one the proxy forwarded
+  // (http/forwarded.h). Everything that keys on an address (events, blocks, sign-in records)
+  // reads this one.
   std::string remote_ip;
-  uint16_t remote_port = 0;
+  uint16_t remote_port = 0;  // the TCP peer's
+  std::string peer_ip;       // the TCP peer's address; differs from remote_ip when forwarded
   std::string request_id;  // random, echoed as X-Request-Id
   int64_t received_at_ms = 0;
 

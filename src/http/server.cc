@@ -264,32 +264,39 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return;
     }
     auto& msg = parser_->get();
+    FillRequestHead(msg);
     // Beast reads a request whose Transfer-Encoding does not end in "chunked" as bodiless and
     // would parse its body as the next request; RFC 9112 section 6.3 says to reject it, and so
     // does request-smuggling hygiene. HTTP/1.1 also requires exactly one Host.
     bool bad_framing = msg.count(bhttp::field::transfer_encoding) > 0 && !parser_->chunked();
     bool bad_host = msg.version() >= 11 && msg.count(bhttp::field::host) != 1;
     if (bad_framing || bad_host) {
-      shared_->Violation(remote_ip_, "bad_request", 400);
+      shared_->Violation(ViolatorIp(), "bad_request", 400);
       SendError(400, "invalid_argument", "malformed HTTP request", true);
       return;
     }
-    FillRequestHead(msg);
 
     uint64_t limit = Limits().max_body_bytes;
     if (shared_->options.body_limit)
       limit = shared_->options.body_limit(request_.method, request_.path);
     auto content_length = parser_->content_length();
     bool has_body = parser_->chunked() || (content_length && *content_length > 0);
+    // The connection was admitted for the proxy; a blocked client behind it is refused here.
+    // With a body unread the connection cannot be reused, as for the 429 below.
+    if (request_.remote_ip != remote_ip_ && shared_->options.admit &&
+        !shared_->options.admit(request_.remote_ip)) {
+      SendError(403, "permission_denied", "address blocked", has_body);
+      return;
+    }
     if (content_length && *content_length > limit) {
-      shared_->Violation(remote_ip_, "body_too_large", 413);
+      shared_->Violation(ViolatorIp(), "body_too_large", 413);
       SendError(413, "payload_too_large", "request body too large", /*close=*/true);
       return;
     }
     parser_->body_limit(limit);
 
     if (!bucket_.Take()) {
-      shared_->Violation(remote_ip_, "rate_limited", 429);
+      shared_->Violation(ViolatorIp(), "rate_limited", 429);
       // Without a body the connection stays usable; with one, the unread body would have to be
       // consumed first, so the connection is closed instead.
       SendError(429, "resource_exhausted", "too many requests on this connection", has_body,
@@ -335,20 +342,26 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     Dispatch();
   }
 
+  // Whom a violation is counted against: the request's client once its header is read (behind
+  // a trusted proxy, the client the proxy forwarded, never the proxy), the TCP peer before.
+  const std::string& ViolatorIp() const {
+    return have_request_head_ ? request_.remote_ip : remote_ip_;
+  }
+
   void OnReadError(error_code ec) {
     if (ec == bhttp::error::header_limit) {
-      shared_->Violation(remote_ip_, "header_too_large", 431);
+      shared_->Violation(ViolatorIp(), "header_too_large", 431);
       SendError(431, "payload_too_large", "request header too large", true);
     } else if (ec == bhttp::error::body_limit) {
-      shared_->Violation(remote_ip_, "body_too_large", 413);
+      shared_->Violation(ViolatorIp(), "body_too_large", 413);
       SendError(413, "payload_too_large", "request body too large", true);
     } else if (ec == beast::error::timeout) {
-      shared_->Violation(remote_ip_, "read_timeout");
+      shared_->Violation(ViolatorIp(), "read_timeout");
       CloseNow();
     } else if (IsDisconnect(ec)) {
       CloseNow();
     } else {
-      shared_->Violation(remote_ip_, "bad_request", 400);
+      shared_->Violation(ViolatorIp(), "bad_request", 400);
       SendError(400, "invalid_argument", "malformed HTTP request", true);
     }
   }
@@ -363,7 +376,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     for (const auto& field : msg) {
       request_.headers.emplace_back(AsciiLower(field.name_string()), std::string(field.value()));
     }
-    request_.remote_ip = remote_ip_;
+    const ProxyTrust& trust = shared_->options.proxy_trust;
+    request_.remote_ip =
+        trust.proxies.empty() ? remote_ip_ : ClientAddress(remote_ip_, request_.headers, trust);
+    request_.peer_ip = remote_ip_;
     request_.remote_port = remote_port_;
     request_.request_id = crypto::RandomHex(16);
     request_.received_at_ms = first_byte_ms_;
@@ -403,6 +419,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (!have_request_head_) {
       request_ = Request();
       request_.remote_ip = remote_ip_;
+      request_.peer_ip = remote_ip_;
       request_.remote_port = remote_port_;
       request_.request_id = crypto::RandomHex(16);
       request_.received_at_ms = first_byte_ms_;

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "common/config.h"
+#include "http/forwarded.h"
 #include "http/message.h"
 
 namespace rampart::http {
@@ -31,13 +32,18 @@ struct ServerOptions {
   HttpLimits limits;
   // Body limit for a request whose headers have been read; defaults to limits.max_body_bytes.
   std::function<uint64_t(std::string_view method, std::string_view path)> body_limit;
+  // Reverse proxies whose forwarded client address is believed (http/forwarded.h).
+  ProxyTrust proxy_trust;
   // Consulted for each accepted connection before any byte is parsed; false closes it at once.
+  // A request forwarded by a trusted proxy is consulted again with its client's address, and
+  // refused with 403 when that is false: the proxy's connection serves everyone else too.
   std::function<bool(std::string_view remote_ip)> admit;
   // Called after each response is written (metrics, detection events). Must not block.
   std::function<void(const Request&, const Response&, int64_t duration_us)> on_response;
   // Called when a client is cut off for a protocol or limit violation before a handler ran
   // ("header_too_large", "body_too_large", "rate_limited", "bad_request", "read_timeout", ...),
-  // with the status it was answered (0 when the connection was closed without an answer).
+  // with the status it was answered (0 when the connection was closed without an answer). The
+  // address is the request's client once its header is read, the TCP peer's before.
   std::function<void(std::string_view remote_ip, std::string_view reason, int status)> on_violation;
 };
 

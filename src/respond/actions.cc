@@ -33,7 +33,7 @@ ActionEngine::ActionEngine(store::Store* store, keeper::Keeper* keeper, const Cl
       options_(std::move(options)) {
   if (options_.max_attempts < 1) options_.max_attempts = 1;
   for (const std::string& entry : options_.never_block) {
-    if (auto net = detect::ParseCidr(entry)) {
+    if (auto net = ParseCidr(entry)) {
       never_block_.push_back(*net);
       never_block_text_.push_back(entry);
     }

@@ -2,13 +2,13 @@
 
 #include <unordered_map>
 
-#include "detect/ip.h"
+#include "common/ip.h"
 
 namespace rampart::respond {
 
 namespace {
 
-std::string Key(const detect::IpAddress& ip) {
+std::string Key(const IpAddress& ip) {
   return std::string(reinterpret_cast<const char*>(ip.bytes.data()), ip.bytes.size());
 }
 
@@ -17,7 +17,7 @@ std::string Key(const detect::IpAddress& ip) {
 struct Denylist::Snapshot {
   // Single addresses by their 16 mapped bytes, so the common case is one hash lookup.
   std::unordered_map<std::string, int64_t> addresses;  // bytes → expires_at
-  std::vector<std::pair<detect::IpNetwork, int64_t>> ranges;
+  std::vector<std::pair<IpNetwork, int64_t>> ranges;
 
   void Insert(const store::AddressBlock& block);
 };
@@ -25,14 +25,14 @@ struct Denylist::Snapshot {
 Result<BlockTarget> ParseBlockTarget(std::string_view text) {
   if (text.empty() || text.size() > 64)
     return Status::InvalidArgument("address is empty or too long");
-  auto net = detect::ParseCidr(text);
+  auto net = ParseCidr(text);
   if (!net) return Status::InvalidArgument("not an IP address or CIDR range");
   const bool has_slash = text.find('/') != std::string_view::npos;
   const bool v4 = net->base.v4;
-  if (net->prefix == 128) return BlockTarget{detect::FormatIp(net->base), "Ip", v4, v4 ? 32 : 128};
+  if (net->prefix == 128) return BlockTarget{FormatIp(net->base), "Ip", v4, v4 ? 32 : 128};
   if (has_slash) {
     // ParseCidr clears host bits; refuse text that had some set, it was meant as something else.
-    auto given = detect::ParseIp(text.substr(0, text.find('/')));
+    auto given = ParseIp(text.substr(0, text.find('/')));
     if (!given || *given != net->base) {
       return Status::InvalidArgument("range has host bits set; use the network address");
     }
@@ -41,11 +41,11 @@ Result<BlockTarget> ParseBlockTarget(std::string_view text) {
   if (net->prefix < min_prefix) return Status::InvalidArgument("range is too wide to block");
   // IPv4 peers are held as ::ffff:a.b.c.d, so an IPv6 range over that prefix (::/32, say)
   // would match every IPv4 client at once.
-  if (!net->base.v4 && net->Contains(*detect::ParseIp("::ffff:0.0.0.0"))) {
+  if (!net->base.v4 && net->Contains(*ParseIp("::ffff:0.0.0.0"))) {
     return Status::InvalidArgument("range covers every IPv4 address; block IPv4 ranges directly");
   }
   int shown = net->base.v4 ? net->prefix - 96 : net->prefix;
-  return BlockTarget{detect::FormatIp(net->base) + "/" + std::to_string(shown), "Range", v4, shown};
+  return BlockTarget{FormatIp(net->base) + "/" + std::to_string(shown), "Range", v4, shown};
 }
 
 Status CheckInstitutionBlockWidth(const BlockTarget& target) {
@@ -62,10 +62,10 @@ Status CheckInstitutionBlockWidth(const BlockTarget& target) {
   return Status::Ok();
 }
 
-Result<std::vector<detect::IpNetwork>> ParseNeverBlock(const std::vector<std::string>& entries) {
-  std::vector<detect::IpNetwork> nets;
+Result<std::vector<IpNetwork>> ParseNeverBlock(const std::vector<std::string>& entries) {
+  std::vector<IpNetwork> nets;
   for (const std::string& entry : entries) {
-    auto net = detect::ParseCidr(entry);
+    auto net = ParseCidr(entry);
     if (!net) {
       return Status::InvalidArgument("'" + entry + "' is not an IP address or CIDR range");
     }
@@ -75,9 +75,9 @@ Result<std::vector<detect::IpNetwork>> ParseNeverBlock(const std::vector<std::st
 }
 
 std::string NeverBlockOverlap(const BlockTarget& target,
-                              const std::vector<detect::IpNetwork>& never_block,
+                              const std::vector<IpNetwork>& never_block,
                               const std::vector<std::string>& entries) {
-  auto net = detect::ParseCidr(target.value);
+  auto net = ParseCidr(target.value);
   if (!net) return "";
   // Two networks overlap exactly when one contains the other's base address.
   for (size_t i = 0; i < never_block.size() && i < entries.size(); ++i) {
@@ -96,9 +96,9 @@ Denylist::~Denylist() = default;
 bool Denylist::Admit(std::string_view remote_ip) const {
   std::shared_ptr<const Snapshot> snap = snapshot_.load(std::memory_order_acquire);
   if (snap->addresses.empty() && snap->ranges.empty()) return true;
-  auto ip = detect::ParseIp(remote_ip);
+  auto ip = ParseIp(remote_ip);
   if (!ip) return true;
-  for (const detect::IpNetwork& net : keep_open_) {
+  for (const IpNetwork& net : keep_open_) {
     if (net.Contains(*ip)) return true;
   }
   const int64_t now = clock_->NowSeconds();
@@ -118,7 +118,7 @@ bool Denylist::Admit(std::string_view remote_ip) const {
 
 void Denylist::Snapshot::Insert(const store::AddressBlock& block) {
   if (block.removed_at != 0) return;
-  auto net = detect::ParseCidr(block.value);
+  auto net = ParseCidr(block.value);
   if (!net) return;
   if (net->prefix == 128) {
     int64_t& e = addresses[Key(net->base)];

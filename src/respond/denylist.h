@@ -18,7 +18,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "detect/ip.h"
+#include "common/ip.h"
 #include "store/response_records.h"
 
 namespace rampart::respond {
@@ -47,10 +47,10 @@ Status CheckInstitutionBlockWidth(const BlockTarget& target);
 // on the same host is the peer of every request it forwards, so a playbook that blocked it
 // after one probe through it would refuse everyone behind it. Each entry is an address or a
 // CIDR range; InvalidArgument names the first that is neither.
-Result<std::vector<detect::IpNetwork>> ParseNeverBlock(const std::vector<std::string>& entries);
+Result<std::vector<IpNetwork>> ParseNeverBlock(const std::vector<std::string>& entries);
 // The entries `target` covers or lies in, as written; empty when it touches none.
 std::string NeverBlockOverlap(const BlockTarget& target,
-                              const std::vector<detect::IpNetwork>& never_block,
+                              const std::vector<IpNetwork>& never_block,
                               const std::vector<std::string>& entries);
 
 class Denylist {
@@ -67,7 +67,7 @@ class Denylist {
   // Addresses admitted whatever block covers them (response.never_block): blocks stored before
   // the list named them must not shut a local proxy either. Call before the denylist is shared
   // with other threads.
-  void KeepOpen(std::vector<detect::IpNetwork> networks) { keep_open_ = std::move(networks); }
+  void KeepOpen(std::vector<IpNetwork> networks) { keep_open_ = std::move(networks); }
   // Replaces the whole list; rows that are removed or whose value does not parse are skipped.
   void Replace(const std::vector<store::AddressBlock>& blocks);
   // Adds one block to the current list, as Replace would take it. Callers serialise Add and
@@ -79,7 +79,7 @@ class Denylist {
  private:
   struct Snapshot;
   const Clock* clock_;
-  std::vector<detect::IpNetwork> keep_open_;
+  std::vector<IpNetwork> keep_open_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   mutable std::atomic<uint64_t> refused_{0};
 };

@@ -19,6 +19,7 @@
 #include "common/crypto.h"
 #include "common/file_tree.h"
 #include "common/files.h"
+#include "common/ip.h"
 #include "common/log.h"
 #include "detect/file_integrity.h"
 #include "detect/log_follower.h"
@@ -250,6 +251,19 @@ int Serve(const ServeOptions& options) {
   server_options.tls = config.tls;
   server_options.threads = config.threads;
   server_options.limits = config.http;
+  for (const std::string& entry : config.http_forwarding.trusted_proxies) {
+    auto proxy = ParseCidr(entry);
+    if (!proxy) return Fail("config: http.trusted_proxies: '" + entry + "' is not an address");
+    server_options.proxy_trust.proxies.push_back(*proxy);
+  }
+  auto forwarded_header = http::ForwardedHeaderNamed(config.http_forwarding.client_address_header);
+  if (!forwarded_header) return Fail("config: http.client_address_header: unknown header");
+  server_options.proxy_trust.header = *forwarded_header;
+  if (!server_options.proxy_trust.proxies.empty()) {
+    log::Info("http.trusted_proxies",
+              {{"proxies", static_cast<int64_t>(server_options.proxy_trust.proxies.size())},
+               {"header", config.http_forwarding.client_address_header}});
+  }
   if (config.tls) {
     auto tls = http::EnsureServerCertificate(cli::TlsDir(config.data_dir));
     if (!tls.ok()) return Fail("TLS setup failed: " + tls.status().message());

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "detect/ioc.h"
-#include "detect/ip.h"
+#include "common/ip.h"
 
 namespace rampart::detect {
 namespace {

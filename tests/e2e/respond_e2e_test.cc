@@ -19,14 +19,16 @@
 namespace rampart::e2e {
 namespace {
 
-// One request from 127.0.0.2 on a fresh connection; returns what the server sent back ("" when
-// it closed the connection without answering).
-std::string SendFromAttacker(uint16_t port, const std::string& target) {
+// One request from 127.0.0.2 on a fresh connection, with `headers` ("Name: value\r\n" lines)
+// added; returns what the server sent back ("" when it closed the connection without answering).
+std::string SendFromAttacker(uint16_t port, const std::string& target,
+                             const std::string& headers = "",
+                             const std::string& source = "127.0.0.2") {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return "socket failed";
   sockaddr_in local{};
   local.sin_family = AF_INET;
-  ::inet_pton(AF_INET, "127.0.0.2", &local.sin_addr);
+  ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
   sockaddr_in remote{};
   remote.sin_family = AF_INET;
   remote.sin_port = htons(port);
@@ -40,7 +42,8 @@ std::string SendFromAttacker(uint16_t port, const std::string& target) {
   }
   std::string request = "GET " + target +
                         " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: python-requests/2.31\r\n"
-                        "Connection: close\r\n\r\n";
+                        "Connection: close\r\n" +
+                        headers + "\r\n";
   ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   std::string response;
   char buf[4096];
@@ -142,6 +145,72 @@ TEST(RespondE2e, ExploitSourceIsBlockedAtTheFrontDoorAndPublishedToBouncers) {
   ApiReply after = pull(bouncer_key, "false");
   ASSERT_EQ(after.body["deleted"].size(), 1u) << after.raw;
   EXPECT_EQ(after.body["deleted"][0]["value"], "127.0.0.2");
+
+  server.Stop();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+// Behind a reverse proxy (127.0.0.2, listed in http.trusted_proxies) the exploit's client, named
+// in X-Forwarded-For, is what the alert is about and what the playbook blocks; the proxy goes on
+// serving everyone else, and no one else's X-Forwarded-For is believed.
+TEST(RespondE2e, BehindATrustedProxyTheForwardedClientIsBlockedNotTheProxy) {
+  ASSERT_TRUE(crypto::InitCrypto().ok());
+  ASSERT_TRUE(fs::exists(kRampart)) << "binary is not built";
+  fs::path dir = FreshTestDir("rampart_proxy_e2e");
+  std::string data = (dir / "data").string();
+  std::string config = (dir / "rampart.yml").string();
+  WriteFile(config, "http:\n  trusted_proxies: [\"127.0.0.2\"]\n");
+
+  ServerProcess server;
+  std::string error;
+  ASSERT_TRUE(server.Start(data, {"--demo", "--insecure-http", "--config", config}, &error))
+      << error;
+  const std::string superadmin = server.PrintedValue("superadmin token");
+  ASSERT_FALSE(superadmin.empty()) << server.printed();
+  const uint16_t port = PortOf(server.url());
+  const std::string attacker = "X-Forwarded-For: 198.51.100.250, 203.0.113.7\r\n";
+
+  std::string probe = SendFromAttacker(port, kFobInjectionProbe, attacker);
+  ASSERT_EQ(probe.rfind("HTTP/1.1 404", 0), 0u) << probe;
+
+  json block;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (block.is_null() && std::chrono::steady_clock::now() < deadline) {
+    ApiReply list = CallApi(server.url(), "", superadmin, "GET", "/api/v1/blocks");
+    ASSERT_EQ(list.status, 200) << list.raw;
+    for (const auto& b : list.body["items"]) {
+      EXPECT_NE(b["value"], "127.0.0.2") << "the proxy was blocked";
+      EXPECT_NE(b["value"], "198.51.100.250") << "a hop the client wrote was believed";
+      if (b["value"] == "203.0.113.7") block = b;
+    }
+    if (block.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_FALSE(block.is_null()) << server.log();
+  EXPECT_EQ(block["scenario"], "rampart/epmm-exploit-block");
+
+  ApiReply alerts =
+      CallApi(server.url(), "", superadmin, "GET", "/api/v1/alerts?entity=source.ip%3D203.0.113.7");
+  ASSERT_EQ(alerts.status, 200) << alerts.raw;
+  ASSERT_FALSE(alerts.body["items"].empty()) << alerts.raw;
+
+  // The blocked client is refused through the proxy with an answer the proxy can pass on; the
+  // proxy's other clients and its own health checks go through.
+  std::string refused = SendFromAttacker(port, "/healthz", attacker);
+  EXPECT_EQ(refused.rfind("HTTP/1.1 403", 0), 0u) << refused;
+  EXPECT_NE(refused.find("permission_denied"), std::string::npos) << refused;
+  std::string other = SendFromAttacker(port, "/healthz", "X-Forwarded-For: 198.51.100.4\r\n");
+  EXPECT_EQ(other.rfind("HTTP/1.1 200", 0), 0u) << other;
+  EXPECT_EQ(SendFromAttacker(port, "/healthz").rfind("HTTP/1.1 200", 0), 0u);
+  // From a peer that is not a trusted proxy the header is not read: the blocked address it
+  // names does not apply to it.
+  std::string direct = SendFromAttacker(port, "/healthz", attacker, "127.0.0.3");
+  EXPECT_EQ(direct.rfind("HTTP/1.1 200", 0), 0u) << direct;
+
+  // The proxy cannot be blocked by hand either.
+  ApiReply proxy_block = CallApi(server.url(), "", superadmin, "POST", "/api/v1/blocks",
+                                 R"({"value":"127.0.0.2","reason":"test"})");
+  EXPECT_EQ(proxy_block.status, 400) << proxy_block.raw;
 
   server.Stop();
   std::error_code ec;

@@ -110,6 +110,7 @@ class ServerTest : public ::testing::Test {
       j["query"] = req.query;
       j["body"] = req.body;
       j["remote_ip"] = req.remote_ip;
+      j["peer_ip"] = req.peer_ip;
       j["request_id"] = req.request_id;
       j["x_test"] = std::string(req.Header("x-test"));
       j["received_at_ms"] = req.received_at_ms;
@@ -432,6 +433,69 @@ TEST_F(ServerTest, AdmitIsAskedBeforeAnyByteAndCanRefuse) {
   ASSERT_TRUE(admitted.Send(Get("/x")));
   EXPECT_EQ(admitted.ReadResponse().status, 200);
   EXPECT_EQ(asked.load(), 3);
+}
+
+TEST_F(ServerTest, ATrustedProxysClientIsTheRequestsAddressForBlocksAndViolations) {
+  ServerOptions o = Options(false);
+  o.proxy_trust.proxies = {*ParseCidr("127.0.0.1")};
+  o.limits.max_body_bytes = 16;
+  std::mutex mu;
+  std::vector<std::string> asked;
+  std::vector<std::string> violators;
+  o.admit = [&](std::string_view ip) {
+    std::lock_guard<std::mutex> lock(mu);
+    asked.emplace_back(ip);
+    return ip != "203.0.113.9";
+  };
+  o.on_violation = [&](std::string_view ip, std::string_view reason, int) {
+    std::lock_guard<std::mutex> lock(mu);
+    violators.push_back(std::string(reason) + "@" + std::string(ip));
+  };
+  StartServer(std::move(o), Echo());
+  auto forwarded = [](const std::string& client, const std::string& extra = "") {
+    return "GET /f HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: " + client + "\r\n" + extra + "\r\n";
+  };
+
+  RawConn proxy(server_->port());
+  ASSERT_TRUE(proxy.Send(forwarded("198.51.100.1, 203.0.113.7")));
+  RawResponse r = proxy.ReadResponse();
+  ASSERT_EQ(r.status, 200);
+  auto echo = nlohmann::json::parse(r.body);
+  EXPECT_EQ(echo["remote_ip"], "203.0.113.7");
+  EXPECT_EQ(echo["peer_ip"], "127.0.0.1");
+
+  // A blocked client is refused on the proxy's connection, which goes on serving the others.
+  ASSERT_TRUE(proxy.Send(forwarded("203.0.113.9")));
+  r = proxy.ReadResponse();
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(ErrorOf(r.body)["code"], "permission_denied");
+  EXPECT_EQ(observed_.handled.load(), 1);
+  ASSERT_TRUE(proxy.Send(Get("/health")));
+  r = proxy.ReadResponse();
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["remote_ip"], "127.0.0.1");
+
+  // A limit the client broke is counted against the client, not the proxy.
+  ASSERT_TRUE(
+      proxy.Send("POST /f HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.8\r\n"
+                 "Content-Length: 100\r\n\r\n"));
+  EXPECT_EQ(proxy.ReadResponse().status, 413);
+  // Before a header is read there is no client but the peer.
+  RawConn slow(server_->port());
+  ASSERT_TRUE(
+      slow.Send("GET / HTTP/1.1\r\nX-Forwarded-For: 203.0.113.5\r\n" + std::string(20000, 'a')));
+  EXPECT_EQ(slow.ReadResponse().status, 431);
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return violators.size() == 2;
+  }));
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(violators,
+            (std::vector<std::string>{"body_too_large@203.0.113.8", "header_too_large@127.0.0.1"}));
+  // Asked for the connections, then for each forwarded client, never for a request the
+  // proxy sent for itself.
+  EXPECT_EQ(asked, (std::vector<std::string>{"127.0.0.1", "203.0.113.7", "203.0.113.9",
+                                             "203.0.113.8", "127.0.0.1"}));
 }
 
 TEST_F(ServerTest, MalformedRequestsGet400AndClose) {

@@ -478,7 +478,7 @@ TEST_F(IncidentTest, StixBundleLoadsBackThroughTheImporter) {
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->added, 5u);
   EXPECT_EQ(report->skipped, 0u);
-  auto ip = detect::ParseIp("203.0.113.7");
+  auto ip = ParseIp("203.0.113.7");
   ASSERT_TRUE(ip.has_value());
   EXPECT_NE(iocs.FindIp(*ip, (kT0 + 3600) * 1000), nullptr);
   EXPECT_NE(iocs.FindHash(std::string(64, 'a'), (kT0 + 3600) * 1000), nullptr);

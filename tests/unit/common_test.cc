@@ -98,6 +98,29 @@ TEST(Config, AppliesKnownKeysAndRejectsUnknown) {
   EXPECT_FALSE(ApplyConfigYaml("http:\n  max_connections: lots\n", &c).ok());
 }
 
+TEST(Config, TrustedProxiesMustBeAddressesAndNeverEveryone) {
+  Config c;
+  EXPECT_TRUE(c.http_forwarding.trusted_proxies.empty());
+  EXPECT_EQ(c.http_forwarding.client_address_header, "x-forwarded-for");
+  ASSERT_TRUE(ApplyConfigYaml("http:\n  trusted_proxies: [10.0.0.5, \"2001:db8::/64\"]\n"
+                              "  client_address_header: forwarded\n",
+                              &c)
+                  .ok());
+  EXPECT_EQ(c.http_forwarding.trusted_proxies,
+            (std::vector<std::string>{"10.0.0.5", "2001:db8::/64"}));
+  EXPECT_EQ(c.http_forwarding.client_address_header, "forwarded");
+  for (const char* bad : {"[proxy.example]", "[0.0.0.0/0]", "[\"::/0\"]", "[10.0.0.0/33]"}) {
+    Config before = c;
+    Status s = ApplyConfigYaml(std::string("http:\n  trusted_proxies: ") + bad + "\n", &c);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("http.trusted_proxies[0]"), std::string::npos) << s.message();
+    EXPECT_EQ(c.http_forwarding.trusted_proxies, before.http_forwarding.trusted_proxies);
+  }
+  Status header = ApplyConfigYaml("http:\n  client_address_header: x-client-ip\n", &c);
+  EXPECT_NE(header.message().find("http.client_address_header"), std::string::npos);
+  EXPECT_EQ(c.http_forwarding.client_address_header, "forwarded");
+}
+
 TEST(Config, MassCommandThresholdDefaultsToTenAndIsConfigurable) {
   Config c;
   EXPECT_EQ(c.mass_command_threshold, 10u);

@@ -1,10 +1,10 @@
-#include "detect/ip.h"
+#include "common/ip.h"
 
 #include <arpa/inet.h>
 
 #include <cstring>
 
-namespace rampart::detect {
+namespace rampart {
 
 namespace {
 
@@ -126,4 +126,4 @@ std::string FormatIp(const IpAddress& ip) {
   return buf;
 }
 
-}  // namespace rampart::detect
+}  // namespace rampart

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace rampart::detect {
+namespace rampart {
 
 struct IpAddress {
   std::array<uint8_t, 16> bytes{};
@@ -30,4 +30,4 @@ std::optional<IpAddress> ParseIp(std::string_view text);
 std::optional<IpNetwork> ParseCidr(std::string_view text);
 std::string FormatIp(const IpAddress& ip);
 
-}  // namespace rampart::detect
+}  // namespace rampart
