@@ -263,6 +263,11 @@ http::Response App::Impl::MetricsPage(const Call&) const {
   }
   extra += "# TYPE rampart_device_nonces gauge\nrampart_device_nonces " +
            std::to_string(nonces_.size()) + "\n";
+  // Proof that a block holds: connections and forwarded requests it turned away.
+  extra += "# TYPE rampart_denylist_entries gauge\nrampart_denylist_entries " +
+           std::to_string(denylist_.size()) + "\n";
+  extra += "# TYPE rampart_denylist_refusals_total counter\nrampart_denylist_refusals_total " +
+           std::to_string(denylist_.refused()) + "\n";
   if (ctx_.options.extra_metrics) extra += ctx_.options.extra_metrics();
   http::Response r;
   r.status = 200;

@@ -207,6 +207,12 @@ TEST(RespondE2e, BehindATrustedProxyTheForwardedClientIsBlockedNotTheProxy) {
   std::string direct = SendFromAttacker(port, "/healthz", attacker, "127.0.0.3");
   EXPECT_EQ(direct.rfind("HTTP/1.1 200", 0), 0u) << direct;
 
+  ApiReply metrics = CallApi(server.url(), "", superadmin, "GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.raw.find("\nrampart_denylist_entries 1\n"), std::string::npos) << metrics.raw;
+  EXPECT_NE(metrics.raw.find("\nrampart_denylist_refusals_total 1\n"), std::string::npos)
+      << metrics.raw;
+
   // The proxy cannot be blocked by hand either.
   ApiReply proxy_block = CallApi(server.url(), "", superadmin, "POST", "/api/v1/blocks",
                                  R"({"value":"127.0.0.2","reason":"test"})");
