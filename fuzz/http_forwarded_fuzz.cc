@@ -1,7 +1,12 @@
 // libFuzzer target: the forwarded client address (http/forwarded.h) on arbitrary header values.
-// Input: a first byte choosing the header, then lines: the peer address, then one header value
-// per line. Aborts unless the answer is the peer itself, or a canonical address when the peer
-// is a trusted proxy.
+// Input: a first byte of flags, then lines.
+// - Raw mode: the first line is the peer, each other line one value of the header. The answer
+//   must be the peer itself, or a canonical address named by a hop when the peer is a trusted
+//   proxy.
+// - Proxy mode (flag 0x04, X-Forwarded-For or Forwarded): every line is a value the client
+//   sent, and the harness appends the client's address as a proxy does, to the last value or
+//   as a header of its own, optionally followed by an inner trusted proxy's hop. Whatever the
+//   client wrote, the answer must be the address the proxy appended.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -15,32 +20,51 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using rampart::http::ForwardedHeader;
   if (size == 0) return 0;
-  static const ForwardedHeader kHeaders[] = {ForwardedHeader::kXForwardedFor,
-                                             ForwardedHeader::kForwarded, ForwardedHeader::kXRealIp};
+  static const ForwardedHeader kHeaders[] = {
+      ForwardedHeader::kXForwardedFor, ForwardedHeader::kForwarded, ForwardedHeader::kXRealIp};
   static const char* kNames[] = {"x-forwarded-for", "forwarded", "x-real-ip"};
-  const size_t which = data[0] % 3;
+  const uint8_t flags = data[0];
+  const size_t which = flags % 3;
   rampart::http::ProxyTrust trust;
   trust.header = kHeaders[which];
   for (const char* proxy : {"10.0.0.0/8", "127.0.0.1", "2001:db8::/32"}) {
     trust.proxies.push_back(*rampart::ParseCidr(proxy));
   }
 
+  std::vector<std::string> lines;
   std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
-  size_t eol = text.find('\n');
-  std::string peer(text.substr(0, eol));
-  std::vector<std::pair<std::string, std::string>> headers;
-  while (eol != std::string_view::npos) {
+  for (size_t eol = text.find('\n');; eol = text.find('\n')) {
+    lines.emplace_back(text.substr(0, eol));
+    if (eol == std::string_view::npos) break;
     text.remove_prefix(eol + 1);
-    eol = text.find('\n');
-    headers.emplace_back(kNames[which], std::string(text.substr(0, eol)));
+  }
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  if ((flags & 0x04) != 0 && trust.header != ForwardedHeader::kXRealIp) {
+    const bool forwarded = trust.header == ForwardedHeader::kForwarded;
+    const std::string client_hop = forwarded ? "for=192.0.2.77" : "192.0.2.77";
+    for (const std::string& line : lines) headers.emplace_back(kNames[which], line);
+    if ((flags & 0x08) != 0) {
+      headers.back().second += ", " + client_hop;
+    } else {
+      headers.emplace_back(kNames[which], client_hop);
+    }
+    if ((flags & 0x10) != 0) headers.back().second += forwarded ? ", for=10.1.1.1" : ", 10.1.1.1";
+    auto client = rampart::http::ClientAddress("10.0.0.1", headers, trust);
+    if (client.address != "192.0.2.77" || !client.named) std::abort();
+    return 0;
   }
 
-  std::string client = rampart::http::ClientAddress(peer, headers, trust);
-  if (client == peer) return 0;
-  auto peer_ip = rampart::ParseIp(peer);
-  bool peer_trusted = false;
-  for (const auto& net : trust.proxies) peer_trusted |= peer_ip && net.Contains(*peer_ip);
-  auto client_ip = rampart::ParseIp(client);
-  if (!peer_trusted || !client_ip || rampart::FormatIp(*client_ip) != client) std::abort();
+  const std::string peer = lines.front();
+  for (size_t i = 1; i < lines.size(); ++i) headers.emplace_back(kNames[which], lines[i]);
+  auto client = rampart::http::ClientAddress(peer, headers, trust);
+  const bool peer_trusted = rampart::http::IsTrustedProxy(peer, trust);
+  if (!peer_trusted && (client.address != peer || client.named)) std::abort();
+  if (!client.named) {
+    if (client.address != peer) std::abort();
+    return 0;
+  }
+  auto client_ip = rampart::ParseIp(client.address);
+  if (!client_ip || rampart::FormatIp(*client_ip) != client.address) std::abort();
   return 0;
 }

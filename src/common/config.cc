@@ -398,17 +398,23 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
   return CheckSyslogTls(*d);
 }
 
-// Every entry must be an address or a range, and none may be everything: trusting the whole
-// Internet's forwarded header would let any client choose the address it is recorded under.
+// Every entry must be an address or a narrow range: a client inside a trusted range may write
+// any address into the header and is never blocked itself, so a wide one (0.0.0.0/1, 2000::/3,
+// or an IPv6 range holding every IPv4-mapped address, as ::/80 does) would hand that to much of
+// the Internet.
 Status CheckTrustedProxies(const std::vector<std::string>& entries) {
+  const IpAddress any_ipv4 = *ParseIp("::ffff:0.0.0.0");
   for (size_t i = 0; i < entries.size(); ++i) {
     const std::string name = "http.trusted_proxies[" + std::to_string(i) + "]";
     auto net = ParseCidr(entries[i]);
-    if (!net)
+    if (!net) {
       return Status::InvalidArgument("config: '" + name + "' is not an address or CIDR range");
-    if (net->prefix == 0 || (net->base.v4 && net->prefix <= 96)) {
+    }
+    const bool ipv4_range = net->base.v4 || net->Contains(any_ipv4);
+    if (net->prefix < (ipv4_range ? 96 + 8 : 32)) {
       return Status::InvalidArgument("config: '" + name +
-                                     "' trusts every address; list the proxies' addresses");
+                                     "' is wider than an IPv4 /8 or an IPv6 /32; list the "
+                                     "proxies' own addresses");
     }
   }
   return Status::Ok();

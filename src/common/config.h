@@ -19,7 +19,8 @@ struct HttpLimits {
   uint32_t max_connections = 20000;
   uint32_t idle_timeout_seconds = 60;  // keep-alive connection with no request in flight
   uint32_t read_timeout_seconds = 15;  // from first byte of a request to its last
-  uint32_t requests_per_second_per_connection = 200;  // token bucket, burst = 2 x rate
+  // Token bucket, burst = 2 x rate; through a trusted proxy, per forwarded client instead.
+  uint32_t requests_per_second_per_connection = 200;
 };
 
 // Reverse proxies in front of the server (`http.trusted_proxies`; http/forwarded.h). A request

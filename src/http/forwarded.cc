@@ -111,11 +111,16 @@ std::optional<ForwardedHeader> ForwardedHeaderNamed(std::string_view name) {
   return std::nullopt;
 }
 
-std::string ClientAddress(std::string_view peer,
-                          const std::vector<std::pair<std::string, std::string>>& headers,
-                          const ProxyTrust& trust) {
+bool IsTrustedProxy(std::string_view peer, const ProxyTrust& trust) {
   auto peer_ip = ParseIp(peer);
-  if (!peer_ip || !Trusted(*peer_ip, trust.proxies)) return std::string(peer);
+  return peer_ip && Trusted(*peer_ip, trust.proxies);
+}
+
+ForwardedClient ClientAddress(std::string_view peer,
+                              const std::vector<std::pair<std::string, std::string>>& headers,
+                              const ProxyTrust& trust) {
+  ForwardedClient client{std::string(peer), false};
+  if (!IsTrustedProxy(peer, trust)) return client;
 
   // Hops in the order they were written, the nearest proxy's last; "" for a hop with no node.
   std::vector<std::string_view> hops;
@@ -129,11 +134,11 @@ std::string ClientAddress(std::string_view peer,
     }
   }
 
-  std::string client(peer);
   for (auto hop = hops.rbegin(); hop != hops.rend(); ++hop) {
     auto ip = ParseHopAddress(*hop);
     if (!ip) break;
-    client = FormatIp(*ip);
+    client.address = FormatIp(*ip);
+    client.named = true;
     if (!Trusted(*ip, trust.proxies)) break;
   }
   return client;

@@ -33,16 +33,26 @@ struct ProxyTrust {
   ForwardedHeader header = ForwardedHeader::kXForwardedFor;
 };
 
+// Whether `peer` (a TCP peer's address) lies in one of the trusted proxies.
+bool IsTrustedProxy(std::string_view peer, const ProxyTrust& trust);
+
+struct ForwardedClient {
+  std::string address;
+  // False when no hop of the header was believed (none, or the nearest is not an address):
+  // the address is then the proxy's own.
+  bool named = false;
+};
+
 // The address a request is attributed to. `peer` is the TCP peer, returned as it is unless it
 // lies in a trusted proxy. Otherwise the header's hops are read from the right, where the
 // nearest proxy wrote: a hop that is a trusted proxy is passed over, and the first that is not
 // is the client. Hops left of it are whatever the client itself sent and are never believed. A
 // hop that is not an address ("unknown", an RFC 7239 obfuscated name, garbage) ends the walk at
 // the last address believed, and so does a missing header (a proxy's own health check): then
-// the request is the proxy's. Every instance of the header counts, in order, as one list.
-// `headers` are (lower-case name, value) pairs, as http::Request holds them.
-std::string ClientAddress(std::string_view peer,
-                          const std::vector<std::pair<std::string, std::string>>& headers,
-                          const ProxyTrust& trust);
+// the request is the proxy's, and `named` is false. Every instance of the header counts, in
+// order, as one list. `headers` are (lower-case name, value) pairs, as http::Request holds them.
+ForwardedClient ClientAddress(std::string_view peer,
+                              const std::vector<std::pair<std::string, std::string>>& headers,
+                              const ProxyTrust& trust);
 
 }  // namespace rampart::http

@@ -25,7 +25,7 @@ struct Request {
   std::string remote_ip;
   uint16_t remote_port = 0;  // the TCP peer's
   std::string peer_ip;       // the TCP peer's address; differs from remote_ip when forwarded
-  std::string request_id;  // random, echoed as X-Request-Id
+  std::string request_id;    // random, echoed as X-Request-Id
   int64_t received_at_ms = 0;
 
   // First header with that (lower-case) name, or empty.

@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <exception>
 #include <future>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -100,6 +101,37 @@ class TokenBucket {
   SteadyClock::time_point last_;
 };
 
+// Token buckets of the clients that trusted proxies forward, one each: a proxy's connection
+// carries many clients, so its own bucket would let one of them exhaust it for the others and
+// blame whoever came next. Bounded: past the cap, the least recently seen client's bucket goes
+// (it comes back full).
+class ForwardedClientBuckets {
+ public:
+  static constexpr size_t kMaxClients = 65536;
+
+  bool Take(const std::string& client, uint32_t rate) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_client_.find(client);
+    if (it == by_client_.end()) {
+      if (by_client_.size() >= kMaxClients) {
+        by_client_.erase(recent_.front().first);
+        recent_.pop_front();
+      }
+      recent_.emplace_back(client, TokenBucket(rate));
+      it = by_client_.emplace(client, std::prev(recent_.end())).first;
+    } else {
+      recent_.splice(recent_.end(), recent_, it->second);
+    }
+    return it->second->second.Take();
+  }
+
+ private:
+  std::mutex mu_;
+  std::list<std::pair<std::string, TokenBucket>> recent_;  // least recently seen first
+  std::unordered_map<std::string, std::list<std::pair<std::string, TokenBucket>>::iterator>
+      by_client_;
+};
+
 }  // namespace
 
 class SessionBase;
@@ -115,6 +147,7 @@ struct ServerShared {
   std::condition_variable cv;  // signalled whenever a connection ends
   uint64_t next_session_id = 0;
   std::unordered_map<uint64_t, std::weak_ptr<SessionBase>> sessions;
+  ForwardedClientBuckets forwarded_buckets;
 
   void Violation(const std::string& ip, std::string_view reason, int status = 0) {
     if (options.on_violation) options.on_violation(ip, reason, status);
@@ -144,6 +177,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       remote_ip_ = IpString(remote.address());
       remote_port_ = remote.port();
     }
+    from_proxy_ = !shared_->options.proxy_trust.proxies.empty() &&
+                  IsTrustedProxy(remote_ip_, shared_->options.proxy_trust);
   }
 
   ~Session() override {
@@ -265,6 +300,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     auto& msg = parser_->get();
     FillRequestHead(msg);
+    auto content_length = parser_->content_length();
+    bool has_body = parser_->chunked() || (content_length && *content_length > 0);
     // Beast reads a request whose Transfer-Encoding does not end in "chunked" as bodiless and
     // would parse its body as the next request; RFC 9112 section 6.3 says to reject it, and so
     // does request-smuggling hygiene. HTTP/1.1 also requires exactly one Host.
@@ -276,11 +313,19 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return;
     }
 
+    // A trusted proxy names the client of every request it forwards. One that does not (a
+    // client that made it drop the header, a hop that is not an address) would be served as
+    // the proxy, an address no block may cover; only its own health check needs no client.
+    if (from_proxy_ && !forwarded_named_ && request_.path != "/healthz") {
+      shared_->Violation(remote_ip_, "forwarded_client_missing", 400);
+      SendError(400, "invalid_argument", "a request through a trusted proxy must name its client",
+                has_body);
+      return;
+    }
+
     uint64_t limit = Limits().max_body_bytes;
     if (shared_->options.body_limit)
       limit = shared_->options.body_limit(request_.method, request_.path);
-    auto content_length = parser_->content_length();
-    bool has_body = parser_->chunked() || (content_length && *content_length > 0);
     // The connection was admitted for the proxy; a blocked client behind it is refused here.
     // With a body unread the connection cannot be reused, as for the 429 below.
     if (request_.remote_ip != remote_ip_ && shared_->options.admit &&
@@ -295,7 +340,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     parser_->body_limit(limit);
 
-    if (!bucket_.Take()) {
+    const bool allowed = from_proxy_
+                             ? shared_->forwarded_buckets.Take(
+                                   request_.remote_ip, Limits().requests_per_second_per_connection)
+                             : bucket_.Take();
+    if (!allowed) {
       shared_->Violation(ViolatorIp(), "rate_limited", 429);
       // Without a body the connection stays usable; with one, the unread body would have to be
       // consumed first, so the connection is closed instead.
@@ -376,9 +425,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     for (const auto& field : msg) {
       request_.headers.emplace_back(AsciiLower(field.name_string()), std::string(field.value()));
     }
-    const ProxyTrust& trust = shared_->options.proxy_trust;
-    request_.remote_ip =
-        trust.proxies.empty() ? remote_ip_ : ClientAddress(remote_ip_, request_.headers, trust);
+    request_.remote_ip = remote_ip_;
+    forwarded_named_ = false;
+    if (from_proxy_) {
+      ForwardedClient client =
+          ClientAddress(remote_ip_, request_.headers, shared_->options.proxy_trust);
+      request_.remote_ip = std::move(client.address);
+      forwarded_named_ = client.named;
+    }
     request_.peer_ip = remote_ip_;
     request_.remote_port = remote_port_;
     request_.request_id = crypto::RandomHex(16);
@@ -550,6 +604,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   uint64_t id_ = 0;
   std::string remote_ip_;
   uint16_t remote_port_ = 0;
+  bool from_proxy_ = false;       // the peer is a trusted proxy (ServerOptions::proxy_trust)
+  bool forwarded_named_ = false;  // this request's client was named by the proxy's header
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;

@@ -32,7 +32,9 @@ struct ServerOptions {
   HttpLimits limits;
   // Body limit for a request whose headers have been read; defaults to limits.max_body_bytes.
   std::function<uint64_t(std::string_view method, std::string_view path)> body_limit;
-  // Reverse proxies whose forwarded client address is believed (http/forwarded.h).
+  // Reverse proxies whose forwarded client address is believed (http/forwarded.h). A request
+  // from one must name its client (else 400, but for /healthz), and is rate-limited per client
+  // rather than per connection.
   ProxyTrust proxy_trust;
   // Consulted for each accepted connection before any byte is parsed; false closes it at once.
   // A request forwarded by a trusted proxy is consulted again with its client's address, and

@@ -20,6 +20,10 @@ ProxyTrust Trust(std::vector<std::string> proxies,
   return trust;
 }
 
+std::string Client(std::string_view peer, const Headers& headers, const ProxyTrust& trust) {
+  return ClientAddress(peer, headers, trust).address;
+}
+
 TEST(ForwardedTest, HeaderNamesAreRecognisedInAnyCase) {
   EXPECT_EQ(ForwardedHeaderNamed("x-forwarded-for"), ForwardedHeader::kXForwardedFor);
   EXPECT_EQ(ForwardedHeaderNamed("Forwarded"), ForwardedHeader::kForwarded);
@@ -31,57 +35,62 @@ TEST(ForwardedTest, HeaderNamesAreRecognisedInAnyCase) {
 TEST(ForwardedTest, AnUntrustedPeerIsTheClientWhateverItSends) {
   ProxyTrust trust = Trust({"10.0.0.1"});
   Headers headers = {{"x-forwarded-for", "203.0.113.7"}};
-  EXPECT_EQ(ClientAddress("198.51.100.4", headers, trust), "198.51.100.4");
-  EXPECT_EQ(ClientAddress("198.51.100.4", headers, ProxyTrust{}), "198.51.100.4");
+  EXPECT_EQ(Client("198.51.100.4", headers, trust), "198.51.100.4");
+  EXPECT_EQ(Client("198.51.100.4", headers, ProxyTrust{}), "198.51.100.4");
   // A peer address that does not parse is passed through untouched and trusts nothing.
-  EXPECT_EQ(ClientAddress("not-an-ip", headers, trust), "not-an-ip");
+  EXPECT_EQ(Client("not-an-ip", headers, trust), "not-an-ip");
 }
 
 TEST(ForwardedTest, TheNearestUntrustedHopIsTheClient) {
   ProxyTrust trust = Trust({"10.0.0.0/24", "2001:db8:ff::/48"});
   // One proxy: it appended its client.
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"x-forwarded-for", "203.0.113.7"}}, trust), "203.0.113.7");
+  EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", "203.0.113.7"}}, trust), "203.0.113.7");
   // Two proxies in a chain: the inner one's entry is passed over.
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"x-forwarded-for", "203.0.113.7, 10.0.0.9"}}, trust),
+  EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", "203.0.113.7, 10.0.0.9"}}, trust),
             "203.0.113.7");
   // What the client sent before its own address is never believed, even a trusted address.
-  EXPECT_EQ(
-      ClientAddress("10.0.0.1", {{"x-forwarded-for", "10.0.0.5, 192.0.2.1, 203.0.113.7"}}, trust),
-      "203.0.113.7");
+  EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", "10.0.0.5, 192.0.2.1, 203.0.113.7"}}, trust),
+            "203.0.113.7");
   // Several header lines are one list, in order.
-  EXPECT_EQ(
-      ClientAddress("10.0.0.1",
-                    {{"x-forwarded-for", "192.0.2.1"}, {"x-forwarded-for", "203.0.113.8"}}, trust),
-      "203.0.113.8");
+  EXPECT_EQ(Client("10.0.0.1",
+                   {{"x-forwarded-for", "192.0.2.1"}, {"x-forwarded-for", "203.0.113.8"}}, trust),
+            "203.0.113.8");
   // IPv6 hops, bracketed or not, with a port or not, come out in one canonical form.
-  EXPECT_EQ(ClientAddress("2001:db8:ff::1", {{"x-forwarded-for", "[2001:DB8::0:7]:4711"}}, trust),
+  EXPECT_EQ(Client("2001:db8:ff::1", {{"x-forwarded-for", "[2001:DB8::0:7]:4711"}}, trust),
             "2001:db8::7");
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"x-forwarded-for", "2001:db8::7"}}, trust), "2001:db8::7");
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"x-forwarded-for", " 203.0.113.7:51234 "}}, trust),
-            "203.0.113.7");
+  EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", "2001:db8::7"}}, trust), "2001:db8::7");
+  EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", " 203.0.113.7:51234 "}}, trust), "203.0.113.7");
   // An IPv4 peer seen through an IPv6 socket is still the trusted proxy.
-  EXPECT_EQ(ClientAddress("::ffff:10.0.0.1", {{"x-forwarded-for", "203.0.113.7"}}, trust),
-            "203.0.113.7");
+  EXPECT_EQ(Client("::ffff:10.0.0.1", {{"x-forwarded-for", "203.0.113.7"}}, trust), "203.0.113.7");
   // Other headers are not read.
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"x-real-ip", "203.0.113.7"}}, trust), "10.0.0.1");
+  EXPECT_EQ(Client("10.0.0.1", {{"x-real-ip", "203.0.113.7"}}, trust), "10.0.0.1");
 }
 
 TEST(ForwardedTest, WithoutABelievableHopTheRequestIsTheProxysOrTheLastTrustedHops) {
   ProxyTrust trust = Trust({"10.0.0.0/24"});
+  // Whether a hop named the client, which the server requires of a proxy's requests.
+  EXPECT_FALSE(ClientAddress("10.0.0.1", {}, trust).named);
+  EXPECT_FALSE(
+      ClientAddress("10.0.0.1", {{"x-forwarded-for", "203.0.113.7, unknown"}}, trust).named);
+  EXPECT_TRUE(ClientAddress("10.0.0.1", {{"x-forwarded-for", "10.0.0.2"}}, trust).named);
+  EXPECT_TRUE(ClientAddress("10.0.0.1", {{"x-forwarded-for", "203.0.113.7"}}, trust).named);
+  EXPECT_FALSE(ClientAddress("198.51.100.1", {{"x-forwarded-for", "203.0.113.7"}}, trust).named);
+  EXPECT_TRUE(IsTrustedProxy("10.0.0.200", trust));
+  EXPECT_TRUE(IsTrustedProxy("::ffff:10.0.0.200", trust));
+  EXPECT_FALSE(IsTrustedProxy("10.0.1.1", trust));
+  EXPECT_FALSE(IsTrustedProxy("proxy", trust));
   // A proxy's own request (a health check) carries no header.
-  EXPECT_EQ(ClientAddress("10.0.0.1", {}, trust), "10.0.0.1");
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"x-forwarded-for", ""}}, trust), "10.0.0.1");
+  EXPECT_EQ(Client("10.0.0.1", {}, trust), "10.0.0.1");
+  EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", ""}}, trust), "10.0.0.1");
   // Every hop a proxy: the farthest proxy is the client.
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"x-forwarded-for", "10.0.0.3, 10.0.0.2"}}, trust),
-            "10.0.0.3");
+  EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", "10.0.0.3, 10.0.0.2"}}, trust), "10.0.0.3");
   // Garbage stops the walk at the last address believed; what lies beyond it is not read.
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"x-forwarded-for", "203.0.113.7, unknown"}}, trust),
-            "10.0.0.1");
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"x-forwarded-for", "203.0.113.7, junk, 10.0.0.2"}}, trust),
+  EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", "203.0.113.7, unknown"}}, trust), "10.0.0.1");
+  EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", "203.0.113.7, junk, 10.0.0.2"}}, trust),
             "10.0.0.2");
   for (const char* bad : {"1.2.3", "1.2.3.4:", "1.2.3.4:80:90", "[2001:db8::1", "[2001:db8::1]x",
                           "fe80::1%eth0", "1.2.3.4 5.6.7.8", "\"1.2.3.4\""}) {
-    EXPECT_EQ(ClientAddress("10.0.0.1", {{"x-forwarded-for", bad}}, trust), "10.0.0.1") << bad;
+    EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", bad}}, trust), "10.0.0.1") << bad;
   }
 }
 
@@ -89,37 +98,33 @@ TEST(ForwardedTest, AClientsUnterminatedQuoteCannotHideTheHopsAfterIt) {
   // If quotes were honoured, `"` would swallow the proxy's appended hop and leave the request
   // attributed to the proxy, an address no block may cover.
   ProxyTrust xff = Trust({"10.0.0.1"});
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"x-forwarded-for", "\"198.51.100.1, 203.0.113.7"}}, xff),
+  EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", "\"198.51.100.1, 203.0.113.7"}}, xff),
             "203.0.113.7");
   ProxyTrust forwarded = Trust({"10.0.0.1"}, ForwardedHeader::kForwarded);
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"forwarded", "for=\"x, for=203.0.113.7"}}, forwarded),
+  EXPECT_EQ(Client("10.0.0.1", {{"forwarded", "for=\"x, for=203.0.113.7"}}, forwarded),
             "203.0.113.7");
 }
 
 TEST(ForwardedTest, Rfc7239ForwardedReadsTheForParameterOfEachElement) {
   ProxyTrust trust = Trust({"10.0.0.0/24"}, ForwardedHeader::kForwarded);
-  EXPECT_EQ(
-      ClientAddress("10.0.0.1", {{"forwarded", "for=203.0.113.7;proto=https;by=10.0.0.1"}}, trust),
-      "203.0.113.7");
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"forwarded", "For=\"[2001:db8:cafe::17]:4711\""}}, trust),
-            "2001:db8:cafe::17");
-  EXPECT_EQ(
-      ClientAddress("10.0.0.1", {{"forwarded", "for=192.0.2.60, proto=http;for=10.0.0.4"}}, trust),
-      "192.0.2.60");
-  // An obfuscated port still names an address; an obfuscated node or "unknown" does not.
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"forwarded", "for=\"203.0.113.7:_p1\""}}, trust),
+  EXPECT_EQ(Client("10.0.0.1", {{"forwarded", "for=203.0.113.7;proto=https;by=10.0.0.1"}}, trust),
             "203.0.113.7");
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"forwarded", "for=_hidden"}}, trust), "10.0.0.1");
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"forwarded", "for=unknown"}}, trust), "10.0.0.1");
+  EXPECT_EQ(Client("10.0.0.1", {{"forwarded", "For=\"[2001:db8:cafe::17]:4711\""}}, trust),
+            "2001:db8:cafe::17");
+  EXPECT_EQ(Client("10.0.0.1", {{"forwarded", "for=192.0.2.60, proto=http;for=10.0.0.4"}}, trust),
+            "192.0.2.60");
+  // An obfuscated port still names an address; an obfuscated node or "unknown" does not.
+  EXPECT_EQ(Client("10.0.0.1", {{"forwarded", "for=\"203.0.113.7:_p1\""}}, trust), "203.0.113.7");
+  EXPECT_EQ(Client("10.0.0.1", {{"forwarded", "for=_hidden"}}, trust), "10.0.0.1");
+  EXPECT_EQ(Client("10.0.0.1", {{"forwarded", "for=unknown"}}, trust), "10.0.0.1");
   // An element without `for` is a hop with no address.
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"forwarded", "for=203.0.113.7, proto=https"}}, trust),
-            "10.0.0.1");
+  EXPECT_EQ(Client("10.0.0.1", {{"forwarded", "for=203.0.113.7, proto=https"}}, trust), "10.0.0.1");
 }
 
 TEST(ForwardedTest, XRealIpIsOneHop) {
   ProxyTrust trust = Trust({"10.0.0.1"}, ForwardedHeader::kXRealIp);
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"x-real-ip", "203.0.113.7"}}, trust), "203.0.113.7");
-  EXPECT_EQ(ClientAddress("10.0.0.1", {{"x-forwarded-for", "203.0.113.7"}}, trust), "10.0.0.1");
+  EXPECT_EQ(Client("10.0.0.1", {{"x-real-ip", "203.0.113.7"}}, trust), "203.0.113.7");
+  EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", "203.0.113.7"}}, trust), "10.0.0.1");
 }
 
 }  // namespace

@@ -439,6 +439,7 @@ TEST_F(ServerTest, ATrustedProxysClientIsTheRequestsAddressForBlocksAndViolation
   ServerOptions o = Options(false);
   o.proxy_trust.proxies = {*ParseCidr("127.0.0.1")};
   o.limits.max_body_bytes = 16;
+  o.limits.requests_per_second_per_connection = 1;  // burst of 2, per forwarded client
   std::mutex mu;
   std::vector<std::string> asked;
   std::vector<std::string> violators;
@@ -452,8 +453,8 @@ TEST_F(ServerTest, ATrustedProxysClientIsTheRequestsAddressForBlocksAndViolation
     violators.push_back(std::string(reason) + "@" + std::string(ip));
   };
   StartServer(std::move(o), Echo());
-  auto forwarded = [](const std::string& client, const std::string& extra = "") {
-    return "GET /f HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: " + client + "\r\n" + extra + "\r\n";
+  auto forwarded = [](const std::string& client, const std::string& path = "/f") {
+    return "GET " + path + " HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: " + client + "\r\n\r\n";
   };
 
   RawConn proxy(server_->port());
@@ -470,16 +471,41 @@ TEST_F(ServerTest, ATrustedProxysClientIsTheRequestsAddressForBlocksAndViolation
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(ErrorOf(r.body)["code"], "permission_denied");
   EXPECT_EQ(observed_.handled.load(), 1);
-  ASSERT_TRUE(proxy.Send(Get("/health")));
+  // The proxy's own health check needs no client; any other request of its own is refused, so
+  // that a client cannot pass as the proxy by getting its header dropped.
+  ASSERT_TRUE(proxy.Send(Get("/healthz")));
   r = proxy.ReadResponse();
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(nlohmann::json::parse(r.body)["remote_ip"], "127.0.0.1");
+  ASSERT_TRUE(proxy.Send(forwarded("unknown", "/g")));
+  r = proxy.ReadResponse();
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(ErrorOf(r.body)["code"], "invalid_argument");
+  EXPECT_EQ(observed_.handled.load(), 2);
 
-  // A limit the client broke is counted against the client, not the proxy.
+  // Each forwarded client has its own rate, on every connection of the proxy: one that runs
+  // out is refused (and blamed) alone.
+  ASSERT_TRUE(proxy.Send(forwarded("203.0.113.7")));
+  EXPECT_EQ(proxy.ReadResponse().status, 200);  // its second
+  ASSERT_TRUE(proxy.Send(forwarded("203.0.113.7")));
+  EXPECT_EQ(proxy.ReadResponse().status, 429);
+  ASSERT_TRUE(proxy.Send(forwarded("203.0.113.20")));
+  EXPECT_EQ(proxy.ReadResponse().status, 200);
+  RawConn second(server_->port());
+  ASSERT_TRUE(second.Send(forwarded("203.0.113.7")));
+  EXPECT_EQ(second.ReadResponse().status, 429);
+
+  // A limit the client broke is counted against the client, not the proxy. With its body
+  // unread, the refused request's connection is closed.
   ASSERT_TRUE(
       proxy.Send("POST /f HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.8\r\n"
                  "Content-Length: 100\r\n\r\n"));
   EXPECT_EQ(proxy.ReadResponse().status, 413);
+  RawConn blocked_upload(server_->port());
+  ASSERT_TRUE(blocked_upload.Send(
+      "POST /f HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.9\r\nContent-Length: 4\r\n\r\n"));
+  EXPECT_EQ(blocked_upload.ReadResponse().status, 403);
+  EXPECT_TRUE(blocked_upload.WaitClosed());
   // Before a header is read there is no client but the peer.
   RawConn slow(server_->port());
   ASSERT_TRUE(
@@ -487,15 +513,19 @@ TEST_F(ServerTest, ATrustedProxysClientIsTheRequestsAddressForBlocksAndViolation
   EXPECT_EQ(slow.ReadResponse().status, 431);
   ASSERT_TRUE(Eventually([&] {
     std::lock_guard<std::mutex> lock(mu);
-    return violators.size() == 2;
+    return violators.size() == 5;
   }));
   std::lock_guard<std::mutex> lock(mu);
   EXPECT_EQ(violators,
-            (std::vector<std::string>{"body_too_large@203.0.113.8", "header_too_large@127.0.0.1"}));
-  // Asked for the connections, then for each forwarded client, never for a request the
+            (std::vector<std::string>{"forwarded_client_missing@127.0.0.1",
+                                      "rate_limited@203.0.113.7", "rate_limited@203.0.113.7",
+                                      "body_too_large@203.0.113.8", "header_too_large@127.0.0.1"}));
+  // Asked for each connection, then for each forwarded client, never for a request the
   // proxy sent for itself.
-  EXPECT_EQ(asked, (std::vector<std::string>{"127.0.0.1", "203.0.113.7", "203.0.113.9",
-                                             "203.0.113.8", "127.0.0.1"}));
+  EXPECT_EQ(asked,
+            (std::vector<std::string>{"127.0.0.1", "203.0.113.7", "203.0.113.9", "203.0.113.7",
+                                      "203.0.113.7", "203.0.113.20", "127.0.0.1", "203.0.113.7",
+                                      "203.0.113.8", "127.0.0.1", "203.0.113.9", "127.0.0.1"}));
 }
 
 TEST_F(ServerTest, MalformedRequestsGet400AndClose) {

@@ -102,6 +102,10 @@ TEST(Config, TrustedProxiesMustBeAddressesAndNeverEveryone) {
   Config c;
   EXPECT_TRUE(c.http_forwarding.trusted_proxies.empty());
   EXPECT_EQ(c.http_forwarding.client_address_header, "x-forwarded-for");
+  ASSERT_TRUE(ApplyConfigYaml("http:\n  trusted_proxies: [10.0.0.0/8, \"2001:db8::/32\"]\n"
+                              "  client_address_header: x-real-ip\n",
+                              &c)
+                  .ok());
   ASSERT_TRUE(ApplyConfigYaml("http:\n  trusted_proxies: [10.0.0.5, \"2001:db8::/64\"]\n"
                               "  client_address_header: forwarded\n",
                               &c)
@@ -109,7 +113,9 @@ TEST(Config, TrustedProxiesMustBeAddressesAndNeverEveryone) {
   EXPECT_EQ(c.http_forwarding.trusted_proxies,
             (std::vector<std::string>{"10.0.0.5", "2001:db8::/64"}));
   EXPECT_EQ(c.http_forwarding.client_address_header, "forwarded");
-  for (const char* bad : {"[proxy.example]", "[0.0.0.0/0]", "[\"::/0\"]", "[10.0.0.0/33]"}) {
+  for (const char* bad : {"[proxy.example]", "[0.0.0.0/0]", "[\"::/0\"]", "[10.0.0.0/33]",
+                          "[0.0.0.0/1]", "[10.0.0.0/7]", "[\"::/80\"]", "[\"::ffff:0.0.0.0/100\"]",
+                          "[\"2000::/3\"]", "[\"2001:db8::/31\"]"}) {
     Config before = c;
     Status s = ApplyConfigYaml(std::string("http:\n  trusted_proxies: ") + bad + "\n", &c);
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
