@@ -138,8 +138,10 @@ ForwardedClient ClientAddress(std::string_view peer,
     auto ip = ParseHopAddress(*hop);
     if (!ip) break;
     client.address = FormatIp(*ip);
-    client.named = true;
-    if (!Trusted(*ip, trust.proxies)) break;
+    if (!Trusted(*ip, trust.proxies)) {
+      client.named = true;
+      break;
+    }
   }
   return client;
 }

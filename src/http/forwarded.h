@@ -38,8 +38,9 @@ bool IsTrustedProxy(std::string_view peer, const ProxyTrust& trust);
 
 struct ForwardedClient {
   std::string address;
-  // False when no hop of the header was believed (none, or the nearest is not an address):
-  // the address is then the proxy's own.
+  // True when the walk ended at a hop that is not a trusted proxy: a client. False when it
+  // found none (no header, the nearest hop not an address, or every hop a trusted proxy's):
+  // the address is then a proxy's.
   bool named = false;
 };
 
@@ -49,7 +50,7 @@ struct ForwardedClient {
 // is the client. Hops left of it are whatever the client itself sent and are never believed. A
 // hop that is not an address ("unknown", an RFC 7239 obfuscated name, garbage) ends the walk at
 // the last address believed, and so does a missing header (a proxy's own health check): then
-// the request is the proxy's, and `named` is false. Every instance of the header counts, in
+// the request is a proxy's, and `named` is false. Every instance of the header counts, in
 // order, as one list. `headers` are (lower-case name, value) pairs, as http::Request holds them.
 ForwardedClient ClientAddress(std::string_view peer,
                               const std::vector<std::pair<std::string, std::string>>& headers,

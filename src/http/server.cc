@@ -110,15 +110,17 @@ class ForwardedClientBuckets {
   static constexpr size_t kMaxClients = 65536;
 
   bool Take(const std::string& client, uint32_t rate) {
+    if (rate == 0) return true;
+    const std::string key = BucketKey(client);
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = by_client_.find(client);
+    auto it = by_client_.find(key);
     if (it == by_client_.end()) {
       if (by_client_.size() >= kMaxClients) {
         by_client_.erase(recent_.front().first);
         recent_.pop_front();
       }
-      recent_.emplace_back(client, TokenBucket(rate));
-      it = by_client_.emplace(client, std::prev(recent_.end())).first;
+      recent_.emplace_back(key, TokenBucket(rate));
+      it = by_client_.emplace(key, std::prev(recent_.end())).first;
     } else {
       recent_.splice(recent_.end(), recent_, it->second);
     }
@@ -126,6 +128,15 @@ class ForwardedClientBuckets {
   }
 
  private:
+  // An IPv6 client holds a whole /64 (one host may take any address in it): its addresses
+  // share one bucket, else each new one would come with a full burst and push out the others.
+  static std::string BucketKey(const std::string& client) {
+    auto ip = ParseIp(client);
+    if (!ip || ip->v4) return client;
+    std::fill(ip->bytes.begin() + 8, ip->bytes.end(), uint8_t{0});
+    return FormatIp(*ip) + "/64";
+  }
+
   std::mutex mu_;
   std::list<std::pair<std::string, TokenBucket>> recent_;  // least recently seen first
   std::unordered_map<std::string, std::list<std::pair<std::string, TokenBucket>>::iterator>
@@ -316,10 +327,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     // A trusted proxy names the client of every request it forwards. One that does not (a
     // client that made it drop the header, a hop that is not an address) would be served as
     // the proxy, an address no block may cover; only its own health check needs no client.
+    // The connection is closed: each refusal is a violation event, and a client that can make
+    // the proxy drop the header must not send them without end on one connection.
     if (from_proxy_ && !forwarded_named_ && request_.path != "/healthz") {
       shared_->Violation(remote_ip_, "forwarded_client_missing", 400);
       SendError(400, "invalid_argument", "a request through a trusted proxy must name its client",
-                has_body);
+                /*close=*/true);
       return;
     }
 
@@ -340,7 +353,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     parser_->body_limit(limit);
 
-    const bool allowed = from_proxy_
+    // A client a proxy forwards has its own rate, over all the proxy's connections; the proxy's
+    // own health checks use the connection's.
+    const bool per_client = from_proxy_ && forwarded_named_;
+    const bool allowed = per_client
                              ? shared_->forwarded_buckets.Take(
                                    request_.remote_ip, Limits().requests_per_second_per_connection)
                              : bucket_.Take();
@@ -348,8 +364,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       shared_->Violation(ViolatorIp(), "rate_limited", 429);
       // Without a body the connection stays usable; with one, the unread body would have to be
       // consumed first, so the connection is closed instead.
-      SendError(429, "resource_exhausted", "too many requests on this connection", has_body,
-                /*retry_after=*/true);
+      SendError(429, "resource_exhausted",
+                per_client ? "too many requests from this client"
+                           : "too many requests on this connection",
+                has_body, /*retry_after=*/true);
       return;
     }
 

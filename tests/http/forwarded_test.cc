@@ -72,7 +72,8 @@ TEST(ForwardedTest, WithoutABelievableHopTheRequestIsTheProxysOrTheLastTrustedHo
   EXPECT_FALSE(ClientAddress("10.0.0.1", {}, trust).named);
   EXPECT_FALSE(
       ClientAddress("10.0.0.1", {{"x-forwarded-for", "203.0.113.7, unknown"}}, trust).named);
-  EXPECT_TRUE(ClientAddress("10.0.0.1", {{"x-forwarded-for", "10.0.0.2"}}, trust).named);
+  // A hop naming a proxy is no client: else a client inside a trusted range could pass for one.
+  EXPECT_FALSE(ClientAddress("10.0.0.1", {{"x-forwarded-for", "10.0.0.2"}}, trust).named);
   EXPECT_TRUE(ClientAddress("10.0.0.1", {{"x-forwarded-for", "203.0.113.7"}}, trust).named);
   EXPECT_FALSE(ClientAddress("198.51.100.1", {{"x-forwarded-for", "203.0.113.7"}}, trust).named);
   EXPECT_TRUE(IsTrustedProxy("10.0.0.200", trust));
@@ -82,8 +83,9 @@ TEST(ForwardedTest, WithoutABelievableHopTheRequestIsTheProxysOrTheLastTrustedHo
   // A proxy's own request (a health check) carries no header.
   EXPECT_EQ(Client("10.0.0.1", {}, trust), "10.0.0.1");
   EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", ""}}, trust), "10.0.0.1");
-  // Every hop a proxy: the farthest proxy is the client.
+  // Every hop a proxy: the farthest proxy is the address, and no client is named.
   EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", "10.0.0.3, 10.0.0.2"}}, trust), "10.0.0.3");
+  EXPECT_FALSE(ClientAddress("10.0.0.1", {{"x-forwarded-for", "10.0.0.3, 10.0.0.2"}}, trust).named);
   // Garbage stops the walk at the last address believed; what lies beyond it is not read.
   EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", "203.0.113.7, unknown"}}, trust), "10.0.0.1");
   EXPECT_EQ(Client("10.0.0.1", {{"x-forwarded-for", "203.0.113.7, junk, 10.0.0.2"}}, trust),
