@@ -4,9 +4,9 @@
 // header is believed only from a peer listed as a trusted proxy, and only as far as the proxies
 // themselves wrote it.
 //
-//   ProxyTrust trust{.proxies = {*ParseCidr("10.0.0.0/24")}, .header =
-//   ForwardedHeader::kXForwardedFor}; std::string client = ClientAddress(peer, request.headers,
-//   trust);
+//   ProxyTrust trust{.proxies = {*ParseCidr("10.0.0.0/24")}};  // X-Forwarded-For
+//   ForwardedClient client = ClientAddress(peer, request.headers, trust);
+//   if (!client.named) ...;  // no client named: the request is the proxy's
 #pragma once
 
 #include <optional>
