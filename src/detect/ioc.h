@@ -25,9 +25,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/ip.h"
 #include "common/status.h"
 #include "detect/event.h"
-#include "common/ip.h"
 #include "detect/quick_filter.h"
 
 namespace rampart::detect {

@@ -23,10 +23,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/ip.h"
 #include "common/yaml_quotes.h"
 #include "detect/class_sequence.h"
 #include "detect/hs_runtime.h"
-#include "common/ip.h"
 #include "detect/quick_filter.h"
 #include "detect/regex_literals.h"
 

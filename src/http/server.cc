@@ -341,8 +341,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       limit = shared_->options.body_limit(request_.method, request_.path);
     // The connection was admitted for the proxy; a blocked client behind it is refused here.
     // With a body unread the connection cannot be reused, as for the 429 below.
-    if (request_.remote_ip != remote_ip_ && shared_->options.admit &&
-        !shared_->options.admit(request_.remote_ip)) {
+    if (forwarded_named_ && shared_->options.admit && !shared_->options.admit(request_.remote_ip)) {
       SendError(403, "permission_denied", "address blocked", has_body);
       return;
     }
@@ -355,7 +354,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
     // A client a proxy forwards has its own rate, over all the proxy's connections; the proxy's
     // own health checks use the connection's.
-    const bool per_client = from_proxy_ && forwarded_named_;
+    const bool per_client = forwarded_named_;
     const bool allowed = per_client
                              ? shared_->forwarded_buckets.Take(
                                    request_.remote_ip, Limits().requests_per_second_per_connection)
@@ -623,7 +622,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::string remote_ip_;
   uint16_t remote_port_ = 0;
   bool from_proxy_ = false;       // the peer is a trusted proxy (ServerOptions::proxy_trust)
-  bool forwarded_named_ = false;  // this request's client was named by the proxy's header
+  bool forwarded_named_ = false;  // a trusted proxy named this request's client (never the proxy)
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;

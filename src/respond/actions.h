@@ -282,8 +282,8 @@ class ActionEngine {
   EvidenceCollector* evidence_ = nullptr;
   MasterKeyRewrap* rewrap_ = nullptr;
   ActionEngineOptions options_;
-  std::vector<IpNetwork> never_block_;  // options_.never_block, parsed
-  std::vector<std::string> never_block_text_;   // the entries that parsed, as written
+  std::vector<IpNetwork> never_block_;         // options_.never_block, parsed
+  std::vector<std::string> never_block_text_;  // the entries that parsed, as written
   // Held from reading the blocks to swapping the snapshot, so two concurrent block changes
   // cannot leave the older list in force.
   std::mutex denylist_refresh_mu_;

@@ -74,8 +74,7 @@ Result<std::vector<IpNetwork>> ParseNeverBlock(const std::vector<std::string>& e
   return nets;
 }
 
-std::string NeverBlockOverlap(const BlockTarget& target,
-                              const std::vector<IpNetwork>& never_block,
+std::string NeverBlockOverlap(const BlockTarget& target, const std::vector<IpNetwork>& never_block,
                               const std::vector<std::string>& entries) {
   auto net = ParseCidr(target.value);
   if (!net) return "";

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "common/status.h"
 #include "common/ip.h"
+#include "common/status.h"
 #include "store/response_records.h"
 
 namespace rampart::respond {
@@ -49,8 +49,7 @@ Status CheckInstitutionBlockWidth(const BlockTarget& target);
 // CIDR range; InvalidArgument names the first that is neither.
 Result<std::vector<IpNetwork>> ParseNeverBlock(const std::vector<std::string>& entries);
 // The entries `target` covers or lies in, as written; empty when it touches none.
-std::string NeverBlockOverlap(const BlockTarget& target,
-                              const std::vector<IpNetwork>& never_block,
+std::string NeverBlockOverlap(const BlockTarget& target, const std::vector<IpNetwork>& never_block,
                               const std::vector<std::string>& entries);
 
 class Denylist {

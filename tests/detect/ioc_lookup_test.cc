@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "detect/ioc.h"
 #include "common/ip.h"
+#include "detect/ioc.h"
 
 namespace rampart::detect {
 namespace {
