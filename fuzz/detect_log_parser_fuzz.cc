@@ -1,7 +1,9 @@
 // libFuzzer target: every log-line parser and the format detector on arbitrary bytes, and the
 // single-pass access-log parser (ParseAccessLogLine, LineParser, SetUrlFields) against the
 // reference parser it replaced (tests/detect/reference_log_parser.h) on the whole input and on
-// each of its lines: any difference in verdict or in a field aborts, naming the field.
+// each of its lines: any difference in verdict or in a field aborts, naming the field. A parsed
+// line is then attributed to its forwarded client (AttributeToForwardedClient) under a fixed
+// set of trusted proxies, which must name only an address that is no proxy's.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -12,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/forwarded.h"
+#include "common/ip.h"
 #include "common/json_util.h"
 #include "detect/log_parser.h"
 #include "tests/detect/reference_log_parser.h"
@@ -36,6 +40,44 @@ void CompareWithReference(std::string_view line) {
   if (ok) {
     std::string diff = rampart::detect::reference::EventDifference(fast, slow);
     if (!diff.empty()) Differ("ParseAccessLogLine", line, diff);
+  }
+  // A line from a trusted proxy goes to the client its X-Forwarded-For names: only from a
+  // proxy's line, and only ever to an address that is no proxy's.
+  if (ok) {
+    static const rampart::ProxyTrust kTrust{{*rampart::ParseCidr("10.0.0.0/8"),
+                                             *rampart::ParseCidr("1.0.0.0/8"),
+                                             *rampart::ParseCidr("2001:db8::/32")}};
+    const std::string peer(fast.Get(rampart::detect::Field::kSourceIp));
+    const std::string forwarded(fast.Get(rampart::detect::Field::kHttpRequestXForwardedFor));
+    const auto how = rampart::detect::AttributeToForwardedClient(kTrust, &fast);
+    std::string_view client = fast.Get(rampart::detect::Field::kSourceIp);
+    auto fail = [&](const char* what) {
+      std::fprintf(stderr, "detect_log_parser_fuzz: %s: %s attributed to %.*s\n", what,
+                   peer.c_str(), static_cast<int>(client.size()), client.data());
+      std::abort();
+    };
+    if (how == rampart::detect::Attribution::kForwardedClient &&
+        (!rampart::IsTrustedProxy(peer, kTrust) || !rampart::ParseIp(client) ||
+         rampart::IsTrustedProxy(client, kTrust))) {
+      fail("not a client behind a proxy");
+    }
+    if (how != rampart::detect::Attribution::kForwardedClient && client != peer) {
+      fail("changed without attribution");
+    }
+    // The other way: from a proxy, a last hop that is a plain address and no proxy's is the
+    // client, whatever came before it (else a client could hide behind the proxy).
+    const size_t comma = forwarded.rfind(',');
+    std::string_view last = std::string_view(forwarded).substr(comma + 1);
+    while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) last.remove_prefix(1);
+    while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) last.remove_suffix(1);
+    if (auto hop = rampart::ParseIp(last); hop && rampart::IsTrustedProxy(peer, kTrust) &&
+                                           last.front() != '[' &&
+                                           !rampart::IsTrustedProxy(last, kTrust)) {
+      if (how != rampart::detect::Attribution::kForwardedClient ||
+          client != rampart::FormatIp(*hop)) {
+        fail("the proxy's last hop was not taken");
+      }
+    }
   }
   rampart::detect::LineParser parser(rampart::detect::LogFormat::kEpmm);
   rampart::detect::Event by_parser;

@@ -1,4 +1,4 @@
-// libFuzzer target: the forwarded client address (http/forwarded.h) on arbitrary header values.
+// libFuzzer target: the forwarded client address (common/forwarded.h) on arbitrary header values.
 // Input: a first byte of flags, then lines.
 // - Raw mode: the first line is the peer, each other line one value of the header. The answer
 //   must be the peer itself; or, when the peer is a trusted proxy, a named client that is a
@@ -16,17 +16,17 @@
 #include <utility>
 #include <vector>
 
-#include "http/forwarded.h"
+#include "common/forwarded.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using rampart::http::ForwardedHeader;
+  using rampart::ForwardedHeader;
   if (size == 0) return 0;
   static const ForwardedHeader kHeaders[] = {
       ForwardedHeader::kXForwardedFor, ForwardedHeader::kForwarded, ForwardedHeader::kXRealIp};
   static const char* kNames[] = {"x-forwarded-for", "forwarded", "x-real-ip"};
   const uint8_t flags = data[0];
   const size_t which = flags % 3;
-  rampart::http::ProxyTrust trust;
+  rampart::ProxyTrust trust;
   trust.header = kHeaders[which];
   for (const char* proxy : {"10.0.0.0/8", "127.0.0.1", "2001:db8::/32"}) {
     trust.proxies.push_back(*rampart::ParseCidr(proxy));
@@ -64,19 +64,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       headers.emplace_back(kNames[which], client_hop);
     }
     if ((flags & 0x10) != 0) headers.back().second += forwarded ? ", for=10.1.1.1" : ", 10.1.1.1";
-    auto client = rampart::http::ClientAddress("10.0.0.1", headers, trust);
+    auto client = rampart::ClientAddress("10.0.0.1", headers, trust);
     if (client.address != hop.address || !client.named) std::abort();
     return 0;
   }
 
   const std::string peer = lines.front();
   for (size_t i = 1; i < lines.size(); ++i) headers.emplace_back(kNames[which], lines[i]);
-  auto client = rampart::http::ClientAddress(peer, headers, trust);
-  const bool peer_trusted = rampart::http::IsTrustedProxy(peer, trust);
+  auto client = rampart::ClientAddress(peer, headers, trust);
+  const bool peer_trusted = rampart::IsTrustedProxy(peer, trust);
   if (!peer_trusted && (client.address != peer || client.named)) std::abort();
   if (!client.named) {
     // The request is a proxy's: the peer's, or the farthest trusted hop believed.
-    if (client.address != peer && !rampart::http::IsTrustedProxy(client.address, trust)) {
+    if (client.address != peer && !rampart::IsTrustedProxy(client.address, trust)) {
       std::abort();
     }
     return 0;
@@ -84,6 +84,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A named client is never a trusted proxy, and always an address in canonical form.
   auto client_ip = rampart::ParseIp(client.address);
   if (!client_ip || rampart::FormatIp(*client_ip) != client.address) std::abort();
-  if (rampart::http::IsTrustedProxy(client.address, trust)) std::abort();
+  if (rampart::IsTrustedProxy(client.address, trust)) std::abort();
   return 0;
 }

@@ -38,6 +38,11 @@ class App::Impl {
     for (const std::string& proxy : ctx_.options.config.http_forwarding.trusted_proxies) {
       engine_options.never_block.push_back(proxy);
     }
+    // Nor a proxy in front of the servers whose logs are read: a line of its that names no
+    // client stays the proxy's, and a block on its alert would refuse every client behind it.
+    for (const std::string& proxy : ctx_.options.config.detection.log_trusted_proxies) {
+      engine_options.never_block.push_back(proxy);
+    }
     response_ = std::make_unique<respond::ActionEngine>(store, ctx_.options.keeper, clock,
                                                         &denylist_, &lockdowns_, engine_options);
     if (Status loaded = response_->Load(); !loaded.ok()) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/forwarded.h"
 #include "common/ip.h"
 #include "common/yaml_quotes.h"
 
@@ -293,6 +294,18 @@ Status CheckSyslogTls(const DetectionConfig& d) {
   return Status::Ok();
 }
 
+// Each entry must be a proxy's address or a narrow range (ParseTrustedProxy says why).
+Status CheckTrustedProxies(const std::vector<std::string>& entries, const std::string& key) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto proxy = ParseTrustedProxy(entries[i]);
+    if (!proxy.ok()) {
+      return Status::InvalidArgument("config: '" + key + "[" + std::to_string(i) +
+                                     "]': " + proxy.status().message());
+    }
+  }
+  return Status::Ok();
+}
+
 Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
   if (!node.IsMap()) return Status::InvalidArgument("config: 'detection' must be a mapping");
   for (const auto& kv : node) {
@@ -348,6 +361,9 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
           return Status::InvalidArgument("config: '" + name + "' paths must be absolute");
         }
       }
+    } else if (key == "log_trusted_proxies") {
+      RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->log_trusted_proxies));
+      RAMPART_RETURN_IF_ERROR(CheckTrustedProxies(d->log_trusted_proxies, name));
     } else if (key == "follow_poll_millis") {
       RAMPART_RETURN_IF_ERROR(ReadPositive(v, name, &d->follow_poll_millis));
     } else if (key == "syslog_listen") {
@@ -398,28 +414,6 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
   return CheckSyslogTls(*d);
 }
 
-// Every entry must be an address or a narrow range: a client inside a trusted range may write
-// any address into the header and is never blocked itself, so a wide one (0.0.0.0/1, 2000::/3,
-// or an IPv6 range holding every IPv4-mapped address, as ::/80 does) would hand that to much of
-// the Internet.
-Status CheckTrustedProxies(const std::vector<std::string>& entries) {
-  const IpAddress any_ipv4 = *ParseIp("::ffff:0.0.0.0");
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const std::string name = "http.trusted_proxies[" + std::to_string(i) + "]";
-    auto net = ParseCidr(entries[i]);
-    if (!net) {
-      return Status::InvalidArgument("config: '" + name + "' is not an address or CIDR range");
-    }
-    const bool ipv4_range = net->base.v4 || net->Contains(any_ipv4);
-    if (net->prefix < (ipv4_range ? 96 + 8 : 32)) {
-      return Status::InvalidArgument("config: '" + name +
-                                     "' is wider than an IPv4 /8 or an IPv6 /32; list the "
-                                     "proxies' own addresses");
-    }
-  }
-  return Status::Ok();
-}
-
 Status ApplyHttp(const YAML::Node& node, HttpLimits* http, HttpForwarding* forwarding) {
   if (!node.IsMap()) return Status::InvalidArgument("config: 'http' must be a mapping");
   for (const auto& kv : node) {
@@ -442,11 +436,10 @@ Status ApplyHttp(const YAML::Node& node, HttpLimits* http, HttpForwarding* forwa
       RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &http->requests_per_second_per_connection));
     } else if (key == "trusted_proxies") {
       RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &forwarding->trusted_proxies));
-      RAMPART_RETURN_IF_ERROR(CheckTrustedProxies(forwarding->trusted_proxies));
+      RAMPART_RETURN_IF_ERROR(CheckTrustedProxies(forwarding->trusted_proxies, name));
     } else if (key == "client_address_header") {
       RAMPART_RETURN_IF_ERROR(ReadString(v, name, &forwarding->client_address_header));
-      const std::string& h = forwarding->client_address_header;
-      if (h != "x-forwarded-for" && h != "forwarded" && h != "x-real-ip") {
+      if (!ForwardedHeaderNamed(forwarding->client_address_header)) {
         return Status::InvalidArgument(
             "config: 'http.client_address_header' must be x-forwarded-for, forwarded or x-real-ip");
       }

@@ -23,7 +23,7 @@ struct HttpLimits {
   uint32_t requests_per_second_per_connection = 200;
 };
 
-// Reverse proxies in front of the server (`http.trusted_proxies`; http/forwarded.h). A request
+// Reverse proxies in front of the server (`http.trusted_proxies`; common/forwarded.h). A request
 // whose TCP peer lies in one is attributed to the client the proxy names in its header.
 struct HttpForwarding {
   std::vector<std::string> trusted_proxies;               // addresses or CIDR ranges; [] none
@@ -86,6 +86,10 @@ struct DetectionConfig {
   std::vector<std::string> follow;    // absolute paths of log files followed like tail -F
   uint32_t follow_poll_millis = 250;  // how often followed files are looked at
   std::string syslog_listen;          // "host:port" for UDP and TCP syslog input; empty: off
+  // Reverse proxies in front of the web servers whose access logs are followed or sent over
+  // syslog: a line whose client is one of them is attributed to the client its
+  // X-Forwarded-For names (common/forwarded.h). Addresses or CIDR ranges; [] none.
+  std::vector<std::string> log_trusted_proxies;
   // Syslog over TLS (RFC 5425), "host:port"; empty: off. Needs syslog_tls_cert and
   // syslog_tls_key (PEM files); with syslog_tls_client_ca, clients must present a certificate
   // chaining to it (mutual TLS).

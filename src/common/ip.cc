@@ -119,10 +119,19 @@ bool IpNetwork::Contains(const IpAddress& ip) const {
 std::string FormatIp(const IpAddress& ip) {
   char buf[INET6_ADDRSTRLEN];
   if (ip.v4) {
-    inet_ntop(AF_INET, ip.bytes.data() + 12, buf, sizeof(buf));
-  } else {
-    inet_ntop(AF_INET6, ip.bytes.data(), buf, sizeof(buf));
+    // inet_ntop's "%u.%u.%u.%u" by hand: it goes through the stdio machinery, and a log line
+    // attributed to its forwarded client is formatted per line.
+    char* out = buf;
+    for (size_t i = 12; i < 16; ++i) {
+      const unsigned byte = ip.bytes[i];
+      if (byte >= 100) *out++ = static_cast<char>('0' + byte / 100);
+      if (byte >= 10) *out++ = static_cast<char>('0' + byte / 10 % 10);
+      *out++ = static_cast<char>('0' + byte % 10);
+      if (i < 15) *out++ = '.';
+    }
+    return std::string(buf, out);
   }
+  inet_ntop(AF_INET6, ip.bytes.data(), buf, sizeof(buf));
   return buf;
 }
 

@@ -28,6 +28,7 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "destination.ip",
     "http.request.cookie",
     "http.request.mime_type",
+    "http.request.x_forwarded_for",
     "event.original",
     "http.request.id",
     "event.duration",

@@ -29,24 +29,25 @@ namespace rampart::detect {
 
 // Every field the engine knows. Adding one means adding its name in event.cc as well.
 enum class Field : uint8_t {
-  kSourceIp,                // source.ip
-  kUrlOriginal,             // url.original: the request target as sent (path?query or absolute)
-  kUrlPath,                 // url.path
-  kUrlQuery,                // url.query, without the '?'
-  kUrlExtension,            // url.extension, derived from url.path ("jsp", no dot)
-  kHttpRequestMethod,       // http.request.method
-  kHttpResponseStatusCode,  // http.response.status_code (text and number)
-  kHttpResponseBodyBytes,   // http.response.body.bytes (text and number)
-  kUserAgentOriginal,       // user_agent.original
-  kUserName,                // user.name
-  kEventAction,             // event.action
-  kHostName,                // host.name: the machine that logged the event
-  kHttpRequestReferrer,     // http.request.referrer
-  kDestinationDomain,       // destination.domain: virtual host / Host header
-  kDestinationIp,           // destination.ip
-  kHttpRequestCookie,       // http.request.cookie (JSON sources only)
-  kHttpRequestMimeType,     // http.request.mime_type
-  kEventOriginal,           // event.original: the whole log line
+  kSourceIp,                  // source.ip
+  kUrlOriginal,               // url.original: the request target as sent (path?query or absolute)
+  kUrlPath,                   // url.path
+  kUrlQuery,                  // url.query, without the '?'
+  kUrlExtension,              // url.extension, derived from url.path ("jsp", no dot)
+  kHttpRequestMethod,         // http.request.method
+  kHttpResponseStatusCode,    // http.response.status_code (text and number)
+  kHttpResponseBodyBytes,     // http.response.body.bytes (text and number)
+  kUserAgentOriginal,         // user_agent.original
+  kUserName,                  // user.name
+  kEventAction,               // event.action
+  kHostName,                  // host.name: the machine that logged the event
+  kHttpRequestReferrer,       // http.request.referrer
+  kDestinationDomain,         // destination.domain: virtual host / Host header
+  kDestinationIp,             // destination.ip
+  kHttpRequestCookie,         // http.request.cookie (JSON sources only)
+  kHttpRequestMimeType,       // http.request.mime_type
+  kHttpRequestXForwardedFor,  // http.request.x_forwarded_for: the header as a server logged it
+  kEventOriginal,             // event.original: the whole log line
   // In-process events of `rampart serve` (common/event_sink.h) add these.
   kHttpRequestId,   // http.request.id: the X-Request-Id of the request
   kEventDuration,   // event.duration: nanoseconds the request took

@@ -299,7 +299,8 @@ class LogFollower::Impl {
   std::chrono::steady_clock::time_point last_save_{};
 
   std::atomic<uint64_t> lines_{0}, events_{0}, parse_errors_{0}, oversized_{0}, binary_{0},
-      rotations_{0}, truncations_{0}, backpressure_waits_{0}, unread_rotations_{0};
+      rotations_{0}, truncations_{0}, backpressure_waits_{0}, unread_rotations_{0},
+      forwarded_clients_{0}, forwarded_unnamed_{0};
 
   std::thread thread_;
   std::atomic<bool> stop_{false};
@@ -629,6 +630,16 @@ void LogFollower::Impl::HandleLine(Tracked& t, std::string_view line) {
     }
     return;
   }
+  switch (AttributeToForwardedClient(options_.log_proxies, &event_)) {
+    case Attribution::kForwardedClient:
+      ++forwarded_clients_;
+      break;
+    case Attribution::kNoClientNamed:
+      ++forwarded_unnamed_;
+      break;
+    case Attribution::kNotFromProxy:
+      break;
+  }
   SecurityEvent se = ExternalSecurityEvent(event_);
   se.Set("log.file.path", t.path).Set("log.file.line", std::to_string(t.line));
   // The line stays on disk, so a full queue is waited out rather than the line dropped: a
@@ -803,6 +814,8 @@ FollowerStats LogFollower::Impl::stats() const {
   s.truncations = truncations_.load();
   s.backpressure_waits = backpressure_waits_.load();
   s.unread_rotations = unread_rotations_.load();
+  s.forwarded_clients = forwarded_clients_.load();
+  s.forwarded_unnamed = forwarded_unnamed_.load();
   return s;
 }
 

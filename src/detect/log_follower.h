@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "common/event_sink.h"
+#include "common/forwarded.h"
 #include "common/status.h"
 
 namespace rampart::detect {
@@ -51,6 +52,9 @@ struct FollowerOptions {
   // Lines taken from one file per poll, so one busy file cannot starve the others and a burst
   // is paced instead of overflowing the engine's queue.
   size_t max_lines_per_poll = 20000;
+  // Reverse proxies in front of the servers that write the files: their lines are attributed
+  // to the forwarded client (AttributeToForwardedClient, detect/log_parser.h).
+  ProxyTrust log_proxies;
 };
 
 struct FollowerStats {
@@ -65,6 +69,9 @@ struct FollowerStats {
   // Followed files whose lines may be missing after a restart: the file rotated away while
   // stopped was not found, or other files were rotated after it (detect.follow_rotated_unread).
   uint64_t unread_rotations = 0;
+  // Lines from a proxy in log_proxies: attributed to the client it named, or naming none.
+  uint64_t forwarded_clients = 0;
+  uint64_t forwarded_unnamed = 0;
 };
 
 class LogFollower {

@@ -11,6 +11,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/forwarded.h"
 #include "common/text.h"
 
 namespace rampart::detect {
@@ -214,6 +215,24 @@ bool IsDash(std::string_view s) {
   return s.size() == 1 && s[0] == '-';
 }
 
+// Whether a quoted field could be an X-Forwarded-For list, from its last hop alone: the one the
+// nearest proxy wrote, an address ("192.0.2.1", "2001:db8::1", "[2001:db8::1]:443"). What the
+// client wrote left of it must not decide, else a client could keep the field from being read
+// (and hide behind the proxy's address) by sending a header of letters.
+bool LooksLikeForwardedFor(std::string_view field) {
+  size_t comma = field.rfind(',');
+  std::string_view last = comma == std::string_view::npos ? field : field.substr(comma + 1);
+  // Trimmed as the hop is read (common/forwarded.cc).
+  while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) last.remove_prefix(1);
+  while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) last.remove_suffix(1);
+  if (last.empty()) return false;
+  for (char c : last) {
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!hex && c != '.' && c != ':' && c != '[' && c != ']') return false;
+  }
+  return true;
+}
+
 // Whether the token at pos is an IPv6 virtual host, "[2001:db8::1]" or "[2001:db8::1]:443",
 // rather than the bracketed time: the EPMM log's first field when the server is reached by
 // address. The time holds '/' and a space inside its brackets; an address holds neither.
@@ -279,7 +298,7 @@ struct JsonAlias {
   std::string_view key;
   Field field;
 };
-constexpr std::array<JsonAlias, 32> kJsonAliases = {{
+constexpr std::array<JsonAlias, 35> kJsonAliases = {{
     {"remote_addr", Field::kSourceIp},
     {"client.ip", Field::kSourceIp},
     {"url.full", Field::kUrlOriginal},
@@ -312,6 +331,9 @@ constexpr std::array<JsonAlias, 32> kJsonAliases = {{
     {"hostname", Field::kHostName},
     {"action", Field::kEventAction},
     {"http_cookie", Field::kHttpRequestCookie},
+    {"http_x_forwarded_for", Field::kHttpRequestXForwardedFor},
+    {"x_forwarded_for", Field::kHttpRequestXForwardedFor},
+    {"x-forwarded-for", Field::kHttpRequestXForwardedFor},
 }};
 
 std::optional<Field> JsonKeyField(std::string_view key) {
@@ -679,11 +701,32 @@ bool ParseAccessLogLine(std::string_view line, Event* ev) {
   if (ReadQuoted(s, n, &pos, &referrer)) {
     if (!IsDash(referrer)) ev->Set(Field::kHttpRequestReferrer, referrer);
     pos = SkipSpaces(s, n, pos);
-    if (ReadQuoted(s, n, &pos, &agent) && !IsDash(agent)) {
-      ev->Set(Field::kUserAgentOriginal, agent);
+    if (ReadQuoted(s, n, &pos, &agent)) {
+      if (!IsDash(agent)) ev->Set(Field::kUserAgentOriginal, agent);
+      // nginx's `main` format logs "$http_x_forwarded_for" next. Another format's third quoted
+      // field (a cookie, a host name with a port) is not taken for it unless it could be a list
+      // of hops.
+      pos = SkipSpaces(s, n, pos);
+      std::string_view forwarded;
+      if (ReadQuoted(s, n, &pos, &forwarded) && !IsDash(forwarded) &&
+          LooksLikeForwardedFor(forwarded)) {
+        ev->Set(Field::kHttpRequestXForwardedFor, forwarded);
+      }
     }
   }
   return true;
+}
+
+Attribution AttributeToForwardedClient(const ProxyTrust& trust, Event* ev) {
+  if (trust.proxies.empty()) return Attribution::kNotFromProxy;
+  const std::string_view peer = ev->Get(Field::kSourceIp);
+  if (!IsTrustedProxy(peer, trust)) return Attribution::kNotFromProxy;
+  if (!ev->Has(Field::kHttpRequestXForwardedFor)) return Attribution::kNoClientNamed;
+  const std::string_view values[] = {ev->Get(Field::kHttpRequestXForwardedFor)};
+  ForwardedClient client = ClientAddressFromValues(peer, values, trust);
+  if (!client.named) return Attribution::kNoClientNamed;
+  ev->SetCopy(Field::kSourceIp, client.address);
+  return Attribution::kForwardedClient;
 }
 
 bool ParseJsonLine(std::string_view line, Event* ev) {

@@ -15,6 +15,7 @@
 #include <span>
 #include <string_view>
 
+#include "common/forwarded.h"
 #include "detect/event.h"
 
 namespace rampart::detect {
@@ -24,7 +25,7 @@ inline constexpr size_t kMaxLineBytes = 1 << 20;
 enum class LogFormat {
   kAuto,       // decide from the first lines (DetectFormat)
   kCommon,     // Apache/nginx common: host ident user [time] "request" status bytes
-  kCombined,   // common + "referer" "user-agent" (anything after them is ignored)
+  kCombined,   // common + "referer" "user-agent" ["x-forwarded-for"] (the rest is ignored)
   kEpmm,       // Ivanti EPMM / Apache vhost_combined: "vhost:port" before the combined fields
   kJsonLines,  // one JSON object per line, ECS names (flat or nested) or nginx variable names
 };
@@ -38,6 +39,20 @@ std::optional<LogFormat> LogFormatFromName(std::string_view name);
 // a per-thread cache (the result depends on the line alone, but a fuzzing crash may need the
 // input before it to reproduce).
 bool ParseAccessLogLine(std::string_view line, Event* ev);
+// Behind reverse proxies a web server logs the proxy as every request's client. When the
+// event's source.ip lies in `trust.proxies` and the event carries http.request.x_forwarded_for,
+// source.ip becomes the client that header names (ClientAddressFromValues in
+// common/forwarded.h: read from the right, past the proxies; what the client wrote left of its
+// own hop is never believed). A line from a proxy that names no client (no header logged, a
+// nearest hop that is no address, every hop a proxy's) is left as it is, attributed to the
+// proxy: the callers count those, since a client that gets its hop cut from the log (a line
+// truncated by a syslog relay) stays hidden behind the proxy. The proxy stays in event.original.
+enum class Attribution {
+  kNotFromProxy,     // no proxy trusted, or source.ip is none of them
+  kForwardedClient,  // source.ip is now the client the proxy named
+  kNoClientNamed,    // from a trusted proxy, naming no client: left as the proxy's
+};
+Attribution AttributeToForwardedClient(const ProxyTrust& trust, Event* ev);
 // Parses one JSON object. Clears *ev first. Returns false when the line is not a JSON object.
 bool ParseJsonLine(std::string_view line, Event* ev);
 

@@ -1,8 +1,5 @@
 #include "detect/scan.h"
 
-#include "common/json_util.h"
-#include "detect/correlation.h"
-
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -27,6 +24,8 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/forwarded.h"
+#include "common/json_util.h"
 #include "common/text.h"
 #include "detect/correlation.h"
 #include "detect/hs_runtime.h"
@@ -355,6 +354,8 @@ class Batch {
   uint64_t first_parse_error_ = 0;  // line number of the batch's first unparsable line
   // Lines read in the other family (ParseInOtherFamily), and the first of them.
   uint64_t other_format_ = 0, first_other_format_ = 0;
+  // Lines from a --trusted-proxy: attributed to the client it named, or naming none.
+  uint64_t forwarded_clients_ = 0, forwarded_unnamed_ = 0;
   std::string error_;  // set when matching the batch failed
 };
 
@@ -362,6 +363,7 @@ struct FileTotals {
   uint64_t lines = 0, parse_errors = 0;
   uint64_t first_parse_error = 0;  // line number, 0 when none
   uint64_t other_format = 0, first_other_format = 0;
+  uint64_t forwarded_clients = 0, forwarded_unnamed = 0;
 };
 
 struct ScanTotals {
@@ -374,6 +376,15 @@ struct ScanTotals {
   std::vector<std::string> errors;  // batches that could not be matched
 };
 
+// --trusted-proxy, checked by RunScanCommand before any scan starts.
+ProxyTrust LogProxyTrust(const ScanOptions& opt) {
+  ProxyTrust trust;
+  for (const std::string& entry : opt.trusted_proxies) {
+    if (auto proxy = ParseTrustedProxy(entry); proxy.ok()) trust.proxies.push_back(*proxy);
+  }
+  return trust;
+}
+
 // What one matching thread owns: a matcher (its own Vectorscan scratch) and an event.
 class BatchMatcher {
  public:
@@ -385,6 +396,7 @@ class BatchMatcher {
         iocs_(iocs),
         now_(now),
         files_(files),
+        proxies_(LogProxyTrust(opt)),
         matcher_(rules) {}
 
   void Run(Batch* b) {
@@ -403,6 +415,11 @@ class BatchMatcher {
           continue;
         }
         if (b->other_format_++ == 0) b->first_other_format_ = l.number;
+      }
+      if (!proxies_.proxies.empty()) {
+        const Attribution how = AttributeToForwardedClient(proxies_, &ev_);
+        b->forwarded_clients_ += how == Attribution::kForwardedClient;
+        b->forwarded_unnamed_ += how == Attribution::kNoClientNamed;
       }
       matcher_.Match(ev_, &hits_);
       for (uint32_t h : hits_) {
@@ -448,6 +465,7 @@ class BatchMatcher {
   const IocStore& iocs_;
   int64_t now_;
   const std::vector<std::string>& files_;
+  const ProxyTrust proxies_;
   RuleMatcher matcher_;
   Event ev_;
   std::vector<uint32_t> hits_;
@@ -467,6 +485,7 @@ class ScanPipeline {
         iocs_(iocs),
         now_(now),
         out_(out),
+        proxies_(LogProxyTrust(opt)),
         tracker_(links.rules, kMaxCorrelationKeys) {
     unsigned n = opt.threads;
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
@@ -547,6 +566,7 @@ class ScanPipeline {
     b->feeds_.clear();
     b->alerts_ = b->parsed_ = b->parse_errors_ = b->first_parse_error_ = 0;
     b->other_format_ = b->first_other_format_ = 0;
+    b->forwarded_clients_ = b->forwarded_unnamed_ = 0;
     b->error_ = "lines " + std::to_string(b->lines_.empty() ? 0 : b->lines_.front().number) + "-" +
                 std::to_string(b->lines_.empty() ? 0 : b->lines_.back().number) +
                 " not matched: " + error;
@@ -600,6 +620,8 @@ class ScanPipeline {
       totals_.files[b.file_].first_parse_error = b.first_parse_error_;
     }
     totals_.files[b.file_].other_format += b.other_format_;
+    totals_.files[b.file_].forwarded_clients += b.forwarded_clients_;
+    totals_.files[b.file_].forwarded_unnamed += b.forwarded_unnamed_;
     if (totals_.files[b.file_].first_other_format == 0) {
       totals_.files[b.file_].first_other_format = b.first_other_format_;
     }
@@ -621,6 +643,8 @@ class ScanPipeline {
           !ParseInOtherFamily(feed.line, parser.format(), &correlation_event_)) {
         continue;
       }
+      // As the matcher saw it, so that the correlation groups by the same client.
+      if (!proxies_.proxies.empty()) AttributeToForwardedClient(proxies_, &correlation_event_);
       const int64_t at = correlation_event_.timestamp_millis();
       latest = std::max(latest, at);
       correlation_hits_.clear();
@@ -659,6 +683,7 @@ class ScanPipeline {
   const IocStore& iocs_;
   int64_t now_;
   std::ostream& out_;
+  const ProxyTrust proxies_;
   // The writer's: correlations run where the batches meet in order.
   CorrelationTracker tracker_;
   Event correlation_event_;
@@ -690,6 +715,12 @@ int RunScanCommand(const ScanOptions& opt) {
     err << "rampart scan: unknown log format '" << opt.log_format
         << "' (auto, common, combined, epmm, jsonl)\n";
     return 2;
+  }
+  for (const std::string& entry : opt.trusted_proxies) {
+    if (auto proxy = ParseTrustedProxy(entry); !proxy.ok()) {
+      err << "rampart scan: --trusted-proxy " << proxy.status().message() << "\n";
+      return 2;
+    }
   }
   std::vector<std::string> dirs = opt.rule_dirs;
   if (dirs.empty() && !opt.default_rules_dir.empty()) dirs.push_back(opt.default_rules_dir);
@@ -841,6 +872,12 @@ int RunScanCommand(const ScanOptions& opt) {
           << " lines read as " << (format == LogFormat::kJsonLines ? "an access log" : "JSON lines")
           << ", not " << LogFormatName(format) << " (first at line " << f.first_other_format
           << ")\n";
+    }
+    if (f.forwarded_clients + f.forwarded_unnamed > 0) {
+      err << "rampart scan: " << opt.log_files[file] << ": "
+          << f.forwarded_clients + f.forwarded_unnamed << " lines from trusted proxies, "
+          << f.forwarded_clients << " attributed to the client they forwarded, "
+          << f.forwarded_unnamed << " naming no client (left as the proxy's)\n";
     }
     if (f.parse_errors > 0) {
       err << "rampart scan: " << opt.log_files[file] << ": " << f.parse_errors << " of " << f.lines

@@ -26,6 +26,10 @@ struct ScanOptions {
   std::string output_format = "jsonl";
   // --log-format: "auto" (per file, from its first lines), "common", "combined", "epmm", "jsonl".
   std::string log_format = "auto";
+  // --trusted-proxy ADDRESS|CIDR (repeatable): reverse proxies in front of the server that wrote
+  // the logs. A line whose client is one of them and that logged X-Forwarded-For is attributed
+  // to the client the header names (AttributeToForwardedClient in detect/log_parser.h).
+  std::vector<std::string> trusted_proxies;
   // LOGFILE...: plain text, gzip or xz (detected from the content, not the name).
   std::vector<std::string> log_files;
   // Where alerts and the summary go; the CLI leaves the defaults (stdout, stderr).

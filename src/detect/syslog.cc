@@ -247,7 +247,8 @@ Result<SyslogMessage> ParseSyslog(std::string_view text, int64_t now_millis,
 }
 
 SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport,
-                            std::string_view peer) {
+                            std::string_view peer, const ProxyTrust& log_proxies,
+                            Attribution* attribution) {
   SecurityEvent se;
   bool parsed = false;
   if (!msg.message.empty() && msg.message.size() <= kMaxLineBytes) {
@@ -256,6 +257,8 @@ SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport
     bool ok = json ? ParseJsonLine(msg.message, &ev) : ParseAccessLogLine(msg.message, &ev);
     // Any JSON object parses; only one that reads as a request or an action is taken as such.
     if (ok && (!json || ev.Has(Field::kUrlOriginal) || ev.Has(Field::kEventAction))) {
+      const Attribution how = AttributeToForwardedClient(log_proxies, &ev);
+      if (attribution != nullptr) *attribution = how;
       se = ExternalSecurityEvent(ev);
       // What only the receiver knows (who connected, how, the syslog header) is not the
       // sender's to claim in its JSON: those fields are the receiver's own or absent.
@@ -370,6 +373,8 @@ class SyslogReceiver::Impl {
     s.refused_tls_handshakes = refused_tls_handshakes_.load();
     s.tls_connections = tls_connections_.load();
     s.tls_handshake_failures = tls_handshake_failures_.load();
+    s.forwarded_clients = forwarded_clients_.load();
+    s.forwarded_unnamed = forwarded_unnamed_.load();
     return s;
   }
 
@@ -426,7 +431,7 @@ class SyslogReceiver::Impl {
   std::atomic<uint64_t> udp_kernel_dropped_{0};
   std::atomic<uint64_t> messages_{0}, malformed_{0}, oversized_{0}, connections_{0}, refused_{0},
       refused_per_peer_{0}, refused_tls_handshakes_{0}, tls_connections_{0},
-      tls_handshake_failures_{0};
+      tls_handshake_failures_{0}, forwarded_clients_{0}, forwarded_unnamed_{0};
 };
 
 namespace {
@@ -594,7 +599,14 @@ bool SyslogReceiver::Impl::Handle(std::string_view text, const Conn* conn, std::
     return false;
   }
   const bool tls = conn != nullptr && conn->tls != nullptr;
-  SecurityEvent ev = SyslogToEvent(*msg, conn == nullptr ? "udp" : tls ? "tls" : "tcp", peer);
+  Attribution attribution = Attribution::kNotFromProxy;
+  SecurityEvent ev = SyslogToEvent(*msg,
+                                   conn == nullptr ? "udp"
+                                   : tls           ? "tls"
+                                                   : "tcp",
+                                   peer, options_.log_proxies, &attribution);
+  if (attribution == Attribution::kForwardedClient) ++forwarded_clients_;
+  if (attribution == Attribution::kNoClientNamed) ++forwarded_unnamed_;
   if (tls && !conn->tls->client_subject().empty()) {
     ev.Set("tls.client.subject", conn->tls->client_subject());
     if (!conn->tls->client_common_name().empty()) {

@@ -31,7 +31,9 @@
 #include <string_view>
 
 #include "common/event_sink.h"
+#include "common/forwarded.h"
 #include "common/status.h"
+#include "detect/log_parser.h"
 
 namespace rampart::detect {
 
@@ -59,8 +61,12 @@ Result<SyslogMessage> ParseSyslog(std::string_view text, int64_t now_millis,
                                   int bsd_utc_offset_minutes = 0);
 
 // The event for a parsed message (see the file comment). `transport` is "udp" or "tcp".
+// `log_proxies`: reverse proxies in front of the senders' web servers; an access-log line from
+// one of them is attributed to the forwarded client (AttributeToForwardedClient), and
+// *attribution, when given, says how.
 SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport,
-                            std::string_view peer);
+                            std::string_view peer, const ProxyTrust& log_proxies = {},
+                            Attribution* attribution = nullptr);
 
 struct SyslogReceiverOptions {
   std::string listen;  // "HOST:PORT"; port 0 picks one free for both UDP and TCP
@@ -94,6 +100,8 @@ struct SyslogReceiverOptions {
   size_t max_tls_handshakes = 16;
   // RFC 3164 senders stamp their local time without a zone: theirs is UTC + this (-840..840).
   int bsd_utc_offset_minutes = 0;
+  // Reverse proxies in front of the senders' web servers (SyslogToEvent).
+  ProxyTrust log_proxies;
 };
 
 struct SyslogStats {
@@ -109,6 +117,10 @@ struct SyslogStats {
   uint64_t tls_connections = 0;  // TLS handshakes completed
   uint64_t tls_handshake_failures =
       0;  // failed (not TLS, no or bad client certificate) or timed out
+  // Access-log lines from a proxy in log_proxies: attributed to the client it named, or naming
+  // none.
+  uint64_t forwarded_clients = 0;
+  uint64_t forwarded_unnamed = 0;
 };
 
 class SyslogReceiver {

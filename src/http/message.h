@@ -20,7 +20,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   // The client's address: the TCP peer's, or behind a trusted proxy the one the proxy forwarded
-  // (http/forwarded.h). Everything that keys on an address (events, blocks, sign-in records)
+  // (common/forwarded.h). Everything that keys on an address (events, blocks, sign-in records)
   // reads this one.
   std::string remote_ip;
   uint16_t remote_port = 0;  // the TCP peer's

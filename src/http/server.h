@@ -17,7 +17,7 @@
 #include <string>
 
 #include "common/config.h"
-#include "http/forwarded.h"
+#include "common/forwarded.h"
 #include "http/message.h"
 
 namespace rampart::http {
@@ -32,7 +32,7 @@ struct ServerOptions {
   HttpLimits limits;
   // Body limit for a request whose headers have been read; defaults to limits.max_body_bytes.
   std::function<uint64_t(std::string_view method, std::string_view path)> body_limit;
-  // Reverse proxies whose forwarded client address is believed (http/forwarded.h). A request
+  // Reverse proxies whose forwarded client address is believed (common/forwarded.h). A request
   // from one must name its client (else 400, but for /healthz), and is rate-limited per client
   // rather than per connection.
   ProxyTrust proxy_trust;

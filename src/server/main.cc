@@ -169,6 +169,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"jsonl", "text"}));
   scan_cmd->add_option("--log-format", scan.log_format, "auto, common, combined, epmm or jsonl")
       ->check(CLI::IsMember({"auto", "common", "combined", "epmm", "jsonl"}));
+  scan_cmd
+      ->add_option("--trusted-proxy", scan.trusted_proxies,
+                   "Address or CIDR range of a reverse proxy in front of the logging server "
+                   "(repeatable): its lines are attributed to the client X-Forwarded-For names")
+      ->allow_extra_args(false);
   scan_cmd->add_option("--threads", scan.threads, "Matching threads (0: one per core)")
       ->check(CLI::Range(0u, 64u));
   scan_cmd->add_option("LOGFILE", scan.log_files, "Log files to scan")->required();

@@ -19,6 +19,7 @@
 #include "common/crypto.h"
 #include "common/file_tree.h"
 #include "common/files.h"
+#include "common/forwarded.h"
 #include "common/ip.h"
 #include "common/log.h"
 #include "detect/file_integrity.h"
@@ -104,6 +105,9 @@ std::string SourceMetrics(const detect::LogFollower* follower,
     line("rampart_detect_follow_truncations_total", "", s.truncations);
     out += "# TYPE rampart_detect_follow_backpressure_waits_total counter\n";
     line("rampart_detect_follow_backpressure_waits_total", "", s.backpressure_waits);
+    out += "# TYPE rampart_detect_follow_proxy_lines_total counter\n";
+    line("rampart_detect_follow_proxy_lines_total", "{client=\"forwarded\"}", s.forwarded_clients);
+    line("rampart_detect_follow_proxy_lines_total", "{client=\"missing\"}", s.forwarded_unnamed);
   }
   if (receiver) {
     detect::SyslogStats s = receiver->stats();
@@ -119,6 +123,9 @@ std::string SourceMetrics(const detect::LogFollower* follower,
     line("rampart_detect_syslog_tls_connections_total", "", s.tls_connections);
     out += "# TYPE rampart_detect_syslog_tls_handshake_failures_total counter\n";
     line("rampart_detect_syslog_tls_handshake_failures_total", "", s.tls_handshake_failures);
+    out += "# TYPE rampart_detect_syslog_proxy_lines_total counter\n";
+    line("rampart_detect_syslog_proxy_lines_total", "{client=\"forwarded\"}", s.forwarded_clients);
+    line("rampart_detect_syslog_proxy_lines_total", "{client=\"missing\"}", s.forwarded_unnamed);
   }
   return out;
 }
@@ -252,11 +259,11 @@ int Serve(const ServeOptions& options) {
   server_options.threads = config.threads;
   server_options.limits = config.http;
   for (const std::string& entry : config.http_forwarding.trusted_proxies) {
-    auto proxy = ParseCidr(entry);
-    if (!proxy) return Fail("config: http.trusted_proxies: '" + entry + "' is not an address");
+    auto proxy = ParseTrustedProxy(entry);
+    if (!proxy.ok()) return Fail("config: http.trusted_proxies: " + proxy.status().message());
     server_options.proxy_trust.proxies.push_back(*proxy);
   }
-  auto forwarded_header = http::ForwardedHeaderNamed(config.http_forwarding.client_address_header);
+  auto forwarded_header = ForwardedHeaderNamed(config.http_forwarding.client_address_header);
   if (!forwarded_header) return Fail("config: http.client_address_header: unknown header");
   server_options.proxy_trust.header = *forwarded_header;
   if (!server_options.proxy_trust.proxies.empty()) {
@@ -295,6 +302,15 @@ int Serve(const ServeOptions& options) {
     // Every stored alert opens or joins an incident (docs/incidents.md).
     pipeline->AddStoredBatchListener(
         [&incidents](const std::vector<core::Alert>& batch) { incidents.OnStoredAlerts(batch); });
+    // Checked when the configuration was read (ParseTrustedProxy).
+    ProxyTrust log_proxies;
+    for (const std::string& entry : config.detection.log_trusted_proxies) {
+      auto proxy = ParseTrustedProxy(entry);
+      if (!proxy.ok()) {
+        return Fail("config: detection.log_trusted_proxies: " + proxy.status().message());
+      }
+      log_proxies.proxies.push_back(*proxy);
+    }
     detect::LiveEngineOptions engine_options =
         EngineOptions(config.detection, options.bundled_rules_dir);
     engine_options.login_detector.state_file = detect_dir + "/login_addresses.json";
@@ -328,6 +344,7 @@ int Serve(const ServeOptions& options) {
     }
     if (!config.detection.follow.empty()) {
       detect::FollowerOptions fo;
+      fo.log_proxies = log_proxies;
       fo.paths = config.detection.follow;
       fo.positions_file = detect_dir + "/positions.json";
       fo.poll_millis = config.detection.follow_poll_millis;
@@ -346,6 +363,7 @@ int Serve(const ServeOptions& options) {
       so.tls_key_file = config.detection.syslog_tls_key;
       so.tls_client_ca_file = config.detection.syslog_tls_client_ca;
       so.bsd_utc_offset_minutes = config.detection.syslog_bsd_utc_offset_minutes;
+      so.log_proxies = log_proxies;
       auto r = detect::SyslogReceiver::Create(std::move(so), engine.get());
       // The message starts with the configuration key at fault (syslog_tls_key: ...).
       if (!r.ok()) return Fail("detection." + r.status().message());

@@ -220,6 +220,74 @@ TEST(LogParserTest, JsonClientIpAndUrlFull) {
   EXPECT_EQ(ev.Get(Field::kDestinationDomain), "mdm.example.eu");
 }
 
+// nginx's `main` format logs "$http_x_forwarded_for" after the user agent. The field is taken
+// when its last hop, the one the nearest proxy wrote, is spelled as an address is, whatever the
+// client wrote before it; another format's third quoted field (a cookie, a host) is not.
+TEST(LogParserTest, NginxMainFormatLogsXForwardedFor) {
+  const std::string head =
+      R"(10.0.0.2 - - [30/Jan/2026:09:15:00 +0100] "GET /mifs/user/login.jsp HTTP/1.1" 200 5 "-" "curl/8" )";
+  Event ev;
+  for (std::string_view logged : {"203.0.113.7", "evil \\\"x\\\", 10.0.0.3, 203.0.113.7",
+                                  "unknown, [2001:db8::7]:443", " 2001:db8::7 "}) {
+    const std::string line = head + "\"" + std::string(logged) + "\"";  // the event views it
+    ASSERT_TRUE(ParseAccessLogLine(line, &ev)) << logged;
+    EXPECT_EQ(ev.Get(Field::kHttpRequestXForwardedFor), logged);
+    EXPECT_EQ(ev.Get(Field::kSourceIp), "10.0.0.2") << "the parser attributes nothing itself";
+    EXPECT_EQ(ev.Get(Field::kUserAgentOriginal), "curl/8");
+  }
+  for (std::string_view other : {"-", "", "session=ab12", "mdm.example.eu:443", "203.0.113.7, x"}) {
+    const std::string line = head + "\"" + std::string(other) + "\"";
+    ASSERT_TRUE(ParseAccessLogLine(line, &ev)) << other;
+    EXPECT_FALSE(ev.Has(Field::kHttpRequestXForwardedFor)) << other;
+  }
+  ASSERT_TRUE(ParseAccessLogLine(kCombined, &ev));
+  EXPECT_FALSE(ev.Has(Field::kHttpRequestXForwardedFor));
+  ASSERT_TRUE(ParseJsonLine(
+      R"({"remote_addr":"10.0.0.2","request":"GET / HTTP/1.1","http_x_forwarded_for":"192.0.2.1, 203.0.113.7"})",
+      &ev));
+  EXPECT_EQ(ev.Get(Field::kHttpRequestXForwardedFor), "192.0.2.1, 203.0.113.7");
+}
+
+// A line from a trusted proxy is the client's its proxies named: read from the right, past the
+// proxies, never further than the first hop that is not one.
+TEST(LogParserTest, AttributeToForwardedClient) {
+  ProxyTrust trust;
+  trust.proxies = {*ParseCidr("10.0.0.0/24"), *ParseCidr("2001:db8:ff::/48")};
+  Attribution how = Attribution::kNotFromProxy;
+  auto attributed = [&](std::string_view peer, std::string_view forwarded) {
+    Event ev;
+    std::string line =
+        std::string(peer) +
+        R"( - - [30/Jan/2026:09:15:00 +0100] "GET / HTTP/1.1" 200 5 "-" "curl/8" ")" +
+        std::string(forwarded) + "\"";
+    EXPECT_TRUE(ParseAccessLogLine(line, &ev)) << line;
+    how = AttributeToForwardedClient(trust, &ev);
+    EXPECT_EQ(how == Attribution::kForwardedClient, ev.Get(Field::kSourceIp) != peer) << line;
+    return std::string(ev.Get(Field::kSourceIp));
+  };
+  EXPECT_EQ(attributed("10.0.0.2", "203.0.113.7"), "203.0.113.7");
+  EXPECT_EQ(attributed("10.0.0.2", "198.51.100.1, 203.0.113.7"), "203.0.113.7")
+      << "what the client wrote left of its own hop is not believed";
+  EXPECT_EQ(attributed("10.0.0.2", "198.51.100.1, 203.0.113.7, 10.0.0.9"), "203.0.113.7");
+  EXPECT_EQ(attributed("10.0.0.2", "2001:DB8:0::7"), "2001:db8::7");
+  EXPECT_EQ(attributed("2001:db8:ff::1", "[2001:db8::7]:443"), "2001:db8::7");
+  EXPECT_EQ(how, Attribution::kForwardedClient);
+  EXPECT_EQ(attributed("10.0.0.2", "10.0.0.9"), "10.0.0.2") << "every hop a proxy's: unnamed";
+  EXPECT_EQ(how, Attribution::kNoClientNamed);
+  EXPECT_EQ(attributed("10.0.0.2", "203.0.113.7, 1.2.3.4.5"), "10.0.0.2") << "a garbage hop";
+  EXPECT_EQ(attributed("10.0.0.2", "203.0.113.7:1,x"), "10.0.0.2") << "not a hop list";
+  EXPECT_EQ(how, Attribution::kNoClientNamed);
+  EXPECT_EQ(attributed("10.0.0.2", "-"), "10.0.0.2");
+  EXPECT_EQ(how, Attribution::kNoClientNamed) << "the proxy's own health check";
+  EXPECT_EQ(attributed("192.0.2.99", "203.0.113.7"), "192.0.2.99") << "a peer that is no proxy";
+  EXPECT_EQ(how, Attribution::kNotFromProxy);
+  // nginx escapes a quote in a logged value as \x22, Apache as \": neither ends the field.
+  EXPECT_EQ(attributed("10.0.0.2", R"(x\x22 \x22y, 203.0.113.8)"), "203.0.113.8");
+  EXPECT_EQ(attributed("10.0.0.2", R"(x\" \"203.0.113.9, 203.0.113.8)"), "203.0.113.8");
+  trust.proxies.clear();
+  EXPECT_EQ(attributed("10.0.0.2", "203.0.113.7"), "10.0.0.2") << "no proxy trusted";
+}
+
 TEST(LogParserTest, DetectsFormat) {
   std::vector<std::string_view> combined = {kCombined, kCombined, ""};
   EXPECT_EQ(DetectFormat(combined), LogFormat::kCombined);

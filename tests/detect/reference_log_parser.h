@@ -331,8 +331,23 @@ inline bool RefParseAccessLogLine(std::string_view line, Event* ev) {
   if (detail::ReadQuoted(line, &pos, &referrer)) {
     if (referrer != "-") ev->Set(Field::kHttpRequestReferrer, referrer);
     detail::SkipSpaces(line, &pos);
-    if (detail::ReadQuoted(line, &pos, &agent) && agent != "-") {
-      ev->Set(Field::kUserAgentOriginal, agent);
+    if (detail::ReadQuoted(line, &pos, &agent)) {
+      if (agent != "-") ev->Set(Field::kUserAgentOriginal, agent);
+      // nginx's `main` format: "$http_x_forwarded_for", taken when its last hop is spelled
+      // as an address is (hex digits, dots, colons, brackets).
+      detail::SkipSpaces(line, &pos);
+      std::string_view forwarded;
+      if (detail::ReadQuoted(line, &pos, &forwarded) && forwarded != "-") {
+        std::string_view last = forwarded.substr(forwarded.find_last_of(',') + 1);
+        const size_t begin = last.find_first_not_of(" \t");
+        const size_t end = last.find_last_not_of(" \t");
+        last = begin == std::string_view::npos ? std::string_view()
+                                               : last.substr(begin, end - begin + 1);
+        if (!last.empty() &&
+            last.find_first_not_of("0123456789abcdefABCDEF.:[]") == std::string_view::npos) {
+          ev->Set(Field::kHttpRequestXForwardedFor, forwarded);
+        }
+      }
     }
   }
   return true;

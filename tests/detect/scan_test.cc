@@ -26,6 +26,31 @@ const std::string kSigmaHqRules = RAMPART_SOURCE_DIR "/../shared/sigma";
 constexpr std::string_view kFirefoxAgent =
     "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 
+// Three device ids not found from one address within ten minutes: a correlation over a rule.
+constexpr std::string_view kDeviceProbingRules = R"(title: Device id not found
+id: 0d0d0d0d-0000-4000-8000-000000000001
+name: device_404
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-stem|startswith: /api/v1/devices/
+    sc-status: 404
+  condition: sel
+level: low
+tags: [attack.t1087]
+---
+title: Device id probing
+id: 0d0d0d0d-0000-4000-8000-000000000002
+correlation:
+  type: event_count
+  rules: [device_404]
+  group-by: [source.ip]
+  timespan: 10m
+  condition: {gte: 3}
+level: high
+tags: [attack.t1087]
+)";
+
 class ScanTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -243,29 +268,7 @@ TEST_F(ScanTest, ThreadsGiveTheSameOutputInTheSameOrder) {
 // number of threads; the rule that only feeds it prints nothing of its own.
 TEST_F(ScanTest, CorrelationsFireOnTheLineThatCompletesThem) {
   fs::create_directories(dir_ / "rules");
-  Write("rules/probes.yml", R"(title: Device id not found
-id: 0d0d0d0d-0000-4000-8000-000000000001
-name: device_404
-logsource: {category: webserver}
-detection:
-  sel:
-    cs-uri-stem|startswith: /api/v1/devices/
-    sc-status: 404
-  condition: sel
-level: low
-tags: [attack.t1087]
----
-title: Device id probing
-id: 0d0d0d0d-0000-4000-8000-000000000002
-correlation:
-  type: event_count
-  rules: [device_404]
-  group-by: [source.ip]
-  timespan: 10m
-  condition: {gte: 3}
-level: high
-tags: [attack.t1087]
-)");
+  Write("rules/probes.yml", std::string(kDeviceProbingRules));
   auto line = [](const std::string& ip, const std::string& path, int status) {
     return ip + " - - [30/Jan/2026:09:15:00 +0100] \"GET " + path + " HTTP/1.1\" " +
            std::to_string(status) + " 10 \"-\" \"curl/8\"\n";
@@ -306,6 +309,87 @@ tags: [attack.t1087]
         << err_.str();
     if (threads == 1) serial = out_.str();
     EXPECT_EQ(out_.str(), serial) << threads << " threads";
+  }
+}
+
+// Behind a load balancer (10.0.0.2) nginx logs the balancer as every client, and the client in
+// "$http_x_forwarded_for" (its `main` format). With --trusted-proxy, alerts and correlations
+// name the client the balancer appended, never an address the client wrote itself; lines from
+// other peers keep their own address whatever header they carry.
+TEST_F(ScanTest, TrustedProxyLinesAreTheForwardedClients) {
+  fs::create_directories(dir_ / "rules");
+  Write("rules/probes.yml", std::string(kDeviceProbingRules));
+  auto line = [](const std::string& peer, const std::string& target, int status,
+                 const std::string& forwarded) {
+    return peer + " - - [30/Jan/2026:09:15:00 +0100] \"GET " + target + " HTTP/1.1\" " +
+           std::to_string(status) + " 10 \"-\" \"curl/8\" \"" + forwarded + "\"\n";
+  };
+  const std::string fob =
+      "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath"
+      "%5B%60id%60%5D/a.ipa";
+  std::string log;
+  // Lines 1-5: probes through the balancer, three from 203.0.113.7 (which claims to be
+  // 198.51.100.1 and another balancer), two from 192.0.2.8.
+  log += line("10.0.0.2", "/api/v1/devices/dev_1", 404, "198.51.100.1, 10.0.0.3, 203.0.113.7");
+  log += line("10.0.0.2", "/api/v1/devices/dev_2", 404, "192.0.2.8");
+  log += line("10.0.0.2", "/api/v1/devices/dev_3", 404, "203.0.113.7");
+  log += line("10.0.0.2", "/api/v1/devices/dev_4", 404, "192.0.2.8");
+  log += line("10.0.0.2", "/api/v1/devices/dev_5", 404, "zzz, [2001:db8::7]:51000");
+  // Line 6: the EPMM exploit through the balancer; line 7: a direct peer naming another client.
+  log += line("10.0.0.2", fob, 404, "203.0.113.7");
+  log += line("192.0.2.99", fob, 404, "203.0.113.66");
+  // Line 8: the balancer's own health check, which names no client.
+  log += line("10.0.0.2", "/api/v1/devices/dev_9", 404, "-");
+  ScanOptions opt;
+  opt.rule_dirs = {(dir_ / "rules").string(), kBundledSigma};
+  opt.log_files = {Write("access.log", log)};
+
+  auto source_ips = [&](const std::string& rule) {
+    std::vector<std::string> ips;
+    for (const auto& a : Alerts()) {
+      if (a["rule"] == rule)
+        ips.push_back(a["line"].dump() + " " + a["source_ip"].get<std::string>());
+    }
+    return ips;
+  };
+  const std::string probing = "0d0d0d0d-0000-4000-8000-000000000002";
+
+  // Without the proxy trusted, every line through it is the balancer's: its probes add up.
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  EXPECT_EQ(source_ips(probing), (std::vector<std::string>{"3 10.0.0.2", "8 10.0.0.2"}));
+
+  opt.trusted_proxies = {"10.0.0.0/29"};
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  EXPECT_EQ(source_ips(probing), std::vector<std::string>{})
+      << "two probes each from 203.0.113.7 and 192.0.2.8, one each from 2001:db8::7 and the "
+         "balancer's health check";
+  EXPECT_NE(err_.str().find("7 lines from trusted proxies, 6 attributed to the client they "
+                            "forwarded, 1 naming no client (left as the proxy's)"),
+            std::string::npos)
+      << err_.str();
+  std::vector<std::string> exploit;
+  for (const auto& a : Alerts()) {
+    if (a["title"].get<std::string>().find("Code Injection") != std::string::npos) {
+      exploit.push_back(a["line"].dump() + " " + a["source_ip"].get<std::string>());
+    }
+  }
+  EXPECT_EQ(exploit, (std::vector<std::string>{"6 203.0.113.7", "7 192.0.2.99"})) << out_.str();
+
+  // One more probe from 203.0.113.7 through the balancer makes its third.
+  opt.log_files.push_back(
+      Write("more.log", line("10.0.0.2", "/api/v1/devices/dev_6", 404, "10.0.0.4, 203.0.113.7")));
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  std::vector<std::string> fired;
+  for (const auto& a : Alerts()) {
+    if (a["rule"] == probing) fired.push_back(a["correlation"]["entity"].get<std::string>());
+  }
+  EXPECT_EQ(fired, std::vector<std::string>{"source.ip=203.0.113.7"});
+
+  for (std::string bad : {"10.0.0.0/7", "0.0.0.0/0", "balancer", "::/80"}) {
+    opt.trusted_proxies = {bad};
+    EXPECT_EQ(Run(opt), 2) << bad;
+    EXPECT_NE(err_.str().find("--trusted-proxy '" + bad + "'"), std::string::npos) << err_.str();
+    EXPECT_TRUE(out_.str().empty());
   }
 }
 

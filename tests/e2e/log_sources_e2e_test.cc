@@ -3,7 +3,8 @@
 // arrive by the followed file, by UDP syslog (RFC 3164), by TCP syslog (RFC 5424 with octet
 // counting) and by syslog over TLS (RFC 5425, the server certificate checked by the sender);
 // each must become the bundled rule's alert, visible through GET /api/v1/alerts, with evidence
-// naming where the line came from.
+// naming where the line came from. A line a web server logged behind a reverse proxy listed in
+// detection.log_trusted_proxies is the alert of the client the proxy forwarded.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -104,6 +105,7 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
     out << "detection:\n"
         << "  follow: [\"" << followed << "\"]\n"
         << "  follow_poll_millis: 50\n"
+        << "  log_trusted_proxies: [\"10.20.0.0/24\"]\n"
         << "  syslog_listen: \"127.0.0.1:0\"\n"
         << "  syslog_tls_listen: \"127.0.0.1:0\"\n"
         << "  syslog_tls_cert: \"" << tls->server_cert << "\"\n"
@@ -124,9 +126,14 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
   {
     std::ofstream out(followed, std::ios::app);
     out << ExploitLine("203.0.113.50") << "\n";
+    // Through the balancer 10.20.0.5, which logs X-Forwarded-For last; the client wrote the
+    // first hop itself.
+    out << ExploitLine("10.20.0.5") << " \"198.51.100.1, 203.0.113.60\"\n";
   }
   ASSERT_TRUE(
       SendUdp(syslog_port, "<190>Jan 30 09:15:00 mdm httpd: " + ExploitLine("203.0.113.51")));
+  ASSERT_TRUE(SendUdp(syslog_port, "<190>Jan 30 09:15:00 mdm httpd: " + ExploitLine("10.20.0.5") +
+                                       " \"203.0.113.61\""));
   std::string rfc5424 =
       "<190>1 2026-01-30T09:15:00Z mdm httpd - - - " + ExploitLine("203.0.113.52");
   ASSERT_TRUE(SendTcp(syslog_port, std::to_string(rfc5424.size()) + " " + rfc5424));
@@ -137,14 +144,16 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
 
   std::map<std::string, json> by_entity;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && by_entity.size() < 4) {
+  while (std::chrono::steady_clock::now() < deadline && by_entity.size() < 6) {
     ApiReply list = CallApi(server.url(), ca, superadmin, "GET",
                             "/api/v1/alerts?rule=" + std::string(kInjectionRule));
     ASSERT_EQ(list.status, 200) << list.raw;
     for (const auto& a : list.body["items"]) by_entity[a["entity"].get<std::string>()] = a;
-    if (by_entity.size() < 4) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (by_entity.size() < 6) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ASSERT_EQ(by_entity.size(), 4u) << "server log:\n" << server.log();
+  ASSERT_EQ(by_entity.size(), 6u) << "server log:\n" << server.log();
+  EXPECT_EQ(by_entity.count("source.ip=10.20.0.5"), 0u) << "the balancer is never the client";
+  EXPECT_EQ(by_entity.count("source.ip=198.51.100.1"), 0u) << "nor what a client wrote";
 
   const json& from_file = by_entity["source.ip=203.0.113.50"];
   ASSERT_TRUE(from_file.is_object());
@@ -152,6 +161,19 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
   EXPECT_EQ(from_file["evidence"][0]["log.file.path"], followed);
   EXPECT_EQ(from_file["evidence"][0]["log.file.line"], "1");
   EXPECT_EQ(from_file["evidence"][0]["destination.domain"], "mdm.example.eu");
+
+  const json& proxied_file = by_entity["source.ip=203.0.113.60"];
+  ASSERT_TRUE(proxied_file.is_object());
+  EXPECT_EQ(proxied_file["evidence"][0]["log.file.line"], "2");
+  EXPECT_EQ(proxied_file["evidence"][0]["http.request.x_forwarded_for"],
+            "198.51.100.1, 203.0.113.60");
+  EXPECT_EQ(proxied_file["evidence"][0]["event.original"].get<std::string>().find(
+                "mdm.example.eu:443 10.20.0.5 "),
+            0u)
+      << "the line as logged keeps the balancer";
+  const json& proxied_udp = by_entity["source.ip=203.0.113.61"];
+  ASSERT_TRUE(proxied_udp.is_object());
+  EXPECT_EQ(proxied_udp["evidence"][0]["network.transport"], "udp");
 
   const json& from_udp = by_entity["source.ip=203.0.113.51"];
   ASSERT_TRUE(from_udp.is_object());
@@ -177,9 +199,15 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
   EXPECT_GE(fob404.body["items"].size(), 1u);
 
   ApiReply metrics = CallApi(server.url(), ca, superadmin, "GET", "/metrics");
-  EXPECT_NE(metrics.raw.find("rampart_detect_follow_lines_total 1\n"), std::string::npos)
+  EXPECT_NE(metrics.raw.find("rampart_detect_follow_lines_total 2\n"), std::string::npos)
       << metrics.raw;
-  EXPECT_NE(metrics.raw.find("rampart_detect_syslog_messages_total 3\n"), std::string::npos);
+  EXPECT_NE(metrics.raw.find("rampart_detect_syslog_messages_total 4\n"), std::string::npos);
+  EXPECT_NE(metrics.raw.find("rampart_detect_follow_proxy_lines_total{client=\"forwarded\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(metrics.raw.find("rampart_detect_syslog_proxy_lines_total{client=\"forwarded\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(metrics.raw.find("rampart_detect_syslog_proxy_lines_total{client=\"missing\"} 0\n"),
+            std::string::npos);
   EXPECT_NE(metrics.raw.find("rampart_detect_syslog_tls_connections_total 1\n"), std::string::npos);
 
   EXPECT_EQ(server.Stop(), 0);

@@ -125,6 +125,19 @@ TEST(Config, TrustedProxiesMustBeAddressesAndNeverEveryone) {
   Status header = ApplyConfigYaml("http:\n  client_address_header: x-client-ip\n", &c);
   EXPECT_NE(header.message().find("http.client_address_header"), std::string::npos);
   EXPECT_EQ(c.http_forwarding.client_address_header, "forwarded");
+  // The proxies in front of the servers whose logs are read obey the same rule.
+  EXPECT_TRUE(c.detection.log_trusted_proxies.empty());
+  ASSERT_TRUE(
+      ApplyConfigYaml("detection:\n  log_trusted_proxies: [10.20.0.0/24, \"2001:db8::7\"]\n", &c)
+          .ok());
+  EXPECT_EQ(c.detection.log_trusted_proxies,
+            (std::vector<std::string>{"10.20.0.0/24", "2001:db8::7"}));
+  for (const char* bad : {"[10.20.0.0/24, \"0.0.0.0/0\"]", "[balancer]"}) {
+    Status s = ApplyConfigYaml(std::string("detection:\n  log_trusted_proxies: ") + bad + "\n", &c);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("detection.log_trusted_proxies["), std::string::npos) << s.message();
+    EXPECT_EQ(c.detection.log_trusted_proxies.size(), 2u) << "a rejected file changes nothing";
+  }
 }
 
 TEST(Config, MassCommandThresholdDefaultsToTenAndIsConfigurable) {

@@ -1,9 +1,9 @@
-#include "http/forwarded.h"
+#include "common/forwarded.h"
 
 #include <algorithm>
 #include <cctype>
 
-namespace rampart::http {
+namespace rampart {
 
 namespace {
 
@@ -42,19 +42,19 @@ std::optional<IpAddress> ParseHopAddress(std::string_view hop) {
   return ParseIp(hop);
 }
 
-// Splits at every `separator`, quotes or not. No node an RFC 7239 proxy writes holds a comma or a
-// semicolon, and honouring quotes would let a client's unterminated quote swallow the hops the
-// proxies append after it, so that its requests were the proxy's own.
-std::vector<std::string_view> SplitAt(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  for (size_t i = text.find(separator); i != std::string_view::npos;
-       i = text.find(separator, start)) {
-    parts.push_back(text.substr(start, i - start));
-    start = i + 1;
+// Calls `visit` with each part of `text` between `separator`s, the last part first, until it
+// returns false (and returns false then). Every separator splits, quotes or not: no node an RFC
+// 7239 proxy writes holds a comma or a semicolon, and honouring quotes would let a client's
+// unterminated quote swallow the hops the proxies append after it, so that its requests were
+// the proxy's own. No allocation: a log line's hops are walked for each line.
+template <typename Visit>
+bool EachPartFromRight(std::string_view text, char separator, Visit&& visit) {
+  while (true) {
+    size_t at = text.rfind(separator);
+    if (at == std::string_view::npos) return visit(text);
+    if (!visit(text.substr(at + 1))) return false;
+    text = text.substr(0, at);
   }
-  parts.push_back(text.substr(start));
-  return parts;
 }
 
 // A quoted node loses its quotes; one holding an escape or a lone quote is not an address, and
@@ -76,12 +76,16 @@ bool NameIs(std::string_view name, std::string_view lower) {
 
 // The `for=` node of one RFC 7239 forwarded-element, or "" when it has none.
 std::string_view ForwardedFor(std::string_view element) {
-  for (std::string_view pair : SplitAt(element, ';')) {
+  while (true) {
+    const size_t semicolon = element.find(';');
+    std::string_view pair = element.substr(0, semicolon);
     size_t eq = pair.find('=');
-    if (eq == std::string_view::npos) continue;
-    if (NameIs(TrimSpaces(pair.substr(0, eq)), "for")) return Unquote(pair.substr(eq + 1));
+    if (eq != std::string_view::npos && NameIs(TrimSpaces(pair.substr(0, eq)), "for")) {
+      return Unquote(pair.substr(eq + 1));
+    }
+    if (semicolon == std::string_view::npos) return {};
+    element.remove_prefix(semicolon + 1);
   }
-  return {};
 }
 
 std::string_view HeaderName(ForwardedHeader header) {
@@ -111,39 +115,61 @@ std::optional<ForwardedHeader> ForwardedHeaderNamed(std::string_view name) {
   return std::nullopt;
 }
 
+Result<IpNetwork> ParseTrustedProxy(std::string_view entry) {
+  auto net = ParseCidr(entry);
+  if (!net) {
+    return Status::InvalidArgument("'" + std::string(entry) + "' is not an address or CIDR range");
+  }
+  const IpAddress any_ipv4 = *ParseIp("::ffff:0.0.0.0");
+  const bool ipv4_range = net->base.v4 || net->Contains(any_ipv4);
+  if (net->prefix < (ipv4_range ? 96 + 8 : 32)) {
+    return Status::InvalidArgument("'" + std::string(entry) +
+                                   "' is wider than an IPv4 /8 or an IPv6 /32; list the "
+                                   "proxies' own addresses");
+  }
+  return *net;
+}
+
 bool IsTrustedProxy(std::string_view peer, const ProxyTrust& trust) {
   auto peer_ip = ParseIp(peer);
   return peer_ip && Trusted(*peer_ip, trust.proxies);
 }
 
+ForwardedClient ClientAddressFromValues(std::string_view peer,
+                                        std::span<const std::string_view> values,
+                                        const ProxyTrust& trust) {
+  if (!IsTrustedProxy(peer, trust)) return ForwardedClient{std::string(peer), false};
+  // The hops are read from the right, where the nearest proxy wrote, over the values in the
+  // order they came (the last value's last hop first); a value's hop with no node is "".
+  std::optional<IpAddress> believed;
+  bool named = false;
+  auto visit = [&](std::string_view hop) {
+    auto ip = ParseHopAddress(hop);
+    if (!ip) return false;
+    believed = ip;
+    if (Trusted(*ip, trust.proxies)) return true;
+    named = true;
+    return false;
+  };
+  for (auto value = values.rbegin(); value != values.rend(); ++value) {
+    const bool walk_on = EachPartFromRight(*value, ',', [&](std::string_view element) {
+      return visit(trust.header == ForwardedHeader::kForwarded ? ForwardedFor(element) : element);
+    });
+    if (!walk_on) break;
+  }
+  return ForwardedClient{believed ? FormatIp(*believed) : std::string(peer), named};
+}
+
 ForwardedClient ClientAddress(std::string_view peer,
                               const std::vector<std::pair<std::string, std::string>>& headers,
                               const ProxyTrust& trust) {
-  ForwardedClient client{std::string(peer), false};
-  if (!IsTrustedProxy(peer, trust)) return client;
-
-  // Hops in the order they were written, the nearest proxy's last; "" for a hop with no node.
-  std::vector<std::string_view> hops;
+  if (!IsTrustedProxy(peer, trust)) return ForwardedClient{std::string(peer), false};
   const std::string_view name = HeaderName(trust.header);
+  std::vector<std::string_view> values;
   for (const auto& [header_name, value] : headers) {
-    if (header_name != name) continue;
-    if (trust.header == ForwardedHeader::kForwarded) {
-      for (std::string_view element : SplitAt(value, ',')) hops.push_back(ForwardedFor(element));
-    } else {
-      for (std::string_view hop : SplitAt(value, ',')) hops.push_back(hop);
-    }
+    if (header_name == name) values.push_back(value);
   }
-
-  for (auto hop = hops.rbegin(); hop != hops.rend(); ++hop) {
-    auto ip = ParseHopAddress(*hop);
-    if (!ip) break;
-    client.address = FormatIp(*ip);
-    if (!Trusted(*ip, trust.proxies)) {
-      client.named = true;
-      break;
-    }
-  }
-  return client;
+  return ClientAddressFromValues(peer, values, trust);
 }
 
-}  // namespace rampart::http
+}  // namespace rampart

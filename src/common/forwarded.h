@@ -1,8 +1,9 @@
-// The client a request came from when a reverse proxy forwarded it (`http.trusted_proxies`).
-// Behind a proxy the TCP peer of every request is the proxy: rules keyed by address, blocks and
-// the sign-in records would all name it. The proxy says who its client was in a header; that
-// header is believed only from a peer listed as a trusted proxy, and only as far as the proxies
-// themselves wrote it.
+// The client a request came from when a reverse proxy forwarded it: to Rampart's own server
+// (`http.trusted_proxies`), or to a web server whose access log Rampart reads
+// (`detection.log_trusted_proxies`, `rampart scan --trusted-proxy`). Behind a proxy the TCP peer of
+// every request is the proxy: rules keyed by address, blocks and the sign-in records would all name
+// it. The proxy says who its client was in a header; that header is believed only from a peer
+// listed as a trusted proxy, and only as far as the proxies themselves wrote it.
 //
 //   ProxyTrust trust{.proxies = {*ParseCidr("10.0.0.0/24")}};  // X-Forwarded-For
 //   ForwardedClient client = ClientAddress(peer, request.headers, trust);
@@ -10,14 +11,16 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "common/ip.h"
+#include "common/status.h"
 
-namespace rampart::http {
+namespace rampart {
 
 enum class ForwardedHeader {
   kXForwardedFor,  // X-Forwarded-For: client, proxy1, proxy2 (nginx, HAProxy, most balancers)
@@ -32,6 +35,13 @@ struct ProxyTrust {
   std::vector<IpNetwork> proxies;  // peers whose forwarded header is believed; empty: none
   ForwardedHeader header = ForwardedHeader::kXForwardedFor;
 };
+
+// One entry of a trusted proxy list: an address or a range no wider than an IPv4 /8 or an IPv6
+// /32. A client inside a trusted range may write any address into the header and is never
+// blocked itself, so a wide one (0.0.0.0/1, 2000::/3, or an IPv6 range holding every
+// IPv4-mapped address, as ::/80 does) would hand that to much of the Internet.
+// InvalidArgument, quoting the entry, otherwise.
+Result<IpNetwork> ParseTrustedProxy(std::string_view entry);
 
 // Whether `peer` (a TCP peer's address) lies in one of the trusted proxies.
 bool IsTrustedProxy(std::string_view peer, const ProxyTrust& trust);
@@ -55,5 +65,10 @@ struct ForwardedClient {
 ForwardedClient ClientAddress(std::string_view peer,
                               const std::vector<std::pair<std::string, std::string>>& headers,
                               const ProxyTrust& trust);
+// The same, over the header's values already picked out, in the order its lines came: what a
+// web server wrote of it into its access log ($http_x_forwarded_for), for a log line's client.
+ForwardedClient ClientAddressFromValues(std::string_view peer,
+                                        std::span<const std::string_view> values,
+                                        const ProxyTrust& trust);
 
-}  // namespace rampart::http
+}  // namespace rampart

@@ -1,9 +1,10 @@
 // ClientAddress: which address a request forwarded by a reverse proxy is attributed to.
-#include "http/forwarded.h"
+#include "common/forwarded.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
-namespace rampart::http {
+namespace rampart {
 namespace {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -123,6 +124,23 @@ TEST(ForwardedTest, Rfc7239ForwardedReadsTheForParameterOfEachElement) {
   EXPECT_EQ(Client("10.0.0.1", {{"forwarded", "for=203.0.113.7, proto=https"}}, trust), "10.0.0.1");
 }
 
+// The client's address is written by hand for IPv4, per log line: exactly as inet_ntop does.
+TEST(ForwardedTest, Ipv4AddressesAreFormattedAsInetNtopDoes) {
+  for (unsigned byte = 0; byte < 256; ++byte) {
+    for (size_t position = 0; position < 4; ++position) {
+      unsigned char raw[4] = {192, 0, 2, 1};
+      raw[position] = static_cast<unsigned char>(byte);
+      char want[INET_ADDRSTRLEN];
+      ASSERT_NE(inet_ntop(AF_INET, raw, want, sizeof want), nullptr);
+      auto ip = ParseIp(want);
+      ASSERT_TRUE(ip.has_value()) << want;
+      EXPECT_EQ(FormatIp(*ip), want);
+    }
+  }
+  EXPECT_EQ(FormatIp(*ParseIp("::ffff:10.0.0.255")), "10.0.0.255");
+  EXPECT_EQ(FormatIp(*ParseIp("2001:DB8:0:0::1")), "2001:db8::1");
+}
+
 TEST(ForwardedTest, XRealIpIsOneHop) {
   ProxyTrust trust = Trust({"10.0.0.1"}, ForwardedHeader::kXRealIp);
   EXPECT_EQ(Client("10.0.0.1", {{"x-real-ip", "203.0.113.7"}}, trust), "203.0.113.7");
@@ -130,4 +148,4 @@ TEST(ForwardedTest, XRealIpIsOneHop) {
 }
 
 }  // namespace
-}  // namespace rampart::http
+}  // namespace rampart
