@@ -66,6 +66,21 @@ Status ReadBool(const YAML::Node& node, const std::string& key, bool* out) {
   }
 }
 
+// A listening address, "HOST:PORT" ("[v6]:PORT"), or empty for none; errors name the key.
+Status ReadListenAddress(const YAML::Node& node, const std::string& key, std::string* out) {
+  std::string value;
+  RAMPART_RETURN_IF_ERROR(ReadString(node, key, &value));
+  if (!value.empty()) {
+    std::string host;
+    uint16_t port = 0;
+    if (Status s = ParseHostPort(value, &host, &port); !s.ok()) {
+      return Status::InvalidArgument("config: '" + key + "': " + s.message());
+    }
+  }
+  *out = std::move(value);
+  return Status::Ok();
+}
+
 Status ReadStringList(const YAML::Node& node, const std::string& key,
                       std::vector<std::string>* out) {
   if (!node.IsSequence()) {
@@ -367,21 +382,9 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
     } else if (key == "follow_poll_millis") {
       RAMPART_RETURN_IF_ERROR(ReadPositive(v, name, &d->follow_poll_millis));
     } else if (key == "syslog_listen") {
-      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->syslog_listen));
-      if (!d->syslog_listen.empty()) {
-        std::string host;
-        uint16_t port = 0;
-        RAMPART_RETURN_IF_ERROR(ParseHostPort(d->syslog_listen, &host, &port));
-      }
+      RAMPART_RETURN_IF_ERROR(ReadListenAddress(v, name, &d->syslog_listen));
     } else if (key == "syslog_tls_listen") {
-      RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->syslog_tls_listen));
-      if (!d->syslog_tls_listen.empty()) {
-        std::string host;
-        uint16_t port = 0;
-        if (Status s = ParseHostPort(d->syslog_tls_listen, &host, &port); !s.ok()) {
-          return Status::InvalidArgument("config: '" + name + "': " + s.message());
-        }
-      }
+      RAMPART_RETURN_IF_ERROR(ReadListenAddress(v, name, &d->syslog_tls_listen));
     } else if (key == "syslog_tls_cert") {
       RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->syslog_tls_cert));
     } else if (key == "syslog_tls_key") {
@@ -437,6 +440,8 @@ Status ApplyHttp(const YAML::Node& node, HttpLimits* http, HttpForwarding* forwa
     } else if (key == "trusted_proxies") {
       RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &forwarding->trusted_proxies));
       RAMPART_RETURN_IF_ERROR(CheckTrustedProxies(forwarding->trusted_proxies, name));
+    } else if (key == "metrics_listen") {
+      RAMPART_RETURN_IF_ERROR(ReadListenAddress(v, name, &forwarding->metrics_listen));
     } else if (key == "client_address_header") {
       RAMPART_RETURN_IF_ERROR(ReadString(v, name, &forwarding->client_address_header));
       if (!ForwardedHeaderNamed(forwarding->client_address_header)) {

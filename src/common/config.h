@@ -28,6 +28,10 @@ struct HttpLimits {
 struct HttpForwarding {
   std::vector<std::string> trusted_proxies;               // addresses or CIDR ranges; [] none
   std::string client_address_header = "x-forwarded-for";  // or "forwarded", "x-real-ip"
+  // A second listener ("host:port") that serves only /metrics and /healthz, with no trusted
+  // proxy: a Prometheus on a proxy's host can scrape it directly, which the main listener
+  // refuses (a request from a trusted proxy must name a client). Empty: none.
+  std::string metrics_listen;
 };
 
 // The keeper (keeper/keeper.h): where serve finds it and the limits it enforces.

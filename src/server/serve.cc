@@ -488,8 +488,35 @@ int Serve(const ServeOptions& options) {
   };
   http::HttpServer server(server_options,
                           [&app](http::Request& request) { return app.Handle(request); });
+  // The metrics listener: the same front door (denylist, limits, TLS) and the same token check,
+  // but no trusted proxy, and nothing but /metrics and /healthz behind it.
+  std::unique_ptr<http::HttpServer> metrics_server;
+  if (!config.http_forwarding.metrics_listen.empty()) {
+    http::ServerOptions metrics_options = server_options;
+    if (Status s = ParseHostPort(config.http_forwarding.metrics_listen, &metrics_options.host,
+                                 &metrics_options.port);
+        !s.ok()) {
+      stop_detection();
+      return Fail("config: http.metrics_listen: " + s.message());
+    }
+    metrics_options.proxy_trust = ProxyTrust{};
+    metrics_options.threads = 1;
+    metrics_server = std::make_unique<http::HttpServer>(
+        std::move(metrics_options), [&app](http::Request& request) {
+          if (request.path != "/metrics" && request.path != "/healthz") {
+            return http::Response::Error(404, "not_found",
+                                         "this listener serves only /metrics and /healthz");
+          }
+          return app.Handle(request);
+        });
+    if (Status s = metrics_server->Start(); !s.ok()) {
+      stop_detection();
+      return Fail("http.metrics_listen: " + s.message());
+    }
+  }
   Status started = server.Start();
   if (!started.ok()) {
+    if (metrics_server) metrics_server->Stop();
     stop_detection();
     return Fail(started.message());
   }
@@ -503,6 +530,12 @@ int Serve(const ServeOptions& options) {
     if (syslog_receiver->tls_port() != 0) {
       std::cout << "syslog listening on tls port " << syslog_receiver->tls_port() << "\n";
     }
+  }
+  if (metrics_server) {
+    const std::string& metrics_host = config.http_forwarding.metrics_listen;
+    std::cout << "metrics listening on " << scheme << "://"
+              << metrics_host.substr(0, metrics_host.rfind(':')) << ":" << metrics_server->port()
+              << "\n";
   }
   std::cout << "rampart listening on " << scheme << "://" << shown_host << ":" << server.port()
             << std::endl;
@@ -538,6 +571,7 @@ int Serve(const ServeOptions& options) {
       }
     }
   }
+  if (metrics_server) metrics_server->Stop(1000);
   server.Stop(10000);
   stop_detection();
   (*decision_hooks)->Stop();

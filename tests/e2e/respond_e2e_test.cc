@@ -160,7 +160,8 @@ TEST(RespondE2e, BehindATrustedProxyTheForwardedClientIsBlockedNotTheProxy) {
   fs::path dir = FreshTestDir("rampart_proxy_e2e");
   std::string data = (dir / "data").string();
   std::string config = (dir / "rampart.yml").string();
-  WriteFile(config, "http:\n  trusted_proxies: [\"127.0.0.2\"]\n");
+  WriteFile(config,
+            "http:\n  trusted_proxies: [\"127.0.0.2\"]\n  metrics_listen: \"127.0.0.1:0\"\n");
 
   ServerProcess server;
   std::string error;
@@ -212,6 +213,27 @@ TEST(RespondE2e, BehindATrustedProxyTheForwardedClientIsBlockedNotTheProxy) {
   EXPECT_NE(metrics.raw.find("\nrampart_denylist_entries 1\n"), std::string::npos) << metrics.raw;
   EXPECT_NE(metrics.raw.find("\nrampart_denylist_refusals_total 1\n"), std::string::npos)
       << metrics.raw;
+
+  // A Prometheus on the proxy's host is refused at the main listener (it names no client) and
+  // served at the metrics listener, which has no trusted proxy and nothing but /metrics and
+  // /healthz, behind the same token check.
+  const std::string marker = "metrics listening on http://127.0.0.1:";
+  const size_t at = server.printed().find(marker);
+  ASSERT_NE(at, std::string::npos) << server.printed();
+  const auto metrics_port =
+      static_cast<uint16_t>(std::stoi(server.printed().substr(at + marker.size())));
+  ASSERT_NE(metrics_port, port);
+  const std::string bearer = "Authorization: Bearer " + superadmin + "\r\n";
+  std::string through_main = SendFromAttacker(port, "/metrics", bearer);
+  EXPECT_EQ(through_main.rfind("HTTP/1.1 400", 0), 0u) << through_main;
+  std::string scraped = SendFromAttacker(metrics_port, "/metrics", bearer);
+  EXPECT_EQ(scraped.rfind("HTTP/1.1 200", 0), 0u) << scraped;
+  EXPECT_NE(scraped.find("\nrampart_denylist_entries 1\n"), std::string::npos) << scraped;
+  EXPECT_EQ(SendFromAttacker(metrics_port, "/metrics").rfind("HTTP/1.1 401", 0), 0u);
+  EXPECT_EQ(SendFromAttacker(metrics_port, "/healthz").rfind("HTTP/1.1 200", 0), 0u);
+  std::string api = SendFromAttacker(metrics_port, "/api/v1/blocks", bearer);
+  EXPECT_EQ(api.rfind("HTTP/1.1 404", 0), 0u) << api;
+  EXPECT_NE(api.find("only /metrics and /healthz"), std::string::npos) << api;
 
   // The proxy cannot be blocked by hand either.
   ApiReply proxy_block = CallApi(server.url(), "", superadmin, "POST", "/api/v1/blocks",

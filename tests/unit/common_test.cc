@@ -125,6 +125,12 @@ TEST(Config, TrustedProxiesMustBeAddressesAndNeverEveryone) {
   Status header = ApplyConfigYaml("http:\n  client_address_header: x-client-ip\n", &c);
   EXPECT_NE(header.message().find("http.client_address_header"), std::string::npos);
   EXPECT_EQ(c.http_forwarding.client_address_header, "forwarded");
+  EXPECT_TRUE(c.http_forwarding.metrics_listen.empty());
+  ASSERT_TRUE(ApplyConfigYaml("http:\n  metrics_listen: \"127.0.0.1:9464\"\n", &c).ok());
+  EXPECT_EQ(c.http_forwarding.metrics_listen, "127.0.0.1:9464");
+  Status listen = ApplyConfigYaml("http:\n  metrics_listen: \"9464\"\n", &c);
+  EXPECT_NE(listen.message().find("http.metrics_listen"), std::string::npos) << listen.message();
+  EXPECT_EQ(c.http_forwarding.metrics_listen, "127.0.0.1:9464");
   // The proxies in front of the servers whose logs are read obey the same rule.
   EXPECT_TRUE(c.detection.log_trusted_proxies.empty());
   ASSERT_TRUE(
