@@ -138,7 +138,7 @@ bool IsTrustedProxy(std::string_view peer, const ProxyTrust& trust) {
 ForwardedClient ClientAddressFromValues(std::string_view peer,
                                         std::span<const std::string_view> values,
                                         const ProxyTrust& trust) {
-  if (!IsTrustedProxy(peer, trust)) return ForwardedClient{std::string(peer), false};
+  if (!IsTrustedProxy(peer, trust)) return ForwardedClient{std::string(peer), false, false};
   // The hops are read from the right, where the nearest proxy wrote, over the values in the
   // order they came (the last value's last hop first); a value's hop with no node is "".
   std::optional<IpAddress> believed;
@@ -157,13 +157,12 @@ ForwardedClient ClientAddressFromValues(std::string_view peer,
     });
     if (!walk_on) break;
   }
-  return ForwardedClient{believed ? FormatIp(*believed) : std::string(peer), named};
+  return ForwardedClient{believed ? FormatIp(*believed) : std::string(peer), named, true};
 }
 
 ForwardedClient ClientAddress(std::string_view peer,
                               const std::vector<std::pair<std::string, std::string>>& headers,
                               const ProxyTrust& trust) {
-  if (!IsTrustedProxy(peer, trust)) return ForwardedClient{std::string(peer), false};
   const std::string_view name = HeaderName(trust.header);
   std::vector<std::string_view> values;
   for (const auto& [header_name, value] : headers) {

@@ -48,10 +48,12 @@ bool IsTrustedProxy(std::string_view peer, const ProxyTrust& trust);
 
 struct ForwardedClient {
   std::string address;
-  // True when the walk ended at a hop that is not a trusted proxy: a client. False when it
-  // found none (no header, the nearest hop not an address, or every hop a trusted proxy's):
-  // the address is then a proxy's.
+  // True when the walk ended at a hop that is not a trusted proxy: a client. False when the peer
+  // is no trusted proxy (the address is the peer's), or it found none (no header, the nearest
+  // hop not an address, or every hop a trusted proxy's): the address is then a proxy's.
   bool named = false;
+  // True when the peer is a trusted proxy, so that the header was read.
+  bool from_proxy = false;
 };
 
 // The address a request is attributed to. `peer` is the TCP peer, returned as it is unless it

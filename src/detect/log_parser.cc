@@ -720,10 +720,12 @@ bool ParseAccessLogLine(std::string_view line, Event* ev) {
 Attribution AttributeToForwardedClient(const ProxyTrust& trust, Event* ev) {
   if (trust.proxies.empty()) return Attribution::kNotFromProxy;
   const std::string_view peer = ev->Get(Field::kSourceIp);
-  if (!IsTrustedProxy(peer, trust)) return Attribution::kNotFromProxy;
-  if (!ev->Has(Field::kHttpRequestXForwardedFor)) return Attribution::kNoClientNamed;
+  if (!ev->Has(Field::kHttpRequestXForwardedFor)) {
+    return IsTrustedProxy(peer, trust) ? Attribution::kNoClientNamed : Attribution::kNotFromProxy;
+  }
   const std::string_view values[] = {ev->Get(Field::kHttpRequestXForwardedFor)};
   ForwardedClient client = ClientAddressFromValues(peer, values, trust);
+  if (!client.from_proxy) return Attribution::kNotFromProxy;
   if (!client.named) return Attribution::kNoClientNamed;
   ev->SetCopy(Field::kSourceIp, client.address);
   return Attribution::kForwardedClient;

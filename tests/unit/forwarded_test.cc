@@ -40,6 +40,10 @@ TEST(ForwardedTest, AnUntrustedPeerIsTheClientWhateverItSends) {
   EXPECT_EQ(Client("198.51.100.4", headers, ProxyTrust{}), "198.51.100.4");
   // A peer address that does not parse is passed through untouched and trusts nothing.
   EXPECT_EQ(Client("not-an-ip", headers, trust), "not-an-ip");
+  EXPECT_FALSE(ClientAddress("198.51.100.4", headers, trust).from_proxy);
+  EXPECT_TRUE(ClientAddress("10.0.0.1", headers, trust).from_proxy);
+  EXPECT_TRUE(ClientAddress("10.0.0.1", {}, trust).from_proxy) << "named or not";
+  EXPECT_FALSE(ClientAddress("10.0.0.1", {}, trust).named);
 }
 
 TEST(ForwardedTest, TheNearestUntrustedHopIsTheClient) {
