@@ -1,5 +1,6 @@
 #include "api/app.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 
@@ -65,7 +66,8 @@ class App::Impl {
     RegisterRoutes();
   }
 
-  http::Response Handle(const http::Request& req);
+  // `only`: the route patterns served; empty, every route.
+  http::Response Handle(const http::Request& req, std::span<const std::string_view> only = {});
   const std::vector<http::Route>& Routes() const { return table_.router().Routes(); }
   Metrics& metrics() { return metrics_; }
   internal::Context& ctx() { return ctx_; }
@@ -441,9 +443,12 @@ void App::Impl::NameBearerToken(const http::Request& req, SecurityEvent* ev) {
   if (ev->institution_id.empty()) ev->institution_id = token->institution_id;
 }
 
-http::Response App::Impl::Handle(const http::Request& req) {
+http::Response App::Impl::Handle(const http::Request& req, std::span<const std::string_view> only) {
   auto started = std::chrono::steady_clock::now();
   http::RouteMatch match = table_.router().Match(req.method, req.path);
+  const bool not_served = !only.empty() && match.route != nullptr &&
+                          std::find(only.begin(), only.end(), match.route->pattern) == only.end();
+  if (not_served) match = http::RouteMatch{};
   std::string route_label = match.route ? match.route->pattern : "unmatched";
   http::Response response;
   Principal principal;
@@ -452,9 +457,11 @@ http::Response App::Impl::Handle(const http::Request& req) {
   if (!req.query.empty() && !http::PercentDecode(req.query, true).ok()) {
     response = http::Response::Error(Status::InvalidArgument("malformed query string"));
   } else if (match.route == nullptr) {
-    response = match.path_matched_other_method
-                   ? http::Response::Error(405, "method_not_allowed", "method not allowed")
-                   : http::Response::Error(404, "not_found", "no such route");
+    response =
+        match.path_matched_other_method
+            ? http::Response::Error(405, "method_not_allowed", "method not allowed")
+            : http::Response::Error(404, "not_found",
+                                    not_served ? "not served on this listener" : "no such route");
   } else {
     const std::string& permission = match.route->permission;
     Status auth_status;
@@ -549,6 +556,10 @@ App::~App() = default;
 
 http::Response App::Handle(const http::Request& request) {
   return impl_->Handle(request);
+}
+http::Response App::HandleOnly(const http::Request& request,
+                               std::span<const std::string_view> route_patterns) {
+  return impl_->Handle(request, route_patterns);
 }
 const std::vector<http::Route>& App::Routes() const {
   return impl_->Routes();

@@ -10,7 +10,9 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -60,6 +62,11 @@ class App {
   App& operator=(const App&) = delete;
 
   http::Response Handle(const http::Request& request);
+  // Handle for a listener that serves only the routes whose patterns are listed (the metrics
+  // listener: "/metrics", "/healthz"): any other is answered 404, and logged, counted and
+  // handed to detection as every request is.
+  http::Response HandleOnly(const http::Request& request,
+                            std::span<const std::string_view> route_patterns);
 
   // Every route with its permission (tests compare this with docs/openapi.yaml and the roles).
   const std::vector<http::Route>& Routes() const;

@@ -488,9 +488,11 @@ int Serve(const ServeOptions& options) {
   };
   http::HttpServer server(server_options,
                           [&app](http::Request& request) { return app.Handle(request); });
-  // The metrics listener: the same front door (denylist, limits, TLS) and the same token check,
-  // but no trusted proxy, and nothing but /metrics and /healthz behind it.
+  // The metrics listener: the same front door (denylist, TLS, header limits) and the same token
+  // check, but no trusted proxy, no request body, and nothing but /metrics and /healthz behind
+  // it (anything else is a 404 that is logged and seen by detection like any request).
   std::unique_ptr<http::HttpServer> metrics_server;
+  std::string metrics_host;
   if (!config.http_forwarding.metrics_listen.empty()) {
     http::ServerOptions metrics_options = server_options;
     if (Status s = ParseHostPort(config.http_forwarding.metrics_listen, &metrics_options.host,
@@ -499,15 +501,21 @@ int Serve(const ServeOptions& options) {
       stop_detection();
       return Fail("config: http.metrics_listen: " + s.message());
     }
+    auto wildcard = [](const std::string& h) { return h == "0.0.0.0" || h == "::"; };
+    if (metrics_options.port != 0 && metrics_options.port == server_options.port &&
+        (metrics_options.host == server_options.host || wildcard(metrics_options.host) ||
+         wildcard(server_options.host))) {
+      stop_detection();
+      return Fail("config: http.metrics_listen is the address of listen; give it its own port");
+    }
+    metrics_host = metrics_options.host;
     metrics_options.proxy_trust = ProxyTrust{};
     metrics_options.threads = 1;
+    metrics_options.body_limit = [](std::string_view, std::string_view) { return uint64_t{0}; };
     metrics_server = std::make_unique<http::HttpServer>(
         std::move(metrics_options), [&app](http::Request& request) {
-          if (request.path != "/metrics" && request.path != "/healthz") {
-            return http::Response::Error(404, "not_found",
-                                         "this listener serves only /metrics and /healthz");
-          }
-          return app.Handle(request);
+          static constexpr std::string_view kServed[] = {"/metrics", "/healthz"};
+          return app.HandleOnly(request, kServed);
         });
     if (Status s = metrics_server->Start(); !s.ok()) {
       stop_detection();
@@ -532,10 +540,10 @@ int Serve(const ServeOptions& options) {
     }
   }
   if (metrics_server) {
-    const std::string& metrics_host = config.http_forwarding.metrics_listen;
     std::cout << "metrics listening on " << scheme << "://"
-              << metrics_host.substr(0, metrics_host.rfind(':')) << ":" << metrics_server->port()
-              << "\n";
+              << (metrics_host.find(':') != std::string::npos ? "[" + metrics_host + "]"
+                                                              : metrics_host)
+              << ":" << metrics_server->port() << "\n";
   }
   std::cout << "rampart listening on " << scheme << "://" << shown_host << ":" << server.port()
             << std::endl;

@@ -281,6 +281,8 @@ TEST(LogParserTest, AttributeToForwardedClient) {
   EXPECT_EQ(how, Attribution::kNoClientNamed) << "the proxy's own health check";
   EXPECT_EQ(attributed("192.0.2.99", "203.0.113.7"), "192.0.2.99") << "a peer that is no proxy";
   EXPECT_EQ(how, Attribution::kNotFromProxy);
+  EXPECT_EQ(attributed("192.0.2.99", "-"), "192.0.2.99");
+  EXPECT_EQ(how, Attribution::kNotFromProxy) << "no header, and no proxy either";
   // nginx escapes a quote in a logged value as \x22, Apache as \": neither ends the field.
   EXPECT_EQ(attributed("10.0.0.2", R"(x\x22 \x22y, 203.0.113.8)"), "203.0.113.8");
   EXPECT_EQ(attributed("10.0.0.2", R"(x\" \"203.0.113.9, 203.0.113.8)"), "203.0.113.8");
