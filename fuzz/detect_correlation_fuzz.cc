@@ -1,6 +1,8 @@
-// libFuzzer target: Sigma correlation rules (aliases, chains) on arbitrary YAML, linked to the
-// plain rules of the same text, then fed matches of every rule through the tracker. Linking
-// must leave no alias unresolved and no link out of range, and feeding must not loop.
+// libFuzzer target: Sigma correlation rules (aliases, chains, upper-bound conditions) on
+// arbitrary YAML, linked to the plain rules of the same text, then fed matches of every rule
+// through the tracker, with gaps of a timespan and windows closed idle and at the end. Linking
+// must leave no alias unresolved, no link out of range and no bounded correlation feeding
+// another; feeding must not loop; every hit must meet its correlation's condition.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -31,6 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (f == rampart::detect::Field::kCount) std::abort();  // an alias left unresolved
       }
     }
+    if (c.decided_at_window_end() && !c.feeds.empty()) std::abort();
+    if (c.threshold < 1 || c.threshold > c.maximum) std::abort();
     for (const auto& [outer, slot] : c.feeds) {
       if (outer >= count || slot >= linked.rules[outer].rules.size()) std::abort();
     }
@@ -48,17 +52,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ev.Set(rampart::detect::Field::kUrlPath, "/api/v1/devices/dev_1");
   std::vector<rampart::detect::CorrelationHit> hits;
   int64_t now = 1'769'760'000'000;
-  for (int round = 0; round < 4; ++round) {
+  for (int round = 0; round < 6; ++round) {
     for (size_t rule = 0; rule < linked.feeds.size(); ++rule) {
       for (const auto& [index, slot] : linked.feeds[rule]) {
-        tracker.OnMatch(index, slot, ev, now, &hits);
+        const rampart::detect::WindowNote note{"fuzz.log:1", now};
+        tracker.OnMatch(index, slot, ev, now, &hits, round % 2 == 0 ? &note : nullptr);
         now += 1000;
       }
     }
-  }
-  for (const auto& hit : hits) {
-    if (hit.correlation >= count) std::abort();
+    // Every other round, a day's gap: windows tumble, and idle ones are decided.
+    if (round % 2 == 1) {
+      now += 24 * 3600 * 1000;
+      tracker.CloseIdleWindows(now, &hits);
+    }
   }
   tracker.Sweep(now);
+  tracker.CloseAllWindows(&hits);
+  for (const auto& hit : hits) {
+    if (hit.correlation >= count) std::abort();
+    const auto& c = linked.rules[hit.correlation];
+    if (hit.at_window_end != c.decided_at_window_end()) std::abort();
+    if (hit.value < c.threshold || hit.value > c.maximum) std::abort();
+  }
   return 0;
 }

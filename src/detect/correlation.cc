@@ -54,6 +54,25 @@ Result<int64_t> ParseTimespan(std::string_view text) {
 
 namespace {
 
+// Times come from logs, which may carry any int64: window arithmetic saturates rather than
+// overflow.
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (!__builtin_add_overflow(a, b, &r)) return r;
+  return b > 0 ? INT64_MAX : INT64_MIN;
+}
+int64_t SaturatingSub(int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (!__builtin_sub_overflow(a, b, &r)) return r;
+  return b > 0 ? INT64_MIN : INT64_MAX;
+}
+// Whether `later` is at least `span` after `earlier`, whatever their values.
+bool AtLeastApart(int64_t earlier, int64_t later, int64_t span) {
+  if (later < earlier) return false;
+  return static_cast<uint64_t>(later) - static_cast<uint64_t>(earlier) >=
+         static_cast<uint64_t>(span);
+}
+
 Status ParseInto(const YAML::Node& doc, std::string_view origin, CorrelationRule* r) {
   if (!doc.IsMap()) return Status::InvalidArgument("document is not a YAML map");
   r->info.file = std::string(origin);
@@ -166,20 +185,32 @@ Status ParseInto(const YAML::Node& doc, std::string_view origin, CorrelationRule
     }
   }
   const YAML::Node cond = c["condition"];
-  if (r->type == CorrelationType::kTemporal || r->type == CorrelationType::kTemporalOrdered) {
-    r->threshold = static_cast<int64_t>(r->rules.size());
+  const bool temporal =
+      r->type == CorrelationType::kTemporal || r->type == CorrelationType::kTemporalOrdered;
+  const auto listed = static_cast<int64_t>(r->rules.size());
+  if (temporal && (!cond || cond.IsNull())) {
+    r->threshold = listed;  // every rule, the specification's default
     return Status::Ok();
   }
   if (!cond || !cond.IsMap()) return Status::InvalidArgument("correlation has no condition map");
+  // One criterion, or a range as their conjunction ({gt: 100, lte: 200}).
   bool have = false;
+  int64_t minimum = 1;
+  int64_t maximum = CorrelationRule::kNoMaximum;
   for (auto it = cond.begin(); it != cond.end(); ++it) {
-    std::string op = it->first.as<std::string>();
+    if (!it->first.IsScalar()) return Status::InvalidArgument("condition keys must be operators");
+    const std::string op = it->first.Scalar();
     if (op == "field") {
       if (r->type != CorrelationType::kValueCount) continue;
-      auto f = MapSigmaField(it->second.as<std::string>());
+      if (!it->second.IsScalar()) return Status::InvalidArgument("condition field must be a name");
+      auto f = MapSigmaField(it->second.Scalar());
       if (!f) return Status::InvalidArgument("condition field has no event mapping");
       r->value_field = *f;
       continue;
+    }
+    if (op != "gt" && op != "gte" && op != "lt" && op != "lte" && op != "eq") {
+      return Status::InvalidArgument("condition '" + op +
+                                     "' is not one of gt, gte, lt, lte, eq (and field)");
     }
     int64_t n = 0;
     try {
@@ -188,18 +219,37 @@ Status ParseInto(const YAML::Node& doc, std::string_view origin, CorrelationRule
       return Status::InvalidArgument("condition " + op + " must be an integer");
     }
     if (n < 0 || n > 1'000'000) return Status::InvalidArgument("condition value out of range");
-    if (op == "gte") {
-      r->threshold = std::max<int64_t>(n, 1);
-    } else if (op == "gt") {
-      r->threshold = n + 1;
-    } else {
-      return Status::InvalidArgument("condition '" + op +
-                                     "' is decided only when a window ends; the live engine "
-                                     "supports gt and gte");
-    }
+    if (op == "gte" || op == "eq") minimum = std::max(minimum, n);
+    if (op == "gt") minimum = std::max(minimum, n + 1);
+    if (op == "lte" || op == "eq") maximum = std::min(maximum, n);
+    if (op == "lt") maximum = std::min(maximum, n - 1);
     have = true;
   }
-  if (!have) return Status::InvalidArgument("condition needs gt or gte");
+  if (!have) return Status::InvalidArgument("condition needs one of gt, gte, lt, lte, eq");
+  // A window exists from its key's first event, so a count below 1 never closes one.
+  if (maximum < 1)
+    return Status::InvalidArgument("condition can never be met: a count is at least 1");
+  if (minimum > maximum) {
+    return Status::InvalidArgument("condition can never be met: its range is empty");
+  }
+  if (temporal) {
+    // The count of the listed rules seen in the window, decided as each event arrives.
+    if (maximum != CorrelationRule::kNoMaximum) {
+      return Status::InvalidArgument("a temporal condition supports only gt and gte");
+    }
+    if (minimum > listed) {
+      return Status::InvalidArgument("condition can never be met: the correlation lists " +
+                                     std::to_string(listed) + " rules");
+    }
+    if (r->type == CorrelationType::kTemporalOrdered && minimum != listed) {
+      return Status::InvalidArgument(
+          "temporal_ordered needs every listed rule in order; its condition may only ask for "
+          "all " +
+          std::to_string(listed));
+    }
+  }
+  r->threshold = minimum;
+  r->maximum = maximum;
   if (r->type == CorrelationType::kValueCount && !cond["field"]) {
     return Status::InvalidArgument("value_count needs condition.field");
   }
@@ -236,6 +286,17 @@ struct CorrelationTracker::KeyState {
   // Per position, the earliest time what `seen` stands for reaches back to (a chained hit's
   // first event).
   std::vector<int64_t> seen_first;
+  // A window decided at its end: the times of its earliest and latest events, how many events
+  // it counted, the distinct values (value_count: value → first time, at most maximum + 1 of
+  // them, enough to know the condition failed), the group it stands for, and the note and
+  // arrival of its last event.
+  int64_t window_first = 0;
+  int64_t window_last = 0;
+  int64_t window_reach = 0;  // the earliest time its events stand for (through chains)
+  int64_t window_events = 0;
+  std::vector<std::pair<std::string, std::string>> group;
+  std::string note;
+  int64_t last_arrival = 0;
 };
 
 struct CorrelationTracker::PerRule {
@@ -247,6 +308,16 @@ struct CorrelationTracker::PerRule {
 CorrelationTracker::CorrelationTracker(std::vector<CorrelationRule> rules, size_t max_keys)
     : rules_(std::move(rules)), max_keys_(std::max<size_t>(max_keys, 1)) {
   for (size_t i = 0; i < rules_.size(); ++i) state_.push_back(std::make_unique<PerRule>());
+  // A chain is at most kMaxCorrelationChain high, so as many passes settle every flag.
+  needs_note_.assign(rules_.size(), false);
+  for (size_t i = 0; i < rules_.size(); ++i) needs_note_[i] = rules_[i].decided_at_window_end();
+  for (int pass = 0; pass < kMaxCorrelationChain; ++pass) {
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      for (const auto& [outer, slot] : rules_[i].feeds) {
+        if (outer < rules_.size() && needs_note_[outer]) needs_note_[i] = true;
+      }
+    }
+  }
 }
 CorrelationTracker::~CorrelationTracker() = default;
 
@@ -257,13 +328,13 @@ size_t CorrelationTracker::tracked_keys() const {
 }
 
 void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int64_t now,
-                                 std::vector<CorrelationHit>* hits) {
-  Feed(index, slot, ev, now, nullptr, hits, 0);
+                                 std::vector<CorrelationHit>* hits, const WindowNote* window_note) {
+  Feed(index, slot, ev, now, nullptr, hits, 0, window_note);
 }
 
 void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_t now,
                               const CorrelationHit* from, std::vector<CorrelationHit>* hits,
-                              int depth) {
+                              int depth, const WindowNote* window_note) {
   // LinkCorrelations makes no loop; a tracker built from other rules stops here all the same.
   if (index >= rules_.size() || depth > kMaxCorrelationChain) return;
   const CorrelationRule& rule = rules_[index];
@@ -312,20 +383,29 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
     st.lru.back().key = key;
     st.lru.back().seen.assign(rule.rules.size(), 0);
     st.lru.back().seen_first.assign(rule.rules.size(), 0);
+    if (rule.decided_at_window_end()) {  // its hit comes later, when no event holds the values
+      for (size_t i = 0; i < group_values.size(); ++i) {
+        st.lru.back().group.emplace_back(rule.group_by[i], std::string(group_values[i]));
+      }
+    }
     it = st.index.emplace(key, std::prev(st.lru.end())).first;
   } else {
     st.lru.splice(st.lru.end(), st.lru, it->second);
   }
   KeyState& k = *it->second;
   k.last_activity = now;
+  // What this match stands for begins here, or at the first event of the chained hit.
+  const int64_t span_start = from != nullptr ? std::min(now, from->first_millis) : now;
+  if (rule.decided_at_window_end()) {
+    FeedWindow(index, k, ev, now, span_start, window_note, hits);
+    return;
+  }
   // The window reaches as far ahead as behind: events may come slightly out of order (several
   // sources), but times a whole window later than this one (rotated logs scanned newest first)
   // are not counted with it.
-  const int64_t window_start = now - rule.timespan_millis;
-  const int64_t window_end = now + rule.timespan_millis;
+  const int64_t window_start = SaturatingSub(now, rule.timespan_millis);
+  const int64_t window_end = SaturatingAdd(now, rule.timespan_millis);
   auto outside = [&](int64_t t) { return t < window_start || t > window_end; };
-  // What this match stands for begins here, or at the first event of the chained hit.
-  const int64_t span_start = from != nullptr ? std::min(now, from->first_millis) : now;
   int64_t value = 0;
   int64_t first = now;
   std::vector<std::string> counted_values;
@@ -393,7 +473,12 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
     }
   }
   if (value >= rule.threshold) {
-    CorrelationHit hit{index, key, value, first, {}, std::move(counted_values)};
+    CorrelationHit hit;
+    hit.correlation = index;
+    hit.entity = key;
+    hit.value = value;
+    hit.first_millis = first;
+    hit.values = std::move(counted_values);
     for (size_t i = 0; i < group_values.size(); ++i) {
       hit.group.emplace_back(rule.group_by[i], std::string(group_values[i]));
     }
@@ -405,15 +490,102 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
     // A copy: the chained correlations' hits are appended to the same vector.
     const CorrelationHit inner = hits->back();
     for (const auto& [outer, outer_slot] : rule.feeds) {
-      Feed(outer, outer_slot, ev, now, &inner, hits, depth + 1);
+      Feed(outer, outer_slot, ev, now, &inner, hits, depth + 1, window_note);
     }
+  }
+}
+
+void CorrelationTracker::FeedWindow(size_t index, KeyState& k, const Event& ev, int64_t now,
+                                    int64_t span_start, const WindowNote* window_note,
+                                    std::vector<CorrelationHit>* hits) {
+  const CorrelationRule& rule = rules_[index];
+  // Windows are runs of a key's events less than a timespan apart from first to last: in time
+  // order, a timespan from the first event; an event that would stretch the run to a timespan or
+  // more (later, or from an older log scanned after a newer one) decides it and opens the next.
+  if (k.window_events > 0 && AtLeastApart(std::min(k.window_first, now),
+                                          std::max(k.window_last, now), rule.timespan_millis)) {
+    DecideWindow(index, k, hits);
+    k.window_events = 0;
+    k.values.clear();
+  }
+  const int64_t arrival = window_note != nullptr ? window_note->arrival_millis : now;
+  if (k.window_events == 0) {
+    k.window_first = k.window_last = k.window_reach = now;
+    k.last_arrival = arrival;
+    k.note.clear();
+  }
+  k.window_first = std::min(k.window_first, now);
+  k.window_reach = std::min({k.window_reach, now, span_start});
+  k.last_arrival = std::max(k.last_arrival, arrival);
+  // The note is the latest event's, so that the evidence and the alert's last time agree.
+  if (k.window_events == 0 || now >= k.window_last) {
+    k.window_last = now;
+    k.note.assign(window_note != nullptr ? window_note->note : std::string_view());
+  }
+  ++k.window_events;
+  if (rule.type == CorrelationType::kValueCount &&
+      k.values.size() <= static_cast<size_t>(rule.maximum)) {
+    k.values.emplace(std::string(ev.Decoded(rule.value_field)), now);
+  }
+}
+
+void CorrelationTracker::DecideWindow(size_t index, const KeyState& k,
+                                      std::vector<CorrelationHit>* hits) const {
+  const CorrelationRule& rule = rules_[index];
+  if (k.window_events == 0) return;
+  const int64_t value = rule.type == CorrelationType::kValueCount
+                            ? static_cast<int64_t>(k.values.size())
+                            : k.window_events;
+  if (value < rule.threshold || value > rule.maximum) return;
+  CorrelationHit hit;
+  hit.correlation = index;
+  hit.entity = k.key;
+  hit.value = value;
+  hit.first_millis = k.window_reach;
+  hit.group = k.group;
+  if (rule.type == CorrelationType::kValueCount) {
+    std::vector<std::pair<int64_t, const std::string*>> by_time;
+    for (const auto& [text, at] : k.values) by_time.emplace_back(at, &text);
+    std::sort(by_time.begin(), by_time.end());
+    for (const auto& [at, text] : by_time) hit.values.push_back(*text);
+  }
+  hit.at_window_end = true;
+  hit.last_millis = k.window_last;
+  hit.note = k.note;
+  hits->push_back(std::move(hit));
+}
+
+void CorrelationTracker::CloseIdleWindows(int64_t clock, std::vector<CorrelationHit>* hits) {
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    if (!rules_[i].decided_at_window_end()) continue;
+    PerRule& st = *state_[i];
+    for (auto k = st.lru.begin(); k != st.lru.end();) {
+      if (!AtLeastApart(k->last_arrival, clock, rules_[i].timespan_millis)) {
+        ++k;
+        continue;
+      }
+      DecideWindow(i, *k, hits);
+      st.index.erase(k->key);
+      k = st.lru.erase(k);
+    }
+  }
+}
+
+void CorrelationTracker::CloseAllWindows(std::vector<CorrelationHit>* hits) {
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    if (!rules_[i].decided_at_window_end()) continue;
+    PerRule& st = *state_[i];
+    for (const KeyState& k : st.lru) DecideWindow(i, k, hits);
+    st.lru.clear();
+    st.index.clear();
   }
 }
 
 void CorrelationTracker::Sweep(int64_t now) {
   for (size_t i = 0; i < rules_.size(); ++i) {
+    if (rules_[i].decided_at_window_end()) continue;
     PerRule& st = *state_[i];
-    const int64_t cutoff = now - rules_[i].timespan_millis;
+    const int64_t cutoff = SaturatingSub(now, rules_[i].timespan_millis);
     while (!st.lru.empty() && st.lru.front().last_activity < cutoff) {
       st.index.erase(st.lru.front().key);
       st.lru.pop_front();
@@ -499,6 +671,11 @@ LinkedCorrelations LinkCorrelations(const RuleSet& rules,
       if (!resolve(j)) {
         return skip("correlation refers to correlation '" + name +
                     "', which is skipped: " + reason[j]);
+      }
+      if (parsed[j].decided_at_window_end()) {
+        // Its hits come when a window closes, with no event that a chain could group by.
+        return skip("correlation refers to correlation '" + name +
+                    "', whose condition has an upper bound and so cannot feed another");
       }
       tallest = std::max(tallest, height[j]);
       refs[i].push_back({true, j});

@@ -9,7 +9,8 @@
 //     timespan: 1h                # s, m, h, d
 //     aliases:                    # optional: one name for a field that differs per rule
 //       peer: {web_exploit: source.ip, egress_connection: destination.ip}
-//     condition: {gte: 50}        # value_count also names `field:`
+//     condition: {gte: 50}        # value_count also names `field:`; lt, lte, eq, or a range
+//                                 # ({gt: 100, lte: 200}) bound the count from above
 //
 //   Result<CorrelationRule> rule = ParseCorrelationRule(yaml_text, "rules/x.yml");
 //   CorrelationTracker tracker(std::move(rules), /*max_keys=*/100000);
@@ -20,7 +21,17 @@
 // one time per referenced rule. A key whose last activity is older than its window is forgotten
 // by Sweep(); past max_keys, the least recently active key is evicted. So a slow probe (one
 // every ten minutes inside a one-hour window) is still counted, and a flood of distinct keys
-// costs at most max_keys entries per rule. Not thread-safe: the engine thread owns it.
+// costs at most max_keys entries per rule.
+//
+// A condition with an upper bound (lt, lte, eq, a range) cannot be decided while events may still
+// come, so those windows tumble: a key's window holds its events less than a timespan apart from
+// first to last (in time order, a timespan from its first event), and is decided when it closes —
+// at the key's event that would stretch it to a timespan or more (which opens the next window),
+// when no event of the key has arrived for a timespan (CloseIdleWindows), or when the input ends
+// (CloseAllWindows). A window exists only from its first event, so "fewer than N" means "at
+// least one and fewer than N", as a SIEM's grouped count. Such a window keeps, besides its count
+// (and for value_count at most maximum + 1 values), the caller's note of its latest event.
+// Not thread-safe: the engine thread owns it.
 #pragma once
 
 #include <cstdint>
@@ -56,8 +67,13 @@ struct CorrelationRule {
   std::map<std::string, std::map<std::string, Field>> aliases;
   int64_t timespan_millis = 0;
   Field value_field = Field::kSourceIp;  // value_count only
-  // The condition as a minimum: gte N → N, gt N → N + 1 (temporal: every rule once).
+  // The condition as a minimum: gte N → N, gt N → N + 1 (temporal: every rule once); and a
+  // maximum: lte N → N, lt N → N - 1, eq N → both N; kNoMaximum when there is none.
+  static constexpr int64_t kNoMaximum = INT64_MAX;
   int64_t threshold = 1;
+  int64_t maximum = kNoMaximum;
+  // An upper bound is decided only when the window ends (see the file comment).
+  bool decided_at_window_end() const { return maximum != kNoMaximum; }
   // Sigma's `generate`: when false (the default) the referenced rules raise no alerts of their
   // own; they only feed the correlation.
   bool generate = false;
@@ -72,10 +88,10 @@ struct CorrelationRule {
 Result<int64_t> ParseTimespan(std::string_view text);
 
 // Parses one correlation rule. InvalidArgument names what is not understood: an unknown type,
-// a condition the live engine cannot decide when an event arrives (lt, lte, eq, neq need the end
-// of the window), group-by fields or alias fields with no event mapping, a missing timespan or
-// rule list. (An alias that gives no field for a referenced rule, or names a rule the
-// correlation does not, is found by LinkCorrelations, which knows every rule's name and id.)
+// an unknown condition operator or one that can never be met (lt 1: a window has an event), a
+// group-by field or alias field with no event mapping, a missing timespan or rule list. (An alias
+// that gives no field for a referenced rule, or names a rule the correlation does not, is found by
+// LinkCorrelations, which knows every rule's name and id.)
 Result<CorrelationRule> ParseCorrelationRule(std::string_view yaml, std::string_view origin);
 
 // What a fired correlation reports.
@@ -89,6 +105,20 @@ struct CorrelationHit {
   std::vector<std::pair<std::string, std::string>> group;
   // value_count: the distinct values counted (the enumerated ids), oldest first.
   std::vector<std::string> values;
+  // Set when the hit was decided as its window closed (an upper-bound condition): no event
+  // completed it, so it carries the time of the last event counted and the note the caller
+  // gave with that event (WindowNote), from which the caller raises the alert.
+  bool at_window_end = false;
+  int64_t last_millis = 0;
+  std::string note;
+};
+
+// What OnMatch keeps, for a window decided when it closes, of the last event counted: the
+// caller's note (the log line, or the evidence and institution) and when the event reached the
+// engine (by the engine's clock; CloseIdleWindows compares it, as log times may lag).
+struct WindowNote {
+  std::string_view note;
+  int64_t arrival_millis = 0;
 };
 
 // A rule set's correlation rules, linked to the rules and correlations they name (by id or
@@ -119,13 +149,30 @@ class CorrelationTracker {
 
   // Feeds one match: the event matched the rule at position `slot` of correlation `index`'s
   // rule list. Appends a hit when the correlation's condition is met; the key's state is then
-  // reset, so the next hit needs a fresh window's worth of events. A hit feeds the correlations
+  // reset, so the next hit needs a fresh window's worth of events (a condition with an upper
+  // bound is decided when its window closes instead; see above). A hit feeds the correlations
   // chained to it (CorrelationRule::feeds) with the same event, whose hits follow it; check
   // CorrelationRule::alerts before raising one.
+  // `window_note`: for a correlation decided at its window's end, what to keep of this event if
+  // it is the window's latest (without one, an empty note and the event's time as its arrival).
+  // NeedsWindowNote says when to give one.
   void OnMatch(size_t index, size_t slot, const Event& ev, int64_t now_millis,
-               std::vector<CorrelationHit>* hits);
-  // Forgets keys whose last activity is older than their window.
+               std::vector<CorrelationHit>* hits, const WindowNote* window_note = nullptr);
+  // Forgets keys whose last activity is older than their window (windows decided at their end
+  // are left to the two calls below).
   void Sweep(int64_t now_millis);
+  // Whether a match fed to correlation `index` may end in a window decided later (it, or a
+  // correlation its hits feed, has an upper bound): only then need OnMatch a WindowNote.
+  bool NeedsWindowNote(size_t index) const {
+    return index < needs_note_.size() && needs_note_[index];
+  }
+  // Decides the windows no event of whose key arrived in the last timespan before
+  // `clock_millis`, appending a hit for each whose count meets the condition. Walks every such
+  // window: arrivals need not come in order (a scan's log times, a clock stepped back).
+  void CloseIdleWindows(int64_t clock_millis, std::vector<CorrelationHit>* hits);
+  // Decides every open window (the input has ended). A window the key cap evicted is not
+  // decided: it counts in evicted_keys().
+  void CloseAllWindows(std::vector<CorrelationHit>* hits);
   // Keys currently tracked over all rules, and keys evicted because of the cap.
   size_t tracked_keys() const;
   uint64_t evicted_keys() const { return evicted_; }
@@ -135,9 +182,19 @@ class CorrelationTracker {
   struct PerRule;
   // `from`: the hit of a chained correlation that feeds this one, else null.
   void Feed(size_t index, size_t slot, const Event& ev, int64_t now_millis,
-            const CorrelationHit* from, std::vector<CorrelationHit>* hits, int depth);
+            const CorrelationHit* from, std::vector<CorrelationHit>* hits, int depth,
+            const WindowNote* window_note);
+  // Counts one event in the key's tumbling window, deciding the window before it first when the
+  // event lies a timespan or more from it.
+  // `span_start`: where what this match stands for begins (a chained hit's first event).
+  void FeedWindow(size_t index, KeyState& k, const Event& ev, int64_t now_millis,
+                  int64_t span_start, const WindowNote* window_note,
+                  std::vector<CorrelationHit>* hits);
+  // Appends a hit when the key's window meets its condition.
+  void DecideWindow(size_t index, const KeyState& k, std::vector<CorrelationHit>* hits) const;
   std::vector<CorrelationRule> rules_;
   std::vector<std::unique_ptr<PerRule>> state_;
+  std::vector<bool> needs_note_;
   size_t max_keys_;
   uint64_t evicted_ = 0;
 };

@@ -1,6 +1,7 @@
 #include "detect/live_engine.h"
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -92,8 +93,8 @@ bool SameCorrelations(const std::vector<CorrelationRule>& a,
         x.info.severity != y.info.severity || x.info.attack != y.info.attack || x.type != y.type ||
         x.rules != y.rules || x.group_by != y.group_by || x.group_fields != y.group_fields ||
         x.timespan_millis != y.timespan_millis || x.value_field != y.value_field ||
-        x.threshold != y.threshold || x.generate != y.generate || x.feeds != y.feeds ||
-        x.alerts != y.alerts) {
+        x.threshold != y.threshold || x.maximum != y.maximum || x.generate != y.generate ||
+        x.feeds != y.feeds || x.alerts != y.alerts) {
       return false;
     }
   }
@@ -142,6 +143,16 @@ class LiveEngine::Impl {
              const std::vector<std::string>& attack, std::string entity,
              const std::string& institution_id, int64_t ts, std::string evidence, int64_t count = 1,
              int64_t first_ts = 0);
+  // A correlation's alert: `evidence` is the event that completed it, or for a window decided
+  // at its end the last event it counted; `ts` that event's time.
+  void RaiseCorrelation(const CorrelationHit& hit, const std::string& institution_id, int64_t ts,
+                        const std::string& evidence);
+  // A window decided at its end, from the institution and evidence its note keeps.
+  void RaiseDecidedWindow(const CorrelationHit& hit);
+  // What such a window keeps of its latest event: institution and evidence, at most about
+  // kMaxWindowEvidence bytes of it.
+  static constexpr size_t kMaxWindowEvidence = 2048;
+  std::string WindowNoteOf(const std::string& institution_id, const SecurityEvent& se, int64_t ts);
 
   LiveEngineOptions options_;
   const Clock* clock_;
@@ -528,9 +539,12 @@ void LiveEngine::Impl::FlushPending() {
 }
 
 void LiveEngine::Impl::Housekeeping() {
-  FlushPending();
   int64_t now = clock_->NowMillis();
   tracker_->Sweep(now);
+  corr_hits_.clear();
+  tracker_->CloseIdleWindows(now, &corr_hits_);
+  for (const CorrelationHit& hit : corr_hits_) RaiseDecidedWindow(hit);
+  FlushPending();
   tracked_keys_ = tracker_->tracked_keys();
   evicted_keys_ = evicted_before_ + tracker_->evicted_keys();
   if (!feeds_to_report_.empty()) {
@@ -612,6 +626,83 @@ void LiveEngine::Impl::Raise(const std::string& rule_id, const std::string& titl
   a.count = count;
   ++alerts_;
   Deliver(a);
+}
+
+void LiveEngine::Impl::RaiseCorrelation(const CorrelationHit& hit,
+                                        const std::string& institution_id, int64_t ts,
+                                        const std::string& evidence) {
+  const CorrelationRule& c = tracker_->rules()[hit.correlation];
+  if (!c.alerts) return;  // it only feeds a chained correlation
+  nlohmann::json ev_json = nlohmann::json::parse(evidence, nullptr, false);
+  if (ev_json.is_object()) {
+    ev_json["correlation.type"] = CorrelationTypeName(c.type);
+    ev_json["correlation.value"] = hit.value;
+    ev_json["correlation.timespan_seconds"] = c.timespan_millis / 1000;
+    if (hit.at_window_end) {
+      // A tumbling window, from its first event: the evidence is the last event it counted.
+      ev_json["correlation.window_start"] = EvidenceStamp(hit.first_millis);
+      const int64_t end = hit.first_millis > INT64_MAX - c.timespan_millis
+                              ? INT64_MAX
+                              : hit.first_millis + c.timespan_millis;
+      ev_json["correlation.window_end"] = EvidenceStamp(end);
+    } else {
+      // The evidence is the event that completed the correlation; the events it counted lie
+      // in the timespan before it, and an incident's impact must reach back to them.
+      ev_json["correlation.window_start"] = EvidenceStamp(ts - c.timespan_millis);
+    }
+    ev_json["correlation.first_event"] = EvidenceStamp(hit.first_millis);
+    if (!hit.values.empty()) {
+      // What was enumerated (device or staff ids), as many as an analyst can read.
+      constexpr size_t kMaxValues = 100;
+      nlohmann::json values = nlohmann::json::array();
+      for (size_t i = 0; i < hit.values.size() && i < kMaxValues; ++i) {
+        values.push_back(hit.values[i]);
+      }
+      ev_json["correlation.values"] = std::move(values);
+    }
+  }
+  // The alert spans the counted events: first_seen is the earliest, count how many.
+  Raise(c.info.id, c.info.title, c.info.severity, c.info.attack, hit.entity, institution_id, ts,
+        ev_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), hit.value,
+        hit.first_millis);
+}
+
+std::string LiveEngine::Impl::WindowNoteOf(const std::string& institution_id,
+                                           const SecurityEvent& se, int64_t ts) {
+  // The institution, length first, then the evidence: whole when short, as it is for requests;
+  // else each value cut and the fields taken while they fit, since the engine keeps one note per
+  // open window (up to max_tracked_keys of them per correlation).
+  std::string note = std::to_string(institution_id.size());
+  note.push_back(':');
+  note.append(institution_id);
+  const std::string& evidence = Evidence(se, ts);
+  if (evidence.size() <= kMaxWindowEvidence) return note.append(evidence);
+  constexpr size_t kMaxValue = 128;
+  nlohmann::json j = nlohmann::json::object();
+  j["@timestamp"] = EvidenceStamp(ts);
+  j["evidence.truncated"] = true;
+  if (!se.institution_id.empty()) j["organization.id"] = se.institution_id.substr(0, kMaxValue);
+  size_t budget = kMaxWindowEvidence;
+  for (const auto& [k, v] : se.fields) {
+    const size_t cost = std::min(k.size(), kMaxValue) + std::min(v.size(), kMaxValue) + 8;
+    if (cost > budget) break;
+    budget -= cost;
+    j[k.substr(0, kMaxValue)] = v.substr(0, kMaxValue);
+  }
+  return note.append(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void LiveEngine::Impl::RaiseDecidedWindow(const CorrelationHit& hit) {
+  std::string_view note = hit.note;
+  size_t length = 0;
+  auto [end, ec] = std::from_chars(note.data(), note.data() + note.size(), length);
+  if (ec != std::errc() || end == note.data() + note.size() || *end != ':') {
+    return;  // every such window was fed with a note (Process)
+  }
+  note.remove_prefix(static_cast<size_t>(end + 1 - note.data()));
+  if (length > note.size()) return;
+  RaiseCorrelation(hit, std::string(note.substr(0, length)), hit.last_millis,
+                   std::string(note.substr(length)));
 }
 
 void LiveEngine::Impl::Process(const SecurityEvent& se) {
@@ -699,34 +790,25 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
       Raise(r.id.empty() ? r.title : r.id, r.title, r.severity, r.attack, EntityOf(ev), inst, ts,
             Evidence(se, ts));
     }
-    for (const auto& [index, slot] : feeds_[h]) tracker_->OnMatch(index, slot, ev, ts, &corr_hits_);
+    for (const auto& [index, slot] : feeds_[h]) {
+      if (!tracker_->NeedsWindowNote(index)) {
+        tracker_->OnMatch(index, slot, ev, ts, &corr_hits_);
+        continue;
+      }
+      // Decided later, in Housekeeping, with no event at hand: keep this one's institution and
+      // evidence, and when it arrived (a followed log's times may lag the clock).
+      const std::string note = WindowNoteOf(inst, se, ts);
+      const WindowNote window_note{note, clock_->NowMillis()};
+      tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, &window_note);
+    }
   }
   for (const auto& hit : corr_hits_) {
-    const CorrelationRule& c = tracker_->rules()[hit.correlation];
-    if (!c.alerts) continue;  // it only feeds a chained correlation
-    nlohmann::json ev_json = nlohmann::json::parse(Evidence(se, ts), nullptr, false);
-    if (ev_json.is_object()) {
-      ev_json["correlation.type"] = CorrelationTypeName(c.type);
-      ev_json["correlation.value"] = hit.value;
-      ev_json["correlation.timespan_seconds"] = c.timespan_millis / 1000;
-      // The evidence is the event that completed the correlation; the events it counted lie
-      // in the timespan before it, and an incident's impact must reach back to them.
-      ev_json["correlation.window_start"] = EvidenceStamp(ts - c.timespan_millis);
-      ev_json["correlation.first_event"] = EvidenceStamp(hit.first_millis);
-      if (!hit.values.empty()) {
-        // What was enumerated (device or staff ids), as many as an analyst can read.
-        constexpr size_t kMaxValues = 100;
-        nlohmann::json values = nlohmann::json::array();
-        for (size_t i = 0; i < hit.values.size() && i < kMaxValues; ++i) {
-          values.push_back(hit.values[i]);
-        }
-        ev_json["correlation.values"] = std::move(values);
-      }
+    // A window this event decided (it lies a timespan past it) is raised with its own last event.
+    if (hit.at_window_end) {
+      RaiseDecidedWindow(hit);
+    } else {
+      RaiseCorrelation(hit, inst, ts, Evidence(se, ts));
     }
-    // The alert spans the counted events: first_seen is the earliest, count how many.
-    Raise(c.info.id, c.info.title, c.info.severity, c.info.attack, hit.entity, inst, ts,
-          ev_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), hit.value,
-          hit.first_millis);
   }
   if (iocs_->size() > 0) {
     iocs_->MatchEvent(ev, ts, &ioc_hits_);

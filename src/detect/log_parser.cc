@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -373,9 +374,23 @@ void FlattenJson(const nlohmann::json& obj, std::string& prefix, int depth, Even
       st->time = v.get_ref<const std::string&>();
     } else if ((prefix == "timestamp" || prefix == "time" || prefix == "@timestamp") &&
                v.is_number()) {
-      st->epoch =
-          v.is_number_float() ? static_cast<int64_t>(v.get<double>() * 1000) : v.get<int64_t>();
-      st->has_epoch = true;
+      // Seconds or milliseconds before or after 1970; beyond year 9999 either way it is no time
+      // (and converting it would overflow).
+      constexpr int64_t kMaxEpochMillis = 253'402'300'799'999;
+      if (v.is_number_float()) {
+        const double seconds = v.get<double>();
+        if (std::isfinite(seconds) && std::fabs(seconds) * 1000 <= kMaxEpochMillis) {
+          st->epoch = static_cast<int64_t>(seconds * 1000);
+          st->has_epoch = true;
+        }
+      } else if (v.is_number_integer() &&
+                 !(v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{kMaxEpochMillis})) {
+        const auto n = v.get<int64_t>();
+        if (n >= -kMaxEpochMillis && n <= kMaxEpochMillis) {
+          st->epoch = n;
+          st->has_epoch = true;
+        }
+      }
     } else if (auto f = JsonKeyField(prefix)) {
       if (v.is_string()) {
         std::string_view s = v.get_ref<const std::string&>();
@@ -764,7 +779,8 @@ bool ParseJsonLine(std::string_view line, Event* ev) {
     if (auto ts = ParseLogTime(st.time)) ev->set_timestamp_millis(*ts);
   } else if (st.has_epoch) {
     // Seconds or milliseconds: anything before 2001 in milliseconds is taken as seconds.
-    ev->set_timestamp_millis(st.epoch < 1'000'000'000'000 ? st.epoch * 1000 : st.epoch);
+    ev->set_timestamp_millis(
+        st.epoch < 1'000'000'000'000 && st.epoch > -1'000'000'000'000 ? st.epoch * 1000 : st.epoch);
   }
   return true;
 }

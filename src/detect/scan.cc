@@ -39,6 +39,10 @@ namespace {
 
 constexpr size_t kReadChunk = 1 << 20;
 constexpr size_t kMaxUrlInAlert = 2048;
+// The event fields an alert line prints (PrintAlert), which a window decided later keeps.
+constexpr Field kWindowNoteFields[] = {Field::kSourceIp, Field::kHttpRequestMethod,
+                                       Field::kUrlOriginal};
+constexpr size_t kMaxShortValueInNote = 256;  // the address and the method
 constexpr size_t kSampleLines = 20;
 // Keys each correlation tracks at most (the live engine's default): a scan of a huge log with
 // many sources evicts the least recently active, as the server does.
@@ -265,6 +269,11 @@ void PrintAlert(const ScanOptions& opt, std::string* out, const Alert& a, const 
     jsonutil::AppendString(CorrelationTypeName(a.correlation->type), out);
     out->append(",\"value\":");
     AppendNumber(static_cast<uint64_t>(a.correlation_hit->value), out);
+    if (a.correlation_hit->at_window_end) {
+      // Decided as its window closed; the line is the last one it counted.
+      out->append(",\"window_start\":");
+      jsonutil::AppendString(FormatRfc3339(a.correlation_hit->first_millis / 1000), out);
+    }
     out->push_back('}');
   }
   AppendKey("file", out);
@@ -544,6 +553,12 @@ class ScanPipeline {
       }
     }
     Stop();
+    // The input has ended: every window still open is decided.
+    correlation_hits_.clear();
+    tracker_.CloseAllWindows(&correlation_hits_);
+    std::string out;
+    WriteWindowAlerts(&out);
+    out_ << out;
     totals_.files.resize(std::max(files, totals_.files.size()));
     return std::move(totals_);
   }
@@ -649,22 +664,128 @@ class ScanPipeline {
       latest = std::max(latest, at);
       correlation_hits_.clear();
       for (const auto& [index, slot] : links_.feeds[feed.rule]) {
-        tracker_.OnMatch(index, slot, correlation_event_, at, &correlation_hits_);
+        if (!tracker_.NeedsWindowNote(index)) {
+          tracker_.OnMatch(index, slot, correlation_event_, at, &correlation_hits_);
+          continue;
+        }
+        // Its alert is written when the window closes: keep where this line is, and what the
+        // alert prints of it (bounded, as a window is kept per key).
+        WriteWindowNote(b.file_, feed.line_no, correlation_event_, &window_note_);
+        const WindowNote note{window_note_, at};
+        tracker_.OnMatch(index, slot, correlation_event_, at, &correlation_hits_, &note);
       }
-      for (const CorrelationHit& hit : correlation_hits_) {
-        const CorrelationRule& c = tracker_.rules()[hit.correlation];
-        if (!c.alerts) continue;  // it only feeds a chained correlation
-        Alert a{c.info.id.empty() ? std::string_view(c.info.title) : std::string_view(c.info.id),
-                c.info.title, c.info.severity, &c.info.attack};
-        a.correlation = &c;
-        a.correlation_hit = &hit;
-        PrintAlert(opt_, &out, a, opt_.log_files[b.file_], feed.line_no, correlation_event_);
-        ++totals_.alerts;
-        ++totals_.per_correlation[hit.correlation];
-      }
+      WriteCorrelationAlerts(b.file_, feed.line_no, correlation_event_, &out);
     }
     tracker_.Sweep(latest);
+    // The log's own time: a key with no line for a whole timespan before the newest line of
+    // this batch has its window decided here, beside the lines that closed it.
+    correlation_hits_.clear();
+    tracker_.CloseIdleWindows(latest, &correlation_hits_);
+    WriteWindowAlerts(&out);
     out_ << out;
+  }
+
+  // The alerts of correlation_hits_ decided by the line at file:line_no (parsed into `ev`);
+  // those decided at a window's end are written by WriteWindowAlerts.
+  void WriteCorrelationAlerts(size_t file, uint64_t line_no, const Event& ev, std::string* out) {
+    std::vector<CorrelationHit> window_hits;
+    for (CorrelationHit& hit : correlation_hits_) {
+      if (hit.at_window_end) {
+        window_hits.push_back(std::move(hit));
+        continue;
+      }
+      WriteCorrelationAlert(hit, file, line_no, ev, out);
+    }
+    correlation_hits_ = std::move(window_hits);
+    WriteWindowAlerts(out);
+  }
+
+  // What a window keeps of its latest line: the file and line number, then what PrintAlert reads
+  // of the event, each value length-prefixed ("-" when absent) and cut (the URL to what an alert
+  // prints), so that an open window costs at most about 2.6 KiB.
+  static void WriteWindowNote(size_t file, uint64_t line_no, const Event& ev, std::string* note) {
+    note->clear();
+    AppendNumber(file, note);
+    note->push_back(' ');
+    AppendNumber(line_no, note);
+    note->push_back(' ');
+    AppendNumber(static_cast<uint64_t>(ev.timestamp_millis() < 0 ? 0 : ev.timestamp_millis()),
+                 note);
+    note->push_back(' ');
+    AppendNumber(static_cast<uint64_t>(ev.status_code() + 1), note);  // 0: none
+    for (Field f : kWindowNoteFields) {
+      note->push_back(' ');
+      if (!ev.Has(f)) {
+        note->push_back('-');
+        continue;
+      }
+      const std::string_view value =
+          ev.Get(f).substr(0, f == Field::kUrlOriginal ? kMaxUrlInAlert : kMaxShortValueInNote);
+      AppendNumber(value.size(), note);
+      note->push_back(':');
+      note->append(value);
+    }
+  }
+
+  // Reads WriteWindowNote's note back into `ev`, whose values then point into the note. False
+  // when it is not such a note.
+  static bool ReadWindowNote(std::string_view note, uint64_t* file, uint64_t* line_no, Event* ev) {
+    auto number = [&](uint64_t* n) {
+      auto [end, ec] = std::from_chars(note.data(), note.data() + note.size(), *n);
+      if (ec != std::errc()) return false;
+      note.remove_prefix(static_cast<size_t>(end - note.data()));
+      if (!note.empty() && note.front() == ' ') note.remove_prefix(1);
+      return true;
+    };
+    uint64_t at = 0;
+    uint64_t status = 0;
+    if (!number(file) || !number(line_no) || !number(&at) || !number(&status)) return false;
+    ev->Clear();
+    ev->set_timestamp_millis(static_cast<int64_t>(at));
+    ev->set_status_code(static_cast<int>(status) - 1);
+    for (Field f : kWindowNoteFields) {
+      if (!note.empty() && note.front() == '-') {
+        note.remove_prefix(std::min<size_t>(2, note.size()));
+        continue;
+      }
+      uint64_t size = 0;
+      auto [end, ec] = std::from_chars(note.data(), note.data() + note.size(), size);
+      if (ec != std::errc() || end == note.data() + note.size() || *end != ':') return false;
+      note.remove_prefix(static_cast<size_t>(end + 1 - note.data()));
+      if (size > note.size()) return false;
+      ev->Set(f, note.substr(0, size));
+      note.remove_prefix(std::min<size_t>(size + 1, note.size()));
+    }
+    return true;
+  }
+
+  // Alerts of windows decided at their end (correlation_hits_): each is written at the last line
+  // its window counted, from the note kept of it.
+  void WriteWindowAlerts(std::string* out) {
+    for (const CorrelationHit& hit : correlation_hits_) {
+      uint64_t file = 0;
+      uint64_t line_no = 0;
+      if (!hit.at_window_end || !ReadWindowNote(hit.note, &file, &line_no, &window_event_) ||
+          file >= opt_.log_files.size()) {
+        continue;  // every window here was fed with a note (Correlate)
+      }
+      WriteCorrelationAlert(hit, static_cast<size_t>(file), line_no, window_event_, out);
+    }
+    correlation_hits_.clear();
+  }
+
+  // One correlation's alert at file:line_no, unless the correlation only feeds a chained one.
+  void WriteCorrelationAlert(const CorrelationHit& hit, size_t file, uint64_t line_no,
+                             const Event& ev, std::string* out) {
+    const CorrelationRule& c = tracker_.rules()[hit.correlation];
+    if (!c.alerts) return;
+    Alert a{c.info.id.empty() ? std::string_view(c.info.title) : std::string_view(c.info.id),
+            c.info.title, c.info.severity, &c.info.attack};
+    a.correlation = &c;
+    a.correlation_hit = &hit;
+    PrintAlert(opt_, out, a, opt_.log_files[file], line_no, ev);
+    ++totals_.alerts;
+    ++totals_.per_correlation[hit.correlation];
   }
 
   void Stop() {
@@ -687,7 +808,9 @@ class ScanPipeline {
   // The writer's: correlations run where the batches meet in order.
   CorrelationTracker tracker_;
   Event correlation_event_;
+  Event window_event_;  // a decided window's last line, as its note kept it
   std::vector<CorrelationHit> correlation_hits_;
+  std::string window_note_;
   unsigned threads_ = 1;
   std::unique_ptr<BatchMatcher> inline_matcher_;
   std::vector<std::thread> workers_;

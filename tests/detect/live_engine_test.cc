@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "common/clock.h"
 #include "detect/bounded_queue.h"
@@ -200,6 +201,129 @@ tags: [attack.t1087]
   // Thirteen minutes apart, six probes span 65 minutes: never six inside one hour.
   for (int i = 0; i < 12; ++i) h.At(10000 + i * 780, Probe("198.51.100.2", "/api/v1/devices/x"));
   EXPECT_EQ(h.rec.CountRule("slow-404"), 0u);
+}
+
+// "Fewer than three" is known only when the window is over: the engine decides it once no
+// event of the key has arrived for the timespan, and raises it with the last event it counted.
+TEST(LiveEngineTest, FewerThanIsRaisedWhenTheKeysWindowHasBeenIdleATimespan) {
+  LiveEngineOptions opt;
+  opt.rule_texts = RulesWithCorrelation(R"(title: Few device 404s
+id: few-404
+correlation:
+  type: event_count
+  rules: [device_404]
+  group-by: [source.ip]
+  timespan: 10m
+  condition: {lt: 3}
+level: medium
+tags: [attack.t1087]
+)");
+  Harness h(opt);
+  ASSERT_EQ(h.engine->correlation_count(), 1u);
+  auto in_institution = [](SecurityEvent ev) {
+    ev.institution_id = "inst-eu";
+    return ev;
+  };
+  h.At(0, in_institution(Probe("203.0.113.7", "/api/v1/devices/a")));
+  h.At(60, in_institution(Probe("203.0.113.7", "/api/v1/devices/b")));
+  for (int s : {120, 180, 240}) h.At(s, Probe("198.51.100.2", "/api/v1/devices/c"));
+  h.clock.SetMillis(kStart + 659 * 1000);
+  h.engine->ProcessPending();
+  EXPECT_TRUE(h.rec.Take().empty()) << "203.0.113.7's last probe arrived under ten minutes ago";
+  h.clock.SetMillis(kStart + 660 * 1000);
+  h.engine->ProcessPending();
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule_id, "few-404");
+  EXPECT_EQ(alerts[0].severity, "medium");
+  EXPECT_EQ(alerts[0].entity, "source.ip=203.0.113.7");
+  EXPECT_EQ(alerts[0].institution_id, "inst-eu");
+  EXPECT_EQ(alerts[0].count, 2);
+  EXPECT_EQ(alerts[0].first_seen_ms, kStart);
+  EXPECT_EQ(alerts[0].last_seen_ms, kStart + 60 * 1000);
+  ASSERT_EQ(alerts[0].evidence.size(), 1u);
+  auto evidence = nlohmann::json::parse(alerts[0].evidence[0]);
+  EXPECT_EQ(evidence["url.path"], "/api/v1/devices/b") << "the last probe counted";
+  EXPECT_EQ(evidence["correlation.value"], 2);
+  EXPECT_EQ(evidence["correlation.window_start"], "2026-01-30T08:00:00.000Z");
+  EXPECT_EQ(evidence["correlation.window_end"], "2026-01-30T08:10:00.000Z");
+  // Three probes are not fewer than three.
+  h.clock.SetMillis(kStart + 3600 * 1000);
+  h.engine->ProcessPending();
+  EXPECT_TRUE(h.rec.Take().empty());
+  EXPECT_EQ(h.engine->stats().tracked_keys, 0u);
+  // A probe a timespan after a window's first decides it at once; the alert is still the
+  // window's, with the last probe it counted, not the one that decided it.
+  h.At(4000, in_institution(Probe("192.0.2.4", "/api/v1/devices/e")));
+  h.At(4600, Probe("192.0.2.4", "/api/v1/devices/f"));
+  alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].entity, "source.ip=192.0.2.4");
+  EXPECT_EQ(alerts[0].institution_id, "inst-eu");
+  EXPECT_EQ(alerts[0].count, 1);
+  EXPECT_EQ(alerts[0].last_seen_ms, kStart + 4000 * 1000);
+  EXPECT_EQ(nlohmann::json::parse(alerts[0].evidence[0])["url.path"], "/api/v1/devices/e");
+  EXPECT_EQ(h.engine->stats().tracked_keys, 1u) << "the probe at 4600 opened the next window";
+  // An open window keeps its latest event's evidence, cut short when it is large: the engine
+  // holds one per key.
+  SecurityEvent large = Probe("192.0.2.5", "/api/v1/devices/g");
+  for (int i = 0; i < 40; ++i) large.Set("labels.x" + std::to_string(i), std::string(400, 'v'));
+  large.institution_id = std::string("inst\0nul", 8);
+  h.At(8000, std::move(large));
+  h.clock.SetMillis(kStart + 8600 * 1000);
+  h.engine->ProcessPending();
+  alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 2u) << "192.0.2.4's window at 4600, then 192.0.2.5's";
+  EXPECT_EQ(alerts[1].entity, "source.ip=192.0.2.5");
+  EXPECT_EQ(alerts[1].institution_id, std::string("inst\0nul", 8));
+  EXPECT_LT(alerts[1].evidence[0].size(), 3000u);
+  auto cut = nlohmann::json::parse(alerts[1].evidence[0]);
+  EXPECT_EQ(cut["evidence.truncated"], true);
+  EXPECT_EQ(cut["source.ip"], "192.0.2.5");
+  EXPECT_EQ(cut["correlation.value"], 1);
+}
+
+// A correlation with an upper bound fed by a chained one: "one burst of probes in an hour, then
+// nothing". The burst's completing probe is what the hour's window keeps.
+TEST(LiveEngineTest, AnUpperBoundFedByAChainKeepsTheEventThatCompletedTheInnerHit) {
+  LiveEngineOptions opt;
+  opt.rule_texts = RulesWithCorrelation(R"(title: Burst of device 404s
+id: burst-404
+name: burst_404
+correlation:
+  type: event_count
+  rules: [device_404]
+  group-by: [source.ip]
+  timespan: 1m
+  condition: {gte: 2}
+---
+title: A single burst in an hour
+id: single-burst
+correlation:
+  type: event_count
+  rules: [burst_404]
+  group-by: [source.ip]
+  timespan: 1h
+  condition: {eq: 1}
+level: medium
+)");
+  Harness h(opt);
+  ASSERT_EQ(h.engine->correlation_count(), 2u);
+  h.At(0, Probe("203.0.113.7", "/api/v1/devices/a"));
+  h.At(10, Probe("203.0.113.7", "/api/v1/devices/b"));
+  EXPECT_TRUE(h.rec.Take().empty()) << "the burst only feeds the hour's count";
+  h.clock.SetMillis(kStart + 3609 * 1000);
+  h.engine->ProcessPending();
+  EXPECT_TRUE(h.rec.Take().empty());
+  h.clock.SetMillis(kStart + 3610 * 1000);
+  h.engine->ProcessPending();
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule_id, "single-burst");
+  EXPECT_EQ(alerts[0].count, 1);
+  EXPECT_EQ(alerts[0].first_seen_ms, kStart) << "the burst's first probe, through the chain";
+  EXPECT_EQ(alerts[0].last_seen_ms, kStart + 10 * 1000);
+  EXPECT_EQ(nlohmann::json::parse(alerts[0].evidence[0])["url.path"], "/api/v1/devices/b");
 }
 
 // Rotated logs scanned newest first go back in time: yesterday's probes are not counted with
@@ -1145,7 +1269,7 @@ TEST(LiveEngineTest, AFloodOfOneProbeIsFoldedBeforeItReachesTheHandler) {
   EXPECT_EQ(h.engine->stats().alerts, 1001u);
 }
 
-TEST(CorrelationParseTest, RefusesWhatTheLiveEngineCannotDecide) {
+TEST(CorrelationParseTest, ConditionsAreRangesAndThoseThatCanNeverBeMetAreRefused) {
   auto parse = [](const std::string& extra) {
     return ParseCorrelationRule(
         "title: t\nid: x\ncorrelation:\n  type: event_count\n  rules: [a]\n"
@@ -1154,10 +1278,69 @@ TEST(CorrelationParseTest, RefusesWhatTheLiveEngineCannotDecide) {
         "t.yml");
   };
   EXPECT_TRUE(parse("  condition: {gte: 3}\n").ok());
+  EXPECT_FALSE(parse("  condition: {gte: 3}\n")->decided_at_window_end());
   EXPECT_EQ(parse("  condition: {gt: 3}\n")->threshold, 4);
-  auto lt = parse("  condition: {lt: 3}\n");
-  ASSERT_FALSE(lt.ok());
-  EXPECT_NE(lt.status().message().find("gt and gte"), std::string::npos);
+  EXPECT_EQ(parse("  condition: {gte: 0}\n")->threshold, 1) << "a window has an event";
+  // (minimum, maximum) of each condition that has an upper bound.
+  for (const auto& [condition, minimum, maximum] :
+       std::vector<std::tuple<std::string, int, int>>{{"{lt: 3}", 1, 2},
+                                                      {"{lte: 3}", 1, 3},
+                                                      {"{eq: 3}", 3, 3},
+                                                      {"{gt: 100, lte: 200}", 101, 200},
+                                                      {"{gte: 2, lt: 5}", 2, 4},
+                                                      {"{lt: 2}", 1, 1}}) {
+    auto r = parse("  condition: " + condition + "\n");
+    ASSERT_TRUE(r.ok()) << condition << ": " << r.status().message();
+    EXPECT_TRUE(r->decided_at_window_end()) << condition;
+    EXPECT_EQ(r->threshold, minimum) << condition;
+    EXPECT_EQ(r->maximum, maximum) << condition;
+  }
+  for (const auto& [condition, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"{lt: 1}", "can never be met: a count is at least 1"},
+           {"{lte: 0}", "can never be met: a count is at least 1"},
+           {"{eq: 0}", "can never be met: a count is at least 1"},
+           {"{gt: 5, lt: 6}", "can never be met: its range is empty"},
+           {"{neq: 3}", "'neq' is not one of gt, gte, lt, lte, eq"},
+           {"{lt: many}", "condition lt must be an integer"},
+           {"{lt: -1}", "out of range"},
+           {"{}", "needs one of gt, gte, lt, lte, eq"}}) {
+    auto r = parse("  condition: " + condition + "\n");
+    ASSERT_FALSE(r.ok()) << condition;
+    EXPECT_NE(r.status().message().find(reason), std::string::npos)
+        << condition << ": " << r.status().message();
+  }
+  // temporal: how many of the listed rules must be seen (all when no condition is given).
+  auto temporal = [](const std::string& type, const std::string& condition) {
+    return ParseCorrelationRule("title: t\nid: x\ncorrelation:\n  type: " + type +
+                                    "\n  rules: [a, b, c]\n  timespan: 5m\n" + condition,
+                                "t.yml");
+  };
+  EXPECT_EQ(temporal("temporal", "")->threshold, 3);
+  EXPECT_EQ(temporal("temporal", "  condition: {gte: 2}\n")->threshold, 2);
+  EXPECT_EQ(temporal("temporal_ordered", "  condition: {gte: 3}\n")->threshold, 3);
+  for (const auto& [type, condition, reason] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"temporal", "{lt: 3}", "supports only gt and gte"},
+           {"temporal", "{gt: 3}", "lists 3 rules"},
+           {"temporal_ordered", "{gte: 2}", "may only ask for all 3"}}) {
+    auto r = temporal(type, "  condition: " + condition + "\n");
+    ASSERT_FALSE(r.ok()) << type << " " << condition;
+    EXPECT_NE(r.status().message().find(reason), std::string::npos) << r.status().message();
+  }
+  {
+    auto two_of_three = temporal("temporal", "  condition: {gte: 2}\n  group-by: [source.ip]\n");
+    ASSERT_TRUE(two_of_three.ok());
+    CorrelationTracker tracker({*two_of_three}, 10);
+    Event ev;
+    ev.Set(Field::kSourceIp, "192.0.2.1");
+    std::vector<CorrelationHit> hits;
+    tracker.OnMatch(0, 2, ev, kStart, &hits);
+    tracker.OnMatch(0, 2, ev, kStart + 1000, &hits);
+    EXPECT_TRUE(hits.empty()) << "one rule twice is one of three";
+    tracker.OnMatch(0, 0, ev, kStart + 2000, &hits);
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].value, 2);
+  }
   EXPECT_FALSE(parse("  condition: {gte: 3}\n  group-by: [no.such.field]\n").ok());
   EXPECT_FALSE(parse("").ok()) << "no condition";
   // Aliases: what the parser can tell alone (the links are checked by LinkCorrelations).

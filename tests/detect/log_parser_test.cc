@@ -208,6 +208,28 @@ TEST(LogParserTest, JsonLinesEcsAndNginx) {
   EXPECT_EQ(ev.timestamp_millis(), 1769764500000);
 }
 
+// Epoch times in seconds or milliseconds, as numbers; those past year 9999 either way are no
+// time at all rather than an overflow (UBSan would stop here).
+TEST(LogParserTest, JsonEpochTimesAndOnesOutOfRange) {
+  Event ev;
+  for (const auto& [time, millis] :
+       std::vector<std::pair<std::string, int64_t>>{{"1769764500", 1769764500000},
+                                                    {"1769764500250", 1769764500250},
+                                                    {"1769764500.25", 1769764500250},
+                                                    {"-5", -5000},
+                                                    {"1e300", 0},
+                                                    {"-1e300", 0},
+                                                    {"-9223372036854775807", 0},
+                                                    {"9223372036854775807", 0},
+                                                    {"18446744073709551615", 0},
+                                                    {"253402300800000", 0}}) {
+    const std::string line = R"({"remote_addr":"192.0.2.3","time":)" + time + "}";
+    ASSERT_TRUE(ParseJsonLine(line, &ev)) << line;
+    EXPECT_EQ(ev.timestamp_millis(), millis) << line;
+    EXPECT_EQ(ev.Get(Field::kSourceIp), "192.0.2.3");
+  }
+}
+
 // ECS writers put the client in client.ip and the absolute URL in url.full.
 TEST(LogParserTest, JsonClientIpAndUrlFull) {
   Event ev;

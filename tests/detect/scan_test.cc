@@ -51,6 +51,29 @@ level: high
 tags: [attack.t1087]
 )";
 
+// The same probes, and an upper bound on them: one or two in ten minutes.
+constexpr std::string_view kFewerThanThreeRules = R"(title: Device id not found
+id: 0d0d0d0d-0000-4000-8000-000000000001
+name: device_404
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-stem|startswith: /api/v1/devices/
+    sc-status: 404
+  condition: sel
+level: low
+---
+title: One or two device 404s
+id: 0d0d0d0d-0000-4000-8000-000000000003
+correlation:
+  type: event_count
+  rules: [device_404]
+  group-by: [source.ip]
+  timespan: 10m
+  condition: {lt: 3}
+level: medium
+)";
+
 class ScanTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -310,6 +333,171 @@ TEST_F(ScanTest, CorrelationsFireOnTheLineThatCompletesThem) {
     if (threads == 1) serial = out_.str();
     EXPECT_EQ(out_.str(), serial) << threads << " threads";
   }
+}
+
+// A condition with an upper bound is decided when a window ends: at a key's line a timespan
+// after its window began, at a batch whose newest line is a timespan past the key's last, or at
+// the end of the input. The alert is written at the last line the window counted.
+TEST_F(ScanTest, FewerThanAlertsAreWrittenAtTheLastLineTheirWindowCounted) {
+  fs::create_directories(dir_ / "rules");
+  Write("rules/few.yml", std::string(kFewerThanThreeRules));
+  auto line = [](const std::string& ip, int minute, int status) {
+    char stamp[64];
+    std::snprintf(stamp, sizeof(stamp), "[30/Jan/2026:%02d:%02d:00 +0000]", 9 + minute / 60,
+                  minute % 60);
+    return ip + " - - " + stamp + " \"GET /api/v1/devices/d" + std::to_string(minute) +
+           " HTTP/1.1\" " + std::to_string(status) + " 10 \"-\" \"curl/8\"\n";
+  };
+  std::string log;
+  log += line("192.0.2.1", 0, 404);   // line 1: 192.0.2.1's window, 09:00 to 09:10
+  log += line("192.0.2.2", 0, 404);   // 2: 192.0.2.2, three in its window
+  log += line("192.0.2.1", 1, 404);   // 3: the last 192.0.2.1 counts there
+  log += line("192.0.2.2", 1, 404);   // 4
+  log += line("192.0.2.2", 2, 404);   // 5
+  log += line("192.0.2.1", 12, 404);  // 6: a timespan on: decides the window of lines 1 and 3
+  log += line("10.0.0.9", 12, 200);   // 7
+  log += line("192.0.2.3", 30, 404);  // 8: one, decided when the input ends
+  ScanOptions opt;
+  opt.rule_dirs = {(dir_ / "rules").string()};
+  opt.log_files = {Write("few.log", log)};
+  std::string serial;
+  for (unsigned threads : {1u, 2u}) {
+    opt.threads = threads;
+    ASSERT_EQ(Run(opt), 0) << err_.str();
+    auto alerts = Alerts();
+    ASSERT_EQ(alerts.size(), 3u) << out_.str();
+    EXPECT_EQ(alerts[0]["line"], 3) << out_.str();
+    EXPECT_EQ(alerts[0]["source_ip"], "192.0.2.1");
+    EXPECT_EQ(alerts[0]["rule"], "0d0d0d0d-0000-4000-8000-000000000003");
+    EXPECT_EQ(alerts[0]["severity"], "medium");
+    EXPECT_EQ(alerts[0]["correlation"]["value"], 2);
+    EXPECT_EQ(alerts[0]["correlation"]["entity"], "source.ip=192.0.2.1");
+    EXPECT_EQ(alerts[0]["correlation"]["window_start"], "2026-01-30T09:00:00Z");
+    EXPECT_EQ(alerts[0]["url"], "/api/v1/devices/d1");
+    EXPECT_EQ(alerts[0]["method"], "GET");
+    EXPECT_EQ(alerts[0]["status"], 404);
+    EXPECT_EQ(alerts[0]["timestamp"], "2026-01-30T09:01:00Z");
+    // 192.0.2.2's three are not fewer than three. The window of line 6 is decided after the
+    // batch, whose newest line (09:30) is a timespan past it; line 8's when the input ends.
+    EXPECT_EQ(alerts[1]["line"], 6);
+    EXPECT_EQ(alerts[1]["correlation"]["value"], 1);
+    EXPECT_EQ(alerts[1]["correlation"]["window_start"], "2026-01-30T09:12:00Z");
+    EXPECT_EQ(alerts[2]["line"], 8);
+    EXPECT_EQ(alerts[2]["source_ip"], "192.0.2.3");
+    EXPECT_NE(err_.str().find("3\tmedium\tOne or two device 404s (correlation)"), std::string::npos)
+        << err_.str();
+    if (threads == 1) serial = out_.str();
+    EXPECT_EQ(out_.str(), serial) << threads << " threads";
+  }
+}
+
+// Across batches and files, with a second file that goes back in time: the windows are decided
+// at the same places whatever the number of threads.
+TEST_F(ScanTest, FewerThanWindowsAcrossBatchesAndAnOlderFile) {
+  fs::create_directories(dir_ / "rules");
+  Write("rules/few.yml", std::string(kFewerThanThreeRules));
+  auto line = [](const std::string& ip, int second, int status) {
+    char stamp[64];
+    std::snprintf(stamp, sizeof(stamp), "[30/Jan/2026:%02d:%02d:%02d +0000]", second / 3600,
+                  second / 60 % 60, second % 60);
+    return ip + " - - " + stamp + " \"GET /api/v1/devices/d HTTP/1.1\" " + std::to_string(status) +
+           " 10 \"-\" \"curl/8\"\n";
+  };
+  // new.log, 10:00 to 11:23, one line a second: 192.0.2.1 probes at lines 1 and 2, 192.0.2.2 at
+  // line 3000 (batch 1) and 192.0.2.3 at line 5000 (batch 2), which is a timespan past 192.0.2.1.
+  std::string newer;
+  for (int n = 1; n <= 5000; ++n) {
+    const int at = 10 * 3600 + n;
+    if (n <= 2) {
+      newer += line("192.0.2.1", at, 404);
+    } else if (n == 3000) {
+      newer += line("192.0.2.2", at, 404);
+    } else if (n == 5000) {
+      newer += line("192.0.2.3", at, 404);
+    } else {
+      newer += line("10.0.0." + std::to_string(n % 200), at, 200);
+    }
+  }
+  // old.log, 09:00: 192.0.2.2 three times (not fewer than three), 192.0.2.4 once.
+  std::string older = line("192.0.2.2", 9 * 3600, 404) + line("192.0.2.2", 9 * 3600 + 1, 404) +
+                      line("192.0.2.4", 9 * 3600 + 2, 404) + line("192.0.2.2", 9 * 3600 + 3, 404);
+  ScanOptions opt;
+  opt.rule_dirs = {(dir_ / "rules").string()};
+  opt.log_files = {Write("new.log", newer), Write("old.log", older)};
+  std::string serial;
+  for (unsigned threads : {1u, 3u}) {
+    opt.threads = threads;
+    ASSERT_EQ(Run(opt), 0) << err_.str();
+    auto alerts = Alerts();
+    std::vector<std::string> where;
+    for (const auto& a : alerts) {
+      where.push_back(fs::path(a["file"].get<std::string>()).filename().string() + ":" +
+                      std::to_string(a["line"].get<int>()) + " " +
+                      a["source_ip"].get<std::string>() + " " +
+                      std::to_string(a["correlation"]["value"].get<int>()));
+    }
+    // 192.0.2.1's and 192.0.2.2's windows after batch 2 (idle by line 5000's time, a timespan
+    // past both); at the end, the windows still open in the order they were last fed: 192.0.2.3's,
+    // and 192.0.2.4's (old.log's three lines of 192.0.2.2 are a window of their own).
+    EXPECT_EQ(where,
+              (std::vector<std::string>{"new.log:2 192.0.2.1 2", "new.log:3000 192.0.2.2 1",
+                                        "new.log:5000 192.0.2.3 1", "old.log:3 192.0.2.4 1"}))
+        << out_.str();
+    if (threads == 1) serial = out_.str();
+    EXPECT_EQ(out_.str(), serial) << threads << " threads";
+  }
+}
+
+// An upper bound fed by a chained correlation is written at the line that completed the inner
+// hit it counted last.
+TEST_F(ScanTest, AnUpperBoundFedByAChainIsWrittenAtTheInnerHitsLine) {
+  fs::create_directories(dir_ / "rules");
+  Write("rules/burst.yml", R"(title: Device id not found
+id: 0d0d0d0d-0000-4000-8000-000000000001
+name: device_404
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-stem|startswith: /api/v1/devices/
+    sc-status: 404
+  condition: sel
+---
+title: Burst of device 404s
+id: 0d0d0d0d-0000-4000-8000-000000000004
+name: burst_404
+correlation:
+  type: event_count
+  rules: [device_404]
+  group-by: [source.ip]
+  timespan: 1m
+  condition: {gte: 2}
+---
+title: A single burst in an hour
+id: 0d0d0d0d-0000-4000-8000-000000000005
+correlation:
+  type: event_count
+  rules: [burst_404]
+  group-by: [source.ip]
+  timespan: 1h
+  condition: {eq: 1}
+level: medium
+)");
+  std::string log;
+  for (const char* ip : {"192.0.2.1", "10.0.0.1", "192.0.2.1"}) {
+    log += std::string(ip) +
+           " - - [30/Jan/2026:09:00:00 +0000] \"GET /api/v1/devices/x HTTP/1.1\" 404 10 \"-\" "
+           "\"curl/8\"\n";
+  }
+  ScanOptions opt;
+  opt.rule_dirs = {(dir_ / "rules").string()};
+  opt.log_files = {Write("burst.log", log)};
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  auto alerts = Alerts();
+  ASSERT_EQ(alerts.size(), 1u) << out_.str();
+  EXPECT_EQ(alerts[0]["rule"], "0d0d0d0d-0000-4000-8000-000000000005");
+  EXPECT_EQ(alerts[0]["line"], 3);
+  EXPECT_EQ(alerts[0]["source_ip"], "192.0.2.1");
+  EXPECT_EQ(alerts[0]["correlation"]["value"], 1);
 }
 
 // Behind a load balancer (10.0.0.2) nginx logs the balancer as every client, and the client in
