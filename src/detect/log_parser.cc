@@ -1,5 +1,6 @@
 #include "detect/log_parser.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -299,7 +300,7 @@ struct JsonAlias {
   std::string_view key;
   Field field;
 };
-constexpr std::array<JsonAlias, 35> kJsonAliases = {{
+constexpr std::array<JsonAlias, 36> kJsonAliases = {{
     {"remote_addr", Field::kSourceIp},
     {"client.ip", Field::kSourceIp},
     {"url.full", Field::kUrlOriginal},
@@ -320,6 +321,7 @@ constexpr std::array<JsonAlias, 35> kJsonAliases = {{
     {"http_user_agent", Field::kUserAgentOriginal},
     {"user_agent", Field::kUserAgentOriginal},
     {"useragent", Field::kUserAgentOriginal},
+    {"user-agent", Field::kUserAgentOriginal},
     {"http_referer", Field::kHttpRequestReferrer},
     {"referer", Field::kHttpRequestReferrer},
     {"referrer", Field::kHttpRequestReferrer},
@@ -345,6 +347,17 @@ std::optional<Field> JsonKeyField(std::string_view key) {
     return m;
   }();
   auto it = kByAlias.find(key);
+  if (it != kByAlias.end()) return it->second;
+  // Shippers write header keys as they were sent ("X-Forwarded-For", "User-Agent"): the aliases
+  // are compared without case.
+  if (std::none_of(key.begin(), key.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    return std::nullopt;
+  }
+  std::string lower(key);
+  for (char& c : lower) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  it = kByAlias.find(lower);
   return it == kByAlias.end() ? std::nullopt : std::optional<Field>(it->second);
 }
 

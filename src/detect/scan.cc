@@ -385,27 +385,19 @@ struct ScanTotals {
   std::vector<std::string> errors;  // batches that could not be matched
 };
 
-// --trusted-proxy, checked by RunScanCommand before any scan starts.
-ProxyTrust LogProxyTrust(const ScanOptions& opt) {
-  ProxyTrust trust;
-  for (const std::string& entry : opt.trusted_proxies) {
-    if (auto proxy = ParseTrustedProxy(entry); proxy.ok()) trust.proxies.push_back(*proxy);
-  }
-  return trust;
-}
-
 // What one matching thread owns: a matcher (its own Vectorscan scratch) and an event.
 class BatchMatcher {
  public:
   BatchMatcher(const ScanOptions& opt, const RuleSet& rules, const LinkedCorrelations& links,
-               const IocStore& iocs, int64_t now, const std::vector<std::string>& files)
+               const IocStore& iocs, int64_t now, const std::vector<std::string>& files,
+               const ProxyTrust& proxies)
       : opt_(opt),
         rules_(rules),
         links_(links),
         iocs_(iocs),
         now_(now),
         files_(files),
-        proxies_(LogProxyTrust(opt)),
+        proxies_(proxies),
         matcher_(rules) {}
 
   void Run(Batch* b) {
@@ -474,7 +466,7 @@ class BatchMatcher {
   const IocStore& iocs_;
   int64_t now_;
   const std::vector<std::string>& files_;
-  const ProxyTrust proxies_;
+  const ProxyTrust& proxies_;
   RuleMatcher matcher_;
   Event ev_;
   std::vector<uint32_t> hits_;
@@ -486,15 +478,16 @@ class BatchMatcher {
 // With one thread, batches are matched on the caller's thread as they come.
 class ScanPipeline {
  public:
+  // `proxies`: --trusted-proxy, parsed (and checked) by RunScanCommand; outlives the pipeline.
   ScanPipeline(const ScanOptions& opt, const RuleSet& rules, const LinkedCorrelations& links,
-               const IocStore& iocs, int64_t now, std::ostream& out)
+               const IocStore& iocs, int64_t now, const ProxyTrust& proxies, std::ostream& out)
       : opt_(opt),
         rules_(rules),
         links_(links),
         iocs_(iocs),
         now_(now),
         out_(out),
-        proxies_(LogProxyTrust(opt)),
+        proxies_(proxies),
         tracker_(links.rules, kMaxCorrelationKeys) {
     unsigned n = opt.threads;
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
@@ -511,7 +504,8 @@ class ScanPipeline {
     }
     if (threads_ <= 1 && workers_.empty()) {
       threads_ = 1;
-      inline_matcher_ = std::make_unique<BatchMatcher>(opt, rules, links, iocs, now, opt.log_files);
+      inline_matcher_ =
+          std::make_unique<BatchMatcher>(opt, rules, links, iocs, now, opt.log_files, proxies);
     }
   }
 
@@ -590,7 +584,8 @@ class ScanPipeline {
   void Work() {
     std::unique_ptr<BatchMatcher> matcher;
     try {
-      matcher = std::make_unique<BatchMatcher>(opt_, rules_, links_, iocs_, now_, opt_.log_files);
+      matcher = std::make_unique<BatchMatcher>(opt_, rules_, links_, iocs_, now_, opt_.log_files,
+                                               proxies_);
     } catch (const std::exception&) {
       // Every batch this thread takes is then written as failed (RunGuarded).
     }
@@ -804,7 +799,7 @@ class ScanPipeline {
   const IocStore& iocs_;
   int64_t now_;
   std::ostream& out_;
-  const ProxyTrust proxies_;
+  const ProxyTrust& proxies_;
   // The writer's: correlations run where the batches meet in order.
   CorrelationTracker tracker_;
   Event correlation_event_;
@@ -839,11 +834,14 @@ int RunScanCommand(const ScanOptions& opt) {
         << "' (auto, common, combined, epmm, jsonl)\n";
     return 2;
   }
+  ProxyTrust proxies;
   for (const std::string& entry : opt.trusted_proxies) {
-    if (auto proxy = ParseTrustedProxy(entry); !proxy.ok()) {
+    auto proxy = ParseTrustedProxy(entry);
+    if (!proxy.ok()) {
       err << "rampart scan: --trusted-proxy " << proxy.status().message() << "\n";
       return 2;
     }
+    proxies.proxies.push_back(*proxy);
   }
   std::vector<std::string> dirs = opt.rule_dirs;
   if (dirs.empty() && !opt.default_rules_dir.empty()) dirs.push_back(opt.default_rules_dir);
@@ -923,7 +921,7 @@ int RunScanCommand(const ScanOptions& opt) {
         << ") are not loaded: --rules names every rule source\n";
   }
 
-  ScanPipeline pipeline(opt, rules, links, iocs, now, out);
+  ScanPipeline pipeline(opt, rules, links, iocs, now, proxies, out);
   uint64_t total_lines = 0, too_long_lines = 0;
   int exit_code = 0;
   std::vector<std::pair<size_t, LogFormat>> scanned;  // index in opt.log_files, format

@@ -268,6 +268,13 @@ TEST(LogParserTest, NginxMainFormatLogsXForwardedFor) {
       R"({"remote_addr":"10.0.0.2","request":"GET / HTTP/1.1","http_x_forwarded_for":"192.0.2.1, 203.0.113.7"})",
       &ev));
   EXPECT_EQ(ev.Get(Field::kHttpRequestXForwardedFor), "192.0.2.1, 203.0.113.7");
+  // Header keys as a shipper spells them, in any case; field names stay as ECS writes them.
+  ASSERT_TRUE(ParseJsonLine(
+      R"({"Remote_Addr":"10.0.0.2","X-Forwarded-For":"203.0.113.7","User-Agent":"curl/8","Source.IP":"192.0.2.9"})",
+      &ev));
+  EXPECT_EQ(ev.Get(Field::kHttpRequestXForwardedFor), "203.0.113.7");
+  EXPECT_EQ(ev.Get(Field::kUserAgentOriginal), "curl/8");
+  EXPECT_EQ(ev.Get(Field::kSourceIp), "10.0.0.2");
 }
 
 // A line from a trusted proxy is the client's its proxies named: read from the right, past the
