@@ -273,7 +273,8 @@ Result<CorrelationRule> ParseCorrelationRule(std::string_view yaml, std::string_
 // ---------------------------------------------------------------------------------------------
 
 struct CorrelationTracker::KeyState {
-  std::string key;
+  std::string key;  // the entity ("source.ip=..."), then, with a scope, '\0' and the scope
+  size_t entity_size = 0;
   int64_t last_activity = 0;
   // event_count: newest timestamps, oldest first, at most threshold of them, each with the
   // start of what it stands for (itself, or the span of the chained hit it was).
@@ -328,13 +329,14 @@ size_t CorrelationTracker::tracked_keys() const {
 }
 
 void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int64_t now,
-                                 std::vector<CorrelationHit>* hits, const WindowNote* window_note) {
-  Feed(index, slot, ev, now, nullptr, hits, 0, window_note);
+                                 std::vector<CorrelationHit>* hits, const WindowNote* window_note,
+                                 std::string_view scope) {
+  Feed(index, slot, ev, now, nullptr, hits, 0, window_note, scope);
 }
 
 void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_t now,
                               const CorrelationHit* from, std::vector<CorrelationHit>* hits,
-                              int depth, const WindowNote* window_note) {
+                              int depth, const WindowNote* window_note, std::string_view scope) {
   // LinkCorrelations makes no loop; a tracker built from other rules stops here all the same.
   if (index >= rules_.size() || depth > kMaxCorrelationChain) return;
   const CorrelationRule& rule = rules_[index];
@@ -372,6 +374,8 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
     key.append(group_values[i]);
   }
   if (key.empty()) key = "all";
+  const size_t entity_size = key.size();
+  if (!scope.empty()) key.append(1, '\0').append(scope);
   auto it = st.index.find(key);
   if (it == st.index.end()) {
     if (st.index.size() >= max_keys_) {
@@ -381,6 +385,7 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
     }
     st.lru.push_back(KeyState{});
     st.lru.back().key = key;
+    st.lru.back().entity_size = entity_size;
     st.lru.back().seen.assign(rule.rules.size(), 0);
     st.lru.back().seen_first.assign(rule.rules.size(), 0);
     if (rule.decided_at_window_end()) {  // its hit comes later, when no event holds the values
@@ -475,7 +480,7 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
   if (value >= rule.threshold) {
     CorrelationHit hit;
     hit.correlation = index;
-    hit.entity = key;
+    hit.entity = key.substr(0, entity_size);
     hit.value = value;
     hit.first_millis = first;
     hit.values = std::move(counted_values);
@@ -490,7 +495,7 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
     // A copy: the chained correlations' hits are appended to the same vector.
     const CorrelationHit inner = hits->back();
     for (const auto& [outer, outer_slot] : rule.feeds) {
-      Feed(outer, outer_slot, ev, now, &inner, hits, depth + 1, window_note);
+      Feed(outer, outer_slot, ev, now, &inner, hits, depth + 1, window_note, scope);
     }
   }
 }
@@ -539,7 +544,7 @@ void CorrelationTracker::DecideWindow(size_t index, const KeyState& k,
   if (value < rule.threshold || value > rule.maximum) return;
   CorrelationHit hit;
   hit.correlation = index;
-  hit.entity = k.key;
+  hit.entity = k.key.substr(0, k.entity_size);
   hit.value = value;
   hit.first_millis = k.window_reach;
   hit.group = k.group;

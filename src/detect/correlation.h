@@ -155,9 +155,11 @@ class CorrelationTracker {
   // CorrelationRule::alerts before raising one.
   // `window_note`: for a correlation decided at its window's end, what to keep of this event if
   // it is the window's latest (without one, an empty note and the event's time as its arrival).
-  // NeedsWindowNote says when to give one.
+  // NeedsWindowNote says when to give one. `scope`: events of different scopes (the live engine's
+  // institutions) never share a window, so that an alert raised for one holds only its events.
   void OnMatch(size_t index, size_t slot, const Event& ev, int64_t now_millis,
-               std::vector<CorrelationHit>* hits, const WindowNote* window_note = nullptr);
+               std::vector<CorrelationHit>* hits, const WindowNote* window_note = nullptr,
+               std::string_view scope = {});
   // Forgets keys whose last activity is older than their window (windows decided at their end
   // are left to the two calls below).
   void Sweep(int64_t now_millis);
@@ -183,7 +185,7 @@ class CorrelationTracker {
   // `from`: the hit of a chained correlation that feeds this one, else null.
   void Feed(size_t index, size_t slot, const Event& ev, int64_t now_millis,
             const CorrelationHit* from, std::vector<CorrelationHit>* hits, int depth,
-            const WindowNote* window_note);
+            const WindowNote* window_note, std::string_view scope);
   // Counts one event in the key's tumbling window, deciding the window before it first when the
   // event lies a timespan or more from it.
   // `span_start`: where what this match stands for begins (a chained hit's first event).

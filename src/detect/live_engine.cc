@@ -791,15 +791,16 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
             Evidence(se, ts));
     }
     for (const auto& [index, slot] : feeds_[h]) {
+      // Per institution: an alert raised for one holds none of another's events.
       if (!tracker_->NeedsWindowNote(index)) {
-        tracker_->OnMatch(index, slot, ev, ts, &corr_hits_);
+        tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, nullptr, inst);
         continue;
       }
       // Decided later, in Housekeeping, with no event at hand: keep this one's institution and
       // evidence, and when it arrived (a followed log's times may lag the clock).
       const std::string note = WindowNoteOf(inst, se, ts);
       const WindowNote window_note{note, clock_->NowMillis()};
-      tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, &window_note);
+      tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, &window_note, inst);
     }
   }
   for (const auto& hit : corr_hits_) {

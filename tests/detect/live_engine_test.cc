@@ -43,6 +43,18 @@ tags: [attack.t1087]
           correlation};
 }
 
+// Three distinct device paths probed by one address within 30 minutes.
+constexpr std::string_view kDistinctIds = R"(title: Distinct ids
+id: distinct-404
+correlation:
+  type: value_count
+  rules: [device_404]
+  group-by: [source.ip]
+  timespan: 30m
+  condition: {gte: 3, field: url.path}
+tags: [attack.t1087]
+)";
+
 SecurityEvent Probe(const std::string& ip, const std::string& path, int status = 404) {
   SecurityEvent ev("http.request");
   ev.Set("source.ip", ip).Set("url.path", path).Set("url.original", path);
@@ -354,16 +366,7 @@ level: high
 
 TEST(LiveEngineTest, ValueCountCountsDistinctValuesInTheWindow) {
   LiveEngineOptions opt;
-  opt.rule_texts = RulesWithCorrelation(R"(title: Distinct ids
-id: distinct-404
-correlation:
-  type: value_count
-  rules: [device_404]
-  group-by: [source.ip]
-  timespan: 30m
-  condition: {gte: 3, field: url.path}
-tags: [attack.t1087]
-)");
+  opt.rule_texts = RulesWithCorrelation(std::string(kDistinctIds));
   Harness h(opt);
   h.At(0, Probe("192.0.2.9", "/api/v1/devices/a"));
   h.At(60, Probe("192.0.2.9", "/api/v1/devices/a"));
@@ -386,6 +389,33 @@ tags: [attack.t1087]
   EXPECT_EQ(alerts[0].first_seen_ms, kStart + 120 * 1000);
   EXPECT_EQ(alerts[0].last_seen_ms, kStart + 1910 * 1000);
   EXPECT_EQ(alerts[0].count, 3);
+}
+
+// Institutions never share a window: an alert raised for one lists none of another's ids, even
+// when their signed-in users come from one address.
+TEST(LiveEngineTest, InstitutionsNeverShareACorrelationWindow) {
+  LiveEngineOptions opt;
+  opt.rule_texts = RulesWithCorrelation(std::string(kDistinctIds));
+  Harness h(opt);
+  auto from = [](const std::string& institution, const std::string& path) {
+    SecurityEvent ev = Probe("192.0.2.9", path);
+    ev.institution_id = institution;
+    return ev;
+  };
+  h.At(0, from("inst-a", "/api/v1/devices/a1"));
+  h.At(1, from("inst-b", "/api/v1/devices/b1"));
+  h.At(2, from("inst-a", "/api/v1/devices/a2"));
+  h.At(3, from("inst-b", "/api/v1/devices/b2"));
+  EXPECT_TRUE(h.rec.Take().empty()) << "two ids in each institution";
+  h.At(4, from("inst-b", "/api/v1/devices/b3"));
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].institution_id, "inst-b");
+  EXPECT_EQ(alerts[0].entity, "source.ip=192.0.2.9") << "the scope is not part of the entity";
+  EXPECT_EQ(
+      nlohmann::json::parse(alerts[0].evidence[0])["correlation.values"],
+      nlohmann::json::array({"/api/v1/devices/b1", "/api/v1/devices/b2", "/api/v1/devices/b3"}));
+  EXPECT_EQ(h.engine->stats().tracked_keys, 1u) << "inst-a's window is still open";
 }
 
 // An event without the counted field is not one more value; one without the group-by field
