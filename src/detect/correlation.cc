@@ -273,8 +273,10 @@ Result<CorrelationRule> ParseCorrelationRule(std::string_view yaml, std::string_
 // ---------------------------------------------------------------------------------------------
 
 struct CorrelationTracker::KeyState {
-  std::string key;  // the entity ("source.ip=..."), then, with a scope, '\0' and the scope
-  size_t entity_size = 0;
+  // The scope's length, ':', the scope, then the entity ("source.ip=..."): the length keeps a
+  // value that holds a separator from reaching another scope's window.
+  std::string key;
+  size_t entity_offset = 0;
   int64_t last_activity = 0;
   // event_count: newest timestamps, oldest first, at most threshold of them, each with the
   // start of what it stands for (itself, or the span of the chained hit it was).
@@ -374,8 +376,12 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
     key.append(group_values[i]);
   }
   if (key.empty()) key = "all";
-  const size_t entity_size = key.size();
-  if (!scope.empty()) key.append(1, '\0').append(scope);
+  std::string entity = std::move(key);
+  key = std::to_string(scope.size());
+  key.push_back(':');
+  key.append(scope);
+  const size_t entity_offset = key.size();
+  key.append(entity);
   auto it = st.index.find(key);
   if (it == st.index.end()) {
     if (st.index.size() >= max_keys_) {
@@ -385,7 +391,7 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
     }
     st.lru.push_back(KeyState{});
     st.lru.back().key = key;
-    st.lru.back().entity_size = entity_size;
+    st.lru.back().entity_offset = entity_offset;
     st.lru.back().seen.assign(rule.rules.size(), 0);
     st.lru.back().seen_first.assign(rule.rules.size(), 0);
     if (rule.decided_at_window_end()) {  // its hit comes later, when no event holds the values
@@ -480,7 +486,7 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
   if (value >= rule.threshold) {
     CorrelationHit hit;
     hit.correlation = index;
-    hit.entity = key.substr(0, entity_size);
+    hit.entity = std::move(entity);
     hit.value = value;
     hit.first_millis = first;
     hit.values = std::move(counted_values);
@@ -544,7 +550,7 @@ void CorrelationTracker::DecideWindow(size_t index, const KeyState& k,
   if (value < rule.threshold || value > rule.maximum) return;
   CorrelationHit hit;
   hit.correlation = index;
-  hit.entity = k.key.substr(0, k.entity_size);
+  hit.entity = k.key.substr(k.entity_offset);
   hit.value = value;
   hit.first_millis = k.window_reach;
   hit.group = k.group;

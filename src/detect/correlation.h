@@ -114,7 +114,8 @@ struct CorrelationHit {
 };
 
 // What OnMatch keeps, for a window decided when it closes, of the last event counted: the
-// caller's note (the log line, or the evidence and institution) and when the event reached the
+// caller's note (where the line is and what an alert prints of it, or the institution and the
+// evidence) and when the event reached the
 // engine (by the engine's clock; CloseIdleWindows compares it, as log times may lag).
 struct WindowNote {
   std::string_view note;

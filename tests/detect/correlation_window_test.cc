@@ -209,6 +209,29 @@ TEST(CorrelationWindowTest, EvictedWindowsAreCountedNotDecided) {
   EXPECT_EQ(hits[1].entity, "source.ip=192.0.2.3");
 }
 
+// Scopes (the live engine's institutions) never share a window, whatever bytes a group value
+// holds: a value spelled as another scope's key does not reach that scope's window.
+TEST(CorrelationWindowTest, AScopeIsNeverReachedThroughAGroupValue) {
+  auto rule = ParseCorrelationRule(
+      "title: Two\nid: two\ncorrelation:\n  type: event_count\n  rules: [a]\n"
+      "  group-by: [source.ip]\n  timespan: 10m\n  condition: {gte: 2}\n",
+      "two.yml");
+  ASSERT_TRUE(rule.ok()) << rule.status().message();
+  CorrelationTracker tracker({*rule}, 10);
+  const std::string forged("192.0.2.1\0inst-a", 16);
+  Event scoped, unscoped;
+  scoped.Set(Field::kSourceIp, "192.0.2.1");
+  unscoped.Set(Field::kSourceIp, forged);
+  std::vector<CorrelationHit> hits;
+  tracker.OnMatch(0, 0, scoped, 0, &hits, nullptr, "inst-a");
+  tracker.OnMatch(0, 0, unscoped, 1000, &hits);
+  EXPECT_TRUE(hits.empty());
+  EXPECT_EQ(tracker.tracked_keys(), 2u);
+  tracker.OnMatch(0, 0, scoped, 2000, &hits, nullptr, "inst-a");
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].entity, "source.ip=192.0.2.1") << "the scope is not part of the entity";
+}
+
 // A correlation decided at its window's end has no event for a chain to group by.
 TEST(CorrelationWindowTest, ABoundedCorrelationCannotFeedAnother) {
   RuleSetBuilder builder;
