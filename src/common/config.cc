@@ -1,5 +1,8 @@
 #include "common/config.h"
 
+#include <algorithm>
+#include <map>
+
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -92,6 +95,22 @@ Status ReadStringList(const YAML::Node& node, const std::string& key,
       return Status::InvalidArgument("config: '" + key + "' must be a list of strings");
     }
     values.push_back(v.as<std::string>());
+  }
+  *out = std::move(values);
+  return Status::Ok();
+}
+
+Status ReadStringMap(const YAML::Node& node, const std::string& key,
+                     std::map<std::string, std::string>* out) {
+  if (!node.IsMap()) {
+    return Status::InvalidArgument("config: '" + key + "' must be a map of strings to strings");
+  }
+  std::map<std::string, std::string> values;
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar() || !kv.second.IsScalar()) {
+      return Status::InvalidArgument("config: '" + key + "' must be a map of strings to strings");
+    }
+    values[kv.first.as<std::string>()] = kv.second.as<std::string>();
   }
   *out = std::move(values);
   return Status::Ok();
@@ -376,6 +395,8 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
           return Status::InvalidArgument("config: '" + name + "' paths must be absolute");
         }
       }
+    } else if (key == "follow_formats") {
+      RAMPART_RETURN_IF_ERROR(ReadStringMap(v, name, &d->follow_formats));
     } else if (key == "log_trusted_proxies") {
       RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->log_trusted_proxies));
       RAMPART_RETURN_IF_ERROR(CheckTrustedProxies(d->log_trusted_proxies, name));
@@ -412,6 +433,18 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
       RAMPART_RETURN_IF_ERROR(ReadPositive(v, name, &d->integrity_rescan_seconds));
     } else {
       return Status::InvalidArgument("config: unknown key '" + name + "'");
+    }
+  }
+  // A layout for a file that is not followed is a typo that would leave the file read by the
+  // built-in formats' guesses.
+  for (const auto& [path, format] : d->follow_formats) {
+    if (std::find(d->follow.begin(), d->follow.end(), path) == d->follow.end()) {
+      return Status::InvalidArgument("config: 'detection.follow_formats' names '" + path +
+                                     "', which is not in 'detection.follow'");
+    }
+    if (!format.starts_with("nginx:") && !format.starts_with("apache:")) {
+      return Status::InvalidArgument("config: 'detection.follow_formats." + path +
+                                     "' must start with 'nginx:' or 'apache:'");
     }
   }
   return CheckSyslogTls(*d);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -89,7 +90,11 @@ struct DetectionConfig {
   // Event sources besides the server's own requests (detect/log_follower.h, detect/syslog.h).
   std::vector<std::string> follow;    // absolute paths of log files followed like tail -F
   uint32_t follow_poll_millis = 250;  // how often followed files are looked at
-  std::string syslog_listen;          // "host:port" for UDP and TCP syslog input; empty: off
+  // Followed files whose lines are in a layout of their own: path (as in `follow`) to
+  // "nginx:" + log_format string or "apache:" + LogFormat string (detect/custom_log_format.h).
+  // The others' format is recognised from their first lines.
+  std::map<std::string, std::string> follow_formats;
+  std::string syslog_listen;  // "host:port" for UDP and TCP syslog input; empty: off
   // Reverse proxies in front of the web servers whose access logs are followed or sent over
   // syslog: a line whose client is one of them is attributed to the client its
   // X-Forwarded-For names (common/forwarded.h). Addresses or CIDR ranges; [] none.

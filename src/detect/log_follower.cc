@@ -17,11 +17,13 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <thread>
 #include <unordered_map>
 
 #include "common/files.h"
 #include "common/log.h"
+#include "detect/custom_log_format.h"
 #include "detect/event.h"
 #include "detect/log_parser.h"
 
@@ -253,6 +255,7 @@ class LogFollower::Impl {
     std::string pending;    // bytes after the last newline
     bool skipping = false;  // inside a line over kMaxLineBytes: discard up to its newline
     std::optional<LineParser> parser;
+    const CustomLogFormat* layout = nullptr;  // the declared layout, or null: recognised
     uint64_t parse_errors = 0;
     uint64_t format_changes = 0;
     bool warned_not_regular = false;
@@ -266,6 +269,14 @@ class LogFollower::Impl {
   bool ReadAvailable(Tracked& t, size_t* budget);
   void ProcessChunk(Tracked& t, std::string_view chunk, size_t* budget);
   void HandleLine(Tracked& t, std::string_view line);
+  // The file's declared layout, else the format its sample lines are in.
+  static void ChooseParser(Tracked& t, std::span<const std::string_view> sample) {
+    if (t.layout != nullptr) {
+      t.parser.emplace(t.layout);
+    } else {
+      t.parser.emplace(DetectFormat(sample));
+    }
+  }
   void StepBack(Tracked& t, size_t line_bytes, size_t* budget);
   bool refused_ = false;  // HandleLine could not hand the line over (stopping, queue full)
   void SkipOversized(const Tracked& t, uint64_t line);
@@ -316,7 +327,16 @@ Status LogFollower::Impl::Init() {
     }
     Tracked t;
     t.path = path;
+    if (auto layout = options_.layouts.find(path); layout != options_.layouts.end()) {
+      t.layout = layout->second.get();
+    }
     files_.push_back(std::move(t));
+  }
+  for (const auto& [path, layout] : options_.layouts) {
+    if (layout == nullptr ||
+        std::find(options_.paths.begin(), options_.paths.end(), path) == options_.paths.end()) {
+      return Status::InvalidArgument("a layout is given for '" + path + "', which is not followed");
+    }
   }
   for (Tracked& t : files_) {
     auto it = saved.find(t.path);
@@ -475,7 +495,7 @@ void LogFollower::Impl::FinishFile(Tracked& t) {
     t.pending.clear();
     if (!t.parser) {
       std::string_view one[] = {last};
-      t.parser.emplace(DetectFormat(one));
+      ChooseParser(t, one);
     }
     HandleLine(t, last);
   }
@@ -507,7 +527,7 @@ void LogFollower::Impl::ProcessChunk(Tracked& t, std::string_view chunk, size_t*
       if (l.size() <= kMaxLineBytes && !IsBinary(l)) sample.push_back(l);
       rest.remove_prefix(nl + 1);
     }
-    if (!sample.empty()) t.parser.emplace(DetectFormat(sample));
+    if (!sample.empty()) ChooseParser(t, sample);
   }
   size_t start = 0;
   while (start < chunk.size()) {
@@ -539,7 +559,7 @@ void LogFollower::Impl::ProcessChunk(Tracked& t, std::string_view chunk, size_t*
     if (!t.parser) {
       // The sample had only binary or oversized lines; decide on the next good one.
       std::string_view one[] = {piece};
-      t.parser.emplace(DetectFormat(one));
+      ChooseParser(t, one);
     }
     if (t.pending.empty()) {
       HandleLine(t, piece);
@@ -600,10 +620,11 @@ void LogFollower::Impl::HandleLine(Tracked& t, std::string_view line) {
     // (a file being written often holds one line when first read): a line of another format
     // that parses as such moves the file to it, rather than leave the rest of it unread.
     // The access-log formats share one parser: only JSON against access log is a change.
+    // A declared layout is not second-guessed.
     std::string_view one[] = {line};
-    LogFormat other = DetectFormat(one);
+    LogFormat other = t.layout != nullptr ? LogFormat::kCustom : DetectFormat(one);
     const bool json_now = t.parser->format() == LogFormat::kJsonLines;
-    if ((other == LogFormat::kJsonLines) != json_now) {
+    if (other != LogFormat::kCustom && (other == LogFormat::kJsonLines) != json_now) {
       LineParser candidate(other);
       if (candidate.Parse(line, &event_)) {
         if (++t.format_changes <= kLoggedParseErrors) {

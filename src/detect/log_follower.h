@@ -29,12 +29,14 @@
 // the engine; `rampart scan` is the tool for history.
 // Each file's format is detected from its first lines (log_parser.h DetectFormat); a later line
 // that fails it but parses in the format it looks like moves the file to that format (a
-// banner first must not blind the rest). Events carry
+// banner first must not blind the rest). A file given a layout of its own
+// (FollowerOptions::layouts) is read in that layout only. Events carry
 // the parsed fields plus `log.file.path` and `log.file.line`.
 // Thread safety: Start/Stop/PollOnce from one controlling thread; stats() from any thread.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +46,8 @@
 #include "common/status.h"
 
 namespace rampart::detect {
+
+class CustomLogFormat;
 
 struct FollowerOptions {
   std::vector<std::string> paths;
@@ -55,6 +59,8 @@ struct FollowerOptions {
   // Reverse proxies in front of the servers that write the files: their lines are attributed
   // to the forwarded client (AttributeToForwardedClient, detect/log_parser.h).
   ProxyTrust log_proxies;
+  // Paths (each one of `paths`) whose lines are in a declared layout (custom_log_format.h).
+  std::map<std::string, std::shared_ptr<const CustomLogFormat>> layouts;
 };
 
 struct FollowerStats {

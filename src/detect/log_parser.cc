@@ -15,6 +15,7 @@
 
 #include "common/forwarded.h"
 #include "common/text.h"
+#include "detect/custom_log_format.h"
 
 namespace rampart::detect {
 namespace {
@@ -258,6 +259,8 @@ bool IsBracketedAddress(const char* s, size_t n, size_t pos) {
   return i < n && s[i] == ' ';
 }
 
+}  // namespace
+
 void SetNumber(Field f, std::string_view text, Event* ev) {
   if (text.empty() || text == "-") return;
   ev->Set(f, text);
@@ -294,6 +297,21 @@ void SetRequestLine(std::string_view req, Event* ev) {
   }
   SetUrlFields(rest, ev);
 }
+
+std::string_view VirtualHostName(std::string_view vhost) {
+  // "host:port", or "[v6]:port".
+  size_t colon = vhost.rfind(':');
+  if (colon != std::string_view::npos &&
+      AllDigits(std::string_view(vhost.data() + colon + 1, vhost.size() - colon - 1))) {
+    vhost = std::string_view(vhost.data(), colon);
+  }
+  if (vhost.size() > 2 && vhost.front() == '[' && vhost.back() == ']') {
+    vhost = std::string_view(vhost.data() + 1, vhost.size() - 2);
+  }
+  return vhost;
+}
+
+namespace {
 
 // Maps the JSON key (flattened with dots) to a field. ECS names map to themselves.
 struct JsonAlias {
@@ -439,6 +457,8 @@ std::string_view LogFormatName(LogFormat format) {
       return "epmm";
     case LogFormat::kJsonLines:
       return "jsonl";
+    case LogFormat::kCustom:
+      return "custom";
   }
   return "unknown";
 }
@@ -696,17 +716,7 @@ bool ParseAccessLogLine(std::string_view line, Event* ev) {
   ev->set_timestamp_millis(*ts);
   size_t first = 0;
   if (count == 4) {
-    std::string_view vhost = pre[0];
-    // "host:port", or "[v6]:port".
-    size_t colon = vhost.rfind(':');
-    if (colon != std::string_view::npos &&
-        AllDigits(std::string_view(vhost.data() + colon + 1, vhost.size() - colon - 1))) {
-      vhost = std::string_view(vhost.data(), colon);
-    }
-    if (vhost.size() > 2 && vhost.front() == '[' && vhost.back() == ']') {
-      vhost = std::string_view(vhost.data() + 1, vhost.size() - 2);
-    }
-    ev->Set(Field::kDestinationDomain, vhost);
+    ev->Set(Field::kDestinationDomain, VirtualHostName(pre[0]));
     first = 1;
   }
   ev->Set(Field::kSourceIp, pre[first]);
@@ -799,6 +809,7 @@ bool ParseJsonLine(std::string_view line, Event* ev) {
 }
 
 bool ParseInOtherFamily(std::string_view line, LogFormat format, Event* ev) {
+  if (format == LogFormat::kCustom) return false;
   return format == LogFormat::kJsonLines ? ParseAccessLogLine(line, ev) : ParseJsonLine(line, ev);
 }
 
@@ -837,8 +848,12 @@ bool LineParser::Parse(std::string_view line, Event* ev) {
     std::string_view one[] = {line};
     format_ = DetectFormat(one);
   }
-  bool ok =
-      format_ == LogFormat::kJsonLines ? ParseJsonLine(line, ev) : ParseAccessLogLine(line, ev);
+  bool ok;
+  if (format_ == LogFormat::kCustom) {
+    ok = layout_ != nullptr && layout_->Parse(line, ev);
+  } else {
+    ok = format_ == LogFormat::kJsonLines ? ParseJsonLine(line, ev) : ParseAccessLogLine(line, ev);
+  }
   if (!ok) ++errors_;
   return ok;
 }

@@ -28,9 +28,13 @@ enum class LogFormat {
   kCombined,   // common + "referer" "user-agent" ["x-forwarded-for"] (the rest is ignored)
   kEpmm,       // Ivanti EPMM / Apache vhost_combined: "vhost:port" before the combined fields
   kJsonLines,  // one JSON object per line, ECS names (flat or nested) or nginx variable names
+  kCustom,     // a layout the administrator declared (detect/custom_log_format.h)
 };
 
+class CustomLogFormat;
+
 std::string_view LogFormatName(LogFormat format);
+// Any format but kCustom, which takes a format string (CustomLogFormat::Compile).
 std::optional<LogFormat> LogFormatFromName(std::string_view name);
 
 // Parses common, combined and EPMM lines alike (the prefix and the trailing quoted fields are
@@ -58,7 +62,8 @@ bool ParseJsonLine(std::string_view line, Event* ev);
 
 // For a line its file's format refuses: parses it as the other family would (JSON lines
 // against the access-log formats, which share one parser), so that a file that changed format
-// part way is still read. False when it does not parse there either.
+// part way is still read. False when it does not parse there either, and always for kCustom: a
+// declared layout is not second-guessed.
 bool ParseInOtherFamily(std::string_view line, LogFormat format, Event* ev);
 
 // Picks the format that parses most of the sample lines (empty lines ignored); kCombined when
@@ -72,6 +77,13 @@ std::optional<int64_t> ParseLogTime(std::string_view text);
 // Splits an HTTP request target into url.* fields (and destination.domain for absolute URLs),
 // percent-decoding path, query and original for matching.
 void SetUrlFields(std::string_view target, Event* ev);
+// Splits a request line ("GET /path?q HTTP/1.1") into http.request.method and the url.*
+// fields; one of another shape ("-" aside) is kept whole in url.original, so rules still see it.
+void SetRequestLine(std::string_view request, Event* ev);
+// Sets a status code or a size, and its numeric view when the text is a decimal in range.
+void SetNumber(Field field, std::string_view text, Event* ev);
+// The host of a "host:port" or "[v6]:port" virtual host.
+std::string_view VirtualHostName(std::string_view host_and_port);
 
 namespace internal {
 
@@ -95,6 +107,9 @@ class ApacheTimeCache {
 class LineParser {
  public:
   explicit LineParser(LogFormat format) : format_(format) {}
+  // format() is kCustom; `layout` must outlive the parser.
+  explicit LineParser(const CustomLogFormat* layout)
+      : format_(LogFormat::kCustom), layout_(layout) {}
 
   // Returns false (and counts a parse error) for a malformed line or one over kMaxLineBytes.
   bool Parse(std::string_view line, Event* ev);
@@ -105,6 +120,7 @@ class LineParser {
 
  private:
   LogFormat format_;
+  const CustomLogFormat* layout_ = nullptr;
   uint64_t lines_ = 0;
   uint64_t errors_ = 0;
 };

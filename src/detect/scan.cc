@@ -28,6 +28,7 @@
 #include "common/json_util.h"
 #include "common/text.h"
 #include "detect/correlation.h"
+#include "detect/custom_log_format.h"
 #include "detect/hs_runtime.h"
 #include "detect/ioc.h"
 #include "detect/log_file_source.h"
@@ -330,7 +331,15 @@ class Batch {
   static constexpr size_t kMaxLines = 4096;
   static constexpr size_t kMaxBytes = 1 << 21;
 
-  Batch(size_t file, LogFormat format) : file_(file), format_(format) { text_.reserve(kMaxBytes); }
+  // `layout` is the declared layout when format is kCustom, else null.
+  Batch(size_t file, LogFormat format, const CustomLogFormat* layout)
+      : file_(file), format_(format), layout_(layout) {
+    text_.reserve(kMaxBytes);
+  }
+
+  LineParser NewParser() const {
+    return format_ == LogFormat::kCustom ? LineParser(layout_) : LineParser(format_);
+  }
 
   void Add(std::string_view line, uint64_t line_no) {
     lines_.push_back({text_.size(), line.size(), line_no});
@@ -344,6 +353,7 @@ class Batch {
   };
   size_t file_;
   LogFormat format_;
+  const CustomLogFormat* layout_;
   uint64_t seq_ = 0;
   std::string text_;
   std::vector<Line> lines_;
@@ -402,7 +412,7 @@ class BatchMatcher {
 
   void Run(Batch* b) {
     std::string out;
-    LineParser parser(b->format_);
+    LineParser parser = b->NewParser();
     std::vector<uint64_t> per_rule(rules_.size(), 0);
     const std::string& path = files_[b->file_];
     matcher_.PrepareLines(b->text_);
@@ -513,8 +523,8 @@ class ScanPipeline {
 
   unsigned threads() const { return threads_; }
 
-  std::unique_ptr<Batch> NewBatch(size_t file, LogFormat format) {
-    return std::make_unique<Batch>(file, format);
+  std::unique_ptr<Batch> NewBatch(size_t file, LogFormat format, const CustomLogFormat* layout) {
+    return std::make_unique<Batch>(file, format, layout);
   }
 
   void Submit(std::unique_ptr<Batch> batch) {
@@ -645,7 +655,7 @@ class ScanPipeline {
   // (the writer sees every batch in that order, one at a time): a correlation fires on the line
   // that completes it, across batches and files alike.
   void Correlate(const Batch& b) {
-    LineParser parser(b.format_);
+    LineParser parser = b.NewParser();
     std::string out;
     int64_t latest = 0;
     for (const Batch::CorrelationFeed& feed : b.feeds_) {
@@ -829,11 +839,23 @@ int RunScanCommand(const ScanOptions& opt) {
     return 2;
   }
   auto log_format = LogFormatFromName(opt.log_format);
+  std::optional<CustomLogFormat> layout;
+  if (!log_format &&
+      (opt.log_format.starts_with("nginx:") || opt.log_format.starts_with("apache:"))) {
+    auto compiled = CustomLogFormat::Compile(opt.log_format);
+    if (!compiled.ok()) {
+      err << "rampart scan: --log-format: " << TerminalSafe(compiled.status().message()) << "\n";
+      return 2;
+    }
+    layout.emplace(std::move(compiled).value());
+    log_format = LogFormat::kCustom;
+  }
   if (!log_format) {
-    err << "rampart scan: unknown log format '" << opt.log_format
-        << "' (auto, common, combined, epmm, jsonl)\n";
+    err << "rampart scan: unknown log format '" << TerminalSafe(opt.log_format)
+        << "' (auto, common, combined, epmm, jsonl, nginx:FORMAT or apache:FORMAT)\n";
     return 2;
   }
+  const CustomLogFormat* declared_layout = layout ? &*layout : nullptr;
   ProxyTrust proxies;
   for (const std::string& entry : opt.trusted_proxies) {
     auto proxy = ParseTrustedProxy(entry);
@@ -945,7 +967,7 @@ int RunScanCommand(const ScanOptions& opt) {
       err << "rampart scan: " << path << ": format " << LogFormatName(format) << "\n";
     }
     scanned.emplace_back(file, format);
-    auto batch = pipeline.NewBatch(file, format);
+    auto batch = pipeline.NewBatch(file, format, declared_layout);
     uint64_t line_no = 0;
     std::string_view line;
     bool too_long = false;
@@ -964,7 +986,7 @@ int RunScanCommand(const ScanOptions& opt) {
       batch->Add(line, line_no);
       if (batch->full()) {
         pipeline.Submit(std::move(batch));
-        batch = pipeline.NewBatch(file, format);
+        batch = pipeline.NewBatch(file, format, declared_layout);
       }
     }
     pipeline.Submit(std::move(batch));
@@ -1002,8 +1024,10 @@ int RunScanCommand(const ScanOptions& opt) {
     }
     if (f.parse_errors > 0) {
       err << "rampart scan: " << opt.log_files[file] << ": " << f.parse_errors << " of " << f.lines
-          << " lines not in " << LogFormatName(format) << " format (first at line "
-          << f.first_parse_error << ")\n";
+          << " lines not in "
+          << (format == LogFormat::kCustom ? std::string("the --log-format layout")
+                                           : std::string(LogFormatName(format)) + " format")
+          << " (first at line " << f.first_parse_error << ")\n";
     }
   }
   uint64_t parse_errors = too_long_lines;

@@ -24,7 +24,9 @@ struct ScanOptions {
   std::vector<std::string> ioc_files;
   // --format: "jsonl" (one JSON object per alert) or "text".
   std::string output_format = "jsonl";
-  // --log-format: "auto" (per file, from its first lines), "common", "combined", "epmm", "jsonl".
+  // --log-format: "auto" (per file, from its first lines), "common", "combined", "epmm", "jsonl",
+  // or a layout of one's own for every file: "nginx:" + a log_format string or "apache:" + a
+  // LogFormat string (detect/custom_log_format.h).
   std::string log_format = "auto";
   // --trusted-proxy ADDRESS|CIDR (repeatable): reverse proxies in front of the server that wrote
   // the logs. A line whose client is one of them and that logged X-Forwarded-For is attributed

@@ -167,8 +167,9 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   scan_cmd->add_option("--format", scan.output_format, "Alert output: jsonl or text")
       ->check(CLI::IsMember({"jsonl", "text"}));
-  scan_cmd->add_option("--log-format", scan.log_format, "auto, common, combined, epmm or jsonl")
-      ->check(CLI::IsMember({"auto", "common", "combined", "epmm", "jsonl"}));
+  scan_cmd->add_option("--log-format", scan.log_format,
+                       "auto, common, combined, epmm, jsonl, or a layout of your own: "
+                       "'nginx:<log_format string>' or 'apache:<LogFormat string>'");
   scan_cmd
       ->add_option("--trusted-proxy", scan.trusted_proxies,
                    "Address or CIDR range of a reverse proxy in front of the logging server "

@@ -22,6 +22,7 @@
 #include "common/forwarded.h"
 #include "common/ip.h"
 #include "common/log.h"
+#include "detect/custom_log_format.h"
 #include "detect/file_integrity.h"
 #include "detect/log_follower.h"
 #include "detect/reload_watch.h"
@@ -348,6 +349,14 @@ int Serve(const ServeOptions& options) {
       fo.paths = config.detection.follow;
       fo.positions_file = detect_dir + "/positions.json";
       fo.poll_millis = config.detection.follow_poll_millis;
+      for (const auto& [path, spec] : config.detection.follow_formats) {
+        auto layout = detect::CustomLogFormat::Compile(spec);
+        if (!layout.ok()) {
+          return Fail("detection.follow_formats: " + path + ": " + layout.status().message());
+        }
+        fo.layouts[path] =
+            std::make_shared<const detect::CustomLogFormat>(std::move(layout).value());
+      }
       auto f = detect::LogFollower::Create(std::move(fo), engine.get());
       if (!f.ok()) return Fail("detection.follow: " + f.status().message());
       follower = std::move(f).value();

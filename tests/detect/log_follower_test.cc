@@ -12,6 +12,8 @@
 #include <mutex>
 #include <random>
 
+#include "common/ip.h"
+#include "detect/custom_log_format.h"
 #include "detect/log_parser.h"
 #include "tests/support/capturing_sink.h"
 
@@ -409,6 +411,58 @@ TEST_F(LogFollowerTest, BinaryGarbageIsCountedAndSkipped) {
   EXPECT_EQ(Paths(sink_.Take()), (std::vector<std::string>{"/a", "/b"}));
   EXPECT_EQ(f->stats().binary, 1u);
   EXPECT_EQ(f->stats().lines, 3u);
+}
+
+// A file with a declared layout is read in it alone: from its first line, after a truncation,
+// and with no move to a format its other lines look like; the header it names is the one the
+// forwarded client is read from.
+TEST_F(LogFollowerTest, AFileWithADeclaredLayoutIsReadInItAlone) {
+  auto layout = CustomLogFormat::Compile(
+      R"(nginx:$remote_addr [$time_local] "$request" $status "$http_user_agent" $request_time )"
+      R"("$http_x_forwarded_for")");
+  ASSERT_TRUE(layout.ok()) << layout.status().message();
+  auto line = [](const std::string& path, const std::string& forwarded) {
+    return "10.0.0.2 [30/Jan/2026:09:15:00 +0100] \"GET " + path + " HTTP/1.1\" 200 \"curl/8\" " +
+           "0.003 \"" + forwarded + "\"\n";
+  };
+  FollowerOptions o;
+  o.paths = {log_};
+  o.positions_file = positions_;
+  o.log_proxies = ProxyTrust{{*ParseCidr("10.0.0.0/29")}};
+  o.layouts[log_] = std::make_shared<const CustomLogFormat>(std::move(layout).value());
+  auto created = LogFollower::Create(o, &sink_);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  auto f = std::move(created).value();
+
+  Append(log_, "{\"source.ip\":\"198.51.100.4\",\"url.original\":\"/json\"}\n" +
+                   AccessLine("203.0.113.1", "/combined") + line("/one", "192.0.2.1"));
+  f->PollOnce();
+  auto events = sink_.Take();
+  ASSERT_EQ(events.size(), 1u) << "the JSON and the combined line are not in the layout";
+  EXPECT_EQ(events[0].Get("url.path"), "/one");
+  EXPECT_EQ(events[0].Get("source.ip"), "192.0.2.1");
+  EXPECT_EQ(f->stats().parse_errors, 2u);
+  EXPECT_EQ(f->stats().forwarded_clients, 1u);
+
+  // Truncated and written again: still the layout.
+  { std::ofstream truncate(log_, std::ios::trunc); }
+  f->PollOnce();
+  Append(log_, line("/two", "198.51.100.9") + AccessLine("203.0.113.1", "/combined"));
+  f->PollOnce();
+  events = sink_.Take();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Get("url.path"), "/two");
+  EXPECT_EQ(events[0].Get("source.ip"), "198.51.100.9");
+  EXPECT_EQ(f->stats().parse_errors, 3u);
+
+  // A layout for a path that is not followed is a mistake in the configuration.
+  FollowerOptions stray;
+  stray.paths = {log_};
+  stray.layouts[(dir_ / "other_log").string()] = o.layouts[log_];
+  auto refused = LogFollower::Create(stray, &sink_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("other_log', which is not followed"), std::string::npos)
+      << refused.status().message();
 }
 
 TEST_F(LogFollowerTest, JsonLinesAreDetected) {

@@ -581,6 +581,63 @@ TEST_F(ScanTest, TrustedProxyLinesAreTheForwardedClients) {
   }
 }
 
+// A front end whose log_format puts $request_time before the forwarded-for header: without the
+// layout, the header is not found and every line is the balancer's; declared, the exploit is
+// the client's. Lines in another layout are counted, not guessed at.
+TEST_F(ScanTest, ADeclaredLayoutReadsTheForwardedClientWhereTheServerLogsIt) {
+  auto line = [](const std::string& peer, const std::string& target, const std::string& xff) {
+    return peer + " - - [30/Jan/2026:09:15:00 +0100] \"GET " + target +
+           " HTTP/1.1\" 404 10 \"-\" \"curl/8\" 0.004 \"" + xff + "\"\n";
+  };
+  const std::string fob =
+      "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath"
+      "%5B%60id%60%5D/a.ipa";
+  const std::string log = line("10.0.0.2", fob, "198.51.100.1, 203.0.113.7") +
+                          line("10.0.0.2", "/mifs/login.jsp", "192.0.2.8") +
+                          "10.0.0.2 - - [30/Jan/2026:09:15:01 +0100] \"GET " + fob +
+                          " HTTP/1.1\" 404 10 \"-\" \"curl/8\" \"192.0.2.9\"\n";
+  ScanOptions opt;
+  opt.rule_dirs = {kBundledSigma};
+  opt.log_files = {Write("access.log", log)};
+  opt.trusted_proxies = {"10.0.0.0/29"};
+  auto exploit_sources = [&] {
+    std::vector<std::string> v;
+    for (const auto& a : Alerts()) {
+      if (a["title"].get<std::string>().find("Code Injection") != std::string::npos) {
+        v.push_back(a["line"].dump() + " " + a["source_ip"].get<std::string>());
+      }
+    }
+    return v;
+  };
+
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  EXPECT_EQ(exploit_sources(), (std::vector<std::string>{"1 10.0.0.2", "3 192.0.2.9"}))
+      << "recognised as combined, the third line's header is read and the first's is not";
+
+  opt.log_format =
+      R"(nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent )"
+      R"("$http_referer" "$http_user_agent" $request_time "$http_x_forwarded_for")";
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  EXPECT_EQ(exploit_sources(), std::vector<std::string>{"1 203.0.113.7"});
+  EXPECT_NE(err_.str().find("2 lines from trusted proxies, 2 attributed to the client they "
+                            "forwarded"),
+            std::string::npos)
+      << err_.str();
+  EXPECT_NE(err_.str().find("1 of 3 lines not in the --log-format layout (first at line 3)"),
+            std::string::npos)
+      << err_.str();
+
+  for (const auto& [format, why] : std::vector<std::pair<std::string, std::string>>{
+           {"nginx:$remote_addr$status", "--log-format: log format, offset 12: $status follows"},
+           {"apache:%h %{%d/%m/%Y}t", "strftime layout of its own"},
+           {"w3c", "unknown log format 'w3c'"}}) {
+    opt.log_format = format;
+    EXPECT_EQ(Run(opt), 2) << format;
+    EXPECT_NE(err_.str().find(why), std::string::npos) << err_.str();
+    EXPECT_TRUE(out_.str().empty());
+  }
+}
+
 // File-integrity exports in JSON lines name files by MD5 and SHA-1 as often as by SHA-256:
 // indicators of each match, and Sigma rules may test them (fields past the 32nd slot).
 TEST_F(ScanTest, Md5AndSha1DigestsInJsonLogs) {

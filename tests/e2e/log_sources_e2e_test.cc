@@ -96,6 +96,8 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
   fs::create_directories(dir / "epmm");
   std::string data = (dir / "data").string();
   std::string followed = (dir / "epmm" / "access_log").string();
+  // A front end whose log_format puts $request_time before the forwarded-for header.
+  std::string custom = (dir / "epmm" / "nginx_access.log").string();
   std::string config = (dir / "rampart.yml").string();
   // The TLS listener's certificate, from a private CA the shipper trusts.
   auto tls = http::EnsureServerCertificate((dir / "syslog-tls").string());
@@ -103,7 +105,11 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
   {
     std::ofstream out(config);
     out << "detection:\n"
-        << "  follow: [\"" << followed << "\"]\n"
+        << "  follow: [\"" << followed << "\", \"" << custom << "\"]\n"
+        << "  follow_formats:\n"
+        << "    \"" << custom << "\": 'nginx:$server_name $remote_addr [$time_local] \"$request\" "
+        << "$status $body_bytes_sent \"$http_user_agent\" $request_time "
+           "\"$http_x_forwarded_for\"'\n"
         << "  follow_poll_millis: 50\n"
         << "  log_trusted_proxies: [\"10.20.0.0/24\"]\n"
         << "  syslog_listen: \"127.0.0.1:0\"\n"
@@ -130,6 +136,12 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
     // first hop itself.
     out << ExploitLine("10.20.0.5") << " \"198.51.100.1, 203.0.113.60\"\n";
   }
+  {
+    std::ofstream out(custom, std::ios::app);
+    out << "mdm.example.eu 10.20.0.5 [30/Jan/2026:09:15:00 +0100] \"GET "
+           "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath%5B%60id"
+           "%60%5D/a.ipa HTTP/1.1\" 404 196 \"curl/8\" 0.004 \"203.0.113.62\"\n";
+  }
   ASSERT_TRUE(
       SendUdp(syslog_port, "<190>Jan 30 09:15:00 mdm httpd: " + ExploitLine("203.0.113.51")));
   ASSERT_TRUE(SendUdp(syslog_port, "<190>Jan 30 09:15:00 mdm httpd: " + ExploitLine("10.20.0.5") +
@@ -144,14 +156,14 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
 
   std::map<std::string, json> by_entity;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && by_entity.size() < 6) {
+  while (std::chrono::steady_clock::now() < deadline && by_entity.size() < 7) {
     ApiReply list = CallApi(server.url(), ca, superadmin, "GET",
                             "/api/v1/alerts?rule=" + std::string(kInjectionRule));
     ASSERT_EQ(list.status, 200) << list.raw;
     for (const auto& a : list.body["items"]) by_entity[a["entity"].get<std::string>()] = a;
-    if (by_entity.size() < 6) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (by_entity.size() < 7) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ASSERT_EQ(by_entity.size(), 6u) << "server log:\n" << server.log();
+  ASSERT_EQ(by_entity.size(), 7u) << "server log:\n" << server.log();
   EXPECT_EQ(by_entity.count("source.ip=10.20.0.5"), 0u) << "the balancer is never the client";
   EXPECT_EQ(by_entity.count("source.ip=198.51.100.1"), 0u) << "nor what a client wrote";
 
@@ -171,6 +183,10 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
                 "mdm.example.eu:443 10.20.0.5 "),
             0u)
       << "the line as logged keeps the balancer";
+  const json& declared = by_entity["source.ip=203.0.113.62"];
+  ASSERT_TRUE(declared.is_object()) << "the header is read where the declared layout puts it";
+  EXPECT_EQ(declared["evidence"][0]["log.file.path"], custom);
+  EXPECT_EQ(declared["evidence"][0]["destination.domain"], "mdm.example.eu");
   const json& proxied_udp = by_entity["source.ip=203.0.113.61"];
   ASSERT_TRUE(proxied_udp.is_object());
   EXPECT_EQ(proxied_udp["evidence"][0]["network.transport"], "udp");
@@ -199,10 +215,10 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
   EXPECT_GE(fob404.body["items"].size(), 1u);
 
   ApiReply metrics = CallApi(server.url(), ca, superadmin, "GET", "/metrics");
-  EXPECT_NE(metrics.raw.find("rampart_detect_follow_lines_total 2\n"), std::string::npos)
+  EXPECT_NE(metrics.raw.find("rampart_detect_follow_lines_total 3\n"), std::string::npos)
       << metrics.raw;
   EXPECT_NE(metrics.raw.find("rampart_detect_syslog_messages_total 4\n"), std::string::npos);
-  EXPECT_NE(metrics.raw.find("rampart_detect_follow_proxy_lines_total{client=\"forwarded\"} 1\n"),
+  EXPECT_NE(metrics.raw.find("rampart_detect_follow_proxy_lines_total{client=\"forwarded\"} 2\n"),
             std::string::npos);
   EXPECT_NE(metrics.raw.find("rampart_detect_syslog_proxy_lines_total{client=\"forwarded\"} 1\n"),
             std::string::npos);

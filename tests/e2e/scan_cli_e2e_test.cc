@@ -116,6 +116,32 @@ TEST_F(ScanCliTest, AGzipLogCutShortIsAReadErrorNotACompleteScan) {
   EXPECT_NE(cut.err.find("ends inside its gzip stream"), std::string::npos) << cut.err;
 }
 
+// A layout of one's own, as an analyst types it: the nginx format string in single quotes.
+TEST_F(ScanCliTest, ADeclaredLayoutIsReadAsTheServerWroteIt) {
+  Write("timed.log",
+        "10.0.0.2 [30/Jan/2026:02:13:25 +0100] \"GET /mifs/c/appstore/fob/3/5/a.ipa HTTP/1.1\" "
+        "404 0.004 \"203.0.113.9\"\n"
+        "10.0.0.2 [30/Jan/2026:02:13:26 +0100] \"GET /x HTTP/1.1\" 200 \"198.51.100.1\"\n");
+  const std::string layout =
+      R"(--log-format=nginx:$remote_addr [$time_local] "$request" $status $request_time )"
+      R"("$http_x_forwarded_for")";
+  ProcResult r = e2e::Run({kRampart, "scan", "--rules", Path("rules"), "--trusted-proxy",
+                           "10.0.0.2", layout, Path("timed.log")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(Alerts(r.out).size(), 1u) << r.out;
+  EXPECT_NE(r.out.find("\"source_ip\":\"203.0.113.9\""), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("1 of 2 lines not in the --log-format layout (first at line 2)"),
+            std::string::npos)
+      << r.err;
+
+  ProcResult unquoted =
+      e2e::Run({kRampart, "scan", "--log-format", "nginx:$remote_addr $http_x_forwarded_for",
+                Path("timed.log")});
+  EXPECT_EQ(unquoted.exit_code, 2);
+  EXPECT_NE(unquoted.err.find("must be between quotes"), std::string::npos) << unquoted.err;
+  EXPECT_TRUE(unquoted.out.empty());
+}
+
 TEST_F(ScanCliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(e2e::Run({kRampart, "scan", "--rules", Path("no-such-dir"), Path("a.log")}).exit_code,
             2);

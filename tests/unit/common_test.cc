@@ -146,6 +146,33 @@ TEST(Config, TrustedProxiesMustBeAddressesAndNeverEveryone) {
   }
 }
 
+TEST(Config, FollowFormatsNameFollowedFilesAndAServersFormatString) {
+  Config c;
+  const std::string follow = "detection:\n  follow: [/var/log/nginx/access.log, /var/log/b]\n";
+  ASSERT_TRUE(ApplyConfigYaml(follow + "  follow_formats:\n    /var/log/nginx/access.log: "
+                                       "'nginx:$remote_addr [$time_local] \"$request\" $status'\n",
+                              &c)
+                  .ok());
+  EXPECT_EQ(c.detection.follow_formats.at("/var/log/nginx/access.log"),
+            "nginx:$remote_addr [$time_local] \"$request\" $status");
+  const std::pair<std::string, std::string> bad[] = {
+      {"  follow_formats:\n    /var/log/c: 'apache:%h %t'\n", "names '/var/log/c', which is not"},
+      {"  follow_formats:\n    /var/log/b: '%h %t'\n", "must start with 'nginx:' or 'apache:'"},
+      {"  follow_formats: [a]\n", "'detection.follow_formats' must be a map"},
+      {"  follow_formats:\n    /var/log/b: [x]\n", "must be a map of strings to strings"},
+  };
+  for (const auto& [yaml, why] : bad) {
+    Status s = ApplyConfigYaml(follow + yaml, &c);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << yaml;
+    EXPECT_NE(s.message().find(why), std::string::npos) << s.message();
+    EXPECT_EQ(c.detection.follow_formats,
+              (std::map<std::string, std::string>{
+                  {"/var/log/nginx/access.log",
+                   "nginx:$remote_addr [$time_local] \"$request\" $status"}}))
+        << "a rejected file changes nothing";
+  }
+}
+
 TEST(Config, MassCommandThresholdDefaultsToTenAndIsConfigurable) {
   Config c;
   EXPECT_EQ(c.mass_command_threshold, 10u);
