@@ -2,8 +2,10 @@
 // arbitrary bytes.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
+#include "detect/custom_log_format.h"
 #include "detect/syslog.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -13,6 +15,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (msg.ok()) {
     rampart::SecurityEvent ev = rampart::detect::SyslogToEvent(*msg, "udp", "127.0.0.1:1");
     (void)ev.Get("event.action");
+    // As a sender with a declared layout (detection.syslog_formats) is read.
+    static const auto layout = rampart::detect::CustomLogFormat::Compile(
+        R"(nginx:$remote_addr [$time_local] "$request" $status $request_time )"
+        R"("$http_x_forwarded_for")");
+    if (!layout.ok()) std::abort();
+    rampart::SecurityEvent declared =
+        rampart::detect::SyslogToEvent(*msg, "udp", "127.0.0.1:1", {}, nullptr, &*layout);
+    // Whatever the message, the receiver's own fields stay the receiver's.
+    if (declared.Get("network.transport") != "udp" ||
+        declared.Get("log.source.address") != "127.0.0.1:1") {
+      std::abort();
+    }
   }
   return 0;
 }

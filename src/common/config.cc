@@ -397,6 +397,8 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
       }
     } else if (key == "follow_formats") {
       RAMPART_RETURN_IF_ERROR(ReadStringMap(v, name, &d->follow_formats));
+    } else if (key == "syslog_formats") {
+      RAMPART_RETURN_IF_ERROR(ReadStringMap(v, name, &d->syslog_formats));
     } else if (key == "log_trusted_proxies") {
       RAMPART_RETURN_IF_ERROR(ReadStringList(v, name, &d->log_trusted_proxies));
       RAMPART_RETURN_IF_ERROR(CheckTrustedProxies(d->log_trusted_proxies, name));
@@ -437,15 +439,27 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
   }
   // A layout for a file that is not followed is a typo that would leave the file read by the
   // built-in formats' guesses.
+  auto check_prefix = [](const std::string& key, const std::string& format) {
+    if (format.starts_with("nginx:") || format.starts_with("apache:")) return Status::Ok();
+    return Status::InvalidArgument("config: '" + key + "' must start with 'nginx:' or 'apache:'");
+  };
   for (const auto& [path, format] : d->follow_formats) {
     if (std::find(d->follow.begin(), d->follow.end(), path) == d->follow.end()) {
       return Status::InvalidArgument("config: 'detection.follow_formats' names '" + path +
                                      "', which is not in 'detection.follow'");
     }
-    if (!format.starts_with("nginx:") && !format.starts_with("apache:")) {
-      return Status::InvalidArgument("config: 'detection.follow_formats." + path +
-                                     "' must start with 'nginx:' or 'apache:'");
+    RAMPART_RETURN_IF_ERROR(check_prefix("detection.follow_formats." + path, format));
+  }
+  for (const auto& [app, format] : d->syslog_formats) {
+    if (app.empty()) {
+      return Status::InvalidArgument("config: 'detection.syslog_formats' has an empty APP-NAME");
     }
+    RAMPART_RETURN_IF_ERROR(check_prefix("detection.syslog_formats." + app, format));
+  }
+  if (!d->syslog_formats.empty() && d->syslog_listen.empty() && d->syslog_tls_listen.empty()) {
+    return Status::InvalidArgument(
+        "config: 'detection.syslog_formats' is set but no syslog listener is "
+        "('detection.syslog_listen' or 'detection.syslog_tls_listen')");
   }
   return CheckSyslogTls(*d);
 }

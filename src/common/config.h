@@ -106,6 +106,10 @@ struct DetectionConfig {
   std::string syslog_tls_cert;
   std::string syslog_tls_key;
   std::string syslog_tls_client_ca;
+  // Syslog senders whose access-log lines are in a layout of their own: APP-NAME (the tag, as
+  // nginx's `access_log syslog:server=...,tag=NAME` sets it) to "nginx:" + log_format string or
+  // "apache:" + LogFormat string (detect/custom_log_format.h).
+  std::map<std::string, std::string> syslog_formats;
   // RFC 3164 senders stamp local time without a zone: theirs is UTC + this many minutes.
   int32_t syslog_bsd_utc_offset_minutes = 0;
   // rampart-admin-login-new-address: a console login from an address new for the user,

@@ -448,10 +448,12 @@ bool CustomLogFormat::Parse(std::string_view line, Event* ev) const {
     if (const size_t width = FixedWidth(piece.slot); width != 0) {
       if (n - pos < width) return false;
       end = pos + width;
-    } else if (last) {
+    } else if (last && !next.starts_with('"')) {
       if (n - pos < next.size()) return false;
       end = n - next.size();
     } else {
+      // A quoted value ends at its closing quote, even the last one: what follows must then be
+      // the end of the line.
       end = FindLiteral(line, pos, next);
       if (end == std::string_view::npos) return false;
     }
@@ -461,6 +463,11 @@ bool CustomLogFormat::Parse(std::string_view line, Event* ev) const {
     pos = end;
   }
   if (line.substr(pos) != trailing_) return false;
+  // The servers write an address without a space; a line of another layout may put one there.
+  if (seen[static_cast<size_t>(Slot::kClientAddress)] &&
+      values[static_cast<size_t>(Slot::kClientAddress)].find(' ') != std::string_view::npos) {
+    return false;
+  }
 
   auto value = [&](Slot s) { return values[static_cast<size_t>(s)]; };
   auto given = [&](Slot s) {

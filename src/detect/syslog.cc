@@ -20,6 +20,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "detect/custom_log_format.h"
 #include "detect/event.h"
 #include "detect/log_parser.h"
 #include "detect/syslog_tls.h"
@@ -248,13 +249,15 @@ Result<SyslogMessage> ParseSyslog(std::string_view text, int64_t now_millis,
 
 SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport,
                             std::string_view peer, const ProxyTrust& log_proxies,
-                            Attribution* attribution) {
+                            Attribution* attribution, const CustomLogFormat* layout) {
   SecurityEvent se;
   bool parsed = false;
   if (!msg.message.empty() && msg.message.size() <= kMaxLineBytes) {
     Event ev;
-    bool json = msg.message.front() == '{';
-    bool ok = json ? ParseJsonLine(msg.message, &ev) : ParseAccessLogLine(msg.message, &ev);
+    bool json = layout == nullptr && msg.message.front() == '{';
+    bool ok = layout != nullptr ? layout->Parse(msg.message, &ev)
+              : json            ? ParseJsonLine(msg.message, &ev)
+                                : ParseAccessLogLine(msg.message, &ev);
     // Any JSON object parses; only one that reads as a request or an action is taken as such.
     if (ok && (!json || ev.Has(Field::kUrlOriginal) || ev.Has(Field::kEventAction))) {
       const Attribution how = AttributeToForwardedClient(log_proxies, &ev);
@@ -416,6 +419,12 @@ class SyslogReceiver::Impl {
   bool Frames(Conn& c, bool at_eof);
   // True when `text` was a syslog message (parsed and emitted).
   bool Handle(std::string_view text, const Conn* conn, std::string_view peer);
+  // The declared layout of the sender's program, by the message's APP-NAME, or null.
+  const CustomLogFormat* LayoutFor(const SyslogMessage& msg) const {
+    if (options_.layouts.empty() || msg.app_name.empty()) return nullptr;
+    auto it = options_.layouts.find(msg.app_name);
+    return it == options_.layouts.end() ? nullptr : it->second.get();
+  }
 
   SyslogReceiverOptions options_;
   EventSink* sink_;
@@ -604,7 +613,7 @@ bool SyslogReceiver::Impl::Handle(std::string_view text, const Conn* conn, std::
                                    conn == nullptr ? "udp"
                                    : tls           ? "tls"
                                                    : "tcp",
-                                   peer, options_.log_proxies, &attribution);
+                                   peer, options_.log_proxies, &attribution, LayoutFor(*msg));
   if (attribution == Attribution::kForwardedClient) ++forwarded_clients_;
   if (attribution == Attribution::kNoClientNamed) ++forwarded_unnamed_;
   if (tls && !conn->tls->client_subject().empty()) {

@@ -26,6 +26,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,10 +65,12 @@ Result<SyslogMessage> ParseSyslog(std::string_view text, int64_t now_millis,
 // The event for a parsed message (see the file comment). `transport` is "udp" or "tcp".
 // `log_proxies`: reverse proxies in front of the senders' web servers; an access-log line from
 // one of them is attributed to the forwarded client (AttributeToForwardedClient), and
-// *attribution, when given, says how.
+// *attribution, when given, says how. `layout`, when given, is the declared layout of the
+// sender's lines (SyslogReceiverOptions::layouts): the message is read in it alone.
 SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport,
                             std::string_view peer, const ProxyTrust& log_proxies = {},
-                            Attribution* attribution = nullptr);
+                            Attribution* attribution = nullptr,
+                            const CustomLogFormat* layout = nullptr);
 
 struct SyslogReceiverOptions {
   std::string listen;  // "HOST:PORT"; port 0 picks one free for both UDP and TCP
@@ -102,6 +106,9 @@ struct SyslogReceiverOptions {
   int bsd_utc_offset_minutes = 0;
   // Reverse proxies in front of the senders' web servers (SyslogToEvent).
   ProxyTrust log_proxies;
+  // Messages whose APP-NAME (the tag: nginx's `access_log syslog:...,tag=NAME`) is a key here
+  // carry access-log lines in that declared layout (custom_log_format.h), and are read in it.
+  std::map<std::string, std::shared_ptr<const CustomLogFormat>, std::less<>> layouts;
 };
 
 struct SyslogStats {

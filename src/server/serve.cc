@@ -84,6 +84,18 @@ log::Level ParseLevel(const std::string& s) {
 }
 
 // Prometheus text for the log sources' counters (absent sources print nothing).
+// The declared log layouts of one configuration key (detect/custom_log_format.h), compiled; the
+// error names the entry, so that the server does not start with a layout it cannot read.
+template <typename LayoutMap>
+Status CompileLayouts(const std::map<std::string, std::string>& specs, LayoutMap* out) {
+  for (const auto& [name, spec] : specs) {
+    auto layout = detect::CustomLogFormat::Compile(spec);
+    if (!layout.ok()) return Status::InvalidArgument(name + ": " + layout.status().message());
+    (*out)[name] = std::make_shared<const detect::CustomLogFormat>(std::move(layout).value());
+  }
+  return Status::Ok();
+}
+
 std::string SourceMetrics(const detect::LogFollower* follower,
                           const detect::SyslogReceiver* receiver) {
   std::string out;
@@ -349,13 +361,8 @@ int Serve(const ServeOptions& options) {
       fo.paths = config.detection.follow;
       fo.positions_file = detect_dir + "/positions.json";
       fo.poll_millis = config.detection.follow_poll_millis;
-      for (const auto& [path, spec] : config.detection.follow_formats) {
-        auto layout = detect::CustomLogFormat::Compile(spec);
-        if (!layout.ok()) {
-          return Fail("detection.follow_formats: " + path + ": " + layout.status().message());
-        }
-        fo.layouts[path] =
-            std::make_shared<const detect::CustomLogFormat>(std::move(layout).value());
+      if (Status s = CompileLayouts(config.detection.follow_formats, &fo.layouts); !s.ok()) {
+        return Fail("detection.follow_formats: " + s.message());
       }
       auto f = detect::LogFollower::Create(std::move(fo), engine.get());
       if (!f.ok()) return Fail("detection.follow: " + f.status().message());
@@ -373,6 +380,9 @@ int Serve(const ServeOptions& options) {
       so.tls_client_ca_file = config.detection.syslog_tls_client_ca;
       so.bsd_utc_offset_minutes = config.detection.syslog_bsd_utc_offset_minutes;
       so.log_proxies = log_proxies;
+      if (Status s = CompileLayouts(config.detection.syslog_formats, &so.layouts); !s.ok()) {
+        return Fail("detection.syslog_formats: " + s.message());
+      }
       auto r = detect::SyslogReceiver::Create(std::move(so), engine.get());
       // The message starts with the configuration key at fault (syslog_tls_key: ...).
       if (!r.ok()) return Fail("detection." + r.status().message());

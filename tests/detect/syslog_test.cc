@@ -12,6 +12,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/ip.h"
+#include "detect/custom_log_format.h"
 #include "support/loopback.h"
 #include "tests/support/capturing_sink.h"
 
@@ -159,6 +161,46 @@ TEST(SyslogEvent, AccessLogLineInMsgBecomesTheAccessLogEvent) {
   EXPECT_EQ(ev.Get("network.transport"), "udp");
   EXPECT_EQ(ev.Get("event.action"), "");
   EXPECT_EQ(ev.timestamp_millis, 1769760900000) << "the access log's own time (+0100)";
+}
+
+// nginx's `access_log syslog:server=...,tag=nginx_access` in a layout of its own: read in the
+// declared layout (the forwarded-for header after $request_time), and in it alone.
+TEST(SyslogEvent, AMessageInADeclaredLayoutIsReadInIt) {
+  auto layout = CustomLogFormat::Compile(
+      R"(nginx:$remote_addr [$time_local] "$request" $status $request_time )"
+      R"("$http_x_forwarded_for")");
+  ASSERT_TRUE(layout.ok()) << layout.status().message();
+  const std::string text =
+      "<190>Jan 30 09:15:00 mdm nginx_access: 10.0.0.2 [30/Jan/2026:09:15:00 +0100] \"GET "
+      "/mifs/403.jsp HTTP/1.1\" 200 0.004 \"203.0.113.7\"";
+  auto m = ParseSyslog(text, kSyslogNow);
+  ASSERT_TRUE(m.ok());
+  const ProxyTrust trust{{*ParseCidr("10.0.0.0/8")}};
+  Attribution how = Attribution::kNotFromProxy;
+  SecurityEvent ev = SyslogToEvent(*m, "udp", "127.0.0.1:5000", trust, &how, &*layout);
+  EXPECT_EQ(ev.Get("url.path"), "/mifs/403.jsp");
+  EXPECT_EQ(ev.Get("source.ip"), "203.0.113.7");
+  EXPECT_EQ(how, Attribution::kForwardedClient);
+  EXPECT_EQ(ev.Get("process.name"), "nginx_access");
+  EXPECT_EQ(ev.timestamp_millis, 1769760900000);
+  // Without the layout the line is not an access-log line Rampart knows.
+  EXPECT_EQ(SyslogToEvent(*m, "udp", "127.0.0.1:5000", trust).Get("event.action"),
+            "syslog.message");
+  // With it, a combined line or JSON is not read as one either.
+  auto combined = ParseSyslog(
+      "<190>Jan 30 09:15:00 mdm nginx_access: 203.0.113.50 - - [30/Jan/2026:09:15:00 +0100] "
+      "\"GET / HTTP/1.1\" 200 5 \"-\" \"curl/8\"",
+      kSyslogNow);
+  ASSERT_TRUE(combined.ok());
+  EXPECT_EQ(SyslogToEvent(*combined, "udp", "127.0.0.1:5000", trust, nullptr, &*layout)
+                .Get("event.action"),
+            "syslog.message");
+  auto json =
+      ParseSyslog(R"(<190>Jan 30 09:15:00 mdm nginx_access: {"url.original":"/x"})", kSyslogNow);
+  ASSERT_TRUE(json.ok());
+  EXPECT_EQ(
+      SyslogToEvent(*json, "udp", "127.0.0.1:5000", trust, nullptr, &*layout).Get("event.action"),
+      "syslog.message");
 }
 
 // A sender's JSON cannot claim what only the receiver knows: the collector's certificate, the

@@ -113,6 +113,9 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
         << "  follow_poll_millis: 50\n"
         << "  log_trusted_proxies: [\"10.20.0.0/24\"]\n"
         << "  syslog_listen: \"127.0.0.1:0\"\n"
+        << "  syslog_formats:\n"
+        << "    nginx_access: 'nginx:$remote_addr [$time_local] \"$request\" $status "
+        << "$request_time \"$http_x_forwarded_for\"'\n"
         << "  syslog_tls_listen: \"127.0.0.1:0\"\n"
         << "  syslog_tls_cert: \"" << tls->server_cert << "\"\n"
         << "  syslog_tls_key: \"" << tls->server_key << "\"\n";
@@ -146,6 +149,12 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
       SendUdp(syslog_port, "<190>Jan 30 09:15:00 mdm httpd: " + ExploitLine("203.0.113.51")));
   ASSERT_TRUE(SendUdp(syslog_port, "<190>Jan 30 09:15:00 mdm httpd: " + ExploitLine("10.20.0.5") +
                                        " \"203.0.113.61\""));
+  // nginx's `access_log syslog:...,tag=nginx_access` in the declared layout, through the balancer.
+  ASSERT_TRUE(SendUdp(syslog_port,
+                      "<190>Jan 30 09:15:00 mdm nginx_access: 10.20.0.5 [30/Jan/2026:09:15:00 "
+                      "+0100] \"GET /mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,"
+                      "et=1337133713,h=gPath%5B%60id%60%5D/b.ipa HTTP/1.1\" 404 0.004 "
+                      "\"203.0.113.63\""));
   std::string rfc5424 =
       "<190>1 2026-01-30T09:15:00Z mdm httpd - - - " + ExploitLine("203.0.113.52");
   ASSERT_TRUE(SendTcp(syslog_port, std::to_string(rfc5424.size()) + " " + rfc5424));
@@ -156,14 +165,14 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
 
   std::map<std::string, json> by_entity;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && by_entity.size() < 7) {
+  while (std::chrono::steady_clock::now() < deadline && by_entity.size() < 8) {
     ApiReply list = CallApi(server.url(), ca, superadmin, "GET",
                             "/api/v1/alerts?rule=" + std::string(kInjectionRule));
     ASSERT_EQ(list.status, 200) << list.raw;
     for (const auto& a : list.body["items"]) by_entity[a["entity"].get<std::string>()] = a;
-    if (by_entity.size() < 7) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (by_entity.size() < 8) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ASSERT_EQ(by_entity.size(), 7u) << "server log:\n" << server.log();
+  ASSERT_EQ(by_entity.size(), 8u) << "server log:\n" << server.log();
   EXPECT_EQ(by_entity.count("source.ip=10.20.0.5"), 0u) << "the balancer is never the client";
   EXPECT_EQ(by_entity.count("source.ip=198.51.100.1"), 0u) << "nor what a client wrote";
 
@@ -187,6 +196,9 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
   ASSERT_TRUE(declared.is_object()) << "the header is read where the declared layout puts it";
   EXPECT_EQ(declared["evidence"][0]["log.file.path"], custom);
   EXPECT_EQ(declared["evidence"][0]["destination.domain"], "mdm.example.eu");
+  const json& declared_udp = by_entity["source.ip=203.0.113.63"];
+  ASSERT_TRUE(declared_udp.is_object());
+  EXPECT_EQ(declared_udp["evidence"][0]["process.name"], "nginx_access");
   const json& proxied_udp = by_entity["source.ip=203.0.113.61"];
   ASSERT_TRUE(proxied_udp.is_object());
   EXPECT_EQ(proxied_udp["evidence"][0]["network.transport"], "udp");
@@ -217,10 +229,10 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
   ApiReply metrics = CallApi(server.url(), ca, superadmin, "GET", "/metrics");
   EXPECT_NE(metrics.raw.find("rampart_detect_follow_lines_total 3\n"), std::string::npos)
       << metrics.raw;
-  EXPECT_NE(metrics.raw.find("rampart_detect_syslog_messages_total 4\n"), std::string::npos);
+  EXPECT_NE(metrics.raw.find("rampart_detect_syslog_messages_total 5\n"), std::string::npos);
   EXPECT_NE(metrics.raw.find("rampart_detect_follow_proxy_lines_total{client=\"forwarded\"} 2\n"),
             std::string::npos);
-  EXPECT_NE(metrics.raw.find("rampart_detect_syslog_proxy_lines_total{client=\"forwarded\"} 1\n"),
+  EXPECT_NE(metrics.raw.find("rampart_detect_syslog_proxy_lines_total{client=\"forwarded\"} 2\n"),
             std::string::npos);
   EXPECT_NE(metrics.raw.find("rampart_detect_syslog_proxy_lines_total{client=\"missing\"} 0\n"),
             std::string::npos);

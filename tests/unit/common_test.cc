@@ -173,6 +173,30 @@ TEST(Config, FollowFormatsNameFollowedFilesAndAServersFormatString) {
   }
 }
 
+TEST(Config, SyslogFormatsNameASendersTagAndNeedAListener) {
+  Config c;
+  ASSERT_TRUE(ApplyConfigYaml("detection:\n  syslog_listen: \"127.0.0.1:5514\"\n"
+                              "  syslog_formats:\n    nginx_access: 'nginx:$remote_addr $status'\n",
+                              &c)
+                  .ok());
+  EXPECT_EQ(c.detection.syslog_formats,
+            (std::map<std::string, std::string>{{"nginx_access", "nginx:$remote_addr $status"}}));
+  const std::pair<std::string, std::string> bad[] = {
+      {"detection:\n  syslog_listen: \"127.0.0.1:5514\"\n  syslog_formats:\n    a: '%h %s'\n",
+       "'detection.syslog_formats.a' must start with 'nginx:' or 'apache:'"},
+      {"detection:\n  syslog_listen: \"\"\n  syslog_formats:\n    a: 'nginx:$status'\n",
+       "'detection.syslog_formats' is set but no syslog listener is"},
+      {"detection:\n  syslog_formats:\n    \"\": 'nginx:$status'\n", "an empty APP-NAME"},
+  };
+  for (const auto& [yaml, why] : bad) {
+    Status s = ApplyConfigYaml(yaml, &c);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << yaml;
+    EXPECT_NE(s.message().find(why), std::string::npos) << s.message();
+    EXPECT_EQ(c.detection.syslog_formats.begin()->first, "nginx_access")
+        << "a rejected file changes nothing";
+  }
+}
+
 TEST(Config, MassCommandThresholdDefaultsToTenAndIsConfigurable) {
   Config c;
   EXPECT_EQ(c.mass_command_threshold, 10u);
