@@ -451,8 +451,16 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
     RAMPART_RETURN_IF_ERROR(check_prefix("detection.follow_formats." + path, format));
   }
   for (const auto& [app, format] : d->syslog_formats) {
-    if (app.empty()) {
-      return Status::InvalidArgument("config: 'detection.syslog_formats' has an empty APP-NAME");
+    // RFC 5424's APP-NAME: 1 to 48 printable ASCII characters; a key that no header can carry
+    // (a space, a ':' that ends an RFC 3164 tag) is a typo that would leave the layout unused.
+    const bool usable =
+        !app.empty() && app.size() <= 48 && std::all_of(app.begin(), app.end(), [](char c) {
+          return c > ' ' && c < 127 && c != ':' && c != '[';
+        });
+    if (!usable) {
+      return Status::InvalidArgument("config: 'detection.syslog_formats' key '" + app +
+                                     "' cannot be an APP-NAME (1 to 48 printable characters, "
+                                     "no ':' or '[')");
     }
     RAMPART_RETURN_IF_ERROR(check_prefix("detection.syslog_formats." + app, format));
   }

@@ -138,15 +138,22 @@ size_t FixedWidth(Slot slot) {
   return 0;
 }
 
-// The first `literal` at or after pos that is not a quote escaped by a backslash, or npos.
+// Where the value starting at pos ends: at the first `literal`, or, when the literal starts with
+// a quote (the value was quoted), at the first quote no backslash escapes, which the literal must
+// then start at. npos when it is not there. The servers escape every quote inside a value, so a
+// quoted value never runs past its closing quote into the next field.
 size_t FindLiteral(std::string_view line, size_t pos, std::string_view literal) {
   if (literal.empty()) return pos;
+  if (literal.front() != '"') return line.find(literal, pos);
+  const size_t start = pos;
   for (;;) {
-    size_t at = line.find(literal, pos);
-    if (at == std::string_view::npos || literal.front() != '"') return at;
+    const size_t at = line.find('"', pos);
+    if (at == std::string_view::npos) return at;
     size_t backslashes = 0;
-    while (at - backslashes > pos && line[at - backslashes - 1] == '\\') ++backslashes;
-    if (backslashes % 2 == 0) return at;
+    while (at - backslashes > start && line[at - backslashes - 1] == '\\') ++backslashes;
+    if (backslashes % 2 == 0) {
+      return line.compare(at, literal.size(), literal) == 0 ? at : std::string_view::npos;
+    }
     pos = at + 1;
   }
 }
@@ -305,10 +312,12 @@ Result<CustomLogFormat> CustomLogFormat::Compile(std::string_view spec) {
   while (i < format.size()) {
     const char c = format[i];
     if (c == '\\' && i + 1 < format.size() &&
-        (format[i + 1] == '"' || format[i + 1] == '\'' || format[i + 1] == '\\')) {
+        (format[i + 1] == '"' || format[i + 1] == '\'' || format[i + 1] == '\\' ||
+         format[i + 1] == 't')) {
       // Copied from the configuration file, where a quote inside the quoted format string is
-      // written \" (both servers' configuration readers remove the backslash).
-      literal.push_back(format[i + 1]);
+      // written \" and a tab \t (both servers' configuration readers turn them into the
+      // character).
+      literal.push_back(format[i + 1] == 't' ? '\t' : format[i + 1]);
       i += 2;
     } else if (nginx && c == '$') {
       const size_t start = i++;

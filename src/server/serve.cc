@@ -83,7 +83,6 @@ log::Level ParseLevel(const std::string& s) {
   return log::Level::kInfo;
 }
 
-// Prometheus text for the log sources' counters (absent sources print nothing).
 // The declared log layouts of one configuration key (detect/custom_log_format.h), compiled; the
 // error names the entry, so that the server does not start with a layout it cannot read.
 template <typename LayoutMap>
@@ -96,6 +95,7 @@ Status CompileLayouts(const std::map<std::string, std::string>& specs, LayoutMap
   return Status::Ok();
 }
 
+// Prometheus text for the log sources' counters (absent sources print nothing).
 std::string SourceMetrics(const detect::LogFollower* follower,
                           const detect::SyslogReceiver* receiver) {
   std::string out;

@@ -172,6 +172,19 @@ TEST(CustomLogFormatTest, NginxEscapedQuotesStayInsideTheirValue) {
       R"(10.0.0.2 [30/Jan/2026:09:15:00 +0100] "GET / HTTP/1.1" 200 "a\" "203.0.113.7")", &ev));
 }
 
+// The last quoted value ends at its closing quote, escaped quotes inside it aside, and the
+// layout's text after it must end the line; \t in a spec is a tab, as in the configuration file.
+TEST(CustomLogFormatTest, TheLastQuotedValueAndTheTextAfterIt) {
+  const CustomLogFormat layout = Layout(R"(apache:%h\t"%{X-Forwarded-For}i" -)");
+  Event ev;
+  ASSERT_TRUE(layout.Parse("10.0.0.1\t\"a\\\"b, 192.0.2.1\" -", &ev));
+  EXPECT_EQ(ev.Get(Field::kHttpRequestXForwardedFor), R"(a\"b, 192.0.2.1)");
+  EXPECT_FALSE(layout.Parse("10.0.0.1 \"192.0.2.1\" -", &ev)) << "a space is not the tab";
+  EXPECT_FALSE(layout.Parse("10.0.0.1\t\"192.0.2.1\" - x", &ev));
+  EXPECT_FALSE(layout.Parse("10.0.0.1\t\"192.0.2.1\" \"-\" -", &ev))
+      << "the value ends at the first closing quote, and what follows is not the layout's";
+}
+
 TEST(CustomLogFormatTest, PathAndQueryIdiomsAndTheirOtherSpellings) {
   struct Case {
     std::string_view spec, line, path, query;

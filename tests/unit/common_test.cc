@@ -181,17 +181,27 @@ TEST(Config, SyslogFormatsNameASendersTagAndNeedAListener) {
                   .ok());
   EXPECT_EQ(c.detection.syslog_formats,
             (std::map<std::string, std::string>{{"nginx_access", "nginx:$remote_addr $status"}}));
+  // The listener may come after the layouts in the file.
+  Config ordered;
+  EXPECT_TRUE(ApplyConfigYaml("detection:\n  syslog_formats:\n    app: 'nginx:$status'\n"
+                              "  syslog_listen: \"127.0.0.1:5514\"\n",
+                              &ordered)
+                  .ok());
   const std::pair<std::string, std::string> bad[] = {
       {"detection:\n  syslog_listen: \"127.0.0.1:5514\"\n  syslog_formats:\n    a: '%h %s'\n",
        "'detection.syslog_formats.a' must start with 'nginx:' or 'apache:'"},
       {"detection:\n  syslog_listen: \"\"\n  syslog_formats:\n    a: 'nginx:$status'\n",
        "'detection.syslog_formats' is set but no syslog listener is"},
-      {"detection:\n  syslog_formats:\n    \"\": 'nginx:$status'\n", "an empty APP-NAME"},
+      {"detection:\n  syslog_formats:\n    \"\": 'nginx:$status'\n",
+       "key '' cannot be an APP-NAME"},
+      {"detection:\n  syslog_formats:\n    \"nginx access\": 'nginx:$status'\n",
+       "key 'nginx access' cannot be an APP-NAME"},
   };
   for (const auto& [yaml, why] : bad) {
     Status s = ApplyConfigYaml(yaml, &c);
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << yaml;
     EXPECT_NE(s.message().find(why), std::string::npos) << s.message();
+    ASSERT_EQ(c.detection.syslog_formats.size(), 1u);
     EXPECT_EQ(c.detection.syslog_formats.begin()->first, "nginx_access")
         << "a rejected file changes nothing";
   }
