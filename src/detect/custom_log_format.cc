@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "common/text.h"
 #include "detect/log_parser.h"
 
 namespace rampart::detect {
@@ -17,19 +18,9 @@ constexpr size_t kMaxVariables = 128;
 constexpr size_t kLayoutSlotCount = static_cast<size_t>(Slot::kHostName) + 1;
 // "30/Jan/2026:09:15:00 +0100": the day has two digits and the zone five characters, always.
 constexpr size_t kTimeLocalWidth = 26;
-// Year 9999's last millisecond, as for JSON epochs: beyond it a number is no time.
-constexpr int64_t kMaxEpochMillis = 253'402'300'799'999;
 
 bool IsNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 Status Refuse(size_t offset, const std::string& why) {
@@ -76,7 +67,7 @@ Slot NginxSlot(std::string_view name) {
 }
 
 Slot ApacheHeaderSlot(std::string_view header) {
-  const std::string name = Lower(header);
+  const std::string name = AsciiLower(header);
   if (name == "referer") return Slot::kReferrer;
   if (name == "user-agent") return Slot::kUserAgent;
   if (name == "x-forwarded-for") return Slot::kForwardedFor;
@@ -179,7 +170,7 @@ std::optional<int64_t> EpochMillis(std::string_view text, Slot slot) {
   }
   int64_t millis = 0;
   if (slot == Slot::kEpochSeconds) {
-    if (n > kMaxEpochMillis / 1000) return std::nullopt;
+    if (n > kMaxLogEpochMillis / 1000) return std::nullopt;
     millis = n * 1000;
     int64_t scale = 100;
     for (size_t i = 0; i < fraction.size() && i < 3; ++i, scale /= 10) {
@@ -188,7 +179,7 @@ std::optional<int64_t> EpochMillis(std::string_view text, Slot slot) {
   } else {
     millis = slot == Slot::kEpochMicros ? n / 1000 : n;
   }
-  if (millis > kMaxEpochMillis) return std::nullopt;
+  if (millis > kMaxLogEpochMillis) return std::nullopt;
   return millis;
 }
 
@@ -336,7 +327,7 @@ Result<CustomLogFormat> CustomLogFormat::Compile(std::string_view spec) {
         return Refuse(start, "'$' is not followed by a variable name");
       }
       // nginx's variable names are not case-sensitive.
-      const std::string name = Lower(written);
+      const std::string name = AsciiLower(written);
       Merge merge = Merge::kNone;
       Slot slot = NginxSlot(name);
       if (name == "is_args") {

@@ -615,16 +615,16 @@ void LogFollower::Impl::HandleLine(Tracked& t, std::string_view line) {
   }
   if (line.find_first_not_of(" \t") == std::string_view::npos) return;
   bool parsed = t.parser->Parse(line, &event_);
-  if (!parsed) {
+  if (!parsed && t.layout == nullptr) {
     // The format came from the file's first lines, which may be a banner or a stray line
     // (a file being written often holds one line when first read): a line of another format
     // that parses as such moves the file to it, rather than leave the rest of it unread.
     // The access-log formats share one parser: only JSON against access log is a change.
     // A declared layout is not second-guessed.
     std::string_view one[] = {line};
-    LogFormat other = t.layout != nullptr ? LogFormat::kCustom : DetectFormat(one);
+    LogFormat other = DetectFormat(one);
     const bool json_now = t.parser->format() == LogFormat::kJsonLines;
-    if (other != LogFormat::kCustom && (other == LogFormat::kJsonLines) != json_now) {
+    if ((other == LogFormat::kJsonLines) != json_now) {
       LineParser candidate(other);
       if (candidate.Parse(line, &event_)) {
         if (++t.format_changes <= kLoggedParseErrors) {

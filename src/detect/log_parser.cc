@@ -407,17 +407,16 @@ void FlattenJson(const nlohmann::json& obj, std::string& prefix, int depth, Even
                v.is_number()) {
       // Seconds or milliseconds before or after 1970; beyond year 9999 either way it is no time
       // (and converting it would overflow).
-      constexpr int64_t kMaxEpochMillis = 253'402'300'799'999;
       if (v.is_number_float()) {
         const double seconds = v.get<double>();
-        if (std::isfinite(seconds) && std::fabs(seconds) * 1000 <= kMaxEpochMillis) {
+        if (std::isfinite(seconds) && std::fabs(seconds) * 1000 <= kMaxLogEpochMillis) {
           st->epoch = static_cast<int64_t>(seconds * 1000);
           st->has_epoch = true;
         }
       } else if (v.is_number_integer() &&
-                 !(v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{kMaxEpochMillis})) {
+                 !(v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{kMaxLogEpochMillis})) {
         const auto n = v.get<int64_t>();
-        if (n >= -kMaxEpochMillis && n <= kMaxEpochMillis) {
+        if (n >= -kMaxLogEpochMillis && n <= kMaxLogEpochMillis) {
           st->epoch = n;
           st->has_epoch = true;
         }

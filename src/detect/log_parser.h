@@ -21,6 +21,8 @@
 namespace rampart::detect {
 
 inline constexpr size_t kMaxLineBytes = 1 << 20;
+// Epoch times in logs beyond year 9999 either way are no time (and converting them overflows).
+inline constexpr int64_t kMaxLogEpochMillis = 253'402'300'799'999;
 
 enum class LogFormat {
   kAuto,       // decide from the first lines (DetectFormat)

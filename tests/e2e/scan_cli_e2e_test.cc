@@ -134,9 +134,8 @@ TEST_F(ScanCliTest, ADeclaredLayoutIsReadAsTheServerWroteIt) {
             std::string::npos)
       << r.err;
 
-  ProcResult unquoted =
-      e2e::Run({kRampart, "scan", "--log-format", "nginx:$remote_addr $http_x_forwarded_for",
-                Path("timed.log")});
+  ProcResult unquoted = e2e::Run({kRampart, "scan", "--log-format",
+                                  "nginx:$remote_addr $http_x_forwarded_for", Path("timed.log")});
   EXPECT_EQ(unquoted.exit_code, 2);
   EXPECT_NE(unquoted.err.find("must be between quotes"), std::string::npos) << unquoted.err;
   EXPECT_TRUE(unquoted.out.empty());
