@@ -27,8 +27,11 @@ constexpr size_t kMaxEvidenceValue = 512;
 // Fields whose percent-decoded form rules also look at.
 constexpr Field kDecodedFields[] = {Field::kUrlOriginal, Field::kUrlPath, Field::kUrlQuery};
 
+// Who or what an alert is about; a syslog program (process.name) last, for the messages that
+// name nothing else.
 std::string EntityOf(const Event& ev) {
-  for (Field f : {Field::kSourceIp, Field::kUserName, Field::kDeviceId, Field::kFilePath}) {
+  for (Field f : {Field::kSourceIp, Field::kUserName, Field::kDeviceId, Field::kFilePath,
+                  Field::kProcessName}) {
     if (ev.Has(f) && !ev.Get(f).empty()) {
       return std::string(FieldName(f)) + "=" + std::string(ev.Get(f));
     }

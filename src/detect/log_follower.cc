@@ -258,6 +258,7 @@ class LogFollower::Impl {
     const CustomLogFormat* layout = nullptr;  // the declared layout, or null: recognised
     uint64_t parse_errors = 0;
     uint64_t format_changes = 0;
+    ReadabilityWindow readability;
     bool warned_not_regular = false;
     // WindowCheck at check_at (a position already read), to tell a truncation that the file
     // then outgrew between two polls.
@@ -280,6 +281,20 @@ class LogFollower::Impl {
   void StepBack(Tracked& t, size_t line_bytes, size_t* budget);
   bool refused_ = false;  // HandleLine could not hand the line over (stopping, queue full)
   void SkipOversized(const Tracked& t, uint64_t line);
+  // Counts a complete line in the file's readability window (readability.h), and reports the
+  // window when that closed it.
+  void Judge(Tracked& t, bool readable) {
+    if (auto v =
+            t.readability.Count(readable, t.line, poll_started_millis_, options_.readability)) {
+      ReportWindow(t, *v);
+    }
+  }
+  void ReportWindow(const Tracked& t, const ReadabilityVerdict& v);
+  static int64_t NowMillis() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
   bool OpenFile(Tracked& t);
   // Points t at the file the path was rotated to while we were stopped, at the saved position.
   // False (t unchanged) when that file is not found beside the path or no longer matches.
@@ -308,10 +323,13 @@ class LogFollower::Impl {
   Event event_;
   bool dirty_ = false;
   std::chrono::steady_clock::time_point last_save_{};
+  // When the current PollFile began: the time a readability window opens at (one clock read
+  // per poll, not per line).
+  int64_t poll_started_millis_ = NowMillis();
 
   std::atomic<uint64_t> lines_{0}, events_{0}, parse_errors_{0}, oversized_{0}, binary_{0},
       rotations_{0}, truncations_{0}, backpressure_waits_{0}, unread_rotations_{0},
-      forwarded_clients_{0}, forwarded_unnamed_{0};
+      forwarded_clients_{0}, forwarded_unnamed_{0}, unreadable_windows_{0};
 
   std::thread thread_;
   std::atomic<bool> stop_{false};
@@ -476,6 +494,9 @@ void LogFollower::Impl::CloseFile(Tracked& t) {
 }
 
 void LogFollower::Impl::ResetToStart(Tracked& t) {
+  // The window ends with the bytes it counted, judged while the parser and the line numbers
+  // are still theirs.
+  if (auto v = t.readability.Finish(options_.readability)) ReportWindow(t, *v);
   t.read_pos = 0;
   t.check.reset();
   t.check_at = 0;
@@ -554,6 +575,7 @@ void LogFollower::Impl::ProcessChunk(Tracked& t, std::string_view chunk, size_t*
       t.skipping = false;
       ++t.line;
       ++lines_;
+      Judge(t, false);
       continue;
     }
     if (!t.parser) {
@@ -569,6 +591,7 @@ void LogFollower::Impl::ProcessChunk(Tracked& t, std::string_view chunk, size_t*
       ++t.line;
       ++lines_;
       SkipOversized(t, t.line);
+      Judge(t, false);
     } else {
       t.pending.append(piece);
       std::string line = std::move(t.pending);
@@ -606,11 +629,13 @@ void LogFollower::Impl::HandleLine(Tracked& t, std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.size() > kMaxLineBytes) {
     SkipOversized(t, t.line);
+    Judge(t, false);
     return;
   }
   if (IsBinary(line)) {
     ++binary_;
     log::Warn("detect.follow_binary_line", {{"file", t.path}, {"line", t.line}});
+    Judge(t, false);
     return;
   }
   if (line.find_first_not_of(" \t") == std::string_view::npos) return;
@@ -649,6 +674,7 @@ void LogFollower::Impl::HandleLine(Tracked& t, std::string_view line) {
                  {"format", LogFormatName(t.parser->format())},
                  {"more_only_counted", t.parse_errors == kLoggedParseErrors}});
     }
+    Judge(t, false);
     return;
   }
   switch (AttributeToForwardedClient(options_.log_proxies, &event_)) {
@@ -676,9 +702,32 @@ void LogFollower::Impl::HandleLine(Tracked& t, std::string_view line) {
     std::this_thread::sleep_for(std::chrono::milliseconds(waited_ms + 1));
   }
   ++events_;
+  Judge(t, true);
+}
+
+void LogFollower::Impl::ReportWindow(const Tracked& t, const ReadabilityVerdict& v) {
+  const std::string_view format =
+      t.parser ? LogFormatName(t.parser->format()) : std::string_view("unknown");
+  if (v.changed) {
+    // Once each way, not per window: the alert is what repeats.
+    if (v.unreadable_window()) {
+      log::Warn(
+          "detect.follow_unreadable",
+          {{"file", t.path}, {"format", format}, {"lines", v.lines}, {"unreadable", v.unreadable}});
+    } else {
+      log::Info("detect.follow_readable_again", {{"file", t.path}, {"format", format}});
+    }
+  }
+  if (!v.unreadable_window()) return;
+  ++unreadable_windows_;
+  SecurityEvent ev = UnreadableLogEvent(v, format);
+  ev.Set("file.path", t.path).Set("log.file.path", t.path);
+  // Not waited for as lines are: a full queue counts the drop, and that raises its own alert.
+  sink_->Emit(std::move(ev));
 }
 
 bool LogFollower::Impl::PollFile(Tracked& t) {
+  poll_started_millis_ = NowMillis();
   size_t budget = options_.max_lines_per_poll == 0 ? 1 : options_.max_lines_per_poll;
   if (t.fd < 0) {
     if (!OpenFile(t)) return false;
@@ -696,6 +745,9 @@ bool LogFollower::Impl::PollFile(Tracked& t) {
     ResetToStart(t);
   }
   bool to_end = ReadAvailable(t, &budget);
+  if (auto v = t.readability.Check(poll_started_millis_, options_.readability)) {
+    ReportWindow(t, *v);
+  }
   if (t.read_pos > 0) {
     t.check = WindowCheck(t.fd, t.read_pos);
     t.check_at = t.read_pos;
@@ -829,6 +881,7 @@ FollowerStats LogFollower::Impl::stats() const {
   s.lines = lines_.load();
   s.events = events_.load();
   s.parse_errors = parse_errors_.load();
+  s.unreadable_windows = unreadable_windows_.load();
   s.oversized = oversized_.load();
   s.binary = binary_.load();
   s.rotations = rotations_.load();

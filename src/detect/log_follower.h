@@ -31,7 +31,8 @@
 // that fails it but parses in the format it looks like moves the file to that format (a
 // banner first must not blind the rest). A file given a layout of its own
 // (FollowerOptions::layouts) is read in that layout only. Events carry
-// the parsed fields plus `log.file.path` and `log.file.line`.
+// the parsed fields plus `log.file.path` and `log.file.line`. A file whose lines mostly cannot be
+// read (its format changed, its declared layout is wrong) emits detection.log_unreadable.
 // Thread safety: Start/Stop/PollOnce from one controlling thread; stats() from any thread.
 #pragma once
 
@@ -44,6 +45,7 @@
 #include "common/event_sink.h"
 #include "common/forwarded.h"
 #include "common/status.h"
+#include "detect/readability.h"
 
 namespace rampart::detect {
 
@@ -61,6 +63,9 @@ struct FollowerOptions {
   ProxyTrust log_proxies;
   // Paths (each one of `paths`) whose lines are in a declared layout (custom_log_format.h).
   std::map<std::string, std::shared_ptr<const CustomLogFormat>> layouts;
+  // Each file's lines are judged in windows (readability.h): a window where half or more of
+  // the lines could not be read emits detection.log_unreadable with `file.path` set to the path.
+  ReadabilityOptions readability;
 };
 
 struct FollowerStats {
@@ -78,6 +83,8 @@ struct FollowerStats {
   // Lines from a proxy in log_proxies: attributed to the client it named, or naming none.
   uint64_t forwarded_clients = 0;
   uint64_t forwarded_unnamed = 0;
+  // Windows of a file's lines where half or more could not be read (detection.log_unreadable).
+  uint64_t unreadable_windows = 0;
 };
 
 class LogFollower {

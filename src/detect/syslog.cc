@@ -249,7 +249,8 @@ Result<SyslogMessage> ParseSyslog(std::string_view text, int64_t now_millis,
 
 SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport,
                             std::string_view peer, const ProxyTrust& log_proxies,
-                            Attribution* attribution, const CustomLogFormat* layout) {
+                            Attribution* attribution, const CustomLogFormat* layout,
+                            bool* read_as_log_line) {
   SecurityEvent se;
   bool parsed = false;
   if (!msg.message.empty() && msg.message.size() <= kMaxLineBytes) {
@@ -273,6 +274,7 @@ SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport
       parsed = true;
     }
   }
+  if (read_as_log_line != nullptr) *read_as_log_line = parsed;
   if (!parsed) {
     se.Set("event.action", "syslog.message");
     se.Set("message", msg.message);
@@ -322,6 +324,19 @@ std::string PeerName(const sockaddr_storage& ss) {
   }
   return "unknown";
 }
+
+// "192.0.2.1:514" -> "192.0.2.1", "[2001:db8::1]:514" -> "2001:db8::1".
+std::string_view AddressOfPeer(std::string_view peer) {
+  if (!peer.empty() && peer.front() == '[') {
+    const size_t close = peer.find(']');
+    return close == std::string_view::npos ? peer : peer.substr(1, close - 1);
+  }
+  const size_t colon = peer.rfind(':');
+  return colon == std::string_view::npos ? peer : peer.substr(0, colon);
+}
+
+// Readability windows (program, sender address) a receiver keeps at most.
+constexpr size_t kMaxReadabilityWindows = 4096;
 
 class Fd {
  public:
@@ -378,6 +393,7 @@ class SyslogReceiver::Impl {
     s.tls_handshake_failures = tls_handshake_failures_.load();
     s.forwarded_clients = forwarded_clients_.load();
     s.forwarded_unnamed = forwarded_unnamed_.load();
+    s.unreadable_windows = unreadable_windows_.load();
     return s;
   }
 
@@ -419,6 +435,23 @@ class SyslogReceiver::Impl {
   bool Frames(Conn& c, bool at_eof);
   // True when `text` was a syslog message (parsed and emitted).
   bool Handle(std::string_view text, const Conn* conn, std::string_view peer);
+  // Closes the declared programs' readability windows that are old enough (readability.h).
+  void CheckWindows();
+  // key: a program in options_.layouts and a sender's address (WindowKey).
+  void ReportWindow(const std::string& key, const ReadabilityVerdict& v);
+  // The program's messages from one address are judged apart from another's: a sender's
+  // garbage must not hide another's broken format, nor one broken host hide among healthy ones.
+  static std::string WindowKey(std::string_view app_name, std::string_view address) {
+    std::string key(app_name);
+    key.push_back('\0');
+    key.append(address);
+    return key;
+  }
+  static int64_t SteadyMillis() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
   // The declared layout of the sender's program, by the message's APP-NAME, or null.
   const CustomLogFormat* LayoutFor(const SyslogMessage& msg) const {
     if (options_.layouts.empty() || msg.app_name.empty()) return nullptr;
@@ -440,7 +473,12 @@ class SyslogReceiver::Impl {
   std::atomic<uint64_t> udp_kernel_dropped_{0};
   std::atomic<uint64_t> messages_{0}, malformed_{0}, oversized_{0}, connections_{0}, refused_{0},
       refused_per_peer_{0}, refused_tls_handshakes_{0}, tls_connections_{0},
-      tls_handshake_failures_{0}, forwarded_clients_{0}, forwarded_unnamed_{0};
+      tls_handshake_failures_{0}, forwarded_clients_{0}, forwarded_unnamed_{0},
+      unreadable_windows_{0};
+  // Per program in options_.layouts and sender address, at most kMaxReadabilityWindows: a
+  // sender cannot grow it past that by changing its address.
+  std::map<std::string, ReadabilityWindow, std::less<>> windows_;
+  bool warned_windows_full_ = false;
 };
 
 namespace {
@@ -609,11 +647,13 @@ bool SyslogReceiver::Impl::Handle(std::string_view text, const Conn* conn, std::
   }
   const bool tls = conn != nullptr && conn->tls != nullptr;
   Attribution attribution = Attribution::kNotFromProxy;
+  const CustomLogFormat* layout = LayoutFor(*msg);
+  bool read = false;
   SecurityEvent ev = SyslogToEvent(*msg,
                                    conn == nullptr ? "udp"
                                    : tls           ? "tls"
                                                    : "tcp",
-                                   peer, options_.log_proxies, &attribution, LayoutFor(*msg));
+                                   peer, options_.log_proxies, &attribution, layout, &read);
   if (attribution == Attribution::kForwardedClient) ++forwarded_clients_;
   if (attribution == Attribution::kNoClientNamed) ++forwarded_unnamed_;
   if (tls && !conn->tls->client_subject().empty()) {
@@ -624,7 +664,54 @@ bool SyslogReceiver::Impl::Handle(std::string_view text, const Conn* conn, std::
   }
   sink_->Emit(std::move(ev));
   ++messages_;
+  // An empty message is no line of the sender's log, as a blank line in a file is not.
+  if (layout != nullptr && msg->message.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+    std::string key = WindowKey(msg->app_name, AddressOfPeer(peer));
+    auto window = windows_.find(key);
+    if (window == windows_.end() && windows_.size() < kMaxReadabilityWindows) {
+      window = windows_.try_emplace(std::move(key)).first;
+    } else if (window == windows_.end() && !warned_windows_full_) {
+      warned_windows_full_ = true;
+      log::Warn("detect.syslog_readability_windows_full",
+                {{"windows", static_cast<int64_t>(kMaxReadabilityWindows)}});
+    }
+    if (window != windows_.end()) {
+      if (auto v = window->second.Count(read, 0, SteadyMillis(), options_.readability)) {
+        ReportWindow(window->first, *v);
+      }
+    }
+  }
   return true;
+}
+
+void SyslogReceiver::Impl::CheckWindows() {
+  const int64_t now = SteadyMillis();
+  for (auto& [key, window] : windows_) {
+    if (auto v = window.Check(now, options_.readability)) ReportWindow(key, *v);
+  }
+}
+
+void SyslogReceiver::Impl::ReportWindow(const std::string& key, const ReadabilityVerdict& v) {
+  const size_t nul = key.find('\0');
+  const std::string_view app_name = std::string_view(key).substr(0, nul);
+  const std::string_view address =
+      nul == std::string::npos ? std::string_view() : std::string_view(key).substr(nul + 1);
+  if (v.changed) {
+    if (v.unreadable_window()) {
+      log::Warn("detect.syslog_unreadable", {{"app_name", app_name},
+                                             {"sender", address},
+                                             {"messages", v.lines},
+                                             {"unreadable", v.unreadable}});
+    } else {
+      log::Info("detect.syslog_readable_again", {{"app_name", app_name}, {"sender", address}});
+    }
+  }
+  if (!v.unreadable_window()) return;
+  ++unreadable_windows_;
+  SecurityEvent ev = UnreadableLogEvent(v, LogFormatName(LogFormat::kCustom));
+  // The address without a port: a window spans the sender's connections.
+  ev.Set("process.name", app_name).Set("log.source.address", address);
+  sink_->Emit(std::move(ev));
 }
 
 void SyslogReceiver::Impl::ReadUdp() {
@@ -890,6 +977,7 @@ void SyslogReceiver::Impl::Run() {
     }
     if (fds[2].revents & POLLIN) Accept(tcp_.get(), false);
     if (fds[3].revents & POLLIN) Accept(tls_.get(), true);
+    if (!windows_.empty()) CheckWindows();
     auto now = Clock::now();
     for (auto it = conns_.begin(); it != conns_.end();) {
       if (it->handshaking && now >= it->handshake_deadline) {

@@ -36,6 +36,7 @@
 #include "common/forwarded.h"
 #include "common/status.h"
 #include "detect/log_parser.h"
+#include "detect/readability.h"
 
 namespace rampart::detect {
 
@@ -67,10 +68,13 @@ Result<SyslogMessage> ParseSyslog(std::string_view text, int64_t now_millis,
 // one of them is attributed to the forwarded client (AttributeToForwardedClient), and
 // *attribution, when given, says how. `layout`, when given, is the declared layout of the
 // sender's lines (SyslogReceiverOptions::layouts): the message is read in it alone.
+// *read_as_log_line, when given, says whether the message was read as a log line (in the
+// layout, or in a built-in format) rather than kept as a syslog.message.
 SecurityEvent SyslogToEvent(const SyslogMessage& msg, std::string_view transport,
                             std::string_view peer, const ProxyTrust& log_proxies = {},
                             Attribution* attribution = nullptr,
-                            const CustomLogFormat* layout = nullptr);
+                            const CustomLogFormat* layout = nullptr,
+                            bool* read_as_log_line = nullptr);
 
 struct SyslogReceiverOptions {
   std::string listen;  // "HOST:PORT"; port 0 picks one free for both UDP and TCP
@@ -109,6 +113,10 @@ struct SyslogReceiverOptions {
   // Messages whose APP-NAME (the tag: nginx's `access_log syslog:...,tag=NAME`) is a key here
   // carry access-log lines in that declared layout (custom_log_format.h), and are read in it.
   std::map<std::string, std::shared_ptr<const CustomLogFormat>, std::less<>> layouts;
+  // The messages of each program in `layouts` are judged in windows (readability.h): a window
+  // where half or more of them were not in the layout emits detection.log_unreadable with
+  // `process.name` set to the APP-NAME.
+  ReadabilityOptions readability;
 };
 
 struct SyslogStats {
@@ -128,6 +136,8 @@ struct SyslogStats {
   // none.
   uint64_t forwarded_clients = 0;
   uint64_t forwarded_unnamed = 0;
+  // Windows of a declared program's messages where half or more were not in its layout.
+  uint64_t unreadable_windows = 0;
 };
 
 class SyslogReceiver {

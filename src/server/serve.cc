@@ -121,6 +121,8 @@ std::string SourceMetrics(const detect::LogFollower* follower,
     out += "# TYPE rampart_detect_follow_proxy_lines_total counter\n";
     line("rampart_detect_follow_proxy_lines_total", "{client=\"forwarded\"}", s.forwarded_clients);
     line("rampart_detect_follow_proxy_lines_total", "{client=\"missing\"}", s.forwarded_unnamed);
+    out += "# TYPE rampart_detect_follow_unreadable_windows_total counter\n";
+    line("rampart_detect_follow_unreadable_windows_total", "", s.unreadable_windows);
   }
   if (receiver) {
     detect::SyslogStats s = receiver->stats();
@@ -139,6 +141,8 @@ std::string SourceMetrics(const detect::LogFollower* follower,
     out += "# TYPE rampart_detect_syslog_proxy_lines_total counter\n";
     line("rampart_detect_syslog_proxy_lines_total", "{client=\"forwarded\"}", s.forwarded_clients);
     line("rampart_detect_syslog_proxy_lines_total", "{client=\"missing\"}", s.forwarded_unnamed);
+    out += "# TYPE rampart_detect_syslog_unreadable_windows_total counter\n";
+    line("rampart_detect_syslog_unreadable_windows_total", "", s.unreadable_windows);
   }
   return out;
 }

@@ -17,8 +17,10 @@
 #include "common/clock.h"
 #include "detect/bounded_queue.h"
 #include "detect/correlation.h"
+#include "detect/event.h"
 #include "detect/live_engine.h"
 #include "detect/log_parser.h"
+#include "detect/readability.h"
 #include "support/recording_alert_handler.h"
 
 namespace rampart::detect {
@@ -1242,6 +1244,37 @@ TEST(LiveEngineTest, StaffCanaryDecryptRuleFromTheBundledSet) {
   EXPECT_EQ(alerts[0].rule_title, "Canary Staff Record Decrypted");
   EXPECT_EQ(alerts[0].severity, "critical");
   EXPECT_EQ(alerts[0].entity, "user.name=tok_1");
+}
+
+// The bundled rule on an unreadable source: one alert per followed file, and per syslog
+// program (the entity falls back to process.name when nothing else names the event).
+TEST(LiveEngineTest, AnUnreadableLogSourceIsAlertedPerFileAndPerProgram) {
+  LiveEngineOptions opt;
+  opt.rule_dirs = {std::string(RAMPART_SOURCE_DIR) + "/rules/sigma"};
+  Harness h(opt);
+  const ReadabilityVerdict verdict{.lines = 1000, .unreadable = 990, .first_unreadable_line = 7};
+  SecurityEvent file = UnreadableLogEvent(verdict, "combined");
+  file.Set("file.path", "/var/log/nginx/access.log");
+  h.At(0, std::move(file));
+  SecurityEvent program = UnreadableLogEvent({.lines = 20, .unreadable = 20}, "custom");
+  program.Set("process.name", "nginx_access").Set("log.source.address", "192.0.2.10");
+  h.At(1, std::move(program));
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0].rule_title, "Log Source Rampart Can No Longer Read");
+  EXPECT_EQ(alerts[0].severity, "high");
+  EXPECT_EQ(alerts[0].attack, std::vector<std::string>{"T1562.006"});
+  EXPECT_EQ(alerts[0].entity, "file.path=/var/log/nginx/access.log");
+  EXPECT_EQ(alerts[1].entity, "process.name=nginx_access");
+  EXPECT_NE(alerts[1].evidence[0].find("\"log.source.address\":\"192.0.2.10\""), std::string::npos)
+      << alerts[1].evidence[0];
+
+  // A log line cannot claim the action: from outside it is external.detection.log_unreadable.
+  Event forged;
+  forged.SetCopy(Field::kEventAction, "detection.log_unreadable");
+  forged.SetCopy(Field::kSourceIp, "203.0.113.9");
+  h.At(2, ExternalSecurityEvent(forged));
+  EXPECT_TRUE(h.rec.Take().empty());
 }
 
 TEST(LiveEngineTest, BundledExploitRuleFiresOnTheLiveRequestShape) {

@@ -46,10 +46,11 @@ class LogFollowerTest : public ::testing::Test {
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
-  std::unique_ptr<LogFollower> Make() {
+  std::unique_ptr<LogFollower> Make(ReadabilityOptions readability = {}) {
     FollowerOptions o;
     o.paths = {log_};
     o.positions_file = positions_;
+    o.readability = readability;
     auto f = LogFollower::Create(o, &sink_);
     EXPECT_TRUE(f.ok()) << f.status().ToString();
     return f.ok() ? std::move(f).value() : nullptr;
@@ -463,6 +464,97 @@ TEST_F(LogFollowerTest, AFileWithADeclaredLayoutIsReadInItAlone) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("other_log', which is not followed"), std::string::npos)
       << refused.status().message();
+}
+
+// A file whose lines stop being in its format (an upgrade changed the server's log_format, a
+// sender writes garbage) emits detection.log_unreadable for each window where half or more of
+// its lines could not be read, named by the file's path; a readable window emits nothing.
+TEST_F(LogFollowerTest, AFileThatCanNoLongerBeReadIsReportedPerWindow) {
+  auto f = Make({.max_lines = 10, .max_millis = 3'600'000, .min_lines = 4});
+  ASSERT_NE(f, nullptr);
+  auto lines = [](int readable, int unreadable) {
+    std::string text;
+    for (int i = 0; i < readable; ++i) text += AccessLine("203.0.113.1", "/ok");
+    for (int i = 0; i < unreadable; ++i) text += "upstream timed out (110) while reading\n";
+    return text;
+  };
+  auto unreadable_events = [&] {
+    std::vector<SecurityEvent> out;
+    for (auto& e : sink_.Take()) {
+      if (e.Get("event.action") == "detection.log_unreadable") out.push_back(std::move(e));
+    }
+    return out;
+  };
+
+  Append(log_, lines(10, 0));
+  f->PollOnce();
+  EXPECT_TRUE(unreadable_events().empty());
+
+  // Lines 11..20: three read, seven not; a blank line is no line of the log.
+  Append(log_, lines(3, 7) + "\n");
+  f->PollOnce();
+  auto events = unreadable_events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Get("file.path"), log_);
+  EXPECT_EQ(events[0].Get("log.file.path"), log_);
+  EXPECT_EQ(events[0].Get("log.lines"), "10");
+  EXPECT_EQ(events[0].Get("log.lines_unreadable"), "7");
+  EXPECT_EQ(events[0].Get("log.file.line"), "14");
+  EXPECT_EQ(events[0].Get("log.format"), "epmm");
+  EXPECT_EQ(events[0].Get("event.reason"),
+            "7 of the last 10 lines could not be read as epmm lines (the first at line 14)");
+
+  // Binary and over-long lines cannot be read either: five of ten is half.
+  std::string binary("\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x03\x00", 12);
+  Append(log_, lines(5, 3) + binary + "\n" + std::string(kMaxLineBytes + 10, 'a') + "\n");
+  f->PollOnce();
+  events = unreadable_events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Get("log.lines_unreadable"), "5");
+  EXPECT_EQ(events[0].Get("log.file.line"), "27");
+
+  // Four of ten is not.
+  Append(log_, lines(6, 4));
+  f->PollOnce();
+  EXPECT_TRUE(unreadable_events().empty());
+  EXPECT_EQ(f->stats().unreadable_windows, 2u);
+  EXPECT_EQ(f->stats().lines, 41u);
+}
+
+// A truncated file (logrotate's copytruncate) ends the window of its old lines: they are judged
+// apart from the new ones, and the first unreadable line's number is the old file's.
+TEST_F(LogFollowerTest, ATruncationEndsTheReadabilityWindow) {
+  auto f = Make({.max_lines = 1000, .max_millis = 3'600'000, .min_lines = 4});
+  ASSERT_NE(f, nullptr);
+  Append(log_, AccessLine("203.0.113.1", "/ok") + "garbage\ngarbage\ngarbage\n");
+  f->PollOnce();
+  EXPECT_TRUE(sink_.WithAction("detection.log_unreadable").empty());
+  { std::ofstream truncate(log_, std::ios::trunc); }
+  Append(log_, AccessLine("203.0.113.1", "/new"));
+  f->PollOnce();
+  auto events = sink_.WithAction("detection.log_unreadable");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Get("log.lines"), "4") << "the new file's line is not in it";
+  EXPECT_EQ(events[0].Get("log.lines_unreadable"), "3");
+  EXPECT_EQ(events[0].Get("log.file.line"), "2");
+  EXPECT_EQ(f->stats().truncations, 1u);
+}
+
+// A quiet file is judged at the end of a poll once its window is old enough and holds enough
+// lines, not only when max_lines have come.
+TEST_F(LogFollowerTest, AQuietFileIsJudgedOnceItsWindowIsOldEnough) {
+  auto f = Make({.max_lines = 1000, .max_millis = 0, .min_lines = 3});
+  ASSERT_NE(f, nullptr);
+  Append(log_, AccessLine("203.0.113.1", "/ok") + "garbage\n");
+  f->PollOnce();
+  EXPECT_TRUE(sink_.WithAction("detection.log_unreadable").empty()) << "two lines are too few";
+  Append(log_, "more garbage\n");
+  f->PollOnce();
+  auto events = sink_.WithAction("detection.log_unreadable");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Get("log.lines"), "3");
+  EXPECT_EQ(events[0].Get("log.lines_unreadable"), "2");
+  EXPECT_EQ(events[0].Get("log.file.line"), "2");
 }
 
 TEST_F(LogFollowerTest, JsonLinesAreDetected) {

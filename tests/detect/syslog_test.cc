@@ -25,6 +25,12 @@ using rampart::testing::CapturingSink;
 // 2026-01-30T09:15:00Z
 constexpr int64_t kSyslogNow = 1769764500000;
 
+// The layout an nginx front end declares for `access_log syslog:...,tag=nginx_access`: the
+// forwarded-for header after $request_time.
+constexpr std::string_view kNginxAccessLayout =
+    R"(nginx:$remote_addr [$time_local] "$request" $status $request_time )"
+    R"("$http_x_forwarded_for")";
+
 TEST(SyslogParse, Rfc5424Example1) {
   auto m = ParseSyslog(
       "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - \xEF\xBB\xBF'su root' "
@@ -166,9 +172,7 @@ TEST(SyslogEvent, AccessLogLineInMsgBecomesTheAccessLogEvent) {
 // nginx's `access_log syslog:server=...,tag=nginx_access` in a layout of its own: read in the
 // declared layout (the forwarded-for header after $request_time), and in it alone.
 TEST(SyslogEvent, AMessageInADeclaredLayoutIsReadInIt) {
-  auto layout = CustomLogFormat::Compile(
-      R"(nginx:$remote_addr [$time_local] "$request" $status $request_time )"
-      R"("$http_x_forwarded_for")");
+  auto layout = CustomLogFormat::Compile(kNginxAccessLayout);
   ASSERT_TRUE(layout.ok()) << layout.status().message();
   const std::string text =
       "<190>Jan 30 09:15:00 mdm nginx_access: 10.0.0.2 [30/Jan/2026:09:15:00 +0100] \"GET "
@@ -365,6 +369,68 @@ TEST(SyslogReceiverTest, DatagramsTheKernelDroppedAreCountedAndReported) {
   EXPECT_GT(s.udp_kernel_dropped, 0u);
   EXPECT_EQ(sink.lost(), s.udp_kernel_dropped);
   EXPECT_EQ(s.messages + s.udp_kernel_dropped, 20000u) << "every datagram read or counted";
+}
+
+// A program given a layout whose messages are mostly not in it (nginx's log_format changed,
+// or the layout was copied wrong) emits detection.log_unreadable, named by its APP-NAME and the
+// sender's address. Each sender is judged apart, so one host's broken format is not hidden by
+// another's good lines; programs without a layout and empty messages are not judged.
+TEST(SyslogReceiverTest, AProgramWhoseMessagesAreNotInItsLayoutIsReportedPerSender) {
+  auto layout = CustomLogFormat::Compile(kNginxAccessLayout);
+  ASSERT_TRUE(layout.ok()) << layout.status().message();
+  const std::string in_layout =
+      "<190>Jan 30 09:15:00 mdm nginx_access: 10.0.0.2 [30/Jan/2026:09:15:00 +0100] \"GET / "
+      "HTTP/1.1\" 200 0.004 \"203.0.113.7\"\n";
+  const std::string combined =
+      "<190>Jan 30 09:15:00 mdm nginx_access: 203.0.113.50 - - [30/Jan/2026:09:15:00 +0100] "
+      "\"GET / HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n";
+  const std::string empty = "<190>1 2026-01-30T09:15:00Z mdm nginx_access - - -  \n";
+  const std::string other = "<13>Jan 30 09:15:00 mdm sshd: not an access line at all\n";
+
+  for (bool by_time : {false, true}) {
+    SCOPED_TRACE(by_time ? "closed by time" : "closed by lines");
+    CapturingSink sink;
+    SyslogReceiverOptions o;
+    o.listen = "127.0.0.1:0";
+    o.layouts["nginx_access"] = std::make_shared<const CustomLogFormat>(*layout);
+    // By lines: four messages of the program from one sender; by time: the first loop in which
+    // a sender's window holds four.
+    o.readability = by_time ? ReadabilityOptions{.max_lines = 1000, .max_millis = 0, .min_lines = 4}
+                            : ReadabilityOptions{.max_lines = 4, .max_millis = 3'600'000};
+    auto r = SyslogReceiver::Create(o, &sink);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    (*r)->Start();
+    // A healthy front end on 127.0.0.1, a broken one on 127.0.0.2.
+    int healthy = ConnectTcpFromForSyslogPeers("127.0.0.1", (*r)->port());
+    int broken = ConnectTcpFromForSyslogPeers("127.0.0.2", (*r)->port());
+    ASSERT_GE(healthy, 0);
+    ASSERT_GE(broken, 0);
+    SendAll(healthy, other + in_layout + in_layout + other + in_layout + in_layout);
+    SendAll(broken, empty + empty + combined + combined + in_layout + in_layout);
+    // Twelve messages from two senders, then the window's event.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while ((*r)->stats().messages + (*r)->stats().malformed < 12 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    auto unreadable = sink.WithAction("detection.log_unreadable");
+    while (unreadable.empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      unreadable = sink.WithAction("detection.log_unreadable");
+    }
+    ::close(healthy);
+    ::close(broken);
+    (*r)->Stop();
+    EXPECT_EQ((*r)->stats().messages, 12u) << "an empty message is a message, not a line";
+    ASSERT_EQ(unreadable.size(), 1u);
+    EXPECT_EQ(unreadable[0].Get("process.name"), "nginx_access");
+    EXPECT_EQ(unreadable[0].Get("log.source.address"), "127.0.0.2");
+    EXPECT_EQ(unreadable[0].Get("log.lines"), "4");
+    EXPECT_EQ(unreadable[0].Get("log.lines_unreadable"), "2") << "half; the empty ones not counted";
+    EXPECT_EQ(unreadable[0].Get("log.format"), "custom");
+    EXPECT_EQ(unreadable[0].Get("log.file.line"), "");
+    EXPECT_EQ((*r)->stats().unreadable_windows, 1u);
+  }
 }
 
 TEST(SyslogReceiverTest, OversizedFrameClosesTheConnectionAndMalformedIsCounted) {

@@ -247,5 +247,66 @@ TEST(LogSourcesE2e, FollowedFileUdpTcpAndTlsSyslogLinesBecomeAlerts) {
   fs::remove_all(dir, ec);
 }
 
+// An nginx upgrade puts the default combined format back while the configuration still
+// declares the site's own layout: Rampart can read none of the lines, and says so with an
+// alert on the file instead of going blind without a word.
+TEST(LogSourcesE2e, AFollowedLogRampartCanNoLongerReadRaisesAnAlert) {
+  constexpr std::string_view kUnreadableRule = "744dd7a3-21b7-40f4-ac7d-8ac0988f29d9";
+  ASSERT_TRUE(crypto::InitCrypto().ok());
+  ASSERT_TRUE(fs::exists(kRampart)) << "binary is not built";
+  fs::path dir = fs::temp_directory_path() / ("rampart_unreadable_e2e_" + crypto::RandomHex(6));
+  fs::create_directories(dir / "nginx");
+  std::string data = (dir / "data").string();
+  std::string custom = (dir / "nginx" / "access.log").string();
+  std::string config = (dir / "rampart.yml").string();
+  {
+    std::ofstream out(config);
+    out << "detection:\n"
+        << "  follow: [\"" << custom << "\"]\n"
+        << "  follow_formats:\n"
+        << "    \"" << custom << "\": 'nginx:$remote_addr [$time_local] \"$request\" $status "
+        << "$request_time \"$http_x_forwarded_for\"'\n"
+        << "  follow_poll_millis: 50\n";
+  }
+  DemoServer demo;
+  std::string error;
+  ASSERT_TRUE(demo.Start(data, config, &error)) << error;
+  ServerProcess& server = demo.process;
+
+  {
+    std::ofstream out(custom, std::ios::app);
+    for (int i = 0; i < 1000; ++i) {
+      out << "203.0.113." << (i % 200) << " - - [30/Jan/2026:09:15:00 +0100] \"GET /mifs/user/" << i
+          << " HTTP/1.1\" 200 512 \"-\" \"MobileIron/11\"\n";
+    }
+  }
+  json alert;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && alert.is_null()) {
+    ApiReply list = CallApi(server.url(), demo.ca, demo.superadmin, "GET",
+                            "/api/v1/alerts?rule=" + std::string(kUnreadableRule));
+    ASSERT_EQ(list.status, 200) << list.raw;
+    if (!list.body["items"].empty()) alert = list.body["items"][0];
+    if (alert.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(alert.is_object()) << "server log:\n" << server.log();
+  EXPECT_EQ(alert["entity"], "file.path=" + custom);
+  EXPECT_EQ(alert["severity"], "high");
+  EXPECT_EQ(alert["evidence"][0]["event.reason"],
+            "1000 of the last 1000 lines could not be read in the declared layout (the first at "
+            "line 1)");
+  EXPECT_NE(server.log().find("detect.follow_unreadable"), std::string::npos);
+
+  ApiReply metrics = CallApi(server.url(), demo.ca, demo.superadmin, "GET", "/metrics");
+  EXPECT_NE(metrics.raw.find("rampart_detect_follow_unreadable_windows_total 1\n"),
+            std::string::npos)
+      << metrics.raw;
+  EXPECT_NE(metrics.raw.find("rampart_detect_follow_skipped_total{reason=\"parse_error\"} 1000\n"),
+            std::string::npos);
+  EXPECT_EQ(server.Stop(), 0);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
 }  // namespace
 }  // namespace rampart::e2e
