@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -10,6 +12,8 @@
 #include <map>
 #include <optional>
 #include <unordered_map>
+
+#include "common/text.h"
 
 namespace rampart::detect {
 
@@ -776,6 +780,286 @@ LinkedCorrelations LinkCorrelations(const RuleSet& rules,
     if (correlation_generate_requested[i]) out.rules[i].alerts = true;
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Windows kept across a restart.
+
+namespace {
+
+using nlohmann::json;
+
+// Also covers what the keys and notes hold (the scope prefix of CorrelationTracker's keys, the
+// live engine's WindowNoteOf): a change to either must change the version, or windows saved by
+// the previous release would be taken up and then misread.
+constexpr int kSavedWindowsVersion = 1;
+
+json FingerprintJson(const std::vector<CorrelationRule>& rules) {
+  json out = json::array();
+  for (const CorrelationRule& r : rules) {
+    json groups = json::array();
+    for (const auto& slot : r.group_fields) {
+      json names = json::array();
+      for (Field f : slot) names.push_back(FieldName(f));
+      groups.push_back(std::move(names));
+    }
+    json feeds = json::array();
+    for (const auto& [correlation, slot] : r.feeds) feeds.push_back({correlation, slot});
+    out.push_back({{"id", r.info.id},
+                   {"name", r.info.name},
+                   {"title", r.info.title},
+                   {"level", r.info.severity},
+                   {"attack", r.info.attack},
+                   {"type", CorrelationTypeName(r.type)},
+                   {"rules", r.rules},
+                   {"group_by", r.group_by},
+                   {"group_fields", std::move(groups)},
+                   {"timespan_millis", r.timespan_millis},
+                   {"value_field", FieldName(r.value_field)},
+                   {"threshold", r.threshold},
+                   {"maximum", r.maximum},
+                   {"generate", r.generate},
+                   {"feeds", std::move(feeds)},
+                   {"alerts", r.alerts}});
+  }
+  return out;
+}
+
+// Event values are bytes and JSON strings UTF-8: a value that is not UTF-8 is kept as
+// {"hex": ...}, so that it comes back byte for byte.
+json Bytes(std::string_view s) {
+  if (std::string valid = ValidUtf8(s); valid == s) return valid;
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(s.size() * 2);
+  for (char c : s) {
+    hex.push_back(kDigits[static_cast<unsigned char>(c) >> 4]);
+    hex.push_back(kDigits[static_cast<unsigned char>(c) & 0xF]);
+  }
+  return {{"hex", hex}};
+}
+
+// Reading a saved document: each accessor throws WindowsDamaged, caught at RestoreWindows.
+struct WindowsDamaged {
+  std::string what;
+};
+
+std::string BytesFrom(const json& j, const char* what) {
+  if (j.is_string()) return j.get<std::string>();
+  if (!j.is_object() || j.size() != 1 || !j.contains("hex") || !j["hex"].is_string()) {
+    throw WindowsDamaged{std::string(what) + " is not a string"};
+  }
+  const std::string& hex = j["hex"].get_ref<const std::string&>();
+  if (hex.size() % 2 != 0) throw WindowsDamaged{std::string(what) + " has an odd hex length"};
+  auto digit = [&](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    throw WindowsDamaged{std::string(what) + " has a byte that is not lower-case hex"};
+  };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    out.push_back(static_cast<char>(digit(hex[i]) * 16 + digit(hex[i + 1])));
+  }
+  return out;
+}
+
+int64_t IntFrom(const json& j, const char* what) {
+  if (!j.is_number_integer() || (j.is_number_unsigned() && j.get<uint64_t>() > INT64_MAX)) {
+    throw WindowsDamaged{std::string(what) + " is not a 64-bit integer"};
+  }
+  return j.get<int64_t>();
+}
+
+const json& Member(const json& object, const char* name) {
+  auto it = object.find(name);
+  if (it == object.end()) throw WindowsDamaged{std::string("a key has no '") + name + "'"};
+  return *it;
+}
+
+const json& ArrayOf(const json& object, const char* name, size_t max_size) {
+  const json& a = Member(object, name);
+  if (!a.is_array()) throw WindowsDamaged{std::string("'") + name + "' is not an array"};
+  if (a.size() > max_size) throw WindowsDamaged{std::string("'") + name + "' is too long"};
+  return a;
+}
+
+}  // namespace
+
+std::string CorrelationFingerprint(const std::vector<CorrelationRule>& rules) {
+  return FingerprintJson(rules).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string CorrelationTracker::SaveWindows(size_t max_bytes, size_t* left_out) const {
+  const std::string fingerprint = CorrelationFingerprint(rules_);
+  std::string out = R"({"format":"rampart-correlation-windows","version":)" +
+                    std::to_string(kSavedWindowsVersion) + R"(,"rules":)" + fingerprint +
+                    R"(,"windows":[)";
+  // Each rule has its share of the bytes, so that a flood of keys in one (addresses sprayed at
+  // a probe rule) cannot push another's windows out; within a rule the most recently active
+  // keys are kept. One key is turned into text at a time.
+  const size_t overhead = out.size() + 2 + 3 * state_.size();
+  const size_t share =
+      max_bytes > overhead && !state_.empty() ? (max_bytes - overhead) / state_.size() : 0;
+  size_t dropped = 0;
+  for (size_t r = 0; r < state_.size(); ++r) {
+    const PerRule& per_rule = *state_[r];
+    std::vector<std::string> kept;  // most recent first
+    size_t used = 0;
+    for (auto k = per_rule.lru.rbegin(); k != per_rule.lru.rend(); ++k) {
+      json times = json::array();
+      for (const auto& [at, start] : k->times) times.push_back({at, start});
+      json values = json::array();
+      for (const auto& [value, at] : k->values) values.push_back({Bytes(value), at});
+      json group = json::array();
+      for (const auto& [name, value] : k->group) group.push_back({Bytes(name), Bytes(value)});
+      const json key = {{"key", Bytes(k->key)},
+                        {"entity_offset", k->entity_offset},
+                        {"last_activity", k->last_activity},
+                        {"times", std::move(times)},
+                        {"values", std::move(values)},
+                        {"seen", k->seen},
+                        {"seen_first", k->seen_first},
+                        {"window_first", k->window_first},
+                        {"window_last", k->window_last},
+                        {"window_reach", k->window_reach},
+                        {"window_events", k->window_events},
+                        {"group", std::move(group)},
+                        {"note", Bytes(k->note)},
+                        {"last_arrival", k->last_arrival}};
+      std::string text = key.dump(-1, ' ', false, json::error_handler_t::replace);
+      if (used + text.size() + 1 > share) {
+        dropped += static_cast<size_t>(std::distance(k, per_rule.lru.rend()));
+        break;
+      }
+      used += text.size() + 1;
+      kept.push_back(std::move(text));
+    }
+    out += r == 0 ? "[" : ",[";
+    // Least recently active first, as the tracker keeps them.
+    for (auto t = kept.rbegin(); t != kept.rend(); ++t) {
+      if (t != kept.rbegin()) out.push_back(',');
+      out += *t;
+    }
+    out.push_back(']');
+  }
+  out += "]}";
+  if (left_out != nullptr) *left_out = dropped;
+  return out;
+}
+
+Result<size_t> CorrelationTracker::RestoreWindows(std::string_view saved) {
+  const json doc = json::parse(saved, nullptr, /*allow_exceptions=*/false);
+  auto member = [&](const char* name) -> const json* {
+    auto it = doc.find(name);
+    return it == doc.end() ? nullptr : &*it;
+  };
+  if (doc.is_discarded() || !doc.is_object() || member("format") == nullptr ||
+      *member("format") != "rampart-correlation-windows") {
+    return Status::InvalidArgument("not a saved set of correlation windows");
+  }
+  if (member("version") == nullptr || *member("version") != kSavedWindowsVersion) {
+    return Status::InvalidArgument("saved correlation windows of an unknown version");
+  }
+  // Compared as text, as it was written (an invalid UTF-8 byte in a title is U+FFFD in both).
+  if (member("rules") == nullptr ||
+      member("rules")->dump(-1, ' ', false, json::error_handler_t::replace) !=
+          CorrelationFingerprint(rules_)) {
+    return Status::Conflict("the correlation rules changed since the windows were saved");
+  }
+  std::vector<std::unique_ptr<PerRule>> restored;
+  size_t taken = 0;
+  try {
+    const json& windows = ArrayOf(doc, "windows", rules_.size());
+    if (windows.size() != rules_.size()) throw WindowsDamaged{"one list of keys per rule expected"};
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      const CorrelationRule& rule = rules_[i];
+      const json& keys = windows[i];
+      if (!keys.is_array()) throw WindowsDamaged{"a rule's keys are not an array"};
+      auto per_rule = std::make_unique<PerRule>();
+      // The most recently active come last: past the cap, the first ones are left out.
+      const size_t skip = keys.size() > max_keys_ ? keys.size() - max_keys_ : 0;
+      // What a key may hold: as many times or values as the rule keeps, one time per rule.
+      const size_t max_values =
+          rule.decided_at_window_end()
+              ? static_cast<size_t>(std::min<int64_t>(rule.maximum, INT64_MAX - 1)) + 1
+              : static_cast<size_t>(rule.threshold);
+      for (size_t n = skip; n < keys.size(); ++n) {
+        const json& j = keys[n];
+        if (!j.is_object()) throw WindowsDamaged{"a key is not an object"};
+        KeyState k;
+        k.key = BytesFrom(Member(j, "key"), "key");
+        const int64_t offset = IntFrom(Member(j, "entity_offset"), "entity_offset");
+        if (k.key.empty() || offset < 0 || static_cast<uint64_t>(offset) > k.key.size()) {
+          throw WindowsDamaged{"a key's entity lies outside it"};
+        }
+        k.entity_offset = static_cast<size_t>(offset);
+        k.last_activity = IntFrom(Member(j, "last_activity"), "last_activity");
+        for (const json& t : ArrayOf(j, "times", static_cast<size_t>(rule.threshold))) {
+          if (!t.is_array() || t.size() != 2) throw WindowsDamaged{"a time is not a pair"};
+          k.times.emplace_back(IntFrom(t[0], "time"), IntFrom(t[1], "time"));
+        }
+        for (const json& v : ArrayOf(j, "values", max_values)) {
+          if (!v.is_array() || v.size() != 2) throw WindowsDamaged{"a value is not a pair"};
+          if (!k.values.emplace(BytesFrom(v[0], "value"), IntFrom(v[1], "time")).second) {
+            throw WindowsDamaged{"a value is there twice"};
+          }
+        }
+        for (const json& t : ArrayOf(j, "seen", rule.rules.size())) {
+          k.seen.push_back(IntFrom(t, "seen"));
+        }
+        for (const json& t : ArrayOf(j, "seen_first", rule.rules.size())) {
+          k.seen_first.push_back(IntFrom(t, "seen_first"));
+        }
+        if (k.seen.size() != rule.rules.size() || k.seen_first.size() != rule.rules.size()) {
+          throw WindowsDamaged{"a key does not have one time per referenced rule"};
+        }
+        k.window_first = IntFrom(Member(j, "window_first"), "window_first");
+        k.window_last = IntFrom(Member(j, "window_last"), "window_last");
+        k.window_reach = IntFrom(Member(j, "window_reach"), "window_reach");
+        k.window_events = IntFrom(Member(j, "window_events"), "window_events");
+        if (k.window_events < 0) throw WindowsDamaged{"a window counts fewer than no events"};
+        for (const json& g : ArrayOf(j, "group", rule.group_by.size())) {
+          if (!g.is_array() || g.size() != 2) throw WindowsDamaged{"a group value is not a pair"};
+          k.group.emplace_back(BytesFrom(g[0], "group name"), BytesFrom(g[1], "group value"));
+        }
+        k.note = BytesFrom(Member(j, "note"), "note");
+        k.last_arrival = IntFrom(Member(j, "last_arrival"), "last_arrival");
+        // What Feed and FeedWindow leave behind, and nothing else: a window decided at its end
+        // has counted an event and holds no more values than events (a count kept exact in a
+        // double's range); a sliding one has no window, and fewer times or values than fire
+        // it (the key is dropped when it fires).
+        const bool values_kept = rule.type == CorrelationType::kValueCount;
+        if (rule.decided_at_window_end()) {
+          if (k.window_events < 1 || k.window_events > (int64_t{1} << 53) || !k.times.empty() ||
+              (!values_kept && !k.values.empty()) ||
+              k.values.size() > static_cast<uint64_t>(k.window_events)) {
+            throw WindowsDamaged{"a window decided at its end is not as one is kept"};
+          }
+        } else if (k.window_events != 0 || !k.note.empty() || !k.group.empty() ||
+                   (!values_kept && !k.values.empty()) ||
+                   (rule.type != CorrelationType::kEventCount && !k.times.empty()) ||
+                   k.times.size() >= static_cast<size_t>(rule.threshold) ||
+                   k.values.size() >= static_cast<size_t>(rule.threshold)) {
+          throw WindowsDamaged{"a sliding window is not as one is kept"};
+        }
+        std::string key = k.key;
+        per_rule->lru.push_back(std::move(k));
+        if (!per_rule->index.emplace(std::move(key), std::prev(per_rule->lru.end())).second) {
+          throw WindowsDamaged{"a key is there twice"};
+        }
+      }
+      taken += per_rule->lru.size();
+      restored.push_back(std::move(per_rule));
+    }
+  } catch (const WindowsDamaged& damaged) {
+    return Status::InvalidArgument("saved correlation windows are damaged: " + damaged.what);
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("saved correlation windows are damaged: ") +
+                                   e.what());
+  }
+  state_ = std::move(restored);
+  return taken;
 }
 
 }  // namespace rampart::detect

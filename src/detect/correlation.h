@@ -139,6 +139,16 @@ struct LinkedCorrelations {
 LinkedCorrelations LinkCorrelations(const RuleSet& rules,
                                     const std::vector<std::pair<std::string, std::string>>& texts);
 
+// What a tracker's windows depend on in its rules (ids, names, titles, levels, ATT&CK ids,
+// types, referenced rules, grouping, timespans, fields, thresholds, `generate`, chains), in
+// their order, as text: two lists with the same fingerprint count the same things the same way,
+// so windows kept for one are valid for the other.
+std::string CorrelationFingerprint(const std::vector<CorrelationRule>& rules);
+
+// The most a saved set of windows takes (SaveWindows keeps under it, the live engine reads no
+// more).
+inline constexpr size_t kMaxSavedWindowsBytes = size_t{64} << 20;
+
 class CorrelationTracker {
  public:
   CorrelationTracker(std::vector<CorrelationRule> rules, size_t max_keys_per_rule);
@@ -176,6 +186,17 @@ class CorrelationTracker {
   // Decides every open window (the input has ended). A window the key cap evicted is not
   // decided: it counts in evicted_keys().
   void CloseAllWindows(std::vector<CorrelationHit>* hits);
+  // The open windows as text (JSON, with the rules' fingerprint) that a tracker of the same rules
+  // takes up with RestoreWindows: the live engine keeps them across a restart. At most
+  // `max_bytes`: each rule has an equal share, filled with its most recently active keys;
+  // *left_out, when given, says how many keys did not fit.
+  std::string SaveWindows(size_t max_bytes = kMaxSavedWindowsBytes,
+                          size_t* left_out = nullptr) const;
+  // Takes up the windows SaveWindows wrote, replacing this tracker's. Conflict, and
+  // nothing taken, when they were saved for other rules; InvalidArgument, and nothing taken,
+  // when the text is not such a save or is damaged. Past max_keys_per_rule, the least recently
+  // active keys are left out. Returns how many keys were taken up.
+  Result<size_t> RestoreWindows(std::string_view saved);
   // Keys currently tracked over all rules, and keys evicted because of the cap.
   size_t tracked_keys() const;
   uint64_t evicted_keys() const { return evicted_; }

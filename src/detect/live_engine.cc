@@ -1,5 +1,7 @@
 #include "detect/live_engine.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -12,6 +14,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/files.h"
 #include "common/log.h"
 #include "detect/bounded_queue.h"
 #include "detect/correlation.h"
@@ -88,20 +91,7 @@ void LoadFeeds(const std::vector<std::string>& files, int64_t now, IocStore* sto
 // order (the tracker's windows are per rule index and per referenced-rule slot).
 bool SameCorrelations(const std::vector<CorrelationRule>& a,
                       const std::vector<CorrelationRule>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const CorrelationRule& x = a[i];
-    const CorrelationRule& y = b[i];
-    if (x.info.id != y.info.id || x.info.name != y.info.name || x.info.title != y.info.title ||
-        x.info.severity != y.info.severity || x.info.attack != y.info.attack || x.type != y.type ||
-        x.rules != y.rules || x.group_by != y.group_by || x.group_fields != y.group_fields ||
-        x.timespan_millis != y.timespan_millis || x.value_field != y.value_field ||
-        x.threshold != y.threshold || x.maximum != y.maximum || x.generate != y.generate ||
-        x.feeds != y.feeds || x.alerts != y.alerts) {
-      return false;
-    }
-  }
-  return true;
+  return CorrelationFingerprint(a) == CorrelationFingerprint(b);
 }
 
 }  // namespace
@@ -126,6 +116,9 @@ class LiveEngine::Impl {
   void Start();
   void Stop();
   size_t ProcessPending();
+  // LiveEngineOptions::correlation_state_file: taken up at Load, written at Stop.
+  void RestoreCorrelationWindows();
+  void SaveCorrelationWindows();
   LiveEngineStats stats() const;
   size_t rule_count() const { return rule_count_.load(); }
   size_t correlation_count() const { return correlation_count_.load(); }
@@ -184,6 +177,7 @@ class LiveEngine::Impl {
   std::unordered_set<std::string> canary_paths_;
   std::unordered_set<std::string> canary_tokens_;
   std::unique_ptr<NewAddressLoginDetector> login_detector_;
+  bool windows_saved_ = false;  // since the last Start
   std::unique_ptr<NewFileUseDetector> new_files_;
   void ObserveFileUse(const SecurityEvent& se, const Event& ev, int64_t ts);
   std::vector<SkippedRule> skipped_;
@@ -306,6 +300,7 @@ Status LiveEngine::Impl::Load() {
   if (options_.new_file_use.enabled) {
     new_files_ = std::make_unique<NewFileUseDetector>(options_.new_file_use);
   }
+  RestoreCorrelationWindows();
   if (options_.login_detector.enabled) {
     login_detector_ = std::make_unique<NewAddressLoginDetector>(options_.login_detector);
     if (Status s = login_detector_->Load(); !s.ok()) {
@@ -338,17 +333,62 @@ void LiveEngine::Impl::Wake() {
 void LiveEngine::Impl::Start() {
   if (thread_.joinable()) return;
   stop_ = false;
+  windows_saved_ = false;
   thread_ = std::thread([this] { Run(); });
 }
 
 void LiveEngine::Impl::Stop() {
-  if (!thread_.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-    cv_.notify_one();
+  if (thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      cv_.notify_one();
+    }
+    thread_.join();
   }
-  thread_.join();
+  SaveCorrelationWindows();
+}
+
+void LiveEngine::Impl::RestoreCorrelationWindows() {
+  const std::string& path = options_.correlation_state_file;
+  if (path.empty()) return;
+  auto text = files::ReadWholeFile(path, kMaxSavedWindowsBytes);
+  if (!text.ok()) {
+    if (text.status().code() != Code::kNotFound) {
+      log::Warn("detect.correlation_windows_discarded", {{"reason", text.status().message()}});
+      ::unlink(path.c_str());
+    }
+    return;
+  }
+  // Taken up once: a crash later must not bring back windows that have fired since.
+  ::unlink(path.c_str());
+  auto taken = tracker_->RestoreWindows(*text);
+  if (!taken.ok()) {
+    log::Warn("detect.correlation_windows_discarded", {{"reason", taken.status().message()}});
+    return;
+  }
+  tracked_keys_ = tracker_->tracked_keys();
+  log::Info("detect.correlation_windows_restored", {{"keys", static_cast<int64_t>(*taken)}});
+}
+
+void LiveEngine::Impl::SaveCorrelationWindows() {
+  const std::string& path = options_.correlation_state_file;
+  if (path.empty() || !tracker_ || windows_saved_) return;
+  windows_saved_ = true;  // once per stop (the destructor stops again)
+  const size_t keys = tracker_->tracked_keys();
+  if (keys == 0) {
+    ::unlink(path.c_str());  // none open: an older save must not come back at the next start
+    return;
+  }
+  size_t left_out = 0;
+  const std::string saved = tracker_->SaveWindows(kMaxSavedWindowsBytes, &left_out);
+  if (Status s = files::WritePrivateFile(path, saved); !s.ok()) {
+    log::Warn("detect.correlation_windows_not_saved", {{"error", s.message()}});
+    return;
+  }
+  log::Info("detect.correlation_windows_saved", {{"keys", static_cast<int64_t>(keys - left_out)},
+                                                 {"left_out", static_cast<int64_t>(left_out)},
+                                                 {"bytes", static_cast<int64_t>(saved.size())}});
 }
 
 void LiveEngine::Impl::Run() {

@@ -64,6 +64,10 @@ struct LiveEngineOptions {
   std::vector<std::string> canary_paths;      // exact url.path values
   std::vector<std::string> canary_token_ids;  // API token ids (user.name of events)
   int64_t housekeeping_millis = 1000;         // drop check and window sweep period
+  // Where the open correlation windows are kept while the engine is stopped: written at Stop(),
+  // taken up (then removed) at Create when the correlation rules are the same, so that a
+  // restart does not reset a slow attacker's count. Empty: windows live in memory only.
+  std::string correlation_state_file;
   // rampart-admin-login-new-address (detect/login_detector.h), on `auth.login` events.
   NewAddressLoginOptions login_detector;
   // rampart-new-script-called and rampart-new-file-large-download (detect/new_file_use.h): the

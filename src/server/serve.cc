@@ -331,6 +331,7 @@ int Serve(const ServeOptions& options) {
     detect::LiveEngineOptions engine_options =
         EngineOptions(config.detection, options.bundled_rules_dir);
     engine_options.login_detector.state_file = detect_dir + "/login_addresses.json";
+    engine_options.correlation_state_file = detect_dir + "/correlations.json";
     if (config.detection.reload_on_change) {
       detect::ReloadWatchOptions watch;
       watch.rule_dirs = engine_options.rule_dirs;

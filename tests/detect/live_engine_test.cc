@@ -1246,6 +1246,59 @@ TEST(LiveEngineTest, StaffCanaryDecryptRuleFromTheBundledSet) {
   EXPECT_EQ(alerts[0].entity, "user.name=tok_1");
 }
 
+// A restart in the middle of a patient enumeration does not reset its count: the windows are
+// written at Stop and taken up (once) by the next engine with the same correlation rules.
+TEST(LiveEngineTest, CorrelationWindowsOutliveARestart) {
+  const std::string dir = ::testing::TempDir() + "/live_engine_windows";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  LiveEngineOptions opt;
+  opt.rule_dirs = {std::string(RAMPART_SOURCE_DIR) + "/rules/sigma"};
+  opt.correlation_state_file = dir + "/correlations.json";
+  auto probe = [](int n) {
+    return Probe("203.0.113.7", "/api/v1/devices/dev_" + std::to_string(n), 404);
+  };
+  {
+    Harness first(opt);
+    for (int n = 0; n < 6; ++n) first.At(n * 600, probe(n));
+    EXPECT_TRUE(first.rec.Take().empty());
+    first.engine->Stop();
+  }
+  ASSERT_TRUE(std::filesystem::exists(opt.correlation_state_file));
+  {
+    Harness second(opt);
+    EXPECT_FALSE(std::filesystem::exists(opt.correlation_state_file)) << "taken up once";
+    for (int n = 6; n < 9; ++n) second.At(n * 600, probe(n));
+    EXPECT_TRUE(second.rec.Take().empty()) << "nine distinct ids so far";
+    second.At(9 * 600, probe(9));
+    auto alerts = second.rec.Take();
+    ASSERT_EQ(alerts.size(), 1u) << "the tenth id, after the restart, completes the count";
+    EXPECT_EQ(alerts[0].rule_title, "Enumeration of Device or Staff Ids from One Address");
+    EXPECT_EQ(alerts[0].entity, "source.ip=203.0.113.7");
+    EXPECT_EQ(alerts[0].count, 10);
+    for (int n = 10; n < 14; ++n) second.At(n * 600, probe(n));
+    second.engine->Stop();
+  }
+  // Other correlation rules: the saved windows are not theirs, and are dropped.
+  LiveEngineOptions changed = opt;
+  changed.rule_texts = {R"(title: Bursts
+id: bursts
+correlation:
+  type: event_count
+  rules: [rampart_id_not_found]
+  group-by: [source.ip]
+  timespan: 1h
+  condition: {gte: 100}
+)"};
+  {
+    Harness third(changed);
+    EXPECT_FALSE(std::filesystem::exists(opt.correlation_state_file));
+    for (int n = 14; n < 20; ++n) third.At(n * 600, probe(n));
+    EXPECT_TRUE(third.rec.Take().empty()) << "four ids kept would have made ten";
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // The bundled rule on an unreadable source: one alert per followed file, and per syslog
 // program (the entity falls back to process.name when nothing else names the event).
 TEST(LiveEngineTest, AnUnreadableLogSourceIsAlertedPerFileAndPerProgram) {

@@ -164,6 +164,54 @@ bool WaitForLog(ServerProcess& server, const std::string& event, size_t times) {
   return false;
 }
 
+// A patient enumeration of device ids that a restart of the server interrupts is still one
+// enumeration: the open correlation windows are written at shutdown and taken up at start.
+TEST(AlertsE2e, AnEnumerationInterruptedByARestartIsStillCaught) {
+  constexpr std::string_view kEnumerationRule = "6c7d8e9f-0a1b-4c2d-8e3f-4a5b6c7d8e9f";
+  ASSERT_TRUE(crypto::InitCrypto().ok());
+  ASSERT_TRUE(fs::exists(kRampart)) << "binary is not built";
+  fs::path dir = FreshTestDir("rampart_windows_e2e");
+  std::string data = (dir / "data").string();
+  std::string config = (dir / "rampart.yml").string();
+  WriteFile(config, "response:\n  playbooks: false\n");
+  DemoServer demo;
+  std::string error;
+  ASSERT_TRUE(demo.Start(data, config, &error)) << error;
+  ServerProcess& server = demo.process;
+  auto probe = [&](int n) {
+    ApiReply r = CallApi(server.url(), demo.ca, demo.admin, "GET",
+                         "/api/v1/devices/dev_missing_" + std::to_string(n));
+    EXPECT_EQ(r.status, 404) << r.raw;
+  };
+  for (int n = 0; n < 6; ++n) probe(n);
+  ASSERT_EQ(server.Stop(), 0);
+  const std::string state = data + "/detect/correlations.json";
+  ASSERT_TRUE(fs::exists(state)) << server.log();
+  EXPECT_EQ(fs::status(state).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_NE(server.log().find("detect.correlation_windows_saved"), std::string::npos);
+
+  ASSERT_TRUE(server.Start(data, {"--config", config}, &error)) << error;
+  EXPECT_FALSE(fs::exists(state)) << "taken up once";
+  for (int n = 6; n < 10; ++n) probe(n);
+  json alert;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline && alert.is_null()) {
+    ApiReply list = CallApi(server.url(), demo.ca, demo.superadmin, "GET",
+                            "/api/v1/alerts?rule=" + std::string(kEnumerationRule));
+    ASSERT_EQ(list.status, 200) << list.raw;
+    if (!list.body["items"].empty()) alert = list.body["items"][0];
+    if (alert.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(alert.is_object()) << "server log:\n" << server.log();
+  EXPECT_EQ(alert["entity"], "source.ip=127.0.0.1");
+  EXPECT_EQ(alert["count"], 10) << alert.dump(2);
+  EXPECT_NE(server.log().find("detect.correlation_windows_restored"), std::string::npos);
+  EXPECT_EQ(server.Stop(), 0);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
 // An administrator replaces an IoC feed and sends SIGHUP (`systemctl reload`): the running
 // server matches the new indicators. A feed that then breaks keeps them and is raised. A rule
 // added to a rule directory is matched after the next SIGHUP.
