@@ -1,5 +1,7 @@
 #include "common/config.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <map>
 
@@ -81,6 +83,24 @@ Status ReadListenAddress(const YAML::Node& node, const std::string& key, std::st
     }
   }
   *out = std::move(value);
+  return Status::Ok();
+}
+
+// A listen address a socket is bound to as given, without resolving a name: the syslog
+// receiver's (detect/syslog.h).
+Status ReadNumericListenAddress(const YAML::Node& node, const std::string& key, std::string* out) {
+  RAMPART_RETURN_IF_ERROR(ReadListenAddress(node, key, out));
+  if (out->empty()) return Status::Ok();
+  std::string host;
+  uint16_t port = 0;
+  RAMPART_RETURN_IF_ERROR(ParseHostPort(*out, &host, &port));
+  in6_addr any{};
+  if (::inet_pton(AF_INET, host.c_str(), &any) != 1 &&
+      ::inet_pton(AF_INET6, host.c_str(), &any) != 1) {
+    return Status::InvalidArgument("config: '" + key + "': '" + host +
+                                   "' is not a numeric IP address (a listener is bound to an "
+                                   "address, not a name)");
+  }
   return Status::Ok();
 }
 
@@ -405,9 +425,9 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
     } else if (key == "follow_poll_millis") {
       RAMPART_RETURN_IF_ERROR(ReadPositive(v, name, &d->follow_poll_millis));
     } else if (key == "syslog_listen") {
-      RAMPART_RETURN_IF_ERROR(ReadListenAddress(v, name, &d->syslog_listen));
+      RAMPART_RETURN_IF_ERROR(ReadNumericListenAddress(v, name, &d->syslog_listen));
     } else if (key == "syslog_tls_listen") {
-      RAMPART_RETURN_IF_ERROR(ReadListenAddress(v, name, &d->syslog_tls_listen));
+      RAMPART_RETURN_IF_ERROR(ReadNumericListenAddress(v, name, &d->syslog_tls_listen));
     } else if (key == "syslog_tls_cert") {
       RAMPART_RETURN_IF_ERROR(ReadString(v, name, &d->syslog_tls_cert));
     } else if (key == "syslog_tls_key") {

@@ -80,6 +80,8 @@ FileStamp StampOf(const std::string& path) {
           st.st_size};
 }
 
+}  // namespace
+
 Result<IntegrityBaseline> LoadBaselineFile(const std::string& path) {
   auto text = files::ReadWholeFile(path, kMaxBaselineBytes);
   if (!text.ok()) return text.status();
@@ -87,8 +89,6 @@ Result<IntegrityBaseline> LoadBaselineFile(const std::string& path) {
   if (!b.ok()) return Status::InvalidArgument(path + ": " + b.status().message());
   return b;
 }
-
-}  // namespace
 
 std::string SerializeBaseline(const IntegrityBaseline& baseline) {
   nlohmann::json doc =

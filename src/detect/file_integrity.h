@@ -58,6 +58,8 @@ Result<IntegrityBaseline> ParseBaseline(std::string_view text);
 
 std::string IntegrityDir(const std::string& data_dir);  // DATA/detect (0700)
 std::string BaselinePath(const std::string& data_dir);  // DATA/detect/integrity_baseline.json
+// Reads and parses a baseline file as the monitor does at start (NotFound when there is none).
+Result<IntegrityBaseline> LoadBaselineFile(const std::string& path);
 
 // Scans the roots and writes a new baseline file (0600, atomically replaced). Returns it.
 Result<IntegrityBaseline> CreateBaseline(const std::vector<std::string>& roots,

@@ -337,6 +337,10 @@ class LogFollower::Impl {
   int wake_fd_ = -1;  // eventfd written by Stop()
 };
 
+Status CheckPositionsFile(const std::string& positions_file) {
+  return LoadPositions(positions_file).status();
+}
+
 Status LogFollower::Impl::Init() {
   RAMPART_ASSIGN_OR_RETURN(auto saved, LoadPositions(options_.positions_file));
   for (const auto& path : options_.paths) {

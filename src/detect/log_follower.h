@@ -87,6 +87,10 @@ struct FollowerStats {
   uint64_t unreadable_windows = 0;
 };
 
+// Whether `positions_file` is one a follower can take up (absent is fine): what Create would
+// refuse, read without following anything (`rampart config check --data`).
+Status CheckPositionsFile(const std::string& positions_file);
+
 class LogFollower {
  public:
   // Loads saved positions and looks at every path once (files present now and never seen

@@ -1,6 +1,10 @@
 #include "server/alert_pipeline.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <fstream>
 #include <iterator>
@@ -9,6 +13,61 @@
 #include "common/log.h"
 
 namespace rampart::server {
+
+namespace {
+
+// The webhook sink's options, its secret read from webhook_secret_file.
+Result<detect::WebhookOptions> WebhookOptionsOf(const DetectionConfig& config) {
+  detect::WebhookOptions w;
+  w.url = config.webhook_url;
+  w.ca_file = config.webhook_ca_file;
+  w.max_attempts = static_cast<int>(config.webhook_max_attempts);
+  w.initial_backoff_ms = static_cast<int>(config.webhook_initial_backoff_ms);
+  std::ifstream in(config.webhook_secret_file, std::ios::binary);
+  if (config.webhook_secret_file.empty() || !in) {
+    return Status::InvalidArgument("detection.webhook_secret_file cannot be read");
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  w.secret = ss.str();
+  while (!w.secret.empty() && (w.secret.back() == '\n' || w.secret.back() == '\r')) {
+    w.secret.pop_back();
+  }
+  return w;
+}
+
+}  // namespace
+
+Status CheckAlertSinks(const DetectionConfig& config) {
+  if (!config.alerts_file.empty()) {
+    // Create opens it with O_CREAT; a check must not create it, so an absent file's folder must
+    // let the server create it there.
+    const std::string& path = config.alerts_file;
+    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd >= 0) {
+      ::close(fd);
+    } else {
+      const size_t slash = path.rfind('/');
+      const std::string folder =
+          slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+      if (errno != ENOENT || ::access(folder.c_str(), W_OK | X_OK) != 0) {
+        return Status::InvalidArgument("detection.alerts_file: cannot open alert file " + path);
+      }
+    }
+  }
+  if (!config.syslog.empty()) {
+    if (auto out = detect::OpenSyslogOutput(config.syslog); !out.ok()) {
+      return Status::InvalidArgument("detection.syslog: " + out.status().message());
+    }
+  }
+  if (!config.webhook_url.empty()) {
+    RAMPART_ASSIGN_OR_RETURN(detect::WebhookOptions w, WebhookOptionsOf(config));
+    if (auto out = detect::OpenWebhookOutput(w); !out.ok()) {
+      return Status::InvalidArgument("detection.webhook_url: " + out.status().message());
+    }
+  }
+  return Status::Ok();
+}
 
 Result<std::unique_ptr<AlertPipeline>> AlertPipeline::Create(const DetectionConfig& config,
                                                              store::Store* store,
@@ -25,21 +84,7 @@ Result<std::unique_ptr<AlertPipeline>> AlertPipeline::Create(const DetectionConf
     p->sinks_.push_back(std::make_unique<detect::AsyncAlertSink>(std::move(out), capacity));
   }
   if (!config.webhook_url.empty()) {
-    detect::WebhookOptions w;
-    w.url = config.webhook_url;
-    w.ca_file = config.webhook_ca_file;
-    w.max_attempts = static_cast<int>(config.webhook_max_attempts);
-    w.initial_backoff_ms = static_cast<int>(config.webhook_initial_backoff_ms);
-    std::ifstream in(config.webhook_secret_file, std::ios::binary);
-    if (config.webhook_secret_file.empty() || !in) {
-      return Status::InvalidArgument("detection.webhook_secret_file cannot be read");
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    w.secret = ss.str();
-    while (!w.secret.empty() && (w.secret.back() == '\n' || w.secret.back() == '\r')) {
-      w.secret.pop_back();
-    }
+    RAMPART_ASSIGN_OR_RETURN(detect::WebhookOptions w, WebhookOptionsOf(config));
     RAMPART_ASSIGN_OR_RETURN(auto out, detect::OpenWebhookOutput(w));
     p->sinks_.push_back(std::make_unique<detect::AsyncAlertSink>(std::move(out), capacity));
   }

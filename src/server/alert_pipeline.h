@@ -128,6 +128,13 @@ class AlertPipeline final : public detect::AlertHandler {
   std::thread writer_;
 };
 
+// What AlertPipeline::Create refuses (an alert file that cannot be opened for appending, an
+// unresolvable syslog host, a webhook without a readable secret file or with a URL or CA it
+// cannot use), found without opening the outputs for good: the alert file is not created (its
+// folder must let the server create it). For `rampart config check`: the message starts with
+// the key at fault ("detection.syslog: ...").
+Status CheckAlertSinks(const DetectionConfig& config);
+
 // The engine options from the configuration, with the bundled rules directory first.
 detect::LiveEngineOptions EngineOptions(const DetectionConfig& config,
                                         const std::string& bundled_rules_dir);

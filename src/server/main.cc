@@ -15,6 +15,7 @@
 #include "common/crypto.h"
 #include "detect/file_integrity.h"
 #include "detect/scan.h"
+#include "server/config_check.h"
 #include "server/demo_breach.h"
 #include "server/keeper_process.h"
 #include "server/serve.h"
@@ -191,6 +192,27 @@ int main(int argc, char** argv) {
   auto* check = rules->add_subcommand("check", "Load every rule and say why any is skipped");
   check->add_option("PATH", rules_check.rule_dirs, "Rule directories or files")->required();
   check->callback([&] { exit_code = rampart::detect::RunRulesCheckCommand(rules_check); });
+
+  rampart::server::ConfigCheckOptions config_check;
+  config_check.bundled_rules_dir = BundledRulesDir();
+  config_check.bundled_playbooks_dir = BundledPlaybooksDir();
+  auto* config_cmd = app.add_subcommand("config", "The configuration file");
+  config_cmd->require_subcommand(1);
+  auto* config_check_cmd = config_cmd->add_subcommand(
+      "check",
+      "Read a configuration as serve would and try every part of it without starting anything; "
+      "exit 1 when serve would not start");
+  // A file that cannot be read is the check's first error row, not a usage error.
+  config_check_cmd->add_option("--config", config_check.config_file, "YAML configuration file")
+      ->required();
+  config_check_cmd->add_option(
+      "--data", config_check.data_dir,
+      "Data directory (also checks the followed files' positions and the integrity baseline)");
+  config_check_cmd->add_option("--listen", config_check.listen,
+                               "HOST:PORT serve is given with --listen, if any");
+  config_check_cmd->add_flag("--strict", config_check.strict,
+                             "Exit 1 on warnings too (a rule, feed or playbook left out)");
+  config_check_cmd->callback([&] { exit_code = rampart::server::RunConfigCheck(config_check); });
 
   rampart::cli::AuditOptions audit_opts;
   auto* audit = app.add_subcommand("audit", "Check the keeper's tamper-evident audit log");

@@ -38,6 +38,7 @@
 #include "respond/playbook_runner.h"
 #include "server/alert_pipeline.h"
 #include "server/keeper_process.h"
+#include "server/startup_checks.h"
 #include "store/store.h"
 
 namespace rampart::server {
@@ -81,18 +82,6 @@ log::Level ParseLevel(const std::string& s) {
   if (s == "warn") return log::Level::kWarn;
   if (s == "error") return log::Level::kError;
   return log::Level::kInfo;
-}
-
-// The declared log layouts of one configuration key (detect/custom_log_format.h), compiled; the
-// error names the entry, so that the server does not start with a layout it cannot read.
-template <typename LayoutMap>
-Status CompileLayouts(const std::map<std::string, std::string>& specs, LayoutMap* out) {
-  for (const auto& [name, spec] : specs) {
-    auto layout = detect::CustomLogFormat::Compile(spec);
-    if (!layout.ok()) return Status::InvalidArgument(name + ": " + layout.status().message());
-    (*out)[name] = std::make_shared<const detect::CustomLogFormat>(std::move(layout).value());
-  }
-  return Status::Ok();
 }
 
 // Prometheus text for the log sources' counters (absent sources print nothing).
@@ -275,11 +264,9 @@ int Serve(const ServeOptions& options) {
   server_options.tls = config.tls;
   server_options.threads = config.threads;
   server_options.limits = config.http;
-  for (const std::string& entry : config.http_forwarding.trusted_proxies) {
-    auto proxy = ParseTrustedProxy(entry);
-    if (!proxy.ok()) return Fail("config: http.trusted_proxies: " + proxy.status().message());
-    server_options.proxy_trust.proxies.push_back(*proxy);
-  }
+  auto http_proxies = ReadProxyList(config.http_forwarding.trusted_proxies, "http.trusted_proxies");
+  if (!http_proxies.ok()) return Fail("config: " + http_proxies.status().message());
+  server_options.proxy_trust.proxies = http_proxies->proxies;
   auto forwarded_header = ForwardedHeaderNamed(config.http_forwarding.client_address_header);
   if (!forwarded_header) return Fail("config: http.client_address_header: unknown header");
   server_options.proxy_trust.header = *forwarded_header;
@@ -320,14 +307,10 @@ int Serve(const ServeOptions& options) {
     pipeline->AddStoredBatchListener(
         [&incidents](const std::vector<core::Alert>& batch) { incidents.OnStoredAlerts(batch); });
     // Checked when the configuration was read (ParseTrustedProxy).
-    ProxyTrust log_proxies;
-    for (const std::string& entry : config.detection.log_trusted_proxies) {
-      auto proxy = ParseTrustedProxy(entry);
-      if (!proxy.ok()) {
-        return Fail("config: detection.log_trusted_proxies: " + proxy.status().message());
-      }
-      log_proxies.proxies.push_back(*proxy);
-    }
+    auto read_log_proxies =
+        ReadProxyList(config.detection.log_trusted_proxies, "detection.log_trusted_proxies");
+    if (!read_log_proxies.ok()) return Fail("config: " + read_log_proxies.status().message());
+    const ProxyTrust log_proxies = *read_log_proxies;
     detect::LiveEngineOptions engine_options =
         EngineOptions(config.detection, options.bundled_rules_dir);
     engine_options.login_detector.state_file = detect_dir + "/login_addresses.json";
@@ -454,27 +437,13 @@ int Serve(const ServeOptions& options) {
 
   // Playbooks: a broken file is named with its line and skipped; the others still run.
   if (config.response.playbooks) {
-    std::vector<std::string> dirs = {options.bundled_playbooks_dir};
-    dirs.insert(dirs.end(), config.response.playbook_dirs.begin(),
-                config.response.playbook_dirs.end());
-    std::vector<respond::Playbook> playbooks;
-    std::set<std::string> ids;
-    for (const auto& dir : dirs) {
-      if (dir.empty()) continue;
-      respond::PlaybookLoad load = respond::LoadPlaybookDir(dir);
-      for (const auto& error : load.errors) {
-        std::cerr << "rampart: playbook refused: " << error << "\n";
-        log::Error("response.playbook_refused", {{"error", error}});
-      }
-      for (auto& pb : load.playbooks) {
-        if (!ids.insert(pb.id).second) {
-          log::Error("response.playbook_refused",
-                     {{"error", pb.file + ":1: playbook id '" + pb.id + "' is already used"}});
-          continue;
-        }
-        playbooks.push_back(std::move(pb));
-      }
+    respond::PlaybookLoad load =
+        LoadPlaybooks(options.bundled_playbooks_dir, config.response.playbook_dirs);
+    for (const auto& error : load.errors) {
+      std::cerr << "rampart: playbook refused: " << error << "\n";
+      log::Error("response.playbook_refused", {{"error", error}});
     }
+    std::vector<respond::Playbook> playbooks = std::move(load.playbooks);
     log::Info("response.playbooks_loaded", {{"playbooks", static_cast<int64_t>(playbooks.size())}});
     app.playbooks().SetPlaybooks(std::move(playbooks));
     app.playbooks().Start();
@@ -519,18 +488,12 @@ int Serve(const ServeOptions& options) {
   std::string metrics_host;
   if (!config.http_forwarding.metrics_listen.empty()) {
     http::ServerOptions metrics_options = server_options;
-    if (Status s = ParseHostPort(config.http_forwarding.metrics_listen, &metrics_options.host,
-                                 &metrics_options.port);
+    if (Status s =
+            CheckMetricsListen(config.http_forwarding.metrics_listen, server_options.host,
+                               server_options.port, &metrics_options.host, &metrics_options.port);
         !s.ok()) {
       stop_detection();
-      return Fail("config: http.metrics_listen: " + s.message());
-    }
-    auto wildcard = [](const std::string& h) { return h == "0.0.0.0" || h == "::"; };
-    if (metrics_options.port != 0 && metrics_options.port == server_options.port &&
-        (metrics_options.host == server_options.host || wildcard(metrics_options.host) ||
-         wildcard(server_options.host))) {
-      stop_detection();
-      return Fail("config: http.metrics_listen is the address of listen; give it its own port");
+      return Fail("config: " + s.message());
     }
     metrics_host = metrics_options.host;
     metrics_options.proxy_trust = ProxyTrust{};

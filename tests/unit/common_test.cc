@@ -294,6 +294,9 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
                       "  reload_settle_millis: 2500\n"
                       "  follow_poll_millis: 100\n"
                       "  syslog_listen: 127.0.0.1:5514\n"
+                      "  syslog_tls_listen: \"[::1]:6514\"\n"
+                      "  syslog_tls_cert: /etc/rampart/syslog.pem\n"
+                      "  syslog_tls_key: /etc/rampart/syslog.key\n"
                       "  admin_login_new_address: false\n"
                       "  new_file_use: false\n"
                       "  syslog_bsd_utc_offset_minutes: 60\n"
@@ -307,6 +310,7 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
   EXPECT_FALSE(c.detection.reload_on_change);
   EXPECT_EQ(c.detection.reload_settle_millis, 2500u);
   EXPECT_EQ(c.detection.syslog_listen, "127.0.0.1:5514");
+  EXPECT_EQ(c.detection.syslog_tls_listen, "[::1]:6514");
   EXPECT_FALSE(c.detection.admin_login_new_address);
   EXPECT_FALSE(c.detection.new_file_use);
   EXPECT_EQ(c.detection.syslog_bsd_utc_offset_minutes, 60);
@@ -323,6 +327,9 @@ TEST(Config, DetectionSourcesAndWorkingHours) {
       "detection:\n  staged_download_kib: 0\n",
       "detection:\n  syslog_bsd_utc_offset_minutes: 900\n",
       "detection:\n  syslog_listen: nohostport\n",
+      // A listener is bound to an address: serve would stop on a name at start.
+      "detection:\n  syslog_listen: localhost:5514\n",
+      "detection:\n  syslog_tls_listen: syslog.example.eu:6514\n",
       "detection:\n  working_hours: {days: [monday]}\n",
       "detection:\n  working_hours: {start: \"7:00\"}\n",
       "detection:\n  working_hours: {end: \"24:01\"}\n",
