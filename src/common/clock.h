@@ -35,6 +35,10 @@ class ManualClock final : public Clock {
   std::atomic<int64_t> now_;
 };
 
+// Milliseconds of the monotonic clock, for intervals and deadlines within one process: not a
+// time of day, and never stepped back.
+int64_t SteadyMillis();
+
 // RFC 3339 UTC rendering with second precision, e.g. 2026-01-30T09:15:00Z.
 std::string FormatRfc3339(int64_t unix_seconds);
 

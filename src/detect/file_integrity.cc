@@ -37,12 +37,6 @@ constexpr size_t kMaxBaselineBytes = size_t{2} << 30;
 constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
                                 IN_DELETE | IN_ATTRIB | IN_DONT_FOLLOW | IN_ONLYDIR;
 
-int64_t SteadyMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string ExtensionOf(std::string_view path) {
   auto slash = path.rfind('/');
   std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);

@@ -21,6 +21,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/clock.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "detect/custom_log_format.h"
@@ -290,11 +291,6 @@ class LogFollower::Impl {
     }
   }
   void ReportWindow(const Tracked& t, const ReadabilityVerdict& v);
-  static int64_t NowMillis() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
   bool OpenFile(Tracked& t);
   // Points t at the file the path was rotated to while we were stopped, at the saved position.
   // False (t unchanged) when that file is not found beside the path or no longer matches.
@@ -325,7 +321,7 @@ class LogFollower::Impl {
   std::chrono::steady_clock::time_point last_save_{};
   // When the current PollFile began: the time a readability window opens at (one clock read
   // per poll, not per line).
-  int64_t poll_started_millis_ = NowMillis();
+  int64_t poll_started_millis_ = SteadyMillis();
 
   std::atomic<uint64_t> lines_{0}, events_{0}, parse_errors_{0}, oversized_{0}, binary_{0},
       rotations_{0}, truncations_{0}, backpressure_waits_{0}, unread_rotations_{0},
@@ -731,7 +727,7 @@ void LogFollower::Impl::ReportWindow(const Tracked& t, const ReadabilityVerdict&
 }
 
 bool LogFollower::Impl::PollFile(Tracked& t) {
-  poll_started_millis_ = NowMillis();
+  poll_started_millis_ = SteadyMillis();
   size_t budget = options_.max_lines_per_poll == 0 ? 1 : options_.max_lines_per_poll;
   if (t.fd < 0) {
     if (!OpenFile(t)) return false;

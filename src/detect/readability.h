@@ -4,7 +4,8 @@
 // the one the server writes, and when a sender fills its lines with garbage.
 //
 //   ReadabilityWindow window;  // one per source: a followed file, a syslog program
-//   if (auto v = window.Count(parsed, line_number, now_millis, options); v && v->unreadable()) {
+//   auto v = window.Count(parsed, line_number, now_millis, options);
+//   if (v && v->unreadable_window()) {
 //     SecurityEvent ev = UnreadableLogEvent(*v, "combined");
 //     ev.Set("file.path", path);
 //     sink->Emit(std::move(ev));

@@ -17,6 +17,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "detect/sigma.h"
 
@@ -32,12 +33,6 @@ constexpr int64_t kMinLookGapMillis = 100;
 constexpr uint32_t kReloadWatchMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
                                       IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF |
                                       IN_ONLYDIR;
-
-int64_t ReloadClockMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 WatchedFile StampFile(const std::string& path) {
   WatchedFile stamp;
@@ -256,11 +251,11 @@ struct ReloadWatcher::Impl {
   }
 
   void Run() {
-    int64_t last_look = ReloadClockMillis();
+    int64_t last_look = SteadyMillis();
     int64_t next_poll = last_look + options.poll_millis;
     bool look_due = false;
     while (!stop) {
-      int64_t now = ReloadClockMillis();
+      int64_t now = SteadyMillis();
       int64_t wake_at = next_poll;
       if (auto settles = settler.settles_at()) wake_at = std::min(wake_at, *settles);
       if (look_due) wake_at = std::min(wake_at, last_look + kMinLookGapMillis);
@@ -280,7 +275,7 @@ struct ReloadWatcher::Impl {
       if (rc > 0 && inotify_fd >= 0 && (fds[1].revents & POLLIN) && DrainInotify()) {
         look_due = true;
       }
-      now = ReloadClockMillis();
+      now = SteadyMillis();
       auto settles = settler.settles_at();
       bool due = (look_due && now >= last_look + kMinLookGapMillis) || now >= next_poll ||
                  (settles && now >= *settles);
@@ -289,7 +284,7 @@ struct ReloadWatcher::Impl {
       last_look = now;
       next_poll = now + options.poll_millis;
       WatchedFiles look = LookAndWatch();
-      if (auto need = settler.Observe(std::move(look), ReloadClockMillis())) on_change(*need);
+      if (auto need = settler.Observe(std::move(look), SteadyMillis())) on_change(*need);
     }
   }
 };

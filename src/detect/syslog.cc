@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "detect/custom_log_format.h"
@@ -446,11 +447,6 @@ class SyslogReceiver::Impl {
     key.push_back('\0');
     key.append(address);
     return key;
-  }
-  static int64_t SteadyMillis() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
   }
   // The declared layout of the sender's program, by the message's APP-NAME, or null.
   const CustomLogFormat* LayoutFor(const SyslogMessage& msg) const {

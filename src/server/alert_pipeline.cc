@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -47,10 +48,10 @@ Status CheckAlertSinks(const DetectionConfig& config) {
     if (fd >= 0) {
       ::close(fd);
     } else {
-      const size_t slash = path.rfind('/');
-      const std::string folder =
-          slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-      if (errno != ENOENT || ::access(folder.c_str(), W_OK | X_OK) != 0) {
+      const int open_error = errno;
+      std::string folder = std::filesystem::path(path).parent_path().string();
+      if (folder.empty()) folder = ".";
+      if (open_error != ENOENT || ::access(folder.c_str(), W_OK | X_OK) != 0) {
         return Status::InvalidArgument("detection.alerts_file: cannot open alert file " + path);
       }
     }

@@ -12,7 +12,6 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/crypto.h"
-#include "common/files.h"
 #include "common/forwarded.h"
 #include "common/log.h"
 #include "common/text.h"

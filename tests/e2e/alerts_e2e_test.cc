@@ -126,24 +126,6 @@ TEST(AlertsE2e, ExploitRequestBecomesAStoredAlertVisibleThroughTheApi) {
   fs::remove_all(dir, ec);
 }
 
-// The alerts of one rule, through the API.
-json AlertsOf(DemoServer& demo, const std::string& rule) {
-  ApiReply list =
-      CallApi(demo.process.url(), demo.ca, demo.superadmin, "GET", "/api/v1/alerts?rule=" + rule);
-  EXPECT_EQ(list.status, 200) << list.raw;
-  return list.body["items"];
-}
-
-// Waits until the rule has an alert (the engine stores after the response went out).
-bool WaitForAlert(DemoServer& demo, const std::string& rule) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!AlertsOf(demo, rule).empty()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
 size_t CountLog(ServerProcess& server, const std::string& event) {
   const std::string needle = "\"event\":\"" + event + "\"";
   std::string log = server.log();
@@ -194,16 +176,8 @@ TEST(AlertsE2e, AnEnumerationInterruptedByARestartIsStillCaught) {
   ASSERT_TRUE(server.Start(data, {"--config", config}, &error)) << error;
   EXPECT_FALSE(fs::exists(state)) << "taken up once";
   for (int n = 6; n < 10; ++n) probe(n);
-  json alert;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline && alert.is_null()) {
-    ApiReply list = CallApi(server.url(), demo.ca, demo.superadmin, "GET",
-                            "/api/v1/alerts?rule=" + std::string(kEnumerationRule));
-    ASSERT_EQ(list.status, 200) << list.raw;
-    if (!list.body["items"].empty()) alert = list.body["items"][0];
-    if (alert.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(alert.is_object()) << "server log:\n" << server.log();
+  ASSERT_TRUE(WaitForAlert(demo, std::string(kEnumerationRule))) << "server log:\n" << server.log();
+  const json alert = AlertsOf(demo, std::string(kEnumerationRule))[0];
   EXPECT_EQ(alert["entity"], "source.ip=127.0.0.1");
   EXPECT_EQ(alert["count"], 10) << alert.dump(2);
   EXPECT_NE(server.log().find("detect.correlation_windows_restored"), std::string::npos);

@@ -262,6 +262,25 @@ struct DemoServer {
   }
 };
 
+// The alerts of one rule, through the API, as the demo's superadmin.
+inline json AlertsOf(DemoServer& demo, const std::string& rule) {
+  ApiReply list =
+      CallApi(demo.process.url(), demo.ca, demo.superadmin, "GET", "/api/v1/alerts?rule=" + rule);
+  EXPECT_EQ(list.status, 200) << list.raw;
+  return list.body["items"];
+}
+
+// Waits until the rule has an alert (the engine stores it after the response went out, or after
+// a followed line was read), for up to `seconds`.
+inline bool WaitForAlert(DemoServer& demo, const std::string& rule, int seconds = 30) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!AlertsOf(demo, rule).empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 // The CVE-2026-1281 fob-injection probe of the January 2026 attack: one unauthenticated request
 // the bundled rules turn into a critical server-wide alert (and incident) about its source.
 inline const std::string kFobInjectionProbe =

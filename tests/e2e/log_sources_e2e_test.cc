@@ -280,16 +280,9 @@ TEST(LogSourcesE2e, AFollowedLogRampartCanNoLongerReadRaisesAnAlert) {
           << " HTTP/1.1\" 200 512 \"-\" \"MobileIron/11\"\n";
     }
   }
-  json alert;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && alert.is_null()) {
-    ApiReply list = CallApi(server.url(), demo.ca, demo.superadmin, "GET",
-                            "/api/v1/alerts?rule=" + std::string(kUnreadableRule));
-    ASSERT_EQ(list.status, 200) << list.raw;
-    if (!list.body["items"].empty()) alert = list.body["items"][0];
-    if (alert.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(alert.is_object()) << "server log:\n" << server.log();
+  ASSERT_TRUE(WaitForAlert(demo, std::string(kUnreadableRule), 60)) << "server log:\n"
+                                                                    << server.log();
+  const json alert = AlertsOf(demo, std::string(kUnreadableRule))[0];
   EXPECT_EQ(alert["entity"], "file.path=" + custom);
   EXPECT_EQ(alert["severity"], "high");
   EXPECT_EQ(alert["evidence"][0]["event.reason"],
