@@ -375,6 +375,8 @@ Status ApplyDetection(const YAML::Node& node, DetectionConfig* d) {
       }
     } else if (key == "max_tracked_keys") {
       RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->max_tracked_keys));
+    } else if (key == "correlation_checkpoint_seconds") {
+      RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->correlation_checkpoint_seconds));
     } else if (key == "max_evidence") {
       RAMPART_RETURN_IF_ERROR(ReadNumber(v, name, &d->max_evidence));
     } else if (key == "rule_dirs") {

@@ -70,6 +70,9 @@ struct DetectionConfig {
   bool enabled = true;
   uint32_t queue_capacity = 65536;     // events waiting for the engine; more are dropped
   uint32_t max_tracked_keys = 100000;  // per correlation rule; the least recent is evicted
+  // The open correlation windows are written to DATA/detect/correlations.json this often while
+  // they change (and at a clean stop), so that a crash loses at most this much; 0: at stop only.
+  uint32_t correlation_checkpoint_seconds = 300;
   uint32_t max_evidence = 10;          // evidence events kept per alert
   std::vector<std::string> rule_dirs;  // besides the bundled rules
   std::vector<std::string> ioc_files;

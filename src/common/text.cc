@@ -105,4 +105,13 @@ std::string TerminalSafe(std::string_view text) {
   return out;
 }
 
+std::string Joined(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out.append(separator);
+    out.append(parts[i]);
+  }
+  return out;
+}
+
 }  // namespace rampart

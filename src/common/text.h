@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rampart {
 
@@ -31,5 +32,8 @@ std::string TerminalSafe(std::string_view text);
 // `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD, for
 // formats that require UTF-8 (RFC 5424 structured data).
 std::string ValidUtf8(std::string_view text);
+
+// The parts with `separator` between them ("a,b,c"), for lists in a log line's field.
+std::string Joined(const std::vector<std::string>& parts, std::string_view separator = ",");
 
 }  // namespace rampart

@@ -13,6 +13,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "common/json_util.h"
 #include "common/text.h"
 
 namespace rampart::detect {
@@ -791,8 +792,11 @@ using nlohmann::json;
 
 // Also covers what the keys and notes hold (the scope prefix of CorrelationTracker's keys, the
 // live engine's WindowNoteOf): a change to either must change the version, or windows saved by
-// the previous release would be taken up and then misread.
-constexpr int kSavedWindowsVersion = 1;
+// the previous release would be taken up and then misread. Version 2 lists each rule's keys
+// most recently active first (so that a save is written straight into its text and cut where
+// a rule's share ends); version 1, least recently active first, is still read.
+constexpr int kSavedWindowsVersion = 2;
+constexpr int kOldestFirstWindowsVersion = 1;
 
 json FingerprintJson(const std::vector<CorrelationRule>& rules) {
   json out = json::array();
@@ -825,18 +829,42 @@ json FingerprintJson(const std::vector<CorrelationRule>& rules) {
   return out;
 }
 
-// Event values are bytes and JSON strings UTF-8: a value that is not UTF-8 is kept as
+// Event values are bytes and JSON strings UTF-8: a value that is not UTF-8 is written as
 // {"hex": ...}, so that it comes back byte for byte.
-json Bytes(std::string_view s) {
-  if (std::string valid = ValidUtf8(s); valid == s) return valid;
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(s.size() * 2);
-  for (char c : s) {
-    hex.push_back(kDigits[static_cast<unsigned char>(c) >> 4]);
-    hex.push_back(kDigits[static_cast<unsigned char>(c) & 0xF]);
+void AppendBytes(std::string_view s, std::string* out) {
+  if (std::string valid = ValidUtf8(s); valid == s) {
+    jsonutil::AppendString(s, out);
+    return;
   }
-  return {{"hex", hex}};
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out->append(R"({"hex":")");
+  for (char c : s) {
+    out->push_back(kDigits[static_cast<unsigned char>(c) >> 4]);
+    out->push_back(kDigits[static_cast<unsigned char>(c) & 0xF]);
+  }
+  out->append("\"}");
+}
+
+void AppendInt(int64_t v, std::string* out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, static_cast<size_t>(end - buf));
+}
+
+// [[a,b],...]: each pair's parts written by their own writer (AppendBytes, AppendInt).
+template <typename Pairs, typename First, typename Second>
+void AppendPairs(const Pairs& pairs, First first, Second second, std::string* out) {
+  out->push_back('[');
+  bool any = false;
+  for (const auto& [a, b] : pairs) {
+    out->append(any ? ",[" : "[");
+    any = true;
+    first(a, out);
+    out->push_back(',');
+    second(b, out);
+    out->push_back(']');
+  }
+  out->push_back(']');
 }
 
 // Reading a saved document: each accessor throws WindowsDamaged, caught at RestoreWindows.
@@ -884,10 +912,91 @@ const json& ArrayOf(const json& object, const char* name, size_t max_size) {
   return a;
 }
 
-}  // namespace
+// What of a rule's fingerprint (FingerprintJson's entry) its windows depend on, as text; throws
+// WindowsDamaged when the entry lacks a part (a damaged save).
+std::string WindowIdentity(const json& entry) {
+  static constexpr const char* kParts[] = {
+      "id",          "name",      "type",   "rules", "group_by", "group_fields", "timespan_millis",
+      "value_field", "threshold", "maximum"};
+  if (!entry.is_object()) throw WindowsDamaged{"a saved rule is not an object"};
+  json identity = json::object();
+  for (const char* part : kParts) identity[part] = Member(entry, part);
+  return identity.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
+// How a dropped correlation is named: its id, else its name, else its title.
+std::string WindowOwnerLabel(const json& entry) {
+  for (const char* part : {"id", "name", "title"}) {
+    auto it = entry.find(part);
+    if (it != entry.end() && it->is_string() && !it->get_ref<const std::string&>().empty()) {
+      return ValidUtf8(it->get_ref<const std::string&>());
+    }
+  }
+  return "(unnamed)";
+}
+
+// For each of `to`, the first unused index of `from` with the same identity.
+std::vector<size_t> MatchIdentities(const std::vector<std::string>& from,
+                                    const std::vector<std::string>& to) {
+  std::map<std::string_view, std::vector<size_t>> unused;  // identity → indices, last first
+  for (size_t i = from.size(); i-- > 0;) unused[from[i]].push_back(i);
+  std::vector<size_t> out(to.size(), kNoCounterpart);
+  for (size_t i = 0; i < to.size(); ++i) {
+    auto it = unused.find(to[i]);
+    if (it == unused.end() || it->second.empty()) continue;
+    out[i] = it->second.back();
+    it->second.pop_back();
+  }
+  return out;
+}
+
+std::vector<std::string> WindowIdentities(const std::vector<CorrelationRule>& rules) {
+  std::vector<std::string> out;
+  for (const json& entry : FingerprintJson(rules)) out.push_back(WindowIdentity(entry));
+  return out;
+}
+
+// Each rule's definition, as saved beside its windows (WindowIdentity reads it back).
 std::string CorrelationFingerprint(const std::vector<CorrelationRule>& rules) {
   return FingerprintJson(rules).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::vector<size_t> CorrelationCounterparts(const std::vector<CorrelationRule>& from,
+                                            const std::vector<CorrelationRule>& to) {
+  return MatchIdentities(WindowIdentities(from), WindowIdentities(to));
+}
+
+WindowsTakenUp CorrelationTracker::TakeWindowsFrom(CorrelationTracker& previous) {
+  const std::vector<size_t> counterparts = CorrelationCounterparts(previous.rules_, rules_);
+  std::vector<bool> used(previous.rules_.size(), false);
+  WindowsTakenUp taken;
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    const size_t from = counterparts[i];
+    if (from == kNoCounterpart) {
+      state_[i] = std::make_unique<PerRule>();
+      continue;
+    }
+    used[from] = true;
+    state_[i] = std::move(previous.state_[from]);
+    previous.state_[from] = std::make_unique<PerRule>();
+    // The cap is the engine's and does not change with the rules; a smaller one still holds.
+    while (state_[i]->index.size() > max_keys_) {
+      state_[i]->index.erase(state_[i]->lru.front().key);
+      state_[i]->lru.pop_front();
+      ++evicted_;
+    }
+    taken.keys += state_[i]->index.size();
+    ++taken.correlations;
+  }
+  const json entries = FingerprintJson(previous.rules_);
+  for (size_t j = 0; j < previous.rules_.size(); ++j) {
+    if (!used[j] && !previous.state_[j]->index.empty()) {
+      taken.dropped.push_back(WindowOwnerLabel(entries[j]));
+    }
+  }
+  return taken;
 }
 
 std::string CorrelationTracker::SaveWindows(size_t max_bytes, size_t* left_out) const {
@@ -897,49 +1006,59 @@ std::string CorrelationTracker::SaveWindows(size_t max_bytes, size_t* left_out) 
                     R"(,"windows":[)";
   // Each rule has its share of the bytes, so that a flood of keys in one (addresses sprayed at
   // a probe rule) cannot push another's windows out; within a rule the most recently active
-  // keys are kept. One key is turned into text at a time.
+  // keys are kept.
   const size_t overhead = out.size() + 2 + 3 * state_.size();
   const size_t share =
       max_bytes > overhead && !state_.empty() ? (max_bytes - overhead) / state_.size() : 0;
   size_t dropped = 0;
   for (size_t r = 0; r < state_.size(); ++r) {
     const PerRule& per_rule = *state_[r];
-    std::vector<std::string> kept;  // most recent first
-    size_t used = 0;
+    // Most recently active first, each key written straight into the text (a checkpoint runs
+    // on the engine thread), and cut off where the rule's share ends.
+    out += r == 0 ? "[" : ",[";
+    const size_t rule_start = out.size();
     for (auto k = per_rule.lru.rbegin(); k != per_rule.lru.rend(); ++k) {
-      json times = json::array();
-      for (const auto& [at, start] : k->times) times.push_back({at, start});
-      json values = json::array();
-      for (const auto& [value, at] : k->values) values.push_back({Bytes(value), at});
-      json group = json::array();
-      for (const auto& [name, value] : k->group) group.push_back({Bytes(name), Bytes(value)});
-      const json key = {{"key", Bytes(k->key)},
-                        {"entity_offset", k->entity_offset},
-                        {"last_activity", k->last_activity},
-                        {"times", std::move(times)},
-                        {"values", std::move(values)},
-                        {"seen", k->seen},
-                        {"seen_first", k->seen_first},
-                        {"window_first", k->window_first},
-                        {"window_last", k->window_last},
-                        {"window_reach", k->window_reach},
-                        {"window_events", k->window_events},
-                        {"group", std::move(group)},
-                        {"note", Bytes(k->note)},
-                        {"last_arrival", k->last_arrival}};
-      std::string text = key.dump(-1, ' ', false, json::error_handler_t::replace);
-      if (used + text.size() + 1 > share) {
+      // Members in the order a JSON object's keys sort, as dump() would write them.
+      const size_t start = out.size();
+      std::string& text = out;
+      if (k != per_rule.lru.rbegin()) text.push_back(',');
+      auto int_member = [&](const char* name, int64_t value) {
+        text.append(name);
+        AppendInt(value, &text);
+      };
+      int_member(R"({"entity_offset":)", static_cast<int64_t>(k->entity_offset));
+      text.append(R"(,"group":)");
+      AppendPairs(k->group, AppendBytes, AppendBytes, &text);
+      text.append(R"(,"key":)");
+      AppendBytes(k->key, &text);
+      int_member(R"(,"last_activity":)", k->last_activity);
+      int_member(R"(,"last_arrival":)", k->last_arrival);
+      text.append(R"(,"note":)");
+      AppendBytes(k->note, &text);
+      auto append_ints = [&](const char* name, const std::vector<int64_t>& ints) {
+        text.append(name);
+        for (size_t i = 0; i < ints.size(); ++i) {
+          if (i > 0) text.push_back(',');
+          AppendInt(ints[i], &text);
+        }
+        text.push_back(']');
+      };
+      append_ints(R"(,"seen":[)", k->seen);
+      append_ints(R"(,"seen_first":[)", k->seen_first);
+      text.append(R"(,"times":)");
+      AppendPairs(k->times, AppendInt, AppendInt, &text);
+      text.append(R"(,"values":)");
+      AppendPairs(k->values, AppendBytes, AppendInt, &text);
+      int_member(R"(,"window_events":)", k->window_events);
+      int_member(R"(,"window_first":)", k->window_first);
+      int_member(R"(,"window_last":)", k->window_last);
+      int_member(R"(,"window_reach":)", k->window_reach);
+      text.push_back('}');
+      if (out.size() - rule_start > share) {
+        out.resize(start);
         dropped += static_cast<size_t>(std::distance(k, per_rule.lru.rend()));
         break;
       }
-      used += text.size() + 1;
-      kept.push_back(std::move(text));
-    }
-    out += r == 0 ? "[" : ",[";
-    // Least recently active first, as the tracker keeps them.
-    for (auto t = kept.rbegin(); t != kept.rend(); ++t) {
-      if (t != kept.rbegin()) out.push_back(',');
-      out += *t;
     }
     out.push_back(']');
   }
@@ -948,7 +1067,7 @@ std::string CorrelationTracker::SaveWindows(size_t max_bytes, size_t* left_out) 
   return out;
 }
 
-Result<size_t> CorrelationTracker::RestoreWindows(std::string_view saved) {
+Result<WindowsTakenUp> CorrelationTracker::RestoreWindows(std::string_view saved) {
   const json doc = json::parse(saved, nullptr, /*allow_exceptions=*/false);
   auto member = [&](const char* name) -> const json* {
     auto it = doc.find(name);
@@ -958,34 +1077,44 @@ Result<size_t> CorrelationTracker::RestoreWindows(std::string_view saved) {
       *member("format") != "rampart-correlation-windows") {
     return Status::InvalidArgument("not a saved set of correlation windows");
   }
-  if (member("version") == nullptr || *member("version") != kSavedWindowsVersion) {
+  if (member("version") == nullptr || (*member("version") != kSavedWindowsVersion &&
+                                       *member("version") != kOldestFirstWindowsVersion)) {
     return Status::InvalidArgument("saved correlation windows of an unknown version");
   }
-  // Compared as text, as it was written (an invalid UTF-8 byte in a title is U+FFFD in both).
-  if (member("rules") == nullptr ||
-      member("rules")->dump(-1, ' ', false, json::error_handler_t::replace) !=
-          CorrelationFingerprint(rules_)) {
-    return Status::Conflict("the correlation rules changed since the windows were saved");
-  }
   std::vector<std::unique_ptr<PerRule>> restored;
-  size_t taken = 0;
+  WindowsTakenUp taken;
   try {
-    const json& windows = ArrayOf(doc, "windows", rules_.size());
-    if (windows.size() != rules_.size()) throw WindowsDamaged{"one list of keys per rule expected"};
+    const json& saved_rules = ArrayOf(doc, "rules", SIZE_MAX);
+    const json& windows = ArrayOf(doc, "windows", saved_rules.size());
+    if (windows.size() != saved_rules.size()) {
+      throw WindowsDamaged{"one list of keys per rule expected"};
+    }
+    // Identities compared as text, as written (an invalid UTF-8 byte is U+FFFD in both).
+    std::vector<std::string> saved_identities;
+    for (const json& entry : saved_rules) saved_identities.push_back(WindowIdentity(entry));
+    const std::vector<size_t> counterparts =
+        MatchIdentities(saved_identities, WindowIdentities(rules_));
+    std::vector<bool> used(saved_rules.size(), false);
     for (size_t i = 0; i < rules_.size(); ++i) {
       const CorrelationRule& rule = rules_[i];
-      const json& keys = windows[i];
-      if (!keys.is_array()) throw WindowsDamaged{"a rule's keys are not an array"};
       auto per_rule = std::make_unique<PerRule>();
-      // The most recently active come last: past the cap, the first ones are left out.
-      const size_t skip = keys.size() > max_keys_ ? keys.size() - max_keys_ : 0;
+      if (counterparts[i] == kNoCounterpart) {
+        restored.push_back(std::move(per_rule));
+        continue;
+      }
+      used[counterparts[i]] = true;
+      const json& keys = windows[counterparts[i]];
+      if (!keys.is_array()) throw WindowsDamaged{"a rule's keys are not an array"};
+      // Past the cap, the least recently active are left out.
+      const bool oldest_first = *member("version") == kOldestFirstWindowsVersion;
+      const size_t taken_keys = std::min(keys.size(), max_keys_);
       // What a key may hold: as many times or values as the rule keeps, one time per rule.
       const size_t max_values =
           rule.decided_at_window_end()
               ? static_cast<size_t>(std::min<int64_t>(rule.maximum, INT64_MAX - 1)) + 1
               : static_cast<size_t>(rule.threshold);
-      for (size_t n = skip; n < keys.size(); ++n) {
-        const json& j = keys[n];
+      for (size_t n = 0; n < taken_keys; ++n) {
+        const json& j = oldest_first ? keys[keys.size() - 1 - n] : keys[n];
         if (!j.is_object()) throw WindowsDamaged{"a key is not an object"};
         KeyState k;
         k.key = BytesFrom(Member(j, "key"), "key");
@@ -1043,14 +1172,21 @@ Result<size_t> CorrelationTracker::RestoreWindows(std::string_view saved) {
                    k.values.size() >= static_cast<size_t>(rule.threshold)) {
           throw WindowsDamaged{"a sliding window is not as one is kept"};
         }
+        // Taken most recent first: each goes before those taken already.
         std::string key = k.key;
-        per_rule->lru.push_back(std::move(k));
-        if (!per_rule->index.emplace(std::move(key), std::prev(per_rule->lru.end())).second) {
+        per_rule->lru.push_front(std::move(k));
+        if (!per_rule->index.emplace(std::move(key), per_rule->lru.begin()).second) {
           throw WindowsDamaged{"a key is there twice"};
         }
       }
-      taken += per_rule->lru.size();
+      taken.keys += per_rule->lru.size();
+      ++taken.correlations;
       restored.push_back(std::move(per_rule));
+    }
+    for (size_t j = 0; j < saved_rules.size(); ++j) {
+      if (used[j]) continue;
+      if (!windows[j].is_array()) throw WindowsDamaged{"a rule's keys are not an array"};
+      if (!windows[j].empty()) taken.dropped.push_back(WindowOwnerLabel(saved_rules[j]));
     }
   } catch (const WindowsDamaged& damaged) {
     return Status::InvalidArgument("saved correlation windows are damaged: " + damaged.what);

@@ -139,11 +139,25 @@ struct LinkedCorrelations {
 LinkedCorrelations LinkCorrelations(const RuleSet& rules,
                                     const std::vector<std::pair<std::string, std::string>>& texts);
 
-// What a tracker's windows depend on in its rules (ids, names, titles, levels, ATT&CK ids,
-// types, referenced rules, grouping, timespans, fields, thresholds, `generate`, chains), in
-// their order, as text: two lists with the same fingerprint count the same things the same way,
-// so windows kept for one are valid for the other.
-std::string CorrelationFingerprint(const std::vector<CorrelationRule>& rules);
+// For each of `to`'s correlations, the index of the one in `from` whose windows it can take up,
+// or kNoCounterpart: the first not yet taken with the same id, name, type, referenced rules,
+// grouping (names and the field each reads per rule), timespan, value field and bounds — what a
+// key's window holds and what it means. Title, level, ATT&CK tags, `generate` and chains may
+// differ: they change what a hit raises and where it goes, not what a window has counted. So an
+// edited title or a new correlation elsewhere in the set keeps every window, and a changed
+// threshold restarts that correlation's windows only.
+inline constexpr size_t kNoCounterpart = SIZE_MAX;
+std::vector<size_t> CorrelationCounterparts(const std::vector<CorrelationRule>& from,
+                                            const std::vector<CorrelationRule>& to);
+
+// What RestoreWindows or TakeWindowsFrom carried over.
+struct WindowsTakenUp {
+  size_t keys = 0;          // keys taken up
+  size_t correlations = 0;  // correlations whose windows were taken up (some may have none)
+  // The correlations that had open windows and no counterpart here (changed or removed), as
+  // their id (their name, their title when they have none): their windows are dropped.
+  std::vector<std::string> dropped;
+};
 
 // The most a saved set of windows takes (SaveWindows keeps under it, the live engine reads no
 // more).
@@ -186,17 +200,22 @@ class CorrelationTracker {
   // Decides every open window (the input has ended). A window the key cap evicted is not
   // decided: it counts in evicted_keys().
   void CloseAllWindows(std::vector<CorrelationHit>* hits);
-  // The open windows as text (JSON, with the rules' fingerprint) that a tracker of the same rules
-  // takes up with RestoreWindows: the live engine keeps them across a restart. At most
+  // The open windows as text (JSON, with each rule's definition) that a tracker takes up with
+  // RestoreWindows, each for its counterpart: the live engine keeps them across a restart or a
+  // crash. At most
   // `max_bytes`: each rule has an equal share, filled with its most recently active keys;
   // *left_out, when given, says how many keys did not fit.
   std::string SaveWindows(size_t max_bytes = kMaxSavedWindowsBytes,
                           size_t* left_out = nullptr) const;
-  // Takes up the windows SaveWindows wrote, replacing this tracker's. Conflict, and
-  // nothing taken, when they were saved for other rules; InvalidArgument, and nothing taken,
-  // when the text is not such a save or is damaged. Past max_keys_per_rule, the least recently
-  // active keys are left out. Returns how many keys were taken up.
-  Result<size_t> RestoreWindows(std::string_view saved);
+  // Takes up the windows SaveWindows wrote, replacing this tracker's: each correlation takes
+  // those saved for its counterpart (CorrelationCounterparts) and starts empty without one.
+  // InvalidArgument, and nothing taken, when the text is not such a save or is damaged (only
+  // the windows taken up are read closely). Past max_keys_per_rule, the least recently active
+  // keys are left out.
+  Result<WindowsTakenUp> RestoreWindows(std::string_view saved);
+  // Moves the windows of `previous` (a tracker of the rules before a reload) to their
+  // counterparts here, replacing this tracker's; `previous` keeps what had none.
+  WindowsTakenUp TakeWindowsFrom(CorrelationTracker& previous);
   // Keys currently tracked over all rules, and keys evicted because of the cap.
   size_t tracked_keys() const;
   uint64_t evicted_keys() const { return evicted_; }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
@@ -16,6 +17,7 @@
 
 #include "common/files.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "detect/bounded_queue.h"
 #include "detect/correlation.h"
 #include "detect/event.h"
@@ -87,11 +89,18 @@ void LoadFeeds(const std::vector<std::string>& files, int64_t now, IocStore* sto
   }
 }
 
-// Whether two lists of correlation rules count the same things the same way, in the same
-// order (the tracker's windows are per rule index and per referenced-rule slot).
-bool SameCorrelations(const std::vector<CorrelationRule>& a,
-                      const std::vector<CorrelationRule>& b) {
-  return CorrelationFingerprint(a) == CorrelationFingerprint(b);
+// The correlations of `next` whose windows start empty after `previous` (changed, or new), by
+// id (name, title).
+std::vector<std::string> RestartedCorrelations(const std::vector<CorrelationRule>& previous,
+                                               const std::vector<CorrelationRule>& next) {
+  std::vector<std::string> out;
+  const std::vector<size_t> counterparts = CorrelationCounterparts(previous, next);
+  for (size_t i = 0; i < next.size(); ++i) {
+    if (counterparts[i] != kNoCounterpart) continue;
+    const RuleInfo& info = next[i].info;
+    out.push_back(!info.id.empty() ? info.id : !info.name.empty() ? info.name : info.title);
+  }
+  return out;
 }
 
 }  // namespace
@@ -116,9 +125,13 @@ class LiveEngine::Impl {
   void Start();
   void Stop();
   size_t ProcessPending();
-  // LiveEngineOptions::correlation_state_file: taken up at Load, written at Stop.
+  // LiveEngineOptions::correlation_state_file: taken up at Load, written at Stop and every
+  // correlation_checkpoint_millis while windows change.
   void RestoreCorrelationWindows();
   void SaveCorrelationWindows();
+  void CheckpointCorrelationWindows();
+  // Writes the windows to correlation_state_file (removes it when none is open).
+  void WriteCorrelationWindows(const char* logged_as);
   LiveEngineStats stats() const;
   size_t rule_count() const { return rule_count_.load(); }
   size_t correlation_count() const { return correlation_count_.load(); }
@@ -164,8 +177,9 @@ class LiveEngine::Impl {
     std::vector<SkippedRule> skipped;
   };
   Result<CompiledRules> CompileRules() const;
-  // Makes `compiled` the engine's rules; the correlation windows are kept when `keep_windows`.
-  void Install(CompiledRules compiled, bool keep_windows);
+  // Makes `compiled` the engine's rules; each correlation takes up the windows of its
+  // counterpart in the rules before (CorrelationCounterparts).
+  void Install(CompiledRules compiled);
 
   std::unique_ptr<RuleSet> rules_;
   std::unique_ptr<RuleMatcher> matcher_;
@@ -178,6 +192,12 @@ class LiveEngine::Impl {
   std::unordered_set<std::string> canary_tokens_;
   std::unique_ptr<NewAddressLoginDetector> login_detector_;
   bool windows_saved_ = false;  // since the last Start
+  // What the last write of the windows saw (engine thread): the matches fed to the tracker and
+  // the keys it held; when both are unchanged, a checkpoint has nothing new to write.
+  uint64_t correlation_feeds_ = 0;
+  uint64_t feeds_at_checkpoint_ = 0;
+  size_t keys_at_checkpoint_ = 0;
+  std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();
   std::unique_ptr<NewFileUseDetector> new_files_;
   void ObserveFileUse(const SecurityEvent& se, const Event& ev, int64_t ts);
   std::vector<SkippedRule> skipped_;
@@ -194,10 +214,9 @@ class LiveEngine::Impl {
   std::map<std::string, size_t> feeds_in_use_;
   std::unique_ptr<IocStore> reloaded_iocs_;
   // The correlation rules of the last rules accepted (installed or pending), and the rules
-  // handed over by ReloadRules with whether the windows stay.
+  // handed over by ReloadRules.
   std::vector<CorrelationRule> correlations_in_use_;
   std::unique_ptr<CompiledRules> reloaded_rules_;
-  bool reloaded_rules_keep_windows_ = true;
   std::vector<UnusableFeed> reload_unusable_;
   std::atomic<bool> reload_pending_{false};
   Event event_;
@@ -256,7 +275,7 @@ Result<LiveEngine::Impl::CompiledRules> LiveEngine::Impl::CompileRules() const {
   return compiled;
 }
 
-void LiveEngine::Impl::Install(CompiledRules compiled, bool keep_windows) {
+void LiveEngine::Impl::Install(CompiledRules compiled) {
   // The matcher reads the rule set it was made for: the new one is made before anything is
   // replaced, and the old set outlives the old matcher.
   auto matcher = std::make_unique<RuleMatcher>(*compiled.rules);
@@ -266,12 +285,18 @@ void LiveEngine::Impl::Install(CompiledRules compiled, bool keep_windows) {
   old.reset();
   feeds_ = std::move(compiled.linked.feeds);
   generates_ = std::move(compiled.linked.generates);
-  if (!keep_windows || !tracker_) {
+  auto tracker = std::make_unique<CorrelationTracker>(std::move(compiled.linked.rules),
+                                                      options_.max_tracked_keys);
+  if (tracker_) {
+    const WindowsTakenUp taken = tracker->TakeWindowsFrom(*tracker_);
+    if (!taken.dropped.empty()) {
+      log::Info("detect.correlation_windows_dropped",
+                {{"correlations", Joined(taken.dropped)}, {"reason", "changed or removed"}});
+    }
     // The evictions counter (a metric) goes on from the old tracker's count.
-    if (tracker_) evicted_before_ += tracker_->evicted_keys();
-    tracker_ = std::make_unique<CorrelationTracker>(std::move(compiled.linked.rules),
-                                                    options_.max_tracked_keys);
+    evicted_before_ += tracker_->evicted_keys();
   }
+  tracker_ = std::move(tracker);
   rule_count_ = rules_->size();
   correlation_count_ = tracker_->rules().size();
   tracked_keys_ = tracker_->tracked_keys();
@@ -282,7 +307,7 @@ Status LiveEngine::Impl::Load() {
   RAMPART_ASSIGN_OR_RETURN(CompiledRules compiled, CompileRules());
   skipped_ = compiled.skipped;
   correlations_in_use_ = compiled.linked.rules;
-  Install(std::move(compiled), /*keep_windows=*/false);
+  Install(std::move(compiled));
   // A feed cut short by a failed download must not keep the server (and every other feed and
   // rule) down: it is left out, logged, and raised as an alert by the first housekeeping.
   LoadFeeds(options_.ioc_files, clock_->NowMillis(), iocs_.get(), &unusable_feeds_, &feeds_in_use_);
@@ -360,35 +385,79 @@ void LiveEngine::Impl::RestoreCorrelationWindows() {
     }
     return;
   }
-  // Taken up once: a crash later must not bring back windows that have fired since.
-  ::unlink(path.c_str());
+  // With checkpoints, the file stays until the first housekeeping that changes the windows
+  // (one decided or swept as idle, a match) writes them anew, so that a crash loop keeps them
+  // without raising a window decided since on every start. Without, it is taken up once.
+  const bool checkpoints = options_.correlation_checkpoint_millis > 0;
+  if (!checkpoints) ::unlink(path.c_str());
   auto taken = tracker_->RestoreWindows(*text);
   if (!taken.ok()) {
     log::Warn("detect.correlation_windows_discarded", {{"reason", taken.status().message()}});
+    if (checkpoints) ::unlink(path.c_str());
     return;
   }
   tracked_keys_ = tracker_->tracked_keys();
-  log::Info("detect.correlation_windows_restored", {{"keys", static_cast<int64_t>(*taken)}});
+  keys_at_checkpoint_ = tracked_keys_;
+  last_checkpoint_ = {};  // the first housekeeping's changes are written at once
+  log::Info("detect.correlation_windows_restored",
+            {{"keys", static_cast<int64_t>(taken->keys)},
+             {"correlations", static_cast<int64_t>(taken->correlations)},
+             {"dropped", Joined(taken->dropped)}});
 }
 
 void LiveEngine::Impl::SaveCorrelationWindows() {
   const std::string& path = options_.correlation_state_file;
   if (path.empty() || !tracker_ || windows_saved_) return;
   windows_saved_ = true;  // once per stop (the destructor stops again)
-  const size_t keys = tracker_->tracked_keys();
-  if (keys == 0) {
-    ::unlink(path.c_str());  // none open: an older save must not come back at the next start
+  WriteCorrelationWindows("detect.correlation_windows_saved");
+}
+
+void LiveEngine::Impl::CheckpointCorrelationWindows() {
+  // Stopping, the save at Stop() follows.
+  if (options_.correlation_state_file.empty() || options_.correlation_checkpoint_millis <= 0 ||
+      stop_.load()) {
     return;
   }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_checkpoint_ < std::chrono::milliseconds(options_.correlation_checkpoint_millis)) {
+    return;
+  }
+  last_checkpoint_ = now;
+  if (correlation_feeds_ == feeds_at_checkpoint_ &&
+      tracker_->tracked_keys() == keys_at_checkpoint_) {
+    return;  // nothing counted, decided or forgotten since the file was written
+  }
+  WriteCorrelationWindows("detect.correlation_windows_checkpointed");
+}
+
+void LiveEngine::Impl::WriteCorrelationWindows(const char* logged_as) {
+  const std::string& path = options_.correlation_state_file;
+  const size_t keys = tracker_->tracked_keys();
+  // What this write holds; taken as written only once it is (a failed one is tried again at
+  // the next checkpoint).
+  auto written = [&, feeds = correlation_feeds_] {
+    feeds_at_checkpoint_ = feeds;
+    keys_at_checkpoint_ = keys;
+  };
+  if (keys == 0) {
+    // None open: an older save must not come back at the next start.
+    if (::unlink(path.c_str()) == 0 || errno == ENOENT) written();
+    return;
+  }
+  const auto started = std::chrono::steady_clock::now();
   size_t left_out = 0;
   const std::string saved = tracker_->SaveWindows(kMaxSavedWindowsBytes, &left_out);
   if (Status s = files::WritePrivateFile(path, saved); !s.ok()) {
     log::Warn("detect.correlation_windows_not_saved", {{"error", s.message()}});
     return;
   }
-  log::Info("detect.correlation_windows_saved", {{"keys", static_cast<int64_t>(keys - left_out)},
-                                                 {"left_out", static_cast<int64_t>(left_out)},
-                                                 {"bytes", static_cast<int64_t>(saved.size())}});
+  written();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  log::Info(logged_as, {{"keys", static_cast<int64_t>(keys - left_out)},
+                        {"left_out", static_cast<int64_t>(left_out)},
+                        {"bytes", static_cast<int64_t>(saved.size())},
+                        {"millis", static_cast<int64_t>(took.count())}});
 }
 
 void LiveEngine::Impl::Run() {
@@ -490,15 +559,11 @@ Result<RulesReload> LiveEngine::Impl::ReloadRules() {
   std::unique_ptr<CompiledRules> replaced;  // a pending set this one replaces, freed unlocked
   {
     std::lock_guard<std::mutex> lock(reload_mu_);
-    // Compared with the last rules accepted; when a pending reload is replaced before the
-    // engine took it, the windows stay only if neither changed the correlations.
-    reload.correlation_windows_kept = SameCorrelations(correlations_in_use_, compiled.linked.rules);
-    if (reloaded_rules_) {
-      reloaded_rules_keep_windows_ =
-          reloaded_rules_keep_windows_ && reload.correlation_windows_kept;
-    } else {
-      reloaded_rules_keep_windows_ = reload.correlation_windows_kept;
-    }
+    // Compared with the last rules accepted. (When a pending reload is replaced before the
+    // engine took it, the engine goes from the rules it has to the last ones, each correlation
+    // to its counterpart.)
+    reload.correlations_restarted =
+        RestartedCorrelations(correlations_in_use_, compiled.linked.rules);
     correlations_in_use_ = compiled.linked.rules;
     replaced = std::move(reloaded_rules_);
     reloaded_rules_ = std::make_unique<CompiledRules>(std::move(compiled));
@@ -514,15 +579,12 @@ void LiveEngine::Impl::TakeReload() {
   std::unique_ptr<IocStore> store;
   std::vector<UnusableFeed> unusable;
   std::unique_ptr<CompiledRules> rules;
-  bool keep_windows = true;
   {
     std::lock_guard<std::mutex> lock(reload_mu_);
     store = std::move(reloaded_iocs_);
     unusable = std::move(reload_unusable_);
     reload_unusable_.clear();
     rules = std::move(reloaded_rules_);
-    keep_windows = reloaded_rules_keep_windows_;
-    reloaded_rules_keep_windows_ = true;
     reload_pending_ = false;
   }
   // What they replace is freed here, on the engine thread, the only one that read it.
@@ -530,7 +592,7 @@ void LiveEngine::Impl::TakeReload() {
     iocs_ = std::move(store);
     indicator_count_ = iocs_->size();
   }
-  if (rules) Install(std::move(*rules), keep_windows);
+  if (rules) Install(std::move(*rules));
   feeds_to_report_.insert(feeds_to_report_.end(), unusable.begin(), unusable.end());
 }
 
@@ -590,6 +652,7 @@ void LiveEngine::Impl::Housekeeping() {
   FlushPending();
   tracked_keys_ = tracker_->tracked_keys();
   evicted_keys_ = evicted_before_ + tracker_->evicted_keys();
+  CheckpointCorrelationWindows();
   if (!feeds_to_report_.empty()) {
     for (const UnusableFeed& feed : feeds_to_report_) {
       nlohmann::json ev = {{"@timestamp", FormatRfc3339(now / 1000)},
@@ -834,6 +897,7 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
             Evidence(se, ts));
     }
     for (const auto& [index, slot] : feeds_[h]) {
+      ++correlation_feeds_;
       // Per institution: an alert raised for one holds none of another's events.
       if (!tracker_->NeedsWindowNote(index)) {
         tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, nullptr, inst);

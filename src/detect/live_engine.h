@@ -64,10 +64,12 @@ struct LiveEngineOptions {
   std::vector<std::string> canary_paths;      // exact url.path values
   std::vector<std::string> canary_token_ids;  // API token ids (user.name of events)
   int64_t housekeeping_millis = 1000;         // drop check and window sweep period
-  // Where the open correlation windows are kept while the engine is stopped: written at Stop(),
-  // taken up (then removed) at Create when the correlation rules are the same, so that a
-  // restart does not reset a slow attacker's count. Empty: windows live in memory only.
+  // Where the open correlation windows are kept: written at Stop() and, while they change,
+  // every correlation_checkpoint_millis (0: only at Stop), taken up at Create by each
+  // correlation whose counterpart saved them (CorrelationCounterparts), so that neither a
+  // restart nor a crash resets a slow attacker's count. Empty: windows live in memory only.
   std::string correlation_state_file;
+  int64_t correlation_checkpoint_millis = 5 * 60 * 1000;
   // rampart-admin-login-new-address (detect/login_detector.h), on `auth.login` events.
   NewAddressLoginOptions login_detector;
   // rampart-new-script-called and rampart-new-file-large-download (detect/new_file_use.h): the
@@ -112,8 +114,11 @@ struct RulesReload {
   size_t rules = 0;
   size_t correlations = 0;
   std::vector<SkippedRule> skipped;  // with their reasons, as at start
-  // False when the correlation rules changed: their windows start empty.
-  bool correlation_windows_kept = true;
+  // The correlations whose windows start empty (changed, or new), by id (name, title), compared
+  // with the rules accepted last: every other one keeps its windows, in whatever place of the
+  // set it now stands. (A reload that replaces one the engine has not taken yet: the engine
+  // goes from its own rules to these, and logs detect.correlation_windows_dropped.)
+  std::vector<std::string> correlations_restarted;
 };
 
 class LiveEngine final : public EventSink {

@@ -290,6 +290,7 @@ detect::LiveEngineOptions EngineOptions(const DetectionConfig& config,
   o.ioc_files = config.ioc_files;
   o.queue_capacity = config.queue_capacity;
   o.max_tracked_keys = config.max_tracked_keys;
+  o.correlation_checkpoint_millis = int64_t{config.correlation_checkpoint_seconds} * 1000;
   o.max_evidence = static_cast<int>(config.max_evidence);
   o.canary_paths = config.canary_paths;
   o.canary_token_ids = config.canary_token_ids;

@@ -22,6 +22,7 @@
 #include "common/forwarded.h"
 #include "common/ip.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "detect/custom_log_format.h"
 #include "detect/file_integrity.h"
 #include "detect/log_follower.h"
@@ -162,7 +163,7 @@ void ReloadDetection(detect::LiveEngine* engine, detect::ReloadNeeded what) {
                 {{"rules", static_cast<int64_t>(rules->rules)},
                  {"correlations", static_cast<int64_t>(rules->correlations)},
                  {"skipped", static_cast<int64_t>(rules->skipped.size())},
-                 {"correlation_windows", rules->correlation_windows_kept ? "kept" : "restarted"}});
+                 {"correlations_restarted", Joined(rules->correlations_restarted)}});
     }
   }
   if (!what.iocs) return;

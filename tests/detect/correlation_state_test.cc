@@ -1,10 +1,11 @@
-// Correlation windows kept across a restart: CorrelationTracker::SaveWindows and
-// RestoreWindows, for every kind of window, and what a save for other rules or a damaged one
-// does (nothing).
+// Correlation windows kept across a restart or a reload: CorrelationTracker::SaveWindows,
+// RestoreWindows and TakeWindowsFrom, for every kind of window; each correlation takes up its
+// counterpart's windows whatever else changed in the set, and a damaged save changes nothing.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,10 +26,12 @@ CorrelationRule Parsed(const std::string& yaml) {
 }
 
 // One correlation of each kind, all grouped by source.ip over an hour.
-std::vector<CorrelationRule> Rules(int64_t burst_threshold = 3) {
+std::vector<CorrelationRule> Rules(int64_t burst_threshold = 3,
+                                   const std::string& burst_title = "Burst") {
   const std::string head = "correlation:\n  group-by: [source.ip]\n  timespan: 1h\n";
   return {
-      Parsed("title: Burst\nid: burst\n" + head + "  type: event_count\n  rules: [probe]\n" +
+      Parsed("title: " + burst_title + "\nid: burst\n" + head +
+             "  type: event_count\n  rules: [probe]\n" +
              "  condition: {gte: " + std::to_string(burst_threshold) + "}\n"),
       Parsed("title: Paths\nid: paths\n" + head + "  type: value_count\n  rules: [probe]\n" +
              "  condition: {field: url.path, gte: 3}\n"),
@@ -96,7 +99,9 @@ TEST(CorrelationStateTest, EveryKindOfWindowIsTakenUpWhereItWasLeft) {
   CorrelationTracker after(Rules(), 100);
   auto taken = after.RestoreWindows(saved);
   ASSERT_TRUE(taken.ok()) << taken.status().message();
-  EXPECT_EQ(*taken, 4u);
+  EXPECT_EQ(taken->keys, 4u);
+  EXPECT_EQ(taken->correlations, 4u);
+  EXPECT_TRUE(taken->dropped.empty());
   EXPECT_EQ(after.tracked_keys(), 4u);
   EXPECT_EQ(after.SaveWindows(), saved) << "taken up exactly";
 
@@ -111,18 +116,69 @@ TEST(CorrelationStateTest, EveryKindOfWindowIsTakenUpWhereItWasLeft) {
   ASSERT_EQ(alone.size(), 0u) << Describe(alone);
 }
 
-TEST(CorrelationStateTest, WindowsSavedForOtherRulesOrDamagedAreNotTakenUp) {
+// A correlation whose definition changed starts empty; the others take up their windows,
+// wherever they now stand in the set and whatever their title.
+TEST(CorrelationStateTest, OnlyAChangedCorrelationStartsEmpty) {
   CorrelationTracker source(Rules(), 100);
   HalfWay(source);
   const std::string saved = source.SaveWindows();
 
-  CorrelationTracker other(Rules(/*burst_threshold=*/5), 100);
-  Feed(other, 0, 0, "192.0.2.1", 0);
-  const std::string own = other.SaveWindows();
-  auto refused = other.RestoreWindows(saved);
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), Code::kConflict);
-  EXPECT_EQ(other.SaveWindows(), own) << "its own windows are untouched";
+  std::vector<CorrelationRule> changed = Rules(/*burst_threshold=*/5);
+  std::swap(changed[0], changed[3]);  // burst last, rare first
+  CorrelationTracker other(changed, 100);
+  Feed(other, 3, 0, "192.0.2.1", 0);  // a window of its own, which the restore replaces
+  auto taken = other.RestoreWindows(saved);
+  ASSERT_TRUE(taken.ok()) << taken.status().message();
+  EXPECT_EQ(taken->correlations, 3u);
+  EXPECT_EQ(taken->keys, 3u);
+  EXPECT_EQ(taken->dropped, std::vector<std::string>{"burst"});
+  EXPECT_EQ(other.tracked_keys(), 3u);
+  // Burst (now at 3, threshold 5) counts afresh: three more probes are not enough.
+  for (int64_t m : {20, 21, 22}) EXPECT_TRUE(Feed(other, 3, 0, "203.0.113.7", m).empty());
+  // The paths (at 1) and the chain (at 2) complete as if nothing had happened.
+  EXPECT_EQ(Feed(other, 1, 0, "203.0.113.7", 21, "/api/v1/devices/3").size(), 1u);
+  EXPECT_EQ(Feed(other, 2, 1, "203.0.113.7", 22).size(), 1u);
+  std::vector<CorrelationHit> closed;
+  other.CloseAllWindows(&closed);
+  ASSERT_EQ(closed.size(), 1u) << Describe(closed);
+  EXPECT_EQ(closed[0].correlation, 0u) << "rare, now first, decided with its saved event";
+  EXPECT_EQ(closed[0].note, "198.51.100.1@7");
+
+  // A new title changes what a hit raises, not what a window counted: all kept.
+  CorrelationTracker retitled(Rules(3, "Burst of probes"), 100);
+  auto all = retitled.RestoreWindows(saved);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ(all->correlations, 4u);
+  EXPECT_EQ(all->keys, 4u);
+  EXPECT_EQ(Feed(retitled, 0, 0, "203.0.113.7", 20).size(), 1u) << "the third probe";
+}
+
+// A reload moves each correlation's windows to its counterpart in the new rules.
+TEST(CorrelationStateTest, AReloadMovesTheWindowsOfUnchangedCorrelations) {
+  CorrelationTracker before(Rules(), 100);
+  HalfWay(before);
+  std::vector<CorrelationRule> next = Rules(/*burst_threshold=*/4, "Burst of probes");
+  next.insert(next.begin(), Parsed("title: New\nid: new\ncorrelation:\n  group-by: [source.ip]\n"
+                                   "  timespan: 1h\n  type: event_count\n  rules: [probe]\n"
+                                   "  condition: {gte: 2}\n"));
+  const std::vector<size_t> counterparts = CorrelationCounterparts(before.rules(), next);
+  EXPECT_EQ(counterparts, (std::vector<size_t>{kNoCounterpart, kNoCounterpart, 1, 2, 3}));
+  CorrelationTracker after(std::move(next), 100);
+  const WindowsTakenUp taken = after.TakeWindowsFrom(before);
+  EXPECT_EQ(taken.correlations, 3u);
+  EXPECT_EQ(taken.keys, 3u);
+  EXPECT_EQ(taken.dropped, std::vector<std::string>{"burst"});
+  EXPECT_EQ(before.tracked_keys(), 1u) << "the previous tracker keeps what had no counterpart";
+  EXPECT_EQ(Feed(after, 2, 0, "203.0.113.7", 21, "/api/v1/devices/3").size(), 1u);
+  EXPECT_EQ(Feed(after, 3, 1, "203.0.113.7", 22).size(), 1u);
+  for (int64_t m : {20, 21, 22}) EXPECT_TRUE(Feed(after, 1, 0, "203.0.113.7", m).empty());
+  EXPECT_EQ(Feed(after, 1, 0, "203.0.113.7", 23).size(), 1u) << "burst counted afresh, to 4";
+}
+
+TEST(CorrelationStateTest, DamagedWindowsAreNotTakenUp) {
+  CorrelationTracker source(Rules(), 100);
+  HalfWay(source);
+  const std::string saved = source.SaveWindows();
 
   CorrelationTracker same(Rules(), 100);
   Feed(same, 0, 0, "192.0.2.1", 0);
@@ -138,7 +194,7 @@ TEST(CorrelationStateTest, WindowsSavedForOtherRulesOrDamagedAreNotTakenUp) {
       {"not JSON", "{\"format\": "},
       {"cut short", saved.substr(0, saved.size() / 2)},
       {"another document", R"({"format": "rampart-positions", "version": 1})"},
-      {"another version", mutated([](json& d) { d["version"] = 2; })},
+      {"another version", mutated([](json& d) { d["version"] = 3; })},
       {"an entity outside its key",
        mutated([](json& d) { d["windows"][0][0]["entity_offset"] = 99; })},
       {"a time that is not a number",
@@ -152,6 +208,8 @@ TEST(CorrelationStateTest, WindowsSavedForOtherRulesOrDamagedAreNotTakenUp) {
        })},
       {"a key twice", mutated([](json& d) { d["windows"][0].push_back(d["windows"][0][0]); })},
       {"a rule's keys missing", mutated([](json& d) { d["windows"].erase(3); })},
+      {"a saved rule without its type", mutated([](json& d) { d["rules"][1].erase("type"); })},
+      {"no rules", mutated([](json& d) { d.erase("rules"); })},
       {"a chain's steps of the wrong number",
        mutated([](json& d) { d["windows"][2][0]["seen"] = {1}; })},
       {"a window counting more events than can be",
@@ -203,13 +261,36 @@ TEST(CorrelationStateTest, EachRuleKeepsItsShareOfASave) {
   CorrelationTracker after(Rules(), 1000);
   auto taken = after.RestoreWindows(saved);
   ASSERT_TRUE(taken.ok()) << taken.status().message();
-  EXPECT_EQ(*taken + left_out, 501u);
+  EXPECT_EQ(taken->keys + left_out, 501u);
   EXPECT_EQ(Feed(after, 1, 0, "198.51.100.9", 3, "/api/v1/devices/3").size(), 1u)
       << "the other rule's window was kept";
   EXPECT_EQ(Feed(after, 0, 0, "10.9.499", 3).size(), 0u) << "two of three";
   EXPECT_EQ(Feed(after, 0, 0, "10.9.499", 4).size(), 1u) << "the most recent spray key was kept";
   Feed(after, 0, 0, "10.9.0", 3);
   EXPECT_EQ(Feed(after, 0, 0, "10.9.0", 4).size(), 0u) << "the oldest was left out";
+}
+
+// The previous release wrote each rule's keys least recently active first (version 1): such a
+// save is still taken up, in the same order of activity.
+TEST(CorrelationStateTest, ASaveOfThePreviousVersionIsTakenUp) {
+  CorrelationTracker before(Rules(), 100);
+  HalfWay(before);
+  for (int i = 0; i < 5; ++i) Feed(before, 0, 0, "192.0.2." + std::to_string(i), 30 + i);
+  const std::string saved = before.SaveWindows();
+  nlohmann::json old = nlohmann::json::parse(saved);
+  ASSERT_EQ(old["version"], 2);
+  old["version"] = 1;
+  for (auto& keys : old["windows"]) std::reverse(keys.begin(), keys.end());
+  CorrelationTracker after(Rules(), 100);
+  auto taken = after.RestoreWindows(old.dump());
+  ASSERT_TRUE(taken.ok()) << taken.status().message();
+  EXPECT_EQ(taken->keys, 9u);
+  EXPECT_EQ(after.SaveWindows(), saved) << "the same keys in the same order of activity";
+  CorrelationTracker capped(Rules(), /*max_keys_per_rule=*/2);
+  ASSERT_TRUE(capped.RestoreWindows(old.dump()).ok());
+  EXPECT_EQ(Feed(capped, 0, 0, "192.0.2.4", 40).size(), 0u) << "kept: two of three";
+  EXPECT_EQ(Feed(capped, 0, 0, "192.0.2.4", 41).size(), 1u);
+  EXPECT_EQ(Feed(capped, 0, 0, "203.0.113.7", 42).size(), 0u) << "the least recent, left out";
 }
 
 TEST(CorrelationStateTest, PastTheCapTheLeastRecentlyActiveKeysAreLeftOut) {
@@ -222,7 +303,7 @@ TEST(CorrelationStateTest, PastTheCapTheLeastRecentlyActiveKeysAreLeftOut) {
   CorrelationTracker after(Rules(), /*max_keys_per_rule=*/2);
   auto taken = after.RestoreWindows(before.SaveWindows());
   ASSERT_TRUE(taken.ok()) << taken.status().message();
-  EXPECT_EQ(*taken, 2u);
+  EXPECT_EQ(taken->keys, 2u);
   EXPECT_TRUE(Feed(after, 0, 0, "192.0.2.0", 20).empty()) << "the oldest key was left out";
   EXPECT_EQ(Feed(after, 0, 0, "192.0.2.4", 20).size(), 1u) << "the most recent was taken up";
 }

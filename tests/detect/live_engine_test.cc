@@ -1,6 +1,7 @@
 // The live engine: the bounded event queue, thresholds and correlations over a manual clock,
 // canaries, alert grouping keys, suppression of rules that only feed correlations.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
@@ -217,11 +219,9 @@ tags: [attack.t1087]
   EXPECT_EQ(h.rec.CountRule("slow-404"), 0u);
 }
 
-// "Fewer than three" is known only when the window is over: the engine decides it once no
-// event of the key has arrived for the timespan, and raises it with the last event it counted.
-TEST(LiveEngineTest, FewerThanIsRaisedWhenTheKeysWindowHasBeenIdleATimespan) {
-  LiveEngineOptions opt;
-  opt.rule_texts = RulesWithCorrelation(R"(title: Few device 404s
+// "Fewer than three" device 404s from one address in ten minutes: decided when a window ends.
+std::vector<std::string> FewDevice404sRules() {
+  return RulesWithCorrelation(R"(title: Few device 404s
 id: few-404
 correlation:
   type: event_count
@@ -232,6 +232,13 @@ correlation:
 level: medium
 tags: [attack.t1087]
 )");
+}
+
+// "Fewer than three" is known only when the window is over: the engine decides it once no
+// event of the key has arrived for the timespan, and raises it with the last event it counted.
+TEST(LiveEngineTest, FewerThanIsRaisedWhenTheKeysWindowHasBeenIdleATimespan) {
+  LiveEngineOptions opt;
+  opt.rule_texts = FewDevice404sRules();
   Harness h(opt);
   ASSERT_EQ(h.engine->correlation_count(), 1u);
   auto in_institution = [](SecurityEvent ev) {
@@ -999,11 +1006,10 @@ TEST(LiveEngineTest, EngineThreadMatchesTheNextEventWithReloadedFeeds) {
   std::filesystem::remove_all(dir);
 }
 
-// A rule added to a rule directory is matched after ReloadRules; the correlation windows under
-// way are kept while the correlation rules stay the same, and restart when one changes.
-// A chain's links are part of what keeps the windows: the same rules with the outer
-// correlation now letting the inner alert (or not chained at all) start them anew.
-TEST(LiveEngineTest, ReloadedChainsKeepTheWindowsOnlyWhenTheLinksAreTheSame) {
+// A reload keeps each correlation's windows while its own definition stays: a chain's outer
+// correlation now letting the inner alert, or gone, leaves the inner's count where it was; the
+// inner's threshold changed restarts the inner alone.
+TEST(LiveEngineTest, ReloadedChainsKeepEachCorrelationsWindows) {
   const std::string dir = ::testing::TempDir() + "/live_engine_chain_reload";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -1020,17 +1026,48 @@ TEST(LiveEngineTest, ReloadedChainsKeepTheWindowsOnlyWhenTheLinksAreTheSame) {
   ASSERT_NE(h.engine, nullptr);
   auto same = h.engine->ReloadRules();
   ASSERT_TRUE(same.ok());
-  EXPECT_TRUE(same->correlation_windows_kept);
+  EXPECT_TRUE(same->correlations_restarted.empty());
+  h.At(0, SignInEvent("auth.login_failed", "192.0.2.9"));
+  h.At(10, SignInEvent("auth.login_failed", "192.0.2.9"));
+
   write(true);
   auto generating = h.engine->ReloadRules();
   ASSERT_TRUE(generating.ok());
-  EXPECT_FALSE(generating->correlation_windows_kept) << "the inner correlation now alerts";
-  // Unchained: the outer no longer names the inner (which then alerts on its own).
+  EXPECT_TRUE(generating->correlations_restarted.empty())
+      << "the inner now alerts: what a hit raises changed, not what a window counts";
+  h.At(20, SignInEvent("auth.login_failed", "192.0.2.9"));
+  EXPECT_EQ(h.rec.CountRule("many-failures"), 1u) << "two failures kept and a third";
+  h.At(30, SignInEvent("auth.login", "192.0.2.9"));
+  EXPECT_EQ(h.rec.CountRule("guess-then-login"), 1u) << "the chain went on through the reload";
+  h.rec.Take();
+
+  // Unchained: the outer is gone; the inner keeps its two failures.
+  h.At(40, SignInEvent("auth.login_failed", "192.0.2.10"));
+  h.At(50, SignInEvent("auth.login_failed", "192.0.2.10"));
   std::filesystem::remove(dir + "/r2.yml");
   auto unchained = h.engine->ReloadRules();
   ASSERT_TRUE(unchained.ok());
   EXPECT_EQ(unchained->correlations, 1u);
-  EXPECT_FALSE(unchained->correlation_windows_kept);
+  EXPECT_TRUE(unchained->correlations_restarted.empty());
+  h.At(60, SignInEvent("auth.login_failed", "192.0.2.10"));
+  EXPECT_EQ(h.rec.CountRule("many-failures"), 1u);
+  h.rec.Take();
+
+  // The inner's threshold changed: it alone restarts, and two failures kept are not counted.
+  h.At(70, SignInEvent("auth.login_failed", "192.0.2.11"));
+  h.At(80, SignInEvent("auth.login_failed", "192.0.2.11"));
+  std::string inner = ChainedLoginRules(true)[3];
+  const size_t at = inner.find("{gte: 3}");
+  ASSERT_NE(at, std::string::npos);
+  inner.replace(at, 8, "{gte: 2}");
+  std::ofstream(dir + "/r3.yml", std::ios::trunc) << inner;
+  auto changed = h.engine->ReloadRules();
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->correlations_restarted, std::vector<std::string>{"many-failures"});
+  h.At(90, SignInEvent("auth.login_failed", "192.0.2.11"));
+  EXPECT_EQ(h.rec.CountRule("many-failures"), 0u) << "one failure since the reload";
+  h.At(100, SignInEvent("auth.login_failed", "192.0.2.11"));
+  EXPECT_EQ(h.rec.CountRule("many-failures"), 1u);
   std::filesystem::remove_all(dir);
 }
 
@@ -1068,7 +1105,7 @@ TEST(LiveEngineTest, ReloadedRulesMatchAndKeepOrRestartTheCorrelationWindows) {
   ASSERT_TRUE(reload.ok()) << reload.status().ToString();
   EXPECT_EQ(reload->rules, 2u);
   EXPECT_EQ(reload->correlations, 1u);
-  EXPECT_TRUE(reload->correlation_windows_kept);
+  EXPECT_TRUE(reload->correlations_restarted.empty());
   EXPECT_TRUE(reload->skipped.empty());
   h.At(3, Probe("203.0.113.7", "/mifs/new-webshell.jsp", 200));
   EXPECT_EQ(h.rec.CountRule("new-webshell"), 1u);
@@ -1085,7 +1122,7 @@ TEST(LiveEngineTest, ReloadedRulesMatchAndKeepOrRestartTheCorrelationWindows) {
   std::ofstream(dir + "/correlation.yml", std::ios::trunc) << correlation(4);
   reload = h.engine->ReloadRules();
   ASSERT_TRUE(reload.ok()) << reload.status().ToString();
-  EXPECT_FALSE(reload->correlation_windows_kept);
+  EXPECT_EQ(reload->correlations_restarted, std::vector<std::string>{"many-404"});
   for (int i = 0; i < 3; ++i) h.At(10 + i, Probe("203.0.113.7", "/api/v1/devices/f"));
   EXPECT_EQ(h.rec.CountRule("many-404"), 0u);
   h.At(13, Probe("203.0.113.7", "/api/v1/devices/f"));
@@ -1101,10 +1138,10 @@ TEST(LiveEngineTest, ReloadedRulesMatchAndKeepOrRestartTheCorrelationWindows) {
   std::ofstream(dir + "/correlation.yml", std::ios::trunc) << correlation(5);
   reload = h.engine->ReloadRules();
   ASSERT_TRUE(reload.ok());
-  EXPECT_FALSE(reload->correlation_windows_kept);
+  EXPECT_EQ(reload->correlations_restarted, std::vector<std::string>{"many-404"});
   reload = h.engine->ReloadRules();
   ASSERT_TRUE(reload.ok());
-  EXPECT_TRUE(reload->correlation_windows_kept) << "compared with the pending set";
+  EXPECT_TRUE(reload->correlations_restarted.empty()) << "compared with the pending set";
   for (int i = 0; i < 4; ++i) h.At(22 + i, Probe("203.0.113.7", "/api/v1/devices/h"));
   EXPECT_EQ(h.rec.CountRule("many-404"), 0u);
   h.At(26, Probe("203.0.113.7", "/api/v1/devices/h"));
@@ -1267,7 +1304,8 @@ TEST(LiveEngineTest, CorrelationWindowsOutliveARestart) {
   ASSERT_TRUE(std::filesystem::exists(opt.correlation_state_file));
   {
     Harness second(opt);
-    EXPECT_FALSE(std::filesystem::exists(opt.correlation_state_file)) << "taken up once";
+    EXPECT_TRUE(std::filesystem::exists(opt.correlation_state_file))
+        << "kept until a checkpoint or a stop replaces it";
     for (int n = 6; n < 9; ++n) second.At(n * 600, probe(n));
     EXPECT_TRUE(second.rec.Take().empty()) << "nine distinct ids so far";
     second.At(9 * 600, probe(9));
@@ -1279,7 +1317,7 @@ TEST(LiveEngineTest, CorrelationWindowsOutliveARestart) {
     for (int n = 10; n < 14; ++n) second.At(n * 600, probe(n));
     second.engine->Stop();
   }
-  // Other correlation rules: the saved windows are not theirs, and are dropped.
+  // A correlation added to the rules: the enumeration is the same rule, and keeps its windows.
   LiveEngineOptions changed = opt;
   changed.rule_texts = {R"(title: Bursts
 id: bursts
@@ -1292,9 +1330,107 @@ correlation:
 )"};
   {
     Harness third(changed);
-    EXPECT_FALSE(std::filesystem::exists(opt.correlation_state_file));
-    for (int n = 14; n < 20; ++n) third.At(n * 600, probe(n));
-    EXPECT_TRUE(third.rec.Take().empty()) << "four ids kept would have made ten";
+    for (int n = 14; n < 19; ++n) third.At(n * 600, probe(n));
+    EXPECT_TRUE(third.rec.Take().empty()) << "four ids kept and five new";
+    third.At(19 * 600, probe(19));
+    auto alerts = third.rec.Take();
+    ASSERT_EQ(alerts.size(), 1u) << "the four ids kept make ten";
+    EXPECT_EQ(alerts[0].count, 10);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// While windows change, they are written every correlation_checkpoint_millis, so that a crash
+// (which runs no Stop) loses at most that much; unchanged, the file is not written again; with
+// none open, it is removed.
+TEST(LiveEngineTest, OpenWindowsAreCheckpointedWhileTheyChange) {
+  const std::string dir = ::testing::TempDir() + "/live_engine_checkpoint";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  LiveEngineOptions opt;
+  opt.rule_dirs = {std::string(RAMPART_SOURCE_DIR) + "/rules/sigma"};
+  opt.correlation_state_file = dir + "/correlations.json";
+  opt.correlation_checkpoint_millis = 1;
+  const std::string& state = opt.correlation_state_file;
+  auto probe = [](int n) {
+    return Probe("203.0.113.7", "/api/v1/devices/dev_" + std::to_string(n), 404);
+  };
+  auto saved_ids = [&] {
+    std::ifstream in(state);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+    size_t most = 0;
+    if (doc.is_object() && doc.contains("windows")) {
+      for (const auto& keys : doc["windows"]) {
+        for (const auto& key : keys) most = std::max(most, key["values"].size());
+      }
+    }
+    return most;
+  };
+  auto inode = [&] {
+    struct stat st {};
+    return ::stat(state.c_str(), &st) == 0 ? st.st_ino : ino_t{0};
+  };
+  auto pause = [] { std::this_thread::sleep_for(std::chrono::milliseconds(5)); };
+  Harness h(opt);
+  for (int n = 0; n < 6; ++n) {
+    pause();
+    h.At(n * 600, probe(n));
+    EXPECT_EQ(saved_ids(), static_cast<size_t>(n + 1)) << "written as the window grows";
+  }
+  const ino_t written = inode();
+  ASSERT_NE(written, ino_t{0});
+  pause();
+  h.engine->ProcessPending();
+  EXPECT_EQ(inode(), written) << "nothing changed: not written again";
+  // Six hours later the window is swept: the next checkpoint removes the file.
+  pause();
+  h.clock.SetMillis(h.clock.NowMillis() + 7 * 3600 * 1000);
+  h.engine->ProcessPending();
+  EXPECT_FALSE(std::filesystem::exists(state));
+  std::filesystem::remove_all(dir);
+}
+
+// A window taken up at start and decided by the first housekeeping is raised once: the file is
+// written anew at once, so that a crash right after (and the start after it) does not raise it
+// again. Without checkpoints, the file is taken up once and removed.
+TEST(LiveEngineTest, ARestoredWindowDecidedAfterAStartIsNotRaisedAgainAfterACrash) {
+  const std::string dir = ::testing::TempDir() + "/live_engine_restored_decided";
+  for (int64_t checkpoint_millis : {int64_t{300000}, int64_t{0}}) {
+    SCOPED_TRACE(checkpoint_millis);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    LiveEngineOptions opt;
+    opt.rule_texts = FewDevice404sRules();
+    opt.correlation_state_file = dir + "/correlations.json";
+    opt.correlation_checkpoint_millis = checkpoint_millis;
+    {
+      Harness first(opt);
+      first.At(0, Probe("203.0.113.7", "/api/v1/devices/a"));
+      first.engine->Stop();
+    }
+    ASSERT_TRUE(std::filesystem::exists(opt.correlation_state_file));
+    // The copy a crash would leave: the second engine's own stop must not hide what it wrote.
+    const std::string crash_copy = dir + "/at-crash.json";
+    {
+      Harness second(opt);
+      EXPECT_EQ(std::filesystem::exists(opt.correlation_state_file), checkpoint_millis > 0);
+      second.clock.SetMillis(second.clock.NowMillis() + 20 * 60 * 1000);
+      second.engine->ProcessPending();
+      EXPECT_EQ(second.rec.CountRule("few-404"), 1u) << "decided as idle, with one probe";
+      EXPECT_FALSE(std::filesystem::exists(opt.correlation_state_file))
+          << "the decided window is no longer on disk";
+      if (std::filesystem::exists(opt.correlation_state_file)) {
+        std::filesystem::copy_file(opt.correlation_state_file, crash_copy);
+      }
+    }
+    if (std::filesystem::exists(crash_copy)) {
+      std::filesystem::rename(crash_copy, opt.correlation_state_file);
+    }
+    Harness third(opt);
+    third.clock.SetMillis(third.clock.NowMillis() + 40 * 60 * 1000);
+    third.engine->ProcessPending();
+    EXPECT_EQ(third.rec.CountRule("few-404"), 0u) << "not raised again";
   }
   std::filesystem::remove_all(dir);
 }

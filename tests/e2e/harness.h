@@ -3,6 +3,7 @@
 // talks to the server over HTTPS with the CA it created, as a client would.
 #pragma once
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -111,6 +112,27 @@ inline std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// Children of `parent`, from /proc (the keeper serve started).
+inline std::vector<pid_t> ChildrenOf(pid_t parent) {
+  std::vector<pid_t> out;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return out;
+  while (dirent* e = ::readdir(proc)) {
+    std::string name = e->d_name;
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = ReadFile("/proc/" + name + "/stat");
+    auto close_paren = stat.rfind(')');
+    if (close_paren == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close_paren + 2));
+    std::string state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  ::closedir(proc);
+  return out;
+}
+
 // `rampart serve` as a child process. Start() reads stdout until the server names its address
 // (everything printed before it, such as the --demo tokens, is kept in printed()).
 class ServerProcess {
@@ -184,6 +206,32 @@ class ServerProcess {
     if (out_fd_ >= 0) ::close(out_fd_);
     out_fd_ = -1;
     return exit_code_;
+  }
+
+  // SIGKILL, as a crash or an out-of-memory kill would end it: nothing of serve's shutdown
+  // runs. Returns once serve is reaped and its keeper (ended by its parent-death signal) has
+  // exited too, so that a restart on the same data finds the keeper's lock free.
+  void Kill() {
+    if (pid_ <= 0) return;
+    const std::vector<pid_t> children = ChildrenOf(pid_);
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    exit_code_ = -1;
+    pid_ = -1;
+    if (out_fd_ >= 0) ::close(out_fd_);
+    out_fd_ = -1;
+    auto gone = [](pid_t pid) {
+      std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+      size_t state = stat.rfind(')');
+      return ::kill(pid, 0) != 0 ||
+             (state != std::string::npos && state + 2 < stat.size() && stat[state + 2] == 'Z');
+    };
+    for (pid_t child : children) {
+      for (int i = 0; i < 500 && !gone(child); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
   }
 
   const std::string& url() const { return url_; }
