@@ -924,7 +924,7 @@ std::string WindowIdentity(const json& entry) {
   return identity.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// How a dropped correlation is named: its id, else its name, else its title.
+// CorrelationName of a saved rule.
 std::string WindowOwnerLabel(const json& entry) {
   for (const char* part : {"id", "name", "title"}) {
     auto it = entry.find(part);
@@ -963,6 +963,11 @@ std::string CorrelationFingerprint(const std::vector<CorrelationRule>& rules) {
 
 }  // namespace
 
+const std::string& CorrelationName(const CorrelationRule& rule) {
+  const RuleInfo& info = rule.info;
+  return !info.id.empty() ? info.id : !info.name.empty() ? info.name : info.title;
+}
+
 std::vector<size_t> CorrelationCounterparts(const std::vector<CorrelationRule>& from,
                                             const std::vector<CorrelationRule>& to) {
   return MatchIdentities(WindowIdentities(from), WindowIdentities(to));
@@ -990,10 +995,9 @@ WindowsTakenUp CorrelationTracker::TakeWindowsFrom(CorrelationTracker& previous)
     taken.keys += state_[i]->index.size();
     ++taken.correlations;
   }
-  const json entries = FingerprintJson(previous.rules_);
   for (size_t j = 0; j < previous.rules_.size(); ++j) {
     if (!used[j] && !previous.state_[j]->index.empty()) {
-      taken.dropped.push_back(WindowOwnerLabel(entries[j]));
+      taken.dropped.push_back(CorrelationName(previous.rules_[j]));
     }
   }
   return taken;
@@ -1020,40 +1024,39 @@ std::string CorrelationTracker::SaveWindows(size_t max_bytes, size_t* left_out) 
     for (auto k = per_rule.lru.rbegin(); k != per_rule.lru.rend(); ++k) {
       // Members in the order a JSON object's keys sort, as dump() would write them.
       const size_t start = out.size();
-      std::string& text = out;
-      if (k != per_rule.lru.rbegin()) text.push_back(',');
+      if (k != per_rule.lru.rbegin()) out.push_back(',');
       auto int_member = [&](const char* name, int64_t value) {
-        text.append(name);
-        AppendInt(value, &text);
+        out.append(name);
+        AppendInt(value, &out);
       };
       int_member(R"({"entity_offset":)", static_cast<int64_t>(k->entity_offset));
-      text.append(R"(,"group":)");
-      AppendPairs(k->group, AppendBytes, AppendBytes, &text);
-      text.append(R"(,"key":)");
-      AppendBytes(k->key, &text);
+      out.append(R"(,"group":)");
+      AppendPairs(k->group, AppendBytes, AppendBytes, &out);
+      out.append(R"(,"key":)");
+      AppendBytes(k->key, &out);
       int_member(R"(,"last_activity":)", k->last_activity);
       int_member(R"(,"last_arrival":)", k->last_arrival);
-      text.append(R"(,"note":)");
-      AppendBytes(k->note, &text);
+      out.append(R"(,"note":)");
+      AppendBytes(k->note, &out);
       auto append_ints = [&](const char* name, const std::vector<int64_t>& ints) {
-        text.append(name);
+        out.append(name);
         for (size_t i = 0; i < ints.size(); ++i) {
-          if (i > 0) text.push_back(',');
-          AppendInt(ints[i], &text);
+          if (i > 0) out.push_back(',');
+          AppendInt(ints[i], &out);
         }
-        text.push_back(']');
+        out.push_back(']');
       };
       append_ints(R"(,"seen":[)", k->seen);
       append_ints(R"(,"seen_first":[)", k->seen_first);
-      text.append(R"(,"times":)");
-      AppendPairs(k->times, AppendInt, AppendInt, &text);
-      text.append(R"(,"values":)");
-      AppendPairs(k->values, AppendBytes, AppendInt, &text);
+      out.append(R"(,"times":)");
+      AppendPairs(k->times, AppendInt, AppendInt, &out);
+      out.append(R"(,"values":)");
+      AppendPairs(k->values, AppendBytes, AppendInt, &out);
       int_member(R"(,"window_events":)", k->window_events);
       int_member(R"(,"window_first":)", k->window_first);
       int_member(R"(,"window_last":)", k->window_last);
       int_member(R"(,"window_reach":)", k->window_reach);
-      text.push_back('}');
+      out.push_back('}');
       if (out.size() - rule_start > share) {
         out.resize(start);
         dropped += static_cast<size_t>(std::distance(k, per_rule.lru.rend()));
@@ -1095,6 +1098,7 @@ Result<WindowsTakenUp> CorrelationTracker::RestoreWindows(std::string_view saved
     const std::vector<size_t> counterparts =
         MatchIdentities(saved_identities, WindowIdentities(rules_));
     std::vector<bool> used(saved_rules.size(), false);
+    const bool oldest_first = *member("version") == kOldestFirstWindowsVersion;
     for (size_t i = 0; i < rules_.size(); ++i) {
       const CorrelationRule& rule = rules_[i];
       auto per_rule = std::make_unique<PerRule>();
@@ -1106,7 +1110,6 @@ Result<WindowsTakenUp> CorrelationTracker::RestoreWindows(std::string_view saved
       const json& keys = windows[counterparts[i]];
       if (!keys.is_array()) throw WindowsDamaged{"a rule's keys are not an array"};
       // Past the cap, the least recently active are left out.
-      const bool oldest_first = *member("version") == kOldestFirstWindowsVersion;
       const size_t taken_keys = std::min(keys.size(), max_keys_);
       // What a key may hold: as many times or values as the rule keeps, one time per rule.
       const size_t max_values =

@@ -150,6 +150,9 @@ inline constexpr size_t kNoCounterpart = SIZE_MAX;
 std::vector<size_t> CorrelationCounterparts(const std::vector<CorrelationRule>& from,
                                             const std::vector<CorrelationRule>& to);
 
+// How logs name a correlation: its id, else its name, else its title.
+const std::string& CorrelationName(const CorrelationRule& rule);
+
 // What RestoreWindows or TakeWindowsFrom carried over.
 struct WindowsTakenUp {
   size_t keys = 0;          // keys taken up

@@ -96,9 +96,7 @@ std::vector<std::string> RestartedCorrelations(const std::vector<CorrelationRule
   std::vector<std::string> out;
   const std::vector<size_t> counterparts = CorrelationCounterparts(previous, next);
   for (size_t i = 0; i < next.size(); ++i) {
-    if (counterparts[i] != kNoCounterpart) continue;
-    const RuleInfo& info = next[i].info;
-    out.push_back(!info.id.empty() ? info.id : !info.name.empty() ? info.name : info.title);
+    if (counterparts[i] == kNoCounterpart) out.push_back(CorrelationName(next[i]));
   }
   return out;
 }
@@ -198,6 +196,9 @@ class LiveEngine::Impl {
   uint64_t feeds_at_checkpoint_ = 0;
   size_t keys_at_checkpoint_ = 0;
   std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();
+  // Set when windows were taken up at start: the first housekeeping writes what it changed
+  // without waiting for the interval.
+  bool checkpoint_due_ = false;
   std::unique_ptr<NewFileUseDetector> new_files_;
   void ObserveFileUse(const SecurityEvent& se, const Event& ev, int64_t ts);
   std::vector<SkippedRule> skipped_;
@@ -398,7 +399,7 @@ void LiveEngine::Impl::RestoreCorrelationWindows() {
   }
   tracked_keys_ = tracker_->tracked_keys();
   keys_at_checkpoint_ = tracked_keys_;
-  last_checkpoint_ = {};  // the first housekeeping's changes are written at once
+  checkpoint_due_ = true;
   log::Info("detect.correlation_windows_restored",
             {{"keys", static_cast<int64_t>(taken->keys)},
              {"correlations", static_cast<int64_t>(taken->correlations)},
@@ -419,9 +420,11 @@ void LiveEngine::Impl::CheckpointCorrelationWindows() {
     return;
   }
   const auto now = std::chrono::steady_clock::now();
-  if (now - last_checkpoint_ < std::chrono::milliseconds(options_.correlation_checkpoint_millis)) {
+  if (!checkpoint_due_ &&
+      now - last_checkpoint_ < std::chrono::milliseconds(options_.correlation_checkpoint_millis)) {
     return;
   }
+  checkpoint_due_ = false;
   last_checkpoint_ = now;
   if (correlation_feeds_ == feeds_at_checkpoint_ &&
       tracker_->tracked_keys() == keys_at_checkpoint_) {

@@ -133,6 +133,15 @@ inline std::vector<pid_t> ChildrenOf(pid_t parent) {
   return out;
 }
 
+// Whether `pid` has exited: gone, or a zombie its parent has not reaped yet (which holds no
+// file, lock or socket any more).
+inline bool ProcessGone(pid_t pid) {
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t state = stat.rfind(')');
+  return ::kill(pid, 0) != 0 ||
+         (state != std::string::npos && state + 2 < stat.size() && stat[state + 2] == 'Z');
+}
+
 // `rampart serve` as a child process. Start() reads stdout until the server names its address
 // (everything printed before it, such as the --demo tokens, is kept in printed()).
 class ServerProcess {
@@ -221,14 +230,8 @@ class ServerProcess {
     pid_ = -1;
     if (out_fd_ >= 0) ::close(out_fd_);
     out_fd_ = -1;
-    auto gone = [](pid_t pid) {
-      std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-      size_t state = stat.rfind(')');
-      return ::kill(pid, 0) != 0 ||
-             (state != std::string::npos && state + 2 < stat.size() && stat[state + 2] == 'Z');
-    };
     for (pid_t child : children) {
-      for (int i = 0; i < 500 && !gone(child); ++i) {
+      for (int i = 0; i < 500 && !ProcessGone(child); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
     }

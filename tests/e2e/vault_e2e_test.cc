@@ -102,12 +102,7 @@ TEST_F(VaultE2eTest, AKeeperThatIsDownFailsClosed) {
   ASSERT_EQ(::kill(children[0], SIGKILL), 0);
   // Gone, or a zombie that serve reaps at its next maintenance tick (and then starts a new
   // keeper: the check below must come before that, so the wait ends as soon as it can).
-  auto gone = [pid = children[0]] {
-    std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-    size_t state = stat.rfind(')');
-    return ::kill(pid, 0) != 0 ||
-           (state != std::string::npos && state + 2 < stat.size() && stat[state + 2] == 'Z');
-  };
+  auto gone = [pid = children[0]] { return ProcessGone(pid); };
   for (int i = 0; i < 100 && !gone(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
