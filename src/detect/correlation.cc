@@ -1004,10 +1004,19 @@ WindowsTakenUp CorrelationTracker::TakeWindowsFrom(CorrelationTracker& previous)
 }
 
 std::string CorrelationTracker::SaveWindows(size_t max_bytes, size_t* left_out) const {
-  const std::string fingerprint = CorrelationFingerprint(rules_);
-  std::string out = R"({"format":"rampart-correlation-windows","version":)" +
-                    std::to_string(kSavedWindowsVersion) + R"(,"rules":)" + fingerprint +
-                    R"(,"windows":[)";
+  std::string out;
+  SaveWindowsInto(&out, max_bytes, left_out);
+  return out;
+}
+
+void CorrelationTracker::SaveWindowsInto(std::string* text, size_t max_bytes,
+                                         size_t* left_out) const {
+  std::string& out = *text;
+  out.assign(R"({"format":"rampart-correlation-windows","version":)");
+  out += std::to_string(kSavedWindowsVersion);
+  out += R"(,"rules":)";
+  out += CorrelationFingerprint(rules_);
+  out += R"(,"windows":[)";
   // Each rule has its share of the bytes, so that a flood of keys in one (addresses sprayed at
   // a probe rule) cannot push another's windows out; within a rule the most recently active
   // keys are kept.
@@ -1067,7 +1076,6 @@ std::string CorrelationTracker::SaveWindows(size_t max_bytes, size_t* left_out) 
   }
   out += "]}";
   if (left_out != nullptr) *left_out = dropped;
-  return out;
 }
 
 Result<WindowsTakenUp> CorrelationTracker::RestoreWindows(std::string_view saved) {

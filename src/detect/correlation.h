@@ -210,6 +210,10 @@ class CorrelationTracker {
   // *left_out, when given, says how many keys did not fit.
   std::string SaveWindows(size_t max_bytes = kMaxSavedWindowsBytes,
                           size_t* left_out = nullptr) const;
+  // The same into *text, replacing what it held but keeping its capacity: a buffer kept from
+  // one checkpoint to the next is written without touching fresh memory.
+  void SaveWindowsInto(std::string* text, size_t max_bytes = kMaxSavedWindowsBytes,
+                       size_t* left_out = nullptr) const;
   // Takes up the windows SaveWindows wrote, replacing this tracker's: each correlation takes
   // those saved for its counterpart (CorrelationCounterparts) and starts empty without one.
   // InvalidArgument, and nothing taken, when the text is not such a save or is damaged (only

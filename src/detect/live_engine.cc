@@ -10,7 +10,9 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -101,6 +103,93 @@ std::vector<std::string> RestartedCorrelations(const std::vector<CorrelationRule
   return out;
 }
 
+// Writes the saved windows' file on a thread of its own, so that a checkpoint holds the engine
+// only while it serialises (into a buffer kept from one checkpoint to the next: fresh memory
+// costs more to touch than the text costs to write), not while the file is written and synced.
+// One write at a time; the engine serialises into the buffer again only once it is collected.
+class WindowsFileWriter {
+ public:
+  // What a write holds, for the engine (taken as written once it is) and the log.
+  struct Write {
+    const char* logged_as = "";
+    uint64_t feeds = 0;  // matches fed to the tracker when serialised
+    size_t keys = 0;
+    size_t left_out = 0;
+    std::chrono::milliseconds serialised{0};  // the engine's share
+  };
+
+  WindowsFileWriter() = default;
+  WindowsFileWriter(const WindowsFileWriter&) = delete;
+  WindowsFileWriter& operator=(const WindowsFileWriter&) = delete;
+  ~WindowsFileWriter() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // The text to write next; not to be touched while a write is under way.
+  std::string* buffer() { return &buffer_; }
+  bool under_way() const { return thread_.joinable() || written_here_; }
+  bool finished() const { return written_here_ || done_.load(std::memory_order_acquire); }
+
+  // Writes the buffer to `path` (replacing it whole, as files::WritePrivateFile does) and logs
+  // the outcome as soon as it is known: in the background on a thread of its own, else (or when
+  // no thread can be started) here.
+  void Start(std::string path, const Write& write, bool background) {
+    write_ = write;
+    if (background) {
+      done_.store(false, std::memory_order_relaxed);
+      try {
+        thread_ = std::thread([this, path] {
+          WriteNow(path);
+          done_.store(true, std::memory_order_release);
+        });
+        return;
+      } catch (const std::system_error&) {
+        // Out of threads: written here, as before there was a writer.
+      }
+    }
+    WriteNow(path);
+    written_here_ = true;
+  }
+  // Waits for the write under way (there must be one): what it held when it succeeded.
+  std::optional<Write> Collect() {
+    if (thread_.joinable()) thread_.join();
+    written_here_ = false;
+    if (!status_.ok()) return std::nullopt;
+    return write_;
+  }
+
+ private:
+  void WriteNow(const std::string& path) {
+    const auto started = std::chrono::steady_clock::now();
+    try {
+      status_ = files::WritePrivateFile(path, buffer_);
+      const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - started);
+      if (status_.ok()) {
+        log::Info(write_.logged_as,
+                  {{"keys", static_cast<int64_t>(write_.keys - write_.left_out)},
+                   {"left_out", static_cast<int64_t>(write_.left_out)},
+                   {"bytes", static_cast<int64_t>(buffer_.size())},
+                   {"serialise_millis", static_cast<int64_t>(write_.serialised.count())},
+                   {"write_millis", static_cast<int64_t>(took.count())}});
+      } else {
+        // Not taken as written: the next checkpoint tries again.
+        log::Warn("detect.correlation_windows_not_saved", {{"error", status_.message()}});
+      }
+    } catch (const std::exception& e) {
+      // Out of memory in a log line or a path: the checkpoint is tried again, the engine lives.
+      status_ = Status::Internal(e.what());
+    }
+  }
+
+  std::string buffer_;
+  std::thread thread_;
+  std::atomic<bool> done_{false};
+  bool written_here_ = false;  // a write done on the caller's thread, not collected yet
+  Write write_;
+  Status status_;
+};
+
 }  // namespace
 
 class LiveEngine::Impl {
@@ -128,8 +217,13 @@ class LiveEngine::Impl {
   void RestoreCorrelationWindows();
   void SaveCorrelationWindows();
   void CheckpointCorrelationWindows();
-  // Writes the windows to correlation_state_file (removes it when none is open).
-  void WriteCorrelationWindows(const char* logged_as);
+  // Writes the windows to correlation_state_file (removes it when none is open); `background`:
+  // on the writer's thread, after serialising them here. False when a write begun before has
+  // not finished (only in the background: otherwise it is waited for).
+  bool WriteCorrelationWindows(const char* logged_as, bool background);
+  // Takes the outcome of the write under way, if any: waits for it with `wait`, else returns
+  // false while it runs. True when no write is under way any more.
+  bool CollectWindowsWrite(bool wait);
   LiveEngineStats stats() const;
   size_t rule_count() const { return rule_count_.load(); }
   size_t correlation_count() const { return correlation_count_.load(); }
@@ -199,6 +293,7 @@ class LiveEngine::Impl {
   // Set when windows were taken up at start: the first housekeeping writes what it changed
   // without waiting for the interval.
   bool checkpoint_due_ = false;
+  WindowsFileWriter windows_writer_;
   std::unique_ptr<NewFileUseDetector> new_files_;
   void ObserveFileUse(const SecurityEvent& se, const Event& ev, int64_t ts);
   std::vector<SkippedRule> skipped_;
@@ -410,7 +505,7 @@ void LiveEngine::Impl::SaveCorrelationWindows() {
   const std::string& path = options_.correlation_state_file;
   if (path.empty() || !tracker_ || windows_saved_) return;
   windows_saved_ = true;  // once per stop (the destructor stops again)
-  WriteCorrelationWindows("detect.correlation_windows_saved");
+  WriteCorrelationWindows("detect.correlation_windows_saved", /*background=*/false);
 }
 
 void LiveEngine::Impl::CheckpointCorrelationWindows() {
@@ -419,6 +514,8 @@ void LiveEngine::Impl::CheckpointCorrelationWindows() {
       stop_.load()) {
     return;
   }
+  // A write still under way: this housekeeping leaves the checkpoint to the next.
+  if (!CollectWindowsWrite(/*wait=*/false)) return;
   const auto now = std::chrono::steady_clock::now();
   if (!checkpoint_due_ &&
       now - last_checkpoint_ < std::chrono::milliseconds(options_.correlation_checkpoint_millis)) {
@@ -430,37 +527,49 @@ void LiveEngine::Impl::CheckpointCorrelationWindows() {
       tracker_->tracked_keys() == keys_at_checkpoint_) {
     return;  // nothing counted, decided or forgotten since the file was written
   }
-  WriteCorrelationWindows("detect.correlation_windows_checkpointed");
+  WriteCorrelationWindows("detect.correlation_windows_checkpointed", /*background=*/true);
 }
 
-void LiveEngine::Impl::WriteCorrelationWindows(const char* logged_as) {
+bool LiveEngine::Impl::WriteCorrelationWindows(const char* logged_as, bool background) {
+  // One write at a time, in order: a removal must not be overtaken by a write begun before it.
+  if (!CollectWindowsWrite(/*wait=*/!background)) return false;
   const std::string& path = options_.correlation_state_file;
   const size_t keys = tracker_->tracked_keys();
-  // What this write holds; taken as written only once it is (a failed one is tried again at
-  // the next checkpoint).
-  auto written = [&, feeds = correlation_feeds_] {
-    feeds_at_checkpoint_ = feeds;
-    keys_at_checkpoint_ = keys;
-  };
   if (keys == 0) {
     // None open: an older save must not come back at the next start.
-    if (::unlink(path.c_str()) == 0 || errno == ENOENT) written();
-    return;
+    if (::unlink(path.c_str()) == 0 || errno == ENOENT) {
+      feeds_at_checkpoint_ = correlation_feeds_;
+      keys_at_checkpoint_ = 0;
+    }
+    std::string().swap(*windows_writer_.buffer());  // a flood's worth of text, no longer needed
+    return true;
   }
   const auto started = std::chrono::steady_clock::now();
-  size_t left_out = 0;
-  const std::string saved = tracker_->SaveWindows(kMaxSavedWindowsBytes, &left_out);
-  if (Status s = files::WritePrivateFile(path, saved); !s.ok()) {
-    log::Warn("detect.correlation_windows_not_saved", {{"error", s.message()}});
-    return;
-  }
-  written();
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+  WindowsFileWriter::Write write;
+  write.logged_as = logged_as;
+  write.feeds = correlation_feeds_;
+  write.keys = keys;
+  tracker_->SaveWindowsInto(windows_writer_.buffer(), kMaxSavedWindowsBytes, &write.left_out);
+  write.serialised = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
-  log::Info(logged_as, {{"keys", static_cast<int64_t>(keys - left_out)},
-                        {"left_out", static_cast<int64_t>(left_out)},
-                        {"bytes", static_cast<int64_t>(saved.size())},
-                        {"millis", static_cast<int64_t>(took.count())}});
+  // A flood's worth of room kept after the flood has ebbed is let go.
+  std::string* text = windows_writer_.buffer();
+  if (text->capacity() > (size_t{1} << 20) && text->capacity() / 4 > text->size()) {
+    text->shrink_to_fit();
+  }
+  windows_writer_.Start(path, write, background);
+  if (!background) CollectWindowsWrite(/*wait=*/true);
+  return true;
+}
+
+bool LiveEngine::Impl::CollectWindowsWrite(bool wait) {
+  if (!windows_writer_.under_way()) return true;
+  if (!wait && !windows_writer_.finished()) return false;
+  if (auto written = windows_writer_.Collect()) {
+    feeds_at_checkpoint_ = written->feeds;
+    keys_at_checkpoint_ = written->keys;
+  }
+  return true;
 }
 
 void LiveEngine::Impl::Run() {
@@ -489,6 +598,8 @@ void LiveEngine::Impl::Run() {
 size_t LiveEngine::Impl::ProcessPending() {
   size_t n = Drain();
   Housekeeping();
+  // Inline, a checkpoint begun is finished before this returns: the caller reads its file.
+  CollectWindowsWrite(/*wait=*/true);
   return n;
 }
 

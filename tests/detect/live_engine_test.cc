@@ -1343,30 +1343,40 @@ correlation:
 // While windows change, they are written every correlation_checkpoint_millis, so that a crash
 // (which runs no Stop) loses at most that much; unchanged, the file is not written again; with
 // none open, it is removed.
-TEST(LiveEngineTest, OpenWindowsAreCheckpointedWhileTheyChange) {
-  const std::string dir = ::testing::TempDir() + "/live_engine_checkpoint";
+// The most ids any saved enumeration window holds in the file at `path` (0 without one).
+size_t MostSavedIds(const std::string& path) {
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  size_t most = 0;
+  if (doc.is_object() && doc.contains("windows")) {
+    for (const auto& keys : doc["windows"]) {
+      for (const auto& key : keys) most = std::max(most, key["values"].size());
+    }
+  }
+  return most;
+}
+
+// The bundled rules, their windows checkpointed at every housekeeping to `dir`/correlations.json
+// (`dir` made afresh).
+LiveEngineOptions CheckpointEveryHousekeeping(const std::string& dir) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   LiveEngineOptions opt;
   opt.rule_dirs = {std::string(RAMPART_SOURCE_DIR) + "/rules/sigma"};
   opt.correlation_state_file = dir + "/correlations.json";
   opt.correlation_checkpoint_millis = 1;
+  return opt;
+}
+
+TEST(LiveEngineTest, OpenWindowsAreCheckpointedWhileTheyChange) {
+  const std::string dir = ::testing::TempDir() + "/live_engine_checkpoint";
+  LiveEngineOptions opt = CheckpointEveryHousekeeping(dir);
   const std::string& state = opt.correlation_state_file;
   auto probe = [](int n) {
     return Probe("203.0.113.7", "/api/v1/devices/dev_" + std::to_string(n), 404);
   };
-  auto saved_ids = [&] {
-    std::ifstream in(state);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
-    size_t most = 0;
-    if (doc.is_object() && doc.contains("windows")) {
-      for (const auto& keys : doc["windows"]) {
-        for (const auto& key : keys) most = std::max(most, key["values"].size());
-      }
-    }
-    return most;
-  };
+  auto saved_ids = [&] { return MostSavedIds(state); };
   auto inode = [&] {
     struct stat st {};
     return ::stat(state.c_str(), &st) == 0 ? st.st_ino : ino_t{0};
@@ -1388,6 +1398,53 @@ TEST(LiveEngineTest, OpenWindowsAreCheckpointedWhileTheyChange) {
   h.clock.SetMillis(h.clock.NowMillis() + 7 * 3600 * 1000);
   h.engine->ProcessPending();
   EXPECT_FALSE(std::filesystem::exists(state));
+  std::filesystem::remove_all(dir);
+}
+
+// A checkpoint that could not be written is not taken as written: the next one writes the same
+// windows, though nothing changed in between.
+TEST(LiveEngineTest, ACheckpointThatFailedIsWrittenAtTheNext) {
+  const std::string dir = ::testing::TempDir() + "/live_engine_checkpoint_failed";
+  LiveEngineOptions opt = CheckpointEveryHousekeeping(dir);
+  opt.correlation_state_file = dir + "/state/correlations.json";  // no such folder yet
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  h.At(0, Probe("203.0.113.7", "/api/v1/devices/dev_0", 404));
+  EXPECT_FALSE(std::filesystem::exists(opt.correlation_state_file));
+  std::filesystem::create_directories(dir + "/state");
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  h.engine->ProcessPending();
+  EXPECT_EQ(MostSavedIds(opt.correlation_state_file), 1u);
+  std::filesystem::remove_all(dir);
+}
+
+// On the engine's own thread the checkpoints are written by the writer's while matching goes
+// on; the stop's save waits for a write under way and leaves the windows as they ended.
+TEST(LiveEngineTest, ThreadedCheckpointsEndWithTheWindowsAtTheStop) {
+  const std::string dir = ::testing::TempDir() + "/live_engine_checkpoint_thread";
+  LiveEngineOptions opt = CheckpointEveryHousekeeping(dir);
+  opt.housekeeping_millis = 1;
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  h.engine->Start();
+  auto emit = [&](int n) {
+    SecurityEvent ev = Probe("203.0.113.7", "/api/v1/devices/dev_" + std::to_string(n), 404);
+    ev.timestamp_millis = h.clock.NowMillis();
+    h.engine->Emit(std::move(ev));
+  };
+  for (int n = 0; n < 3; ++n) {
+    emit(n);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (MostSavedIds(opt.correlation_state_file) < static_cast<size_t>(n + 1) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(MostSavedIds(opt.correlation_state_file), static_cast<size_t>(n + 1));
+  }
+  // A burst, stopped at once: some checkpoint may be under way as the stop comes.
+  for (int n = 3; n < 8; ++n) emit(n);
+  h.engine->Stop();
+  EXPECT_EQ(MostSavedIds(opt.correlation_state_file), 8u);
   std::filesystem::remove_all(dir);
 }
 
