@@ -529,6 +529,7 @@ http::Response App::Impl::Handle(const http::Request& req, std::span<const std::
     if (!principal.id.empty()) {
       ev.Set(principal.kind == Principal::Kind::kDevice ? "device.id" : "user.name", principal.id);
       ev.institution_id = principal.institution_id;
+      ev.actor_institution_id = principal.institution_id;
     }
     if (!admin_checked &&
         (principal.kind == Principal::Kind::kNone || principal.kind == Principal::Kind::kDevice)) {

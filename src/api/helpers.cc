@@ -115,6 +115,7 @@ void EmitEvent(Context& c, const Call& call, SecurityEvent event) {
               call.principal.id);
   }
   if (event.institution_id.empty()) event.institution_id = call.principal.institution_id;
+  event.actor_institution_id = call.principal.institution_id;
   EmitEvent(c, std::move(event));
 }
 

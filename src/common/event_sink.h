@@ -48,6 +48,13 @@ struct SecurityEvent {
   // The institution the event belongs to ("" when none, e.g. an unauthenticated request):
   // alerts about it are visible to that institution's roles, else only server-wide.
   std::string institution_id;
+  // Whose doing it is: the institution of the signed-in principal that caused the event; ""
+  // for an unauthenticated client, a server-wide principal or an outside source. Correlation
+  // windows are kept per actor institution, so that one institution's staff never share a
+  // window with another's (two offices behind one address), while an attacker who is none of
+  // them (a password sprayer, a stolen server-wide token) is counted across every institution
+  // it touches.
+  std::string actor_institution_id;
   std::vector<std::pair<std::string, std::string>> fields;
 };
 

@@ -1004,6 +1004,10 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
 
   matcher_->Match(ev, &hits_);
   corr_hits_.clear();
+  // Windows, and the alerts they raise, belong to the actor's institution (SecurityEvent): an
+  // alert raised for one institution holds none of another's events, and one counted across
+  // institutions (an unauthenticated or server-wide actor) is raised server-wide.
+  const std::string& scope = se.actor_institution_id;
   for (uint32_t h : hits_) {
     const RuleInfo& r = rules_->rule(h);
     if (generates_[h]) {
@@ -1012,16 +1016,15 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
     }
     for (const auto& [index, slot] : feeds_[h]) {
       ++correlation_feeds_;
-      // Per institution: an alert raised for one holds none of another's events.
       if (!tracker_->NeedsWindowNote(index)) {
-        tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, nullptr, inst);
+        tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, nullptr, scope);
         continue;
       }
-      // Decided later, in Housekeeping, with no event at hand: keep this one's institution and
-      // evidence, and when it arrived (a followed log's times may lag the clock).
-      const std::string note = WindowNoteOf(inst, se, ts);
+      // Decided later, in Housekeeping, with no event at hand: keep the window's institution and
+      // this event's evidence, and when it arrived (a followed log's times may lag the clock).
+      const std::string note = WindowNoteOf(scope, se, ts);
       const WindowNote window_note{note, clock_->NowMillis()};
-      tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, &window_note, inst);
+      tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, &window_note, scope);
     }
   }
   for (const auto& hit : corr_hits_) {
@@ -1029,7 +1032,7 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
     if (hit.at_window_end) {
       RaiseDecidedWindow(hit);
     } else {
-      RaiseCorrelation(hit, inst, ts, Evidence(se, ts));
+      RaiseCorrelation(hit, scope, ts, Evidence(se, ts));
     }
   }
   if (iocs_->size() > 0) {

@@ -59,6 +59,35 @@ TEST_F(LoginEventsTest, SuccessAndFailureAreEventsWithoutNamesOrSecrets) {
   EXPECT_EQ(unknown[1].Get("event.reason"), "unknown_user");
 }
 
+// Each event names whose doing it is (SecurityEvent::actor_institution_id, which keeps the
+// correlation windows apart): a sign-in attempt is nobody's yet, whatever account it is for; a
+// request is its signed-in principal's institution's; a server-wide principal's is no one
+// institution's.
+TEST_F(LoginEventsTest, EventsNameTheInstitutionOfWhoeverCausedThem) {
+  std::string inst = CreateInstitution("A");
+  TestUser admin = MakeUser(core::Role::kAdmin, inst, true);
+  TestUser root = MakeUser(core::Role::kSuperAdmin, "", true);
+  EXPECT_EQ(RawLogin(admin.username, "wrong password").status, 401);
+  Session as_admin = Login(admin);
+  Session as_root = Login(root);
+  EXPECT_EQ(SessionSend("GET", "/api/v1/devices", as_admin).status, 200);
+  EXPECT_EQ(SessionSend("GET", "/api/v1/institutions", as_root).status, 200);
+
+  auto failed = sink_.WithAction("auth.login_failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].institution_id, inst) << "the account's institution sees it";
+  EXPECT_EQ(failed[0].actor_institution_id, "") << "but the one guessing is nobody yet";
+  auto requests = sink_.WithAction("http.request");
+  ASSERT_GE(requests.size(), 2u);
+  const auto& by_admin = requests[requests.size() - 2];
+  const auto& by_root = requests.back();
+  EXPECT_EQ(by_admin.Get("url.path"), "/api/v1/devices");
+  EXPECT_EQ(by_admin.Get("user.name"), admin.id);
+  EXPECT_EQ(by_admin.actor_institution_id, inst);
+  EXPECT_EQ(by_root.Get("user.name"), root.id);
+  EXPECT_EQ(by_root.actor_institution_id, "");
+}
+
 // A token sent where none is checked is still a use of it: the canary-token alert reads
 // user.name, so the request's event must name the token (by id, never by secret).
 TEST_F(LoginEventsTest, ATokenSentWhereNoneIsCheckedIsNamedOnTheEvent) {

@@ -241,8 +241,9 @@ TEST(LiveEngineTest, FewerThanIsRaisedWhenTheKeysWindowHasBeenIdleATimespan) {
   opt.rule_texts = FewDevice404sRules();
   Harness h(opt);
   ASSERT_EQ(h.engine->correlation_count(), 1u);
-  auto in_institution = [](SecurityEvent ev) {
+  auto in_institution = [](SecurityEvent ev) {  // signed in there
     ev.institution_id = "inst-eu";
+    ev.actor_institution_id = "inst-eu";
     return ev;
   };
   h.At(0, in_institution(Probe("203.0.113.7", "/api/v1/devices/a")));
@@ -290,6 +291,7 @@ TEST(LiveEngineTest, FewerThanIsRaisedWhenTheKeysWindowHasBeenIdleATimespan) {
   SecurityEvent large = Probe("192.0.2.5", "/api/v1/devices/g");
   for (int i = 0; i < 40; ++i) large.Set("labels.x" + std::to_string(i), std::string(400, 'v'));
   large.institution_id = std::string("inst\0nul", 8);
+  large.actor_institution_id = large.institution_id;
   h.At(8000, std::move(large));
   h.clock.SetMillis(kStart + 8600 * 1000);
   h.engine->ProcessPending();
@@ -402,6 +404,8 @@ TEST(LiveEngineTest, ValueCountCountsDistinctValuesInTheWindow) {
 
 // Institutions never share a window: an alert raised for one lists none of another's ids, even
 // when their signed-in users come from one address.
+// Two institutions' staff signed in from one address (two offices behind one NAT) never share
+// a window.
 TEST(LiveEngineTest, InstitutionsNeverShareACorrelationWindow) {
   LiveEngineOptions opt;
   opt.rule_texts = RulesWithCorrelation(std::string(kDistinctIds));
@@ -409,6 +413,7 @@ TEST(LiveEngineTest, InstitutionsNeverShareACorrelationWindow) {
   auto from = [](const std::string& institution, const std::string& path) {
     SecurityEvent ev = Probe("192.0.2.9", path);
     ev.institution_id = institution;
+    ev.actor_institution_id = institution;
     return ev;
   };
   h.At(0, from("inst-a", "/api/v1/devices/a1"));
@@ -425,6 +430,61 @@ TEST(LiveEngineTest, InstitutionsNeverShareACorrelationWindow) {
       nlohmann::json::parse(alerts[0].evidence[0])["correlation.values"],
       nlohmann::json::array({"/api/v1/devices/b1", "/api/v1/devices/b2", "/api/v1/devices/b3"}));
   EXPECT_EQ(h.engine->stats().tracked_keys, 1u) << "inst-a's window is still open";
+}
+
+// An actor of no institution (an unauthenticated client, a server-wide token) is counted across
+// every institution its events concern, and the alert, which names another institution's
+// values, is raised server-wide.
+TEST(LiveEngineTest, AnActorOfNoInstitutionIsCountedAcrossInstitutions) {
+  LiveEngineOptions opt;
+  opt.rule_texts = RulesWithCorrelation(std::string(kDistinctIds));
+  Harness h(opt);
+  auto about = [](const std::string& institution, const std::string& path) {
+    SecurityEvent ev = Probe("192.0.2.9", path);
+    ev.institution_id = institution;
+    return ev;
+  };
+  h.At(0, about("inst-a", "/api/v1/devices/a1"));
+  h.At(1, about("inst-b", "/api/v1/devices/b1"));
+  EXPECT_TRUE(h.rec.Take().empty());
+  h.At(2, about("inst-c", "/api/v1/devices/c1"));
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u) << "three ids over three institutions";
+  EXPECT_EQ(alerts[0].institution_id, "") << "server-wide";
+  EXPECT_EQ(
+      nlohmann::json::parse(alerts[0].evidence[0])["correlation.values"],
+      nlohmann::json::array({"/api/v1/devices/a1", "/api/v1/devices/b1", "/api/v1/devices/c1"}));
+}
+
+// The bundled guessing chain over a spray of four institutions' accounts (three guesses each,
+// under every account's lockout), as the API emits it: each failure concerns its account's
+// institution, and the one guessing is nobody's.
+TEST(LiveEngineTest, ASprayOverFourInstitutionsIsOneGuessing) {
+  LiveEngineOptions opt;
+  opt.rule_dirs = {std::string(RAMPART_SOURCE_DIR) + "/rules/sigma"};
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  int second = 0;
+  for (int institution = 0; institution < 4; ++institution) {
+    for (int guess = 0; guess < 3; ++guess) {
+      SecurityEvent failed("auth.login_failed");
+      failed.Set("event.reason", "bad_password")
+          .Set("source.ip", "198.51.100.44")
+          .Set("user.name", "usr_" + std::to_string(institution));
+      failed.institution_id = "ins_" + std::to_string(institution);
+      h.At(second += 20, std::move(failed));
+    }
+  }
+  EXPECT_TRUE(h.rec.Take().empty());
+  SecurityEvent login("auth.login");
+  login.Set("source.ip", "198.51.100.44").Set("user.name", "usr_2");
+  login.institution_id = "ins_2";
+  h.At(second += 60, std::move(login));
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule_id, "8c599858-bc56-4706-9375-a05b9940e513");
+  EXPECT_EQ(alerts[0].entity, "source.ip=198.51.100.44");
+  EXPECT_EQ(alerts[0].institution_id, "");
 }
 
 // An event without the counted field is not one more value; one without the group-by field
