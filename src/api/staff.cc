@@ -69,6 +69,27 @@ Result<bool> WantsReveal(const Call& call) {
   return true;
 }
 
+// One event per record the keeper opened, whatever for (shown, or merged into an update): bulk
+// reads and canary reads are detection rules.
+void EmitRecordOpened(Context& c, const Call& call, const core::Staff& row, bool canary,
+                      std::string_view purpose) {
+  SecurityEvent ev("staff.decrypt");
+  ev.Set("staff.id", row.id)
+      .Set("staff.canary", canary ? "true" : "false")
+      .Set("staff.purpose", purpose);
+  ev.institution_id = row.institution_id;
+  EmitEvent(c, call, std::move(ev));
+  if (canary) {
+    // The keeper has written the critical audit record already; tell the operators here too.
+    c.metrics->Increment("rampart_canary_reads_total");
+    log::Error("staff.canary_read", {{"staff_id", row.id},
+                                     {"principal", call.principal.id},
+                                     {"purpose", purpose},
+                                     {"remote_ip", call.req.remote_ip},
+                                     {"request_id", call.req.request_id}});
+  }
+}
+
 // Opens the rows through the keeper (budgeted, audited) and renders them in clear.
 Result<std::vector<json>> Reveal(Context& c, const Call& call, const std::vector<core::Staff>& rows,
                                  std::string purpose) {
@@ -82,19 +103,7 @@ Result<std::vector<json>> Reveal(Context& c, const Call& call, const std::vector
   }
   std::vector<json> out;
   for (size_t i = 0; i < rows.size() && i < opened.size(); ++i) {
-    // One event per record read: bulk reads and canary reads are detection rules.
-    SecurityEvent ev("staff.decrypt");
-    ev.Set("staff.id", rows[i].id).Set("staff.canary", opened[i].canary ? "true" : "false");
-    ev.institution_id = rows[i].institution_id;
-    EmitEvent(c, call, std::move(ev));
-    if (opened[i].canary) {
-      // The keeper has written the critical audit record already; tell the operators here too.
-      c.metrics->Increment("rampart_canary_reads_total");
-      log::Error("staff.canary_read", {{"staff_id", rows[i].id},
-                                       {"principal", call.principal.id},
-                                       {"remote_ip", call.req.remote_ip},
-                                       {"request_id", call.req.request_id}});
-    }
+    EmitRecordOpened(c, call, rows[i], opened[i].canary, request.caller.purpose);
     out.push_back(ToJson(rows[i], &opened[i].fields));
   }
   return out;
@@ -211,6 +220,8 @@ void RegisterStaffRoutes(RouteTable& t, Context& c) {
       keeper::Keeper* k = KeeperOf(c);
       if (k == nullptr) return ErrorResponse(NoKeeper());
       RAMPART_API_ASSIGN(auto opened, k->Open({CallerOf(call, "staff.update"), {SealedRefOf(s)}}));
+      // Nobody edits a canary: one that is edited was found by going through the records.
+      EmitRecordOpened(c, call, s, opened.at(0).canary, "staff.update");
       keeper::StaffFields fields = opened.at(0).fields;
       RAMPART_API_CHECK(ReadPersonalFields(body, &fields, false).status());
       RAMPART_API_CHECK(ValidateFields(fields, s.department));

@@ -21,6 +21,7 @@
 #include "core/device_signing.h"
 #include "keeper/service.h"
 #include "store/store.h"
+#include "tests/support/capturing_sink.h"
 #include "tests/support/fake_keeper.h"
 
 namespace rampart::api::testing {
@@ -96,6 +97,7 @@ class ApiFixture : public ::testing::Test {
     vault_ = std::move(k).value();
     keeper_.set_vault(vault_.get());
     options_.keeper = &keeper_;
+    options_.events = &events_;
     app_ = std::make_unique<App>(options_, store_.get(), &clock_);
     superadmin_ = Issue(core::Role::kSuperAdmin, "");
   }
@@ -215,6 +217,7 @@ class ApiFixture : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   int canaries_ = 0;  // canary staff per institution; a test fixture may set it before SetUp
   keeper::testing::MemoryTrail trail_{&clock_};
+  ::rampart::testing::CapturingSink events_;  // what the app hands the detection engine
   std::unique_ptr<keeper::KeeperService> vault_;
   std::unique_ptr<App> app_;
   std::string superadmin_;

@@ -136,6 +136,41 @@ TEST_F(VaultApiTest, ReadingACanaryIsCritical) {
   }
 }
 
+// A canary opened to merge an update is a canary read like any other: nobody edits a record
+// that is no colleague's unless they went through the records. Every record opened is an event
+// for the detection engine, with why it was opened.
+TEST_F(VaultApiTest, UpdatingACanaryIsACanaryRead) {
+  CreateStaff("Jane Doe", "+32 470 12 34 12", "jane@example.org");
+  Reply all = Send("GET", "/api/v1/staff", admin_);
+  ASSERT_EQ(all.body["items"].size(), 4u);
+  events_.Take();
+  size_t before = trail_.records().size();
+  for (const auto& item : all.body["items"]) {
+    Reply patched = Send("PATCH", "/api/v1/staff/" + item["id"].get<std::string>(), admin_,
+                         json{{"name", "Renamed"}});
+    ASSERT_EQ(patched.status, 200) << patched.raw;
+  }
+  // A department alone opens nothing.
+  const std::string first = all.body["items"][0]["id"];
+  ASSERT_EQ(Send("PATCH", "/api/v1/staff/" + first, admin_, json{{"department", "IT"}}).status,
+            200);
+  auto opened = events_.WithAction("staff.decrypt");
+  ASSERT_EQ(opened.size(), 4u);
+  int canaries = 0;
+  for (const auto& e : opened) {
+    EXPECT_EQ(e.Get("staff.purpose"), "staff.update");
+    EXPECT_EQ(e.actor_institution_id, inst_);
+    canaries += e.Get("staff.canary") == "true";
+  }
+  EXPECT_EQ(canaries, 3);
+  int critical = 0;
+  auto records = trail_.records();
+  for (size_t i = before; i < records.size(); ++i) {
+    critical += records[i].action == "staff.canary_read" && records[i].severity == "critical";
+  }
+  EXPECT_EQ(critical, 3);
+}
+
 TEST_F(VaultApiTest, WithoutTheKeeperPersonalDataFailsClosed) {
   std::string id = CreateStaff("Jane Doe", "+32 470 12 34 12", "jane@example.org");
   AppOptions options;
