@@ -18,6 +18,18 @@ Result<store::AlertFilter> ReadFilter(const Call& call) {
   if (call.req.QueryParam("severity", &f.severity) && !core::IsAlertSeverity(f.severity)) {
     return Status::InvalidArgument("severity must be informational, low, medium, high or critical");
   }
+  if (call.req.QueryParam("min_severity", &f.min_severity) &&
+      !core::IsAlertSeverity(f.min_severity)) {
+    return Status::InvalidArgument(
+        "min_severity must be informational, low, medium, high or critical");
+  }
+  std::string order;
+  if (call.req.QueryParam("order", &order)) {
+    if (order != "newest" && order != "oldest") {
+      return Status::InvalidArgument("order must be newest or oldest");
+    }
+    f.newest_first = order == "newest";
+  }
   std::string status;
   if (call.req.QueryParam("status", &status)) {
     f.status = core::ParseAlertStatus(status);

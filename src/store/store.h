@@ -80,11 +80,13 @@ struct DeviceFilter {
 
 struct AlertFilter {
   std::string severity;          // exact level; empty: any
+  std::string min_severity;      // this level or above (core::SeverityRank); empty: any
   std::string rule_id;           // exact; empty: any
   std::string entity;            // exact; empty: any
   int64_t since = 0;             // last_seen >= since (Unix seconds); 0: no bound
   std::optional<int64_t> until;  // first_seen <= until; none: no bound
   std::optional<core::AlertStatus> status;
+  bool newest_first = false;  // pages in (created_at, id) order, descending
 };
 
 struct IncidentFilter {

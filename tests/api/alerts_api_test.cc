@@ -230,5 +230,46 @@ TEST_F(AlertsApiTest, ListGetAcknowledgeWithScopes) {
   EXPECT_EQ(Send("GET", "/api/v1/alerts?status=open", admin_a_).body["items"].size(), 1u);
 }
 
+// An analyst asks for what matters first: a severity floor, and the newest alerts first, page
+// after page in that order.
+TEST_F(AlertsApiTest, ASeverityFloorAndTheNewestFirst) {
+  std::vector<std::string> ids;
+  const std::vector<std::string> levels = {"low", "medium", "high", "critical", "informational"};
+  for (size_t i = 0; i < levels.size(); ++i) {
+    ids.push_back(Record("", "r" + std::to_string(i), "source.ip=192.0.2.9", levels[i],
+                         1769760000 + static_cast<int64_t>(i) * 60)
+                      .id);
+  }
+  auto listed = [&](const std::string& query) {
+    Reply r = Send("GET", "/api/v1/alerts?" + query, superadmin_);
+    EXPECT_EQ(r.status, 200) << query << ": " << r.raw;
+    std::vector<std::string> out;
+    for (const auto& item : r.body["items"]) out.push_back(item["id"]);
+    return std::make_pair(out, r.body.value("next_cursor", json()).is_string()
+                                   ? r.body["next_cursor"].get<std::string>()
+                                   : std::string());
+  };
+  EXPECT_EQ(listed("min_severity=high").first, (std::vector<std::string>{ids[2], ids[3]}));
+  EXPECT_EQ(listed("min_severity=critical").first, (std::vector<std::string>{ids[3]}));
+  EXPECT_EQ(listed("min_severity=informational").first.size(), 5u);
+  EXPECT_EQ(listed("min_severity=low").first.size(), 4u);
+  EXPECT_EQ(listed("order=newest&min_severity=medium").first,
+            (std::vector<std::string>{ids[3], ids[2], ids[1]}));
+  EXPECT_EQ(listed("order=oldest").first, ids);
+  // Newest first, two at a time, to the end.
+  std::vector<std::string> pages;
+  std::string cursor;
+  for (int page = 0; page < 5; ++page) {
+    auto [items, next] =
+        listed("order=newest&limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    pages.insert(pages.end(), items.begin(), items.end());
+    if (next.empty()) break;
+    cursor = next;
+  }
+  EXPECT_EQ(pages, (std::vector<std::string>{ids[4], ids[3], ids[2], ids[1], ids[0]}));
+  EXPECT_EQ(Send("GET", "/api/v1/alerts?min_severity=severe", superadmin_).status, 400);
+  EXPECT_EQ(Send("GET", "/api/v1/alerts?order=random", superadmin_).status, 400);
+}
+
 }  // namespace
 }  // namespace rampart::api::testing

@@ -170,7 +170,7 @@ Result<Cursor> DecodeCursor(const std::string& text) {
   return c;
 }
 
-enum class Order { kCreatedAt, kEnrolledAt };
+enum class Order { kCreatedAt, kCreatedAtNewestFirst, kEnrolledAt };
 
 // Adds the keyset condition, order and limit (one extra row tells whether a page follows).
 Status AddPage(Query& q, Order order, const PageRequest& page) {
@@ -179,17 +179,29 @@ Status AddPage(Query& q, Order order, const PageRequest& page) {
   }
   if (!page.cursor.empty()) {
     RAMPART_ASSIGN_OR_RETURN(Cursor c, DecodeCursor(page.cursor));
-    if (order == Order::kCreatedAt) {
-      q.Where("(created_at, id) > (?, ?)");
-    } else {
-      q.Where("(enrolled_at, id) > (?, ?)");
+    switch (order) {
+      case Order::kCreatedAt:
+        q.Where("(created_at, id) > (?, ?)");
+        break;
+      case Order::kCreatedAtNewestFirst:
+        q.Where("(created_at, id) < (?, ?)");
+        break;
+      case Order::kEnrolledAt:
+        q.Where("(enrolled_at, id) > (?, ?)");
+        break;
     }
     q.Arg(c.key).Arg(c.id);
   }
-  if (order == Order::kCreatedAt) {
-    q.Append(" ORDER BY created_at, id LIMIT ?");
-  } else {
-    q.Append(" ORDER BY enrolled_at, id LIMIT ?");
+  switch (order) {
+    case Order::kCreatedAt:
+      q.Append(" ORDER BY created_at, id LIMIT ?");
+      break;
+    case Order::kCreatedAtNewestFirst:
+      q.Append(" ORDER BY created_at DESC, id DESC LIMIT ?");
+      break;
+    case Order::kEnrolledAt:
+      q.Append(" ORDER BY enrolled_at, id LIMIT ?");
+      break;
   }
   q.Arg(page.limit + 1);
   return Status::Ok();
@@ -2633,12 +2645,25 @@ Result<Page<core::Alert>> SqliteStore::ListAlerts(const Scope& scope, const Aler
     Query q("SELECT " ALERT_COLS " FROM alerts");
     q.InScope(scope);
     if (!filter.severity.empty()) q.Where("severity = ?").Arg(filter.severity);
+    if (!filter.min_severity.empty()) {
+      // The levels at or above the least, the highest repeated to fill the fixed list.
+      constexpr size_t kLevels = std::size(core::kAlertSeverities);
+      q.Where("severity IN (?, ?, ?, ?, ?)");
+      static_assert(kLevels == 5, "one placeholder per level");
+      const int least = core::SeverityRank(filter.min_severity);
+      for (size_t i = 0; i < kLevels; ++i) {
+        const size_t level = std::min(static_cast<size_t>(std::max(least, 0)) + i, kLevels - 1);
+        q.Arg(Str(core::kAlertSeverities[level]));
+      }
+    }
     if (!filter.rule_id.empty()) q.Where("rule_id = ?").Arg(filter.rule_id);
     if (!filter.entity.empty()) q.Where("entity = ?").Arg(filter.entity);
     if (filter.since != 0) q.Where("last_seen >= ?").Arg(filter.since);
     if (filter.until) q.Where("first_seen <= ?").Arg(*filter.until);
     if (filter.status) q.Where("status = ?").Arg(Str(core::ToString(*filter.status)));
-    return GetPage<core::Alert>(c, std::move(q), Order::kCreatedAt, page, ReadAlert, kCreatedAt);
+    return GetPage<core::Alert>(
+        c, std::move(q), filter.newest_first ? Order::kCreatedAtNewestFirst : Order::kCreatedAt,
+        page, ReadAlert, kCreatedAt);
   });
 }
 
