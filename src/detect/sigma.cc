@@ -100,7 +100,18 @@ struct ParsedRule {
   uint32_t root = 0;
   bool skipped = false;
   std::string reason;
+  // The file's line (1-based) of the value each matcher came from first in this rule, so that
+  // a pattern refused when the rules are built is named by where it is written.
+  std::vector<std::pair<uint32_t, int>> matcher_lines;
 };
+
+// "line N: " for a node of a document that starts at line `first_line` (0-based) of its file,
+// or nothing when yaml-cpp does not know where the node is.
+std::string LinePrefix(const YAML::Node& node, int first_line) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null() || mark.line < 0) return "";
+  return "line " + std::to_string(first_line + mark.line + 1) + ": ";
+}
 
 struct FieldAlias {
   std::string_view name;
@@ -296,6 +307,8 @@ struct RuleSetBuilder::Impl {
   std::vector<ParsedRule> rules;
   std::vector<SkippedRule> skipped;
   bool keep_correlations = false;
+  // The file's line (0-based) where the document being parsed starts: yaml-cpp counts from it.
+  int first_line = 0;
   std::vector<std::pair<std::string, std::string>> correlations;
   uint32_t AddMatcher(MatcherDef def) {
     auto key = std::make_tuple(def.slot, def.kind, def.flags, def.pattern);
@@ -312,8 +325,8 @@ struct RuleSetBuilder::Impl {
 
   Status ParseRule(const YAML::Node& doc, std::string_view origin, ParsedRule* r);
   Status ParseSelection(const YAML::Node& n, const std::string& sel, ParsedRule* r, uint32_t* out);
-  Status ParseFieldEntry(const std::string& key, const YAML::Node& value, const std::string& sel,
-                         ParsedRule* r, uint32_t* out);
+  Status ParseFieldEntry(const YAML::Node& key_node, const YAML::Node& value,
+                         const std::string& sel, ParsedRule* r, uint32_t* out);
   Status ValueLeaf(const YAML::Node& v, uint8_t slot, int position, bool cased, bool is_re,
                    unsigned re_flags, bool cidr, const std::string& where, ParsedRule* r,
                    uint32_t* out);
@@ -579,12 +592,16 @@ Status RuleSetBuilder::Impl::ValueLeaf(const YAML::Node& v, uint8_t slot, int po
     }
   }
   leaf.matcher = AddMatcher(std::move(def));
+  if (const YAML::Mark mark = v.Mark(); !mark.is_null() && mark.line >= 0) {
+    r->matcher_lines.emplace_back(leaf.matcher, first_line + mark.line + 1);
+  }
   *out = AddNode(r, std::move(leaf));
   return Status::Ok();
 }
 
-Status RuleSetBuilder::Impl::ParseFieldEntry(const std::string& key, const YAML::Node& value,
+Status RuleSetBuilder::Impl::ParseFieldEntry(const YAML::Node& key_node, const YAML::Node& value,
                                              const std::string& sel, ParsedRule* r, uint32_t* out) {
+  const std::string key = key_node.as<std::string>();
   std::vector<std::string> parts;
   std::string cur;
   for (char c : key) {
@@ -597,7 +614,8 @@ Status RuleSetBuilder::Impl::ParseFieldEntry(const std::string& key, const YAML:
   }
   parts.push_back(cur);
   const std::string& field_name = parts[0];
-  std::string where = "selection " + Quote(sel) + ", key " + Quote(key);
+  std::string where =
+      LinePrefix(key_node, first_line) + "selection " + Quote(sel) + ", key " + Quote(key);
   uint8_t slot;
   if (field_name.empty()) {
     slot = static_cast<uint8_t>(kKeywordSlot);
@@ -697,8 +715,7 @@ Status RuleSetBuilder::Impl::ParseSelection(const YAML::Node& n, const std::stri
     if (n.size() == 0) return Status::InvalidArgument("selection " + Quote(sel) + " is empty");
     for (auto it = n.begin(); it != n.end(); ++it) {
       kids.emplace_back();
-      RAMPART_RETURN_IF_ERROR(
-          ParseFieldEntry(it->first.as<std::string>(), it->second, sel, r, &kids.back()));
+      RAMPART_RETURN_IF_ERROR(ParseFieldEntry(it->first, it->second, sel, r, &kids.back()));
     }
     *out = Combine(r, Node::Op::kAnd, std::move(kids));
     return Status::Ok();
@@ -710,9 +727,9 @@ Status RuleSetBuilder::Impl::ParseSelection(const YAML::Node& n, const std::stri
       if (item.IsMap()) {
         RAMPART_RETURN_IF_ERROR(ParseSelection(item, sel, r, &kids.back()));
       } else {
-        RAMPART_RETURN_IF_ERROR(ValueLeaf(item, static_cast<uint8_t>(kKeywordSlot), kContains,
-                                          false, false, 0, false, "keywords " + Quote(sel), r,
-                                          &kids.back()));
+        RAMPART_RETURN_IF_ERROR(
+            ValueLeaf(item, static_cast<uint8_t>(kKeywordSlot), kContains, false, false, 0, false,
+                      LinePrefix(item, first_line) + "keywords " + Quote(sel), r, &kids.back()));
       }
     }
     *out = Combine(r, Node::Op::kOr, std::move(kids));
@@ -720,7 +737,7 @@ Status RuleSetBuilder::Impl::ParseSelection(const YAML::Node& n, const std::stri
   }
   if (n.IsScalar()) {
     return ValueLeaf(n, static_cast<uint8_t>(kKeywordSlot), kContains, false, false, 0, false,
-                     "keywords " + Quote(sel), r, out);
+                     LinePrefix(n, first_line) + "keywords " + Quote(sel), r, out);
   }
   return Status::InvalidArgument("selection " + Quote(sel) + " is neither a map nor a list");
 }
@@ -831,9 +848,11 @@ const std::vector<std::pair<std::string, std::string>>& RuleSetBuilder::correlat
 
 Status RuleSetBuilder::AddRuleText(std::string_view yaml, std::string_view origin) {
   std::vector<YAML::Node> docs;
+  std::vector<int> first_lines;
   for (const YamlPart& part : SplitYamlDocuments(yaml)) {
     std::string reason;
     try {
+      first_lines.push_back(static_cast<int>(part.first_line));
       docs.push_back(YAML::Load(std::string(part.text)));
       if (docs.back().IsNull() && part.body_line) {
         reason = "YAML error at line " + std::to_string(*part.body_line + 1) +
@@ -853,8 +872,10 @@ Status RuleSetBuilder::AddRuleText(std::string_view yaml, std::string_view origi
     }
   }
   Status first;
-  for (const auto& doc : docs) {
+  for (size_t d = 0; d < docs.size(); ++d) {
+    const YAML::Node& doc = docs[d];
     if (doc.IsNull()) continue;
+    impl_->first_line = first_lines[d];
     if (impl_->keep_correlations && doc.IsMap() && doc["correlation"]) {
       YAML::Emitter emitter;
       emitter << doc;
@@ -866,8 +887,8 @@ Status RuleSetBuilder::AddRuleText(std::string_view yaml, std::string_view origi
     try {
       s = impl_->ParseRule(doc, origin, &rule);
     } catch (const YAML::Exception& e) {
-      s = Status::InvalidArgument("YAML error at line " + std::to_string(e.mark.line + 1) + ": " +
-                                  e.msg);
+      s = Status::InvalidArgument("YAML error at line " +
+                                  std::to_string(first_lines[d] + e.mark.line + 1) + ": " + e.msg);
     }
     if (!s.ok()) {
       impl_->skipped.push_back({std::string(origin), rule.info.title, s.message()});
@@ -1581,10 +1602,16 @@ Result<std::unique_ptr<RuleSet>> RuleSetBuilder::Build() {
   }
   auto skip_users = [&](uint32_t matcher, const std::string& reason) {
     for (size_t i = 0; i < b.rules.size(); ++i) {
-      if (b.rules[i].skipped) continue;
+      ParsedRule& rule = b.rules[i];
+      if (rule.skipped) continue;
       if (std::find(leaves[i].begin(), leaves[i].end(), matcher) != leaves[i].end()) {
-        b.rules[i].skipped = true;
-        b.rules[i].reason = reason;
+        rule.skipped = true;
+        rule.reason = reason;
+        for (const auto& [m, line] : rule.matcher_lines) {
+          if (m != matcher) continue;
+          rule.reason = "line " + std::to_string(line) + ": " + reason;
+          break;
+        }
       }
     }
   };

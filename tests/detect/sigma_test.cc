@@ -335,10 +335,17 @@ TEST(SigmaTest, SkipsWithPreciseReasons) {
   const Case cases[] = {
       {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|base64: x\n  "
        "condition: s\n",
-       "modifier 'base64'"},
+       "line 5: selection 's', key 'c-uri|base64': modifier 'base64'"},
       {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    Image: x\n  "
        "condition: s\n",
-       "field 'Image' has no mapping"},
+       "line 5: selection 's', key 'Image': field 'Image' has no mapping"},
+      // The line is the file's, in a later document too.
+      {"# one\n# two\n---\ntitle: b\nlogsource: {category: webserver}\ndetection:\n  s:\n"
+       "    c-uri: x\n    cs-method|cased|endswith|x: y\n  condition: s\n",
+       "line 9: selection 's', key 'cs-method|cased|endswith|x': modifier 'x'"},
+      {"title: a\nlogsource: {category: webserver}\ndetection:\n  keywords:\n    - x\n    - ~\n"
+       "  condition: keywords\n",
+       "line 6: keywords 'keywords': null keyword"},
       {"title: a\nlogsource: {category: process_creation}\ndetection:\n  s:\n    c-uri: x\n  "
        "condition: s\n",
        "not a web server"},
@@ -350,7 +357,7 @@ TEST(SigmaTest, SkipsWithPreciseReasons) {
        "aggregation"},
       {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|re: '(?<=a)b'\n  "
        "condition: s\n",
-       "refused by Vectorscan"},
+       "line 5: pattern '(?<=a)b' on url.original refused by Vectorscan"},
       {"title: a\nlogsource: [unclosed\n", "YAML error at line"},
       // Regressions: yaml-cpp 0.7's LoadAll looped forever, allocating, on these (fuzzing);
       // each document is now read on its own, and one it reads nothing from is an error.
@@ -360,6 +367,9 @@ TEST(SigmaTest, SkipsWithPreciseReasons) {
       {"title: x\n%\nlogsource: a\n ,   '|al!': b\n", "rule has no logsource"},
       // Documents after the first keep their line numbers.
       {"title: a\n---\ntitle: [unclosed\n", "YAML error at line 4: end of sequence flow"},
+      {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri: x\n"
+       "    c-uri|re: \n      - '(?<=x)a{99999999}'\n  condition: s\n",
+       "line 7: pattern"},
       {"title: a\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|re: "
        "'(?<=x)a{99999999}'\n  condition: s\n",
        "bounded repeats"},
