@@ -384,13 +384,27 @@ Result<Principal> App::Impl::AuthenticateAdmin(const http::Request& req) {
 }
 
 Result<Principal> App::Impl::AuthenticateDevice(const http::Request& req) {
+  std::string device_id(req.Header(core::kDeviceHeader));
+  // The device named, once its header is known to be well-formed; and its institution once
+  // it is known to exist.
+  std::string_view claimed;
+  std::string institution_id;
   auto fail = [&](std::string_view reason) -> Status {
     metrics_.Increment("rampart_device_auth_failures_total", "reason", reason);
     log::Warn("auth.device_rejected",
               {{"reason", reason}, {"remote_ip", req.remote_ip}, {"request_id", req.request_id}});
+    // An event too: forged or replayed device requests are what the bundled rules look for.
+    SecurityEvent ev("auth.device_rejected");
+    ev.Set("event.reason", reason)
+        .Set("source.ip", req.remote_ip)
+        .Set("http.request.id", req.request_id)
+        .Set("http.request.method", req.method)
+        .Set("url.path", req.path);
+    if (!claimed.empty()) ev.Set("device.id", claimed);
+    ev.institution_id = institution_id;
+    internal::EmitEvent(ctx_, std::move(ev));
     return Status::Unauthenticated("device request signature rejected");
   };
-  std::string device_id(req.Header(core::kDeviceHeader));
   std::string_view ts_text = req.Header(core::kTimestampHeader);
   std::string nonce(req.Header(core::kNonceHeader));
   std::string_view sig_b64 = req.Header(core::kSignatureHeader);
@@ -402,6 +416,12 @@ Result<Principal> App::Impl::AuthenticateDevice(const http::Request& req) {
   }
   for (char ch : nonce) {
     if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return fail("malformed_headers");
+  }
+  if (std::all_of(device_id.begin(), device_id.end(), [](char ch) {
+        return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+               ch == '_' || ch == '-';
+      })) {
+    claimed = device_id;  // an id's shape ("dev_..."): safe to name in an event
   }
   int64_t ts = 0;
   for (char ch : ts_text) {
@@ -417,6 +437,7 @@ Result<Principal> App::Impl::AuthenticateDevice(const http::Request& req) {
   if (!device.ok() || device->status != core::DeviceStatus::kActive || device->public_key.empty()) {
     return fail("unknown_device");
   }
+  institution_id = device->institution_id;
   std::string message = core::DeviceSigningString(req.method, req.target, ts, nonce,
                                                   crypto::Sha256Hex(req.body), device_id);
   if (!crypto::VerifyEd25519(device->public_key, message, *sig)) return fail("bad_signature");

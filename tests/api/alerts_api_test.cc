@@ -127,6 +127,41 @@ TEST_F(AlertsApiTest, TokenFailuresEnrollmentsCheckinsAndCommandsAreEvents) {
   EXPECT_EQ(rejections[0].Get("command.count"), "1");
 }
 
+// A device request refused at its signature is an event naming why, the device it claims to be
+// (only when the id has an id's shape) and, for a device that exists, its institution; the one
+// who sent it is nobody's.
+TEST_F(AlertsApiTest, RejectedDeviceRequestsAreEvents) {
+  SimDevice d = Enroll(CreateEnrollmentToken(admin_a_));
+  const std::string body = json{{"state", GoodState()}}.dump();
+  const std::string nonce = crypto::RandomHex(16);
+  ASSERT_EQ(DeviceSend(d, "POST", "/device/v1/checkin", body, 0, nonce).status, 200);
+  EXPECT_EQ(DeviceSend(d, "POST", "/device/v1/checkin", body, 0, nonce).status, 401);
+  EXPECT_EQ(DeviceSend(d, "POST", "/device/v1/checkin", body, 0, "", true).status, 401);
+  SimDevice stranger = d;
+  stranger.id = "dev_0000000000000000deadbeef";
+  EXPECT_EQ(DeviceSend(stranger, "POST", "/device/v1/checkin", body).status, 401);
+  stranger.id = "dev\x1b[2J";
+  EXPECT_EQ(DeviceSend(stranger, "POST", "/device/v1/checkin", body).status, 401);
+  auto rejected = sink_.WithAction("auth.device_rejected");
+  ASSERT_EQ(rejected.size(), 4u);
+  EXPECT_EQ(rejected[0].Get("event.reason"), "replayed_nonce");
+  EXPECT_EQ(rejected[1].Get("event.reason"), "bad_signature");
+  EXPECT_EQ(rejected[2].Get("event.reason"), "unknown_device");
+  EXPECT_EQ(rejected[3].Get("event.reason"), "unknown_device");
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(rejected[i].Get("device.id"), d.id);
+    EXPECT_EQ(rejected[i].institution_id, inst_a_);
+  }
+  EXPECT_EQ(rejected[2].Get("device.id"), "dev_0000000000000000deadbeef");
+  EXPECT_EQ(rejected[2].institution_id, "");
+  EXPECT_EQ(rejected[3].Get("device.id"), "") << "not an id's shape: not repeated";
+  for (const auto& e : rejected) {
+    EXPECT_EQ(e.Get("source.ip"), "127.0.0.1");
+    EXPECT_EQ(e.Get("url.path"), "/device/v1/checkin");
+    EXPECT_EQ(e.actor_institution_id, "");
+  }
+}
+
 // Requests the front door refuses before App::Handle (malformed, too large, rate limited) are
 // events too.
 TEST_F(AlertsApiTest, FrontDoorRefusalsAreEvents) {

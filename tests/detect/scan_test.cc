@@ -879,7 +879,7 @@ TEST_F(ScanTest, RulesCheckPrintsEveryRule) {
   opt.rule_dirs = {kBundledSigma};
   opt.out = &out;
   EXPECT_EQ(RunRulesCheckCommand(opt), 0) << out.str();
-  EXPECT_NE(out.str().find("23 loaded, 0 skipped (7 correlations"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("26 loaded, 0 skipped (8 correlations"), std::string::npos) << out.str();
   Write("bad.yml",
         "title: x\nlogsource: {category: webserver}\ndetection:\n  s:\n    c-uri|"
         "base64offset: a\n  condition: s\n");
@@ -898,7 +898,7 @@ TEST_F(ScanTest, RulesCheckPrintsEveryRule) {
   out.str("");
   opt.rule_dirs = {kBundledSigma, kBundledSigma + "/epmm_cve_2026_1281_fob_injection.yml"};
   EXPECT_EQ(RunRulesCheckCommand(opt), 1) << out.str();
-  EXPECT_NE(out.str().find("23 loaded, 1 skipped"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("26 loaded, 1 skipped"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("is already the id of"), std::string::npos) << out.str();
 }
 
