@@ -434,10 +434,12 @@ Result<Principal> App::Impl::AuthenticateDevice(const http::Request& req) {
   auto sig = crypto::Base64Decode(sig_b64);
   if (!sig.ok()) return fail("malformed_signature");
   auto device = ctx_.store->GetDevice(store::Scope::All(), device_id);
-  if (!device.ok() || device->status != core::DeviceStatus::kActive || device->public_key.empty()) {
-    return fail("unknown_device");
-  }
+  if (!device.ok()) return fail("unknown_device");
   institution_id = device->institution_id;
+  // A retired phone that still checks in is no forgery: a reason of its own.
+  if (device->status != core::DeviceStatus::kActive || device->public_key.empty()) {
+    return fail("retired_device");
+  }
   std::string message = core::DeviceSigningString(req.method, req.target, ts, nonce,
                                                   crypto::Sha256Hex(req.body), device_id);
   if (!crypto::VerifyEd25519(device->public_key, message, *sig)) return fail("bad_signature");

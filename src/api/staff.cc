@@ -73,7 +73,8 @@ Result<bool> WantsReveal(const Call& call) {
 // reads and canary reads are detection rules.
 void EmitRecordOpened(Context& c, const Call& call, const core::Staff& row, bool canary,
                       std::string_view purpose) {
-  SecurityEvent ev("staff.decrypt");
+  // Shown, or merged into an update (which shows nothing: a bulk correction is no bulk read).
+  SecurityEvent ev(purpose == "staff.update" ? "staff.decrypt_for_update" : "staff.decrypt");
   ev.Set("staff.id", row.id)
       .Set("staff.canary", canary ? "true" : "false")
       .Set("staff.purpose", purpose);

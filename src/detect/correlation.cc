@@ -305,6 +305,17 @@ struct CorrelationTracker::KeyState {
   std::vector<std::pair<std::string, std::string>> group;
   std::string note;
   int64_t last_arrival = 0;
+  // What the window's events concerned: unknown until its first, then that, or kMixedConcerns.
+  bool concerns_known = false;
+  std::string concerns;
+  void Concerns(std::string_view about) {
+    if (!concerns_known) {
+      concerns.assign(about);
+      concerns_known = true;
+    } else if (concerns != about) {
+      concerns.assign(kMixedConcerns);
+    }
+  }
 };
 
 struct CorrelationTracker::PerRule {
@@ -337,13 +348,16 @@ size_t CorrelationTracker::tracked_keys() const {
 
 void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int64_t now,
                                  std::vector<CorrelationHit>* hits, const WindowNote* window_note,
-                                 std::string_view scope) {
-  Feed(index, slot, ev, now, nullptr, hits, 0, window_note, scope);
+                                 std::string_view scope, std::string_view concerns) {
+  Feed(index, slot, ev, now, nullptr, hits, 0, window_note, scope, concerns);
 }
 
 void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_t now,
                               const CorrelationHit* from, std::vector<CorrelationHit>* hits,
-                              int depth, const WindowNote* window_note, std::string_view scope) {
+                              int depth, const WindowNote* window_note, std::string_view scope,
+                              std::string_view concerns) {
+  // A chained hit stands for its window's events: it concerns what they did.
+  if (from != nullptr) concerns = from->concerns;
   // LinkCorrelations makes no loop; a tracker built from other rules stops here all the same.
   if (index >= rules_.size() || depth > kMaxCorrelationChain) return;
   const CorrelationRule& rule = rules_[index];
@@ -413,9 +427,10 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
   // What this match stands for begins here, or at the first event of the chained hit.
   const int64_t span_start = from != nullptr ? std::min(now, from->first_millis) : now;
   if (rule.decided_at_window_end()) {
-    FeedWindow(index, k, ev, now, span_start, window_note, hits);
+    FeedWindow(index, k, ev, now, span_start, window_note, concerns, hits);
     return;
   }
+  k.Concerns(concerns);
   // The window reaches as far ahead as behind: events may come slightly out of order (several
   // sources), but times a whole window later than this one (rotated logs scanned newest first)
   // are not counted with it.
@@ -495,6 +510,7 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
     hit.value = value;
     hit.first_millis = first;
     hit.values = std::move(counted_values);
+    hit.concerns = k.concerns;
     for (size_t i = 0; i < group_values.size(); ++i) {
       hit.group.emplace_back(rule.group_by[i], std::string(group_values[i]));
     }
@@ -506,14 +522,14 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
     // A copy: the chained correlations' hits are appended to the same vector.
     const CorrelationHit inner = hits->back();
     for (const auto& [outer, outer_slot] : rule.feeds) {
-      Feed(outer, outer_slot, ev, now, &inner, hits, depth + 1, window_note, scope);
+      Feed(outer, outer_slot, ev, now, &inner, hits, depth + 1, window_note, scope, concerns);
     }
   }
 }
 
 void CorrelationTracker::FeedWindow(size_t index, KeyState& k, const Event& ev, int64_t now,
                                     int64_t span_start, const WindowNote* window_note,
-                                    std::vector<CorrelationHit>* hits) {
+                                    std::string_view concerns, std::vector<CorrelationHit>* hits) {
   const CorrelationRule& rule = rules_[index];
   // Windows are runs of a key's events less than a timespan apart from first to last: in time
   // order, a timespan from the first event; an event that would stretch the run to a timespan or
@@ -529,7 +545,9 @@ void CorrelationTracker::FeedWindow(size_t index, KeyState& k, const Event& ev, 
     k.window_first = k.window_last = k.window_reach = now;
     k.last_arrival = arrival;
     k.note.clear();
+    k.concerns_known = false;
   }
+  k.Concerns(concerns);
   k.window_first = std::min(k.window_first, now);
   k.window_reach = std::min({k.window_reach, now, span_start});
   k.last_arrival = std::max(k.last_arrival, arrival);
@@ -558,6 +576,7 @@ void CorrelationTracker::DecideWindow(size_t index, const KeyState& k,
   hit.entity = k.key.substr(k.entity_offset);
   hit.value = value;
   hit.first_millis = k.window_reach;
+  hit.concerns = k.concerns;
   hit.group = k.group;
   if (rule.type == CorrelationType::kValueCount) {
     std::vector<std::pair<int64_t, const std::string*>> by_time;
@@ -1038,7 +1057,13 @@ void CorrelationTracker::SaveWindowsInto(std::string* text, size_t max_bytes,
         out.append(name);
         AppendInt(value, &out);
       };
-      int_member(R"({"entity_offset":)", static_cast<int64_t>(k->entity_offset));
+      out.push_back('{');
+      if (k->concerns_known) {
+        out.append(R"("concerns":)");
+        AppendBytes(k->concerns, &out);
+        out.push_back(',');
+      }
+      int_member(R"("entity_offset":)", static_cast<int64_t>(k->entity_offset));
       out.append(R"(,"group":)");
       AppendPairs(k->group, AppendBytes, AppendBytes, &out);
       out.append(R"(,"key":)");
@@ -1165,6 +1190,11 @@ Result<WindowsTakenUp> CorrelationTracker::RestoreWindows(std::string_view saved
         }
         k.note = BytesFrom(Member(j, "note"), "note");
         k.last_arrival = IntFrom(Member(j, "last_arrival"), "last_arrival");
+        // Absent in saves from before it was kept: taken as mixed, so that such a window is
+        // never raised for one institution on events it cannot vouch for.
+        k.concerns_known = true;
+        auto about = j.find("concerns");
+        k.concerns = about != j.end() ? BytesFrom(*about, "concerns") : std::string(kMixedConcerns);
         // What Feed and FeedWindow leave behind, and nothing else: a window decided at its end
         // has counted an event and holds no more values than events (a count kept exact in a
         // double's range); a sliding one has no window, and fewer times or values than fire

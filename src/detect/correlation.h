@@ -111,7 +111,14 @@ struct CorrelationHit {
   bool at_window_end = false;
   int64_t last_millis = 0;
   std::string note;
+  // What every event the window counted concerned (OnMatch's `concerns`), or kMixedConcerns
+  // when they concerned several things: the live engine raises a window of an actor of no
+  // institution for the one institution all its events were about.
+  std::string concerns;
 };
+
+// CorrelationHit::concerns of a window whose events concerned more than one thing.
+inline constexpr std::string_view kMixedConcerns = "*";
 
 // What OnMatch keeps, for a window decided when it closes, of the last event counted: the
 // caller's note (where the line is and what an alert prints of it, or the institution and the
@@ -185,9 +192,12 @@ class CorrelationTracker {
   // it is the window's latest (without one, an empty note and the event's time as its arrival).
   // NeedsWindowNote says when to give one. `scope`: events of different scopes (the live engine's
   // institutions) never share a window, so that an alert raised for one holds only its events.
+  // `concerns`: what the event is about (the live engine's institution of the records or
+  // accounts it touched), kept per window as one value or kMixedConcerns; it does not part
+  // windows as `scope` does.
   void OnMatch(size_t index, size_t slot, const Event& ev, int64_t now_millis,
                std::vector<CorrelationHit>* hits, const WindowNote* window_note = nullptr,
-               std::string_view scope = {});
+               std::string_view scope = {}, std::string_view concerns = {});
   // Forgets keys whose last activity is older than their window (windows decided at their end
   // are left to the two calls below).
   void Sweep(int64_t now_millis);
@@ -233,12 +243,12 @@ class CorrelationTracker {
   // `from`: the hit of a chained correlation that feeds this one, else null.
   void Feed(size_t index, size_t slot, const Event& ev, int64_t now_millis,
             const CorrelationHit* from, std::vector<CorrelationHit>* hits, int depth,
-            const WindowNote* window_note, std::string_view scope);
+            const WindowNote* window_note, std::string_view scope, std::string_view concerns);
   // Counts one event in the key's tumbling window, deciding the window before it first when the
   // event lies a timespan or more from it.
   // `span_start`: where what this match stands for begins (a chained hit's first event).
   void FeedWindow(size_t index, KeyState& k, const Event& ev, int64_t now_millis,
-                  int64_t span_start, const WindowNote* window_note,
+                  int64_t span_start, const WindowNote* window_note, std::string_view concerns,
                   std::vector<CorrelationHit>* hits);
   // Appends a hit when the key's window meets its condition.
   void DecideWindow(size_t index, const KeyState& k, std::vector<CorrelationHit>* hits) const;

@@ -644,28 +644,45 @@ bool LooksLikeDomain(std::string_view run) {
 void IocStore::MatchEmbeddedIn(std::string_view text, Field field, int64_t now_millis,
                                std::vector<IocMatch>* out) const {
   if (text.size() > kMaxEmbeddedText) text = text.substr(0, kMaxEmbeddedText);
+  // A text listing a whole feed raises a handful of alerts, not one per address in it.
+  constexpr size_t kMaxHitsPerText = 16;
+  size_t hits = 0;
   auto add = [&](const Ioc* ioc) {
-    if (ioc == nullptr) return;
+    if (ioc == nullptr || hits >= kMaxHitsPerText) return;
     for (const auto& m : *out) {
       if (m.ioc == ioc) return;
     }
     out->push_back({ioc, field});
+    ++hits;
   };
-  // URLs first: the whole URL may be an indicator, beside its host.
+  // URLs first: the whole URL may be an indicator, beside its host; one inside another's query
+  // ("http://a/?next=http://evil/x") too. Each byte is read for a URL's end once (a URL inside
+  // the one before ends where it does), and at most kMaxUrlLookups are looked up, so that
+  // "a://a://a://..." costs its length, not its square.
+  constexpr size_t kMaxUrlLookups = 64;
   if (!urls_.empty()) {
-    for (size_t sep = text.find("://"); sep != std::string_view::npos;
-         sep = text.find("://", sep + 3)) {
+    size_t lookups = 0;
+    size_t url_end = 0;  // where the last URL read ended
+    size_t sep = text.find("://");
+    while (sep != std::string_view::npos && lookups < kMaxUrlLookups) {
       // The scheme: letters and digits only, though RFC 3986 allows "+-." too, since in a
-      // payload those join it to what comes before ("wget+-qO-+http://...").
+      // payload those join it to what comes before ("wget+-qO-+http://..."), and from its first
+      // letter ("1http://").
       size_t start = sep;
       while (start > 0 &&
              (IsAlpha(text[start - 1]) || (text[start - 1] >= '0' && text[start - 1] <= '9'))) {
         --start;
       }
-      if (start == sep || !IsAlpha(text[start])) continue;  // no scheme before it
-      size_t end = sep + 3;
+      while (start < sep && !IsAlpha(text[start])) ++start;
+      // Nothing from sep + 3 to url_end ends a URL, or the URL before would have ended there.
+      size_t end = std::max(sep + 3, url_end);
       while (end < text.size() && !EndsEmbeddedUrl(text[end])) ++end;
-      if (end > sep + 3) add(FindUrl(text.substr(start, end - start), now_millis));
+      url_end = end;
+      if (start < sep && end > sep + 3) {
+        add(FindUrl(text.substr(start, end - start), now_millis));
+        ++lookups;
+      }
+      sep = text.find("://", sep + 3);
     }
   }
   // Every run of host bytes: an IPv4 address, or a domain name (a URL's host is one of them).

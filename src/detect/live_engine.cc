@@ -881,8 +881,13 @@ void LiveEngine::Impl::RaiseCorrelation(const CorrelationHit& hit,
       ev_json["correlation.values"] = std::move(values);
     }
   }
+  // A window of an actor of no institution (its scope) belongs to the one institution all its
+  // events concerned, when they concerned one: that institution sees it and its playbooks lock
+  // that institution down; one spread over several (or over some and none) is server-wide.
+  const std::string& owner =
+      !institution_id.empty() || hit.concerns == kMixedConcerns ? institution_id : hit.concerns;
   // The alert spans the counted events: first_seen is the earliest, count how many.
-  Raise(c.info.id, c.info.title, c.info.severity, c.info.attack, hit.entity, institution_id, ts,
+  Raise(c.info.id, c.info.title, c.info.severity, c.info.attack, hit.entity, owner, ts,
         ev_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), hit.value,
         hit.first_millis);
 }
@@ -1004,9 +1009,9 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
 
   matcher_->Match(ev, &hits_);
   corr_hits_.clear();
-  // Windows, and the alerts they raise, belong to the actor's institution (SecurityEvent): an
-  // alert raised for one institution holds none of another's events, and one counted across
-  // institutions (an unauthenticated or server-wide actor) is raised server-wide.
+  // Windows belong to the actor's institution (SecurityEvent): an alert raised for one
+  // institution holds none of another's events. An unauthenticated or server-wide actor has one
+  // window across institutions, which also keeps what its events concerned (RaiseCorrelation).
   const std::string& scope = se.actor_institution_id;
   for (uint32_t h : hits_) {
     const RuleInfo& r = rules_->rule(h);
@@ -1017,14 +1022,14 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
     for (const auto& [index, slot] : feeds_[h]) {
       ++correlation_feeds_;
       if (!tracker_->NeedsWindowNote(index)) {
-        tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, nullptr, scope);
+        tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, nullptr, scope, inst);
         continue;
       }
       // Decided later, in Housekeeping, with no event at hand: keep the window's institution and
       // this event's evidence, and when it arrived (a followed log's times may lag the clock).
       const std::string note = WindowNoteOf(scope, se, ts);
       const WindowNote window_note{note, clock_->NowMillis()};
-      tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, &window_note, scope);
+      tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, &window_note, scope, inst);
     }
   }
   for (const auto& hit : corr_hits_) {

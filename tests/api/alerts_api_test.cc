@@ -137,24 +137,28 @@ TEST_F(AlertsApiTest, RejectedDeviceRequestsAreEvents) {
   ASSERT_EQ(DeviceSend(d, "POST", "/device/v1/checkin", body, 0, nonce).status, 200);
   EXPECT_EQ(DeviceSend(d, "POST", "/device/v1/checkin", body, 0, nonce).status, 401);
   EXPECT_EQ(DeviceSend(d, "POST", "/device/v1/checkin", body, 0, "", true).status, 401);
+  SimDevice retired = Enroll(CreateEnrollmentToken(admin_a_));
+  ASSERT_EQ(Send("POST", "/api/v1/devices/" + retired.id + "/retire", admin_a_).status, 200);
+  EXPECT_EQ(DeviceSend(retired, "POST", "/device/v1/checkin", body).status, 401);
   SimDevice stranger = d;
   stranger.id = "dev_0000000000000000deadbeef";
   EXPECT_EQ(DeviceSend(stranger, "POST", "/device/v1/checkin", body).status, 401);
   stranger.id = "dev\x1b[2J";
   EXPECT_EQ(DeviceSend(stranger, "POST", "/device/v1/checkin", body).status, 401);
   auto rejected = sink_.WithAction("auth.device_rejected");
-  ASSERT_EQ(rejected.size(), 4u);
+  ASSERT_EQ(rejected.size(), 5u);
   EXPECT_EQ(rejected[0].Get("event.reason"), "replayed_nonce");
   EXPECT_EQ(rejected[1].Get("event.reason"), "bad_signature");
-  EXPECT_EQ(rejected[2].Get("event.reason"), "unknown_device");
+  EXPECT_EQ(rejected[2].Get("event.reason"), "retired_device");
   EXPECT_EQ(rejected[3].Get("event.reason"), "unknown_device");
-  for (size_t i = 0; i < 2; ++i) {
-    EXPECT_EQ(rejected[i].Get("device.id"), d.id);
+  EXPECT_EQ(rejected[4].Get("event.reason"), "unknown_device");
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(rejected[i].Get("device.id"), i < 2 ? d.id : retired.id);
     EXPECT_EQ(rejected[i].institution_id, inst_a_);
   }
-  EXPECT_EQ(rejected[2].Get("device.id"), "dev_0000000000000000deadbeef");
-  EXPECT_EQ(rejected[2].institution_id, "");
-  EXPECT_EQ(rejected[3].Get("device.id"), "") << "not an id's shape: not repeated";
+  EXPECT_EQ(rejected[3].Get("device.id"), "dev_0000000000000000deadbeef");
+  EXPECT_EQ(rejected[3].institution_id, "");
+  EXPECT_EQ(rejected[4].Get("device.id"), "") << "not an id's shape: not repeated";
   for (const auto& e : rejected) {
     EXPECT_EQ(e.Get("source.ip"), "127.0.0.1");
     EXPECT_EQ(e.Get("url.path"), "/device/v1/checkin");

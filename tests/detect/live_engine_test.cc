@@ -454,6 +454,16 @@ TEST(LiveEngineTest, AnActorOfNoInstitutionIsCountedAcrossInstitutions) {
   EXPECT_EQ(
       nlohmann::json::parse(alerts[0].evidence[0])["correlation.values"],
       nlohmann::json::array({"/api/v1/devices/a1", "/api/v1/devices/b1", "/api/v1/devices/c1"}));
+  // All about one institution: raised for it, which sees it and whose playbooks lock it down.
+  for (int n = 0; n < 3; ++n) {
+    SecurityEvent ev = about("inst-b", "/api/v1/devices/b" + std::to_string(n + 10));
+    ev.Set("source.ip", "192.0.2.10");
+    h.At(10 + n, std::move(ev));
+  }
+  alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].entity, "source.ip=192.0.2.10");
+  EXPECT_EQ(alerts[0].institution_id, "inst-b");
 }
 
 // The bundled guessing chain over a spray of four institutions' accounts (three guesses each,
@@ -484,7 +494,25 @@ TEST(LiveEngineTest, ASprayOverFourInstitutionsIsOneGuessing) {
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].rule_id, "8c599858-bc56-4706-9375-a05b9940e513");
   EXPECT_EQ(alerts[0].entity, "source.ip=198.51.100.44");
-  EXPECT_EQ(alerts[0].institution_id, "");
+  EXPECT_EQ(alerts[0].institution_id, "") << "four institutions' accounts";
+  // Guessing at one institution's accounts, then signing into one of them: that institution's,
+  // through the chain.
+  for (int guess = 0; guess < 12; ++guess) {
+    SecurityEvent failed("auth.login_failed");
+    failed.Set("event.reason", "bad_password")
+        .Set("source.ip", "198.51.100.45")
+        .Set("user.name", "usr_" + std::to_string(guess % 4));
+    failed.institution_id = "ins_7";
+    h.At(second += 20, std::move(failed));
+  }
+  SecurityEvent in("auth.login");
+  in.Set("source.ip", "198.51.100.45").Set("user.name", "usr_1");
+  in.institution_id = "ins_7";
+  h.At(second += 60, std::move(in));
+  alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].entity, "source.ip=198.51.100.45");
+  EXPECT_EQ(alerts[0].institution_id, "ins_7");
 }
 
 // An event without the counted field is not one more value; one without the group-by field
