@@ -138,6 +138,29 @@ void App::Impl::RegisterRoutes() {
 
 namespace {
 
+// The staff lookup's query names a person (?mobile=..., ?email=...): the request's event, which
+// reaches alert evidence and every alert sink, keeps the parameters without their values. Names
+// are compared decoded, as Request::QueryParam reads them.
+std::string QueryWithoutPersonalValues(std::string_view path, std::string_view query) {
+  if (path != "/api/v1/staff" && path != "/api/v1/staff/") return std::string(query);
+  std::string out;
+  std::string_view rest = query;
+  for (bool first = true; first || !rest.empty(); first = false) {
+    const size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (!first) out.push_back('&');
+    const size_t eq = pair.find('=');
+    auto name = http::PercentDecode(pair.substr(0, eq), true);
+    if (eq != std::string_view::npos && name.ok() && (*name == "mobile" || *name == "email")) {
+      out.append(pair.substr(0, eq + 1)).append("REDACTED");
+    } else {
+      out.append(pair);
+    }
+  }
+  return out;
+}
+
 constexpr const char* kLockedMessage =
     "in lockdown: the admin API is read-only, staff data cannot be revealed or exported, and "
     "enrollment is closed (docs/incident-response.md says how to leave it)";
@@ -538,14 +561,15 @@ http::Response App::Impl::Handle(const http::Request& req, std::span<const std::
   metrics_.ObserveRequest(method_label, route_label, response.status, us);
   if (ctx_.options.events != nullptr) {
     SecurityEvent ev("http.request");
+    const std::string query = QueryWithoutPersonalValues(req.path, req.query);
     ev.Set("source.ip", req.remote_ip)
         .Set("http.request.method", req.method)
-        .Set("url.original", req.target)
+        .Set("url.original", query == req.query ? req.target : req.path + "?" + query)
         .Set("url.path", req.path)
         .Set("http.response.status_code", std::to_string(response.status))
         .Set("http.request.id", req.request_id)
         .Set("event.duration", std::to_string(us * 1000));
-    if (!req.query.empty()) ev.Set("url.query", req.query);
+    if (!query.empty()) ev.Set("url.query", query);
     if (std::string_view ua = req.Header("user-agent"); !ua.empty()) {
       ev.Set("user_agent.original", ua);
     }

@@ -102,6 +102,28 @@ TEST_F(VaultApiTest, LookupByMobileOrEmailUsesBlindIndexes) {
   EXPECT_EQ(Send("GET", "/api/v1/staff?mobile=%2B32470123412", helpdesk_).body["items"].size(), 1u);
 }
 
+// A lookup's query names a person: the request's event (alert evidence, sinks) keeps the
+// parameters, not their values.
+TEST_F(VaultApiTest, LookupsHandTheEngineNoPersonalValues) {
+  CreateStaff("Jane Doe", "+32 470 12 34 12", "jane@example.org");
+  events_.Take();
+  ASSERT_EQ(Send("GET", "/api/v1/staff?mobile=%2B32470123412&limit=5", admin_).status, 200);
+  ASSERT_EQ(Send("GET", "/api/v1/staff?limit=5&%65mail=jane%40example.org", admin_).status, 200);
+  ASSERT_EQ(Send("GET", "/api/v1/staff?department=HR", admin_).status, 200);
+  auto requests = events_.WithAction("http.request");
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0].Get("url.original"), "/api/v1/staff?mobile=REDACTED&limit=5");
+  EXPECT_EQ(requests[0].Get("url.query"), "mobile=REDACTED&limit=5");
+  EXPECT_EQ(requests[1].Get("url.original"), "/api/v1/staff?limit=5&%65mail=REDACTED");
+  EXPECT_EQ(requests[2].Get("url.original"), "/api/v1/staff?department=HR");
+  for (const auto& e : requests) {
+    for (const auto& [k, v] : e.fields) {
+      EXPECT_EQ(v.find("470123412"), std::string::npos) << k;
+      EXPECT_EQ(v.find("jane"), std::string::npos) << k;
+    }
+  }
+}
+
 TEST_F(VaultApiTest, UpdatingOneFieldKeepsTheOthers) {
   std::string id = CreateStaff("Jane Doe", "+32 470 12 34 12", "jane@example.org");
   Reply patched =
