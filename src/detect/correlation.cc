@@ -305,16 +305,11 @@ struct CorrelationTracker::KeyState {
   std::vector<std::pair<std::string, std::string>> group;
   std::string note;
   int64_t last_arrival = 0;
-  // What the window's events concerned: unknown until its first, then that, or kMixedConcerns.
-  bool concerns_known = false;
+  // What the window's events concerned: its first event's, or kMixedConcerns once another
+  // concerned something else (set at the window's first event, then Concerns for each).
   std::string concerns;
   void Concerns(std::string_view about) {
-    if (!concerns_known) {
-      concerns.assign(about);
-      concerns_known = true;
-    } else if (concerns != about) {
-      concerns.assign(kMixedConcerns);
-    }
+    if (concerns != about) concerns.assign(kMixedConcerns);
   }
 };
 
@@ -413,6 +408,7 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
     st.lru.back().entity_offset = entity_offset;
     st.lru.back().seen.assign(rule.rules.size(), 0);
     st.lru.back().seen_first.assign(rule.rules.size(), 0);
+    st.lru.back().concerns.assign(concerns);
     if (rule.decided_at_window_end()) {  // its hit comes later, when no event holds the values
       for (size_t i = 0; i < group_values.size(); ++i) {
         st.lru.back().group.emplace_back(rule.group_by[i], std::string(group_values[i]));
@@ -545,7 +541,7 @@ void CorrelationTracker::FeedWindow(size_t index, KeyState& k, const Event& ev, 
     k.window_first = k.window_last = k.window_reach = now;
     k.last_arrival = arrival;
     k.note.clear();
-    k.concerns_known = false;
+    k.concerns.assign(concerns);
   }
   k.Concerns(concerns);
   k.window_first = std::min(k.window_first, now);
@@ -1057,13 +1053,9 @@ void CorrelationTracker::SaveWindowsInto(std::string* text, size_t max_bytes,
         out.append(name);
         AppendInt(value, &out);
       };
-      out.push_back('{');
-      if (k->concerns_known) {
-        out.append(R"("concerns":)");
-        AppendBytes(k->concerns, &out);
-        out.push_back(',');
-      }
-      int_member(R"("entity_offset":)", static_cast<int64_t>(k->entity_offset));
+      out.append(R"({"concerns":)");
+      AppendBytes(k->concerns, &out);
+      int_member(R"(,"entity_offset":)", static_cast<int64_t>(k->entity_offset));
       out.append(R"(,"group":)");
       AppendPairs(k->group, AppendBytes, AppendBytes, &out);
       out.append(R"(,"key":)");
@@ -1192,7 +1184,6 @@ Result<WindowsTakenUp> CorrelationTracker::RestoreWindows(std::string_view saved
         k.last_arrival = IntFrom(Member(j, "last_arrival"), "last_arrival");
         // Absent in saves from before it was kept: taken as mixed, so that such a window is
         // never raised for one institution on events it cannot vouch for.
-        k.concerns_known = true;
         auto about = j.find("concerns");
         k.concerns = about != j.end() ? BytesFrom(*about, "concerns") : std::string(kMixedConcerns);
         // What Feed and FeedWindow leave behind, and nothing else: a window decided at its end
