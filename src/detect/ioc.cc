@@ -287,6 +287,35 @@ const uint32_t* IocStore::StringIndex::Find(std::string_view key) const {
 IocStore::IocStore() : generation_(NewGeneration()) {}
 IocStore::~IocStore() = default;
 
+namespace {
+
+// Severities from least to most severe, as alerts name them.
+constexpr std::array<std::string_view, 5> kIocSeverities = {"informational", "low", "medium",
+                                                            "high", "critical"};
+
+int IocSeverityRank(std::string_view severity) {
+  for (size_t i = 0; i < kIocSeverities.size(); ++i) {
+    if (kIocSeverities[i] == severity) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// Adds a technique id once, keeping the order the feed named them in.
+void AddTechnique(std::string_view id, std::vector<std::string>* attack) {
+  if (std::find(attack->begin(), attack->end(), id) == attack->end()) attack->emplace_back(id);
+}
+
+}  // namespace
+
+bool IsAttackTechniqueId(std::string_view id) {
+  auto digits = [](std::string_view d) {
+    return std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (id.size() != 5 && id.size() != 9) return false;
+  if (id[0] != 'T' || !digits(id.substr(1, 4))) return false;
+  return id.size() == 5 || (id[5] == '.' && digits(id.substr(6)));
+}
+
 void IocStore::Upsert(uint32_t* slot, bool fresh, Ioc ioc) {
   if (fresh) {
     *slot = static_cast<uint32_t>(entries_.size());
@@ -298,12 +327,31 @@ void IocStore::Upsert(uint32_t* slot, bool fresh, Ioc ioc) {
                (old.expires_millis != 0 && ioc.expires_millis > old.expires_millis);
   if (later) old.expires_millis = ioc.expires_millis;
   old.source = std::move(ioc.source);
+  // Two feeds naming one indicator: the alert is as bad as the worse says, with every
+  // technique either gives.
+  if (IocSeverityRank(ioc.severity) > IocSeverityRank(old.severity)) old.severity = ioc.severity;
+  for (const std::string& t : ioc.attack) AddTechnique(t, &old.attack);
 }
 
 Status IocStore::Add(IocType type, std::string_view value, std::string_view source,
-                     int64_t expires_millis) {
+                     int64_t expires_millis, const IocContext& context) {
+  Ioc ioc{type, "", std::string(source), expires_millis, "high", {}};
+  if (!context.severity.empty()) {
+    if (IocSeverityRank(context.severity) < 0) {
+      return Status::InvalidArgument(
+          "severity '" + TerminalSafe(std::string_view(context.severity).substr(0, 40)) +
+          "' is not critical, high, medium, low or informational");
+    }
+    ioc.severity = context.severity;
+  }
+  for (const std::string& t : context.attack) {
+    if (!IsAttackTechniqueId(t)) {
+      return Status::InvalidArgument("'" + TerminalSafe(std::string_view(t).substr(0, 40)) +
+                                     "' is not an ATT&CK technique id (T1190, T1059.004)");
+    }
+    AddTechnique(t, &ioc.attack);
+  }
   generation_ = NewGeneration();
-  Ioc ioc{type, "", std::string(source), expires_millis};
   value = Trim(value);
   switch (type) {
     case IocType::kIp: {
@@ -899,8 +947,37 @@ Result<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view
   return j;
 }
 
+// The ATT&CK techniques of each indicator of the bundle: the attack-patterns it "indicates"
+// (relationship objects), by their mitre-attack external id. Not revoked relationships only.
+std::unordered_map<std::string, IocContext> StixIndicatorContexts(
+    const std::vector<const nlohmann::json*>& objects) {
+  std::unordered_map<std::string, std::string> techniques;  // attack-pattern id → T-id
+  for (const nlohmann::json* o : objects) {
+    if (!o->is_object() || StringOr(*o, "type") != "attack-pattern") continue;
+    auto refs = o->find("external_references");
+    if (refs == o->end() || !refs->is_array()) continue;
+    for (const auto& r : *refs) {
+      if (!r.is_object() || StringOr(r, "source_name") != "mitre-attack") continue;
+      std::string t = StringOr(r, "external_id");
+      if (IsAttackTechniqueId(t)) techniques[StringOr(*o, "id")] = t;
+    }
+  }
+  std::unordered_map<std::string, IocContext> contexts;
+  if (techniques.empty()) return contexts;
+  for (const nlohmann::json* o : objects) {
+    if (!o->is_object() || StringOr(*o, "type") != "relationship" ||
+        StringOr(*o, "relationship_type") != "indicates" || Truthy(*o, "revoked")) {
+      continue;
+    }
+    auto t = techniques.find(StringOr(*o, "target_ref"));
+    if (t == techniques.end()) continue;
+    AddTechnique(t->second, &contexts[StringOr(*o, "source_ref")].attack);
+  }
+  return contexts;
+}
+
 void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_t now_millis,
-                      IocStore* store, ImportReport* report) {
+                      const IocContext& context, IocStore* store, ImportReport* report) {
   if (!obj.is_object() || StringOr(obj, "type") != "indicator") return;
   if (Truthy(obj, "revoked")) {
     report->Skip("indicator revoked");
@@ -935,7 +1012,7 @@ void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_
       report->Skip("object path '" + Printable(c.path, 80) + "' is not supported");
       continue;
     }
-    Status added = store->Add(type, c.value, label, until);
+    Status added = store->Add(type, c.value, label, until, context);
     if (added.ok()) {
       ++report->added;
     } else {
@@ -944,11 +1021,75 @@ void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_
   }
 }
 
-void ImportMispAttribute(const nlohmann::json& a, const std::string& label, IocStore* store,
-                         ImportReport* report) {
+// The ATT&CK technique ids written in a tag's name: MISP's galaxy tags name a technique as
+// 'misp-galaxy:mitre-attack-pattern="Exploit Public-Facing Application - T1190"'. Only tags
+// of an attack-pattern galaxy are read, so that another tag's "T1234" is not taken for one.
+void AddTechniquesOfTag(std::string_view name, std::vector<std::string>* attack) {
+  std::string lower = AsciiLower(name.substr(0, 512));
+  if (lower.find("attack-pattern") == std::string::npos) return;
+  auto alnum = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  };
+  std::string_view text = name.substr(0, 512);
+  for (size_t i = 0; i + 5 <= text.size(); ++i) {
+    if (text[i] != 'T' || (i > 0 && alnum(text[i - 1]))) continue;
+    size_t len = i + 9 <= text.size() && IsAttackTechniqueId(text.substr(i, 9)) ? 9 : 5;
+    std::string_view id = text.substr(i, len);
+    if (!IsAttackTechniqueId(id) || (i + len < text.size() && alnum(text[i + len]))) continue;
+    AddTechnique(id, attack);
+  }
+}
+
+// What an event or attribute's tags and attack-pattern galaxies say (ATT&CK techniques).
+void AddMispTechniques(const nlohmann::json& holder, std::vector<std::string>* attack) {
+  if (auto tags = holder.find("Tag"); tags != holder.end() && tags->is_array()) {
+    for (const auto& t : *tags) {
+      if (t.is_object()) AddTechniquesOfTag(StringOr(t, "name"), attack);
+    }
+  }
+  auto galaxies = holder.find("Galaxy");
+  if (galaxies == holder.end() || !galaxies->is_array()) return;
+  for (const auto& g : *galaxies) {
+    if (!g.is_object() || StringOr(g, "type").find("attack-pattern") == std::string::npos) {
+      continue;
+    }
+    auto clusters = g.find("GalaxyCluster");
+    if (clusters == g.end() || !clusters->is_array()) continue;
+    for (const auto& c : *clusters) {
+      if (!c.is_object()) continue;
+      auto meta = c.find("meta");
+      if (meta == c.end() || !meta->is_object()) continue;
+      auto ids = meta->find("external_id");
+      if (ids == meta->end() || !ids->is_array()) continue;
+      for (const auto& id : *ids) {
+        if (id.is_string() && IsAttackTechniqueId(id.get<std::string>())) {
+          AddTechnique(id.get<std::string>(), attack);
+        }
+      }
+    }
+  }
+}
+
+// MISP's threat level of an event: 1 high, 2 medium, 3 low; 4 (undefined) or none stays high.
+std::string MispSeverity(const nlohmann::json& event) {
+  auto it = event.find("threat_level_id");
+  if (it == event.end()) return "";
+  std::string level = it->is_string()            ? it->get<std::string>()
+                      : it->is_number_unsigned() ? std::to_string(it->get<uint64_t>())
+                                                 : std::string();
+  return level == "1" ? "high" : level == "2" ? "medium" : level == "3" ? "low" : "";
+}
+
+void ImportMispAttribute(const nlohmann::json& a, const std::string& label,
+                         const IocContext& event_context, IocStore* store, ImportReport* report) {
   if (!a.is_object()) return;
-  if (!Truthy(a, "to_ids")) return;  // MISP's own "not for detection" flag
   if (Truthy(a, "deleted")) return;
+  if (!Truthy(a, "to_ids")) {  // MISP's own "not for detection" flag
+    report->Skip("MISP attribute not marked for detection (to_ids false)");
+    return;
+  }
+  IocContext context = event_context;
+  AddMispTechniques(a, &context.attack);
   std::string type = StringOr(a, "type");
   std::string value = StringOr(a, "value");
   // Composite types "a|b" carry two values "x|y".
@@ -981,7 +1122,7 @@ void ImportMispAttribute(const nlohmann::json& a, const std::string& label, IocS
     } else {
       continue;  // the other half of a pair (filename, port) or an unsupported type
     }
-    Status s = store->Add(it, v, label, 0);
+    Status s = store->Add(it, v, label, 0, context);
     if (s.ok()) {
       ++report->added;
       ++used;
@@ -993,16 +1134,17 @@ void ImportMispAttribute(const nlohmann::json& a, const std::string& label, IocS
   if (used == 0) report->Skip("MISP type '" + Printable(type, 40) + "' is not supported");
 }
 
-void ImportMispObjects(const nlohmann::json& holder, const std::string& label, int depth,
-                       IocStore* store, ImportReport* report) {
+void ImportMispObjects(const nlohmann::json& holder, const std::string& label,
+                       const IocContext& context, int depth, IocStore* store,
+                       ImportReport* report) {
   if (depth > 8 || !holder.is_object()) return;
   if (auto it = holder.find("Attribute"); it != holder.end() && it->is_array()) {
-    for (const auto& a : *it) ImportMispAttribute(a, label, store, report);
+    for (const auto& a : *it) ImportMispAttribute(a, label, context, store, report);
   }
   if (auto it = holder.find("Object"); it != holder.end() && it->is_array()) {
     for (const auto& o : *it) {
       if (Truthy(o, "deleted")) continue;
-      ImportMispObjects(o, label, depth + 1, store, report);
+      ImportMispObjects(o, label, context, depth + 1, store, report);
     }
   }
 }
@@ -1037,16 +1179,21 @@ Result<ImportReport> ImportStix(std::string_view json, std::string_view source, 
     auto [it, fresh] = latest.try_emplace(std::move(id), modified, i);
     if (!fresh && modified >= it->second.first) it->second = {modified, i};
   }
+  const std::unordered_map<std::string, IocContext> contexts = StixIndicatorContexts(objects);
+  const IocContext none;
   for (size_t i = 0; i < objects.size(); ++i) {
     const nlohmann::json& o = *objects[i];
+    const IocContext* context = &none;
     if (o.is_object() && StringOr(o, "type") == "indicator") {
-      auto it = latest.find(StringOr(o, "id"));
+      const std::string id = StringOr(o, "id");
+      auto it = latest.find(id);
       if (it != latest.end() && it->second.second != i) {
         report.Skip("indicator superseded by a later version of its id");
         continue;
       }
+      if (auto c = contexts.find(id); c != contexts.end()) context = &c->second;
     }
-    ImportStixObject(o, source, now_millis, store, &report);
+    ImportStixObject(o, source, now_millis, *context, store, &report);
   }
   return report;
 }
@@ -1074,7 +1221,10 @@ Result<ImportReport> ImportMisp(std::string_view json, std::string_view source,
   for (const nlohmann::json* ev : events) {
     std::string label =
         std::string(source) + " event " + StringOr(*ev, "uuid", StringOr(*ev, "id"));
-    ImportMispObjects(*ev, label, 0, store, &report);
+    IocContext context;
+    context.severity = MispSeverity(*ev);
+    AddMispTechniques(*ev, &context.attack);
+    ImportMispObjects(*ev, label, context, 0, store, &report);
   }
   return report;
 }
@@ -1199,7 +1349,18 @@ Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, i
         continue;
       }
     }
-    Status s = store->Add(type, cols[1], label, expires);
+    IocContext context;
+    if (cols.size() > 4) context.severity = AsciiLower(cols[4]);
+    if (cols.size() > 5) {
+      // Technique ids separated by ';' or spaces ("T1190;T1059.004").
+      std::string_view ids = cols[5];
+      while (!ids.empty()) {
+        size_t end = ids.find_first_of("; ");
+        if (std::string_view id = ids.substr(0, end); !id.empty()) context.attack.emplace_back(id);
+        ids = end == std::string_view::npos ? std::string_view() : ids.substr(end + 1);
+      }
+    }
+    Status s = store->Add(type, cols[1], label, expires, context);
     if (s.ok()) {
       ++report.added;
     } else {

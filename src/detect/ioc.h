@@ -35,12 +35,25 @@ namespace rampart::detect {
 enum class IocType : uint8_t { kIp, kDomain, kUrl, kHash, kUserAgent };
 std::string_view IocTypeName(IocType type);
 
+// What a feed says of an indicator besides its value: how bad a sighting is and which ATT&CK
+// techniques it stands for (a STIX indicator that "indicates" an attack-pattern, a MISP galaxy
+// tag, the CSV's columns). An IoC alert takes both.
+struct IocContext {
+  std::string severity;             // critical, high, medium, low or informational; "" = high
+  std::vector<std::string> attack;  // technique ids ("T1190", "T1059.004"), no duplicates
+};
+
 struct Ioc {
   IocType type;
   std::string value;  // normalised: lower-case domain/hash, "1.2.3.0/24" for networks
   std::string source;
   int64_t expires_millis = 0;  // 0: never
+  std::string severity = "high";
+  std::vector<std::string> attack;
 };
+
+// "T1190" or "T1059.004": an ATT&CK technique or sub-technique id.
+bool IsAttackTechniqueId(std::string_view id);
 
 struct IocMatch {
   const Ioc* ioc;
@@ -54,9 +67,12 @@ class IocStore {
   IocStore(const IocStore&) = delete;
   IocStore& operator=(const IocStore&) = delete;
 
-  // Normalises and adds one indicator; InvalidArgument names what is wrong with the value.
-  // Adding the same indicator again keeps the later expiry (0 counts as latest) and new source.
-  Status Add(IocType type, std::string_view value, std::string_view source, int64_t expires_millis);
+  // Normalises and adds one indicator; InvalidArgument names what is wrong with the value (or
+  // with the context's severity or technique ids). Adding the same indicator again keeps the
+  // later expiry (0 counts as latest), the new source, the more severe severity and every
+  // technique either named.
+  Status Add(IocType type, std::string_view value, std::string_view source, int64_t expires_millis,
+             const IocContext& context = {});
   size_t size() const { return entries_.size(); }
 
   // Each returns the matching live indicator, or nullptr. now_millis decides expiry.
@@ -159,8 +175,9 @@ Result<ImportReport> ImportStix(std::string_view json, std::string_view source, 
                                 IocStore* store);
 Result<ImportReport> ImportMisp(std::string_view json, std::string_view source, int64_t now_millis,
                                 IocStore* store);
-// Lines "type,value[,source,expiry]"; '#' comments, blank lines and a "type,value" header are
-// ignored; expiry is RFC 3339 or Unix seconds. Values with commas are double-quoted.
+// Lines "type,value[,source,expiry[,severity[,attack]]]"; '#' comments, blank lines and a
+// "type,value" header are ignored; expiry is RFC 3339 or Unix seconds; attack is technique ids
+// separated by ';' or spaces. Values with commas are double-quoted.
 Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, int64_t now_millis,
                                IocStore* store);
 // Picks the importer from the extension (.csv) or the JSON content (MISP "Event"/"response",

@@ -1049,7 +1049,7 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
       Raise(
           "rampart-ioc",
           "Indicator of compromise (" + std::string(IocTypeName(ioc.type)) + ") from " + ioc.source,
-          "high", {}, std::string(FieldName(m.field)) + "=" + ioc.value, inst, ts,
+          ioc.severity, ioc.attack, std::string(FieldName(m.field)) + "=" + ioc.value, inst, ts,
           Evidence(se, ts));
     }
   }

@@ -454,7 +454,7 @@ class BatchMatcher {
           ++b->ioc_hits_[std::string(IocTypeName(m.ioc->type))];
           std::string title = "IoC match: " + std::string(IocTypeName(m.ioc->type)) + " " +
                               Truncate(m.ioc->value, 200);
-          Alert a{"ioc", title, "high", nullptr, m.ioc, m.field};
+          Alert a{"ioc", title, m.ioc->severity, &m.ioc->attack, m.ioc, m.field};
           PrintAlert(opt_, &out, a, path, l.number, ev_);
         }
       }

@@ -502,7 +502,10 @@ TEST(IocImportTest, MispEvent) {
   auto r = ImportMisp(kEvent, "misp.json", kNow, &store);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->added, 5u);
-  EXPECT_EQ(r->skipped, 1u);
+  // The regkey, and the attribute MISP marks as not for detection: counted, with its reason,
+  // so that an analyst comparing with the event sees where each attribute went.
+  EXPECT_EQ(r->skipped, 2u);
+  EXPECT_EQ(r->reasons.count("MISP attribute not marked for detection (to_ids false)"), 1u);
   EXPECT_NE(store.FindIp(Ip("203.0.113.66"), kNow), nullptr);
   EXPECT_NE(store.FindIp(Ip("198.51.100.9"), kNow), nullptr);
   EXPECT_EQ(store.FindDomain("c2.example", kNow), nullptr) << "to_ids false";
@@ -512,6 +515,84 @@ TEST(IocImportTest, MispEvent) {
   EXPECT_EQ(store.FindIp(Ip("203.0.113.66"), kNow)->source, "misp.json event ev-1");
   EXPECT_FALSE(ImportMisp(R"({"nothing": 1})", "m.json", kNow, &store).ok());
   EXPECT_FALSE(ImportMisp(R"({"Event": {"Attribute": [)", "m.json", kNow, &store).ok());
+}
+
+// What a feed says of an indicator besides its value reaches the IoC alert: MISP's threat
+// level and attack-pattern tags and galaxies, STIX "indicates" relationships to attack-patterns,
+// the CSV's severity and technique columns.
+TEST(IocImportTest, FeedsGiveSeverityAndTechniques) {
+  constexpr std::string_view kMisp = R"({"Event": {"uuid": "ev-2", "threat_level_id": "2",
+    "Tag": [{"name": "misp-galaxy:mitre-attack-pattern=\"Exploit Public-Facing Application - T1190\""},
+            {"name": "tlp:amber"}, {"name": "campaign:T1234-not-a-technique"}],
+    "Galaxy": [{"type": "mitre-attack-pattern", "GalaxyCluster": [
+      {"value": "Unix Shell - T1059.004", "meta": {"external_id": ["T1059.004"]}}]}],
+    "Attribute": [
+      {"type": "ip-src", "value": "203.0.113.70", "to_ids": true,
+       "Tag": [{"name": "mitre-attack:attack-pattern=\"Server Software Component: Web Shell - T1505.003\""}]},
+      {"type": "domain", "value": "plain.example", "to_ids": true}]}})";
+  IocStore store;
+  auto misp = ImportMisp(kMisp, "misp.json", kNow, &store);
+  ASSERT_TRUE(misp.ok()) << misp.status().ToString();
+  const Ioc* ip = store.FindIp(Ip("203.0.113.70"), kNow);
+  ASSERT_NE(ip, nullptr);
+  EXPECT_EQ(ip->severity, "medium") << "threat_level_id 2";
+  EXPECT_EQ(ip->attack, (std::vector<std::string>{"T1190", "T1059.004", "T1505.003"}));
+  const Ioc* domain = store.FindDomain("plain.example", kNow);
+  ASSERT_NE(domain, nullptr);
+  EXPECT_EQ(domain->attack, (std::vector<std::string>{"T1190", "T1059.004"}))
+      << "the event's techniques, not another attribute's";
+
+  constexpr std::string_view kStix = R"({"type": "bundle", "objects": [
+    {"type": "indicator", "id": "indicator--a", "pattern_type": "stix",
+     "pattern": "[ipv4-addr:value = '198.51.100.40']", "valid_from": "2026-01-29T00:00:00Z"},
+    {"type": "indicator", "id": "indicator--b", "pattern_type": "stix",
+     "pattern": "[domain-name:value = 'untagged.example']", "valid_from": "2026-01-29T00:00:00Z"},
+    {"type": "attack-pattern", "id": "attack-pattern--x", "name": "Exploit Public-Facing Application",
+     "external_references": [{"source_name": "capec", "external_id": "CAPEC-1"},
+                             {"source_name": "mitre-attack", "external_id": "T1190"}]},
+    {"type": "attack-pattern", "id": "attack-pattern--y", "name": "Revoked link",
+     "external_references": [{"source_name": "mitre-attack", "external_id": "T1005"}]},
+    {"type": "relationship", "id": "relationship--1", "relationship_type": "indicates",
+     "source_ref": "indicator--a", "target_ref": "attack-pattern--x"},
+    {"type": "relationship", "id": "relationship--2", "relationship_type": "indicates",
+     "source_ref": "indicator--a", "target_ref": "attack-pattern--y", "revoked": true},
+    {"type": "relationship", "id": "relationship--3", "relationship_type": "related-to",
+     "source_ref": "indicator--b", "target_ref": "attack-pattern--x"}]})";
+  auto stix = ImportStix(kStix, "stix.json", kNow, &store);
+  ASSERT_TRUE(stix.ok()) << stix.status().ToString();
+  const Ioc* a = store.FindIp(Ip("198.51.100.40"), kNow);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->severity, "high");
+  EXPECT_EQ(a->attack, (std::vector<std::string>{"T1190"}));
+  const Ioc* b = store.FindDomain("untagged.example", kNow);
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(b->attack.empty()) << "only 'indicates' names what an indicator stands for";
+
+  constexpr std::string_view kCsv =
+      "type,value,source,expiry,severity,attack\n"
+      "ip,192.0.2.50,cert-eu,,Critical,T1190;T1059.004\n"
+      "ip,192.0.2.51,cert-eu,,urgent,\n"
+      "ip,192.0.2.52,cert-eu,,,T19\n"
+      "ip,192.0.2.53\n";
+  auto csv = ImportCsv(kCsv, "list.csv", kNow, &store);
+  ASSERT_TRUE(csv.ok());
+  EXPECT_EQ(csv->added, 2u);
+  EXPECT_EQ(csv->skipped, 2u);
+  const Ioc* c = store.FindIp(Ip("192.0.2.50"), kNow);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->severity, "critical");
+  EXPECT_EQ(c->attack, (std::vector<std::string>{"T1190", "T1059.004"}));
+  EXPECT_EQ(store.FindIp(Ip("192.0.2.51"), kNow), nullptr) << "an unknown severity is refused";
+  EXPECT_EQ(store.FindIp(Ip("192.0.2.52"), kNow), nullptr) << "so is a malformed technique";
+  EXPECT_EQ(store.FindIp(Ip("192.0.2.53"), kNow)->severity, "high");
+  ASSERT_EQ(csv->first_line.size(), 2u);
+
+  // One indicator in two feeds: the worse severity, every technique.
+  ASSERT_TRUE(store.Add(IocType::kIp, "192.0.2.50", "other", 0, {"low", {"T1005"}}).ok());
+  EXPECT_EQ(c->severity, "critical");
+  EXPECT_EQ(c->attack, (std::vector<std::string>{"T1190", "T1059.004", "T1005"}));
+  ASSERT_TRUE(store.Add(IocType::kIp, "192.0.2.53", "other", 0, {"critical", {}}).ok());
+  EXPECT_EQ(store.FindIp(Ip("192.0.2.53"), kNow)->severity, "critical");
 }
 
 TEST(IocImportTest, Csv) {

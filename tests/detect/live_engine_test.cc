@@ -1257,7 +1257,8 @@ TEST(LiveEngineTest, Md5AndSha1IndicatorsMatchFileEvents) {
   const std::string dir = ::testing::TempDir() + "/live_engine_hashes";
   std::filesystem::create_directories(dir);
   const std::string feed = dir + "/hashes.csv";
-  std::ofstream(feed) << "type,value,source\nmd5,5F6CB87784F19891D763DFEBD07A3F95,misp\n"
+  std::ofstream(feed) << "type,value,source,expiry,severity,attack\n"
+                         "md5,5F6CB87784F19891D763DFEBD07A3F95,misp,,critical,T1505.003\n"
                          "sha1,5191aca215d011bb7d55b1b870b6a41259c53215,misp\n";
   LiveEngineOptions opt;
   opt.ioc_files = {feed};
@@ -1278,7 +1279,12 @@ TEST(LiveEngineTest, Md5AndSha1IndicatorsMatchFileEvents) {
             [](const auto& a, const auto& b) { return a.entity < b.entity; });
   EXPECT_EQ(alerts[0].rule_id, "rampart-ioc");
   EXPECT_EQ(alerts[0].entity, "file.hash.md5=5f6cb87784f19891d763dfebd07a3f95");
+  // The feed's severity and technique; a row without them stays high, with none.
+  EXPECT_EQ(alerts[0].severity, "critical");
+  EXPECT_EQ(alerts[0].attack, (std::vector<std::string>{"T1505.003"}));
   EXPECT_EQ(alerts[1].entity, "file.hash.sha1=5191aca215d011bb7d55b1b870b6a41259c53215");
+  EXPECT_EQ(alerts[1].severity, "high");
+  EXPECT_TRUE(alerts[1].attack.empty());
   std::filesystem::remove_all(dir);
 }
 

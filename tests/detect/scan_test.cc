@@ -200,7 +200,10 @@ TEST_F(ScanTest, LogFileSourceReadsPlainFilesAsTheyAreAndGzipDecompressed) {
 TEST_F(ScanTest, GzipAndIocsAndSigmaHq) {
   ScanOptions opt;
   opt.rule_dirs = {kBundledSigma, kSigmaHqRules};
-  opt.ioc_files = {Write("iocs.csv", "type,value\nip,198.51.100.0/24\n")};
+  // The feed's severity and techniques are the IoC alert's.
+  opt.ioc_files = {Write("iocs.csv",
+                         "type,value,source,expiry,severity,attack\n"
+                         "ip,198.51.100.0/24,,,critical,T1190;T1059.004\n")};
   opt.log_files = {WriteGz("access.log.gz", Log())};
   ASSERT_EQ(Run(opt), 0) << err_.str();
   auto alerts = Alerts();
@@ -213,6 +216,8 @@ TEST_F(ScanTest, GzipAndIocsAndSigmaHq) {
       EXPECT_EQ(a["line"], 4);
       EXPECT_EQ(a["ioc"]["value"], "198.51.100.0/24");
       EXPECT_EQ(a["ioc"]["source"], "iocs.csv");
+      EXPECT_EQ(a["severity"], "critical");
+      EXPECT_EQ(a["attack"], nlohmann::json::parse(R"(["T1190","T1059.004"])"));
     }
   }
   EXPECT_EQ(ioc, 1);
