@@ -361,6 +361,7 @@ Status IocStore::Add(IocType type, std::string_view value, std::string_view sour
       ioc.value = FormatIp(net->base);
       if (shown != (net->base.v4 ? 32 : 128)) ioc.value += "/" + std::to_string(shown);
       CoverIpv4(*net);
+      if (!net->base.v4) has_ipv6_network_ = true;
       auto [it, fresh] = networks_[net->prefix].try_emplace(net->base, 0);
       Upsert(&it->second, fresh, std::move(ioc));
       return Status::Ok();
@@ -755,6 +756,32 @@ void IocStore::MatchEmbeddedIn(std::string_view text, Field field, int64_t now_m
       }
     }
     if (!domains_.empty() && LooksLikeDomain(run)) add(FindDomain(run, now_millis));
+  }
+  // IPv6 addresses ("Failed password for root from 2001:db8::5 port 22"): runs of hex digits,
+  // colons and dots with two colons at least, read only when some indicator is IPv6 (a clock
+  // "10:23:45" or a MAC address is no address and parses as none).
+  if (!has_ipv6_network_) return;
+  auto v6_byte = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+           c == '.';
+  };
+  i = 0;
+  while (i < text.size()) {
+    if (!v6_byte(text[i])) {
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    size_t colons = 0;
+    while (end < text.size() && v6_byte(text[end])) colons += text[end++] == ':';
+    std::string_view run = text.substr(i, end - i);
+    i = end;
+    // Bytes a sentence puts after an address ("from 2001:db8::5: error", "... 2001:db8::5.").
+    while (!run.empty() && run.back() == '.') run.remove_suffix(1);
+    if (run.size() >= 2 && run.back() == ':' && run[run.size() - 2] != ':') run.remove_suffix(1);
+    // 39 bytes is the longest IPv6 text; 45 with an IPv4 tail.
+    if (colons < 2 || run.size() > 45) continue;
+    if (auto ip = ParseIp(run); ip && !ip->v4) add(FindIp(*ip, now_millis));
   }
 }
 

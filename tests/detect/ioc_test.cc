@@ -159,6 +159,25 @@ TEST(IocStoreTest, IndicatorsWrittenInsideAPayloadOrAMessage) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].field, Field::kMessage);
   EXPECT_EQ(out[0].ioc->value, "evil.example");
+
+  // IPv6 addresses in a message: sshd's, a bracketed URL host, one that ends a sentence; a
+  // clock, a MAC address and an address outside the network are none of them.
+  IocStore v6;
+  ASSERT_TRUE(v6.Add(IocType::kIp, "2001:db8:bad::/48", "f", 0).ok());
+  auto v6_found = [&](const std::string& message) {
+    Event e;
+    e.SetCopy(Field::kMessage, message);
+    std::vector<IocMatch> hits;
+    v6.MatchEmbedded(e, /*payloads=*/false, kNow, &hits);
+    return hits.size() == 1 && hits[0].ioc->value == "2001:db8:bad::/48";
+  };
+  EXPECT_TRUE(v6_found("Failed password for root from 2001:db8:bad::5 port 22 ssh2"));
+  EXPECT_TRUE(v6_found("fetch http://[2001:db8:bad:1::9]:8080/x.sh failed"));
+  EXPECT_TRUE(v6_found("peer 2001:DB8:BAD:0:0:0:0:7: connection reset"));
+  EXPECT_TRUE(v6_found("last seen from 2001:db8:bad::77."));
+  EXPECT_FALSE(v6_found("at 10:23:45 from 00:1a:2b:3c:4d:5e"));
+  EXPECT_FALSE(v6_found("Failed password for root from 2001:db8:beef::5 port 22"));
+  EXPECT_FALSE(v6_found("Failed password for root from 2001:db8:bad::5::6 port 22"));
 }
 
 // An indicator without a query names the resource whatever parameters a request gives it; one
