@@ -466,6 +466,36 @@ TEST(LiveEngineTest, AnActorOfNoInstitutionIsCountedAcrossInstitutions) {
   EXPECT_EQ(alerts[0].institution_id, "inst-b");
 }
 
+// The bundled wipe storm, as the API emits it: its alert lists the devices the principal asked
+// to wipe (an analyst's first question), and belongs to their institution.
+TEST(LiveEngineTest, AWipeStormAlertListsTheDevices) {
+  LiveEngineOptions opt;
+  opt.rule_dirs = {std::string(RAMPART_SOURCE_DIR) + "/rules/sigma"};
+  Harness h(opt);
+  ASSERT_NE(h.engine, nullptr);
+  std::vector<std::string> devices;
+  for (int i = 0; i < 10; ++i) {
+    devices.push_back("dev_" + std::to_string(100 + i));
+    SecurityEvent queued("command.queued");
+    queued.Set("command.type", i % 2 == 0 ? "wipe" : "retire")
+        .Set("device.id", devices.back())
+        .Set("user.name", "tok_stolen");
+    queued.institution_id = "ins_a";
+    queued.actor_institution_id = "ins_a";
+    h.At(i * 5, std::move(queued));
+  }
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule_id, "7b8c9d0e-1f2a-4b3c-9d4e-5f6a7b8c9d0e");
+  EXPECT_EQ(alerts[0].entity, "user.name=tok_stolen");
+  EXPECT_EQ(alerts[0].institution_id, "ins_a");
+  EXPECT_EQ(alerts[0].severity, "critical");
+  ASSERT_EQ(alerts[0].evidence.size(), 1u);
+  auto evidence = nlohmann::json::parse(alerts[0].evidence[0]);
+  EXPECT_EQ(evidence["correlation.values"], nlohmann::json(devices));
+  EXPECT_EQ(evidence["correlation.type"], "value_count");
+}
+
 // The bundled guessing chain over a spray of four institutions' accounts (three guesses each,
 // under every account's lockout), as the API emits it: each failure concerns its account's
 // institution, and the one guessing is nobody's.
