@@ -1,6 +1,7 @@
 #include "http/webhook_sender.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/crypto.h"
 #include "http/client.h"
@@ -9,6 +10,14 @@ namespace rampart::http {
 
 std::string WebhookSignature(std::string_view secret, std::string_view body) {
   return "sha256=" + crypto::HmacSha256Hex(secret, body);
+}
+
+std::string WebhookTimedSignature(std::string_view secret, int64_t unix_seconds,
+                                  std::string_view body) {
+  std::string signed_text = std::to_string(unix_seconds);
+  signed_text.push_back('.');
+  signed_text.append(body);
+  return "sha256=" + crypto::HmacSha256Hex(secret, signed_text);
 }
 
 // --- WebhookPoster -----------------------------------------------------------------------------
@@ -76,11 +85,19 @@ Status WebhookPoster::Once(const std::string& body, const std::string& signature
     if (!c.ok()) return c.status();
     client_ = std::move(c).value();
   }
-  auto r = client_->Send("POST", target_,
-                         {{"content-type", "application/json"},
-                          {std::string(kSignatureHeader), signature},
-                          {"user-agent", options_.user_agent}},
-                         body);
+  // Each attempt is timed when it leaves: a retry after a minute's backoff is a fresh request,
+  // not a stale one.
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  auto r = client_->Send(
+      "POST", target_,
+      {{"content-type", "application/json"},
+       {std::string(kSignatureHeader), signature},
+       {std::string(kTimestampHeader), std::to_string(now)},
+       {std::string(kTimedSignatureHeader), WebhookTimedSignature(options_.secret, now, body)},
+       {"user-agent", options_.user_agent}},
+      body);
   if (!r.ok()) return r.status();
   if (r->status < 200 || r->status > 299) {
     return Status::Unavailable("webhook answered " + std::to_string(r->status));

@@ -3,10 +3,14 @@
 // webhook (detect/alert_sinks.h) and the decision webhooks (respond/decision_webhooks.h).
 //
 //   X-Rampart-Signature: sha256=<hex HMAC-SHA256(secret, body)>
+//   X-Rampart-Timestamp: <Unix seconds when this attempt was sent>
+//   X-Rampart-Timed-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
 //
 // A receiver recomputes the HMAC over the raw body it read (before any JSON parsing) and compares
-// in constant time. The body itself carries an id (for deduplicating retries) and a timestamp
-// (to refuse replays); which fields those are is the caller's format.
+// in constant time. The body itself carries an id (for deduplicating retries). The timed
+// signature binds the send time to the body, so a receiver that checks it can refuse a captured
+// request replayed later (say, older than five minutes) even when the body holds no time of its
+// own; the body-only signature stays for receivers written against it.
 //
 // Two layers: WebhookPoster delivers one body on the calling thread (retries inside), and
 // WebhookSender puts a bounded queue and its own thread in front of a poster, so the caller never
@@ -39,9 +43,14 @@ namespace rampart::http {
 class HttpClient;
 
 inline constexpr std::string_view kSignatureHeader = "x-rampart-signature";
+inline constexpr std::string_view kTimestampHeader = "x-rampart-timestamp";
+inline constexpr std::string_view kTimedSignatureHeader = "x-rampart-timed-signature";
 
 // "sha256=" followed by the lower-case hex HMAC-SHA256 of `body` under `secret`.
 std::string WebhookSignature(std::string_view secret, std::string_view body);
+// The same over "<unix_seconds>." followed by the body.
+std::string WebhookTimedSignature(std::string_view secret, int64_t unix_seconds,
+                                  std::string_view body);
 
 struct WebhookOptions {
   std::string url;               // "https://host:port/path" or "http://host:port/path"

@@ -5,6 +5,8 @@
 #include "http/webhook_sender.h"
 
 #include <gtest/gtest.h>
+#include <chrono>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -70,6 +72,22 @@ TEST_F(WebhookSenderTest, SignatureVerifiesWithTheSecretOverTheExactBody) {
   EXPECT_FALSE(WebhookReceiver::SignedWith(kSecret, tampered)) << "one byte more breaks it";
   EXPECT_EQ(WebhookSignature(kSecret, got[0].body), got[0].signature);
   EXPECT_EQ((*sender)->stats().delivered, 1u);
+  // The timed signature binds the send time to the body: a receiver refuses a stale replay, and
+  // moving the time (or the body) breaks it.
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  ASSERT_FALSE(got[0].timestamp.empty());
+  const int64_t sent = std::stoll(got[0].timestamp);
+  EXPECT_LE(sent, now);
+  EXPECT_GE(sent, now - 60);
+  EXPECT_TRUE(WebhookReceiver::TimedSignedWith(kSecret, got[0]));
+  EXPECT_EQ(WebhookTimedSignature(kSecret, sent, got[0].body), got[0].timed_signature);
+  WebhookReceiver::Delivery replayed = got[0];
+  replayed.timestamp = std::to_string(sent + 3600);
+  EXPECT_FALSE(WebhookReceiver::TimedSignedWith(kSecret, replayed)) << "a later time is refused";
+  EXPECT_FALSE(WebhookReceiver::TimedSignedWith(kSecret, tampered));
+  EXPECT_FALSE(WebhookReceiver::TimedSignedWith("another-secret", got[0]));
 }
 
 TEST_F(WebhookSenderTest, RetriesAfterServerErrorsThenSucceeds) {
@@ -87,7 +105,9 @@ TEST_F(WebhookSenderTest, RetriesAfterServerErrorsThenSucceeds) {
   for (const auto& d : got) {
     EXPECT_EQ(d.body, Body(1)) << "a retry sends the same body (same id)";
     EXPECT_TRUE(WebhookReceiver::SignedWith(kSecret, d));
+    EXPECT_TRUE(WebhookReceiver::TimedSignedWith(kSecret, d)) << "each attempt timed as sent";
   }
+  EXPECT_LE(std::stoll(got[0].timestamp), std::stoll(got[2].timestamp));
 }
 
 TEST_F(WebhookSenderTest, GivesUpAfterMaxAttemptsAndGoesOnWithTheNextBody) {

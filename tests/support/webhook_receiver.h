@@ -32,6 +32,8 @@ class WebhookReceiver {
     std::string body;
     std::string signature;
     std::string user_agent;
+    std::string timestamp;        // X-Rampart-Timestamp
+    std::string timed_signature;  // X-Rampart-Timed-Signature
   };
 
   WebhookReceiver() : server_(Options(), [this](http::Request& req) { return Handle(req); }) {}
@@ -93,6 +95,14 @@ class WebhookReceiver {
     return crypto::ConstantTimeEqual(d.signature,
                                      "sha256=" + crypto::HmacSha256Hex(secret, d.body));
   }
+  // True when the timed signature is "sha256=" + HMAC-SHA256(secret, timestamp + "." + body),
+  // recomputed here as a receiver would.
+  static bool TimedSignedWith(const std::string& secret, const Delivery& d) {
+    return !d.timestamp.empty() &&
+           crypto::ConstantTimeEqual(
+               d.timed_signature,
+               "sha256=" + crypto::HmacSha256Hex(secret, d.timestamp + "." + d.body));
+  }
 
  private:
   static http::ServerOptions Options() {
@@ -107,7 +117,9 @@ class WebhookReceiver {
   http::Response Handle(http::Request& req) {
     std::unique_lock<std::mutex> lock(mu_);
     deliveries_.push_back({req.target, req.body, std::string(req.Header("x-rampart-signature")),
-                           std::string(req.Header("user-agent"))});
+                           std::string(req.Header("user-agent")),
+                           std::string(req.Header("x-rampart-timestamp")),
+                           std::string(req.Header("x-rampart-timed-signature"))});
     cv_.wait(lock, [&] { return gate_open_; });
     int status = otherwise_;
     if (!script_.empty()) {
