@@ -55,7 +55,7 @@ std::string FormatSyslog5424(const core::Alert& alert, const std::string& json,
 struct WebhookOptions {
   std::string url;       // "https://host:port/path" or "http://..."
   std::string ca_file;   // PEM CA to pin for https
-  std::string secret;    // HMAC key; the body is signed as X-Rampart-Signature: sha256=<hex>
+  std::string secret;    // HMAC key: X-Rampart-Signature and -Timed-Signature (webhook_sender.h)
   int max_attempts = 5;  // first try included
   int initial_backoff_ms = 500;  // doubled after each failure
   int timeout_ms = 5000;

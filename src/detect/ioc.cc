@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "common/text.h"
+#include "core/alert.h"
 #include "detect/log_parser.h"
 
 namespace rampart::detect {
@@ -289,17 +290,6 @@ IocStore::~IocStore() = default;
 
 namespace {
 
-// Severities from least to most severe, as alerts name them.
-constexpr std::array<std::string_view, 5> kIocSeverities = {"informational", "low", "medium",
-                                                            "high", "critical"};
-
-int IocSeverityRank(std::string_view severity) {
-  for (size_t i = 0; i < kIocSeverities.size(); ++i) {
-    if (kIocSeverities[i] == severity) return static_cast<int>(i);
-  }
-  return -1;
-}
-
 // Adds a technique id once, keeping the order the feed named them in.
 void AddTechnique(std::string_view id, std::vector<std::string>* attack) {
   if (std::find(attack->begin(), attack->end(), id) == attack->end()) attack->emplace_back(id);
@@ -329,7 +319,9 @@ void IocStore::Upsert(uint32_t* slot, bool fresh, Ioc ioc) {
   old.source = std::move(ioc.source);
   // Two feeds naming one indicator: the alert is as bad as the worse says, with every
   // technique either gives.
-  if (IocSeverityRank(ioc.severity) > IocSeverityRank(old.severity)) old.severity = ioc.severity;
+  if (core::SeverityRank(ioc.severity) > core::SeverityRank(old.severity)) {
+    old.severity = ioc.severity;
+  }
   for (const std::string& t : ioc.attack) AddTechnique(t, &old.attack);
 }
 
@@ -337,7 +329,7 @@ Status IocStore::Add(IocType type, std::string_view value, std::string_view sour
                      int64_t expires_millis, const IocContext& context) {
   Ioc ioc{type, "", std::string(source), expires_millis, "high", {}};
   if (!context.severity.empty()) {
-    if (IocSeverityRank(context.severity) < 0) {
+    if (!core::IsAlertSeverity(context.severity)) {
       return Status::InvalidArgument(
           "severity '" + TerminalSafe(std::string_view(context.severity).substr(0, 40)) +
           "' is not critical, high, medium, low or informational");
@@ -346,7 +338,7 @@ Status IocStore::Add(IocType type, std::string_view value, std::string_view sour
   }
   for (const std::string& t : context.attack) {
     if (!IsAttackTechniqueId(t)) {
-      return Status::InvalidArgument("'" + TerminalSafe(std::string_view(t).substr(0, 40)) +
+      return Status::InvalidArgument("attack '" + TerminalSafe(std::string_view(t).substr(0, 40)) +
                                      "' is not an ATT&CK technique id (T1190, T1059.004)");
     }
     AddTechnique(t, &ioc.attack);
@@ -776,12 +768,26 @@ void IocStore::MatchEmbeddedIn(std::string_view text, Field field, int64_t now_m
     while (end < text.size() && v6_byte(text[end])) colons += text[end++] == ':';
     std::string_view run = text.substr(i, end - i);
     i = end;
-    // Bytes a sentence puts after an address ("from 2001:db8::5: error", "... 2001:db8::5.").
+    // Bytes a sentence puts around an address ("from 2001:db8::5: error", "... 2001:db8::5.",
+    // "ip:2001:db8::5"); a "::" at either end is the address's own.
     while (!run.empty() && run.back() == '.') run.remove_suffix(1);
+    while (!run.empty() && run.front() == '.') run.remove_prefix(1);
     if (run.size() >= 2 && run.back() == ':' && run[run.size() - 2] != ':') run.remove_suffix(1);
-    // 39 bytes is the longest IPv6 text; 45 with an IPv4 tail.
-    if (colons < 2 || run.size() > 45) continue;
-    if (auto ip = ParseIp(run); ip && !ip->v4) add(FindIp(*ip, now_millis));
+    if (run.size() >= 2 && run.front() == ':' && run[1] != ':') run.remove_prefix(1);
+    // 39 bytes is the longest IPv6 text; 45 with an IPv4 tail; 6 more for a ":port".
+    if (colons < 2 || run.size() > 51) continue;
+    auto ip = ParseIp(run);
+    if (!ip) {
+      // Apache's "[client 2001:db8::5:51234]": the port written after the address without
+      // brackets. (A port of four digits or fewer reads as an address's last group.)
+      const size_t last = run.rfind(':');
+      if (last != std::string_view::npos && last + 1 < run.size() &&
+          std::all_of(run.begin() + static_cast<ptrdiff_t>(last) + 1, run.end(),
+                      [](char c) { return c >= '0' && c <= '9'; })) {
+        ip = ParseIp(run.substr(0, last));
+      }
+    }
+    if (ip && !ip->v4) add(FindIp(*ip, now_millis));
   }
 }
 
@@ -975,30 +981,54 @@ Result<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view
 }
 
 // The ATT&CK techniques of each indicator of the bundle: the attack-patterns it "indicates"
-// (relationship objects), by their mitre-attack external id. Not revoked relationships only.
+// (relationship objects), by their external id in an ATT&CK matrix (enterprise, mobile, ICS).
+// Of several versions of one relationship only the latest `modified` counts, as for
+// indicators, so that a later revocation wins; a revoked one names nothing.
 std::unordered_map<std::string, IocContext> StixIndicatorContexts(
     const std::vector<const nlohmann::json*>& objects) {
   std::unordered_map<std::string, std::string> techniques;  // attack-pattern id → T-id
   for (const nlohmann::json* o : objects) {
     if (!o->is_object() || StringOr(*o, "type") != "attack-pattern") continue;
+    const std::string id = StringOr(*o, "id");
     auto refs = o->find("external_references");
-    if (refs == o->end() || !refs->is_array()) continue;
+    if (id.empty() || refs == o->end() || !refs->is_array()) continue;
     for (const auto& r : *refs) {
-      if (!r.is_object() || StringOr(r, "source_name") != "mitre-attack") continue;
+      if (!r.is_object()) continue;
+      const std::string matrix = StringOr(r, "source_name");
+      if (matrix != "mitre-attack" && matrix != "mitre-mobile-attack" &&
+          matrix != "mitre-ics-attack") {
+        continue;
+      }
       std::string t = StringOr(r, "external_id");
-      if (IsAttackTechniqueId(t)) techniques[StringOr(*o, "id")] = t;
+      if (IsAttackTechniqueId(t)) techniques[id] = t;
     }
   }
   std::unordered_map<std::string, IocContext> contexts;
   if (techniques.empty()) return contexts;
+  // Relationship id → its latest version (modified time, object); equal times: the later.
+  std::unordered_map<std::string, std::pair<int64_t, const nlohmann::json*>> latest;
   for (const nlohmann::json* o : objects) {
-    if (!o->is_object() || StringOr(*o, "type") != "relationship" ||
-        StringOr(*o, "relationship_type") != "indicates" || Truthy(*o, "revoked")) {
+    if (!o->is_object() || StringOr(*o, "type") != "relationship") continue;
+    std::string id = StringOr(*o, "id");
+    if (id.empty()) continue;
+    const int64_t modified = JsonTimeMillis(*o, "modified");
+    auto [it, fresh] = latest.try_emplace(std::move(id), modified, o);
+    if (!fresh && modified >= it->second.first) it->second = {modified, o};
+  }
+  for (const auto& [id, version] : latest) {
+    const nlohmann::json& r = *version.second;
+    const std::string indicator = StringOr(r, "source_ref");
+    if (indicator.empty() || StringOr(r, "relationship_type") != "indicates" ||
+        Truthy(r, "revoked")) {
       continue;
     }
-    auto t = techniques.find(StringOr(*o, "target_ref"));
-    if (t == techniques.end()) continue;
-    AddTechnique(t->second, &contexts[StringOr(*o, "source_ref")].attack);
+    auto t = techniques.find(StringOr(r, "target_ref"));
+    if (t != techniques.end()) AddTechnique(t->second, &contexts[indicator].attack);
+  }
+  // (The map's order is not the file's: each indicator's techniques are sorted, so that an
+  // alert names them the same way on every load.)
+  for (auto& [indicator, context] : contexts) {
+    std::sort(context.attack.begin(), context.attack.end());
   }
   return contexts;
 }
@@ -1052,7 +1082,8 @@ void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_
 // 'misp-galaxy:mitre-attack-pattern="Exploit Public-Facing Application - T1190"'. Only tags
 // of an attack-pattern galaxy are read, so that another tag's "T1234" is not taken for one.
 void AddTechniquesOfTag(std::string_view name, std::vector<std::string>* attack) {
-  std::string lower = AsciiLower(name.substr(0, 512));
+  // The namespace and predicate (before '=') say which galaxy; the value names the technique.
+  std::string lower = AsciiLower(name.substr(0, std::min<size_t>(name.find('='), 512)));
   if (lower.find("attack-pattern") == std::string::npos) return;
   auto alnum = [](char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -1063,6 +1094,11 @@ void AddTechniquesOfTag(std::string_view name, std::vector<std::string>* attack)
     size_t len = i + 9 <= text.size() && IsAttackTechniqueId(text.substr(i, 9)) ? 9 : 5;
     std::string_view id = text.substr(i, len);
     if (!IsAttackTechniqueId(id) || (i + len < text.size() && alnum(text[i + len]))) continue;
+    // "T1059.00" (cut, or malformed) is not its parent technique.
+    if (len == 5 && i + 6 < text.size() && text[i + 5] == '.' && text[i + 6] >= '0' &&
+        text[i + 6] <= '9') {
+      continue;
+    }
     AddTechnique(id, attack);
   }
 }
@@ -1111,8 +1147,8 @@ void ImportMispAttribute(const nlohmann::json& a, const std::string& label,
                          const IocContext& event_context, IocStore* store, ImportReport* report) {
   if (!a.is_object()) return;
   if (Truthy(a, "deleted")) return;
-  if (!Truthy(a, "to_ids")) {  // MISP's own "not for detection" flag
-    report->Skip("MISP attribute not marked for detection (to_ids false)");
+  if (!Truthy(a, "to_ids")) {  // MISP's own "not for detection" flag (false or absent)
+    report->Skip("MISP attribute not marked for detection (to_ids not true)");
     return;
   }
   IocContext context = event_context;
@@ -1338,6 +1374,7 @@ Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, i
   ImportReport report;
   std::vector<std::string> cols;
   size_t line_no = 0;
+  size_t severity_column = std::string::npos, attack_column = std::string::npos;
   while (!text.empty()) {
     size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
@@ -1349,7 +1386,16 @@ Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, i
       report.Skip("malformed CSV line", line_no);
       continue;
     }
-    if (line_no == 1 && AsciiLower(cols[0]) == "type") continue;
+    if (line_no == 1 && AsciiLower(cols[0]) == "type") {
+      // Severity and techniques are read only from columns the header names: a feed that put
+      // something else after the expiry (a comment, a confidence score) reads as it always did.
+      for (size_t c = 4; c < cols.size(); ++c) {
+        const std::string name = AsciiLower(cols[c]);
+        if (name == "severity") severity_column = c;
+        if (name == "attack") attack_column = c;
+      }
+      continue;
+    }
     IocType type;
     if (!CsvType(cols[0], &type)) {
       report.Skip("CSV type '" + Printable(cols[0], 40) + "' is not supported", line_no);
@@ -1377,13 +1423,17 @@ Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, i
       }
     }
     IocContext context;
-    if (cols.size() > 4) context.severity = AsciiLower(cols[4]);
-    if (cols.size() > 5) {
-      // Technique ids separated by ';' or spaces ("T1190;T1059.004").
-      std::string_view ids = cols[5];
+    if (severity_column < cols.size()) context.severity = AsciiLower(cols[severity_column]);
+    if (attack_column < cols.size()) {
+      // Technique ids separated by ';', ',', spaces or tabs ("T1190;T1059.004"), any case.
+      std::string_view ids = cols[attack_column];
       while (!ids.empty()) {
-        size_t end = ids.find_first_of("; ");
-        if (std::string_view id = ids.substr(0, end); !id.empty()) context.attack.emplace_back(id);
+        size_t end = ids.find_first_of("; ,\t");
+        if (std::string_view id = ids.substr(0, end); !id.empty()) {
+          std::string upper(id);
+          for (char& ch : upper) ch = (ch >= 'a' && ch <= 'z') ? static_cast<char>(ch - 32) : ch;
+          context.attack.push_back(std::move(upper));
+        }
         ids = end == std::string_view::npos ? std::string_view() : ids.substr(end + 1);
       }
     }

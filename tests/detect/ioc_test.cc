@@ -175,6 +175,8 @@ TEST(IocStoreTest, IndicatorsWrittenInsideAPayloadOrAMessage) {
   EXPECT_TRUE(v6_found("fetch http://[2001:db8:bad:1::9]:8080/x.sh failed"));
   EXPECT_TRUE(v6_found("peer 2001:DB8:BAD:0:0:0:0:7: connection reset"));
   EXPECT_TRUE(v6_found("last seen from 2001:db8:bad::77."));
+  EXPECT_TRUE(v6_found("[client 2001:db8:bad::5:51234] AH01630: client denied"));
+  EXPECT_TRUE(v6_found("peer ip:2001:db8:bad::8 refused"));
   EXPECT_FALSE(v6_found("at 10:23:45 from 00:1a:2b:3c:4d:5e"));
   EXPECT_FALSE(v6_found("Failed password for root from 2001:db8:beef::5 port 22"));
   EXPECT_FALSE(v6_found("Failed password for root from 2001:db8:bad::5::6 port 22"));
@@ -524,7 +526,7 @@ TEST(IocImportTest, MispEvent) {
   // The regkey, and the attribute MISP marks as not for detection: counted, with its reason,
   // so that an analyst comparing with the event sees where each attribute went.
   EXPECT_EQ(r->skipped, 2u);
-  EXPECT_EQ(r->reasons.count("MISP attribute not marked for detection (to_ids false)"), 1u);
+  EXPECT_EQ(r->reasons.count("MISP attribute not marked for detection (to_ids not true)"), 1u);
   EXPECT_NE(store.FindIp(Ip("203.0.113.66"), kNow), nullptr);
   EXPECT_NE(store.FindIp(Ip("198.51.100.9"), kNow), nullptr);
   EXPECT_EQ(store.FindDomain("c2.example", kNow), nullptr) << "to_ids false";
@@ -542,7 +544,9 @@ TEST(IocImportTest, MispEvent) {
 TEST(IocImportTest, FeedsGiveSeverityAndTechniques) {
   constexpr std::string_view kMisp = R"({"Event": {"uuid": "ev-2", "threat_level_id": "2",
     "Tag": [{"name": "misp-galaxy:mitre-attack-pattern=\"Exploit Public-Facing Application - T1190\""},
-            {"name": "tlp:amber"}, {"name": "campaign:T1234-not-a-technique"}],
+            {"name": "tlp:amber"}, {"name": "campaign:T1234-not-a-technique"},
+            {"name": "campaign=\"attack-pattern T1005\""},
+            {"name": "misp-galaxy:mitre-attack-pattern=\"T1059.0041 T10590 xT1190 T1098.00\""}],
     "Galaxy": [{"type": "mitre-attack-pattern", "GalaxyCluster": [
       {"value": "Unix Shell - T1059.004", "meta": {"external_id": ["T1059.004"]}}]}],
     "Attribute": [
@@ -576,7 +580,13 @@ TEST(IocImportTest, FeedsGiveSeverityAndTechniques) {
     {"type": "relationship", "id": "relationship--2", "relationship_type": "indicates",
      "source_ref": "indicator--a", "target_ref": "attack-pattern--y", "revoked": true},
     {"type": "relationship", "id": "relationship--3", "relationship_type": "related-to",
-     "source_ref": "indicator--b", "target_ref": "attack-pattern--x"}]})";
+     "source_ref": "indicator--b", "target_ref": "attack-pattern--x"},
+    {"type": "relationship", "id": "relationship--4", "relationship_type": "indicates",
+     "modified": "2026-01-01T00:00:00Z", "source_ref": "indicator--b", "target_ref": "attack-pattern--y"},
+    {"type": "relationship", "id": "relationship--4", "relationship_type": "indicates", "revoked": true,
+     "modified": "2026-01-02T00:00:00Z", "source_ref": "indicator--b", "target_ref": "attack-pattern--y"},
+    {"type": "relationship", "id": "relationship--5", "relationship_type": "indicates",
+     "target_ref": "attack-pattern--x"}]})";
   auto stix = ImportStix(kStix, "stix.json", kNow, &store);
   ASSERT_TRUE(stix.ok()) << stix.status().ToString();
   const Ioc* a = store.FindIp(Ip("198.51.100.40"), kNow);
@@ -585,11 +595,12 @@ TEST(IocImportTest, FeedsGiveSeverityAndTechniques) {
   EXPECT_EQ(a->attack, (std::vector<std::string>{"T1190"}));
   const Ioc* b = store.FindDomain("untagged.example", kNow);
   ASSERT_NE(b, nullptr);
-  EXPECT_TRUE(b->attack.empty()) << "only 'indicates' names what an indicator stands for";
+  EXPECT_TRUE(b->attack.empty())
+      << "only 'indicates' names what an indicator stands for, and a later revocation wins";
 
   constexpr std::string_view kCsv =
       "type,value,source,expiry,severity,attack\n"
-      "ip,192.0.2.50,cert-eu,,Critical,T1190;T1059.004\n"
+      "ip,192.0.2.50,cert-eu,,Critical,t1190;T1059.004\n"
       "ip,192.0.2.51,cert-eu,,urgent,\n"
       "ip,192.0.2.52,cert-eu,,,T19\n"
       "ip,192.0.2.53\n";
@@ -603,14 +614,22 @@ TEST(IocImportTest, FeedsGiveSeverityAndTechniques) {
   EXPECT_EQ(c->attack, (std::vector<std::string>{"T1190", "T1059.004"}));
   EXPECT_EQ(store.FindIp(Ip("192.0.2.51"), kNow), nullptr) << "an unknown severity is refused";
   EXPECT_EQ(store.FindIp(Ip("192.0.2.52"), kNow), nullptr) << "so is a malformed technique";
+  ASSERT_NE(store.FindIp(Ip("192.0.2.53"), kNow), nullptr);
   EXPECT_EQ(store.FindIp(Ip("192.0.2.53"), kNow)->severity, "high");
   ASSERT_EQ(csv->first_line.size(), 2u);
+  // Without a header naming them, columns after the expiry are what they always were: ignored.
+  auto plain = ImportCsv("ip,192.0.2.60,feed,,80,see ticket 12\n", "old.csv", kNow, &store);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->added, 1u);
+  ASSERT_NE(store.FindIp(Ip("192.0.2.60"), kNow), nullptr);
+  EXPECT_EQ(store.FindIp(Ip("192.0.2.60"), kNow)->severity, "high");
 
   // One indicator in two feeds: the worse severity, every technique.
   ASSERT_TRUE(store.Add(IocType::kIp, "192.0.2.50", "other", 0, {"low", {"T1005"}}).ok());
   EXPECT_EQ(c->severity, "critical");
   EXPECT_EQ(c->attack, (std::vector<std::string>{"T1190", "T1059.004", "T1005"}));
   ASSERT_TRUE(store.Add(IocType::kIp, "192.0.2.53", "other", 0, {"critical", {}}).ok());
+  ASSERT_NE(store.FindIp(Ip("192.0.2.53"), kNow), nullptr);
   EXPECT_EQ(store.FindIp(Ip("192.0.2.53"), kNow)->severity, "critical");
 }
 
