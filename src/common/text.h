@@ -20,6 +20,12 @@ inline std::string AsciiLower(std::string_view s) {
   return out;
 }
 
+inline std::string AsciiUpper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+  return out;
+}
+
 // Untrusted text (a log line, a feed's value, a rule file's title) as it may be shown on an
 // analyst's terminal: control bytes (C0, DEL, C1), bytes that are not valid UTF-8, invisible
 // format characters (bidirectional overrides, zero-width characters, U+2028/U+2029) and the

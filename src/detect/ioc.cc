@@ -1430,9 +1430,7 @@ Result<ImportReport> ImportCsv(std::string_view text, std::string_view source, i
       while (!ids.empty()) {
         size_t end = ids.find_first_of("; ,\t");
         if (std::string_view id = ids.substr(0, end); !id.empty()) {
-          std::string upper(id);
-          for (char& ch : upper) ch = (ch >= 'a' && ch <= 'z') ? static_cast<char>(ch - 32) : ch;
-          context.attack.push_back(std::move(upper));
+          context.attack.push_back(AsciiUpper(id));
         }
         ids = end == std::string_view::npos ? std::string_view() : ids.substr(end + 1);
       }
