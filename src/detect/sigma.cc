@@ -26,6 +26,7 @@
 #include "common/ip.h"
 #include "common/yaml_quotes.h"
 #include "detect/class_sequence.h"
+#include "detect/hex_run_mask.h"
 #include "detect/hs_runtime.h"
 #include "detect/quick_filter.h"
 #include "detect/regex_literals.h"
@@ -1004,6 +1005,13 @@ struct Prefilter {
   // where it lies wholly inside its part. Null when it would not compile (the slots' own
   // databases are scanned then).
   SlotLiterals target_literals;
+  // What a fill of the request target and its parts looks for in their raw values (the
+  // literals of target_literals, and the one-byte literals and the exact values of those
+  // slots): targets with one masked form get the same marks, so a fill can take them from
+  // another target of that form (RuleMatcher's shape memo). Not ready when target_literals is
+  // null or one of them is all hex digits.
+  HexRunMask target_mask;
+  bool target_mask_ready = false;
   // `re` matchers, which have no literal to stand for them: scanned as they are, per slot,
   // over that slot's values (skipped when every value is shorter than min_width). Pattern id
   // is the matcher id. (Glob-made matchers whose literal is too short to scan for are here
@@ -1388,6 +1396,34 @@ bool CompileLiterals(const LiteralMap& literals, Prefilter::SlotLiterals* out) {
   return out->db != nullptr;
 }
 
+// The bytes a pattern of LiteralPattern's or LongestLiteralRun's form stands for (letters,
+// digits and '_' as they are, every other byte as \xNN: see AppendLiteral). False for
+// anything else.
+bool LiteralBytes(std::string_view pattern, std::string* out) {
+  auto nibble = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  out->clear();
+  for (size_t i = 0; i < pattern.size();) {
+    if (pattern[i] == '\\') {
+      if (i + 4 > pattern.size() || pattern[i + 1] != 'x' || nibble(pattern[i + 2]) < 0 ||
+          nibble(pattern[i + 3]) < 0) {
+        return false;
+      }
+      out->push_back(static_cast<char>(nibble(pattern[i + 2]) * 16 + nibble(pattern[i + 3])));
+      i += 4;
+    } else if (std::isalnum(static_cast<unsigned char>(pattern[i])) || pattern[i] == '_') {
+      out->push_back(pattern[i++]);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Builds the prefilter. Leaves it not ready (every event then takes the per-field scans) when
 // a database does not compile; the per-slot databases compiled the same or harder patterns, so
 // that does not happen in practice.
@@ -1490,6 +1526,36 @@ void BuildPrefilter(const std::vector<MatcherDef>& matchers, const std::vector<C
       add(kTargetPartFields[i], static_cast<uint8_t>(i + 1));
     }
     if (!target.empty()) CompileLiterals(target, &pf->target_literals);
+    if (pf->target_literals.db) {
+      bool ok = true;
+      std::string bytes;
+      for (const auto& [key, uses] : target) {
+        if (!LiteralBytes(key.first, &bytes)) {
+          ok = false;
+          break;
+        }
+        pf->target_mask.AddLiteral(bytes);
+      }
+      auto target_slot = [](size_t slot) {
+        return slot == static_cast<size_t>(Field::kUrlOriginal) ||
+               std::find(kTargetPartFields.begin(), kTargetPartFields.end(),
+                         static_cast<Field>(slot)) != kTargetPartFields.end();
+      };
+      for (size_t slot = 0; slot < kFieldCount; ++slot) {
+        if (!target_slot(slot)) continue;
+        for (const Prefilter::ShortLiteral& lit : pf->short_literals[slot]) {
+          pf->target_mask.AddLiteral(lit.text);
+        }
+      }
+      // An exact value is an occurrence of the whole part. (The empty one only asks for a
+      // length, which masking keeps.)
+      for (const MatcherDef& def : matchers) {
+        if (def.kind == MatcherKind::kExact && target_slot(def.slot) && !def.pattern.empty()) {
+          pf->target_mask.AddLiteral(def.pattern);
+        }
+      }
+      pf->target_mask_ready = ok && pf->target_mask.usable();
+    }
   }
   std::vector<const char*> exprs;
   std::vector<unsigned> flags;
@@ -1869,7 +1935,13 @@ struct RuleMatcher::Impl {
   static constexpr std::array<Field, 3> kContextFields = {
       Field::kHttpRequestMethod, Field::kHttpResponseStatusCode, Field::kDestinationDomain};
   static constexpr size_t kContextMemo = kSlotCount;
-  std::array<MemoTable, kSlotCount + 1> memo;
+  // Request targets by their masked form (Prefilter::target_mask), looked up when a target is
+  // not remembered itself: signed download links, each seen once, share the marks of their
+  // app's form instead of each taking a literal scan. Its entries' `re` findings are never
+  // used: those depend on the value itself.
+  static constexpr size_t kShapeMemo = kSlotCount + 1;
+  std::array<MemoTable, kSlotCount + 2> memo;
+  std::array<char, kMaxMemoValue> shape_buffer{};
   SlotMask context_slots = 0;
   // A slot whose values rarely repeat (ids, times) gains nothing from the memo but pays its
   // hashing and copying: after kMemoProbe lookups with fewer than 1 in 8 hits, the slot
@@ -1878,7 +1950,7 @@ struct RuleMatcher::Impl {
   struct MemoStats {
     uint32_t lookups = 0, hits = 0, bypass = 0;
   };
-  std::array<MemoStats, kSlotCount + 1> memo_stats{};
+  std::array<MemoStats, kSlotCount + 2> memo_stats{};
   // A fill's marks: collected, then turned into clauses and broad matchers.
   std::vector<uint32_t> fill_marks, fill_clauses, fill_broad;
   std::vector<uint32_t> clause_fill_stamp;  // per clause: fill_epoch when last added
@@ -1917,6 +1989,7 @@ struct RuleMatcher::Impl {
   const TargetParts* target_parts = nullptr;  // while target_literals is scanned
   uint64_t events = 0;
   uint64_t full_scans = 0;
+  uint64_t shape_hits = 0;
   // Prefilter state: per clause and per rule, the epoch when last marked.
   uint32_t pf_epoch = 0;
   bool possible = false;
@@ -2618,10 +2691,22 @@ struct RuleMatcher::Impl {
     auto f = static_cast<Field>(slot);
     std::string_view raw = e.Get(f);
     bool has_decoded = e.HasDistinctDecoded(f);
-    BeginFill();
     // With the parts inside the target, one scan of it stands for the raw values' literal
     // scans of all of them (their decoded values, when distinct, are scanned on their own).
     bool together = parts != nullptr && rs.prefilter.target_literals.db != nullptr;
+    Probed shape;
+    std::string_view shape_key;
+    if (together && MaskedTarget(e, raw)) {
+      shape_key = std::string_view(shape_buffer.data(), raw.size());
+      MemoMarks found;
+      shape = Probe(kShapeMemo, shape_key, false, parts, &found);
+      if (shape.hit) {
+        ++shape_hits;
+        TakeShape(p, raw, parts, found, out);
+        return true;
+      }
+    }
+    BeginFill();
     bool ok = CollectSlot(slot, raw, has_decoded ? e.Decoded(f) : std::string_view(), has_decoded,
                           ResolvedForm(e, slot), /*raw_literals=*/!together);
     for (size_t i = 0; ok && parts != nullptr && i < kTargetPartFields.size(); ++i) {
@@ -2640,7 +2725,41 @@ struct RuleMatcher::Impl {
       target_parts = nullptr;
       ok = rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
     }
-    return EndFill(p, raw, has_decoded, parts, ok, out);
+    return EndFill(p, raw, has_decoded, parts, ok, out, shape, shape_key);
+  }
+
+  // Whether the shape memo may stand for this target's fill, with its masked form written to
+  // shape_buffer: only raw values count (a decoded or resolved form is not masked), and a form
+  // that masks nothing is the value itself.
+  bool MaskedTarget(const Event& e, std::string_view raw) {
+    if (!rs.prefilter.target_mask_ready || raw.size() > shape_buffer.size() ||
+        e.HasDistinctResolvedPath()) {
+      return false;
+    }
+    for (Field f : {Field::kUrlOriginal, Field::kUrlPath, Field::kUrlQuery, Field::kUrlExtension}) {
+      if (e.HasDistinctDecoded(f)) return false;
+    }
+    // A log whose targets share no form bypasses the lookup as a slot does (see MemoStats),
+    // and then skips the masking too.
+    if (MemoStats& stats = memo_stats[kShapeMemo]; stats.bypass > 0) {
+      --stats.bypass;
+      return false;
+    }
+    return rs.prefilter.target_mask.Mask(raw, shape_buffer.data());
+  }
+
+  // A target whose masked form was remembered: its marks, kept in the target's own way when
+  // the probe gave one (so that the value's next sighting finds them there, and its `re`
+  // findings are kept with it), else for this event only.
+  void TakeShape(const Probed& p, std::string_view raw, const TargetParts* parts,
+                 const MemoMarks& found, MemoMarks* out) {
+    if (p.way == nullptr) {
+      *out = found;
+      out->entry = nullptr;
+      return;
+    }
+    Store(p, raw, false, parts, found.gates, found.clauses, found.clause_count, found.broad,
+          found.broad_count, out);
   }
 
   [[gnu::noinline]] bool FillContext(const Probed& p, std::string_view key, const Event& e,
@@ -2653,7 +2772,7 @@ struct RuleMatcher::Impl {
       ok =
           CollectSlot(slot, e.Get(f), e.Decoded(f), e.HasDistinctDecoded(f), ResolvedForm(e, slot));
     }
-    return EndFill(p, key, false, nullptr, ok, out);
+    return EndFill(p, key, false, nullptr, ok, out, Probed{}, std::string_view());
   }
 
   void BeginFill() {
@@ -2665,7 +2784,7 @@ struct RuleMatcher::Impl {
   // The fill's marks into *out, and into the probed way when there is one. A way changes only
   // here, once its block is whole, so a fill cut short (an error, a throw) leaves it as it was.
   bool EndFill(const Probed& p, std::string_view key, bool has_decoded, const TargetParts* parts,
-               bool ok, MemoMarks* out) {
+               bool ok, MemoMarks* out, const Probed& shape, std::string_view shape_key) {
     collecting = nullptr;
     if (!ok) return false;
     const Prefilter& pf = rs.prefilter;
@@ -2686,16 +2805,30 @@ struct RuleMatcher::Impl {
     }
     auto clauses = static_cast<uint32_t>(fill_clauses.size());
     auto broad = static_cast<uint32_t>(fill_broad.size());
+    if (shape.way != nullptr) {
+      MemoMarks unused;
+      Store(shape, shape_key, false, parts, collected_gates, fill_clauses.data(), clauses,
+            fill_broad.data(), broad, &unused);
+    }
     if (p.way == nullptr) {
       *out = {fill_clauses.data(), fill_broad.data(), clauses, broad, collected_gates, nullptr};
       return true;
     }
+    Store(p, key, has_decoded, parts, collected_gates, fill_clauses.data(), clauses,
+          fill_broad.data(), broad, out);
+    return true;
+  }
+
+  // Writes a way and its block (the marks are copied, so they may come from another block).
+  void Store(const Probed& p, std::string_view key, bool has_decoded, const TargetParts* parts,
+             SlotMask gates, const uint32_t* clause_marks, uint32_t clauses,
+             const uint32_t* broad_marks, uint32_t broad, MemoMarks* out) {
     MemoEntry& entry = *p.entry;
     size_t key_words = KeyWords(key.size());
     size_t parts_words = parts != nullptr ? TargetParts::kWords : 0;
     entry.block.resize(kBlockHeaderWords + parts_words + key_words + clauses + broad);
     uint32_t* at = entry.block.data();
-    std::memcpy(at, &collected_gates, sizeof(collected_gates));
+    std::memcpy(at, &gates, sizeof(gates));
     at += kBlockHeaderWords;
     if (parts != nullptr) parts->Pack(at);
     at += parts_words;
@@ -2704,8 +2837,8 @@ struct RuleMatcher::Impl {
       std::memcpy(at, key.data(), key.size());
     }
     at += key_words;
-    std::copy(fill_clauses.begin(), fill_clauses.end(), at);
-    std::copy(fill_broad.begin(), fill_broad.end(), at + clauses);
+    std::copy(clause_marks, clause_marks + clauses, at);
+    std::copy(broad_marks, broad_marks + broad, at + clauses);
     entry.regex_done = 0;
     entry.regex_marks.clear();
     *p.way = {p.hash,
@@ -2715,8 +2848,7 @@ struct RuleMatcher::Impl {
               static_cast<uint16_t>(key.size()),
               static_cast<uint8_t>(MemoWay::kFilled | (has_decoded ? MemoWay::kHasDecoded : 0) |
                                    (parts != nullptr ? MemoWay::kWithParts : 0))};
-    *out = {at, at + clauses, clauses, broad, collected_gates, &entry};
-    return true;
+    *out = {at, at + clauses, clauses, broad, gates, &entry};
   }
 
   // Every check of the slot over its raw, decoded and resolved value (but the literal scan of
@@ -2925,6 +3057,9 @@ uint64_t RuleMatcher::events() const {
 }
 uint64_t RuleMatcher::full_scans() const {
   return impl_->full_scans;
+}
+uint64_t RuleMatcher::shape_hits() const {
+  return impl_->shape_hits;
 }
 
 }  // namespace rampart::detect

@@ -152,6 +152,9 @@ class RuleMatcher {
   // Events matched so far, and how many of them needed the per-field scans.
   uint64_t events() const;
   uint64_t full_scans() const;
+  // Request targets not remembered themselves whose marks came from another target of the
+  // same masked form (signed download links), instead of a literal scan.
+  uint64_t shape_hits() const;
 
  private:
   struct Impl;

@@ -286,6 +286,74 @@ TEST(PrefilterTest, RememberedValuesMatchAsFreshOnes) {
   EXPECT_LT(fast.full_scans(), fast.events());
 }
 
+// Request targets that differ only in runs of hex digits share the marks of their masked form
+// (HexRunMask). Rules here put literals, exact values and an `re` gate right at and across
+// such runs, in the target and in its parts, and the targets plant their pieces there now and
+// then, so that a mask that wrote over a byte some literal can reach would show as a
+// difference from exhaustive matching.
+TEST(PrefilterTest, TargetsOfOneMaskedFormMatchAsExhaustively) {
+  auto rules = WebRules({
+      "sel: {'c-uri|contains': 'chat_id=2090761833'}\n  condition: sel",
+      "sel: {'c-uri|contains': 'st=17697'}\n  condition: sel",
+      "sel: {'c-uri|contains': 'k0f53cf964d3'}\n  condition: sel",
+      "sel: {'cs-uri-query|contains': 'h=dead-'}\n  condition: sel",
+      "sel: {'cs-uri-query|contains': '7d2-64'}\n  condition: sel",
+      "sel: {'cs-uri-stem|endswith': '/abc1.ipa'}\n  condition: sel",
+      "sel: {'cs-uri-stem|contains': 'fob/3/1'}\n  condition: sel",
+      "sel: {'cs-uri-query': 'kid=1,st=1234'}\n  condition: sel",
+      "sel: {'cs-uri-extension': 'ipa'}\n  sub: {'c-uri|contains': 'beef.'}\n  condition: sel "
+      "and sub",
+      "sel: {'c-uri|re': ',h=[0-9a-f]*z'}\n  condition: sel",
+  });
+  ASSERT_NE(rules, nullptr);
+  RuleMatcher fast(*rules, MatchMode::kPrefiltered);
+  RuleMatcher full(*rules, MatchMode::kExhaustive);
+  std::mt19937 rng(1125);
+  const std::string hex = "0123456789abcdef";
+  // A run of n hex digits. Its ends, which these rules' literals can reach, come from two
+  // patterns (so that masked forms repeat) and its middle is drawn at random; a third of the
+  // time the run starts with `head`, a third of the time it ends with `tail`, overwritten in
+  // place so that planted and plain runs have one layout and differ only where a literal is.
+  auto run = [&](size_t n, std::string_view head = {}, std::string_view tail = {}) {
+    const char* ends = rng() % 2 ? "17697d2b0c4e6" : "2090761833abc";
+    std::string v;
+    for (size_t i = 0; i < n; ++i)
+      v.push_back(i < 11 || i + 4 >= n ? ends[i % 13] : hex[rng() % 16]);
+    if (!head.empty() && rng() % 3 == 0) v.replace(0, head.size(), head);
+    if (!tail.empty() && rng() % 3 == 0) v.replace(n - tail.size(), tail.size(), tail);
+    return v;
+  };
+  Event ev;
+  size_t matching = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string target;
+    switch (rng() % 3) {
+      case 0:
+        target = "/mifs/c/appstore/fob/3/" + std::to_string(rng() % 3 + 1) +
+                 "/sha256:kid=1,st=" + run(10, "17697") + ",h=" + run(32) + (rng() % 4 ? "" : "z") +
+                 ",et=" + run(10) + "/" + run(8, {}, "7d2") + "-" + run(4, "64") + "-" + run(4) +
+                 "-" + run(12) + ".ipa";
+        break;
+      case 1:
+        target = "/x/chat_id=" + run(14, "2090761833") + ",k" + run(16, "0f53cf964d3") + "/" +
+                 run(4, "abc1") + ".ipa";
+        break;
+      default:
+        target = "/s/" + run(8, {}, "beef") + ".ipa?kid=1,st=" + run(4, "1234") +
+                 "&h=" + run(4, "dead") + "-x" + run(6);
+        break;
+    }
+    std::string line = "10.0.0.1 - - [30/Jan/2026:09:15:00 +0100] \"GET " + target +
+                       " HTTP/1.1\" 200 1 \"-\" \"agent\"";
+    ASSERT_TRUE(ParseAccessLogLine(line, &ev)) << line;
+    matching += MatchesAsExhaustively(&fast, &full, ev, target);
+  }
+  // The forms must have been taken, and the rules must have matched, for the comparison to
+  // mean anything.
+  EXPECT_GT(fast.shape_hits(), 3000u);
+  EXPECT_GT(matching, 1000u);
+}
+
 // The same raw value with its decoded form and without (an in-process event may carry none):
 // the two match differently, in either order, however the memo was filled (a value is found
 // in it from its third sighting on, so each form comes four times).
