@@ -28,9 +28,17 @@ uint64_t LengthBit(size_t length) {
   return uint64_t{1} << (std::min<size_t>(length, 64) - 1);
 }
 
+// A table rather than a comparison: Mask folds four or five bytes per run.
+constexpr std::array<uint8_t, 256> kFolded = [] {
+  std::array<uint8_t, 256> table{};
+  for (size_t b = 0; b < 256; ++b) {
+    table[b] = static_cast<uint8_t>(b >= 'A' && b <= 'Z' ? b | 0x20u : b);
+  }
+  return table;
+}();
+
 uint8_t Fold(char c) {
-  auto b = static_cast<uint8_t>(c);
-  return b >= 'A' && b <= 'Z' ? static_cast<uint8_t>(b | 0x20u) : b;
+  return kFolded[static_cast<uint8_t>(c)];
 }
 
 }  // namespace
