@@ -42,8 +42,9 @@ namespace rampart::detect {
 
 class HexRunMask {
  public:
-  // Registers a literal the texts will be searched for, in any case. An all-hex literal (or an
-  // empty one) makes the mask unusable: it could lie inside a run.
+  // Registers a literal the texts will be searched for, in any case. An all-hex literal makes
+  // the mask unusable (it could lie inside a run), and so does an empty one or one longer than
+  // 65,535 bytes (the tables keep lengths in 16 bits).
   void AddLiteral(std::string_view bytes);
 
   // False once an all-hex or empty literal was added: Mask must not be used.

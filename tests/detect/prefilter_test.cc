@@ -300,7 +300,7 @@ TEST(PrefilterTest, TargetsOfOneMaskedFormMatchAsExhaustively) {
       "sel: {'cs-uri-query|contains': '7d2-64'}\n  condition: sel",
       "sel: {'cs-uri-stem|endswith': '/abc1.ipa'}\n  condition: sel",
       "sel: {'cs-uri-stem|contains': 'fob/3/1'}\n  condition: sel",
-      "sel: {'cs-uri-query': 'kid=1,st=1234'}\n  condition: sel",
+      "sel: {'c-uri-query': 'kid=1,st=1234'}\n  condition: sel",
       "sel: {'cs-uri-extension': 'ipa'}\n  sub: {'c-uri|contains': 'beef.'}\n  condition: sel "
       "and sub",
       "sel: {'c-uri|re': ',h=[0-9a-f]*z'}\n  condition: sel",
@@ -310,6 +310,9 @@ TEST(PrefilterTest, TargetsOfOneMaskedFormMatchAsExhaustively) {
   RuleMatcher full(*rules, MatchMode::kExhaustive);
   std::mt19937 rng(1125);
   const std::string hex = "0123456789abcdef";
+  // A hex digit, now and then an upper-case one (which the case-sensitive `re` below tells
+  // apart, so that a form's `re` findings must not stand for its other targets).
+  auto digit = [&] { return rng() % 40 == 0 ? "ABCDEF"[rng() % 6] : hex[rng() % 16]; };
   // A run of n hex digits. Its ends, which these rules' literals can reach, come from two
   // patterns (so that masked forms repeat) and its middle is drawn at random; a third of the
   // time the run starts with `head`, a third of the time it ends with `tail`, overwritten in
@@ -317,14 +320,15 @@ TEST(PrefilterTest, TargetsOfOneMaskedFormMatchAsExhaustively) {
   auto run = [&](size_t n, std::string_view head = {}, std::string_view tail = {}) {
     const char* ends = rng() % 2 ? "17697d2b0c4e6" : "2090761833abc";
     std::string v;
-    for (size_t i = 0; i < n; ++i)
-      v.push_back(i < 11 || i + 4 >= n ? ends[i % 13] : hex[rng() % 16]);
+    for (size_t i = 0; i < n; ++i) v.push_back(i < 11 || i + 4 >= n ? ends[i % 13] : digit());
     if (!head.empty() && rng() % 3 == 0) v.replace(0, head.size(), head);
     if (!tail.empty() && rng() % 3 == 0) v.replace(n - tail.size(), tail.size(), tail);
     return v;
   };
   Event ev;
   size_t matching = 0;
+  std::vector<uint32_t> hits;
+  std::set<uint32_t> rules_hit;
   for (int i = 0; i < 20000; ++i) {
     std::string target;
     switch (rng() % 3) {
@@ -339,19 +343,26 @@ TEST(PrefilterTest, TargetsOfOneMaskedFormMatchAsExhaustively) {
                  run(4, "abc1") + ".ipa";
         break;
       default:
-        target = "/s/" + run(8, {}, "beef") + ".ipa?kid=1,st=" + run(4, "1234") +
-                 "&h=" + run(4, "dead") + "-x" + run(6);
+        // The query sometimes ends after st, for the exact value.
+        target = "/s/" + run(8, {}, "beef") + ".ipa?kid=1,st=" + run(4, "1234");
+        if (rng() % 2) {
+          target += "&h=" + run(4, "dead") + "-x" + run(6) + "&u=" + run(8, {}, "7d2") + "-" +
+                    run(4, "64");
+        }
         break;
     }
     std::string line = "10.0.0.1 - - [30/Jan/2026:09:15:00 +0100] \"GET " + target +
                        " HTTP/1.1\" 200 1 \"-\" \"agent\"";
     ASSERT_TRUE(ParseAccessLogLine(line, &ev)) << line;
     matching += MatchesAsExhaustively(&fast, &full, ev, target);
+    full.Match(ev, &hits);
+    rules_hit.insert(hits.begin(), hits.end());
   }
-  // The forms must have been taken, and the rules must have matched, for the comparison to
+  // The forms must have been taken, and every rule must have matched, for the comparison to
   // mean anything.
   EXPECT_GT(fast.shape_hits(), 3000u);
   EXPECT_GT(matching, 1000u);
+  EXPECT_EQ(rules_hit.size(), rules->size());
 }
 
 // The same raw value with its decoded form and without (an in-process event may carry none):
