@@ -1050,6 +1050,22 @@ void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_
     report->Skip("indicator past valid_until");
     return;
   }
+  // STIX 2.1 confidence (0 to 100) read on its appendix A "None / Low / Med / High" scale:
+  // 0 none, 1-29 low, 30-69 medium, 70-100 high. Without one the indicator counts as high.
+  IocContext with_confidence = context;
+  if (obj.contains("confidence")) {
+    const nlohmann::json& confidence = obj["confidence"];
+    if (!confidence.is_number_integer() || confidence.get<int64_t>() < 0 ||
+        confidence.get<int64_t>() > 100) {
+      report->Skip("confidence is not an integer from 0 to 100");
+      return;
+    }
+    int64_t value = confidence.get<int64_t>();
+    with_confidence.severity = value == 0   ? "informational"
+                               : value < 30 ? "low"
+                               : value < 70 ? "medium"
+                                            : "high";
+  }
   std::string pattern_type = StringOr(obj, "pattern_type", "stix");
   if (pattern_type != "stix") {
     report->Skip("pattern_type '" + Printable(pattern_type, 40) + "' is not stix");
@@ -1069,7 +1085,7 @@ void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_
       report->Skip("object path '" + Printable(c.path, 80) + "' is not supported");
       continue;
     }
-    Status added = store->Add(type, c.value, label, until, context);
+    Status added = store->Add(type, c.value, label, until, with_confidence);
     if (added.ok()) {
       ++report->added;
     } else {

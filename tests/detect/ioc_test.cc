@@ -598,6 +598,41 @@ TEST(IocImportTest, FeedsGiveSeverityAndTechniques) {
   EXPECT_TRUE(b->attack.empty())
       << "only 'indicates' names what an indicator stands for, and a later revocation wins";
 
+  // A STIX indicator's confidence gives its severity (STIX 2.1 appendix A, None/Low/Med/High);
+  // one that is no integer from 0 to 100 is skipped with its reason.
+  constexpr std::string_view kConfidence = R"({"type": "bundle", "objects": [
+    {"type": "indicator", "id": "indicator--c85", "pattern": "[ipv4-addr:value = '198.51.100.85']", "confidence": 85},
+    {"type": "indicator", "id": "indicator--c70", "pattern": "[ipv4-addr:value = '198.51.100.70']", "confidence": 70},
+    {"type": "indicator", "id": "indicator--c69", "pattern": "[ipv4-addr:value = '198.51.100.69']", "confidence": 69},
+    {"type": "indicator", "id": "indicator--c30", "pattern": "[ipv4-addr:value = '198.51.100.30']", "confidence": 30},
+    {"type": "indicator", "id": "indicator--c29", "pattern": "[ipv4-addr:value = '198.51.100.29']", "confidence": 29},
+    {"type": "indicator", "id": "indicator--c1", "pattern": "[ipv4-addr:value = '198.51.100.1']", "confidence": 1},
+    {"type": "indicator", "id": "indicator--c0", "pattern": "[ipv4-addr:value = '198.51.100.2']", "confidence": 0},
+    {"type": "indicator", "id": "indicator--cs", "pattern": "[ipv4-addr:value = '198.51.100.3']", "confidence": "high"},
+    {"type": "indicator", "id": "indicator--cb", "pattern": "[ipv4-addr:value = '198.51.100.4']", "confidence": 101},
+    {"type": "indicator", "id": "indicator--cf", "pattern": "[ipv4-addr:value = '198.51.100.5']", "confidence": 50.5}]})";
+  IocStore scored;
+  auto confidence = ImportStix(kConfidence, "stix-confidence.json", kNow, &scored);
+  ASSERT_TRUE(confidence.ok()) << confidence.status().ToString();
+  EXPECT_EQ(confidence->added, 7u);
+  EXPECT_EQ(confidence->skipped, 3u);
+  EXPECT_EQ(confidence->reasons["confidence is not an integer from 0 to 100"], 3u);
+  for (const auto& [address, severity] :
+       std::vector<std::pair<const char*, const char*>>{{"198.51.100.85", "high"},
+                                                        {"198.51.100.70", "high"},
+                                                        {"198.51.100.69", "medium"},
+                                                        {"198.51.100.30", "medium"},
+                                                        {"198.51.100.29", "low"},
+                                                        {"198.51.100.1", "low"},
+                                                        {"198.51.100.2", "informational"}}) {
+    const Ioc* scored_ioc = scored.FindIp(Ip(address), kNow);
+    ASSERT_NE(scored_ioc, nullptr) << address;
+    EXPECT_EQ(scored_ioc->severity, severity) << address;
+  }
+  for (const char* skipped : {"198.51.100.3", "198.51.100.4", "198.51.100.5"}) {
+    EXPECT_EQ(scored.FindIp(Ip(skipped), kNow), nullptr) << skipped;
+  }
+
   constexpr std::string_view kCsv =
       "type,value,source,expiry,severity,attack\n"
       "ip,192.0.2.50,cert-eu,,Critical,t1190;T1059.004\n"
