@@ -2696,7 +2696,7 @@ struct RuleMatcher::Impl {
     bool together = parts != nullptr && rs.prefilter.target_literals.db != nullptr;
     Probed shape;
     std::string_view shape_key;
-    if (together && MaskedTarget(e, raw)) {
+    if (together && MaskedTarget(e, raw, has_decoded, *parts)) {
       shape_key = std::string_view(shape_buffer.data(), raw.size());
       MemoMarks found;
       shape = Probe(kShapeMemo, shape_key, false, parts, &found);
@@ -2729,15 +2729,14 @@ struct RuleMatcher::Impl {
   }
 
   // Whether the shape memo may stand for this target's fill, with its masked form written to
-  // shape_buffer: only raw values count (a decoded or resolved form is not masked), and a form
-  // that masks nothing is the value itself.
-  bool MaskedTarget(const Event& e, std::string_view raw) {
-    if (!rs.prefilter.target_mask_ready || raw.size() > shape_buffer.size() ||
-        e.HasDistinctResolvedPath()) {
+  // shape_buffer: only raw values count (a decoded or resolved form is not masked; the parts'
+  // decoded flags are those FindTargetParts read), and a form that masks nothing is the value
+  // itself.
+  bool MaskedTarget(const Event& e, std::string_view raw, bool has_decoded,
+                    const TargetParts& parts) {
+    if (!rs.prefilter.target_mask_ready || raw.size() > shape_buffer.size() || has_decoded ||
+        parts.decoded != 0 || e.HasDistinctResolvedPath()) {
       return false;
-    }
-    for (Field f : {Field::kUrlOriginal, Field::kUrlPath, Field::kUrlQuery, Field::kUrlExtension}) {
-      if (e.HasDistinctDecoded(f)) return false;
     }
     // A log whose targets share no form bypasses the lookup as a slot does (see MemoStats),
     // and then skips the masking too.
