@@ -45,6 +45,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   rampart::detect::CorrelationTracker tracker(linked.rules, 16);
+  // Room for a few notes only, so that the budget is reached.
+  constexpr size_t kNotesPerKey = 3;
+  tracker.KeepCountedNotes(kNotesPerKey, 64);
   rampart::detect::Event ev;
   ev.Set(rampart::detect::Field::kSourceIp, "203.0.113.9");
   ev.Set(rampart::detect::Field::kDestinationIp, "198.51.100.7");
@@ -56,7 +59,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t rule = 0; rule < linked.feeds.size(); ++rule) {
       for (const auto& [index, slot] : linked.feeds[rule]) {
         const rampart::detect::WindowNote note{"fuzz.log:1", now};
-        tracker.OnMatch(index, slot, ev, now, &hits, round % 2 == 0 ? &note : nullptr);
+        const std::string counted = "n" + std::to_string(now);
+        tracker.OnMatch(index, slot, ev, now, &hits, round % 2 == 0 ? &note : nullptr, {}, {},
+                        counted);
         now += 1000;
       }
     }
@@ -73,6 +78,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto& c = linked.rules[hit.correlation];
     if (hit.at_window_end != c.decided_at_window_end()) std::abort();
     if (hit.value < c.threshold || hit.value > c.maximum) std::abort();
+    // Notes only of other events the window counted, within the budget.
+    if (hit.at_window_end && !hit.counted_notes.empty()) std::abort();
+    if (hit.counted_notes.size() > kNotesPerKey) std::abort();
+    if (hit.counted_notes.size() >= static_cast<size_t>(hit.value) && hit.value > 0) std::abort();
+    size_t bytes = 0;
+    for (const auto& n : hit.counted_notes) bytes += n.size();
+    if (bytes > 64) std::abort();
   }
   return 0;
 }

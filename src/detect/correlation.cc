@@ -311,12 +311,31 @@ struct CorrelationTracker::KeyState {
   void Concerns(std::string_view about) {
     if (concerns != about) concerns.assign(kMixedConcerns);
   }
+  // KeepCountedNotes: the notes of events the window counts (event_count: the newest;
+  // temporal: the latest per referenced rule), with their time and the rule's position.
+  struct CountedNote {
+    int64_t at = 0;
+    size_t slot = 0;
+    std::string note;
+  };
+  std::vector<CountedNote> counted;
+  size_t CountedBytes() const {
+    size_t n = 0;
+    for (const CountedNote& c : counted) n += c.note.size();
+    return n;
+  }
 };
 
 struct CorrelationTracker::PerRule {
   // Least recently active first.
   std::list<KeyState> lru;
   std::unordered_map<std::string, std::list<KeyState>::iterator> index;
+  size_t note_bytes = 0;  // the counted notes its keys hold
+  void Forget(std::list<KeyState>::iterator k) {
+    note_bytes -= k->CountedBytes();
+    index.erase(k->key);
+    lru.erase(k);
+  }
 };
 
 CorrelationTracker::CorrelationTracker(std::vector<CorrelationRule> rules, size_t max_keys)
@@ -335,6 +354,11 @@ CorrelationTracker::CorrelationTracker(std::vector<CorrelationRule> rules, size_
 }
 CorrelationTracker::~CorrelationTracker() = default;
 
+void CorrelationTracker::KeepCountedNotes(size_t per_key, size_t bytes_per_correlation) {
+  notes_per_key_ = per_key;
+  note_bytes_per_rule_ = bytes_per_correlation;
+}
+
 size_t CorrelationTracker::tracked_keys() const {
   size_t n = 0;
   for (const auto& s : state_) n += s->index.size();
@@ -343,14 +367,15 @@ size_t CorrelationTracker::tracked_keys() const {
 
 void CorrelationTracker::OnMatch(size_t index, size_t slot, const Event& ev, int64_t now,
                                  std::vector<CorrelationHit>* hits, const WindowNote* window_note,
-                                 std::string_view scope, std::string_view concerns) {
-  Feed(index, slot, ev, now, nullptr, hits, 0, window_note, scope, concerns);
+                                 std::string_view scope, std::string_view concerns,
+                                 std::string_view counted_note) {
+  Feed(index, slot, ev, now, nullptr, hits, 0, window_note, scope, concerns, counted_note);
 }
 
 void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_t now,
                               const CorrelationHit* from, std::vector<CorrelationHit>* hits,
                               int depth, const WindowNote* window_note, std::string_view scope,
-                              std::string_view concerns) {
+                              std::string_view concerns, std::string_view counted_note) {
   // A chained hit stands for its window's events: it concerns what they did.
   if (from != nullptr) concerns = from->concerns;
   // LinkCorrelations makes no loop; a tracker built from other rules stops here all the same.
@@ -399,8 +424,7 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
   auto it = st.index.find(key);
   if (it == st.index.end()) {
     if (st.index.size() >= max_keys_) {
-      st.index.erase(st.lru.front().key);
-      st.lru.pop_front();
+      st.Forget(st.lru.begin());
       ++evicted_;
     }
     st.lru.push_back(KeyState{});
@@ -436,6 +460,7 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
   int64_t value = 0;
   int64_t first = now;
   std::vector<std::string> counted_values;
+  bool counted_here = true;  // temporal_ordered: whether this event took its rule's place
   switch (rule.type) {
     case CorrelationType::kEventCount: {
       auto keep = static_cast<size_t>(rule.threshold);
@@ -490,6 +515,8 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
                  k.seen[slot - 1] >= k.seen[slot]) {
         k.seen[slot] = k.seen[slot - 1];
         k.seen_first[slot] = std::min(k.seen_first[slot - 1], span_start);
+      } else {
+        counted_here = false;
       }
       for (size_t pos = 0; pos < k.seen.size(); ++pos) {
         if (k.seen[pos] == 0 || outside(k.seen[pos])) break;
@@ -499,7 +526,13 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
       break;
     }
   }
-  if (value >= rule.threshold) {
+  const bool fires = value >= rule.threshold;
+  std::vector<std::string> counted_notes;
+  if (KeepsCountedNotes(index) && rule.type != CorrelationType::kValueCount) {
+    KeepCountedNote(rule, st, k, slot, now, fires, counted_here && from == nullptr, counted_note,
+                    &counted_notes);
+  }
+  if (fires) {
     CorrelationHit hit;
     hit.correlation = index;
     hit.entity = std::move(entity);
@@ -507,20 +540,74 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
     hit.first_millis = first;
     hit.values = std::move(counted_values);
     hit.concerns = k.concerns;
+    hit.counted_notes = std::move(counted_notes);
     for (size_t i = 0; i < group_values.size(); ++i) {
       hit.group.emplace_back(rule.group_by[i], std::string(group_values[i]));
     }
-    auto node = it->second;
-    st.index.erase(it);
-    st.lru.erase(node);  // group_values pointed into the event or `from`, not into the key
+    // group_values pointed into the event or `from`, not into the key.
+    st.Forget(it->second);
     hits->push_back(std::move(hit));
     if (rule.feeds.empty()) return;
     // A copy: the chained correlations' hits are appended to the same vector.
     const CorrelationHit inner = hits->back();
     for (const auto& [outer, outer_slot] : rule.feeds) {
-      Feed(outer, outer_slot, ev, now, &inner, hits, depth + 1, window_note, scope, concerns);
+      Feed(outer, outer_slot, ev, now, &inner, hits, depth + 1, window_note, scope, concerns, {});
     }
   }
+}
+
+void CorrelationTracker::KeepCountedNote(const CorrelationRule& rule, PerRule& st, KeyState& k,
+                                         size_t slot, int64_t now, bool fires, bool counted,
+                                         std::string_view note,
+                                         std::vector<std::string>* hit_notes) const {
+  const int64_t window_start = SaturatingSub(now, rule.timespan_millis);
+  const int64_t window_end = SaturatingAdd(now, rule.timespan_millis);
+  const bool per_rule = rule.type != CorrelationType::kEventCount;
+  // A note leaves with its event: out of the window, or (temporal) replaced by its rule's next.
+  auto drop_if = [&](auto&& pred) {
+    auto kept = k.counted.begin();
+    for (auto c = k.counted.begin(); c != k.counted.end(); ++c) {
+      if (pred(*c)) {
+        st.note_bytes -= c->note.size();
+      } else {
+        if (kept != c) *kept = std::move(*c);
+        ++kept;
+      }
+    }
+    k.counted.erase(kept, k.counted.end());
+  };
+  drop_if([&](const KeyState::CountedNote& c) { return c.at < window_start || c.at > window_end; });
+  if (per_rule && (counted || fires)) {
+    drop_if([&](const KeyState::CountedNote& c) { return c.slot == slot; });
+  }
+  if (fires) {
+    std::stable_sort(k.counted.begin(), k.counted.end(),
+                     [](const auto& a, const auto& b) { return a.at < b.at; });
+    st.note_bytes -= k.CountedBytes();
+    for (KeyState::CountedNote& c : k.counted) hit_notes->push_back(std::move(c.note));
+    k.counted.clear();
+    return;
+  }
+  if (!counted || note.empty()) return;
+  // event_count keeps the newest threshold - 1 (with this one, what the window counts).
+  const size_t keep =
+      per_rule ? notes_per_key_
+               : std::min<size_t>(notes_per_key_, static_cast<size_t>(rule.threshold - 1));
+  if (keep == 0) return;
+  if (k.counted.size() >= keep) {
+    auto oldest = std::min_element(k.counted.begin(), k.counted.end(),
+                                   [](const auto& a, const auto& b) { return a.at < b.at; });
+    const int64_t at = oldest->at;
+    bool dropped = false;
+    drop_if([&](const KeyState::CountedNote& c) {
+      if (dropped || c.at != at) return false;
+      dropped = true;
+      return true;
+    });
+  }
+  if (st.note_bytes + note.size() > note_bytes_per_rule_) return;
+  st.note_bytes += note.size();
+  k.counted.push_back({now, slot, std::string(note)});
 }
 
 void CorrelationTracker::FeedWindow(size_t index, KeyState& k, const Event& ev, int64_t now,
@@ -617,10 +704,7 @@ void CorrelationTracker::Sweep(int64_t now) {
     if (rules_[i].decided_at_window_end()) continue;
     PerRule& st = *state_[i];
     const int64_t cutoff = SaturatingSub(now, rules_[i].timespan_millis);
-    while (!st.lru.empty() && st.lru.front().last_activity < cutoff) {
-      st.index.erase(st.lru.front().key);
-      st.lru.pop_front();
-    }
+    while (!st.lru.empty() && st.lru.front().last_activity < cutoff) st.Forget(st.lru.begin());
   }
 }
 
@@ -1003,8 +1087,7 @@ WindowsTakenUp CorrelationTracker::TakeWindowsFrom(CorrelationTracker& previous)
     previous.state_[from] = std::make_unique<PerRule>();
     // The cap is the engine's and does not change with the rules; a smaller one still holds.
     while (state_[i]->index.size() > max_keys_) {
-      state_[i]->index.erase(state_[i]->lru.front().key);
-      state_[i]->lru.pop_front();
+      state_[i]->Forget(state_[i]->lru.begin());
       ++evicted_;
     }
     taken.keys += state_[i]->index.size();

@@ -115,6 +115,10 @@ struct CorrelationHit {
   // when they concerned several things: the live engine raises a window of an actor of no
   // institution for the one institution all its events were about.
   std::string concerns;
+  // The notes OnMatch was given (`counted_note`) for the other events the hit counted, oldest
+  // first, when the tracker keeps them (KeepCountedNotes): the newest of an event_count window,
+  // one per referenced rule of a temporal one. The completing event is the caller's own.
+  std::vector<std::string> counted_notes;
 };
 
 // CorrelationHit::concerns of a window whose events concerned more than one thing.
@@ -197,7 +201,20 @@ class CorrelationTracker {
   // windows as `scope` does.
   void OnMatch(size_t index, size_t slot, const Event& ev, int64_t now_millis,
                std::vector<CorrelationHit>* hits, const WindowNote* window_note = nullptr,
-               std::string_view scope = {}, std::string_view concerns = {});
+               std::string_view scope = {}, std::string_view concerns = {},
+               std::string_view counted_note = {});
+  // Keeps, per key of an event_count or temporal correlation (one decided as its window closes
+  // has its own note), OnMatch's `counted_note` of up to `per_key` events the window counts (the
+  // newest; temporal: the latest of each rule), so that a hit shows the events it counted and
+  // not only the one that completed it (CorrelationHit::counted_notes). A correlation's keys
+  // hold at most `bytes_per_correlation` of notes; past it an event is counted without one.
+  // Notes are not saved (SaveWindows) but move with their windows (TakeWindowsFrom). Off
+  // (0) by default. Call before the first OnMatch.
+  void KeepCountedNotes(size_t per_key, size_t bytes_per_correlation);
+  // Whether a match fed to correlation `index` should come with a counted_note.
+  bool KeepsCountedNotes(size_t index) const {
+    return notes_per_key_ > 0 && index < rules_.size() && !rules_[index].decided_at_window_end();
+  }
   // Forgets keys whose last activity is older than their window (windows decided at their end
   // are left to the two calls below).
   void Sweep(int64_t now_millis);
@@ -243,19 +260,27 @@ class CorrelationTracker {
   // `from`: the hit of a chained correlation that feeds this one, else null.
   void Feed(size_t index, size_t slot, const Event& ev, int64_t now_millis,
             const CorrelationHit* from, std::vector<CorrelationHit>* hits, int depth,
-            const WindowNote* window_note, std::string_view scope, std::string_view concerns);
+            const WindowNote* window_note, std::string_view scope, std::string_view concerns,
+            std::string_view counted_note);
   // Counts one event in the key's tumbling window, deciding the window before it first when the
   // event lies a timespan or more from it.
   // `span_start`: where what this match stands for begins (a chained hit's first event).
   void FeedWindow(size_t index, KeyState& k, const Event& ev, int64_t now_millis,
                   int64_t span_start, const WindowNote* window_note, std::string_view concerns,
                   std::vector<CorrelationHit>* hits);
+  // Keeps (or, when the correlation `fires`, hands to the hit) the key's counted notes; `counted`
+  // says whether this event took a place in the window that a note can stand for.
+  void KeepCountedNote(const CorrelationRule& rule, PerRule& st, KeyState& k, size_t slot,
+                       int64_t now, bool fires, bool counted, std::string_view note,
+                       std::vector<std::string>* hit_notes) const;
   // Appends a hit when the key's window meets its condition.
   void DecideWindow(size_t index, const KeyState& k, std::vector<CorrelationHit>* hits) const;
   std::vector<CorrelationRule> rules_;
   std::vector<std::unique_ptr<PerRule>> state_;
   std::vector<bool> needs_note_;
   size_t max_keys_;
+  size_t notes_per_key_ = 0;
+  size_t note_bytes_per_rule_ = 0;
   uint64_t evicted_ = 0;
 };
 

@@ -243,7 +243,7 @@ class LiveEngine::Impl {
   void Raise(const std::string& rule_id, const std::string& title, const std::string& severity,
              const std::vector<std::string>& attack, std::string entity,
              const std::string& institution_id, int64_t ts, std::string evidence, int64_t count = 1,
-             int64_t first_ts = 0);
+             int64_t first_ts = 0, std::vector<std::string> earlier_evidence = {});
   // A correlation's alert: `evidence` is the event that completed it, or for a window decided
   // at its end the last event it counted; `ts` that event's time.
   void RaiseCorrelation(const CorrelationHit& hit, const std::string& institution_id, int64_t ts,
@@ -254,6 +254,11 @@ class LiveEngine::Impl {
   // kMaxWindowEvidence bytes of it.
   static constexpr size_t kMaxWindowEvidence = 2048;
   std::string WindowNoteOf(const std::string& institution_id, const SecurityEvent& se, int64_t ts);
+  // The event's evidence, cut to about kMaxWindowEvidence bytes: what a window keeps of an event.
+  std::string CompactEvidence(const SecurityEvent& se, int64_t ts);
+  // What a correlation's keys keep of the events they count, so that its alert shows them
+  // (CorrelationTracker::KeepCountedNotes): at most this much per correlation.
+  static constexpr size_t kCountedNoteBytesPerCorrelation = size_t{4} << 20;
 
   LiveEngineOptions options_;
   const Clock* clock_;
@@ -383,6 +388,9 @@ void LiveEngine::Impl::Install(CompiledRules compiled) {
   generates_ = std::move(compiled.linked.generates);
   auto tracker = std::make_unique<CorrelationTracker>(std::move(compiled.linked.rules),
                                                       options_.max_tracked_keys);
+  // The completing event is evidence of its own: the rest of max_evidence shows what it counted.
+  tracker->KeepCountedNotes(options_.max_evidence > 1 ? options_.max_evidence - 1 : 0,
+                            kCountedNoteBytesPerCorrelation);
   if (tracker_) {
     const WindowsTakenUp taken = tracker->TakeWindowsFrom(*tracker_);
     if (!taken.dropped.empty()) {
@@ -828,7 +836,8 @@ const std::string& LiveEngine::Impl::Evidence(const SecurityEvent& se, int64_t t
 void LiveEngine::Impl::Raise(const std::string& rule_id, const std::string& title,
                              const std::string& severity, const std::vector<std::string>& attack,
                              std::string entity, const std::string& institution_id, int64_t ts,
-                             std::string evidence, int64_t count, int64_t first_ts) {
+                             std::string evidence, int64_t count, int64_t first_ts,
+                             std::vector<std::string> earlier_evidence) {
   if (first_ts == 0 || first_ts > ts) first_ts = ts;
   core::Alert a;
   a.institution_id = institution_id;
@@ -837,6 +846,7 @@ void LiveEngine::Impl::Raise(const std::string& rule_id, const std::string& titl
   a.entity = std::move(entity);
   a.severity = NormalSeverity(severity);
   a.attack = attack;
+  a.evidence = std::move(earlier_evidence);
   a.evidence.push_back(std::move(evidence));
   a.first_seen = first_ts / 1000;
   a.last_seen = ts / 1000;
@@ -886,10 +896,11 @@ void LiveEngine::Impl::RaiseCorrelation(const CorrelationHit& hit,
   // that institution down; one spread over several (or over some and none) is server-wide.
   const std::string& owner =
       !institution_id.empty() || hit.concerns == kMixedConcerns ? institution_id : hit.concerns;
-  // The alert spans the counted events: first_seen is the earliest, count how many.
+  // The alert spans the counted events: first_seen is the earliest, count how many; its evidence
+  // is the counted events the window kept, oldest first, then the one that completed it.
   Raise(c.info.id, c.info.title, c.info.severity, c.info.attack, hit.entity, owner, ts,
         ev_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), hit.value,
-        hit.first_millis);
+        hit.first_millis, hit.counted_notes);
 }
 
 std::string LiveEngine::Impl::WindowNoteOf(const std::string& institution_id,
@@ -900,8 +911,12 @@ std::string LiveEngine::Impl::WindowNoteOf(const std::string& institution_id,
   std::string note = std::to_string(institution_id.size());
   note.push_back(':');
   note.append(institution_id);
+  return note.append(CompactEvidence(se, ts));
+}
+
+std::string LiveEngine::Impl::CompactEvidence(const SecurityEvent& se, int64_t ts) {
   const std::string& evidence = Evidence(se, ts);
-  if (evidence.size() <= kMaxWindowEvidence) return note.append(evidence);
+  if (evidence.size() <= kMaxWindowEvidence) return evidence;
   constexpr size_t kMaxValue = 128;
   nlohmann::json j = nlohmann::json::object();
   j["@timestamp"] = EvidenceStamp(ts);
@@ -914,7 +929,7 @@ std::string LiveEngine::Impl::WindowNoteOf(const std::string& institution_id,
     budget -= cost;
     j[k.substr(0, kMaxValue)] = v.substr(0, kMaxValue);
   }
-  return note.append(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void LiveEngine::Impl::RaiseDecidedWindow(const CorrelationHit& hit) {
@@ -1021,15 +1036,18 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
     }
     for (const auto& [index, slot] : feeds_[h]) {
       ++correlation_feeds_;
+      // What the window keeps of this event, for the alert that shows what it counted.
+      const std::string counted =
+          tracker_->KeepsCountedNotes(index) ? CompactEvidence(se, ts) : std::string();
       if (!tracker_->NeedsWindowNote(index)) {
-        tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, nullptr, scope, inst);
+        tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, nullptr, scope, inst, counted);
         continue;
       }
       // Decided later, in Housekeeping, with no event at hand: keep the window's institution and
       // this event's evidence, and when it arrived (a followed log's times may lag the clock).
       const std::string note = WindowNoteOf(scope, se, ts);
       const WindowNote window_note{note, clock_->NowMillis()};
-      tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, &window_note, scope, inst);
+      tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, &window_note, scope, inst, counted);
     }
   }
   for (const auto& hit : corr_hits_) {

@@ -203,10 +203,17 @@ tags: [attack.t1087]
   EXPECT_EQ(alerts[0].rule_id, "slow-404");
   EXPECT_EQ(alerts[0].entity, "source.ip=203.0.113.7");
   EXPECT_EQ(alerts[0].attack, std::vector<std::string>{"T1087"});
-  // The evidence is the completing probe; the window it counted in starts an hour before it,
-  // so that an incident's impact reaches the first probe too.
-  ASSERT_FALSE(alerts[0].evidence.empty());
-  auto evidence = nlohmann::json::parse(alerts[0].evidence[0]);
+  // The evidence is the probes the window counted, oldest first, then the completing one,
+  // whose window starts an hour before it, so that an incident's impact reaches the first probe.
+  ASSERT_EQ(alerts[0].evidence.size(), 6u);
+  for (int i = 0; i < 5; ++i) {
+    auto counted = nlohmann::json::parse(alerts[0].evidence[static_cast<size_t>(i)]);
+    EXPECT_EQ(counted["url.path"], "/api/v1/devices/d" + std::to_string(i)) << counted.dump();
+    EXPECT_EQ(counted["@timestamp"], "2026-01-30T08:" + std::to_string(i) + "0:00.000Z");
+    EXPECT_FALSE(counted.contains("correlation.type")) << "only the completing event's";
+  }
+  auto evidence = nlohmann::json::parse(alerts[0].evidence[5]);
+  EXPECT_EQ(evidence["url.path"], "/api/v1/devices/d5");
   EXPECT_EQ(evidence["correlation.timespan_seconds"], 3600) << evidence.dump();
   EXPECT_TRUE(evidence.contains("correlation.window_start")) << evidence.dump();
   // The alert spans the six probes: from the first, 50 minutes before the evidence.
