@@ -1066,6 +1066,39 @@ void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_
                                : value < 70 ? "medium"
                                             : "high";
   }
+  // STIX 2.1 indicator_types (the indicator-type-ov vocabulary): a "benign" indicator names
+  // what is known good (an allow list shared in the same feed), unless the producer also calls
+  // it malicious or compromised; one that is only anomalous, an anonymiser or unknown says
+  // "look at this", not "attack", and alerts at most at medium.
+  if (obj.contains("indicator_types")) {
+    const nlohmann::json& types = obj["indicator_types"];
+    bool listed = types.is_array();
+    bool benign = false, hostile = false, mild_only = true;
+    for (size_t i = 0; listed && i < types.size(); ++i) {
+      if (!types[i].is_string()) {
+        listed = false;
+        break;
+      }
+      const std::string& t = types[i].get_ref<const std::string&>();
+      benign |= t == "benign";
+      hostile |= t == "malicious-activity" || t == "compromised";
+      mild_only &= t == "anomalous-activity" || t == "anonymization" || t == "unknown";
+    }
+    if (!listed) {
+      report->Skip("indicator_types is not a list of strings");
+      return;
+    }
+    if (benign && !hostile) {
+      report->Skip("indicator_types says benign");
+      return;
+    }
+    // (An empty severity is high.)
+    const std::string& given = with_confidence.severity;
+    if (mild_only && !types.empty() &&
+        (given.empty() || core::SeverityRank(given) > core::SeverityRank("medium"))) {
+      with_confidence.severity = "medium";
+    }
+  }
   std::string pattern_type = StringOr(obj, "pattern_type", "stix");
   if (pattern_type != "stix") {
     report->Skip("pattern_type '" + Printable(pattern_type, 40) + "' is not stix");

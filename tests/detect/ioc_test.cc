@@ -633,6 +633,38 @@ TEST(IocImportTest, FeedsGiveSeverityAndTechniques) {
     EXPECT_EQ(scored.FindIp(Ip(skipped), kNow), nullptr) << skipped;
   }
 
+  // indicator_types (STIX 2.1 indicator-type-ov): a benign indicator is skipped unless it is
+  // also called malicious or compromised; one only anomalous, an anonymiser or unknown alerts
+  // at most at medium (and no higher than its confidence says).
+  constexpr std::string_view kTypes = R"({"type": "bundle", "objects": [
+    {"type": "indicator", "id": "indicator--t1", "pattern": "[ipv4-addr:value = '203.0.113.1']", "indicator_types": ["benign"]},
+    {"type": "indicator", "id": "indicator--t2", "pattern": "[ipv4-addr:value = '203.0.113.2']", "indicator_types": ["benign", "compromised"]},
+    {"type": "indicator", "id": "indicator--t3", "pattern": "[ipv4-addr:value = '203.0.113.3']", "indicator_types": ["anomalous-activity"]},
+    {"type": "indicator", "id": "indicator--t4", "pattern": "[ipv4-addr:value = '203.0.113.4']", "indicator_types": ["anonymization", "unknown"], "confidence": 10},
+    {"type": "indicator", "id": "indicator--t5", "pattern": "[ipv4-addr:value = '203.0.113.5']", "indicator_types": ["anomalous-activity", "malicious-activity"]},
+    {"type": "indicator", "id": "indicator--t6", "pattern": "[ipv4-addr:value = '203.0.113.6']", "indicator_types": []},
+    {"type": "indicator", "id": "indicator--t7", "pattern": "[ipv4-addr:value = '203.0.113.7']", "indicator_types": "benign"},
+    {"type": "indicator", "id": "indicator--t8", "pattern": "[ipv4-addr:value = '203.0.113.8']", "indicator_types": ["benign", 3]}]})";
+  IocStore typed;
+  auto types = ImportStix(kTypes, "stix-types.json", kNow, &typed);
+  ASSERT_TRUE(types.ok()) << types.status().ToString();
+  EXPECT_EQ(types->added, 5u);
+  EXPECT_EQ(types->reasons["indicator_types says benign"], 1u);
+  EXPECT_EQ(types->reasons["indicator_types is not a list of strings"], 2u);
+  for (const auto& [address, severity] :
+       std::vector<std::pair<const char*, const char*>>{{"203.0.113.2", "high"},
+                                                        {"203.0.113.3", "medium"},
+                                                        {"203.0.113.4", "low"},
+                                                        {"203.0.113.5", "high"},
+                                                        {"203.0.113.6", "high"}}) {
+    const Ioc* typed_ioc = typed.FindIp(Ip(address), kNow);
+    ASSERT_NE(typed_ioc, nullptr) << address;
+    EXPECT_EQ(typed_ioc->severity, severity) << address;
+  }
+  for (const char* skipped : {"203.0.113.1", "203.0.113.7", "203.0.113.8"}) {
+    EXPECT_EQ(typed.FindIp(Ip(skipped), kNow), nullptr) << skipped;
+  }
+
   constexpr std::string_view kCsv =
       "type,value,source,expiry,severity,attack\n"
       "ip,192.0.2.50,cert-eu,,Critical,t1190;T1059.004\n"
