@@ -45,9 +45,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   rampart::detect::CorrelationTracker tracker(linked.rules, 16);
-  // Room for a few notes only, so that the budget is reached.
+  // Room for a few notes only (each is 14 bytes), so that the budget is reached.
   constexpr size_t kNotesPerKey = 3;
-  tracker.KeepCountedNotes(kNotesPerKey, 64);
+  constexpr size_t kNoteBudget = 48;
+  tracker.KeepCountedNotes(kNotesPerKey, kNoteBudget);
   rampart::detect::Event ev;
   ev.Set(rampart::detect::Field::kSourceIp, "203.0.113.9");
   ev.Set(rampart::detect::Field::kDestinationIp, "198.51.100.7");
@@ -55,12 +56,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ev.Set(rampart::detect::Field::kUrlPath, "/api/v1/devices/dev_1");
   std::vector<rampart::detect::CorrelationHit> hits;
   int64_t now = 1'769'760'000'000;
+  size_t fed = 0;
   for (int round = 0; round < 6; ++round) {
     for (size_t rule = 0; rule < linked.feeds.size(); ++rule) {
       for (const auto& [index, slot] : linked.feeds[rule]) {
-        const rampart::detect::WindowNote note{"fuzz.log:1", now};
-        const std::string counted = "n" + std::to_string(now);
-        tracker.OnMatch(index, slot, ev, now, &hits, round % 2 == 0 ? &note : nullptr, {}, {},
+        // Two keys of most group-bys, and every third event late (logs merged out of order).
+        ev.Set(rampart::detect::Field::kSourceIp, fed % 2 == 0 ? "203.0.113.9" : "203.0.113.10");
+        const int64_t at = fed % 3 == 2 ? now - 7000 : now;
+        ++fed;
+        const rampart::detect::WindowNote note{"fuzz.log:1", at};
+        const std::string counted = "n" + std::to_string(at);
+        tracker.OnMatch(index, slot, ev, at, &hits, round % 2 == 0 ? &note : nullptr, {}, {},
                         counted);
         now += 1000;
       }
@@ -84,7 +90,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (hit.counted_notes.size() >= static_cast<size_t>(hit.value) && hit.value > 0) std::abort();
     size_t bytes = 0;
     for (const auto& n : hit.counted_notes) bytes += n.size();
-    if (bytes > 64) std::abort();
+    if (bytes > kNoteBudget) std::abort();
+    // Oldest first.
+    for (size_t i = 1; i < hit.counted_notes.size(); ++i) {
+      if (hit.counted_notes[i] < hit.counted_notes[i - 1]) std::abort();
+    }
   }
   return 0;
 }

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "common/crypto.h"
+
 namespace rampart {
 
 namespace {
@@ -72,6 +74,55 @@ std::optional<IpAddress> ParseIp(std::string_view text) {
   std::memcpy(ip.bytes.data(), &a6, 16);
   static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   ip.v4 = std::memcmp(ip.bytes.data(), kMapped, 12) == 0;
+  return ip;
+}
+
+std::optional<IpAddress> ParseUrlHostIpv4(std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  if (host.empty() || host.size() > 64) return std::nullopt;
+  uint64_t parts[4];
+  size_t count = 0;
+  size_t pos = 0;
+  while (true) {
+    if (count == 4) return std::nullopt;
+    size_t dot = host.find('.', pos);
+    std::string_view part = host.substr(pos, dot == std::string_view::npos ? dot : dot - pos);
+    if (part.empty()) return std::nullopt;
+    unsigned radix = 10;
+    if (part.size() >= 2 && part[0] == '0' && (part[1] == 'x' || part[1] == 'X')) {
+      radix = 16;
+      part.remove_prefix(2);
+      if (part.empty()) return std::nullopt;  // "0x" alone, as inet_aton (WHATWG reads 0)
+    } else if (part.size() >= 2 && part[0] == '0') {
+      radix = 8;
+      part.remove_prefix(1);
+    }
+    uint64_t value = 0;
+    for (char c : part) {
+      const int digit = crypto::HexDigitValue(c);
+      if (digit < 0 || static_cast<unsigned>(digit) >= radix) return std::nullopt;
+      value = value * radix + static_cast<unsigned>(digit);
+      if (value > 0xffffffffULL) return std::nullopt;
+    }
+    parts[count++] = value;
+    if (dot == std::string_view::npos) break;
+    pos = dot + 1;
+  }
+  // Every number but the last is one byte; the last fills the bytes left.
+  uint64_t address = 0;
+  for (size_t i = 0; i + 1 < count; ++i) {
+    if (parts[i] > 255) return std::nullopt;
+    address |= parts[i] << (8 * (3 - i));
+  }
+  const uint64_t last = parts[count - 1];
+  if (last >= (uint64_t{1} << (8 * (5 - count)))) return std::nullopt;
+  address |= last;
+  IpAddress ip;
+  ip.bytes[10] = 0xff;
+  ip.bytes[11] = 0xff;
+  for (int i = 0; i < 4; ++i)
+    ip.bytes[static_cast<size_t>(12 + i)] = (address >> (8 * (3 - i))) & 0xff;
+  ip.v4 = true;
   return ip;
 }
 

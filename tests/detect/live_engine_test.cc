@@ -226,6 +226,43 @@ tags: [attack.t1087]
   EXPECT_EQ(h.rec.CountRule("slow-404"), 0u);
 }
 
+// Hits of one correlation and entity within a second are delivered as one alert (the first at
+// once, the rest folded at housekeeping), and the folded one still ends with the event that
+// completed the latest hit, as the store keeps them.
+TEST(LiveEngineTest, FoldedCorrelationAlertsEndWithTheLatestCompletingEvent) {
+  LiveEngineOptions opt;
+  opt.max_evidence = 10;
+  opt.rule_texts = RulesWithCorrelation(R"(title: Burst of device 404s
+id: burst-404
+correlation:
+  type: event_count
+  rules: [device_404]
+  group-by: [source.ip]
+  timespan: 1h
+  condition: {gte: 3}
+level: high
+)");
+  Harness h(opt);
+  for (int i = 0; i < 15; ++i) {
+    SecurityEvent probe = Probe("203.0.113.7", "/api/v1/devices/d" + std::to_string(i));
+    probe.timestamp_millis = kStart + i;
+    h.engine->Emit(std::move(probe));
+  }
+  h.engine->ProcessPending();
+  auto alerts = h.rec.Take();
+  ASSERT_EQ(alerts.size(), 2u) << "the first hit at once, the four after it folded";
+  EXPECT_EQ(alerts[0].count, 3);
+  ASSERT_EQ(alerts[0].evidence.size(), 3u);
+  EXPECT_EQ(nlohmann::json::parse(alerts[0].evidence[2])["url.path"], "/api/v1/devices/d2");
+  EXPECT_EQ(alerts[1].count, 12);
+  ASSERT_EQ(alerts[1].evidence.size(), 10u);
+  auto last = nlohmann::json::parse(alerts[1].evidence.back());
+  EXPECT_EQ(last["url.path"], "/api/v1/devices/d14") << last.dump();
+  EXPECT_EQ(last["correlation.type"], "event_count") << "the completing event's own fields";
+  auto first = nlohmann::json::parse(alerts[1].evidence.front());
+  EXPECT_EQ(first["url.path"], "/api/v1/devices/d3") << "how the folded hits began";
+}
+
 // "Fewer than three" device 404s from one address in ten minutes: decided when a window ends.
 std::vector<std::string> FewDevice404sRules() {
   return RulesWithCorrelation(R"(title: Few device 404s

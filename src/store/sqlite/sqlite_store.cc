@@ -2489,17 +2489,7 @@ Result<core::Alert> RecordAlertIn(Connection& c, const core::Alert& obs, int32_t
     for (const auto& t : obs.attack) {
       if (std::find(a.attack.begin(), a.attack.end(), t) == a.attack.end()) a.attack.push_back(t);
     }
-    // The first events (how it began) stay; the rest of the room holds the latest (what it
-    // is doing now), so a long attack's alert does not stop at its first few requests.
-    const size_t head = (cap + 1) / 2;
-    for (const auto& e : obs.evidence) {
-      if (a.evidence.size() < cap) {
-        a.evidence.push_back(e);
-      } else if (head < cap) {
-        a.evidence.erase(a.evidence.begin() + static_cast<std::ptrdiff_t>(head));
-        a.evidence.push_back(e);
-      }
-    }
+    core::FoldEvidence(&a.evidence, obs.evidence, cap);
     Query q(
         "UPDATE alerts SET count = ?, first_seen = ?, last_seen = ?, first_seen_ms = ?, "
         "last_seen_ms = ?, severity = ?, attack_json = ?, evidence_json = ?");
