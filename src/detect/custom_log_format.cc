@@ -15,7 +15,7 @@ using Slot = CustomLogFormat::Slot;
 
 constexpr size_t kMaxSpecBytes = 8192;
 constexpr size_t kMaxVariables = 128;
-constexpr size_t kLayoutSlotCount = static_cast<size_t>(Slot::kHostName) + 1;
+constexpr size_t kLayoutSlotCount = static_cast<size_t>(Slot::kTimeMicrosFraction) + 1;
 // "30/Jan/2026:09:15:00 +0100": the day has two digits and the zone five characters, always.
 constexpr size_t kTimeLocalWidth = 26;
 
@@ -77,19 +77,23 @@ Slot ApacheHeaderSlot(std::string_view header) {
   return Slot::kIgnored;
 }
 
-// Apache's %{...}t: the time in one of the layouts Rampart reads, or an error for a strftime one.
-Result<Slot> ApacheTimeSlot(std::string_view arg, size_t offset) {
+// Apache's %{...}t: which time it writes; a strftime layout is compiled into *layout.
+Result<Slot> ApacheTimeSlot(std::string_view arg, size_t offset,
+                            std::optional<StrftimeLayout>* layout) {
   if (arg.starts_with("begin:")) arg.remove_prefix(6);
   if (arg.starts_with("end:")) arg.remove_prefix(4);
   if (arg.empty()) return Slot::kTimeLocalBracketed;
   if (arg == "sec") return Slot::kEpochSeconds;
   if (arg == "msec") return Slot::kEpochMillis;
   if (arg == "usec") return Slot::kEpochMicros;
-  if (arg == "msec_frac" || arg == "usec_frac") return Slot::kIgnored;
-  return Refuse(offset,
-                "%{" + std::string(arg) +
-                    "}t is a time in a strftime layout of its own, which is not read; log %t, "
-                    "%{sec}t, %{msec}t or %{usec}t");
+  if (arg == "msec_frac") return Slot::kTimeMillisFraction;
+  if (arg == "usec_frac") return Slot::kTimeMicrosFraction;
+  auto compiled = StrftimeLayout::Compile(arg);
+  if (!compiled.ok()) {
+    return Refuse(offset, "%{" + std::string(arg) + "}t: " + compiled.status().message());
+  }
+  layout->emplace(std::move(compiled).value());
+  return Slot::kTimeStrftime;
 }
 
 Slot ApacheLetterSlot(char letter) {
@@ -126,7 +130,15 @@ Slot ApacheLetterSlot(char letter) {
 size_t FixedWidth(Slot slot) {
   if (slot == Slot::kTimeLocal) return kTimeLocalWidth;
   if (slot == Slot::kTimeLocalBracketed) return kTimeLocalWidth + 2;
+  if (slot == Slot::kTimeMillisFraction) return 3;
+  if (slot == Slot::kTimeMicrosFraction) return 6;
   return 0;
+}
+
+// A value whose end is known without the literal after it: a time of fixed width, or one in a
+// strftime layout, taken as far as the layout writes.
+bool EndsByItself(Slot slot) {
+  return FixedWidth(slot) != 0 || slot == Slot::kTimeStrftime;
 }
 
 // Where the value starting at pos ends: at the first `literal`, or, when the literal starts with
@@ -264,6 +276,7 @@ Result<CustomLogFormat> CustomLogFormat::Compile(std::string_view spec) {
   layout.spec_ = std::string(spec);
   std::string literal;
   bool reads_a_field = false;
+  std::optional<StrftimeLayout> strftime;  // the layout of the %{...}t being added
   // Per piece: its name in the format and where it starts, for the checks at the end.
   std::vector<std::pair<std::string, size_t>> names;
   // Set by nginx's $is_args merged into a path: the $args that completes the target may follow.
@@ -285,7 +298,7 @@ Result<CustomLogFormat> CustomLogFormat::Compile(std::string_view spec) {
       }
     }
     awaiting_args = false;
-    if (adjacent && FixedWidth(layout.pieces_.back().slot) == 0) {
+    if (adjacent && !EndsByItself(layout.pieces_.back().slot)) {
       return Refuse(offset, name +
                                 " follows the previous variable with nothing between them, so a "
                                 "line cannot be split between the two");
@@ -370,7 +383,7 @@ Result<CustomLogFormat> CustomLogFormat::Compile(std::string_view spec) {
       } else if ((letter >= 'a' && letter <= 'z') || (letter >= 'A' && letter <= 'Z')) {
         ++i;
         if (letter == 't') {
-          auto time = ApacheTimeSlot(has_arg ? arg : std::string_view(), start);
+          auto time = ApacheTimeSlot(has_arg ? arg : std::string_view(), start, &strftime);
           if (!time.ok()) return time.status();
           slot = *time;
         } else if (letter == 'i') {
@@ -388,12 +401,39 @@ Result<CustomLogFormat> CustomLogFormat::Compile(std::string_view spec) {
       RAMPART_RETURN_IF_ERROR(add(slot, ApacheServerWritten(letter, slot), start,
                                   std::string(format.substr(start, i - start)),
                                   slot == Slot::kQuery ? Merge::kQueryWithMark : Merge::kNone));
+      if (strftime) {
+        layout.pieces_.back().time_layout = static_cast<int>(layout.time_layouts_.size());
+        layout.time_layouts_.push_back(std::move(*strftime));
+        strftime.reset();
+      }
     } else {
       literal.push_back(c);
       ++i;
     }
   }
   layout.trailing_ = std::move(literal);
+  if (!layout.time_layouts_.empty()) {
+    // The strftime times together make one: they must give a date, and an offset if they name
+    // a zone (a zone's name does not say its offset, nor whether summer time applies).
+    bool year = false, day = false, epoch = false, offset = false, zone_name = false;
+    for (const StrftimeLayout& t : layout.time_layouts_) {
+      year |= t.gives_year();
+      day |= t.gives_day();
+      epoch |= t.gives_epoch();
+      offset |= t.gives_offset();
+      zone_name |= t.names_zone();
+    }
+    if (!epoch && !(year && day)) {
+      return Status::InvalidArgument(
+          "log format: its strftime times give no date (a year with a month and day, a year "
+          "with a day of the year, or %s)");
+    }
+    if (zone_name && !offset) {
+      return Status::InvalidArgument(
+          "log format: its strftime times name a zone (%Z) without its offset: log %z, as "
+          "+0100");
+    }
+  }
   if (!reads_a_field) {
     return Status::InvalidArgument(
         "log format: it names none of the fields Rampart reads (client address, time, request, "
@@ -437,6 +477,7 @@ bool CustomLogFormat::Parse(std::string_view line, Event* ev) const {
   const size_t n = line.size();
   std::array<std::string_view, kLayoutSlotCount> values{};
   std::array<bool, kLayoutSlotCount> seen{};
+  TimeParts time_parts;
   size_t pos = 0;
   for (size_t i = 0; i < pieces_.size(); ++i) {
     const Piece& piece = pieces_[i];
@@ -445,7 +486,10 @@ bool CustomLogFormat::Parse(std::string_view line, Event* ev) const {
     const bool last = i + 1 == pieces_.size();
     const std::string& next = last ? trailing_ : pieces_[i + 1].literal;
     size_t end;
-    if (const size_t width = FixedWidth(piece.slot); width != 0) {
+    if (piece.slot == Slot::kTimeStrftime) {
+      end = time_layouts_[static_cast<size_t>(piece.time_layout)].Match(line, pos, &time_parts);
+      if (end == std::string_view::npos) return false;
+    } else if (const size_t width = FixedWidth(piece.slot); width != 0) {
       if (n - pos < width) return false;
       end = pos + width;
     } else if (last && !next.starts_with('"')) {
@@ -493,6 +537,19 @@ bool CustomLogFormat::Parse(std::string_view line, Event* ev) const {
       if (!time) return false;
       break;
     }
+  }
+  if (!time && seen[static_cast<size_t>(Slot::kTimeStrftime)]) {
+    for (Slot s : {Slot::kTimeMillisFraction, Slot::kTimeMicrosFraction}) {
+      if (!seen[static_cast<size_t>(s)]) continue;
+      const std::string_view digits = value(s);
+      if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return false;
+      }
+      time_parts.fraction_millis =
+          (digits[0] - '0') * 100 + (digits[1] - '0') * 10 + (digits[2] - '0');
+    }
+    time = time_parts.Millis();
+    if (!time) return false;
   }
   if (given(Slot::kStatus)) {
     const std::string_view v = value(Slot::kStatus);

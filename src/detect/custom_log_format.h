@@ -26,6 +26,7 @@
 
 #include "common/status.h"
 #include "detect/event.h"
+#include "detect/time_layout.h"
 
 namespace rampart::detect {
 
@@ -57,13 +58,19 @@ class CustomLogFormat {
     kMimeType,            // http.request.mime_type
     kServerAddress,       // destination.ip
     kHostName,            // host.name
+    kTimeStrftime,        // Apache %{...}t in a strftime layout (StrftimeLayout)
+    kTimeMillisFraction,  // Apache %{msec_frac}t: three digits added to a strftime time
+    kTimeMicrosFraction,  // Apache %{usec_frac}t: six digits, likewise
   };
 
   // InvalidArgument, naming the offset in the format string, for a spec without its "nginx:"
   // or "apache:" prefix, a variable or directive cut short, two variables with nothing between
-  // them (a line could not be split between them), an Apache time in a strftime layout of its
-  // own, a layout that gives none of the fields Rampart reads, or one a client could shift
-  // (above). \" \' and \\ stand for the character, as in the servers' configuration files.
+  // them (a line could not be split between them), an Apache time in a strftime layout that
+  // cannot be read back, or whose layouts together give no date or a zone's name without its
+  // offset (%Z without %z), a layout that gives none of the fields Rampart reads, or one a
+  // client could shift (above). \" \' and \\ stand for the character, as in the servers'
+  // configuration files. A strftime time is taken as far as its layout writes, so a space in
+  // it does not split the line; without %z it is read as UTC.
   static Result<CustomLogFormat> Compile(std::string_view spec);
 
   // Clears *ev first. False when the line does not have the layout's literal text where the
@@ -77,12 +84,14 @@ class CustomLogFormat {
     std::string literal;  // the text before the variable
     Slot slot = Slot::kIgnored;
     bool server_written = false;  // no client writes any of it (a time, a status, a port)
+    int time_layout = -1;         // kTimeStrftime: its index in time_layouts_
   };
 
   CustomLogFormat() = default;
 
   std::string spec_;
   std::vector<Piece> pieces_;
+  std::vector<StrftimeLayout> time_layouts_;
   std::string trailing_;  // the text after the last variable
 };
 

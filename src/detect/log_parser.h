@@ -75,6 +75,8 @@ LogFormat DetectFormat(std::span<const std::string_view> sample);
 // Parses "10/Oct/2000:13:55:36 -0700" (Apache %t without brackets) or RFC 3339 / ISO 8601
 // ("2026-01-30T09:15:00.123Z", "+01:00" offsets) into milliseconds since the epoch.
 std::optional<int64_t> ParseLogTime(std::string_view text);
+// Days since 1970-01-01 for a proleptic Gregorian date (month 1-12, day 1-31).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
 
 // Splits an HTTP request target into url.* fields (and destination.domain for absolute URLs),
 // percent-decoding path, query and original for matching.

@@ -230,6 +230,24 @@ TEST(CustomLogFormatTest, TimesInEachLayoutTheServersWrite) {
       {"nginx:$time_local $remote_addr", "30/Jan/2026:09:15:00 +0100 192.0.2.1", 1769760900000},
       {"apache:%t %a", "[30/Jan/2026:09:15:00 +0100] 192.0.2.1", 1769760900000},
       {"apache:%t%a", "[30/Jan/2026:09:15:00 +0100]192.0.2.1", 1769760900000},
+      // strftime layouts (Apache's %{...}t), taken as far as the layout writes: spaces inside
+      // do not split them. Without %z the time is UTC; the fraction comes from its own
+      // directive, and the zone's offset may be given by another.
+      {"apache:[%{%d/%b/%Y %T}t.%{msec_frac}t %{%z}t] %a",
+       "[30/Jan/2026 09:15:00.123 +0100] 192.0.2.1", 1769760900123},
+      {"apache:%{%d/%b/%Y %T}t.%{usec_frac}t %a", "30/Jan/2026 08:15:00.123456 192.0.2.1",
+       1769760900123},
+      {"apache:%{%Y-%m-%d %H:%M:%S}t %a", "2026-01-30 08:15:00 192.0.2.1", 1769760900000},
+      {"apache:%{end:%FT%T%z}t %a", "2026-01-30T03:15:00-0500 192.0.2.1", 1769760900000},
+      {"apache:%{%c}t %a", "Fri Jan 30 08:15:00 2026 192.0.2.1", 1769760900000},
+      {"apache:%{%a %b %e %T %Y}t %a", "Mon Feb  2 08:15:00 2026 192.0.2.1", 1770020100000},
+      {"apache:%{%s}t %a", "1769760900 192.0.2.1", 1769760900000},
+      {"apache:%{%d.%m.%y %I:%M:%S %p}t %a", "30.01.26 08:15:00 PM 192.0.2.1", 1769804100000},
+      {"apache:%{%d.%m.%y %r}t %a", "30.01.26 12:15:00 AM 192.0.2.1", 1769732100000},
+      {"apache:%{%Y %j}t %{%H%M%S}t|%a", "2026 030 081500|192.0.2.1", 1769760900000},
+      {"apache:%{%F}t%{%T}t %a", "2026-01-3008:15:00 192.0.2.1", 1769760900000},
+      {"apache:%{%A, %d %B %Y %H:%M:%S %Z}t %{%z}t %a",
+       "Friday, 30 January 2026 09:15:00 CET +0100 192.0.2.1", 1769760900000},
   };
   for (const Case& c : cases) {
     const CustomLogFormat layout = Layout(c.spec);
@@ -237,6 +255,39 @@ TEST(CustomLogFormatTest, TimesInEachLayoutTheServersWrite) {
     ASSERT_TRUE(layout.Parse(c.line, &ev)) << c.spec << "\n" << c.line;
     EXPECT_EQ(ev.timestamp_millis(), c.millis) << c.line;
     EXPECT_EQ(ev.Get(Field::kSourceIp), "192.0.2.1") << c.line;
+  }
+}
+
+TEST(CustomLogFormatTest, StrftimeTimesThatAreNoTimeRefuseTheLine) {
+  const CustomLogFormat layout = Layout("apache:%{%Y-%m-%d %H:%M:%S}t %a %>s");
+  Event ev;
+  EXPECT_TRUE(layout.Parse("2028-02-29 23:59:60 192.0.2.1 200", &ev)) << "a leap day and second";
+  EXPECT_EQ(ev.status_code(), 200);
+  for (std::string_view line :
+       {"2026-02-29 08:15:00 192.0.2.1 200", "2026-13-01 08:15:00 192.0.2.1 200",
+        "2026-00-10 08:15:00 192.0.2.1 200", "2026-01-30 24:00:00 192.0.2.1 200",
+        "2026-01-30 08:60:00 192.0.2.1 200", "2026-01-30 8:15:00 192.0.2.1 200",
+        "2026-01-30T08:15:00 192.0.2.1 200", "26-01-30 08:15:00 192.0.2.1 200",
+        "2026-01-30 08:15 192.0.2.1 200", ""}) {
+    EXPECT_FALSE(layout.Parse(line, &ev)) << line;
+    EXPECT_FALSE(ev.Has(Field::kSourceIp)) << line;
+  }
+  const CustomLogFormat names = Layout("apache:%{%a %d %b %Y %I:%M %p}t %a");
+  EXPECT_TRUE(names.Parse("Fri 30 Jan 2026 12:15 pm 192.0.2.1", &ev));
+  EXPECT_EQ(ev.timestamp_millis(), 1769775300000);
+  for (std::string_view line :
+       {"Fri 30 Foo 2026 12:15 PM 192.0.2.1", "Fry 30 Jan 2026 12:15 PM 192.0.2.1",
+        "Fri 30 Jan 2026 00:15 PM 192.0.2.1", "Fri 30 Jan 2026 13:15 PM 192.0.2.1",
+        "Fri 30 Jan 2026 12:15 XM 192.0.2.1"}) {
+    EXPECT_FALSE(names.Parse(line, &ev)) << line;
+  }
+  const CustomLogFormat zoned = Layout("apache:%{%F %T %z}t %a");
+  EXPECT_TRUE(zoned.Parse("2026-01-30 09:45:00 +0130 192.0.2.1", &ev));
+  EXPECT_EQ(ev.timestamp_millis(), 1769760900000);
+  for (std::string_view line :
+       {"2026-01-30 09:45:00 +01:30 192.0.2.1", "2026-01-30 09:45:00 0130 192.0.2.1",
+        "2026-01-30 09:45:00 +0160 192.0.2.1"}) {
+    EXPECT_FALSE(zoned.Parse(line, &ev)) << line;
   }
 }
 
@@ -298,7 +349,12 @@ TEST(CustomLogFormatTest, FormatsThatCannotBeReadAreRefusedWithTheReason) {
       {"apache:%h %", "offset 3: '%' ends the format"},
       {"apache:%h %{Referer", "\"%{\" is not closed"},
       {"apache:%h %i", "%i needs a header name"},
-      {"apache:%h %{%Y-%m-%d %H:%M:%S}t", "strftime layout of its own"},
+      {"apache:%h %{%H:%M:%S}t", "its strftime times give no date"},
+      {"apache:%h %{%Y %H:%M}t", "its strftime times give no date"},
+      {"apache:%h %{%F %T %Z}t", "name a zone (%Z) without its offset"},
+      {"apache:%h %{%C%y-%m-%d}t", "%C cannot be read back"},
+      {"apache:%h %{%F %Ec}t", "%E cannot be read back"},
+      {"apache:%h %{%F %}t", "'%' ends the layout"},
       {"apache:%h %-", "'%-' is not an Apache log directive"},
       {"apache:%h %^tx", "\"%^\" is followed by ti or to"},
       {"nginx:$request_time $upstream_addr", "names none of the fields Rampart reads"},
