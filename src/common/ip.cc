@@ -79,7 +79,7 @@ std::optional<IpAddress> ParseIp(std::string_view text) {
 
 std::optional<IpAddress> ParseUrlHostIpv4(std::string_view host) {
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  if (host.empty() || host.size() > 64) return std::nullopt;
+  if (host.empty()) return std::nullopt;
   uint64_t parts[4];
   size_t count = 0;
   size_t pos = 0;

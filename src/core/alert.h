@@ -54,7 +54,7 @@ struct Alert {
 // Folds a later observation's evidence into an alert's, keeping at most `cap` events: the
 // first ones (how it began, half the room rounded up) stay, the rest of the room holds the
 // latest (what it is doing now), so a long attack's alert does not stop at its first few
-// requests and always ends with the newest event.
+// requests and, with room for two or more, ends with the newest event.
 void FoldEvidence(std::vector<std::string>* kept, const std::vector<std::string>& added,
                   size_t cap);
 

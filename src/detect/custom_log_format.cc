@@ -135,12 +135,6 @@ size_t FixedWidth(Slot slot) {
   return 0;
 }
 
-// A value whose end is known without the literal after it: a time of fixed width, or one in a
-// strftime layout, taken as far as the layout writes.
-bool EndsByItself(Slot slot) {
-  return FixedWidth(slot) != 0 || slot == Slot::kTimeStrftime;
-}
-
 // Where the value starting at pos ends: at the first `literal`, or, when the literal starts with
 // a quote (the value was quoted), at the first quote no backslash escapes, which the literal must
 // then start at. npos when it is not there. The servers escape every quote inside a value, so a
@@ -277,6 +271,7 @@ Result<CustomLogFormat> CustomLogFormat::Compile(std::string_view spec) {
   std::string literal;
   bool reads_a_field = false;
   std::optional<StrftimeLayout> strftime;  // the layout of the %{...}t being added
+  bool strftime_ends_by_itself = true;     // the last one added's
   // Per piece: its name in the format and where it starts, for the checks at the end.
   std::vector<std::pair<std::string, size_t>> names;
   // Set by nginx's $is_args merged into a path: the $args that completes the target may follow.
@@ -298,7 +293,13 @@ Result<CustomLogFormat> CustomLogFormat::Compile(std::string_view spec) {
       }
     }
     awaiting_args = false;
-    if (adjacent && !EndsByItself(layout.pieces_.back().slot)) {
+    // A value whose end is known without the literal after it: a time of fixed width, or one
+    // in a strftime layout that does not end in a value of its own length (%s, %Z).
+    const Piece* previous = layout.pieces_.empty() ? nullptr : &layout.pieces_.back();
+    const bool ends_by_itself =
+        previous != nullptr && (FixedWidth(previous->slot) != 0 ||
+                                (previous->slot == Slot::kTimeStrftime && strftime_ends_by_itself));
+    if (adjacent && !ends_by_itself) {
       return Refuse(offset, name +
                                 " follows the previous variable with nothing between them, so a "
                                 "line cannot be split between the two");
@@ -306,7 +307,9 @@ Result<CustomLogFormat> CustomLogFormat::Compile(std::string_view spec) {
     if (layout.pieces_.size() == kMaxVariables) {
       return Refuse(offset, "more than " + std::to_string(kMaxVariables) + " variables");
     }
-    reads_a_field |= slot != Slot::kIgnored;
+    // (A fraction of a second is no field without the time it belongs to.)
+    reads_a_field |= slot != Slot::kIgnored && slot != Slot::kTimeMillisFraction &&
+                     slot != Slot::kTimeMicrosFraction;
     layout.pieces_.push_back(Piece{std::move(literal), slot, server_written});
     names.emplace_back(std::move(name), offset);
     literal.clear();
@@ -403,6 +406,7 @@ Result<CustomLogFormat> CustomLogFormat::Compile(std::string_view spec) {
                                   slot == Slot::kQuery ? Merge::kQueryWithMark : Merge::kNone));
       if (strftime) {
         layout.pieces_.back().time_layout = static_cast<int>(layout.time_layouts_.size());
+        strftime_ends_by_itself = strftime->ends_by_itself();
         layout.time_layouts_.push_back(std::move(*strftime));
         strftime.reset();
       }
@@ -412,26 +416,18 @@ Result<CustomLogFormat> CustomLogFormat::Compile(std::string_view spec) {
     }
   }
   layout.trailing_ = std::move(literal);
-  if (!layout.time_layouts_.empty()) {
-    // The strftime times together make one: they must give a date, and an offset if they name
-    // a zone (a zone's name does not say its offset, nor whether summer time applies).
-    bool year = false, day = false, epoch = false, offset = false, zone_name = false;
-    for (const StrftimeLayout& t : layout.time_layouts_) {
-      year |= t.gives_year();
-      day |= t.gives_day();
-      epoch |= t.gives_epoch();
-      offset |= t.gives_offset();
-      zone_name |= t.names_zone();
-    }
-    if (!epoch && !(year && day)) {
-      return Status::InvalidArgument(
-          "log format: its strftime times give no date (a year with a month and day, a year "
-          "with a day of the year, or %s)");
-    }
-    if (zone_name && !offset) {
-      return Status::InvalidArgument(
-          "log format: its strftime times name a zone (%Z) without its offset: log %z, as "
-          "+0100");
+  // The strftime times together make one, unless another time is logged (which is read first).
+  bool other_time = false;
+  uint16_t gives = 0;
+  for (const Piece& piece : layout.pieces_) {
+    other_time |= piece.slot == Slot::kTimeLocal || piece.slot == Slot::kTimeLocalBracketed ||
+                  piece.slot == Slot::kTimeIso || piece.slot == Slot::kEpochSeconds ||
+                  piece.slot == Slot::kEpochMillis || piece.slot == Slot::kEpochMicros;
+  }
+  for (const StrftimeLayout& t : layout.time_layouts_) gives |= t.gives();
+  if (!layout.time_layouts_.empty() && !other_time) {
+    if (std::string_view missing = StrftimeLayout::Missing(gives); !missing.empty()) {
+      return Status::InvalidArgument("log format: its strftime times give " + std::string(missing));
     }
   }
   if (!reads_a_field) {
@@ -518,15 +514,30 @@ bool CustomLogFormat::Parse(std::string_view line, Event* ev) const {
     const std::string_view v = values[static_cast<size_t>(s)];
     return seen[static_cast<size_t>(s)] && !v.empty() && !LoggedAsAbsent(v);
   };
+  // Apache's %{msec_frac}t and %{usec_frac}t: the fraction of a time logged in whole seconds.
+  int64_t fraction_millis = 0;
+  bool has_fraction = false;
+  for (Slot s : {Slot::kTimeMillisFraction, Slot::kTimeMicrosFraction}) {
+    if (!seen[static_cast<size_t>(s)]) continue;
+    const std::string_view digits = value(s);
+    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return false;
+    }
+    fraction_millis = (digits[0] - '0') * 100 + (digits[1] - '0') * 10 + (digits[2] - '0');
+    has_fraction = true;
+  }
   std::optional<int64_t> time;
+  bool whole_seconds = false;  // a time the fraction belongs to
   if (seen[static_cast<size_t>(Slot::kTimeLocal)]) {
     time = ParseLogTime(value(Slot::kTimeLocal));
     if (!time) return false;
+    whole_seconds = true;
   } else if (seen[static_cast<size_t>(Slot::kTimeLocalBracketed)]) {
     const std::string_view v = value(Slot::kTimeLocalBracketed);
     if (v.front() != '[' || v.back() != ']') return false;
     time = ParseLogTime(v.substr(1, v.size() - 2));
     if (!time) return false;
+    whole_seconds = true;
   } else if (seen[static_cast<size_t>(Slot::kTimeIso)]) {
     time = ParseLogTime(value(Slot::kTimeIso));
     if (!time) return false;
@@ -535,21 +546,17 @@ bool CustomLogFormat::Parse(std::string_view line, Event* ev) const {
       if (!seen[static_cast<size_t>(s)]) continue;
       time = EpochMillis(value(s), s);
       if (!time) return false;
+      whole_seconds = s == Slot::kEpochSeconds && value(s).find('.') == std::string_view::npos;
       break;
     }
   }
   if (!time && seen[static_cast<size_t>(Slot::kTimeStrftime)]) {
-    for (Slot s : {Slot::kTimeMillisFraction, Slot::kTimeMicrosFraction}) {
-      if (!seen[static_cast<size_t>(s)]) continue;
-      const std::string_view digits = value(s);
-      if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        return false;
-      }
-      time_parts.fraction_millis =
-          (digits[0] - '0') * 100 + (digits[1] - '0') * 10 + (digits[2] - '0');
-    }
+    time_parts.fraction_millis = fraction_millis;
     time = time_parts.Millis();
     if (!time) return false;
+  } else if (time && whole_seconds && has_fraction) {
+    if (*time > kMaxLogEpochMillis - fraction_millis) return false;
+    *time += fraction_millis;
   }
   if (given(Slot::kStatus)) {
     const std::string_view v = value(Slot::kStatus);

@@ -155,6 +155,15 @@ bool IsHex(std::string_view s) {
 }
 
 // Host of an absolute URL ("https://a.example:8443/x" → "a.example"), or empty.
+// A URL's host read as an IPv4 address in any form a client reads (ParseUrlHostIpv4), but
+// not in 0.0.0.0/8: "this network" is no server a client reaches, and a small number there is
+// a port or an id ("redis://6379") rather than an address.
+std::optional<IpAddress> UrlHostAddress(std::string_view host) {
+  std::optional<IpAddress> ip = ParseUrlHostIpv4(host);
+  if (ip && ip->bytes[12] == 0) return std::nullopt;
+  return ip;
+}
+
 std::string_view UrlHost(std::string_view url) {
   size_t scheme = internal::SchemeSeparator(url, 11);
   if (scheme == std::string_view::npos) return {};
@@ -621,7 +630,7 @@ void IocStore::MatchEvent(const Event& ev, int64_t now_millis, std::vector<IocMa
     if (!domains_.empty()) add(FindDomain(host, now_millis), Field::kHttpRequestReferrer);
     if (!networks_.empty() && !host.empty() &&
         ((host[0] >= '0' && host[0] <= '9') || host[0] == '[')) {
-      std::optional<IpAddress> ip = host[0] == '[' ? ParseIp(host) : ParseUrlHostIpv4(host);
+      std::optional<IpAddress> ip = host[0] == '[' ? ParseIp(host) : UrlHostAddress(host);
       if (ip) add(FindIp(*ip, now_millis), Field::kHttpRequestReferrer);
     }
   }
@@ -732,7 +741,7 @@ void IocStore::MatchEmbeddedIn(std::string_view text, Field field, int64_t now_m
         if (!networks_.empty()) {
           std::string_view host = UrlHost(url);
           if (!host.empty() && host[0] >= '0' && host[0] <= '9') {
-            if (auto ip = ParseUrlHostIpv4(host)) add(FindIp(*ip, now_millis));
+            if (auto ip = UrlHostAddress(host)) add(FindIp(*ip, now_millis));
           }
         }
         ++lookups;

@@ -86,43 +86,30 @@ std::optional<int64_t> TimeParts::Millis() const {
   return millis;
 }
 
-namespace {
-// What a conversion tells of the date.
-enum : uint8_t {
-  kGivesYear = 1,
-  kGivesMonth = 2,
-  kGivesMonthDay = 4,
-  kGivesYearDay = 8,
-  kGivesEpoch = 16,
-  kGivesOffset = 32,
-  kNamesZone = 64,
-};
-}  // namespace
-
 // What each conversion reads.
 struct StrftimeLayout::Conversion {
   char letter;
   Op op;
-  uint8_t gives;
+  uint16_t gives;
 };
 const StrftimeLayout::Conversion StrftimeLayout::kConversions[] = {
-    {'Y', Op::kYear4, kGivesYear},
-    {'y', Op::kYear2, kGivesYear},
-    {'m', Op::kMonth2, kGivesMonth},
-    {'b', Op::kMonthAbbrev, kGivesMonth},
-    {'h', Op::kMonthAbbrev, kGivesMonth},
-    {'B', Op::kMonthName, kGivesMonth},
-    {'d', Op::kDay2, kGivesMonthDay},
-    {'e', Op::kDaySpace, kGivesMonthDay},
-    {'j', Op::kYearDay3, kGivesYearDay},
+    {'Y', Op::kYear4, kYear},
+    {'y', Op::kYear2, kYear},
+    {'m', Op::kMonth2, kMonth},
+    {'b', Op::kMonthAbbrev, kMonth},
+    {'h', Op::kMonthAbbrev, kMonth},
+    {'B', Op::kMonthName, kMonth},
+    {'d', Op::kDay2, kMonthDay},
+    {'e', Op::kDaySpace, kMonthDay},
+    {'j', Op::kYearDay3, kYearDay},
     {'H', Op::kHour24, 0},
     {'k', Op::kHour24Space, 0},
-    {'I', Op::kHour12, 0},
-    {'l', Op::kHour12Space, 0},
+    {'I', Op::kHour12, kHour12},
+    {'l', Op::kHour12Space, kHour12},
     {'M', Op::kMinute, 0},
     {'S', Op::kSecond, 0},
-    {'p', Op::kAmPm, 0},
-    {'P', Op::kAmPm, 0},
+    {'p', Op::kAmPm, kAmPm},
+    {'P', Op::kAmPm, kAmPm},
     {'a', Op::kWeekdayAbbrev, 0},
     {'A', Op::kWeekdayName, 0},
     {'u', Op::kWeekdayDigit, 0},
@@ -130,14 +117,13 @@ const StrftimeLayout::Conversion StrftimeLayout::kConversions[] = {
     {'U', Op::kWeekNumber, 0},
     {'V', Op::kWeekNumber, 0},
     {'W', Op::kWeekNumber, 0},
-    {'z', Op::kOffset, kGivesOffset},
-    {'Z', Op::kZoneName, kNamesZone},
-    {'s', Op::kEpoch, kGivesEpoch},
+    {'z', Op::kOffset, kOffset},
+    {'Z', Op::kZoneName, kZoneName},
+    {'s', Op::kEpoch, kEpoch},
 };
 
 Result<StrftimeLayout> StrftimeLayout::Compile(std::string_view format) {
   StrftimeLayout layout;
-  uint8_t gives = 0;  // kGives* bits
   auto refuse = [&](size_t at, std::string_view what) {
     return Status::InvalidArgument("time layout \"" + std::string(format) + "\", offset " +
                                    std::to_string(at) + ": " + std::string(what));
@@ -167,7 +153,7 @@ Result<StrftimeLayout> StrftimeLayout::Compile(std::string_view format) {
     for (const Conversion& conversion : kConversions) {
       if (conversion.letter != c) continue;
       layout.steps_.push_back({conversion.op, 0});
-      gives |= conversion.gives;
+      layout.gives_ |= conversion.gives;
       return Status::Ok();
     }
     return refuse(at, std::string("%") + c + " cannot be read back");
@@ -195,13 +181,27 @@ Result<StrftimeLayout> StrftimeLayout::Compile(std::string_view format) {
     return Status::Ok();
   };
   RAMPART_RETURN_IF_ERROR(compile(format, 0, false, compile));
-  layout.gives_year_ = (gives & kGivesYear) != 0;
-  layout.gives_day_ = (gives & (kGivesMonth | kGivesMonthDay)) == (kGivesMonth | kGivesMonthDay) ||
-                      (gives & kGivesYearDay) != 0;
-  layout.gives_epoch_ = (gives & kGivesEpoch) != 0;
-  layout.gives_offset_ = (gives & kGivesOffset) != 0;
-  layout.names_zone_ = (gives & kNamesZone) != 0;
+  layout.ends_by_itself_ = layout.steps_.empty() || (layout.steps_.back().op != Op::kEpoch &&
+                                                     layout.steps_.back().op != Op::kZoneName);
   return layout;
+}
+
+std::string_view StrftimeLayout::Missing(uint16_t gives) {
+  const bool date =
+      (gives & kEpoch) != 0 ||
+      ((gives & kYear) != 0 &&
+       ((gives & (kMonth | kMonthDay)) == (kMonth | kMonthDay) || (gives & kYearDay) != 0));
+  if (!date) {
+    return "no date (a year with a month and day, a year with a day of the year, or %s)";
+  }
+  if ((gives & kEpoch) == 0 && (gives & kZoneName) != 0 && (gives & kOffset) == 0) {
+    return "a zone's name (%Z) without its offset: log %z, as +0100 (a name does not say its "
+           "offset, nor whether summer time applies)";
+  }
+  if ((gives & kEpoch) == 0 && (gives & kHour12) != 0 && (gives & kAmPm) == 0) {
+    return "a 12-hour clock (%I, %l) without AM or PM (%p)";
+  }
+  return {};
 }
 
 size_t StrftimeLayout::Match(std::string_view text, size_t pos, TimeParts* parts) const {
@@ -287,14 +287,24 @@ size_t StrftimeLayout::Match(std::string_view text, size_t pos, TimeParts* parts
         ++pos;
         int hours = 0, minutes = 0;
         if (!ReadDigits(text, &pos, 2, false, &hours) ||
-            !ReadDigits(text, &pos, 2, false, &minutes) || minutes > 59) {
+            !ReadDigits(text, &pos, 2, false, &minutes) || hours > 23 || minutes > 59) {
           return std::string_view::npos;
         }
         parts->offset_minutes = (hours * 60 + minutes) * (west ? -1 : 1);
         break;
       }
       case Op::kZoneName: {
+        // Letters ("CET"), or, for zones without an abbreviation, the offset as glibc names
+        // them ("+03", "-0330").
         const size_t start = pos;
+        if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+          ++pos;
+          while (pos < text.size() && pos - start <= 4 && text[pos] >= '0' && text[pos] <= '9') {
+            ++pos;
+          }
+          if (pos - start != 3 && pos - start != 5) return std::string_view::npos;
+          break;
+        }
         while (pos < text.size() &&
                ((text[pos] >= 'A' && text[pos] <= 'Z') || (text[pos] >= 'a' && text[pos] <= 'z'))) {
           ++pos;

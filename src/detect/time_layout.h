@@ -46,13 +46,27 @@ class StrftimeLayout {
   // when the text there is not in this layout.
   size_t Match(std::string_view text, size_t pos, TimeParts* parts) const;
 
-  // What the layout writes: a date (a year with a month and day or a day of the year, or %s),
-  // a numeric zone (%z), a zone's name (%Z).
-  bool gives_year() const { return gives_year_; }
-  bool gives_day() const { return gives_day_; }
-  bool gives_epoch() const { return gives_epoch_; }
-  bool gives_offset() const { return gives_offset_; }
-  bool names_zone() const { return names_zone_; }
+  // What the layout writes, as bits: several layouts that make one time together give what
+  // their bits together give (Missing).
+  enum Gives : uint16_t {
+    kYear = 1,
+    kMonth = 2,
+    kMonthDay = 4,
+    kYearDay = 8,
+    kEpoch = 16,
+    kOffset = 32,    // %z
+    kZoneName = 64,  // %Z
+    kHour12 = 128,   // %I, %l
+    kAmPm = 256,     // %p
+  };
+  uint16_t gives() const { return gives_; }
+  // Why layouts that give `gives` together cannot make a time, or empty: no date (a year with
+  // a month and day or a day of the year, or %s), a zone's name without its offset, a 12-hour
+  // clock without AM or PM.
+  static std::string_view Missing(uint16_t gives);
+  // Whether the text the layout writes ends where the layout does: not when it ends in %s or
+  // %Z, which are as long as their value.
+  bool ends_by_itself() const { return ends_by_itself_; }
 
  private:
   enum class Op : uint8_t {
@@ -89,8 +103,8 @@ class StrftimeLayout {
   StrftimeLayout() = default;
 
   std::vector<Step> steps_;
-  bool gives_year_ = false, gives_day_ = false, gives_epoch_ = false;
-  bool gives_offset_ = false, names_zone_ = false;
+  uint16_t gives_ = 0;
+  bool ends_by_itself_ = true;
 };
 
 }  // namespace rampart::detect

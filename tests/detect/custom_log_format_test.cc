@@ -248,6 +248,16 @@ TEST(CustomLogFormatTest, TimesInEachLayoutTheServersWrite) {
       {"apache:%{%F}t%{%T}t %a", "2026-01-3008:15:00 192.0.2.1", 1769760900000},
       {"apache:%{%A, %d %B %Y %H:%M:%S %Z}t %{%z}t %a",
        "Friday, 30 January 2026 09:15:00 CET +0100 192.0.2.1", 1769760900000},
+      // glibc names a zone without an abbreviation by its offset.
+      {"apache:%{%F %T %Z}t %{%z}t %a", "2026-01-30 11:15:00 +03 +0300 192.0.2.1", 1769760900000},
+      {"apache:%{%s %Z}t %a", "1769760900 UTC 192.0.2.1", 1769760900000},
+      // The date may come in pieces; another time, when logged, is read instead.
+      {"apache:%{%d}t/%{%b}t/%{%Y}t %a", "30/Jan/2026 192.0.2.1", 1769731200000},
+      {"apache:%t %{%z}t %a", "[30/Jan/2026:09:15:00 +0100] +0100 192.0.2.1", 1769760900000},
+      // The fraction belongs to any time logged in whole seconds.
+      {"apache:%{sec}t.%{msec_frac}t %a", "1769760900.123 192.0.2.1", 1769760900123},
+      {"apache:%t.%{usec_frac}t %a", "[30/Jan/2026:09:15:00 +0100].123456 192.0.2.1",
+       1769760900123},
   };
   for (const Case& c : cases) {
     const CustomLogFormat layout = Layout(c.spec);
@@ -286,9 +296,12 @@ TEST(CustomLogFormatTest, StrftimeTimesThatAreNoTimeRefuseTheLine) {
   EXPECT_EQ(ev.timestamp_millis(), 1769760900000);
   for (std::string_view line :
        {"2026-01-30 09:45:00 +01:30 192.0.2.1", "2026-01-30 09:45:00 0130 192.0.2.1",
-        "2026-01-30 09:45:00 +0160 192.0.2.1"}) {
+        "2026-01-30 09:45:00 +0160 192.0.2.1", "2026-01-30 09:45:00 +2400 192.0.2.1"}) {
     EXPECT_FALSE(zoned.Parse(line, &ev)) << line;
   }
+  const CustomLogFormat fraction = Layout("apache:%t.%{msec_frac}t %a");
+  EXPECT_FALSE(fraction.Parse("[30/Jan/2026:09:15:00 +0100].12x 192.0.2.1", &ev));
+  EXPECT_FALSE(fraction.Parse("[30/Jan/2026:09:15:00 +0100].-12 192.0.2.1", &ev));
 }
 
 TEST(CustomLogFormatTest, LinesNotInTheLayoutAreRefusedAndLeaveNothingBehind) {
@@ -351,10 +364,15 @@ TEST(CustomLogFormatTest, FormatsThatCannotBeReadAreRefusedWithTheReason) {
       {"apache:%h %i", "%i needs a header name"},
       {"apache:%h %{%H:%M:%S}t", "its strftime times give no date"},
       {"apache:%h %{%Y %H:%M}t", "its strftime times give no date"},
-      {"apache:%h %{%F %T %Z}t", "name a zone (%Z) without its offset"},
+      {"apache:%h %{%F %T %Z}t", "a zone's name (%Z) without its offset"},
       {"apache:%h %{%C%y-%m-%d}t", "%C cannot be read back"},
       {"apache:%h %{%F %Ec}t", "%E cannot be read back"},
       {"apache:%h %{%F %}t", "'%' ends the layout"},
+      {"apache:%h %{%F %I:%M:%S}t", "a 12-hour clock (%I, %l) without AM or PM"},
+      // %s and %Z are as long as their value: what follows them must be literal text.
+      {"apache:%{%s}t%h", "%h follows the previous variable"},
+      {"apache:%{%F %T %Z}t%{%z}t %h", "%{%z}t follows the previous variable"},
+      {"apache:%{msec_frac}t", "names none of the fields"},
       {"apache:%h %-", "'%-' is not an Apache log directive"},
       {"apache:%h %^tx", "\"%^\" is followed by ti or to"},
       {"nginx:$request_time $upstream_addr", "names none of the fields Rampart reads"},

@@ -202,6 +202,30 @@ TEST(IocStoreTest, IndicatorsWrittenInsideAPayloadOrAMessage) {
 // with a query names that query only.
 // The page a client came from, on a listed server named by address: in the dotted quad, in
 // brackets (IPv6), or in a form browsers read (one decimal number).
+// A store of addresses alone reads them in URL hosts too, however written, and zero padding
+// does not hide one; 0.0.0.0/8 is never read so (a port, an id).
+TEST(IocStoreTest, UrlHostAddressesWithoutOtherIndicators) {
+  IocStore store;
+  ASSERT_TRUE(store.Add(IocType::kIp, "198.51.100.9", "f", 0).ok());
+  ASSERT_TRUE(store.Add(IocType::kIp, "0.0.0.0/8", "bogons", 0).ok());
+  auto found = [&](const std::string& message) {
+    Event ev;
+    ev.Set(Field::kMessage, message);
+    std::vector<IocMatch> out;
+    store.MatchEmbedded(ev, /*payloads=*/false, kNow, &out);
+    std::vector<std::string> values;
+    for (const IocMatch& m : out) values.push_back(m.ioc->value);
+    return values;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(found("fetch http://3325256713/x.sh"), V{"198.51.100.9"});
+  EXPECT_EQ(found("fetch http://" + std::string(200, '0') + "30614662011/x"), V{"198.51.100.9"})
+      << "octal, zero-padded past any length limit";
+  EXPECT_EQ(found("fetch http://0x" + std::string(100, '0') + "c6336409/x"), V{"198.51.100.9"});
+  EXPECT_EQ(found("cache at redis://6379 and tcp://9092/db"), V{});
+  EXPECT_EQ(found("id 3325256713 and http://3325256713.example/"), V{});
+}
+
 TEST(IocStoreTest, ReferrerHostsAreLookedUpAsAddressesToo) {
   IocStore store;
   ASSERT_TRUE(store.Add(IocType::kIp, "198.51.100.9", "f", 0).ok());
@@ -221,7 +245,10 @@ TEST(IocStoreTest, ReferrerHostsAreLookedUpAsAddressesToo) {
   EXPECT_EQ(found("http://198.51.100.9/login"), V{"http.request.referrer=198.51.100.9"});
   EXPECT_EQ(found("https://u:p@3325256713:8443/"), V{"http.request.referrer=198.51.100.9"});
   EXPECT_EQ(found("http://[2001:db8::7]:8080/a"), V{"http.request.referrer=2001:db8::/32"});
+  EXPECT_EQ(found("http://0306.0063.0144.011./"), V{"http.request.referrer=198.51.100.9"});
+  EXPECT_EQ(found("http://0xc6.0x33.0x64.0x9/"), V{"http.request.referrer=198.51.100.9"});
   EXPECT_EQ(found("http://198.51.100.10/"), V{});
+  EXPECT_EQ(found("https://1password.com/"), V{});
   EXPECT_EQ(found("http://mdm.example.eu/?ip=198.51.100.9"), V{}) << "only the host";
   EXPECT_EQ(found("/relative/198.51.100.9"), V{});
 }

@@ -662,7 +662,7 @@ TEST_F(ScanTest, ADeclaredLayoutReadsTheForwardedClientWhereTheServerLogsIt) {
 
   for (const auto& [format, why] : std::vector<std::pair<std::string, std::string>>{
            {"nginx:$remote_addr$status", "--log-format: log format, offset 12: $status follows"},
-           {"apache:%h %{%d/%m/%Y %Z}t", "name a zone (%Z) without its offset"},
+           {"apache:%h %{%d/%m/%Y %Z}t", "a zone's name (%Z) without its offset"},
            {"w3c", "unknown log format 'w3c'"}}) {
     opt.log_format = format;
     EXPECT_EQ(Run(opt), 2) << format;
