@@ -71,11 +71,17 @@ void Feed(CorrelationTracker& t, uint8_t a, uint8_t b, int64_t* now) {
   ev.set_timestamp_millis(*now);
   const WindowNote note{"fuzz", *now};
   std::vector<CorrelationHit> hits;
-  t.OnMatch(index, slot, ev, *now, &hits, &note);
+  // A counted note per event, some of them late, so that saves hold notes out of order.
+  const std::string counted = "n" + std::to_string(b);
+  t.OnMatch(index, slot, ev, *now - (b % 5 == 0 ? 60 * 1000 : 0), &hits, &note, {}, {}, counted);
   CheckHits(hits);
 }
 
 }  // namespace
+
+// Counted notes (KeepCountedNotes), with a budget small enough to be reached.
+constexpr size_t kNotesPerKey = 2;
+constexpr size_t kNoteBudget = 40;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 64 * 1024) return 0;
@@ -85,6 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     saved.assign(reinterpret_cast<const char*>(data), size);
   } else {
     CorrelationTracker source(Rules(), 8);
+    source.KeepCountedNotes(kNotesPerKey, kNoteBudget);
     const size_t events = size > 0 ? std::min<size_t>(data[0], (size - 1) / 2) : 0;
     for (size_t i = 0; i < events; ++i) Feed(source, data[1 + 2 * i], data[2 + 2 * i], &now);
     saved = source.SaveWindows();
@@ -95,6 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   CorrelationTracker tracker(Rules(), 8);
+  tracker.KeepCountedNotes(kNotesPerKey, kNoteBudget);
   Feed(tracker, 0, 0, &now);
   const std::string before = tracker.SaveWindows();
   auto taken = tracker.RestoreWindows(saved);
@@ -108,6 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const std::string again = tracker.SaveWindows();
   CorrelationTracker second(Rules(), 8);
+  second.KeepCountedNotes(kNotesPerKey, kNoteBudget);
   auto retaken = second.RestoreWindows(again);
   if (!retaken.ok() || retaken->keys != taken->keys || retaken->correlations != Rules().size() ||
       !retaken->dropped.empty() || second.SaveWindows() != again) {

@@ -1155,6 +1155,23 @@ void CorrelationTracker::SaveWindowsInto(std::string* text, size_t max_bytes,
       };
       out.append(R"({"concerns":)");
       AppendBytes(k->concerns, &out);
+      if (!k->counted.empty()) {
+        // The counted events' notes (KeepCountedNotes): [time, rule position, chain, note].
+        out.append(R"(,"counted":[)");
+        for (size_t i = 0; i < k->counted.size(); ++i) {
+          const KeyState::CountedNote& c = k->counted[i];
+          out.append(i == 0 ? "[" : ",[");
+          AppendInt(c.at, &out);
+          out.push_back(',');
+          AppendInt(static_cast<int64_t>(c.slot), &out);
+          out.push_back(',');
+          AppendInt(c.chain, &out);
+          out.push_back(',');
+          AppendBytes(c.note, &out);
+          out.push_back(']');
+        }
+        out.push_back(']');
+      }
       int_member(R"(,"entity_offset":)", static_cast<int64_t>(k->entity_offset));
       out.append(R"(,"group":)");
       AppendPairs(k->group, AppendBytes, AppendBytes, &out);
@@ -1286,6 +1303,54 @@ Result<WindowsTakenUp> CorrelationTracker::RestoreWindows(std::string_view saved
         // never raised for one institution on events it cannot vouch for.
         auto about = j.find("concerns");
         k.concerns = about != j.end() ? BytesFrom(*about, "concerns") : std::string(kMixedConcerns);
+        // Counted events' notes, saved only where a key held some. Taken up as far as this
+        // tracker keeps them: its count per key (the newest) and its budget.
+        if (auto counted = j.find("counted"); counted != j.end()) {
+          if (!counted->is_array() || rule.type == CorrelationType::kValueCount ||
+              rule.decided_at_window_end()) {
+            throw WindowsDamaged{"a key's counted notes are not as they are kept"};
+          }
+          for (const json& c : *counted) {
+            if (!c.is_array() || c.size() != 4) throw WindowsDamaged{"a counted note is not four"};
+            const int64_t slot = IntFrom(c[1], "position");
+            if (slot < 0 || static_cast<uint64_t>(slot) >= rule.rules.size()) {
+              throw WindowsDamaged{"a counted note's rule is not one of the correlation's"};
+            }
+            std::string note = BytesFrom(c[3], "note");
+            if (note.empty()) throw WindowsDamaged{"a counted note is empty"};
+            k.counted.push_back({IntFrom(c[0], "time"), static_cast<size_t>(slot),
+                                 IntFrom(c[2], "chain"), std::move(note)});
+          }
+          const size_t keep =
+              !KeepsCountedNotes(i) ? 0
+              : rule.type == CorrelationType::kEventCount
+                  ? std::min<size_t>(notes_per_key_, static_cast<size_t>(rule.threshold - 1))
+                  : notes_per_key_;
+          // The newest first (the later written on a tie), one per referenced rule for the
+          // temporal types, then in the order they were saved.
+          std::vector<size_t> newest(k.counted.size());
+          for (size_t n = 0; n < newest.size(); ++n) newest[n] = n;
+          std::sort(newest.begin(), newest.end(), [&](size_t a, size_t b) {
+            return k.counted[a].at != k.counted[b].at ? k.counted[a].at > k.counted[b].at : a > b;
+          });
+          std::vector<bool> kept(k.counted.size(), false), taken_slot(rule.rules.size(), false);
+          size_t kept_count = 0;
+          for (size_t n : newest) {
+            const KeyState::CountedNote& note = k.counted[n];
+            if (kept_count == keep) break;
+            if (rule.type != CorrelationType::kEventCount && taken_slot[note.slot]) continue;
+            if (per_rule->note_bytes + note.note.size() > note_bytes_per_rule_) break;
+            taken_slot[note.slot] = true;
+            kept[n] = true;
+            ++kept_count;
+            per_rule->note_bytes += note.note.size();
+          }
+          std::vector<KeyState::CountedNote> chosen;
+          for (size_t n = 0; n < k.counted.size(); ++n) {
+            if (kept[n]) chosen.push_back(std::move(k.counted[n]));
+          }
+          k.counted = std::move(chosen);
+        }
         // What Feed and FeedWindow leave behind, and nothing else: a window decided at its end
         // has counted an event and holds no more values than events (a count kept exact in a
         // double's range); a sliding one has no window, and fewer times or values than fire

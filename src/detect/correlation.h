@@ -208,8 +208,9 @@ class CorrelationTracker {
   // newest; temporal: the latest of each rule), so that a hit shows the events it counted and
   // not only the one that completed it (CorrelationHit::counted_notes). A correlation's keys
   // hold at most `bytes_per_correlation` of notes; past it an event is counted without one.
-  // Notes are not saved (SaveWindows) but move with their windows (TakeWindowsFrom). Off
-  // (0) by default. Call before the first OnMatch.
+  // Notes move with their windows (TakeWindowsFrom) and are saved with them (SaveWindows);
+  // RestoreWindows takes up as many as this tracker keeps (the newest, within its budget). Off
+  // (0) by default. Call before the first OnMatch and before RestoreWindows.
   void KeepCountedNotes(size_t per_key, size_t bytes_per_correlation);
   // Whether a match fed to correlation `index` should come with a counted_note.
   // (Not a value_count, which lists its values, nor an event_count of one event.)

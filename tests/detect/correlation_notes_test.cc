@@ -190,6 +190,57 @@ TEST(CorrelationNotesTest, NotesMoveWithTheirWindowsAtAReload) {
   EXPECT_EQ(hits[0].counted_notes, (std::vector<std::string>{"192.0.2.1/0@0", "192.0.2.1/0@1"}));
 }
 
+// A restart takes the notes up with their windows, as far as the new tracker keeps them.
+TEST(CorrelationNotesTest, NotesAreSavedAndTakenUpWithTheirWindows) {
+  const std::vector<CorrelationRule> rules = {
+      NotesRule("[a]", "  type: event_count\n  condition: {gte: 4}\n"),
+      NotesRule("[a, b]", "  type: temporal_ordered\n")};
+  CorrelationTracker before(rules, 100);
+  before.KeepCountedNotes(9, 1 << 20);
+  for (int m : {1, 2, 3}) EXPECT_TRUE(FeedNoted(before, "192.0.2.1", m).empty());
+  std::vector<CorrelationHit> hits;
+  Event ev;
+  ev.Set(Field::kSourceIp, "192.0.2.1");
+  before.OnMatch(1, 0, ev, 2 * kNotesMinute, &hits, nullptr, {}, {}, "a@2");
+  const std::string saved = before.SaveWindows();
+  EXPECT_NE(saved.find(R"("counted":[[60000,0,0,"192.0.2.1/0@1"])"), std::string::npos) << saved;
+
+  CorrelationTracker after(rules, 100);
+  after.KeepCountedNotes(9, 1 << 20);
+  ASSERT_TRUE(after.RestoreWindows(saved).ok());
+  EXPECT_EQ(after.SaveWindows(), saved) << "taken up exactly";
+  hits = FeedNoted(after, "192.0.2.1", 4);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].counted_notes,
+            (std::vector<std::string>{"192.0.2.1/0@1", "192.0.2.1/0@2", "192.0.2.1/0@3"}));
+  hits.clear();
+  after.OnMatch(1, 1, ev, 3 * kNotesMinute, &hits, nullptr, {}, {}, "b@3");
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].counted_notes, std::vector<std::string>{"a@2"});
+
+  // A tracker that keeps fewer takes up the newest; one that keeps none, none.
+  CorrelationTracker fewer(rules, 100);
+  fewer.KeepCountedNotes(1, 1 << 20);
+  ASSERT_TRUE(fewer.RestoreWindows(saved).ok());
+  hits = FeedNoted(fewer, "192.0.2.1", 4);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].counted_notes, std::vector<std::string>{"192.0.2.1/0@3"});
+  CorrelationTracker none(rules, 100);
+  ASSERT_TRUE(none.RestoreWindows(saved).ok());
+  EXPECT_EQ(none.SaveWindows().find(R"("counted":[)"), std::string::npos);
+
+  // A note that names no rule of the correlation is damage.
+  std::string damaged = saved;
+  const size_t at = damaged.find(R"([60000,0,0,)");
+  ASSERT_NE(at, std::string::npos);
+  damaged.replace(at, 11, R"([60000,7,0,)");
+  CorrelationTracker refused(rules, 100);
+  refused.KeepCountedNotes(9, 1 << 20);
+  auto taken = refused.RestoreWindows(damaged);
+  ASSERT_FALSE(taken.ok());
+  EXPECT_NE(taken.status().message().find("counted note"), std::string::npos);
+}
+
 TEST(CorrelationNotesTest, NoNotesAreKeptUnlessAsked) {
   CorrelationTracker tracker({NotesRule("[a]", "  type: event_count\n  condition: {gte: 2}\n")},
                              100);
