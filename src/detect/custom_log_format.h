@@ -59,18 +59,19 @@ class CustomLogFormat {
     kServerAddress,       // destination.ip
     kHostName,            // host.name
     kTimeStrftime,        // Apache %{...}t in a strftime layout (StrftimeLayout)
-    kTimeMillisFraction,  // Apache %{msec_frac}t: three digits added to a strftime time
+    kTimeMillisFraction,  // Apache %{msec_frac}t: three digits added to a time in whole seconds
     kTimeMicrosFraction,  // Apache %{usec_frac}t: six digits, likewise
   };
 
   // InvalidArgument, naming the offset in the format string, for a spec without its "nginx:"
   // or "apache:" prefix, a variable or directive cut short, two variables with nothing between
-  // them (a line could not be split between them), an Apache time in a strftime layout that
-  // cannot be read back, or whose layouts together give no date or a zone's name without its
-  // offset (%Z without %z), a layout that gives none of the fields Rampart reads, or one a
-  // client could shift (above). \" \' and \\ stand for the character, as in the servers'
-  // configuration files. A strftime time is taken as far as its layout writes, so a space in
-  // it does not split the line; without %z it is read as UTC.
+  // them (a line could not be split between them; a strftime time ending in %s or %Z does not
+  // end by itself), an Apache time in a strftime layout that cannot be read back, or whose
+  // layouts together give no date (when no other time is logged), a zone's name without its
+  // offset (%Z without %z) or a 12-hour clock without %p, a layout that gives none of the
+  // fields Rampart reads, or one a client could shift (above). \" \' and \\ stand for the
+  // character, as in the servers' configuration files. A strftime time is taken as far as its
+  // layout writes, so a space in it does not split the line; without %z it is read as UTC.
   static Result<CustomLogFormat> Compile(std::string_view spec);
 
   // Clears *ev first. False when the line does not have the layout's literal text where the
