@@ -565,7 +565,7 @@ void CorrelationTracker::KeepCountedNote(const CorrelationRule& rule, PerRule& s
                                          std::vector<std::string>* hit_notes) const {
   const int64_t window_start = SaturatingSub(now, rule.timespan_millis);
   const int64_t window_end = SaturatingAdd(now, rule.timespan_millis);
-  const bool per_rule = rule.type != CorrelationType::kEventCount;
+  const bool one_per_rule = rule.type != CorrelationType::kEventCount;
   const bool ordered = rule.type == CorrelationType::kTemporalOrdered;
   // A note leaves with its event: out of the window, or (temporal) replaced by its rule's next.
   auto drop_if = [&](auto&& pred) {
@@ -584,7 +584,7 @@ void CorrelationTracker::KeepCountedNote(const CorrelationRule& rule, PerRule& s
     return a.at < b.at;
   };
   drop_if([&](const KeyState::CountedNote& c) { return c.at < window_start || c.at > window_end; });
-  if (per_rule && (counted || fires)) {
+  if (one_per_rule && (counted || fires)) {
     drop_if([&](const KeyState::CountedNote& c) { return c.slot == slot; });
   }
   if (fires) {
@@ -598,10 +598,7 @@ void CorrelationTracker::KeepCountedNote(const CorrelationRule& rule, PerRule& s
     return;
   }
   if (!counted || note.empty()) return;
-  // event_count keeps the newest threshold - 1 (with this one, what the window counts).
-  const size_t keep =
-      per_rule ? notes_per_key_
-               : std::min<size_t>(notes_per_key_, static_cast<size_t>(rule.threshold - 1));
+  const size_t keep = CountedNotesPerKey(rule);
   if (keep == 0) return;
   auto drop_oldest = [&] {
     const int64_t at = std::min_element(k.counted.begin(), k.counted.end(), by_time)->at;
@@ -1321,11 +1318,7 @@ Result<WindowsTakenUp> CorrelationTracker::RestoreWindows(std::string_view saved
             k.counted.push_back({IntFrom(c[0], "time"), static_cast<size_t>(slot),
                                  IntFrom(c[2], "chain"), std::move(note)});
           }
-          const size_t keep =
-              !KeepsCountedNotes(i) ? 0
-              : rule.type == CorrelationType::kEventCount
-                  ? std::min<size_t>(notes_per_key_, static_cast<size_t>(rule.threshold - 1))
-                  : notes_per_key_;
+          const size_t keep = KeepsCountedNotes(i) ? CountedNotesPerKey(rule) : 0;
           // The newest first (the later written on a tie), one per referenced rule for the
           // temporal types, then in the order they were saved.
           std::vector<size_t> newest(k.counted.size());

@@ -34,6 +34,7 @@
 // Not thread-safe: the engine thread owns it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <list>
 #include <map>
@@ -275,6 +276,13 @@ class CorrelationTracker {
                   std::vector<CorrelationHit>* hits);
   // Keeps (or, when the correlation `fires`, hands to the hit) the key's counted notes; `counted`
   // says whether this event took a place in the window that a note can stand for.
+  // How many notes a key of `rule` keeps: event_count, the newest threshold - 1 (with the
+  // completing event, what the window counts); temporal, one per rule up to notes_per_key_.
+  size_t CountedNotesPerKey(const CorrelationRule& rule) const {
+    return rule.type == CorrelationType::kEventCount
+               ? std::min<size_t>(notes_per_key_, static_cast<size_t>(rule.threshold - 1))
+               : notes_per_key_;
+  }
   // `chain`: temporal_ordered, the start of the chain the event is part of.
   void KeepCountedNote(const CorrelationRule& rule, PerRule& st, KeyState& k, size_t slot,
                        int64_t now, int64_t chain, bool fires, bool counted, std::string_view note,

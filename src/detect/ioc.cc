@@ -1056,6 +1056,51 @@ std::unordered_map<std::string, IocContext> StixIndicatorContexts(
   return contexts;
 }
 
+// Reads an indicator's types (STIX 2.1 indicator_types) into its severity; false, with the
+// reason reported, when the indicator is to be skipped.
+bool ApplyIndicatorTypes(const nlohmann::json& obj, IocContext* context, ImportReport* report) {
+  // STIX 2.1 indicator_types (the indicator-type-ov vocabulary): a "benign" indicator names
+  // what is known good (an allow list shared in the same feed), unless the producer also calls
+  // it malicious or compromised; one that is only anomalous, an anonymiser or unknown says
+  // "look at this", not "attack", and alerts at most at medium.
+  // STIX 2.0 carried the same vocabulary in `labels` (an object without spec_version is 2.0;
+  // in 2.1 labels are free tags).
+  const char* types_key =
+      obj.contains("indicator_types") && !obj["indicator_types"].is_null() ? "indicator_types"
+      : !obj.contains("spec_version") && obj.contains("labels") && !obj["labels"].is_null()
+          ? "labels"
+          : nullptr;
+  if (types_key == nullptr) return true;
+  const nlohmann::json& types = obj[types_key];
+  bool listed = types.is_array();
+  bool benign = false, hostile = false, mild_only = true;
+  for (size_t i = 0; listed && i < types.size(); ++i) {
+    if (!types[i].is_string()) {
+      listed = false;
+      break;
+    }
+    const std::string& t = types[i].get_ref<const std::string&>();
+    benign |= t == "benign";
+    hostile |= t == "malicious-activity" || t == "compromised";
+    mild_only &= t == "anomalous-activity" || t == "anonymization" || t == "unknown";
+  }
+  if (!listed) {
+    report->Skip(std::string(types_key) + " is not a list of strings");
+    return false;
+  }
+  if (benign && !hostile) {
+    report->Skip(std::string(types_key) + " says benign");
+    return false;
+  }
+  // (An empty severity is high.)
+  const std::string& given = context->severity;
+  if (mild_only && !types.empty() &&
+      (given.empty() || core::SeverityRank(given) > core::SeverityRank("medium"))) {
+    context->severity = "medium";
+  }
+  return true;
+}
+
 void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_t now_millis,
                       const IocContext& context, IocStore* store, ImportReport* report) {
   if (!obj.is_object() || StringOr(obj, "type") != "indicator") return;
@@ -1089,46 +1134,7 @@ void ImportStixObject(const nlohmann::json& obj, std::string_view source, int64_
                                : value < 70 ? "medium"
                                             : "high";
   }
-  // STIX 2.1 indicator_types (the indicator-type-ov vocabulary): a "benign" indicator names
-  // what is known good (an allow list shared in the same feed), unless the producer also calls
-  // it malicious or compromised; one that is only anomalous, an anonymiser or unknown says
-  // "look at this", not "attack", and alerts at most at medium.
-  // STIX 2.0 carried the same vocabulary in `labels` (an object without spec_version is 2.0;
-  // in 2.1 labels are free tags).
-  const char* types_key =
-      obj.contains("indicator_types") && !obj["indicator_types"].is_null() ? "indicator_types"
-      : !obj.contains("spec_version") && obj.contains("labels") && !obj["labels"].is_null()
-          ? "labels"
-          : nullptr;
-  if (types_key != nullptr) {
-    const nlohmann::json& types = obj[types_key];
-    bool listed = types.is_array();
-    bool benign = false, hostile = false, mild_only = true;
-    for (size_t i = 0; listed && i < types.size(); ++i) {
-      if (!types[i].is_string()) {
-        listed = false;
-        break;
-      }
-      const std::string& t = types[i].get_ref<const std::string&>();
-      benign |= t == "benign";
-      hostile |= t == "malicious-activity" || t == "compromised";
-      mild_only &= t == "anomalous-activity" || t == "anonymization" || t == "unknown";
-    }
-    if (!listed) {
-      report->Skip(std::string(types_key) + " is not a list of strings");
-      return;
-    }
-    if (benign && !hostile) {
-      report->Skip(std::string(types_key) + " says benign");
-      return;
-    }
-    // (An empty severity is high.)
-    const std::string& given = with_confidence.severity;
-    if (mild_only && !types.empty() &&
-        (given.empty() || core::SeverityRank(given) > core::SeverityRank("medium"))) {
-      with_confidence.severity = "medium";
-    }
-  }
+  if (!ApplyIndicatorTypes(obj, &with_confidence, report)) return;
   std::string pattern_type = StringOr(obj, "pattern_type", "stix");
   if (pattern_type != "stix") {
     report->Skip("pattern_type '" + Printable(pattern_type, 40) + "' is not stix");

@@ -1039,9 +1039,10 @@ void LiveEngine::Impl::Process(const SecurityEvent& se) {
       ++correlation_feeds_;
       // What the window keeps of this event, for the alert that shows what it counted (built
       // once for all the correlations that keep it).
-      if (tracker_->KeepsCountedNotes(index) && counted.empty()) counted = CompactEvidence(se, ts);
+      const bool keeps_note = tracker_->KeepsCountedNotes(index);
+      if (keeps_note && counted.empty()) counted = CompactEvidence(se, ts);
       const std::string_view counted_note =
-          tracker_->KeepsCountedNotes(index) ? std::string_view(counted) : std::string_view();
+          keeps_note ? std::string_view(counted) : std::string_view();
       if (!tracker_->NeedsWindowNote(index)) {
         tracker_->OnMatch(index, slot, ev, ts, &corr_hits_, nullptr, scope, inst, counted_note);
         continue;
